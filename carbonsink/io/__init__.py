@@ -1,0 +1,1 @@
+"""Formats only, no science: rasters, point clouds, tables, vectors and atomic writers."""

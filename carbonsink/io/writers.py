@@ -1,0 +1,198 @@
+"""Atomic writers: every output goes to a temporary file that is renamed into place.
+
+An interrupted run therefore never leaves a half-written file under the final
+name (DESIGN.md §5). The temporary file sits in the destination folder so the
+rename is atomic on POSIX file systems.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from carbonsink.errors import OutputError
+
+__all__ = [
+    "atomic_path",
+    "write_cog",
+    "write_csv",
+    "write_json",
+    "write_netcdf",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is untouched.
+
+    Examples
+    --------
+    >>> with atomic_path("out/ledger.json") as tmp:  # doctest: +SKIP
+    ...     tmp.write_text("{}")
+    """
+    final = Path(path)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create the output folder ({exc.strerror})",
+            path=final.parent,
+            fix="choose an output folder you can write to",
+        ) from exc
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{final.stem}.", suffix=f".part{final.suffix}", dir=final.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return value.as_posix()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _check_finite(obj: Any, where: str = "$") -> None:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        raise OutputError(
+            f"value at {where} is {obj}, which JSON cannot hold",
+            fix="replace non-finite numbers with null before writing",
+        )
+    if isinstance(obj, Mapping):
+        for key, val in obj.items():
+            _check_finite(val, f"{where}.{key}")
+    elif isinstance(obj, list | tuple):
+        for i, val in enumerate(obj):
+            _check_finite(val, f"{where}[{i}]")
+
+
+def write_json(obj: Any, path: str | os.PathLike[str], *, indent: int = 2) -> Path:
+    """Write ``obj`` as UTF-8 JSON (sorted keys, no NaN) atomically; return the path."""
+    _check_finite(obj)
+    text = json.dumps(
+        obj, indent=indent, sort_keys=True, ensure_ascii=False, default=_json_default,
+        allow_nan=False,
+    )
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def write_csv(
+    frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool = False, float_format: str | None = None
+) -> Path:
+    """Write a table as UTF-8 CSV atomically; return the path."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=index, float_format=float_format, lineterminator="\n")
+    return Path(path)
+
+
+def write_netcdf(dataset: xr.Dataset, path: str | os.PathLike[str]) -> Path:
+    """Write a Dataset to NetCDF-4 with zlib compression atomically; return the path."""
+    encoding = {
+        name: {"zlib": True, "complevel": 4}
+        for name, var in dataset.data_vars.items()
+        if var.dtype.kind in "fiub"
+    }
+    with atomic_path(path) as tmp:
+        dataset.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
+    return Path(path)
+
+
+def write_cog(
+    layer: xr.DataArray,
+    path: str | os.PathLike[str],
+    *,
+    nodata: float | int | None = None,
+    compress: str = "DEFLATE",
+    overview_resampling: str = "average",
+    tags: Mapping[str, str] | None = None,
+) -> Path:
+    """Write a ``(y, x)`` or ``(band, y, x)`` DataArray as a Cloud-Optimized GeoTIFF.
+
+    The layer must carry its CRS and transform the rioxarray way (see
+    :meth:`carbonsink.grid.Grid.dataarray`). ``units`` and ``long_name`` are
+    stored as GeoTIFF tags; float layers use NaN as nodata unless told otherwise.
+    Band descriptions come from a ``band`` coordinate of strings when present.
+    """
+    import rasterio
+    import rasterio.shutil
+
+    crs = layer.rio.crs
+    if crs is None:
+        raise OutputError(
+            f"layer {layer.name!r} has no CRS",
+            path=path,
+            fix="build it on the analysis grid (Grid.dataarray) or call .rio.write_crs()",
+        )
+    values = np.asarray(layer.values)
+    if values.ndim == 2:
+        values = values[np.newaxis]
+    if nodata is None and values.dtype.kind == "f":
+        nodata = float("nan")
+    descriptions: list[str] | None = None
+    if layer.ndim == 3 and "band" in layer.coords and layer.coords["band"].dtype.kind in "UO":
+        descriptions = [str(b) for b in layer.coords["band"].values]
+    profile: dict[str, Any] = {
+        "driver": "COG",
+        "width": values.shape[2],
+        "height": values.shape[1],
+        "count": values.shape[0],
+        "dtype": values.dtype.name,
+        "crs": crs,
+        "transform": layer.rio.transform(),
+        "nodata": nodata,
+        "compress": compress,
+        "overview_resampling": overview_resampling,
+        "blocksize": 256,
+    }
+    if values.dtype.kind == "f":
+        profile["predictor"] = "YES"  # horizontal differencing for floats
+    all_tags = {
+        k: str(v) for k, v in layer.attrs.items() if k in ("units", "long_name", "standard_name")
+    }
+    all_tags.update(tags or {})
+    with atomic_path(path) as tmp:
+        # GDAL's COG driver writes from a source dataset: build it in memory.
+        mem_profile = {k: v for k, v in profile.items() if k in (
+            "width", "height", "count", "dtype", "crs", "transform", "nodata")}
+        with rasterio.MemoryFile() as mem:
+            with mem.open(driver="GTiff", **mem_profile) as src:
+                src.write(values)
+                if all_tags:
+                    src.update_tags(**all_tags)
+                if descriptions:
+                    for i, desc in enumerate(descriptions, start=1):
+                        src.set_band_description(i, desc)
+            with mem.open() as src:
+                rasterio.shutil.copy(src, tmp, **{k: v for k, v in profile.items() if k in (
+                    "driver", "compress", "overview_resampling", "blocksize", "predictor")})
+    return Path(path)
