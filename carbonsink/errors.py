@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "CRSError",
@@ -25,6 +25,7 @@ __all__ = [
     "OutputError",
     "PreflightError",
     "Problem",
+    "SurveyFileError",
 ]
 
 Severity = Literal["error", "warning"]
@@ -99,9 +100,39 @@ class CarbonSinkError(Exception):
     def path(self) -> Path | None:
         return None if self.problem.path is None else Path(self.problem.path)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default pickling calls ``cls(*self.args)``, i.e. with the formatted
+        # message, which loses path/where/fix (and breaks PreflightError); errors
+        # raised in worker processes (dask, multiprocessing) must survive pickling.
+        p = self.problem
+        return (_rebuild_error, (type(self), p.message, p.path, p.where, p.fix), self.__dict__)
+
+
+def _rebuild_error(
+    cls: type[CarbonSinkError],
+    message: str,
+    path: str | None,
+    where: str | None,
+    fix: str | None,
+) -> CarbonSinkError:
+    return cls(message, path=path, where=where, fix=fix)
+
 
 class ConfigError(CarbonSinkError, ValueError):
     """The survey file (or a profile file) is malformed or inconsistent."""
+
+
+class SurveyFileError(ConfigError):
+    """The survey file has one or more problems; all of them are in :attr:`problems`."""
+
+    def __init__(self, problems: Sequence[Problem], *, path: str | PathLike[str]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(
+            f"{len(self.problems)} problem(s) in the survey file:\n{lines}",
+            path=path,
+            fix="correct the survey file as listed and run `carbonsink validate` again",
+        )
 
 
 class InputError(CarbonSinkError, ValueError):
@@ -139,3 +170,6 @@ class PreflightError(CarbonSinkError):
             f"{len(errors)} problem(s) in the survey inputs:\n{lines}",
             fix="correct each input listed above and run `carbonsink validate` again",
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.problems,), self.__dict__)

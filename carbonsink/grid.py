@@ -204,9 +204,13 @@ class Grid:
                 f"bounds {bounds} do not enclose an area",
                 fix="check that the boundary polygon is valid and in the stated CRS",
             )
-        # Snap outwards; the tiny tolerance keeps bounds that already sit on a
-        # multiple of the resolution from growing by one cell through round-off.
-        eps = 1e-9
+        # Snap outwards; the tolerance (in cells) keeps bounds that already sit on
+        # a multiple of the resolution from growing by one cell through round-off.
+        # It must exceed the relative rounding error of ``v / resolution`` for
+        # projected coordinates (up to ~1e7 m) and sub-metre cells: |v/res| can
+        # reach 1e8-1e9, whose spacing between doubles is ~1e-8-1e-7, so 1e-9
+        # was too small. 1e-6 cells is 10 µm for 10 m cells.
+        eps = 1e-6
         x0 = math.floor(xmin / resolution + eps) * resolution
         y1 = math.ceil(ymax / resolution - eps) * resolution
         x1 = math.ceil(xmax / resolution - eps) * resolution
@@ -318,9 +322,9 @@ class Grid:
         row, col = self.index(x, y)
         return (row >= 0) & (row < self.height) & (col >= 0) & (col < self.width)
 
-    def boundary_mask(self, boundary: BaseGeometry, *, all_touched: bool = False) -> npt.NDArray[
-        np.bool_
-    ]:
+    def boundary_mask(
+        self, boundary: BaseGeometry, *, all_touched: bool = False
+    ) -> npt.NDArray[np.bool_]:
         """``True`` for cells inside the boundary (cell centre inside, or any touch)."""
         from rasterio.features import geometry_mask
 
@@ -333,7 +337,7 @@ class Grid:
             all_touched=all_touched,
             invert=False,
         )
-        return ~outside
+        return np.asarray(~outside, dtype=np.bool_)
 
     # ------------------------------------------------------------------ tiles
     def tiles(self, *, size: int = 512, halo: int = 0) -> Iterator[Tile]:
@@ -405,7 +409,8 @@ class Grid:
         import rioxarray  # noqa: F401  (registers the .rio accessor)
 
         ds = xr.Dataset(coords=self.coords(), attrs=dict(attrs or {}))
-        return ds.rio.write_crs(self.crs.to_wkt()).rio.write_transform(self.transform)
+        out: xr.Dataset = ds.rio.write_crs(self.crs.to_wkt()).rio.write_transform(self.transform)
+        return out
 
     def dataarray(
         self,
@@ -433,7 +438,8 @@ class Grid:
             name=name,
             attrs={"units": units, "long_name": long_name, **(attrs or {})},
         )
-        return da.rio.write_crs(self.crs.to_wkt()).rio.write_transform(self.transform)
+        out: xr.DataArray = da.rio.write_crs(self.crs.to_wkt()).rio.write_transform(self.transform)
+        return out
 
     @classmethod
     def from_xarray(cls, obj: xr.DataArray | xr.Dataset) -> Grid:
@@ -463,7 +469,10 @@ class Grid:
         )
 
     def __hash__(self) -> int:
-        return hash((self.crs.to_wkt(), tuple(self.transform), self.shape))
+        # Equal grids must hash equal. ``CRS.__eq__`` compares CRSs for
+        # equivalence, and equivalent CRSs can have different WKT (e.g. after a
+        # round trip through rioxarray), so the CRS is left out of the hash.
+        return hash((tuple(self.transform), self.shape))
 
     def __repr__(self) -> str:
         code = self.crs.to_epsg()

@@ -12,7 +12,7 @@ import json
 import logging
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -54,18 +54,42 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             path=final.parent,
             fix="choose an output folder you can write to",
         ) from exc
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{final.stem}.", suffix=f".part{final.suffix}", dir=final.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _create_temp(final)
     try:
         yield tmp
-        os.replace(tmp, final)
+        tmp.replace(final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _create_temp(final: Path) -> Path:
+    """Create an empty, uniquely named temporary file beside ``final``.
+
+    Unlike :func:`tempfile.mkstemp` (always mode 0600) the file is created with
+    mode 0666 filtered by the process umask, so the renamed output gets the same
+    permissions as any other file the user creates.
+    """
+    for _ in range(100):
+        tmp = final.parent / f".{final.stem}.{secrets.token_hex(6)}.part{final.suffix}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise OutputError(
+                f"cannot create a file in the output folder ({exc.strerror})",
+                path=final,
+                fix="choose an output folder you can write to",
+            ) from exc
+        os.close(fd)
+        return tmp
+    raise OutputError(  # pragma: no cover - 100 collisions of 48 random bits
+        "cannot find a free temporary file name",
+        path=final,
+        fix="remove stale .*.part* files from the output folder",
+    )
 
 
 def _json_default(value: Any) -> Any:
@@ -80,25 +104,36 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _check_finite(obj: Any, where: str = "$") -> None:
+def _to_jsonable(obj: Any, where: str = "$") -> Any:
+    """Convert numpy values to Python ones and refuse non-finite floats, naming the key path.
+
+    numpy scalars other than float64 (e.g. float32) and arrays are converted
+    *before* the check, so a NaN inside them is reported with its key path too.
+    """
+    if isinstance(obj, np.ndarray):
+        obj = obj.tolist()
+    elif isinstance(obj, np.generic):
+        obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
         raise OutputError(
             f"value at {where} is {obj}, which JSON cannot hold",
             fix="replace non-finite numbers with null before writing",
         )
     if isinstance(obj, Mapping):
-        for key, val in obj.items():
-            _check_finite(val, f"{where}.{key}")
-    elif isinstance(obj, list | tuple):
-        for i, val in enumerate(obj):
-            _check_finite(val, f"{where}[{i}]")
+        return {key: _to_jsonable(val, f"{where}.{key}") for key, val in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_to_jsonable(val, f"{where}[{i}]") for i, val in enumerate(obj)]
+    return obj
 
 
 def write_json(obj: Any, path: str | os.PathLike[str], *, indent: int = 2) -> Path:
     """Write ``obj`` as UTF-8 JSON (sorted keys, no NaN) atomically; return the path."""
-    _check_finite(obj)
     text = json.dumps(
-        obj, indent=indent, sort_keys=True, ensure_ascii=False, default=_json_default,
+        _to_jsonable(obj),
+        indent=indent,
+        sort_keys=True,
+        ensure_ascii=False,
+        default=_json_default,
         allow_nan=False,
     )
     with atomic_path(path) as tmp:
@@ -107,7 +142,11 @@ def write_json(obj: Any, path: str | os.PathLike[str], *, indent: int = 2) -> Pa
 
 
 def write_csv(
-    frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool = False, float_format: str | None = None
+    frame: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    index: bool = False,
+    float_format: str | None = None,
 ) -> Path:
     """Write a table as UTF-8 CSV atomically; return the path."""
     with atomic_path(path) as tmp:
@@ -145,6 +184,7 @@ def write_cog(
     """
     import rasterio
     import rasterio.shutil
+    import rioxarray  # noqa: F401  (registers the .rio accessor used below)
 
     crs = layer.rio.crs
     if crs is None:
@@ -182,8 +222,11 @@ def write_cog(
     all_tags.update(tags or {})
     with atomic_path(path) as tmp:
         # GDAL's COG driver writes from a source dataset: build it in memory.
-        mem_profile = {k: v for k, v in profile.items() if k in (
-            "width", "height", "count", "dtype", "crs", "transform", "nodata")}
+        mem_profile = {
+            k: v
+            for k, v in profile.items()
+            if k in ("width", "height", "count", "dtype", "crs", "transform", "nodata")
+        }
         with rasterio.MemoryFile() as mem:
             with mem.open(driver="GTiff", **mem_profile) as src:
                 src.write(values)
@@ -193,6 +236,14 @@ def write_cog(
                     for i, desc in enumerate(descriptions, start=1):
                         src.set_band_description(i, desc)
             with mem.open() as src:
-                rasterio.shutil.copy(src, tmp, **{k: v for k, v in profile.items() if k in (
-                    "driver", "compress", "overview_resampling", "blocksize", "predictor")})
+                rasterio.shutil.copy(
+                    src,
+                    tmp,
+                    **{
+                        k: v
+                        for k, v in profile.items()
+                        if k
+                        in ("driver", "compress", "overview_resampling", "blocksize", "predictor")
+                    },
+                )
     return Path(path)

@@ -1,0 +1,492 @@
+"""The survey file: typed models, loading, path resolution and validation.
+
+A survey is one TOML file (DESIGN.md §3). :func:`load_survey` parses it into a
+:class:`Survey` — frozen pydantic models with every default from
+METHODOLOGY.md — and reports *every* problem at once: unknown keys (with the
+nearest valid key), wrong types, out-of-range values, unreadable CRSs. Relative
+paths resolve against the survey file's folder. This module never opens the
+data files themselves; :mod:`carbonsink.preflight` does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import glob
+import itertools
+import tomllib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pyproj import CRS
+
+from carbonsink.errors import InputNotFoundError, Problem, SurveyFileError
+from carbonsink.grid import as_crs
+
+__all__ = [
+    "DEFAULT_CLASSES",
+    "OM_TO_OC_METHODS",
+    "SENSORS",
+    "AccountingSection",
+    "BiomassSection",
+    "Epoch",
+    "ImageryEntry",
+    "LidarEntry",
+    "SoilSection",
+    "Survey",
+    "SurveySection",
+    "TableEntry",
+    "VegetationClass",
+    "VegetationSection",
+    "load_survey",
+]
+
+SensorName = Literal["sentinel-2-l2a", "landsat-c2-l2", "landsat8-l1", "generic"]
+#: Sensor profiles a survey may name (the imagery stage defines each).
+SENSORS: tuple[str, ...] = typing.get_args(SensorName)
+BiomassModelName = Literal["random-forest", "quantile-forest", "gradient-boosting", "allometric"]
+OmToOcMethod = Literal["dichromate", "van-bemmelen", "pribyl", "vm0033", "site-regression"]
+#: Organic matter -> organic carbon conversions (METHODOLOGY.md §3).
+OM_TO_OC_METHODS: tuple[str, ...] = typing.get_args(OmToOcMethod)
+GwpSet = Literal["AR4", "AR5", "AR6"]
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Percent = Annotated[float, Field(ge=0.0, le=100.0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _root(info: ValidationInfo) -> Path:
+    context = info.context or {}
+    return Path(context.get("root", "."))
+
+
+def _check_crs_text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        as_crs(value)
+    except Exception as exc:
+        raise ValueError(
+            f"{value!r} is not a CRS pyproj can read; give an EPSG code such as "
+            '"EPSG:32649" or a WKT string'
+        ) from exc
+    return value
+
+
+class FileEntry(_Model):
+    """An input file, with a CRS that overrides or completes the file's own."""
+
+    path: Path
+    crs: str | None = None
+
+    @field_validator("path", mode="after")
+    @classmethod
+    def _resolve(cls, value: Path, info: ValidationInfo) -> Path:
+        return value if value.is_absolute() else _root(info) / value
+
+    @field_validator("crs")
+    @classmethod
+    def _crs_readable(cls, value: str | None) -> str | None:
+        return _check_crs_text(value)
+
+
+class TableEntry(FileEntry):
+    """A table of points (plots, soil cores, land-cover samples): CSV or GeoPackage.
+
+    CSV files carry no CRS, so ``crs`` is required for them (checked by the preflight).
+    """
+
+    layer: str | None = None
+
+
+class ImageryEntry(FileEntry):
+    """One image (scene) of an epoch."""
+
+    sensor: SensorName
+    date: dt.date | None = None
+    #: Explicit band map, e.g. ``{ red = 3, nir = 4 }`` (required for ``generic``).
+    bands: dict[str, Annotated[int, Field(ge=1)]] | None = None
+    #: Landsat Level-1 metadata file (``*_MTL.txt``), for ``landsat8-l1``.
+    mtl: Path | None = None
+
+    @field_validator("mtl", mode="after")
+    @classmethod
+    def _resolve_mtl(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None or value.is_absolute():
+            return value
+        return _root(info) / value
+
+    @model_validator(mode="after")
+    def _sensor_needs(self) -> ImageryEntry:
+        if self.sensor == "generic" and not self.bands:
+            raise ValueError(
+                'sensor "generic" needs a band map, e.g. bands = { blue = 1, green = 2, '
+                "red = 3, nir = 4 }"
+            )
+        if self.sensor == "landsat8-l1" and self.mtl is None:
+            raise ValueError('sensor "landsat8-l1" needs its metadata file: mtl = "..._MTL.txt"')
+        return self
+
+
+class LidarEntry(FileEntry):
+    """Point-cloud files of an epoch; ``path`` may be a glob such as ``lidar/2020/*.laz``."""
+
+    #: ``classify`` runs the ground filter; ``trust`` uses the files' ground class (2).
+    ground: Literal["classify", "trust"] = "classify"
+
+    def files(self) -> list[Path]:
+        """The files the path or glob matches, sorted (empty when none match)."""
+        text = str(self.path)
+        if glob.has_magic(text):
+            matches = glob.glob(text)  # noqa: PTH207 (absolute patterns)
+            return sorted(Path(p) for p in matches if Path(p).is_file())
+        return [self.path] if self.path.is_file() else []
+
+
+class Epoch(_Model):
+    """One survey date: the inputs measured at that time."""
+
+    name: Annotated[str, Field(min_length=1)]
+    date: dt.date
+    imagery: list[ImageryEntry] = Field(default_factory=list)
+    lidar: list[LidarEntry] = Field(default_factory=list)
+    plots: TableEntry | None = None
+    soil: TableEntry | None = None
+    landcover_samples: TableEntry | None = None
+
+    @property
+    def year_fraction(self) -> float:
+        """The date as a decimal year (for rates between epochs)."""
+        start = dt.date(self.date.year, 1, 1)
+        days = (dt.date(self.date.year + 1, 1, 1) - start).days
+        return self.date.year + (self.date - start).days / days
+
+
+class SurveySection(_Model):
+    """``[survey]``: name, analysis CRS and grid, project boundary, seed."""
+
+    name: Annotated[str, Field(min_length=1)]
+    #: Analysis CRS: projected, metres (checked against the boundary by the preflight).
+    crs: str
+    #: Analysis grid cell size in metres.
+    resolution: Annotated[float, Field(gt=0.0, le=10_000.0)] = 10.0
+    boundary: Path
+    #: CRS of the boundary file when it has none or a wrong one.
+    boundary_crs: str | None = None
+    seed: Annotated[int, Field(ge=0)] = 0
+
+    @field_validator("boundary", mode="after")
+    @classmethod
+    def _resolve(cls, value: Path, info: ValidationInfo) -> Path:
+        return value if value.is_absolute() else _root(info) / value
+
+    @field_validator("crs", "boundary_crs")
+    @classmethod
+    def _crs_readable(cls, value: str | None) -> str | None:
+        return _check_crs_text(value)
+
+
+class BiomassSection(_Model):
+    """``[biomass]``: the above-ground biomass model (METHODOLOGY.md §2)."""
+
+    model: BiomassModelName = "quantile-forest"
+    #: Spatial-CV block size in metres; ``None`` = residual variogram range, else 200 m.
+    cv_block_m: Annotated[float, Field(gt=0.0)] | None = None
+    #: Central prediction interval reported per pixel.
+    interval: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.90
+    n_estimators: Annotated[int, Field(ge=10, le=5000)] = 300
+
+
+class SoilSection(_Model):
+    """``[soil]``: depths, OM -> OC conversion and depth harmonisation (METHODOLOGY.md §3)."""
+
+    depths_cm: list[Annotated[float, Field(gt=0.0, le=500.0)]] = Field(
+        default_factory=lambda: [30.0, 100.0], min_length=1
+    )
+    om_to_oc: OmToOcMethod = "dichromate"
+    interpolation: Literal["spline", "linear"] = "spline"
+    #: Smoothing parameter of the equal-area spline (Bishop et al. 1999 use 0.1).
+    spline_lambda: Annotated[float, Field(gt=0.0)] = 0.1
+    prediction: Literal["regression-kriging", "ordinary-kriging"] = "regression-kriging"
+
+    @field_validator("depths_cm")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        if any(b <= a for a, b in itertools.pairwise(value)):
+            raise ValueError(f"depths_cm {value} must increase, e.g. [30, 100]")
+        return value
+
+
+class VegetationClass(_Model):
+    """Per-class parameters (METHODOLOGY.md §2, §4)."""
+
+    #: Integer code of the class in class rasters.
+    code: Annotated[int, Field(ge=0, le=254)]
+    #: Carbon fraction of dry matter (IPCC 2006 default 0.47; range 0.44–0.49).
+    carbon_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.47
+    #: Below-ground : above-ground biomass ratio (tagged [U] in METHODOLOGY.md).
+    root_shoot: Annotated[float, Field(ge=0.0, le=20.0)] = 1.0
+    #: CH4 flux in mg CH4 m⁻² d⁻¹ (annual mean); ``None`` = the profile's default factor.
+    ch4_flux_mg_m2_d: float | None = None
+    #: N2O flux in mg N2O m⁻² d⁻¹; ``None`` = the profile's default factor.
+    n2o_flux_mg_m2_d: float | None = None
+
+
+def _default_classes() -> dict[str, VegetationClass]:
+    # Root:shoot defaults from METHODOLOGY.md §2 (reed 1.0, Miscanthus 0.5,
+    # Carex 1.5, poplar 0.24 IPCC 2006 Table 4.4); mudflat vegetation is
+    # sparse pioneer herbs, given the herbaceous default 1.0; water has none.
+    return {
+        "water": VegetationClass(code=1, root_shoot=0.0),
+        "mudflat": VegetationClass(code=2, root_shoot=1.0),
+        "sedge": VegetationClass(code=3, root_shoot=1.5),
+        "reed": VegetationClass(code=4, root_shoot=1.0),
+        "miscanthus": VegetationClass(code=5, root_shoot=0.5),
+        "poplar": VegetationClass(code=6, root_shoot=0.24),
+    }
+
+
+#: The default Dongting-type legend with its METHODOLOGY.md parameters.
+DEFAULT_CLASSES: Mapping[str, VegetationClass] = types.MappingProxyType(_default_classes())
+
+
+class VegetationSection(_Model):
+    """``[vegetation]``: the class legend and per-class parameters."""
+
+    classes: dict[str, VegetationClass] = Field(default_factory=_default_classes)
+
+    @field_validator("classes")
+    @classmethod
+    def _unique_codes(cls, value: dict[str, VegetationClass]) -> dict[str, VegetationClass]:
+        if not value:
+            raise ValueError("at least one class is needed")
+        seen: dict[int, str] = {}
+        for name, params in value.items():
+            if params.code in seen:
+                raise ValueError(
+                    f"classes {seen[params.code]!r} and {name!r} share code {params.code}; "
+                    "give every class its own code"
+                )
+            seen[params.code] = name
+        return value
+
+    def by_code(self) -> dict[int, str]:
+        """Class names by integer code."""
+        return {params.code: name for name, params in self.classes.items()}
+
+
+class AccountingSection(_Model):
+    """``[accounting]``: methodology profile and overrides (METHODOLOGY.md §4–§6)."""
+
+    #: Built-in profile name (``vm0033``, ``ar-tool14``, ``lower-bound``,
+    #: ``local-voluntary``) or a path to a profile file.
+    profile: str = "vm0033"
+    gwp: GwpSet | None = None
+    buffer_pct: Percent | None = None
+    leakage_pct: Percent | None = None
+    baseline_removals_t_co2e_yr: float = 0.0
+    price_cny_per_t: Annotated[float, Field(ge=0.0)] | None = None
+    mc_draws: Annotated[int, Field(ge=1000, le=10_000_000)] = 10_000
+
+
+class Survey(_Model):
+    """A whole survey file, validated, with paths resolved."""
+
+    survey: SurveySection
+    epochs: list[Epoch] = Field(min_length=1)
+    biomass: BiomassSection = Field(default_factory=BiomassSection)
+    soil: SoilSection = Field(default_factory=SoilSection)
+    vegetation: VegetationSection = Field(default_factory=VegetationSection)
+    accounting: AccountingSection = Field(default_factory=AccountingSection)
+    #: The survey file this was loaded from (not a TOML key).
+    source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _epochs_consistent(self) -> Survey:
+        names = [e.name for e in self.epochs]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"epoch names must be unique; repeated: {', '.join(duplicated)}")
+        dates = [e.date for e in self.epochs]
+        if dates != sorted(dates) or len(set(dates)) != len(dates):
+            raise ValueError(
+                "epochs must be listed in increasing date order with distinct dates; got "
+                + ", ".join(d.isoformat() for d in dates)
+            )
+        return self
+
+    @property
+    def root(self) -> Path:
+        """The folder relative paths resolve against."""
+        return self.source.parent if self.source is not None else Path.cwd()
+
+    @property
+    def crs(self) -> CRS:
+        """The analysis CRS as a pyproj CRS (projectedness is checked by the preflight)."""
+        return as_crs(self.survey.crs)
+
+    def epoch(self, name: str) -> Epoch:
+        """The epoch called ``name``."""
+        for epoch in self.epochs:
+            if epoch.name == name:
+                return epoch
+        known = ", ".join(e.name for e in self.epochs)
+        raise KeyError(f"no epoch {name!r} in the survey (epochs: {known})")
+
+
+# --------------------------------------------------------------------- loading
+def load_survey(path: str | PathLike[str]) -> Survey:
+    """Read and validate a survey TOML file.
+
+    Parameters
+    ----------
+    path
+        The survey file. Relative paths inside it resolve against its folder.
+
+    Returns
+    -------
+    Survey
+        The validated survey, with absolute paths.
+
+    Raises
+    ------
+    InputNotFoundError
+        When the file does not exist.
+    SurveyFileError
+        With every problem found (TOML syntax, unknown keys with the nearest
+        valid key, wrong types, out-of-range values, unreadable CRSs).
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise InputNotFoundError(
+            "the survey file does not exist",
+            path=source,
+            fix="give the path of a survey .toml file (see sample_data/junshan/survey.toml)",
+        )
+    try:
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SurveyFileError(
+            [Problem(f"not valid TOML: {exc}", path=str(source), fix="correct the TOML syntax")],
+            path=source,
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise SurveyFileError(
+            [
+                Problem(
+                    f"not UTF-8 text ({exc.reason})",
+                    path=str(source),
+                    fix="save the survey file as UTF-8",
+                )
+            ],
+            path=source,
+        ) from None
+    return survey_from_dict(raw, source=source)
+
+
+def survey_from_dict(raw: Mapping[str, Any], *, source: Path) -> Survey:
+    """Validate an already-parsed survey mapping (see :func:`load_survey`)."""
+    root = source.resolve().parent
+    try:
+        survey = Survey.model_validate(dict(raw), context={"root": root})
+    except ValidationError as exc:
+        problems = [_problem_from_error(err, source) for err in exc.errors()]
+        raise SurveyFileError(problems, path=source) from None
+    return survey.model_copy(update={"source": source.resolve()})
+
+
+def _toml_location(loc: Sequence[int | str]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part + 1}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _problem_from_error(err: Mapping[str, Any], source: Path) -> Problem:
+    loc: tuple[int | str, ...] = tuple(
+        p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function")))
+    )
+    where = _toml_location(loc) or "top level"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        valid = _valid_keys_at(loc[:-1])
+        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+        fix = f'did you mean "{close[0]}"?' if close else "remove it"
+        if valid:
+            fix += f" Valid keys here: {', '.join(sorted(valid))}"
+        return Problem(f"unknown key {key!r}", path=str(source), where=where, fix=fix)
+    if kind == "missing":
+        return Problem(
+            "required key is missing",
+            path=str(source),
+            where=where,
+            fix=f"add `{loc[-1]} = ...` (see sample_data/junshan/survey.toml)",
+        )
+    message = str(err["msg"]).removeprefix("Value error, ")
+    value = err.get("input")
+    shown = "" if isinstance(value, Mapping | list) or value is None else f" (got {value!r})"
+    return Problem(f"{message}{shown}", path=str(source), where=where, fix="correct this value")
+
+
+def _valid_keys_at(loc: Sequence[int | str]) -> list[str]:
+    """The field names valid at a location of the survey file (for suggestions)."""
+    annotation: Any = Survey
+    for part in loc:
+        annotation = _step(annotation, part)
+        if annotation is None:
+            return []
+    model = _model_in(annotation)
+    if model is None:
+        return []
+    return [name for name, field in model.model_fields.items() if not field.exclude]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _step(annotation: Any, part: int | str) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if arg is not type(None):
+                result = _step(arg, part)
+                if result is not None:
+                    return result
+        return None
+    if origin is Annotated:
+        return _step(typing.get_args(annotation)[0], part)
+    if origin is list and isinstance(part, int):
+        return typing.get_args(annotation)[0]
+    if origin is dict and isinstance(part, str):
+        return typing.get_args(annotation)[1]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(part, str):
+        field = annotation.model_fields.get(part)
+        return None if field is None else field.annotation
+    return None

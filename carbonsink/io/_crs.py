@@ -1,0 +1,163 @@
+"""CRS handling shared by the readers: override resolution and plausibility checks.
+
+Every geospatial input states its CRS, in the file or in its survey entry
+(DESIGN.md §3). :func:`resolve_crs` decides which one applies;
+:func:`crs_plausibility_problem` catches the commonest mislabelling: projected
+coordinates tagged as longitude/latitude, and degrees tagged as a projected CRS.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pyproj import CRS
+
+from carbonsink.errors import CRSError
+from carbonsink.grid import as_crs
+
+__all__ = ["CRSSource", "crs_label", "crs_plausibility_problem", "resolve_crs"]
+
+logger = logging.getLogger(__name__)
+
+CRSSource = Literal["file", "override"]
+
+#: Longitudes/latitudes may exceed ±180/±90 by this much (degrees) before a
+#: geographic CRS is called implausible: raster edges of global grids sit half
+#: a cell outside, and a mislabelled projected file is off by orders of magnitude.
+DEGREE_TOLERANCE = 1.0
+#: A projected CRS whose coordinates all look like degrees is only flagged when
+#: the extent is also below this many units: no real survey in metres or feet
+#: is under 2 units across, but a lon/lat survey of a few kilometres is ~0.05.
+TINY_EXTENT = 2.0
+
+
+def crs_label(crs: CRS) -> str:
+    """A short human name for a CRS: ``"EPSG:32649 (WGS 84 / UTM zone 49N)"``."""
+    code = crs.to_epsg()
+    return f"EPSG:{code} ({crs.name})" if code else crs.name
+
+
+def resolve_crs(
+    file_crs: Any,
+    override: Any,
+    *,
+    path: str | os.PathLike[str],
+) -> tuple[CRS | None, CRSSource | None]:
+    """Decide which CRS applies to a file: the survey's override, else the file's own.
+
+    Parameters
+    ----------
+    file_crs
+        The CRS stored in the file (pyproj/rasterio CRS, WKT, ``"EPSG:..."``) or ``None``.
+    override
+        The CRS given in the survey entry, or ``None``.
+    path
+        The file, for messages.
+
+    Returns
+    -------
+    crs, source
+        The CRS that applies and where it came from (``"file"`` or
+        ``"override"``); ``(None, None)`` when neither is known.
+
+    Raises
+    ------
+    CRSError
+        When the override is not a CRS pyproj can read.
+
+    Notes
+    -----
+    The override always wins. When it replaces a *different* CRS stored in
+    the file, that is logged at INFO so the run log shows the decision.
+    """
+    parsed_file: CRS | None = None
+    if file_crs is not None:
+        try:
+            parsed_file = as_crs(file_crs, what="the file's CRS")
+        except CRSError:
+            if override is None:
+                raise
+            logger.info("%s: the file's CRS is unreadable; using the survey's crs", path)
+    if override is not None:
+        try:
+            parsed_override = as_crs(override, what="crs")
+        except CRSError as exc:
+            raise CRSError(
+                exc.problem.message,
+                path=path,
+                fix='give the crs as an EPSG code such as "EPSG:32649", or as WKT',
+            ) from exc
+        if parsed_file is not None and not parsed_file.equals(
+            parsed_override, ignore_axis_order=True
+        ):
+            logger.info(
+                "%s: the survey's crs %s replaces the file's %s",
+                path,
+                crs_label(parsed_override),
+                crs_label(parsed_file),
+            )
+        return parsed_override, "override"
+    if parsed_file is not None:
+        return parsed_file, "file"
+    return None, None
+
+
+def crs_plausibility_problem(crs: CRS | None, bounds: Sequence[float]) -> str | None:
+    """Say what is wrong when coordinates cannot be in the CRS they are labelled with.
+
+    Parameters
+    ----------
+    crs
+        The CRS the coordinates claim to be in (``None`` is never flagged).
+    bounds
+        ``(xmin, ymin, xmax, ymax)`` of the coordinates, x = easting/longitude.
+
+    Returns
+    -------
+    str or None
+        A one-sentence description of the problem, or ``None`` when the
+        coordinates are plausible.
+
+    Notes
+    -----
+    Two mislabellings are caught:
+
+    * a geographic CRS (degrees) with ``|x| > 180`` or ``|y| > 90`` (beyond a
+      tolerance of 1°) — e.g. a header that says EPSG:4326 while the
+      coordinates are UTM metres in the hundreds of thousands;
+    * a projected CRS whose coordinates all satisfy ``|x| <= 180`` and
+      ``|y| <= 90`` *and* whose extent is below 2 units in both directions —
+      lon/lat degrees of a survey of a few km labelled as metres. Real local
+      grids near the origin are larger than 2 m or ft, so they pass.
+    """
+    if crs is None:
+        return None
+    xmin, ymin, xmax, ymax = (float(v) for v in bounds[:4])
+    horizontal = crs.sub_crs_list[0] if crs.is_compound and crs.sub_crs_list else crs
+    if horizontal.is_geographic:
+        if max(abs(xmin), abs(xmax)) > 180.0 + DEGREE_TOLERANCE or max(
+            abs(ymin), abs(ymax)
+        ) > 90.0 + DEGREE_TOLERANCE:
+            return (
+                f"the CRS {crs_label(crs)} is geographic (degrees) but the coordinates "
+                f"span x {xmin:.6g} to {xmax:.6g}, y {ymin:.6g} to {ymax:.6g}, outside "
+                "longitude ±180 / latitude ±90: they are projected coordinates with a "
+                "wrong CRS label"
+            )
+        return None
+    looks_like_degrees = (
+        max(abs(xmin), abs(xmax)) <= 180.0 and max(abs(ymin), abs(ymax)) <= 90.0
+    )
+    tiny = (xmax - xmin) < TINY_EXTENT and (ymax - ymin) < TINY_EXTENT
+    if looks_like_degrees and tiny:
+        unit = horizontal.axis_info[0].unit_name if horizontal.axis_info else "units"
+        return (
+            f"the CRS {crs_label(crs)} is projected ({unit}) but the coordinates span "
+            f"x {xmin:.6g} to {xmax:.6g}, y {ymin:.6g} to {ymax:.6g} — less than "
+            f"{TINY_EXTENT:g} {unit} across and within ±180/±90: they look like "
+            "longitude/latitude degrees with a wrong CRS label"
+        )
+    return None

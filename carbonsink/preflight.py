@@ -1,0 +1,430 @@
+"""The preflight: check every input of a survey before any compute.
+
+:func:`preflight` loads the survey file and then opens every input — the
+boundary, each image, each LiDAR tile (header only), each table — and checks
+that it exists, is readable, has a plausible CRS, overlaps the project
+boundary, and (for tables) follows its schema and value ranges. It collects
+*all* problems and returns them; nothing stops at the first one (the
+``validate()`` pattern of natcap/invest). ``carbonsink validate`` prints them,
+and ``carbonsink run`` refuses to start while any error remains.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+from shapely.geometry.base import BaseGeometry
+
+from carbonsink.config import Epoch, LidarEntry, Survey, TableEntry, load_survey
+from carbonsink.errors import CarbonSinkError, Problem, SurveyFileError
+from carbonsink.grid import Grid, require_projected_crs
+from carbonsink.io._crs import crs_plausibility_problem
+from carbonsink.io.pointclouds import read_lidar_info
+from carbonsink.io.rasters import read_raster_info
+from carbonsink.io.tables import read_table, table_crs, table_points
+from carbonsink.io.vectors import read_boundary
+from carbonsink.schemas import check_table
+
+__all__ = ["PreflightReport", "check_survey", "iter_problem_lines", "preflight"]
+
+logger = logging.getLogger(__name__)
+
+#: A grid larger than this is refused: it would not fit the per-epoch cube.
+MAX_GRID_CELLS = 2_000_000_000
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class PreflightReport:
+    """What the preflight found.
+
+    Attributes
+    ----------
+    survey
+        The parsed survey, or ``None`` when the survey file itself is invalid.
+    problems
+        Every problem found, errors and warnings, in the order checked.
+    checked
+        The input files that were opened.
+    grid
+        The analysis grid, when the boundary and CRS allowed building it.
+    """
+
+    survey: Survey | None
+    problems: list[Problem] = field(default_factory=list)
+    checked: list[Path] = field(default_factory=list)
+    grid: Grid | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        """``True`` when there is no error (warnings allowed)."""
+        return not self.errors
+
+
+def preflight(path: str | PathLike[str], *, progress: Progress | None = None) -> PreflightReport:
+    """Load a survey file and check every input it names.
+
+    Parameters
+    ----------
+    path
+        The survey TOML file.
+    progress
+        Called with the name of each input as it is checked.
+
+    Returns
+    -------
+    PreflightReport
+        All problems found; ``report.ok`` tells whether a run may start.
+    """
+    try:
+        survey = load_survey(path)
+    except SurveyFileError as exc:
+        return PreflightReport(survey=None, problems=list(exc.problems))
+    except CarbonSinkError as exc:
+        return PreflightReport(survey=None, problems=[exc.problem])
+    return check_survey(survey, progress=progress)
+
+
+def check_survey(survey: Survey, *, progress: Progress | None = None) -> PreflightReport:
+    """Check every input of an already-loaded survey (see :func:`preflight`)."""
+    report = PreflightReport(survey=survey)
+    checker = _Checker(survey, report, progress or (lambda _name: None))
+    checker.run()
+    return report
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+class _Checker:
+    def __init__(self, survey: Survey, report: PreflightReport, progress: Progress) -> None:
+        self.survey = survey
+        self.report = report
+        self.progress = progress
+        self.root = survey.root
+        self.source = str(survey.source) if survey.source else "survey"
+        self.crs: CRS | None = None
+        self.boundary: BaseGeometry | None = None
+        self.class_names = set(survey.vegetation.classes)
+
+    # ------------------------------------------------------------- helpers
+    def name(self, path: Path) -> str:
+        return _display(path, self.root)
+
+    def add(self, problem: Problem) -> None:
+        self.report.problems.append(problem)
+
+    def error(
+        self,
+        message: str,
+        *,
+        path: Path | str | None,
+        where: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        shown = self.name(path) if isinstance(path, Path) else path
+        self.add(Problem(message, path=shown, where=where, fix=fix))
+
+    def warn(
+        self,
+        message: str,
+        *,
+        path: Path | str | None,
+        where: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        shown = self.name(path) if isinstance(path, Path) else path
+        self.add(Problem(message, path=shown, where=where, fix=fix, severity="warning"))
+
+    def failed(self, exc: CarbonSinkError, path: Path) -> None:
+        p = exc.problem
+        shown = self.name(Path(p.path)) if p.path else self.name(path)
+        self.add(Problem(p.message, path=shown, where=p.where, fix=p.fix))
+
+    def exists(self, path: Path, entry: str) -> bool:
+        if path.is_file():
+            self.report.checked.append(path)
+            return True
+        hint = ""
+        if path.parent.is_dir():
+            siblings = sorted(p.name for p in path.parent.iterdir() if p.suffix == path.suffix)
+            close = difflib.get_close_matches(path.name, siblings, n=1, cutoff=0.6)
+            if close:
+                hint = f' (did you mean "{close[0]}"?)'
+        self.error(
+            "file does not exist",
+            path=path,
+            where=entry,
+            fix=f"correct the path in the survey file{hint}; relative paths are read from "
+            f"{self.root}",
+        )
+        return False
+
+    # --------------------------------------------------------------- checks
+    def run(self) -> None:
+        self.check_boundary_and_crs()
+        for index, epoch in enumerate(self.survey.epochs, start=1):
+            self.check_epoch(index, epoch)
+
+    def check_boundary_and_crs(self) -> None:
+        section = self.survey.survey
+        path = section.boundary
+        self.progress(self.name(path))
+        lonlat: tuple[float, float] | None = None
+        boundary_ll: BaseGeometry | None = None
+        if self.exists(path, "[survey].boundary"):
+            try:
+                boundary_ll = read_boundary(path, target_crs="EPSG:4326", crs=section.boundary_crs)
+                centre = boundary_ll.representative_point()
+                lonlat = (centre.x, centre.y)
+            except CarbonSinkError as exc:
+                self.failed(exc, path)
+        try:
+            self.crs = require_projected_crs(section.crs, lonlat_hint=lonlat)
+        except CarbonSinkError as exc:
+            self.error(
+                exc.problem.message, path=self.source, where="[survey].crs", fix=exc.problem.fix
+            )
+            return
+        if boundary_ll is None:
+            return
+        try:
+            self.boundary = read_boundary(path, target_crs=self.crs, crs=section.boundary_crs)
+            grid = Grid.from_boundary(self.boundary, crs=self.crs, resolution=section.resolution)
+        except CarbonSinkError as exc:
+            self.failed(exc, path)
+            return
+        cells = grid.width * grid.height
+        if cells > MAX_GRID_CELLS:
+            self.error(
+                f"the analysis grid would have {cells:,} cells ({grid.height:,} x {grid.width:,})",
+                path=self.source,
+                where="[survey].resolution",
+                fix="use a coarser resolution or a smaller boundary",
+            )
+            return
+        self.report.grid = grid
+
+    def check_epoch(self, index: int, epoch: Epoch) -> None:
+        label = f"epochs[{index}] ({epoch.name})"
+        for i, image in enumerate(epoch.imagery, start=1):
+            self.check_image(image.path, f"{label}.imagery[{i}]", image.crs, image.bands, image.mtl)
+        if not epoch.imagery:
+            self.warn(
+                "no imagery: land cover and the wall-to-wall biomass map need it",
+                path=self.source,
+                where=f"{label}.imagery",
+                fix="add the epoch's imagery = [{ path = ..., sensor = ... }]",
+            )
+        for i, entry in enumerate(epoch.lidar, start=1):
+            self.check_lidar(entry, f"{label}.lidar[{i}]")
+        for kind in ("plots", "soil", "landcover_samples"):
+            table: TableEntry | None = getattr(epoch, kind)
+            if table is not None:
+                self.check_table(table, kind, f"{label}.{kind}")
+
+    # imagery -----------------------------------------------------------------
+    def check_image(
+        self,
+        path: Path,
+        where: str,
+        crs: str | None,
+        bands: dict[str, int] | None,
+        mtl: Path | None,
+    ) -> None:
+        self.progress(self.name(path))
+        if mtl is not None:
+            self.exists(mtl, f"{where}.mtl")
+        if not self.exists(path, where):
+            return
+        try:
+            info = read_raster_info(path, crs=crs)
+        except CarbonSinkError as exc:
+            self.failed(exc, path)
+            return
+        if info.crs is None:
+            self.error(
+                "the raster has no CRS",
+                path=path,
+                fix=f'add crs = "EPSG:...." to {where} in the survey file',
+            )
+            return
+        implausible = crs_plausibility_problem(info.crs, info.bounds)
+        if implausible:
+            self.error(
+                implausible, path=path, fix=f'set the true CRS with crs = "EPSG:...." on {where}'
+            )
+            return
+        if bands:
+            for name, band in bands.items():
+                if band > info.count:
+                    self.error(
+                        f"band map names band {band} for {name!r}, but the file has "
+                        f"{info.count} band(s)",
+                        path=path,
+                        where=f"band {band}",
+                        fix=f"correct {where}.bands",
+                    )
+        self.check_overlap(path, info.crs, info.bounds, what="raster")
+
+    # lidar -------------------------------------------------------------------
+    def check_lidar(self, entry: LidarEntry, where: str) -> None:
+        files = entry.files()
+        if not files:
+            self.error(
+                f"no point-cloud file matches {self.name(entry.path)}",
+                path=self.source,
+                where=where,
+                fix="correct the path or glob (e.g. lidar/2020/*.laz)",
+            )
+            return
+        for path in files:
+            self.progress(self.name(path))
+            self.report.checked.append(path)
+            try:
+                info = read_lidar_info(path, crs=entry.crs)
+            except CarbonSinkError as exc:
+                self.failed(exc, path)
+                continue
+            if info.point_count == 0:
+                self.error(
+                    "the file holds no points",
+                    path=path,
+                    fix="remove it from the survey or re-export it",
+                )
+                continue
+            if info.crs is None:
+                self.error(
+                    "the point cloud has no CRS (no WKT or GeoTIFF keys in its header)",
+                    path=path,
+                    fix=f'add crs = "EPSG:...." to {where} (e.g. "EPSG:4547" for CGCS2000 '
+                    "3-degree Gauss-Kruger CM 114E)",
+                )
+                continue
+            bounds = info.bounds[0], info.bounds[1], info.bounds[3], info.bounds[4]
+            implausible = crs_plausibility_problem(info.crs, bounds)
+            if implausible:
+                self.error(
+                    implausible,
+                    path=path,
+                    fix=f'set the true CRS with crs = "EPSG:...." on {where} in the survey file',
+                )
+                continue
+            self.check_overlap(path, info.crs, bounds, what="point cloud")
+
+    # tables ------------------------------------------------------------------
+    def check_table(self, entry: TableEntry, kind: str, where: str) -> None:
+        path = entry.path
+        self.progress(self.name(path))
+        if not self.exists(path, where):
+            return
+        try:
+            frame = read_table(path, layer=entry.layer)
+        except CarbonSinkError as exc:
+            self.failed(exc, path)
+            return
+        known = self.class_names
+        for problem in check_table(frame, kind, path=self.name(path), known_classes=known):
+            self.add(problem)
+        try:
+            crs = table_crs(path, crs=entry.crs, layer=entry.layer)
+        except CarbonSinkError as exc:
+            self.failed(exc, path)
+            return
+        if self.crs is None:
+            return
+        try:
+            x, y = table_points(frame, crs=crs, target_crs=self.crs, path=path)
+        except CarbonSinkError as exc:
+            self.failed(exc, path)
+            return
+        if self.boundary is None or len(x) == 0:
+            return
+        inside = shapely.contains_xy(self.boundary, x, y)
+        lines = frame.index[~inside]
+        if not inside.any():
+            self.error(
+                f"none of the {len(x)} points lies inside the project boundary",
+                path=path,
+                fix=f"check the coordinates and the CRS ({crs.to_string()}) of {where}",
+            )
+        elif len(lines):
+            shown = ", ".join(str(i) for i in list(lines)[:8])
+            more = f" and {len(lines) - 8} more" if len(lines) > 8 else ""
+            self.warn(
+                f"{len(lines)} of {len(x)} points lie outside the project boundary "
+                "and will not be used",
+                path=path,
+                where=f"lines {shown}{more}",
+                fix="check their coordinates, or remove them",
+            )
+
+    # overlap -----------------------------------------------------------------
+    def check_overlap(
+        self, path: Path, crs: CRS, bounds: tuple[float, float, float, float], *, what: str
+    ) -> None:
+        if self.boundary is None or self.crs is None:
+            return
+        footprint = _footprint(bounds, crs, self.crs)
+        if footprint is None:
+            self.error(
+                f"the {what}'s extent cannot be transformed to the analysis CRS",
+                path=path,
+                fix="check the file's CRS",
+            )
+        elif not footprint.intersects(self.boundary):
+            bx = tuple(round(v) for v in self.boundary.bounds)
+            fx = tuple(round(v) for v in footprint.bounds)
+            self.error(
+                f"the {what} does not overlap the project boundary (its extent {fx} vs the "
+                f"boundary {bx} in {self.crs.to_string()})",
+                path=path,
+                fix="check that this is the right file and that its CRS is right",
+            )
+
+
+def _footprint(
+    bounds: tuple[float, float, float, float], src: CRS, dst: CRS
+) -> BaseGeometry | None:
+    """The densified outline of ``bounds`` in ``src``, transformed to ``dst``."""
+    xmin, ymin, xmax, ymax = bounds
+    t = np.linspace(0.0, 1.0, 21)
+    xs = np.concatenate(
+        [xmin + (xmax - xmin) * t, np.full(21, xmax), xmax - (xmax - xmin) * t, np.full(21, xmin)]
+    )
+    ys = np.concatenate(
+        [np.full(21, ymin), ymin + (ymax - ymin) * t, np.full(21, ymax), ymax - (ymax - ymin) * t]
+    )
+    transformer = Transformer.from_crs(src, dst, always_xy=True)
+    tx, ty = transformer.transform(xs, ys)
+    if not (np.all(np.isfinite(tx)) and np.all(np.isfinite(ty))):
+        return None
+    outline = shapely.Polygon(np.column_stack([tx, ty]))
+    return outline if outline.is_valid else outline.buffer(0)
+
+
+def iter_problem_lines(report: PreflightReport) -> Iterator[str]:
+    """One line per problem, errors first."""
+    for problem in [*report.errors, *report.warnings]:
+        yield f"{problem.severity}: {problem}"

@@ -1,0 +1,186 @@
+"""The documented parameters of the synthetic Junshan-like survey.
+
+Everything the generator assumes about the site lives here — the classes and
+their carbon parameters, the two epochs, and the three survey sizes — so the
+README written into a survey, ``survey.toml`` and the tests all quote the same
+numbers.
+
+Sources of the values: METHODOLOGY.md §2 (carbon fraction, root:shoot ratios,
+peak-season biomass of Carex, Miscanthus and reed on Poyang/Dongting), §3
+(soil ranges) and §4 (CH4; the per-class fluxes are this generator's own
+choice, tagged [U], of annual means in the range reported for Dongting-type
+floodplains: low on open water and mudflat, highest in sedge meadow).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Final, Literal
+
+__all__ = [
+    "CARBON_FRACTION",
+    "CLASSES",
+    "CLASS_BY_CODE",
+    "CLASS_BY_NAME",
+    "CLASS_NAMES",
+    "EPOCHS",
+    "GWP_CH4_AR5",
+    "SCALES",
+    "ClassParams",
+    "EpochSpec",
+    "Scale",
+    "ScaleSpec",
+]
+
+Scale = Literal["small", "medium", "large"]
+
+#: Carbon fraction of dry matter, herbaceous and trees (IPCC 2006; METHODOLOGY.md §2).
+CARBON_FRACTION: Final = 0.47
+#: Global warming potential of CH4 over 100 years, IPCC AR5 (METHODOLOGY.md §4).
+GWP_CH4_AR5: Final = 28.0
+
+
+@dataclass(frozen=True)
+class ClassParams:
+    """Truth parameters of one land-cover class.
+
+    Parameters
+    ----------
+    name, code
+        Class name and integer code of the class layers.
+    root_shoot
+        Root:shoot ratio R (BGB = R × AGB).
+    ch4_flux_mg_m2_d
+        Annual-mean CH4 flux in mg CH4 m⁻² d⁻¹ (a generator choice, [U]).
+    agb_mean_mg_ha
+        Typical peak-season above-ground biomass in Mg dry matter ha⁻¹.
+    agb_log_sd
+        SD of the log of the spatially correlated AGB multiplier.
+    agb_elevation_slope
+        Within-class elevation dependence of AGB: factor ``exp(b (z − z_c))``
+        per metre above the class's median elevation ``z_c``.
+    height_range_m
+        ``(low, high)`` canopy height in metres.
+    lai_per_agb
+        Leaf area index per Mg ha⁻¹ of AGB (before the class's LAI cap).
+    lai_max
+        Cap on the leaf area index.
+    soc_surface_pct
+        Surface (0 cm) soil organic carbon in % of the class, before the
+        elevation trend and the residual field.
+    soc_decay_cm
+        e-folding depth of the SOC excess over the deep value, cm.
+    bd_surface_g_cm3
+        Surface bulk density of the class, g cm⁻³.
+    soc_gain_mg_ha_yr
+        Soil carbon gain in the 0–30 cm layer, Mg C ha⁻¹ yr⁻¹.
+    """
+
+    name: str
+    code: int
+    root_shoot: float
+    ch4_flux_mg_m2_d: float
+    agb_mean_mg_ha: float
+    agb_log_sd: float
+    agb_elevation_slope: float
+    height_range_m: tuple[float, float]
+    lai_per_agb: float
+    lai_max: float
+    soc_surface_pct: float
+    soc_decay_cm: float
+    bd_surface_g_cm3: float
+    soc_gain_mg_ha_yr: float
+
+    @property
+    def carbon_fraction(self) -> float:
+        """Carbon fraction of dry matter (the same for every class)."""
+        return CARBON_FRACTION
+
+
+#: The six classes, in code order.
+CLASSES: Final[tuple[ClassParams, ...]] = (
+    ClassParams("water", 1, 0.0, 2.0, 0.0, 0.0, 0.0, (0.0, 0.0), 0.0, 0.0,
+                1.3, 15.0, 1.05, 0.0),
+    ClassParams("mudflat", 2, 1.0, 1.5, 0.5, 0.6, 0.5, (0.0, 0.1), 0.4, 0.4,
+                1.2, 15.0, 1.10, 0.3),
+    ClassParams("sedge", 3, 1.5, 6.0, 12.8, 0.30, 0.35, (0.3, 0.8), 0.26, 4.5,
+                2.9, 22.0, 0.85, 1.6),
+    ClassParams("reed", 4, 1.0, 3.0, 15.0, 0.28, 0.20, (2.0, 4.0), 0.32, 6.5,
+                2.5, 30.0, 0.90, 1.4),
+    ClassParams("miscanthus", 5, 0.5, 1.0, 13.9, 0.28, -0.15, (2.0, 4.0), 0.26, 5.0,
+                2.3, 28.0, 0.95, 1.1),
+    ClassParams("poplar", 6, 0.24, 0.3, 85.0, 0.15, 0.05, (12.0, 20.0), 0.04, 4.0,
+                1.9, 35.0, 1.00, 0.7),
+)
+CLASS_NAMES: Final = tuple(c.name for c in CLASSES)
+CLASS_BY_NAME: Final = {c.name: c for c in CLASSES}
+CLASS_BY_CODE: Final = {c.code: c for c in CLASSES}
+
+
+@dataclass(frozen=True)
+class EpochSpec:
+    """One survey epoch: its name, reference date, image dates and lake level.
+
+    ``water_level_m`` is the lake level (Yellow Sea 1985 datum) during the
+    epoch's imagery, LiDAR flight and field campaign.
+    """
+
+    name: str
+    date: dt.date
+    image_dates: tuple[dt.date, dt.date]
+    spacecraft: tuple[str, str]
+    water_level_m: float
+
+
+EPOCHS: Final[tuple[EpochSpec, ...]] = (
+    EpochSpec(
+        "2020",
+        dt.date(2020, 9, 15),
+        (dt.date(2020, 9, 10), dt.date(2020, 9, 20)),
+        ("Sentinel-2A", "Sentinel-2B"),
+        25.0,
+    ),
+    EpochSpec(
+        "2025",
+        dt.date(2025, 9, 18),
+        (dt.date(2025, 9, 13), dt.date(2025, 9, 23)),
+        ("Sentinel-2B", "Sentinel-2C"),
+        24.9,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ScaleSpec:
+    """Size of a synthetic survey.
+
+    Parameters
+    ----------
+    width_m, height_m
+        Extent of the area (the boundary fits inside it), metres.
+    origin
+        Lower-left corner ``(x, y)`` of that extent in EPSG:32649.
+    pulse_density_m2
+        LiDAR pulses per m² (each pulse gives 0–4 returns).
+    lidar_tiles
+        ``(columns, rows)`` of LiDAR tiles per epoch.
+    n_plots, n_cores, n_samples
+        Biomass clip plots, soil cores and land-cover samples per epoch.
+    """
+
+    width_m: float
+    height_m: float
+    origin: tuple[float, float]
+    pulse_density_m2: float
+    lidar_tiles: tuple[int, int]
+    n_plots: int
+    n_cores: int
+    n_samples: int
+
+
+SCALES: Final[dict[str, ScaleSpec]] = {
+    "small": ScaleSpec(2000.0, 1500.0, (700000.0, 3254000.0), 3.0, (2, 2), 80, 40, 400),
+    "medium": ScaleSpec(4000.0, 3000.0, (699000.0, 3253000.0), 3.0, (2, 2), 120, 60, 600),
+    "large": ScaleSpec(10000.0, 6000.0, (696000.0, 3251500.0), 3.0, (4, 3), 200, 80, 1000),
+}

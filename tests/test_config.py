@@ -1,0 +1,163 @@
+"""Tests of carbonsink.config: the survey file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from carbonsink.config import DEFAULT_CLASSES, load_survey
+from carbonsink.errors import ConfigError, InputNotFoundError, SurveyFileError
+
+MINIMAL = """
+[survey]
+name = "test"
+crs = "EPSG:32649"
+boundary = "boundary.geojson"
+
+[[epochs]]
+name = "2020"
+date = "2020-09-15"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "survey.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_minimal_survey_gets_methodology_defaults(tmp_path: Path) -> None:
+    survey = load_survey(write(tmp_path, MINIMAL))
+    assert survey.survey.resolution == 10.0
+    assert survey.epochs[0].date == dt.date(2020, 9, 15)
+    # METHODOLOGY.md §2: CF 0.47; R reed 1.0, Miscanthus 0.5, Carex 1.5, poplar 0.24.
+    classes = survey.vegetation.classes
+    assert {c.carbon_fraction for c in classes.values()} == {0.47}
+    assert classes["reed"].root_shoot == 1.0
+    assert classes["miscanthus"].root_shoot == 0.5
+    assert classes["sedge"].root_shoot == 1.5
+    assert classes["poplar"].root_shoot == 0.24
+    # METHODOLOGY.md §3: 0-30 cm and 0-100 cm; Chinese 有机质 / 1.724.
+    assert survey.soil.depths_cm == [30.0, 100.0]
+    assert survey.soil.om_to_oc == "dichromate"
+    assert survey.accounting.mc_draws >= 10_000
+    assert set(DEFAULT_CLASSES) == set(classes)
+
+
+def test_relative_paths_resolve_against_the_survey_folder(tmp_path: Path) -> None:
+    text = MINIMAL + 'plots = { path = "tables/plots.csv", crs = "EPSG:4490" }\n'
+    survey = load_survey(write(tmp_path, text))
+    assert survey.survey.boundary == tmp_path.resolve() / "boundary.geojson"
+    assert survey.epochs[0].plots is not None
+    assert survey.epochs[0].plots.path == tmp_path.resolve() / "tables" / "plots.csv"
+    assert survey.epochs[0].plots.crs == "EPSG:4490"
+    assert survey.root == tmp_path.resolve()
+
+
+def test_lidar_glob_expands_sorted(tmp_path: Path) -> None:
+    folder = tmp_path / "lidar" / "2020"
+    folder.mkdir(parents=True)
+    for name in ("b.laz", "a.laz", "c.las"):
+        (folder / name).write_bytes(b"")
+    text = MINIMAL + 'lidar = [{ path = "lidar/2020/*.laz", crs = "EPSG:4547" }]\n'
+    survey = load_survey(write(tmp_path, text))
+    files = survey.epochs[0].lidar[0].files()
+    assert [f.name for f in files] == ["a.laz", "b.laz"]
+    assert survey.epochs[0].lidar[0].ground == "classify"
+
+
+def test_every_problem_reported_at_once_with_suggestions(tmp_path: Path) -> None:
+    text = MINIMAL.replace('name = "2020"', 'name = "2020"\nplots = { path = "p.csv", crss = "x" }')
+    text += """
+[biomass]
+modle = "random-forest"
+[soil]
+depths_cm = [30, 20]
+[vegetation.classes.sedge]
+code = 3
+root_shot = 1.5
+[accounting]
+buffer_pct = 150
+"""
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, text))
+    problems = {p.where: p for p in info.value.problems}
+    assert set(problems) == {
+        "epochs[1].plots.crss",
+        "biomass.modle",
+        "soil.depths_cm",
+        "vegetation.classes.sedge.root_shot",
+        "accounting.buffer_pct",
+    }
+    assert 'did you mean "crs"' in str(problems["epochs[1].plots.crss"].fix)
+    assert 'did you mean "model"' in str(problems["biomass.modle"].fix)
+    assert 'did you mean "root_shoot"' in str(problems["vegetation.classes.sedge.root_shot"].fix)
+    assert "150" in problems["accounting.buffer_pct"].message
+    # The error is a ConfigError (and so a ValueError) for library callers.
+    assert isinstance(info.value, ConfigError)
+    assert isinstance(info.value, ValueError)
+
+
+def test_unknown_top_level_table_suggests_nearest(tmp_path: Path) -> None:
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, MINIMAL + "[vegetaton]\n"))
+    (problem,) = info.value.problems
+    assert problem.where == "vegetaton"
+    assert 'did you mean "vegetation"' in str(problem.fix)
+
+
+def test_unreadable_crs_and_missing_key(tmp_path: Path) -> None:
+    text = MINIMAL.replace('crs = "EPSG:32649"', 'crs = "EPSG:99999"').replace(
+        'boundary = "boundary.geojson"\n', ""
+    )
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, text))
+    wheres = sorted(p.where or "" for p in info.value.problems)
+    assert wheres == ["survey.boundary", "survey.crs"]
+
+
+def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    with pytest.raises(SurveyFileError) as info:
+        # MINIMAL starts with a newline, so `name = ...` is on line 3.
+        load_survey(write(tmp_path, MINIMAL.replace('name = "test"', 'name = "test" oops')))
+    assert "line 3" in info.value.problems[0].message
+
+
+def test_missing_survey_file(tmp_path: Path) -> None:
+    with pytest.raises(InputNotFoundError, match="does not exist"):
+        load_survey(tmp_path / "nope.toml")
+
+
+def test_epochs_must_be_ordered_and_unique(tmp_path: Path) -> None:
+    text = MINIMAL + '\n[[epochs]]\nname = "2020"\ndate = "2019-01-01"\n'
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, text))
+    message = info.value.problems[0].message
+    assert "unique" in message
+
+
+def test_sensor_requirements(tmp_path: Path) -> None:
+    text = MINIMAL + 'imagery = [{ path = "a.tif", sensor = "generic" }]\n'
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, text))
+    assert "band map" in info.value.problems[0].message
+    text = MINIMAL + 'imagery = [{ path = "a.tif", sensor = "sentinel-3" }]\n'
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, text))
+    assert "sentinel-2-l2a" in info.value.problems[0].message
+
+
+def test_duplicate_class_codes_refused(tmp_path: Path) -> None:
+    text = MINIMAL + "[vegetation.classes.a]\ncode = 1\n[vegetation.classes.b]\ncode = 1\n"
+    with pytest.raises(SurveyFileError, match="share code 1"):
+        load_survey(write(tmp_path, text))
+
+
+def test_year_fraction() -> None:
+    from carbonsink.config import Epoch
+
+    # 2020 is a leap year: 15 Sep is day-of-year 259 (0-based 258); 258/366 = 0.70492
+    epoch = Epoch(name="a", date=dt.date(2020, 9, 15))
+    assert epoch.year_fraction == pytest.approx(2020 + 258 / 366)
