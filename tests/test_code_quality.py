@@ -1,0 +1,53 @@
+"""The code base stays ruff- and mypy-clean (the quality bar of the project)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+
+def _tool(name: str) -> list[str]:
+    if shutil.which(name, path=str(PROJECT_ROOT / ".venv" / "bin")) or shutil.which(name):
+        return [sys.executable, "-m", name]
+    pytest.skip(f"{name} is not installed (pip install -e '.[test]')")
+
+
+@pytest.mark.slow
+def test_ruff_lint_is_clean() -> None:
+    result = subprocess.run(
+        [*_tool("ruff"), "check", "."],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_ruff_format_is_clean() -> None:
+    result = subprocess.run(
+        [*_tool("ruff"), "format", "--check", "."],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_mypy_is_clean() -> None:
+    result = subprocess.run(
+        [*_tool("mypy")],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,153 @@
+"""Tests of carbonsink.preflight and `carbonsink validate` (issue acceptance)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from affine import Affine
+
+from carbonsink.preflight import preflight
+from tests.conftest import PROJECT_ROOT
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "carbonsink", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_sample_survey_is_clean(sample_survey: Path) -> None:
+    report = preflight(sample_survey)
+    assert report.errors == [], "\n".join(str(p) for p in report.errors)
+    assert report.grid is not None
+    assert report.grid.resolution == 10.0
+    # Every table, image and LiDAR tile of both epochs was opened.
+    suffixes = {p.suffix for p in report.checked}
+    assert {".geojson", ".tif", ".laz", ".csv"} <= suffixes
+
+
+def test_validate_command_exits_0_on_sample(sample_survey: Path) -> None:
+    result = run_cli("validate", str(sample_survey))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok" in result.stdout
+
+
+@pytest.fixture
+def broken_survey(tmp_path: Path, sample_survey: Path, shared_data: Path) -> Path:
+    """A copy of the sample survey with five distinct problems planted."""
+    survey_dir = tmp_path / "junshan"
+    shutil.copytree(sample_survey.parent, survey_dir)
+    # 1. a missing file
+    (survey_dir / "plots_2025.csv").unlink()
+    # 2. a table with a misspelled column
+    soil_2020 = survey_dir / "soil_2020.csv"
+    text = soil_2020.read_text(encoding="utf-8")
+    soil_2020.write_text(
+        text.replace("bulk_density_g_cm3", "bulk_densty_g_cm3", 1), encoding="utf-8"
+    )
+    # 3. a negative bulk density (line 3 = second data row)
+    soil_2025 = survey_dir / "soil_2025.csv"
+    frame = pd.read_csv(soil_2025, dtype=str, keep_default_na=False)
+    frame.loc[1, "bulk_density_g_cm3"] = "-0.4"
+    frame.to_csv(soil_2025, index=False)
+    # 4. a raster that does not overlap the boundary: shift it 200 km east
+    image = sorted((survey_dir / "imagery").glob("s2_2025-*.tif"))[0]
+    with rasterio.open(image) as src:
+        profile = src.profile
+        values = src.read()
+        t = src.transform
+        descriptions = src.descriptions
+    profile.update(transform=Affine(t.a, t.b, t.c + 200_000.0, t.d, t.e, t.f))
+    with rasterio.open(image, "w", **profile) as dst:
+        dst.write(values)
+        for i, d in enumerate(descriptions, start=1):
+            if d:
+                dst.set_band_description(i, d)
+    # 5. PDAL_lone-star.laz: header says EPSG:4326, coordinates are projected metres
+    #    (source: PDAL test/data, see ../shared/data/SOURCES.md)
+    shutil.copy(shared_data / "lidar" / "PDAL_lone-star.laz", survey_dir / "lidar" / "2025")
+    return survey_dir / "survey.toml"
+
+
+def test_broken_survey_reports_every_problem(broken_survey: Path) -> None:
+    report = preflight(broken_survey)
+    errors = [str(p) for p in report.errors]
+    text = "\n".join(errors)
+    assert any("plots_2025.csv" in e and "does not exist" in e for e in errors), text
+    assert any("soil_2020.csv" in e and "rename column 'bulk_densty_g_cm3'" in e for e in errors), (
+        text
+    )
+    assert any(
+        "soil_2025.csv" in e and "line 3" in e and "bulk_density_g_cm3" in e for e in errors
+    ), text
+    assert any("s2_2025" in e and "does not overlap" in e for e in errors), text
+    assert any("PDAL_lone-star.laz" in e and "EPSG:4326" in e for e in errors), text
+    assert len(errors) == 5, text
+
+
+def test_validate_command_lists_all_and_exits_2(broken_survey: Path) -> None:
+    result = run_cli("validate", str(broken_survey))
+    assert result.returncode == 2
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    for needle in (
+        "plots_2025.csv",
+        "bulk_densty_g_cm3",
+        "-0.4",
+        "does not overlap",
+        "PDAL_lone-star.laz",
+    ):
+        assert needle in output
+    assert "5 error(s)" in result.stdout
+
+
+def test_geographic_analysis_crs_names_utm_zone(tmp_path: Path, sample_survey: Path) -> None:
+    survey_dir = tmp_path / "s"
+    shutil.copytree(sample_survey.parent, survey_dir)
+    path = survey_dir / "survey.toml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('crs = "EPSG:32649"', 'crs = "EPSG:4326"', 1),
+        encoding="utf-8",
+    )
+    report = preflight(path)
+    (problem,) = [p for p in report.errors if p.where == "[survey].crs"]
+    # Junshan, ~112.9 E: UTM zone 49 N = EPSG:32649.
+    assert "EPSG:32649" in str(problem.fix)
+
+
+def test_bad_survey_file_is_reported_not_raised(tmp_path: Path) -> None:
+    path = tmp_path / "survey.toml"
+    path.write_text("[survey]\nname = 'x'\n", encoding="utf-8")
+    report = preflight(path)
+    assert report.survey is None
+    assert sorted(p.where or "" for p in report.errors) == [
+        "epochs",
+        "survey.boundary",
+        "survey.crs",
+    ]
+    assert not report.ok
+
+
+def test_points_outside_boundary_warned(tmp_path: Path, sample_survey: Path) -> None:
+    survey_dir = tmp_path / "s"
+    shutil.copytree(sample_survey.parent, survey_dir)
+    samples = survey_dir / "landcover_2020.csv"
+    frame = pd.read_csv(samples)
+    frame.loc[0, "x"] = frame["x"].max() + 50_000.0  # 50 km east of everything
+    frame.to_csv(samples, index=False)
+    report = preflight(survey_dir / "survey.toml")
+    assert report.ok
+    (warning,) = [w for w in report.warnings if "landcover_2020.csv" in str(w)]
+    assert warning.where == "lines 2"
+    assert np.isfinite(frame["x"]).all()
