@@ -26,6 +26,13 @@ from carbonsink.errors import CarbonSinkError, Problem
 
 __all__ = ["app", "main"]
 
+# typer ≥ 0.25 vendors click (its exceptions derive from typer.TyperException);
+# older releases raise click's own exceptions. Catch both.
+_USAGE_ERRORS: tuple[type[Exception], ...] = tuple(
+    {click.ClickException, getattr(typer, "TyperException", click.ClickException)}
+)
+_ABORTS: tuple[type[BaseException], ...] = tuple({click.exceptions.Abort, typer.Abort})
+
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
@@ -194,10 +201,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``carbonsink`` command."""
     try:
         code = app(args=argv, prog_name="carbonsink", standalone_mode=False)
-    except click.exceptions.Abort:
+    except _ABORTS:
         stderr.print("aborted")
         code = 130
-    except click.ClickException as exc:
+    except _USAGE_ERRORS as exc:
         exc.show()
         code = EXIT_BAD_INPUT
     except CarbonSinkError as exc:

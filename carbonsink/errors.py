@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
@@ -100,23 +101,6 @@ class CarbonSinkError(Exception):
     def path(self) -> Path | None:
         return None if self.problem.path is None else Path(self.problem.path)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # The default pickling calls ``cls(*self.args)``, i.e. with the formatted
-        # message, which loses path/where/fix (and breaks PreflightError); errors
-        # raised in worker processes (dask, multiprocessing) must survive pickling.
-        p = self.problem
-        return (_rebuild_error, (type(self), p.message, p.path, p.where, p.fix), self.__dict__)
-
-
-def _rebuild_error(
-    cls: type[CarbonSinkError],
-    message: str,
-    path: str | None,
-    where: str | None,
-    fix: str | None,
-) -> CarbonSinkError:
-    return cls(message, path=path, where=where, fix=fix)
-
 
 class ConfigError(CarbonSinkError, ValueError):
     """The survey file (or a profile file) is malformed or inconsistent."""
@@ -133,6 +117,10 @@ class SurveyFileError(ConfigError):
             path=path,
             fix="correct the survey file as listed and run `carbonsink validate` again",
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # See PreflightError.__reduce__; ``path`` is keyword-only, hence the partial.
+        return (partial(type(self), path=str(self.problem.path)), (self.problems,), self.__dict__)
 
 
 class InputError(CarbonSinkError, ValueError):
@@ -172,4 +160,7 @@ class PreflightError(CarbonSinkError):
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
+        # Default exception pickling calls ``cls(*self.args)``, i.e. with the
+        # formatted message, which PreflightError(problems) cannot take; errors
+        # raised in worker processes (dask, multiprocessing) must survive pickling.
         return (type(self), (self.problems,), self.__dict__)

@@ -29,6 +29,9 @@ from carbonsink.units import M2_PER_HA
 
 __all__ = ["Grid", "Tile", "as_crs", "require_projected_crs", "suggest_utm_crs"]
 
+#: Largest distance between the nodes where the areal scale factor is evaluated.
+_AREA_LATTICE_SPACING_M = 2000.0
+
 
 def as_crs(crs: Any, *, what: str = "CRS") -> CRS:
     """Parse anything pyproj understands (``"EPSG:32649"``, WKT, a CRS object).
@@ -274,15 +277,20 @@ class Grid:
         UTM: 0.9992–1.0016 across a zone). The true area of a cell is its
         plane area divided by *k_a* at the cell centre (Snyder 1987, *Map
         Projections — A Working Manual*, USGS PP 1395, eq. 4-9). *k_a* is
-        evaluated on a coarse lattice and interpolated bilinearly: it varies
-        smoothly, by far less than 1e-6 between lattice nodes.
+        evaluated on a coarse lattice (nodes at most 2 km apart, at least 33
+        per axis) and interpolated bilinearly. *k_a* varies smoothly: for
+        Transverse Mercator its curvature is about 2/R² ≈ 5e-14 m⁻², so linear
+        interpolation over 2 km errs by at most (2000²/8) × 5e-14 ≈ 2.5e-8.
         """
         k = self._areal_scale()
         return np.asarray(self.nominal_cell_area_ha / k, dtype=np.float64)
 
     def _areal_scale(self) -> npt.NDArray[np.float64]:
-        n_r = min(self.height, 33)
-        n_c = min(self.width, 33)
+        # A fixed 33 x 33 lattice spaced nodes up to ~20 km apart on a UTM-zone
+        # wide grid, where interpolation erred by > 1e-6; cap the spacing instead.
+        max_spacing_cells = max(1.0, _AREA_LATTICE_SPACING_M / self.resolution)
+        n_r = min(self.height, max(33, math.ceil((self.height - 1) / max_spacing_cells) + 1))
+        n_c = min(self.width, max(33, math.ceil((self.width - 1) / max_spacing_cells) + 1))
         rows = np.linspace(0, self.height - 1, n_r)
         cols = np.linspace(0, self.width - 1, n_c)
         t = self.transform

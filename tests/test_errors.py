@@ -18,6 +18,7 @@ from carbonsink.errors import (
     OutputError,
     PreflightError,
     Problem,
+    SurveyFileError,
 )
 
 
@@ -29,7 +30,10 @@ def test_problem_message_has_path_where_and_fix() -> None:
         where="line 12",
         fix="give a positive bulk density",
     )
-    assert str(p) == "cores.csv, line 12: bulk_density_g_cm3 is -0.4 — fix: give a positive bulk density"
+    assert (
+        str(p)
+        == "cores.csv, line 12: bulk_density_g_cm3 is -0.4 — fix: give a positive bulk density"
+    )
 
 
 @pytest.mark.parametrize(
@@ -107,6 +111,21 @@ def test_preflight_collects_all_error_problems() -> None:
     assert isinstance(err, CarbonSinkError)
 
 
+def test_survey_file_error_lists_every_problem() -> None:
+    problems = [
+        Problem("unknown key 'dept'", where="[soil].dept", fix="did you mean 'depth'?"),
+        Problem("resolution is -10", where="[survey].resolution"),
+    ]
+    err = SurveyFileError(problems, path="survey.toml")
+    assert isinstance(err, ConfigError) and isinstance(err, ValueError)
+    assert err.problems == tuple(problems)
+    assert err.path == Path("survey.toml")
+    text = str(err)
+    assert text.startswith("survey.toml: 2 problem(s) in the survey file:")
+    assert "  - [soil].dept: unknown key 'dept' — fix: did you mean 'depth'?" in text
+    assert "  - [survey].resolution: resolution is -10" in text
+
+
 def test_preflight_accepts_any_sequence() -> None:
     err = PreflightError(p for p in [Problem("a"), Problem("b")])  # type: ignore[arg-type]
     assert len(err.problems) == 2
@@ -120,15 +139,16 @@ def test_preflight_accepts_any_sequence() -> None:
         OutputError("disk full", path="out/x.tif"),
         ModelError("too few plots"),
         PreflightError([Problem("a", path="x.csv"), Problem("w", severity="warning")]),
+        SurveyFileError([Problem("unknown key", where="[soil].dept")], path="survey.toml"),
     ],
 )
 def test_errors_survive_pickling(err: CarbonSinkError) -> None:
-    # Errors raised in dask/multiprocessing workers are pickled to the caller;
-    # the default exception pickling rebuilt them from the formatted message
-    # (losing path/where/fix) and could not rebuild PreflightError at all.
+    # Errors raised in dask/multiprocessing workers are pickled to the caller.
+    # Default exception pickling calls cls(*args) with the formatted message, which
+    # PreflightError(problems) could not take (it iterated the string's characters).
     clone = pickle.loads(pickle.dumps(err))
     assert type(clone) is type(err)
     assert str(clone) == str(err)
     assert clone.problem == err.problem
-    if isinstance(err, PreflightError):
+    if isinstance(err, PreflightError | SurveyFileError):
         assert clone.problems == err.problems

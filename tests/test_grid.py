@@ -239,6 +239,22 @@ def test_cell_area_matches_ellipsoidal_area() -> None:
     assert area.sum() != pytest.approx(g.nominal_cell_area_ha * area.size, rel=1e-4)
 
 
+def test_cell_area_accurate_on_a_zone_wide_grid() -> None:
+    # 100 m cells over 600 km (x = 200-800 km, the usable width of a UTM zone).
+    # The areal scale is ~quadratic in x with curvature ~2/R² ≈ 4.9e-14 m⁻²; a lattice
+    # of 33 nodes (18.75 km apart) would err by (18750²/8) x 4.9e-14 ≈ 2.2e-6 between
+    # nodes, a lattice at most 2 km apart by ≤ 2.5e-8. Check every 7th column at 1e-7.
+    y0 = 3_254_000.0  # a multiple of 100 m
+    g = Grid.from_bounds((200_000.0, y0, 800_000.0, y0 + 300.0), crs=UTM49N, resolution=100.0)
+    assert g.shape == (3, 6000)
+    geod = Geod(ellps="WGS84")
+    tr = Transformer.from_crs(UTM49N, "EPSG:4326", always_xy=True)
+    area = g.cell_area_ha
+    for c in range(0, 6000, 7):
+        expected = _geodesic_cell_area_ha(g, 1, c, geod, tr)
+        assert area[1, c] == pytest.approx(expected, rel=1e-7), c
+
+
 def test_cell_area_tiny_grid() -> None:
     g = Grid.from_bounds((X0, Y0, X0 + 10, Y0 + 10), crs=UTM49N, resolution=10.0)
     geod = Geod(ellps="WGS84")
@@ -431,7 +447,7 @@ def test_tiles_partition_and_crop_property(
         cr, cc, ch, cw = t.core
         # Halo never exceeds the grid, contains the core, and is exactly `halo`
         # cells wider on each side unless clipped by the grid edge.
-        assert 0 <= hr and 0 <= hc and hr + hh <= height and hc + hw <= width
+        assert hr >= 0 and hc >= 0 and hr + hh <= height and hc + hw <= width
         assert hr == max(0, cr - halo) and hc == max(0, cc - halo)
         assert hr + hh == min(height, cr + ch + halo)
         assert hc + hw == min(width, cc + cw + halo)

@@ -11,7 +11,7 @@ from carbonsink import units as u
 # ----------------------------------------------------------------- constants
 def test_co2_per_c_is_44_over_12() -> None:
     # Molar masses rounded as IPCC does: CO2 = 44, C = 12 -> 44/12 = 3.6667.
-    assert u.CO2_PER_C == pytest.approx(3.666_666_667, rel=1e-9)
+    assert pytest.approx(3.666_666_667, rel=1e-9) == u.CO2_PER_C
     assert round(u.CO2_PER_C, 4) == 3.6667  # METHODOLOGY.md §1
 
 
@@ -19,17 +19,17 @@ def test_area_constants() -> None:
     # 1 ha = 100 m x 100 m = 10,000 m².
     assert u.M2_PER_HA == 10_000.0
     # 1 mu = 10,000/15 m² = 666.666... m² ≈ 666.67 m² = 1/15 ha.
-    assert u.M2_PER_MU == pytest.approx(666.67, abs=0.005)
+    assert pytest.approx(666.67, abs=0.005) == u.M2_PER_MU
     assert pytest.approx(1 / 15, rel=1e-12) == u.HA_PER_MU
-    assert u.M2_PER_MU / u.M2_PER_HA == pytest.approx(u.HA_PER_MU, rel=1e-12)
+    assert pytest.approx(u.HA_PER_MU, rel=1e-12) == u.M2_PER_MU / u.M2_PER_HA
 
 
 def test_density_constants() -> None:
     # 1 g/m² = 1e-6 Mg / 1e-4 ha = 0.01 Mg/ha; its inverse is 100 g/m² per Mg/ha.
-    assert u.MG_HA_PER_G_M2 == pytest.approx(1e-6 / 1e-4)
-    assert u.G_M2_PER_MG_HA * u.MG_HA_PER_G_M2 == pytest.approx(1.0)
+    assert pytest.approx(1e-6 / 1e-4) == u.MG_HA_PER_G_M2
+    assert pytest.approx(1.0) == u.G_M2_PER_MG_HA * u.MG_HA_PER_G_M2
     # 1 kg/m² = 1e-3 Mg / 1e-4 ha = 10 Mg/ha.
-    assert u.MG_HA_PER_KG_M2 == pytest.approx(1e-3 / 1e-4)
+    assert pytest.approx(1e-3 / 1e-4) == u.MG_HA_PER_KG_M2
 
 
 def test_flux_constant() -> None:
@@ -41,7 +41,7 @@ def test_feet_constants() -> None:
     # International foot: exactly 0.3048 m; US survey foot: exactly 1200/3937 m
     # = 0.30480060960... m (NIST Handbook 44).
     assert u.FOOT_M == 0.3048
-    assert u.US_SURVEY_FOOT_M == pytest.approx(0.304_800_609_6, rel=1e-10)
+    assert pytest.approx(0.304_800_609_6, rel=1e-10) == u.US_SURVEY_FOOT_M
 
 
 # ---------------------------------------------------------------- conversions
@@ -65,7 +65,7 @@ def test_g_m2_to_mg_ha() -> None:
     assert u.g_m2_to_mg_ha(1.0) == pytest.approx(0.01)
     assert u.g_m2_to_mg_ha(1280.0) == pytest.approx(12.8)
     assert u.g_m2_to_mg_ha(1000.0) == pytest.approx(10.0)
-    assert 1.0 * u.MG_HA_PER_KG_M2 == pytest.approx(10.0)
+    assert pytest.approx(10.0) == 1.0 * u.MG_HA_PER_KG_M2
     # Inverse: 12.8 Mg/ha = 1280 g/m².
     assert u.mg_ha_to_g_m2(12.8) == pytest.approx(1280.0)
 

@@ -155,14 +155,21 @@ def write_csv(
 
 
 def write_netcdf(dataset: xr.Dataset, path: str | os.PathLike[str]) -> Path:
-    """Write a Dataset to NetCDF-4 with zlib compression atomically; return the path."""
-    encoding = {
-        name: {"zlib": True, "complevel": 4}
-        for name, var in dataset.data_vars.items()
-        if var.dtype.kind in "fiub"
-    }
+    """Write a Dataset to NetCDF-4 with zlib compression atomically; return the path.
+
+    Each variable's own ``encoding`` is kept (notably ``grid_mapping``, which
+    rioxarray puts there and which links the data to the CRS); compression is
+    added to it on a shallow copy, so the caller's Dataset is not modified.
+    """
+    # Passing ``encoding=`` to to_netcdf *replaces* each named variable's
+    # encoding, which dropped ``grid_mapping`` and so the CRS; set it on a copy.
+    out = dataset.copy(deep=False)
+    for name in out.data_vars:
+        var = out.variables[name]
+        if var.dtype.kind in "fiub":
+            var.encoding = {**var.encoding, "zlib": True, "complevel": 4}
     with atomic_path(path) as tmp:
-        dataset.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
+        out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
     return Path(path)
 
 
