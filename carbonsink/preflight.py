@@ -31,7 +31,7 @@ from carbonsink.io.pointclouds import read_lidar_info
 from carbonsink.io.rasters import read_raster_info
 from carbonsink.io.tables import read_table, table_crs, table_points
 from carbonsink.io.vectors import read_boundary
-from carbonsink.schemas import check_table
+from carbonsink.schemas import TABLE_SCHEMAS, check_table
 
 __all__ = ["PreflightReport", "check_survey", "iter_problem_lines", "preflight"]
 
@@ -322,7 +322,7 @@ class _Checker:
                     "3-degree Gauss-Kruger CM 114E)",
                 )
                 continue
-            bounds = info.bounds[0], info.bounds[1], info.bounds[3], info.bounds[4]
+            bounds = info.bounds[0], info.bounds[1], info.bounds[2], info.bounds[3]
             implausible = crs_plausibility_problem(info.crs, bounds)
             if implausible:
                 self.error(
@@ -340,7 +340,9 @@ class _Checker:
         if not self.exists(path, where):
             return
         try:
-            frame = read_table(path, layer=entry.layer)
+            frame = read_table(
+                path, layer=entry.layer, text_columns=TABLE_SCHEMAS[kind].text_columns()
+            )
         except CarbonSinkError as exc:
             self.failed(exc, path)
             return

@@ -69,6 +69,10 @@ class TableSchema:
         grouped = tuple(c for group in self.one_of for c in group)
         return self.required + grouped + self.optional
 
+    def text_columns(self) -> tuple[str, ...]:
+        """Names of the text columns (read as text so ``001`` stays ``001``)."""
+        return tuple(c.name for c in self.columns() if c.kind == "text")
+
 
 def _soil_layer_checks(frame: pd.DataFrame, path: str) -> list[Problem]:
     """Soil-specific checks: depth order, overlapping or repeated layers per core."""

@@ -138,9 +138,10 @@ def crs_plausibility_problem(crs: CRS | None, bounds: Sequence[float]) -> str | 
     xmin, ymin, xmax, ymax = (float(v) for v in bounds[:4])
     horizontal = crs.sub_crs_list[0] if crs.is_compound and crs.sub_crs_list else crs
     if horizontal.is_geographic:
-        if max(abs(xmin), abs(xmax)) > 180.0 + DEGREE_TOLERANCE or max(
-            abs(ymin), abs(ymax)
-        ) > 90.0 + DEGREE_TOLERANCE:
+        if (
+            max(abs(xmin), abs(xmax)) > 180.0 + DEGREE_TOLERANCE
+            or max(abs(ymin), abs(ymax)) > 90.0 + DEGREE_TOLERANCE
+        ):
             return (
                 f"the CRS {crs_label(crs)} is geographic (degrees) but the coordinates "
                 f"span x {xmin:.6g} to {xmax:.6g}, y {ymin:.6g} to {ymax:.6g}, outside "
@@ -148,9 +149,7 @@ def crs_plausibility_problem(crs: CRS | None, bounds: Sequence[float]) -> str | 
                 "wrong CRS label"
             )
         return None
-    looks_like_degrees = (
-        max(abs(xmin), abs(xmax)) <= 180.0 and max(abs(ymin), abs(ymax)) <= 90.0
-    )
+    looks_like_degrees = max(abs(xmin), abs(xmax)) <= 180.0 and max(abs(ymin), abs(ymax)) <= 90.0
     tiny = (xmax - xmin) < TINY_EXTENT and (ymax - ymin) < TINY_EXTENT
     if looks_like_degrees and tiny:
         unit = horizontal.axis_info[0].unit_name if horizontal.axis_info else "units"

@@ -1,4 +1,4 @@
-"""Checks shared by the readers: the input file exists and is a file."""
+"""Checks shared by the readers: the input file exists; which layer of a vector file to read."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from carbonsink.errors import InputError, InputNotFoundError
 
-__all__ = ["existing_file"]
+__all__ = ["choose_layer", "existing_file", "list_layers"]
 
 
 def existing_file(path: str | os.PathLike[str], *, what: str = "input file") -> Path:
@@ -41,3 +41,46 @@ def existing_file(path: str | os.PathLike[str], *, what: str = "input file") -> 
             fix="give the path of a file, not of a folder",
         )
     return file
+
+
+def list_layers(file: Path) -> list[str]:
+    """Names of the layers of an OGR vector file (GeoPackage, GeoJSON, ...)."""
+    import pyogrio
+
+    try:
+        return [str(name) for name in pyogrio.list_layers(file)[:, 0]]
+    except Exception as exc:  # pyogrio raises DataSourceError and GDAL errors
+        raise InputError(
+            f"the file cannot be read as vector data ({exc})",
+            path=file,
+            fix="give a GeoPackage (.gpkg), GeoJSON or shapefile (or a UTF-8 CSV for tables)",
+        ) from exc
+
+
+def choose_layer(file: Path, layer: str | None) -> str:
+    """The layer to read: ``layer`` if the file has it, else the only layer.
+
+    Raises
+    ------
+    InputError
+        When ``layer`` does not exist, or the file has several layers and
+        none is named.
+    """
+    layers = list_layers(file)
+    if layer is not None:
+        if layer not in layers:
+            raise InputError(
+                f"the file has no layer {layer!r} (its layers: {', '.join(layers)})",
+                path=file,
+                fix="name one of the layers listed",
+            )
+        return layer
+    if not layers:
+        raise InputError("the file holds no layer", path=file, fix="export the file again")
+    if len(layers) > 1:
+        raise InputError(
+            f"the file holds {len(layers)} layers ({', '.join(layers)}) and none was chosen",
+            path=file,
+            fix='name the layer to use (layer = "...") in the survey entry',
+        )
+    return layers[0]

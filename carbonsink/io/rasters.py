@@ -49,6 +49,12 @@ logger = logging.getLogger(__name__)
 Resampling = Literal["bilinear", "average", "nearest", "mode", "cubic"]
 #: Resampling methods that blend values: the result is float with NaN for nodata.
 CONTINUOUS_RESAMPLING: frozenset[str] = frozenset({"bilinear", "average", "cubic"})
+#: Methods that use a convolution kernel scaled by the resolution ratio.
+_KERNEL_RESAMPLING: frozenset[str] = frozenset({"bilinear", "cubic"})
+#: GDAL warp error threshold in pixels. This small it makes GDAL transform
+#: every pixel exactly instead of interpolating along chunk lines, so a warp
+#: read block by block (dask) gives the same values as one read of the whole.
+_WARP_TOLERANCE_PX = 1e-9
 
 try:  # GDAL errors surface as CPLE_* exceptions, which do not derive from RasterioError
     from rasterio._err import CPLE_BaseError
@@ -299,7 +305,8 @@ def read_raster(
         attrs=attrs,
     )
     layer = layer.rio.write_crs(grid.crs.to_wkt()).rio.write_transform(grid.transform)
-    return layer.rio.write_nodata(fill, encoded=False)
+    result: xr.DataArray = layer.rio.write_nodata(fill, encoded=False)
+    return result
 
 
 # ----------------------------------------------------------------- internals
@@ -513,12 +520,49 @@ def _read_warped(src: Any, grid: Grid, spec: _ReadSpec) -> npt.NDArray[Any]:
         "resampling": RioResampling[spec.resampling],
         "nodata": spec.fill,
         "dtype": np.dtype(spec.out_dtype).name,
+        "tolerance": _WARP_TOLERANCE_PX,
     }
     if spec.nodata is not None:
         options["src_nodata"] = spec.nodata
+    if spec.resampling in _KERNEL_RESAMPLING:
+        # GDAL derives the kernel's scale per processing chunk unless told; a
+        # fixed scale makes block reads equal a whole read (GDAL >= 3.4).
+        x_scale, y_scale = _kernel_scale(src, grid, spec)
+        options["XSCALE"] = repr(x_scale)
+        options["YSCALE"] = repr(y_scale)
     with WarpedVRT(src, **options) as vrt:
         values = vrt.read(list(spec.indexes))
     return np.asarray(values, dtype=np.dtype(spec.out_dtype))
+
+
+def _kernel_scale(src: Any, grid: Grid, spec: _ReadSpec) -> tuple[float, float]:
+    """Destination pixels per source pixel along x and y (GDAL's XSCALE/YSCALE).
+
+    The source pixel at the raster's centre is mapped into the grid CRS; the
+    ratio is taken as constant over the area, which holds within a fraction of
+    a percent over any survey-sized area.
+    """
+    from pyproj import Transformer
+
+    t = src.transform
+    col, row = src.width / 2.0, src.height / 2.0
+
+    def corner(c: float, r: float) -> tuple[float, float]:
+        return t.c + t.a * c + t.b * r, t.f + t.d * c + t.e * r
+
+    x0, y0 = corner(col, row)
+    x1, y1 = corner(col + 1.0, row)
+    x2, y2 = corner(col, row + 1.0)
+    src_crs = CRS.from_wkt(spec.src_crs_wkt)
+    if not src_crs.equals(grid.crs, ignore_axis_order=True):
+        to_grid = Transformer.from_crs(src_crs, grid.crs, always_xy=True)
+        (x0, x1, x2), (y0, y1, y2) = to_grid.transform([x0, x1, x2], [y0, y1, y2])
+    res = grid.resolution
+    x_scale = math.hypot(x1 - x0, y1 - y0) / res
+    y_scale = math.hypot(x2 - x0, y2 - y0) / res
+    if not (math.isfinite(x_scale) and math.isfinite(y_scale) and x_scale > 0 and y_scale > 0):
+        return 1.0, 1.0
+    return x_scale, y_scale
 
 
 def _read_block(

@@ -1,0 +1,553 @@
+"""LAS/LAZ point clouds: header metadata and streaming points in metres in the grid CRS.
+
+:func:`read_lidar_info` reads the header only. :func:`iter_points` streams a
+file with laspy's chunked reader, so memory does not grow with the file
+(DESIGN.md §6); each chunk comes back in the target CRS with heights in
+metres, optionally clipped to a bounding box. LAZ needs the ``lazrs`` backend
+(``pip install "laspy[lazrs]"``).
+
+This module knows formats, not science: ground classification, heights above
+ground and metrics belong to :mod:`carbonsink.lidar`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import laspy
+import numpy as np
+import numpy.typing as npt
+from laspy.vlrs.known import GeoKeyDirectoryVlr, WktCoordinateSystemVlr
+from pyproj import CRS, Transformer
+
+from carbonsink.errors import CarbonSinkError, CRSError, InputError
+from carbonsink.grid import require_projected_crs
+from carbonsink.io._crs import crs_label, crs_plausibility_problem, resolve_crs
+from carbonsink.io._files import existing_file
+from carbonsink.units import FOOT_M, US_SURVEY_FOOT_M
+
+__all__ = ["LidarInfo", "PointChunk", "iter_points", "read_lidar_info", "read_points"]
+
+logger = logging.getLogger(__name__)
+
+LidarCRSSource = Literal["wkt", "geotiff", "override"]
+VerticalUnitSource = Literal["crs", "geotiff", "assumed"]
+
+#: GeoTIFF VerticalUnitsGeoKey and the EPSG length units it may name.
+_VERTICAL_UNITS_GEOKEY = 4099
+_EPSG_LENGTH_UNITS_M = {9001: 1.0, 9002: FOOT_M, 9003: US_SURVEY_FOOT_M}
+#: Share of the box extent added around the pre-filter box in the file's CRS,
+#: so that edges curved by the reprojection are never cut (the exact filter
+#: in the target CRS follows).
+_PREFILTER_MARGIN = 0.01
+
+_CRS_FIX = 'set `crs = "EPSG:...."` on the survey\'s lidar entry (the CRS the points are in)'
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class LidarInfo:
+    """What a LAS/LAZ header says, without decoding any point.
+
+    Attributes
+    ----------
+    path
+        The file.
+    version
+        LAS version, e.g. ``"1.2"``.
+    point_format
+        Point data record format id (0–10).
+    point_count
+        Number of points.
+    crs
+        The CRS that applies (the survey's override, else the file's), or ``None``.
+    crs_source
+        ``"wkt"`` (OGC WKT record), ``"geotiff"`` (GeoKey records),
+        ``"override"`` (the survey entry) or ``None``.
+    bounds
+        ``(xmin, ymin, xmax, ymax, zmin, zmax)`` in the file's units.
+    horizontal_unit_m
+        Metres per horizontal unit (``None`` without a CRS or for degrees).
+    vertical_unit_m
+        Metres per vertical unit (``None`` without a CRS); see
+        :func:`read_lidar_info` for the rule.
+    scales, offsets
+        The header's x/y/z scale factors and offsets.
+    vertical_unit_source
+        ``"crs"`` (vertical part of a compound CRS), ``"geotiff"``
+        (VerticalUnitsGeoKey) or ``"assumed"``; ``None`` without a CRS.
+    unreadable_crs_records
+        CRS records of the header that could not be parsed (``"wkt"``,
+        ``"geotiff"``) and were ignored.
+    """
+
+    path: Path
+    version: str
+    point_format: int
+    point_count: int
+    crs: CRS | None
+    crs_source: LidarCRSSource | None
+    bounds: tuple[float, float, float, float, float, float]
+    horizontal_unit_m: float | None
+    vertical_unit_m: float | None
+    scales: tuple[float, float, float]
+    offsets: tuple[float, float, float]
+    vertical_unit_source: VerticalUnitSource | None = None
+    unreadable_crs_records: tuple[str, ...] = ()
+
+
+@dataclass
+class PointChunk:
+    """A block of points in the target CRS, coordinates and heights in metres.
+
+    Attributes
+    ----------
+    x, y, z
+        Coordinates (float64, metres) in the target CRS; ``z`` in the file's
+        vertical datum, converted to metres.
+    classification
+        ASPRS class codes (uint8).
+    return_number, number_of_returns
+        Pulse return bookkeeping (uint8).
+    intensity
+        Return intensity (uint16).
+    user_data
+        The user data byte (uint8).
+    """
+
+    x: npt.NDArray[np.float64]
+    y: npt.NDArray[np.float64]
+    z: npt.NDArray[np.float64]
+    classification: npt.NDArray[np.uint8]
+    return_number: npt.NDArray[np.uint8]
+    number_of_returns: npt.NDArray[np.uint8]
+    intensity: npt.NDArray[np.uint16]
+    user_data: npt.NDArray[np.uint8]
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    @classmethod
+    def empty(cls) -> PointChunk:
+        """A chunk with no points."""
+        f = np.empty(0, dtype=np.float64)
+        u8 = np.empty(0, dtype=np.uint8)
+        return cls(f, f.copy(), f.copy(), u8, u8.copy(), u8.copy(), np.empty(0, np.uint16), u8)
+
+    @classmethod
+    def concat(cls, chunks: Sequence[PointChunk]) -> PointChunk:
+        """All points of ``chunks`` in one chunk (an empty chunk for none)."""
+        if not chunks:
+            return cls.empty()
+        return cls(
+            x=np.concatenate([c.x for c in chunks]),
+            y=np.concatenate([c.y for c in chunks]),
+            z=np.concatenate([c.z for c in chunks]),
+            classification=np.concatenate([c.classification for c in chunks]),
+            return_number=np.concatenate([c.return_number for c in chunks]),
+            number_of_returns=np.concatenate([c.number_of_returns for c in chunks]),
+            intensity=np.concatenate([c.intensity for c in chunks]),
+            user_data=np.concatenate([c.user_data for c in chunks]),
+        )
+
+    def select(self, mask: npt.NDArray[np.bool_]) -> PointChunk:
+        """The points where ``mask`` is true, as a new chunk."""
+        return PointChunk(
+            x=self.x[mask],
+            y=self.y[mask],
+            z=self.z[mask],
+            classification=self.classification[mask],
+            return_number=self.return_number[mask],
+            number_of_returns=self.number_of_returns[mask],
+            intensity=self.intensity[mask],
+            user_data=self.user_data[mask],
+        )
+
+
+# ------------------------------------------------------------------- header
+@contextlib.contextmanager
+def _laspy_errors(file: Path) -> Iterator[None]:
+    """Turn laspy/LAZ failures into :class:`InputError` naming the file."""
+    try:
+        yield
+    except CarbonSinkError:
+        raise
+    except laspy.errors.LazError as exc:
+        raise InputError(
+            f"the LAZ data cannot be decompressed ({exc})",
+            path=file,
+            fix='install a LAZ backend (pip install "laspy[lazrs]") or check the file is complete',
+        ) from exc
+    except (laspy.errors.LaspyException, OSError, ValueError, EOFError) as exc:
+        raise InputError(
+            f"the point cloud cannot be read as LAS/LAZ ({exc})",
+            path=file,
+            fix="check that the file is a complete LAS/LAZ file (re-export or re-download it)",
+        ) from exc
+
+
+def _file_crs(
+    header: Any, file: Path
+) -> tuple[CRS | None, Literal["wkt", "geotiff"] | None, tuple[str, ...]]:
+    """The CRS in the header's WKT record (preferred) or GeoKeys, and the unreadable records."""
+    records = list(header.vlrs) + list(header.evlrs or [])
+    found: dict[str, CRS] = {}
+    broken: list[str] = []
+    for record in records:
+        kind = (
+            "wkt"
+            if isinstance(record, WktCoordinateSystemVlr)
+            else "geotiff"
+            if isinstance(record, GeoKeyDirectoryVlr)
+            else None
+        )
+        if kind is None or kind in found:
+            continue
+        try:
+            parsed = record.parse_crs()
+        except Exception as exc:  # pyproj/laspy raise various errors on bad records
+            logger.warning("%s: ignoring the unreadable %s CRS record (%s)", file, kind, exc)
+            broken.append(kind)
+            continue
+        if parsed is not None:
+            found[kind] = parsed
+    if "wkt" in found:
+        return found["wkt"], "wkt", tuple(broken)
+    if "geotiff" in found:
+        return found["geotiff"], "geotiff", tuple(broken)
+    return None, None, tuple(broken)
+
+
+def _geotiff_vertical_unit_m(header: Any) -> float | None:
+    """Metres per unit named by the VerticalUnitsGeoKey, if the header has one."""
+    for record in header.vlrs:
+        if isinstance(record, GeoKeyDirectoryVlr):
+            for key in record.geo_keys:
+                if key.id == _VERTICAL_UNITS_GEOKEY and key.tiff_tag_location == 0:
+                    return _EPSG_LENGTH_UNITS_M.get(int(key.value_offset))
+    return None
+
+
+def _horizontal(crs: CRS) -> CRS:
+    if crs.is_compound and crs.sub_crs_list:
+        return crs.sub_crs_list[0]
+    return crs
+
+
+def _is_foot(unit_name: str) -> bool:
+    name = unit_name.lower()
+    return "foot" in name or "feet" in name
+
+
+def _units(
+    crs: CRS | None, geotiff_vertical_m: float | None
+) -> tuple[float | None, float | None, VerticalUnitSource | None]:
+    """Horizontal and vertical metres per unit, and where the vertical unit came from."""
+    if crs is None:
+        return None, None, None
+    horizontal = _horizontal(crs)
+    horizontal_m: float | None = None
+    horizontal_name = ""
+    if not horizontal.is_geographic and horizontal.axis_info:
+        horizontal_m = float(horizontal.axis_info[0].unit_conversion_factor)
+        horizontal_name = horizontal.axis_info[0].unit_name
+    if crs.is_compound and len(crs.sub_crs_list) > 1:
+        vertical = crs.sub_crs_list[1]
+        if vertical.axis_info:
+            return horizontal_m, float(vertical.axis_info[0].unit_conversion_factor), "crs"
+    if geotiff_vertical_m is not None:
+        return horizontal_m, geotiff_vertical_m, "geotiff"
+    if horizontal_m is not None and _is_foot(horizontal_name):
+        return horizontal_m, horizontal_m, "assumed"
+    return horizontal_m, 1.0, "assumed"
+
+
+def read_lidar_info(path: str | os.PathLike[str], *, crs: Any = None) -> LidarInfo:
+    """Read a LAS/LAZ header: version, format, count, CRS, bounds and units.
+
+    Parameters
+    ----------
+    path
+        A LAS or LAZ file (LAS 1.0–1.4).
+    crs
+        The survey's CRS for this file; overrides the header's or completes
+        a header that has none.
+
+    Returns
+    -------
+    LidarInfo
+
+    Raises
+    ------
+    InputNotFoundError
+        When the file does not exist.
+    InputError
+        When it is not a readable LAS/LAZ file.
+    CRSError
+        When ``crs`` is not a CRS.
+
+    Notes
+    -----
+    The CRS comes from the OGC WKT record when it parses, else from the
+    GeoTIFF keys; an empty or invalid record is ignored with a logged warning
+    (the CRS is then ``None``, never a crash).
+
+    Units: the horizontal unit is the CRS's axis unit (international foot
+    0.3048 m, US survey foot 1200/3937 m, metre). The vertical unit is, in
+    order of preference:
+
+    1. the vertical component's axis unit when the CRS is compound;
+    2. the header's VerticalUnitsGeoKey (EPSG 9001 m, 9002 ft, 9003 US ft),
+       when the CRS comes from the file;
+    3. otherwise *assumed*: the horizontal unit when that is a foot (US
+       practice: a survey in state-plane feet has elevations in feet, as in
+       the PDAL autzen files), else metres.
+
+    The rule used is recorded in ``vertical_unit_source``; give a compound
+    CRS (e.g. ``"EPSG:2994+8228"``) to state the vertical unit explicitly.
+    """
+    file = existing_file(path, what="point cloud")
+    with _laspy_errors(file), laspy.open(file) as reader:
+        header = reader.header
+        file_crs, file_source, broken = _file_crs(header, file)
+        resolved, source = resolve_crs(file_crs, crs, path=file)
+        geotiff_vertical = _geotiff_vertical_unit_m(header) if source == "file" else None
+        horizontal_m, vertical_m, vertical_source = _units(resolved, geotiff_vertical)
+        mins = [float(v) for v in header.mins]
+        maxs = [float(v) for v in header.maxs]
+        return LidarInfo(
+            path=file,
+            version=str(header.version),
+            point_format=int(header.point_format.id),
+            point_count=int(header.point_count),
+            crs=resolved,
+            crs_source="override" if source == "override" else file_source,
+            bounds=(mins[0], mins[1], maxs[0], maxs[1], mins[2], maxs[2]),
+            horizontal_unit_m=horizontal_m,
+            vertical_unit_m=vertical_m,
+            scales=(float(header.scales[0]), float(header.scales[1]), float(header.scales[2])),
+            offsets=(
+                float(header.offsets[0]),
+                float(header.offsets[1]),
+                float(header.offsets[2]),
+            ),
+            vertical_unit_source=vertical_source,
+            unreadable_crs_records=broken,
+        )
+
+
+def _usable_crs(info: LidarInfo) -> CRS:
+    """The file's CRS, checked against its coordinates; raise a CRSError with the fix."""
+    if info.crs is None:
+        if info.unreadable_crs_records:
+            kinds = " and ".join(
+                k.upper() if k == "wkt" else "GeoTIFF" for k in info.unreadable_crs_records
+            )
+            message = (
+                f"the header's {kinds} CRS record is empty or invalid, and no other gives the CRS"
+            )
+        else:
+            message = "the header has no CRS record"
+        raise CRSError(message, path=info.path, fix=_CRS_FIX)
+    problem = crs_plausibility_problem(info.crs, info.bounds[:4])
+    if problem:
+        fix = (
+            "the survey's crs for this file is wrong: give the CRS the points are in"
+            if info.crs_source == "override"
+            else _CRS_FIX
+        )
+        raise CRSError(problem, path=info.path, fix=fix)
+    return info.crs
+
+
+# ------------------------------------------------------------------- points
+def iter_points(
+    path: str | os.PathLike[str],
+    *,
+    target_crs: Any,
+    bounds: Sequence[float] | None = None,
+    crs: Any = None,
+    chunk_size: int = 1_000_000,
+    progress: ProgressCallback | None = None,
+) -> Iterator[PointChunk]:
+    """Stream the points of a LAS/LAZ file in the target CRS, in metres.
+
+    Parameters
+    ----------
+    path
+        A LAS or LAZ file.
+    target_crs
+        Projected CRS with metre axes (the analysis CRS).
+    bounds
+        ``(xmin, ymin, xmax, ymax)`` in ``target_crs``: keep only points with
+        ``xmin <= x <= xmax`` and ``ymin <= y <= ymax``.
+    crs
+        The survey's CRS for this file; overrides or completes the header's.
+    chunk_size
+        Points decoded per step; memory use is proportional to it, not to
+        the file.
+    progress
+        Called after each step with ``(points_read, point_count)``.
+
+    Yields
+    ------
+    PointChunk
+        Non-empty blocks of points, in file order.
+
+    Raises
+    ------
+    InputNotFoundError, InputError
+        When the file is missing or unreadable.
+    CRSError
+        When the file has no CRS and none is given, or its coordinates do not
+        fit its CRS (e.g. projected metres labelled EPSG:4326).
+
+    Notes
+    -----
+    x/y are transformed with pyproj (``always_xy``), which also converts feet
+    to metres; z is multiplied by :attr:`LidarInfo.vertical_unit_m`. Only the
+    horizontal CRS is transformed: heights stay in the file's vertical datum.
+    With ``bounds``, points are first pre-filtered in the file's CRS against
+    the box transformed back (densified, with a 1 % margin), then filtered
+    exactly after the transformation.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive number of points, not {chunk_size}")
+    info = read_lidar_info(path, crs=crs)
+    file = info.path
+    source_crs = _horizontal(_usable_crs(info))
+    target = require_projected_crs(target_crs, what="target CRS")
+    z_factor = float(info.vertical_unit_m or 1.0)
+    same_crs = source_crs.equals(target, ignore_axis_order=True)
+    to_target = None if same_crs else Transformer.from_crs(source_crs, target, always_xy=True)
+
+    box: tuple[float, float, float, float] | None = None
+    prefilter: tuple[float, float, float, float] | None = None
+    if bounds is not None:
+        box = _check_box(bounds)
+        prefilter = box if same_crs else _box_in_file_crs(box, source_crs, target, file)
+        fxmin, fymin, fxmax, fymax = info.bounds[:4]
+        if (
+            prefilter[2] < fxmin
+            or prefilter[0] > fxmax
+            or prefilter[3] < fymin
+            or (prefilter[1] > fymax)
+        ):
+            logger.debug("%s: no point can fall inside %s; nothing to read", file, box)
+            return
+    logger.debug(
+        "%s: streaming %d points from %s to %s (z x %g)",
+        file,
+        info.point_count,
+        crs_label(source_crs),
+        crs_label(target),
+        z_factor,
+    )
+    points_read = 0
+    with _laspy_errors(file), laspy.open(file) as reader:
+        for record in reader.chunk_iterator(chunk_size):
+            points_read += len(record)
+            chunk = _chunk_from_record(record, prefilter)
+            if len(chunk) and to_target is not None:
+                chunk.x, chunk.y = to_target.transform(chunk.x, chunk.y)
+                chunk.x = np.asarray(chunk.x, dtype=np.float64)
+                chunk.y = np.asarray(chunk.y, dtype=np.float64)
+            if z_factor != 1.0:
+                chunk.z = chunk.z * z_factor
+            if box is not None and len(chunk):
+                xmin, ymin, xmax, ymax = box
+                inside = (chunk.x >= xmin) & (chunk.x <= xmax) & (chunk.y >= ymin)
+                inside &= chunk.y <= ymax
+                chunk = chunk.select(inside)
+            if progress is not None:
+                progress(points_read, info.point_count)
+            if len(chunk):
+                yield chunk
+
+
+def read_points(
+    path: str | os.PathLike[str],
+    *,
+    target_crs: Any,
+    bounds: Sequence[float] | None = None,
+    crs: Any = None,
+    chunk_size: int = 1_000_000,
+    progress: ProgressCallback | None = None,
+) -> PointChunk:
+    """All points of :func:`iter_points` in one :class:`PointChunk`.
+
+    Use only when the result fits in memory (a tile, or a small file); the
+    parameters are those of :func:`iter_points`.
+    """
+    return PointChunk.concat(
+        list(
+            iter_points(
+                path,
+                target_crs=target_crs,
+                bounds=bounds,
+                crs=crs,
+                chunk_size=chunk_size,
+                progress=progress,
+            )
+        )
+    )
+
+
+def _check_box(bounds: Sequence[float]) -> tuple[float, float, float, float]:
+    if len(bounds) != 4:
+        raise ValueError(f"bounds must be (xmin, ymin, xmax, ymax), not {tuple(bounds)}")
+    xmin, ymin, xmax, ymax = (float(v) for v in bounds)
+    if not (xmin <= xmax and ymin <= ymax) or not all(
+        math.isfinite(v) for v in (xmin, ymin, xmax, ymax)
+    ):
+        raise ValueError(f"bounds {tuple(bounds)} are not (xmin, ymin, xmax, ymax)")
+    return xmin, ymin, xmax, ymax
+
+
+def _box_in_file_crs(
+    box: tuple[float, float, float, float], source: CRS, target: CRS, file: Path
+) -> tuple[float, float, float, float]:
+    """The target-CRS box as a slightly larger box in the file's CRS."""
+    to_file = Transformer.from_crs(target, source, always_xy=True)
+    try:
+        xmin, ymin, xmax, ymax = to_file.transform_bounds(*box, densify_pts=21)
+    except Exception as exc:  # pyproj raises ProjError for boxes outside the domain
+        raise CRSError(
+            f"the box {box} in {crs_label(target)} cannot be expressed in the file's CRS "
+            f"{crs_label(source)} ({exc})",
+            path=file,
+            fix=_CRS_FIX,
+        ) from exc
+    dx = (xmax - xmin) * _PREFILTER_MARGIN
+    dy = (ymax - ymin) * _PREFILTER_MARGIN
+    return xmin - dx, ymin - dy, xmax + dx, ymax + dy
+
+
+def _chunk_from_record(
+    record: Any, prefilter: tuple[float, float, float, float] | None
+) -> PointChunk:
+    """Scaled coordinates and attributes of a laspy chunk, in the file's units."""
+    x = np.asarray(record.x, dtype=np.float64)
+    y = np.asarray(record.y, dtype=np.float64)
+    keep: npt.NDArray[np.bool_] | slice = slice(None)
+    if prefilter is not None:
+        xmin, ymin, xmax, ymax = prefilter
+        keep = (x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)
+    return PointChunk(
+        x=x[keep],
+        y=y[keep],
+        z=np.asarray(record.z, dtype=np.float64)[keep],
+        classification=np.asarray(record.classification, dtype=np.uint8)[keep],
+        return_number=np.asarray(record.return_number, dtype=np.uint8)[keep],
+        number_of_returns=np.asarray(record.number_of_returns, dtype=np.uint8)[keep],
+        intensity=np.asarray(record.intensity, dtype=np.uint16)[keep],
+        user_data=np.asarray(record.user_data, dtype=np.uint8)[keep],
+    )

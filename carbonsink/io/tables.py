@@ -1,0 +1,461 @@
+"""Point tables (plots, soil cores, land-cover samples) from CSV or GeoPackage.
+
+Every table comes back with an index named ``line``: the 1-based line of the
+record in the CSV file (the header is line 1, so the first data row is line 2,
+and a record with a quoted line break counts its first line), or the 1-based
+feature number in a GeoPackage. Messages can then say "line 12", the line a
+user sees in a text editor.
+
+This module knows formats, not science: the table schemas and value ranges
+belong to :mod:`carbonsink.schemas`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pyproj import CRS, Transformer
+
+from carbonsink.errors import CRSError, InputError
+from carbonsink.grid import as_crs
+from carbonsink.io._crs import crs_label, crs_plausibility_problem, resolve_crs
+from carbonsink.io._files import choose_layer, existing_file
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = ["read_point_table", "read_table", "table_crs", "table_points"]
+
+logger = logging.getLogger(__name__)
+
+#: File name endings read as CSV; anything else goes to GDAL/OGR (GeoPackage, ...).
+CSV_SUFFIXES = frozenset({".csv", ".txt"})
+#: Coordinate column pairs accepted for a geographic CRS, in order of preference.
+LONLAT_COLUMNS: tuple[tuple[str, str], ...] = (("lon", "lat"), ("longitude", "latitude"))
+#: At most this many offending lines are listed in one message.
+_MAX_LINES_SHOWN = 10
+#: ``DataFrame.attrs`` key saying what the index counts: ``"line"`` (CSV) or
+#: ``"feature"`` (GeoPackage), so messages say "line 12" or "feature 12".
+_ROW_WORD_ATTR = "carbonsink_row_word"
+
+_UTF8_FIX = (
+    'save the file as UTF-8 (in Excel: "CSV UTF-8"; in WPS/LibreOffice choose the '
+    "UTF-8 character set) — a GBK/ANSI file cannot be read reliably"
+)
+
+
+def _is_csv(file: Path) -> bool:
+    return file.suffix.lower() in CSV_SUFFIXES
+
+
+def _lines_text(lines: Sequence[Any], *, word: str = "line") -> str:
+    """``"line 12"``, ``"lines 3, 7, 9"`` or ``"lines 1, ..., 10 and 5 more"``."""
+    shown = ", ".join(str(v) for v in list(lines)[:_MAX_LINES_SHOWN])
+    more = len(lines) - _MAX_LINES_SHOWN
+    prefix = word if len(lines) == 1 else f"{word}s"
+    return f"{prefix} {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+# --------------------------------------------------------------------- read
+def read_table(
+    path: str | os.PathLike[str],
+    *,
+    layer: str | None = None,
+    text_columns: Collection[str] = (),
+) -> pd.DataFrame:
+    """Read a CSV or GeoPackage table with line numbers as its index.
+
+    Parameters
+    ----------
+    path
+        A UTF-8 CSV file (with or without a byte-order mark; any text in the
+        cells, e.g. Chinese class names) or a GeoPackage / other OGR vector file.
+    layer
+        The layer of a multi-layer GeoPackage.
+    text_columns
+        Columns read as text whatever they look like (identifiers such as
+        ``001`` keep their leading zeros).
+
+    Returns
+    -------
+    pandas.DataFrame
+        All columns as read (numbers parsed, text kept), index named ``line``.
+        For a GeoPackage without ``x``/``y`` columns, the point geometry's
+        coordinates are added as ``x`` and ``y``; the geometry column itself
+        is dropped.
+
+    Raises
+    ------
+    InputNotFoundError
+        When the file does not exist.
+    InputError
+        When it is empty, has no data rows, is not UTF-8, has a row with more
+        fields than the header, repeats a column name, or cannot be parsed
+        (the message names the line).
+    """
+    file = existing_file(path, what="table")
+    if _is_csv(file):
+        return _read_csv(file, text_columns)
+    frame = _read_vector_table(file, layer)
+    for name in text_columns:
+        if name in frame.columns:
+            frame[name] = frame[name].astype("string")
+    return frame
+
+
+def _read_csv(file: Path, text_columns: Collection[str] = ()) -> pd.DataFrame:
+    raw = file.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            "the file is not UTF-8 text",
+            path=file,
+            where=f"line {line}",
+            fix=_UTF8_FIX,
+        ) from exc
+    if not text.strip():
+        raise InputError(
+            "the file is empty", path=file, fix="export the table again with a header row"
+        )
+    header, record_lines = _record_lines(text, file)
+    if not record_lines:
+        raise InputError(
+            "the file has a header but no data rows",
+            path=file,
+            where="line 2",
+            fix="add the data rows under the header",
+        )
+    names = [name.strip() for name in header]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise InputError(
+            f"the header repeats column(s) {', '.join(repr(n) for n in duplicated)}",
+            path=file,
+            where="line 1",
+            fix="give every column a distinct name",
+        )
+    if any(not n for n in names):
+        blank = [i for i, n in enumerate(names, start=1) if not n]
+        raise InputError(
+            f"column(s) {', '.join(map(str, blank))} of the header have no name",
+            path=file,
+            where="line 1",
+            fix="name every column, or delete empty trailing columns",
+        )
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            skip_blank_lines=True,
+            dtype={name: "string" for name in text_columns if name in names},
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise InputError(
+            f"the CSV cannot be parsed ({exc})",
+            path=file,
+            fix="check quoting and separators (use commas; quote text containing commas)",
+        ) from exc
+    if len(frame) != len(record_lines):  # pragma: no cover - the two parsers disagree
+        raise InputError(
+            f"found {len(record_lines)} records but pandas read {len(frame)} rows",
+            path=file,
+            fix="check quoting (a stray quote character can swallow line breaks)",
+        )
+    frame.columns = pd.Index(names)
+    frame.index = pd.Index(record_lines, name="line")
+    return frame
+
+
+def _record_lines(text: str, file: Path) -> tuple[list[str], list[int]]:
+    """The header and the 1-based starting line of every non-blank data record.
+
+    Blank and whitespace-only lines are skipped, as pandas skips them. A
+    record with more fields than the header is an error naming its line.
+    """
+    reader = csv.reader(io.StringIO(text), strict=True)
+    header: list[str] | None = None
+    starts: list[int] = []
+    next_line = 1
+    try:
+        for record in reader:
+            start = next_line
+            next_line = reader.line_num + 1
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue
+            if header is None:
+                header = record
+                continue
+            if len(record) > len(header):
+                raise InputError(
+                    f"the row has {len(record)} fields but the header has {len(header)}",
+                    path=file,
+                    where=f"line {start}",
+                    fix="remove the extra separator, or quote text that contains commas",
+                )
+            starts.append(start)
+    except csv.Error as exc:
+        raise InputError(
+            f"the CSV cannot be parsed ({exc})",
+            path=file,
+            where=f"line {next_line}",
+            fix="check the quoting on that line (every opening quote needs a closing one)",
+        ) from exc
+    if header is None:  # pragma: no cover - guarded by the empty-file check
+        raise InputError("the file has no header row", path=file, fix="add a header row")
+    return header, starts
+
+
+def _read_vector_table(file: Path, layer: str | None) -> pd.DataFrame:
+    import pyogrio
+
+    name = choose_layer(file, layer)
+    try:
+        frame = pyogrio.read_dataframe(file, layer=name)
+    except Exception as exc:  # pyogrio raises DataSourceError and GDAL errors
+        raise InputError(
+            f"layer {name!r} cannot be read ({exc})",
+            path=file,
+            fix="check that the file is a complete GeoPackage",
+        ) from exc
+    if len(frame) == 0:
+        raise InputError(
+            f"layer {name!r} has no features", path=file, fix="add the rows to the layer"
+        )
+    table = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
+    lines = pd.Index(np.arange(1, len(frame) + 1), name="line")
+    table.index = lines
+    table.attrs[_ROW_WORD_ATTR] = "feature"
+    if "geometry" in frame and not {"x", "y"} & set(table.columns):
+        geometry = frame.geometry
+        types = geometry.geom_type.to_numpy()
+        not_points = [
+            int(i) for i, t in zip(lines, types, strict=True) if t is not None and t != "Point"
+        ]
+        if not_points:
+            raise InputError(
+                f"features must be points, found {types[lines.get_loc(not_points[0])]}",
+                path=file,
+                where=_lines_text(not_points, word="feature"),
+                fix="store plots and cores as points, or add x and y columns",
+            )
+        empty = geometry.isna().to_numpy() | geometry.is_empty.to_numpy()
+        x = np.full(len(frame), np.nan)
+        y = np.full(len(frame), np.nan)
+        x[~empty] = geometry[~empty].x.to_numpy()
+        y[~empty] = geometry[~empty].y.to_numpy()
+        table["x"] = x
+        table["y"] = y
+    return table
+
+
+# ---------------------------------------------------------------------- CRS
+def table_crs(path: str | os.PathLike[str], *, crs: Any = None, layer: str | None = None) -> CRS:
+    """The CRS of a table's coordinates: the survey's override, else the file's.
+
+    Parameters
+    ----------
+    path
+        A CSV or GeoPackage table.
+    crs
+        The CRS given in the survey entry. Required for CSV files, which
+        carry no CRS.
+    layer
+        The layer of a multi-layer GeoPackage.
+
+    Raises
+    ------
+    CRSError
+        When no CRS is known (always the case for a CSV without ``crs``).
+    InputNotFoundError, InputError
+        When the file is missing or unreadable.
+    """
+    file = existing_file(path, what="table")
+    file_crs: Any = None
+    if not _is_csv(file):
+        import pyogrio
+
+        name = choose_layer(file, layer)
+        try:
+            file_crs = pyogrio.read_info(file, layer=name).get("crs")
+        except Exception as exc:  # pyogrio raises DataSourceError and GDAL errors
+            raise InputError(
+                f"layer {name!r} cannot be read ({exc})",
+                path=file,
+                fix="check that the file is a complete GeoPackage",
+            ) from exc
+    resolved, _ = resolve_crs(file_crs, crs, path=file)
+    if resolved is None:
+        what = "a CSV file carries no CRS" if _is_csv(file) else "the layer has no CRS"
+        raise CRSError(
+            f"the table's coordinates have no CRS: {what}",
+            path=file,
+            fix='add crs = "EPSG:...." to the survey entry of this table (e.g. "EPSG:4326" '
+            'for GPS longitude/latitude, "EPSG:4490" for CGCS2000 lon/lat)',
+        )
+    return resolved
+
+
+# ------------------------------------------------------------ coordinates
+def _coordinate_columns(frame: pd.DataFrame, crs: CRS, path: Path) -> tuple[str, str]:
+    columns = set(frame.columns)
+    lonlat = [pair for pair in LONLAT_COLUMNS if set(pair) <= columns]
+    geographic = crs.is_geographic
+    if {"x", "y"} <= columns:
+        if lonlat:
+            logger.debug("%s: using x/y; ignoring %s/%s", path, *lonlat[0])
+        return "x", "y"
+    if lonlat:
+        if not geographic:
+            raise CRSError(
+                f"the table has {lonlat[0][0]}/{lonlat[0][1]} columns but its CRS "
+                f"{crs_label(crs)} is projected",
+                path=path,
+                fix='give the longitude/latitude CRS (e.g. crs = "EPSG:4326"), or name '
+                "projected coordinate columns x and y",
+            )
+        return lonlat[0]
+    accepted = "x and y" + (" (or lon and lat)" if geographic else "")
+    raise InputError(
+        f"the table has no coordinate columns {accepted}; its columns are "
+        f"{', '.join(map(str, frame.columns))}",
+        path=path,
+        where="line 1",
+        fix=f"name the coordinate columns {accepted}",
+    )
+
+
+def table_points(
+    frame: pd.DataFrame,
+    *,
+    crs: Any,
+    target_crs: Any,
+    path: str | os.PathLike[str],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Coordinates of every row of a table, transformed to ``target_crs``.
+
+    Parameters
+    ----------
+    frame
+        A table from :func:`read_table` (index ``line``).
+    crs
+        The CRS of the table's coordinates (see :func:`table_crs`).
+    target_crs
+        The CRS to return coordinates in (the analysis CRS).
+    path
+        The file the table came from, for messages.
+
+    Returns
+    -------
+    x, y
+        float64 arrays, one value per row of ``frame``, in ``target_crs``.
+
+    Raises
+    ------
+    InputError
+        When coordinate columns are missing, or rows have missing or
+        non-numeric coordinates (the message lists their lines), or a point
+        cannot be transformed.
+    CRSError
+        When the coordinates do not fit the CRS: projected values with a
+        geographic CRS, degrees with a projected CRS, or ``lon``/``lat``
+        columns with a projected CRS.
+
+    Notes
+    -----
+    ``x``/``y`` are used when present, in any CRS. For a geographic CRS
+    ``lon``/``lat`` or ``longitude``/``latitude`` are accepted too.
+    """
+    file = Path(path)
+    source = as_crs(crs)
+    target = as_crs(target_crs)
+    x_col, y_col = _coordinate_columns(frame, source, file)
+    row_word = str(frame.attrs.get(_ROW_WORD_ATTR, "line"))
+    values: dict[str, npt.NDArray[np.float64]] = {}
+    for column in (x_col, y_col):
+        numbers = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(numbers)
+        if bad.any():
+            lines = list(frame.index[bad])
+            examples = ", ".join(repr(v) for v in frame[column][bad].head(3).tolist())
+            raise InputError(
+                f"{int(bad.sum())} row(s) have a missing or non-numeric {column} (e.g. {examples})",
+                path=file,
+                where=_lines_text(lines, word=row_word),
+                fix=f"give every row a number in {column} (decimal point, no units)",
+            )
+        values[column] = numbers
+    x, y = values[x_col], values[y_col]
+    bounds = (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+    problem = crs_plausibility_problem(source, bounds)
+    if problem:
+        raise CRSError(
+            problem,
+            path=file,
+            fix='set the table\'s true CRS with crs = "EPSG:...." in its survey entry',
+        )
+    if source.equals(target, ignore_axis_order=True):
+        return x.copy(), y.copy()
+    transformer = Transformer.from_crs(source, target, always_xy=True)
+    tx, ty = transformer.transform(x, y, errcheck=False)
+    tx = np.asarray(tx, dtype=np.float64)
+    ty = np.asarray(ty, dtype=np.float64)
+    failed = ~(np.isfinite(tx) & np.isfinite(ty))
+    if failed.any():
+        raise InputError(
+            f"{int(failed.sum())} point(s) cannot be transformed from {crs_label(source)} "
+            f"to {crs_label(target)}",
+            path=file,
+            where=_lines_text(list(frame.index[failed]), word=row_word),
+            fix="check those coordinates and the table's CRS",
+        )
+    return tx, ty
+
+
+def read_point_table(
+    path: str | os.PathLike[str],
+    *,
+    target_crs: Any,
+    crs: Any = None,
+    layer: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a point table as a GeoDataFrame in ``target_crs``.
+
+    Parameters
+    ----------
+    path
+        A CSV or GeoPackage table.
+    target_crs
+        The CRS of the returned geometry (the analysis CRS).
+    crs
+        The CRS of the table's coordinates (required for CSV).
+    layer
+        The layer of a multi-layer GeoPackage.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Every column of the file (coordinates as given), plus point
+        geometry in ``target_crs``; index ``line``.
+
+    Raises
+    ------
+    InputNotFoundError, InputError, CRSError
+        As :func:`read_table`, :func:`table_crs` and :func:`table_points`.
+    """
+    import geopandas as gpd
+
+    frame = read_table(path, layer=layer)
+    source = table_crs(path, crs=crs, layer=layer)
+    x, y = table_points(frame, crs=source, target_crs=target_crs, path=path)
+    target = as_crs(target_crs)
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(x, y), crs=target)

@@ -1,0 +1,238 @@
+"""The project boundary: polygons from any OGR vector file, as one geometry.
+
+The boundary may come in any CRS; :func:`read_boundary` unions every polygon
+of the file, repairs invalid rings, and reprojects the result. A GeoJSON file
+without a ``crs`` member is longitude/latitude on WGS 84 (RFC 7946 §4); any
+other file must state its CRS, or the survey must.
+
+This module knows formats, not science.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from pyproj import CRS, Transformer
+from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from carbonsink.errors import CRSError, InputError
+from carbonsink.grid import as_crs
+from carbonsink.io._crs import crs_label, crs_plausibility_problem, resolve_crs
+from carbonsink.io._files import choose_layer, existing_file
+
+__all__ = ["boundary_crs", "read_boundary"]
+
+logger = logging.getLogger(__name__)
+
+#: The CRS of a GeoJSON file without a ``crs`` member (RFC 7946 §4).
+GEOJSON_CRS = "EPSG:4326"
+_GEOJSON_SUFFIXES = frozenset({".geojson", ".json"})
+_CRS_FIX = (
+    "give the boundary's CRS in the survey, or save the boundary as a GeoPackage "
+    "(which stores its CRS) or as GeoJSON in longitude/latitude (EPSG:4326)"
+)
+
+
+def _is_geojson(file: Path, driver: str | None) -> bool:
+    return driver == "GeoJSON" or file.suffix.lower() in _GEOJSON_SUFFIXES
+
+
+def _layer_info(file: Path, layer: str | None) -> tuple[str, dict[str, Any]]:
+    import pyogrio
+
+    name = choose_layer(file, layer)
+    try:
+        return name, dict(pyogrio.read_info(file, layer=name))
+    except Exception as exc:  # pyogrio raises DataSourceError and GDAL errors
+        raise InputError(
+            f"layer {name!r} cannot be read ({exc})",
+            path=file,
+            fix="check that the file is a complete vector file (GeoPackage, GeoJSON, ...)",
+        ) from exc
+
+
+def _source_crs(file: Path, info: dict[str, Any], crs: Any) -> CRS:
+    resolved, _ = resolve_crs(info.get("crs"), crs, path=file)
+    if resolved is not None:
+        return resolved
+    if _is_geojson(file, info.get("driver")):
+        logger.debug("%s: GeoJSON without a crs member; reading it as %s", file, GEOJSON_CRS)
+        return as_crs(GEOJSON_CRS)
+    raise CRSError("the boundary file has no CRS", path=file, fix=_CRS_FIX)
+
+
+def boundary_crs(path: str | os.PathLike[str], *, crs: Any = None, layer: str | None = None) -> CRS:
+    """The CRS of a boundary file: the survey's override, else the file's own.
+
+    Parameters
+    ----------
+    path
+        A GeoPackage, GeoJSON, shapefile or other OGR vector file.
+    crs
+        A CRS that overrides or completes the file's.
+    layer
+        The layer of a multi-layer file.
+
+    Raises
+    ------
+    InputNotFoundError, InputError
+        When the file is missing or unreadable.
+    CRSError
+        When the file has no CRS, is not GeoJSON (RFC 7946: WGS 84
+        longitude/latitude) and ``crs`` is not given.
+    """
+    file = existing_file(path, what="boundary file")
+    _, info = _layer_info(file, layer)
+    return _source_crs(file, info, crs)
+
+
+def _polygonal_parts(geometry: BaseGeometry) -> list[Polygon]:
+    """The polygons in a geometry (recursing into collections); [] for points and lines."""
+    if isinstance(geometry, Polygon):
+        return [] if geometry.is_empty else [geometry]
+    if isinstance(geometry, MultiPolygon | GeometryCollection):
+        return [part for member in geometry.geoms for part in _polygonal_parts(member)]
+    return []
+
+
+def _as_area(geometry: BaseGeometry) -> Polygon | MultiPolygon:
+    parts = _polygonal_parts(geometry)
+    if len(parts) == 1:
+        return parts[0]
+    return MultiPolygon(parts)
+
+
+def read_boundary(
+    path: str | os.PathLike[str],
+    *,
+    target_crs: Any,
+    crs: Any = None,
+    layer: str | None = None,
+) -> Polygon | MultiPolygon:
+    """Read a project boundary as one (multi)polygon in ``target_crs``.
+
+    Parameters
+    ----------
+    path
+        A GeoPackage, GeoJSON, shapefile or other OGR vector file holding
+        the project area as polygons.
+    target_crs
+        The CRS to return the boundary in.
+    crs
+        A CRS that overrides or completes the file's.
+    layer
+        The layer of a multi-layer file.
+
+    Returns
+    -------
+    shapely.Polygon or shapely.MultiPolygon
+        The union of every polygon of the file, valid and 2-D.
+
+    Raises
+    ------
+    InputNotFoundError
+        When the file does not exist.
+    InputError
+        When it is unreadable, has no features or only empty geometries, or
+        holds no polygons (only points or lines).
+    CRSError
+        When the file has no CRS (and is not GeoJSON) and none is given, or
+        its coordinates do not fit its CRS.
+
+    Notes
+    -----
+    Invalid polygons (self-intersections, bow-ties) are repaired with
+    :func:`shapely.make_valid` and a warning is logged naming the feature.
+    Non-polygon features next to polygons are ignored with a warning.
+    """
+    import pyogrio
+
+    file = existing_file(path, what="boundary file")
+    name, info = _layer_info(file, layer)
+    source = _source_crs(file, info, crs)
+    target = as_crs(target_crs)
+    try:
+        frame = pyogrio.read_dataframe(file, layer=name, columns=[])
+    except Exception as exc:  # pyogrio raises DataSourceError and GDAL errors
+        raise InputError(
+            f"layer {name!r} cannot be read ({exc})",
+            path=file,
+            fix="check that the file is a complete vector file (GeoPackage, GeoJSON, ...)",
+        ) from exc
+    geometries = np.asarray(frame.geometry.to_numpy()) if "geometry" in frame else np.array([])
+    if len(frame) == 0 or all(g is None or g.is_empty for g in geometries):
+        raise InputError(
+            "the boundary file has no geometry (no features, or only empty ones)",
+            path=file,
+            fix="draw the project area as one or more polygons",
+        )
+    polygons: list[Polygon] = []
+    others: Counter[str] = Counter()
+    for number, geometry in enumerate(geometries, start=1):
+        if geometry is None or geometry.is_empty:
+            continue
+        parts = _polygonal_parts(shapely.force_2d(geometry))
+        if not parts:
+            others[geometry.geom_type] += 1
+            continue
+        for part in parts:
+            if part.is_valid:
+                polygons.append(part)
+                continue
+            logger.warning(
+                "%s, feature %d: invalid polygon (%s); repaired with shapely.make_valid",
+                file,
+                number,
+                shapely.is_valid_reason(part),
+            )
+            polygons.extend(_polygonal_parts(shapely.make_valid(part)))
+    found = ", ".join(f"{n} {kind}" for kind, n in sorted(others.items()))
+    if not polygons:
+        raise InputError(
+            f"the boundary file holds no polygons (found {found})",
+            path=file,
+            fix="draw the project area as one or more polygons (not points or lines)",
+        )
+    if others:
+        logger.warning("%s: ignoring non-polygon features (%s)", file, found)
+    area = shapely.union_all(polygons)
+    problem = crs_plausibility_problem(source, area.bounds)
+    if problem:
+        raise CRSError(problem, path=file, fix=_CRS_FIX)
+    if not source.equals(target, ignore_axis_order=True):
+        area = _reproject(area, source, target, file)
+    result = _as_area(area if area.is_valid else shapely.make_valid(area))
+    if result.is_empty or result.area <= 0:
+        raise InputError(
+            "the boundary polygons enclose no area",
+            path=file,
+            fix="draw the project area as one or more polygons with an area",
+        )
+    return result
+
+
+def _reproject(geometry: BaseGeometry, source: CRS, target: CRS, file: Path) -> BaseGeometry:
+    transformer = Transformer.from_crs(source, target, always_xy=True)
+
+    def move(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        x, y = transformer.transform(coords[:, 0], coords[:, 1], errcheck=False)
+        return np.column_stack([x, y])
+
+    moved = shapely.transform(geometry, move)
+    coords = shapely.get_coordinates(moved)
+    if not np.all(np.isfinite(coords)):
+        raise CRSError(
+            f"the boundary cannot be transformed from {crs_label(source)} to "
+            f"{crs_label(target)}: some vertices fall outside the target CRS's domain",
+            path=file,
+            fix="check the boundary's CRS, and that the analysis CRS covers the project area",
+        )
+    return moved
