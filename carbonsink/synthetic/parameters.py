@@ -100,18 +100,18 @@ class ClassParams:
 
 #: The six classes, in code order.
 CLASSES: Final[tuple[ClassParams, ...]] = (
-    ClassParams("water", 1, 0.0, 2.0, 0.0, 0.0, 0.0, (0.0, 0.0), 0.0, 0.0,
-                1.3, 15.0, 1.05, 0.0),
-    ClassParams("mudflat", 2, 1.0, 1.5, 0.5, 0.6, 0.5, (0.0, 0.1), 0.4, 0.4,
-                1.2, 15.0, 1.10, 0.3),
-    ClassParams("sedge", 3, 1.5, 6.0, 12.8, 0.30, 0.35, (0.3, 0.8), 0.26, 4.5,
-                2.9, 22.0, 0.85, 1.6),
-    ClassParams("reed", 4, 1.0, 3.0, 15.0, 0.28, 0.20, (2.0, 4.0), 0.32, 6.5,
-                2.5, 30.0, 0.90, 1.4),
-    ClassParams("miscanthus", 5, 0.5, 1.0, 13.9, 0.28, -0.15, (2.0, 4.0), 0.26, 5.0,
-                2.3, 28.0, 0.95, 1.1),
-    ClassParams("poplar", 6, 0.24, 0.3, 85.0, 0.15, 0.05, (12.0, 20.0), 0.04, 4.0,
-                1.9, 35.0, 1.00, 0.7),
+    ClassParams("water", 1, 0.0, 2.0, 0.0, 0.0, 0.0, (0.0, 0.0), 0.0, 0.0, 1.3, 15.0, 1.05, 0.0),
+    ClassParams("mudflat", 2, 1.0, 1.5, 0.5, 0.6, 0.5, (0.0, 0.1), 0.4, 0.4, 1.2, 15.0, 1.10, 0.3),
+    ClassParams(
+        "sedge", 3, 1.5, 6.0, 12.8, 0.30, 0.35, (0.3, 0.8), 0.26, 4.5, 2.9, 22.0, 0.85, 1.6
+    ),
+    ClassParams("reed", 4, 1.0, 3.0, 15.0, 0.28, 0.20, (2.0, 4.0), 0.32, 6.5, 2.5, 30.0, 0.90, 1.4),
+    ClassParams(
+        "miscanthus", 5, 0.5, 1.0, 13.9, 0.28, -0.15, (2.0, 4.0), 0.26, 5.0, 2.3, 28.0, 0.95, 1.1
+    ),
+    ClassParams(
+        "poplar", 6, 0.24, 0.3, 85.0, 0.15, 0.05, (12.0, 20.0), 0.04, 4.0, 1.9, 35.0, 1.00, 0.7
+    ),
 )
 CLASS_NAMES: Final = tuple(c.name for c in CLASSES)
 CLASS_BY_NAME: Final = {c.name: c for c in CLASSES}
@@ -163,6 +163,8 @@ class ScaleSpec:
         Lower-left corner ``(x, y)`` of that extent in EPSG:32649.
     pulse_density_m2
         LiDAR pulses per m² (each pulse gives 0–4 returns).
+    lidar_cover_fraction
+        Share of the boundary area the drone flight block covers.
     lidar_tiles
         ``(columns, rows)`` of LiDAR tiles per epoch.
     n_plots, n_cores, n_samples
@@ -173,6 +175,7 @@ class ScaleSpec:
     height_m: float
     origin: tuple[float, float]
     pulse_density_m2: float
+    lidar_cover_fraction: float
     lidar_tiles: tuple[int, int]
     n_plots: int
     n_cores: int
@@ -180,7 +183,10 @@ class ScaleSpec:
 
 
 SCALES: Final[dict[str, ScaleSpec]] = {
-    "small": ScaleSpec(2000.0, 1500.0, (700000.0, 3254000.0), 3.0, (2, 2), 80, 40, 400),
-    "medium": ScaleSpec(4000.0, 3000.0, (699000.0, 3253000.0), 3.0, (2, 2), 120, 60, 600),
-    "large": ScaleSpec(10000.0, 6000.0, (696000.0, 3251500.0), 3.0, (4, 3), 200, 80, 1000),
+    # Drone density (12–15 pulses/m²) over a flight strip across the area
+    # block, as drone surveys cover only part of an area; the small survey's
+    # LAZ stays ≈ 15 MB for both epochs.
+    "small": ScaleSpec(2000.0, 1500.0, (700000.0, 3254000.0), 12.0, 0.08, (2, 2), 80, 40, 400),
+    "medium": ScaleSpec(4000.0, 3000.0, (699000.0, 3253000.0), 15.0, 0.08, (2, 2), 120, 60, 600),
+    "large": ScaleSpec(10000.0, 6000.0, (696000.0, 3251500.0), 15.0, 0.06, (4, 3), 200, 80, 1000),
 }

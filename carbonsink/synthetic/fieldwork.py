@@ -1,0 +1,306 @@
+"""Field data drawn from the truth: biomass clip plots, soil cores, land-cover samples.
+
+* **Clip plots** (``plots_<epoch>.csv``, EPSG:4490 lon/lat). Stratified over
+  the vegetated classes (mudflat 10 %, sedge 30 %, reed 22 %, miscanthus 22 %,
+  poplar 16 % of the plots; never water), a third of each class inside the
+  LiDAR block. Herbaceous and mudflat plots are 1 m² clip plots; poplar plots
+  are 400 m² (20 m × 20 m) inventory plots whose biomass comes from tree
+  allometry. ``agb_g_m2 = 100 × AGB_cell × exp(σ Z − σ²/2) × (1 + 0.03 Z')``
+  with the within-cell heterogeneity ``σ = 0.3`` for a 1 m² clip (0.1 for a
+  400 m² plot) and 3 % weighing error; the recorded position carries a 2 m
+  (SD per axis) handheld-GNSS error. Plots lie at least 10 m inside the boundary.
+* **Soil cores** (``soil_<epoch>.csv``, EPSG:4326 lon/lat). Stratified over the
+  non-water classes by area (at least 3 per class). Layers 0–10, 10–20, 20–30,
+  30–50, 50–70 and 70–100 cm; 15 % of the cores stop at 50 or 70 cm. A core
+  samples its cell's true profile times a micro-site factor (lognormal, SD of
+  log 0.08 for OC and 0.04 for BD); each layer reports what a lab measures on
+  the homogenised layer — mass-weighted OC and mean BD, so that ``OC × BD ×
+  d`` is the true layer stock — times lab error (BD 5 %; CHN 3 %, dichromate
+  6 %). 2020 reports ``soc_pct`` (method ``CHN``); 2025 reports ``om_g_kg``
+  (有机质, method ``dichromate``, ``OM = OC × 1.724`` exactly, in g/kg).
+  60 % of the 2025 cores revisit 2020 sites (within 2 m).
+* **Land-cover samples** (``landcover_<epoch>.csv``, EPSG:32649 x/y). Random
+  points inside the boundary, stratified by true class (proportional to area,
+  at least 25 per class), labelled with the true class name of their cell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from carbonsink.synthetic.landscape import ANALYSIS_CRS, EpochTruth, Landscape
+from carbonsink.synthetic.parameters import CLASS_BY_CODE, CLASS_BY_NAME, CLASSES
+from carbonsink.synthetic.random_fields import named_stream
+from carbonsink.units import G_M2_PER_MG_HA
+
+__all__ = [
+    "CORE_LAYERS_CM",
+    "OM_TO_OC_DICHROMATE",
+    "PLOTS_CRS",
+    "SAMPLES_CRS",
+    "SOIL_CRS",
+    "landcover_samples",
+    "plots",
+    "soil_cores",
+]
+
+#: CRS of the plot table: CGCS2000 geographic (lon/lat).
+PLOTS_CRS: Final = "EPSG:4490"
+#: CRS of the soil table: WGS 84 geographic (lon/lat).
+SOIL_CRS: Final = "EPSG:4326"
+#: CRS of the land-cover samples: the analysis CRS.
+SAMPLES_CRS: Final = ANALYSIS_CRS
+#: Sampled soil layers (top, bottom) in cm.
+CORE_LAYERS_CM: Final = ((0, 10), (10, 20), (20, 30), (30, 50), (50, 70), (70, 100))
+#: The Chinese lab convention: organic matter (有机质) = organic carbon × 1.724.
+OM_TO_OC_DICHROMATE: Final = 1.724
+
+_PLOT_SHARES: Final = {
+    "mudflat": 0.10,
+    "sedge": 0.30,
+    "reed": 0.22,
+    "miscanthus": 0.22,
+    "poplar": 0.16,
+}
+_GNSS_SD_M: Final = 2.0
+#: Plots are laid out at least this far inside the boundary (5 GNSS SDs).
+_PLOT_MARGIN_M: Final = 10.0
+
+
+@dataclass(frozen=True)
+class _Cells:
+    rows: npt.NDArray[np.int64]  # analysis-grid rows
+    cols: npt.NDArray[np.int64]
+    x: npt.NDArray[np.float64]  # true position, EPSG:32649
+    y: npt.NDArray[np.float64]
+
+
+def _sample_points(
+    landscape: Landscape,
+    mask: npt.NDArray[np.bool_],
+    n: int,
+    rng: np.random.Generator,
+    *,
+    margin_m: float = 0.0,
+) -> _Cells:
+    """``n`` random points at least ``margin_m`` inside the boundary, in distinct ``mask`` cells."""
+    grid = landscape.grid
+    flat = np.flatnonzero(mask)
+    if flat.size == 0 or n <= 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return _Cells(empty, empty, empty.astype(float), empty.astype(float))
+    chosen = rng.choice(flat, size=min(flat.size, 2 * n), replace=False)
+    rows, cols = np.divmod(chosen, grid.width)
+    x = grid.transform.c + (cols + rng.uniform(0.1, 0.9, chosen.size)) * grid.resolution
+    y = grid.transform.f - (rows + rng.uniform(0.1, 0.9, chosen.size)) * grid.resolution
+    region = landscape.boundary.buffer(-margin_m) if margin_m > 0 else landscape.boundary
+    keep = np.flatnonzero(shapely.contains_xy(region, x, y))[:n]
+    return _Cells(rows[keep], cols[keep], x[keep], y[keep])
+
+
+def _to_landscape(landscape: Landscape, cells: _Cells) -> tuple[npt.NDArray, npt.NDArray]:
+    r, c, _, _ = landscape.window
+    return cells.rows + r, cells.cols + c
+
+
+def _lonlat(x: npt.NDArray, y: npt.NDArray, crs: str) -> tuple[npt.NDArray, npt.NDArray]:
+    to_geo = Transformer.from_crs(ANALYSIS_CRS, crs, always_xy=True)
+    lon, lat = to_geo.transform(x, y)
+    return np.round(np.asarray(lon), 7), np.round(np.asarray(lat), 7)
+
+
+def plots(landscape: Landscape, epoch: EpochTruth) -> pd.DataFrame:
+    """The epoch's biomass plots: ``plot_id, lon, lat, agb_g_m2, size_m2, veg_class, date``.
+
+    Parameters
+    ----------
+    landscape, epoch
+        The truth to sample.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per plot, sorted by ``plot_id``; lon/lat in EPSG:4490.
+    """
+    rng = named_stream(landscape.seed, f"fieldwork.plots.{epoch.spec.name}")
+    inside = landscape.grid.boundary_mask(landscape.boundary)
+    covered = landscape.grid.boundary_mask(epoch.lidar_block)
+    classes = landscape.crop(epoch.class_code)
+    n_total = landscape.scale.n_plots
+    rows: list[dict[str, object]] = []
+    for name, share in _PLOT_SHARES.items():
+        code = CLASS_BY_NAME[name].code
+        n = round(share * n_total)
+        n_in = round(n / 3)
+        stratum = inside & (classes == code)
+        picked = [
+            _sample_points(landscape, stratum & covered, n_in, rng, margin_m=_PLOT_MARGIN_M),
+        ]
+        n_out = n - picked[0].rows.size
+        picked.append(
+            _sample_points(landscape, stratum & ~covered, n_out, rng, margin_m=_PLOT_MARGIN_M)
+        )
+        for cells in picked:
+            lr, lc = _to_landscape(landscape, cells)
+            agb = epoch.agb_mg_ha[lr, lc]
+            size = 400.0 if name == "poplar" else 1.0
+            sd = 0.1 if name == "poplar" else 0.3
+            heterogeneity = np.exp(sd * rng.standard_normal(agb.size) - sd**2 / 2)
+            weighing = 1.0 + 0.03 * rng.standard_normal(agb.size)
+            agb_g_m2 = np.maximum(agb * G_M2_PER_MG_HA * heterogeneity * weighing, 0.0)
+            gx = cells.x + rng.normal(0.0, _GNSS_SD_M, agb.size)
+            gy = cells.y + rng.normal(0.0, _GNSS_SD_M, agb.size)
+            lon, lat = _lonlat(gx, gy, PLOTS_CRS)
+            days = rng.integers(-3, 4, agb.size)
+            for i in range(agb.size):
+                rows.append(
+                    {
+                        "lon": lon[i],
+                        "lat": lat[i],
+                        "agb_g_m2": round(float(agb_g_m2[i]), 1),
+                        "size_m2": size,
+                        "veg_class": name,
+                        "date": (epoch.spec.date + dt.timedelta(days=int(days[i]))).isoformat(),
+                    }
+                )
+    order = rng.permutation(len(rows))
+    table = pd.DataFrame([rows[i] for i in order])
+    table.insert(0, "plot_id", [f"P{epoch.spec.name}-{i + 1:03d}" for i in range(len(table))])
+    return table
+
+
+def soil_cores(
+    landscape: Landscape, epoch: EpochTruth, *, revisit: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The epoch's soil-core layers.
+
+    Parameters
+    ----------
+    landscape, epoch
+        The truth to sample.
+    revisit
+        The previous epoch's core sites (columns ``core_x``, ``core_y``), of
+        which 60 % are sampled again.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``core_id, lon, lat, depth_top_cm, depth_bottom_cm, bulk_density_g_cm3``,
+        then ``soc_pct`` (2020, CHN) or ``om_g_kg`` (2025, dichromate),
+        ``method`` and ``date``; the sites in EPSG:32649 are in ``attrs["sites"]``.
+    """
+    rng = named_stream(landscape.seed, f"fieldwork.soil.{epoch.spec.name}")
+    grid = landscape.grid
+    inside = grid.boundary_mask(landscape.boundary)
+    classes = landscape.crop(epoch.class_code)
+    n_total = landscape.scale.n_cores
+    xs: list[npt.NDArray[np.float64]] = []
+    ys: list[npt.NDArray[np.float64]] = []
+    if revisit is not None:
+        n_back = round(0.6 * n_total)
+        back = rng.choice(len(revisit), size=min(n_back, len(revisit)), replace=False)
+        bx = revisit["core_x"].to_numpy()[np.sort(back)] + rng.normal(0.0, 1.0, back.size)
+        by = revisit["core_y"].to_numpy()[np.sort(back)] + rng.normal(0.0, 1.0, back.size)
+        ok = shapely.contains_xy(landscape.boundary, bx, by)
+        row, col = grid.index(bx, by)
+        ok &= classes[np.clip(row, 0, grid.height - 1), np.clip(col, 0, grid.width - 1)] != 1
+        xs.append(bx[ok])
+        ys.append(by[ok])
+    n_new = n_total - sum(a.size for a in xs)
+    land = [c for c in CLASSES if c.name != "water"]
+    areas = np.array([(inside & (classes == c.code)).sum() for c in land], dtype=float)
+    alloc = np.maximum(3, np.round(n_new * areas / areas.sum())).astype(int)
+    alloc[areas == 0] = 0
+    while alloc.sum() > n_new and alloc.max() > 3:
+        alloc[np.argmax(alloc)] -= 1
+    for c, n in zip(land, alloc, strict=True):
+        cells = _sample_points(landscape, inside & (classes == c.code), int(n), rng)
+        xs.append(cells.x)
+        ys.append(cells.y)
+    x = np.concatenate(xs)
+    y = np.concatenate(ys)
+    order = rng.permutation(x.size)
+    x, y = x[order], y[order]
+    row, col = grid.index(x, y)
+    lr, lc = row + landscape.window[0], col + landscape.window[1]
+    profile = epoch.soil.at(lr, lc).scaled(
+        oc_factor=np.exp(0.08 * rng.standard_normal(x.size)),
+        bd_factor=np.exp(0.04 * rng.standard_normal(x.size)),
+    )
+    bottoms = np.full(x.size, 100)
+    short = rng.random(x.size) < 0.15
+    bottoms[short] = rng.choice([50, 70], size=int(short.sum()))
+    modern = epoch.spec.name != "2020"
+    lab_sd = 0.06 if modern else 0.03
+    lon, lat = _lonlat(x, y, SOIL_CRS)
+    columns: dict[str, list[object]] = {
+        k: []
+        for k in ("core_id", "lon", "lat", "depth_top_cm", "depth_bottom_cm", "bulk_density_g_cm3")
+    }
+    value_name = "om_g_kg" if modern else "soc_pct"
+    columns[value_name] = []
+    for top, bottom in CORE_LAYERS_CM:
+        oc, bd = profile.layer_means(float(top), float(bottom))
+        bd_lab = np.round(bd * (1.0 + 0.05 * rng.standard_normal(x.size)), 2)
+        oc_lab = np.maximum(oc * (1.0 + lab_sd * rng.standard_normal(x.size)), 0.0)
+        value = np.round(oc_lab * 10.0 * OM_TO_OC_DICHROMATE, 2) if modern else np.round(oc_lab, 2)
+        for i in np.flatnonzero(bottoms >= bottom):
+            columns["core_id"].append(f"C{epoch.spec.name}-{i + 1:02d}")
+            columns["lon"].append(lon[i])
+            columns["lat"].append(lat[i])
+            columns["depth_top_cm"].append(top)
+            columns["depth_bottom_cm"].append(bottom)
+            columns["bulk_density_g_cm3"].append(float(bd_lab[i]))
+            columns[value_name].append(float(value[i]))
+    table = pd.DataFrame(columns)
+    table["method"] = "dichromate" if modern else "CHN"
+    table["date"] = epoch.spec.date.isoformat()
+    table = table.sort_values(["core_id", "depth_top_cm"], kind="stable").reset_index(drop=True)
+    table.attrs["sites"] = pd.DataFrame({"core_x": x, "core_y": y})
+    return table
+
+
+def landcover_samples(landscape: Landscape, epoch: EpochTruth) -> pd.DataFrame:
+    """Reference land-cover samples ``x, y, class`` (EPSG:32649) from the true class map.
+
+    Parameters
+    ----------
+    landscape, epoch
+        The truth to sample.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Points in random order, coordinates rounded to 1 cm.
+    """
+    rng = named_stream(landscape.seed, f"fieldwork.landcover.{epoch.spec.name}")
+    inside = landscape.grid.boundary_mask(landscape.boundary)
+    classes = landscape.crop(epoch.class_code)
+    n_total = landscape.scale.n_samples
+    areas = np.array([(inside & (classes == c.code)).sum() for c in CLASSES], dtype=float)
+    alloc = np.maximum(25, np.round(n_total * areas / areas.sum())).astype(int)
+    alloc[areas == 0] = 0
+    while alloc.sum() > n_total and alloc.max() > 25:
+        alloc[np.argmax(alloc)] -= 1
+    frames = []
+    for c, n in zip(CLASSES, alloc, strict=True):
+        cells = _sample_points(landscape, inside & (classes == c.code), int(n), rng)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "x": np.round(cells.x, 2),
+                    "y": np.round(cells.y, 2),
+                    "class": CLASS_BY_CODE[c.code].name,
+                }
+            )
+        )
+    table = pd.concat(frames, ignore_index=True)
+    return table.iloc[rng.permutation(len(table))].reset_index(drop=True)

@@ -1,0 +1,685 @@
+"""The true landscape: boundary, terrain, classes, biomass and soil of two epochs.
+
+Generative model (all fields on the *landscape grid*, the imagery extent: the
+analysis grid grown by a margin and snapped to 20 m so Sentinel-2's 20 m bands
+nest in it):
+
+1. **Boundary.** A star-shaped, irregular lake-shore outline: a super-ellipse
+   whose radius is modulated by random harmonics (orders 2–15). It is written
+   in EPSG:4326 rounded to 1e-7°; the polygon used everywhere else is that
+   rounded outline projected back to EPSG:32649, exactly what a reader of
+   ``boundary.geojson`` gets.
+2. **Elevation** (m, Yellow Sea 1985). ``z = 24 + 8 s^1.2 + 0.6 F₁ + 0.15 F₂``
+   where ``s ∈ [0, 1]`` runs from the lake (west-south-west) to the upland
+   and ``F`` are unit Gaussian random fields (correlation lengths 300 m and
+   50 m). Meandering channels (sine meanders of random phase) are carved in
+   with a Gaussian cross-section up to 2.5 m deep, shallowing inland.
+   Between epochs sediment is deposited: ``Δz = 5 yr × 8 mm/yr × exp(−(z−24)/2.5)``.
+3. **Classes.** Water where ``z`` is below the epoch's lake level; above it
+   the classes are zoned on a noisy elevation ``z + 0.35 F₃`` (mudflat <
+   25.9 m < sedge < 27.6 m < reed/miscanthus < 30.2 m < poplar; reed in the
+   wetter part of the tall-grass belt, split by a second field) plus
+   rectangular poplar plantations in the 27–30 m belt. By 2025 most
+   plantations are cleared and recover as sedge (below 28 m) or miscanthus,
+   the thresholds shift by a few centimetres and a small new noise field
+   moves the zone edges.
+4. **AGB** (Mg DM/ha). ``AGB = m_c × M × Y × exp(b_c (z − z_c)) / k_c`` with
+   ``m_c`` the class mean (:data:`~carbonsink.synthetic.parameters.CLASSES`),
+   ``M = exp(σ_c F₄)`` a persistent lognormal multiplier (60 m
+   correlation), ``Y`` a year-to-year multiplier (SD of log 0.1), ``b_c`` the
+   within-class elevation slope about the class median elevation ``z_c`` and
+   ``k_c`` the mean of ``M × Y × exp(b_c (z − z_c))`` over the class's cells
+   of the landscape grid, so that the class mean there is exactly ``m_c``
+   (mudflat is then capped at 2 Mg/ha). Poplar: 85 Mg/ha × a
+   lognormal multiplier, clipped to 55–125, growing 3 Mg/ha/yr to 2025;
+   cleared stands recover at 75 % of the new class's biomass.
+5. **Canopy height** rises non-linearly and saturating with ``AGB / m_c``
+   inside the class's height range, times a lognormal noise field; **LAI** is
+   ``min(lai_max, lai_per_agb × AGB)`` and fractional cover
+   ``1 − exp(−0.5 LAI)`` (which saturates in dense reed).
+6. **Soil.** ``OC(z) = OC_deep + (OC_0 − OC_deep) exp(−z/λ_c)`` with
+   ``OC_0 = OC_c − 0.08 (z_elev − 27) + 0.45 R`` (``R`` a 200 m residual
+   field no covariate explains) and ``BD(z) = BD_deep − (BD_deep − BD_0)
+   exp(−z/30)``. By 2025 carbon accumulates as ``a exp(−z/12)`` with ``a``
+   set so that the 0–30 cm gain equals ``5 yr × r`` Mg C/ha, ``r`` the mean
+   of the two epochs' class rates times a lognormal field. Stocks are
+   ``Σ OC × BD × Δz`` on 0.5 cm layers (METHODOLOGY.md §3).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from pyproj import Transformer
+from scipy.spatial import cKDTree
+from shapely import affinity
+from shapely.geometry import Polygon
+from shapely.geometry.polygon import orient
+
+from carbonsink.grid import Grid
+from carbonsink.synthetic.parameters import (
+    CLASS_BY_NAME,
+    CLASSES,
+    EPOCHS,
+    EpochSpec,
+    ScaleSpec,
+)
+from carbonsink.synthetic.random_fields import gaussian_field, named_stream
+
+__all__ = [
+    "ANALYSIS_CRS",
+    "SOIL_STEP_CM",
+    "EpochTruth",
+    "Landscape",
+    "SoilProfile",
+    "build_landscape",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Analysis CRS of the synthetic survey: WGS 84 / UTM zone 49N.
+ANALYSIS_CRS: Final = "EPSG:32649"
+#: Analysis grid cell size, m.
+RESOLUTION_M: Final = 10.0
+#: Margin of the landscape (imagery) grid around the analysis grid, m.
+MARGIN_M: Final = 200.0
+#: Thickness of the layers the true soil stocks are summed over, cm.
+SOIL_STEP_CM: Final = 0.5
+#: e-folding depth of the accumulated soil carbon, cm.
+GAIN_DECAY_CM: Final = 12.0
+#: Depth over which bulk density approaches its deep value, cm.
+BD_DEPTH_CM: Final = 30.0
+#: Light extinction coefficient of fractional cover, ``fc = 1 − exp(−k LAI)``.
+CANOPY_EXTINCTION: Final = 0.5
+
+_MUDFLAT_TOP = 25.9
+_SEDGE_TOP = 27.6
+_TALL_GRASS_TOP = 30.2
+_REED_SPLIT = 28.7
+_RECOVERY_SPLIT = 28.0
+_POPLAR_GROWTH_MG_HA_YR = 3.0
+_RECOVERY_FACTOR = 0.75
+
+
+@dataclass(frozen=True)
+class SoilProfile:
+    """Parameters of the true soil profile, as arrays of any (shared) shape.
+
+    ``OC(z) = OC_deep + (OC_0 − OC_deep) e^{−z/λ} + a e^{−z/12}`` in %, and
+    ``BD(z) = BD_deep − (BD_deep − BD_0) e^{−z/30}`` in g cm⁻³, ``z`` in cm.
+    """
+
+    oc_surface_pct: FloatArray
+    oc_deep_pct: FloatArray
+    oc_decay_cm: FloatArray
+    bd_surface_g_cm3: FloatArray
+    bd_deep_g_cm3: FloatArray
+    gain_pct: FloatArray
+
+    def oc_pct(self, depth_cm: float) -> FloatArray:
+        """Organic carbon (%) at ``depth_cm``."""
+        excess = (self.oc_surface_pct - self.oc_deep_pct) * np.exp(-depth_cm / self.oc_decay_cm)
+        gain = self.gain_pct * math.exp(-depth_cm / GAIN_DECAY_CM)
+        return np.asarray(self.oc_deep_pct + excess + gain, dtype=np.float64)
+
+    def bulk_density(self, depth_cm: float) -> FloatArray:
+        """Bulk density (g cm⁻³) at ``depth_cm``."""
+        deficit = (self.bd_deep_g_cm3 - self.bd_surface_g_cm3) * math.exp(-depth_cm / BD_DEPTH_CM)
+        return np.asarray(self.bd_deep_g_cm3 - deficit, dtype=np.float64)
+
+    def _midpoints(self, top_cm: float, bottom_cm: float) -> FloatArray:
+        n = round((bottom_cm - top_cm) / SOIL_STEP_CM)
+        return top_cm + SOIL_STEP_CM * (np.arange(n, dtype=np.float64) + 0.5)
+
+    def stock_mg_ha(self, top_cm: float, bottom_cm: float) -> FloatArray:
+        """SOC stock between two depths, Mg C ha⁻¹.
+
+        Notes
+        -----
+        ``SOC = Σ OC_i [%] × BD_i [g cm⁻³] × d_i [cm]`` over layers of
+        :data:`SOIL_STEP_CM` (METHODOLOGY.md §3), evaluated at layer midpoints.
+        """
+        total = np.zeros(np.shape(self.oc_surface_pct), dtype=np.float64)
+        for z in self._midpoints(top_cm, bottom_cm):
+            total += self.oc_pct(float(z)) * self.bulk_density(float(z)) * SOIL_STEP_CM
+        return total
+
+    def layer_means(self, top_cm: float, bottom_cm: float) -> tuple[FloatArray, FloatArray]:
+        """What a lab measures on a homogenised layer: mass-weighted OC % and mean BD.
+
+        Their product times the thickness equals :meth:`stock_mg_ha` of the layer.
+        """
+        carbon = np.zeros(np.shape(self.oc_surface_pct), dtype=np.float64)
+        mass = np.zeros_like(carbon)
+        for z in self._midpoints(top_cm, bottom_cm):
+            bd = self.bulk_density(float(z))
+            carbon += self.oc_pct(float(z)) * bd
+            mass += bd
+        return carbon / mass, mass / len(self._midpoints(top_cm, bottom_cm))
+
+    def at(self, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> SoilProfile:
+        """The profiles of the cells ``(rows, cols)``."""
+        return SoilProfile(
+            **{name: np.asarray(getattr(self, name))[rows, cols] for name in _SOIL_FIELDS}
+        )
+
+    def scaled(self, *, oc_factor: FloatArray, bd_factor: FloatArray) -> SoilProfile:
+        """A copy with OC and BD multiplied by per-profile factors (micro-site variation)."""
+        return replace(
+            self,
+            oc_surface_pct=self.oc_surface_pct * oc_factor,
+            oc_deep_pct=self.oc_deep_pct * oc_factor,
+            gain_pct=self.gain_pct * oc_factor,
+            bd_surface_g_cm3=self.bd_surface_g_cm3 * bd_factor,
+            bd_deep_g_cm3=self.bd_deep_g_cm3 * bd_factor,
+        )
+
+
+_SOIL_FIELDS: Final = (
+    "oc_surface_pct",
+    "oc_deep_pct",
+    "oc_decay_cm",
+    "bd_surface_g_cm3",
+    "bd_deep_g_cm3",
+    "gain_pct",
+)
+
+
+@dataclass(frozen=True)
+class EpochTruth:
+    """The true state of one epoch on the landscape grid."""
+
+    spec: EpochSpec
+    elevation_m: FloatArray
+    class_code: npt.NDArray[np.int8]
+    agb_mg_ha: FloatArray
+    canopy_height_m: FloatArray
+    lai: FloatArray
+    fractional_cover: FloatArray
+    senescence: FloatArray
+    wetness: FloatArray
+    soil: SoilProfile
+    soc_0_30_mg_ha: FloatArray
+    soc_0_100_mg_ha: FloatArray
+    lidar_block: Polygon
+
+    @property
+    def water_mask(self) -> npt.NDArray[np.bool_]:
+        """Open water at the epoch's image dates (below the lake level)."""
+        return np.asarray(self.class_code == CLASS_BY_NAME["water"].code)
+
+
+@dataclass(frozen=True)
+class Landscape:
+    """The whole synthetic truth.
+
+    Parameters
+    ----------
+    seed
+        Survey seed.
+    scale
+        Size and sampling densities of the survey.
+    landscape_grid
+        The imagery extent; every truth field is on this grid.
+    grid
+        The analysis grid, ``Grid.from_boundary(boundary, crs="EPSG:32649", resolution=10)``.
+    window
+        ``(row_off, col_off, height, width)`` of ``grid`` inside ``landscape_grid``.
+    boundary
+        Project boundary in EPSG:32649 (the round trip of ``boundary_lonlat``).
+    boundary_lonlat
+        Project boundary in EPSG:4326, counter-clockwise (RFC 7946).
+    epochs
+        True state per epoch, in time order.
+    """
+
+    seed: int
+    scale: ScaleSpec
+    landscape_grid: Grid
+    grid: Grid
+    window: tuple[int, int, int, int]
+    boundary: Polygon
+    boundary_lonlat: Polygon
+    epochs: tuple[EpochTruth, ...]
+
+    def crop(self, values: npt.NDArray) -> npt.NDArray:
+        """Crop a landscape-grid array to the analysis grid."""
+        r, c, h, w = self.window
+        return values[r : r + h, c : c + w]
+
+    @property
+    def years(self) -> float:
+        """Time between the two epochs' reference dates in years of 365.25 days."""
+        return (self.epochs[-1].spec.date - self.epochs[0].spec.date).days / 365.25
+
+
+# --------------------------------------------------------------------- build
+def build_landscape(seed: int, scale: ScaleSpec) -> Landscape:
+    """Generate the true landscape of both epochs.
+
+    Parameters
+    ----------
+    seed
+        Survey seed; every random stream is derived from it by name.
+    scale
+        Extent and densities of the survey.
+
+    Returns
+    -------
+    Landscape
+        Boundary, grids and per-epoch truth.
+    """
+    boundary_lonlat, boundary = _boundary(named_stream(seed, "landscape.boundary"), scale)
+    grid = Grid.from_boundary(boundary, crs=ANALYSIS_CRS, resolution=RESOLUTION_M)
+    gx0, gy0, gx1, gy1 = grid.buffered_bounds(MARGIN_M)
+    snap = 2 * RESOLUTION_M
+    outer_bounds = (
+        math.floor(gx0 / snap) * snap,
+        math.floor(gy0 / snap) * snap,
+        math.ceil(gx1 / snap) * snap,
+        math.ceil(gy1 / snap) * snap,
+    )
+    outer = Grid.from_bounds(outer_bounds, crs=ANALYSIS_CRS, resolution=RESOLUTION_M)
+    col_off = round((grid.bounds[0] - outer.bounds[0]) / RESOLUTION_M)
+    row_off = round((outer.bounds[3] - grid.bounds[3]) / RESOLUTION_M)
+    window = (row_off, col_off, grid.height, grid.width)
+
+    shape = outer.shape
+    xx, yy = np.meshgrid(outer.x, outer.y)
+    elevation_2020 = _elevation(seed, outer, xx, yy)
+    deposition = 5.0 * 0.008 * np.exp(-(elevation_2020 - 24.0) / 2.5)
+    elevations = (elevation_2020, elevation_2020 + deposition)
+
+    fields = {
+        name: gaussian_field(named_stream(seed, f"landscape.{name}"), shape, length_cells=length)
+        for name, length in (
+            ("zone_noise", 8.0),
+            ("zone_noise_2025", 4.0),
+            ("reed_split", 15.0),
+            ("agb_multiplier", 6.0),
+            ("agb_year_2020", 10.0),
+            ("agb_year_2025", 10.0),
+            ("poplar_multiplier", 5.0),
+            ("height_noise", 3.0),
+            ("senescence", 12.0),
+            ("wetness", 6.0),
+            ("soc_residual", 20.0),
+            ("soc_deep", 25.0),
+            ("soc_decay", 15.0),
+            ("bd_surface", 12.0),
+            ("bd_deep", 25.0),
+            ("soc_gain", 10.0),
+        )
+    }
+    plantations = _plantations(named_stream(seed, "landscape.plantations"), outer, xx, yy)
+    classes_2020 = _classes(elevations[0], EPOCHS[0], fields, plantations, year=2020)
+    classes_2025 = _classes(elevations[1], EPOCHS[1], fields, plantations, year=2025)
+
+    blocks = _lidar_blocks(boundary, outer, scale.lidar_cover_fraction)
+    soil_2020 = _soil_2020(elevation_2020, classes_2020, fields)
+    agb_2020 = _agb(elevations[0], classes_2020, fields, year=2020, agb_2020=None, cleared=None)
+    cleared = (classes_2020 == CLASS_BY_NAME["poplar"].code) & (
+        classes_2025 != CLASS_BY_NAME["poplar"].code
+    )
+    agb_2025 = _agb(
+        elevations[1], classes_2025, fields, year=2025, agb_2020=agb_2020, cleared=cleared
+    )
+    years = (EPOCHS[1].date - EPOCHS[0].date).days / 365.25
+    soil_2025 = _soil_gain(soil_2020, classes_2020, classes_2025, fields, years=years)
+
+    epochs = []
+    for spec, elevation, classes, agb, soil, block in (
+        (EPOCHS[0], elevations[0], classes_2020, agb_2020, soil_2020, blocks[0]),
+        (EPOCHS[1], elevations[1], classes_2025, agb_2025, soil_2025, blocks[1]),
+    ):
+        height = _canopy_height(classes, agb, fields)
+        lai = _lai(classes, agb)
+        epochs.append(
+            EpochTruth(
+                spec=spec,
+                elevation_m=elevation,
+                class_code=classes,
+                agb_mg_ha=agb,
+                canopy_height_m=height,
+                lai=lai,
+                fractional_cover=1.0 - np.exp(-CANOPY_EXTINCTION * lai),
+                senescence=_senescence(classes, fields),
+                wetness=_wetness(elevation, spec, fields),
+                soil=soil,
+                soc_0_30_mg_ha=soil.stock_mg_ha(0.0, 30.0),
+                soc_0_100_mg_ha=soil.stock_mg_ha(0.0, 100.0),
+                lidar_block=block,
+            )
+        )
+    return Landscape(
+        seed=seed,
+        scale=scale,
+        landscape_grid=outer,
+        grid=grid,
+        window=window,
+        boundary=boundary,
+        boundary_lonlat=boundary_lonlat,
+        epochs=tuple(epochs),
+    )
+
+
+# ------------------------------------------------------------------ geometry
+def _boundary(rng: np.random.Generator, scale: ScaleSpec) -> tuple[Polygon, Polygon]:
+    x0, y0 = scale.origin
+    cx, cy = x0 + scale.width_m / 2, y0 + scale.height_m / 2
+    a, b = 0.46 * scale.width_m, 0.45 * scale.height_m
+    theta = np.linspace(0.0, 2.0 * np.pi, 240, endpoint=False)
+    radius = np.ones_like(theta)
+    for order in range(2, 16):
+        amplitude = rng.uniform(0.3, 1.0) * 0.09 / order**0.9
+        radius += amplitude * np.cos(order * theta + rng.uniform(0.0, 2.0 * np.pi))
+    radius = np.clip(radius, 0.7, 1.08)
+    # Super-ellipse (exponent 3): a rounded rectangle, roughly filling the extent.
+    c, s = np.cos(theta), np.sin(theta)
+    px = cx + a * radius * np.sign(c) * np.abs(c) ** (2.0 / 3.0)
+    py = cy + b * radius * np.sign(s) * np.abs(s) ** (2.0 / 3.0)
+    to_lonlat = Transformer.from_crs(ANALYSIS_CRS, "EPSG:4326", always_xy=True)
+    lon, lat = to_lonlat.transform(px, py)
+    lonlat = orient(Polygon(zip(np.round(lon, 7), np.round(lat, 7), strict=True)), sign=1.0)
+    to_utm = Transformer.from_crs("EPSG:4326", ANALYSIS_CRS, always_xy=True)
+
+    def project(xy: FloatArray) -> FloatArray:
+        x, y = to_utm.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    utm = shapely.transform(lonlat, project)
+    return lonlat, utm
+
+
+def _lidar_blocks(
+    boundary: Polygon, outer: Grid, fraction: float
+) -> tuple[Polygon, Polygon]:
+    """Rotated flight strips covering ``fraction`` of the boundary.
+
+    Each strip runs south-west to north-east across the elevation gradient —
+    from the lake edge (water, mudflat) through sedge and reed to the upland
+    woodland — as a drone corridor flight would, so every class is sampled.
+    """
+    minx, miny, maxx, maxy = boundary.bounds
+    centre = (minx + 0.47 * (maxx - minx), miny + 0.50 * (maxy - miny))
+    angle = 30.0
+    aspect = 12.0  # strip length : width
+
+    def block(size: float, shift: tuple[float, float], turn: float) -> Polygon:
+        half_u, half_v = size * aspect**0.5 / 2, size / aspect**0.5 / 2
+        rect = Polygon([(-half_u, -half_v), (half_u, -half_v), (half_u, half_v), (-half_u, half_v)])
+        rect = affinity.rotate(rect, angle + turn, origin=(0.0, 0.0))
+        return affinity.translate(rect, centre[0] + shift[0], centre[1] + shift[1])
+
+    lo, hi = 0.0, max(maxx - minx, maxy - miny)
+    for _ in range(40):  # bisection on the block size
+        mid = (lo + hi) / 2
+        share = block(mid, (0.0, 0.0), 0.0).intersection(boundary).area / boundary.area
+        lo, hi = (mid, hi) if share < fraction else (lo, mid)
+    size = round(lo, 1)
+    first = block(size, (0.0, 0.0), 0.0)
+    second = block(size, (-15.0, 10.0), -2.0)
+    ox0, oy0, ox1, oy1 = outer.bounds
+    for poly in (first, second):
+        bx0, by0, bx1, by1 = poly.bounds
+        if bx0 < ox0 or by0 < oy0 or bx1 > ox1 or by1 > oy1:  # pragma: no cover - by design
+            raise AssertionError("the LiDAR block leaves the landscape grid")
+    return first, second
+
+
+def _plantations(
+    rng: np.random.Generator, outer: Grid, xx: FloatArray, yy: FloatArray
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Rectangular poplar plantations; the second mask marks those cleared by 2025."""
+    x0, y0, x1, y1 = outer.bounds
+    area = (x1 - x0) * (y1 - y0)
+    n = max(4, round(area / 0.75e6))
+    planted = np.zeros(xx.shape, dtype=bool)
+    cleared = np.zeros(xx.shape, dtype=bool)
+    for i in range(n):
+        cx = rng.uniform(x0 + 0.1 * (x1 - x0), x1 - 0.1 * (x1 - x0))
+        cy = rng.uniform(y0 + 0.1 * (y1 - y0), y1 - 0.1 * (y1 - y0))
+        half_w, half_h = rng.uniform(90.0, 180.0), rng.uniform(60.0, 120.0)
+        turn = np.deg2rad(rng.uniform(-15.0, 15.0))
+        u = (xx - cx) * np.cos(turn) + (yy - cy) * np.sin(turn)
+        v = -(xx - cx) * np.sin(turn) + (yy - cy) * np.cos(turn)
+        inside = (np.abs(u) <= half_w) & (np.abs(v) <= half_h)
+        planted |= inside
+        if i % 4 != 3:  # three of every four plantations are cleared
+            cleared |= inside
+    return planted, cleared
+
+
+# ------------------------------------------------------------------- terrain
+def _elevation(seed: int, outer: Grid, xx: FloatArray, yy: FloatArray) -> FloatArray:
+    direction = np.deg2rad(20.0)
+    along = (xx - outer.bounds[0]) * np.cos(direction) + (yy - outer.bounds[1]) * np.sin(direction)
+    s = (along - along.min()) / (along.max() - along.min())
+    rng = named_stream(seed, "landscape.elevation")
+    broad = gaussian_field(rng, outer.shape, length_cells=30.0)
+    fine = gaussian_field(rng, outer.shape, length_cells=5.0)
+    elevation = 24.0 + 8.0 * s**1.2 + 0.6 * broad + 0.15 * fine
+    carve = _channel_depth(named_stream(seed, "landscape.channels"), outer, xx, yy, s)
+    return np.asarray(elevation - carve, dtype=np.float64)
+
+
+def _channel_depth(
+    rng: np.random.Generator, outer: Grid, xx: FloatArray, yy: FloatArray, s: FloatArray
+) -> FloatArray:
+    """Depth (m) of meandering channels running from the lake inland."""
+    x0, y0, x1, y1 = outer.bounds
+    direction = np.array([np.cos(np.deg2rad(20.0)), np.sin(np.deg2rad(20.0))])
+    normal = np.array([-direction[1], direction[0]])
+    span = float(np.hypot(x1 - x0, y1 - y0))
+    n = max(2, round((x1 - x0) / 1000.0))
+    points: list[FloatArray] = []
+    progress: list[FloatArray] = []
+    lakeside = np.array([x0, y0]) + 0.02 * span * direction
+    offsets = np.linspace(0.15, 0.85, n) + rng.uniform(-0.05, 0.05, n)
+    for off in offsets:
+        start = lakeside + normal * (off - 0.5) * span * 0.9 + normal * 0.25 * span
+        length = rng.uniform(0.45, 0.65) * span
+        t = np.arange(0.0, length, 2.0)
+        wavelength = rng.uniform(350.0, 600.0)
+        amplitude = rng.uniform(40.0, 80.0)
+        phase1, phase2 = rng.uniform(0.0, 2.0 * np.pi, 2)
+        meander = amplitude * np.sin(
+            2 * np.pi * t / wavelength + phase1
+        ) + 0.3 * amplitude * np.sin(2 * np.pi * t / (0.37 * wavelength) + phase2)
+        xy = start + np.outer(t, direction) + np.outer(meander, normal)
+        points.append(xy)
+        progress.append(t / length)
+    tree = cKDTree(np.concatenate(points))
+    frac = np.concatenate(progress)
+    dist, idx = tree.query(np.column_stack([xx.ravel(), yy.ravel()]))
+    f = frac[idx]
+    depth = 2.5 * np.sqrt(np.clip(1.0 - f, 0.0, 1.0))
+    width = 14.0 - 8.0 * f
+    carve = depth * np.exp(-(dist**2) / (2.0 * width**2))
+    return np.asarray(carve.reshape(xx.shape), dtype=np.float64)
+
+
+def _classes(
+    elevation: FloatArray,
+    spec: EpochSpec,
+    fields: dict[str, FloatArray],
+    plantations: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]],
+    *,
+    year: int,
+) -> npt.NDArray[np.int8]:
+    code = {c.name: c.code for c in CLASSES}
+    later = year > EPOCHS[0].date.year
+    shift = -0.05 if later else 0.0
+    z = elevation + 0.35 * fields["zone_noise"]
+    if later:
+        z = z + 0.08 * fields["zone_noise_2025"]
+    classes = np.full(elevation.shape, code["poplar"], dtype=np.int8)
+    tall = z < _TALL_GRASS_TOP + shift
+    reed = z + 0.6 * fields["reed_split"] < _REED_SPLIT + shift
+    classes[tall] = np.where(reed[tall], code["reed"], code["miscanthus"])
+    classes[z < _SEDGE_TOP + shift] = code["sedge"]
+    classes[z < _MUDFLAT_TOP + shift] = code["mudflat"]
+    planted, cleared = plantations
+    stand = planted & (elevation > 27.0) & (elevation < _TALL_GRASS_TOP)
+    classes[stand] = code["poplar"]
+    if later:
+        gone = stand & cleared
+        classes[gone] = np.where(z[gone] < _RECOVERY_SPLIT, code["sedge"], code["miscanthus"])
+    classes[elevation < spec.water_level_m] = code["water"]
+    return classes
+
+
+# ------------------------------------------------------------------- biomass
+def _agb(
+    elevation: FloatArray,
+    classes: npt.NDArray[np.int8],
+    fields: dict[str, FloatArray],
+    *,
+    year: int,
+    agb_2020: FloatArray | None,
+    cleared: npt.NDArray[np.bool_] | None,
+) -> FloatArray:
+    agb = np.zeros(elevation.shape, dtype=np.float64)
+    year_factor = np.exp(0.1 * fields[f"agb_year_{year}"] - 0.005)
+    for params in CLASSES:
+        if params.name in ("water", "poplar"):
+            continue
+        cls = classes == params.code
+        if not cls.any():
+            continue
+        sd = params.agb_log_sd
+        multiplier = np.exp(sd * fields["agb_multiplier"][cls])
+        z_c = float(np.median(elevation[cls]))
+        slope = np.exp(params.agb_elevation_slope * (elevation[cls] - z_c))
+        relative = multiplier * year_factor[cls] * slope
+        agb[cls] = params.agb_mean_mg_ha * relative / relative.mean()
+    mud = classes == CLASS_BY_NAME["mudflat"].code
+    agb[mud] = np.minimum(agb[mud], 2.0)
+    poplar = CLASS_BY_NAME["poplar"]
+    sd = poplar.agb_log_sd
+    stand = np.clip(
+        poplar.agb_mean_mg_ha * np.exp(sd * fields["poplar_multiplier"] - sd**2 / 2), 55.0, 125.0
+    )
+    trees = classes == poplar.code
+    if agb_2020 is None:
+        agb[trees] = stand[trees]
+    else:
+        years = EPOCHS[1].date.year - EPOCHS[0].date.year
+        grown = stand + _POPLAR_GROWTH_MG_HA_YR * years * np.sqrt(stand / poplar.agb_mean_mg_ha)
+        agb[trees] = grown[trees]
+    if cleared is not None:
+        agb[cleared] *= _RECOVERY_FACTOR
+    return agb
+
+
+def _canopy_height(
+    classes: npt.NDArray[np.int8], agb: FloatArray, fields: dict[str, FloatArray]
+) -> FloatArray:
+    height = np.zeros(agb.shape, dtype=np.float64)
+    noise = np.exp(0.1 * fields["height_noise"])
+    for params in CLASSES:
+        cls = classes == params.code
+        low, high = params.height_range_m
+        if params.name == "water" or not cls.any():
+            continue
+        if params.name == "mudflat":
+            height[cls] = high * np.clip(agb[cls] / 1.0, 0.0, 1.0)
+            continue
+        if params.name == "poplar":
+            rel = np.clip((agb[cls] - 55.0) / 70.0, 0.0, 1.0)
+            h = low + (high - low) * rel**0.8 * noise[cls] ** 0.5
+        else:
+            rel = agb[cls] / params.agb_mean_mg_ha
+            saturation = (1.0 - np.exp(-1.3 * rel)) / (1.0 - np.exp(-1.3 * 1.8))
+            h = low + (high - low) * saturation * noise[cls]
+        height[cls] = np.clip(h, low, high)
+    return height
+
+
+def _lai(classes: npt.NDArray[np.int8], agb: FloatArray) -> FloatArray:
+    lai = np.zeros(agb.shape, dtype=np.float64)
+    for params in CLASSES:
+        cls = classes == params.code
+        lai[cls] = np.minimum(params.lai_max, params.lai_per_agb * agb[cls])
+    return lai
+
+
+_SENESCENCE: Final = {
+    "mudflat": 0.3,
+    "sedge": 0.05,
+    "reed": 0.15,
+    "miscanthus": 0.25,
+    "poplar": 0.05,
+}
+
+
+def _senescence(classes: npt.NDArray[np.int8], fields: dict[str, FloatArray]) -> FloatArray:
+    sen = np.zeros(classes.shape, dtype=np.float64)
+    for name, base in _SENESCENCE.items():
+        cls = classes == CLASS_BY_NAME[name].code
+        sen[cls] = base
+    return np.clip(sen + 0.05 * fields["senescence"], 0.0, 0.6)
+
+
+def _wetness(elevation: FloatArray, spec: EpochSpec, fields: dict[str, FloatArray]) -> FloatArray:
+    """Surface wetness of the background (0 dry – 1 saturated): wet near the lake."""
+    logistic = 1.0 / (1.0 + np.exp(-(spec.water_level_m + 0.6 - elevation) / 0.25))
+    return np.clip(logistic + 0.25 * fields["wetness"], 0.0, 1.0)
+
+
+# ---------------------------------------------------------------------- soil
+def _soil_2020(
+    elevation: FloatArray, classes: npt.NDArray[np.int8], fields: dict[str, FloatArray]
+) -> SoilProfile:
+    oc_class = np.zeros(elevation.shape)
+    decay = np.zeros(elevation.shape)
+    bd_class = np.zeros(elevation.shape)
+    for params in CLASSES:
+        cls = classes == params.code
+        oc_class[cls] = params.soc_surface_pct
+        decay[cls] = params.soc_decay_cm
+        bd_class[cls] = params.bd_surface_g_cm3
+    oc_deep = np.clip(0.55 + 0.08 * fields["soc_deep"], 0.35, 0.8)
+    oc_surface = oc_class - 0.08 * (elevation - 27.0) + 0.45 * fields["soc_residual"]
+    oc_surface = np.clip(oc_surface, np.maximum(0.8, oc_deep + 0.2), 4.0)
+    bd_surface = np.clip(bd_class + 0.05 * fields["bd_surface"], 0.8, 1.2)
+    bd_deep = np.clip(1.42 + 0.04 * fields["bd_deep"], 1.3, 1.5)
+    return SoilProfile(
+        oc_surface_pct=oc_surface,
+        oc_deep_pct=oc_deep,
+        oc_decay_cm=decay * np.exp(0.1 * fields["soc_decay"]),
+        bd_surface_g_cm3=bd_surface,
+        bd_deep_g_cm3=bd_deep,
+        gain_pct=np.zeros(elevation.shape),
+    )
+
+
+def _soil_gain(
+    soil: SoilProfile,
+    classes_1: npt.NDArray[np.int8],
+    classes_2: npt.NDArray[np.int8],
+    fields: dict[str, FloatArray],
+    *,
+    years: float,
+) -> SoilProfile:
+    """Add the accumulated carbon ``a e^{−z/12}`` with a 0–30 cm gain of ``years × rate``."""
+    rate_1 = np.zeros(classes_1.shape)
+    rate_2 = np.zeros(classes_2.shape)
+    for params in CLASSES:
+        rate_1[classes_1 == params.code] = params.soc_gain_mg_ha_yr
+        rate_2[classes_2 == params.code] = params.soc_gain_mg_ha_yr
+    sd = 0.25
+    rate = 0.5 * (rate_1 + rate_2) * np.exp(sd * fields["soc_gain"] - sd**2 / 2)
+    unit = replace(
+        soil,
+        oc_surface_pct=np.zeros(classes_1.shape),
+        oc_deep_pct=np.zeros(classes_1.shape),
+        gain_pct=np.ones(classes_1.shape),
+    )
+    per_unit = unit.stock_mg_ha(0.0, 30.0)  # Mg C/ha of a unit-amplitude gain in 0–30 cm
+    return replace(soil, gain_pct=rate * years / per_unit)

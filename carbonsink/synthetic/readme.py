@@ -1,0 +1,239 @@
+"""The README.md written into a synthetic survey: what each file is and how it was made."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from carbonsink.synthetic.landscape import (
+    ANALYSIS_CRS,
+    RESOLUTION_M,
+    SOIL_STEP_CM,
+    Landscape,
+)
+from carbonsink.synthetic.lidar import LIDAR_CRS
+from carbonsink.synthetic.parameters import CARBON_FRACTION, CLASSES, GWP_CH4_AR5, Scale
+
+__all__ = ["readme_text"]
+
+
+_FILES = (
+    ("`survey.toml`", "the survey description the pipeline reads", "—"),
+    (
+        "`boundary.geojson`",
+        "project boundary, an irregular lake-shore polygon (RFC 7946)",
+        "EPSG:4326",
+    ),
+    (
+        "`imagery/s2_<date>.tif`",
+        "Sentinel-2 L2A-like scenes, uint16, bands B02 B03 B04 B05 B06 B07 B08 B8A B11 B12 "
+        "SCL, DN = (reflectance + 0.1) × 10000, nodata 0",
+        "EPSG:32649",
+    ),
+    (
+        "`lidar/2020/*.laz`",
+        "drone LiDAR tiles, LAS 1.2 point format 3, **no CRS record** (given in survey.toml)",
+        "EPSG:4547",
+    ),
+    (
+        "`lidar/2025/*.laz`",
+        "drone LiDAR tiles, LAS 1.4 point format 6, WKT CRS VLR",
+        "EPSG:4547",
+    ),
+    (
+        "`plots_<epoch>.csv`",
+        "biomass plots: `plot_id, lon, lat, agb_g_m2, size_m2, veg_class, date`",
+        "EPSG:4490",
+    ),
+    (
+        "`soil_<epoch>.csv`",
+        "soil-core layers: `core_id, lon, lat, depth_top_cm, depth_bottom_cm, "
+        "bulk_density_g_cm3`, `soc_pct` (2020, CHN) or `om_g_kg` (2025, dichromate 有机质), "
+        "`method, date`",
+        "EPSG:4326",
+    ),
+    (
+        "`landcover_<epoch>.csv`",
+        "reference land-cover samples: `x, y, class`",
+        "EPSG:32649",
+    ),
+    ("`truth/truth_<epoch>.nc`", "true per-pixel layers on the analysis grid", "EPSG:32649"),
+    ("`truth/totals.json`", "true totals inside the boundary and the true sink", "—"),
+)
+
+
+def _file_table() -> str:
+    rows = ["| file | what | CRS |", "|---|---|---|"]
+    rows += [f"| {name} | {what} | {crs} |" for name, what, crs in _FILES]
+    return "\n".join(rows)
+
+
+def _class_table() -> str:
+    rows = [
+        "| code | class | AGB mean (Mg DM/ha) | height (m) | R (root:shoot) | CF | "
+        "CH4 (mg m⁻² d⁻¹) | surface SOC (%) | 0–30 cm SOC gain (Mg C/ha/yr) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in CLASSES:
+        low, high = c.height_range_m
+        rows.append(
+            f"| {c.code} | {c.name} | {c.agb_mean_mg_ha:g} | {low:g}–{high:g} | "
+            f"{c.root_shoot:g} | {c.carbon_fraction:g} | {c.ch4_flux_mg_m2_d:g} | "
+            f"{c.soc_surface_pct:g} | {c.soc_gain_mg_ha_yr:g} |"
+        )
+    return "\n".join(rows)
+
+
+def readme_text(landscape: Landscape, *, scale: Scale, totals: dict[str, Any]) -> str:
+    """Markdown describing the survey, its generative model and its truth.
+
+    Parameters
+    ----------
+    landscape
+        The truth the survey was generated from.
+    scale
+        The survey size name.
+    totals
+        The content of ``truth/totals.json``.
+
+    Returns
+    -------
+    str
+        The README text (deterministic for a seed and scale).
+    """
+    grid = landscape.grid
+    first, last = (e.spec for e in landscape.epochs[:1] + landscape.epochs[-1:])
+    sink = totals["sink"]
+    epochs_rows = "\n".join(
+        f"| {e.spec.name} | {e.spec.date.isoformat()} | "
+        f"{', '.join(d.isoformat() for d in e.spec.image_dates)} | {e.spec.water_level_m:g} m |"
+        for e in landscape.epochs
+    )
+    stock_rows = "\n".join(
+        f"| {name} | {v['area_ha']['total']:.2f} | {v['stocks_t_c']['agb_c']:.1f} | "
+        f"{v['stocks_t_c']['bgb_c']:.1f} | {v['stocks_t_c']['soc_0_30']:.1f} | "
+        f"{v['stocks_t_c']['soc_0_100']:.1f} |"
+        for name, v in totals["epochs"].items()
+    )
+    return f"""# Junshan wetland demonstration (synthetic)
+
+A synthetic survey of a Junshan-like freshwater floodplain on East Dongting
+Lake (Yueyang, Hunan; ~113.07°E 29.41°N), written by `carbonsink.synthetic`
+(`carbonsink sample-data`) with seed **{landscape.seed}** at scale
+**{scale}**. Every input is generated from a known truth, which is written in
+`truth/` so that the pipeline's estimates can be scored. The same seed and
+scale always give byte-identical files. Nothing here is real data.
+
+Analysis grid: {ANALYSIS_CRS} (WGS 84 / UTM 49N), {RESOLUTION_M:g} m cells,
+{grid.height} rows × {grid.width} columns, bounds {tuple(round(b) for b in grid.bounds)}.
+
+## Files
+
+{_file_table()}
+
+EPSG:4547 is CGCS2000 / 3-degree Gauss-Kruger CM 114E; EPSG:4490 is CGCS2000
+geographic. Heights everywhere are on the Yellow Sea 1985 datum.
+
+## Epochs
+
+| epoch | reference date | image dates | lake level |
+|---|---|---|---|
+{epochs_rows}
+
+## Generative model
+
+**Landscape.** Elevation rises from ≈ 24 m at the lake (west-south-west) to
+≈ 32 m upland: `z = 24 + 8 s^1.2 + 0.6 F₁ + 0.15 F₂` (`s` the normalised
+distance from the lake, `F` unit Gaussian random fields made by filtering
+white noise, correlation lengths 300 m and 50 m), with meandering channels up
+to 2.5 m deep carved in. Sediment raises the ground by up to ≈ 4 cm by 2025.
+Water lies below the lake level; above it the classes are zoned on a noisy
+elevation (mudflat < 25.9 m < sedge < 27.6 m < reed / miscanthus < 30.2 m <
+poplar), plus rectangular poplar plantations on the 27–30 m beach. Three of
+every four plantations were cleared between the epochs and recover as sedge
+(below 28 m) or miscanthus at 75 % of their biomass; remaining poplar grows
+≈ 3 Mg/ha/yr. Zone edges shift slightly between epochs.
+
+{_class_table()}
+
+**Biomass.** True AGB = class mean × spatially correlated lognormal
+multiplier × year multiplier × `exp(b (z − z_class))` (within-class
+elevation dependence), normalised so the class mean over the landscape is the
+tabled value; poplar 55–125 Mg/ha in 2020. Canopy height rises non-linearly
+(saturating) with AGB relative to the class mean, with a noise field, inside
+the class's height range. LAI = min(LAI_max, c × AGB); fractional cover
+`1 − exp(−0.5 LAI)` saturates in dense reed. Vegetation carbon
+`C_veg = AGB × CF × (1 + R)` with CF = {CARBON_FRACTION} and R per class
+(table; the same values are in survey.toml's `[vegetation]`).
+
+**Soil.** `OC(z) = OC_deep + (OC_0 − OC_deep) e^(−z/λ)` with a class- and
+elevation-dependent surface value plus a 200 m residual field that no
+covariate explains (0.8–4 %), `OC_deep` ≈ 0.55 %; bulk density rises from
+0.8–1.2 at the surface to 1.3–1.5 g/cm³ at depth (`e^(−z/30)`). By 2025,
+carbon `a e^(−z/12)` is added with the 0–30 cm gain = years × rate (table;
+mean of the two epochs' classes, × a lognormal field); bulk density is
+unchanged, so fixed-depth and equivalent-soil-mass changes agree. True
+stocks sum `OC % × BD × Δz` over {SOIL_STEP_CM:g} cm layers.
+
+**Imagery.** Reflectance = fc × canopy + (1 − fc) × background (wet/dry mud)
+with NIR rising and saturating with LAI and a senescent fraction per class;
+turbid water is dark in NIR/SWIR (MNDWI separates it). Each scene has its own
+clouds (SCL 8/9, bright), shadows 150 m to the north-west (SCL 3, dark),
+sensor noise and a 10-day phenology step; 20 m bands are 2 × 2 averages.
+Tags: PROCESSING_BASELINE=05.09, BOA_ADD_OFFSET=-1000,
+QUANTIFICATION_VALUE=10000, SENSING_DATE.
+
+**LiDAR.** A rotated flight strip (south-west to north-east, across the elevation gradient) covering ≈ {landscape.scale.lidar_cover_fraction:.0%} of the
+boundary's area (not aligned to it), flown in 60 m strips at
+{landscape.scale.pulse_density_m2:g} pulses/m². Ground returns lie on the
+true terrain with 3 cm noise; vegetation returns are spread through the
+canopy up to the true height (multiple returns, ordered by height); pulses
+on open water return rarely (12 %), flat at the lake level (8 mm noise).
+The ground-return probability falls with LAI, so dense marsh grass hides
+the ground. Coordinates transformed with pyproj to {LIDAR_CRS}; scale 0.01 m.
+**Every point has classification 1 (unassigned); the true kind of each
+return is in `user_data`: 0 ground, 1 vegetation, 2 water.**
+
+**Field data.** ~{landscape.scale.n_plots} plots per epoch stratified over
+the vegetated classes, a third inside the LiDAR block: 1 m² clip plots
+(herbaceous, mudflat) and 400 m² poplar inventory plots; `agb_g_m2` = true
+cell AGB × 100 × lognormal within-cell heterogeneity (SD of log 0.3; 0.1 for
+poplar) × 3 % weighing error; positions carry a 2 m handheld-GNSS error
+(plots lie at least 10 m inside the boundary).
+{landscape.scale.n_cores} soil cores per epoch (layers 0–10, 10–20, 20–30,
+30–50, 50–70, 70–100 cm; 15 % stop at 50 or 70 cm) sample the cell's true
+profile × a micro-site factor, with lab error (BD 5 %, CHN 3 %, dichromate
+6 %); 2025 reports organic matter `om_g_kg = OC % × 10 × 1.724`; 60 % of the
+2025 cores revisit 2020 sites. {landscape.scale.n_samples} land-cover samples
+per epoch, stratified by true class.
+
+## Truth
+
+`truth/truth_<epoch>.nc`: `class` (1 water, 2 mudflat, 3 sedge, 4 reed,
+5 miscanthus, 6 poplar), `elevation_m`, `canopy_height_m`, `agb_mg_ha`,
+`bgb_mg_ha`, `veg_c_mg_ha`, `soc_0_30_mg_ha`, `soc_0_100_mg_ha`,
+`soc_surface_pct`, `lai`, `fractional_cover`, `water_mask` (at the image
+dates), `inside_boundary` (cell centre inside the boundary), `lidar_coverage`
+(cell centre inside the flight block).
+
+`truth/totals.json`, inside the boundary with true cell areas
+(`Grid.cell_area_ha`), from the float32 values in the NetCDF files:
+
+- class areas (ha); pool totals in t C: `agb_c = Σ A·AGB·CF`,
+  `bgb_c = Σ A·BGB·CF`, `veg_c`, `soc_0_30`, `soc_0_100`; AGB (t DM) inside and
+  outside the LiDAR block;
+- `ΔC_pool = (stock_{last.name} − stock_{first.name}) / years`, years = days
+  between the reference dates / 365.25 = {sink["years"]:.4f};
+- removals = 44/12 × (ΔC_agb + ΔC_bgb + ΔC_soc_0_100) (t CO2e/yr);
+- CH4 = Σ_class area_{last.name} × flux × 365 × 1e-5 × {GWP_CH4_AR5:g} (AR5)
+  (t CO2e/yr), using the {last.name} class areas;
+- net = removals − CH4.
+
+| epoch | area (ha) | AGB C (t) | BGB C (t) | SOC 0–30 (t) | SOC 0–100 (t) |
+|---|---|---|---|---|---|
+{stock_rows}
+
+True sink {first.name}→{last.name}: removals {sink["removals_t_co2e_yr"]:.1f} t CO2e/yr,
+CH4 {sink["ch4_t_co2e_yr"]:.1f} t CO2e/yr, **net {sink["net_t_co2e_yr"]:.1f} t CO2e/yr**.
+Peak herbaceous AGB is a stock that dies back each year, not an annual sink:
+only the change between the epochs counts.
+"""

@@ -1,0 +1,259 @@
+"""The truth written beside a synthetic survey: per-pixel layers and totals.
+
+``truth/truth_<epoch>.nc`` holds every true layer on the analysis grid
+(float32 densities; integer class and mask layers with a
+``flag_values``/``flag_meanings`` legend). ``truth/totals.json`` holds the
+totals inside the boundary and the true sink between the epochs, computed
+from exactly the float32 values written to the NetCDF files:
+
+* inside = cells whose centre lies inside the boundary
+  (:meth:`carbonsink.grid.Grid.boundary_mask`); ``A`` = true cell area in ha
+  (:attr:`carbonsink.grid.Grid.cell_area_ha`);
+* area of class k = Σ_inside A × [class = k] (ha);
+* AGB total = Σ_inside A × agb_mg_ha (t dry matter), split by the epoch's
+  LiDAR coverage mask;
+* pool totals (t C): agb_c = Σ A × agb × CF, bgb_c = Σ A × bgb × CF,
+  veg_c = Σ A × veg_c_mg_ha, soc_0_30 = Σ A × soc_0_30_mg_ha,
+  soc_0_100 = Σ A × soc_0_100_mg_ha, with CF = 0.47;
+* ΔC_pool = (total_2025 − total_2020) / years (t C/yr), with years =
+  days between the epochs' reference dates / 365.25;
+* removals = 44/12 × (ΔC_agb_c + ΔC_bgb_c + ΔC_soc_0_100) (t CO2e/yr);
+* CH4 = Σ_k area_k(2025) × F_k × 365 × 1e-5 × 28 (t CO2e/yr), F_k the class
+  flux in mg CH4 m⁻² d⁻¹, GWP AR5 = 28, class areas of the later epoch;
+* net = removals − CH4.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+
+from carbonsink.io.writers import write_json, write_netcdf
+from carbonsink.synthetic.landscape import EpochTruth, Landscape
+from carbonsink.synthetic.parameters import CARBON_FRACTION, CLASSES, GWP_CH4_AR5
+from carbonsink.units import CO2_PER_C, T_HA_YR_PER_MG_M2_D
+
+__all__ = ["REMOVAL_POOLS", "totals", "truth_dataset", "write_truth"]
+
+#: Pools counted in the removals.
+REMOVAL_POOLS: Final = ("agb_c", "bgb_c", "soc_0_100")
+
+_FLOAT_LAYERS: Final = (
+    ("elevation_m", "m", "true terrain elevation (Yellow Sea 1985 height)"),
+    ("canopy_height_m", "m", "true canopy height above ground"),
+    ("agb_mg_ha", "Mg ha-1", "true above-ground biomass (dry matter)"),
+    ("bgb_mg_ha", "Mg ha-1", "true below-ground biomass (dry matter), AGB x root:shoot"),
+    ("veg_c_mg_ha", "Mg C ha-1", "true vegetation carbon, AGB x CF x (1 + R)"),
+    ("soc_0_30_mg_ha", "Mg C ha-1", "true soil organic carbon stock 0-30 cm"),
+    ("soc_0_100_mg_ha", "Mg C ha-1", "true soil organic carbon stock 0-100 cm"),
+    ("soc_surface_pct", "%", "true soil organic carbon at the surface"),
+    ("lai", "1", "true leaf area index"),
+    ("fractional_cover", "1", "true fractional vegetation cover, 1 - exp(-0.5 LAI)"),
+)
+
+
+def _root_shoot(classes: npt.NDArray[np.integer]) -> npt.NDArray[np.float64]:
+    ratio = np.zeros(classes.shape, dtype=np.float64)
+    for params in CLASSES:
+        ratio[classes == params.code] = params.root_shoot
+    return ratio
+
+
+def truth_dataset(landscape: Landscape, epoch: EpochTruth) -> xr.Dataset:
+    """The epoch's true layers on the analysis grid.
+
+    Parameters
+    ----------
+    landscape, epoch
+        The truth.
+
+    Returns
+    -------
+    xarray.Dataset
+        Float32 densities and int8/uint8 class and mask layers, each with
+        ``units`` and ``long_name``; the CRS is recorded the rioxarray way.
+    """
+    grid = landscape.grid
+    crop = landscape.crop
+    classes = crop(epoch.class_code).astype(np.int8)
+    agb = crop(epoch.agb_mg_ha)
+    ratio = _root_shoot(classes)
+    values = {
+        "elevation_m": crop(epoch.elevation_m),
+        "canopy_height_m": crop(epoch.canopy_height_m),
+        "agb_mg_ha": agb,
+        "bgb_mg_ha": agb * ratio,
+        "veg_c_mg_ha": agb * CARBON_FRACTION * (1.0 + ratio),
+        "soc_0_30_mg_ha": crop(epoch.soc_0_30_mg_ha),
+        "soc_0_100_mg_ha": crop(epoch.soc_0_100_mg_ha),
+        "soc_surface_pct": crop(epoch.soil.oc_pct(0.0)),
+        "lai": crop(epoch.lai),
+        "fractional_cover": crop(epoch.fractional_cover),
+    }
+    ds = grid.dataset(
+        attrs={
+            "title": f"True layers of the synthetic Junshan-like survey, epoch {epoch.spec.name}",
+            "epoch": epoch.spec.name,
+            "date": epoch.spec.date.isoformat(),
+            "seed": landscape.seed,
+            "water_level_m": epoch.spec.water_level_m,
+            "carbon_fraction": CARBON_FRACTION,
+            "source": "carbonsink.synthetic (see README.md of the survey)",
+            "Conventions": "CF-1.8",
+        }
+    )
+    ds["class"] = grid.dataarray(
+        classes,
+        name="class",
+        units="1",
+        long_name="true land-cover class",
+        attrs={
+            "flag_values": np.array([c.code for c in CLASSES], dtype=np.int8),
+            "flag_meanings": " ".join(c.name for c in CLASSES),
+        },
+    )
+    for name, units, long_name in _FLOAT_LAYERS:
+        ds[name] = grid.dataarray(
+            values[name].astype(np.float32), name=name, units=units, long_name=long_name
+        )
+    masks = {
+        "water_mask": (crop(epoch.water_mask), "open water at the image dates"),
+        "inside_boundary": (
+            grid.boundary_mask(landscape.boundary),
+            "cell centre inside the project boundary",
+        ),
+        "lidar_coverage": (
+            grid.boundary_mask(epoch.lidar_block),
+            "cell centre inside the LiDAR flight block",
+        ),
+    }
+    for name, (mask, long_name) in masks.items():
+        ds[name] = grid.dataarray(
+            mask.astype(np.uint8),
+            name=name,
+            units="1",
+            long_name=long_name,
+            attrs={"flag_values": np.array([0, 1], dtype=np.uint8), "flag_meanings": "no yes"},
+        )
+    # Re-write the CRS on the full dataset so every variable gets its
+    # ``grid_mapping`` and the CRS survives a NetCDF round trip.
+    out: xr.Dataset = ds.rio.write_crs(grid.crs.to_wkt()).rio.write_transform(grid.transform)
+    for var in out.data_vars.values():
+        # List the scalar CRS variable as a coordinate so that a plain
+        # ``xr.open_dataset`` (without ``decode_coords="all"``) finds it too.
+        var.encoding["coordinates"] = "spatial_ref"
+    return out
+
+
+def _weighted_sum(ds: xr.Dataset, name: str, weights: npt.NDArray[np.float64]) -> float:
+    return float(np.sum(ds[name].values.astype(np.float64) * weights))
+
+
+def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, Any]:
+    """Totals inside the boundary per epoch, and the true sink between the epochs.
+
+    Parameters
+    ----------
+    landscape
+        The truth (for the grid and the epoch dates).
+    datasets
+        The per-epoch datasets of :func:`truth_dataset`, by epoch name.
+
+    Returns
+    -------
+    dict
+        JSON-ready totals; see the module docstring for every formula.
+    """
+    area = landscape.grid.cell_area_ha
+    out: dict[str, Any] = {"epochs": {}}
+    for epoch in landscape.epochs:
+        ds = datasets[epoch.spec.name]
+        inside = ds["inside_boundary"].values.astype(bool)
+        covered = ds["lidar_coverage"].values.astype(bool)
+        weights = np.where(inside, area, 0.0)
+        classes = ds["class"].values
+
+        def total(name: str, w: npt.NDArray[np.float64] = weights, ds: xr.Dataset = ds) -> float:
+            return _weighted_sum(ds, name, w)
+
+        stocks = {
+            "agb_c": total("agb_mg_ha") * CARBON_FRACTION,
+            "bgb_c": total("bgb_mg_ha") * CARBON_FRACTION,
+            "veg_c": total("veg_c_mg_ha"),
+            "soc_0_30": total("soc_0_30_mg_ha"),
+            "soc_0_100": total("soc_0_100_mg_ha"),
+        }
+        class_area = {c.name: float(np.sum(weights[classes == c.code])) for c in CLASSES}
+        out["epochs"][epoch.spec.name] = {
+            "date": epoch.spec.date.isoformat(),
+            "area_ha": {**class_area, "total": float(weights.sum())},
+            "stocks_t_c": stocks,
+            "agb_t_dm": {
+                "total": total("agb_mg_ha"),
+                "inside_lidar": total("agb_mg_ha", np.where(covered, weights, 0.0)),
+                "outside_lidar": total("agb_mg_ha", np.where(covered, 0.0, weights)),
+            },
+            "lidar_coverage_ha": float(np.sum(np.where(covered, weights, 0.0))),
+        }
+    first, last = landscape.epochs[0].spec, landscape.epochs[-1].spec
+    years = landscape.years
+    s1 = out["epochs"][first.name]["stocks_t_c"]
+    s2 = out["epochs"][last.name]["stocks_t_c"]
+    delta = {pool: (s2[pool] - s1[pool]) / years for pool in s1}
+    removals = CO2_PER_C * sum(delta[pool] for pool in REMOVAL_POOLS)
+    areas_2 = out["epochs"][last.name]["area_ha"]
+    ch4_by_class = {
+        c.name: areas_2[c.name] * c.ch4_flux_mg_m2_d * T_HA_YR_PER_MG_M2_D * GWP_CH4_AR5
+        for c in CLASSES
+    }
+    ch4 = sum(ch4_by_class.values())
+    out["sink"] = {
+        "from_epoch": first.name,
+        "to_epoch": last.name,
+        "years": years,
+        "delta_c_t_c_yr": delta,
+        "removal_pools": list(REMOVAL_POOLS),
+        "removals_t_co2e_yr": removals,
+        "ch4_t_co2e_yr": ch4,
+        "ch4_by_class_t_co2e_yr": ch4_by_class,
+        "ch4_class_areas_epoch": last.name,
+        "ch4_flux_mg_m2_d": {c.name: c.ch4_flux_mg_m2_d for c in CLASSES},
+        "gwp_ch4": GWP_CH4_AR5,
+        "net_t_co2e_yr": removals - ch4,
+    }
+    out["method"] = {
+        "inside": "cells whose centre is inside boundary.geojson (Grid.boundary_mask)",
+        "area": "true (ellipsoidal) cell area in ha, Grid.cell_area_ha",
+        "stocks_t_c": "sum over inside cells of density [Mg/ha] x cell area [ha]; "
+        "agb_c = AGB x CF, bgb_c = BGB x CF, CF = 0.47; values as stored (float32) in "
+        "truth_<epoch>.nc",
+        "agb_t_dm": "sum of agb_mg_ha x cell area, split by the epoch's lidar_coverage mask",
+        "delta_c_t_c_yr": "(stock_2025 - stock_2020) / years, years = days between the "
+        "epochs' dates / 365.25",
+        "removals_t_co2e_yr": "44/12 x (delta agb_c + delta bgb_c + delta soc_0_100)",
+        "ch4_t_co2e_yr": "sum over classes of area_2025 [ha] x flux [mg CH4/m2/d] x 365e-5 "
+        "x GWP 28 (AR5)",
+        "net_t_co2e_yr": "removals - CH4",
+    }
+    out["seed"] = landscape.seed
+    return out
+
+
+def write_truth(landscape: Landscape, out_dir: Path) -> tuple[list[Path], dict[str, Any]]:
+    """Write ``truth_<epoch>.nc`` for each epoch and ``totals.json`` into ``out_dir``.
+
+    Returns
+    -------
+    paths, totals
+        The files written and the totals dictionary.
+    """
+    datasets = {e.spec.name: truth_dataset(landscape, e) for e in landscape.epochs}
+    paths = [write_netcdf(ds, out_dir / f"truth_{name}.nc") for name, ds in datasets.items()]
+    summary = totals(landscape, datasets)
+    paths.append(write_json(summary, out_dir / "totals.json"))
+    return paths, summary
