@@ -12,7 +12,7 @@ import traceback
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import click
 import typer
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
         stderr.print("aborted")
         code = 130
     except _USAGE_ERRORS as exc:
-        exc.show()
+        cast(click.ClickException, exc).show()  # both kinds have click's show()
         code = EXIT_BAD_INPUT
     except CarbonSinkError as exc:
         for problem in getattr(exc, "problems", None) or (exc.problem,):

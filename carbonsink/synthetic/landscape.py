@@ -396,9 +396,7 @@ def _boundary(rng: np.random.Generator, scale: ScaleSpec) -> tuple[Polygon, Poly
     return lonlat, utm
 
 
-def _lidar_blocks(
-    boundary: Polygon, outer: Grid, fraction: float
-) -> tuple[Polygon, Polygon]:
+def _lidar_blocks(boundary: Polygon, outer: Grid, fraction: float) -> tuple[Polygon, Polygon]:
     """Rotated flight strips covering ``fraction`` of the boundary.
 
     Each strip runs south-west to north-east across the elevation gradient —

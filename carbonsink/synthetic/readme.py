@@ -182,8 +182,10 @@ sensor noise and a 10-day phenology step; 20 m bands are 2 × 2 averages.
 Tags: PROCESSING_BASELINE=05.09, BOA_ADD_OFFSET=-1000,
 QUANTIFICATION_VALUE=10000, SENSING_DATE.
 
-**LiDAR.** A rotated flight strip (south-west to north-east, across the elevation gradient) covering ≈ {landscape.scale.lidar_cover_fraction:.0%} of the
-boundary's area (not aligned to it), flown in 60 m strips at
+**LiDAR.** A rotated flight strip (south-west to north-east, across the
+elevation gradient from the lake edge to the upland) covering
+≈ {landscape.scale.lidar_cover_fraction:.0%} of the boundary's area (not
+aligned to it), flown in 60 m swaths at
 {landscape.scale.pulse_density_m2:g} pulses/m². Ground returns lie on the
 true terrain with 3 cm noise; vegetation returns are spread through the
 canopy up to the true height (multiple returns, ordered by height); pulses
