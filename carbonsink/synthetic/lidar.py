@@ -1,8 +1,9 @@
 """Drone LiDAR point clouds simulated over part of the landscape, written as LAZ tiles.
 
 Acquisition model. A drone flies back and forth along the long side of a
-rotated rectangular block (covering ~30 % of the project area, not aligned to
-the boundary) in 60 m wide strips at 70 m above ground; the scanner sweeps
+rotated rectangular strip (covering a few per cent of the project area —
+``ScaleSpec.lidar_cover_fraction`` — not aligned to the boundary) in 60 m
+wide swaths at 70 m above ground; the scanner sweeps
 across each strip, so pulses lie on a jittered lattice at the survey's pulse
 density, in acquisition order (strip, sweep, pulse — which is also what makes
 the LAZ files compress well). Each pulse, at the 10 m cell it falls in:

@@ -183,10 +183,11 @@ class ScaleSpec:
 
 
 SCALES: Final[dict[str, ScaleSpec]] = {
-    # Drone density (12–15 pulses/m²) over a flight strip across the area
-    # block, as drone surveys cover only part of an area; the small survey's
-    # LAZ stays ≈ 15 MB for both epochs.
+    # Drone density (12–17 pulses/m²) over a flight strip across the area, as
+    # drone surveys cover only part of an area; the small survey's LAZ stays
+    # ≈ 15 MB for both epochs. Medium writes one ≈ 7-million-point file per
+    # epoch (the 5-million-point benchmark), large two ≈ 20-million-point files.
     "small": ScaleSpec(2000.0, 1500.0, (700000.0, 3254000.0), 12.0, 0.08, (2, 2), 80, 40, 400),
-    "medium": ScaleSpec(4000.0, 3000.0, (699000.0, 3253000.0), 15.0, 0.08, (2, 2), 120, 60, 600),
-    "large": ScaleSpec(10000.0, 6000.0, (696000.0, 3251500.0), 15.0, 0.06, (4, 3), 200, 80, 1000),
+    "medium": ScaleSpec(4000.0, 3000.0, (699000.0, 3253000.0), 15.0, 0.08, (1, 1), 120, 60, 600),
+    "large": ScaleSpec(10000.0, 6000.0, (696000.0, 3251500.0), 17.0, 0.06, (2, 1), 200, 80, 1000),
 }

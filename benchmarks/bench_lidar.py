@@ -1,0 +1,208 @@
+"""Benchmark of the LiDAR chain against the time laspy needs just to decode the file.
+
+For each cloud it measures, each in a fresh subprocess (so peak RSS is that
+job's own):
+
+* ``decode``: ``laspy.read`` of the whole file (the physical floor: every
+  point must be decoded once);
+* ``chain``: :func:`carbonsink.lidar.processing.process_lidar` — read, water
+  detection, SMRF ground, DTM, heights, CHM and area-based metrics on a 10 m
+  grid in the file's own CRS;
+* peers when installed (``pip install -e ".[bench]"``): whitebox-workflows
+  (``lidar_ground_point_filter`` + ``lidar_tin_gridding``) and
+  cloth-simulation-filter (ground only).
+
+It prints wall times, peak RSS and the ratios to the decode time.
+
+Clouds: the synthetic survey generator's ``medium`` scale (one LAZ of about 7
+million points per epoch) and ``../shared/data/lidar/PDAL_lone-star.laz``
+(PDAL test data, 518,862 points; its header's EPSG:4326 is wrong, so a
+projected CRS is given). ``--large`` also generates the ``large`` scale (two
+files of about 20 million points per epoch, ~4 minutes) and reports the
+chain's peak RSS on one of them (target: under 1 GB).
+
+Usage::
+
+    python benchmarks/bench_lidar.py [--large] [--cache DIR] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data" / "lidar"
+
+_DECODE = """
+import json, resource, sys, time
+import laspy
+start = time.perf_counter()
+las = laspy.read(sys.argv[1])
+n = len(las.points)
+seconds = time.perf_counter() - start
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "points": n, "rss_mb": rss}))
+"""
+
+_CHAIN = """
+import json, resource, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from carbonsink.grid import Grid
+from carbonsink.io.pointclouds import read_lidar_info
+from carbonsink.lidar.processing import process_lidar
+path, crs, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+info = read_lidar_info(path, crs=crs)
+b = info.bounds
+grid = Grid.from_bounds((b[0], b[1], b[2], b[3]), crs=crs, resolution=10.0)
+start = time.perf_counter()
+if workers > 1:
+    with ProcessPoolExecutor(workers) as pool:
+        result = process_lidar([path], grid, crs=crs, executor=pool)
+else:
+    result = process_lidar([path], grid, crs=crs)
+seconds = time.perf_counter() - start
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "rss_mb": max(rss, children), "tiles": len(result.qa),
+                  "ground_fraction": float((result.qa.points * result.qa.ground_fraction).sum()
+                                           / result.qa.points.sum())}))
+"""
+
+_WHITEBOX = """
+import json, resource, sys, time, tempfile, os
+import whitebox_workflows as wbw
+wbe = wbw.WbEnvironment()
+start = time.perf_counter()
+las = wbe.read_lidar(sys.argv[1])
+ground = wbe.lidar_ground_point_filter(las, search_radius=2.0, min_neighbours=0,
+    slope_threshold=15.0, height_threshold=0.5, classify=True, height_above_ground=False)
+dtm = wbe.lidar_tin_gridding(ground, interpolation_parameter="elevation", returns_included="all",
+    cell_size=1.0, excluded_classes=[0, 1, 3, 4, 5, 6, 7, 9, 18])
+seconds = time.perf_counter() - start
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "rss_mb": rss}))
+"""
+
+_CSF = """
+import json, resource, sys, time
+import laspy, numpy as np, CSF
+start = time.perf_counter()
+las = laspy.read(sys.argv[1])
+xyz = np.column_stack([las.x, las.y, las.z])
+csf = CSF.CSF()
+csf.params.cloth_resolution = 1.0
+csf.setPointCloud(xyz)
+ground, off = CSF.VecInt(), CSF.VecInt()
+csf.do_filtering(ground, off, exportCloth=False)
+seconds = time.perf_counter() - start
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "rss_mb": rss}))
+"""
+
+
+def _run(code: str, *args: str) -> dict[str, float] | None:
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    if result.returncode != 0:
+        if "ModuleNotFoundError" in result.stderr:
+            return None
+        raise RuntimeError(result.stderr[-2000:])
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _best(code: str, *args: str, repeat: int = 2) -> dict[str, float] | None:
+    runs = [_run(code, *args) for _ in range(repeat)]
+    if any(r is None for r in runs):
+        return None
+    return min(runs, key=lambda r: r["seconds"])  # type: ignore[arg-type,return-value]
+
+
+def _generate(cache: Path, scale: str) -> Path:
+    folder = cache / f"junshan_{scale}"
+    if not (folder / "survey.toml").is_file():
+        print(f"generating the {scale} synthetic survey in {folder} ...", flush=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "carbonsink",
+                "-q",
+                "sample-data",
+                str(folder),
+                "--scale",
+                scale,
+            ],
+            check=True,
+            cwd=ROOT,
+        )
+    return folder
+
+
+def bench_file(label: str, path: Path, crs: str, workers: int) -> None:
+    decode = _best(_DECODE, str(path))
+    assert decode is not None
+    chain = _best(_CHAIN, str(path), crs, str(workers))
+    assert chain is not None
+    floor = decode["seconds"]
+    print(f"\n== {label}: {path.name}, {int(decode['points']):,} points")
+    print(f"  laspy decode            {floor:8.2f} s   peak RSS {decode['rss_mb']:7.0f} MB")
+    print(
+        f"  carbonsink chain        {chain['seconds']:8.2f} s   peak RSS {chain['rss_mb']:7.0f} MB"
+        f"   ratio {chain['seconds'] / floor:5.1f}x decode   ({int(chain['tiles'])} tiles,"
+        f" workers={workers}, ground {chain['ground_fraction']:.1%})"
+    )
+    for name, code in (("whitebox-workflows", _WHITEBOX), ("cloth-simulation-filter", _CSF)):
+        peer = _best(code, str(path), repeat=1)
+        if peer is None:
+            print(f"  {name:<23} not installed (pip install -e '.[bench]')")
+            continue
+        print(
+            f"  {name:<23} {peer['seconds']:8.2f} s   peak RSS {peer['rss_mb']:7.0f} MB"
+            f"   ratio {peer['seconds'] / floor:5.1f}x decode"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--large", action="store_true", help="also measure peak RSS on a ~20-million-point file"
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "carbonsink-bench",
+        help="where generated surveys are kept between runs",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="process pool size for tiles")
+    args = parser.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+
+    medium = _generate(args.cache, "medium")
+    path = max((medium / "lidar" / "2025").glob("*.laz"), key=lambda p: p.stat().st_size)
+    bench_file("synthetic survey, medium scale", path, "EPSG:4547", args.workers)
+
+    lone_star = SHARED / "PDAL_lone-star.laz"
+    if lone_star.is_file():
+        bench_file("real drone cloud (PDAL test data)", lone_star, "EPSG:32614", args.workers)
+    else:
+        print(f"\n{lone_star} is absent: real-data benchmark skipped")
+
+    if args.large:
+        large = _generate(args.cache, "large")
+        big = max((large / "lidar" / "2025").glob("*.laz"), key=lambda p: p.stat().st_size)
+        bench_file("synthetic survey, large scale (memory)", big, "EPSG:4547", args.workers)
+
+
+if __name__ == "__main__":
+    main()

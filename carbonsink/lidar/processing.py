@@ -1,0 +1,529 @@
+"""The LiDAR chain, tiled and streamed: points -> ground -> DTM -> heights -> CHM -> metrics.
+
+Points are read once, in chunks, and spilled to per-tile bucket files (each
+tile with a halo at least as wide as the ground filter's window, DESIGN.md §4
+and §6). Each tile is then processed on its own — in this process, in a pool,
+or on a Dask cluster — and its results are cropped to the tile core and
+written into the grid-wide outputs, so memory depends on the tile size, not
+on the file, and the merged result has no seams.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import xarray as xr
+
+from carbonsink.errors import InputError
+from carbonsink.grid import Grid, Tile
+from carbonsink.io.pointclouds import PointChunk, iter_points, read_lidar_info
+from carbonsink.lidar.ground import SMRFParameters, WaterParameters, detect_water, smrf
+from carbonsink.lidar.metrics import MetricsSpec, area_metrics, metric_attrs
+from carbonsink.lidar.surfaces import (
+    Raster,
+    canopy_height_model,
+    height_above_ground,
+    terrain_model,
+)
+
+__all__ = ["LidarOptions", "LidarResult", "TileQA", "process_lidar", "process_tile_points"]
+
+logger = logging.getLogger(__name__)
+
+#: ASPRS classes: 2 ground, 7 low noise, 9 water, 18 high noise.
+GROUND, LOW_NOISE, WATER, HIGH_NOISE = 2, 7, 9, 18
+
+ProgressCallback = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class LidarOptions:
+    """Settings of the LiDAR chain.
+
+    Attributes
+    ----------
+    ground
+        ``"classify"`` runs SMRF; ``"trust"`` uses the files' class 2 as ground.
+    smrf
+        Ground filter parameters (PDAL defaults).
+    water
+        Water detection for unclassified clouds; ``None`` disables it (class 9
+        is always water).
+    dtm_cell, chm_cell
+        Cell sizes (m) of the DTM and the CHM; they must divide the grid resolution.
+    pit_free
+        Apply the pit filter to the CHM.
+    metrics
+        Percentiles and cover thresholds of the area-based metrics.
+    points_per_tile
+        Target number of points per tile; the tile size follows from the
+        point density in the file headers.
+    chunk_size
+        Points decoded per read step.
+    """
+
+    ground: Literal["classify", "trust"] = "classify"
+    smrf: SMRFParameters = field(default_factory=SMRFParameters)
+    water: WaterParameters | None = field(default_factory=WaterParameters)
+    dtm_cell: float = 1.0
+    chm_cell: float = 0.5
+    pit_free: bool = False
+    metrics: MetricsSpec = field(default_factory=MetricsSpec)
+    points_per_tile: int = 2_000_000
+    chunk_size: int = 1_000_000
+
+    def halo_m(self) -> float:
+        """Halo width (m): the ground filter's window plus one DTM cell."""
+        return self.smrf.window + self.dtm_cell
+
+
+@dataclass(frozen=True)
+class TileQA:
+    """Quality figures of one tile."""
+
+    tile: str
+    points: int
+    ground_fraction: float
+    water_fraction: float
+    dtm_gap_fraction: float
+    seconds: float
+
+
+@dataclass
+class LidarResult:
+    """Outputs of :func:`process_lidar`.
+
+    Attributes
+    ----------
+    metrics
+        Area-based metrics on the analysis grid (units in attributes).
+    dtm, chm
+        Grid-wide terrain model and canopy height model at their own cell
+        sizes, as DataArrays with the analysis CRS.
+    qa
+        One row per tile (points, ground and water fractions, DTM gaps, time).
+    """
+
+    metrics: xr.Dataset
+    dtm: xr.DataArray
+    chm: xr.DataArray
+    qa: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class _TileResult:
+    tile: Tile
+    metrics: dict[str, npt.NDArray[np.float64]]
+    dtm: npt.NDArray[np.float32]
+    chm: npt.NDArray[np.float32]
+    qa: TileQA
+
+
+def _check_nesting(grid: Grid, options: LidarOptions) -> None:
+    for name, cell in (("dtm_cell", options.dtm_cell), ("chm_cell", options.chm_cell)):
+        ratio = grid.resolution / cell
+        if cell <= 0 or abs(ratio - round(ratio)) > 1e-9:
+            raise InputError(
+                f"{name} {cell:g} m does not divide the grid resolution {grid.resolution:g} m",
+                fix=f"choose a {name} such as {grid.resolution / math.ceil(ratio):g} m",
+            )
+
+
+def process_tile_points(
+    points: PointChunk,
+    *,
+    window: Grid,
+    options: LidarOptions,
+) -> tuple[dict[str, npt.NDArray[np.float64]], Raster, Raster, dict[str, float]]:
+    """Run the chain on the points of one tile window (halo included).
+
+    Parameters
+    ----------
+    points
+        The tile's points in the grid CRS (metres).
+    window
+        The tile's halo window of the analysis grid.
+    options
+        Chain settings.
+
+    Returns
+    -------
+    metrics, dtm, chm, qa
+        Metric layers on ``window``, the DTM and CHM rasters covering it, and
+        QA figures.
+    """
+    x, y, z = points.x, points.y, points.z
+    cls = points.classification
+    noise = (cls == LOW_NOISE) | (cls == HIGH_NOISE)
+    water = cls == WATER
+    if options.ground == "trust":
+        ground = cls == GROUND
+    else:
+        unclassified = ~np.isin(cls, [GROUND, WATER, 3, 4, 5, 6])
+        if options.water is not None and unclassified.any() and len(x) > 0:
+            detected = np.zeros(len(x), dtype=bool)
+            idx = np.nonzero(unclassified & ~noise)[0]
+            detected[idx] = detect_water(x[idx], y[idx], z[idx], params=options.water)
+            water |= detected
+        eligible = ~water & ~noise
+        ground = (
+            smrf(x, y, z, params=options.smrf, eligible=eligible).ground
+            if len(x)
+            else (np.zeros(0, dtype=bool))
+        )
+    bounds = window.bounds
+    support = _support(x[~noise], y[~noise], bounds, options.dtm_cell)
+    dtm, filled = terrain_model(
+        x[ground], y[ground], z[ground], bounds=bounds, cell=options.dtm_cell, support=support
+    )
+    keep = ~noise
+    heights = height_above_ground(x[keep], y[keep], z[keep], dtm)
+    veg = ~water[keep]
+    chm = canopy_height_model(
+        x[keep][veg],
+        y[keep][veg],
+        heights[veg],
+        bounds=bounds,
+        cell=options.chm_cell,
+        pit_free=options.pit_free,
+    )
+    metrics = area_metrics(
+        x[keep],
+        y[keep],
+        heights,
+        ground=ground[keep],
+        water=water[keep],
+        dtm=dtm,
+        x0=bounds[0],
+        y1=bounds[3],
+        cell=window.resolution,
+        shape=window.shape,
+        spec=options.metrics,
+    )
+    n = max(len(x), 1)
+    qa = {
+        "points": float(len(x)),
+        "ground_fraction": float(ground.sum() / n),
+        "water_fraction": float(water.sum() / n),
+        "dtm_gap_fraction": float(filled.sum() / max(support.sum(), 1)),
+    }
+    return metrics, dtm, chm, qa
+
+
+def _support(
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    bounds: tuple[float, float, float, float],
+    cell: float,
+) -> npt.NDArray[np.bool_]:
+    """DTM cells the LiDAR covers: cells holding a return, small holes closed, grown by 1."""
+    from scipy import ndimage
+
+    xmin, ymin, xmax, ymax = bounds
+    cols = max(1, round((xmax - xmin) / cell))
+    rows = max(1, round((ymax - ymin) / cell))
+    c = np.floor((x - xmin) / cell).astype(np.int64)
+    r = np.floor((ymax - y) / cell).astype(np.int64)
+    ok = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
+    hit = np.zeros(rows * cols, dtype=bool)
+    hit[r[ok] * cols + c[ok]] = True
+    grid = hit.reshape(rows, cols)
+    closed = ndimage.binary_closing(grid, structure=np.ones((3, 3), bool), iterations=2)
+    square = np.ones((3, 3), dtype=bool)  # diagonal neighbours too: bilinear reads them
+    return np.asarray(ndimage.binary_dilation(grid | closed, structure=square), dtype=bool)
+
+
+# ---------------------------------------------------------------- bucketing
+_RECORD = np.dtype([("x", "<f8"), ("y", "<f8"), ("z", "<f8"), ("classification", "u1")])
+
+
+class _Buckets:
+    """Per-tile point buckets: one raw binary file per tile, appended chunk by chunk."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.files: dict[str, Path] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, tile_id: str, chunk: PointChunk, index: npt.NDArray[np.int64]) -> None:
+        if index.size == 0:
+            return
+        records = np.empty(index.size, dtype=_RECORD)
+        records["x"] = chunk.x[index]
+        records["y"] = chunk.y[index]
+        records["z"] = chunk.z[index]
+        records["classification"] = chunk.classification[index]
+        path = self.files.setdefault(tile_id, self.folder / f"{tile_id}.bin")
+        with path.open("ab") as handle:
+            records.tofile(handle)
+        self.counts[tile_id] = self.counts.get(tile_id, 0) + int(index.size)
+
+
+def _load_bucket(path: Path) -> PointChunk:
+    records = np.fromfile(path, dtype=_RECORD)
+    n = len(records)
+    u8 = np.zeros(n, dtype=np.uint8)
+    return PointChunk(
+        x=np.ascontiguousarray(records["x"]),
+        y=np.ascontiguousarray(records["y"]),
+        z=np.ascontiguousarray(records["z"]),
+        classification=np.ascontiguousarray(records["classification"]),
+        return_number=u8,
+        number_of_returns=u8,
+        intensity=np.zeros(n, dtype=np.uint16),
+        user_data=u8,
+    )
+
+
+def _distribute(
+    chunk: PointChunk,
+    grid: Grid,
+    tiles: dict[tuple[int, int], Tile],
+    size: int,
+    halo: int,
+) -> Iterator[tuple[str, npt.NDArray[np.int64]]]:
+    """Indices of the chunk's points that fall in each tile's halo window.
+
+    Every point goes to its core tile; points within ``halo`` cells of a core
+    edge also go to the neighbouring tiles (the halo windows are clipped at
+    the grid edges, so the membership test is exact).
+    """
+    t = grid.transform
+    col_f = (chunk.x - t.c) / t.a
+    row_f = (t.f - chunk.y) / t.a
+    tile_col = np.floor(col_f / size).astype(np.int64)
+    tile_row = np.floor(row_f / size).astype(np.int64)
+    in_c = col_f - tile_col * size
+    in_r = row_f - tile_row * size
+    near = (in_r < halo) | (in_r >= size - halo) | (in_c < halo) | (in_c >= size - halo)
+    edge = np.flatnonzero(near)
+    offsets = [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)]
+    for (tr, tc), tile in tiles.items():
+        hr, hc, hh, hw = tile.halo
+        # Core members: cheap test on the integer tile indices.
+        members = [np.flatnonzero((tile_row == tr) & (tile_col == tc))]
+        if edge.size:
+            er, ec = tile_row[edge], tile_col[edge]
+            candidate = np.zeros(edge.size, dtype=bool)
+            for dr, dc in offsets:
+                if (dr, dc) != (0, 0):
+                    candidate |= (er == tr - dr) & (ec == tc - dc)
+            idx = edge[candidate]
+            pr, pc = row_f[idx], col_f[idx]
+            ok = (pr >= hr) & (pr < hr + hh) & (pc >= hc) & (pc < hc + hw)
+            members.append(idx[ok])
+        index = np.sort(np.concatenate(members))
+        if index.size:
+            yield tile.id, index
+
+
+def choose_tile_size(grid: Grid, files: Sequence[Path], crs: Any, options: LidarOptions) -> int:
+    """Tile edge (grid cells) so that a tile holds about ``points_per_tile`` points."""
+    total_points = 0
+    total_area = 0.0
+    for path in files:
+        info = read_lidar_info(path, crs=crs)
+        xmin, ymin, _z0, xmax, ymax, _z1 = (
+            info.bounds[0],
+            info.bounds[1],
+            info.bounds[4],
+            info.bounds[2],
+            info.bounds[3],
+            info.bounds[5],
+        )
+        unit = info.horizontal_unit_m or 1.0
+        total_points += info.point_count
+        total_area += max((xmax - xmin) * (ymax - ymin) * unit * unit, 1.0)
+    density = total_points / max(total_area, 1.0)
+    edge_m = math.sqrt(options.points_per_tile / max(density, 1e-9))
+    halo_cells = math.ceil(options.halo_m() / grid.resolution)
+    return max(4 * halo_cells, 8, int(edge_m // grid.resolution))
+
+
+def process_lidar(
+    files: Iterable[str | Path],
+    grid: Grid,
+    *,
+    crs: Any = None,
+    options: LidarOptions | None = None,
+    tile_size: int | None = None,
+    executor: Executor | None = None,
+    workdir: str | Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> LidarResult:
+    """Run the whole LiDAR chain for some files on the analysis grid.
+
+    Parameters
+    ----------
+    files
+        LAS/LAZ files (tiles of one survey epoch).
+    grid
+        The analysis grid; metrics are computed on it.
+    crs
+        The survey's CRS for the files (overrides or completes their headers).
+    options
+        Chain settings (defaults: SMRF with PDAL's defaults, 1 m DTM, 0.5 m CHM).
+    tile_size
+        Tile edge in grid cells; chosen from the point density when omitted.
+    executor
+        A :class:`concurrent.futures.Executor` (process or thread pool, or a
+        Dask client's executor) to run tiles in parallel; results are
+        identical to a serial run.
+    workdir
+        Folder for the temporary point buckets (default: a system temp folder).
+    progress
+        Called with ``(stage, fraction)``.
+
+    Returns
+    -------
+    LidarResult
+        Metrics on the grid, DTM, CHM and per-tile QA.
+    """
+    options = options or LidarOptions()
+    _check_nesting(grid, options)
+    paths = [Path(f) for f in files]
+    if not paths:
+        raise InputError("no point-cloud files were given", fix="pass at least one LAS/LAZ file")
+    report = progress or (lambda _stage, _fraction: None)
+    size = tile_size or choose_tile_size(grid, paths, crs, options)
+    halo = math.ceil(options.halo_m() / grid.resolution)
+    tiles = {(t.row, t.col): t for t in grid.tiles(size=size, halo=halo)}
+    read_bounds = grid.bounds
+
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="carbonsink-lidar-") as tmp:
+        buckets = _Buckets(Path(tmp))
+        for i, path in enumerate(paths):
+
+            def on_read(done: int, total: int, i: int = i) -> None:
+                report("reading points", (i + done / max(total, 1)) / len(paths) * 0.4)
+
+            for chunk in iter_points(
+                path,
+                target_crs=grid.crs,
+                bounds=read_bounds,
+                crs=crs,
+                chunk_size=options.chunk_size,
+                progress=on_read,
+            ):
+                for tile_id, index in _distribute(chunk, grid, tiles, size, halo):
+                    buckets.add(tile_id, chunk, index)
+        report("reading points", 0.4)
+
+        jobs = [t for t in tiles.values() if t.id in buckets.files]
+        results = _run_tiles(jobs, grid, buckets, options, executor, report)
+
+    return _merge(grid, options, tiles.values(), results)
+
+
+def _tile_job(tile: Tile, grid: Grid, bucket: Path, options: LidarOptions) -> _TileResult:
+    start = time.perf_counter()
+    points = _load_bucket(bucket)
+    window = grid.tile_grid(tile, with_halo=True)
+    metrics, dtm, chm, qa = process_tile_points(points, window=window, options=options)
+    rs, cs = tile.crop
+    cropped = {name: layer[rs, cs] for name, layer in metrics.items()}
+    f_dtm = round(grid.resolution / options.dtm_cell)
+    f_chm = round(grid.resolution / options.chm_cell)
+    dtm_core = dtm.values[rs.start * f_dtm : rs.stop * f_dtm, cs.start * f_dtm : cs.stop * f_dtm]
+    chm_core = chm.values[rs.start * f_chm : rs.stop * f_chm, cs.start * f_chm : cs.stop * f_chm]
+    seconds = time.perf_counter() - start
+    return _TileResult(
+        tile=tile,
+        metrics=cropped,
+        dtm=dtm_core.astype(np.float32),
+        chm=chm_core.astype(np.float32),
+        qa=TileQA(
+            tile=tile.id,
+            points=int(qa["points"]),
+            ground_fraction=qa["ground_fraction"],
+            water_fraction=qa["water_fraction"],
+            dtm_gap_fraction=qa["dtm_gap_fraction"],
+            seconds=seconds,
+        ),
+    )
+
+
+def _run_tiles(
+    jobs: list[Tile],
+    grid: Grid,
+    buckets: _Buckets,
+    options: LidarOptions,
+    executor: Executor | None,
+    report: ProgressCallback,
+) -> list[_TileResult]:
+    results: list[_TileResult] = []
+    if executor is None:
+        for k, tile in enumerate(jobs):
+            results.append(_tile_job(tile, grid, buckets.files[tile.id], options))
+            report("processing tiles", 0.4 + 0.55 * (k + 1) / len(jobs))
+        return results
+    futures = [
+        executor.submit(_tile_job, tile, grid, buckets.files[tile.id], options) for tile in jobs
+    ]
+    for k, future in enumerate(futures):
+        results.append(future.result())
+        report("processing tiles", 0.4 + 0.55 * (k + 1) / len(jobs))
+    return results
+
+
+def _merge(
+    grid: Grid, options: LidarOptions, tiles: Iterable[Tile], results: list[_TileResult]
+) -> LidarResult:
+    names = list(results[0].metrics) if results else []
+    layers = {name: np.full(grid.shape, np.nan, dtype=np.float32) for name in names}
+    f_dtm = round(grid.resolution / options.dtm_cell)
+    f_chm = round(grid.resolution / options.chm_cell)
+    dtm = np.full((grid.height * f_dtm, grid.width * f_dtm), np.nan, dtype=np.float32)
+    chm = np.full((grid.height * f_chm, grid.width * f_chm), np.nan, dtype=np.float32)
+    for result in results:
+        rs, cs = result.tile.core_slices
+        for name in names:
+            layers[name][rs, cs] = result.metrics[name]
+        dtm[rs.start * f_dtm : rs.stop * f_dtm, cs.start * f_dtm : cs.stop * f_dtm] = result.dtm
+        chm[rs.start * f_chm : rs.stop * f_chm, cs.start * f_chm : cs.stop * f_chm] = result.chm
+    if "lidar_coverage" in layers:
+        layers["lidar_coverage"] = np.nan_to_num(layers["lidar_coverage"], nan=0.0)
+    ds = grid.dataset(attrs={"title": "LiDAR area-based metrics"})
+    for name in names:
+        units, long_name = metric_attrs(name)
+        ds[name] = grid.dataarray(layers[name], name=name, units=units, long_name=long_name)
+    qa = pd.DataFrame([r.qa.__dict__ for r in sorted(results, key=lambda r: r.tile.id)])
+    return LidarResult(
+        metrics=ds,
+        dtm=_fine_layer(grid, dtm, options.dtm_cell, "dtm", "m", "terrain elevation (DTM)"),
+        chm=_fine_layer(
+            grid,
+            chm,
+            options.chm_cell,
+            "chm",
+            "m",
+            "canopy height model (binned maximum height above ground)",
+        ),
+        qa=qa,
+    )
+
+
+def _fine_layer(
+    grid: Grid, values: npt.NDArray[np.float32], cell: float, name: str, units: str, long_name: str
+) -> xr.DataArray:
+    from affine import Affine
+
+    t = grid.transform
+    fine = Grid(
+        crs=grid.crs,
+        transform=Affine(cell, 0.0, t.c, 0.0, -cell, t.f),
+        width=values.shape[1],
+        height=values.shape[0],
+    )
+    return fine.dataarray(values, name=name, units=units, long_name=long_name)
