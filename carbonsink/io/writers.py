@@ -24,6 +24,7 @@ import xarray as xr
 from carbonsink.errors import OutputError
 
 __all__ = [
+    "WindowedCOGWriter",
     "atomic_path",
     "write_cog",
     "write_csv",
@@ -254,3 +255,127 @@ def write_cog(
                     },
                 )
     return Path(path)
+
+
+class WindowedCOGWriter:
+    """Write a large single-band raster window by window, then publish it as a COG.
+
+    Windows go to a temporary tiled GeoTIFF beside the destination (memory
+    stays bounded by the window size); :meth:`close` converts it to a
+    Cloud-Optimized GeoTIFF under a second temporary name and renames that
+    into place, so the final name only ever holds a complete file.
+    Use it as a context manager: on an exception nothing is published.
+
+    Parameters
+    ----------
+    path
+        Destination ``.tif``.
+    width, height
+        Raster size in cells.
+    transform, crs
+        Georeferencing (an ``affine.Affine`` and anything rasterio accepts).
+    dtype
+        Cell type, e.g. ``"float32"``.
+    nodata
+        Nodata value (NaN by default for floats).
+    tags
+        GeoTIFF metadata such as ``units`` and ``long_name``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        width: int,
+        height: int,
+        transform: Any,
+        crs: Any,
+        dtype: str = "float32",
+        nodata: float | int | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        import rasterio
+
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot create the output folder ({exc.strerror})",
+                path=self.path.parent,
+                fix="choose an output folder you can write to",
+            ) from exc
+        self._partial = _create_temp(self.path)
+        if nodata is None and np.dtype(dtype).kind == "f":
+            nodata = float("nan")
+        self._dtype = dtype
+        try:
+            self._dataset = rasterio.open(
+                self._partial,
+                "w",
+                driver="GTiff",
+                width=width,
+                height=height,
+                count=1,
+                dtype=dtype,
+                crs=crs,
+                transform=transform,
+                nodata=nodata,
+                tiled=True,
+                blockxsize=256,
+                blockysize=256,
+                compress="DEFLATE",
+                BIGTIFF="IF_SAFER",
+            )
+        except Exception as exc:
+            self._partial.unlink(missing_ok=True)
+            raise OutputError(
+                f"cannot create the raster ({exc})",
+                path=self.path,
+                fix="choose an output folder you can write to",
+            ) from exc
+        if tags:
+            self._dataset.update_tags(**{k: str(v) for k, v in tags.items()})
+
+    def write(self, values: np.ndarray, *, row_off: int, col_off: int) -> None:
+        """Write a 2-D block with its upper-left cell at ``(row_off, col_off)``."""
+        from rasterio.windows import Window
+
+        block = np.asarray(values, dtype=self._dtype)
+        window = Window(col_off, row_off, block.shape[1], block.shape[0])
+        self._dataset.write(block, 1, window=window)
+
+    def close(self) -> Path:
+        """Finish the file: convert to COG (with overviews) and publish it."""
+        import rasterio
+        import rasterio.shutil
+
+        self._dataset.close()
+        try:
+            with atomic_path(self.path) as tmp, rasterio.open(self._partial) as src:
+                rasterio.shutil.copy(
+                    src,
+                    tmp,
+                    driver="COG",
+                    compress="DEFLATE",
+                    blocksize=256,
+                    overview_resampling="average",
+                    BIGTIFF="IF_SAFER",
+                )
+        finally:
+            self._partial.unlink(missing_ok=True)
+        return self.path
+
+    def abort(self) -> None:
+        """Discard everything written."""
+        self._dataset.close()
+        self._partial.unlink(missing_ok=True)
+
+    def __enter__(self) -> WindowedCOGWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

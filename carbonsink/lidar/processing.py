@@ -24,10 +24,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import xarray as xr
+from affine import Affine
 
 from carbonsink.errors import InputError
 from carbonsink.grid import Grid, Tile
 from carbonsink.io.pointclouds import PointChunk, iter_points, read_lidar_info
+from carbonsink.io.writers import WindowedCOGWriter
 from carbonsink.lidar.ground import SMRFParameters, WaterParameters, detect_water, smrf
 from carbonsink.lidar.metrics import MetricsSpec, area_metrics, metric_attrs
 from carbonsink.lidar.surfaces import (
@@ -110,15 +112,20 @@ class LidarResult:
         Area-based metrics on the analysis grid (units in attributes).
     dtm, chm
         Grid-wide terrain model and canopy height model at their own cell
-        sizes, as DataArrays with the analysis CRS.
+        sizes, as DataArrays with the analysis CRS — or ``None`` when they
+        were streamed to ``dtm_path``/``chm_path`` instead.
     qa
         One row per tile (points, ground and water fractions, DTM gaps, time).
+    dtm_path, chm_path
+        The Cloud-Optimized GeoTIFFs written, if any.
     """
 
     metrics: xr.Dataset
-    dtm: xr.DataArray
-    chm: xr.DataArray
+    dtm: xr.DataArray | None
+    chm: xr.DataArray | None
     qa: pd.DataFrame
+    dtm_path: Path | None = None
+    chm_path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -360,6 +367,8 @@ def process_lidar(
     tile_size: int | None = None,
     executor: Executor | None = None,
     workdir: str | Path | None = None,
+    dtm_path: str | Path | None = None,
+    chm_path: str | Path | None = None,
     progress: ProgressCallback | None = None,
 ) -> LidarResult:
     """Run the whole LiDAR chain for some files on the analysis grid.
@@ -382,6 +391,10 @@ def process_lidar(
         identical to a serial run.
     workdir
         Folder for the temporary point buckets (default: a system temp folder).
+    dtm_path, chm_path
+        Write the DTM / CHM tile by tile to these Cloud-Optimized GeoTIFFs
+        instead of keeping them in memory (memory then stays bounded by the
+        tile size, whatever the area).
     progress
         Called with ``(stage, fraction)``.
 
@@ -421,9 +434,15 @@ def process_lidar(
         report("reading points", 0.4)
 
         jobs = [t for t in tiles.values() if t.id in buckets.files]
-        results = _run_tiles(jobs, grid, buckets, options, executor, report)
-
-    return _merge(grid, options, tiles.values(), results)
+        merger = _Merger(grid, options, dtm_path=dtm_path, chm_path=chm_path)
+        try:
+            for k, result in enumerate(_run_tiles(jobs, grid, buckets, options, executor)):
+                merger.add(result)
+                report("processing tiles", 0.4 + 0.55 * (k + 1) / max(len(jobs), 1))
+        except BaseException:
+            merger.abort()
+            raise
+        return merger.finish()
 
 
 def _tile_job(tile: Tile, grid: Grid, bucket: Path, options: LidarOptions) -> _TileResult:
@@ -460,58 +479,118 @@ def _run_tiles(
     buckets: _Buckets,
     options: LidarOptions,
     executor: Executor | None,
-    report: ProgressCallback,
-) -> list[_TileResult]:
-    results: list[_TileResult] = []
+) -> Iterator[_TileResult]:
+    """Tile results in job order (serial, or from the executor as they finish)."""
     if executor is None:
-        for k, tile in enumerate(jobs):
-            results.append(_tile_job(tile, grid, buckets.files[tile.id], options))
-            report("processing tiles", 0.4 + 0.55 * (k + 1) / len(jobs))
-        return results
+        for tile in jobs:
+            yield _tile_job(tile, grid, buckets.files[tile.id], options)
+        return
     futures = [
         executor.submit(_tile_job, tile, grid, buckets.files[tile.id], options) for tile in jobs
     ]
-    for k, future in enumerate(futures):
-        results.append(future.result())
-        report("processing tiles", 0.4 + 0.55 * (k + 1) / len(jobs))
-    return results
+    for future in futures:
+        yield future.result()
 
 
-def _merge(
-    grid: Grid, options: LidarOptions, tiles: Iterable[Tile], results: list[_TileResult]
-) -> LidarResult:
-    names = list(results[0].metrics) if results else []
-    layers = {name: np.full(grid.shape, np.nan, dtype=np.float32) for name in names}
-    f_dtm = round(grid.resolution / options.dtm_cell)
-    f_chm = round(grid.resolution / options.chm_cell)
-    dtm = np.full((grid.height * f_dtm, grid.width * f_dtm), np.nan, dtype=np.float32)
-    chm = np.full((grid.height * f_chm, grid.width * f_chm), np.nan, dtype=np.float32)
-    for result in results:
+class _Merger:
+    """Places tile cores into the grid-wide outputs as tile results arrive."""
+
+    def __init__(
+        self,
+        grid: Grid,
+        options: LidarOptions,
+        *,
+        dtm_path: str | Path | None,
+        chm_path: str | Path | None,
+    ) -> None:
+        self.grid = grid
+        self.options = options
+        self.layers: dict[str, npt.NDArray[np.float32]] = {}
+        self.qa: list[TileQA] = []
+        self.f_dtm = round(grid.resolution / options.dtm_cell)
+        self.f_chm = round(grid.resolution / options.chm_cell)
+        self.surfaces: dict[str, npt.NDArray[np.float32] | WindowedCOGWriter] = {}
+        for name, path, factor, long_name in (
+            ("dtm", dtm_path, self.f_dtm, "terrain elevation (DTM)"),
+            (
+                "chm",
+                chm_path,
+                self.f_chm,
+                "canopy height model (binned maximum height above ground)",
+            ),
+        ):
+            shape = (grid.height * factor, grid.width * factor)
+            if path is None:
+                self.surfaces[name] = np.full(shape, np.nan, dtype=np.float32)
+            else:
+                cell = grid.resolution / factor
+                t = grid.transform
+                self.surfaces[name] = WindowedCOGWriter(
+                    path,
+                    width=shape[1],
+                    height=shape[0],
+                    transform=Affine(cell, 0.0, t.c, 0.0, -cell, t.f),
+                    crs=grid.crs.to_wkt(),
+                    tags={"units": "m", "long_name": long_name},
+                )
+
+    def add(self, result: _TileResult) -> None:
         rs, cs = result.tile.core_slices
-        for name in names:
-            layers[name][rs, cs] = result.metrics[name]
-        dtm[rs.start * f_dtm : rs.stop * f_dtm, cs.start * f_dtm : cs.stop * f_dtm] = result.dtm
-        chm[rs.start * f_chm : rs.stop * f_chm, cs.start * f_chm : cs.stop * f_chm] = result.chm
-    if "lidar_coverage" in layers:
-        layers["lidar_coverage"] = np.nan_to_num(layers["lidar_coverage"], nan=0.0)
-    ds = grid.dataset(attrs={"title": "LiDAR area-based metrics"})
-    for name in names:
-        units, long_name = metric_attrs(name)
-        ds[name] = grid.dataarray(layers[name], name=name, units=units, long_name=long_name)
-    qa = pd.DataFrame([r.qa.__dict__ for r in sorted(results, key=lambda r: r.tile.id)])
-    return LidarResult(
-        metrics=ds,
-        dtm=_fine_layer(grid, dtm, options.dtm_cell, "dtm", "m", "terrain elevation (DTM)"),
-        chm=_fine_layer(
-            grid,
-            chm,
-            options.chm_cell,
-            "chm",
-            "m",
-            "canopy height model (binned maximum height above ground)",
-        ),
-        qa=qa,
-    )
+        for name, layer in result.metrics.items():
+            target = self.layers.setdefault(name, np.full(self.grid.shape, np.nan, np.float32))
+            target[rs, cs] = layer
+        for name, block, factor in (
+            ("dtm", result.dtm, self.f_dtm),
+            ("chm", result.chm, self.f_chm),
+        ):
+            surface = self.surfaces[name]
+            if isinstance(surface, WindowedCOGWriter):
+                surface.write(block, row_off=rs.start * factor, col_off=cs.start * factor)
+            else:
+                surface[
+                    rs.start * factor : rs.stop * factor, cs.start * factor : cs.stop * factor
+                ] = block
+        self.qa.append(result.qa)
+
+    def abort(self) -> None:
+        for surface in self.surfaces.values():
+            if isinstance(surface, WindowedCOGWriter):
+                surface.abort()
+
+    def finish(self) -> LidarResult:
+        grid = self.grid
+        if "lidar_coverage" in self.layers:
+            self.layers["lidar_coverage"] = np.nan_to_num(self.layers["lidar_coverage"], nan=0.0)
+        ds = grid.dataset(attrs={"title": "LiDAR area-based metrics"})
+        for name, values in self.layers.items():
+            units, long_name = metric_attrs(name)
+            ds[name] = grid.dataarray(values, name=name, units=units, long_name=long_name)
+        qa = pd.DataFrame([q.__dict__ for q in sorted(self.qa, key=lambda q: q.tile)])
+        out: dict[str, xr.DataArray | None] = {}
+        paths: dict[str, Path | None] = {}
+        for name, cell, long_name in (
+            ("dtm", self.options.dtm_cell, "terrain elevation (DTM)"),
+            (
+                "chm",
+                self.options.chm_cell,
+                "canopy height model (binned maximum height above ground)",
+            ),
+        ):
+            surface = self.surfaces[name]
+            if isinstance(surface, WindowedCOGWriter):
+                paths[name] = surface.close()
+                out[name] = None
+            else:
+                paths[name] = None
+                out[name] = _fine_layer(grid, surface, cell, name, "m", long_name)
+        return LidarResult(
+            metrics=ds,
+            dtm=out["dtm"],
+            chm=out["chm"],
+            qa=qa,
+            dtm_path=paths["dtm"],
+            chm_path=paths["chm"],
+        )
 
 
 def _fine_layer(
