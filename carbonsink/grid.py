@@ -27,7 +27,14 @@ from shapely.geometry.base import BaseGeometry
 from carbonsink.errors import CRSError, GridError
 from carbonsink.units import M2_PER_HA
 
-__all__ = ["Grid", "Tile", "as_crs", "require_projected_crs", "suggest_utm_crs"]
+__all__ = [
+    "Grid",
+    "Tile",
+    "as_crs",
+    "crs_label",
+    "require_projected_crs",
+    "suggest_utm_crs",
+]
 
 #: Largest distance between the nodes where the areal scale factor is evaluated.
 _AREA_LATTICE_SPACING_M = 2000.0
@@ -52,6 +59,12 @@ def as_crs(crs: Any, *, what: str = "CRS") -> CRS:
             f"{what} {crs!r} is not a coordinate reference system pyproj can read ({exc})",
             fix='give an EPSG code such as "EPSG:32649", or a WKT string',
         ) from exc
+
+
+def crs_label(crs: CRS) -> str:
+    """A short name for messages: ``"EPSG:32649 (WGS 84 / UTM zone 49N)"`` or the CRS name."""
+    code = crs.to_epsg()
+    return f"EPSG:{code} ({crs.name})" if code else f'"{crs.name}"'
 
 
 def suggest_utm_crs(lon: float, lat: float) -> CRS:
@@ -92,7 +105,7 @@ def require_projected_crs(
         suggestion = f", e.g. EPSG:{utm.to_epsg()} ({utm.name}) for this area"
     if not parsed.is_projected:
         raise CRSError(
-            f"{what} {parsed.to_string()} ({parsed.name}) is geographic: its units are degrees, "
+            f"{what} {crs_label(parsed)} is geographic: its units are degrees, "
             "so cell sizes and areas would be meaningless",
             fix=f"use a projected CRS in metres{suggestion or ' such as the local UTM zone'}",
         )
@@ -100,7 +113,7 @@ def require_projected_crs(
     if factors != {1.0}:
         unit = parsed.axis_info[0].unit_name
         raise CRSError(
-            f"{what} {parsed.to_string()} ({parsed.name}) has axes in {unit}, not metres",
+            f"{what} {crs_label(parsed)} has axes in {unit}, not metres",
             fix=f"use a projected CRS in metres{suggestion or ' such as the local UTM zone'}",
         )
     return parsed

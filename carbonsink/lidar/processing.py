@@ -39,7 +39,14 @@ from carbonsink.lidar.surfaces import (
     terrain_model,
 )
 
-__all__ = ["LidarOptions", "LidarResult", "TileQA", "process_lidar", "process_tile_points"]
+__all__ = [
+    "LidarOptions",
+    "LidarResult",
+    "TileQA",
+    "grid_for_files",
+    "process_lidar",
+    "process_tile_points",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -333,6 +340,46 @@ def _distribute(
         index = np.sort(np.concatenate(members))
         if index.size:
             yield tile.id, index
+
+
+def grid_for_files(
+    files: Sequence[str | Path], *, crs: Any, resolution: float, file_crs: Any = None
+) -> Grid:
+    """The analysis grid covering the extent of some LAS/LAZ files in ``crs``.
+
+    Parameters
+    ----------
+    files
+        Point-cloud files.
+    crs
+        Projected analysis CRS (metres).
+    resolution
+        Cell size (m).
+    file_crs
+        The files' CRS when their headers lack it or are wrong.
+    """
+    from pyproj import Transformer
+
+    from carbonsink.grid import require_projected_crs
+
+    target = require_projected_crs(crs)
+    xmin = ymin = math.inf
+    xmax = ymax = -math.inf
+    for path in files:
+        info = read_lidar_info(path, crs=file_crs)
+        if info.crs is None:
+            raise InputError(
+                "the point cloud has no CRS",
+                path=path,
+                fix="give the files' CRS (e.g. --file-crs EPSG:4547)",
+            )
+        transformer = Transformer.from_crs(info.crs, target, always_xy=True)
+        b = transformer.transform_bounds(*info.bounds[:4], densify_pts=21)
+        xmin, ymin = min(xmin, b[0]), min(ymin, b[1])
+        xmax, ymax = max(xmax, b[2]), max(ymax, b[3])
+    if not files:
+        raise InputError("no point-cloud files were given", fix="pass at least one LAS/LAZ file")
+    return Grid.from_bounds((xmin, ymin, xmax, ymax), crs=target, resolution=resolution)
 
 
 def choose_tile_size(grid: Grid, files: Sequence[Path], crs: Any, options: LidarOptions) -> int:
