@@ -95,3 +95,74 @@ def test_sample_data_command_writes_a_valid_survey(
     assert survey.is_file()
     code, out = run_main(["validate", str(survey)], capsys)
     assert code == 0, out
+
+
+def test_lidar_metrics_command_writes_products(
+    tmp_path: Path, sample_survey: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import xarray as xr
+
+    files = sorted(str(p) for p in (sample_survey.parent / "lidar" / "2025").glob("*.laz"))
+    out = tmp_path / "lidar"
+    code, text = run_main(
+        [
+            "-q",
+            "lidar",
+            "metrics",
+            *files,
+            "--survey",
+            str(sample_survey),
+            "-o",
+            str(out),
+            "--workers",
+            "2",
+        ],
+        capsys,
+    )
+    assert code == 0, text
+    for name in ("lidar_metrics.nc", "lidar_tiles_qa.csv", "dtm.tif", "chm.tif"):
+        assert (out / name).is_file()
+    with xr.open_dataset(out / "lidar_metrics.nc") as cube:
+        assert cube["h_p95"].attrs["units"] == "m"
+        assert cube["return_density"].attrs["units"] == "m-2"
+        # The sample's grid: 131 x 195 cells of 10 m (sample_data/junshan/README.md).
+        assert cube.sizes == {"y": 131, "x": 195}
+
+
+def test_lidar_commands_need_a_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = run_main(["lidar", "metrics", "a.laz", "-o", str(tmp_path)], capsys)
+    assert code == 2
+    assert "--survey" in text and "Traceback" not in text
+
+
+def test_lidar_chm_suggests_a_metre_crs_for_feet(
+    tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # PDAL_autzen_trim.laz (PDAL test data) is in Oregon Lambert, international feet;
+    # its centre (~123.07 W, 44.06 N) lies in UTM zone 10N = EPSG:32610.
+    laz = shared_data / "lidar" / "PDAL_autzen_trim.laz"
+    code, text = run_main(["lidar", "chm", str(laz), "-o", str(tmp_path / "chm.tif")], capsys)
+    assert code == 2
+    assert "EPSG:32610" in text
+    code, text = run_main(
+        [
+            "-q",
+            "lidar",
+            "chm",
+            str(laz),
+            "--crs",
+            "EPSG:32610",
+            "-o",
+            str(tmp_path / "chm.tif"),
+            "--workers",
+            "1",
+        ],
+        capsys,
+    )
+    assert code == 0, text
+    import rasterio
+
+    with rasterio.open(tmp_path / "chm.tif") as src:
+        assert src.res == (0.5, 0.5)
+        assert src.crs.to_epsg() == 32610
+        assert src.tags()["units"] == "m"
