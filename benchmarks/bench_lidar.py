@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -184,7 +185,12 @@ def main() -> None:
         default=Path(tempfile.gettempdir()) / "carbonsink-bench",
         help="where generated surveys are kept between runs",
     )
-    parser.add_argument("--workers", type=int, default=1, help="process pool size for tiles")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="process pool size for tiles (default: all cores, as the CLI)",
+    )
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
 

@@ -1,4 +1,4 @@
-"""Fast raster operations shared by the LiDAR stage: binning, inpainting, morphology.
+"""Fast raster operations shared by the LiDAR stage: binning, local hole filling, morphology.
 
 All functions work on plain numpy arrays and return new arrays.
 """
@@ -6,6 +6,7 @@ All functions work on plain numpy arrays and return new arrays.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -42,73 +43,48 @@ def bin_mean(cell: IntArray, values: FloatArray, n_cells: int) -> tuple[FloatArr
     return mean, counts.astype(np.int64)
 
 
-def inpaint(surface: FloatArray) -> FloatArray:
-    """Fill NaN cells smoothly from their neighbours (pull-push pyramid interpolation).
+def fill_nearest(surface: FloatArray) -> FloatArray:
+    """Give every NaN cell the value of its nearest known cell (Euclidean, cell units).
 
-    Notes
-    -----
-    The surface is averaged down a pyramid of 2×2 blocks (ignoring NaN) until
-    every cell is known, then pulled back up: each missing cell takes the
-    bilinear upsample of the coarser level, and the result is relaxed with a
-    few Jacobi sweeps of the Laplace equation so that fills join their
-    borders without steps (Gortler et al. 1996, *The Lumigraph*, push-pull;
-    the Laplace fill is the ``inpaint_nans`` approach Pingel et al. 2013 use
-    for SMRF). Known cells never change.
+    Local by construction: a cell's value depends only on the closest data,
+    so tiles with enough halo fill their cores identically. Known cells never
+    change. Ties between equidistant cells are broken by scipy's exact
+    distance transform (Maurer et al. 2003), deterministically.
     """
     known = np.isfinite(surface)
     if known.all():
         return surface.copy()
     if not known.any():
-        raise ValueError("cannot inpaint a surface without any known cell")
-    filled = _pull_push(surface)
-    missing = ~known
-    # Relax the filled cells towards a harmonic (Laplace) surface.
-    if missing.any():
-        work = filled.copy()
-        for _ in range(8):
-            padded = np.pad(work, 1, mode="edge")
-            avg = 0.25 * (
-                padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
-            )
-            work = np.where(missing, avg, surface)
-        filled = work
-    return filled
+        raise ValueError("cannot fill a surface without any known cell")
+    _, (rows, cols) = ndimage.distance_transform_edt(~known, return_indices=True)
+    return np.asarray(surface[rows, cols], dtype=np.float64)
 
 
-def _pull_push(surface: FloatArray) -> FloatArray:
-    if np.isfinite(surface).all() or min(surface.shape) <= 1:
-        if np.isfinite(surface).all():
-            return surface
-        return np.where(np.isfinite(surface), surface, np.nanmean(surface))
-    h, w = surface.shape
-    ph, pw = h + (h % 2), w + (w % 2)
-    padded = np.full((ph, pw), np.nan)
-    padded[:h, :w] = surface
-    blocks = padded.reshape(ph // 2, 2, pw // 2, 2)
-    finite = np.isfinite(blocks)
-    counts = finite.sum(axis=(1, 3))
-    sums = np.where(finite, blocks, 0.0).sum(axis=(1, 3))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        coarse = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    coarse = _pull_push(coarse)
-    up = _upsample2(_upsample2(coarse, axis=0), axis=1)
-    fine = np.where(np.isfinite(padded), padded, up)
-    return np.asarray(fine[:h, :w], dtype=np.float64)
+def inpaint(surface: FloatArray, *, sweeps: int = 16) -> FloatArray:
+    """Fill NaN cells smoothly from their neighbours, locally.
 
-
-def _upsample2(coarse: FloatArray, *, axis: int) -> FloatArray:
-    """Bilinear ×2 upsampling along one axis between cell centres (edges clamped).
-
-    Fine cell 2i lies a quarter cell before coarse centre i and fine cell 2i+1
-    a quarter cell after, so their values are 0.75·c[i] + 0.25·c[i∓1].
+    Notes
+    -----
+    Missing cells start from their nearest known value (:func:`fill_nearest`)
+    and are relaxed with ``sweeps`` Jacobi iterations of the Laplace equation
+    (each missing cell takes the mean of its four neighbours; known cells stay
+    fixed) — the membrane fill of ``inpaint_nans`` that Pingel et al. 2013 use
+    for SMRF, truncated so that a cell depends only on data within ``sweeps``
+    cells plus its nearest known cell. Small holes converge to the harmonic
+    (for planar ground: the planar) surface; the middle of holes much wider
+    than ``2 × sweeps`` cells keeps the nearest-value fill.
     """
-    c = np.moveaxis(coarse, axis, 0)
-    prev = np.concatenate([c[:1], c[:-1]])
-    nxt = np.concatenate([c[1:], c[-1:]])
-    out = np.empty((2 * c.shape[0], *c.shape[1:]))
-    out[0::2] = 0.75 * c + 0.25 * prev
-    out[1::2] = 0.75 * c + 0.25 * nxt
-    return np.moveaxis(out, 0, axis)
+    known = np.isfinite(surface)
+    filled = fill_nearest(surface)
+    if known.all():
+        return filled
+    missing = ~known
+    work = filled
+    for _ in range(sweeps):
+        padded = np.pad(work, 1, mode="edge")
+        avg = 0.25 * (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:])
+        work = np.where(missing, avg, filled)
+    return np.asarray(work, dtype=np.float64)
 
 
 def open_square(surface: AnyFloatArray, radius: int) -> AnyFloatArray:
@@ -180,6 +156,17 @@ def _filter_diagonal(
     return unskewed if anti else unskewed[:, ::-1]
 
 
+def octagon_segments(radius: int) -> tuple[int, int]:
+    """Half-lengths ``(a, b)`` of the axis and diagonal segments of the octagon of ``radius``.
+
+    ``a + 2b = r`` and ``b ≈ r (1 − 1/√2)``, with ``a ≥ 1`` whenever ``b ≥ 1``
+    (two diagonal segments alone span only a checkerboard).
+    """
+    b = round(radius * (1.0 - math.sqrt(0.5)))
+    b = min(b, (radius - 1) // 2)
+    return radius - 2 * b, max(b, 0)
+
+
 def _morph_octagon(surface: AnyFloatArray, radius: int, *, erode: bool) -> AnyFloatArray:
     """Erosion or dilation by an octagon approximating a disk of ``radius`` cells.
 
@@ -190,16 +177,29 @@ def _morph_octagon(surface: AnyFloatArray, radius: int, *, erode: bool) -> AnyFl
     Minkowski sum is the sequence of erosions by its parts, each an O(n)
     van Herk/Gil-Werman 1-D filter, so the cost does not grow with the radius.
     """
-    b = round(radius * (1.0 - math.sqrt(0.5)))
-    a = radius - 2 * b
+    a, b = octagon_segments(radius)
     func = ndimage.minimum_filter1d if erode else ndimage.maximum_filter1d
-    out = surface
+
+    def axis_pass(arr: AnyFloatArray, axis: int) -> AnyFloatArray:
+        # "nearest" extension never brings a value from outside the window's
+        # in-grid part into a min/max, so it equals ignoring the outside.
+        return func(arr, size=2 * a + 1, axis=axis, mode="nearest")  # type: ignore[no-any-return]
+
+    def diagonal_pass(arr: AnyFloatArray, anti: bool) -> AnyFloatArray:
+        return _filter_diagonal(arr, 2 * b + 1, anti=anti, erode=erode)
+
+    passes: list[Callable[[AnyFloatArray], AnyFloatArray]] = []
     if a > 0:
-        out = func(out, size=2 * a + 1, axis=0, mode="nearest")
-        out = func(out, size=2 * a + 1, axis=1, mode="nearest")
+        passes += [lambda arr: axis_pass(arr, 0), lambda arr: axis_pass(arr, 1)]
     if b > 0:
-        out = _filter_diagonal(out, 2 * b + 1, anti=False, erode=erode)
-        out = _filter_diagonal(out, 2 * b + 1, anti=True, erode=erode)
+        passes += [lambda arr: diagonal_pass(arr, False), lambda arr: diagonal_pass(arr, True)]
+    if not erode:
+        # The dilation adjoint to a sequence of erosions applies the parts in
+        # reverse order; only then is the opening anti-extensive at the grid edges.
+        passes.reverse()
+    out = surface
+    for apply in passes:
+        out = apply(out)
     return np.ascontiguousarray(out)
 
 

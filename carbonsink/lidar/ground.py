@@ -16,9 +16,23 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from carbonsink.lidar._raster_ops import bilinear_many, bin_max, bin_min, inpaint, open_disk
+from carbonsink.lidar._raster_ops import (
+    bilinear_many,
+    bin_max,
+    bin_min,
+    fill_nearest,
+    inpaint,
+    open_disk,
+)
 
-__all__ = ["GroundResult", "SMRFParameters", "WaterParameters", "detect_water", "smrf"]
+__all__ = [
+    "GroundResult",
+    "SMRFParameters",
+    "WaterParameters",
+    "detect_water",
+    "land_reference_density",
+    "smrf",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -126,17 +140,22 @@ def smrf(
     Pingel, Clarke & McBride 2013, *An improved simple morphological filter
     for the terrain classification of airborne LIDAR data*, ISPRS J. 77:21–30:
 
-    1. minimum surface Z_min on a grid of ``cell`` metres, empty cells inpainted;
+    1. minimum surface Z_min on a grid of ``cell`` metres, empty cells given
+       their nearest cell's value (PDAL's ``knnfill`` with k = 1);
     2. low outliers: cells of ``−Z_min`` that a radius-1 opening lowers by more
        than slope 5 (the paper's low-noise step);
     3. objects: the progressive filter with growing windows up to ``window``;
-    4. provisional DTM Z_pro = Z_min without low outliers and objects, inpainted;
+    4. provisional DTM Z_pro = Z_min without low outliers and objects, holes
+       filled by a local membrane (:func:`inpaint`, 4 sweeps);
     5. a point is ground when ``|z − Z_pro(x, y)| ≤ threshold + scalar × S(x, y)``
        with S the slope (gradient magnitude) of Z_pro, both interpolated
        bilinearly at the point.
 
-    Windows are squares of half-size r cells (scipy's separable min/max
-    filters), not disks; a square reaches √2 further along diagonals.
+    Windows are octagons approximating disks of radius r cells, built from
+    1-D min/max filters along the rows, columns and both diagonals, so the
+    cost does not grow with the window. Every step is local: a point's class
+    depends only on data within about twice the window, which is what the
+    tile halo must cover.
     """
     params = params or SMRFParameters()
     n = x.size
@@ -156,7 +175,7 @@ def smrf(
     row = np.minimum(((y1 - ey) / cell).astype(np.int64), height - 1)
     zmin = bin_min(row * width + col, ez, height * width).reshape(height, width)
     empty = np.isnan(zmin)
-    zmin_filled = inpaint(zmin)
+    zmin_filled = fill_nearest(zmin)
 
     # Morphology in float32 relative to the lowest cell: 0.1 mm steps up to
     # 1.6 km of relief, half the memory traffic of float64.
@@ -170,7 +189,7 @@ def smrf(
     provisional[low | objects | empty] = np.nan
     if np.isnan(provisional).all():
         provisional = zmin_filled
-    provisional = inpaint(provisional)
+    provisional = inpaint(provisional, sweeps=4)
 
     grad_r, grad_c = np.gradient(provisional, cell)
     slope_surface = np.hypot(grad_r, grad_c)
@@ -199,21 +218,47 @@ class WaterParameters:
     cell
         Analysis cell (m).
     max_relative_density
-        A water cell has at most this fraction of the cloud's median return density.
+        A water cell holds at most this fraction of the land's return density.
     max_roughness
         Largest z range (m) within a water cell and its 8 neighbours.
-    min_area
-        Smallest water body kept (m²).
+    min_width
+        Narrowest water body kept (m): bodies are opened with a square of
+        this width, which drops isolated sparse, flat specks.
+    shore_band
+        Width (m) of the band around a water body where returns lying on its
+        level (within ``level_tolerance``) are water too: the shore cells mix
+        land and water returns, so they are neither sparse nor smooth.
+    level_tolerance
+        Height tolerance (m) around the local water level in the shore band.
     """
 
     cell: float = 2.0
     max_relative_density: float = 0.25
     max_roughness: float = 0.15
-    min_area: float = 100.0
+    min_width: float = 6.0
+    shore_band: float = 4.0
+    level_tolerance: float = 0.03
+
+
+def land_reference_density(counts: npt.NDArray[np.integer], cell_area: float) -> float:
+    """The land's return density (m⁻²): the 90th percentile over occupied cells.
+
+    A high percentile rather than the median, so that a cloud that is mostly
+    water still has land as its reference.
+    """
+    occupied = counts[counts > 0]
+    if occupied.size == 0:
+        return 0.0
+    return float(np.percentile(occupied, 90)) / cell_area
 
 
 def detect_water(
-    x: FloatArray, y: FloatArray, z: FloatArray, *, params: WaterParameters | None = None
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    *,
+    reference_density: float | None = None,
+    params: WaterParameters | None = None,
 ) -> BoolArray:
     """Label returns from open water in an unclassified cloud.
 
@@ -221,6 +266,10 @@ def detect_water(
     ----------
     x, y, z
         Point coordinates in metres.
+    reference_density
+        Return density of land (m⁻²), e.g. from the whole survey so that every
+        tile uses the same reference; by default
+        :func:`land_reference_density` of these points.
     params
         Detection thresholds.
 
@@ -232,14 +281,16 @@ def detect_water(
     Notes
     -----
     Near-infrared laser pulses are mostly absorbed or specularly reflected by
-    water, so water gives *sparse* returns lying on a *flat* surface (e.g.
-    Höfle et al. 2009, *Water surface mapping from airborne laser scanning
-    using signal intensity and elevation data*, ESPL 34:1635). A cell is water
-    when its return density is below ``max_relative_density`` × the median
-    density of occupied cells and the z range over its 3×3 neighbourhood is
-    below ``max_roughness``; connected water cells smaller than ``min_area``
-    are dropped, and each body must be level (its cells' median z within
-    ``max_roughness`` of the body median).
+    water, so water gives *sparse* returns lying on a *flat* surface (Höfle
+    et al. 2009, *Water surface mapping from airborne laser scanning using
+    signal intensity and elevation data*, ESPL 34:1635). A cell of ``cell``
+    metres (aligned to multiples of ``cell``, so tiles agree) is water when
+    its density is below ``max_relative_density`` × the land reference and the
+    z range over its 3×3 neighbourhood is below ``max_roughness``; the water
+    mask is closed (holes of empty cells) and opened with a ``min_width``
+    square. Returns within ``shore_band`` of the mask whose height is within
+    ``level_tolerance`` of the nearest water cell's level are water too.
+    Every step is local (a few cells), so tiled runs agree.
     """
     params = params or WaterParameters()
     n = x.size
@@ -258,27 +309,28 @@ def detect_water(
     occupied = counts > 0
     if occupied.sum() < 4:
         return np.zeros(n, dtype=bool)
+    if reference_density is None:
+        reference_density = land_reference_density(counts, cell * cell)
     zmax = bin_max(flat, z, n_cells).reshape(height, width)
     zmin = bin_min(flat, z, n_cells).reshape(height, width)
-    # z range over the 3×3 neighbourhood (empty cells are neutral).
     hi = ndimage.maximum_filter(np.where(occupied, zmax, -np.inf), size=3, mode="nearest")
     lo = ndimage.minimum_filter(np.where(occupied, zmin, np.inf), size=3, mode="nearest")
     roughness = hi - lo
-    median_density = float(np.median(counts[occupied]))
-    sparse = occupied & (counts <= params.max_relative_density * median_density)
+    sparse = occupied & (counts <= params.max_relative_density * reference_density * cell * cell)
     candidate = sparse & (roughness <= params.max_roughness)
-    # Close small holes (empty cells inside a water body are water too).
-    body = ndimage.binary_closing(candidate, iterations=1) & (candidate | ~occupied)
-    labels, n_bodies = ndimage.label(body)
-    if n_bodies == 0:
+    square = np.ones((3, 3), dtype=bool)
+    body = ndimage.binary_closing(candidate, structure=square) & (candidate | ~occupied)
+    k = max(1, math.ceil(params.min_width / cell))
+    body = ndimage.binary_opening(body, structure=np.ones((k, k), dtype=bool))
+    if not body.any():
         return np.zeros(n, dtype=bool)
-    index = np.arange(1, n_bodies + 1)
-    sizes = np.bincount(labels.ravel(), minlength=n_bodies + 1)[1:]
-    level = np.where(occupied, 0.5 * (zmax + zmin), np.nan)
-    measured = occupied & (labels > 0)
-    top = ndimage.maximum(np.where(measured, level, -np.inf), labels, index)
-    bottom = ndimage.minimum(np.where(measured, level, np.inf), labels, index)
-    level_ok = np.asarray(top) - np.asarray(bottom) <= 2 * params.max_roughness
-    keep = np.concatenate([[False], (sizes >= params.min_area / cell**2) & level_ok])
-    water_cells = keep[labels]
-    return np.asarray(water_cells.ravel()[flat], dtype=bool)
+    # Water level of each body cell; every other cell looks up its nearest one.
+    level = np.where(body & occupied, 0.5 * (zmax + zmin), np.nan)
+    if np.isnan(level).all():
+        return np.zeros(n, dtype=bool)
+    nearest_level = fill_nearest(level)
+    band = ndimage.binary_dilation(
+        body, structure=square, iterations=max(1, math.ceil(params.shore_band / cell))
+    )
+    on_level = np.abs(z - nearest_level.ravel()[flat]) <= params.level_tolerance
+    return np.asarray(body.ravel()[flat] | (band.ravel()[flat] & on_level), dtype=bool)

@@ -30,9 +30,16 @@ from carbonsink.errors import InputError
 from carbonsink.grid import Grid, Tile
 from carbonsink.io.pointclouds import PointChunk, iter_points, read_lidar_info
 from carbonsink.io.writers import WindowedCOGWriter
-from carbonsink.lidar.ground import SMRFParameters, WaterParameters, detect_water, smrf
+from carbonsink.lidar.ground import (
+    SMRFParameters,
+    WaterParameters,
+    detect_water,
+    land_reference_density,
+    smrf,
+)
 from carbonsink.lidar.metrics import MetricsSpec, area_metrics, metric_attrs
 from carbonsink.lidar.surfaces import (
+    DTM_FILL_SWEEPS,
     Raster,
     canopy_height_model,
     height_above_ground,
@@ -93,8 +100,14 @@ class LidarOptions:
     chunk_size: int = 1_000_000
 
     def halo_m(self) -> float:
-        """Halo width (m): the ground filter's window plus one DTM cell."""
-        return self.smrf.window + self.dtm_cell
+        """Halo width (m) every tile needs for its core to match an untiled run.
+
+        SMRF's opening of radius r reads the surface within 2r (erosion then
+        dilation), so a point's class depends on data within twice the
+        window; the provisional surface's fill adds 4 cells and the DTM's
+        gap fill 8 cells (:data:`~carbonsink.lidar.surfaces.DTM_FILL_SWEEPS`).
+        """
+        return 2 * self.smrf.window + 4 * self.smrf.cell + DTM_FILL_SWEEPS * self.dtm_cell
 
 
 @dataclass(frozen=True)
@@ -159,6 +172,7 @@ def process_tile_points(
     *,
     window: Grid,
     options: LidarOptions,
+    reference_density: float | None = None,
 ) -> tuple[dict[str, npt.NDArray[np.float64]], Raster, Raster, dict[str, float]]:
     """Run the chain on the points of one tile window (halo included).
 
@@ -170,6 +184,9 @@ def process_tile_points(
         The tile's halo window of the analysis grid.
     options
         Chain settings.
+    reference_density
+        Return density of land (m⁻²) for water detection; the same for every
+        tile of a run (see :func:`~carbonsink.lidar.ground.detect_water`).
 
     Returns
     -------
@@ -188,7 +205,9 @@ def process_tile_points(
         if options.water is not None and unclassified.any() and len(x) > 0:
             detected = np.zeros(len(x), dtype=bool)
             idx = np.nonzero(unclassified & ~noise)[0]
-            detected[idx] = detect_water(x[idx], y[idx], z[idx], params=options.water)
+            detected[idx] = detect_water(
+                x[idx], y[idx], z[idx], reference_density=reference_density, params=options.water
+            )
             water |= detected
         eligible = ~water & ~noise
         ground = (
@@ -461,6 +480,7 @@ def process_lidar(
     tiles = {(t.row, t.col): t for t in grid.tiles(size=size, halo=halo)}
     read_bounds = grid.bounds
 
+    cell_counts = np.zeros(grid.width * grid.height, dtype=np.int64)
     with tempfile.TemporaryDirectory(dir=workdir, prefix="carbonsink-lidar-") as tmp:
         buckets = _Buckets(Path(tmp))
         for i, path in enumerate(paths):
@@ -476,14 +496,22 @@ def process_lidar(
                 chunk_size=options.chunk_size,
                 progress=on_read,
             ):
+                row, col = grid.index(chunk.x, chunk.y)
+                ok = (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width)
+                cell_counts += np.bincount(
+                    row[ok] * grid.width + col[ok], minlength=cell_counts.size
+                )
                 for tile_id, index in _distribute(chunk, grid, tiles, size, halo):
                     buckets.add(tile_id, chunk, index)
         report("reading points", 0.4)
+        # One land density for every tile, so that water detection agrees across tiles.
+        reference = land_reference_density(cell_counts, grid.resolution**2)
 
         jobs = [t for t in tiles.values() if t.id in buckets.files]
         merger = _Merger(grid, options, dtm_path=dtm_path, chm_path=chm_path)
         try:
-            for k, result in enumerate(_run_tiles(jobs, grid, buckets, options, executor)):
+            results = _run_tiles(jobs, grid, buckets, options, executor, reference)
+            for k, result in enumerate(results):
                 merger.add(result)
                 report("processing tiles", 0.4 + 0.55 * (k + 1) / max(len(jobs), 1))
         except BaseException:
@@ -492,11 +520,15 @@ def process_lidar(
         return merger.finish()
 
 
-def _tile_job(tile: Tile, grid: Grid, bucket: Path, options: LidarOptions) -> _TileResult:
+def _tile_job(
+    tile: Tile, grid: Grid, bucket: Path, options: LidarOptions, reference_density: float | None
+) -> _TileResult:
     start = time.perf_counter()
     points = _load_bucket(bucket)
     window = grid.tile_grid(tile, with_halo=True)
-    metrics, dtm, chm, qa = process_tile_points(points, window=window, options=options)
+    metrics, dtm, chm, qa = process_tile_points(
+        points, window=window, options=options, reference_density=reference_density
+    )
     rs, cs = tile.crop
     cropped = {name: layer[rs, cs] for name, layer in metrics.items()}
     f_dtm = round(grid.resolution / options.dtm_cell)
@@ -526,14 +558,16 @@ def _run_tiles(
     buckets: _Buckets,
     options: LidarOptions,
     executor: Executor | None,
+    reference_density: float | None,
 ) -> Iterator[_TileResult]:
     """Tile results in job order (serial, or from the executor as they finish)."""
-    if executor is None:
+    if executor is None or len(jobs) <= 1:  # one tile: no pool start-up to pay
         for tile in jobs:
-            yield _tile_job(tile, grid, buckets.files[tile.id], options)
+            yield _tile_job(tile, grid, buckets.files[tile.id], options, reference_density)
         return
     futures = [
-        executor.submit(_tile_job, tile, grid, buckets.files[tile.id], options) for tile in jobs
+        executor.submit(_tile_job, tile, grid, buckets.files[tile.id], options, reference_density)
+        for tile in jobs
     ]
     for future in futures:
         yield future.result()

@@ -1,0 +1,206 @@
+"""Tests for carbonsink.lidar.metrics: per-cell metrics against numpy, by cell."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from carbonsink.lidar.metrics import (
+    HEIGHT_QUANTUM,
+    METRIC_ATTRS,
+    MetricsSpec,
+    area_metrics,
+    metric_attrs,
+)
+from carbonsink.lidar.surfaces import Raster
+
+X0, Y1, CELL, SHAPE = 500.0, 800.0, 10.0, (3, 4)
+
+
+def _flat_dtm(value: float = 0.0) -> Raster:
+    return Raster(np.full((30, 40), value), X0, Y1, 1.0)
+
+
+@pytest.fixture(scope="module")
+def cloud() -> dict[str, np.ndarray]:
+    """Returns over 3 × 4 cells of 10 m; cell (2, 3) is empty, cell (0, 0) has 3 returns."""
+    rng = np.random.default_rng(0)
+    counts = rng.integers(20, 200, SHAPE)
+    counts[2, 3] = 0
+    counts[0, 0] = 3
+    xs, ys = [], []
+    for (r, c), n in np.ndenumerate(counts):
+        xs.append(X0 + CELL * (c + rng.uniform(0, 1, n)))
+        ys.append(Y1 - CELL * (r + rng.uniform(0, 1, n)))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    n = x.size
+    height = np.where(rng.random(n) < 0.3, rng.normal(0, 0.03, n), rng.gamma(2.0, 3.0, n))
+    ground = np.abs(height) < 0.1
+    water = rng.random(n) < 0.05
+    # Points outside the window are ignored.
+    x = np.concatenate([x, [X0 - 1.0, X0 + 41.0]])
+    y = np.concatenate([y, [Y1 - 5.0, Y1 - 5.0]])
+    height = np.concatenate([height, [50.0, 50.0]])
+    ground = np.concatenate([ground, [False, False]])
+    water = np.concatenate([water, [False, False]])
+    return {"x": x, "y": y, "h": height, "ground": ground, "water": water, "counts": counts}
+
+
+def _cell_of(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.floor((Y1 - y) / CELL).astype(int), np.floor((x - X0) / CELL).astype(int)
+
+
+def test_metrics_against_numpy_per_cell(cloud: dict) -> None:
+    spec = MetricsSpec()
+    out = area_metrics(
+        cloud["x"],
+        cloud["y"],
+        cloud["h"],
+        ground=cloud["ground"],
+        water=cloud["water"],
+        dtm=_flat_dtm(),
+        x0=X0,
+        y1=Y1,
+        cell=CELL,
+        shape=SHAPE,
+        spec=spec,
+    )
+    rows, cols = _cell_of(cloud["x"], cloud["y"])
+    for r in range(SHAPE[0]):
+        for c in range(SHAPE[1]):
+            here = (rows == r) & (cols == c)
+            h = cloud["h"][here & ~cloud["water"]]
+            all_returns = here.sum()
+            # Densities per m² of the 100 m² cell; water excluded from returns.
+            assert out["return_density"][r, c] == pytest.approx(h.size / 100.0)
+            n_ground = (here & cloud["ground"] & ~cloud["water"]).sum()
+            assert out["ground_density"][r, c] == pytest.approx(n_ground / 100.0)
+            if all_returns:
+                wf = (here & cloud["water"]).sum() / all_returns
+                assert out["water_fraction"][r, c] == pytest.approx(wf)
+            else:
+                assert np.isnan(out["water_fraction"][r, c])
+            assert out["lidar_coverage"][r, c] == float(all_returns >= spec.min_returns)
+            if h.size < spec.min_returns:
+                for name in ("h_max", "h_mean", "h_sd", "h_p50", "cover_2m"):
+                    assert np.isnan(out[name][r, c]), (name, r, c)
+                continue
+            assert out["h_max"][r, c] == h.max()
+            assert out["h_mean"][r, c] == pytest.approx(h.mean(), rel=1e-9)
+            assert out["h_sd"][r, c] == pytest.approx(h.std(ddof=1), rel=1e-6)
+            for p in spec.percentiles:
+                # Heights are quantised to 1 mm before sorting: each order statistic
+                # moves by ≤ 0.5 mm, so a linear interpolation of two moves ≤ 0.5 mm.
+                expected = np.percentile(h, p)
+                assert abs(out[f"h_p{p}"][r, c] - expected) <= HEIGHT_QUANTUM / 2 + 1e-9
+            assert out["cover_0p3m"][r, c] == pytest.approx((h > 0.3).mean())
+            assert out["cover_2m"][r, c] == pytest.approx((h > 2.0).mean())
+
+
+def test_min_returns_masks_height_metrics_but_not_densities(cloud: dict) -> None:
+    # Cell (0, 0) has 3 returns (fewer if some are water): with min_returns 3 → its
+    # height metrics exist only if none of the 3 is water; with 1 they always exist.
+    args = {
+        "ground": cloud["ground"],
+        "water": np.zeros_like(cloud["water"]),
+        "dtm": _flat_dtm(),
+        "x0": X0,
+        "y1": Y1,
+        "cell": CELL,
+        "shape": SHAPE,
+    }
+    strict = area_metrics(cloud["x"], cloud["y"], cloud["h"], **args)  # default 4
+    loose = area_metrics(
+        cloud["x"], cloud["y"], cloud["h"], spec=MetricsSpec(min_returns=3), **args
+    )
+    assert np.isnan(strict["h_max"][0, 0]) and strict["lidar_coverage"][0, 0] == 0.0
+    assert np.isfinite(loose["h_max"][0, 0]) and loose["lidar_coverage"][0, 0] == 1.0
+    assert strict["return_density"][0, 0] == pytest.approx(0.03)  # 3 returns / 100 m²
+    assert strict["lidar_coverage"][2, 3] == 0.0 and strict["return_density"][2, 3] == 0.0
+    assert np.isnan(strict["dtm_mean"][2, 3])
+
+
+def test_water_excluded_from_heights_but_counted_in_water_fraction() -> None:
+    # One 10 m cell: 4 vegetation returns (1, 2, 3, 4 m) and 6 water returns at 50 m
+    # (if they counted, the max would be 50). water_fraction = 6/10.
+    x = np.full(10, X0 + 5.0)
+    y = np.full(10, Y1 - 5.0)
+    h = np.array([1.0, 2.0, 3.0, 4.0] + [50.0] * 6)
+    water = np.array([False] * 4 + [True] * 6)
+    out = area_metrics(
+        x,
+        y,
+        h,
+        ground=np.zeros(10, bool),
+        water=water,
+        dtm=_flat_dtm(),
+        x0=X0,
+        y1=Y1,
+        cell=CELL,
+        shape=(1, 1),
+    )
+    assert out["h_max"][0, 0] == 4.0
+    assert out["h_mean"][0, 0] == 2.5
+    # sd (ddof 1) of 1..4 = sqrt(((1.5² + 0.5²)·2)/3) = sqrt(5/3)
+    assert out["h_sd"][0, 0] == pytest.approx(math.sqrt(5 / 3))
+    # p50 of 1..4 (linear): 2.5; p90: position 0.9·3 = 2.7 → 3 + 0.7 = 3.7
+    assert out["h_p50"][0, 0] == pytest.approx(2.5, abs=5e-4)
+    assert out["h_p90"][0, 0] == pytest.approx(3.7, abs=5e-4)
+    assert out["water_fraction"][0, 0] == pytest.approx(0.6)
+    assert out["return_density"][0, 0] == pytest.approx(0.04)
+    assert out["cover_2m"][0, 0] == pytest.approx(0.5)  # 3 and 4 m of 4 returns
+
+
+def test_dtm_mean_and_slope_on_a_plane() -> None:
+    # DTM z = 100 + 0.05·(x − X0) on 1 m cells: the mean over a 10 m cell is the plane
+    # at the cell centre; the slope is atan(0.05) = 2.862°.
+    cx = X0 + np.arange(40) + 0.5
+    dtm = Raster(np.tile(100.0 + 0.05 * (cx - X0), (30, 1)), X0, Y1, 1.0)
+    x = np.repeat(X0 + 5.0 + CELL * np.arange(4), 5)
+    y = np.full(x.size, Y1 - 15.0)
+    out = area_metrics(
+        x,
+        y,
+        np.ones(x.size),
+        ground=np.zeros(x.size, bool),
+        water=np.zeros(x.size, bool),
+        dtm=dtm,
+        x0=X0,
+        y1=Y1,
+        cell=CELL,
+        shape=SHAPE,
+    )
+    assert math.degrees(math.atan(0.05)) == pytest.approx(2.862, abs=1e-3)
+    np.testing.assert_allclose(out["dtm_slope"][1], math.degrees(math.atan(0.05)), rtol=1e-9)
+    np.testing.assert_allclose(out["dtm_mean"][1], 100.0 + 0.05 * (5.0 + CELL * np.arange(4)))
+    assert np.isnan(out["dtm_mean"][0]).all()  # no returns: not covered
+
+
+def test_dtm_not_covering_the_window_is_an_error() -> None:
+    small = Raster(np.zeros((5, 5)), X0, Y1, 1.0)
+    with pytest.raises(ValueError, match="does not cover"):
+        area_metrics(
+            np.array([X0 + 1]),
+            np.array([Y1 - 1]),
+            np.array([1.0]),
+            ground=np.zeros(1, bool),
+            water=np.zeros(1, bool),
+            dtm=small,
+            x0=X0,
+            y1=Y1,
+            cell=CELL,
+            shape=SHAPE,
+        )
+
+
+def test_metric_attrs() -> None:
+    for name, (units, long_name) in METRIC_ATTRS.items():
+        assert units and long_name, name
+    assert metric_attrs("h_p95") == ("m", "95th percentile of return heights above ground")
+    assert metric_attrs("cover_0p3m")[0] == "1"
+    assert "0.3m" in metric_attrs("cover_0p3m")[1]
+    assert metric_attrs("return_density")[0] == "m-2"
+    with pytest.raises(KeyError):
+        metric_attrs("nonsense")

@@ -1,0 +1,266 @@
+"""Tests for carbonsink.lidar._raster_ops: binning, inpainting, bilinear sampling, morphology.
+
+Expected values come from brute-force loops, from scipy.ndimage (an independent
+implementation of the same operation) or from properties that hold by
+construction (a plane is harmonic; an opening is anti-extensive).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from carbonsink.lidar._raster_ops import (
+    _filter_diagonal,
+    _morph_octagon,
+    bilinear_at,
+    bilinear_many,
+    bin_max,
+    bin_mean,
+    bin_min,
+    inpaint,
+    open_disk,
+    open_square,
+)
+
+
+# ----------------------------------------------------------------- binning
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bins_against_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_cells = 37
+    cell = rng.integers(0, n_cells - 5, 500)  # the last 5 cells (and some others) stay empty
+    values = rng.normal(10.0, 3.0, 500)
+    lo, hi = bin_min(cell, values, n_cells), bin_max(cell, values, n_cells)
+    mean, counts = bin_mean(cell, values, n_cells)
+    for k in range(n_cells):
+        members = values[cell == k]
+        assert counts[k] == members.size
+        if members.size == 0:
+            assert np.isnan(lo[k]) and np.isnan(hi[k]) and np.isnan(mean[k])
+        else:
+            assert lo[k] == members.min()
+            assert hi[k] == members.max()
+            assert mean[k] == pytest.approx(members.mean(), rel=1e-12)
+    assert counts.dtype == np.int64
+
+
+def test_bins_hand_example() -> None:
+    # cells 0: {3, 1}; 1: {}; 2: {-2}; 3: {5, 5, 8}
+    cell = np.array([0, 0, 2, 3, 3, 3])
+    values = np.array([3.0, 1.0, -2.0, 5.0, 5.0, 8.0])
+    np.testing.assert_array_equal(bin_min(cell, values, 4), [1.0, np.nan, -2.0, 5.0])
+    np.testing.assert_array_equal(bin_max(cell, values, 4), [3.0, np.nan, -2.0, 8.0])
+    mean, counts = bin_mean(cell, values, 4)
+    np.testing.assert_allclose(mean, [2.0, np.nan, -2.0, 6.0])
+    np.testing.assert_array_equal(counts, [2, 0, 1, 3])
+
+
+# ---------------------------------------------------------------- inpaint
+def _plane(shape: tuple[int, int]) -> np.ndarray:
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
+    return 12.0 + 0.35 * rows - 0.2 * cols
+
+
+def test_inpaint_keeps_known_cells_exactly() -> None:
+    rng = np.random.default_rng(3)
+    surface = rng.normal(0.0, 1.0, (41, 27))
+    holes = rng.random(surface.shape) < 0.4
+    holes[10:25, 5:20] = True
+    surface[holes] = np.nan
+    before = surface.copy()
+    filled = inpaint(surface)
+    np.testing.assert_array_equal(filled[~holes], surface[~holes])
+    assert np.isfinite(filled).all()
+    np.testing.assert_array_equal(surface, before)  # input not mutated
+
+
+def test_inpaint_isolated_holes_on_a_plane_are_exact() -> None:
+    # An isolated interior hole whose 4 neighbours are known: one Jacobi sweep sets it
+    # to the mean of those neighbours, and for a plane a + b·r + c·c that mean is
+    # exactly the plane at the hole (the ±1 terms cancel). So the result is the plane
+    # up to float rounding: |z| ≤ 30 → a few ulps ≈ 1e-13; we allow 1e-9.
+    truth = _plane((30, 40))
+    surface = truth.copy()
+    holes = np.zeros_like(truth, dtype=bool)
+    holes[2:-2:3, 2:-2:3] = True  # every third cell: no two holes touch
+    surface[holes] = np.nan
+    np.testing.assert_allclose(inpaint(surface), truth, rtol=0, atol=1e-9)
+
+
+def test_inpaint_large_hole_obeys_maximum_principle_and_stays_close_to_a_plane() -> None:
+    # Pull-push averages and bilinear weights are non-negative and sum to 1, and so
+    # are the Jacobi sweeps: every fill is a convex combination of known values, so it
+    # lies within [min, max] of the known cells (maximum principle). On a plane a
+    # convex combination equals the plane at the weighted centroid of the contributing
+    # cells; those lie within the hole's pyramid neighbourhood, so the error is at most
+    # |gradient| × hole size. Hole 8×8 cells, |gradient| = hypot(0.35, 0.2) = 0.403 per
+    # cell → error ≤ 0.403 × 8 ≈ 3.2; we assert the much tighter 1 cell-step (0.403),
+    # because the fill is centred on the hole.
+    truth = _plane((32, 32))
+    surface = truth.copy()
+    surface[12:20, 12:20] = np.nan
+    filled = inpaint(surface)
+    known = np.isfinite(surface)
+    assert filled[~known].min() >= truth[known].min()
+    assert filled[~known].max() <= truth[known].max()
+    assert np.abs(filled - truth).max() <= math.hypot(0.35, 0.2)
+
+
+def test_inpaint_all_known_and_no_known() -> None:
+    surface = _plane((4, 5))
+    out = inpaint(surface)
+    np.testing.assert_array_equal(out, surface)
+    assert out is not surface
+    with pytest.raises(ValueError):
+        inpaint(np.full((3, 3), np.nan))
+
+
+@pytest.mark.parametrize("shape", [(1, 7), (7, 1), (1, 1), (2, 2)])
+def test_inpaint_degenerate_shapes(shape: tuple[int, int]) -> None:
+    surface = np.full(shape, np.nan)
+    surface.flat[0] = 4.0
+    out = inpaint(surface)
+    # Only one known value: every convex combination of it is 4.
+    np.testing.assert_allclose(out, 4.0)
+
+
+# ------------------------------------------------------------- bilinear
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (6, 1), (2, 2), (2, 7), (9, 5)])
+def test_bilinear_matches_map_coordinates(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(sum(shape))
+    surface = rng.normal(0.0, 5.0, shape)
+    n = 400
+    # Positions from 2 cells before the first centre to 2 cells beyond the last one
+    # (clamped to the edge values, as mode="nearest"), plus the centres themselves.
+    rows = rng.uniform(-2.0, shape[0] + 1.0, n)
+    cols = rng.uniform(-2.0, shape[1] + 1.0, n)
+    rr, cc = np.mgrid[0 : shape[0], 0 : shape[1]]
+    rows = np.concatenate([rows, rr.ravel().astype(float), [shape[0] - 1.0]])
+    cols = np.concatenate([cols, cc.ravel().astype(float), [shape[1] - 1.0]])
+    expected = ndimage.map_coordinates(surface, [rows, cols], order=1, mode="nearest")
+    np.testing.assert_allclose(bilinear_at(surface, rows, cols), expected, rtol=0, atol=1e-12)
+    twice = bilinear_many([surface, 2 * surface], rows, cols)
+    np.testing.assert_allclose(twice[1], 2 * expected, rtol=0, atol=1e-12)
+
+
+def test_bilinear_hand_example() -> None:
+    # Centres (0,0)=0, (0,1)=10, (1,0)=20, (1,1)=30: at (0.5, 0.25) the value is
+    # 0.5·(0 + 0.25·10) + 0.5·(20 + 0.25·10) = 12.5.
+    surface = np.array([[0.0, 10.0], [20.0, 30.0]])
+    assert bilinear_at(surface, np.array([0.5]), np.array([0.25]))[0] == pytest.approx(12.5)
+
+
+# ------------------------------------------------------------- morphology
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (6, 11), (11, 6), (8, 8)])
+@pytest.mark.parametrize("size", [1, 3, 5])
+@pytest.mark.parametrize("anti", [False, True])
+@pytest.mark.parametrize("erode", [False, True])
+def test_filter_diagonal_matches_ndimage(
+    shape: tuple[int, int], size: int, anti: bool, erode: bool
+) -> None:
+    rng = np.random.default_rng(7)
+    surface = rng.normal(0.0, 1.0, shape)
+    # Main diagonal: offsets (k, k); anti-diagonal: offsets (k, −k). Cells outside the
+    # array are ignored (constant ±inf padding).
+    footprint = np.eye(size, dtype=bool)
+    if anti:
+        footprint = footprint[:, ::-1]
+    if erode:
+        expected = ndimage.minimum_filter(
+            surface, footprint=footprint, mode="constant", cval=np.inf
+        )
+    else:
+        expected = ndimage.maximum_filter(
+            surface, footprint=footprint, mode="constant", cval=-np.inf
+        )
+    np.testing.assert_array_equal(_filter_diagonal(surface, size, anti=anti, erode=erode), expected)
+
+
+def _footprint(radius: int) -> np.ndarray:
+    """Structuring element of the octagon: erode a single low cell and see where it spreads."""
+    n = 4 * radius + 3
+    impulse = np.zeros((n, n))
+    impulse[n // 2, n // 2] = -1.0
+    return _morph_octagon(impulse, radius, erode=True) < 0
+
+
+@pytest.mark.parametrize("radius", range(1, 19))
+def test_octagon_footprint_is_a_symmetric_disk_approximation(radius: int) -> None:
+    fp = _footprint(radius)
+    n = fp.shape[0]
+    c = n // 2
+    rr, cc = np.mgrid[0:n, 0:n] - c
+    # 8-fold symmetric.
+    for variant in (fp[::-1], fp[:, ::-1], fp.T):
+        np.testing.assert_array_equal(variant, fp)
+    # Reach along the axes is exactly the radius.
+    assert fp[c, c + radius] and not fp[c, c + radius + 1]
+    # Inside the square of half-size r (axis reach) ...
+    assert not fp[np.maximum(abs(rr), abs(cc)) > radius].any()
+    # ... and containing the disk's inscribed square, half-size floor(r/√2): a window
+    # of "radius r" must at least cover every cell within r/√2 in both axes.
+    inner = math.floor(radius / math.sqrt(2))
+    assert fp[np.maximum(abs(rr), abs(cc)) <= inner].all(), (
+        f"octagon footprint of radius {radius} has holes:\n{fp.astype(int)}"
+    )
+    # No holes at all.
+    np.testing.assert_array_equal(ndimage.binary_fill_holes(fp), fp)
+
+
+@pytest.mark.parametrize("radius", [1, 2, 3, 5, 8])
+@pytest.mark.parametrize("opening", [open_disk, open_square])
+def test_opening_properties(radius: int, opening) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(radius)
+    surface = rng.normal(0.0, 1.0, (40, 37)).cumsum(axis=0)
+    opened = opening(surface, radius)
+    # Anti-extensive.
+    assert (opened <= surface).all()
+    # Idempotent: an opening of an opening by the same window changes nothing.
+    np.testing.assert_allclose(opening(opened, radius), opened, rtol=0, atol=1e-12)
+    # Input not mutated, new array.
+    assert opened is not surface
+
+
+@pytest.mark.parametrize("radius", [3, 5])
+@pytest.mark.parametrize("opening", [open_disk, open_square])
+def test_opening_removes_narrow_bumps_and_keeps_wide_plateaus(radius: int, opening) -> None:  # type: ignore[no-untyped-def]
+    surface = np.zeros((60, 60))
+    # A 3×3 bump (+3) is narrower than the window (2r+1 ≥ 7 cells): removed.
+    surface[8:11, 8:11] = 3.0
+    # A 25×25 plateau (+3) is wider than the window: every cell at least r from its
+    # corners lies in a translate of the window that fits inside the plateau, so it
+    # stays (the centre block [r, 24−r]² and the mid-edges certainly do).
+    surface[25:50, 25:50] = 3.0
+    opened = opening(surface, radius)
+    np.testing.assert_array_equal(opened[5:15, 5:15], 0.0)
+    np.testing.assert_array_equal(opened[25 + radius : 50 - radius, 25 + radius : 50 - radius], 3.0)
+    assert opened[25, 37] == 3.0 and opened[37, 25] == 3.0  # mid-edges
+    assert opened[49, 37] == 3.0 and opened[37, 49] == 3.0
+
+
+def test_open_square_matches_grey_opening() -> None:
+    rng = np.random.default_rng(11)
+    surface = rng.normal(0.0, 1.0, (30, 25))
+    # Interior cells (≥ 2r from the edges) do not see the boundary handling.
+    r = 3
+    expected = ndimage.grey_opening(surface, size=(2 * r + 1, 2 * r + 1))
+    np.testing.assert_array_equal(open_square(surface, r)[6:-6, 6:-6], expected[6:-6, 6:-6])
+
+
+def test_open_disk_lies_between_square_openings() -> None:
+    # The octagon of radius r contains the square of half-size floor(r/√2) and is
+    # contained in the square of half-size r; an opening by a larger window is lower,
+    # so open_square(r) ≤ open_disk(r) ≤ open_square(floor(r/√2)) on a surface where
+    # boundaries do not matter (a plateau landscape padded with zeros).
+    rng = np.random.default_rng(5)
+    surface = np.zeros((70, 70))
+    surface[10:60, 10:60] = np.maximum(rng.normal(0.0, 1.0, (50, 50)).cumsum(axis=1), 0.0)
+    for r in (3, 6, 9):
+        inner = math.floor(r / math.sqrt(2))
+        disk = open_disk(surface, r)
+        assert (open_square(surface, r) <= disk + 1e-12).all()
+        assert (disk <= open_square(surface, inner) + 1e-12).all()

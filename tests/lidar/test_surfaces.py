@@ -1,0 +1,156 @@
+"""Tests for carbonsink.lidar.surfaces: DTM, heights above ground, CHM, slope."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from carbonsink.lidar.surfaces import (
+    Raster,
+    canopy_height_model,
+    height_above_ground,
+    slope_degrees,
+    terrain_model,
+)
+
+SX, SY = 0.05, -0.03  # plane slopes (rise over run)
+
+
+def _plane(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return 30.0 + SX * (x - 1000.0) + SY * (y - 2000.0)
+
+
+def _cell_centres(r: Raster) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = r.shape
+    cx = r.x0 + (np.arange(cols) + 0.5) * r.cell
+    cy = r.y1 - (np.arange(rows) + 0.5) * r.cell
+    return np.meshgrid(cx, cy)
+
+
+BOUNDS = (1000.0, 2000.0, 1040.0, 2030.0)  # 40 × 30 cells of 1 m
+
+
+def test_terrain_model_on_a_plane_is_within_the_documented_bias() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1000, 1040, 8000)
+    y = rng.uniform(2000, 2030, 8000)
+    dtm, filled = terrain_model(x, y, _plane(x, y), bounds=BOUNDS, cell=1.0)
+    assert dtm.shape == (30, 40) and dtm.x0 == 1000.0 and dtm.y1 == 2030.0
+    gx, gy = _cell_centres(dtm)
+    # Docstring: a cell's value is the plane at its points' centroid, within
+    # slope × cell/2 of the centre value. The gradient magnitude is hypot(0.05, 0.03);
+    # the centroid is within cell/2 in each axis, so |error| ≤ (|sx| + |sy|)·cell/2.
+    bound = (abs(SX) + abs(SY)) * 0.5
+    assert np.abs(dtm.values - _plane(gx, gy)).max() <= bound + 1e-9
+    # Cells with points are not flagged as filled (≈ 6.7 points per cell: P(empty)
+    # = e^-6.7 ≈ 0.1 %, so at most a couple).
+    assert filled.sum() <= 5
+
+
+def test_terrain_model_fills_gaps_with_the_membrane_and_flags_them() -> None:
+    # One point exactly at each cell centre (so a cell's mean is the plane at its
+    # centre, exactly); a 7 × 5 hole and a single-cell hole of empty cells inside.
+    gx, gy = np.meshgrid(np.arange(1000.5, 1040), np.arange(2029.5, 2000, -1.0))
+    hole = (gx > 1010) & (gx < 1018) & (gy > 2010) & (gy < 2016)
+    single = (gx == 1030.5) & (gy == 2020.5)
+    x, y = gx[~(hole | single)], gy[~(hole | single)]
+    dtm, filled = terrain_model(x, y, _plane(x, y), bounds=BOUNDS, cell=1.0)
+    np.testing.assert_array_equal(filled, hole | single)
+    truth = _plane(gx, gy)
+    # Known cells are untouched.
+    np.testing.assert_allclose(dtm.values[~filled], truth[~filled], rtol=0, atol=1e-9)
+    # A single hole: the mean of its four neighbours on a plane is the plane itself.
+    np.testing.assert_allclose(dtm.values[single], truth[single], rtol=0, atol=1e-9)
+    # The 7 x 5 hole starts from the nearest known value, at most 3 cells away
+    # (half of 5 rounded up), so its error is at most |grad| x 3 m; Jacobi sweeps
+    # average neighbours and the plane is their fixed point, so by the maximum
+    # principle the error never grows beyond that bound, and it shrinks.
+    bound = math.hypot(SX, SY) * 3.0
+    error = np.abs(dtm.values[hole] - truth[hole])
+    assert error.max() <= bound
+    assert error.mean() < 0.5 * bound
+
+
+def test_terrain_model_leaves_cells_outside_support_nan() -> None:
+    gx, gy = np.meshgrid(np.arange(1000.5, 1040), np.arange(2029.5, 2000, -1.0))
+    keep = gx < 1020  # points only in the western half
+    support = np.zeros((30, 40), dtype=bool)
+    support[:, :25] = True  # LiDAR covers 5 empty columns beyond the points
+    x, y = gx[keep], gy[keep]
+    dtm, filled = terrain_model(x, y, _plane(x, y), bounds=BOUNDS, cell=1.0, support=support)
+    assert np.isnan(dtm.values[:, 25:]).all()
+    assert not filled[:, 25:].any()
+    assert filled[:, 20:25].all() and not filled[:, :20].any()
+    # Beyond the points' convex hull the fill is the nearest value (docstring).
+    assert np.isfinite(dtm.values[:, :25]).all()
+
+
+def test_terrain_model_without_ground_points() -> None:
+    empty = np.zeros(0)
+    dtm, filled = terrain_model(empty, empty, empty, bounds=BOUNDS, cell=1.0)
+    assert filled.all() and np.isnan(dtm.values).all()
+
+
+def test_height_above_ground_is_z_minus_the_plane() -> None:
+    gx, gy = np.meshgrid(np.arange(1000.5, 1040), np.arange(2029.5, 2000, -1.0))
+    dtm, _ = terrain_model(gx.ravel(), gy.ravel(), _plane(gx, gy).ravel(), bounds=BOUNDS)
+    rng = np.random.default_rng(1)
+    # Between the outer cell centres bilinear interpolation of a plane is the plane.
+    x = rng.uniform(1000.5, 1039.5, 500)
+    y = rng.uniform(2000.5, 2029.5, 500)
+    h = rng.uniform(0, 20, 500)
+    np.testing.assert_allclose(
+        height_above_ground(x, y, _plane(x, y) + h, dtm), h, rtol=0, atol=1e-9
+    )
+
+
+def test_canopy_height_model_binned_maximum_by_hand() -> None:
+    # 2 × 2 cells of 1 m over (0, 0)–(2, 2); row 0 is the northern row (y 1–2).
+    x = np.array([0.2, 0.7, 1.5, 0.5, 1.2, 1.9, 1.1])
+    y = np.array([1.5, 1.8, 1.5, 0.5, 0.2, 0.9, 0.4])
+    h = np.array([3.0, 5.0, 2.0, 1.0, -0.4, -0.2, -0.1])
+    chm = canopy_height_model(x, y, h, bounds=(0.0, 0.0, 2.0, 2.0), cell=1.0)
+    # NW: max(3, 5) = 5; NE: 2; SW: 1; SE: max(-0.4, -0.2, -0.1) = -0.1 → clipped to 0.
+    np.testing.assert_array_equal(chm.values, [[5.0, 2.0], [1.0, 0.0]])
+
+
+def test_canopy_height_model_empty_cells_are_nan_and_pits_are_filled() -> None:
+    # 5 × 5 cells of 1 m: 10 m canopy everywhere, one pit (2 m) in the middle and one
+    # empty cell in the corner.
+    gx, gy = np.meshgrid(np.arange(0.5, 5), np.arange(4.5, 0, -1.0))
+    h = np.full(gx.shape, 10.0)
+    h[2, 2] = 2.0
+    keep = np.ones(gx.shape, bool)
+    keep[4, 4] = False
+    x, y, hh = gx[keep], gy[keep], h[keep]
+    plain = canopy_height_model(x, y, hh, bounds=(0, 0, 5, 5), cell=1.0)
+    assert plain.values[2, 2] == 2.0 and np.isnan(plain.values[4, 4])
+    smooth = canopy_height_model(x, y, hh, bounds=(0, 0, 5, 5), cell=1.0, pit_free=True)
+    # The pit's 3×3 median is 10 (8 of 9 cells are 10) and 10 − 2 > pit_depth 1.
+    assert smooth.values[2, 2] == 10.0
+    # The empty corner takes the median of its (edge-padded) neighbourhood, all 10.
+    assert smooth.values[4, 4] == 10.0
+    # Cells that are not pits do not change.
+    unchanged = np.ones((5, 5), bool)
+    unchanged[2, 2] = unchanged[4, 4] = False
+    np.testing.assert_array_equal(smooth.values[unchanged], plain.values[unchanged])
+
+
+def test_slope_degrees_of_a_plane() -> None:
+    gx, gy = np.meshgrid(np.arange(1000.5, 1040), np.arange(2029.5, 2000, -1.0))
+    dtm = Raster(_plane(gx, gy), 1000.0, 2030.0, 1.0)
+    # Central differences are exact on a plane: atan(hypot(0.05, 0.03)) = 3.337°.
+    expected = math.degrees(math.atan(math.hypot(SX, SY)))
+    assert expected == pytest.approx(3.337, abs=1e-3)
+    np.testing.assert_allclose(slope_degrees(dtm), expected, rtol=1e-9)
+
+
+def test_raster_cell_index_and_sample() -> None:
+    r = Raster(np.array([[0.0, 10.0], [20.0, 30.0]]), 100.0, 200.0, 2.0)
+    row, col = r.cell_index(np.array([100.0, 103.9, 99.0]), np.array([200.0, 196.1, 201.0]))
+    np.testing.assert_array_equal(row, [0, 1, -1])
+    np.testing.assert_array_equal(col, [0, 1, -1])
+    # Centre of the 4 cell centres (x 102, y 198): mean of the values = 15.
+    assert r.sample(np.array([102.0]), np.array([198.0]))[0] == pytest.approx(15.0)
