@@ -8,9 +8,9 @@ job's own):
 * ``chain``: :func:`carbonsink.lidar.processing.process_lidar` — read, water
   detection, SMRF ground, DTM, heights, CHM and area-based metrics on a 10 m
   grid in the file's own CRS;
-* peers when installed (``pip install -e ".[bench]"``): whitebox-workflows
-  (``lidar_ground_point_filter`` + ``lidar_tin_gridding``) and
-  cloth-simulation-filter (ground only).
+* peers when installed (``pip install -e ".[bench]"``): whitebox-workflows 2
+  (``improved_ground_point_filter`` + ``lidar_tin_gridding`` of a 1 m DTM) and
+  cloth-simulation-filter (ground only, from the decoded points).
 
 It prints wall times, peak RSS and the ratios to the decode time.
 
@@ -76,15 +76,17 @@ print(json.dumps({"seconds": seconds, "rss_mb": max(rss, children), "tiles": len
 """
 
 _WHITEBOX = """
-import json, resource, sys, time, tempfile, os
+import json, os, resource, sys, tempfile, time
 import whitebox_workflows as wbw
 wbe = wbw.WbEnvironment()
+tmp = tempfile.mkdtemp()
 start = time.perf_counter()
-las = wbe.read_lidar(sys.argv[1])
-ground = wbe.lidar_ground_point_filter(las, search_radius=2.0, min_neighbours=0,
-    slope_threshold=15.0, height_threshold=0.5, classify=True, height_above_ground=False)
-dtm = wbe.lidar_tin_gridding(ground, interpolation_parameter="elevation", returns_included="all",
-    cell_size=1.0, excluded_classes=[0, 1, 3, 4, 5, 6, 7, 9, 18])
+ground = os.path.join(tmp, "ground.laz")
+wbe.lidar.filtering_classification.improved_ground_point_filter(
+    input=sys.argv[1], classify=True, output=ground)
+wbe.lidar.interpolation_gridding.lidar_tin_gridding(
+    input=ground, resolution=1.0, interpolation_parameter="elevation",
+    excluded_classes=[0, 1, 3, 4, 5, 6, 7, 9, 18], output=os.path.join(tmp, "dtm.tif"))
 seconds = time.perf_counter() - start
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": seconds, "rss_mb": rss}))
