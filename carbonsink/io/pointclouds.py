@@ -186,12 +186,47 @@ def _laspy_errors(file: Path) -> Iterator[None]:
             path=file,
             fix='install a LAZ backend (pip install "laspy[lazrs]") or check the file is complete',
         ) from exc
-    except (laspy.errors.LaspyException, OSError, ValueError, EOFError) as exc:
+    except (laspy.errors.LaspyException, OSError, ValueError, EOFError, RuntimeError) as exc:
+        # lazrs reports a truncated or corrupt LAZ stream as a RuntimeError (LazrsError).
         raise InputError(
             f"the point cloud cannot be read as LAS/LAZ ({exc})",
             path=file,
             fix="check that the file is a complete LAS/LAZ file (re-export or re-download it)",
         ) from exc
+
+
+def _truncation_problem(header: Any, file: Path) -> str | None:
+    """Why the point records cannot all be in the file, or ``None`` when they can.
+
+    An uncompressed LAS needs ``offset_to_point_data + count × record length``
+    bytes. A LAZ file starts its point data with the offset of its chunk
+    table, written last (LASzip specification, "chunk table"): it must lie
+    inside the file.
+    """
+    size = file.stat().st_size
+    start = int(header.offset_to_point_data)
+    count = int(header.point_count)
+    if not header.are_points_compressed:
+        needed = start + count * int(header.point_format.size)
+        if size < needed:
+            return f"the file is truncated: {count:,} points need {needed:,} bytes, it has {size:,}"
+        return None
+    if count == 0:
+        return None
+    with file.open("rb") as handle:
+        handle.seek(start)
+        raw = handle.read(8)
+    if len(raw) < 8:
+        return f"the file is truncated: it ends before its point data ({size:,} bytes)"
+    table = int.from_bytes(raw, "little", signed=True)
+    if table == -1:  # written by a streaming writer that could not seek back: unknown
+        return None
+    if table <= start or table >= size:
+        return (
+            f"the LAZ file is truncated or incomplete: its chunk table offset {table:,} "
+            f"lies outside the file ({size:,} bytes)"
+        )
+    return None
 
 
 def _file_crs(
@@ -317,6 +352,13 @@ def read_lidar_info(path: str | os.PathLike[str], *, crs: Any = None) -> LidarIn
     file = existing_file(path, what="point cloud")
     with _laspy_errors(file), laspy.open(file) as reader:
         header = reader.header
+        truncated = _truncation_problem(header, file)
+        if truncated is not None:
+            raise InputError(
+                truncated,
+                path=file,
+                fix="the copy is incomplete: copy, re-export or re-download the file",
+            )
         file_crs, file_source, broken = _file_crs(header, file)
         resolved, source = resolve_crs(file_crs, crs, path=file)
         geotiff_vertical = _geotiff_vertical_unit_m(header) if source == "file" else None

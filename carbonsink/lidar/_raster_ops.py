@@ -43,47 +43,56 @@ def bin_mean(cell: IntArray, values: FloatArray, n_cells: int) -> tuple[FloatArr
     return mean, counts.astype(np.int64)
 
 
-def fill_nearest(surface: FloatArray) -> FloatArray:
-    """Give every NaN cell the value of its nearest known cell (Euclidean, cell units).
+def fill_nearest(surface: FloatArray, *, max_distance: float | None = None) -> FloatArray:
+    """Give NaN cells the value of their nearest known cell (Euclidean, in cells).
 
-    Local by construction: a cell's value depends only on the closest data,
-    so tiles with enough halo fill their cores identically. Known cells never
-    change. Ties between equidistant cells are broken by scipy's exact
-    distance transform (Maurer et al. 2003), deterministically.
+    Cells farther than ``max_distance`` cells from any known cell stay NaN,
+    so a cell's value depends only on data within that distance — what lets
+    tiles with a halo fill their cores identically. Known cells never change.
+    Ties between equidistant cells are broken deterministically by scipy's
+    exact distance transform (Maurer et al. 2003).
     """
     known = np.isfinite(surface)
-    if known.all():
+    if known.all() or not known.any():
         return surface.copy()
-    if not known.any():
-        raise ValueError("cannot fill a surface without any known cell")
-    _, (rows, cols) = ndimage.distance_transform_edt(~known, return_indices=True)
-    return np.asarray(surface[rows, cols], dtype=np.float64)
+    distance, (rows, cols) = ndimage.distance_transform_edt(~known, return_indices=True)
+    filled = np.asarray(surface[rows, cols], dtype=np.float64)
+    if max_distance is not None:
+        filled[distance > max_distance] = np.nan
+    return filled
 
 
-def inpaint(surface: FloatArray, *, sweeps: int = 16) -> FloatArray:
-    """Fill NaN cells smoothly from their neighbours, locally.
+def inpaint(surface: FloatArray, *, reach: float, sweeps: int) -> FloatArray:
+    """Fill NaN cells within ``reach`` cells of data smoothly and locally.
 
     Notes
     -----
-    Missing cells start from their nearest known value (:func:`fill_nearest`)
-    and are relaxed with ``sweeps`` Jacobi iterations of the Laplace equation
-    (each missing cell takes the mean of its four neighbours; known cells stay
-    fixed) — the membrane fill of ``inpaint_nans`` that Pingel et al. 2013 use
-    for SMRF, truncated so that a cell depends only on data within ``sweeps``
-    cells plus its nearest known cell. Small holes converge to the harmonic
-    (for planar ground: the planar) surface; the middle of holes much wider
-    than ``2 × sweeps`` cells keeps the nearest-value fill.
+    Missing cells within ``reach`` cells of a known cell start from their
+    nearest known value (:func:`fill_nearest`) and are relaxed by ``sweeps``
+    Jacobi iterations of the Laplace equation (each takes the mean of its
+    finite 4-neighbours; known cells stay fixed) — the membrane fill of
+    ``inpaint_nans`` that Pingel et al. 2013 use for SMRF, truncated so that a
+    cell depends only on data within ``reach + sweeps`` cells. Small holes
+    converge towards the harmonic surface (on planar ground, the plane);
+    cells beyond ``reach`` stay NaN.
     """
     known = np.isfinite(surface)
-    filled = fill_nearest(surface)
-    if known.all():
-        return filled
-    missing = ~known
-    work = filled
+    start = fill_nearest(surface, max_distance=reach)
+    relax = ~known & np.isfinite(start)
+    if not relax.any():
+        return start
+    work = start
     for _ in range(sweeps):
         padded = np.pad(work, 1, mode="edge")
-        avg = 0.25 * (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:])
-        work = np.where(missing, avg, filled)
+        neighbours = np.stack(
+            [padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]]
+        )
+        finite = np.isfinite(neighbours)
+        total = np.where(finite, neighbours, 0.0).sum(axis=0)
+        count = finite.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / count
+        work = np.where(relax & (count > 0), mean, work)
     return np.asarray(work, dtype=np.float64)
 
 

@@ -56,6 +56,11 @@ class SMRFParameters:
         Elevation threshold (m) of the final point classification.
     scalar
         Elevation scaling factor: the threshold grows by ``scalar × local slope``.
+    zmin_reach
+        Empty cells of the minimum surface within this many cells of data take
+        the nearest value (PDAL's ``knnfill``); farther ones are ignored.
+    fill_reach, fill_sweeps
+        Reach (cells) and Jacobi sweeps of the provisional surface's fill.
     """
 
     cell: float = 1.0
@@ -63,6 +68,20 @@ class SMRFParameters:
     window: float = 18.0
     threshold: float = 0.5
     scalar: float = 1.25
+    zmin_reach: int = 2
+    fill_reach: int = 6
+    fill_sweeps: int = 4
+
+    def reach_m(self) -> float:
+        """How far (m) a point's class can depend on other data (for tile halos).
+
+        The opening of radius r reads the surface within 2r (erosion then
+        dilation), the minimum surface's fill reaches ``zmin_reach`` cells and
+        the provisional surface's fill ``fill_reach + fill_sweeps``, plus one
+        cell for the bilinear lookup.
+        """
+        cells = self.zmin_reach + self.fill_reach + self.fill_sweeps + 1
+        return 2.0 * self.max_radius_cells * self.cell + cells * self.cell
 
     @property
     def max_radius_cells(self) -> int:
@@ -104,10 +123,11 @@ def _progressive_filter(
     """
     last = surface
     is_object = np.zeros(surface.shape, dtype=bool)
-    for radius in range(1, max_radius + 1):
-        this = open_disk(last, radius)
-        is_object |= (last - this) > slope * radius * cell
-        last = this
+    with np.errstate(invalid="ignore"):  # inf − inf far from data: NaN, never an object
+        for radius in range(1, max_radius + 1):
+            this = open_disk(last, radius)
+            is_object |= (last - this) > slope * radius * cell
+            last = this
     return is_object
 
 
@@ -140,13 +160,15 @@ def smrf(
     Pingel, Clarke & McBride 2013, *An improved simple morphological filter
     for the terrain classification of airborne LIDAR data*, ISPRS J. 77:21–30:
 
-    1. minimum surface Z_min on a grid of ``cell`` metres, empty cells given
-       their nearest cell's value (PDAL's ``knnfill`` with k = 1);
+    1. minimum surface Z_min on a grid of ``cell`` metres, empty cells within
+       ``zmin_reach`` cells given their nearest cell's value (PDAL's
+       ``knnfill`` with k = 1), farther ones ignored by the morphology;
     2. low outliers: cells of ``−Z_min`` that a radius-1 opening lowers by more
        than slope 5 (the paper's low-noise step);
     3. objects: the progressive filter with growing windows up to ``window``;
     4. provisional DTM Z_pro = Z_min without low outliers and objects, holes
-       filled by a local membrane (:func:`inpaint`, 4 sweeps);
+       within ``fill_reach`` cells filled by a local membrane (:func:`inpaint`);
+       points where it stays undefined (inside wide objects) are not ground;
     5. a point is ground when ``|z − Z_pro(x, y)| ≤ threshold + scalar × S(x, y)``
        with S the slope (gradient magnitude) of Z_pro, both interpolated
        bilinearly at the point.
@@ -175,21 +197,26 @@ def smrf(
     row = np.minimum(((y1 - ey) / cell).astype(np.int64), height - 1)
     zmin = bin_min(row * width + col, ez, height * width).reshape(height, width)
     empty = np.isnan(zmin)
-    zmin_filled = fill_nearest(zmin)
-
-    # Morphology in float32 relative to the lowest cell: 0.1 mm steps up to
-    # 1.6 km of relief, half the memory traffic of float64.
-    base = float(np.min(zmin_filled))
+    zmin_filled = fill_nearest(zmin, max_distance=params.zmin_reach)
+    # Morphology in float32 relative to the lowest cell (0.1 mm steps up to 1.6
+    # km of relief, half the memory traffic of float64). Cells farther than the
+    # reach from data are +inf: erosions never pick them and, since every cell
+    # within the window of a data cell has data within the window, neither do
+    # the dilations at data cells — their value cannot matter.
+    base = float(np.nanmin(zmin_filled))
     relative = (zmin_filled - base).astype(np.float32)
-    low = _progressive_filter(-relative, cell=cell, slope=5.0, max_radius=1)
-    objects = _progressive_filter(
-        relative, cell=cell, slope=params.slope, max_radius=params.max_radius_cells
+    unknown = np.isnan(relative)
+    low = _progressive_filter(
+        np.where(unknown, np.inf, -relative), cell=cell, slope=5.0, max_radius=1
     )
-    provisional = zmin_filled.copy()
-    provisional[low | objects | empty] = np.nan
-    if np.isnan(provisional).all():
-        provisional = zmin_filled
-    provisional = inpaint(provisional, sweeps=4)
+    objects = _progressive_filter(
+        np.where(unknown, np.inf, relative),
+        cell=cell,
+        slope=params.slope,
+        max_radius=params.max_radius_cells,
+    )
+    provisional = np.where(low | objects | empty, np.nan, zmin)
+    provisional = inpaint(provisional, reach=params.fill_reach, sweeps=params.fill_sweeps)
 
     grad_r, grad_c = np.gradient(provisional, cell)
     slope_surface = np.hypot(grad_r, grad_c)

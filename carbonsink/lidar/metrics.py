@@ -113,6 +113,8 @@ def area_metrics(
 
     Notes
     -----
+    Returns whose height is undefined (NaN: no terrain within the DTM's
+    reach) count in the densities but not in the height metrics.
     Heights are those of all non-water returns (ground included, so cover =
     returns above the threshold / all non-water returns: the "all-returns
     cover index", e.g. Næsset 2002, RSE 80:88). Percentiles interpolate
@@ -133,7 +135,10 @@ def area_metrics(
         np.float64
     )
 
-    keep = ~water_in
+    land_counts = counts_all - water_counts
+    # Returns without a defined height (no terrain within reach: the middle of a
+    # lake, or a stand with no ground return nearby) do not enter height metrics.
+    keep = ~water_in & np.isfinite(height[inside])
     flat = flat_all[keep]
     h = height[inside][keep]
     n = np.bincount(flat, minlength=n_cells).astype(np.float64)
@@ -176,7 +181,7 @@ def area_metrics(
         out[name] = np.where(valid, out[name], np.nan).reshape(rows, cols)
 
     area = cell * cell
-    out["return_density"] = (n / area).reshape(rows, cols)
+    out["return_density"] = (land_counts / area).reshape(rows, cols)
     out["ground_density"] = (ground_counts / area).reshape(rows, cols)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["water_fraction"] = np.where(counts_all > 0, water_counts / counts_all, np.nan).reshape(

@@ -39,6 +39,7 @@ from carbonsink.lidar.ground import (
 )
 from carbonsink.lidar.metrics import MetricsSpec, area_metrics, metric_attrs
 from carbonsink.lidar.surfaces import (
+    DTM_FILL_REACH,
     DTM_FILL_SWEEPS,
     Raster,
     canopy_height_model,
@@ -102,12 +103,12 @@ class LidarOptions:
     def halo_m(self) -> float:
         """Halo width (m) every tile needs for its core to match an untiled run.
 
-        SMRF's opening of radius r reads the surface within 2r (erosion then
-        dilation), so a point's class depends on data within twice the
-        window; the provisional surface's fill adds 4 cells and the DTM's
-        gap fill 8 cells (:data:`~carbonsink.lidar.surfaces.DTM_FILL_SWEEPS`).
+        A point's ground class depends on data within
+        :meth:`SMRFParameters.reach_m` (about twice the window), and a DTM
+        cell on ground within the DTM fill's reach and sweeps plus one cell
+        (:data:`~carbonsink.lidar.surfaces.DTM_FILL_REACH`).
         """
-        return 2 * self.smrf.window + 4 * self.smrf.cell + DTM_FILL_SWEEPS * self.dtm_cell
+        return self.smrf.reach_m() + (DTM_FILL_REACH + DTM_FILL_SWEEPS + 1) * self.dtm_cell
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.interpolate import NearestNDInterpolator
 
 from carbonsink.lidar._raster_ops import bilinear_at, bin_max, bin_mean, inpaint
 
@@ -96,21 +95,23 @@ def terrain_model(
     -----
     A cell holding ground points takes their mean elevation (on locally planar
     ground this is the plane at the points' centroid, within ``slope × cell/2``
-    of the cell-centre value). Empty cells inside ``support`` are filled by a
-    local membrane: the nearest cell's value, relaxed by 8 Jacobi sweeps of
-    the Laplace equation (:func:`inpaint`). Holes up to ~16 cells across —
-    the gaps dense marsh grass leaves — converge to the harmonic surface,
-    which is the plane on planar ground; wider gaps (open water) keep the
-    nearest shore value in their middle. METHODOLOGY.md §8 names a TIN; a
-    TIN over a gap depends on the gap's whole border, however far, so tiles
-    cut through a lake would disagree, while this fill reaches only 8 cells
-    plus the nearest ground, and tiled runs merge without seams. Filled cells
-    are flagged and reported.
+    of the cell-centre value). Empty cells inside ``support`` and within
+    ``DTM_FILL_REACH`` (6) cells of ground are filled by a local membrane: the
+    nearest cell's value relaxed by ``DTM_FILL_SWEEPS`` (4) Jacobi sweeps of
+    the Laplace equation (:func:`inpaint`); the small holes dense marsh grass
+    leaves converge towards the harmonic surface (on planar ground, the
+    plane). Cells farther from any ground — the middle of open water or of
+    wide stands without a ground return — stay NaN: the terrain there is not
+    measured, and heights of returns there are undefined. METHODOLOGY.md §8
+    names a TIN; a TIN over a gap depends on the gap's whole border, however
+    far, so tiles cut through a lake would disagree, while this fill reaches
+    a bounded distance and tiled runs merge without seams. Filled cells are
+    flagged and reported.
     """
     x0, y1, height, width = _window(bounds, cell)
     dtm = Raster(np.full((height, width), np.nan), x0, y1, cell)
-    if x.size == 0:
-        return dtm, np.ones((height, width), dtype=bool)
+    if x.size == 0:  # no ground at all: nothing to fill from
+        return dtm, np.zeros((height, width), dtype=bool)
     row, col = dtm.cell_index(x, y)
     inside = (row >= 0) & (row < height) & (col >= 0) & (col < width)
     mean, _counts = bin_mean(row[inside] * width + col[inside], z[inside], height * width)
@@ -118,26 +119,23 @@ def terrain_model(
     filled = ~np.isfinite(values)
     if support is not None:
         filled &= support
-    if filled.all() or not np.isfinite(values).any():
-        # No ground inside the window: fall back on the nearest ground points.
-        cx = x0 + (np.arange(width) + 0.5) * cell
-        cy = y1 - (np.arange(height) + 0.5) * cell
-        gx, gy = np.meshgrid(cx, cy)
-        nearest = NearestNDInterpolator(np.column_stack([x, y]), z)
-        values = np.where(filled, nearest(gx, gy), np.nan)
-        return Raster(values, x0, y1, cell), filled
+    if not np.isfinite(values).any():  # no ground inside the window: no terrain here
+        return Raster(values, x0, y1, cell), np.zeros((height, width), dtype=bool)
     if filled.any():
-        values = _fill_gaps(values, filled)
+        values, filled = _fill_gaps(values, filled)
     return Raster(values, x0, y1, cell), filled
 
 
-def _fill_gaps(values: FloatArray, gaps: BoolArray) -> FloatArray:
-    """Fill ``gaps`` (NaN cells to fill) with the local membrane; other NaN cells stay NaN."""
-    return np.where(gaps | np.isfinite(values), inpaint(values, sweeps=DTM_FILL_SWEEPS), np.nan)
+#: Reach (cells) and Jacobi sweeps of the DTM's gap fill (for the tile halo).
+DTM_FILL_REACH = 6
+DTM_FILL_SWEEPS = 4
 
 
-#: Jacobi sweeps of the DTM's membrane fill (its reach in cells, for the tile halo).
-DTM_FILL_SWEEPS = 8
+def _fill_gaps(values: FloatArray, gaps: BoolArray) -> tuple[FloatArray, BoolArray]:
+    """Fill ``gaps`` within reach of ground; return the values and the cells filled."""
+    filled_values = inpaint(values, reach=DTM_FILL_REACH, sweeps=DTM_FILL_SWEEPS)
+    filled = gaps & np.isfinite(filled_values)
+    return np.where(filled | np.isfinite(values), filled_values, np.nan), filled
 
 
 def height_above_ground(x: FloatArray, y: FloatArray, z: FloatArray, dtm: Raster) -> FloatArray:

@@ -339,3 +339,34 @@ def test_warsaw_reads_with_an_override(shared_data: Path) -> None:
     )
     assert len(points) == 3_000
     assert points.x.min() == pytest.approx(639_913.26, abs=0.01)
+
+
+@pytest.mark.parametrize("name", ["PDAL_autzen_trim.laz", "PDAL_4_6_crop.las"])
+def test_truncated_file_is_reported_not_crashed(
+    tmp_path: Path, shared_data: Path, name: str
+) -> None:
+    # A copy cut in half (PDAL test data): its header promises points the file lacks.
+    source = shared_data / "lidar" / name
+    cut = tmp_path / name
+    data = source.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="truncated") as info:
+        read_lidar_info(cut)
+    assert info.value.problem.path == str(cut)
+    assert "re-download" in str(info.value.problem.fix)
+
+
+def test_decoder_failure_is_an_input_error(
+    tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # lazrs reports a corrupt LAZ stream as a RuntimeError (LazrsError) in the
+    # middle of decoding; it must surface as an InputError naming the file.
+    source = shared_data / "lidar" / "PDAL_autzen_trim.laz"
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("IoError: failed to fill whole buffer")
+
+    monkeypatch.setattr(laspy.LasReader, "chunk_iterator", fail)
+    with pytest.raises(InputError, match="failed to fill whole buffer") as info:
+        read_points(source, target_crs="EPSG:32610")
+    assert info.value.problem.path == str(source)

@@ -21,6 +21,7 @@ from carbonsink.lidar._raster_ops import (
     bin_max,
     bin_mean,
     bin_min,
+    fill_nearest,
     inpaint,
     open_disk,
     open_square,
@@ -65,17 +66,35 @@ def _plane(shape: tuple[int, int]) -> np.ndarray:
     return 12.0 + 0.35 * rows - 0.2 * cols
 
 
-def test_inpaint_keeps_known_cells_exactly() -> None:
+REACH, SWEEPS = 6, 4  # the DTM fill's settings (carbonsink.lidar.surfaces)
+
+
+def test_inpaint_keeps_known_cells_and_fills_only_within_reach() -> None:
     rng = np.random.default_rng(3)
     surface = rng.normal(0.0, 1.0, (41, 27))
     holes = rng.random(surface.shape) < 0.4
-    holes[10:25, 5:20] = True
+    holes[10:25, 5:20] = True  # a 15 x 15 hole: its middle is > 6 cells from data
     surface[holes] = np.nan
     before = surface.copy()
-    filled = inpaint(surface)
+    filled = inpaint(surface, reach=REACH, sweeps=SWEEPS)
     np.testing.assert_array_equal(filled[~holes], surface[~holes])
-    assert np.isfinite(filled).all()
+    distance = ndimage.distance_transform_edt(holes)
+    assert np.isfinite(filled[distance <= REACH]).all()
+    assert np.isnan(filled[distance > REACH]).all()
+    assert (distance > REACH).any()
     np.testing.assert_array_equal(surface, before)  # input not mutated
+
+
+def test_fill_nearest_copies_the_closest_cell_within_reach() -> None:
+    # Row of 7 cells, known at 0 (value 1) and 6 (value 7): cells 1-2 are nearer to
+    # cell 0, 4-5 to cell 6, cell 3 is 3 cells from both (tie) — all within reach 3.
+    row = np.array([[1.0, np.nan, np.nan, np.nan, np.nan, np.nan, 7.0]])
+    out = fill_nearest(row, max_distance=3)
+    np.testing.assert_array_equal(out[0, [0, 1, 2, 4, 5, 6]], [1, 1, 1, 7, 7, 7])
+    assert out[0, 3] in (1.0, 7.0)
+    # Reach 2: the middle cell (3 cells from data) stays NaN.
+    assert np.isnan(fill_nearest(row, max_distance=2)[0, 3])
+    assert np.isnan(fill_nearest(np.full((2, 2), np.nan))).all()
 
 
 def test_inpaint_isolated_holes_on_a_plane_are_exact() -> None:
@@ -88,43 +107,46 @@ def test_inpaint_isolated_holes_on_a_plane_are_exact() -> None:
     holes = np.zeros_like(truth, dtype=bool)
     holes[2:-2:3, 2:-2:3] = True  # every third cell: no two holes touch
     surface[holes] = np.nan
-    np.testing.assert_allclose(inpaint(surface), truth, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        inpaint(surface, reach=REACH, sweeps=SWEEPS), truth, rtol=0, atol=1e-9
+    )
 
 
 def test_inpaint_large_hole_obeys_maximum_principle_and_stays_close_to_a_plane() -> None:
-    # Pull-push averages and bilinear weights are non-negative and sum to 1, and so
-    # are the Jacobi sweeps: every fill is a convex combination of known values, so it
-    # lies within [min, max] of the known cells (maximum principle). On a plane a
-    # convex combination equals the plane at the weighted centroid of the contributing
-    # cells; those lie within the hole's pyramid neighbourhood, so the error is at most
-    # |gradient| × hole size. Hole 8×8 cells, |gradient| = hypot(0.35, 0.2) = 0.403 per
-    # cell → error ≤ 0.403 × 8 ≈ 3.2; we assert the much tighter 1 cell-step (0.403),
-    # because the fill is centred on the hole.
+    # The fill starts from the nearest known cell and the Jacobi sweeps average
+    # neighbours: every value is a convex combination of known values, so it lies
+    # within [min, max] of the known cells (maximum principle). On the plane the
+    # start's error is at most |gradient| x the distance to the nearest known cell
+    # (≤ 4 cells in an 8 x 8 hole): hypot(0.35, 0.2) x 4 = 1.61; the sweeps are
+    # averages of a plane's fixed point, so the error cannot grow, and it shrinks.
     truth = _plane((32, 32))
     surface = truth.copy()
     surface[12:20, 12:20] = np.nan
-    filled = inpaint(surface)
+    filled = inpaint(surface, reach=REACH, sweeps=SWEEPS)
     known = np.isfinite(surface)
     assert filled[~known].min() >= truth[known].min()
     assert filled[~known].max() <= truth[known].max()
-    assert np.abs(filled - truth).max() <= math.hypot(0.35, 0.2)
+    bound = math.hypot(0.35, 0.2) * 4
+    start_error = np.abs(fill_nearest(surface) - truth)[~known].mean()
+    error = np.abs(filled - truth)[~known]
+    assert error.max() <= bound
+    assert error.mean() < start_error
 
 
 def test_inpaint_all_known_and_no_known() -> None:
     surface = _plane((4, 5))
-    out = inpaint(surface)
+    out = inpaint(surface, reach=REACH, sweeps=SWEEPS)
     np.testing.assert_array_equal(out, surface)
     assert out is not surface
-    with pytest.raises(ValueError):
-        inpaint(np.full((3, 3), np.nan))
+    assert np.isnan(inpaint(np.full((3, 3), np.nan), reach=REACH, sweeps=SWEEPS)).all()
 
 
 @pytest.mark.parametrize("shape", [(1, 7), (7, 1), (1, 1), (2, 2)])
 def test_inpaint_degenerate_shapes(shape: tuple[int, int]) -> None:
     surface = np.full(shape, np.nan)
     surface.flat[0] = 4.0
-    out = inpaint(surface)
-    # Only one known value: every convex combination of it is 4.
+    out = inpaint(surface, reach=REACH, sweeps=SWEEPS)
+    # Only one known value, within reach of every cell: every convex combination is 4.
     np.testing.assert_allclose(out, 4.0)
 
 

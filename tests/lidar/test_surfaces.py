@@ -90,7 +90,8 @@ def test_terrain_model_leaves_cells_outside_support_nan() -> None:
 def test_terrain_model_without_ground_points() -> None:
     empty = np.zeros(0)
     dtm, filled = terrain_model(empty, empty, empty, bounds=BOUNDS, cell=1.0)
-    assert filled.all() and np.isnan(dtm.values).all()
+    # No ground: no terrain anywhere, and nothing was filled (there is nothing to fill from).
+    assert not filled.any() and np.isnan(dtm.values).all()
 
 
 def test_height_above_ground_is_z_minus_the_plane() -> None:
