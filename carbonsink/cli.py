@@ -334,6 +334,14 @@ def lidar_chm(
                 f"{files[0]} has no CRS: give --file-crs (and --crs for the output)"
             )
         target = info.crs.to_wkt()
+        from carbonsink.io._crs import crs_plausibility_problem
+
+        implausible = crs_plausibility_problem(info.crs, info.bounds[:4])
+        if implausible:
+            raise typer.BadParameter(
+                f"{files[0].name}: {implausible}; give the files' true CRS with --file-crs "
+                "and the output CRS with --crs"
+            )
         if not all(a.unit_conversion_factor == 1.0 for a in info.crs.axis_info[:2]):
             from pyproj import Transformer
 

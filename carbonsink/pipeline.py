@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from carbonsink.config import Epoch, Survey
-from carbonsink.errors import InputError
+from carbonsink.config import Survey
 from carbonsink.grid import Grid
 from carbonsink.io.vectors import read_boundary
 from carbonsink.io.writers import write_csv, write_netcdf
-from carbonsink.lidar.processing import LidarOptions, LidarResult, process_lidar
+from carbonsink.lidar.processing import LidarResult
 
-__all__ = ["lidar_for_epoch", "local_executor", "survey_grid", "write_lidar_products"]
+__all__ = ["local_executor", "survey_grid", "write_lidar_products"]
 
 logger = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[str, float], None]
 
 
 def survey_grid(survey: Survey) -> Grid:
@@ -43,48 +40,6 @@ def local_executor(workers: int | None) -> Iterator[Executor | None]:
         return
     with ProcessPoolExecutor(max_workers=n) as pool:
         yield pool
-
-
-def lidar_for_epoch(
-    survey: Survey,
-    epoch: Epoch,
-    grid: Grid,
-    *,
-    executor: Executor | None = None,
-    out_dir: Path | None = None,
-    progress: ProgressCallback | None = None,
-) -> LidarResult:
-    """Run the LiDAR chain on every LiDAR entry of an epoch.
-
-    All entries of an epoch must share one CRS override (or none) and one
-    ground mode, since their tiles are processed together.
-    """
-    if not epoch.lidar:
-        raise InputError(
-            f"epoch {epoch.name!r} has no LiDAR",
-            path=survey.source,
-            fix="add lidar = [{ path = ... }] to the epoch, or skip the LiDAR stage",
-        )
-    crss = {entry.crs for entry in epoch.lidar}
-    grounds = {entry.ground for entry in epoch.lidar}
-    if len(crss) > 1 or len(grounds) > 1:
-        raise InputError(
-            f"the LiDAR entries of epoch {epoch.name!r} differ in crs or ground mode",
-            path=survey.source,
-            fix="give all LiDAR entries of an epoch the same crs and ground settings",
-        )
-    files = [path for entry in epoch.lidar for path in entry.files()]
-    options = LidarOptions(ground=grounds.pop())
-    return process_lidar(
-        files,
-        grid,
-        crs=crss.pop(),
-        options=options,
-        executor=executor,
-        dtm_path=None if out_dir is None else out_dir / f"dtm_{epoch.name}.tif",
-        chm_path=None if out_dir is None else out_dir / f"chm_{epoch.name}.tif",
-        progress=progress,
-    )
 
 
 def write_lidar_products(result: LidarResult, out_dir: Path, *, stem: str = "lidar") -> list[Path]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -33,7 +33,7 @@ from carbonsink.io.tables import read_table, table_crs, table_points
 from carbonsink.io.vectors import read_boundary
 from carbonsink.schemas import TABLE_SCHEMAS, check_table
 
-__all__ = ["PreflightReport", "check_survey", "iter_problem_lines", "preflight"]
+__all__ = ["PreflightReport", "check_survey", "preflight"]
 
 logger = logging.getLogger(__name__)
 
@@ -424,9 +424,3 @@ def _footprint(
         return None
     outline = shapely.Polygon(np.column_stack([tx, ty]))
     return outline if outline.is_valid else outline.buffer(0)
-
-
-def iter_problem_lines(report: PreflightReport) -> Iterator[str]:
-    """One line per problem, errors first."""
-    for problem in [*report.errors, *report.warnings]:
-        yield f"{problem.severity}: {problem}"

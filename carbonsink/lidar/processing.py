@@ -160,8 +160,13 @@ class _TileResult:
 
 def _check_nesting(grid: Grid, options: LidarOptions) -> None:
     for name, cell in (("dtm_cell", options.dtm_cell), ("chm_cell", options.chm_cell)):
+        if not cell > 0:
+            raise InputError(
+                f"{name} {cell:g} m is not a positive cell size",
+                fix=f"give a {name} that divides the grid resolution, e.g. 1.0 or 0.5 m",
+            )
         ratio = grid.resolution / cell
-        if cell <= 0 or abs(ratio - round(ratio)) > 1e-9:
+        if abs(ratio - round(ratio)) > 1e-9:
             raise InputError(
                 f"{name} {cell:g} m does not divide the grid resolution {grid.resolution:g} m",
                 fix=f"choose a {name} such as {grid.resolution / math.ceil(ratio):g} m",
@@ -304,8 +309,7 @@ class _Buckets:
         self.counts[tile_id] = self.counts.get(tile_id, 0) + int(index.size)
 
 
-def _load_bucket(path: Path) -> PointChunk:
-    records = np.fromfile(path, dtype=_RECORD)
+def _records_to_chunk(records: npt.NDArray[np.void]) -> PointChunk:
     n = len(records)
     u8 = np.zeros(n, dtype=np.uint8)
     return PointChunk(
@@ -318,6 +322,73 @@ def _load_bucket(path: Path) -> PointChunk:
         intensity=np.zeros(n, dtype=np.uint16),
         user_data=u8,
     )
+
+
+def _split_tile(grid: Grid, tile: Tile, halo: int) -> list[Tile]:
+    """The (up to) four quarters of a tile's core, each with its own halo."""
+    r, c, h, w = tile.core
+    rows = [(r, h // 2), (r + h // 2, h - h // 2)] if h > 1 else [(r, h)]
+    cols = [(c, w // 2), (c + w // 2, w - w // 2)] if w > 1 else [(c, w)]
+    parts = []
+    for i, (r0, hh) in enumerate(rows):
+        for j, (c0, ww) in enumerate(cols):
+            hr0, hc0 = max(0, r0 - halo), max(0, c0 - halo)
+            hr1 = min(grid.height, r0 + hh + halo)
+            hc1 = min(grid.width, c0 + ww + halo)
+            parts.append(
+                Tile(
+                    id=f"{tile.id}.{2 * i + j}",
+                    row=tile.row,
+                    col=tile.col,
+                    core=(r0, c0, hh, ww),
+                    halo=(hr0, hc0, hr1 - hr0, hc1 - hc0),
+                )
+            )
+    return parts
+
+
+def _split_oversized(
+    tiles: list[Tile], buckets: _Buckets, grid: Grid, halo: int, limit: int, chunk_size: int
+) -> list[Tile]:
+    """Split tiles holding more than ``limit`` points into quarters, recursively.
+
+    Tile sizes come from the header's point density, which underestimates the
+    density of a cloud that covers only part of its bounding box (a rotated
+    flight strip); splitting the crowded tiles keeps every tile's memory near
+    the target. Each quarter gets the points of its own halo window from the
+    parent's bucket (which holds the parent core plus its halo, a superset).
+    """
+    out: list[Tile] = []
+    pending = list(tiles)
+    while pending:
+        tile = pending.pop(0)
+        count = buckets.counts.get(tile.id, 0)
+        if count <= limit or (tile.core[2] <= 1 and tile.core[3] <= 1):
+            if count:
+                out.append(tile)
+            continue
+        parts = _split_tile(grid, tile, halo)
+        parent = buckets.files.pop(tile.id)
+        buckets.counts.pop(tile.id)
+        t = grid.transform
+        for start in range(0, count, chunk_size):
+            records = np.fromfile(
+                parent, dtype=_RECORD, count=chunk_size, offset=start * _RECORD.itemsize
+            )
+            chunk = _records_to_chunk(records)
+            col_f = (chunk.x - t.c) / t.a
+            row_f = (t.f - chunk.y) / t.a
+            for part in parts:
+                hr, hc, hh, hw = part.halo
+                inside = (row_f >= hr) & (row_f < hr + hh) & (col_f >= hc) & (col_f < hc + hw)
+                buckets.add(part.id, chunk, np.flatnonzero(inside))
+        parent.unlink()
+        pending = parts + pending
+    return sorted(out, key=lambda tile: tile.core)
+
+
+def _load_bucket(path: Path) -> PointChunk:
+    return _records_to_chunk(np.fromfile(path, dtype=_RECORD))
 
 
 def _distribute(
@@ -402,23 +473,37 @@ def grid_for_files(
     return Grid.from_bounds((xmin, ymin, xmax, ymax), crs=target, resolution=resolution)
 
 
+def _extent_text(path: Path, crs: Any, grid: Grid) -> str:
+    """A file's extent in the grid CRS, for messages."""
+    from pyproj import Transformer
+
+    info = read_lidar_info(path, crs=crs)
+    if info.crs is None:
+        return "no CRS"
+    transformer = Transformer.from_crs(info.crs, grid.crs, always_xy=True)
+    bounds = transformer.transform_bounds(*info.bounds[:4], densify_pts=21)
+    return f"extent {tuple(round(v) for v in bounds)}"
+
+
 def choose_tile_size(grid: Grid, files: Sequence[Path], crs: Any, options: LidarOptions) -> int:
-    """Tile edge (grid cells) so that a tile holds about ``points_per_tile`` points."""
+    """Tile edge (grid cells) so that a tile holds about ``points_per_tile`` points.
+
+    The density is the header point count over the header extent in the grid
+    CRS (metres, whatever the files' units); tiles that turn out crowded are
+    split after reading (see ``_split_oversized``).
+    """
+    from pyproj import Transformer
+
     total_points = 0
     total_area = 0.0
     for path in files:
         info = read_lidar_info(path, crs=crs)
-        xmin, ymin, _z0, xmax, ymax, _z1 = (
-            info.bounds[0],
-            info.bounds[1],
-            info.bounds[4],
-            info.bounds[2],
-            info.bounds[3],
-            info.bounds[5],
-        )
-        unit = info.horizontal_unit_m or 1.0
         total_points += info.point_count
-        total_area += max((xmax - xmin) * (ymax - ymin) * unit * unit, 1.0)
+        if info.crs is None:
+            continue
+        transformer = Transformer.from_crs(info.crs, grid.crs, always_xy=True)
+        xmin, ymin, xmax, ymax = transformer.transform_bounds(*info.bounds[:4], densify_pts=21)
+        total_area += max((xmax - xmin) * (ymax - ymin), 1.0)
     density = total_points / max(total_area, 1.0)
     edge_m = math.sqrt(options.points_per_tile / max(density, 1e-9))
     halo_cells = math.ceil(options.halo_m() / grid.resolution)
@@ -485,6 +570,7 @@ def process_lidar(
     with tempfile.TemporaryDirectory(dir=workdir, prefix="carbonsink-lidar-") as tmp:
         buckets = _Buckets(Path(tmp))
         for i, path in enumerate(paths):
+            before = int(cell_counts.sum())
 
             def on_read(done: int, total: int, i: int = i) -> None:
                 report("reading points", (i + done / max(total, 1)) / len(paths) * 0.4)
@@ -504,11 +590,30 @@ def process_lidar(
                 )
                 for tile_id, index in _distribute(chunk, grid, tiles, size, halo):
                     buckets.add(tile_id, chunk, index)
+            if int(cell_counts.sum()) == before:
+                logger.warning("%s: no point falls inside the analysis grid %s", path, grid)
         report("reading points", 0.4)
+        if not cell_counts.any():
+            extents = "; ".join(f"{p.name}: {_extent_text(p, crs, grid)}" for p in paths)
+            raise InputError(
+                f"none of the {len(paths)} point-cloud file(s) has a point inside the analysis "
+                f"grid {tuple(round(v) for v in grid.bounds)} ({grid.crs.to_string()}): "
+                f"{extents}",
+                path=paths[0] if len(paths) == 1 else None,
+                fix="check that these are the survey's files and that their CRS is right "
+                "(a wrong or missing CRS puts them elsewhere)",
+            )
         # One land density for every tile, so that water detection agrees across tiles.
         reference = land_reference_density(cell_counts, grid.resolution**2)
 
-        jobs = [t for t in tiles.values() if t.id in buckets.files]
+        jobs = _split_oversized(
+            [t for t in tiles.values() if t.id in buckets.files],
+            buckets,
+            grid,
+            halo,
+            limit=int(1.5 * options.points_per_tile),
+            chunk_size=options.chunk_size,
+        )
         merger = _Merger(grid, options, dtm_path=dtm_path, chm_path=chm_path)
         try:
             results = _run_tiles(jobs, grid, buckets, options, executor, reference)

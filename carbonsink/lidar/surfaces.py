@@ -7,7 +7,6 @@ analysis grid, so that tiles can be cropped and merged without seams.
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 
@@ -191,7 +190,8 @@ def canopy_height_model(
     x0, y1, rows, cols = _window(bounds, cell)
     chm = Raster(np.full((rows, cols), np.nan), x0, y1, cell)
     r, c = chm.cell_index(x, y)
-    inside = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
+    # Returns without a defined height (no terrain within reach) are left out.
+    inside = (r >= 0) & (r < rows) & (c >= 0) & (c < cols) & np.isfinite(height)
     values = bin_max(r[inside] * cols + c[inside], np.maximum(height[inside], 0.0), rows * cols)
     values = values.reshape(rows, cols)
     if pit_free:
@@ -209,16 +209,3 @@ def slope_degrees(dtm: Raster) -> FloatArray:
     """Terrain slope (degrees) of a DTM by central differences."""
     grad_r, grad_c = np.gradient(dtm.values, dtm.cell)
     return np.asarray(np.degrees(np.arctan(np.hypot(grad_r, grad_c))), dtype=np.float64)
-
-
-def snap_bounds(
-    bounds: tuple[float, float, float, float], cell: float
-) -> tuple[float, float, float, float]:
-    """Grow bounds outwards to multiples of ``cell``."""
-    xmin, ymin, xmax, ymax = bounds
-    return (
-        math.floor(xmin / cell) * cell,
-        math.floor(ymin / cell) * cell,
-        math.ceil(xmax / cell) * cell,
-        math.ceil(ymax / cell) * cell,
-    )

@@ -20,6 +20,7 @@ import xarray as xr
 from pyproj import CRS
 from scipy import ndimage, stats
 
+from carbonsink.errors import InputError
 from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import PointChunk, read_points
 from carbonsink.io.vectors import read_boundary
@@ -370,3 +371,45 @@ def test_survey_heights_agree_with_true_canopy_height(survey_epoch: dict) -> Non
     chm_max = np.fmax.reduce(np.fmax.reduce(blocks, axis=3), axis=1)  # NaN-ignoring
     covered = use & np.isfinite(h_max)
     np.testing.assert_allclose(chm_max[covered], np.maximum(h_max[covered], 0), atol=1e-5)
+
+
+def test_crowded_tiles_are_split_without_seams(synthetic: dict, one_tile) -> None:  # type: ignore[no-untyped-def]
+    # One 20 x 16-cell tile holds all ~190,000 points (6 /m² over 200 m x 160 m, minus
+    # the pond); with points_per_tile 100,000 the limit is 1.5 x that = 150,000, so it
+    # is quartered once: each quarter's window (10 x 8 cells plus a 6-cell halo,
+    # clipped at the grid edge: at most 16 x 14 cells = 2.24 ha, ~134,000 points) fits.
+    # The merged result must be identical to the single-tile run.
+    split = process_lidar(
+        [synthetic["unclassified"]],
+        synthetic["grid"],
+        tile_size=100,
+        options=LidarOptions(points_per_tile=100_000),
+    )
+    assert len(one_tile.qa) == 1 and one_tile.qa["points"].iloc[0] > 150_000
+    assert len(split.qa) == 4
+    assert (split.qa["points"] <= 150_000).all()
+    assert sorted(split.qa["tile"]) == [f"r0000c0000.{k}" for k in range(4)]
+    for name in one_tile.metrics.data_vars:
+        np.testing.assert_array_equal(
+            split.metrics[name].values, one_tile.metrics[name].values, err_msg=name
+        )
+    np.testing.assert_array_equal(split.chm.values, one_tile.chm.values)
+    np.testing.assert_array_equal(split.dtm.values, one_tile.dtm.values)
+
+
+def test_files_outside_the_grid_are_an_error_not_an_empty_result(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
+    # The same cloud against a grid 50 km away: no point can fall in it.
+    far = Grid.from_bounds(
+        (X0 + 50_000, Y0, X0 + 50_000 + WIDTH, Y0 + HEIGHT), crs=CRS_UTM, resolution=10.0
+    )
+    with pytest.raises(InputError, match="none of the 1 point-cloud file") as info:
+        process_lidar([synthetic["unclassified"]], far)
+    assert "extent" in info.value.problem.message
+    assert "CRS" in str(info.value.problem.fix)
+
+
+def test_cell_sizes_must_be_positive(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InputError, match="dtm_cell 0 m is not a positive cell size"):
+        process_lidar(
+            [synthetic["unclassified"]], synthetic["grid"], options=LidarOptions(dtm_cell=0.0)
+        )
