@@ -539,8 +539,10 @@ def process_lidar(
         Tile edge in grid cells; chosen from the point density when omitted.
     executor
         A :class:`concurrent.futures.Executor` (process or thread pool, or a
-        Dask client's executor) to run tiles in parallel; results are
-        identical to a serial run.
+        Dask client's ``get_executor()``) to run tiles in parallel; results
+        are identical to a serial run. Tile jobs read their points from
+        bucket files in ``workdir``: on a cluster of several machines give a
+        ``workdir`` on a file system every worker can read.
     workdir
         Folder for the temporary point buckets (default: a system temp folder).
     dtm_path, chm_path

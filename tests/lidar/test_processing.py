@@ -413,3 +413,37 @@ def test_cell_sizes_must_be_positive(synthetic: dict) -> None:  # type: ignore[n
         process_lidar(
             [synthetic["unclassified"]], synthetic["grid"], options=LidarOptions(dtm_cell=0.0)
         )
+
+
+def test_tiles_agree_across_a_lake_wider_than_the_halo(tmp_path: Path) -> None:
+    # A 300 m lake (sparse flat returns) in a 400 m x 300 m plain: far wider than the
+    # 60 m halo, and cut by tile edges. Every fill reaches a bounded distance, so a
+    # tiled run (tiles of 6 cells) equals the single-tile run cell for cell; the
+    # lake's middle has no terrain (NaN) in both.
+    rng = np.random.default_rng(7)
+    w, h = 400.0, 300.0
+    n = int(w * h * 4)
+    x = X0 + rng.uniform(0, w, n)
+    y = Y0 + rng.uniform(0, h, n)
+    lake = (x - X0 > 50) & (x - X0 < 350)
+    keep = ~lake | (rng.random(n) < 0.05)
+    x, y = x[keep], y[keep]
+    z = np.where(
+        lake[keep],
+        24.0 + rng.uniform(-0.005, 0.005, x.size),
+        25.0 + 0.01 * (x - X0) + rng.normal(0, 0.02, x.size),
+    )
+    pts = {"x": x, "y": y, "z": z, "kind": np.where(lake[keep], 2, 0).astype(np.uint8)}
+    path = _write_las(tmp_path / "lake.las", pts, np.ones(x.size, np.uint8))
+    grid = Grid.from_bounds((X0, Y0, X0 + w, Y0 + h), crs=CRS_UTM, resolution=10.0)
+    whole = process_lidar([path], grid, tile_size=100)
+    tiled = process_lidar([path], grid, tile_size=6)
+    assert len(tiled.qa) > 1
+    for name in whole.metrics.data_vars:
+        np.testing.assert_array_equal(
+            tiled.metrics[name].values, whole.metrics[name].values, err_msg=name
+        )
+    np.testing.assert_array_equal(tiled.dtm.values, whole.dtm.values)
+    # 150 m from either shore, beyond the fills' reach: no terrain.
+    middle = whole.dtm.values[:, 195:205]
+    assert np.isnan(middle).all()
