@@ -324,7 +324,9 @@ class WindowedCOGWriter:
                 tiled=True,
                 blockxsize=256,
                 blockysize=256,
-                compress="DEFLATE",
+                # A scratch file: the fastest codec; the published COG uses DEFLATE.
+                compress="ZSTD",
+                zstd_level=1,
                 BIGTIFF="IF_SAFER",
             )
         except Exception as exc:
@@ -358,6 +360,7 @@ class WindowedCOGWriter:
                     tmp,
                     driver="COG",
                     compress="DEFLATE",
+                    level=1,  # fast; large surfaces compress nearly as well as at 6
                     blocksize=256,
                     overview_resampling="average",
                     BIGTIFF="IF_SAFER",
