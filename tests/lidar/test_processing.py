@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import math
+import warnings
 from pathlib import Path
 
 import laspy
@@ -308,6 +309,27 @@ def test_survey_heights_agree_with_true_canopy_height(survey_epoch: dict) -> Non
     err = np.abs(dtm.values - _true_ground(truth, fx, fy))
     err = ndimage.maximum_filter(np.nan_to_num(err, nan=np.inf), size=12)
     dtm_err = err[5::10, 5::10][: grid.height, : grid.width]
+    # The DTM itself, checked against the generator's terrain with fixed tolerances
+    # (so the bounds below cannot widen without limit): median error per 10 m cell
+    # (mean of its 1 m cells). Away from dense grass the ground returns lie on the
+    # terrain with 3 cm noise: ≤ 0.05 m. Under sedge (0.3–0.8 m, the ground hidden:
+    # synthetic/lidar.py) grass returns within SMRF's 0.5 m threshold pass as ground
+    # and lift the DTM by part of the grass height: ≤ 0.25 m. Under poplar the
+    # generator's low understorey returns (synthetic/lidar.py) do the same: ≤ 0.10 m.
+    signed = dtm.values - _true_ground(truth, fx, fy)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # cells with no terrain: NaN
+        cell_err = np.nanmean(
+            signed[: grid.height * 10, : grid.width * 10].reshape(grid.height, 10, grid.width, 10),
+            axis=(1, 3),
+        )
+    for code, name in VEGETATED.items():
+        sel = use & (cls == code)
+        if sel.sum() >= 20:
+            limit = {"sedge": 0.25, "poplar": 0.10}.get(name, 0.05)
+            bias = float(np.median(np.abs(cell_err[sel])))
+            print(f"synthetic {survey_epoch['epoch']} {name}: DTM |error| median {bias:.3f} m")
+            assert bias <= limit, f"{name}: DTM error {bias:.3f} m > {limit} m"
 
     # Top returns: H·B, B ~ Beta(6, 1.3), no noise (synthetic/lidar.py), z stored to
     # 1 cm. With k canopy hits in a cell, P(max B < q) = F(q)^k; take q so that this
@@ -359,6 +381,12 @@ def test_survey_heights_agree_with_true_canopy_height(survey_epoch: dict) -> Non
             f"{np.percentile(d, 95):+.3f}), DTM error median {np.median(dtm_err[sel]):.3f} m, "
             f"p95/H median {np.median(p95[sel] / H[sel]):.3f}"
         )
+        # Stated tolerance: the median of h_max − H within ±0.05 m. With k ≥ 20 canopy
+        # hits per 10 m cell (12 pulses/m², fc ≥ 0.5), the median of the largest of k
+        # top returns H·Beta(6, 1.3) is ≥ H · Beta.ppf(0.5^(1/20)) = 0.97 H, i.e. within
+        # 0.03 × 3.5 m ≈ 0.1 m of a reed top and 2 cm of a sedge top; the median over
+        # many cells is far closer. 0.05 m also bounds the 1 cm quantisation.
+        assert abs(np.median(d)) <= 0.05, f"{name}: median h_max − H {np.median(d):+.3f} m"
         below = h_max[sel] < lower[sel]
         above = h_max[sel] > upper[sel]
         assert not below.any(), f"{name}: h_max below H·q − DTM error in {below.sum()} cells"
