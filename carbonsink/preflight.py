@@ -24,7 +24,7 @@ from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
 from carbonsink.config import Epoch, LidarEntry, Survey, TableEntry, load_survey
-from carbonsink.errors import CarbonSinkError, Problem, SurveyFileError
+from carbonsink.errors import CarbonSinkError, Problem, Severity, SurveyFileError
 from carbonsink.grid import Grid, require_projected_crs
 from carbonsink.io._crs import crs_plausibility_problem
 from carbonsink.io.pointclouds import read_lidar_info
@@ -142,9 +142,10 @@ class _Checker:
         path: Path | str | None,
         where: str | None = None,
         fix: str | None = None,
+        severity: Severity = "error",
     ) -> None:
         shown = self.name(path) if isinstance(path, Path) else path
-        self.add(Problem(message, path=shown, where=where, fix=fix))
+        self.add(Problem(message, path=shown, where=where, fix=fix, severity=severity))
 
     def warn(
         self,
@@ -154,8 +155,7 @@ class _Checker:
         where: str | None = None,
         fix: str | None = None,
     ) -> None:
-        shown = self.name(path) if isinstance(path, Path) else path
-        self.add(Problem(message, path=shown, where=where, fix=fix, severity="warning"))
+        self.error(message, path=path, where=where, fix=fix, severity="warning")
 
     def failed(self, exc: CarbonSinkError, path: Path) -> None:
         p = exc.problem
