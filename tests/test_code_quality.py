@@ -18,33 +18,14 @@ def _tool(name: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_ruff_lint_is_clean() -> None:
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [("ruff", ["check", "."]), ("ruff", ["format", "--check", "."]), ("mypy", [])],
+    ids=["ruff-lint", "ruff-format", "mypy"],
+)
+def test_tool_is_clean(tool: str, arguments: list[str]) -> None:
     result = subprocess.run(
-        [*_tool("ruff"), "check", "."],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-@pytest.mark.slow
-def test_ruff_format_is_clean() -> None:
-    result = subprocess.run(
-        [*_tool("ruff"), "format", "--check", "."],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-@pytest.mark.slow
-def test_mypy_is_clean() -> None:
-    result = subprocess.run(
-        [*_tool("mypy")],
+        [*_tool(tool), *arguments],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
