@@ -192,7 +192,7 @@ TABLE_SCHEMAS: dict[str, TableSchema] = {
             _Y,
             Column("depth_top_cm", units="cm", low=0.0, high=1_000.0),
             Column("depth_bottom_cm", units="cm", low=0.0, low_open=True, high=1_000.0),
-            Column("bulk_density_g_cm3", units="g/cm³", low=0.05, high=2.65),
+            Column("bulk_density_g_cm3", units="g/cm³", low=0.01, high=2.65),
         ),
         one_of=(
             (

@@ -63,7 +63,7 @@ def test_misspelled_column_gets_rename_fix() -> None:
 def test_out_of_range_values_name_their_lines() -> None:
     soil = frame(
         [
-            soil_row("c1", 0, 10, bulk_density_g_cm3=-0.4),  # line 2: BD < 0.05
+            soil_row("c1", 0, 10, bulk_density_g_cm3=-0.4),  # line 2: BD < 0.01
             soil_row("c1", 10, 20),  # line 3: fine
             soil_row("c1", 20, 30, soc_pct=75.0),  # line 4: SOC > 60 %
             soil_row("c2", 30, 10),  # line 5: top >= bottom
@@ -72,7 +72,7 @@ def test_out_of_range_values_name_their_lines() -> None:
     problems = check_table(soil, "soil", path="soil.csv")
     by_text = {p.message.split(" ")[0]: p for p in problems}
     assert by_text["bulk_density_g_cm3"].where == "line 2"
-    assert "0.05–2.65 g/cm³" in by_text["bulk_density_g_cm3"].message
+    assert "0.01–2.65 g/cm³" in by_text["bulk_density_g_cm3"].message
     assert by_text["soc_pct"].where == "line 4"
     assert by_text["depth_top_cm"].where == "line 5"
     assert len(problems) == 3

@@ -24,6 +24,7 @@ __all__ = [
     "QA_DECODERS",
     "QA_PIXEL_BITS",
     "SCL_CLASSES",
+    "UNUSABLE_MASKS",
     "BqaFlag",
     "bqa_confidence",
     "landsat8_l1_bqa_masks",
@@ -73,7 +74,16 @@ SCL_CLASSES: Mapping[str, tuple[int, ...]] = MappingProxyType(
     }
 )
 
-_UNUSABLE = ("nodata", "saturated", "cloud", "dilated_cloud", "cirrus", "shadow", "snow")
+#: Mask layers whose union is ``unusable`` (pixels a composite skips).
+UNUSABLE_MASKS: tuple[str, ...] = (
+    "nodata",
+    "saturated",
+    "cloud",
+    "dilated_cloud",
+    "cirrus",
+    "shadow",
+    "snow",
+)
 
 
 def _require_integer(qa: xr.DataArray, what: str) -> None:
@@ -108,7 +118,7 @@ def bqa_confidence(qa: xr.DataArray, flag: BqaFlag) -> xr.DataArray:
 
 def _masks(layers: dict[str, xr.DataArray], sensor: str) -> xr.Dataset:
     unusable = None
-    for name in _UNUSABLE:
+    for name in UNUSABLE_MASKS:
         if name in layers:
             unusable = layers[name] if unusable is None else unusable | layers[name]
     assert unusable is not None

@@ -34,6 +34,7 @@ __all__ = [
     "get_sensor",
     "landsat8_l1_reflectance",
     "read_mtl",
+    "reflectance_from_dn",
     "scaled_reflectance",
     "toa_reflectance",
 ]
@@ -216,6 +217,7 @@ def generic_profile(
     scale: float = 1.0,
     offset: float = 0.0,
     nodata_dn: int | None = None,
+    saturated_dn: int | None = None,
     qa_band: str | None = None,
     qa_decoder: str | None = None,
 ) -> SensorProfile:
@@ -231,6 +233,7 @@ def generic_profile(
         scale=scale,
         offset=offset,
         nodata_dn=nodata_dn,
+        saturated_dn=saturated_dn,
         qa_band=qa_band,
         qa_decoder=qa_decoder,
         description=_GENERIC.description,
@@ -339,6 +342,57 @@ def toa_reflectance(
     values = values.where(dn != 0)
     values.attrs = {"units": "1", "long_name": "top-of-atmosphere reflectance"}
     return values
+
+
+def reflectance_from_dn(
+    dn: xr.DataArray,
+    *,
+    profile: SensorProfile,
+    band: str,
+    mtl: Mapping[str, Any] | None = None,
+    mtl_path: str | os.PathLike[str] = "MTL",
+    offset: float | None = None,
+) -> xr.DataArray:
+    """Reflectance of one band of any registered sensor from its digital numbers.
+
+    Parameters
+    ----------
+    dn
+        ``(y, x)`` digital numbers (NaN allowed for missing pixels).
+    profile
+        The sensor profile.
+    band
+        The band's common name (``"red"``); selects the MTL coefficients of
+        ``"mtl_toa"`` sensors.
+    mtl, mtl_path
+        The parsed MTL metadata (and its file name for messages), required
+        by ``"mtl_toa"`` sensors.
+    offset
+        Overrides the offset of ``"scale_offset"`` sensors.
+
+    Returns
+    -------
+    xarray.DataArray
+        float32 reflectance, NaN at fill.
+
+    Notes
+    -----
+    ``"scale_offset"``: see :func:`scaled_reflectance`; ``"mtl_toa"``: see
+    :func:`toa_reflectance`.
+    """
+    if profile.radiometry == "scale_offset":
+        return scaled_reflectance(dn, profile=profile, offset=offset)
+    if mtl is None:
+        raise InputError(
+            f"sensor {profile.name!r} needs the scene's MTL metadata for its TOA coefficients",
+            where=f"band {band!r}",
+            fix='give the metadata file, e.g. mtl = "LC08_..._MTL.txt" in the survey',
+        )
+    number = profile.band_id(band).removeprefix("B")
+    mult = _mtl_number(mtl, f"REFLECTANCE_MULT_BAND_{number}", mtl_path)
+    add = _mtl_number(mtl, f"REFLECTANCE_ADD_BAND_{number}", mtl_path)
+    sun_elevation = _mtl_number(mtl, "SUN_ELEVATION", mtl_path)
+    return toa_reflectance(dn, mult=mult, add=add, sun_elevation_deg=sun_elevation)
 
 
 def landsat8_l1_reflectance(
