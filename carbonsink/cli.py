@@ -374,6 +374,220 @@ def lidar_chm(
         stdout.print(f"[green]wrote[/green] {escape(str(dtm))}")
 
 
+imagery_app = typer.Typer(
+    help="Imagery: composites, spectral indices and land-cover classification.",
+    no_args_is_help=True,
+)
+app.add_typer(imagery_app, name="imagery")
+
+_SURVEY = typer.Argument(help="The survey TOML file.", show_default=False)
+_EPOCH = typer.Option("--epoch", "-e", help="Epoch name (needed when the survey has several).")
+_OUT = typer.Option("--out", "-o", help="Output folder.")
+
+
+@imagery_app.command("indices")
+def imagery_indices(
+    survey: Annotated[Path, _SURVEY],
+    out: Annotated[Path, _OUT],
+    epoch: Annotated[str | None, _EPOCH] = None,
+    index: Annotated[
+        list[str] | None,
+        typer.Option("--index", "-i", help="Index to write (repeatable); default NDVI and MNDWI."),
+    ] = None,
+    chunks: Annotated[int, typer.Option(help="Block size in cells for lazy reading.")] = 1024,
+) -> None:
+    """Composite an epoch's scenes and write spectral indices as COGs.
+
+    Writes OUT/<index>.tif for each index and OUT/valid_count.tif (usable
+    observations per cell). Indices: see `carbonsink.imagery.INDICES`.
+    """
+    from carbonsink.pipeline import epoch_composite, find_epoch, survey_grid, write_index_layers
+
+    loaded = load_survey(survey)
+    chosen = find_epoch(loaded, epoch)
+    grid = survey_grid(loaded)
+    composite = epoch_composite(loaded, chosen, grid, chunks=chunks)
+    names = index or ["ndvi", "mndwi"]
+    with _progress() as progress:
+        task = progress.add_task("indices", total=float(len(names) + 1))
+        step = {"done": 0}
+
+        def report(label: str, done: int, total: int) -> None:
+            if done >= total:
+                step["done"] += 1
+            progress.update(
+                task, description=f"writing {label}", completed=step["done"] + done / total * 0.999
+            )
+
+        written = write_index_layers(composite, names, out, progress=report)
+    for flagged in composite.attrs.get("flagged_scenes", []):
+        stdout.print(f"[yellow]warning[/yellow]: left out {escape(flagged)}")
+    for path in written:
+        stdout.print(f"  wrote {escape(str(path))}")
+
+
+@imagery_app.command("classify")
+def imagery_classify(
+    survey: Annotated[Path, _SURVEY],
+    out: Annotated[Path, _OUT],
+    epoch: Annotated[str | None, _EPOCH] = None,
+) -> None:
+    """Classify land cover of an epoch; write the map, probabilities, accuracy and areas.
+
+    Writes OUT/landcover.tif (class codes with legend), OUT/landcover_p_<class>.tif,
+    OUT/landcover_accuracy.json and OUT/tables/landcover_{confusion,areas,cv,samples}.csv.
+    """
+    from carbonsink.pipeline import (
+        epoch_composite,
+        epoch_landcover,
+        find_epoch,
+        survey_grid,
+        write_landcover_products,
+    )
+
+    loaded = load_survey(survey)
+    chosen = find_epoch(loaded, epoch)
+    grid = survey_grid(loaded)
+    with _progress() as progress:
+        task = progress.add_task("compositing", total=3.0)
+        composite = epoch_composite(loaded, chosen, grid).compute()
+        progress.update(task, description="classifying", completed=1.0)
+        result = epoch_landcover(loaded, chosen, grid, composite)
+        progress.update(task, description="writing", completed=2.0)
+        written = write_landcover_products(result, grid, out)
+        progress.update(task, completed=3.0)
+    accuracy = result.accuracy
+    stdout.print(
+        f"[green]done[/green]: held-out overall accuracy {accuracy.overall_accuracy:.3f} "
+        f"(kappa {accuracy.kappa:.3f}, n = {accuracy.n}); spatial CV accuracy "
+        f"{result.cv['overall_accuracy'].mean():.3f}"
+    )
+    table = result.areas.table
+    z = result.areas.confidence
+    stdout.print(f"class areas, ha (area-adjusted, {z:.0%} CI):")
+    for name, row in table.iterrows():
+        stdout.print(
+            f"  {name!s:>12}: {row['adjusted_area_ha']:9.2f}  "
+            f"[{row['ci_low_ha']:.2f}, {row['ci_high_ha']:.2f}]  mapped {row['mapped_area_ha']:.2f}"
+        )
+    for path in written:
+        stdout.print(f"  wrote {escape(str(path))}")
+
+
+soil_app = typer.Typer(
+    help="Soil: core stocks (0–30, 0–100 cm) and the SOC map with its variance.",
+    no_args_is_help=True,
+)
+app.add_typer(soil_app, name="soil")
+
+
+@soil_app.command("stocks")
+def soil_stocks(
+    survey: Annotated[Path, _SURVEY],
+    out: Annotated[Path, _OUT],
+    epoch: Annotated[str | None, _EPOCH] = None,
+) -> None:
+    """Stocks of every soil core at the survey's depths (Mg C/ha), with SE and flags.
+
+    Writes OUT/tables/core_stocks_<epoch>.csv.
+    """
+    from carbonsink.io.writers import write_csv
+    from carbonsink.pipeline import epoch_core_stocks, find_epoch
+    from carbonsink.soil.profiles import depth_label
+
+    loaded = load_survey(survey)
+    chosen = find_epoch(loaded, epoch)
+    stocks = epoch_core_stocks(loaded, chosen)
+    path = write_csv(
+        stocks, out / "tables" / f"core_stocks_{chosen.name}.csv", index=True, float_format="%.10g"
+    )
+    for depth in loaded.soil.depths_cm:
+        label = depth_label(depth)
+        column = stocks[f"soc_0_{label}_mg_ha"]
+        flagged = int(stocks[f"extrapolated_0_{label}"].sum())
+        stdout.print(
+            f"0–{label} cm: {len(stocks)} cores, mean {column.mean():.1f} Mg C/ha "
+            f"(range {column.min():.1f}–{column.max():.1f}); {flagged} extrapolated below "
+            "the deepest sample"
+        )
+    stdout.print(f"  wrote {escape(str(path))}")
+
+
+@soil_app.command("map")
+def soil_map(
+    survey: Annotated[Path, _SURVEY],
+    out: Annotated[Path, _OUT],
+    epoch: Annotated[str | None, _EPOCH] = None,
+    depth: Annotated[float, typer.Option(help="Stock depth, cm (one of [soil] depths_cm).")] = 30.0,
+) -> None:
+    """Map SOC stock (Mg C/ha) with prediction variance and a 90 % interval.
+
+    Regression kriging on the epoch composite's NDVI and MNDWI, or ordinary
+    kriging ([soil] prediction). Writes OUT/soc_0_<depth>_mg_ha{,_variance,_lower,_upper}.tif
+    and OUT/tables/soc_cv_<epoch>.csv (leave-one-out predictions).
+    """
+    import xarray as xr
+
+    from carbonsink.imagery.indices import compute_index
+    from carbonsink.io.writers import write_csv, write_layer_cog
+    from carbonsink.pipeline import (
+        epoch_composite,
+        epoch_core_stocks,
+        epoch_soc_map,
+        find_epoch,
+        survey_grid,
+    )
+    from carbonsink.soil.kriging import cross_validate_soc, sample_covariates
+    from carbonsink.soil.profiles import depth_label
+
+    loaded = load_survey(survey)
+    chosen = find_epoch(loaded, epoch)
+    if depth not in loaded.soil.depths_cm:
+        raise typer.BadParameter(
+            f"--depth {depth:g} is not one of the survey's depths_cm {loaded.soil.depths_cm}"
+        )
+    grid = survey_grid(loaded)
+    with _progress() as progress:
+        task = progress.add_task("core stocks", total=4.0)
+        stocks = epoch_core_stocks(loaded, chosen)
+        covariates = None
+        if loaded.soil.prediction == "regression-kriging":
+            progress.update(task, description="composite covariates", completed=1.0)
+            reflectance = epoch_composite(loaded, chosen, grid).compute()["reflectance"]
+            covariates = xr.Dataset(
+                {name: compute_index(name, reflectance) for name in ("ndvi", "mndwi")}
+            )
+        progress.update(task, description="kriging", completed=2.0)
+        soc = epoch_soc_map(loaded, grid, stocks, depth_cm=depth, covariates=covariates)
+        progress.update(task, description="cross-validation", completed=3.0)
+        column = f"soc_0_{depth_label(depth)}_mg_ha"
+        at_points = (
+            None
+            if covariates is None
+            else sample_covariates(covariates, grid, stocks["x"], stocks["y"])
+        )
+        cv = cross_validate_soc(
+            stocks["x"].to_numpy(),
+            stocks["y"].to_numpy(),
+            stocks[column].to_numpy(),
+            covariates_at_points=at_points,
+            method=loaded.soil.prediction,
+        )
+        written = [write_layer_cog(soc[name], out / f"{name}.tif") for name in soc.data_vars]
+        written.append(
+            write_csv(cv.predictions, out / "tables" / f"soc_cv_{chosen.name}.csv", index=True)
+        )
+        progress.update(task, completed=4.0)
+    total = float((soc[column] * grid.cell_area_ha).sum())
+    stdout.print(
+        f"[green]done[/green]: {len(stocks)} cores; total SOC 0–{depth_label(depth)} cm "
+        f"{total:,.0f} t C; leave-one-out RMSE {cv.rmse_mg_ha:.1f} Mg C/ha, R² {cv.r2:.2f}, "
+        f"{cv.interval:.0%} interval coverage {cv.coverage:.0%}"
+    )
+    for path in written:
+        stdout.print(f"  wrote {escape(str(path))}")
+
+
 @app.command()
 def versions() -> None:
     """Print the versions of carbonsink and the libraries it uses."""

@@ -223,7 +223,9 @@ class SoilSection(_Model):
     interpolation: Literal["spline", "linear"] = "spline"
     #: Smoothing parameter of the equal-area spline (Bishop et al. 1999 use 0.1).
     spline_lambda: Annotated[float, Field(gt=0.0)] = 0.1
-    prediction: Literal["regression-kriging", "ordinary-kriging"] = "regression-kriging"
+    #: SOC map: ordinary kriging of the core stocks, or regression kriging on cube
+    #: covariates (which needs covariates that cover the whole survey).
+    prediction: Literal["regression-kriging", "ordinary-kriging"] = "ordinary-kriging"
 
     @field_validator("depths_cm")
     @classmethod

@@ -8,18 +8,43 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from carbonsink.config import Survey
+import pandas as pd
+import xarray as xr
+
+from carbonsink.config import Epoch, Survey
+from carbonsink.errors import ConfigError
 from carbonsink.grid import Grid
 from carbonsink.io.vectors import read_boundary
-from carbonsink.io.writers import write_csv, write_netcdf
-from carbonsink.lidar.processing import LidarResult
+from carbonsink.io.writers import write_csv, write_json, write_layer_cog, write_netcdf
 
-__all__ = ["local_executor", "survey_grid", "write_lidar_products"]
+if TYPE_CHECKING:
+    from carbonsink.imagery.landcover import LandCover
+    from carbonsink.imagery.scenes import Scene
+    from carbonsink.lidar.processing import LidarResult
+
+__all__ = [
+    "epoch_composite",
+    "epoch_core_stocks",
+    "epoch_landcover",
+    "epoch_scenes",
+    "epoch_soc_map",
+    "find_epoch",
+    "local_executor",
+    "survey_grid",
+    "survey_inside",
+    "write_index_layers",
+    "write_landcover_products",
+    "write_lidar_products",
+]
+
+#: Progress callback: ``(what, done, total)``.
+ProgressCallback = Callable[[str, int, int], None]
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +54,223 @@ def survey_grid(survey: Survey) -> Grid:
     section = survey.survey
     boundary = read_boundary(section.boundary, target_crs=survey.crs, crs=section.boundary_crs)
     return Grid.from_boundary(boundary, crs=survey.crs, resolution=section.resolution)
+
+
+def survey_inside(survey: Survey, grid: Grid) -> xr.DataArray:
+    """Boolean ``(y, x)`` mask of the cells whose centre is inside the project boundary."""
+    section = survey.survey
+    boundary = read_boundary(section.boundary, target_crs=survey.crs, crs=section.boundary_crs)
+    return grid.dataarray(
+        grid.boundary_mask(boundary),
+        name="inside_boundary",
+        units="1",
+        long_name="cell centre inside the project boundary",
+    )
+
+
+def find_epoch(survey: Survey, name: str | None) -> Epoch:
+    """The epoch called ``name`` (the only one when ``name`` is ``None``)."""
+    names = [e.name for e in survey.epochs]
+    if name is None:
+        if len(survey.epochs) == 1:
+            return survey.epochs[0]
+        raise ConfigError(
+            f"the survey has {len(names)} epochs ({', '.join(names)})",
+            fix="choose one with --epoch",
+        )
+    for epoch in survey.epochs:
+        if epoch.name == name:
+            return epoch
+    raise ConfigError(f"no epoch {name!r} in the survey", fix=f"use one of {', '.join(names)}")
+
+
+def epoch_scenes(
+    epoch: Epoch, grid: Grid, *, chunks: int | None = None, bands: Sequence[str] | None = None
+) -> list[Scene]:
+    """Every image of an epoch read onto the grid (see :func:`~carbonsink.imagery.read_scene`)."""
+    from carbonsink.imagery.scenes import read_scene
+
+    if not epoch.imagery:
+        raise ConfigError(
+            f"epoch {epoch.name!r} lists no imagery",
+            fix='add imagery = [{ path = "...", sensor = "sentinel-2-l2a" }] to the epoch',
+        )
+    return [
+        read_scene(
+            entry.path,
+            grid,
+            sensor=entry.sensor,
+            band_map=entry.bands,
+            bands=bands,
+            mtl=entry.mtl,
+            crs=entry.crs,
+            date=entry.date,
+            chunks=chunks,
+        )
+        for entry in epoch.imagery
+    ]
+
+
+def epoch_composite(
+    survey: Survey, epoch: Epoch, grid: Grid, *, chunks: int | None = None
+) -> xr.Dataset:
+    """The epoch's median composite with its valid-observation count and water layer."""
+    from carbonsink.imagery.composite import composite_scenes
+
+    inside = survey_inside(survey, grid)
+    return composite_scenes(epoch_scenes(epoch, grid, chunks=chunks), inside=inside)
+
+
+def epoch_landcover(survey: Survey, epoch: Epoch, grid: Grid, composite: xr.Dataset) -> LandCover:
+    """Classify the epoch's composite with its land-cover samples (see ``classify_landcover``)."""
+    from carbonsink.imagery.landcover import classify_landcover, landcover_features
+    from carbonsink.io.tables import read_point_table
+
+    if epoch.landcover_samples is None:
+        raise ConfigError(
+            f"epoch {epoch.name!r} has no land-cover samples",
+            fix='add landcover_samples = { path = "...csv", crs = "EPSG:..." } to the epoch',
+        )
+    samples = read_point_table(
+        epoch.landcover_samples.path, target_crs=survey.crs, crs=epoch.landcover_samples.crs
+    )
+    classes = {name: c.code for name, c in survey.vegetation.classes.items()}
+    return classify_landcover(
+        landcover_features(composite["reflectance"]),
+        samples.geometry.x.to_numpy(),
+        samples.geometry.y.to_numpy(),
+        samples["class"].astype(str).to_numpy(),
+        classes=classes,
+        cell_area_ha=grid.dataarray(
+            grid.cell_area_ha, name="cell_area_ha", units="ha", long_name="true cell area"
+        ),
+        inside=survey_inside(survey, grid),
+        sample_ids=[f"{epoch.landcover_samples.path.name} line {i}" for i in samples.index],
+        seed=survey.survey.seed,
+    )
+
+
+def epoch_core_stocks(survey: Survey, epoch: Epoch) -> pd.DataFrame:
+    """Core stocks of the epoch's soil table, with x/y in the survey CRS.
+
+    The survey's ``[soil]`` section sets the depths, the OM -> OC conversion
+    and the depth harmonisation (see :func:`carbonsink.soil.core_stocks`).
+    """
+    from carbonsink.io.tables import read_point_table
+    from carbonsink.soil.profiles import core_stocks
+
+    if epoch.soil is None:
+        raise ConfigError(
+            f"epoch {epoch.name!r} has no soil table",
+            fix='add soil = { path = "soil.csv", crs = "EPSG:4326" } to the epoch',
+        )
+    table = read_point_table(epoch.soil.path, target_crs=survey.crs, crs=epoch.soil.crs)
+    layers = pd.DataFrame(table.drop(columns=["geometry", "lon", "lat"], errors="ignore"))
+    layers["x"] = table.geometry.x.to_numpy()
+    layers["y"] = table.geometry.y.to_numpy()
+    section = survey.soil
+    return core_stocks(
+        layers,
+        depths_cm=tuple(section.depths_cm),
+        om_to_oc=section.om_to_oc,
+        interpolation=section.interpolation,
+        spline_lambda=section.spline_lambda,
+        path=str(epoch.soil.path),
+    )
+
+
+def epoch_soc_map(
+    survey: Survey,
+    grid: Grid,
+    stocks: pd.DataFrame,
+    *,
+    depth_cm: float,
+    covariates: xr.Dataset | None = None,
+) -> xr.Dataset:
+    """SOC stock map (0–``depth_cm``) with its variance and interval from core stocks.
+
+    Regression kriging on ``covariates`` (e.g. the composite's NDVI and MNDWI)
+    or ordinary kriging, as the survey's ``[soil] prediction`` says; cells
+    outside the project boundary are NaN.
+    """
+    from carbonsink.soil.kriging import predict_soc
+    from carbonsink.soil.profiles import depth_label
+
+    column = f"soc_0_{depth_label(depth_cm)}_mg_ha"
+    method = survey.soil.prediction
+    return predict_soc(
+        stocks["x"].to_numpy(),
+        stocks["y"].to_numpy(),
+        stocks[column].to_numpy(),
+        grid,
+        covariates=covariates if method == "regression-kriging" else None,
+        method=method,
+        mask=survey_inside(survey, grid).values,
+        name=column,
+        value_se=stocks[column.replace("_mg_ha", "_se_mg_ha")].to_numpy(),
+    )
+
+
+def write_index_layers(
+    composite: xr.Dataset,
+    names: Sequence[str],
+    out_dir: Path,
+    *,
+    progress: ProgressCallback | None = None,
+) -> list[Path]:
+    """Write spectral indices of a composite (and its observation count) as COGs."""
+    from carbonsink.imagery.indices import compute_index
+
+    layers = [compute_index(name, composite["reflectance"]) for name in names]
+    layers.append(composite["valid_count"])
+    written = []
+    for layer in layers:
+        label = str(layer.name)
+
+        def report(done: int, total: int, label: str = label) -> None:
+            if progress is not None:
+                progress(label, done, total)
+
+        written.append(write_layer_cog(layer, out_dir / f"{label}.tif", on_block=report))
+    return written
+
+
+def write_landcover_products(
+    result: LandCover, grid: Grid, out_dir: Path, *, stem: str = "landcover"
+) -> list[Path]:
+    """Class map, probabilities (COGs) and the accuracy, area, CV and sample tables."""
+    from carbonsink.imagery.landcover import CLASS_FILL
+
+    class_map = grid.dataarray(
+        result.class_map.values,
+        name=stem,
+        units="1",
+        long_name="land-cover class",
+        attrs={k: v for k, v in result.class_map.attrs.items() if k.startswith("flag_")},
+    )
+    written = [write_layer_cog(class_map, out_dir / f"{stem}.tif", nodata=CLASS_FILL)]
+    for name in result.probabilities["class"].values:
+        layer = grid.dataarray(
+            result.probabilities.sel({"class": name}).values,
+            name=f"p_{name}",
+            units="1",
+            long_name=f"probability of class {name}",
+        )
+        written.append(write_layer_cog(layer, out_dir / f"{stem}_p_{name}.tif"))
+    tables = out_dir / "tables"
+    written += [
+        write_csv(result.accuracy.confusion, tables / f"{stem}_confusion.csv", index=True),
+        write_csv(
+            result.areas.table, tables / f"{stem}_areas.csv", index=True, float_format="%.6g"
+        ),
+        write_csv(result.cv, tables / f"{stem}_cv.csv", float_format="%.6g"),
+        write_csv(result.samples, tables / f"{stem}_samples.csv"),
+        write_json(
+            {"accuracy": result.accuracy.to_dict(), "areas": result.areas.to_dict()},
+            out_dir / f"{stem}_accuracy.json",
+        ),
+    ]
+    return written
 
 
 @contextmanager

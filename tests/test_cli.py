@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from carbonsink import __version__
@@ -166,3 +168,90 @@ def test_lidar_chm_suggests_a_metre_crs_for_feet(
         assert src.res == (0.5, 0.5)
         assert src.crs.to_epsg() == 32610
         assert src.tags()["units"] == "m"
+
+
+@pytest.mark.slow
+def test_imagery_classify_and_indices_commands(
+    tmp_path: Path, sample_survey: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import rasterio
+
+    out = tmp_path / "imagery"
+    code, text = run_main(
+        ["-q", "imagery", "classify", str(sample_survey), "-e", "2020", "-o", str(out)], capsys
+    )
+    assert code == 0, text
+    assert "held-out overall accuracy" in text
+    with rasterio.open(out / "landcover.tif") as src:
+        assert src.nodata == 255
+        assert src.tags()["flag_meanings"] == "water mudflat sedge reed miscanthus poplar"
+        codes = set(np.unique(src.read(1)).tolist())
+    assert codes <= {1, 2, 3, 4, 5, 6, 255}
+    for name in ("confusion", "areas", "cv", "samples"):
+        assert (out / "tables" / f"landcover_{name}.csv").is_file()
+    record = json.loads((out / "landcover_accuracy.json").read_text(encoding="utf-8"))
+    assert record["areas"]["confidence"] == 0.95
+
+    code, text = run_main(
+        [
+            "-q",
+            "imagery",
+            "indices",
+            str(sample_survey),
+            "-e",
+            "2025",
+            "-o",
+            str(out),
+            "-i",
+            "ndvi",
+        ],
+        capsys,
+    )
+    assert code == 0, text
+    with rasterio.open(out / "ndvi.tif") as src:
+        assert src.tags()["units"] == "1"
+        ndvi = src.read(1)
+    assert np.nanmax(ndvi) <= 1.0 and np.nanmin(ndvi) >= -1.0
+    with rasterio.open(out / "valid_count.tif") as src:
+        # Two scenes per epoch: 0, 1 or 2 usable observations.
+        assert set(np.unique(src.read(1)).tolist()) <= {0, 1, 2}
+
+
+def test_imagery_index_with_a_missing_band_is_bad_input(
+    tmp_path: Path, sample_survey: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, text = run_main(
+        ["imagery", "indices", str(sample_survey), "-e", "2020", "-o", str(tmp_path), "-i", "ndxx"],
+        capsys,
+    )
+    assert code == 2
+    assert "unknown spectral index 'ndxx'" in text
+
+
+def test_soil_commands(
+    tmp_path: Path, sample_survey: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+    import rasterio
+
+    code, text = run_main(
+        ["-q", "soil", "stocks", str(sample_survey), "-e", "2020", "-o", str(tmp_path)], capsys
+    )
+    assert code == 0, text
+    stocks = pd.read_csv(tmp_path / "tables" / "core_stocks_2020.csv")
+    assert len(stocks) == 40
+    # Coordinates are written in full (UTM metres), not rounded to 6 digits.
+    assert (stocks["y"] % 1 != 0).any()
+    code, text = run_main(
+        ["-q", "soil", "map", str(sample_survey), "-e", "2020", "-o", str(tmp_path)], capsys
+    )
+    assert code == 0, text
+    assert "leave-one-out RMSE" in text
+    with rasterio.open(tmp_path / "soc_0_30_mg_ha_variance.tif") as src:
+        assert src.tags()["units"] == "(Mg C/ha)^2"
+    code, text = run_main(
+        ["soil", "map", str(sample_survey), "-e", "2020", "-o", str(tmp_path), "--depth", "50"],
+        capsys,
+    )
+    assert code == 2
+    assert "not one of the survey's depths_cm" in text

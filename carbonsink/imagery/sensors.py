@@ -5,7 +5,7 @@ from common names (``"red"``, ``"nir"``, ``"swir1"``, ...) to the sensor's band
 ids, the linear scaling of its surface-reflectance product, and the name of its
 quality band and of the decoder in :data:`carbonsink.imagery.masks.QA_DECODERS`.
 Landsat 8 Level-1 has no fixed scaling: its top-of-atmosphere (TOA)
-coefficients come from the scene's MTL file (:func:`read_mtl`,
+coefficients come from the scene's MTL file (:func:`carbonsink.io.landsat_mtl.read_mtl`,
 :func:`toa_reflectance`, :func:`landsat8_l1_reflectance`).
 """
 
@@ -33,7 +33,6 @@ __all__ = [
     "generic_profile",
     "get_sensor",
     "landsat8_l1_reflectance",
-    "read_mtl",
     "reflectance_from_dn",
     "scaled_reflectance",
     "toa_reflectance",

@@ -13,7 +13,7 @@ import logging
 import math
 import os
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ __all__ = [
     "write_cog",
     "write_csv",
     "write_json",
+    "write_layer_cog",
     "write_netcdf",
 ]
 
@@ -174,6 +175,20 @@ def write_netcdf(dataset: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     return Path(path)
 
 
+def _layer_crs(layer: xr.DataArray, path: str | os.PathLike[str]) -> Any:
+    """The layer's CRS (rioxarray convention), or an error naming the layer."""
+    import rioxarray  # noqa: F401  (registers the .rio accessor)
+
+    crs = layer.rio.crs
+    if crs is None:
+        raise OutputError(
+            f"layer {layer.name!r} has no CRS",
+            path=path,
+            fix="build it on the analysis grid (Grid.dataarray) or call .rio.write_crs()",
+        )
+    return crs
+
+
 def write_cog(
     layer: xr.DataArray,
     path: str | os.PathLike[str],
@@ -194,13 +209,7 @@ def write_cog(
     import rasterio.shutil
     import rioxarray  # noqa: F401  (registers the .rio accessor used below)
 
-    crs = layer.rio.crs
-    if crs is None:
-        raise OutputError(
-            f"layer {layer.name!r} has no CRS",
-            path=path,
-            fix="build it on the analysis grid (Grid.dataarray) or call .rio.write_crs()",
-        )
+    crs = _layer_crs(layer, path)
     values = np.asarray(layer.values)
     if values.ndim == 2:
         values = values[np.newaxis]
@@ -382,3 +391,66 @@ class WindowedCOGWriter:
             self.close()
         else:
             self.abort()
+
+
+def write_layer_cog(
+    layer: xr.DataArray,
+    path: str | os.PathLike[str],
+    *,
+    block_rows: int = 1024,
+    nodata: float | int | None = None,
+    on_block: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Write a ``(y, x)`` layer, lazy (dask) or not, as a COG strip by strip.
+
+    Only one strip of ``block_rows`` rows is computed and held at a time, so
+    a dask-backed layer larger than memory streams to disk. The layer must
+    carry its CRS and transform the rioxarray way.
+
+    Parameters
+    ----------
+    layer
+        The layer; ``units``, ``long_name`` and a class legend
+        (``flag_values``/``flag_meanings``) become GeoTIFF tags.
+    path
+        Destination ``.tif`` (published atomically).
+    block_rows
+        Rows per strip.
+    nodata
+        Nodata value (NaN for floats by default).
+    on_block
+        Called as ``on_block(rows_done, rows_total)`` after each strip (for
+        progress bars).
+    """
+    import rioxarray  # noqa: F401  (registers the .rio accessor)
+
+    if layer.ndim != 2:
+        raise OutputError(
+            f"layer {layer.name!r} has dims {layer.dims}; a single-band (y, x) layer is needed",
+            path=path,
+            fix="write each band separately",
+        )
+    crs = _layer_crs(layer, path)
+    height, width = layer.shape
+    dtype = np.dtype(layer.dtype)
+    if dtype == np.bool_:
+        dtype = np.dtype(np.uint8)
+    kept = ("units", "long_name", "flag_values", "flag_meanings")
+    tags = {k: str(v) for k, v in layer.attrs.items() if k in kept}
+    with WindowedCOGWriter(
+        path,
+        width=width,
+        height=height,
+        transform=layer.rio.transform(),
+        crs=crs,
+        dtype=dtype.name,
+        nodata=nodata,
+        tags=tags,
+    ) as writer:
+        for start in range(0, height, block_rows):
+            stop = min(start + block_rows, height)
+            strip = np.asarray(layer.isel(y=slice(start, stop)).values).astype(dtype, copy=False)
+            writer.write(strip, row_off=start, col_off=0)
+            if on_block is not None:
+                on_block(stop, height)
+    return Path(path)

@@ -386,3 +386,53 @@ def test_identical_inputs_give_identical_bytes(
         write_netcdf(small_dataset, folder / "x.nc")
     for name in ("x.json", "x.csv", "x.tif", "x.nc"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_write_layer_cog_streams_a_lazy_layer_in_strips(tmp_path: Path) -> None:
+    import dask.array as da
+
+    from carbonsink.io.writers import write_layer_cog
+
+    g = _grid(7, 10)
+    values = np.arange(70, dtype=np.float32).reshape(10, 7)
+    values[4, 2] = np.nan
+    layer = g.dataarray(
+        da.from_array(values, chunks=(3, 4)), name="ndvi", units="1", long_name="NDVI"
+    )
+    calls: list[tuple[int, int]] = []
+    path = write_layer_cog(
+        layer, tmp_path / "ndvi.tif", block_rows=4, on_block=lambda d, t: calls.append((d, t))
+    )
+    # 10 rows in strips of 4: 4, 8, 10.
+    assert calls == [(4, 10), (8, 10), (10, 10)]
+    with rasterio.open(path) as src:
+        np.testing.assert_array_equal(src.read(1), values)
+        assert src.tags()["long_name"] == "NDVI"
+        assert src.transform == g.transform
+
+
+def test_write_layer_cog_bool_and_legend(tmp_path: Path) -> None:
+    from carbonsink.io.writers import write_layer_cog
+
+    g = _grid(3, 2)
+    mask = g.dataarray(
+        np.array([[True, False, True], [False, False, True]]),
+        name="water",
+        units="1",
+        long_name="water",
+        attrs={"flag_values": [0, 1], "flag_meanings": "land water"},
+    )
+    with rasterio.open(write_layer_cog(mask, tmp_path / "water.tif")) as src:
+        assert src.dtypes == ("uint8",)
+        np.testing.assert_array_equal(src.read(1), [[1, 0, 1], [0, 0, 1]])
+        assert src.tags()["flag_meanings"] == "land water"
+
+
+def test_write_layer_cog_refuses_3d_and_crs_less_layers(tmp_path: Path) -> None:
+    from carbonsink.io.writers import write_layer_cog
+
+    with pytest.raises(OutputError, match="single-band"):
+        write_layer_cog(xr.DataArray(np.zeros((2, 2, 2)), name="x"), tmp_path / "a.tif")
+    with pytest.raises(OutputError, match="no CRS"):
+        write_layer_cog(xr.DataArray(np.zeros((2, 2)), dims=("y", "x")), tmp_path / "b.tif")
+    assert not list(tmp_path.iterdir())

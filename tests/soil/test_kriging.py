@@ -191,7 +191,7 @@ def test_cell_support_drops_the_nugget_and_point_support_honours_cores() -> None
     kwargs = {"method": "ordinary-kriging", "variogram_model": model}
     x, y = [X0 - 25.0, X0 + 35.0], [Y0 + 5.0, Y0 + 5.0]
     point = predict_soc(x, y, [40.0, 60.0], grid, support="point", **kwargs)  # type: ignore[arg-type]
-    cell = predict_soc(x, y, [40.0, 60.0], grid, **kwargs)  # type: ignore[arg-type]
+    cell = predict_soc(x, y, [40.0, 60.0], grid, support="cell", **kwargs)  # type: ignore[arg-type]
     var_point = point["soc_0_30_mg_ha_variance"].values[0]
     var_cell = cell["soc_0_30_mg_ha_variance"].values[0]
     np.testing.assert_allclose(var_point[1:6] - var_cell[1:6], 3.0, rtol=1e-5)
@@ -283,6 +283,7 @@ def test_regression_kriging_continuous_covariate_by_hand() -> None:
         [Y0 + 5.0] * 4,
         [1.0, 3.0, 3.0, 5.0],
         grid,
+        support="cell",
         covariates=covariates,
         variogram_model=nugget_only,
     )
@@ -314,6 +315,7 @@ def test_regression_kriging_one_hot_classes_by_hand() -> None:
         [Y0 + 5.0] * 4,
         [10.0, 12.0, 20.0, 22.0],
         grid,
+        support="cell",
         covariates=covariates,
         variogram_model=nugget_only,
     )
@@ -589,6 +591,7 @@ def test_synthetic_survey_intervals_cover_the_truth_and_total_matches(
         grid,
         covariates=data["covariates"],  # type: ignore[arg-type]
         mask=inside,
+        support="cell",
     )
     assert 15.0 < ds.attrs["variogram_nugget"] < 35.0  # the ≈ 22 (Mg C/ha)² worked out above
     true_soc = truth["soc_0_30_mg_ha"].values[inside]

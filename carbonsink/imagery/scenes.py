@@ -1,0 +1,400 @@
+"""Scenes: one satellite image on the analysis grid, as reflectance plus its masks.
+
+:func:`read_scene` is the one way imagery enters the pipeline. It takes a
+multiband file (bands found by their descriptions, e.g. ``B04``, or by an
+explicit band map) or a folder/glob of one file per band (found by the
+file-name suffix, e.g. ``..._B4.tif``, ``..._SR_B4.TIF``, ``..._QA_PIXEL.TIF``),
+reads the digital numbers onto the grid, converts them to reflectance with
+the sensor profile, and decodes the quality band into masks. Pixels are
+never dropped here: :class:`Scene` carries an ``unusable`` mask that the
+composite honours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from carbonsink.errors import InputError, InputNotFoundError
+from carbonsink.grid import Grid
+from carbonsink.imagery.masks import QA_DECODERS, UNUSABLE_MASKS, water_mask
+from carbonsink.imagery.sensors import (
+    SensorProfile,
+    generic_profile,
+    get_sensor,
+    reflectance_from_dn,
+)
+from carbonsink.io.landsat_mtl import read_mtl
+from carbonsink.io.rasters import Resampling, read_raster, read_raster_info
+
+__all__ = ["Scene", "read_scene"]
+
+logger = logging.getLogger(__name__)
+
+_RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img")
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One image on the analysis grid.
+
+    Attributes
+    ----------
+    reflectance
+        ``(band, y, x)`` float32 reflectance (units ``"1"``); ``band`` holds
+        common names (``"blue"``, ``"red"``, ``"nir"``, ``"swir1"``, ...).
+        NaN at fill and outside the image.
+    masks
+        Boolean ``(y, x)`` layers: ``nodata``, ``saturated``, the QA
+        decoder's layers (``cloud``, ``shadow``, ``cirrus``, ``snow``, ...;
+        its water flag renamed ``qa_water``), ``unusable`` (their union, see
+        :data:`~carbonsink.imagery.masks.UNUSABLE_MASKS`) and ``water`` (MNDWI
+        > 0 at image date). Without a QA band there is no cloud mask and the
+        dataset's ``cloud_mask`` attribute says so.
+    sensor
+        The sensor profile's name.
+    date
+        Acquisition date, when known.
+    source
+        The file, folder or glob read.
+    """
+
+    reflectance: xr.DataArray
+    masks: xr.Dataset
+    sensor: str
+    date: dt.date | None
+    source: str
+
+    @property
+    def usable(self) -> xr.DataArray:
+        """True where the pixel may enter a composite."""
+        return ~self.masks["unusable"]
+
+    def usable_fraction(self, inside: xr.DataArray | None = None) -> float:
+        """Fraction of the (inside) cells that are usable, 0–1."""
+        usable = self.usable
+        if inside is not None:
+            total = int(inside.sum())
+            return float((usable & inside).sum()) / total if total else 0.0
+        return float(usable.mean())
+
+
+def _profile(
+    sensor: str | SensorProfile, band_map: Mapping[str, int | str] | None
+) -> SensorProfile:
+    if isinstance(sensor, SensorProfile):
+        return sensor
+    if sensor == "generic":
+        if not band_map:
+            raise InputError(
+                'sensor "generic" needs a band map',
+                fix="give e.g. band_map={'red': 3, 'nir': 4} (common name → band number)",
+            )
+        return generic_profile({k: str(v) for k, v in band_map.items()})
+    return get_sensor(sensor)
+
+
+def _band_files(path: str | os.PathLike[str]) -> list[Path] | None:
+    """The raster files of a folder or glob; ``None`` for a single file."""
+    text = str(path)
+    if glob.has_magic(text):
+        matches = [Path(p) for p in sorted(glob.glob(text))]  # noqa: PTH207
+    elif Path(text).is_dir():
+        matches = sorted(Path(text).iterdir())
+    else:
+        return None
+    files = [p for p in matches if p.is_file() and p.suffix.lower() in _RASTER_SUFFIXES]
+    if not files:
+        raise InputNotFoundError(
+            "no raster files (.tif, .jp2, ...) found",
+            path=text,
+            fix="give a multiband file, or a folder/glob of one file per band",
+        )
+    return files
+
+
+def _file_for(files: Sequence[Path], band_id: str) -> Path | None:
+    """The file whose stem is ``band_id`` or ends in ``_<band_id>`` (case-insensitive)."""
+    key = band_id.upper()
+    found = [f for f in files if f.stem.upper() == key or f.stem.upper().endswith(f"_{key}")]
+    if len(found) > 1:
+        raise InputError(
+            f"{len(found)} files could hold band {band_id}: {', '.join(f.name for f in found)}",
+            path=found[0].parent,
+            where=f"band {band_id}",
+            fix="keep one scene per folder, or give a glob that matches one scene's files",
+        )
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class _Source:
+    file: Path
+    band: int | str
+
+
+def _locate(
+    path: str | os.PathLike[str],
+    profile: SensorProfile,
+    band_map: Mapping[str, int | str] | None,
+    wanted: Sequence[str] | None,
+    crs: Any,
+) -> tuple[dict[str, _Source], _Source | None]:
+    """Where each reflective band (by common name) and the QA band are."""
+    ids: dict[str, int | str] = dict(profile.bands)
+    if band_map:
+        ids.update(band_map)
+    names = list(wanted) if wanted is not None else list(ids)
+    unknown = [n for n in names if n not in ids]
+    if unknown:
+        raise InputError(
+            f"sensor {profile.name!r} has no band {', '.join(map(repr, unknown))}; "
+            f"its bands are {', '.join(ids)}",
+            path=path,
+            where=f"band {unknown[0]!r}",
+            fix="ask for the sensor's common band names, or give a band map",
+        )
+    files = _band_files(path)
+    sources: dict[str, _Source] = {}
+    qa: _Source | None = None
+    if files is not None:
+        for name in names:
+            match = _file_for(files, str(ids[name]))
+            if match is not None:
+                sources[name] = _Source(match, 1)
+        if profile.qa_band is not None:
+            match = _file_for(files, profile.qa_band)
+            qa = _Source(match, 1) if match is not None else None
+        found_in = f"the files {', '.join(f.name for f in files[:6])}"
+    else:
+        info = read_raster_info(path, crs=crs)
+        descriptions = [d for d in info.band_descriptions if d]
+        for name in names:
+            band = ids[name]
+            if isinstance(band, int) or str(band).isdigit():
+                number = int(band)
+                if 1 <= number <= info.count:
+                    sources[name] = _Source(info.path, number)
+            elif band in descriptions:
+                sources[name] = _Source(info.path, str(band))
+        if profile.qa_band is not None and profile.qa_band in descriptions:
+            qa = _Source(info.path, profile.qa_band)
+        found_in = (
+            f"the file's band descriptions ({', '.join(descriptions)})"
+            if descriptions
+            else f"the file, which has {info.count} unnamed band(s)"
+        )
+    missing = [n for n in names if n not in sources]
+    if wanted is not None and missing:
+        raise InputError(
+            f"band {missing[0]!r} ({ids[missing[0]]}) of sensor {profile.name!r} is not in "
+            f"{found_in}",
+            path=path,
+            where=f"band {missing[0]!r}",
+            fix="give the file that holds it, name the files ..._<band id>.tif, or give a "
+            "band map (common name → band number)",
+        )
+    if not sources:
+        raise InputError(
+            f"none of the bands of sensor {profile.name!r} "
+            f"({', '.join(f'{k}={v}' for k, v in ids.items())}) is in {found_in}",
+            path=path,
+            fix="check the sensor, or give a band map such as {'red': 3, 'nir': 4}",
+        )
+    return sources, qa
+
+
+def _read_dn(
+    sources: Mapping[str, _Source],
+    grid: Grid,
+    profile: SensorProfile,
+    *,
+    resampling: Resampling,
+    crs: Any,
+    chunks: int | None,
+) -> dict[str, xr.DataArray]:
+    """Digital numbers per common name, float32 with NaN at fill; one read per file."""
+    by_file: dict[Path, list[str]] = {}
+    for name, source in sources.items():
+        by_file.setdefault(source.file, []).append(name)
+    dn: dict[str, xr.DataArray] = {}
+    for file, names in by_file.items():
+        stack = read_raster(
+            file,
+            grid,
+            bands=[sources[n].band for n in names],
+            resampling=resampling,
+            crs=crs,
+            chunks=chunks,
+            dtype=np.float32,
+            nodata=profile.nodata_dn,
+        )
+        for i, name in enumerate(names):
+            dn[name] = stack.isel(band=i, drop=True)
+    return dn
+
+
+def _mask_attrs(layer: xr.DataArray, name: str, long_name: str) -> xr.DataArray:
+    layer = layer.copy()
+    layer.name = name
+    layer.attrs = {"units": "1", "long_name": long_name}
+    return layer
+
+
+def read_scene(
+    path: str | os.PathLike[str],
+    grid: Grid,
+    *,
+    sensor: str | SensorProfile,
+    band_map: Mapping[str, int | str] | None = None,
+    bands: Sequence[str] | None = None,
+    mtl: str | os.PathLike[str] | None = None,
+    crs: Any = None,
+    date: dt.date | None = None,
+    chunks: int | None = None,
+    offset: float | None = None,
+    resampling: Resampling = "bilinear",
+) -> Scene:
+    """Read one image onto the analysis grid as reflectance with its masks.
+
+    Parameters
+    ----------
+    path
+        A multiband raster, or a folder or glob of one raster per band.
+    grid
+        The analysis grid.
+    sensor
+        A name in :data:`~carbonsink.imagery.sensors.SENSORS` or a profile.
+    band_map
+        Common name → band number (or band description / file suffix);
+        overrides the profile's band ids and is required for ``"generic"``.
+    bands
+        The common names to read; all the sensor's bands found by default.
+        A requested band that is absent is an error.
+    mtl
+        The ``*_MTL.txt`` of a Landsat Level-1 scene (TOA coefficients, date).
+    crs
+        The file's CRS when it has none (or a wrong one).
+    date
+        Acquisition date; default from the MTL when given.
+    chunks
+        Block size for lazy (dask) reading.
+    offset
+        Overrides the profile's reflectance offset (Sentinel-2 before
+        processing baseline 04.00: 0.0).
+    resampling
+        For the reflective bands; the QA band is always read ``"nearest"``.
+        On a grid aligned with the image every resampling returns the
+        image's own pixels.
+
+    Returns
+    -------
+    Scene
+
+    Raises
+    ------
+    InputError, InputNotFoundError, CRSError
+        A missing file or band, a raster without a CRS, or one that does
+        not overlap the grid.
+
+    Notes
+    -----
+    Saturation is the QA's saturation flag (Sentinel-2 SCL 1) or any band
+    whose DN on the grid equals the sensor's saturated DN (65535 for
+    Sentinel-2 L2A and Landsat 8 L1). With ``"bilinear"`` resampling onto a
+    coarser or shifted grid, a cell that mixes saturated and unsaturated
+    pixels is not flagged; read with ``resampling="nearest"`` to flag every
+    cell whose nearest pixel is saturated.
+    """
+    profile = _profile(sensor, band_map)
+    sources, qa_source = _locate(path, profile, band_map, bands, crs)
+    metadata = read_mtl(mtl) if mtl is not None else None
+    if date is None and metadata is not None:
+        acquired = _find_text(metadata, "DATE_ACQUIRED")
+        date = dt.date.fromisoformat(acquired) if acquired else None
+    dn = _read_dn(sources, grid, profile, resampling=resampling, crs=crs, chunks=chunks)
+    layers = [
+        reflectance_from_dn(
+            values,
+            profile=profile,
+            band=name,
+            mtl=metadata,
+            mtl_path=mtl if mtl is not None else "MTL",
+            offset=offset,
+        )
+        for name, values in dn.items()
+    ]
+    reflectance = xr.concat(layers, dim=xr.DataArray(list(dn), dims="band", name="band"))
+    reflectance = reflectance.transpose("band", "y", "x")
+    reflectance.name = "reflectance"
+    reflectance.attrs = {
+        "units": "1",
+        "long_name": f"{'top-of-atmosphere' if profile.radiometry == 'mtl_toa' else 'surface'} "
+        "reflectance",
+        "sensor": profile.name,
+    }
+
+    if qa_source is not None and profile.qa_decoder is not None:
+        qa = read_raster(
+            qa_source.file,
+            grid,
+            bands=[qa_source.band],
+            resampling="nearest",
+            crs=crs,
+            chunks=chunks,
+        ).isel(band=0, drop=True)
+        decoded = QA_DECODERS[profile.qa_decoder](qa)
+        masks = decoded.rename({"water": "qa_water"}) if "water" in decoded else decoded
+        cloud_note = f"from the {profile.qa_band} band ({profile.qa_decoder})"
+    else:
+        masks = xr.Dataset()
+        cloud_note = (
+            "none: the scene has no quality band, so clouds, shadows and snow are not masked"
+        )
+        logger.warning("%s: no quality band found; clouds are not masked", path)
+
+    missing = reflectance.isnull().any("band")
+    nodata = missing | masks["nodata"] if "nodata" in masks else missing
+    masks["nodata"] = _mask_attrs(nodata, "nodata", "no data (fill or outside the image)")
+    saturated = xr.zeros_like(missing)
+    if profile.saturated_dn is not None:
+        for values in dn.values():
+            saturated = saturated | (values >= np.float32(profile.saturated_dn))
+    if "saturated" in masks:
+        saturated = saturated | masks["saturated"]
+    masks["saturated"] = _mask_attrs(saturated, "saturated", "saturated or defective pixel")
+    unusable = xr.zeros_like(missing)
+    for name in UNUSABLE_MASKS:
+        if name in masks:
+            unusable = unusable | masks[name]
+    masks["unusable"] = _mask_attrs(unusable, "unusable", "not usable for compositing")
+    if {"green", "swir1"} <= set(dn):
+        masks["water"] = water_mask(reflectance)
+    masks.attrs = {"cloud_mask": cloud_note, "sensor": profile.name}
+    return Scene(
+        reflectance=reflectance,
+        masks=masks,
+        sensor=profile.name,
+        date=date,
+        source=str(path),
+    )
+
+
+def _find_text(metadata: Mapping[str, Any], key: str) -> str | None:
+    for name, value in metadata.items():
+        if name == key:
+            return str(value)
+        if isinstance(value, Mapping):
+            found = _find_text(value, key)
+            if found is not None:
+                return found
+    return None
