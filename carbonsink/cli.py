@@ -409,15 +409,10 @@ def imagery_indices(
     composite = epoch_composite(loaded, chosen, grid, chunks=chunks)
     names = index or ["ndvi", "mndwi"]
     with _progress() as progress:
-        task = progress.add_task("indices", total=float(len(names) + 1))
-        step = {"done": 0}
+        task = progress.add_task("indices", total=1.0)
 
         def report(label: str, done: int, total: int) -> None:
-            if done >= total:
-                step["done"] += 1
-            progress.update(
-                task, description=f"writing {label}", completed=step["done"] + done / total * 0.999
-            )
+            progress.update(task, description=f"writing {label}", completed=done / total)
 
         written = write_index_layers(composite, names, out, progress=report)
     for flagged in composite.attrs.get("flagged_scenes", []):

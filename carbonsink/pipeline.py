@@ -21,7 +21,13 @@ from carbonsink.config import Epoch, Survey
 from carbonsink.errors import ConfigError
 from carbonsink.grid import Grid
 from carbonsink.io.vectors import read_boundary
-from carbonsink.io.writers import write_csv, write_json, write_layer_cog, write_netcdf
+from carbonsink.io.writers import (
+    write_csv,
+    write_json,
+    write_layer_cog,
+    write_layer_cogs,
+    write_netcdf,
+)
 
 if TYPE_CHECKING:
     from carbonsink.imagery.landcover import LandCover
@@ -223,16 +229,14 @@ def write_index_layers(
 
     layers = [compute_index(name, composite["reflectance"]) for name in names]
     layers.append(composite["valid_count"])
-    written = []
-    for layer in layers:
-        label = str(layer.name)
 
-        def report(done: int, total: int, label: str = label) -> None:
-            if progress is not None:
-                progress(label, done, total)
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress("indices", done, total)
 
-        written.append(write_layer_cog(layer, out_dir / f"{label}.tif", on_block=report))
-    return written
+    return write_layer_cogs(
+        layers, [out_dir / f"{layer.name}.tif" for layer in layers], on_block=report
+    )
 
 
 def write_landcover_products(

@@ -13,7 +13,8 @@ import logging
 import math
 import os
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "write_csv",
     "write_json",
     "write_layer_cog",
+    "write_layer_cogs",
     "write_netcdf",
 ]
 
@@ -403,17 +405,38 @@ def write_layer_cog(
 ) -> Path:
     """Write a ``(y, x)`` layer, lazy (dask) or not, as a COG strip by strip.
 
-    Only one strip of ``block_rows`` rows is computed and held at a time, so
-    a dask-backed layer larger than memory streams to disk. The layer must
-    carry its CRS and transform the rioxarray way.
+    See :func:`write_layer_cogs`, which this calls with one layer.
+    """
+    return write_layer_cogs(
+        [layer], [path], block_rows=block_rows, nodata=nodata, on_block=on_block
+    )[0]
+
+
+def write_layer_cogs(
+    layers: Sequence[xr.DataArray],
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    block_rows: int = 1024,
+    nodata: float | int | None = None,
+    on_block: Callable[[int, int], None] | None = None,
+) -> list[Path]:
+    """Write ``(y, x)`` layers of one grid, lazy (dask) or not, as COGs strip by strip.
+
+    The layers' strips are computed together (one dask computation per
+    strip), so inputs they share — e.g. the bands of several spectral
+    indices — are read once; only one strip of ``block_rows`` rows per layer
+    is held at a time, so dask-backed layers larger than memory stream to
+    disk. Each layer must carry its CRS and transform the rioxarray way. If
+    anything fails, no file is published.
 
     Parameters
     ----------
-    layer
-        The layer; ``units``, ``long_name`` and a class legend
-        (``flag_values``/``flag_meanings``) become GeoTIFF tags.
-    path
-        Destination ``.tif`` (published atomically).
+    layers
+        The layers; ``units``, ``long_name`` and a class legend
+        (``flag_values``/``flag_meanings``) become GeoTIFF tags. Boolean
+        layers are written as uint8.
+    paths
+        Destination ``.tif`` of each layer (published atomically).
     block_rows
         Rows per strip.
     nodata
@@ -422,35 +445,60 @@ def write_layer_cog(
         Called as ``on_block(rows_done, rows_total)`` after each strip (for
         progress bars).
     """
-    import rioxarray  # noqa: F401  (registers the .rio accessor)
+    from dask.base import compute
 
-    if layer.ndim != 2:
+    if len(layers) != len(paths):
         raise OutputError(
-            f"layer {layer.name!r} has dims {layer.dims}; a single-band (y, x) layer is needed",
-            path=path,
-            fix="write each band separately",
+            f"{len(layers)} layers but {len(paths)} paths",
+            fix="give one output path per layer",
         )
-    crs = _layer_crs(layer, path)
-    height, width = layer.shape
-    dtype = np.dtype(layer.dtype)
-    if dtype == np.bool_:
-        dtype = np.dtype(np.uint8)
+    dtypes = []
+    for layer, path in zip(layers, paths, strict=True):
+        if layer.ndim != 2:
+            raise OutputError(
+                f"layer {layer.name!r} has dims {layer.dims}; a single-band (y, x) layer is needed",
+                path=path,
+                fix="write each band separately",
+            )
+        _layer_crs(layer, path)
+        if layer.shape != layers[0].shape:
+            raise OutputError(
+                f"layer {layer.name!r} is {layer.shape}, {layers[0].name!r} {layers[0].shape}",
+                path=path,
+                fix="write layers of one grid together",
+            )
+        dtype = np.dtype(layer.dtype)
+        dtypes.append(np.dtype(np.uint8) if dtype == np.bool_ else dtype)
     kept = ("units", "long_name", "flag_values", "flag_meanings")
-    tags = {k: str(v) for k, v in layer.attrs.items() if k in kept}
-    with WindowedCOGWriter(
-        path,
-        width=width,
-        height=height,
-        transform=layer.rio.transform(),
-        crs=crs,
-        dtype=dtype.name,
-        nodata=nodata,
-        tags=tags,
-    ) as writer:
+    height = layers[0].shape[0] if layers else 0
+    writers: list[WindowedCOGWriter] = []
+    try:
+        for layer, path, dtype in zip(layers, paths, dtypes, strict=True):
+            writers.append(
+                WindowedCOGWriter(
+                    path,
+                    width=layer.shape[1],
+                    height=layer.shape[0],
+                    transform=layer.rio.transform(),
+                    crs=layer.rio.crs,
+                    dtype=dtype.name,
+                    nodata=nodata,
+                    tags={k: str(v) for k, v in layer.attrs.items() if k in kept},
+                )
+            )
         for start in range(0, height, block_rows):
             stop = min(start + block_rows, height)
-            strip = np.asarray(layer.isel(y=slice(start, stop)).values).astype(dtype, copy=False)
-            writer.write(strip, row_off=start, col_off=0)
+            strips = compute(*[layer.isel(y=slice(start, stop)).data for layer in layers])
+            for writer, strip, dtype in zip(writers, strips, dtypes, strict=True):
+                writer.write(np.asarray(strip).astype(dtype, copy=False), row_off=start, col_off=0)
             if on_block is not None:
                 on_block(stop, height)
-    return Path(path)
+    except BaseException:
+        for writer in writers:
+            writer.abort()
+        raise
+    # The COG conversions (compression, overviews) run in GDAL without the GIL:
+    # convert the files side by side.
+    with ThreadPoolExecutor(max_workers=max(1, min(len(writers), os.cpu_count() or 1))) as pool:
+        list(pool.map(WindowedCOGWriter.close, writers))
+    return [Path(p) for p in paths]

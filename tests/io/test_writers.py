@@ -436,3 +436,42 @@ def test_write_layer_cog_refuses_3d_and_crs_less_layers(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="no CRS"):
         write_layer_cog(xr.DataArray(np.zeros((2, 2)), dims=("y", "x")), tmp_path / "b.tif")
     assert not list(tmp_path.iterdir())
+
+
+def test_write_layer_cogs_writes_several_layers_from_shared_input(tmp_path: Path) -> None:
+    import dask.array as da
+
+    from carbonsink.io.writers import write_layer_cogs
+
+    g = _grid(5, 6)
+    base = g.dataarray(
+        da.from_array(np.arange(30, dtype=np.float32).reshape(6, 5), chunks=2),
+        name="b",
+        units="1",
+        long_name="b",
+    )
+    doubled = base * 2
+    doubled.name = "doubled"
+    positive = base > 10
+    positive.name = "positive"
+    paths = write_layer_cogs(
+        [doubled, positive], [tmp_path / "d.tif", tmp_path / "p.tif"], block_rows=4
+    )
+    with rasterio.open(paths[0]) as src:
+        np.testing.assert_array_equal(src.read(1), np.arange(30).reshape(6, 5) * 2)
+    with rasterio.open(paths[1]) as src:
+        np.testing.assert_array_equal(
+            src.read(1), (np.arange(30).reshape(6, 5) > 10).astype(np.uint8)
+        )
+
+
+def test_write_layer_cogs_refuses_mismatched_layers_and_publishes_nothing(tmp_path: Path) -> None:
+    from carbonsink.io.writers import write_layer_cogs
+
+    a = _grid(5, 6).dataarray(np.zeros((6, 5)), name="a", units="1", long_name="a")
+    b = _grid(4, 6).dataarray(np.zeros((6, 4)), name="b", units="1", long_name="b")
+    with pytest.raises(OutputError, match="write layers of one grid together"):
+        write_layer_cogs([a, b], [tmp_path / "a.tif", tmp_path / "b.tif"])
+    with pytest.raises(OutputError, match="one output path per layer"):
+        write_layer_cogs([a], [])
+    assert not list(tmp_path.iterdir())
