@@ -22,6 +22,7 @@ __all__ = [
     "GridError",
     "InputError",
     "InputNotFoundError",
+    "InputTableError",
     "ModelError",
     "OutputError",
     "PreflightError",
@@ -125,6 +126,23 @@ class SurveyFileError(ConfigError):
 
 class InputError(CarbonSinkError, ValueError):
     """An input file is unreadable, or its content is out of range or inconsistent."""
+
+
+class InputTableError(InputError):
+    """An input table has one or more problems; all of them are in :attr:`problems`."""
+
+    def __init__(self, problems: Sequence[Problem], *, what: str = "input table") -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(
+            f"{len(self.problems)} problem(s) in the {what}:\n{lines}",
+            path=self.problems[0].path if self.problems else None,
+            fix="correct each line listed above",
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # See PreflightError.__reduce__.
+        return (type(self), (self.problems,), self.__dict__)
 
 
 class InputNotFoundError(InputError, FileNotFoundError):

@@ -11,9 +11,11 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -35,8 +37,12 @@ if TYPE_CHECKING:
     from carbonsink.lidar.processing import LidarResult
 
 __all__ = [
+    "IMAGERY_FEATURE_INDICES",
+    "LIDAR_FEATURES",
+    "EpochCube",
     "epoch_composite",
     "epoch_core_stocks",
+    "epoch_cube",
     "epoch_landcover",
     "epoch_scenes",
     "epoch_soc_map",
@@ -214,6 +220,122 @@ def epoch_soc_map(
         mask=survey_inside(survey, grid).values,
         name=column,
         value_se=stocks[column.replace("_mg_ha", "_se_mg_ha")].to_numpy(),
+    )
+
+
+#: Spectral indices put in the cube (and offered to the biomass model).
+IMAGERY_FEATURE_INDICES: tuple[str, ...] = ("ndvi", "evi", "savi", "ndwi", "mndwi", "ndre", "lswi")
+#: LiDAR metrics offered to the biomass model where LiDAR covers a cell.
+LIDAR_FEATURES: tuple[str, ...] = (
+    "h_max",
+    "h_mean",
+    "h_sd",
+    "h_p50",
+    "h_p90",
+    "h_p95",
+    "cover_0p3m",
+    "cover_2m",
+)
+
+
+@dataclass(frozen=True)
+class EpochCube:
+    """The per-pixel layers of one epoch (DESIGN.md §4) and the stage results behind them.
+
+    Attributes
+    ----------
+    cube
+        ``(y, x)`` layers: composite reflectance ``rho_<band>``, spectral
+        indices, ``valid_count`` and ``gap_filled``, ``water`` (MNDWI),
+        ``landcover`` with ``p_<class>`` probabilities, the LiDAR metrics
+        (NaN where LiDAR does not cover a cell), ``inside_boundary`` and
+        ``cell_area_ha``.
+    landcover
+        The land-cover result (accuracy, areas).
+    lidar
+        The LiDAR result, ``None`` when the epoch has no LiDAR.
+    imagery_features, lidar_features
+        The cube variables the biomass model may use without and with LiDAR.
+    """
+
+    cube: xr.Dataset
+    landcover: LandCover
+    lidar: LidarResult | None
+    imagery_features: tuple[str, ...]
+    lidar_features: tuple[str, ...]
+
+
+def epoch_cube(
+    survey: Survey,
+    epoch: Epoch,
+    grid: Grid,
+    *,
+    executor: Executor | None = None,
+    progress: ProgressCallback | None = None,
+) -> EpochCube:
+    """Imagery (composite, gap-filled; indices; land cover) and LiDAR layers of an epoch."""
+    from carbonsink.imagery.composite import fill_composite_gaps
+    from carbonsink.imagery.indices import compute_index
+    from carbonsink.lidar.processing import process_lidar
+
+    def step(what: str, done: int) -> None:
+        if progress is not None:
+            progress(what, done, 4)
+
+    inside = survey_inside(survey, grid)
+    step(f"{epoch.name}: composite", 0)
+    observed = epoch_composite(survey, epoch, grid).compute()
+    step(f"{epoch.name}: land cover", 1)
+    # The classifier sees only observed cells (it fills its own gaps, flagged);
+    # the gap-filled composite feeds the indices and the biomass features.
+    landcover = epoch_landcover(survey, epoch, grid, observed)
+    composite = fill_composite_gaps(observed, inside=inside)
+    layers: dict[str, xr.DataArray] = {}
+    reflectance = composite["reflectance"]
+    for band in reflectance["band"].values:
+        layers[f"rho_{band}"] = reflectance.sel(band=band, drop=True)
+    for name in IMAGERY_FEATURE_INDICES:
+        layers[name] = compute_index(name, reflectance)
+    for name in ("valid_count", "gap_filled", "water"):
+        layers[name] = composite[name]
+    layers["landcover"] = landcover.class_map
+    for name in landcover.probabilities["class"].values:
+        layers[f"p_{name}"] = landcover.probabilities.sel({"class": name}, drop=True)
+    imagery_features = tuple(
+        [f"rho_{b}" for b in reflectance["band"].values]
+        + list(IMAGERY_FEATURE_INDICES)
+        + [f"p_{n}" for n in landcover.probabilities["class"].values]
+    )
+    step(f"{epoch.name}: LiDAR", 2)
+    lidar = None
+    lidar_features: tuple[str, ...] = ()
+    files = [f for entry in epoch.lidar for f in entry.files()]
+    if files:
+        crs = epoch.lidar[0].crs
+        lidar = process_lidar(files, grid, crs=crs, executor=executor)
+        for metric in lidar.metrics.data_vars:
+            layers[str(metric)] = lidar.metrics[metric]
+        present = [f for f in LIDAR_FEATURES if f in lidar.metrics]
+        lidar_features = imagery_features + tuple(present)
+    layers["inside_boundary"] = inside
+    layers["cell_area_ha"] = grid.dataarray(
+        grid.cell_area_ha, name="cell_area_ha", units="ha", long_name="true cell area"
+    )
+    cube = xr.Dataset(
+        {
+            name: (("y", "x"), np.asarray(layer.values), dict(layer.attrs))
+            for name, layer in layers.items()
+        },
+        coords=grid.coords(),
+        attrs={"epoch": epoch.name, "date": epoch.date.isoformat()},
+    )
+    step(f"{epoch.name}: cube", 4)
+    return EpochCube(
+        cube=cube,
+        landcover=landcover,
+        lidar=lidar,
+        imagery_features=imagery_features,
+        lidar_features=lidar_features,
     )
 
 

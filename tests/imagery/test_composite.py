@@ -15,7 +15,7 @@ from affine import Affine
 
 from carbonsink.errors import InputError
 from carbonsink.grid import Grid
-from carbonsink.imagery.composite import composite_scenes
+from carbonsink.imagery.composite import composite_scenes, fill_composite_gaps
 from carbonsink.imagery.scenes import Scene, read_scene
 
 UTM49 = "EPSG:32649"
@@ -250,3 +250,26 @@ def test_scenes_on_shifted_grids_of_the_same_shape(tmp_path: Path) -> None:
     b = read_scene(path, make_grid(x0=X0 + RES), sensor="sentinel-2-l2a")  # one cell east
     with pytest.raises(InputError, match="grid"):
         composite_scenes([a, b])
+
+
+def test_fill_gaps_takes_the_nearest_observed_cell(three_files: list[Path]) -> None:
+    composite = composite_scenes(_read(three_files))
+    filled = fill_composite_gaps(composite)
+    # (0, 0) had no usable observation; its nearest observed cells are (0, 1) and
+    # (1, 0) at distance 1. (1, 0) holds the three-scene median 0.09 and (0, 1) the
+    # single observation 0.05; the distance transform picks one of them.
+    red = filled["reflectance"].sel(band="red").values
+    assert red[0, 0] in (pytest.approx(0.05, abs=1e-6), pytest.approx(0.09, abs=1e-6))
+    assert np.isfinite(filled["reflectance"].values).all()
+    assert filled["gap_filled"].values.sum() == 1 and bool(filled["gap_filled"].values[0, 0])
+    assert filled.attrs["gap_filled_cells"] == 1
+    # Observed cells are untouched, and the input is not modified.
+    np.testing.assert_array_equal(
+        red[1:, :], composite["reflectance"].sel(band="red").values[1:, :]
+    )
+    assert np.isnan(composite["reflectance"].values[:, 0, 0]).all()
+    # Outside the survey mask a gap stays a gap.
+    outside = xr.zeros_like(composite["valid_count"], dtype=bool)
+    kept = fill_composite_gaps(composite, inside=outside)
+    assert np.isnan(kept["reflectance"].values[:, 0, 0]).all()
+    assert kept.attrs["gap_filled_cells"] == 0

@@ -1,0 +1,1 @@
+"""Biomass stage: plot features, estimators with intervals, spatial CV, area of applicability."""
