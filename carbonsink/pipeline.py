@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,7 @@ from carbonsink.io.writers import (
 )
 
 if TYPE_CHECKING:
+    from carbonsink.biomass.agb_map import FittedBiomassModel
     from carbonsink.imagery.landcover import LandCover
     from carbonsink.imagery.scenes import Scene
     from carbonsink.lidar.processing import LidarResult
@@ -39,11 +41,14 @@ if TYPE_CHECKING:
 __all__ = [
     "IMAGERY_FEATURE_INDICES",
     "LIDAR_FEATURES",
+    "EpochBiomass",
     "EpochCube",
+    "epoch_biomass",
     "epoch_composite",
     "epoch_core_stocks",
     "epoch_cube",
     "epoch_landcover",
+    "epoch_plots",
     "epoch_scenes",
     "epoch_soc_map",
     "find_epoch",
@@ -265,6 +270,27 @@ class EpochCube:
     lidar_features: tuple[str, ...]
 
 
+def _fill_probabilities(landcover: LandCover, composite: xr.Dataset) -> xr.DataArray:
+    """Class probabilities, with the gap-filled cells predicted from their filled spectra."""
+    from carbonsink.imagery.landcover import landcover_features
+
+    probabilities = landcover.probabilities.copy()
+    gaps = np.asarray(composite["gap_filled"].values, dtype=bool)
+    if not gaps.any():
+        return probabilities
+    features = landcover_features(composite["reflectance"]).transpose("y", "x", "feature")
+    rows = np.asarray(features.values)[gaps]
+    complete = np.isfinite(rows).all(axis=1)
+    model = landcover.model
+    order = [list(model.classes_).index(str(c)) for c in probabilities["class"].values]
+    values = probabilities.values
+    filled = np.full((int(gaps.sum()), len(order)), np.nan, dtype=np.float32)
+    if complete.any():
+        filled[complete] = model.predict_proba(rows[complete])[:, order]
+    values[:, gaps] = filled.T
+    return probabilities.copy(data=values)
+
+
 def epoch_cube(
     survey: Survey,
     epoch: Epoch,
@@ -299,8 +325,9 @@ def epoch_cube(
     for name in ("valid_count", "gap_filled", "water"):
         layers[name] = composite[name]
     layers["landcover"] = landcover.class_map
-    for name in landcover.probabilities["class"].values:
-        layers[f"p_{name}"] = landcover.probabilities.sel({"class": name}, drop=True)
+    probabilities = _fill_probabilities(landcover, composite)
+    for name in probabilities["class"].values:
+        layers[f"p_{name}"] = probabilities.sel({"class": name}, drop=True)
     imagery_features = tuple(
         [f"rho_{b}" for b in reflectance["band"].values]
         + list(IMAGERY_FEATURE_INDICES)
@@ -336,6 +363,150 @@ def epoch_cube(
         lidar=lidar,
         imagery_features=imagery_features,
         lidar_features=lidar_features,
+    )
+
+
+#: Fewest plots inside the LiDAR coverage for a LiDAR model to be fitted.
+MIN_LIDAR_PLOTS = 15
+
+
+def epoch_plots(survey: Survey, epoch: Epoch) -> pd.DataFrame:
+    """The epoch's biomass plots, validated, with ``x``/``y`` in the survey CRS."""
+    from carbonsink.biomass.features import validate_plots
+    from carbonsink.io.tables import read_point_table
+
+    if epoch.plots is None:
+        raise ConfigError(
+            f"epoch {epoch.name!r} has no biomass plots",
+            fix='add plots = { path = "plots.csv", crs = "EPSG:4490" } to the epoch',
+        )
+    table = read_point_table(epoch.plots.path, target_crs=survey.crs, crs=epoch.plots.crs)
+    plots = pd.DataFrame(table.drop(columns=["geometry", "lon", "lat"], errors="ignore"))
+    plots["x"] = table.geometry.x.to_numpy()
+    plots["y"] = table.geometry.y.to_numpy()
+    return validate_plots(plots, path=str(epoch.plots.path))
+
+
+@dataclass(frozen=True)
+class EpochBiomass:
+    """The biomass stage of one epoch.
+
+    Attributes
+    ----------
+    models
+        The models used for the map, in order of preference.
+    candidates
+        Every model fitted (a LiDAR model that lost to the imagery model on
+        the LiDAR plots is here but not in ``models``).
+    lidar_decision
+        Why the LiDAR model is or is not used.
+    layers
+        ``agb_*`` layers of :func:`~carbonsink.biomass.agb_map.map_agb` and
+        the vegetation carbon of the mean and of both bounds.
+    """
+
+    models: tuple[FittedBiomassModel, ...]
+    candidates: tuple[FittedBiomassModel, ...]
+    lidar_decision: str
+    layers: xr.Dataset
+
+
+def _lidar_decision(lidar: FittedBiomassModel, imagery: FittedBiomassModel) -> tuple[bool, str]:
+    """Use the LiDAR model only if it beats the imagery model on the same (LiDAR) plots."""
+    lidar_pred = lidar.cv.predictions.set_axis(lidar.plots.table.index[lidar.cv.predictions.index])
+    imagery_pred = imagery.cv.predictions.set_axis(
+        imagery.plots.table.index[imagery.cv.predictions.index]
+    )
+    common = lidar_pred.index.intersection(imagery_pred.index)
+
+    def rmse(frame: pd.DataFrame) -> float:
+        rows = frame.loc[common]
+        return float(np.sqrt(np.mean((rows["predicted"] - rows["observed"]) ** 2)))
+
+    rmse_lidar, rmse_imagery = rmse(lidar_pred), rmse(imagery_pred)
+    used = rmse_lidar < rmse_imagery
+    verdict = "used" if used else "not used"
+    return used, (
+        f"LiDAR model {verdict}: on the {len(common)} plots with LiDAR its spatial-CV RMSE is "
+        f"{rmse_lidar:.2f} Mg DM/ha against {rmse_imagery:.2f} for the imagery model"
+    )
+
+
+def epoch_biomass(survey: Survey, epoch: Epoch, cube: EpochCube) -> EpochBiomass:
+    """Fit the biomass models of an epoch and map AGB, BGB and vegetation carbon."""
+    from carbonsink.biomass.agb_map import fit_biomass_model, map_agb
+    from carbonsink.biomass.carbon import ClassCarbonParameters, vegetation_carbon
+
+    section = survey.biomass
+    plots = epoch_plots(survey, epoch)
+    fit = partial(
+        fit_biomass_model,
+        cube.cube,
+        plots,
+        estimator_name=section.model,
+        n_estimators=section.n_estimators,
+        cv_block_m=section.cv_block_m,
+        interval=section.interval,
+        seed=survey.survey.seed,
+    )
+    imagery = fit(name="imagery", features=cube.imagery_features)
+    candidates = [imagery]
+    models = [imagery]
+    decision = "no LiDAR in this epoch"
+    if cube.lidar_features:
+        covered = plots.copy()
+        has_lidar = cube.cube["lidar_coverage"].notnull() & (cube.cube["lidar_coverage"] > 0)
+        n_covered = int(
+            has_lidar.sel(
+                x=xr.DataArray(covered["x"].to_numpy(), dims="plot"),
+                y=xr.DataArray(covered["y"].to_numpy(), dims="plot"),
+                method="nearest",
+            ).sum()
+        )
+        if n_covered < MIN_LIDAR_PLOTS:
+            decision = (
+                f"LiDAR model not fitted: {n_covered} plots lie in the LiDAR coverage, "
+                f"{MIN_LIDAR_PLOTS} are needed"
+            )
+        else:
+            lidar = fit(name="lidar", features=cube.lidar_features)
+            candidates.insert(0, lidar)
+            used, decision = _lidar_decision(lidar, imagery)
+            if used:
+                models.insert(0, lidar)
+    classes = survey.vegetation.classes
+    water_codes = [c.code for name, c in classes.items() if name == "water"]
+    landcover = cube.cube["landcover"]
+    agb = map_agb(
+        cube.cube,
+        models,
+        interval=section.interval,
+        inside=cube.cube["inside_boundary"].values,
+        water=np.isin(landcover.values, water_codes),
+        outside="predict",
+    )
+    parameters = {
+        c.code: ClassCarbonParameters(root_shoot=c.root_shoot, carbon_fraction=c.carbon_fraction)
+        for c in classes.values()
+    }
+    layers = agb.copy()
+    for suffix, source in (
+        ("", "agb_mg_ha"),
+        ("_lower", "agb_lower_mg_ha"),
+        ("_upper", "agb_upper_mg_ha"),
+    ):
+        carbon = vegetation_carbon(agb[source], landcover, parameters)
+        for name in carbon.data_vars:
+            label = str(name).replace("_mg_ha", f"{suffix}_mg_ha")
+            layer = carbon[name]
+            if suffix:
+                layer.attrs["long_name"] += f" ({suffix.strip('_')} bound)"
+            layers[label] = layer
+    return EpochBiomass(
+        models=tuple(models),
+        candidates=tuple(candidates),
+        lidar_decision=decision,
+        layers=layers,
     )
 
 

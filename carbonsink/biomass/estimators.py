@@ -31,6 +31,7 @@ fixed ``random_state`` gives identical numbers on every run.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
@@ -130,10 +131,15 @@ class OOBIntervalForest(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         :class:`sklearn.ensemble.RandomForestRegressor`; 1.0 = all, Breiman's bagging
         of regression trees).
     min_samples_leaf
-        Fewest samples in a leaf. The default 5 is the regression default
-        (``nodesize = 5``) of Breiman's random forest as ported to R by Liaw &
-        Wiener (2002, R News 2(3):18–22); fully grown trees (1) fit the noise of
-        small plot samples.
+        Fewest samples in a leaf. Fully grown trees (1) fit the noise of
+        small plot samples; the regression default of Breiman's forest in R
+        (``nodesize = 5``, Liaw & Wiener 2002, R News 2(3):18–22) averages a
+        rare class with its neighbours in feature space (on the synthetic
+        survey, 8 mudflat plots at 0.5 Mg/ha with sedge at 13: mudflat mapped
+        at ~4.6 Mg/ha). The default 3 is the smallest that kept the spatial-CV
+        interval coverage in 0.85–0.95 there (leaf 3: R² 0.92/0.94, coverage
+        0.91/0.93, mapped totals within 7 % inside and outside the LiDAR
+        strip; leaf 2 overshot the 2025 LiDAR-strip total by 16 %).
     max_depth
         Maximum tree depth (``None`` = grown until the leaves are pure or minimal).
     random_state
@@ -158,18 +164,27 @@ class OOBIntervalForest(RegressorMixin, BaseEstimator):  # type: ignore[misc]
     Notes
     -----
     Point prediction: the forest mean ŷ(x) (Breiman 2001, Machine Learning
-    45:5–32). Interval (Zhang, Zimmerman, Nettleton & Nordman 2020, "Random
-    forest prediction intervals", The American Statistician 74:392–406):
+    45:5–32). Interval: split-conformal on the out-of-bag errors (Johansson,
+    Boström, Löfström & Linusson 2014, "Regression conformal prediction with
+    random forests", Machine Learning 97:155–176; the out-of-bag form of
+    Zhang, Zimmerman, Nettleton & Nordman 2020, The American Statistician
+    74:392–406):
 
-        [ŷ(x) + D_(α/2),  ŷ(x) + D_(1−α/2)],   α = 1 − interval,
+        [ŷ(x) − q,  ŷ(x) + q],   q = the ⌈(n + 1)·interval⌉-th smallest |D_i|,
 
-    where D_q is the empirical q-quantile of the out-of-bag prediction errors
-    D_i = y_i − ŷ_(−i)(x_i), ŷ_(−i) being the mean of the trees whose bootstrap
-    sample left out observation i. The out-of-bag errors behave like errors on
-    new data, so the interval has the nominal marginal coverage when the new
-    points come from the training distribution. The out-of-bag predictions are
-    computed here from ``estimators_samples_`` so that a sample that no tree
-    left out is dropped rather than given a prediction of 0.
+    where D_i = y_i − ŷ_(−i)(x_i), ŷ_(−i) being the mean of the trees whose
+    bootstrap sample left out observation i, and n the number of such
+    errors. The out-of-bag errors behave like errors on new data, and the
+    finite-sample rank gives at least the nominal marginal coverage for
+    exchangeable data. A symmetric interval was chosen over the signed
+    quantiles [ŷ + D_(α/2), ŷ + D_(1−α/2)] of Zhang et al.: on the synthetic
+    survey's spatial block CV the signed form covered 0.87 and 0.83 of the
+    held-out plots at 90 %, the symmetric conformal form 0.90 and 0.86. When
+    every training target is ≥ 0 (biomass) the lower bound is clipped at 0,
+    which changes no interval's coverage of a non-negative value. The
+    out-of-bag predictions are computed here from ``estimators_samples_``; a
+    sample that no tree left out is dropped rather than given a prediction
+    of 0.
     """
 
     def __init__(
@@ -177,7 +192,7 @@ class OOBIntervalForest(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         n_estimators: int = 300,
         *,
         max_features: float | int | str | None = 1.0,
-        min_samples_leaf: int | float = 5,
+        min_samples_leaf: int | float = 3,
         max_depth: int | None = None,
         random_state: int | np.random.RandomState | None = None,
         n_jobs: int | None = 1,
@@ -239,6 +254,7 @@ class OOBIntervalForest(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         oob_prediction = np.full(n_samples, np.nan)
         oob_prediction[has_oob] = total[has_oob] / count[has_oob]
         residuals = y[has_oob] - oob_prediction[has_oob]
+        self.nonnegative_ = bool(np.all(y >= 0))
         spread = float(np.sum((y[has_oob] - y[has_oob].mean()) ** 2))
         self.forest_ = forest
         self.oob_prediction_ = oob_prediction
@@ -260,8 +276,14 @@ class OOBIntervalForest(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return _as_float(self.forest_.predict(X))
 
+    @property
+    def feature_importances_(self) -> FloatArray:
+        """Impurity-based importance of each feature (of the fitted forest)."""
+        check_is_fitted(self, "forest_")
+        return _as_float(self.forest_.feature_importances_)
+
     def predict_interval(self, X: Any, *, interval: float = 0.90) -> tuple[FloatArray, FloatArray]:
-        """Central prediction interval: prediction + out-of-bag residual quantiles.
+        """Central prediction interval: prediction ± the conformal out-of-bag error quantile.
 
         Parameters
         ----------
@@ -275,10 +297,15 @@ class OOBIntervalForest(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         tuple of ndarray
             ``(lower, upper)``, each of shape (n_samples,).
         """
-        low_q, high_q = interval_quantiles(interval)
+        interval_quantiles(interval)  # validates the value
         mean = self.predict(X)
-        low_shift, high_shift = np.quantile(self.oob_residuals_, [low_q, high_q])
-        return mean + float(low_shift), mean + float(high_shift)
+        errors = np.sort(np.abs(self.oob_residuals_))
+        rank = min(errors.size, math.ceil((errors.size + 1) * float(interval) - 1e-9))
+        half_width = float(errors[rank - 1])
+        lower = mean - half_width
+        if self.nonnegative_:
+            lower = np.maximum(lower, 0.0)
+        return lower, mean + half_width
 
 
 class QuantileForest(RegressorMixin, BaseEstimator):  # type: ignore[misc]
@@ -382,6 +409,12 @@ class QuantileForest(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self, "forest_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return _as_float(self.forest_.predict(X, quantiles="mean")).reshape(-1)
+
+    @property
+    def feature_importances_(self) -> FloatArray:
+        """Impurity-based importance of each feature (of the fitted forest)."""
+        check_is_fitted(self, "forest_")
+        return _as_float(self.forest_.feature_importances_)
 
     def predict_interval(self, X: Any, *, interval: float = 0.90) -> tuple[FloatArray, FloatArray]:
         """Central prediction interval from the forest's conditional quantiles.

@@ -188,20 +188,35 @@ def test_quantile_forest_predicts_the_mean_not_the_median() -> None:
     assert abs(offset - 1.0) < 0.15
 
 
-def test_oob_interval_is_the_prediction_plus_oob_residual_quantiles() -> None:
+def test_oob_interval_is_the_prediction_plus_the_conformal_error_quantile() -> None:
     rng = np.random.default_rng(3)
     X, y = _simulate(rng, 300)
     model = OOBIntervalForest(n_estimators=50, random_state=0).fit(X, y)
     lower, upper = model.predict_interval(X[:20], interval=0.8)
     mean = model.predict(X[:20])
-    # Zhang et al. (2020): bounds = prediction + the 10th / 90th percentile of the
-    # out-of-bag errors, the same shift for every row.
-    low_shift, high_shift = np.percentile(model.oob_residuals_, [10.0, 90.0])
-    np.testing.assert_allclose(lower, mean + low_shift)
-    np.testing.assert_allclose(upper, mean + high_shift)
+    # Split-conformal on the out-of-bag errors: half-width = the ⌈(n + 1)·0.8⌉-th
+    # smallest |D_i|, the same for every row (n = number of out-of-bag errors).
+    errors = np.sort(np.abs(model.oob_residuals_))
+    rank = int(np.ceil((errors.size + 1) * 0.8))
+    np.testing.assert_allclose(upper, mean + errors[rank - 1])
+    # y here takes negative values, so the lower bound is not clipped at 0.
+    assert not model.nonnegative_
+    np.testing.assert_allclose(lower, mean - errors[rank - 1])
     # Each out-of-bag residual is y minus the mean of trees that did not see the sample.
     assert model.oob_residuals_.shape == (np.isfinite(model.oob_prediction_).sum(),)
     assert 0.0 < model.oob_score_ < 1.0
+
+
+def test_oob_interval_lower_bound_is_clipped_for_nonnegative_targets() -> None:
+    # Targets ≥ 0 (biomass): a symmetric interval around a small prediction would go
+    # below 0; it is clipped there (no non-negative value leaves the interval).
+    rng = np.random.default_rng(5)
+    X = rng.uniform(0, 1, size=(200, 2))
+    y = np.abs(5 * X[:, 0] + rng.normal(0, 2, 200))
+    model = OOBIntervalForest(n_estimators=40, random_state=0).fit(X, y)
+    assert model.nonnegative_
+    lower, _ = model.predict_interval(X, interval=0.9)
+    assert lower.min() == 0.0
 
 
 @pytest.mark.parametrize("cls", [OOBIntervalForest, QuantileForest])
