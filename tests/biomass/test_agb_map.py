@@ -349,8 +349,6 @@ def test_cells_outside_every_aoa_are_flagged_and_a_lidar_outlier_falls_back(
     flagged = out["agb_outside_aoa"].values
     assert {tuple(map(int, rc)) for rc in np.argwhere(flagged)} == set(FAR_CELLS)
     assert out.attrs[f"cells: {AGB_SOURCES[NONE_CODE]}"] == 2
-    # ... but they are counted (and logged), never dropped silently.
-    assert out.attrs["cells_without_features"] == 2
     assert out.attrs["outside_aoa_cells"] == 2
     assert out.attrs["outside_aoa_policy"] == "mask"
     assert "2 cells are outside the area of applicability" in caplog.text
@@ -415,6 +413,8 @@ def test_cells_without_features_are_left_unpredicted_but_not_called_outside_the_
     assert out["agb_model"].values[35, 50] == IMAGERY_CODE
     assert np.isfinite(out["agb_mg_ha"].values[35, 50])
     assert out.attrs[f"cells: {AGB_SOURCES[NONE_CODE]}"] == 2
+    # ... but they are counted (and logged), never dropped silently.
+    assert out.attrs["cells_without_features"] == 2
 
 
 def test_the_mapped_total_matches_the_true_function(
