@@ -12,9 +12,10 @@ import traceback
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import click
+import numpy as np
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -578,6 +579,122 @@ def soil_map(
         f"[green]done[/green]: {len(stocks)} cores; total SOC 0–{depth_label(depth)} cm "
         f"{total:,.0f} t C; leave-one-out RMSE {cv.rmse_mg_ha:.1f} Mg C/ha, R² {cv.r2:.2f}, "
         f"{cv.interval:.0%} interval coverage {cv.coverage:.0%}"
+    )
+    for path in written:
+        stdout.print(f"  wrote {escape(str(path))}")
+
+
+biomass_app = typer.Typer(
+    help="Biomass: fit the AGB models on the plots, and map AGB and vegetation carbon.",
+    no_args_is_help=True,
+)
+app.add_typer(biomass_app, name="biomass")
+
+
+def _epoch_cube_with_progress(survey: Path, epoch: str | None) -> tuple[Any, Any, Any, Grid]:
+    from carbonsink.pipeline import epoch_cube, find_epoch, survey_grid
+
+    loaded = load_survey(survey)
+    chosen = find_epoch(loaded, epoch)
+    grid = survey_grid(loaded)
+    with _progress() as progress:
+        task = progress.add_task("cube", total=4.0)
+
+        def report(what: str, done: int, total: int) -> None:
+            progress.update(task, description=what, completed=done)
+
+        cube = epoch_cube(loaded, chosen, grid, progress=report)
+    return loaded, chosen, cube, grid
+
+
+@biomass_app.command("fit")
+def biomass_fit(
+    survey: Annotated[Path, _SURVEY],
+    out: Annotated[Path, _OUT],
+    epoch: Annotated[str | None, _EPOCH] = None,
+) -> None:
+    """Fit the AGB models of an epoch, cross-validate them in spatial blocks, save them.
+
+    Writes OUT/models/<epoch>/{imagery,lidar}.skops with JSON model cards,
+    OUT/tables/biomass_cv_*.csv, OUT/biomass_cv_*.png (predicted vs observed)
+    and the plots left out.
+    """
+    from carbonsink.pipeline import epoch_biomass, write_biomass_products
+
+    loaded, chosen, cube, _ = _epoch_cube_with_progress(survey, epoch)
+    result = epoch_biomass(loaded, chosen, cube)
+    written = write_biomass_products(result, out, stem=chosen.name)
+    for model in result.candidates:
+        pooled = model.cv.pooled
+        stdout.print(
+            f"{model.name} model ({model.estimator_name}, {int(pooled['n'])} plots): spatial CV "
+            f"({model.cv.block_m:.0f} m blocks, {model.block_reason}) R² {pooled['r2']:.3f}, "
+            f"RMSE {pooled['rmse_mg_ha']:.2f} Mg DM/ha, bias {pooled['bias_mg_ha']:+.2f}, "
+            f"{model.cv.interval:.0%} interval coverage {pooled['coverage']:.2f}"
+        )
+        excluded = model.plots.excluded
+        if len(excluded):
+            kinds = excluded["reason"].str.replace(r" \(.*\)$", "", regex=True).value_counts()
+            summary = "; ".join(f"{n} {reason}" for reason, n in kinds.items())
+            stdout.print(
+                f"  {len(excluded)} plot(s) left out ({escape(summary)}): see "
+                f"tables/plots_excluded_{chosen.name}_{model.name}.csv"
+            )
+    stdout.print(result.lidar_decision)
+    for path in written:
+        stdout.print(f"  wrote {escape(str(path))}")
+
+
+@biomass_app.command("predict")
+def biomass_predict(
+    survey: Annotated[Path, _SURVEY],
+    models: Annotated[
+        Path, typer.Option("--models", "-m", help="Folder of fitted models (biomass fit).")
+    ],
+    out: Annotated[Path, _OUT],
+    epoch: Annotated[str | None, _EPOCH] = None,
+) -> None:
+    """Map AGB (with its interval), BGB and vegetation carbon with fitted models.
+
+    Writes OUT/<layer>.tif for agb_mg_ha, its bounds, agb_model, agb_outside_aoa,
+    bgb_mg_ha and veg_c_mg_ha (with bounds).
+    """
+    from carbonsink.io.writers import write_layer_cogs
+    from carbonsink.pipeline import load_biomass_models, map_biomass
+
+    predictors = load_biomass_models(models)  # fails fast, before any compute
+    loaded, chosen, cube, analysis = _epoch_cube_with_progress(survey, epoch)
+    layers = map_biomass(loaded, cube, predictors)
+    grid = cube.cube
+    names = [
+        "agb_mg_ha",
+        "agb_lower_mg_ha",
+        "agb_upper_mg_ha",
+        "agb_model",
+        "agb_outside_aoa",
+        "bgb_mg_ha",
+        "veg_c_mg_ha",
+        "veg_c_lower_mg_ha",
+        "veg_c_upper_mg_ha",
+    ]
+    arrays = [
+        analysis.dataarray(
+            layers[n].values,
+            name=n,
+            units=layers[n].attrs["units"],
+            long_name=layers[n].attrs["long_name"],
+            attrs={k: v for k, v in layers[n].attrs.items() if k.startswith("flag_")},
+        )
+        for n in names
+    ]
+    written = write_layer_cogs(arrays, [out / f"{n}.tif" for n in names])
+    area = grid["cell_area_ha"].values
+    agb_t = float(np.nansum(layers["agb_mg_ha"].values * area))
+    veg_c = float(np.nansum(layers["veg_c_mg_ha"].values * area))
+    stdout.print(
+        f"[green]done[/green] ({chosen.name}): AGB {agb_t:,.0f} t DM, vegetation carbon "
+        f"{veg_c:,.0f} t C; {layers.attrs['outside_aoa_cells']} cells outside the area of "
+        "applicability (predicted, flagged)"
     )
     for path in written:
         stdout.print(f"  wrote {escape(str(path))}")

@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from carbonsink.config import Epoch, Survey
-from carbonsink.errors import ConfigError
+from carbonsink.errors import ConfigError, InputError
 from carbonsink.grid import Grid
 from carbonsink.io.vectors import read_boundary
 from carbonsink.io.writers import (
@@ -33,7 +33,7 @@ from carbonsink.io.writers import (
 )
 
 if TYPE_CHECKING:
-    from carbonsink.biomass.agb_map import FittedBiomassModel
+    from carbonsink.biomass.agb_map import BiomassPredictor, FittedBiomassModel
     from carbonsink.imagery.landcover import LandCover
     from carbonsink.imagery.scenes import Scene
     from carbonsink.lidar.processing import LidarResult
@@ -52,9 +52,13 @@ __all__ = [
     "epoch_scenes",
     "epoch_soc_map",
     "find_epoch",
+    "load_biomass_models",
     "local_executor",
+    "map_biomass",
+    "save_biomass_models",
     "survey_grid",
     "survey_inside",
+    "write_biomass_products",
     "write_index_layers",
     "write_landcover_products",
     "write_lidar_products",
@@ -434,8 +438,7 @@ def _lidar_decision(lidar: FittedBiomassModel, imagery: FittedBiomassModel) -> t
 
 def epoch_biomass(survey: Survey, epoch: Epoch, cube: EpochCube) -> EpochBiomass:
     """Fit the biomass models of an epoch and map AGB, BGB and vegetation carbon."""
-    from carbonsink.biomass.agb_map import fit_biomass_model, map_agb
-    from carbonsink.biomass.carbon import ClassCarbonParameters, vegetation_carbon
+    from carbonsink.biomass.agb_map import fit_biomass_model
 
     section = survey.biomass
     plots = epoch_plots(survey, epoch)
@@ -474,13 +477,31 @@ def epoch_biomass(survey: Survey, epoch: Epoch, cube: EpochCube) -> EpochBiomass
             used, decision = _lidar_decision(lidar, imagery)
             if used:
                 models.insert(0, lidar)
+    layers = map_biomass(survey, cube, models)
+    return EpochBiomass(
+        models=tuple(models),
+        candidates=tuple(candidates),
+        lidar_decision=decision,
+        layers=layers,
+    )
+
+
+def map_biomass(
+    survey: Survey,
+    cube: EpochCube,
+    models: Sequence[BiomassPredictor | FittedBiomassModel],
+) -> xr.Dataset:
+    """AGB (with interval, source and AOA flags), BGB and vegetation carbon of an epoch."""
+    from carbonsink.biomass.agb_map import map_agb
+    from carbonsink.biomass.carbon import ClassCarbonParameters, vegetation_carbon
+
     classes = survey.vegetation.classes
     water_codes = [c.code for name, c in classes.items() if name == "water"]
     landcover = cube.cube["landcover"]
     agb = map_agb(
         cube.cube,
         models,
-        interval=section.interval,
+        interval=survey.biomass.interval,
         inside=cube.cube["inside_boundary"].values,
         water=np.isin(landcover.values, water_codes),
         outside="predict",
@@ -490,11 +511,8 @@ def epoch_biomass(survey: Survey, epoch: Epoch, cube: EpochCube) -> EpochBiomass
         for c in classes.values()
     }
     layers = agb.copy()
-    for suffix, source in (
-        ("", "agb_mg_ha"),
-        ("_lower", "agb_lower_mg_ha"),
-        ("_upper", "agb_upper_mg_ha"),
-    ):
+    bounds = (("", "agb_mg_ha"), ("_lower", "agb_lower_mg_ha"), ("_upper", "agb_upper_mg_ha"))
+    for suffix, source in bounds:
         carbon = vegetation_carbon(agb[source], landcover, parameters)
         for name in carbon.data_vars:
             label = str(name).replace("_mg_ha", f"{suffix}_mg_ha")
@@ -502,12 +520,105 @@ def epoch_biomass(survey: Survey, epoch: Epoch, cube: EpochCube) -> EpochBiomass
             if suffix:
                 layer.attrs["long_name"] += f" ({suffix.strip('_')} bound)"
             layers[label] = layer
-    return EpochBiomass(
-        models=tuple(models),
-        candidates=tuple(candidates),
-        lidar_decision=decision,
-        layers=layers,
-    )
+    return layers
+
+
+def save_biomass_models(result: EpochBiomass, folder: Path) -> list[Path]:
+    """Each fitted model as ``<name>.skops`` with a JSON card holding what predicting needs.
+
+    The card records the training table (plot features and AGB) and the CV
+    folds, so the area of applicability can be rebuilt exactly, and whether
+    the model is used for the map.
+    """
+    from carbonsink.biomass.persistence import save_model, training_table_sha256
+
+    written: list[Path] = []
+    used = {m.name for m in result.models}
+    for model in result.candidates:
+        training = model.plots.table.reset_index()
+        card = {
+            "feature_names": list(model.features),
+            "training_data_sha256": training_table_sha256(training),
+            "cv_metrics": model.cv.to_dict(),
+            "role": model.name,
+            "used_for_map": model.name in used,
+            "lidar_decision": result.lidar_decision,
+            "block_reason": model.block_reason,
+            "aoa": model.aoa.to_dict(),
+            "aoa_weights": [float(w) for w in model.aoa.weights],
+            "cv_folds": [int(f) for f in model.cv.predictions["fold"]],
+            "training": {
+                "columns": [str(c) for c in training.columns],
+                # Python floats round-trip exactly through JSON (shortest repr).
+                "data": [
+                    [v.item() if isinstance(v, np.generic) else v for v in row]
+                    for row in training.itertuples(index=False)
+                ],
+            },
+        }
+        written += list(save_model(model.estimator, folder / f"{model.name}.skops", card=card))
+    return written
+
+
+def load_biomass_models(folder: Path) -> list[BiomassPredictor]:
+    """The models of :func:`save_biomass_models` that are used for the map, LiDAR first."""
+    from carbonsink.biomass.agb_map import BiomassPredictor
+    from carbonsink.biomass.aoa import AreaOfApplicability
+    from carbonsink.biomass.persistence import load_model, training_table_sha256
+
+    found = sorted(folder.glob("*.skops"))
+    if not found:
+        raise InputError(
+            "no biomass model (*.skops) in the folder",
+            path=folder,
+            fix="run `carbonsink biomass fit` first and give its models folder",
+        )
+    models: list[BiomassPredictor] = []
+    for path in found:
+        estimator, card = load_model(path)
+        if not card.get("used_for_map", False):
+            continue
+        training = pd.DataFrame(**card["training"])
+        if training_table_sha256(training) != card["training_data_sha256"]:
+            raise InputError(
+                "the training table in the model card does not match its hash",
+                path=path,
+                fix="refit the model with `carbonsink biomass fit`",
+            )
+        features = tuple(card["feature_names"])
+        aoa = AreaOfApplicability.fit(
+            training[list(features)].to_numpy(dtype=np.float64),
+            weights=card["aoa_weights"],
+            folds=card["cv_folds"],
+            feature_names=list(features),
+        )
+        models.append(
+            BiomassPredictor(name=card["role"], features=features, estimator=estimator, aoa=aoa)
+        )
+    models.sort(key=lambda m: m.name != "lidar")
+    return models
+
+
+def write_biomass_products(result: EpochBiomass, out_dir: Path, *, stem: str) -> list[Path]:
+    """Models, CV tables, predicted-vs-observed plots and the excluded plots of a fit."""
+    from carbonsink.biomass.validation import plot_predicted_vs_observed
+
+    written = save_biomass_models(result, out_dir / "models" / stem)
+    tables = out_dir / "tables"
+    for model in result.candidates:
+        name = f"{stem}_{model.name}"
+        written += [
+            write_csv(model.cv.table, tables / f"biomass_cv_{name}.csv", float_format="%.6g"),
+            write_csv(
+                model.cv.predictions.set_axis(model.plots.table.index[model.cv.predictions.index]),
+                tables / f"biomass_cv_predictions_{name}.csv",
+                index=True,
+                float_format="%.6g",
+            ),
+            plot_predicted_vs_observed(model.cv, out_dir / f"biomass_cv_{name}.png"),
+            write_csv(model.plots.excluded, tables / f"plots_excluded_{name}.csv"),
+        ]
+    return written
 
 
 def write_index_layers(

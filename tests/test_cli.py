@@ -255,3 +255,66 @@ def test_soil_commands(
     )
     assert code == 2
     assert "not one of the survey's depths_cm" in text
+
+
+@pytest.mark.slow
+def test_biomass_fit_then_predict(
+    tmp_path: Path, sample_survey: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import rasterio
+
+    code, text = run_main(
+        ["-q", "biomass", "fit", str(sample_survey), "-e", "2025", "-o", str(tmp_path)], capsys
+    )
+    assert code == 0, text
+    assert "imagery model (random-forest" in text and "spatial CV" in text
+    models = tmp_path / "models" / "2025"
+    card = json.loads((models / "imagery.card.json").read_text(encoding="utf-8"))
+    assert card["used_for_map"] is True
+    assert len(card["training_data_sha256"]) == 64
+    assert (tmp_path / "biomass_cv_2025_imagery.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    code, text = run_main(
+        [
+            "-q",
+            "biomass",
+            "predict",
+            str(sample_survey),
+            "-e",
+            "2025",
+            "-m",
+            str(models),
+            "-o",
+            str(tmp_path / "maps"),
+        ],
+        capsys,
+    )
+    assert code == 0, text
+    with rasterio.open(tmp_path / "maps" / "agb_mg_ha.tif") as src:
+        assert src.tags()["units"] == "Mg DM/ha"
+        agb = src.read(1)
+    with rasterio.open(tmp_path / "maps" / "agb_upper_mg_ha.tif") as src:
+        upper = src.read(1)
+    finite = np.isfinite(agb)
+    assert finite.any() and np.all(agb[finite] <= upper[finite] + 1e-4)
+
+
+def test_biomass_predict_without_models_is_bad_input(
+    tmp_path: Path, sample_survey: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, text = run_main(
+        [
+            "biomass",
+            "predict",
+            str(sample_survey),
+            "-e",
+            "2020",
+            "-m",
+            str(tmp_path),
+            "-o",
+            str(tmp_path / "maps"),
+        ],
+        capsys,
+    )
+    assert code == 2
+    assert "no biomass model" in text

@@ -56,6 +56,7 @@ from carbonsink.errors import InputError
 
 __all__ = [
     "AGB_SOURCES",
+    "BiomassPredictor",
     "FittedBiomassModel",
     "fit_biomass_model",
     "map_agb",
@@ -73,6 +74,20 @@ AGB_SOURCES: dict[int, str] = {
 }
 _SOURCE_CODE = {"lidar": 1, "imagery": 2}
 _PREDICT_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class BiomassPredictor:
+    """What mapping needs of a model: its role, features, estimator and AOA.
+
+    A :class:`FittedBiomassModel` is one; a model loaded from disk
+    (:func:`carbonsink.pipeline.load_biomass_models`) is another.
+    """
+
+    name: str
+    features: tuple[str, ...]
+    estimator: IntervalRegressor
+    aoa: AreaOfApplicability
 
 
 @dataclass(frozen=True)
@@ -206,7 +221,7 @@ def fit_biomass_model(
 
 
 def _predict_rows(
-    model: FittedBiomassModel, X: npt.NDArray[np.float64], interval: float
+    model: BiomassPredictor | FittedBiomassModel, X: npt.NDArray[np.float64], interval: float
 ) -> tuple[npt.NDArray[np.float64], ...]:
     mean = np.empty(len(X))
     lower = np.empty(len(X))
@@ -235,7 +250,7 @@ def _grid_mask(
 
 def map_agb(
     cube: xr.Dataset,
-    models: Sequence[FittedBiomassModel],
+    models: Sequence[BiomassPredictor | FittedBiomassModel],
     *,
     interval: float = 0.90,
     inside: npt.ArrayLike | None = None,
