@@ -1,0 +1,1 @@
+"""Accounting: carbon pools, stock change, non-CO2 gases, methodology profiles and credits."""

@@ -1,0 +1,140 @@
+"""Stocks per stratum and the sink by stock difference, by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from carbonsink.accounting.stocks import adjust_to_areas, stock_change, stratum_stocks
+from carbonsink.errors import InputError
+
+LEGEND = {"sedge": 3, "reed": 4}
+# 2 × 2 grid: row 0 sedge, row 1 reed; cells of 0.01 ha except (1, 1) of 0.02 ha.
+CLASSES = np.array([[3, 3], [4, 4]])
+AREA = np.array([[0.01, 0.01], [0.01, 0.02]])
+
+
+def _layers(agb: list[list[float]], soc: list[list[float]]) -> xr.Dataset:
+    return xr.Dataset(
+        {
+            "agb_c_mg_ha": (("y", "x"), np.array(agb, dtype=float)),
+            "soc_0_30_mg_ha": (("y", "x"), np.array(soc, dtype=float)),
+        },
+        coords={"y": [15.0, 5.0], "x": [5.0, 15.0]},
+    )
+
+
+T1 = _layers([[5.0, 7.0], [8.0, 10.0]], [[50.0, 60.0], [40.0, 40.0]])
+T2 = _layers([[6.0, 7.0], [9.0, np.nan]], [[55.0, 62.0], [41.0, 45.0]])
+
+
+def test_stratum_stocks_by_hand() -> None:
+    table = stratum_stocks(T1, CLASSES, AREA, LEGEND, pools=["agb", "soc_0_30"])
+    # sedge: AGB C = (5 + 7) × 0.01 = 0.12 t; SOC = (50 + 60) × 0.01 = 1.1 t; 0.02 ha.
+    assert table.loc["sedge", "area_ha"] == pytest.approx(0.02)
+    assert table.loc["sedge", "agb_t_c"] == pytest.approx(0.12)
+    assert table.loc["sedge", "soc_0_30_t_c"] == pytest.approx(1.1)
+    assert table.loc["sedge", "agb_mg_ha"] == pytest.approx(6.0)
+    # reed: AGB C = 8 × 0.01 + 10 × 0.02 = 0.28 t over 0.03 ha → 9.333 Mg C/ha.
+    assert table.loc["reed", "agb_t_c"] == pytest.approx(0.28)
+    assert table.loc["reed", "agb_mg_ha"] == pytest.approx(0.28 / 0.03)
+    # total: 0.40 t AGB C, 0.05 ha.
+    assert table.loc["total", "agb_t_c"] == pytest.approx(0.40)
+    assert table.loc["total", "area_ha"] == pytest.approx(0.05)
+
+
+def test_missing_values_are_reported_not_filled() -> None:
+    table = stratum_stocks(T2, CLASSES, AREA, LEGEND, pools=["agb"])
+    # reed's (1, 1) has no AGB: 9 × 0.01 = 0.09 t counted, 0.02 ha unmapped.
+    assert table.loc["reed", "agb_t_c"] == pytest.approx(0.09)
+    assert table.loc["reed", "unmapped_ha"] == pytest.approx(0.02)
+    assert table.loc["sedge", "unmapped_ha"] == 0.0
+
+
+def test_adjusted_areas_scale_mean_densities() -> None:
+    table = stratum_stocks(T1, CLASSES, AREA, LEGEND, pools=["agb"])
+    adjusted = adjust_to_areas(table, {"sedge": 0.03, "reed": 0.02})
+    # sedge: 6 Mg C/ha × 0.03 ha = 0.18 t; reed: 9.333 × 0.02 = 0.18667 t.
+    assert adjusted.loc["sedge", "agb_t_c"] == pytest.approx(0.18)
+    assert adjusted.loc["reed", "agb_t_c"] == pytest.approx(0.28 / 0.03 * 0.02)
+    assert adjusted.loc["total", "area_ha"] == pytest.approx(0.05)
+    with pytest.raises(InputError, match="no adjusted area for stratum"):
+        adjust_to_areas(table, {"sedge": 0.03})
+
+
+def test_stock_change_by_hand() -> None:
+    table, pixel = stock_change(T1, T2, CLASSES, AREA, LEGEND, years=5.0, pools=["agb", "soc_0_30"])
+    # sedge AGB: ((6 − 5) + (7 − 7)) × 0.01 / 5 = 0.002 t C/yr;
+    # sedge SOC: ((55 − 50) + (62 − 60)) × 0.01 / 5 = 0.014 t C/yr;
+    # removals = 44/12 × 0.016 = 0.058667 t CO2e/yr.
+    assert table.loc["sedge", "d_agb_t_c_yr"] == pytest.approx(0.002)
+    assert table.loc["sedge", "d_soc_0_30_t_c_yr"] == pytest.approx(0.014)
+    assert table.loc["sedge", "removals_t_co2e_yr"] == pytest.approx(44 / 12 * 0.016)
+    # reed SOC: (1 × 0.01 + 5 × 0.02) / 5 = 0.022; AGB only (1, 0): 1 × 0.01 / 5 = 0.002,
+    # with (1, 1) (0.02 ha) unmapped.
+    assert table.loc["reed", "d_soc_0_30_t_c_yr"] == pytest.approx(0.022)
+    assert table.loc["reed", "d_agb_t_c_yr"] == pytest.approx(0.002)
+    assert table.loc["reed", "unmapped_ha"] == pytest.approx(0.02)
+    # The strata add up to the total.
+    assert table.loc["total", "d_soc_0_30_t_c_yr"] == pytest.approx(0.014 + 0.022)
+    # Per pixel: sedge (0, 0) SOC (55 − 50)/5 = 1 Mg C/ha/yr; removals (0.2 + 1) × 44/12.
+    assert pixel["d_soc_0_30_mg_ha_yr"].values[0, 0] == pytest.approx(1.0)
+    assert pixel["removals_t_co2e_ha_yr"].values[0, 0] == pytest.approx(1.2 * 44 / 12, rel=1e-6)
+    assert pixel["removals_t_co2e_ha_yr"].attrs["units"] == "t CO2e/ha/yr"
+
+
+def test_bad_inputs() -> None:
+    with pytest.raises(InputError, match="years apart"):
+        stock_change(T1, T2, CLASSES, AREA, LEGEND, years=0.0, pools=["agb"])
+    with pytest.raises(InputError, match="'dom_c_mg_ha' is not in"):
+        stratum_stocks(T1, CLASSES, AREA, LEGEND, pools=["dom"])
+    with pytest.raises(InputError, match="unknown pool"):
+        stratum_stocks(T1, CLASSES, AREA, LEGEND, pools=["litter"])
+
+
+def test_truth_layers_reproduce_the_true_sink(sample_survey: Path) -> None:
+    # The synthetic survey's truth: removals = 44/12 × (ΔAGB C + ΔBGB C + ΔSOC 0–100)
+    # = 875.35 t CO2e/yr over 5.0075 years (truth/totals.json), from the same float32
+    # layers; AGB C = AGB × 0.47 and BGB C = BGB × 0.47 (CF of every class).
+    import json
+
+    from carbonsink.config import load_survey
+    from carbonsink.pipeline import survey_grid
+
+    truth_dir = sample_survey.parent / "truth"
+    totals = json.loads((truth_dir / "totals.json").read_text(encoding="utf-8"))["sink"]
+    layers = []
+    for epoch in ("2020", "2025"):
+        with xr.open_dataset(truth_dir / f"truth_{epoch}.nc") as truth:
+            layers.append(
+                xr.Dataset(
+                    {
+                        "agb_c_mg_ha": truth["agb_mg_ha"].astype(np.float64) * 0.47,
+                        "bgb_c_mg_ha": truth["bgb_mg_ha"].astype(np.float64) * 0.47,
+                        "soc_0_100_mg_ha": truth["soc_0_100_mg_ha"].astype(np.float64),
+                    }
+                ).load()
+            )
+            classes = truth["class"].values
+            inside = truth["inside_boundary"].values.astype(bool)
+    survey = load_survey(sample_survey)
+    legend = {name: c.code for name, c in survey.vegetation.classes.items()}
+    table, _ = stock_change(
+        layers[0],
+        layers[1],
+        classes,
+        survey_grid(survey).cell_area_ha,
+        legend,
+        years=totals["years"],
+        pools=["agb", "bgb", "soc_0_100"],
+        inside=inside,
+    )
+    assert table.loc["total", "removals_t_co2e_yr"] == pytest.approx(
+        totals["removals_t_co2e_yr"], rel=1e-4
+    )
+    assert table.loc["total", "d_soc_0_100_t_c_yr"] == pytest.approx(
+        totals["delta_c_t_c_yr"]["soc_0_100"], rel=1e-4
+    )
