@@ -701,6 +701,66 @@ def biomass_predict(
 
 
 @app.command()
+def profiles(
+    name_or_path: Annotated[
+        str | None,
+        typer.Argument(
+            help="A built-in profile name or a profile .toml file; omit to list the built-ins.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """List the methodology profiles with their settings, or show one in full."""
+    from rich import box
+    from rich.table import Table
+
+    from carbonsink.accounting.profiles import list_profiles, load_profile
+
+    if name_or_path is None:
+        builtins = list_profiles()
+        table = Table(
+            title="methodology profiles (carbonsink profiles NAME for details)",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
+        table.add_column("setting", no_wrap=True)
+        for item in builtins:
+            table.add_column(item.name, min_width=len(item.name))
+        rows: dict[str, list[str]] = {
+            "rule": [p.uncertainty_rule for p in builtins],
+            "allowable": [f"{p.allowable_uncertainty_pct:g} %" for p in builtins],
+            "confidence": [f"{p.confidence:.0%}" for p in builtins],
+            "GWP set": [p.gwp for p in builtins],
+            "buffer": [f"{p.buffer_pct:g} %" for p in builtins],
+            "leakage": [f"{p.leakage_pct:g} %" for p in builtins],
+            "pools": [" ".join(p.pools) for p in builtins],
+            "soil depth": [f"{p.soil_depth_cm} cm" for p in builtins],
+        }
+        for setting, values in rows.items():
+            table.add_row(setting, *values)
+        stdout.print(table)
+        return
+    profile = load_profile(name_or_path)
+    table = Table(title=f"methodology profile {escape(profile.name)}", show_header=False)
+    table.add_column("key", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    factors = "; ".join(
+        f"{cls}: CH4 {f.ch4_t_ha_yr if f.ch4_t_ha_yr is not None else '-'} t/ha/yr, "
+        f"N2O {f.n2o_t_ha_yr if f.n2o_t_ha_yr is not None else '-'} t/ha/yr ({f.source})"
+        for cls, f in profile.default_factors.items()
+    )
+    for key, value in profile.settings().items():
+        if key == "default_factors":
+            value = factors or "none (CH4 and N2O must be configured)"
+        elif key == "overrides":
+            continue
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        table.add_row(key, escape(str(value)))
+    stdout.print(table)
+
+
+@app.command()
 def versions() -> None:
     """Print the versions of carbonsink and the libraries it uses."""
     for name, value in show_versions().items():
