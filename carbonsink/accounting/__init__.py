@@ -1,1 +1,56 @@
-"""Accounting: carbon pools, stock change, non-CO2 gases, methodology profiles and credits."""
+"""Accounting: carbon pools, stock change, non-CO2 gases, methodology profiles and credits.
+
+Science only: functions take per-pixel layers and tables; files are read and
+written through :mod:`carbonsink.io`.
+"""
+
+from carbonsink.accounting.montecarlo import (
+    Empirical,
+    Fixed,
+    LogNormal,
+    MonteCarlo,
+    Normal,
+    Summary,
+    Triangular,
+    Uniform,
+    convergence,
+    run_until_converged,
+    summarize,
+)
+from carbonsink.accounting.non_co2 import GWP, ClassFlux, ch4_sensitivity, class_emissions
+from carbonsink.accounting.profiles import (
+    BUILTIN_PROFILES,
+    MethodologyProfile,
+    list_profiles,
+    load_profile,
+)
+from carbonsink.accounting.stocks import adjust_to_areas, stock_change, stratum_stocks
+from carbonsink.accounting.uncertainty_rules import RuleResult, all_rules, apply_rule
+
+__all__ = [
+    "BUILTIN_PROFILES",
+    "GWP",
+    "ClassFlux",
+    "Empirical",
+    "Fixed",
+    "LogNormal",
+    "MethodologyProfile",
+    "MonteCarlo",
+    "Normal",
+    "RuleResult",
+    "Summary",
+    "Triangular",
+    "Uniform",
+    "adjust_to_areas",
+    "all_rules",
+    "apply_rule",
+    "ch4_sensitivity",
+    "class_emissions",
+    "convergence",
+    "list_profiles",
+    "load_profile",
+    "run_until_converged",
+    "stock_change",
+    "stratum_stocks",
+    "summarize",
+]
