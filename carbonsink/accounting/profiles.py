@@ -14,13 +14,10 @@ in :attr:`MethodologyProfile.overrides`, so the ledger shows both values.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import logging
 import os
-import tomllib
 import typing
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from os import PathLike
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
@@ -30,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from carbonsink.accounting.uncertainty_rules import UncertaintyRule
 from carbonsink.config import AccountingSection, GwpSet
 from carbonsink.errors import ConfigError
+from carbonsink.io.toml_documents import read_package_toml, read_toml_file
 from carbonsink.units import T_HA_YR_PER_MG_M2_D
 
 __all__ = [
@@ -274,38 +272,16 @@ def load_profile(
 
 
 def _load_builtin(name: str) -> MethodologyProfile:
-    resource = resources.files(_PACKAGE).joinpath(_FOLDER, f"{name}.toml")
-    data = resource.read_bytes()
-    return _parse(data, label=f"{_FOLDER}/{name}.toml (built-in)", origin="built-in")
+    raw, digest = read_package_toml(_PACKAGE, _FOLDER, f"{name}.toml")
+    return _validate(raw, digest, label=f"{_FOLDER}/{name}.toml (built-in)", origin="built-in")
 
 
 def _load_file(path: Path) -> MethodologyProfile:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read the profile file ({exc.strerror or exc})",
-            path=path,
-            fix="check the path and its permissions",
-        ) from None
-    return _parse(data, label=str(path), origin=str(path.resolve()))
+    raw, digest = read_toml_file(path)
+    return _validate(raw, digest, label=str(path), origin=str(path.resolve()))
 
 
-def _parse(data: bytes, *, label: str, origin: str) -> MethodologyProfile:
-    try:
-        raw = tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"the profile file is not UTF-8 text ({exc.reason})",
-            path=label,
-            fix="save the profile file as UTF-8",
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            f"the profile file is not valid TOML: {exc}",
-            path=label,
-            fix="correct the TOML syntax",
-        ) from None
+def _validate(raw: dict[str, Any], digest: str, *, label: str, origin: str) -> MethodologyProfile:
     reserved = sorted(_LOADER_KEYS & raw.keys())
     if reserved:
         raise ConfigError(
@@ -318,7 +294,6 @@ def _parse(data: bytes, *, label: str, origin: str) -> MethodologyProfile:
         profile = MethodologyProfile.model_validate(raw)
     except ValidationError as exc:
         raise _config_error(exc, label) from None
-    digest = hashlib.sha256(data).hexdigest()
     logger.debug("loaded methodology profile %s from %s", profile.name, label)
     return profile.model_copy(update={"origin": origin, "sha256": digest})
 
