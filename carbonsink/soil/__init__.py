@@ -4,6 +4,7 @@ Science only: functions take tables and arrays; files are read through
 :mod:`carbonsink.io` (e.g. :func:`carbonsink.io.ccn.read_ccn_cores`).
 """
 
+from carbonsink.soil.block_variance import BlockEstimate, areal_mean_variance
 from carbonsink.soil.conversion import (
     OM_TO_OC,
     SiteRegression,
@@ -21,6 +22,7 @@ from carbonsink.soil.esm import (
     esm_soc,
     minimum_detectable_difference,
 )
+from carbonsink.soil.kriging import cross_validate_soc, predict_soc
 from carbonsink.soil.profiles import (
     EqualAreaSpline,
     core_stocks,
@@ -31,14 +33,17 @@ from carbonsink.soil.profiles import (
 
 __all__ = [
     "OM_TO_OC",
+    "BlockEstimate",
     "EqualAreaSpline",
     "EsmChange",
     "EsmChangeTable",
     "SiteRegression",
     "SoilCore",
     "accretion_soc_rate",
+    "areal_mean_variance",
     "check_detectable",
     "core_stocks",
+    "cross_validate_soc",
     "depth_label",
     "esm_change",
     "esm_change_table",
@@ -48,4 +53,5 @@ __all__ = [
     "layer_stocks",
     "minimum_detectable_difference",
     "organic_carbon_pct",
+    "predict_soc",
 ]
