@@ -12,6 +12,7 @@ from carbonsink.biomass.agb_map import (
     map_agb,
 )
 from carbonsink.biomass.aoa import AreaOfApplicability, map_area_of_applicability
+from carbonsink.biomass.bootstrap import AgbBootstrap, bootstrap_agb_totals
 from carbonsink.biomass.carbon import ClassCarbonParameters, vegetation_carbon
 from carbonsink.biomass.estimators import ESTIMATORS, IntervalRegressor, make_estimator
 from carbonsink.biomass.features import PlotFeatures, plot_features, validate_plots
@@ -26,6 +27,7 @@ from carbonsink.biomass.validation import (
 __all__ = [
     "AGB_SOURCES",
     "ESTIMATORS",
+    "AgbBootstrap",
     "AreaOfApplicability",
     "BiomassPredictor",
     "ClassCarbonParameters",
@@ -33,6 +35,7 @@ __all__ = [
     "FittedBiomassModel",
     "IntervalRegressor",
     "PlotFeatures",
+    "bootstrap_agb_totals",
     "default_block_size",
     "fit_biomass_model",
     "load_model",
