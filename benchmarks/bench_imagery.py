@@ -23,13 +23,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
+
+from _jobs import run_job
 
 BANDS = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
 INDICES = ("ndvi", "evi", "mndwi", "ndre")
@@ -108,13 +106,10 @@ print(json.dumps({{"seconds": seconds, "rss_mb": rss}}))
 
 
 def _run(code: str, *args: str) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    result = run_job(code, *args)
+    if result is None:
+        raise RuntimeError("a module the benchmark needs is missing: pip install -e .")
+    return result
 
 
 def main() -> None:

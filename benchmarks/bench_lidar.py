@@ -29,13 +29,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
+
+from _jobs import run_job
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "lidar"
@@ -111,23 +111,8 @@ print(json.dumps({"seconds": seconds, "rss_mb": rss}))
 """
 
 
-def _run(code: str, *args: str) -> dict[str, float] | None:
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
-    if result.returncode != 0:
-        if "ModuleNotFoundError" in result.stderr:
-            return None
-        raise RuntimeError(result.stderr[-2000:])
-    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
 def _best(code: str, *args: str, repeat: int = 2) -> dict[str, float] | None:
-    runs = [_run(code, *args) for _ in range(repeat)]
+    runs = [run_job(code, *args) for _ in range(repeat)]
     if any(r is None for r in runs):
         return None
     return min(runs, key=lambda r: r["seconds"])  # type: ignore[arg-type,return-value]

@@ -27,13 +27,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _jobs import run_job
+
 TARGET_RSS_MB = 2048.0
 
 _SETUP = """
@@ -120,21 +117,6 @@ report(seconds * size * size / window**2, window_seconds=seconds)
 """
 
 
-def _run(code: str, *args: str) -> dict[str, float] | None:
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(_SETUP) + textwrap.dedent(code), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
-    if result.returncode != 0:
-        if "ModuleNotFoundError" in result.stderr:
-            return None
-        raise RuntimeError(result.stderr[-2000:])
-    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=2000, help="grid side in cells")
@@ -142,7 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     size, cores = str(args.size), str(args.cores)
 
-    floor = _run(_FLOOR, size, cores)
+    floor = run_job(textwrap.dedent(_SETUP) + textwrap.dedent(_FLOOR), size, cores)
     assert floor is not None
     base = floor["seconds"]
     print(f"== SOC map: {args.size} x {args.size} cells of 10 m from {args.cores} cores")
@@ -155,7 +137,7 @@ def main() -> None:
         ("ordinary kriging", "ordinary-kriging"),
         ("regression kriging", "regression-kriging"),
     ):
-        job = _run(_PREDICT, size, cores, method)
+        job = run_job(textwrap.dedent(_SETUP) + textwrap.dedent(_PREDICT), size, cores, method)
         assert job is not None
         peaks.append(job["rss_mb"])
         print(
@@ -163,7 +145,7 @@ def main() -> None:
             f"   ratio {job['seconds'] / base:5.1f}x floor   (variogram range "
             f"{job['range_m']:.0f} m, {int(job['finite']):,} cells, mean {job['mean']:.1f} Mg C/ha)"
         )
-    peer = _run(_PYKRIGE, size, cores)
+    peer = run_job(textwrap.dedent(_SETUP) + textwrap.dedent(_PYKRIGE), size, cores)
     if peer is None:
         print("  pykrige loop backend                   not installed (pip install pykrige)")
     else:

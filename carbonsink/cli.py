@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -123,6 +124,11 @@ def _progress() -> Progress:
         transient=True,
         disable=_state.quiet,
     )
+
+
+def _print_written(paths: Iterable[Path]) -> None:
+    for path in paths:
+        stdout.print(f"  wrote {escape(str(path))}")
 
 
 def _print_problem(problem: Problem) -> None:
@@ -305,8 +311,7 @@ def lidar_metrics(
         f"[green]done[/green]: {len(qa)} tile(s), {points:,} points (halos included); "
         f"grid {grid.height} x {grid.width} cells of {grid.resolution:g} m"
     )
-    for path in written:
-        stdout.print(f"  wrote {escape(str(path))}")
+    _print_written(written)
 
 
 @lidar_app.command("chm")
@@ -418,8 +423,7 @@ def imagery_indices(
         written = write_index_layers(composite, names, out, progress=report)
     for flagged in composite.attrs.get("flagged_scenes", []):
         stdout.print(f"[yellow]warning[/yellow]: left out {escape(flagged)}")
-    for path in written:
-        stdout.print(f"  wrote {escape(str(path))}")
+    _print_written(written)
 
 
 @imagery_app.command("classify")
@@ -466,8 +470,7 @@ def imagery_classify(
             f"  {name!s:>12}: {row['adjusted_area_ha']:9.2f}  "
             f"[{row['ci_low_ha']:.2f}, {row['ci_high_ha']:.2f}]  mapped {row['mapped_area_ha']:.2f}"
         )
-    for path in written:
-        stdout.print(f"  wrote {escape(str(path))}")
+    _print_written(written)
 
 
 soil_app = typer.Typer(
@@ -580,8 +583,7 @@ def soil_map(
         f"{total:,.0f} t C; leave-one-out RMSE {cv.rmse_mg_ha:.1f} Mg C/ha, R² {cv.r2:.2f}, "
         f"{cv.interval:.0%} interval coverage {cv.coverage:.0%}"
     )
-    for path in written:
-        stdout.print(f"  wrote {escape(str(path))}")
+    _print_written(written)
 
 
 biomass_app = typer.Typer(
@@ -641,8 +643,7 @@ def biomass_fit(
                 f"tables/plots_excluded_{chosen.name}_{model.name}.csv"
             )
     stdout.print(result.lidar_decision)
-    for path in written:
-        stdout.print(f"  wrote {escape(str(path))}")
+    _print_written(written)
 
 
 @biomass_app.command("predict")
@@ -696,8 +697,7 @@ def biomass_predict(
         f"{veg_c:,.0f} t C; {layers.attrs['outside_aoa_cells']} cells outside the area of "
         "applicability (predicted, flagged)"
     )
-    for path in written:
-        stdout.print(f"  wrote {escape(str(path))}")
+    _print_written(written)
 
 
 @app.command()
