@@ -30,6 +30,7 @@ from carbonsink.grid import Grid
 
 if TYPE_CHECKING:
     from carbonsink.lidar.processing import LidarResult
+    from carbonsink.preflight import PreflightReport
 
 __all__ = ["app", "main"]
 
@@ -136,14 +137,8 @@ def _print_problem(problem: Problem) -> None:
     stdout.print(f"[{colour}]{problem.severity}[/{colour}]: {escape(str(problem))}")
 
 
-@app.command()
-def validate(
-    survey: Annotated[Path, typer.Argument(help="The survey TOML file.", show_default=False)],
-) -> None:
-    """Check every input of a survey (the preflight) and list ALL problems.
-
-    Exits 0 when the survey is ready to run, 2 when any error was found.
-    """
+def _checked_survey(survey: Path) -> PreflightReport:
+    """The preflight report of a survey, with every problem printed."""
     from carbonsink.preflight import preflight
 
     with _progress() as progress:
@@ -154,6 +149,18 @@ def validate(
         )
     for problem in [*report.errors, *report.warnings]:
         _print_problem(problem)
+    return report
+
+
+@app.command()
+def validate(
+    survey: Annotated[Path, typer.Argument(help="The survey TOML file.", show_default=False)],
+) -> None:
+    """Check every input of a survey (the preflight) and list ALL problems.
+
+    Exits 0 when the survey is ready to run, 2 when any error was found.
+    """
+    report = _checked_survey(survey)
     n_err, n_warn = len(report.errors), len(report.warnings)
     if n_err:
         stdout.print(
@@ -698,6 +705,95 @@ def biomass_predict(
         "applicability (predicted, flagged)"
     )
     _print_written(written)
+
+
+def _preflight_or_exit(survey: Path) -> None:
+    """Run the preflight; print every error and exit 2 before any compute when there are any."""
+    report = _checked_survey(survey)
+    if report.errors:
+        stdout.print(
+            f"[red]{len(report.errors)} error(s)[/red] in {escape(str(survey))}: nothing was "
+            "computed; fix them and run again."
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _print_claim(ledger: Any) -> None:
+    from rich import box
+    from rich.table import Table
+
+    for warning in ledger.warnings:
+        stdout.print(f"[yellow]warning[/yellow] ({warning.code}): {escape(warning.message)}")
+    for note in ledger.notes:
+        stdout.print(f"note: {escape(note)}")
+    if ledger.single_epoch:
+        return
+    table = Table(
+        title=f"credit chain ({escape(ledger.profile.name)}), t CO2e/yr",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for column in ("stratum", "removals", "90 % CI", "non-CO2", "net", "deduction", "tradable"):
+        table.add_column(column, justify="left" if column == "stratum" else "right")
+    for stratum, row in ledger.strata.iterrows():
+        rule = str(row["rule_applied"]).replace("-", "_")
+        table.add_row(
+            str(stratum),
+            f"{row['removals_t_co2e_yr']:,.1f}",
+            f"{row['net_p5_t_co2e_yr']:,.0f} – {row['net_p95_t_co2e_yr']:,.0f}",
+            f"{row['non_co2_t_co2e_yr']:,.1f}",
+            f"{row['net_t_co2e_yr']:,.1f}",
+            f"{row[f'deduction_{rule}_t_co2e_yr']:,.1f}",
+            f"{row['tradable_t_co2e_yr']:,.1f}",
+        )
+    stdout.print(table)
+    claim = ledger.to_dict()["claim"]
+    value = (
+        f", worth {claim['value']:,.0f} {claim['currency']}" if claim["value"] is not None else ""
+    )
+    stdout.print(
+        f"[green]claim[/green]: {claim['tradable_t_co2e']:,.1f} t CO2e tradable over "
+        f"{claim['years']:.2f} years ({claim['tradable_t_co2e_yr']:,.1f} t CO2e/yr; net "
+        f"{claim['net_t_co2e_yr']:,.1f}, 90 % CI {claim['net_ci90_t_co2e_yr'][0]:,.1f} to "
+        f"{claim['net_ci90_t_co2e_yr'][1]:,.1f}; rule {claim['rule_applied']}){value}"
+    )
+
+
+@app.command()
+def credits(
+    survey: Annotated[Path, _SURVEY],
+    out: Annotated[Path, _OUT],
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Monte Carlo and bootstrap seed (default: the survey's)."),
+    ] = None,
+    workers: Annotated[int | None, _WORKERS] = None,
+) -> None:
+    """Run every stage of every epoch and the accounting; write the credit ledger.
+
+    Writes OUT/ledger.json (layout in docs/ledger.md), OUT/tables/ledger_strata.csv
+    and OUT/tables/ledger_vintages.csv, and prints the credit chain and the claim.
+    """
+    from carbonsink.pipeline import account_survey, local_executor, write_ledger
+
+    _preflight_or_exit(survey)
+    loaded = load_survey(survey)
+    if seed is not None:
+        loaded = loaded.model_copy(
+            update={"survey": loaded.survey.model_copy(update={"seed": seed})}
+        )
+    with _progress() as progress, local_executor(workers) as executor:
+        task = progress.add_task("stages", total=float(len(loaded.epochs) + 1))
+
+        def report(what: str, done: int, total: int) -> None:
+            if what.startswith("epoch ") or what == "accounting":
+                progress.update(task, description=what, completed=done)
+            else:
+                progress.update(task, description=escape(what))
+
+        _, ledger = account_survey(loaded, executor=executor, progress=report)
+    _print_claim(ledger)
+    _print_written(write_ledger(ledger, out))
 
 
 @app.command()

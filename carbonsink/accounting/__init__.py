@@ -4,6 +4,8 @@ Science only: functions take per-pixel layers and tables; files are read and
 written through :mod:`carbonsink.io`.
 """
 
+from carbonsink.accounting.credits import CreditChain, credit_chain
+from carbonsink.accounting.ledger import EpochInputs, Ledger, LedgerWarning, build_ledger
 from carbonsink.accounting.montecarlo import (
     Empirical,
     Fixed,
@@ -18,6 +20,7 @@ from carbonsink.accounting.montecarlo import (
     summarize,
 )
 from carbonsink.accounting.non_co2 import GWP, ClassFlux, ch4_sensitivity, class_emissions
+from carbonsink.accounting.parameters import ClassParameters, class_parameters
 from carbonsink.accounting.profiles import (
     BUILTIN_PROFILES,
     MethodologyProfile,
@@ -31,8 +34,13 @@ __all__ = [
     "BUILTIN_PROFILES",
     "GWP",
     "ClassFlux",
+    "ClassParameters",
+    "CreditChain",
     "Empirical",
+    "EpochInputs",
     "Fixed",
+    "Ledger",
+    "LedgerWarning",
     "LogNormal",
     "MethodologyProfile",
     "MonteCarlo",
@@ -44,9 +52,12 @@ __all__ = [
     "adjust_to_areas",
     "all_rules",
     "apply_rule",
+    "build_ledger",
     "ch4_sensitivity",
     "class_emissions",
+    "class_parameters",
     "convergence",
+    "credit_chain",
     "list_profiles",
     "load_profile",
     "run_until_converged",

@@ -17,6 +17,7 @@ and the chain says why.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +91,9 @@ class CreditChain:
                     "estimate": r.estimate,
                     "adjusted": r.adjusted,
                     "deduction": r.deduction,
-                    "relative_half_width": r.relative_half_width,
+                    "relative_half_width": r.relative_half_width
+                    if math.isfinite(r.relative_half_width)
+                    else None,
                     "explanation": r.explanation,
                 }
                 for r in self.rules

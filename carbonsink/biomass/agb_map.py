@@ -56,6 +56,7 @@ from carbonsink.errors import InputError
 
 __all__ = [
     "AGB_SOURCES",
+    "MODEL_SOURCE_CODES",
     "BiomassPredictor",
     "FittedBiomassModel",
     "fit_biomass_model",
@@ -72,7 +73,8 @@ AGB_SOURCES: dict[int, str] = {
     2: "imagery model",
     3: "open water: 0 by rule",
 }
-_SOURCE_CODE = {"lidar": 1, "imagery": 2}
+#: ``agb_model`` code of the cells each model predicts (by model name).
+MODEL_SOURCE_CODES = {"lidar": 1, "imagery": 2}
 _PREDICT_ROWS = 100_000
 
 
@@ -314,7 +316,7 @@ def map_agb(
         ok = candidates[cell_di <= model.aoa.threshold]
         m, lo, hi = _predict_rows(model, X[ok], interval)
         mean[ok], lower[ok], upper[ok] = m, lo, hi
-        source[ok] = _SOURCE_CODE.get(model.name, 2)
+        source[ok] = MODEL_SOURCE_CODES.get(model.name, 2)
         todo[ok] = False
     outside_aoa = todo & tried
     if outside == "predict":
@@ -325,7 +327,7 @@ def map_agb(
             rows = np.flatnonzero(outside_aoa & complete & np.isnan(mean))
             if len(rows):
                 mean[rows], lower[rows], upper[rows] = _predict_rows(model, X[rows], interval)
-                source[rows] = _SOURCE_CODE.get(model.name, 2)
+                source[rows] = MODEL_SOURCE_CODES.get(model.name, 2)
     mean[is_water & area] = 0.0
     lower[is_water & area] = 0.0
     upper[is_water & area] = 0.0

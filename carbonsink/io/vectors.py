@@ -10,6 +10,7 @@ This module knows formats, not science.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections import Counter
@@ -28,7 +29,7 @@ from carbonsink.grid import as_crs
 from carbonsink.io._crs import crs_label, crs_plausibility_problem, resolve_crs
 from carbonsink.io._files import choose_layer, existing_file
 
-__all__ = ["boundary_crs", "read_boundary"]
+__all__ = ["FINGERPRINT_GRID_DEG", "boundary_crs", "boundary_fingerprint", "read_boundary"]
 
 logger = logging.getLogger(__name__)
 
@@ -236,3 +237,48 @@ def _reproject(geometry: BaseGeometry, source: CRS, target: CRS, file: Path) -> 
             fix="check the boundary's CRS, and that the analysis CRS covers the project area",
         )
     return moved
+
+
+#: Grid the fingerprint's lon/lat coordinates are snapped to, degrees (1e-7° ≈ 1 cm).
+FINGERPRINT_GRID_DEG = 1e-7
+
+
+def boundary_fingerprint(
+    path: str | os.PathLike[str],
+    *,
+    crs: Any = None,
+    layer: str | None = None,
+) -> dict[str, Any]:
+    """A hash of the project polygon that does not depend on its file format or vertex order.
+
+    Parameters
+    ----------
+    path, crs, layer
+        As :func:`read_boundary`.
+
+    Returns
+    -------
+    dict
+        ``sha256`` (hex) of the polygon's normalised WKB, the ``method`` used,
+        and the polygon's ``bounds_lonlat`` (west, south, east, north).
+
+    Notes
+    -----
+    The boundary is read in EPSG:4326 (lon/lat order), its coordinates are
+    snapped to a 1e-7° grid (:data:`FINGERPRINT_GRID_DEG`, about 1 cm), it is
+    normalised (``shapely.normalize``: ring orientation, starting vertex and
+    part order canonical) and written as ISO WKB; the hash is SHA-256 of those
+    bytes. The same hectares in another file format, CRS or vertex order give
+    the same hash; registering it in the ledger lets a registry spot a polygon
+    sold twice (METHODOLOGY.md §5).
+    """
+    boundary = read_boundary(path, target_crs="OGC:CRS84", crs=crs, layer=layer)
+    snapped = shapely.normalize(shapely.set_precision(boundary, FINGERPRINT_GRID_DEG))
+    digest = hashlib.sha256(shapely.to_wkb(snapped, output_dimension=2, flavor="iso")).hexdigest()
+    west, south, east, north = (float(v) for v in snapped.bounds)
+    return {
+        "sha256": digest,
+        "method": "SHA-256 of the ISO WKB of the boundary in lon/lat (OGC:CRS84), snapped to "
+        f"{FINGERPRINT_GRID_DEG:g} degrees and normalised (shapely.normalize)",
+        "bounds_lonlat": [west, south, east, north],
+    }

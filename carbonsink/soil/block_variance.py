@@ -38,9 +38,12 @@ from carbonsink.soil.kriging import (
 
 __all__ = [
     "DEFAULT_N_BLOCK_POINTS",
+    "DEFAULT_SITE_RADIUS_M",
+    "BlockChange",
     "BlockDiscretisation",
     "BlockEstimate",
     "areal_mean_variance",
+    "block_change",
     "discretise_block",
 ]
 
@@ -50,6 +53,8 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Default number of points the block is discretised into.
 DEFAULT_N_BLOCK_POINTS: Final = 400
+#: Cores of two epochs this close (m) are one site revisited (:func:`block_change`).
+DEFAULT_SITE_RADIUS_M: Final = 5.0
 #: Largest number of covariances evaluated at once (32 MB of float64).
 _COVARIANCES_PER_CHUNK: Final = 1 << 22
 #: Largest condition number of the kriging matrix accepted (≈ 4 significant digits left).
@@ -273,6 +278,39 @@ def _point_arrays(
     return np.column_stack([xs, ys]), zs
 
 
+def _block_weights(
+    v: VariogramModel, xy: FloatArray, noise_var: FloatArray, block: BlockDiscretisation
+) -> tuple[FloatArray, float]:
+    """Ordinary block-kriging weights of the cores and the block variance σ²_B (≥ 0)."""
+    process_nugget = max(v.nugget - float(noise_var.mean()), 0.0)
+    if process_nugget + v.psill <= 0:
+        raise ModelError(
+            "the variogram's sill is no larger than the measurement variance of the cores",
+            fix="check value_se: it should be the standard error of each core stock",
+        )
+    n = xy.shape[0]
+    a = np.zeros((n + 1, n + 1), dtype=np.float64)
+    a[:n, :n] = _structured_covariance(v, cdist(xy, xy))
+    a[np.arange(n), np.arange(n)] += process_nugget + noise_var
+    a[n, :n] = 1.0
+    a[:n, n] = 1.0
+    rhs = np.empty(n + 1, dtype=np.float64)
+    rhs[:n] = _mean_covariance_to_block(v, xy, block)
+    rhs[n] = 1.0
+    solution = _solve(a, rhs, v)
+    weights, mu = solution[:n], float(solution[n])
+    points = np.column_stack([block.x, block.y])
+    block_cov = float(_mean_covariance_to_block(v, points, block) @ block.weights)
+    variance = block_cov - float(weights @ rhs[:n]) - mu
+    floor = -1e-9 * max(v.sill, 1.0)
+    if variance < floor:
+        raise ModelError(
+            f"the block kriging variance came out negative ({variance:.3g} {v.units})",
+            fix="check the variogram (a valid model with a positive sill)",
+        )
+    return weights, max(variance, 0.0)
+
+
 def areal_mean_variance(
     x: npt.ArrayLike,
     y: npt.ArrayLike,
@@ -419,35 +457,7 @@ def areal_mean_variance(
     xy, zs = _point_arrays(x, y, values)
     noise_var = _noise(value_se, zs.size)
     block = discretise_block(grid, mask=mask, n_points=n_block_points)
-
-    v = variogram_model
-    process_nugget = max(v.nugget - float(noise_var.mean()), 0.0)
-    if process_nugget + v.psill <= 0:
-        raise ModelError(
-            "the variogram's sill is no larger than the measurement variance of the cores",
-            fix="check value_se: it should be the standard error of each core stock",
-        )
-    n = zs.size
-    a = np.zeros((n + 1, n + 1), dtype=np.float64)
-    a[:n, :n] = _structured_covariance(v, cdist(xy, xy))
-    a[np.arange(n), np.arange(n)] += process_nugget + noise_var
-    a[n, :n] = 1.0
-    a[:n, n] = 1.0
-    rhs = np.empty(n + 1, dtype=np.float64)
-    rhs[:n] = _mean_covariance_to_block(v, xy, block)
-    rhs[n] = 1.0
-    solution = _solve(a, rhs, v)
-    weights, mu = solution[:n], float(solution[n])
-
-    points = np.column_stack([block.x, block.y])
-    block_cov = float(_mean_covariance_to_block(v, points, block) @ block.weights)
-    variance = block_cov - float(weights @ rhs[:n]) - mu
-    floor = -1e-9 * max(v.sill, 1.0)
-    if variance < floor:
-        raise ModelError(
-            f"the block kriging variance came out negative ({variance:.3g} {v.units})",
-            fix="check the variogram (a valid model with a positive sill)",
-        )
+    weights, variance = _block_weights(variogram_model, xy, noise_var, block)
     variance = max(variance, 0.0)
     mean = float(weights @ zs)
     se = math.sqrt(variance)
@@ -465,7 +475,7 @@ def areal_mean_variance(
         se=se,
         total_t_c=mean * area,
         total_se_t_c=se * area,
-        n_points=n,
+        n_points=zs.size,
         block_area_ha=area,
         n_block_points=block.x.size,
     )
@@ -473,7 +483,7 @@ def areal_mean_variance(
         "block kriging of the mean SOC over %.2f ha from %d cores (%d block points): "
         "%.3f ± %.3f %s, total %.1f ± %.1f t C",
         area,
-        n,
+        zs.size,
         block.x.size,
         mean,
         se,
@@ -495,3 +505,162 @@ def _solve(a: FloatArray, rhs: FloatArray, variogram: VariogramModel) -> FloatAr
             fix="use a variogram with a nugget > 0, or the spherical or exponential model",
         )
     return np.asarray(np.linalg.solve(a, rhs), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class BlockChange:
+    """Block-kriging estimates of two epochs' mean SOC and the correlation of their errors.
+
+    Attributes
+    ----------
+    first, second
+        Each epoch's :class:`BlockEstimate` (as :func:`areal_mean_variance`).
+    error_covariance
+        Cov(e₁, e₂) of the two block-mean errors, (Mg C/ha)².
+    error_correlation
+        Cov / (σ₁ σ₂), in [−1, 1] (0 when a variance is 0).
+    change_mg_ha, change_se_mg_ha
+        Mean change (second − first) and its SE, Mg C/ha.
+    shared_variogram
+        The structured covariance taken as common to both epochs.
+    """
+
+    first: BlockEstimate
+    second: BlockEstimate
+    error_covariance: float
+    error_correlation: float
+    change_mg_ha: float
+    change_se_mg_ha: float
+    shared_variogram: VariogramModel
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        v = self.shared_variogram
+        return {
+            "first": self.first.to_dict(),
+            "second": self.second.to_dict(),
+            "error_covariance": self.error_covariance,
+            "error_correlation": self.error_correlation,
+            "change_mg_ha": self.change_mg_ha,
+            "change_se_mg_ha": self.change_se_mg_ha,
+            "shared_variogram": {
+                "model": v.model,
+                "partial_sill": v.psill,
+                "range_m": v.range_m,
+                "units": v.units,
+            },
+        }
+
+
+def block_change(
+    first: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike | None],
+    second: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike | None],
+    grid: Grid,
+    *,
+    variograms: tuple[VariogramModel, VariogramModel],
+    mask: npt.ArrayLike | None = None,
+    n_block_points: int = DEFAULT_N_BLOCK_POINTS,
+    site_radius_m: float = DEFAULT_SITE_RADIUS_M,
+) -> BlockChange:
+    """Block kriging of both epochs' mean SOC with the covariance of their errors.
+
+    Parameters
+    ----------
+    first, second
+        ``(x, y, stocks, stock_se)`` of each epoch's cores (grid CRS m,
+        Mg C/ha; SE may be ``None``).
+    grid
+        The analysis grid.
+    variograms
+        Each epoch's fitted variogram (as for :func:`areal_mean_variance`).
+    mask
+        Cells of the block (default every cell).
+    n_block_points
+        About how many points discretise the block.
+    site_radius_m
+        Cores of the two epochs closer than this are the same site revisited:
+        they share the site's micro-scale variation (the process nugget).
+
+    Returns
+    -------
+    BlockChange
+
+    Notes
+    -----
+    The kriging error of epoch k is e_k = Σᵢ λ_kᵢ Z_k(x_kᵢ) − Z_k(B) (with
+    its independent measurement noise). When the same ground is sampled twice
+    the two fields share their spatial pattern: Z₂ = Z₁ + D, with the change D
+    independent of Z₁. The structured (spatially correlated) covariance common
+    to both epochs is taken as that of the epoch with the smaller partial
+    sill, C_s. The nugget is micro-scale variation plus measurement error
+    (the cores' SE): the measurement errors of the two epochs are independent,
+    the micro-scale variation of a site persists, so a core revisited within
+    ``site_radius_m`` shares the smaller of the two process nuggets
+    c₀ₛ = min(c₀ₖ − mean SEₖ²), and cores of different sites share nothing of
+    it. Then, with C₁₂(xᵢ, yⱼ) = C_s(|xᵢ − yⱼ|) + c₀ₛ [|xᵢ − yⱼ| ≤ r],
+
+        Cov(e₁, e₂) = λ₁ᵀ C₁₂(X₁, X₂) λ₂ − λ₁ᵀ C̄_s(X₁, B) − λ₂ᵀ C̄_s(X₂, B) + C̄_s(B, B)
+
+    and Var(ẑ₂ − ẑ₁ − (Z₂(B) − Z₁(B))) = σ²_B1 + σ²_B2 − 2 Cov(e₁, e₂)
+    (the covariance of two linear predictors, Journel & Huijbregts 1978
+    §V.A; Papritz & Webster 1995, Eur. J. Soil Sci. 46:295, for kriging
+    soil change from two surveys). Cores at the same sites make the errors
+    positively correlated, so the change is known better than the two stocks.
+    """
+    v1, v2 = variograms
+    if not math.isfinite(site_radius_m) or site_radius_m < 0:
+        raise ConfigError(
+            f"site radius {site_radius_m} m is not a distance ≥ 0",
+            fix="give the largest distance between two visits of one site, in metres",
+        )
+    estimates = []
+    weights = []
+    points = []
+    process_nuggets = []
+    block = discretise_block(grid, mask=mask, n_points=n_block_points)
+    for (x, y, values, se), v in ((first, v1), (second, v2)):
+        estimates.append(
+            areal_mean_variance(
+                x,
+                y,
+                values,
+                grid,
+                variogram_model=v,
+                mask=mask,
+                n_block_points=n_block_points,
+                value_se=se,
+            )
+        )
+        xy, zs = _point_arrays(x, y, values)
+        noise = _noise(se, zs.size)
+        process_nuggets.append(max(v.nugget - float(noise.mean()), 0.0))
+        w, _ = _block_weights(v, xy, noise, block)
+        weights.append(w)
+        points.append(xy)
+    shared = v1 if v1.psill <= v2.psill else v2
+    block_xy = np.column_stack([block.x, block.y])
+    block_cov = float(_mean_covariance_to_block(shared, block_xy, block) @ block.weights)
+    distance = cdist(points[0], points[1])
+    shared_nugget = min(process_nuggets) * (distance <= site_radius_m)
+    cross_cov = _structured_covariance(shared, distance) + shared_nugget
+    cross = float(weights[0] @ cross_cov @ weights[1])
+
+    to_block = [
+        float(w @ _mean_covariance_to_block(shared, xy, block))
+        for w, xy in zip(weights, points, strict=True)
+    ]
+    covariance = cross - to_block[0] - to_block[1] + block_cov
+    e1, e2 = estimates
+    denominator = math.sqrt(e1.variance * e2.variance)
+    correlation = float(np.clip(covariance / denominator, -1.0, 1.0)) if denominator > 0 else 0.0
+    covariance = correlation * denominator
+    change_var = max(e1.variance + e2.variance - 2.0 * covariance, 0.0)
+    return BlockChange(
+        first=e1,
+        second=e2,
+        error_covariance=covariance,
+        error_correlation=correlation,
+        change_mg_ha=e2.mean_mg_ha - e1.mean_mg_ha,
+        change_se_mg_ha=math.sqrt(change_var),
+        shared_variogram=shared,
+    )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from carbonsink.config import DEFAULT_CLASSES
 from carbonsink.errors import ConfigError
 from carbonsink.io.writers import atomic_path, write_csv, write_json
 from carbonsink.synthetic.fieldwork import (
@@ -292,7 +293,14 @@ def survey_toml(landscape: Landscape) -> str:
             f"code = {params.code}",
             f"carbon_fraction = {params.carbon_fraction!r}",
             f"root_shoot = {params.root_shoot!r}",
+        ]
+        known = DEFAULT_CLASSES.get(params.name)
+        if known is not None and known.root_shoot_range is not None:
+            low, high = known.root_shoot_range
+            lines.append(f"root_shoot_range = [{low!r}, {high!r}]  # METHODOLOGY.md §2")
+        lines += [
             f"ch4_flux_mg_m2_d = {params.ch4_flux_mg_m2_d!r}",
+            "n2o_flux_mg_m2_d = 0.0  # the synthetic world emits no N2O",
         ]
     lines += ["", "[soil]", "depths_cm = [30, 100]", 'om_to_oc = "dichromate"', ""]
     return "\n".join(lines)

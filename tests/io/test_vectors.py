@@ -12,7 +12,7 @@ import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 
 from carbonsink.errors import CRSError, InputError, InputNotFoundError
-from carbonsink.io.vectors import boundary_crs, read_boundary
+from carbonsink.io.vectors import boundary_crs, boundary_fingerprint, read_boundary
 
 UTM50 = "EPSG:32650"
 
@@ -163,3 +163,28 @@ def test_corrupt_file(tmp_path: Path) -> None:
     path.write_bytes(b"SQLite format 3\x00 truncated")
     with pytest.raises(InputError):
         read_boundary(path, target_crs=UTM50)
+
+
+# ------------------------------------------------------------ fingerprint
+def test_fingerprint_ignores_format_crs_and_vertex_order(tmp_path: Path) -> None:
+    # The same square (0.01° side at 113°E, 29.4°N) as GeoJSON in lon/lat with
+    # its ring started at another corner and reversed, and as a GeoPackage in
+    # UTM 49N: one hash (coordinates snapped to 1e-7° ≈ 1 cm absorb the
+    # reprojection round trip, ~1e-9°).
+    square = box(113.0, 29.4, 113.01, 29.41)
+    ring = list(square.exterior.coords)[:-1]
+    rotated = Polygon(list(reversed(ring[2:] + ring[:2])))
+    a = write_geojson(tmp_path / "a.geojson", [square])
+    b = write_geojson(tmp_path / "b.geojson", [rotated])
+    utm = gpd.GeoSeries([square], crs="EPSG:4326").to_crs("EPSG:32649").iloc[0]
+    c = write_gpkg(tmp_path / "c.gpkg", [utm], "EPSG:32649")
+    hashes = {boundary_fingerprint(p)["sha256"] for p in (a, b, c)}
+    assert len(hashes) == 1
+    assert boundary_fingerprint(a)["bounds_lonlat"] == pytest.approx([113.0, 29.4, 113.01, 29.41])
+
+
+def test_fingerprint_changes_when_the_polygon_moves_by_a_metre(tmp_path: Path) -> None:
+    # 1e-5° of longitude at 29.4°N is ≈ 0.97 m: a different parcel, a different hash.
+    a = write_geojson(tmp_path / "a.geojson", [box(113.0, 29.4, 113.01, 29.41)])
+    b = write_geojson(tmp_path / "b.geojson", [box(113.00001, 29.4, 113.01001, 29.41)])
+    assert boundary_fingerprint(a)["sha256"] != boundary_fingerprint(b)["sha256"]

@@ -1,0 +1,117 @@
+"""Coverage of the ledger's 90 % interval over many synthetic surveys (issue 7 acceptance).
+
+For each seed this generates a small synthetic Junshan-like survey with known
+truth (``carbonsink.synthetic``), runs every stage and the accounting exactly
+as ``carbonsink credits`` does, and checks whether the ledger's 90 % Monte
+Carlo interval of the net sink (removals − CH4; the synthetic world has no
+N2O) and of the removals contains the truth in ``truth/totals.json``. A
+calibrated interval covers the truth in about 90 % of the surveys; with 20
+surveys the count is binomial, so 80–97 % is the acceptable band.
+
+Each seed runs in its own process (one at a time; each uses ``--workers``
+processes for the bootstrap); results are appended to a JSON-lines file as
+they come, so an interrupted run keeps what it measured and ``--resume``
+skips the seeds already done.
+
+    python benchmarks/coverage_ledger.py --seeds 20 --out /tmp/coverage
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from _jobs import run_job
+
+JOB = """
+import json, sys, tempfile, time
+from pathlib import Path
+from carbonsink.config import load_survey
+from carbonsink.pipeline import account_survey, local_executor
+from carbonsink.synthetic import generate_survey
+
+seed, workers, root = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+start = time.perf_counter()
+summary = generate_survey(root / f"survey_{seed}", seed=seed, scale="small")
+generated = time.perf_counter()
+survey = load_survey(summary.survey_path)
+with local_executor(workers) as executor:
+    _, ledger = account_survey(survey, executor=executor)
+truth = json.loads((summary.out_dir / "truth" / "totals.json").read_text())["sink"]
+chain = ledger.chains["total"]
+print(json.dumps({
+    "seed": seed,
+    "truth_net": truth["net_t_co2e_yr"],
+    "truth_removals": truth["removals_t_co2e_yr"],
+    "truth_d_soc": truth["delta_c_t_c_yr"]["soc_0_100"],
+    "truth_d_veg": truth["delta_c_t_c_yr"]["veg_c"],
+    "net_mean": chain.net.mean, "net_p5": chain.net.p5, "net_p95": chain.net.p95,
+    "removals_mean": chain.removals.mean,
+    "removals_p5": chain.removals.p5, "removals_p95": chain.removals.p95,
+    "d_soc": float(ledger.strata.loc["total", "d_soc_0_100_t_c_yr"]),
+    "d_veg": float(ledger.strata.loc["total", ["d_agb_t_c_yr", "d_bgb_t_c_yr"]].sum()),
+    "tradable_t_co2e_yr": chain.tradable_t_co2e_yr,
+    "generate_s": generated - start,
+    "account_s": time.perf_counter() - generated,
+}))
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20, help="number of surveys (seeds 1..N)")
+    parser.add_argument("--workers", type=int, default=2, help="bootstrap processes per survey")
+    parser.add_argument("--out", type=Path, default=Path("coverage_ledger"), help="work folder")
+    parser.add_argument("--resume", action="store_true", help="skip seeds already in results")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    results_path = args.out / "results.jsonl"
+    done: dict[int, dict[str, float]] = {}
+    if args.resume and results_path.exists():
+        for line in results_path.read_text().splitlines():
+            row = json.loads(line)
+            done[int(row["seed"])] = row
+    elif results_path.exists():
+        results_path.unlink()
+    for seed in range(1, args.seeds + 1):
+        if seed in done:
+            continue
+        t0 = time.perf_counter()
+        row = run_job(JOB, str(seed), str(args.workers), str(args.out.resolve()))
+        if row is None:
+            print("carbonsink is not importable", file=sys.stderr)
+            return 1
+        done[seed] = row
+        with results_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+        inside = row["net_p5"] <= row["truth_net"] <= row["net_p95"]
+        print(
+            f"seed {seed:2d}: net {row['net_mean']:8.1f} [{row['net_p5']:8.1f}, "
+            f"{row['net_p95']:8.1f}] truth {row['truth_net']:8.1f} "
+            f"{'inside' if inside else 'OUTSIDE'}  ({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
+    rows = [done[s] for s in sorted(done)]
+    n = len(rows)
+    net_in = sum(r["net_p5"] <= r["truth_net"] <= r["net_p95"] for r in rows)
+    rem_in = sum(r["removals_p5"] <= r["truth_removals"] <= r["removals_p95"] for r in rows)
+    half = [(r["net_p95"] - r["net_p5"]) / 2 for r in rows]
+    err = [r["net_mean"] - r["truth_net"] for r in rows]
+    rmse = (sum(e * e for e in err) / n) ** 0.5
+    print(f"\n{n} surveys")
+    print(f"net sink: 90 % interval covers the truth in {net_in}/{n} = {net_in / n:.0%}")
+    print(f"removals: 90 % interval covers the truth in {rem_in}/{n} = {rem_in / n:.0%}")
+    print(
+        f"net: mean error {sum(err) / n:+.1f}, RMSE {rmse:.1f}, mean 90 % half-width "
+        f"{sum(half) / n:.1f} t CO2e/yr (half-width / (1.645 × RMSE) = "
+        f"{sum(half) / n / (1.645 * rmse):.2f}; 1 means calibrated)"
+    )
+    print("acceptance band 80–97 %:", "PASS" if 0.80 <= net_in / n <= 0.97 else "FAIL")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

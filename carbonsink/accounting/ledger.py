@@ -1,0 +1,834 @@
+"""The credit ledger: every term from stocks to tradable credits, per stratum and vintage.
+
+Inputs are per-epoch aggregates the stages computed (:class:`EpochInputs`):
+the AGB map totals and their spatial-block bootstrap replicates, the SOC map
+totals and the block-kriging SE of the epoch's total, and the area-adjusted
+class areas. Each Monte Carlo draw d builds, for every epoch e and stratum s,
+
+    AGB_C[e, s] = Σ_c AGB[e, s, c] · CF_c          BGB_C[e, s] = Σ_c AGB[e, s, c] · CF_c · R_c
+    SOC[e, s]   = SOC_map[e, s] · (1 + ε_e / SOC_map[e])
+
+where c is the class of the cells at epoch e, AGB[e] a bootstrap replicate of
+that epoch's map totals (centred on the map), CF_c and R_c are drawn once and
+shared by both epochs (the same parameter serves both, so its error cancels
+in the change: METHODOLOGY.md §6), and ε_e ~ N(0, SE_e) is the block-kriging
+error of the epoch's SOC total (independent cores, independent kriging per
+epoch). Then per stratum
+
+    Removals = 44/12 × Σ_pools (C[t2, s] − C[t1, s]) / (t2 − t1)
+    Non-CO2  = A_s × (F_CH4,s · GWP_CH4 + F_N2O,s · GWP_N2O) × 365 × 10⁻⁵
+
+with A_s the later epoch's area-adjusted class area (normal, its Olofsson SE)
+and the fluxes from :mod:`carbonsink.accounting.parameters`; the credit chain
+(:func:`~carbonsink.accounting.credits.credit_chain`) runs on the project and
+on each stratum. Strata are the classes at the later epoch, so they partition
+the project once (:func:`~carbonsink.accounting.stocks.stock_change`).
+
+Stocks are the map sums over true cell areas: the maps predict every cell
+whatever its class, so a classification error moves a cell between strata but
+does not change the project's stock. The area-adjusted areas (Olofsson et al.
+2014) scale the per-area non-CO2 emissions, where a biased pixel count would
+bias the project total.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from carbonsink.accounting.credits import CreditChain, credit_chain
+from carbonsink.accounting.montecarlo import (
+    DEFAULT_DRAWS,
+    Empirical,
+    MonteCarlo,
+    Normal,
+    Summary,
+    run_until_converged,
+    summarize,
+)
+from carbonsink.accounting.non_co2 import GWP
+from carbonsink.accounting.parameters import ClassParameters
+from carbonsink.accounting.profiles import MethodologyProfile
+from carbonsink.accounting.stocks import SINGLE_EPOCH_NOTE
+from carbonsink.errors import InputError
+from carbonsink.units import CO2_PER_C, T_HA_YR_PER_MG_M2_D
+
+__all__ = [
+    "DAYS_PER_YEAR",
+    "LEDGER_SCHEMA",
+    "EpochInputs",
+    "Ledger",
+    "LedgerWarning",
+    "build_ledger",
+    "vintage_fractions",
+    "years_between",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Identifier of the ledger JSON layout (documented in docs/ledger.md).
+LEDGER_SCHEMA: Final = "carbonsink-ledger/1"
+#: Length of the mean Julian year, days (the years between epochs, METHODOLOGY.md §4).
+DAYS_PER_YEAR: Final = 365.25
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def years_between(start: dt.date, end: dt.date) -> float:
+    """Years between two dates: days / 365.25.
+
+    Notes
+    -----
+    t2 − t1 of METHODOLOGY.md §4 in Julian years; 2020-09-15 → 2025-09-18 is
+    1,829 days = 5.00753 years.
+    """
+    return (end - start).days / DAYS_PER_YEAR
+
+
+def vintage_fractions(start: dt.date, end: dt.date) -> list[tuple[int, int, float]]:
+    """The calendar years (vintages) of a crediting period and the years of each.
+
+    Parameters
+    ----------
+    start, end
+        First and last day of the period (the epochs' dates), ``start < end``.
+
+    Returns
+    -------
+    list of (vintage, days, years)
+        One entry per calendar year touched; ``days`` of the period in that
+        year (from ``start`` inclusive to ``end`` exclusive) and ``days / 365.25``.
+        The years add up to :func:`years_between`.
+
+    Raises
+    ------
+    InputError
+        ``end`` is not after ``start``.
+    """
+    if end <= start:
+        raise InputError(
+            f"the crediting period {start} → {end} is empty",
+            fix="order the epochs by date, earliest first",
+        )
+    out = []
+    for year in range(start.year, end.year + 1):
+        lo = max(start, dt.date(year, 1, 1))
+        hi = min(end, dt.date(year + 1, 1, 1))
+        days = (hi - lo).days
+        if days > 0:
+            out.append((year, days, days / DAYS_PER_YEAR))
+    return out
+
+
+@dataclass(frozen=True)
+class LedgerWarning:
+    """A warning that matters to the claim, recorded in the ledger (DESIGN.md §7).
+
+    Attributes
+    ----------
+    code
+        Stable identifier, e.g. ``"below-mdd"``, ``"outside-aoa"``, ``"extrapolated-cores"``.
+    message
+        One or two plain sentences with the numbers.
+    where
+        What it concerns (epoch, pool, stratum, file).
+    """
+
+    code: str
+    message: str
+    where: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON-ready form."""
+        return {"code": self.code, "message": self.message, "where": self.where}
+
+
+@dataclass(frozen=True)
+class EpochInputs:
+    """One epoch's aggregates, on the change strata (the classes at the later epoch).
+
+    Attributes
+    ----------
+    name, date
+        The epoch.
+    strata
+        Stratum names, in table order.
+    stratum_area_ha
+        Mapped area of each stratum (true cell areas inside the project), ha.
+    agb_keys
+        ``(stratum, class)`` pairs: the cells of a stratum whose class at this
+        epoch is ``class`` (the class sets CF and R).
+    agb_t_dm
+        ``(K,)`` AGB map total of each key, t DM.
+    agb_replicates_t_dm
+        ``(B, K)`` spatial-block bootstrap replicates of those totals, t DM.
+    soc_t_c
+        SOC map total of each stratum at the profile's depth, t C.
+    soc_se_t_c
+        Standard error of the epoch's SOC total (block kriging), t C.
+    class_area_ha
+        Class → (area-adjusted area, its SE), ha (Olofsson et al. 2014).
+    """
+
+    name: str
+    date: dt.date
+    strata: tuple[str, ...]
+    stratum_area_ha: Mapping[str, float]
+    agb_keys: tuple[tuple[str, str], ...]
+    agb_t_dm: FloatArray
+    agb_replicates_t_dm: FloatArray
+    soc_t_c: Mapping[str, float]
+    soc_se_t_c: float
+    class_area_ha: Mapping[str, tuple[float, float]]
+
+    def __post_init__(self) -> None:
+        agb = np.asarray(self.agb_t_dm, dtype=np.float64)
+        replicates = np.asarray(self.agb_replicates_t_dm, dtype=np.float64)
+        where = f"epoch {self.name!r}"
+        if agb.shape != (len(self.agb_keys),):
+            raise InputError(
+                f"{len(self.agb_keys)} AGB keys but {agb.shape} AGB totals",
+                where=where,
+                fix="give one AGB total per (stratum, class) key",
+            )
+        if replicates.ndim != 2 or replicates.shape[1] != agb.size or replicates.shape[0] < 2:
+            raise InputError(
+                f"AGB bootstrap replicates have shape {replicates.shape}; expected (B ≥ 2, "
+                f"{agb.size})",
+                where=where,
+                fix="give the bootstrap totals of every key, one row per replicate",
+            )
+        if not (np.all(np.isfinite(agb)) and np.all(np.isfinite(replicates))):
+            raise InputError(
+                "AGB totals or replicates are not finite",
+                where=where,
+                fix="drop failed bootstrap replicates and masked cells before the ledger",
+            )
+        unknown = sorted({s for s, _ in self.agb_keys} - set(self.strata))
+        missing_soc = sorted(set(self.strata) - set(self.soc_t_c))
+        if unknown or missing_soc:
+            raise InputError(
+                f"AGB keys name unknown strata {unknown} or strata lack SOC totals {missing_soc}",
+                where=where,
+                fix="build every table of the epoch on the same strata",
+            )
+        if not math.isfinite(self.soc_se_t_c) or self.soc_se_t_c < 0:
+            raise InputError(
+                f"SOC total SE is {self.soc_se_t_c}",
+                where=where,
+                fix="give the block-kriging SE (≥ 0, t C)",
+            )
+        object.__setattr__(self, "agb_t_dm", agb)
+        object.__setattr__(self, "agb_replicates_t_dm", replicates)
+
+    @property
+    def soc_total_t_c(self) -> float:
+        """The epoch's SOC total over all strata, t C."""
+        return float(sum(self.soc_t_c.values()))
+
+
+@dataclass(frozen=True)
+class _Draws:
+    """Monte Carlo draws of the ledger's terms, ``(n, S)`` per stratum."""
+
+    stocks: dict[str, dict[str, FloatArray]]  # epoch → pool → (n, S), t C
+    change: dict[str, FloatArray]  # pool → (n, S), t C/yr
+    removals: FloatArray  # (n, S), t CO2e/yr
+    ch4: FloatArray  # (n, S), t CO2e/yr
+    n2o: FloatArray  # (n, S), t CO2e/yr
+
+    @property
+    def non_co2(self) -> FloatArray:
+        return self.ch4 + self.n2o
+
+
+_POOL_LABELS: Final = {"agb": "above-ground biomass", "bgb": "below-ground biomass"}
+
+
+def _soc_pool(profile: MethodologyProfile) -> str:
+    return f"soc_0_{profile.soil_depth_cm}"
+
+
+def _counted_pools(profile: MethodologyProfile) -> tuple[list[str], list[str]]:
+    """Pools counted (ledger names) and pools of the profile not measured."""
+    counted: list[str] = []
+    absent: list[str] = []
+    for pool in profile.pools:
+        if pool == "soc":
+            counted.append(_soc_pool(profile))
+        elif pool in _POOL_LABELS:
+            counted.append(pool)
+        else:
+            absent.append(pool)
+    return counted, absent
+
+
+def _simulate(
+    mc: MonteCarlo,
+    epochs: Sequence[EpochInputs],
+    classes: Mapping[str, ClassParameters],
+    *,
+    strata: Sequence[str],
+    pools: Sequence[str],
+    gwp: Mapping[str, float],
+    soc_error_correlation: float,
+) -> _Draws:
+    n = mc.n_draws
+    index = {s: i for i, s in enumerate(strata)}
+    # Standardised SOC-total errors; the last epoch's is correlated with the first's.
+    z = {e.name: mc.draw(f"soc_total/{e.name}", Normal(0.0, 1.0)) for e in epochs}
+    soc_errors = dict(z)
+    if len(epochs) > 1:
+        rho = soc_error_correlation
+        soc_errors[epochs[-1].name] = (
+            rho * z[epochs[0].name] + math.sqrt(1.0 - rho * rho) * z[epochs[-1].name]
+        )
+    cf = {c: mc.draw(f"carbon_fraction/{c}", p.carbon_fraction) for c, p in classes.items()}
+    rs = {c: mc.draw(f"root_shoot/{c}", p.root_shoot) for c, p in classes.items()}
+    stocks: dict[str, dict[str, FloatArray]] = {}
+    for epoch in epochs:
+        replicates = epoch.agb_replicates_t_dm
+        boot = mc.draw(f"agb_bootstrap/{epoch.name}", Empirical(replicates))
+        # Centre the bootstrap on the map: the map is the estimate, the replicates its spread.
+        agb = boot - replicates.mean(axis=0) + epoch.agb_t_dm
+        agb_c = np.zeros((n, len(strata)))
+        bgb_c = np.zeros((n, len(strata)))
+        for k, (stratum, cls) in enumerate(epoch.agb_keys):
+            if cls not in classes:
+                raise InputError(
+                    f"class {cls!r} of epoch {epoch.name!r} is not in the vegetation legend",
+                    where="[vegetation.classes]",
+                    fix=f"add {cls!r} to the legend",
+                )
+            carbon = agb[:, k] * cf[cls]
+            agb_c[:, index[stratum]] += carbon
+            bgb_c[:, index[stratum]] += carbon * rs[cls]
+        soc_total = epoch.soc_total_t_c
+        error = soc_errors[epoch.name] * epoch.soc_se_t_c
+        scale = 1.0 + (error / soc_total if soc_total > 0 else 0.0 * error)
+        soc = np.outer(scale, [epoch.soc_t_c.get(s, 0.0) for s in strata])
+        by_pool = {"agb": agb_c, "bgb": bgb_c}
+        stocks[epoch.name] = {p: by_pool.get(p, soc) for p in pools}
+    later = epochs[-1]
+    ch4 = np.zeros((n, len(strata)))
+    n2o = np.zeros((n, len(strata)))
+    if len(epochs) > 1:
+        for stratum in strata:
+            if stratum not in classes:
+                raise InputError(
+                    f"stratum {stratum!r} has no vegetation-class parameters (CH4, N2O flux)",
+                    where="[vegetation.classes]",
+                    fix=f"add {stratum!r} to the legend; CH4 is never assumed to be zero",
+                )
+            area, se = later.class_area_ha.get(stratum, (0.0, 0.0))
+            drawn = np.maximum(mc.draw(f"class_area/{later.name}/{stratum}", Normal(area, se)), 0.0)
+            t_per_ha_yr = T_HA_YR_PER_MG_M2_D
+            params = classes[stratum]
+            ch4_flux = mc.draw(f"ch4_flux/{stratum}", params.ch4_flux_mg_m2_d)
+            n2o_flux = mc.draw(f"n2o_flux/{stratum}", params.n2o_flux_mg_m2_d)
+            ch4[:, index[stratum]] = drawn * ch4_flux * t_per_ha_yr * gwp["CH4"]
+            n2o[:, index[stratum]] = drawn * n2o_flux * t_per_ha_yr * gwp["N2O"]
+        years = years_between(epochs[0].date, later.date)
+        change = {p: (stocks[later.name][p] - stocks[epochs[0].name][p]) / years for p in pools}
+        removals = CO2_PER_C * np.sum([change[p] for p in pools], axis=0)
+    else:
+        change = {}
+        removals = np.zeros((n, len(strata)))
+    return _Draws(stocks=stocks, change=change, removals=removals, ch4=ch4, n2o=n2o)
+
+
+def _json_number(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The accounting of a survey: stocks, sink, non-CO2 and credits, per stratum and vintage.
+
+    Attributes
+    ----------
+    profile
+        The methodology profile applied.
+    epochs
+        ``(name, date)`` of each epoch, earliest first.
+    pools
+        Pools counted (``agb``, ``bgb``, ``soc_0_30`` or ``soc_0_100``).
+    strata
+        Per stratum (index ``stratum``, plus ``total``): areas, stocks by pool
+        and epoch, change, removals, non-CO2, gross and net with 90 % bounds,
+        the three rules' deductions, leakage, buffer, tradable and value.
+    vintages
+        Per stratum and vintage (calendar year): years of the period in it,
+        tradable t CO2e and value; empty for one epoch.
+    chains
+        Stratum (and ``"total"``) → :class:`CreditChain` (t CO2e/yr).
+    stock_summaries
+        Epoch → pool → stratum (and ``"total"``) → :class:`Summary` (t C).
+    monte_carlo
+        Seed, draws, convergence and every parameter's distribution.
+    warnings
+        Warnings that matter to the claim.
+    notes
+        Plain statements (single epoch, pools not measured, ...).
+    polygon
+        Hash and area of the project polygon (so the hectares are not sold twice).
+    currency
+        Currency of the value column.
+    extra
+        Further JSON-ready sections (``inputs``: each epoch's aggregates).
+    """
+
+    profile: MethodologyProfile
+    epochs: tuple[tuple[str, dt.date], ...]
+    pools: tuple[str, ...]
+    strata: pd.DataFrame
+    vintages: pd.DataFrame
+    chains: Mapping[str, CreditChain]
+    stock_summaries: Mapping[str, Mapping[str, Mapping[str, Summary]]]
+    monte_carlo: Mapping[str, Any]
+    warnings: tuple[LedgerWarning, ...]
+    notes: tuple[str, ...]
+    polygon: Mapping[str, Any]
+    currency: str = "CNY"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def single_epoch(self) -> bool:
+        """True when the survey has one epoch (stocks only, no sink)."""
+        return len(self.epochs) == 1
+
+    @property
+    def years(self) -> float | None:
+        """Years between the first and last epoch (``None`` for one epoch)."""
+        if self.single_epoch:
+            return None
+        return years_between(self.epochs[0][1], self.epochs[-1][1])
+
+    @property
+    def tradable_t_co2e(self) -> float:
+        """Tradable credits of the whole crediting period, t CO2e (0 for one epoch)."""
+        if self.single_epoch:
+            return 0.0
+        years = self.years
+        assert years is not None
+        return self.chains["total"].tradable_t_co2e_yr * years
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ledger as JSON-ready values (layout ``carbonsink-ledger/1``, docs/ledger.md)."""
+        strata_rows = []
+        for stratum, row in self.strata.iterrows():
+            record: dict[str, Any] = {"stratum": str(stratum)}
+            record.update({str(k): _cell(v) for k, v in row.items()})
+            strata_rows.append(record)
+        stocks = {
+            epoch: {
+                pool: {s: summary.to_dict() for s, summary in by_stratum.items()}
+                for pool, by_stratum in by_pool.items()
+            }
+            for epoch, by_pool in self.stock_summaries.items()
+        }
+        years = self.years
+        period = None
+        if years is not None:
+            period = {
+                "start": self.epochs[0][1].isoformat(),
+                "end": self.epochs[-1][1].isoformat(),
+                "years": years,
+            }
+        return {
+            "schema": LEDGER_SCHEMA,
+            "single_epoch": self.single_epoch,
+            "epochs": [{"name": n, "date": d.isoformat()} for n, d in self.epochs],
+            "crediting_period": period,
+            "profile": self.profile.settings(),
+            "pools": list(self.pools),
+            "units": {
+                "stocks": "t C",
+                "rates": "t CO2e/yr (change: t C/yr)",
+                "areas": "ha",
+                "credits": "t CO2e",
+                "value": self.currency,
+            },
+            "claim": self._claim(),
+            "project": None if self.single_epoch else self.chains["total"].to_dict(),
+            "strata": strata_rows,
+            "stratum_chains": {
+                s: chain.to_dict() for s, chain in self.chains.items() if s != "total"
+            },
+            "vintages": [
+                {str(k): _cell(v) for k, v in row.items()}
+                for row in self.vintages.to_dict(orient="records")
+            ],
+            "stocks": stocks,
+            "monte_carlo": dict(self.monte_carlo),
+            "warnings": [w.to_dict() for w in self.warnings],
+            "notes": list(self.notes),
+            "polygon": dict(self.polygon),
+            **dict(self.extra),
+        }
+
+    def _claim(self) -> dict[str, Any]:
+        if self.single_epoch:
+            return {"tradable_t_co2e": 0.0, "statement": SINGLE_EPOCH_NOTE}
+        chain = self.chains["total"]
+        years = self.years
+        assert years is not None
+        rule = chain.applied_rule
+        return {
+            "tradable_t_co2e": self.tradable_t_co2e,
+            "tradable_t_co2e_yr": chain.tradable_t_co2e_yr,
+            "net_t_co2e_yr": chain.net.mean,
+            "net_ci90_t_co2e_yr": list(chain.net.ci90),
+            "removals_t_co2e_yr": chain.removals.mean,
+            "removals_ci90_t_co2e_yr": list(chain.removals.ci90),
+            "rule_applied": rule.rule,
+            "relative_half_width": _json_number(rule.relative_half_width),
+            "value": None if chain.value is None else chain.value * years,
+            "currency": self.currency if chain.value is not None else None,
+            "years": years,
+        }
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float | np.floating):
+        return _json_number(float(value))
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _pool_warnings(
+    change: Mapping[str, FloatArray], pools: Sequence[str], net: Summary
+) -> list[LedgerWarning]:
+    out = []
+    for pool in pools:
+        total = change[pool].sum(axis=1)
+        low, high = np.quantile(total, [0.05, 0.95])
+        if low < 0.0 < high:
+            out.append(
+                LedgerWarning(
+                    "change-not-detectable",
+                    f"the change of the {pool} pool, {total.mean():,.1f} t C/yr, is not "
+                    f"distinguishable from zero: its 90 % interval is {low:,.1f} to {high:,.1f} "
+                    "t C/yr",
+                    where=f"pool {pool}",
+                )
+            )
+    if net.ci90[0] <= 0.0:
+        out.append(
+            LedgerWarning(
+                "net-not-significant",
+                f"the net removal's 90 % interval ({net.ci90[0]:,.1f} to {net.ci90[1]:,.1f} "
+                "t CO2e/yr) reaches zero: the survey cannot show a sink at 90 % confidence",
+                where="project",
+            )
+        )
+    return out
+
+
+def build_ledger(
+    epochs: Sequence[EpochInputs],
+    classes: Mapping[str, ClassParameters],
+    *,
+    profile: MethodologyProfile,
+    seed: int,
+    n_draws: int = DEFAULT_DRAWS,
+    max_draws: int | None = None,
+    baseline_t_co2e_yr: float = 0.0,
+    price_per_t: float | None = None,
+    currency: str = "CNY",
+    warnings: Sequence[LedgerWarning] = (),
+    polygon: Mapping[str, Any] | None = None,
+    soc_error_correlation: float = 0.0,
+) -> Ledger:
+    """Run the Monte Carlo of every term and the credit chain; assemble the ledger.
+
+    Parameters
+    ----------
+    epochs
+        One or more epochs' aggregates, earliest first, on the same strata.
+    classes
+        Per-class parameter distributions
+        (:func:`~carbonsink.accounting.parameters.class_parameters`).
+    profile
+        Methodology profile: pools, soil depth, GWP set, rule, leakage, buffer.
+    seed
+        Monte Carlo seed: the same seed gives the same ledger.
+    n_draws
+        First number of draws (≥ 10,000 for aggregated terms, METHODOLOGY.md §6);
+        doubled until the 5th/95th percentiles of the project net are stable to 1 %.
+    max_draws
+        Upper bound of that doubling (default 16 × ``n_draws``).
+    baseline_t_co2e_yr
+        Baseline removals of the project, t CO2e/yr (subtracted from the project row).
+    price_per_t
+        Optional price per t CO2e, for the value column.
+    currency
+        Currency of the price.
+    warnings
+        Warnings from the stages (extrapolated cores, cells outside the area
+        of applicability, changes below the minimum detectable difference).
+    polygon
+        Hash and area of the project polygon.
+    soc_error_correlation
+        Correlation of the first and last epochs' SOC-total errors (block
+        kriging of both surveys, :func:`carbonsink.soil.block_variance.block_change`);
+        0 treats them as independent.
+
+    Returns
+    -------
+    Ledger
+
+    Raises
+    ------
+    InputError
+        No epochs, epochs out of date order, or epochs on different strata.
+
+    Notes
+    -----
+    Equations in the module docstring (METHODOLOGY.md §4–§6). The draws of a
+    parameter come from a stream named after it (``carbon_fraction/<class>``,
+    ``agb_bootstrap/<epoch>``, ``soc_total/<epoch>``, ...), so the result does
+    not depend on the order of evaluation. Stratum chains carry no baseline
+    (it is a project figure); the project row is the claim, and the stratum
+    rows do not add up to it after the non-linear deduction and the
+    zero floor for a stratum that is a source.
+    """
+    if not epochs:
+        raise InputError("no epochs were given", fix="give at least one epoch's aggregates")
+    dates = [e.date for e in epochs]
+    if any(b <= a for a, b in itertools.pairwise(dates)):
+        raise InputError(
+            f"epoch dates {', '.join(map(str, dates))} are not increasing",
+            fix="order the epochs by date, earliest first",
+        )
+    strata = epochs[-1].strata
+    for epoch in epochs:
+        if epoch.strata != strata:
+            raise InputError(
+                f"epoch {epoch.name!r} has strata {list(epoch.strata)}, the last epoch "
+                f"{list(strata)}",
+                fix="total every epoch on the change strata (the classes at the last epoch)",
+            )
+    if len(epochs) > 2:
+        logger.info("%d epochs: the sink is taken between the first and the last", len(epochs))
+        epochs = [epochs[0], epochs[-1]]
+    if not -1.0 <= soc_error_correlation <= 1.0:
+        raise InputError(
+            f"SOC error correlation {soc_error_correlation} is not in [-1, 1]",
+            fix="give the correlation of the two epochs' SOC-total errors",
+        )
+    soc_rho = float(soc_error_correlation)
+    pools, absent = _counted_pools(profile)
+    gwp = GWP[profile.gwp]
+    notes: list[str] = []
+    if absent:
+        notes.append(
+            f"pool(s) {', '.join(absent)} of the {profile.name} profile are not measured by "
+            "this survey and are not counted (no dead-organic-matter layer)"
+        )
+    single = len(epochs) == 1
+    if single:
+        notes.append(SINGLE_EPOCH_NOTE)
+
+    def project_net(mc: MonteCarlo) -> FloatArray:
+        draws = _simulate(
+            mc, epochs, classes, strata=strata, pools=pools, gwp=gwp, soc_error_correlation=soc_rho
+        )
+        if single:
+            stocks = draws.stocks[epochs[0].name]
+            total: FloatArray = np.sum([stocks[p].sum(axis=1) for p in pools], axis=0)
+            return total
+        net: FloatArray = draws.removals.sum(axis=1) - draws.non_co2.sum(axis=1)
+        return net
+
+    run = run_until_converged(
+        project_net,
+        seed=seed,
+        start=n_draws,
+        max_draws=max_draws if max_draws is not None else 16 * n_draws,
+    )
+    mc = MonteCarlo(seed, run.n_draws)
+    draws = _simulate(
+        mc, epochs, classes, strata=strata, pools=pools, gwp=gwp, soc_error_correlation=soc_rho
+    )
+    stock_summaries = {
+        epoch.name: {
+            pool: {
+                **{
+                    s: summarize(draws.stocks[epoch.name][pool][:, i], seed=seed)
+                    for i, s in enumerate(strata)
+                },
+                "total": summarize(draws.stocks[epoch.name][pool].sum(axis=1), seed=seed),
+            }
+            for pool in pools
+        }
+        for epoch in epochs
+    }
+    chains: dict[str, CreditChain] = {}
+    stage_warnings = list(warnings)
+    vintage_rows: list[dict[str, Any]] = []
+    if not single:
+        for i, stratum in enumerate(strata):
+            chains[stratum] = credit_chain(
+                draws.removals[:, i],
+                draws.non_co2[:, i],
+                profile=profile,
+                price_per_t=price_per_t,
+                seed=seed,
+            )
+        chains["total"] = credit_chain(
+            draws.removals.sum(axis=1),
+            draws.non_co2.sum(axis=1),
+            profile=profile,
+            baseline_t_co2e_yr=baseline_t_co2e_yr,
+            price_per_t=price_per_t,
+            seed=seed,
+        )
+        stage_warnings += _pool_warnings(draws.change, pools, chains["total"].net)
+        for vintage, days, years in vintage_fractions(epochs[0].date, epochs[-1].date):
+            for stratum, chain in chains.items():
+                tradable = chain.tradable_t_co2e_yr * years
+                vintage_rows.append(
+                    {
+                        "stratum": stratum,
+                        "vintage": vintage,
+                        "days": days,
+                        "years": years,
+                        "tradable_t_co2e": tradable,
+                        "value": None if price_per_t is None else tradable * price_per_t,
+                    }
+                )
+    table = _strata_table(
+        epochs, strata, pools, draws, chains, stock_summaries, seed=seed, single=single
+    )
+    monte_carlo = {
+        **mc.to_dict(),
+        "soc_error_correlation": soc_rho,
+        "convergence": run.convergence.to_dict(),
+        "converged_output": "project net removals (t CO2e/yr)"
+        if not single
+        else "project carbon stock (t C)",
+    }
+    inputs = {
+        epoch.name: {
+            "agb_t_dm": {
+                f"{stratum}/{cls}": {
+                    "map": float(epoch.agb_t_dm[k]),
+                    "bootstrap_sd": float(np.std(epoch.agb_replicates_t_dm[:, k], ddof=1)),
+                }
+                for k, (stratum, cls) in enumerate(epoch.agb_keys)
+            },
+            "agb_bootstrap_replicates": int(epoch.agb_replicates_t_dm.shape[0]),
+            "soc_t_c": dict(epoch.soc_t_c),
+            "soc_total_t_c": epoch.soc_total_t_c,
+            "soc_total_se_t_c": epoch.soc_se_t_c,
+            "class_area_ha": {
+                c: {"adjusted": a, "se": se} for c, (a, se) in epoch.class_area_ha.items()
+            },
+            "stratum_area_ha": dict(epoch.stratum_area_ha),
+        }
+        for epoch in epochs
+    }
+    return Ledger(
+        profile=profile,
+        epochs=tuple((e.name, e.date) for e in epochs),
+        pools=tuple(pools),
+        strata=table,
+        vintages=pd.DataFrame(
+            vintage_rows,
+            columns=["stratum", "vintage", "days", "years", "tradable_t_co2e", "value"],
+        ),
+        chains=chains,
+        stock_summaries=stock_summaries,
+        monte_carlo=monte_carlo,
+        warnings=tuple(stage_warnings),
+        notes=tuple(notes),
+        polygon=dict(polygon or {}),
+        currency=currency,
+        extra={"inputs": inputs},
+    )
+
+
+def _strata_table(
+    epochs: Sequence[EpochInputs],
+    strata: Sequence[str],
+    pools: Sequence[str],
+    draws: _Draws,
+    chains: Mapping[str, CreditChain],
+    stock_summaries: Mapping[str, Mapping[str, Mapping[str, Summary]]],
+    *,
+    seed: int,
+    single: bool,
+) -> pd.DataFrame:
+    later = epochs[-1]
+    rows: list[dict[str, Any]] = []
+    for i, stratum in enumerate([*strata, "total"]):
+        row: dict[str, Any] = {"stratum": stratum}
+        if stratum == "total":
+            row["area_ha"] = float(sum(later.stratum_area_ha.values()))
+            row["adjusted_area_ha"] = float(
+                sum(later.class_area_ha.get(s, (0.0, 0.0))[0] for s in strata)
+            )
+        else:
+            row["area_ha"] = float(later.stratum_area_ha.get(stratum, 0.0))
+            row["adjusted_area_ha"] = float(later.class_area_ha.get(stratum, (np.nan, 0.0))[0])
+        for epoch in epochs:
+            for pool in pools:
+                summary = stock_summaries[epoch.name][pool][stratum]
+                row[f"{pool}_{epoch.name}_t_c"] = summary.mean
+            row[f"stock_{epoch.name}_p5_t_c"], row[f"stock_{epoch.name}_p95_t_c"] = _bounds(
+                np.sum([draws.stocks[epoch.name][p] for p in pools], axis=0), i, seed
+            )
+        if not single:
+            for pool in pools:
+                values = draws.change[pool]
+                column = values.sum(axis=1) if stratum == "total" else values[:, i]
+                row[f"d_{pool}_t_c_yr"] = float(column.mean())
+            for term, values in (("ch4", draws.ch4), ("n2o", draws.n2o)):
+                column = values.sum(axis=1) if stratum == "total" else values[:, i]
+                row[f"{term}_t_co2e_yr"] = float(column.mean())
+            chain = chains[stratum]
+            row |= {
+                "removals_t_co2e_yr": chain.removals.mean,
+                "removals_p5_t_co2e_yr": chain.removals.p5,
+                "removals_p95_t_co2e_yr": chain.removals.p95,
+                "non_co2_t_co2e_yr": chain.non_co2.mean,
+                "baseline_t_co2e_yr": chain.baseline_t_co2e_yr,
+                "gross_t_co2e_yr": chain.gross.mean,
+                "gross_p5_t_co2e_yr": chain.gross.p5,
+                "gross_p95_t_co2e_yr": chain.gross.p95,
+                "leakage_t_co2e_yr": chain.leakage_t_co2e_yr,
+                "net_t_co2e_yr": chain.net.mean,
+                "net_p5_t_co2e_yr": chain.net.p5,
+                "net_p95_t_co2e_yr": chain.net.p95,
+                "relative_half_width_90": chain.net.relative_half_width_90,
+            }
+            for rule in chain.rules:
+                row[f"deduction_{rule.rule.replace('-', '_')}_t_co2e_yr"] = rule.deduction
+            row |= {
+                "rule_applied": chain.applied_rule.rule,
+                "adjusted_t_co2e_yr": chain.adjusted_t_co2e_yr,
+                "buffer_t_co2e_yr": chain.buffer_t_co2e_yr,
+                "tradable_t_co2e_yr": chain.tradable_t_co2e_yr,
+                "value_per_yr": chain.value,
+            }
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("stratum")
+
+
+def _bounds(values: FloatArray, i: int, seed: int) -> tuple[float, float]:
+    column = values.sum(axis=1) if i == values.shape[1] else values[:, i]
+    summary = summarize(column, seed=seed)
+    return summary.p5, summary.p95

@@ -1,0 +1,93 @@
+"""docs/ledger.md documents every key the ledger writes (the ledger's schema)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from carbonsink.accounting.ledger import LEDGER_SCHEMA, EpochInputs, build_ledger
+from carbonsink.accounting.montecarlo import Fixed, LogNormal
+from carbonsink.accounting.parameters import ClassParameters
+from carbonsink.accounting.profiles import load_profile
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "ledger.md"
+
+
+def _epoch(name: str, date: dt.date, agb: float, soc: float) -> EpochInputs:
+    rng = np.random.default_rng(len(name) + date.year)
+    return EpochInputs(
+        name=name,
+        date=date,
+        strata=("sedge", "reed"),
+        stratum_area_ha={"sedge": 10.0, "reed": 5.0},
+        agb_keys=(("sedge", "sedge"), ("reed", "reed")),
+        agb_t_dm=np.array([agb, agb / 2]),
+        agb_replicates_t_dm=np.array([agb, agb / 2]) + rng.normal(0, 5, size=(50, 2)),
+        soc_t_c={"sedge": soc, "reed": soc / 2},
+        soc_se_t_c=20.0,
+        class_area_ha={"sedge": (10.0, 1.0), "reed": (5.0, 0.5)},
+    )
+
+
+@pytest.fixture(scope="module")
+def ledger_json() -> dict[str, Any]:
+    classes = {
+        c: ClassParameters(
+            carbon_fraction=LogNormal(0.47, 0.01),
+            root_shoot=Fixed(1.0),
+            ch4_flux_mg_m2_d=LogNormal(2.0, 1.0),
+            n2o_flux_mg_m2_d=Fixed(0.0),
+            ch4_source="configured",
+            n2o_source="configured",
+        )
+        for c in ("sedge", "reed")
+    }
+    ledger = build_ledger(
+        [
+            _epoch("2020", dt.date(2020, 9, 15), 100.0, 1000.0),
+            _epoch("2025", dt.date(2025, 9, 18), 100.5, 1100.0),
+        ],
+        classes,
+        profile=load_profile("vm0033"),
+        seed=3,
+        n_draws=2000,
+        price_per_t=50.0,
+        polygon={"sha256": "0" * 64, "method": "test", "bounds_lonlat": [0, 0, 1, 1]},
+    )
+    return json.loads(json.dumps(ledger.to_dict(), allow_nan=False))
+
+
+def _documented(key: str, doc: str) -> bool:
+    generic = re.sub(r"_(2020|2025)_", "_<epoch>_", key)
+    generic = re.sub(r"^(agb|bgb|soc_0_100|soc_0_30)_<epoch>", "<pool>_<epoch>", generic)
+    generic = re.sub(r"^d_(agb|bgb|soc_0_100|soc_0_30)_", "d_<pool>_", generic)
+    return f"`{key}`" in doc or f"`{generic}`" in doc
+
+
+def test_every_key_of_the_ledger_is_documented(ledger_json: dict[str, Any]) -> None:
+    doc = DOC.read_text(encoding="utf-8")
+    assert ledger_json["schema"] == LEDGER_SCHEMA
+    keys: set[str] = set(ledger_json)
+    for section in ("claim", "project", "monte_carlo", "polygon", "crediting_period", "units"):
+        keys |= set(ledger_json[section])
+    keys |= set(ledger_json["strata"][0]) | set(ledger_json["vintages"][0])
+    keys |= set(ledger_json["project"]["net"])
+    keys |= set(ledger_json["project"]["uncertainty_rules"][0])
+    keys |= set(ledger_json["inputs"]["2020"])
+    missing = sorted(k for k in keys if not _documented(k, doc))
+    assert missing == []
+
+
+def test_warning_codes_are_documented(ledger_json: dict[str, Any]) -> None:
+    doc = DOC.read_text(encoding="utf-8")
+    codes = {w["code"] for w in ledger_json["warnings"]}
+    # AGB 100 → 100.5 t DM (sedge) and 50 → 50.25 (reed) against bootstrap noise of
+    # SD 5 t DM per epoch and stratum: the agb and bgb changes are not detectable.
+    assert codes
+    assert all(f"`{code}`" in doc for code in codes)
