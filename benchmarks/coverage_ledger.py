@@ -2,7 +2,7 @@
 
 For each seed this generates a small synthetic Junshan-like survey with known
 truth (``carbonsink.synthetic``), runs every stage and the accounting exactly
-as ``carbonsink credits`` does, and checks whether the ledger's 90 % Monte
+as ``carbonsink run`` does, and checks whether the ledger's 90 % Monte
 Carlo interval of the net sink (removals − CH4; the synthetic world has no
 N2O) and of the removals contains the truth in ``truth/totals.json``. A
 calibrated interval covers the truth in about 90 % of the surveys; with 20
@@ -80,13 +80,19 @@ def main() -> int:
         if seed in done:
             continue
         t0 = time.perf_counter()
-        row = run_job(JOB, str(seed), str(args.workers), str(args.out.resolve()))
+        try:
+            row = run_job(JOB, str(seed), str(args.workers), str(args.out.resolve()))
+        except RuntimeError as exc:  # a failed survey is a finding: record it, go on
+            row = {"seed": seed, "error": str(exc).strip().splitlines()[-1]}
         if row is None:
             print("carbonsink is not importable", file=sys.stderr)
             return 1
         done[seed] = row
         with results_path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
+        if "error" in row:
+            print(f"seed {seed:2d}: FAILED: {row['error']}", flush=True)
+            continue
         inside = row["net_p5"] <= row["truth_net"] <= row["net_p95"]
         print(
             f"seed {seed:2d}: net {row['net_mean']:8.1f} [{row['net_p5']:8.1f}, "
@@ -94,8 +100,14 @@ def main() -> int:
             f"{'inside' if inside else 'OUTSIDE'}  ({time.perf_counter() - t0:.0f} s)",
             flush=True,
         )
-    rows = [done[s] for s in sorted(done)]
+    failed = [done[s] for s in sorted(done) if "error" in done[s]]
+    rows = [done[s] for s in sorted(done) if "error" not in done[s]]
+    for row in failed:
+        print(f"seed {row['seed']} failed: {row['error']}")
     n = len(rows)
+    if n == 0:
+        print("no survey finished")
+        return 1
     net_in = sum(r["net_p5"] <= r["truth_net"] <= r["net_p95"] for r in rows)
     rem_in = sum(r["removals_p5"] <= r["truth_removals"] <= r["removals_p95"] for r in rows)
     half = [(r["net_p95"] - r["net_p5"]) / 2 for r in rows]

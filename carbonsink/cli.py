@@ -707,17 +707,6 @@ def biomass_predict(
     _print_written(written)
 
 
-def _preflight_or_exit(survey: Path) -> None:
-    """Run the preflight; print every error and exit 2 before any compute when there are any."""
-    report = _checked_survey(survey)
-    if report.errors:
-        stdout.print(
-            f"[red]{len(report.errors)} error(s)[/red] in {escape(str(survey))}: nothing was "
-            "computed; fix them and run again."
-        )
-        raise typer.Exit(EXIT_BAD_INPUT)
-
-
 def _print_claim(ledger: Any) -> None:
     from rich import box
     from rich.table import Table
@@ -760,40 +749,100 @@ def _print_claim(ledger: Any) -> None:
 
 
 @app.command()
-def credits(
+def run(
     survey: Annotated[Path, _SURVEY],
-    out: Annotated[Path, _OUT],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder (default: out/ beside the survey file)."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            help="Start a local Dask cluster of N workers (default: a process pool of all "
+            "cores; 1 = serial).",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786)."
+        ),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume/--fresh",
+            help="Reuse the finished stages of an earlier run in OUT (default), or recompute all.",
+        ),
+    ] = True,
     seed: Annotated[
         int | None,
-        typer.Option("--seed", help="Monte Carlo and bootstrap seed (default: the survey's)."),
+        typer.Option("--seed", help="Seed of every random step (default: the survey's)."),
     ] = None,
-    workers: Annotated[int | None, _WORKERS] = None,
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Also write report.pdf (extra 'pdf').")
+    ] = False,
 ) -> None:
-    """Run every stage of every epoch and the accounting; write the credit ledger.
+    """Run the whole survey: every stage of every epoch, the accounting, all outputs, the report.
 
-    Writes OUT/ledger.json (layout in docs/ledger.md), OUT/tables/ledger_strata.csv
-    and OUT/tables/ledger_vintages.csv, and prints the credit chain and the claim.
+    Writes OUT/manifest.json, cube_<epoch>.nc, change.nc, maps/*.tif, tables/*.csv,
+    ledger.json (docs/ledger.md), report.html and run.log. An interrupted or
+    repeated run reuses the finished stages (OUT/.cache) unless --fresh.
     """
-    from carbonsink.pipeline import account_survey, local_executor, write_ledger
+    import logging
 
-    _preflight_or_exit(survey)
-    loaded = load_survey(survey)
-    if seed is not None:
-        loaded = loaded.model_copy(
-            update={"survey": loaded.survey.model_copy(update={"seed": seed})}
+    from carbonsink.pipeline.run import run_executor, run_survey
+
+    report = _checked_survey(survey)
+    if report.errors:
+        stdout.print(
+            f"[red]{len(report.errors)} error(s)[/red] in {escape(str(survey))}: nothing was "
+            "computed; fix them and run again."
         )
-    with _progress() as progress, local_executor(workers) as executor:
-        task = progress.add_task("stages", total=float(len(loaded.epochs) + 1))
+        raise typer.Exit(EXIT_BAD_INPUT)
+    out_dir = out if out is not None else survey.parent / "out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(out_dir / "run.log", mode="a", encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package_logger = logging.getLogger("carbonsink")
+    previous_level = package_logger.level
+    package_logger.addHandler(handler)
+    package_logger.setLevel(min(previous_level or logging.INFO, logging.INFO))
+    try:
+        with _progress() as progress, run_executor(workers, scheduler) as executor:
+            task = progress.add_task("run", total=1.0)
 
-        def report(what: str, done: int, total: int) -> None:
-            if what.startswith("epoch ") or what == "accounting":
-                progress.update(task, description=what, completed=done)
-            else:
-                progress.update(task, description=escape(what))
+            def update(what: str, done: int, total: int) -> None:
+                if what.startswith(("epoch ", "accounting", "maps", "report", "done")):
+                    progress.update(task, description=escape(what), completed=done, total=total)
+                else:
+                    progress.update(task, description=escape(what))
 
-        _, ledger = account_survey(loaded, executor=executor, progress=report)
-    _print_claim(ledger)
-    _print_written(write_ledger(ledger, out))
+            result = run_survey(
+                load_survey(survey),
+                out_dir,
+                seed=seed,
+                resume=resume,
+                pdf=pdf,
+                executor=executor,
+                inputs=report.checked,
+                progress=update,
+            )
+    finally:
+        package_logger.removeHandler(handler)
+        package_logger.setLevel(previous_level)
+        handler.close()
+    _print_claim(result.ledger)
+    cached = sum(1 for s in result.manifest["stages"] if s["cached"])
+    stdout.print(
+        f"[green]done[/green] in {result.manifest['wall_seconds']:.0f} s"
+        f"{f' ({cached} stage(s) from the cache)' if cached else ''}: "
+        f"{len(result.written)} files in {escape(str(out_dir))} — open "
+        f"{escape(str(out_dir / 'report.html'))}"
+    )
 
 
 @app.command()

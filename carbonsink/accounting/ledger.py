@@ -385,6 +385,9 @@ class Ledger:
         Currency of the value column.
     extra
         Further JSON-ready sections (``inputs``: each epoch's aggregates).
+    draws
+        The project's Monte Carlo draws (``removals``, ``non_co2``, ``net``,
+        t CO2e/yr) for plots; not written to JSON. Empty for one epoch.
     """
 
     profile: MethodologyProfile
@@ -400,6 +403,7 @@ class Ledger:
     polygon: Mapping[str, Any]
     currency: str = "CNY"
     extra: Mapping[str, Any] = field(default_factory=dict)
+    draws: Mapping[str, FloatArray] = field(default_factory=dict, repr=False)
 
     @property
     def single_epoch(self) -> bool:
@@ -710,6 +714,13 @@ def build_ledger(
                         "value": None if price_per_t is None else tradable * price_per_t,
                     }
                 )
+    project_draws: dict[str, FloatArray] = {}
+    if not single:
+        removals = draws.removals.sum(axis=1)
+        non_co2 = draws.non_co2.sum(axis=1)
+        gross = removals - float(baseline_t_co2e_yr) - non_co2
+        leakage = np.where(gross > 0, gross * profile.leakage_pct / 100.0, 0.0)
+        project_draws = {"removals": removals, "non_co2": non_co2, "net": gross - leakage}
     table = _strata_table(
         epochs, strata, pools, draws, chains, stock_summaries, seed=seed, single=single
     )
@@ -758,6 +769,7 @@ def build_ledger(
         polygon=dict(polygon or {}),
         currency=currency,
         extra={"inputs": inputs},
+        draws=project_draws,
     )
 
 

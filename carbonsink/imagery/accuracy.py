@@ -582,7 +582,14 @@ def olofsson_area_estimate(
                 fix="add samples: draw reference sample units in that map class "
                 "(at least 2; Olofsson et al. 2014 suggest ≥ 50 per class)",
             )
-        if a > 0 and n == 1:
+        if a > 0 and n == 1 and share_variance == "jeffreys":
+            logger.warning(
+                "class %s covers %.2f ha of the map but has one reference sample: its area "
+                "variance is the Jeffreys posterior's, its user's accuracy has no SE",
+                _shown(label),
+                a,
+            )
+        elif a > 0 and n == 1:
             raise InputError(
                 f"class {_shown(label)} covers {a:,.2f} ha of the map but has only one reference "
                 "sample; the variance of a one-sample stratum is undefined (n_i − 1 = 0)",
@@ -606,13 +613,16 @@ def olofsson_area_estimate(
     weight = area / total_area
     sampled = n_i > 0
     safe_n = np.where(sampled, n_i, 1.0)
-    safe_n_minus_1 = np.where(sampled, n_i - 1.0, 1.0)
+    several = n_i > 1
+    safe_n_minus_1 = np.where(several, n_i - 1.0, 1.0)
     # Share of each stratum's sample in each reference class; 0 for an unsampled
     # (zero-area) stratum, whose weight is 0 anyway.
     share = np.where(sampled[:, None], counts / safe_n[:, None], 0.0)
     proportions = weight[:, None] * share  # eq. 4
     area_proportion = proportions.sum(axis=0)  # eq. 9
-    share_var = share * (1.0 - share) / safe_n_minus_1[:, None]
+    # Wald variance of a stratum's shares; 0 for a one-sample stratum (only reached
+    # with share_variance="jeffreys", whose area variance is defined for n_i = 1).
+    share_var = np.where(several[:, None], share * (1.0 - share) / safe_n_minus_1[:, None], 0.0)
     if share_variance == "jeffreys":
         smoothed = (counts + 0.5) / (safe_n + 1.0)[:, None]
         area_share_var = np.where(
@@ -626,7 +636,7 @@ def olofsson_area_estimate(
 
     diagonal = np.diag(proportions)
     users = np.where(sampled, np.diag(share), np.nan)  # eq. 2
-    users_variance = np.where(sampled, users * (1.0 - users) / safe_n_minus_1, np.nan)  # eq. 6
+    users_variance = np.where(several, users * (1.0 - users) / safe_n_minus_1, np.nan)  # eq. 6
     overall = float(diagonal.sum())  # eq. 1
     overall_variance = float(
         np.where(sampled, weight**2 * np.nan_to_num(users_variance), 0.0).sum()

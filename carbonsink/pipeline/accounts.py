@@ -169,6 +169,7 @@ def epoch_results(
     epoch: Epoch,
     grid: Grid,
     *,
+    executor: Executor | None = None,
     progress: ProgressCallback | None = None,
 ) -> EpochResults:
     """Run the per-epoch stages: cube, biomass, core stocks, SOC maps and their block totals.
@@ -177,7 +178,7 @@ def epoch_results(
     survey's ``[soil] prediction`` (block kriging is defined for it only);
     regression-kriged maps still give the per-pixel layers.
     """
-    cube = epoch_cube(survey, epoch, grid, progress=progress)
+    cube = epoch_cube(survey, epoch, grid, executor=executor, progress=progress)
     biomass = epoch_biomass(survey, epoch, cube)
     stocks = epoch_core_stocks(survey, epoch)
     covariates = cube.cube[["ndvi", "mndwi"]]
@@ -414,6 +415,7 @@ def survey_ledger(
     *,
     seed: int | None = None,
     executor: Executor | None = None,
+    inputs: Sequence[EpochInputs] | None = None,
 ) -> Ledger:
     """The survey's ledger from its epochs' stage results (earliest first).
 
@@ -427,6 +429,9 @@ def survey_ledger(
         Monte Carlo seed (default the survey's seed).
     executor
         Runs the AGB bootstrap replicates in parallel.
+    inputs
+        The epochs' :func:`epoch_ledger_inputs`, when already computed (e.g.
+        from a run's cache); computed here otherwise.
     """
     profile = survey_profile(survey)
     depth = float(profile.soil_depth_cm)
@@ -438,11 +443,13 @@ def survey_ledger(
             where="[soil].depths_cm",
             fix=f"add {depth:g} to [soil] depths_cm",
         )
-    strata_map = results[-1].cube.cube["landcover"].values
-    inputs = [
-        epoch_ledger_inputs(survey, r, strata_map, soil_depth_cm=depth, executor=executor)
-        for r in results
-    ]
+    if inputs is None:
+        strata_map = results[-1].cube.cube["landcover"].values
+        inputs = [
+            epoch_ledger_inputs(survey, r, strata_map, soil_depth_cm=depth, executor=executor)
+            for r in results
+        ]
+    inputs = list(inputs)
     rho = 0.0
     if len(results) > 1:
         change = soc_change(survey, results[0], results[-1], depth_cm=depth)
@@ -499,7 +506,7 @@ def account_survey(
     for i, epoch in enumerate(epochs):
         if progress is not None:
             progress(f"epoch {epoch.name}", i, len(epochs))
-        results.append(epoch_results(survey, epoch, grid, progress=progress))
+        results.append(epoch_results(survey, epoch, grid, executor=executor, progress=progress))
     if progress is not None:
         progress("accounting", len(epochs), len(epochs))
     return results, survey_ledger(survey, results, seed=seed, executor=executor)

@@ -431,7 +431,8 @@ def _lidar_decision(lidar: FittedBiomassModel, imagery: FittedBiomassModel) -> t
     used = rmse_lidar < rmse_imagery
     verdict = "used" if used else "not used"
     return used, (
-        f"LiDAR model {verdict}: on the {len(common)} plots with LiDAR its spatial-CV RMSE is "
+        f"LiDAR model {verdict}: on the {len(common)} plots under LiDAR (only those, so not "
+        f"the pooled figures of the CV tables) its spatial-CV RMSE is "
         f"{rmse_lidar:.2f} Mg DM/ha against {rmse_imagery:.2f} for the imagery model"
     )
 
@@ -472,11 +473,19 @@ def epoch_biomass(survey: Survey, epoch: Epoch, cube: EpochCube) -> EpochBiomass
                 f"{MIN_LIDAR_PLOTS} are needed"
             )
         else:
-            lidar = fit(name="lidar", features=cube.lidar_features)
-            candidates.insert(0, lidar)
-            used, decision = _lidar_decision(lidar, imagery)
-            if used:
-                models.insert(0, lidar)
+            try:
+                lidar = fit(name="lidar", features=cube.lidar_features)
+            except InputError as exc:
+                # The imagery model was fitted on the same plot table, so what fails
+                # here is specific to the LiDAR subset (e.g. its plots fall in too
+                # few cross-validation blocks): map with the imagery model alone.
+                decision = f"LiDAR model not fitted: {exc.problem.message}"
+                logger.warning(decision)
+            else:
+                candidates.insert(0, lidar)
+                used, decision = _lidar_decision(lidar, imagery)
+                if used:
+                    models.insert(0, lidar)
     layers = map_biomass(survey, cube, models)
     return EpochBiomass(
         models=tuple(models),

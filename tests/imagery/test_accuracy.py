@@ -435,6 +435,25 @@ def test_one_sample_stratum_is_an_error() -> None:
         olofsson_area_estimate(counts, mapped)
 
 
+def test_one_sample_stratum_has_a_jeffreys_area_variance() -> None:
+    # Jeffreys: the stratum's class shares are (n_ij + 0.5)/(n_i + 1) = (0.25, 0.75,
+    # 0.25, 0.25) for counts (0, 1, 0, 0), with variance s(1 − s)/(n_i + 2) = 0.1875/3
+    # = 0.0625 each: defined for n_i = 1, unlike Wald's s(1 − s)/(n_i − 1). Its user's
+    # accuracy is 1/1 = 1 with no SE.
+    counts, mapped = _olofsson_inputs()
+    counts.loc["forest_gain"] = [0, 1, 0, 0]
+    result = olofsson_area_estimate(counts, mapped, share_variance="jeffreys")
+    row = result.table.loc["forest_gain"]
+    assert row["users_accuracy"] == 1.0
+    assert np.isnan(row["users_accuracy_se"])
+    assert np.isfinite(result.table["se_ha"]).all()
+    weight = mapped["forest_gain"] / mapped.sum()
+    total = mapped.sum()
+    # The stratum adds weight² × 0.0625 to every class's proportion variance, so each
+    # class's area SE is at least total × sqrt(weight² × 0.0625) = total × weight × 0.25.
+    assert (result.table["se_ha"] >= total * weight * 0.25).all()
+
+
 def test_samples_without_mapped_area_is_an_error() -> None:
     counts, mapped = _olofsson_inputs()
     mapped["forest_gain"] = 0.0

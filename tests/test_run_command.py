@@ -1,0 +1,215 @@
+"""End to end: `carbonsink run` on the sample survey (DESIGN.md §5; issues 7 and 8).
+
+Two runs of the sample survey are made once for the module:
+
+* A — uninterrupted, with a local Dask cluster of 2 workers;
+* B — serial, killed with SIGKILL as soon as its first epoch is in the stage
+  cache, then started again, which resumes from that cache.
+
+Their ledgers must be byte-identical: that shows both that ``--workers 2``
+gives the serial result and that a resumed run gives the uninterrupted one.
+The claims are checked against the truth stored with the sample survey.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from carbonsink.io.vectors import boundary_fingerprint
+from tests.conftest import PROJECT_ROOT
+
+SAMPLE = PROJECT_ROOT / "sample_data" / "junshan"
+SURVEY = SAMPLE / "survey.toml"
+
+
+def _carbonsink(*args: str) -> list[str]:
+    return [sys.executable, "-m", "carbonsink", "-q", *args]
+
+
+@pytest.fixture(scope="module")
+def run_a(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run_a")
+    result = subprocess.run(
+        _carbonsink("run", str(SURVEY), "--out", str(out), "--workers", "2"),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PROJECT_ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def run_b(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("run_b")
+    command = _carbonsink("run", str(SURVEY), "--out", str(out), "--workers", "1")
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 600
+    cache = out / ".cache"
+    while time.monotonic() < deadline and process.poll() is None:
+        if any(cache.glob("epoch-2020-*.pkl")):
+            break
+        time.sleep(0.2)
+    assert process.poll() is None, "the run ended before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (out / "ledger.json").exists()
+    resumed = subprocess.run(command, capture_output=True, text=True, check=False, cwd=PROJECT_ROOT)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    return out, resumed.stdout
+
+
+@pytest.fixture(scope="module")
+def ledger(run_a: Path) -> dict[str, Any]:
+    return json.loads((run_a / "ledger.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def truth() -> dict[str, Any]:
+    return json.loads((SAMPLE / "truth" / "totals.json").read_text(encoding="utf-8"))["sink"]
+
+
+def test_killed_serial_run_resumes_to_the_ledger_of_an_uninterrupted_dask_run(
+    run_a: Path, run_b: tuple[Path, str]
+) -> None:
+    out_b, _ = run_b
+    assert (out_b / "ledger.json").read_bytes() == (run_a / "ledger.json").read_bytes()
+    manifest = json.loads((out_b / "manifest.json").read_text(encoding="utf-8"))
+    cached = {s["name"] for s in manifest["stages"] if s["cached"]}
+    assert "epoch-2020" in cached
+    assert "epoch-2025" not in cached
+
+
+def test_output_folder_has_every_product(run_a: Path) -> None:
+    for name in (
+        "manifest.json",
+        "ledger.json",
+        "report.html",
+        "run.log",
+        "change.nc",
+        "cube_2020.nc",
+        "cube_2025.nc",
+    ):
+        assert (run_a / name).is_file(), name
+    maps = {p.name for p in (run_a / "maps").glob("*.tif")}
+    assert {
+        "carbon_mg_ha_2020.tif",
+        "carbon_mg_ha_2025.tif",
+        "removals_t_co2e_ha_yr.tif",
+        "removals_sd_t_co2e_ha_yr.tif",
+        "landcover_2025.tif",
+        "soc_sd_mg_ha_2025.tif",
+    } <= maps
+    tables = {p.name for p in (run_a / "tables").glob("*.csv")}
+    assert {
+        "ledger_strata.csv",
+        "ledger_vintages.csv",
+        "core_stocks_2020.csv",
+        "landcover_areas_2025.csv",
+        "biomass_cv_2025_imagery.csv",
+    } <= tables
+    manifest = json.loads((run_a / "manifest.json").read_text(encoding="utf-8"))
+    # 19 input files of the sample survey (the preflight's list) with their sha256.
+    assert len(manifest["inputs"]) == 19
+    assert all(len(item["sha256"]) == 64 for item in manifest["inputs"])
+    assert manifest["seed"] == 20240830
+    assert "report.html" in manifest["outputs"]
+    assert not list(run_a.rglob("*.tmp*"))
+
+
+def test_true_sink_is_inside_the_reported_90_percent_interval(
+    ledger: dict[str, Any], truth: dict[str, Any]
+) -> None:
+    # truth/totals.json: removals 44/12 × Δ(agb_c + bgb_c + soc_0_100) = 875.35 and
+    # net = removals − CH4 = 808.99 t CO2e/yr (the synthetic world has no N2O; the
+    # sample survey says so with n2o_flux_mg_m2_d = 0).
+    project = ledger["project"]
+    low, high = project["removals"]["ci90"]
+    assert low <= truth["removals_t_co2e_yr"] <= high
+    low, high = project["net"]["ci90"]
+    assert low <= truth["net_t_co2e_yr"] <= high
+    # CH4: the configured fluxes on the area-adjusted 2025 classes, the truth the same
+    # fluxes on the true areas: within the area errors (±10 %).
+    assert project["non_co2_emissions"]["mean"] == pytest.approx(truth["ch4_t_co2e_yr"], rel=0.10)
+    # The tradable total: the true net after the same rule and buffer must be inside
+    # [0, the reported net's upper bound]; the claim is never above the net's CI.
+    assert 0.0 <= ledger["claim"]["tradable_t_co2e_yr"] <= high
+
+
+def test_pool_changes_are_near_the_truth(ledger: dict[str, Any], truth: dict[str, Any]) -> None:
+    total = next(r for r in ledger["strata"] if r["stratum"] == "total")
+    # The SOC change is the bulk of the sink: 267.97 t C/yr in truth.
+    assert total["d_soc_0_100_t_c_yr"] == pytest.approx(
+        truth["delta_c_t_c_yr"]["soc_0_100"], rel=0.25
+    )
+    # Vegetation lost 29.2 t C/yr (poplar removed): the sign and order of magnitude.
+    assert -80.0 < total["d_agb_t_c_yr"] + total["d_bgb_t_c_yr"] < 0.0
+
+
+def test_ledger_records_the_profile_chain_and_polygon(ledger: dict[str, Any]) -> None:
+    assert ledger["schema"] == "carbonsink-ledger/1"
+    assert ledger["profile"]["name"] == "vm0033"
+    assert ledger["pools"] == ["agb", "bgb", "soc_0_100"]
+    assert ledger["monte_carlo"]["n_draws"] >= 10_000
+    assert ledger["monte_carlo"]["seed"] == 20240830
+    rules = ledger["project"]["uncertainty_rules"]
+    assert [r["rule"] for r in rules] == ["vm0033", "ar-tool14", "lower-bound"]
+    assert [r["applied"] for r in rules] == [True, False, False]
+    project = ledger["project"]
+    assert project["buffer"] == pytest.approx(0.15 * max(project["adjusted"], 0.0))
+    assert project["tradable"] == pytest.approx(max(project["adjusted"], 0.0) - project["buffer"])
+    assert (
+        ledger["polygon"]["sha256"] == boundary_fingerprint(SAMPLE / "boundary.geojson")["sha256"]
+    )
+    codes = {(w["code"], w["where"]) for w in ledger["warnings"]}
+    assert ("outside-aoa", "epoch 2020") in codes
+    assert ("outside-aoa", "epoch 2025") in codes
+
+
+def test_tables_agree_with_the_json(run_a: Path, ledger: dict[str, Any]) -> None:
+    strata = pd.read_csv(run_a / "tables" / "ledger_strata.csv").set_index("stratum")
+    total = next(r for r in ledger["strata"] if r["stratum"] == "total")
+    assert strata.loc["total", "tradable_t_co2e_yr"] == pytest.approx(total["tradable_t_co2e_yr"])
+    vintages = pd.read_csv(run_a / "tables" / "ledger_vintages.csv")
+    project = vintages[vintages["stratum"] == "total"]
+    # 2020-09-15 → 2025-09-18: vintage 2020 has 16 + 31 + 30 + 31 = 108 days, 2025
+    # Jan 1 → Sep 18 = 260 days; 108 + 3 × 365 + 366 + 260 = 1829 days in all.
+    assert list(project["vintage"]) == [2020, 2021, 2022, 2023, 2024, 2025]
+    assert list(project["days"]) == [108, 365, 365, 365, 366, 260]
+    assert project["tradable_t_co2e"].sum() == pytest.approx(ledger["claim"]["tradable_t_co2e"])
+
+
+def test_a_preflight_error_stops_before_any_compute(tmp_path: Path) -> None:
+    import shutil
+
+    survey_dir = tmp_path / "survey"
+    shutil.copytree(SAMPLE, survey_dir, ignore=shutil.ignore_patterns("lidar", "truth"))
+    (survey_dir / "plots_2025.csv").unlink()
+    (survey_dir / "soil_2020.csv").write_text("core_id,lon,lat\nA,1,2\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = subprocess.run(
+        _carbonsink("run", str(survey_dir / "survey.toml"), "--out", str(out)),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PROJECT_ROOT,
+    )
+    text = result.stdout + result.stderr
+    assert result.returncode == 2
+    assert "plots_2025.csv" in text
+    assert "soil_2020.csv" in text
+    assert "Traceback" not in text
+    assert not out.exists()
