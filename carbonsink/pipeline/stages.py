@@ -304,9 +304,18 @@ def epoch_cube(
     progress: ProgressCallback | None = None,
 ) -> EpochCube:
     """Imagery (composite, gap-filled; indices; land cover) and LiDAR layers of an epoch."""
+    settings = {(str(entry.crs), entry.ground) for entry in epoch.lidar}
+    if len(settings) > 1:
+        raise ConfigError(
+            f"epoch {epoch.name!r} has LiDAR entries with different crs or ground settings "
+            f"({', '.join(f'crs {c}, ground {g}' for c, g in sorted(settings))}); one run of "
+            "the LiDAR chain takes one of each",
+            where=f"[[epochs]] {epoch.name} lidar",
+            fix="give the same crs and ground to every LiDAR entry of the epoch (or merge them)",
+        )
     from carbonsink.imagery.composite import fill_composite_gaps
     from carbonsink.imagery.indices import compute_index
-    from carbonsink.lidar.processing import process_lidar
+    from carbonsink.lidar.processing import LidarOptions, process_lidar
 
     def step(what: str, done: int) -> None:
         if progress is not None:
@@ -343,7 +352,8 @@ def epoch_cube(
     files = [f for entry in epoch.lidar for f in entry.files()]
     if files:
         crs = epoch.lidar[0].crs
-        lidar = process_lidar(files, grid, crs=crs, executor=executor)
+        options = LidarOptions(ground=epoch.lidar[0].ground)
+        lidar = process_lidar(files, grid, crs=crs, options=options, executor=executor)
         for metric in lidar.metrics.data_vars:
             layers[str(metric)] = lidar.metrics[metric]
         present = [f for f in LIDAR_FEATURES if f in lidar.metrics]
