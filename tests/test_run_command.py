@@ -213,3 +213,18 @@ def test_a_preflight_error_stops_before_any_compute(tmp_path: Path) -> None:
     assert "soil_2020.csv" in text
     assert "Traceback" not in text
     assert not out.exists()
+
+
+def test_ch4_sensitivity_breaks_even_where_ch4_cancels_the_removals(
+    run_a: Path, ledger: dict[str, Any]
+) -> None:
+    # The sample survey has no N2O and no baseline, so the net is 0 when the scaled CH4
+    # equals the removals: multiplier = removals / CH4 (both t CO2e/yr); the table's CH4
+    # is the point estimate on the adjusted areas, the ledger's the Monte Carlo mean
+    # (log-normal fluxes with their means set to the configured values): within 2 %.
+    sensitivity = ledger["ch4_sensitivity"]
+    project = ledger["project"]
+    expected = project["removals"]["mean"] / project["non_co2_emissions"]["mean"]
+    assert sensitivity["break_even_multiplier"] == pytest.approx(expected, rel=0.02)
+    table = pd.read_csv(run_a / "tables" / "ch4_sensitivity.csv")
+    assert list(table["ch4_multiplier"]) == [0.0, 0.5, 1.0, 2.0, 4.0]

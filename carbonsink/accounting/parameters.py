@@ -34,6 +34,7 @@ __all__ = [
     "class_parameters",
     "flux_distribution",
     "range_distribution",
+    "survey_class_flux",
 ]
 
 #: IPCC 2006 range of the carbon fraction of herbaceous and woody dry matter (METHODOLOGY.md §2).
@@ -142,6 +143,24 @@ class ClassParameters:
     n2o_source: FluxSource
 
 
+def survey_class_flux(name: str, params: VegetationClass, profile: MethodologyProfile) -> ClassFlux:
+    """A class's configured CH4/N2O fluxes with the profile's default factors for that class.
+
+    Notes
+    -----
+    The profile's factors are per class (or its ``default`` entry,
+    :meth:`~carbonsink.accounting.profiles.MethodologyProfile.factors_for`),
+    converted from t ha⁻¹ yr⁻¹ to mg m⁻² d⁻¹.
+    """
+    factors = profile.factors_for(name)
+    return ClassFlux(
+        ch4_mg_m2_d=params.ch4_flux_mg_m2_d,
+        n2o_mg_m2_d=params.n2o_flux_mg_m2_d,
+        ch4_default_mg_m2_d=None if factors is None else factors.ch4_mg_m2_d,
+        n2o_default_mg_m2_d=None if factors is None else factors.n2o_mg_m2_d,
+    )
+
+
 def class_parameters(
     classes: Mapping[str, VegetationClass], profile: MethodologyProfile
 ) -> dict[str, ClassParameters]:
@@ -185,13 +204,7 @@ def class_parameters(
             rs / ROOT_SHOOT_DEFAULT_FACTOR,
             rs * ROOT_SHOOT_DEFAULT_FACTOR,
         )
-        factors = profile.factors_for(name)
-        flux = ClassFlux(
-            ch4_mg_m2_d=params.ch4_flux_mg_m2_d,
-            n2o_mg_m2_d=params.n2o_flux_mg_m2_d,
-            ch4_default_mg_m2_d=None if factors is None else factors.ch4_mg_m2_d,
-            n2o_default_mg_m2_d=None if factors is None else factors.n2o_mg_m2_d,
-        )
+        flux = survey_class_flux(name, params, profile)
         ch4, ch4_source = flux.resolve("CH4", class_name=name)
         n2o, n2o_source = flux.resolve("N2O", class_name=name)
         ch4_sd = params.ch4_flux_sd_mg_m2_d if ch4_source == "configured" else None

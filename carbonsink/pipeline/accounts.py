@@ -24,7 +24,8 @@ import pandas as pd
 import xarray as xr
 
 from carbonsink.accounting.ledger import EpochInputs, Ledger, LedgerWarning, build_ledger
-from carbonsink.accounting.parameters import class_parameters
+from carbonsink.accounting.non_co2 import ch4_sensitivity
+from carbonsink.accounting.parameters import class_parameters, survey_class_flux
 from carbonsink.accounting.profiles import MethodologyProfile, load_profile
 from carbonsink.config import Epoch, Survey
 from carbonsink.errors import InputError
@@ -461,7 +462,7 @@ def survey_ledger(
     polygon = boundary_fingerprint(section.boundary, crs=section.boundary_crs)
     inside = results[-1].cube.cube["inside_boundary"].values.astype(bool)
     polygon["area_ha"] = float(results[-1].cube.cube["cell_area_ha"].values[inside].sum())
-    return build_ledger(
+    ledger = build_ledger(
         inputs,
         class_parameters(survey.vegetation.classes, profile),
         profile=profile,
@@ -474,6 +475,19 @@ def survey_ledger(
         polygon=polygon,
         soc_error_correlation=rho,
     )
+    if ledger.single_epoch:
+        return ledger
+    fluxes = {
+        name: survey_class_flux(name, params, profile)
+        for name, params in survey.vegetation.classes.items()
+    }
+    areas = {c: a for c, (a, _) in inputs[-1].class_area_ha.items() if c in fluxes}
+    sensitivity = ch4_sensitivity(
+        ledger.chains["total"].removals.mean, areas, fluxes, gwp=profile.gwp
+    )
+    return dataclasses.replace(
+        ledger, extra={**ledger.extra, "ch4_sensitivity": sensitivity.to_dict()}
+    )
 
 
 def write_ledger(ledger: Ledger, out_dir: Path) -> list[Path]:
@@ -484,6 +498,13 @@ def write_ledger(ledger: Ledger, out_dir: Path) -> list[Path]:
     paths.append(write_csv(ledger.strata.reset_index(), out_dir / "tables" / "ledger_strata.csv"))
     if not ledger.vintages.empty:
         paths.append(write_csv(ledger.vintages, out_dir / "tables" / "ledger_vintages.csv"))
+    sensitivity = ledger.extra.get("ch4_sensitivity")
+    if sensitivity is not None:
+        paths.append(
+            write_csv(
+                pd.DataFrame(sensitivity["table"]), out_dir / "tables" / "ch4_sensitivity.csv"
+            )
+        )
     return paths
 
 

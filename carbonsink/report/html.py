@@ -645,6 +645,7 @@ def _context(content: ReportContent) -> dict[str, Any]:
         "strata": [] if single else _strata_rows(ledger),
         "vintages": [v for v in ledger["vintages"] if v.get("stratum") == "total"],
         "histogram": _histogram(content),
+        "ch4_sensitivity": ledger.get("ch4_sensitivity"),
         "methodology": content.methodology,
         "profile_rows": _profile_rows(ledger["profile"]),
         "inputs": _inputs(manifest),

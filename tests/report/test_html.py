@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -19,6 +20,7 @@ import xarray as xr
 
 from carbonsink.accounting.ledger import EpochInputs, LedgerWarning, build_ledger
 from carbonsink.accounting.montecarlo import Fixed, LogNormal
+from carbonsink.accounting.non_co2 import ClassFlux, ch4_sensitivity
 from carbonsink.accounting.parameters import ClassParameters
 from carbonsink.accounting.profiles import load_profile
 from carbonsink.errors import ConfigError
@@ -615,3 +617,16 @@ def test_format_percent() -> None:
     # 0.3264 → 32.64 % → one decimal 32.6 %.
     assert format_percent(0.3264) == "32.6 %"
     assert format_percent(None) == "—"
+
+
+def test_ch4_sensitivity_table_when_the_ledger_has_one(content: ReportContent) -> None:
+    # 10 ha of sedge at 6 mg CH4/m²/d: 10 × 6 × 365e-5 = 0.219 t CH4/yr × 28 (AR5)
+    # = 6.132 t CO2e/yr. With removals 61.32 the net is 0 at 61.32 / 6.132 = 10 × the flux.
+    sensitivity = ch4_sensitivity(
+        61.32, {"sedge": 10.0}, {"sedge": ClassFlux(ch4_mg_m2_d=6.0, n2o_mg_m2_d=0.0)}
+    )
+    ledger = {**content.ledger, "ch4_sensitivity": sensitivity.to_dict()}
+    page = render_report(dataclasses.replace(content, ledger=ledger))
+    assert 'id="ch4-sensitivity"' in page
+    assert "at 10.0 × the configured fluxes" in page
+    assert 'id="ch4-sensitivity"' not in render_report(content)
