@@ -103,6 +103,21 @@ def open_square(surface: AnyFloatArray, radius: int) -> AnyFloatArray:
     return np.asarray(ndimage.maximum_filter(eroded, size=size, mode="nearest"))
 
 
+def surface_gradient(surface: FloatArray, cell: float) -> tuple[FloatArray, FloatArray]:
+    """Row and column derivatives of a surface by central differences (``np.gradient``).
+
+    A surface one cell thick along an axis (a sliver of a tile) has no slope
+    along it: that derivative is 0 instead of numpy's error.
+    """
+    grads = [
+        np.gradient(surface, cell, axis=axis)
+        if surface.shape[axis] >= 2
+        else np.zeros_like(surface)
+        for axis in (0, 1)
+    ]
+    return np.asarray(grads[0], dtype=np.float64), np.asarray(grads[1], dtype=np.float64)
+
+
 def bilinear_at(surface: FloatArray, rows: FloatArray, cols: FloatArray) -> FloatArray:
     """Bilinear interpolation of a cell-centred surface at fractional row/col positions.
 

@@ -23,6 +23,7 @@ from carbonsink.lidar._raster_ops import (
     fill_nearest,
     inpaint,
     open_disk,
+    surface_gradient,
 )
 
 __all__ = [
@@ -218,7 +219,7 @@ def smrf(
     provisional = np.where(low | objects | empty, np.nan, zmin)
     provisional = inpaint(provisional, reach=params.fill_reach, sweeps=params.fill_sweeps)
 
-    grad_r, grad_c = np.gradient(provisional, cell)
+    grad_r, grad_c = surface_gradient(provisional, cell)
     slope_surface = np.hypot(grad_r, grad_c)
 
     all_rows = (y1 - y) / cell - 0.5

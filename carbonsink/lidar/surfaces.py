@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from carbonsink.lidar._raster_ops import bilinear_at, bin_max, bin_mean, inpaint
+from carbonsink.lidar._raster_ops import (
+    bilinear_at,
+    bin_max,
+    bin_mean,
+    inpaint,
+    surface_gradient,
+)
 
 __all__ = ["Raster", "canopy_height_model", "height_above_ground", "terrain_model"]
 
@@ -207,5 +213,5 @@ def canopy_height_model(
 
 def slope_degrees(dtm: Raster) -> FloatArray:
     """Terrain slope (degrees) of a DTM by central differences."""
-    grad_r, grad_c = np.gradient(dtm.values, dtm.cell)
+    grad_r, grad_c = surface_gradient(dtm.values, dtm.cell)
     return np.asarray(np.degrees(np.arctan(np.hypot(grad_r, grad_c))), dtype=np.float64)

@@ -25,6 +25,7 @@ from carbonsink.lidar._raster_ops import (
     inpaint,
     open_disk,
     open_square,
+    surface_gradient,
 )
 
 
@@ -286,3 +287,14 @@ def test_open_disk_lies_between_square_openings() -> None:
         disk = open_disk(surface, r)
         assert (open_square(surface, r) <= disk + 1e-12).all()
         assert (disk <= open_square(surface, inner) + 1e-12).all()
+
+
+def test_surface_gradient_of_a_plane_and_of_a_one_row_sliver() -> None:
+    # z = 2·row + 3·col on 1 m cells: ∂z/∂row = 2, ∂z/∂col = 3 everywhere (central
+    # differences are exact on a plane). A 1-row sliver has no row slope: 0, not an error.
+    rows, cols = np.mgrid[0:4, 0:5].astype(np.float64)
+    grad_r, grad_c = surface_gradient(2.0 * rows + 3.0 * cols, 1.0)
+    assert np.allclose(grad_r, 2.0) and np.allclose(grad_c, 3.0)
+    sliver_r, sliver_c = surface_gradient(np.array([[1.0, 4.0, 7.0]]), 2.0)
+    assert np.array_equal(sliver_r, np.zeros((1, 3)))
+    assert np.allclose(sliver_c, 1.5)  # (4 − 1)/2 m per cell of 2 m
