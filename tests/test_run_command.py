@@ -144,9 +144,13 @@ def test_true_sink_is_inside_the_reported_90_percent_interval(
     # CH4: the configured fluxes on the area-adjusted 2025 classes, the truth the same
     # fluxes on the true areas: within the area errors (±10 %).
     assert project["non_co2_emissions"]["mean"] == pytest.approx(truth["ch4_t_co2e_yr"], rel=0.10)
-    # The tradable total: the true net after the same rule and buffer must be inside
-    # [0, the reported net's upper bound]; the claim is never above the net's CI.
-    assert 0.0 <= ledger["claim"]["tradable_t_co2e_yr"] <= high
+    # The tradable total: the true net carried through the same chain (the applied
+    # rule's kept fraction for vm0033, the 15 % buffer) lies in the tradable interval.
+    rule = next(r for r in project["uncertainty_rules"] if r["applied"])
+    assert rule["rule"] == "vm0033"
+    true_tradable = truth["net_t_co2e_yr"] * rule["adjusted"] / rule["estimate"] * (1 - 0.15)
+    low, high = ledger["claim"]["tradable_ci90_t_co2e_yr"]
+    assert low <= true_tradable <= high
 
 
 def test_pool_changes_are_near_the_truth(ledger: dict[str, Any], truth: dict[str, Any]) -> None:

@@ -68,11 +68,37 @@ class CreditChain:
     price_per_t: float | None
     value: float | None
     notes: tuple[str, ...]
+    buffer_pct: float = 0.0
 
     @property
     def applied_rule(self) -> RuleResult:
         """The rule the profile applies."""
         return next(r for r in self.rules if r.applied)
+
+    def tradable_at(self, net: float) -> float:
+        """What the same chain would make tradable of another net (t CO2e/yr).
+
+        The applied rule's deduction is carried over as the rule defines it:
+        a fraction of the net for ``vm0033`` (Net × (1 − (U − U_allowed))),
+        a fixed amount for ``ar-tool14`` (DF × half-width) and ``lower-bound``
+        (mean − 5th percentile); then the zero floor and the buffer. Used for
+        the tradable interval (the chain at the net's 5th and 95th percentiles)
+        and to carry a true net through the same chain.
+        """
+        rule = self.applied_rule
+        if rule.rule == "vm0033":
+            kept = rule.adjusted / rule.estimate if rule.estimate > 0 else 0.0
+            adjusted = net * kept
+        else:
+            adjusted = net - rule.deduction
+        if adjusted <= 0:
+            return 0.0
+        return adjusted * (1.0 - self.stock_share * self.buffer_pct / 100.0)
+
+    @property
+    def tradable_ci90(self) -> tuple[float, float]:
+        """The chain applied at the 5th and 95th percentiles of the net, t CO2e/yr."""
+        return self.tradable_at(self.net.p5), self.tradable_at(self.net.p95)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record for the ledger (t CO2e/yr)."""
@@ -102,6 +128,7 @@ class CreditChain:
             "stock_share": self.stock_share,
             "buffer": self.buffer_t_co2e_yr,
             "tradable": self.tradable_t_co2e_yr,
+            "tradable_ci90": list(self.tradable_ci90),
             "price_per_t": self.price_per_t,
             "value_per_yr": self.value,
             "notes": list(self.notes),
@@ -197,4 +224,5 @@ def credit_chain(
         price_per_t=None if price_per_t is None else float(price_per_t),
         value=value,
         notes=tuple(notes),
+        buffer_pct=float(profile.buffer_pct),
     )

@@ -490,6 +490,7 @@ class Ledger:
         return {
             "tradable_t_co2e": self.tradable_t_co2e,
             "tradable_t_co2e_yr": chain.tradable_t_co2e_yr,
+            "tradable_ci90_t_co2e_yr": list(chain.tradable_ci90),
             "net_t_co2e_yr": chain.net.mean,
             "net_ci90_t_co2e_yr": list(chain.net.ci90),
             "removals_t_co2e_yr": chain.removals.mean,
@@ -834,6 +835,7 @@ def _strata_table(
                 "adjusted_t_co2e_yr": chain.adjusted_t_co2e_yr,
                 "buffer_t_co2e_yr": chain.buffer_t_co2e_yr,
                 "tradable_t_co2e_yr": chain.tradable_t_co2e_yr,
+                "tradable_ci90_t_co2e_yr": list(chain.tradable_ci90),
                 "value_per_yr": chain.value,
             }
         rows.append(row)

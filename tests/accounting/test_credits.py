@@ -93,3 +93,19 @@ def test_bad_inputs() -> None:
         credit_chain(np.ones(5), np.ones(4), profile=load_profile("vm0033"))
     with pytest.raises(InputError, match="stock_share"):
         credit_chain(np.ones(5), np.ones(5), profile=load_profile("vm0033"), stock_share=1.5)
+
+
+def test_tradable_interval_carries_the_applied_deduction() -> None:
+    # vm0033 case above: net 5–95 % = 630–1170, U = 30 % → kept fraction 0.9, buffer 15 %:
+    # T(630) = 630 × 0.9 × 0.85 = 481.95 and T(1170) = 1170 × 0.9 × 0.85 = 895.05.
+    removals = np.linspace(700.0, 1300.0, N)
+    chain = credit_chain(removals, np.full(N, 100.0), profile=load_profile("vm0033"))
+    assert chain.tradable_ci90 == pytest.approx((481.95, 895.05))
+    assert chain.tradable_at(chain.net.mean) == pytest.approx(chain.tradable_t_co2e_yr)
+    # lower-bound case: the deduction is the fixed 855 − 684 = 171, buffer 20 %:
+    # T(855 + 100) = (955 − 171) × 0.8 = 627.2; a net below 171 earns nothing.
+    lower = credit_chain(
+        np.linspace(800.0, 1200.0, N), np.full(N, 100.0), profile=load_profile("lower-bound")
+    )
+    assert lower.tradable_at(955.0) == pytest.approx(627.2)
+    assert lower.tradable_at(150.0) == 0.0
