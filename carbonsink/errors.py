@@ -102,6 +102,15 @@ class CarbonSinkError(Exception):
     def path(self) -> Path | None:
         return None if self.problem.path is None else Path(self.problem.path)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuild through __init__ with the original keywords. Without a __reduce__ of
+        # its own, an error that also inherits OSError (InputNotFoundError, OutputError)
+        # is rebuilt by tblib's exception pickling (installed by dask.distributed for
+        # errors raised in workers) with ValueError.__new__, which Python refuses.
+        problem = self.problem
+        rebuild = partial(type(self), path=problem.path, where=problem.where, fix=problem.fix)
+        return (rebuild, (problem.message,), self.__dict__)
+
 
 class ConfigError(CarbonSinkError, ValueError):
     """The survey file (or a profile file) is malformed or inconsistent."""

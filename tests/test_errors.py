@@ -150,5 +150,24 @@ def test_errors_survive_pickling(err: CarbonSinkError) -> None:
     assert type(clone) is type(err)
     assert str(clone) == str(err)
     assert clone.problem == err.problem
+
+
+@pytest.mark.parametrize(
+    "err",
+    [
+        InputNotFoundError("missing", path="a.las", fix="check the path"),
+        OutputError("disk full", path="out/x.tif"),
+        InputError("bad value", path="p.csv", where="line 3", fix="use a number"),
+    ],
+)
+def test_errors_survive_tblib_pickling(err: CarbonSinkError) -> None:
+    # dask.distributed installs tblib's exception pickling, which rebuilt errors that
+    # inherit OSError with ValueError.__new__ and failed ("is not safe").
+    from tblib import pickling_support
+
+    pickling_support.install(type(err))
+    clone = pickle.loads(pickle.dumps(err))
+    assert type(clone) is type(err)
+    assert clone.problem == err.problem
     if isinstance(err, PreflightError | SurveyFileError):
         assert clone.problems == err.problems
