@@ -174,7 +174,7 @@ def run_executor(
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: never clashes with another cluster
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -65,7 +65,7 @@ def test_run_executor_uses_an_existing_scheduler() -> None:
     from distributed import LocalCluster
 
     with (
-        LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster,
+        LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster,
         run_executor(scheduler=cluster.scheduler_address) as executor,
     ):
         assert executor is not None
