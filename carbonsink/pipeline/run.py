@@ -181,17 +181,6 @@ def run_executor(
         yield client.get_executor()
 
 
-def _check_pdf_support() -> None:
-    """Fail before any compute when report.pdf is asked but weasyprint is missing."""
-    try:
-        import weasyprint  # type: ignore[import-not-found]  # noqa: F401
-    except (ImportError, OSError) as exc:
-        raise ConfigError(
-            f"report.pdf needs weasyprint, which cannot be loaded ({exc})",
-            fix='pip install "carbonsink[pdf]" (and the Pango libraries it needs), or drop --pdf',
-        ) from exc
-
-
 def _survey_inputs(survey: Survey, inputs: Sequence[Path] | None) -> list[Path]:
     if inputs is not None:
         return sorted({Path(p).resolve() for p in inputs})
@@ -264,8 +253,10 @@ def run_survey(
         survey = survey.model_copy(
             update={"survey": survey.survey.model_copy(update={"seed": seed})}
         )
-    if pdf:
-        _check_pdf_support()
+    if pdf:  # fail before any compute when the PDF renderer is missing
+        from carbonsink.report.html import load_weasyprint
+
+        load_weasyprint()
     files = _survey_inputs(survey, inputs)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -42,6 +42,7 @@ __all__ = [
     "TEMPLATE",
     "format_number",
     "format_percent",
+    "load_weasyprint",
     "render_report",
     "write_report",
 ]
@@ -688,8 +689,8 @@ def render_report(content: ReportContent) -> str:
     return html
 
 
-def _weasyprint() -> ModuleType:
-    """Import WeasyPrint (the optional PDF renderer) or say how to install it."""
+def load_weasyprint() -> ModuleType:
+    """Import WeasyPrint (the optional PDF renderer) or say how to install it (ConfigError)."""
     try:
         return importlib.import_module("weasyprint")
     except ImportError as exc:
@@ -739,7 +740,7 @@ def write_report(content: ReportContent, path: Path, *, pdf: bool = False) -> li
     temporary file beside it (:func:`carbonsink.io.writers.atomic_path`).
     """
     html_path = Path(path)
-    weasyprint = _weasyprint() if pdf else None
+    weasyprint = load_weasyprint() if pdf else None
     html = render_report(content)
     pdf_bytes: bytes | None = None
     if weasyprint is not None:
