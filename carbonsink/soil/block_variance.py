@@ -311,6 +311,51 @@ def _block_weights(
     return weights, max(variance, 0.0)
 
 
+def _block_estimate(
+    variogram: VariogramModel,
+    xy: FloatArray,
+    zs: FloatArray,
+    noise_var: FloatArray,
+    block: BlockDiscretisation,
+) -> tuple[BlockEstimate, FloatArray]:
+    """The block estimate of validated cores, and the kriging weights behind it."""
+    weights, variance = _block_weights(variogram, xy, noise_var, block)
+    variance = max(variance, 0.0)
+    mean = float(weights @ zs)
+    se = math.sqrt(variance)
+    area = block.block_area_ha
+    if mean < 0:
+        logger.warning(
+            "the kriged mean stock of the block is negative (%.4g %s): kriging weights "
+            "below 0 outweigh the cores",
+            mean,
+            SOC_UNITS,
+        )
+    estimate = BlockEstimate(
+        mean_mg_ha=mean,
+        variance=variance,
+        se=se,
+        total_t_c=mean * area,
+        total_se_t_c=se * area,
+        n_points=zs.size,
+        block_area_ha=area,
+        n_block_points=block.x.size,
+    )
+    logger.info(
+        "block kriging of the mean SOC over %.2f ha from %d cores (%d block points): "
+        "%.3f ± %.3f %s, total %.1f ± %.1f t C",
+        area,
+        zs.size,
+        block.x.size,
+        mean,
+        se,
+        SOC_UNITS,
+        estimate.total_t_c,
+        estimate.total_se_t_c,
+    )
+    return estimate, weights
+
+
 def areal_mean_variance(
     x: npt.ArrayLike,
     y: npt.ArrayLike,
@@ -457,40 +502,7 @@ def areal_mean_variance(
     xy, zs = _point_arrays(x, y, values)
     noise_var = _noise(value_se, zs.size)
     block = discretise_block(grid, mask=mask, n_points=n_block_points)
-    weights, variance = _block_weights(variogram_model, xy, noise_var, block)
-    variance = max(variance, 0.0)
-    mean = float(weights @ zs)
-    se = math.sqrt(variance)
-    area = block.block_area_ha
-    if mean < 0:
-        logger.warning(
-            "the kriged mean stock of the block is negative (%.4g %s): kriging weights "
-            "below 0 outweigh the cores",
-            mean,
-            SOC_UNITS,
-        )
-    estimate = BlockEstimate(
-        mean_mg_ha=mean,
-        variance=variance,
-        se=se,
-        total_t_c=mean * area,
-        total_se_t_c=se * area,
-        n_points=zs.size,
-        block_area_ha=area,
-        n_block_points=block.x.size,
-    )
-    logger.info(
-        "block kriging of the mean SOC over %.2f ha from %d cores (%d block points): "
-        "%.3f ± %.3f %s, total %.1f ± %.1f t C",
-        area,
-        zs.size,
-        block.x.size,
-        mean,
-        se,
-        SOC_UNITS,
-        estimate.total_t_c,
-        estimate.total_se_t_c,
-    )
+    estimate, _ = _block_estimate(variogram_model, xy, zs, noise_var, block)
     return estimate
 
 
@@ -619,22 +631,11 @@ def block_change(
     process_nuggets = []
     block = discretise_block(grid, mask=mask, n_points=n_block_points)
     for (x, y, values, se), v in ((first, v1), (second, v2)):
-        estimates.append(
-            areal_mean_variance(
-                x,
-                y,
-                values,
-                grid,
-                variogram_model=v,
-                mask=mask,
-                n_block_points=n_block_points,
-                value_se=se,
-            )
-        )
         xy, zs = _point_arrays(x, y, values)
         noise = _noise(se, zs.size)
         process_nuggets.append(max(v.nugget - float(noise.mean()), 0.0))
-        w, _ = _block_weights(v, xy, noise, block)
+        estimate, w = _block_estimate(v, xy, zs, noise, block)
+        estimates.append(estimate)
         weights.append(w)
         points.append(xy)
     shared = v1 if v1.psill <= v2.psill else v2
