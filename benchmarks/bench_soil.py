@@ -8,7 +8,7 @@ from 500 random cores, each job in a fresh subprocess so that its peak RSS
   :class:`scipy.spatial.cKDTree`, tile by tile as :func:`predict_soc` does it
   (the part no local kriging can skip), plus writing four float32 output
   layers;
-* ``ordinary kriging``: :func:`carbonsink.soil.kriging.predict_soc` with a
+* ``ordinary kriging``: :func:`carbonsink.soil.soc_map.predict_soc` with a
   fitted spherical variogram, 32 neighbours;
 * ``regression kriging``: the same with two covariates (a float64 elevation
   layer and an integer class layer, one-hot encoded), both held in memory;
@@ -83,7 +83,7 @@ report(time.perf_counter() - start)
 _PREDICT = """
 import xarray as xr
 from carbonsink.grid import Grid
-from carbonsink.soil.kriging import predict_soc
+from carbonsink.soil.soc_map import predict_soc
 method = sys.argv[3]
 grid = Grid.from_bounds((x0, y0, x0 + extent, y0 + extent), crs="EPSG:32649", resolution=res)
 covariates = None

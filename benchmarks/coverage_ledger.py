@@ -29,17 +29,15 @@ from _jobs import run_job
 JOB = """
 import json, sys, tempfile, time
 from pathlib import Path
-from carbonsink.config import load_survey
-from carbonsink.pipeline import account_survey, local_executor
+from carbonsink.pipeline import local_executor, run_survey
 from carbonsink.synthetic import generate_survey
 
 seed, workers, root = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 start = time.perf_counter()
 summary = generate_survey(root / f"survey_{seed}", seed=seed, scale="small")
 generated = time.perf_counter()
-survey = load_survey(summary.survey_path)
 with local_executor(workers) as executor:
-    _, ledger = account_survey(survey, executor=executor)
+    ledger = run_survey(summary.survey_path, executor=executor).ledger
 truth = json.loads((summary.out_dir / "truth" / "totals.json").read_text())["sink"]
 chain = ledger.chains["total"]
 print(json.dumps({

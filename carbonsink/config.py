@@ -33,8 +33,10 @@ from pydantic import (
 )
 from pyproj import CRS
 
+from carbonsink.accounting.non_co2 import GwpSet
+from carbonsink.crs import as_crs
 from carbonsink.errors import InputNotFoundError, Problem, SurveyFileError
-from carbonsink.grid import as_crs
+from carbonsink.io._files import file_name_problem
 
 __all__ = [
     "DEFAULT_CLASSES",
@@ -61,7 +63,6 @@ BiomassModelName = Literal["random-forest", "quantile-forest", "gradient-boostin
 OmToOcMethod = Literal["dichromate", "van-bemmelen", "pribyl", "vm0033", "site-regression"]
 #: Organic matter -> organic carbon conversions (METHODOLOGY.md §3).
 OM_TO_OC_METHODS: tuple[str, ...] = typing.get_args(OmToOcMethod)
-GwpSet = Literal["AR4", "AR5", "AR6"]
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Percent = Annotated[float, Field(ge=0.0, le=100.0)]
@@ -169,6 +170,26 @@ class Epoch(_Model):
     plots: TableEntry | None = None
     soil: TableEntry | None = None
     landcover_samples: TableEntry | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_fits_a_file_name(cls, value: str) -> str:
+        problem = file_name_problem(value)
+        if problem:
+            raise ValueError(f"epoch name {problem} (it names the epoch's output files)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_lidar_setting(self) -> Epoch:
+        settings = {(str(entry.crs), entry.ground) for entry in self.lidar}
+        if len(settings) > 1:
+            listed = ", ".join(f"crs {c}, ground {g}" for c, g in sorted(settings))
+            raise ValueError(
+                f"the LiDAR entries have different crs or ground settings ({listed}); one run "
+                "of the LiDAR chain takes one of each: give every LiDAR entry of the epoch the "
+                "same crs and ground (or merge them)"
+            )
+        return self
 
     @property
     def year_fraction(self) -> float:
@@ -312,6 +333,10 @@ class VegetationSection(_Model):
     def _unique_codes(cls, value: dict[str, VegetationClass]) -> dict[str, VegetationClass]:
         if not value:
             raise ValueError("at least one class is needed")
+        for name in value:
+            problem = file_name_problem(name)
+            if problem:
+                raise ValueError(f"class name {problem} (it names output files)")
         seen: dict[int, str] = {}
         for name, params in value.items():
             if params.code in seen:

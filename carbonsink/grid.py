@@ -20,103 +20,16 @@ import numpy.typing as npt
 import xarray as xr
 from affine import Affine
 from pyproj import CRS, Proj, Transformer
-from pyproj.aoi import AreaOfInterest
-from pyproj.database import query_utm_crs_info
 from shapely.geometry.base import BaseGeometry
 
+from carbonsink.crs import as_crs, require_projected_crs
 from carbonsink.errors import CRSError, GridError
 from carbonsink.units import M2_PER_HA
 
-__all__ = [
-    "Grid",
-    "Tile",
-    "as_crs",
-    "crs_label",
-    "require_projected_crs",
-    "suggest_utm_crs",
-]
+__all__ = ["Grid", "Tile"]
 
 #: Largest distance between the nodes where the areal scale factor is evaluated.
 _AREA_LATTICE_SPACING_M = 2000.0
-
-
-def as_crs(crs: Any, *, what: str = "CRS") -> CRS:
-    """Parse anything pyproj understands (``"EPSG:32649"``, WKT, a CRS object).
-
-    Raises
-    ------
-    CRSError
-        When the text is not a CRS.
-    """
-    if isinstance(crs, CRS):
-        return crs
-    try:
-        if hasattr(crs, "to_wkt"):
-            return CRS.from_wkt(crs.to_wkt())
-        return CRS.from_user_input(crs)
-    except Exception as exc:  # pyproj raises CRSError/TypeError/ValueError
-        raise CRSError(
-            f"{what} {crs!r} is not a coordinate reference system pyproj can read ({exc})",
-            fix='give an EPSG code such as "EPSG:32649", or a WKT string',
-        ) from exc
-
-
-def crs_label(crs: CRS) -> str:
-    """A short name for messages: ``"EPSG:32649 (WGS 84 / UTM zone 49N)"`` or the CRS name."""
-    code = crs.to_epsg()
-    return f"EPSG:{code} ({crs.name})" if code else f'"{crs.name}"'
-
-
-def suggest_utm_crs(lon: float, lat: float) -> CRS:
-    """The WGS 84 / UTM zone CRS that contains a longitude/latitude point."""
-    infos = query_utm_crs_info(
-        datum_name="WGS 84",
-        area_of_interest=AreaOfInterest(lon, lat, lon, lat),
-    )
-    if not infos:
-        raise CRSError(f"no UTM zone found for lon {lon:.4f}, lat {lat:.4f}")
-    return CRS.from_epsg(int(infos[0].code))
-
-
-def require_projected_crs(
-    crs: Any, *, what: str = "analysis CRS", lonlat_hint: tuple[float, float] | None = None
-) -> CRS:
-    """Return ``crs`` as a pyproj CRS if it is projected with metre axes.
-
-    Parameters
-    ----------
-    crs
-        The CRS to check.
-    what
-        How to name it in the error message.
-    lonlat_hint
-        A longitude/latitude inside the area, used to suggest the UTM zone.
-
-    Raises
-    ------
-    CRSError
-        When the CRS is geographic (degrees) or its axes are not in metres;
-        the message names the projected CRS to use instead.
-    """
-    parsed = as_crs(crs, what=what)
-    suggestion = ""
-    if lonlat_hint is not None:
-        utm = suggest_utm_crs(*lonlat_hint)
-        suggestion = f", e.g. EPSG:{utm.to_epsg()} ({utm.name}) for this area"
-    if not parsed.is_projected:
-        raise CRSError(
-            f"{what} {crs_label(parsed)} is geographic: its units are degrees, "
-            "so cell sizes and areas would be meaningless",
-            fix=f"use a projected CRS in metres{suggestion or ' such as the local UTM zone'}",
-        )
-    factors = {axis.unit_conversion_factor for axis in parsed.axis_info[:2]}
-    if factors != {1.0}:
-        unit = parsed.axis_info[0].unit_name
-        raise CRSError(
-            f"{what} {crs_label(parsed)} has axes in {unit}, not metres",
-            fix=f"use a projected CRS in metres{suggestion or ' such as the local UTM zone'}",
-        )
-    return parsed
 
 
 @dataclass(frozen=True)

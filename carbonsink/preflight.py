@@ -24,13 +24,13 @@ from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
 from carbonsink.config import Epoch, LidarEntry, Survey, TableEntry, load_survey
+from carbonsink.crs import crs_plausibility_problem, require_projected_crs
 from carbonsink.errors import CarbonSinkError, Problem, Severity, SurveyFileError
-from carbonsink.grid import Grid, require_projected_crs
-from carbonsink.io._crs import crs_plausibility_problem
+from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import read_lidar_info
 from carbonsink.io.rasters import read_raster_info
 from carbonsink.io.tables import read_table, table_crs, table_points
-from carbonsink.io.vectors import read_boundary
+from carbonsink.io.vectors import Boundary, load_boundary
 from carbonsink.schemas import TABLE_SCHEMAS, check_table
 
 __all__ = ["PreflightReport", "check_survey", "preflight"]
@@ -57,12 +57,15 @@ class PreflightReport:
         The input files that were opened.
     grid
         The analysis grid, when the boundary and CRS allowed building it.
+    boundary
+        The project boundary as read (once) from its file, when it could be read.
     """
 
     survey: Survey | None
     problems: list[Problem] = field(default_factory=list)
     checked: list[Path] = field(default_factory=list)
     grid: Grid | None = None
+    boundary: Boundary | None = None
 
     @property
     def errors(self) -> list[Problem]:
@@ -192,14 +195,15 @@ class _Checker:
         path = section.boundary
         self.progress(self.name(path))
         lonlat: tuple[float, float] | None = None
-        boundary_ll: BaseGeometry | None = None
+        boundary: Boundary | None = None
         if self.exists(path, "[survey].boundary"):
             try:
-                boundary_ll = read_boundary(path, target_crs="EPSG:4326", crs=section.boundary_crs)
-                centre = boundary_ll.representative_point()
+                boundary = load_boundary(path, crs=section.boundary_crs)
+                centre = boundary.to_crs("EPSG:4326").representative_point()
                 lonlat = (centre.x, centre.y)
             except CarbonSinkError as exc:
                 self.failed(exc, path)
+                boundary = None
         try:
             self.crs = require_projected_crs(section.crs, lonlat_hint=lonlat)
         except CarbonSinkError as exc:
@@ -207,10 +211,10 @@ class _Checker:
                 exc.problem.message, path=self.source, where="[survey].crs", fix=exc.problem.fix
             )
             return
-        if boundary_ll is None:
+        if boundary is None:
             return
         try:
-            self.boundary = read_boundary(path, target_crs=self.crs, crs=section.boundary_crs)
+            self.boundary = boundary.to_crs(self.crs)
             grid = Grid.from_boundary(self.boundary, crs=self.crs, resolution=section.resolution)
         except CarbonSinkError as exc:
             self.failed(exc, path)
@@ -225,6 +229,7 @@ class _Checker:
             )
             return
         self.report.grid = grid
+        self.report.boundary = boundary
 
     def check_epoch(self, index: int, epoch: Epoch) -> None:
         label = f"epochs[{index}] ({epoch.name})"

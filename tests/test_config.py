@@ -155,6 +155,38 @@ def test_duplicate_class_codes_refused(tmp_path: Path) -> None:
         load_survey(write(tmp_path, text))
 
 
+def test_lidar_entries_of_an_epoch_share_crs_and_ground(tmp_path: Path) -> None:
+    # One run of the LiDAR chain takes one crs and one ground setting: refused when the
+    # survey is read, before any compute.
+    text = MINIMAL + (
+        'lidar = [{ path = "a.laz", crs = "EPSG:4547" }, { path = "b.laz", crs = "EPSG:32649" }]\n'
+    )
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, text))
+    problem = info.value.problems[0]
+    assert "different crs or ground" in problem.message
+    assert problem.where == "epochs[1]"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "what"),
+    [
+        ('name = "2020"', 'name = "../../x"', "epoch name"),
+        ('name = "2020"', 'name = "2025/26"', "epoch name"),
+        ("[[epochs]]", "[vegetation.classes.'open water']\ncode = 1\n\n[[epochs]]", "class name"),
+    ],
+)
+def test_names_that_become_file_names_are_checked(
+    tmp_path: Path, old: str, new: str, what: str
+) -> None:
+    # An epoch or class name is part of output file names (cube_<epoch>.nc,
+    # landcover_p_<class>.tif): a separator, '..' or a space is refused up front.
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, MINIMAL.replace(old, new)))
+    message = info.value.problems[0].message
+    assert what in message and "cannot be part of a file name" in message
+
+
 def test_year_fraction() -> None:
     from carbonsink.config import Epoch
 

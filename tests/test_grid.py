@@ -1,4 +1,4 @@
-"""Tests for carbonsink.grid: snapping, CRS checks, cell areas, masks, tiles, xarray."""
+"""Tests for carbonsink.grid: snapping, the CRS check, cell areas, masks, tiles, xarray."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from scipy import ndimage
 from shapely.geometry import Polygon, box
 
 from carbonsink.errors import CRSError, GridError
-from carbonsink.grid import Grid, Tile, as_crs, require_projected_crs, suggest_utm_crs
+from carbonsink.grid import Grid, Tile
 
 UTM49N = CRS.from_epsg(32649)  # WGS 84 / UTM zone 49N (Dongting Lake area, 108-114°E)
 X0, Y0 = 684_000.0, 3_254_000.0  # ~112.9°E, 29.4°N in UTM 49N
@@ -131,66 +131,9 @@ def test_constructor_refuses_bad_transform_and_shape() -> None:
 
 
 # ----------------------------------------------------------------------- CRS
-def test_geographic_crs_refused_with_utm_suggestion() -> None:
-    # 112.9°E: zone = floor((112.9 + 180) / 6) + 1 = floor(48.82) + 1 = 49; 29.4°N is
-    # north -> WGS 84 / UTM zone 49N = EPSG:32600 + 49 = EPSG:32649.
-    with pytest.raises(CRSError) as info:
-        require_projected_crs("EPSG:4326", lonlat_hint=(112.9, 29.4))
-    msg = str(info.value)
-    assert "geographic" in msg and "degrees" in msg
-    assert "EPSG:32649" in msg
-    assert "UTM zone 49N" in msg
-
-
-@pytest.mark.parametrize("crs", ["EPSG:4326", "EPSG:4490"])
-def test_geographic_crs_refused_without_hint(crs: str) -> None:
-    # EPSG:4490 is CGCS2000 geographic, the Chinese national datum in degrees.
-    with pytest.raises(CRSError) as info:
-        require_projected_crs(crs)
-    msg = str(info.value)
-    assert crs in msg
-    assert "projected CRS in metres" in msg and "UTM" in msg
-
-
 def test_geographic_crs_refused_by_grid() -> None:
     with pytest.raises(CRSError, match="geographic"):
         Grid.from_bounds((112.0, 29.0, 113.0, 30.0), crs="EPSG:4326", resolution=0.0001)
-
-
-def test_projected_crs_in_feet_refused() -> None:
-    # EPSG:2903 = NAD83(HARN) / New Mexico Central (ftUS): projected, but in US survey feet.
-    with pytest.raises(CRSError) as info:
-        require_projected_crs("EPSG:2903", lonlat_hint=(-106.6, 35.1))
-    msg = str(info.value)
-    assert "foot" in msg and "not metres" in msg
-    # -106.6°E: zone = floor(73.4 / 6) + 1 = 13 -> EPSG:32613.
-    assert "EPSG:32613" in msg
-
-
-@pytest.mark.parametrize(
-    ("lon", "lat", "epsg"),
-    [
-        (112.9, 29.4, 32649),  # floor(292.9/6)+1 = 49, north
-        (-122.4, 37.8, 32610),  # floor(57.6/6)+1 = 10, north
-        (147.3, -42.9, 32755),  # floor(327.3/6)+1 = 55, south -> 32700 + 55
-    ],
-)
-def test_suggest_utm_crs(lon: float, lat: float, epsg: int) -> None:
-    assert suggest_utm_crs(lon, lat).to_epsg() == epsg
-
-
-def test_projected_metre_crs_accepted() -> None:
-    assert require_projected_crs("EPSG:32649").to_epsg() == 32649
-    # CGCS2000 / 3-degree Gauss-Kruger CM 111E, metres.
-    assert require_projected_crs(4547).to_epsg() == 4547
-    assert as_crs(UTM49N) is UTM49N
-
-
-def test_as_crs_refuses_garbage() -> None:
-    with pytest.raises(CRSError, match="not a coordinate reference system") as info:
-        as_crs("EPSG:not-a-code", what="[survey].crs")
-    assert "[survey].crs" in str(info.value)
-    assert "EPSG:32649" in (info.value.problem.fix or "")
 
 
 # ----------------------------------------------------------------- cell areas

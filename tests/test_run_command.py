@@ -1,4 +1,4 @@
-"""End to end: `carbonsink run` on the sample survey (DESIGN.md §5; issues 7 and 8).
+"""End to end: `carbonsink run` on the sample survey (docs/design.md §5; issues 7 and 8).
 
 Two runs of the sample survey are made once for the module:
 
@@ -25,7 +25,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from carbonsink.io.vectors import boundary_fingerprint
+from carbonsink.io.vectors import load_boundary
+from carbonsink.pipeline.outputs import OUTPUTS
 from tests.conftest import PROJECT_ROOT
 
 SAMPLE = PROJECT_ROOT / "sample_data" / "junshan"
@@ -126,7 +127,23 @@ def test_output_folder_has_every_product(run_a: Path) -> None:
     assert len(manifest["inputs"]) == 19
     assert all(len(item["sha256"]) == 64 for item in manifest["inputs"])
     assert manifest["seed"] == 20240830
-    assert "report.html" in manifest["outputs"]
+    # Every file of the folder but the manifest itself, the log and the stage cache is
+    # listed, with the id, format and units its OUTPUTS entry declares.
+    listed = {entry["path"]: entry for entry in manifest["outputs"]}
+    on_disk = {
+        p.relative_to(run_a).as_posix()
+        for p in run_a.rglob("*")
+        if p.is_file() and ".cache" not in p.parts
+    }
+    assert set(listed) == on_disk - {"manifest.json", "run.log"}
+    assert listed["report.html"]["id"] == "report_html"
+    assert listed["maps/agb_mg_ha_2025.tif"] == {
+        "path": "maps/agb_mg_ha_2025.tif",
+        "id": "map_agb",
+        "format": "cog",
+        "long_name": OUTPUTS["map_agb"].long_name,
+        "units": "Mg DM/ha",
+    }
     assert not list(run_a.rglob("*.tmp*"))
 
 
@@ -176,7 +193,8 @@ def test_ledger_records_the_profile_chain_and_polygon(ledger: dict[str, Any]) ->
     assert project["buffer"] == pytest.approx(0.15 * max(project["adjusted"], 0.0))
     assert project["tradable"] == pytest.approx(max(project["adjusted"], 0.0) - project["buffer"])
     assert (
-        ledger["polygon"]["sha256"] == boundary_fingerprint(SAMPLE / "boundary.geojson")["sha256"]
+        ledger["polygon"]["sha256"]
+        == load_boundary(SAMPLE / "boundary.geojson").fingerprint()["sha256"]
     )
     codes = {(w["code"], w["where"]) for w in ledger["warnings"]}
     assert ("outside-aoa", "epoch 2020") in codes

@@ -1,28 +1,11 @@
 """The credit ledger: every term from stocks to tradable credits, per stratum and vintage.
 
-Inputs are per-epoch aggregates the stages computed (:class:`EpochInputs`):
-the AGB map totals and their spatial-block bootstrap replicates, the SOC map
-totals and the block-kriging SE of the epoch's total, and the area-adjusted
-class areas. Each Monte Carlo draw d builds, for every epoch e and stratum s,
-
-    AGB_C[e, s] = Σ_c AGB[e, s, c] · CF_c          BGB_C[e, s] = Σ_c AGB[e, s, c] · CF_c · R_c
-    SOC[e, s]   = SOC_map[e, s] · (1 + ε_e / SOC_map[e])
-
-where c is the class of the cells at epoch e, AGB[e] a bootstrap replicate of
-that epoch's map totals (centred on the map), CF_c and R_c are drawn once and
-shared by both epochs (the same parameter serves both, so its error cancels
-in the change: METHODOLOGY.md §6), and ε_e ~ N(0, SE_e) is the block-kriging
-error of the epoch's SOC total (independent cores, independent kriging per
-epoch). Then per stratum
-
-    Removals = 44/12 × Σ_pools (C[t2, s] − C[t1, s]) / (t2 − t1)
-    Non-CO2  = A_s × (F_CH4,s · GWP_CH4 + F_N2O,s · GWP_N2O) × 365 × 10⁻⁵
-
-with A_s the later epoch's area-adjusted class area (normal, its Olofsson SE)
-and the fluxes from :mod:`carbonsink.accounting.parameters`; the credit chain
-(:func:`~carbonsink.accounting.credits.credit_chain`) runs on the project and
-on each stratum. Strata are the classes at the later epoch, so they partition
-the project once (:func:`~carbonsink.accounting.stocks.stock_change`).
+:func:`build_ledger` runs the Monte Carlo of every term
+(:mod:`carbonsink.accounting.simulation`: stocks of the counted pools,
+their change, removals, CH4 and N2O per stratum, from the epochs'
+aggregates) until the 5th/95th percentiles of the project net are stable,
+then the credit chain (:func:`~carbonsink.accounting.credits.credit_chain`)
+on the project and on each stratum, the vintages, and the warnings.
 
 Stocks are the map sums over true cell areas: the maps predict every cell
 whatever its class, so a classification error moves a cell between strata but
@@ -48,50 +31,38 @@ import pandas as pd
 from carbonsink.accounting.credits import CreditChain, credit_chain
 from carbonsink.accounting.montecarlo import (
     DEFAULT_DRAWS,
-    Empirical,
     MonteCarlo,
-    Normal,
     Summary,
     run_until_converged,
     summarize,
 )
 from carbonsink.accounting.non_co2 import GWP
 from carbonsink.accounting.parameters import ClassParameters
+from carbonsink.accounting.pools import StratumTotals, counted_pools, quantity_stem
 from carbonsink.accounting.profiles import MethodologyProfile
+from carbonsink.accounting.simulation import (
+    DAYS_PER_YEAR,
+    EpochInputs,
+    TermDraws,
+    simulate_terms,
+    years_between,
+)
 from carbonsink.accounting.stocks import SINGLE_EPOCH_NOTE
 from carbonsink.errors import InputError
-from carbonsink.units import CO2_PER_C, T_HA_YR_PER_MG_M2_D
 
 __all__ = [
-    "DAYS_PER_YEAR",
     "LEDGER_SCHEMA",
-    "EpochInputs",
     "Ledger",
     "LedgerWarning",
     "build_ledger",
     "vintage_fractions",
-    "years_between",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: Identifier of the ledger JSON layout (documented in docs/ledger.md).
 LEDGER_SCHEMA: Final = "carbonsink-ledger/1"
-#: Length of the mean Julian year, days (the years between epochs, METHODOLOGY.md §4).
-DAYS_PER_YEAR: Final = 365.25
-
 FloatArray = npt.NDArray[np.float64]
-
-
-def years_between(start: dt.date, end: dt.date) -> float:
-    """Years between two dates: days / 365.25.
-
-    Notes
-    -----
-    t2 − t1 of METHODOLOGY.md §4 in Julian years; 2020-09-15 → 2025-09-18 is
-    1,829 days = 5.00753 years.
-    """
-    return (end - start).days / DAYS_PER_YEAR
 
 
 def vintage_fractions(start: dt.date, end: dt.date) -> list[tuple[int, int, float]]:
@@ -150,200 +121,6 @@ class LedgerWarning:
     def to_dict(self) -> dict[str, str]:
         """JSON-ready form."""
         return {"code": self.code, "message": self.message, "where": self.where}
-
-
-@dataclass(frozen=True)
-class EpochInputs:
-    """One epoch's aggregates, on the change strata (the classes at the later epoch).
-
-    Attributes
-    ----------
-    name, date
-        The epoch.
-    strata
-        Stratum names, in table order.
-    stratum_area_ha
-        Mapped area of each stratum (true cell areas inside the project), ha.
-    agb_keys
-        ``(stratum, class)`` pairs: the cells of a stratum whose class at this
-        epoch is ``class`` (the class sets CF and R).
-    agb_t_dm
-        ``(K,)`` AGB map total of each key, t DM.
-    agb_replicates_t_dm
-        ``(B, K)`` spatial-block bootstrap replicates of those totals, t DM.
-    soc_t_c
-        SOC map total of each stratum at the profile's depth, t C.
-    soc_se_t_c
-        Standard error of the epoch's SOC total (block kriging), t C.
-    class_area_ha
-        Class → (area-adjusted area, its SE), ha (Olofsson et al. 2014).
-    """
-
-    name: str
-    date: dt.date
-    strata: tuple[str, ...]
-    stratum_area_ha: Mapping[str, float]
-    agb_keys: tuple[tuple[str, str], ...]
-    agb_t_dm: FloatArray
-    agb_replicates_t_dm: FloatArray
-    soc_t_c: Mapping[str, float]
-    soc_se_t_c: float
-    class_area_ha: Mapping[str, tuple[float, float]]
-
-    def __post_init__(self) -> None:
-        agb = np.asarray(self.agb_t_dm, dtype=np.float64)
-        replicates = np.asarray(self.agb_replicates_t_dm, dtype=np.float64)
-        where = f"epoch {self.name!r}"
-        if agb.shape != (len(self.agb_keys),):
-            raise InputError(
-                f"{len(self.agb_keys)} AGB keys but {agb.shape} AGB totals",
-                where=where,
-                fix="give one AGB total per (stratum, class) key",
-            )
-        if replicates.ndim != 2 or replicates.shape[1] != agb.size or replicates.shape[0] < 2:
-            raise InputError(
-                f"AGB bootstrap replicates have shape {replicates.shape}; expected (B ≥ 2, "
-                f"{agb.size})",
-                where=where,
-                fix="give the bootstrap totals of every key, one row per replicate",
-            )
-        if not (np.all(np.isfinite(agb)) and np.all(np.isfinite(replicates))):
-            raise InputError(
-                "AGB totals or replicates are not finite",
-                where=where,
-                fix="drop failed bootstrap replicates and masked cells before the ledger",
-            )
-        unknown = sorted({s for s, _ in self.agb_keys} - set(self.strata))
-        missing_soc = sorted(set(self.strata) - set(self.soc_t_c))
-        if unknown or missing_soc:
-            raise InputError(
-                f"AGB keys name unknown strata {unknown} or strata lack SOC totals {missing_soc}",
-                where=where,
-                fix="build every table of the epoch on the same strata",
-            )
-        if not math.isfinite(self.soc_se_t_c) or self.soc_se_t_c < 0:
-            raise InputError(
-                f"SOC total SE is {self.soc_se_t_c}",
-                where=where,
-                fix="give the block-kriging SE (≥ 0, t C)",
-            )
-        object.__setattr__(self, "agb_t_dm", agb)
-        object.__setattr__(self, "agb_replicates_t_dm", replicates)
-
-    @property
-    def soc_total_t_c(self) -> float:
-        """The epoch's SOC total over all strata, t C."""
-        return float(sum(self.soc_t_c.values()))
-
-
-@dataclass(frozen=True)
-class _Draws:
-    """Monte Carlo draws of the ledger's terms, ``(n, S)`` per stratum."""
-
-    stocks: dict[str, dict[str, FloatArray]]  # epoch → pool → (n, S), t C
-    change: dict[str, FloatArray]  # pool → (n, S), t C/yr
-    removals: FloatArray  # (n, S), t CO2e/yr
-    ch4: FloatArray  # (n, S), t CO2e/yr
-    n2o: FloatArray  # (n, S), t CO2e/yr
-
-    @property
-    def non_co2(self) -> FloatArray:
-        return self.ch4 + self.n2o
-
-
-_POOL_LABELS: Final = {"agb": "above-ground biomass", "bgb": "below-ground biomass"}
-
-
-def _soc_pool(profile: MethodologyProfile) -> str:
-    return f"soc_0_{profile.soil_depth_cm}"
-
-
-def _counted_pools(profile: MethodologyProfile) -> tuple[list[str], list[str]]:
-    """Pools counted (ledger names) and pools of the profile not measured."""
-    counted: list[str] = []
-    absent: list[str] = []
-    for pool in profile.pools:
-        if pool == "soc":
-            counted.append(_soc_pool(profile))
-        elif pool in _POOL_LABELS:
-            counted.append(pool)
-        else:
-            absent.append(pool)
-    return counted, absent
-
-
-def _simulate(
-    mc: MonteCarlo,
-    epochs: Sequence[EpochInputs],
-    classes: Mapping[str, ClassParameters],
-    *,
-    strata: Sequence[str],
-    pools: Sequence[str],
-    gwp: Mapping[str, float],
-    soc_error_correlation: float,
-) -> _Draws:
-    n = mc.n_draws
-    index = {s: i for i, s in enumerate(strata)}
-    # Standardised SOC-total errors; the last epoch's is correlated with the first's.
-    z = {e.name: mc.draw(f"soc_total/{e.name}", Normal(0.0, 1.0)) for e in epochs}
-    soc_errors = dict(z)
-    if len(epochs) > 1:
-        rho = soc_error_correlation
-        soc_errors[epochs[-1].name] = (
-            rho * z[epochs[0].name] + math.sqrt(1.0 - rho * rho) * z[epochs[-1].name]
-        )
-    cf = {c: mc.draw(f"carbon_fraction/{c}", p.carbon_fraction) for c, p in classes.items()}
-    rs = {c: mc.draw(f"root_shoot/{c}", p.root_shoot) for c, p in classes.items()}
-    stocks: dict[str, dict[str, FloatArray]] = {}
-    for epoch in epochs:
-        replicates = epoch.agb_replicates_t_dm
-        boot = mc.draw(f"agb_bootstrap/{epoch.name}", Empirical(replicates))
-        # Centre the bootstrap on the map: the map is the estimate, the replicates its spread.
-        agb = boot - replicates.mean(axis=0) + epoch.agb_t_dm
-        agb_c = np.zeros((n, len(strata)))
-        bgb_c = np.zeros((n, len(strata)))
-        for k, (stratum, cls) in enumerate(epoch.agb_keys):
-            if cls not in classes:
-                raise InputError(
-                    f"class {cls!r} of epoch {epoch.name!r} is not in the vegetation legend",
-                    where="[vegetation.classes]",
-                    fix=f"add {cls!r} to the legend",
-                )
-            carbon = agb[:, k] * cf[cls]
-            agb_c[:, index[stratum]] += carbon
-            bgb_c[:, index[stratum]] += carbon * rs[cls]
-        soc_total = epoch.soc_total_t_c
-        error = soc_errors[epoch.name] * epoch.soc_se_t_c
-        scale = 1.0 + (error / soc_total if soc_total > 0 else 0.0 * error)
-        soc = np.outer(scale, [epoch.soc_t_c.get(s, 0.0) for s in strata])
-        by_pool = {"agb": agb_c, "bgb": bgb_c}
-        stocks[epoch.name] = {p: by_pool.get(p, soc) for p in pools}
-    later = epochs[-1]
-    ch4 = np.zeros((n, len(strata)))
-    n2o = np.zeros((n, len(strata)))
-    if len(epochs) > 1:
-        for stratum in strata:
-            if stratum not in classes:
-                raise InputError(
-                    f"stratum {stratum!r} has no vegetation-class parameters (CH4, N2O flux)",
-                    where="[vegetation.classes]",
-                    fix=f"add {stratum!r} to the legend; CH4 is never assumed to be zero",
-                )
-            area, se = later.class_area_ha.get(stratum, (0.0, 0.0))
-            drawn = np.maximum(mc.draw(f"class_area/{later.name}/{stratum}", Normal(area, se)), 0.0)
-            t_per_ha_yr = T_HA_YR_PER_MG_M2_D
-            params = classes[stratum]
-            ch4_flux = mc.draw(f"ch4_flux/{stratum}", params.ch4_flux_mg_m2_d)
-            n2o_flux = mc.draw(f"n2o_flux/{stratum}", params.n2o_flux_mg_m2_d)
-            ch4[:, index[stratum]] = drawn * ch4_flux * t_per_ha_yr * gwp["CH4"]
-            n2o[:, index[stratum]] = drawn * n2o_flux * t_per_ha_yr * gwp["N2O"]
-        years = years_between(epochs[0].date, later.date)
-        change = {p: (stocks[later.name][p] - stocks[epochs[0].name][p]) / years for p in pools}
-        removals = CO2_PER_C * np.sum([change[p] for p in pools], axis=0)
-    else:
-        change = {}
-        removals = np.zeros((n, len(strata)))
-    return _Draws(stocks=stocks, change=change, removals=removals, ch4=ch4, n2o=n2o)
 
 
 def _json_number(value: float) -> float | None:
@@ -555,7 +332,7 @@ def build_ledger(
     currency: str = "CNY",
     warnings: Sequence[LedgerWarning] = (),
     polygon: Mapping[str, Any] | None = None,
-    soc_error_correlation: float = 0.0,
+    error_correlation: Mapping[str, float] | None = None,
 ) -> Ledger:
     """Run the Monte Carlo of every term and the credit chain; assemble the ledger.
 
@@ -586,10 +363,11 @@ def build_ledger(
         of applicability, changes below the minimum detectable difference).
     polygon
         Hash and area of the project polygon.
-    soc_error_correlation
-        Correlation of the first and last epochs' SOC-total errors (block
-        kriging of both surveys, :func:`carbonsink.soil.block_variance.block_change`);
-        0 treats them as independent.
+    error_correlation
+        Quantity given as stratum totals (``soc_t_c``) → correlation of the
+        first and last epochs' errors of its total (block kriging of both
+        surveys, :func:`carbonsink.soil.block_variance.block_change`); absent
+        quantities are independent.
 
     Returns
     -------
@@ -602,10 +380,14 @@ def build_ledger(
 
     Notes
     -----
-    Equations in the module docstring (METHODOLOGY.md §4–§6). The draws of a
-    parameter come from a stream named after it (``carbon_fraction/<class>``,
-    ``agb_bootstrap/<epoch>``, ``soc_total/<epoch>``, ...), so the result does
-    not depend on the order of evaluation. Stratum chains carry no baseline
+    Equations in :mod:`carbonsink.accounting.simulation` and
+    :mod:`carbonsink.accounting.pools` (docs/methodology.md §4–§6). The draws
+    of a parameter come from a stream named after it
+    (``carbon_fraction/<class>``, ``agb_bootstrap/<epoch>``,
+    ``soc_total/<epoch>``, ...), so the result does not depend on the order
+    of evaluation. A pool of the profile is counted when every epoch gives
+    its quantity (:data:`~carbonsink.accounting.pools.POOLS`); the others
+    are named in the notes. Stratum chains carry no baseline
     (it is a project figure); the project row is the claim, and the stratum
     rows do not add up to it after the non-linear deduction and the
     zero floor for a stratum that is a source.
@@ -629,28 +411,43 @@ def build_ledger(
     if len(epochs) > 2:
         logger.info("%d epochs: the sink is taken between the first and the last", len(epochs))
         epochs = [epochs[0], epochs[-1]]
-    if not -1.0 <= soc_error_correlation <= 1.0:
-        raise InputError(
-            f"SOC error correlation {soc_error_correlation} is not in [-1, 1]",
-            fix="give the correlation of the two epochs' SOC-total errors",
-        )
-    soc_rho = float(soc_error_correlation)
-    pools, absent = _counted_pools(profile)
+    correlation = dict(error_correlation or {})
+    for name, rho in correlation.items():
+        if not -1.0 <= rho <= 1.0:
+            raise InputError(
+                f"the error correlation of {name} is {rho}, not in [-1, 1]",
+                fix="give the correlation of the two epochs' errors of the total",
+            )
+    measured = [q for q in epochs[0].quantities if all(q in e.quantities for e in epochs)]
+    counted, absent = counted_pools(
+        profile.pools, measured, soil_depth_cm=float(profile.soil_depth_cm)
+    )
+    pools = [key for key, _ in counted]
     gwp = GWP[profile.gwp]
     notes: list[str] = []
     if absent:
         notes.append(
-            f"pool(s) {', '.join(absent)} of the {profile.name} profile are not measured by "
-            "this survey and are not counted (no dead-organic-matter layer)"
+            f"pool(s) {', '.join(p.name for p in absent)} of the {profile.name} profile are not "
+            "measured by this survey and are not counted "
+            f"({'; '.join(dict.fromkeys(p.not_measured for p in absent))})"
         )
     single = len(epochs) == 1
     if single:
         notes.append(SINGLE_EPOCH_NOTE)
 
-    def project_net(mc: MonteCarlo) -> FloatArray:
-        draws = _simulate(
-            mc, epochs, classes, strata=strata, pools=pools, gwp=gwp, soc_error_correlation=soc_rho
+    def simulate(mc: MonteCarlo) -> TermDraws:
+        return simulate_terms(
+            mc,
+            epochs,
+            classes,
+            strata=strata,
+            pools=counted,
+            gwp=gwp,
+            error_correlation=correlation,
         )
+
+    def project_net(mc: MonteCarlo) -> FloatArray:
+        draws = simulate(mc)
         if single:
             stocks = draws.stocks[epochs[0].name]
             total: FloatArray = np.sum([stocks[p].sum(axis=1) for p in pools], axis=0)
@@ -665,9 +462,7 @@ def build_ledger(
         max_draws=max_draws if max_draws is not None else 16 * n_draws,
     )
     mc = MonteCarlo(seed, run.n_draws)
-    draws = _simulate(
-        mc, epochs, classes, strata=strata, pools=pools, gwp=gwp, soc_error_correlation=soc_rho
-    )
+    draws = simulate(mc)
     stock_summaries = {
         epoch.name: {
             pool: {
@@ -727,7 +522,11 @@ def build_ledger(
     )
     monte_carlo = {
         **mc.to_dict(),
-        "soc_error_correlation": soc_rho,
+        **{
+            f"{quantity_stem(q)}_error_correlation": float(correlation.get(q, 0.0))
+            for q, value in epochs[-1].quantities.items()
+            if isinstance(value, StratumTotals)
+        },
         "convergence": run.convergence.to_dict(),
         "converged_output": "project net removals (t CO2e/yr)"
         if not single
@@ -735,17 +534,7 @@ def build_ledger(
     }
     inputs = {
         epoch.name: {
-            "agb_t_dm": {
-                f"{stratum}/{cls}": {
-                    "map": float(epoch.agb_t_dm[k]),
-                    "bootstrap_sd": float(np.std(epoch.agb_replicates_t_dm[:, k], ddof=1)),
-                }
-                for k, (stratum, cls) in enumerate(epoch.agb_keys)
-            },
-            "agb_bootstrap_replicates": int(epoch.agb_replicates_t_dm.shape[0]),
-            "soc_t_c": dict(epoch.soc_t_c),
-            "soc_total_t_c": epoch.soc_total_t_c,
-            "soc_total_se_t_c": epoch.soc_se_t_c,
+            **{k: v for q, value in epoch.quantities.items() for k, v in value.record(q).items()},
             "class_area_ha": {
                 c: {"adjusted": a, "se": se} for c, (a, se) in epoch.class_area_ha.items()
             },
@@ -778,7 +567,7 @@ def _strata_table(
     epochs: Sequence[EpochInputs],
     strata: Sequence[str],
     pools: Sequence[str],
-    draws: _Draws,
+    draws: TermDraws,
     chains: Mapping[str, CreditChain],
     stock_summaries: Mapping[str, Mapping[str, Mapping[str, Summary]]],
     *,

@@ -18,11 +18,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 import pandas as pd
 
-from carbonsink.config import GwpSet, VegetationClass
 from carbonsink.errors import ConfigError, InputError
 from carbonsink.units import T_HA_YR_PER_MG_M2_D, flux_mg_m2_d_to_t_ha_yr
 
@@ -33,13 +32,18 @@ __all__ = [
     "N2O_FRESHWATER_DEFAULT_T_HA_YR",
     "Ch4Sensitivity",
     "ClassFlux",
+    "ClassFluxSettings",
     "FluxSource",
+    "GwpSet",
     "ch4_sensitivity",
     "class_emissions",
     "class_fluxes",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: IPCC assessment reports whose GWP-100 values a profile may use.
+GwpSet = Literal["AR4", "AR5", "AR6"]
 
 #: Where a flux came from, as written in the emissions table.
 FluxSource = Literal["measured", "configured", "default factor"]
@@ -134,8 +138,20 @@ class ClassFlux:
         return flux, source
 
 
+class ClassFluxSettings(Protocol):
+    """A vegetation class's configured fluxes (the survey's ``[vegetation.classes.*]``)."""
+
+    @property
+    def ch4_flux_mg_m2_d(self) -> float | None:
+        """CH4 flux, mg CH4 m⁻² d⁻¹ (``None``: not configured)."""
+
+    @property
+    def n2o_flux_mg_m2_d(self) -> float | None:
+        """N2O flux, mg N2O m⁻² d⁻¹ (``None``: not configured)."""
+
+
 def class_fluxes(
-    classes: Mapping[str, VegetationClass],
+    classes: Mapping[str, ClassFluxSettings],
     *,
     ch4_default_mg_m2_d: float | None = None,
     n2o_default_mg_m2_d: float | None = None,
@@ -147,7 +163,7 @@ def class_fluxes(
     Parameters
     ----------
     classes
-        ``[vegetation.classes]`` of the survey: name → :class:`VegetationClass`.
+        ``[vegetation.classes]`` of the survey: name → its configured fluxes.
     ch4_default_mg_m2_d, n2o_default_mg_m2_d
         The methodology profile's default factors (``None``: no default).
     measured_ch4_mg_m2_d, measured_n2o_mg_m2_d

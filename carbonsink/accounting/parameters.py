@@ -18,12 +18,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from carbonsink.accounting.montecarlo import Fixed, LogNormal, Normal, Uncertain
-from carbonsink.accounting.non_co2 import ClassFlux, FluxSource
+from carbonsink.accounting.non_co2 import ClassFlux, ClassFluxSettings, FluxSource
 from carbonsink.accounting.profiles import MethodologyProfile
-from carbonsink.config import VegetationClass
 from carbonsink.errors import ConfigError
 
 __all__ = [
@@ -31,6 +30,7 @@ __all__ = [
     "DEFAULT_FLUX_RELATIVE_SD",
     "ROOT_SHOOT_DEFAULT_FACTOR",
     "ClassParameters",
+    "ClassSettings",
     "class_parameters",
     "flux_distribution",
     "range_distribution",
@@ -121,6 +121,38 @@ def flux_distribution(flux: float, sd: float | None) -> Uncertain:
     return Normal(mean=flux, sd=spread)
 
 
+class ClassSettings(ClassFluxSettings, Protocol):
+    """What the accounting needs of a vegetation class (the survey's ``[vegetation.classes.*]``).
+
+    The survey's :class:`carbonsink.config.VegetationClass` is one; the
+    accounting reads these attributes and never the survey file.
+    """
+
+    @property
+    def carbon_fraction(self) -> float:
+        """Carbon fraction of dry matter."""
+
+    @property
+    def carbon_fraction_range(self) -> tuple[float, float] | None:
+        """Plausible range of the carbon fraction (``None``: the default range)."""
+
+    @property
+    def root_shoot(self) -> float:
+        """Below-ground : above-ground biomass ratio."""
+
+    @property
+    def root_shoot_range(self) -> tuple[float, float] | None:
+        """Plausible range of the root:shoot ratio (``None``: half to twice the value)."""
+
+    @property
+    def ch4_flux_sd_mg_m2_d(self) -> float | None:
+        """SD of the CH4 flux (``None``: 50 % of it)."""
+
+    @property
+    def n2o_flux_sd_mg_m2_d(self) -> float | None:
+        """SD of the N2O flux (``None``: 50 % of it)."""
+
+
 @dataclass(frozen=True)
 class ClassParameters:
     """The uncertain parameters of one vegetation class.
@@ -143,7 +175,9 @@ class ClassParameters:
     n2o_source: FluxSource
 
 
-def survey_class_flux(name: str, params: VegetationClass, profile: MethodologyProfile) -> ClassFlux:
+def survey_class_flux(
+    name: str, params: ClassFluxSettings, profile: MethodologyProfile
+) -> ClassFlux:
     """A class's configured CH4/N2O fluxes with the profile's default factors for that class.
 
     Notes
@@ -162,14 +196,14 @@ def survey_class_flux(name: str, params: VegetationClass, profile: MethodologyPr
 
 
 def class_parameters(
-    classes: Mapping[str, VegetationClass], profile: MethodologyProfile
+    classes: Mapping[str, ClassSettings], profile: MethodologyProfile
 ) -> dict[str, ClassParameters]:
     """The Monte Carlo parameters of every class of the survey's legend.
 
     Parameters
     ----------
     classes
-        ``[vegetation.classes]``: name → :class:`~carbonsink.config.VegetationClass`.
+        ``[vegetation.classes]``: name → its :class:`ClassSettings`.
     profile
         The methodology profile (default CH4/N2O factors for classes without a flux).
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import difflib
 import logging
 import os
-import typing
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -24,18 +23,17 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from carbonsink.accounting.non_co2 import GwpSet
+from carbonsink.accounting.pools import POOLS
 from carbonsink.accounting.uncertainty_rules import UncertaintyRule
-from carbonsink.config import AccountingSection, GwpSet
 from carbonsink.errors import ConfigError
 from carbonsink.io.toml_documents import read_package_toml, read_toml_file
 from carbonsink.units import T_HA_YR_PER_MG_M2_D
 
 __all__ = [
     "BUILTIN_PROFILES",
-    "POOLS",
     "GasFactors",
     "MethodologyProfile",
-    "PoolName",
     "ProfileOverride",
     "list_profiles",
     "load_profile",
@@ -43,10 +41,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-PoolName = Literal["agb", "bgb", "dom", "soc"]
-#: Carbon pools a profile may count, in canonical order: above-ground biomass,
-#: below-ground biomass, dead organic matter, soil organic carbon.
-POOLS: tuple[str, ...] = typing.get_args(PoolName)
 #: The built-in profiles, in the order ``carbonsink profiles`` lists them.
 BUILTIN_PROFILES: Final[tuple[str, ...]] = ("vm0033", "ar-tool14", "lower-bound", "local-voluntary")
 #: The key of :attr:`MethodologyProfile.default_factors` that applies to every class.
@@ -136,8 +130,9 @@ class MethodologyProfile(_Model):
     leakage_pct: Percent
     #: When leakage is zero, or where the percentage comes from.
     leakage_note: str = ""
-    #: Carbon pools counted (subset of ``agb``, ``bgb``, ``dom``, ``soc``).
-    pools: Annotated[tuple[PoolName, ...], Field(min_length=1)]
+    #: Carbon pools counted: keys of the pool registry
+    #: (:data:`~carbonsink.accounting.pools.POOLS`: ``agb``, ``bgb``, ``dom``, ``soc``).
+    pools: Annotated[tuple[str, ...], Field(min_length=1)]
     #: Soil organic carbon depth counted, cm.
     soil_depth_cm: Literal[30, 100]
     #: How the profile treats CH4 and N2O (what must be measured, which defaults exist).
@@ -154,11 +149,16 @@ class MethodologyProfile(_Model):
 
     @field_validator("pools")
     @classmethod
-    def _canonical_pools(cls, value: tuple[PoolName, ...]) -> tuple[PoolName, ...]:
+    def _canonical_pools(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [p for p in value if p not in POOLS]
+        if unknown:
+            raise ValueError(
+                f"unknown pool(s) {', '.join(map(repr, unknown))}; valid: {', '.join(POOLS)}"
+            )
         repeated = sorted({p for p in value if value.count(p) > 1})
         if repeated:
             raise ValueError(f"pools repeated: {', '.join(repeated)}; list each pool once")
-        return tuple(p for p in typing.get_args(PoolName) if p in value)
+        return tuple(p for p in POOLS if p in value)
 
     @model_validator(mode="after")
     def _rule_consistent(self) -> MethodologyProfile:
@@ -211,7 +211,7 @@ def list_profiles() -> list[MethodologyProfile]:
 def load_profile(
     name_or_path: str | PathLike[str],
     *,
-    overrides: AccountingSection | None = None,
+    overrides: Mapping[str, str | float | None] | None = None,
     relative_to: str | PathLike[str] | None = None,
 ) -> MethodologyProfile:
     """Load a built-in profile by name, or a user's profile TOML file.
@@ -223,9 +223,9 @@ def load_profile(
         ``local-voluntary``; a built-in name always means the built-in), or the
         path of a profile file.
     overrides
-        The survey's ``[accounting]`` section: its ``gwp``, ``buffer_pct`` and
-        ``leakage_pct``, when set, replace the profile's and are recorded in
-        :attr:`MethodologyProfile.overrides`.
+        The survey's ``[accounting]`` settings ``gwp``, ``buffer_pct`` and
+        ``leakage_pct``; those not ``None`` replace the profile's and are
+        recorded in :attr:`MethodologyProfile.overrides`.
     relative_to
         Folder a relative profile path resolves against (the survey's folder);
         default the current directory.
@@ -299,11 +299,18 @@ def _validate(raw: dict[str, Any], digest: str, *, label: str, origin: str) -> M
 
 
 def _apply_overrides(
-    profile: MethodologyProfile, accounting: AccountingSection
+    profile: MethodologyProfile, overrides: Mapping[str, str | float | None]
 ) -> MethodologyProfile:
+    unknown = sorted(set(overrides) - set(_OVERRIDABLE))
+    if unknown:
+        raise ConfigError(
+            f"profile setting(s) {', '.join(unknown)} cannot be overridden by the survey",
+            where="[accounting]",
+            fix=f"override only {', '.join(_OVERRIDABLE)}; copy the profile file to change more",
+        )
     recorded: list[ProfileOverride] = []
     for key in _OVERRIDABLE:
-        survey_value = getattr(accounting, key)
+        survey_value = overrides.get(key)
         if survey_value is None:
             continue
         recorded.append(

@@ -1,11 +1,13 @@
-"""Carbon stocks per pool and stratum, and the sink by stock difference between epochs.
+"""Carbon stocks per pool and stratum, the sink by stock difference, and per-pixel carbon.
 
-Pools are per-pixel densities in Mg C/ha (``agb_c_mg_ha``, ``bgb_c_mg_ha``,
-``dom_c_mg_ha`` where given, ``soc_0_30_mg_ha``, ``soc_0_100_mg_ha``). Totals
-multiply each cell's density by its true area (ha), so they are in t C. Strata
-are land-cover classes; for a change between two epochs a cell belongs to the
-stratum of its class at the later epoch, so that the strata partition the
-project area once and the stratum changes add up to the project change.
+Pools are per-pixel densities in Mg C/ha, named by the pool registry
+(:data:`~carbonsink.accounting.pools.POOLS`: ``agb_c_mg_ha``,
+``bgb_c_mg_ha``, ``dom_c_mg_ha`` where measured, ``soc_0_30_mg_ha``,
+``soc_0_100_mg_ha``). Totals multiply each cell's density by its true area
+(ha), so they are in t C. Strata are land-cover classes; for a change between
+two epochs a cell belongs to the stratum of its class at the later epoch, so
+that the strata partition the project area once and the stratum changes add
+up to the project change.
 """
 
 from __future__ import annotations
@@ -16,26 +18,21 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import xarray as xr
+from scipy.stats import norm
 
+from carbonsink.accounting.pools import pool_for_key, pool_layer
 from carbonsink.errors import InputError
 from carbonsink.units import CO2_PER_C
 
 __all__ = [
-    "POOL_LAYERS",
     "SINGLE_EPOCH_NOTE",
     "adjust_to_areas",
+    "carbon_layers",
+    "change_layers",
+    "map_total",
     "stock_change",
     "stratum_stocks",
 ]
-
-#: Pool name → per-pixel density layer (Mg C/ha).
-POOL_LAYERS: Mapping[str, str] = {
-    "agb": "agb_c_mg_ha",
-    "bgb": "bgb_c_mg_ha",
-    "dom": "dom_c_mg_ha",
-    "soc_0_30": "soc_0_30_mg_ha",
-    "soc_0_100": "soc_0_100_mg_ha",
-}
 
 #: What a single-epoch survey says instead of a sink.
 SINGLE_EPOCH_NOTE = (
@@ -77,7 +74,7 @@ def stratum_stocks(
     Parameters
     ----------
     layers
-        Per-pixel pool densities (see :data:`POOL_LAYERS`), Mg C/ha.
+        Per-pixel pool densities (see :func:`~carbonsink.accounting.pools.pool_layer`), Mg C/ha.
     class_map
         ``(y, x)`` class codes of the strata.
     cell_area_ha
@@ -85,7 +82,7 @@ def stratum_stocks(
     legend
         Stratum (class) name → code.
     pools
-        Pools to total, names in :data:`POOL_LAYERS`.
+        Pools to total, ledger names (``agb``, ``bgb``, ``dom``, ``soc_0_<cm>``).
     inside
         ``(y, x)`` project mask (all cells by default).
 
@@ -102,15 +99,10 @@ def stratum_stocks(
     Stock_s,p [t C] = Σ_{cells c in s} D_p(c) [Mg C/ha] × A(c) [ha]
     (METHODOLOGY.md §1, §4: totals with true cell areas).
     """
-    unknown = [p for p in pools if p not in POOL_LAYERS]
-    if unknown:
-        raise InputError(
-            f"unknown pool(s) {', '.join(unknown)}", fix=f"use {', '.join(POOL_LAYERS)}"
-        )
     codes = np.asarray(class_map)
     area = np.asarray(cell_area_ha, dtype=np.float64)
     mask = np.ones(codes.shape, dtype=bool) if inside is None else np.asarray(inside, dtype=bool)
-    densities = {p: _checked_layer(layers, POOL_LAYERS[p], codes.shape) for p in pools}
+    densities = {p: _checked_layer(layers, pool_layer(p), codes.shape) for p in pools}
     rows = []
     for name, code in legend.items():
         cells = mask & (codes == code)
@@ -224,8 +216,8 @@ def stock_change(
     mask = np.ones(codes.shape, dtype=bool) if inside is None else np.asarray(inside, dtype=bool)
     change: dict[str, npt.NDArray[np.float64]] = {}
     for pool in pools:
-        d1 = _checked_layer(layers_t1, POOL_LAYERS[pool], codes.shape)
-        d2 = _checked_layer(layers_t2, POOL_LAYERS[pool], codes.shape)
+        d1 = _checked_layer(layers_t1, pool_layer(pool), codes.shape)
+        d2 = _checked_layer(layers_t2, pool_layer(pool), codes.shape)
         change[pool] = (d2 - d1) / years
     total_rate = np.sum([change[p] for p in pools], axis=0)
     rows = []
@@ -259,3 +251,161 @@ def stock_change(
     )
     pixel.attrs = {"years": years, "pools": list(pools)}
     return table, pixel
+
+
+def _layer(values: npt.ArrayLike, like: xr.DataArray, units: str, long_name: str) -> xr.DataArray:
+    return xr.DataArray(
+        np.asarray(values, dtype=np.float32),
+        dims=("y", "x"),
+        coords={"y": like["y"], "x": like["x"]},
+        attrs={"units": units, "long_name": long_name},
+    )
+
+
+def carbon_layers(
+    layers: xr.Dataset,
+    *,
+    pools: Sequence[str],
+    inside: npt.ArrayLike,
+    interval: float = 0.90,
+) -> xr.Dataset:
+    """Per-pixel carbon of the counted pools, with an SD, and the soil layer with its SD.
+
+    Parameters
+    ----------
+    layers
+        The epoch's per-pixel layers: every counted pool's density (Mg C/ha,
+        :func:`~carbonsink.accounting.pools.pool_layer`), ``agb_mg_ha`` with
+        its ``agb_lower_mg_ha``/``agb_upper_mg_ha`` interval, and the soil
+        layer's kriging ``<layer>_variance``.
+    pools
+        Counted pools, ledger names (``agb``, ``bgb``, ``dom``, ``soc_0_<cm>``).
+    inside
+        ``(y, x)`` project mask; cells outside are NaN.
+    interval
+        Central probability of the AGB interval (0.90: the 5th–95th percentiles).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``soc_mg_ha`` and ``soc_sd_mg_ha`` (the counted soil pool and √ of its
+        kriging variance), ``carbon_mg_ha`` (Σ counted pools, Mg C/ha) and
+        ``carbon_sd_mg_ha``.
+
+    Notes
+    -----
+    Vegetation pools (AGB, BGB, DOM) scale with AGB in a cell, so their SD is
+    SD_AGB × C_veg / AGB with SD_AGB = (upper − lower) / (2 z), z = Φ⁻¹(½ +
+    interval / 2) (1.645 for the 90 % interval); the soil
+    SD is independent of it: SD_C = √(SD_veg² + SD_SOC²) (a per-pixel guide;
+    the project totals' uncertainty is the ledger's Monte Carlo).
+    """
+    agb = layers["agb_mg_ha"].values.astype(np.float64)
+    veg = np.zeros_like(agb)
+    vegetation = [p for p in pools if pool_for_key(p).pixel_sd == "agb-interval"]
+    soils = [p for p in pools if pool_for_key(p).pixel_sd == "kriging-variance"]
+    if len(soils) != 1:
+        raise InputError(
+            f"counted pools {list(pools)} hold {len(soils)} soil pools",
+            fix="count exactly one soil organic carbon pool",
+        )
+    for pool in vegetation:
+        veg = veg + np.nan_to_num(layers[pool_layer(pool)].values.astype(np.float64))
+    name = pool_layer(soils[0])
+    soc = layers[name].values.astype(np.float64)
+    soc_sd = np.sqrt(np.maximum(layers[f"{name}_variance"].values.astype(np.float64), 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        carbon_per_agb = np.where(agb > 0, veg / agb, 0.0)
+    z = float(norm.ppf(0.5 + interval / 2.0))
+    agb_sd = (layers["agb_upper_mg_ha"].values - layers["agb_lower_mg_ha"].values) / (2.0 * z)
+    veg_sd = np.nan_to_num(agb_sd * carbon_per_agb)
+    mask = np.asarray(inside, dtype=bool)
+    carbon = np.where(mask, veg + soc, np.nan)
+    carbon_sd = np.where(mask, np.sqrt(veg_sd**2 + soc_sd**2), np.nan)
+    like = layers["agb_mg_ha"]
+    depth = soils[0].partition("_0_")[2]
+    counted = " + ".join([*(f"{p.upper()} C" for p in vegetation), f"SOC 0–{depth} cm"])
+    return xr.Dataset(
+        {
+            "soc_mg_ha": _layer(soc, like, "Mg C/ha", f"SOC stock 0–{depth} cm"),
+            "soc_sd_mg_ha": _layer(soc_sd, like, "Mg C/ha", f"kriging SD of SOC 0–{depth} cm"),
+            "carbon_mg_ha": _layer(carbon, like, "Mg C/ha", f"carbon stock ({counted})"),
+            "carbon_sd_mg_ha": _layer(carbon_sd, like, "Mg C/ha", "SD of the carbon stock"),
+        }
+    )
+
+
+def change_layers(
+    first: xr.Dataset, last: xr.Dataset, *, years: float, epochs: tuple[str, str]
+) -> xr.Dataset:
+    """Per-pixel stock change and removals between two epochs' :func:`carbon_layers`.
+
+    Parameters
+    ----------
+    first, last
+        :func:`carbon_layers` of the earlier and the later epoch.
+    years
+        Time between them, years (> 0).
+    epochs
+        Names of the two epochs (recorded in the attributes).
+
+    Notes
+    -----
+    Removals [t CO2e/ha/yr] = 44/12 × (C_t2 − C_t1) / (t2 − t1) per cell
+    (docs/methodology.md §4), with C the counted pools; SD = 44/12 ×
+    √(σ²_t1 + σ²_t2) / (t2 − t1) from the cells' own SDs, treated as
+    independent (a per-pixel guide: the project total's uncertainty is the
+    ledger's Monte Carlo, which handles the shared errors).
+    """
+    if not years > 0:
+        raise InputError(
+            f"the epochs are {years} years apart", fix="order the epochs by date, earliest first"
+        )
+    like = last["carbon_mg_ha"]
+    d_carbon = (last["carbon_mg_ha"].values - first["carbon_mg_ha"].values) / years
+    sd = np.sqrt(first["carbon_sd_mg_ha"].values ** 2 + last["carbon_sd_mg_ha"].values ** 2) / years
+    d_soc = (last["soc_mg_ha"].values - first["soc_mg_ha"].values) / years
+    return xr.Dataset(
+        {
+            "d_carbon_mg_ha_yr": _layer(d_carbon, like, "Mg C/ha/yr", "change of the carbon stock"),
+            "d_soc_mg_ha_yr": _layer(d_soc, like, "Mg C/ha/yr", "change of the SOC stock"),
+            "removals_t_co2e_ha_yr": _layer(
+                d_carbon * CO2_PER_C, like, "t CO2e/ha/yr", "removals (sink positive)"
+            ),
+            "removals_sd_t_co2e_ha_yr": _layer(
+                sd * CO2_PER_C, like, "t CO2e/ha/yr", "SD of the removals (cells independent)"
+            ),
+        },
+        attrs={"from_epoch": epochs[0], "to_epoch": epochs[1], "years": years},
+    )
+
+
+def map_total(
+    density_per_ha: npt.ArrayLike,
+    cell_area_ha: npt.ArrayLike,
+    *,
+    inside: npt.ArrayLike | None = None,
+) -> float:
+    """Total of a per-hectare map over its cells with a value (true cell areas).
+
+    Parameters
+    ----------
+    density_per_ha
+        ``(y, x)`` density, e.g. Mg DM/ha or Mg C/ha (NaN: no value).
+    cell_area_ha
+        ``(y, x)`` true cell areas, ha.
+    inside
+        ``(y, x)`` mask of the cells to count (all by default).
+
+    Returns
+    -------
+    float
+        Σ_c D(c) × A(c) over the cells with a value, in t (Mg) of the
+        density's quantity (docs/methodology.md §1: totals use true cell areas).
+    """
+    density = np.asarray(density_per_ha, dtype=np.float64)
+    area = np.asarray(cell_area_ha, dtype=np.float64)
+    values = density * area
+    if inside is not None:
+        values = np.where(np.asarray(inside, dtype=bool), values, np.nan)
+    return float(np.nansum(values))

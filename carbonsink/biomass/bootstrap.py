@@ -40,7 +40,7 @@ import xarray as xr
 from carbonsink.biomass.estimators import ESTIMATORS, make_estimator
 from carbonsink.biomass.features import feature_matrix
 from carbonsink.errors import ConfigError, InputError, ModelError
-from carbonsink.imagery.landcover import spatial_blocks
+from carbonsink.spatial.blocks import block_ids
 
 __all__ = ["AgbBootstrap", "bootstrap_agb_totals"]
 
@@ -373,7 +373,7 @@ def bootstrap_agb_totals(
     Notes
     -----
     Blocks: plot *i* lies in block b(i) = (⌊x_i / block_m⌋, ⌊y_i / block_m⌋)
-    (:func:`~carbonsink.imagery.landcover.spatial_blocks`); K blocks hold plots.
+    (:func:`~carbonsink.spatial.blocks.block_ids`); K blocks hold plots.
     Replicate r draws K blocks with replacement, uniformly; its training set
     is every plot of every drawn block (a block drawn twice enters twice), so
     plots keep their block and the number of plots varies between
@@ -408,8 +408,8 @@ def bootstrap_agb_totals(
     X_cells, area, stratum_index, stratum_codes = _cell_arrays(
         cube, features, strata=strata, cell_area_ha=cell_area_ha, cells=cells
     )
-    block_ids = spatial_blocks(px, py, block_m=float(block_m))
-    n_blocks = int(block_ids.max()) + 1
+    plot_blocks = block_ids(px, py, block_m=float(block_m))
+    n_blocks = int(plot_blocks.max()) + 1
     if n_blocks < 2:
         raise InputError(
             f"all {len(agb)} plots lie in one {block_m:g} m block: resampling it gives no spread",
@@ -423,8 +423,8 @@ def bootstrap_agb_totals(
             n_blocks,
             block_m,
         )
-    order = np.argsort(block_ids, kind="stable")
-    starts = np.searchsorted(block_ids[order], np.arange(n_blocks + 1))
+    order = np.argsort(plot_blocks, kind="stable")
+    starts = np.searchsorted(plot_blocks[order], np.arange(n_blocks + 1))
     job = _ReplicateJob(
         X_plots=X_plots,
         agb_mg_ha=agb,

@@ -34,12 +34,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import skops.io as sio
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 import carbonsink
+from carbonsink.biomass.agb_map import BiomassPredictor, FittedBiomassModel
+from carbonsink.biomass.aoa import AreaOfApplicability
 from carbonsink.biomass.estimators import ESTIMATORS, IntervalRegressor
 from carbonsink.errors import InputError, InputNotFoundError, ModelError
 from carbonsink.io.writers import atomic_path, write_json
@@ -48,7 +51,9 @@ __all__ = [
     "CARD_SUFFIX",
     "TRUSTED_MODULES",
     "card_path",
+    "load_biomass_model",
     "load_model",
+    "save_biomass_model",
     "save_model",
     "training_table_sha256",
 ]
@@ -373,3 +378,94 @@ def load_model(path: str | os.PathLike[str]) -> tuple[IntervalRegressor, dict[st
         )
     logger.info("loaded the %s model from %s", card.get("estimator"), model_file)
     return estimator, card
+
+
+def save_biomass_model(
+    model: FittedBiomassModel,
+    path: str | os.PathLike[str],
+    *,
+    used_for_map: bool,
+    lidar_decision: str,
+) -> tuple[Path, Path]:
+    """Save a fitted AGB model with a card that holds everything mapping with it needs.
+
+    Parameters
+    ----------
+    model
+        The fitted model (:func:`~carbonsink.biomass.agb_map.fit_biomass_model`).
+    path
+        The ``.skops`` file; the card goes beside it (:func:`card_path`).
+    used_for_map
+        Whether the model maps AGB (a LiDAR model that lost to the imagery
+        model is saved for the record but not used).
+    lidar_decision
+        Why the LiDAR model is or is not used
+        (:func:`~carbonsink.biomass.model_choice.lidar_decision`).
+
+    Returns
+    -------
+    tuple of Path
+        The model file and the card file.
+
+    Notes
+    -----
+    The card records the training table (plot features and AGB) and the CV
+    folds, so that :func:`load_biomass_model` rebuilds the area of
+    applicability exactly (Meyer & Pebesma 2021 need the training features,
+    the feature weights and the CV folds). Python floats round-trip exactly
+    through JSON (shortest repr).
+    """
+    training = model.plots.table.reset_index()
+    card = {
+        "feature_names": list(model.features),
+        "training_data_sha256": training_table_sha256(training),
+        "cv_metrics": model.cv.to_dict(),
+        "role": model.name,
+        "used_for_map": used_for_map,
+        "lidar_decision": lidar_decision,
+        "block_reason": model.block_reason,
+        "aoa": model.aoa.to_dict(),
+        "aoa_weights": [float(w) for w in model.aoa.weights],
+        "cv_folds": [int(f) for f in model.cv.predictions["fold"]],
+        "training": {
+            "columns": [str(c) for c in training.columns],
+            "data": [
+                [v.item() if isinstance(v, np.generic) else v for v in row]
+                for row in training.itertuples(index=False)
+            ],
+        },
+    }
+    return save_model(model.estimator, path, card=card)
+
+
+def load_biomass_model(path: str | os.PathLike[str]) -> tuple[BiomassPredictor, bool]:
+    """Load a model of :func:`save_biomass_model` with its area of applicability.
+
+    Returns
+    -------
+    (BiomassPredictor, bool)
+        The model ready to map, and whether it is used for the map.
+
+    Raises
+    ------
+    InputError
+        As :func:`load_model`; or the training table in the card does not
+        match its hash.
+    """
+    estimator, card = load_model(path)
+    training = pd.DataFrame(**card["training"])
+    if training_table_sha256(training) != card["training_data_sha256"]:
+        raise InputError(
+            "the training table in the model card does not match its hash",
+            path=Path(path),
+            fix="refit the model with `carbonsink biomass fit`",
+        )
+    features = tuple(card["feature_names"])
+    aoa = AreaOfApplicability.fit(
+        training[list(features)].to_numpy(dtype=np.float64),
+        weights=card["aoa_weights"],
+        folds=card["cv_folds"],
+        feature_names=list(features),
+    )
+    predictor = BiomassPredictor(name=card["role"], features=features, estimator=estimator, aoa=aoa)
+    return predictor, bool(card.get("used_for_map", False))

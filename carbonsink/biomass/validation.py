@@ -10,8 +10,8 @@ when no range can be fitted.
 
 * :func:`residual_variogram_range` and :func:`default_block_size` choose the
   block side;
-* :func:`spatial_cross_validate` scores an estimator factory with
-  :class:`~sklearn.model_selection.GroupKFold` on the blocks and returns a
+* :func:`spatial_cross_validate` scores an estimator factory on folds of
+  whole blocks (:mod:`carbonsink.spatial.blocks`) and returns a
   :class:`CrossValidation` (per-fold and pooled R², RMSE, relative RMSE, bias,
   interval coverage; every held-out prediction);
 * :func:`plot_predicted_vs_observed` draws the predicted-vs-observed figure.
@@ -33,12 +33,12 @@ import numpy.typing as npt
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from sklearn.model_selection import GroupKFold
 
 from carbonsink.errors import ConfigError, InputError, ModelError
-from carbonsink.imagery.landcover import spatial_blocks
 from carbonsink.io.writers import atomic_path
-from carbonsink.soil.kriging import (
+from carbonsink.spatial.blocks import block_folds, block_ids
+from carbonsink.spatial.points import point_values
+from carbonsink.spatial.variogram import (
     MIN_POINTS_VARIOGRAM,
     empirical_variogram,
     fit_variogram,
@@ -101,40 +101,6 @@ class _IntervalEstimator(Protocol):
 
 
 # ----------------------------------------------------------- block size
-def _coords_and_values(
-    x: npt.ArrayLike, y: npt.ArrayLike, values: npt.ArrayLike, *, what: str
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    xs = np.array(x, dtype=np.float64, ndmin=1).ravel()
-    ys = np.array(y, dtype=np.float64, ndmin=1).ravel()
-    vs = np.array(values, dtype=np.float64, ndmin=1).ravel()
-    if not (xs.size == ys.size == vs.size):
-        raise InputError(
-            f"x, y and {what} have different lengths ({xs.size}, {ys.size}, {vs.size})",
-            fix=f"give one x, one y and one {what} value per plot",
-        )
-    bad = ~(np.isfinite(xs) & np.isfinite(ys))
-    if bad.any():
-        raise InputError(
-            f"{int(bad.sum())} plot(s) have missing or infinite coordinates",
-            where=_positions_text(np.flatnonzero(bad)),
-            fix="drop those plots or give their coordinates",
-        )
-    bad = ~np.isfinite(vs)
-    if bad.any():
-        raise InputError(
-            f"{int(bad.sum())} plot(s) have a missing (NaN) or infinite {what}",
-            where=_positions_text(np.flatnonzero(bad)),
-            fix=f"drop those plots or give their {what}",
-        )
-    return xs, ys, vs
-
-
-def _positions_text(positions: npt.NDArray[np.intp], *, limit: int = 8) -> str:
-    shown = ", ".join(str(int(p)) for p in positions[:limit])
-    more = f" and {positions.size - limit} more" if positions.size > limit else ""
-    return f"plot(s) at position {shown}{more}"
-
-
 def residual_variogram_range(
     x: npt.ArrayLike, y: npt.ArrayLike, residuals: npt.ArrayLike
 ) -> float | None:
@@ -151,7 +117,7 @@ def residual_variogram_range(
     -------
     float or None
         The range in m, or None when no range can be fitted: fewer than
-        :data:`~carbonsink.soil.kriging.MIN_POINTS_VARIOGRAM` plots, fewer than
+        :data:`~carbonsink.spatial.variogram.MIN_POINTS_VARIOGRAM` plots, fewer than
         two distance classes, residuals that do not vary, or a fit that shows
         no spatial structure (see Notes).
 
@@ -164,8 +130,8 @@ def residual_variogram_range(
     -----
     The empirical variogram γ̂(h) = 1/(2N(h)) Σ (rᵢ − rⱼ)² and the weighted
     least-squares spherical fit are those of
-    :func:`carbonsink.soil.kriging.empirical_variogram` and
-    :func:`carbonsink.soil.kriging.fit_variogram` (Matheron 1962; Cressie 1985),
+    :func:`carbonsink.spatial.variogram.empirical_variogram` and
+    :func:`carbonsink.spatial.variogram.fit_variogram` (Matheron 1962; Cressie 1985),
     with their defaults (12 classes up to half the largest distance). The
     fit is read as "pure nugget" — no range — when
 
@@ -176,7 +142,7 @@ def residual_variogram_range(
     * the range sits at the fit's upper bound, twice the largest lag (no sill
       within the sampled distances: a trend, not a range).
     """
-    xs, ys, rs = _coords_and_values(x, y, residuals, what="residual")
+    xs, ys, rs = point_values(x, y, residuals, what="residual", noun="plot")
     if xs.size < MIN_POINTS_VARIOGRAM:
         logger.info(
             "residual variogram: %d plots, fewer than %d; no range", xs.size, MIN_POINTS_VARIOGRAM
@@ -427,12 +393,13 @@ def spatial_cross_validate(
     Notes
     -----
     Plots are grouped in square blocks of side ``block_m`` anchored at the
-    CRS origin (:func:`carbonsink.imagery.landcover.spatial_blocks`); the
-    block labels are permuted with ``numpy.random.default_rng(seed)`` and
-    :class:`sklearn.model_selection.GroupKFold` (no shuffling) puts whole
-    blocks into folds of balanced size. Each fold is predicted by a model
-    fitted to the other folds. With ê = ŷ − y over the n held-out plots of a
-    fold (or of all folds, "pooled"):
+    CRS origin (:func:`carbonsink.spatial.blocks.block_ids`); the block
+    labels are permuted with ``numpy.random.default_rng(seed)`` and whole
+    blocks are put into folds of balanced size, as scikit-learn's
+    ``GroupKFold`` (no shuffling) does
+    (:func:`carbonsink.spatial.blocks.block_folds`). Each fold is predicted
+    by a model fitted to the other folds. With ê = ŷ − y over the n held-out
+    plots of a fold (or of all folds, "pooled"):
 
     * R² = 1 − Σ ê² / Σ (y − ȳ)²;
     * RMSE = √(Σ ê² / n); relative RMSE = RMSE / ȳ;
@@ -460,7 +427,7 @@ def spatial_cross_validate(
             fix="give the block side in metres, e.g. 200 (--cv-block-m)",
         )
     folds = int(folds)
-    xs, ys, observed = _coords_and_values(x, y_coord, y, what="AGB")
+    xs, ys, observed = point_values(x, y_coord, y, what="AGB", noun="plot")
     n = observed.size
     features = X if isinstance(X, pd.DataFrame) else np.asarray(X)
     if features.ndim != 2 or features.shape[0] != n:
@@ -473,7 +440,7 @@ def spatial_cross_validate(
             f"spatial CV with {folds} folds needs at least {folds} plots; {n} given",
             fix="add plots or use fewer folds (--cv-folds)",
         )
-    block = spatial_blocks(xs, ys, block_m=block_m)
+    block = block_ids(xs, ys, block_m=block_m)
     n_blocks = int(block.max()) + 1
     if n_blocks < folds:
         raise InputError(
@@ -481,14 +448,13 @@ def spatial_cross_validate(
             f"the {n} plots fall in {n_blocks} block(s) of {block_m:g} m",
             fix="use --cv-block-m smaller or fewer folds (--cv-folds)",
         )
-    relabel = np.random.default_rng(seed).permutation(n_blocks)
-    fold = np.empty(n, dtype=np.int64)
-    splitter = GroupKFold(n_splits=folds)
+    fold = block_folds(block, n_folds=folds, seed=seed)
     predicted = np.empty(n)
     lower = np.empty(n)
     upper = np.empty(n)
-    for f, (train, test) in enumerate(splitter.split(np.zeros((n, 1)), groups=relabel[block])):
-        fold[test] = f
+    for f in range(folds):
+        train = np.flatnonzero(fold != f)
+        test = np.flatnonzero(fold == f)
         estimator = estimator_factory()
         estimator.fit(_take(features, train), observed[train])
         held_out = _take(features, test)

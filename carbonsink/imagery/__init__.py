@@ -18,7 +18,6 @@ from carbonsink.imagery.landcover import (
     LandCover,
     classify_landcover,
     landcover_features,
-    spatial_blocks,
 )
 from carbonsink.imagery.masks import (
     QA_DECODERS,
@@ -68,7 +67,6 @@ __all__ = [
     "reflectance_from_dn",
     "scaled_reflectance",
     "sentinel2_scl_masks",
-    "spatial_blocks",
     "toa_reflectance",
     "water_mask",
 ]

@@ -17,6 +17,7 @@ import xarray as xr
 from carbonsink.errors import InputError
 
 __all__ = [
+    "CUBE_INDICES",
     "INDICES",
     "SpectralIndex",
     "compute_index",
@@ -154,6 +155,10 @@ INDICES: Mapping[str, SpectralIndex] = MappingProxyType(
         )
     }
 )
+
+#: Indices of an epoch's cube: the features the biomass model is offered
+#: beside the composite bands, and the soil-map covariates (NDVI, MNDWI).
+CUBE_INDICES: tuple[str, ...] = ("ndvi", "evi", "savi", "ndwi", "mndwi", "ndre", "lswi")
 
 
 def compute_index(name: str, reflectance: xr.DataArray) -> xr.DataArray:

@@ -32,6 +32,7 @@ from carbonsink.imagery.accuracy import (
     olofsson_area_estimate,
 )
 from carbonsink.imagery.indices import INDICES, compute_index
+from carbonsink.spatial.blocks import block_folds, block_ids
 
 __all__ = [
     "CLASS_FILL",
@@ -41,8 +42,8 @@ __all__ = [
     "FORESTS",
     "LandCover",
     "classify_landcover",
+    "gap_filled_probabilities",
     "landcover_features",
-    "spatial_blocks",
 ]
 
 logger = logging.getLogger(__name__)
@@ -131,20 +132,6 @@ def landcover_features(
     stacked.name = "features"
     stacked.attrs = {"units": "1", "long_name": "land-cover classification features"}
     return stacked.transpose("feature", "y", "x")
-
-
-def spatial_blocks(x: npt.ArrayLike, y: npt.ArrayLike, *, block_m: float) -> npt.NDArray[np.int64]:
-    """Integer id of the square ``block_m`` block each point falls in.
-
-    Blocks are anchored at the origin of the CRS, so the same point always
-    falls in the same block.
-    """
-    if not block_m > 0:
-        raise InputError(f"block size {block_m} m must be positive", fix="give e.g. 200")
-    col = np.floor(np.asarray(x, dtype=np.float64) / block_m).astype(np.int64)
-    row = np.floor(np.asarray(y, dtype=np.float64) / block_m).astype(np.int64)
-    _, ids = np.unique(np.stack([row, col], axis=1), axis=0, return_inverse=True)
-    return np.asarray(ids, dtype=np.int64).ravel()
 
 
 @dataclass(frozen=True)
@@ -354,7 +341,9 @@ def classify_landcover(
     extra-trees agrees with the true classes in 0.89 of the cells against
     0.88 for the random forest (three seeds, both epochs), hence the default.
     Spatially grouped cross-validation: Roberts et al. 2017
-    (Ecography 40:913–929). Accuracy and area: see
+    (Ecography 40:913–929), on square blocks of side ``cv_block_m`` anchored
+    at the CRS origin, whole blocks to folds of balanced size
+    (:mod:`carbonsink.spatial.blocks`, without a seed). Accuracy and area: see
     :func:`carbonsink.imagery.accuracy.olofsson_area_estimate`; the held-out
     sample is a simple random subsample of the reference sample, and the
     estimator post-stratifies it by map class. Cells inside the survey with
@@ -363,7 +352,7 @@ def classify_landcover(
     samples that fall in them are kept, so their errors enter the accuracy
     and the area intervals.
     """
-    from sklearn.model_selection import GroupKFold, train_test_split
+    from sklearn.model_selection import train_test_split
 
     xs = np.asarray(x, dtype=np.float64).ravel()
     ys = np.asarray(y, dtype=np.float64).ravel()
@@ -435,7 +424,7 @@ def classify_landcover(
             "occur from [vegetation.classes]",
         )
 
-    blocks = spatial_blocks(xs[train_idx], ys[train_idx], block_m=cv_block_m)
+    blocks = block_ids(xs[train_idx], ys[train_idx], block_m=cv_block_m)
     n_blocks = len(np.unique(blocks))
     folds = min(cv_folds, n_blocks)
     if folds < 2:
@@ -446,10 +435,11 @@ def classify_landcover(
         )
     legend = list(classes)
     make_forest = FORESTS[forest]
+    fold_of_sample = block_folds(blocks, n_folds=folds)
     cv_rows = []
-    for fold, (fit_part, check_part) in enumerate(
-        GroupKFold(n_splits=folds).split(sample_rows[train_idx], groups=blocks)
-    ):
+    for fold in range(folds):
+        fit_part = np.flatnonzero(fold_of_sample != fold)
+        check_part = np.flatnonzero(fold_of_sample == fold)
         model = make_forest(n_estimators, seed).fit(
             sample_rows[train_idx[fit_part]], names[train_idx[fit_part]]
         )
@@ -543,3 +533,39 @@ def classify_landcover(
         samples=samples,
         model=model,
     )
+
+
+def gap_filled_probabilities(landcover: LandCover, composite: xr.Dataset) -> xr.DataArray:
+    """Class probabilities with the composite's gap-filled cells predicted from their spectra.
+
+    Parameters
+    ----------
+    landcover
+        The classification of the observed composite (NaN probabilities where
+        a cell had no usable observation).
+    composite
+        The gap-filled composite (``reflectance`` and the ``gap_filled`` flag;
+        :func:`~carbonsink.imagery.composite.fill_composite_gaps`).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(class, y, x)`` probabilities; cells the classifier did not see take
+        the fitted forest's probabilities of their filled spectra (NaN where a
+        feature is still missing).
+    """
+    probabilities = landcover.probabilities.copy()
+    gaps = np.asarray(composite["gap_filled"].values, dtype=bool)
+    if not gaps.any():
+        return probabilities
+    features = landcover_features(composite["reflectance"]).transpose("y", "x", "feature")
+    rows = np.asarray(features.values)[gaps]
+    complete = np.isfinite(rows).all(axis=1)
+    model = landcover.model
+    order = [list(model.classes_).index(str(c)) for c in probabilities["class"].values]
+    values = probabilities.values
+    filled = np.full((int(gaps.sum()), len(order)), np.nan, dtype=np.float32)
+    if complete.any():
+        filled[complete] = model.predict_proba(rows[complete])[:, order]
+    values[:, gaps] = filled.T
+    return probabilities.copy(data=values)

@@ -1,13 +1,32 @@
-"""Checks shared by the readers: the input file exists; which layer of a vector file to read."""
+"""Checks shared by the readers and writers: the input file exists, which layer of a
+vector file to read, and whether a name can become part of a file name."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from carbonsink.errors import InputError, InputNotFoundError
 
-__all__ = ["choose_layer", "existing_file", "list_layers"]
+__all__ = ["FILE_NAME_RULE", "choose_layer", "existing_file", "file_name_problem", "list_layers"]
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+#: What a name that becomes part of a file name may hold (epochs, classes, models).
+FILE_NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit"
+
+
+def file_name_problem(value: str) -> str | None:
+    """Why ``value`` cannot be part of a file name, or ``None`` when it can.
+
+    A name that becomes part of an output file name (an epoch called
+    ``2025``, a class called ``reed``) must stay inside its folder on every
+    system: no path separators, no ``..``, no spaces, nothing that starts
+    with a dot (:data:`FILE_NAME_RULE`).
+    """
+    if _SAFE_NAME.fullmatch(value) and ".." not in value:
+        return None
+    return f"{value!r} cannot be part of a file name: use {FILE_NAME_RULE}"
 
 
 def existing_file(path: str | os.PathLike[str], *, what: str = "input file") -> Path:

@@ -27,9 +27,13 @@ import numpy.typing as npt
 from laspy.vlrs.known import GeoKeyDirectoryVlr, WktCoordinateSystemVlr
 from pyproj import CRS, Transformer
 
+from carbonsink.crs import (
+    crs_label,
+    crs_plausibility_problem,
+    require_projected_crs,
+    resolve_crs,
+)
 from carbonsink.errors import CarbonSinkError, CRSError, InputError
-from carbonsink.grid import require_projected_crs
-from carbonsink.io._crs import crs_label, crs_plausibility_problem, resolve_crs
 from carbonsink.io._files import existing_file
 from carbonsink.units import FOOT_M, US_SURVEY_FOOT_M
 

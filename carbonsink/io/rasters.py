@@ -37,9 +37,9 @@ from rasterio.enums import Resampling as RioResampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
+from carbonsink.crs import CRSSource, crs_label, crs_plausibility_problem, resolve_crs
 from carbonsink.errors import CarbonSinkError, CRSError, InputError
 from carbonsink.grid import Grid
-from carbonsink.io._crs import CRSSource, crs_label, crs_plausibility_problem, resolve_crs
 from carbonsink.io._files import existing_file
 
 __all__ = ["RasterInfo", "Resampling", "read_raster", "read_raster_info"]

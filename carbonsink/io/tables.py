@@ -25,9 +25,8 @@ import numpy.typing as npt
 import pandas as pd
 from pyproj import CRS, Transformer
 
+from carbonsink.crs import as_crs, crs_label, crs_plausibility_problem, resolve_crs
 from carbonsink.errors import CRSError, InputError
-from carbonsink.grid import as_crs
-from carbonsink.io._crs import crs_label, crs_plausibility_problem, resolve_crs
 from carbonsink.io._files import choose_layer, existing_file
 
 if TYPE_CHECKING:

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +25,19 @@ from pyproj import CRS, Transformer
 from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from carbonsink.crs import as_crs, crs_label, crs_plausibility_problem, resolve_crs
 from carbonsink.errors import CRSError, InputError
-from carbonsink.grid import as_crs
-from carbonsink.io._crs import crs_label, crs_plausibility_problem, resolve_crs
 from carbonsink.io._files import choose_layer, existing_file
 
-__all__ = ["FINGERPRINT_GRID_DEG", "boundary_crs", "boundary_fingerprint", "read_boundary"]
+__all__ = ["FINGERPRINT_GRID_DEG", "Boundary", "boundary_crs", "load_boundary", "read_boundary"]
 
 logger = logging.getLogger(__name__)
 
 #: The CRS of a GeoJSON file without a ``crs`` member (RFC 7946 §4).
 GEOJSON_CRS = "EPSG:4326"
 _GEOJSON_SUFFIXES = frozenset({".geojson", ".json"})
+#: Grid the fingerprint's lon/lat coordinates are snapped to, degrees (1e-7° ≈ 1 cm).
+FINGERPRINT_GRID_DEG = 1e-7
 _CRS_FIX = (
     "give the boundary's CRS in the survey, or save the boundary as a GeoPackage "
     "(which stores its CRS) or as GeoJSON in longitude/latitude (EPSG:4326)"
@@ -111,22 +113,99 @@ def _as_area(geometry: BaseGeometry) -> Polygon | MultiPolygon:
     return MultiPolygon(parts)
 
 
-def read_boundary(
+@dataclass(frozen=True)
+class Boundary:
+    """A project boundary as read from its file, once, in the file's own CRS.
+
+    Attributes
+    ----------
+    path
+        The boundary file.
+    crs
+        The CRS of its coordinates (the survey's override, else the file's).
+    geometry
+        The union of every polygon of the file (invalid rings repaired), in ``crs``.
+
+    Notes
+    -----
+    :meth:`to_crs` gives it in any CRS and :meth:`fingerprint` hashes it, so
+    one reading serves the preflight's checks, the grid, the inside mask and
+    the ledger's polygon record.
+    """
+
+    path: Path
+    crs: CRS
+    geometry: BaseGeometry
+
+    def to_crs(self, target_crs: Any) -> Polygon | MultiPolygon:
+        """The boundary in ``target_crs``, valid and with an area.
+
+        Raises
+        ------
+        CRSError
+            Some vertices fall outside the target CRS's domain.
+        InputError
+            The polygons enclose no area.
+        """
+        target = as_crs(target_crs)
+        area = self.geometry
+        if not self.crs.equals(target, ignore_axis_order=True):
+            area = _reproject(area, self.crs, target, self.path)
+        result = _as_area(area if area.is_valid else shapely.make_valid(area))
+        if result.is_empty or result.area <= 0:
+            raise InputError(
+                "the boundary polygons enclose no area",
+                path=self.path,
+                fix="draw the project area as one or more polygons with an area",
+            )
+        return result
+
+    def fingerprint(self) -> dict[str, Any]:
+        """A hash of the polygon that does not depend on its file format or vertex order.
+
+        Returns
+        -------
+        dict
+            ``sha256`` (hex) of the polygon's normalised WKB, the ``method`` used,
+            and the polygon's ``bounds_lonlat`` (west, south, east, north).
+
+        Notes
+        -----
+        The boundary is taken in OGC:CRS84 (lon/lat order), its coordinates are
+        snapped to a 1e-7° grid (:data:`FINGERPRINT_GRID_DEG`, about 1 cm), it
+        is normalised (``shapely.normalize``: ring orientation, starting vertex
+        and part order canonical) and written as ISO WKB; the hash is SHA-256
+        of those bytes. The same hectares in another file format, CRS or
+        vertex order give the same hash; registering it in the ledger lets a
+        registry spot a polygon sold twice (docs/methodology.md §5).
+        """
+        lonlat = self.to_crs("OGC:CRS84")
+        snapped = shapely.normalize(shapely.set_precision(lonlat, FINGERPRINT_GRID_DEG))
+        digest = hashlib.sha256(
+            shapely.to_wkb(snapped, output_dimension=2, flavor="iso")
+        ).hexdigest()
+        west, south, east, north = (float(v) for v in snapped.bounds)
+        return {
+            "sha256": digest,
+            "method": "SHA-256 of the ISO WKB of the boundary in lon/lat (OGC:CRS84), snapped "
+            f"to {FINGERPRINT_GRID_DEG:g} degrees and normalised (shapely.normalize)",
+            "bounds_lonlat": [west, south, east, north],
+        }
+
+
+def load_boundary(
     path: str | os.PathLike[str],
     *,
-    target_crs: Any,
     crs: Any = None,
     layer: str | None = None,
-) -> Polygon | MultiPolygon:
-    """Read a project boundary as one (multi)polygon in ``target_crs``.
+) -> Boundary:
+    """Read a project boundary file once: every polygon, unioned, in the file's CRS.
 
     Parameters
     ----------
     path
         A GeoPackage, GeoJSON, shapefile or other OGR vector file holding
         the project area as polygons.
-    target_crs
-        The CRS to return the boundary in.
     crs
         A CRS that overrides or completes the file's.
     layer
@@ -134,8 +213,7 @@ def read_boundary(
 
     Returns
     -------
-    shapely.Polygon or shapely.MultiPolygon
-        The union of every polygon of the file, valid and 2-D.
+    Boundary
 
     Raises
     ------
@@ -159,7 +237,6 @@ def read_boundary(
     file = existing_file(path, what="boundary file")
     name, info = _layer_info(file, layer)
     source = _source_crs(file, info, crs)
-    target = as_crs(target_crs)
     try:
         frame = pyogrio.read_dataframe(file, layer=name, columns=[])
     except Exception as exc:  # pyogrio raises DataSourceError and GDAL errors
@@ -208,16 +285,34 @@ def read_boundary(
     problem = crs_plausibility_problem(source, area.bounds)
     if problem:
         raise CRSError(problem, path=file, fix=_CRS_FIX)
-    if not source.equals(target, ignore_axis_order=True):
-        area = _reproject(area, source, target, file)
-    result = _as_area(area if area.is_valid else shapely.make_valid(area))
-    if result.is_empty or result.area <= 0:
-        raise InputError(
-            "the boundary polygons enclose no area",
-            path=file,
-            fix="draw the project area as one or more polygons with an area",
-        )
-    return result
+    return Boundary(path=file, crs=source, geometry=area)
+
+
+def read_boundary(
+    path: str | os.PathLike[str],
+    *,
+    target_crs: Any,
+    crs: Any = None,
+    layer: str | None = None,
+) -> Polygon | MultiPolygon:
+    """Read a project boundary as one (multi)polygon in ``target_crs``.
+
+    :func:`load_boundary` then :meth:`Boundary.to_crs`; read the file once
+    with :func:`load_boundary` when it is needed in several CRSs.
+
+    Parameters
+    ----------
+    path, crs, layer
+        As :func:`load_boundary`.
+    target_crs
+        The CRS to return the boundary in.
+
+    Returns
+    -------
+    shapely.Polygon or shapely.MultiPolygon
+        The union of every polygon of the file, valid and 2-D.
+    """
+    return load_boundary(path, crs=crs, layer=layer).to_crs(target_crs)
 
 
 def _reproject(geometry: BaseGeometry, source: CRS, target: CRS, file: Path) -> BaseGeometry:
@@ -237,48 +332,3 @@ def _reproject(geometry: BaseGeometry, source: CRS, target: CRS, file: Path) -> 
             fix="check the boundary's CRS, and that the analysis CRS covers the project area",
         )
     return moved
-
-
-#: Grid the fingerprint's lon/lat coordinates are snapped to, degrees (1e-7° ≈ 1 cm).
-FINGERPRINT_GRID_DEG = 1e-7
-
-
-def boundary_fingerprint(
-    path: str | os.PathLike[str],
-    *,
-    crs: Any = None,
-    layer: str | None = None,
-) -> dict[str, Any]:
-    """A hash of the project polygon that does not depend on its file format or vertex order.
-
-    Parameters
-    ----------
-    path, crs, layer
-        As :func:`read_boundary`.
-
-    Returns
-    -------
-    dict
-        ``sha256`` (hex) of the polygon's normalised WKB, the ``method`` used,
-        and the polygon's ``bounds_lonlat`` (west, south, east, north).
-
-    Notes
-    -----
-    The boundary is read in EPSG:4326 (lon/lat order), its coordinates are
-    snapped to a 1e-7° grid (:data:`FINGERPRINT_GRID_DEG`, about 1 cm), it is
-    normalised (``shapely.normalize``: ring orientation, starting vertex and
-    part order canonical) and written as ISO WKB; the hash is SHA-256 of those
-    bytes. The same hectares in another file format, CRS or vertex order give
-    the same hash; registering it in the ledger lets a registry spot a polygon
-    sold twice (METHODOLOGY.md §5).
-    """
-    boundary = read_boundary(path, target_crs="OGC:CRS84", crs=crs, layer=layer)
-    snapped = shapely.normalize(shapely.set_precision(boundary, FINGERPRINT_GRID_DEG))
-    digest = hashlib.sha256(shapely.to_wkb(snapped, output_dimension=2, flavor="iso")).hexdigest()
-    west, south, east, north = (float(v) for v in snapped.bounds)
-    return {
-        "sha256": digest,
-        "method": "SHA-256 of the ISO WKB of the boundary in lon/lat (OGC:CRS84), snapped to "
-        f"{FINGERPRINT_GRID_DEG:g} degrees and normalised (shapely.normalize)",
-        "bounds_lonlat": [west, south, east, north],
-    }

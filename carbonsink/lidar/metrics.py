@@ -1,30 +1,66 @@
-"""Area-based LiDAR metrics on the analysis grid.
+"""Area-based LiDAR metrics on the analysis grid, declared in one registry.
 
 For every grid cell: height maximum, mean, standard deviation and percentiles
 of the returns' heights above ground, canopy cover above height thresholds,
 return and ground densities, the mean and slope of the terrain, and a coverage
 mask of the cells the LiDAR actually covers (METHODOLOGY.md §8).
+
+Every metric is a :class:`Metric` in :data:`METRICS` (name → function, units,
+long_name, and whether the biomass model takes it as a feature: that subset is
+:data:`BIOMASS_FEATURES`). The percentile (``h_p<NN>``) and cover
+(``cover_<T>m``) families follow a :class:`MetricsSpec`; :func:`metrics_for`
+gives the registry of any spec. A metric's function takes a
+:class:`MetricWindow`, the returns of one grid window binned to its cells
+once, and returns its layer. Adding a metric is one entry in
+:func:`metrics_for` and its function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property, partial
+from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
 
 from carbonsink.lidar.surfaces import Raster, slope_degrees
 
-__all__ = ["METRIC_ATTRS", "MetricsSpec", "area_metrics"]
+__all__ = [
+    "BIOMASS_FEATURES",
+    "HEIGHT_QUANTUM",
+    "METRICS",
+    "Metric",
+    "MetricWindow",
+    "MetricsSpec",
+    "area_metrics",
+    "canopy_cover",
+    "dtm_mean",
+    "dtm_slope",
+    "ground_density",
+    "height_max",
+    "height_mean",
+    "height_percentile",
+    "height_sd",
+    "lidar_coverage",
+    "metrics_for",
+    "return_density",
+    "water_fraction",
+]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 
 #: Heights are quantised to this step (m) for sorting; percentiles are exact to it.
 HEIGHT_QUANTUM = 0.001
 _HEIGHT_OFFSET = 100.0  # m: heights from −100 m to +4000 m fit the 22-bit key
 _HEIGHT_BITS = 22
+
+#: Percentiles and cover thresholds (m) offered to the biomass model as features.
+_BIOMASS_PERCENTILES = frozenset({50, 90, 95})
+_BIOMASS_COVER_THRESHOLDS = frozenset({0.3, 2.0})
 
 
 @dataclass(frozen=True)
@@ -47,33 +83,455 @@ class MetricsSpec:
     min_returns: int = 4
 
 
+@dataclass(frozen=True, eq=False)
+class MetricWindow:
+    """The returns of one grid window binned to its cells: what the metrics share.
+
+    Built once per window by :meth:`from_returns`. Per-cell arrays are flat
+    (``rows·cols``, row-major). Work that several metrics need (the mean
+    height, the one sort of the heights, the DTM block means) is done on first
+    use and kept.
+
+    Attributes
+    ----------
+    shape
+        ``(rows, cols)`` of the window.
+    cell
+        Cell size (m).
+    spec
+        The metrics settings (``min_returns``).
+    dtm
+        The terrain model covering the window.
+    x0, y1
+        Upper-left corner of the window.
+    returns_per_cell
+        All returns in each cell, water included.
+    water_per_cell
+        Water returns in each cell.
+    ground_per_cell
+        Ground returns not on water in each cell.
+    height_cell
+        Cell index of each height return: non-water, with a defined height.
+    heights
+        Heights above ground (m) of those returns.
+    heights_per_cell
+        Height returns in each cell (n).
+    valid
+        Cells with at least ``spec.min_returns`` height returns.
+    """
+
+    shape: tuple[int, int]
+    cell: float
+    spec: MetricsSpec
+    dtm: Raster
+    x0: float
+    y1: float
+    returns_per_cell: FloatArray
+    water_per_cell: FloatArray
+    ground_per_cell: FloatArray
+    height_cell: IntArray
+    heights: FloatArray
+    heights_per_cell: FloatArray
+    valid: BoolArray
+
+    @classmethod
+    def from_returns(
+        cls,
+        x: FloatArray,
+        y: FloatArray,
+        height: FloatArray,
+        *,
+        ground: BoolArray,
+        water: BoolArray,
+        dtm: Raster,
+        x0: float,
+        y1: float,
+        cell: float,
+        shape: tuple[int, int],
+        spec: MetricsSpec,
+    ) -> MetricWindow:
+        """Bin returns to the cells of a window (returns outside it are dropped).
+
+        Parameters are those of :func:`area_metrics`.
+        """
+        rows, cols = shape
+        n_cells = rows * cols
+        col = np.floor((x - x0) / cell).astype(np.int64)
+        row = np.floor((y1 - y) / cell).astype(np.int64)
+        inside = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
+        flat_all = row[inside] * cols + col[inside]
+        water_in = water[inside]
+        counts_all = np.bincount(flat_all, minlength=n_cells).astype(np.float64)
+        water_counts = np.bincount(flat_all[water_in], minlength=n_cells).astype(np.float64)
+        ground_counts = np.bincount(flat_all[ground[inside] & ~water_in], minlength=n_cells).astype(
+            np.float64
+        )
+        # Returns without a defined height (no terrain within reach: the middle of a
+        # lake, or a stand with no ground return nearby) do not enter height metrics.
+        keep = ~water_in & np.isfinite(height[inside])
+        flat = flat_all[keep]
+        n = np.bincount(flat, minlength=n_cells).astype(np.float64)
+        return cls(
+            shape=shape,
+            cell=cell,
+            spec=spec,
+            dtm=dtm,
+            x0=x0,
+            y1=y1,
+            returns_per_cell=counts_all,
+            water_per_cell=water_counts,
+            ground_per_cell=ground_counts,
+            height_cell=flat,
+            heights=height[inside][keep],
+            heights_per_cell=n,
+            valid=n >= spec.min_returns,
+        )
+
+    @property
+    def n_cells(self) -> int:
+        """Cells in the window."""
+        return self.shape[0] * self.shape[1]
+
+    def layer(self, values: FloatArray) -> FloatArray:
+        """A flat per-cell array as a ``(rows, cols)`` layer."""
+        return values.reshape(self.shape)
+
+    def height_layer(self, values: FloatArray) -> FloatArray:
+        """A flat height metric as a layer, NaN where a cell has too few height returns."""
+        return np.where(self.valid, values, np.nan).reshape(self.shape)
+
+    @cached_property
+    def mean_height(self) -> FloatArray:
+        """Mean height (m) of each cell's height returns (flat; NaN where none)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (
+                np.bincount(self.height_cell, weights=self.heights, minlength=self.n_cells)
+                / self.heights_per_cell
+            )
+
+    @cached_property
+    def sorted_heights(self) -> FloatArray:
+        """Heights grouped by cell, ascending within each cell, quantised to 1 mm.
+
+        One sort of the whole window: (cell, quantised height) packed into one
+        int64 key. Cell ``i`` holds ``sorted_heights[first_of_cell[i] :
+        first_of_cell[i] + heights_per_cell[i]]``.
+        """
+        h = self.heights
+        q = np.clip(np.rint((h + _HEIGHT_OFFSET) / HEIGHT_QUANTUM), 0, (1 << _HEIGHT_BITS) - 1)
+        key = np.sort((self.height_cell << _HEIGHT_BITS) | q.astype(np.int64))
+        quanta = key & ((1 << _HEIGHT_BITS) - 1)
+        return np.asarray(quanta * HEIGHT_QUANTUM - _HEIGHT_OFFSET, dtype=np.float64)
+
+    @cached_property
+    def first_of_cell(self) -> IntArray:
+        """Index in :attr:`sorted_heights` of each cell's first height."""
+        n = self.heights_per_cell
+        return np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
+
+    @cached_property
+    def covered(self) -> BoolArray:
+        """Layer of cells with at least ``spec.min_returns`` returns of any kind."""
+        return (self.returns_per_cell >= self.spec.min_returns).reshape(self.shape)
+
+    @cached_property
+    def dtm_block_means(self) -> tuple[FloatArray, FloatArray]:
+        """Mean DTM elevation and slope per cell (layers; DTM cells nest in a cell)."""
+        return _block_means(self.dtm, x0=self.x0, y1=self.y1, cell=self.cell, shape=self.shape)
+
+
+#: A metric's function: the window's binned returns → its ``(rows, cols)`` layer.
+MetricFunction = Callable[[MetricWindow], FloatArray]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One area-based metric layer.
+
+    Attributes
+    ----------
+    name
+        Layer name in the metrics dataset (and feature name in the biomass model).
+    units
+        UDUNITS units (CF ``units`` attribute).
+    long_name
+        Description (CF ``long_name`` attribute).
+    compute
+        Function of a :class:`MetricWindow` returning the float layer.
+    biomass_feature
+        Whether the biomass model takes this metric as a feature.
+    """
+
+    name: str
+    units: str
+    long_name: str
+    compute: MetricFunction
+    biomass_feature: bool = False
+
+
+# ------------------------------------------------------------ height metrics
+def height_max(window: MetricWindow) -> FloatArray:
+    """Maximum return height above ground per cell.
+
+    Notes
+    -----
+    h_max = max_i h_i over the cell's non-water returns with a defined height
+    (area-based approach: Næsset 2002, RSE 80:88). NaN where the cell has
+    fewer than ``min_returns`` of them.
+    """
+    hmax = np.full(window.n_cells, -np.inf)
+    np.maximum.at(hmax, window.height_cell, window.heights)
+    return window.height_layer(hmax)
+
+
+def height_mean(window: MetricWindow) -> FloatArray:
+    """Mean return height above ground per cell.
+
+    Notes
+    -----
+    h_mean = (1/n) Σ_i h_i over the cell's n non-water returns with a defined
+    height (Næsset 2002, RSE 80:88). NaN where n < ``min_returns``.
+    """
+    return window.height_layer(window.mean_height)
+
+
+def height_sd(window: MetricWindow) -> FloatArray:
+    """Standard deviation of return heights above ground per cell.
+
+    Notes
+    -----
+    The sample standard deviation (Bessel's correction, ddof 1):
+    s = √[(n / (n − 1)) · ((1/n) Σ_i h_i² − h̄²)], with the variance clipped
+    at 0 against rounding and 0 for a single return. NaN where
+    n < ``min_returns``.
+    """
+    n = window.heights_per_cell
+    h = window.heights
+    mean = window.mean_height
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sq = np.bincount(window.height_cell, weights=h * h, minlength=window.n_cells) / n
+        sd = np.sqrt(np.maximum(sq - mean * mean, 0.0) * n / np.maximum(n - 1, 1))
+    return window.height_layer(sd)
+
+
+def height_percentile(window: MetricWindow, percentile: float) -> FloatArray:
+    """A percentile of return heights above ground per cell.
+
+    Parameters
+    ----------
+    window
+        The binned returns.
+    percentile
+        Percentile p, 0–100.
+
+    Notes
+    -----
+    Linear interpolation between order statistics (numpy's default; Hyndman &
+    Fan 1996, Am. Stat. 50:361, type 7): with the cell's n heights sorted,
+    h_(0) ≤ … ≤ h_(n−1), and r = (p/100)(n − 1), the percentile is
+    h_(⌊r⌋) + (r − ⌊r⌋)(h_(⌊r⌋+1) − h_(⌊r⌋)), on heights quantised to
+    :data:`HEIGHT_QUANTUM` (1 mm). NaN where n < ``min_returns``.
+    """
+    sorted_h = window.sorted_heights
+    starts = window.first_of_cell
+    last = np.maximum(window.heights_per_cell.astype(np.int64) - 1, 0)
+    if not len(sorted_h):
+        return window.height_layer(np.full(window.n_cells, np.nan))
+    pos = starts + (percentile / 100.0) * last
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, starts + last)
+    frac = pos - lo
+    top = len(sorted_h) - 1
+    value = sorted_h[np.clip(lo, 0, top)] * (1 - frac) + sorted_h[np.clip(hi, 0, top)] * frac
+    return window.height_layer(value)
+
+
+def canopy_cover(window: MetricWindow, threshold: float) -> FloatArray:
+    """Fraction of returns higher than a threshold above ground per cell.
+
+    Parameters
+    ----------
+    window
+        The binned returns.
+    threshold
+        Height above ground (m).
+
+    Notes
+    -----
+    cover = #{i : h_i > threshold} / n over the cell's n non-water returns with
+    a defined height, ground returns included: the "all-returns cover index"
+    (e.g. Næsset 2002, RSE 80:88). NaN where n < ``min_returns``.
+    """
+    heights = window.heights
+    above = np.bincount(window.height_cell[heights > threshold], minlength=window.n_cells)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return window.height_layer(above / window.heights_per_cell)
+
+
+# -------------------------------------------------------------- cell metrics
+def return_density(window: MetricWindow) -> FloatArray:
+    """Returns per square metre, water excluded.
+
+    Notes
+    -----
+    density = (returns − water returns) / cell², all returns with or without
+    a defined height.
+    """
+    land = window.returns_per_cell - window.water_per_cell
+    return window.layer(land / (window.cell * window.cell))
+
+
+def ground_density(window: MetricWindow) -> FloatArray:
+    """Ground returns per square metre.
+
+    Notes
+    -----
+    density = ground returns not on water / cell².
+    """
+    return window.layer(window.ground_per_cell / (window.cell * window.cell))
+
+
+def water_fraction(window: MetricWindow) -> FloatArray:
+    """Fraction of a cell's returns on open water.
+
+    Notes
+    -----
+    water returns / all returns; NaN where the cell has no return.
+    """
+    counts = window.returns_per_cell
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return window.layer(np.where(counts > 0, window.water_per_cell / counts, np.nan))
+
+
+def lidar_coverage(window: MetricWindow) -> FloatArray:
+    """Cells covered by LiDAR (1) or not (0).
+
+    Notes
+    -----
+    1 where the cell holds at least ``min_returns`` returns of any kind
+    (water included), else 0.
+    """
+    return window.covered.astype(np.float64)
+
+
+def dtm_mean(window: MetricWindow) -> FloatArray:
+    """Mean terrain elevation per cell.
+
+    Notes
+    -----
+    The mean of the DTM cells nested in the cell; NaN where the cell is not
+    covered (:func:`lidar_coverage` 0).
+
+    Raises
+    ------
+    ValueError
+        If the DTM does not cover the window.
+    """
+    return np.where(window.covered, window.dtm_block_means[0], np.nan)
+
+
+def dtm_slope(window: MetricWindow) -> FloatArray:
+    """Mean terrain slope (degrees) per cell.
+
+    Notes
+    -----
+    The mean over the DTM cells nested in the cell of their slope
+    atan(|∇z|), ∇z by central differences
+    (:func:`~carbonsink.lidar.surfaces.slope_degrees`); NaN where the cell is
+    not covered.
+
+    Raises
+    ------
+    ValueError
+        If the DTM does not cover the window.
+    """
+    return np.where(window.covered, window.dtm_block_means[1], np.nan)
+
+
+# ------------------------------------------------------------------ registry
 def _cover_name(threshold: float) -> str:
     return f"cover_{threshold:g}m".replace(".", "p")
 
 
-#: ``units`` and ``long_name`` of every metric layer.
-METRIC_ATTRS: dict[str, tuple[str, str]] = {
-    "h_max": ("m", "maximum return height above ground"),
-    "h_mean": ("m", "mean return height above ground"),
-    "h_sd": ("m", "standard deviation of return heights above ground"),
-    "return_density": ("m-2", "LiDAR returns per square metre (water excluded)"),
-    "ground_density": ("m-2", "ground returns per square metre"),
-    "water_fraction": ("1", "fraction of returns on open water"),
-    "dtm_mean": ("m", "mean terrain elevation"),
-    "dtm_slope": ("degree", "mean terrain slope"),
-    "lidar_coverage": ("1", "cell covered by LiDAR returns (1) or not (0)"),
-}
+def _ordinal(number: float) -> str:
+    if number != int(number):
+        return f"{number:g}th"
+    n = int(number)
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
-def metric_attrs(name: str) -> tuple[str, str]:
-    """``(units, long_name)`` of a metric name, including percentiles and covers."""
-    if name in METRIC_ATTRS:
-        return METRIC_ATTRS[name]
-    if name.startswith("h_p"):
-        return "m", f"{name[3:]}th percentile of return heights above ground"
-    if name.startswith("cover_"):
-        return "1", f"fraction of returns higher than {name[6:].replace('p', '.')}"
-    raise KeyError(name)
+def metrics_for(spec: MetricsSpec) -> Mapping[str, Metric]:
+    """The metrics registry of a spec: name → :class:`Metric`, in layer order.
+
+    Parameters
+    ----------
+    spec
+        Settings; its ``percentiles`` and ``cover_thresholds`` give the
+        ``h_p<NN>`` and ``cover_<T>m`` entries.
+
+    Returns
+    -------
+    Mapping of str to Metric
+        A read-only mapping: the height metrics, the percentiles, the covers,
+        then the densities, water fraction, coverage and terrain.
+    """
+    entries = [
+        Metric(
+            "h_max", "m", "maximum return height above ground", height_max, biomass_feature=True
+        ),
+        Metric("h_mean", "m", "mean return height above ground", height_mean, biomass_feature=True),
+        Metric(
+            "h_sd",
+            "m",
+            "standard deviation of return heights above ground",
+            height_sd,
+            biomass_feature=True,
+        ),
+        *(
+            Metric(
+                f"h_p{p}",
+                "m",
+                f"{_ordinal(p)} percentile of return heights above ground",
+                partial(height_percentile, percentile=p),
+                biomass_feature=p in _BIOMASS_PERCENTILES,
+            )
+            for p in spec.percentiles
+        ),
+        *(
+            Metric(
+                _cover_name(t),
+                "1",
+                f"fraction of returns higher than {t:g}m",
+                partial(canopy_cover, threshold=t),
+                biomass_feature=t in _BIOMASS_COVER_THRESHOLDS,
+            )
+            for t in spec.cover_thresholds
+        ),
+        Metric(
+            "return_density",
+            "m-2",
+            "LiDAR returns per square metre (water excluded)",
+            return_density,
+        ),
+        Metric("ground_density", "m-2", "ground returns per square metre", ground_density),
+        Metric("water_fraction", "1", "fraction of returns on open water", water_fraction),
+        Metric(
+            "lidar_coverage", "1", "cell covered by LiDAR returns (1) or not (0)", lidar_coverage
+        ),
+        Metric("dtm_mean", "m", "mean terrain elevation", dtm_mean),
+        Metric("dtm_slope", "degree", "mean terrain slope", dtm_slope),
+    ]
+    return MappingProxyType({metric.name: metric for metric in entries})
+
+
+#: The registry of the default :class:`MetricsSpec`.
+METRICS: Mapping[str, Metric] = metrics_for(MetricsSpec())
+
+#: LiDAR metrics the biomass model takes as features where LiDAR covers a cell.
+BIOMASS_FEATURES: tuple[str, ...] = tuple(
+    name for name, metric in METRICS.items() if metric.biomass_feature
+)
 
 
 def area_metrics(
@@ -108,8 +566,13 @@ def area_metrics(
     Returns
     -------
     dict of str to numpy.ndarray
-        Float layers of ``shape``; names as in :data:`METRIC_ATTRS` plus
-        ``h_p<NN>`` percentiles and ``cover_<T>m`` fractions.
+        Float layers of ``shape``, one per entry of ``metrics_for(spec)``, in
+        its order.
+
+    Raises
+    ------
+    ValueError
+        If the DTM does not cover the window.
 
     Notes
     -----
@@ -120,79 +583,24 @@ def area_metrics(
     cover index", e.g. Næsset 2002, RSE 80:88). Percentiles interpolate
     linearly between order statistics (numpy's default, Hyndman & Fan type 7)
     on heights quantised to 1 mm. Densities divide counts by the cell area.
+    The returns are binned, and the heights sorted, once for all metrics
+    (:class:`MetricWindow`).
     """
     spec = spec or MetricsSpec()
-    rows, cols = shape
-    n_cells = rows * cols
-    col = np.floor((x - x0) / cell).astype(np.int64)
-    row = np.floor((y1 - y) / cell).astype(np.int64)
-    inside = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
-    flat_all = row[inside] * cols + col[inside]
-    water_in = water[inside]
-    counts_all = np.bincount(flat_all, minlength=n_cells).astype(np.float64)
-    water_counts = np.bincount(flat_all[water_in], minlength=n_cells).astype(np.float64)
-    ground_counts = np.bincount(flat_all[ground[inside] & ~water_in], minlength=n_cells).astype(
-        np.float64
+    window = MetricWindow.from_returns(
+        x,
+        y,
+        height,
+        ground=ground,
+        water=water,
+        dtm=dtm,
+        x0=x0,
+        y1=y1,
+        cell=cell,
+        shape=shape,
+        spec=spec,
     )
-
-    land_counts = counts_all - water_counts
-    # Returns without a defined height (no terrain within reach: the middle of a
-    # lake, or a stand with no ground return nearby) do not enter height metrics.
-    keep = ~water_in & np.isfinite(height[inside])
-    flat = flat_all[keep]
-    h = height[inside][keep]
-    n = np.bincount(flat, minlength=n_cells).astype(np.float64)
-    valid = n >= spec.min_returns
-    out: dict[str, FloatArray] = {}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.bincount(flat, weights=h, minlength=n_cells) / n
-        sq = np.bincount(flat, weights=h * h, minlength=n_cells) / n
-        sd = np.sqrt(np.maximum(sq - mean * mean, 0.0) * n / np.maximum(n - 1, 1))
-    hmax = np.full(n_cells, -np.inf)
-    np.maximum.at(hmax, flat, h)
-    out["h_max"] = hmax
-    out["h_mean"] = mean
-    out["h_sd"] = sd
-
-    # Percentiles: sort once by (cell, quantised height) packed into one int64 key.
-    q = np.clip(np.rint((h + _HEIGHT_OFFSET) / HEIGHT_QUANTUM), 0, (1 << _HEIGHT_BITS) - 1)
-    key = np.sort((flat << _HEIGHT_BITS) | q.astype(np.int64))
-    sorted_h = (key & ((1 << _HEIGHT_BITS) - 1)) * HEIGHT_QUANTUM - _HEIGHT_OFFSET
-    starts = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
-    nn = n.astype(np.int64)
-    for p in spec.percentiles:
-        pos = starts + (p / 100.0) * np.maximum(nn - 1, 0)
-        lo = np.floor(pos).astype(np.int64)
-        hi = np.minimum(lo + 1, starts + np.maximum(nn - 1, 0))
-        frac = pos - lo
-        safe_lo = np.clip(lo, 0, max(len(sorted_h) - 1, 0))
-        safe_hi = np.clip(hi, 0, max(len(sorted_h) - 1, 0))
-        if len(sorted_h):
-            value = sorted_h[safe_lo] * (1 - frac) + sorted_h[safe_hi] * frac
-        else:
-            value = np.full(n_cells, np.nan)
-        out[f"h_p{p}"] = value
-    for threshold in spec.cover_thresholds:
-        above = np.bincount(flat[h > threshold], minlength=n_cells)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[_cover_name(threshold)] = above / n
-
-    for name in list(out):
-        out[name] = np.where(valid, out[name], np.nan).reshape(rows, cols)
-
-    area = cell * cell
-    out["return_density"] = (land_counts / area).reshape(rows, cols)
-    out["ground_density"] = (ground_counts / area).reshape(rows, cols)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["water_fraction"] = np.where(counts_all > 0, water_counts / counts_all, np.nan).reshape(
-            rows, cols
-        )
-    out["lidar_coverage"] = (counts_all >= spec.min_returns).astype(np.float64).reshape(rows, cols)
-    dtm_mean, dtm_slope = _block_means(dtm, x0=x0, y1=y1, cell=cell, shape=shape)
-    covered = out["lidar_coverage"] > 0
-    out["dtm_mean"] = np.where(covered, dtm_mean, np.nan)
-    out["dtm_slope"] = np.where(covered, dtm_slope, np.nan)
-    return out
+    return {name: metric.compute(window) for name, metric in metrics_for(spec).items()}
 
 
 def _block_means(

@@ -26,7 +26,7 @@ import pandas as pd
 import xarray as xr
 from affine import Affine
 
-from carbonsink.errors import InputError
+from carbonsink.errors import CRSError, InputError
 from carbonsink.grid import Grid, Tile
 from carbonsink.io.pointclouds import PointChunk, iter_points, read_lidar_info
 from carbonsink.io.writers import WindowedCOGWriter
@@ -37,7 +37,7 @@ from carbonsink.lidar.ground import (
     land_reference_density,
     smrf,
 )
-from carbonsink.lidar.metrics import MetricsSpec, area_metrics, metric_attrs
+from carbonsink.lidar.metrics import MetricsSpec, area_metrics, metrics_for
 from carbonsink.lidar.surfaces import (
     DTM_FILL_REACH,
     DTM_FILL_SWEEPS,
@@ -419,6 +419,34 @@ def _distribute(
             yield tile.id, index
 
 
+def _files_crs(path: str | Path, file_crs: Any) -> Any:
+    """The CRS of a point cloud, if it is projected in metres (else the UTM zone to use)."""
+    from pyproj import Transformer
+
+    from carbonsink.crs import crs_plausibility_problem, require_projected_crs
+
+    info = read_lidar_info(path, crs=file_crs)
+    name = Path(path).name
+    if info.crs is None:
+        raise CRSError(
+            "the point cloud has no CRS",
+            path=path,
+            fix="give the files' CRS with --file-crs, and the output CRS with --crs",
+        )
+    implausible = crs_plausibility_problem(info.crs, info.bounds[:4])
+    if implausible:
+        raise CRSError(
+            implausible,
+            path=path,
+            fix="give the files' true CRS with --file-crs and the output CRS with --crs",
+        )
+    to_lonlat = Transformer.from_crs(info.crs, "EPSG:4326", always_xy=True)
+    centre = to_lonlat.transform(
+        (info.bounds[0] + info.bounds[2]) / 2, (info.bounds[1] + info.bounds[3]) / 2
+    )
+    return require_projected_crs(info.crs, what=f"the CRS of {name}", lonlat_hint=centre)
+
+
 def grid_for_files(
     files: Sequence[str | Path], *, crs: Any, resolution: float, file_crs: Any = None
 ) -> Grid:
@@ -429,17 +457,28 @@ def grid_for_files(
     files
         Point-cloud files.
     crs
-        Projected analysis CRS (metres).
+        Projected analysis CRS (metres); ``None``: the first file's own CRS,
+        which must then be projected in metres.
     resolution
         Cell size (m).
     file_crs
         The files' CRS when their headers lack it or are wrong.
+
+    Raises
+    ------
+    CRSError
+        A file has no CRS, an implausible one, or (with ``crs=None``) one
+        that is not in metres: the message names the UTM zone to use.
+    InputError
+        No files.
     """
     from pyproj import Transformer
 
-    from carbonsink.grid import require_projected_crs
+    from carbonsink.crs import require_projected_crs
 
-    target = require_projected_crs(crs)
+    if not files:
+        raise InputError("no point-cloud files were given", fix="pass at least one LAS/LAZ file")
+    target = _files_crs(files[0], file_crs) if crs is None else require_projected_crs(crs)
     xmin = ymin = math.inf
     xmax = ymax = -math.inf
     for path in files:
@@ -454,8 +493,6 @@ def grid_for_files(
         b = transformer.transform_bounds(*info.bounds[:4], densify_pts=21)
         xmin, ymin = min(xmin, b[0]), min(ymin, b[1])
         xmax, ymax = max(xmax, b[2]), max(ymax, b[3])
-    if not files:
-        raise InputError("no point-cloud files were given", fix="pass at least one LAS/LAZ file")
     return Grid.from_bounds((xmin, ymin, xmax, ymax), crs=target, resolution=resolution)
 
 
@@ -784,9 +821,12 @@ class _Merger:
         if "lidar_coverage" in self.layers:
             self.layers["lidar_coverage"] = np.nan_to_num(self.layers["lidar_coverage"], nan=0.0)
         ds = grid.dataset(attrs={"title": "LiDAR area-based metrics"})
+        registry = metrics_for(self.options.metrics)
         for name, values in self.layers.items():
-            units, long_name = metric_attrs(name)
-            ds[name] = grid.dataarray(values, name=name, units=units, long_name=long_name)
+            metric = registry[name]
+            ds[name] = grid.dataarray(
+                values, name=name, units=metric.units, long_name=metric.long_name
+            )
         qa = pd.DataFrame([q.__dict__ for q in sorted(self.qa, key=lambda q: q.tile)])
         out: dict[str, xr.DataArray | None] = {}
         paths: dict[str, Path | None] = {}

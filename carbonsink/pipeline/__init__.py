@@ -1,81 +1,57 @@
-"""Wiring of the stages for a survey (DESIGN.md §1): per-epoch stages and the accounting.
+"""Wiring of the stages for a survey (docs/design.md §4): one context, registries, one orchestrator.
 
 Only this package and :mod:`carbonsink.cli` combine the survey file with the
-stages; the stages themselves never parse the survey.
+science packages; those never parse the survey.
 
-Modules: :mod:`~carbonsink.pipeline.stages` (grid, cube, land cover, LiDAR,
-biomass, soil per epoch, and their product files) and
-:mod:`~carbonsink.pipeline.accounts` (ledger inputs, warnings, the ledger).
+- :mod:`~carbonsink.pipeline.context`: :class:`RunContext` — survey, grid,
+  inside mask, seed, profile, executor — built once per run;
+- :mod:`~carbonsink.pipeline.outputs`: :data:`OUTPUTS`, every file a run or
+  a stage command writes, the only place a file name is made;
+- :mod:`~carbonsink.pipeline.stages`: one thin module per stage;
+- :mod:`~carbonsink.pipeline.run`: :func:`run_survey`, the one
+  orchestrator, with or without writing.
 """
 
-from carbonsink.pipeline.accounts import (
-    EpochResults,
-    account_survey,
-    epoch_ledger_inputs,
-    epoch_results,
-    ledger_warnings,
-    survey_ledger,
-    survey_profile,
-    write_ledger,
-)
+from carbonsink.pipeline.context import ProgressCallback, RunContext, find_epoch
+from carbonsink.pipeline.executors import local_executor, run_executor
+from carbonsink.pipeline.outputs import OUTPUTS, Output, OutputFolder
+from carbonsink.pipeline.run import RunResult, run_survey
 from carbonsink.pipeline.stages import (
-    IMAGERY_FEATURE_INDICES,
-    LIDAR_FEATURES,
     EpochBiomass,
     EpochCube,
-    ProgressCallback,
+    EpochResults,
     epoch_biomass,
     epoch_composite,
     epoch_core_stocks,
     epoch_cube,
     epoch_landcover,
     epoch_plots,
+    epoch_results,
     epoch_scenes,
     epoch_soc_map,
-    find_epoch,
-    load_biomass_models,
-    local_executor,
-    map_biomass,
-    save_biomass_models,
-    survey_grid,
-    survey_inside,
-    write_biomass_products,
-    write_index_layers,
-    write_landcover_products,
-    write_lidar_products,
 )
 
 __all__ = [
-    "IMAGERY_FEATURE_INDICES",
-    "LIDAR_FEATURES",
+    "OUTPUTS",
     "EpochBiomass",
     "EpochCube",
     "EpochResults",
+    "Output",
+    "OutputFolder",
     "ProgressCallback",
-    "account_survey",
+    "RunContext",
+    "RunResult",
     "epoch_biomass",
     "epoch_composite",
     "epoch_core_stocks",
     "epoch_cube",
     "epoch_landcover",
-    "epoch_ledger_inputs",
     "epoch_plots",
     "epoch_results",
     "epoch_scenes",
     "epoch_soc_map",
     "find_epoch",
-    "ledger_warnings",
-    "load_biomass_models",
     "local_executor",
-    "map_biomass",
-    "save_biomass_models",
-    "survey_grid",
-    "survey_inside",
-    "survey_ledger",
-    "survey_profile",
-    "write_biomass_products",
-    "write_index_layers",
-    "write_landcover_products",
-    "write_ledger",
-    "write_lidar_products",
+    "run_executor",
+    "run_survey",
 ]

@@ -1,198 +1,78 @@
-"""``carbonsink run``: every stage of every epoch, the accounting and every output (DESIGN.md §5).
+"""The one orchestrator: every stage of every epoch, the accounting, and (when asked) every output.
 
-Stages whose inputs have not changed are read back from a content-hashed
-cache in ``OUT/.cache`` (the epoch stages and the AGB bootstrap, which are
-the slow ones), so an interrupted or repeated run resumes where it stopped and
-gives identical numbers for the same seed. Every file is written atomically.
-
-The cache holds Python pickles of carbonsink's own results; it is read back
-only from the output folder the run itself wrote, and each entry's name holds
-the SHA-256 of everything it was computed from (carbonsink version, survey
-settings, seed and the bytes of every input file), so a changed input is a
-cache miss, never a stale result. Delete ``OUT/.cache`` (or run with
-``--fresh``) to recompute everything.
+:func:`run_survey` is both ``carbonsink run`` and the notebooks' API: with an
+output folder it writes the cubes, maps, tables, ledger, manifest and report
+(docs/design.md §5) and keeps finished stages in a content-hashed cache so a
+repeated or interrupted run resumes; without one it only computes and
+returns the results. Either way the same seed gives the same numbers.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import pickle
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from os import PathLike
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import numpy as np
 import xarray as xr
 
 from carbonsink import __version__, show_versions
-from carbonsink.accounting.ledger import EpochInputs, Ledger
+from carbonsink.accounting.ledger import Ledger
+from carbonsink.accounting.simulation import EpochInputs, years_between
 from carbonsink.config import Survey, load_survey
-from carbonsink.errors import ConfigError, InputError
-from carbonsink.grid import Grid
-from carbonsink.io.writers import atomic_path, write_csv, write_json, write_layer_cogs, write_netcdf
-from carbonsink.pipeline.accounts import (
-    EpochResults,
-    epoch_ledger_inputs,
-    epoch_results,
-    survey_ledger,
-    survey_profile,
-    write_ledger,
-)
-from carbonsink.pipeline.stages import ProgressCallback, local_executor, survey_grid
+from carbonsink.io.writers import write_json
+from carbonsink.pipeline.cache import StageCache, content_key, file_sha256
+from carbonsink.pipeline.context import ProgressCallback, RunContext
+from carbonsink.pipeline.outputs import OutputFolder
+from carbonsink.pipeline.products import write_change_products, write_epoch_products
+from carbonsink.pipeline.stages.epoch import EpochResults, epoch_results
+from carbonsink.pipeline.stages.ledger import epoch_ledger_inputs, survey_ledger, write_ledger
+from carbonsink.pipeline.stages.report import epoch_carbon_layers, report_content
+from carbonsink.preflight import PreflightReport, check_survey
 
-__all__ = [
-    "CACHE_DIR",
-    "RunResult",
-    "StageRecord",
-    "file_sha256",
-    "grid_cube",
-    "run_executor",
-    "run_survey",
-]
+__all__ = ["RunResult", "run_survey"]
 
 logger = logging.getLogger(__name__)
-
-#: Folder of the stage cache inside the output folder.
-CACHE_DIR = ".cache"
-_T = TypeVar("_T")
-
-
-def file_sha256(path: Path, *, chunk: int = 1 << 20) -> str:
-    """SHA-256 (hex) of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _key(*parts: Any) -> str:
-    text = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class StageRecord:
-    """One stage of a run: its name, wall time (s) and whether it came from the cache."""
-
-    name: str
-    seconds: float
-    cached: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"name": self.name, "seconds": round(self.seconds, 3), "cached": self.cached}
 
 
 @dataclass
 class RunResult:
-    """What a run produced."""
+    """What a run computed (and wrote).
 
-    out_dir: Path
-    ledger: Ledger
-    results: list[EpochResults]
-    manifest: dict[str, Any]
-    written: list[Path] = field(default_factory=list)
-
-
-class _StageCache:
-    """Pickled stage results under ``OUT/.cache``, named by their content hash."""
-
-    def __init__(self, folder: Path, *, enabled: bool) -> None:
-        self.folder = folder
-        self.enabled = enabled
-        self.records: list[StageRecord] = []
-
-    def get(self, name: str, key: str, compute: Callable[[], _T]) -> _T:
-        path = self.folder / f"{name}-{key[:24]}.pkl"
-        start = time.perf_counter()
-        if self.enabled and path.is_file():
-            with path.open("rb") as handle:
-                value: _T = pickle.load(handle)  # our own cache, see the module doc
-            self.records.append(StageRecord(name, time.perf_counter() - start, True))
-            logger.info("stage %s: read from the cache (%s)", name, path.name)
-            return value
-        value = compute()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp, tmp.open("wb") as handle:
-            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        self.records.append(StageRecord(name, time.perf_counter() - start, False))
-        logger.info("stage %s: computed in %.1f s", name, time.perf_counter() - start)
-        return value
-
-
-@contextmanager
-def run_executor(
-    workers: int | None = None, scheduler: str | None = None
-) -> Iterator[Executor | None]:
-    """Where tiles and bootstrap replicates run (DESIGN.md §6).
-
-    Parameters
+    Attributes
     ----------
-    workers
-        ``None``: a local process pool of every core. ``1``: serially.
-        ``N > 1``: a local Dask cluster of N single-threaded worker processes.
-    scheduler
-        Address of an existing Dask scheduler (``tcp://host:8786``); excludes
-        ``workers``.
-
-    Notes
-    -----
-    The results do not depend on where the work runs: every unit of work
-    (a LiDAR tile, a bootstrap replicate) has its own seed.
+    context
+        The run's context (survey, grid, seed, profile).
+    results
+        Each epoch's stage results, earliest first.
+    ledger
+        The accounting.
+    carbon
+        Epoch name → per-pixel carbon of the counted pools (with SDs).
+    change
+        Per-pixel change and removals between the first and last epochs
+        (``None`` for one epoch).
+    out_dir
+        The output folder, ``None`` when nothing was written.
+    manifest
+        The run manifest (``manifest.json``), ``None`` when nothing was written.
+    written
+        Every file written.
     """
-    if scheduler is not None and workers is not None:
-        raise ConfigError(
-            "both --workers and --scheduler were given",
-            fix="use --workers N for a local cluster or --scheduler ADDR for an existing one",
-        )
-    if scheduler is None and (workers is None or workers <= 1):
-        with local_executor(workers) as executor:
-            yield executor
-        return
-    from distributed import Client, LocalCluster
 
-    if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout="20s")
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot reach the Dask scheduler at {scheduler}: {exc}",
-                fix="start it (dask scheduler) or check the address, e.g. tcp://host:8786",
-            ) from exc
-        with client:
-            yield client.get_executor()
-        return
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",  # a free port: never clashes with another cluster
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client.get_executor()
-
-
-def _survey_inputs(survey: Survey, inputs: Sequence[Path] | None) -> list[Path]:
-    if inputs is not None:
-        return sorted({Path(p).resolve() for p in inputs})
-    from carbonsink.preflight import check_survey
-
-    report = check_survey(survey)
-    if report.errors:
-        raise InputError(
-            "the survey has problems:\n" + "\n".join(f"  {e}" for e in report.errors),
-            fix="run `carbonsink validate` on the survey and fix every error",
-        )
-    return sorted({Path(p).resolve() for p in report.checked})
+    context: RunContext
+    results: list[EpochResults]
+    ledger: Ledger
+    carbon: dict[str, xr.Dataset]
+    change: xr.Dataset | None
+    out_dir: Path | None = None
+    manifest: dict[str, Any] | None = None
+    written: list[Path] = field(default_factory=list)
 
 
 def _relative(path: Path, root: Path | None) -> str:
@@ -205,36 +85,39 @@ def _relative(path: Path, root: Path | None) -> str:
 
 
 def run_survey(
-    survey: Survey | Path,
-    out_dir: Path,
+    survey: Survey | str | PathLike[str],
+    out_dir: str | PathLike[str] | None = None,
     *,
     seed: int | None = None,
     resume: bool = True,
     pdf: bool = False,
     executor: Executor | None = None,
-    inputs: Sequence[Path] | None = None,
+    preflight: PreflightReport | None = None,
     progress: ProgressCallback | None = None,
 ) -> RunResult:
-    """Run a whole survey: stages, accounting, maps, cubes, tables, ledger, manifest, report.
+    """Run a whole survey: stages, accounting and — with ``out_dir`` — every output.
 
     Parameters
     ----------
     survey
         The survey, or the path of its TOML file.
     out_dir
-        Output folder (created); its layout is DESIGN.md §5.
+        Output folder (created; layout in docs/design.md §5); ``None``
+        computes without writing anything (the notebooks' use).
     seed
-        Seed of every random step (default: the survey's ``seed``).
+        Seed of every random step (default: the survey's ``seed``); the same
+        number means the same thing from the command line and the library.
     resume
         Reuse the finished stages in ``out_dir/.cache`` whose inputs are
         unchanged; ``False`` recomputes everything (and refreshes the cache).
     pdf
         Also write ``report.pdf`` (needs the ``pdf`` extra).
     executor
-        Where LiDAR tiles and bootstrap replicates run (:func:`run_executor`).
-    inputs
-        The survey's input files (the preflight's ``checked`` list); found by
-        running the preflight when not given.
+        Where LiDAR tiles and bootstrap replicates run
+        (:func:`~carbonsink.pipeline.executors.run_executor`).
+    preflight
+        The survey's preflight report, when already made (its grid and
+        boundary are reused); made here otherwise.
     progress
         Called with ``(what, done, total)`` as the stages advance.
 
@@ -249,80 +132,112 @@ def run_survey(
     """
     if not isinstance(survey, Survey):
         survey = load_survey(survey)
-    if seed is not None:
-        survey = survey.model_copy(
-            update={"survey": survey.survey.model_copy(update={"seed": seed})}
-        )
     if pdf:  # fail before any compute when the PDF renderer is missing
         from carbonsink.report.html import load_weasyprint
 
         load_weasyprint()
-    files = _survey_inputs(survey, inputs)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cache = _StageCache(out_dir / CACHE_DIR, enabled=resume)
+    report = preflight if preflight is not None else check_survey(survey)
+    ctx = RunContext.build(
+        survey, seed=seed, executor=executor, progress=progress, preflight=report
+    )
+    folder = None if out_dir is None else OutputFolder(Path(out_dir))
+    if folder is not None:
+        folder.root.mkdir(parents=True, exist_ok=True)
+    cache = StageCache(folder, enabled=resume)
     root = survey.source.parent.resolve() if survey.source is not None else None
-    steps = len(survey.epochs) * 2 + 3
+    epochs = ctx.epochs
+    steps = len(epochs) * 2 + 3
     done = 0
 
     def step(what: str) -> None:
         nonlocal done
-        if progress is not None:
-            progress(what, done, steps)
+        ctx.report(what, done, steps)
         done += 1
 
     start = time.perf_counter()
+    files = sorted({Path(p).resolve() for p in report.checked})
     hashes = {_relative(p, root): file_sha256(p) for p in files}
     settings = survey.model_dump(mode="json", exclude={"epochs", "accounting"})
-    base = _key(__version__, settings, hashes)
-    grid = survey_grid(survey)
-    epochs = sorted(survey.epochs, key=lambda e: e.date)
+    base = content_key(__version__, settings, hashes, ctx.seed)
     results: list[EpochResults] = []
     epoch_keys: list[str] = []
     for epoch in epochs:
         step(f"epoch {epoch.name}: imagery, LiDAR, biomass, soil")
-        key = _key(base, "epoch", epoch.model_dump(mode="json"))
+        key = content_key(base, "epoch", epoch.model_dump(mode="json"))
         epoch_keys.append(key)
-
-        def compute_epoch(e: Any = epoch) -> EpochResults:
-            return epoch_results(survey, e, grid, executor=executor, progress=progress)
-
-        results.append(cache.get(f"epoch-{epoch.name}", key, compute_epoch))
-    profile = survey_profile(survey)
-    depth = float(profile.soil_depth_cm)
+        results.append(cache.get(f"epoch-{epoch.name}", key, partial(epoch_results, ctx, epoch)))
+    depth = float(ctx.profile.soil_depth_cm)
     strata_map = results[-1].cube.cube["landcover"].values
     ledger_inputs: list[EpochInputs] = []
     for result, key in zip(results, epoch_keys, strict=True):
         step(f"epoch {result.epoch.name}: AGB bootstrap")
-        inputs_key = _key(key, epoch_keys[-1], "ledger-inputs", depth)
-
-        def compute_inputs(r: EpochResults = result) -> EpochInputs:
-            return epoch_ledger_inputs(
-                survey, r, strata_map, soil_depth_cm=depth, executor=executor
-            )
-
+        inputs_key = content_key(key, epoch_keys[-1], "ledger-inputs", depth)
         ledger_inputs.append(
-            cache.get(f"ledger-inputs-{result.epoch.name}", inputs_key, compute_inputs)
+            cache.get(
+                f"ledger-inputs-{result.epoch.name}",
+                inputs_key,
+                partial(epoch_ledger_inputs, ctx, result, strata_map),
+            )
         )
     step("accounting")
-    t0 = time.perf_counter()
-    ledger = survey_ledger(survey, results, inputs=ledger_inputs)
-    cache.records.append(StageRecord("accounting", time.perf_counter() - t0, False))
+    ledger = cache.timed("accounting", lambda: survey_ledger(ctx, results, inputs=ledger_inputs))
+    carbon = {r.epoch.name: epoch_carbon_layers(ctx, r, ledger) for r in results}
+    change = None
+    if len(results) > 1:
+        from carbonsink.accounting.stocks import change_layers
+
+        first, last = results[0].epoch, results[-1].epoch
+        change = change_layers(
+            carbon[first.name],
+            carbon[last.name],
+            years=years_between(first.date, last.date),
+            epochs=(first.name, last.name),
+        )
+    run = RunResult(context=ctx, results=results, ledger=ledger, carbon=carbon, change=change)
+    if folder is not None:
+        _write_outputs(run, folder, cache, hashes=hashes, root=root, pdf=pdf, step=step)
+        assert run.manifest is not None
+        run.manifest["wall_seconds"] = round(time.perf_counter() - start, 3)
+        run.written.append(write_json(run.manifest, folder.path("manifest")))
+    ctx.report("done", steps, steps)
+    return run
+
+
+def _write_outputs(
+    run: RunResult,
+    folder: OutputFolder,
+    cache: StageCache,
+    *,
+    hashes: dict[str, str],
+    root: Path | None,
+    pdf: bool,
+    step: Any,
+) -> None:
+    """Ledger, cubes, maps, tables, manifest and report of a run, in ``folder``."""
+    from carbonsink.report.html import write_report
+
+    ctx = run.context
+    survey = ctx.survey
     step("maps, cubes and tables")
-    t0 = time.perf_counter()
-    written = write_ledger(ledger, out_dir)
-    products = _write_products(survey, grid, results, ledger, out_dir)
-    written += products.paths
-    cache.records.append(StageRecord("outputs", time.perf_counter() - t0, False))
-    manifest = {
+
+    def products() -> list[Path]:
+        written = write_ledger(run.ledger, folder)
+        for result in run.results:
+            written += write_epoch_products(ctx, result, run.carbon[result.epoch.name], folder)
+        if run.change is not None:
+            written += write_change_products(ctx, run.change, folder)
+        return written
+
+    written = cache.timed("outputs", products)
+    manifest: dict[str, Any] = {
         "carbonsink": __version__,
         "survey": _relative(survey.source.resolve(), root) if survey.source else None,
-        "survey_sha256": _key(
-            settings,
-            [e.model_dump(mode="json") for e in epochs],
+        "survey_sha256": content_key(
+            survey.model_dump(mode="json", exclude={"epochs", "accounting"}),
+            [e.model_dump(mode="json") for e in ctx.epochs],
             survey.accounting.model_dump(mode="json"),
         ),
-        "seed": survey.survey.seed,
+        "seed": ctx.seed,
         "inputs": [
             {
                 "path": path,
@@ -333,137 +248,20 @@ def run_survey(
         ],
         "versions": show_versions(),
         "stages": [r.to_dict() for r in cache.records],
-        "outputs": sorted(p.relative_to(out_dir).as_posix() for p in written),
-        "wall_seconds": round(time.perf_counter() - start, 3),
+        "outputs": _described(folder, written),
     }
     step("report")
-    from carbonsink.pipeline.report_content import report_content
-    from carbonsink.report.html import write_report
-
-    content = report_content(survey, results, ledger, products.change, manifest)
-    written += write_report(content, out_dir / "report.html", pdf=pdf)
-    manifest["outputs"] = sorted(p.relative_to(out_dir).as_posix() for p in written)
-    written.append(write_json(manifest, out_dir / "manifest.json"))
-    if progress is not None:
-        progress("done", steps, steps)
-    return RunResult(
-        out_dir=out_dir, ledger=ledger, results=results, manifest=manifest, written=written
+    content = report_content(ctx, run.results, run.ledger, run.carbon, run.change, manifest)
+    written += write_report(
+        content,
+        folder.path("report_html"),
+        pdf_path=folder.path("report_pdf") if pdf else None,
     )
+    manifest["outputs"] = _described(folder, written)
+    run.out_dir = folder.root
+    run.manifest = manifest
+    run.written = written
 
 
-@dataclass(frozen=True)
-class _Products:
-    paths: list[Path]
-    change: xr.Dataset | None
-
-
-def _write_products(
-    survey: Survey,
-    grid: Grid,
-    results: Sequence[EpochResults],
-    ledger: Ledger,
-    out_dir: Path,
-) -> _Products:
-    from carbonsink.pipeline.report_content import carbon_layers, change_layers
-
-    written: list[Path] = []
-    tables = out_dir / "tables"
-    maps = out_dir / "maps"
-    depth = float(ledger.profile.soil_depth_cm)
-    layers_by_epoch = {}
-    for result in results:
-        name = result.epoch.name
-        layers = carbon_layers(survey, result, pools=ledger.pools, soil_depth_cm=depth)
-        layers_by_epoch[name] = layers
-        cube = xr.merge(
-            [
-                result.cube.cube.drop_vars(["spatial_ref"], errors="ignore"),
-                result.biomass.layers,
-                *[m.drop_vars(["spatial_ref"], errors="ignore") for m in result.soc_maps.values()],
-                layers,
-            ],
-            compat="override",
-            combine_attrs="drop",
-        )
-        cube.attrs = {
-            "title": f"carbonsink cube of epoch {name}",
-            "epoch": name,
-            "date": result.epoch.date.isoformat(),
-            "Conventions": "CF-1.8",
-        }
-        written.append(write_netcdf(grid_cube(grid, cube), out_dir / f"cube_{name}.nc"))
-        arrays = [
-            grid.dataarray(
-                cube[var].values,
-                name=f"{var}_{name}",
-                units=cube[var].attrs.get("units", "1"),
-                long_name=cube[var].attrs.get("long_name", var),
-                attrs={k: v for k, v in cube[var].attrs.items() if k.startswith("flag_")},
-            )
-            for var in (
-                "landcover",
-                "agb_mg_ha",
-                "agb_lower_mg_ha",
-                "agb_upper_mg_ha",
-                "carbon_mg_ha",
-                "soc_mg_ha",
-                "soc_sd_mg_ha",
-            )
-        ]
-        for array in arrays:
-            if array.dtype == np.bool_:
-                array.values = array.values.astype(np.uint8)
-        written += write_layer_cogs(arrays, [maps / f"{a.name}.tif" for a in arrays])
-        for model in result.biomass.candidates:
-            written.append(
-                write_csv(
-                    model.cv.table,
-                    tables / f"biomass_cv_{name}_{model.name}.csv",
-                    float_format="%.6g",
-                )
-            )
-        areas = result.cube.landcover.areas.table
-        written.append(
-            write_csv(
-                areas, tables / f"landcover_areas_{name}.csv", index=True, float_format="%.6g"
-            )
-        )
-        written.append(
-            write_csv(
-                result.cube.landcover.accuracy.confusion,
-                tables / f"landcover_confusion_{name}.csv",
-                index=True,
-            )
-        )
-        written.append(
-            write_csv(
-                result.core_stocks,
-                tables / f"core_stocks_{name}.csv",
-                index=True,
-                float_format="%.6g",
-            )
-        )
-    change = None
-    if len(results) > 1:
-        change = change_layers(results[0], results[-1], layers_by_epoch, ledger)
-        written.append(write_netcdf(grid_cube(grid, change), out_dir / "change.nc"))
-        arrays = [
-            grid.dataarray(
-                change[v].values,
-                name=v,
-                units=change[v].attrs["units"],
-                long_name=change[v].attrs["long_name"],
-            )
-            for v in ("removals_t_co2e_ha_yr", "removals_sd_t_co2e_ha_yr")
-        ]
-        written += write_layer_cogs(arrays, [maps / f"{a.name}.tif" for a in arrays])
-    return _Products(paths=written, change=change)
-
-
-def grid_cube(grid: Grid, dataset: xr.Dataset) -> xr.Dataset:
-    """The dataset with the grid's CRS recorded the rioxarray/CF way."""
-    import rioxarray  # noqa: F401
-
-    out: xr.Dataset = dataset.rio.write_crs(grid.crs)
-    with_transform: xr.Dataset = out.rio.write_transform(grid.transform)
-    return with_transform
+def _described(folder: OutputFolder, written: Sequence[Path]) -> list[dict[str, Any]]:
+    return sorted((folder.describe(p) for p in written), key=lambda entry: str(entry["path"]))

@@ -705,18 +705,17 @@ def load_weasyprint() -> ModuleType:
         ) from exc
 
 
-def write_report(content: ReportContent, path: Path, *, pdf: bool = False) -> list[Path]:
-    """Write the report (``report.html``, and ``report.pdf`` beside it when asked) atomically.
+def write_report(content: ReportContent, path: Path, *, pdf_path: Path | None = None) -> list[Path]:
+    """Write the report as HTML, and as PDF when asked, atomically.
 
     Parameters
     ----------
     content
         The results to present.
     path
-        The HTML file to write, e.g. ``OUT/report.html``; the PDF goes to the
-        same path with the suffix ``.pdf``.
-    pdf
-        Also render a PDF with WeasyPrint (the optional extra ``pdf``).
+        The HTML file to write, e.g. ``OUT/report.html``.
+    pdf_path
+        Also render a PDF there with WeasyPrint (the optional extra ``pdf``).
 
     Returns
     -------
@@ -726,7 +725,7 @@ def write_report(content: ReportContent, path: Path, *, pdf: bool = False) -> li
     Raises
     ------
     ConfigError
-        ``pdf=True`` but WeasyPrint cannot be imported; checked before
+        A PDF is asked but WeasyPrint cannot be imported; checked before
         anything is written.
     ValueError
         ``content`` does not follow its contract (see :func:`render_report`).
@@ -740,7 +739,7 @@ def write_report(content: ReportContent, path: Path, *, pdf: bool = False) -> li
     temporary file beside it (:func:`carbonsink.io.writers.atomic_path`).
     """
     html_path = Path(path)
-    weasyprint = load_weasyprint() if pdf else None
+    weasyprint = load_weasyprint() if pdf_path is not None else None
     html = render_report(content)
     pdf_bytes: bytes | None = None
     if weasyprint is not None:
@@ -748,8 +747,7 @@ def write_report(content: ReportContent, path: Path, *, pdf: bool = False) -> li
     written = [html_path]
     with atomic_path(html_path) as tmp:
         tmp.write_text(html, encoding="utf-8")
-    if pdf_bytes is not None:
-        pdf_path = html_path.with_suffix(".pdf")
+    if pdf_bytes is not None and pdf_path is not None:
         with atomic_path(pdf_path) as tmp:
             tmp.write_bytes(pdf_bytes)
         written.append(pdf_path)

@@ -1,7 +1,13 @@
 """Soil stage: OM -> OC conversion, depth harmonisation, core stocks, ESM and SOC maps.
 
 Science only: functions take tables and arrays; files are read through
-:mod:`carbonsink.io` (e.g. :func:`carbonsink.io.ccn.read_ccn_cores`).
+:mod:`carbonsink.io` (e.g. :func:`carbonsink.io.ccn.read_ccn_cores`). The SOC
+map is :mod:`~carbonsink.soil.soc_map` (its model in
+:mod:`~carbonsink.soil.soc_model`, :mod:`~carbonsink.soil.local_kriging` and
+:mod:`~carbonsink.soil.regression`), scored by
+:mod:`~carbonsink.soil.soc_cross_validation`; the variance of the survey total
+is :mod:`~carbonsink.soil.block_variance`. Variograms are
+:mod:`carbonsink.spatial.variogram`'s.
 """
 
 from carbonsink.soil.block_variance import BlockEstimate, areal_mean_variance
@@ -22,7 +28,6 @@ from carbonsink.soil.esm import (
     esm_soc,
     minimum_detectable_difference,
 )
-from carbonsink.soil.kriging import cross_validate_soc, predict_soc
 from carbonsink.soil.profiles import (
     EqualAreaSpline,
     core_stocks,
@@ -30,6 +35,9 @@ from carbonsink.soil.profiles import (
     fit_equal_area_spline,
     layer_stocks,
 )
+from carbonsink.soil.regression import sample_covariates
+from carbonsink.soil.soc_cross_validation import SocCrossValidation, cross_validate_soc
+from carbonsink.soil.soc_map import predict_soc
 
 __all__ = [
     "OM_TO_OC",
@@ -38,6 +46,7 @@ __all__ = [
     "EsmChange",
     "EsmChangeTable",
     "SiteRegression",
+    "SocCrossValidation",
     "SoilCore",
     "accretion_soc_rate",
     "areal_mean_variance",
@@ -54,4 +63,5 @@ __all__ = [
     "minimum_detectable_difference",
     "organic_carbon_pct",
     "predict_soc",
+    "sample_covariates",
 ]

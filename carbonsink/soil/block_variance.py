@@ -1,6 +1,6 @@
 """Uncertainty of a survey's SOC total: block kriging of the areal mean.
 
-The SOC map of :func:`carbonsink.soil.kriging.predict_soc` gives a variance
+The SOC map of :func:`carbonsink.soil.soc_map.predict_soc` gives a variance
 per cell, but the variance of the survey *total* is not the sum of the cell
 variances: the cells' errors are strongly correlated (neighbouring cells are
 kriged from the same cores). The right figure is the block-kriging variance
@@ -24,17 +24,14 @@ from scipy.spatial.distance import cdist
 
 from carbonsink.errors import ConfigError, GridError, InputError, ModelError
 from carbonsink.grid import Grid
-from carbonsink.soil.kriging import (
+from carbonsink.soil.soc_model import (
     SOC_UNITS,
     SOC_VARIANCE_UNITS,
-    VARIOGRAM_MODELS,
     SocMethod,
-    VariogramModel,
-    _as_points,
-    _check_distinct,
-    _check_stocks,
-    _noise,
+    check_core_stocks,
+    measurement_variances,
 )
+from carbonsink.spatial.variogram import VARIOGRAM_MODELS, VariogramModel
 
 __all__ = [
     "DEFAULT_N_BLOCK_POINTS",
@@ -269,12 +266,13 @@ def _mean_covariance_to_block(
 def _point_arrays(
     x: npt.ArrayLike, y: npt.ArrayLike, values: npt.ArrayLike
 ) -> tuple[FloatArray, FloatArray]:
-    """Validated (n, 2) coordinates and n stocks (the checks of :mod:`~carbonsink.soil.kriging`)."""
-    xs, ys, zs = _as_points(x, y, values, what="stock")
+    """Validated (n, 2) coordinates and n stocks, at least one core.
+
+    The checks are :func:`~carbonsink.soil.soc_model.check_core_stocks`'s.
+    """
+    xs, ys, zs = check_core_stocks(x, y, values)
     if zs.size == 0:
         raise InputError("no cores given", fix="give at least one core stock")
-    _check_stocks(zs)
-    _check_distinct(xs, ys)
     return np.column_stack([xs, ys]), zs
 
 
@@ -500,7 +498,7 @@ def areal_mean_variance(
             "predict_soc's variogram_* attributes)",
         )
     xy, zs = _point_arrays(x, y, values)
-    noise_var = _noise(value_se, zs.size)
+    noise_var = measurement_variances(value_se, zs.size)
     block = discretise_block(grid, mask=mask, n_points=n_block_points)
     estimate, _ = _block_estimate(variogram_model, xy, zs, noise_var, block)
     return estimate
@@ -632,7 +630,7 @@ def block_change(
     block = discretise_block(grid, mask=mask, n_points=n_block_points)
     for (x, y, values, se), v in ((first, v1), (second, v2)):
         xy, zs = _point_arrays(x, y, values)
-        noise = _noise(se, zs.size)
+        noise = measurement_variances(se, zs.size)
         process_nuggets.append(max(v.nugget - float(noise.mean()), 0.0))
         estimate, w = _block_estimate(v, xy, zs, noise, block)
         estimates.append(estimate)

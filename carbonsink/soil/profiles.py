@@ -36,6 +36,7 @@ __all__ = [
     "depth_label",
     "fit_equal_area_spline",
     "layer_stocks",
+    "summarize_core_stocks",
 ]
 
 logger = logging.getLogger(__name__)
@@ -638,3 +639,37 @@ def core_stocks(
                 interpolation,
             )
     return table
+
+
+def summarize_core_stocks(stocks: pd.DataFrame, depths_cm: Sequence[float]) -> pd.DataFrame:
+    """The core stocks at each depth in one row: cores, mean, range, extrapolated cores.
+
+    Parameters
+    ----------
+    stocks
+        :func:`core_stocks` of a soil table.
+    depths_cm
+        The depths it was computed at.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``depth`` (the label, e.g. ``"30"``): ``cores``, ``mean_mg_ha``,
+        ``min_mg_ha``, ``max_mg_ha`` (Mg C/ha, unweighted over the cores) and
+        ``extrapolated`` (cores shallower than the depth).
+    """
+    rows = []
+    for depth in depths_cm:
+        label = depth_label(depth)
+        column = stocks[f"soc_0_{label}_mg_ha"].to_numpy(dtype=np.float64)
+        rows.append(
+            {
+                "depth": label,
+                "cores": int(column.size),
+                "mean_mg_ha": float(column.mean()),
+                "min_mg_ha": float(column.min()),
+                "max_mg_ha": float(column.max()),
+                "extrapolated": int(stocks[f"extrapolated_0_{label}"].sum()),
+            }
+        )
+    return pd.DataFrame(rows).set_index("depth")

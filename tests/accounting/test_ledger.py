@@ -32,16 +32,16 @@ import pytest
 
 from carbonsink.accounting.ledger import (
     LEDGER_SCHEMA,
-    EpochInputs,
     Ledger,
     LedgerWarning,
     build_ledger,
     vintage_fractions,
-    years_between,
 )
 from carbonsink.accounting.montecarlo import Fixed
 from carbonsink.accounting.parameters import ClassParameters
+from carbonsink.accounting.pools import KeyedTotals, StratumTotals
 from carbonsink.accounting.profiles import MethodologyProfile, load_profile
+from carbonsink.accounting.simulation import EpochInputs, years_between
 from carbonsink.accounting.stocks import SINGLE_EPOCH_NOTE
 from carbonsink.errors import InputError
 
@@ -97,11 +97,12 @@ def _epoch(
         date=date,
         strata=strata,
         stratum_area_ha={"sedge": 10.0, "water": 5.0},
-        agb_keys=(("sedge", "sedge"),),
-        agb_t_dm=np.array([agb]),
-        agb_replicates_t_dm=reps,
-        soc_t_c={"sedge": soc_sedge, "water": 200.0},
-        soc_se_t_c=soc_se,
+        quantities={
+            "agb_t_dm": KeyedTotals(
+                keys=(("sedge", "sedge"),), totals=np.array([agb]), replicates=reps
+            ),
+            "soc_t_c": StratumTotals(totals={"sedge": soc_sedge, "water": 200.0}, se=soc_se),
+        },
         class_area_ha={"sedge": (10.0, 0.0), "water": (5.0, 0.0)},
     )
 
@@ -253,11 +254,14 @@ def test_class_at_each_epoch_sets_cf_and_root_shoot(vm0033: MethodologyProfile) 
         date=T1,
         strata=STRATA,
         stratum_area_ha={"sedge": 10.0, "water": 5.0},
-        agb_keys=(("sedge", "mudflat"),),
-        agb_t_dm=np.array([100.0]),
-        agb_replicates_t_dm=np.full((3, 1), 100.0),
-        soc_t_c={"sedge": 1000.0, "water": 200.0},
-        soc_se_t_c=0.0,
+        quantities={
+            "agb_t_dm": KeyedTotals(
+                keys=(("sedge", "mudflat"),),
+                totals=np.array([100.0]),
+                replicates=np.full((3, 1), 100.0),
+            ),
+            "soc_t_c": StratumTotals(totals={"sedge": 1000.0, "water": 200.0}, se=0.0),
+        },
         class_area_ha={"mudflat": (10.0, 0.0), "water": (5.0, 0.0)},
     )
     second = _epoch("t2", T2, agb=100.0, soc_sedge=1000.0)
@@ -311,7 +315,7 @@ def test_correlated_soc_errors(vm0033: MethodologyProfile, rho: float) -> None:
         _epoch("t2", T2, agb=120.0, soc_sedge=1010.0, soc_se=100.0),
     ]
     ledger = build_ledger(
-        epochs, CLASSES, profile=vm0033, seed=11, n_draws=20_000, soc_error_correlation=rho
+        epochs, CLASSES, profile=vm0033, seed=11, n_draws=20_000, error_correlation={"soc_t_c": rho}
     )
     # SD of the SOC-total change = sqrt(SE1² + SE2² − 2ρ SE1 SE2) = sqrt(2 × 100² × (1 − ρ)) t C;
     # removals SD = 44/12 × that / years:
@@ -333,7 +337,7 @@ def test_fully_correlated_soc_errors_cancel(vm0033: MethodologyProfile) -> None:
         _epoch("t2", T2, agb=120.0, soc_sedge=1010.0, soc_se=100.0),
     ]
     ledger = build_ledger(
-        epochs, CLASSES, profile=vm0033, seed=11, n_draws=2000, soc_error_correlation=1.0
+        epochs, CLASSES, profile=vm0033, seed=11, n_draws=2000, error_correlation={"soc_t_c": 1.0}
     )
     removals = ledger.chains["total"].removals
     assert removals.sd < 1e-9
@@ -376,11 +380,14 @@ def test_agb_bootstrap_rows_are_resampled_whole(vm0033: MethodologyProfile) -> N
         date=T1,
         strata=STRATA,
         stratum_area_ha={"sedge": 10.0, "water": 5.0},
-        agb_keys=(("sedge", "sedge"), ("sedge", "reed")),
-        agb_t_dm=np.array([100.0, 100.0]),
-        agb_replicates_t_dm=np.array([[90.0, 110.0], [110.0, 90.0]]),
-        soc_t_c={"sedge": 1000.0, "water": 200.0},
-        soc_se_t_c=0.0,
+        quantities={
+            "agb_t_dm": KeyedTotals(
+                keys=(("sedge", "sedge"), ("sedge", "reed")),
+                totals=np.array([100.0, 100.0]),
+                replicates=np.array([[90.0, 110.0], [110.0, 90.0]]),
+            ),
+            "soc_t_c": StratumTotals(totals={"sedge": 1000.0, "water": 200.0}, se=0.0),
+        },
         class_area_ha={"sedge": (10.0, 0.0), "water": (5.0, 0.0)},
     )
     second = _epoch("t2", T2, agb=220.0, soc_sedge=1000.0)
@@ -504,7 +511,7 @@ def test_soc_error_correlation_outside_range(vm0033: MethodologyProfile, rho: fl
             profile=vm0033,
             seed=1,
             n_draws=2000,
-            soc_error_correlation=rho,
+            error_correlation={"soc_t_c": rho},
         )
 
 
@@ -514,50 +521,60 @@ def test_agb_class_not_in_legend(vm0033: MethodologyProfile) -> None:
         build_ledger(_exact_epochs(), classes, profile=vm0033, seed=1, n_draws=2000)
 
 
-def _inputs(**changes: object) -> dict[str, object]:
-    base: dict[str, object] = {
-        "name": "t1",
-        "date": T1,
-        "strata": STRATA,
-        "stratum_area_ha": {"sedge": 10.0, "water": 5.0},
-        "agb_keys": (("sedge", "sedge"),),
-        "agb_t_dm": np.array([100.0]),
-        "agb_replicates_t_dm": np.full((4, 1), 100.0),
-        "soc_t_c": {"sedge": 1000.0, "water": 200.0},
-        "soc_se_t_c": 0.0,
-        "class_area_ha": {"sedge": (10.0, 0.0)},
-    }
-    return base | changes
+def _inputs(
+    *,
+    keys: tuple[tuple[str, str], ...] = (("sedge", "sedge"),),
+    totals: object = (100.0,),
+    replicates: object = ((100.0,),) * 4,
+    soc: dict[str, float] | None = None,
+    soc_se: float = 0.0,
+) -> EpochInputs:
+    return EpochInputs(
+        name="t1",
+        date=T1,
+        strata=STRATA,
+        stratum_area_ha={"sedge": 10.0, "water": 5.0},
+        quantities={
+            "agb_t_dm": KeyedTotals(keys=keys, totals=totals, replicates=replicates),  # type: ignore[arg-type]
+            "soc_t_c": StratumTotals(
+                totals=soc if soc is not None else {"sedge": 1000.0, "water": 200.0}, se=soc_se
+            ),
+        },
+        class_area_ha={"sedge": (10.0, 0.0)},
+    )
 
 
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
-        ({"agb_replicates_t_dm": np.full((4, 2), 100.0)}, "replicates have shape"),
-        ({"agb_replicates_t_dm": np.full(4, 100.0)}, "replicates have shape"),
-        ({"agb_replicates_t_dm": np.full((1, 1), 100.0)}, "replicates have shape"),
-        ({"agb_t_dm": np.array([100.0, 5.0])}, "AGB totals"),
-        ({"agb_replicates_t_dm": np.array([[100.0], [np.nan]])}, "not finite"),
-        ({"agb_keys": (("reed", "sedge"),)}, "unknown strata"),
-        ({"soc_t_c": {"sedge": 1000.0}}, "lack SOC"),
-        ({"soc_se_t_c": -1.0}, "SE"),
-        ({"soc_se_t_c": math.inf}, "SE"),
+        ({"replicates": np.full((4, 2), 100.0)}, "replicates have shape"),
+        ({"replicates": np.full(4, 100.0)}, "replicates have shape"),
+        ({"replicates": np.full((1, 1), 100.0)}, "replicates have shape"),
+        ({"totals": np.array([100.0, 5.0])}, "agb_t_dm keys but"),
+        ({"replicates": np.array([[100.0], [np.nan]])}, "not finite"),
+        ({"keys": (("reed", "sedge"),)}, "unknown strata"),
+        ({"soc": {"sedge": 1000.0}}, "lack soc_t_c"),
+        ({"soc_se": -1.0}, "SE"),
+        ({"soc_se": math.inf}, "SE"),
     ],
 )
 def test_epoch_inputs_validation(changes: dict[str, object], match: str) -> None:
     with pytest.raises(InputError, match=match) as info:
-        EpochInputs(**_inputs(**changes))  # type: ignore[arg-type]
+        _inputs(**changes)  # type: ignore[arg-type]
     assert "t1" in str(info.value)
     assert info.value.problem.fix
 
 
 def test_epoch_inputs_coerces_lists_to_float_arrays() -> None:
     # Plain lists become float arrays (the ledger indexes them as arrays); SOC total 1000 + 200.
-    epoch = EpochInputs(**_inputs(agb_t_dm=[100], agb_replicates_t_dm=[[100], [100]]))  # type: ignore[arg-type]
-    assert isinstance(epoch.agb_t_dm, np.ndarray)
-    assert epoch.agb_t_dm.dtype == np.float64
-    assert epoch.agb_replicates_t_dm.shape == (2, 1)
-    assert epoch.soc_total_t_c == 1200.0
+    epoch = _inputs(totals=[100], replicates=[[100], [100]])
+    agb = epoch.quantities["agb_t_dm"]
+    soc = epoch.quantities["soc_t_c"]
+    assert isinstance(agb, KeyedTotals) and isinstance(soc, StratumTotals)
+    assert isinstance(agb.totals, np.ndarray)
+    assert agb.totals.dtype == np.float64
+    assert agb.replicates.shape == (2, 1)
+    assert soc.total == 1200.0
 
 
 # --------------------------------------------------------------- JSON layout

@@ -11,10 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from carbonsink.accounting.ledger import LEDGER_SCHEMA, EpochInputs, build_ledger
+from carbonsink.accounting.ledger import LEDGER_SCHEMA, build_ledger
 from carbonsink.accounting.montecarlo import Fixed, LogNormal
 from carbonsink.accounting.parameters import ClassParameters
+from carbonsink.accounting.pools import KeyedTotals, StratumTotals
 from carbonsink.accounting.profiles import load_profile
+from carbonsink.accounting.simulation import EpochInputs
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "ledger.md"
 
@@ -26,11 +28,14 @@ def _epoch(name: str, date: dt.date, agb: float, soc: float) -> EpochInputs:
         date=date,
         strata=("sedge", "reed"),
         stratum_area_ha={"sedge": 10.0, "reed": 5.0},
-        agb_keys=(("sedge", "sedge"), ("reed", "reed")),
-        agb_t_dm=np.array([agb, agb / 2]),
-        agb_replicates_t_dm=np.array([agb, agb / 2]) + rng.normal(0, 5, size=(50, 2)),
-        soc_t_c={"sedge": soc, "reed": soc / 2},
-        soc_se_t_c=20.0,
+        quantities={
+            "agb_t_dm": KeyedTotals(
+                keys=(("sedge", "sedge"), ("reed", "reed")),
+                totals=np.array([agb, agb / 2]),
+                replicates=np.array([agb, agb / 2]) + rng.normal(0, 5, size=(50, 2)),
+            ),
+            "soc_t_c": StratumTotals(totals={"sedge": soc, "reed": soc / 2}, se=20.0),
+        },
         class_area_ha={"sedge": (10.0, 1.0), "reed": (5.0, 0.5)},
     )
 

@@ -9,16 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from carbonsink.accounting.pools import POOLS
 from carbonsink.accounting.profiles import (
     BUILTIN_PROFILES,
-    POOLS,
     MethodologyProfile,
     list_profiles,
     load_profile,
 )
 from carbonsink.accounting.uncertainty_rules import UNCERTAINTY_RULES
 from carbonsink.cli import main
-from carbonsink.config import AccountingSection
 from carbonsink.errors import ConfigError
 from tests.conftest import PROJECT_ROOT
 
@@ -188,8 +187,9 @@ def test_unknown_name_and_missing_file(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ overrides
 def test_survey_overrides_applied_and_recorded() -> None:
-    accounting = AccountingSection(gwp="AR6", buffer_pct=25.0)
-    profile = load_profile("vm0033", overrides=accounting)
+    # The survey's [accounting] section as the pipeline passes it: unset keys are None.
+    overrides = {"gwp": "AR6", "buffer_pct": 25.0, "leakage_pct": None}
+    profile = load_profile("vm0033", overrides=overrides)
     assert profile.gwp == "AR6"
     assert profile.buffer_pct == 25.0
     assert profile.leakage_pct == 0.0  # not overridden: the file's value
@@ -199,9 +199,15 @@ def test_survey_overrides_applied_and_recorded() -> None:
 
 
 def test_no_overrides_when_survey_sets_none() -> None:
-    profile = load_profile("ar-tool14", overrides=AccountingSection())
+    overrides = {"gwp": None, "buffer_pct": None, "leakage_pct": None}
+    profile = load_profile("ar-tool14", overrides=overrides)
     assert profile.overrides == ()
     assert profile == load_profile("ar-tool14")
+
+
+def test_only_three_settings_can_be_overridden() -> None:
+    with pytest.raises(ConfigError, match="soil_depth_cm cannot be overridden"):
+        load_profile("vm0033", overrides={"soil_depth_cm": 30.0})
 
 
 def test_profile_is_frozen() -> None:

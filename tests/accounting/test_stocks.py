@@ -102,7 +102,7 @@ def test_truth_layers_reproduce_the_true_sink(sample_survey: Path) -> None:
     import json
 
     from carbonsink.config import load_survey
-    from carbonsink.pipeline import survey_grid
+    from carbonsink.pipeline import RunContext
 
     truth_dir = sample_survey.parent / "truth"
     totals = json.loads((truth_dir / "totals.json").read_text(encoding="utf-8"))["sink"]
@@ -126,7 +126,7 @@ def test_truth_layers_reproduce_the_true_sink(sample_survey: Path) -> None:
         layers[0],
         layers[1],
         classes,
-        survey_grid(survey).cell_area_ha,
+        RunContext.build(survey).grid.cell_area_ha,
         legend,
         years=totals["years"],
         pools=["agb", "bgb", "soc_0_100"],

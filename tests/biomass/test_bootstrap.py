@@ -291,16 +291,15 @@ def test_block_interval_covers_the_true_total_in_most_surveys() -> None:
 def survey_2025(sample_survey: Path) -> dict[str, Any]:
     """The 2025 cube, the imagery model (as the pipeline fits it) and the truth."""
     from carbonsink.biomass.agb_map import fit_biomass_model, map_agb
-    from carbonsink.config import load_survey
-    from carbonsink.pipeline import epoch_cube, epoch_plots, find_epoch, survey_grid
+    from carbonsink.pipeline import RunContext, epoch_cube, epoch_plots, find_epoch
 
-    survey = load_survey(sample_survey)
+    ctx = RunContext.build(sample_survey)
+    survey = ctx.survey
     epoch = find_epoch(survey, "2025")
-    grid = survey_grid(survey)
-    cube = epoch_cube(survey, epoch, grid)
+    cube = epoch_cube(ctx, epoch)
     model = fit_biomass_model(
         cube.cube,
-        epoch_plots(survey, epoch),
+        epoch_plots(ctx, epoch),
         name="imagery",
         features=cube.imagery_features,
         n_estimators=100,
@@ -324,7 +323,7 @@ def survey_2025(sample_survey: Path) -> dict[str, Any]:
         "model": model,
         "landcover": landcover,
         "cells": (agb["agb_model"].values == 2) & ~covered,
-        "area": grid.cell_area_ha,
+        "area": ctx.grid.cell_area_ha,
         "seed": survey.survey.seed,
         "true_outside_lidar": totals["epochs"]["2025"]["agb_t_dm"]["outside_lidar"],
     }

@@ -9,23 +9,21 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from carbonsink.config import load_survey
 from carbonsink.pipeline import (
     EpochBiomass,
+    RunContext,
     epoch_biomass,
     epoch_cube,
     find_epoch,
-    survey_grid,
 )
 
 
 @pytest.fixture(scope="module", params=["2020", "2025"])
 def stage(request: pytest.FixtureRequest, sample_survey: Path) -> tuple[str, EpochBiomass]:
-    survey = load_survey(sample_survey)
-    epoch = find_epoch(survey, request.param)
-    grid = survey_grid(survey)
-    cube = epoch_cube(survey, epoch, grid)
-    return request.param, epoch_biomass(survey, epoch, cube)
+    ctx = RunContext.build(sample_survey)
+    epoch = find_epoch(ctx.survey, request.param)
+    cube = epoch_cube(ctx, epoch)
+    return request.param, epoch_biomass(ctx, epoch, cube)
 
 
 @pytest.mark.slow
@@ -53,8 +51,7 @@ def test_mapped_agb_inside_and_outside_lidar_within_10_percent(
     with xr.open_dataset(truth_dir / f"truth_{epoch}.nc") as truth:
         covered = truth["lidar_coverage"].values.astype(bool)
         inside = truth["inside_boundary"].values.astype(bool)
-    survey = load_survey(sample_survey)
-    area = survey_grid(survey).cell_area_ha
+    area = RunContext.build(sample_survey).grid.cell_area_ha
     agb_t = np.nan_to_num(result.layers["agb_mg_ha"].values.astype(np.float64)) * area
     mapped_in = float(agb_t[inside & covered].sum())
     mapped_out = float(agb_t[inside & ~covered].sum())

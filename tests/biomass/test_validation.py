@@ -22,7 +22,7 @@ from carbonsink.biomass.validation import (
     spatial_cross_validate,
 )
 from carbonsink.errors import ConfigError, InputError, ModelError
-from carbonsink.soil.kriging import VARIOGRAM_MODELS
+from carbonsink.spatial.variogram import VARIOGRAM_MODELS
 
 FloatArray = npt.NDArray[np.float64]
 

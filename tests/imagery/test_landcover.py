@@ -1,4 +1,4 @@
-"""Land cover: features, spatial blocks, the classifier, gap filling, and the synthetic survey."""
+"""Land cover: features, the classifier, gap filling, and the synthetic survey."""
 
 from __future__ import annotations
 
@@ -9,29 +9,17 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from carbonsink.config import load_survey
 from carbonsink.errors import InputError
 from carbonsink.imagery.landcover import (
     CLASS_FILL,
     classify_landcover,
     landcover_features,
-    spatial_blocks,
 )
-from carbonsink.pipeline import epoch_composite, epoch_landcover, find_epoch, survey_grid
+from carbonsink.pipeline import RunContext, epoch_composite, epoch_landcover, find_epoch
 
 # ---------------------------------------------------------------------------
 # Small pieces
 # ---------------------------------------------------------------------------
-
-
-def test_spatial_blocks_group_points_by_square() -> None:
-    # Block 200 m: (0, 0) and (150, 10) share block (row 0, col 0); (250, 0) is in
-    # column 1; (0, 250) in row 1; (-10, 5) in column −1 (floor, not truncation).
-    ids = spatial_blocks([0, 150, 250, 0, -10], [0, 10, 0, 250, 5], block_m=200)
-    assert ids[0] == ids[1]
-    assert len(set(ids.tolist())) == 4
-    with pytest.raises(InputError, match="positive"):
-        spatial_blocks([0], [0], block_m=0)
 
 
 def _reflectance(values: dict[str, np.ndarray]) -> xr.DataArray:
@@ -238,11 +226,11 @@ def test_unknown_forest() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("epoch_name", ["2020", "2025"])
 def test_synthetic_survey_accuracy_and_area_intervals(sample_survey: Path, epoch_name: str) -> None:
-    survey = load_survey(sample_survey)
+    ctx = RunContext.build(sample_survey)
+    survey = ctx.survey
     epoch = find_epoch(survey, epoch_name)
-    grid = survey_grid(survey)
-    composite = epoch_composite(survey, epoch, grid)
-    result = epoch_landcover(survey, epoch, grid, composite)
+    composite = epoch_composite(ctx, epoch)
+    result = epoch_landcover(ctx, epoch, composite)
 
     # Issue 4 acceptance: overall accuracy ≥ 0.85 on the held-out samples.
     assert result.accuracy.n >= 100

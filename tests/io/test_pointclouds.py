@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from pyproj import CRS, Transformer
 
+from carbonsink.crs import crs_plausibility_problem
 from carbonsink.errors import CRSError, InputError, InputNotFoundError
-from carbonsink.io._crs import crs_plausibility_problem
 from carbonsink.io.pointclouds import PointChunk, iter_points, read_lidar_info, read_points
 from carbonsink.units import FOOT_M, US_SURVEY_FOOT_M
 

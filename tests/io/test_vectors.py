@@ -12,7 +12,7 @@ import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 
 from carbonsink.errors import CRSError, InputError, InputNotFoundError
-from carbonsink.io.vectors import boundary_crs, boundary_fingerprint, read_boundary
+from carbonsink.io.vectors import boundary_crs, load_boundary, read_boundary
 
 UTM50 = "EPSG:32650"
 
@@ -178,13 +178,15 @@ def test_fingerprint_ignores_format_crs_and_vertex_order(tmp_path: Path) -> None
     b = write_geojson(tmp_path / "b.geojson", [rotated])
     utm = gpd.GeoSeries([square], crs="EPSG:4326").to_crs("EPSG:32649").iloc[0]
     c = write_gpkg(tmp_path / "c.gpkg", [utm], "EPSG:32649")
-    hashes = {boundary_fingerprint(p)["sha256"] for p in (a, b, c)}
+    hashes = {load_boundary(p).fingerprint()["sha256"] for p in (a, b, c)}
     assert len(hashes) == 1
-    assert boundary_fingerprint(a)["bounds_lonlat"] == pytest.approx([113.0, 29.4, 113.01, 29.41])
+    assert load_boundary(a).fingerprint()["bounds_lonlat"] == pytest.approx(
+        [113.0, 29.4, 113.01, 29.41]
+    )
 
 
 def test_fingerprint_changes_when_the_polygon_moves_by_a_metre(tmp_path: Path) -> None:
     # 1e-5° of longitude at 29.4°N is ≈ 0.97 m: a different parcel, a different hash.
     a = write_geojson(tmp_path / "a.geojson", [box(113.0, 29.4, 113.01, 29.41)])
     b = write_geojson(tmp_path / "b.geojson", [box(113.00001, 29.4, 113.01001, 29.41)])
-    assert boundary_fingerprint(a)["sha256"] != boundary_fingerprint(b)["sha256"]
+    assert load_boundary(a).fingerprint()["sha256"] != load_boundary(b).fingerprint()["sha256"]

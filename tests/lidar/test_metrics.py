@@ -7,12 +7,15 @@ import math
 import numpy as np
 import pytest
 
+import carbonsink.lidar
 from carbonsink.lidar.metrics import (
+    BIOMASS_FEATURES,
     HEIGHT_QUANTUM,
-    METRIC_ATTRS,
+    METRICS,
     MetricsSpec,
+    MetricWindow,
     area_metrics,
-    metric_attrs,
+    metrics_for,
 )
 from carbonsink.lidar.surfaces import Raster
 
@@ -195,12 +198,143 @@ def test_dtm_not_covering_the_window_is_an_error() -> None:
         )
 
 
-def test_metric_attrs() -> None:
-    for name, (units, long_name) in METRIC_ATTRS.items():
-        assert units and long_name, name
-    assert metric_attrs("h_p95") == ("m", "95th percentile of return heights above ground")
-    assert metric_attrs("cover_0p3m")[0] == "1"
-    assert "0.3m" in metric_attrs("cover_0p3m")[1]
-    assert metric_attrs("return_density")[0] == "m-2"
+def test_registry_units_and_long_names() -> None:
+    for name, metric in METRICS.items():
+        assert metric.name == name and metric.units and metric.long_name, name
+    assert (METRICS["h_p95"].units, METRICS["h_p95"].long_name) == (
+        "m",
+        "95th percentile of return heights above ground",
+    )
+    assert (METRICS["h_max"].units, METRICS["h_max"].long_name) == (
+        "m",
+        "maximum return height above ground",
+    )
+    assert METRICS["cover_0p3m"].units == "1"
+    assert "0.3m" in METRICS["cover_0p3m"].long_name
+    assert METRICS["return_density"].units == "m-2"
+    assert METRICS["dtm_slope"].units == "degree"
+    assert METRICS["lidar_coverage"].units == "1"
     with pytest.raises(KeyError):
-        metric_attrs("nonsense")
+        METRICS["nonsense"]
+    with pytest.raises(TypeError):  # read-only
+        METRICS["h_new"] = METRICS["h_max"]  # type: ignore[index]
+
+
+def test_metrics_for_a_custom_spec_follows_its_percentiles_and_thresholds() -> None:
+    spec = MetricsSpec(percentiles=(5, 42, 80), cover_thresholds=(0.5, 10.0))
+    registry = metrics_for(spec)
+    assert list(registry) == [
+        "h_max",
+        "h_mean",
+        "h_sd",
+        "h_p5",
+        "h_p42",
+        "h_p80",
+        "cover_0p5m",
+        "cover_10m",
+        "return_density",
+        "ground_density",
+        "water_fraction",
+        "lidar_coverage",
+        "dtm_mean",
+        "dtm_slope",
+    ]
+    assert registry["h_p42"].long_name == "42nd percentile of return heights above ground"
+    assert registry["cover_0p5m"].units == "1" and "0.5m" in registry["cover_0p5m"].long_name
+    assert registry["cover_10m"].long_name == "fraction of returns higher than 10m"
+
+
+def test_biomass_features_are_the_eight_lidar_features() -> None:
+    assert BIOMASS_FEATURES == (
+        "h_max",
+        "h_mean",
+        "h_sd",
+        "h_p50",
+        "h_p90",
+        "h_p95",
+        "cover_0p3m",
+        "cover_2m",
+    )
+    assert carbonsink.lidar.BIOMASS_FEATURES is BIOMASS_FEATURES
+    assert "BIOMASS_FEATURES" in carbonsink.lidar.__all__
+    assert all(METRICS[name].biomass_feature for name in BIOMASS_FEATURES)
+
+
+@pytest.mark.parametrize(
+    "spec", [MetricsSpec(), MetricsSpec(percentiles=(1, 33), cover_thresholds=(1.5,))]
+)
+def test_area_metrics_returns_exactly_the_registry(cloud: dict, spec: MetricsSpec) -> None:
+    out = area_metrics(
+        cloud["x"],
+        cloud["y"],
+        cloud["h"],
+        ground=cloud["ground"],
+        water=cloud["water"],
+        dtm=_flat_dtm(),
+        x0=X0,
+        y1=Y1,
+        cell=CELL,
+        shape=SHAPE,
+        spec=spec,
+    )
+    assert list(out) == list(metrics_for(spec))
+
+
+def test_registry_functions_on_a_tiny_window() -> None:
+    # Two 10 m cells in a row. Cell 0: heights 0, 1, 3, 6 m (0 m is a ground return)
+    # and one water return at 20 m; cell 1: 2 returns at 5 m (< min_returns 4).
+    x = np.array([5.0, 5.0, 5.0, 5.0, 5.0, 15.0, 15.0]) + X0
+    y = np.full(7, Y1 - 5.0)
+    h = np.array([0.0, 1.0, 3.0, 6.0, 20.0, 5.0, 5.0])
+    ground = np.array([True, False, False, False, False, False, False])
+    water = np.array([False, False, False, False, True, False, False])
+    window = MetricWindow.from_returns(
+        x,
+        y,
+        h,
+        ground=ground,
+        water=water,
+        dtm=_flat_dtm(),
+        x0=X0,
+        y1=Y1,
+        cell=CELL,
+        shape=(1, 2),
+        spec=MetricsSpec(),
+    )
+    # h_p25 of 0, 1, 3, 6: rank r = 0.25·(4 − 1) = 0.75 → 0 + 0.75·(1 − 0) = 0.75 m
+    p25 = METRICS["h_p25"].compute(window)
+    assert p25.shape == (1, 2)
+    assert p25[0, 0] == pytest.approx(0.75, abs=HEIGHT_QUANTUM)
+    assert np.isnan(p25[0, 1])  # 2 returns < 4
+    # mean 10/4 = 2.5; squared deviations 6.25 + 2.25 + 0.25 + 12.25 = 21; 21/3 = 7
+    assert METRICS["h_sd"].compute(window)[0, 0] == pytest.approx(math.sqrt(7.0))
+    # heights > 2 m: 3 and 6 of 4 non-water returns (the 20 m water return is out)
+    assert METRICS["cover_2m"].compute(window)[0, 0] == pytest.approx(0.5)
+    # water_fraction: 1 of 5 returns, then 0 of 2; ground density 1 / 100 m², then 0
+    np.testing.assert_allclose(METRICS["water_fraction"].compute(window), [[0.2, 0.0]])
+    np.testing.assert_allclose(METRICS["ground_density"].compute(window), [[0.01, 0.0]])
+
+
+def test_heights_are_sorted_once_per_window(cloud: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real_sort = np.sort
+
+    def counting_sort(*args: object, **kwargs: object) -> np.ndarray:
+        calls.append(1)
+        return real_sort(*args, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(np, "sort", counting_sort)
+    out = area_metrics(
+        cloud["x"],
+        cloud["y"],
+        cloud["h"],
+        ground=cloud["ground"],
+        water=cloud["water"],
+        dtm=_flat_dtm(),
+        x0=X0,
+        y1=Y1,
+        cell=CELL,
+        shape=SHAPE,
+    )
+    assert sum(name.startswith("h_p") for name in out) == 7
+    assert len(calls) == 1

@@ -18,11 +18,13 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from carbonsink.accounting.ledger import EpochInputs, LedgerWarning, build_ledger
+from carbonsink.accounting.ledger import LedgerWarning, build_ledger
 from carbonsink.accounting.montecarlo import Fixed, LogNormal
 from carbonsink.accounting.non_co2 import ClassFlux, ch4_sensitivity
 from carbonsink.accounting.parameters import ClassParameters
+from carbonsink.accounting.pools import KeyedTotals, StratumTotals
 from carbonsink.accounting.profiles import load_profile
+from carbonsink.accounting.simulation import EpochInputs
 from carbonsink.errors import ConfigError
 from carbonsink.grid import Grid
 from carbonsink.imagery.accuracy import accuracy_report, confusion_matrix, olofsson_area_estimate
@@ -53,11 +55,14 @@ def _ledger_epoch(name: str, date: dt.date, agb: float, soc: float) -> EpochInpu
         date=date,
         strata=("sedge", "reed"),
         stratum_area_ha={"sedge": 10.0, "reed": 5.0},
-        agb_keys=(("sedge", "sedge"), ("reed", "reed")),
-        agb_t_dm=np.array([agb, agb / 2]),
-        agb_replicates_t_dm=np.array([agb, agb / 2]) + rng.normal(0, 5, size=(50, 2)),
-        soc_t_c={"sedge": soc, "reed": soc / 2},
-        soc_se_t_c=20.0,
+        quantities={
+            "agb_t_dm": KeyedTotals(
+                keys=(("sedge", "sedge"), ("reed", "reed")),
+                totals=np.array([agb, agb / 2]),
+                replicates=np.array([agb, agb / 2]) + rng.normal(0, 5, size=(50, 2)),
+            ),
+            "soc_t_c": StratumTotals(totals={"sedge": soc, "reed": soc / 2}, se=20.0),
+        },
         class_area_ha={"sedge": (10.0, 1.0), "reed": (5.0, 0.5)},
     )
 
@@ -558,7 +563,7 @@ def test_pdf_without_weasyprint_writes_nothing(
 ) -> None:
     monkeypatch.setitem(sys.modules, "weasyprint", None)  # makes `import weasyprint` fail
     with pytest.raises(ConfigError) as error:
-        write_report(single_content, tmp_path / "report.html", pdf=True)
+        write_report(single_content, tmp_path / "report.html", pdf_path=tmp_path / "report.pdf")
     assert error.value.problem.fix == 'pip install "carbonsink[pdf]"' == PDF_FIX
     assert list(tmp_path.iterdir()) == []
 
@@ -581,7 +586,9 @@ def test_pdf_with_weasyprint(
     fake = types.ModuleType("weasyprint")
     fake.HTML = FakeHTML  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "weasyprint", fake)
-    written = write_report(single_content, tmp_path / "report.html", pdf=True)
+    written = write_report(
+        single_content, tmp_path / "report.html", pdf_path=tmp_path / "report.pdf"
+    )
     assert written == [tmp_path / "report.html", tmp_path / "report.pdf"]
     assert rendered == [single_page]
     assert (tmp_path / "report.pdf").read_bytes() == b"%PDF-1.7 fake"

@@ -11,23 +11,17 @@ import pytest
 from scipy.spatial.distance import cdist
 from scipy.stats import chi2
 
-from carbonsink.config import load_survey
 from carbonsink.errors import ConfigError, GridError, InputError, ModelError
 from carbonsink.grid import Grid
-from carbonsink.pipeline import (
-    epoch_core_stocks,
-    epoch_soc_map,
-    find_epoch,
-    survey_grid,
-    survey_inside,
-)
+from carbonsink.pipeline import RunContext, epoch_core_stocks, epoch_soc_map, find_epoch
 from carbonsink.soil.block_variance import (
     BlockEstimate,
     areal_mean_variance,
     block_change,
     discretise_block,
 )
-from carbonsink.soil.kriging import VariogramModel, predict_soc
+from carbonsink.soil.soc_map import predict_soc
+from carbonsink.spatial.variogram import VariogramModel
 
 CRS = "EPSG:32649"
 # Grids sit near Junshan (UTM 49N, ~200 km east of the central meridian), where
@@ -291,11 +285,11 @@ def test_synthetic_survey_total_soc_within_its_90_percent_interval(
     # and value SEs feed the block kriging over the inside-boundary cells.
     # Acceptance: the true total SOC 0–30 of truth/totals.json (2020: 10384.4 t C;
     # 2025: 11592.0 t C) lies within total ± 1.645 SE.
-    survey = load_survey(sample_survey)
-    epoch = find_epoch(survey, epoch_name)
-    grid = survey_grid(survey)
-    stocks = epoch_core_stocks(survey, epoch)
-    soc = epoch_soc_map(survey, grid, stocks, depth_cm=30.0)
+    ctx = RunContext.build(sample_survey)
+    grid = ctx.grid
+    epoch = find_epoch(ctx.survey, epoch_name)
+    stocks = epoch_core_stocks(ctx, epoch)
+    soc = epoch_soc_map(ctx, stocks, depth_cm=30.0)
     assert soc.attrs["method"] == "ordinary-kriging"
     variogram = VariogramModel(
         model=soc.attrs["variogram_model"],
@@ -303,7 +297,7 @@ def test_synthetic_survey_total_soc_within_its_90_percent_interval(
         psill=soc.attrs["variogram_partial_sill"],
         range_m=soc.attrs["variogram_range_m"],
     )
-    inside = survey_inside(survey, grid).values
+    inside = ctx.inside.values
     est = areal_mean_variance(
         stocks["x"].to_numpy(),
         stocks["y"].to_numpy(),

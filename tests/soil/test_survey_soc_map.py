@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from carbonsink.config import load_survey
-from carbonsink.pipeline import epoch_core_stocks, epoch_soc_map, find_epoch, survey_grid
+from carbonsink.pipeline import RunContext, epoch_core_stocks, epoch_soc_map, find_epoch
 
 
 @pytest.mark.slow
@@ -23,12 +22,12 @@ def test_soc_map_intervals_cover_the_truth_and_total_matches(
     # Acceptance: the 90 % intervals cover the true cell stock in 85–95 % of the
     # inside-boundary cells, and Σ ẑ × true cell area is within ±10 % of the true
     # total in truth/totals.json.
-    survey = load_survey(sample_survey)
-    epoch = find_epoch(survey, epoch_name)
-    grid = survey_grid(survey)
-    stocks = epoch_core_stocks(survey, epoch)
+    ctx = RunContext.build(sample_survey)
+    grid = ctx.grid
+    epoch = find_epoch(ctx.survey, epoch_name)
+    stocks = epoch_core_stocks(ctx, epoch)
     assert len(stocks) == 40  # the generator's n_cores for the committed survey
-    soc = epoch_soc_map(survey, grid, stocks, depth_cm=30.0)
+    soc = epoch_soc_map(ctx, stocks, depth_cm=30.0)
     assert soc["soc_0_30_mg_ha"].attrs["units"] == "Mg C/ha"
 
     truth_dir = sample_survey.parent / "truth"

@@ -1,9 +1,18 @@
-"""CRS handling shared by the readers: override resolution and plausibility checks.
+"""Coordinate reference systems: parse, name, check, suggest, resolve and sanity-check.
 
 Every geospatial input states its CRS, in the file or in its survey entry
-(DESIGN.md §3). :func:`resolve_crs` decides which one applies;
-:func:`crs_plausibility_problem` catches the commonest mislabelling: projected
-coordinates tagged as longitude/latitude, and degrees tagged as a projected CRS.
+(DESIGN.md §3), and the analysis CRS must be projected in metres (§4). This
+is the one module that handles CRSs:
+
+* :func:`as_crs` parses anything pyproj understands and :func:`crs_label`
+  names a CRS in messages;
+* :func:`require_projected_crs` refuses a geographic or non-metre analysis
+  CRS and :func:`suggest_utm_crs` names the UTM zone to use instead;
+* :func:`resolve_crs` decides whether a file's own CRS or the survey's
+  override applies (:data:`CRSSource`);
+* :func:`crs_plausibility_problem` catches the commonest mislabelling:
+  projected coordinates tagged as longitude/latitude, and degrees tagged as a
+  projected CRS.
 """
 
 from __future__ import annotations
@@ -11,33 +20,167 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pyproj import CRS
+from pyproj.aoi import AreaOfInterest
+from pyproj.database import query_utm_crs_info
 
 from carbonsink.errors import CRSError
-from carbonsink.grid import as_crs
 
-__all__ = ["CRSSource", "crs_label", "crs_plausibility_problem", "resolve_crs"]
+__all__ = [
+    "DEGREE_TOLERANCE",
+    "TINY_EXTENT",
+    "CRSSource",
+    "as_crs",
+    "crs_label",
+    "crs_plausibility_problem",
+    "require_projected_crs",
+    "resolve_crs",
+    "suggest_utm_crs",
+]
 
 logger = logging.getLogger(__name__)
 
+#: Where the CRS that applies to a file came from.
 CRSSource = Literal["file", "override"]
 
 #: Longitudes/latitudes may exceed ±180/±90 by this much (degrees) before a
 #: geographic CRS is called implausible: raster edges of global grids sit half
 #: a cell outside, and a mislabelled projected file is off by orders of magnitude.
-DEGREE_TOLERANCE = 1.0
+DEGREE_TOLERANCE: Final = 1.0
 #: A projected CRS whose coordinates all look like degrees is only flagged when
 #: the extent is also below this many units: no real survey in metres or feet
 #: is under 2 units across, but a lon/lat survey of a few kilometres is ~0.05.
-TINY_EXTENT = 2.0
+TINY_EXTENT: Final = 2.0
+
+
+def as_crs(crs: Any, *, what: str = "CRS") -> CRS:
+    """Parse anything pyproj understands (``"EPSG:32649"``, WKT, a CRS object).
+
+    Parameters
+    ----------
+    crs
+        A pyproj CRS (returned as is), an object with ``to_wkt()`` (e.g. a
+        rasterio CRS), an EPSG code, ``"EPSG:..."`` text or WKT.
+    what
+        How to name the CRS in the error message, e.g. ``"[survey].crs"``.
+
+    Returns
+    -------
+    pyproj.CRS
+
+    Raises
+    ------
+    CRSError
+        When the input is not a CRS.
+    """
+    if isinstance(crs, CRS):
+        return crs
+    try:
+        if hasattr(crs, "to_wkt"):
+            return CRS.from_wkt(crs.to_wkt())
+        return CRS.from_user_input(crs)
+    except Exception as exc:  # pyproj raises CRSError/TypeError/ValueError
+        raise CRSError(
+            f"{what} {crs!r} is not a coordinate reference system pyproj can read ({exc})",
+            fix='give an EPSG code such as "EPSG:32649", or a WKT string',
+        ) from exc
 
 
 def crs_label(crs: CRS) -> str:
-    """A short human name for a CRS: ``"EPSG:32649 (WGS 84 / UTM zone 49N)"``."""
+    """A short name of a CRS for messages.
+
+    Parameters
+    ----------
+    crs
+        The CRS.
+
+    Returns
+    -------
+    str
+        ``"EPSG:32649 (WGS 84 / UTM zone 49N)"`` when the CRS has an EPSG
+        code, else its name in double quotes (e.g. ``'"unknown"'``), so that
+        a multi-word name stands out from the sentence around it.
+    """
     code = crs.to_epsg()
-    return f"EPSG:{code} ({crs.name})" if code else crs.name
+    return f"EPSG:{code} ({crs.name})" if code else f'"{crs.name}"'
+
+
+def suggest_utm_crs(lon: float, lat: float) -> CRS:
+    """The WGS 84 / UTM zone CRS that contains a longitude/latitude point.
+
+    Parameters
+    ----------
+    lon, lat
+        The point, degrees.
+
+    Returns
+    -------
+    pyproj.CRS
+        E.g. EPSG:32649 (UTM zone 49N) for 112.9°E, 29.4°N.
+
+    Raises
+    ------
+    CRSError
+        When PROJ's database has no UTM zone for the point.
+    """
+    infos = query_utm_crs_info(
+        datum_name="WGS 84",
+        area_of_interest=AreaOfInterest(lon, lat, lon, lat),
+    )
+    if not infos:
+        raise CRSError(
+            f"no UTM zone found for lon {lon:.4f}, lat {lat:.4f}",
+            fix="check that the point is a longitude/latitude in degrees, or choose a "
+            "projected CRS in metres yourself",
+        )
+    return CRS.from_epsg(int(infos[0].code))
+
+
+def require_projected_crs(
+    crs: Any, *, what: str = "analysis CRS", lonlat_hint: tuple[float, float] | None = None
+) -> CRS:
+    """Return ``crs`` as a pyproj CRS if it is projected with metre axes.
+
+    Parameters
+    ----------
+    crs
+        The CRS to check.
+    what
+        How to name it in the error message.
+    lonlat_hint
+        A longitude/latitude inside the area, used to suggest the UTM zone.
+
+    Returns
+    -------
+    pyproj.CRS
+
+    Raises
+    ------
+    CRSError
+        When the CRS is geographic (degrees) or its axes are not in metres;
+        the message names the projected CRS to use instead.
+    """
+    parsed = as_crs(crs, what=what)
+    suggestion = ""
+    if lonlat_hint is not None:
+        utm = suggest_utm_crs(*lonlat_hint)
+        suggestion = f", e.g. EPSG:{utm.to_epsg()} ({utm.name}) for this area"
+    if not parsed.is_projected:
+        raise CRSError(
+            f"{what} {crs_label(parsed)} is geographic: its units are degrees, "
+            "so cell sizes and areas would be meaningless",
+            fix=f"use a projected CRS in metres{suggestion or ' such as the local UTM zone'}",
+        )
+    factors = {axis.unit_conversion_factor for axis in parsed.axis_info[:2]}
+    if factors != {1.0}:
+        unit = parsed.axis_info[0].unit_name
+        raise CRSError(
+            f"{what} {crs_label(parsed)} has axes in {unit}, not metres",
+            fix=f"use a projected CRS in metres{suggestion or ' such as the local UTM zone'}",
+        )
+    return parsed
 
 
 def resolve_crs(
@@ -66,7 +209,8 @@ def resolve_crs(
     Raises
     ------
     CRSError
-        When the override is not a CRS pyproj can read.
+        When the override is not a CRS pyproj can read, or the file's CRS is
+        unreadable and there is no override.
 
     Notes
     -----

@@ -1,8 +1,7 @@
-"""Tests of carbonsink.soil.kriging.
+"""Tests of carbonsink.soil.soc_map: the SOC map by ordinary and regression kriging.
 
 Expected values are worked by hand in the comments (small ordinary and
-regression kriging systems), come from an independent implementation
-(pykrige's OrdinaryKriging), or from the synthetic survey's truth
+regression kriging systems) or come from the synthetic survey's truth
 (sample_data/junshan/truth).
 
 Hand notation: spherical γ(h) = c₀ + c₁ (1.5 h/a − 0.5 (h/a)³) for 0 < h < a;
@@ -15,26 +14,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import xarray as xr
-from pyproj import Transformer
 
 from carbonsink.errors import ConfigError, GridError, InputError, ModelError
 from carbonsink.grid import Grid
-from carbonsink.io.tables import read_table
-from carbonsink.soil import kriging
-from carbonsink.soil.kriging import (
-    MIN_POINTS_VARIOGRAM,
-    EmpiricalVariogram,
-    VariogramModel,
-    cross_validate_soc,
-    empirical_variogram,
-    fit_variogram,
-    predict_soc,
-    sample_covariates,
-)
-from carbonsink.soil.profiles import core_stocks
+from carbonsink.soil.soc_map import predict_soc
+from carbonsink.spatial.variogram import MIN_POINTS_VARIOGRAM, VariogramModel
 
 X0, Y0 = 700_000.0, 3_254_000.0
 CRS = "EPSG:32649"
@@ -62,68 +48,6 @@ def row_covariates(grid: Grid, **layers: list[float] | list[int]) -> xr.Dataset:
 
 
 SPHERICAL_10_100 = VariogramModel(model="spherical", nugget=0.0, psill=10.0, range_m=100.0)
-
-
-# ------------------------------------------------------------------ variograms
-def test_variogram_models_hand_values() -> None:
-    # nugget 1, partial sill 4, range 100 m.
-    # spherical at h = 50: r = 0.5, f = 1.5·0.5 − 0.5·0.125 = 0.6875 → γ = 1 + 4·0.6875 = 3.75
-    # beyond the range γ = sill = 5; at h = 0 γ = 0 (the nugget is a jump at 0⁺).
-    sph = VariogramModel(model="spherical", nugget=1.0, psill=4.0, range_m=100.0)
-    np.testing.assert_allclose(sph.semivariance([0.0, 50.0, 100.0, 250.0]), [0, 3.75, 5, 5])
-    np.testing.assert_allclose(sph.covariance([0.0, 50.0]), [5.0, 1.25])
-    assert sph.sill == 5.0
-    # exponential and Gaussian reach 1 − e⁻³ = 0.950213 of the partial sill at the
-    # practical range: γ(100) = 1 + 4·0.950213 = 4.800852.
-    for name in ("exponential", "gaussian"):
-        model = VariogramModel(model=name, nugget=1.0, psill=4.0, range_m=100.0)
-        assert model.semivariance(100.0) == pytest.approx(1.0 + 4.0 * (1.0 - math.exp(-3.0)))
-    # exponential at h = 50: 1 + 4(1 − e^{−1.5}) = 1 + 4·0.776870 = 4.107479;
-    # Gaussian at h = 50: 1 + 4(1 − e^{−0.75}) = 1 + 4·0.5276334 = 3.1105336.
-    exp_model = VariogramModel(model="exponential", nugget=1.0, psill=4.0, range_m=100.0)
-    gau_model = VariogramModel(model="gaussian", nugget=1.0, psill=4.0, range_m=100.0)
-    assert exp_model.semivariance(50.0) == pytest.approx(4.107479, abs=1e-6)
-    assert gau_model.semivariance(50.0) == pytest.approx(3.1105336, abs=1e-6)
-    assert sph.to_dict()["units"] == "(Mg C/ha)^2"
-    assert sph.to_dict()["range_units"] == "m"
-
-
-def test_empirical_variogram_alternating_line() -> None:
-    # 10 points 10 m apart on a line with values 0, 1, 0, 1, ...: pairs d·10 m apart
-    # number 10 − d; they differ by 1 when d is odd (γ = ½·1² = 0.5), not when even (0).
-    # With 9 classes of 10 m up to 90 m, class j holds exactly the pairs at 10(j+1) m.
-    x = X0 + 10.0 * np.arange(10)
-    values = np.arange(10) % 2
-    vario = empirical_variogram(x, np.full(10, Y0), values, n_lags=9, max_lag_m=90.0)
-    np.testing.assert_allclose(vario.lag_m, 10.0 * np.arange(1, 10))
-    np.testing.assert_array_equal(vario.n_pairs, 10 - np.arange(1, 10))
-    np.testing.assert_allclose(vario.semivariance, [0.5, 0.0] * 4 + [0.5])
-    assert list(vario.to_frame().columns) == ["lag_m", "semivariance", "n_pairs"]
-
-
-@pytest.mark.parametrize("name", ["spherical", "exponential", "gaussian"])
-def test_fit_variogram_recovers_an_exact_model(name: str) -> None:
-    # Semivariances computed from a known model: the fit must give that model back.
-    truth = VariogramModel(model=name, nugget=2.0, psill=8.0, range_m=300.0)  # type: ignore[arg-type]
-    lags = np.linspace(20.0, 600.0, 15)
-    empirical = EmpiricalVariogram(
-        lag_m=lags, semivariance=truth.semivariance(lags), n_pairs=np.full(15, 100, dtype=np.int64)
-    )
-    fitted = fit_variogram(empirical, model=name)  # type: ignore[arg-type]
-    assert fitted.model == name
-    assert fitted.nugget == pytest.approx(2.0, abs=2e-3)
-    assert fitted.psill == pytest.approx(8.0, rel=1e-3)
-    assert fitted.range_m == pytest.approx(300.0, rel=1e-3)
-
-
-def test_fit_variogram_refuses_constant_values_and_unknown_models() -> None:
-    flat = EmpiricalVariogram(
-        lag_m=np.array([10.0, 20.0]), semivariance=np.zeros(2), n_pairs=np.array([5, 5])
-    )
-    with pytest.raises(ModelError, match="do not vary"):
-        fit_variogram(flat)
-    with pytest.raises(ConfigError, match=r"'matern'.*'spherical', 'exponential', 'gaussian'"):
-        fit_variogram(flat, model="matern")  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------ ordinary kriging by hand
@@ -200,66 +124,6 @@ def test_cell_support_drops_the_nugget_and_point_support_honours_cores() -> None
     assert 40.0 < cell["soc_0_30_mg_ha"].values[0, 0] < 50.0
     assert cell.attrs["support"] == "cell"
     assert point.attrs["support"] == "point"
-
-
-@pytest.mark.parametrize("name", ["spherical", "exponential"])
-@pytest.mark.parametrize("n_neighbours", [25, 8])
-def test_ordinary_kriging_matches_pykrige(name: str, n_neighbours: int) -> None:
-    # pykrige is an independent implementation: its vectorised backend solves the
-    # full system, its loop backend the n_closest_points neighbourhood of each cell.
-    # Spherical and exponential have the same (practical-range) parameters there.
-    pykrige_ok = pytest.importorskip("pykrige.ok")
-    rng = np.random.default_rng(7)
-    grid = Grid.from_bounds((X0, Y0, X0 + 400.0, Y0 + 300.0), crs=CRS, resolution=10.0)
-    x = X0 + rng.uniform(0, 400, 25)
-    y = Y0 + rng.uniform(0, 300, 25)
-    z = rng.normal(50.0, 8.0, 25)
-    model = VariogramModel(model=name, nugget=2.0, psill=30.0, range_m=250.0)  # type: ignore[arg-type]
-    ds = predict_soc(
-        x,
-        y,
-        z,
-        grid,
-        method="ordinary-kriging",
-        variogram_model=model,
-        n_neighbours=n_neighbours,
-        support="point",
-        chunk_cells=300,
-    )
-    reference = pykrige_ok.OrdinaryKriging(
-        x,
-        y,
-        z,
-        variogram_model=name,
-        variogram_parameters={"psill": 30.0, "range": 250.0, "nugget": 2.0},
-    )
-    gx, gy = np.meshgrid(grid.x, grid.y)
-    if n_neighbours >= 25:
-        zp, ss = reference.execute("points", gx.ravel(), gy.ravel(), backend="vectorized")
-    else:
-        zp, ss = reference.execute(
-            "points", gx.ravel(), gy.ravel(), backend="loop", n_closest_points=n_neighbours
-        )
-    np.testing.assert_allclose(ds["soc_0_30_mg_ha"].values.ravel(), zp, rtol=1e-5)
-    np.testing.assert_allclose(ds["soc_0_30_mg_ha_variance"].values.ravel(), ss, rtol=1e-4)
-
-
-def test_chunking_does_not_change_the_map(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Tiles partition the grid and every cell uses only its own neighbours, so
-    # 2 × 2-cell tiles, batches of 2 neighbour sets and one tile must give the same
-    # numbers (up to the last bits of a BLAS product on differently sized blocks).
-    rng = np.random.default_rng(3)
-    grid = Grid.from_bounds((X0, Y0, X0 + 150.0, Y0 + 130.0), crs=CRS, resolution=10.0)
-    x = X0 + rng.uniform(0, 150, 30)
-    y = Y0 + rng.uniform(0, 130, 30)
-    z = rng.uniform(20, 80, 30)
-    whole = predict_soc(x, y, z, grid, method="ordinary-kriging", n_neighbours=6)
-    small = predict_soc(x, y, z, grid, method="ordinary-kriging", n_neighbours=6, chunk_cells=4)
-    monkeypatch.setattr(kriging, "_SETS_PER_BATCH", 2)
-    batched = predict_soc(x, y, z, grid, method="ordinary-kriging", n_neighbours=6)
-    for name in whole.data_vars:
-        np.testing.assert_allclose(small[name].values, whole[name].values, rtol=1e-6)
-        np.testing.assert_allclose(batched[name].values, whole[name].values, rtol=1e-6)
 
 
 # --------------------------------------------------- regression kriging by hand
@@ -384,69 +248,6 @@ def test_lower_bound_is_clipped_at_zero() -> None:
     )
 
 
-# ------------------------------------------------------------ cross-validation
-def test_leave_one_out_with_a_pure_nugget_by_hand() -> None:
-    # Pure nugget c₀ = 100: OK from the other 4 points is their mean with
-    # σ² = c₀ + c₀/4 = 125 (point support: a held-out core).
-    # Values 10..50: predictions (150 − zᵢ)/4 = 35, 32.5, 30, 27.5, 25;
-    # errors 25, 12.5, 0, −12.5, −25 → RMSE = √(1562.5 / 5) = 17.677670, mean error 0;
-    # SST = 1000 → R² = 1 − 1562.5/1000 = −0.5625;
-    # half-width 1.644854·√125 = 18.390 → |25| outside, others inside → coverage 3/5.
-    x = X0 + 100.0 * np.arange(5)
-    result = cross_validate_soc(
-        x,
-        np.full(5, Y0),
-        [10.0, 20.0, 30.0, 40.0, 50.0],
-        method="ordinary-kriging",
-        variogram_model=VariogramModel(model="spherical", nugget=100.0, psill=0.0, range_m=10.0),
-    )
-    assert result.n == 5
-    assert result.folds == "loo"
-    assert result.rmse_mg_ha == pytest.approx(math.sqrt(312.5))
-    assert result.mean_error_mg_ha == pytest.approx(0.0, abs=1e-9)
-    assert result.r2 == pytest.approx(-0.5625)
-    assert result.coverage == pytest.approx(0.6)
-    np.testing.assert_allclose(result.predictions["predicted"], [35, 32.5, 30, 27.5, 25])
-    np.testing.assert_allclose(result.predictions["variance"], 125.0)
-    assert result.predictions["covered"].tolist() == [False, True, True, True, False]
-    assert result.to_dict()["rmse_mg_ha"] == result.rmse_mg_ha
-
-
-def test_spatial_block_folds_keep_blocks_together() -> None:
-    # Four clusters of three cores at the corners of a 1 km square; 500 m blocks
-    # hold one cluster each, so every cluster is held out as a whole.
-    offsets = np.array([[0.0, 0.0], [20.0, 0.0], [0.0, 20.0]])
-    corners = np.array([[0.0, 0.0], [1000.0, 0.0], [0.0, 1000.0], [1000.0, 1000.0]])
-    pts = (corners[:, None, :] + offsets[None, :, :]).reshape(-1, 2)
-    x, y = X0 + pts[:, 0], Y0 + pts[:, 1]
-    z = np.arange(12, dtype=float) + 20.0
-    model = VariogramModel(model="spherical", nugget=4.0, psill=10.0, range_m=300.0)
-    kwargs = {"method": "ordinary-kriging", "variogram_model": model, "block_m": 500.0}
-    result = cross_validate_soc(x, y, z, folds=2, seed=1, **kwargs)  # type: ignore[arg-type]
-    folds = result.predictions["fold"].to_numpy().reshape(4, 3)
-    assert (folds == folds[:, :1]).all()  # a cluster never splits
-    assert sorted(np.unique(folds).tolist()) == [0, 1]
-    assert result.folds == "spatial-blocks" and result.n_folds == 2 and result.block_m == 500.0
-    again = cross_validate_soc(x, y, z, folds=2, seed=1, **kwargs)  # type: ignore[arg-type]
-    pd.testing.assert_frame_equal(result.predictions, again.predictions)
-    with pytest.raises(ConfigError, match="4 block"):
-        cross_validate_soc(x, y, z, folds=5, **kwargs)  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="'loo' or a whole number"):
-        cross_validate_soc(x, y, z, folds=1, **kwargs)  # type: ignore[arg-type]
-
-
-def test_spatial_blocks_default_to_the_variogram_range() -> None:
-    # METHODOLOGY.md §6: block size ≈ variogram range of all the points.
-    # A field with a ~500 m correlation scale (sines of period 942 m) over 4 km.
-    rng = np.random.default_rng(11)
-    x = X0 + rng.uniform(0, 4000, 60)
-    y = Y0 + rng.uniform(0, 4000, 60)
-    z = 50 + 10 * np.sin((x - X0) / 150.0) + 10 * np.sin((y - Y0) / 150.0) + rng.normal(0, 2, 60)
-    result = cross_validate_soc(x, y, z, method="ordinary-kriging", folds=3)
-    expected = fit_variogram(empirical_variogram(x, y, z)).range_m
-    assert result.block_m == pytest.approx(expected)
-
-
 # --------------------------------------------------------------- bad input
 def _ok(**kwargs: object) -> xr.Dataset:
     rng = np.random.default_rng(5)
@@ -534,41 +335,6 @@ def test_a_core_without_covariate_values_is_named() -> None:
 
 
 # --------------------------------------------- synthetic survey (known truth)
-@pytest.fixture(scope="module")
-def junshan_2020(sample_survey: object) -> dict[str, object]:
-    """Cores (0–30 cm stocks in EPSG:32649), the truth grid and the covariates."""
-    folder = sample_survey.parent  # type: ignore[attr-defined]
-    layers = read_table(folder / "soil_2020.csv")
-    # The synthetic cores have layers 0–10, 10–20, 20–30 cm (then 30–50, ...), so
-    # the 0–30 cm stock is the plain layer sum OC % × BD × 10 cm over three layers.
-    assert set(layers.loc[layers["depth_bottom_cm"] <= 30, "depth_top_cm"]) == {0, 10, 20}
-    stocks = core_stocks(layers, depths_cm=(30,))
-    to_utm = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
-    x, y = to_utm.transform(stocks["x"].to_numpy(), stocks["y"].to_numpy())
-    truth = xr.open_dataset(folder / "truth" / "truth_2020.nc").load()
-    grid = Grid.from_xarray(truth)
-    # Covariates: the true elevation stands in for the LiDAR DTM and the true class
-    # for the land-cover map. No core is taken in open water (the generator samples
-    # land classes only), so water (1) is merged into mudflat (2), the zone just
-    # above it on the elevation gradient — a class without cores cannot be regressed.
-    classes = truth["class"].values.astype(np.float64)
-    covariates = xr.Dataset(
-        {
-            "elevation_m": truth["elevation_m"].astype(np.float64),
-            "class": (("y", "x"), np.where(classes == 1, 2.0, classes)),
-        },
-        coords={"x": truth["x"], "y": truth["y"]},
-    )
-    return {
-        "x": np.asarray(x),
-        "y": np.asarray(y),
-        "soc": stocks["soc_0_30_mg_ha"].to_numpy(),
-        "grid": grid,
-        "truth": truth,
-        "covariates": covariates,
-    }
-
-
 def test_synthetic_survey_intervals_cover_the_truth_and_total_matches(
     junshan_2020: dict[str, object],
 ) -> None:
@@ -606,30 +372,3 @@ def test_synthetic_survey_intervals_cover_the_truth_and_total_matches(
     assert true_total == pytest.approx(10384.4, abs=0.1)
     assert abs(total / true_total - 1.0) <= 0.10, (total, true_total)
     assert np.isnan(ds["soc_0_30_mg_ha"].values[~inside]).all()
-
-
-def test_synthetic_survey_cross_validation_runs_on_cores(
-    junshan_2020: dict[str, object],
-) -> None:
-    # Leave-one-out regression kriging on the 40 cores. With n = 40 the number of
-    # held-out cores inside their 90 % interval is Binomial(40, 0.9) if the intervals
-    # are right: P(X < 31) ≈ 0.5 % and P(X = 40) ≈ 1.5 %, so 31–39 covered is the
-    # band a calibrated model falls in; and R² > 0 (better than the mean of the
-    # cores), since class and elevation drive the true surface carbon.
-    data = junshan_2020
-    at_points = sample_covariates(
-        data["covariates"],  # type: ignore[arg-type]
-        data["grid"],  # type: ignore[arg-type]
-        data["x"],  # type: ignore[arg-type]
-        data["y"],  # type: ignore[arg-type]
-    )
-    result = cross_validate_soc(
-        data["x"],  # type: ignore[arg-type]
-        data["y"],  # type: ignore[arg-type]
-        data["soc"],  # type: ignore[arg-type]
-        covariates_at_points=at_points,
-    )
-    assert result.n == 40
-    assert 31 <= int(result.predictions["covered"].sum()) <= 39
-    assert result.r2 > 0.0
-    assert len(result.predictions) == 40

@@ -1,0 +1,388 @@
+"""The carbon pools as data: what each pool is, where its layer lives, how it is sampled.
+
+A pool (docs/methodology.md §2–§4) is one registry entry in :data:`POOLS`:
+its name in a methodology profile, the per-pixel density layer that holds it
+(Mg C/ha), the *quantity* the survey measures for it and the per-class
+factors that turn that quantity into carbon. Stocks, the ledger's Monte Carlo,
+the report and profile validation all read this registry, so adding a pool is
+one entry here, one science function that maps the pool's quantity, and one
+stage call that hands the quantity to the ledger.
+
+A *quantity* is what the stages measure, per epoch, in one of three forms
+(:data:`Quantity`):
+
+- :class:`KeyedTotals` — map totals of dry matter per (stratum, class) key
+  with spatial-block bootstrap replicates (above-ground biomass; dead organic
+  matter when it is modelled like AGB);
+- :class:`RatioTotals` — a per-class ratio (with its SE) to another keyed
+  quantity (dead organic matter as a ratio to live AGB);
+- :class:`StratumTotals` — map totals of carbon per stratum with the standard
+  error of the epoch's total (block-kriged soil organic carbon).
+
+In a Monte Carlo draw, pool p of stratum s at epoch e is
+
+    C_p[e, s] = Σ_{keys (s, c)} Q_p[e, s, c] × Π_{f ∈ factors(p)} f_c      (keyed quantities)
+    C_p[e, s] = Q_p[e, s]                                                   (stratum totals)
+
+with Q_p the draw of the pool's quantity and f_c the class's carbon fraction
+or root:shoot ratio (drawn once, shared by the epochs).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from carbonsink.errors import InputError
+
+__all__ = [
+    "POOLS",
+    "ClassFactor",
+    "KeyedTotals",
+    "Pool",
+    "Quantity",
+    "RatioTotals",
+    "StratumTotals",
+    "counted_pools",
+    "pool_for_key",
+    "pool_layer",
+    "quantity_stem",
+    "stream_name",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Per-class parameters a pool's quantity is multiplied by (names of
+#: :class:`~carbonsink.accounting.parameters.ClassParameters` attributes).
+ClassFactor = Literal["carbon_fraction", "root_shoot"]
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One carbon pool.
+
+    Attributes
+    ----------
+    name
+        Its name in a methodology profile's ``pools`` (``agb``, ``bgb``, ``dom``, ``soc``).
+    label
+        Plain name for the report and the notes.
+    layer
+        Per-pixel density layer, Mg C/ha; ``{depth}`` stands for the soil
+        depth label (``soc_0_{depth}_mg_ha``).
+    quantity
+        Name of the measured quantity the Monte Carlo draws (``agb_t_dm``,
+        ``dom_t_dm``, ``soc_t_c``): a key of :attr:`EpochInputs.quantities`.
+    factors
+        Class factors that turn the quantity into carbon, applied left to right.
+    pixel_sd
+        How the per-pixel SD of the layer is found: from the AGB prediction
+        interval (vegetation pools, proportional to AGB in each cell) or from
+        the kriging variance of the soil map.
+    not_measured
+        Why the pool is left out when the survey gives no value of its quantity.
+    """
+
+    name: str
+    label: str
+    layer: str
+    quantity: str
+    factors: tuple[ClassFactor, ...]
+    pixel_sd: Literal["agb-interval", "kriging-variance"]
+    not_measured: str
+
+    def key(self, soil_depth_cm: float) -> str:
+        """The pool's name in the ledger: ``soc_0_<depth>`` for the soil, else :attr:`name`."""
+        return f"{self.name}_0_{_depth(soil_depth_cm)}" if "{depth}" in self.layer else self.name
+
+    def layer_name(self, soil_depth_cm: float) -> str:
+        """The density layer's name at a soil depth (``soc_0_100_mg_ha``)."""
+        return self.layer.format(depth=_depth(soil_depth_cm))
+
+
+def _depth(soil_depth_cm: float) -> str:
+    return f"{soil_depth_cm:g}"
+
+
+#: The pools, in the canonical order of a profile's ``pools`` (VM0033 v2.1 §8.1).
+POOLS: Mapping[str, Pool] = MappingProxyType(
+    {
+        "agb": Pool(
+            name="agb",
+            label="above-ground biomass",
+            layer="agb_c_mg_ha",
+            quantity="agb_t_dm",
+            factors=("carbon_fraction",),
+            pixel_sd="agb-interval",
+            not_measured="no above-ground biomass map",
+        ),
+        "bgb": Pool(
+            name="bgb",
+            label="below-ground biomass",
+            layer="bgb_c_mg_ha",
+            quantity="agb_t_dm",
+            factors=("carbon_fraction", "root_shoot"),
+            pixel_sd="agb-interval",
+            not_measured="no above-ground biomass map",
+        ),
+        "dom": Pool(
+            name="dom",
+            label="dead organic matter",
+            layer="dom_c_mg_ha",
+            quantity="dom_t_dm",
+            factors=("carbon_fraction",),
+            pixel_sd="agb-interval",
+            not_measured="no dead-organic-matter layer",
+        ),
+        "soc": Pool(
+            name="soc",
+            label="soil organic carbon",
+            layer="soc_0_{depth}_mg_ha",
+            quantity="soc_t_c",
+            factors=(),
+            pixel_sd="kriging-variance",
+            not_measured="no soil organic carbon map",
+        ),
+    }
+)
+
+
+def pool_for_key(key: str) -> Pool:
+    """The pool of a ledger pool name (``agb``, ``dom``, ``soc_0_30``, ...).
+
+    Raises
+    ------
+    InputError
+        The name is no pool of :data:`POOLS`.
+    """
+    if key in POOLS:
+        return POOLS[key]
+    stem, _, depth = key.partition("_0_")
+    if stem in POOLS and "{depth}" in POOLS[stem].layer and depth:
+        return POOLS[stem]
+    known = ", ".join(p if "{depth}" not in POOLS[p].layer else f"{p}_0_<cm>" for p in POOLS)
+    raise InputError(f"unknown pool {key!r}", fix=f"use {known}")
+
+
+def pool_layer(key: str) -> str:
+    """The density layer (Mg C/ha) of a ledger pool name: ``soc_0_30`` → ``soc_0_30_mg_ha``."""
+    pool = pool_for_key(key)
+    if "{depth}" in pool.layer:
+        return pool.layer.format(depth=key.partition("_0_")[2])
+    return pool.layer
+
+
+# ---------------------------------------------------------------- quantities
+def quantity_stem(quantity: str) -> str:
+    """``agb_t_dm`` → ``agb``: the prefix of the quantity's Monte Carlo streams."""
+    return quantity.split("_", 1)[0]
+
+
+@dataclass(frozen=True)
+class KeyedTotals:
+    """Map totals of a quantity per (stratum, class) key, with bootstrap replicates.
+
+    Attributes
+    ----------
+    keys
+        ``(stratum, class)`` pairs: the cells of a stratum whose class at
+        this epoch is ``class`` (the class sets the factors).
+    totals
+        ``(K,)`` map total of each key (t DM).
+    replicates
+        ``(B, K)`` spatial-block bootstrap replicates of those totals.
+
+    Notes
+    -----
+    A draw resamples whole replicate rows (keeping the dependence between
+    keys) and centres them on the map: Q = Q_boot − mean(Q_boot) + Q_map
+    (the map is the estimate, the replicates its spread; docs/methodology.md §6).
+    """
+
+    keys: tuple[tuple[str, str], ...]
+    totals: FloatArray
+    replicates: FloatArray
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "totals", np.asarray(self.totals, dtype=np.float64))
+        object.__setattr__(self, "replicates", np.asarray(self.replicates, dtype=np.float64))
+
+    def check(self, name: str, *, where: str) -> None:
+        """Raise :class:`~carbonsink.errors.InputError` unless the arrays fit the keys."""
+        totals, replicates = self.totals, self.replicates
+        if totals.shape != (len(self.keys),):
+            raise InputError(
+                f"{len(self.keys)} {name} keys but {totals.shape} totals",
+                where=where,
+                fix="give one total per (stratum, class) key",
+            )
+        if replicates.ndim != 2 or replicates.shape[1] != totals.size or replicates.shape[0] < 2:
+            raise InputError(
+                f"{name} bootstrap replicates have shape {replicates.shape}; expected (B ≥ 2, "
+                f"{totals.size})",
+                where=where,
+                fix="give the bootstrap totals of every key, one row per replicate",
+            )
+        if not (np.all(np.isfinite(totals)) and np.all(np.isfinite(replicates))):
+            raise InputError(
+                f"{name} totals or bootstrap replicates are not finite",
+                where=where,
+                fix="drop failed bootstrap replicates and masked cells before the ledger",
+            )
+
+    def record(self, name: str) -> dict[str, Any]:
+        """The ledger's ``inputs`` entries of this quantity (docs/ledger.md)."""
+        return {
+            name: {
+                f"{stratum}/{cls}": {
+                    "map": float(self.totals[k]),
+                    "bootstrap_sd": float(np.std(self.replicates[:, k], ddof=1)),
+                }
+                for k, (stratum, cls) in enumerate(self.keys)
+            },
+            f"{quantity_stem(name)}_bootstrap_replicates": int(self.replicates.shape[0]),
+        }
+
+
+@dataclass(frozen=True)
+class RatioTotals:
+    """A quantity measured as a per-class ratio to another keyed quantity.
+
+    Attributes
+    ----------
+    base
+        Name of the keyed quantity it is a ratio to (``agb_t_dm``).
+    ratios
+        Class → (ratio, its standard error), dimensionless.
+
+    Notes
+    -----
+    Q[s, c] = r_c × Q_base[s, c] per key, with r_c ~ Normal(r̂_c, SE_c)
+    truncated at 0, one draw per class and epoch (the ratio is measured on
+    each epoch's plots).
+    """
+
+    base: str
+    ratios: Mapping[str, tuple[float, float]]
+
+    def check(self, name: str, *, where: str) -> None:
+        """Raise :class:`~carbonsink.errors.InputError` unless every ratio and SE is ≥ 0."""
+        bad = [
+            c
+            for c, (r, se) in self.ratios.items()
+            if not (math.isfinite(r) and math.isfinite(se) and r >= 0 and se >= 0)
+        ]
+        if bad:
+            raise InputError(
+                f"{name} ratios of class(es) {', '.join(bad)} are not finite and ≥ 0",
+                where=where,
+                fix="give each class a ratio ≥ 0 and its standard error ≥ 0",
+            )
+
+    def record(self, name: str) -> dict[str, Any]:
+        """The ledger's ``inputs`` entries of this quantity (docs/ledger.md)."""
+        return {
+            name: {
+                "ratio_to": self.base,
+                "ratios": {c: {"ratio": r, "se": se} for c, (r, se) in self.ratios.items()},
+            }
+        }
+
+
+@dataclass(frozen=True)
+class StratumTotals:
+    """Map totals of carbon per stratum, with the SE of the epoch's total.
+
+    Attributes
+    ----------
+    totals
+        Stratum → map total, t C.
+    se
+        Standard error of the epoch's total (block kriging), t C.
+
+    Notes
+    -----
+    A draw scales every stratum by the same relative error of the total:
+    Q[s] = Q_map[s] × (1 + ε / Σ Q_map), ε ~ N(0, SE); the first and last
+    epochs' ε are correlated (docs/methodology.md §6).
+    """
+
+    totals: Mapping[str, float]
+    se: float
+
+    def check(self, name: str, *, where: str) -> None:
+        """Raise :class:`~carbonsink.errors.InputError` unless the SE is finite and ≥ 0."""
+        if not math.isfinite(self.se) or self.se < 0:
+            raise InputError(
+                f"the SE of the {name} total is {self.se}",
+                where=where,
+                fix="give the block-kriging SE (≥ 0)",
+            )
+
+    @property
+    def total(self) -> float:
+        """The epoch's total over all strata."""
+        return float(sum(self.totals.values()))
+
+    def record(self, name: str) -> dict[str, Any]:
+        """The ledger's ``inputs`` entries of this quantity (docs/ledger.md)."""
+        stem = quantity_stem(name)
+        return {
+            name: dict(self.totals),
+            f"{stem}_total_t_c": self.total,
+            f"{stem}_total_se_t_c": self.se,
+        }
+
+
+#: What the stages measure for a pool, in one of three forms.
+Quantity = KeyedTotals | RatioTotals | StratumTotals
+
+#: Streams of the Monte Carlo named after a quantity (module docstring).
+_STREAMS: Final = {
+    KeyedTotals: "{stem}_bootstrap/{epoch}",
+    RatioTotals: "{stem}_ratio/{epoch}/{cls}",
+    StratumTotals: "{stem}_total/{epoch}",
+}
+
+
+def stream_name(quantity: str, kind: type, *, epoch: str, cls: str = "") -> str:
+    """The Monte Carlo stream of a quantity's error at an epoch (and class, for ratios)."""
+    return _STREAMS[kind].format(stem=quantity_stem(quantity), epoch=epoch, cls=cls)
+
+
+def counted_pools(
+    profile_pools: Sequence[str], available: Sequence[str], *, soil_depth_cm: float
+) -> tuple[list[tuple[str, Pool]], list[Pool]]:
+    """The pools a ledger counts, and those of the profile it cannot.
+
+    Parameters
+    ----------
+    profile_pools
+        The methodology profile's ``pools``.
+    available
+        Quantities every epoch measured.
+    soil_depth_cm
+        The profile's soil depth (names the soil pool ``soc_0_<depth>``).
+
+    Returns
+    -------
+    (list of (ledger name, Pool), list of Pool)
+        Counted pools in registry order, and the profile's pools whose
+        quantity is not measured.
+    """
+    counted: list[tuple[str, Pool]] = []
+    absent: list[Pool] = []
+    for name, pool in POOLS.items():
+        if name not in profile_pools:
+            continue
+        if pool.quantity in available:
+            counted.append((pool.key(soil_depth_cm), pool))
+        else:
+            absent.append(pool)
+    return counted, absent

@@ -1,0 +1,319 @@
+"""The Monte Carlo of the ledger's terms: stocks per pool, their change, removals and non-CO2.
+
+Inputs are per-epoch aggregates the stages computed (:class:`EpochInputs`):
+the measured quantities of the pools (:mod:`carbonsink.accounting.pools`)
+and the area-adjusted class areas. Each draw d builds, for every epoch e,
+counted pool p and stratum s, the stock C_p[e, s] of
+:mod:`~carbonsink.accounting.pools` (class factors CF_c and R_c drawn once and
+shared by both epochs, so their error cancels in the change:
+docs/methodology.md §6), then per stratum
+
+    ΔC_p     = (C_p[t2, s] − C_p[t1, s]) / (t2 − t1)
+    Removals = 44/12 × Σ_p ΔC_p
+    Non-CO2  = A_s × (F_CH4,s · GWP_CH4 + F_N2O,s · GWP_N2O) × 365 × 10⁻⁵
+
+with A_s the later epoch's area-adjusted class area (normal, its Olofsson SE)
+and the fluxes of :mod:`carbonsink.accounting.parameters`. Strata are the
+classes at the later epoch, so they partition the project once. Every
+parameter is drawn from a stream named after it (``carbon_fraction/<class>``,
+``agb_bootstrap/<epoch>``, ``soc_total/<epoch>``, ...), so the draws do not
+depend on the order of evaluation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from carbonsink.accounting.montecarlo import Empirical, MonteCarlo, Normal
+from carbonsink.accounting.parameters import ClassParameters
+from carbonsink.accounting.pools import (
+    ClassFactor,
+    KeyedTotals,
+    Pool,
+    Quantity,
+    RatioTotals,
+    StratumTotals,
+    stream_name,
+)
+from carbonsink.errors import InputError
+from carbonsink.units import CO2_PER_C, T_HA_YR_PER_MG_M2_D
+
+__all__ = ["DAYS_PER_YEAR", "EpochInputs", "TermDraws", "simulate_terms", "years_between"]
+
+#: Length of the mean Julian year, days (the years between epochs, docs/methodology.md §4).
+DAYS_PER_YEAR = 365.25
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def years_between(start: dt.date, end: dt.date) -> float:
+    """Years between two dates: days / 365.25.
+
+    Notes
+    -----
+    t2 − t1 of docs/methodology.md §4 in Julian years; 2020-09-15 → 2025-09-18
+    is 1,829 days = 5.00753 years.
+    """
+    return (end - start).days / DAYS_PER_YEAR
+
+
+@dataclass(frozen=True)
+class EpochInputs:
+    """One epoch's aggregates, on the change strata (the classes at the later epoch).
+
+    Attributes
+    ----------
+    name, date
+        The epoch.
+    strata
+        Stratum names, in table order.
+    stratum_area_ha
+        Mapped area of each stratum (true cell areas inside the project), ha.
+    quantities
+        Measured quantity name (``agb_t_dm``, ``dom_t_dm``, ``soc_t_c``) →
+        its totals and how their error is sampled
+        (:data:`~carbonsink.accounting.pools.Quantity`).
+    class_area_ha
+        Class → (area-adjusted area, its SE), ha (Olofsson et al. 2014).
+    """
+
+    name: str
+    date: dt.date
+    strata: tuple[str, ...]
+    stratum_area_ha: Mapping[str, float]
+    quantities: Mapping[str, Quantity]
+    class_area_ha: Mapping[str, tuple[float, float]]
+
+    def __post_init__(self) -> None:
+        where = f"epoch {self.name!r}"
+        for name, quantity in self.quantities.items():
+            quantity.check(name, where=where)
+            if isinstance(quantity, KeyedTotals):
+                unknown = sorted({s for s, _ in quantity.keys} - set(self.strata))
+                if unknown:
+                    raise InputError(
+                        f"{name} keys name unknown strata {unknown}",
+                        where=where,
+                        fix="build every table of the epoch on the same strata",
+                    )
+            elif isinstance(quantity, RatioTotals):
+                if not isinstance(self.quantities.get(quantity.base), KeyedTotals):
+                    raise InputError(
+                        f"{name} is a ratio to {quantity.base!r}, which the epoch does not "
+                        "give as keyed totals",
+                        where=where,
+                        fix=f"give {quantity.base} with bootstrap replicates",
+                    )
+            else:
+                missing = sorted(set(self.strata) - set(quantity.totals))
+                if missing:
+                    raise InputError(
+                        f"strata lack {name} totals {missing}",
+                        where=where,
+                        fix="build every table of the epoch on the same strata",
+                    )
+
+
+@dataclass(frozen=True)
+class TermDraws:
+    """Monte Carlo draws of the ledger's terms, ``(n, S)`` per stratum."""
+
+    stocks: dict[str, dict[str, FloatArray]]  # epoch → pool → (n, S), t C
+    change: dict[str, FloatArray]  # pool → (n, S), t C/yr
+    removals: FloatArray  # (n, S), t CO2e/yr
+    ch4: FloatArray  # (n, S), t CO2e/yr
+    n2o: FloatArray  # (n, S), t CO2e/yr
+
+    @property
+    def non_co2(self) -> FloatArray:
+        """CH4 + N2O, t CO2e/yr."""
+        return self.ch4 + self.n2o
+
+
+def _quantity_draws(
+    mc: MonteCarlo,
+    epoch: EpochInputs,
+    *,
+    strata: Sequence[str],
+    total_errors: Mapping[str, FloatArray],
+) -> dict[str, FloatArray]:
+    """Draws of each quantity of an epoch: ``(n, K)`` per key, or ``(n, S)`` per stratum."""
+    out: dict[str, FloatArray] = {}
+    keyed_first = sorted(
+        epoch.quantities.items(), key=lambda item: not isinstance(item[1], KeyedTotals)
+    )
+    for name, quantity in keyed_first:
+        if isinstance(quantity, KeyedTotals):
+            replicates = quantity.replicates
+            boot = mc.draw(stream_name(name, KeyedTotals, epoch=epoch.name), Empirical(replicates))
+            out[name] = boot - replicates.mean(axis=0) + quantity.totals
+        elif isinstance(quantity, RatioTotals):
+            base = epoch.quantities[quantity.base]
+            assert isinstance(base, KeyedTotals)
+            ratios = {
+                cls: np.maximum(
+                    mc.draw(
+                        stream_name(name, RatioTotals, epoch=epoch.name, cls=cls), Normal(r, se)
+                    ),
+                    0.0,
+                )
+                for cls, (r, se) in quantity.ratios.items()
+            }
+            columns = []
+            for k, (_, cls) in enumerate(base.keys):
+                if cls not in ratios:
+                    raise InputError(
+                        f"{name} has no ratio for class {cls!r}",
+                        where=f"epoch {epoch.name!r}",
+                        fix="give a ratio for every class of the epoch's map",
+                    )
+                columns.append(out[quantity.base][:, k] * ratios[cls])
+            out[name] = np.stack(columns, axis=1) if columns else np.zeros((mc.n_draws, 0))
+        else:
+            total = quantity.total
+            error = total_errors[name] * quantity.se
+            scale = 1.0 + (error / total if total > 0 else 0.0 * error)
+            out[name] = np.outer(scale, [quantity.totals.get(s, 0.0) for s in strata])
+    return out
+
+
+def _pool_stock(
+    pool: Pool,
+    quantity: Quantity,
+    draws: FloatArray,
+    keys: Sequence[tuple[str, str]],
+    factors: Mapping[ClassFactor, Mapping[str, FloatArray]],
+    *,
+    index: Mapping[str, int],
+    epoch: str,
+) -> FloatArray:
+    """``(n, S)`` stock of a pool: Σ over keys of quantity × class factors (pools module)."""
+    if isinstance(quantity, StratumTotals):
+        return draws
+    stock = np.zeros((draws.shape[0], len(index)))
+    for k, (stratum, cls) in enumerate(keys):
+        if any(cls not in factors[f] for f in pool.factors):
+            raise InputError(
+                f"class {cls!r} of epoch {epoch!r} is not in the vegetation legend",
+                where="[vegetation.classes]",
+                fix=f"add {cls!r} to the legend",
+            )
+        value = draws[:, k]
+        for factor in pool.factors:
+            value = value * factors[factor][cls]
+        stock[:, index[stratum]] += value
+    return stock
+
+
+def _keys_of(epoch: EpochInputs, name: str) -> tuple[tuple[str, str], ...]:
+    quantity = epoch.quantities[name]
+    if isinstance(quantity, RatioTotals):
+        quantity = epoch.quantities[quantity.base]
+    return quantity.keys if isinstance(quantity, KeyedTotals) else ()
+
+
+def simulate_terms(
+    mc: MonteCarlo,
+    epochs: Sequence[EpochInputs],
+    classes: Mapping[str, ClassParameters],
+    *,
+    strata: Sequence[str],
+    pools: Sequence[tuple[str, Pool]],
+    gwp: Mapping[str, float],
+    error_correlation: Mapping[str, float],
+) -> TermDraws:
+    """Draw every term of the ledger (module docstring).
+
+    Parameters
+    ----------
+    mc
+        The seeded Monte Carlo (its size is the number of draws).
+    epochs
+        One epoch (stocks only) or the first and last epochs, earliest first.
+    classes
+        Per-class parameter distributions.
+    strata
+        Stratum names, in table order.
+    pools
+        Counted pools: (ledger name, registry entry).
+    gwp
+        GWP of ``CH4`` and ``N2O``.
+    error_correlation
+        Quantity (stratum totals) → correlation of the first and last epochs'
+        errors of its total; absent: independent.
+
+    Returns
+    -------
+    TermDraws
+    """
+    n = mc.n_draws
+    index = {s: i for i, s in enumerate(strata)}
+    needed = sorted({f for _, pool in pools for f in pool.factors})
+    factors = {
+        f: {c: mc.draw(f"{f}/{c}", getattr(p, f)) for c, p in classes.items()} for f in needed
+    }
+    total_errors: dict[str, dict[str, FloatArray]] = {}
+    for name in sorted({q for e in epochs for q, v in e.quantities.items()}):
+        if not all(isinstance(e.quantities.get(name), StratumTotals) for e in epochs):
+            continue
+        z = {
+            e.name: mc.draw(stream_name(name, StratumTotals, epoch=e.name), Normal(0.0, 1.0))
+            for e in epochs
+        }
+        errors = dict(z)
+        if len(epochs) > 1:
+            rho = float(error_correlation.get(name, 0.0))
+            errors[epochs[-1].name] = (
+                rho * z[epochs[0].name] + math.sqrt(1.0 - rho * rho) * z[epochs[-1].name]
+            )
+        for epoch_name, values in errors.items():
+            total_errors.setdefault(epoch_name, {})[name] = values
+    stocks: dict[str, dict[str, FloatArray]] = {}
+    for epoch in epochs:
+        draws = _quantity_draws(
+            mc, epoch, strata=strata, total_errors=total_errors.get(epoch.name, {})
+        )
+        stocks[epoch.name] = {
+            key: _pool_stock(
+                pool,
+                epoch.quantities[pool.quantity],
+                draws[pool.quantity],
+                _keys_of(epoch, pool.quantity),
+                factors,
+                index=index,
+                epoch=epoch.name,
+            )
+            for key, pool in pools
+        }
+    later = epochs[-1]
+    ch4 = np.zeros((n, len(strata)))
+    n2o = np.zeros((n, len(strata)))
+    if len(epochs) == 1:
+        return TermDraws(
+            stocks=stocks, change={}, removals=np.zeros((n, len(strata))), ch4=ch4, n2o=n2o
+        )
+    for stratum in strata:
+        if stratum not in classes:
+            raise InputError(
+                f"stratum {stratum!r} has no vegetation-class parameters (CH4, N2O flux)",
+                where="[vegetation.classes]",
+                fix=f"add {stratum!r} to the legend; CH4 is never assumed to be zero",
+            )
+        area, se = later.class_area_ha.get(stratum, (0.0, 0.0))
+        drawn = np.maximum(mc.draw(f"class_area/{later.name}/{stratum}", Normal(area, se)), 0.0)
+        params = classes[stratum]
+        ch4_flux = mc.draw(f"ch4_flux/{stratum}", params.ch4_flux_mg_m2_d)
+        n2o_flux = mc.draw(f"n2o_flux/{stratum}", params.n2o_flux_mg_m2_d)
+        ch4[:, index[stratum]] = drawn * ch4_flux * T_HA_YR_PER_MG_M2_D * gwp["CH4"]
+        n2o[:, index[stratum]] = drawn * n2o_flux * T_HA_YR_PER_MG_M2_D * gwp["N2O"]
+    years = years_between(epochs[0].date, later.date)
+    keys = [key for key, _ in pools]
+    change = {p: (stocks[later.name][p] - stocks[epochs[0].name][p]) / years for p in keys}
+    removals = CO2_PER_C * np.sum([change[p] for p in keys], axis=0)
+    return TermDraws(stocks=stocks, change=change, removals=removals, ch4=ch4, n2o=n2o)

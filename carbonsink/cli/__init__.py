@@ -1,0 +1,143 @@
+"""The ``carbonsink`` command line: one module per command group, options only.
+
+Each command parses its options, calls the library (:mod:`carbonsink.pipeline`
+and the science packages) and prints what it got; nothing here computes.
+Exit codes (docs/design.md §7): 0 success, 2 bad input or configuration, 1 an
+internal fault (traceback only with ``--debug``). Nothing imports this package.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from typing import Annotated, cast
+
+import click
+import typer
+from rich.logging import RichHandler
+from rich.markup import escape
+
+from carbonsink import __version__
+from carbonsink.cli._console import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    state,
+    stderr,
+    stdout,
+)
+from carbonsink.cli.biomass import biomass_app
+from carbonsink.cli.imagery import imagery_app
+from carbonsink.cli.lidar import lidar_app
+from carbonsink.cli.run import run
+from carbonsink.cli.soil import soil_app
+from carbonsink.cli.survey import profiles, sample_data, validate, versions
+from carbonsink.errors import CarbonSinkError
+
+__all__ = ["app", "main"]
+
+# typer ≥ 0.25 vendors click (its exceptions derive from typer.TyperException);
+# older releases raise click's own exceptions. Catch both.
+_USAGE_ERRORS: tuple[type[Exception], ...] = tuple(
+    {click.ClickException, getattr(typer, "TyperException", click.ClickException)}
+)
+_ABORTS: tuple[type[BaseException], ...] = tuple({click.exceptions.Abort, typer.Abort})
+
+app = typer.Typer(
+    name="carbonsink",
+    help="Measure a wetland's carbon sink from imagery, drone LiDAR, biomass plots and soil "
+    "cores, and turn it into an auditable carbon-credit claim.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        stdout.print(f"carbonsink {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING
+    if quiet:
+        level = logging.ERROR
+    elif verbose == 1:
+        level = logging.INFO
+    elif verbose >= 2:
+        level = logging.DEBUG
+    handler = RichHandler(console=stderr, show_path=False, show_time=verbose >= 2)
+    root = logging.getLogger("carbonsink")
+    root.handlers = [h for h in root.handlers if isinstance(h, logging.NullHandler)]
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More messages (-vv for debug).")
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+    ] = False,
+) -> None:
+    """carbonsink: wetland carbon sink and credit claims."""
+    state.debug = debug
+    state.quiet = quiet
+    _configure_logging(verbose, quiet)
+
+
+app.command()(validate)
+app.command("sample-data")(sample_data)
+app.add_typer(lidar_app, name="lidar")
+app.add_typer(imagery_app, name="imagery")
+app.add_typer(soil_app, name="soil")
+app.add_typer(biomass_app, name="biomass")
+app.command()(run)
+app.command()(profiles)
+app.command()(versions)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``carbonsink`` command."""
+    try:
+        code = app(args=argv, prog_name="carbonsink", standalone_mode=False)
+    except _ABORTS:
+        stderr.print("aborted")
+        code = 130
+    except _USAGE_ERRORS as exc:
+        cast(click.ClickException, exc).show()  # both kinds have click's show()
+        code = EXIT_BAD_INPUT
+    except CarbonSinkError as exc:
+        for problem in getattr(exc, "problems", None) or (exc.problem,):
+            stderr.print(f"[red]error[/red]: {escape(str(problem))}")
+        if state.debug:
+            stderr.print(escape(traceback.format_exc()))
+        code = EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        code = 130
+    except Exception as exc:
+        if state.debug:
+            stderr.print(escape(traceback.format_exc()))
+        stderr.print(
+            f"[red]internal error[/red]: {escape(type(exc).__name__)}: {escape(str(exc))}\n"
+            "This is a bug in carbonsink: please report it with the output of "
+            "`carbonsink --debug ...` and `carbonsink versions`."
+        )
+        code = EXIT_INTERNAL
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

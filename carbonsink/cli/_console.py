@@ -1,0 +1,99 @@
+"""What every command shares: the consoles, the progress bar, how problems and files are printed.
+
+Exit codes (docs/design.md §7): 0 success, 2 bad input or configuration, 1
+an internal fault (traceback only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from carbonsink.errors import Problem
+
+if TYPE_CHECKING:
+    from carbonsink.preflight import PreflightReport
+
+__all__ = [
+    "EPOCH",
+    "EXIT_BAD_INPUT",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "OUT",
+    "SURVEY",
+    "checked_survey",
+    "print_problem",
+    "print_written",
+    "progress_bar",
+    "state",
+    "stderr",
+    "stdout",
+]
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+SURVEY = typer.Argument(help="The survey TOML file.", show_default=False)
+EPOCH = typer.Option("--epoch", "-e", help="Epoch name (needed when the survey has several).")
+OUT = typer.Option("--out", "-o", help="Output folder.")
+
+
+@dataclass
+class _State:
+    debug: bool = False
+    quiet: bool = False
+
+
+state = _State()
+
+
+def progress_bar() -> Progress:
+    """A transient progress bar on stderr (hidden with ``-q``)."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+        disable=state.quiet,
+    )
+
+
+def print_written(paths: Iterable[Path]) -> None:
+    """One ``wrote`` line per file."""
+    for path in paths:
+        stdout.print(f"  wrote {escape(str(path))}")
+
+
+def print_problem(problem: Problem) -> None:
+    """A problem in one line, coloured by its severity."""
+    colour = "red" if problem.severity == "error" else "yellow"
+    stdout.print(f"[{colour}]{problem.severity}[/{colour}]: {escape(str(problem))}")
+
+
+def checked_survey(survey: Path) -> PreflightReport:
+    """The preflight report of a survey, with every problem printed."""
+    from carbonsink.preflight import preflight
+
+    with progress_bar() as progress:
+        task = progress.add_task("checking the survey", total=None)
+        report = preflight(
+            survey,
+            progress=lambda name: progress.update(task, description=f"checking {escape(name)}"),
+        )
+    for problem in [*report.errors, *report.warnings]:
+        print_problem(problem)
+    return report

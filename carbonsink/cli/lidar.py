@@ -1,0 +1,167 @@
+"""``carbonsink lidar``: ground, DTM, heights, canopy height model and area-based metrics."""
+
+from __future__ import annotations
+
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from carbonsink.cli._console import print_written, progress_bar, stdout
+from carbonsink.grid import Grid
+
+if TYPE_CHECKING:
+    from carbonsink.lidar.processing import LidarResult
+
+__all__ = ["lidar_app"]
+
+lidar_app = typer.Typer(
+    help="LiDAR: ground, DTM, heights, canopy height model and area-based metrics.",
+    no_args_is_help=True,
+)
+
+_FILES = typer.Argument(help="LAS/LAZ files (or tiles) to process.", show_default=False)
+_WORKERS = typer.Option(
+    "--workers", "-w", help="Processes for the tiles (default: all cores; 1 = serial)."
+)
+_FILE_CRS = typer.Option(
+    "--file-crs", help="CRS of the files when their headers lack it or are wrong."
+)
+_GROUND = typer.Option(help="classify: run SMRF; trust: use the files' ground class 2.")
+
+
+class GroundMode(StrEnum):
+    """How ground returns are found."""
+
+    classify = "classify"
+    trust = "trust"
+
+
+def _lidar_grid(
+    files: list[Path],
+    survey: Path | None,
+    crs: str | None,
+    resolution: float | None,
+    file_crs: str | None,
+) -> Grid:
+    from carbonsink.lidar.processing import grid_for_files
+    from carbonsink.pipeline.context import RunContext
+
+    if survey is not None:
+        if crs is not None or resolution is not None:
+            raise typer.BadParameter("give either --survey or --crs/--resolution, not both")
+        return RunContext.build(survey).grid
+    if crs is None or resolution is None:
+        raise typer.BadParameter(
+            "give --survey SURVEY, or both --crs (projected, metres) and --resolution"
+        )
+    return grid_for_files(files, crs=crs, resolution=resolution, file_crs=file_crs)
+
+
+def _run_lidar(
+    files: list[Path],
+    grid: Grid,
+    *,
+    file_crs: str | None,
+    ground: GroundMode,
+    workers: int | None,
+    dtm_path: Path | None,
+    chm_path: Path | None,
+    pit_free: bool = False,
+) -> LidarResult:
+    from carbonsink.lidar.processing import LidarOptions, process_lidar
+    from carbonsink.pipeline.executors import local_executor
+
+    options = LidarOptions(ground=ground.value, pit_free=pit_free)
+    with progress_bar() as progress, local_executor(workers) as executor:
+        task = progress.add_task("LiDAR", total=1.0)
+
+        def report(stage: str, fraction: float) -> None:
+            progress.update(task, description=stage, completed=fraction)
+
+        return process_lidar(
+            files,
+            grid,
+            crs=file_crs,
+            options=options,
+            executor=executor,
+            dtm_path=dtm_path,
+            chm_path=chm_path,
+            progress=report,
+        )
+
+
+@lidar_app.command("metrics")
+def lidar_metrics(
+    files: Annotated[list[Path], _FILES],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    survey: Annotated[Path | None, typer.Option(help="Use this survey's grid.")] = None,
+    crs: Annotated[str | None, typer.Option(help="Analysis CRS (projected, metres).")] = None,
+    resolution: Annotated[float | None, typer.Option(help="Grid cell size, metres.")] = None,
+    file_crs: Annotated[str | None, _FILE_CRS] = None,
+    ground: Annotated[GroundMode, _GROUND] = GroundMode.classify,
+    workers: Annotated[int | None, _WORKERS] = None,
+) -> None:
+    """Area-based metrics on the analysis grid, plus DTM, CHM and per-tile QA.
+
+    Writes OUT/lidar_metrics.nc, OUT/dtm.tif, OUT/chm.tif and OUT/lidar_tiles_qa.csv.
+    """
+    from carbonsink.pipeline.outputs import OutputFolder
+    from carbonsink.pipeline.stages.lidar import write_lidar_products
+
+    folder = OutputFolder(out)
+    grid = _lidar_grid(files, survey, crs, resolution, file_crs)
+    result = _run_lidar(
+        files,
+        grid,
+        file_crs=file_crs,
+        ground=ground,
+        workers=workers,
+        dtm_path=folder.path("dtm"),
+        chm_path=folder.path("chm"),
+    )
+    written = write_lidar_products(result, folder)
+    qa = result.qa
+    points = int(qa["points"].sum()) if len(qa) else 0
+    stdout.print(
+        f"[green]done[/green]: {len(qa)} tile(s), {points:,} points (halos included); "
+        f"grid {grid.height} x {grid.width} cells of {grid.resolution:g} m"
+    )
+    print_written(written)
+
+
+@lidar_app.command("chm")
+def lidar_chm(
+    files: Annotated[list[Path], _FILES],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output CHM GeoTIFF (COG).")],
+    crs: Annotated[
+        str | None, typer.Option(help="Output CRS (projected, metres); default: the files' CRS.")
+    ] = None,
+    file_crs: Annotated[str | None, _FILE_CRS] = None,
+    dtm: Annotated[Path | None, typer.Option(help="Also write the DTM here.")] = None,
+    pit_free: Annotated[bool, typer.Option(help="Fill CHM pits (3x3 median).")] = False,
+    ground: Annotated[GroundMode, _GROUND] = GroundMode.classify,
+    workers: Annotated[int | None, _WORKERS] = None,
+) -> None:
+    """Canopy height model: the maximum height above ground per 0.5 m cell."""
+    from carbonsink.lidar.processing import grid_for_files
+
+    grid = grid_for_files(files, crs=crs, resolution=10.0, file_crs=file_crs)
+    with tempfile.TemporaryDirectory() as scratch:
+        dtm_path = dtm if dtm is not None else Path(scratch) / "dtm.tif"
+        _run_lidar(
+            files,
+            grid,
+            file_crs=file_crs,
+            ground=ground,
+            workers=workers,
+            dtm_path=dtm_path,
+            chm_path=out,
+            pit_free=pit_free,
+        )
+    stdout.print(f"[green]wrote[/green] {escape(str(out))}")
+    if dtm is not None:
+        stdout.print(f"[green]wrote[/green] {escape(str(dtm))}")

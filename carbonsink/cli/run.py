@@ -1,0 +1,156 @@
+"""``carbonsink run``: the whole survey, the accounting, every output and the report."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from carbonsink.cli._console import EXIT_BAD_INPUT, SURVEY, checked_survey, progress_bar, stdout
+
+if TYPE_CHECKING:
+    from carbonsink.accounting.ledger import Ledger
+
+__all__ = ["run"]
+
+
+def _print_claim(ledger: Ledger) -> None:
+    from rich import box
+    from rich.table import Table
+
+    for warning in ledger.warnings:
+        stdout.print(f"[yellow]warning[/yellow] ({warning.code}): {escape(warning.message)}")
+    for note in ledger.notes:
+        stdout.print(f"note: {escape(note)}")
+    if ledger.single_epoch:
+        return
+    table = Table(
+        title=f"credit chain ({escape(ledger.profile.name)}), t CO2e/yr",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for column in ("stratum", "removals", "90 % CI", "non-CO2", "net", "deduction", "tradable"):
+        table.add_column(column, justify="left" if column == "stratum" else "right")
+    for stratum, row in ledger.strata.iterrows():
+        rule = str(row["rule_applied"]).replace("-", "_")
+        table.add_row(
+            str(stratum),
+            f"{row['removals_t_co2e_yr']:,.1f}",
+            f"{row['net_p5_t_co2e_yr']:,.0f} – {row['net_p95_t_co2e_yr']:,.0f}",
+            f"{row['non_co2_t_co2e_yr']:,.1f}",
+            f"{row['net_t_co2e_yr']:,.1f}",
+            f"{row[f'deduction_{rule}_t_co2e_yr']:,.1f}",
+            f"{row['tradable_t_co2e_yr']:,.1f}",
+        )
+    stdout.print(table)
+    claim = ledger.to_dict()["claim"]
+    value = (
+        f", worth {claim['value']:,.0f} {claim['currency']}" if claim["value"] is not None else ""
+    )
+    stdout.print(
+        f"[green]claim[/green]: {claim['tradable_t_co2e']:,.1f} t CO2e tradable over "
+        f"{claim['years']:.2f} years ({claim['tradable_t_co2e_yr']:,.1f} t CO2e/yr; net "
+        f"{claim['net_t_co2e_yr']:,.1f}, 90 % CI {claim['net_ci90_t_co2e_yr'][0]:,.1f} to "
+        f"{claim['net_ci90_t_co2e_yr'][1]:,.1f}; rule {claim['rule_applied']}){value}"
+    )
+
+
+def run(
+    survey: Annotated[Path, SURVEY],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder (default: out/ beside the survey file)."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            help="Start a local Dask cluster of N workers (default: a process pool of all "
+            "cores; 1 = serial).",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786)."
+        ),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume/--fresh",
+            help="Reuse the finished stages of an earlier run in OUT (default), or recompute all.",
+        ),
+    ] = True,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Seed of every random step (default: the survey's)."),
+    ] = None,
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Also write report.pdf (extra 'pdf').")
+    ] = False,
+) -> None:
+    """Run the whole survey: every stage of every epoch, the accounting, all outputs, the report.
+
+    Writes OUT/manifest.json, cube_<epoch>.nc, change.nc, maps/*.tif, tables/*.csv,
+    ledger.json (docs/ledger.md), report.html and run.log. An interrupted or
+    repeated run reuses the finished stages (OUT/.cache) unless --fresh.
+    """
+    from carbonsink.pipeline.executors import run_executor
+    from carbonsink.pipeline.outputs import OutputFolder
+    from carbonsink.pipeline.run import run_survey
+
+    report = checked_survey(survey)
+    if report.errors:
+        stdout.print(
+            f"[red]{len(report.errors)} error(s)[/red] in {escape(str(survey))}: nothing was "
+            "computed; fix them and run again."
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    assert report.survey is not None
+    folder = OutputFolder(out if out is not None else survey.parent / "out")
+    folder.root.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(folder.path("run_log"), mode="a", encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package_logger = logging.getLogger("carbonsink")
+    previous_level = package_logger.level
+    package_logger.addHandler(handler)
+    package_logger.setLevel(min(previous_level or logging.INFO, logging.INFO))
+    try:
+        with progress_bar() as progress, run_executor(workers, scheduler) as executor:
+            task = progress.add_task("run", total=1.0)
+
+            def update(what: str, done: int, total: int) -> None:
+                if what.startswith(("epoch ", "accounting", "maps", "report", "done")):
+                    progress.update(task, description=escape(what), completed=done, total=total)
+                else:
+                    progress.update(task, description=escape(what))
+
+            result = run_survey(
+                report.survey,
+                folder.root,
+                seed=seed,
+                resume=resume,
+                pdf=pdf,
+                executor=executor,
+                preflight=report,
+                progress=update,
+            )
+    finally:
+        package_logger.removeHandler(handler)
+        package_logger.setLevel(previous_level)
+        handler.close()
+    _print_claim(result.ledger)
+    assert result.manifest is not None
+    cached = sum(1 for s in result.manifest["stages"] if s["cached"])
+    stdout.print(
+        f"[green]done[/green] in {result.manifest['wall_seconds']:.0f} s"
+        f"{f' ({cached} stage(s) from the cache)' if cached else ''}: "
+        f"{len(result.written)} files in {escape(str(folder.root))} — open "
+        f"{escape(str(folder.path('report_html')))}"
+    )

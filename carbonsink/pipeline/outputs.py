@@ -1,0 +1,370 @@
+"""Every file carbonsink writes, declared once: id → path pattern, format, units, long name, style.
+
+:data:`OUTPUTS` is the only place an output file name is made (docs/design.md
+§5): the run, the stage commands, the manifest and the report all take their
+paths from :meth:`OutputFolder.path`, which fills a pattern's fields (epoch,
+model, class, ...) after checking that each value can be part of a file name
+(:func:`carbonsink.io._files.file_name_problem`), so no name can lead a file
+outside its folder.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from carbonsink.errors import ConfigError
+from carbonsink.io._files import FILE_NAME_RULE, file_name_problem
+
+__all__ = ["OUTPUTS", "Output", "OutputFolder", "OutputFormat", "Style"]
+
+OutputFormat = Literal[
+    "netcdf", "cog", "csv", "json", "html", "pdf", "text", "skops", "png", "pickle"
+]
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a map layer is drawn: a matplotlib colour map, or the class legend of its flags."""
+
+    palette: str
+    legend: bool = False
+
+
+@dataclass(frozen=True)
+class Output:
+    """One kind of output file.
+
+    Attributes
+    ----------
+    id
+        Stable identifier (the key in :data:`OUTPUTS`).
+    pattern
+        Path inside the output folder, with ``{field}`` placeholders.
+    format
+        File format.
+    long_name
+        What the file holds.
+    units
+        Units of the values (maps and layers), ``None`` for documents.
+    style
+        How a map is drawn (``None`` for non-maps).
+    published
+        ``False`` for the run's internal files (the stage cache).
+    """
+
+    id: str
+    pattern: str
+    format: OutputFormat
+    long_name: str
+    units: str | None = None
+    style: Style | None = None
+    published: bool = True
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The placeholders of the pattern, in order."""
+        return tuple(f for _, f, _, _ in string.Formatter().parse(self.pattern) if f)
+
+    @property
+    def literal_length(self) -> int:
+        """Characters of the pattern outside its placeholders (how specific it is)."""
+        return sum(len(literal) for literal, _, _, _ in string.Formatter().parse(self.pattern))
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready description (for the manifest)."""
+        return {
+            "id": self.id,
+            "format": self.format,
+            "long_name": self.long_name,
+            "units": self.units,
+        }
+
+
+def _outputs(*items: Output) -> MappingProxyType[str, Output]:
+    return MappingProxyType({item.id: item for item in items})
+
+
+_CLASSES = Style("tab10", legend=True)
+_BIOMASS = Style("YlGn")
+_CARBON = Style("viridis")
+_SD = Style("magma")
+_SINK = Style("RdBu")
+
+#: Every output file, by id.
+OUTPUTS: MappingProxyType[str, Output] = _outputs(
+    # ------------------------------------------------ carbonsink run
+    Output(
+        "manifest",
+        "manifest.json",
+        "json",
+        "run manifest: inputs (sha256), versions, seed, stage timings, outputs",
+    ),
+    Output("run_log", "run.log", "text", "log of the run"),
+    Output("ledger", "ledger.json", "json", "the credit ledger (docs/ledger.md)", "t CO2e"),
+    Output("report_html", "report.html", "html", "self-contained report"),
+    Output("report_pdf", "report.pdf", "pdf", "the report as PDF"),
+    Output("cube", "cube_{epoch}.nc", "netcdf", "every per-pixel layer of the epoch"),
+    Output("change", "change.nc", "netcdf", "per-pixel change and sink between the epochs"),
+    Output("map_landcover", "maps/landcover_{epoch}.tif", "cog", "land-cover class", "1", _CLASSES),
+    Output(
+        "map_agb", "maps/agb_mg_ha_{epoch}.tif", "cog", "above-ground biomass", "Mg DM/ha", _BIOMASS
+    ),
+    Output(
+        "map_agb_lower",
+        "maps/agb_lower_mg_ha_{epoch}.tif",
+        "cog",
+        "AGB, lower bound of the prediction interval",
+        "Mg DM/ha",
+        _BIOMASS,
+    ),
+    Output(
+        "map_agb_upper",
+        "maps/agb_upper_mg_ha_{epoch}.tif",
+        "cog",
+        "AGB, upper bound of the prediction interval",
+        "Mg DM/ha",
+        _BIOMASS,
+    ),
+    Output(
+        "map_carbon",
+        "maps/carbon_mg_ha_{epoch}.tif",
+        "cog",
+        "carbon stock of the counted pools",
+        "Mg C/ha",
+        _CARBON,
+    ),
+    Output("map_soc", "maps/soc_mg_ha_{epoch}.tif", "cog", "SOC stock", "Mg C/ha", _CARBON),
+    Output(
+        "map_soc_sd", "maps/soc_sd_mg_ha_{epoch}.tif", "cog", "kriging SD of SOC", "Mg C/ha", _SD
+    ),
+    Output(
+        "map_removals",
+        "maps/removals_t_co2e_ha_yr.tif",
+        "cog",
+        "removals (sink positive)",
+        "t CO2e/ha/yr",
+        _SINK,
+    ),
+    Output(
+        "map_removals_sd",
+        "maps/removals_sd_t_co2e_ha_yr.tif",
+        "cog",
+        "SD of the removals (cells independent)",
+        "t CO2e/ha/yr",
+        _SD,
+    ),
+    Output(
+        "table_ledger_strata",
+        "tables/ledger_strata.csv",
+        "csv",
+        "the ledger per stratum, with a total row",
+        "t C, t CO2e/yr, ha",
+    ),
+    Output(
+        "table_ledger_vintages",
+        "tables/ledger_vintages.csv",
+        "csv",
+        "tradable credits per stratum and vintage",
+        "t CO2e",
+    ),
+    Output(
+        "table_ch4_sensitivity",
+        "tables/ch4_sensitivity.csv",
+        "csv",
+        "net sink with every class's CH4 flux scaled",
+        "t CO2e/yr",
+    ),
+    Output(
+        "table_landcover_areas",
+        "tables/landcover_areas_{epoch}.csv",
+        "csv",
+        "mapped and area-adjusted class areas with CIs (Olofsson et al. 2014)",
+        "ha",
+    ),
+    Output(
+        "table_landcover_confusion",
+        "tables/landcover_confusion_{epoch}.csv",
+        "csv",
+        "confusion matrix of the held-out land-cover samples",
+        "samples",
+    ),
+    Output(
+        "table_core_stocks",
+        "tables/core_stocks_{epoch}.csv",
+        "csv",
+        "SOC stock of every core at the survey's depths, with SE and flags",
+        "Mg C/ha",
+    ),
+    Output(
+        "table_biomass_cv",
+        "tables/biomass_cv_{epoch}_{model}.csv",
+        "csv",
+        "spatial block cross-validation of an AGB model, per fold and pooled",
+        "Mg DM/ha",
+    ),
+    Output(
+        "stage_cache",
+        ".cache/{stage}-{key}.pkl",
+        "pickle",
+        "a finished stage of the run (read back on --resume)",
+        published=False,
+    ),
+    # ------------------------------------------------ carbonsink lidar
+    Output("lidar_metrics", "lidar_metrics.nc", "netcdf", "area-based LiDAR metrics on the grid"),
+    Output("lidar_qa", "lidar_tiles_qa.csv", "csv", "per-tile QA of the LiDAR chain"),
+    Output("dtm", "dtm.tif", "cog", "digital terrain model", "m", Style("terrain")),
+    Output("chm", "chm.tif", "cog", "canopy height model", "m", Style("viridis")),
+    # ------------------------------------------------ carbonsink imagery
+    Output("index", "{index}.tif", "cog", "spectral index of the composite", "1", Style("RdYlGn")),
+    Output(
+        "valid_count",
+        "valid_count.tif",
+        "cog",
+        "usable observations per cell",
+        "count",
+        Style("viridis"),
+    ),
+    Output("landcover", "landcover.tif", "cog", "land-cover class", "1", _CLASSES),
+    Output(
+        "landcover_probability",
+        "landcover_p_{class_name}.tif",
+        "cog",
+        "probability of a land-cover class",
+        "1",
+        Style("Greens"),
+    ),
+    Output(
+        "landcover_accuracy",
+        "landcover_accuracy.json",
+        "json",
+        "land-cover accuracy and area estimates",
+    ),
+    Output(
+        "table_landcover_epoch_confusion",
+        "tables/landcover_confusion.csv",
+        "csv",
+        "confusion matrix of the held-out land-cover samples",
+        "samples",
+    ),
+    Output(
+        "table_landcover_epoch_areas",
+        "tables/landcover_areas.csv",
+        "csv",
+        "mapped and area-adjusted class areas with CIs (Olofsson et al. 2014)",
+        "ha",
+    ),
+    Output(
+        "table_landcover_cv",
+        "tables/landcover_cv.csv",
+        "csv",
+        "spatial block cross-validation of the land-cover classifier",
+        "1",
+    ),
+    Output(
+        "table_landcover_samples",
+        "tables/landcover_samples.csv",
+        "csv",
+        "land-cover samples: training or held out, predicted class",
+    ),
+    # ------------------------------------------------ carbonsink soil
+    Output("soc_layer", "{layer}.tif", "cog", "SOC map layer", "Mg C/ha", _CARBON),
+    Output(
+        "table_soc_cv",
+        "tables/soc_cv_{epoch}.csv",
+        "csv",
+        "leave-one-out predictions of the SOC map at the cores",
+        "Mg C/ha",
+    ),
+    # ------------------------------------------------ carbonsink biomass
+    Output("model", "models/{epoch}/{model}.skops", "skops", "fitted AGB model (skops)"),
+    Output("model_card", "models/{epoch}/{model}.card.json", "json", "the AGB model's card"),
+    Output(
+        "table_biomass_cv_predictions",
+        "tables/biomass_cv_predictions_{epoch}_{model}.csv",
+        "csv",
+        "held-out predictions of the AGB model's spatial CV",
+        "Mg DM/ha",
+    ),
+    Output(
+        "plot_biomass_cv",
+        "biomass_cv_{epoch}_{model}.png",
+        "png",
+        "predicted vs observed AGB of the spatial CV",
+    ),
+    Output(
+        "table_plots_excluded",
+        "tables/plots_excluded_{epoch}_{model}.csv",
+        "csv",
+        "plots left out of the AGB model, with the reason",
+    ),
+    Output("biomass_layer", "{layer}.tif", "cog", "AGB map layer", None, _BIOMASS),
+)
+
+
+@dataclass(frozen=True)
+class OutputFolder:
+    """An output folder whose files are named by :data:`OUTPUTS`."""
+
+    root: Path
+
+    def path(self, output_id: str, **fields: str) -> Path:
+        """The path of an output, its pattern filled with ``fields``.
+
+        Raises
+        ------
+        ConfigError
+            A field is missing or extra, or a value cannot be part of a file
+            name (it would lead outside the folder or break on some system).
+        """
+        output = OUTPUTS[output_id]
+        expected = set(output.fields)
+        if set(fields) != expected:
+            raise ConfigError(
+                f"output {output_id!r} ({output.pattern}) takes the fields "
+                f"{sorted(expected)}, not {sorted(fields)}",
+                fix="this is a bug in carbonsink: please report it",
+            )
+        for name, value in fields.items():
+            problem = file_name_problem(str(value))
+            if problem:
+                raise ConfigError(
+                    f"the {name.replace('_', ' ')} {problem}",
+                    where=output.pattern,
+                    fix=f"rename it in the survey file ({FILE_NAME_RULE})",
+                )
+        return self.root / output.pattern.format(**fields)
+
+    def describe(self, path: Path) -> dict[str, Any]:
+        """The manifest entry of a file written in this folder: its path and its output kind.
+
+        The most specific pattern that matches wins (``landcover.tif`` is the
+        class map, not an index called ``landcover``).
+
+        Raises
+        ------
+        ConfigError
+            The file is not a declared output.
+        """
+        relative = path.relative_to(self.root).as_posix()
+        matches = [o for o in OUTPUTS.values() if _pattern_regex(o.pattern).fullmatch(relative)]
+        if not matches:
+            raise ConfigError(
+                f"{relative} is not a declared output",
+                fix="this is a bug in carbonsink: declare every output in OUTPUTS",
+            )
+        best = max(matches, key=lambda o: o.literal_length)
+        return {"path": relative, **best.describe()}
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    parts = []
+    for literal, field, _, _ in string.Formatter().parse(pattern):
+        parts.append(re.escape(literal))
+        if field:
+            parts.append(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+    return re.compile("".join(parts))

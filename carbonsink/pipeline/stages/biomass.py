@@ -1,0 +1,203 @@
+"""Biomass stage: the epoch's plots → AGB models → AGB, BGB and vegetation carbon maps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from carbonsink.config import Epoch
+from carbonsink.errors import ConfigError, InputError
+from carbonsink.io.writers import write_csv
+from carbonsink.pipeline.context import RunContext
+from carbonsink.pipeline.outputs import OutputFolder
+from carbonsink.pipeline.stages.cube import EpochCube
+
+if TYPE_CHECKING:
+    from carbonsink.biomass.agb_map import BiomassPredictor, FittedBiomassModel
+    from carbonsink.biomass.model_choice import AgbModels
+
+__all__ = [
+    "EpochBiomass",
+    "epoch_biomass",
+    "epoch_plots",
+    "load_biomass_models",
+    "map_biomass",
+    "save_biomass_models",
+    "write_biomass_products",
+]
+
+
+def epoch_plots(ctx: RunContext, epoch: Epoch) -> pd.DataFrame:
+    """The epoch's biomass plots, validated, with ``x``/``y`` in the survey CRS."""
+    from carbonsink.biomass.features import validate_plots
+    from carbonsink.io.tables import read_point_table
+
+    if epoch.plots is None:
+        raise ConfigError(
+            f"epoch {epoch.name!r} has no biomass plots",
+            fix='add plots = { path = "plots.csv", crs = "EPSG:4490" } to the epoch',
+        )
+    table = read_point_table(epoch.plots.path, target_crs=ctx.survey.crs, crs=epoch.plots.crs)
+    plots = pd.DataFrame(table.drop(columns=["geometry", "lon", "lat"], errors="ignore"))
+    plots["x"] = table.geometry.x.to_numpy()
+    plots["y"] = table.geometry.y.to_numpy()
+    return validate_plots(plots, path=str(epoch.plots.path))
+
+
+@dataclass(frozen=True)
+class EpochBiomass:
+    """The biomass stage of one epoch.
+
+    Attributes
+    ----------
+    fitted
+        The AGB models (used and candidates) and the LiDAR decision.
+    layers
+        ``agb_*`` layers of :func:`~carbonsink.biomass.agb_map.map_agb` and
+        the vegetation carbon of the mean and of both bounds.
+    """
+
+    fitted: AgbModels
+    layers: xr.Dataset
+
+    @property
+    def models(self) -> tuple[FittedBiomassModel, ...]:
+        """The models that map AGB, LiDAR first."""
+        return self.fitted.models
+
+    @property
+    def candidates(self) -> tuple[FittedBiomassModel, ...]:
+        """Every model fitted."""
+        return self.fitted.candidates
+
+    @property
+    def lidar_decision(self) -> str:
+        """Why the LiDAR model is or is not used."""
+        return self.fitted.lidar_decision
+
+
+def epoch_biomass(ctx: RunContext, epoch: Epoch, cube: EpochCube) -> EpochBiomass:
+    """Fit the biomass models of an epoch and map AGB, BGB and vegetation carbon."""
+    from carbonsink.biomass.model_choice import fit_agb_models
+
+    section = ctx.survey.biomass
+    fitted = fit_agb_models(
+        cube.cube,
+        epoch_plots(ctx, epoch),
+        imagery_features=cube.imagery_features,
+        lidar_features=cube.lidar_features,
+        estimator_name=section.model,
+        n_estimators=section.n_estimators,
+        cv_block_m=section.cv_block_m,
+        interval=section.interval,
+        seed=ctx.seed,
+    )
+    return EpochBiomass(fitted=fitted, layers=map_biomass(ctx, cube, fitted.models))
+
+
+def map_biomass(
+    ctx: RunContext,
+    cube: EpochCube,
+    models: Sequence[BiomassPredictor | FittedBiomassModel],
+) -> xr.Dataset:
+    """AGB (with interval, source and AOA flags), BGB and vegetation carbon of an epoch."""
+    from carbonsink.biomass.agb_map import map_agb
+    from carbonsink.biomass.carbon import ClassCarbonParameters, vegetation_carbon
+
+    classes = ctx.survey.vegetation.classes
+    water_codes = [c.code for name, c in classes.items() if name == "water"]
+    landcover = cube.cube["landcover"]
+    agb = map_agb(
+        cube.cube,
+        models,
+        interval=ctx.survey.biomass.interval,
+        inside=cube.cube["inside_boundary"].values,
+        water=np.isin(landcover.values, water_codes),
+        outside="predict",
+    )
+    parameters = {
+        c.code: ClassCarbonParameters(root_shoot=c.root_shoot, carbon_fraction=c.carbon_fraction)
+        for c in classes.values()
+    }
+    layers = agb.copy()
+    bounds = (("", "agb_mg_ha"), ("_lower", "agb_lower_mg_ha"), ("_upper", "agb_upper_mg_ha"))
+    for suffix, source in bounds:
+        carbon = vegetation_carbon(agb[source], landcover, parameters)
+        for name in carbon.data_vars:
+            label = str(name).replace("_mg_ha", f"{suffix}_mg_ha")
+            layer = carbon[name]
+            if suffix:
+                layer.attrs["long_name"] += f" ({suffix.strip('_')} bound)"
+            layers[label] = layer
+    return layers
+
+
+def save_biomass_models(result: EpochBiomass, folder: OutputFolder, *, epoch: str) -> list[Path]:
+    """Each fitted model as ``models/<epoch>/<name>.skops`` with its JSON card."""
+    from carbonsink.biomass.persistence import save_biomass_model
+
+    used = {m.name for m in result.models}
+    written: list[Path] = []
+    for model in result.candidates:
+        written += save_biomass_model(
+            model,
+            folder.path("model", epoch=epoch, model=model.name),
+            used_for_map=model.name in used,
+            lidar_decision=result.lidar_decision,
+        )
+    return written
+
+
+def load_biomass_models(folder: Path) -> list[BiomassPredictor]:
+    """The models of :func:`save_biomass_models` in ``folder`` that map AGB, LiDAR first.
+
+    Raises
+    ------
+    InputError
+        The folder holds no model, or a model or its card is damaged.
+    """
+    from carbonsink.biomass.persistence import load_biomass_model
+
+    found = sorted(Path(folder).glob("*.skops"))
+    if not found:
+        raise InputError(
+            "no biomass model (*.skops) in the folder",
+            path=folder,
+            fix="run `carbonsink biomass fit` first and give its models folder",
+        )
+    models = []
+    for path in found:
+        predictor, used = load_biomass_model(path)
+        if used:
+            models.append(predictor)
+    models.sort(key=lambda m: m.name != "lidar")
+    return models
+
+
+def write_biomass_products(result: EpochBiomass, folder: OutputFolder, *, epoch: str) -> list[Path]:
+    """Models, CV tables, predicted-vs-observed plots and the excluded plots of a fit."""
+    from carbonsink.biomass.validation import plot_predicted_vs_observed
+
+    written = save_biomass_models(result, folder, epoch=epoch)
+    for model in result.candidates:
+        names = {"epoch": epoch, "model": model.name}
+        written += [
+            write_csv(
+                model.cv.table, folder.path("table_biomass_cv", **names), float_format="%.6g"
+            ),
+            write_csv(
+                model.cv.predictions.set_axis(model.plots.table.index[model.cv.predictions.index]),
+                folder.path("table_biomass_cv_predictions", **names),
+                index=True,
+                float_format="%.6g",
+            ),
+            plot_predicted_vs_observed(model.cv, folder.path("plot_biomass_cv", **names)),
+            write_csv(model.plots.excluded, folder.path("table_plots_excluded", **names)),
+        ]
+    return written

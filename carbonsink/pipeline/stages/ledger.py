@@ -1,0 +1,331 @@
+"""Accounting stage: the epochs' results → the quantities of the pools → the ledger.
+
+The per-epoch stages give the cube, the biomass maps and models, the core
+stocks and the SOC maps. This stage adds what the ledger's Monte Carlo needs
+from them — the spatial-block bootstrap of the AGB totals on the change
+strata, the SOC totals with the block-kriging SE of both epochs jointly, the
+area-adjusted class areas — and the warnings that matter to the claim, then
+calls :func:`carbonsink.accounting.ledger.build_ledger`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from carbonsink.accounting.ledger import Ledger, LedgerWarning, build_ledger
+from carbonsink.accounting.pools import KeyedTotals, StratumTotals
+from carbonsink.accounting.simulation import EpochInputs
+from carbonsink.errors import InputError
+from carbonsink.io.writers import write_csv, write_json
+from carbonsink.pipeline.context import RunContext
+from carbonsink.pipeline.outputs import OutputFolder
+from carbonsink.pipeline.stages.epoch import EpochResults
+from carbonsink.pipeline.stages.soil import soc_change, soc_column
+
+__all__ = [
+    "epoch_ledger_inputs",
+    "ledger_warnings",
+    "survey_ledger",
+    "write_ledger",
+]
+
+#: Change strata × class at an epoch are coded as stratum × _KEY_BASE + class.
+_KEY_BASE = 256
+
+
+def _agb_totals(
+    ctx: RunContext, result: EpochResults, keys: npt.NDArray[np.int64], codes: Sequence[int]
+) -> KeyedTotals:
+    """The AGB map totals per key with their spatial-block bootstrap replicates."""
+    from carbonsink.biomass.agb_map import MODEL_SOURCE_CODES
+    from carbonsink.biomass.bootstrap import bootstrap_agb_totals
+
+    legend = ctx.survey.vegetation.by_code()
+    section = ctx.survey.biomass
+    cube = result.cube.cube
+    area = cube["cell_area_ha"].values.astype(np.float64)
+    inside = cube["inside_boundary"].values.astype(bool)
+    agb = result.biomass.layers["agb_mg_ha"].values.astype(np.float64)
+    source = result.biomass.layers["agb_model"].values
+    modelled = inside & np.isin(source, (1, 2))
+    replicates = np.zeros((section.bootstrap_replicates, len(codes)))
+    for model in result.biomass.models:
+        cells = inside & (source == MODEL_SOURCE_CODES.get(model.name, 2))
+        if not cells.any():
+            continue
+        boot = bootstrap_agb_totals(
+            cube,
+            model.plots.table,
+            features=model.features,
+            estimator_name=model.estimator_name,
+            n_estimators=section.bootstrap_trees,
+            block_m=model.cv.block_m,
+            replicates=section.bootstrap_replicates,
+            seed=ctx.seed,
+            strata=keys,
+            cell_area_ha=cube["cell_area_ha"].values,
+            cells=cells,
+            executor=ctx.executor,
+        )
+        frame = boot.stratum_totals_t_dm
+        for j, code in enumerate(codes):
+            if code in frame.columns:
+                replicates[:, j] += frame[code].to_numpy(dtype=np.float64)
+    key_names = []
+    for code in codes:
+        stratum, cls = legend.get(code // _KEY_BASE), legend.get(code % _KEY_BASE)
+        if stratum is None or cls is None:
+            raise InputError(
+                f"class code {code // _KEY_BASE} or {code % _KEY_BASE} is not in the legend",
+                where=f"epoch {result.epoch.name!r} land cover",
+                fix="give every class of the land-cover samples a [vegetation.classes] entry",
+            )
+        key_names.append((stratum, cls))
+    point = np.array(
+        [float((agb * area)[modelled & (keys == code)].sum()) for code in codes], dtype=np.float64
+    )
+    return KeyedTotals(keys=tuple(key_names), totals=point, replicates=replicates)
+
+
+def epoch_ledger_inputs(
+    ctx: RunContext, result: EpochResults, strata_map: npt.NDArray[np.integer]
+) -> EpochInputs:
+    """One epoch's aggregates on the change strata, with the AGB bootstrap.
+
+    Parameters
+    ----------
+    ctx
+        The run (legend, bootstrap settings, seed, executor, profile's soil depth).
+    result
+        The epoch's stage results.
+    strata_map
+        ``(y, x)`` class codes of the change strata (the last epoch's land cover).
+    """
+    legend = ctx.survey.vegetation.by_code()
+    depth = float(ctx.profile.soil_depth_cm)
+    cube = result.cube.cube
+    area = cube["cell_area_ha"].values.astype(np.float64)
+    inside = cube["inside_boundary"].values.astype(bool)
+    keys = strata_map.astype(np.int64) * _KEY_BASE + cube["landcover"].values.astype(np.int64)
+    source = result.biomass.layers["agb_model"].values
+    modelled = inside & np.isin(source, (1, 2))
+    codes = sorted({int(k) for k in np.unique(keys[modelled])})
+    agb = _agb_totals(ctx, result, keys, codes)
+    soc_layer = result.soc_maps[depth][soc_column(depth)].values
+    block = result.soc_blocks[depth]
+    soc_t_c = {}
+    stratum_area = {}
+    for code in sorted(legend):
+        cells = inside & (strata_map == code)
+        valid = cells & np.isfinite(soc_layer)
+        soc_t_c[legend[code]] = float((soc_layer[valid] * area[valid]).sum())
+        stratum_area[legend[code]] = float(area[cells].sum())
+    table = result.cube.landcover.areas.table
+    class_area = {
+        str(name): (float(row["adjusted_area_ha"]), float(row["se_ha"]))
+        for name, row in table.iterrows()
+    }
+    return EpochInputs(
+        name=result.epoch.name,
+        date=result.epoch.date,
+        strata=tuple(legend[c] for c in sorted(legend)),
+        stratum_area_ha=stratum_area,
+        quantities={
+            "agb_t_dm": agb,
+            # The map's total is the estimate; the block-kriging SE is its error.
+            "soc_t_c": StratumTotals(totals=soc_t_c, se=float(block.total_se_t_c)),
+        },
+        class_area_ha=class_area,
+    )
+
+
+def ledger_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[LedgerWarning]:
+    """Warnings of the stages that matter to the claim (docs/design.md §7).
+
+    Cells outside every biomass model's area of applicability (predicted by
+    the imagery model and counted), cells no model predicts, cores shallower
+    than the counted soil depth (extrapolated), and a SOC change below the
+    minimum detectable difference of the core sample (docs/methodology.md §3).
+    """
+    from carbonsink.soil.esm import check_detectable
+    from carbonsink.soil.profiles import depth_label
+
+    depth = float(ctx.profile.soil_depth_cm)
+    label = depth_label(depth)
+    out: list[LedgerWarning] = []
+    for result in results:
+        name = result.epoch.name
+        layers = result.biomass.layers
+        cube = result.cube.cube
+        inside = cube["inside_boundary"].values.astype(bool)
+        area = cube["cell_area_ha"].values
+        agb = np.nan_to_num(layers["agb_mg_ha"].values.astype(np.float64))
+        outside = layers["agb_outside_aoa"].values.astype(bool) & inside
+        if outside.any():
+            share = float((agb * area)[outside].sum() / max((agb * area)[inside].sum(), 1e-12))
+            out.append(
+                LedgerWarning(
+                    "outside-aoa",
+                    f"{int(outside.sum()):,} cells ({float(area[outside].sum()):,.1f} ha, "
+                    f"{share:.0%} of the mapped AGB) are outside the area of applicability of "
+                    "every biomass model (Meyer & Pebesma 2021); the imagery model predicts "
+                    "them and they are counted, flagged in agb_outside_aoa",
+                    where=f"epoch {name}",
+                )
+            )
+        unpredicted = inside & (layers["agb_model"].values == 0)
+        if unpredicted.any():
+            out.append(
+                LedgerWarning(
+                    "agb-unmapped",
+                    f"{int(unpredicted.sum()):,} cells ({float(area[unpredicted].sum()):,.1f} ha) "
+                    "inside the project have no AGB prediction and add nothing to the stocks",
+                    where=f"epoch {name}",
+                )
+            )
+        flag = f"extrapolated_0_{label}"
+        if flag in result.core_stocks:
+            extrapolated = result.core_stocks.index[result.core_stocks[flag].astype(bool)]
+            if len(extrapolated):
+                shown = ", ".join(map(str, extrapolated[:8])) + (
+                    ", ..." if len(extrapolated) > 8 else ""
+                )
+                out.append(
+                    LedgerWarning(
+                        "extrapolated-cores",
+                        f"{len(extrapolated)} of {len(result.core_stocks)} cores are shallower "
+                        f"than {label} cm; their 0–{label} cm stock is extrapolated below the "
+                        f"deepest layer ({shown})",
+                        where=f"epoch {name} soil cores",
+                    )
+                )
+    if len(results) >= 2:
+        first, last = results[0], results[-1]
+        column = soc_column(depth)
+        a = first.core_stocks[column].to_numpy(dtype=np.float64)
+        b = last.core_stocks[column].to_numpy(dtype=np.float64)
+        pooled_sd = float(np.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2.0))
+        delta = last.soc_blocks[depth].mean_mg_ha - first.soc_blocks[depth].mean_mg_ha
+        check = check_detectable(delta, pooled_sd, min(len(a), len(b)), alpha=0.10)
+        if check.warning is not None:
+            out.append(
+                LedgerWarning(
+                    "below-mdd",
+                    check.warning + "; the SOC sink rests on the kriged totals, not on a "
+                    "detectable difference of the core means",
+                    where=f"SOC 0–{label} cm, {first.epoch.name} → {last.epoch.name}",
+                )
+            )
+    return out
+
+
+def survey_ledger(
+    ctx: RunContext,
+    results: Sequence[EpochResults],
+    *,
+    inputs: Sequence[EpochInputs] | None = None,
+) -> Ledger:
+    """The survey's ledger from its epochs' stage results (earliest first).
+
+    Parameters
+    ----------
+    ctx
+        The run (legend, profile, price, baseline, draws, seed).
+    results
+        Each epoch's stage results, in date order.
+    inputs
+        The epochs' :func:`epoch_ledger_inputs`, when already computed (e.g.
+        from a run's cache); computed here otherwise.
+
+    Notes
+    -----
+    With two or more epochs the SOC totals of the first and last are
+    block-kriged jointly (:func:`~.soil.soc_change`): their SEs and the
+    correlation of their errors replace the per-epoch block SEs.
+    """
+    from carbonsink.accounting.non_co2 import ch4_sensitivity
+    from carbonsink.accounting.parameters import class_parameters, survey_class_flux
+
+    profile = ctx.profile
+    depth = float(profile.soil_depth_cm)
+    missing = [r.epoch.name for r in results if depth not in r.soc_maps]
+    if missing:
+        raise InputError(
+            f"the {profile.name} profile counts soil to {depth:g} cm but epochs "
+            f"{', '.join(missing)} have no SOC map at that depth",
+            where="[soil].depths_cm",
+            fix=f"add {depth:g} to [soil] depths_cm",
+        )
+    if inputs is None:
+        strata_map = results[-1].cube.cube["landcover"].values
+        inputs = [epoch_ledger_inputs(ctx, r, strata_map) for r in results]
+    inputs = list(inputs)
+    correlation: dict[str, float] = {}
+    if len(results) > 1:
+        first, last = results[0], results[-1]
+        change = soc_change(
+            ctx,
+            (first.core_stocks, first.soc_maps[depth]),
+            (last.core_stocks, last.soc_maps[depth]),
+            depth_cm=depth,
+        )
+        correlation["soc_t_c"] = change.error_correlation
+        area = change.first.block_area_ha
+        for i, estimate in ((0, change.first), (-1, change.second)):
+            soc = inputs[i].quantities["soc_t_c"]
+            assert isinstance(soc, StratumTotals)
+            quantities = {
+                **inputs[i].quantities,
+                "soc_t_c": dataclasses.replace(soc, se=estimate.se * area),
+            }
+            inputs[i] = dataclasses.replace(inputs[i], quantities=quantities)
+    section = ctx.survey.accounting
+    polygon = ctx.boundary.fingerprint()
+    inside = ctx.inside.values.astype(bool)
+    polygon["area_ha"] = float(ctx.cell_area_ha.values[inside].sum())
+    ledger = build_ledger(
+        inputs,
+        class_parameters(ctx.survey.vegetation.classes, profile),
+        profile=profile,
+        seed=ctx.seed,
+        n_draws=section.mc_draws,
+        baseline_t_co2e_yr=section.baseline_removals_t_co2e_yr,
+        price_per_t=section.price_cny_per_t,
+        currency="CNY",
+        warnings=ledger_warnings(ctx, results),
+        polygon=polygon,
+        error_correlation=correlation,
+    )
+    if ledger.single_epoch:
+        return ledger
+    fluxes = {
+        name: survey_class_flux(name, params, profile)
+        for name, params in ctx.survey.vegetation.classes.items()
+    }
+    areas = {c: a for c, (a, _) in inputs[-1].class_area_ha.items() if c in fluxes}
+    sensitivity = ch4_sensitivity(
+        ledger.chains["total"].removals.mean, areas, fluxes, gwp=profile.gwp
+    )
+    return dataclasses.replace(
+        ledger, extra={**ledger.extra, "ch4_sensitivity": sensitivity.to_dict()}
+    )
+
+
+def write_ledger(ledger: Ledger, folder: OutputFolder) -> list[Path]:
+    """Write ``ledger.json`` and its tables (strata, vintages, CH4 sensitivity)."""
+    paths = [write_json(ledger.to_dict(), folder.path("ledger"))]
+    paths.append(write_csv(ledger.strata.reset_index(), folder.path("table_ledger_strata")))
+    if not ledger.vintages.empty:
+        paths.append(write_csv(ledger.vintages, folder.path("table_ledger_vintages")))
+    sensitivity = ledger.extra.get("ch4_sensitivity")
+    if sensitivity is not None:
+        paths.append(
+            write_csv(pd.DataFrame(sensitivity["table"]), folder.path("table_ch4_sensitivity"))
+        )
+    return paths

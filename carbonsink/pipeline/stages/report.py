@@ -1,0 +1,175 @@
+"""Report stage: gather a run's results into :class:`~carbonsink.report.content.ReportContent`.
+
+Nothing here computes science: per-pixel carbon and change layers come from
+:mod:`carbonsink.accounting.stocks`, the claim's totals from the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from carbonsink.accounting.ledger import Ledger
+from carbonsink.pipeline.context import RunContext
+from carbonsink.pipeline.stages.epoch import EpochResults
+from carbonsink.pipeline.stages.soil import soc_column
+from carbonsink.report.content import EpochReport, MethodologyRow, ReportContent
+
+__all__ = ["epoch_carbon_layers", "report_content"]
+
+
+def epoch_carbon_layers(ctx: RunContext, result: EpochResults, ledger: Ledger) -> xr.Dataset:
+    """Per-pixel carbon of the ledger's counted pools for one epoch (with SDs and SOC).
+
+    See :func:`carbonsink.accounting.stocks.carbon_layers`.
+    """
+    from carbonsink.accounting.stocks import carbon_layers
+
+    depth = float(ledger.profile.soil_depth_cm)
+    return carbon_layers(
+        result.layers(depth),
+        pools=ledger.pools,
+        inside=result.cube.cube["inside_boundary"].values,
+        interval=ctx.survey.biomass.interval,
+    )
+
+
+def _epoch_report(result: EpochResults, layers: xr.Dataset, *, soil_depth_cm: float) -> EpochReport:
+    bio = result.biomass.layers
+    cube = result.cube.cube
+    report_layers = xr.Dataset(
+        {
+            "landcover": cube["landcover"],
+            "agb_mg_ha": bio["agb_mg_ha"],
+            "agb_lower_mg_ha": bio["agb_lower_mg_ha"],
+            "agb_upper_mg_ha": bio["agb_upper_mg_ha"],
+            "agb_outside_aoa": bio["agb_outside_aoa"],
+            "soc_mg_ha": layers["soc_mg_ha"],
+            "soc_sd_mg_ha": layers["soc_sd_mg_ha"],
+            "carbon_mg_ha": layers["carbon_mg_ha"],
+            "inside_boundary": cube["inside_boundary"].astype(bool),
+        }
+    ).drop_vars("spatial_ref", errors="ignore")
+    stocks = result.core_stocks
+    column = soc_column(soil_depth_cm)
+    cores = stocks[["x", "y"]].copy()
+    cores["soc_mg_ha"] = stocks[column]
+    flag = column.replace("soc_", "extrapolated_").removesuffix("_mg_ha")
+    cores["extrapolated"] = stocks[flag].astype(bool) if flag in stocks else False
+    models = {m.name: m for m in result.biomass.candidates}
+    return EpochReport(
+        name=result.epoch.name,
+        date=result.epoch.date.isoformat(),
+        layers=report_layers,
+        soil_depth_cm=soil_depth_cm,
+        accuracy=result.cube.landcover.accuracy.to_dict(),
+        areas=result.cube.landcover.areas.table,
+        biomass_cv={name: m.cv.table for name, m in models.items()},
+        biomass_predictions={
+            name: m.cv.predictions[["observed", "predicted", "lower", "upper"]]
+            for name, m in models.items()
+        },
+        biomass_models_used=tuple(m.name for m in result.biomass.models),
+        lidar_decision=result.biomass.lidar_decision,
+        cores=cores,
+    )
+
+
+def _methodology(ctx: RunContext, ledger: Ledger) -> list[MethodologyRow]:
+    from carbonsink.accounting.pools import pool_for_key
+
+    survey = ctx.survey
+    profile = ledger.profile
+    rows = [
+        MethodologyRow("methodology profile", f"{profile.name}: {profile.title}", profile.source),
+        MethodologyRow(
+            "uncertainty rule",
+            f"{profile.uncertainty_rule}, allowable {profile.allowable_uncertainty_pct:g} % at "
+            f"{profile.confidence:.0%}",
+            "docs/methodology.md §5.3",
+        ),
+        MethodologyRow("GWP set", profile.gwp, "IPCC (docs/methodology.md §4.4)"),
+        MethodologyRow(
+            "buffer",
+            f"{profile.buffer_pct:g} %",
+            "VCS AFOLU Non-Permanence Risk Tool (docs/methodology.md §5.2)",
+        ),
+        MethodologyRow("leakage", f"{profile.leakage_pct:g} %", profile.leakage_note or "profile"),
+        MethodologyRow(
+            "pools",
+            ", ".join(f"{p} ({pool_for_key(p).label})" for p in ledger.pools),
+            f"profile; soil to {profile.soil_depth_cm} cm (docs/methodology.md §2–§4)",
+        ),
+        MethodologyRow(
+            "biomass model",
+            f"{survey.biomass.model}, {survey.biomass.n_estimators} trees, spatial block CV; "
+            f"bootstrap B = {survey.biomass.bootstrap_replicates}",
+            "docs/methodology.md §2.5, §6.4",
+        ),
+        MethodologyRow(
+            "soil",
+            f"{survey.soil.prediction}, OM → OC {survey.soil.om_to_oc}, depths "
+            f"{', '.join(f'{d:g}' for d in survey.soil.depths_cm)} cm",
+            "docs/methodology.md §3",
+        ),
+        MethodologyRow(
+            "Monte Carlo",
+            f"{ledger.monte_carlo['n_draws']:,} draws, seed {ledger.monte_carlo['seed']}",
+            "IPCC 2006 Vol. 1 §3.2.3 (Approach 2); docs/methodology.md §6.2",
+        ),
+    ]
+    for name, params in survey.vegetation.classes.items():
+        rows.append(
+            MethodologyRow(
+                f"class {name}",
+                f"CF {params.carbon_fraction:g}, root:shoot {params.root_shoot:g}, CH4 "
+                f"{params.ch4_flux_mg_m2_d if params.ch4_flux_mg_m2_d is not None else 'default'}"
+                " mg/m²/d",
+                "survey file [vegetation.classes]",
+            )
+        )
+    return rows
+
+
+def report_content(
+    ctx: RunContext,
+    results: Sequence[EpochResults],
+    ledger: Ledger,
+    layers: Mapping[str, xr.Dataset],
+    change: xr.Dataset | None,
+    manifest: Mapping[str, Any],
+) -> ReportContent:
+    """The :class:`~carbonsink.report.content.ReportContent` of a run.
+
+    Parameters
+    ----------
+    ctx
+        The run.
+    results
+        Each epoch's stage results, earliest first.
+    ledger
+        The run's ledger.
+    layers
+        Epoch name → :func:`epoch_carbon_layers`.
+    change
+        Per-pixel change layers (``None`` for one epoch).
+    manifest
+        The run manifest.
+    """
+    depth = float(ledger.profile.soil_depth_cm)
+    epochs = [
+        _epoch_report(result, layers[result.epoch.name], soil_depth_cm=depth) for result in results
+    ]
+    net = ledger.draws.get("net")
+    return ReportContent(
+        title=ctx.survey.survey.name,
+        ledger=ledger.to_dict(),
+        manifest=dict(manifest),
+        epochs=epochs,
+        change=change,
+        net_draws=None if net is None else np.asarray(net, dtype=np.float64),
+        methodology=_methodology(ctx, ledger),
+    )

@@ -1,0 +1,264 @@
+"""Soil stage: an epoch's cores → stocks at the survey's depths → SOC map and block totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import xarray as xr
+
+from carbonsink.config import Epoch
+from carbonsink.errors import ConfigError
+from carbonsink.io.writers import write_csv, write_layer_cog
+from carbonsink.pipeline.context import RunContext
+from carbonsink.pipeline.outputs import OutputFolder
+
+if TYPE_CHECKING:
+    from carbonsink.soil.block_variance import BlockChange, BlockEstimate
+    from carbonsink.soil.soc_cross_validation import SocCrossValidation
+    from carbonsink.spatial.variogram import VariogramModel
+
+__all__ = [
+    "SoilMap",
+    "epoch_core_stocks",
+    "epoch_soc_map",
+    "epoch_soil_map",
+    "soc_block",
+    "soc_change",
+    "soc_column",
+    "write_core_stocks",
+    "write_soil_map",
+]
+
+
+def soc_column(depth_cm: float) -> str:
+    """The core-stock and map column of a depth: ``soc_0_30_mg_ha``."""
+    from carbonsink.soil.profiles import depth_label
+
+    return f"soc_0_{depth_label(depth_cm)}_mg_ha"
+
+
+def epoch_core_stocks(ctx: RunContext, epoch: Epoch) -> pd.DataFrame:
+    """Core stocks of the epoch's soil table, with x/y in the survey CRS.
+
+    The survey's ``[soil]`` section sets the depths, the OM -> OC conversion
+    and the depth harmonisation (see :func:`carbonsink.soil.core_stocks`).
+    """
+    from carbonsink.io.tables import read_point_table
+    from carbonsink.soil.profiles import core_stocks
+
+    if epoch.soil is None:
+        raise ConfigError(
+            f"epoch {epoch.name!r} has no soil table",
+            fix='add soil = { path = "soil.csv", crs = "EPSG:4326" } to the epoch',
+        )
+    table = read_point_table(epoch.soil.path, target_crs=ctx.survey.crs, crs=epoch.soil.crs)
+    layers = pd.DataFrame(table.drop(columns=["geometry", "lon", "lat"], errors="ignore"))
+    layers["x"] = table.geometry.x.to_numpy()
+    layers["y"] = table.geometry.y.to_numpy()
+    section = ctx.survey.soil
+    return core_stocks(
+        layers,
+        depths_cm=tuple(section.depths_cm),
+        om_to_oc=section.om_to_oc,
+        interpolation=section.interpolation,
+        spline_lambda=section.spline_lambda,
+        path=str(epoch.soil.path),
+    )
+
+
+def write_core_stocks(stocks: pd.DataFrame, folder: OutputFolder, *, epoch: str) -> Path:
+    """The core-stocks table of an epoch (CSV, 10 significant digits)."""
+    return write_csv(
+        stocks, folder.path("table_core_stocks", epoch=epoch), index=True, float_format="%.10g"
+    )
+
+
+def _cores(stocks: pd.DataFrame, depth_cm: float) -> tuple[Any, Any, Any, Any]:
+    column = soc_column(depth_cm)
+    return (
+        stocks["x"].to_numpy(),
+        stocks["y"].to_numpy(),
+        stocks[column].to_numpy(),
+        stocks[column.replace("_mg_ha", "_se_mg_ha")].to_numpy(),
+    )
+
+
+def epoch_soc_map(
+    ctx: RunContext,
+    stocks: pd.DataFrame,
+    *,
+    depth_cm: float,
+    covariates: xr.Dataset | None = None,
+) -> xr.Dataset:
+    """SOC stock map (0–``depth_cm``) with its variance and interval from core stocks.
+
+    Regression kriging on ``covariates`` (e.g. the composite's NDVI and MNDWI)
+    or ordinary kriging, as the survey's ``[soil] prediction`` says; cells
+    outside the project boundary are NaN.
+    """
+    from carbonsink.soil.soc_map import predict_soc
+
+    x, y, values, se = _cores(stocks, depth_cm)
+    method = ctx.survey.soil.prediction
+    return predict_soc(
+        x,
+        y,
+        values,
+        ctx.grid,
+        covariates=covariates if method == "regression-kriging" else None,
+        method=method,
+        mask=ctx.inside.values,
+        name=soc_column(depth_cm),
+        value_se=se,
+    )
+
+
+def _variogram(soc_map: xr.Dataset) -> VariogramModel:
+    from carbonsink.spatial.variogram import VariogramModel
+
+    attrs = soc_map.attrs
+    return VariogramModel(
+        model=attrs["variogram_model"],
+        nugget=float(attrs["variogram_nugget"]),
+        psill=float(attrs["variogram_partial_sill"]),
+        range_m=float(attrs["variogram_range_m"]),
+    )
+
+
+def soc_block(
+    ctx: RunContext, stocks: pd.DataFrame, soc_map: xr.Dataset, *, depth_cm: float
+) -> BlockEstimate:
+    """Block kriging of the survey's mean SOC stock and total, with the map's variogram."""
+    from carbonsink.soil.block_variance import areal_mean_variance
+
+    x, y, values, se = _cores(stocks, depth_cm)
+    return areal_mean_variance(
+        x,
+        y,
+        values,
+        ctx.grid,
+        variogram_model=_variogram(soc_map),
+        mask=ctx.inside.values,
+        value_se=se,
+    )
+
+
+def soc_change(
+    ctx: RunContext,
+    first: tuple[pd.DataFrame, xr.Dataset],
+    last: tuple[pd.DataFrame, xr.Dataset],
+    *,
+    depth_cm: float,
+) -> BlockChange:
+    """Block kriging of two epochs' SOC means with the correlation of their errors.
+
+    Parameters
+    ----------
+    ctx
+        The run.
+    first, last
+        Core stocks and SOC map (for its variogram) of the two epochs.
+    depth_cm
+        Soil depth.
+
+    See :func:`carbonsink.soil.block_variance.block_change`.
+    """
+    from carbonsink.soil.block_variance import block_change
+
+    return block_change(
+        _cores(first[0], depth_cm),
+        _cores(last[0], depth_cm),
+        ctx.grid,
+        variograms=(_variogram(first[1]), _variogram(last[1])),
+        mask=ctx.inside.values,
+    )
+
+
+@dataclass(frozen=True)
+class SoilMap:
+    """The SOC map of one epoch and depth, with its leave-one-out validation.
+
+    Attributes
+    ----------
+    stocks
+        The epoch's core stocks.
+    layers
+        The map, its variance and interval (:func:`epoch_soc_map`).
+    cv
+        Leave-one-out CV of the same procedure at the cores.
+    total_t_c
+        The map's total over the project, t C (true cell areas).
+    """
+
+    stocks: pd.DataFrame
+    layers: xr.Dataset
+    cv: SocCrossValidation
+    total_t_c: float
+
+
+def epoch_soil_map(ctx: RunContext, epoch: Epoch, *, depth_cm: float) -> SoilMap:
+    """Core stocks, SOC map and its leave-one-out CV of an epoch at one depth.
+
+    Regression kriging takes the epoch composite's NDVI and MNDWI as covariates.
+
+    Raises
+    ------
+    ConfigError
+        ``depth_cm`` is not one of the survey's ``[soil] depths_cm``.
+    """
+    from carbonsink.accounting.stocks import map_total
+    from carbonsink.imagery.indices import compute_index
+    from carbonsink.pipeline.stages.imagery import epoch_composite
+    from carbonsink.soil.regression import sample_covariates
+    from carbonsink.soil.soc_cross_validation import cross_validate_soc
+
+    if depth_cm not in ctx.survey.soil.depths_cm:
+        raise ConfigError(
+            f"depth {depth_cm:g} cm is not one of the survey's depths_cm "
+            f"{ctx.survey.soil.depths_cm}",
+            where="[soil].depths_cm",
+            fix=f"use one of {ctx.survey.soil.depths_cm} or add {depth_cm:g} to depths_cm",
+        )
+    ctx.report("core stocks", 0, 4)
+    stocks = epoch_core_stocks(ctx, epoch)
+    covariates = None
+    if ctx.survey.soil.prediction == "regression-kriging":
+        ctx.report("composite covariates", 1, 4)
+        reflectance = epoch_composite(ctx, epoch).compute()["reflectance"]
+        covariates = xr.Dataset(
+            {name: compute_index(name, reflectance) for name in ("ndvi", "mndwi")}
+        )
+    ctx.report("kriging", 2, 4)
+    layers = epoch_soc_map(ctx, stocks, depth_cm=depth_cm, covariates=covariates)
+    ctx.report("cross-validation", 3, 4)
+    column = soc_column(depth_cm)
+    at_points = (
+        None
+        if covariates is None
+        else sample_covariates(covariates, ctx.grid, stocks["x"], stocks["y"])
+    )
+    cv = cross_validate_soc(
+        stocks["x"].to_numpy(),
+        stocks["y"].to_numpy(),
+        stocks[column].to_numpy(),
+        covariates_at_points=at_points,
+        method=ctx.survey.soil.prediction,
+    )
+    ctx.report("done", 4, 4)
+    total = map_total(layers[column].values, ctx.cell_area_ha.values)
+    return SoilMap(stocks=stocks, layers=layers, cv=cv, total_t_c=total)
+
+
+def write_soil_map(result: SoilMap, folder: OutputFolder, *, epoch: str) -> list[Path]:
+    """The SOC map layers (COGs) and the CV predictions table."""
+    written = [
+        write_layer_cog(result.layers[name], folder.path("soc_layer", layer=str(name)))
+        for name in result.layers.data_vars
+    ]
+    written.append(
+        write_csv(result.cv.predictions, folder.path("table_soc_cv", epoch=epoch), index=True)
+    )
+    return written
