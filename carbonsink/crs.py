@@ -1,7 +1,7 @@
 """Coordinate reference systems: parse, name, check, suggest, resolve and sanity-check.
 
 Every geospatial input states its CRS, in the file or in its survey entry
-(DESIGN.md §3), and the analysis CRS must be projected in metres (§4). This
+(docs/design.md §3), and the analysis CRS must be projected in metres (§4). This
 is the one module that handles CRSs:
 
 * :func:`as_crs` parses anything pyproj understands and :func:`crs_label`

@@ -4,7 +4,7 @@ Every per-pixel layer of a survey lives on one :class:`Grid`, derived from the
 project boundary and the resolution and snapped to multiples of the
 resolution, so that grids built from the same CRS and resolution always align.
 Large grids are processed in :class:`Tile` s with a halo, and tile results are
-cropped back to the tile core and merged without seams (DESIGN.md §4).
+cropped back to the tile core and merged without seams (docs/design.md §4).
 """
 
 from __future__ import annotations

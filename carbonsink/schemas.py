@@ -1,7 +1,7 @@
-"""Schemas of the input tables (DESIGN.md §3) and the checks that enforce them.
+"""Schemas of the input tables (docs/design.md §3) and the checks that enforce them.
 
 Each table kind — ``plots``, ``soil``, ``landcover_samples`` — declares its
-columns with units and valid ranges (METHODOLOGY.md) in :data:`TABLE_SCHEMAS`.
+columns with units and valid ranges (docs/methodology.md §1.4) in :data:`TABLE_SCHEMAS`.
 :func:`check_table` returns *every* problem of a table at once, each naming
 the file, the lines and the fix; the preflight and the stages share it.
 """
@@ -153,7 +153,7 @@ def _soil_method_check(frame: pd.DataFrame, path: str) -> list[Problem]:
 _X = Column("x", units="CRS units", description="x coordinate (or lon for geographic CRSs)")
 _Y = Column("y", units="CRS units", description="y coordinate (or lat for geographic CRSs)")
 
-#: The input table schemas of DESIGN.md §3 with METHODOLOGY.md value ranges.
+#: The input table schemas of docs/design.md §3 with docs/methodology.md value ranges.
 TABLE_SCHEMAS: dict[str, TableSchema] = {
     "plots": TableSchema(
         kind="plots",

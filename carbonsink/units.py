@@ -1,6 +1,6 @@
 """Every unit constant and conversion carbonsink uses, in one place.
 
-Sources: METHODOLOGY.md §1; IPCC 2006 Guidelines; NIST Handbook 44 (feet).
+Sources: docs/methodology.md §1; IPCC 2006 Guidelines; NIST Handbook 44 (feet).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def flux_mg_m2_d_to_t_ha_yr(flux: Number) -> Number:
     Notes
     -----
     1 mg m⁻² = 1e-9 t per 1e-4 ha = 1e-5 t ha⁻¹, so
-    ``t ha⁻¹ yr⁻¹ = mg m⁻² d⁻¹ × 365 × 1e-5`` (METHODOLOGY.md §1).
+    ``t ha⁻¹ yr⁻¹ = mg m⁻² d⁻¹ × 365 × 1e-5`` (docs/methodology.md §1).
     """
     return flux * T_HA_YR_PER_MG_M2_D
 

@@ -32,14 +32,14 @@ def test_minimal_survey_gets_methodology_defaults(tmp_path: Path) -> None:
     survey = load_survey(write(tmp_path, MINIMAL))
     assert survey.survey.resolution == 10.0
     assert survey.epochs[0].date == dt.date(2020, 9, 15)
-    # METHODOLOGY.md §2: CF 0.47; R reed 1.0, Miscanthus 0.5, Carex 1.5, poplar 0.24.
+    # docs/methodology.md §2: CF 0.47; R reed 1.0, Miscanthus 0.5, Carex 1.5, poplar 0.24.
     classes = survey.vegetation.classes
     assert {c.carbon_fraction for c in classes.values()} == {0.47}
     assert classes["reed"].root_shoot == 1.0
     assert classes["miscanthus"].root_shoot == 0.5
     assert classes["sedge"].root_shoot == 1.5
     assert classes["poplar"].root_shoot == 0.24
-    # METHODOLOGY.md §3: 0-30 cm and 0-100 cm; Chinese 有机质 / 1.724.
+    # docs/methodology.md §3: 0-30 cm and 0-100 cm; Chinese 有机质 / 1.724.
     assert survey.soil.depths_cm == [30.0, 100.0]
     assert survey.soil.om_to_oc == "dichromate"
     assert survey.accounting.mc_draws >= 10_000

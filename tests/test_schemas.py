@@ -164,7 +164,7 @@ def test_missing_coordinates_and_empty_table() -> None:
 
 
 def test_schema_registry_covers_design_tables() -> None:
-    # DESIGN.md §3 table schemas.
+    # docs/design.md §3 table schemas.
     assert {c.name for c in TABLE_SCHEMAS["plots"].required} == {
         "plot_id",
         "x",

@@ -12,7 +12,7 @@ from carbonsink import units as u
 def test_co2_per_c_is_44_over_12() -> None:
     # Molar masses rounded as IPCC does: CO2 = 44, C = 12 -> 44/12 = 3.6667.
     assert pytest.approx(3.666_666_667, rel=1e-9) == u.CO2_PER_C
-    assert round(u.CO2_PER_C, 4) == 3.6667  # METHODOLOGY.md §1
+    assert round(u.CO2_PER_C, 4) == 3.6667  # docs/methodology.md §1
 
 
 def test_area_constants() -> None:
@@ -90,7 +90,7 @@ def test_hourly_flux_over_a_season() -> None:
     #   11.3 x 4380 = 49,494 mg/m² = 49,494 x 1e-5 t/ha = 0.49494 t CH4/ha.
     ch4 = u.flux_mg_m2_h_to_t_ha_yr(11.3, hours_per_year=4380.0)
     assert ch4 == pytest.approx(0.49494, rel=1e-9)
-    # At GWP100 = 28: 0.49494 x 28 = 13.858 t CO2e/ha. METHODOLOGY.md rounds the
+    # At GWP100 = 28: 0.49494 x 28 = 13.858 t CO2e/ha. docs/methodology.md rounds the
     # same example to "≈ 13.7"; the exact product is 13.858 (noted in the report).
     assert ch4 * 28.0 == pytest.approx(13.858_32, rel=1e-6)
     # Default: a full year of 8760 h. 1 mg m⁻² h⁻¹ = 8760 x 1e-5 = 0.0876 t ha⁻¹ yr⁻¹,

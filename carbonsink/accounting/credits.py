@@ -1,6 +1,6 @@
 """From removals to tradable credits: gross, leakage, uncertainty deduction, buffer.
 
-The chain of METHODOLOGY.md §5, applied to the Monte Carlo draws of the
+The chain of docs/methodology.md §5, applied to the Monte Carlo draws of the
 annual removals and non-CO2 emissions so that the uncertainty deduction sees
 the distribution of the net:
 
@@ -171,7 +171,7 @@ def credit_chain(
 
     Notes
     -----
-    METHODOLOGY.md §5. Leakage is ``leakage_pct`` of the gross removals of
+    docs/methodology.md §5. Leakage is ``leakage_pct`` of the gross removals of
     each draw when they are positive (no leakage on a source). The rule is
     applied to the net's Monte Carlo mean and its interval at the profile's
     confidence (and, for ``lower-bound``, to the draws themselves).

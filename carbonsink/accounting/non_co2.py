@@ -1,7 +1,7 @@
 """Non-CO2 gases: CH4 and N2O emissions per vegetation class, in t CO2e per year.
 
 Freshwater wetlands emit methane, and it can cancel the carbon sink
-(METHODOLOGY.md §4). This module turns per-class fluxes (mg m⁻² d⁻¹) and class
+(docs/methodology.md §4). This module turns per-class fluxes (mg m⁻² d⁻¹) and class
 areas (ha) into tonnes of gas and of CO2 equivalent with a chosen IPCC GWP
 set, and runs the sensitivity of the net sink to the CH4 flux. A CH4 flux is
 never silently zero: a class with no flux and no default factor is an error,
@@ -49,7 +49,7 @@ GwpSet = Literal["AR4", "AR5", "AR6"]
 FluxSource = Literal["measured", "configured", "default factor"]
 Gas = Literal["CH4", "N2O"]
 
-#: 100-year global warming potentials by IPCC assessment report (METHODOLOGY.md §4).
+#: 100-year global warming potentials by IPCC assessment report (docs/methodology.md §4).
 GWP: Mapping[str, Mapping[str, float]] = MappingProxyType(
     {
         "AR4": MappingProxyType({"CH4": 25.0, "N2O": 298.0}),
@@ -67,7 +67,8 @@ GWP_SOURCES: Mapping[str, str] = MappingProxyType(
     }
 )
 
-#: VM0033 v2.1 default N2O emission of freshwater wetlands, t N2O ha⁻¹ yr⁻¹ (METHODOLOGY.md §4).
+#: VM0033 v2.1 default N2O emission of freshwater wetlands, t N2O ha⁻¹ yr⁻¹
+#: (docs/methodology.md §4).
 N2O_FRESHWATER_DEFAULT_T_HA_YR: Final = 0.000864
 #: The same default as a flux: 0.000864 / (365 × 1e-5) = 0.2367 mg N2O m⁻² d⁻¹.
 N2O_FRESHWATER_DEFAULT_MG_M2_D: Final = N2O_FRESHWATER_DEFAULT_T_HA_YR / T_HA_YR_PER_MG_M2_D
@@ -263,7 +264,7 @@ def class_emissions(
     Notes
     -----
     E_gas [t yr⁻¹] = A [ha] × F [mg m⁻² d⁻¹] × 365 × 10⁻⁵ and
-    E [t CO2e yr⁻¹] = E_CH4 × GWP_CH4 + E_N2O × GWP_N2O (METHODOLOGY.md §1, §4;
+    E [t CO2e yr⁻¹] = E_CH4 × GWP_CH4 + E_N2O × GWP_N2O (docs/methodology.md §1, §4;
     1 mg m⁻² = 10⁻⁵ t ha⁻¹). GWP-100 values from IPCC AR4 WG1 Table 2.14, AR5
     WG1 Table 8.7 and AR6 WG1 Table 7.15.
     """
@@ -412,7 +413,7 @@ def ch4_sensitivity(
     Notes
     -----
     Net(k) = R − k × Σ_c A_c F_CH4,c × 365 × 10⁻⁵ × GWP_CH4 − E_N2O
-    (METHODOLOGY.md §4), so the break-even multiplier is
+    (docs/methodology.md §4), so the break-even multiplier is
     k* = (R − E_N2O) / E_CH4 [t CO2e/yr].
     """
     removals = float(removals_t_co2e_yr)

@@ -4,7 +4,7 @@ Each vegetation class's parameters become Monte Carlo distributions whose mean
 is the configured value, so the Monte Carlo mean reproduces the point
 estimate and the spread says how well the value is known:
 
-- a value with a plausible range ``[low, high]`` (METHODOLOGY.md §2: carbon
+- a value with a plausible range ``[low, high]`` (docs/methodology.md §2: carbon
   fraction 0.44–0.49, root:shoot by class) is log-normal with that mean and a
   log-SD that makes the range as wide, in log terms, as a 90 % interval;
 - a flux is log-normal with its configured SD (uptake, a negative flux, is
@@ -37,7 +37,8 @@ __all__ = [
     "survey_class_flux",
 ]
 
-#: IPCC 2006 range of the carbon fraction of herbaceous and woody dry matter (METHODOLOGY.md §2).
+#: IPCC 2006 range of the carbon fraction of herbaceous and woody dry matter
+#: (docs/methodology.md §2).
 CARBON_FRACTION_RANGE: Final = (0.44, 0.49)
 #: Without a configured range, root:shoot is taken as known within a factor of 2 [U].
 ROOT_SHOOT_DEFAULT_FACTOR: Final = 2.0
@@ -110,7 +111,7 @@ def flux_distribution(flux: float, sd: float | None) -> Uncertain:
 
     Notes
     -----
-    Chamber fluxes are right-skewed (METHODOLOGY.md §4: a Poyang Carex
+    Chamber fluxes are right-skewed (docs/methodology.md §4: a Poyang Carex
     meadow 11.3 ± 11.3 mg CH4 m⁻² h⁻¹), hence log-normal for emissions.
     """
     spread = DEFAULT_FLUX_RELATIVE_SD * abs(flux) if sd is None else float(sd)
@@ -220,7 +221,7 @@ def class_parameters(
     Notes
     -----
     Carbon fraction: ``carbon_fraction_range`` or 0.44–0.49 (IPCC 2006,
-    METHODOLOGY.md §2) when that holds the value, else ±5 %. Root:shoot:
+    docs/methodology.md §2) when that holds the value, else ±5 %. Root:shoot:
     ``root_shoot_range`` or value/2 to 2 × value [U]. See
     :func:`range_distribution` and :func:`flux_distribution`.
     """

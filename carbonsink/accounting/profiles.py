@@ -1,6 +1,6 @@
 """Methodology profiles: data files that set the accounting rules of a credit claim.
 
-A profile (METHODOLOGY.md §5) chooses the uncertainty rule family and its
+A profile (docs/methodology.md §5) chooses the uncertainty rule family and its
 allowable uncertainty, the GWP set, the buffer and leakage percentages, the
 carbon pools and the soil depth, and the default CH4/N2O factors it provides.
 Four are built in, as TOML files shipped in ``carbonsink/accounting/profiles/``
@@ -99,7 +99,7 @@ class ProfileOverride(_Model):
 
 
 class MethodologyProfile(_Model):
-    """The accounting rules of one methodology (METHODOLOGY.md §4–§6).
+    """The accounting rules of one methodology (docs/methodology.md §4–§6).
 
     Unknown keys are errors (with the nearest valid key); every value is
     range-checked. Instances are frozen: use :func:`load_profile` to get one
@@ -122,7 +122,7 @@ class MethodologyProfile(_Model):
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.90
     #: Percentile of the Monte Carlo draws credited by the lower-bound rule.
     lower_bound_percentile: Annotated[float, Field(gt=0.0, le=50.0)] = 5.0
-    #: IPCC GWP set for CH4 and N2O (METHODOLOGY.md §4).
+    #: IPCC GWP set for CH4 and N2O (docs/methodology.md §4).
     gwp: GwpSet
     #: Non-permanence buffer, % of the stock part of the adjusted net.
     buffer_pct: Percent

@@ -37,7 +37,7 @@ __all__ = [
 #: What a single-epoch survey says instead of a sink.
 SINGLE_EPOCH_NOTE = (
     "one epoch measures stocks, not a sink: a sink is the change of stocks between two "
-    "measured epochs (METHODOLOGY.md §4); peak herbaceous biomass is an annual pool, not "
+    "measured epochs (docs/methodology.md §4); peak herbaceous biomass is an annual pool, not "
     "an annual removal"
 )
 
@@ -97,7 +97,7 @@ def stratum_stocks(
     Notes
     -----
     Stock_s,p [t C] = Σ_{cells c in s} D_p(c) [Mg C/ha] × A(c) [ha]
-    (METHODOLOGY.md §1, §4: totals with true cell areas).
+    (docs/methodology.md §1, §4: totals with true cell areas).
     """
     codes = np.asarray(class_map)
     area = np.asarray(cell_area_ha, dtype=np.float64)
@@ -204,7 +204,7 @@ def stock_change(
     Notes
     -----
     ΔC_pool [t C/yr] = Σ_c (D_pool,t2(c) − D_pool,t1(c)) A(c) / (t2 − t1);
-    Removals [t CO2e/yr] = 44/12 × Σ_pools ΔC_pool (METHODOLOGY.md §4). A
+    Removals [t CO2e/yr] = 44/12 × Σ_pools ΔC_pool (docs/methodology.md §4). A
     removal (sink) is positive.
     """
     if not years > 0:

@@ -1,6 +1,6 @@
 """Uncertainty deductions: from a net removal and its interval to the adjusted total.
 
-Three rule families (METHODOLOGY.md §5), selected by the methodology profile
+Three rule families (docs/methodology.md §5), selected by the methodology profile
 (:mod:`carbonsink.accounting.profiles`); the ledger shows all three and marks
 the one applied (:func:`all_rules`):
 
@@ -139,7 +139,7 @@ def half_width(lower: float, upper: float) -> float:
     -----
     h = (upper − lower) / 2. For an asymmetric (Monte Carlo) interval this is
     the mean of the two one-sided distances, the quantity VM0033 and AR-Tool14
-    express as "half-width of the confidence interval" (METHODOLOGY.md §5).
+    express as "half-width of the confidence interval" (docs/methodology.md §5).
     """
     low = _finite(lower, "lower")
     high = _finite(upper, "upper")
@@ -269,7 +269,7 @@ def combine_across_strata(
     Notes
     -----
     U = sqrt(Σ_i (U_i × A_i)²) / Σ_i A_i  (VM0033 v2.1 §8.5, the area-weighted
-    combination of stratum uncertainties; METHODOLOGY.md §5).
+    combination of stratum uncertainties; docs/methodology.md §5).
     """
     u = _as_vector(relative_half_widths, "relative_half_widths")
     areas = _as_vector(areas_ha, "areas_ha")
@@ -327,7 +327,7 @@ def vm0033_deduction(net: float, half_width_rel: float, *, allowable: float = 0.
     -----
     Adjusted = Net                          when U ≤ U_allowed,
     Adjusted = Net × (1 − (U − U_allowed))  when U > U_allowed
-    (VM0033 v2.1 §8.5; METHODOLOGY.md §5). Worked: U = 25 %, U_allowed = 20 %
+    (VM0033 v2.1 §8.5; docs/methodology.md §5). Worked: U = 25 %, U_allowed = 20 %
     → Net × 0.95. The factor is floored at 0 (U − U_allowed > 100 % credits
     nothing rather than a negative amount). A net source (Net ≤ 0) is returned
     unchanged: ``min(Net, Net × factor) = Net`` — the deduction never makes an
@@ -374,7 +374,7 @@ def ar_tool14_discount_factor(half_width_rel: float) -> float:
     Notes
     -----
     U ≤ 10 %: 0; 10 % < U ≤ 15 %: 0.25; 15 % < U ≤ 20 %: 0.50;
-    20 % < U ≤ 30 %: 0.75; U > 30 %: 1 (CDM AR-Tool14; METHODOLOGY.md §5).
+    20 % < U ≤ 30 %: 0.75; U > 30 %: 1 (CDM AR-Tool14; docs/methodology.md §5).
     Each band includes its upper edge (exactly 10 % → 0, exactly 15 % → 0.25,
     exactly 30 % → 0.75), read as AR-Tool14's "less than or equal to"; U within
     a relative 1e-9 of an edge counts as on it, so floating-point noise in
@@ -416,7 +416,7 @@ def ar_tool14_deduction(estimate: float, half_width: float) -> float:
     Notes
     -----
     U = half-width / |estimate|; DF from :func:`ar_tool14_discount_factor`;
-    Adjusted = estimate − DF × half-width (CDM AR-Tool14; METHODOLOGY.md §5).
+    Adjusted = estimate − DF × half-width (CDM AR-Tool14; docs/methodology.md §5).
     Worked: estimate 1000, half-width 170 (U = 17 %) → DF 0.5 → 1000 − 85 = 915.
     At DF = 1 this is the lower confidence bound of a symmetric interval. For a
     net source the result is at or below the estimate, as it should be.
@@ -456,7 +456,7 @@ def lower_bound_deduction(draws: npt.ArrayLike, *, percentile: float = 5.0) -> f
 
     Notes
     -----
-    Adjusted = P5(draws) (METHODOLOGY.md §5, rule 3; IPCC 2006 Vol. 1 Ch. 3
+    Adjusted = P5(draws) (docs/methodology.md §5, rule 3; IPCC 2006 Vol. 1 Ch. 3
     Approach 2), computed by linear interpolation between order statistics
     (``numpy.percentile`` default, Hyndman & Fan type 7). This function returns
     the percentile as it is; :func:`apply_rule` caps it at the mean estimate.
@@ -516,7 +516,7 @@ def apply_rule(
     -----
     vm0033: Adjusted = Net × (1 − (U − U_allowed)) when U > U_allowed;
     ar-tool14: Adjusted = estimate − DF(U) × half-width; lower-bound:
-    Adjusted = P5 (METHODOLOGY.md §5). A net source (estimate ≤ 0) earns no
+    Adjusted = P5 (docs/methodology.md §5). A net source (estimate ≤ 0) earns no
     credits, and every rule returns min(estimate, rule value), so no rule ever
     shrinks an emission; likewise a percentile above the mean is capped at the
     mean.
@@ -621,7 +621,7 @@ def all_rules(
     Notes
     -----
     The ledger reports all three so a buyer can compare registries
-    (METHODOLOGY.md §5: "the report shows all three, and applies one").
+    (docs/methodology.md §5: "the report shows all three, and applies one").
     """
     return [
         apply_rule(

@@ -6,7 +6,7 @@ pixel's (standardised, importance-weighted) features are from the nearest
 training plot, relative to the typical distance between training plots; the
 area of applicability (AOA) is where the DI does not exceed what the
 cross-validation itself saw. Pixels outside are flagged and counted, never
-silently predicted (DESIGN.md §7).
+silently predicted (docs/design.md §7).
 
 * :class:`AreaOfApplicability` is fitted from the training features, the
   feature weights (e.g. the model's feature importances) and the CV folds;
@@ -431,7 +431,7 @@ def map_area_of_applicability(
     -----
     DI and AOA as :meth:`AreaOfApplicability.di` (Meyer & Pebesma 2021);
     pixels outside the AOA are kept in the map but flagged and counted
-    (DESIGN.md §7).
+    (docs/design.md §7).
     """
     if feature_dim not in features.dims:
         raise InputError(

@@ -15,7 +15,7 @@ __all__ = ["ClassCarbonParameters", "vegetation_carbon"]
 
 @dataclass(frozen=True)
 class ClassCarbonParameters:
-    """Per-class root:shoot ratio R and carbon fraction CF (METHODOLOGY.md §2)."""
+    """Per-class root:shoot ratio R and carbon fraction CF (docs/methodology.md §2)."""
 
     root_shoot: float
     carbon_fraction: float
@@ -55,7 +55,7 @@ def vegetation_carbon(
 
     Notes
     -----
-    BGB = AGB × R; C_veg = AGB × CF + AGB × R × CF (METHODOLOGY.md §2; IPCC
+    BGB = AGB × R; C_veg = AGB × CF + AGB × R × CF (docs/methodology.md §2; IPCC
     2006 Vol. 4 eq. 2.8 with R from Table 4.4 and CF from Table 4.3).
     """
     codes = np.asarray(class_map.values)

@@ -24,7 +24,7 @@ registry name          class                        interval from
 
 The target is whatever the caller fits (AGB in g m⁻² or Mg ha⁻¹); the
 estimators are unit-agnostic. All of them run on one thread (``n_jobs=1``) so
-that the pipeline, not the model, decides on parallelism (DESIGN.md §6), and a
+that the pipeline, not the model, decides on parallelism (docs/design.md §6), and a
 fixed ``random_state`` gives identical numbers on every run.
 """
 

@@ -2,7 +2,7 @@
 
 GDAL keeps a block cache whose default size is 5 % of the machine's RAM (1.2 GB
 on 24 GB, 3.2 GB on 64 GB): on a large machine that alone would break the
-memory bounds of DESIGN.md §6. Unless the user has set ``GDAL_CACHEMAX``,
+memory bounds of docs/design.md §6. Unless the user has set ``GDAL_CACHEMAX``,
 carbonsink sets it to 256 MB before GDAL's first read (GDAL reads the option
 once, when the cache is first used).
 """

@@ -7,7 +7,7 @@ sampled interval: ``core_id``, ``depth_min``, ``depth_max`` in cm,
 ``fraction_organic_matter``), ``<study>_cores.csv`` (one row per core:
 ``core_id``, ``latitude``, ``longitude`` in WGS 84, the date) and optionally
 ``<study>_methods.csv``. :func:`read_ccn_cores` renames and rescales these to
-the soil table of DESIGN.md §3. This module knows the format, not the
+the soil table of docs/design.md §3. This module knows the format, not the
 science: stocks are computed by :mod:`carbonsink.soil.profiles`.
 """
 

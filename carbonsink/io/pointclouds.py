@@ -2,7 +2,7 @@
 
 :func:`read_lidar_info` reads the header only. :func:`iter_points` streams a
 file with laspy's chunked reader, so memory does not grow with the file
-(DESIGN.md §6); each chunk comes back in the target CRS with heights in
+(docs/design.md §6); each chunk comes back in the target CRS with heights in
 metres, optionally clipped to a bounding box. LAZ needs the ``lazrs`` backend
 (``pip install "laspy[lazrs]"``).
 

@@ -6,7 +6,7 @@
 window, so its values come through exactly; any other raster is warped onto the
 grid with GDAL (:class:`rasterio.vrt.WarpedVRT`). With ``chunks`` the result is
 a lazy dask array that reads one window per block, so a large file is never
-loaded whole (DESIGN.md §6).
+loaded whole (docs/design.md §6).
 
 This module knows formats, not science: band meaning, reflectance scaling and
 cloud masks belong to :mod:`carbonsink.imagery`.

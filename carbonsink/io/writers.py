@@ -1,7 +1,7 @@
 """Atomic writers: every output goes to a temporary file that is renamed into place.
 
 An interrupted run therefore never leaves a half-written file under the final
-name (DESIGN.md §5). The temporary file sits in the destination folder so the
+name (docs/design.md §5). The temporary file sits in the destination folder so the
 rename is atomic on POSIX file systems.
 """
 

@@ -3,7 +3,7 @@
 A plain SMRF labels water as ground, because the water surface is the lowest
 surface around. Water returns (class 9, or flat, sparse surfaces detected by
 :func:`detect_water` when the cloud is unclassified) are therefore removed
-before the filter and are never ground (METHODOLOGY.md §8).
+before the filter and are never ground (docs/methodology.md §8).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 For every grid cell: height maximum, mean, standard deviation and percentiles
 of the returns' heights above ground, canopy cover above height thresholds,
 return and ground densities, the mean and slope of the terrain, and a coverage
-mask of the cells the LiDAR actually covers (METHODOLOGY.md §8).
+mask of the cells the LiDAR actually covers (docs/methodology.md §8).
 
 Every metric is a :class:`Metric` in :data:`METRICS` (name → function, units,
 long_name, and whether the biomass model takes it as a feature: that subset is

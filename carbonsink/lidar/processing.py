@@ -1,7 +1,7 @@
 """The LiDAR chain, tiled and streamed: points -> ground -> DTM -> heights -> CHM -> metrics.
 
 Points are read once, in chunks, and spilled to per-tile bucket files (each
-tile with a halo at least as wide as the ground filter's window, DESIGN.md §4
+tile with a halo at least as wide as the ground filter's window, docs/design.md §4
 and §6). Each tile is then processed on its own — in this process, in a pool,
 or on a Dask cluster — and its results are cropped to the tile core and
 written into the grid-wide outputs, so memory depends on the tile size, not

@@ -107,7 +107,7 @@ def terrain_model(
     leaves converge towards the harmonic surface (on planar ground, the
     plane). Cells farther from any ground — the middle of open water or of
     wide stands without a ground return — stay NaN: the terrain there is not
-    measured, and heights of returns there are undefined. METHODOLOGY.md §8
+    measured, and heights of returns there are undefined. docs/methodology.md §8
     names a TIN; a TIN over a gap depends on the gap's whole border, however
     far, so tiles cut through a lake would disagree, while this fill reaches
     a bounded distance and tiled runs merge without seams. Filled cells are
@@ -148,7 +148,7 @@ def height_above_ground(x: FloatArray, y: FloatArray, z: FloatArray, dtm: Raster
 
     Notes
     -----
-    Height normalisation, METHODOLOGY.md §8: height above ground = z − DTM(x, y).
+    Height normalisation, docs/methodology.md §8: height above ground = z − DTM(x, y).
     """
     return z - dtm.sample(x, y)
 
@@ -188,7 +188,7 @@ def canopy_height_model(
 
     Notes
     -----
-    METHODOLOGY.md §8: CHM = maximum height per cell ("binned"). Heights
+    docs/methodology.md §8: CHM = maximum height per cell ("binned"). Heights
     below zero (noise below the DTM) are clipped to 0. The pit filter is a
     3×3 median replacement in the spirit of Khosravipour et al. 2014 (PE&RS
     80:863), not their full multi-threshold algorithm.

@@ -2,7 +2,7 @@
 
 The pipeline gathers the computed results in a :class:`ReportContent`;
 :func:`render_report` turns it into HTML and :func:`write_report` writes it.
-The report presents results only; it computes no science (DESIGN.md §2).
+The report presents results only; it computes no science (docs/design.md §2).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What the report shows: the results the pipeline already computed, gathered in one object.
 
-The report only presents results (DESIGN.md §2): :mod:`carbonsink.pipeline`
+The report only presents results (docs/design.md §2): :mod:`carbonsink.pipeline`
 fills a :class:`ReportContent` from the stage results and the ledger, and
 :func:`carbonsink.report.html.render_report` turns it into HTML. Nothing here
 computes science.

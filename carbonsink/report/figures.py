@@ -301,7 +301,7 @@ def _flag_legend(layer: xr.DataArray) -> tuple[list[int], list[str]]:
     if values is None or meanings is None:
         raise ValueError(
             f"class layer {layer.name!r} has no flag_values/flag_meanings legend "
-            "(class layers carry one, DESIGN.md §4)"
+            "(class layers carry one, docs/design.md §4)"
         )
     if isinstance(values, str):
         codes = [int(v) for v in values.split()]

@@ -4,7 +4,7 @@ The SOC map of :func:`carbonsink.soil.soc_map.predict_soc` gives a variance
 per cell, but the variance of the survey *total* is not the sum of the cell
 variances: the cells' errors are strongly correlated (neighbouring cells are
 kriged from the same cores). The right figure is the block-kriging variance
-of the mean over the whole surveyed area B (METHODOLOGY.md §3 and §6), which
+of the mean over the whole surveyed area B (docs/methodology.md §3 and §6), which
 :func:`areal_mean_variance` computes by ordinary kriging of the block mean
 from all cores at once (a global neighbourhood: one (n + 1)² system for n
 cores). Its :class:`BlockEstimate` carries the mean, the total in t C and

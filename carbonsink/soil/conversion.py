@@ -4,7 +4,7 @@ Laboratories report soil carbon either as organic carbon (OC, CHN or Dumas
 combustion, ``soc_pct``) or as organic matter (OM): loss on ignition
 (``om_pct``, method ``LOI``) or the Chinese 有机质 (``om_g_kg``), which is
 dichromate-oxidised OC multiplied by 1.724. :data:`OM_TO_OC` holds the
-conversions of METHODOLOGY.md §3 by name; :func:`fit_site_regression` fits the
+conversions of docs/methodology.md §3 by name; :func:`fit_site_regression` fits the
 best one, a regression of measured OC on LOI from paired samples of the site.
 :func:`organic_carbon_pct` turns the carbon columns of a soil table into OC %
 per layer, with a standard error where the conversion has one.
@@ -55,7 +55,7 @@ VM0033_LINEAR: Final = 0.40
 VM0033_QUADRATIC: Final = 0.0025
 #: Organic carbon above this (% of dry mass) is not soil (pure plant tissue is ~45–50 %).
 MAX_OC_PCT: Final = 60.0
-#: A site regression needs at least this many paired LOI/OC samples (METHODOLOGY.md §3).
+#: A site regression needs at least this many paired LOI/OC samples (docs/methodology.md §3).
 MIN_SITE_REGRESSION_PAIRS: Final = 30
 #: Column names of optional per-layer standard errors of the carbon values.
 SE_COLUMNS: Final = {"soc_pct": "soc_se_pct", "om_pct": "om_se_pct", "om_g_kg": "om_se_g_kg"}
@@ -71,7 +71,7 @@ def dichromate(om_pct: FloatArray) -> FloatArray:
     OC = OM / 1.724, exactly: the lab computed OM as dichromate-oxidised OC ×
     1.724 (the van Bemmelen factor; Nelson & Sommers 1996, Methods of Soil
     Analysis Part 3, SSSA Book Series 5, 961–1010), so dividing recovers the
-    measured OC (METHODOLOGY.md §3).
+    measured OC (docs/methodology.md §3).
     """
     return np.asarray(om_pct, dtype=np.float64) / DICHROMATE_OM_PER_OC
 
@@ -106,10 +106,10 @@ def vm0033(om_pct: FloatArray) -> FloatArray:
     -----
     %C = 0.40 × %OM + 0.0025 × %OM² (Craft, Seneca & Broome 1991, Estuaries
     14:175–179, the equation VM0033 v2.1 gives for LOI without a site
-    calibration). METHODOLOGY.md §3 prints the linear coefficient as 0.04; with
-    0.04 the OC/OM ratio would be 0.07 at 10 % OM, far below any soil, and the
-    tidal-marsh cores of Snedden (2018) — which report both LOI and OC —
-    agree with 0.40 (see the tests).
+    calibration; docs/methodology.md §3.2). A linear coefficient of 0.04, which
+    some transcriptions print, would give an OC/OM ratio of 0.07 at 10 % OM, far
+    below any soil; the tidal-marsh cores of Snedden (2018) — which report both
+    LOI and OC — agree with 0.40 (see the tests).
     """
     om = np.asarray(om_pct, dtype=np.float64)
     return VM0033_LINEAR * om + VM0033_QUADRATIC * om**2
@@ -260,7 +260,7 @@ def fit_site_regression(om_pct: npt.ArrayLike, oc_pct: npt.ArrayLike) -> SiteReg
     -----
     Ordinary least squares: b = Sxy/Sxx, a = ȳ − b x̄, s² = Σ e²/(n − 2),
     Var(b) = s²/Sxx, Var(a) = s² (1/n + x̄²/Sxx), Cov(a, b) = −x̄ s²/Sxx.
-    METHODOLOGY.md §3 asks for at least 30 pairs, the usual minimum for a
+    docs/methodology.md §3 asks for at least 30 pairs, the usual minimum for a
     calibration whose residual SE is itself reliable.
     """
     om = np.asarray(om_pct, dtype=np.float64).ravel()
@@ -488,7 +488,7 @@ def organic_carbon_pct(
     Parameters
     ----------
     layers
-        A soil table (DESIGN.md §3) with one or more of ``soc_pct``,
+        A soil table (docs/design.md §3) with one or more of ``soc_pct``,
         ``om_pct``, ``om_g_kg``; index = line numbers, as from
         :func:`carbonsink.io.tables.read_table`. Optional standard errors
         ``soc_se_pct``, ``om_se_pct``, ``om_se_g_kg`` are propagated.

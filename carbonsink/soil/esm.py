@@ -3,7 +3,7 @@
 A fixed-depth comparison of soil organic carbon between two epochs is biased
 when sediment deposition or compaction changes the bulk density: the 0–30 cm
 window then holds a different mass of soil. ESM compares the carbon held in the
-same *mass* of soil instead (METHODOLOGY.md §3). The functions here work on the
+same *mass* of soil instead (docs/methodology.md §3). The functions here work on the
 layers of one core (arrays of depths, bulk density, organic-carbon percentage
 and coarse fraction) or on tables of layers with a ``core_id`` column, and
 return new objects; inputs are never modified.
@@ -165,7 +165,7 @@ def cumulative_mass_carbon(
     Notes
     -----
     M(z) = Σ BDᵢ · dᵢ · (1 − CFᵢ) · 100 [Mg ha⁻¹] and
-    S(z) = Σ OCᵢ · BDᵢ · dᵢ · (1 − CFᵢ) [Mg C ha⁻¹] (METHODOLOGY.md §3;
+    S(z) = Σ OCᵢ · BDᵢ · dᵢ · (1 − CFᵢ) [Mg C ha⁻¹] (docs/methodology.md §3;
     Ellert & Bettany 1995, Can. J. Soil Sci. 75:529). 1 g cm⁻² = 100 Mg ha⁻¹.
     """
     top, bottom, bd, oc, cf = _layer_arrays(
@@ -232,7 +232,7 @@ def esm_soc(
     scipy ``PchipInterpolator``) through the points (M(z), S(z)) of
     :func:`cumulative_mass_carbon`; as M is increasing and S non-decreasing,
     the interpolant is non-decreasing and passes through every layer boundary
-    (METHODOLOGY.md §3; Wendt & Hauser 2013, Eur. J. Soil Sci. 64:58).
+    (docs/methodology.md §3; Wendt & Hauser 2013, Eur. J. Soil Sci. 64:58).
     Extrapolation, only when allowed: S(M) = S(M_n) + OC_n/100 · (M − M_n),
     with OC_n the deepest layer's carbon percentage.
     """
@@ -397,7 +397,7 @@ def esm_change(
     Notes
     -----
     M_ref = min(M₁(z_ref), M₂(z_ref)); ΔSOC_ESM = S₂(M_ref) − S₁(M_ref);
-    ΔSOC_fixed = S₂(z_ref) − S₁(z_ref) (METHODOLOGY.md §3; Ellert & Bettany
+    ΔSOC_fixed = S₂(z_ref) − S₁(z_ref) (docs/methodology.md §3; Ellert & Bettany
     1995; von Haden et al. 2020, Glob. Change Biol. 26:3759). Taking the
     smaller mass keeps both values interpolated, never extrapolated.
     """
@@ -680,7 +680,7 @@ def minimum_detectable_difference(
 
     Notes
     -----
-    MDD = t_{1−α/2, ν} · √(2 s² / n) (METHODOLOGY.md §3): the minimum
+    MDD = t_{1−α/2, ν} · √(2 s² / n) (docs/methodology.md §3): the minimum
     detectable difference of a two-sample t-test (Zar 2010, Biostatistical
     Analysis, 5th ed., ch. 8) without its power term t_β, so a true difference
     equal to the MDD is detected with 50 % power; ν = 2(n − 1), the degrees of
@@ -747,7 +747,7 @@ def check_detectable(
 
     Notes
     -----
-    Warn when |ΔSOC| < MDD (METHODOLOGY.md §3); MDD from
+    Warn when |ΔSOC| < MDD (docs/methodology.md §3); MDD from
     :func:`minimum_detectable_difference`.
     """
     mdd = minimum_detectable_difference(s, n, alpha=alpha, two_sided=two_sided, df=df)
@@ -791,7 +791,7 @@ def accretion_soc_rate(
 
     Notes
     -----
-    Rate = accretion × BD × OC/100 × 10⁴ [g C m⁻² yr⁻¹] (METHODOLOGY.md §3;
+    Rate = accretion × BD × OC/100 × 10⁴ [g C m⁻² yr⁻¹] (docs/methodology.md §3;
     1 g cm⁻² = 10⁴ g m⁻²). Check: 0.5 cm/yr × 1.0 × 2 % → 100 g C m⁻² yr⁻¹.
     """
     rate = np.asarray(accretion_cm_yr, dtype=np.float64)

@@ -1,6 +1,6 @@
 """Local ordinary kriging: each query point kriged from its k nearest points.
 
-The engine behind the SOC map and its cross-validation (METHODOLOGY.md §3):
+The engine behind the SOC map and its cross-validation (docs/methodology.md §3):
 :class:`LocalOrdinaryKriging` holds the points, their values and measurement
 variances and a variogram, and kriges any number of query points with
 bounded memory. Query points whose k nearest points are the same set share

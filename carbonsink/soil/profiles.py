@@ -2,7 +2,7 @@
 
 A soil core is a column of layers (``depth_top_cm`` – ``depth_bottom_cm``)
 with organic carbon, bulk density and coarse fragments. :func:`layer_stocks`
-gives each layer's stock (METHODOLOGY.md §3); :func:`core_stocks` sums them
+gives each layer's stock (docs/methodology.md §3); :func:`core_stocks` sums them
 to standard depths (0–30 and 0–100 cm by default), filling the depths no layer
 covers — gaps between layers, a missing surface layer, the part below the
 deepest layer — with the mass-preserving (equal-area) spline of Bishop,
@@ -77,7 +77,7 @@ def layer_stocks(
     Notes
     -----
     SOC_i [Mg C/ha] = OC_i [%] × BD_i [g/cm³] × d_i [cm] × (1 − CF_i)
-    (METHODOLOGY.md §3): 1 % × 1 g/cm³ × 1 cm = 0.01 g C/cm² = 1 Mg C/ha.
+    (docs/methodology.md §3): 1 % × 1 g/cm³ × 1 cm = 0.01 g C/cm² = 1 Mg C/ha.
     Check: 1.5 % × 1.2 g/cm³ × 30 cm = 54 Mg C/ha.
     """
     oc = np.asarray(oc_pct, dtype=np.float64)
@@ -475,7 +475,7 @@ def core_stocks(
     Parameters
     ----------
     layers
-        A soil table (DESIGN.md §3): ``core_id``, ``x``/``y`` (or
+        A soil table (docs/design.md §3): ``core_id``, ``x``/``y`` (or
         ``lon``/``lat``), ``depth_top_cm``, ``depth_bottom_cm``,
         ``bulk_density_g_cm3``, one of ``soc_pct``/``om_pct``/``om_g_kg``;
         optional ``coarse_frac`` (blank = 0), ``method`` and standard errors
@@ -523,7 +523,7 @@ def core_stocks(
     -----
     Per layer the SOC density is ρ_i = OC_i [%] × BD_i × (1 − CF_i) in
     Mg C ha⁻¹ cm⁻¹, so that ρ_i × d_i is the layer stock SOC_i of
-    METHODOLOGY.md §3 (:func:`layer_stocks`). Where layers cover 0–D, the
+    docs/methodology.md §3 (:func:`layer_stocks`). Where layers cover 0–D, the
     stock is the direct layer sum: Σ ρ_i × (overlap of layer i with 0–D), i.e.
     full layers plus the proportional part of the layer that straddles D —
     the measured stock, whatever ``interpolation`` is. The depths no layer

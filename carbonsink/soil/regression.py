@@ -1,6 +1,6 @@
 """The trend of regression kriging: covariates at the cores, the design matrix, the OLS fit.
 
-Regression kriging (METHODOLOGY.md §3) explains the SOC stock of the cores by
+Regression kriging (docs/methodology.md §3) explains the SOC stock of the cores by
 grid-aligned covariates (elevation, land-cover class, indices) and kriges
 what the trend leaves. This module holds the trend:
 

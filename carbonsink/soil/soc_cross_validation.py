@@ -3,7 +3,7 @@
 :func:`cross_validate_soc` scores :func:`~carbonsink.soil.soc_map.predict_soc`'s
 procedure — the same :func:`~carbonsink.soil.soc_model.fit_soc_model`, refitted
 without the held-out cores — by leave-one-out or by spatial-block folds
-(METHODOLOGY.md §3, §6), and returns a :class:`SocCrossValidation`. Spatial
+(docs/methodology.md §3, §6), and returns a :class:`SocCrossValidation`. Spatial
 folds follow the one block/fold convention of :mod:`carbonsink.spatial.blocks`:
 square blocks anchored at the origin of the CRS, whole blocks to folds.
 """
@@ -167,7 +167,7 @@ def cross_validate_soc(
         ``"loo"`` (leave one out) or the number of spatial-block folds.
     block_m
         Side of the square blocks for spatial folds, m; default the range of
-        the variogram fitted to all points (METHODOLOGY.md §6: blocks about
+        the variogram fitted to all points (docs/methodology.md §6: blocks about
         the variogram range).
     seed
         Seed of the permutation of block labels that breaks ties when whole
@@ -189,7 +189,7 @@ def cross_validate_soc(
     model name is given, the variogram — on the training points only, then
     predicts the held-out points. RMSE = √(mean (ẑ − z)²),
     R² = 1 − Σ(ẑ − z)² / Σ(z − z̄)², coverage = share of held-out z inside
-    [max(ẑ − z₁₋α/₂ s, 0), ẑ + z₁₋α/₂ s] (METHODOLOGY.md §3). A held-out
+    [max(ẑ − z₁₋α/₂ s, 0), ẑ + z₁₋α/₂ s] (docs/methodology.md §3). A held-out
     value is a measurement at a point, so s² is the point-support prediction
     variance (nugget included) plus its own se² when ``value_se`` is given.
 

@@ -3,10 +3,10 @@
 Core stocks (Mg C/ha at point support, e.g. 0–30 cm) are interpolated onto the
 analysis grid by ordinary kriging, or by regression kriging on grid-aligned
 covariates (elevation, land-cover class, indices), with a prediction variance
-and a central prediction interval per cell (METHODOLOGY.md §3). The kriging is
+and a central prediction interval per cell (docs/methodology.md §3). The kriging is
 local — each cell uses its ``n_neighbours`` nearest cores
 (:class:`~carbonsink.soil.local_kriging.LocalOrdinaryKriging`) — and runs over
-the grid in tiles, so memory stays bounded whatever the grid size (DESIGN.md
+the grid in tiles, so memory stays bounded whatever the grid size (docs/design.md
 §6). :func:`predict_soc` is the entry point; the model it fits is
 :func:`~carbonsink.soil.soc_model.fit_soc_model`'s.
 """

@@ -2,7 +2,7 @@
 
 Both the SOC map (:func:`carbonsink.soil.soc_map.predict_soc`) and its
 cross-validation (:func:`carbonsink.soil.soc_cross_validation.cross_validate_soc`)
-fit the same model to core stocks (METHODOLOGY.md §3):
+fit the same model to core stocks (docs/methodology.md §3):
 
 * :func:`fit_soc_model` fits the trend (regression kriging) and the variogram
   of what it leaves, and gives a :class:`SocModel` that predicts values and

@@ -3,7 +3,7 @@
 Neighbouring samples share their errors, so a cross-validation that puts
 neighbours on both sides of a fold reports a skill the map does not have
 (Roberts et al. 2017, *Ecography* 40:913). Whole square blocks of samples are
-therefore held out, or resampled, together (METHODOLOGY.md §6). One
+therefore held out, or resampled, together (docs/methodology.md §6). One
 convention serves the land-cover CV, the biomass CV, the AGB bootstrap and
 the kriging CV:
 

@@ -2,7 +2,7 @@
 
 The variogram measures how the difference between two values grows with the
 distance between their points; its fitted model gives kriging its weights
-and a spatial cross-validation the size of its blocks (METHODOLOGY.md §3, §6).
+and a spatial cross-validation the size of its blocks (docs/methodology.md §3, §6).
 
 * :func:`empirical_variogram` gives an :class:`EmpiricalVariogram` (by
   distance class);

@@ -39,7 +39,7 @@ def test_range_distribution_mean_is_the_value_and_range_is_the_90_interval() -> 
 
 
 def test_range_distribution_wide_range() -> None:
-    # Root:shoot 1.5 in 0.8–4.0 (METHODOLOGY.md §2, Carex):
+    # Root:shoot 1.5 in 0.8–4.0 (docs/methodology.md §2, Carex):
     # σ = ln(4.0 / 0.8) / 3.289707 = ln 5 / 3.289707 = 1.609438 / 3.289707 = 0.489234.
     spec = range_distribution(1.5, 0.8, 4.0, name="rs")
     assert isinstance(spec, LogNormal)

@@ -69,7 +69,7 @@ def test_each_builtin_loads(name: str) -> None:
 
 def test_builtin_settings_follow_methodology() -> None:
     vm = load_profile("vm0033")
-    # METHODOLOGY.md §5: VM0033 allowable 20 % at 90 %; buffer planning default 15 %
+    # docs/methodology.md §5: VM0033 allowable 20 % at 90 %; buffer planning default 15 %
     assert (vm.uncertainty_rule, vm.allowable_uncertainty, vm.confidence) == (
         "vm0033",
         pytest.approx(0.20),
@@ -77,7 +77,7 @@ def test_builtin_settings_follow_methodology() -> None:
     )
     assert vm.buffer_pct == 15.0
     assert vm.soil_depth_cm == 100
-    # METHODOLOGY.md §4: VM0033 freshwater N2O 0.000864 t N2O/ha/yr; no CH4 default
+    # docs/methodology.md §4: VM0033 freshwater N2O 0.000864 t N2O/ha/yr; no CH4 default
     factors = vm.factors_for("sedge")
     assert factors is not None
     assert factors.n2o_t_ha_yr == pytest.approx(0.000864)

@@ -1,4 +1,4 @@
-"""Tests of the uncertainty deduction rules, on hand-worked examples (METHODOLOGY.md §5)."""
+"""Tests of the uncertainty deduction rules, on hand-worked examples (docs/methodology.md §5)."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def test_vm0033_agrees_with_measured_carbon_of_tidal_marsh_cores(shared_data: Pa
     # Snedden (2018) reports LOI and OC on the same 539 Louisiana marsh samples.
     # Craft et al. (1991) calibrated the equation on other Atlantic/Gulf marshes:
     # agreement within a third in the median is what a transferred calibration
-    # gives; with a linear coefficient of 0.04 (METHODOLOGY.md's misprint) the
+    # gives; with a linear coefficient of 0.04 (a misprint some transcriptions carry) the
     # median ratio would be about 0.29.
     table = pd.read_csv(shared_data / "soil/ccn_snedden_2018/Snedden_2018_depthseries.csv")
     om = table["fraction_organic_matter"].to_numpy() * 100

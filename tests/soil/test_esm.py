@@ -1,7 +1,7 @@
 """Tests of carbonsink.soil.esm: every expected value is worked by hand in a comment.
 
 Units: M = BD [g/cm³] × d [cm] × (1 − CF) × 100 → Mg soil/ha;
-S = OC [%] × BD × d × (1 − CF) → Mg C/ha (METHODOLOGY.md §3).
+S = OC [%] × BD × d × (1 − CF) → Mg C/ha (docs/methodology.md §3).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def _core(
 
 # ------------------------------------------------------------ hand-computed
 def test_layer_stock_check_value_of_the_methodology() -> None:
-    # 1.5 % × 1.2 g/cm³ × 30 cm = 54 Mg C/ha (METHODOLOGY.md §3).
+    # 1.5 % × 1.2 g/cm³ × 30 cm = 54 Mg C/ha (docs/methodology.md §3).
     assert layer_stocks(1.5, 1.2, 30.0) == pytest.approx(54.0, rel=1e-12)
     # With 25 % coarse fragments: 54 × 0.75 = 40.5.
     assert layer_stocks(1.5, 1.2, 30.0, coarse_frac=0.25) == pytest.approx(40.5, rel=1e-12)

@@ -97,7 +97,7 @@ def test_spatial_folds_use_blocks_anchored_at_the_crs_origin() -> None:
 
 
 def test_spatial_blocks_default_to_the_variogram_range() -> None:
-    # METHODOLOGY.md §6: block size ≈ variogram range of all the points.
+    # docs/methodology.md §6: block size ≈ variogram range of all the points.
     # A field with a ~500 m correlation scale (sines of period 942 m) over 4 km.
     rng = np.random.default_rng(11)
     x = X0 + rng.uniform(0, 4000, 60)
