@@ -4,7 +4,9 @@ For each seed this generates a small synthetic Junshan-like survey with known
 truth (``carbonsink.synthetic``), runs every stage and the accounting exactly
 as ``carbonsink run`` does, and checks whether the ledger's 90 % Monte
 Carlo interval of the net sink (removals − CH4; the synthetic world has no
-N2O) and of the removals contains the truth in ``truth/totals.json``. A
+N2O) and of the removals contains the truth in ``truth/totals.json`` (dead
+organic matter included), and whether each epoch's 90 % interval of the
+dead-organic-matter stock contains its true stock. A
 calibrated interval covers the truth in about 90 % of the surveys; with 20
 surveys the count is binomial, so 80–97 % is the acceptable band.
 
@@ -38,8 +40,17 @@ summary = generate_survey(root / f"survey_{seed}", seed=seed, scale="small")
 generated = time.perf_counter()
 with local_executor(workers) as executor:
     ledger = run_survey(summary.survey_path, executor=executor).ledger
-truth = json.loads((summary.out_dir / "truth" / "totals.json").read_text())["sink"]
+totals = json.loads((summary.out_dir / "truth" / "totals.json").read_text())
+truth = totals["sink"]
 chain = ledger.chains["total"]
+dom = {
+    epoch: {
+        "truth": totals["epochs"][epoch]["stocks_t_c"]["dom_c"],
+        "ci90": list(ledger.stock_summaries[epoch]["dom"]["total"].ci90),
+    }
+    for epoch, _ in ledger.epochs
+    if "dom" in ledger.pools
+}
 print(json.dumps({
     "seed": seed,
     "truth_net": truth["net_t_co2e_yr"],
@@ -52,6 +63,7 @@ print(json.dumps({
     "d_soc": float(ledger.strata.loc["total", "d_soc_0_100_t_c_yr"]),
     "d_veg": float(ledger.strata.loc["total", ["d_agb_t_c_yr", "d_bgb_t_c_yr"]].sum()),
     "tradable_t_co2e_yr": chain.tradable_t_co2e_yr,
+    "dom": dom,
     "generate_s": generated - start,
     "account_s": time.perf_counter() - generated,
 }))
@@ -119,6 +131,13 @@ def main() -> int:
         f"{sum(half) / n:.1f} t CO2e/yr (half-width / (1.645 × RMSE) = "
         f"{sum(half) / n / (1.645 * rmse):.2f}; 1 means calibrated)"
     )
+    dom = [d for r in rows for d in r.get("dom", {}).values()]
+    if dom:
+        dom_in = sum(d["ci90"][0] <= d["truth"] <= d["ci90"][1] for d in dom)
+        print(
+            f"dead organic matter stock (per epoch): 90 % interval covers the truth in "
+            f"{dom_in}/{len(dom)} = {dom_in / len(dom):.0%}"
+        )
     print("acceptance band 80–97 %:", "PASS" if 0.80 <= net_in / n <= 0.97 else "FAIL")
     return 0
 

@@ -1,8 +1,8 @@
 """The survey file: typed models, loading, path resolution and validation.
 
-A survey is one TOML file (DESIGN.md §3). :func:`load_survey` parses it into a
+A survey is one TOML file (docs/design.md §3). :func:`load_survey` parses it into a
 :class:`Survey` — frozen pydantic models with every default from
-METHODOLOGY.md — and reports *every* problem at once: unknown keys (with the
+docs/methodology.md — and reports *every* problem at once: unknown keys (with the
 nearest valid key), wrong types, out-of-range values, unreadable CRSs. Relative
 paths resolve against the survey file's folder. This module never opens the
 data files themselves; :mod:`carbonsink.preflight` does.
@@ -61,7 +61,7 @@ SensorName = Literal["sentinel-2-l2a", "landsat-c2-l2", "landsat8-l1", "generic"
 SENSORS: tuple[str, ...] = typing.get_args(SensorName)
 BiomassModelName = Literal["random-forest", "quantile-forest", "gradient-boosting", "allometric"]
 OmToOcMethod = Literal["dichromate", "van-bemmelen", "pribyl", "vm0033", "site-regression"]
-#: Organic matter -> organic carbon conversions (METHODOLOGY.md §3).
+#: Organic matter -> organic carbon conversions (docs/methodology.md §3).
 OM_TO_OC_METHODS: tuple[str, ...] = typing.get_args(OmToOcMethod)
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -224,7 +224,7 @@ class SurveySection(_Model):
 
 
 class BiomassSection(_Model):
-    """``[biomass]``: the above-ground biomass model (METHODOLOGY.md §2)."""
+    """``[biomass]``: the above-ground biomass model (docs/methodology.md §2)."""
 
     #: Default ``random-forest`` (out-of-bag residual intervals): with ~80 plots of which
     #: a dozen are high-biomass poplar, the quantile forest's leaves of 10 average the
@@ -236,16 +236,20 @@ class BiomassSection(_Model):
     interval: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.90
     n_estimators: Annotated[int, Field(ge=10, le=5000)] = 300
     #: Spatial-block bootstrap replicates of the AGB map totals, for the ledger's
-    #: Monte Carlo (METHODOLOGY.md §6 asks 200–1,000; 100 keeps the sample run in
+    #: Monte Carlo (docs/methodology.md §6 asks 200–1,000; 100 keeps the sample run in
     #: its 3-minute budget on 2 cores, the percentiles of the credit barely move).
     bootstrap_replicates: Annotated[int, Field(ge=20, le=5000)] = 100
     #: Trees of each bootstrap refit (fewer trees add a little noise to every
     #: replicate, which widens, never narrows, the interval).
     bootstrap_trees: Annotated[int, Field(ge=10, le=5000)] = 100
+    #: Dead organic matter from the plots' ``agb_dead_g_m2``: ``auto`` models it
+    #: like AGB when at least 40 plots carry it, else takes dead:live ratios per
+    #: class; ``model`` or ``ratio`` force a route (docs/methodology.md §2.3).
+    dom_method: Literal["auto", "model", "ratio"] = "auto"
 
 
 class SoilSection(_Model):
-    """``[soil]``: depths, OM -> OC conversion and depth harmonisation (METHODOLOGY.md §3)."""
+    """``[soil]``: depths, OM -> OC conversion and depth harmonisation (docs/methodology.md §3)."""
 
     depths_cm: list[Annotated[float, Field(gt=0.0, le=500.0)]] = Field(
         default_factory=lambda: [30.0, 100.0], min_length=1
@@ -267,16 +271,16 @@ class SoilSection(_Model):
 
 
 class VegetationClass(_Model):
-    """Per-class parameters (METHODOLOGY.md §2, §4)."""
+    """Per-class parameters (docs/methodology.md §2, §4)."""
 
     #: Integer code of the class in class rasters.
     code: Annotated[int, Field(ge=0, le=254)]
     #: Carbon fraction of dry matter (IPCC 2006 default 0.47; range 0.44–0.49).
     carbon_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.47
     #: Plausible range ``[low, high]`` of the carbon fraction, for the Monte Carlo;
-    #: ``None``: 0.44–0.49 (IPCC 2006, METHODOLOGY.md §2) when it holds the value.
+    #: ``None``: 0.44–0.49 (IPCC 2006, docs/methodology.md §2) when it holds the value.
     carbon_fraction_range: tuple[float, float] | None = None
-    #: Below-ground : above-ground biomass ratio (tagged [U] in METHODOLOGY.md).
+    #: Below-ground : above-ground biomass ratio (tagged [U] in docs/methodology.md).
     root_shoot: Annotated[float, Field(ge=0.0, le=20.0)] = 1.0
     #: Plausible range ``[low, high]`` of the root:shoot ratio, for the Monte Carlo;
     #: ``None``: half to twice the value [U].
@@ -305,7 +309,7 @@ class VegetationClass(_Model):
 
 
 def _default_classes() -> dict[str, VegetationClass]:
-    # Root:shoot defaults and ranges from METHODOLOGY.md §2 (reed 1.0 (0.5–3.0),
+    # Root:shoot defaults and ranges from docs/methodology.md §2 (reed 1.0 (0.5–3.0),
     # Miscanthus 0.5 (0.3–1.0), Carex 1.5 (0.8–4.0), poplar 0.24 (0.20–0.30)
     # IPCC 2006 Table 4.4); mudflat vegetation is
     # sparse pioneer herbs, given the herbaceous default 1.0; water has none.
@@ -319,7 +323,7 @@ def _default_classes() -> dict[str, VegetationClass]:
     }
 
 
-#: The default Dongting-type legend with its METHODOLOGY.md parameters.
+#: The default Dongting-type legend with its docs/methodology.md parameters.
 DEFAULT_CLASSES: Mapping[str, VegetationClass] = types.MappingProxyType(_default_classes())
 
 
@@ -353,7 +357,7 @@ class VegetationSection(_Model):
 
 
 class AccountingSection(_Model):
-    """``[accounting]``: methodology profile and overrides (METHODOLOGY.md §4–§6)."""
+    """``[accounting]``: methodology profile and overrides (docs/methodology.md §4–§6)."""
 
     #: Built-in profile name (``vm0033``, ``ar-tool14``, ``lower-bound``,
     #: ``local-voluntary``) or a path to a profile file.

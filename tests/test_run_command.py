@@ -150,8 +150,8 @@ def test_output_folder_has_every_product(run_a: Path) -> None:
 def test_true_sink_is_inside_the_reported_90_percent_interval(
     ledger: dict[str, Any], truth: dict[str, Any]
 ) -> None:
-    # truth/totals.json: removals 44/12 × Δ(agb_c + bgb_c + soc_0_100) = 875.35 and
-    # net = removals − CH4 = 808.99 t CO2e/yr (the synthetic world has no N2O; the
+    # truth/totals.json: removals 44/12 × Δ(agb_c + bgb_c + dom_c + soc_0_100) = 904.71
+    # and net = removals − CH4 = 838.34 t CO2e/yr (the synthetic world has no N2O; the
     # sample survey says so with n2o_flux_mg_m2_d = 0).
     project = ledger["project"]
     low, high = project["removals"]["ci90"]
@@ -172,6 +172,13 @@ def test_true_sink_is_inside_the_reported_90_percent_interval(
 
 def test_pool_changes_are_near_the_truth(ledger: dict[str, Any], truth: dict[str, Any]) -> None:
     total = next(r for r in ledger["strata"] if r["stratum"] == "total")
+    # Dead organic matter (a third of the plots carry agb_dead_g_m2: dead:live ratios):
+    # the true DOM carbon of each epoch (truth/totals.json: 416.2 and 456.3 t C) lies in
+    # the ledger's 90 % interval of that epoch's DOM stock.
+    epochs = json.loads((SAMPLE / "truth" / "totals.json").read_text(encoding="utf-8"))["epochs"]
+    for epoch in ("2020", "2025"):
+        low, high = ledger["stocks"][epoch]["dom"]["total"]["ci90"]
+        assert low <= epochs[epoch]["stocks_t_c"]["dom_c"] <= high, epoch
     # The SOC change is the bulk of the sink: 267.97 t C/yr in truth.
     assert total["d_soc_0_100_t_c_yr"] == pytest.approx(
         truth["delta_c_t_c_yr"]["soc_0_100"], rel=0.25
@@ -183,7 +190,12 @@ def test_pool_changes_are_near_the_truth(ledger: dict[str, Any], truth: dict[str
 def test_ledger_records_the_profile_chain_and_polygon(ledger: dict[str, Any]) -> None:
     assert ledger["schema"] == "carbonsink-ledger/1"
     assert ledger["profile"]["name"] == "vm0033"
-    assert ledger["pools"] == ["agb", "bgb", "soc_0_100"]
+    assert ledger["pools"] == ["agb", "bgb", "dom", "soc_0_100"]
+    assert [n for n in ledger["notes"] if n.startswith("dead organic matter")] == [
+        f"dead organic matter, epoch {epoch}: dead:live ratios per class: 30 plots carry "
+        "agb_dead_g_m2, fewer than the 40 a model needs"
+        for epoch in ("2020", "2025")
+    ]
     assert ledger["monte_carlo"]["n_draws"] >= 10_000
     assert ledger["monte_carlo"]["seed"] == 20240830
     rules = ledger["project"]["uncertainty_rules"]

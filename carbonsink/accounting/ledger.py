@@ -102,7 +102,7 @@ def vintage_fractions(start: dt.date, end: dt.date) -> list[tuple[int, int, floa
 
 @dataclass(frozen=True)
 class LedgerWarning:
-    """A warning that matters to the claim, recorded in the ledger (DESIGN.md §7).
+    """A warning that matters to the claim, recorded in the ledger (docs/design.md §7).
 
     Attributes
     ----------
@@ -331,6 +331,7 @@ def build_ledger(
     price_per_t: float | None = None,
     currency: str = "CNY",
     warnings: Sequence[LedgerWarning] = (),
+    notes: Sequence[str] = (),
     polygon: Mapping[str, Any] | None = None,
     error_correlation: Mapping[str, float] | None = None,
 ) -> Ledger:
@@ -348,7 +349,7 @@ def build_ledger(
     seed
         Monte Carlo seed: the same seed gives the same ledger.
     n_draws
-        First number of draws (≥ 10,000 for aggregated terms, METHODOLOGY.md §6);
+        First number of draws (≥ 10,000 for aggregated terms, docs/methodology.md §6);
         doubled until the 5th/95th percentiles of the project net are stable to 1 %.
     max_draws
         Upper bound of that doubling (default 16 × ``n_draws``).
@@ -361,6 +362,9 @@ def build_ledger(
     warnings
         Warnings from the stages (extrapolated cores, cells outside the area
         of applicability, changes below the minimum detectable difference).
+    notes
+        Plain statements from the stages (how a pool was estimated), after
+        the ledger's own.
     polygon
         Hash and area of the project polygon.
     error_correlation
@@ -424,16 +428,17 @@ def build_ledger(
     )
     pools = [key for key, _ in counted]
     gwp = GWP[profile.gwp]
-    notes: list[str] = []
+    ledger_notes: list[str] = []
     if absent:
-        notes.append(
+        ledger_notes.append(
             f"pool(s) {', '.join(p.name for p in absent)} of the {profile.name} profile are not "
             "measured by this survey and are not counted "
             f"({'; '.join(dict.fromkeys(p.not_measured for p in absent))})"
         )
     single = len(epochs) == 1
     if single:
-        notes.append(SINGLE_EPOCH_NOTE)
+        ledger_notes.append(SINGLE_EPOCH_NOTE)
+    ledger_notes += notes
 
     def simulate(mc: MonteCarlo) -> TermDraws:
         return simulate_terms(
@@ -555,7 +560,7 @@ def build_ledger(
         stock_summaries=stock_summaries,
         monte_carlo=monte_carlo,
         warnings=tuple(stage_warnings),
-        notes=tuple(notes),
+        notes=tuple(ledger_notes),
         polygon=dict(polygon or {}),
         currency=currency,
         extra={"inputs": inputs},

@@ -259,30 +259,42 @@ class RatioTotals:
     base
         Name of the keyed quantity it is a ratio to (``agb_t_dm``).
     ratios
-        Class → (ratio, its standard error), dimensionless.
+        Ratio group → (ratio, its standard error), dimensionless. A group is
+        a class with its own ratio, or several classes sharing one (e.g. the
+        ratio of all plots for classes with too few of their own).
+    group_of
+        Class → its ratio group.
 
     Notes
     -----
-    Q[s, c] = r_c × Q_base[s, c] per key, with r_c ~ Normal(r̂_c, SE_c)
-    truncated at 0, one draw per class and epoch (the ratio is measured on
-    each epoch's plots).
+    Q[s, c] = r_g(c) × Q_base[s, c] per key, with r_g ~ Normal(r̂_g, SE_g)
+    truncated at 0, one draw per group and epoch (the ratios are measured on
+    each epoch's plots; classes of one group share its draw).
     """
 
     base: str
     ratios: Mapping[str, tuple[float, float]]
+    group_of: Mapping[str, str]
 
     def check(self, name: str, *, where: str) -> None:
-        """Raise :class:`~carbonsink.errors.InputError` unless every ratio and SE is ≥ 0."""
+        """Raise :class:`~carbonsink.errors.InputError` unless ratios, SEs and groups fit."""
         bad = [
-            c
-            for c, (r, se) in self.ratios.items()
+            g
+            for g, (r, se) in self.ratios.items()
             if not (math.isfinite(r) and math.isfinite(se) and r >= 0 and se >= 0)
         ]
         if bad:
             raise InputError(
-                f"{name} ratios of class(es) {', '.join(bad)} are not finite and ≥ 0",
+                f"{name} ratios of {', '.join(bad)} are not finite and ≥ 0",
                 where=where,
-                fix="give each class a ratio ≥ 0 and its standard error ≥ 0",
+                fix="give each ratio ≥ 0 and its standard error ≥ 0",
+            )
+        unknown = sorted({g for g in self.group_of.values() if g not in self.ratios})
+        if unknown:
+            raise InputError(
+                f"{name} classes belong to ratio groups without a ratio: {', '.join(unknown)}",
+                where=where,
+                fix="give every group a class is assigned to its ratio",
             )
 
     def record(self, name: str) -> dict[str, Any]:
@@ -290,7 +302,8 @@ class RatioTotals:
         return {
             name: {
                 "ratio_to": self.base,
-                "ratios": {c: {"ratio": r, "se": se} for c, (r, se) in self.ratios.items()},
+                "ratios": {g: {"ratio": r, "se": se} for g, (r, se) in self.ratios.items()},
+                "group_of": dict(self.group_of),
             }
         }
 
@@ -346,14 +359,14 @@ Quantity = KeyedTotals | RatioTotals | StratumTotals
 #: Streams of the Monte Carlo named after a quantity (module docstring).
 _STREAMS: Final = {
     KeyedTotals: "{stem}_bootstrap/{epoch}",
-    RatioTotals: "{stem}_ratio/{epoch}/{cls}",
+    RatioTotals: "{stem}_ratio/{epoch}/{group}",
     StratumTotals: "{stem}_total/{epoch}",
 }
 
 
-def stream_name(quantity: str, kind: type, *, epoch: str, cls: str = "") -> str:
-    """The Monte Carlo stream of a quantity's error at an epoch (and class, for ratios)."""
-    return _STREAMS[kind].format(stem=quantity_stem(quantity), epoch=epoch, cls=cls)
+def stream_name(quantity: str, kind: type, *, epoch: str, group: str = "") -> str:
+    """The Monte Carlo stream of a quantity's error at an epoch (and ratio group)."""
+    return _STREAMS[kind].format(stem=quantity_stem(quantity), epoch=epoch, group=group)
 
 
 def counted_pools(

@@ -157,23 +157,24 @@ def _quantity_draws(
             base = epoch.quantities[quantity.base]
             assert isinstance(base, KeyedTotals)
             ratios = {
-                cls: np.maximum(
+                group: np.maximum(
                     mc.draw(
-                        stream_name(name, RatioTotals, epoch=epoch.name, cls=cls), Normal(r, se)
+                        stream_name(name, RatioTotals, epoch=epoch.name, group=group),
+                        Normal(r, se),
                     ),
                     0.0,
                 )
-                for cls, (r, se) in quantity.ratios.items()
+                for group, (r, se) in quantity.ratios.items()
             }
             columns = []
             for k, (_, cls) in enumerate(base.keys):
-                if cls not in ratios:
+                if cls not in quantity.group_of:
                     raise InputError(
                         f"{name} has no ratio for class {cls!r}",
                         where=f"epoch {epoch.name!r}",
                         fix="give a ratio for every class of the epoch's map",
                     )
-                columns.append(out[quantity.base][:, k] * ratios[cls])
+                columns.append(out[quantity.base][:, k] * ratios[quantity.group_of[cls]])
             out[name] = np.stack(columns, axis=1) if columns else np.zeros((mc.n_draws, 0))
         else:
             total = quantity.total

@@ -138,6 +138,7 @@ def fit_biomass_model(
     folds: int = 5,
     interval: float = 0.90,
     seed: int = 0,
+    target: str = "agb_mg_ha",
 ) -> FittedBiomassModel:
     """Fit one AGB model on the plots, cross-validate it in spatial blocks, and fit its AOA.
 
@@ -159,6 +160,9 @@ def fit_biomass_model(
         variogram of a preliminary 200 m block CV, else 200 m.
     folds, interval
         Cross-validation folds and nominal interval coverage.
+    target
+        The plots' column the model predicts (Mg DM/ha): ``agb_mg_ha``, or
+        ``dom_mg_ha`` for dead organic matter modelled like live AGB.
 
     Returns
     -------
@@ -170,10 +174,10 @@ def fit_biomass_model(
         No usable plot, or too few plots/blocks for the CV (the message says
         how many are needed).
     """
-    used = plot_features(cube, plots, features=list(features))
+    used = plot_features(cube, plots, features=list(features), target=target)
     table = used.table
     X = table[list(features)].to_numpy(dtype=np.float64)
-    agb = table["agb_mg_ha"].to_numpy(dtype=np.float64)
+    agb = table[target].to_numpy(dtype=np.float64)
     px = table["x"].to_numpy(dtype=np.float64)
     py = table["y"].to_numpy(dtype=np.float64)
 
@@ -187,7 +191,7 @@ def fit_biomass_model(
         residuals = (
             preliminary.predictions["observed"] - preliminary.predictions["predicted"]
         ).to_numpy()
-        block_m, reason = default_block_size(px, py, residuals)
+        block_m, reason = default_block_size(px, py, residuals, min_blocks=folds)
     else:
         block_m, reason = float(cv_block_m), "configured ([biomass].cv_block_m)"
     cv = spatial_cross_validate(

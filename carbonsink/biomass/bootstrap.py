@@ -1,11 +1,11 @@
-"""Spatial-block bootstrap of a biomass model's mapped AGB total (METHODOLOGY.md §6).
+"""Spatial-block bootstrap of a biomass model's mapped AGB total (docs/methodology.md §6).
 
 The AGB total of a survey is a sum of model predictions, so its uncertainty is
 mostly that of the model fit: another sample of plots would have given another
 model and another total. The bootstrap estimates that spread by refitting the
 model on resampled plots and summing each refit's predictions over the cells
 the model maps (Efron & Tibshirani 1993, *An Introduction to the Bootstrap*,
-ch. 6; METHODOLOGY.md §6: B = 200–1,000).
+ch. 6; docs/methodology.md §6: B = 200–1,000).
 
 Plots close to each other share their residuals (the same patch of dense or
 thin vegetation, the same flood history). Resampling plots one by one treats
@@ -130,7 +130,12 @@ class AgbBootstrap:
 def _check_settings(*, replicates: int, seed: int, n_estimators: int, estimator_name: str) -> None:
     """Raise a ConfigError for a setting that is not a usable value."""
     checks = (
-        ("replicates", replicates, 2, "give at least 2 replicates (METHODOLOGY.md §6: 200–1,000)"),
+        (
+            "replicates",
+            replicates,
+            2,
+            "give at least 2 replicates (docs/methodology.md §6: 200–1,000)",
+        ),
         ("seed", seed, 0, "give a non-negative integer seed, e.g. the survey seed"),
         ("n_estimators", n_estimators, 1, "give the number of trees, e.g. 100"),
     )
@@ -146,16 +151,16 @@ def _check_settings(*, replicates: int, seed: int, n_estimators: int, estimator_
 
 
 def _plot_arrays(
-    plot_table: pd.DataFrame, features: Sequence[str]
+    plot_table: pd.DataFrame, features: Sequence[str], target: str
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Features, AGB and coordinates of the plots, checked to be complete."""
-    needed = ["x", "y", "agb_mg_ha", *features]
+    """Features, the measured quantity and coordinates of the plots, checked to be complete."""
+    needed = ["x", "y", target, *features]
     missing = [c for c in needed if c not in plot_table.columns]
     if missing:
         raise InputError(
             f"the plot table lacks column(s) {', '.join(missing)}",
             where="plot features",
-            fix="pass the PlotFeatures.table of the model (x, y, agb_mg_ha and its features)",
+            fix=f"pass the PlotFeatures.table of the model (x, y, {target} and its features)",
         )
     values = plot_table[needed].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values).all(axis=1)
@@ -316,6 +321,7 @@ def bootstrap_agb_totals(
     cell_area_ha: npt.ArrayLike,
     cells: npt.ArrayLike,
     executor: Executor | None = None,
+    target: str = "agb_mg_ha",
 ) -> AgbBootstrap:
     """Spatial-block bootstrap of the AGB total a model maps, overall and per stratum.
 
@@ -325,7 +331,7 @@ def bootstrap_agb_totals(
         The epoch's per-pixel layers (the features of the model).
     plot_table
         The model's plot features (:attr:`PlotFeatures.table`): ``x``, ``y``
-        (grid CRS, m), ``agb_mg_ha`` and one column per feature.
+        (grid CRS, m), the ``target`` and one column per feature.
     features
         The model's features, in its column order.
     estimator_name, n_estimators
@@ -353,6 +359,9 @@ def bootstrap_agb_totals(
         parallel; ``None`` runs them serially. Results do not depend on it.
         (Threads do not help: a forest's fit on a hundred plots is bound by
         Python overhead per tree, not by the GIL-free tree building.)
+    target
+        The plot table's column the model predicts, Mg DM/ha (``agb_mg_ha``;
+        ``dom_mg_ha`` for dead organic matter modelled like AGB).
 
     Returns
     -------
@@ -383,7 +392,7 @@ def bootstrap_agb_totals(
 
     with f̂_r in Mg DM/ha and A_c the true cell area in ha, so T in t DM.
     The spread of T_1 … T_B estimates the sampling error of the mapped total
-    (METHODOLOGY.md §6; block bootstrap: Künsch 1989, *Ann. Stat.*
+    (docs/methodology.md §6; block bootstrap: Künsch 1989, *Ann. Stat.*
     17:1217–1241; Lahiri 2003, *Resampling Methods for Dependent Data*).
 
     Replicate streams: replicate r uses the r-th child of
@@ -404,7 +413,7 @@ def bootstrap_agb_totals(
             where="block_m",
             fix="give the residual variogram range (the model's CV block), e.g. 200",
         )
-    X_plots, agb, px, py = _plot_arrays(plot_table, features)
+    X_plots, agb, px, py = _plot_arrays(plot_table, features, target)
     X_cells, area, stratum_index, stratum_codes = _cell_arrays(
         cube, features, strata=strata, cell_area_ha=cell_area_ha, cells=cells
     )

@@ -113,6 +113,7 @@ def plot_features(
     plots: pd.DataFrame,
     *,
     features: list[str] | tuple[str, ...],
+    target: str = "agb_mg_ha",
 ) -> PlotFeatures:
     """Feature values at each plot, with the plot-versus-cell support handled.
 
@@ -122,9 +123,12 @@ def plot_features(
         ``(y, x)`` layers on the analysis grid (indices, LiDAR metrics, class
         probabilities, ...), with regular ``x``/``y`` cell-centre coordinates.
     plots
-        ``plot_id``, ``x``, ``y`` (grid CRS), ``agb_mg_ha`` and ``size_m2``.
+        ``plot_id``, ``x``, ``y`` (grid CRS), the ``target`` and ``size_m2``.
     features
         The cube variables to use.
+    target
+        The plots' measured quantity the model learns (``agb_mg_ha``; ``dom_mg_ha``
+        for dead organic matter), Mg DM/ha.
 
     Returns
     -------
@@ -161,7 +165,7 @@ def plot_features(
     sizes = pd.to_numeric(plots["size_m2"]).to_numpy(dtype=np.float64)
     plot_x = plots["x"].to_numpy(dtype=np.float64)
     plot_y = plots["y"].to_numpy(dtype=np.float64)
-    agb = plots["agb_mg_ha"].to_numpy(dtype=np.float64)
+    measured = plots[target].to_numpy(dtype=np.float64)
     for i, plot_id in enumerate(plots["plot_id"].astype(str)):
         if not (0 <= row[i] < height and 0 <= col[i] < width):
             excluded.append({"plot_id": plot_id, "reason": "outside the analysis grid"})
@@ -188,7 +192,7 @@ def plot_features(
                 "plot_id": plot_id,
                 "x": float(plot_x[i]),
                 "y": float(plot_y[i]),
-                "agb_mg_ha": float(agb[i]),
+                target: float(measured[i]),
                 "cells": int(complete.sum()),
                 **dict(zip(features, values.tolist(), strict=True)),
             }

@@ -3,7 +3,7 @@
 Plots close to each other share their residual errors, so a random k-fold
 cross-validation that puts neighbours on both sides of a fold reports a skill
 the map does not have (Roberts et al. 2017, *Ecography* 40:913). Here whole
-square blocks of plots are held out together (METHODOLOGY.md §2, §6): the
+square blocks of plots are held out together (docs/methodology.md §2, §6): the
 block side defaults to the practical range of the residual variogram, so that
 held-out plots are about uncorrelated with the training plots, or to 200 m
 when no range can be fitted.
@@ -175,6 +175,7 @@ def default_block_size(
     residuals: npt.ArrayLike,
     *,
     fallback_m: float = DEFAULT_BLOCK_M,
+    min_blocks: int = 1,
 ) -> tuple[float, str]:
     """Side of the cross-validation blocks: the residual variogram range, else a default.
 
@@ -186,13 +187,17 @@ def default_block_size(
         Residuals of a model fitted to all plots (observed − predicted).
     fallback_m
         Block side when :func:`residual_variogram_range` gives None, m.
+    min_blocks
+        Fewest blocks that must hold plots (the CV's folds): a range so long
+        that fewer blocks hold plots is shortened until that many do.
 
     Returns
     -------
     (float, str)
-        The block side in m and why: ``"residual variogram range"`` or
+        The block side in m and why: ``"residual variogram range"``,
         ``"default 200 m"`` (the fallback, whatever its value, as
-        ``"default <fallback_m> m"``).
+        ``"default <fallback_m> m"``), or the range shortened so that
+        ``min_blocks`` blocks hold plots (the reason gives both sides).
 
     Raises
     ------
@@ -206,7 +211,11 @@ def default_block_size(
     Blocks about as large as the residual autocorrelation range make held-out
     plots nearly independent of the training plots (Roberts et al. 2017,
     *Ecography* 40:913–929; Valavi et al. 2019, *Methods Ecol. Evol.*
-    10:225); METHODOLOGY.md §6 asks for block size ≈ variogram range.
+    10:225); docs/methodology.md §2.6 asks for block size ≈ variogram range.
+    A range longer than the plots' spread would leave fewer blocks than
+    folds and no CV at all: the side is then cut by steps of 5 % until
+    ``min_blocks`` blocks hold plots (held-out plots are then somewhat less
+    independent of the training plots, which the reason says).
     """
     if not (math.isfinite(fallback_m) and fallback_m > 0):
         raise ConfigError(
@@ -217,7 +226,19 @@ def default_block_size(
     if range_m is None:
         reason = _REASON_DEFAULT if fallback_m == DEFAULT_BLOCK_M else f"default {fallback_m:g} m"
         return float(fallback_m), reason
-    return range_m, _REASON_RANGE
+    xs = np.asarray(x, dtype=np.float64)
+    ys = np.asarray(y, dtype=np.float64)
+    side = float(range_m)
+    for _ in range(200):
+        if int(block_ids(xs, ys, block_m=side).max()) + 1 >= min_blocks:
+            break
+        side *= 0.95
+    if side == range_m:
+        return range_m, _REASON_RANGE
+    return side, (
+        f"{_REASON_RANGE} {range_m:.0f} m, shortened to {side:.0f} m so that at least "
+        f"{min_blocks} blocks hold plots"
+    )
 
 
 # ------------------------------------------------------- cross-validation
@@ -408,7 +429,7 @@ def spatial_cross_validate(
       nominal ``interval``.
 
     (Roberts et al. 2017, *Ecography* 40:913; Meyer & Pebesma 2021,
-    *Methods Ecol. Evol.* 12:1620; METHODOLOGY.md §2.) The pooled R² is
+    *Methods Ecol. Evol.* 12:1620; docs/methodology.md §2.) The pooled R² is
     computed from all held-out predictions, not averaged over folds.
     """
     if isinstance(folds, bool) or not isinstance(folds, int | np.integer) or folds < 2:

@@ -131,6 +131,14 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         _BIOMASS,
     ),
     Output(
+        "map_dom",
+        "maps/dom_mg_ha_{epoch}.tif",
+        "cog",
+        "dead organic matter (litter and standing dead)",
+        "Mg DM/ha",
+        _BIOMASS,
+    ),
+    Output(
         "map_carbon",
         "maps/carbon_mg_ha_{epoch}.tif",
         "cog",

@@ -17,12 +17,14 @@ from carbonsink.pipeline.stages.soil import write_core_stocks
 
 __all__ = ["EPOCH_MAPS", "write_change_products", "write_epoch_products"]
 
-#: Output id → cube variable of the maps written for every epoch.
+#: Output id → cube variable of the maps written for every epoch (those whose
+#: layer the epoch has: ``dom_mg_ha`` only where plots carry dead organic matter).
 EPOCH_MAPS: Mapping[str, str] = {
     "map_landcover": "landcover",
     "map_agb": "agb_mg_ha",
     "map_agb_lower": "agb_lower_mg_ha",
     "map_agb_upper": "agb_upper_mg_ha",
+    "map_dom": "dom_mg_ha",
     "map_carbon": "carbon_mg_ha",
     "map_soc": "soc_mg_ha",
     "map_soc_sd": "soc_sd_mg_ha",
@@ -99,7 +101,8 @@ def write_epoch_products(
         "Conventions": "CF-1.8",
     }
     written = [write_netcdf(grid_cube(ctx.grid, cube), folder.path("cube", epoch=name))]
-    written += _maps(ctx.grid, cube, EPOCH_MAPS, folder, epoch=name)
+    present = {output: var for output, var in EPOCH_MAPS.items() if var in cube}
+    written += _maps(ctx.grid, cube, present, folder, epoch=name)
     for model in result.biomass.candidates:
         written.append(
             write_csv(

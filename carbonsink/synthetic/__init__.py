@@ -1,9 +1,10 @@
 """The synthetic survey generator: a Junshan-like wetland survey with known truth.
 
 :func:`generate_survey` writes imagery, LiDAR, plots, soil cores, land-cover
-samples, ``survey.toml``, a README and the truth (DESIGN.md §8). Modules:
+samples, ``survey.toml``, a README and the truth (docs/design.md §8). Modules:
 :mod:`~carbonsink.synthetic.parameters` (documented site parameters),
 :mod:`~carbonsink.synthetic.landscape` (terrain, classes, biomass, soil),
+:mod:`~carbonsink.synthetic.dead_matter` (dead organic matter),
 :mod:`~carbonsink.synthetic.imagery`, :mod:`~carbonsink.synthetic.lidar`,
 :mod:`~carbonsink.synthetic.fieldwork`, :mod:`~carbonsink.synthetic.truth`
 and :mod:`~carbonsink.synthetic.survey` (orchestration).

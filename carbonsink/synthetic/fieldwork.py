@@ -9,6 +9,15 @@
   with the within-cell heterogeneity ``σ = 0.3`` for a 1 m² clip (0.1 for a
   400 m² plot) and 3 % weighing error; the recorded position carries a 2 m
   (SD per axis) handheld-GNSS error. Plots lie at least 10 m inside the boundary.
+  **Dead organic matter** (``agb_dead_g_m2``): on about one plot in three —
+  ``max(5, round(n_c / 3))`` of the ``n_c`` plots of each class, all of them
+  when the class has fewer, chosen from the stream
+  ``"fieldwork.plots.dom.<epoch>"`` — litter and standing dead are collected
+  in a sub-quadrat: ``agb_dead_g_m2 = 100 × DOM_cell × H × exp(σ_d Z − σ_d²/2)
+  × (1 + 0.03 Z')`` with ``H`` the heterogeneity factor of the plot's own
+  live clip (dead and live of one quadrat are correlated), ``σ_d = 0.2`` the
+  sub-quadrat's own heterogeneity and 3 % weighing error. The other plots
+  leave the column empty (not 0).
 * **Soil cores** (``soil_<epoch>.csv``, EPSG:4326 lon/lat). Stratified over the
   non-water classes by area (at least 3 per class). Layers 0–10, 10–20, 20–30,
   30–50, 50–70 and 70–100 cm; 15 % of the cores stop at 50 or 70 cm. A core
@@ -37,7 +46,14 @@ import shapely
 from pyproj import Transformer
 
 from carbonsink.synthetic.landscape import ANALYSIS_CRS, EpochTruth, Landscape
-from carbonsink.synthetic.parameters import CLASS_BY_CODE, CLASS_BY_NAME, CLASSES
+from carbonsink.synthetic.parameters import (
+    CLASS_BY_CODE,
+    CLASS_BY_NAME,
+    CLASSES,
+    DOM_MIN_PLOTS,
+    DOM_PLOT_SHARE,
+    DOM_SUBQUADRAT_LOG_SD,
+)
 from carbonsink.synthetic.random_fields import named_stream
 from carbonsink.units import G_M2_PER_MG_HA
 
@@ -47,7 +63,9 @@ __all__ = [
     "PLOTS_CRS",
     "SAMPLES_CRS",
     "SOIL_CRS",
+    "dead_matter_plot_count",
     "landcover_samples",
+    "nominal_plot_counts",
     "plots",
     "soil_cores",
 ]
@@ -117,8 +135,84 @@ def _lonlat(x: npt.NDArray, y: npt.NDArray, crs: str) -> tuple[npt.NDArray, npt.
     return np.round(np.asarray(lon), 7), np.round(np.asarray(lat), 7)
 
 
+def nominal_plot_counts(n_plots: int) -> dict[str, int]:
+    """Plots per class of a survey of ``n_plots`` plots, when every class has cells enough.
+
+    Parameters
+    ----------
+    n_plots
+        Plots per epoch (:attr:`~carbonsink.synthetic.parameters.ScaleSpec.n_plots`).
+
+    Returns
+    -------
+    dict
+        ``round(share × n_plots)`` per vegetated class, in the sampling order.
+    """
+    return {name: round(share * n_plots) for name, share in _PLOT_SHARES.items()}
+
+
+def dead_matter_plot_count(n_class: int) -> int:
+    """How many of a class's ``n_class`` plots get a dead-matter sub-quadrat.
+
+    Parameters
+    ----------
+    n_class
+        Plots of the class in the epoch.
+
+    Returns
+    -------
+    int
+        ``min(n_class, max(DOM_MIN_PLOTS, round(DOM_PLOT_SHARE × n_class)))``.
+    """
+    return min(n_class, max(DOM_MIN_PLOTS, round(DOM_PLOT_SHARE * n_class)))
+
+
+def _dead_matter(
+    landscape: Landscape,
+    epoch: EpochTruth,
+    names: npt.NDArray[np.str_],
+    dom_mg_ha: npt.NDArray[np.float64],
+    heterogeneity: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """Dead organic matter (g/m²) of the plots with a sub-quadrat, NaN on the others.
+
+    Parameters
+    ----------
+    landscape, epoch
+        The truth (for the seed and the epoch name of the random stream).
+    names
+        Class of each plot.
+    dom_mg_ha
+        True DOM of each plot's cell, Mg DM/ha.
+    heterogeneity
+        The mean-one heterogeneity factor of each plot's live clip.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``agb_dead_g_m2`` per plot, rounded to 0.1 g/m², NaN where not collected.
+
+    Notes
+    -----
+    Every draw comes from the stream ``"fieldwork.plots.dom.<epoch>"``, so the
+    live plot table's own draws are exactly those of a survey without DOM.
+    """
+    rng = named_stream(landscape.seed, f"fieldwork.plots.dom.{epoch.spec.name}")
+    dead = np.full(names.size, np.nan)
+    sd = DOM_SUBQUADRAT_LOG_SD
+    for name in _PLOT_SHARES:
+        members = np.flatnonzero(names == name)
+        n = dead_matter_plot_count(members.size)
+        chosen = np.sort(rng.choice(members, size=n, replace=False))
+        own = np.exp(sd * rng.standard_normal(n) - sd**2 / 2)
+        weighing = 1.0 + 0.03 * rng.standard_normal(n)
+        value = dom_mg_ha[chosen] * G_M2_PER_MG_HA * heterogeneity[chosen] * own * weighing
+        dead[chosen] = np.round(np.maximum(value, 0.0), 1)
+    return dead
+
+
 def plots(landscape: Landscape, epoch: EpochTruth) -> pd.DataFrame:
-    """The epoch's biomass plots: ``plot_id, lon, lat, agb_g_m2, size_m2, veg_class, date``.
+    """The epoch's biomass plots.
 
     Parameters
     ----------
@@ -128,7 +222,9 @@ def plots(landscape: Landscape, epoch: EpochTruth) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per plot, sorted by ``plot_id``; lon/lat in EPSG:4490.
+        ``plot_id, lon, lat, agb_g_m2, agb_dead_g_m2, size_m2, veg_class, date``,
+        one row per plot, sorted by ``plot_id``; lon/lat in EPSG:4490;
+        ``agb_dead_g_m2`` is NaN on the plots without a dead-matter sub-quadrat.
     """
     rng = named_stream(landscape.seed, f"fieldwork.plots.{epoch.spec.name}")
     inside = landscape.grid.boundary_mask(landscape.boundary)
@@ -136,6 +232,8 @@ def plots(landscape: Landscape, epoch: EpochTruth) -> pd.DataFrame:
     classes = landscape.crop(epoch.class_code)
     n_total = landscape.scale.n_plots
     rows: list[dict[str, object]] = []
+    # Per row: class, true DOM of the cell and the live clip's heterogeneity.
+    dom_inputs: list[tuple[str, float, float]] = []
     for name, share in _PLOT_SHARES.items():
         code = CLASS_BY_NAME[name].code
         n = round(share * n_total)
@@ -160,17 +258,29 @@ def plots(landscape: Landscape, epoch: EpochTruth) -> pd.DataFrame:
             gy = cells.y + rng.normal(0.0, _GNSS_SD_M, agb.size)
             lon, lat = _lonlat(gx, gy, PLOTS_CRS)
             days = rng.integers(-3, 4, agb.size)
+            dom = epoch.dom_mg_ha[lr, lc]
             for i in range(agb.size):
+                dom_inputs.append((name, float(dom[i]), float(heterogeneity[i])))
                 rows.append(
                     {
                         "lon": lon[i],
                         "lat": lat[i],
                         "agb_g_m2": round(float(agb_g_m2[i]), 1),
+                        "agb_dead_g_m2": np.nan,
                         "size_m2": size,
                         "veg_class": name,
                         "date": (epoch.spec.date + dt.timedelta(days=int(days[i]))).isoformat(),
                     }
                 )
+    dead = _dead_matter(
+        landscape,
+        epoch,
+        np.array([d[0] for d in dom_inputs], dtype=np.str_),
+        np.array([d[1] for d in dom_inputs], dtype=np.float64),
+        np.array([d[2] for d in dom_inputs], dtype=np.float64),
+    )
+    for row, value in zip(rows, dead, strict=True):
+        row["agb_dead_g_m2"] = float(value)
     order = rng.permutation(len(rows))
     table = pd.DataFrame([rows[i] for i in order])
     table.insert(0, "plot_id", [f"P{epoch.spec.name}-{i + 1:03d}" for i in range(len(table))])

@@ -43,7 +43,10 @@ nest in it):
    exp(−z/30)``. By 2025 carbon accumulates as ``a exp(−z/12)`` with ``a``
    set so that the 0–30 cm gain equals ``5 yr × r`` Mg C/ha, ``r`` the mean
    of the two epochs' class rates times a lognormal field. Stocks are
-   ``Σ OC × BD × Δz`` on 0.5 cm layers (METHODOLOGY.md §3).
+   ``Σ OC × BD × Δz`` on 0.5 cm layers (docs/methodology.md §3).
+7. **Dead organic matter** (Mg DM/ha). ``DOM = r_c × AGB × m`` with a per-class
+   and per-epoch dead:live ratio and a persistent mean-one lognormal field
+   (:mod:`~carbonsink.synthetic.dead_matter`).
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from shapely.geometry import Polygon
 from shapely.geometry.polygon import orient
 
 from carbonsink.grid import Grid
+from carbonsink.synthetic.dead_matter import dom_density, dom_multiplier
 from carbonsink.synthetic.parameters import (
     CLASS_BY_NAME,
     CLASSES,
@@ -142,7 +146,7 @@ class SoilProfile:
         Notes
         -----
         ``SOC = Σ OC_i [%] × BD_i [g cm⁻³] × d_i [cm]`` over layers of
-        :data:`SOIL_STEP_CM` (METHODOLOGY.md §3), evaluated at layer midpoints.
+        :data:`SOIL_STEP_CM` (docs/methodology.md §3), evaluated at layer midpoints.
         """
         total = np.zeros(np.shape(self.oc_surface_pct), dtype=np.float64)
         for z in self._midpoints(top_cm, bottom_cm):
@@ -207,6 +211,7 @@ class EpochTruth:
     soc_0_30_mg_ha: FloatArray
     soc_0_100_mg_ha: FloatArray
     lidar_block: Polygon
+    dom_mg_ha: FloatArray  # dead organic matter (litter, standing dead), Mg DM/ha
 
     @property
     def water_mask(self) -> npt.NDArray[np.bool_]:
@@ -332,10 +337,14 @@ def build_landscape(seed: int, scale: ScaleSpec) -> Landscape:
     years = (EPOCHS[1].date - EPOCHS[0].date).days / 365.25
     soil_2025 = _soil_gain(soil_2020, classes_2020, classes_2025, fields, years=years)
 
+    dead = dom_multiplier(seed, shape, resolution_m=RESOLUTION_M)
+
     epochs = []
-    for spec, elevation, classes, agb, soil, block in (
-        (EPOCHS[0], elevations[0], classes_2020, agb_2020, soil_2020, blocks[0]),
-        (EPOCHS[1], elevations[1], classes_2025, agb_2025, soil_2025, blocks[1]),
+    for index, (spec, elevation, classes, agb, soil, block) in enumerate(
+        (
+            (EPOCHS[0], elevations[0], classes_2020, agb_2020, soil_2020, blocks[0]),
+            (EPOCHS[1], elevations[1], classes_2025, agb_2025, soil_2025, blocks[1]),
+        )
     ):
         height = _canopy_height(classes, agb, fields)
         lai = _lai(classes, agb)
@@ -354,6 +363,7 @@ def build_landscape(seed: int, scale: ScaleSpec) -> Landscape:
                 soc_0_30_mg_ha=soil.stock_mg_ha(0.0, 30.0),
                 soc_0_100_mg_ha=soil.stock_mg_ha(0.0, 100.0),
                 lidar_block=block,
+                dom_mg_ha=dom_density(classes, agb, dead, epoch_index=index),
             )
         )
     return Landscape(

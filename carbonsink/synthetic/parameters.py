@@ -5,11 +5,13 @@ their carbon parameters, the two epochs, and the three survey sizes — so the
 README written into a survey, ``survey.toml`` and the tests all quote the same
 numbers.
 
-Sources of the values: METHODOLOGY.md §2 (carbon fraction, root:shoot ratios,
+Sources of the values: docs/methodology.md §2 (carbon fraction, root:shoot ratios,
 peak-season biomass of Carex, Miscanthus and reed on Poyang/Dongting), §3
 (soil ranges) and §4 (CH4; the per-class fluxes are this generator's own
 choice, tagged [U], of annual means in the range reported for Dongting-type
-floodplains: low on open water and mudflat, highest in sedge meadow).
+floodplains: low on open water and mudflat, highest in sedge meadow). The
+dead-organic-matter parameters (:data:`DOM_RATIOS`, :data:`DOM_MULTIPLIER_LOG_SD`
+and the sub-quadrat protocol) are also this generator's own choice, [U].
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ __all__ = [
     "CLASS_BY_CODE",
     "CLASS_BY_NAME",
     "CLASS_NAMES",
+    "DOM_MIN_PLOTS",
+    "DOM_MULTIPLIER_LENGTH_M",
+    "DOM_MULTIPLIER_LOG_SD",
+    "DOM_PLOT_SHARE",
+    "DOM_RATIOS",
+    "DOM_SUBQUADRAT_LOG_SD",
     "EPOCHS",
     "GWP_CH4_AR5",
     "SCALES",
@@ -35,10 +43,43 @@ __all__ = [
 
 Scale = Literal["small", "medium", "large"]
 
-#: Carbon fraction of dry matter, herbaceous and trees (IPCC 2006; METHODOLOGY.md §2).
+#: Carbon fraction of dry matter, herbaceous and trees (IPCC 2006; docs/methodology.md §2).
 CARBON_FRACTION: Final = 0.47
-#: Global warming potential of CH4 over 100 years, IPCC AR5 (METHODOLOGY.md §4).
+#: Global warming potential of CH4 over 100 years, IPCC AR5 (docs/methodology.md §4).
 GWP_CH4_AR5: Final = 28.0
+
+#: Dead:live ratio ``r`` of each class in the 2020 and 2025 epochs (the order of
+#: :data:`EPOCHS`): true dead organic matter (litter and standing dead, Mg DM/ha)
+#: is ``DOM = r × AGB × m`` with ``m`` a mean-one spatial multiplier. September
+#: values for a Dongting floodplain, a generator choice [U]: none on open water;
+#: a thin drift-litter film on mudflat; litter under the short-lived sedge canopy;
+#: standing dead culms and litter in the reed and Miscanthus beds; poplar litter and
+#: dead wood, small relative to a large live stock. By 2025 the reed and Miscanthus
+#: beds — recovering, no longer cut in winter since the lake's paper mills closed —
+#: carry 20 % more standing dead. Cleared poplar stands take the ratio of the class
+#: they recover as.
+DOM_RATIOS: Final[dict[str, tuple[float, float]]] = {
+    "water": (0.0, 0.0),
+    "mudflat": (0.10, 0.10),
+    "sedge": (0.25, 0.25),
+    "reed": (0.45, 0.54),
+    "miscanthus": (0.40, 0.48),
+    "poplar": (0.12, 0.12),
+}
+#: SD of the log of the dead-organic-matter multiplier ``m = exp(σ F − σ²/2)``
+#: (mean 1; ``F`` a unit Gaussian random field), one persistent field for both epochs.
+DOM_MULTIPLIER_LOG_SD: Final = 0.25
+#: Correlation length of that field in m: the SD of the Gaussian smoothing kernel
+#: (:func:`~carbonsink.synthetic.random_fields.gaussian_field`), as for every field.
+DOM_MULTIPLIER_LENGTH_M: Final = 40.0
+#: Share of each class's clip plots whose dead organic matter (litter and standing
+#: dead) is also collected, in a sub-quadrat.
+DOM_PLOT_SHARE: Final = 1.0 / 3.0
+#: ... but at least this many plots of a class (all of them when it has fewer).
+DOM_MIN_PLOTS: Final = 5
+#: SD of the log of the sub-quadrat's own dead-matter heterogeneity, on top of the
+#: heterogeneity it shares with the live clip of the same plot.
+DOM_SUBQUADRAT_LOG_SD: Final = 0.2
 
 
 @dataclass(frozen=True)
@@ -75,6 +116,12 @@ class ClassParams:
         Surface bulk density of the class, g cm⁻³.
     soc_gain_mg_ha_yr
         Soil carbon gain in the 0–30 cm layer, Mg C ha⁻¹ yr⁻¹.
+
+    Notes
+    -----
+    Two properties complete the parameters: :attr:`carbon_fraction` (the same
+    for every class) and :attr:`dom_ratio` (the class's dead:live ratios of
+    :data:`DOM_RATIOS`).
     """
 
     name: str
@@ -96,6 +143,11 @@ class ClassParams:
     def carbon_fraction(self) -> float:
         """Carbon fraction of dry matter (the same for every class)."""
         return CARBON_FRACTION
+
+    @property
+    def dom_ratio(self) -> tuple[float, float]:
+        """Dead:live ratio of dead organic matter to AGB in the 2020 and 2025 epochs."""
+        return DOM_RATIOS[self.name]
 
 
 #: The six classes, in code order.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from carbonsink.synthetic.fieldwork import dead_matter_plot_count, nominal_plot_counts
 from carbonsink.synthetic.landscape import (
     ANALYSIS_CRS,
     RESOLUTION_M,
@@ -11,7 +12,17 @@ from carbonsink.synthetic.landscape import (
     Landscape,
 )
 from carbonsink.synthetic.lidar import LIDAR_CRS
-from carbonsink.synthetic.parameters import CARBON_FRACTION, CLASSES, GWP_CH4_AR5, Scale
+from carbonsink.synthetic.parameters import (
+    CARBON_FRACTION,
+    CLASSES,
+    DOM_MULTIPLIER_LENGTH_M,
+    DOM_MULTIPLIER_LOG_SD,
+    DOM_SUBQUADRAT_LOG_SD,
+    EPOCHS,
+    GWP_CH4_AR5,
+    Scale,
+)
+from carbonsink.units import CO2_PER_C
 
 __all__ = ["readme_text"]
 
@@ -41,7 +52,9 @@ _FILES = (
     ),
     (
         "`plots_<epoch>.csv`",
-        "biomass plots: `plot_id, lon, lat, agb_g_m2, size_m2, veg_class, date`",
+        "biomass plots: `plot_id, lon, lat, agb_g_m2, agb_dead_g_m2, size_m2, veg_class, "
+        "date`; `agb_dead_g_m2` (dead organic matter) on about one plot in three, empty "
+        "on the others",
         "EPSG:4490",
     ),
     (
@@ -68,17 +81,20 @@ def _file_table() -> str:
 
 
 def _class_table() -> str:
+    dom_header = " / ".join(e.name for e in EPOCHS)
     rows = [
         "| code | class | AGB mean (Mg DM/ha) | height (m) | R (root:shoot) | CF | "
-        "CH4 (mg m⁻² d⁻¹) | surface SOC (%) | 0–30 cm SOC gain (Mg C/ha/yr) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "CH4 (mg m⁻² d⁻¹) | surface SOC (%) | 0–30 cm SOC gain (Mg C/ha/yr) | "
+        f"DOM:AGB r {dom_header} |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in CLASSES:
         low, high = c.height_range_m
         rows.append(
             f"| {c.code} | {c.name} | {c.agb_mean_mg_ha:g} | {low:g}–{high:g} | "
             f"{c.root_shoot:g} | {c.carbon_fraction:g} | {c.ch4_flux_mg_m2_d:g} | "
-            f"{c.soc_surface_pct:g} | {c.soc_gain_mg_ha_yr:g} |"
+            f"{c.soc_surface_pct:g} | {c.soc_gain_mg_ha_yr:g} | "
+            f"{' / '.join(f'{r:g}' for r in c.dom_ratio)} |"
         )
     return "\n".join(rows)
 
@@ -110,10 +126,13 @@ def readme_text(landscape: Landscape, *, scale: Scale, totals: dict[str, Any]) -
     )
     stock_rows = "\n".join(
         f"| {name} | {v['area_ha']['total']:.2f} | {v['stocks_t_c']['agb_c']:.1f} | "
-        f"{v['stocks_t_c']['bgb_c']:.1f} | {v['stocks_t_c']['soc_0_30']:.1f} | "
-        f"{v['stocks_t_c']['soc_0_100']:.1f} |"
+        f"{v['stocks_t_c']['bgb_c']:.1f} | {v['stocks_t_c']['dom_c']:.1f} | "
+        f"{v['stocks_t_c']['soc_0_30']:.1f} | {v['stocks_t_c']['soc_0_100']:.1f} |"
         for name, v in totals["epochs"].items()
     )
+    nominal = nominal_plot_counts(landscape.scale.n_plots)
+    dead_plots = {name: dead_matter_plot_count(n) for name, n in nominal.items()}
+    dead_text = ", ".join(f"{name} {n}" for name, n in dead_plots.items())
     return f"""# Junshan wetland demonstration (synthetic)
 
 A synthetic survey of a Junshan-like freshwater floodplain on East Dongting
@@ -165,6 +184,22 @@ the class's height range. LAI = min(LAI_max, c × AGB); fractional cover
 `C_veg = AGB × CF × (1 + R)` with CF = {CARBON_FRACTION} and R per class
 (table; the same values are in survey.toml's `[vegetation]`).
 
+**Dead organic matter** (DOM: litter and standing dead, Mg DM/ha; a
+generator choice, [U]). `DOM = r × AGB × m`, with `r` the class's dead:live
+ratio of the epoch (table, column DOM:AGB) and `m = exp(σ F − σ²/2)` a
+lognormal multiplier of mean 1 (σ = {DOM_MULTIPLIER_LOG_SD:g}, correlation
+length {DOM_MULTIPLIER_LENGTH_M:g} m, its own random field), the same field in
+both epochs. September ratios of a Dongting floodplain: none on open water, a
+thin drift-litter film on mudflat, litter under the short-lived sedge canopy,
+standing dead culms and litter in the reed and Miscanthus beds, poplar litter
+and dead wood (small relative to a large live stock). By {last.name} the
+recovering reed and Miscanthus beds, no longer cut in winter, carry 20 % more
+standing dead, so the DOM change is not just the AGB change: where a cell
+keeps its class its dead:live ratio changes by exactly
+r_{last.name} / r_{first.name} (1.2 in reed and Miscanthus, 1 elsewhere). Cleared
+poplar stands take the ratio of the class they recover as. DOM carbon =
+DOM × CF (CF = {CARBON_FRACTION}); `C_veg` above is live vegetation only.
+
 **Soil.** `OC(z) = OC_deep + (OC_0 − OC_deep) e^(−z/λ)` with a class- and
 elevation-dependent surface value plus a 200 m residual field that no
 covariate explains (0.8–4 %), `OC_deep` ≈ 0.55 %; bulk density rises from
@@ -200,7 +235,19 @@ the vegetated classes, a third inside the LiDAR block: 1 m² clip plots
 (herbaceous, mudflat) and 400 m² poplar inventory plots; `agb_g_m2` = true
 cell AGB × 100 × lognormal within-cell heterogeneity (SD of log 0.3; 0.1 for
 poplar) × 3 % weighing error; positions carry a 2 m handheld-GNSS error
-(plots lie at least 10 m inside the boundary).
+(plots lie at least 10 m inside the boundary). On about one plot in three
+— max(5, round(n/3)) of a class's n plots, all of them when it has fewer;
+nominally {sum(dead_plots.values())} plots per epoch:
+{dead_text} — litter and standing dead are also collected
+in a sub-quadrat and weighed dry: `agb_dead_g_m2` = true cell DOM × 100 ×
+the same within-cell heterogeneity factor as the plot's live clip (dead and
+live of one quadrat are correlated) × the sub-quadrat's own lognormal
+heterogeneity (SD of log {DOM_SUBQUADRAT_LOG_SD:g}) × 3 % weighing error. The
+other plots leave `agb_dead_g_m2` empty (not measured, not 0). So few
+dead-matter plots suit a per-class dead:live ratio (with its standard error)
+better than a model; poplar and mudflat have only ~5 such plots each, so a
+pooled ratio (e.g. poplar with the other classes, or over both epochs) is
+acceptable there.
 {landscape.scale.n_cores} soil cores per epoch (layers 0–10, 10–20, 20–30,
 30–50, 50–70, 70–100 cm; 15 % stop at 50 or 70 cm) sample the cell's true
 profile × a micro-site factor, with lab error (BD 5 %, CHN 3 %, dichromate
@@ -212,7 +259,8 @@ per epoch, stratified by true class.
 
 `truth/truth_<epoch>.nc`: `class` (1 water, 2 mudflat, 3 sedge, 4 reed,
 5 miscanthus, 6 poplar), `elevation_m`, `canopy_height_m`, `agb_mg_ha`,
-`bgb_mg_ha`, `veg_c_mg_ha`, `soc_0_30_mg_ha`, `soc_0_100_mg_ha`,
+`bgb_mg_ha`, `veg_c_mg_ha`, `dom_mg_ha` (dead organic matter, Mg DM/ha),
+`soc_0_30_mg_ha`, `soc_0_100_mg_ha`,
 `soc_surface_pct`, `lai`, `fractional_cover`, `water_mask` (at the image
 dates), `inside_boundary` (cell centre inside the boundary), `lidar_coverage`
 (cell centre inside the flight block).
@@ -220,22 +268,31 @@ dates), `inside_boundary` (cell centre inside the boundary), `lidar_coverage`
 `truth/totals.json`, inside the boundary with true cell areas
 (`Grid.cell_area_ha`), from the float32 values in the NetCDF files:
 
-- class areas (ha); pool totals in t C: `agb_c = Σ A·AGB·CF`,
-  `bgb_c = Σ A·BGB·CF`, `veg_c`, `soc_0_30`, `soc_0_100`; AGB (t DM) inside and
-  outside the LiDAR block;
-- `ΔC_pool = (stock_{last.name} − stock_{first.name}) / years`, years = days
-  between the reference dates / 365.25 = {sink["years"]:.4f};
-- removals = 44/12 × (ΔC_agb + ΔC_bgb + ΔC_soc_0_100) (t CO2e/yr);
+- class areas (ha); pool totals in t C (`stocks_t_c`): `agb_c = Σ A·AGB·CF`,
+  `bgb_c = Σ A·BGB·CF`, `veg_c` (live AGB + BGB), `dom_c = Σ A·DOM·CF` (dead
+  organic matter), `soc_0_30`, `soc_0_100`; AGB (t DM) inside and outside the
+  LiDAR block;
+- `ΔC_pool = (stock_{last.name} − stock_{first.name}) / years` (`delta_c_t_c_yr`,
+  every pool including `dom_c`), years = days between the reference dates /
+  365.25 = {sink["years"]:.4f};
+- removals = 44/12 × (ΔC_agb + ΔC_bgb + ΔC_soc_0_100 + ΔC_dom) (t CO2e/yr);
 - CH4 = Σ_class area_{last.name} × flux × 365 × 1e-5 × {GWP_CH4_AR5:g} (AR5)
   (t CO2e/yr), using the {last.name} class areas;
-- net = removals − CH4.
+- net = removals − CH4;
+- for a ledger that does not count dead organic matter:
+  `removals_without_dom_t_co2e_yr` = 44/12 × (ΔC_agb + ΔC_bgb + ΔC_soc_0_100)
+  and `net_without_dom_t_co2e_yr` = that − CH4.
 
-| epoch | area (ha) | AGB C (t) | BGB C (t) | SOC 0–30 (t) | SOC 0–100 (t) |
-|---|---|---|---|---|---|
+| epoch | area (ha) | AGB C (t) | BGB C (t) | DOM C (t) | SOC 0–30 (t) | SOC 0–100 (t) |
+|---|---|---|---|---|---|---|
 {stock_rows}
 
+True dead-organic-matter change ΔC_dom = {sink["delta_c_t_c_yr"]["dom_c"]:+.2f} t C/yr
+({CO2_PER_C * sink["delta_c_t_c_yr"]["dom_c"]:+.1f} t CO2e/yr).
 True sink {first.name}→{last.name}: removals {sink["removals_t_co2e_yr"]:.1f} t CO2e/yr,
-CH4 {sink["ch4_t_co2e_yr"]:.1f} t CO2e/yr, **net {sink["net_t_co2e_yr"]:.1f} t CO2e/yr**.
+CH4 {sink["ch4_t_co2e_yr"]:.1f} t CO2e/yr, **net {sink["net_t_co2e_yr"]:.1f} t CO2e/yr**;
+without dead organic matter: removals {sink["removals_without_dom_t_co2e_yr"]:.1f},
+net {sink["net_without_dom_t_co2e_yr"]:.1f} t CO2e/yr.
 Peak herbaceous AGB is a stock that dies back each year, not an annual sink:
 only the change between the epochs counts.
 """

@@ -127,7 +127,8 @@ def generate_survey(
     Notes
     -----
     The generative model is described in the module docstrings of
-    :mod:`carbonsink.synthetic.landscape`, :mod:`~carbonsink.synthetic.imagery`,
+    :mod:`carbonsink.synthetic.landscape`, :mod:`~carbonsink.synthetic.dead_matter`,
+    :mod:`~carbonsink.synthetic.imagery`,
     :mod:`~carbonsink.synthetic.lidar`, :mod:`~carbonsink.synthetic.fieldwork`
     and :mod:`~carbonsink.synthetic.truth`, and in the README.md written into
     the survey.
@@ -297,7 +298,7 @@ def survey_toml(landscape: Landscape) -> str:
         known = DEFAULT_CLASSES.get(params.name)
         if known is not None and known.root_shoot_range is not None:
             low, high = known.root_shoot_range
-            lines.append(f"root_shoot_range = [{low!r}, {high!r}]  # METHODOLOGY.md §2")
+            lines.append(f"root_shoot_range = [{low!r}, {high!r}]  # docs/methodology.md §2")
         lines += [
             f"ch4_flux_mg_m2_d = {params.ch4_flux_mg_m2_d!r}",
             "n2o_flux_mg_m2_d = 0.0  # the synthetic world emits no N2O",

@@ -13,14 +13,20 @@ from exactly the float32 values written to the NetCDF files:
 * AGB total = Σ_inside A × agb_mg_ha (t dry matter), split by the epoch's
   LiDAR coverage mask;
 * pool totals (t C): agb_c = Σ A × agb × CF, bgb_c = Σ A × bgb × CF,
-  veg_c = Σ A × veg_c_mg_ha, soc_0_30 = Σ A × soc_0_30_mg_ha,
-  soc_0_100 = Σ A × soc_0_100_mg_ha, with CF = 0.47;
+  veg_c = Σ A × veg_c_mg_ha (live vegetation only), soc_0_30 = Σ A ×
+  soc_0_30_mg_ha, soc_0_100 = Σ A × soc_0_100_mg_ha, dom_c = Σ A × dom × CF
+  (dead organic matter), with CF = 0.47;
 * ΔC_pool = (total_2025 − total_2020) / years (t C/yr), with years =
   days between the epochs' reference dates / 365.25;
-* removals = 44/12 × (ΔC_agb_c + ΔC_bgb_c + ΔC_soc_0_100) (t CO2e/yr);
+* removals = 44/12 × (ΔC_agb_c + ΔC_bgb_c + ΔC_soc_0_100 + ΔC_dom_c)
+  (t CO2e/yr), the pools of :data:`REMOVAL_POOLS`;
 * CH4 = Σ_k area_k(2025) × F_k × 365 × 1e-5 × 28 (t CO2e/yr), F_k the class
   flux in mg CH4 m⁻² d⁻¹, GWP AR5 = 28, class areas of the later epoch;
-* net = removals − CH4.
+* net = removals − CH4;
+* for comparison with a ledger that does not count dead organic matter:
+  removals_without_dom = 44/12 × (ΔC_agb_c + ΔC_bgb_c + ΔC_soc_0_100) and
+  net_without_dom = removals_without_dom − CH4 (the definitions before the
+  DOM pool was added).
 """
 
 from __future__ import annotations
@@ -38,10 +44,12 @@ from carbonsink.synthetic.landscape import EpochTruth, Landscape
 from carbonsink.synthetic.parameters import CARBON_FRACTION, CLASSES, GWP_CH4_AR5
 from carbonsink.units import CO2_PER_C, T_HA_YR_PER_MG_M2_D
 
-__all__ = ["REMOVAL_POOLS", "totals", "truth_dataset", "write_truth"]
+__all__ = ["REMOVAL_POOLS", "REMOVAL_POOLS_WITHOUT_DOM", "totals", "truth_dataset", "write_truth"]
 
 #: Pools counted in the removals.
-REMOVAL_POOLS: Final = ("agb_c", "bgb_c", "soc_0_100")
+REMOVAL_POOLS: Final = ("agb_c", "bgb_c", "soc_0_100", "dom_c")
+#: Pools of the DOM-free removals (``removals_without_dom_t_co2e_yr``).
+REMOVAL_POOLS_WITHOUT_DOM: Final = tuple(p for p in REMOVAL_POOLS if p != "dom_c")
 
 _FLOAT_LAYERS: Final = (
     ("elevation_m", "m", "true terrain elevation (Yellow Sea 1985 height)"),
@@ -49,6 +57,11 @@ _FLOAT_LAYERS: Final = (
     ("agb_mg_ha", "Mg ha-1", "true above-ground biomass (dry matter)"),
     ("bgb_mg_ha", "Mg ha-1", "true below-ground biomass (dry matter), AGB x root:shoot"),
     ("veg_c_mg_ha", "Mg C ha-1", "true vegetation carbon, AGB x CF x (1 + R)"),
+    (
+        "dom_mg_ha",
+        "Mg DM/ha",
+        "true dead organic matter (litter and standing dead, dry matter), r x AGB x m",
+    ),
     ("soc_0_30_mg_ha", "Mg C ha-1", "true soil organic carbon stock 0-30 cm"),
     ("soc_0_100_mg_ha", "Mg C ha-1", "true soil organic carbon stock 0-100 cm"),
     ("soc_surface_pct", "%", "true soil organic carbon at the surface"),
@@ -89,6 +102,7 @@ def truth_dataset(landscape: Landscape, epoch: EpochTruth) -> xr.Dataset:
         "agb_mg_ha": agb,
         "bgb_mg_ha": agb * ratio,
         "veg_c_mg_ha": agb * CARBON_FRACTION * (1.0 + ratio),
+        "dom_mg_ha": crop(epoch.dom_mg_ha),
         "soc_0_30_mg_ha": crop(epoch.soc_0_30_mg_ha),
         "soc_0_100_mg_ha": crop(epoch.soc_0_100_mg_ha),
         "soc_surface_pct": crop(epoch.soil.oc_pct(0.0)),
@@ -187,6 +201,7 @@ def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, A
             "veg_c": total("veg_c_mg_ha"),
             "soc_0_30": total("soc_0_30_mg_ha"),
             "soc_0_100": total("soc_0_100_mg_ha"),
+            "dom_c": total("dom_mg_ha") * CARBON_FRACTION,
         }
         class_area = {c.name: float(np.sum(weights[classes == c.code])) for c in CLASSES}
         out["epochs"][epoch.spec.name] = {
@@ -206,6 +221,7 @@ def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, A
     s2 = out["epochs"][last.name]["stocks_t_c"]
     delta = {pool: (s2[pool] - s1[pool]) / years for pool in s1}
     removals = CO2_PER_C * sum(delta[pool] for pool in REMOVAL_POOLS)
+    removals_without_dom = CO2_PER_C * sum(delta[pool] for pool in REMOVAL_POOLS_WITHOUT_DOM)
     areas_2 = out["epochs"][last.name]["area_ha"]
     ch4_by_class = {
         c.name: areas_2[c.name] * c.ch4_flux_mg_m2_d * T_HA_YR_PER_MG_M2_D * GWP_CH4_AR5
@@ -225,20 +241,28 @@ def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, A
         "ch4_flux_mg_m2_d": {c.name: c.ch4_flux_mg_m2_d for c in CLASSES},
         "gwp_ch4": GWP_CH4_AR5,
         "net_t_co2e_yr": removals - ch4,
+        "removal_pools_without_dom": list(REMOVAL_POOLS_WITHOUT_DOM),
+        "removals_without_dom_t_co2e_yr": removals_without_dom,
+        "net_without_dom_t_co2e_yr": removals_without_dom - ch4,
     }
     out["method"] = {
         "inside": "cells whose centre is inside boundary.geojson (Grid.boundary_mask)",
         "area": "true (ellipsoidal) cell area in ha, Grid.cell_area_ha",
         "stocks_t_c": "sum over inside cells of density [Mg/ha] x cell area [ha]; "
-        "agb_c = AGB x CF, bgb_c = BGB x CF, CF = 0.47; values as stored (float32) in "
-        "truth_<epoch>.nc",
+        "agb_c = AGB x CF, bgb_c = BGB x CF, dom_c = DOM x CF (dead organic matter: litter "
+        "and standing dead), CF = 0.47; veg_c = live AGB + BGB carbon (no DOM); values as "
+        "stored (float32) in truth_<epoch>.nc",
         "agb_t_dm": "sum of agb_mg_ha x cell area, split by the epoch's lidar_coverage mask",
         "delta_c_t_c_yr": "(stock_2025 - stock_2020) / years, years = days between the "
         "epochs' dates / 365.25",
-        "removals_t_co2e_yr": "44/12 x (delta agb_c + delta bgb_c + delta soc_0_100)",
+        "removals_t_co2e_yr": "44/12 x (delta agb_c + delta bgb_c + delta soc_0_100 + delta dom_c)",
+        "removals_without_dom_t_co2e_yr": "44/12 x (delta agb_c + delta bgb_c + delta "
+        "soc_0_100): the removals without the dead-organic-matter pool, to score a ledger "
+        "that does not count DOM",
         "ch4_t_co2e_yr": "sum over classes of area_2025 [ha] x flux [mg CH4/m2/d] x 365e-5 "
         "x GWP 28 (AR5)",
         "net_t_co2e_yr": "removals - CH4",
+        "net_without_dom_t_co2e_yr": "removals_without_dom - CH4",
     }
     out["seed"] = landscape.seed
     return out

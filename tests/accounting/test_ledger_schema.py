@@ -14,7 +14,7 @@ import pytest
 from carbonsink.accounting.ledger import LEDGER_SCHEMA, build_ledger
 from carbonsink.accounting.montecarlo import Fixed, LogNormal
 from carbonsink.accounting.parameters import ClassParameters
-from carbonsink.accounting.pools import KeyedTotals, StratumTotals
+from carbonsink.accounting.pools import KeyedTotals, RatioTotals, StratumTotals
 from carbonsink.accounting.profiles import load_profile
 from carbonsink.accounting.simulation import EpochInputs
 
@@ -35,6 +35,12 @@ def _epoch(name: str, date: dt.date, agb: float, soc: float) -> EpochInputs:
                 replicates=np.array([agb, agb / 2]) + rng.normal(0, 5, size=(50, 2)),
             ),
             "soc_t_c": StratumTotals(totals={"sedge": soc, "reed": soc / 2}, se=20.0),
+            # Dead organic matter as dead:live ratios (reed its own, sedge the pooled one).
+            "dom_t_dm": RatioTotals(
+                base="agb_t_dm",
+                ratios={"reed": (0.4, 0.05), "pooled": (0.3, 0.1)},
+                group_of={"reed": "reed", "sedge": "pooled"},
+            ),
         },
         class_area_ha={"sedge": (10.0, 1.0), "reed": (5.0, 0.5)},
     )
@@ -70,8 +76,10 @@ def ledger_json() -> dict[str, Any]:
 
 def _documented(key: str, doc: str) -> bool:
     generic = re.sub(r"_(2020|2025)_", "_<epoch>_", key)
-    generic = re.sub(r"^(agb|bgb|soc_0_100|soc_0_30)_<epoch>", "<pool>_<epoch>", generic)
-    generic = re.sub(r"^d_(agb|bgb|soc_0_100|soc_0_30)_", "d_<pool>_", generic)
+    generic = re.sub(r"^(agb|bgb|dom|soc_0_100|soc_0_30)_<epoch>", "<pool>_<epoch>", generic)
+    generic = re.sub(r"^d_(agb|bgb|dom|soc_0_100|soc_0_30)_", "d_<pool>_", generic)
+    # The inputs of a quantity are named after its stem (agb_t_dm → agb_…).
+    generic = re.sub(r"^(agb|dom|soc)_(bootstrap_replicates|total_)", r"<stem>_\2", generic)
     return f"`{key}`" in doc or f"`{generic}`" in doc
 
 
@@ -85,6 +93,8 @@ def test_every_key_of_the_ledger_is_documented(ledger_json: dict[str, Any]) -> N
     keys |= set(ledger_json["project"]["net"])
     keys |= set(ledger_json["project"]["uncertainty_rules"][0])
     keys |= set(ledger_json["inputs"]["2020"])
+    keys |= set(ledger_json["inputs"]["2020"]["dom_t_dm"])
+    assert ledger_json["pools"] == ["agb", "bgb", "dom", "soc_0_100"]
     missing = sorted(k for k in keys if not _documented(k, doc))
     assert missing == []
 

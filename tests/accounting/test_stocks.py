@@ -96,9 +96,9 @@ def test_bad_inputs() -> None:
 
 
 def test_truth_layers_reproduce_the_true_sink(sample_survey: Path) -> None:
-    # The synthetic survey's truth: removals = 44/12 × (ΔAGB C + ΔBGB C + ΔSOC 0–100)
-    # = 875.35 t CO2e/yr over 5.0075 years (truth/totals.json), from the same float32
-    # layers; AGB C = AGB × 0.47 and BGB C = BGB × 0.47 (CF of every class).
+    # The synthetic survey's truth: removals = 44/12 × (ΔAGB C + ΔBGB C + ΔDOM C +
+    # ΔSOC 0–100) = 904.71 t CO2e/yr over 5.0075 years (truth/totals.json), from the same
+    # float32 layers; AGB C = AGB × 0.47, BGB C = BGB × 0.47, DOM C = DOM × 0.47.
     import json
 
     from carbonsink.config import load_survey
@@ -114,6 +114,7 @@ def test_truth_layers_reproduce_the_true_sink(sample_survey: Path) -> None:
                     {
                         "agb_c_mg_ha": truth["agb_mg_ha"].astype(np.float64) * 0.47,
                         "bgb_c_mg_ha": truth["bgb_mg_ha"].astype(np.float64) * 0.47,
+                        "dom_c_mg_ha": truth["dom_mg_ha"].astype(np.float64) * 0.47,
                         "soc_0_100_mg_ha": truth["soc_0_100_mg_ha"].astype(np.float64),
                     }
                 ).load()
@@ -129,7 +130,7 @@ def test_truth_layers_reproduce_the_true_sink(sample_survey: Path) -> None:
         RunContext.build(survey).grid.cell_area_ha,
         legend,
         years=totals["years"],
-        pools=["agb", "bgb", "soc_0_100"],
+        pools=["agb", "bgb", "dom", "soc_0_100"],
         inside=inside,
     )
     assert table.loc["total", "removals_t_co2e_yr"] == pytest.approx(

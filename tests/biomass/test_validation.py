@@ -274,6 +274,32 @@ def test_residual_range_recovers_a_known_spherical_range() -> None:
     assert size == ranges[0]
 
 
+def test_a_range_too_long_for_the_folds_is_shortened() -> None:
+    # 400 points on 1 km²: blocks of the fitted range (721 m for this realisation) leave
+    # ⌈1000 / 721⌉² = 4 blocks holding points. Asking 40 blocks shortens the side by steps
+    # of 5 % until 40 blocks hold points (≤ 1000 / √40 = 158 m per side): the first step
+    # that does.
+    x, y, residuals = spherical_field(11)
+    range_m = residual_variogram_range(x, y, residuals)
+    assert range_m is not None
+
+    def blocks(side: float) -> int:
+        return len(
+            {(math.floor(a / side), math.floor(b / side)) for a, b in zip(x, y, strict=True)}
+        )
+
+    size, reason = default_block_size(x, y, residuals, min_blocks=40)
+    assert size < range_m
+    assert blocks(size) >= 40 > blocks(size / 0.95)
+    assert reason.startswith("residual variogram range") and "at least 40 blocks" in reason
+    # As many blocks as the range gives: the range stands.
+    needed = blocks(range_m)
+    assert default_block_size(x, y, residuals, min_blocks=needed) == (
+        range_m,
+        "residual variogram range",
+    )
+
+
 def test_pure_noise_falls_back_to_200_m() -> None:
     # Independent residuals have a flat variogram (pure nugget). Over 300 noise
     # fields of 400 points the rule rejected a range in 97 % of cases (the

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import xarray as xr
 
@@ -20,6 +21,7 @@ from carbonsink.pipeline.stages.cube import EpochCube
 
 if TYPE_CHECKING:
     from carbonsink.biomass.agb_map import BiomassPredictor, FittedBiomassModel
+    from carbonsink.biomass.dom import DomEstimate
     from carbonsink.biomass.model_choice import AgbModels
 
 __all__ = [
@@ -59,12 +61,17 @@ class EpochBiomass:
     fitted
         The AGB models (used and candidates) and the LiDAR decision.
     layers
-        ``agb_*`` layers of :func:`~carbonsink.biomass.agb_map.map_agb` and
-        the vegetation carbon of the mean and of both bounds.
+        ``agb_*`` layers of :func:`~carbonsink.biomass.agb_map.map_agb`, the
+        vegetation carbon of the mean and of both bounds, and the ``dom_*``
+        layers when the plots carry dead organic matter.
+    dom
+        The dead-organic-matter estimate; ``None`` when no plot carries
+        ``agb_dead_g_m2`` (the pool is not measured).
     """
 
     fitted: AgbModels
     layers: xr.Dataset
+    dom: DomEstimate | None = None
 
     @property
     def models(self) -> tuple[FittedBiomassModel, ...]:
@@ -84,12 +91,14 @@ class EpochBiomass:
 
 def epoch_biomass(ctx: RunContext, epoch: Epoch, cube: EpochCube) -> EpochBiomass:
     """Fit the biomass models of an epoch and map AGB, BGB and vegetation carbon."""
+    from carbonsink.biomass.dom import estimate_dom
     from carbonsink.biomass.model_choice import fit_agb_models
 
     section = ctx.survey.biomass
+    plots = epoch_plots(ctx, epoch)
     fitted = fit_agb_models(
         cube.cube,
-        epoch_plots(ctx, epoch),
+        plots,
         imagery_features=cube.imagery_features,
         lidar_features=cube.lidar_features,
         estimator_name=section.model,
@@ -98,7 +107,33 @@ def epoch_biomass(ctx: RunContext, epoch: Epoch, cube: EpochCube) -> EpochBiomas
         interval=section.interval,
         seed=ctx.seed,
     )
-    return EpochBiomass(fitted=fitted, layers=map_biomass(ctx, cube, fitted.models))
+    layers = map_biomass(ctx, cube, fitted.models)
+    classes = ctx.survey.vegetation.classes
+    dom = estimate_dom(
+        cube.cube,
+        plots,
+        layers,
+        legend=ctx.survey.vegetation.by_code(),
+        carbon_fraction={c.code: c.carbon_fraction for c in classes.values()},
+        features=cube.imagery_features,
+        method=section.dom_method,
+        water=_water(ctx, cube),
+        estimator_name=section.model,
+        n_estimators=section.n_estimators,
+        cv_block_m=section.cv_block_m,
+        interval=section.interval,
+        seed=ctx.seed,
+    )
+    if dom is not None:
+        layers = layers.merge(dom.layers)
+    return EpochBiomass(fitted=fitted, layers=layers, dom=dom)
+
+
+def _water(ctx: RunContext, cube: EpochCube) -> npt.NDArray[np.bool_]:
+    """Open water (the legend's class named ``water``): no biomass by rule."""
+    classes = ctx.survey.vegetation.classes
+    water_codes = [c.code for name, c in classes.items() if name == "water"]
+    return np.isin(cube.cube["landcover"].values, water_codes)
 
 
 def map_biomass(
@@ -111,14 +146,13 @@ def map_biomass(
     from carbonsink.biomass.carbon import ClassCarbonParameters, vegetation_carbon
 
     classes = ctx.survey.vegetation.classes
-    water_codes = [c.code for name, c in classes.items() if name == "water"]
     landcover = cube.cube["landcover"]
     agb = map_agb(
         cube.cube,
         models,
         interval=ctx.survey.biomass.interval,
         inside=cube.cube["inside_boundary"].values,
-        water=np.isin(landcover.values, water_codes),
+        water=_water(ctx, cube),
         outside="predict",
     )
     parameters = {

@@ -13,13 +13,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from carbonsink.accounting.ledger import Ledger, LedgerWarning, build_ledger
-from carbonsink.accounting.pools import KeyedTotals, StratumTotals
+from carbonsink.accounting.pools import KeyedTotals, Quantity, RatioTotals, StratumTotals
 from carbonsink.accounting.simulation import EpochInputs
 from carbonsink.errors import InputError
 from carbonsink.io.writers import write_csv, write_json
@@ -27,6 +28,9 @@ from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.outputs import OutputFolder
 from carbonsink.pipeline.stages.epoch import EpochResults
 from carbonsink.pipeline.stages.soil import soc_change, soc_column
+
+if TYPE_CHECKING:
+    from carbonsink.biomass.agb_map import FittedBiomassModel
 
 __all__ = [
     "epoch_ledger_inputs",
@@ -39,10 +43,32 @@ __all__ = [
 _KEY_BASE = 256
 
 
-def _agb_totals(
-    ctx: RunContext, result: EpochResults, keys: npt.NDArray[np.int64], codes: Sequence[int]
+def _keyed_totals(
+    ctx: RunContext,
+    result: EpochResults,
+    keys: npt.NDArray[np.int64],
+    *,
+    density: str,
+    source: str,
+    models: Sequence[FittedBiomassModel],
+    target: str,
 ) -> KeyedTotals:
-    """The AGB map totals per key with their spatial-block bootstrap replicates."""
+    """A modelled map's totals per (stratum, class) key with their spatial-block bootstrap.
+
+    Parameters
+    ----------
+    ctx, result
+        The run and the epoch.
+    keys
+        ``(y, x)`` codes stratum × 256 + class.
+    density, source
+        The biomass layers of the map (Mg DM/ha) and of the model that
+        predicted each cell (codes of ``AGB_SOURCES``).
+    models
+        The models of the map, each bootstrapped over the cells it predicts.
+    target
+        The plots' column the models learnt.
+    """
     from carbonsink.biomass.agb_map import MODEL_SOURCE_CODES
     from carbonsink.biomass.bootstrap import bootstrap_agb_totals
 
@@ -51,12 +77,13 @@ def _agb_totals(
     cube = result.cube.cube
     area = cube["cell_area_ha"].values.astype(np.float64)
     inside = cube["inside_boundary"].values.astype(bool)
-    agb = result.biomass.layers["agb_mg_ha"].values.astype(np.float64)
-    source = result.biomass.layers["agb_model"].values
-    modelled = inside & np.isin(source, (1, 2))
+    values = result.biomass.layers[density].values.astype(np.float64)
+    predicted_by = result.biomass.layers[source].values
+    modelled = inside & np.isin(predicted_by, (1, 2))
+    codes = sorted({int(k) for k in np.unique(keys[modelled])})
     replicates = np.zeros((section.bootstrap_replicates, len(codes)))
-    for model in result.biomass.models:
-        cells = inside & (source == MODEL_SOURCE_CODES.get(model.name, 2))
+    for model in models:
+        cells = inside & (predicted_by == MODEL_SOURCE_CODES.get(model.name, 2))
         if not cells.any():
             continue
         boot = bootstrap_agb_totals(
@@ -72,6 +99,7 @@ def _agb_totals(
             cell_area_ha=cube["cell_area_ha"].values,
             cells=cells,
             executor=ctx.executor,
+            target=target,
         )
         frame = boot.stratum_totals_t_dm
         for j, code in enumerate(codes):
@@ -88,9 +116,36 @@ def _agb_totals(
             )
         key_names.append((stratum, cls))
     point = np.array(
-        [float((agb * area)[modelled & (keys == code)].sum()) for code in codes], dtype=np.float64
+        [float((values * area)[modelled & (keys == code)].sum()) for code in codes],
+        dtype=np.float64,
     )
     return KeyedTotals(keys=tuple(key_names), totals=point, replicates=replicates)
+
+
+def _dom_quantity(
+    ctx: RunContext, result: EpochResults, keys: npt.NDArray[np.int64]
+) -> dict[str, Quantity]:
+    """The dead-organic-matter quantity of an epoch (none when it is not measured)."""
+    dom = result.biomass.dom
+    if dom is None:
+        return {}
+    if dom.ratios is not None:
+        return {
+            "dom_t_dm": RatioTotals(
+                base="agb_t_dm", ratios=dom.ratios.ratios, group_of=dom.ratios.group_of
+            )
+        }
+    assert dom.model is not None
+    totals = _keyed_totals(
+        ctx,
+        result,
+        keys,
+        density="dom_mg_ha",
+        source="dom_model",
+        models=(dom.model,),
+        target="dom_mg_ha",
+    )
+    return {"dom_t_dm": totals}
 
 
 def epoch_ledger_inputs(
@@ -113,10 +168,15 @@ def epoch_ledger_inputs(
     area = cube["cell_area_ha"].values.astype(np.float64)
     inside = cube["inside_boundary"].values.astype(bool)
     keys = strata_map.astype(np.int64) * _KEY_BASE + cube["landcover"].values.astype(np.int64)
-    source = result.biomass.layers["agb_model"].values
-    modelled = inside & np.isin(source, (1, 2))
-    codes = sorted({int(k) for k in np.unique(keys[modelled])})
-    agb = _agb_totals(ctx, result, keys, codes)
+    agb = _keyed_totals(
+        ctx,
+        result,
+        keys,
+        density="agb_mg_ha",
+        source="agb_model",
+        models=result.biomass.models,
+        target="agb_mg_ha",
+    )
     soc_layer = result.soc_maps[depth][soc_column(depth)].values
     block = result.soc_blocks[depth]
     soc_t_c = {}
@@ -140,6 +200,7 @@ def epoch_ledger_inputs(
             "agb_t_dm": agb,
             # The map's total is the estimate; the block-kriging SE is its error.
             "soc_t_c": StratumTotals(totals=soc_t_c, se=float(block.total_se_t_c)),
+            **_dom_quantity(ctx, result, keys),
         },
         class_area_ha=class_area,
     )
@@ -205,6 +266,7 @@ def ledger_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[Le
                         where=f"epoch {name} soil cores",
                     )
                 )
+    out += _dom_warnings(ctx, results)
     if len(results) >= 2:
         first, last = results[0], results[-1]
         column = soc_column(depth)
@@ -220,6 +282,51 @@ def ledger_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[Le
                     check.warning + "; the SOC sink rests on the kriged totals, not on a "
                     "detectable difference of the core means",
                     where=f"SOC 0–{label} cm, {first.epoch.name} → {last.epoch.name}",
+                )
+            )
+    return out
+
+
+def _dom_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[LedgerWarning]:
+    """Dead organic matter measured in some epochs only, or through the pooled ratio."""
+    from carbonsink.biomass.dom import DEAD_COLUMN, MIN_RATIO_PLOTS, POOLED
+
+    if "dom" not in ctx.profile.pools:
+        return []
+    out: list[LedgerWarning] = []
+    measured = [r.epoch.name for r in results if r.biomass.dom is not None]
+    if measured and len(measured) < len(results):
+        out.append(
+            LedgerWarning(
+                "dom-not-in-every-epoch",
+                f"only the plots of epoch(s) {', '.join(measured)} carry {DEAD_COLUMN}: the "
+                "dead-organic-matter pool is not counted, since its change needs every epoch",
+                where="pool dom",
+            )
+        )
+    for result in results:
+        dom = result.biomass.dom
+        if dom is None or dom.ratios is None:
+            continue
+        pooled = sorted(c for c, g in dom.ratios.group_of.items() if g == POOLED)
+        agb = result.biomass.layers["agb_mg_ha"].values
+        codes = ctx.survey.vegetation.classes
+        with_biomass = [
+            c
+            for c in pooled
+            if np.nansum(np.where(result.cube.cube["landcover"].values == codes[c].code, agb, 0))
+            > 0
+        ]
+        if with_biomass:
+            ratio, se = dom.ratios.ratios[POOLED]
+            out.append(
+                LedgerWarning(
+                    "dom-pooled-ratio",
+                    f"class(es) {', '.join(with_biomass)} have fewer than {MIN_RATIO_PLOTS} "
+                    f"plots carrying {DEAD_COLUMN}: their dead organic matter takes the ratio "
+                    f"of all plots, {ratio:.3f} ± {se:.3f} (SE, widened by the spread of the "
+                    f"classes' own ratios, {dom.ratios.between_class_sd:.3f})",
+                    where=f"epoch {result.epoch.name}",
                 )
             )
     return out
@@ -299,6 +406,11 @@ def survey_ledger(
         price_per_t=section.price_cny_per_t,
         currency="CNY",
         warnings=ledger_warnings(ctx, results),
+        notes=[
+            f"dead organic matter, epoch {r.epoch.name}: {r.biomass.dom.reason}"
+            for r in results
+            if r.biomass.dom is not None
+        ],
         polygon=polygon,
         error_correlation=correlation,
     )

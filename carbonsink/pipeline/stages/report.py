@@ -78,7 +78,40 @@ def _epoch_report(result: EpochResults, layers: xr.Dataset, *, soil_depth_cm: fl
     )
 
 
-def _methodology(ctx: RunContext, ledger: Ledger) -> list[MethodologyRow]:
+def _dom_row(result: EpochResults) -> MethodologyRow | None:
+    dom = result.biomass.dom
+    if dom is None:
+        return None
+    if dom.ratios is not None:
+        groups: dict[str, list[str]] = {}
+        for cls, group in dom.ratios.group_of.items():
+            groups.setdefault(group, []).append(cls)
+        members = {
+            group: "" if classes == [group] else f" ({', '.join(classes)})"
+            for group, classes in groups.items()
+        }
+        value = "; ".join(
+            f"{group}{members.get(group, '')} {ratio:.3f} ± {se:.3f}"
+            for group, (ratio, se) in dom.ratios.ratios.items()
+        )
+        value = f"dead:live ratio per class, ± SE: {value}"
+    else:
+        assert dom.model is not None
+        pooled = dom.model.cv.pooled
+        value = (
+            f"modelled like AGB ({dom.model.estimator_name}), spatial-CV R² {pooled['r2']:.2f}, "
+            f"RMSE {pooled['rmse_mg_ha']:.2f} Mg DM/ha"
+        )
+    return MethodologyRow(
+        f"dead organic matter {result.epoch.name}",
+        f"{dom.n_plots} plots; {value}",
+        "plots' agb_dead_g_m2 (docs/methodology.md §2.3)",
+    )
+
+
+def _methodology(
+    ctx: RunContext, results: Sequence[EpochResults], ledger: Ledger
+) -> list[MethodologyRow]:
     from carbonsink.accounting.pools import pool_for_key
 
     survey = ctx.survey
@@ -121,6 +154,7 @@ def _methodology(ctx: RunContext, ledger: Ledger) -> list[MethodologyRow]:
             "IPCC 2006 Vol. 1 §3.2.3 (Approach 2); docs/methodology.md §6.2",
         ),
     ]
+    rows += [row for row in map(_dom_row, results) if row is not None]
     for name, params in survey.vegetation.classes.items():
         rows.append(
             MethodologyRow(
@@ -171,5 +205,5 @@ def report_content(
         epochs=epochs,
         change=change,
         net_draws=None if net is None else np.asarray(net, dtype=np.float64),
-        methodology=_methodology(ctx, ledger),
+        methodology=_methodology(ctx, results, ledger),
     )

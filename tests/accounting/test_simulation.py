@@ -1,0 +1,201 @@
+"""Tests of carbonsink.accounting.simulation: the Monte Carlo of stocks, change and removals.
+
+Hand example (one stratum ``sedge``, class ``sedge``: CF 0.5, R 1.0, no fluxes):
+epochs 2020-01-01 and 2022-01-01, 731 days = 2.0013689 years; AGB 100 → 120 t DM
+(no bootstrap spread); SOC 1000 → 1010 t C (SE 0); dead organic matter as a
+dead:live ratio of AGB, 0.3 → 0.4. Stocks: AGB C 50 → 60, BGB C 50 → 60,
+DOM C 0.3 × 100 × 0.5 = 15 → 0.4 × 120 × 0.5 = 24, SOC 1000 → 1010 t C.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from carbonsink.accounting.montecarlo import Fixed, MonteCarlo
+from carbonsink.accounting.parameters import ClassParameters
+from carbonsink.accounting.pools import (
+    POOLS,
+    KeyedTotals,
+    Quantity,
+    RatioTotals,
+    StratumTotals,
+)
+from carbonsink.accounting.simulation import EpochInputs, simulate_terms, years_between
+from carbonsink.errors import InputError
+
+T1, T2 = dt.date(2020, 1, 1), dt.date(2022, 1, 1)
+YEARS = 731 / 365.25
+CO2_PER_C = 44.0 / 12.0
+POOL_LIST = [
+    ("agb", POOLS["agb"]),
+    ("bgb", POOLS["bgb"]),
+    ("dom", POOLS["dom"]),
+    ("soc_0_100", POOLS["soc"]),
+]
+GWP = {"CH4": 28.0, "N2O": 265.0}
+
+
+def _class(cf: float = 0.5, rs: float = 1.0) -> ClassParameters:
+    return ClassParameters(
+        carbon_fraction=Fixed(cf),
+        root_shoot=Fixed(rs),
+        ch4_flux_mg_m2_d=Fixed(0.0),
+        n2o_flux_mg_m2_d=Fixed(0.0),
+        ch4_source="configured",
+        n2o_source="configured",
+    )
+
+
+def _epoch(
+    name: str,
+    date: dt.date,
+    *,
+    agb: dict[tuple[str, str], float],
+    ratios: dict[str, tuple[float, float]],
+    group_of: dict[str, str],
+    soc: float,
+    strata: tuple[str, ...] = ("sedge",),
+) -> EpochInputs:
+    keys = tuple(agb)
+    totals = np.array(list(agb.values()))
+    quantities: dict[str, Quantity] = {
+        "agb_t_dm": KeyedTotals(keys=keys, totals=totals, replicates=np.tile(totals, (4, 1))),
+        "dom_t_dm": RatioTotals(base="agb_t_dm", ratios=ratios, group_of=group_of),
+        "soc_t_c": StratumTotals(totals=dict.fromkeys(strata, soc), se=0.0),
+    }
+    return EpochInputs(
+        name=name,
+        date=date,
+        strata=strata,
+        stratum_area_ha=dict.fromkeys(strata, 10.0),
+        quantities=quantities,
+        class_area_ha=dict.fromkeys(strata, (10.0, 0.0)),
+    )
+
+
+def test_dead_organic_matter_as_a_ratio_of_agb_enters_stocks_and_removals() -> None:
+    epochs = [
+        _epoch(
+            "t1",
+            T1,
+            agb={("sedge", "sedge"): 100.0},
+            ratios={"sedge": (0.3, 0.0)},
+            group_of={"sedge": "sedge"},
+            soc=1000.0,
+        ),
+        _epoch(
+            "t2",
+            T2,
+            agb={("sedge", "sedge"): 120.0},
+            ratios={"sedge": (0.4, 0.0)},
+            group_of={"sedge": "sedge"},
+            soc=1010.0,
+        ),
+    ]
+    draws = simulate_terms(
+        MonteCarlo(1, 500),
+        epochs,
+        {"sedge": _class()},
+        strata=("sedge",),
+        pools=POOL_LIST,
+        gwp=GWP,
+        error_correlation={},
+    )
+    assert draws.stocks["t1"]["dom"] == pytest.approx(15.0)
+    assert draws.stocks["t2"]["dom"] == pytest.approx(24.0)
+    assert draws.change["dom"] == pytest.approx(9.0 / YEARS)
+    # 44/12 × (10 + 10 + 9 + 10) t C / 2.0013689 yr = 71.4511 t CO2e/yr
+    assert years_between(T1, T2) == pytest.approx(YEARS)
+    assert draws.removals == pytest.approx(CO2_PER_C * 39.0 / YEARS)
+
+
+def test_classes_of_one_ratio_group_share_its_draw() -> None:
+    # Two keys (sedge, reed) of AGB 100 and 50 t DM, both in the pooled group with
+    # ratio 0.3 ± 0.05: one draw r scales both, so DOM C = r × 150 × 0.5 with
+    # SD 0.05 × 75 = 3.75 t C (independent draws would give 0.05 × 0.5 × √(100² + 50²)
+    # = 2.795 t C). With 20,000 draws the sample SD is within ±1.5 % (3 × 1/√(2n)).
+    epoch = _epoch(
+        "t1",
+        T1,
+        agb={("sedge", "sedge"): 100.0, ("sedge", "reed"): 50.0},
+        ratios={"pooled": (0.3, 0.05)},
+        group_of={"sedge": "pooled", "reed": "pooled"},
+        soc=1000.0,
+    )
+    draws = simulate_terms(
+        MonteCarlo(5, 20_000),
+        [epoch],
+        {"sedge": _class(), "reed": _class()},
+        strata=("sedge",),
+        pools=POOL_LIST,
+        gwp=GWP,
+        error_correlation={},
+    )
+    dom = draws.stocks["t1"]["dom"][:, 0]
+    assert dom.mean() == pytest.approx(0.3 * 75.0, rel=0.01)
+    assert dom.std(ddof=1) == pytest.approx(3.75, rel=0.03)
+
+
+def test_a_ratio_draw_below_zero_is_zero() -> None:
+    # Ratio 0.01 ± 1: about half the normal draws are negative; dead matter is never negative.
+    epoch = _epoch(
+        "t1",
+        T1,
+        agb={("sedge", "sedge"): 100.0},
+        ratios={"sedge": (0.01, 1.0)},
+        group_of={"sedge": "sedge"},
+        soc=1000.0,
+    )
+    draws = simulate_terms(
+        MonteCarlo(2, 2000),
+        [epoch],
+        {"sedge": _class()},
+        strata=("sedge",),
+        pools=POOL_LIST,
+        gwp=GWP,
+        error_correlation={},
+    )
+    dom = draws.stocks["t1"]["dom"]
+    assert dom.min() == 0.0
+    assert 0.4 < float(np.mean(dom == 0.0)) < 0.6
+
+
+def test_a_class_without_a_ratio_group_is_an_input_error() -> None:
+    epoch = _epoch(
+        "t1",
+        T1,
+        agb={("sedge", "reed"): 100.0},
+        ratios={"sedge": (0.3, 0.0)},
+        group_of={"sedge": "sedge"},
+        soc=1000.0,
+    )
+    with pytest.raises(InputError, match="no ratio for class 'reed'"):
+        simulate_terms(
+            MonteCarlo(1, 100),
+            [epoch],
+            {"sedge": _class(), "reed": _class()},
+            strata=("sedge",),
+            pools=POOL_LIST,
+            gwp=GWP,
+            error_correlation={},
+        )
+
+
+def test_a_ratio_to_a_quantity_that_is_not_keyed_is_refused() -> None:
+    with pytest.raises(InputError, match="ratio to 'soc_t_c'"):
+        EpochInputs(
+            name="t1",
+            date=T1,
+            strata=("sedge",),
+            stratum_area_ha={"sedge": 1.0},
+            quantities={
+                "soc_t_c": StratumTotals(totals={"sedge": 1.0}, se=0.0),
+                "dom_t_dm": RatioTotals(
+                    base="soc_t_c", ratios={"a": (0.1, 0.0)}, group_of={"sedge": "a"}
+                ),
+            },
+            class_area_ha={},
+        )
