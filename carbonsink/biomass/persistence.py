@@ -5,8 +5,10 @@ A model is two files side by side:
 ``model.skops``
     The fitted estimator in the skops format (a zip of JSON and numpy arrays;
     no pickle). Loading it only instantiates types on an allowlist:
-    scikit-learn, quantile_forest, numpy and :mod:`carbonsink.biomass.estimators`
-    classes. Anything else is refused with :class:`~carbonsink.errors.InputError`
+    scikit-learn, quantile_forest, numpy and the classes of the biomass
+    estimator modules (:mod:`~carbonsink.biomass.forests`,
+    :mod:`~carbonsink.biomass.boosting`, :mod:`~carbonsink.biomass.allometric`).
+    Anything else is refused with :class:`~carbonsink.errors.InputError`
     before any object is built.
 ``model.card.json``
     The model card: carbonsink version, estimator name and parameters, feature
@@ -60,13 +62,18 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Packages (and the one carbonsink module) whose classes a model file may contain.
-TRUSTED_MODULES: tuple[str, ...] = (
-    "sklearn",
-    "quantile_forest",
-    "numpy",
-    "carbonsink.biomass.estimators",
+#: The carbonsink modules that define the classes of
+#: :data:`~carbonsink.biomass.estimators.ESTIMATORS` (and nothing else of carbonsink).
+_ESTIMATOR_MODULES = (
+    "carbonsink.biomass.forests",
+    "carbonsink.biomass.boosting",
+    "carbonsink.biomass.allometric",
 )
+#: Packages (and the carbonsink estimator modules) whose classes a model file may contain.
+TRUSTED_MODULES: tuple[str, ...] = ("sklearn", "quantile_forest", "numpy", *_ESTIMATOR_MODULES)
+#: Where the estimator classes were defined before they moved to :data:`_ESTIMATOR_MODULES`:
+#: a model file saved then names its classes there and is refused with its own message.
+_FORMER_ESTIMATOR_MODULE = "carbonsink.biomass.estimators"
 
 #: The card sits beside the model: ``model.skops`` -> ``model.card.json``.
 CARD_SUFFIX = ".card.json"
@@ -136,7 +143,7 @@ def _is_trusted(type_name: str) -> bool:
     ):
         return False
     # Look the module up among those already imported (importing carbonsink's
-    # estimators imports every module a saved model needs) rather than importing
+    # estimator registry imports every module a saved model needs) rather than importing
     # a name taken from the file: importing some modules runs code (a package's
     # ``__main__``, for one).
     module = sys.modules.get(module_name)
@@ -328,7 +335,9 @@ def load_model(path: str | os.PathLike[str]) -> tuple[IntervalRegressor, dict[st
     InputError
         When the model file does not match its card's sha256, is not a skops
         file, contains a type outside :data:`TRUSTED_MODULES` (refused before
-        anything is instantiated), or is not the estimator its card names.
+        anything is instantiated; a file saved before the estimator classes
+        left ``carbonsink.biomass.estimators`` is refused so, with its own
+        message), or is not the estimator its card names.
 
     Notes
     -----
@@ -354,6 +363,15 @@ def load_model(path: str | os.PathLike[str]) -> tuple[IntervalRegressor, dict[st
             fix=f"use the model file that was saved with {card_file.name}, or fit the model again",
         )
     needed, refused = _untrusted(data, path=model_file)
+    former = [name for name in refused if name.rpartition(".")[0] == _FORMER_ESTIMATOR_MODULE]
+    if former:
+        raise InputError(
+            f"the model file was saved by an older carbonsink: it names its classes "
+            f"{', '.join(former)}, where the estimators were defined before they moved to "
+            f"{', '.join(_ESTIMATOR_MODULES)}; such a file is not loaded",
+            path=model_file,
+            fix="fit the model again and save it with this version (`carbonsink biomass fit`)",
+        )
     if refused:
         raise InputError(
             f"refusing to load: the model file holds types outside the allowlist "

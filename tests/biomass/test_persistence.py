@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,10 @@ import pytest
 import skops.io as sio
 
 import carbonsink
-from carbonsink.biomass.estimators import ESTIMATORS, OOBIntervalForest, make_estimator
+from carbonsink.biomass.estimators import ESTIMATORS, make_estimator
+from carbonsink.biomass.forests import OOBIntervalForest
 from carbonsink.biomass.persistence import (
+    TRUSTED_MODULES,
     card_path,
     load_model,
     save_model,
@@ -25,6 +29,13 @@ from carbonsink.errors import InputError, InputNotFoundError, ModelError
 from carbonsink.io.writers import write_json
 
 FEATURES = ["chm_mean_m", "ndvi", "veg_class"]
+#: The class path a saved model records for each registry name.
+CLASS_PATHS = {
+    "random-forest": "carbonsink.biomass.forests.OOBIntervalForest",
+    "quantile-forest": "carbonsink.biomass.forests.QuantileForest",
+    "gradient-boosting": "carbonsink.biomass.boosting.QuantileBoosting",
+    "allometric": "carbonsink.biomass.allometric.AllometricRegressor",
+}
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +86,7 @@ def test_round_trip_gives_identical_predictions(
         np.testing.assert_array_equal(after, before)
 
     assert card["estimator"] == name
-    assert card["estimator_class"] == f"carbonsink.biomass.estimators.{type(model).__name__}"
+    assert card["estimator_class"] == CLASS_PATHS[name]
     assert card["params"] == model.get_params(deep=False)
     assert card["carbonsink_version"] == carbonsink.__version__
     assert card["feature_names"] == FEATURES
@@ -148,7 +159,7 @@ def test_untrusted_type_inside_is_refused_before_loading(
     card = {
         **_card(training),
         "estimator": "random-forest",
-        "estimator_class": "carbonsink.biomass.estimators.OOBIntervalForest",
+        "estimator_class": "carbonsink.biomass.forests.OOBIntervalForest",
         "model_sha256": hashlib.sha256(model_file.read_bytes()).hexdigest(),
     }
     write_json(card, card_path(model_file))
@@ -165,7 +176,7 @@ def test_trusted_package_functions_are_refused(training: pd.DataFrame, tmp_path:
     sio.dump(model, model_file)
     card = {
         **_card(training),
-        "estimator_class": "carbonsink.biomass.estimators.OOBIntervalForest",
+        "estimator_class": "carbonsink.biomass.forests.OOBIntervalForest",
         "model_sha256": hashlib.sha256(model_file.read_bytes()).hexdigest(),
     }
     write_json(card, card_path(model_file))
@@ -261,12 +272,22 @@ def test_allowlist_takes_classes_of_trusted_modules_only() -> None:
     from carbonsink.biomass.persistence import _is_trusted
 
     assert _is_trusted("sklearn.ensemble._forest.RandomForestRegressor")
-    assert _is_trusted("carbonsink.biomass.estimators.QuantileForest")
+    assert _is_trusted("carbonsink.biomass.forests.QuantileForest")
+    assert _is_trusted("carbonsink.biomass.boosting.QuantileBoosting")
+    assert _is_trusted("carbonsink.biomass.allometric.AllometricRegressor")
     assert not _is_trusted("numpy.load")  # a function, not a class
     assert not _is_trusted("builtins.eval")
     assert not _is_trusted("sklearnx.Model")  # a prefix of the name is not the package
-    assert not _is_trusted("carbonsink.errors.InputError")  # only the estimators module
+    assert not _is_trusted("carbonsink.errors.InputError")  # only the estimator modules
+    # The registry module is not trusted: it imports classes it does not define.
+    assert not _is_trusted("carbonsink.biomass.estimators.QuantileForest")
+    assert not _is_trusted("carbonsink.biomass.AgbBootstrap")  # nor the whole package
     assert not _is_trusted("Payload")
+
+
+def test_allowlist_names_exactly_the_modules_of_the_registered_estimators() -> None:
+    trusted = {module for module in TRUSTED_MODULES if module.startswith("carbonsink")}
+    assert trusted == {factory.__module__ for factory in ESTIMATORS.values()}
 
 
 def test_allowlist_never_imports_a_module_named_in_the_file() -> None:
@@ -279,3 +300,38 @@ def test_allowlist_never_imports_a_module_named_in_the_file() -> None:
         pytest.skip(f"{module} was already imported by another test")
     assert not _is_trusted(f"{module}.IterativeImputer")
     assert module not in sys.modules
+
+
+def _as_saved_before_the_split(data: bytes) -> bytes:
+    """The skops file as saved when the estimators were defined in carbonsink.biomass.estimators."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            content = source.read(item)
+            if item.filename == "schema.json":
+                content = content.replace(
+                    b'"carbonsink.biomass.forests"', b'"carbonsink.biomass.estimators"'
+                )
+            target.writestr(item, content)
+    return out.getvalue()
+
+
+def test_model_saved_before_the_estimators_moved_is_refused_clearly(
+    training: pd.DataFrame, tmp_path: Path
+) -> None:
+    model_file, card_file = save_model(
+        _fit("random-forest", training), tmp_path / "old.skops", card=_card(training)
+    )
+    old = _as_saved_before_the_split(model_file.read_bytes())
+    assert b"carbonsink.biomass.estimators" in zipfile.ZipFile(io.BytesIO(old)).read("schema.json")
+    model_file.write_bytes(old)
+    card = json.loads(card_file.read_text(encoding="utf-8"))
+    card["estimator_class"] = "carbonsink.biomass.estimators.OOBIntervalForest"
+    card["model_sha256"] = hashlib.sha256(old).hexdigest()
+    write_json(card, card_file)
+    with pytest.raises(InputError, match="saved by an older carbonsink") as info:
+        load_model(model_file)
+    message = str(info.value)
+    assert "carbonsink.biomass.estimators.OOBIntervalForest" in message
+    assert "fit the model again" in message
