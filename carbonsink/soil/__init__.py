@@ -6,10 +6,15 @@ map is :mod:`~carbonsink.soil.soc_map` (its model in
 :mod:`~carbonsink.soil.soc_model`, :mod:`~carbonsink.soil.local_kriging` and
 :mod:`~carbonsink.soil.regression`), scored by
 :mod:`~carbonsink.soil.soc_cross_validation`; the variance of the survey total
-is :mod:`~carbonsink.soil.block_variance`. Variograms are
+is :mod:`~carbonsink.soil.block_variance`. The change at equivalent soil mass
+is :mod:`~carbonsink.soil.esm` (a core's cumulative soil mass and carbon in
+:mod:`~carbonsink.soil.soil_core`), whether a change can be detected
+:mod:`~carbonsink.soil.detectability`, and the accretion rate of dated cores
+:mod:`~carbonsink.soil.accretion`. Variograms are
 :mod:`carbonsink.spatial.variogram`'s.
 """
 
+from carbonsink.soil.accretion import accretion_soc_rate
 from carbonsink.soil.block_variance import BlockEstimate, areal_mean_variance
 from carbonsink.soil.conversion import (
     OM_TO_OC,
@@ -17,17 +22,8 @@ from carbonsink.soil.conversion import (
     fit_site_regression,
     organic_carbon_pct,
 )
-from carbonsink.soil.esm import (
-    EsmChange,
-    EsmChangeTable,
-    SoilCore,
-    accretion_soc_rate,
-    check_detectable,
-    esm_change,
-    esm_change_table,
-    esm_soc,
-    minimum_detectable_difference,
-)
+from carbonsink.soil.detectability import check_detectable, minimum_detectable_difference
+from carbonsink.soil.esm import EsmChange, EsmChangeTable, esm_change, esm_change_table
 from carbonsink.soil.profiles import (
     EqualAreaSpline,
     core_stocks,
@@ -38,6 +34,7 @@ from carbonsink.soil.profiles import (
 from carbonsink.soil.regression import sample_covariates
 from carbonsink.soil.soc_cross_validation import SocCrossValidation, cross_validate_soc
 from carbonsink.soil.soc_map import predict_soc
+from carbonsink.soil.soil_core import SoilCore, esm_soc
 
 __all__ = [
     "OM_TO_OC",

@@ -214,7 +214,7 @@ def ledger_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[Le
     than the counted soil depth (extrapolated), and a SOC change below the
     minimum detectable difference of the core sample (docs/methodology.md §3).
     """
-    from carbonsink.soil.esm import check_detectable
+    from carbonsink.soil.detectability import check_detectable
     from carbonsink.soil.profiles import depth_label
 
     depth = float(ctx.profile.soil_depth_cm)
