@@ -5,20 +5,16 @@ written through :mod:`carbonsink.io`.
 """
 
 from carbonsink.accounting.credits import CreditChain, credit_chain
-from carbonsink.accounting.ledger import Ledger, LedgerWarning, build_ledger
-from carbonsink.accounting.montecarlo import (
+from carbonsink.accounting.distributions import (
     Empirical,
     Fixed,
     LogNormal,
-    MonteCarlo,
     Normal,
-    Summary,
     Triangular,
     Uniform,
-    convergence,
-    run_until_converged,
-    summarize,
 )
+from carbonsink.accounting.ledger import Ledger, LedgerWarning, build_ledger
+from carbonsink.accounting.montecarlo import MonteCarlo, run_until_converged
 from carbonsink.accounting.non_co2 import GWP, ClassFlux, ch4_sensitivity, class_emissions
 from carbonsink.accounting.parameters import ClassParameters, class_parameters
 from carbonsink.accounting.pools import (
@@ -43,6 +39,7 @@ from carbonsink.accounting.stocks import (
     stock_change,
     stratum_stocks,
 )
+from carbonsink.accounting.summaries import Summary, convergence, summarize
 from carbonsink.accounting.uncertainty_rules import RuleResult, all_rules, apply_rule
 
 __all__ = [

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from carbonsink.accounting.montecarlo import Summary, summarize
 from carbonsink.accounting.profiles import MethodologyProfile
+from carbonsink.accounting.summaries import Summary, summarize
 from carbonsink.accounting.uncertainty_rules import RuleResult, all_rules
 from carbonsink.errors import InputError
 

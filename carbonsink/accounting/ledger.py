@@ -29,13 +29,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from carbonsink.accounting.credits import CreditChain, credit_chain
-from carbonsink.accounting.montecarlo import (
-    DEFAULT_DRAWS,
-    MonteCarlo,
-    Summary,
-    run_until_converged,
-    summarize,
-)
+from carbonsink.accounting.montecarlo import DEFAULT_DRAWS, MonteCarlo, run_until_converged
 from carbonsink.accounting.non_co2 import GWP
 from carbonsink.accounting.parameters import ClassParameters
 from carbonsink.accounting.pools import StratumTotals, counted_pools, quantity_stem
@@ -48,6 +42,7 @@ from carbonsink.accounting.simulation import (
     years_between,
 )
 from carbonsink.accounting.stocks import SINGLE_EPOCH_NOTE
+from carbonsink.accounting.summaries import Summary, summarize
 from carbonsink.errors import InputError
 
 __all__ = [

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from carbonsink.accounting.montecarlo import Fixed, LogNormal, Normal, Uncertain
+from carbonsink.accounting.distributions import Fixed, LogNormal, Normal, Uncertain
 from carbonsink.accounting.non_co2 import ClassFlux, ClassFluxSettings, FluxSource
 from carbonsink.accounting.profiles import MethodologyProfile
 from carbonsink.errors import ConfigError

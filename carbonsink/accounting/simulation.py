@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from carbonsink.accounting.montecarlo import Empirical, MonteCarlo, Normal
+from carbonsink.accounting.distributions import Empirical, Normal
+from carbonsink.accounting.montecarlo import MonteCarlo
 from carbonsink.accounting.parameters import ClassParameters
 from carbonsink.accounting.pools import (
     ClassFactor,

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 import numpy as np
 import pytest
 
+from carbonsink.accounting.distributions import Fixed
 from carbonsink.accounting.ledger import (
     LEDGER_SCHEMA,
     Ledger,
@@ -37,7 +38,6 @@ from carbonsink.accounting.ledger import (
     build_ledger,
     vintage_fractions,
 )
-from carbonsink.accounting.montecarlo import Fixed
 from carbonsink.accounting.parameters import ClassParameters
 from carbonsink.accounting.pools import KeyedTotals, StratumTotals
 from carbonsink.accounting.profiles import MethodologyProfile, load_profile

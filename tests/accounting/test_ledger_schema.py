@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from carbonsink.accounting.distributions import Fixed, LogNormal
 from carbonsink.accounting.ledger import LEDGER_SCHEMA, build_ledger
-from carbonsink.accounting.montecarlo import Fixed, LogNormal
 from carbonsink.accounting.parameters import ClassParameters
 from carbonsink.accounting.pools import KeyedTotals, RatioTotals, StratumTotals
 from carbonsink.accounting.profiles import load_profile

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from carbonsink.accounting.montecarlo import Fixed, LogNormal, Normal
+from carbonsink.accounting.distributions import Fixed, LogNormal, Normal
 from carbonsink.accounting.parameters import (
     class_parameters,
     flux_distribution,

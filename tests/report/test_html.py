@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from carbonsink.accounting.distributions import Fixed, LogNormal
 from carbonsink.accounting.ledger import LedgerWarning, build_ledger
-from carbonsink.accounting.montecarlo import Fixed, LogNormal
 from carbonsink.accounting.non_co2 import ClassFlux, ch4_sensitivity
 from carbonsink.accounting.parameters import ClassParameters
 from carbonsink.accounting.pools import KeyedTotals, StratumTotals
