@@ -14,7 +14,7 @@ from carbonsink.cli._console import print_written, progress_bar, stdout
 from carbonsink.grid import Grid
 
 if TYPE_CHECKING:
-    from carbonsink.lidar.processing import LidarResult
+    from carbonsink.lidar.merging import LidarResult
 
 __all__ = ["lidar_app"]
 
@@ -72,7 +72,8 @@ def _run_lidar(
     chm_path: Path | None,
     pit_free: bool = False,
 ) -> LidarResult:
-    from carbonsink.lidar.processing import LidarOptions, process_lidar
+    from carbonsink.lidar.options import LidarOptions
+    from carbonsink.lidar.processing import process_lidar
     from carbonsink.pipeline.executors import local_executor
 
     options = LidarOptions(ground=ground.value, pit_free=pit_free)

@@ -13,6 +13,7 @@ from carbonsink.lidar.ground import (
     land_reference_density,
     smrf,
 )
+from carbonsink.lidar.merging import LidarResult
 from carbonsink.lidar.metrics import (
     BIOMASS_FEATURES,
     METRICS,
@@ -22,20 +23,15 @@ from carbonsink.lidar.metrics import (
     area_metrics,
     metrics_for,
 )
-from carbonsink.lidar.processing import (
-    LidarOptions,
-    LidarResult,
-    TileQA,
-    grid_for_files,
-    process_lidar,
-    process_tile_points,
-)
+from carbonsink.lidar.options import LidarOptions
+from carbonsink.lidar.processing import grid_for_files, process_lidar
 from carbonsink.lidar.surfaces import (
     Raster,
     canopy_height_model,
     height_above_ground,
     terrain_model,
 )
+from carbonsink.lidar.tile_chain import TileQA, process_tile_points
 
 __all__ = [
     "BIOMASS_FEATURES",

@@ -1,24 +1,21 @@
-"""Tests for carbonsink.lidar.processing: tiling, parallel runs, QA and the synthetic survey.
+"""Tests for carbonsink.lidar.processing: the chain on a small LAS and on the synthetic survey.
 
-Part 1 writes a small LAS (tilted plane, vegetation, a pond) and checks that
-the tiled chain is seamless and deterministic. Part 2 runs the chain on the
-committed synthetic survey (sample_data/junshan) and compares with its truth:
-the true return kind in each point's ``user_data`` byte (0 ground, 1
-vegetation, 2 water) and the true canopy heights in truth/truth_<epoch>.nc.
+Part 1 runs the chain on a small LAS (tilted plane, vegetation, a pond:
+tests/lidar/synthetic_cloud.py). Part 2 runs the chain on the committed
+synthetic survey (sample_data/junshan) and compares with its truth: the true
+return kind in each point's ``user_data`` byte (0 ground, 1 vegetation, 2
+water) and the true canopy heights in truth/truth_<epoch>.nc.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import math
 import warnings
 from pathlib import Path
 
-import laspy
 import numpy as np
 import pytest
 import xarray as xr
-from pyproj import CRS
 from scipy import ndimage, stats
 
 from carbonsink.errors import InputError
@@ -26,133 +23,9 @@ from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import PointChunk, read_points
 from carbonsink.io.vectors import read_boundary
 from carbonsink.lidar.ground import detect_water, smrf
-from carbonsink.lidar.processing import LidarOptions, process_lidar, process_tile_points
-
-CRS_UTM = "EPSG:32649"
-X0, Y0, WIDTH, HEIGHT = 400_000.0, 3_300_000.0, 200.0, 160.0  # 20 × 16 cells of 10 m
-
-
-def _terrain(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return 25.0 + 0.05 * (x - X0) + 0.01 * (y - Y0)
-
-
-def _synthetic_points(seed: int = 0) -> dict[str, np.ndarray]:
-    """Tilted plane (5 %), shrubs and trees, a flat sparse pond; kind 0/1/2 = ground/veg/water."""
-    rng = np.random.default_rng(seed)
-    n = int(WIDTH * HEIGHT * 6)
-    x = X0 + rng.uniform(0, WIDTH, n)
-    y = Y0 + rng.uniform(0, HEIGHT, n)
-    pond = np.hypot(x - (X0 + 60), y - (Y0 + 100)) < 25
-    kind = np.zeros(n, np.uint8)
-    z = _terrain(x, y) + rng.normal(0, 0.02, n)
-    veg = ~pond & (rng.random(n) < np.where(x - X0 > 110, 0.6, 0.2))
-    kind[veg] = 1
-    tall = x - X0 > 110
-    z[veg] = _terrain(x[veg], y[veg]) + np.where(
-        tall[veg], rng.uniform(1.0, 12.0, veg.sum()), rng.uniform(0.6, 2.0, veg.sum())
-    )
-    # Pond: 1/20 of the land density, level 0.5 m below its lowest shore, ± 5 mm.
-    level = _terrain(np.array([X0 + 35]), np.array([Y0 + 75]))[0] - 0.5
-    sparse = pond & (rng.random(n) < 0.05)
-    keep = ~pond | sparse
-    z[sparse] = level + rng.uniform(-0.005, 0.005, sparse.sum())
-    kind[sparse] = 2
-    x, y, z, kind = x[keep], y[keep], z[keep], kind[keep]
-    # Keep points ≥ 1 cm away from 10 m lines so that tile membership is unambiguous
-    # after the LAS's 1 mm quantisation.
-    for v in (x, y):
-        frac = np.mod(v, 10.0)
-        near = (frac < 0.01) | (frac > 9.99)
-        v[near] += np.where(frac[near] < 0.01, 0.02, -0.02)
-    return {"x": x, "y": y, "z": z, "kind": kind}
-
-
-def _write_las(path: Path, pts: dict[str, np.ndarray], classification: np.ndarray) -> Path:
-    header = laspy.LasHeader(point_format=3, version="1.2")
-    header.scales = np.array([0.001, 0.001, 0.001])
-    header.offsets = np.array([X0, Y0, 0.0])
-    header.add_crs(CRS.from_user_input(CRS_UTM))
-    las = laspy.LasData(header)
-    las.x, las.y, las.z = pts["x"], pts["y"], pts["z"]
-    las.classification = classification
-    las.user_data = pts["kind"]
-    las.write(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    folder = tmp_path_factory.mktemp("lidar")
-    pts = _synthetic_points()
-    unclassified = _write_las(folder / "unclassified.las", pts, np.ones(pts["x"].size, np.uint8))
-    asprs = np.select([pts["kind"] == 0, pts["kind"] == 2], [2, 9], 1).astype(np.uint8)
-    classified = _write_las(folder / "classified.las", pts, asprs)
-    grid = Grid.from_bounds((X0, Y0, X0 + WIDTH, Y0 + HEIGHT), crs=CRS_UTM, resolution=10.0)
-    return {"points": pts, "unclassified": unclassified, "classified": classified, "grid": grid}
-
-
-@pytest.fixture(scope="module")
-def one_tile(synthetic: dict):  # type: ignore[no-untyped-def]
-    return process_lidar([synthetic["unclassified"]], synthetic["grid"], tile_size=100)
-
-
-@pytest.fixture(scope="module")
-def many_tiles(synthetic: dict):  # type: ignore[no-untyped-def]
-    # Tile size 6 cells (60 m) with the 2-cell halo (ceil(19 m / 10 m)): 4 × 3 tiles.
-    return process_lidar([synthetic["unclassified"]], synthetic["grid"], tile_size=6)
-
-
-def test_tiled_run_is_seamless(one_tile, many_tiles) -> None:  # type: ignore[no-untyped-def]
-    assert len(one_tile.qa) == 1 and len(many_tiles.qa) == 12
-    for name in one_tile.metrics.data_vars:
-        np.testing.assert_array_equal(
-            many_tiles.metrics[name].values, one_tile.metrics[name].values, err_msg=name
-        )
-    np.testing.assert_array_equal(many_tiles.dtm.values, one_tile.dtm.values)
-    np.testing.assert_array_equal(many_tiles.chm.values, one_tile.chm.values)
-
-
-def test_thread_pool_equals_serial(synthetic: dict, many_tiles) -> None:  # type: ignore[no-untyped-def]
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        parallel = process_lidar(
-            [synthetic["unclassified"]], synthetic["grid"], tile_size=6, executor=pool
-        )
-    for name in many_tiles.metrics.data_vars:
-        np.testing.assert_array_equal(
-            parallel.metrics[name].values, many_tiles.metrics[name].values, err_msg=name
-        )
-    np.testing.assert_array_equal(parallel.dtm.values, many_tiles.dtm.values)
-    np.testing.assert_array_equal(parallel.chm.values, many_tiles.chm.values)
-    assert list(parallel.qa["points"]) == list(many_tiles.qa["points"])
-
-
-def test_qa_counts_points_per_tile(synthetic: dict, many_tiles) -> None:  # type: ignore[no-untyped-def]
-    grid, pts = synthetic["grid"], synthetic["points"]
-    col = (pts["x"] - X0) / 10.0
-    row = (Y0 + HEIGHT - pts["y"]) / 10.0
-    halo = math.ceil(LidarOptions().halo_m() / 10.0)
-    expected, core_total = {}, 0
-    for tile in grid.tiles(size=6, halo=halo):
-        hr, hc, hh, hw = tile.halo
-        r, c, h, w = tile.core
-        expected[tile.id] = int(
-            np.sum((row >= hr) & (row < hr + hh) & (col >= hc) & (col < hc + hw))
-        )
-        core_total += int(np.sum((row >= r) & (row < r + h) & (col >= c) & (col < c + w)))
-    assert core_total == pts["x"].size
-    qa = many_tiles.qa.set_index("tile")
-    assert sorted(qa.index) == sorted(expected)
-    for tile_id, n in expected.items():
-        assert qa.loc[tile_id, "points"] == n, tile_id
-    assert ((qa["ground_fraction"] > 0) & (qa["ground_fraction"] < 1)).all()
-
-
-def test_every_variable_has_units_and_long_name(one_tile) -> None:  # type: ignore[no-untyped-def]
-    for name, da in one_tile.metrics.data_vars.items():
-        assert da.attrs.get("units") and da.attrs.get("long_name"), name
-    for da in (one_tile.dtm, one_tile.chm):
-        assert da.attrs["units"] == "m" and da.attrs.get("long_name")
-    assert one_tile.dtm.shape == (160, 200) and one_tile.chm.shape == (320, 400)
+from carbonsink.lidar.options import LidarOptions
+from carbonsink.lidar.processing import process_lidar
+from tests.lidar.synthetic_cloud import CRS_UTM, HEIGHT, WIDTH, X0, Y0
 
 
 def test_pond_is_water_and_never_ground(synthetic: dict, one_tile) -> None:  # type: ignore[no-untyped-def]
@@ -188,47 +61,6 @@ def test_trust_uses_class_2(synthetic: dict) -> None:  # type: ignore[no-untyped
     ground_counts = np.zeros(grid.shape)
     np.add.at(ground_counts, (row[pts["kind"] == 0], col[pts["kind"] == 0]), 1)
     np.testing.assert_allclose(result.metrics["ground_density"].values, ground_counts / 100.0)
-
-
-def test_process_tile_points_shapes(synthetic: dict) -> None:
-    grid = synthetic["grid"]
-    pts = read_points(synthetic["unclassified"], target_crs=CRS_UTM)
-    metrics, dtm, chm, qa = process_tile_points(pts, window=grid, options=LidarOptions())
-    assert all(layer.shape == grid.shape for layer in metrics.values())
-    assert dtm.shape == (160, 200) and chm.shape == (320, 400)
-    assert qa["points"] == pts.x.size
-
-
-def test_heights_are_finite_at_convex_corners_of_the_cloud() -> None:
-    # A 30 m × 30 m block of points inside a 60 m window: the DTM exists on the LiDAR
-    # "support" (covered cells, grown by one cell), and every point's height samples
-    # the DTM bilinearly between the 4 nearest 1 m cell centres — at a corner of the
-    # block that includes the diagonal neighbour, which must be in the support too.
-    rng = np.random.default_rng(4)
-    n = 30 * 30 * 8
-    x = X0 + 10 + rng.uniform(0, 30, n)
-    y = Y0 + 10 + rng.uniform(0, 30, n)
-    x = np.concatenate([x, [X0 + 39.9]])  # in the outer quarter of the SE corner cell
-    y = np.concatenate([y, [Y0 + 10.1]])
-    z = _terrain(x, y)
-    u8 = np.zeros(x.size, np.uint8)
-    points = PointChunk(
-        x=x,
-        y=y,
-        z=z,
-        classification=u8 + 1,
-        return_number=u8,
-        number_of_returns=u8,
-        intensity=np.zeros(x.size, np.uint16),
-        user_data=u8,
-    )
-    window = Grid.from_bounds((X0, Y0, X0 + 60, Y0 + 60), crs=CRS_UTM, resolution=10.0)
-    with np.errstate(invalid="raise"):
-        metrics, _dtm, _chm, _qa = process_tile_points(
-            points, window=window, options=LidarOptions()
-        )
-    covered = metrics["lidar_coverage"] == 1
-    assert np.isfinite(metrics["h_max"][covered]).all()
 
 
 # ============================================================ synthetic survey
@@ -401,30 +233,6 @@ def test_survey_heights_agree_with_true_canopy_height(survey_epoch: dict) -> Non
     np.testing.assert_allclose(chm_max[covered], np.maximum(h_max[covered], 0), atol=1e-5)
 
 
-def test_crowded_tiles_are_split_without_seams(synthetic: dict, one_tile) -> None:  # type: ignore[no-untyped-def]
-    # One 20 x 16-cell tile holds all ~190,000 points (6 /m² over 200 m x 160 m, minus
-    # the pond); with points_per_tile 100,000 the limit is 1.5 x that = 150,000, so it
-    # is quartered once: each quarter's window (10 x 8 cells plus a 6-cell halo,
-    # clipped at the grid edge: at most 16 x 14 cells = 2.24 ha, ~134,000 points) fits.
-    # The merged result must be identical to the single-tile run.
-    split = process_lidar(
-        [synthetic["unclassified"]],
-        synthetic["grid"],
-        tile_size=100,
-        options=LidarOptions(points_per_tile=100_000),
-    )
-    assert len(one_tile.qa) == 1 and one_tile.qa["points"].iloc[0] > 150_000
-    assert len(split.qa) == 4
-    assert (split.qa["points"] <= 150_000).all()
-    assert sorted(split.qa["tile"]) == [f"r0000c0000.{k}" for k in range(4)]
-    for name in one_tile.metrics.data_vars:
-        np.testing.assert_array_equal(
-            split.metrics[name].values, one_tile.metrics[name].values, err_msg=name
-        )
-    np.testing.assert_array_equal(split.chm.values, one_tile.chm.values)
-    np.testing.assert_array_equal(split.dtm.values, one_tile.dtm.values)
-
-
 def test_files_outside_the_grid_are_an_error_not_an_empty_result(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
     # The same cloud against a grid 50 km away: no point can fall in it.
     far = Grid.from_bounds(
@@ -441,37 +249,3 @@ def test_cell_sizes_must_be_positive(synthetic: dict) -> None:  # type: ignore[n
         process_lidar(
             [synthetic["unclassified"]], synthetic["grid"], options=LidarOptions(dtm_cell=0.0)
         )
-
-
-def test_tiles_agree_across_a_lake_wider_than_the_halo(tmp_path: Path) -> None:
-    # A 300 m lake (sparse flat returns) in a 400 m x 300 m plain: far wider than the
-    # 60 m halo, and cut by tile edges. Every fill reaches a bounded distance, so a
-    # tiled run (tiles of 6 cells) equals the single-tile run cell for cell; the
-    # lake's middle has no terrain (NaN) in both.
-    rng = np.random.default_rng(7)
-    w, h = 400.0, 300.0
-    n = int(w * h * 4)
-    x = X0 + rng.uniform(0, w, n)
-    y = Y0 + rng.uniform(0, h, n)
-    lake = (x - X0 > 50) & (x - X0 < 350)
-    keep = ~lake | (rng.random(n) < 0.05)
-    x, y = x[keep], y[keep]
-    z = np.where(
-        lake[keep],
-        24.0 + rng.uniform(-0.005, 0.005, x.size),
-        25.0 + 0.01 * (x - X0) + rng.normal(0, 0.02, x.size),
-    )
-    pts = {"x": x, "y": y, "z": z, "kind": np.where(lake[keep], 2, 0).astype(np.uint8)}
-    path = _write_las(tmp_path / "lake.las", pts, np.ones(x.size, np.uint8))
-    grid = Grid.from_bounds((X0, Y0, X0 + w, Y0 + h), crs=CRS_UTM, resolution=10.0)
-    whole = process_lidar([path], grid, tile_size=100)
-    tiled = process_lidar([path], grid, tile_size=6)
-    assert len(tiled.qa) > 1
-    for name in whole.metrics.data_vars:
-        np.testing.assert_array_equal(
-            tiled.metrics[name].values, whole.metrics[name].values, err_msg=name
-        )
-    np.testing.assert_array_equal(tiled.dtm.values, whole.dtm.values)
-    # 150 m from either shore, beyond the fills' reach: no terrain.
-    middle = whole.dtm.values[:, 195:205]
-    assert np.isnan(middle).all()

@@ -15,7 +15,7 @@ from carbonsink.pipeline.stages.lidar import epoch_lidar
 
 if TYPE_CHECKING:
     from carbonsink.imagery.landcover import LandCover
-    from carbonsink.lidar.processing import LidarResult
+    from carbonsink.lidar.merging import LidarResult
 
 __all__ = ["EpochCube", "epoch_cube"]
 

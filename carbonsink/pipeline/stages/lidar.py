@@ -11,7 +11,7 @@ from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.outputs import OutputFolder
 
 if TYPE_CHECKING:
-    from carbonsink.lidar.processing import LidarResult
+    from carbonsink.lidar.merging import LidarResult
 
 __all__ = ["epoch_lidar", "write_lidar_products"]
 
@@ -22,7 +22,8 @@ def epoch_lidar(ctx: RunContext, epoch: Epoch) -> LidarResult | None:
     The epoch's LiDAR entries share one ``crs`` and ``ground`` setting (the
     survey file is refused otherwise), which the chain takes.
     """
-    from carbonsink.lidar.processing import LidarOptions, process_lidar
+    from carbonsink.lidar.options import LidarOptions
+    from carbonsink.lidar.processing import process_lidar
 
     files = [f for entry in epoch.lidar for f in entry.files()]
     if not files:

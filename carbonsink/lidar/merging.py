@@ -1,0 +1,185 @@
+"""Merging the tile results: each core placed into the grid-wide layers, without seams.
+
+:class:`Merger` writes each tile's core into the grid-wide metric layers and
+into the DTM and CHM — kept in memory, or written tile by tile to
+Cloud-Optimized GeoTIFFs — and :meth:`Merger.finish` gives the
+:class:`LidarResult`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import xarray as xr
+from affine import Affine
+
+from carbonsink.grid import Grid
+from carbonsink.io.writers import WindowedCOGWriter
+from carbonsink.lidar.metrics import metrics_for
+from carbonsink.lidar.options import LidarOptions
+from carbonsink.lidar.tile_chain import TileQA, TileResult
+
+__all__ = ["LidarResult", "Merger"]
+
+
+@dataclass
+class LidarResult:
+    """Outputs of :func:`~carbonsink.lidar.processing.process_lidar`.
+
+    Attributes
+    ----------
+    metrics
+        Area-based metrics on the analysis grid (units in attributes).
+    dtm, chm
+        Grid-wide terrain model and canopy height model at their own cell
+        sizes, as DataArrays with the analysis CRS — or ``None`` when they
+        were streamed to ``dtm_path``/``chm_path`` instead.
+    qa
+        One row per tile (points, ground and water fractions, DTM gaps, time).
+    dtm_path, chm_path
+        The Cloud-Optimized GeoTIFFs written, if any.
+    """
+
+    metrics: xr.Dataset
+    dtm: xr.DataArray | None
+    chm: xr.DataArray | None
+    qa: pd.DataFrame
+    dtm_path: Path | None = None
+    chm_path: Path | None = None
+
+
+class Merger:
+    """Places tile cores into the grid-wide outputs as tile results arrive.
+
+    Parameters
+    ----------
+    grid
+        The analysis grid.
+    options
+        Chain settings (the DTM and CHM cell sizes, the metrics).
+    dtm_path, chm_path
+        Write the DTM / CHM tile by tile to these Cloud-Optimized GeoTIFFs
+        instead of keeping them in memory.
+    """
+
+    def __init__(
+        self,
+        grid: Grid,
+        options: LidarOptions,
+        *,
+        dtm_path: str | Path | None,
+        chm_path: str | Path | None,
+    ) -> None:
+        self.grid = grid
+        self.options = options
+        self.layers: dict[str, npt.NDArray[np.float32]] = {}
+        self.qa: list[TileQA] = []
+        self.f_dtm = round(grid.resolution / options.dtm_cell)
+        self.f_chm = round(grid.resolution / options.chm_cell)
+        self.surfaces: dict[str, npt.NDArray[np.float32] | WindowedCOGWriter] = {}
+        for name, path, factor, long_name in (
+            ("dtm", dtm_path, self.f_dtm, "terrain elevation (DTM)"),
+            (
+                "chm",
+                chm_path,
+                self.f_chm,
+                "canopy height model (binned maximum height above ground)",
+            ),
+        ):
+            shape = (grid.height * factor, grid.width * factor)
+            if path is None:
+                self.surfaces[name] = np.full(shape, np.nan, dtype=np.float32)
+            else:
+                cell = grid.resolution / factor
+                t = grid.transform
+                self.surfaces[name] = WindowedCOGWriter(
+                    path,
+                    width=shape[1],
+                    height=shape[0],
+                    transform=Affine(cell, 0.0, t.c, 0.0, -cell, t.f),
+                    crs=grid.crs.to_wkt(),
+                    tags={"units": "m", "long_name": long_name},
+                )
+
+    def add(self, result: TileResult) -> None:
+        """Place a tile's core results into the grid-wide layers and surfaces."""
+        rs, cs = result.tile.core_slices
+        for name, layer in result.metrics.items():
+            target = self.layers.setdefault(name, np.full(self.grid.shape, np.nan, np.float32))
+            target[rs, cs] = layer
+        for name, block, factor in (
+            ("dtm", result.dtm, self.f_dtm),
+            ("chm", result.chm, self.f_chm),
+        ):
+            surface = self.surfaces[name]
+            if isinstance(surface, WindowedCOGWriter):
+                surface.write(block, row_off=rs.start * factor, col_off=cs.start * factor)
+            else:
+                surface[
+                    rs.start * factor : rs.stop * factor, cs.start * factor : cs.stop * factor
+                ] = block
+        self.qa.append(result.qa)
+
+    def abort(self) -> None:
+        """Discard the GeoTIFFs being written (after a failure)."""
+        for surface in self.surfaces.values():
+            if isinstance(surface, WindowedCOGWriter):
+                surface.abort()
+
+    def finish(self) -> LidarResult:
+        """The merged result; the GeoTIFFs being written are closed."""
+        grid = self.grid
+        if "lidar_coverage" in self.layers:
+            self.layers["lidar_coverage"] = np.nan_to_num(self.layers["lidar_coverage"], nan=0.0)
+        ds = grid.dataset(attrs={"title": "LiDAR area-based metrics"})
+        registry = metrics_for(self.options.metrics)
+        for name, values in self.layers.items():
+            metric = registry[name]
+            ds[name] = grid.dataarray(
+                values, name=name, units=metric.units, long_name=metric.long_name
+            )
+        qa = pd.DataFrame([q.__dict__ for q in sorted(self.qa, key=lambda q: q.tile)])
+        out: dict[str, xr.DataArray | None] = {}
+        paths: dict[str, Path | None] = {}
+        for name, cell, long_name in (
+            ("dtm", self.options.dtm_cell, "terrain elevation (DTM)"),
+            (
+                "chm",
+                self.options.chm_cell,
+                "canopy height model (binned maximum height above ground)",
+            ),
+        ):
+            surface = self.surfaces[name]
+            if isinstance(surface, WindowedCOGWriter):
+                paths[name] = surface.close()
+                out[name] = None
+            else:
+                paths[name] = None
+                out[name] = _fine_layer(grid, surface, cell, name, "m", long_name)
+        return LidarResult(
+            metrics=ds,
+            dtm=out["dtm"],
+            chm=out["chm"],
+            qa=qa,
+            dtm_path=paths["dtm"],
+            chm_path=paths["chm"],
+        )
+
+
+def _fine_layer(
+    grid: Grid, values: npt.NDArray[np.float32], cell: float, name: str, units: str, long_name: str
+) -> xr.DataArray:
+    from affine import Affine
+
+    t = grid.transform
+    fine = Grid(
+        crs=grid.crs,
+        transform=Affine(cell, 0.0, t.c, 0.0, -cell, t.f),
+        width=values.shape[1],
+        height=values.shape[0],
+    )
+    return fine.dataarray(values, name=name, units=units, long_name=long_name)

@@ -1,0 +1,59 @@
+"""Settings of the LiDAR chain, and the halo every tile needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from carbonsink.lidar.ground import SMRFParameters, WaterParameters
+from carbonsink.lidar.metrics import MetricsSpec
+from carbonsink.lidar.surfaces import DTM_FILL_REACH, DTM_FILL_SWEEPS
+
+__all__ = ["LidarOptions"]
+
+
+@dataclass(frozen=True)
+class LidarOptions:
+    """Settings of the LiDAR chain.
+
+    Attributes
+    ----------
+    ground
+        ``"classify"`` runs SMRF; ``"trust"`` uses the files' class 2 as ground.
+    smrf
+        Ground filter parameters (PDAL defaults).
+    water
+        Water detection for unclassified clouds; ``None`` disables it (class 9
+        is always water).
+    dtm_cell, chm_cell
+        Cell sizes (m) of the DTM and the CHM; they must divide the grid resolution.
+    pit_free
+        Apply the pit filter to the CHM.
+    metrics
+        Percentiles and cover thresholds of the area-based metrics.
+    points_per_tile
+        Target number of points per tile; the tile size follows from the
+        point density in the file headers.
+    chunk_size
+        Points decoded per read step.
+    """
+
+    ground: Literal["classify", "trust"] = "classify"
+    smrf: SMRFParameters = field(default_factory=SMRFParameters)
+    water: WaterParameters | None = field(default_factory=WaterParameters)
+    dtm_cell: float = 1.0
+    chm_cell: float = 0.5
+    pit_free: bool = False
+    metrics: MetricsSpec = field(default_factory=MetricsSpec)
+    points_per_tile: int = 2_000_000
+    chunk_size: int = 1_000_000
+
+    def halo_m(self) -> float:
+        """Halo width (m) every tile needs for its core to match an untiled run.
+
+        A point's ground class depends on data within
+        :meth:`SMRFParameters.reach_m` (about twice the window), and a DTM
+        cell on ground within the DTM fill's reach and sweeps plus one cell
+        (:data:`~carbonsink.lidar.surfaces.DTM_FILL_REACH`).
+        """
+        return self.smrf.reach_m() + (DTM_FILL_REACH + DTM_FILL_SWEEPS + 1) * self.dtm_cell

@@ -1,0 +1,316 @@
+"""The LiDAR chain on one tile: points -> ground -> DTM -> heights -> CHM -> metrics.
+
+:func:`process_tile_points` runs the chain on the points of one tile window
+(halo included). :func:`run_tiles` runs it for every tile — in this process,
+in a pool, or on a Dask cluster — and crops each result to the tile core
+(:class:`TileResult`), so memory depends on the tile size, not on the file.
+A tile job is a top-level function whose arguments pickle (the tile's bucket
+file, not its points), so it can be sent to worker processes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from carbonsink.grid import Grid, Tile
+from carbonsink.io.pointclouds import PointChunk
+from carbonsink.lidar.ground import detect_water, smrf
+from carbonsink.lidar.metrics import area_metrics
+from carbonsink.lidar.options import LidarOptions
+from carbonsink.lidar.surfaces import (
+    Raster,
+    canopy_height_model,
+    height_above_ground,
+    terrain_model,
+)
+from carbonsink.lidar.tiling import Buckets, Codec, load_bucket, split_tile
+
+__all__ = [
+    "TileQA",
+    "TileResult",
+    "process_tile_points",
+    "run_tiles",
+]
+
+#: ASPRS classes: 2 ground, 7 low noise, 9 water, 18 high noise.
+GROUND, LOW_NOISE, WATER, HIGH_NOISE = 2, 7, 9, 18
+
+
+@dataclass(frozen=True)
+class TileQA:
+    """Quality figures of one tile."""
+
+    tile: str
+    points: int
+    ground_fraction: float
+    water_fraction: float
+    dtm_gap_fraction: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TileResult:
+    """The results of one tile (or quarter of a tile), cropped to its core.
+
+    Attributes
+    ----------
+    tile
+        The tile; its core is where the results go in the grid.
+    metrics
+        Metric layers on the core's cells of the analysis grid.
+    dtm, chm
+        The DTM and CHM blocks of the core, at their own cell sizes.
+    qa
+        The tile's quality figures.
+    """
+
+    tile: Tile
+    metrics: dict[str, npt.NDArray[np.float64]]
+    dtm: npt.NDArray[np.float32]
+    chm: npt.NDArray[np.float32]
+    qa: TileQA
+
+
+def process_tile_points(
+    points: PointChunk,
+    *,
+    window: Grid,
+    options: LidarOptions,
+    reference_density: float | None = None,
+) -> tuple[dict[str, npt.NDArray[np.float64]], Raster, Raster, dict[str, float]]:
+    """Run the chain on the points of one tile window (halo included).
+
+    Parameters
+    ----------
+    points
+        The tile's points in the grid CRS (metres).
+    window
+        The tile's halo window of the analysis grid.
+    options
+        Chain settings.
+    reference_density
+        Return density of land (m⁻²) for water detection; the same for every
+        tile of a run (see :func:`~carbonsink.lidar.ground.detect_water`).
+
+    Returns
+    -------
+    metrics, dtm, chm, qa
+        Metric layers on ``window``, the DTM and CHM rasters covering it, and
+        QA figures.
+    """
+    x, y, z = points.x, points.y, points.z
+    cls = points.classification
+    noise = (cls == LOW_NOISE) | (cls == HIGH_NOISE)
+    water = cls == WATER
+    if options.ground == "trust":
+        ground = cls == GROUND
+    else:
+        unclassified = ~np.isin(cls, [GROUND, WATER, 3, 4, 5, 6])
+        if options.water is not None and unclassified.any() and len(x) > 0:
+            detected = np.zeros(len(x), dtype=bool)
+            idx = np.nonzero(unclassified & ~noise)[0]
+            detected[idx] = detect_water(
+                x[idx], y[idx], z[idx], reference_density=reference_density, params=options.water
+            )
+            water |= detected
+        eligible = ~water & ~noise
+        ground = (
+            smrf(x, y, z, params=options.smrf, eligible=eligible).ground
+            if len(x)
+            else (np.zeros(0, dtype=bool))
+        )
+    bounds = window.bounds
+    support = _support(x[~noise], y[~noise], bounds, options.dtm_cell)
+    dtm, filled = terrain_model(
+        x[ground], y[ground], z[ground], bounds=bounds, cell=options.dtm_cell, support=support
+    )
+    keep = ~noise
+    heights = height_above_ground(x[keep], y[keep], z[keep], dtm)
+    veg = ~water[keep]
+    chm = canopy_height_model(
+        x[keep][veg],
+        y[keep][veg],
+        heights[veg],
+        bounds=bounds,
+        cell=options.chm_cell,
+        pit_free=options.pit_free,
+    )
+    metrics = area_metrics(
+        x[keep],
+        y[keep],
+        heights,
+        ground=ground[keep],
+        water=water[keep],
+        dtm=dtm,
+        x0=bounds[0],
+        y1=bounds[3],
+        cell=window.resolution,
+        shape=window.shape,
+        spec=options.metrics,
+    )
+    n = max(len(x), 1)
+    qa = {
+        "points": float(len(x)),
+        "ground_fraction": float(ground.sum() / n),
+        "water_fraction": float(water.sum() / n),
+        "dtm_gap_fraction": float(filled.sum() / max(support.sum(), 1)),
+    }
+    return metrics, dtm, chm, qa
+
+
+def _support(
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    bounds: tuple[float, float, float, float],
+    cell: float,
+) -> npt.NDArray[np.bool_]:
+    """DTM cells the LiDAR covers: cells holding a return, small holes closed, grown by 1."""
+    from scipy import ndimage
+
+    xmin, ymin, xmax, ymax = bounds
+    cols = max(1, round((xmax - xmin) / cell))
+    rows = max(1, round((ymax - ymin) / cell))
+    c = np.floor((x - xmin) / cell).astype(np.int64)
+    r = np.floor((ymax - y) / cell).astype(np.int64)
+    ok = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
+    hit = np.zeros(rows * cols, dtype=bool)
+    hit[r[ok] * cols + c[ok]] = True
+    grid = hit.reshape(rows, cols)
+    closed = ndimage.binary_closing(grid, structure=np.ones((3, 3), bool), iterations=2)
+    square = np.ones((3, 3), dtype=bool)  # diagonal neighbours too: bilinear reads them
+    return np.asarray(ndimage.binary_dilation(grid | closed, structure=square), dtype=bool)
+
+
+def _tile_job(
+    tile: Tile,
+    grid: Grid,
+    bucket: Path,
+    codec: Codec,
+    options: LidarOptions,
+    reference_density: float | None,
+    halo: int,
+) -> list[TileResult]:
+    """Process one tile's bucket; a crowded tile is processed in quarters."""
+    points = load_bucket(bucket, codec)
+    return list(_process_tile(points, tile, grid, options, reference_density, halo))
+
+
+def _process_tile(
+    points: PointChunk,
+    tile: Tile,
+    grid: Grid,
+    options: LidarOptions,
+    reference_density: float | None,
+    halo: int,
+) -> Iterator[TileResult]:
+    """Results for a tile, quartering it (recursively) while it is crowded.
+
+    Tile sizes come from the header's point density, which underestimates the
+    density of a cloud covering only part of its bounding box (a rotated
+    flight strip); processing crowded tiles in quarters keeps memory near the
+    ``points_per_tile`` target. Each quarter takes the points of its own halo
+    window from the parent's (core plus halo, a superset), so the results do
+    not depend on the split.
+    """
+    limit = int(1.5 * options.points_per_tile)
+    if len(points) > limit and (tile.core[2] > 1 or tile.core[3] > 1):
+        t = grid.transform
+        col_f = (points.x - t.c) / t.a
+        row_f = (t.f - points.y) / t.a
+        for part in split_tile(grid, tile, halo):
+            hr, hc, hh, hw = part.halo
+            inside = (row_f >= hr) & (row_f < hr + hh) & (col_f >= hc) & (col_f < hc + hw)
+            if inside.any():
+                yield from _process_tile(
+                    points.select(inside), part, grid, options, reference_density, halo
+                )
+        return
+    start = time.perf_counter()
+    window = grid.tile_grid(tile, with_halo=True)
+    metrics, dtm, chm, qa = process_tile_points(
+        points, window=window, options=options, reference_density=reference_density
+    )
+    rs, cs = tile.crop
+    cropped = {name: layer[rs, cs] for name, layer in metrics.items()}
+    f_dtm = round(grid.resolution / options.dtm_cell)
+    f_chm = round(grid.resolution / options.chm_cell)
+    dtm_core = dtm.values[rs.start * f_dtm : rs.stop * f_dtm, cs.start * f_dtm : cs.stop * f_dtm]
+    chm_core = chm.values[rs.start * f_chm : rs.stop * f_chm, cs.start * f_chm : cs.stop * f_chm]
+    yield TileResult(
+        tile=tile,
+        metrics=cropped,
+        dtm=dtm_core.astype(np.float32),
+        chm=chm_core.astype(np.float32),
+        qa=TileQA(
+            tile=tile.id,
+            points=int(qa["points"]),
+            ground_fraction=qa["ground_fraction"],
+            water_fraction=qa["water_fraction"],
+            dtm_gap_fraction=qa["dtm_gap_fraction"],
+            seconds=time.perf_counter() - start,
+        ),
+    )
+
+
+def run_tiles(
+    jobs: list[Tile],
+    grid: Grid,
+    buckets: Buckets,
+    options: LidarOptions,
+    executor: Executor | None,
+    reference_density: float | None,
+    halo: int,
+) -> Iterator[TileResult]:
+    """Tile results in job order (serial, or from the executor as they finish).
+
+    Parameters
+    ----------
+    jobs
+        The tiles to process; each has a bucket in ``buckets``.
+    grid
+        The analysis grid.
+    buckets
+        The tiles' point buckets.
+    options
+        Chain settings.
+    executor
+        Runs the tiles in parallel (results identical to a serial run);
+        ``None`` runs them here.
+    reference_density
+        Return density of land (m⁻²) for water detection, the same for every tile.
+    halo
+        Halo width (grid cells) of the quarters a crowded tile is split into.
+
+    Yields
+    ------
+    TileResult
+        One per tile, or one per quarter of a crowded tile.
+    """
+    if executor is None or len(jobs) <= 1:  # one tile: no pool start-up to pay
+        for tile in jobs:
+            yield from _tile_job(
+                tile, grid, buckets.files[tile.id], buckets.codec, options, reference_density, halo
+            )
+        return
+    futures = [
+        executor.submit(
+            _tile_job,
+            tile,
+            grid,
+            buckets.files[tile.id],
+            buckets.codec,
+            options,
+            reference_density,
+            halo,
+        )
+        for tile in jobs
+    ]
+    for future in futures:
+        yield from future.result()

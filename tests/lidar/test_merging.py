@@ -1,0 +1,40 @@
+"""Tests of carbonsink.lidar.merging: the merged layers, in memory or streamed to GeoTIFFs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+
+from carbonsink.lidar.processing import process_lidar
+
+
+def test_every_variable_has_units_and_long_name(one_tile) -> None:  # type: ignore[no-untyped-def]
+    for name, da in one_tile.metrics.data_vars.items():
+        assert da.attrs.get("units") and da.attrs.get("long_name"), name
+    for da in (one_tile.dtm, one_tile.chm):
+        assert da.attrs["units"] == "m" and da.attrs.get("long_name")
+    assert one_tile.dtm.shape == (160, 200) and one_tile.chm.shape == (320, 400)
+
+
+def test_streamed_surfaces_equal_the_surfaces_in_memory(
+    synthetic: dict,
+    one_tile,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    # Tile by tile into GeoTIFFs (tiles of 6 cells) or whole in memory: the same cells.
+    streamed = process_lidar(
+        [synthetic["unclassified"]],
+        synthetic["grid"],
+        tile_size=6,
+        dtm_path=tmp_path / "dtm.tif",
+        chm_path=tmp_path / "chm.tif",
+    )
+    assert streamed.dtm is None and streamed.chm is None
+    assert (streamed.dtm_path, streamed.chm_path) == (tmp_path / "dtm.tif", tmp_path / "chm.tif")
+    for path, layer in ((streamed.dtm_path, one_tile.dtm), (streamed.chm_path, one_tile.chm)):
+        with rasterio.open(path) as dataset:
+            np.testing.assert_array_equal(dataset.read(1), layer.values.astype(np.float32))
+            assert dataset.tags()["units"] == "m"
+            assert dataset.transform.a == layer.x.values[1] - layer.x.values[0]

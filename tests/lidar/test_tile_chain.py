@@ -1,0 +1,129 @@
+"""Tests of carbonsink.lidar.tile_chain: the chain on one tile, quartering, parallel tiles."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from carbonsink.grid import Grid
+from carbonsink.io.pointclouds import PointChunk, read_points
+from carbonsink.lidar.options import LidarOptions
+from carbonsink.lidar.processing import process_lidar
+from carbonsink.lidar.tile_chain import process_tile_points
+from tests.lidar.synthetic_cloud import CRS_UTM, X0, Y0, terrain
+
+
+def test_thread_pool_equals_serial(synthetic: dict, many_tiles) -> None:  # type: ignore[no-untyped-def]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        parallel = process_lidar(
+            [synthetic["unclassified"]], synthetic["grid"], tile_size=6, executor=pool
+        )
+    for name in many_tiles.metrics.data_vars:
+        np.testing.assert_array_equal(
+            parallel.metrics[name].values, many_tiles.metrics[name].values, err_msg=name
+        )
+    np.testing.assert_array_equal(parallel.dtm.values, many_tiles.dtm.values)
+    np.testing.assert_array_equal(parallel.chm.values, many_tiles.chm.values)
+    assert list(parallel.qa["points"]) == list(many_tiles.qa["points"])
+
+
+def test_process_tile_points_shapes(synthetic: dict) -> None:
+    grid = synthetic["grid"]
+    pts = read_points(synthetic["unclassified"], target_crs=CRS_UTM)
+    metrics, dtm, chm, qa = process_tile_points(pts, window=grid, options=LidarOptions())
+    assert all(layer.shape == grid.shape for layer in metrics.values())
+    assert dtm.shape == (160, 200) and chm.shape == (320, 400)
+    assert qa["points"] == pts.x.size
+
+
+def test_heights_are_finite_at_convex_corners_of_the_cloud() -> None:
+    # A 30 m × 30 m block of points inside a 60 m window: the DTM exists on the LiDAR
+    # "support" (covered cells, grown by one cell), and every point's height samples
+    # the DTM bilinearly between the 4 nearest 1 m cell centres — at a corner of the
+    # block that includes the diagonal neighbour, which must be in the support too.
+    rng = np.random.default_rng(4)
+    n = 30 * 30 * 8
+    x = X0 + 10 + rng.uniform(0, 30, n)
+    y = Y0 + 10 + rng.uniform(0, 30, n)
+    x = np.concatenate([x, [X0 + 39.9]])  # in the outer quarter of the SE corner cell
+    y = np.concatenate([y, [Y0 + 10.1]])
+    z = terrain(x, y)
+    u8 = np.zeros(x.size, np.uint8)
+    points = PointChunk(
+        x=x,
+        y=y,
+        z=z,
+        classification=u8 + 1,
+        return_number=u8,
+        number_of_returns=u8,
+        intensity=np.zeros(x.size, np.uint16),
+        user_data=u8,
+    )
+    window = Grid.from_bounds((X0, Y0, X0 + 60, Y0 + 60), crs=CRS_UTM, resolution=10.0)
+    with np.errstate(invalid="raise"):
+        metrics, _dtm, _chm, _qa = process_tile_points(
+            points, window=window, options=LidarOptions()
+        )
+    covered = metrics["lidar_coverage"] == 1
+    assert np.isfinite(metrics["h_max"][covered]).all()
+
+
+def test_crowded_tiles_are_split_without_seams(synthetic: dict, one_tile) -> None:  # type: ignore[no-untyped-def]
+    # One 20 x 16-cell tile holds all ~190,000 points (6 /m² over 200 m x 160 m, minus
+    # the pond); with points_per_tile 100,000 the limit is 1.5 x that = 150,000, so it
+    # is quartered once: each quarter's window (10 x 8 cells plus a 6-cell halo,
+    # clipped at the grid edge: at most 16 x 14 cells = 2.24 ha, ~134,000 points) fits.
+    # The merged result must be identical to the single-tile run.
+    split = process_lidar(
+        [synthetic["unclassified"]],
+        synthetic["grid"],
+        tile_size=100,
+        options=LidarOptions(points_per_tile=100_000),
+    )
+    assert len(one_tile.qa) == 1 and one_tile.qa["points"].iloc[0] > 150_000
+    assert len(split.qa) == 4
+    assert (split.qa["points"] <= 150_000).all()
+    assert sorted(split.qa["tile"]) == [f"r0000c0000.{k}" for k in range(4)]
+    for name in one_tile.metrics.data_vars:
+        np.testing.assert_array_equal(
+            split.metrics[name].values, one_tile.metrics[name].values, err_msg=name
+        )
+    np.testing.assert_array_equal(split.chm.values, one_tile.chm.values)
+    np.testing.assert_array_equal(split.dtm.values, one_tile.dtm.values)
+
+
+class _PicklingExecutor(concurrent.futures.Executor):
+    """Runs each job here after a pickle round trip, as a process pool or Dask would send it."""
+
+    def __init__(self) -> None:
+        self.jobs: list[str] = []
+
+    def submit(  # type: ignore[override]
+        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[Any]:
+        fn, args, kwargs = pickle.loads(pickle.dumps((fn, args, kwargs)))
+        self.jobs.append(f"{fn.__module__}.{fn.__qualname__}")
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_tile_jobs_survive_pickling(synthetic: dict, many_tiles) -> None:  # type: ignore[no-untyped-def]
+    # Tile jobs go to worker processes by pickle: the function must be importable by
+    # name and its arguments picklable; the results equal the serial run's.
+    executor = _PicklingExecutor()
+    pickled = process_lidar(
+        [synthetic["unclassified"]], synthetic["grid"], tile_size=6, executor=executor
+    )
+    assert len(executor.jobs) == 12
+    assert all(job.startswith("carbonsink.lidar.tile_chain.") for job in executor.jobs)
+    for name in many_tiles.metrics.data_vars:
+        np.testing.assert_array_equal(
+            pickled.metrics[name].values, many_tiles.metrics[name].values, err_msg=name
+        )
+    np.testing.assert_array_equal(pickled.dtm.values, many_tiles.dtm.values)
+    np.testing.assert_array_equal(pickled.chm.values, many_tiles.chm.values)
