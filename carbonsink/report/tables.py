@@ -1,0 +1,228 @@
+"""The report's tables from the ledger and the manifest: credit chain, strata, stocks, provenance.
+
+Each builder turns part of the ledger (docs/ledger.md) or of the run's
+manifest into the rows the template prints; they compute nothing but display
+values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from carbonsink.report.formatting import MISSING, format_number, format_percent
+
+__all__ = [
+    "chain_rows",
+    "input_rows",
+    "profile_rows",
+    "stage_rows",
+    "stock_table",
+    "strata_rows",
+]
+
+#: Units of the credit chain's rates.
+_RATE_UNITS: Final = "t CO2e/yr"
+
+
+def _summary(term: Mapping[str, Any]) -> tuple[Any, Any]:
+    return term.get("mean"), term.get("ci90")
+
+
+def chain_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The project's credit chain, one row per step (docs/ledger.md, ``project``)."""
+    project = ledger["project"]
+    profile = ledger["profile"]
+    claim = ledger["claim"]
+    removals, removals_ci = _summary(project["removals"])
+    non_co2, non_co2_ci = _summary(project["non_co2_emissions"])
+    gross, gross_ci = _summary(project["gross"])
+    net, net_ci = _summary(project["net"])
+    rows: list[dict[str, Any]] = [
+        {
+            "step": "Removals",
+            "sign": "",
+            "value": removals,
+            "ci": removals_ci,
+            "note": "44/12 × Σ pools (C₂ − C₁) / years",
+            "kind": "term",
+        },
+        {
+            "step": "Non-CO2 emissions (CH4, N2O)",
+            "sign": "−",
+            "value": non_co2,
+            "ci": non_co2_ci,
+            "note": f"in CO2e with the {profile.get('gwp', '')} GWP set",
+            "kind": "term",
+        },
+        {
+            "step": "Baseline removals",
+            "sign": "−",
+            "value": project.get("baseline_removals"),
+            "ci": None,
+            "note": "",
+            "kind": "term",
+        },
+        {
+            "step": "Gross removals",
+            "sign": "=",
+            "value": gross,
+            "ci": gross_ci,
+            "note": "",
+            "kind": "subtotal",
+        },
+        {
+            "step": "Leakage",
+            "sign": "−",
+            "value": project.get("leakage"),
+            "ci": None,
+            "note": f"{format_number(profile.get('leakage_pct'), 1)} % of gross",
+            "kind": "term",
+        },
+        {
+            "step": "Net removals",
+            "sign": "=",
+            "value": net,
+            "ci": net_ci,
+            "note": f"U = {format_percent(project['net'].get('relative_half_width_90'))} "
+            "(90 % half-width / mean)",
+            "kind": "subtotal",
+        },
+    ]
+    for rule in project.get("uncertainty_rules", []):
+        applied = bool(rule.get("applied"))
+        rows.append(
+            {
+                "step": f"Uncertainty deduction, rule {rule.get('rule')}"
+                + (" (applied)" if applied else " (not applied)"),
+                "sign": "−" if applied else "",
+                "value": rule.get("deduction"),
+                "ci": None,
+                "note": str(rule.get("explanation", "")),
+                "kind": "rule-applied" if applied else "rule",
+            }
+        )
+    rows += [
+        {
+            "step": "Adjusted net",
+            "sign": "=",
+            "value": project.get("adjusted"),
+            "ci": None,
+            "note": f"after rule {claim.get('rule_applied')}",
+            "kind": "subtotal",
+        },
+        {
+            "step": "Buffer (non-permanence)",
+            "sign": "−",
+            "value": project.get("buffer"),
+            "ci": None,
+            "note": f"{format_number(profile.get('buffer_pct'), 1)} % of the stock share "
+            f"({format_percent(project.get('stock_share'))}) of the adjusted net",
+            "kind": "term",
+        },
+        {
+            "step": "Tradable per year",
+            "sign": "=",
+            "value": project.get("tradable"),
+            "ci": None,
+            "note": "",
+            "kind": "result",
+        },
+    ]
+    return rows
+
+
+def strata_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per stratum (and the total): area, removals, non-CO2, net and tradable."""
+    rows = []
+    for record in ledger["strata"]:
+        rows.append(
+            {
+                "stratum": str(record.get("stratum")),
+                "area": record.get("area_ha"),
+                "adjusted_area": record.get("adjusted_area_ha"),
+                "removals": record.get("removals_t_co2e_yr"),
+                "removals_ci": (
+                    record.get("removals_p5_t_co2e_yr"),
+                    record.get("removals_p95_t_co2e_yr"),
+                ),
+                "non_co2": record.get("non_co2_t_co2e_yr"),
+                "net": record.get("net_t_co2e_yr"),
+                "net_ci": (record.get("net_p5_t_co2e_yr"), record.get("net_p95_t_co2e_yr")),
+                "tradable": record.get("tradable_t_co2e_yr"),
+                "total": record.get("stratum") == "total",
+            }
+        )
+    return rows
+
+
+def stock_table(ledger: Mapping[str, Any]) -> dict[str, Any]:
+    """Mean stock per pool, stratum and epoch with the 90 % interval of the stratum's stock."""
+    epochs = [str(e["name"]) for e in ledger["epochs"]]
+    pools = [str(p) for p in ledger["pools"]]
+    rows = []
+    for record in ledger["strata"]:
+        rows.append(
+            {
+                "stratum": str(record.get("stratum")),
+                "area": record.get("area_ha"),
+                "epochs": [
+                    {
+                        "pools": [record.get(f"{pool}_{epoch}_t_c") for pool in pools],
+                        "ci": (
+                            record.get(f"stock_{epoch}_p5_t_c"),
+                            record.get(f"stock_{epoch}_p95_t_c"),
+                        ),
+                    }
+                    for epoch in epochs
+                ],
+                "total": record.get("stratum") == "total",
+            }
+        )
+    return {"epochs": epochs, "pools": pools, "rows": rows}
+
+
+def input_rows(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``manifest["inputs"]``: a list of ``{path, size, sha256}``."""
+    return [
+        {
+            "path": str(item.get("path", "")),
+            "size": item.get("size"),
+            "sha256": item.get("sha256") or "",
+        }
+        for item in manifest.get("inputs") or []
+    ]
+
+
+def stage_rows(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``manifest["stages"]``: a list of ``{name, seconds, cached}``."""
+    return [
+        {
+            "name": str(item.get("name", "")),
+            "seconds": item.get("seconds"),
+            "cached": item.get("cached"),
+        }
+        for item in manifest.get("stages") or []
+    ]
+
+
+def profile_rows(profile: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The methodology profile's settings as (label, text) pairs."""
+    pools = profile.get("pools")
+    leakage = f"{format_number(profile.get('leakage_pct'), 1)} %"
+    return [
+        ("Profile", f"{profile.get('name', '')} — {profile.get('title', '')}"),
+        ("Uncertainty rule", str(profile.get("uncertainty_rule", MISSING))),
+        ("Allowable uncertainty", f"{format_number(profile.get('allowable_uncertainty_pct'))} %"),
+        ("Confidence", format_percent(profile.get("confidence"), 0)),
+        ("GWP set", str(profile.get("gwp", MISSING))),
+        ("Buffer", f"{format_number(profile.get('buffer_pct'), 1)} %"),
+        ("Leakage", leakage),
+        ("Leakage note", str(profile.get("leakage_note") or MISSING)),
+        ("Pools", ", ".join(map(str, pools)) if pools else MISSING),
+        ("Soil depth", f"{format_number(profile.get('soil_depth_cm'), 0)} cm"),
+        ("Source", str(profile.get("source") or MISSING)),
+        ("Origin", str(profile.get("origin") or MISSING)),
+        ("Profile file SHA-256", str(profile.get("sha256") or MISSING)),
+        ("Survey overrides", ", ".join(map(str, profile.get("overrides") or [])) or "none"),
+    ]

@@ -1,0 +1,82 @@
+"""The report's sections: embedded figures, land cover, model skill, soil, one epoch."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+
+from carbonsink.accounting.non_co2 import ClassFlux, ch4_sensitivity
+from carbonsink.report import ReportContent, render_report
+from tests.report.sample_report import PNG_SIGNATURE, read_page
+
+
+def test_page_is_self_contained(page: str) -> None:
+    reader = read_page(page)
+    tags = [tag for tag, _ in reader.starts]
+    assert "script" not in tags and "link" not in tags and "iframe" not in tags
+    for _, attributes in reader.starts:
+        for name in ("src", "href"):
+            value = attributes.get(name)
+            if value is not None:
+                assert not value.startswith(("http:", "https:", "//")), value
+    images = [attributes["src"] for tag, attributes in reader.starts if tag == "img"]
+    # Two epochs: 5 stock maps each (carbon, AGB, AGB width, SOC, SOC SD) = 10, the sink map
+    # and its SD = 2, a class map each = 2, predicted-vs-observed for 2 models each = 4,
+    # cores over SOC each = 2, the Monte Carlo histogram = 1: 21 images.
+    assert len(images) == 21
+    for src in images:
+        assert src is not None and src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_SIGNATURE)
+    assert "http://" not in page and "https://" not in page
+
+
+def test_cv_table_highlights_the_pooled_row(page: str) -> None:
+    reader = read_page(page)
+    pooled = [row for row in reader.rows if row[1] and row[1][0] == "pooled"]
+    # Two epochs × two models.
+    assert len(pooled) == 4
+    assert all(cls == "pooled" for cls, _ in pooled)
+    # pooled R² 0.62, RMSE 2.2 → "2.20", relative RMSE 0.18 → "18.0", coverage 0.87 → "87.0".
+    assert pooled[0][1][1:] == ["30", "8", "0.62", "2.20", "18.0", "0.07", "87.0"]
+
+
+def test_land_cover_and_soil_sections(content: ReportContent, page: str) -> None:
+    reader = read_page(page)
+    text = reader.element_text("landcover")
+    accuracy = content.epochs[0].accuracy
+    assert f"{100 * accuracy['overall_accuracy']:.1f} %" in text
+    assert f"{accuracy['kappa']:.3f}" in text
+    areas = content.epochs[0].areas
+    assert f"{areas.loc['sedge', 'adjusted_area_ha']:,.1f}" in text
+    soil = reader.element_text("soil")
+    # Cores C2 and C4 of four are extrapolated.
+    assert "4 cores, of which 2 are extrapolated to 100 cm" in soil
+
+
+def test_single_epoch_states_why_there_is_no_claim(
+    single_content: ReportContent, single_page: str
+) -> None:
+    reader = read_page(single_page)
+    statement = single_content.ledger["claim"]["statement"]
+    assert reader.element_text("single-epoch-statement") == statement
+    for credit_table in ("credit-chain", "strata", "vintages", "tradable-total"):
+        assert credit_table not in reader.ids
+    images = [a for tag, a in reader.starts if tag == "img"]
+    # One epoch: 5 stock maps, 1 class map, 2 predicted-vs-observed, 1 cores map.
+    assert len(images) == 9
+    # Stocks are shown: the total row of the stock table.
+    total = single_content.ledger["strata"][-1]
+    assert f"{total['stock_2020_p5_t_c']:,.1f}" in reader.element_text("stocks")
+
+
+def test_ch4_sensitivity_table_when_the_ledger_has_one(content: ReportContent) -> None:
+    # 10 ha of sedge at 6 mg CH4/m²/d: 10 × 6 × 365e-5 = 0.219 t CH4/yr × 28 (AR5)
+    # = 6.132 t CO2e/yr. With removals 61.32 the net is 0 at 61.32 / 6.132 = 10 × the flux.
+    sensitivity = ch4_sensitivity(
+        61.32, {"sedge": 10.0}, {"sedge": ClassFlux(ch4_mg_m2_d=6.0, n2o_mg_m2_d=0.0)}
+    )
+    ledger = {**content.ledger, "ch4_sensitivity": sensitivity.to_dict()}
+    page = render_report(dataclasses.replace(content, ledger=ledger))
+    assert 'id="ch4-sensitivity"' in page
+    assert "at 10.0 × the configured fluxes" in page
+    assert 'id="ch4-sensitivity"' not in render_report(content)

@@ -1,0 +1,71 @@
+"""The report's tables: the credit chain, strata and vintages, stocks, profile and provenance."""
+
+from __future__ import annotations
+
+from carbonsink.report import ReportContent
+from tests.report.sample_report import FULL_SHA, read_page
+
+
+def test_all_three_rules_are_in_the_chain(content: ReportContent, page: str) -> None:
+    reader = read_page(page)
+    text = reader.element_text("credit-chain")
+    for rule in content.ledger["project"]["uncertainty_rules"]:
+        applied = "(applied)" if rule["applied"] else "(not applied)"
+        assert f"rule {rule['rule']} {applied}" in text
+        assert rule["explanation"] in text
+        assert f"{rule['deduction']:,.1f}" in text
+    assert {r["rule"] for r in content.ledger["project"]["uncertainty_rules"]} == {
+        "vm0033",
+        "ar-tool14",
+        "lower-bound",
+    }
+    assert f"{content.ledger['project']['tradable']:,.1f}" in text
+
+
+def test_tables_of_strata_and_vintages(content: ReportContent, page: str) -> None:
+    reader = read_page(page)
+    texts = {row[1][0]: row for row in reader.rows if row[1]}
+    total = next(r for r in content.ledger["strata"] if r["stratum"] == "total")
+    assert texts["total"][0] == "total"  # the total row is highlighted
+    strata_text = reader.element_text("strata")
+    assert f"{total['tradable_t_co2e_yr']:,.1f}" in strata_text
+    assert "sedge" in strata_text and "reed" in strata_text
+    vintages = reader.element_text("vintages")
+    # 2020-09-15 to 2025-09-18 spans the calendar years 2020 to 2025: six vintage rows.
+    for year in range(2020, 2026):
+        assert str(year) in vintages
+    totals = [v for v in content.ledger["vintages"] if v["stratum"] == "total"]
+    assert len(totals) == 6
+    for vintage in totals:
+        assert f"{vintage['tradable_t_co2e']:,.1f}" in vintages
+
+
+def test_provenance(content: ReportContent, page: str) -> None:
+    reader = read_page(page)
+    text = reader.element_text("provenance")
+    # The SHA-256 is shortened to 12 characters with the full hash in the title.
+    assert any(
+        tag == "td" and attributes.get("title") == FULL_SHA for tag, attributes in reader.starts
+    )
+    assert FULL_SHA[:12] + "…" in text
+    assert "ef56" * 16 in text  # survey hash in full
+    assert "12.3 MB" in text  # 12,345,678 bytes
+    assert "9.8.7" in text and "numpy" in text
+    cells = [row[1] for row in reader.rows]
+    assert ["epoch-2020", "12.5", "no"] in cells and ["accounting", "0.4", "yes"] in cells
+    assert "Run time61.0 s" in text  # 61.04 s with one decimal (dt and dd run together)
+    draws = content.ledger["monte_carlo"]["n_draws"]
+    assert f"{draws:,} draws" in text
+    assert "converged" in text
+    assert FULL_SHA in text  # polygon hash
+    # The version in the header comes from the manifest.
+    assert "carbonsink 9.8.7" in read_page(page).all_text()
+
+
+def test_profile_settings(content: ReportContent, page: str) -> None:
+    text = read_page(page).element_text("profile")
+    profile = content.ledger["profile"]
+    assert profile["leakage_note"] in text
+    assert "AR5" in text
+    assert "15.0 %" in text  # buffer
+    assert "100 cm" in text  # soil depth
