@@ -6,7 +6,7 @@ Uncertain inputs are described by the distributions of
 array wherever the name is used again: a parameter shared by both epochs
 (carbon fraction, root:shoot, a model's bias) is therefore the same draw in
 both, and the correlation of the epochs' errors is carried into their
-difference (METHODOLOGY.md §6).
+difference (docs/methodology.md §6).
 
 Reproducibility: each named parameter gets its own random stream,
 ``numpy.random.default_rng(SeedSequence(seed, spawn_key=(k,)))`` (a PCG64
@@ -53,7 +53,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Minimum number of draws for aggregated terms (METHODOLOGY.md §6; IPCC 2006 Vol. 1 §3.2.3).
+#: Minimum number of draws for aggregated terms (docs/methodology.md §6; IPCC 2006 Vol. 1 §3.2.3).
 DEFAULT_DRAWS: Final = 10_000
 
 FloatArray = npt.NDArray[np.float64]
@@ -86,7 +86,7 @@ class MonteCarlo:
     seed
         Non-negative integer; the same seed gives the same draws.
     n_draws
-        Number of draws (≥ 2; METHODOLOGY.md §6 asks ≥ 10,000 for aggregated terms).
+        Number of draws (≥ 2; docs/methodology.md §6 asks ≥ 10,000 for aggregated terms).
 
     Notes
     -----
@@ -95,7 +95,7 @@ class MonteCarlo:
     one name for a parameter shared by both epochs (e.g. ``"carbon_fraction"``
     or ``"agb_model_bias"``) and different names for independent errors (e.g.
     ``"plot_mean_2020"``, ``"plot_mean_2025"``): that is how errors shared by
-    the epochs are propagated jointly (IPCC 2006 Vol. 1 §3.2.3.2; METHODOLOGY.md
+    the epochs are propagated jointly (IPCC 2006 Vol. 1 §3.2.3.2; docs/methodology.md
     §6). The stream of a name is PCG64 seeded by
     ``SeedSequence(seed, spawn_key=(parameter_key(name),))``.
     """
@@ -274,7 +274,7 @@ def run_until_converged(
     Notes
     -----
     IPCC 2006 Vol. 1 §3.2.3.1: repeat until the percentiles of the output
-    are stable; METHODOLOGY.md §6 sets the bar at ~1 %.
+    are stable; docs/methodology.md §6 sets the bar at ~1 %.
     """
     _check_seed(seed)
     if start < 20 or max_draws < start:

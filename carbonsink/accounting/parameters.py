@@ -63,8 +63,8 @@ def range_distribution(value: float, low: float, high: float, *, name: str) -> U
     Returns
     -------
     Uncertain
-        :class:`~carbonsink.accounting.montecarlo.LogNormal` with mean
-        ``value``, or :class:`~carbonsink.accounting.montecarlo.Fixed` when
+        :class:`~carbonsink.accounting.distributions.LogNormal` with mean
+        ``value``, or :class:`~carbonsink.accounting.distributions.Fixed` when
         ``value`` is 0 or the range is a single value.
 
     Raises

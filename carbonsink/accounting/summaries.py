@@ -1,7 +1,7 @@
 """Summaries of Monte Carlo draws and the check that there are enough of them.
 
 :func:`summarize` gives the mean, median, SD, 90 % and 95 % intervals and the
-relative half-width (METHODOLOGY.md §6); :func:`convergence` checks that the
+relative half-width (docs/methodology.md §6); :func:`convergence` checks that the
 5th and 95th percentiles are stable to ~1 % as the draws grow (IPCC 2006
 Vol. 1 §3.2.3.1).
 """
@@ -72,7 +72,7 @@ def as_draws(draws: npt.ArrayLike, *, what: str) -> FloatArray:
 
 @dataclass(frozen=True)
 class Summary:
-    """Summary statistics of Monte Carlo draws (METHODOLOGY.md §6).
+    """Summary statistics of Monte Carlo draws (docs/methodology.md §6).
 
     ``ci90`` = (p5, p95) and ``ci95`` = (p2.5, p97.5) are equal-tailed
     percentile intervals; ``relative_half_width_90`` = (p95 − p5) / 2 / |mean|
@@ -250,7 +250,7 @@ def convergence(
     difference between epochs) does not blow the ratio up. The draws are
     converged when every n ≥ N/2 changes by less than ``tolerance``: doubling
     the draws no longer moves the interval by more than ~1 %, the stopping rule
-    of METHODOLOGY.md §6 (IPCC 2006 Vol. 1 §3.2.3.1, step 5).
+    of docs/methodology.md §6 (IPCC 2006 Vol. 1 §3.2.3.1, step 5).
     """
     values = as_draws(draws, what="convergence")
     if not tolerance > 0:

@@ -1,7 +1,7 @@
 """The LiDAR chain, tiled and streamed: points -> ground -> DTM -> heights -> CHM -> metrics.
 
 Points are read once, in chunks, and spilled to per-tile bucket files (each
-tile with a halo at least as wide as the ground filter's window, DESIGN.md §4
+tile with a halo at least as wide as the ground filter's window, docs/design.md §4
 and §6; :mod:`carbonsink.lidar.tiling`). Each tile is then processed on its
 own — in this process, in a pool, or on a Dask cluster
 (:mod:`carbonsink.lidar.tile_chain`) — and its results are cropped to the

@@ -2,7 +2,7 @@
 
 The tile size follows from the point density in the file headers
 (:func:`choose_tile_size`), and every tile has a halo at least as wide as the
-ground filter's window (DESIGN.md §4 and §6). Points are read once, in
+ground filter's window (docs/design.md §4 and §6). Points are read once, in
 chunks, and spilled to per-tile bucket files (:class:`Buckets`, coordinates
 encoded by :class:`Codec`): each point goes to its core tile and to the
 neighbours whose halo windows hold it (:func:`distribute`). A tile that turns

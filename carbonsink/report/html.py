@@ -5,9 +5,9 @@ into HTML with the Jinja2 template ``templates/report.html.j2``: every figure
 is an inline ``data:image/png;base64`` URI and the CSS is inline, so the page
 makes no request and can be archived or mailed as one file. Every string from
 the inputs (survey name, class names, warnings, file paths) is escaped by the
-template engine. :func:`write_report` writes it atomically (DESIGN.md §5).
+template engine. :func:`write_report` writes it atomically (docs/design.md §5).
 
-The report presents results only (DESIGN.md §2): the sections and figures
+The report presents results only (docs/design.md §2): the sections and figures
 come from :mod:`carbonsink.report.sections`, the tables from
 :mod:`carbonsink.report.tables` and the number formats from
 :mod:`carbonsink.report.formatting`.

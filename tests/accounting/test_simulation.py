@@ -14,7 +14,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from carbonsink.accounting.montecarlo import Fixed, MonteCarlo
+from carbonsink.accounting.distributions import Fixed
+from carbonsink.accounting.montecarlo import MonteCarlo
 from carbonsink.accounting.parameters import ClassParameters
 from carbonsink.accounting.pools import (
     POOLS,

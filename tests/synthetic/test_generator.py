@@ -643,8 +643,9 @@ UNCHANGED_BY_DOM = {
     ),
     "soil_2020.csv": "aa8b9a84245ceddc3b1dde931262b9591b5fb66f76b9fd3ad9d4137fde362658",
     "soil_2025.csv": "48491b0f27d66b7c1ff4af717dc3f4319222acff41da8948a4c0b92030f654db",
-    # survey.toml: the original generator's file with one comment changed since, the
-    # citation "METHODOLOGY.md §2" → "docs/methodology.md §2" (the project's own docs).
+    # survey.toml: the original generator's file with one comment changed since: its
+    # citation of the team's internal reference now names the project's own
+    # docs/methodology.md §2.
     "survey.toml": "bf71053437162cb38bb6946ac2889c3abf94bbdd965563efa893f62fbdd807d3",
     # The plot tables without their new agb_dead_g_m2 column.
     "plots_2020.csv": "38162b872bd02b9917eade37d98c4b17478b194814526ad17b28751890374934",
