@@ -20,9 +20,10 @@ from functools import cached_property
 from os import PathLike
 from typing import TYPE_CHECKING
 
+import pandas as pd
 import xarray as xr
 
-from carbonsink.config import Epoch, Survey, load_survey
+from carbonsink.config import Epoch, Survey, TableEntry, load_survey
 from carbonsink.errors import ConfigError, InputError
 from carbonsink.grid import Grid
 from carbonsink.io.vectors import Boundary, load_boundary
@@ -159,6 +160,23 @@ class RunContext:
     def epochs(self) -> list[Epoch]:
         """The survey's epochs, earliest first."""
         return sorted(self.survey.epochs, key=lambda e: e.date)
+
+    def points(self, entry: TableEntry) -> pd.DataFrame:
+        """A point table of the survey (plots, cores) with ``x``/``y`` in the survey CRS.
+
+        The file's own coordinate columns (``lon``/``lat``, or ``x``/``y`` in
+        its CRS) are replaced by the survey-CRS ``x``/``y``; every other column
+        is kept; index ``line`` (the file's line numbers).
+        """
+        from carbonsink.io.tables import read_point_table
+
+        table = read_point_table(
+            entry.path, target_crs=self.survey.crs, crs=entry.crs, layer=entry.layer
+        )
+        frame = pd.DataFrame(table.drop(columns=["geometry", "lon", "lat"], errors="ignore"))
+        frame["x"] = table.geometry.x.to_numpy()
+        frame["y"] = table.geometry.y.to_numpy()
+        return frame
 
     def report(self, what: str, done: int, total: int) -> None:
         """Tell the progress callback (if any) how far a stage is."""

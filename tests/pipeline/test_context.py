@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -12,27 +10,13 @@ import pytest
 from carbonsink.errors import ConfigError, InputError, Problem
 from carbonsink.pipeline import RunContext, find_epoch
 from carbonsink.preflight import preflight
+from tests.pipeline.file_reads import spy_on_reads
 
 
 @pytest.fixture
-def boundary_reads(monkeypatch: pytest.MonkeyPatch, sample_survey: Path) -> Iterator[list[str]]:
+def boundary_reads(monkeypatch: pytest.MonkeyPatch, sample_survey: Path) -> list[str]:
     """Every pyogrio call that opens the sample survey's boundary file, by function name."""
-    import pyogrio
-
-    boundary = (sample_survey.parent / "boundary.geojson").resolve()
-    calls: list[str] = []
-    for name in ("read_dataframe", "read_info", "list_layers"):
-        original = getattr(pyogrio, name)
-
-        def spy(
-            path: Any, *args: Any, _original: Any = original, _name: str = name, **kw: Any
-        ) -> Any:
-            if Path(path).resolve() == boundary:
-                calls.append(_name)
-            return _original(path, *args, **kw)
-
-        monkeypatch.setattr(pyogrio, name, spy)
-    yield calls
+    return spy_on_reads(monkeypatch, sample_survey.parent / "boundary.geojson")
 
 
 def test_build_reads_the_boundary_once(sample_survey: Path, boundary_reads: list[str]) -> None:

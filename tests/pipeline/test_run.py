@@ -13,35 +13,21 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from carbonsink.io.writers import write_json
 from carbonsink.pipeline import RunResult, run_survey
 from tests.conftest import PROJECT_ROOT, SAMPLE_SURVEY
+from tests.pipeline.file_reads import spy_on_reads
 
 SEED = 7
 
 
 @pytest.fixture(scope="module")
 def library_run() -> tuple[RunResult, list[str]]:
-    import pyogrio
-
-    boundary = (SAMPLE_SURVEY.parent / "boundary.geojson").resolve()
-    calls: list[str] = []
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("read_dataframe", "read_info", "list_layers"):
-            original = getattr(pyogrio, name)
-
-            def spy(
-                path: Any, *args: Any, _call: Any = original, _name: str = name, **kw: Any
-            ) -> Any:
-                if Path(path).resolve() == boundary:
-                    calls.append(_name)
-                return _call(path, *args, **kw)
-
-            patch.setattr(pyogrio, name, spy)
+        calls = spy_on_reads(patch, SAMPLE_SURVEY.parent / "boundary.geojson")
         result = run_survey(SAMPLE_SURVEY, seed=SEED)
     return result, calls
 

@@ -38,18 +38,13 @@ __all__ = [
 def epoch_plots(ctx: RunContext, epoch: Epoch) -> pd.DataFrame:
     """The epoch's biomass plots, validated, with ``x``/``y`` in the survey CRS."""
     from carbonsink.biomass.features import validate_plots
-    from carbonsink.io.tables import read_point_table
 
     if epoch.plots is None:
         raise ConfigError(
             f"epoch {epoch.name!r} has no biomass plots",
             fix='add plots = { path = "plots.csv", crs = "EPSG:4490" } to the epoch',
         )
-    table = read_point_table(epoch.plots.path, target_crs=ctx.survey.crs, crs=epoch.plots.crs)
-    plots = pd.DataFrame(table.drop(columns=["geometry", "lon", "lat"], errors="ignore"))
-    plots["x"] = table.geometry.x.to_numpy()
-    plots["y"] = table.geometry.y.to_numpy()
-    return validate_plots(plots, path=str(epoch.plots.path))
+    return validate_plots(ctx.points(epoch.plots), path=str(epoch.plots.path))
 
 
 @dataclass(frozen=True)

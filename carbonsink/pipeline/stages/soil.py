@@ -46,7 +46,6 @@ def epoch_core_stocks(ctx: RunContext, epoch: Epoch) -> pd.DataFrame:
     The survey's ``[soil]`` section sets the depths, the OM -> OC conversion
     and the depth harmonisation (see :func:`carbonsink.soil.core_stocks`).
     """
-    from carbonsink.io.tables import read_point_table
     from carbonsink.soil.profiles import core_stocks
 
     if epoch.soil is None:
@@ -54,10 +53,7 @@ def epoch_core_stocks(ctx: RunContext, epoch: Epoch) -> pd.DataFrame:
             f"epoch {epoch.name!r} has no soil table",
             fix='add soil = { path = "soil.csv", crs = "EPSG:4326" } to the epoch',
         )
-    table = read_point_table(epoch.soil.path, target_crs=ctx.survey.crs, crs=epoch.soil.crs)
-    layers = pd.DataFrame(table.drop(columns=["geometry", "lon", "lat"], errors="ignore"))
-    layers["x"] = table.geometry.x.to_numpy()
-    layers["y"] = table.geometry.y.to_numpy()
+    layers = ctx.points(epoch.soil)
     section = ctx.survey.soil
     return core_stocks(
         layers,
