@@ -36,7 +36,7 @@ from pyproj import CRS
 from carbonsink.accounting.non_co2 import GwpSet
 from carbonsink.crs import as_crs
 from carbonsink.errors import InputNotFoundError, Problem, SurveyFileError
-from carbonsink.io._files import file_name_problem
+from carbonsink.io.files import file_name_problem
 
 __all__ = [
     "DEFAULT_CLASSES",

@@ -47,7 +47,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def _top(module: str) -> str:
-    """``carbonsink.soil.kriging`` → ``soil``; ``carbonsink.crs`` → ``crs``."""
+    """``carbonsink.soil.esm`` → ``soil``; ``carbonsink.crs`` → ``crs``."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else ""
 
@@ -87,6 +87,27 @@ def test_shared_layers_import_nothing_above_them() -> None:
     # may reach up into the science packages or the wiring.
     shared = ("io", "spatial", "crs", "grid", "units", "errors", "schemas")
     assert _violations(shared, (*SCIENCE, *WIRING)) == []
+
+
+def test_the_survey_file_and_the_synthetic_world_reach_no_science_or_wiring() -> None:
+    # config and preflight read the survey and check inputs; the synthetic generator
+    # writes a survey. None of them runs a science stage or the wiring.
+    forbidden = (*SCIENCE, "pipeline", "cli", "report")
+    assert _violations(("config", "preflight", "synthetic"), forbidden) == []
+    assert _violations(("config",), ("preflight", "synthetic")) == []
+
+
+def test_imports_are_absolute() -> None:
+    # The rules above read absolute imports; a relative one would slip past them.
+    relative = []
+    for path in _modules():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        relative += [
+            f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level > 0
+        ]
+    assert relative == []
 
 
 def test_report_presents_only() -> None:

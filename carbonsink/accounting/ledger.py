@@ -32,12 +32,13 @@ from carbonsink.accounting.credits import CreditChain, credit_chain
 from carbonsink.accounting.montecarlo import DEFAULT_DRAWS, MonteCarlo, run_until_converged
 from carbonsink.accounting.non_co2 import GWP
 from carbonsink.accounting.parameters import ClassParameters
-from carbonsink.accounting.pools import StratumTotals, counted_pools, quantity_stem
+from carbonsink.accounting.pools import Pool, StratumTotals, counted_pools, quantity_stem
 from carbonsink.accounting.profiles import MethodologyProfile
 from carbonsink.accounting.simulation import (
     DAYS_PER_YEAR,
     EpochInputs,
     TermDraws,
+    needed_quantities,
     simulate_terms,
     years_between,
 )
@@ -314,6 +315,13 @@ def _pool_warnings(
     return out
 
 
+def _absence(pool: Pool, partly: set[str]) -> str:
+    """Why a pool of the profile is not counted."""
+    if pool.quantity in partly:
+        return f"{pool.label} is measured in some epochs only"
+    return pool.not_measured
+
+
 def build_ledger(
     epochs: Sequence[EpochInputs],
     classes: Mapping[str, ClassParameters],
@@ -421,6 +429,7 @@ def build_ledger(
     counted, absent = counted_pools(
         profile.pools, measured, soil_depth_cm=float(profile.soil_depth_cm)
     )
+    partly = {q for e in epochs for q in e.quantities} - set(measured)
     pools = [key for key, _ in counted]
     gwp = GWP[profile.gwp]
     ledger_notes: list[str] = []
@@ -428,7 +437,7 @@ def build_ledger(
         ledger_notes.append(
             f"pool(s) {', '.join(p.name for p in absent)} of the {profile.name} profile are not "
             "measured by this survey and are not counted "
-            f"({'; '.join(dict.fromkeys(p.not_measured for p in absent))})"
+            f"({'; '.join(dict.fromkeys(_absence(p, partly) for p in absent))})"
         )
     single = len(epochs) == 1
     if single:
@@ -524,8 +533,8 @@ def build_ledger(
         **mc.to_dict(),
         **{
             f"{quantity_stem(q)}_error_correlation": float(correlation.get(q, 0.0))
-            for q, value in epochs[-1].quantities.items()
-            if isinstance(value, StratumTotals)
+            for q in needed_quantities(epochs[-1], counted)
+            if isinstance(epochs[-1].quantities[q], StratumTotals)
         },
         "convergence": run.convergence.to_dict(),
         "converged_output": "project net removals (t CO2e/yr)"
@@ -534,7 +543,11 @@ def build_ledger(
     }
     inputs = {
         epoch.name: {
-            **{k: v for q, value in epoch.quantities.items() for k, v in value.record(q).items()},
+            **{
+                k: v
+                for q in needed_quantities(epoch, counted)
+                for k, v in epoch.quantities[q].record(q).items()
+            },
             "class_area_ha": {
                 c: {"adjusted": a, "se": se} for c, (a, se) in epoch.class_area_ha.items()
             },

@@ -4,9 +4,10 @@ A pool (docs/methodology.md §2–§4) is one registry entry in :data:`POOLS`:
 its name in a methodology profile, the per-pixel density layer that holds it
 (Mg C/ha), the *quantity* the survey measures for it and the per-class
 factors that turn that quantity into carbon. Stocks, the ledger's Monte Carlo,
-the report and profile validation all read this registry, so adding a pool is
-one entry here, one science function that maps the pool's quantity, and one
-stage call that hands the quantity to the ledger.
+the per-pixel carbon, the report and profile validation all read this
+registry, so adding a pool is one entry here, a science function that maps
+the pool's quantity, and the stage code that calls it and hands the quantity
+to the ledger (docs/design.md §9).
 
 A *quantity* is what the stages measure, per epoch, in one of three forms
 (:data:`Quantity`):
@@ -81,10 +82,12 @@ class Pool:
         ``dom_t_dm``, ``soc_t_c``): a key of :attr:`EpochInputs.quantities`.
     factors
         Class factors that turn the quantity into carbon, applied left to right.
-    pixel_sd
-        How the per-pixel SD of the layer is found: from the AGB prediction
-        interval (vegetation pools, proportional to AGB in each cell) or from
-        the kriging variance of the soil map.
+    dry_matter
+        Per-pixel dry-matter layer whose prediction interval
+        (``<stem>_lower_mg_ha``, ``<stem>_upper_mg_ha``) gives the pool's
+        per-pixel SD, scaled by the pool's carbon per unit of it
+        (``agb_mg_ha`` for AGB and BGB, ``dom_mg_ha`` for DOM); ``None`` for
+        the soil, whose SD is √ of its kriging variance (``<layer>_variance``).
     not_measured
         Why the pool is left out when the survey gives no value of its quantity.
     """
@@ -94,7 +97,7 @@ class Pool:
     layer: str
     quantity: str
     factors: tuple[ClassFactor, ...]
-    pixel_sd: Literal["agb-interval", "kriging-variance"]
+    dry_matter: str | None
     not_measured: str
 
     def key(self, soil_depth_cm: float) -> str:
@@ -119,7 +122,7 @@ POOLS: Mapping[str, Pool] = MappingProxyType(
             layer="agb_c_mg_ha",
             quantity="agb_t_dm",
             factors=("carbon_fraction",),
-            pixel_sd="agb-interval",
+            dry_matter="agb_mg_ha",
             not_measured="no above-ground biomass map",
         ),
         "bgb": Pool(
@@ -128,7 +131,7 @@ POOLS: Mapping[str, Pool] = MappingProxyType(
             layer="bgb_c_mg_ha",
             quantity="agb_t_dm",
             factors=("carbon_fraction", "root_shoot"),
-            pixel_sd="agb-interval",
+            dry_matter="agb_mg_ha",
             not_measured="no above-ground biomass map",
         ),
         "dom": Pool(
@@ -137,7 +140,7 @@ POOLS: Mapping[str, Pool] = MappingProxyType(
             layer="dom_c_mg_ha",
             quantity="dom_t_dm",
             factors=("carbon_fraction",),
-            pixel_sd="agb-interval",
+            dry_matter="dom_mg_ha",
             not_measured="no dead-organic-matter layer",
         ),
         "soc": Pool(
@@ -146,7 +149,7 @@ POOLS: Mapping[str, Pool] = MappingProxyType(
             layer="soc_0_{depth}_mg_ha",
             quantity="soc_t_c",
             factors=(),
-            pixel_sd="kriging-variance",
+            dry_matter=None,
             not_measured="no soil organic carbon map",
         ),
     }
@@ -267,9 +270,10 @@ class RatioTotals:
 
     Notes
     -----
-    Q[s, c] = r_g(c) × Q_base[s, c] per key, with r_g ~ Normal(r̂_g, SE_g)
-    truncated at 0, one draw per group and epoch (the ratios are measured on
-    each epoch's plots; classes of one group share its draw).
+    Q[s, c] = r_g(c) × Q_base[s, c] per key, with r_g = max(0, N(r̂_g, SE_g²)),
+    one draw per group and epoch (the ratios are measured on each epoch's
+    plots; classes of one group share its draw). A draw below 0 counts as 0
+    (censoring, which raises the mean a little when SE is near r̂).
     """
 
     base: str

@@ -45,7 +45,14 @@ from carbonsink.accounting.pools import (
 from carbonsink.errors import InputError
 from carbonsink.units import CO2_PER_C, T_HA_YR_PER_MG_M2_D
 
-__all__ = ["DAYS_PER_YEAR", "EpochInputs", "TermDraws", "simulate_terms", "years_between"]
+__all__ = [
+    "DAYS_PER_YEAR",
+    "EpochInputs",
+    "TermDraws",
+    "needed_quantities",
+    "simulate_terms",
+    "years_between",
+]
 
 #: Length of the mean Julian year, days (the years between epochs, docs/methodology.md §4).
 DAYS_PER_YEAR = 365.25
@@ -137,17 +144,41 @@ class TermDraws:
         return self.ch4 + self.n2o
 
 
+def needed_quantities(epoch: EpochInputs, pools: Sequence[tuple[str, Pool]]) -> list[str]:
+    """The quantities of an epoch the counted pools need: theirs and the bases of ratios.
+
+    Raises
+    ------
+    InputError
+        A counted pool's quantity is not in the epoch.
+    """
+    needed: list[str] = []
+    for _, pool in pools:
+        name = pool.quantity
+        quantity = epoch.quantities.get(name)
+        if quantity is None:
+            raise InputError(
+                f"the {pool.name} pool is counted but epoch {epoch.name!r} gives no {name}",
+                fix="count a pool only when every epoch measures its quantity",
+            )
+        chain = [name] + ([quantity.base] if isinstance(quantity, RatioTotals) else [])
+        needed += [q for q in chain if q not in needed]
+    return needed
+
+
 def _quantity_draws(
     mc: MonteCarlo,
     epoch: EpochInputs,
+    names: Sequence[str],
     *,
     strata: Sequence[str],
     total_errors: Mapping[str, FloatArray],
 ) -> dict[str, FloatArray]:
-    """Draws of each quantity of an epoch: ``(n, K)`` per key, or ``(n, S)`` per stratum."""
+    """Draws of quantities of an epoch: ``(n, K)`` per key, or ``(n, S)`` per stratum."""
     out: dict[str, FloatArray] = {}
     keyed_first = sorted(
-        epoch.quantities.items(), key=lambda item: not isinstance(item[1], KeyedTotals)
+        ((n, epoch.quantities[n]) for n in names),
+        key=lambda item: not isinstance(item[1], KeyedTotals),
     )
     for name, quantity in keyed_first:
         if isinstance(quantity, KeyedTotals):
@@ -260,8 +291,9 @@ def simulate_terms(
     factors = {
         f: {c: mc.draw(f"{f}/{c}", getattr(p, f)) for c, p in classes.items()} for f in needed
     }
+    quantities = {e.name: needed_quantities(e, pools) for e in epochs}
     total_errors: dict[str, dict[str, FloatArray]] = {}
-    for name in sorted({q for e in epochs for q, v in e.quantities.items()}):
+    for name in sorted({q for names in quantities.values() for q in names}):
         if not all(isinstance(e.quantities.get(name), StratumTotals) for e in epochs):
             continue
         z = {
@@ -279,7 +311,11 @@ def simulate_terms(
     stocks: dict[str, dict[str, FloatArray]] = {}
     for epoch in epochs:
         draws = _quantity_draws(
-            mc, epoch, strata=strata, total_errors=total_errors.get(epoch.name, {})
+            mc,
+            epoch,
+            quantities[epoch.name],
+            strata=strata,
+            total_errors=total_errors.get(epoch.name, {}),
         )
         stocks[epoch.name] = {
             key: _pool_stock(

@@ -275,15 +275,16 @@ def carbon_layers(
     ----------
     layers
         The epoch's per-pixel layers: every counted pool's density (Mg C/ha,
-        :func:`~carbonsink.accounting.pools.pool_layer`), ``agb_mg_ha`` with
-        its ``agb_lower_mg_ha``/``agb_upper_mg_ha`` interval, and the soil
-        layer's kriging ``<layer>_variance``.
+        :func:`~carbonsink.accounting.pools.pool_layer`), the dry matter of
+        each vegetation pool with its interval (``agb_mg_ha``,
+        ``agb_lower_mg_ha``, ``agb_upper_mg_ha``; ``dom_*`` likewise), and the
+        soil layer's kriging ``<layer>_variance``.
     pools
         Counted pools, ledger names (``agb``, ``bgb``, ``dom``, ``soc_0_<cm>``).
     inside
         ``(y, x)`` project mask; cells outside are NaN.
     interval
-        Central probability of the AGB interval (0.90: the 5th–95th percentiles).
+        Central probability of the dry-matter intervals (0.90: the 5th–95th percentiles).
 
     Returns
     -------
@@ -294,31 +295,41 @@ def carbon_layers(
 
     Notes
     -----
-    Vegetation pools (AGB, BGB, DOM) scale with AGB in a cell, so their SD is
-    SD_AGB × C_veg / AGB with SD_AGB = (upper − lower) / (2 z), z = Φ⁻¹(½ +
-    interval / 2) (1.645 for the 90 % interval); the soil
-    SD is independent of it: SD_C = √(SD_veg² + SD_SOC²) (a per-pixel guide;
-    the project totals' uncertainty is the ledger's Monte Carlo).
+    A vegetation pool's carbon is its dry matter × a factor of the cell's
+    class, so its SD is SD_DM × C_pool / DM with SD_DM = (upper − lower) / (2 z),
+    z = Φ⁻¹(½ + interval / 2) (1.645 for the 90 % interval). The vegetation
+    pools' SDs are added (they share the cell's biomass, so their errors are
+    taken as fully correlated); the soil SD is independent of them:
+    SD_C = √(SD_veg² + SD_SOC²). A per-pixel guide: the project totals'
+    uncertainty is the ledger's Monte Carlo.
     """
-    agb = layers["agb_mg_ha"].values.astype(np.float64)
-    veg = np.zeros_like(agb)
-    vegetation = [p for p in pools if pool_for_key(p).pixel_sd == "agb-interval"]
-    soils = [p for p in pools if pool_for_key(p).pixel_sd == "kriging-variance"]
+    soils = [p for p in pools if pool_for_key(p).dry_matter is None]
+    vegetation = [p for p in pools if pool_for_key(p).dry_matter is not None]
     if len(soils) != 1:
         raise InputError(
             f"counted pools {list(pools)} hold {len(soils)} soil pools",
             fix="count exactly one soil organic carbon pool",
         )
+    z = float(norm.ppf(0.5 + interval / 2.0))
+    veg = np.zeros(layers["agb_mg_ha"].shape)
+    veg_sd = np.zeros(layers["agb_mg_ha"].shape)
     for pool in vegetation:
-        veg = veg + np.nan_to_num(layers[pool_layer(pool)].values.astype(np.float64))
+        carbon_layer = np.nan_to_num(layers[pool_layer(pool)].values.astype(np.float64))
+        veg = veg + carbon_layer
+        dm = pool_for_key(pool).dry_matter
+        assert dm is not None
+        stem = dm.removesuffix("_mg_ha")
+        dry = layers[dm].values.astype(np.float64)
+        sd_dm = (
+            layers[f"{stem}_upper_mg_ha"].values.astype(np.float64)
+            - layers[f"{stem}_lower_mg_ha"].values.astype(np.float64)
+        ) / (2.0 * z)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_dm = np.where(dry > 0, carbon_layer / dry, 0.0)
+        veg_sd = veg_sd + np.nan_to_num(sd_dm * per_dm)
     name = pool_layer(soils[0])
     soc = layers[name].values.astype(np.float64)
     soc_sd = np.sqrt(np.maximum(layers[f"{name}_variance"].values.astype(np.float64), 0.0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        carbon_per_agb = np.where(agb > 0, veg / agb, 0.0)
-    z = float(norm.ppf(0.5 + interval / 2.0))
-    agb_sd = (layers["agb_upper_mg_ha"].values - layers["agb_lower_mg_ha"].values) / (2.0 * z)
-    veg_sd = np.nan_to_num(agb_sd * carbon_per_agb)
     mask = np.asarray(inside, dtype=bool)
     carbon = np.where(mask, veg + soc, np.nan)
     carbon_sd = np.where(mask, np.sqrt(veg_sd**2 + soc_sd**2), np.nan)

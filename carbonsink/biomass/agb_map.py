@@ -74,7 +74,8 @@ AGB_SOURCES: dict[int, str] = {
     3: "open water: 0 by rule",
 }
 #: ``agb_model`` code of the cells each model predicts (by model name).
-MODEL_SOURCE_CODES = {"lidar": 1, "imagery": 2}
+#: (The dead-organic-matter model learns from the imagery features: code 2.)
+MODEL_SOURCE_CODES = {"lidar": 1, "imagery": 2, "dom": 2}
 _PREDICT_ROWS = 100_000
 
 
@@ -83,7 +84,7 @@ class BiomassPredictor:
     """What mapping needs of a model: its role, features, estimator and AOA.
 
     A :class:`FittedBiomassModel` is one; a model loaded from disk
-    (:func:`carbonsink.pipeline.load_biomass_models`) is another.
+    (:func:`carbonsink.pipeline.stages.biomass.load_biomass_models`) is another.
     """
 
     name: str

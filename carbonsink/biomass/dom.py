@@ -31,6 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from carbonsink.biomass.agb_map import FittedBiomassModel, fit_biomass_model, map_agb
+from carbonsink.biomass.features import cells_of_points
 from carbonsink.errors import ConfigError, InputError
 from carbonsink.units import g_m2_to_mg_ha
 
@@ -60,8 +61,9 @@ DEAD_COLUMN = "agb_dead_g_m2"
 MIN_DOM_MODEL_PLOTS = 40
 #: Plots of a class needed for its own dead:live ratio [U].
 MIN_RATIO_PLOTS = 5
-#: Name of the ratio of all plots, used by classes without their own.
-POOLED = "pooled"
+#: Name of the ratio of all plots, used by classes without their own (it cannot be a
+#: class name: class names hold no spaces).
+POOLED = "all plots"
 
 
 def dom_plots(plots: pd.DataFrame) -> pd.DataFrame:
@@ -133,12 +135,15 @@ class DeadToLiveRatios:
     between_class_sd
         SD of the classes' own ratios, added to the pooled ratio's error for
         classes without their own.
+    why_pooled
+        Class without its own ratio → why (``"3 plots"``, ``"no live AGB on its 6 plots"``).
     """
 
     ratios: Mapping[str, tuple[float, float]]
     group_of: Mapping[str, str]
     plots: pd.DataFrame
     between_class_sd: float
+    why_pooled: Mapping[str, str]
 
     def for_class(self, name: str) -> tuple[float, float]:
         """(ratio, SE) of a class."""
@@ -222,12 +227,18 @@ def dead_to_live_ratios(
             fix=f"measure dead organic matter on some plots ({DEAD_COLUMN}, g/m²)",
         )
     own: dict[str, tuple[float, float]] = {}
+    why_pooled: dict[str, str] = {}
     for name in legend:
         rows = names == name
-        if int(rows.sum()) >= MIN_RATIO_PLOTS:
-            ratio, se = _ratio_of_means(live[rows], dead[rows])
-            if math.isfinite(ratio) and math.isfinite(se):
-                own[name] = (ratio, se)
+        n = int(rows.sum())
+        if n < MIN_RATIO_PLOTS:
+            why_pooled[name] = f"{n} plot{'s' if n != 1 else ''}"
+            continue
+        ratio, se = _ratio_of_means(live[rows], dead[rows])
+        if math.isfinite(ratio) and math.isfinite(se):
+            own[name] = (ratio, se)
+        else:
+            why_pooled[name] = f"no live AGB on its {n} plots"
     pooled, pooled_se = _ratio_of_means(live, dead)
     if not math.isfinite(pooled):
         raise InputError(
@@ -242,7 +253,13 @@ def dead_to_live_ratios(
         se = math.sqrt((pooled_se if math.isfinite(pooled_se) else 0.0) ** 2 + spread**2)
         ratios[POOLED] = (pooled, se)
     table = pd.DataFrame({"class": names, "agb_mg_ha": live, "dom_mg_ha": dead}, index=plots.index)
-    return DeadToLiveRatios(ratios=ratios, group_of=group_of, plots=table, between_class_sd=spread)
+    return DeadToLiveRatios(
+        ratios=ratios,
+        group_of=group_of,
+        plots=table,
+        between_class_sd=spread,
+        why_pooled=why_pooled,
+    )
 
 
 def dom_carbon(
@@ -351,19 +368,16 @@ def _plot_classes(
     cube: xr.Dataset, plots: pd.DataFrame, legend: Mapping[int, str]
 ) -> tuple[pd.DataFrame, list[str]]:
     """The plots inside the project with a mapped class, and that class's name."""
-    xs, ys = cube["x"].values, cube["y"].values
-    resolution = float(abs(xs[1] - xs[0])) if len(xs) > 1 else float(abs(ys[1] - ys[0]))
-    col = np.floor((plots["x"].to_numpy() - (xs[0] - resolution / 2)) / resolution).astype(int)
-    row = np.floor(((ys[0] + resolution / 2) - plots["y"].to_numpy()) / resolution).astype(int)
-    on_grid = (row >= 0) & (row < len(ys)) & (col >= 0) & (col < len(xs))
+    row, col, _ = cells_of_points(cube, plots["x"].to_numpy(), plots["y"].to_numpy())
+    height, width = cube.sizes["y"], cube.sizes["x"]
+    on_grid = (row >= 0) & (row < height) & (col >= 0) & (col < width)
+    r, c = row[on_grid], col[on_grid]
     codes = np.full(len(plots), -1)
-    codes[on_grid] = np.asarray(cube["landcover"].values)[row[on_grid], col[on_grid]]
+    codes[on_grid] = np.asarray(cube["landcover"].values)[r, c]
     inside = np.zeros(len(plots), dtype=bool)
-    inside[on_grid] = np.asarray(cube["inside_boundary"].values, dtype=bool)[
-        row[on_grid], col[on_grid]
-    ]
+    inside[on_grid] = np.asarray(cube["inside_boundary"].values, dtype=bool)[r, c]
     keep = inside & np.isin(codes, list(legend))
-    return plots.loc[keep], [legend[int(c)] for c in codes[keep]]
+    return plots.loc[keep], [legend[int(code)] for code in codes[keep]]
 
 
 def estimate_dom(
@@ -424,12 +438,18 @@ def estimate_dom(
     class_map = cube["landcover"]
     if route == "ratio":
         located, classes = _plot_classes(cube, carried, legend)
+        if located.empty:
+            raise InputError(
+                f"none of the {len(carried)} plots that carry {DEAD_COLUMN} lies in a mapped "
+                "cell inside the project",
+                fix="check the plots' coordinates and CRS against the survey boundary",
+            )
         ratios = dead_to_live_ratios(located, classes, legend=list(legend.values()))
         layers = ratio_layers(
             agb, class_map, ratios, legend=legend, carbon_fraction=carbon_fraction
         )
         return DomEstimate(
-            method="ratio", reason=reason, n_plots=len(carried), layers=layers, ratios=ratios
+            method="ratio", reason=reason, n_plots=len(located), layers=layers, ratios=ratios
         )
     model = fit_biomass_model(
         cube,
@@ -465,5 +485,5 @@ def estimate_dom(
         layers[target] = layer
     layers["dom_c_mg_ha"] = dom_carbon(layers["dom_mg_ha"], class_map, carbon_fraction)
     return DomEstimate(
-        method="model", reason=reason, n_plots=len(carried), layers=layers, model=model
+        method="model", reason=reason, n_plots=len(model.plots.table), layers=layers, model=model
     )

@@ -27,7 +27,7 @@ from carbonsink.errors import InputError, InputTableError, Problem
 from carbonsink.schemas import check_table
 from carbonsink.units import g_m2_to_mg_ha
 
-__all__ = ["PlotFeatures", "feature_matrix", "plot_features", "validate_plots"]
+__all__ = ["PlotFeatures", "cells_of_points", "feature_matrix", "plot_features", "validate_plots"]
 
 
 def validate_plots(plots: pd.DataFrame, *, path: str = "plots") -> pd.DataFrame:
@@ -108,6 +108,22 @@ def _footprint_cells(
     )
 
 
+def cells_of_points(
+    cube: xr.Dataset, x: npt.ArrayLike, y: npt.ArrayLike
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], float]:
+    """Row and column of the cube's cell holding each point, and the cell size.
+
+    The cube's ``x``/``y`` coordinates are regular cell centres (north up).
+    Points outside the cube get a row or column outside its shape.
+    """
+    xs = cube["x"].values
+    ys = cube["y"].values
+    resolution = float(abs(xs[1] - xs[0])) if len(xs) > 1 else float(abs(ys[1] - ys[0]))
+    col = np.floor((np.asarray(x, dtype=np.float64) - (xs[0] - resolution / 2)) / resolution)
+    row = np.floor(((ys[0] + resolution / 2) - np.asarray(y, dtype=np.float64)) / resolution)
+    return row.astype(np.int64), col.astype(np.int64), resolution
+
+
 def plot_features(
     cube: xr.Dataset,
     plots: pd.DataFrame,
@@ -155,11 +171,9 @@ def plot_features(
         )
     xs = cube["x"].values
     ys = cube["y"].values
-    resolution = float(abs(xs[1] - xs[0])) if len(xs) > 1 else float(abs(ys[1] - ys[0]))
     height, width = len(ys), len(xs)
     stack = np.stack([np.asarray(cube[f].values, dtype=np.float64) for f in features])
-    col = np.floor((plots["x"].to_numpy() - (xs[0] - resolution / 2)) / resolution).astype(int)
-    row = np.floor(((ys[0] + resolution / 2) - plots["y"].to_numpy()) / resolution).astype(int)
+    row, col, resolution = cells_of_points(cube, plots["x"].to_numpy(), plots["y"].to_numpy())
     rows: list[dict[str, object]] = []
     excluded: list[dict[str, object]] = []
     sizes = pd.to_numeric(plots["size_m2"]).to_numpy(dtype=np.float64)

@@ -21,19 +21,6 @@ biomass_app = typer.Typer(
     no_args_is_help=True,
 )
 
-#: The layers ``biomass predict`` writes.
-_PREDICTED = (
-    "agb_mg_ha",
-    "agb_lower_mg_ha",
-    "agb_upper_mg_ha",
-    "agb_model",
-    "agb_outside_aoa",
-    "bgb_mg_ha",
-    "veg_c_mg_ha",
-    "veg_c_lower_mg_ha",
-    "veg_c_upper_mg_ha",
-)
-
 
 def _epoch_cube(survey: Path, epoch: str | None) -> tuple[RunContext, Epoch, EpochCube]:
     from carbonsink.pipeline import RunContext, epoch_cube, find_epoch
@@ -104,32 +91,20 @@ def biomass_predict(
     Writes OUT/<layer>.tif for agb_mg_ha, its bounds, agb_model, agb_outside_aoa,
     bgb_mg_ha and veg_c_mg_ha (with bounds).
     """
-    from carbonsink.accounting.stocks import map_total
-    from carbonsink.io.writers import write_layer_cogs
     from carbonsink.pipeline.outputs import OutputFolder
-    from carbonsink.pipeline.stages.biomass import load_biomass_models, map_biomass
+    from carbonsink.pipeline.stages.biomass import (
+        load_biomass_models,
+        map_biomass,
+        write_biomass_layers,
+    )
 
     predictors = load_biomass_models(models)  # fails fast, before any compute
     ctx, chosen, cube = _epoch_cube(survey, epoch)
     layers = map_biomass(ctx, cube, predictors)
-    arrays = [
-        ctx.grid.dataarray(
-            layers[n].values,
-            name=n,
-            units=layers[n].attrs["units"],
-            long_name=layers[n].attrs["long_name"],
-            attrs={k: v for k, v in layers[n].attrs.items() if k.startswith("flag_")},
-        )
-        for n in _PREDICTED
-    ]
-    folder = OutputFolder(out)
-    written = write_layer_cogs(arrays, [folder.path("biomass_layer", layer=n) for n in _PREDICTED])
-    area = cube.cube["cell_area_ha"].values
-    agb_t = map_total(layers["agb_mg_ha"].values, area)
-    veg_c = map_total(layers["veg_c_mg_ha"].values, area)
+    written, totals = write_biomass_layers(ctx, layers, OutputFolder(out))
     stdout.print(
-        f"[green]done[/green] ({chosen.name}): AGB {agb_t:,.0f} t DM, vegetation carbon "
-        f"{veg_c:,.0f} t C; {layers.attrs['outside_aoa_cells']} cells outside the area of "
-        "applicability (predicted, flagged)"
+        f"[green]done[/green] ({chosen.name}): AGB {totals['agb_t_dm']:,.0f} t DM, vegetation "
+        f"carbon {totals['veg_c_t_c']:,.0f} t C; {layers.attrs['outside_aoa_cells']} cells "
+        "outside the area of applicability (predicted, flagged)"
     )
     print_written(written)

@@ -34,7 +34,7 @@ from carbonsink.crs import (
     resolve_crs,
 )
 from carbonsink.errors import CarbonSinkError, CRSError, InputError
-from carbonsink.io._files import existing_file
+from carbonsink.io.files import existing_file
 from carbonsink.units import FOOT_M, US_SURVEY_FOOT_M
 
 __all__ = ["LidarInfo", "PointChunk", "iter_points", "read_lidar_info", "read_points"]

@@ -40,7 +40,7 @@ from rasterio.windows import Window
 from carbonsink.crs import CRSSource, crs_label, crs_plausibility_problem, resolve_crs
 from carbonsink.errors import CarbonSinkError, CRSError, InputError
 from carbonsink.grid import Grid
-from carbonsink.io._files import existing_file
+from carbonsink.io.files import existing_file
 
 __all__ = ["RasterInfo", "Resampling", "read_raster", "read_raster_info"]
 

@@ -27,7 +27,7 @@ from pyproj import CRS, Transformer
 
 from carbonsink.crs import as_crs, crs_label, crs_plausibility_problem, resolve_crs
 from carbonsink.errors import CRSError, InputError
-from carbonsink.io._files import choose_layer, existing_file
+from carbonsink.io.files import choose_layer, existing_file
 
 if TYPE_CHECKING:
     import geopandas as gpd

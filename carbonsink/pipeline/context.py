@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from os import PathLike
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 import xarray as xr
@@ -66,6 +67,9 @@ class RunContext:
     seed: int
     executor: Executor | None = None
     progress: ProgressCallback | None = None
+    _tables: dict[Path, pd.DataFrame] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def build(
@@ -111,9 +115,9 @@ class RunContext:
             grid = Grid.from_boundary(
                 boundary.to_crs(survey.crs), crs=survey.crs, resolution=section.resolution
             )
-        chosen = survey.survey.seed if seed is None else int(seed)
-        if chosen < 0:
-            raise ConfigError(f"the seed is {chosen}", fix="give a seed ≥ 0")
+        chosen = survey.survey.seed if seed is None else seed
+        if isinstance(chosen, bool) or not isinstance(chosen, int) or chosen < 0:
+            raise ConfigError(f"the seed is {chosen!r}", fix="give a whole number ≥ 0")
         return cls(
             survey=survey,
             boundary=boundary,
@@ -162,21 +166,45 @@ class RunContext:
         return sorted(self.survey.epochs, key=lambda e: e.date)
 
     def points(self, entry: TableEntry) -> pd.DataFrame:
-        """A point table of the survey (plots, cores) with ``x``/``y`` in the survey CRS.
+        """A point table of the survey (plots, cores, samples) with ``x``/``y`` in the survey CRS.
 
         The file's own coordinate columns (``lon``/``lat``, or ``x``/``y`` in
         its CRS) are replaced by the survey-CRS ``x``/``y``; every other column
-        is kept; index ``line`` (the file's line numbers).
+        is kept; index ``line`` (the file's line numbers). Each file is read
+        once per context; callers get a copy.
         """
         from carbonsink.io.tables import read_point_table
 
-        table = read_point_table(
-            entry.path, target_crs=self.survey.crs, crs=entry.crs, layer=entry.layer
-        )
-        frame = pd.DataFrame(table.drop(columns=["geometry", "lon", "lat"], errors="ignore"))
-        frame["x"] = table.geometry.x.to_numpy()
-        frame["y"] = table.geometry.y.to_numpy()
-        return frame
+        if entry.path not in self._tables:
+            table = read_point_table(
+                entry.path, target_crs=self.survey.crs, crs=entry.crs, layer=entry.layer
+            )
+            frame = pd.DataFrame(table.drop(columns=["geometry", "lon", "lat"], errors="ignore"))
+            frame["x"] = table.geometry.x.to_numpy()
+            frame["y"] = table.geometry.y.to_numpy()
+            self._tables[entry.path] = frame
+        return self._tables[entry.path].copy()
+
+    @cached_property
+    def dom_choice(self) -> tuple[Literal["model", "ratio", "none"], str]:
+        """The survey's dead-organic-matter route and why: ``model``, ``ratio`` or ``none``.
+
+        ``[biomass] dom_method = "auto"`` is resolved once, on the epoch with
+        the fewest plots carrying ``agb_dead_g_m2`` (docs/methodology.md §2.3),
+        so that every epoch takes the same route and the change of the pool is
+        not a change of method.
+        """
+        from carbonsink.biomass.dom import DEAD_COLUMN, choose_dom_method, dom_plots
+
+        counts = {
+            epoch.name: len(dom_plots(self.points(epoch.plots)))
+            for epoch in self.epochs
+            if epoch.plots is not None
+        }
+        if not counts or max(counts.values()) == 0:
+            return "none", f"no plot carries {DEAD_COLUMN}"
+        carrying = [n for n in counts.values() if n > 0]
+        return choose_dom_method(min(carrying), self.survey.biomass.dom_method)
 
     def report(self, what: str, done: int, total: int) -> None:
         """Tell the progress callback (if any) how far a stage is."""

@@ -4,7 +4,7 @@
 §5): the run, the stage commands, the manifest and the report all take their
 paths from :meth:`OutputFolder.path`, which fills a pattern's fields (epoch,
 model, class, ...) after checking that each value can be part of a file name
-(:func:`carbonsink.io._files.file_name_problem`), so no name can lead a file
+(:func:`carbonsink.io.files.file_name_problem`), so no name can lead a file
 outside its folder.
 """
 
@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from carbonsink.errors import ConfigError
-from carbonsink.io._files import FILE_NAME_RULE, file_name_problem
+from carbonsink.io.files import FILE_NAME_RULE, file_name_problem
 
 __all__ = ["OUTPUTS", "Output", "OutputFolder", "OutputFormat", "Style"]
 
@@ -222,13 +222,20 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         "a finished stage of the run (read back on --resume)",
         published=False,
     ),
+    # ------------------------------------------------ stage commands
+    Output(
+        "layer",
+        "{layer}.tif",
+        "cog",
+        "a map layer of a stage command (an index, a SOC or AGB layer): its units and "
+        "long name are in the file's tags",
+    ),
     # ------------------------------------------------ carbonsink lidar
     Output("lidar_metrics", "lidar_metrics.nc", "netcdf", "area-based LiDAR metrics on the grid"),
     Output("lidar_qa", "lidar_tiles_qa.csv", "csv", "per-tile QA of the LiDAR chain"),
     Output("dtm", "dtm.tif", "cog", "digital terrain model", "m", Style("terrain")),
     Output("chm", "chm.tif", "cog", "canopy height model", "m", Style("viridis")),
     # ------------------------------------------------ carbonsink imagery
-    Output("index", "{index}.tif", "cog", "spectral index of the composite", "1", Style("RdYlGn")),
     Output(
         "valid_count",
         "valid_count.tif",
@@ -280,7 +287,6 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         "land-cover samples: training or held out, predicted class",
     ),
     # ------------------------------------------------ carbonsink soil
-    Output("soc_layer", "{layer}.tif", "cog", "SOC map layer", "Mg C/ha", _CARBON),
     Output(
         "table_soc_cv",
         "tables/soc_cv_{epoch}.csv",
@@ -310,7 +316,6 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         "csv",
         "plots left out of the AGB model, with the reason",
     ),
-    Output("biomass_layer", "{layer}.tif", "cog", "AGB map layer", None, _BIOMASS),
 )
 
 
@@ -358,7 +363,13 @@ class OutputFolder:
         ConfigError
             The file is not a declared output.
         """
-        relative = path.relative_to(self.root).as_posix()
+        try:
+            relative = path.relative_to(self.root).as_posix()
+        except ValueError:
+            raise ConfigError(
+                f"{path} is outside the output folder {self.root}",
+                fix="this is a bug in carbonsink: every output is written inside OUT",
+            ) from None
         matches = [o for o in OUTPUTS.values() if _pattern_regex(o.pattern).fullmatch(relative)]
         if not matches:
             raise ConfigError(

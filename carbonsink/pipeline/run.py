@@ -171,7 +171,9 @@ def run_survey(
     ledger_inputs: list[EpochInputs] = []
     for result, key in zip(results, epoch_keys, strict=True):
         step(f"epoch {result.epoch.name}: AGB bootstrap")
-        inputs_key = content_key(key, epoch_keys[-1], "ledger-inputs", depth)
+        inputs_key = content_key(
+            key, epoch_keys[-1], "ledger-inputs", depth, list(ctx.profile.pools)
+        )
         ledger_inputs.append(
             cache.get(
                 f"ledger-inputs-{result.epoch.name}",
@@ -195,7 +197,9 @@ def run_survey(
         )
     run = RunResult(context=ctx, results=results, ledger=ledger, carbon=carbon, change=change)
     if folder is not None:
-        _write_outputs(run, folder, cache, hashes=hashes, root=root, pdf=pdf, step=step)
+        _write_outputs(
+            run, folder, cache, hashes=hashes, root=root, pdf=pdf, step=step, start=start
+        )
         assert run.manifest is not None
         run.manifest["wall_seconds"] = round(time.perf_counter() - start, 3)
         run.written.append(write_json(run.manifest, folder.path("manifest")))
@@ -212,8 +216,12 @@ def _write_outputs(
     root: Path | None,
     pdf: bool,
     step: Any,
+    start: float,
 ) -> None:
-    """Ledger, cubes, maps, tables, manifest and report of a run, in ``folder``."""
+    """Ledger, cubes, maps, tables, manifest and report of a run, in ``folder``.
+
+    The report shows the run time up to the report; the manifest the whole run's.
+    """
     from carbonsink.report.html import write_report
 
     ctx = run.context
@@ -249,6 +257,7 @@ def _write_outputs(
         "versions": show_versions(),
         "stages": [r.to_dict() for r in cache.records],
         "outputs": _described(folder, written),
+        "wall_seconds": round(time.perf_counter() - start, 3),
     }
     step("report")
     content = report_content(ctx, run.results, run.ledger, run.carbon, run.change, manifest)

@@ -22,6 +22,7 @@ relative standard error 1/√(2n) (0.5 % at n = 20,000); SD assertions allow 3 %
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -39,7 +40,7 @@ from carbonsink.accounting.ledger import (
     vintage_fractions,
 )
 from carbonsink.accounting.parameters import ClassParameters
-from carbonsink.accounting.pools import KeyedTotals, StratumTotals
+from carbonsink.accounting.pools import KeyedTotals, RatioTotals, StratumTotals
 from carbonsink.accounting.profiles import MethodologyProfile, load_profile
 from carbonsink.accounting.simulation import EpochInputs, years_between
 from carbonsink.accounting.stocks import SINGLE_EPOCH_NOTE
@@ -646,3 +647,50 @@ def test_a_sink_not_distinguishable_from_zero_is_warned(vm0033: MethodologyProfi
     assert ("change-not-detectable", "pool soc_0_100") in codes
     # AGB and BGB have no spread: their changes are not flagged.
     assert ("change-not-detectable", "pool agb") not in codes
+
+
+def test_a_quantity_of_some_epochs_only_is_neither_drawn_nor_counted(
+    vm0033: MethodologyProfile,
+) -> None:
+    # Dead organic matter measured in the second epoch only: the dom pool cannot be
+    # counted (its change needs both), is not drawn, not recorded in the inputs, and the
+    # note says why; the rest of the ledger is the worked example's.
+    first, second = _exact_epochs()
+    dom = RatioTotals(base="agb_t_dm", ratios={"sedge": (0.3, 0.0)}, group_of={"sedge": "sedge"})
+    second = dataclasses.replace(second, quantities={**second.quantities, "dom_t_dm": dom})
+    ledger = build_ledger([first, second], CLASSES, profile=vm0033, seed=7, n_draws=2000)
+    assert ledger.pools == ("agb", "bgb", "soc_0_100")
+    out = ledger.to_dict()
+    assert "dom_t_dm" not in out["inputs"]["t2"]
+    assert not [p for p in out["monte_carlo"]["parameters"] if p.startswith("dom_")]
+    assert ledger.notes[0].endswith("(dead organic matter is measured in some epochs only)")
+    assert ledger.chains["total"].removals.mean == pytest.approx(REMOVALS_SEDGE)
+
+
+def test_dom_counted_when_every_epoch_gives_it(vm0033: MethodologyProfile) -> None:
+    # Ratios 0.3 → 0.4 of AGB 100 → 120 t DM (sedge, CF 0.5): DOM C 15 → 24 t C, so the
+    # removals grow by 44/12 × 9 / 2.0013689 = 16.487 t CO2e/yr over the worked example.
+    first, second = _exact_epochs()
+    epochs = [
+        dataclasses.replace(
+            epoch,
+            quantities={
+                **epoch.quantities,
+                "dom_t_dm": RatioTotals(
+                    base="agb_t_dm", ratios={"sedge": (r, 0.0)}, group_of={"sedge": "sedge"}
+                ),
+            },
+        )
+        for epoch, r in ((first, 0.3), (second, 0.4))
+    ]
+    ledger = build_ledger(epochs, CLASSES, profile=vm0033, seed=7, n_draws=2000)
+    assert ledger.pools == ("agb", "bgb", "dom", "soc_0_100")
+    assert ledger.strata.loc["sedge", "dom_t1_t_c"] == pytest.approx(15.0)
+    assert ledger.strata.loc["sedge", "dom_t2_t_c"] == pytest.approx(24.0)
+    assert ledger.chains["total"].removals.mean == pytest.approx(
+        REMOVALS_SEDGE + 44 / 12 * 9.0 / YEARS
+    )
+    assert ledger.to_dict()["inputs"]["t1"]["dom_t_dm"]["ratios"] == {
+        "sedge": {"ratio": 0.3, "se": 0.0}
+    }
+    assert not [n for n in ledger.notes if "not measured" in n]

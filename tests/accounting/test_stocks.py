@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from carbonsink.accounting.stocks import adjust_to_areas, stock_change, stratum_stocks
+from carbonsink.accounting.stocks import (
+    adjust_to_areas,
+    carbon_layers,
+    change_layers,
+    stock_change,
+    stratum_stocks,
+)
 from carbonsink.errors import InputError
 
 LEGEND = {"sedge": 3, "reed": 4}
@@ -139,3 +146,74 @@ def test_truth_layers_reproduce_the_true_sink(sample_survey: Path) -> None:
     assert table.loc["total", "d_soc_0_100_t_c_yr"] == pytest.approx(
         totals["delta_c_t_c_yr"]["soc_0_100"], rel=1e-4
     )
+
+
+def _epoch_layers(agb: float, dom: float, soc: float) -> xr.Dataset:
+    """One 1 × 2 epoch: cell 0 inside the project, cell 1 outside.
+
+    AGB with a 90 % interval of half-width 1.645 × 2 (SD 2 Mg DM/ha), CF 0.5 and R 1,
+    so AGB C = BGB C = 0.5 × AGB; DOM with SD 0.6 Mg DM/ha, DOM C = 0.5 × DOM; SOC 0–100
+    with kriging variance 9 (SD 3 Mg C/ha).
+    """
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.95))
+    values = {
+        "agb_mg_ha": agb,
+        "agb_lower_mg_ha": agb - 2.0 * z,
+        "agb_upper_mg_ha": agb + 2.0 * z,
+        "agb_c_mg_ha": 0.5 * agb,
+        "bgb_c_mg_ha": 0.5 * agb,
+        "dom_mg_ha": dom,
+        "dom_lower_mg_ha": dom - 0.6 * z,
+        "dom_upper_mg_ha": dom + 0.6 * z,
+        "dom_c_mg_ha": 0.5 * dom,
+        "soc_0_100_mg_ha": soc,
+        "soc_0_100_mg_ha_variance": 9.0,
+    }
+    return xr.Dataset(
+        {k: (("y", "x"), np.full((1, 2), v)) for k, v in values.items()},
+        coords={"y": [5.0], "x": [5.0, 15.0]},
+    )
+
+
+def test_carbon_layers_sum_the_counted_pools_with_their_sd() -> None:
+    # AGB 10, DOM 2, SOC 50: carbon = 5 + 5 + 1 + 50 = 61 Mg C/ha.
+    # Vegetation SD, pools added (shared biomass): AGB C 2 × 5/10 = 1, BGB C 1,
+    # DOM C 0.6 × 1/2 = 0.3 → 2.3; with the soil: √(2.3² + 3²) = √14.29 = 3.78021.
+    layers = carbon_layers(
+        _epoch_layers(10.0, 2.0, 50.0),
+        pools=["agb", "bgb", "dom", "soc_0_100"],
+        inside=[[True, False]],
+    )
+    assert layers["carbon_mg_ha"].values[0, 0] == pytest.approx(61.0)
+    assert layers["carbon_sd_mg_ha"].values[0, 0] == pytest.approx(math.sqrt(14.29), rel=1e-6)
+    assert np.isnan(layers["carbon_mg_ha"].values[0, 1])
+    assert layers["soc_sd_mg_ha"].values[0, 0] == pytest.approx(3.0)
+    assert layers["carbon_mg_ha"].attrs["long_name"] == (
+        "carbon stock (AGB C + BGB C + DOM C + SOC 0–100 cm)"
+    )
+    # Without DOM: 60 Mg C/ha, SD √(2² + 3²) = √13.
+    without = carbon_layers(
+        _epoch_layers(10.0, 2.0, 50.0), pools=["agb", "bgb", "soc_0_100"], inside=[[True, True]]
+    )
+    assert without["carbon_sd_mg_ha"].values[0, 0] == pytest.approx(math.sqrt(13.0), rel=1e-6)
+    with pytest.raises(InputError, match="0 soil pools"):
+        carbon_layers(_epoch_layers(1.0, 1.0, 1.0), pools=["agb"], inside=[[True, True]])
+
+
+def test_change_layers_per_cell() -> None:
+    # Carbon 61 → 71 Mg C/ha over 2 years: 5 Mg C/ha/yr, removals 5 × 44/12 = 18.3333;
+    # SD = 44/12 × √(3.78021² + 3.78021²) / 2 = 44/12 × 2.67300 = 9.80100 t CO2e/ha/yr.
+    pools = ["agb", "bgb", "dom", "soc_0_100"]
+    first = carbon_layers(_epoch_layers(10.0, 2.0, 50.0), pools=pools, inside=[[True, True]])
+    last = carbon_layers(_epoch_layers(10.0, 2.0, 60.0), pools=pools, inside=[[True, True]])
+    change = change_layers(first, last, years=2.0, epochs=("a", "b"))
+    assert change["d_carbon_mg_ha_yr"].values[0, 0] == pytest.approx(5.0)
+    assert change["d_soc_mg_ha_yr"].values[0, 0] == pytest.approx(5.0)
+    assert change["removals_t_co2e_ha_yr"].values[0, 0] == pytest.approx(5.0 * 44 / 12, rel=1e-6)
+    expected_sd = 44 / 12 * math.sqrt(2 * 14.29) / 2
+    assert change["removals_sd_t_co2e_ha_yr"].values[0, 0] == pytest.approx(expected_sd, rel=1e-6)
+    assert change.attrs == {"from_epoch": "a", "to_epoch": "b", "years": 2.0}
+    with pytest.raises(InputError, match="years apart"):
+        change_layers(first, last, years=0.0, epochs=("a", "b"))

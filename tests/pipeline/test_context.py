@@ -86,3 +86,24 @@ def test_find_epoch(sample_survey: Path) -> None:
         find_epoch(survey, None)
     with pytest.raises(ConfigError, match="use one of 2020, 2025"):
         find_epoch(survey, "2030")
+
+
+def test_one_dead_organic_matter_route_for_every_epoch(sample_survey: Path) -> None:
+    # The committed sample: 30 plots of each epoch carry agb_dead_g_m2, fewer than the 40
+    # a model needs, so `auto` takes the dead:live ratios for both epochs.
+    ctx = RunContext.build(sample_survey)
+    route, reason = ctx.dom_choice
+    assert route == "ratio"
+    assert reason == (
+        "dead:live ratios per class: 30 plots carry agb_dead_g_m2, fewer than the 40 a model needs"
+    )
+    # Forced by the survey: the same route for every epoch, whatever the counts.
+    biomass = ctx.survey.biomass.model_copy(update={"dom_method": "model"})
+    forced = RunContext.build(ctx.survey.model_copy(update={"biomass": biomass}))
+    assert forced.dom_choice[0] == "model"
+    # Each plot table is read once per context (points are cached), copies are handed out.
+    epoch = ctx.survey.epochs[0]
+    assert epoch.plots is not None
+    first = ctx.points(epoch.plots)
+    first["x"] = 0.0
+    assert (ctx.points(epoch.plots)["x"] != 0.0).all()

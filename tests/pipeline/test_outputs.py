@@ -41,8 +41,10 @@ def test_every_entry_is_consistent() -> None:
     for output_id, output in OUTPUTS.items():
         assert output.id == output_id
         assert not output.pattern.startswith("/") and ".." not in output.pattern
-        if output.format == "cog":
-            assert output.units is not None or output_id == "biomass_layer", output_id
+        # Every map has units and a style, but the stage commands' generic layer, whose
+        # units and long name travel in the file's own tags.
+        if output.format == "cog" and output_id != "layer":
+            assert output.units is not None, output_id
             assert output.style is not None, output_id
     # The published run outputs of docs/design.md §5 are all declared.
     patterns = {o.pattern for o in OUTPUTS.values()}
@@ -69,7 +71,8 @@ def test_describe_names_the_most_specific_output(tmp_path: Path) -> None:
     folder = OutputFolder(tmp_path)
     # "landcover.tif" also matches the index pattern "{index}.tif": the literal one wins.
     assert folder.describe(tmp_path / "landcover.tif")["id"] == "landcover"
-    assert folder.describe(tmp_path / "ndvi.tif")["id"] in {"index", "soc_layer", "biomass_layer"}
+    assert folder.describe(tmp_path / "ndvi.tif")["id"] == "layer"
+    assert folder.describe(tmp_path / "soc_0_30_mg_ha.tif")["id"] == "layer"
     entry = folder.describe(tmp_path / "maps" / "soc_sd_mg_ha_2020.tif")
     assert entry == {
         "path": "maps/soc_sd_mg_ha_2020.tif",
@@ -80,3 +83,12 @@ def test_describe_names_the_most_specific_output(tmp_path: Path) -> None:
     }
     with pytest.raises(ConfigError, match="not a declared output"):
         folder.describe(tmp_path / "notes.txt")
+    with pytest.raises(ConfigError, match="outside the output folder"):
+        folder.describe(tmp_path.parent / "elsewhere.json")
+
+
+def test_no_two_outputs_share_a_pattern() -> None:
+    # describe() resolves a file to one output: two entries with one pattern would make
+    # the manifest's id a guess.
+    patterns = [o.pattern for o in OUTPUTS.values()]
+    assert len(patterns) == len(set(patterns))

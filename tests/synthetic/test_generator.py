@@ -2,7 +2,11 @@
 
 Expected values come from the generator's documented parameters
 (carbonsink.synthetic.parameters, the module docstrings) and from hand
-arithmetic written beside each assertion — never from the generator's output.
+arithmetic written beside each assertion — never from the generator's output,
+with one labelled exception: the regression guard that the dead-organic-matter
+change left every other file of the generator byte-identical holds sha256
+values (and the removals and net) of the files the generator wrote before that
+change (``UNCHANGED_BY_DOM`` and the constants beside it).
 """
 
 from __future__ import annotations

@@ -25,14 +25,29 @@ if TYPE_CHECKING:
     from carbonsink.biomass.model_choice import AgbModels
 
 __all__ = [
+    "PREDICTED_LAYERS",
     "EpochBiomass",
     "epoch_biomass",
     "epoch_plots",
     "load_biomass_models",
     "map_biomass",
     "save_biomass_models",
+    "write_biomass_layers",
     "write_biomass_products",
 ]
+
+#: The layers of an AGB map that ``carbonsink biomass predict`` writes.
+PREDICTED_LAYERS = (
+    "agb_mg_ha",
+    "agb_lower_mg_ha",
+    "agb_upper_mg_ha",
+    "agb_model",
+    "agb_outside_aoa",
+    "bgb_mg_ha",
+    "veg_c_mg_ha",
+    "veg_c_lower_mg_ha",
+    "veg_c_upper_mg_ha",
+)
 
 
 def epoch_plots(ctx: RunContext, epoch: Epoch) -> pd.DataFrame:
@@ -104,21 +119,24 @@ def epoch_biomass(ctx: RunContext, epoch: Epoch, cube: EpochCube) -> EpochBiomas
     )
     layers = map_biomass(ctx, cube, fitted.models)
     classes = ctx.survey.vegetation.classes
-    dom = estimate_dom(
-        cube.cube,
-        plots,
-        layers,
-        legend=ctx.survey.vegetation.by_code(),
-        carbon_fraction={c.code: c.carbon_fraction for c in classes.values()},
-        features=cube.imagery_features,
-        method=section.dom_method,
-        water=_water(ctx, cube),
-        estimator_name=section.model,
-        n_estimators=section.n_estimators,
-        cv_block_m=section.cv_block_m,
-        interval=section.interval,
-        seed=ctx.seed,
-    )
+    route, _ = ctx.dom_choice
+    dom = None
+    if route != "none":
+        dom = estimate_dom(
+            cube.cube,
+            plots,
+            layers,
+            legend=ctx.survey.vegetation.by_code(),
+            carbon_fraction={c.code: c.carbon_fraction for c in classes.values()},
+            features=cube.imagery_features,
+            method=route,
+            water=_water(ctx, cube),
+            estimator_name=section.model,
+            n_estimators=section.n_estimators,
+            cv_block_m=section.cv_block_m,
+            interval=section.interval,
+            seed=ctx.seed,
+        )
     if dom is not None:
         layers = layers.merge(dom.layers)
     return EpochBiomass(fitted=fitted, layers=layers, dom=dom)
@@ -230,3 +248,36 @@ def write_biomass_products(result: EpochBiomass, folder: OutputFolder, *, epoch:
             write_csv(model.plots.excluded, folder.path("table_plots_excluded", **names)),
         ]
     return written
+
+
+def write_biomass_layers(
+    ctx: RunContext, layers: xr.Dataset, folder: OutputFolder
+) -> tuple[list[Path], dict[str, float]]:
+    """The AGB map's layers (:data:`PREDICTED_LAYERS`) as COGs, and its totals.
+
+    Returns
+    -------
+    (list of Path, dict)
+        The files, and ``agb_t_dm`` (t DM) and ``veg_c_t_c`` (t C) over the
+        cells inside the project (true cell areas).
+    """
+    from carbonsink.accounting.stocks import map_total
+    from carbonsink.io.writers import write_layer_cogs
+
+    arrays = [
+        ctx.grid.dataarray(
+            layers[name].values,
+            name=name,
+            units=layers[name].attrs["units"],
+            long_name=layers[name].attrs["long_name"],
+            attrs={k: v for k, v in layers[name].attrs.items() if k.startswith("flag_")},
+        )
+        for name in PREDICTED_LAYERS
+    ]
+    paths = [folder.path("layer", layer=name) for name in PREDICTED_LAYERS]
+    area, inside = ctx.cell_area_ha.values, ctx.inside.values
+    totals = {
+        "agb_t_dm": map_total(layers["agb_mg_ha"].values, area, inside=inside),
+        "veg_c_t_c": map_total(layers["veg_c_mg_ha"].values, area, inside=inside),
+    }
+    return write_layer_cogs(arrays, paths), totals

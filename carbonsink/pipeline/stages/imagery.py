@@ -72,22 +72,18 @@ def epoch_composite(ctx: RunContext, epoch: Epoch, *, chunks: int | None = None)
 def epoch_landcover(ctx: RunContext, epoch: Epoch, composite: xr.Dataset) -> LandCover:
     """Classify the epoch's composite with its land-cover samples (see ``classify_landcover``)."""
     from carbonsink.imagery.landcover import classify_landcover, landcover_features
-    from carbonsink.io.tables import read_point_table
 
     if epoch.landcover_samples is None:
         raise ConfigError(
             f"epoch {epoch.name!r} has no land-cover samples",
             fix='add landcover_samples = { path = "...csv", crs = "EPSG:..." } to the epoch',
         )
-    survey = ctx.survey
-    samples = read_point_table(
-        epoch.landcover_samples.path, target_crs=survey.crs, crs=epoch.landcover_samples.crs
-    )
-    classes = {name: c.code for name, c in survey.vegetation.classes.items()}
+    samples = ctx.points(epoch.landcover_samples)
+    classes = {name: c.code for name, c in ctx.survey.vegetation.classes.items()}
     return classify_landcover(
         landcover_features(composite["reflectance"]),
-        samples.geometry.x.to_numpy(),
-        samples.geometry.y.to_numpy(),
+        samples["x"].to_numpy(),
+        samples["y"].to_numpy(),
         samples["class"].astype(str).to_numpy(),
         classes=classes,
         cell_area_ha=ctx.cell_area_ha,
@@ -108,7 +104,7 @@ def write_index_layers(
     from carbonsink.imagery.indices import compute_index
 
     layers = [compute_index(name, composite["reflectance"]) for name in names]
-    paths = [folder.path("index", index=name) for name in names]
+    paths = [folder.path("layer", layer=name) for name in names]
     layers.append(composite["valid_count"])
     paths.append(folder.path("valid_count"))
 

@@ -79,11 +79,11 @@ def _keyed_totals(
     inside = cube["inside_boundary"].values.astype(bool)
     values = result.biomass.layers[density].values.astype(np.float64)
     predicted_by = result.biomass.layers[source].values
-    modelled = inside & np.isin(predicted_by, (1, 2))
+    modelled = inside & np.isin(predicted_by, list(MODEL_SOURCE_CODES.values()))
     codes = sorted({int(k) for k in np.unique(keys[modelled])})
     replicates = np.zeros((section.bootstrap_replicates, len(codes)))
     for model in models:
-        cells = inside & (predicted_by == MODEL_SOURCE_CODES.get(model.name, 2))
+        cells = inside & (predicted_by == MODEL_SOURCE_CODES[model.name])
         if not cells.any():
             continue
         boot = bootstrap_agb_totals(
@@ -125,9 +125,9 @@ def _keyed_totals(
 def _dom_quantity(
     ctx: RunContext, result: EpochResults, keys: npt.NDArray[np.int64]
 ) -> dict[str, Quantity]:
-    """The dead-organic-matter quantity of an epoch (none when it is not measured)."""
+    """The dead-organic-matter quantity of an epoch (none when not measured or not counted)."""
     dom = result.biomass.dom
-    if dom is None:
+    if dom is None or "dom" not in ctx.profile.pools:
         return {}
     if dom.ratios is not None:
         return {
@@ -294,18 +294,21 @@ def _dom_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[Ledg
     if "dom" not in ctx.profile.pools:
         return []
     out: list[LedgerWarning] = []
-    measured = [r.epoch.name for r in results if r.biomass.dom is not None]
-    if measured and len(measured) < len(results):
-        out.append(
-            LedgerWarning(
-                "dom-not-in-every-epoch",
-                f"only the plots of epoch(s) {', '.join(measured)} carry {DEAD_COLUMN}: the "
-                "dead-organic-matter pool is not counted, since its change needs every epoch",
-                where="pool dom",
-            )
-        )
     for result in results:
         dom = result.biomass.dom
+        if dom is not None and "dom_outside_aoa" in dom.layers:
+            inside = result.cube.cube["inside_boundary"].values.astype(bool)
+            outside = dom.layers["dom_outside_aoa"].values.astype(bool) & inside
+            if outside.any():
+                out.append(
+                    LedgerWarning(
+                        "outside-aoa",
+                        f"{int(outside.sum()):,} cells are outside the area of applicability "
+                        "of the dead-organic-matter model (Meyer & Pebesma 2021); it predicts "
+                        "them and they are counted, flagged in dom_outside_aoa",
+                        where=f"epoch {result.epoch.name} dead organic matter",
+                    )
+                )
         if dom is None or dom.ratios is None:
             continue
         pooled = sorted(c for c, g in dom.ratios.group_of.items() if g == POOLED)
@@ -322,10 +325,12 @@ def _dom_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[Ledg
             out.append(
                 LedgerWarning(
                     "dom-pooled-ratio",
-                    f"class(es) {', '.join(with_biomass)} have fewer than {MIN_RATIO_PLOTS} "
-                    f"plots carrying {DEAD_COLUMN}: their dead organic matter takes the ratio "
-                    f"of all plots, {ratio:.3f} ± {se:.3f} (SE, widened by the spread of the "
-                    f"classes' own ratios, {dom.ratios.between_class_sd:.3f})",
+                    "no dead:live ratio of their own for class(es) "
+                    + ", ".join(f"{c} ({dom.ratios.why_pooled[c]})" for c in with_biomass)
+                    + f" — a class needs {MIN_RATIO_PLOTS} plots carrying {DEAD_COLUMN}, with "
+                    f"live AGB: their dead organic matter takes the ratio of all plots, "
+                    f"{ratio:.3f} ± {se:.3f} (SE, widened by the spread of the classes' own "
+                    f"ratios, {dom.ratios.between_class_sd:.3f})",
                     where=f"epoch {result.epoch.name}",
                 )
             )
@@ -406,11 +411,9 @@ def survey_ledger(
         price_per_t=section.price_cny_per_t,
         currency="CNY",
         warnings=ledger_warnings(ctx, results),
-        notes=[
-            f"dead organic matter, epoch {r.epoch.name}: {r.biomass.dom.reason}"
-            for r in results
-            if r.biomass.dom is not None
-        ],
+        notes=[f"dead organic matter: {ctx.dom_choice[1]}"]
+        if "dom" in profile.pools and all(r.biomass.dom is not None for r in results)
+        else [],
         polygon=polygon,
         error_correlation=correlation,
     )

@@ -251,7 +251,7 @@ def epoch_soil_map(ctx: RunContext, epoch: Epoch, *, depth_cm: float) -> SoilMap
 def write_soil_map(result: SoilMap, folder: OutputFolder, *, epoch: str) -> list[Path]:
     """The SOC map layers (COGs) and the CV predictions table."""
     written = [
-        write_layer_cog(result.layers[name], folder.path("soc_layer", layer=str(name)))
+        write_layer_cog(result.layers[name], folder.path("layer", layer=str(name)))
         for name in result.layers.data_vars
     ]
     written.append(
