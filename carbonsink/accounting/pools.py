@@ -104,9 +104,6 @@ class Pool:
         """The pool's name in the ledger: ``soc_0_<depth>`` for the soil, else :attr:`name`."""
         return f"{self.name}_0_{_depth(soil_depth_cm)}" if "{depth}" in self.layer else self.name
 
-    def layer_name(self, soil_depth_cm: float) -> str:
-        """The density layer's name at a soil depth (``soc_0_100_mg_ha``)."""
-        return self.layer.format(depth=_depth(soil_depth_cm))
 
 
 def _depth(soil_depth_cm: float) -> str:

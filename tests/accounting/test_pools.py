@@ -29,7 +29,6 @@ def test_registry_order_and_entries() -> None:
 
 def test_ledger_names_and_layers() -> None:
     assert POOLS["soc"].key(100.0) == "soc_0_100"
-    assert POOLS["soc"].layer_name(30.0) == "soc_0_30_mg_ha"
     assert POOLS["agb"].key(100.0) == "agb"
     assert pool_layer("soc_0_30") == "soc_0_30_mg_ha"
     assert pool_layer("dom") == "dom_c_mg_ha"
