@@ -105,7 +105,6 @@ class Pool:
         return f"{self.name}_0_{_depth(soil_depth_cm)}" if "{depth}" in self.layer else self.name
 
 
-
 def _depth(soil_depth_cm: float) -> str:
     return f"{soil_depth_cm:g}"
 
