@@ -293,6 +293,12 @@ class VegetationClass(_Model):
     n2o_flux_mg_m2_d: float | None = None
     #: Standard deviation of the N2O flux (mg N2O m⁻² d⁻¹); ``None``: 50 % of it [U].
     n2o_flux_sd_mg_m2_d: Annotated[float, Field(ge=0.0)] | None = None
+    #: Herbaceous vegetation (its peak standing crop varies from year to year);
+    #: ``false`` for trees and shrubs.
+    herbaceous: bool = True
+    #: Between-year coefficient of variation of the peak standing crop of a
+    #: herbaceous class, for the Monte Carlo (docs/methodology.md §2.2) [U].
+    peak_biomass_cv: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
 
     @model_validator(mode="after")
     def _ranges_hold_values(self) -> VegetationClass:
@@ -314,12 +320,14 @@ def _default_classes() -> dict[str, VegetationClass]:
     # IPCC 2006 Table 4.4); mudflat vegetation is
     # sparse pioneer herbs, given the herbaceous default 1.0; water has none.
     return {
-        "water": VegetationClass(code=1, root_shoot=0.0),
+        "water": VegetationClass(code=1, root_shoot=0.0, herbaceous=False),
         "mudflat": VegetationClass(code=2, root_shoot=1.0),
         "sedge": VegetationClass(code=3, root_shoot=1.5, root_shoot_range=(0.8, 4.0)),
         "reed": VegetationClass(code=4, root_shoot=1.0, root_shoot_range=(0.5, 3.0)),
         "miscanthus": VegetationClass(code=5, root_shoot=0.5, root_shoot_range=(0.3, 1.0)),
-        "poplar": VegetationClass(code=6, root_shoot=0.24, root_shoot_range=(0.2, 0.3)),
+        "poplar": VegetationClass(
+            code=6, root_shoot=0.24, root_shoot_range=(0.2, 0.3), herbaceous=False
+        ),
     }
 
 

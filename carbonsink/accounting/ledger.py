@@ -28,7 +28,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from carbonsink.accounting.combined_uncertainty import CombinedUncertainty, combined_uncertainty
 from carbonsink.accounting.credits import CreditChain, credit_chain
+from carbonsink.accounting.ledger_table import strata_table
 from carbonsink.accounting.montecarlo import DEFAULT_DRAWS, MonteCarlo, run_until_converged
 from carbonsink.accounting.non_co2 import GWP
 from carbonsink.accounting.parameters import ClassParameters
@@ -45,6 +47,7 @@ from carbonsink.accounting.simulation import (
 from carbonsink.accounting.stocks import SINGLE_EPOCH_NOTE
 from carbonsink.accounting.summaries import Summary, summarize
 from carbonsink.errors import InputError
+from carbonsink.units import CO2_PER_C
 
 __all__ = [
     "LEDGER_SCHEMA",
@@ -315,6 +318,15 @@ def _pool_warnings(
     return out
 
 
+def _total_correlation(epochs: Sequence[EpochInputs], name: str, cross: FloatArray | None) -> float:
+    """Correlation of the first and last epochs' errors of a quantity's project total."""
+    first, last = epochs[0].quantities[name], epochs[-1].quantities[name]
+    assert isinstance(first, StratumTotals) and isinstance(last, StratumTotals)
+    if cross is None or len(epochs) < 2 or first.se == 0 or last.se == 0:
+        return 0.0
+    return float(np.clip(float(np.sum(cross)) / (first.se * last.se), -1.0, 1.0))
+
+
 def _absence(pool: Pool, partly: set[str]) -> str:
     """Why a pool of the profile is not counted."""
     if pool.quantity in partly:
@@ -336,7 +348,7 @@ def build_ledger(
     warnings: Sequence[LedgerWarning] = (),
     notes: Sequence[str] = (),
     polygon: Mapping[str, Any] | None = None,
-    error_correlation: Mapping[str, float] | None = None,
+    error_covariance: Mapping[str, FloatArray] | None = None,
 ) -> Ledger:
     """Run the Monte Carlo of every term and the credit chain; assemble the ledger.
 
@@ -370,11 +382,12 @@ def build_ledger(
         the ledger's own.
     polygon
         Hash and area of the project polygon.
-    error_correlation
-        Quantity given as stratum totals (``soc_t_c``) → correlation of the
-        first and last epochs' errors of its total (block kriging of both
-        surveys, :func:`carbonsink.soil.block_variance.block_change`); absent
-        quantities are independent.
+    error_covariance
+        Quantity given as stratum totals (``soc_t_c``) → ``(S, S)`` covariance
+        of the first epoch's stratum errors (rows, in its totals' order) with
+        the last epoch's (columns), t C² (joint block kriging of both surveys,
+        :func:`carbonsink.soil.stratum_blocks.stratum_blocks`); absent
+        quantities have independent epochs.
 
     Returns
     -------
@@ -418,13 +431,7 @@ def build_ledger(
     if len(epochs) > 2:
         logger.info("%d epochs: the sink is taken between the first and the last", len(epochs))
         epochs = [epochs[0], epochs[-1]]
-    correlation = dict(error_correlation or {})
-    for name, rho in correlation.items():
-        if not -1.0 <= rho <= 1.0:
-            raise InputError(
-                f"the error correlation of {name} is {rho}, not in [-1, 1]",
-                fix="give the correlation of the two epochs' errors of the total",
-            )
+    covariance = {k: np.asarray(v, dtype=np.float64) for k, v in (error_covariance or {}).items()}
     measured = [q for q in epochs[0].quantities if all(q in e.quantities for e in epochs)]
     counted, absent = counted_pools(
         profile.pools, measured, soil_depth_cm=float(profile.soil_depth_cm)
@@ -452,7 +459,7 @@ def build_ledger(
             strata=strata,
             pools=counted,
             gwp=gwp,
-            error_correlation=correlation,
+            error_covariance=covariance,
         )
 
     def project_net(mc: MonteCarlo) -> FloatArray:
@@ -488,12 +495,22 @@ def build_ledger(
     chains: dict[str, CreditChain] = {}
     stage_warnings = list(warnings)
     vintage_rows: list[dict[str, Any]] = []
+    combined: CombinedUncertainty | None = None
     if not single:
+        terms = {p: CO2_PER_C * draws.change[p] for p in pools}
+        terms |= {"ch4": -draws.ch4, "n2o": -draws.n2o}
+        combined = combined_uncertainty(
+            terms,
+            strata=strata,
+            areas_ha=epochs[-1].stratum_area_ha,
+            confidence=profile.confidence,
+        )
         for i, stratum in enumerate(strata):
             chains[stratum] = credit_chain(
                 draws.removals[:, i],
                 draws.non_co2[:, i],
                 profile=profile,
+                combined_u=combined.strata[stratum],
                 price_per_t=price_per_t,
                 seed=seed,
             )
@@ -502,6 +519,7 @@ def build_ledger(
             draws.non_co2.sum(axis=1),
             profile=profile,
             baseline_t_co2e_yr=baseline_t_co2e_yr,
+            combined_u=combined.project,
             price_per_t=price_per_t,
             seed=seed,
         )
@@ -526,13 +544,13 @@ def build_ledger(
         gross = removals - float(baseline_t_co2e_yr) - non_co2
         leakage = np.where(gross > 0, gross * profile.leakage_pct / 100.0, 0.0)
         project_draws = {"removals": removals, "non_co2": non_co2, "net": gross - leakage}
-    table = _strata_table(
-        epochs, strata, pools, draws, chains, stock_summaries, seed=seed, single=single
-    )
+    table = strata_table(epochs, strata, pools, draws, chains, stock_summaries, combined, seed=seed)
     monte_carlo = {
         **mc.to_dict(),
         **{
-            f"{quantity_stem(q)}_error_correlation": float(correlation.get(q, 0.0))
+            f"{quantity_stem(q)}_error_correlation": _total_correlation(
+                epochs, q, covariance.get(q)
+            )
             for q in needed_quantities(epochs[-1], counted)
             if isinstance(epochs[-1].quantities[q], StratumTotals)
         },
@@ -571,80 +589,9 @@ def build_ledger(
         notes=tuple(ledger_notes),
         polygon=dict(polygon or {}),
         currency=currency,
-        extra={"inputs": inputs},
+        extra={
+            "inputs": inputs,
+            **({} if combined is None else {"uncertainty_vm0033": combined.to_dict()}),
+        },
         draws=project_draws,
     )
-
-
-def _strata_table(
-    epochs: Sequence[EpochInputs],
-    strata: Sequence[str],
-    pools: Sequence[str],
-    draws: TermDraws,
-    chains: Mapping[str, CreditChain],
-    stock_summaries: Mapping[str, Mapping[str, Mapping[str, Summary]]],
-    *,
-    seed: int,
-    single: bool,
-) -> pd.DataFrame:
-    later = epochs[-1]
-    rows: list[dict[str, Any]] = []
-    for i, stratum in enumerate([*strata, "total"]):
-        row: dict[str, Any] = {"stratum": stratum}
-        if stratum == "total":
-            row["area_ha"] = float(sum(later.stratum_area_ha.values()))
-            row["adjusted_area_ha"] = float(
-                sum(later.class_area_ha.get(s, (0.0, 0.0))[0] for s in strata)
-            )
-        else:
-            row["area_ha"] = float(later.stratum_area_ha.get(stratum, 0.0))
-            row["adjusted_area_ha"] = float(later.class_area_ha.get(stratum, (np.nan, 0.0))[0])
-        for epoch in epochs:
-            for pool in pools:
-                summary = stock_summaries[epoch.name][pool][stratum]
-                row[f"{pool}_{epoch.name}_t_c"] = summary.mean
-            row[f"stock_{epoch.name}_p5_t_c"], row[f"stock_{epoch.name}_p95_t_c"] = _bounds(
-                np.sum([draws.stocks[epoch.name][p] for p in pools], axis=0), i, seed
-            )
-        if not single:
-            for pool in pools:
-                values = draws.change[pool]
-                column = values.sum(axis=1) if stratum == "total" else values[:, i]
-                row[f"d_{pool}_t_c_yr"] = float(column.mean())
-            for term, values in (("ch4", draws.ch4), ("n2o", draws.n2o)):
-                column = values.sum(axis=1) if stratum == "total" else values[:, i]
-                row[f"{term}_t_co2e_yr"] = float(column.mean())
-            chain = chains[stratum]
-            row |= {
-                "removals_t_co2e_yr": chain.removals.mean,
-                "removals_p5_t_co2e_yr": chain.removals.p5,
-                "removals_p95_t_co2e_yr": chain.removals.p95,
-                "non_co2_t_co2e_yr": chain.non_co2.mean,
-                "baseline_t_co2e_yr": chain.baseline_t_co2e_yr,
-                "gross_t_co2e_yr": chain.gross.mean,
-                "gross_p5_t_co2e_yr": chain.gross.p5,
-                "gross_p95_t_co2e_yr": chain.gross.p95,
-                "leakage_t_co2e_yr": chain.leakage_t_co2e_yr,
-                "net_t_co2e_yr": chain.net.mean,
-                "net_p5_t_co2e_yr": chain.net.p5,
-                "net_p95_t_co2e_yr": chain.net.p95,
-                "relative_half_width_90": chain.net.relative_half_width_90,
-            }
-            for rule in chain.rules:
-                row[f"deduction_{rule.rule.replace('-', '_')}_t_co2e_yr"] = rule.deduction
-            row |= {
-                "rule_applied": chain.applied_rule.rule,
-                "adjusted_t_co2e_yr": chain.adjusted_t_co2e_yr,
-                "buffer_t_co2e_yr": chain.buffer_t_co2e_yr,
-                "tradable_t_co2e_yr": chain.tradable_t_co2e_yr,
-                "tradable_ci90_t_co2e_yr": list(chain.tradable_ci90),
-                "value_per_yr": chain.value,
-            }
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("stratum")
-
-
-def _bounds(values: FloatArray, i: int, seed: int) -> tuple[float, float]:
-    column = values.sum(axis=1) if i == values.shape[1] else values[:, i]
-    summary = summarize(column, seed=seed)
-    return summary.p5, summary.p95

@@ -150,6 +150,14 @@ class ClassSettings(ClassFluxSettings, Protocol):
         """SD of the CH4 flux (``None``: 50 % of it)."""
 
     @property
+    def herbaceous(self) -> bool:
+        """Herbaceous vegetation, whose peak standing crop varies between years."""
+
+    @property
+    def peak_biomass_cv(self) -> float:
+        """Between-year coefficient of variation of the peak standing crop (herbaceous)."""
+
+    @property
     def n2o_flux_sd_mg_m2_d(self) -> float | None:
         """SD of the N2O flux (``None``: 50 % of it)."""
 
@@ -166,6 +174,9 @@ class ClassParameters:
         Flux distributions, mg gas m⁻² d⁻¹.
     ch4_source, n2o_source
         Where the flux came from (measured, configured, default factor).
+    peak_cv
+        Between-year coefficient of variation of the class's peak standing
+        crop (0 for trees and classes that are not herbaceous).
     """
 
     carbon_fraction: Uncertain
@@ -174,6 +185,7 @@ class ClassParameters:
     n2o_flux_mg_m2_d: Uncertain
     ch4_source: FluxSource
     n2o_source: FluxSource
+    peak_cv: float = 0.0
 
 
 def survey_class_flux(
@@ -255,5 +267,6 @@ def class_parameters(
             n2o_flux_mg_m2_d=flux_distribution(n2o, n2o_sd),
             ch4_source=ch4_source,
             n2o_source=n2o_source,
+            peak_cv=float(params.peak_biomass_cv) if params.herbaceous else 0.0,
         )
     return out

@@ -17,8 +17,8 @@ A *quantity* is what the stages measure, per epoch, in one of three forms
   matter when it is modelled like AGB);
 - :class:`RatioTotals` — a per-class ratio (with its SE) to another keyed
   quantity (dead organic matter as a ratio to live AGB);
-- :class:`StratumTotals` — map totals of carbon per stratum with the standard
-  error of the epoch's total (block-kriged soil organic carbon).
+- :class:`StratumTotals` — totals of carbon per stratum with the covariance
+  of their errors (soil organic carbon block-kriged per stratum).
 
 In a Monte Carlo draw, pool p of stratum s at epoch e is
 
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
@@ -43,6 +43,7 @@ import numpy.typing as npt
 from carbonsink.errors import InputError
 
 __all__ = [
+    "CORRECTION_STREAM",
     "POOLS",
     "ClassFactor",
     "KeyedTotals",
@@ -196,17 +197,35 @@ class KeyedTotals:
         ``(K,)`` map total of each key (t DM).
     replicates
         ``(B, K)`` spatial-block bootstrap replicates of those totals.
+    corrections
+        Stratum → (ĉ_s, SE): the model-assisted correction of the stratum's
+        map total from the plots' held-out residuals and its standard error,
+        t DM (docs/methodology.md §6.4); strata not listed have none.
+    correction_covariance
+        ``(C, C)`` covariance of the corrections' errors, t DM², in the order
+        of ``corrections``; ``None``: independent, their SEs on the diagonal.
 
     Notes
     -----
     A draw resamples whole replicate rows (keeping the dependence between
     keys) and centres them on the map: Q = Q_boot − mean(Q_boot) + Q_map
-    (the map is the estimate, the replicates its spread; docs/methodology.md §6).
+    (the map is the estimate, the replicates its spread; docs/methodology.md §6),
+    then adds the strata's corrections c ~ N(ĉ, Σ_c) (jointly over the
+    strata, independent between epochs: each epoch's own plots), each spread
+    over its stratum's keys in proportion to their map totals.
     """
 
     keys: tuple[tuple[str, str], ...]
     totals: FloatArray
     replicates: FloatArray
+    corrections: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    correction_covariance: FloatArray | None = None
+
+    def correction_cov(self) -> FloatArray:
+        """``(C, C)`` covariance of the corrections (diagonal of SE² when not given)."""
+        if self.correction_covariance is not None:
+            return np.asarray(self.correction_covariance, dtype=np.float64)
+        return np.diag([se * se for _, se in self.corrections.values()])
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "totals", np.asarray(self.totals, dtype=np.float64))
@@ -234,6 +253,38 @@ class KeyedTotals:
                 where=where,
                 fix="drop failed bootstrap replicates and masked cells before the ledger",
             )
+        strata = {s for s, _ in self.keys}
+        bad = sorted(
+            s
+            for s, (c, se) in self.corrections.items()
+            if s not in strata or not (math.isfinite(c) and math.isfinite(se) and se >= 0)
+        )
+        if bad:
+            raise InputError(
+                f"{name} corrections of {', '.join(bad)} are not finite with SE ≥ 0, or name "
+                "strata without keys",
+                where=where,
+                fix="give each stratum's residual correction and its SE, t DM",
+            )
+        cov = self.correction_cov()
+        n = len(self.corrections)
+        if cov.shape != (n, n) or not np.all(np.isfinite(cov)):
+            raise InputError(
+                f"{name} correction covariance has shape {cov.shape}, not ({n}, {n}) finite values",
+                where=where,
+                fix="give the covariance of the corrections, in their order",
+            )
+
+    def key_shares(self) -> FloatArray:
+        """``(K,)`` share of each key in its stratum's map total (equal shares when it is 0)."""
+        shares = np.zeros(len(self.keys))
+        for stratum in {s for s, _ in self.keys}:
+            members = np.array([s == stratum for s, _ in self.keys])
+            total = float(self.totals[members].sum())
+            shares[members] = (
+                self.totals[members] / total if total > 0 else 1.0 / int(members.sum())
+            )
+        return shares
 
     def record(self, name: str) -> dict[str, Any]:
         """The ledger's ``inputs`` entries of this quantity (docs/ledger.md)."""
@@ -246,6 +297,9 @@ class KeyedTotals:
                 for k, (stratum, cls) in enumerate(self.keys)
             },
             f"{quantity_stem(name)}_bootstrap_replicates": int(self.replicates.shape[0]),
+            f"{quantity_stem(name)}_residual_correction_t_dm": {
+                s: {"correction": c, "se": se} for s, (c, se) in self.corrections.items()
+            },
         }
 
 
@@ -310,38 +364,95 @@ class RatioTotals:
 
 @dataclass(frozen=True)
 class StratumTotals:
-    """Map totals of carbon per stratum, with the SE of the epoch's total.
+    """Totals of carbon per stratum, with the covariance of their errors.
 
     Attributes
     ----------
     totals
-        Stratum → map total, t C.
-    se
-        Standard error of the epoch's total (block kriging), t C.
+        Stratum → estimated total, t C (every stratum of the epoch).
+    covariance
+        ``(S, S)`` covariance of the totals' errors, t C², in the order of
+        ``totals`` (block kriging per stratum,
+        :func:`carbonsink.soil.stratum_blocks.stratum_blocks`).
+    held
+        Strata whose total is not measured but held at another epoch's value
+        (no soil cores): the accounting stage gives them the same total and
+        error in every epoch, so they carry no change.
 
     Notes
     -----
-    A draw scales every stratum by the same relative error of the total:
-    Q[s] = Q_map[s] × (1 + ε / Σ Q_map), ε ~ N(0, SE); the first and last
-    epochs' ε are correlated (docs/methodology.md §6).
+    A draw is Q = Q̂ + ε with ε ~ N(0, Σ) jointly over the strata of every
+    epoch: Σ's diagonal blocks are each epoch's ``covariance``, the
+    off-diagonal block of the first and last epochs the ledger's
+    ``error_covariance`` (docs/methodology.md §6.5). The strata add up to the
+    project in every draw.
     """
 
     totals: Mapping[str, float]
-    se: float
+    covariance: FloatArray
+    held: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "covariance", np.asarray(self.covariance, dtype=np.float64))
+
+    @classmethod
+    def from_total_se(cls, totals: Mapping[str, float], se: float) -> StratumTotals:
+        """Strata that share one relative error of the project total: ε_s = ε × Q̂_s / Σ Q̂.
+
+        ``Σ_st = SE² w_s w_t`` with ``w_s = Q̂_s / Σ Q̂`` (all strata scale together).
+
+        Raises
+        ------
+        InputError
+            The SE is not finite and ≥ 0.
+        """
+        if not (math.isfinite(se) and se >= 0):
+            raise InputError(
+                f"the SE of the total is {se}", fix="give the block-kriging SE of the total (≥ 0)"
+            )
+        values = np.array([float(v) for v in totals.values()])
+        total = float(values.sum())
+        weights = values / total if total > 0 else np.zeros_like(values)
+        return cls(totals=dict(totals), covariance=float(se) ** 2 * np.outer(weights, weights))
 
     def check(self, name: str, *, where: str) -> None:
-        """Raise :class:`~carbonsink.errors.InputError` unless the SE is finite and ≥ 0."""
-        if not math.isfinite(self.se) or self.se < 0:
+        """Raise :class:`~carbonsink.errors.InputError` unless the covariance fits the strata."""
+        n = len(self.totals)
+        cov = self.covariance
+        if cov.shape != (n, n) or not np.all(np.isfinite(cov)):
             raise InputError(
-                f"the SE of the {name} total is {self.se}",
+                f"the {name} error covariance has shape {cov.shape}, not ({n}, {n}) finite values",
                 where=where,
-                fix="give the block-kriging SE (≥ 0)",
+                fix="give the covariance of the strata's totals, in the order of the totals",
+            )
+        if np.any(np.diag(cov) < 0) or not np.allclose(cov, cov.T, rtol=1e-9, atol=1e-9):
+            raise InputError(
+                f"the {name} error covariance is not symmetric with variances ≥ 0",
+                where=where,
+                fix="give a covariance matrix (block kriging of the strata)",
+            )
+        unknown = sorted(set(self.held) - set(self.totals))
+        if unknown:
+            raise InputError(
+                f"{name} holds strata {unknown} that have no total",
+                where=where,
+                fix="name only strata of the totals as held",
             )
 
     @property
     def total(self) -> float:
         """The epoch's total over all strata."""
         return float(sum(self.totals.values()))
+
+    @property
+    def se(self) -> float:
+        """Standard error of the epoch's total, √(1ᵀ Σ 1), t C."""
+        return float(np.sqrt(max(float(self.covariance.sum()), 0.0)))
+
+    def stratum_se(self) -> dict[str, float]:
+        """Standard error of each stratum's total, t C."""
+        diag = np.sqrt(np.clip(np.diag(self.covariance), 0.0, None))
+        return {s: float(v) for s, v in zip(self.totals, diag, strict=True)}
 
     def record(self, name: str) -> dict[str, Any]:
         """The ledger's ``inputs`` entries of this quantity (docs/ledger.md)."""
@@ -350,17 +461,22 @@ class StratumTotals:
             name: dict(self.totals),
             f"{stem}_total_t_c": self.total,
             f"{stem}_total_se_t_c": self.se,
+            f"{stem}_stratum_se_t_c": self.stratum_se(),
+            f"{stem}_held_strata": list(self.held),
         }
 
 
 #: What the stages measure for a pool, in one of three forms.
 Quantity = KeyedTotals | RatioTotals | StratumTotals
 
+#: Stream of a keyed quantity's residual correction of one stratum and epoch.
+CORRECTION_STREAM: Final = "{stem}_residual/{epoch}/{group}"
+
 #: Streams of the Monte Carlo named after a quantity (module docstring).
 _STREAMS: Final = {
     KeyedTotals: "{stem}_bootstrap/{epoch}",
     RatioTotals: "{stem}_ratio/{epoch}/{group}",
-    StratumTotals: "{stem}_total/{epoch}",
+    StratumTotals: "{stem}_total/{epoch}/{group}",
 }
 
 

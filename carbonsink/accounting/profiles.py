@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import typing
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -31,10 +32,14 @@ from carbonsink.io.toml_documents import read_package_toml, read_toml_file
 from carbonsink.units import T_HA_YR_PER_MG_M2_D
 
 __all__ = [
+    "BUFFER_BASES",
     "BUILTIN_PROFILES",
+    "UNCERTAINTY_SOURCES",
+    "BufferBase",
     "GasFactors",
     "MethodologyProfile",
     "ProfileOverride",
+    "UncertaintySource",
     "list_profiles",
     "load_profile",
 ]
@@ -50,6 +55,17 @@ _FOLDER: Final = "profiles"
 #: Fields :func:`load_profile` fills in; a profile file may not set them.
 _LOADER_KEYS: Final = frozenset({"origin", "sha256", "overrides"})
 _OVERRIDABLE: Final = ("gwp", "buffer_pct", "leakage_pct")
+
+#: What a profile's buffer percentage is taken of: the stock-change part of
+#: the net, not uncertainty-adjusted and without non-CO2 (VM0033 v2.1 eq. 94),
+#: or the uncertainty-adjusted net (docs/methodology.md §5.2).
+BufferBase = Literal["stock-change", "adjusted-net"]
+BUFFER_BASES: Final[tuple[str, ...]] = typing.get_args(BufferBase)
+#: Which relative half-width U the ``vm0033`` and ``ar-tool14`` rules use: the
+#: Monte Carlo interval of the net, VM0033 eq. 87–91 (per pool and stratum,
+#: combined as independent errors), or the larger of the two.
+UncertaintySource = Literal["monte-carlo", "vm0033-equations", "conservative"]
+UNCERTAINTY_SOURCES: Final[tuple[str, ...]] = typing.get_args(UncertaintySource)
 
 Percent = Annotated[float, Field(ge=0.0, le=100.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -120,12 +136,20 @@ class MethodologyProfile(_Model):
     allowable_uncertainty_pct: Annotated[float, Field(gt=0.0, le=100.0)]
     #: Confidence level of the interval the rules use (0.90 = the 5th–95th percentiles).
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.90
+    #: The U the ``vm0033`` and ``ar-tool14`` rules use: ``"monte-carlo"`` (the
+    #: net's interval), ``"vm0033-equations"`` (eq. 87–91) or ``"conservative"``
+    #: (the larger; docs/methodology.md §5.3).
+    uncertainty_source: UncertaintySource = "conservative"
     #: Percentile of the Monte Carlo draws credited by the lower-bound rule.
     lower_bound_percentile: Annotated[float, Field(gt=0.0, le=50.0)] = 5.0
     #: IPCC GWP set for CH4 and N2O (docs/methodology.md §4).
     gwp: GwpSet
-    #: Non-permanence buffer, % of the stock part of the adjusted net.
+    #: Non-permanence buffer, % of :attr:`buffer_base`.
     buffer_pct: Percent
+    #: What the buffer is taken of: ``"stock-change"`` (VM0033 eq. 94, the
+    #: stock part of the net, not uncertainty-adjusted, without CH4/N2O) or
+    #: ``"adjusted-net"`` (the net after the uncertainty deduction).
+    buffer_base: BufferBase = "adjusted-net"
     #: Leakage, % of the gross removals.
     leakage_pct: Percent
     #: When leakage is zero, or where the percentage comes from.

@@ -23,7 +23,6 @@ depend on the order of evaluation.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -34,12 +33,14 @@ from carbonsink.accounting.distributions import Empirical, Normal
 from carbonsink.accounting.montecarlo import MonteCarlo
 from carbonsink.accounting.parameters import ClassParameters
 from carbonsink.accounting.pools import (
+    CORRECTION_STREAM,
     ClassFactor,
     KeyedTotals,
     Pool,
     Quantity,
     RatioTotals,
     StratumTotals,
+    quantity_stem,
     stream_name,
 )
 from carbonsink.errors import InputError
@@ -49,6 +50,7 @@ __all__ = [
     "DAYS_PER_YEAR",
     "EpochInputs",
     "TermDraws",
+    "joint_covariance",
     "needed_quantities",
     "simulate_terms",
     "years_between",
@@ -173,8 +175,16 @@ def _quantity_draws(
     *,
     strata: Sequence[str],
     total_errors: Mapping[str, FloatArray],
+    peak_cv: Mapping[str, float],
 ) -> dict[str, FloatArray]:
-    """Draws of quantities of an epoch: ``(n, K)`` per key, or ``(n, S)`` per stratum."""
+    """Draws of quantities of an epoch: ``(n, K)`` per key, or ``(n, S)`` per stratum.
+
+    A keyed quantity of a herbaceous class c is multiplied by its epoch's
+    peak-standing-crop factor max(0, N(1, CV_c²)) (stream
+    ``peak_biomass/<epoch>/<class>``): the year's peak differs from the
+    class's lasting stock by the between-year variability (docs/methodology.md
+    §2.2), and BGB and a DOM ratio inherit it from AGB.
+    """
     out: dict[str, FloatArray] = {}
     keyed_first = sorted(
         ((n, epoch.quantities[n]) for n in names),
@@ -185,6 +195,29 @@ def _quantity_draws(
             replicates = quantity.replicates
             boot = mc.draw(stream_name(name, KeyedTotals, epoch=epoch.name), Empirical(replicates))
             out[name] = boot - replicates.mean(axis=0) + quantity.totals
+            for k, (_, cls) in enumerate(quantity.keys):
+                cv = peak_cv.get(cls, 0.0)
+                if cv > 0:
+                    factor = mc.draw(f"peak_biomass/{epoch.name}/{cls}", Normal(1.0, cv))
+                    out[name][:, k] *= np.maximum(factor, 0.0)
+            if quantity.corrections:
+                shares = quantity.key_shares()
+                z = np.column_stack(
+                    [
+                        mc.draw(
+                            CORRECTION_STREAM.format(
+                                stem=quantity_stem(name), epoch=epoch.name, group=stratum
+                            ),
+                            Normal(0.0, 1.0),
+                        )
+                        for stratum in quantity.corrections
+                    ]
+                )
+                means = np.array([c for c, _ in quantity.corrections.values()])
+                drawn = means[None, :] + z @ _sqrt_cov(quantity.correction_cov()).T
+                for j, stratum in enumerate(quantity.corrections):
+                    members = [k for k, (s, _) in enumerate(quantity.keys) if s == stratum]
+                    out[name][:, members] += np.outer(drawn[:, j], shares[members])
         elif isinstance(quantity, RatioTotals):
             base = epoch.quantities[quantity.base]
             assert isinstance(base, KeyedTotals)
@@ -209,10 +242,8 @@ def _quantity_draws(
                 columns.append(out[quantity.base][:, k] * ratios[quantity.group_of[cls]])
             out[name] = np.stack(columns, axis=1) if columns else np.zeros((mc.n_draws, 0))
         else:
-            total = quantity.total
-            error = total_errors[name] * quantity.se
-            scale = 1.0 + (error / total if total > 0 else 0.0 * error)
-            out[name] = np.outer(scale, [quantity.totals.get(s, 0.0) for s in strata])
+            point = np.array([quantity.totals[s] for s in strata], dtype=np.float64)
+            out[name] = point[None, :] + total_errors[name]
     return out
 
 
@@ -251,6 +282,75 @@ def _keys_of(epoch: EpochInputs, name: str) -> tuple[tuple[str, str], ...]:
     return quantity.keys if isinstance(quantity, KeyedTotals) else ()
 
 
+def joint_covariance(
+    epochs: Sequence[EpochInputs],
+    name: str,
+    strata: Sequence[str],
+    cross: FloatArray | None,
+) -> FloatArray:
+    """``(E·S, E·S)`` covariance of a stratum-totals quantity's errors over the epochs.
+
+    Diagonal blocks are each epoch's covariance, reordered to ``strata``; the
+    block of the first and last epochs is ``cross`` (reordered likewise), the
+    others 0.
+    """
+    n = len(strata)
+    joint = np.zeros((len(epochs) * n, len(epochs) * n))
+    orders = []
+    for e, epoch in enumerate(epochs):
+        quantity = epoch.quantities[name]
+        assert isinstance(quantity, StratumTotals)
+        order = [list(quantity.totals).index(s) for s in strata]
+        orders.append(order)
+        joint[e * n : (e + 1) * n, e * n : (e + 1) * n] = quantity.covariance[np.ix_(order, order)]
+    if cross is not None and len(epochs) > 1:
+        block = np.asarray(cross, dtype=np.float64)
+        if block.shape != (n, n):
+            raise InputError(
+                f"the {name} error covariance between the epochs has shape {block.shape}, "
+                f"not ({n}, {n})",
+                fix="give the cross-covariance of the first and last epochs' strata",
+            )
+        block = block[np.ix_(orders[0], orders[-1])]
+        last = (len(epochs) - 1) * n
+        joint[:n, last:] = block
+        joint[last:, :n] = block.T
+    return joint
+
+
+def _sqrt_cov(cov: FloatArray) -> FloatArray:
+    """L with L Lᵀ = Σ: V √Λ of the eigendecomposition, negative rounding set to 0."""
+    values, vectors = np.linalg.eigh(np.asarray(cov, dtype=np.float64))
+    return np.asarray(vectors * np.sqrt(np.clip(values, 0.0, None))[None, :], dtype=np.float64)
+
+
+def _stratum_errors(
+    mc: MonteCarlo,
+    epochs: Sequence[EpochInputs],
+    name: str,
+    strata: Sequence[str],
+    cross: FloatArray | None,
+) -> dict[str, FloatArray]:
+    """Joint normal errors ``(n, S)`` of every epoch's stratum totals (t C).
+
+    ε = Z Lᵀ with Z the standard normals of the streams
+    ``<stem>_total/<epoch>/<stratum>`` and L = V √Λ from the eigendecomposition
+    Σ = V Λ Vᵀ of :func:`joint_covariance` (eigenvalues below 0 from rounding
+    are set to 0, so a singular Σ — a stratum held in both epochs — is fine).
+    """
+    factor = _sqrt_cov(joint_covariance(epochs, name, strata, cross))
+    z = np.column_stack(
+        [
+            mc.draw(stream_name(name, StratumTotals, epoch=e.name, group=s), Normal(0.0, 1.0))
+            for e in epochs
+            for s in strata
+        ]
+    )
+    errors = z @ factor.T
+    n = len(strata)
+    return {e.name: errors[:, i * n : (i + 1) * n] for i, e in enumerate(epochs)}
+
+
 def simulate_terms(
     mc: MonteCarlo,
     epochs: Sequence[EpochInputs],
@@ -259,7 +359,7 @@ def simulate_terms(
     strata: Sequence[str],
     pools: Sequence[tuple[str, Pool]],
     gwp: Mapping[str, float],
-    error_correlation: Mapping[str, float],
+    error_covariance: Mapping[str, FloatArray],
 ) -> TermDraws:
     """Draw every term of the ledger (module docstring).
 
@@ -277,9 +377,10 @@ def simulate_terms(
         Counted pools: (ledger name, registry entry).
     gwp
         GWP of ``CH4`` and ``N2O``.
-    error_correlation
-        Quantity (stratum totals) → correlation of the first and last epochs'
-        errors of its total; absent: independent.
+    error_covariance
+        Quantity given as stratum totals → ``(S, S)`` covariance of the first
+        epoch's errors (rows, in its totals' order) with the last epoch's
+        (columns); absent: independent epochs.
 
     Returns
     -------
@@ -296,16 +397,7 @@ def simulate_terms(
     for name in sorted({q for names in quantities.values() for q in names}):
         if not all(isinstance(e.quantities.get(name), StratumTotals) for e in epochs):
             continue
-        z = {
-            e.name: mc.draw(stream_name(name, StratumTotals, epoch=e.name), Normal(0.0, 1.0))
-            for e in epochs
-        }
-        errors = dict(z)
-        if len(epochs) > 1:
-            rho = float(error_correlation.get(name, 0.0))
-            errors[epochs[-1].name] = (
-                rho * z[epochs[0].name] + math.sqrt(1.0 - rho * rho) * z[epochs[-1].name]
-            )
+        errors = _stratum_errors(mc, epochs, name, strata, error_covariance.get(name))
         for epoch_name, values in errors.items():
             total_errors.setdefault(epoch_name, {})[name] = values
     stocks: dict[str, dict[str, FloatArray]] = {}
@@ -316,6 +408,7 @@ def simulate_terms(
             quantities[epoch.name],
             strata=strata,
             total_errors=total_errors.get(epoch.name, {}),
+            peak_cv={c: p.peak_cv for c, p in classes.items()},
         )
         stocks[epoch.name] = {
             key: _pool_stock(

@@ -28,6 +28,7 @@ from carbonsink.report.tables import (
     stage_rows,
     stock_table,
     strata_rows,
+    uncertainty_rows,
 )
 
 __all__ = ["report_context"]
@@ -279,6 +280,7 @@ def report_context(content: ReportContent) -> dict[str, Any]:
         "chain": [] if single else chain_rows(ledger),
         "project": project,
         "strata": [] if single else strata_rows(ledger),
+        "uncertainty": None if single else uncertainty_rows(ledger),
         "vintages": [v for v in ledger["vintages"] if v.get("stratum") == "total"],
         "histogram": _histogram(content),
         "ch4_sensitivity": ledger.get("ch4_sensitivity"),

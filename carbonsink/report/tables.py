@@ -19,6 +19,7 @@ __all__ = [
     "stage_rows",
     "stock_table",
     "strata_rows",
+    "uncertainty_rows",
 ]
 
 #: Units of the credit chain's rates.
@@ -84,8 +85,7 @@ def chain_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
             "sign": "=",
             "value": net,
             "ci": net_ci,
-            "note": f"U = {format_percent(project['net'].get('relative_half_width_90'))} "
-            "(90 % half-width / mean)",
+            "note": _u_note(project),
             "kind": "subtotal",
         },
     ]
@@ -116,8 +116,7 @@ def chain_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
             "sign": "−",
             "value": project.get("buffer"),
             "ci": None,
-            "note": f"{format_number(profile.get('buffer_pct'), 1)} % of the stock share "
-            f"({format_percent(project.get('stock_share'))}) of the adjusted net",
+            "note": _buffer_note(project),
             "kind": "term",
         },
         {
@@ -130,6 +129,18 @@ def chain_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
         },
     ]
     return rows
+
+
+def _buffer_note(project: Mapping[str, Any]) -> str:
+    """How the buffer was taken: its percentage and its base."""
+    pct = format_number(project.get("buffer_pct"), 1)
+    base = format_number(project.get("buffer_base_value"), 2)
+    if project.get("buffer_base") == "stock-change":
+        return (
+            f"{pct} % of NER_stock {base} t CO2e/yr — the stock-change part of the net, "
+            "not uncertainty-adjusted, without CH4/N2O (VM0033 v2.1 eq. 94)"
+        )
+    return f"{pct} % of the adjusted net {base} t CO2e/yr"
 
 
 def strata_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -149,11 +160,42 @@ def strata_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "non_co2": record.get("non_co2_t_co2e_yr"),
                 "net": record.get("net_t_co2e_yr"),
                 "net_ci": (record.get("net_p5_t_co2e_yr"), record.get("net_p95_t_co2e_yr")),
+                "buffer_base": record.get("buffer_base_t_co2e_yr"),
+                "buffer": record.get("buffer_t_co2e_yr"),
                 "tradable": record.get("tradable_t_co2e_yr"),
                 "total": record.get("stratum") == "total",
             }
         )
     return rows
+
+
+def uncertainty_rows(ledger: Mapping[str, Any]) -> dict[str, Any]:
+    """U per stratum (Monte Carlo, VM0033 eq. 87–91, used) and per pool, as fractions."""
+    pools = [str(p) for p in ledger["pools"]]
+    rows = [
+        {
+            "stratum": str(record.get("stratum")),
+            "monte_carlo": record.get("u_monte_carlo"),
+            "equations": record.get("u_vm0033_equations"),
+            "used": record.get("u_used"),
+            "pools": [record.get(f"u_{pool}") for pool in pools],
+            "total": record.get("stratum") == "total",
+        }
+        for record in ledger["strata"]
+    ]
+    return {"pools": pools, "rows": rows}
+
+
+def _u_note(project: Mapping[str, Any]) -> str:
+    """The net's U: Monte Carlo, VM0033 eq. 87–91, and the one the rule used."""
+    u = project.get("uncertainty") or {}
+    text = f"U = {format_percent(u.get('monte_carlo'))} (Monte Carlo 90 % half-width / mean)"
+    if u.get("vm0033_equations") is not None:
+        text += (
+            f"; VM0033 eq. 87–91: {format_percent(u.get('vm0033_equations'))}; the rule uses "
+            f"{format_percent(u.get('used'))} ({u.get('source')})"
+        )
+    return text
 
 
 def stock_table(ledger: Mapping[str, Any]) -> dict[str, Any]:

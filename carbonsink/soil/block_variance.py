@@ -41,7 +41,11 @@ __all__ = [
     "BlockEstimate",
     "areal_mean_variance",
     "block_change",
+    "core_arrays",
     "discretise_block",
+    "mean_covariance_to_block",
+    "solve_kriging",
+    "structured_covariance",
 ]
 
 logger = logging.getLogger(__name__)
@@ -243,13 +247,13 @@ def _block_mask(mask: npt.ArrayLike | None, grid: Grid) -> npt.NDArray[np.bool_]
     return np.asarray(arr.astype(bool), dtype=np.bool_)
 
 
-def _structured_covariance(variogram: VariogramModel, distance_m: FloatArray) -> FloatArray:
+def structured_covariance(variogram: VariogramModel, distance_m: FloatArray) -> FloatArray:
     """c₁ (1 − f(h / a)): the covariance without the nugget's spike at h = 0."""
     shape = VARIOGRAM_MODELS[variogram.model](distance_m / variogram.range_m)
     return np.asarray(variogram.psill * (1.0 - shape), dtype=np.float64)
 
 
-def _mean_covariance_to_block(
+def mean_covariance_to_block(
     variogram: VariogramModel, xy: FloatArray, block: BlockDiscretisation
 ) -> FloatArray:
     """C̄(xᵢ, B) = Σⱼ wⱼ C(|xᵢ − pⱼ|) for each row of ``xy``, in chunks of rows."""
@@ -259,11 +263,11 @@ def _mean_covariance_to_block(
     step = max(1, _COVARIANCES_PER_CHUNK // points.shape[0])
     for start in range(0, xy.shape[0], step):
         rows = slice(start, start + step)
-        out[rows] = _structured_covariance(variogram, cdist(xy[rows], points)) @ weights
+        out[rows] = structured_covariance(variogram, cdist(xy[rows], points)) @ weights
     return out
 
 
-def _point_arrays(
+def core_arrays(
     x: npt.ArrayLike, y: npt.ArrayLike, values: npt.ArrayLike
 ) -> tuple[FloatArray, FloatArray]:
     """Validated (n, 2) coordinates and n stocks, at least one core.
@@ -288,17 +292,17 @@ def _block_weights(
         )
     n = xy.shape[0]
     a = np.zeros((n + 1, n + 1), dtype=np.float64)
-    a[:n, :n] = _structured_covariance(v, cdist(xy, xy))
+    a[:n, :n] = structured_covariance(v, cdist(xy, xy))
     a[np.arange(n), np.arange(n)] += process_nugget + noise_var
     a[n, :n] = 1.0
     a[:n, n] = 1.0
     rhs = np.empty(n + 1, dtype=np.float64)
-    rhs[:n] = _mean_covariance_to_block(v, xy, block)
+    rhs[:n] = mean_covariance_to_block(v, xy, block)
     rhs[n] = 1.0
-    solution = _solve(a, rhs, v)
+    solution = solve_kriging(a, rhs, v)
     weights, mu = solution[:n], float(solution[n])
     points = np.column_stack([block.x, block.y])
-    block_cov = float(_mean_covariance_to_block(v, points, block) @ block.weights)
+    block_cov = float(mean_covariance_to_block(v, points, block) @ block.weights)
     variance = block_cov - float(weights @ rhs[:n]) - mu
     floor = -1e-9 * max(v.sill, 1.0)
     if variance < floor:
@@ -497,14 +501,14 @@ def areal_mean_variance(
             fix="pass the fitted VariogramModel (e.g. from fit_variogram, or built from "
             "predict_soc's variogram_* attributes)",
         )
-    xy, zs = _point_arrays(x, y, values)
+    xy, zs = core_arrays(x, y, values)
     noise_var = measurement_variances(value_se, zs.size)
     block = discretise_block(grid, mask=mask, n_points=n_block_points)
     estimate, _ = _block_estimate(variogram_model, xy, zs, noise_var, block)
     return estimate
 
 
-def _solve(a: FloatArray, rhs: FloatArray, variogram: VariogramModel) -> FloatArray:
+def solve_kriging(a: FloatArray, rhs: FloatArray, variogram: VariogramModel) -> FloatArray:
     """Solve the ordinary-kriging system, or fail with a ModelError when it is singular."""
     condition = float(np.linalg.cond(a))
     if not (math.isfinite(condition) and condition < _MAX_CONDITION):
@@ -629,7 +633,7 @@ def block_change(
     process_nuggets = []
     block = discretise_block(grid, mask=mask, n_points=n_block_points)
     for (x, y, values, se), v in ((first, v1), (second, v2)):
-        xy, zs = _point_arrays(x, y, values)
+        xy, zs = core_arrays(x, y, values)
         noise = measurement_variances(se, zs.size)
         process_nuggets.append(max(v.nugget - float(noise.mean()), 0.0))
         estimate, w = _block_estimate(v, xy, zs, noise, block)
@@ -638,14 +642,14 @@ def block_change(
         points.append(xy)
     shared = v1 if v1.psill <= v2.psill else v2
     block_xy = np.column_stack([block.x, block.y])
-    block_cov = float(_mean_covariance_to_block(shared, block_xy, block) @ block.weights)
+    block_cov = float(mean_covariance_to_block(shared, block_xy, block) @ block.weights)
     distance = cdist(points[0], points[1])
     shared_nugget = min(process_nuggets) * (distance <= site_radius_m)
-    cross_cov = _structured_covariance(shared, distance) + shared_nugget
+    cross_cov = structured_covariance(shared, distance) + shared_nugget
     cross = float(weights[0] @ cross_cov @ weights[1])
 
     to_block = [
-        float(w @ _mean_covariance_to_block(shared, xy, block))
+        float(w @ mean_covariance_to_block(shared, xy, block))
         for w, xy in zip(weights, points, strict=True)
     ]
     covariance = cross - to_block[0] - to_block[1] + block_cov

@@ -299,6 +299,8 @@ def survey_toml(landscape: Landscape) -> str:
         if known is not None and known.root_shoot_range is not None:
             low, high = known.root_shoot_range
             lines.append(f"root_shoot_range = [{low!r}, {high!r}]  # docs/methodology.md §2")
+        if known is not None and not known.herbaceous:
+            lines.append("herbaceous = false")
         lines += [
             f"ch4_flux_mg_m2_d = {params.ch4_flux_mg_m2_d!r}",
             "n2o_flux_mg_m2_d = 0.0  # the synthetic world emits no N2O",

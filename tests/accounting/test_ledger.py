@@ -102,7 +102,7 @@ def _epoch(
             "agb_t_dm": KeyedTotals(
                 keys=(("sedge", "sedge"),), totals=np.array([agb]), replicates=reps
             ),
-            "soc_t_c": StratumTotals(totals={"sedge": soc_sedge, "water": 200.0}, se=soc_se),
+            "soc_t_c": StratumTotals.from_total_se({"sedge": soc_sedge, "water": 200.0}, soc_se),
         },
         class_area_ha={"sedge": (10.0, 0.0), "water": (5.0, 0.0)},
     )
@@ -180,10 +180,13 @@ def test_exact_stratum_terms(exact_ledger: Ledger) -> None:
     assert sedge["ch4_t_co2e_yr"] == pytest.approx(1.022, rel=1e-12)
     assert sedge["n2o_t_co2e_yr"] == pytest.approx(0.0, abs=1e-15)
     # Net, sedge = 54.962380 − 1.022 = 53.940380; vm0033 U = 0 → no deduction;
-    # buffer 15 % = 8.091057; tradable 45.849323.
+    # buffer 15 % of NER_stock (the removals, eq. 94) = 0.15 × 54.962380 = 8.244357;
+    # tradable 53.940380 − 8.244357 = 45.696023.
     assert sedge["net_t_co2e_yr"] == pytest.approx(REMOVALS_SEDGE - 1.022, rel=1e-12)
-    assert sedge["buffer_t_co2e_yr"] == pytest.approx(0.15 * (REMOVALS_SEDGE - 1.022), rel=1e-12)
-    assert sedge["tradable_t_co2e_yr"] == pytest.approx(0.85 * (REMOVALS_SEDGE - 1.022), rel=1e-12)
+    assert sedge["ner_stock_t_co2e_yr"] == pytest.approx(REMOVALS_SEDGE, rel=1e-12)
+    assert sedge["buffer_base_t_co2e_yr"] == pytest.approx(REMOVALS_SEDGE, rel=1e-12)
+    assert sedge["buffer_t_co2e_yr"] == pytest.approx(0.15 * REMOVALS_SEDGE, rel=1e-12)
+    assert sedge["tradable_t_co2e_yr"] == pytest.approx(45.696023, abs=1e-6)
     # Water: removals 0, non-CO2 = 1.022 + 0.483625 = 1.505625 → a source: nothing to sell.
     assert water["removals_t_co2e_yr"] == pytest.approx(0.0, abs=1e-12)
     assert water["ch4_t_co2e_yr"] == pytest.approx(1.022, rel=1e-12)
@@ -200,24 +203,25 @@ def test_exact_stratum_terms(exact_ledger: Ledger) -> None:
 def test_exact_project_chain(exact_ledger: Ledger) -> None:
     chain = exact_ledger.chains["total"]
     # Project: removals 54.962380; non-CO2 2.527625; net 52.434755 (no leakage, no baseline);
-    # no spread → U = 0 ≤ 20 %: adjusted = net; buffer 15 % = 7.865213; tradable 44.569542.
+    # no spread → U = 0 ≤ 20 %: adjusted = net; buffer 15 % of NER_stock 54.962380
+    # = 8.244357; tradable 52.434755 − 8.244357 = 44.190398.
     net = REMOVALS_SEDGE - NON_CO2
     assert chain.removals.mean == pytest.approx(REMOVALS_SEDGE, rel=1e-12)
     assert chain.non_co2.mean == pytest.approx(NON_CO2, rel=1e-12)
     assert chain.net.mean == pytest.approx(net, rel=1e-12)
     assert chain.applied_rule.rule == "vm0033"
     assert chain.adjusted_t_co2e_yr == pytest.approx(net, rel=1e-12)
-    assert chain.buffer_t_co2e_yr == pytest.approx(0.15 * net, rel=1e-12)
-    assert chain.tradable_t_co2e_yr == pytest.approx(0.85 * net, rel=1e-12)
-    assert chain.tradable_t_co2e_yr == pytest.approx(44.569542, abs=1e-6)
+    assert chain.buffer_t_co2e_yr == pytest.approx(0.15 * REMOVALS_SEDGE, rel=1e-12)
+    assert chain.tradable_t_co2e_yr == pytest.approx(net - 0.15 * REMOVALS_SEDGE, rel=1e-12)
+    assert chain.tradable_t_co2e_yr == pytest.approx(44.190398, abs=1e-6)
     # No spread anywhere: the 90 % interval collapses onto the mean.
     assert chain.removals.p5 == chain.removals.p95
     assert chain.net.p5 == chain.net.p95
     row = exact_ledger.strata.loc["total"]
     assert row["removals_p5_t_co2e_yr"] == row["removals_p95_t_co2e_yr"]
-    assert row["tradable_t_co2e_yr"] == pytest.approx(0.85 * net, rel=1e-12)
-    # Credits of the period: 44.569542 × 2.0013689 = 89.200093 t CO2e.
-    assert exact_ledger.tradable_t_co2e == pytest.approx(0.85 * net * YEARS, rel=1e-12)
+    assert row["tradable_t_co2e_yr"] == pytest.approx(net - 0.15 * REMOVALS_SEDGE, rel=1e-12)
+    # Credits of the period: 44.190398 × 2.0013689 = 88.441290 t CO2e.
+    assert exact_ledger.tradable_t_co2e == pytest.approx(88.441290, abs=1e-6)
     assert exact_ledger.years == pytest.approx(YEARS, rel=1e-15)
     # Fixed inputs converge at the first number of draws; no sink warning is raised.
     assert exact_ledger.monte_carlo["n_draws"] == 2000
@@ -261,7 +265,7 @@ def test_class_at_each_epoch_sets_cf_and_root_shoot(vm0033: MethodologyProfile) 
                 totals=np.array([100.0]),
                 replicates=np.full((3, 1), 100.0),
             ),
-            "soc_t_c": StratumTotals(totals={"sedge": 1000.0, "water": 200.0}, se=0.0),
+            "soc_t_c": StratumTotals.from_total_se({"sedge": 1000.0, "water": 200.0}, 0.0),
         },
         class_area_ha={"mudflat": (10.0, 0.0), "water": (5.0, 0.0)},
     )
@@ -288,27 +292,45 @@ def test_baseline_and_price(vm0033: MethodologyProfile) -> None:
         price_per_t=50.0,
         currency="EUR",
     )
-    # Project net = 54.962380 − 5 − 2.527625 = 47.434755; tradable 0.85 × that = 40.319542;
-    # value 40.319542 × 50 = 2015.98 per year.
+    # Project net = 54.962380 − 5 − 2.527625 = 47.434755; NER_stock = 54.962380 − 5
+    # = 49.962380, buffer 15 % = 7.494357; tradable 47.434755 − 7.494357 = 39.940398;
+    # value 39.940398 × 50 = 1997.02 per year.
     net = REMOVALS_SEDGE - 5.0 - NON_CO2
+    tradable = net - 0.15 * (REMOVALS_SEDGE - 5.0)
     total = ledger.strata.loc["total"]
     assert total["baseline_t_co2e_yr"] == 5.0
     assert total["net_t_co2e_yr"] == pytest.approx(net, rel=1e-12)
-    assert total["tradable_t_co2e_yr"] == pytest.approx(0.85 * net, rel=1e-12)
-    assert total["value_per_yr"] == pytest.approx(0.85 * net * 50.0, rel=1e-12)
+    assert total["tradable_t_co2e_yr"] == pytest.approx(39.940398, abs=1e-6)
+    assert total["tradable_t_co2e_yr"] == pytest.approx(tradable, rel=1e-12)
+    assert total["value_per_yr"] == pytest.approx(tradable * 50.0, rel=1e-12)
     # The baseline is a project figure: the sedge row keeps 54.962380 − 1.022.
     assert ledger.strata.loc["sedge", "baseline_t_co2e_yr"] == 0.0
     assert ledger.strata.loc["sedge", "net_t_co2e_yr"] == pytest.approx(
         REMOVALS_SEDGE - 1.022, rel=1e-12
     )
     claim = ledger.to_dict()["claim"]
-    assert claim["value"] == pytest.approx(0.85 * net * 50.0 * YEARS, rel=1e-12)
+    assert claim["value"] == pytest.approx(tradable * 50.0 * YEARS, rel=1e-12)
     assert claim["currency"] == "EUR"
     vintages = ledger.vintages
     np.testing.assert_allclose(vintages["value"], vintages["tradable_t_co2e"] * 50.0, rtol=1e-12)
 
 
 # --------------------------------------------------------------- uncertainty propagation
+def _cross(epochs: list[EpochInputs], rho: float) -> np.ndarray:
+    """Cross-covariance of two epochs whose strata share one error of the total each.
+
+    ε_e = SE_e × w_e × z_e with w_e the strata's shares of the total and corr(z_1, z_2) = ρ:
+    Cov(ε_1, ε_2) = ρ SE_1 SE_2 w_1 w_2ᵀ, so the totals' errors correlate by ρ.
+    """
+    shares = []
+    for epoch in epochs:
+        soc = epoch.quantities["soc_t_c"]
+        assert isinstance(soc, StratumTotals)
+        values = np.array(list(soc.totals.values()))
+        shares.append(soc.se * values / values.sum())
+    return rho * np.outer(shares[0], shares[1])
+
+
 @pytest.mark.parametrize("rho", [0.0, 0.75, -1.0])
 def test_correlated_soc_errors(vm0033: MethodologyProfile, rho: float) -> None:
     epochs = [
@@ -316,7 +338,12 @@ def test_correlated_soc_errors(vm0033: MethodologyProfile, rho: float) -> None:
         _epoch("t2", T2, agb=120.0, soc_sedge=1010.0, soc_se=100.0),
     ]
     ledger = build_ledger(
-        epochs, CLASSES, profile=vm0033, seed=11, n_draws=20_000, error_correlation={"soc_t_c": rho}
+        epochs,
+        CLASSES,
+        profile=vm0033,
+        seed=11,
+        n_draws=20_000,
+        error_covariance={"soc_t_c": _cross(epochs, rho)},
     )
     # SD of the SOC-total change = sqrt(SE1² + SE2² − 2ρ SE1 SE2) = sqrt(2 × 100² × (1 − ρ)) t C;
     # removals SD = 44/12 × that / years:
@@ -328,7 +355,7 @@ def test_correlated_soc_errors(vm0033: MethodologyProfile, rho: float) -> None:
     assert removals.sd == pytest.approx(expected, rel=0.03)
     # Centred on the map: mean 54.962 with SE = 366 / √20000 = 2.6 at most; allow 12.
     assert removals.mean == pytest.approx(REMOVALS_SEDGE, abs=12.0)
-    assert ledger.monte_carlo["soc_error_correlation"] == rho
+    assert ledger.monte_carlo["soc_error_correlation"] == pytest.approx(rho, abs=1e-12)
 
 
 def test_fully_correlated_soc_errors_cancel(vm0033: MethodologyProfile) -> None:
@@ -338,10 +365,16 @@ def test_fully_correlated_soc_errors_cancel(vm0033: MethodologyProfile) -> None:
         _epoch("t2", T2, agb=120.0, soc_sedge=1010.0, soc_se=100.0),
     ]
     ledger = build_ledger(
-        epochs, CLASSES, profile=vm0033, seed=11, n_draws=2000, error_correlation={"soc_t_c": 1.0}
+        epochs,
+        CLASSES,
+        profile=vm0033,
+        seed=11,
+        n_draws=2000,
+        error_covariance={"soc_t_c": _cross(epochs, 1.0)},
     )
     removals = ledger.chains["total"].removals
-    assert removals.sd < 1e-9
+    # (rounding of the singular joint covariance's square root leaves ~1e-6 t CO2e/yr)
+    assert removals.sd < 1e-4
     assert removals.mean == pytest.approx(REMOVALS_SEDGE, rel=1e-9)
     # The stocks themselves still carry the SE: SD of the t1 SOC total ≈ 100 t C
     # (SE of a sample SD at n = 2000: 100 / √4000 = 1.6; allow 8).
@@ -387,7 +420,7 @@ def test_agb_bootstrap_rows_are_resampled_whole(vm0033: MethodologyProfile) -> N
                 totals=np.array([100.0, 100.0]),
                 replicates=np.array([[90.0, 110.0], [110.0, 90.0]]),
             ),
-            "soc_t_c": StratumTotals(totals={"sedge": 1000.0, "water": 200.0}, se=0.0),
+            "soc_t_c": StratumTotals.from_total_se({"sedge": 1000.0, "water": 200.0}, 0.0),
         },
         class_area_ha={"sedge": (10.0, 0.0), "water": (5.0, 0.0)},
     )
@@ -503,16 +536,15 @@ def test_epochs_on_different_strata(vm0033: MethodologyProfile) -> None:
     assert "t1" in str(info.value)
 
 
-@pytest.mark.parametrize("rho", [1.5, -1.01, math.nan])
-def test_soc_error_correlation_outside_range(vm0033: MethodologyProfile, rho: float) -> None:
-    with pytest.raises(InputError, match="correlation"):
+def test_soc_cross_covariance_of_the_wrong_shape(vm0033: MethodologyProfile) -> None:
+    with pytest.raises(InputError, match="between the epochs has shape"):
         build_ledger(
             _exact_epochs(),
             CLASSES,
             profile=vm0033,
             seed=1,
             n_draws=2000,
-            error_correlation={"soc_t_c": rho},
+            error_covariance={"soc_t_c": np.zeros((3, 3))},
         )
 
 
@@ -528,8 +560,10 @@ def _inputs(
     totals: object = (100.0,),
     replicates: object = ((100.0,),) * 4,
     soc: dict[str, float] | None = None,
-    soc_se: float = 0.0,
+    soc_cov: object = None,
 ) -> EpochInputs:
+    totals_soc = soc if soc is not None else {"sedge": 1000.0, "water": 200.0}
+    cov = np.zeros((len(totals_soc),) * 2) if soc_cov is None else soc_cov
     return EpochInputs(
         name="t1",
         date=T1,
@@ -537,9 +571,7 @@ def _inputs(
         stratum_area_ha={"sedge": 10.0, "water": 5.0},
         quantities={
             "agb_t_dm": KeyedTotals(keys=keys, totals=totals, replicates=replicates),  # type: ignore[arg-type]
-            "soc_t_c": StratumTotals(
-                totals=soc if soc is not None else {"sedge": 1000.0, "water": 200.0}, se=soc_se
-            ),
+            "soc_t_c": StratumTotals(totals=totals_soc, covariance=cov),  # type: ignore[arg-type]
         },
         class_area_ha={"sedge": (10.0, 0.0)},
     )
@@ -555,8 +587,10 @@ def _inputs(
         ({"replicates": np.array([[100.0], [np.nan]])}, "not finite"),
         ({"keys": (("reed", "sedge"),)}, "unknown strata"),
         ({"soc": {"sedge": 1000.0}}, "lack soc_t_c"),
-        ({"soc_se": -1.0}, "SE"),
-        ({"soc_se": math.inf}, "SE"),
+        ({"soc_cov": [[-1.0, 0.0], [0.0, 1.0]]}, "variances ≥ 0"),
+        ({"soc_cov": [[1.0, 0.5], [0.0, 1.0]]}, "not symmetric"),
+        ({"soc_cov": [[math.inf, 0.0], [0.0, 1.0]]}, "finite"),
+        ({"soc_cov": [[1.0]]}, r"shape \(1, 1\)"),
     ],
 )
 def test_epoch_inputs_validation(changes: dict[str, object], match: str) -> None:
@@ -607,10 +641,12 @@ def test_to_dict_is_json_and_has_the_layout(exact_ledger: Ledger) -> None:
     assert [row["stratum"] for row in back["strata"]] == ["sedge", "water", "total"]
     assert len(back["vintages"]) == 6
     claim = back["claim"]
-    assert claim["tradable_t_co2e"] == pytest.approx(0.85 * (REMOVALS_SEDGE - NON_CO2) * YEARS)
+    # (net − 15 % of NER_stock) × years = (52.434755 − 8.244357) × 2.0013689.
+    tradable = REMOVALS_SEDGE - NON_CO2 - 0.15 * REMOVALS_SEDGE
+    assert claim["tradable_t_co2e"] == pytest.approx(tradable * YEARS)
     assert claim["rule_applied"] == "vm0033"
     assert claim["relative_half_width"] == 0.0
-    assert back["project"]["tradable"] == pytest.approx(0.85 * (REMOVALS_SEDGE - NON_CO2))
+    assert back["project"]["tradable"] == pytest.approx(tradable)
     assert back["polygon"] == {}
     assert back["warnings"] == []
 

@@ -34,7 +34,7 @@ def _epoch(name: str, date: dt.date, agb: float, soc: float) -> EpochInputs:
                 totals=np.array([agb, agb / 2]),
                 replicates=np.array([agb, agb / 2]) + rng.normal(0, 5, size=(50, 2)),
             ),
-            "soc_t_c": StratumTotals(totals={"sedge": soc, "reed": soc / 2}, se=20.0),
+            "soc_t_c": StratumTotals.from_total_se({"sedge": soc, "reed": soc / 2}, 20.0),
             # Dead organic matter as dead:live ratios (reed its own, sedge the pooled one).
             "dom_t_dm": RatioTotals(
                 base="agb_t_dm",
@@ -78,8 +78,13 @@ def _documented(key: str, doc: str) -> bool:
     generic = re.sub(r"_(2020|2025)_", "_<epoch>_", key)
     generic = re.sub(r"^(agb|bgb|dom|soc_0_100|soc_0_30)_<epoch>", "<pool>_<epoch>", generic)
     generic = re.sub(r"^d_(agb|bgb|dom|soc_0_100|soc_0_30)_", "d_<pool>_", generic)
+    generic = re.sub(r"^u_(agb|bgb|dom|soc_0_100|soc_0_30)$", "u_<pool>", generic)
     # The inputs of a quantity are named after its stem (agb_t_dm → agb_…).
-    generic = re.sub(r"^(agb|dom|soc)_(bootstrap_replicates|total_)", r"<stem>_\2", generic)
+    generic = re.sub(
+        r"^(agb|dom|soc)_(bootstrap_replicates|total_|stratum_se_t_c|held_strata|residual_correction_t_dm)",
+        r"<stem>_\2",
+        generic,
+    )
     return f"`{key}`" in doc or f"`{generic}`" in doc
 
 
@@ -92,6 +97,12 @@ def test_every_key_of_the_ledger_is_documented(ledger_json: dict[str, Any]) -> N
     keys |= set(ledger_json["strata"][0]) | set(ledger_json["vintages"][0])
     keys |= set(ledger_json["project"]["net"])
     keys |= set(ledger_json["project"]["uncertainty_rules"][0])
+    keys |= set(ledger_json["project"]["uncertainty"])
+    combined = ledger_json["uncertainty_vm0033"]
+    keys |= set(combined) | set(combined["strata"]["sedge"])
+    keys |= set(combined["strata"]["sedge"]["terms"]["agb"])
+    terms = {"agb", "bgb", "dom", "soc_0_100", "ch4", "n2o"}
+    assert set(combined["strata"]["sedge"]["terms"]) == terms
     keys |= set(ledger_json["inputs"]["2020"])
     keys |= set(ledger_json["inputs"]["2020"]["dom_t_dm"])
     assert ledger_json["pools"] == ["agb", "bgb", "dom", "soc_0_100"]

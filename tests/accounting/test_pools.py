@@ -55,7 +55,9 @@ def test_counted_pools_follow_the_profile_and_the_measured_quantities() -> None:
 
 def test_stream_names() -> None:
     assert stream_name("agb_t_dm", KeyedTotals, epoch="2020") == "agb_bootstrap/2020"
-    assert stream_name("soc_t_c", StratumTotals, epoch="2025") == "soc_total/2025"
+    assert stream_name("soc_t_c", StratumTotals, epoch="2025", group="reed") == (
+        "soc_total/2025/reed"
+    )
     assert (
         stream_name("dom_t_dm", RatioTotals, epoch="2025", group="pooled")
         == "dom_ratio/2025/pooled"
@@ -94,14 +96,21 @@ def test_records_for_the_ledger() -> None:
     assert keyed.record("agb_t_dm") == {
         "agb_t_dm": {"sedge/reed": {"map": 10.0, "bootstrap_sd": pytest.approx(2**0.5)}},
         "agb_bootstrap_replicates": 2,
+        "agb_residual_correction_t_dm": {},
     }
-    totals = StratumTotals(totals={"a": 1.0, "b": 2.5}, se=0.5)
+    totals = StratumTotals.from_total_se({"a": 1.0, "b": 2.5}, 0.5)
     assert totals.total == 3.5
+    # One shared relative error: stratum SEs 0.5 × 1/3.5 = 0.142857 and 0.5 × 2.5/3.5
+    # = 0.357143, perfectly correlated, so the total's SE is their sum, 0.5.
     assert totals.record("soc_t_c") == {
         "soc_t_c": {"a": 1.0, "b": 2.5},
         "soc_total_t_c": 3.5,
-        "soc_total_se_t_c": 0.5,
+        "soc_total_se_t_c": pytest.approx(0.5),
+        "soc_stratum_se_t_c": {"a": pytest.approx(0.5 / 3.5), "b": pytest.approx(1.25 / 3.5)},
+        "soc_held_strata": [],
     }
+    with pytest.raises(InputError, match="SE of the total"):
+        StratumTotals.from_total_se({"a": 1.0}, -0.5)
     ratio = RatioTotals(base="agb_t_dm", ratios={"pooled": (0.3, 0.1)}, group_of={"a": "pooled"})
     assert ratio.record("dom_t_dm") == {
         "dom_t_dm": {

@@ -65,7 +65,7 @@ def _epoch(
     quantities: dict[str, Quantity] = {
         "agb_t_dm": KeyedTotals(keys=keys, totals=totals, replicates=np.tile(totals, (4, 1))),
         "dom_t_dm": RatioTotals(base="agb_t_dm", ratios=ratios, group_of=group_of),
-        "soc_t_c": StratumTotals(totals=dict.fromkeys(strata, soc), se=0.0),
+        "soc_t_c": StratumTotals.from_total_se(dict.fromkeys(strata, soc), 0.0),
     }
     return EpochInputs(
         name=name,
@@ -103,7 +103,7 @@ def test_dead_organic_matter_as_a_ratio_of_agb_enters_stocks_and_removals() -> N
         strata=("sedge",),
         pools=POOL_LIST,
         gwp=GWP,
-        error_correlation={},
+        error_covariance={},
     )
     assert draws.stocks["t1"]["dom"] == pytest.approx(15.0)
     assert draws.stocks["t2"]["dom"] == pytest.approx(24.0)
@@ -133,7 +133,7 @@ def test_classes_of_one_ratio_group_share_its_draw() -> None:
         strata=("sedge",),
         pools=POOL_LIST,
         gwp=GWP,
-        error_correlation={},
+        error_covariance={},
     )
     dom = draws.stocks["t1"]["dom"][:, 0]
     assert dom.mean() == pytest.approx(0.3 * 75.0, rel=0.01)
@@ -157,7 +157,7 @@ def test_a_ratio_draw_below_zero_is_zero() -> None:
         strata=("sedge",),
         pools=POOL_LIST,
         gwp=GWP,
-        error_correlation={},
+        error_covariance={},
     )
     dom = draws.stocks["t1"]["dom"]
     assert dom.min() == 0.0
@@ -181,7 +181,7 @@ def test_a_class_without_a_ratio_group_is_an_input_error() -> None:
             strata=("sedge",),
             pools=POOL_LIST,
             gwp=GWP,
-            error_correlation={},
+            error_covariance={},
         )
 
 
@@ -193,7 +193,7 @@ def test_a_ratio_to_a_quantity_that_is_not_keyed_is_refused() -> None:
             strata=("sedge",),
             stratum_area_ha={"sedge": 1.0},
             quantities={
-                "soc_t_c": StratumTotals(totals={"sedge": 1.0}, se=0.0),
+                "soc_t_c": StratumTotals.from_total_se({"sedge": 1.0}, 0.0),
                 "dom_t_dm": RatioTotals(
                     base="soc_t_c", ratios={"a": (0.1, 0.0)}, group_of={"sedge": "a"}
                 ),

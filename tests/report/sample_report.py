@@ -50,7 +50,7 @@ def _ledger_epoch(name: str, date: dt.date, agb: float, soc: float) -> EpochInpu
                 totals=np.array([agb, agb / 2]),
                 replicates=np.array([agb, agb / 2]) + rng.normal(0, 5, size=(50, 2)),
             ),
-            "soc_t_c": StratumTotals(totals={"sedge": soc, "reed": soc / 2}, se=20.0),
+            "soc_t_c": StratumTotals.from_total_se({"sedge": soc, "reed": soc / 2}, 20.0),
         },
         class_area_ha={"sedge": (10.0, 1.0), "reed": (5.0, 0.5)},
     )

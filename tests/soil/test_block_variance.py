@@ -12,7 +12,6 @@ from scipy.spatial.distance import cdist
 from scipy.stats import chi2
 
 from carbonsink.errors import ConfigError, GridError, InputError, ModelError
-from carbonsink.grid import Grid
 from carbonsink.pipeline import RunContext, epoch_core_stocks, epoch_soc_map, find_epoch
 from carbonsink.soil.block_variance import (
     BlockEstimate,
@@ -22,20 +21,10 @@ from carbonsink.soil.block_variance import (
 )
 from carbonsink.soil.soc_map import predict_soc
 from carbonsink.spatial.variogram import VariogramModel
+from tests.soil.fields import X0, Y0, small_grid, spherical
 
-CRS = "EPSG:32649"
-# Grids sit near Junshan (UTM 49N, ~200 km east of the central meridian), where
-# the true cell area differs from the plane area by < 0.1 % and by < 1e-8
-# between neighbouring cells, so the area weights of a few cells are equal.
-X0, Y0 = 700_000.0, 3_254_000.0
-
-
-def _grid(cols: int, rows: int, res: float = 10.0) -> Grid:
-    return Grid.from_bounds((X0, Y0, X0 + cols * res, Y0 + rows * res), crs=CRS, resolution=res)
-
-
-def _spherical(c0: float, c1: float, a: float) -> VariogramModel:
-    return VariogramModel(model="spherical", nugget=c0, psill=c1, range_m=a)
+_grid = small_grid
+_spherical = spherical
 
 
 # ------------------------------------------------------------ discretisation

@@ -673,6 +673,11 @@ def test_dead_organic_matter_leaves_every_other_output_unchanged(root: Path) -> 
         table = pd.read_csv(root / f"plots_{epoch}.csv").drop(columns="agb_dead_g_m2")
         text = table.to_csv(index=False, lineterminator="\n").encode("utf-8")
         digests[f"plots_{epoch}.csv"] = hashlib.sha256(text).hexdigest()
+    # The survey file since gained the legend's herbaceous flags (issue 15); without them
+    # it is the file from before the dead-organic-matter pool.
+    lines = (root / "survey.toml").read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = "".join(line for line in lines if line != "herbaceous = false\n").encode("utf-8")
+    digests["survey.toml"] = hashlib.sha256(kept).hexdigest()
     assert {name: digests[name] for name in UNCHANGED_BY_DOM} == UNCHANGED_BY_DOM
     for epoch, expected in TRUTH_LAYERS_BEFORE_DOM.items():
         with xr.open_dataset(root / "truth" / f"truth_{epoch}.nc") as ds:

@@ -36,7 +36,7 @@ from carbonsink.pipeline.stages.soil import (
     epoch_core_stocks,
     epoch_soc_map,
     epoch_soil_map,
-    soc_change,
+    soc_strata,
     write_core_stocks,
     write_soil_map,
 )
@@ -62,7 +62,7 @@ __all__ = [
     "load_biomass_models",
     "map_biomass",
     "save_biomass_models",
-    "soc_change",
+    "soc_strata",
     "survey_ledger",
     "write_biomass_products",
     "write_core_stocks",

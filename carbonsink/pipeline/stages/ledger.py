@@ -27,10 +27,11 @@ from carbonsink.io.writers import write_csv, write_json
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.outputs import OutputFolder
 from carbonsink.pipeline.stages.epoch import EpochResults
-from carbonsink.pipeline.stages.soil import soc_change, soc_column
+from carbonsink.pipeline.stages.soil import soc_column
 
 if TYPE_CHECKING:
     from carbonsink.biomass.agb_map import FittedBiomassModel
+    from carbonsink.soil.stratum_blocks import StratumBlocks
 
 __all__ = [
     "epoch_ledger_inputs",
@@ -119,7 +120,164 @@ def _keyed_totals(
         [float((values * area)[modelled & (keys == code)].sum()) for code in codes],
         dtype=np.float64,
     )
-    return KeyedTotals(keys=tuple(key_names), totals=point, replicates=replicates)
+    flag = density.replace("_mg_ha", "_outside_aoa")
+    layers = result.biomass.layers if flag in result.biomass.layers else None
+    if layers is None and result.biomass.dom is not None:
+        layers = result.biomass.dom.layers if flag in result.biomass.dom.layers else None
+    outside = (
+        np.zeros(area.shape, dtype=bool)
+        if layers is None
+        else layers[flag].values.astype(bool) & inside
+    )
+    means, cov = _residual_corrections(
+        ctx, keys // _KEY_BASE, predicted_by, values * area, inside & ~outside, models
+    )
+    strata_order = list(means)
+    for stratum, variance in _outside_aoa_errors(
+        ctx, keys // _KEY_BASE, values * area, outside, models
+    ).items():
+        if stratum not in means:
+            means[stratum] = 0.0
+            strata_order.append(stratum)
+            grown = np.zeros((len(strata_order), len(strata_order)))
+            grown[: cov.shape[0], : cov.shape[1]] = cov
+            cov = grown
+        k = strata_order.index(stratum)
+        cov[k, k] += variance
+    present = [k for k, stratum in enumerate(strata_order) if stratum in {s for s, _ in key_names}]
+    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    return KeyedTotals(
+        keys=tuple(key_names),
+        totals=point,
+        replicates=replicates,
+        corrections={strata_order[k]: (means[strata_order[k]], float(sd[k])) for k in present},
+        correction_covariance=cov[np.ix_(present, present)],
+    )
+
+
+#: Fewest held-out plots of a model in a stratum for a correction of its own.
+MIN_CORRECTION_PLOTS = 2
+
+
+def _residual_corrections(
+    ctx: RunContext,
+    strata: npt.NDArray[np.int64],
+    predicted_by: npt.NDArray[np.integer],
+    mapped: npt.NDArray[np.float64],
+    inside: npt.NDArray[np.bool_],
+    models: Sequence[FittedBiomassModel],
+) -> tuple[dict[str, float], npt.NDArray[np.float64]]:
+    """Model-assisted correction of each stratum's map total, t DM, and their covariance.
+
+    For each model m the out-of-fold residuals r_i = observed − predicted of
+    its plots (spatial block CV, Mg DM/ha) are block-kriged per stratum over
+    the cells of the stratum that m predicts inside the area of
+    applicability (:func:`carbonsink.soil.stratum_blocks.stratum_blocks`,
+    universal block kriging with a stratum mean, on the variogram of the
+    residuals): the correction of stratum s is ĉ_sm = A_sm × r̄_sm (the
+    difference estimator, Särndal et al. 1992 §6.3, with the plots'
+    clustering and spatial correlation in the kriging weights and variance).
+    A stratum with fewer than :data:`MIN_CORRECTION_PLOTS` of m's plots gets
+    no correction and the variance (T_sm × RRMSE_m)², T_sm its map total and
+    RRMSE_m the model's held-out relative RMSE (all cells off by as much as a
+    plot, in one direction: conservative); a stratum m maps no biomass in
+    gets nothing. The models' terms add up (independent).
+
+    Returns
+    -------
+    (corrections, covariance)
+        Stratum name → ĉ_s (t DM) and their ``(C, C)`` covariance (t DM²).
+    """
+    from carbonsink.biomass.agb_map import MODEL_SOURCE_CODES
+    from carbonsink.soil.stratum_blocks import CoreSet, stratum_blocks
+    from carbonsink.spatial.variogram import VariogramModel
+
+    legend = ctx.survey.vegetation.by_code()
+    names = [legend[c] for c in sorted(legend)]
+    index = {name: i for i, name in enumerate(names)}
+    mean = np.zeros(len(names))
+    cov = np.zeros((len(names), len(names)))
+    used = np.zeros(len(names), dtype=bool)
+    for model in models:
+        cells = inside & (predicted_by == MODEL_SOURCE_CODES[model.name])
+        if not cells.any():
+            continue
+        frame = model.cv.predictions
+        residuals = (frame["observed"] - frame["predicted"]).to_numpy(dtype=np.float64)
+        observed_mean = float(frame["observed"].mean())
+        rrmse = float(np.sqrt(np.mean(residuals**2))) / observed_mean if observed_mean > 0 else 0.0
+        present = {legend[int(c)]: int(c) for c in np.unique(strata[cells]) if int(c) in legend}
+        fallback = VariogramModel(
+            model="spherical",
+            nugget=max(float(np.var(residuals)), 1e-9),
+            psill=1e-9 * max(float(np.var(residuals)), 1.0),
+            range_m=ctx.grid.resolution,
+        )
+        blocks = stratum_blocks(
+            [CoreSet(x=frame["x"].to_numpy(), y=frame["y"].to_numpy(), values=residuals)],
+            ctx.grid,
+            strata,
+            present,
+            variograms=[fallback],
+            mask=cells,
+            min_cores=MIN_CORRECTION_PLOTS,
+            signed=True,
+            noun="plot",
+        )
+        totals = blocks.total_t_c[0]
+        block_cov = blocks.total_covariance_t_c
+        for i, name in enumerate(blocks.strata):
+            code = present[name]
+            here = cells & (strata == code)
+            total_mapped = float(np.nansum(mapped[here]))
+            if total_mapped <= 0:
+                continue
+            k = index[name]
+            used[k] = True
+            if blocks.measured[i]:
+                mean[k] += float(totals[i])
+                for j, other in enumerate(blocks.strata):
+                    if blocks.measured[j]:
+                        cov[k, index[other]] += float(block_cov[i, j])
+            else:
+                cov[k, k] += (total_mapped * rrmse) ** 2
+    keep = np.flatnonzero(used)
+    return {names[k]: float(mean[k]) for k in keep}, cov[np.ix_(keep, keep)]
+
+
+def _outside_aoa_errors(
+    ctx: RunContext,
+    strata: npt.NDArray[np.int64],
+    mapped: npt.NDArray[np.float64],
+    outside: npt.NDArray[np.bool_],
+    models: Sequence[FittedBiomassModel],
+) -> dict[str, float]:
+    """Error variance of each stratum's map total over the cells outside every model's AOA, t DM².
+
+    No plot is like these cells (Meyer & Pebesma 2021), so no residual can
+    correct them: their error is taken as systematic within the stratum,
+    SE_s = Σ_{c outside} a_c ŷ_c × RRMSE, with ŷ_c the mapped density and
+    RRMSE the largest held-out relative RMSE of the models (RMSE / mean
+    observation: each cell's error as large, relative to its value, as a
+    plot's, and all of one sign — an upper bound), and no correction.
+    """
+    legend = ctx.survey.vegetation.by_code()
+    if not outside.any() or not models:
+        return {}
+    relative = []
+    for model in models:
+        frame = model.cv.predictions
+        rmse = float(np.sqrt(np.mean((frame["observed"] - frame["predicted"]) ** 2)))
+        mean = float(frame["observed"].mean())
+        relative.append(rmse / mean if mean > 0 else 0.0)
+    rrmse = max(relative)
+    out: dict[str, float] = {}
+    for code in np.unique(strata[outside]):
+        here = outside & (strata == code)
+        total = float(np.nansum(mapped[here]))
+        if total > 0:
+            out[legend[int(code)]] = (total * rrmse) ** 2
+    return out
 
 
 def _dom_quantity(
@@ -198,8 +356,9 @@ def epoch_ledger_inputs(
         stratum_area_ha=stratum_area,
         quantities={
             "agb_t_dm": agb,
-            # The map's total is the estimate; the block-kriging SE is its error.
-            "soc_t_c": StratumTotals(totals=soc_t_c, se=float(block.total_se_t_c)),
+            # The map's totals with the survey-wide block-kriging SE; survey_ledger
+            # replaces them by the per-stratum block kriging of all epochs jointly.
+            "soc_t_c": StratumTotals.from_total_se(soc_t_c, float(block.total_se_t_c)),
             **_dom_quantity(ctx, result, keys),
         },
         class_area_ha=class_area,
@@ -357,9 +516,9 @@ def survey_ledger(
 
     Notes
     -----
-    With two or more epochs the SOC totals of the first and last are
-    block-kriged jointly (:func:`~.soil.soc_change`): their SEs and the
-    correlation of their errors replace the per-epoch block SEs.
+    The SOC totals of the strata are block-kriged per stratum, the first
+    and last epochs jointly (:func:`_soc_quantities`): their covariance
+    within and between the epochs replaces the survey-wide block SE.
     """
     from carbonsink.accounting.non_co2 import ch4_sensitivity
     from carbonsink.accounting.parameters import class_parameters, survey_class_flux
@@ -378,25 +537,14 @@ def survey_ledger(
         strata_map = results[-1].cube.cube["landcover"].values
         inputs = [epoch_ledger_inputs(ctx, r, strata_map) for r in results]
     inputs = list(inputs)
-    correlation: dict[str, float] = {}
-    if len(results) > 1:
-        first, last = results[0], results[-1]
-        change = soc_change(
-            ctx,
-            (first.core_stocks, first.soc_maps[depth]),
-            (last.core_stocks, last.soc_maps[depth]),
-            depth_cm=depth,
-        )
-        correlation["soc_t_c"] = change.error_correlation
-        area = change.first.block_area_ha
-        for i, estimate in ((0, change.first), (-1, change.second)):
-            soc = inputs[i].quantities["soc_t_c"]
-            assert isinstance(soc, StratumTotals)
-            quantities = {
-                **inputs[i].quantities,
-                "soc_t_c": dataclasses.replace(soc, se=estimate.se * area),
-            }
-            inputs[i] = dataclasses.replace(inputs[i], quantities=quantities)
+    strata_map = results[-1].cube.cube["landcover"].values
+    used = [0] if len(results) == 1 else [0, len(results) - 1]
+    soc, cross, soil_warnings, blocks = _soc_quantities(
+        ctx, [results[i] for i in used], [inputs[i] for i in used], strata_map, depth=depth
+    )
+    for i, quantity in zip(used, soc, strict=True):
+        quantities = {**inputs[i].quantities, "soc_t_c": quantity}
+        inputs[i] = dataclasses.replace(inputs[i], quantities=quantities)
     section = ctx.survey.accounting
     polygon = ctx.boundary.fingerprint()
     inside = ctx.inside.values.astype(bool)
@@ -410,13 +558,14 @@ def survey_ledger(
         baseline_t_co2e_yr=section.baseline_removals_t_co2e_yr,
         price_per_t=section.price_cny_per_t,
         currency="CNY",
-        warnings=ledger_warnings(ctx, results),
+        warnings=ledger_warnings(ctx, results) + soil_warnings,
         notes=[f"dead organic matter: {ctx.dom_choice[1]}"]
         if "dom" in profile.pools and all(r.biomass.dom is not None for r in results)
         else [],
         polygon=polygon,
-        error_correlation=correlation,
+        error_covariance={} if cross is None else {"soc_t_c": cross},
     )
+    ledger = dataclasses.replace(ledger, extra={**ledger.extra, "soc_strata": blocks.to_dict()})
     if ledger.single_epoch:
         return ledger
     fluxes = {
@@ -430,6 +579,84 @@ def survey_ledger(
     return dataclasses.replace(
         ledger, extra={**ledger.extra, "ch4_sensitivity": sensitivity.to_dict()}
     )
+
+
+def _soc_quantities(
+    ctx: RunContext,
+    results: Sequence[EpochResults],
+    inputs: Sequence[EpochInputs],
+    strata_map: npt.NDArray[np.integer],
+    *,
+    depth: float,
+) -> tuple[list[StratumTotals], npt.NDArray[np.float64] | None, list[LedgerWarning], StratumBlocks]:
+    """Per-stratum SOC totals of the epochs with their joint covariance (docs/methodology.md §3.10).
+
+    A stratum with at least ``MIN_STRATUM_CORES`` cores in every epoch takes
+    its block-kriged mean × area (:func:`~.soil.soc_strata`). Another is
+    *held*: its total is the first epoch's SOC map total in every epoch, with
+    the SE of that map total when every cell's error is the same
+    (Σ_c σ_c a_c, an upper bound), perfectly correlated between epochs — its
+    soil adds no sink, and a ``soil-not-sampled`` warning says so.
+
+    Returns
+    -------
+    (quantities, cross, warnings, blocks)
+        One :class:`StratumTotals` per epoch, the ``(S, S)`` covariance of
+        the first and last epochs' errors (``None`` for one epoch), warnings,
+        and the block kriging itself.
+    """
+    from carbonsink.pipeline.stages.soil import soc_strata
+    from carbonsink.soil.stratum_blocks import MIN_STRATUM_CORES
+
+    column = soc_column(depth)
+    blocks = soc_strata(
+        ctx, [(r.core_stocks, r.soc_maps[depth]) for r in results], strata_map, depth_cm=depth
+    )
+    n = len(blocks.strata)
+    totals = blocks.total_t_c
+    joint = blocks.total_covariance_t_c
+    first_map = inputs[0].quantities["soc_t_c"]
+    assert isinstance(first_map, StratumTotals)
+    area = ctx.cell_area_ha.values
+    inside = ctx.inside.values.astype(bool)
+    sd = np.sqrt(np.clip(results[0].soc_maps[depth][f"{column}_variance"].values, 0.0, None))
+    legend = {name: code for code, name in ctx.survey.vegetation.by_code().items()}
+    held = [s for s, measured in zip(blocks.strata, blocks.measured, strict=True) if not measured]
+    warnings: list[LedgerWarning] = []
+    for s in held:
+        i = blocks.strata.index(s)
+        cells = inside & (strata_map == legend[s]) & np.isfinite(sd)
+        se = float((sd * area)[cells].sum())
+        totals[:, i] = first_map.totals[s]
+        for a in range(len(results)):
+            for b in range(len(results)):
+                joint[a * n + i, b * n + i] = se * se
+        if blocks.area_ha[i] > 0:
+            counts = ", ".join(
+                f"{int(c)} in {r.epoch.name}"
+                for c, r in zip(blocks.n_cores[:, i], results, strict=True)
+            )
+            warnings.append(
+                LedgerWarning(
+                    "soil-not-sampled",
+                    f"stratum {s} ({blocks.area_ha[i]:,.1f} ha) has too few soil cores of its "
+                    f"own ({counts}; {MIN_STRATUM_CORES} per epoch needed): its soil organic "
+                    f"carbon is held at the {results[0].epoch.name} map total "
+                    f"({first_map.totals[s]:,.1f} ± {se:,.1f} t C) in every epoch, so it adds "
+                    "no soil sink (zero change — conservative unless its soil is losing carbon)",
+                    where=f"SOC 0–{depth:g} cm, stratum {s}",
+                )
+            )
+    quantities = [
+        StratumTotals(
+            totals={s: float(totals[e, i]) for i, s in enumerate(blocks.strata)},
+            covariance=joint[e * n : (e + 1) * n, e * n : (e + 1) * n],
+            held=tuple(held),
+        )
+        for e in range(len(results))
+    ]
+    cross = None if len(results) == 1 else joint[:n, n : 2 * n]
+    return quantities, cross, warnings, blocks
 
 
 def write_ledger(ledger: Ledger, folder: OutputFolder) -> list[Path]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import xarray as xr
 
@@ -16,8 +19,9 @@ from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.outputs import OutputFolder
 
 if TYPE_CHECKING:
-    from carbonsink.soil.block_variance import BlockChange, BlockEstimate
+    from carbonsink.soil.block_variance import BlockEstimate
     from carbonsink.soil.soc_cross_validation import SocCrossValidation
+    from carbonsink.soil.stratum_blocks import StratumBlocks
     from carbonsink.spatial.variogram import VariogramModel
 
 __all__ = [
@@ -26,8 +30,8 @@ __all__ = [
     "epoch_soc_map",
     "epoch_soil_map",
     "soc_block",
-    "soc_change",
     "soc_column",
+    "soc_strata",
     "write_core_stocks",
     "write_soil_map",
 ]
@@ -142,34 +146,42 @@ def soc_block(
     )
 
 
-def soc_change(
+def soc_strata(
     ctx: RunContext,
-    first: tuple[pd.DataFrame, xr.Dataset],
-    last: tuple[pd.DataFrame, xr.Dataset],
+    epochs: Sequence[tuple[pd.DataFrame, xr.Dataset]],
+    strata_map: npt.NDArray[np.integer],
     *,
     depth_cm: float,
-) -> BlockChange:
-    """Block kriging of two epochs' SOC means with the correlation of their errors.
+) -> StratumBlocks:
+    """Each stratum's mean SOC at each epoch from its own cores, with the joint covariance.
 
     Parameters
     ----------
     ctx
-        The run.
-    first, last
-        Core stocks and SOC map (for its variogram) of the two epochs.
+        The run (grid, boundary, legend).
+    epochs
+        Core stocks and SOC map (its variogram is the fallback) of each epoch.
+    strata_map
+        ``(y, x)`` stratum codes (the last epoch's land cover).
     depth_cm
         Soil depth.
 
-    See :func:`carbonsink.soil.block_variance.block_change`.
+    See :func:`carbonsink.soil.stratum_blocks.stratum_blocks`.
     """
-    from carbonsink.soil.block_variance import block_change
+    from carbonsink.soil.stratum_blocks import CoreSet, stratum_blocks
 
-    return block_change(
-        _cores(first[0], depth_cm),
-        _cores(last[0], depth_cm),
+    legend = ctx.survey.vegetation.by_code()
+    cores = []
+    for stocks, _ in epochs:
+        x, y, values, se = _cores(stocks, depth_cm)
+        cores.append(CoreSet(x=x, y=y, values=values, se=se))
+    return stratum_blocks(
+        cores,
         ctx.grid,
-        variograms=(_variogram(first[1]), _variogram(last[1])),
-        mask=ctx.inside.values,
+        strata_map,
+        {legend[c]: c for c in sorted(legend)},
+        variograms=[_variogram(layers) for _, layers in epochs],
+        mask=ctx.inside.values.astype(bool),
     )
 
 

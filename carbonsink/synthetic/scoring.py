@@ -1,0 +1,105 @@
+"""The true sink of each ledger stratum, to score a ledger against a synthetic survey's truth.
+
+A ledger's strata are the *mapped* classes of the last epoch, so the truth a
+stratum's interval must contain is the true change of the cells the map put
+in it — whatever their true class:
+
+    ΔC_p,s = Σ_{c ∈ s, inside} a_c (D_p,c(t2) − D_p,c(t1)) / years
+
+for each pool p with density D in ``truth_<epoch>.nc`` (``agb_c`` = AGB × CF,
+``bgb_c`` = BGB × CF, ``dom_c`` = DOM × CF, ``soc_0_100``, ``soc_0_30``),
+``a_c`` the true cell area (ha) and years as in ``totals.json``; removals_s =
+44/12 × Σ of the pools the ledger counts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from carbonsink.errors import InputError
+from carbonsink.units import CO2_PER_C
+
+__all__ = ["LEDGER_POOLS", "stratum_sink"]
+
+#: Ledger pool name → (truth layer, times the carbon fraction).
+LEDGER_POOLS: Final = {
+    "agb": ("agb_mg_ha", True),
+    "bgb": ("bgb_mg_ha", True),
+    "dom": ("dom_mg_ha", True),
+    "soc_0_100": ("soc_0_100_mg_ha", False),
+    "soc_0_30": ("soc_0_30_mg_ha", False),
+}
+
+
+def stratum_sink(
+    truth_dir: Path,
+    strata_map: npt.NDArray[np.integer],
+    cell_area_ha: npt.NDArray[np.floating],
+    legend: Mapping[int, str],
+    *,
+    pools: Sequence[str],
+) -> dict[str, dict[str, float]]:
+    """True change per ledger stratum and pool (t C/yr) and the removals (t CO2e/yr).
+
+    Parameters
+    ----------
+    truth_dir
+        The survey's ``truth/`` folder.
+    strata_map
+        The ledger's strata: class codes of the last epoch's land-cover map,
+        on the truth's grid.
+    cell_area_ha
+        True cell areas of that grid, ha.
+    legend
+        Class code → stratum name.
+    pools
+        The ledger's counted pools (keys of :data:`LEDGER_POOLS`).
+
+    Returns
+    -------
+    dict
+        Stratum (and ``"total"``) → pool → ΔC (t C/yr), and
+        ``"removals_t_co2e_yr"``.
+
+    Raises
+    ------
+    InputError
+        The map is not on the truth's grid, or a pool has no truth layer.
+    """
+    summary = json.loads((truth_dir / "totals.json").read_text(encoding="utf-8"))
+    sink = summary["sink"]
+    years = float(sink["years"])
+    unknown = [p for p in pools if p not in LEDGER_POOLS]
+    if unknown:
+        raise InputError(f"no truth layer for pools {unknown}", fix=f"use {list(LEDGER_POOLS)}")
+    with (
+        xr.open_dataset(truth_dir / f"truth_{sink['from_epoch']}.nc") as first,
+        xr.open_dataset(truth_dir / f"truth_{sink['to_epoch']}.nc") as last,
+    ):
+        if first["class"].shape != strata_map.shape:
+            raise InputError(
+                f"the strata map has shape {strata_map.shape}, the truth {first['class'].shape}",
+                fix="give the land-cover map of the same grid as the truth",
+            )
+        inside = last["inside_boundary"].values.astype(bool)
+        fraction = float(last.attrs["carbon_fraction"])
+        change = {}
+        for pool in pools:
+            layer, carbon = LEDGER_POOLS[pool]
+            delta = last[layer].values.astype(np.float64) - first[layer].values.astype(np.float64)
+            change[pool] = delta * (fraction if carbon else 1.0) * cell_area_ha / years
+    out: dict[str, dict[str, float]] = {}
+    for code, name in legend.items():
+        cells = inside & (strata_map == code)
+        out[name] = {pool: float(change[pool][cells].sum()) for pool in pools}
+    out["total"] = {pool: float(change[pool][inside].sum()) for pool in pools}
+    for row in out.values():
+        row["removals_t_co2e_yr"] = CO2_PER_C * sum(row[p] for p in pools)
+    return out
