@@ -236,12 +236,12 @@ class BiomassSection(_Model):
     interval: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.90
     n_estimators: Annotated[int, Field(ge=10, le=5000)] = 300
     #: Spatial-block bootstrap replicates of the AGB map totals, for the ledger's
-    #: Monte Carlo (docs/methodology.md §6 asks 200–1,000; 100 keeps the sample run in
-    #: its 3-minute budget on 2 cores, the percentiles of the credit barely move).
-    bootstrap_replicates: Annotated[int, Field(ge=20, le=5000)] = 100
+    #: Monte Carlo (docs/methodology.md §6.4 asks 200–1,000).
+    bootstrap_replicates: Annotated[int, Field(ge=20, le=5000)] = 200
     #: Trees of each bootstrap refit (fewer trees add a little noise to every
-    #: replicate, which widens, never narrows, the interval).
-    bootstrap_trees: Annotated[int, Field(ge=10, le=5000)] = 100
+    #: replicate, which widens, never narrows, the interval; 50 keeps 200 replicates
+    #: at the cost of 100 full-size ones).
+    bootstrap_trees: Annotated[int, Field(ge=10, le=5000)] = 50
     #: Dead organic matter from the plots' ``agb_dead_g_m2``: ``auto`` models it
     #: like AGB when at least 40 plots carry it, else takes dead:live ratios per
     #: class; ``model`` or ``ratio`` force a route (docs/methodology.md §2.3).
@@ -261,6 +261,10 @@ class SoilSection(_Model):
     #: SOC map: ordinary kriging of the core stocks, or regression kriging on cube
     #: covariates (which needs covariates that cover the whole survey).
     prediction: Literal["regression-kriging", "ordinary-kriging"] = "ordinary-kriging"
+    #: SD of the bias between two epochs' organic-carbon lab methods when they
+    #: differ (e.g. CHN dry combustion, then dichromate 有机质), % of the later
+    #: epoch's SOC stock; it enters the Monte Carlo (docs/methodology.md §3.2) [U].
+    method_bias_sd_pct: Annotated[float, Field(ge=0.0, le=50.0)] = 5.0
 
     @field_validator("depths_cm")
     @classmethod

@@ -3,11 +3,12 @@
 A profile (docs/methodology.md §5) chooses the uncertainty rule family and its
 allowable uncertainty, the GWP set, the buffer and leakage percentages, the
 carbon pools and the soil depth, and the default CH4/N2O factors it provides.
-Four are built in, as TOML files shipped in ``carbonsink/accounting/profiles/``
-(each commented with its sources): ``vm0033``, ``ar-tool14``, ``lower-bound``
-and ``local-voluntary``. A user can pass a profile file of their own, and the
-survey's ``[accounting]`` section may override ``gwp``, ``buffer_pct`` and
-``leakage_pct``; :func:`load_profile` applies such overrides and records them
+Five are built in, as TOML files shipped in ``carbonsink/accounting/profiles/``
+(each commented with its sources): ``vm0033``, ``ar-tool14``, ``lower-bound``,
+``local-voluntary`` and ``gold-standard-wetlands``. A user can pass a profile
+file of their own, and the survey's ``[accounting]`` section may override
+``gwp``, ``buffer_pct`` and ``leakage_pct``; :func:`load_profile` applies such
+overrides and records them
 in :attr:`MethodologyProfile.overrides`, so the ledger shows both values.
 """
 
@@ -47,7 +48,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The built-in profiles, in the order ``carbonsink profiles`` lists them.
-BUILTIN_PROFILES: Final[tuple[str, ...]] = ("vm0033", "ar-tool14", "lower-bound", "local-voluntary")
+BUILTIN_PROFILES: Final[tuple[str, ...]] = (
+    "vm0033",
+    "ar-tool14",
+    "lower-bound",
+    "local-voluntary",
+    "gold-standard-wetlands",
+)
 #: The key of :attr:`MethodologyProfile.default_factors` that applies to every class.
 DEFAULT_CLASS_KEY: Final = "default"
 _PACKAGE: Final = "carbonsink.accounting"

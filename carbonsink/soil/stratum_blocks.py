@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
@@ -94,6 +94,11 @@ class StratumBlocks:
         Each epoch's residual variogram (about the stratum means).
     variogram_sources
         Per epoch, ``"residuals"`` or why the given fallback variogram was used.
+    sharing
+        What the first and last epochs' errors share (:func:`_shared_parts`):
+        ``revisit_pairs``, ``tau2`` (the non-shared variance of a revisited
+        site), ``shared_partial_sill``, ``shared_nugget``; empty for one epoch
+        or given variograms.
     """
 
     strata: tuple[str, ...]
@@ -104,6 +109,7 @@ class StratumBlocks:
     covariance: FloatArray
     variograms: tuple[VariogramModel, ...]
     variogram_sources: tuple[str, ...]
+    sharing: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def total_t_c(self) -> FloatArray:
@@ -133,6 +139,14 @@ class StratumBlocks:
                 for i, s in enumerate(self.strata)
             },
             "variogram_sources": list(self.variogram_sources),
+            "variogram": {
+                "model": self.variograms[-1].model,
+                "nugget": self.variograms[-1].nugget,
+                "partial_sill": self.variograms[-1].psill,
+                "range_m": self.variograms[-1].range_m,
+                "units": self.variograms[-1].units,
+            },
+            "sharing": {k: _json(v) for k, v in self.sharing.items()},
         }
 
 
@@ -147,8 +161,9 @@ def residual_variogram(
     groups: npt.ArrayLike,
     *,
     model: str,
+    epochs: npt.ArrayLike | None = None,
 ) -> VariogramModel:
-    """The variogram of core stocks about their stratum means.
+    """The variogram of core stocks about their stratum means (one or several epochs pooled).
 
     Parameters
     ----------
@@ -158,6 +173,9 @@ def residual_variogram(
         Stratum code of each core.
     model
         Variogram model name (``"spherical"``, ...).
+    epochs
+        Epoch of each core, when several surveys are pooled: the means are
+        then per epoch and stratum, and only pairs of one epoch are used.
 
     Returns
     -------
@@ -171,19 +189,21 @@ def residual_variogram(
     Notes
     -----
     r_i = z_i − z̄_g(i), the residual of each core from the mean of its
-    stratum (the OLS fit of the indicator drift); Matheron's estimator and
-    Cressie's weighted fit as for the map (docs/methodology.md §3.7). The
-    residuals of a stratum sum to 0, which biases the semivariance low by
-    about a factor (1 − 1/n_g) — small for strata of a few cores or more and
-    ignored.
+    stratum (and epoch: the OLS fit of the indicator drift); Matheron's
+    estimator and Cressie's weighted fit as for the map (docs/methodology.md
+    §3.7). The residuals of a stratum sum to 0, which biases the
+    semivariance low by about a factor (1 − 1/n_g) — small for strata of a
+    few cores or more and ignored. Pooling two surveys of one field doubles
+    the pairs: two separate fits of ~40 cores each scatter widely.
     """
     zs = np.asarray(values, dtype=np.float64)
-    codes = np.asarray(groups)
+    strata = np.asarray(groups).ravel()
+    labels = np.zeros(zs.size, dtype=np.int64) if epochs is None else np.asarray(epochs).ravel()
     residuals = zs.copy()
-    for code in np.unique(codes):
-        members = codes == code
-        residuals[members] -= zs[members].mean()
-    empirical = empirical_variogram(x, y, residuals)
+    for label in np.unique(labels):
+        here = labels == label
+        residuals[here] = _stratum_residuals(zs[here], strata[here])
+    empirical = empirical_variogram(x, y, residuals, groups=labels)
     return fit_variogram(empirical, model=model)  # type: ignore[arg-type]
 
 
@@ -345,19 +365,10 @@ def stratum_blocks(
         arrays.append((xy, zs, groups, measurement_variances(cores.se, zs.size)))
     measured = (counts >= min_cores).all(axis=0) & (areas > 0)
     target = np.flatnonzero(measured)
-    fitted: list[VariogramModel] = []
-    sources: list[str] = []
-    for (xy, zs, groups, _), fallback in zip(arrays, variograms, strict=True):
-        if not fit_variograms:
-            fitted.append(fallback)
-            sources.append("given")
-            continue
-        try:
-            fitted.append(residual_variogram(xy[:, 0], xy[:, 1], zs, groups, model=fallback.model))
-            sources.append("residuals")
-        except (InputError, ModelError) as exc:
-            fitted.append(fallback)
-            sources.append(f"the SOC map's variogram (residuals: {exc.problem.message})")
+    if fit_variograms:
+        fitted, sources = _pooled_variogram(arrays, variograms)
+    else:
+        fitted, sources = list(variograms), ["given"] * len(variograms)
     systems: list[_EpochSystem] = []
     for (xy, _, groups, noise), v in zip(arrays, fitted, strict=True):
         drift_codes = np.unique(groups)
@@ -382,15 +393,26 @@ def stratum_blocks(
     for e, ((_, zs, _, _), system) in enumerate(zip(arrays, systems, strict=True)):
         means[e, target] = zs @ system.weights[:, target]
     covariance = np.zeros((n_epochs * n_strata, n_epochs * n_strata))
+    sharing: dict[str, float] = {}
     for e1 in range(n_epochs):
         for e2 in range(e1, n_epochs):
+            if e1 == e2:
+                v, nugget = fitted[e1], 0.0
+            elif fit_variograms:
+                v, nugget, sharing = _shared_parts(
+                    arrays[e1], arrays[e2], fitted[e1], site_radius_m=site_radius_m
+                )
+            else:
+                v = _shared(fitted[e1], fitted[e2])
+                nugget = min(systems[e1].process_nugget, systems[e2].process_nugget)
             block_cov = _error_covariance(
                 systems[e1],
                 systems[e2],
-                fitted[e1] if e1 == e2 else _shared(fitted[e1], fitted[e2]),
+                v,
                 blocks,
                 target,
                 same_epoch=e1 == e2,
+                shared_nugget=nugget,
                 site_radius_m=site_radius_m,
             )
             covariance[e1 * n_strata : (e1 + 1) * n_strata, e2 * n_strata : (e2 + 1) * n_strata] = (
@@ -421,7 +443,93 @@ def stratum_blocks(
         covariance=covariance,
         variograms=tuple(fitted),
         variogram_sources=tuple(sources),
+        sharing=sharing,
     )
+
+
+def _stratum_residuals(zs: FloatArray, groups: npt.NDArray[np.int64]) -> FloatArray:
+    """Each value less the mean of its stratum."""
+    residuals = zs.copy()
+    for code in np.unique(groups):
+        members = groups == code
+        residuals[members] -= zs[members].mean()
+    return residuals
+
+
+_Arrays = tuple[FloatArray, FloatArray, npt.NDArray[np.int64], FloatArray]
+
+
+def _pooled_variogram(
+    arrays: Sequence[_Arrays], fallbacks: Sequence[VariogramModel]
+) -> tuple[list[VariogramModel], list[str]]:
+    """One residual variogram of every epoch's cores, pooled (pairs within an epoch only).
+
+    The residuals are the cores' deviations from their epoch's stratum means;
+    pooling the epochs' pairs (``groups``) fits one model to twice the data,
+    where two separate fits of ~40 cores each scatter widely. When it cannot
+    be fitted, each epoch keeps its fallback (the SOC map's variogram).
+    """
+    xy = np.vstack([a[0] for a in arrays])
+    try:
+        pooled = residual_variogram(
+            xy[:, 0],
+            xy[:, 1],
+            np.concatenate([a[1] for a in arrays]),
+            np.concatenate([a[2] for a in arrays]),
+            model=fallbacks[-1].model,
+            epochs=np.concatenate([np.full(a[1].size, e) for e, a in enumerate(arrays)]),
+        )
+    except (InputError, ModelError) as exc:
+        reason = f"the SOC map's variogram (residuals: {exc.problem.message})"
+        return list(fallbacks), [reason] * len(arrays)
+    return [pooled] * len(arrays), ["residuals, epochs pooled"] * len(arrays)
+
+
+#: Fewest revisited sites to estimate what two epochs' errors share.
+MIN_REVISIT_PAIRS: Final = 5
+
+
+def _shared_parts(
+    first: _Arrays, second: _Arrays, v: VariogramModel, *, site_radius_m: float
+) -> tuple[VariogramModel, float, dict[str, float]]:
+    """The structured covariance and process nugget two epochs' cores share.
+
+    Notes
+    -----
+    Z₂ = Z₁ + D: what D adds is not shared. At a site revisited within
+    ``site_radius_m`` the difference of the residuals d = r₂ − r₁ has, if the
+    epochs shared everything but the measurement errors, variance
+    se₁² + se₂²; the excess τ² = max(0, mean(d²) − mean(se₁² + se₂²)) is what
+    they do not share (a new micro-site at each visit, the change field D).
+    It is taken first from the process nugget, then from the structured
+    part: c₀ₛ = max(0, c₀′ − τ²/2), c₁ₛ = max(0, c₁ − max(0, τ²/2 − c₀′))
+    (method of moments on the model of docs/methodology.md §6.5). With
+    fewer than :data:`MIN_REVISIT_PAIRS` revisits the nugget is not shared
+    and the structured part is (c₀ₛ = 0, c₁ₛ = c₁).
+    """
+    xy1, z1, g1, noise1 = first
+    xy2, z2, g2, noise2 = second
+    r1, r2 = _stratum_residuals(z1, g1), _stratum_residuals(z2, g2)
+    process = max(v.nugget - float(np.concatenate([noise1, noise2]).mean()), 0.0)
+    distance = cdist(xy1, xy2)
+    i, j = np.nonzero(distance <= site_radius_m)
+    if i.size < MIN_REVISIT_PAIRS:
+        tau2 = math.nan
+        nugget, psill = 0.0, v.psill
+    else:
+        tau2 = max(0.0, float(np.mean((r2[j] - r1[i]) ** 2 - noise1[i] - noise2[j])))
+        nugget = max(0.0, process - tau2 / 2.0)
+        psill = max(0.0, v.psill - max(0.0, tau2 / 2.0 - process))
+    shared = VariogramModel(
+        model=v.model, nugget=v.nugget, psill=max(psill, 1e-12 * v.psill), range_m=v.range_m
+    )
+    record = {
+        "revisit_pairs": float(i.size),
+        "tau2": tau2,
+        "shared_partial_sill": psill,
+        "shared_nugget": nugget,
+    }
+    return shared, nugget, record
 
 
 def _shared(v1: VariogramModel, v2: VariogramModel) -> VariogramModel:
@@ -437,6 +545,7 @@ def _error_covariance(
     target: npt.NDArray[np.intp],
     *,
     same_epoch: bool,
+    shared_nugget: float,
     site_radius_m: float,
 ) -> FloatArray:
     """``(S, S)`` Cov(e_{1,s}, e_{2,t}) of the block means' errors (``stratum_blocks`` Notes)."""
@@ -448,7 +557,6 @@ def _error_covariance(
         n = first.xy.shape[0]
         cores[np.arange(n), np.arange(n)] += first.process_nugget + first.noise
     else:
-        shared_nugget = min(first.process_nugget, second.process_nugget)
         cores += shared_nugget * (distance <= site_radius_m)
     w1 = first.weights[:, target]
     w2 = second.weights[:, target]

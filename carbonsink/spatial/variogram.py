@@ -259,6 +259,7 @@ def empirical_variogram(
     *,
     n_lags: int = DEFAULT_N_LAGS,
     max_lag_m: float | None = None,
+    groups: npt.ArrayLike | None = None,
 ) -> EmpiricalVariogram:
     """Matheron's experimental semivariogram of point values.
 
@@ -273,6 +274,9 @@ def empirical_variogram(
     max_lag_m
         Largest separation used; default half the largest distance between
         two points (Journel & Huijbregts 1978 rule of thumb).
+    groups
+        One label per point: only pairs of the same group are used (e.g. two
+        surveys of one field pooled into one variogram); default all pairs.
 
     Returns
     -------
@@ -311,6 +315,14 @@ def empirical_variogram(
         raise ConfigError(f"max_lag_m {max_lag_m!r} is not a positive distance", fix="give m > 0")
     edges = np.linspace(0.0, limit, n_lags + 1)
     keep = (distance > 0) & (distance <= limit)
+    if groups is not None:
+        labels = np.asarray(groups).ravel()
+        if labels.size != xs.size:
+            raise InputError(
+                f"{labels.size} group labels for {xs.size} points", fix="give one label per point"
+            )
+        codes = np.unique(labels, return_inverse=True)[1].astype(np.float64)
+        keep &= pdist(codes[:, None], metric="cityblock") == 0
     which = np.clip(np.searchsorted(edges, distance[keep], side="left") - 1, 0, n_lags - 1)
     n_pairs = np.bincount(which, minlength=n_lags).astype(np.int64)
     sum_d = np.bincount(which, weights=distance[keep], minlength=n_lags)

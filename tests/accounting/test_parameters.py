@@ -236,3 +236,14 @@ def test_configured_n2o_sd_is_used_only_with_a_configured_flux() -> None:
     assert params["sedge"].n2o_source == "default factor"
     assert isinstance(default, LogNormal)
     assert default.sd == pytest.approx(0.118356, abs=1e-6)
+
+
+def test_between_year_variability_only_for_herbaceous_classes() -> None:
+    classes = {
+        "reed": VegetationClass(code=4, ch4_flux_mg_m2_d=3.0, peak_biomass_cv=0.3),
+        "sedge": VegetationClass(code=3, ch4_flux_mg_m2_d=6.0),
+        "poplar": VegetationClass(code=6, ch4_flux_mg_m2_d=0.3, herbaceous=False),
+    }
+    params = class_parameters(classes, load_profile("vm0033"))
+    # reed its own 0.3, sedge the default 0.2 [U], poplar a tree: none.
+    assert [params[c].peak_cv for c in ("reed", "sedge", "poplar")] == [0.3, 0.2, 0.0]

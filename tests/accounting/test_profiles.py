@@ -97,7 +97,16 @@ def test_list_profiles_order() -> None:
         "ar-tool14",
         "lower-bound",
         "local-voluntary",
+        "gold-standard-wetlands",
     ]
+
+
+def test_gold_standard_profile_buffers_the_stock_change_only() -> None:
+    # 20 % compliance buffer of the removals by stock change; CH4 has no default.
+    gs = load_profile("gold-standard-wetlands")
+    assert (gs.buffer_pct, gs.buffer_base) == (20.0, "stock-change")
+    assert gs.factors_for("sedge") is None
+    assert gs.pools == ("agb", "bgb", "dom", "soc")
 
 
 def test_profile_files_are_package_data() -> None:

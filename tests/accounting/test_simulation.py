@@ -200,3 +200,83 @@ def test_a_ratio_to_a_quantity_that_is_not_keyed_is_refused() -> None:
             },
             class_area_ha={},
         )
+
+
+def _keyed_epoch(quantity: KeyedTotals) -> EpochInputs:
+    return EpochInputs(
+        name="t1",
+        date=T1,
+        strata=("sedge", "reed"),
+        stratum_area_ha={"sedge": 10.0, "reed": 10.0},
+        quantities={"agb_t_dm": quantity},
+        class_area_ha={"sedge": (10.0, 0.0), "reed": (10.0, 0.0)},
+    )
+
+
+def _agb_stock(epoch: EpochInputs, classes: dict[str, ClassParameters], n: int) -> np.ndarray:
+    draws = simulate_terms(
+        MonteCarlo(5, n),
+        [epoch],
+        classes,
+        strata=("sedge", "reed"),
+        pools=[("agb", POOLS["agb"])],
+        gwp=GWP,
+        error_covariance={},
+    )
+    return draws.stocks["t1"]["agb"]
+
+
+def test_residual_corrections_are_spread_over_their_stratum_keys() -> None:
+    # Stratum sedge holds two keys, 60 and 20 t DM (shares 0.75, 0.25); reed one, 50 t DM.
+    # Corrections: sedge +8 t DM exactly, reed −10 t DM exactly (no error): sedge AGB C =
+    # 0.5 × (60 + 0.75 × 8 + 20 + 0.25 × 8) = 0.5 × 88 = 44, reed 0.5 × (50 − 10) = 20.
+    keyed = KeyedTotals(
+        keys=(("sedge", "sedge"), ("sedge", "reed"), ("reed", "reed")),
+        totals=np.array([60.0, 20.0, 50.0]),
+        replicates=np.tile([60.0, 20.0, 50.0], (4, 1)),
+        corrections={"sedge": (8.0, 0.0), "reed": (-10.0, 0.0)},
+    )
+    classes = {"sedge": _class(), "reed": _class()}
+    stock = _agb_stock(_keyed_epoch(keyed), classes, 200)
+    np.testing.assert_allclose(stock[:, 0], 44.0)
+    np.testing.assert_allclose(stock[:, 1], 20.0)
+
+
+def test_correlated_residual_corrections() -> None:
+    # Corrections 0 ± 10 t DM in each stratum with correlation 0.8: AGB C = 0.5 × (50 + c),
+    # so SD 5 each and Corr 0.8 between the strata (20,000 draws: SD within ~2 %).
+    keyed = KeyedTotals(
+        keys=(("sedge", "sedge"), ("reed", "reed")),
+        totals=np.array([50.0, 50.0]),
+        replicates=np.tile([50.0, 50.0], (4, 1)),
+        corrections={"sedge": (0.0, 10.0), "reed": (0.0, 10.0)},
+        correction_covariance=np.array([[100.0, 80.0], [80.0, 100.0]]),
+    )
+    classes = {"sedge": _class(), "reed": _class()}
+    stock = _agb_stock(_keyed_epoch(keyed), classes, 20_000)
+    assert stock.std(axis=0) == pytest.approx([5.0, 5.0], rel=0.03)
+    assert np.corrcoef(stock.T)[0, 1] == pytest.approx(0.8, abs=0.02)
+
+
+def test_a_herbaceous_class_carries_its_between_year_variability() -> None:
+    # Sedge (herbaceous, CV 0.2) and reed (CV 0: a tree-like class) with 100 t DM each and
+    # no bootstrap spread: sedge AGB C = 0.5 × 100 × F, F ~ N(1, 0.2²) → mean 50, SD 10;
+    # reed exactly 50.
+    keyed = KeyedTotals(
+        keys=(("sedge", "sedge"), ("reed", "reed")),
+        totals=np.array([100.0, 100.0]),
+        replicates=np.tile([100.0, 100.0], (4, 1)),
+    )
+    herb = ClassParameters(
+        carbon_fraction=Fixed(0.5),
+        root_shoot=Fixed(1.0),
+        ch4_flux_mg_m2_d=Fixed(0.0),
+        n2o_flux_mg_m2_d=Fixed(0.0),
+        ch4_source="configured",
+        n2o_source="configured",
+        peak_cv=0.2,
+    )
+    stock = _agb_stock(_keyed_epoch(keyed), {"sedge": herb, "reed": _class()}, 20_000)
+    assert stock[:, 0].mean() == pytest.approx(50.0, rel=0.01)
+    assert stock[:, 0].std() == pytest.approx(10.0, rel=0.03)
+    np.testing.assert_allclose(stock[:, 1], 50.0)

@@ -395,7 +395,8 @@ def ledger_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[Le
                     f"{int(outside.sum()):,} cells ({float(area[outside].sum()):,.1f} ha, "
                     f"{share:.0%} of the mapped AGB) are outside the area of applicability of "
                     "every biomass model (Meyer & Pebesma 2021); the imagery model predicts "
-                    "them and they are counted, flagged in agb_outside_aoa",
+                    "them and they are counted, flagged in agb_outside_aoa, with an error "
+                    "in the stratum's uncertainty (docs/methodology.md §6.4)",
                     where=f"epoch {name}",
                 )
             )
@@ -647,6 +648,13 @@ def _soc_quantities(
                     where=f"SOC 0–{depth:g} cm, stratum {s}",
                 )
             )
+    method = _method_change(ctx, results)
+    if method is not None:
+        sd, message = method
+        last = (len(results) - 1) * n
+        measured = np.where(np.array(blocks.measured), totals[-1], 0.0)  # held: no cores
+        joint[last:, last:] += sd * sd * np.outer(measured, measured)
+        warnings.append(LedgerWarning("lab-method-change", message, where=f"SOC 0–{depth:g} cm"))
     quantities = [
         StratumTotals(
             totals={s: float(totals[e, i]) for i, s in enumerate(blocks.strata)},
@@ -657,6 +665,38 @@ def _soc_quantities(
     ]
     cross = None if len(results) == 1 else joint[:n, n : 2 * n]
     return quantities, cross, warnings, blocks
+
+
+def _method_change(ctx: RunContext, results: Sequence[EpochResults]) -> tuple[float, str] | None:
+    """The relative SD of a lab-method bias between the first and last epochs, and why.
+
+    When the soil tables' ``method`` columns name different organic-carbon
+    methods in the two epochs, the later epoch's SOC totals carry a common
+    relative error δ ~ N(0, σ²), σ = ``[soil] method_bias_sd_pct`` (all
+    measured strata together, t C² = σ² T_s T_t; a held stratum has no cores
+    and no method): the conversion between methods is known
+    only to a few per cent (docs/methodology.md §3.2).
+    """
+    if len(results) < 2:
+        return None
+    found = []
+    for result in (results[0], results[-1]):
+        entry = result.epoch.soil
+        table = ctx.points(entry) if entry is not None else None
+        if table is None or "method" not in table:
+            return None
+        found.append(sorted({str(m) for m in table["method"].dropna().unique()}))
+    if not found[0] or not found[1] or found[0] == found[1]:
+        return None
+    sd = ctx.survey.soil.method_bias_sd_pct / 100.0
+    first, last = results[0].epoch.name, results[-1].epoch.name
+    message = (
+        f"the organic-carbon lab method changed between the epochs ({first}: "
+        f"{', '.join(found[0])}; {last}: {', '.join(found[1])}): the {last} SOC stocks carry "
+        f"a method-bias uncertainty of {sd:.0%} of their value ([soil] method_bias_sd_pct), "
+        "common to every stratum — measure a set of samples by both methods to replace it"
+    )
+    return sd, message
 
 
 def write_ledger(ledger: Ledger, folder: OutputFolder) -> list[Path]:

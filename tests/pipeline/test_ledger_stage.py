@@ -1,0 +1,90 @@
+"""The accounting stage's model-assisted corrections of the biomass totals (hand cases)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from carbonsink.pipeline.context import RunContext
+from carbonsink.pipeline.stages.ledger import _outside_aoa_errors, _residual_corrections
+from tests.conftest import SAMPLE_SURVEY
+
+REED, SEDGE, MISCANTHUS = 4, 3, 5
+
+
+@pytest.fixture(scope="module")
+def ctx() -> RunContext:
+    return RunContext.build(SAMPLE_SURVEY)
+
+
+def _model(x: np.ndarray, y: np.ndarray, observed: np.ndarray, residual: np.ndarray) -> Any:
+    frame = pd.DataFrame({"x": x, "y": y, "observed": observed, "predicted": observed - residual})
+    return SimpleNamespace(name="imagery", cv=SimpleNamespace(predictions=frame))
+
+
+def _halves(ctx: RunContext) -> np.ndarray:
+    """Reed in the west half of the grid, sedge in the east, miscanthus in the last 5 columns."""
+    strata = np.full(ctx.grid.shape, SEDGE, dtype=np.int64)
+    strata[:, : ctx.grid.width // 2] = REED
+    strata[:, -5:] = MISCANTHUS
+    return strata
+
+
+def test_constant_residuals_correct_each_stratum_by_its_own(ctx: RunContext) -> None:
+    # Ten plots in each half: the map is 2 Mg/ha too low in reed (residual +2) and 1 Mg/ha
+    # too high in sedge (−1). Whatever the kriging weights (they sum to 1 over the stratum's
+    # own plots and to 0 over the others'), the block means are exactly +2 and −1, so the
+    # corrections are +2 × A_reed and −1 × A_sedge (t DM). Miscanthus has one plot: no
+    # correction, variance (T × RRMSE)² with T its map total (1 Mg/ha × area) and RRMSE =
+    # √(mean r²) / mean observed = √((10·4 + 10·1 + 4) / 21) / 10.
+    strata = _halves(ctx)
+    inside = ctx.inside.values.astype(bool)
+    area = ctx.cell_area_ha.values.astype(np.float64)
+    rows = np.linspace(20, ctx.grid.height - 20, 10).astype(int)
+    west, east = ctx.grid.width // 4, 3 * ctx.grid.width // 4
+    rows = rows[inside[rows, west] & inside[rows, east]]
+    n = rows.size
+    x = np.concatenate([np.full(n, ctx.grid.x[west]), np.full(n, ctx.grid.x[east])])
+    y = np.concatenate([ctx.grid.y[rows], ctx.grid.y[rows]])
+    last = int(np.flatnonzero(inside[:, -3])[0])
+    x = np.append(x, ctx.grid.x[-3])
+    y = np.append(y, ctx.grid.y[last])
+    residual = np.concatenate([np.full(n, 2.0), np.full(n, -1.0), [2.0]])
+    model = _model(x, y, np.full(x.size, 10.0), residual)
+    predicted_by = np.full(ctx.grid.shape, 2)
+    mapped = area * 1.0
+    means, cov = _residual_corrections(ctx, strata, predicted_by, mapped, inside, [model])
+    a_reed = float(area[inside & (strata == REED)].sum())
+    a_sedge = float(area[inside & (strata == SEDGE)].sum())
+    assert means["reed"] == pytest.approx(2.0 * a_reed, rel=1e-6)
+    assert means["sedge"] == pytest.approx(-1.0 * a_sedge, rel=1e-6)
+    assert means["miscanthus"] == 0.0
+    order = list(means)
+    rrmse = np.sqrt(np.mean(residual**2)) / 10.0
+    total = float(mapped[inside & (strata == MISCANTHUS)].sum())
+    k = order.index("miscanthus")
+    assert cov[k, k] == pytest.approx((total * rrmse) ** 2, rel=1e-9)
+    assert cov[k, order.index("reed")] == 0.0
+
+
+def test_cells_outside_the_area_of_applicability(ctx: RunContext) -> None:
+    # 3 Mg/ha mapped on the cells outside the AOA (the first 10 rows inside): the variance of each
+    # stratum is (Σ ŷ a × RRMSE)², RRMSE = √(mean r²) / mean observed = 2 / 10 = 0.2.
+    strata = _halves(ctx)
+    area = ctx.cell_area_ha.values.astype(np.float64)
+    inside = ctx.inside.values.astype(bool)
+    first = int(np.flatnonzero(inside.any(axis=1))[0])
+    outside = np.zeros(ctx.grid.shape, dtype=bool)
+    outside[first : first + 10] = True
+    outside &= inside
+    model = _model(np.zeros(4), np.arange(4.0), np.full(4, 10.0), np.array([2.0, -2.0, 2.0, -2.0]))
+    variances = _outside_aoa_errors(ctx, strata, 3.0 * area, outside, [model])
+    assert set(variances) == {"reed", "sedge"}
+    for name, code in (("reed", REED), ("sedge", SEDGE)):
+        total = float((3.0 * area)[outside & (strata == code)].sum())
+        if total > 0:
+            assert variances[name] == pytest.approx((0.2 * total) ** 2, rel=1e-12)
