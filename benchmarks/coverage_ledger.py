@@ -173,28 +173,42 @@ def main() -> int:
 
 
 def _coverage_table(rows: list[dict]) -> None:
-    """Coverage of every stratum's removals and every pool's change, stratum by stratum."""
+    """Coverage of every stratum's removals and every pool's change, stratum by stratum.
+
+    An interval of zero width is a pool the ledger holds at zero change on
+    purpose (a stratum without soil cores, no biomass mapped): it is not an
+    estimate, so it is counted apart — "held" — with how often its truth was
+    negative (zero was then not conservative).
+    """
     if not rows or "strata" not in rows[0]:
         return
     strata = list(rows[0]["strata"])
     terms = [k for k in rows[0]["strata"][strata[0]] if k != "tradable"]
-    print(f"\ncoverage of the 90 % intervals over {len(rows)} surveys (inside / surveys)")
-    print(f"{'stratum':12s}" + "".join(f"{t:>14s}" for t in terms))
+    print(f"\ncoverage of the 90 % intervals over {len(rows)} surveys (inside / estimated)")
+    print(f"{'stratum':12s}" + "".join(f"{t:>16s}" for t in terms))
+    held_notes = []
     for stratum in strata:
         cells = []
         for term in terms:
-            hits = [
-                r["strata"][stratum][term][1]
-                <= r["strata"][stratum][term][0]
-                <= r["strata"][stratum][term][2]
-                for r in rows
-                if stratum in r.get("strata", {})
-            ]
+            hits, held, negative = [], 0, 0
+            for r in rows:
+                truth, low, high = r.get("strata", {}).get(stratum, {}).get(term, [0.0, 0.0, 0.0])
+                if stratum not in r.get("strata", {}):
+                    continue
+                if low == high:
+                    held += 1
+                    negative += truth < -1e-9
+                    continue
+                hits.append(low <= truth <= high)
             share = sum(hits) / len(hits) if hits else float("nan")
-            flag = "" if 0.80 <= share <= 0.97 else "*"
-            cells.append(f"{sum(hits):3d}/{len(hits):<3d}{share:4.0%}{flag:1s}")
-        print(f"{stratum:12s}" + "".join(f"{c:>14s}" for c in cells))
+            flag = "" if not hits or 0.80 <= share <= 0.97 else "*"
+            cells.append(f"{sum(hits):3d}/{len(hits):<3d}{share:5.0%}{flag:1s}" if hits else "held")
+            if held:
+                held_notes.append(f"{stratum}/{term}: held in {held} (truth < 0 in {negative})")
+        print(f"{stratum:12s}" + "".join(f"{c:>16s}" for c in cells))
     print("* outside the 80–97 % band")
+    if held_notes:
+        print("held at zero change (not an estimate): " + "; ".join(held_notes))
 
 
 if __name__ == "__main__":

@@ -318,6 +318,38 @@ def _pool_warnings(
     return out
 
 
+def _equation_warning(
+    chain: CreditChain, combined: CombinedUncertainty, areas: Mapping[str, float]
+) -> list[LedgerWarning]:
+    """Say so when VM0033 eq. 87–91 set the deduction's U above the Monte Carlo's.
+
+    Eq. 5.13 weighs each stratum's relative U by its area, so a stratum whose
+    net is near zero (a large U_i) can dominate the project's U.
+    """
+    u = chain.uncertainty
+    if u["vm0033_equations"] is None or u["used"] != u["vm0033_equations"]:
+        return []
+    if u["monte_carlo"] is not None and u["used"] <= u["monte_carlo"]:
+        return []
+    weights = {
+        s: ui * float(areas.get(s, 0.0))
+        for s, ui in combined.strata.items()
+        if math.isfinite(ui) and areas.get(s, 0.0) > 0
+    }
+    top = sorted(weights, key=weights.__getitem__, reverse=True)[:3]
+    named = ", ".join(f"{s} (U {combined.strata[s]:.0%}, {areas[s]:,.1f} ha)" for s in top)
+    monte_carlo = "∞" if u["monte_carlo"] is None else f"{u['monte_carlo']:.0%}"
+    return [
+        LedgerWarning(
+            "u-equations-dominate",
+            f"the deduction uses VM0033 eq. 87–91's U of {u['used']:.0%}, above the Monte "
+            f"Carlo's {monte_carlo}: eq. 5.13 weighs each stratum's relative U by its area, "
+            f"and strata whose net is small against its error weigh most — {named}",
+            where="project",
+        )
+    ]
+
+
 def _total_correlation(epochs: Sequence[EpochInputs], name: str, cross: FloatArray | None) -> float:
     """Correlation of the first and last epochs' errors of a quantity's project total."""
     first, last = epochs[0].quantities[name], epochs[-1].quantities[name]
@@ -524,6 +556,7 @@ def build_ledger(
             seed=seed,
         )
         stage_warnings += _pool_warnings(draws.change, pools, chains["total"].net)
+        stage_warnings += _equation_warning(chains["total"], combined, epochs[-1].stratum_area_ha)
         for vintage, days, years in vintage_fractions(epochs[0].date, epochs[-1].date):
             for stratum, chain in chains.items():
                 tradable = chain.tradable_t_co2e_yr * years

@@ -195,11 +195,6 @@ def _quantity_draws(
             replicates = quantity.replicates
             boot = mc.draw(stream_name(name, KeyedTotals, epoch=epoch.name), Empirical(replicates))
             out[name] = boot - replicates.mean(axis=0) + quantity.totals
-            for k, (_, cls) in enumerate(quantity.keys):
-                cv = peak_cv.get(cls, 0.0)
-                if cv > 0:
-                    factor = mc.draw(f"peak_biomass/{epoch.name}/{cls}", Normal(1.0, cv))
-                    out[name][:, k] *= np.maximum(factor, 0.0)
             if quantity.corrections:
                 shares = quantity.key_shares()
                 z = np.column_stack(
@@ -218,6 +213,11 @@ def _quantity_draws(
                 for j, stratum in enumerate(quantity.corrections):
                     members = [k for k, (s, _) in enumerate(quantity.keys) if s == stratum]
                     out[name][:, members] += np.outer(drawn[:, j], shares[members])
+            for k, (_, cls) in enumerate(quantity.keys):
+                cv = peak_cv.get(cls, 0.0)
+                if cv > 0:
+                    factor = mc.draw(f"peak_biomass/{epoch.name}/{cls}", Normal(1.0, cv))
+                    out[name][:, k] *= np.maximum(factor, 0.0)
         elif isinstance(quantity, RatioTotals):
             base = epoch.quantities[quantity.base]
             assert isinstance(base, KeyedTotals)

@@ -134,7 +134,10 @@ class StratumBlocks:
                     "area_ha": float(self.area_ha[i]),
                     "n_cores": [int(n) for n in self.n_cores[:, i]],
                     "mean": [_json(m) for m in self.mean_mg_ha[:, i]],
-                    "se": [_json(se[e * n_strata + i]) for e in range(len(self.variograms))],
+                    "se": [
+                        _json(se[e * n_strata + i]) if self.measured[i] else None
+                        for e in range(len(self.variograms))
+                    ],
                 }
                 for i, s in enumerate(self.strata)
             },
@@ -510,7 +513,9 @@ def _shared_parts(
     xy1, z1, g1, noise1 = first
     xy2, z2, g2, noise2 = second
     r1, r2 = _stratum_residuals(z1, g1), _stratum_residuals(z2, g2)
-    process = max(v.nugget - float(np.concatenate([noise1, noise2]).mean()), 0.0)
+    # Each epoch's process nugget is the nugget less its own mean measurement
+    # variance (as in its kriging system); the smaller is what a site can keep.
+    process = max(min(v.nugget - float(noise1.mean()), v.nugget - float(noise2.mean())), 0.0)
     distance = cdist(xy1, xy2)
     i, j = np.nonzero(distance <= site_radius_m)
     if i.size < MIN_REVISIT_PAIRS:

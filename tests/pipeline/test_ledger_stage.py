@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from carbonsink.pipeline.context import RunContext
-from carbonsink.pipeline.stages.ledger import _outside_aoa_errors, _residual_corrections
+from carbonsink.pipeline.stages.ledger_biomass import outside_aoa_errors, residual_corrections
+from carbonsink.pipeline.stages.ledger_soil import hold, method_change
 from tests.conftest import SAMPLE_SURVEY
 
 REED, SEDGE, MISCANTHUS = 4, 3, 5
@@ -57,7 +58,7 @@ def test_constant_residuals_correct_each_stratum_by_its_own(ctx: RunContext) -> 
     model = _model(x, y, np.full(x.size, 10.0), residual)
     predicted_by = np.full(ctx.grid.shape, 2)
     mapped = area * 1.0
-    means, cov = _residual_corrections(ctx, strata, predicted_by, mapped, inside, [model])
+    means, cov = residual_corrections(ctx, strata, predicted_by, mapped, inside, [model])
     a_reed = float(area[inside & (strata == REED)].sum())
     a_sedge = float(area[inside & (strata == SEDGE)].sum())
     assert means["reed"] == pytest.approx(2.0 * a_reed, rel=1e-6)
@@ -82,9 +83,47 @@ def test_cells_outside_the_area_of_applicability(ctx: RunContext) -> None:
     outside[first : first + 10] = True
     outside &= inside
     model = _model(np.zeros(4), np.arange(4.0), np.full(4, 10.0), np.array([2.0, -2.0, 2.0, -2.0]))
-    variances = _outside_aoa_errors(ctx, strata, 3.0 * area, outside, [model])
+    variances = outside_aoa_errors(ctx, strata, 3.0 * area, outside, [model])
     assert set(variances) == {"reed", "sedge"}
     for name, code in (("reed", REED), ("sedge", SEDGE)):
         total = float((3.0 * area)[outside & (strata == code)].sum())
         if total > 0:
             assert variances[name] == pytest.approx((0.2 * total) ** 2, rel=1e-12)
+
+
+def test_a_change_of_lab_method_between_the_epochs(ctx: RunContext) -> None:
+    # The sample's 2020 cores are CHN (soc_pct), its 2025 cores dichromate 有机质 (om_g_kg):
+    # the later SOC carries the default 5 % method-bias SD, and the message names both.
+    first, last = (SimpleNamespace(epoch=e) for e in ctx.survey.epochs)
+    found = method_change(ctx, [first, last])  # type: ignore[list-item]
+    assert found is not None
+    sd, message = found
+    assert sd == pytest.approx(0.05)
+    assert "CHN" in message and "dichromate" in message and "method_bias_sd_pct" in message
+    # One method in both epochs: nothing to add.
+    assert method_change(ctx, [first, first]) is None  # type: ignore[list-item]
+
+
+def test_a_held_stratum_is_the_same_in_every_epoch() -> None:
+    # Two epochs × two strata; stratum 1 is held. Whatever was added to its entries (here a
+    # later-epoch term, 9 → 13, and cross terms with stratum 0), afterwards its two epochs
+    # share one variance, 9, perfectly correlated, and nothing with stratum 0.
+    joint = np.array(
+        [
+            [4.0, 1.0, 2.0, 0.5],
+            [1.0, 9.0, 0.3, 7.0],
+            [2.0, 0.3, 5.0, 1.5],
+            [0.5, 7.0, 1.5, 13.0],
+        ]
+    )
+    held = hold(joint, [1], n_epochs=2)
+    expected = np.array(
+        [
+            [4.0, 0.0, 2.0, 0.0],
+            [0.0, 9.0, 0.0, 9.0],
+            [2.0, 0.0, 5.0, 0.0],
+            [0.0, 9.0, 0.0, 9.0],
+        ]
+    )
+    np.testing.assert_array_equal(held, expected)
+    assert joint[3, 3] == 13.0  # the input is not changed

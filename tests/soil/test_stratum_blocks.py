@@ -10,7 +10,12 @@ from scipy.spatial.distance import cdist
 
 from carbonsink.errors import ConfigError
 from carbonsink.grid import Grid
-from carbonsink.soil.stratum_blocks import CoreSet, residual_variogram, stratum_blocks
+from carbonsink.soil.stratum_blocks import (
+    CoreSet,
+    _shared_parts,
+    residual_variogram,
+    stratum_blocks,
+)
 from tests.soil.fields import X0, Y0, small_grid, spherical
 
 _grid = small_grid
@@ -175,3 +180,36 @@ def test_stratum_changes_match_simulated_fields() -> None:
     assert np.all((coverage >= 0.85) & (coverage <= 0.95)), coverage
     ratio = np.mean((errors / ses) ** 2, axis=0)
     assert np.all((ratio >= 0.77) & (ratio <= 1.28)), ratio
+
+
+@pytest.mark.parametrize(("step", "nugget", "psill"), [(1.0, 1.5, 10.0), (3.0, 0.0, 7.5)])
+def test_what_two_epochs_share_comes_from_the_revisited_sites(
+    step: float, nugget: float, psill: float
+) -> None:
+    # Six sites of one stratum, revisited 1 m away; residuals about the epochs' means
+    # r1 = −5, −3, −1, 1, 3, 5 and r2 = r1 ± step (alternating, mean 0), exact values:
+    # τ² = mean(d²) − 0 = step². Variogram: nugget c0 = 2 (all of it process nugget, the
+    # cores have no SE), partial sill 10. τ²/2 comes off the shared nugget first, then off
+    # the partial sill: step 1 → τ²/2 = 0.5: nugget 1.5, sill 10; step 3 → τ²/2 = 4.5:
+    # nugget 0, sill 10 − (4.5 − 2) = 7.5.
+    x = X0 + 100.0 * np.arange(6)
+    z1 = np.arange(0.0, 12.0, 2.0)
+    z2 = z1 + 100.0 + step * np.array([1, -1, 1, -1, 1, -1])
+    groups = np.ones(6, dtype=np.int64)
+    first = (np.column_stack([x, np.full(6, Y0)]), z1, groups, np.zeros(6))
+    second = (np.column_stack([x, np.full(6, Y0 + 1.0)]), z2, groups, np.zeros(6))
+    shared, shared_nugget, record = _shared_parts(
+        first, second, spherical(2.0, 10.0, 500.0), site_radius_m=5.0
+    )
+    assert record["revisit_pairs"] == 6
+    assert record["tau2"] == pytest.approx(step**2)
+    assert shared_nugget == pytest.approx(nugget)
+    assert shared.psill == pytest.approx(psill)
+    # Fewer than 5 revisits: the nugget is not shared, the structured part is.
+    few = (first[0][:4], z1[:4], groups[:4], np.zeros(4))
+    again = (second[0][:4], z2[:4], groups[:4], np.zeros(4))
+    shared, shared_nugget, record = _shared_parts(
+        few, again, spherical(2.0, 10.0, 500.0), site_radius_m=5.0
+    )
+    assert (shared_nugget, shared.psill) == (0.0, 10.0)
+    assert math.isnan(record["tau2"])

@@ -63,6 +63,22 @@ def test_empirical_variogram_alternating_line() -> None:
     assert list(vario.to_frame().columns) == ["lag_m", "semivariance", "n_pairs"]
 
 
+def test_empirical_variogram_pairs_within_groups_only() -> None:
+    # Two surveys of the same line, 10 points each 10 m apart, the second 1 m to the north
+    # and shifted by +5 in value: within a survey the alternating line above; between
+    # them every pair would differ by 5 ± 1 — grouping leaves those out, so the
+    # semivariance is the line's and each class holds twice its pairs.
+    x = X0 + 10.0 * np.concatenate([np.arange(10), np.arange(10)])
+    y = np.concatenate([np.full(10, Y0), np.full(10, Y0 + 1.0)])
+    values = np.concatenate([np.arange(10) % 2, 5.0 + np.arange(10) % 2])
+    groups = np.repeat([2020, 2025], 10)
+    vario = empirical_variogram(x, y, values, n_lags=9, max_lag_m=90.0, groups=groups)
+    np.testing.assert_array_equal(vario.n_pairs, 2 * (10 - np.arange(1, 10)))
+    np.testing.assert_allclose(vario.semivariance, [0.5, 0.0] * 4 + [0.5])
+    with pytest.raises(InputError, match="group labels"):
+        empirical_variogram(x, y, values, groups=groups[:5])
+
+
 @pytest.mark.parametrize("name", ["spherical", "exponential", "gaussian"])
 def test_fit_variogram_recovers_an_exact_model(name: str) -> None:
     # Semivariances computed from a known model: the fit must give that model back.

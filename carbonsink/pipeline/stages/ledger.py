@@ -11,6 +11,7 @@ calls :func:`carbonsink.accounting.ledger.build_ledger`.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,11 +28,12 @@ from carbonsink.io.writers import write_csv, write_json
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.outputs import OutputFolder
 from carbonsink.pipeline.stages.epoch import EpochResults
+from carbonsink.pipeline.stages.ledger_biomass import outside_aoa_errors, residual_corrections
+from carbonsink.pipeline.stages.ledger_soil import soc_quantities
 from carbonsink.pipeline.stages.soil import soc_column
 
 if TYPE_CHECKING:
     from carbonsink.biomass.agb_map import FittedBiomassModel
-    from carbonsink.soil.stratum_blocks import StratumBlocks
 
 __all__ = [
     "epoch_ledger_inputs",
@@ -39,6 +41,8 @@ __all__ = [
     "survey_ledger",
     "write_ledger",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Change strata × class at an epoch are coded as stratum × _KEY_BASE + class.
 _KEY_BASE = 256
@@ -129,11 +133,11 @@ def _keyed_totals(
         if layers is None
         else layers[flag].values.astype(bool) & inside
     )
-    means, cov = _residual_corrections(
+    means, cov = residual_corrections(
         ctx, keys // _KEY_BASE, predicted_by, values * area, inside & ~outside, models
     )
     strata_order = list(means)
-    for stratum, variance in _outside_aoa_errors(
+    for stratum, variance in outside_aoa_errors(
         ctx, keys // _KEY_BASE, values * area, outside, models
     ).items():
         if stratum not in means:
@@ -153,131 +157,6 @@ def _keyed_totals(
         corrections={strata_order[k]: (means[strata_order[k]], float(sd[k])) for k in present},
         correction_covariance=cov[np.ix_(present, present)],
     )
-
-
-#: Fewest held-out plots of a model in a stratum for a correction of its own.
-MIN_CORRECTION_PLOTS = 2
-
-
-def _residual_corrections(
-    ctx: RunContext,
-    strata: npt.NDArray[np.int64],
-    predicted_by: npt.NDArray[np.integer],
-    mapped: npt.NDArray[np.float64],
-    inside: npt.NDArray[np.bool_],
-    models: Sequence[FittedBiomassModel],
-) -> tuple[dict[str, float], npt.NDArray[np.float64]]:
-    """Model-assisted correction of each stratum's map total, t DM, and their covariance.
-
-    For each model m the out-of-fold residuals r_i = observed − predicted of
-    its plots (spatial block CV, Mg DM/ha) are block-kriged per stratum over
-    the cells of the stratum that m predicts inside the area of
-    applicability (:func:`carbonsink.soil.stratum_blocks.stratum_blocks`,
-    universal block kriging with a stratum mean, on the variogram of the
-    residuals): the correction of stratum s is ĉ_sm = A_sm × r̄_sm (the
-    difference estimator, Särndal et al. 1992 §6.3, with the plots'
-    clustering and spatial correlation in the kriging weights and variance).
-    A stratum with fewer than :data:`MIN_CORRECTION_PLOTS` of m's plots gets
-    no correction and the variance (T_sm × RRMSE_m)², T_sm its map total and
-    RRMSE_m the model's held-out relative RMSE (all cells off by as much as a
-    plot, in one direction: conservative); a stratum m maps no biomass in
-    gets nothing. The models' terms add up (independent).
-
-    Returns
-    -------
-    (corrections, covariance)
-        Stratum name → ĉ_s (t DM) and their ``(C, C)`` covariance (t DM²).
-    """
-    from carbonsink.biomass.agb_map import MODEL_SOURCE_CODES
-    from carbonsink.soil.stratum_blocks import CoreSet, stratum_blocks
-    from carbonsink.spatial.variogram import VariogramModel
-
-    legend = ctx.survey.vegetation.by_code()
-    names = [legend[c] for c in sorted(legend)]
-    index = {name: i for i, name in enumerate(names)}
-    mean = np.zeros(len(names))
-    cov = np.zeros((len(names), len(names)))
-    used = np.zeros(len(names), dtype=bool)
-    for model in models:
-        cells = inside & (predicted_by == MODEL_SOURCE_CODES[model.name])
-        if not cells.any():
-            continue
-        frame = model.cv.predictions
-        residuals = (frame["observed"] - frame["predicted"]).to_numpy(dtype=np.float64)
-        observed_mean = float(frame["observed"].mean())
-        rrmse = float(np.sqrt(np.mean(residuals**2))) / observed_mean if observed_mean > 0 else 0.0
-        present = {legend[int(c)]: int(c) for c in np.unique(strata[cells]) if int(c) in legend}
-        fallback = VariogramModel(
-            model="spherical",
-            nugget=max(float(np.var(residuals)), 1e-9),
-            psill=1e-9 * max(float(np.var(residuals)), 1.0),
-            range_m=ctx.grid.resolution,
-        )
-        blocks = stratum_blocks(
-            [CoreSet(x=frame["x"].to_numpy(), y=frame["y"].to_numpy(), values=residuals)],
-            ctx.grid,
-            strata,
-            present,
-            variograms=[fallback],
-            mask=cells,
-            min_cores=MIN_CORRECTION_PLOTS,
-            signed=True,
-            noun="plot",
-        )
-        totals = blocks.total_t_c[0]
-        block_cov = blocks.total_covariance_t_c
-        for i, name in enumerate(blocks.strata):
-            code = present[name]
-            here = cells & (strata == code)
-            total_mapped = float(np.nansum(mapped[here]))
-            if total_mapped <= 0:
-                continue
-            k = index[name]
-            used[k] = True
-            if blocks.measured[i]:
-                mean[k] += float(totals[i])
-                for j, other in enumerate(blocks.strata):
-                    if blocks.measured[j]:
-                        cov[k, index[other]] += float(block_cov[i, j])
-            else:
-                cov[k, k] += (total_mapped * rrmse) ** 2
-    keep = np.flatnonzero(used)
-    return {names[k]: float(mean[k]) for k in keep}, cov[np.ix_(keep, keep)]
-
-
-def _outside_aoa_errors(
-    ctx: RunContext,
-    strata: npt.NDArray[np.int64],
-    mapped: npt.NDArray[np.float64],
-    outside: npt.NDArray[np.bool_],
-    models: Sequence[FittedBiomassModel],
-) -> dict[str, float]:
-    """Error variance of each stratum's map total over the cells outside every model's AOA, t DM².
-
-    No plot is like these cells (Meyer & Pebesma 2021), so no residual can
-    correct them: their error is taken as systematic within the stratum,
-    SE_s = Σ_{c outside} a_c ŷ_c × RRMSE, with ŷ_c the mapped density and
-    RRMSE the largest held-out relative RMSE of the models (RMSE / mean
-    observation: each cell's error as large, relative to its value, as a
-    plot's, and all of one sign — an upper bound), and no correction.
-    """
-    legend = ctx.survey.vegetation.by_code()
-    if not outside.any() or not models:
-        return {}
-    relative = []
-    for model in models:
-        frame = model.cv.predictions
-        rmse = float(np.sqrt(np.mean((frame["observed"] - frame["predicted"]) ** 2)))
-        mean = float(frame["observed"].mean())
-        relative.append(rmse / mean if mean > 0 else 0.0)
-    rrmse = max(relative)
-    out: dict[str, float] = {}
-    for code in np.unique(strata[outside]):
-        here = outside & (strata == code)
-        total = float(np.nansum(mapped[here]))
-        if total > 0:
-            out[legend[int(code)]] = (total * rrmse) ** 2
-    return out
 
 
 def _dom_quantity(
@@ -518,7 +397,7 @@ def survey_ledger(
     Notes
     -----
     The SOC totals of the strata are block-kriged per stratum, the first
-    and last epochs jointly (:func:`_soc_quantities`): their covariance
+    and last epochs jointly (:func:`~.ledger_soil.soc_quantities`): their covariance
     within and between the epochs replaces the survey-wide block SE.
     """
     from carbonsink.accounting.non_co2 import ch4_sensitivity
@@ -540,7 +419,7 @@ def survey_ledger(
     inputs = list(inputs)
     strata_map = results[-1].cube.cube["landcover"].values
     used = [0] if len(results) == 1 else [0, len(results) - 1]
-    soc, cross, soil_warnings, blocks = _soc_quantities(
+    soc, cross, soil_warnings, blocks = soc_quantities(
         ctx, [results[i] for i in used], [inputs[i] for i in used], strata_map, depth=depth
     )
     for i, quantity in zip(used, soc, strict=True):
@@ -580,123 +459,6 @@ def survey_ledger(
     return dataclasses.replace(
         ledger, extra={**ledger.extra, "ch4_sensitivity": sensitivity.to_dict()}
     )
-
-
-def _soc_quantities(
-    ctx: RunContext,
-    results: Sequence[EpochResults],
-    inputs: Sequence[EpochInputs],
-    strata_map: npt.NDArray[np.integer],
-    *,
-    depth: float,
-) -> tuple[list[StratumTotals], npt.NDArray[np.float64] | None, list[LedgerWarning], StratumBlocks]:
-    """Per-stratum SOC totals of the epochs with their joint covariance (docs/methodology.md §3.10).
-
-    A stratum with at least ``MIN_STRATUM_CORES`` cores in every epoch takes
-    its block-kriged mean × area (:func:`~.soil.soc_strata`). Another is
-    *held*: its total is the first epoch's SOC map total in every epoch, with
-    the SE of that map total when every cell's error is the same
-    (Σ_c σ_c a_c, an upper bound), perfectly correlated between epochs — its
-    soil adds no sink, and a ``soil-not-sampled`` warning says so.
-
-    Returns
-    -------
-    (quantities, cross, warnings, blocks)
-        One :class:`StratumTotals` per epoch, the ``(S, S)`` covariance of
-        the first and last epochs' errors (``None`` for one epoch), warnings,
-        and the block kriging itself.
-    """
-    from carbonsink.pipeline.stages.soil import soc_strata
-    from carbonsink.soil.stratum_blocks import MIN_STRATUM_CORES
-
-    column = soc_column(depth)
-    blocks = soc_strata(
-        ctx, [(r.core_stocks, r.soc_maps[depth]) for r in results], strata_map, depth_cm=depth
-    )
-    n = len(blocks.strata)
-    totals = blocks.total_t_c
-    joint = blocks.total_covariance_t_c
-    first_map = inputs[0].quantities["soc_t_c"]
-    assert isinstance(first_map, StratumTotals)
-    area = ctx.cell_area_ha.values
-    inside = ctx.inside.values.astype(bool)
-    sd = np.sqrt(np.clip(results[0].soc_maps[depth][f"{column}_variance"].values, 0.0, None))
-    legend = {name: code for code, name in ctx.survey.vegetation.by_code().items()}
-    held = [s for s, measured in zip(blocks.strata, blocks.measured, strict=True) if not measured]
-    warnings: list[LedgerWarning] = []
-    for s in held:
-        i = blocks.strata.index(s)
-        cells = inside & (strata_map == legend[s]) & np.isfinite(sd)
-        se = float((sd * area)[cells].sum())
-        totals[:, i] = first_map.totals[s]
-        for a in range(len(results)):
-            for b in range(len(results)):
-                joint[a * n + i, b * n + i] = se * se
-        if blocks.area_ha[i] > 0:
-            counts = ", ".join(
-                f"{int(c)} in {r.epoch.name}"
-                for c, r in zip(blocks.n_cores[:, i], results, strict=True)
-            )
-            warnings.append(
-                LedgerWarning(
-                    "soil-not-sampled",
-                    f"stratum {s} ({blocks.area_ha[i]:,.1f} ha) has too few soil cores of its "
-                    f"own ({counts}; {MIN_STRATUM_CORES} per epoch needed): its soil organic "
-                    f"carbon is held at the {results[0].epoch.name} map total "
-                    f"({first_map.totals[s]:,.1f} ± {se:,.1f} t C) in every epoch, so it adds "
-                    "no soil sink (zero change — conservative unless its soil is losing carbon)",
-                    where=f"SOC 0–{depth:g} cm, stratum {s}",
-                )
-            )
-    method = _method_change(ctx, results)
-    if method is not None:
-        sd, message = method
-        last = (len(results) - 1) * n
-        measured = np.where(np.array(blocks.measured), totals[-1], 0.0)  # held: no cores
-        joint[last:, last:] += sd * sd * np.outer(measured, measured)
-        warnings.append(LedgerWarning("lab-method-change", message, where=f"SOC 0–{depth:g} cm"))
-    quantities = [
-        StratumTotals(
-            totals={s: float(totals[e, i]) for i, s in enumerate(blocks.strata)},
-            covariance=joint[e * n : (e + 1) * n, e * n : (e + 1) * n],
-            held=tuple(held),
-        )
-        for e in range(len(results))
-    ]
-    cross = None if len(results) == 1 else joint[:n, n : 2 * n]
-    return quantities, cross, warnings, blocks
-
-
-def _method_change(ctx: RunContext, results: Sequence[EpochResults]) -> tuple[float, str] | None:
-    """The relative SD of a lab-method bias between the first and last epochs, and why.
-
-    When the soil tables' ``method`` columns name different organic-carbon
-    methods in the two epochs, the later epoch's SOC totals carry a common
-    relative error δ ~ N(0, σ²), σ = ``[soil] method_bias_sd_pct`` (all
-    measured strata together, t C² = σ² T_s T_t; a held stratum has no cores
-    and no method): the conversion between methods is known
-    only to a few per cent (docs/methodology.md §3.2).
-    """
-    if len(results) < 2:
-        return None
-    found = []
-    for result in (results[0], results[-1]):
-        entry = result.epoch.soil
-        table = ctx.points(entry) if entry is not None else None
-        if table is None or "method" not in table:
-            return None
-        found.append(sorted({str(m) for m in table["method"].dropna().unique()}))
-    if not found[0] or not found[1] or found[0] == found[1]:
-        return None
-    sd = ctx.survey.soil.method_bias_sd_pct / 100.0
-    first, last = results[0].epoch.name, results[-1].epoch.name
-    message = (
-        f"the organic-carbon lab method changed between the epochs ({first}: "
-        f"{', '.join(found[0])}; {last}: {', '.join(found[1])}): the {last} SOC stocks carry "
-        f"a method-bias uncertainty of {sd:.0%} of their value ([soil] method_bias_sd_pct), "
-        "common to every stratum — measure a set of samples by both methods to replace it"
-    )
-    return sd, message
 
 
 def write_ledger(ledger: Ledger, folder: OutputFolder) -> list[Path]:

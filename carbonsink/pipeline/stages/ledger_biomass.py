@@ -1,0 +1,167 @@
+"""Model-assisted corrections of the biomass map totals per stratum (docs/methodology.md §6.4).
+
+The accounting stage's AGB and DOM quantities are map totals per (stratum,
+class) key with a spatial-block bootstrap; these functions add what the
+bootstrap misses: each stratum's correction from the plots' held-out
+residuals, block-kriged over the stratum, and the error of the cells outside
+every model's area of applicability.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from carbonsink.errors import InputError, ModelError
+from carbonsink.pipeline.context import RunContext
+
+if TYPE_CHECKING:
+    from carbonsink.biomass.agb_map import FittedBiomassModel
+
+__all__ = ["MIN_CORRECTION_PLOTS", "outside_aoa_errors", "residual_corrections"]
+
+logger = logging.getLogger(__name__)
+
+
+#: Fewest held-out plots of a model in a stratum for a correction of its own.
+MIN_CORRECTION_PLOTS = 2
+
+
+def residual_corrections(
+    ctx: RunContext,
+    strata: npt.NDArray[np.int64],
+    predicted_by: npt.NDArray[np.integer],
+    mapped: npt.NDArray[np.float64],
+    inside: npt.NDArray[np.bool_],
+    models: Sequence[FittedBiomassModel],
+) -> tuple[dict[str, float], npt.NDArray[np.float64]]:
+    """Model-assisted correction of each stratum's map total, t DM, and their covariance.
+
+    For each model m the out-of-fold residuals r_i = observed − predicted of
+    its plots (spatial block CV, Mg DM/ha) are block-kriged per stratum over
+    the cells of the stratum that m predicts inside the area of
+    applicability (:func:`carbonsink.soil.stratum_blocks.stratum_blocks`,
+    universal block kriging with a stratum mean, on the variogram of the
+    residuals): the correction of stratum s is ĉ_sm = A_sm × r̄_sm (the
+    difference estimator, Särndal et al. 1992 §6.3, with the plots'
+    clustering and spatial correlation in the kriging weights and variance).
+    A stratum with fewer than :data:`MIN_CORRECTION_PLOTS` of m's plots gets
+    no correction and the variance (T_sm × RRMSE_m)², T_sm its map total and
+    RRMSE_m the model's held-out relative RMSE (all cells off by as much as a
+    plot, in one direction: conservative); a stratum m maps no biomass in
+    gets nothing. The models' terms add up (independent).
+
+    Returns
+    -------
+    (corrections, covariance)
+        Stratum name → ĉ_s (t DM) and their ``(C, C)`` covariance (t DM²).
+    """
+    from carbonsink.biomass.agb_map import MODEL_SOURCE_CODES
+    from carbonsink.soil.stratum_blocks import CoreSet, stratum_blocks
+    from carbonsink.spatial.variogram import VariogramModel
+
+    legend = ctx.survey.vegetation.by_code()
+    names = [legend[c] for c in sorted(legend)]
+    index = {name: i for i, name in enumerate(names)}
+    mean = np.zeros(len(names))
+    cov = np.zeros((len(names), len(names)))
+    used = np.zeros(len(names), dtype=bool)
+    for model in models:
+        cells = inside & (predicted_by == MODEL_SOURCE_CODES[model.name])
+        if not cells.any():
+            continue
+        frame = model.cv.predictions
+        residuals = (frame["observed"] - frame["predicted"]).to_numpy(dtype=np.float64)
+        observed_mean = float(frame["observed"].mean())
+        rrmse = float(np.sqrt(np.mean(residuals**2))) / observed_mean if observed_mean > 0 else 0.0
+        present = {legend[int(c)]: int(c) for c in np.unique(strata[cells]) if int(c) in legend}
+        fallback = VariogramModel(
+            model="spherical",
+            nugget=max(float(np.var(residuals)), 1e-9),
+            psill=1e-9 * max(float(np.var(residuals)), 1.0),
+            range_m=ctx.grid.resolution,
+        )
+        try:
+            blocks = stratum_blocks(
+                [CoreSet(x=frame["x"].to_numpy(), y=frame["y"].to_numpy(), values=residuals)],
+                ctx.grid,
+                strata,
+                present,
+                variograms=[fallback],
+                mask=cells,
+                min_cores=MIN_CORRECTION_PLOTS,
+                signed=True,
+                noun="plot",
+            )
+            measured = list(blocks.measured)
+        except (InputError, ModelError) as exc:
+            # e.g. two plots at one place: no kriged correction, the conservative variance.
+            logger.warning(
+                "no residual correction for the %s model (%s): each stratum takes the variance "
+                "(T × RRMSE)²",
+                model.name,
+                exc.problem.message,
+            )
+            blocks, measured = None, [False] * len(present)
+        mapped_total = {
+            name: float(np.nansum(mapped[cells & (strata == code)]))
+            for name, code in present.items()
+        }
+        kriged = [
+            i
+            for i, name in enumerate(present)
+            if measured[i] and mapped_total[name] > 0 and blocks is not None
+        ]
+        for i, name in enumerate(present):
+            if mapped_total[name] <= 0:
+                continue
+            k = index[name]
+            used[k] = True
+            if i in kriged:
+                assert blocks is not None
+                mean[k] += float(blocks.total_t_c[0][i])
+                for j in kriged:
+                    cov[k, index[list(present)[j]]] += float(blocks.total_covariance_t_c[i, j])
+            else:
+                cov[k, k] += (mapped_total[name] * rrmse) ** 2
+    keep = np.flatnonzero(used)
+    return {names[k]: float(mean[k]) for k in keep}, cov[np.ix_(keep, keep)]
+
+
+def outside_aoa_errors(
+    ctx: RunContext,
+    strata: npt.NDArray[np.int64],
+    mapped: npt.NDArray[np.float64],
+    outside: npt.NDArray[np.bool_],
+    models: Sequence[FittedBiomassModel],
+) -> dict[str, float]:
+    """Error variance of each stratum's map total over the cells outside every model's AOA, t DM².
+
+    No plot is like these cells (Meyer & Pebesma 2021), so no residual can
+    correct them: their error is taken as systematic within the stratum,
+    SE_s = Σ_{c outside} a_c ŷ_c × RRMSE, with ŷ_c the mapped density and
+    RRMSE the largest held-out relative RMSE of the models (RMSE / mean
+    observation: each cell's error as large, relative to its value, as a
+    plot's, and all of one sign — an upper bound), and no correction.
+    """
+    legend = ctx.survey.vegetation.by_code()
+    if not outside.any() or not models:
+        return {}
+    relative = []
+    for model in models:
+        frame = model.cv.predictions
+        rmse = float(np.sqrt(np.mean((frame["observed"] - frame["predicted"]) ** 2)))
+        mean = float(frame["observed"].mean())
+        relative.append(rmse / mean if mean > 0 else 0.0)
+    rrmse = max(relative)
+    out: dict[str, float] = {}
+    for code in np.unique(strata[outside]):
+        here = outside & (strata == code)
+        total = float(np.nansum(mapped[here]))
+        if total > 0:
+            out[legend[int(code)]] = (total * rrmse) ** 2
+    return out

@@ -1,0 +1,176 @@
+"""Per-stratum SOC totals for the ledger: block kriging of both epochs, held strata, lab method.
+
+docs/methodology.md §3.2 (a change of lab method) and §3.10 (SOC of each
+stratum from its own cores).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from carbonsink.accounting.ledger import LedgerWarning
+from carbonsink.accounting.pools import StratumTotals
+from carbonsink.accounting.simulation import EpochInputs
+from carbonsink.pipeline.context import RunContext
+from carbonsink.pipeline.stages.epoch import EpochResults
+from carbonsink.pipeline.stages.soil import soc_column
+
+if TYPE_CHECKING:
+    from carbonsink.soil.stratum_blocks import StratumBlocks
+
+__all__ = ["hold", "method_change", "soc_quantities"]
+
+
+def soc_quantities(
+    ctx: RunContext,
+    results: Sequence[EpochResults],
+    inputs: Sequence[EpochInputs],
+    strata_map: npt.NDArray[np.integer],
+    *,
+    depth: float,
+) -> tuple[list[StratumTotals], npt.NDArray[np.float64] | None, list[LedgerWarning], StratumBlocks]:
+    """Per-stratum SOC totals of the epochs with their joint covariance (docs/methodology.md §3.10).
+
+    A stratum with at least ``MIN_STRATUM_CORES`` cores in every epoch takes
+    its block-kriged mean × area (:func:`~.soil.soc_strata`). Another is
+    *held*: its total is the first epoch's SOC map total in every epoch, with
+    the SE of that map total when every cell's error is the same
+    (Σ_c σ_c a_c, an upper bound), perfectly correlated between epochs — its
+    soil adds no sink, and a ``soil-not-sampled`` warning says so.
+
+    Returns
+    -------
+    (quantities, cross, warnings, blocks)
+        One :class:`StratumTotals` per epoch, the ``(S, S)`` covariance of
+        the first and last epochs' errors (``None`` for one epoch), warnings,
+        and the block kriging itself.
+    """
+    from carbonsink.pipeline.stages.soil import soc_strata
+    from carbonsink.soil.stratum_blocks import MIN_STRATUM_CORES
+
+    column = soc_column(depth)
+    blocks = soc_strata(
+        ctx, [(r.core_stocks, r.soc_maps[depth]) for r in results], strata_map, depth_cm=depth
+    )
+    n = len(blocks.strata)
+    totals = blocks.total_t_c
+    joint = blocks.total_covariance_t_c
+    first_map = inputs[0].quantities["soc_t_c"]
+    assert isinstance(first_map, StratumTotals)
+    area = ctx.cell_area_ha.values
+    inside = ctx.inside.values.astype(bool)
+    sd = np.sqrt(np.clip(results[0].soc_maps[depth][f"{column}_variance"].values, 0.0, None))
+    legend = {name: code for code, name in ctx.survey.vegetation.by_code().items()}
+    held = [s for s, measured in zip(blocks.strata, blocks.measured, strict=True) if not measured]
+    warnings: list[LedgerWarning] = []
+    for s in held:
+        i = blocks.strata.index(s)
+        cells = inside & (strata_map == legend[s]) & np.isfinite(sd)
+        se = float((sd * area)[cells].sum())
+        totals[:, i] = first_map.totals[s]
+        for a in range(len(results)):
+            for b in range(len(results)):
+                joint[a * n + i, b * n + i] = se * se
+        if blocks.area_ha[i] > 0:
+            counts = ", ".join(
+                f"{int(c)} in {r.epoch.name}"
+                for c, r in zip(blocks.n_cores[:, i], results, strict=True)
+            )
+            warnings.append(
+                LedgerWarning(
+                    "soil-not-sampled",
+                    f"stratum {s} ({blocks.area_ha[i]:,.1f} ha) has too few soil cores of its "
+                    f"own ({counts}; {MIN_STRATUM_CORES} per epoch needed): its soil organic "
+                    f"carbon is held at the {results[0].epoch.name} map total "
+                    f"({first_map.totals[s]:,.1f} ± {se:,.1f} t C) in every epoch, so it adds "
+                    "no soil sink (zero change — conservative unless its soil is losing carbon)",
+                    where=f"SOC 0–{depth:g} cm, stratum {s}",
+                )
+            )
+    method = method_change(ctx, results)
+    if method is not None:
+        sd, message = method
+        last = (len(results) - 1) * n
+        measured = np.where(np.array(blocks.measured), totals[-1], 0.0)  # held: no cores
+        joint[last:, last:] += sd * sd * np.outer(measured, measured)
+        warnings.append(LedgerWarning("lab-method-change", message, where=f"SOC 0–{depth:g} cm"))
+    joint = hold(joint, [blocks.strata.index(s) for s in held], n_epochs=len(results))
+    quantities = [
+        StratumTotals(
+            totals={s: float(totals[e, i]) for i, s in enumerate(blocks.strata)},
+            covariance=joint[e * n : (e + 1) * n, e * n : (e + 1) * n],
+            held=tuple(held),
+        )
+        for e in range(len(results))
+    ]
+    cross = None if len(results) == 1 else joint[:n, n : 2 * n]
+    return quantities, cross, warnings, blocks
+
+
+def hold(
+    joint: npt.NDArray[np.float64], held: Sequence[int], *, n_epochs: int
+) -> npt.NDArray[np.float64]:
+    """The joint covariance with each held stratum identical in every epoch.
+
+    Parameters
+    ----------
+    joint
+        ``(E·S, E·S)`` covariance of the strata's totals, epoch-major.
+    held
+        Indices of the held strata.
+    n_epochs
+        E.
+
+    Returns
+    -------
+    numpy.ndarray
+        A copy in which every held stratum's rows and columns are 0 except
+        its own epochs' entries, all equal to its first-epoch variance: its
+        error is one and the same in every epoch (zero change in every
+        draw), and shares nothing with the other strata.
+    """
+    out = np.array(joint, dtype=np.float64, copy=True)
+    n = out.shape[0] // n_epochs
+    for i in held:
+        rows = [e * n + i for e in range(n_epochs)]
+        variance = float(out[rows[0], rows[0]])
+        out[rows, :] = 0.0
+        out[:, rows] = 0.0
+        out[np.ix_(rows, rows)] = variance
+    return out
+
+
+def method_change(ctx: RunContext, results: Sequence[EpochResults]) -> tuple[float, str] | None:
+    """The relative SD of a lab-method bias between the first and last epochs, and why.
+
+    When the soil tables' ``method`` columns name different organic-carbon
+    methods in the two epochs, the later epoch's SOC totals carry a common
+    relative error δ ~ N(0, σ²), σ = ``[soil] method_bias_sd_pct`` (all
+    measured strata together, t C² = σ² T_s T_t; a held stratum has no cores
+    and no method): the conversion between methods is known
+    only to a few per cent (docs/methodology.md §3.2).
+    """
+    if len(results) < 2:
+        return None
+    found = []
+    for result in (results[0], results[-1]):
+        entry = result.epoch.soil
+        table = ctx.points(entry) if entry is not None else None
+        if table is None or "method" not in table:
+            return None
+        found.append(sorted({str(m) for m in table["method"].dropna().unique()}))
+    if not found[0] or not found[1] or found[0] == found[1]:
+        return None
+    sd = ctx.survey.soil.method_bias_sd_pct / 100.0
+    first, last = results[0].epoch.name, results[-1].epoch.name
+    message = (
+        f"the organic-carbon lab method changed between the epochs ({first}: "
+        f"{', '.join(found[0])}; {last}: {', '.join(found[1])}): the {last} SOC stocks carry "
+        f"a method-bias uncertainty of {sd:.0%} of their value ([soil] method_bias_sd_pct), "
+        "common to every stratum — measure a set of samples by both methods to replace it"
+    )
+    return sd, message
