@@ -414,7 +414,17 @@ def classify_landcover(
     train_idx = train_idx[has_features[train_idx]]
     samples.loc[train_idx, "split"] = "train"
 
-    missing_classes = sorted(set(classes) - set(names[train_idx]))
+    # A legend class no reference sample inside the survey shows does not occur here
+    # (in this epoch): it is mapped nowhere, with 0 ha. One that has samples but none
+    # in the training split is a problem of the samples.
+    absent = sorted(set(classes) - set(names[usable]))
+    if absent:
+        logger.warning(
+            "class(es) %s have no reference sample inside the survey: they are taken as "
+            "absent and mapped nowhere (0 ha)",
+            ", ".join(absent),
+        )
+    missing_classes = sorted(set(classes) - set(names[train_idx]) - set(absent))
     if missing_classes:
         present = sorted(set(names[usable]))
         raise InputError(
@@ -458,7 +468,7 @@ def classify_landcover(
     cv = pd.DataFrame(cv_rows)
 
     model = make_forest(n_estimators, seed).fit(sample_rows[train_idx], names[train_idx])
-    order = [list(model.classes_).index(name) for name in legend]
+    fitted = [str(name) for name in model.classes_]
     stacked = features.transpose("y", "x", "feature")
     if stacked.chunks is not None:
         stacked = stacked.chunk({"feature": -1})
@@ -470,9 +480,11 @@ def classify_landcover(
         output_core_dims=[["class"]],
         dask="parallelized",
         output_dtypes=[np.float32],
-        dask_gufunc_kwargs={"output_sizes": {"class": len(legend)}},
+        dask_gufunc_kwargs={"output_sizes": {"class": len(fitted)}},
     )
-    probabilities = probabilities.isel({"class": order}).assign_coords({"class": legend})
+    probabilities = probabilities.assign_coords({"class": fitted}).reindex(
+        {"class": legend}, fill_value=np.float32(0.0)
+    )
     probabilities = probabilities.transpose("class", "y", "x").compute()
     probabilities.name = "class_probability"
     probabilities.attrs = {"units": "1", "long_name": "random-forest class probability"}
@@ -562,10 +574,16 @@ def gap_filled_probabilities(landcover: LandCover, composite: xr.Dataset) -> xr.
     rows = np.asarray(features.values)[gaps]
     complete = np.isfinite(rows).all(axis=1)
     model = landcover.model
-    order = [list(model.classes_).index(str(c)) for c in probabilities["class"].values]
+    fitted = [str(c) for c in model.classes_]
+    legend = [str(c) for c in probabilities["class"].values]
     values = probabilities.values
-    filled = np.full((int(gaps.sum()), len(order)), np.nan, dtype=np.float32)
+    filled = np.full((int(gaps.sum()), len(legend)), np.nan, dtype=np.float32)
     if complete.any():
-        filled[complete] = model.predict_proba(rows[complete])[:, order]
+        predicted = model.predict_proba(rows[complete])
+        # a legend class the forest never saw (absent from the survey) has probability 0
+        filled[complete] = 0.0
+        for k, name in enumerate(legend):
+            if name in fitted:
+                filled[complete, k] = predicted[:, fitted.index(name)]
     values[:, gaps] = filled.T
     return probabilities.copy(data=values)

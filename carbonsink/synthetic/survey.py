@@ -301,9 +301,18 @@ def survey_toml(landscape: Landscape) -> str:
             lines.append(f"root_shoot_range = [{low!r}, {high!r}]  # docs/methodology.md §2")
         if known is not None and not known.herbaceous:
             lines.append("herbaceous = false")
+        else:
+            lines.append("peak_biomass_cv = 0.0  # the synthetic world's peaks do not vary by year")
         lines += [
             f"ch4_flux_mg_m2_d = {params.ch4_flux_mg_m2_d!r}",
             "n2o_flux_mg_m2_d = 0.0  # the synthetic world emits no N2O",
         ]
-    lines += ["", "[soil]", "depths_cm = [30, 100]", 'om_to_oc = "dichromate"', ""]
+    lines += [
+        "",
+        "[soil]",
+        "depths_cm = [30, 100]",
+        'om_to_oc = "dichromate"',
+        "method_bias_sd_pct = 0.0  # the synthetic labs agree exactly (OM = 1.724 × OC)",
+        "",
+    ]
     return "\n".join(lines)

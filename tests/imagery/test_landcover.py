@@ -180,8 +180,39 @@ def test_unknown_label_names_label_and_sample() -> None:
         )
 
 
-def test_class_without_training_samples() -> None:
+def test_a_legend_class_no_sample_shows_is_absent() -> None:
+    # No reference sample is water: water does not occur in this survey. The map holds
+    # mud and reed only, water's probability is 0 everywhere and its area 0 ha (mapped and
+    # adjusted; its SE is the default Jeffreys share variance's: no finite sample proves
+    # an area of exactly 0).
     features, x, y, labels = _two_class_scene()
+    result = classify_landcover(
+        features,
+        x,
+        y,
+        labels,
+        classes={"water": 1, "mud": 2, "reed": 4},
+        cell_area_ha=1,
+        n_estimators=20,
+        cv_block_m=100.0,
+    )
+    assert set(np.unique(result.class_map.values)) == {2, 4}
+    assert float(result.probabilities.sel({"class": "water"}).max()) == 0.0
+    water = result.areas.table.loc["water"]
+    assert (water["mapped_area_ha"], water["adjusted_area_ha"]) == (0, 0)
+    assert water["se_ha"] > 0
+
+
+def test_class_with_samples_but_none_to_train_on() -> None:
+    # One water sample, at a cell with no usable observation: the class occurs but
+    # nothing can be learnt of it — an error that names it.
+    features, x, y, labels = _two_class_scene()
+    labels = labels.astype(object)
+    labels[0] = "water"
+    features = features.copy(deep=True)
+    col = int(np.flatnonzero(features["x"].values == x[0])[0])
+    row = int(np.flatnonzero(features["y"].values == y[0])[0])
+    features.values[:, row, col] = np.nan
     with pytest.raises(InputError, match="water have no training sample"):
         classify_landcover(
             features, x, y, labels, classes={"water": 1, "mud": 2, "reed": 4}, cell_area_ha=1

@@ -144,7 +144,12 @@ def test_survey_toml_schema_and_paths(root: Path, toml: dict) -> None:
     # 2020 headers carry no CRS, so the entry supplies it; 2025 headers have it.
     assert toml["epochs"][0]["lidar"][0]["crs"] == "EPSG:4547"
     assert "crs" not in toml["epochs"][1]["lidar"][0]
-    assert toml["soil"] == {"depths_cm": [30, 100], "om_to_oc": "dichromate"}
+    # The synthetic labs agree exactly (2025's OM = 1.724 × OC), so the survey says so.
+    assert toml["soil"] == {
+        "depths_cm": [30, 100],
+        "om_to_oc": "dichromate",
+        "method_bias_sd_pct": 0.0,
+    }
 
 
 def test_vegetation_table_matches_the_brief(toml: dict) -> None:
@@ -673,10 +678,12 @@ def test_dead_organic_matter_leaves_every_other_output_unchanged(root: Path) -> 
         table = pd.read_csv(root / f"plots_{epoch}.csv").drop(columns="agb_dead_g_m2")
         text = table.to_csv(index=False, lineterminator="\n").encode("utf-8")
         digests[f"plots_{epoch}.csv"] = hashlib.sha256(text).hexdigest()
-    # The survey file since gained the legend's herbaceous flags (issue 15); without them
-    # it is the file from before the dead-organic-matter pool.
+    # The survey file since gained the legend's herbaceous flags and the synthetic world's
+    # zero between-year and lab-method variability (issue 15); without those lines it is
+    # the file from before the dead-organic-matter pool.
     lines = (root / "survey.toml").read_text(encoding="utf-8").splitlines(keepends=True)
-    kept = "".join(line for line in lines if line != "herbaceous = false\n").encode("utf-8")
+    added = ("herbaceous = false", "peak_biomass_cv = 0.0", "method_bias_sd_pct = 0.0")
+    kept = "".join(line for line in lines if not line.startswith(added)).encode("utf-8")
     digests["survey.toml"] = hashlib.sha256(kept).hexdigest()
     assert {name: digests[name] for name in UNCHANGED_BY_DOM} == UNCHANGED_BY_DOM
     for epoch, expected in TRUTH_LAYERS_BEFORE_DOM.items():
