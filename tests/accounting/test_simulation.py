@@ -39,7 +39,7 @@ POOL_LIST = [
 GWP = {"CH4": 28.0, "N2O": 265.0}
 
 
-def _class(cf: float = 0.5, rs: float = 1.0) -> ClassParameters:
+def _class(cf: float = 0.5, rs: float = 1.0, peak_cv: float = 0.0) -> ClassParameters:
     return ClassParameters(
         carbon_fraction=Fixed(cf),
         root_shoot=Fixed(rs),
@@ -47,6 +47,7 @@ def _class(cf: float = 0.5, rs: float = 1.0) -> ClassParameters:
         n2o_flux_mg_m2_d=Fixed(0.0),
         ch4_source="configured",
         n2o_source="configured",
+        peak_cv=peak_cv,
     )
 
 
@@ -267,16 +268,9 @@ def test_a_herbaceous_class_carries_its_between_year_variability() -> None:
         totals=np.array([100.0, 100.0]),
         replicates=np.tile([100.0, 100.0], (4, 1)),
     )
-    herb = ClassParameters(
-        carbon_fraction=Fixed(0.5),
-        root_shoot=Fixed(1.0),
-        ch4_flux_mg_m2_d=Fixed(0.0),
-        n2o_flux_mg_m2_d=Fixed(0.0),
-        ch4_source="configured",
-        n2o_source="configured",
-        peak_cv=0.2,
+    stock = _agb_stock(
+        _keyed_epoch(keyed), {"sedge": _class(peak_cv=0.2), "reed": _class()}, 20_000
     )
-    stock = _agb_stock(_keyed_epoch(keyed), {"sedge": herb, "reed": _class()}, 20_000)
     assert stock[:, 0].mean() == pytest.approx(50.0, rel=0.01)
     assert stock[:, 0].std() == pytest.approx(10.0, rel=0.03)
     np.testing.assert_allclose(stock[:, 1], 50.0)

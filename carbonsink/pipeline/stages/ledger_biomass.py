@@ -31,6 +31,14 @@ logger = logging.getLogger(__name__)
 MIN_CORRECTION_PLOTS = 2
 
 
+def _relative_rmse(model: FittedBiomassModel) -> float:
+    """Held-out RMSE of the model's spatial CV over its mean observation (0 when that is ≤ 0)."""
+    frame = model.cv.predictions
+    rmse = float(np.sqrt(np.mean((frame["observed"] - frame["predicted"]) ** 2)))
+    mean = float(frame["observed"].mean())
+    return rmse / mean if mean > 0 else 0.0
+
+
 def residual_corrections(
     ctx: RunContext,
     strata: npt.NDArray[np.int64],
@@ -76,8 +84,7 @@ def residual_corrections(
             continue
         frame = model.cv.predictions
         residuals = (frame["observed"] - frame["predicted"]).to_numpy(dtype=np.float64)
-        observed_mean = float(frame["observed"].mean())
-        rrmse = float(np.sqrt(np.mean(residuals**2))) / observed_mean if observed_mean > 0 else 0.0
+        rrmse = _relative_rmse(model)
         present = {legend[int(c)]: int(c) for c in np.unique(strata[cells]) if int(c) in legend}
         fallback = VariogramModel(
             model="spherical",
@@ -151,13 +158,7 @@ def outside_aoa_errors(
     legend = ctx.survey.vegetation.by_code()
     if not outside.any() or not models:
         return {}
-    relative = []
-    for model in models:
-        frame = model.cv.predictions
-        rmse = float(np.sqrt(np.mean((frame["observed"] - frame["predicted"]) ** 2)))
-        mean = float(frame["observed"].mean())
-        relative.append(rmse / mean if mean > 0 else 0.0)
-    rrmse = max(relative)
+    rrmse = max(_relative_rmse(model) for model in models)
     out: dict[str, float] = {}
     for code in np.unique(strata[outside]):
         here = outside & (strata == code)
