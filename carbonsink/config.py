@@ -265,6 +265,17 @@ class SoilSection(_Model):
     #: differ (e.g. CHN dry combustion, then dichromate 有机质), % of the later
     #: epoch's SOC stock; it enters the Monte Carlo (docs/methodology.md §3.2) [U].
     method_bias_sd_pct: Annotated[float, Field(ge=0.0, le=50.0)] = 5.0
+    #: How the ledger compares the epochs' SOC: at equivalent soil mass (the
+    #: default; bulk densities are measured in every epoch) or at fixed depth
+    #: (docs/methodology.md §3.4).
+    change: Literal["equivalent-mass", "fixed-depth"] = "equivalent-mass"
+    #: Organic carbon of the sediment the floods deposit (e.g. from sediment
+    #: traps), % of dry mass: the allochthonous carbon deducted per core is the
+    #: accreted mass × this (docs/methodology.md §3.11); ``None``: all the
+    #: carbon measured in the accreted layer (conservative).
+    sediment_oc_pct: Annotated[float, Field(ge=0.0, le=60.0)] | None = None
+    #: SD of ``sediment_oc_pct`` (% OC), common to every core; ``None``: 25 % of it [U].
+    sediment_oc_sd_pct: Annotated[float, Field(ge=0.0)] | None = None
 
     @field_validator("depths_cm")
     @classmethod

@@ -31,7 +31,7 @@ def soil_stocks(
     from carbonsink.pipeline import RunContext, find_epoch
     from carbonsink.pipeline.outputs import OutputFolder
     from carbonsink.pipeline.stages.soil import epoch_core_stocks, write_core_stocks
-    from carbonsink.soil.profiles import summarize_core_stocks
+    from carbonsink.soil.core_stocks import summarize_core_stocks
 
     ctx = RunContext.build(survey)
     chosen = find_epoch(ctx.survey, epoch)

@@ -8,7 +8,7 @@ sampled interval: ``core_id``, ``depth_min``, ``depth_max`` in cm,
 ``core_id``, ``latitude``, ``longitude`` in WGS 84, the date) and optionally
 ``<study>_methods.csv``. :func:`read_ccn_cores` renames and rescales these to
 the soil table of docs/design.md §3. This module knows the format, not the
-science: stocks are computed by :mod:`carbonsink.soil.profiles`.
+science: stocks are computed by :mod:`carbonsink.soil.core_stocks`.
 """
 
 from __future__ import annotations

@@ -22,15 +22,10 @@ from carbonsink.soil.conversion import (
     fit_site_regression,
     organic_carbon_pct,
 )
+from carbonsink.soil.core_stocks import core_stocks, depth_label
 from carbonsink.soil.detectability import check_detectable, minimum_detectable_difference
 from carbonsink.soil.esm import EsmChange, EsmChangeTable, esm_change, esm_change_table
-from carbonsink.soil.profiles import (
-    EqualAreaSpline,
-    core_stocks,
-    depth_label,
-    fit_equal_area_spline,
-    layer_stocks,
-)
+from carbonsink.soil.profiles import EqualAreaSpline, fit_equal_area_spline, layer_stocks
 from carbonsink.soil.regression import sample_covariates
 from carbonsink.soil.soc_cross_validation import SocCrossValidation, cross_validate_soc
 from carbonsink.soil.soc_map import predict_soc

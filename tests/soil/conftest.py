@@ -9,7 +9,7 @@ from pyproj import Transformer
 
 from carbonsink.grid import Grid
 from carbonsink.io.tables import read_table
-from carbonsink.soil.profiles import core_stocks
+from carbonsink.soil.core_stocks import core_stocks
 
 CRS = "EPSG:32649"
 

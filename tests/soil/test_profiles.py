@@ -18,31 +18,12 @@ from carbonsink.errors import ConfigError, InputError
 from carbonsink.io.ccn import read_ccn_cores
 from carbonsink.io.tables import read_table
 from carbonsink.soil.conversion import SiteRegression
-from carbonsink.soil.profiles import (
-    core_stocks,
-    depth_label,
-    fit_equal_area_spline,
-    layer_stocks,
-)
+from carbonsink.soil.core_stocks import core_stocks, depth_label
+from carbonsink.soil.profiles import fit_equal_area_spline, layer_stocks
 from tests.conftest import PROJECT_ROOT
+from tests.soil.layers import core_layers
 
 SAMPLE = PROJECT_ROOT / "sample_data" / "junshan"
-
-
-def _core(
-    rows: list[tuple[str, float, float, float, float]], **extra: list[object]
-) -> pd.DataFrame:
-    """Layers (core_id, top, bottom, soc_pct, bd) at one place, index = CSV lines."""
-    frame = pd.DataFrame(
-        rows,
-        columns=["core_id", "depth_top_cm", "depth_bottom_cm", "soc_pct", "bulk_density_g_cm3"],
-    )
-    frame.insert(1, "x", 500_000.0)
-    frame.insert(2, "y", 3_250_000.0)
-    for name, values in extra.items():
-        frame[name] = values
-    frame.index = pd.Index(range(2, len(frame) + 2), name="line")
-    return frame
 
 
 # ------------------------------------------------------------ hand-computed
@@ -56,7 +37,7 @@ def test_layer_stock_check_value_of_the_methodology() -> None:
 @pytest.mark.parametrize("interpolation", ["spline", "linear"])
 def test_single_layer_core_gives_54(interpolation: str) -> None:
     stocks = core_stocks(
-        _core([("A", 0, 30, 1.5, 1.2)]), depths_cm=(30,), interpolation=interpolation
+        core_layers([("A", 0, 30, 1.5, 1.2)]), depths_cm=(30,), interpolation=interpolation
     )
     assert stocks.loc["A", "soc_0_30_mg_ha"] == pytest.approx(54.0, rel=1e-12)
     assert not stocks.loc["A", "extrapolated_0_30"]
@@ -68,7 +49,7 @@ def test_single_layer_core_gives_54(interpolation: str) -> None:
 def test_two_layer_core_with_a_straddling_layer(interpolation: str) -> None:
     # 0–10 cm: 2.0 % × 1.0 × 10 = 20; 10–40 cm: 1.0 % × 1.3 × 30 = 39.
     # 0–30 = 20 + 1.0 × 1.3 × 20 (two thirds of the second layer) = 46; 0–40 = 59.
-    layers = _core([("B", 0, 10, 2.0, 1.0), ("B", 10, 40, 1.0, 1.3)])
+    layers = core_layers([("B", 0, 10, 2.0, 1.0), ("B", 10, 40, 1.0, 1.3)])
     stocks = core_stocks(layers, depths_cm=(30, 40), interpolation=interpolation)
     assert stocks.loc["B", "soc_0_30_mg_ha"] == pytest.approx(46.0, rel=1e-12)
     assert stocks.loc["B", "soc_0_40_mg_ha"] == pytest.approx(59.0, rel=1e-12)
@@ -104,7 +85,7 @@ def test_coarse_fragments_and_dichromate_organic_matter() -> None:
 def test_linear_extrapolation_repeats_the_last_layer() -> None:
     # 0–20 cm at 2 % × 1.0: 40; 20–30 extended at 2 Mg C/ha per cm: +20 = 60.
     stocks = core_stocks(
-        _core([("E", 0, 10, 2.0, 1.0), ("E", 10, 20, 2.0, 1.0)]),
+        core_layers([("E", 0, 10, 2.0, 1.0), ("E", 10, 20, 2.0, 1.0)]),
         depths_cm=(30,),
         interpolation="linear",
     )
@@ -119,7 +100,7 @@ def test_spline_extrapolation_uses_the_spline_value_at_the_bottom() -> None:
     # so s̄ = (2, 2) + (1, −1)/1.06, s̄₂ = 2 − d with d = 1/1.06;
     # b = 6 (s̄₂ − s̄₁)/40 = −0.3 d; f(20) = s̄₂ + b·10/6 = 2 − 1.5 d.
     # 0–30 = 30 + 10 + 10 × (2 − 1.5/1.06) = 45.849056...
-    layers = _core([("F", 0, 10, 3.0, 1.0), ("F", 10, 20, 1.0, 1.0)])
+    layers = core_layers([("F", 0, 10, 3.0, 1.0), ("F", 10, 20, 1.0, 1.0)])
     stocks = core_stocks(layers, depths_cm=(30,), spline_lambda=0.1)
     assert stocks.loc["F", "soc_0_30_mg_ha"] == pytest.approx(40 + 10 * (2 - 1.5 / 1.06), 1e-12)
     # λ -> 0: d -> 1, f(20) = 0.5, 0–30 = 45.
@@ -132,7 +113,7 @@ def test_gap_is_bridged(interpolation: str) -> None:
     # ρ = 3 on 0–10 and 1 on 20–30, gap 10–20. Linear: the gap mean is (3 + 1)/2 = 2.
     # Spline: the problem is symmetric under z -> 30 − z, ρ -> 4 − ρ, so the linear
     # bridge runs through 2 at 15 cm and its mean is 2 as well. 0–30 = 30 + 20 + 10 = 60.
-    layers = _core([("G", 0, 10, 3.0, 1.0), ("G", 20, 30, 1.0, 1.0)])
+    layers = core_layers([("G", 0, 10, 3.0, 1.0), ("G", 20, 30, 1.0, 1.0)])
     stocks = core_stocks(layers, depths_cm=(30,), interpolation=interpolation)
     assert stocks.loc["G", "soc_0_30_mg_ha"] == pytest.approx(60.0, rel=1e-12)
     assert stocks.loc["G", "has_gap"]
@@ -141,7 +122,9 @@ def test_gap_is_bridged(interpolation: str) -> None:
 
 def test_missing_surface_layer_is_a_gap_filled_with_the_first_layer() -> None:
     # First layer 5–30 at ρ = 2: linear fills 0–5 with 2 -> 10 + 50 = 60.
-    stocks = core_stocks(_core([("H", 5, 30, 2.0, 1.0)]), depths_cm=(30,), interpolation="linear")
+    stocks = core_stocks(
+        core_layers([("H", 5, 30, 2.0, 1.0)]), depths_cm=(30,), interpolation="linear"
+    )
     assert stocks.loc["H", "has_gap"]
     assert stocks.loc["H", "soc_0_30_mg_ha"] == pytest.approx(60.0, rel=1e-12)
 
@@ -149,7 +132,7 @@ def test_missing_surface_layer_is_a_gap_filled_with_the_first_layer() -> None:
 def test_standard_errors_propagate() -> None:
     # One layer 0–30, OC 2 ± 0.1 %, BD 1.0 ± 0.05: Var = (1·30·0.1)² + (2·30·0.05)² = 18.
     one = core_stocks(
-        _core([("I", 0, 30, 2.0, 1.0)], soc_se_pct=[0.1], bulk_density_se_g_cm3=[0.05]),
+        core_layers([("I", 0, 30, 2.0, 1.0)], soc_se_pct=[0.1], bulk_density_se_g_cm3=[0.05]),
         depths_cm=(30,),
     )
     assert one.loc["I", "soc_0_30_se_mg_ha"] == pytest.approx(math.sqrt(18.0), rel=1e-12)
@@ -166,7 +149,7 @@ def test_standard_errors_propagate() -> None:
         n=40,
         om_range_pct=(0.0, 50.0),
     )
-    layers = _core([("J", 0, 10, np.nan, 1.0), ("J", 10, 20, np.nan, 1.0)], om_pct=[4.0, 2.0])
+    layers = core_layers([("J", 0, 10, np.nan, 1.0), ("J", 10, 20, np.nan, 1.0)], om_pct=[4.0, 2.0])
     two = core_stocks(
         layers, depths_cm=(20,), om_to_oc="site-regression", site_regression=regression
     )
@@ -176,7 +159,7 @@ def test_standard_errors_propagate() -> None:
 
 def test_depth_labels_and_input_untouched() -> None:
     assert [depth_label(d) for d in (30, 100.0, 22.5)] == ["30", "100", "22.5"]
-    layers = _core([("K", 0, 10, 2.0, 1.0), ("K", 10, 30, 1.0, 1.2)])
+    layers = core_layers([("K", 0, 10, 2.0, 1.0), ("K", 10, 30, 1.0, 1.2)])
     before = layers.copy()
     stocks = core_stocks(layers, depths_cm=(22.5, 30))
     # 0–22.5 = 20 + 1.0 × 1.2 × 12.5 = 35.
@@ -190,10 +173,15 @@ def test_depth_labels_and_input_untouched() -> None:
         "soc_0_22.5_mg_ha",
         "soc_0_22.5_se_mg_ha",
         "extrapolated_0_22.5",
+        "mass_0_22.5_mg_ha",
         "soc_0_30_mg_ha",
         "soc_0_30_se_mg_ha",
         "extrapolated_0_30",
+        "mass_0_30_mg_ha",
     ]
+    # Soil mass: 10 cm × 1.0 × 100 + 12.5 cm × 1.2 × 100 = 2,500 Mg/ha; to 30 cm 3,400.
+    assert stocks.loc["K", "mass_0_22.5_mg_ha"] == pytest.approx(2_500.0, rel=1e-12)
+    assert stocks.loc["K", "mass_0_30_mg_ha"] == pytest.approx(3_400.0, rel=1e-12)
     pd.testing.assert_frame_equal(layers, before)
 
 
@@ -313,7 +301,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_bad_options_are_config_errors() -> None:
-    layers = _core([("A", 0, 30, 1.5, 1.2)])
+    layers = core_layers([("A", 0, 30, 1.5, 1.2)])
     with pytest.raises(ConfigError, match="use one of dichromate, van-bemmelen"):
         core_stocks(layers, om_to_oc="loi")
     with pytest.raises(ConfigError, match="spline, linear"):

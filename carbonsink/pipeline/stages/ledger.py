@@ -31,6 +31,7 @@ from carbonsink.pipeline.stages.epoch import EpochResults
 from carbonsink.pipeline.stages.ledger_biomass import outside_aoa_errors, residual_corrections
 from carbonsink.pipeline.stages.ledger_soil import soc_quantities
 from carbonsink.pipeline.stages.soil import soc_column
+from carbonsink.pipeline.stages.soil_change import soil_basis
 
 if TYPE_CHECKING:
     from carbonsink.biomass.agb_map import FittedBiomassModel
@@ -252,8 +253,8 @@ def ledger_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[Le
     than the counted soil depth (extrapolated), and a SOC change below the
     minimum detectable difference of the core sample (docs/methodology.md §3).
     """
+    from carbonsink.soil.core_stocks import depth_label
     from carbonsink.soil.detectability import check_detectable
-    from carbonsink.soil.profiles import depth_label
 
     depth = float(ctx.profile.soil_depth_cm)
     label = depth_label(depth)
@@ -419,8 +420,14 @@ def survey_ledger(
     inputs = list(inputs)
     strata_map = results[-1].cube.cube["landcover"].values
     used = [0] if len(results) == 1 else [0, len(results) - 1]
+    basis = soil_basis(ctx, [results[i] for i in used], strata_map, depth=depth)
     soc, cross, soil_warnings, blocks = soc_quantities(
-        ctx, [results[i] for i in used], [inputs[i] for i in used], strata_map, depth=depth
+        ctx,
+        [results[i] for i in used],
+        [inputs[i] for i in used],
+        strata_map,
+        depth=depth,
+        basis=basis,
     )
     for i, quantity in zip(used, soc, strict=True):
         quantities = {**inputs[i].quantities, "soc_t_c": quantity}
@@ -445,7 +452,10 @@ def survey_ledger(
         polygon=polygon,
         error_covariance={} if cross is None else {"soc_t_c": cross},
     )
-    ledger = dataclasses.replace(ledger, extra={**ledger.extra, "soc_strata": blocks.to_dict()})
+    ledger = dataclasses.replace(
+        ledger,
+        extra={**ledger.extra, "soc_strata": blocks.to_dict(), "soil_change": basis.summary},
+    )
     if ledger.single_epoch:
         return ledger
     fluxes = {

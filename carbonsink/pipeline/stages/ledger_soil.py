@@ -20,6 +20,7 @@ from carbonsink.pipeline.stages.epoch import EpochResults
 from carbonsink.pipeline.stages.soil import soc_column
 
 if TYPE_CHECKING:
+    from carbonsink.pipeline.stages.soil_change import SoilBasis
     from carbonsink.soil.stratum_blocks import StratumBlocks
 
 __all__ = ["hold", "method_change", "soc_quantities"]
@@ -32,11 +33,14 @@ def soc_quantities(
     strata_map: npt.NDArray[np.integer],
     *,
     depth: float,
+    basis: SoilBasis | None = None,
 ) -> tuple[list[StratumTotals], npt.NDArray[np.float64] | None, list[LedgerWarning], StratumBlocks]:
     """Per-stratum SOC totals of the epochs with their joint covariance (docs/methodology.md §3.10).
 
     A stratum with at least ``MIN_STRATUM_CORES`` cores in every epoch takes
-    its block-kriged mean × area (:func:`~.soil.soc_strata`). Another is
+    its block-kriged mean × area of the counted core values (``basis``, by
+    default :func:`~.soil_change.soil_basis`: at equivalent soil mass, net of
+    allochthonous carbon, with the deduction's common error r² D Dᵀ). Another is
     *held*: its total is the first epoch's SOC map total in every epoch, with
     the SE of that map total when every cell's error is the same
     (Σ_c σ_c a_c, an upper bound), perfectly correlated between epochs — its
@@ -49,13 +53,13 @@ def soc_quantities(
         the first and last epochs' errors (``None`` for one epoch), warnings,
         and the block kriging itself.
     """
-    from carbonsink.pipeline.stages.soil import soc_strata
+    from carbonsink.pipeline.stages.soil_change import soil_basis
     from carbonsink.soil.stratum_blocks import MIN_STRATUM_CORES
 
     column = soc_column(depth)
-    blocks = soc_strata(
-        ctx, [(r.core_stocks, r.soc_maps[depth]) for r in results], strata_map, depth_cm=depth
-    )
+    if basis is None:
+        basis = soil_basis(ctx, results, strata_map, depth=depth)
+    blocks = basis.blocks
     n = len(blocks.strata)
     totals = blocks.total_t_c
     joint = blocks.total_covariance_t_c
@@ -66,7 +70,11 @@ def soc_quantities(
     sd = np.sqrt(np.clip(results[0].soc_maps[depth][f"{column}_variance"].values, 0.0, None))
     legend = {name: code for code, name in ctx.survey.vegetation.by_code().items()}
     held = [s for s, measured in zip(blocks.strata, blocks.measured, strict=True) if not measured]
-    warnings: list[LedgerWarning] = []
+    warnings: list[LedgerWarning] = list(basis.warnings)
+    if len(results) > 1 and basis.deduction_relative_sd > 0:
+        last = (len(results) - 1) * n
+        d = np.where(np.array(blocks.measured), basis.deduction_t_c, 0.0)
+        joint[last:, last:] += basis.deduction_relative_sd**2 * np.outer(d, d)
     for s in held:
         i = blocks.strata.index(s)
         cells = inside & (strata_map == legend[s]) & np.isfinite(sd)

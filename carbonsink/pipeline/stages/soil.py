@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,18 +39,25 @@ __all__ = [
 
 def soc_column(depth_cm: float) -> str:
     """The core-stock and map column of a depth: ``soc_0_30_mg_ha``."""
-    from carbonsink.soil.profiles import depth_label
+    from carbonsink.soil.core_stocks import depth_label
 
     return f"soc_0_{depth_label(depth_cm)}_mg_ha"
 
 
-def epoch_core_stocks(ctx: RunContext, epoch: Epoch) -> pd.DataFrame:
+def epoch_core_stocks(
+    ctx: RunContext,
+    epoch: Epoch,
+    *,
+    reference_mass_mg_ha: Mapping[float, float] | None = None,
+    years_since_first: float | None = None,
+) -> pd.DataFrame:
     """Core stocks of the epoch's soil table, with x/y in the survey CRS.
 
     The survey's ``[soil]`` section sets the depths, the OM -> OC conversion
-    and the depth harmonisation (see :func:`carbonsink.soil.core_stocks`).
+    and the depth harmonisation; with reference masses, the stocks at
+    equivalent soil mass too (see :func:`carbonsink.soil.core_stocks`).
     """
-    from carbonsink.soil.profiles import core_stocks
+    from carbonsink.soil.core_stocks import core_stocks
 
     if epoch.soil is None:
         raise ConfigError(
@@ -66,6 +73,8 @@ def epoch_core_stocks(ctx: RunContext, epoch: Epoch) -> pd.DataFrame:
         interpolation=section.interpolation,
         spline_lambda=section.spline_lambda,
         path=str(epoch.soil.path),
+        reference_mass_mg_ha=reference_mass_mg_ha,
+        years_since_first=years_since_first,
     )
 
 

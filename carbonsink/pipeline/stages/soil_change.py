@@ -1,0 +1,292 @@
+"""The soil change the ledger counts: equivalent soil mass, net of allochthonous carbon.
+
+docs/methodology.md §3.4 (equivalent soil mass, eq. 3.9a–b) and §3.11
+(allochthonous carbon, eq. 3.24–3.25). The first epoch's cores fix the
+reference soil mass M_ref (their mean soil mass 0–D); every core of every
+epoch is then valued at M_ref plus the sediment laid on it since the first
+survey, and the later epoch's cores lose the carbon that sediment brought.
+The strata are block-kriged from those values exactly as from fixed-depth
+stocks (§3.10).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from carbonsink.accounting.ledger import LedgerWarning
+from carbonsink.accounting.simulation import years_between
+from carbonsink.pipeline.context import RunContext
+from carbonsink.pipeline.stages.epoch import EpochResults
+from carbonsink.pipeline.stages.soil import epoch_core_stocks, soc_column, soc_strata
+
+if TYPE_CHECKING:
+    from carbonsink.soil.stratum_blocks import StratumBlocks
+
+__all__ = ["SoilBasis", "soil_basis"]
+
+FloatArray = npt.NDArray[np.float64]
+#: SD of the sediment's OC when ``[soil] sediment_oc_sd_pct`` is not given, share of it [U].
+DEFAULT_SEDIMENT_OC_RELATIVE_SD = 0.25
+
+
+@dataclass(frozen=True)
+class SoilBasis:
+    """What the ledger's SOC totals are made of, per epoch.
+
+    Attributes
+    ----------
+    basis
+        ``"equivalent-mass"`` or ``"fixed-depth"``.
+    blocks
+        The block kriging of the counted values (the first and last epochs).
+    deduction_t_c
+        ``(S,)`` allochthonous carbon deducted from each stratum's last-epoch
+        total, t C (0 where none or the stratum is held).
+    deduction_relative_sd
+        Relative SD of the deduction common to every stratum (the sediment
+        OC's), 0 when the cores' own measurement is deducted.
+    warnings
+        Conditions that move the soil sink.
+    summary
+        JSON-ready record for the ledger (``extra["soil_change"]``).
+    """
+
+    basis: str
+    blocks: StratumBlocks
+    deduction_t_c: FloatArray
+    deduction_relative_sd: float
+    warnings: list[LedgerWarning] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _counted(
+    stocks: pd.DataFrame, depth: float, values: FloatArray, se: FloatArray
+) -> pd.DataFrame:
+    """A copy of a core table whose 0–D stock and SE columns are ``values`` and ``se``."""
+    column = soc_column(depth)
+    out = stocks.copy()
+    out[column] = values
+    out[column.replace("_mg_ha", "_se_mg_ha")] = se
+    return out
+
+
+def _changes(blocks: StratumBlocks) -> dict[str, dict[str, float | None]]:
+    """Each stratum's and the project's total change (last − first epoch) and its SE, t C."""
+    totals = blocks.total_t_c
+    cov = blocks.total_covariance_t_c
+    n = len(blocks.strata)
+    last = (len(blocks.variograms) - 1) * n
+    out: dict[str, dict[str, float | None]] = {}
+    measured = np.array(blocks.measured, dtype=bool)
+    for i, s in enumerate(blocks.strata):
+        if not measured[i]:
+            out[s] = {"change_t_c": None, "se_t_c": None}
+            continue
+        var = cov[i, i] + cov[last + i, last + i] - 2.0 * cov[i, last + i]
+        out[s] = {
+            "change_t_c": float(totals[-1, i] - totals[0, i]),
+            "se_t_c": math.sqrt(max(float(var), 0.0)),
+        }
+    pick = np.concatenate([-measured.astype(float), measured.astype(float)])
+    idx = np.concatenate([np.arange(n), last + np.arange(n)])
+    sub = cov[np.ix_(idx, idx)]
+    out["total"] = {
+        "change_t_c": float((totals[-1] - totals[0])[measured].sum()),
+        "se_t_c": math.sqrt(max(float(pick @ sub @ pick), 0.0)),
+    }
+    return out
+
+
+def soil_basis(
+    ctx: RunContext,
+    results: Sequence[EpochResults],
+    strata_map: npt.NDArray[np.integer],
+    *,
+    depth: float,
+) -> SoilBasis:
+    """The counted SOC values of the cores, their block kriging and the allochthonous deduction.
+
+    Parameters
+    ----------
+    ctx
+        The run (``[soil] change``, ``sediment_oc_pct``, ``sediment_oc_sd_pct``).
+    results
+        The first and last epochs' stage results (one for a single epoch).
+    strata_map
+        ``(y, x)`` stratum codes.
+    depth
+        The counted soil depth D, cm.
+
+    Notes
+    -----
+    Equivalent mass (two epochs, the default): M_ref = mean over the first
+    epoch's cores of M(0–D); core j's value is S_j(M_ref + m_acc,j) (eq.
+    3.9a, :func:`carbonsink.soil.core_stocks.core_stocks`), minus in the
+    later epoch the allochthonous carbon A_j = m_acc,j × OC_sed / 100 (eq.
+    3.24), or the carbon measured above the marker when OC_sed is not given.
+    The deduction per stratum (eq. 3.25) is the difference of the kriged
+    totals with and without it; its sediment-OC error δ ~ N(0, r²), common
+    to every stratum, enters the Monte Carlo as r² D Dᵀ.
+    """
+    soil = ctx.survey.soil
+    first, last = results[0], results[-1]
+    if len(results) < 2 or soil.change == "fixed-depth":
+        blocks = soc_strata(
+            ctx, [(r.core_stocks, r.soc_maps[depth]) for r in results], strata_map, depth_cm=depth
+        )
+        fixed_warnings = []
+        if len(results) >= 2:
+            fixed_warnings.append(
+                LedgerWarning(
+                    "fixed-depth-soil",
+                    f"the SOC change is compared at fixed depth 0–{depth:g} cm ([soil] change = "
+                    '"fixed-depth"): sediment deposition and compaction move it without any '
+                    "carbon being sequestered, and no allochthonous carbon is deducted",
+                    where=f"SOC 0–{depth:g} cm",
+                )
+            )
+        record: dict[str, Any] = {"basis": "fixed-depth", "depth_cm": depth}
+        if len(results) >= 2:
+            record["fixed_depth"] = _changes(blocks)
+        zero = np.zeros(len(blocks.strata))
+        return SoilBasis("fixed-depth", blocks, zero, 0.0, fixed_warnings, record)
+
+    label = soc_column(depth).removeprefix("soc_0_").removesuffix("_mg_ha")
+    masses = first.core_stocks[f"mass_0_{label}_mg_ha"].to_numpy(dtype=np.float64)
+    m_ref = float(np.nanmean(masses))
+    years = years_between(first.epoch.date, last.epoch.date)
+    tables = [
+        epoch_core_stocks(
+            ctx,
+            r.epoch,
+            reference_mass_mg_ha={depth: m_ref},
+            years_since_first=None if i == 0 else years,
+        )
+        for i, r in enumerate((first, last))
+    ]
+    esm = f"esm_0_{label}_mg_ha"
+    esm_se = f"esm_0_{label}_se_mg_ha"
+    later = tables[1]
+    warnings: list[LedgerWarning] = []
+    where = f"SOC 0–{label} cm at equivalent soil mass"
+    accreted = (
+        later["accreted_mass_mg_ha"].to_numpy(dtype=np.float64)
+        if "accreted_mass_mg_ha" in later
+        else np.full(len(later), np.nan)
+    )
+    measured = np.isfinite(accreted)
+    filled = np.where(measured, accreted, float(np.nanmean(accreted)) if measured.any() else 0.0)
+    oc_sed = soil.sediment_oc_pct
+    relative_sd = 0.0
+    if not measured.any():
+        deduction = np.zeros(len(later))
+        source = "none: no accretion measured"
+        warnings.append(
+            LedgerWarning(
+                "no-accretion-data",
+                f"the {last.epoch.name} soil table records no sediment accretion (columns "
+                "accretion_cm or accretion_cm_yr): the soil change counts any carbon the floods "
+                "deposited, which VM0033 §8.2.4.2.2 requires to be deducted as allochthonous — "
+                "lay marker horizons or date cores to measure it",
+                where=where,
+            )
+        )
+    elif oc_sed is not None:
+        deduction = filled * oc_sed / 100.0
+        sd = soil.sediment_oc_sd_pct
+        relative_sd = (
+            DEFAULT_SEDIMENT_OC_RELATIVE_SD if sd is None else (sd / oc_sed if oc_sed > 0 else 0.0)
+        )
+        source = f"accreted mass × sediment OC {oc_sed:g} % ± {relative_sd * oc_sed:.2g}"
+    else:
+        # All the carbon now above the marker, including roots grown into it: conservative.
+        above = later["accreted_soc_mg_ha"].to_numpy(dtype=np.float64)
+        deduction = np.where(measured, above, float(np.nanmean(above)))
+        source = "all carbon measured above the marker horizon (conservative)"
+        warnings.append(
+            LedgerWarning(
+                "allochthonous-default",
+                "no sediment organic carbon is given ([soil] sediment_oc_pct): all the carbon "
+                "measured in the accreted sediment is deducted as allochthonous, including what "
+                "the vegetation added to it (conservative) — measure the OC of sediment traps",
+                where=where,
+            )
+        )
+    if measured.any() and not measured.all():
+        warnings.append(
+            LedgerWarning(
+                "accretion-filled",
+                f"{int((~measured).sum())} of {len(later)} {last.epoch.name} cores have no "
+                f"accretion value; they take the mean accreted soil mass of the others "
+                f"({float(np.nanmean(accreted)):,.0f} Mg/ha)",
+                where=where,
+            )
+        )
+    pairs = [(r.core_stocks, r.soc_maps[depth]) for r in (first, last)]
+    gross = [
+        _counted(t, depth, t[esm].to_numpy(dtype=np.float64), t[esm_se].to_numpy(dtype=np.float64))
+        for t in tables
+    ]
+    net_last = _counted(
+        later, depth, later[esm].to_numpy(dtype=np.float64) - deduction, later[esm_se].to_numpy()
+    )
+    blocks = soc_strata(
+        ctx, [(gross[0], pairs[0][1]), (net_last, pairs[1][1])], strata_map, depth_cm=depth
+    )
+    fixed = soc_strata(ctx, pairs, strata_map, depth_cm=depth)
+    if measured.any():
+        with_carbon = soc_strata(
+            ctx, [(gross[0], pairs[0][1]), (gross[1], pairs[1][1])], strata_map, depth_cm=depth
+        )
+        per_stratum = with_carbon.total_t_c[-1] - blocks.total_t_c[-1]
+        deduction_t_c = np.where(np.array(blocks.measured), np.nan_to_num(per_stratum), 0.0)
+    else:
+        with_carbon = blocks
+        deduction_t_c = np.zeros(len(blocks.strata))
+    extrapolated = int(sum(t[f"esm_extrapolated_0_{label}"].sum() for t in tables))
+    if extrapolated:
+        warnings.append(
+            LedgerWarning(
+                "extrapolated-cores",
+                f"{extrapolated} cores do not reach the reference soil mass "
+                f"{m_ref:,.0f} Mg/ha (plus their accreted sediment); their SOC at equivalent "
+                "mass is extrapolated below the deepest layer",
+                where=where,
+            )
+        )
+    summary: dict[str, Any] = {
+        "basis": "equivalent-mass",
+        "depth_cm": depth,
+        "reference_mass_mg_ha": m_ref,
+        "years": years,
+        "accretion": {
+            "cores": len(later),
+            "cores_measured": int(measured.sum()),
+            "mean_accretion_cm": _mean(later, "accretion_cm"),
+            "mean_accreted_mass_mg_ha": float(np.nanmean(accreted)) if measured.any() else 0.0,
+        },
+        "allochthonous": {
+            "source": source,
+            "relative_sd": relative_sd,
+            "t_c": {s: float(d) for s, d in zip(blocks.strata, deduction_t_c, strict=True)},
+            "total_t_c": float(deduction_t_c.sum()),
+        },
+        "fixed_depth": _changes(fixed),
+        "equivalent_mass": _changes(with_carbon),
+        "counted": _changes(blocks),
+    }
+    return SoilBasis("equivalent-mass", blocks, deduction_t_c, relative_sd, warnings, summary)
+
+
+def _mean(table: pd.DataFrame, column: str) -> float | None:
+    if column not in table:
+        return None
+    values = table[column].to_numpy(dtype=np.float64)
+    return float(np.nanmean(values)) if np.isfinite(values).any() else None

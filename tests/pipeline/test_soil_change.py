@@ -1,0 +1,161 @@
+"""The soil change the ledger counts: equivalent mass net of allochthonous carbon (hand cases).
+
+docs/methodology.md §3.4 (eq. 3.9a–b) and §3.11 (eq. 3.24–3.25).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from carbonsink.config import Survey, load_survey
+from carbonsink.pipeline.context import RunContext
+from carbonsink.pipeline.stages.soil import epoch_core_stocks
+from carbonsink.pipeline.stages.soil_change import soil_basis
+from tests.conftest import SAMPLE_SURVEY
+
+REED, SEDGE = 4, 3
+DEPTH = 100.0
+
+
+def _survey(tmp: Path, accretion: bool, **soil: Any) -> Survey:
+    """The sample survey with hand-made soil tables: 12 cores per epoch at the same sites.
+
+    First epoch: one layer 0–120 cm, OC 1 %, BD 1.0 → M(100) = 10,000 Mg/ha, S = 100.
+    Second epoch: 2 cm of sediment (OC 1.5 %, BD 1.0) on the same soil, 0–2 and 2–122 cm.
+    """
+    survey = load_survey(SAMPLE_SURVEY)
+    ctx = RunContext.build(survey)
+    inside = ctx.inside.values.astype(bool)
+    rows = np.linspace(20, ctx.grid.height - 20, 6).astype(int)
+    west, east = ctx.grid.width // 4, 3 * ctx.grid.width // 4
+    rows = rows[inside[rows, west] & inside[rows, east]]
+    x = np.concatenate([np.full(rows.size, ctx.grid.x[west]), np.full(rows.size, ctx.grid.x[east])])
+    y = np.concatenate([ctx.grid.y[rows], ctx.grid.y[rows]])
+    # Jitter the sites so no two cores coincide (kriging needs distinct sites).
+    x = x + np.arange(x.size) * 3.0
+    tables = []
+    for name, layers in (
+        ("2020", [(0, 120, 1.0)]),
+        ("2025", [(0, 2, 1.5), (2, 122, 1.0)]),
+    ):
+        rows_out = []
+        for j, (xj, yj) in enumerate(zip(x, y, strict=True)):
+            for top, bottom, oc in layers:
+                row = {
+                    "core_id": f"K{name}-{j:02d}",
+                    "x": xj,
+                    "y": yj,
+                    "depth_top_cm": top,
+                    "depth_bottom_cm": bottom,
+                    "bulk_density_g_cm3": 1.0,
+                    "soc_pct": oc,
+                    "method": "CHN",
+                }
+                if name == "2025" and accretion:
+                    row["accretion_cm"] = 2.0
+                rows_out.append(row)
+        path = tmp / f"soil_{name}.csv"
+        pd.DataFrame(rows_out).to_csv(path, index=False)
+        tables.append(path)
+    epochs = []
+    for e, p in zip(survey.epochs, tables, strict=True):
+        assert e.soil is not None
+        entry = e.soil.model_copy(update={"path": p, "crs": survey.crs})
+        epochs.append(e.model_copy(update={"soil": entry}))
+    return survey.model_copy(
+        update={
+            "epochs": epochs,
+            "soil": survey.soil.model_copy(update=soil),
+        }
+    )
+
+
+def _results(ctx: RunContext) -> list[Any]:
+    soc_map = xr.Dataset(
+        attrs={
+            "variogram_model": "exponential",
+            "variogram_nugget": 4.0,
+            "variogram_partial_sill": 10.0,
+            "variogram_range_m": 150.0,
+        }
+    )
+    return [
+        SimpleNamespace(epoch=e, core_stocks=epoch_core_stocks(ctx, e), soc_maps={DEPTH: soc_map})
+        for e in ctx.survey.epochs
+    ]
+
+
+def _halves(ctx: RunContext) -> np.ndarray:
+    strata = np.full(ctx.grid.shape, SEDGE, dtype=np.int64)
+    strata[:, : ctx.grid.width // 2] = REED
+    return strata
+
+
+def _areas(ctx: RunContext, strata: np.ndarray) -> dict[str, float]:
+    inside = ctx.inside.values.astype(bool)
+    area = ctx.cell_area_ha.values
+    return {
+        "reed": float(area[inside & (strata == REED)].sum()),
+        "sedge": float(area[inside & (strata == SEDGE)].sum()),
+    }
+
+
+def test_sediment_carbon_is_deducted_and_the_change_is_zero(tmp_path: Path) -> None:
+    # Every core: M_ref = 10,000; 2025 m_acc = 2 × 1.0 × 100 = 200 → z* = 102 cm,
+    # S = 1.5 × 2 + 1.0 × 100 = 103 Mg C/ha; A = 200 × 1.5 / 100 = 3 → 100 net: no change.
+    # Fixed depth 0–100: 3 + 98 = 101 → +1 Mg C/ha; ESM before the deduction +3 Mg C/ha.
+    # Deduction per stratum: 3 Mg C/ha × area, r = 0.15 / 1.5 = 0.1.
+    survey = _survey(tmp_path, True, sediment_oc_pct=1.5, sediment_oc_sd_pct=0.15)
+    ctx = RunContext.build(survey)
+    strata = _halves(ctx)
+    basis = soil_basis(ctx, _results(ctx), strata, depth=DEPTH)
+    summary = basis.summary
+    assert summary["basis"] == "equivalent-mass"
+    assert summary["reference_mass_mg_ha"] == pytest.approx(10_000.0, rel=1e-9)
+    assert summary["accretion"]["mean_accreted_mass_mg_ha"] == pytest.approx(200.0, rel=1e-9)
+    areas = _areas(ctx, strata)
+    for name, a in areas.items():
+        assert summary["counted"][name]["change_t_c"] == pytest.approx(0.0, abs=1e-6 * a)
+        assert summary["fixed_depth"][name]["change_t_c"] == pytest.approx(1.0 * a, rel=1e-6)
+        assert summary["equivalent_mass"][name]["change_t_c"] == pytest.approx(3.0 * a, rel=1e-6)
+        assert summary["allochthonous"]["t_c"][name] == pytest.approx(3.0 * a, rel=1e-6)
+    assert basis.deduction_relative_sd == pytest.approx(0.1, rel=1e-12)
+    assert [w.code for w in basis.warnings] == []
+
+
+def test_without_sediment_oc_all_carbon_above_the_marker_is_deducted(tmp_path: Path) -> None:
+    # Same cores, no [soil] sediment_oc_pct: A = S(2 cm) = 1.5 × 1.0 × 2 = 3 Mg C/ha —
+    # here the same number, with no common error and an allochthonous-default warning.
+    ctx = RunContext.build(_survey(tmp_path, True))
+    basis = soil_basis(ctx, _results(ctx), _halves(ctx), depth=DEPTH)
+    assert basis.deduction_relative_sd == 0.0
+    assert [w.code for w in basis.warnings] == ["allochthonous-default"]
+    assert basis.summary["counted"]["total"]["change_t_c"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_without_accretion_nothing_is_deducted_and_the_ledger_says_so(tmp_path: Path) -> None:
+    # No accretion column: z* = 100 cm in both epochs; 2025 S = 3 + 98 = 101 (as fixed depth).
+    ctx = RunContext.build(_survey(tmp_path, False, sediment_oc_pct=1.5))
+    strata = _halves(ctx)
+    basis = soil_basis(ctx, _results(ctx), strata, depth=DEPTH)
+    assert [w.code for w in basis.warnings] == ["no-accretion-data"]
+    assert basis.summary["allochthonous"]["total_t_c"] == 0.0
+    for name, a in _areas(ctx, strata).items():
+        assert basis.summary["counted"][name]["change_t_c"] == pytest.approx(1.0 * a, rel=1e-6)
+
+
+def test_fixed_depth_is_stated(tmp_path: Path) -> None:
+    ctx = RunContext.build(_survey(tmp_path, True, change="fixed-depth"))
+    strata = _halves(ctx)
+    basis = soil_basis(ctx, _results(ctx), strata, depth=DEPTH)
+    assert basis.basis == "fixed-depth"
+    assert [w.code for w in basis.warnings] == ["fixed-depth-soil"]
+    for name, a in _areas(ctx, strata).items():
+        assert basis.summary["fixed_depth"][name]["change_t_c"] == pytest.approx(1.0 * a, rel=1e-6)
