@@ -186,6 +186,44 @@ def uncertainty_rows(ledger: Mapping[str, Any]) -> dict[str, Any]:
     return {"pools": pools, "rows": rows}
 
 
+def soil_change_rows(ledger: Mapping[str, Any]) -> dict[str, Any] | None:
+    """SOC change per stratum at fixed depth, at equivalent mass, the deduction and the count.
+
+    From ``ledger["soil_change"]`` (docs/ledger.md); ``None`` for one epoch.
+    """
+    record = ledger.get("soil_change") or {}
+    counted = record.get("counted") or record.get("fixed_depth")
+    if not counted:
+        return None
+    fixed = record.get("fixed_depth") or {}
+    esm = record.get("equivalent_mass") or {}
+    deducted = (record.get("allochthonous") or {}).get("t_c") or {}
+    rows = []
+    for stratum, value in counted.items():
+        total = stratum == "total"
+        rows.append(
+            {
+                "stratum": stratum,
+                "fixed": fixed.get(stratum) or {},
+                "esm": esm.get(stratum) or {},
+                "deducted": (record.get("allochthonous") or {}).get("total_t_c")
+                if total
+                else deducted.get(stratum),
+                "counted": value,
+                "total": total,
+            }
+        )
+    rows.sort(key=lambda r: r["total"])
+    return {
+        "basis": record.get("basis"),
+        "depth_cm": record.get("depth_cm"),
+        "reference_mass_mg_ha": record.get("reference_mass_mg_ha"),
+        "accretion": record.get("accretion") or {},
+        "source": (record.get("allochthonous") or {}).get("source"),
+        "rows": rows,
+    }
+
+
 def _u_note(project: Mapping[str, Any]) -> str:
     """The net's U: Monte Carlo, VM0033 eq. 87–91, and the one the rule used."""
     u = project.get("uncertainty") or {}

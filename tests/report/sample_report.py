@@ -36,6 +36,38 @@ STAGE_WARNING = "3 cores are shallower than 100 cm & were extrapolated (<30 cm d
 LEGEND = {"water": 1, "mudflat": 2, "sedge": 3, "reed": 4}
 
 
+#: A ledger's ``soil_change`` record (docs/ledger.md), hand-made: sedge gains 12.5 t C at fixed
+#: depth, 20.0 at equivalent mass, of which 4.0 allochthonous; reed is held.
+SOIL_CHANGE: dict[str, Any] = {
+    "basis": "equivalent-mass",
+    "depth_cm": 100.0,
+    "reference_mass_mg_ha": 12_345.0,
+    "years": 5.0,
+    "accretion": {"cores": 9, "cores_measured": 8, "mean_accretion_cm": 1.5},
+    "allochthonous": {
+        "source": "accreted mass × sediment OC 1.2 % ± 0.1",
+        "relative_sd": 0.083,
+        "t_c": {"sedge": 4.0, "reed": 0.0},
+        "total_t_c": 4.0,
+    },
+    "fixed_depth": {
+        "sedge": {"change_t_c": 12.5, "se_t_c": 3.25},
+        "reed": {"change_t_c": None, "se_t_c": None},
+        "total": {"change_t_c": 12.5, "se_t_c": 3.25},
+    },
+    "equivalent_mass": {
+        "sedge": {"change_t_c": 20.0, "se_t_c": 2.75},
+        "reed": {"change_t_c": None, "se_t_c": None},
+        "total": {"change_t_c": 20.0, "se_t_c": 2.75},
+    },
+    "counted": {
+        "sedge": {"change_t_c": 16.0, "se_t_c": 2.85},
+        "reed": {"change_t_c": None, "se_t_c": None},
+        "total": {"change_t_c": 16.0, "se_t_c": 2.85},
+    },
+}
+
+
 def _ledger_epoch(name: str, date: dt.date, agb: float, soc: float) -> EpochInputs:
     # As in tests/accounting/test_ledger_schema.py: two strata, 10 and 5 ha.
     rng = np.random.default_rng(len(name) + date.year)
@@ -87,7 +119,10 @@ def _ledger(*, two_epochs: bool) -> dict[str, Any]:
         },
     )
     # The report reads the ledger as written to ledger.json.
-    return dict(json.loads(json.dumps(ledger.to_dict(), allow_nan=False)))
+    record = dict(json.loads(json.dumps(ledger.to_dict(), allow_nan=False)))
+    if two_epochs:
+        record["soil_change"] = SOIL_CHANGE
+    return record
 
 
 GRID = Grid.from_bounds((500_000, 3_250_000, 500_300, 3_250_200), crs=32649, resolution=10.0)

@@ -69,3 +69,17 @@ def test_profile_settings(content: ReportContent, page: str) -> None:
     assert "AR5" in text
     assert "15.0 %" in text  # buffer
     assert "100 cm" in text  # soil depth
+
+
+def test_soil_change_table(page: str, single_page: str) -> None:
+    # tests/report/sample_report.py SOIL_CHANGE: sedge 12.5 ± 3.25 fixed depth, 20.0 ± 2.75
+    # at equivalent mass, 4.0 deducted, 16.0 ± 2.85 counted; reed held (—).
+    reader = read_page(page)
+    text = reader.element_text("soil-change")
+    for value in ("12.5", "3.2", "20.0", "2.8", "4.0", "16.0"):
+        assert value in text
+    assert "—" in text
+    caption = " ".join(page.split())
+    assert "12,345 Mg ha⁻¹" in caption and "(8 of 9 cores measured its accretion)" in caption
+    assert "accreted mass × sediment OC 1.2 % ± 0.1" in caption
+    assert "soil-change" not in single_page
