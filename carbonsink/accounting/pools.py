@@ -212,7 +212,10 @@ class KeyedTotals:
     (the map is the estimate, the replicates its spread; docs/methodology.md §6),
     then adds the strata's corrections c ~ N(ĉ, Σ_c) (jointly over the
     strata, independent between epochs: each epoch's own plots), each spread
-    over its stratum's keys in proportion to their map totals.
+    over its stratum's keys in proportion to their map totals. The keys of a
+    stratum with a correction take no bootstrap spread: the difference
+    estimator's error is the correction's, whose held-out residuals already
+    hold the model-fit error (docs/methodology.md §6.4).
     """
 
     keys: tuple[tuple[str, str], ...]

@@ -194,7 +194,12 @@ def _quantity_draws(
         if isinstance(quantity, KeyedTotals):
             replicates = quantity.replicates
             boot = mc.draw(stream_name(name, KeyedTotals, epoch=epoch.name), Empirical(replicates))
-            out[name] = boot - replicates.mean(axis=0) + quantity.totals
+            spread = boot - replicates.mean(axis=0)
+            # A corrected stratum's error is its correction's (model-assisted, eq. 6.8a-b):
+            # the held-out residuals already hold the model-fit error the bootstrap measures.
+            corrected = [k for k, (s, _) in enumerate(quantity.keys) if s in quantity.corrections]
+            spread[:, corrected] = 0.0
+            out[name] = spread + quantity.totals
             if quantity.corrections:
                 shares = quantity.key_shares()
                 z = np.column_stack(

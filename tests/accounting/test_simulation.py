@@ -243,6 +243,23 @@ def test_residual_corrections_are_spread_over_their_stratum_keys() -> None:
     np.testing.assert_allclose(stock[:, 1], 20.0)
 
 
+def test_a_corrected_stratum_takes_the_correction_error_not_the_bootstrap() -> None:
+    # Replicates of both keys spread ±40 t DM (rows 10, 90, 10, 90 about a map of 50).
+    # Sedge has a correction 0 ± 10 t DM: its AGB C = 0.5 × (50 + c) → SD 5 exactly as the
+    # correction says (the bootstrap's model-fit error is inside the held-out residuals).
+    # Reed has none: 0.5 × (50 ± 40) → values 5 and 45, SD 20.
+    keyed = KeyedTotals(
+        keys=(("sedge", "sedge"), ("reed", "reed")),
+        totals=np.array([50.0, 50.0]),
+        replicates=np.array([[10.0, 10.0], [90.0, 90.0], [10.0, 10.0], [90.0, 90.0]]),
+        corrections={"sedge": (0.0, 10.0)},
+    )
+    stock = _agb_stock(_keyed_epoch(keyed), {"sedge": _class(), "reed": _class()}, 20_000)
+    assert stock[:, 0].std() == pytest.approx(5.0, rel=0.03)
+    assert set(np.round(stock[:, 1], 9)) == {5.0, 45.0}
+    assert stock[:, 1].std() == pytest.approx(20.0, rel=0.03)
+
+
 def test_correlated_residual_corrections() -> None:
     # Corrections 0 ± 10 t DM in each stratum with correlation 0.8: AGB C = 0.5 × (50 + c),
     # so SD 5 each and Corr 0.8 between the strata (20,000 draws: SD within ~2 %).
