@@ -3,7 +3,8 @@
 :func:`generate_survey` writes imagery, LiDAR, plots, soil cores, land-cover
 samples, ``survey.toml``, a README and the truth (docs/design.md §8). Modules:
 :mod:`~carbonsink.synthetic.parameters` (documented site parameters),
-:mod:`~carbonsink.synthetic.landscape` (terrain, classes, biomass, soil),
+:mod:`~carbonsink.synthetic.landscape` (terrain, classes, biomass),
+:mod:`~carbonsink.synthetic.sediment` (soil: deposition, compaction, carbon gain),
 :mod:`~carbonsink.synthetic.dead_matter` (dead organic matter),
 :mod:`~carbonsink.synthetic.imagery`, :mod:`~carbonsink.synthetic.lidar`,
 :mod:`~carbonsink.synthetic.fieldwork`, :mod:`~carbonsink.synthetic.truth`

@@ -25,9 +25,17 @@
   log 0.08 for OC and 0.04 for BD); each layer reports what a lab measures on
   the homogenised layer — mass-weighted OC and mean BD, so that ``OC × BD ×
   d`` is the true layer stock — times lab error (BD 5 %; CHN 3 %, dichromate
-  6 %). 2020 reports ``soc_pct`` (method ``CHN``); 2025 reports ``om_g_kg``
-  (有机质, method ``dichromate``, ``OM = OC × 1.724`` exactly, in g/kg).
-  60 % of the 2025 cores revisit 2020 sites (within 2 m).
+  6 %). 2020 reports ``soc_pct`` (method ``CHN``, unbiased); 2025 reports
+  ``om_g_kg`` (有机质, method ``dichromate``, ``OM = OC × 1.724`` exactly, in
+  g/kg) of ``OC × (1 + b)``: the dichromate lab's relative method bias ``b``,
+  common to every 2025 sample and drawn once per seed from N(0, 0.02²)
+  (:class:`~carbonsink.synthetic.sediment.SoilWorld`), on top of the
+  per-sample lab error. 2025 cores also record ``accretion_cm``, the sediment
+  above a marker horizon laid at the 2020 survey: the true deposit ``d`` of
+  the core's cell × ``(1 + 0.1 Z)``, at least 0, rounded to 0.1 cm (stream
+  ``"fieldwork.soil.<epoch>.accretion"``; one value per core, repeated on
+  its layers). 60 % of the 2025 cores revisit 2020 sites (within 2 m). Cores
+  are taken only on land (never in a water cell of the true class map).
 * **Land-cover samples** (``landcover_<epoch>.csv``, EPSG:32649 x/y). Random
   points inside the boundary, stratified by true class (proportional to area,
   at least 25 per class), labelled with the true class name of their cell.
@@ -58,6 +66,7 @@ from carbonsink.synthetic.random_fields import named_stream
 from carbonsink.units import G_M2_PER_MG_HA
 
 __all__ = [
+    "ACCRETION_ERROR_SD",
     "CORE_LAYERS_CM",
     "OM_TO_OC_DICHROMATE",
     "PLOTS_CRS",
@@ -80,6 +89,8 @@ SAMPLES_CRS: Final = ANALYSIS_CRS
 CORE_LAYERS_CM: Final = ((0, 10), (10, 20), (20, 30), (30, 50), (50, 70), (70, 100))
 #: The Chinese lab convention: organic matter (有机质) = organic carbon × 1.724.
 OM_TO_OC_DICHROMATE: Final = 1.724
+#: Relative SD of the accretion measured above a marker horizon.
+ACCRETION_ERROR_SD: Final = 0.1
 
 _PLOT_SHARES: Final = {
     "mudflat": 0.10,
@@ -304,8 +315,9 @@ def soil_cores(
     -------
     pandas.DataFrame
         ``core_id, lon, lat, depth_top_cm, depth_bottom_cm, bulk_density_g_cm3``,
-        then ``soc_pct`` (2020, CHN) or ``om_g_kg`` (2025, dichromate),
-        ``method`` and ``date``; the sites in EPSG:32649 are in ``attrs["sites"]``.
+        then ``soc_pct`` (2020, CHN) or ``om_g_kg`` and ``accretion_cm`` (2025,
+        dichromate), ``method`` and ``date``; the sites in EPSG:32649 are in
+        ``attrs["sites"]``.
     """
     rng = named_stream(landscape.seed, f"fieldwork.soil.{epoch.spec.name}")
     grid = landscape.grid
@@ -341,7 +353,8 @@ def soil_cores(
     x, y = x[order], y[order]
     row, col = grid.index(x, y)
     lr, lc = row + landscape.window[0], col + landscape.window[1]
-    profile = epoch.soil.at(lr, lc).scaled(
+    cell_profile = epoch.soil.at(lr, lc)
+    profile = cell_profile.scaled(
         oc_factor=np.exp(0.08 * rng.standard_normal(x.size)),
         bd_factor=np.exp(0.04 * rng.standard_normal(x.size)),
     )
@@ -350,6 +363,15 @@ def soil_cores(
     bottoms[short] = rng.choice([50, 70], size=int(short.sum()))
     modern = epoch.spec.name != "2020"
     lab_sd = 0.06 if modern else 0.03
+    world = landscape.soil_world
+    biased = epoch.spec.name == world.lab_method_bias_epoch
+    lab_factor = 1.0 + world.lab_method_bias if biased else 1.0
+    accretion = None
+    if epoch is not landscape.epochs[0]:
+        deposit = np.broadcast_to(cell_profile.deposit_cm, x.size)
+        error = named_stream(landscape.seed, f"fieldwork.soil.{epoch.spec.name}.accretion")
+        measured = deposit * (1.0 + ACCRETION_ERROR_SD * error.standard_normal(x.size))
+        accretion = np.round(np.maximum(measured, 0.0), 1)
     lon, lat = _lonlat(x, y, SOIL_CRS)
     columns: dict[str, list[object]] = {
         k: []
@@ -357,10 +379,12 @@ def soil_cores(
     }
     value_name = "om_g_kg" if modern else "soc_pct"
     columns[value_name] = []
+    if accretion is not None:
+        columns["accretion_cm"] = []
     for top, bottom in CORE_LAYERS_CM:
         oc, bd = profile.layer_means(float(top), float(bottom))
         bd_lab = np.round(bd * (1.0 + 0.05 * rng.standard_normal(x.size)), 2)
-        oc_lab = np.maximum(oc * (1.0 + lab_sd * rng.standard_normal(x.size)), 0.0)
+        oc_lab = np.maximum(oc * (1.0 + lab_sd * rng.standard_normal(x.size)), 0.0) * lab_factor
         value = np.round(oc_lab * 10.0 * OM_TO_OC_DICHROMATE, 2) if modern else np.round(oc_lab, 2)
         for i in np.flatnonzero(bottoms >= bottom):
             columns["core_id"].append(f"C{epoch.spec.name}-{i + 1:02d}")
@@ -370,6 +394,8 @@ def soil_cores(
             columns["depth_bottom_cm"].append(bottom)
             columns["bulk_density_g_cm3"].append(float(bd_lab[i]))
             columns[value_name].append(float(value[i]))
+            if accretion is not None:
+                columns["accretion_cm"].append(float(accretion[i]))
     table = pd.DataFrame(columns)
     table["method"] = "dichromate" if modern else "CHN"
     table["date"] = epoch.spec.date.isoformat()

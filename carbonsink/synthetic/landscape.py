@@ -37,13 +37,21 @@ nest in it):
    inside the class's height range, times a lognormal noise field; **LAI** is
    ``min(lai_max, lai_per_agb × AGB)`` and fractional cover
    ``1 − exp(−0.5 LAI)`` (which saturates in dense reed).
-6. **Soil.** ``OC(z) = OC_deep + (OC_0 − OC_deep) exp(−z/λ_c)`` with
+6. **Soil** (:mod:`~carbonsink.synthetic.sediment`). In 2020
+   ``OC(z) = OC_deep + (OC_0 − OC_deep) exp(−z/λ_c)`` with
    ``OC_0 = OC_c − 0.08 (z_elev − 27) + 0.45 R`` (``R`` a 200 m residual
    field no covariate explains) and ``BD(z) = BD_deep − (BD_deep − BD_0)
-   exp(−z/30)``. By 2025 carbon accumulates as ``a exp(−z/12)`` with ``a``
-   set so that the 0–30 cm gain equals ``5 yr × r`` Mg C/ha, ``r`` the mean
-   of the two epochs' class rates times a lognormal field. Stocks are
-   ``Σ OC × BD × Δz`` on 0.5 cm layers (docs/methodology.md §3).
+   exp(−z/30)``. By 2025 a sediment layer of ``d = years × rate`` cm
+   (``rate = 0.6 exp(−(z_elev − 26)/1.2)`` cm/yr × a lognormal field,
+   ≤ 2 cm/yr; BD 0.85 g/cm³, allochthonous OC ≈ 1.2 %) lies on the old
+   profile, which is compacted (old depth ``ζ`` loses ``κ e^{−ζ/20}`` of
+   its thickness, ``κ ≈ 0.05``, mass kept), and carbon accumulates as
+   ``a exp(−z/12)`` below the new surface with ``a`` set so that the
+   autochthonous gain of the 2020 0–30 cm material plus the deposit equals
+   ``years × r`` Mg C/ha, ``r`` the mean of the two epochs' class rates times
+   a lognormal field. Stocks are ``Σ OC × BD × Δz`` on layers of at most
+   0.5 cm (docs/methodology.md §3). The terrain's rise (item 2) is its own
+   smooth function of elevation, not tied to ``d``.
 7. **Dead organic matter** (Mg DM/ha). ``DOM = r_c × AGB × m`` with a per-class
    and per-epoch dead:live ratio and a persistent mean-one lognormal field
    (:mod:`~carbonsink.synthetic.dead_matter`).
@@ -52,7 +60,7 @@ nest in it):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -74,6 +82,14 @@ from carbonsink.synthetic.parameters import (
     ScaleSpec,
 )
 from carbonsink.synthetic.random_fields import gaussian_field, named_stream
+from carbonsink.synthetic.sediment import (
+    SOIL_STEP_CM,
+    SoilProfile,
+    SoilWorld,
+    draw_soil_world,
+    first_epoch_soil,
+    second_epoch_soil,
+)
 
 __all__ = [
     "ANALYSIS_CRS",
@@ -81,6 +97,7 @@ __all__ = [
     "EpochTruth",
     "Landscape",
     "SoilProfile",
+    "SoilWorld",
     "build_landscape",
 ]
 
@@ -92,12 +109,6 @@ ANALYSIS_CRS: Final = "EPSG:32649"
 RESOLUTION_M: Final = 10.0
 #: Margin of the landscape (imagery) grid around the analysis grid, m.
 MARGIN_M: Final = 200.0
-#: Thickness of the layers the true soil stocks are summed over, cm.
-SOIL_STEP_CM: Final = 0.5
-#: e-folding depth of the accumulated soil carbon, cm.
-GAIN_DECAY_CM: Final = 12.0
-#: Depth over which bulk density approaches its deep value, cm.
-BD_DEPTH_CM: Final = 30.0
 #: Light extinction coefficient of fractional cover, ``fc = 1 − exp(−k LAI)``.
 CANOPY_EXTINCTION: Final = 0.5
 
@@ -108,90 +119,6 @@ _REED_SPLIT = 28.7
 _RECOVERY_SPLIT = 28.0
 _POPLAR_GROWTH_MG_HA_YR = 3.0
 _RECOVERY_FACTOR = 0.75
-
-
-@dataclass(frozen=True)
-class SoilProfile:
-    """Parameters of the true soil profile, as arrays of any (shared) shape.
-
-    ``OC(z) = OC_deep + (OC_0 − OC_deep) e^{−z/λ} + a e^{−z/12}`` in %, and
-    ``BD(z) = BD_deep − (BD_deep − BD_0) e^{−z/30}`` in g cm⁻³, ``z`` in cm.
-    """
-
-    oc_surface_pct: FloatArray
-    oc_deep_pct: FloatArray
-    oc_decay_cm: FloatArray
-    bd_surface_g_cm3: FloatArray
-    bd_deep_g_cm3: FloatArray
-    gain_pct: FloatArray
-
-    def oc_pct(self, depth_cm: float) -> FloatArray:
-        """Organic carbon (%) at ``depth_cm``."""
-        excess = (self.oc_surface_pct - self.oc_deep_pct) * np.exp(-depth_cm / self.oc_decay_cm)
-        gain = self.gain_pct * math.exp(-depth_cm / GAIN_DECAY_CM)
-        return np.asarray(self.oc_deep_pct + excess + gain, dtype=np.float64)
-
-    def bulk_density(self, depth_cm: float) -> FloatArray:
-        """Bulk density (g cm⁻³) at ``depth_cm``."""
-        deficit = (self.bd_deep_g_cm3 - self.bd_surface_g_cm3) * math.exp(-depth_cm / BD_DEPTH_CM)
-        return np.asarray(self.bd_deep_g_cm3 - deficit, dtype=np.float64)
-
-    def _midpoints(self, top_cm: float, bottom_cm: float) -> FloatArray:
-        n = round((bottom_cm - top_cm) / SOIL_STEP_CM)
-        return top_cm + SOIL_STEP_CM * (np.arange(n, dtype=np.float64) + 0.5)
-
-    def stock_mg_ha(self, top_cm: float, bottom_cm: float) -> FloatArray:
-        """SOC stock between two depths, Mg C ha⁻¹.
-
-        Notes
-        -----
-        ``SOC = Σ OC_i [%] × BD_i [g cm⁻³] × d_i [cm]`` over layers of
-        :data:`SOIL_STEP_CM` (docs/methodology.md §3), evaluated at layer midpoints.
-        """
-        total = np.zeros(np.shape(self.oc_surface_pct), dtype=np.float64)
-        for z in self._midpoints(top_cm, bottom_cm):
-            total += self.oc_pct(float(z)) * self.bulk_density(float(z)) * SOIL_STEP_CM
-        return total
-
-    def layer_means(self, top_cm: float, bottom_cm: float) -> tuple[FloatArray, FloatArray]:
-        """What a lab measures on a homogenised layer: mass-weighted OC % and mean BD.
-
-        Their product times the thickness equals :meth:`stock_mg_ha` of the layer.
-        """
-        carbon = np.zeros(np.shape(self.oc_surface_pct), dtype=np.float64)
-        mass = np.zeros_like(carbon)
-        for z in self._midpoints(top_cm, bottom_cm):
-            bd = self.bulk_density(float(z))
-            carbon += self.oc_pct(float(z)) * bd
-            mass += bd
-        return carbon / mass, mass / len(self._midpoints(top_cm, bottom_cm))
-
-    def at(self, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> SoilProfile:
-        """The profiles of the cells ``(rows, cols)``."""
-        return SoilProfile(
-            **{name: np.asarray(getattr(self, name))[rows, cols] for name in _SOIL_FIELDS}
-        )
-
-    def scaled(self, *, oc_factor: FloatArray, bd_factor: FloatArray) -> SoilProfile:
-        """A copy with OC and BD multiplied by per-profile factors (micro-site variation)."""
-        return replace(
-            self,
-            oc_surface_pct=self.oc_surface_pct * oc_factor,
-            oc_deep_pct=self.oc_deep_pct * oc_factor,
-            gain_pct=self.gain_pct * oc_factor,
-            bd_surface_g_cm3=self.bd_surface_g_cm3 * bd_factor,
-            bd_deep_g_cm3=self.bd_deep_g_cm3 * bd_factor,
-        )
-
-
-_SOIL_FIELDS: Final = (
-    "oc_surface_pct",
-    "oc_deep_pct",
-    "oc_decay_cm",
-    "bd_surface_g_cm3",
-    "bd_deep_g_cm3",
-    "gain_pct",
-)
 
 
 @dataclass(frozen=True)
@@ -208,10 +135,16 @@ class EpochTruth:
     senescence: FloatArray
     wetness: FloatArray
     soil: SoilProfile
-    soc_0_30_mg_ha: FloatArray
+    soc_0_30_mg_ha: FloatArray  # fixed-depth stocks below the epoch's surface
     soc_0_100_mg_ha: FloatArray
     lidar_block: Polygon
     dom_mg_ha: FloatArray  # dead organic matter (litter, standing dead), Mg DM/ha
+    # Autochthonous carbon gained since the first epoch in the reference material
+    # (the first epoch's 0–30 / 0–100 cm plus the deposit), Mg C/ha; 0 in the first.
+    soc_gain_0_30_mg_ha: FloatArray
+    soc_gain_0_100_mg_ha: FloatArray
+    soc_allochthonous_mg_ha: FloatArray  # carbon of the deposited sediment, Mg C/ha
+    deposit_cm: FloatArray  # sediment deposited since the first epoch, cm
 
     @property
     def water_mask(self) -> npt.NDArray[np.bool_]:
@@ -241,6 +174,8 @@ class Landscape:
         Project boundary in EPSG:4326, counter-clockwise (RFC 7946).
     epochs
         True state per epoch, in time order.
+    soil_world
+        The soil parameters drawn once per seed (sediment, compaction, lab bias).
     """
 
     seed: int
@@ -251,6 +186,7 @@ class Landscape:
     boundary: Polygon
     boundary_lonlat: Polygon
     epochs: tuple[EpochTruth, ...]
+    soil_world: SoilWorld
 
     def crop(self, values: npt.NDArray) -> npt.NDArray:
         """Crop a landscape-grid array to the analysis grid."""
@@ -326,7 +262,7 @@ def build_landscape(seed: int, scale: ScaleSpec) -> Landscape:
     classes_2025 = _classes(elevations[1], EPOCHS[1], fields, plantations, year=2025)
 
     blocks = _lidar_blocks(boundary, outer, scale.lidar_cover_fraction)
-    soil_2020 = _soil_2020(elevation_2020, classes_2020, fields)
+    soil_2020 = first_epoch_soil(elevation_2020, classes_2020, fields)
     agb_2020 = _agb(elevations[0], classes_2020, fields, year=2020, agb_2020=None, cleared=None)
     cleared = (classes_2020 == CLASS_BY_NAME["poplar"].code) & (
         classes_2025 != CLASS_BY_NAME["poplar"].code
@@ -335,7 +271,17 @@ def build_landscape(seed: int, scale: ScaleSpec) -> Landscape:
         elevations[1], classes_2025, fields, year=2025, agb_2020=agb_2020, cleared=cleared
     )
     years = (EPOCHS[1].date - EPOCHS[0].date).days / 365.25
-    soil_2025 = _soil_gain(soil_2020, classes_2020, classes_2025, fields, years=years)
+    soil_world = draw_soil_world(seed)
+    soil_2025 = second_epoch_soil(
+        soil_2020,
+        classes_2020,
+        classes_2025,
+        elevation_2020,
+        fields["soc_gain"],
+        seed=seed,
+        world=soil_world,
+        years=years,
+    )
 
     dead = dom_multiplier(seed, shape, resolution_m=RESOLUTION_M)
 
@@ -364,6 +310,10 @@ def build_landscape(seed: int, scale: ScaleSpec) -> Landscape:
                 soc_0_100_mg_ha=soil.stock_mg_ha(0.0, 100.0),
                 lidar_block=block,
                 dom_mg_ha=dom_density(classes, agb, dead, epoch_index=index),
+                soc_gain_0_30_mg_ha=soil.reference_gain_mg_ha(30.0),
+                soc_gain_0_100_mg_ha=soil.reference_gain_mg_ha(100.0),
+                soc_allochthonous_mg_ha=soil.allochthonous_mg_ha(),
+                deposit_cm=np.broadcast_to(soil.deposit_cm, shape).astype(np.float64),
             )
         )
     return Landscape(
@@ -375,6 +325,7 @@ def build_landscape(seed: int, scale: ScaleSpec) -> Landscape:
         boundary=boundary,
         boundary_lonlat=boundary_lonlat,
         epochs=tuple(epochs),
+        soil_world=soil_world,
     )
 
 
@@ -638,56 +589,3 @@ def _wetness(elevation: FloatArray, spec: EpochSpec, fields: dict[str, FloatArra
     """Surface wetness of the background (0 dry – 1 saturated): wet near the lake."""
     logistic = 1.0 / (1.0 + np.exp(-(spec.water_level_m + 0.6 - elevation) / 0.25))
     return np.clip(logistic + 0.25 * fields["wetness"], 0.0, 1.0)
-
-
-# ---------------------------------------------------------------------- soil
-def _soil_2020(
-    elevation: FloatArray, classes: npt.NDArray[np.int8], fields: dict[str, FloatArray]
-) -> SoilProfile:
-    oc_class = np.zeros(elevation.shape)
-    decay = np.zeros(elevation.shape)
-    bd_class = np.zeros(elevation.shape)
-    for params in CLASSES:
-        cls = classes == params.code
-        oc_class[cls] = params.soc_surface_pct
-        decay[cls] = params.soc_decay_cm
-        bd_class[cls] = params.bd_surface_g_cm3
-    oc_deep = np.clip(0.55 + 0.08 * fields["soc_deep"], 0.35, 0.8)
-    oc_surface = oc_class - 0.08 * (elevation - 27.0) + 0.45 * fields["soc_residual"]
-    oc_surface = np.clip(oc_surface, np.maximum(0.8, oc_deep + 0.2), 4.0)
-    bd_surface = np.clip(bd_class + 0.05 * fields["bd_surface"], 0.8, 1.2)
-    bd_deep = np.clip(1.42 + 0.04 * fields["bd_deep"], 1.3, 1.5)
-    return SoilProfile(
-        oc_surface_pct=oc_surface,
-        oc_deep_pct=oc_deep,
-        oc_decay_cm=decay * np.exp(0.1 * fields["soc_decay"]),
-        bd_surface_g_cm3=bd_surface,
-        bd_deep_g_cm3=bd_deep,
-        gain_pct=np.zeros(elevation.shape),
-    )
-
-
-def _soil_gain(
-    soil: SoilProfile,
-    classes_1: npt.NDArray[np.int8],
-    classes_2: npt.NDArray[np.int8],
-    fields: dict[str, FloatArray],
-    *,
-    years: float,
-) -> SoilProfile:
-    """Add the accumulated carbon ``a e^{−z/12}`` with a 0–30 cm gain of ``years × rate``."""
-    rate_1 = np.zeros(classes_1.shape)
-    rate_2 = np.zeros(classes_2.shape)
-    for params in CLASSES:
-        rate_1[classes_1 == params.code] = params.soc_gain_mg_ha_yr
-        rate_2[classes_2 == params.code] = params.soc_gain_mg_ha_yr
-    sd = 0.25
-    rate = 0.5 * (rate_1 + rate_2) * np.exp(sd * fields["soc_gain"] - sd**2 / 2)
-    unit = replace(
-        soil,
-        oc_surface_pct=np.zeros(classes_1.shape),
-        oc_deep_pct=np.zeros(classes_1.shape),
-        gain_pct=np.ones(classes_1.shape),
-    )
-    per_unit = unit.stock_mg_ha(0.0, 30.0)  # Mg C/ha of a unit-amplitude gain in 0–30 cm
-    return replace(soil, gain_pct=rate * years / per_unit)

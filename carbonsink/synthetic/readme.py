@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from carbonsink.synthetic.fieldwork import dead_matter_plot_count, nominal_plot_counts
+from carbonsink.synthetic.fieldwork import (
+    ACCRETION_ERROR_SD,
+    dead_matter_plot_count,
+    nominal_plot_counts,
+)
 from carbonsink.synthetic.landscape import (
     ANALYSIS_CRS,
     RESOLUTION_M,
@@ -21,6 +25,22 @@ from carbonsink.synthetic.parameters import (
     EPOCHS,
     GWP_CH4_AR5,
     Scale,
+)
+from carbonsink.synthetic.sediment import (
+    COMPACTION_DEPTH_CM,
+    COMPACTION_MEAN,
+    COMPACTION_RANGE,
+    DEPOSITION_ELEVATION_M,
+    DEPOSITION_LOG_SD,
+    DEPOSITION_MAX_CM_YR,
+    DEPOSITION_RATE_CM_YR,
+    DEPOSITION_SCALE_M,
+    GAIN_DECAY_CM,
+    LAB_METHOD_BIAS_SD,
+    SEDIMENT_BD_G_CM3,
+    SEDIMENT_OC_LOG_SD,
+    SEDIMENT_OC_MEAN_PCT,
+    SEDIMENT_OC_SD_PCT,
 )
 from carbonsink.units import CO2_PER_C
 
@@ -60,8 +80,8 @@ _FILES = (
     (
         "`soil_<epoch>.csv`",
         "soil-core layers: `core_id, lon, lat, depth_top_cm, depth_bottom_cm, "
-        "bulk_density_g_cm3`, `soc_pct` (2020, CHN) or `om_g_kg` (2025, dichromate 有机质), "
-        "`method, date`",
+        "bulk_density_g_cm3`, `soc_pct` (2020, CHN) or `om_g_kg` (2025, dichromate 有机质) "
+        "and `accretion_cm` (2025: sediment above the 2020 marker horizon), `method, date`",
         "EPSG:4326",
     ),
     (
@@ -133,6 +153,16 @@ def readme_text(landscape: Landscape, *, scale: Scale, totals: dict[str, Any]) -
     nominal = nominal_plot_counts(landscape.scale.n_plots)
     dead_plots = {name: dead_matter_plot_count(n) for name, n in nominal.items()}
     dead_text = ", ".join(f"{name} {n}" for name, n in dead_plots.items())
+    world = totals["soil_world"]
+    rate_formula = (
+        f"`rate = {DEPOSITION_RATE_CM_YR:g} × exp(−(z − {DEPOSITION_ELEVATION_M:g} m)"
+        f"/{DEPOSITION_SCALE_M:g} m) × M`"
+    )
+    stock_header = (
+        "| epoch | area (ha) | AGB C (t) | BGB C (t) | DOM C (t) | "
+        "SOC 0–30 fixed depth (t) | SOC 0–100 fixed depth (t) |"
+    )
+    delta = sink["delta_c_t_c_yr"]
     return f"""# Junshan wetland demonstration (synthetic)
 
 A synthetic survey of a Junshan-like freshwater floodplain on East Dongting
@@ -164,7 +194,10 @@ geographic. Heights everywhere are on the Yellow Sea 1985 datum.
 ≈ 32 m upland: `z = 24 + 8 s^1.2 + 0.6 F₁ + 0.15 F₂` (`s` the normalised
 distance from the lake, `F` unit Gaussian random fields made by filtering
 white noise, correlation lengths 300 m and 50 m), with meandering channels up
-to 2.5 m deep carved in. Sediment raises the ground by up to ≈ 4 cm by 2025.
+to 2.5 m deep carved in. The terrain rises by up to ≈ 4 cm by 2025
+(`Δz = 5 yr × 8 mm/yr × e^(−(z − 24)/2.5)`, a smooth function of
+elevation; the soil's own deposit and compaction are described under
+**Soil**).
 Water lies below the lake level; above it the classes are zoned on a noisy
 elevation (mudflat < 25.9 m < sedge < 27.6 m < reed / miscanthus < 30.2 m <
 poplar), plus rectangular poplar plantations on the 27–30 m beach. Three of
@@ -200,14 +233,42 @@ r_{last.name} / r_{first.name} (1.2 in reed and Miscanthus, 1 elsewhere). Cleare
 poplar stands take the ratio of the class they recover as. DOM carbon =
 DOM × CF (CF = {CARBON_FRACTION}); `C_veg` above is live vegetation only.
 
-**Soil.** `OC(z) = OC_deep + (OC_0 − OC_deep) e^(−z/λ)` with a class- and
-elevation-dependent surface value plus a 200 m residual field that no
-covariate explains (0.8–4 %), `OC_deep` ≈ 0.55 %; bulk density rises from
-0.8–1.2 at the surface to 1.3–1.5 g/cm³ at depth (`e^(−z/30)`). By 2025,
-carbon `a e^(−z/12)` is added with the 0–30 cm gain = years × rate (table;
-mean of the two epochs' classes, × a lognormal field); bulk density is
-unchanged, so fixed-depth and equivalent-soil-mass changes agree. True
-stocks sum `OC % × BD × Δz` over {SOIL_STEP_CM:g} cm layers.
+**Soil.** In {first.name}, `OC(z) = OC_deep + (OC_0 − OC_deep) e^(−z/λ)` with a
+class- and elevation-dependent surface value plus a 200 m residual field that
+no covariate explains (0.8–4 %), `OC_deep` ≈ 0.55 %; bulk density rises from
+0.8–1.2 at the surface to 1.3–1.5 g/cm³ at depth (`e^(−z/30)`).
+
+**Deposition, compaction and carbon gain to {last.name}** (a depositional
+floodplain). By {last.name} a layer of new sediment of thickness
+`d = years × rate` lies on the {first.name} surface, with
+{rate_formula}
+cm/yr (`z` the {first.name} elevation, `M` a mean-one lognormal field, SD of
+log {DEPOSITION_LOG_SD:g}, 100 m correlation; clipped to
+0–{DEPOSITION_MAX_CM_YR:g} cm/yr): on this seed a mean of
+{world["mean_deposit_cm"]:.2f} cm ({world["mean_deposition_rate_cm_yr"]:.2f} cm/yr) over the
+land inside the boundary, more under open water. The sediment has bulk
+density {SEDIMENT_BD_G_CM3:g} g/cm³ and organic carbon `OC_sed = μ_sed × M'` (`M'` a
+mean-one lognormal field, SD of log {SEDIMENT_OC_LOG_SD:g}), μ_sed the world's
+mean, drawn once per seed from N({SEDIMENT_OC_MEAN_PCT:g}, {SEDIMENT_OC_SD_PCT:g}²) %
+(here {world["sediment_oc_pct_mean"]:.3f} %). That carbon is **allochthonous** —
+made elsewhere and brought by the floods, not removed from the atmosphere by
+the project: `C_allo = d × BD_sed × OC_sed` Mg C/ha (1 cm × 1 g/cm³ × 1 % =
+1 Mg C/ha). The old profile is compacted under the new load: a layer at old
+depth ζ loses the fraction `κ e^(−ζ/{COMPACTION_DEPTH_CM:g} cm)` of its thickness, its mass and
+OC % unchanged (its BD rises by `1/(1 − κ e^(−ζ/{COMPACTION_DEPTH_CM:g}))`), with κ a 200 m
+field of mean {COMPACTION_MEAN:g} in {COMPACTION_RANGE[0]:g}–{COMPACTION_RANGE[1]:g}
+(mean {world["compaction"]:.4f} here), so old depth ζ now lies at
+`z = d + ζ − {COMPACTION_DEPTH_CM:g} κ (1 − e^(−ζ/{COMPACTION_DEPTH_CM:g}))`. Autochthonous carbon
+`a e^(−z/{GAIN_DECAY_CM:g})` is added to OC %, `z` below the new surface (so it also grows
+into the sediment), with `a` set so that the carbon gained in the **reference
+material** — the {first.name} 0–30 cm material plus the sediment deposited on
+it, the new depths 0 … z(30) — is years × rate (table; mean of the two epochs'
+classes, × a lognormal field). A fixed-depth comparison therefore counts the
+sediment's carbon and the compaction (the {last.name} 0–30 cm holds the
+sediment and less of the old profile, at a higher BD); an equivalent-soil-mass
+comparison that deducts the allochthonous carbon finds the autochthonous
+gain. True stocks sum `OC % × BD × Δz` over layers of at most
+{SOIL_STEP_CM:g} cm, the sediment and the old material apart.
 
 **Imagery.** Reflectance = fc × canopy + (1 − fc) × background (wet/dry mud)
 with NIR rising and saturating with LAI and a senescent fraction per class;
@@ -251,16 +312,27 @@ acceptable there.
 {landscape.scale.n_cores} soil cores per epoch (layers 0–10, 10–20, 20–30,
 30–50, 50–70, 70–100 cm; 15 % stop at 50 or 70 cm) sample the cell's true
 profile × a micro-site factor, with lab error (BD 5 %, CHN 3 %, dichromate
-6 %); 2025 reports organic matter `om_g_kg = OC % × 10 × 1.724`; 60 % of the
-2025 cores revisit 2020 sites. {landscape.scale.n_samples} land-cover samples
-per epoch, stratified by true class.
+6 %); 2025 reports organic matter `om_g_kg = OC % × (1 + b) × 10 × 1.724`, with
+`b` the dichromate lab's relative method bias, common to every {last.name} sample
+and drawn once per seed from N(0, {LAB_METHOD_BIAS_SD:g}²) (b = {world["lab_method_bias"]:+.4f}
+here, in `truth/totals.json`; the {first.name} CHN lab is unbiased). {last.name}
+cores also record `accretion_cm`, the sediment above a marker horizon laid at
+the {first.name} survey: true `d` × (1 + {ACCRETION_ERROR_SD:g} Z), at least 0, to
+0.1 cm (one value per core, repeated on its layers). Cores are taken on land
+only. 60 % of the 2025 cores revisit 2020 sites. {landscape.scale.n_samples}
+land-cover samples per epoch, stratified by true class.
 
 ## Truth
 
 `truth/truth_<epoch>.nc`: `class` (1 water, 2 mudflat, 3 sedge, 4 reed,
 5 miscanthus, 6 poplar), `elevation_m`, `canopy_height_m`, `agb_mg_ha`,
 `bgb_mg_ha`, `veg_c_mg_ha`, `dom_mg_ha` (dead organic matter, Mg DM/ha),
-`soc_0_30_mg_ha`, `soc_0_100_mg_ha`,
+`soc_0_30_mg_ha`, `soc_0_100_mg_ha` (fixed-depth stocks below the epoch's
+surface), `soc_gain_0_30_mg_ha`, `soc_gain_0_100_mg_ha` (autochthonous carbon
+gained since {first.name} in the reference material — the {first.name} 0–30 /
+0–100 cm material plus the sediment deposited on it; 0 in {first.name}),
+`soc_allochthonous_mg_ha` (`d × BD_sed × OC_sed`; 0 in {first.name}),
+`deposit_cm` (`d`; 0 in {first.name}),
 `soc_surface_pct`, `lai`, `fractional_cover`, `water_mask` (at the image
 dates), `inside_boundary` (cell centre inside the boundary), `lidar_coverage`
 (cell centre inside the flight block).
@@ -270,23 +342,34 @@ dates), `inside_boundary` (cell centre inside the boundary), `lidar_coverage`
 
 - class areas (ha); pool totals in t C (`stocks_t_c`): `agb_c = Σ A·AGB·CF`,
   `bgb_c = Σ A·BGB·CF`, `veg_c` (live AGB + BGB), `dom_c = Σ A·DOM·CF` (dead
-  organic matter), `soc_0_30`, `soc_0_100`; AGB (t DM) inside and outside the
-  LiDAR block;
+  organic matter), `soc_0_30`, `soc_0_100` (fixed depth), `soc_gain_0_30`,
+  `soc_gain_0_100` (autochthonous gain), `soc_allochthonous`; AGB (t DM)
+  inside and outside the LiDAR block;
 - `ΔC_pool = (stock_{last.name} − stock_{first.name}) / years` (`delta_c_t_c_yr`,
   every pool including `dom_c`), years = days between the reference dates /
-  365.25 = {sink["years"]:.4f};
+  365.25 = {sink["years"]:.4f}; the soil pools `soc_0_30` and `soc_0_100` are
+  the **true autochthonous change** (Δ`soc_gain` / years) — what a ledger must
+  find; `soc_0_30_fixed_depth` and `soc_0_100_fixed_depth` are the fixed-depth
+  stock changes and `soc_allochthonous` the sediment's carbon, per year;
 - removals = 44/12 × (ΔC_agb + ΔC_bgb + ΔC_soc_0_100 + ΔC_dom) (t CO2e/yr);
 - CH4 = Σ_class area_{last.name} × flux × 365 × 1e-5 × {GWP_CH4_AR5:g} (AR5)
   (t CO2e/yr), using the {last.name} class areas;
 - net = removals − CH4;
 - for a ledger that does not count dead organic matter:
   `removals_without_dom_t_co2e_yr` = 44/12 × (ΔC_agb + ΔC_bgb + ΔC_soc_0_100)
-  and `net_without_dom_t_co2e_yr` = that − CH4.
+  and `net_without_dom_t_co2e_yr` = that − CH4;
+- `soil_world`: μ_sed (`sediment_oc_pct_mean`), BD_sed, mean κ
+  (`compaction`), the lab-method bias `b` and its epoch, and the mean deposit
+  of the land inside the boundary.
 
-| epoch | area (ha) | AGB C (t) | BGB C (t) | DOM C (t) | SOC 0–30 (t) | SOC 0–100 (t) |
+{stock_header}
 |---|---|---|---|---|---|---|
 {stock_rows}
 
+Soil 0–100 cm: autochthonous change {delta["soc_0_100"]:+.1f} t C/yr (counted in the
+removals); fixed-depth change {delta["soc_0_100_fixed_depth"]:+.1f} t C/yr; allochthonous
+carbon deposited {delta["soc_allochthonous"]:+.1f} t C/yr (0–30 cm: autochthonous
+{delta["soc_0_30"]:+.1f}, fixed depth {delta["soc_0_30_fixed_depth"]:+.1f} t C/yr).
 True dead-organic-matter change ΔC_dom = {sink["delta_c_t_c_yr"]["dom_c"]:+.2f} t C/yr
 ({CO2_PER_C * sink["delta_c_t_c_yr"]["dom_c"]:+.1f} t CO2e/yr).
 True sink {first.name}→{last.name}: removals {sink["removals_t_co2e_yr"]:.1f} t CO2e/yr,

@@ -7,9 +7,21 @@ in it — whatever their true class:
     ΔC_p,s = Σ_{c ∈ s, inside} a_c (D_p,c(t2) − D_p,c(t1)) / years
 
 for each pool p with density D in ``truth_<epoch>.nc`` (``agb_c`` = AGB × CF,
-``bgb_c`` = BGB × CF, ``dom_c`` = DOM × CF, ``soc_0_100``, ``soc_0_30``),
-``a_c`` the true cell area (ha) and years as in ``totals.json``; removals_s =
-44/12 × Σ of the pools the ledger counts.
+``bgb_c`` = BGB × CF, ``dom_c`` = DOM × CF), ``a_c`` the true cell area (ha)
+and years as in ``totals.json``; removals_s = 44/12 × Σ of the pools the
+ledger counts. The soil pools are scored against the true autochthonous
+change, as ``totals.json`` counts them:
+
+    ΔC_soc_0_D,s = Σ_{c ∈ s, inside} a_c (G_D,c(t2) − G_D,c(t1)) / years
+
+with ``G_D`` = ``soc_gain_0_D_mg_ha`` (D = 30 or 100), the carbon gained
+since the first epoch in the reference material (the first epoch's 0–D cm
+plus the sediment deposited on it; 0 in the first epoch) — not the
+fixed-depth difference of ``soc_0_D_mg_ha``, which also holds the
+allochthonous carbon of the deposit and the effect of compaction. Truth
+written before the soil learnt deposition has no gain layers; there the
+fixed-depth difference is the autochthonous change (no deposit, no
+compaction) and is used instead.
 """
 
 from __future__ import annotations
@@ -33,8 +45,13 @@ LEDGER_POOLS: Final = {
     "agb": ("agb_mg_ha", True),
     "bgb": ("bgb_mg_ha", True),
     "dom": ("dom_mg_ha", True),
-    "soc_0_100": ("soc_0_100_mg_ha", False),
-    "soc_0_30": ("soc_0_30_mg_ha", False),
+    "soc_0_100": ("soc_gain_0_100_mg_ha", False),
+    "soc_0_30": ("soc_gain_0_30_mg_ha", False),
+}
+#: Fixed-depth layer of a soil gain layer, for truth written without the gain layers.
+_FIXED_DEPTH: Final = {
+    "soc_gain_0_100_mg_ha": "soc_0_100_mg_ha",
+    "soc_gain_0_30_mg_ha": "soc_0_30_mg_ha",
 }
 
 
@@ -66,7 +83,8 @@ def stratum_sink(
     -------
     dict
         Stratum (and ``"total"``) → pool → ΔC (t C/yr), and
-        ``"removals_t_co2e_yr"``.
+        ``"removals_t_co2e_yr"``; the soil pools are the autochthonous change
+        (module docstring).
 
     Raises
     ------
@@ -93,6 +111,8 @@ def stratum_sink(
         change = {}
         for pool in pools:
             layer, carbon = LEDGER_POOLS[pool]
+            if layer not in last.data_vars and layer in _FIXED_DEPTH:
+                layer = _FIXED_DEPTH[layer]  # truth without deposition
             delta = last[layer].values.astype(np.float64) - first[layer].values.astype(np.float64)
             change[pool] = delta * (fraction if carbon else 1.0) * cell_area_ha / years
     out: dict[str, dict[str, float]] = {}

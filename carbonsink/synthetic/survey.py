@@ -29,6 +29,11 @@ from carbonsink.synthetic.landscape import ANALYSIS_CRS, RESOLUTION_M, Landscape
 from carbonsink.synthetic.lidar import LIDAR_CRS, write_lidar
 from carbonsink.synthetic.parameters import CLASSES, SCALES, Scale
 from carbonsink.synthetic.readme import readme_text
+from carbonsink.synthetic.sediment import (
+    LAB_METHOD_BIAS_SD,
+    SEDIMENT_OC_MEAN_PCT,
+    SEDIMENT_OC_SD_PCT,
+)
 from carbonsink.synthetic.truth import write_truth
 
 __all__ = ["DEFAULT_SEED", "SurveySummary", "generate_survey", "survey_toml"]
@@ -127,7 +132,8 @@ def generate_survey(
     Notes
     -----
     The generative model is described in the module docstrings of
-    :mod:`carbonsink.synthetic.landscape`, :mod:`~carbonsink.synthetic.dead_matter`,
+    :mod:`carbonsink.synthetic.landscape`, :mod:`~carbonsink.synthetic.sediment`,
+    :mod:`~carbonsink.synthetic.dead_matter`,
     :mod:`~carbonsink.synthetic.imagery`,
     :mod:`~carbonsink.synthetic.lidar`, :mod:`~carbonsink.synthetic.fieldwork`
     and :mod:`~carbonsink.synthetic.truth`, and in the README.md written into
@@ -253,8 +259,11 @@ def survey_toml(landscape: Landscape) -> str:
     -------
     str
         TOML text: ``[survey]``, two ``[[epochs]]``, ``[vegetation.classes.*]``
-        with the truth's carbon fraction, root:shoot and CH4 flux, and ``[soil]``.
+        with the truth's carbon fraction, root:shoot and CH4 flux, and ``[soil]``
+        (the later lab's method-bias SD and the sediment OC prior of the
+        synthetic world, :mod:`~carbonsink.synthetic.sediment`).
     """
+    last = landscape.epochs[-1].spec.name
     lines = [
         "# Synthetic Junshan-like survey written by carbonsink.synthetic; see README.md.",
         "# The truth/ folder is the known answer, not an input.",
@@ -312,7 +321,12 @@ def survey_toml(landscape: Landscape) -> str:
         "[soil]",
         "depths_cm = [30, 100]",
         'om_to_oc = "dichromate"',
-        "method_bias_sd_pct = 0.0  # the synthetic labs agree exactly (OM = 1.724 × OC)",
+        f"method_bias_sd_pct = {100 * LAB_METHOD_BIAS_SD!r}  "
+        f"# the synthetic {last} lab's bias is drawn from N(0, {100 * LAB_METHOD_BIAS_SD:g} %)",
+        f"sediment_oc_pct = {SEDIMENT_OC_MEAN_PCT!r}  # OC of the deposited sediment, from "
+        f"sediment traps; the world's mean is drawn from N({SEDIMENT_OC_MEAN_PCT:g}, "
+        f"{SEDIMENT_OC_SD_PCT:g}²)",
+        f"sediment_oc_sd_pct = {SEDIMENT_OC_SD_PCT!r}",
         "",
     ]
     return "\n".join(lines)

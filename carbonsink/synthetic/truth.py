@@ -14,15 +14,31 @@ from exactly the float32 values written to the NetCDF files:
   LiDAR coverage mask;
 * pool totals (t C): agb_c = Σ A × agb × CF, bgb_c = Σ A × bgb × CF,
   veg_c = Σ A × veg_c_mg_ha (live vegetation only), soc_0_30 = Σ A ×
-  soc_0_30_mg_ha, soc_0_100 = Σ A × soc_0_100_mg_ha, dom_c = Σ A × dom × CF
-  (dead organic matter), with CF = 0.47;
+  soc_0_30_mg_ha, soc_0_100 = Σ A × soc_0_100_mg_ha (fixed-depth stocks below
+  the epoch's surface), dom_c = Σ A × dom × CF (dead organic matter), with
+  CF = 0.47; and soc_gain_0_30 = Σ A × soc_gain_0_30_mg_ha, soc_gain_0_100 =
+  Σ A × soc_gain_0_100_mg_ha (autochthonous carbon gained since the first
+  epoch in the reference material — the first epoch's 0–30 / 0–100 cm
+  material plus the sediment deposited on it; 0 in the first epoch) and
+  soc_allochthonous = Σ A × soc_allochthonous_mg_ha (carbon of that sediment,
+  d × BD_sed × OC_sed; 0 in the first epoch);
 * ΔC_pool = (total_2025 − total_2020) / years (t C/yr), with years =
-  days between the epochs' reference dates / 365.25;
+  days between the epochs' reference dates / 365.25, for the vegetation and
+  DOM pools; the soil pools soc_0_30 and soc_0_100 are the TRUE
+  AUTOCHTHONOUS change, Δ soc_gain_0_30 / years and Δ soc_gain_0_100 / years
+  (what an equivalent-soil-mass ledger that deducts the allochthonous carbon
+  must find); soc_0_30_fixed_depth and soc_0_100_fixed_depth are the
+  fixed-depth stock changes (which include the deposited sediment and the
+  compaction) and soc_allochthonous the deposited sediment's carbon, per year;
 * removals = 44/12 × (ΔC_agb_c + ΔC_bgb_c + ΔC_soc_0_100 + ΔC_dom_c)
   (t CO2e/yr), the pools of :data:`REMOVAL_POOLS`;
 * CH4 = Σ_k area_k(2025) × F_k × 365 × 1e-5 × 28 (t CO2e/yr), F_k the class
   flux in mg CH4 m⁻² d⁻¹, GWP AR5 = 28, class areas of the later epoch;
 * net = removals − CH4;
+* soil_world: the soil parameters drawn for the seed — sediment_oc_pct_mean
+  (μ_sed), sediment_bd_g_cm3, compaction (mean κ), lab_method_bias (b) and
+  its epoch — and mean_deposit_cm, the area-weighted mean deposit of the
+  last epoch's land (non-water) cells inside the boundary;
 * for comparison with a ledger that does not count dead organic matter:
   removals_without_dom = 44/12 × (ΔC_agb_c + ΔC_bgb_c + ΔC_soc_0_100) and
   net_without_dom = removals_without_dom − CH4 (the definitions before the
@@ -41,7 +57,13 @@ import xarray as xr
 
 from carbonsink.io.writers import write_json, write_netcdf
 from carbonsink.synthetic.landscape import EpochTruth, Landscape
-from carbonsink.synthetic.parameters import CARBON_FRACTION, CLASSES, GWP_CH4_AR5
+from carbonsink.synthetic.parameters import (
+    CARBON_FRACTION,
+    CLASS_BY_NAME,
+    CLASSES,
+    GWP_CH4_AR5,
+)
+from carbonsink.synthetic.sediment import COMPACTION_DEPTH_CM
 from carbonsink.units import CO2_PER_C, T_HA_YR_PER_MG_M2_D
 
 __all__ = ["REMOVAL_POOLS", "REMOVAL_POOLS_WITHOUT_DOM", "totals", "truth_dataset", "write_truth"]
@@ -64,6 +86,25 @@ _FLOAT_LAYERS: Final = (
     ),
     ("soc_0_30_mg_ha", "Mg C ha-1", "true soil organic carbon stock 0-30 cm"),
     ("soc_0_100_mg_ha", "Mg C ha-1", "true soil organic carbon stock 0-100 cm"),
+    (
+        "soc_gain_0_30_mg_ha",
+        "Mg C ha-1",
+        "true autochthonous soil organic carbon gained since the first epoch in the "
+        "reference material: the first epoch's 0-30 cm soil plus the sediment deposited on it",
+    ),
+    (
+        "soc_gain_0_100_mg_ha",
+        "Mg C ha-1",
+        "true autochthonous soil organic carbon gained since the first epoch in the "
+        "reference material: the first epoch's 0-100 cm soil plus the sediment deposited on it",
+    ),
+    (
+        "soc_allochthonous_mg_ha",
+        "Mg C ha-1",
+        "true allochthonous carbon of the sediment deposited since the first epoch, "
+        "deposit x BD_sed x OC_sed",
+    ),
+    ("deposit_cm", "cm", "true thickness of the sediment deposited since the first epoch"),
     ("soc_surface_pct", "%", "true soil organic carbon at the surface"),
     ("lai", "1", "true leaf area index"),
     ("fractional_cover", "1", "true fractional vegetation cover, 1 - exp(-0.5 LAI)"),
@@ -105,6 +146,10 @@ def truth_dataset(landscape: Landscape, epoch: EpochTruth) -> xr.Dataset:
         "dom_mg_ha": crop(epoch.dom_mg_ha),
         "soc_0_30_mg_ha": crop(epoch.soc_0_30_mg_ha),
         "soc_0_100_mg_ha": crop(epoch.soc_0_100_mg_ha),
+        "soc_gain_0_30_mg_ha": crop(epoch.soc_gain_0_30_mg_ha),
+        "soc_gain_0_100_mg_ha": crop(epoch.soc_gain_0_100_mg_ha),
+        "soc_allochthonous_mg_ha": crop(epoch.soc_allochthonous_mg_ha),
+        "deposit_cm": crop(epoch.deposit_cm),
         "soc_surface_pct": crop(epoch.soil.oc_pct(0.0)),
         "lai": crop(epoch.lai),
         "fractional_cover": crop(epoch.fractional_cover),
@@ -202,6 +247,9 @@ def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, A
             "soc_0_30": total("soc_0_30_mg_ha"),
             "soc_0_100": total("soc_0_100_mg_ha"),
             "dom_c": total("dom_mg_ha") * CARBON_FRACTION,
+            "soc_gain_0_30": total("soc_gain_0_30_mg_ha"),
+            "soc_gain_0_100": total("soc_gain_0_100_mg_ha"),
+            "soc_allochthonous": total("soc_allochthonous_mg_ha"),
         }
         class_area = {c.name: float(np.sum(weights[classes == c.code])) for c in CLASSES}
         out["epochs"][epoch.spec.name] = {
@@ -219,7 +267,14 @@ def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, A
     years = landscape.years
     s1 = out["epochs"][first.name]["stocks_t_c"]
     s2 = out["epochs"][last.name]["stocks_t_c"]
-    delta = {pool: (s2[pool] - s1[pool]) / years for pool in s1}
+    change = {pool: (s2[pool] - s1[pool]) / years for pool in s1}
+    delta = {pool: change[pool] for pool in ("agb_c", "bgb_c", "veg_c")}
+    delta["soc_0_30"] = change["soc_gain_0_30"]  # the true autochthonous change
+    delta["soc_0_100"] = change["soc_gain_0_100"]
+    delta["dom_c"] = change["dom_c"]
+    delta["soc_0_30_fixed_depth"] = change["soc_0_30"]
+    delta["soc_0_100_fixed_depth"] = change["soc_0_100"]
+    delta["soc_allochthonous"] = change["soc_allochthonous"]
     removals = CO2_PER_C * sum(delta[pool] for pool in REMOVAL_POOLS)
     removals_without_dom = CO2_PER_C * sum(delta[pool] for pool in REMOVAL_POOLS_WITHOUT_DOM)
     areas_2 = out["epochs"][last.name]["area_ha"]
@@ -250,12 +305,22 @@ def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, A
         "area": "true (ellipsoidal) cell area in ha, Grid.cell_area_ha",
         "stocks_t_c": "sum over inside cells of density [Mg/ha] x cell area [ha]; "
         "agb_c = AGB x CF, bgb_c = BGB x CF, dom_c = DOM x CF (dead organic matter: litter "
-        "and standing dead), CF = 0.47; veg_c = live AGB + BGB carbon (no DOM); values as "
+        "and standing dead), CF = 0.47; veg_c = live AGB + BGB carbon (no DOM); soc_0_30 and "
+        "soc_0_100 are fixed-depth stocks below the epoch's surface; soc_gain_0_30 and "
+        "soc_gain_0_100 the autochthonous carbon gained since the first epoch in the reference "
+        "material (the first epoch's 0-30 / 0-100 cm plus the sediment deposited on it); "
+        "soc_allochthonous the carbon of that sediment (deposit x BD_sed x OC_sed); values as "
         "stored (float32) in truth_<epoch>.nc",
         "agb_t_dm": "sum of agb_mg_ha x cell area, split by the epoch's lidar_coverage mask",
         "delta_c_t_c_yr": "(stock_2025 - stock_2020) / years, years = days between the "
-        "epochs' dates / 365.25",
-        "removals_t_co2e_yr": "44/12 x (delta agb_c + delta bgb_c + delta soc_0_100 + delta dom_c)",
+        "epochs' dates / 365.25; soc_0_30 and soc_0_100 are the true autochthonous change, "
+        "(soc_gain_2025 - soc_gain_2020) / years, which an equivalent-soil-mass ledger that "
+        "deducts the allochthonous sediment carbon must find; soc_0_30_fixed_depth and "
+        "soc_0_100_fixed_depth the fixed-depth stock changes (they include the deposited "
+        "sediment and the compaction of the old profile); soc_allochthonous the carbon "
+        "deposited with the sediment, per year",
+        "removals_t_co2e_yr": "44/12 x (delta agb_c + delta bgb_c + delta soc_0_100 + delta "
+        "dom_c), soc_0_100 the autochthonous change",
         "removals_without_dom_t_co2e_yr": "44/12 x (delta agb_c + delta bgb_c + delta "
         "soc_0_100): the removals without the dead-organic-matter pool, to score a ledger "
         "that does not count DOM",
@@ -263,9 +328,38 @@ def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, A
         "x GWP 28 (AR5)",
         "net_t_co2e_yr": "removals - CH4",
         "net_without_dom_t_co2e_yr": "removals_without_dom - CH4",
+        "soil_world": "parameters drawn for the seed: sediment_oc_pct_mean = the world's mean "
+        "OC of the deposited sediment (% OC, drawn from N(1.2, 0.1^2)); lab_method_bias = b, "
+        "the lab_method_bias_epoch lab reads OC x (1 + b) (b drawn from N(0, 0.02^2)); "
+        "compaction = mean kappa inside the boundary (old depth z loses kappa exp(-z/20 cm) "
+        "of its thickness); mean_deposit_cm = area-weighted mean deposit over the last "
+        "epoch's land (non-water) cells inside the boundary",
     }
+    out["soil_world"] = _soil_world(landscape, datasets[last.name])
     out["seed"] = landscape.seed
     return out
+
+
+def _soil_world(landscape: Landscape, ds: xr.Dataset) -> dict[str, Any]:
+    """The ``soil_world`` block of ``totals.json`` (means over the last epoch's land inside)."""
+    world = landscape.soil_world
+    inside = ds["inside_boundary"].values.astype(bool)
+    land = inside & (ds["class"].values != CLASS_BY_NAME["water"].code)
+    weights = np.where(land, landscape.grid.cell_area_ha, 0.0)
+    deposit = float(np.sum(ds["deposit_cm"].values.astype(np.float64) * weights) / weights.sum())
+    kappa = np.broadcast_to(landscape.epochs[-1].soil.compaction, landscape.landscape_grid.shape)
+    inside_weights = np.where(inside, landscape.grid.cell_area_ha, 0.0)
+    compaction = float(np.sum(landscape.crop(kappa) * inside_weights) / inside_weights.sum())
+    return {
+        "sediment_oc_pct_mean": world.sediment_oc_pct_mean,
+        "sediment_bd_g_cm3": world.sediment_bd_g_cm3,
+        "compaction": compaction,
+        "compaction_depth_cm": COMPACTION_DEPTH_CM,
+        "lab_method_bias": world.lab_method_bias,
+        "lab_method_bias_epoch": world.lab_method_bias_epoch,
+        "mean_deposit_cm": deposit,
+        "mean_deposition_rate_cm_yr": deposit / landscape.years,
+    }
 
 
 def write_truth(landscape: Landscape, out_dir: Path) -> tuple[list[Path], dict[str, Any]]:

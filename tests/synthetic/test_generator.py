@@ -6,7 +6,11 @@ arithmetic written beside each assertion — never from the generator's output,
 with one labelled exception: the regression guard that the dead-organic-matter
 change left every other file of the generator byte-identical holds sha256
 values (and the removals and net) of the files the generator wrote before that
-change (``UNCHANGED_BY_DOM`` and the constants beside it).
+change (``UNCHANGED_BY_DOM`` and the constants beside it). Since the soil learnt
+sediment deposition (carbonsink.synthetic.sediment) the guard leaves out what
+deposition legitimately changes — the 2025 soil table's BD, OM and accretion, the
+2025 soil layers of the truth and the soil term of the removals — and checks the
+rest against values of the generator before deposition.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ from shapely.geometry import shape
 from carbonsink.errors import ConfigError
 from carbonsink.grid import Grid
 from carbonsink.synthetic import SurveySummary, generate_survey
+from carbonsink.synthetic.fieldwork import CORE_LAYERS_CM
+from carbonsink.synthetic.landscape import build_landscape
+from carbonsink.synthetic.parameters import SCALES
+from carbonsink.synthetic.scoring import stratum_sink
 
 SEED = 20240830
 
@@ -144,11 +152,14 @@ def test_survey_toml_schema_and_paths(root: Path, toml: dict) -> None:
     # 2020 headers carry no CRS, so the entry supplies it; 2025 headers have it.
     assert toml["epochs"][0]["lidar"][0]["crs"] == "EPSG:4547"
     assert "crs" not in toml["epochs"][1]["lidar"][0]
-    # The synthetic labs agree exactly (2025's OM = 1.724 × OC), so the survey says so.
+    # The 2025 lab's relative method bias is drawn from N(0, 0.02²), i.e. an SD of 2 %;
+    # the deposited sediment's OC prior is the world's N(1.2, 0.1²) % (sediment traps).
     assert toml["soil"] == {
         "depths_cm": [30, 100],
         "om_to_oc": "dichromate",
-        "method_bias_sd_pct": 0.0,
+        "method_bias_sd_pct": 2.0,
+        "sediment_oc_pct": 1.2,
+        "sediment_oc_sd_pct": 0.1,
     }
 
 
@@ -234,7 +245,10 @@ def test_truth_values_in_methodology_ranges(truth: dict[str, xr.Dataset]) -> Non
 def test_soil_accumulates_and_poplar_is_cleared(truth: dict[str, xr.Dataset]) -> None:
     a, b = truth["2020"], truth["2025"]
     years = 1829 / 365.25  # 2020-09-15 → 2025-09-18
-    gain = (b["soc_0_30_mg_ha"].values - a["soc_0_30_mg_ha"].values) / years
+    # The autochthonous gain of the reference material (2020's 0–30 cm plus the
+    # deposit); the fixed-depth difference also holds the sediment and the compaction.
+    assert np.all(a["soc_gain_0_30_mg_ha"].values == 0.0)
+    gain = (b["soc_gain_0_30_mg_ha"].values - a["soc_gain_0_30_mg_ha"].values) / years
     cls = b["class"].values
     same = cls == a["class"].values
     water, sedge, mudflat = (same & (cls == 1), same & (cls == 3), same & (cls == 2))
@@ -455,6 +469,9 @@ def test_totals_match_the_truth_rasters(
             "soc_0_30": tot("soc_0_30_mg_ha"),
             "soc_0_100": tot("soc_0_100_mg_ha"),
             "dom_c": 0.47 * tot("dom_mg_ha"),
+            "soc_gain_0_30": tot("soc_gain_0_30_mg_ha"),
+            "soc_gain_0_100": tot("soc_gain_0_100_mg_ha"),
+            "soc_allochthonous": tot("soc_allochthonous_mg_ha"),
         }
         for pool, value in stocks[epoch].items():
             assert t["stocks_t_c"][pool] == pytest.approx(value, rel=1e-9), pool
@@ -479,6 +496,19 @@ def test_totals_match_the_truth_rasters(
     assert sink["years"] == pytest.approx(years)
     delta = {p: (stocks["2025"][p] - stocks["2020"][p]) / years for p in stocks["2020"]}
     assert sink["delta_c_t_c_yr"]["dom_c"] == pytest.approx(delta["dom_c"], rel=1e-9)
+    # The soil pools are the autochthonous change (Σ area × Δsoc_gain / years); the
+    # fixed-depth change and the allochthonous carbon are reported beside them.
+    for depth in ("0_30", "0_100"):
+        assert sink["delta_c_t_c_yr"][f"soc_{depth}"] == pytest.approx(
+            delta[f"soc_gain_{depth}"], rel=1e-9
+        )
+        assert sink["delta_c_t_c_yr"][f"soc_{depth}_fixed_depth"] == pytest.approx(
+            delta[f"soc_{depth}"], rel=1e-9
+        )
+        delta[f"soc_{depth}"] = delta[f"soc_gain_{depth}"]
+    assert sink["delta_c_t_c_yr"]["soc_allochthonous"] == pytest.approx(
+        delta["soc_allochthonous"], rel=1e-9
+    )
     assert sink["removal_pools"] == ["agb_c", "bgb_c", "soc_0_100", "dom_c"]
     without_dom = 44 / 12 * (delta["agb_c"] + delta["bgb_c"] + delta["soc_0_100"])
     removals = without_dom + 44 / 12 * delta["dom_c"]
@@ -651,7 +681,10 @@ UNCHANGED_BY_DOM = {
         "752b4a11cbe4ae9c269658a1542d021252122731a4939b73fcc848f0b593f491"
     ),
     "soil_2020.csv": "aa8b9a84245ceddc3b1dde931262b9591b5fb66f76b9fd3ad9d4137fde362658",
-    "soil_2025.csv": "48491b0f27d66b7c1ff4af717dc3f4319222acff41da8948a4c0b92030f654db",
+    # soil_2025.csv without the columns sediment deposition legitimately changes (its
+    # BD, OM and the new accretion_cm): the sites, layers, method and date of the
+    # original generator's file.
+    "soil_2025.csv": "1326ca6cf7714053e68cf46dd797f4bef6012a5c6bc3aec4c5f028447971a3a7",
     # survey.toml: the original generator's file with one comment changed since: its
     # citation of the team's internal reference now names the project's own
     # docs/methodology.md §2.
@@ -661,15 +694,33 @@ UNCHANGED_BY_DOM = {
     "plots_2025.csv": "afce18d09282404d0a1e822f8a20be21042a3aca582cecee231f4856dc3c7644",
 }
 # Same guard for the truth layers other than dom_mg_ha: sha256 over the sorted
-# variable names and their values' bytes, from the ORIGINAL generator's files.
+# variable names and their values' bytes, from the ORIGINAL generator's files —
+# without the layers sediment deposition added (SEDIMENT_LAYERS) and, in 2025,
+# without the soil layers it legitimately changed (the fixed-depth stocks and the
+# surface OC, now the sediment's); for 2025 the digest of the original file's
+# remaining layers (the generator before deposition, whose other 2025 layers were
+# the original's byte for byte).
+SEDIMENT_LAYERS = (
+    "soc_gain_0_30_mg_ha",
+    "soc_gain_0_100_mg_ha",
+    "soc_allochthonous_mg_ha",
+    "deposit_cm",
+)
+CHANGED_BY_DEPOSITION = {
+    "2020": (),
+    "2025": ("soc_0_30_mg_ha", "soc_0_100_mg_ha", "soc_surface_pct"),
+}
 TRUTH_LAYERS_BEFORE_DOM = {
     "2020": "74ab9ebd1b4e77bfff27c9edba229e36e52222f9abcca815e59ac306089c1be5",
-    "2025": "a2e42a45080c12cf35fb81325d8d539afc72983891ef275fc4fbbb9affc76b12",
+    "2025": "9f8b5d949dad768f8b86c577bf6de5e76978d22878becf5641a17efa63980d87",
 }
 # ... and the original generator's removals and net (t CO2e/yr, truth/totals.json
-# before DOM), which the DOM-free figures must reproduce.
+# before DOM), which the DOM-free figures must reproduce once the soil term is
+# replaced: removals counted the fixed-depth 0–100 cm change of the world without
+# deposition, SOC_0_100_BEFORE_DEPOSITION t C/yr (that generator's totals.json).
 REMOVALS_BEFORE_DOM = 875.3513970706684
 NET_BEFORE_DOM = 808.9853882940498
+SOC_0_100_BEFORE_DEPOSITION = 267.97198415214046
 
 
 def test_dead_organic_matter_leaves_every_other_output_unchanged(root: Path) -> None:
@@ -678,24 +729,213 @@ def test_dead_organic_matter_leaves_every_other_output_unchanged(root: Path) -> 
         table = pd.read_csv(root / f"plots_{epoch}.csv").drop(columns="agb_dead_g_m2")
         text = table.to_csv(index=False, lineterminator="\n").encode("utf-8")
         digests[f"plots_{epoch}.csv"] = hashlib.sha256(text).hexdigest()
+    sites = ["core_id", "lon", "lat", "depth_top_cm", "depth_bottom_cm", "method", "date"]
+    table = pd.read_csv(root / "soil_2025.csv")[sites]
+    text = table.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    digests["soil_2025.csv"] = hashlib.sha256(text).hexdigest()
     # The survey file since gained the legend's herbaceous flags and the synthetic world's
     # zero between-year and lab-method variability (issue 15); without those lines it is
     # the file from before the dead-organic-matter pool.
     lines = (root / "survey.toml").read_text(encoding="utf-8").splitlines(keepends=True)
-    added = ("herbaceous = false", "peak_biomass_cv = 0.0", "method_bias_sd_pct = 0.0")
+    # Sediment deposition changed the method-bias line and added the sediment OC prior.
+    added = (
+        "herbaceous = false",
+        "peak_biomass_cv = 0.0",
+        "method_bias_sd_pct = ",
+        "sediment_oc_pct = ",
+        "sediment_oc_sd_pct = ",
+    )
     kept = "".join(line for line in lines if not line.startswith(added)).encode("utf-8")
     digests["survey.toml"] = hashlib.sha256(kept).hexdigest()
     assert {name: digests[name] for name in UNCHANGED_BY_DOM} == UNCHANGED_BY_DOM
     for epoch, expected in TRUTH_LAYERS_BEFORE_DOM.items():
         with xr.open_dataset(root / "truth" / f"truth_{epoch}.nc") as ds:
             digest = hashlib.sha256()
-            for name in sorted(n for n in ds.data_vars if n != "dom_mg_ha"):
+            skip = ("dom_mg_ha", *SEDIMENT_LAYERS, *CHANGED_BY_DEPOSITION[epoch])
+            for name in sorted(n for n in ds.data_vars if n not in skip):
                 digest.update(str(name).encode("utf-8"))
                 digest.update(ds[name].values.tobytes())
         assert digest.hexdigest() == expected, epoch
     sink = json.loads((root / "truth" / "totals.json").read_text(encoding="utf-8"))["sink"]
-    assert sink["removals_without_dom_t_co2e_yr"] == pytest.approx(REMOVALS_BEFORE_DOM, rel=1e-12)
-    assert sink["net_without_dom_t_co2e_yr"] == pytest.approx(NET_BEFORE_DOM, rel=1e-12)
+    # Vegetation part of the removals, 44/12 × (ΔC_agb + ΔC_bgb), unchanged; CH4 unchanged.
+    soil = 44 / 12 * sink["delta_c_t_c_yr"]["soc_0_100"]
+    vegetation = REMOVALS_BEFORE_DOM - 44 / 12 * SOC_0_100_BEFORE_DEPOSITION
+    assert sink["removals_without_dom_t_co2e_yr"] - soil == pytest.approx(vegetation, abs=1e-9)
+    assert sink["removals_without_dom_t_co2e_yr"] - sink["net_without_dom_t_co2e_yr"] == (
+        pytest.approx(REMOVALS_BEFORE_DOM - NET_BEFORE_DOM, rel=1e-12)
+    )
+
+
+# ------------------------------------------------------ sediment deposition
+SEDIMENT_LAYERS_UNITS = {
+    "soc_gain_0_30_mg_ha": "Mg C ha-1",
+    "soc_gain_0_100_mg_ha": "Mg C ha-1",
+    "soc_allochthonous_mg_ha": "Mg C ha-1",
+    "deposit_cm": "cm",
+}
+
+
+def _core_cells(table: pd.DataFrame, grid: Grid) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """One row per core (its first layer) and the analysis-grid cell of each core."""
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32649", always_xy=True)
+    first = table.groupby("core_id", sort=True).first()
+    x, y = to_utm.transform(first["lon"].to_numpy(), first["lat"].to_numpy())
+    row, col = grid.index(x, y)
+    return first, row, col
+
+
+def test_soil_cores_record_the_accretion_and_the_lab_bias(
+    root: Path, truth: dict[str, xr.Dataset]
+) -> None:
+    totals = json.loads((root / "truth" / "totals.json").read_text(encoding="utf-8"))
+    bias = totals["soil_world"]["lab_method_bias"]
+    assert totals["soil_world"]["lab_method_bias_epoch"] == "2025"
+    grid = Grid.from_xarray(truth["2025"])
+    # The truth this test compares with: the landscape rebuilt in memory (its
+    # first-epoch soil is what truth_2020.nc holds, checked here on the stocks).
+    landscape = build_landscape(SEED, SCALES["small"])
+    np.testing.assert_array_equal(
+        landscape.crop(landscape.epochs[0].soc_0_30_mg_ha).astype(np.float32),
+        truth["2020"]["soc_0_30_mg_ha"].values,
+    )
+    offsets = {}
+    for index, epoch in enumerate(("2020", "2025")):
+        table = pd.read_csv(root / f"soil_{epoch}.csv")
+        cores, row, col = _core_cells(table, grid)
+        # Cores are taken on land only, never in a water cell.
+        assert np.all(truth[epoch]["class"].values[row, col] != 1), epoch
+        profile = landscape.epochs[index].soil.at(
+            row + landscape.window[0], col + landscape.window[1]
+        )
+        if epoch == "2020":
+            assert "accretion_cm" not in table.columns
+            measured = table["soc_pct"]
+        else:
+            measured = table["om_g_kg"] / 10.0 / 1.724
+            # Accretion above the 2020 marker = d × (1 + 0.1 Z), to 0.1 cm: the relative
+            # error of the cores' total is < 5 % (SE ≈ 0.1 / sqrt(40) ≈ 1.6 %); so is the
+            # mean relative error of the cores with d ≥ 0.5 cm (where the 0.05 cm
+            # rounding is ≤ 10 %; on thinner deposits it dominates), and no core
+            # strays by more than 4 SDs plus the rounding.
+            deposit = truth["2025"]["deposit_cm"].values[row, col].astype(float)
+            accretion = cores["accretion_cm"].to_numpy()
+            assert (table.groupby("core_id")["accretion_cm"].nunique() == 1).all()
+            assert accretion.sum() / deposit.sum() == pytest.approx(1.0, abs=0.05)
+            thick = deposit >= 0.5
+            assert thick.sum() >= 10
+            relative = (accretion[thick] - deposit[thick]) / deposit[thick]
+            assert relative.mean() == pytest.approx(0.0, abs=0.05)
+            assert np.all(np.abs(accretion - deposit) <= 0.05 + 4 * 0.1 * deposit)
+        logs = np.zeros(len(cores))
+        counts = np.zeros(len(cores))
+        position = {core: i for i, core in enumerate(cores.index)}
+        for top, bottom in CORE_LAYERS_CM:
+            truth_oc = profile.layer_means(float(top), float(bottom))[0]
+            rows = table["depth_top_cm"] == top
+            i = table.loc[rows, "core_id"].map(position).to_numpy()
+            logs[i] += np.log(measured[rows].to_numpy() / truth_oc[i])
+            counts[i] += 1
+        per_core = logs / counts
+        offsets[epoch] = (per_core.mean(), per_core.std(ddof=1) / np.sqrt(per_core.size))
+    # measured / true OC = micro-site factor (SD of log 0.08, one per core) × lab error
+    # (3 % CHN, 6 % dichromate) × (1 + b) in 2025 only: the cores' mean log ratio is
+    # log(1 + b) within 3 standard errors in 2025, 0 in 2020.
+    mean, se = offsets["2025"]
+    assert abs(mean - np.log1p(bias)) <= 3 * se
+    mean, se = offsets["2020"]
+    assert abs(mean) <= 3 * se
+
+
+def test_sink_counts_the_autochthonous_soil_change(
+    root: Path, truth: dict[str, xr.Dataset], tmp_path: Path
+) -> None:
+    totals = json.loads((root / "truth" / "totals.json").read_text(encoding="utf-8"))
+    sink = totals["sink"]
+    years = 1829 / 365.25
+    a, b = truth["2020"], truth["2025"]
+    grid = Grid.from_xarray(a)
+    inside = a["inside_boundary"].values == 1
+    area = np.where(inside, grid.cell_area_ha, 0.0)
+    for ds in (a, b):
+        for name, units in SEDIMENT_LAYERS_UNITS.items():
+            assert ds[name].attrs["units"] == units and ds[name].attrs["long_name"], name
+    for name in SEDIMENT_LAYERS_UNITS:  # nothing deposited or gained by the first epoch
+        assert np.all(a[name].values == 0.0), name
+
+    def change(layer: str) -> float:
+        diff = b[layer].values.astype(float) - a[layer].values.astype(float)
+        return float((diff * area).sum()) / years
+
+    delta = sink["delta_c_t_c_yr"]
+    for depth in ("0_30", "0_100"):
+        # The soil pool is the autochthonous change Σ A × Δsoc_gain / years ...
+        assert delta[f"soc_{depth}"] == pytest.approx(change(f"soc_gain_{depth}_mg_ha"), rel=1e-9)
+        # ... and the fixed-depth change, reported beside it, is not: it holds the
+        # sediment's carbon and the compaction (more than 5 % apart).
+        fixed = change(f"soc_{depth}_mg_ha")
+        assert delta[f"soc_{depth}_fixed_depth"] == pytest.approx(fixed, rel=1e-9)
+        assert abs(fixed - delta[f"soc_{depth}"]) > 0.05 * abs(delta[f"soc_{depth}"])
+    assert delta["soc_allochthonous"] == pytest.approx(change("soc_allochthonous_mg_ha"), rel=1e-9)
+    # Removals count the autochthonous 0–100 cm change.
+    pools = ("agb_c", "bgb_c", "soc_0_100", "dom_c")
+    assert sink["removals_t_co2e_yr"] == pytest.approx(44 / 12 * sum(delta[p] for p in pools))
+    # The world's soil parameters.
+    world = totals["soil_world"]
+    land = inside & (b["class"].values != 1)
+    weights = np.where(land, grid.cell_area_ha, 0.0)
+    mean_deposit = float((b["deposit_cm"].values * weights).sum() / weights.sum())
+    assert world["mean_deposit_cm"] == pytest.approx(mean_deposit, rel=1e-6)
+    assert 0.2 * years <= world["mean_deposit_cm"] <= 0.6 * years
+    assert world["sediment_bd_g_cm3"] == 0.85
+    assert 0.02 <= world["compaction"] <= 0.08
+    assert abs(world["sediment_oc_pct_mean"] - 1.2) <= 5 * 0.1
+    assert abs(world["lab_method_bias"]) <= 5 * 0.02
+    # Allochthonous carbon = d × 0.85 × OC_sed with OC_sed = μ_sed × exp(0.1 F − 0.005):
+    # its area mean over deposited cells is μ_sed within 12 % (a 150 m field over
+    # ~2 km²: ≈ 8 independent draws, SD ≈ 0.1 / sqrt(8) ≈ 3.5 %).
+    deposited = inside & (b["deposit_cm"].values > 0.01)
+    oc_sed = b["soc_allochthonous_mg_ha"].values[deposited] / (
+        0.85 * b["deposit_cm"].values[deposited]
+    )
+    assert oc_sed.mean() == pytest.approx(world["sediment_oc_pct_mean"], rel=0.12)
+
+    # The per-stratum scoring uses the autochthonous layers too: its total is the sink's.
+    legend = {1: "water", 2: "mudflat", 3: "sedge", 4: "reed", 5: "miscanthus", 6: "poplar"}
+    strata = b["class"].values
+    scored = stratum_sink(
+        root / "truth", strata, grid.cell_area_ha, legend, pools=["soc_0_100", "soc_0_30"]
+    )
+    assert scored["total"]["soc_0_100"] == pytest.approx(delta["soc_0_100"], rel=1e-6)
+    assert scored["total"]["soc_0_30"] == pytest.approx(delta["soc_0_30"], rel=1e-6)
+    assert sum(scored[n]["soc_0_100"] for n in legend.values()) == pytest.approx(
+        delta["soc_0_100"], rel=1e-6
+    )
+    # Truth written before deposition has no gain layers: there the fixed-depth
+    # difference is the autochthonous change, and it is used.
+    old = tmp_path / "truth"
+    old.mkdir()
+    (old / "totals.json").write_text(json.dumps(totals), encoding="utf-8")
+    for epoch, ds in truth.items():
+        ds.drop_vars(list(SEDIMENT_LAYERS_UNITS)).to_netcdf(old / f"truth_{epoch}.nc")
+    fallback = stratum_sink(old, strata, grid.cell_area_ha, legend, pools=["soc_0_100"])
+    assert fallback["total"]["soc_0_100"] == pytest.approx(delta["soc_0_100_fixed_depth"], rel=1e-6)
+
+
+def test_readme_describes_the_deposition(root: Path) -> None:
+    text = (root / "README.md").read_text(encoding="utf-8")
+    totals = json.loads((root / "truth" / "totals.json").read_text(encoding="utf-8"))
+    for phrase in (
+        "accretion_cm",
+        "allochthonous",
+        "compacted",
+        "reference",
+        "soc_gain_0_100_mg_ha",
+        "soc_allochthonous_mg_ha",
+        "deposit_cm",
+        "soc_0_100_fixed_depth",
+        f"b = {totals['soil_world']['lab_method_bias']:+.4f}",
+    ):
+        assert phrase in text, phrase
 
 
 # --------------------------------------------------------------------- size

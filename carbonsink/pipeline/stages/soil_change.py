@@ -250,14 +250,22 @@ def soil_basis(
     else:
         with_carbon = blocks
         deduction_t_c = np.zeros(len(blocks.strata))
-    extrapolated = int(sum(t[f"esm_extrapolated_0_{label}"].sum() for t in tables))
-    if extrapolated:
+    below = np.concatenate(
+        [
+            (t[f"esm_depth_0_{label}_cm"] - t["max_depth_cm"])[
+                t[f"esm_extrapolated_0_{label}"]
+            ].to_numpy(dtype=np.float64)
+            for t in tables
+        ]
+    )
+    if below.size:
         warnings.append(
             LedgerWarning(
                 "extrapolated-cores",
-                f"{extrapolated} cores do not reach the reference soil mass "
-                f"{m_ref:,.0f} Mg/ha (plus their accreted sediment); their SOC at equivalent "
-                "mass is extrapolated below the deepest layer",
+                f"{below.size} of {sum(len(t) for t in tables)} cores do not reach the reference "
+                f"soil mass {m_ref:,.0f} Mg/ha plus their accreted sediment: their SOC at "
+                "equivalent mass is extrapolated below the deepest layer, by "
+                f"{np.median(below):.1f} cm (median; at most {below.max():.1f} cm)",
                 where=where,
             )
         )
