@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -104,8 +105,10 @@ def test_bad_inputs() -> None:
 
 def test_truth_layers_reproduce_the_true_sink(sample_survey: Path) -> None:
     # The synthetic survey's truth: removals = 44/12 × (ΔAGB C + ΔBGB C + ΔDOM C +
-    # ΔSOC 0–100) = 904.71 t CO2e/yr over 5.0075 years (truth/totals.json), from the same
-    # float32 layers; AGB C = AGB × 0.47, BGB C = BGB × 0.47, DOM C = DOM × 0.47.
+    # ΔSOC 0–100) = 899.16 t CO2e/yr over 5.0075 years (truth/totals.json), from the same
+    # float32 layers; AGB C = AGB × 0.47, BGB C = BGB × 0.47, DOM C = DOM × 0.47, and the
+    # soil's change is the autochthonous gain soc_gain_0_100 (0 in 2020); the fixed-depth
+    # stocks give totals.json's soc_0_100_fixed_depth instead.
     import json
 
     from carbonsink.config import load_survey
@@ -122,7 +125,8 @@ def test_truth_layers_reproduce_the_true_sink(sample_survey: Path) -> None:
                         "agb_c_mg_ha": truth["agb_mg_ha"].astype(np.float64) * 0.47,
                         "bgb_c_mg_ha": truth["bgb_mg_ha"].astype(np.float64) * 0.47,
                         "dom_c_mg_ha": truth["dom_mg_ha"].astype(np.float64) * 0.47,
-                        "soc_0_100_mg_ha": truth["soc_0_100_mg_ha"].astype(np.float64),
+                        "soc_0_100_mg_ha": truth["soc_gain_0_100_mg_ha"].astype(np.float64),
+                        "fixed_mg_ha": truth["soc_0_100_mg_ha"].astype(np.float64),
                     }
                 ).load()
             )
@@ -130,18 +134,25 @@ def test_truth_layers_reproduce_the_true_sink(sample_survey: Path) -> None:
             inside = truth["inside_boundary"].values.astype(bool)
     survey = load_survey(sample_survey)
     legend = {name: c.code for name, c in survey.vegetation.classes.items()}
-    table, _ = stock_change(
-        layers[0],
-        layers[1],
-        classes,
-        RunContext.build(survey).grid.cell_area_ha,
-        legend,
-        years=totals["years"],
-        pools=["agb", "bgb", "dom", "soc_0_100"],
-        inside=inside,
-    )
+    area = RunContext.build(survey).grid.cell_area_ha
+
+    def change(pools: list[str], soil: str) -> pd.DataFrame:
+        name = "soc_0_100_mg_ha"
+        first, last = (
+            x if soil == name else x.drop_vars(name).rename({soil: name}) for x in layers
+        )
+        table, _ = stock_change(
+            first, last, classes, area, legend, years=totals["years"], pools=pools, inside=inside
+        )
+        return table
+
+    table = change(["agb", "bgb", "dom", "soc_0_100"], "soc_0_100_mg_ha")
     assert table.loc["total", "removals_t_co2e_yr"] == pytest.approx(
         totals["removals_t_co2e_yr"], rel=1e-4
+    )
+    fixed = change(["soc_0_100"], "fixed_mg_ha")
+    assert fixed.loc["total", "d_soc_0_100_t_c_yr"] == pytest.approx(
+        totals["delta_c_t_c_yr"]["soc_0_100_fixed_depth"], rel=1e-4
     )
     assert table.loc["total", "d_soc_0_100_t_c_yr"] == pytest.approx(
         totals["delta_c_t_c_yr"]["soc_0_100"], rel=1e-4
