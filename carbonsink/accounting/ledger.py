@@ -481,6 +481,12 @@ def build_ledger(
     single = len(epochs) == 1
     if single:
         ledger_notes.append(SINGLE_EPOCH_NOTE)
+    elif profile.herbaceous_biomass == "steady-state" and {"agb", "bgb"} & set(pools):
+        ledger_notes.append(
+            f"herbaceous live biomass is in steady state (the {profile.name} profile): in each "
+            "stratum a gain of herbaceous AGB and BGB is not credited, a loss is "
+            "(docs/methodology.md eq. 2.4)"
+        )
     ledger_notes += notes
 
     def simulate(mc: MonteCarlo) -> TermDraws:
@@ -492,6 +498,7 @@ def build_ledger(
             pools=counted,
             gwp=gwp,
             error_covariance=covariance,
+            herbaceous_steady_state=profile.herbaceous_biomass == "steady-state",
         )
 
     def project_net(mc: MonteCarlo) -> FloatArray:

@@ -177,6 +177,8 @@ class ClassParameters:
     peak_cv
         Between-year coefficient of variation of the class's peak standing
         crop (0 for trees and classes that are not herbaceous).
+    herbaceous
+        Herbaceous vegetation (a profile may hold its biomass in steady state).
     """
 
     carbon_fraction: Uncertain
@@ -186,6 +188,7 @@ class ClassParameters:
     ch4_source: FluxSource
     n2o_source: FluxSource
     peak_cv: float = 0.0
+    herbaceous: bool = False
 
 
 def survey_class_flux(
@@ -268,5 +271,6 @@ def class_parameters(
             ch4_source=ch4_source,
             n2o_source=n2o_source,
             peak_cv=float(params.peak_biomass_cv) if params.herbaceous else 0.0,
+            herbaceous=bool(params.herbaceous),
         )
     return out

@@ -38,6 +38,7 @@ __all__ = [
     "UNCERTAINTY_SOURCES",
     "BufferBase",
     "GasFactors",
+    "HerbaceousBiomass",
     "MethodologyProfile",
     "ProfileOverride",
     "UncertaintySource",
@@ -68,6 +69,7 @@ _OVERRIDABLE: Final = ("gwp", "buffer_pct", "leakage_pct")
 #: or the uncertainty-adjusted net (docs/methodology.md §5.2).
 BufferBase = Literal["stock-change", "adjusted-net"]
 BUFFER_BASES: Final[tuple[str, ...]] = typing.get_args(BufferBase)
+HerbaceousBiomass = Literal["credited", "steady-state"]
 #: Which relative half-width U the ``vm0033`` and ``ar-tool14`` rules use: the
 #: Monte Carlo interval of the net, VM0033 eq. 87–91 (per pool and stratum,
 #: combined as independent errors), or the larger of the two.
@@ -157,6 +159,11 @@ class MethodologyProfile(_Model):
     #: stock part of the net, not uncertainty-adjusted, without CH4/N2O) or
     #: ``"adjusted-net"`` (the net after the uncertainty deduction).
     buffer_base: BufferBase = "adjusted-net"
+    #: Herbaceous live biomass (AGB, BGB): ``"credited"`` (its change counts,
+    #: with the between-year variability of the peak) or ``"steady-state"``
+    #: (VM0033 lets it be: its gains are not credited, its losses are;
+    #: docs/methodology.md §2.2).
+    herbaceous_biomass: HerbaceousBiomass = "credited"
     #: Leakage, % of the gross removals.
     leakage_pct: Percent
     #: When leakage is zero, or where the percentage comes from.

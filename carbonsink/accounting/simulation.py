@@ -34,6 +34,7 @@ from carbonsink.accounting.montecarlo import MonteCarlo
 from carbonsink.accounting.parameters import ClassParameters
 from carbonsink.accounting.pools import (
     CORRECTION_STREAM,
+    POOLS,
     ClassFactor,
     KeyedTotals,
     Pool,
@@ -58,6 +59,8 @@ __all__ = [
 
 #: Length of the mean Julian year, days (the years between epochs, docs/methodology.md §4).
 DAYS_PER_YEAR = 365.25
+#: The live-biomass quantity (AGB, and BGB through the root:shoot ratio).
+AGB_QUANTITY = POOLS["agb"].quantity
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -280,6 +283,11 @@ def _pool_stock(
     return stock
 
 
+def _class_mask(epoch: EpochInputs, name: str, classes: set[str]) -> FloatArray:
+    """``(K,)`` 1 for the keys of a keyed quantity whose class is in ``classes``, else 0."""
+    return np.array([1.0 if c in classes else 0.0 for _, c in _keys_of(epoch, name)])
+
+
 def _keys_of(epoch: EpochInputs, name: str) -> tuple[tuple[str, str], ...]:
     quantity = epoch.quantities[name]
     if isinstance(quantity, RatioTotals):
@@ -365,6 +373,7 @@ def simulate_terms(
     pools: Sequence[tuple[str, Pool]],
     gwp: Mapping[str, float],
     error_covariance: Mapping[str, FloatArray],
+    herbaceous_steady_state: bool = False,
 ) -> TermDraws:
     """Draw every term of the ledger (module docstring).
 
@@ -386,6 +395,11 @@ def simulate_terms(
         Quantity given as stratum totals → ``(S, S)`` covariance of the first
         epoch's errors (rows, in its totals' order) with the last epoch's
         (columns); absent: independent epochs.
+    herbaceous_steady_state
+        The profile treats herbaceous live biomass as steady state: in each
+        stratum the change of the AGB-based pools (AGB, BGB) is that of the
+        other classes plus min(0, H₂ − H₁), H the herbaceous part of the
+        stock (docs/methodology.md eq. 2.4); the stocks stay as measured.
 
     Returns
     -------
@@ -406,6 +420,8 @@ def simulate_terms(
         for epoch_name, values in errors.items():
             total_errors.setdefault(epoch_name, {})[name] = values
     stocks: dict[str, dict[str, FloatArray]] = {}
+    herbaceous: dict[str, dict[str, FloatArray]] = {}
+    herbs = {c for c, p in classes.items() if p.herbaceous}
     for epoch in epochs:
         draws = _quantity_draws(
             mc,
@@ -427,6 +443,20 @@ def simulate_terms(
             )
             for key, pool in pools
         }
+        if herbaceous_steady_state:
+            herbaceous[epoch.name] = {
+                key: _pool_stock(
+                    pool,
+                    epoch.quantities[pool.quantity],
+                    draws[pool.quantity] * _class_mask(epoch, pool.quantity, herbs),
+                    _keys_of(epoch, pool.quantity),
+                    factors,
+                    index=index,
+                    epoch=epoch.name,
+                )
+                for key, pool in pools
+                if pool.quantity == AGB_QUANTITY
+            }
     later = epochs[-1]
     ch4 = np.zeros((n, len(strata)))
     n2o = np.zeros((n, len(strata)))
@@ -451,5 +481,9 @@ def simulate_terms(
     years = years_between(epochs[0].date, later.date)
     keys = [key for key, _ in pools]
     change = {p: (stocks[later.name][p] - stocks[epochs[0].name][p]) / years for p in keys}
+    for p, first_h in herbaceous.get(epochs[0].name, {}).items():
+        last_h = herbaceous[later.name][p]
+        # Eq. 2.4: the herbaceous part changes by min(0, H2 − H1); the rest as measured.
+        change[p] = change[p] - (last_h - first_h - np.minimum(last_h - first_h, 0.0)) / years
     removals = CO2_PER_C * np.sum([change[p] for p in keys], axis=0)
     return TermDraws(stocks=stocks, change=change, removals=removals, ch4=ch4, n2o=n2o)

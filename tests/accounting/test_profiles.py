@@ -89,6 +89,9 @@ def test_builtin_settings_follow_methodology() -> None:
     assert load_profile("ar-tool14").factors_for("sedge") is None
     lower = load_profile("lower-bound")
     assert (lower.uncertainty_rule, lower.lower_bound_percentile) == ("lower-bound", 5.0)
+    # Only the lower-bound profile holds herbaceous biomass in steady state (eq. 2.4).
+    assert lower.herbaceous_biomass == "steady-state"
+    assert load_profile("vm0033").herbaceous_biomass == "credited"
 
 
 def test_list_profiles_order() -> None:

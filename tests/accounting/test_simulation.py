@@ -39,7 +39,9 @@ POOL_LIST = [
 GWP = {"CH4": 28.0, "N2O": 265.0}
 
 
-def _class(cf: float = 0.5, rs: float = 1.0, peak_cv: float = 0.0) -> ClassParameters:
+def _class(
+    cf: float = 0.5, rs: float = 1.0, peak_cv: float = 0.0, herbaceous: bool = False
+) -> ClassParameters:
     return ClassParameters(
         carbon_fraction=Fixed(cf),
         root_shoot=Fixed(rs),
@@ -48,6 +50,7 @@ def _class(cf: float = 0.5, rs: float = 1.0, peak_cv: float = 0.0) -> ClassParam
         ch4_source="configured",
         n2o_source="configured",
         peak_cv=peak_cv,
+        herbaceous=herbaceous,
     )
 
 
@@ -291,3 +294,50 @@ def test_a_herbaceous_class_carries_its_between_year_variability() -> None:
     assert stock[:, 0].mean() == pytest.approx(50.0, rel=0.01)
     assert stock[:, 0].std() == pytest.approx(10.0, rel=0.03)
     np.testing.assert_allclose(stock[:, 1], 50.0)
+
+
+@pytest.mark.parametrize(("sedge_after", "credited"), [(150.0, 0.0), (60.0, -40.0)])
+def test_herbaceous_biomass_in_steady_state(sedge_after: float, credited: float) -> None:
+    # One stratum "mix": sedge (herbaceous) 100 t DM → sedge_after, poplar (woody) 100 → 120,
+    # CF 0.5, R 1.0, no DOM. Steady state (eq. 2.4): the herbaceous change counts only when
+    # it is a loss: ΔH = min(0, sedge_after − 100) t DM → credited t DM; the poplar gain
+    # +20 t DM counts. AGB C change = 0.5 × (20 + credited) / YEARS t C/yr (BGB the same).
+    # Stocks stay as measured: t2 AGB C = 0.5 × (sedge_after + 120).
+    def epoch(name: str, date: dt.date, sedge: float, poplar: float) -> EpochInputs:
+        return _epoch(
+            name,
+            date,
+            agb={("mix", "sedge"): sedge, ("mix", "poplar"): poplar},
+            ratios={"all": (0.0, 0.0)},
+            group_of={"sedge": "all", "poplar": "all"},
+            soc=1000.0,
+            strata=("mix",),
+        )
+
+    classes = {"sedge": _class(herbaceous=True), "poplar": _class(), "mix": _class()}
+    draws = simulate_terms(
+        MonteCarlo(1, 200),
+        [epoch("t1", T1, 100.0, 100.0), epoch("t2", T2, sedge_after, 120.0)],
+        classes,
+        strata=("mix",),
+        pools=POOL_LIST[:2],
+        gwp=GWP,
+        error_covariance={},
+        herbaceous_steady_state=True,
+    )
+    expected = 0.5 * (20.0 + credited) / YEARS
+    np.testing.assert_allclose(draws.change["agb"], expected)
+    np.testing.assert_allclose(draws.change["bgb"], expected)
+    np.testing.assert_allclose(draws.stocks["t2"]["agb"], 0.5 * (sedge_after + 120.0))
+    credited_all = simulate_terms(
+        MonteCarlo(1, 200),
+        [epoch("t1", T1, 100.0, 100.0), epoch("t2", T2, sedge_after, 120.0)],
+        classes,
+        strata=("mix",),
+        pools=POOL_LIST[:2],
+        gwp=GWP,
+        error_covariance={},
+    )
+    np.testing.assert_allclose(
+        credited_all.change["agb"], 0.5 * (20.0 + sedge_after - 100.0) / YEARS
+    )

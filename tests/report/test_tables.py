@@ -69,6 +69,8 @@ def test_profile_settings(content: ReportContent, page: str) -> None:
     assert "AR5" in text
     assert "15.0 %" in text  # buffer
     assert "100 cm" in text  # soil depth
+    # vm0033: herbaceous change credited, buffer of the stock change, the larger U.
+    assert "credited" in text and "stock-change" in text and "conservative" in text
 
 
 def test_soil_change_table(page: str, single_page: str) -> None:
