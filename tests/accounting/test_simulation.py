@@ -24,7 +24,12 @@ from carbonsink.accounting.pools import (
     RatioTotals,
     StratumTotals,
 )
-from carbonsink.accounting.simulation import EpochInputs, simulate_terms, years_between
+from carbonsink.accounting.simulation import (
+    EpochInputs,
+    TermDraws,
+    simulate_terms,
+    years_between,
+)
 from carbonsink.errors import InputError
 
 T1, T2 = dt.date(2020, 1, 1), dt.date(2022, 1, 1)
@@ -315,29 +320,23 @@ def test_herbaceous_biomass_in_steady_state(sedge_after: float, credited: float)
         )
 
     classes = {"sedge": _class(herbaceous=True), "poplar": _class(), "mix": _class()}
-    draws = simulate_terms(
-        MonteCarlo(1, 200),
-        [epoch("t1", T1, 100.0, 100.0), epoch("t2", T2, sedge_after, 120.0)],
-        classes,
-        strata=("mix",),
-        pools=POOL_LIST[:2],
-        gwp=GWP,
-        error_covariance={},
-        herbaceous_steady_state=True,
-    )
+
+    def run(steady: bool) -> TermDraws:
+        return simulate_terms(
+            MonteCarlo(1, 200),
+            [epoch("t1", T1, 100.0, 100.0), epoch("t2", T2, sedge_after, 120.0)],
+            classes,
+            strata=("mix",),
+            pools=POOL_LIST[:2],
+            gwp=GWP,
+            error_covariance={},
+            herbaceous_steady_state=steady,
+        )
+
+    draws = run(True)
     expected = 0.5 * (20.0 + credited) / YEARS
     np.testing.assert_allclose(draws.change["agb"], expected)
     np.testing.assert_allclose(draws.change["bgb"], expected)
     np.testing.assert_allclose(draws.stocks["t2"]["agb"], 0.5 * (sedge_after + 120.0))
-    credited_all = simulate_terms(
-        MonteCarlo(1, 200),
-        [epoch("t1", T1, 100.0, 100.0), epoch("t2", T2, sedge_after, 120.0)],
-        classes,
-        strata=("mix",),
-        pools=POOL_LIST[:2],
-        gwp=GWP,
-        error_covariance={},
-    )
-    np.testing.assert_allclose(
-        credited_all.change["agb"], 0.5 * (20.0 + sedge_after - 100.0) / YEARS
-    )
+    # Credited (the default): the whole change, 0.5 × (20 + sedge_after − 100) / YEARS.
+    np.testing.assert_allclose(run(False).change["agb"], 0.5 * (20.0 + sedge_after - 100.0) / YEARS)
