@@ -172,13 +172,22 @@ def main() -> int:
     return 0
 
 
+#: A stratum's term whose truth and interval ends are all within ±1 t/yr (CO2e for the
+#: removals, C for a pool) is immaterial to any claim: counted apart, "negligible".
+NEGLIGIBLE = 1.0
+
+
 def _coverage_table(rows: list[dict]) -> None:
     """Coverage of every stratum's removals and every pool's change, stratum by stratum.
 
-    An interval of zero width is a pool the ledger holds at zero change on
+    An interval of zero width (< 1e-6 t/yr) is a pool the ledger holds at zero change on
     purpose (a stratum without soil cores, no biomass mapped): it is not an
     estimate, so it is counted apart — "held" — with how often its truth was
-    negative (zero was then not conservative).
+    negative (zero was then not conservative). A term whose truth and interval
+    are all within ±:data:`NEGLIGIBLE` t/yr (open water: ~0 t in every pool) is
+    counted apart too. The second table is the 90th percentile of
+    |truth − interval centre| / half-width over the surveys: 1 for a
+    calibrated interval, below 1 too wide, above 1 too narrow.
     """
     if not rows or "strata" not in rows[0]:
         return
@@ -187,28 +196,43 @@ def _coverage_table(rows: list[dict]) -> None:
     print(f"\ncoverage of the 90 % intervals over {len(rows)} surveys (inside / estimated)")
     print(f"{'stratum':12s}" + "".join(f"{t:>16s}" for t in terms))
     held_notes = []
+    calibration: dict[str, list[str]] = {}
     for stratum in strata:
         cells = []
         for term in terms:
-            hits, held, negative = [], 0, 0
+            hits, held, negative, negligible, z = [], 0, 0, 0, []
             for r in rows:
                 truth, low, high = r.get("strata", {}).get(stratum, {}).get(term, [0.0, 0.0, 0.0])
                 if stratum not in r.get("strata", {}):
                     continue
-                if low == high:
+                if high - low < 1e-6:
                     held += 1
                     negative += truth < -1e-9
                     continue
+                if max(abs(truth), abs(low), abs(high)) < NEGLIGIBLE:
+                    negligible += 1
+                    continue
                 hits.append(low <= truth <= high)
+                z.append(abs(truth - (low + high) / 2) / ((high - low) / 2))
             share = sum(hits) / len(hits) if hits else float("nan")
             flag = "" if not hits or 0.80 <= share <= 0.97 else "*"
-            cells.append(f"{sum(hits):3d}/{len(hits):<3d}{share:5.0%}{flag:1s}" if hits else "held")
+            cells.append(f"{sum(hits):3d}/{len(hits):<3d}{share:5.0%}{flag:1s}" if hits else "n/a")
+            z.sort()
+            calibration.setdefault(stratum, []).append(
+                f"{z[min(len(z) - 1, int(0.9 * len(z)))]:.2f}" if z else "n/a"
+            )
             if held:
                 held_notes.append(f"{stratum}/{term}: held in {held} (truth < 0 in {negative})")
+            if negligible:
+                held_notes.append(f"{stratum}/{term}: negligible in {negligible}")
         print(f"{stratum:12s}" + "".join(f"{c:>16s}" for c in cells))
     print("* outside the 80–97 % band")
     if held_notes:
-        print("held at zero change (not an estimate): " + "; ".join(held_notes))
+        print("counted apart: " + "; ".join(held_notes))
+    print("\n90th percentile of |truth − centre| / half-width (1 = calibrated)")
+    print(f"{'stratum':12s}" + "".join(f"{t:>16s}" for t in terms))
+    for stratum, cells in calibration.items():
+        print(f"{stratum:12s}" + "".join(f"{c:>16s}" for c in cells))
 
 
 if __name__ == "__main__":
