@@ -276,6 +276,11 @@ class SoilSection(_Model):
     sediment_oc_pct: Annotated[float, Field(ge=0.0, le=60.0)] | None = None
     #: SD of ``sediment_oc_pct`` (% OC), common to every core; ``None``: 25 % of it [U].
     sediment_oc_sd_pct: Annotated[float, Field(ge=0.0)] | None = None
+    #: Measured share of a stratum's SOC gain that is allochthonous (e.g. from δ13C
+    #: mixing models), used when the cores record no accretion (docs/methodology.md §3.11).
+    allochthonous_fraction: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    #: SD of ``allochthonous_fraction``; ``None``: 25 % of it [U].
+    allochthonous_fraction_sd: Annotated[float, Field(ge=0.0)] | None = None
 
     @field_validator("depths_cm")
     @classmethod

@@ -186,3 +186,21 @@ def test_on_the_sample_fixed_depth_and_equivalent_mass_differ_beyond_their_error
     delta = diffs[1].mean() - diffs[0].mean()
     se = float(np.sqrt(sum(d.var(ddof=1) / d.size for d in diffs)))
     assert abs(delta) > 2.0 * se
+
+
+def test_a_measured_allochthonous_fraction_is_taken_of_each_stratum_gain(tmp_path: Path) -> None:
+    # No accretion column; [soil] allochthonous_fraction 0.25 ± 0.05: every stratum gains
+    # 1 Mg C/ha at equivalent mass (as at fixed depth here: the 2025 window is 0–100 cm,
+    # 3 + 98 = 101), so D_s = 0.25 × 1 × A_s, counted 0.75 × A_s, r = 0.05 / 0.25 = 0.2.
+    survey = _survey(tmp_path, False, allochthonous_fraction=0.25, allochthonous_fraction_sd=0.05)
+    ctx = RunContext.build(survey)
+    strata = _halves(ctx)
+    basis = soil_basis(ctx, _results(ctx), strata, depth=DEPTH)
+    assert [w.code for w in basis.warnings] == []
+    assert basis.deduction_relative_sd == pytest.approx(0.2, rel=1e-12)
+    assert basis.subtract_t_c is not None
+    for name, a in _areas(ctx, strata).items():
+        i = basis.blocks.strata.index(name)
+        assert basis.subtract_t_c[i] == pytest.approx(0.25 * a, rel=1e-6)
+        assert basis.summary["counted"][name]["change_t_c"] == pytest.approx(0.75 * a, rel=1e-6)
+    assert "allochthonous_fraction" in basis.summary["allochthonous"]["source"]

@@ -71,6 +71,8 @@ def soc_quantities(
     legend = {name: code for code, name in ctx.survey.vegetation.by_code().items()}
     held = [s for s, measured in zip(blocks.strata, blocks.measured, strict=True) if not measured]
     warnings: list[LedgerWarning] = list(basis.warnings)
+    if len(results) > 1 and basis.subtract_t_c is not None:
+        totals[-1] = totals[-1] - basis.subtract_t_c
     if len(results) > 1 and basis.deduction_relative_sd > 0:
         last = (len(results) - 1) * n
         d = np.where(np.array(blocks.measured), basis.deduction_t_c, 0.0)

@@ -64,6 +64,9 @@ class SoilBasis:
     deduction_relative_sd: float
     warnings: list[LedgerWarning] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    #: ``(S,)`` t C to subtract from the last epoch's kriged totals (the
+    #: fraction route, eq. 3.26; 0 when the deduction is in the core values).
+    subtract_t_c: FloatArray | None = None
 
 
 def _counted(
@@ -130,7 +133,9 @@ def soil_basis(
     epoch's cores of M(0–D); core j's value is S_j(M_ref + m_acc,j) (eq.
     3.9a, :func:`carbonsink.soil.core_stocks.core_stocks`), minus in the
     later epoch the allochthonous carbon A_j = m_acc,j × OC_sed / 100 (eq.
-    3.24), or the carbon measured above the marker when OC_sed is not given.
+    3.24), or the carbon measured above the marker when OC_sed is not given;
+    without accretion, ``[soil] allochthonous_fraction`` f takes D_s = f ×
+    max(0, ΔŜ_s) of each stratum's kriged change (eq. 3.26).
     The deduction per stratum (eq. 3.25) is the difference of the kriged
     totals with and without it; its sediment-OC error δ ~ N(0, r²), common
     to every stratum, enters the Monte Carlo as r² D Dᵀ.
@@ -185,7 +190,18 @@ def soil_basis(
     filled = np.where(measured, accreted, float(np.nanmean(accreted)) if measured.any() else 0.0)
     oc_sed = soil.sediment_oc_pct
     relative_sd = 0.0
-    if not measured.any():
+    fraction = soil.allochthonous_fraction
+    if not measured.any() and fraction is not None:
+        deduction = np.zeros(len(later))  # taken of the strata's change below (eq. 3.26)
+        sd = soil.allochthonous_fraction_sd
+        relative_sd = (
+            DEFAULT_SEDIMENT_OC_RELATIVE_SD if sd is None else (sd / fraction if fraction else 0.0)
+        )
+        source = (
+            f"{fraction:.0%} ± {relative_sd * fraction:.0%} of each stratum's SOC gain "
+            "([soil] allochthonous_fraction)"
+        )
+    elif not measured.any():
         deduction = np.zeros(len(later))
         source = "none: no accretion measured"
         warnings.append(
@@ -249,7 +265,10 @@ def soil_basis(
         deduction_t_c = np.where(np.array(blocks.measured), np.nan_to_num(per_stratum), 0.0)
     else:
         with_carbon = blocks
-        deduction_t_c = np.zeros(len(blocks.strata))
+        gain = blocks.total_t_c[-1] - blocks.total_t_c[0]
+        deduction_t_c = np.where(
+            np.array(blocks.measured), np.nan_to_num(np.maximum(gain, 0.0)) * (fraction or 0.0), 0.0
+        )
     below = np.concatenate(
         [
             (t[f"esm_depth_0_{label}_cm"] - t["max_depth_cm"])[
@@ -290,7 +309,17 @@ def soil_basis(
         "equivalent_mass": _changes(with_carbon),
         "counted": _changes(blocks),
     }
-    return SoilBasis("equivalent-mass", blocks, deduction_t_c, relative_sd, warnings, summary)
+    subtract = None
+    if not measured.any() and fraction is not None:
+        subtract = deduction_t_c
+        counted = summary["counted"]
+        for s, d in zip(blocks.strata, deduction_t_c, strict=True):
+            if counted[s]["change_t_c"] is not None:
+                counted[s]["change_t_c"] -= float(d)
+        counted["total"]["change_t_c"] -= float(deduction_t_c.sum())
+    return SoilBasis(
+        "equivalent-mass", blocks, deduction_t_c, relative_sd, warnings, summary, subtract
+    )
 
 
 def _mean(table: pd.DataFrame, column: str) -> float | None:
