@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -151,3 +152,69 @@ def test_points_outside_boundary_warned(tmp_path: Path, sample_survey: Path) -> 
     (warning,) = [w for w in report.warnings if "landcover_2020.csv" in str(w)]
     assert warning.where == "lines 2"
     assert np.isfinite(frame["x"]).all()
+
+
+def _boundary_ring(sample_survey: Path) -> list[list[float]]:
+    gj = json.loads((sample_survey.parent / "boundary.geojson").read_text(encoding="utf-8"))
+    geometry = gj["features"][0]["geometry"]
+    rings = geometry["coordinates"] if geometry["type"] == "Polygon" else geometry["coordinates"][0]
+    return [list(map(float, xy)) for xy in rings[0]]
+
+
+def _with_boundary(tmp_path: Path, sample_survey: Path, ring: list[list[float]]) -> Path:
+    survey_dir = tmp_path / "s"
+    shutil.copytree(sample_survey.parent, survey_dir)
+    feature = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+    (survey_dir / "boundary.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [feature]}), encoding="utf-8"
+    )
+    return survey_dir / "survey.toml"
+
+
+def test_a_twisted_boundary_is_an_error_before_any_compute(
+    tmp_path: Path, sample_survey: Path
+) -> None:
+    # Swapping the second vertex of the project polygon with the one halfway round twists
+    # it: repairing it would change its area by far more than 0.1 %, so validate refuses
+    # it, naming the feature and both areas, and exits 2.
+    ring = _boundary_ring(sample_survey)
+    half = len(ring) // 2
+    ring[1], ring[half] = ring[half], ring[1]
+    path = _with_boundary(tmp_path, sample_survey, ring)
+    report = preflight(path)
+    (problem,) = [p for p in report.errors if p.where == "feature 1"]
+    assert "invalid polygon" in problem.message and " ha to " in problem.message
+    result = run_cli("validate", str(path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_needle_repair_is_a_warning_in_validate_and_the_ledger(
+    tmp_path: Path, sample_survey: Path
+) -> None:
+    # A needle notch on the first edge that crosses back over itself: the repair changes
+    # the area by far less than 0.1 % (a 1e-6-wide needle), so it is kept — and named in
+    # validate's warnings and in the ledger's (code boundary-repaired).
+    from carbonsink.pipeline.context import RunContext
+    from carbonsink.pipeline.stages.ledger import ledger_warnings
+
+    ring = _boundary_ring(sample_survey)
+    (x0, y0), (x1, y1) = ring[0], ring[1]
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+    cx = sum(x for x, _ in ring[:-1]) / (len(ring) - 1)
+    cy = sum(y for _, y in ring[:-1]) / (len(ring) - 1)
+    inner = [mx + 0.1 * (cx - mx), my + 0.1 * (cy - my)]
+    behind = [mx - 1e-6 * (x1 - x0), my - 1e-6 * (y1 - y0)]
+    ring = [ring[0], [mx, my], inner, behind, *ring[1:]]
+    path = _with_boundary(tmp_path, sample_survey, ring)
+    report = preflight(path)
+    assert report.ok
+    (warning,) = [w for w in report.warnings if w.where == "[survey].boundary"]
+    assert warning.message.startswith("feature 1: invalid polygon (Self-intersection")
+    ctx = RunContext.build(path)
+    (recorded,) = [w for w in ledger_warnings(ctx, []) if w.code == "boundary-repaired"]
+    assert recorded.message == warning.message

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS, Geod, Transformer
 from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -125,6 +125,9 @@ class Boundary:
         The CRS of its coordinates (the survey's override, else the file's).
     geometry
         The union of every polygon of the file (invalid rings repaired), in ``crs``.
+    repairs
+        One sentence per repaired invalid polygon: the feature, what was
+        invalid and its area before and after (for the ledger's warnings).
 
     Notes
     -----
@@ -136,6 +139,7 @@ class Boundary:
     path: Path
     crs: CRS
     geometry: BaseGeometry
+    repairs: tuple[str, ...] = ()
 
     def to_crs(self, target_crs: Any) -> Polygon | MultiPolygon:
         """The boundary in ``target_crs``, valid and with an area.
@@ -193,6 +197,40 @@ class Boundary:
         }
 
 
+#: Largest relative change of a polygon's area a geometry repair may make (0.1 %).
+MAX_REPAIR_AREA_CHANGE = 0.001
+
+
+def _area_ha(geometry: BaseGeometry, crs: CRS) -> float:
+    """Area of a polygon as its vertices draw it (shoelace; geodesic when geographic), ha."""
+    if crs.is_geographic:
+        geod = Geod(ellps="WGS84")
+        return abs(float(geod.geometry_area_perimeter(geometry)[0])) / 10_000.0
+    unit = float(crs.axis_info[0].unit_conversion_factor) if crs.axis_info else 1.0
+    return abs(float(geometry.area)) * unit * unit / 10_000.0
+
+
+def _checked_repair(part: Polygon, fixed: list[Polygon], crs: CRS, path: Path, number: int) -> str:
+    """The repair's description, or an InputError when it changes the area by ≥ 0.1 %."""
+    reason = shapely.is_valid_reason(part)
+    before = _area_ha(part, crs)
+    after = sum(_area_ha(p, crs) for p in fixed)
+    change = abs(after - before) / before if before > 0 else float("inf")
+    if change >= MAX_REPAIR_AREA_CHANGE:
+        raise InputError(
+            f"invalid polygon ({reason}): repairing it would change its area from "
+            f"{before:,.2f} ha to {after:,.2f} ha, so which area was meant is unclear",
+            path=path,
+            where=f"feature {number}",
+            fix="fix the polygon in a GIS (QGIS: Vector > Geometry Tools > Check Validity, then "
+            "Fix Geometries), check its area, and save it again",
+        )
+    return (
+        f"feature {number}: invalid polygon ({reason}) repaired with shapely.make_valid; its "
+        f"area changed by {change:.3%} ({before:,.4f} ha → {after:,.4f} ha)"
+    )
+
+
 def load_boundary(
     path: str | os.PathLike[str],
     *,
@@ -228,9 +266,14 @@ def load_boundary(
 
     Notes
     -----
-    Invalid polygons (self-intersections, bow-ties) are repaired with
-    :func:`shapely.make_valid` and a warning is logged naming the feature.
-    Non-polygon features next to polygons are ignored with a warning.
+    An invalid polygon (self-intersection, bow-tie) is repaired with
+    :func:`shapely.make_valid` only when the repair changes its area — as the
+    vertices draw it, geodesic for a geographic CRS — by less than
+    :data:`MAX_REPAIR_AREA_CHANGE` (0.1 %); the repair is then recorded in
+    :attr:`Boundary.repairs` (a ledger warning). A larger change is an
+    :class:`~carbonsink.errors.InputError` naming the feature and both areas:
+    which polygon was meant cannot be guessed. Non-polygon features next to
+    polygons are ignored with a warning.
     """
     import pyogrio
 
@@ -253,6 +296,7 @@ def load_boundary(
             fix="draw the project area as one or more polygons",
         )
     polygons: list[Polygon] = []
+    repairs: list[str] = []
     others: Counter[str] = Counter()
     for number, geometry in enumerate(geometries, start=1):
         if geometry is None or geometry.is_empty:
@@ -265,13 +309,10 @@ def load_boundary(
             if part.is_valid:
                 polygons.append(part)
                 continue
-            logger.warning(
-                "%s, feature %d: invalid polygon (%s); repaired with shapely.make_valid",
-                file,
-                number,
-                shapely.is_valid_reason(part),
-            )
-            polygons.extend(_polygonal_parts(shapely.make_valid(part)))
+            fixed = _polygonal_parts(shapely.make_valid(part))
+            repairs.append(_checked_repair(part, fixed, source, file, number))
+            logger.warning("%s, %s", file, repairs[-1])
+            polygons.extend(fixed)
     found = ", ".join(f"{n} {kind}" for kind, n in sorted(others.items()))
     if not polygons:
         raise InputError(
@@ -285,7 +326,7 @@ def load_boundary(
     problem = crs_plausibility_problem(source, area.bounds)
     if problem:
         raise CRSError(problem, path=file, fix=_CRS_FIX)
-    return Boundary(path=file, crs=source, geometry=area)
+    return Boundary(path=file, crs=source, geometry=area, repairs=tuple(repairs))
 
 
 def read_boundary(

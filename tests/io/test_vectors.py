@@ -81,23 +81,46 @@ def test_features_are_unioned(tmp_path: Path) -> None:
     assert boundary.area == pytest.approx(2.5e6)
 
 
-def test_self_intersecting_polygon_is_repaired(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_bow_tie_boundary_is_refused(tmp_path: Path) -> None:
     # A bow-tie: (0,0) (2,2) (2,0) (0,2) crosses itself at (1,1), making two
     # triangles of base 2 and height 1, area 1 each (scaled by 100 m here:
-    # 2 x 100 x 100 = 20,000 m²).
+    # 2 x 100 x 100 = 20,000 m² = 2 ha). As drawn (shoelace) the two lobes
+    # cancel: 0 ha. Which area was meant cannot be guessed: an error, no repair.
     x0, y0 = 500_000.0, 3_300_000.0
     ring = [(x0, y0), (x0 + 200, y0 + 200), (x0 + 200, y0), (x0, y0 + 200), (x0, y0)]
     bowtie = Polygon(ring)
     assert not bowtie.is_valid
     path = write_gpkg(tmp_path / "bowtie.gpkg", [bowtie], UTM50)
-    with caplog.at_level("WARNING", logger="carbonsink"):
-        boundary = read_boundary(path, target_crs=UTM50)
-    assert boundary.is_valid
-    assert isinstance(boundary, MultiPolygon) and len(boundary.geoms) == 2
-    assert boundary.area == pytest.approx(20_000.0)
-    assert "feature 1" in caplog.text and "Self-intersection" in caplog.text
+    with pytest.raises(InputError) as caught:
+        read_boundary(path, target_crs=UTM50)
+    problem = caught.value.problem
+    assert problem.where == "feature 1"
+    assert "Self-intersection" in problem.message
+    assert "from 0.00 ha to 2.00 ha" in problem.message
+    assert problem.fix is not None and "Fix Geometries" in problem.fix
+
+
+def test_a_repair_that_keeps_the_area_is_recorded(tmp_path: Path) -> None:
+    # A 1 km square (100 ha) whose top edge makes a needle notch down to y = 500 m and
+    # back up 0.5 m further on, crossing itself: as drawn the notch triangle
+    # (0.5 m × 500 m / 2 = 125 m²) counts once more, 100.0125 ha; repaired, 100 ha:
+    # a change of 125 / 1,000,125 = 0.0125 % < 0.1 %, so the repair is kept and named.
+    x0, y0 = 500_000.0, 3_300_000.0
+    ring = [
+        (x0, y0),
+        (x0 + 1000, y0),
+        (x0 + 1000, y0 + 1000),
+        (x0 + 500, y0 + 1000),
+        (x0 + 500, y0 + 500),
+        (x0 + 500.5, y0 + 1000),
+        (x0, y0 + 1000),
+    ]
+    path = write_gpkg(tmp_path / "notch.gpkg", [Polygon(ring)], UTM50)
+    boundary = load_boundary(path)
+    assert boundary.to_crs(UTM50).area == pytest.approx(1_000_000.0)
+    (repair,) = boundary.repairs
+    assert repair.startswith("feature 1: invalid polygon (Self-intersection")
+    assert "0.012%" in repair and "100.0125 ha → 100.0000 ha" in repair
 
 
 def test_reprojection_between_projected_crss(tmp_path: Path) -> None:

@@ -248,17 +248,21 @@ def epoch_ledger_inputs(
 def ledger_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[LedgerWarning]:
     """Warnings of the stages that matter to the claim (docs/design.md §7).
 
-    Cells outside every biomass model's area of applicability (predicted by
-    the imagery model and counted), cells no model predicts, cores shallower
-    than the counted soil depth (extrapolated), and a SOC change below the
-    minimum detectable difference of the core sample (docs/methodology.md §3).
+    A boundary polygon repaired on reading, cells outside every biomass
+    model's area of applicability (predicted by the imagery model and
+    counted), cells no model predicts, cores shallower than the counted soil
+    depth (extrapolated), and a SOC change below the minimum detectable
+    difference of the core sample (docs/methodology.md §3).
     """
     from carbonsink.soil.core_stocks import depth_label
     from carbonsink.soil.detectability import check_detectable
 
     depth = float(ctx.profile.soil_depth_cm)
     label = depth_label(depth)
-    out: list[LedgerWarning] = []
+    out = [
+        LedgerWarning("boundary-repaired", repair, where=ctx.boundary.path.name)
+        for repair in ctx.boundary.repairs
+    ]
     for result in results:
         name = result.epoch.name
         layers = result.biomass.layers
