@@ -186,6 +186,11 @@ def composite_scenes(
             "scene_dates": [s.date.isoformat() if s.date else "" for s in scenes],
             "usable_fraction": fractions,
             "flagged_scenes": flagged,
+            "unmasked_scenes": [
+                s.source
+                for s in kept
+                if str(s.masks.attrs.get("cloud_mask", "")).startswith("none")
+            ],
             "sensor": kept[0].sensor,
         },
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -162,7 +163,19 @@ def test_attributes_record_the_scenes(three_files: list[Path]) -> None:
     # → 19/20, 18/20, 17/20
     np.testing.assert_allclose(result.attrs["usable_fraction"], [0.95, 0.90, 0.85])
     assert result.attrs["flagged_scenes"] == []
+    assert result.attrs["unmasked_scenes"] == []  # every file has its SCL band
     assert result.attrs["sensor"] == "sentinel-2-l2a"
+
+
+def test_a_scene_without_a_cloud_mask_is_recorded(three_files: list[Path]) -> None:
+    # The third scene as read without a quality band: its masks say so, and the
+    # composite names it (the ledger's clouds-unmasked warning reads this).
+    scenes = _read(three_files)
+    masks = scenes[2].masks.copy()
+    masks.attrs = {**masks.attrs, "cloud_mask": "none: the scene has no quality band"}
+    scenes[2] = dataclasses.replace(scenes[2], masks=masks)
+    result = composite_scenes(scenes)
+    assert result.attrs["unmasked_scenes"] == [str(three_files[2])]
 
 
 def test_inputs_are_not_mutated(three_files: list[Path]) -> None:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from carbonsink.pipeline.context import RunContext
+from carbonsink.pipeline.stages.ledger import imagery_warnings
 from carbonsink.pipeline.stages.ledger_biomass import outside_aoa_errors, residual_corrections
 from carbonsink.pipeline.stages.ledger_soil import hold, method_change
 from tests.conftest import SAMPLE_SURVEY
@@ -133,3 +134,28 @@ def test_a_held_stratum_is_the_same_in_every_epoch() -> None:
     )
     np.testing.assert_array_equal(held, expected)
     assert joint[3, 3] == 13.0  # the input is not changed
+
+
+def test_scenes_dropped_or_unmasked_are_ledger_warnings() -> None:
+    # The epoch cube records the composite's left-out and unmasked scenes as "; "-joined
+    # strings; each epoch with any gives one warning naming them, an epoch with none none.
+    def result(name: str, left_out: str, unmasked: str) -> Any:
+        attrs = {"scenes_left_out": left_out, "scenes_unmasked": unmasked}
+        return SimpleNamespace(
+            epoch=SimpleNamespace(name=name),
+            cube=SimpleNamespace(cube=SimpleNamespace(attrs=attrs)),
+        )
+
+    warnings = imagery_warnings(
+        [
+            result("2020", "a.tif: no usable pixel inside the survey; b.tif: only 3.0% usable", ""),
+            result("2025", "", "c.tif"),
+            result("2030", "", ""),
+        ]
+    )
+    assert [(w.code, w.where) for w in warnings] == [
+        ("scene-dropped", "epoch 2020 imagery"),
+        ("clouds-unmasked", "epoch 2025 imagery"),
+    ]
+    assert warnings[0].message.startswith("2 scene(s) left out of the 2020 composite — a.tif")
+    assert "(c.tif)" in warnings[1].message

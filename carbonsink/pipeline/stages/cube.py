@@ -97,7 +97,13 @@ def epoch_cube(ctx: RunContext, epoch: Epoch) -> EpochCube:
             for name, layer in layers.items()
         },
         coords=ctx.grid.coords(),
-        attrs={"epoch": epoch.name, "date": epoch.date.isoformat()},
+        attrs={
+            "epoch": epoch.name,
+            "date": epoch.date.isoformat(),
+            # What moved the composite, for the ledger's warnings (one string each: NetCDF).
+            "scenes_left_out": "; ".join(observed.attrs.get("flagged_scenes", [])),
+            "scenes_unmasked": "; ".join(observed.attrs.get("unmasked_scenes", [])),
+        },
     )
     step("cube", 4)
     return EpochCube(

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "epoch_ledger_inputs",
+    "imagery_warnings",
     "ledger_warnings",
     "survey_ledger",
     "write_ledger",
@@ -245,6 +246,43 @@ def epoch_ledger_inputs(
     )
 
 
+def imagery_warnings(results: Sequence[EpochResults]) -> list[LedgerWarning]:
+    """Scenes left out of an epoch's composite, and scenes used without a cloud mask.
+
+    Both move the land cover and the biomass, so the claim: a scene with no
+    usable pixel (or too few) is dropped, and one without a quality band
+    (e.g. a Sentinel-2 file without its SCL band) enters the median with its
+    clouds (docs/methodology.md §7). Read from the epoch cube's attributes.
+    """
+    out: list[LedgerWarning] = []
+    for result in results:
+        name = result.epoch.name
+        attrs = result.cube.cube.attrs
+        dropped = [s for s in str(attrs.get("scenes_left_out", "")).split("; ") if s]
+        if dropped:
+            out.append(
+                LedgerWarning(
+                    "scene-dropped",
+                    f"{len(dropped)} scene(s) left out of the {name} composite — "
+                    + "; ".join(dropped)
+                    + ": the composite, land cover and biomass rest on the other scenes",
+                    where=f"epoch {name} imagery",
+                )
+            )
+        unmasked = [s for s in str(attrs.get("scenes_unmasked", "")).split("; ") if s]
+        if unmasked:
+            out.append(
+                LedgerWarning(
+                    "clouds-unmasked",
+                    f"{len(unmasked)} scene(s) of {name} have no quality band, so their clouds, "
+                    f"shadows and snow enter the median composite unmasked ({', '.join(unmasked)})"
+                    ": add the quality band (Sentinel-2 SCL, Landsat QA_PIXEL) or a clear scene",
+                    where=f"epoch {name} imagery",
+                )
+            )
+    return out
+
+
 def ledger_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[LedgerWarning]:
     """Warnings of the stages that matter to the claim (docs/design.md §7).
 
@@ -263,6 +301,7 @@ def ledger_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[Le
         LedgerWarning("boundary-repaired", repair, where=ctx.boundary.path.name)
         for repair in ctx.boundary.repairs
     ]
+    out += imagery_warnings(results)
     for result in results:
         name = result.epoch.name
         layers = result.biomass.layers
