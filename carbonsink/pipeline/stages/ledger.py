@@ -259,27 +259,19 @@ def imagery_warnings(results: Sequence[EpochResults]) -> list[LedgerWarning]:
         name = result.epoch.name
         attrs = result.cube.cube.attrs
         dropped = [s for s in str(attrs.get("scenes_left_out", "")).split("; ") if s]
-        if dropped:
-            out.append(
-                LedgerWarning(
-                    "scene-dropped",
-                    f"{len(dropped)} scene(s) left out of the {name} composite — "
-                    + "; ".join(dropped)
-                    + ": the composite, land cover and biomass rest on the other scenes",
-                    where=f"epoch {name} imagery",
-                )
-            )
         unmasked = [s for s in str(attrs.get("scenes_unmasked", "")).split("; ") if s]
-        if unmasked:
-            out.append(
-                LedgerWarning(
-                    "clouds-unmasked",
-                    f"{len(unmasked)} scene(s) of {name} have no quality band, so their clouds, "
-                    f"shadows and snow enter the median composite unmasked ({', '.join(unmasked)})"
-                    ": add the quality band (Sentinel-2 SCL, Landsat QA_PIXEL) or a clear scene",
-                    where=f"epoch {name} imagery",
-                )
-            )
+        messages = {
+            "scene-dropped": f"{len(dropped)} scene(s) left out of the {name} composite — "
+            + "; ".join(dropped)
+            + ": the composite, land cover and biomass rest on the other scenes",
+            "clouds-unmasked": f"{len(unmasked)} scene(s) of {name} have no quality band, so "
+            "their clouds, shadows and snow enter the median composite unmasked "
+            f"({', '.join(unmasked)}): add the quality band (Sentinel-2 SCL, Landsat "
+            "QA_PIXEL) or a clear scene",
+        }
+        for code, found in (("scene-dropped", dropped), ("clouds-unmasked", unmasked)):
+            if found:
+                out.append(LedgerWarning(code, messages[code], where=f"epoch {name} imagery"))
     return out
 
 
