@@ -128,6 +128,12 @@ def test_sediment_carbon_is_deducted_and_the_change_is_zero(tmp_path: Path) -> N
         assert summary["allochthonous"]["t_c"][name] == pytest.approx(3.0 * a, rel=1e-6)
     assert basis.deduction_relative_sd == pytest.approx(0.1, rel=1e-12)
     assert [w.code for w in basis.warnings] == []
+    # What the minimum-detectable-difference check sees: the counted core values (100 in
+    # both epochs: 103 − 3) and their kriged mean change, 0 Mg C/ha.
+    assert basis.stocks is not None
+    for table in basis.stocks:
+        np.testing.assert_allclose(table["soc_0_100_mg_ha"], 100.0, rtol=1e-6)
+    assert basis.mean_change_mg_ha == pytest.approx(0.0, abs=1e-6)
 
 
 def test_without_sediment_oc_all_carbon_above_the_marker_is_deducted(tmp_path: Path) -> None:
@@ -147,6 +153,7 @@ def test_without_accretion_nothing_is_deducted_and_the_ledger_says_so(tmp_path: 
     basis = soil_basis(ctx, _results(ctx), strata, depth=DEPTH)
     assert [w.code for w in basis.warnings] == ["no-accretion-data"]
     assert basis.summary["allochthonous"]["total_t_c"] == 0.0
+    assert basis.mean_change_mg_ha == pytest.approx(1.0, rel=1e-6)
     for name, a in _areas(ctx, strata).items():
         assert basis.summary["counted"][name]["change_t_c"] == pytest.approx(1.0 * a, rel=1e-6)
 

@@ -275,14 +275,23 @@ def imagery_warnings(results: Sequence[EpochResults]) -> list[LedgerWarning]:
     return out
 
 
-def ledger_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[LedgerWarning]:
+def ledger_warnings(
+    ctx: RunContext,
+    results: Sequence[EpochResults],
+    *,
+    counted_stocks: Sequence[pd.DataFrame] | None = None,
+    counted_change_mg_ha: float | None = None,
+) -> list[LedgerWarning]:
     """Warnings of the stages that matter to the claim (docs/design.md §7).
 
     A boundary polygon repaired on reading, cells outside every biomass
     model's area of applicability (predicted by the imagery model and
     counted), cells no model predicts, cores shallower than the counted soil
     depth (extrapolated), and a SOC change below the minimum detectable
-    difference of the core sample (docs/methodology.md §3).
+    difference of the core sample (docs/methodology.md §3.5): of the values
+    the ledger counts (``counted_stocks``, the first and last epochs' core
+    tables whose 0–D column holds them, and ``counted_change_mg_ha``, their
+    kriged mean change) when given, else of the fixed-depth stocks.
     """
     from carbonsink.soil.core_stocks import depth_label
     from carbonsink.soil.detectability import check_detectable
@@ -345,10 +354,15 @@ def ledger_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[Le
     if len(results) >= 2:
         first, last = results[0], results[-1]
         column = soc_column(depth)
-        a = first.core_stocks[column].to_numpy(dtype=np.float64)
-        b = last.core_stocks[column].to_numpy(dtype=np.float64)
+        tables = counted_stocks or (first.core_stocks, last.core_stocks)
+        a = tables[0][column].to_numpy(dtype=np.float64)
+        b = tables[-1][column].to_numpy(dtype=np.float64)
         pooled_sd = float(np.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2.0))
-        delta = last.soc_blocks[depth].mean_mg_ha - first.soc_blocks[depth].mean_mg_ha
+        delta = (
+            counted_change_mg_ha
+            if counted_change_mg_ha is not None
+            else last.soc_blocks[depth].mean_mg_ha - first.soc_blocks[depth].mean_mg_ha
+        )
         check = check_detectable(delta, pooled_sd, min(len(a), len(b)), alpha=0.10)
         if check.warning is not None:
             out.append(
@@ -480,7 +494,13 @@ def survey_ledger(
         baseline_t_co2e_yr=section.baseline_removals_t_co2e_yr,
         price_per_t=section.price_cny_per_t,
         currency="CNY",
-        warnings=ledger_warnings(ctx, results) + soil_warnings,
+        warnings=ledger_warnings(
+            ctx,
+            results,
+            counted_stocks=basis.stocks,
+            counted_change_mg_ha=basis.mean_change_mg_ha,
+        )
+        + soil_warnings,
         notes=[f"dead organic matter: {ctx.dom_choice[1]}"]
         if "dom" in profile.pools and all(r.biomass.dom is not None for r in results)
         else [],

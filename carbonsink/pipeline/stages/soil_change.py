@@ -67,6 +67,18 @@ class SoilBasis:
     #: ``(S,)`` t C to subtract from the last epoch's kriged totals (the
     #: fraction route, eq. 3.26; 0 when the deduction is in the core values).
     subtract_t_c: FloatArray | None = None
+    #: The first and last epochs' core tables whose 0–D column holds the counted values.
+    stocks: tuple[pd.DataFrame, ...] | None = None
+
+    @property
+    def mean_change_mg_ha(self) -> float | None:
+        """The counted change over the measured strata per ha, Mg C/ha (``None``: one epoch)."""
+        counted = self.summary.get("counted", self.summary.get("fixed_depth"))
+        if not counted:
+            return None
+        area = float(np.asarray(self.blocks.area_ha)[np.array(self.blocks.measured)].sum())
+        change = counted["total"]["change_t_c"]
+        return None if change is None or area <= 0 else float(change) / area
 
 
 def _counted(
@@ -161,7 +173,15 @@ def soil_basis(
         if len(results) >= 2:
             record["fixed_depth"] = _changes(blocks)
         zero = np.zeros(len(blocks.strata))
-        return SoilBasis("fixed-depth", blocks, zero, 0.0, fixed_warnings, record)
+        return SoilBasis(
+            "fixed-depth",
+            blocks,
+            zero,
+            0.0,
+            fixed_warnings,
+            record,
+            stocks=tuple(r.core_stocks for r in results),
+        )
 
     label = soc_column(depth).removeprefix("soc_0_").removesuffix("_mg_ha")
     masses = first.core_stocks[f"mass_0_{label}_mg_ha"].to_numpy(dtype=np.float64)
@@ -318,7 +338,14 @@ def soil_basis(
                 counted[s]["change_t_c"] -= float(d)
         counted["total"]["change_t_c"] -= float(deduction_t_c.sum())
     return SoilBasis(
-        "equivalent-mass", blocks, deduction_t_c, relative_sd, warnings, summary, subtract
+        "equivalent-mass",
+        blocks,
+        deduction_t_c,
+        relative_sd,
+        warnings,
+        summary,
+        subtract,
+        stocks=(gross[0], net_last),
     )
 
 
