@@ -483,7 +483,7 @@ def simulate_terms(
     change = {p: (stocks[later.name][p] - stocks[epochs[0].name][p]) / years for p in keys}
     for p, first_h in herbaceous.get(epochs[0].name, {}).items():
         last_h = herbaceous[later.name][p]
-        # Eq. 2.4: the herbaceous part changes by min(0, H2 − H1); the rest as measured.
-        change[p] = change[p] - (last_h - first_h - np.minimum(last_h - first_h, 0.0)) / years
+        # Eq. 2.4: the herbaceous part changes by min(0, H2 − H1), i.e. its gain is removed.
+        change[p] = change[p] - np.maximum(last_h - first_h, 0.0) / years
     removals = CO2_PER_C * np.sum([change[p] for p in keys], axis=0)
     return TermDraws(stocks=stocks, change=change, removals=removals, ch4=ch4, n2o=n2o)

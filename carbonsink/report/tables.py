@@ -197,7 +197,8 @@ def soil_change_rows(ledger: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     fixed = record.get("fixed_depth") or {}
     esm = record.get("equivalent_mass") or {}
-    deducted = (record.get("allochthonous") or {}).get("t_c") or {}
+    allochthonous = record.get("allochthonous") or {}
+    deducted = allochthonous.get("t_c") or {}
     rows = []
     for stratum, value in counted.items():
         total = stratum == "total"
@@ -206,9 +207,7 @@ def soil_change_rows(ledger: Mapping[str, Any]) -> dict[str, Any] | None:
                 "stratum": stratum,
                 "fixed": fixed.get(stratum) or {},
                 "esm": esm.get(stratum) or {},
-                "deducted": (record.get("allochthonous") or {}).get("total_t_c")
-                if total
-                else deducted.get(stratum),
+                "deducted": allochthonous.get("total_t_c") if total else deducted.get(stratum),
                 "counted": value,
                 "total": total,
             }
@@ -219,7 +218,7 @@ def soil_change_rows(ledger: Mapping[str, Any]) -> dict[str, Any] | None:
         "depth_cm": record.get("depth_cm"),
         "reference_mass_mg_ha": record.get("reference_mass_mg_ha"),
         "accretion": record.get("accretion") or {},
-        "source": (record.get("allochthonous") or {}).get("source"),
+        "source": allochthonous.get("source"),
         "rows": rows,
     }
 

@@ -389,7 +389,9 @@ def core_stocks(
     accretion = _accretion_cm(layers, cores, years_since_first, display)
     mass_density = bd * (1.0 - cf) * MG_HA_PER_CM_G_CM3
     records: list[dict[str, object]] = []
-    columns: list[tuple[FloatArray, FloatArray, tuple[FloatArray, FloatArray] | None, str]] = []
+    columns: list[
+        tuple[npt.NDArray[np.intp], FloatArray, FloatArray, tuple[FloatArray, FloatArray] | None]
+    ] = []
     for core in sorted(set(cores)):
         rows = np.flatnonzero(cores == core)
         rows = rows[np.lexsort((bottom[rows], top[rows]))]
@@ -430,7 +432,7 @@ def core_stocks(
                 float(above @ density[rows]) if math.isfinite(acc) else math.nan
             )
         records.append(record)
-        columns.append((tops, bottoms, operator, core))
+        columns.append((rows, tops, bottoms, operator))
     if reference_mass_mg_ha is not None:
         since = years_since_first is not None
         added = np.array(
@@ -439,12 +441,9 @@ def core_stocks(
         )
         fill = float(np.nanmean(added)) if np.isfinite(added).any() else 0.0
         added = np.where(np.isfinite(added), added, fill)
-        rows_of = {core: np.flatnonzero(cores == core) for core in set(cores)}
-        for record, (tops, bottoms, operator, core), extra in zip(
+        for record, (rows, tops, bottoms, operator), extra in zip(
             records, columns, added, strict=True
         ):
-            rows = rows_of[core]
-            rows = rows[np.lexsort((bottom[rows], top[rows]))]
             for depth, label in zip(depths, labels, strict=True):
                 if depth not in reference_mass_mg_ha:
                     continue

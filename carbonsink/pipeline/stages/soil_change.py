@@ -183,7 +183,9 @@ def soil_basis(
             stocks=tuple(r.core_stocks for r in results),
         )
 
-    label = soc_column(depth).removeprefix("soc_0_").removesuffix("_mg_ha")
+    from carbonsink.soil.core_stocks import depth_label
+
+    label = depth_label(depth)
     masses = first.core_stocks[f"mass_0_{label}_mg_ha"].to_numpy(dtype=np.float64)
     m_ref = float(np.nanmean(masses))
     years = years_between(first.epoch.date, last.epoch.date)
