@@ -73,23 +73,65 @@ def test_constant_residuals_correct_each_stratum_by_its_own(ctx: RunContext) -> 
     assert cov[k, order.index("reed")] == 0.0
 
 
-def test_cells_outside_the_area_of_applicability(ctx: RunContext) -> None:
-    # 3 Mg/ha mapped on the cells outside the AOA (the first 10 rows inside): the variance of each
-    # stratum is (Σ ŷ a × RRMSE)², RRMSE = √(mean r²) / mean observed = 2 / 10 = 0.2.
-    strata = _halves(ctx)
-    area = ctx.cell_area_ha.values.astype(np.float64)
+def _outside_rows(ctx: RunContext) -> np.ndarray:
+    """The first 10 rows of the grid with cells inside the survey: outside the AOA."""
     inside = ctx.inside.values.astype(bool)
     first = int(np.flatnonzero(inside.any(axis=1))[0])
     outside = np.zeros(ctx.grid.shape, dtype=bool)
     outside[first : first + 10] = True
-    outside &= inside
+    return outside & inside
+
+
+def test_cells_outside_the_area_of_applicability(ctx: RunContext) -> None:
+    # 3 Mg/ha mapped on the cells outside the AOA; the model's 4 plots lie off the grid, so
+    # no stratum has plots of its own: the variance of each stratum is (Σ ŷ a × RRMSE)²,
+    # RRMSE = √(mean r²) / mean observed = 2 / 10 = 0.2.
+    strata = _halves(ctx)
+    area = ctx.cell_area_ha.values.astype(np.float64)
+    outside = _outside_rows(ctx)
     model = _model(np.zeros(4), np.arange(4.0), np.full(4, 10.0), np.array([2.0, -2.0, 2.0, -2.0]))
-    variances = outside_aoa_errors(ctx, strata, 3.0 * area, outside, [model])
+    predicted_by = np.full(ctx.grid.shape, 2)
+    variances = outside_aoa_errors(ctx, strata, predicted_by, 3.0 * area, outside, [model])
     assert set(variances) == {"reed", "sedge"}
     for name, code in (("reed", REED), ("sedge", SEDGE)):
         total = float((3.0 * area)[outside & (strata == code)].sum())
         if total > 0:
             assert variances[name] == pytest.approx((0.2 * total) ** 2, rel=1e-12)
+
+
+def test_outside_the_aoa_a_stratum_with_enough_plots_takes_their_own_error(
+    ctx: RunContext,
+) -> None:
+    # Five plots in reed, residuals ±1 on observations of 10: reed's own RRMSE is
+    # √1 / 10 = 0.1. Four plots in sedge, residuals ±4: fewer than MIN_STRATUM_PLOTS = 5.
+    # Half the outside cells of each stratum are predicted by a second model (LiDAR,
+    # code 1) with no plot on the grid: residuals ±5, RRMSE 0.5. The imagery model's
+    # RRMSE over its nine plots is √((5·1 + 4·16) / 9) / 10 = 0.277, so the largest of
+    # the models' is 0.5: the LiDAR cells of both strata and sedge's imagery cells take
+    # it. The two models' errors in a stratum add up (one sign).
+    strata = _halves(ctx)
+    area = ctx.cell_area_ha.values.astype(np.float64)
+    inside = ctx.inside.values.astype(bool)
+    outside = _outside_rows(ctx)
+    rows = np.flatnonzero(inside[:, ctx.grid.width // 4] & inside[:, 3 * ctx.grid.width // 4])
+    west, east = ctx.grid.x[ctx.grid.width // 4], ctx.grid.x[3 * ctx.grid.width // 4]
+    x = np.array([west] * 5 + [east] * 4)
+    y = ctx.grid.y[rows[:9]]
+    residual = np.array([1.0, -1.0, 1.0, -1.0, 1.0, 4.0, -4.0, 4.0, -4.0])
+    imagery = _model(x, y, np.full(9, 10.0), residual)
+    lidar = _model(np.zeros(2), np.arange(2.0), np.full(2, 10.0), np.array([5.0, -5.0]))
+    lidar.name = "lidar"
+    predicted_by = np.full(ctx.grid.shape, 2)
+    predicted_by[:, ::2] = 1
+    mapped = 3.0 * area
+    variances = outside_aoa_errors(ctx, strata, predicted_by, mapped, outside, [imagery, lidar])
+    for name, code, own in (("reed", REED, 0.1), ("sedge", SEDGE, 0.5)):
+        here = outside & (strata == code)
+        by_imagery = float(mapped[here & (predicted_by == 2)].sum())
+        by_lidar = float(mapped[here & (predicted_by == 1)].sum())
+        assert by_imagery > 0 and by_lidar > 0
+        expected = (own * by_imagery + 0.5 * by_lidar) ** 2
+        assert variances[name] == pytest.approx(expected, rel=1e-12)
 
 
 def test_a_change_of_lab_method_between_the_epochs(ctx: RunContext) -> None:

@@ -22,7 +22,12 @@ from carbonsink.pipeline.context import RunContext
 if TYPE_CHECKING:
     from carbonsink.biomass.agb_map import FittedBiomassModel
 
-__all__ = ["MIN_CORRECTION_PLOTS", "outside_aoa_errors", "residual_corrections"]
+__all__ = [
+    "MIN_CORRECTION_PLOTS",
+    "MIN_STRATUM_PLOTS",
+    "outside_aoa_errors",
+    "residual_corrections",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -139,9 +144,39 @@ def residual_corrections(
     return {names[k]: float(mean[k]) for k in keep}, cov[np.ix_(keep, keep)]
 
 
+#: Fewest of a model's plots in a stratum for that stratum's own relative error outside the AOA.
+MIN_STRATUM_PLOTS = 5
+
+
+def _stratum_relative_rmse(
+    ctx: RunContext, model: FittedBiomassModel, strata: npt.NDArray[np.int64]
+) -> dict[int, float]:
+    """Held-out RMSE over the mean observation of the model's plots in each stratum.
+
+    A plot is in the stratum of the cell it lies in; a stratum with fewer
+    than :data:`MIN_STRATUM_PLOTS` plots, or a mean observation ≤ 0, is left out.
+    """
+    frame = model.cv.predictions
+    x, y = frame["x"].to_numpy(dtype=np.float64), frame["y"].to_numpy(dtype=np.float64)
+    observed = frame["observed"].to_numpy(dtype=np.float64)
+    residual = observed - frame["predicted"].to_numpy(dtype=np.float64)
+    on_grid = ctx.grid.contains(x, y)
+    row, col = ctx.grid.index(x, y)
+    codes = np.full(x.size, -1, dtype=np.int64)
+    codes[on_grid] = strata[row[on_grid], col[on_grid]]
+    out: dict[int, float] = {}
+    for code in np.unique(codes[on_grid]):
+        member = codes == code
+        mean = float(observed[member].mean())
+        if member.sum() >= MIN_STRATUM_PLOTS and mean > 0:
+            out[int(code)] = float(np.sqrt(np.mean(residual[member] ** 2))) / mean
+    return out
+
+
 def outside_aoa_errors(
     ctx: RunContext,
     strata: npt.NDArray[np.int64],
+    predicted_by: npt.NDArray[np.integer],
     mapped: npt.NDArray[np.float64],
     outside: npt.NDArray[np.bool_],
     models: Sequence[FittedBiomassModel],
@@ -149,20 +184,36 @@ def outside_aoa_errors(
     """Error variance of each stratum's map total over the cells outside every model's AOA, t DM².
 
     No plot is like these cells (Meyer & Pebesma 2021), so no residual can
-    correct them: their error is taken as systematic within the stratum,
-    SE_s = Σ_{c outside} a_c ŷ_c × RRMSE, with ŷ_c the mapped density and
-    RRMSE the largest held-out relative RMSE of the models (RMSE / mean
-    observation: each cell's error as large, relative to its value, as a
-    plot's, and all of one sign — an upper bound), and no correction.
+    correct them: their error is taken as systematic within the stratum
+    (docs/methodology.md eq. 6.8c),
+
+        SE_s = Σ_m Σ_{c outside, predicted by m} a_c ŷ_c × RRMSE_sm,
+
+    with ŷ_c the mapped density and RRMSE_sm the held-out RMSE over the mean
+    observation of model m's plots in stratum s (at least
+    :data:`MIN_STRATUM_PLOTS` of them; else the largest RRMSE of the models
+    over all their plots): each cell off, relative to its value, by as much
+    as a plot of its stratum, and all of one sign — an upper bound — with no
+    correction. A stratum's own plots carry its error scale: relative errors
+    of sparse, low herbaceous biomass are several times those of a poplar
+    stand, so one survey-wide RRMSE overstates the error of the woody strata
+    and understates that of the herbaceous ones.
     """
+    from carbonsink.biomass.agb_map import MODEL_SOURCE_CODES
+
     legend = ctx.survey.vegetation.by_code()
     if not outside.any() or not models:
         return {}
-    rrmse = max(_relative_rmse(model) for model in models)
+    fallback = max(_relative_rmse(model) for model in models)
+    own = {model.name: _stratum_relative_rmse(ctx, model, strata) for model in models}
     out: dict[str, float] = {}
     for code in np.unique(strata[outside]):
         here = outside & (strata == code)
-        total = float(np.nansum(mapped[here]))
-        if total > 0:
-            out[legend[int(code)]] = (total * rrmse) ** 2
+        se = 0.0
+        for model in models:
+            cells = here & (predicted_by == MODEL_SOURCE_CODES[model.name])
+            total = float(np.nansum(mapped[cells]))
+            se += total * own[model.name].get(int(code), fallback)
+        if se > 0 and int(code) in legend:
+            out[legend[int(code)]] = se**2
     return out
