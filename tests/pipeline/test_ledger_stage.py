@@ -84,31 +84,35 @@ def _outside_rows(ctx: RunContext) -> np.ndarray:
 
 def test_cells_outside_the_area_of_applicability(ctx: RunContext) -> None:
     # 3 Mg/ha mapped on the cells outside the AOA; the model's 4 plots lie off the grid, so
-    # no stratum has plots of its own: the variance of each stratum is (Σ ŷ a × RRMSE)²,
-    # RRMSE = √(mean r²) / mean observed = 2 / 10 = 0.2.
+    # no stratum has plots of its own: each stratum's SE is RMSE × its area outside the AOA,
+    # RMSE = √(mean r²) = √((4 + 4 + 4 + 4) / 4) = 2 Mg DM/ha, whatever is mapped there.
     strata = _halves(ctx)
     area = ctx.cell_area_ha.values.astype(np.float64)
     outside = _outside_rows(ctx)
     model = _model(np.zeros(4), np.arange(4.0), np.full(4, 10.0), np.array([2.0, -2.0, 2.0, -2.0]))
     predicted_by = np.full(ctx.grid.shape, 2)
-    variances = outside_aoa_errors(ctx, strata, predicted_by, 3.0 * area, outside, [model])
+    variances = outside_aoa_errors(ctx, strata, predicted_by, 3.0 * area, area, outside, [model])
     assert set(variances) == {"reed", "sedge"}
     for name, code in (("reed", REED), ("sedge", SEDGE)):
-        total = float((3.0 * area)[outside & (strata == code)].sum())
-        if total > 0:
-            assert variances[name] == pytest.approx((0.2 * total) ** 2, rel=1e-12)
+        hectares = float(area[outside & (strata == code)].sum())
+        assert variances[name] == pytest.approx((2.0 * hectares) ** 2, rel=1e-12)
+    # Nothing mapped outside the AOA in sedge: no error term for it.
+    mapped = np.where(strata == SEDGE, 0.0, 3.0 * area)
+    assert set(outside_aoa_errors(ctx, strata, predicted_by, mapped, area, outside, [model])) == {
+        "reed"
+    }
 
 
 def test_outside_the_aoa_a_stratum_with_enough_plots_takes_their_own_error(
     ctx: RunContext,
 ) -> None:
-    # Five plots in reed, residuals ±1 on observations of 10: reed's own RRMSE is
-    # √1 / 10 = 0.1. Four plots in sedge, residuals ±4: fewer than MIN_STRATUM_PLOTS = 5.
-    # Half the outside cells of each stratum are predicted by a second model (LiDAR,
-    # code 1) with no plot on the grid: residuals ±5, RRMSE 0.5. The imagery model's
-    # RRMSE over its nine plots is √((5·1 + 4·16) / 9) / 10 = 0.277, so the largest of
-    # the models' is 0.5: the LiDAR cells of both strata and sedge's imagery cells take
-    # it. The two models' errors in a stratum add up (one sign).
+    # Five plots in reed, residuals ±1 Mg DM/ha: reed's own RMSE is 1. Four plots in sedge,
+    # residuals ±4: fewer than MIN_STRATUM_PLOTS = 5. Half the outside cells of each stratum
+    # are predicted by a second model (LiDAR, code 1) with no plot on the grid: residuals ±5,
+    # RMSE 5. The imagery model's RMSE over its nine plots is √((5·1 + 4·16) / 9) = 2.77, so
+    # the largest of the models' is 5: the LiDAR cells of both strata and sedge's imagery
+    # cells take it. The two models' errors in a stratum add up (one sign):
+    # SE = RMSE_imagery × ha(imagery cells) + 5 × ha(LiDAR cells).
     strata = _halves(ctx)
     area = ctx.cell_area_ha.values.astype(np.float64)
     inside = ctx.inside.values.astype(bool)
@@ -124,13 +128,15 @@ def test_outside_the_aoa_a_stratum_with_enough_plots_takes_their_own_error(
     predicted_by = np.full(ctx.grid.shape, 2)
     predicted_by[:, ::2] = 1
     mapped = 3.0 * area
-    variances = outside_aoa_errors(ctx, strata, predicted_by, mapped, outside, [imagery, lidar])
-    for name, code, own in (("reed", REED, 0.1), ("sedge", SEDGE, 0.5)):
+    variances = outside_aoa_errors(
+        ctx, strata, predicted_by, mapped, area, outside, [imagery, lidar]
+    )
+    for name, code, own in (("reed", REED, 1.0), ("sedge", SEDGE, 5.0)):
         here = outside & (strata == code)
-        by_imagery = float(mapped[here & (predicted_by == 2)].sum())
-        by_lidar = float(mapped[here & (predicted_by == 1)].sum())
+        by_imagery = float(area[here & (predicted_by == 2)].sum())
+        by_lidar = float(area[here & (predicted_by == 1)].sum())
         assert by_imagery > 0 and by_lidar > 0
-        expected = (own * by_imagery + 0.5 * by_lidar) ** 2
+        expected = (own * by_imagery + 5.0 * by_lidar) ** 2
         assert variances[name] == pytest.approx(expected, rel=1e-12)
 
 

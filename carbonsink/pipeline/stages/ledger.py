@@ -140,7 +140,7 @@ def _keyed_totals(
     )
     strata_order = list(means)
     for stratum, variance in outside_aoa_errors(
-        ctx, keys // _KEY_BASE, predicted_by, values * area, outside, models
+        ctx, keys // _KEY_BASE, predicted_by, values * area, area, outside, models
     ).items():
         if stratum not in means:
             means[stratum] = 0.0

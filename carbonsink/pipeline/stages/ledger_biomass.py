@@ -36,12 +36,16 @@ logger = logging.getLogger(__name__)
 MIN_CORRECTION_PLOTS = 2
 
 
+def _rmse(model: FittedBiomassModel) -> float:
+    """Held-out RMSE of the model's spatial CV over all its plots, Mg DM/ha."""
+    frame = model.cv.predictions
+    return float(np.sqrt(np.mean((frame["observed"] - frame["predicted"]) ** 2)))
+
+
 def _relative_rmse(model: FittedBiomassModel) -> float:
     """Held-out RMSE of the model's spatial CV over its mean observation (0 when that is ≤ 0)."""
-    frame = model.cv.predictions
-    rmse = float(np.sqrt(np.mean((frame["observed"] - frame["predicted"]) ** 2)))
-    mean = float(frame["observed"].mean())
-    return rmse / mean if mean > 0 else 0.0
+    mean = float(model.cv.predictions["observed"].mean())
+    return _rmse(model) / mean if mean > 0 else 0.0
 
 
 def residual_corrections(
@@ -144,22 +148,21 @@ def residual_corrections(
     return {names[k]: float(mean[k]) for k in keep}, cov[np.ix_(keep, keep)]
 
 
-#: Fewest of a model's plots in a stratum for that stratum's own relative error outside the AOA.
+#: Fewest of a model's plots in a stratum for that stratum's own error outside the AOA.
 MIN_STRATUM_PLOTS = 5
 
 
-def _stratum_relative_rmse(
+def _stratum_rmse(
     ctx: RunContext, model: FittedBiomassModel, strata: npt.NDArray[np.int64]
 ) -> dict[int, float]:
-    """Held-out RMSE over the mean observation of the model's plots in each stratum.
+    """Held-out RMSE of the model's plots in each stratum, Mg DM/ha.
 
     A plot is in the stratum of the cell it lies in; a stratum with fewer
-    than :data:`MIN_STRATUM_PLOTS` plots, or a mean observation ≤ 0, is left out.
+    than :data:`MIN_STRATUM_PLOTS` plots is left out.
     """
     frame = model.cv.predictions
     x, y = frame["x"].to_numpy(dtype=np.float64), frame["y"].to_numpy(dtype=np.float64)
-    observed = frame["observed"].to_numpy(dtype=np.float64)
-    residual = observed - frame["predicted"].to_numpy(dtype=np.float64)
+    residual = (frame["observed"] - frame["predicted"]).to_numpy(dtype=np.float64)
     on_grid = ctx.grid.contains(x, y)
     row, col = ctx.grid.index(x, y)
     codes = np.full(x.size, -1, dtype=np.int64)
@@ -167,9 +170,8 @@ def _stratum_relative_rmse(
     out: dict[int, float] = {}
     for code in np.unique(codes[on_grid]):
         member = codes == code
-        mean = float(observed[member].mean())
-        if member.sum() >= MIN_STRATUM_PLOTS and mean > 0:
-            out[int(code)] = float(np.sqrt(np.mean(residual[member] ** 2))) / mean
+        if member.sum() >= MIN_STRATUM_PLOTS:
+            out[int(code)] = float(np.sqrt(np.mean(residual[member] ** 2)))
     return out
 
 
@@ -178,6 +180,7 @@ def outside_aoa_errors(
     strata: npt.NDArray[np.int64],
     predicted_by: npt.NDArray[np.integer],
     mapped: npt.NDArray[np.float64],
+    area_ha: npt.NDArray[np.float64],
     outside: npt.NDArray[np.bool_],
     models: Sequence[FittedBiomassModel],
 ) -> dict[str, float]:
@@ -187,33 +190,33 @@ def outside_aoa_errors(
     correct them: their error is taken as systematic within the stratum
     (docs/methodology.md eq. 6.8c),
 
-        SE_s = Σ_m Σ_{c outside, predicted by m} a_c ŷ_c × RRMSE_sm,
+        SE_s = Σ_m RMSE_sm × Σ_{c outside, predicted by m} a_c,
 
-    with ŷ_c the mapped density and RRMSE_sm the held-out RMSE over the mean
-    observation of model m's plots in stratum s (at least
-    :data:`MIN_STRATUM_PLOTS` of them; else the largest RRMSE of the models
-    over all their plots): each cell off, relative to its value, by as much
-    as a plot of its stratum, and all of one sign — an upper bound — with no
-    correction. A stratum's own plots carry its error scale: relative errors
-    of sparse, low herbaceous biomass are several times those of a poplar
-    stand, so one survey-wide RRMSE overstates the error of the woody strata
-    and understates that of the herbaceous ones.
+    with RMSE_sm the held-out RMSE (Mg DM/ha) of model m's plots in stratum
+    s (at least :data:`MIN_STRATUM_PLOTS` of them; else the largest RMSE of
+    the models over all their plots): each cell off by as much as a plot of
+    its stratum, all in one direction — an upper bound — and no correction.
+    A stratum's own plots carry its error scale (a poplar stand's error is
+    not a mudflat's), and the error does not scale with the mapped value,
+    which is what is in doubt outside the AOA (sparse cells mapped at ten
+    times their biomass). Only strata with mapped biomass outside the AOA
+    are returned.
     """
     from carbonsink.biomass.agb_map import MODEL_SOURCE_CODES
 
     legend = ctx.survey.vegetation.by_code()
     if not outside.any() or not models:
         return {}
-    fallback = max(_relative_rmse(model) for model in models)
-    own = {model.name: _stratum_relative_rmse(ctx, model, strata) for model in models}
+    fallback = max(_rmse(model) for model in models)
+    own = {model.name: _stratum_rmse(ctx, model, strata) for model in models}
     out: dict[str, float] = {}
     for code in np.unique(strata[outside]):
         here = outside & (strata == code)
+        if int(code) not in legend or not float(np.nansum(mapped[here])) > 0:
+            continue
         se = 0.0
         for model in models:
             cells = here & (predicted_by == MODEL_SOURCE_CODES[model.name])
-            total = float(np.nansum(mapped[cells]))
-            se += total * own[model.name].get(int(code), fallback)
-        if se > 0 and int(code) in legend:
-            out[legend[int(code)]] = se**2
+            se += own[model.name].get(int(code), fallback) * float(area_ha[cells].sum())
+        out[legend[int(code)]] = se**2
     return out
