@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +27,9 @@ import pandas as pd
 import pytest
 
 from carbonsink.io.vectors import load_boundary
+from carbonsink.pipeline.cache import file_sha256
 from carbonsink.pipeline.outputs import OUTPUTS
+from carbonsink.pipeline.publish import STAGING, verify_outputs
 from tests.conftest import PROJECT_ROOT
 
 SAMPLE = PROJECT_ROOT / "sample_data" / "junshan"
@@ -71,6 +74,52 @@ def run_b(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     resumed = subprocess.run(command, capture_output=True, text=True, check=False, cwd=PROJECT_ROOT)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     return out, resumed.stdout
+
+
+def _published(root: Path) -> dict[str, bytes]:
+    """Every published file of an output folder (not the stage cache), with its bytes."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".cache" not in p.parts
+    }
+
+
+def test_a_rerun_killed_while_writing_leaves_the_previous_set_then_publishes_its_own(
+    run_a: Path, tmp_path: Path
+) -> None:
+    # A rerun with a changed input (the seed) into a complete folder, killed once its
+    # new ledger is written but its maps, report and manifest are not: the folder is
+    # still run A's complete set, byte for byte (issue 16: not the new ledger beside
+    # the old report). The next run cleans up, resumes from the cache and publishes a
+    # complete set of its own.
+    out = tmp_path / "out"
+    shutil.copytree(run_a, out)
+    before = _published(out)
+    command = _carbonsink("run", str(SURVEY), "--out", str(out), "--seed", "21")
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 600
+    staged_ledger = out / STAGING / "ledger.json"
+    while time.monotonic() < deadline and process.poll() is None:
+        if staged_ledger.is_file():
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the run ended before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    left = _published(out)
+    assert {k for k in left if k.split("/")[0] == STAGING}, "killed before staging"
+    assert {k: v for k, v in left.items() if k.split("/")[0] != STAGING} == before
+    assert verify_outputs(out) != []  # the staging folder is still there
+    resumed = subprocess.run(command, capture_output=True, text=True, check=False, cwd=PROJECT_ROOT)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "interrupted run" in (out / "run.log").read_text(encoding="utf-8")
+    assert verify_outputs(out) == []
+    new = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert new["seed"] == 21
+    assert (out / "ledger.json").read_bytes() != before["ledger.json"]
 
 
 @pytest.fixture(scope="module")
@@ -127,24 +176,32 @@ def test_output_folder_has_every_product(run_a: Path) -> None:
     assert len(manifest["inputs"]) == 19
     assert all(len(item["sha256"]) == 64 for item in manifest["inputs"])
     assert manifest["seed"] == 20240830
-    # Every file of the folder but the manifest itself, the log and the stage cache is
-    # listed, with the id, format and units its OUTPUTS entry declares.
+    # Every file of the folder but the manifest itself and the stage cache is listed,
+    # with the id, format and units its OUTPUTS entry declares, its size and sha256.
     listed = {entry["path"]: entry for entry in manifest["outputs"]}
     on_disk = {
         p.relative_to(run_a).as_posix()
         for p in run_a.rglob("*")
-        if p.is_file() and ".cache" not in p.parts
+        if p.is_file() and not p.relative_to(run_a).parts[0].startswith(".")
     }
-    assert set(listed) == on_disk - {"manifest.json", "run.log"}
+    assert set(listed) == on_disk - {"manifest.json"}
+    # Besides, only the stage cache and the folder's lock (both declared, not published).
+    assert {p.name for p in run_a.glob(".*")} == {".cache", ".lock"}
+    assert verify_outputs(run_a) == []
+    ledger = json.loads((run_a / "ledger.json").read_text(encoding="utf-8"))
+    assert ledger["run"]["run_sha256"] == manifest["run_sha256"]
     assert listed["report.html"]["id"] == "report_html"
     # The report's provenance shows the run time (set before the report is rendered).
     assert "<dt>Run time</dt>" in (run_a / "report.html").read_text(encoding="utf-8")
+    agb = run_a / "maps" / "agb_mg_ha_2025.tif"
     assert listed["maps/agb_mg_ha_2025.tif"] == {
         "path": "maps/agb_mg_ha_2025.tif",
         "id": "map_agb",
         "format": "cog",
         "long_name": OUTPUTS["map_agb"].long_name,
         "units": "Mg DM/ha",
+        "bytes": agb.stat().st_size,
+        "sha256": file_sha256(agb),
     }
     assert not list(run_a.rglob("*.tmp*"))
 
@@ -276,3 +333,48 @@ def test_ch4_sensitivity_breaks_even_where_ch4_cancels_the_removals(
     assert sensitivity["break_even_multiplier"] == pytest.approx(expected, rel=0.02)
     table = pd.read_csv(run_a / "tables" / "ch4_sensitivity.csv")
     assert list(table["ch4_multiplier"]) == [0.0, 0.5, 1.0, 2.0, 4.0]
+
+
+def test_verify_command_checks_a_folder_against_its_manifest(run_a: Path, tmp_path: Path) -> None:
+    ok = subprocess.run(
+        _carbonsink("verify", str(run_a)), capture_output=True, text=True, check=False
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "ok" in ok.stdout
+    changed = tmp_path / "changed"
+    shutil.copytree(run_a, changed, ignore=shutil.ignore_patterns(".cache"))
+    (changed / "tables" / "ledger_strata.csv").write_text("edited\n", encoding="utf-8")
+    bad = subprocess.run(
+        _carbonsink("verify", str(changed)), capture_output=True, text=True, check=False
+    )
+    assert bad.returncode == 2
+    assert "ledger_strata.csv" in bad.stdout and "Traceback" not in bad.stdout + bad.stderr
+
+
+def test_a_failing_output_stage_leaves_the_previous_set_untouched(
+    run_a: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The report writer fails (a full disk, say) after the ledger, cubes and maps of the
+    # rerun are written: nothing of the rerun is published — not a new ledger beside the
+    # old report — and its log is kept as run-failed.log. The rerun reads its stages from
+    # run A's cache, so only the accounting and the outputs are computed again.
+    import carbonsink.report.html as html
+    from carbonsink.errors import OutputError
+    from carbonsink.pipeline import run_survey
+
+    out = tmp_path / "out"
+    shutil.copytree(run_a, out)
+    before = _published(out)
+
+    def full_disk(*args: object, **kwargs: object) -> list[Path]:
+        raise OutputError("no space left on the device", path=out, fix="free some space")
+
+    monkeypatch.setattr(html, "write_report", full_disk)
+    with pytest.raises(OutputError, match="no space"):
+        run_survey(SURVEY, out)
+    after = _published(out)
+    log = after.pop("run-failed.log")
+    assert b"stage epoch-2020: read from the cache" in log
+    assert after == before
+    assert not (out / STAGING).exists()
+    assert verify_outputs(out) == []

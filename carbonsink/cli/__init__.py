@@ -30,7 +30,7 @@ from carbonsink.cli._console import (
 from carbonsink.cli.biomass import biomass_app
 from carbonsink.cli.imagery import imagery_app
 from carbonsink.cli.lidar import lidar_app
-from carbonsink.cli.run import run
+from carbonsink.cli.run import run, verify
 from carbonsink.cli.soil import soil_app
 from carbonsink.cli.survey import profiles, sample_data, validate, versions
 from carbonsink.errors import CarbonSinkError
@@ -108,6 +108,7 @@ app.add_typer(imagery_app, name="imagery")
 app.add_typer(soil_app, name="soil")
 app.add_typer(biomass_app, name="biomass")
 app.command()(run)
+app.command()(verify)
 app.command()(profiles)
 app.command()(versions)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,7 +14,7 @@ from carbonsink.cli._console import EXIT_BAD_INPUT, SURVEY, checked_survey, prog
 if TYPE_CHECKING:
     from carbonsink.accounting.ledger import Ledger
 
-__all__ = ["run"]
+__all__ = ["run", "verify"]
 
 
 def _print_claim(ledger: Ledger) -> None:
@@ -97,8 +97,9 @@ def run(
     """Run the whole survey: every stage of every epoch, the accounting, all outputs, the report.
 
     Writes OUT/manifest.json, cube_<epoch>.nc, change.nc, maps/*.tif, tables/*.csv,
-    ledger.json (docs/ledger.md), report.html and run.log. An interrupted or
-    repeated run reuses the finished stages (OUT/.cache) unless --fresh.
+    ledger.json (docs/ledger.md), report.html and run.log, published as one set
+    when complete: a failed run leaves the previous outputs as they were. An
+    interrupted or repeated run reuses the finished stages (OUT/.cache) unless --fresh.
     """
     from carbonsink.pipeline.executors import run_executor
     from carbonsink.pipeline.outputs import OutputFolder
@@ -113,38 +114,25 @@ def run(
         raise typer.Exit(EXIT_BAD_INPUT)
     assert report.survey is not None
     folder = OutputFolder(out if out is not None else survey.parent / "out")
-    folder.root.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(folder.path("run_log"), mode="a", encoding="utf-8")
-    handler.setLevel(logging.INFO)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    package_logger = logging.getLogger("carbonsink")
-    previous_level = package_logger.level
-    package_logger.addHandler(handler)
-    package_logger.setLevel(min(previous_level or logging.INFO, logging.INFO))
-    try:
-        with progress_bar() as progress, run_executor(workers, scheduler) as executor:
-            task = progress.add_task("run", total=1.0)
+    with progress_bar() as progress, run_executor(workers, scheduler) as executor:
+        task = progress.add_task("run", total=1.0)
 
-            def update(what: str, done: int, total: int) -> None:
-                if what.startswith(("epoch ", "accounting", "maps", "report", "done")):
-                    progress.update(task, description=escape(what), completed=done, total=total)
-                else:
-                    progress.update(task, description=escape(what))
+        def update(what: str, done: int, total: int) -> None:
+            if what.startswith(("epoch ", "accounting", "maps", "report", "done")):
+                progress.update(task, description=escape(what), completed=done, total=total)
+            else:
+                progress.update(task, description=escape(what))
 
-            result = run_survey(
-                report.survey,
-                folder.root,
-                seed=seed,
-                resume=resume,
-                pdf=pdf,
-                executor=executor,
-                preflight=report,
-                progress=update,
-            )
-    finally:
-        package_logger.removeHandler(handler)
-        package_logger.setLevel(previous_level)
-        handler.close()
+        result = run_survey(
+            report.survey,
+            folder.root,
+            seed=seed,
+            resume=resume,
+            pdf=pdf,
+            executor=executor,
+            preflight=report,
+            progress=update,
+        )
     _print_claim(result.ledger)
     assert result.manifest is not None
     cached = sum(1 for s in result.manifest["stages"] if s["cached"])
@@ -153,4 +141,30 @@ def run(
         f"{f' ({cached} stage(s) from the cache)' if cached else ''}: "
         f"{len(result.written)} files in {escape(str(folder.root))} — open "
         f"{escape(str(folder.path('report_html')))}"
+    )
+
+
+def verify(
+    out: Annotated[
+        Path,
+        typer.Argument(help="Output folder of `carbonsink run`.", exists=True, file_okay=False),
+    ],
+) -> None:
+    """Check an output folder against its manifest: every file's sha256, ledger ↔ manifest link.
+
+    Exit 0 when the folder is one complete published set, 2 (listing every
+    problem) when a file is missing or changed, or a run's publication was
+    interrupted (run again to complete it).
+    """
+    from carbonsink.pipeline.publish import verify_outputs
+
+    problems = verify_outputs(out)
+    if problems:
+        for problem in problems:
+            stdout.print(f"[red]problem[/red]: {escape(problem)}")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    stdout.print(
+        f"[green]ok[/green]: {len(manifest.get('outputs', []))} outputs in {escape(str(out))} "
+        f"match their sha256 in manifest.json; run {manifest.get('run_sha256')}"
     )

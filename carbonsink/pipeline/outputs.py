@@ -20,7 +20,7 @@ from typing import Any, Literal
 from carbonsink.errors import ConfigError
 from carbonsink.io.files import FILE_NAME_RULE, file_name_problem
 
-__all__ = ["OUTPUTS", "Output", "OutputFolder", "OutputFormat", "Style"]
+__all__ = ["OUTPUTS", "Output", "OutputFolder", "OutputFormat", "Style", "declared_output"]
 
 OutputFormat = Literal[
     "netcdf", "cog", "csv", "json", "html", "pdf", "text", "skops", "png", "pickle"
@@ -105,6 +105,28 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         "run manifest: inputs (sha256), versions, seed, stage timings, outputs",
     ),
     Output("run_log", "run.log", "text", "log of the run"),
+    Output(
+        "run_failed_log",
+        "run-failed.log",
+        "text",
+        "log of the last run that failed (its outputs were not published); removed by the "
+        "next complete run",
+        published=False,
+    ),
+    Output(
+        "lock",
+        ".lock",
+        "text",
+        "lock of the output folder, held by the run writing to it",
+        published=False,
+    ),
+    Output(
+        "publish_journal",
+        ".publish.json",
+        "json",
+        "what a run is moving into place (only while it publishes)",
+        published=False,
+    ),
     Output("ledger", "ledger.json", "json", "the credit ledger (docs/ledger.md)", "t CO2e"),
     Output("report_html", "report.html", "html", "self-contained report"),
     Output("report_pdf", "report.pdf", "pdf", "the report as PDF"),
@@ -370,14 +392,26 @@ class OutputFolder:
                 f"{path} is outside the output folder {self.root}",
                 fix="this is a bug in carbonsink: every output is written inside OUT",
             ) from None
-        matches = [o for o in OUTPUTS.values() if _pattern_regex(o.pattern).fullmatch(relative)]
-        if not matches:
+        output = declared_output(relative)
+        if output is None:
             raise ConfigError(
                 f"{relative} is not a declared output",
                 fix="this is a bug in carbonsink: declare every output in OUTPUTS",
             )
-        best = max(matches, key=lambda o: o.literal_length)
-        return {"path": relative, **best.describe()}
+        return {"path": relative, **output.describe()}
+
+
+def declared_output(relative: str) -> Output | None:
+    """The declared output a path relative to an output folder is, ``None`` when none.
+
+    The most specific pattern that matches wins (``landcover.tif`` is the
+    class map, not an index called ``landcover``); a path with ``..`` or an
+    absolute path is never an output.
+    """
+    if relative.startswith("/") or ".." in Path(relative).parts:
+        return None
+    matches = [o for o in OUTPUTS.values() if _pattern_regex(o.pattern).fullmatch(relative)]
+    return max(matches, key=lambda o: o.literal_length) if matches else None
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:

@@ -9,11 +9,12 @@ returns the results. Either way the same seed gives the same numbers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from os import PathLike
 from pathlib import Path
@@ -28,8 +29,9 @@ from carbonsink.config import Survey, load_survey
 from carbonsink.io.writers import write_json
 from carbonsink.pipeline.cache import StageCache, content_key, file_sha256
 from carbonsink.pipeline.context import ProgressCallback, RunContext
-from carbonsink.pipeline.outputs import OutputFolder
+from carbonsink.pipeline.outputs import OUTPUTS, OutputFolder
 from carbonsink.pipeline.products import write_change_products, write_epoch_products
+from carbonsink.pipeline.publish import Publication
 from carbonsink.pipeline.stages.epoch import EpochResults, epoch_results
 from carbonsink.pipeline.stages.ledger import epoch_ledger_inputs, survey_ledger, write_ledger
 from carbonsink.pipeline.stages.report import epoch_carbon_layers, report_content
@@ -103,7 +105,10 @@ def run_survey(
         The survey, or the path of its TOML file.
     out_dir
         Output folder (created; layout in docs/design.md §5); ``None``
-        computes without writing anything (the notebooks' use).
+        computes without writing anything (the notebooks' use). The outputs
+        and ``run.log`` are written in ``out_dir/.staging`` and published
+        as one set when complete (:mod:`carbonsink.pipeline.publish`): a
+        failed run leaves the previous outputs as they were.
     seed
         Seed of every random step (default: the survey's ``seed``); the same
         number means the same thing from the command line and the library.
@@ -140,10 +145,68 @@ def run_survey(
     ctx = RunContext.build(
         survey, seed=seed, executor=executor, progress=progress, preflight=report
     )
-    folder = None if out_dir is None else OutputFolder(Path(out_dir))
-    if folder is not None:
-        folder.root.mkdir(parents=True, exist_ok=True)
-    cache = StageCache(folder, enabled=resume)
+    publication = None if out_dir is None else Publication(Path(out_dir))
+    try:
+        with _run_log(publication):
+            run = _run(ctx, report, publication, resume=resume, pdf=pdf)
+        if publication is not None:
+            assert run.manifest is not None
+            staged = publication.folder
+            run.written.append(staged.path("run_log"))
+            run.manifest["outputs"] = _described(staged, run.written)
+            run.written.append(write_json(run.manifest, staged.path("manifest")))
+            run.written = publication.publish(run.written)
+            run.out_dir = publication.root
+    except BaseException:
+        if publication is not None:
+            log = publication.discard()
+            logger.error(
+                "the run did not finish: nothing was published, the outputs in %s are "
+                "those of the last complete run (if any)%s",
+                publication.root,
+                f"; this run's log is {log}" if log else "",
+            )
+        raise
+    ctx.report("done", 1, 1)
+    return run
+
+
+@contextlib.contextmanager
+def _run_log(publication: Publication | None) -> Iterator[None]:
+    """Log the package at INFO into the staged ``run.log`` while the run computes."""
+    if publication is None:
+        yield
+        return
+    handler = logging.FileHandler(publication.folder.path("run_log"), encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package_logger = logging.getLogger("carbonsink")
+    previous_level = package_logger.level
+    package_logger.addHandler(handler)
+    package_logger.setLevel(min(previous_level or logging.INFO, logging.INFO))
+    try:
+        for note in publication.notes:
+            logger.warning(note)
+        yield
+    finally:
+        package_logger.removeHandler(handler)
+        package_logger.setLevel(previous_level)
+        handler.close()
+
+
+def _run(
+    ctx: RunContext,
+    report: PreflightReport,
+    publication: Publication | None,
+    *,
+    resume: bool,
+    pdf: bool,
+) -> RunResult:
+    """Every stage, the accounting and (into the staging folder) every output but the manifest."""
+    survey = ctx.survey
+    cache = StageCache(
+        None if publication is None else OutputFolder(publication.root), enabled=resume
+    )
     root = survey.source.parent.resolve() if survey.source is not None else None
     epochs = ctx.epochs
     steps = len(epochs) * 2 + 3
@@ -183,6 +246,14 @@ def run_survey(
         )
     step("accounting")
     ledger = cache.timed("accounting", lambda: survey_ledger(ctx, results, inputs=ledger_inputs))
+    record = _run_record(ctx, hashes, root)
+    ledger = replace(
+        ledger,
+        extra={
+            **ledger.extra,
+            "run": {"run_sha256": record["run_sha256"], "manifest": OUTPUTS["manifest"].pattern},
+        },
+    )
     carbon = {r.epoch.name: epoch_carbon_layers(ctx, r, ledger) for r in results}
     change = None
     if len(results) > 1:
@@ -196,48 +267,24 @@ def run_survey(
             epochs=(first.name, last.name),
         )
     run = RunResult(context=ctx, results=results, ledger=ledger, carbon=carbon, change=change)
-    if folder is not None:
+    if publication is not None:
         _write_outputs(
-            run, folder, cache, hashes=hashes, root=root, pdf=pdf, step=step, start=start
+            run, publication.folder, cache, record=record, pdf=pdf, step=step, start=start
         )
         assert run.manifest is not None
         run.manifest["wall_seconds"] = round(time.perf_counter() - start, 3)
-        run.written.append(write_json(run.manifest, folder.path("manifest")))
-    ctx.report("done", steps, steps)
     return run
 
 
-def _write_outputs(
-    run: RunResult,
-    folder: OutputFolder,
-    cache: StageCache,
-    *,
-    hashes: dict[str, str],
-    root: Path | None,
-    pdf: bool,
-    step: Any,
-    start: float,
-) -> None:
-    """Ledger, cubes, maps, tables, manifest and report of a run, in ``folder``.
+def _run_record(ctx: RunContext, hashes: dict[str, str], root: Path | None) -> dict[str, Any]:
+    """What a run is computed from — code version, survey, seed, input files — and its sha256.
 
-    The report shows the run time up to the report; the manifest the whole run's.
+    ``run_sha256`` is :func:`~carbonsink.pipeline.cache.content_key` of the
+    other four entries (the JSON of the list, sorted keys): the ledger
+    carries it, so a ledger and a manifest can be matched.
     """
-    from carbonsink.report.html import write_report
-
-    ctx = run.context
     survey = ctx.survey
-    step("maps, cubes and tables")
-
-    def products() -> list[Path]:
-        written = write_ledger(run.ledger, folder)
-        for result in run.results:
-            written += write_epoch_products(ctx, result, run.carbon[result.epoch.name], folder)
-        if run.change is not None:
-            written += write_change_products(ctx, run.change, folder)
-        return written
-
-    written = cache.timed("outputs", products)
-    manifest: dict[str, Any] = {
+    record: dict[str, Any] = {
         "carbonsink": __version__,
         "survey": _relative(survey.source.resolve(), root) if survey.source else None,
         "survey_sha256": content_key(
@@ -254,6 +301,43 @@ def _write_outputs(
             }
             for path, digest in sorted(hashes.items())
         ],
+    }
+    record["run_sha256"] = content_key(
+        record["carbonsink"], record["survey_sha256"], record["seed"], record["inputs"]
+    )
+    return record
+
+
+def _write_outputs(
+    run: RunResult,
+    folder: OutputFolder,
+    cache: StageCache,
+    *,
+    record: dict[str, Any],
+    pdf: bool,
+    step: Any,
+    start: float,
+) -> None:
+    """Ledger, cubes, maps, tables and report of a run in ``folder``, and the manifest's content.
+
+    The report shows the run time up to the report; the manifest the whole run's.
+    """
+    from carbonsink.report.html import write_report
+
+    ctx = run.context
+    step("maps, cubes and tables")
+
+    def products() -> list[Path]:
+        written = write_ledger(run.ledger, folder)
+        for result in run.results:
+            written += write_epoch_products(ctx, result, run.carbon[result.epoch.name], folder)
+        if run.change is not None:
+            written += write_change_products(ctx, run.change, folder)
+        return written
+
+    written = cache.timed("outputs", products)
+    manifest: dict[str, Any] = {
+        **record,
         "versions": show_versions(),
         "stages": [r.to_dict() for r in cache.records],
         "outputs": _described(folder, written),
@@ -266,11 +350,16 @@ def _write_outputs(
         folder.path("report_html"),
         pdf_path=folder.path("report_pdf") if pdf else None,
     )
-    manifest["outputs"] = _described(folder, written)
-    run.out_dir = folder.root
     run.manifest = manifest
     run.written = written
 
 
 def _described(folder: OutputFolder, written: Sequence[Path]) -> list[dict[str, Any]]:
-    return sorted((folder.describe(p) for p in written), key=lambda entry: str(entry["path"]))
+    """The manifest's ``outputs``: each file's path, output kind, size (bytes) and sha256."""
+    return sorted(
+        (
+            {**folder.describe(p), "bytes": p.stat().st_size, "sha256": file_sha256(p)}
+            for p in written
+        ),
+        key=lambda entry: str(entry["path"]),
+    )

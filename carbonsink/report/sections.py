@@ -290,6 +290,7 @@ def report_context(content: ReportContent) -> dict[str, Any]:
         "profile_rows": profile_rows(ledger["profile"]),
         "inputs": input_rows(manifest),
         "survey_sha256": manifest.get("survey_sha256"),
+        "run_sha256": (ledger.get("run") or {}).get("run_sha256"),
         "survey_file": manifest.get("survey"),
         "wall_seconds": manifest.get("wall_seconds"),
         "versions": sorted((str(k), str(v)) for k, v in versions.items()),
