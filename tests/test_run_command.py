@@ -64,7 +64,7 @@ def run_b(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     deadline = time.monotonic() + 600
     cache = out / ".cache"
     while time.monotonic() < deadline and process.poll() is None:
-        if any(cache.glob("epoch-2020-*.pkl")):
+        if any(cache.glob("epoch-2020-*/entry.json")):
             break
         time.sleep(0.2)
     assert process.poll() is None, "the run ended before it could be killed"
@@ -187,6 +187,14 @@ def test_output_folder_has_every_product(run_a: Path) -> None:
     assert set(listed) == on_disk - {"manifest.json"}
     # Besides, only the stage cache and the folder's lock (both declared, not published).
     assert {p.name for p in run_a.glob(".*")} == {".cache", ".lock"}
+    # The cache holds data formats only, one folder per stage, and at most twice the bytes
+    # of the published outputs (issue 16: it was 11 × with pickles of the LiDAR rasters).
+    cache = run_a / ".cache"
+    assert not [p for p in cache.rglob("*") if p.suffix == ".pkl"]
+    assert {p.suffix for p in cache.rglob("*") if p.is_file()} <= {".json", ".npz", ".skops"}
+    cached = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())
+    published = sum(entry["bytes"] for entry in manifest["outputs"])
+    assert cached <= 2 * published, (cached, published)
     assert verify_outputs(run_a) == []
     ledger = json.loads((run_a / "ledger.json").read_text(encoding="utf-8"))
     assert ledger["run"]["run_sha256"] == manifest["run_sha256"]

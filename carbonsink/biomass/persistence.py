@@ -58,6 +58,7 @@ __all__ = [
     "save_biomass_model",
     "save_model",
     "training_table_sha256",
+    "untrusted_types",
 ]
 
 logger = logging.getLogger(__name__)
@@ -151,17 +152,28 @@ def _is_trusted(type_name: str) -> bool:
     return module is not None and isinstance(getattr(module, attribute, None), type)
 
 
+def untrusted_types(data: bytes) -> tuple[list[str], list[str]]:
+    """(types skops would need trusted to load ``data``, those of them outside the allowlist).
+
+    Raises
+    ------
+    zipfile.BadZipFile, KeyError, ValueError
+        ``data`` is not a readable skops file.
+    """
+    needed = list(sio.get_untrusted_types(data=data))
+    return needed, [name for name in needed if not _is_trusted(name)]
+
+
 def _untrusted(data: bytes, *, path: Path) -> tuple[list[str], list[str]]:
     """(types skops would need trusted, those of them outside the allowlist)."""
     try:
-        needed = list(sio.get_untrusted_types(data=data))
+        return untrusted_types(data)
     except (zipfile.BadZipFile, KeyError, ValueError, json.JSONDecodeError) as exc:
         raise InputError(
             f"not a readable skops model file ({exc})",
             path=path,
             fix="save the model again with carbonsink (save_model)",
         ) from exc
-    return needed, [name for name in needed if not _is_trusted(name)]
 
 
 def _jsonable_param(value: Any) -> Any:

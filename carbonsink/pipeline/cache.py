@@ -3,34 +3,58 @@
 Stages whose inputs have not changed are read back, so an interrupted or
 repeated run resumes where it stopped and gives identical numbers for the
 same seed. Each entry's name holds the SHA-256 of everything it was computed
-from (carbonsink version, survey settings, seed and the bytes of every input
-file), so a changed input is a cache miss, never a stale result.
+from (carbonsink version, a fingerprint of its code, survey settings, seed
+and the bytes of every input file), so a changed input or a changed
+carbonsink is a cache miss, never a stale result.
 
-The cache holds Python pickles of carbonsink's own results and is read back
-only from the output folder the run itself wrote. Delete ``OUT/.cache`` (or
-run with ``--fresh``) to recompute everything.
+An entry is a folder (:mod:`carbonsink.pipeline.cache_codec`): ``entry.json``
+(the result as JSON, and the sha256 of the entry's other files),
+``arrays.npz`` (its arrays, read with ``allow_pickle=False``) and one
+``.skops`` file per fitted estimator — never a pickle, so nothing in an
+entry is executed. It is written to a temporary folder and renamed into
+place; one that does not verify or decode (truncated, tampered with, of an
+older format) is removed and recomputed, with a warning. Temporary folders of
+a killed run, and entries the last complete run did not use
+(:meth:`StageCache.prune`), are removed. Delete ``OUT/.cache`` (or run with
+``--fresh``) to recompute everything.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import json
 import logging
-import pickle
+import secrets
+import shutil
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from carbonsink.io.writers import atomic_path
+import numpy as np
+
+from carbonsink.pipeline.cache_codec import (
+    CacheFormatError,
+    UnsupportedValueError,
+    decode,
+    encode,
+)
 from carbonsink.pipeline.outputs import OutputFolder
 
-__all__ = ["StageCache", "StageRecord", "content_key", "file_sha256"]
+__all__ = ["StageCache", "StageRecord", "code_fingerprint", "content_key", "file_sha256"]
 
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+
+#: Version of the entry layout; an entry of another version is recomputed.
+CACHE_FORMAT = 1
+_CACHE_DIR = ".cache"
+_TEMP_PREFIX = ".tmp-"
 
 
 def file_sha256(path: Path, *, chunk: int = 1 << 20) -> str:
@@ -46,6 +70,21 @@ def content_key(*parts: Any) -> str:
     """SHA-256 (hex) of JSON-serialisable parts (sorted keys): a cache key."""
     text = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """SHA-256 (hex) of carbonsink's source: every ``.py`` file of the package, by path and bytes.
+
+    Part of every cache key, so an entry computed by other code (an edited
+    checkout, another release) is never read back.
+    """
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode("utf-8") + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -78,26 +117,39 @@ class StageCache:
         self.folder = folder
         self.enabled = enabled
         self.records: list[StageRecord] = []
+        self._used: set[Path] = set()
+        if folder is not None:
+            self._remove_orphans(folder.root / _CACHE_DIR)
 
     def get(self, name: str, key: str, compute: Callable[[], _T]) -> _T:
-        """The stage's result: read back when cached, else computed (and cached)."""
+        """The stage's result: read back when cached (and intact), else computed (and cached)."""
         start = time.perf_counter()
-        path = (
-            None
-            if self.folder is None
-            else self.folder.path("stage_cache", stage=name, key=key[:24])
-        )
-        if self.enabled and path is not None and path.is_file():
-            with path.open("rb") as handle:
-                value: _T = pickle.load(handle)  # our own cache, see the module doc
-            self.records.append(StageRecord(name, time.perf_counter() - start, True))
-            logger.info("stage %s: read from the cache (%s)", name, path.name)
+        if self.folder is None:
+            value = compute()
+            self.records.append(StageRecord(name, time.perf_counter() - start, False))
             return value
+        entry = self.folder.path("stage_cache", stage=name, key=key[:24])
+        self._used.add(entry.parent)
+        if self.enabled and entry.is_file():
+            try:
+                cached: _T = _read_entry(entry.parent)
+            except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+                logger.warning(
+                    "the cache entry %s is damaged or of another format (%s): it is removed "
+                    "and the stage computed again",
+                    entry.parent.name,
+                    exc,
+                )
+                shutil.rmtree(entry.parent, ignore_errors=True)
+            else:
+                self.records.append(StageRecord(name, time.perf_counter() - start, True))
+                logger.info("stage %s: read from the cache (%s)", name, entry.parent.name)
+                return cached
         value = compute()
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp, tmp.open("wb") as handle:
-                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            _write_entry(entry.parent, value)
+        except UnsupportedValueError as exc:  # our own fault: the run goes on uncached
+            logger.warning("stage %s is not cached: the cache cannot hold %s", name, exc)
         self.records.append(StageRecord(name, time.perf_counter() - start, False))
         logger.info("stage %s: computed in %.1f s", name, time.perf_counter() - start)
         return value
@@ -108,3 +160,82 @@ class StageCache:
         value = compute()
         self.records.append(StageRecord(name, time.perf_counter() - start, False))
         return value
+
+    def prune(self) -> list[Path]:
+        """Remove the entries this run did not use (after it completed); return them.
+
+        The cache then holds only what a rerun of the same survey reads, so its
+        size stays that of one run's stage results.
+        """
+        if self.folder is None:
+            return []
+        removed = []
+        for entry in sorted((self.folder.root / _CACHE_DIR).glob("*")):
+            if entry.is_dir() and entry not in self._used and not entry.name.startswith("."):
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+        if removed:
+            logger.info("removed %d cache entries this run did not use", len(removed))
+        return removed
+
+    @staticmethod
+    def _remove_orphans(cache: Path) -> None:
+        """Temporary folders of killed runs, and files of older cache formats (pickles)."""
+        if not cache.is_dir():
+            return
+        for path in sorted(cache.iterdir()):
+            if path.name.startswith(_TEMP_PREFIX) and path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+                logger.info("removed an unfinished cache entry of an interrupted run (%s)", path)
+            elif path.is_file():  # entries are folders: a file is of an older format
+                path.unlink(missing_ok=True)
+                logger.info("removed %s (an older cache format, never read)", path)
+
+
+def _write_entry(final: Path, value: Any) -> None:
+    """Write a result as a cache entry folder, atomically (temporary folder, then rename)."""
+    tree, arrays, blobs = encode(value)
+    temp = final.parent / f"{_TEMP_PREFIX}{final.name}-{secrets.token_hex(4)}"
+    temp.mkdir(parents=True)
+    try:
+        files: dict[str, str] = {}
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
+        for name, data in [("arrays.npz", buffer.getvalue())] + [
+            (f"{key}.skops", blob) for key, blob in blobs.items()
+        ]:
+            (temp / name).write_bytes(data)
+            files[name] = hashlib.sha256(data).hexdigest()
+        entry = {"format": CACHE_FORMAT, "files": files, "result": tree}
+        (temp / "entry.json").write_text(json.dumps(entry), encoding="utf-8")
+        if final.exists():
+            shutil.rmtree(final)
+        temp.rename(final)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+def _read_entry(folder: Path) -> Any:
+    """The result of a cache entry folder, after checking every file's sha256.
+
+    Raises
+    ------
+    ValueError
+        The entry is of another format, a file is missing or differs from its
+        sha256, or the result does not decode (:class:`CacheFormatError`).
+    """
+    entry = json.loads((folder / "entry.json").read_text(encoding="utf-8"))
+    if entry.get("format") != CACHE_FORMAT:
+        raise ValueError(f"format {entry.get('format')!r}, not {CACHE_FORMAT}")
+    data = {}
+    for name, digest in entry["files"].items():
+        if "/" in name or "\\" in name or name.startswith("."):
+            raise CacheFormatError(f"the entry names the file {name!r}")
+        data[name] = (folder / name).read_bytes()
+        if hashlib.sha256(data[name]).hexdigest() != digest:
+            raise ValueError(f"{name} differs from its sha256 (changed or truncated)")
+    with np.load(io.BytesIO(data.pop("arrays.npz")), allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    blobs = {name.removesuffix(".skops"): blob for name, blob in data.items()}
+    return decode(entry["result"], arrays, blobs)

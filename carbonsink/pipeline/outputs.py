@@ -22,9 +22,7 @@ from carbonsink.io.files import FILE_NAME_RULE, file_name_problem
 
 __all__ = ["OUTPUTS", "Output", "OutputFolder", "OutputFormat", "Style", "declared_output"]
 
-OutputFormat = Literal[
-    "netcdf", "cog", "csv", "json", "html", "pdf", "text", "skops", "png", "pickle"
-]
+OutputFormat = Literal["netcdf", "cog", "csv", "json", "html", "pdf", "text", "skops", "png", "npz"]
 
 
 @dataclass(frozen=True)
@@ -239,9 +237,24 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
     ),
     Output(
         "stage_cache",
-        ".cache/{stage}-{key}.pkl",
-        "pickle",
-        "a finished stage of the run (read back on --resume)",
+        ".cache/{stage}-{key}/entry.json",
+        "json",
+        "a finished stage of the run (read back on --resume): its result as JSON, with the "
+        "sha256 of the entry's other files",
+        published=False,
+    ),
+    Output(
+        "stage_cache_arrays",
+        ".cache/{stage}-{key}/arrays.npz",
+        "npz",
+        "the numpy arrays of a cached stage result (compressed; read without pickle)",
+        published=False,
+    ),
+    Output(
+        "stage_cache_model",
+        ".cache/{stage}-{key}/{blob}.skops",
+        "skops",
+        "a fitted estimator of a cached stage result (skops; allowlisted types only)",
         published=False,
     ),
     # ------------------------------------------------ stage commands

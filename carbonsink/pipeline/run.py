@@ -27,7 +27,7 @@ from carbonsink.accounting.ledger import Ledger
 from carbonsink.accounting.simulation import EpochInputs, years_between
 from carbonsink.config import Survey, load_survey
 from carbonsink.io.writers import write_json
-from carbonsink.pipeline.cache import StageCache, content_key, file_sha256
+from carbonsink.pipeline.cache import StageCache, code_fingerprint, content_key, file_sha256
 from carbonsink.pipeline.context import ProgressCallback, RunContext
 from carbonsink.pipeline.outputs import OUTPUTS, OutputFolder
 from carbonsink.pipeline.products import write_change_products, write_epoch_products
@@ -148,7 +148,10 @@ def run_survey(
     publication = None if out_dir is None else Publication(Path(out_dir))
     try:
         with _run_log(publication):
-            run = _run(ctx, report, publication, resume=resume, pdf=pdf)
+            cache = StageCache(
+                None if publication is None else OutputFolder(publication.root), enabled=resume
+            )
+            run = _run(ctx, report, publication, cache, pdf=pdf)
         if publication is not None:
             assert run.manifest is not None
             staged = publication.folder
@@ -157,6 +160,7 @@ def run_survey(
             run.written.append(write_json(run.manifest, staged.path("manifest")))
             run.written = publication.publish(run.written)
             run.out_dir = publication.root
+            cache.prune()
     except BaseException:
         if publication is not None:
             log = publication.discard()
@@ -198,15 +202,12 @@ def _run(
     ctx: RunContext,
     report: PreflightReport,
     publication: Publication | None,
+    cache: StageCache,
     *,
-    resume: bool,
     pdf: bool,
 ) -> RunResult:
     """Every stage, the accounting and (into the staging folder) every output but the manifest."""
     survey = ctx.survey
-    cache = StageCache(
-        None if publication is None else OutputFolder(publication.root), enabled=resume
-    )
     root = survey.source.parent.resolve() if survey.source is not None else None
     epochs = ctx.epochs
     steps = len(epochs) * 2 + 3
@@ -221,7 +222,7 @@ def _run(
     files = sorted({Path(p).resolve() for p in report.checked})
     hashes = {_relative(p, root): file_sha256(p) for p in files}
     settings = survey.model_dump(mode="json", exclude={"epochs", "accounting"})
-    base = content_key(__version__, settings, hashes, ctx.seed)
+    base = content_key(__version__, code_fingerprint(), settings, hashes, ctx.seed)
     results: list[EpochResults] = []
     epoch_keys: list[str] = []
     for epoch in epochs:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,7 +35,8 @@ class EpochCube:
     landcover
         The land-cover result (accuracy, areas).
     lidar
-        The LiDAR result, ``None`` when the epoch has no LiDAR.
+        The LiDAR result (metrics and tile QA; without its DTM and CHM rasters),
+        ``None`` when the epoch has no LiDAR.
     imagery_features, lidar_features
         The cube variables the biomass model may use without and with LiDAR.
     """
@@ -109,7 +110,9 @@ def epoch_cube(ctx: RunContext, epoch: Epoch) -> EpochCube:
     return EpochCube(
         cube=cube,
         landcover=landcover,
-        lidar=lidar,
+        # The metrics are in the cube; the DTM and CHM rasters (tens of MB, products of
+        # `carbonsink lidar`) are not kept in the run's results or its stage cache.
+        lidar=None if lidar is None else replace(lidar, dtm=None, chm=None),
         imagery_features=imagery_features,
         lidar_features=lidar_features,
     )
