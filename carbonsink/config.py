@@ -17,6 +17,7 @@ import itertools
 import tomllib
 import types
 import typing
+import unicodedata
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -36,7 +37,7 @@ from pyproj import CRS
 from carbonsink.accounting.non_co2 import GwpSet
 from carbonsink.crs import as_crs
 from carbonsink.errors import InputNotFoundError, Problem, SurveyFileError
-from carbonsink.io.files import file_name_problem
+from carbonsink.io.files import file_name_problem, file_name_slug
 
 __all__ = [
     "DEFAULT_CLASSES",
@@ -365,10 +366,26 @@ class VegetationSection(_Model):
     def _unique_codes(cls, value: dict[str, VegetationClass]) -> dict[str, VegetationClass]:
         if not value:
             raise ValueError("at least one class is needed")
+        slugs: dict[str, str] = {}
         for name in value:
-            problem = file_name_problem(name)
-            if problem:
-                raise ValueError(f"class name {problem} (it names output files)")
+            if not name.strip() or any(unicodedata.category(c).startswith("C") for c in name):
+                raise ValueError(
+                    f"class name {name!r} is empty or holds control characters: give every "
+                    "class a printable name"
+                )
+            slug = file_name_slug(name)
+            if not slug:
+                raise ValueError(
+                    f"class name {name!r} has no letter or digit: it names the class's output "
+                    "layers, so give it at least one"
+                )
+            other = slugs.get(slug.casefold())
+            if other is not None:
+                raise ValueError(
+                    f"classes {other!r} and {name!r} would name the same output files "
+                    f"({slug!r}; file names ignore case on some systems): rename one"
+                )
+            slugs[slug.casefold()] = name
         seen: dict[int, str] = {}
         for name, params in value.items():
             if params.code in seen:

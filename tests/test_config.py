@@ -173,18 +173,54 @@ def test_lidar_entries_of_an_epoch_share_crs_and_ground(tmp_path: Path) -> None:
     [
         ('name = "2020"', 'name = "../../x"', "epoch name"),
         ('name = "2020"', 'name = "2025/26"', "epoch name"),
-        ("[[epochs]]", "[vegetation.classes.'open water']\ncode = 1\n\n[[epochs]]", "class name"),
     ],
 )
 def test_names_that_become_file_names_are_checked(
     tmp_path: Path, old: str, new: str, what: str
 ) -> None:
-    # An epoch or class name is part of output file names (cube_<epoch>.nc,
-    # landcover_p_<class>.tif): a separator, '..' or a space is refused up front.
+    # An epoch name is part of output file names (cube_<epoch>.nc): a separator or '..'
+    # is refused up front.
     with pytest.raises(SurveyFileError) as info:
         load_survey(write(tmp_path, MINIMAL.replace(old, new)))
     message = info.value.problems[0].message
     assert what in message and "cannot be part of a file name" in message
+
+
+def _classes(*names: str) -> str:
+    return "".join(
+        f'[vegetation.classes."{name}"]\ncode = {code}\n\n' for code, name in enumerate(names, 1)
+    )
+
+
+def test_class_names_with_spaces_and_any_script_are_kept_and_named_safely(tmp_path: Path) -> None:
+    # Issue 16: class names are the survey team's words — a space, a slash, Chinese — and
+    # stay so in the ledger and the report; the layers and files they name take a slug.
+    from carbonsink.io.files import file_name_slug
+
+    names = ("open water", "芦苇 reed", "Carex/sedge")
+    survey = load_survey(
+        write(tmp_path, MINIMAL.replace("[[epochs]]", _classes(*names) + "[[epochs]]"))
+    )
+    assert set(names) <= set(survey.vegetation.classes)
+    assert [file_name_slug(n) for n in names] == ["open_water", "芦苇_reed", "Carex_sedge"]
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (("open water", "open_water"), "would name the same output files"),
+        (("Reed", "reed"), "ignore case"),
+        (("--",), "no letter or digit"),
+        (("tab\\there",), "control characters"),
+    ],
+)
+def test_class_names_that_cannot_name_files_are_refused(
+    tmp_path: Path, names: tuple[str, ...], expected: str
+) -> None:
+    text = MINIMAL.replace("[[epochs]]", _classes(*names) + "[[epochs]]")
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, text))
+    assert expected in info.value.problems[0].message
 
 
 def test_year_fraction() -> None:

@@ -32,6 +32,7 @@ from carbonsink.imagery.accuracy import (
     olofsson_area_estimate,
 )
 from carbonsink.imagery.indices import INDICES, compute_index
+from carbonsink.io.files import file_name_slug
 from carbonsink.spatial.blocks import block_folds, block_ids
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "classify_landcover",
     "gap_filled_probabilities",
     "landcover_features",
+    "probability_layer",
 ]
 
 logger = logging.getLogger(__name__)
@@ -182,10 +184,15 @@ class LandCover:
         }
         for name in self.probabilities["class"].values:
             layer = self.probabilities.sel({"class": name}, drop=True)
-            layer.name = f"p_{name}"
+            layer.name = probability_layer(str(name))
             layer.attrs = {"units": "1", "long_name": f"probability of class {name}"}
-            layers[f"p_{name}"] = layer
+            layers[layer.name] = layer
         return xr.Dataset(layers)
+
+
+def probability_layer(class_name: str) -> str:
+    """The name of a class's probability layer: ``p_`` and the class's file-name slug."""
+    return f"p_{file_name_slug(class_name)}"
 
 
 def _sample_features(
@@ -509,7 +516,10 @@ def classify_landcover(
             "units": "1",
             "long_name": "land-cover class",
             "flag_values": codes_by_index.tolist(),
-            "flag_meanings": " ".join(legend),
+            # CF: blank-separated words, so each class's file-name slug; the names
+            # themselves (spaces, any script) one per line.
+            "flag_meanings": " ".join(file_name_slug(name) for name in legend),
+            "class_names": "\n".join(legend),
             "_FillValue": CLASS_FILL,
         },
     )

@@ -5,15 +5,26 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from pathlib import Path
 
 from carbonsink.errors import InputError, InputNotFoundError
 
-__all__ = ["FILE_NAME_RULE", "choose_layer", "existing_file", "file_name_problem", "list_layers"]
+__all__ = [
+    "FILE_NAME_RULE",
+    "choose_layer",
+    "existing_file",
+    "file_name_problem",
+    "file_name_slug",
+    "list_layers",
+]
 
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-#: What a name that becomes part of a file name may hold (epochs, classes, models).
-FILE_NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit"
+_SAFE_NAME = re.compile(r"[^\W_][\w.-]*")
+_UNSAFE_RUN = re.compile(r"[^\w.-]+")
+#: What a name that becomes part of a file name may hold (epochs, models, class slugs).
+FILE_NAME_RULE = (
+    "letters (of any script), digits, '.', '_' and '-', starting with a letter or digit"
+)
 
 
 def file_name_problem(value: str) -> str | None:
@@ -27,6 +38,23 @@ def file_name_problem(value: str) -> str | None:
     if _SAFE_NAME.fullmatch(value) and ".." not in value:
         return None
     return f"{value!r} cannot be part of a file name: use {FILE_NAME_RULE}"
+
+
+def file_name_slug(name: str) -> str:
+    """The part of a file or layer name that stands for ``name`` (a class name, say).
+
+    ``name`` itself when it can be part of a file name; else its NFKC form
+    with every run of other characters (spaces, ``/``, ``\\``, punctuation)
+    turned into ``_`` and ``._-`` stripped from both ends: ``"芦苇 reed"`` →
+    ``"芦苇_reed"``, ``"Carex/sedge"`` → ``"Carex_sedge"``. Empty when ``name``
+    has no letter or digit (the caller refuses it).
+    """
+    if file_name_problem(name) is None:
+        return name
+    slug = _UNSAFE_RUN.sub("_", unicodedata.normalize("NFKC", name)).strip("._-")
+    while ".." in slug:
+        slug = slug.replace("..", ".")
+    return slug if file_name_problem(slug) is None else ""
 
 
 def existing_file(path: str | os.PathLike[str], *, what: str = "input file") -> Path:

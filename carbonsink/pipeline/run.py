@@ -34,6 +34,7 @@ from carbonsink.pipeline.products import write_change_products, write_epoch_prod
 from carbonsink.pipeline.publish import Publication
 from carbonsink.pipeline.stages.epoch import EpochResults, epoch_results
 from carbonsink.pipeline.stages.ledger import epoch_ledger_inputs, survey_ledger, write_ledger
+from carbonsink.pipeline.stages.logged import LoggedLine, capture
 from carbonsink.pipeline.stages.report import epoch_carbon_layers, report_content
 from carbonsink.preflight import PreflightReport, check_survey
 
@@ -224,12 +225,17 @@ def _run(
     settings = survey.model_dump(mode="json", exclude={"epochs", "accounting"})
     base = content_key(__version__, code_fingerprint(), settings, hashes, ctx.seed)
     results: list[EpochResults] = []
+    logged: list[tuple[str, tuple[LoggedLine, ...]]] = []
     epoch_keys: list[str] = []
     for epoch in epochs:
         step(f"epoch {epoch.name}: imagery, LiDAR, biomass, soil")
         key = content_key(base, "epoch", epoch.model_dump(mode="json"))
         epoch_keys.append(key)
-        results.append(cache.get(f"epoch-{epoch.name}", key, partial(epoch_results, ctx, epoch)))
+        result, lines = cache.get(
+            f"epoch-{epoch.name}", key, capture(partial(epoch_results, ctx, epoch))
+        )
+        results.append(result)
+        logged.append((f"epoch {epoch.name}", lines))
     depth = float(ctx.profile.soil_depth_cm)
     strata_map = results[-1].cube.cube["landcover"].values
     ledger_inputs: list[EpochInputs] = []
@@ -238,15 +244,17 @@ def _run(
         inputs_key = content_key(
             key, epoch_keys[-1], "ledger-inputs", depth, list(ctx.profile.pools)
         )
-        ledger_inputs.append(
-            cache.get(
-                f"ledger-inputs-{result.epoch.name}",
-                inputs_key,
-                partial(epoch_ledger_inputs, ctx, result, strata_map),
-            )
+        inputs, lines = cache.get(
+            f"ledger-inputs-{result.epoch.name}",
+            inputs_key,
+            capture(partial(epoch_ledger_inputs, ctx, result, strata_map)),
         )
+        ledger_inputs.append(inputs)
+        logged.append((f"epoch {result.epoch.name} AGB bootstrap", lines))
     step("accounting")
-    ledger = cache.timed("accounting", lambda: survey_ledger(ctx, results, inputs=ledger_inputs))
+    ledger = cache.timed(
+        "accounting", lambda: survey_ledger(ctx, results, inputs=ledger_inputs, logged=logged)
+    )
     record = _run_record(ctx, hashes, root)
     ledger = replace(
         ledger,

@@ -307,7 +307,10 @@ def _flag_legend(layer: xr.DataArray) -> tuple[list[int], list[str]]:
         codes = [int(v) for v in values.split()]
     else:
         codes = [int(v) for v in np.atleast_1d(np.asarray(values)).tolist()]
-    names = str(meanings).split()
+    # The class names themselves (spaces, any script) when the layer carries them; the CF
+    # flag_meanings hold one blank-free word per class.
+    labels = layer.attrs.get("class_names")
+    names = str(labels).split("\n") if labels else str(meanings).split()
     if len(codes) != len(names):
         raise ValueError(
             f"class layer {layer.name!r} has {len(codes)} flag_values but {len(names)} "

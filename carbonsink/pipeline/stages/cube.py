@@ -52,7 +52,7 @@ def epoch_cube(ctx: RunContext, epoch: Epoch) -> EpochCube:
     """Imagery (composite, gap-filled; indices; land cover) and LiDAR layers of an epoch."""
     from carbonsink.imagery.composite import fill_composite_gaps
     from carbonsink.imagery.indices import CUBE_INDICES, compute_index
-    from carbonsink.imagery.landcover import gap_filled_probabilities
+    from carbonsink.imagery.landcover import gap_filled_probabilities, probability_layer
     from carbonsink.lidar.metrics import BIOMASS_FEATURES
 
     def step(what: str, done: int) -> None:
@@ -76,11 +76,11 @@ def epoch_cube(ctx: RunContext, epoch: Epoch) -> EpochCube:
     layers["landcover"] = landcover.class_map
     probabilities = gap_filled_probabilities(landcover, composite)
     for name in probabilities["class"].values:
-        layers[f"p_{name}"] = probabilities.sel({"class": name}, drop=True)
+        layers[probability_layer(str(name))] = probabilities.sel({"class": name}, drop=True)
     imagery_features = tuple(
         [f"rho_{b}" for b in reflectance["band"].values]
         + list(CUBE_INDICES)
-        + [f"p_{n}" for n in landcover.probabilities["class"].values]
+        + [probability_layer(str(n)) for n in landcover.probabilities["class"].values]
     )
     step("LiDAR", 2)
     lidar = epoch_lidar(ctx, epoch)

@@ -14,6 +14,7 @@ import xarray as xr
 
 from carbonsink.config import Epoch
 from carbonsink.errors import ConfigError
+from carbonsink.io.files import file_name_slug
 from carbonsink.io.writers import write_csv, write_json, write_layer_cog, write_layer_cogs
 from carbonsink.pipeline.context import ProgressCallback, RunContext
 from carbonsink.pipeline.outputs import OutputFolder
@@ -119,7 +120,7 @@ def write_landcover_products(
     ctx: RunContext, result: LandCover, folder: OutputFolder
 ) -> list[Path]:
     """Class map, probabilities (COGs) and the accuracy, area, CV and sample tables."""
-    from carbonsink.imagery.landcover import CLASS_FILL
+    from carbonsink.imagery.landcover import CLASS_FILL, probability_layer
 
     grid = ctx.grid
     class_map = grid.dataarray(
@@ -133,13 +134,12 @@ def write_landcover_products(
     for name in result.probabilities["class"].values:
         layer = grid.dataarray(
             result.probabilities.sel({"class": name}).values,
-            name=f"p_{name}",
+            name=probability_layer(str(name)),
             units="1",
             long_name=f"probability of class {name}",
         )
-        written.append(
-            write_layer_cog(layer, folder.path("landcover_probability", class_name=str(name)))
-        )
+        path = folder.path("landcover_probability", class_name=file_name_slug(str(name)))
+        written.append(write_layer_cog(layer, path))
     written += [
         write_csv(
             result.accuracy.confusion,

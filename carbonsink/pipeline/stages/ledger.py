@@ -30,6 +30,7 @@ from carbonsink.pipeline.outputs import OutputFolder
 from carbonsink.pipeline.stages.epoch import EpochResults
 from carbonsink.pipeline.stages.ledger_biomass import outside_aoa_errors, residual_corrections
 from carbonsink.pipeline.stages.ledger_soil import soc_quantities
+from carbonsink.pipeline.stages.logged import LoggedLine, logged_warnings
 from carbonsink.pipeline.stages.soil import soc_column
 from carbonsink.pipeline.stages.soil_change import soil_basis
 
@@ -431,6 +432,7 @@ def survey_ledger(
     results: Sequence[EpochResults],
     *,
     inputs: Sequence[EpochInputs] | None = None,
+    logged: Sequence[tuple[str, Sequence[LoggedLine]]] = (),
 ) -> Ledger:
     """The survey's ledger from its epochs' stage results (earliest first).
 
@@ -443,6 +445,10 @@ def survey_ledger(
     inputs
         The epochs' :func:`epoch_ledger_inputs`, when already computed (e.g.
         from a run's cache); computed here otherwise.
+    logged
+        (where, lines) of the WARNING lines the stages logged
+        (:func:`~.logged.capture`): ledger warnings of their own
+        (:func:`~.logged.logged_warnings`).
 
     Notes
     -----
@@ -500,7 +506,8 @@ def survey_ledger(
             counted_stocks=basis.stocks,
             counted_change_mg_ha=basis.mean_change_mg_ha,
         )
-        + soil_warnings,
+        + soil_warnings
+        + [w for where, lines in logged for w in logged_warnings(where, lines)],
         notes=[f"dead organic matter: {ctx.dom_choice[1]}"]
         if "dom" in profile.pools and all(r.biomass.dom is not None for r in results)
         else [],

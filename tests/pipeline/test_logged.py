@@ -1,0 +1,44 @@
+"""A stage's WARNING lines become ledger warnings (issue 16 item 1)."""
+
+from __future__ import annotations
+
+import logging
+
+from carbonsink.pipeline.stages.logged import capture, logged_warnings
+
+
+def test_capture_returns_the_value_and_the_warning_lines_in_order() -> None:
+    def stage() -> int:
+        logging.getLogger("carbonsink.biomass.bootstrap").warning("only %d blocks", 6)
+        logging.getLogger("carbonsink.soil.soc_map").info("not a warning")
+        logging.getLogger("carbonsink.pipeline.cache").warning("the run's own files")
+        logging.getLogger("elsewhere").warning("another package")
+        logging.getLogger("carbonsink.imagery.landcover").error("class x absent")
+        return 42
+
+    value, lines = capture(stage)()
+    assert value == 42
+    assert lines == (
+        ("carbonsink.biomass.bootstrap", "only 6 blocks"),
+        ("carbonsink.imagery.landcover", "class x absent"),
+    )
+    assert not logging.getLogger("carbonsink").handlers or all(
+        type(h).__name__ != "_Collector" for h in logging.getLogger("carbonsink").handlers
+    )
+
+
+def test_logged_lines_get_codes_effects_and_are_not_repeated() -> None:
+    lines = [
+        ("carbonsink.biomass.bootstrap", "AGB bootstrap: only 6 blocks of 1010.9 m hold plots"),
+        ("carbonsink.biomass.bootstrap", "AGB bootstrap: only 6 blocks of 1010.9 m hold plots"),
+        # Stated by the ledger's own outside-aoa and scene-dropped warnings: left out.
+        ("carbonsink.biomass.agb_map", "1261 cells are outside the area of applicability of"),
+        ("carbonsink.imagery.composite", "scene s2.tif left out of the composite: cloudy"),
+        ("carbonsink.somewhere.new", "something odd"),
+    ]
+    warnings = logged_warnings("epoch 2025 AGB bootstrap", lines)
+    assert [w.code for w in warnings] == ["bootstrap-coarse", "stage-warning"]
+    assert warnings[0].where == "epoch 2025 AGB bootstrap"
+    assert warnings[0].message.startswith("AGB bootstrap: only 6 blocks")
+    assert "does not move the claim" in warnings[0].message
+    assert warnings[1].message == "something odd"
