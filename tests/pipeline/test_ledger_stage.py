@@ -207,3 +207,29 @@ def test_scenes_dropped_or_unmasked_are_ledger_warnings() -> None:
     ]
     assert warnings[0].message.startswith("2 scene(s) left out of the 2020 composite — a.tif")
     assert "(c.tif)" in warnings[1].message
+
+
+def test_a_default_flux_in_place_of_a_measurement_is_a_warning(ctx: RunContext) -> None:
+    # The local-voluntary profile gives VM0033's freshwater N2O default, 0.000864 t N2O
+    # ha⁻¹ yr⁻¹ = 0.000864 × 10⁹ mg / 10⁴ m² / 365 d = 0.236712 mg N2O m⁻² d⁻¹. Reed has no
+    # N2O flux of its own and covers 12 ha: named. Sedge takes the default too but covers
+    # no land in the last epoch: not named. CH4 is configured for both: no CH4 warning.
+    from carbonsink.pipeline.stages.ledger import default_flux_warnings
+
+    classes = dict(ctx.survey.vegetation.classes)
+    classes["reed"] = classes["reed"].model_copy(update={"n2o_flux_mg_m2_d": None})
+    vegetation = ctx.survey.vegetation.model_copy(update={"classes": classes})
+    accounting = ctx.survey.accounting.model_copy(update={"profile": "local-voluntary"})
+    survey = ctx.survey.model_copy(update={"vegetation": vegetation, "accounting": accounting})
+    local = RunContext.build(survey)
+    parameters = {
+        "reed": SimpleNamespace(ch4_source="configured", n2o_source="default factor"),
+        "sedge": SimpleNamespace(ch4_source="configured", n2o_source="default factor"),
+    }
+    last = SimpleNamespace(name="2025", class_area_ha={"reed": (12.0, 1.0), "sedge": (0.0, 0.0)})
+    warnings = default_flux_warnings(local, parameters, last)  # type: ignore[arg-type]
+    assert [w.code for w in warnings] == ["default-flux"]
+    message = warnings[0].message
+    assert "N2O flux of class(es) reed (12.0 ha, 0.236712 mg N2O m⁻² d⁻¹)" in message
+    assert "sedge" not in message and "local-voluntary" in message
+    assert warnings[0].where == "N2O, epoch 2025"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,9 +35,12 @@ from carbonsink.pipeline.stages.soil import soc_column
 from carbonsink.pipeline.stages.soil_change import soil_basis
 
 if TYPE_CHECKING:
+    from carbonsink.accounting.non_co2 import Gas
+    from carbonsink.accounting.parameters import ClassParameters
     from carbonsink.biomass.agb_map import FittedBiomassModel
 
 __all__ = [
+    "default_flux_warnings",
     "epoch_ledger_inputs",
     "imagery_warnings",
     "ledger_warnings",
@@ -377,6 +380,49 @@ def ledger_warnings(
     return out
 
 
+def default_flux_warnings(
+    ctx: RunContext, parameters: Mapping[str, ClassParameters], last: EpochInputs
+) -> list[LedgerWarning]:
+    """Classes on the ground whose CH4 or N2O flux is the profile's default factor, not measured.
+
+    A default stands in for a measurement the survey did not make; the
+    ledger names the classes, their area in the last epoch and the factor.
+    """
+    from carbonsink.accounting.parameters import survey_class_flux
+
+    out = []
+    classes = ctx.survey.vegetation.classes
+
+    def factor(name: str, gas: Gas) -> float:
+        return survey_class_flux(name, classes[name], ctx.profile).resolve(gas, class_name=name)[0]
+
+    gases: tuple[Gas, ...] = ("CH4", "N2O")
+    for gas in gases:
+        used = [
+            name
+            for name, p in parameters.items()
+            if getattr(p, f"{gas.lower()}_source") == "default factor"
+            and last.class_area_ha.get(name, (0.0, 0.0))[0] > 0
+        ]
+        if not used:
+            continue
+        shown = ", ".join(
+            f"{name} ({last.class_area_ha[name][0]:,.1f} ha, "
+            f"{factor(name, gas):g} mg {gas} m⁻² d⁻¹)"
+            for name in used
+        )
+        out.append(
+            LedgerWarning(
+                "default-flux",
+                f"the {gas} flux of class(es) {shown} is the {ctx.profile.name} profile's "
+                "default factor, with a 50 % SD: no flux was measured or configured for them "
+                f"(set {gas.lower()}_flux_mg_m2_d, or a measured flux table, per class)",
+                where=f"{gas}, epoch {last.name}",
+            )
+        )
+    return out
+
+
 def _dom_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[LedgerWarning]:
     """Dead organic matter measured in some epochs only, or through the pooled ratio."""
     from carbonsink.biomass.dom import DEAD_COLUMN, MIN_RATIO_PLOTS, POOLED
@@ -491,9 +537,10 @@ def survey_ledger(
     polygon = ctx.boundary.fingerprint()
     inside = ctx.inside.values.astype(bool)
     polygon["area_ha"] = float(ctx.cell_area_ha.values[inside].sum())
+    parameters = class_parameters(ctx.survey.vegetation.classes, profile)
     ledger = build_ledger(
         inputs,
-        class_parameters(ctx.survey.vegetation.classes, profile),
+        parameters,
         profile=profile,
         seed=ctx.seed,
         n_draws=section.mc_draws,
@@ -507,6 +554,7 @@ def survey_ledger(
             counted_change_mg_ha=basis.mean_change_mg_ha,
         )
         + soil_warnings
+        + default_flux_warnings(ctx, parameters, inputs[-1])
         + [w for where, lines in logged for w in logged_warnings(where, lines)],
         notes=[f"dead organic matter: {ctx.dom_choice[1]}"]
         if "dom" in profile.pools and all(r.biomass.dom is not None for r in results)
