@@ -19,6 +19,7 @@ from os import PathLike
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
@@ -356,6 +357,8 @@ class _Checker:
         known = self.class_names
         for problem in check_table(frame, kind, path=self.name(path), known_classes=known):
             self.add(problem)
+        if kind == "landcover_samples":
+            self.check_samples(frame, path)
         try:
             crs = table_crs(path, crs=entry.crs, layer=entry.layer)
         except CarbonSinkError as exc:
@@ -373,6 +376,18 @@ class _Checker:
         inside = shapely.contains_xy(self.boundary, x, y)
         lines = frame.index[~inside]
         if not inside.any():
+            swapped = self.swapped_inside(frame, crs, path)
+            if swapped:
+                x_col, y_col = swapped
+                self.error(
+                    f"none of the {len(x)} points lies inside the project boundary, but with "
+                    f"{x_col} and {y_col} swapped they do: the columns look swapped",
+                    path=path,
+                    where=f"line 1 (header: {x_col}, {y_col})",
+                    fix=f"swap the names of the {x_col} and {y_col} columns in the header "
+                    f"({x_col} is the {'longitude' if crs.is_geographic else 'easting'})",
+                )
+                return
             self.error(
                 f"none of the {len(x)} points lies inside the project boundary",
                 path=path,
@@ -387,6 +402,41 @@ class _Checker:
                 path=path,
                 where=f"lines {shown}{more}",
                 fix="check their coordinates, or remove them",
+            )
+
+    def swapped_inside(self, frame: pd.DataFrame, crs: CRS, path: Path) -> tuple[str, str] | None:
+        """The (x, y) column names when swapping them puts most points inside the boundary."""
+        assert self.boundary is not None and self.crs is not None
+        pairs = [("x", "y"), ("lon", "lat"), ("longitude", "latitude")]
+        for x_col, y_col in pairs:
+            if x_col in frame.columns and y_col in frame.columns:
+                swapped = frame.rename(columns={x_col: y_col, y_col: x_col})
+                try:
+                    x, y = table_points(swapped, crs=crs, target_crs=self.crs, path=path)
+                except CarbonSinkError:
+                    return None
+                inside = shapely.contains_xy(self.boundary, x, y)
+                return (x_col, y_col) if inside.mean() > 0.5 else None
+        return None
+
+    def check_samples(self, frame: pd.DataFrame, path: Path) -> None:
+        """Land-cover classes with fewer than 2 reference samples (accuracy and area need 2)."""
+        if "class" not in frame.columns:
+            return
+        counts = frame["class"].astype("string").str.strip().value_counts()
+        few = [
+            f"{name} ({counts.get(name, 0)})"
+            for name in self.survey.vegetation.classes
+            if counts.get(name, 0) < 2
+        ]
+        if few:
+            self.warn(
+                f"land-cover class(es) with fewer than 2 reference samples: {', '.join(few)}; "
+                "a class without one is mapped nowhere (0 ha), one with a single sample has no "
+                "SE of its user's accuracy and a Jeffreys-prior area variance",
+                path=path,
+                fix="add reference samples of these classes (at least 2 each, better 20 or more), "
+                "or remove classes that do not occur from [vegetation.classes]",
             )
 
     # overlap -----------------------------------------------------------------

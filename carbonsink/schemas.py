@@ -9,6 +9,7 @@ the file, the lines and the fix; the preflight and the stages share it.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -241,6 +242,20 @@ def _lines(index: Sequence[object] | pd.Index) -> str:
     return f"{word} {shown}{more}"
 
 
+_DECIMAL_COMMA = re.compile(r"\s*[-+]?\d+,\d+\s*")
+
+
+def decimal_comma_hint(values: pd.Series) -> str:
+    """A hint when the non-numbers look like numbers with a decimal comma (``12,5``)."""
+    text = values.astype("string").dropna()
+    if len(text) and text.map(lambda v: bool(_DECIMAL_COMMA.fullmatch(v))).all():
+        return (
+            "; these look like numbers with a decimal comma — the file was probably saved "
+            "with a European number format"
+        )
+    return ""
+
+
 def _values(frame: pd.DataFrame, index: pd.Index, column: str | None = None) -> str:
     if column is None:
         pairs = frame.loc[index[:_MAX_LINES_SHOWN], ["depth_top_cm", "depth_bottom_cm"]]
@@ -427,11 +442,13 @@ def _check_column(
         lines = frame.index[not_numeric.to_numpy()]
         problems.append(
             Problem(
-                f"{column.name} is not a number ({_values(frame, lines, column.name)})",
+                f"{column.name} is not a number ({_values(frame, lines, column.name)})"
+                + decimal_comma_hint(raw[not_numeric]),
                 path=path,
                 where=_lines(lines),
                 fix=f"write {column.name} as a plain number"
-                + (f" in {column.units}" if column.units else ""),
+                + (f" in {column.units}" if column.units else "")
+                + " with a decimal point",
             )
         )
     arr = values.to_numpy(dtype=np.float64)

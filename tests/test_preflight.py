@@ -218,3 +218,72 @@ def test_a_needle_repair_is_a_warning_in_validate_and_the_ledger(
     ctx = RunContext.build(path)
     (recorded,) = [w for w in ledger_warnings(ctx, []) if w.code == "boundary-repaired"]
     assert recorded.message == warning.message
+
+
+def _copy(tmp_path: Path, sample_survey: Path) -> Path:
+    survey_dir = tmp_path / "s"
+    shutil.copytree(sample_survey.parent, survey_dir, ignore=shutil.ignore_patterns("truth"))
+    return survey_dir
+
+
+@pytest.mark.parametrize(
+    ("table", "header", "swapped"),
+    [
+        ("plots_2020.csv", "plot_id,lon,lat,", "plot_id,lat,lon,"),
+        ("landcover_2020.csv", "x,y,", "y,x,"),
+    ],
+)
+def test_swapped_coordinate_columns_are_named_with_the_fix(
+    tmp_path: Path, sample_survey: Path, table: str, header: str, swapped: str
+) -> None:
+    # The plots are lon/lat (CGCS2000, EPSG:4490): a header with the two names swapped puts
+    # every plot at longitude ~29°, latitude ~113°, which no geographic CRS allows. The
+    # land-cover samples are UTM 49N metres: swapped, eastings of ~3,255 km lie outside the
+    # zone or the boundary. Either way the error says the columns look swapped, names the
+    # header line and gives the fix.
+    survey_dir = _copy(tmp_path, sample_survey)
+    path = survey_dir / table
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith(header)
+    lines[0] = lines[0].replace(header, swapped, 1)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = preflight(survey_dir / "survey.toml")
+    (error,) = [e for e in report.errors if table in str(e)]
+    first, second = header.split(",")[-3:-1]
+    assert "look swapped" in error.message
+    assert error.where == f"line 1 (header: {first}, {second})"
+    assert f"swap the names of the {first} and {second} columns" in (error.fix or "")
+
+
+def test_a_semicolon_table_and_decimal_commas_get_their_hint(
+    tmp_path: Path, sample_survey: Path
+) -> None:
+    survey_dir = _copy(tmp_path, sample_survey)
+    samples = survey_dir / "landcover_2025.csv"
+    samples.write_text(samples.read_text(encoding="utf-8").replace(",", ";"), encoding="utf-8")
+    soil = survey_dir / "soil_2020.csv"
+    frame = pd.read_csv(soil, dtype=str, keep_default_na=False)
+    frame.loc[3, "bulk_density_g_cm3"] = frame.loc[3, "bulk_density_g_cm3"].replace(".", ",")
+    frame.to_csv(soil, index=False)
+    report = preflight(survey_dir / "survey.toml")
+    (separator,) = [e for e in report.errors if "landcover_2025.csv" in str(e)]
+    assert "separated by semicolons" in separator.message and separator.where == "line 1"
+    (comma,) = [e for e in report.errors if "soil_2020.csv" in str(e)]
+    assert "bulk_density_g_cm3 is not a number" in comma.message
+    assert "decimal comma" in comma.message and comma.where == "line 5"
+
+
+def test_a_class_with_fewer_than_two_samples_is_foreseen(
+    tmp_path: Path, sample_survey: Path
+) -> None:
+    # Keep a single poplar sample in 2025: validate warns before any compute.
+    survey_dir = _copy(tmp_path, sample_survey)
+    samples = survey_dir / "landcover_2025.csv"
+    frame = pd.read_csv(samples)
+    poplar = frame.index[frame["class"] == "poplar"]
+    assert len(poplar) >= 2
+    frame.drop(index=poplar[1:]).to_csv(samples, index=False)
+    report = preflight(survey_dir / "survey.toml")
+    assert report.ok
+    (warning,) = [w for w in report.warnings if "landcover_2025.csv" in str(w)]
+    assert "fewer than 2 reference samples: poplar (1)" in warning.message

@@ -28,6 +28,7 @@ from pyproj import CRS, Transformer
 from carbonsink.crs import as_crs, crs_label, crs_plausibility_problem, resolve_crs
 from carbonsink.errors import CRSError, InputError
 from carbonsink.io.files import choose_layer, existing_file
+from carbonsink.schemas import decimal_comma_hint
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -136,6 +137,17 @@ def _read_csv(file: Path, text_columns: Collection[str] = ()) -> pd.DataFrame:
             fix="add the data rows under the header",
         )
     names = [name.strip() for name in header]
+    if len(names) == 1:
+        for separator, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
+            if separator in names[0]:
+                raise InputError(
+                    f"the header is one column, {names[0][:60]!r}: the file looks separated "
+                    f"by {label}, not commas",
+                    path=file,
+                    where="line 1",
+                    fix="save it as comma-separated CSV (in a spreadsheet: 'CSV UTF-8 (comma "
+                    "delimited)', with '.' as the decimal separator)",
+                )
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise InputError(
@@ -387,7 +399,8 @@ def table_points(
             lines = list(frame.index[bad])
             examples = ", ".join(repr(v) for v in frame[column][bad].head(3).tolist())
             raise InputError(
-                f"{int(bad.sum())} row(s) have a missing or non-numeric {column} (e.g. {examples})",
+                f"{int(bad.sum())} row(s) have a missing or non-numeric {column} (e.g. {examples})"
+                + decimal_comma_hint(frame[column][bad]),
                 path=file,
                 where=_lines_text(lines, word=row_word),
                 fix=f"give every row a number in {column} (decimal point, no units)",
@@ -396,6 +409,19 @@ def table_points(
     x, y = values[x_col], values[y_col]
     bounds = (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
     problem = crs_plausibility_problem(source, bounds)
+    if (
+        problem
+        and crs_plausibility_problem(source, (bounds[1], bounds[0], bounds[3], bounds[2])) is None
+    ):
+        raise CRSError(
+            f"the {x_col} and {y_col} columns look swapped: {x_col} spans {bounds[0]:g} to "
+            f"{bounds[2]:g} and {y_col} {bounds[1]:g} to {bounds[3]:g}, which fit "
+            f"{source.name} only the other way round",
+            path=file,
+            where=f"line 1 (header: {x_col}, {y_col})",
+            fix=f"swap the names of the {x_col} and {y_col} columns in the header ({x_col} is "
+            f"the {'longitude' if source.is_geographic else 'easting'})",
+        )
     if problem:
         raise CRSError(
             problem,
