@@ -28,7 +28,7 @@ from carbonsink.config import Epoch, LidarEntry, Survey, TableEntry, load_survey
 from carbonsink.crs import crs_plausibility_problem, require_projected_crs
 from carbonsink.errors import CarbonSinkError, Problem, Severity, SurveyFileError
 from carbonsink.grid import Grid
-from carbonsink.io.pointclouds import read_lidar_info
+from carbonsink.io.pointclouds import decode_points, read_lidar_info
 from carbonsink.io.rasters import read_raster_info
 from carbonsink.io.tables import read_table, table_crs, table_points
 from carbonsink.io.vectors import Boundary, load_boundary
@@ -82,7 +82,9 @@ class PreflightReport:
         return not self.errors
 
 
-def preflight(path: str | PathLike[str], *, progress: Progress | None = None) -> PreflightReport:
+def preflight(
+    path: str | PathLike[str], *, progress: Progress | None = None, quick: bool = False
+) -> PreflightReport:
     """Load a survey file and check every input it names.
 
     Parameters
@@ -91,6 +93,9 @@ def preflight(path: str | PathLike[str], *, progress: Progress | None = None) ->
         The survey TOML file.
     progress
         Called with the name of each input as it is checked.
+    quick
+        Skip decoding every point of every LiDAR file (the headers are still
+        checked); ``carbonsink run`` decodes them anyway.
 
     Returns
     -------
@@ -103,13 +108,15 @@ def preflight(path: str | PathLike[str], *, progress: Progress | None = None) ->
         return PreflightReport(survey=None, problems=list(exc.problems))
     except CarbonSinkError as exc:
         return PreflightReport(survey=None, problems=[exc.problem])
-    return check_survey(survey, progress=progress)
+    return check_survey(survey, progress=progress, quick=quick)
 
 
-def check_survey(survey: Survey, *, progress: Progress | None = None) -> PreflightReport:
-    """Check every input of an already-loaded survey (see :func:`preflight`)."""
+def check_survey(
+    survey: Survey, *, progress: Progress | None = None, quick: bool = True
+) -> PreflightReport:
+    """Check every input of an already-loaded survey (see :func:`preflight`; quick by default)."""
     report = PreflightReport(survey=survey)
-    checker = _Checker(survey, report, progress or (lambda _name: None))
+    checker = _Checker(survey, report, progress or (lambda _name: None), quick=quick)
     checker.run()
     return report
 
@@ -122,8 +129,11 @@ def _display(path: Path, root: Path) -> str:
 
 
 class _Checker:
-    def __init__(self, survey: Survey, report: PreflightReport, progress: Progress) -> None:
+    def __init__(
+        self, survey: Survey, report: PreflightReport, progress: Progress, *, quick: bool
+    ) -> None:
         self.survey = survey
+        self.quick = quick
         self.report = report
         self.progress = progress
         self.root = survey.root
@@ -340,6 +350,12 @@ class _Checker:
                 )
                 continue
             self.check_overlap(path, info.crs, bounds, what="point cloud")
+            if not self.quick:
+                self.progress(f"{self.name(path)} (decoding {info.point_count:,} points)")
+                try:
+                    decode_points(path)
+                except CarbonSinkError as exc:
+                    self.failed(exc, path)
 
     # tables ------------------------------------------------------------------
     def check_table(self, entry: TableEntry, kind: str, where: str) -> None:

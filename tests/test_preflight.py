@@ -287,3 +287,22 @@ def test_a_class_with_fewer_than_two_samples_is_foreseen(
     assert report.ok
     (warning,) = [w for w in report.warnings if "landcover_2025.csv" in str(w)]
     assert "fewer than 2 reference samples: poplar (1)" in warning.message
+
+
+def test_validate_decodes_every_point_unless_quick(tmp_path: Path, sample_survey: Path) -> None:
+    # 2,000 bytes flipped in the middle of a LAZ file: its header and chunk table are
+    # intact, so the header check passes (and so does --quick); decoding the points fails.
+    survey_dir = _copy(tmp_path, sample_survey)
+    laz = sorted((survey_dir / "lidar" / "2020").glob("*.laz"))[0]
+    data = bytearray(laz.read_bytes())
+    middle = len(data) // 2
+    for i in range(middle, middle + 2000):
+        data[i] ^= 0x5A
+    laz.write_bytes(bytes(data))
+    full = run_cli("validate", str(survey_dir / "survey.toml"))
+    assert full.returncode == 2, full.stdout + full.stderr
+    assert laz.name in full.stdout + full.stderr
+    assert "the point data is damaged: decoding stops after" in full.stdout + full.stderr
+    assert "Traceback" not in full.stdout + full.stderr
+    quick = run_cli("validate", "--quick", str(survey_dir / "survey.toml"))
+    assert quick.returncode == 0, quick.stdout + quick.stderr

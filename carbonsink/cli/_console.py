@@ -84,8 +84,11 @@ def print_problem(problem: Problem) -> None:
     stdout.print(f"[{colour}]{problem.severity}[/{colour}]: {escape(str(problem))}")
 
 
-def checked_survey(survey: Path) -> PreflightReport:
-    """The preflight report of a survey, with every problem printed."""
+def checked_survey(survey: Path, *, quick: bool = True) -> PreflightReport:
+    """The preflight report of a survey, with every problem printed.
+
+    ``quick=False`` also decodes every point of every LiDAR file (``validate``).
+    """
     from carbonsink.preflight import preflight
 
     with progress_bar() as progress:
@@ -93,6 +96,7 @@ def checked_survey(survey: Path) -> PreflightReport:
         report = preflight(
             survey,
             progress=lambda name: progress.update(task, description=f"checking {escape(name)}"),
+            quick=quick,
         )
     for problem in [*report.errors, *report.warnings]:
         print_problem(problem)

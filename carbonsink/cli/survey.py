@@ -14,12 +14,22 @@ from carbonsink.cli._console import EXIT_BAD_INPUT, SURVEY, checked_survey, prog
 __all__ = ["profiles", "sample_data", "validate", "versions"]
 
 
-def validate(survey: Annotated[Path, SURVEY]) -> None:
+def validate(
+    survey: Annotated[Path, SURVEY],
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="Check the LiDAR files' headers only, without decoding every point.",
+        ),
+    ] = False,
+) -> None:
     """Check every input of a survey (the preflight) and list ALL problems.
 
+    Every point of every LiDAR file is decoded (streamed) unless --quick.
     Exits 0 when the survey is ready to run, 2 when any error was found.
     """
-    report = checked_survey(survey)
+    report = checked_survey(survey, quick=quick)
     n_err, n_warn = len(report.errors), len(report.warnings)
     if n_err:
         stdout.print(

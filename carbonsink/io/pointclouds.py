@@ -37,7 +37,14 @@ from carbonsink.errors import CarbonSinkError, CRSError, InputError
 from carbonsink.io.files import existing_file
 from carbonsink.units import FOOT_M, US_SURVEY_FOOT_M
 
-__all__ = ["LidarInfo", "PointChunk", "iter_points", "read_lidar_info", "read_points"]
+__all__ = [
+    "LidarInfo",
+    "PointChunk",
+    "decode_points",
+    "iter_points",
+    "read_lidar_info",
+    "read_points",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -388,6 +395,49 @@ def read_lidar_info(path: str | os.PathLike[str], *, crs: Any = None) -> LidarIn
             vertical_unit_source=vertical_source,
             unreadable_crs_records=broken,
         )
+
+
+def decode_points(
+    path: str | os.PathLike[str],
+    *,
+    chunk_size: int = 2_000_000,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Decode every point record of a LAS/LAZ file, in chunks; return how many there are.
+
+    The header check (:func:`read_lidar_info`) cannot see a LAZ chunk that
+    is damaged in the middle of the file; this reads them all, without keeping
+    them (memory: one chunk).
+
+    Raises
+    ------
+    InputError
+        A chunk does not decode, or the file holds fewer points than its
+        header says (named with the point where decoding stopped).
+    """
+    file = Path(path)
+    decoded = 0
+    with laspy.open(file) as reader:
+        expected = int(reader.header.point_count)
+        try:
+            for record in reader.chunk_iterator(chunk_size):
+                decoded += len(record)
+                if progress is not None:
+                    progress(decoded, expected)
+        except (laspy.errors.LaspyException, OSError, ValueError, EOFError, RuntimeError) as exc:
+            raise InputError(
+                f"the point data is damaged: decoding stops after {decoded:,} of "
+                f"{expected:,} points ({exc})",
+                path=file,
+                fix="re-export or re-download the file (check its size against the source)",
+            ) from exc
+    if decoded < expected:
+        raise InputError(
+            f"the file holds {decoded:,} points but its header says {expected:,}",
+            path=file,
+            fix="re-export or re-download the file (check its size against the source)",
+        )
+    return decoded
 
 
 def _usable_crs(info: LidarInfo) -> CRS:
