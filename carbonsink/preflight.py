@@ -24,12 +24,13 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
-from carbonsink.config import Epoch, LidarEntry, Survey, TableEntry, load_survey
+from carbonsink.config import Epoch, ImageryEntry, LidarEntry, Survey, TableEntry, load_survey
 from carbonsink.crs import crs_plausibility_problem, require_projected_crs
 from carbonsink.errors import CarbonSinkError, Problem, Severity, SurveyFileError
 from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import decode_points, read_lidar_info
 from carbonsink.io.rasters import read_raster_info
+from carbonsink.io.scene_bands import locate_bands, scene_profile
 from carbonsink.io.tables import read_table, table_crs, table_points
 from carbonsink.io.vectors import Boundary, load_boundary
 from carbonsink.schemas import TABLE_SCHEMAS, check_table
@@ -248,6 +249,8 @@ class _Checker:
         label = f"epochs[{index}] ({epoch.name})"
         for i, image in enumerate(epoch.imagery, start=1):
             self.check_image(image.path, f"{label}.imagery[{i}]", image.crs, image.bands, image.mtl)
+            if image.path.exists():
+                self.check_bands(image, f"{label}.imagery[{i}]")
         if not epoch.imagery:
             self.warn(
                 "no imagery: land cover and the wall-to-wall biomass map need it",
@@ -305,6 +308,23 @@ class _Checker:
                         fix=f"correct {where}.bands",
                     )
         self.check_overlap(path, info.crs, info.bounds, what="raster")
+
+    def check_bands(self, image: ImageryEntry, where: str) -> None:
+        """The sensor's bands are found in the scene; a missing quality band is foreseen."""
+        try:
+            profile = scene_profile(image.sensor, image.bands)
+            _, qa = locate_bands(image.path, profile, image.bands, None, image.crs)
+        except CarbonSinkError as exc:
+            self.failed(exc, image.path)
+            return
+        if qa is None and profile.qa_band is not None:
+            self.warn(
+                f"no quality band ({profile.qa_band}) in the scene: its clouds, shadows and snow "
+                "will not be masked (the run records this as the ledger warning clouds-unmasked)",
+                path=image.path,
+                fix=f"add the {profile.qa_band} band to the file (or its folder), or leave the "
+                "scene out if it is cloudy",
+            )
 
     # lidar -------------------------------------------------------------------
     def check_lidar(self, entry: LidarEntry, where: str) -> None:

@@ -306,3 +306,53 @@ def test_validate_decodes_every_point_unless_quick(tmp_path: Path, sample_survey
     assert "Traceback" not in full.stdout + full.stderr
     quick = run_cli("validate", "--quick", str(survey_dir / "survey.toml"))
     assert quick.returncode == 0, quick.stdout + quick.stderr
+
+
+def _without_band(path: Path, description: str) -> None:
+    """Rewrite a multiband GeoTIFF without the band of that description."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        keep = [i for i, d in enumerate(src.descriptions, start=1) if d != description]
+        assert len(keep) == src.count - 1, src.descriptions
+        profile = {**src.profile, "count": len(keep)}
+        data = src.read(keep)
+        names = [src.descriptions[i - 1] for i in keep]
+    path.unlink()
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+        for i, name in enumerate(names, start=1):
+            dst.set_band_description(i, name)
+
+
+def test_a_scene_without_its_quality_band_is_foreseen(tmp_path: Path, sample_survey: Path) -> None:
+    # Issue 16: a Sentinel-2 scene without its SCL band enters the composite with its
+    # clouds unmasked; validate says so before any compute (and the run's ledger does too).
+    survey_dir = _copy(tmp_path, sample_survey)
+    scene = survey_dir / "imagery" / "s2_2025-09-13.tif"
+    _without_band(scene, "SCL")
+    report = preflight(survey_dir / "survey.toml")
+    assert report.ok
+    (warning,) = [w for w in report.warnings if scene.name in str(w)]
+    assert "no quality band (SCL)" in warning.message and "clouds-unmasked" in warning.message
+
+
+def test_a_scene_with_none_of_the_sensors_bands_is_an_error(
+    tmp_path: Path, sample_survey: Path
+) -> None:
+    # The band count and names against the sensor profile: a 1-band file named as a
+    # Sentinel-2 scene holds none of its bands — an error naming the file and the fix.
+    import rasterio
+
+    survey_dir = _copy(tmp_path, sample_survey)
+    scene = survey_dir / "imagery" / "s2_2020-09-10.tif"
+    with rasterio.open(scene) as src:
+        profile = {**src.profile, "count": 1}
+        data = src.read([1])
+    scene.unlink()
+    with rasterio.open(scene, "w", **profile) as dst:
+        dst.write(data)
+    report = preflight(survey_dir / "survey.toml")
+    (error,) = [e for e in report.errors if scene.name in str(e)]
+    assert "none of the bands of sensor 'sentinel-2-l2a'" in error.message
+    assert "1 unnamed band(s)" in error.message and "band map" in (error.fix or "")

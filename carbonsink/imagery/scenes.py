@@ -13,7 +13,6 @@ composite honours.
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -24,23 +23,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from carbonsink.errors import InputError, InputNotFoundError
 from carbonsink.grid import Grid
 from carbonsink.imagery.masks import QA_DECODERS, UNUSABLE_MASKS, water_mask
-from carbonsink.imagery.sensors import (
-    SensorProfile,
-    generic_profile,
-    get_sensor,
-    reflectance_from_dn,
-)
+from carbonsink.imagery.sensors import SensorProfile, reflectance_from_dn
 from carbonsink.io.landsat_mtl import read_mtl
-from carbonsink.io.rasters import Resampling, read_raster, read_raster_info
+from carbonsink.io.rasters import Resampling, read_raster
+from carbonsink.io.scene_bands import BandSource, locate_bands, scene_profile
 
 __all__ = ["Scene", "read_scene"]
 
 logger = logging.getLogger(__name__)
-
-_RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img")
 
 
 @dataclass(frozen=True)
@@ -88,133 +80,8 @@ class Scene:
         return float(usable.mean())
 
 
-def _profile(
-    sensor: str | SensorProfile, band_map: Mapping[str, int | str] | None
-) -> SensorProfile:
-    if isinstance(sensor, SensorProfile):
-        return sensor
-    if sensor == "generic":
-        if not band_map:
-            raise InputError(
-                'sensor "generic" needs a band map',
-                fix="give e.g. band_map={'red': 3, 'nir': 4} (common name → band number)",
-            )
-        return generic_profile({k: str(v) for k, v in band_map.items()})
-    return get_sensor(sensor)
-
-
-def _band_files(path: str | os.PathLike[str]) -> list[Path] | None:
-    """The raster files of a folder or glob; ``None`` for a single file."""
-    text = str(path)
-    if glob.has_magic(text):
-        matches = [Path(p) for p in sorted(glob.glob(text))]  # noqa: PTH207
-    elif Path(text).is_dir():
-        matches = sorted(Path(text).iterdir())
-    else:
-        return None
-    files = [p for p in matches if p.is_file() and p.suffix.lower() in _RASTER_SUFFIXES]
-    if not files:
-        raise InputNotFoundError(
-            "no raster files (.tif, .jp2, ...) found",
-            path=text,
-            fix="give a multiband file, or a folder/glob of one file per band",
-        )
-    return files
-
-
-def _file_for(files: Sequence[Path], band_id: str) -> Path | None:
-    """The file whose stem is ``band_id`` or ends in ``_<band_id>`` (case-insensitive)."""
-    key = band_id.upper()
-    found = [f for f in files if f.stem.upper() == key or f.stem.upper().endswith(f"_{key}")]
-    if len(found) > 1:
-        raise InputError(
-            f"{len(found)} files could hold band {band_id}: {', '.join(f.name for f in found)}",
-            path=found[0].parent,
-            where=f"band {band_id}",
-            fix="keep one scene per folder, or give a glob that matches one scene's files",
-        )
-    return found[0] if found else None
-
-
-@dataclass(frozen=True)
-class _Source:
-    file: Path
-    band: int | str
-
-
-def _locate(
-    path: str | os.PathLike[str],
-    profile: SensorProfile,
-    band_map: Mapping[str, int | str] | None,
-    wanted: Sequence[str] | None,
-    crs: Any,
-) -> tuple[dict[str, _Source], _Source | None]:
-    """Where each reflective band (by common name) and the QA band are."""
-    ids: dict[str, int | str] = dict(profile.bands)
-    if band_map:
-        ids.update(band_map)
-    names = list(wanted) if wanted is not None else list(ids)
-    unknown = [n for n in names if n not in ids]
-    if unknown:
-        raise InputError(
-            f"sensor {profile.name!r} has no band {', '.join(map(repr, unknown))}; "
-            f"its bands are {', '.join(ids)}",
-            path=path,
-            where=f"band {unknown[0]!r}",
-            fix="ask for the sensor's common band names, or give a band map",
-        )
-    files = _band_files(path)
-    sources: dict[str, _Source] = {}
-    qa: _Source | None = None
-    if files is not None:
-        for name in names:
-            match = _file_for(files, str(ids[name]))
-            if match is not None:
-                sources[name] = _Source(match, 1)
-        if profile.qa_band is not None:
-            match = _file_for(files, profile.qa_band)
-            qa = _Source(match, 1) if match is not None else None
-        found_in = f"the files {', '.join(f.name for f in files[:6])}"
-    else:
-        info = read_raster_info(path, crs=crs)
-        descriptions = [d for d in info.band_descriptions if d]
-        for name in names:
-            band = ids[name]
-            if isinstance(band, int) or str(band).isdigit():
-                number = int(band)
-                if 1 <= number <= info.count:
-                    sources[name] = _Source(info.path, number)
-            elif band in descriptions:
-                sources[name] = _Source(info.path, str(band))
-        if profile.qa_band is not None and profile.qa_band in descriptions:
-            qa = _Source(info.path, profile.qa_band)
-        found_in = (
-            f"the file's band descriptions ({', '.join(descriptions)})"
-            if descriptions
-            else f"the file, which has {info.count} unnamed band(s)"
-        )
-    missing = [n for n in names if n not in sources]
-    if wanted is not None and missing:
-        raise InputError(
-            f"band {missing[0]!r} ({ids[missing[0]]}) of sensor {profile.name!r} is not in "
-            f"{found_in}",
-            path=path,
-            where=f"band {missing[0]!r}",
-            fix="give the file that holds it, name the files ..._<band id>.tif, or give a "
-            "band map (common name → band number)",
-        )
-    if not sources:
-        raise InputError(
-            f"none of the bands of sensor {profile.name!r} "
-            f"({', '.join(f'{k}={v}' for k, v in ids.items())}) is in {found_in}",
-            path=path,
-            fix="check the sensor, or give a band map such as {'red': 3, 'nir': 4}",
-        )
-    return sources, qa
-
-
 def _read_dn(
-    sources: Mapping[str, _Source],
+    sources: Mapping[str, BandSource],
     grid: Grid,
     profile: SensorProfile,
     *,
@@ -315,8 +182,8 @@ def read_scene(
     pixels is not flagged; read with ``resampling="nearest"`` to flag every
     cell whose nearest pixel is saturated.
     """
-    profile = _profile(sensor, band_map)
-    sources, qa_source = _locate(path, profile, band_map, bands, crs)
+    profile = scene_profile(sensor, band_map)
+    sources, qa_source = locate_bands(path, profile, band_map, bands, crs)
     metadata = read_mtl(mtl) if mtl is not None else None
     if date is None and metadata is not None:
         acquired = _find_text(metadata, "DATE_ACQUIRED")

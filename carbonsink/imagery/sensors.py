@@ -1,10 +1,8 @@
-"""Sensor profiles: which band is which, and how digital numbers become reflectance.
+"""Sensor profiles and how digital numbers become reflectance.
 
-Profiles are data in :data:`SENSORS` (a registry, not if-chains): a band map
-from common names (``"red"``, ``"nir"``, ``"swir1"``, ...) to the sensor's band
-ids, the linear scaling of its surface-reflectance product, and the name of its
-quality band and of the decoder in :data:`carbonsink.imagery.masks.QA_DECODERS`.
-Landsat 8 Level-1 has no fixed scaling: its top-of-atmosphere (TOA)
+The profiles — which band is which, the product's scaling, its quality band —
+are format data in :mod:`carbonsink.io.scene_bands` (:data:`SENSORS`), re-exported
+here. Landsat 8 Level-1 has no fixed scaling: its top-of-atmosphere (TOA)
 coefficients come from the scene's MTL file (:func:`carbonsink.io.landsat_mtl.read_mtl`,
 :func:`toa_reflectance`, :func:`landsat8_l1_reflectance`).
 """
@@ -14,9 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -25,6 +21,15 @@ from carbonsink.errors import InputError
 from carbonsink.grid import Grid
 from carbonsink.io.landsat_mtl import read_mtl
 from carbonsink.io.rasters import read_raster
+
+# The profiles are format data (io); re-exported here, beside the radiometry that uses them.
+from carbonsink.io.scene_bands import (
+    SENSORS,
+    Radiometry,
+    SensorProfile,
+    generic_profile,
+    get_sensor,
+)
 
 __all__ = [
     "SENSORS",
@@ -37,206 +42,6 @@ __all__ = [
     "scaled_reflectance",
     "toa_reflectance",
 ]
-
-Radiometry = Literal["scale_offset", "mtl_toa"]
-
-
-@dataclass(frozen=True)
-class SensorProfile:
-    """What a sensor's files hold and how to turn them into reflectance.
-
-    Parameters
-    ----------
-    name
-        Registry key, e.g. ``"sentinel-2-l2a"``.
-    bands
-        Common name → band id in the product (file band description or file
-        suffix), e.g. ``{"red": "B04"}``.
-    radiometry
-        ``"scale_offset"``: reflectance = DN × ``scale`` + ``offset``;
-        ``"mtl_toa"``: TOA reflectance from the scene's MTL coefficients.
-    scale, offset
-        Linear scaling for ``"scale_offset"`` (unused for ``"mtl_toa"``).
-    nodata_dn
-        The DN that marks fill pixels in the reflective bands.
-    saturated_dn
-        The DN at or above which a reflective band is saturated, or ``None``
-        when the product flags saturation only in its QA band.
-    qa_band
-        Band id of the quality band, or ``None``.
-    qa_decoder
-        Key of the decoder in :data:`carbonsink.imagery.masks.QA_DECODERS`.
-    description
-        Product and source of the scaling.
-    """
-
-    name: str
-    bands: Mapping[str, str]
-    radiometry: Radiometry = "scale_offset"
-    scale: float = 1.0
-    offset: float = 0.0
-    nodata_dn: int | None = 0
-    saturated_dn: int | None = None
-    qa_band: str | None = None
-    qa_decoder: str | None = None
-    description: str = ""
-    band_ids: Mapping[str, str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "bands", MappingProxyType(dict(self.bands)))
-        object.__setattr__(
-            self, "band_ids", MappingProxyType({v: k for k, v in self.bands.items()})
-        )
-
-    def band_id(self, common_name: str) -> str:
-        """The product's band id for ``common_name``.
-
-        Raises
-        ------
-        InputError
-            When the sensor has no such band.
-        """
-        try:
-            return self.bands[common_name]
-        except KeyError:
-            raise InputError(
-                f"sensor {self.name!r} has no band {common_name!r}; "
-                f"its band map is {dict(self.bands)}",
-                where=f"band {common_name!r}",
-                fix="use one of the sensor's common band names, or a generic profile "
-                "with an explicit band map",
-            ) from None
-
-
-_SENTINEL2_L2A = SensorProfile(
-    name="sentinel-2-l2a",
-    bands={
-        "coastal": "B01",
-        "blue": "B02",
-        "green": "B03",
-        "red": "B04",
-        "rededge1": "B05",
-        "rededge2": "B06",
-        "rededge3": "B07",
-        "nir": "B08",
-        "nir08": "B8A",
-        "watervapour": "B09",
-        "swir1": "B11",
-        "swir2": "B12",
-    },
-    scale=1e-4,
-    offset=-0.1,
-    saturated_dn=65535,
-    qa_band="SCL",
-    qa_decoder="sentinel2-scl",
-    description=(
-        "Sentinel-2 MSI Level-2A surface reflectance: DN × 1e-4 − 0.1 "
-        "(BOA_ADD_OFFSET of processing baseline ≥ 04.00, from 25 January 2022; "
-        "pass offset=0.0 for older baselines)"
-    ),
-)
-
-_LANDSAT_C2_L2 = SensorProfile(
-    name="landsat-c2-l2",
-    bands={
-        "coastal": "SR_B1",
-        "blue": "SR_B2",
-        "green": "SR_B3",
-        "red": "SR_B4",
-        "nir": "SR_B5",
-        "swir1": "SR_B6",
-        "swir2": "SR_B7",
-    },
-    scale=2.75e-5,
-    offset=-0.2,
-    qa_band="QA_PIXEL",
-    qa_decoder="landsat-c2-qa-pixel",
-    description=(
-        "Landsat 8/9 OLI Collection 2 Level-2 surface reflectance: DN × 2.75e-5 − 0.2 "
-        "(USGS Landsat 8-9 Collection 2 Level 2 Science Product Guide)"
-    ),
-)
-
-_LANDSAT8_L1 = SensorProfile(
-    name="landsat8-l1",
-    bands={
-        "coastal": "B1",
-        "blue": "B2",
-        "green": "B3",
-        "red": "B4",
-        "nir": "B5",
-        "swir1": "B6",
-        "swir2": "B7",
-        "pan": "B8",
-        "cirrus": "B9",
-    },
-    radiometry="mtl_toa",
-    saturated_dn=65535,
-    qa_band="BQA",
-    qa_decoder="landsat8-l1-bqa",
-    description=(
-        "Landsat 8 OLI Level-1 (pre-Collection): TOA reflectance from the MTL "
-        "REFLECTANCE_MULT/ADD_BAND_n and SUN_ELEVATION (Landsat 8 Data Users Handbook §5.1)"
-    ),
-)
-
-_GENERIC = SensorProfile(
-    name="generic",
-    bands={},
-    nodata_dn=None,
-    description="A multiband raster already in reflectance; build one with generic_profile()",
-)
-
-#: Sensor profiles by name.
-SENSORS: Mapping[str, SensorProfile] = MappingProxyType(
-    {p.name: p for p in (_SENTINEL2_L2A, _LANDSAT_C2_L2, _LANDSAT8_L1, _GENERIC)}
-)
-
-
-def get_sensor(name: str) -> SensorProfile:
-    """The profile registered as ``name``.
-
-    Raises
-    ------
-    InputError
-        When no sensor has that name; the message lists the known ones.
-    """
-    try:
-        return SENSORS[name]
-    except KeyError:
-        raise InputError(
-            f"unknown sensor {name!r}",
-            fix=f"use one of {', '.join(sorted(SENSORS))}",
-        ) from None
-
-
-def generic_profile(
-    bands: Mapping[str, str],
-    *,
-    scale: float = 1.0,
-    offset: float = 0.0,
-    nodata_dn: int | None = None,
-    saturated_dn: int | None = None,
-    qa_band: str | None = None,
-    qa_decoder: str | None = None,
-) -> SensorProfile:
-    """A ``generic`` profile with an explicit band map (common name → band id)."""
-    if not bands:
-        raise InputError(
-            "a generic sensor profile needs a band map",
-            fix='give e.g. {"red": "3", "nir": "4"} (common name → band id)',
-        )
-    return SensorProfile(
-        name="generic",
-        bands=bands,
-        scale=scale,
-        offset=offset,
-        nodata_dn=nodata_dn,
-        saturated_dn=saturated_dn,
-        qa_band=qa_band,
-        qa_decoder=qa_decoder,
-        description=_GENERIC.description,
-    )
 
 
 def scaled_reflectance(
