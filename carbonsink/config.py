@@ -414,6 +414,10 @@ class AccountingSection(_Model):
     price_cny_per_t: Annotated[float, Field(ge=0.0)] | None = None
     mc_draws: Annotated[int, Field(ge=1000, le=10_000_000)] = 10_000
 
+    def profile_overrides(self) -> dict[str, Any]:
+        """The profile settings this section overrides (``None``: the profile's own)."""
+        return {"gwp": self.gwp, "buffer_pct": self.buffer_pct, "leakage_pct": self.leakage_pct}
+
 
 class Survey(_Model):
     """A whole survey file, validated, with paths resolved."""

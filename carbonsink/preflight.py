@@ -29,7 +29,7 @@ from carbonsink.crs import crs_plausibility_problem, require_projected_crs
 from carbonsink.errors import CarbonSinkError, Problem, Severity, SurveyFileError
 from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import decode_points, read_lidar_info
-from carbonsink.io.rasters import read_raster_info
+from carbonsink.io.rasters import check_raster_blocks, read_raster_info
 from carbonsink.io.scene_bands import locate_bands, scene_profile
 from carbonsink.io.tables import read_table, table_crs, table_points
 from carbonsink.io.vectors import Boundary, load_boundary
@@ -198,9 +198,33 @@ class _Checker:
 
     # --------------------------------------------------------------- checks
     def run(self) -> None:
+        self.check_profile()
         self.check_boundary_and_crs()
         for index, epoch in enumerate(self.survey.epochs, start=1):
             self.check_epoch(index, epoch)
+
+    def check_profile(self) -> None:
+        """The methodology profile named in ``[accounting]`` loads, with the survey's overrides."""
+        from carbonsink.accounting.profiles import load_profile
+
+        section = self.survey.accounting
+        try:
+            load_profile(
+                section.profile,
+                overrides=section.profile_overrides(),
+                relative_to=self.survey.root,
+            )
+        except CarbonSinkError as exc:
+            problem = exc.problem
+            self.add(
+                Problem(
+                    problem.message,
+                    path=problem.path or self.source,
+                    where=problem.where or "[accounting].profile",
+                    fix=problem.fix,
+                    severity="error",
+                )
+            )
 
     def check_boundary_and_crs(self) -> None:
         section = self.survey.survey
@@ -307,6 +331,11 @@ class _Checker:
                         where=f"band {band}",
                         fix=f"correct {where}.bands",
                     )
+        try:
+            check_raster_blocks(path)
+        except CarbonSinkError as exc:
+            self.failed(exc, path)
+            return
         self.check_overlap(path, info.crs, info.bounds, what="raster")
 
     def check_bands(self, image: ImageryEntry, where: str) -> None:

@@ -42,7 +42,7 @@ from carbonsink.errors import CarbonSinkError, CRSError, InputError
 from carbonsink.grid import Grid
 from carbonsink.io.files import existing_file
 
-__all__ = ["RasterInfo", "Resampling", "read_raster", "read_raster_info"]
+__all__ = ["RasterInfo", "Resampling", "check_raster_blocks", "read_raster", "read_raster_info"]
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +179,37 @@ def read_raster_info(path: str | os.PathLike[str], *, crs: Any = None) -> Raster
             tags=dict(src.tags()),
             crs_source=source,
         )
+
+
+def check_raster_blocks(path: str | os.PathLike[str]) -> None:
+    """Read the last block of every band: a truncated file fails here, not mid-run.
+
+    A raster's header sits at its start, so a download cut short still opens;
+    the blocks written last are the ones that are missing. Reading one block
+    per band is cheap.
+
+    Raises
+    ------
+    InputError
+        A block cannot be read (named with its band).
+    """
+    file = existing_file(path, what="raster")
+    with _open(file) as src:
+        for band in range(1, src.count + 1):
+            block_h, block_w = src.block_shapes[band - 1]
+            row = (src.height - 1) // block_h * block_h
+            col = (src.width - 1) // block_w * block_w
+            window = rasterio.windows.Window(col, row, src.width - col, src.height - row)
+            try:
+                src.read(band, window=window)
+            except _RASTERIO_ERRORS as exc:
+                raise InputError(
+                    f"the raster's last block cannot be read ({exc}): the file is truncated "
+                    "or damaged",
+                    path=file,
+                    where=f"band {band}",
+                    fix="download or export the file again (check its size against the source)",
+                ) from exc
 
 
 def read_raster(

@@ -152,11 +152,7 @@ class RunContext:
         section = self.survey.accounting
         return load_profile(
             section.profile,
-            overrides={
-                "gwp": section.gwp,
-                "buffer_pct": section.buffer_pct,
-                "leakage_pct": section.leakage_pct,
-            },
+            overrides=section.profile_overrides(),
             relative_to=self.survey.root,
         )
 
