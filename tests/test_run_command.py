@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -481,3 +483,60 @@ def test_class_names_with_spaces_slashes_and_chinese_work_end_to_end(
     assert (
         not list(renamed_run.parent.glob("*.tif")) and not (renamed_run / "maps" / "芦苇").exists()
     )
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 30 MB tmpfs: room for one run of the sample (24 MB of outputs and cache), not two."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=30m", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"mounting a tmpfs needs root (CI runs as root): {mounted.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_a_full_disk_is_foreseen_or_caught_and_the_previous_set_stays(
+    run_a: Path, small_disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Run A's complete set and cache fill 24 of the disk's 30 MB. A rerun with another seed
+    # needs about 2 × 25,545 cells × 500 B = 25.5 MB: refused before any compute, naming
+    # the folder and both numbers (exit 2). With the estimate defeated, the rerun computes
+    # its first epoch and its cache write hits the full disk: an OutputError that says so
+    # (exit 2 from the command line), and the previous set is byte for byte as it was.
+    import carbonsink.pipeline.run as run_module
+    from carbonsink.errors import OutputError
+    from carbonsink.pipeline import run_survey
+
+    out = small_disk / "out"
+    shutil.copytree(run_a, out)
+    before = _published(out)
+    refused = subprocess.run(
+        _carbonsink("run", str(SURVEY), "--out", str(out), "--seed", "21"),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PROJECT_ROOT,
+    )
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    message = re.sub(r"\s+", " ", refused.stdout + refused.stderr)
+    assert "the disk of the output folder has" in message
+    assert "MB free; this run needs about 26 MB" in message
+    assert "Traceback" not in message
+    assert _published(out) == before
+    monkeypatch.setattr(run_module, "BYTES_PER_CELL_EPOCH", 1)
+    with pytest.raises(OutputError, match="the disk of the output folder is full"):
+        run_survey(SURVEY, out, seed=21)
+    after = _published(out)
+    after.pop("run-failed.log", None)
+    assert after == before
+    assert verify_outputs(out) == []
+    assert not list((out / ".cache").glob(".tmp-*"))
