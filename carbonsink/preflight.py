@@ -29,7 +29,7 @@ from carbonsink.crs import crs_plausibility_problem, require_projected_crs
 from carbonsink.errors import CarbonSinkError, Problem, Severity, SurveyFileError
 from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import decode_points, read_lidar_info
-from carbonsink.io.rasters import check_raster_blocks, read_raster_info
+from carbonsink.io.rasters import RasterInfo, check_raster_blocks, read_raster, read_raster_info
 from carbonsink.io.scene_bands import locate_bands, scene_profile
 from carbonsink.io.tables import read_table, table_crs, table_points
 from carbonsink.io.vectors import Boundary, load_boundary
@@ -272,9 +272,11 @@ class _Checker:
     def check_epoch(self, index: int, epoch: Epoch) -> None:
         label = f"epochs[{index}] ({epoch.name})"
         for i, image in enumerate(epoch.imagery, start=1):
-            self.check_image(image.path, f"{label}.imagery[{i}]", image.crs, image.bands, image.mtl)
-            if image.path.exists():
-                self.check_bands(image, f"{label}.imagery[{i}]")
+            info = self.check_image(
+                image.path, f"{label}.imagery[{i}]", image.crs, image.bands, image.mtl
+            )
+            if info is not None:
+                self.check_bands(image, info)
         if not epoch.imagery:
             self.warn(
                 "no imagery: land cover and the wall-to-wall biomass map need it",
@@ -297,30 +299,31 @@ class _Checker:
         crs: str | None,
         bands: dict[str, int] | None,
         mtl: Path | None,
-    ) -> None:
+    ) -> RasterInfo | None:
+        """The raster is readable, has a plausible CRS and complete bands; its header when so."""
         self.progress(self.name(path))
         if mtl is not None:
             self.exists(mtl, f"{where}.mtl")
         if not self.exists(path, where):
-            return
+            return None
         try:
             info = read_raster_info(path, crs=crs)
         except CarbonSinkError as exc:
             self.failed(exc, path)
-            return
+            return None
         if info.crs is None:
             self.error(
                 "the raster has no CRS",
                 path=path,
                 fix=f'add crs = "EPSG:...." to {where} in the survey file',
             )
-            return
+            return None
         implausible = crs_plausibility_problem(info.crs, info.bounds)
         if implausible:
             self.error(
                 implausible, path=path, fix=f'set the true CRS with crs = "EPSG:...." on {where}'
             )
-            return
+            return None
         if bands:
             for name, band in bands.items():
                 if band > info.count:
@@ -335,10 +338,37 @@ class _Checker:
             check_raster_blocks(path)
         except CarbonSinkError as exc:
             self.failed(exc, path)
-            return
-        self.check_overlap(path, info.crs, info.bounds, what="raster")
+            return None
+        return info if self.check_overlap(path, info.crs, info.bounds, what="raster") else None
 
-    def check_bands(self, image: ImageryEntry, where: str) -> None:
+    def check_coverage(self, path: Path, crs: str | None, nodata: float | None) -> None:
+        """A scene with no valid pixel over the project (all fill there) is an error.
+
+        Band 1 is read on a grid 8 times coarser than the analysis grid
+        (nearest neighbour), which is cheap and enough to see any coverage.
+        """
+        grid = self.report.grid
+        if grid is None or self.boundary is None:
+            return
+        coarse = Grid.from_bounds(grid.bounds, crs=grid.crs, resolution=grid.resolution * 8)
+        try:
+            band = read_raster(path, coarse, bands=[1], resampling="nearest", crs=crs)
+        except CarbonSinkError as exc:
+            self.failed(exc, path)
+            return
+        values = np.asarray(band.values, dtype=np.float64)[0]
+        valid = np.isfinite(values) & (values != nodata if nodata is not None else True)
+        inside = coarse.boundary_mask(self.boundary, all_touched=True)
+        if not (valid & inside).any():
+            self.error(
+                "the scene has no valid pixel over the project: band 1 is fill (no data) "
+                "everywhere inside the boundary",
+                path=path,
+                where="band 1",
+                fix="use a scene (or tile) that covers the project, or remove this one",
+            )
+
+    def check_bands(self, image: ImageryEntry, info: RasterInfo) -> None:
         """The sensor's bands are found in the scene; a missing quality band is foreseen."""
         try:
             profile = scene_profile(image.sensor, image.bands)
@@ -346,6 +376,8 @@ class _Checker:
         except CarbonSinkError as exc:
             self.failed(exc, image.path)
             return
+        nodata = info.nodata if info.nodata is not None else profile.nodata_dn
+        self.check_coverage(image.path, image.crs, nodata)
         if qa is None and profile.qa_band is not None:
             self.warn(
                 f"no quality band ({profile.qa_band}) in the scene: its clouds, shadows and snow "
@@ -507,9 +539,10 @@ class _Checker:
     # overlap -----------------------------------------------------------------
     def check_overlap(
         self, path: Path, crs: CRS, bounds: tuple[float, float, float, float], *, what: str
-    ) -> None:
+    ) -> bool:
+        """Whether the file's extent overlaps the boundary (an error when it does not)."""
         if self.boundary is None or self.crs is None:
-            return
+            return True
         footprint = _footprint(bounds, crs, self.crs)
         if footprint is None:
             self.error(
@@ -517,7 +550,8 @@ class _Checker:
                 path=path,
                 fix="check the file's CRS",
             )
-        elif not footprint.intersects(self.boundary):
+            return False
+        if not footprint.intersects(self.boundary):
             bx = tuple(round(v) for v in self.boundary.bounds)
             fx = tuple(round(v) for v in footprint.bounds)
             self.error(
@@ -526,6 +560,8 @@ class _Checker:
                 path=path,
                 fix="check that this is the right file and that its CRS is right",
             )
+            return False
+        return True
 
 
 def _footprint(

@@ -78,8 +78,9 @@ def _laz(survey: Path, epoch: str = "2020") -> Path:
     return _own(sorted((survey / "lidar" / epoch).glob("*.laz"))[0])
 
 
-def _rewrite_tif(path: Path, *, names: bool = True, **changes: object) -> None:
-    """Rewrite a GeoTIFF with profile changes (its band names kept unless ``names=False``)."""
+def _rewrite_tif(path: Path, *, names: bool = True, fill: bool = False, **changes: object) -> None:
+    """Rewrite a GeoTIFF with profile changes (band names kept unless ``names=False``; every
+    pixel the nodata value when ``fill``)."""
     import rasterio
 
     _own(path)
@@ -87,6 +88,8 @@ def _rewrite_tif(path: Path, *, names: bool = True, **changes: object) -> None:
         profile = {**src.profile, **changes}
         data = src.read()
         descriptions = src.descriptions
+        if fill:
+            data[:] = src.nodata
     path.unlink()
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data[: int(profile["count"])])
@@ -453,6 +456,11 @@ CASES = [
         "imagery-one-band",
         lambda s: _rewrite_tif(s / S2_2020, count=1, names=False),
         ("s2_2020-09-10.tif", "none of the bands"),
+    ),
+    Case(
+        "imagery-all-fill",
+        lambda s: _rewrite_tif(s / S2_2020, fill=True),
+        ("s2_2020-09-10.tif", "band 1", "no valid pixel over the project"),
     ),
     Case(
         "imagery-no-scl",
