@@ -61,10 +61,15 @@ def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
     path.write_text(text.replace(old, new, count), encoding="utf-8")
 
 
-def _table(path: Path, change: Callable[[pd.DataFrame], None]) -> None:
+#: An edit of a table: changes the frame in place, or returns a new one.
+Change = Callable[[pd.DataFrame], pd.DataFrame | None]
+
+
+def _table(path: Path, change: Change) -> None:
+    """Rewrite a CSV through ``change`` (which edits the frame, or returns a new one)."""
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    change(frame)
-    frame.to_csv(path, index=False)
+    changed = change(frame)
+    (frame if changed is None else changed).to_csv(path, index=False)
 
 
 def _cell(column: str, row: int, value: str) -> Callable[[pd.DataFrame], None]:
@@ -76,6 +81,15 @@ def _cell(column: str, row: int, value: str) -> Callable[[pd.DataFrame], None]:
 
 def _laz(survey: Path, epoch: str = "2020") -> Path:
     return _own(sorted((survey / "lidar" / epoch).glob("*.laz"))[0])
+
+
+def _keep_one(kind: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """Keep the first sample of a class, drop the others."""
+
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.drop(index=frame.index[frame["class"] == kind][1:])
+
+    return change
 
 
 def _rewrite_tif(path: Path, *, names: bool = True, fill: bool = False, **changes: object) -> None:
@@ -113,7 +127,9 @@ def _survey(old: str, new: str) -> Callable[[Path], None]:
     return lambda s: _edit(s / "survey.toml", old, new)
 
 
-def _csv(name: str, change: Callable[[pd.DataFrame], None]) -> Callable[[Path], None]:
+def _csv(
+    name: str, change: Callable[[pd.DataFrame], pd.DataFrame | None]
+) -> Callable[[Path], None]:
     return lambda s: _table(s / name, change)
 
 
@@ -169,7 +185,10 @@ def _flip_middle(path_of: Callable[[Path], Path]) -> Callable[[Path], None]:
 
 
 def _drop_column(name: str, column: str) -> Callable[[Path], None]:
-    return _csv(name, lambda f: f.drop(columns=[column], inplace=True))
+    def change(frame: pd.DataFrame) -> None:
+        del frame[column]
+
+    return _csv(name, change)
 
 
 def _swap_header(name: str, first: str, second: str) -> Callable[[Path], None]:
@@ -439,7 +458,7 @@ CASES = [
         "samples-one-poplar",
         _csv(
             "landcover_2025.csv",
-            lambda f: f.drop(index=f.index[f["class"] == "poplar"][1:], inplace=True),
+            _keep_one("poplar"),
         ),
         ("landcover_2025.csv", "poplar (1)"),
         exit_code=0,

@@ -147,7 +147,8 @@ def test_non_numeric_and_empty_cells() -> None:
     )
     messages = sorted(p.message for p in check_table(plots, "plots", path="plots.csv"))
     assert messages == [
-        "agb_g_m2 is not a number ('12,5')",
+        "agb_g_m2 is not a number ('12,5'); these look like numbers with a decimal comma — "
+        "the file was probably saved with a European number format",
         "plot_id is empty",
         "x is empty",
     ]

@@ -92,7 +92,7 @@ def write_epoch_products(
             carbon,
         ],
         compat="override",
-        combine_attrs="drop",
+        combine_attrs="drop_conflicts",  # keep every layer's units and long_name
     )
     cube.attrs = {
         "title": f"carbonsink cube of epoch {name}",

@@ -54,7 +54,7 @@ class EpochResults:
                 self.soc_maps[soil_depth_cm].drop_vars(["spatial_ref"], errors="ignore"),
             ],
             compat="override",
-            combine_attrs="drop",
+            combine_attrs="drop_conflicts",
         )
 
 
