@@ -27,6 +27,7 @@ from carbonsink.errors import OutputError
 __all__ = [
     "WindowedCOGWriter",
     "atomic_path",
+    "make_folder",
     "write_cog",
     "write_csv",
     "write_json",
@@ -36,6 +37,26 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+def make_folder(folder: str | os.PathLike[str]) -> Path:
+    """Create an output folder (and its parents) if needed.
+
+    Raises
+    ------
+    OutputError
+        It cannot be created (the folder and the reason).
+    """
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create the output folder ({exc.strerror})",
+            path=path,
+            fix="choose an output folder you can write to",
+        ) from exc
+    return path
 
 
 @contextlib.contextmanager
@@ -50,14 +71,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     ...     tmp.write_text("{}")
     """
     final = Path(path)
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(
-            f"cannot create the output folder ({exc.strerror})",
-            path=final.parent,
-            fix="choose an output folder you can write to",
-        ) from exc
+    make_folder(final.parent)
     tmp = _create_temp(final)
     try:
         yield tmp
@@ -308,14 +322,7 @@ class WindowedCOGWriter:
         import rasterio
 
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(
-                f"cannot create the output folder ({exc.strerror})",
-                path=self.path.parent,
-                fix="choose an output folder you can write to",
-            ) from exc
+        make_folder(self.path.parent)
         self._partial = _create_temp(self.path)
         if nodata is None and np.dtype(dtype).kind == "f":
             nodata = float("nan")

@@ -34,7 +34,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from carbonsink.errors import OutputError
-from carbonsink.io.writers import write_json
+from carbonsink.io.writers import make_folder, write_json
 from carbonsink.pipeline.outputs import OUTPUTS, OutputFolder, declared_output
 
 __all__ = ["JOURNAL", "LOCK", "STAGING", "Publication", "recover", "verify_outputs"]
@@ -98,15 +98,7 @@ class Publication:
     """
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(
-                f"cannot create the output folder ({exc.strerror})",
-                path=self.root,
-                fix="choose an output folder you can write to",
-            ) from exc
+        self.root = make_folder(root)
         self._lock = FileLock(self.root / LOCK)
         try:
             self._lock.acquire(timeout=0)
