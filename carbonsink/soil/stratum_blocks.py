@@ -46,6 +46,7 @@ from carbonsink.spatial.points import point_values, require_distinct_locations
 from carbonsink.spatial.variogram import VariogramModel, empirical_variogram, fit_variogram
 
 __all__ = [
+    "MIN_SCALE_DOF",
     "MIN_STRATUM_CORES",
     "CoreSet",
     "StratumBlocks",
@@ -59,6 +60,9 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Fewest cores a stratum needs in every epoch for its own soil estimate.
 MIN_STRATUM_CORES: Final = 2
+
+#: Fewest residual degrees of freedom for a stratum's own residual scale (eq. 3.23a).
+MIN_SCALE_DOF: Final = 4
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,10 @@ class StratumBlocks:
         ``revisit_pairs``, ``tau2`` (the non-shared variance of a revisited
         site), ``shared_partial_sill``, ``shared_nugget``; empty for one epoch
         or given variograms.
+    scales
+        ``(S,)`` each stratum's residual scale κ_s (eq. 3.23a; all 1 when the
+        strata share one residual variance). The variograms are of the
+        standardised residuals r / κ.
     """
 
     strata: tuple[str, ...]
@@ -110,6 +118,7 @@ class StratumBlocks:
     variograms: tuple[VariogramModel, ...]
     variogram_sources: tuple[str, ...]
     sharing: Mapping[str, float] = field(default_factory=dict)
+    scales: tuple[float, ...] = ()
 
     @property
     def total_t_c(self) -> FloatArray:
@@ -133,6 +142,7 @@ class StratumBlocks:
                     "measured": self.measured[i],
                     "area_ha": float(self.area_ha[i]),
                     "n_cores": [int(n) for n in self.n_cores[:, i]],
+                    "residual_scale": float(self.scales[i]) if self.scales else 1.0,
                     "mean": [_json(m) for m in self.mean_mg_ha[:, i]],
                     "se": [
                         _json(se[e * n_strata + i]) if self.measured[i] else None
@@ -266,6 +276,7 @@ def stratum_blocks(
     fit_variograms: bool = True,
     signed: bool = False,
     noun: str = "core",
+    stratum_scales: bool = False,
 ) -> StratumBlocks:
     """Mean SOC of every stratum at every epoch by universal block kriging, with their covariance.
 
@@ -299,6 +310,10 @@ def stratum_blocks(
         The values may be negative (e.g. model residuals); SOC stocks may not.
     noun
         What a point is, for the error messages (``"core"``, ``"plot"``).
+    stratum_scales
+        Each stratum has its own residual variance (eq. 3.23a): the values are
+        kriged divided by their stratum's scale κ_g, and each stratum's mean
+        and the covariance are scaled back. Without, one residual variance.
 
     Returns
     -------
@@ -368,6 +383,10 @@ def stratum_blocks(
         arrays.append((xy, zs, groups, measurement_variances(cores.se, zs.size)))
     measured = (counts >= min_cores).all(axis=0) & (areas > 0)
     target = np.flatnonzero(measured)
+    scale_of = _stratum_scales(arrays) if stratum_scales else {}
+    scales = np.array([scale_of.get(int(c), 1.0) for c in codes])
+    if scale_of:
+        arrays = [_standardised(a, scale_of) for a in arrays]
     if fit_variograms:
         fitted, sources = _pooled_variogram(arrays, variograms)
     else:
@@ -394,7 +413,7 @@ def stratum_blocks(
     n_epochs, n_strata = len(epochs), len(names)
     means = np.full((n_epochs, n_strata), np.nan)
     for e, ((_, zs, _, _), system) in enumerate(zip(arrays, systems, strict=True)):
-        means[e, target] = zs @ system.weights[:, target]
+        means[e, target] = scales[target] * (zs @ system.weights[:, target])
     covariance = np.zeros((n_epochs * n_strata, n_epochs * n_strata))
     sharing: dict[str, float] = {}
     for e1 in range(n_epochs):
@@ -425,6 +444,8 @@ def stratum_blocks(
                 covariance[
                     e2 * n_strata : (e2 + 1) * n_strata, e1 * n_strata : (e1 + 1) * n_strata
                 ] = block_cov.T
+    tiled = np.tile(scales, n_epochs)
+    covariance *= np.outer(tiled, tiled)
     for e in range(n_epochs):
         for i in target.tolist():
             k = e * n_strata + i
@@ -447,6 +468,7 @@ def stratum_blocks(
         variograms=tuple(fitted),
         variogram_sources=tuple(sources),
         sharing=sharing,
+        scales=tuple(float(k) for k in scales),
     )
 
 
@@ -460,6 +482,52 @@ def _stratum_residuals(zs: FloatArray, groups: npt.NDArray[np.int64]) -> FloatAr
 
 
 _Arrays = tuple[FloatArray, FloatArray, npt.NDArray[np.int64], FloatArray]
+
+
+def _stratum_scales(arrays: Sequence[_Arrays]) -> dict[int, float]:
+    """Each stratum code's residual scale κ_g (eq. 3.23a); empty when the pooled variance is 0.
+
+    Notes
+    -----
+    The residuals about each epoch's stratum means give every stratum its
+    sum of squares SS_g on ν_g = Σ_e (n_{e,g} − 1) degrees of freedom, and
+    the pooled variance is s_p² = Σ SS_g / Σ ν_g. A stratum with
+    ν_g ≥ :data:`MIN_SCALE_DOF` takes its own variance s_g² = SS_g / ν_g,
+    widened for having been estimated from ν_g degrees of freedom so that
+    a normal 90 % interval has the Student-t one's width,
+
+        κ_g² = (s_g² / s_p²) × (t_{0.95, ν_g} / z_{0.95})²,
+
+    and any other κ_g = 1 (the pooled variance).
+    """
+    from scipy.stats import norm, t
+
+    sums: dict[int, float] = {}
+    dof: dict[int, float] = {}
+    for _, zs, groups, _ in arrays:
+        residuals = _stratum_residuals(zs, groups)
+        for code in np.unique(groups).tolist():
+            members = groups == code
+            sums[code] = sums.get(code, 0.0) + float(residuals[members] @ residuals[members])
+            dof[code] = dof.get(code, 0.0) + float(members.sum() - 1)
+    total_dof = sum(dof.values())
+    pooled = sum(sums.values()) / total_dof if total_dof > 0 else 0.0
+    if not pooled > 0:
+        return {}
+    z95 = float(norm.ppf(0.95))
+    return {
+        code: math.sqrt(sums[code] / dof[code] / pooled) * float(t.ppf(0.95, dof[code])) / z95
+        if dof[code] >= MIN_SCALE_DOF
+        else 1.0
+        for code in sums
+    }
+
+
+def _standardised(arrays: _Arrays, scale_of: Mapping[int, float]) -> _Arrays:
+    """One epoch's values divided by their stratum's scale, measurement variances by its square."""
+    xy, zs, groups, noise = arrays
+    kappa = np.array([scale_of.get(int(g), 1.0) for g in groups])
+    return xy, zs / kappa, groups, noise / kappa**2
 
 
 def _pooled_variogram(

@@ -112,6 +112,7 @@ def residual_corrections(
                 min_cores=MIN_CORRECTION_PLOTS,
                 signed=True,
                 noun="plot",
+                stratum_scales=True,
             )
             measured = list(blocks.measured)
         except (InputError, ModelError) as exc:

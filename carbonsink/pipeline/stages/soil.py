@@ -191,6 +191,7 @@ def soc_strata(
         {legend[c]: c for c in sorted(legend)},
         variograms=[_variogram(layers) for _, layers in epochs],
         mask=ctx.inside.values.astype(bool),
+        stratum_scales=True,
     )
 
 
