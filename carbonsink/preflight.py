@@ -29,8 +29,9 @@ from carbonsink.crs import crs_plausibility_problem, require_projected_crs
 from carbonsink.errors import CarbonSinkError, Problem, Severity, SurveyFileError
 from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import decode_points, read_lidar_info
+from carbonsink.io.quality_bands import QA_DECODERS
 from carbonsink.io.rasters import RasterInfo, check_raster_blocks, read_raster, read_raster_info
-from carbonsink.io.scene_bands import locate_bands, scene_profile
+from carbonsink.io.scene_bands import BandSource, SensorProfile, locate_bands, scene_profile
 from carbonsink.io.tables import read_table, table_crs, table_points
 from carbonsink.io.vectors import Boundary, load_boundary
 from carbonsink.schemas import TABLE_SCHEMAS, check_table
@@ -41,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 #: A grid larger than this is refused: it would not fit the per-epoch cube.
 MAX_GRID_CELLS = 2_000_000_000
+
+#: Most cells a scene's coverage and quality band are read on (a coarser grid beyond).
+COVERAGE_CELLS = 4_000_000
 
 Progress = Callable[[str], None]
 
@@ -271,12 +275,23 @@ class _Checker:
 
     def check_epoch(self, index: int, epoch: Epoch) -> None:
         label = f"epochs[{index}] ({epoch.name})"
+        clouded: list[bool] = []
         for i, image in enumerate(epoch.imagery, start=1):
             info = self.check_image(
                 image.path, f"{label}.imagery[{i}]", image.crs, image.bands, image.mtl
             )
-            if info is not None:
-                self.check_bands(image, info)
+            verdict = self.check_bands(image, info) if info is not None else None
+            if verdict is not None:
+                clouded.append(verdict)
+        if clouded and all(clouded) and len(clouded) == len(epoch.imagery) and self.exact:
+            self.error(
+                f"every scene of epoch {epoch.name!r} is wholly clouded (or shadow, snow, no "
+                "data) over the project by its quality band: the composite would have no "
+                "usable pixel",
+                path=self.source,
+                where=f"{label}.imagery",
+                fix="add a scene with clear sky over the project",
+            )
         if not epoch.imagery:
             self.warn(
                 "no imagery: land cover and the wall-to-wall biomass map need it",
@@ -341,24 +356,53 @@ class _Checker:
             return None
         return info if self.check_overlap(path, info.crs, info.bounds, what="raster") else None
 
-    def check_coverage(self, path: Path, crs: str | None, nodata: float | None) -> None:
-        """A scene with no valid pixel over the project (all fill there) is an error.
+    @property
+    def exact(self) -> bool:
+        """The scenes are checked on the analysis grid itself (not a coarser one)."""
+        grid = self.report.grid
+        return grid is not None and grid.width * grid.height <= COVERAGE_CELLS
 
-        Band 1 is read on a grid 8 times coarser than the analysis grid
-        (nearest neighbour), which is cheap and enough to see any coverage.
+    def check_coverage(
+        self,
+        path: Path,
+        crs: str | None,
+        nodata: float | None,
+        profile: SensorProfile | None = None,
+        qa: BandSource | None = None,
+    ) -> bool | None:
+        """Whether the scene is wholly clouded over the project (``None``: not known).
+
+        Band 1 (and the quality band, when there is one) are read as the run
+        reads them — nearest neighbour on the analysis grid, or on a coarser
+        one for more than :data:`COVERAGE_CELLS` cells. A scene whose band 1
+        is fill everywhere inside the boundary is an error; one whose quality
+        band flags every valid pixel inside as unusable (cloud, shadow, snow,
+        no data: :data:`~carbonsink.io.quality_bands.UNUSABLE_MASKS`) is
+        foreseen as left out of the composite (ledger warning
+        ``scene-dropped``).
         """
         grid = self.report.grid
         if grid is None or self.boundary is None:
-            return
-        coarse = Grid.from_bounds(grid.bounds, crs=grid.crs, resolution=grid.resolution * 8)
+            return None
+        factor = max(1.0, float(np.ceil(np.sqrt(grid.width * grid.height / COVERAGE_CELLS))))
+        look = (
+            grid
+            if factor == 1.0
+            else Grid.from_bounds(grid.bounds, crs=grid.crs, resolution=grid.resolution * factor)
+        )
         try:
-            band = read_raster(path, coarse, bands=[1], resampling="nearest", crs=crs)
+            band = read_raster(path, look, bands=[1], resampling="nearest", crs=crs)
+            quality = (
+                read_raster(qa.file, look, bands=[qa.band], resampling="nearest", crs=crs)
+                if qa is not None and profile is not None and profile.qa_decoder is not None
+                else None
+            )
         except CarbonSinkError as exc:
             self.failed(exc, path)
-            return
+            return None
         values = np.asarray(band.values, dtype=np.float64)[0]
         valid = np.isfinite(values) & (values != nodata if nodata is not None else True)
-        inside = coarse.boundary_mask(self.boundary, all_touched=True)
+        inside = look.boundary_mask(self.boundary, all_touched=True)
         if not (valid & inside).any():
             self.error(
                 "the scene has no valid pixel over the project: band 1 is fill (no data) "
@@ -367,17 +411,42 @@ class _Checker:
                 where="band 1",
                 fix="use a scene (or tile) that covers the project, or remove this one",
             )
+            return None
+        if quality is None or profile is None or profile.qa_decoder is None:
+            return None
+        try:
+            unusable = QA_DECODERS[profile.qa_decoder](quality.isel(band=0, drop=True))["unusable"]
+        except CarbonSinkError as exc:
+            self.failed(exc, qa.file if qa is not None else path)
+            return None
+        usable = valid & inside & ~np.asarray(unusable.values, dtype=bool)
+        if usable.any():
+            return False
+        how = "" if factor == 1.0 else f" (read {factor:g} × coarser than the analysis grid)"
+        self.warn(
+            f"the {profile.qa_band} band flags every pixel over the project as cloud, shadow, "
+            f"snow or no data{how}: the run leaves the scene out of the composite (ledger "
+            "warning scene-dropped)",
+            path=qa.file if qa is not None else path,
+            where=f"band {profile.qa_band}",
+            fix="replace it with a clearer scene of the same season, or remove it",
+        )
+        return True
 
-    def check_bands(self, image: ImageryEntry, info: RasterInfo) -> None:
-        """The sensor's bands are found in the scene; a missing quality band is foreseen."""
+    def check_bands(self, image: ImageryEntry, info: RasterInfo) -> bool | None:
+        """The sensor's bands are found in the scene; a missing quality band is foreseen.
+
+        Returns whether the scene is wholly clouded over the project
+        (:meth:`check_coverage`; ``None`` when that is not known).
+        """
         try:
             profile = scene_profile(image.sensor, image.bands)
             _, qa = locate_bands(image.path, profile, image.bands, None, image.crs)
         except CarbonSinkError as exc:
             self.failed(exc, image.path)
-            return
+            return None
         nodata = info.nodata if info.nodata is not None else profile.nodata_dn
-        self.check_coverage(image.path, image.crs, nodata)
+        verdict = self.check_coverage(image.path, image.crs, nodata, profile, qa)
         if qa is None and profile.qa_band is not None:
             self.warn(
                 f"no quality band ({profile.qa_band}) in the scene: its clouds, shadows and snow "
@@ -386,6 +455,7 @@ class _Checker:
                 fix=f"add the {profile.qa_band} band to the file (or its folder), or leave the "
                 "scene out if it is cloudy",
             )
+        return verdict
 
     # lidar -------------------------------------------------------------------
     def check_lidar(self, entry: LidarEntry, where: str) -> None:

@@ -337,6 +337,71 @@ def test_a_scene_without_its_quality_band_is_foreseen(tmp_path: Path, sample_sur
     assert "no quality band (SCL)" in warning.message and "clouds-unmasked" in warning.message
 
 
+def _set_scl(path: Path, value: int, clear: tuple[slice, slice] | None = None) -> None:
+    """Set a Sentinel-2 scene's SCL band to one class everywhere (4, vegetation, in ``clear``)."""
+    with rasterio.open(path, "r+") as src:
+        band = list(src.descriptions).index("SCL") + 1
+        scl = np.full((src.height, src.width), value, dtype=src.dtypes[band - 1])
+        if clear is not None:
+            scl[clear] = 4
+        src.write(scl, band)
+
+
+def test_a_wholly_clouded_scene_is_foreseen_as_left_out(
+    tmp_path: Path, sample_survey: Path
+) -> None:
+    # Issue 16: SCL 9 (cloud, high probability) on every pixel of one 2025 scene: the run's
+    # composite leaves it out (no usable pixel inside the survey) and the ledger warns
+    # scene-dropped; validate foresees it from the same band, read as the run reads it.
+    survey_dir = _copy(tmp_path, sample_survey)
+    scene = survey_dir / "imagery" / "s2_2025-09-13.tif"
+    _set_scl(scene, 9)
+    report = preflight(survey_dir / "survey.toml")
+    assert report.ok, report.errors
+    (warning,) = [w for w in report.warnings if scene.name in str(w)]
+    assert warning.where == "band SCL"
+    assert "every pixel over the project as cloud" in warning.message
+    assert "scene-dropped" in warning.message
+    # The run's imagery stage agrees: the scene is left out of the 2025 composite.
+    from carbonsink.pipeline.context import RunContext, find_epoch
+    from carbonsink.pipeline.stages.imagery import epoch_composite
+
+    ctx = RunContext.build(survey_dir / "survey.toml")
+    composite = epoch_composite(ctx, find_epoch(ctx.survey, "2025"))
+    assert [f for f in composite.attrs["flagged_scenes"] if scene.name in f]
+
+
+def test_a_scene_clouded_but_for_a_clear_patch_is_not_flagged(
+    tmp_path: Path, sample_survey: Path
+) -> None:
+    # Cloud everywhere except a 20 × 20 pixel clear patch in the middle of the scene (inside
+    # the boundary): one usable pixel is enough for the composite, so no warning.
+    survey_dir = _copy(tmp_path, sample_survey)
+    scene = survey_dir / "imagery" / "s2_2025-09-13.tif"
+    with rasterio.open(scene) as src:
+        rows, cols = src.height // 2, src.width // 2
+    _set_scl(scene, 9, (slice(rows - 10, rows + 10), slice(cols - 10, cols + 10)))
+    report = preflight(survey_dir / "survey.toml")
+    assert report.ok
+    assert not [w for w in report.warnings if scene.name in str(w)]
+
+
+def test_an_epoch_whose_scenes_are_all_clouded_is_an_error(
+    tmp_path: Path, sample_survey: Path
+) -> None:
+    # Both 2025 scenes wholly clouded: the composite would have no usable pixel at all, which
+    # the run could only find after the 2020 epoch's compute — validate refuses it up front.
+    survey_dir = _copy(tmp_path, sample_survey)
+    for name in ("s2_2025-09-13.tif", "s2_2025-09-23.tif"):
+        _set_scl(survey_dir / "imagery" / name, 8)
+    report = preflight(survey_dir / "survey.toml")
+    assert not report.ok
+    (error,) = report.errors
+    assert error.where == "epochs[2] (2025).imagery"
+    assert "every scene of epoch '2025' is wholly clouded" in error.message
+    assert error.fix == "add a scene with clear sky over the project"
+
+
 def test_a_scene_with_none_of_the_sensors_bands_is_an_error(
     tmp_path: Path, sample_survey: Path
 ) -> None:

@@ -19,14 +19,7 @@ from carbonsink.imagery.landcover import (
     classify_landcover,
     landcover_features,
 )
-from carbonsink.imagery.masks import (
-    QA_DECODERS,
-    bqa_confidence,
-    landsat8_l1_bqa_masks,
-    landsat_c2_qa_pixel_masks,
-    sentinel2_scl_masks,
-    water_mask,
-)
+from carbonsink.imagery.masks import water_mask
 from carbonsink.imagery.scenes import Scene, read_scene
 from carbonsink.imagery.sensors import (
     SENSORS,
@@ -37,6 +30,13 @@ from carbonsink.imagery.sensors import (
     reflectance_from_dn,
     scaled_reflectance,
     toa_reflectance,
+)
+from carbonsink.io.quality_bands import (
+    QA_DECODERS,
+    bqa_confidence,
+    landsat8_l1_bqa_masks,
+    landsat_c2_qa_pixel_masks,
+    sentinel2_scl_masks,
 )
 
 __all__ = [

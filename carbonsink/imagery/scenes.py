@@ -24,9 +24,10 @@ import numpy as np
 import xarray as xr
 
 from carbonsink.grid import Grid
-from carbonsink.imagery.masks import QA_DECODERS, UNUSABLE_MASKS, water_mask
+from carbonsink.imagery.masks import water_mask
 from carbonsink.imagery.sensors import SensorProfile, reflectance_from_dn
 from carbonsink.io.landsat_mtl import read_mtl
+from carbonsink.io.quality_bands import QA_DECODERS, UNUSABLE_MASKS
 from carbonsink.io.rasters import Resampling, read_raster
 from carbonsink.io.scene_bands import BandSource, locate_bands, scene_profile
 
@@ -49,7 +50,7 @@ class Scene:
         Boolean ``(y, x)`` layers: ``nodata``, ``saturated``, the QA
         decoder's layers (``cloud``, ``shadow``, ``cirrus``, ``snow``, ...;
         its water flag renamed ``qa_water``), ``unusable`` (their union, see
-        :data:`~carbonsink.imagery.masks.UNUSABLE_MASKS`) and ``water`` (MNDWI
+        :data:`~carbonsink.io.quality_bands.UNUSABLE_MASKS`) and ``water`` (MNDWI
         > 0 at image date). Without a QA band there is no cloud mask and the
         dataset's ``cloud_mask`` attribute says so.
     sensor

@@ -6,7 +6,7 @@ and the quality band — can be found). Profiles are data in :data:`SENSORS`
 (a registry, not if-chains): a band map from common names (``"red"``,
 ``"nir"``, ``"swir1"``, ...) to the sensor's band ids, the linear scaling of
 its surface-reflectance product, and the name of its quality band and of the
-decoder in :data:`carbonsink.imagery.masks.QA_DECODERS`.
+decoder in :data:`carbonsink.io.quality_bands.QA_DECODERS`.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class SensorProfile:
     qa_band
         Band id of the quality band, or ``None``.
     qa_decoder
-        Key of the decoder in :data:`carbonsink.imagery.masks.QA_DECODERS`.
+        Key of the decoder in :data:`carbonsink.io.quality_bands.QA_DECODERS`.
     description
         Product and source of the scaling.
     """

@@ -13,15 +13,15 @@ from pyproj import CRS
 
 from carbonsink.errors import InputError
 from carbonsink.grid import Grid
-from carbonsink.imagery.masks import (
+from carbonsink.imagery.masks import water_mask
+from carbonsink.imagery.sensors import SENSORS, landsat8_l1_reflectance
+from carbonsink.io.quality_bands import (
     QA_DECODERS,
     bqa_confidence,
     landsat8_l1_bqa_masks,
     landsat_c2_qa_pixel_masks,
     sentinel2_scl_masks,
-    water_mask,
 )
-from carbonsink.imagery.sensors import SENSORS, landsat8_l1_reflectance
 from carbonsink.io.rasters import read_raster
 
 # Real data: Landsat 8 OLI L1T subset LC80200392015216LGN00 (north of Pensacola),
