@@ -16,6 +16,7 @@ from affine import Affine
 
 from carbonsink.preflight import preflight
 from tests.conftest import PROJECT_ROOT
+from tests.scene_edits import set_scl, without_band
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -308,43 +309,16 @@ def test_validate_decodes_every_point_unless_quick(tmp_path: Path, sample_survey
     assert quick.returncode == 0, quick.stdout + quick.stderr
 
 
-def _without_band(path: Path, description: str) -> None:
-    """Rewrite a multiband GeoTIFF without the band of that description."""
-    import rasterio
-
-    with rasterio.open(path) as src:
-        keep = [i for i, d in enumerate(src.descriptions, start=1) if d != description]
-        assert len(keep) == src.count - 1, src.descriptions
-        profile = {**src.profile, "count": len(keep)}
-        data = src.read(keep)
-        names = [src.descriptions[i - 1] for i in keep]
-    path.unlink()
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data)
-        for i, name in enumerate(names, start=1):
-            dst.set_band_description(i, name)
-
-
 def test_a_scene_without_its_quality_band_is_foreseen(tmp_path: Path, sample_survey: Path) -> None:
     # Issue 16: a Sentinel-2 scene without its SCL band enters the composite with its
     # clouds unmasked; validate says so before any compute (and the run's ledger does too).
     survey_dir = _copy(tmp_path, sample_survey)
     scene = survey_dir / "imagery" / "s2_2025-09-13.tif"
-    _without_band(scene, "SCL")
+    without_band(scene, "SCL")
     report = preflight(survey_dir / "survey.toml")
     assert report.ok
     (warning,) = [w for w in report.warnings if scene.name in str(w)]
     assert "no quality band (SCL)" in warning.message and "clouds-unmasked" in warning.message
-
-
-def _set_scl(path: Path, value: int, clear: tuple[slice, slice] | None = None) -> None:
-    """Set a Sentinel-2 scene's SCL band to one class everywhere (4, vegetation, in ``clear``)."""
-    with rasterio.open(path, "r+") as src:
-        band = list(src.descriptions).index("SCL") + 1
-        scl = np.full((src.height, src.width), value, dtype=src.dtypes[band - 1])
-        if clear is not None:
-            scl[clear] = 4
-        src.write(scl, band)
 
 
 def test_a_wholly_clouded_scene_is_foreseen_as_left_out(
@@ -355,7 +329,7 @@ def test_a_wholly_clouded_scene_is_foreseen_as_left_out(
     # scene-dropped; validate foresees it from the same band, read as the run reads it.
     survey_dir = _copy(tmp_path, sample_survey)
     scene = survey_dir / "imagery" / "s2_2025-09-13.tif"
-    _set_scl(scene, 9)
+    set_scl(scene, 9)
     report = preflight(survey_dir / "survey.toml")
     assert report.ok, report.errors
     (warning,) = [w for w in report.warnings if scene.name in str(w)]
@@ -380,7 +354,7 @@ def test_a_scene_clouded_but_for_a_clear_patch_is_not_flagged(
     scene = survey_dir / "imagery" / "s2_2025-09-13.tif"
     with rasterio.open(scene) as src:
         rows, cols = src.height // 2, src.width // 2
-    _set_scl(scene, 9, (slice(rows - 10, rows + 10), slice(cols - 10, cols + 10)))
+    set_scl(scene, 9, (slice(rows - 10, rows + 10), slice(cols - 10, cols + 10)))
     report = preflight(survey_dir / "survey.toml")
     assert report.ok
     assert not [w for w in report.warnings if scene.name in str(w)]
@@ -393,7 +367,7 @@ def test_an_epoch_whose_scenes_are_all_clouded_is_an_error(
     # the run could only find after the 2020 epoch's compute — validate refuses it up front.
     survey_dir = _copy(tmp_path, sample_survey)
     for name in ("s2_2025-09-13.tif", "s2_2025-09-23.tif"):
-        _set_scl(survey_dir / "imagery" / name, 8)
+        set_scl(survey_dir / "imagery" / name, 8)
     report = preflight(survey_dir / "survey.toml")
     assert not report.ok
     (error,) = report.errors

@@ -33,6 +33,7 @@ from carbonsink.pipeline.cache import file_sha256
 from carbonsink.pipeline.outputs import OUTPUTS
 from carbonsink.pipeline.publish import STAGING, verify_outputs
 from tests.conftest import PROJECT_ROOT
+from tests.scene_edits import set_scl, without_band
 
 SAMPLE = PROJECT_ROOT / "sample_data" / "junshan"
 SURVEY = SAMPLE / "survey.toml"
@@ -417,6 +418,18 @@ def test_every_warning_of_the_run_log_is_in_the_ledger_and_the_report(run_a: Pat
 
 
 #: The sample's classes renamed as a Chinese team might name them (issue 16 item 6).
+def _run_ok(survey: Path, out: Path) -> None:
+    """Run a copy of the sample end to end on one worker; it must succeed."""
+    result = subprocess.run(
+        _carbonsink("run", str(survey / "survey.toml"), "--out", str(out), "--workers", "1"),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PROJECT_ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 RENAMED = {"sedge": "苔草 Carex", "reed": "芦苇 / Phragmites australis"}
 
 
@@ -438,14 +451,7 @@ def renamed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             frame[column] = frame[column].replace(RENAMED)
             frame.to_csv(path, index=False)
     out = root / "out"
-    result = subprocess.run(
-        _carbonsink("run", str(survey / "survey.toml"), "--out", str(out), "--workers", "1"),
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=PROJECT_ROOT,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    _run_ok(survey, out)
     return out
 
 
@@ -540,3 +546,47 @@ def test_a_full_disk_is_foreseen_or_caught_and_the_previous_set_stays(
     assert after == before
     assert verify_outputs(out) == []
     assert not list((out / ".cache").glob(".tmp-*"))
+
+
+@pytest.fixture(scope="module")
+def clouded_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The sample with a 2020 scene stripped of its SCL band and a 2025 scene wholly clouded.
+
+    Returns the output folder and what ``validate`` printed first.
+    """
+    root = tmp_path_factory.mktemp("clouded")
+    survey = root / "junshan"
+    shutil.copytree(SAMPLE, survey, ignore=shutil.ignore_patterns("truth"))
+    without_band(survey / "imagery" / "s2_2020-09-20.tif", "SCL")
+    set_scl(survey / "imagery" / "s2_2025-09-23.tif", 9)
+    validate = subprocess.run(
+        _carbonsink("validate", "--quick", str(survey / "survey.toml")),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PROJECT_ROOT,
+    )
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    out = root / "out"
+    _run_ok(survey, out)
+    return out, validate.stdout + validate.stderr
+
+
+def test_unmasked_and_dropped_scenes_are_foreseen_and_on_the_record(
+    clouded_run: tuple[Path, str],
+) -> None:
+    # Issue 16: both conditions move the claim, so validate names them before the run and
+    # the ledger and the report carry them after it, with the files named.
+    out, validate = clouded_run
+    assert "s2_2020-09-20.tif" in validate and "no quality band (SCL)" in validate
+    assert "s2_2025-09-23.tif" in validate and "every pixel over the project" in validate
+    ledger = json.loads((out / "ledger.json").read_text(encoding="utf-8"))
+    found = {(w["code"], w["where"]): w["message"] for w in ledger["warnings"]}
+    unmasked = found[("clouds-unmasked", "epoch 2020 imagery")]
+    dropped = found[("scene-dropped", "epoch 2025 imagery")]
+    assert "s2_2020-09-20.tif" in unmasked and "1 scene(s)" in unmasked
+    assert "s2_2025-09-23.tif" in dropped and "no usable pixel" in dropped
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "clouds-unmasked" in report and "scene-dropped" in report
+    assert "s2_2025-09-23.tif" in report
+    assert verify_outputs(out) == []
