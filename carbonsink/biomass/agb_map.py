@@ -53,10 +53,13 @@ from carbonsink.biomass.validation import (
     spatial_cross_validate,
 )
 from carbonsink.errors import InputError
+from carbonsink.spatial.blocks import block_ids
 
 __all__ = [
     "AGB_SOURCES",
     "MODEL_SOURCE_CODES",
+    "PLOT_BLOCK_M",
+    "RANDOM_CV_FOLDS",
     "BiomassPredictor",
     "FittedBiomassModel",
     "fit_biomass_model",
@@ -76,6 +79,12 @@ AGB_SOURCES: dict[int, str] = {
 #: ``agb_model`` code of the cells each model predicts (by model name).
 #: (The dead-organic-matter model learns from the imagery features: code 2.)
 MODEL_SOURCE_CODES = {"lidar": 1, "imagery": 2, "dom": 2}
+
+#: Folds of the plot-wise (random) cross-validation whose residuals correct the map totals.
+RANDOM_CV_FOLDS = 10
+
+#: Block side of that cross-validation, m: every plot location is a block of its own.
+PLOT_BLOCK_M = 1.0
 _PREDICT_ROWS = 100_000
 
 
@@ -115,6 +124,10 @@ class FittedBiomassModel:
         Why the CV block has its size.
     aoa
         Its area of applicability.
+    random_cv
+        Plot-wise (random) K-fold cross-validation, whose held-out residuals
+        estimate the map's own error (docs/methodology.md §6.4); ``None``
+        with fewer than 2 distinct plot locations.
     """
 
     name: str
@@ -125,6 +138,7 @@ class FittedBiomassModel:
     cv: CrossValidation
     block_reason: str
     aoa: AreaOfApplicability
+    random_cv: CrossValidation | None = None
 
 
 def fit_biomass_model(
@@ -198,6 +212,22 @@ def fit_biomass_model(
     cv = spatial_cross_validate(
         factory, X, agb, px, py, block_m=block_m, folds=folds, interval=interval, seed=seed
     )
+    locations = np.unique(block_ids(px, py, block_m=PLOT_BLOCK_M)).size
+    random_cv = (
+        spatial_cross_validate(
+            factory,
+            X,
+            agb,
+            px,
+            py,
+            block_m=PLOT_BLOCK_M,
+            folds=min(RANDOM_CV_FOLDS, locations),
+            interval=interval,
+            seed=seed,
+        )
+        if locations >= 2
+        else None
+    )
     estimator = factory().fit(X, agb)
     weights = getattr(estimator, "feature_importances_", None)
     aoa = AreaOfApplicability.fit(
@@ -224,6 +254,7 @@ def fit_biomass_model(
         cv=cv,
         block_reason=reason,
         aoa=aoa,
+        random_cv=random_cv,
     )
 
 

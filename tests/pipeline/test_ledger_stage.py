@@ -23,9 +23,21 @@ def ctx() -> RunContext:
     return RunContext.build(SAMPLE_SURVEY)
 
 
-def _model(x: np.ndarray, y: np.ndarray, observed: np.ndarray, residual: np.ndarray) -> Any:
-    frame = pd.DataFrame({"x": x, "y": y, "observed": observed, "predicted": observed - residual})
-    return SimpleNamespace(name="imagery", cv=SimpleNamespace(predictions=frame))
+def _model(
+    x: np.ndarray,
+    y: np.ndarray,
+    observed: np.ndarray,
+    residual: np.ndarray,
+    random_residual: np.ndarray | None = None,
+) -> Any:
+    """A fitted model's CV predictions: spatial block CV, and a random CV when given."""
+
+    def predictions(r: np.ndarray) -> Any:
+        frame = pd.DataFrame({"x": x, "y": y, "observed": observed, "predicted": observed - r})
+        return SimpleNamespace(predictions=frame)
+
+    random_cv = None if random_residual is None else predictions(random_residual)
+    return SimpleNamespace(name="imagery", cv=predictions(residual), random_cv=random_cv)
 
 
 def _halves(ctx: RunContext) -> np.ndarray:
@@ -42,7 +54,7 @@ def test_constant_residuals_correct_each_stratum_by_its_own(ctx: RunContext) -> 
     # own plots and to 0 over the others'), the block means are exactly +2 and −1, so the
     # corrections are +2 × A_reed and −1 × A_sedge (t DM). Miscanthus has one plot: no
     # correction, variance (T × RRMSE)² with T its map total (1 Mg/ha × area) and RRMSE =
-    # √(mean r²) / mean observed = √((10·4 + 10·1 + 4) / 21) / 10.
+    # √(mean r²) / mean observed of the block CV (the conservative one) = √25 / 10 = 0.5.
     strata = _halves(ctx)
     inside = ctx.inside.values.astype(bool)
     area = ctx.cell_area_ha.values.astype(np.float64)
@@ -56,7 +68,8 @@ def test_constant_residuals_correct_each_stratum_by_its_own(ctx: RunContext) -> 
     x = np.append(x, ctx.grid.x[-3])
     y = np.append(y, ctx.grid.y[last])
     residual = np.concatenate([np.full(n, 2.0), np.full(n, -1.0), [2.0]])
-    model = _model(x, y, np.full(x.size, 10.0), residual)
+    # The block CV's residuals (+5 everywhere) are not the ones used: the random CV's are.
+    model = _model(x, y, np.full(x.size, 10.0), np.full(x.size, 5.0), residual)
     predicted_by = np.full(ctx.grid.shape, 2)
     mapped = area * 1.0
     means, cov = residual_corrections(ctx, strata, predicted_by, mapped, inside, [model])
@@ -66,11 +79,18 @@ def test_constant_residuals_correct_each_stratum_by_its_own(ctx: RunContext) -> 
     assert means["sedge"] == pytest.approx(-1.0 * a_sedge, rel=1e-6)
     assert means["miscanthus"] == 0.0
     order = list(means)
-    rrmse = np.sqrt(np.mean(residual**2)) / 10.0
+    rrmse = 0.5
     total = float(mapped[inside & (strata == MISCANTHUS)].sum())
     k = order.index("miscanthus")
     assert cov[k, k] == pytest.approx((total * rrmse) ** 2, rel=1e-9)
     assert cov[k, order.index("reed")] == 0.0
+    # Sedge's plots 3 Mg/ha too high where the map holds 1 Mg/ha: the correction takes off
+    # the map's own total (−1 × A_sedge), not −3 × A_sedge.
+    steep = np.concatenate([np.full(n, 2.0), np.full(n, -3.0), [2.0]])
+    model = _model(x, y, np.full(x.size, 10.0), np.full(x.size, 5.0), steep)
+    bounded, _ = residual_corrections(ctx, strata, predicted_by, mapped, inside, [model])
+    assert bounded["sedge"] == pytest.approx(-1.0 * a_sedge, rel=1e-6)
+    assert bounded["reed"] == pytest.approx(2.0 * a_reed, rel=1e-6)
 
 
 def _outside_rows(ctx: RunContext) -> np.ndarray:
@@ -106,7 +126,10 @@ def test_cells_outside_the_area_of_applicability(ctx: RunContext) -> None:
 def test_outside_the_aoa_a_stratum_with_enough_plots_takes_their_own_error(
     ctx: RunContext,
 ) -> None:
-    # Five plots in reed, residuals ±1 Mg DM/ha: reed's own RMSE is 1. Four plots in sedge,
+    # Five plots in reed, residuals ±1 Mg DM/ha: reed's own RMSE is 1, their mean observation
+    # 10 Mg DM/ha. Mapped at 3 Mg/ha, the cells depart from it by 7: each cell's error is
+    # max(1, 7 / z_0.95) = 7 / 1.644854 = 4.25570 Mg DM/ha; mapped at 10.5, by 0.5:
+    # max(1, 0.5 / 1.644854 = 0.304) = 1 (the RMSE). Four plots in sedge,
     # residuals ±4: fewer than MIN_STRATUM_PLOTS = 5. Half the outside cells of each stratum
     # are predicted by a second model (LiDAR, code 1) with no plot on the grid: residuals ±5,
     # RMSE 5. The imagery model's RMSE over its nine plots is √((5·1 + 4·16) / 9) = 2.77, so
@@ -127,17 +150,17 @@ def test_outside_the_aoa_a_stratum_with_enough_plots_takes_their_own_error(
     lidar.name = "lidar"
     predicted_by = np.full(ctx.grid.shape, 2)
     predicted_by[:, ::2] = 1
-    mapped = 3.0 * area
-    variances = outside_aoa_errors(
-        ctx, strata, predicted_by, mapped, area, outside, [imagery, lidar]
-    )
-    for name, code, own in (("reed", REED, 1.0), ("sedge", SEDGE, 5.0)):
-        here = outside & (strata == code)
-        by_imagery = float(area[here & (predicted_by == 2)].sum())
-        by_lidar = float(area[here & (predicted_by == 1)].sum())
-        assert by_imagery > 0 and by_lidar > 0
-        expected = (own * by_imagery + 5.0 * by_lidar) ** 2
-        assert variances[name] == pytest.approx(expected, rel=1e-12)
+    for density, reed_error in ((3.0, 7.0 / 1.644854), (10.5, 1.0)):
+        variances = outside_aoa_errors(
+            ctx, strata, predicted_by, density * area, area, outside, [imagery, lidar]
+        )
+        for name, code, own in (("reed", REED, reed_error), ("sedge", SEDGE, 5.0)):
+            here = outside & (strata == code)
+            by_imagery = float(area[here & (predicted_by == 2)].sum())
+            by_lidar = float(area[here & (predicted_by == 1)].sum())
+            assert by_imagery > 0 and by_lidar > 0
+            expected = (own * by_imagery + 5.0 * by_lidar) ** 2
+            assert variances[name] == pytest.approx(expected, rel=1e-6)
 
 
 def test_a_change_of_lab_method_between_the_epochs(ctx: RunContext) -> None:

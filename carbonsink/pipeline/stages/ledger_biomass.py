@@ -59,7 +59,9 @@ def residual_corrections(
     """Model-assisted correction of each stratum's map total, t DM, and their covariance.
 
     For each model m the out-of-fold residuals r_i = observed − predicted of
-    its plots (spatial block CV, Mg DM/ha) are block-kriged per stratum over
+    its plots (plot-wise random K-fold CV, ``random_cv``: the map's own error
+    at a plot, which the spatial block CV overstates near the plots —
+    Wadoux et al. 2021; Mg DM/ha) are block-kriged per stratum over
     the cells of the stratum that m predicts inside the area of
     applicability (:func:`carbonsink.soil.stratum_blocks.stratum_blocks`,
     universal block kriging with a stratum mean, on the variogram of the
@@ -70,7 +72,11 @@ def residual_corrections(
     no correction and the variance (T_sm × RRMSE_m)², T_sm its map total and
     RRMSE_m the model's held-out relative RMSE (all cells off by as much as a
     plot, in one direction: conservative); a stratum m maps no biomass in
-    gets nothing. The models' terms add up (independent).
+    gets nothing. A negative correction is bounded by the map total it
+    corrects, ĉ_sm ≥ −T_sm (biomass is not negative; on a near-bare stratum
+    the held-out residuals of a few plots overstate the map's error — the
+    full model has every plot, each fold one fewer). The models' terms add
+    up (independent).
 
     Returns
     -------
@@ -91,7 +97,7 @@ def residual_corrections(
         cells = inside & (predicted_by == MODEL_SOURCE_CODES[model.name])
         if not cells.any():
             continue
-        frame = model.cv.predictions
+        frame = (model.random_cv or model.cv).predictions
         residuals = (frame["observed"] - frame["predicted"]).to_numpy(dtype=np.float64)
         rrmse = _relative_rmse(model)
         present = {legend[int(c)]: int(c) for c in np.unique(strata[cells]) if int(c) in legend}
@@ -140,7 +146,9 @@ def residual_corrections(
             used[k] = True
             if i in kriged:
                 assert blocks is not None
-                mean[k] += float(blocks.total_t_c[0][i])
+                # Biomass is not negative: a correction takes at most the map's own total
+                # there off the stratum (the residuals of a few near-zero plots can say more).
+                mean[k] += max(float(blocks.total_t_c[0][i]), -mapped_total[name])
                 for j in kriged:
                     cov[k, index[list(present)[j]]] += float(blocks.total_covariance_t_c[i, j])
             else:
@@ -153,27 +161,34 @@ def residual_corrections(
 MIN_STRATUM_PLOTS = 5
 
 
-def _stratum_rmse(
+def _stratum_plots(
     ctx: RunContext, model: FittedBiomassModel, strata: npt.NDArray[np.int64]
-) -> dict[int, float]:
-    """Held-out RMSE of the model's plots in each stratum, Mg DM/ha.
+) -> dict[int, tuple[float, float]]:
+    """Held-out RMSE and mean observation of the model's plots in each stratum, Mg DM/ha.
 
-    A plot is in the stratum of the cell it lies in; a stratum with fewer
-    than :data:`MIN_STRATUM_PLOTS` plots is left out.
+    From the spatial block CV (its pessimism suits cells unlike the plots). A
+    plot is in the stratum of the cell it lies in; a stratum with fewer than
+    :data:`MIN_STRATUM_PLOTS` plots is left out.
     """
     frame = model.cv.predictions
     x, y = frame["x"].to_numpy(dtype=np.float64), frame["y"].to_numpy(dtype=np.float64)
-    residual = (frame["observed"] - frame["predicted"]).to_numpy(dtype=np.float64)
+    observed = frame["observed"].to_numpy(dtype=np.float64)
+    residual = observed - frame["predicted"].to_numpy(dtype=np.float64)
     on_grid = ctx.grid.contains(x, y)
     row, col = ctx.grid.index(x, y)
     codes = np.full(x.size, -1, dtype=np.int64)
     codes[on_grid] = strata[row[on_grid], col[on_grid]]
-    out: dict[int, float] = {}
+    out: dict[int, tuple[float, float]] = {}
     for code in np.unique(codes[on_grid]):
         member = codes == code
         if member.sum() >= MIN_STRATUM_PLOTS:
-            out[int(code)] = float(np.sqrt(np.mean(residual[member] ** 2)))
+            rmse = float(np.sqrt(np.mean(residual[member] ** 2)))
+            out[int(code)] = (rmse, float(observed[member].mean()))
     return out
+
+
+#: The standard normal's 95th percentile: a 90 % half-width over it is an SD.
+_Z95 = 1.6448536269514722
 
 
 def outside_aoa_errors(
@@ -191,17 +206,17 @@ def outside_aoa_errors(
     correct them: their error is taken as systematic within the stratum
     (docs/methodology.md eq. 6.8c),
 
-        SE_s = Σ_m RMSE_sm × Σ_{c outside, predicted by m} a_c,
+        SE_s = Σ_m Σ_{c outside, predicted by m} a_c × max(RMSE_sm, |ŷ_c − ȳ_sm| / z_0.95),
 
-    with RMSE_sm the held-out RMSE (Mg DM/ha) of model m's plots in stratum
-    s (at least :data:`MIN_STRATUM_PLOTS` of them; else the largest RMSE of
-    the models over all their plots): each cell off by as much as a plot of
-    its stratum, all in one direction — an upper bound — and no correction.
-    A stratum's own plots carry its error scale (a poplar stand's error is
-    not a mudflat's), and the error does not scale with the mapped value,
-    which is what is in doubt outside the AOA (sparse cells mapped at ten
-    times their biomass). Only strata with mapped biomass outside the AOA
-    are returned.
+    with RMSE_sm the held-out RMSE (spatial block CV, Mg DM/ha) of model
+    m's plots in stratum s and ȳ_sm their mean observation (at least
+    :data:`MIN_STRATUM_PLOTS` of them; else the largest RMSE of the models
+    over all their plots, without the second term): each cell off by as
+    much as a plot of its stratum, or — where the map departs from what the
+    stratum's plots measured — with its true value within the 90 % interval
+    between the mapped value and the plots' mean; all cells in one
+    direction (an upper bound) and no correction. Only strata with mapped
+    biomass outside the AOA are returned.
     """
     from carbonsink.biomass.agb_map import MODEL_SOURCE_CODES
 
@@ -209,7 +224,7 @@ def outside_aoa_errors(
     if not outside.any() or not models:
         return {}
     fallback = max(_rmse(model) for model in models)
-    own = {model.name: _stratum_rmse(ctx, model, strata) for model in models}
+    own = {model.name: _stratum_plots(ctx, model, strata) for model in models}
     out: dict[str, float] = {}
     for code in np.unique(strata[outside]):
         here = outside & (strata == code)
@@ -218,6 +233,15 @@ def outside_aoa_errors(
         se = 0.0
         for model in models:
             cells = here & (predicted_by == MODEL_SOURCE_CODES[model.name])
-            se += own[model.name].get(int(code), fallback) * float(area_ha[cells].sum())
+            if not cells.any():
+                continue
+            area = area_ha[cells]
+            if int(code) in own[model.name]:
+                rmse, mean = own[model.name][int(code)]
+                density = np.nan_to_num(mapped[cells] / area)
+                per_ha = np.maximum(rmse, np.abs(density - mean) / _Z95)
+            else:
+                per_ha = np.full(area.shape, fallback)
+            se += float((per_ha * area).sum())
         out[legend[int(code)]] = se**2
     return out
