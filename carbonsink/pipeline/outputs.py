@@ -340,6 +340,14 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         "Mg DM/ha",
     ),
     Output(
+        "table_biomass_random_cv_predictions",
+        "tables/biomass_random_cv_predictions_{epoch}_{model}.csv",
+        "csv",
+        "held-out predictions of the AGB model's plot-wise random CV, whose residuals correct "
+        "each stratum's map total (docs/methodology.md §6.4)",
+        "Mg DM/ha",
+    ),
+    Output(
         "plot_biomass_cv",
         "biomass_cv_{epoch}_{model}.png",
         "png",

@@ -247,6 +247,16 @@ def write_biomass_products(result: EpochBiomass, folder: OutputFolder, *, epoch:
             plot_predicted_vs_observed(model.cv, folder.path("plot_biomass_cv", **names)),
             write_csv(model.plots.excluded, folder.path("table_plots_excluded", **names)),
         ]
+        if model.random_cv is not None:
+            predictions = model.random_cv.predictions
+            written.append(
+                write_csv(
+                    predictions.set_axis(model.plots.table.index[predictions.index]),
+                    folder.path("table_biomass_random_cv_predictions", **names),
+                    index=True,
+                    float_format="%.6g",
+                )
+            )
     return written
 
 
