@@ -132,10 +132,11 @@ def test_outside_the_aoa_a_stratum_with_enough_plots_takes_their_own_error(
     # max(1, 0.5 / 1.644854 = 0.304) = 1 (the RMSE). Four plots in sedge,
     # residuals ±4: fewer than MIN_STRATUM_PLOTS = 5. Half the outside cells of each stratum
     # are predicted by a second model (LiDAR, code 1) with no plot on the grid: residuals ±5,
-    # RMSE 5. The imagery model's RMSE over its nine plots is √((5·1 + 4·16) / 9) = 2.77, so
-    # the largest of the models' is 5: the LiDAR cells of both strata and sedge's imagery
-    # cells take it. The two models' errors in a stratum add up (one sign):
-    # SE = RMSE_imagery × ha(imagery cells) + 5 × ha(LiDAR cells).
+    # RMSE 5. The LiDAR cells of reed take the imagery model's reed plots (no LiDAR plot is
+    # there, the imagery model has 5). The imagery model's RMSE over its nine plots is
+    # √((5·1 + 4·16) / 9) = 2.77, so the largest of the models' is 5: the cells of sedge,
+    # where no model has 5 plots, take it. The two models' errors in a stratum add up (one
+    # sign): SE = e_reed × ha(reed cells); SE = 5 × ha(sedge cells).
     strata = _halves(ctx)
     area = ctx.cell_area_ha.values.astype(np.float64)
     inside = ctx.inside.values.astype(bool)
@@ -159,7 +160,7 @@ def test_outside_the_aoa_a_stratum_with_enough_plots_takes_their_own_error(
             by_imagery = float(area[here & (predicted_by == 2)].sum())
             by_lidar = float(area[here & (predicted_by == 1)].sum())
             assert by_imagery > 0 and by_lidar > 0
-            expected = (own * by_imagery + 5.0 * by_lidar) ** 2
+            expected = (own * (by_imagery + by_lidar)) ** 2
             assert variances[name] == pytest.approx(expected, rel=1e-6)
 
 

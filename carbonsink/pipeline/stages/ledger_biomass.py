@@ -210,8 +210,9 @@ def outside_aoa_errors(
 
     with RMSE_sm the held-out RMSE (spatial block CV, Mg DM/ha) of model
     m's plots in stratum s and ȳ_sm their mean observation (at least
-    :data:`MIN_STRATUM_PLOTS` of them; else the largest RMSE of the models
-    over all their plots, without the second term): each cell off by as
+    :data:`MIN_STRATUM_PLOTS` of them; else those of another model that has
+    as many there — the one with the most plots; else the largest RMSE of the models over
+    all their plots, without the second term): each cell off by as
     much as a plot of its stratum, or — where the map departs from what the
     stratum's plots measured — with its true value within the 90 % interval
     between the mapped value and the plots' mean; all cells in one
@@ -225,6 +226,11 @@ def outside_aoa_errors(
         return {}
     fallback = max(_rmse(model) for model in models)
     own = {model.name: _stratum_plots(ctx, model, strata) for model in models}
+    # A stratum with too few of one model's plots takes another model's plots in it (the
+    # most), before the largest RMSE: bare mudflat is not off by a poplar stand's error.
+    pooled: dict[int, tuple[float, float]] = {}
+    for model in sorted(models, key=lambda m: len(m.cv.predictions)):
+        pooled.update(own[model.name])
     out: dict[str, float] = {}
     for code in np.unique(strata[outside]):
         here = outside & (strata == code)
@@ -236,8 +242,9 @@ def outside_aoa_errors(
             if not cells.any():
                 continue
             area = area_ha[cells]
-            if int(code) in own[model.name]:
-                rmse, mean = own[model.name][int(code)]
+            plots = own[model.name].get(int(code), pooled.get(int(code)))
+            if plots is not None:
+                rmse, mean = plots
                 density = np.nan_to_num(mapped[cells] / area)
                 per_ha = np.maximum(rmse, np.abs(density - mean) / _Z95)
             else:
