@@ -211,13 +211,13 @@ def outside_aoa_errors(
     with RMSE_sm the held-out RMSE (spatial block CV, Mg DM/ha) of model
     m's plots in stratum s and ȳ_sm their mean observation (at least
     :data:`MIN_STRATUM_PLOTS` of them; else those of another model that has
-    as many there — the one with the most plots; else the largest RMSE of the models over
-    all their plots, without the second term): each cell off by as
-    much as a plot of its stratum, or — where the map departs from what the
-    stratum's plots measured — with its true value within the 90 % interval
-    between the mapped value and the plots' mean; all cells in one
-    direction (an upper bound) and no correction. Only strata with mapped
-    biomass outside the AOA are returned.
+    as many there, the one with the most plots; else the largest RMSE of
+    the models over all their plots, without the second term): each cell
+    off by as much as a plot of its stratum, or — where the map departs
+    from what the stratum's plots measured — with its true value within the
+    90 % interval between the mapped value and the plots' mean; all cells
+    in one direction (an upper bound) and no correction. Only strata with
+    mapped biomass outside the AOA are returned.
     """
     from carbonsink.biomass.agb_map import MODEL_SOURCE_CODES
 
