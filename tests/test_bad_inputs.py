@@ -28,9 +28,21 @@ import pytest
 
 from carbonsink.cli import main
 from tests.conftest import PROJECT_ROOT
+from tests.scene_edits import set_scl
 
 SAMPLE = PROJECT_ROOT / "sample_data" / "junshan"
 S2_2020 = "imagery/s2_2020-09-10.tif"
+S2_2025 = ("imagery/s2_2025-09-13.tif", "imagery/s2_2025-09-23.tif")
+
+
+def _clouded(*names: str) -> Callable[[Path], None]:
+    """SCL 9 (cloud, high probability) on every pixel of those scenes (own copies)."""
+
+    def change(survey: Path) -> None:
+        for name in names:
+            set_scl(_own(survey / name), 9)
+
+    return change
 
 
 def _copy_survey(target: Path) -> Path:
@@ -486,6 +498,17 @@ CASES = [
         lambda s: _rewrite_tif(s / S2_2020, count=10),
         ("s2_2020-09-10.tif", "SCL"),
         exit_code=0,
+    ),
+    Case(
+        "imagery-clouded",
+        _clouded(S2_2025[1]),
+        ("s2_2025-09-23.tif", "band SCL", "every pixel over the project", "scene-dropped"),
+        exit_code=0,
+    ),
+    Case(
+        "imagery-epoch-clouded",
+        _clouded(*S2_2025),
+        ("survey.toml", "every scene of epoch '2025' is wholly clouded"),
     ),
     Case(
         "imagery-elsewhere",
