@@ -208,16 +208,34 @@ class _Checker:
             self.check_epoch(index, epoch)
 
     def check_profile(self) -> None:
-        """The methodology profile named in ``[accounting]`` loads, with the survey's overrides."""
+        """The methodology profile loads with the survey's overrides; default fluxes are foreseen."""
+        from carbonsink.accounting.parameters import survey_class_flux
         from carbonsink.accounting.profiles import load_profile
 
         section = self.survey.accounting
         try:
-            load_profile(
+            profile = load_profile(
                 section.profile,
                 overrides=section.profile_overrides(),
                 relative_to=self.survey.root,
             )
+            for gas in ("CH4", "N2O"):
+                defaults = {
+                    name: survey_class_flux(name, settings, profile).resolve(gas, class_name=name)
+                    for name, settings in self.survey.vegetation.classes.items()
+                }
+                used = [
+                    f"{n} ({v:g})" for n, (v, src) in defaults.items() if src == "default factor"
+                ]
+                if used:
+                    self.warn(
+                        f"the {gas} flux of class(es) {', '.join(used)} mg {gas} m⁻² d⁻¹ will be "
+                        f"the {profile.name} profile's default factor, with a 50 % SD, wherever "
+                        "they are mapped (the run records this as the ledger warning default-flux)",
+                        path=self.source,
+                        where="[vegetation.classes]",
+                        fix=f"set {gas.lower()}_flux_mg_m2_d per class from a flux measurement",
+                    )
         except CarbonSinkError as exc:
             problem = exc.problem
             self.add(

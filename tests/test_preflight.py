@@ -395,3 +395,34 @@ def test_a_scene_with_none_of_the_sensors_bands_is_an_error(
     (error,) = [e for e in report.errors if scene.name in str(e)]
     assert "none of the bands of sensor 'sentinel-2-l2a'" in error.message
     assert "1 unnamed band(s)" in error.message and "band map" in (error.fix or "")
+
+
+def _without_line(toml: Path, section: str, line: str) -> None:
+    text = toml.read_text(encoding="utf-8")
+    at = text.index(line, text.index(section))
+    toml.write_text(text[:at] + text[at + len(line) :], encoding="utf-8")
+
+
+def test_a_default_flux_in_place_of_a_measurement_is_foreseen(
+    tmp_path: Path, sample_survey: Path
+) -> None:
+    # Issue 16: reed without its n2o_flux_mg_m2_d takes the vm0033 profile's freshwater N2O
+    # default, 0.000864 t N2O ha⁻¹ yr⁻¹ = 0.000864 × 10⁹ mg / 10⁴ m² / 365 d
+    # = 0.236712 mg N2O m⁻² d⁻¹; validate says so before any compute, as the ledger's
+    # default-flux warning will. Without its ch4_flux_mg_m2_d there is no default at all
+    # (vm0033 has no freshwater CH4 default): an error, which the run would otherwise only
+    # meet in its ledger stage after the whole compute.
+    survey_dir = _copy(tmp_path, sample_survey)
+    toml = survey_dir / "survey.toml"
+    _without_line(toml, "[vegetation.classes.reed]", "n2o_flux_mg_m2_d = 0.0")
+    report = preflight(toml)
+    assert report.ok
+    (warning,) = [w for w in report.warnings if "default-flux" in w.message]
+    assert warning.message.startswith("the N2O flux of class(es) reed (0.236712) mg N2O m⁻² d⁻¹")
+    assert "vm0033 profile's default factor" in warning.message
+    assert warning.where == "[vegetation.classes]"
+    assert warning.fix == "set n2o_flux_mg_m2_d per class from a flux measurement"
+    _without_line(toml, "[vegetation.classes.reed]", "ch4_flux_mg_m2_d = 3.0\n")
+    (error,) = preflight(toml).errors
+    assert error.where == "[vegetation.classes.reed].ch4_flux_mg_m2_d"
+    assert "no CH4 flux and the methodology profile gives no default factor" in error.message
