@@ -264,6 +264,17 @@ CASES = [
     ),
     Case("epoch-slash", _survey('name = "2020"', 'name = "2020/21"'), ("survey.toml", "file name")),
     Case(
+        "flux-default",
+        _survey("n2o_flux_mg_m2_d = 0.0  # the synthetic world emits no N2O\n", ""),
+        ("survey.toml", "[vegetation.classes]", "N2O flux of class(es) water", "default-flux"),
+        exit_code=0,
+    ),
+    Case(
+        "flux-missing",
+        _survey("ch4_flux_mg_m2_d = 2.0\n", ""),
+        ("survey.toml", "[vegetation.classes.water].ch4_flux_mg_m2_d", "no default factor"),
+    ),
+    Case(
         "resolution-text",
         _survey("resolution = 10.0", 'resolution = "ten"'),
         ("survey.toml", "resolution"),
