@@ -208,7 +208,7 @@ class _Checker:
             self.check_epoch(index, epoch)
 
     def check_profile(self) -> None:
-        """The methodology profile loads with the survey's overrides; default fluxes are foreseen."""
+        """The methodology profile loads with the survey's overrides; default fluxes foreseen."""
         from carbonsink.accounting.parameters import survey_class_flux
         from carbonsink.accounting.profiles import load_profile
 
