@@ -112,6 +112,16 @@ def test_residual_variogram_is_about_the_stratum_means() -> None:
     assert model.nugget + model.psill < 10.0
 
 
+def _lattice(range_m: float) -> tuple[Grid, np.ndarray, np.ndarray, np.ndarray]:
+    """A 30 × 30 grid of 10 m cells in three strata, its cell centres and their spherical
+    correlation 1 − (1.5 h − 0.5 h³) (h = distance / ``range_m`` < 1, else 0)."""
+    grid = _grid(30, 30)
+    gx, gy = np.meshgrid(grid.x, grid.y)
+    cells = np.column_stack([gx.ravel(), gy.ravel()])
+    h = cdist(cells, cells) / range_m
+    return grid, _thirds(grid), cells, 1.0 - np.where(h < 1, 1.5 * h - 0.5 * h**3, 1.0)
+
+
 def test_stratum_changes_match_simulated_fields() -> None:
     # Three strata (thirds of a 30 × 30 grid of 10 m cells) with means 40, 60, 80 at t1 and
     # changes +6, 0, −3 at t2. Z1 = μ_s + S + site nugget, Z2 = μ_s + δ_s + S + D + site
@@ -122,14 +132,9 @@ def test_stratum_changes_match_simulated_fields() -> None:
     # truth in 85–95 % of 300 realisations (±2.9 binomial SD), and the standardised errors
     # have mean square within the χ²₃₀₀ 0.1 % bounds [0.77, 1.28].
     rng = np.random.default_rng(11)
-    grid = _grid(30, 30)
-    strata_map = _thirds(grid)
-    gx, gy = np.meshgrid(grid.x, grid.y)
-    cells = np.column_stack([gx.ravel(), gy.ravel()])
+    grid, strata_map, cells, shape = _lattice(150.0)
     codes = strata_map.ravel()
     a, c0 = 150.0, 10.0
-    h = cdist(cells, cells) / a
-    shape = 1.0 - np.where(h < 1, 1.5 * h - 0.5 * h**3, 1.0)
     lower_s = np.linalg.cholesky(80.0 * shape + 1e-6 * np.eye(cells.shape[0]))
     lower_d = np.linalg.cholesky(20.0 * shape + 1e-6 * np.eye(cells.shape[0]))
     mu = np.array([40.0, 60.0, 80.0])[codes - 1]
@@ -258,13 +263,9 @@ def test_stratum_scales_keep_each_stratums_coverage_when_the_variances_differ() 
     # scales each covers the truth in 85–96 % of 300 fields (90 % ± 2.9 binomial SD, a
     # little wider for the fitted variograms).
     rng = np.random.default_rng(5)
-    grid = _grid(30, 30)
-    strata_map = _thirds(grid)
-    gx, gy = np.meshgrid(grid.x, grid.y)
-    cells = np.column_stack([gx.ravel(), gy.ravel()])
+    grid, strata_map, cells, shape = _lattice(150.0)
     codes = strata_map.ravel()
-    h = cdist(cells, cells) / 150.0
-    structured = 0.7 * (1.0 - np.where(h < 1, 1.5 * h - 0.5 * h**3, 1.0))
+    structured = 0.7 * shape
     lower = np.linalg.cholesky(structured + 1e-6 * np.eye(cells.shape[0]))
     sigma = np.array([1.0, 4.0, 12.0])[codes - 1]
     mu = np.array([40.0, 60.0, 80.0])[codes - 1]
