@@ -73,6 +73,11 @@ from shapely.geometry import Polygon
 from shapely.geometry.polygon import orient
 
 from carbonsink.grid import Grid
+from carbonsink.synthetic.carbon_world import (
+    CarbonWorld,
+    draw_carbon_world,
+    nominal_carbon_world,
+)
 from carbonsink.synthetic.dead_matter import dom_density, dom_multiplier
 from carbonsink.synthetic.parameters import (
     CLASS_BY_NAME,
@@ -176,6 +181,9 @@ class Landscape:
         True state per epoch, in time order.
     soil_world
         The soil parameters drawn once per seed (sediment, compaction, lab bias).
+    carbon
+        The carbon fraction, root:shoot ratios and CH4 fluxes of the truth
+        (:mod:`~carbonsink.synthetic.carbon_world`).
     """
 
     seed: int
@@ -187,6 +195,7 @@ class Landscape:
     boundary_lonlat: Polygon
     epochs: tuple[EpochTruth, ...]
     soil_world: SoilWorld
+    carbon: CarbonWorld
 
     def crop(self, values: npt.NDArray) -> npt.NDArray:
         """Crop a landscape-grid array to the analysis grid."""
@@ -200,7 +209,7 @@ class Landscape:
 
 
 # --------------------------------------------------------------------- build
-def build_landscape(seed: int, scale: ScaleSpec) -> Landscape:
+def build_landscape(seed: int, scale: ScaleSpec, *, draw_carbon: bool = False) -> Landscape:
     """Generate the true landscape of both epochs.
 
     Parameters
@@ -209,6 +218,10 @@ def build_landscape(seed: int, scale: ScaleSpec) -> Landscape:
         Survey seed; every random stream is derived from it by name.
     scale
         Extent and densities of the survey.
+    draw_carbon
+        Draw the classes' carbon fraction, root:shoot ratios and CH4 fluxes
+        from the priors the survey states (:func:`~carbonsink.synthetic.
+        carbon_world.draw_carbon_world`) instead of taking the stated values.
 
     Returns
     -------
@@ -326,6 +339,7 @@ def build_landscape(seed: int, scale: ScaleSpec) -> Landscape:
         boundary_lonlat=boundary_lonlat,
         epochs=tuple(epochs),
         soil_world=soil_world,
+        carbon=draw_carbon_world(seed) if draw_carbon else nominal_carbon_world(),
     )
 
 

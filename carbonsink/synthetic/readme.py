@@ -119,6 +119,21 @@ def _class_table() -> str:
     return "\n".join(rows)
 
 
+def _carbon_world_note(landscape: Landscape) -> str:
+    """A paragraph on a drawn carbon world (empty for the stated values)."""
+    world = landscape.carbon
+    if not world.drawn:
+        return ""
+    ratios = ", ".join(f"{name} {value:.3f}" for name, value in world.root_shoot.items())
+    fluxes = ", ".join(f"{name} {value:.2f}" for name, value in world.ch4_flux_mg_m2_d.items())
+    return (
+        "\n\n**Drawn carbon parameters.** This survey's truth does not use the tabled CF, R "
+        "and CH4 fluxes but values drawn for the seed from the priors survey.toml states "
+        "(`carbonsink.synthetic.carbon_world`; `carbon_world` in truth/totals.json): "
+        f"CF {world.carbon_fraction:.4f}; R {ratios}; CH4 (mg m⁻² d⁻¹) {fluxes}."
+    )
+
+
 def readme_text(landscape: Landscape, *, scale: Scale, totals: dict[str, Any]) -> str:
     """Markdown describing the survey, its generative model and its truth.
 
@@ -215,7 +230,7 @@ tabled value; poplar 55–125 Mg/ha in 2020. Canopy height rises non-linearly
 the class's height range. LAI = min(LAI_max, c × AGB); fractional cover
 `1 − exp(−0.5 LAI)` saturates in dense reed. Vegetation carbon
 `C_veg = AGB × CF × (1 + R)` with CF = {CARBON_FRACTION} and R per class
-(table; the same values are in survey.toml's `[vegetation]`).
+(table; the same values are in survey.toml's `[vegetation]`).{_carbon_world_note(landscape)}
 
 **Dead organic matter** (DOM: litter and standing dead, Mg DM/ha; a
 generator choice, [U]). `DOM = r × AGB × m`, with `r` the class's dead:live

@@ -100,6 +100,7 @@ def generate_survey(
     seed: int = DEFAULT_SEED,
     scale: Scale = "small",
     progress: ProgressCallback | None = None,
+    draw_carbon_parameters: bool = False,
 ) -> SurveySummary:
     """Generate a synthetic Junshan-like survey with known truth.
 
@@ -118,6 +119,12 @@ def generate_survey(
         points per epoch).
     progress
         Called as ``progress(message, fraction_done)`` while the survey is written.
+    draw_carbon_parameters
+        Give the truth a carbon fraction, root:shoot ratios and CH4 fluxes
+        drawn from the priors ``survey.toml`` states
+        (:mod:`~carbonsink.synthetic.carbon_world`) instead of the stated
+        values; the inputs and ``survey.toml`` are the same either way, only
+        the truth differs. For coverage counts over seeds.
 
     Returns
     -------
@@ -158,7 +165,7 @@ def generate_survey(
 
     written: list[Path] = []
     report("landscape", 0.0, "building the true landscape")
-    landscape = build_landscape(seed, spec)
+    landscape = build_landscape(seed, spec, draw_carbon=draw_carbon_parameters)
     report("landscape", 1.0, "landscape built")
 
     boundary = {

@@ -12,16 +12,17 @@ from exactly the float32 values written to the NetCDF files:
 * area of class k = Σ_inside A × [class = k] (ha);
 * AGB total = Σ_inside A × agb_mg_ha (t dry matter), split by the epoch's
   LiDAR coverage mask;
-* pool totals (t C): agb_c = Σ A × agb × CF, bgb_c = Σ A × bgb × CF,
-  veg_c = Σ A × veg_c_mg_ha (live vegetation only), soc_0_30 = Σ A ×
-  soc_0_30_mg_ha, soc_0_100 = Σ A × soc_0_100_mg_ha (fixed-depth stocks below
-  the epoch's surface), dom_c = Σ A × dom × CF (dead organic matter), with
-  CF = 0.47; and soc_gain_0_30 = Σ A × soc_gain_0_30_mg_ha, soc_gain_0_100 =
-  Σ A × soc_gain_0_100_mg_ha (autochthonous carbon gained since the first
-  epoch in the reference material — the first epoch's 0–30 / 0–100 cm
-  material plus the sediment deposited on it; 0 in the first epoch) and
-  soc_allochthonous = Σ A × soc_allochthonous_mg_ha (carbon of that sediment,
-  d × BD_sed × OC_sed; 0 in the first epoch);
+* pool totals (t C): agb_c = Σ A × agb × CF, bgb_c = Σ A × bgb × CF, veg_c = Σ
+  A × veg_c_mg_ha (live vegetation only), soc_0_30 = Σ A × soc_0_30_mg_ha,
+  soc_0_100 = Σ A × soc_0_100_mg_ha (fixed-depth stocks below the epoch's
+  surface), dom_c = Σ A × dom × CF (dead organic matter), with CF the world's
+  carbon fraction (0.47, or drawn: :mod:`~carbonsink.synthetic.carbon_world`);
+  and soc_gain_0_30 = Σ A × soc_gain_0_30_mg_ha, soc_gain_0_100 = Σ A ×
+  soc_gain_0_100_mg_ha (autochthonous carbon gained since the first epoch in
+  the reference material — the first epoch's 0–30 / 0–100 cm material plus the
+  sediment deposited on it; 0 in the first epoch) and soc_allochthonous = Σ A
+  × soc_allochthonous_mg_ha (carbon of that sediment, d × BD_sed × OC_sed; 0
+  in the first epoch);
 * ΔC_pool = (total_2025 − total_2020) / years (t C/yr), with years =
   days between the epochs' reference dates / 365.25, for the vegetation and
   DOM pools; the soil pools soc_0_30 and soc_0_100 are the TRUE
@@ -33,8 +34,11 @@ from exactly the float32 values written to the NetCDF files:
 * removals = 44/12 × (ΔC_agb_c + ΔC_bgb_c + ΔC_soc_0_100 + ΔC_dom_c)
   (t CO2e/yr), the pools of :data:`REMOVAL_POOLS`;
 * CH4 = Σ_k area_k(2025) × F_k × 365 × 1e-5 × 28 (t CO2e/yr), F_k the class
-  flux in mg CH4 m⁻² d⁻¹, GWP AR5 = 28, class areas of the later epoch;
+  flux in mg CH4 m⁻² d⁻¹ (the world's: stated or drawn), GWP AR5 = 28, class
+  areas of the later epoch;
 * net = removals − CH4;
+* carbon_world: the carbon fraction, root:shoot ratios and CH4 fluxes of the
+  truth, and whether they were drawn from the survey's priors;
 * soil_world: the soil parameters drawn for the seed — sediment_oc_pct_mean
   (μ_sed), sediment_bd_g_cm3, compaction (mean κ), lab_method_bias (b) and
   its epoch — and mean_deposit_cm, the area-weighted mean deposit of the
@@ -47,6 +51,7 @@ from exactly the float32 values written to the NetCDF files:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -58,7 +63,6 @@ import xarray as xr
 from carbonsink.io.writers import write_json, write_netcdf
 from carbonsink.synthetic.landscape import EpochTruth, Landscape
 from carbonsink.synthetic.parameters import (
-    CARBON_FRACTION,
     CLASS_BY_NAME,
     CLASSES,
     GWP_CH4_AR5,
@@ -111,10 +115,12 @@ _FLOAT_LAYERS: Final = (
 )
 
 
-def _root_shoot(classes: npt.NDArray[np.integer]) -> npt.NDArray[np.float64]:
+def _root_shoot(
+    classes: npt.NDArray[np.integer], root_shoot: Mapping[str, float]
+) -> npt.NDArray[np.float64]:
     ratio = np.zeros(classes.shape, dtype=np.float64)
     for params in CLASSES:
-        ratio[classes == params.code] = params.root_shoot
+        ratio[classes == params.code] = root_shoot[params.name]
     return ratio
 
 
@@ -136,13 +142,14 @@ def truth_dataset(landscape: Landscape, epoch: EpochTruth) -> xr.Dataset:
     crop = landscape.crop
     classes = crop(epoch.class_code).astype(np.int8)
     agb = crop(epoch.agb_mg_ha)
-    ratio = _root_shoot(classes)
+    ratio = _root_shoot(classes, landscape.carbon.root_shoot)
+    fraction = landscape.carbon.carbon_fraction
     values = {
         "elevation_m": crop(epoch.elevation_m),
         "canopy_height_m": crop(epoch.canopy_height_m),
         "agb_mg_ha": agb,
         "bgb_mg_ha": agb * ratio,
-        "veg_c_mg_ha": agb * CARBON_FRACTION * (1.0 + ratio),
+        "veg_c_mg_ha": agb * fraction * (1.0 + ratio),
         "dom_mg_ha": crop(epoch.dom_mg_ha),
         "soc_0_30_mg_ha": crop(epoch.soc_0_30_mg_ha),
         "soc_0_100_mg_ha": crop(epoch.soc_0_100_mg_ha),
@@ -161,7 +168,7 @@ def truth_dataset(landscape: Landscape, epoch: EpochTruth) -> xr.Dataset:
             "date": epoch.spec.date.isoformat(),
             "seed": landscape.seed,
             "water_level_m": epoch.spec.water_level_m,
-            "carbon_fraction": CARBON_FRACTION,
+            "carbon_fraction": fraction,
             "source": "carbonsink.synthetic (see README.md of the survey)",
             "Conventions": "CF-1.8",
         }
@@ -229,6 +236,7 @@ def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, A
         JSON-ready totals; see the module docstring for every formula.
     """
     area = landscape.grid.cell_area_ha
+    world = landscape.carbon
     out: dict[str, Any] = {"epochs": {}}
     for epoch in landscape.epochs:
         ds = datasets[epoch.spec.name]
@@ -241,12 +249,12 @@ def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, A
             return _weighted_sum(ds, name, w)
 
         stocks = {
-            "agb_c": total("agb_mg_ha") * CARBON_FRACTION,
-            "bgb_c": total("bgb_mg_ha") * CARBON_FRACTION,
+            "agb_c": total("agb_mg_ha") * world.carbon_fraction,
+            "bgb_c": total("bgb_mg_ha") * world.carbon_fraction,
             "veg_c": total("veg_c_mg_ha"),
             "soc_0_30": total("soc_0_30_mg_ha"),
             "soc_0_100": total("soc_0_100_mg_ha"),
-            "dom_c": total("dom_mg_ha") * CARBON_FRACTION,
+            "dom_c": total("dom_mg_ha") * world.carbon_fraction,
             "soc_gain_0_30": total("soc_gain_0_30_mg_ha"),
             "soc_gain_0_100": total("soc_gain_0_100_mg_ha"),
             "soc_allochthonous": total("soc_allochthonous_mg_ha"),
@@ -279,7 +287,7 @@ def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, A
     removals_without_dom = CO2_PER_C * sum(delta[pool] for pool in REMOVAL_POOLS_WITHOUT_DOM)
     areas_2 = out["epochs"][last.name]["area_ha"]
     ch4_by_class = {
-        c.name: areas_2[c.name] * c.ch4_flux_mg_m2_d * T_HA_YR_PER_MG_M2_D * GWP_CH4_AR5
+        c.name: areas_2[c.name] * world.ch4_flux_mg_m2_d[c.name] * T_HA_YR_PER_MG_M2_D * GWP_CH4_AR5
         for c in CLASSES
     }
     ch4 = sum(ch4_by_class.values())
@@ -293,7 +301,7 @@ def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, A
         "ch4_t_co2e_yr": ch4,
         "ch4_by_class_t_co2e_yr": ch4_by_class,
         "ch4_class_areas_epoch": last.name,
-        "ch4_flux_mg_m2_d": {c.name: c.ch4_flux_mg_m2_d for c in CLASSES},
+        "ch4_flux_mg_m2_d": dict(world.ch4_flux_mg_m2_d),
         "gwp_ch4": GWP_CH4_AR5,
         "net_t_co2e_yr": removals - ch4,
         "removal_pools_without_dom": list(REMOVAL_POOLS_WITHOUT_DOM),
@@ -305,7 +313,8 @@ def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, A
         "area": "true (ellipsoidal) cell area in ha, Grid.cell_area_ha",
         "stocks_t_c": "sum over inside cells of density [Mg/ha] x cell area [ha]; "
         "agb_c = AGB x CF, bgb_c = BGB x CF, dom_c = DOM x CF (dead organic matter: litter "
-        "and standing dead), CF = 0.47; veg_c = live AGB + BGB carbon (no DOM); soc_0_30 and "
+        "and standing dead), CF = carbon_world.carbon_fraction; veg_c = live AGB + BGB "
+        "carbon (no DOM); soc_0_30 and "
         "soc_0_100 are fixed-depth stocks below the epoch's surface; soc_gain_0_30 and "
         "soc_gain_0_100 the autochthonous carbon gained since the first epoch in the reference "
         "material (the first epoch's 0-30 / 0-100 cm plus the sediment deposited on it); "
@@ -334,8 +343,18 @@ def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, A
         "compaction = mean kappa inside the boundary (old depth z loses kappa exp(-z/20 cm) "
         "of its thickness); mean_deposit_cm = area-weighted mean deposit over the last "
         "epoch's land (non-water) cells inside the boundary",
+        "carbon_world": "the truth's carbon fraction, root:shoot ratio R per class (BGB = R x "
+        "AGB) and CH4 flux per class (mg CH4/m2/d); drawn = true: drawn for the seed from the "
+        "priors survey.toml states (carbonsink.synthetic.carbon_world), false: the stated "
+        "values",
     }
     out["soil_world"] = _soil_world(landscape, datasets[last.name])
+    out["carbon_world"] = {
+        "drawn": world.drawn,
+        "carbon_fraction": world.carbon_fraction,
+        "root_shoot": dict(world.root_shoot),
+        "ch4_flux_mg_m2_d": dict(world.ch4_flux_mg_m2_d),
+    }
     out["seed"] = landscape.seed
     return out
 
