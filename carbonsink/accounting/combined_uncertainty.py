@@ -1,20 +1,23 @@
-"""VM0033 v2.1 eq. 87–91: the net's uncertainty from its pools, gases and strata.
+"""VM0033 v2.1 eq. 87–91: the project's uncertainty from its stocks, sources and strata.
 
-VM0033 does not take the uncertainty of the net from a Monte Carlo of the
-whole chain: it takes each term's own uncertainty — per carbon pool and gas,
-per stratum — and combines them as independent errors, by their size within a
-stratum and by area across strata (docs/methodology.md §5.3, eqs. 5.12–5.13):
+VM0033 does not take the uncertainty from a Monte Carlo of the whole chain:
+it takes each term's own uncertainty — per carbon stock and GHG source, per
+stratum — and combines them as independent errors, weighted by their size
+within a stratum and by area across strata (docs/methodology.md §5.3,
+eqs. 5.12–5.13):
 
     within stratum i:  U_i = √(Σ_k (U_ik E_ik)²) / |Σ_k E_ik|
     across strata:     U   = √(Σ_i (U_i A_i)²) / Σ_i A_i
 
-with E_ik the mean of term k (a pool's removals, 44/12 × ΔC; a gas's
-emission, negative) in stratum i, U_ik its relative half-width at the
-profile's confidence, and A_i the stratum's area. :func:`combined_uncertainty`
-computes every U_ik, U_i and U from the ledger's Monte Carlo draws of the
-terms, so the ledger can show them beside the Monte Carlo half-width of the
-net and the profile can choose which one the deduction uses
-(``uncertainty_source``).
+with E_ik "a carbon stock or GHG source" of stratum i in t CO2e — the ledger
+passes each counted pool's stock at the end of the period (44/12 × C) and
+each gas's emission over the period — U_ik its relative half-width at the
+profile's confidence, and A_i the stratum's area.
+:func:`combined_uncertainty` computes every U_ik, U_i and U from the
+ledger's Monte Carlo draws of the terms, so the ledger can show them beside
+the Monte Carlo half-width of the net (the uncertainty of a *change*, which
+stock terms do not measure) and the profile can choose which one the
+deduction uses (``uncertainty_source``; the default takes the larger).
 """
 
 from __future__ import annotations
@@ -42,9 +45,9 @@ class TermUncertainty:
     Attributes
     ----------
     estimate
-        E_ik, the term's mean, t CO2e/yr (removals positive, emissions negative).
+        E_ik, the term's mean, in the draws' units (the ledger's: t CO2e).
     half_width
-        Half-width of its interval at the profile's confidence, t CO2e/yr.
+        Half-width of its interval at the profile's confidence, same units.
     relative
         U_ik = half-width / |E_ik| (``inf`` when E_ik = 0 and the half-width is not).
     """
@@ -87,7 +90,7 @@ class CombinedUncertainty:
         """JSON-ready record for the ledger (docs/ledger.md)."""
         return {
             "confidence": self.confidence,
-            "units": "t CO2e/yr",
+            "units": "t CO2e",
             "project_relative_half_width": _finite_or_none(self.project),
             "strata": {
                 s: {
@@ -116,13 +119,14 @@ def combined_uncertainty(
     areas_ha: Mapping[str, float],
     confidence: float = 0.90,
 ) -> CombinedUncertainty:
-    """The VM0033 eq. 87–91 uncertainty of a net from draws of its terms.
+    """The VM0033 eq. 87–91 uncertainty of a project from draws of its terms.
 
     Parameters
     ----------
     terms
-        Term name → ``(n, S)`` Monte Carlo draws per stratum, t CO2e/yr, signed
-        as they enter the net (pools' removals positive, CH4 and N2O negative).
+        Term name → ``(n, S)`` Monte Carlo draws per stratum in one unit (the
+        ledger's: each pool's stock at the period's end and each gas's
+        emission over the period, t CO2e, all positive).
     strata
         Stratum names, in the columns' order.
     areas_ha

@@ -323,8 +323,8 @@ def _equation_warning(
 ) -> list[LedgerWarning]:
     """Say so when VM0033 eq. 87–91 set the deduction's U above the Monte Carlo's.
 
-    Eq. 5.13 weighs each stratum's relative U by its area, so a stratum whose
-    net is near zero (a large U_i) can dominate the project's U.
+    Eq. 5.13 weighs each stratum's relative U by its area, so a small stratum
+    whose stocks are poorly known (a large U_i) can dominate the project's U.
     """
     u = chain.uncertainty
     if u["vm0033_equations"] is None or u["used"] != u["vm0033_equations"]:
@@ -344,7 +344,7 @@ def _equation_warning(
             "u-equations-dominate",
             f"the deduction uses VM0033 eq. 87–91's U of {u['used']:.0%}, above the Monte "
             f"Carlo's {monte_carlo}: eq. 5.13 weighs each stratum's relative U by its area, "
-            f"and strata whose net is small against its error weigh most — {named}",
+            f"and strata whose stocks are uncertain against their size weigh most — {named}",
             where="project",
         )
     ]
@@ -536,8 +536,11 @@ def build_ledger(
     vintage_rows: list[dict[str, Any]] = []
     combined: CombinedUncertainty | None = None
     if not single:
-        terms = {p: CO2_PER_C * draws.change[p] for p in pools}
-        terms |= {"ch4": -draws.ch4, "n2o": -draws.n2o}
+        # VM0033 eq. 87-91 on its own terms: E is a carbon stock or a GHG source, t CO2e —
+        # each pool's stock at the period's end and each gas's emission over the period.
+        period = years_between(epochs[0].date, epochs[-1].date)
+        terms = {p: CO2_PER_C * draws.stocks[epochs[-1].name][p] for p in pools}
+        terms |= {"ch4": draws.ch4 * period, "n2o": draws.n2o * period}
         combined = combined_uncertainty(
             terms,
             strata=strata,

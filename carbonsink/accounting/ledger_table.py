@@ -103,7 +103,7 @@ def strata_table(
             }
             assert combined is not None
             for pool in pools:
-                row[f"u_{pool}"] = _pool_u(combined, draws.change[pool], pool, stratum)
+                row[f"u_{pool}"] = _pool_u(draws.change[pool], i, combined.confidence)
             for rule in chain.rules:
                 row[f"deduction_{rule.rule.replace('-', '_')}_t_co2e_yr"] = rule.deduction
             row |= {
@@ -126,21 +126,18 @@ def _bounds(values: FloatArray, i: int, seed: int) -> tuple[float, float]:
     return summary.p5, summary.p95
 
 
-def _pool_u(
-    combined: CombinedUncertainty, change: FloatArray, pool: str, stratum: str
-) -> float | None:
-    """Relative 90 % half-width of a pool's change: the stratum's (eq. 87–91 term) or the total's.
+def _pool_u(change: FloatArray, i: int, confidence: float) -> float | None:
+    """Relative half-width (at ``confidence``) of a pool's change in column ``i`` or in total.
 
-    For the ``total`` row it is the Monte Carlo's, of the pool's summed draws
-    (the strata's errors of one pool are not independent).
+    From the Monte Carlo draws of the change; ``i`` = the number of columns
+    is the ``total`` row, of the summed draws (the strata's errors of one pool
+    are not independent). Not from VM0033 eq. 87–91, whose terms are stocks
+    (``uncertainty_vm0033``).
     """
-    if stratum != "total":
-        value = combined.terms[stratum][pool].relative
-    else:
-        tail = (1.0 - combined.confidence) / 2.0
-        column = change.sum(axis=1)
-        low, high = np.quantile(column, [tail, 1.0 - tail])
-        mean = float(column.mean())
-        spread = float(high - low) / 2.0
-        value = spread / abs(mean) if mean else (0.0 if spread == 0 else math.inf)
+    tail = (1.0 - confidence) / 2.0
+    column = change.sum(axis=1) if i == change.shape[1] else change[:, i]
+    low, high = np.quantile(column, [tail, 1.0 - tail])
+    mean = float(column.mean())
+    spread = float(high - low) / 2.0
+    value = spread / abs(mean) if mean else (0.0 if spread == 0 else math.inf)
     return value if math.isfinite(value) else None

@@ -117,3 +117,27 @@ def test_warning_codes_are_documented(ledger_json: dict[str, Any]) -> None:
     # SD 5 t DM per epoch and stratum: the agb and bgb changes are not detectable.
     assert codes
     assert all(f"`{code}`" in doc for code in codes)
+
+
+def test_vm0033_equation_terms_are_the_last_stocks_and_the_period_emissions(
+    ledger_json: dict[str, Any],
+) -> None:
+    """Eq. 87–91's E: each pool's stock at 2025 (44/12 × C) and CH4 over the period, t CO2e.
+
+    The period 2020-09-15 → 2025-09-18 is 1,829 days = 5.0075 years of 365.25 days.
+    """
+    combined = ledger_json["uncertainty_vm0033"]
+    assert combined["units"] == "t CO2e"
+    strata = {row["stratum"]: row for row in ledger_json["strata"]}
+    years = 1829 / 365.25
+    for stratum in ("sedge", "reed"):
+        terms = combined["strata"][stratum]["terms"]
+        for pool in ("agb", "bgb", "dom", "soc_0_100"):
+            stock = strata[stratum][f"{pool}_2025_t_c"]
+            assert terms[pool]["estimate"] == pytest.approx(44 / 12 * stock, rel=1e-9), pool
+        ch4 = strata[stratum]["ch4_t_co2e_yr"]
+        assert terms["ch4"]["estimate"] == pytest.approx(ch4 * years, rel=1e-9)
+        # A stock is known far better than the change between two stocks (SOC 1,000 →
+        # 1,100 t C in sedge with a project SE of 20 t C in each epoch): the stratum's
+        # U is below its net's Monte Carlo U.
+        assert combined["strata"][stratum]["relative_half_width"] < strata[stratum]["u_monte_carlo"]
