@@ -284,8 +284,12 @@ def test_ledger_records_the_profile_chain_and_polygon(ledger: dict[str, Any]) ->
     assert [r["rule"] for r in rules] == ["vm0033", "ar-tool14", "lower-bound"]
     assert [r["applied"] for r in rules] == [True, False, False]
     project = ledger["project"]
-    assert project["buffer"] == pytest.approx(0.15 * max(project["adjusted"], 0.0))
-    assert project["tradable"] == pytest.approx(max(project["adjusted"], 0.0) - project["buffer"])
+    # VM0033 eq. 94: the 15 % buffer is taken of the stock change, not of the adjusted net.
+    assert project["buffer_base"] == "stock-change"
+    assert project["buffer_base_value"] == pytest.approx(project["ner_stock"]["mean"])
+    assert project["adjusted"] > 0
+    assert project["buffer"] == pytest.approx(0.15 * max(project["ner_stock"]["mean"], 0.0))
+    assert project["tradable"] == pytest.approx(max(project["adjusted"] - project["buffer"], 0.0))
     assert (
         ledger["polygon"]["sha256"]
         == load_boundary(SAMPLE / "boundary.geojson").fingerprint()["sha256"]
