@@ -5,14 +5,7 @@ metrics and their units live in one registry, :data:`METRICS`, whose
 :data:`BIOMASS_FEATURES` the biomass model takes as features.
 """
 
-from carbonsink.lidar.ground import (
-    GroundResult,
-    SMRFParameters,
-    WaterParameters,
-    detect_water,
-    land_reference_density,
-    smrf,
-)
+from carbonsink.lidar.ground import GroundResult, SMRFParameters, smrf
 from carbonsink.lidar.merging import LidarResult
 from carbonsink.lidar.metrics import (
     BIOMASS_FEATURES,
@@ -32,6 +25,7 @@ from carbonsink.lidar.surfaces import (
     terrain_model,
 )
 from carbonsink.lidar.tile_chain import TileQA, process_tile_points
+from carbonsink.lidar.water import WaterParameters, detect_water, land_reference_density
 
 __all__ = [
     "BIOMASS_FEATURES",

@@ -1,9 +1,10 @@
-"""Ground classification: the Simple Morphological Filter (SMRF) and water detection.
+"""Ground classification: the Simple Morphological Filter (SMRF).
 
 A plain SMRF labels water as ground, because the water surface is the lowest
-surface around. Water returns (class 9, or flat, sparse surfaces detected by
-:func:`detect_water` when the cloud is unclassified) are therefore removed
-before the filter and are never ground (docs/methodology.md §8).
+surface around. Water returns (class 9, or level surfaces detected by
+:func:`carbonsink.lidar.water.detect_water` when the cloud is unclassified)
+are therefore removed before the filter and are never ground
+(docs/methodology.md §8).
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
 from carbonsink.lidar._raster_ops import (
     bilinear_many,
-    bin_max,
     bin_min,
     fill_nearest,
     inpaint,
@@ -29,9 +28,6 @@ from carbonsink.lidar._raster_ops import (
 __all__ = [
     "GroundResult",
     "SMRFParameters",
-    "WaterParameters",
-    "detect_water",
-    "land_reference_density",
     "smrf",
 ]
 
@@ -235,130 +231,3 @@ def smrf(
         100 * ground.mean(),
     )
     return GroundResult(ground=ground, surface=provisional, origin=(x0, y1), cell=cell)
-
-
-@dataclass(frozen=True)
-class WaterParameters:
-    """Parameters of :func:`detect_water`.
-
-    Attributes
-    ----------
-    cell
-        Analysis cell (m).
-    max_relative_density
-        A water cell holds at most this fraction of the land's return density.
-    max_roughness
-        Largest z range (m) within a water cell and its 8 neighbours.
-    min_width
-        Narrowest water body kept (m): bodies are opened with a square of
-        this width, which drops isolated sparse, flat specks.
-    shore_band
-        Width (m) of the band around a water body where returns lying on its
-        level (within ``level_tolerance``) are water too: the shore cells mix
-        land and water returns, so they are neither sparse nor smooth.
-    level_tolerance
-        Height tolerance (m) around the local water level in the shore band.
-    """
-
-    cell: float = 2.0
-    max_relative_density: float = 0.25
-    max_roughness: float = 0.15
-    min_width: float = 6.0
-    shore_band: float = 4.0
-    level_tolerance: float = 0.03
-
-
-def land_reference_density(counts: npt.NDArray[np.integer], cell_area: float) -> float:
-    """The land's return density (m⁻²): the 90th percentile over occupied cells.
-
-    A high percentile rather than the median, so that a cloud that is mostly
-    water still has land as its reference.
-    """
-    occupied = counts[counts > 0]
-    if occupied.size == 0:
-        return 0.0
-    return float(np.percentile(occupied, 90)) / cell_area
-
-
-def detect_water(
-    x: FloatArray,
-    y: FloatArray,
-    z: FloatArray,
-    *,
-    reference_density: float | None = None,
-    params: WaterParameters | None = None,
-) -> BoolArray:
-    """Label returns from open water in an unclassified cloud.
-
-    Parameters
-    ----------
-    x, y, z
-        Point coordinates in metres.
-    reference_density
-        Return density of land (m⁻²), e.g. from the whole survey so that every
-        tile uses the same reference; by default
-        :func:`land_reference_density` of these points.
-    params
-        Detection thresholds.
-
-    Returns
-    -------
-    numpy.ndarray of bool
-        ``True`` for points on a detected water surface.
-
-    Notes
-    -----
-    Near-infrared laser pulses are mostly absorbed or specularly reflected by
-    water, so water gives *sparse* returns lying on a *flat* surface (Höfle
-    et al. 2009, *Water surface mapping from airborne laser scanning using
-    signal intensity and elevation data*, ESPL 34:1635). A cell of ``cell``
-    metres (aligned to multiples of ``cell``, so tiles agree) is water when
-    its density is below ``max_relative_density`` × the land reference and the
-    z range over its 3×3 neighbourhood is below ``max_roughness``; the water
-    mask is closed (holes of empty cells) and opened with a ``min_width``
-    square. Returns within ``shore_band`` of the mask whose height is within
-    ``level_tolerance`` of the nearest water cell's level are water too.
-    Every step is local (a few cells), so tiled runs agree.
-    """
-    params = params or WaterParameters()
-    n = x.size
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    cell = params.cell
-    x0 = math.floor(x.min() / cell) * cell
-    y1 = math.floor(y.max() / cell) * cell + cell
-    width = int((x.max() - x0) // cell) + 1
-    height = int((y1 - y.min()) // cell) + 1
-    col = np.minimum(((x - x0) / cell).astype(np.int64), width - 1)
-    row = np.minimum(((y1 - y) / cell).astype(np.int64), height - 1)
-    flat = row * width + col
-    n_cells = height * width
-    counts = np.bincount(flat, minlength=n_cells).reshape(height, width)
-    occupied = counts > 0
-    if occupied.sum() < 4:
-        return np.zeros(n, dtype=bool)
-    if reference_density is None:
-        reference_density = land_reference_density(counts, cell * cell)
-    zmax = bin_max(flat, z, n_cells).reshape(height, width)
-    zmin = bin_min(flat, z, n_cells).reshape(height, width)
-    hi = ndimage.maximum_filter(np.where(occupied, zmax, -np.inf), size=3, mode="nearest")
-    lo = ndimage.minimum_filter(np.where(occupied, zmin, np.inf), size=3, mode="nearest")
-    roughness = hi - lo
-    sparse = occupied & (counts <= params.max_relative_density * reference_density * cell * cell)
-    candidate = sparse & (roughness <= params.max_roughness)
-    square = np.ones((3, 3), dtype=bool)
-    body = ndimage.binary_closing(candidate, structure=square) & (candidate | ~occupied)
-    k = max(1, math.ceil(params.min_width / cell))
-    body = ndimage.binary_opening(body, structure=np.ones((k, k), dtype=bool))
-    if not body.any():
-        return np.zeros(n, dtype=bool)
-    # Water level of each body cell; every other cell looks up its nearest one.
-    level = np.where(body & occupied, 0.5 * (zmax + zmin), np.nan)
-    if np.isnan(level).all():
-        return np.zeros(n, dtype=bool)
-    nearest_level = fill_nearest(level)
-    band = ndimage.binary_dilation(
-        body, structure=square, iterations=max(1, math.ceil(params.shore_band / cell))
-    )
-    on_level = np.abs(z - nearest_level.ravel()[flat]) <= params.level_tolerance
-    return np.asarray(body.ravel()[flat] | (band.ravel()[flat] & on_level), dtype=bool)

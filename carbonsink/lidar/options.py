@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from carbonsink.lidar.ground import SMRFParameters, WaterParameters
+from carbonsink.lidar.ground import SMRFParameters
 from carbonsink.lidar.metrics import MetricsSpec
 from carbonsink.lidar.surfaces import DTM_FILL_REACH, DTM_FILL_SWEEPS
+from carbonsink.lidar.water import WaterParameters
 
 __all__ = ["LidarOptions"]
 
@@ -52,8 +53,11 @@ class LidarOptions:
         """Halo width (m) every tile needs for its core to match an untiled run.
 
         A point's ground class depends on data within
-        :meth:`SMRFParameters.reach_m` (about twice the window), and a DTM
-        cell on ground within the DTM fill's reach and sweeps plus one cell
+        :meth:`SMRFParameters.reach_m` (about twice the window) — and on the
+        water labels there, each of which depends on data within
+        :meth:`WaterParameters.reach_m` — and a DTM cell on ground within the
+        DTM fill's reach and sweeps plus one cell
         (:data:`~carbonsink.lidar.surfaces.DTM_FILL_REACH`).
         """
-        return self.smrf.reach_m() + (DTM_FILL_REACH + DTM_FILL_SWEEPS + 1) * self.dtm_cell
+        water = self.water.reach_m() if self.water is not None else 0.0
+        return self.smrf.reach_m() + water + (DTM_FILL_REACH + DTM_FILL_SWEEPS + 1) * self.dtm_cell

@@ -25,11 +25,15 @@ import numpy as np
 from carbonsink.errors import CRSError, InputError
 from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import iter_points, read_lidar_info
-from carbonsink.lidar.ground import land_reference_density
 from carbonsink.lidar.merging import LidarResult, Merger
 from carbonsink.lidar.options import LidarOptions
 from carbonsink.lidar.tile_chain import run_tiles
 from carbonsink.lidar.tiling import Buckets, Codec, choose_tile_size, distribute
+from carbonsink.lidar.water import (
+    WaterReference,
+    land_reference_density,
+    land_reference_intensity,
+)
 
 __all__ = ["grid_for_files", "process_lidar"]
 
@@ -201,6 +205,7 @@ def process_lidar(
     read_bounds = grid.bounds
 
     cell_counts = np.zeros(grid.width * grid.height, dtype=np.int64)
+    intensities = np.zeros(2**16, dtype=np.int64)
     with tempfile.TemporaryDirectory(dir=workdir, prefix="carbonsink-lidar-") as tmp:
         buckets = Buckets(Path(tmp), Codec.for_grid(grid))
         for i, path in enumerate(paths):
@@ -222,6 +227,7 @@ def process_lidar(
                 cell_counts += np.bincount(
                     row[ok] * grid.width + col[ok], minlength=cell_counts.size
                 )
+                intensities += np.bincount(chunk.intensity[ok], minlength=intensities.size)
                 for tile_id, index in distribute(chunk, grid, tiles, size, halo):
                     buckets.add(tile_id, chunk, index)
             if int(cell_counts.sum()) == before:
@@ -237,8 +243,11 @@ def process_lidar(
                 fix="check that these are the survey's files and that their CRS is right "
                 "(a wrong or missing CRS puts them elsewhere)",
             )
-        # One land density for every tile, so that water detection agrees across tiles.
-        reference = land_reference_density(cell_counts, grid.resolution**2)
+        # One land reference for every tile, so that water detection agrees across tiles.
+        reference = WaterReference(
+            density=land_reference_density(cell_counts, grid.resolution**2),
+            intensity=land_reference_intensity(intensities),
+        )
 
         jobs = [t for t in tiles.values() if t.id in buckets.files]
         merger = Merger(grid, options, dtm_path=dtm_path, chm_path=chm_path)

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from carbonsink.grid import Grid, Tile
 from carbonsink.io.pointclouds import PointChunk
-from carbonsink.lidar.ground import detect_water, smrf
+from carbonsink.lidar.ground import smrf
 from carbonsink.lidar.metrics import area_metrics
 from carbonsink.lidar.options import LidarOptions
 from carbonsink.lidar.surfaces import (
@@ -31,6 +31,7 @@ from carbonsink.lidar.surfaces import (
     terrain_model,
 )
 from carbonsink.lidar.tiling import Buckets, Codec, load_bucket, split_tile
+from carbonsink.lidar.water import WaterReference, detect_water
 
 __all__ = [
     "TileQA",
@@ -83,7 +84,7 @@ def process_tile_points(
     *,
     window: Grid,
     options: LidarOptions,
-    reference_density: float | None = None,
+    reference: WaterReference | None = None,
 ) -> tuple[dict[str, npt.NDArray[np.float64]], Raster, Raster, dict[str, float]]:
     """Run the chain on the points of one tile window (halo included).
 
@@ -95,9 +96,9 @@ def process_tile_points(
         The tile's halo window of the analysis grid.
     options
         Chain settings.
-    reference_density
-        Return density of land (m⁻²) for water detection; the same for every
-        tile of a run (see :func:`~carbonsink.lidar.ground.detect_water`).
+    reference
+        What land looks like (density, intensity) for water detection; the
+        same for every tile of a run (:func:`~carbonsink.lidar.water.detect_water`).
 
     Returns
     -------
@@ -117,7 +118,12 @@ def process_tile_points(
             detected = np.zeros(len(x), dtype=bool)
             idx = np.nonzero(unclassified & ~noise)[0]
             detected[idx] = detect_water(
-                x[idx], y[idx], z[idx], reference_density=reference_density, params=options.water
+                x[idx],
+                y[idx],
+                z[idx],
+                intensity=points.intensity[idx],
+                reference=reference,
+                params=options.water,
             )
             water |= detected
         eligible = ~water & ~noise
@@ -194,12 +200,12 @@ def _tile_job(
     bucket: Path,
     codec: Codec,
     options: LidarOptions,
-    reference_density: float | None,
+    reference: WaterReference | None,
     halo: int,
 ) -> list[TileResult]:
     """Process one tile's bucket; a crowded tile is processed in quarters."""
     points = load_bucket(bucket, codec)
-    return list(_process_tile(points, tile, grid, options, reference_density, halo))
+    return list(_process_tile(points, tile, grid, options, reference, halo))
 
 
 def _process_tile(
@@ -207,7 +213,7 @@ def _process_tile(
     tile: Tile,
     grid: Grid,
     options: LidarOptions,
-    reference_density: float | None,
+    reference: WaterReference | None,
     halo: int,
 ) -> Iterator[TileResult]:
     """Results for a tile, quartering it (recursively) while it is crowded.
@@ -224,18 +230,24 @@ def _process_tile(
         t = grid.transform
         col_f = (points.x - t.c) / t.a
         row_f = (t.f - points.y) / t.a
+        parts = []
         for part in split_tile(grid, tile, halo):
             hr, hc, hh, hw = part.halo
             inside = (row_f >= hr) & (row_f < hr + hh) & (col_f >= hc) & (col_f < hc + hw)
             if inside.any():
+                parts.append((part, inside))
+        # A halo as wide as the tile: no quarter's window is smaller, so splitting
+        # would only repeat the work.
+        if max(int(inside.sum()) for _, inside in parts) < len(points):
+            for part, inside in parts:
                 yield from _process_tile(
-                    points.select(inside), part, grid, options, reference_density, halo
+                    points.select(inside), part, grid, options, reference, halo
                 )
-        return
+            return
     start = time.perf_counter()
     window = grid.tile_grid(tile, with_halo=True)
     metrics, dtm, chm, qa = process_tile_points(
-        points, window=window, options=options, reference_density=reference_density
+        points, window=window, options=options, reference=reference
     )
     rs, cs = tile.crop
     cropped = {name: layer[rs, cs] for name, layer in metrics.items()}
@@ -265,7 +277,7 @@ def run_tiles(
     buckets: Buckets,
     options: LidarOptions,
     executor: Executor | None,
-    reference_density: float | None,
+    reference: WaterReference | None,
     halo: int,
 ) -> Iterator[TileResult]:
     """Tile results in job order (serial, or from the executor as they finish).
@@ -283,8 +295,9 @@ def run_tiles(
     executor
         Runs the tiles in parallel (results identical to a serial run);
         ``None`` runs them here.
-    reference_density
-        Return density of land (m⁻²) for water detection, the same for every tile.
+    reference
+        What land looks like (density, intensity) for water detection, the
+        same for every tile.
     halo
         Halo width (grid cells) of the quarters a crowded tile is split into.
 
@@ -296,7 +309,7 @@ def run_tiles(
     if executor is None or len(jobs) <= 1:  # one tile: no pool start-up to pay
         for tile in jobs:
             yield from _tile_job(
-                tile, grid, buckets.files[tile.id], buckets.codec, options, reference_density, halo
+                tile, grid, buckets.files[tile.id], buckets.codec, options, reference, halo
             )
         return
     futures = [
@@ -307,7 +320,7 @@ def run_tiles(
             buckets.files[tile.id],
             buckets.codec,
             options,
-            reference_density,
+            reference,
             halo,
         )
         for tile in jobs

@@ -178,8 +178,9 @@ def distribute(
     """Indices of the chunk's points that fall in each tile's halo window.
 
     Every point goes to its core tile; points within ``halo`` cells of a core
-    edge also go to the neighbouring tiles (the halo windows are clipped at
-    the grid edges, so the membership test is exact).
+    edge also go to the tiles whose halo windows hold them — the neighbours,
+    or farther ones when the halo is wider than a tile (the halo windows are
+    clipped at the grid edges, so the membership test is exact).
 
     Parameters
     ----------
@@ -206,7 +207,9 @@ def distribute(
     in_r = row_f - tile_row * size
     near = (in_r < halo) | (in_r >= size - halo) | (in_c < halo) | (in_c >= size - halo)
     edge = np.flatnonzero(near)
-    offsets = [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)]
+    # A halo wider than a tile reaches past the neighbours (a small explicit tile size).
+    reach = max(1, math.ceil(halo / size))
+    offsets = [(dr, dc) for dr in range(-reach, reach + 1) for dc in range(-reach, reach + 1)]
     for (tr, tc), tile in tiles.items():
         hr, hc, hh, hw = tile.halo
         # Core members: cheap test on the integer tile indices.

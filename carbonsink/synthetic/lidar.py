@@ -186,6 +186,7 @@ def _returns(
     x: FloatArray,
     y: FloatArray,
     rng: np.random.Generator,
+    water_return_p: float = _WATER_RETURN_P,
 ) -> dict[str, npt.NDArray]:
     """Simulate the returns of pulses at ``(x, y)``; one row per return, pulse order kept."""
     grid = landscape.landscape_grid
@@ -210,7 +211,7 @@ def _returns(
     )
     second = hit & tall & (rng.random(n) < 0.55)
     under = hit & poplar & (rng.random(n) < 0.4)
-    water_ret = water & (rng.random(n) < _WATER_RETURN_P)
+    water_ret = water & (rng.random(n) < water_return_p)
 
     slots_z = np.full((n, 4), -np.inf)
     slots_kind = np.zeros((n, 4), dtype=np.uint8)
@@ -279,6 +280,7 @@ def write_lidar(
     pulse_density_m2: float,
     tiles: tuple[int, int],
     progress: Callable[[float], None] | None = None,
+    water_return_p: float = _WATER_RETURN_P,
 ) -> LidarSummary:
     """Simulate and write one epoch's LiDAR tiles, streaming chunk by chunk.
 
@@ -296,6 +298,10 @@ def write_lidar(
         ``(columns, rows)`` of tiles the block's EPSG:4547 bounding box is split into.
     progress
         Called with the fraction of pulses simulated.
+    water_return_p
+        Probability that a pulse over open water returns (0.12: a sparse,
+        absorbing surface; a low drone flight over calm or turbid water
+        returns from most pulses, e.g. 0.75 × the land's 0.97).
 
     Returns
     -------
@@ -324,7 +330,7 @@ def write_lidar(
     done = 0
     with contextlib.ExitStack() as stack:
         for px, py, angle, gps, line in _pulses(block, pulse_density_m2, rng):
-            ret = _returns(landscape, epoch, px, py, rng)
+            ret = _returns(landscape, epoch, px, py, rng, water_return_p)
             pulse = ret["pulse"]
             lx, ly = to_lidar.transform(px[pulse], py[pulse])
             lx, ly = np.asarray(lx), np.asarray(ly)

@@ -1,4 +1,4 @@
-"""Tests for carbonsink.lidar.ground: SMRF and water detection.
+"""Tests for carbonsink.lidar.ground: SMRF (and water detection on mountain terrain).
 
 Constructed scenes have a known answer by construction; the real clouds are
 PDAL's test data (github.com/PDAL/PDAL ``test/data/...``, commit ccf0ab7046,
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from carbonsink.io.pointclouds import read_points
-from carbonsink.lidar.ground import SMRFParameters, WaterParameters, detect_water, smrf
+from carbonsink.lidar.ground import SMRFParameters, smrf
+from carbonsink.lidar.water import detect_water
 
 LIDAR = Path("lidar")
 
@@ -188,97 +189,6 @@ def test_smrf_on_autzen_finds_the_reference_ground(shared_data: Path, record_pro
     record_property("precision", precision)
     record_property("recall", recall)
     assert recall >= 0.95
-
-
-# -------------------------------------------------------------------- water
-def _pond_scene(
-    *, water_density_factor: float, land_width: float = 320.0, seed: int = 2
-) -> dict[str, np.ndarray]:
-    """A 240 m × 240 m flat pond (z = 10 ± 5 mm) beside rough land.
-
-    The scene is (240 + ``land_width``) m × 280 m: the pond spans x, y = 20 … 260
-    (edges on the 2 m analysis cells), land is everywhere else. Land: 16 points/m²,
-    z = 10.5 + 0.01·x plus vegetation 0.2–1.5 m high on half the returns. Pond:
-    ``water_density_factor`` × 16 points/m².
-    """
-    rng = np.random.default_rng(seed)
-    width = 240.0 + land_width
-    n_land = int(width * 280 * 16)
-    x = rng.uniform(0, width, n_land)
-    y = rng.uniform(0, 280, n_land)
-    pond = (x >= 20) & (x < 260) & (y >= 20) & (y < 260)
-    x, y = x[~pond], y[~pond]
-    z = 10.5 + 0.01 * x + np.where(rng.random(x.size) < 0.5, rng.uniform(0.2, 1.5, x.size), 0.0)
-    n_water = int(240 * 240 * 16 * water_density_factor)
-    wx = rng.uniform(20, 260, n_water)
-    wy = rng.uniform(20, 260, n_water)
-    wz = 10.0 + rng.uniform(-0.005, 0.005, n_water)
-    return {
-        "x": np.concatenate([x, wx]),
-        "y": np.concatenate([y, wy]),
-        "z": np.concatenate([z, wz]),
-        "water": np.concatenate([np.zeros(x.size, bool), np.ones(n_water, bool)]),
-    }
-
-
-@pytest.fixture(scope="module")
-def sparse_pond() -> dict[str, np.ndarray]:
-    return _pond_scene(water_density_factor=0.1)
-
-
-def test_detect_water_finds_a_flat_sparse_pond_and_no_land(sparse_pond: dict) -> None:
-    s = sparse_pond
-    found = detect_water(s["x"], s["y"], s["z"])
-    recall = found[s["water"]].mean()
-    print(f"pond: water recall {recall:.4f}, land points flagged {found[~s['water']].sum()}")
-    # Land covers 560 × 280 − 240² = 99,200 m² (24,800 cells of 2 m) and the pond
-    # 57,600 m² (14,400 cells), so the median occupied cell is the (19,600 − 14,400)
-    # / 24,800 = 21st percentile of the land cells' Poisson(64) counts (16 /m² × 4 m²),
-    # ≈ 57, and "sparse" means ≤ 0.25 × 57 ≈ 14 returns. Expected misses, by
-    # construction: (1) the 2 m cells on the shore see the rough land in their 3×3
-    # neighbourhood: (240² − 236²)/240² = 3.3 % of the pond; (2) a water cell holds
-    # Poisson(6.4) returns (1.6 /m² × 4 m²): P(N > 14) ≈ 0.5 %. So recall ≈ 0.96;
-    # the target is ≥ 0.95.
-    assert recall >= 0.95
-    # Away from the shore band every water point is found (only (2) remains).
-    inner = s["water"] & (s["x"] >= 22) & (s["x"] < 258) & (s["y"] >= 22) & (s["y"] < 258)
-    assert found[inner].mean() >= 0.985
-    assert not found[~s["water"]].any()
-
-
-def test_detect_water_ignores_a_dense_flat_mudflat() -> None:
-    # Same pond geometry but as dense as the land (flat mud): not sparse, not water.
-    s = _pond_scene(water_density_factor=1.0)
-    assert not detect_water(s["x"], s["y"], s["z"]).any()
-
-
-def test_detect_water_when_water_covers_most_of_the_cloud() -> None:
-    # A tile of a lake-side wetland can be mostly water. Here the pond (57,600 m²)
-    # covers 70 % of the scene (land_width 40 m: 280 × 280 − 240² = 20,800 m² land).
-    # Water returns are still sparse (0.1 × the land density) and flat, so they are
-    # water by the physical criterion (Höfle et al. 2009); the density reference
-    # must come from the land, not from the median of all occupied cells.
-    s = _pond_scene(water_density_factor=0.1, land_width=40.0)
-    found = detect_water(s["x"], s["y"], s["z"])
-    recall = found[s["water"]].mean()
-    print(f"lake-dominated scene: water recall {recall:.4f}")
-    assert recall >= 0.9, (
-        "detect_water finds no water when water cells are the majority of occupied "
-        "cells (its density reference is the median over all occupied cells)"
-    )
-
-
-def test_detect_water_small_inputs() -> None:
-    assert detect_water(np.zeros(0), np.zeros(0), np.zeros(0)).shape == (0,)
-    x = np.array([0.0, 1.0, 2.0])
-    assert not detect_water(x, x, x).any()
-
-
-def test_detect_water_min_width_drops_narrow_ponds(sparse_pond: dict) -> None:
-    s = sparse_pond
-    # The pond is 240 m wide; opened with a 300 m square nothing of it survives.
-    found = detect_water(s["x"], s["y"], s["z"], params=WaterParameters(min_width=300.0))
-    assert not found.any()
 
 
 @pytest.mark.shared_data

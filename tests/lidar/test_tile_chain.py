@@ -72,28 +72,50 @@ def test_heights_are_finite_at_convex_corners_of_the_cloud() -> None:
     assert np.isfinite(metrics["h_max"][covered]).all()
 
 
-def test_crowded_tiles_are_split_without_seams(synthetic: dict, one_tile) -> None:  # type: ignore[no-untyped-def]
+def test_crowded_tiles_are_split_without_seams(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
     # One 20 x 16-cell tile holds all ~190,000 points (6 /m² over 200 m x 160 m, minus
     # the pond); with points_per_tile 100,000 the limit is 1.5 x that = 150,000, so it
-    # is quartered once: each quarter's window (10 x 8 cells plus a 6-cell halo,
-    # clipped at the grid edge: at most 16 x 14 cells = 2.24 ha, ~134,000 points) fits.
-    # The merged result must be identical to the single-tile run.
+    # is quartered once: without water detection the halo is 60 m (6 cells), and each
+    # quarter's window (10 x 8 cells plus the halo, clipped at the grid edge: at most
+    # 16 x 14 cells = 2.24 ha, ~134,000 points) fits. The merged result must be
+    # identical to the single-tile run.
+    dry = LidarOptions(water=None)
+    whole = process_lidar(
+        [synthetic["unclassified"]], synthetic["grid"], tile_size=100, options=dry
+    )
+    split = process_lidar(
+        [synthetic["unclassified"]],
+        synthetic["grid"],
+        tile_size=100,
+        options=LidarOptions(points_per_tile=100_000, water=None),
+    )
+    assert len(whole.qa) == 1 and whole.qa["points"].iloc[0] > 150_000
+    assert len(split.qa) == 4
+    assert (split.qa["points"] <= 150_000).all()
+    assert sorted(split.qa["tile"]) == [f"r0000c0000.{k}" for k in range(4)]
+    for name in whole.metrics.data_vars:
+        np.testing.assert_array_equal(
+            split.metrics[name].values, whole.metrics[name].values, err_msg=name
+        )
+    np.testing.assert_array_equal(split.chm.values, whole.chm.values)
+    np.testing.assert_array_equal(split.dtm.values, whole.dtm.values)
+
+
+def test_a_tile_whose_quarters_would_not_shrink_is_not_split(synthetic: dict, one_tile) -> None:  # type: ignore[no-untyped-def]
+    # With water detection the halo is 112 m (12 cells): every quarter's window of the
+    # 20 x 16-cell grid is the whole grid, so quartering cannot bring the ~190,000
+    # points under the 150,000 limit; the tile is processed whole, once.
     split = process_lidar(
         [synthetic["unclassified"]],
         synthetic["grid"],
         tile_size=100,
         options=LidarOptions(points_per_tile=100_000),
     )
-    assert len(one_tile.qa) == 1 and one_tile.qa["points"].iloc[0] > 150_000
-    assert len(split.qa) == 4
-    assert (split.qa["points"] <= 150_000).all()
-    assert sorted(split.qa["tile"]) == [f"r0000c0000.{k}" for k in range(4)]
+    assert list(split.qa["tile"]) == list(one_tile.qa["tile"])
     for name in one_tile.metrics.data_vars:
         np.testing.assert_array_equal(
             split.metrics[name].values, one_tile.metrics[name].values, err_msg=name
         )
-    np.testing.assert_array_equal(split.chm.values, one_tile.chm.values)
-    np.testing.assert_array_equal(split.dtm.values, one_tile.dtm.values)
 
 
 class _PicklingExecutor(concurrent.futures.Executor):

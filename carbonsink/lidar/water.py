@@ -1,0 +1,412 @@
+"""Water in an unclassified cloud: level surfaces, not sparseness alone.
+
+A calm water surface is *level*: over tens of metres its returns lie on one
+horizontal plane to within a centimetre or two, nothing lies below it, and
+its shores are higher. How *many* returns it gives depends on the scanner,
+the flight height, the wind and the turbidity: an airborne near-infrared
+scanner over a lake gets few (Höfle et al. 2009, ESPL 34:1635), a low drone
+flight over calm or turbid shallow water gets nearly as many as over land.
+So :func:`detect_water` takes a surface as water when it is level; a sparse,
+flat surface (the classic cue) is water too, as before. Where water stands
+under emergent vegetation (flooded reed), the lowest returns of a cell lie on
+the neighbouring open water's level: those returns are water, not ground
+(docs/methodology.md §8.1).
+
+Every step looks at most :meth:`WaterParameters.reach_m` metres away on a
+grid of ``cell`` metres aligned to multiples of ``cell``, so a tile with that
+much halo labels its core as an untiled run does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from carbonsink.lidar._raster_ops import bin_max, bin_mean, bin_min, fill_nearest
+
+__all__ = [
+    "WaterParameters",
+    "WaterReference",
+    "detect_water",
+    "land_reference_density",
+    "land_reference_intensity",
+]
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class WaterParameters:
+    """Parameters of :func:`detect_water` (metres unless stated).
+
+    Attributes
+    ----------
+    cell
+        Analysis cell.
+    max_relative_density
+        A sparse cell holds at most this fraction of the land's return
+        density; a sparse, smooth cell is water without the level test.
+    max_roughness
+        Largest z range within a cell and its 8 neighbours of a smooth cell.
+    level_window
+        Side of the square window over which a surface must be level.
+    max_level_slope
+        Largest slope (m/m) of the plane fitted to the smooth cells' mean
+        heights in the window: a lake's surface slope is < 1e-4, a floodplain
+        mudflat's rarely below 1e-3.
+    max_level_residual
+        Largest RMS (m) of those heights about the plane: calm water within a
+        centimetre or two; exposed mud has ripples, cracks and footprints.
+    min_level_share
+        Smallest share of the window's cells that must be smooth and occupied.
+    max_relative_intensity
+        A level surface is water only when it is also *dark*: its cell's mean
+        intensity at most this fraction of the land's
+        (:class:`WaterReference`). Water reflects 2–5 % of a near-infrared
+        pulse back, grass, soil and concrete 15–50 %: a level sports field
+        or flat ground of an urban cloud is level but bright.
+    min_width
+        Narrowest water body kept: bodies are opened with a square this wide.
+    shore_band
+        Width of the band around a body where dark returns on its level
+        (within ``level_tolerance``) are water too: the waterline, and small
+        pools beside a body whose cells also hold land returns.
+    blind_shore_band
+        The band of a cloud without intensities, where every return on the
+        level counts: narrower, since bright mud on the waterline would too.
+    level_tolerance
+        Height tolerance around the local water level.
+    """
+
+    cell: float = 2.0
+    max_relative_density: float = 0.25
+    max_roughness: float = 0.15
+    level_window: float = 20.0
+    max_level_slope: float = 1e-3
+    max_level_residual: float = 0.015
+    min_level_share: float = 0.6
+    max_relative_intensity: float = 0.2
+    min_width: float = 6.0
+    shore_band: float = 10.0
+    blind_shore_band: float = 4.0
+    level_tolerance: float = 0.04
+
+    def window_cells(self) -> int:
+        """The level window in cells (odd, ≥ 3)."""
+        k = max(3, round(self.level_window / self.cell))
+        return k + 1 - k % 2
+
+    def reach_m(self) -> float:
+        """How far (m) a point's label depends on other points.
+
+        A return is water through a body cell within ``shore_band`` whose
+        level comes from an occupied body cell up to ``min_width`` farther
+        (a sparse body has empty cells); that cell through the growth near
+        shores (the nearest level up to
+        ⌈√2 × half a window⌉ cells away), the opening (``min_width``), the
+        closing (1 cell), and the window (half) around a smooth (1 cell)
+        cell. The flooded floors look less far.
+        """
+        half = self.window_cells() // 2
+        cells = math.ceil(half * math.sqrt(2.0)) + 1 + math.ceil(self.min_width / self.cell)
+        return self.cell * (cells + half + 1) + self.min_width + self.shore_band
+
+
+@dataclass(frozen=True)
+class WaterReference:
+    """What land looks like in the whole survey, so that every tile judges alike.
+
+    Attributes
+    ----------
+    density
+        Return density of land, m⁻² (:func:`land_reference_density`).
+    intensity
+        Intensity of land (:func:`land_reference_intensity`); ``None`` when
+        the cloud records none (every intensity 0): level surfaces are then
+        not taken as water, only sparse flat ones.
+    """
+
+    density: float
+    intensity: float | None
+
+
+def land_reference_intensity(histogram: npt.NDArray[np.integer]) -> float | None:
+    """The land's intensity: the 90th percentile of all returns' intensities.
+
+    ``histogram[i]`` counts the returns of intensity ``i``. A high percentile,
+    so that a cloud that is mostly (dark) water still has land as its
+    reference; ``None`` when no return has an intensity above 0.
+    """
+    counts = np.asarray(histogram, dtype=np.float64)
+    if counts[1:].sum() == 0:
+        return None
+    cumulative = np.cumsum(counts)
+    return float(np.searchsorted(cumulative, 0.9 * cumulative[-1]))
+
+
+def land_reference_density(counts: npt.NDArray[np.integer], cell_area: float) -> float:
+    """The land's return density (m⁻²): the 90th percentile over occupied cells.
+
+    A high percentile rather than the median, so that a cloud that is mostly
+    water still has land as its reference.
+    """
+    occupied = counts[counts > 0]
+    if occupied.size == 0:
+        return 0.0
+    return float(np.percentile(occupied, 90)) / cell_area
+
+
+def _window_plane(
+    level: FloatArray, use: BoolArray, size: int, *, with_fit: bool = False
+) -> tuple[FloatArray, ...]:
+    """Least-squares plane of ``level`` over the ``use`` cells of each size × size window.
+
+    Returns
+    -------
+    share, slope, rms[, fit]
+        Share of the window's cells used; the plane's gradient (height per
+        cell); the RMS of the used levels about the plane; with ``with_fit``
+        the plane's height at the window's centre cell. NaN where fewer than
+        3 cells or a degenerate layout.
+
+    Notes
+    -----
+    z = a + b c + d r by the window moments of the used cells (means of c,
+    r, z and their centred second moments, from uniform filters):
+    [b, d] = C_xx⁻¹ C_xz, RMS² = C_zz − [b, d]·C_xz. The levels are taken
+    about their median first, so the moments do not cancel.
+    """
+    rows, cols = np.indices(level.shape, dtype=np.float64)
+    rows -= rows.mean()
+    cols -= cols.mean()
+    m = use.astype(np.float64)
+    offset = float(np.nanmedian(level[use])) if use.any() else 0.0
+    z = np.where(use, level - offset, 0.0)
+
+    def mean(values: FloatArray) -> FloatArray:
+        return np.asarray(ndimage.uniform_filter(values, size=size, mode="constant"))
+
+    share = mean(m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mc, mr, mz = (mean(m * v) / share for v in (cols, rows, z))
+        cc = mean(m * cols * cols) / share - mc * mc
+        rr = mean(m * rows * rows) / share - mr * mr
+        cr = mean(m * cols * rows) / share - mc * mr
+        cz = mean(m * cols * z) / share - mc * mz
+        rz = mean(m * rows * z) / share - mr * mz
+        zz = mean(m * z * z) / share - mz * mz
+        det = cc * rr - cr * cr
+        b = (rr * cz - cr * rz) / det
+        d = (cc * rz - cr * cz) / det
+        rms = np.sqrt(np.maximum(zz - b * cz - d * rz, 0.0))
+        fit = offset + mz + b * (cols - mc) + d * (rows - mr)
+    few = share * size * size < 3 - 1e-9
+    bad = few | ~np.isfinite(det) | (det <= 1e-9)
+    slope = np.where(bad, np.nan, np.hypot(b, d))
+    out: tuple[FloatArray, ...] = (share, slope, np.where(bad, np.nan, rms))
+    if with_fit:
+        out += (np.where(bad, np.nan, fit),)
+    return out
+
+
+def detect_water(
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    *,
+    intensity: npt.NDArray[np.integer] | None = None,
+    reference: WaterReference | None = None,
+    params: WaterParameters | None = None,
+) -> BoolArray:
+    """Label returns from water in an unclassified cloud.
+
+    Parameters
+    ----------
+    x, y, z
+        Point coordinates in metres.
+    intensity
+        The returns' intensities (``None``: not recorded).
+    reference
+        What land looks like, from the whole survey so that every tile uses
+        the same reference; by default from these points.
+    params
+        Detection thresholds.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``True`` for points on a water surface, open or under vegetation.
+
+    Notes
+    -----
+    On cells of ``cell`` metres (docs/methodology.md §8.1, eqs. 8.0a–b):
+
+    1. *smooth*: the z range over the cell and its 8 neighbours ≤
+       ``max_roughness``;
+    2. *level*: smooth and dark (mean intensity ≤ ``max_relative_intensity``
+       × the land's), and the plane fitted to the mean heights of the
+       smooth cells of the ``level_window`` around it has slope ≤
+       ``max_level_slope`` and RMS ≤ ``max_level_residual``, with ≥
+       ``min_level_share`` of the window's cells smooth; and nothing lies
+       below it: no cell of the window (with ≥ 2 returns) has its lowest
+       return more than ``max_roughness`` under the cell's level — water
+       is the bottom of its surroundings, a flat roof is not;
+    3. *sparse*: smooth with at most ``max_relative_density`` × the land's
+       density (the classic cue, kept as a second way in);
+    4. water cells = level or sparse, closed (holes of empty cells) and
+       opened with a ``min_width`` square; then, within half a window of
+       them, smooth dark cells on the nearest water cell's level
+       (± ``level_tolerance``) — near a shore the window mixes water and land;
+    5. *flooded*: cells whose lowest returns are dark and form a level floor
+       (the plane test of 2 on each cell's lowest return), and cells within
+       half a window of those with a dark floor on it: their dark floor
+       returns are water (:func:`_flooded`; needs intensities);
+    6. *dark* returns (intensity ≤ ``max_relative_intensity`` × the land's)
+       within ``shore_band`` of a water cell (without intensities: any return
+       within ``blind_shore_band``), at most ``level_tolerance`` above the nearest water cell's
+       level and at most ``max_roughness`` below it, are water too — the
+       waterline (a return below the water level is on or in the water: the
+       laser does not see the bottom).
+    """
+    params = params or WaterParameters()
+    n = x.size
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    cell = params.cell
+    x0 = math.floor(x.min() / cell) * cell
+    y1 = math.floor(y.max() / cell) * cell + cell
+    width = int((x.max() - x0) // cell) + 1
+    height = int((y1 - y.min()) // cell) + 1
+    col = np.minimum(((x - x0) / cell).astype(np.int64), width - 1)
+    row = np.minimum(((y1 - y) / cell).astype(np.int64), height - 1)
+    flat = row * width + col
+    n_cells = height * width
+    mean_z, counts_flat = bin_mean(flat, z, n_cells)
+    counts = counts_flat.reshape(height, width)
+    occupied = counts > 0
+    if occupied.sum() < 4:
+        return np.zeros(n, dtype=bool)
+    if intensity is None:
+        intensity = np.zeros(n, dtype=np.uint16)
+    if reference is None:
+        reference = WaterReference(
+            density=land_reference_density(counts, cell * cell),
+            intensity=land_reference_intensity(np.bincount(intensity)),
+        )
+    zmax = bin_max(flat, z, n_cells).reshape(height, width)
+    zmin = bin_min(flat, z, n_cells).reshape(height, width)
+    level = mean_z.reshape(height, width)
+    hi = ndimage.maximum_filter(np.where(occupied, zmax, -np.inf), size=3, mode="nearest")
+    lo = ndimage.minimum_filter(np.where(occupied, zmin, np.inf), size=3, mode="nearest")
+    smooth = occupied & (hi - lo <= params.max_roughness)
+    sparse = smooth & (counts <= params.max_relative_density * reference.density * cell * cell)
+    if reference.intensity is None:
+        dark = np.zeros_like(smooth)
+        dark_return = np.ones(n, dtype=bool)
+    else:
+        threshold = params.max_relative_intensity * reference.intensity
+        brightness, _ = bin_mean(flat, intensity.astype(np.float64), n_cells)
+        with np.errstate(invalid="ignore"):
+            dark = brightness.reshape(height, width) <= threshold
+        dark_return = intensity <= threshold
+
+    size = params.window_cells()
+    half = size // 2
+    square = np.ones((3, 3), dtype=bool)
+    share, slope, rms = _window_plane(level, smooth, size)
+    lowest = ndimage.minimum_filter(
+        np.where(counts >= 2, zmin, np.inf), size=size, mode="constant", cval=np.inf
+    )
+    with np.errstate(invalid="ignore"):
+        level_ok = (
+            smooth
+            & dark
+            & (share >= params.min_level_share)
+            & (slope / cell <= params.max_level_slope)
+            & (rms <= params.max_level_residual)
+            & (lowest >= level - params.max_roughness)
+        )
+    candidate = level_ok | sparse
+    body = ndimage.binary_closing(candidate, structure=square) & (candidate | ~occupied)
+    k = max(1, math.ceil(params.min_width / cell))
+    body = ndimage.binary_opening(body, structure=np.ones((k, k), dtype=bool))
+    # Near a shore the level window mixes water and land: there a smooth (dark) cell
+    # on the level of the water within half a window is water too.
+    nearest_level = fill_nearest(
+        np.where(body & occupied, level, np.nan), max_distance=half * math.sqrt(2.0)
+    )
+    with np.errstate(invalid="ignore"):
+        on_water_level = np.abs(level - nearest_level) <= params.level_tolerance
+    body |= (
+        smooth
+        & dark
+        & on_water_level
+        & (ndimage.binary_dilation(body, structure=square, iterations=half))
+    )
+    water = np.zeros(n, dtype=bool)
+    if body.any():
+        band_m = params.shore_band if reference.intensity is not None else params.blind_shore_band
+        reach = max(1, math.ceil(band_m / cell))
+        nearest_level = fill_nearest(
+            np.where(body & occupied, level, np.nan), max_distance=(reach + k) * math.sqrt(2.0)
+        )
+        band = ndimage.binary_dilation(body, structure=square, iterations=reach)
+        depth = nearest_level.ravel()[flat] - z
+        with np.errstate(invalid="ignore"):
+            on_level = (depth >= -params.level_tolerance) & (depth <= params.max_roughness)
+        water = body.ravel()[flat] | (band.ravel()[flat] & on_level & dark_return)
+    if reference.intensity is not None:
+        water |= _flooded(flat, z, zmin, counts, dark_return, size, params)
+    return np.asarray(water, dtype=bool)
+
+
+def _flooded(
+    flat: npt.NDArray[np.int64],
+    z: FloatArray,
+    zmin: FloatArray,
+    counts: npt.NDArray[np.integer],
+    dark_return: BoolArray,
+    size: int,
+    params: WaterParameters,
+) -> BoolArray:
+    """Returns of water standing under emergent vegetation (``detect_water`` step 5).
+
+    A cell's *floor* is its lowest return and the returns within 2 ×
+    ``level_tolerance`` above it. A cell is flooded when at least half its
+    floor returns are dark and the floors of the window around it form a
+    level plane (the test of step 2 on the lowest returns; opened with a
+    ``min_width`` square like the open water), or when it lies within half a
+    window of such a cell with a dark floor on that cell's plane. Its dark
+    floor returns are water. Ground under reed is a bright floor, and seldom
+    level to a centimetre and a half.
+    """
+    height, width = zmin.shape
+    half = size // 2
+    floor_return = z <= zmin.ravel()[flat] + 2.0 * params.level_tolerance
+    dark_floor = (
+        2 * np.bincount(flat[floor_return & dark_return], minlength=height * width)
+        >= np.bincount(flat[floor_return], minlength=height * width)
+    ).reshape(height, width) & (counts >= 2)
+    share, slope, rms, fit = _window_plane(zmin, counts >= 2, size, with_fit=True)
+    square = np.ones((3, 3), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        flooded = (
+            dark_floor
+            & (share >= params.min_level_share)
+            & (slope / params.cell <= params.max_level_slope)
+            & (rms <= params.max_level_residual)
+        )
+    k = max(1, math.ceil(params.min_width / params.cell))
+    flooded = ndimage.binary_opening(flooded, structure=np.ones((k, k), dtype=bool))
+    with np.errstate(invalid="ignore"):
+        floor_level = fill_nearest(
+            np.where(flooded, fit, np.nan), max_distance=half * math.sqrt(2.0)
+        )
+        on_floor = dark_floor & (np.abs(zmin - floor_level) <= params.level_tolerance)
+    flooded |= on_floor & ndimage.binary_dilation(flooded, structure=square, iterations=half)
+    return np.asarray(flooded.ravel()[flat] & floor_return & dark_return, dtype=bool)
