@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["lidar_app"]
 
 lidar_app = typer.Typer(
-    help="LiDAR: ground, DTM, heights, canopy height model and area-based metrics.",
+    help="LiDAR: classified clouds, ground, DTM, heights, canopy height model and metrics.",
     no_args_is_help=True,
 )
 
@@ -166,3 +166,51 @@ def lidar_chm(
     stdout.print(f"[green]wrote[/green] {escape(str(out))}")
     if dtm is not None:
         stdout.print(f"[green]wrote[/green] {escape(str(dtm))}")
+
+
+@lidar_app.command("classify")
+def lidar_classify(
+    file: Annotated[Path, typer.Argument(help="LAS/LAZ file to classify.", show_default=False)],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Classified copy (LAZ when it ends in .laz).")
+    ],
+    crs: Annotated[
+        str | None,
+        typer.Option(help="CRS to work in (projected, metres); default: the file's CRS."),
+    ] = None,
+    file_crs: Annotated[str | None, _FILE_CRS] = None,
+    resolution: Annotated[
+        float, typer.Option(help="Grid cell (m) of the land density reference.")
+    ] = 10.0,
+    ground: Annotated[GroundMode, _GROUND] = GroundMode.classify,
+) -> None:
+    """Write a copy of FILE with the chain's classes: 2 ground, 9 water.
+
+    Every point keeps its place; the file's other classes are kept (a class 2
+    that is not ground becomes 1). Water is found as in the chain (level, dark
+    or sparse surfaces; docs/methodology.md §8.1), ground by SMRF.
+    """
+    import numpy as np
+
+    from carbonsink.io.pointclouds import write_classification
+    from carbonsink.lidar.options import LidarOptions
+    from carbonsink.lidar.processing import classify_file
+
+    with progress_bar() as progress:
+        task = progress.add_task("classifying", total=1.0)
+        classes = classify_file(
+            file,
+            crs=crs,
+            file_crs=file_crs,
+            resolution=resolution,
+            options=LidarOptions(ground=ground.value),
+        )
+        progress.update(task, description="writing", completed=0.8)
+        written = write_classification(file, out, classes)
+        progress.update(task, completed=1.0)
+    n = max(classes.size, 1)
+    stdout.print(
+        f"[green]done[/green]: {classes.size:,} points — ground {np.sum(classes == 2) / n:.1%}, "
+        f"water {np.sum(classes == 9) / n:.1%}"
+    )
+    print_written([written])

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from carbonsink.errors import CRSError, InputError
 from carbonsink.grid import Grid
-from carbonsink.io.pointclouds import iter_points, read_lidar_info
+from carbonsink.io.pointclouds import iter_points, read_lidar_info, read_points
 from carbonsink.lidar.merging import LidarResult, Merger
 from carbonsink.lidar.options import LidarOptions
-from carbonsink.lidar.tile_chain import run_tiles
+from carbonsink.lidar.tile_chain import label_points, run_tiles
 from carbonsink.lidar.tiling import Buckets, Codec, choose_tile_size, distribute
 from carbonsink.lidar.water import (
     WaterReference,
@@ -35,7 +36,7 @@ from carbonsink.lidar.water import (
     land_reference_intensity,
 )
 
-__all__ = ["grid_for_files", "process_lidar"]
+__all__ = ["classify_file", "grid_for_files", "process_lidar", "water_reference"]
 
 logger = logging.getLogger(__name__)
 
@@ -244,10 +245,7 @@ def process_lidar(
                 "(a wrong or missing CRS puts them elsewhere)",
             )
         # One land reference for every tile, so that water detection agrees across tiles.
-        reference = WaterReference(
-            density=land_reference_density(cell_counts, grid.resolution**2),
-            intensity=land_reference_intensity(intensities),
-        )
+        reference = water_reference(cell_counts, intensities, grid)
 
         jobs = [t for t in tiles.values() if t.id in buckets.files]
         merger = Merger(grid, options, dtm_path=dtm_path, chm_path=chm_path)
@@ -263,3 +261,71 @@ def process_lidar(
             merger.abort()
             raise
         return merger.finish()
+
+
+def water_reference(
+    cell_counts: npt.NDArray[np.integer], intensities: npt.NDArray[np.integer], grid: Grid
+) -> WaterReference:
+    """What land looks like in a whole survey, for water detection in every tile.
+
+    Parameters
+    ----------
+    cell_counts
+        Returns per analysis-grid cell (flat).
+    intensities
+        Histogram of the returns' intensities (index = intensity).
+    grid
+        The analysis grid.
+    """
+    return WaterReference(
+        density=land_reference_density(cell_counts, grid.resolution**2),
+        intensity=land_reference_intensity(intensities),
+    )
+
+
+def classify_file(
+    path: str | Path,
+    *,
+    crs: Any = None,
+    file_crs: Any = None,
+    resolution: float = 10.0,
+    options: LidarOptions | None = None,
+) -> npt.NDArray[np.uint8]:
+    """ASPRS classes of every point of one file, in its order, as the chain labels them.
+
+    Parameters
+    ----------
+    path
+        A LAS/LAZ file.
+    crs
+        Projected CRS (metres) to work in; ``None``: the file's own.
+    file_crs
+        The file's CRS when its header lacks it or is wrong.
+    resolution
+        Cell (m) of the grid whose return counts give the land's density
+        (the survey's resolution, for the labels of a survey's run).
+    options
+        Chain settings.
+
+    Returns
+    -------
+    numpy.ndarray of uint8
+        2 ground, 9 water, the file's other classes kept (a class 2 that is
+        not ground becomes 1): :meth:`~carbonsink.lidar.tile_chain.PointLabels.asprs`
+        of :func:`~carbonsink.lidar.tile_chain.label_points` over the whole
+        file with the land reference of :func:`water_reference` — the labels
+        of a one-tile run; tiled runs label alike (their halo).
+
+    Notes
+    -----
+    The file is held in memory (about 60 bytes a point).
+    """
+    options = options or LidarOptions()
+    grid = grid_for_files([path], crs=crs, resolution=resolution, file_crs=file_crs)
+    points = read_points(path, target_crs=grid.crs, crs=file_crs)
+    row, col = grid.index(points.x, points.y)
+    ok = (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width)
+    counts = np.bincount(row[ok] * grid.width + col[ok], minlength=grid.width * grid.height)
+    reference = water_reference(counts, np.bincount(points.intensity[ok]), grid)
+    labels = label_points(points, options=options, reference=reference)
+    return labels.asprs(points.classification)

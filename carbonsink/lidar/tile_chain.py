@@ -34,14 +34,94 @@ from carbonsink.lidar.tiling import Buckets, Codec, load_bucket, split_tile
 from carbonsink.lidar.water import WaterReference, detect_water
 
 __all__ = [
+    "PointLabels",
     "TileQA",
     "TileResult",
+    "label_points",
     "process_tile_points",
     "run_tiles",
 ]
 
 #: ASPRS classes: 2 ground, 7 low noise, 9 water, 18 high noise.
 GROUND, LOW_NOISE, WATER, HIGH_NOISE = 2, 7, 9, 18
+
+
+@dataclass(frozen=True)
+class PointLabels:
+    """What the chain takes each point to be (one bool per point, in the points' order).
+
+    Attributes
+    ----------
+    ground
+        Ground (SMRF, or the files' class 2 with ``ground = "trust"``).
+    water
+        Water (class 9, or detected in an unclassified cloud).
+    noise
+        Noise (classes 7 and 18): neither ground, water nor vegetation.
+    """
+
+    ground: npt.NDArray[np.bool_]
+    water: npt.NDArray[np.bool_]
+    noise: npt.NDArray[np.bool_]
+
+    def asprs(self, classification: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        """ASPRS classes: 2 ground, 9 water, the rest as given (a given 2 not ground: 1)."""
+        out = np.array(classification, dtype=np.uint8, copy=True)
+        out[(out == GROUND) & ~self.ground] = 1
+        out[self.ground] = GROUND
+        out[self.water] = WATER
+        return out
+
+
+def label_points(
+    points: PointChunk, *, options: LidarOptions, reference: WaterReference | None = None
+) -> PointLabels:
+    """Noise, water and ground of a set of points, as the chain labels them.
+
+    Parameters
+    ----------
+    points
+        Points in a projected CRS (metres).
+    options
+        Chain settings (``ground`` mode, water and SMRF parameters).
+    reference
+        What land looks like for water detection (the survey's; by default
+        from these points).
+
+    Returns
+    -------
+    PointLabels
+        Class 9 is water and 7 and 18 noise as given; in ``classify`` mode
+        water is then detected among the points of no class
+        (:func:`~carbonsink.lidar.water.detect_water`) and SMRF finds the
+        ground among the rest; in ``trust`` mode class 2 is the ground.
+    """
+    x, y, z = points.x, points.y, points.z
+    cls = points.classification
+    noise = (cls == LOW_NOISE) | (cls == HIGH_NOISE)
+    water = cls == WATER
+    if options.ground == "trust":
+        return PointLabels(ground=cls == GROUND, water=water, noise=noise)
+    unclassified = ~np.isin(cls, [GROUND, WATER, 3, 4, 5, 6])
+    if options.water is not None and unclassified.any() and len(x) > 0:
+        detected = np.zeros(len(x), dtype=bool)
+        idx = np.nonzero(unclassified & ~noise)[0]
+        detected[idx] = detect_water(
+            x[idx],
+            y[idx],
+            z[idx],
+            intensity=points.intensity[idx],
+            reference=reference,
+            params=options.water,
+        )
+        water |= detected
+    eligible = ~water & ~noise
+    ground = (
+        smrf(x, y, z, params=options.smrf, eligible=eligible).ground
+        if len(x)
+        else np.zeros(0, dtype=bool)
+    )
+    return PointLabels(ground=ground, water=water, noise=noise)
 
 
 @dataclass(frozen=True)
@@ -107,31 +187,8 @@ def process_tile_points(
         QA figures.
     """
     x, y, z = points.x, points.y, points.z
-    cls = points.classification
-    noise = (cls == LOW_NOISE) | (cls == HIGH_NOISE)
-    water = cls == WATER
-    if options.ground == "trust":
-        ground = cls == GROUND
-    else:
-        unclassified = ~np.isin(cls, [GROUND, WATER, 3, 4, 5, 6])
-        if options.water is not None and unclassified.any() and len(x) > 0:
-            detected = np.zeros(len(x), dtype=bool)
-            idx = np.nonzero(unclassified & ~noise)[0]
-            detected[idx] = detect_water(
-                x[idx],
-                y[idx],
-                z[idx],
-                intensity=points.intensity[idx],
-                reference=reference,
-                params=options.water,
-            )
-            water |= detected
-        eligible = ~water & ~noise
-        ground = (
-            smrf(x, y, z, params=options.smrf, eligible=eligible).ground
-            if len(x)
-            else (np.zeros(0, dtype=bool))
-        )
+    labels = label_points(points, options=options, reference=reference)
+    ground, water, noise = labels.ground, labels.water, labels.noise
     bounds = window.bounds
     support = _support(x[~noise], y[~noise], bounds, options.dtm_cell)
     dtm, filled = terrain_model(

@@ -86,8 +86,9 @@ def test_tiles_agree_across_a_lake_wider_than_the_halo(tmp_path: Path) -> None:
 
 def test_buckets_give_back_the_points_alike_in_every_tile(tmp_path: Path) -> None:
     # The codec of a 200 m × 160 m grid has the finest step, 0.1 mm (1.01 × 200 m / 2³¹
-    # is far below it): coordinates come back within half a step, classes exactly, and
-    # a point spilled to two buckets decodes to the same coordinates from both.
+    # is far below it): coordinates come back within half a step, classes and
+    # intensities exactly (water detection needs the intensities), and a point
+    # spilled to two buckets decodes to the same coordinates from both.
     grid = Grid.from_bounds((X0, Y0, X0 + WIDTH, Y0 + HEIGHT), crs=CRS_UTM, resolution=10.0)
     codec = Codec.for_grid(grid)
     assert (codec.x0, codec.y0, codec.quantum) == (X0, Y0, 1e-4)
@@ -101,7 +102,7 @@ def test_buckets_give_back_the_points_alike_in_every_tile(tmp_path: Path) -> Non
         classification=rng.integers(0, 19, n).astype(np.uint8),
         return_number=u8,
         number_of_returns=u8,
-        intensity=np.zeros(n, np.uint16),
+        intensity=rng.integers(0, 65536, n).astype(np.uint16),
         user_data=u8,
     )
     buckets = Buckets(tmp_path, codec)
@@ -120,6 +121,7 @@ def test_buckets_give_back_the_points_alike_in_every_tile(tmp_path: Path) -> Non
         assert error.max() <= 0.5e-4 + 1e-9, name
         np.testing.assert_array_equal(getattr(b, name), getattr(a, name)[: n // 2])
     np.testing.assert_array_equal(a.classification, chunk.classification[order])
+    np.testing.assert_array_equal(a.intensity, chunk.intensity[order])
 
 
 def test_quarters_of_a_tile_partition_its_core_each_with_its_own_halo() -> None:

@@ -1,0 +1,106 @@
+"""``carbonsink lidar classify``: the chain's labels written back into a copy of the cloud."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import laspy
+import numpy as np
+import pytest
+
+from carbonsink.io.pointclouds import read_points
+from carbonsink.lidar.options import LidarOptions
+from carbonsink.lidar.processing import classify_file, grid_for_files, process_lidar
+from tests.test_cli import run_main
+
+
+@pytest.fixture(scope="module")
+def sample_file(sample_survey: Path) -> Path:
+    # One of the four 2025 tiles of the sample: LAS 1.4, point format 6, EPSG:4547.
+    return sorted((sample_survey.parent / "lidar" / "2025").glob("*.laz"))[0]
+
+
+@pytest.fixture(scope="module")
+def classified(sample_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("classified") / "classified.laz"
+    with pytest.MonkeyPatch.context():
+        from carbonsink.cli import main
+
+        with pytest.raises(SystemExit) as info:
+            main(["-q", "lidar", "classify", str(sample_file), "-o", str(out)])
+    assert info.value.code in (0, None)
+    return out
+
+
+def test_the_copy_keeps_every_point_in_its_place(sample_file: Path, classified: Path) -> None:
+    source, copy = laspy.read(sample_file), laspy.read(classified)
+    assert len(copy.points) == len(source.points)
+    for name in ("X", "Y", "Z", "intensity", "return_number", "gps_time", "user_data"):
+        np.testing.assert_array_equal(np.asarray(copy[name]), np.asarray(source[name]), name)
+    assert copy.header.point_format.id == source.header.point_format.id
+    # The generator writes every point unassigned (1); now there are ground and water.
+    assert set(np.unique(np.asarray(source.classification))) == {1}
+    assert {1, 2, 9} <= set(np.unique(np.asarray(copy.classification)))
+
+
+def test_its_classes_are_the_chains_labels(sample_file: Path, classified: Path) -> None:
+    classes = np.asarray(laspy.read(classified).classification)
+    np.testing.assert_array_equal(classes, classify_file(sample_file))
+    # The chain over the same file in one tile labels the same shares of ground and
+    # water: its QA counts them over the tile's points (all of them).
+    grid = grid_for_files([sample_file], crs=None, resolution=10.0)
+    run = process_lidar([sample_file], grid, tile_size=10_000, options=LidarOptions())
+    assert len(run.qa) == 1
+    qa = run.qa.iloc[0]
+    assert qa["points"] == classes.size
+    assert qa["ground_fraction"] == pytest.approx(np.mean(classes == 2), abs=1e-12)
+    assert qa["water_fraction"] == pytest.approx(np.mean(classes == 9), abs=1e-12)
+    # And the truth of the generator (user_data: 0 ground, 1 vegetation, 2 water):
+    # no water return is ground.
+    truth = read_points(sample_file, target_crs=grid.crs).user_data
+    assert not np.any((classes == 2) & (truth == 2))
+
+
+def test_trust_keeps_the_files_ground(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A tiny cloud whose class 2 is its ground: with --ground trust it stays.
+    las = laspy.create(point_format=3, file_version="1.2")
+    rng = np.random.default_rng(1)
+    n = 400
+    las.header.offsets = [500_000.0, 3_000_000.0, 0.0]
+    las.header.scales = [0.01, 0.01, 0.01]
+    las.x = 500_000 + rng.uniform(0, 40, n)
+    las.y = 3_000_000 + rng.uniform(0, 40, n)
+    las.z = 20 + rng.uniform(0, 2, n)
+    las.classification = np.where(np.arange(n) % 3 == 0, 2, 1).astype(np.uint8)
+    source = tmp_path / "tiny.las"
+    las.write(source)
+    out = tmp_path / "tiny_classified.las"
+    code, text = run_main(
+        [
+            "lidar",
+            "classify",
+            str(source),
+            "-o",
+            str(out),
+            "--file-crs",
+            "EPSG:32649",
+            "--ground",
+            "trust",
+        ],
+        capsys,
+    )
+    assert code == 0, text
+    np.testing.assert_array_equal(
+        np.asarray(laspy.read(out).classification), np.asarray(las.classification)
+    )
+
+
+def test_the_copy_never_overwrites_the_file_read(
+    sample_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local = tmp_path / sample_file.name
+    local.write_bytes(sample_file.read_bytes())
+    code, text = run_main(["lidar", "classify", str(local), "-o", str(local)], capsys)
+    assert code == 2
+    assert "would overwrite the file read" in text and "Traceback" not in text
+    assert local.read_bytes() == sample_file.read_bytes()
