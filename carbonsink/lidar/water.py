@@ -268,10 +268,13 @@ def detect_water(
        returns are water (:func:`_flooded`; needs intensities);
     6. *dark* returns (intensity ≤ ``max_relative_intensity`` × the land's)
        within ``shore_band`` of a water cell (without intensities: any return
-       within ``blind_shore_band``), at most ``level_tolerance`` above the nearest water cell's
-       level and at most ``max_roughness`` below it, are water too — the
-       waterline (a return below the water level is on or in the water: the
-       laser does not see the bottom).
+       within ``blind_shore_band``), at most ``level_tolerance`` above the
+       nearest water cell's level and at most ``max_roughness`` below it, are
+       water too — the waterline (a return below the water level is on or in
+       the water: the laser does not see the bottom).
+
+    An intensity of 0 counts as not recorded: such a return or cell is never
+    dark.
     """
     params = params or WaterParameters()
     n = x.size
@@ -309,11 +312,13 @@ def detect_water(
         dark = np.zeros_like(smooth)
         dark_return = np.ones(n, dtype=bool)
     else:
+        # An intensity of 0 is "not recorded" (a file of a mixed survey), not dark.
         threshold = params.max_relative_intensity * reference.intensity
-        brightness, _ = bin_mean(flat, intensity.astype(np.float64), n_cells)
+        recorded = intensity > 0
+        brightness, _ = bin_mean(flat[recorded], intensity[recorded].astype(np.float64), n_cells)
         with np.errstate(invalid="ignore"):
             dark = brightness.reshape(height, width) <= threshold
-        dark_return = intensity <= threshold
+        dark_return = recorded & (intensity <= threshold)
 
     size = params.window_cells()
     half = size // 2

@@ -126,6 +126,15 @@ def test_without_intensities_only_sparse_water_is_found() -> None:
     assert not found[sparse["kind"] != 2].any()
 
 
+def test_an_intensity_of_zero_is_not_dark() -> None:
+    # A survey whose other files record intensities (land P90 150) and a tile of a file
+    # that records none: its dense level lake is not dark (0 = not recorded), so only
+    # the sparse cue could find it — and it is dense.
+    s = _lake(water_factor=0.8, with_intensity=False)
+    reference = WaterReference(density=8.0, intensity=150.0)
+    assert not _detect(s, reference=reference).any()
+
+
 def _mud(slope: float, relief_sd: float, seed: int = 4) -> dict[str, np.ndarray]:
     """A dark, dense mudflat (120 m × 120 m, 8 returns/m², intensity U(5, 20)).
 
