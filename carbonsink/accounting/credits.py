@@ -310,9 +310,10 @@ def credit_chain(
     baseline_t_co2e_yr
         Removals the baseline scenario would have had (subtracted).
     combined_u
-        The net's relative half-width by VM0033 eq. 87–91
-        (:mod:`~carbonsink.accounting.combined_uncertainty`), used as the
-        profile's ``uncertainty_source`` says; ``None``: the Monte Carlo's only.
+        The relative half-width by VM0033 eq. 87–91 — of the stocks and
+        sources, not of the net (:mod:`~carbonsink.accounting.combined_uncertainty`)
+        — used as the profile's ``uncertainty_source`` says; ``None``: the
+        Monte Carlo's only.
     price_per_t
         Optional price per t CO2e for the value line.
     seed

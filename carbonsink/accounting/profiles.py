@@ -71,8 +71,9 @@ BufferBase = Literal["stock-change", "adjusted-net"]
 BUFFER_BASES: Final[tuple[str, ...]] = typing.get_args(BufferBase)
 HerbaceousBiomass = Literal["credited", "steady-state"]
 #: Which relative half-width U the ``vm0033`` and ``ar-tool14`` rules use: the
-#: Monte Carlo interval of the net, VM0033 eq. 87–91 (per pool and stratum,
-#: combined as independent errors), or the larger of the two.
+#: Monte Carlo interval of the net, VM0033 eq. 87–91 (of the stocks and sources,
+#: per pool and stratum, combined as independent errors — a stock is known far
+#: better than a change, so this alone under-deducts), or the larger of the two.
 UncertaintySource = Literal["monte-carlo", "vm0033-equations", "conservative"]
 UNCERTAINTY_SOURCES: Final[tuple[str, ...]] = typing.get_args(UncertaintySource)
 

@@ -192,10 +192,11 @@ def lidar_classify(
     """
     import numpy as np
 
-    from carbonsink.io.pointclouds import write_classification
+    from carbonsink.io.las_writer import check_classified_path, write_classification
     from carbonsink.lidar.options import LidarOptions
     from carbonsink.lidar.processing import classify_file
 
+    check_classified_path(file, out)
     with progress_bar() as progress:
         task = progress.add_task("classifying", total=1.0)
         classes = classify_file(

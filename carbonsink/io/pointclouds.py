@@ -42,9 +42,9 @@ __all__ = [
     "PointChunk",
     "decode_points",
     "iter_points",
+    "laspy_errors",
     "read_lidar_info",
     "read_points",
-    "write_classification",
 ]
 
 logger = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ class PointChunk:
 
 # ------------------------------------------------------------------- header
 @contextlib.contextmanager
-def _laspy_errors(file: Path) -> Iterator[None]:
+def laspy_errors(file: Path) -> Iterator[None]:
     """Turn laspy/LAZ failures into :class:`InputError` naming the file."""
     try:
         yield
@@ -362,7 +362,7 @@ def read_lidar_info(path: str | os.PathLike[str], *, crs: Any = None) -> LidarIn
     CRS (e.g. ``"EPSG:2994+8228"``) to state the vertical unit explicitly.
     """
     file = existing_file(path, what="point cloud")
-    with _laspy_errors(file), laspy.open(file) as reader:
+    with laspy_errors(file), laspy.open(file) as reader:
         header = reader.header
         truncated = _truncation_problem(header, file)
         if truncated is not None:
@@ -549,7 +549,7 @@ def iter_points(
         z_factor,
     )
     points_read = 0
-    with _laspy_errors(file), laspy.open(file) as reader:
+    with laspy_errors(file), laspy.open(file) as reader:
         for record in reader.chunk_iterator(chunk_size):
             points_read += len(record)
             chunk = _chunk_from_record(record, prefilter)
@@ -648,62 +648,3 @@ def _chunk_from_record(
         intensity=np.asarray(record.intensity, dtype=np.uint16)[keep],
         user_data=np.asarray(record.user_data, dtype=np.uint8)[keep],
     )
-
-
-def write_classification(
-    source: str | os.PathLike[str],
-    out: str | os.PathLike[str],
-    classification: npt.NDArray[np.uint8],
-) -> Path:
-    """Write a copy of a LAS/LAZ file with new classes, every point in its place.
-
-    Parameters
-    ----------
-    source
-        The file read.
-    out
-        The copy (LAZ when it ends in ``.laz``); written atomically, never
-        over ``source``.
-    classification
-        One ASPRS class per point of ``source``, in the file's order.
-
-    Returns
-    -------
-    pathlib.Path
-        ``out``.
-
-    Raises
-    ------
-    InputError
-        ``out`` is ``source``, the file cannot be read, or the classes are
-        not one per point or do not fit the point format (0–31 before LAS
-        1.4 point format 6).
-    """
-    from carbonsink.io.writers import atomic_path
-
-    src, dst = existing_file(source), Path(out)
-    if dst.resolve() == src.resolve():
-        raise InputError(
-            "the classified copy would overwrite the file read",
-            path=dst,
-            fix="write the classified cloud to another path",
-        )
-    with _laspy_errors(src):
-        las = laspy.read(src)
-    classes = np.asarray(classification)
-    if classes.shape != (len(las.points),):
-        raise InputError(
-            f"{classes.size} classes for {len(las.points)} points",
-            path=src,
-            fix="give one class per point, in the file's order",
-        )
-    if las.header.point_format.id < 6 and classes.size and int(classes.max()) > 31:
-        raise InputError(
-            f"class {int(classes.max())} does not fit point format {las.header.point_format.id}",
-            path=src,
-            fix="use classes 0-31, or a LAS 1.4 file of point format 6 or more",
-        )
-    las.classification = classes.astype(np.uint8)
-    with atomic_path(dst) as tmp:
-        las.write(tmp, do_compress=dst.suffix.lower() == ".laz")
-    return dst

@@ -55,9 +55,11 @@ class LidarOptions:
         A point's ground class depends on data within
         :meth:`SMRFParameters.reach_m` (about twice the window) — and on the
         water labels there, each of which depends on data within
-        :meth:`WaterParameters.reach_m` — and a DTM cell on ground within the
+        :meth:`WaterParameters.reach_m` (when water is detected: ``classify``
+        mode) — and a DTM cell on ground within the
         DTM fill's reach and sweeps plus one cell
         (:data:`~carbonsink.lidar.surfaces.DTM_FILL_REACH`).
         """
-        water = self.water.reach_m() if self.water is not None else 0.0
+        detects = self.water is not None and self.ground == "classify"
+        water = self.water.reach_m() if self.water is not None and detects else 0.0
         return self.smrf.reach_m() + water + (DTM_FILL_REACH + DTM_FILL_SWEEPS + 1) * self.dtm_cell

@@ -293,9 +293,10 @@ def _process_tile(
             inside = (row_f >= hr) & (row_f < hr + hh) & (col_f >= hc) & (col_f < hc + hw)
             if inside.any():
                 parts.append((part, inside))
-        # A halo as wide as the tile: no quarter's window is smaller, so splitting
-        # would only repeat the work.
-        if max(int(inside.sum()) for _, inside in parts) < len(points):
+        # Quarter only while it pays: a halo about as wide as the core leaves every
+        # quarter's window nearly as full as the parent's, and splitting on would
+        # multiply the work without bounding the memory.
+        if max(int(inside.sum()) for _, inside in parts) <= 0.75 * len(points):
             for part, inside in parts:
                 yield from _process_tile(
                     points.select(inside), part, grid, options, reference, halo

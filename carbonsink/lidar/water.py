@@ -68,8 +68,9 @@ class WaterParameters:
         A level surface is water only when it is also *dark*: its cell's mean
         intensity at most this fraction of the land's
         (:class:`WaterReference`). Water reflects 2–5 % of a near-infrared
-        pulse back, grass, soil and concrete 15–50 %: a level sports field
-        or flat ground of an urban cloud is level but bright.
+        pulse back, grass, soil and concrete 15–50 % (USGS spectral library,
+        Kokaly et al. 2017): a level sports field or flat ground of an urban
+        cloud is level but bright.
     min_width
         Narrowest water body kept: bodies are opened with a square this wide.
     shore_band
@@ -102,19 +103,27 @@ class WaterParameters:
         return k + 1 - k % 2
 
     def reach_m(self) -> float:
-        """How far (m) a point's label depends on other points.
+        """How far (m) a point's label depends on other points, in whole cells.
 
-        A return is water through a body cell within ``shore_band`` whose
-        level comes from an occupied body cell up to ``min_width`` farther
-        (a sparse body has empty cells); that cell through the growth near
-        shores (the nearest level up to
-        ⌈√2 × half a window⌉ cells away), the opening (``min_width``), the
-        closing (1 cell), and the window (half) around a smooth (1 cell)
-        cell. The flooded floors look less far.
+        A return is water through a body cell within the shore band, whose
+        level comes from the nearest occupied body cell (Euclidean, up to
+        ⌈(band + k) √2⌉ cells, k = ⌈min_width / cell⌉); that cell through the
+        growth near shores (up to ⌈half √2⌉ cells), the opening (k − 1
+        cells), the closing (2) and the window (half) around a smooth cell
+        (1). The flooded floors look less far.
         """
         half = self.window_cells() // 2
-        cells = math.ceil(half * math.sqrt(2.0)) + 1 + math.ceil(self.min_width / self.cell)
-        return self.cell * (cells + half + 1) + self.min_width + self.shore_band
+        k = max(1, math.ceil(self.min_width / self.cell))
+        band = max(1, math.ceil(max(self.shore_band, self.blind_shore_band) / self.cell))
+        cells = (
+            math.ceil((band + k) * math.sqrt(2.0))
+            + math.ceil(half * math.sqrt(2.0))
+            + (k - 1)
+            + 2
+            + half
+            + 1
+        )
+        return self.cell * cells
 
 
 @dataclass(frozen=True)
@@ -136,24 +145,44 @@ class WaterReference:
 
 
 def land_reference_intensity(histogram: npt.NDArray[np.integer]) -> float | None:
-    """The land's intensity: the 90th percentile of all returns' intensities.
+    """The land's intensity: the 90th percentile of the recorded returns' intensities.
 
-    ``histogram[i]`` counts the returns of intensity ``i``. A high percentile,
-    so that a cloud that is mostly (dark) water still has land as its
-    reference; ``None`` when no return has an intensity above 0.
+    Parameters
+    ----------
+    histogram
+        ``histogram[i]`` counts the returns of intensity ``i``.
+
+    Returns
+    -------
+    float or None
+        The 90th percentile over intensities ≥ 1 (0 is "not recorded"); a
+        high percentile, so that a cloud that is mostly (dark) water still
+        has land as its reference. ``None`` when no return has an intensity.
     """
-    counts = np.asarray(histogram, dtype=np.float64)
-    if counts[1:].sum() == 0:
+    counts = np.asarray(histogram, dtype=np.float64).copy()
+    counts[:1] = 0.0
+    if counts.sum() == 0:
         return None
     cumulative = np.cumsum(counts)
     return float(np.searchsorted(cumulative, 0.9 * cumulative[-1]))
 
 
 def land_reference_density(counts: npt.NDArray[np.integer], cell_area: float) -> float:
-    """The land's return density (m⁻²): the 90th percentile over occupied cells.
+    """The land's return density: the 90th percentile over occupied cells.
 
-    A high percentile rather than the median, so that a cloud that is mostly
-    water still has land as its reference.
+    Parameters
+    ----------
+    counts
+        Returns per cell.
+    cell_area
+        Area of a cell, m².
+
+    Returns
+    -------
+    float
+        Returns per m² (0 when no cell holds a return). A high percentile
+        rather than the median, so that a cloud that is mostly water still has
+        land as its reference.
     """
     occupied = counts[counts > 0]
     if occupied.size == 0:
@@ -255,7 +284,8 @@ def detect_water(
        ``min_level_share`` of the window's cells smooth; and nothing lies
        below it: no cell of the window (with ≥ 2 returns) has its lowest
        return more than ``max_roughness`` under the cell's level — water
-       is the bottom of its surroundings, a flat roof is not;
+       is the bottom of its surroundings, a flat roof is not (one wider
+       than the window is: a known limit, docs/methodology.md §8.1);
     3. *sparse*: smooth with at most ``max_relative_density`` × the land's
        density (the classic cue, kept as a second way in);
     4. water cells = level or sparse, closed (holes of empty cells) and

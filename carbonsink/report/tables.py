@@ -224,7 +224,7 @@ def soil_change_rows(ledger: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _u_note(project: Mapping[str, Any]) -> str:
-    """The net's U: Monte Carlo, VM0033 eq. 87–91, and the one the rule used."""
+    """U: the net's (Monte Carlo), the stocks' (VM0033 eq. 87–91), and the one the rule used."""
     u = project.get("uncertainty") or {}
     text = f"U = {format_percent(u.get('monte_carlo'))} (Monte Carlo 90 % half-width / mean)"
     if u.get("vm0033_equations") is not None:

@@ -104,3 +104,22 @@ def test_the_copy_never_overwrites_the_file_read(
     assert code == 2
     assert "would overwrite the file read" in text and "Traceback" not in text
     assert local.read_bytes() == sample_file.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("folder", "the output is a folder"), ("classified.txt", "not .las or .laz")],
+)
+def test_a_bad_output_is_refused_before_any_work(
+    sample_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    message: str,
+) -> None:
+    (tmp_path / "folder").mkdir()
+    out = tmp_path / name
+    code, text = run_main(["lidar", "classify", str(sample_file), "-o", str(out)], capsys)
+    assert code == 2
+    assert message in text and "Traceback" not in text and "internal error" not in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]

@@ -102,9 +102,9 @@ def test_crowded_tiles_are_split_without_seams(synthetic: dict) -> None:  # type
 
 
 def test_a_tile_whose_quarters_would_not_shrink_is_not_split(synthetic: dict, one_tile) -> None:  # type: ignore[no-untyped-def]
-    # With water detection the halo is 112 m (12 cells): every quarter's window of the
-    # 20 x 16-cell grid is the whole grid, so quartering cannot bring the ~190,000
-    # points under the 150,000 limit; the tile is processed whole, once.
+    # With water detection the halo is 120 m (12 cells): every quarter's window of the
+    # 20 x 16-cell grid is the whole grid, as full as the parent's (more than 75 % of
+    # its points): the tile is processed whole, once.
     split = process_lidar(
         [synthetic["unclassified"]],
         synthetic["grid"],

@@ -52,7 +52,7 @@ def test_qa_counts_points_per_tile(synthetic: dict, many_tiles) -> None:  # type
 
 def test_tiles_agree_across_a_lake_wider_than_the_halo(tmp_path: Path) -> None:
     # A 300 m lake (sparse flat returns) in a 400 m x 300 m plain: far wider than the
-    # 112 m halo, and cut by tile edges. Every fill reaches a bounded distance, so a
+    # 120 m halo, and cut by tile edges. Every fill reaches a bounded distance, so a
     # tiled run (tiles of 6 cells) equals the single-tile run cell for cell; the
     # lake's middle has no terrain (NaN) in both.
     rng = np.random.default_rng(7)

@@ -90,12 +90,14 @@ def test_land_reference_intensity_by_hand() -> None:
 
 
 def test_reach_covers_every_step() -> None:
-    # Window 20 m of 2 m cells → 11 cells (odd), half 5. Growth near shores ⌈5√2⌉ = 8
-    # cells, closing 1, opening ⌈6 / 2⌉ = 3, window 5, smooth 1: 18 cells = 36 m, and
-    # the 10 m shore band with its level up to 6 m (min_width) farther: 52 m.
+    # Window 20 m of 2 m cells → 11 cells (odd), half 5; k = ⌈6 m / 2 m⌉ = 3; band
+    # ⌈10 m / 2 m⌉ = 5. Shore band's level lookup ⌈(5 + 3)√2⌉ = 12 cells, growth near
+    # shores ⌈5√2⌉ = 8, opening k − 1 = 2, closing 2, window 5, smooth 1: 30 cells = 60 m.
     params = WaterParameters()
     assert params.window_cells() == 11
-    assert params.reach_m() == pytest.approx(52.0)
+    assert params.reach_m() == pytest.approx(60.0)
+    # A 9 m band is 5 cells too (whole cells, rounded up): the same reach.
+    assert replace(params, shore_band=9.0).reach_m() == pytest.approx(60.0)
 
 
 @pytest.mark.parametrize("factor", [0.1, 0.8])
@@ -106,7 +108,7 @@ def test_a_level_dark_lake_is_water_sparse_or_dense(factor: float) -> None:
     recall = found[water].mean()
     print(f"lake at {factor} × the land density: water recall {recall:.4f}")
     # Every water return lies within 4 cm (5 SD of its 8 mm noise) of the level and
-    # within 20 m (shore_band) of a water cell, or in a level dark cell itself.
+    # within 10 m (shore_band) of a water cell, or in a level dark cell itself.
     assert recall >= 0.999
     assert not found[~water].any()
 
@@ -203,22 +205,50 @@ def test_water_under_flooded_reed_is_water_and_never_ground(flooded_reed: dict) 
     assert not ground[s["kind"] == 2].any()
 
 
-def test_a_tile_with_the_reach_as_halo_labels_its_core_as_the_whole_run(
-    flooded_reed: dict,
-) -> None:
-    s = flooded_reed
-    params = WaterParameters()
+def _core_labels(
+    s: dict[str, np.ndarray], core: tuple[float, float, float, float], halo: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels of the points in ``core`` (x0, y0, x1, y1) from a tile with ``halo``, and whole."""
+    x, y = s["x"], s["y"]
+    x0, y0, x1, y1 = core
+    inside = (x >= x0) & (x < x1) & (y >= y0) & (y < y1)
+    window = (x >= x0 - halo) & (x < x1 + halo) & (y >= y0 - halo) & (y < y1 + halo)
     reference = WaterReference(
         density=land_reference_density(np.array([[64]]), 4.0),  # 16 returns/m²
         intensity=land_reference_intensity(np.bincount(s["intensity"])),
     )
-    whole = _detect(s, reference=reference, params=params)
-    # A tile whose core is x < 110 m (across the lake's edge and the reed bed).
-    window = s["x"] < 110 + params.reach_m()
-    part = {k: v[window] for k, v in s.items()}
-    tile = _detect(part, reference=reference, params=params)
-    core = s["x"][window] < 110
-    np.testing.assert_array_equal(tile[core], whole[window][core])
+    whole = _detect(s, reference=reference)
+    part = _detect({k: v[window] for k, v in s.items()}, reference=reference)
+    return part[inside[window]], whole[inside]
+
+
+def test_a_tile_with_the_reach_as_halo_labels_its_core_as_the_whole_run(
+    flooded_reed: dict,
+) -> None:
+    # A core cut on all four sides, through the lake, its edge and the flooded reed.
+    reach = WaterParameters().reach_m()
+    tiled, whole = _core_labels(flooded_reed, (80, 40, 140, 80), reach)
+    np.testing.assert_array_equal(tiled, whole)
+    # A core holding a 4 m sliver of a sparse lake (x 96-100 m) seen without
+    # intensities: with the reach as halo the sliver is the lake's edge (water); with
+    # no halo it is narrower than min_width (6 m) and opened away — the comparison
+    # can fail.
+    pond = _lake(water_factor=0.1, with_intensity=False)
+    core = (96.0, 40.0, 130.0, 80.0)  # the lake ends at x = 100 m: a 4 m sliver
+    tiled, whole = _core_labels(pond, core, reach)
+    np.testing.assert_array_equal(tiled, whole)
+    assert whole.any()
+    tiled, whole = _core_labels(pond, core, 0.0)
+    assert not np.array_equal(tiled, whole)
+
+
+def test_the_land_intensity_ignores_returns_without_one() -> None:
+    # 95 % of the returns record no intensity (0), 5 % record 10 (dark) or 200: the
+    # reference is the 90th percentile of the recorded ones — 200 when 10 % of them are
+    # bright and 90 % dark would make it 10, so give 20 % bright: P90 = 200.
+    histogram = np.zeros(256, dtype=np.int64)
+    histogram[0], histogram[10], histogram[200] = 9500, 400, 100
+    assert land_reference_intensity(histogram) == 200.0
 
 
 def test_narrow_level_bodies_are_dropped() -> None:
