@@ -294,6 +294,12 @@ def test_ledger_records_the_profile_chain_and_polygon(ledger: dict[str, Any]) ->
         ledger["polygon"]["sha256"]
         == load_boundary(SAMPLE / "boundary.geojson").fingerprint()["sha256"]
     )
+    # The sample's clouds record intensities: water is found as level and dark surfaces
+    # too, against the land's intensity (the generator's mud and plants, 75-125).
+    for epoch in ("2020", "2025"):
+        water = ledger["lidar"][epoch]
+        assert water["detection"] == "level and dark, or sparse"
+        assert 75 <= water["land_intensity"] <= 140 and water["land_density_m2"] > 0
     codes = {(w["code"], w["where"]) for w in ledger["warnings"]}
     assert ("outside-aoa", "epoch 2020") in codes
     assert ("outside-aoa", "epoch 2025") in codes

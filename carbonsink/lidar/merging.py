@@ -8,8 +8,9 @@ Cloud-Optimized GeoTIFFs — and :meth:`Merger.finish` gives the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +43,11 @@ class LidarResult:
         One row per tile (points, ground and water fractions, DTM gaps, time).
     dtm_path, chm_path
         The Cloud-Optimized GeoTIFFs written, if any.
+    water
+        How water was told from land in the whole survey: ``detection``
+        (``level and dark, or sparse``; ``sparse only (no intensities)``;
+        ``class 9 only``), ``land_density_m2`` and ``land_intensity`` (the
+        survey-wide references of docs/methodology.md §8.1; null without).
     """
 
     metrics: xr.Dataset
@@ -50,6 +56,7 @@ class LidarResult:
     qa: pd.DataFrame
     dtm_path: Path | None = None
     chm_path: Path | None = None
+    water: dict[str, Any] = field(default_factory=dict)
 
 
 class Merger:

@@ -12,6 +12,7 @@ on the file, and the merged result has no seams.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import tempfile
@@ -36,7 +37,13 @@ from carbonsink.lidar.water import (
     land_reference_intensity,
 )
 
-__all__ = ["classify_file", "grid_for_files", "process_lidar", "water_reference"]
+__all__ = [
+    "classify_file",
+    "grid_for_files",
+    "process_lidar",
+    "water_reference",
+    "water_summary",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -260,7 +267,7 @@ def process_lidar(
         except BaseException:
             merger.abort()
             raise
-        return merger.finish()
+        return dataclasses.replace(merger.finish(), water=water_summary(options, reference))
 
 
 def water_reference(
@@ -329,3 +336,18 @@ def classify_file(
     reference = water_reference(counts, np.bincount(points.intensity[ok]), grid)
     labels = label_points(points, options=options, reference=reference)
     return labels.asprs(points.classification)
+
+
+def water_summary(options: LidarOptions, reference: WaterReference) -> dict[str, Any]:
+    """How a run told water from land, for the ledger (:attr:`LidarResult.water`)."""
+    if options.ground == "trust" or options.water is None:
+        detection = "class 9 only"
+    elif reference.intensity is None:
+        detection = "sparse only (no intensities)"
+    else:
+        detection = "level and dark, or sparse"
+    return {
+        "detection": detection,
+        "land_density_m2": reference.density,
+        "land_intensity": reference.intensity,
+    }

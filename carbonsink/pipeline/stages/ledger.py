@@ -564,7 +564,14 @@ def survey_ledger(
     )
     ledger = dataclasses.replace(
         ledger,
-        extra={**ledger.extra, "soc_strata": blocks.to_dict(), "soil_change": basis.summary},
+        extra={
+            **ledger.extra,
+            "soc_strata": blocks.to_dict(),
+            "soil_change": basis.summary,
+            "lidar": {
+                r.epoch.name: dict(r.cube.lidar.water) for r in results if r.cube.lidar is not None
+            },
+        },
     )
     if ledger.single_epoch:
         return ledger
