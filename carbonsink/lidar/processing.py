@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from carbonsink.errors import CRSError, InputError
 from carbonsink.grid import Grid
-from carbonsink.io.pointclouds import iter_points, read_lidar_info, read_points
+from carbonsink.io.pointclouds import PointChunk, iter_points, read_lidar_info, read_points
 from carbonsink.lidar.merging import LidarResult, Merger
 from carbonsink.lidar.options import LidarOptions
 from carbonsink.lidar.tile_chain import label_points, run_tiles
@@ -230,12 +230,9 @@ def process_lidar(
                 chunk_size=options.chunk_size,
                 progress=on_read,
             ):
-                row, col = grid.index(chunk.x, chunk.y)
-                ok = (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width)
-                cell_counts += np.bincount(
-                    row[ok] * grid.width + col[ok], minlength=cell_counts.size
-                )
-                intensities += np.bincount(chunk.intensity[ok], minlength=intensities.size)
+                counts, histogram = _land_counts(chunk, grid)
+                cell_counts += counts
+                intensities += histogram
                 for tile_id, index in distribute(chunk, grid, tiles, size, halo):
                     buckets.add(tile_id, chunk, index)
             if int(cell_counts.sum()) == before:
@@ -268,6 +265,16 @@ def process_lidar(
             merger.abort()
             raise
         return dataclasses.replace(merger.finish(), water=water_summary(options, reference))
+
+
+def _land_counts(
+    points: PointChunk, grid: Grid
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Returns per grid cell (flat) and the intensity histogram of the points inside the grid."""
+    row, col = grid.index(points.x, points.y)
+    ok = (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width)
+    counts = np.bincount(row[ok] * grid.width + col[ok], minlength=grid.width * grid.height)
+    return counts, np.bincount(points.intensity[ok], minlength=2**16)
 
 
 def water_reference(
@@ -330,10 +337,7 @@ def classify_file(
     options = options or LidarOptions()
     grid = grid_for_files([path], crs=crs, resolution=resolution, file_crs=file_crs)
     points = read_points(path, target_crs=grid.crs, crs=file_crs)
-    row, col = grid.index(points.x, points.y)
-    ok = (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width)
-    counts = np.bincount(row[ok] * grid.width + col[ok], minlength=grid.width * grid.height)
-    reference = water_reference(counts, np.bincount(points.intensity[ok]), grid)
+    reference = water_reference(*_land_counts(points, grid), grid)
     labels = label_points(points, options=options, reference=reference)
     return labels.asprs(points.classification)
 

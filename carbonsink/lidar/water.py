@@ -233,12 +233,13 @@ def _window_plane(
         b = (rr * cz - cr * rz) / det
         d = (cc * rz - cr * cz) / det
         rms = np.sqrt(np.maximum(zz - b * cz - d * rz, 0.0))
-        fit = offset + mz + b * (cols - mc) + d * (rows - mr)
     few = share * size * size < 3 - 1e-9
     bad = few | ~np.isfinite(det) | (det <= 1e-9)
     slope = np.where(bad, np.nan, np.hypot(b, d))
     out: tuple[FloatArray, ...] = (share, slope, np.where(bad, np.nan, rms))
     if with_fit:
+        with np.errstate(invalid="ignore"):
+            fit = offset + mz + b * (cols - mc) + d * (rows - mr)
         out += (np.where(bad, np.nan, fit),)
     return out
 

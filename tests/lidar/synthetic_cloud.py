@@ -8,6 +8,7 @@ kind is kept in each point's ``user_data`` byte (0 ground, 1 vegetation,
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import laspy
 import numpy as np
@@ -65,3 +66,14 @@ def write_las(path: Path, pts: dict[str, np.ndarray], classification: np.ndarray
     las.user_data = pts["kind"]
     las.write(path)
     return path
+
+
+def assert_same_run(got: Any, expected: Any, *, rasters: bool = True) -> None:
+    """Two LiDAR runs (:class:`~carbonsink.lidar.merging.LidarResult`) agree cell for cell."""
+    for name in expected.metrics.data_vars:
+        np.testing.assert_array_equal(
+            got.metrics[name].values, expected.metrics[name].values, err_msg=name
+        )
+    if rasters:
+        np.testing.assert_array_equal(got.dtm.values, expected.dtm.values)
+        np.testing.assert_array_equal(got.chm.values, expected.chm.values)

@@ -16,17 +16,20 @@ from carbonsink.io.pointclouds import PointChunk
 from carbonsink.lidar.options import LidarOptions
 from carbonsink.lidar.processing import process_lidar
 from carbonsink.lidar.tiling import Buckets, Codec, load_bucket, split_tile
-from tests.lidar.synthetic_cloud import CRS_UTM, HEIGHT, WIDTH, X0, Y0, write_las
+from tests.lidar.synthetic_cloud import (
+    CRS_UTM,
+    HEIGHT,
+    WIDTH,
+    X0,
+    Y0,
+    assert_same_run,
+    write_las,
+)
 
 
 def test_tiled_run_is_seamless(one_tile, many_tiles) -> None:  # type: ignore[no-untyped-def]
     assert len(one_tile.qa) == 1 and len(many_tiles.qa) == 12
-    for name in one_tile.metrics.data_vars:
-        np.testing.assert_array_equal(
-            many_tiles.metrics[name].values, one_tile.metrics[name].values, err_msg=name
-        )
-    np.testing.assert_array_equal(many_tiles.dtm.values, one_tile.dtm.values)
-    np.testing.assert_array_equal(many_tiles.chm.values, one_tile.chm.values)
+    assert_same_run(many_tiles, one_tile)
 
 
 def test_qa_counts_points_per_tile(synthetic: dict, many_tiles) -> None:  # type: ignore[no-untyped-def]
