@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.stages.ledger import imagery_warnings
@@ -164,6 +165,44 @@ def test_outside_the_aoa_a_stratum_with_enough_plots_takes_their_own_error(
             assert variances[name] == pytest.approx(expected, rel=1e-6)
 
 
+def test_outside_the_aoa_cells_on_both_sides_of_the_plots_mean_do_not_add_up(
+    ctx: RunContext,
+) -> None:
+    # Five reed plots, residuals ±1 (RMSE 1), mean observation 10 Mg DM/ha. The reed cells
+    # outside the AOA are mapped at 16 and 4 Mg/ha in alternate columns: each departs from
+    # the plots' mean by 6, but their mean departs by (16 + 4) / 2 − 10 = 0 (up to the cells'
+    # areas). That is the stratum's natural spread, not an error of its total: SE = RMSE × A
+    # = 1 × A, where a sum of the cells' own departures would give 6 / 1.644854 × A = 3.65 A.
+    # Mapped at 16 and 10 instead, the mean departs by 3: SE = |T − 10 A| / z, with
+    # T − 10 A = 6 × A(16-cells), which is ≈ 3 A / 1.644854 = 1.82 A > A.
+    strata = _halves(ctx)
+    area = ctx.cell_area_ha.values.astype(np.float64)
+    inside = ctx.inside.values.astype(bool)
+    outside = _outside_rows(ctx)
+    rows = np.flatnonzero(inside[:, ctx.grid.width // 4])
+    x = np.full(5, ctx.grid.x[ctx.grid.width // 4])
+    y = ctx.grid.y[rows[:5]]
+    model = _model(x, y, np.full(5, 10.0), np.array([1.0, -1.0, 1.0, -1.0, 1.0]))
+    predicted_by = np.full(ctx.grid.shape, 2)
+    here = outside & (strata == REED)
+    hectares = float(area[here].sum())
+    high = np.zeros(ctx.grid.shape, dtype=bool)
+    high[:, ::2] = True
+    for low_density in (4.0, 10.0):
+        mapped = np.where(high, 16.0, low_density) * area
+        variances = outside_aoa_errors(ctx, strata, predicted_by, mapped, area, outside, [model])
+        departure = abs(float(mapped[here].sum()) - 10.0 * hectares) / 1.644854
+        assert variances["reed"] == pytest.approx(max(hectares, departure) ** 2, rel=1e-6)
+        if low_density == 4.0:
+            assert departure < 0.1 * hectares  # the alternating columns nearly cancel
+            assert variances["reed"] == pytest.approx(hectares**2, rel=1e-6)
+        else:
+            assert departure == pytest.approx(
+                6.0 * float(area[here & high].sum()) / 1.644854, rel=1e-6
+            )
+            assert departure > 1.7 * hectares
+
+
 def test_a_change_of_lab_method_between_the_epochs(ctx: RunContext) -> None:
     # The sample's 2020 cores are CHN (soc_pct), its 2025 cores dichromate 有机质 (om_g_kg).
     # Its survey file sets method_bias_sd_pct = 2 (the synthetic dichromate lab's bias is
@@ -257,3 +296,28 @@ def test_a_default_flux_in_place_of_a_measurement_is_a_warning(ctx: RunContext) 
     assert "N2O flux of class(es) reed (12.0 ha, 0.236712 mg N2O m⁻² d⁻¹)" in message
     assert "sedge" not in message and "local-voluntary" in message
     assert warnings[0].where == "N2O, epoch 2025"
+
+
+def test_a_mapped_class_change_counts_only_where_the_earlier_map_rules_the_stratum_out() -> None:
+    # Five cells, all in the reed stratum but the last (sedge). The earlier map says reed,
+    # sedge, sedge, sedge, sedge; its forest gives reed 0.9, 0.30, 0.01, NaN (never seen)
+    # and, for the sedge cell, p(sedge) 0.6. Cell 1: reed on both maps, nothing to decide.
+    # Cell 2: p(reed) 0.30 ≥ 0.05, the change is not confirmed: it keeps reed. Cell 3:
+    # p(reed) 0.01 < 0.05: the earlier map rules reed out, the change stands (sedge). Cell 4:
+    # no probability, nothing rules reed out: reed. Cell 5: the same class on both maps.
+    from carbonsink.imagery.landcover import probability_layer
+    from carbonsink.pipeline.stages.ledger_biomass import CHANGE_CONFIRMED_BELOW, ledger_classes
+
+    assert CHANGE_CONFIRMED_BELOW == 0.05
+    legend = {REED: "reed", SEDGE: "sedge"}
+    strata = np.array([[REED, REED, REED, REED, SEDGE]])
+    cube = xr.Dataset(
+        {
+            "landcover": (("y", "x"), np.array([[REED, SEDGE, SEDGE, SEDGE, SEDGE]], np.uint8)),
+            probability_layer("reed"): (("y", "x"), np.array([[0.9, 0.30, 0.01, np.nan, 0.4]])),
+            probability_layer("sedge"): (("y", "x"), np.array([[0.1, 0.70, 0.99, np.nan, 0.6]])),
+        }
+    )
+    classes, kept = ledger_classes(cube, strata, legend)
+    assert classes.tolist() == [[REED, REED, SEDGE, REED, SEDGE]]
+    assert kept.tolist() == [[False, True, False, True, False]]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+import xarray as xr
 
 from carbonsink.errors import InputError, ModelError
 from carbonsink.pipeline.context import RunContext
@@ -23,13 +24,63 @@ if TYPE_CHECKING:
     from carbonsink.biomass.agb_map import FittedBiomassModel
 
 __all__ = [
+    "CHANGE_CONFIRMED_BELOW",
     "MIN_CORRECTION_PLOTS",
     "MIN_STRATUM_PLOTS",
+    "ledger_classes",
     "outside_aoa_errors",
     "residual_corrections",
 ]
 
 logger = logging.getLogger(__name__)
+
+
+#: An earlier map's probability of the stratum's class below which a mapped change is confirmed.
+CHANGE_CONFIRMED_BELOW = 0.05
+
+
+def ledger_classes(
+    cube: xr.Dataset, strata_map: npt.NDArray[np.integer], legend: dict[int, str]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Each cell's class at an epoch for its class factors (R, CF, peak crop, DOM ratio).
+
+    A cell whose class on this epoch's map differs from its stratum (the last
+    map's class) keeps the stratum's class unless this epoch's forest rules
+    the stratum's class out, p_e(stratum class) < :data:`CHANGE_CONFIRMED_BELOW`
+    (docs/methodology.md §6.4, eq. 6.2a). Two maps each 83–85 % right report
+    about three times as much change as there is, and a spurious change
+    multiplied a whole stock by another class's root:shoot ratio.
+
+    Parameters
+    ----------
+    cube
+        The epoch's cube: ``landcover`` codes and the gap-filled ``p_<class>``
+        probability layers.
+    strata_map
+        ``(y, x)`` class codes of the change strata.
+    legend
+        Class code → class name.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        ``(y, x)`` class codes to key the epoch's totals by, and the cells
+        whose mapped change was not confirmed (their class replaced).
+    """
+    from carbonsink.imagery.landcover import probability_layer
+
+    mapped = cube["landcover"].values.astype(np.int64)
+    strata = strata_map.astype(np.int64)
+    later = np.full(mapped.shape, np.nan)
+    for code, name in legend.items():
+        layer = probability_layer(name)
+        if layer in cube:
+            here = strata == code
+            later[here] = cube[layer].values[here]
+    changed = (mapped != strata) & np.isin(mapped, list(legend)) & np.isin(strata, list(legend))
+    # No probability (a class the forest never saw): nothing rules the stratum's class out.
+    kept = changed & ~(later < CHANGE_CONFIRMED_BELOW)
+    return np.where(kept, strata, mapped), kept
 
 
 #: Fewest held-out plots of a model in a stratum for a correction of its own.
@@ -206,17 +257,19 @@ def outside_aoa_errors(
     correct them: their error is taken as systematic within the stratum
     (docs/methodology.md eq. 6.8c),
 
-        SE_s = Σ_m Σ_{c outside, predicted by m} a_c × max(RMSE_sm, |ŷ_c − ȳ_sm| / z_0.95),
+        SE_s = Σ_m max(A_sm × RMSE_sm, |T_sm − A_sm × ȳ_sm| / z_0.95),
 
-    with RMSE_sm the held-out RMSE (spatial block CV, Mg DM/ha) of model
-    m's plots in stratum s and ȳ_sm their mean observation (at least
-    :data:`MIN_STRATUM_PLOTS` of them; else those of another model that has
-    as many there, the one with the most plots; else the largest RMSE of
-    the models over all their plots, without the second term): each cell
-    off by as much as a plot of its stratum, or — where the map departs
-    from what the stratum's plots measured — with its true value within the
-    90 % interval between the mapped value and the plots' mean; all cells
-    in one direction (an upper bound) and no correction. Only strata with
+    with A_sm (ha) and T_sm (t DM) the area and mapped total of the
+    stratum's cells outside the AOA that model m predicts, RMSE_sm the
+    held-out RMSE (spatial block CV, Mg DM/ha) of m's plots in stratum s
+    and ȳ_sm their mean observation (at least :data:`MIN_STRATUM_PLOTS` of
+    them; else those of another model that has as many there, the one with
+    the most plots; else the largest RMSE of the models over all their
+    plots, without the second term): every cell off by as much as a plot of
+    its stratum, in one direction (an upper bound), or — where the cells'
+    mapped mean departs from what the stratum's plots measured — with
+    their true total within the 90 % interval between the mapped total and
+    the plots' mean over the same area; no correction. Only strata with
     mapped biomass outside the AOA are returned.
     """
     from carbonsink.biomass.agb_map import MODEL_SOURCE_CODES
@@ -241,14 +294,13 @@ def outside_aoa_errors(
             cells = here & (predicted_by == MODEL_SOURCE_CODES[model.name])
             if not cells.any():
                 continue
-            area = area_ha[cells]
+            area = float(area_ha[cells].sum())
             plots = own[model.name].get(int(code), pooled.get(int(code)))
             if plots is not None:
                 rmse, mean = plots
-                density = np.nan_to_num(mapped[cells] / area)
-                per_ha = np.maximum(rmse, np.abs(density - mean) / _Z95)
+                total = float(np.nansum(mapped[cells]))
+                se += max(rmse * area, abs(total - mean * area) / _Z95)
             else:
-                per_ha = np.full(area.shape, fallback)
-            se += float((per_ha * area).sum())
+                se += fallback * area
         out[legend[int(code)]] = se**2
     return out
