@@ -232,11 +232,14 @@ def test_true_sink_is_inside_the_reported_90_percent_interval(
     # CH4: the configured fluxes on the area-adjusted 2025 classes, the truth the same
     # fluxes on the true areas: within the area errors (±10 %).
     assert project["non_co2_emissions"]["mean"] == pytest.approx(truth["ch4_t_co2e_yr"], rel=0.10)
-    # The tradable total: the true net carried through the same chain (the applied
-    # rule's kept fraction for vm0033, the 15 % buffer) lies in the tradable interval.
+    # The tradable total: the truth carried through the same chain lies in the tradable
+    # interval — the applied rule's kept fraction of the true net (vm0033), less the 15 %
+    # buffer on the true stock change (VM0033 eq. 93-94: NER_stock, here the removals, no
+    # baseline): 832.80 × kept − 0.15 × 899.16.
     rule = next(r for r in project["uncertainty_rules"] if r["applied"])
     assert rule["rule"] == "vm0033"
-    true_tradable = truth["net_t_co2e_yr"] * rule["adjusted"] / rule["estimate"] * (1 - 0.15)
+    kept = rule["adjusted"] / rule["estimate"]
+    true_tradable = max(truth["net_t_co2e_yr"] * kept - 0.15 * truth["removals_t_co2e_yr"], 0.0)
     low, high = ledger["claim"]["tradable_ci90_t_co2e_yr"]
     assert low <= true_tradable <= high
 
