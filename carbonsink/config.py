@@ -45,6 +45,7 @@ __all__ = [
     "SENSORS",
     "AccountingSection",
     "BiomassSection",
+    "CheckpointEntry",
     "Epoch",
     "ImageryEntry",
     "LidarEntry",
@@ -117,6 +118,20 @@ class TableEntry(FileEntry):
     layer: str | None = None
 
 
+class CheckpointEntry(TableEntry):
+    """Surveyed ground points (RTK GNSS) of an epoch to check the LiDAR DTM against.
+
+    Columns ``x``, ``y``, ``z`` (m) and an optional ``class`` (a vegetation
+    class; else the epoch's land-cover map there). ``vertical_datum`` names
+    the heights' datum, which must be the point clouds' (no geoid model is
+    applied); ``correct`` subtracts each class's mean DTM error from the
+    epoch's terrain and adds it to its heights (docs/methodology.md §8.6).
+    """
+
+    vertical_datum: Annotated[str, Field(min_length=1)]
+    correct: bool = True
+
+
 class ImageryEntry(FileEntry):
     """One image (scene) of an epoch."""
 
@@ -171,6 +186,7 @@ class Epoch(_Model):
     plots: TableEntry | None = None
     soil: TableEntry | None = None
     landcover_samples: TableEntry | None = None
+    checkpoints: CheckpointEntry | None = None
 
     @field_validator("name")
     @classmethod

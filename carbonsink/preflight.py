@@ -319,7 +319,7 @@ class _Checker:
             )
         for i, entry in enumerate(epoch.lidar, start=1):
             self.check_lidar(entry, f"{label}.lidar[{i}]")
-        for kind in ("plots", "soil", "landcover_samples"):
+        for kind in ("plots", "soil", "landcover_samples", "checkpoints"):
             table: TableEntry | None = getattr(epoch, kind)
             if table is not None:
                 self.check_table(table, kind, f"{label}.{kind}")

@@ -1,6 +1,6 @@
 """Schemas of the input tables (docs/design.md §3) and the checks that enforce them.
 
-Each table kind — ``plots``, ``soil``, ``landcover_samples`` — declares its
+Each table kind — ``plots``, ``soil``, ``landcover_samples``, ``checkpoints`` — declares its
 columns with units and valid ranges (docs/methodology.md §1.4) in :data:`TABLE_SCHEMAS`.
 :func:`check_table` returns *every* problem of a table at once, each naming
 the file, the lines and the fix; the preflight and the stages share it.
@@ -21,7 +21,7 @@ from carbonsink.errors import Problem
 
 __all__ = ["TABLE_SCHEMAS", "Column", "TableSchema", "check_table"]
 
-TableKind = Literal["plots", "soil", "landcover_samples"]
+TableKind = Literal["plots", "soil", "landcover_samples", "checkpoints"]
 
 _MAX_LINES_SHOWN = 8
 
@@ -223,6 +223,25 @@ TABLE_SCHEMAS: dict[str, TableSchema] = {
         ),
         extra_checks=(_soil_layer_checks, _soil_method_check),
     ),
+    "checkpoints": TableSchema(
+        kind="checkpoints",
+        required=(
+            _X,
+            _Y,
+            Column(
+                "z",
+                units="m",
+                low=-500.0,
+                high=9_000.0,
+                description="surveyed ground elevation (the point clouds' vertical datum)",
+            ),
+        ),
+        optional=(
+            Column("checkpoint_id", kind="text"),
+            Column("class", kind="text", description="vegetation class at the point"),
+        ),
+        unique="checkpoint_id",
+    ),
     "landcover_samples": TableSchema(
         kind="landcover_samples",
         required=(_X, _Y, Column("class", kind="text")),
@@ -301,7 +320,7 @@ def check_table(
         The table as read by :func:`carbonsink.io.tables.read_table` (index =
         1-based line numbers in the file).
     kind
-        ``"plots"``, ``"soil"`` or ``"landcover_samples"``.
+        ``"plots"``, ``"soil"``, ``"landcover_samples"`` or ``"checkpoints"``.
     path
         The file name to put in messages.
     known_classes
@@ -392,7 +411,9 @@ def check_table(
                 )
             )
 
-    class_column = {"plots": "veg_class", "landcover_samples": "class"}.get(kind)
+    class_column = {"plots": "veg_class", "landcover_samples": "class", "checkpoints": "class"}.get(
+        kind
+    )
     if known_classes is not None and class_column and class_column in frame.columns:
         labels = frame[class_column].astype("string").str.strip()
         unknown = labels.notna() & ~labels.isin(list(known_classes))

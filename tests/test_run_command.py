@@ -175,8 +175,9 @@ def test_output_folder_has_every_product(run_a: Path) -> None:
         "biomass_cv_2025_imagery.csv",
     } <= tables
     manifest = json.loads((run_a / "manifest.json").read_text(encoding="utf-8"))
-    # 19 input files of the sample survey (the preflight's list) with their sha256.
-    assert len(manifest["inputs"]) == 19
+    # 21 input files of the sample survey (the preflight's list; the two checkpoint tables
+    # included) with their sha256.
+    assert len(manifest["inputs"]) == 21
     assert all(len(item["sha256"]) == 64 for item in manifest["inputs"])
     assert manifest["seed"] == 20240830
     # Every file of the folder but the manifest itself and the stage cache is listed,
@@ -270,6 +271,55 @@ def test_pool_changes_are_near_the_truth(ledger: dict[str, Any], truth: dict[str
     assert 0.5 * true_deposit < deducted < 1.5 * true_deposit
     # Vegetation lost 29.2 t C/yr (poplar removed): the sign and order of magnitude.
     assert -80.0 < total["d_agb_t_c_yr"] + total["d_bgb_t_c_yr"] < 0.0
+
+
+def test_the_terrain_is_checked_and_its_class_bias_removed(
+    run_a: Path, ledger: dict[str, Any]
+) -> None:
+    # The sample's checkpoints: 12 RTK points per land class and epoch on the true ground
+    # (± 2 cm). Per class the DTM's cell means are compared with the true cell elevations
+    # (truth/truth_<epoch>.nc): after the correction each class's bias is within ±3 cm of
+    # the truth, and where the raw terrain was off by more than 5 cm (dense sedge, +17 cm;
+    # methodology §8.8) its RMSE is at most half the raw one. The raw terrain is the cube's
+    # plus the bias removed from each mapped class (eq. 8.8d: an exact shift).
+    import numpy as np
+    import xarray as xr
+
+    legend = {1: "water", 2: "mudflat", 3: "sedge", 4: "reed", 5: "miscanthus", 6: "poplar"}
+    for epoch in ("2020", "2025"):
+        check = ledger["lidar"][epoch]["dtm_check"]
+        assert check["status"] == "checked" and check["corrected"] is True
+        assert check["points_on_dtm"] == check["points"] == 60
+        bias = {c: v["bias_m"] for c, v in check["classes"].items() if v["corrected"]}
+        assert set(bias) == {"mudflat", "sedge", "reed", "miscanthus", "poplar"}
+        with (
+            xr.open_dataset(run_a / f"cube_{epoch}.nc") as cube,
+            xr.open_dataset(SAMPLE / "truth" / f"truth_{epoch}.nc") as truth,
+        ):
+            dtm = cube["dtm_mean"].values.astype(np.float64)
+            mapped = cube["landcover"].values
+            true_z = truth["elevation_m"].values.astype(np.float64)
+            true_class = truth["class"].values
+            land = truth["water_mask"].values == 0
+        removed = np.zeros(dtm.shape)
+        for code, name in legend.items():
+            removed[mapped == code] = bias.get(name, 0.0)
+        raw = dtm + removed
+        for code, name in legend.items():
+            cells = land & (true_class == code) & (mapped == code) & np.isfinite(dtm)
+            if name == "water" or cells.sum() < 30:
+                continue
+            error, raw_error = dtm[cells] - true_z[cells], raw[cells] - true_z[cells]
+            rmse, raw_rmse = np.sqrt(np.mean(error**2)), np.sqrt(np.mean(raw_error**2))
+            print(
+                f"{epoch} {name}: bias {raw_error.mean():+.3f} -> {error.mean():+.3f} m, "
+                f"RMSE {raw_rmse:.3f} -> {rmse:.3f} m ({cells.sum()} cells)"
+            )
+            assert abs(error.mean()) <= 0.03, (epoch, name)
+            if abs(raw_error.mean()) > 0.05:
+                assert rmse <= 0.5 * raw_rmse, (epoch, name)
+    listed = {p.name for p in (run_a / "tables").glob("dtm_checkpoints_*.csv")}
+    assert listed == {"dtm_checkpoints_2020.csv", "dtm_checkpoints_2025.csv"}
 
 
 def test_ledger_records_the_profile_chain_and_polygon(ledger: dict[str, Any]) -> None:

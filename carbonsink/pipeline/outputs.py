@@ -321,6 +321,14 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         "csv",
         "land-cover samples: training or held out, predicted class",
     ),
+    Output(
+        "table_dtm_checkpoints",
+        "tables/dtm_checkpoints_{epoch}.csv",
+        "csv",
+        "the LiDAR terrain model at each surveyed ground point: DTM − z per point and class "
+        "(docs/methodology.md §8.8)",
+        "m",
+    ),
     # ------------------------------------------------ carbonsink soil
     Output(
         "table_soc_cv",

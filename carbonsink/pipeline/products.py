@@ -126,6 +126,14 @@ def write_epoch_products(
         ),
         write_core_stocks(result.core_stocks, folder, epoch=name),
     ]
+    if result.cube.dtm_check is not None:
+        written.append(
+            write_csv(
+                result.cube.dtm_check.points,
+                folder.path("table_dtm_checkpoints", epoch=name),
+                float_format="%.4f",
+            )
+        )
     return written
 
 

@@ -276,6 +276,9 @@ def report_context(content: ReportContent) -> dict[str, Any]:
         "sink_maps": _sink_maps(content),
         "land_cover": [_land_cover(e) for e in content.epochs],
         "model_skill": [_model_skill(e) for e in content.epochs],
+        "dtm_checks": {
+            name: block.get("dtm_check") for name, block in (ledger.get("lidar") or {}).items()
+        },
         "soil": [_soil(e) for e in content.epochs],
         "stocks": stock_table(ledger),
         "chain": [] if single else chain_rows(ledger),

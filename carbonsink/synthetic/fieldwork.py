@@ -39,6 +39,15 @@
 * **Land-cover samples** (``landcover_<epoch>.csv``, EPSG:32649 x/y). Random
   points inside the boundary, stratified by true class (proportional to area,
   at least 25 per class), labelled with the true class name of their cell.
+* **Ground checkpoints** (``checkpoints_<epoch>.csv``, EPSG:32649 x/y/z). An
+  RTK GNSS rover walks every land class: :data:`CHECKPOINTS_PER_CLASS` random
+  points per class (never water) inside the boundary, each in a distinct cell
+  of that true class, labelled with the class. ``z`` is the true ground the
+  LiDAR returns come from — the epoch's elevation interpolated bilinearly at
+  ``(x, y)`` on the landscape grid, exactly as
+  :mod:`~carbonsink.synthetic.lidar` places its ground returns — plus RTK
+  noise N(0, :data:`CHECKPOINT_RTK_SD_M`²). Every draw comes from the stream
+  ``"fieldwork.checkpoints.<epoch>"``, so the other files are unchanged by them.
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 from pyproj import Transformer
+from scipy import ndimage
 
 from carbonsink.synthetic.landscape import ANALYSIS_CRS, EpochTruth, Landscape
 from carbonsink.synthetic.parameters import (
@@ -67,11 +77,15 @@ from carbonsink.units import G_M2_PER_MG_HA
 
 __all__ = [
     "ACCRETION_ERROR_SD",
+    "CHECKPOINTS_CRS",
+    "CHECKPOINTS_PER_CLASS",
+    "CHECKPOINT_RTK_SD_M",
     "CORE_LAYERS_CM",
     "OM_TO_OC_DICHROMATE",
     "PLOTS_CRS",
     "SAMPLES_CRS",
     "SOIL_CRS",
+    "checkpoints",
     "dead_matter_plot_count",
     "landcover_samples",
     "nominal_plot_counts",
@@ -91,6 +105,13 @@ CORE_LAYERS_CM: Final = ((0, 10), (10, 20), (20, 30), (30, 50), (50, 70), (70, 1
 OM_TO_OC_DICHROMATE: Final = 1.724
 #: Relative SD of the accretion measured above a marker horizon.
 ACCRETION_ERROR_SD: Final = 0.1
+#: CRS of the ground checkpoints: the analysis CRS (heights on the LiDAR's datum).
+CHECKPOINTS_CRS: Final = ANALYSIS_CRS
+#: RTK checkpoints surveyed per land class and epoch.
+CHECKPOINTS_PER_CLASS: Final = 12
+#: SD of an RTK GNSS height (m), the vertical precision of a fixed network-RTK
+#: solution; the horizontal error (≈ 1 cm, ≪ the 10 m cells) is not simulated.
+CHECKPOINT_RTK_SD_M: Final = 0.02
 
 _PLOT_SHARES: Final = {
     "mudflat": 0.10,
@@ -440,3 +461,77 @@ def landcover_samples(landscape: Landscape, epoch: EpochTruth) -> pd.DataFrame:
         )
     table = pd.concat(frames, ignore_index=True)
     return table.iloc[rng.permutation(len(table))].reset_index(drop=True)
+
+
+def _ground_z(
+    landscape: Landscape, epoch: EpochTruth, x: npt.NDArray, y: npt.NDArray
+) -> npt.NDArray[np.float64]:
+    """True ground at ``(x, y)``: the ground of the LiDAR simulator's returns.
+
+    Bilinear in the epoch's elevation on the landscape grid (cell centres at
+    half-integer offsets), as ``carbonsink.synthetic.lidar._returns`` computes it.
+    """
+    grid = landscape.landscape_grid
+    row_f = (grid.transform.f - y) / grid.resolution - 0.5
+    col_f = (x - grid.transform.c) / grid.resolution - 0.5
+    z = ndimage.map_coordinates(epoch.elevation_m, [row_f, col_f], order=1, mode="nearest")
+    return np.asarray(z, dtype=np.float64)
+
+
+def checkpoints(landscape: Landscape, epoch: EpochTruth) -> pd.DataFrame:
+    """The epoch's RTK ground checkpoints, for checking a LiDAR terrain model.
+
+    Parameters
+    ----------
+    landscape, epoch
+        The truth to sample.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``checkpoint_id, x, y, z, class``, one row per point in random order,
+        ids ``CP<epoch>-001`` … in that order. ``x, y`` in
+        :data:`CHECKPOINTS_CRS` (m, rounded to 1 mm); ``z`` (m, rounded to
+        1 mm) the true ground at the point (bilinear in the epoch's
+        elevation, the surface the synthetic LiDAR's ground returns lie on)
+        plus N(0, :data:`CHECKPOINT_RTK_SD_M`²) RTK noise; ``class`` the true
+        class of the point's cell.
+
+    Notes
+    -----
+    :data:`CHECKPOINTS_PER_CLASS` points per land class (every class but
+    water; fewer only where a class has fewer cells inside the boundary and
+    the epoch's LiDAR block), each in a distinct cell of the class whose
+    centre lies inside the boundary and the block, and the point itself
+    inside the boundary. Every draw comes from the stream
+    ``"fieldwork.checkpoints.<epoch>"``, so adding the checkpoints changes no
+    other file of the survey.
+    """
+    rng = named_stream(landscape.seed, f"fieldwork.checkpoints.{epoch.spec.name}")
+    # Surveyors check the flown block: a point off the LiDAR checks nothing.
+    inside = landscape.grid.boundary_mask(landscape.boundary)
+    inside &= landscape.grid.boundary_mask(epoch.lidar_block)
+    classes = landscape.crop(epoch.class_code)
+    xs: list[npt.NDArray[np.float64]] = []
+    ys: list[npt.NDArray[np.float64]] = []
+    names: list[str] = []
+    for c in CLASSES:
+        if c.name == "water":
+            continue
+        cells = _sample_points(landscape, inside & (classes == c.code), CHECKPOINTS_PER_CLASS, rng)
+        xs.append(cells.x)
+        ys.append(cells.y)
+        names += [c.name] * cells.x.size
+    x = np.round(np.concatenate(xs), 3)
+    y = np.round(np.concatenate(ys), 3)
+    z = _ground_z(landscape, epoch, x, y) + rng.normal(0.0, CHECKPOINT_RTK_SD_M, x.size)
+    order = rng.permutation(x.size)
+    return pd.DataFrame(
+        {
+            "checkpoint_id": [f"CP{epoch.spec.name}-{i + 1:03d}" for i in range(x.size)],
+            "x": x[order],
+            "y": y[order],
+            "z": np.round(z[order], 3),
+            "class": np.asarray(names, dtype=object)[order],
+        }
+    )

@@ -6,6 +6,8 @@ from typing import Any
 
 from carbonsink.synthetic.fieldwork import (
     ACCRETION_ERROR_SD,
+    CHECKPOINT_RTK_SD_M,
+    CHECKPOINTS_PER_CLASS,
     dead_matter_plot_count,
     nominal_plot_counts,
 )
@@ -89,6 +91,12 @@ _FILES = (
         "reference land-cover samples: `x, y, class`",
         "EPSG:32649",
     ),
+    (
+        "`checkpoints_<epoch>.csv`",
+        "RTK GNSS ground checkpoints: `checkpoint_id, x, y, z, class`; `z` the true "
+        "ground the LiDAR ground returns lie on plus RTK noise, `class` the true class",
+        "EPSG:32649",
+    ),
     ("`truth/truth_<epoch>.nc`", "true per-pixel layers on the analysis grid", "EPSG:32649"),
     ("`truth/totals.json`", "true totals inside the boundary and the true sink", "—"),
 )
@@ -168,6 +176,8 @@ def readme_text(landscape: Landscape, *, scale: Scale, totals: dict[str, Any]) -
     nominal = nominal_plot_counts(landscape.scale.n_plots)
     dead_plots = {name: dead_matter_plot_count(n) for name, n in nominal.items()}
     dead_text = ", ".join(f"{name} {n}" for name, n in dead_plots.items())
+    land_classes = [c.name for c in CLASSES if c.name != "water"]
+    checkpoint_classes = ", ".join(land_classes)
     world = totals["soil_world"]
     rate_formula = (
         f"`rate = {DEPOSITION_RATE_CM_YR:g} × exp(−(z − {DEPOSITION_ELEVATION_M:g} m)"
@@ -336,6 +346,21 @@ the {first.name} survey: true `d` × (1 + {ACCRETION_ERROR_SD:g} Z), at least 0,
 0.1 cm (one value per core, repeated on its layers). Cores are taken on land
 only. 60 % of the 2025 cores revisit 2020 sites. {landscape.scale.n_samples}
 land-cover samples per epoch, stratified by true class.
+RTK ground checkpoints per epoch
+(`checkpoints_<epoch>.csv`, x/y/z in m, {ANALYSIS_CRS}, heights on the point
+clouds' datum): a surveyor walks each land class inside the epoch's LiDAR
+block with an RTK GNSS rover, {CHECKPOINTS_PER_CLASS} points per class
+({checkpoint_classes}; none on water; fewer, or none, where the block holds
+fewer cells of a class), at random inside the boundary and the block, each in
+a distinct cell of that class.
+`class` is the **true** class of the point's cell. `z` is the true ground
+the LiDAR ground returns come from — the epoch's elevation interpolated
+bilinearly at (x, y) between the 10 m cell centres, the very surface the
+simulator puts its ground returns on (before their 3 cm noise) — plus RTK
+noise of SD {CHECKPOINT_RTK_SD_M * 100:g} cm (N(0, {CHECKPOINT_RTK_SD_M:g}²) m),
+independent per point; x, y and z are rounded to 1 mm. They let the pipeline
+measure how far its terrain model lies above the true ground under each
+vegetation class.
 
 ## Truth
 

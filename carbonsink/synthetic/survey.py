@@ -17,9 +17,11 @@ from carbonsink.config import DEFAULT_CLASSES
 from carbonsink.errors import ConfigError
 from carbonsink.io.writers import atomic_path, write_csv, write_json
 from carbonsink.synthetic.fieldwork import (
+    CHECKPOINTS_CRS,
     PLOTS_CRS,
     SAMPLES_CRS,
     SOIL_CRS,
+    checkpoints,
     landcover_samples,
     plots,
     soil_cores,
@@ -43,6 +45,8 @@ logger = logging.getLogger(__name__)
 #: The seed of the committed sample survey.
 DEFAULT_SEED: Final = 20240830
 SURVEY_NAME: Final = "Junshan wetland demonstration (synthetic)"
+#: ``vertical_datum`` of the checkpoints: their heights are the point clouds' own.
+CHECKPOINTS_VERTICAL_DATUM: Final = "the point clouds' (synthetic heights)"
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -214,7 +218,7 @@ def generate_survey(
         written.extend(summary.paths)
         lidar_points.append((epoch.spec.name, summary.point_count))
 
-    report("fieldwork", 0.0, "sampling plots, cores and land-cover points")
+    report("fieldwork", 0.0, "sampling plots, cores, land-cover points and checkpoints")
     previous_sites = None
     for epoch in landscape.epochs:
         name = epoch.spec.name
@@ -225,6 +229,7 @@ def generate_survey(
         written.append(
             write_csv(landcover_samples(landscape, epoch), root / f"landcover_{name}.csv")
         )
+        written.append(write_csv(checkpoints(landscape, epoch), root / f"checkpoints_{name}.csv"))
 
     report("truth", 0.0, "writing the truth")
     truth_paths, totals = write_truth(landscape, root / "truth")
@@ -302,6 +307,8 @@ def survey_toml(landscape: Landscape) -> str:
             f'plots = {{ path = "plots_{name}.csv", crs = "{PLOTS_CRS}" }}',
             f'soil = {{ path = "soil_{name}.csv", crs = "{SOIL_CRS}" }}',
             f'landcover_samples = {{ path = "landcover_{name}.csv", crs = "{SAMPLES_CRS}" }}',
+            f'checkpoints = {{ path = "checkpoints_{name}.csv", crs = "{CHECKPOINTS_CRS}", '
+            f'vertical_datum = "{CHECKPOINTS_VERTICAL_DATUM}" }}',
         ]
     for params in CLASSES:
         lines += [

@@ -15,6 +15,7 @@ from carbonsink.pipeline.stages.lidar import epoch_lidar
 
 if TYPE_CHECKING:
     from carbonsink.imagery.landcover import LandCover
+    from carbonsink.lidar.checkpoints import DtmCheck
     from carbonsink.lidar.merging import LidarResult
 
 __all__ = ["EpochCube", "epoch_cube"]
@@ -39,6 +40,10 @@ class EpochCube:
         ``None`` when the epoch has no LiDAR.
     imagery_features, lidar_features
         The cube variables the biomass model may use without and with LiDAR.
+    dtm_check
+        The DTM against the epoch's checkpoints (docs/methodology.md §8.8),
+        ``None`` without checkpoints or LiDAR; the metrics in the cube are the
+        corrected ones when the survey asked for the correction.
     """
 
     cube: xr.Dataset
@@ -46,6 +51,7 @@ class EpochCube:
     lidar: LidarResult | None
     imagery_features: tuple[str, ...]
     lidar_features: tuple[str, ...]
+    dtm_check: DtmCheck | None = None
 
 
 def epoch_cube(ctx: RunContext, epoch: Epoch) -> EpochCube:
@@ -85,6 +91,9 @@ def epoch_cube(ctx: RunContext, epoch: Epoch) -> EpochCube:
     step("LiDAR", 2)
     lidar = epoch_lidar(ctx, epoch)
     lidar_features: tuple[str, ...] = ()
+    dtm_check = None
+    if lidar is not None and epoch.checkpoints is not None:
+        lidar, dtm_check = checked_lidar(ctx, epoch, lidar, landcover.class_map.values)
     if lidar is not None:
         for metric in lidar.metrics.data_vars:
             layers[str(metric)] = lidar.metrics[metric]
@@ -115,4 +124,48 @@ def epoch_cube(ctx: RunContext, epoch: Epoch) -> EpochCube:
         lidar=None if lidar is None else replace(lidar, dtm=None, chm=None),
         imagery_features=imagery_features,
         lidar_features=lidar_features,
+        dtm_check=dtm_check,
     )
+
+
+def checked_lidar(
+    ctx: RunContext, epoch: Epoch, lidar: LidarResult, class_map: np.ndarray
+) -> tuple[LidarResult, DtmCheck]:
+    """The epoch's DTM against its checkpoints, and its metrics with each class's bias removed.
+
+    A checkpoint without a ``class`` takes the epoch's land-cover class at the
+    point (docs/methodology.md §8.8).
+
+    Raises
+    ------
+    InputError
+        No checkpoint lies on the epoch's DTM.
+    """
+    from carbonsink.errors import InputError
+    from carbonsink.lidar.checkpoints import check_dtm, correct_metrics, raster_of
+
+    entry = epoch.checkpoints
+    assert entry is not None and lidar.dtm is not None
+    legend = ctx.survey.vegetation.by_code()
+    points = ctx.points(entry)
+    mapped = np.full(len(points), "", dtype=object)
+    x, y = points["x"].to_numpy(), points["y"].to_numpy()
+    on_grid = ctx.grid.contains(x, y)
+    row, col = ctx.grid.index(x[on_grid], y[on_grid])
+    mapped[on_grid] = [legend.get(int(c), "") for c in class_map[row, col]]
+    given = points["class"].astype("string").str.strip() if "class" in points else None
+    points["class"] = mapped if given is None else given.fillna("").to_numpy(dtype=object)
+    points.loc[points["class"] == "", "class"] = mapped[(points["class"] == "").to_numpy()]
+    check = check_dtm(
+        raster_of(lidar.dtm), points, vertical_datum=entry.vertical_datum, correct=entry.correct
+    )
+    if not np.isfinite(check.points["error_m"]).any():
+        raise InputError(
+            f"none of the {len(points)} checkpoints lies on the epoch's LiDAR terrain model",
+            where=f"{entry.path.name} (epoch {epoch.name})",
+            fix="check the table's crs and that the points are inside the LiDAR coverage",
+        )
+    bias = check.bias()
+    if bias:
+        lidar = replace(lidar, metrics=correct_metrics(lidar.metrics, class_map, legend, bias))
+    return lidar, check

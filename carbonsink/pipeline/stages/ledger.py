@@ -14,7 +14,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -254,6 +254,18 @@ def epoch_ledger_inputs(
         },
         class_area_ha=class_area,
     )
+
+
+def dtm_check(result: EpochResults) -> dict[str, Any]:
+    """The epoch's DTM against its checkpoints, or ``unverified`` (docs/methodology.md §8.8)."""
+    check = result.cube.dtm_check
+    if check is None:
+        return {
+            "status": "unverified",
+            "why": "no checkpoints: the terrain under dense vegetation may sit 0.1-0.5 m "
+            "above the ground, and the heights as much below",
+        }
+    return check.to_dict()
 
 
 def class_changes(
@@ -598,7 +610,9 @@ def survey_ledger(
             "soc_strata": blocks.to_dict(),
             "soil_change": basis.summary,
             "lidar": {
-                r.epoch.name: dict(r.cube.lidar.water) for r in results if r.cube.lidar is not None
+                r.epoch.name: {**r.cube.lidar.water, "dtm_check": dtm_check(r)}
+                for r in results
+                if r.cube.lidar is not None
             },
             "class_changes": class_changes(ctx, results, strata_map),
         },
