@@ -289,9 +289,11 @@ def test_the_terrain_is_checked_and_its_class_bias_removed(
     for epoch in ("2020", "2025"):
         check = ledger["lidar"][epoch]["dtm_check"]
         assert check["status"] == "checked" and check["corrected"] is True
-        assert check["points_on_dtm"] == check["points"] == 60
+        table = pd.read_csv(SAMPLE / f"checkpoints_{epoch}.csv")
+        assert check["points_on_dtm"] == check["points"] == len(table)
         bias = {c: v["bias_m"] for c, v in check["classes"].items() if v["corrected"]}
-        assert set(bias) == {"mudflat", "sedge", "reed", "miscanthus", "poplar"}
+        counts = table["class"].value_counts()
+        assert set(bias) == set(counts[counts >= 5].index)
         with (
             xr.open_dataset(run_a / f"cube_{epoch}.nc") as cube,
             xr.open_dataset(SAMPLE / "truth" / f"truth_{epoch}.nc") as truth,
@@ -507,7 +509,11 @@ def renamed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert f"[vegetation.classes.{old}]" in text
         text = text.replace(f"[vegetation.classes.{old}]", f'[vegetation.classes."{new}"]')
     (survey / "survey.toml").write_text(text, encoding="utf-8")
-    for table, column in [("landcover_{}.csv", "class"), ("plots_{}.csv", "veg_class")]:
+    for table, column in [
+        ("landcover_{}.csv", "class"),
+        ("plots_{}.csv", "veg_class"),
+        ("checkpoints_{}.csv", "class"),
+    ]:
         for epoch in ("2020", "2025"):
             path = survey / table.format(epoch)
             frame = pd.read_csv(path, dtype=str, keep_default_na=False)
