@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
 
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.stages.ledger import imagery_warnings
@@ -296,28 +295,3 @@ def test_a_default_flux_in_place_of_a_measurement_is_a_warning(ctx: RunContext) 
     assert "N2O flux of class(es) reed (12.0 ha, 0.236712 mg N2O m⁻² d⁻¹)" in message
     assert "sedge" not in message and "local-voluntary" in message
     assert warnings[0].where == "N2O, epoch 2025"
-
-
-def test_a_mapped_class_change_counts_only_where_the_earlier_map_rules_the_stratum_out() -> None:
-    # Five cells, all in the reed stratum but the last (sedge). The earlier map says reed,
-    # sedge, sedge, sedge, sedge; its forest gives reed 0.9, 0.30, 0.01, NaN (never seen)
-    # and, for the sedge cell, p(sedge) 0.6. Cell 1: reed on both maps, nothing to decide.
-    # Cell 2: p(reed) 0.30 ≥ 0.05, the change is not confirmed: it keeps reed. Cell 3:
-    # p(reed) 0.01 < 0.05: the earlier map rules reed out, the change stands (sedge). Cell 4:
-    # no probability, nothing rules reed out: reed. Cell 5: the same class on both maps.
-    from carbonsink.imagery.landcover import probability_layer
-    from carbonsink.pipeline.stages.ledger_biomass import CHANGE_CONFIRMED_BELOW, ledger_classes
-
-    assert CHANGE_CONFIRMED_BELOW == 0.05
-    legend = {REED: "reed", SEDGE: "sedge"}
-    strata = np.array([[REED, REED, REED, REED, SEDGE]])
-    cube = xr.Dataset(
-        {
-            "landcover": (("y", "x"), np.array([[REED, SEDGE, SEDGE, SEDGE, SEDGE]], np.uint8)),
-            probability_layer("reed"): (("y", "x"), np.array([[0.9, 0.30, 0.01, np.nan, 0.4]])),
-            probability_layer("sedge"): (("y", "x"), np.array([[0.1, 0.70, 0.99, np.nan, 0.6]])),
-        }
-    )
-    classes, kept = ledger_classes(cube, strata, legend)
-    assert classes.tolist() == [[REED, REED, SEDGE, REED, SEDGE]]
-    assert kept.tolist() == [[False, True, False, True, False]]

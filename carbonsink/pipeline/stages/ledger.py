@@ -28,12 +28,7 @@ from carbonsink.io.writers import write_csv, write_json
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.outputs import OutputFolder
 from carbonsink.pipeline.stages.epoch import EpochResults
-from carbonsink.pipeline.stages.ledger_biomass import (
-    CHANGE_CONFIRMED_BELOW,
-    ledger_classes,
-    outside_aoa_errors,
-    residual_corrections,
-)
+from carbonsink.pipeline.stages.ledger_biomass import outside_aoa_errors, residual_corrections
 from carbonsink.pipeline.stages.ledger_soil import soc_quantities
 from carbonsink.pipeline.stages.logged import LoggedLine, logged_warnings
 from carbonsink.pipeline.stages.soil import soc_column
@@ -215,8 +210,7 @@ def epoch_ledger_inputs(
     cube = result.cube.cube
     area = cube["cell_area_ha"].values.astype(np.float64)
     inside = cube["inside_boundary"].values.astype(bool)
-    classes, _ = ledger_classes(cube, strata_map, legend)
-    keys = strata_map.astype(np.int64) * _KEY_BASE + classes
+    keys = strata_map.astype(np.int64) * _KEY_BASE + cube["landcover"].values.astype(np.int64)
     agb = _keyed_totals(
         ctx,
         result,
@@ -266,29 +260,6 @@ def dtm_check(result: EpochResults) -> dict[str, Any]:
             "above the ground, and the heights as much below",
         }
     return check.to_dict()
-
-
-def class_changes(
-    ctx: RunContext, results: Sequence[EpochResults], strata_map: npt.NDArray[np.integer]
-) -> dict[str, dict[str, float]]:
-    """Per earlier epoch: the area its map puts in another class than the strata, and how much
-    of it keeps the stratum's class for its factors (:func:`~.ledger_biomass.ledger_classes`).
-    """
-    legend = ctx.survey.vegetation.by_code()
-    out: dict[str, dict[str, float]] = {}
-    for result in results[:-1]:
-        cube = result.cube.cube
-        area = cube["cell_area_ha"].values.astype(np.float64)
-        inside = cube["inside_boundary"].values.astype(bool)
-        classes, kept = ledger_classes(cube, strata_map, legend)
-        changed = inside & (cube["landcover"].values.astype(np.int64) != strata_map)
-        changed &= np.isin(strata_map, list(legend)) & np.isin(classes, list(legend))
-        out[result.epoch.name] = {
-            "mapped_change_ha": float(area[changed].sum()),
-            "unconfirmed_ha": float(area[inside & kept].sum()),
-            "confirmed_below_p": CHANGE_CONFIRMED_BELOW,
-        }
-    return out
 
 
 def imagery_warnings(results: Sequence[EpochResults]) -> list[LedgerWarning]:
@@ -614,7 +585,6 @@ def survey_ledger(
                 for r in results
                 if r.cube.lidar is not None
             },
-            "class_changes": class_changes(ctx, results, strata_map),
         },
     )
     if ledger.single_epoch:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import xarray as xr
 
 from carbonsink.errors import InputError, ModelError
 from carbonsink.pipeline.context import RunContext
@@ -24,63 +23,13 @@ if TYPE_CHECKING:
     from carbonsink.biomass.agb_map import FittedBiomassModel
 
 __all__ = [
-    "CHANGE_CONFIRMED_BELOW",
     "MIN_CORRECTION_PLOTS",
     "MIN_STRATUM_PLOTS",
-    "ledger_classes",
     "outside_aoa_errors",
     "residual_corrections",
 ]
 
 logger = logging.getLogger(__name__)
-
-
-#: An earlier map's probability of the stratum's class below which a mapped change is confirmed.
-CHANGE_CONFIRMED_BELOW = 0.05
-
-
-def ledger_classes(
-    cube: xr.Dataset, strata_map: npt.NDArray[np.integer], legend: dict[int, str]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """Each cell's class at an epoch for its class factors (R, CF, peak crop, DOM ratio).
-
-    A cell whose class on this epoch's map differs from its stratum (the last
-    map's class) keeps the stratum's class unless this epoch's forest rules
-    the stratum's class out, p_e(stratum class) < :data:`CHANGE_CONFIRMED_BELOW`
-    (docs/methodology.md §6.4, eq. 6.2a). Two maps each 83–85 % right report
-    about three times as much change as there is, and a spurious change
-    multiplied a whole stock by another class's root:shoot ratio.
-
-    Parameters
-    ----------
-    cube
-        The epoch's cube: ``landcover`` codes and the gap-filled ``p_<class>``
-        probability layers.
-    strata_map
-        ``(y, x)`` class codes of the change strata.
-    legend
-        Class code → class name.
-
-    Returns
-    -------
-    (ndarray, ndarray)
-        ``(y, x)`` class codes to key the epoch's totals by, and the cells
-        whose mapped change was not confirmed (their class replaced).
-    """
-    from carbonsink.imagery.landcover import probability_layer
-
-    mapped = cube["landcover"].values.astype(np.int64)
-    strata = strata_map.astype(np.int64)
-    later = np.full(mapped.shape, np.nan)
-    for code, name in legend.items():
-        layer = probability_layer(name)
-        if layer in cube:
-            here = strata == code
-            later[here] = cube[layer].values[here]
-    changed = (mapped != strata) & np.isin(mapped, list(legend)) & np.isin(strata, list(legend))
-    # No probability (a class the forest never saw): nothing rules the stratum's class out.
-    kept = changed & ~(later < CHANGE_CONFIRMED_BELOW)
-    return np.where(kept, strata, mapped), kept
 
 
 #: Fewest held-out plots of a model in a stratum for a correction of its own.
