@@ -125,7 +125,7 @@ class CheckpointEntry(TableEntry):
     class; else the epoch's land-cover map there). ``vertical_datum`` names
     the heights' datum, which must be the point clouds' (no geoid model is
     applied); ``correct`` subtracts each class's mean DTM error from the
-    epoch's terrain and adds it to its heights (docs/methodology.md §8.6).
+    epoch's terrain and adds it to its heights (docs/methodology.md §8.8).
     """
 
     vertical_datum: Annotated[str, Field(min_length=1)]
@@ -205,6 +205,15 @@ class Epoch(_Model):
                 f"the LiDAR entries have different crs or ground settings ({listed}); one run "
                 "of the LiDAR chain takes one of each: give every LiDAR entry of the epoch the "
                 "same crs and ground (or merge them)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _checkpoints_need_lidar(self) -> Epoch:
+        if self.checkpoints is not None and not self.lidar:
+            raise ValueError(
+                "checkpoints check the epoch's LiDAR terrain, but the epoch has no lidar "
+                "entry: add the epoch's point clouds (lidar = [...]) or remove checkpoints"
             )
         return self
 

@@ -118,12 +118,30 @@ def test_lidar_metrics_command_writes_products(
             str(out),
             "--workers",
             "2",
+            "--checkpoints",
+            str(sample_survey.parent / "checkpoints_2025.csv"),
+            "--checkpoints-crs",
+            "EPSG:32649",
+            "--vertical-datum",
+            "the point clouds'",
         ],
         capsys,
     )
     assert code == 0, text
     for name in ("lidar_metrics.nc", "lidar_tiles_qa.csv", "dtm.tif", "chm.tif"):
         assert (out / name).is_file()
+    # The sample's 48 checkpoints of 2025 (12 per class in the flight block, no poplar
+    # there), each with the DTM there and DTM − z; the raw DTM sits 0.16-0.17 m above the
+    # true ground under sedge and within 0.04 m under the others (methodology §8.8).
+    import pandas as pd
+
+    check = pd.read_csv(out / "dtm_checkpoints.csv")
+    assert len(check) == 48 and check["error_m"].notna().all()
+    np.testing.assert_allclose(check["error_m"], check["dtm_m"] - check["z"], atol=2e-4)
+    bias = check.groupby("class")["error_m"].mean()
+    assert 0.10 < bias["sedge"] < 0.25
+    assert (bias.drop("sedge").abs() < 0.06).all()
+    assert "sedge: n 12" in text
     with xr.open_dataset(out / "lidar_metrics.nc") as cube:
         assert cube["h_p95"].attrs["units"] == "m"
         assert cube["return_density"].attrs["units"] == "m-2"
@@ -135,6 +153,11 @@ def test_lidar_commands_need_a_grid(tmp_path: Path, capsys: pytest.CaptureFixtur
     code, text = run_main(["lidar", "metrics", "a.laz", "-o", str(tmp_path)], capsys)
     assert code == 2
     assert "--survey" in text and "Traceback" not in text
+    # Checkpoints without their vertical datum are refused before any work.
+    code, text = run_main(
+        ["lidar", "metrics", "a.laz", "-o", str(tmp_path), "--checkpoints", "cp.csv"], capsys
+    )
+    assert code == 2 and "--vertical-datum" in text and "Traceback" not in text
 
 
 def test_lidar_chm_suggests_a_metre_crs_for_feet(

@@ -168,6 +168,26 @@ def test_lidar_entries_of_an_epoch_share_crs_and_ground(tmp_path: Path) -> None:
     assert problem.where == "epochs[1]"
 
 
+def test_checkpoints_need_the_epochs_lidar_and_a_vertical_datum(tmp_path: Path) -> None:
+    # Checkpoints check the LiDAR terrain: without point clouds there is nothing to check.
+    entry = 'checkpoints = { path = "cp.csv", crs = "EPSG:32649", vertical_datum = "EGM2008" }\n'
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, MINIMAL + entry))
+    problem = info.value.problems[0]
+    assert "no lidar entry" in problem.message and problem.where == "epochs[1]"
+    # With LiDAR the entry loads; the datum is required (no geoid model is applied).
+    lidar = 'lidar = [{ path = "a.laz", crs = "EPSG:4547" }]\n'
+    survey = load_survey(write(tmp_path, MINIMAL + lidar + entry))
+    checkpoints = survey.epochs[0].checkpoints
+    assert checkpoints is not None and checkpoints.vertical_datum == "EGM2008"
+    assert checkpoints.correct is True
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(
+            write(tmp_path, MINIMAL + lidar + entry.replace(', vertical_datum = "EGM2008"', ""))
+        )
+    assert "vertical_datum" in str(info.value.problems[0].where) + info.value.problems[0].message
+
+
 @pytest.mark.parametrize(
     ("old", "new", "what"),
     [

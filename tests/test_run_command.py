@@ -285,7 +285,9 @@ def test_the_terrain_is_checked_and_its_class_bias_removed(
     import numpy as np
     import xarray as xr
 
-    legend = {1: "water", 2: "mudflat", 3: "sedge", 4: "reed", 5: "miscanthus", 6: "poplar"}
+    from carbonsink.config import load_survey
+
+    legend = load_survey(SURVEY).vegetation.by_code()
     for epoch in ("2020", "2025"):
         check = ledger["lidar"][epoch]["dtm_check"]
         assert check["status"] == "checked" and check["corrected"] is True

@@ -14,7 +14,10 @@ from carbonsink.cli._console import print_written, progress_bar, stdout
 from carbonsink.grid import Grid
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from carbonsink.lidar.merging import LidarResult
+    from carbonsink.pipeline.outputs import OutputFolder
 
 __all__ = ["lidar_app"]
 
@@ -105,16 +108,41 @@ def lidar_metrics(
     file_crs: Annotated[str | None, _FILE_CRS] = None,
     ground: Annotated[GroundMode, _GROUND] = GroundMode.classify,
     workers: Annotated[int | None, _WORKERS] = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="RTK ground points (x, y, z; optional class) to check the DTM against."),
+    ] = None,
+    checkpoints_crs: Annotated[
+        str | None, typer.Option(help="CRS of the checkpoint table (required for CSV).")
+    ] = None,
+    vertical_datum: Annotated[
+        str | None,
+        typer.Option(help="Datum of the checkpoints' z: must be the clouds' (required with them)."),
+    ] = None,
 ) -> None:
     """Area-based metrics on the analysis grid, plus DTM, CHM and per-tile QA.
 
-    Writes OUT/lidar_metrics.nc, OUT/dtm.tif, OUT/chm.tif and OUT/lidar_tiles_qa.csv.
+    Writes OUT/lidar_metrics.nc, OUT/dtm.tif, OUT/chm.tif and OUT/lidar_tiles_qa.csv;
+    with --checkpoints also OUT/dtm_checkpoints.csv (the DTM's error at each point)
+    and prints the error per class (docs/methodology.md §8.8).
     """
+    from carbonsink.lidar.checkpoints import read_checkpoints
     from carbonsink.pipeline.outputs import OutputFolder
     from carbonsink.pipeline.stages.lidar import write_lidar_products
 
+    if checkpoints is not None and not vertical_datum:
+        raise typer.BadParameter(
+            "state the checkpoints' vertical datum (it must be the point clouds'; no geoid "
+            'model is applied), e.g. --vertical-datum "EGM2008"',
+            param_hint="--vertical-datum",
+        )
     folder = OutputFolder(out)
     grid = _lidar_grid(files, survey, crs, resolution, file_crs)
+    points = (
+        None
+        if checkpoints is None
+        else read_checkpoints(checkpoints, target_crs=grid.crs, crs=checkpoints_crs)
+    )
     result = _run_lidar(
         files,
         grid,
@@ -126,12 +154,44 @@ def lidar_metrics(
     )
     written = write_lidar_products(result, folder)
     qa = result.qa
-    points = int(qa["points"].sum()) if len(qa) else 0
+    returns = int(qa["points"].sum()) if len(qa) else 0
     stdout.print(
-        f"[green]done[/green]: {len(qa)} tile(s), {points:,} points (halos included); "
+        f"[green]done[/green]: {len(qa)} tile(s), {returns:,} points (halos included); "
         f"grid {grid.height} x {grid.width} cells of {grid.resolution:g} m"
     )
+    if points is None:
+        stdout.print("DTM unverified: give --checkpoints (RTK ground points) to measure its error")
+    else:
+        written.append(_check_written_dtm(points, folder, vertical_datum or ""))
     print_written(written)
+
+
+def _check_written_dtm(points: pd.DataFrame, folder: OutputFolder, datum: str) -> Path:
+    """The written DTM against the checkpoints: print the error per class, write the points."""
+    import numpy as np
+    import rioxarray  # noqa: F401  (registers .rio)
+    import xarray as xr
+
+    from carbonsink.io.writers import write_csv
+    from carbonsink.lidar.checkpoints import check_dtm, raster_of
+
+    if "class" not in points:
+        points = points.assign(**{"class": "all"})
+    points["class"] = points["class"].astype("string").fillna("all").str.strip()
+    with xr.open_dataarray(folder.path("dtm"), engine="rasterio") as dtm:
+        surface = dtm.squeeze("band", drop=True).load()
+    surface = surface.where(surface != surface.rio.nodata) if surface.rio.nodata else surface
+    check = check_dtm(raster_of(surface), points, vertical_datum=datum, correct=False)
+    stdout.print(f"DTM against {len(points)} checkpoints ({escape(datum)}), DTM − z in m:")
+    for name, row in check.classes.iterrows():
+        stdout.print(
+            f"  {escape(str(name))}: n {int(row['n'])}, bias {row['bias_m']:+.3f}, "
+            f"RMSE {row['rmse_m']:.3f}"
+        )
+    off = int((~np.isfinite(check.points["error_m"])).sum())
+    if off:
+        stdout.print(f"  {off} checkpoint(s) off the DTM (no terrain there)")
+    return write_csv(check.points, folder.path("lidar_dtm_checkpoints"), float_format="%.4f")
 
 
 @lidar_app.command("chm")

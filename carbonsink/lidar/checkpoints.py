@@ -21,7 +21,8 @@ are not recomputed, see §8.8).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -30,6 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 import xarray as xr
 
+from carbonsink.errors import InputTableError
 from carbonsink.lidar.surfaces import Raster
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "correct_metrics",
     "height_metrics",
     "raster_of",
+    "read_checkpoints",
 ]
 
 #: Fewest checkpoints of a class for its bias to be estimated and removed.
@@ -88,7 +91,8 @@ class DtmCheck:
             "vertical_datum": self.vertical_datum,
             "points": len(self.points),
             "points_on_dtm": on_dtm,
-            "corrected": self.correct,
+            "correction_asked": self.correct,
+            "corrected": bool(self.bias()),
             "min_class_points": MIN_CLASS_POINTS,
             "classes": {
                 str(name): {
@@ -110,11 +114,83 @@ def _finite(value: Any) -> float | None:
     return number if np.isfinite(number) else None
 
 
+def read_checkpoints(
+    path: str | os.PathLike[str],
+    *,
+    target_crs: Any,
+    crs: Any = None,
+    layer: str | None = None,
+    known_classes: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """A checkpoint table checked against its schema, with ``x``/``y`` in ``target_crs``.
+
+    Parameters
+    ----------
+    path
+        CSV or GeoPackage with ``x``, ``y`` (or ``lon``, ``lat``), ``z`` (m)
+        and optionally ``class`` and ``checkpoint_id``.
+    target_crs
+        The CRS of the returned ``x``/``y`` (the DTM's).
+    crs
+        The table's CRS (required for CSV).
+    layer
+        The layer of a multi-layer GeoPackage.
+    known_classes
+        The survey's class names; a ``class`` outside them is a problem.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The file's columns with ``x``/``y`` replaced by ``target_crs``
+        coordinates; index ``line`` (the file's line numbers).
+
+    Raises
+    ------
+    InputTableError
+        Every schema problem, each naming the file and its lines.
+    InputNotFoundError, InputError, CRSError
+        As :func:`carbonsink.io.tables.read_table` and
+        :func:`~carbonsink.io.tables.table_points`.
+    """
+    from pathlib import Path
+
+    from carbonsink.io.tables import read_table, table_crs, table_points
+    from carbonsink.schemas import TABLE_SCHEMAS, check_table
+
+    file = Path(path)
+    frame = read_table(file, layer=layer, text_columns=TABLE_SCHEMAS["checkpoints"].text_columns())
+    problems = [
+        p
+        for p in check_table(frame, "checkpoints", path=file.name, known_classes=known_classes)
+        if p.severity == "error"
+    ]
+    if problems:
+        raise InputTableError(problems, what="checkpoint table")
+    source = table_crs(file, crs=crs, layer=layer)
+    x, y = table_points(frame, crs=source, target_crs=target_crs, path=file)
+    out = frame.drop(columns=["lon", "lat"], errors="ignore").copy()
+    out["x"], out["y"] = x, y
+    out["z"] = pd.to_numeric(out["z"])
+    return out
+
+
 def raster_of(surface: xr.DataArray) -> Raster:
-    """A north-up ``(y, x)`` DataArray of cell centres as a :class:`Raster`."""
+    """A ``(y, x)`` DataArray of cell centres as a north-up :class:`Raster` (flipped if need be).
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 cells along an axis.
+    """
+    if surface.sizes["x"] < 2 or surface.sizes["y"] < 2:
+        raise ValueError("a DTM of fewer than 2 × 2 cells has no cell size to read")
+    if surface["y"].values[0] < surface["y"].values[-1]:
+        surface = surface.isel(y=slice(None, None, -1))
+    if surface["x"].values[0] > surface["x"].values[-1]:
+        surface = surface.isel(x=slice(None, None, -1))
     x = surface["x"].to_numpy()
     y = surface["y"].to_numpy()
-    cell = float(abs(x[1] - x[0])) if x.size > 1 else float(abs(y[0] - y[1]))
+    cell = float(x[1] - x[0])
     return Raster(
         values=np.asarray(surface.values, dtype=np.float64),
         x0=float(x[0]) - cell / 2,
@@ -137,9 +213,10 @@ def check_dtm(
     dtm
         The epoch's terrain model (m; NaN where it has no value).
     points
-        ``x``, ``y`` (the DTM's CRS, m), ``z`` (m, the point clouds' datum),
-        ``class`` (vegetation class at the point) and optionally
-        ``checkpoint_id``.
+        ``x``, ``y`` (the DTM's CRS, m), ``z`` (m, the point clouds' datum)
+        and optionally ``class`` (vegetation class at the point; without one
+        a point counts in class ``all``) and ``checkpoint_id`` (else ``line
+        <index>``, the index being the file's line numbers).
     vertical_datum
         The datum the survey states for ``z`` (recorded).
     correct
@@ -149,8 +226,8 @@ def check_dtm(
     Returns
     -------
     DtmCheck
-        Points outside the DTM (or on its gaps) keep NaN errors and count in
-        no class.
+        Points outside the DTM, or with a DTM gap among the four cells
+        around them, keep NaN errors and count in no class.
     """
     x = points["x"].to_numpy(dtype=np.float64)
     y = points["y"].to_numpy(dtype=np.float64)
@@ -165,7 +242,12 @@ def check_dtm(
     ids = (
         points["checkpoint_id"].astype(str).to_numpy()
         if "checkpoint_id" in points
-        else np.array([f"line {i}" for i in points.index])
+        else np.array([f"line {i}" for i in points.index])  # the file's line numbers
+    )
+    labels = (
+        points["class"].astype("string").fillna("all").to_numpy(dtype=object)
+        if "class" in points
+        else np.full(len(points), "all", dtype=object)
     )
     table = pd.DataFrame(
         {
@@ -173,7 +255,7 @@ def check_dtm(
             "x": x,
             "y": y,
             "z": z,
-            "class": points["class"].astype(str).to_numpy(),
+            "class": labels,
             "dtm_m": at,
             "error_m": at - z,
         }
@@ -243,10 +325,15 @@ def correct_metrics(
         if name in bias:
             offset[class_map == code] = bias[name]
     out = metrics.copy()
-    for name in height_metrics([str(n) for n in metrics.data_vars]):
+    shifted = height_metrics([str(n) for n in metrics.data_vars])
+    for name in shifted:
         out[name] = metrics[name] + offset.astype(metrics[name].dtype)
     if "dtm_mean" in metrics:
         out["dtm_mean"] = metrics["dtm_mean"] - offset.astype(metrics["dtm_mean"].dtype)
+        shifted.append("dtm_mean")
+    note = "; ".join(f"{name} {value:+.3f} m" for name, value in sorted(bias.items()))
     for var in metrics.data_vars:
         out[var].attrs = dict(metrics[var].attrs)
+        if var in shifted:
+            out[var].attrs["dtm_bias_removed"] = f"{note} (docs/methodology.md eq. 8.8d)"
     return out

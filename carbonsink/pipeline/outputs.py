@@ -268,6 +268,13 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
     # ------------------------------------------------ carbonsink lidar
     Output("lidar_metrics", "lidar_metrics.nc", "netcdf", "area-based LiDAR metrics on the grid"),
     Output("lidar_qa", "lidar_tiles_qa.csv", "csv", "per-tile QA of the LiDAR chain"),
+    Output(
+        "lidar_dtm_checkpoints",
+        "dtm_checkpoints.csv",
+        "csv",
+        "the DTM at each surveyed ground point: DTM − z (docs/methodology.md §8.8)",
+        "m",
+    ),
     Output("dtm", "dtm.tif", "cog", "digital terrain model", "m", Style("terrain")),
     Output("chm", "chm.tif", "cog", "canopy height model", "m", Style("viridis")),
     # ------------------------------------------------ carbonsink imagery

@@ -70,14 +70,36 @@ def test_the_dtm_error_per_point_and_per_class() -> None:
 
 
 def test_a_dataarray_dtm_is_read_at_its_cell_centres() -> None:
-    plane = _plane()
-    x = plane.x0 + 0.5 + np.arange(30.0)
-    y = plane.y1 - 0.5 - np.arange(20.0)
-    surface = xr.DataArray(plane.values, coords={"y": y, "x": x}, dims=("y", "x"))
-    again = raster_of(surface)
-    assert (again.x0, again.y1, again.cell) == (500.0, 1000.0, 1.0)
-    # Half-way between the centres of columns 3 and 4: 10 + 0.1 × 3.5 = 10.35.
-    assert again.sample(np.array([504.0]), np.array([990.5]))[0] == pytest.approx(10.35)
+    # A plane rising 0.1 m per column eastwards and 0.01 m per row southwards.
+    values = 10.0 + 0.1 * np.arange(30.0)[None, :] + 0.01 * np.arange(20.0)[:, None]
+    x = 500.5 + np.arange(30.0)
+    y = 999.5 - np.arange(20.0)
+    north_up = xr.DataArray(values, coords={"y": y, "x": x}, dims=("y", "x"))
+    # The same surface stored south-up (y ascending) must read the same.
+    south_up = north_up.isel(y=slice(None, None, -1))
+    for surface in (north_up, south_up):
+        again = raster_of(surface)
+        assert (again.x0, again.y1, again.cell) == (500.0, 1000.0, 1.0)
+        # Half-way between the centres of columns 3 and 4, on the centre of row 9 (y 990.5):
+        # 10 + 0.1 × 3.5 + 0.01 × 9 = 10.44.
+        assert again.sample(np.array([504.0]), np.array([990.5]))[0] == pytest.approx(10.44)
+    with pytest.raises(ValueError, match="2 × 2"):
+        raster_of(north_up.isel(y=[0]))
+
+
+def test_points_without_a_class_count_together_and_too_few_are_not_corrected() -> None:
+    # No class column: the nine points on the DTM form one group "all" (bias the mean of the
+    # nine errors, (3 × 0.22 + 3 × 0.18 + 3 × 0.05) / 9 = 0.15), corrected (9 ≥ 5).
+    points = _points().drop(columns=["class"])
+    check = check_dtm(_plane(), points, vertical_datum="EGM2008")
+    assert list(check.classes.index) == ["all"]
+    assert check.classes.loc["all", "bias_m"] == pytest.approx(0.15)
+    assert check.to_dict()["corrected"] is True
+    # Only the three reed points: checked, nothing corrected although it was asked.
+    reed = check_dtm(_plane(), _points().iloc[6:9], vertical_datum="EGM2008", correct=True)
+    summary = reed.to_dict()
+    assert summary["correction_asked"] is True and summary["corrected"] is False
+    assert reed.bias() == {}
 
 
 def test_the_correction_shifts_heights_and_terrain_by_each_class_bias() -> None:
@@ -108,4 +130,46 @@ def test_the_correction_shifts_heights_and_terrain_by_each_class_bias() -> None:
     np.testing.assert_allclose(out["dtm_mean"].values, [[20.8, 22.0], [22.8, np.nan]], rtol=1e-6)
     for name in ("h_sd", "cover_2m"):
         np.testing.assert_array_equal(out[name].values, metrics[name].values)
-    assert out["h_p95"].attrs == {"units": "m"} and out["h_p95"].dtype == np.float32
+    assert out["h_p95"].dtype == np.float32 and out["h_p95"].attrs["units"] == "m"
+    # The shifted layers say by how much; the others are as they were.
+    for name in ("h_p95", "h_max", "dtm_mean"):
+        assert out[name].attrs["dtm_bias_removed"].startswith("sedge +0.200 m"), name
+    assert out["h_sd"].attrs == {"units": "m"} and out["cover_2m"].attrs == {"units": "1"}
+
+
+def test_a_checkpoint_table_with_problems_names_every_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from carbonsink.errors import InputTableError
+    from carbonsink.lidar.checkpoints import read_checkpoints
+
+    path = tmp_path / "cp.csv"
+    path.write_text(
+        "checkpoint_id,x,y,z,class\n"
+        "a,700100,3254100,25.10,sedge\n"
+        "b,700110,3254100,,sedge\n"
+        "c,700120,3254100,25.30,sedg\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputTableError) as info:
+        read_checkpoints(
+            path, target_crs="EPSG:32649", crs="EPSG:32649", known_classes=["sedge", "reed"]
+        )
+    text = str(info.value)
+    # Line 3 (the header is line 1) has no z; line 4 names a class the survey lacks.
+    assert "cp.csv" in text and "line 3" in text and "line 4" in text
+    assert 'did you mean "sedge"' in text
+
+
+def test_checkpoints_in_lon_lat_come_back_in_the_dtm_crs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pyproj import Transformer
+
+    from carbonsink.lidar.checkpoints import read_checkpoints
+
+    path = tmp_path / "cp.csv"
+    path.write_text("lon,lat,z\n113.07,29.41,25.0\n113.08,29.42,26.5\n", encoding="utf-8")
+    out = read_checkpoints(path, target_crs="EPSG:32649", crs="EPSG:4326")
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:32649", always_xy=True).transform(
+        [113.07, 113.08], [29.41, 29.42]
+    )
+    np.testing.assert_allclose(out["x"], x, atol=1e-6)
+    np.testing.assert_allclose(out["y"], y, atol=1e-6)
+    assert out["z"].tolist() == [25.0, 26.5] and "lon" not in out

@@ -80,3 +80,31 @@ def test_ch4_sensitivity_table_when_the_ledger_has_one(content: ReportContent) -
     assert 'id="ch4-sensitivity"' in page
     assert "at 10.0 × the configured fluxes" in page
     assert 'id="ch4-sensitivity"' not in render_report(content)
+
+
+def test_the_terrain_check_is_shown_or_said_to_be_unverified(content: ReportContent) -> None:
+    # 2020: six sedge checkpoints, the DTM 0.20 m above them (± 0.02), corrected; 2025: no
+    # checkpoints. The table gives n, the bias, its SE, the RMSE before and after.
+    import numpy as np
+    import pandas as pd
+
+    from carbonsink.lidar.checkpoints import check_dtm
+    from carbonsink.lidar.surfaces import Raster
+
+    dtm = Raster(values=np.full((10, 10), 5.0), x0=0.0, y1=10.0, cell=1.0)
+    error = np.array([0.22, 0.18, 0.22, 0.18, 0.22, 0.18])
+    points = pd.DataFrame(
+        {"x": np.arange(6.0) + 2, "y": np.full(6, 5.0), "z": 5.0 - error, "class": "sedge"}
+    )
+    check = check_dtm(dtm, points, vertical_datum="EGM2008").to_dict()
+    unverified = {"status": "unverified", "why": "no checkpoints"}
+    ledger = {
+        **content.ledger,
+        "lidar": {"2020": {"dtm_check": check}, "2025": {"dtm_check": unverified}},
+    }
+    text = read_page(render_report(dataclasses.replace(content, ledger=ledger))).all_text()
+    assert "LiDAR terrain against 6 surveyed ground points (EGM2008)" in text
+    # bias 0.200, SE √(6 × 0.02² / 5) / √6 = 0.009, RMSE 0.201 → 0.020 after.
+    assert "0.200" in text and "0.009" in text and "0.201" in text and "0.020" in text
+    assert "has its mean error removed" in text
+    assert "Terrain unverified:" in text and "no checkpoints" in text

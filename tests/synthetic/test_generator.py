@@ -494,3 +494,13 @@ def test_small_survey_fits_in_25_mb(survey: SurveySummary, root: Path) -> None:
     laz = sum(p.stat().st_size for p in root.rglob("*.laz"))
     assert laz <= 18 * 1024 * 1024  # most of the budget, the rest is imagery and truth
     assert dict(survey.lidar_points)["2020"] > 1_000_000
+
+
+def test_the_committed_sample_is_what_the_generator_writes(root: Path) -> None:
+    # sample_data/junshan is `carbonsink sample-data` at the sample's seed and the small
+    # scale: every file, README and survey.toml included, must be byte-identical to a fresh
+    # generation, so that a change of the generator cannot leave the sample stale.
+    from tests.conftest import PROJECT_ROOT
+    from tests.synthetic.conftest import digests
+
+    assert digests(root) == digests(PROJECT_ROOT / "sample_data" / "junshan")

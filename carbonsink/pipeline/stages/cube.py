@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
+import pandas as pd
 import xarray as xr
 
 from carbonsink.config import Epoch
@@ -129,39 +131,76 @@ def epoch_cube(ctx: RunContext, epoch: Epoch) -> EpochCube:
 
 
 def checked_lidar(
-    ctx: RunContext, epoch: Epoch, lidar: LidarResult, class_map: np.ndarray
+    ctx: RunContext, epoch: Epoch, lidar: LidarResult, class_map: npt.NDArray[np.integer]
 ) -> tuple[LidarResult, DtmCheck]:
     """The epoch's DTM against its checkpoints, and its metrics with each class's bias removed.
 
-    A checkpoint without a ``class`` takes the epoch's land-cover class at the
+    Checkpoints outside the survey boundary are left out (as the preflight
+    warns); one without a ``class`` takes the epoch's land-cover class at the
     point (docs/methodology.md §8.8).
+
+    Parameters
+    ----------
+    ctx
+        The run (grid, boundary mask, legend, survey CRS).
+    epoch
+        The epoch; its ``checkpoints`` entry is read.
+    lidar
+        The epoch's LiDAR result with its DTM in memory.
+    class_map
+        ``(y, x)`` class codes of the epoch's land-cover map.
+
+    Returns
+    -------
+    (LidarResult, DtmCheck)
+        The result with corrected metrics (as they were when the survey asks
+        for the check only, or no class has enough points), and the check.
 
     Raises
     ------
+    InputTableError
+        The checkpoint table breaks its schema (every line named).
     InputError
-        No checkpoint lies on the epoch's DTM.
+        No checkpoint inside the boundary lies on the epoch's DTM.
     """
     from carbonsink.errors import InputError
-    from carbonsink.lidar.checkpoints import check_dtm, correct_metrics, raster_of
+    from carbonsink.lidar.checkpoints import (
+        check_dtm,
+        correct_metrics,
+        raster_of,
+        read_checkpoints,
+    )
 
     entry = epoch.checkpoints
-    assert entry is not None and lidar.dtm is not None
+    assert entry is not None and lidar.dtm is not None  # epoch_lidar keeps its DTM in memory
     legend = ctx.survey.vegetation.by_code()
-    points = ctx.points(entry)
-    mapped = np.full(len(points), "", dtype=object)
+    points = read_checkpoints(
+        entry.path,
+        target_crs=ctx.survey.crs,
+        crs=entry.crs,
+        layer=entry.layer,
+        known_classes=list(legend.values()),
+    )
     x, y = points["x"].to_numpy(), points["y"].to_numpy()
-    on_grid = ctx.grid.contains(x, y)
-    row, col = ctx.grid.index(x[on_grid], y[on_grid])
-    mapped[on_grid] = [legend.get(int(c), "") for c in class_map[row, col]]
-    given = points["class"].astype("string").str.strip() if "class" in points else None
-    points["class"] = mapped if given is None else given.fillna("").to_numpy(dtype=object)
-    points.loc[points["class"] == "", "class"] = mapped[(points["class"] == "").to_numpy()]
+    inside = ctx.grid.contains(x, y)
+    row, col = ctx.grid.index(x[inside], y[inside])
+    inside[inside] = ctx.inside.values.astype(bool)[row, col]
+    points = points[inside].copy()
+    row, col = ctx.grid.index(points["x"].to_numpy(), points["y"].to_numpy())
+    mapped = np.array([legend.get(int(c), "unmapped") for c in class_map[row, col]], dtype=object)
+    given = (
+        points["class"].astype("string").str.strip().fillna("")
+        if "class" in points
+        else pd.Series("", index=points.index)
+    )
+    points["class"] = np.where(given.to_numpy(dtype=object) == "", mapped, given.to_numpy())
     check = check_dtm(
         raster_of(lidar.dtm), points, vertical_datum=entry.vertical_datum, correct=entry.correct
     )
     if not np.isfinite(check.points["error_m"]).any():
         raise InputError(
-            f"none of the {len(points)} checkpoints lies on the epoch's LiDAR terrain model",
+            f"none of the {len(points)} checkpoints inside the survey boundary lies on the "
+            "epoch's LiDAR terrain model",
             where=f"{entry.path.name} (epoch {epoch.name})",
             fix="check the table's crs and that the points are inside the LiDAR coverage",
         )
