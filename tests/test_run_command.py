@@ -301,8 +301,10 @@ def test_the_terrain_is_checked_and_its_class_bias_removed(
             xr.open_dataset(SAMPLE / "truth" / f"truth_{epoch}.nc") as truth,
         ):
             dtm = cube["dtm_mean"].values.astype(np.float64)
+            p95 = cube["h_p95"].values.astype(np.float64)
             mapped = cube["landcover"].values
             true_z = truth["elevation_m"].values.astype(np.float64)
+            canopy = truth["canopy_height_m"].values.astype(np.float64)
             true_class = truth["class"].values
             land = truth["water_mask"].values == 0
         removed = np.zeros(dtm.shape)
@@ -319,9 +321,18 @@ def test_the_terrain_is_checked_and_its_class_bias_removed(
                 f"{epoch} {name}: bias {raw_error.mean():+.3f} -> {error.mean():+.3f} m, "
                 f"RMSE {raw_rmse:.3f} -> {rmse:.3f} m ({cells.sum()} cells)"
             )
+            # Heights above the terrain rise by what the terrain drops: their 95th percentile
+            # against the true canopy height (the rest of its gap is the canopy's profile).
+            ok = cells & np.isfinite(p95)
+            height, raw_height = p95[ok] - canopy[ok], p95[ok] - removed[ok] - canopy[ok]
+            print(
+                f"{epoch} {name}: h_p95 − canopy height {raw_height.mean():+.3f} -> "
+                f"{height.mean():+.3f} m"
+            )
             assert abs(error.mean()) <= 0.03, (epoch, name)
             if abs(raw_error.mean()) > 0.05:
                 assert rmse <= 0.5 * raw_rmse, (epoch, name)
+                assert abs(height.mean()) < abs(raw_height.mean()), (epoch, name)
     listed = {p.name for p in (run_a / "tables").glob("dtm_checkpoints_*.csv")}
     assert listed == {"dtm_checkpoints_2020.csv", "dtm_checkpoints_2025.csv"}
 
