@@ -80,7 +80,7 @@ class DtmCheck:
         """Class → b̂_c (m) of the classes the correction applies to (empty when not asked)."""
         if not self.correct:
             return {}
-        used = self.classes[self.classes["corrected"]]
+        used = self.classes[self.classes["corrected"].astype(bool)]
         return {str(c): float(b) for c, b in used["bias_m"].items()}
 
     def to_dict(self) -> dict[str, Any]:
