@@ -175,9 +175,6 @@ def _check_written_dtm(points: pd.DataFrame, folder: OutputFolder, datum: str) -
     from carbonsink.io.writers import write_csv
     from carbonsink.lidar.checkpoints import check_dtm, raster_of
 
-    if "class" not in points:
-        points = points.assign(**{"class": "all"})
-    points["class"] = points["class"].astype("string").fillna("all").str.strip()
     with xr.open_dataarray(folder.path("dtm"), engine="rasterio") as dtm:
         surface = dtm.squeeze("band", drop=True).load()
     surface = surface.where(surface != surface.rio.nodata) if surface.rio.nodata else surface

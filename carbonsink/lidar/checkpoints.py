@@ -245,7 +245,7 @@ def check_dtm(
         else np.array([f"line {i}" for i in points.index])  # the file's line numbers
     )
     labels = (
-        points["class"].astype("string").fillna("all").to_numpy(dtype=object)
+        points["class"].astype("string").str.strip().fillna("all").to_numpy(dtype=object)
         if "class" in points
         else np.full(len(points), "all", dtype=object)
     )

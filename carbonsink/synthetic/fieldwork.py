@@ -61,9 +61,9 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 from pyproj import Transformer
-from scipy import ndimage
 
 from carbonsink.synthetic.landscape import ANALYSIS_CRS, EpochTruth, Landscape
+from carbonsink.synthetic.lidar import cell_position, ground_at
 from carbonsink.synthetic.parameters import (
     CLASS_BY_CODE,
     CLASS_BY_NAME,
@@ -463,21 +463,6 @@ def landcover_samples(landscape: Landscape, epoch: EpochTruth) -> pd.DataFrame:
     return table.iloc[rng.permutation(len(table))].reset_index(drop=True)
 
 
-def _ground_z(
-    landscape: Landscape, epoch: EpochTruth, x: npt.NDArray, y: npt.NDArray
-) -> npt.NDArray[np.float64]:
-    """True ground at ``(x, y)``: the ground of the LiDAR simulator's returns.
-
-    Bilinear in the epoch's elevation on the landscape grid (cell centres at
-    half-integer offsets), as ``carbonsink.synthetic.lidar._returns`` computes it.
-    """
-    grid = landscape.landscape_grid
-    row_f = (grid.transform.f - y) / grid.resolution - 0.5
-    col_f = (x - grid.transform.c) / grid.resolution - 0.5
-    z = ndimage.map_coordinates(epoch.elevation_m, [row_f, col_f], order=1, mode="nearest")
-    return np.asarray(z, dtype=np.float64)
-
-
 def checkpoints(landscape: Landscape, epoch: EpochTruth) -> pd.DataFrame:
     """The epoch's RTK ground checkpoints, for checking a LiDAR terrain model.
 
@@ -524,7 +509,9 @@ def checkpoints(landscape: Landscape, epoch: EpochTruth) -> pd.DataFrame:
         names += [c.name] * cells.x.size
     x = np.round(np.concatenate(xs), 3)
     y = np.round(np.concatenate(ys), 3)
-    z = _ground_z(landscape, epoch, x, y) + rng.normal(0.0, CHECKPOINT_RTK_SD_M, x.size)
+    z = ground_at(epoch, *cell_position(landscape, x, y)) + rng.normal(
+        0.0, CHECKPOINT_RTK_SD_M, x.size
+    )
     order = rng.permutation(x.size)
     return pd.DataFrame(
         {

@@ -66,6 +66,8 @@ __all__ = [
     "RETURN_VEGETATION",
     "RETURN_WATER",
     "LidarSummary",
+    "cell_position",
+    "ground_at",
     "write_lidar",
 ]
 
@@ -180,6 +182,24 @@ def _gps_offset(date: dt.date) -> float:
     return (start - _GPS_EPOCH).total_seconds() + _GPS_LEAP_S - 1e9
 
 
+def cell_position(
+    landscape: Landscape, x: npt.ArrayLike, y: npt.ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    """Fractional row and column of ``(x, y)`` on the landscape grid, 0 at the first cell centre."""
+    grid = landscape.landscape_grid
+    xs: FloatArray = np.asarray(x, dtype=np.float64)
+    ys: FloatArray = np.asarray(y, dtype=np.float64)
+    row_f: FloatArray = (grid.transform.f - ys) / grid.resolution - 0.5
+    col_f: FloatArray = (xs - grid.transform.c) / grid.resolution - 0.5
+    return row_f, col_f
+
+
+def ground_at(epoch: EpochTruth, row_f: FloatArray, col_f: FloatArray) -> FloatArray:
+    """The true ground the simulated returns lie on: the epoch's elevation, bilinear (m)."""
+    z = ndimage.map_coordinates(epoch.elevation_m, [row_f, col_f], order=1, mode="nearest")
+    return np.asarray(z, dtype=np.float64)
+
+
 def _returns(
     landscape: Landscape,
     epoch: EpochTruth,
@@ -190,11 +210,10 @@ def _returns(
 ) -> dict[str, npt.NDArray]:
     """Simulate the returns of pulses at ``(x, y)``; one row per return, pulse order kept."""
     grid = landscape.landscape_grid
-    row_f = (grid.transform.f - y) / grid.resolution - 0.5
-    col_f = (x - grid.transform.c) / grid.resolution - 0.5
+    row_f, col_f = cell_position(landscape, x, y)
     row = np.clip(np.floor(row_f + 0.5).astype(np.int64), 0, grid.height - 1)
     col = np.clip(np.floor(col_f + 0.5).astype(np.int64), 0, grid.width - 1)
-    ground_z = ndimage.map_coordinates(epoch.elevation_m, [row_f, col_f], order=1, mode="nearest")
+    ground_z = ground_at(epoch, row_f, col_f)
     classes = epoch.class_code[row, col]
     height = epoch.canopy_height_m[row, col]
     lai = epoch.lai[row, col]

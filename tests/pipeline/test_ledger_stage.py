@@ -127,8 +127,8 @@ def test_outside_the_aoa_a_stratum_with_enough_plots_takes_their_own_error(
     ctx: RunContext,
 ) -> None:
     # Five plots in reed, residuals ±1 Mg DM/ha: reed's own RMSE is 1, their mean observation
-    # 10 Mg DM/ha. Mapped at 3 Mg/ha, the cells depart from it by 7: each cell's error is
-    # max(1, 7 / z_0.95) = 7 / 1.644854 = 4.25570 Mg DM/ha; mapped at 10.5, by 0.5:
+    # 10 Mg DM/ha. Mapped at 3 Mg/ha, the cells' mean departs from it by 7: the error per
+    # hectare is max(1, 7 / z_0.95) = 7 / 1.644854 = 4.25570 Mg DM/ha; mapped at 10.5, by 0.5:
     # max(1, 0.5 / 1.644854 = 0.304) = 1 (the RMSE). Four plots in sedge,
     # residuals ±4: fewer than MIN_STRATUM_PLOTS = 5. Half the outside cells of each stratum
     # are predicted by a second model (LiDAR, code 1) with no plot on the grid: residuals ±5,

@@ -182,11 +182,11 @@ def checked_lidar(
         known_classes=list(legend.values()),
     )
     x, y = points["x"].to_numpy(), points["y"].to_numpy()
-    inside = ctx.grid.contains(x, y)
-    row, col = ctx.grid.index(x[inside], y[inside])
-    inside[inside] = ctx.inside.values.astype(bool)[row, col]
-    points = points[inside].copy()
-    row, col = ctx.grid.index(points["x"].to_numpy(), points["y"].to_numpy())
+    on_grid = ctx.grid.contains(x, y)
+    row, col = ctx.grid.index(x[on_grid], y[on_grid])
+    inside = ctx.inside.values.astype(bool)[row, col]
+    row, col = row[inside], col[inside]
+    points = points[on_grid][inside].copy()
     mapped = np.array([legend.get(int(c), "unmapped") for c in class_map[row, col]], dtype=object)
     given = (
         points["class"].astype("string").str.strip().fillna("")
