@@ -83,6 +83,26 @@ for stratum, row in ledger.strata.iterrows():
     for pool in ledger.pools:
         entry[pool] = [truth_row[pool], row[f"d_{pool}_p5_t_c_yr"], row[f"d_{pool}_p95_t_c_yr"]]
     strata[str(stratum)] = entry
+from carbonsink.synthetic.scoring import BIOMASS_POOLS, stratum_stocks
+stocks = {}
+for epoch, _ in ledger.epochs:
+    true_stock = stratum_stocks(
+        summary.out_dir / "truth",
+        epoch,
+        strata_map,
+        run.context.cell_area_ha.values,
+        run.context.survey.vegetation.by_code(),
+        pools=[p for p in ledger.pools if p in BIOMASS_POOLS],
+    )
+    stocks[epoch] = {
+        stratum: {
+            pool: [truth_pools[pool], est.mean, *est.ci90]
+            for pool in truth_pools
+            for est in [ledger.stock_summaries[epoch][pool].get(stratum)]
+            if est is not None
+        }
+        for stratum, truth_pools in true_stock.items()
+    }
 truth = totals["sink"]
 chain = ledger.chains["total"]
 dom = {
@@ -108,6 +128,8 @@ print(json.dumps({
     "tradable_t_co2e_yr": chain.tradable_t_co2e_yr,
     "dom": dom,
     "strata": strata,
+    "stocks": stocks,
+    "years": ledger.years,
     "generate_s": generated - start,
     "account_s": time.perf_counter() - generated,
 }))
@@ -192,6 +214,7 @@ def main() -> int:
             f"{dom_in}/{len(dom)} = {dom_in / len(dom):.0%}"
         )
     outside_band = _coverage_table(rows)
+    _stock_table(rows)
     if not 0.80 <= net_in / n <= 0.97:
         outside_band.insert(0, "total/net")
     print(
@@ -276,6 +299,70 @@ def _coverage_table(rows: list[dict]) -> list[str]:
     for stratum, cells in calibration.items():
         print(f"{stratum:12s}" + "".join(f"{c:>16s}" for c in cells))
     return outside_band
+
+
+#: The standard normal's 95th percentile: a 90 % half-width over it is an SD.
+Z95 = 1.6448536269514722
+
+
+def _stock_table(rows: list[dict]) -> None:
+    """How each epoch's biomass stock errs against its interval, and how the epochs' errors move.
+
+    The change of a pool is the difference of two epochs' stocks, so a change
+    interval that is too wide or too narrow is either an epoch's stock
+    interval that is, or an error correlation between the epochs that the
+    ledger's draws do not have. Per stratum and pool this prints the mean of
+    z² = ((truth − centre) / SD)² over the surveys, SD = half-width / 1.645 (1
+    for a calibrated interval; the change's beside the stocks'), and the
+    correlation of the two epochs' errors (estimate − truth) over the surveys
+    beside the one the ledger's intervals imply,
+    ρ = (SD₁² + SD₂² − (years × SD_Δ)²) / (2 SD₁ SD₂).
+    """
+    rows = [r for r in rows if "stocks" in r and len(r["stocks"]) >= 2]
+    if len(rows) < 3:
+        return
+    epochs = list(rows[0]["stocks"])
+    first, last = epochs[0], epochs[-1]
+    print(
+        f"\nbiomass stocks {first} and {last}: mean z² of the stocks and of the change "
+        "(1 = calibrated), and the epochs' error correlation over the surveys vs the ledger's"
+    )
+    print(
+        f"{'stratum/pool':20s}{'z² ' + first:>12s}{'z² ' + last:>12s}{'z² change':>12s}"
+        f"{'ρ surveys':>12s}{'ρ ledger':>12s}"
+    )
+    for stratum in rows[0]["stocks"][last]:
+        for pool in rows[0]["stocks"][last][stratum]:
+            z1, z2, zc, e1, e2, implied = [], [], [], [], [], []
+            for r in rows:
+                a = r["stocks"][first].get(stratum, {}).get(pool)
+                b = r["stocks"][last].get(stratum, {}).get(pool)
+                c = r.get("strata", {}).get(stratum, {}).get(pool)
+                if a is None or b is None or c is None:
+                    continue
+                sd1, sd2 = (a[3] - a[2]) / 2 / Z95, (b[3] - b[2]) / 2 / Z95
+                sdc = (c[2] - c[1]) / 2 / Z95
+                if min(sd1, sd2, sdc) < 1e-9 or max(abs(v) for v in a + b) < NEGLIGIBLE:
+                    continue
+                z1.append(((a[0] - (a[2] + a[3]) / 2) / sd1) ** 2)
+                z2.append(((b[0] - (b[2] + b[3]) / 2) / sd2) ** 2)
+                zc.append(((c[0] - (c[1] + c[2]) / 2) / sdc) ** 2)
+                e1.append(a[1] - a[0])
+                e2.append(b[1] - b[0])
+                years = r["years"]
+                implied.append((sd1**2 + sd2**2 - (years * sdc) ** 2) / (2 * sd1 * sd2))
+            if len(z1) < MIN_JUDGED:
+                continue
+            n = len(z1)
+            m1, m2 = sum(e1) / n, sum(e2) / n
+            cov = sum((x - m1) * (y - m2) for x, y in zip(e1, e2, strict=True)) / (n - 1)
+            v1 = sum((x - m1) ** 2 for x in e1) / (n - 1)
+            v2 = sum((y - m2) ** 2 for y in e2) / (n - 1)
+            rho = cov / (v1 * v2) ** 0.5 if v1 > 0 and v2 > 0 else float("nan")
+            print(
+                f"{stratum + '/' + pool:20s}{sum(z1) / n:12.2f}{sum(z2) / n:12.2f}"
+                f"{sum(zc) / n:12.2f}{rho:12.2f}{sum(implied) / n:12.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ import xarray as xr
 from carbonsink.errors import InputError
 from carbonsink.units import CO2_PER_C
 
-__all__ = ["LEDGER_POOLS", "stratum_sink"]
+__all__ = ["BIOMASS_POOLS", "LEDGER_POOLS", "stratum_sink", "stratum_stocks"]
 
 #: Ledger pool name → (truth layer, times the carbon fraction).
 LEDGER_POOLS: Final = {
@@ -48,6 +48,9 @@ LEDGER_POOLS: Final = {
     "soc_0_100": ("soc_gain_0_100_mg_ha", False),
     "soc_0_30": ("soc_gain_0_30_mg_ha", False),
 }
+#: The pools whose stock at an epoch the truth holds as such (the soil's gain layers
+#: are changes since the first epoch, not stocks).
+BIOMASS_POOLS: Final = ("agb", "bgb", "dom")
 #: Fixed-depth layer of a soil gain layer, for truth written without the gain layers.
 _FIXED_DEPTH: Final = {
     "soc_gain_0_100_mg_ha": "soc_0_100_mg_ha",
@@ -122,4 +125,55 @@ def stratum_sink(
     out["total"] = {pool: float(change[pool][inside].sum()) for pool in pools}
     for row in out.values():
         row["removals_t_co2e_yr"] = CO2_PER_C * sum(row[p] for p in pools)
+    return out
+
+
+def stratum_stocks(
+    truth_dir: Path,
+    epoch: str,
+    strata_map: npt.NDArray[np.integer],
+    cell_area_ha: npt.NDArray[np.floating],
+    legend: Mapping[int, str],
+    *,
+    pools: Sequence[str],
+) -> dict[str, dict[str, float]]:
+    """True biomass carbon stock per ledger stratum at one epoch, t C.
+
+    S_p,s(t) = Σ_{c ∈ s, inside} a_c D_p,c(t) × CF, for the pools of
+    :data:`BIOMASS_POOLS` (``truth_<epoch>.nc``; CF its ``carbon_fraction``);
+    the strata are those of :func:`stratum_sink`, so each stratum's stock at
+    the last epoch minus the first, over the years, is its sink.
+
+    Returns
+    -------
+    dict
+        Stratum (and ``"total"``) → pool → stock (t C).
+
+    Raises
+    ------
+    InputError
+        A pool that is not a biomass pool, or a map not on the truth's grid.
+    """
+    unknown = [p for p in pools if p not in BIOMASS_POOLS]
+    if unknown:
+        raise InputError(
+            f"no stock layer for pools {unknown}", fix=f"use pools of {list(BIOMASS_POOLS)}"
+        )
+    with xr.open_dataset(truth_dir / f"truth_{epoch}.nc") as truth:
+        if truth["class"].shape != strata_map.shape:
+            raise InputError(
+                f"the strata map has shape {strata_map.shape}, the truth {truth['class'].shape}",
+                fix="give the land-cover map of the same grid as the truth",
+            )
+        inside = truth["inside_boundary"].values.astype(bool)
+        fraction = float(truth.attrs["carbon_fraction"])
+        stock = {
+            pool: truth[LEDGER_POOLS[pool][0]].values.astype(np.float64) * fraction * cell_area_ha
+            for pool in pools
+        }
+    out = {
+        name: {pool: float(stock[pool][inside & (strata_map == code)].sum()) for pool in pools}
+        for code, name in legend.items()
+    }
+    out["total"] = {pool: float(stock[pool][inside].sum()) for pool in pools}
     return out
