@@ -55,6 +55,7 @@ __all__ = [
     "TableEntry",
     "VegetationClass",
     "VegetationSection",
+    "WaterEvidenceEntry",
     "load_survey",
 ]
 
@@ -132,6 +133,43 @@ class CheckpointEntry(TableEntry):
     correct: bool = True
 
 
+class WaterEvidenceEntry(_Model):
+    """Where water stood at the epoch's LiDAR flight, as the survey knows it.
+
+    ``polygons`` is a vector file of water surfaces (drawn in the field or from
+    the flight's photographs; ``crs`` and ``layer`` as for the boundary);
+    ``imagery = true`` takes the water mask of the epoch's composite (MNDWI >
+    ``mndwi_threshold``). Inside the evidence a level surface is water
+    whatever its intensity; the agreement of the LiDAR's water with each
+    source goes into the LiDAR QA and the ledger (docs/methodology.md §8.1).
+    """
+
+    polygons: Path | None = None
+    crs: str | None = None
+    layer: str | None = None
+    imagery: bool = False
+    mndwi_threshold: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
+
+    @field_validator("polygons", mode="after")
+    @classmethod
+    def _resolve(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return value if value is None or value.is_absolute() else _root(info) / value
+
+    @field_validator("crs")
+    @classmethod
+    def _crs_readable(cls, value: str | None) -> str | None:
+        return _check_crs_text(value)
+
+    @model_validator(mode="after")
+    def _some_evidence(self) -> WaterEvidenceEntry:
+        if self.polygons is None and not self.imagery:
+            raise ValueError(
+                'water_evidence names no evidence: give polygons = "water.gpkg", '
+                "imagery = true, or both (or remove water_evidence)"
+            )
+        return self
+
+
 class ImageryEntry(FileEntry):
     """One image (scene) of an epoch."""
 
@@ -187,6 +225,7 @@ class Epoch(_Model):
     soil: TableEntry | None = None
     landcover_samples: TableEntry | None = None
     checkpoints: CheckpointEntry | None = None
+    water_evidence: WaterEvidenceEntry | None = None
 
     @field_validator("name")
     @classmethod
@@ -214,6 +253,21 @@ class Epoch(_Model):
             raise ValueError(
                 "checkpoints check the epoch's LiDAR terrain, but the epoch has no lidar "
                 "entry: add the epoch's point clouds (lidar = [...]) or remove checkpoints"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _water_evidence_needs_lidar(self) -> Epoch:
+        if self.water_evidence is not None and not self.lidar:
+            raise ValueError(
+                "water_evidence supports the LiDAR's water detection, but the epoch has no "
+                "lidar entry: add the epoch's point clouds (lidar = [...]) or remove "
+                "water_evidence"
+            )
+        if self.water_evidence is not None and self.water_evidence.imagery and not self.imagery:
+            raise ValueError(
+                "water_evidence.imagery = true takes the water mask of the epoch's imagery, but "
+                "the epoch has none: add imagery = [...] or set imagery = false"
             )
         return self
 

@@ -24,7 +24,15 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
-from carbonsink.config import Epoch, ImageryEntry, LidarEntry, Survey, TableEntry, load_survey
+from carbonsink.config import (
+    Epoch,
+    ImageryEntry,
+    LidarEntry,
+    Survey,
+    TableEntry,
+    WaterEvidenceEntry,
+    load_survey,
+)
 from carbonsink.crs import crs_plausibility_problem, require_projected_crs
 from carbonsink.errors import CarbonSinkError, Problem, Severity, SurveyFileError
 from carbonsink.grid import Grid
@@ -33,7 +41,7 @@ from carbonsink.io.quality_bands import QA_DECODERS
 from carbonsink.io.rasters import RasterInfo, check_raster_blocks, read_raster, read_raster_info
 from carbonsink.io.scene_bands import BandSource, SensorProfile, locate_bands, scene_profile
 from carbonsink.io.tables import read_table, table_crs, table_points
-from carbonsink.io.vectors import Boundary, load_boundary
+from carbonsink.io.vectors import Boundary, load_boundary, load_water_polygons
 from carbonsink.schemas import TABLE_SCHEMAS, check_table
 
 __all__ = ["PreflightReport", "check_survey", "preflight"]
@@ -323,6 +331,22 @@ class _Checker:
             table: TableEntry | None = getattr(epoch, kind)
             if table is not None:
                 self.check_table(table, kind, f"{label}.{kind}")
+        evidence = epoch.water_evidence
+        if evidence is not None and evidence.polygons is not None:
+            self.check_water_polygons(evidence, f"{label}.water_evidence.polygons")
+
+    def check_water_polygons(self, entry: WaterEvidenceEntry, where: str) -> None:
+        """The water polygon file holds polygons with a CRS that meet the project."""
+        assert entry.polygons is not None
+        self.progress(self.name(entry.polygons))
+        if self.exists(entry.polygons, where):
+            try:
+                polygons = load_water_polygons(entry.polygons, crs=entry.crs, layer=entry.layer)
+            except CarbonSinkError as exc:
+                self.failed(exc, entry.polygons)
+                return
+            bounds = polygons.geometry.bounds
+            self.check_overlap(entry.polygons, polygons.crs, bounds, what="water polygon file")
 
     # imagery -----------------------------------------------------------------
     def check_image(

@@ -188,6 +188,31 @@ def test_checkpoints_need_the_epochs_lidar_and_a_vertical_datum(tmp_path: Path) 
     assert "vertical_datum" in str(info.value.problems[0].where) + info.value.problems[0].message
 
 
+def test_water_evidence_needs_lidar_some_evidence_and_imagery_for_imagery(
+    tmp_path: Path,
+) -> None:
+    lidar = 'lidar = [{ path = "a.laz", crs = "EPSG:4547" }]\n'
+    polygons = 'water_evidence = { polygons = "water.gpkg" }\n'
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, MINIMAL + polygons))
+    assert "no lidar entry" in info.value.problems[0].message
+    survey = load_survey(write(tmp_path, MINIMAL + lidar + polygons))
+    evidence = survey.epochs[0].water_evidence
+    assert evidence is not None and evidence.polygons == tmp_path / "water.gpkg"
+    assert evidence.imagery is False and evidence.mndwi_threshold == 0.0
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, MINIMAL + lidar + "water_evidence = { imagery = false }\n"))
+    assert "names no evidence" in info.value.problems[0].message
+    # The imagery's water mask needs the epoch's imagery.
+    mask = "water_evidence = { imagery = true }\n"
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, MINIMAL + lidar + mask))
+    assert "has none" in info.value.problems[0].message
+    imagery = 'imagery = [{ path = "s2.tif", sensor = "sentinel-2-l2a" }]\n'
+    survey = load_survey(write(tmp_path, MINIMAL + imagery + lidar + mask))
+    assert survey.epochs[0].water_evidence is not None
+
+
 @pytest.mark.parametrize(
     ("old", "new", "what"),
     [

@@ -426,3 +426,38 @@ def test_a_default_flux_in_place_of_a_measurement_is_foreseen(
     (error,) = preflight(toml).errors
     assert error.where == "[vegetation.classes.reed].ch4_flux_mg_m2_d"
     assert "no CH4 flux and the methodology profile gives no default factor" in error.message
+
+
+def test_water_polygons_are_checked_before_any_compute(tmp_path: Path, sample_survey: Path) -> None:
+    # The 2025 epoch's water evidence: a missing file, a file of points, then polygons far
+    # from the project — each an error naming the entry or file, with its fix.
+    survey_dir = _copy(tmp_path, sample_survey)
+    toml = survey_dir / "survey.toml"
+    text = toml.read_text(encoding="utf-8")
+    anchor = 'lidar = [{ path = "lidar/2025/*.laz" }]\n'
+    assert anchor in text
+
+    def errors_with(polygons: str) -> list:  # type: ignore[type-arg]
+        entry = f'water_evidence = {{ polygons = "{polygons}", crs = "EPSG:32649" }}\n'
+        toml.write_text(text.replace(anchor, anchor + entry), encoding="utf-8")
+        return [e for e in preflight(toml).errors if polygons in str(e) or "water" in str(e)]
+
+    (missing,) = errors_with("water_2025.gpkg")
+    assert "does not exist" in missing.message
+    feature = {"type": "Feature", "properties": {}}
+    points = {**feature, "geometry": {"type": "Point", "coordinates": [700_000.0, 3_250_000.0]}}
+    (survey_dir / "points.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [points]}), encoding="utf-8"
+    )
+    (no_polygons,) = errors_with("points.geojson")
+    assert "water polygon file holds no polygons" in no_polygons.message
+    ring = [[0.0, 0.0], [100.0, 0.0], [100.0, 100.0], [0.0, 0.0]]
+    away = {
+        **feature,
+        "geometry": {"type": "Polygon", "coordinates": [[[500_000 + x, y] for x, y in ring]]},
+    }
+    (survey_dir / "away.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [away]}), encoding="utf-8"
+    )
+    (elsewhere,) = errors_with("away.geojson")
+    assert "water polygon file does not overlap the project boundary" in elsewhere.message

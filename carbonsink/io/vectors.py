@@ -29,7 +29,14 @@ from carbonsink.crs import as_crs, crs_label, crs_plausibility_problem, resolve_
 from carbonsink.errors import CRSError, InputError
 from carbonsink.io.files import choose_layer, existing_file
 
-__all__ = ["FINGERPRINT_GRID_DEG", "Boundary", "boundary_crs", "load_boundary", "read_boundary"]
+__all__ = [
+    "FINGERPRINT_GRID_DEG",
+    "Boundary",
+    "boundary_crs",
+    "load_boundary",
+    "load_water_polygons",
+    "read_boundary",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +45,13 @@ GEOJSON_CRS = "EPSG:4326"
 _GEOJSON_SUFFIXES = frozenset({".geojson", ".json"})
 #: Grid the fingerprint's lon/lat coordinates are snapped to, degrees (1e-7° ≈ 1 cm).
 FINGERPRINT_GRID_DEG = 1e-7
-_CRS_FIX = (
-    "give the boundary's CRS in the survey, or save the boundary as a GeoPackage "
-    "(which stores its CRS) or as GeoJSON in longitude/latitude (EPSG:4326)"
-)
+
+
+def _crs_fix(what: str) -> str:
+    return (
+        f"give the {what}'s CRS in the survey, or save the {what} as a GeoPackage "
+        "(which stores its CRS) or as GeoJSON in longitude/latitude (EPSG:4326)"
+    )
 
 
 def _is_geojson(file: Path, driver: str | None) -> bool:
@@ -62,17 +72,23 @@ def _layer_info(file: Path, layer: str | None) -> tuple[str, dict[str, Any]]:
         ) from exc
 
 
-def _source_crs(file: Path, info: dict[str, Any], crs: Any) -> CRS:
+def _source_crs(file: Path, info: dict[str, Any], crs: Any, what: str = "boundary") -> CRS:
     resolved, _ = resolve_crs(info.get("crs"), crs, path=file)
     if resolved is not None:
         return resolved
     if _is_geojson(file, info.get("driver")):
         logger.debug("%s: GeoJSON without a crs member; reading it as %s", file, GEOJSON_CRS)
         return as_crs(GEOJSON_CRS)
-    raise CRSError("the boundary file has no CRS", path=file, fix=_CRS_FIX)
+    raise CRSError(f"the {what} file has no CRS", path=file, fix=_crs_fix(what))
 
 
-def boundary_crs(path: str | os.PathLike[str], *, crs: Any = None, layer: str | None = None) -> CRS:
+def boundary_crs(
+    path: str | os.PathLike[str],
+    *,
+    crs: Any = None,
+    layer: str | None = None,
+    what: str = "boundary",
+) -> CRS:
     """The CRS of a boundary file: the survey's override, else the file's own.
 
     Parameters
@@ -83,6 +99,8 @@ def boundary_crs(path: str | os.PathLike[str], *, crs: Any = None, layer: str | 
         A CRS that overrides or completes the file's.
     layer
         The layer of a multi-layer file.
+    what
+        What the polygons are, for the messages (``"water polygon"``).
 
     Raises
     ------
@@ -92,9 +110,9 @@ def boundary_crs(path: str | os.PathLike[str], *, crs: Any = None, layer: str | 
         When the file has no CRS, is not GeoJSON (RFC 7946: WGS 84
         longitude/latitude) and ``crs`` is not given.
     """
-    file = existing_file(path, what="boundary file")
+    file = existing_file(path, what=f"{what} file")
     _, info = _layer_info(file, layer)
-    return _source_crs(file, info, crs)
+    return _source_crs(file, info, crs, what)
 
 
 def _polygonal_parts(geometry: BaseGeometry) -> list[Polygon]:
@@ -128,6 +146,9 @@ class Boundary:
     repairs
         One sentence per repaired invalid polygon: the feature, what was
         invalid and its area before and after (for the ledger's warnings).
+    what, area
+        What the polygons are (``"boundary"``, ``"water polygon"``) and what
+        they draw (``"the project area"``), for the messages.
 
     Notes
     -----
@@ -140,6 +161,8 @@ class Boundary:
     crs: CRS
     geometry: BaseGeometry
     repairs: tuple[str, ...] = ()
+    what: str = "boundary"
+    area: str = "the project area"
 
     def to_crs(self, target_crs: Any) -> Polygon | MultiPolygon:
         """The boundary in ``target_crs``, valid and with an area.
@@ -154,13 +177,13 @@ class Boundary:
         target = as_crs(target_crs)
         area = self.geometry
         if not self.crs.equals(target, ignore_axis_order=True):
-            area = _reproject(area, self.crs, target, self.path)
+            area = _reproject(area, self.crs, target, self.path, self.what)
         result = _as_area(area if area.is_valid else shapely.make_valid(area))
         if result.is_empty or result.area <= 0:
             raise InputError(
-                "the boundary polygons enclose no area",
+                f"the {self.what} polygons enclose no area",
                 path=self.path,
-                fix="draw the project area as one or more polygons with an area",
+                fix=f"draw {self.area} as one or more polygons with an area",
             )
         return result
 
@@ -236,6 +259,8 @@ def load_boundary(
     *,
     crs: Any = None,
     layer: str | None = None,
+    what: str = "boundary",
+    area: str = "the project area",
 ) -> Boundary:
     """Read a project boundary file once: every polygon, unioned, in the file's CRS.
 
@@ -248,6 +273,9 @@ def load_boundary(
         A CRS that overrides or completes the file's.
     layer
         The layer of a multi-layer file.
+    what, area
+        What the polygons are and what they draw, for the messages
+        (:class:`Boundary`): the same reader takes a survey's water polygons.
 
     Returns
     -------
@@ -277,9 +305,9 @@ def load_boundary(
     """
     import pyogrio
 
-    file = existing_file(path, what="boundary file")
+    file = existing_file(path, what=f"{what} file")
     name, info = _layer_info(file, layer)
-    source = _source_crs(file, info, crs)
+    source = _source_crs(file, info, crs, what)
     try:
         frame = pyogrio.read_dataframe(file, layer=name, columns=[])
     except Exception as exc:  # pyogrio raises DataSourceError and GDAL errors
@@ -291,9 +319,9 @@ def load_boundary(
     geometries = np.asarray(frame.geometry.to_numpy()) if "geometry" in frame else np.array([])
     if len(frame) == 0 or all(g is None or g.is_empty for g in geometries):
         raise InputError(
-            "the boundary file has no geometry (no features, or only empty ones)",
+            f"the {what} file has no geometry (no features, or only empty ones)",
             path=file,
-            fix="draw the project area as one or more polygons",
+            fix=f"draw {area} as one or more polygons",
         )
     polygons: list[Polygon] = []
     repairs: list[str] = []
@@ -316,17 +344,28 @@ def load_boundary(
     found = ", ".join(f"{n} {kind}" for kind, n in sorted(others.items()))
     if not polygons:
         raise InputError(
-            f"the boundary file holds no polygons (found {found})",
+            f"the {what} file holds no polygons (found {found})",
             path=file,
-            fix="draw the project area as one or more polygons (not points or lines)",
+            fix=f"draw {area} as one or more polygons (not points or lines)",
         )
     if others:
         logger.warning("%s: ignoring non-polygon features (%s)", file, found)
-    area = shapely.union_all(polygons)
-    problem = crs_plausibility_problem(source, area.bounds)
+    union = shapely.union_all(polygons)
+    problem = crs_plausibility_problem(source, union.bounds)
     if problem:
-        raise CRSError(problem, path=file, fix=_CRS_FIX)
-    return Boundary(path=file, crs=source, geometry=area, repairs=tuple(repairs))
+        raise CRSError(problem, path=file, fix=_crs_fix(what))
+    return Boundary(
+        path=file, crs=source, geometry=union, repairs=tuple(repairs), what=what, area=area
+    )
+
+
+def load_water_polygons(
+    path: str | os.PathLike[str], *, crs: Any = None, layer: str | None = None
+) -> Boundary:
+    """Water surfaces drawn for a LiDAR flight: :func:`load_boundary`, with messages of water."""
+    return load_boundary(
+        path, crs=crs, layer=layer, what="water polygon", area="the water surfaces at the flight"
+    )
 
 
 def read_boundary(
@@ -356,7 +395,9 @@ def read_boundary(
     return load_boundary(path, crs=crs, layer=layer).to_crs(target_crs)
 
 
-def _reproject(geometry: BaseGeometry, source: CRS, target: CRS, file: Path) -> BaseGeometry:
+def _reproject(
+    geometry: BaseGeometry, source: CRS, target: CRS, file: Path, what: str = "boundary"
+) -> BaseGeometry:
     transformer = Transformer.from_crs(source, target, always_xy=True)
 
     def move(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -367,9 +408,9 @@ def _reproject(geometry: BaseGeometry, source: CRS, target: CRS, file: Path) -> 
     coords = shapely.get_coordinates(moved)
     if not np.all(np.isfinite(coords)):
         raise CRSError(
-            f"the boundary cannot be transformed from {crs_label(source)} to "
+            f"the {what} cannot be transformed from {crs_label(source)} to "
             f"{crs_label(target)}: some vertices fall outside the target CRS's domain",
             path=file,
-            fix="check the boundary's CRS, and that the analysis CRS covers the project area",
+            fix=f"check the {what}'s CRS, and that the analysis CRS covers the project area",
         )
     return moved

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import xarray as xr
 
 from carbonsink.errors import CRSError, InputError
 from carbonsink.grid import Grid
@@ -32,6 +33,7 @@ from carbonsink.lidar.options import LidarOptions
 from carbonsink.lidar.tile_chain import label_points, run_tiles
 from carbonsink.lidar.tiling import Buckets, Codec, choose_tile_size, distribute
 from carbonsink.lidar.water import (
+    WaterEvidence,
     WaterReference,
     land_reference_density,
     land_reference_intensity,
@@ -39,6 +41,7 @@ from carbonsink.lidar.water import (
 
 __all__ = [
     "classify_file",
+    "evidence_agreement",
     "grid_for_files",
     "process_lidar",
     "water_reference",
@@ -166,6 +169,7 @@ def process_lidar(
     dtm_path: str | Path | None = None,
     chm_path: str | Path | None = None,
     progress: ProgressCallback | None = None,
+    water_evidence: WaterEvidence | None = None,
 ) -> LidarResult:
     """Run the whole LiDAR chain for some files on the analysis grid.
 
@@ -195,6 +199,11 @@ def process_lidar(
         tile size, whatever the area).
     progress
         Called with ``(stage, fraction)``.
+    water_evidence
+        Where the survey knows water stood at the flight: there a level
+        surface is water whatever its intensity
+        (:func:`~carbonsink.lidar.water.detect_water`); the LiDAR's water is
+        compared with it in :attr:`LidarResult.water`.
 
     Returns
     -------
@@ -250,6 +259,7 @@ def process_lidar(
             )
         # One land reference for every tile, so that water detection agrees across tiles.
         reference = water_reference(cell_counts, intensities, grid)
+        reference = dataclasses.replace(reference, evidence=water_evidence)
 
         jobs = [t for t in tiles.values() if t.id in buckets.files]
         merger = Merger(grid, options, dtm_path=dtm_path, chm_path=chm_path)
@@ -264,7 +274,11 @@ def process_lidar(
         except BaseException:
             merger.abort()
             raise
-        return dataclasses.replace(merger.finish(), water=water_summary(options, reference))
+        merged = merger.finish()
+        summary = water_summary(options, reference)
+        if water_evidence is not None:
+            summary["evidence"] = evidence_agreement(water_evidence, merged.metrics, grid)
+        return dataclasses.replace(merged, water=summary)
 
 
 def _land_counts(
@@ -340,6 +354,50 @@ def classify_file(
     reference = water_reference(*_land_counts(points, grid), grid)
     labels = label_points(points, options=options, reference=reference)
     return labels.asprs(points.classification)
+
+
+def evidence_agreement(evidence: WaterEvidence, metrics: xr.Dataset, grid: Grid) -> dict[str, Any]:
+    """The LiDAR's water against the survey's water evidence, over the cells LiDAR covers.
+
+    A cell is LiDAR water when at least half its returns are water
+    (``water_fraction`` ≥ 0.5), evidence water when its centre lies in the
+    evidence mask. Areas are the cells' nominal areas (resolution², ha); the
+    agreement is the intersection over the union (Jaccard), 1 when both say
+    water in the same cells (``None`` when neither says water anywhere).
+
+    Parameters
+    ----------
+    evidence
+        The evidence mask.
+    metrics
+        The chain's metrics on ``grid`` (``water_fraction``, ``lidar_coverage``).
+    grid
+        The analysis grid.
+
+    Returns
+    -------
+    dict
+        ``sources``, ``evidence_ha``, ``lidar_water_ha``, ``both_ha``,
+        ``evidence_only_ha`` (water by the evidence the LiDAR did not find),
+        ``lidar_only_ha`` and ``agreement``.
+    """
+    covered = np.asarray(metrics["lidar_coverage"].values) > 0.5
+    fraction = np.asarray(metrics["water_fraction"].values, dtype=np.float64)
+    lidar = covered & (np.nan_to_num(fraction, nan=0.0) >= 0.5)
+    cx, cy = np.meshgrid(grid.x, grid.y)
+    known = covered & evidence.at(cx, cy)
+    cell_ha = grid.resolution**2 / 10_000.0
+    both = int((lidar & known).sum())
+    union = int((lidar | known).sum())
+    return {
+        "sources": list(evidence.sources),
+        "evidence_ha": int(known.sum()) * cell_ha,
+        "lidar_water_ha": int(lidar.sum()) * cell_ha,
+        "both_ha": both * cell_ha,
+        "evidence_only_ha": int((known & ~lidar).sum()) * cell_ha,
+        "lidar_only_ha": int((lidar & ~known).sum()) * cell_ha,
+        "agreement": both / union if union else None,
+    }
 
 
 def water_summary(options: LidarOptions, reference: WaterReference) -> dict[str, Any]:

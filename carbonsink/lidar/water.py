@@ -29,6 +29,7 @@ from scipy import ndimage
 from carbonsink.lidar._raster_ops import bin_max, bin_mean, bin_min, fill_nearest
 
 __all__ = [
+    "WaterEvidence",
     "WaterParameters",
     "WaterReference",
     "detect_water",
@@ -127,6 +128,41 @@ class WaterParameters:
 
 
 @dataclass(frozen=True)
+class WaterEvidence:
+    """Where the survey says water stood at the flight: a mask on a north-up grid.
+
+    Attributes
+    ----------
+    mask
+        ``(rows, cols)`` True where water is known (the survey's water
+        polygons, the epoch's imagery water mask).
+    x0, y1
+        West and north edges of the mask's grid, m.
+    cell
+        Its cell size, m.
+    sources
+        What the mask was made from, for the QA (e.g. ``("polygons",
+        "imagery")``).
+    """
+
+    mask: BoolArray
+    x0: float
+    y1: float
+    cell: float
+    sources: tuple[str, ...] = ()
+
+    def at(self, x: FloatArray, y: FloatArray) -> BoolArray:
+        """Whether each point lies in a known-water cell (False off the mask's grid)."""
+        col = np.floor((np.asarray(x) - self.x0) / self.cell).astype(np.int64)
+        row = np.floor((self.y1 - np.asarray(y)) / self.cell).astype(np.int64)
+        rows, cols = self.mask.shape
+        ok = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
+        out = np.zeros(col.shape, dtype=bool)
+        out[ok] = self.mask[row[ok], col[ok]]
+        return out
+
+
+@dataclass(frozen=True)
 class WaterReference:
     """What land looks like in the whole survey, so that every tile judges alike.
 
@@ -137,11 +173,16 @@ class WaterReference:
     intensity
         Intensity of land (:func:`land_reference_intensity`); ``None`` when
         the cloud records none (every intensity 0): level surfaces are then
-        not taken as water, only sparse flat ones.
+        not taken as water, only sparse flat ones — except where
+        ``evidence`` knows water.
+    evidence
+        Where the survey knows water stood (``None``: nowhere): there a
+        level surface is water whatever its intensity (:func:`detect_water`).
     """
 
     density: float
     intensity: float | None
+    evidence: WaterEvidence | None = None
 
 
 def land_reference_intensity(histogram: npt.NDArray[np.integer]) -> float | None:
@@ -305,7 +346,12 @@ def detect_water(
        the water: the laser does not see the bottom).
 
     An intensity of 0 counts as not recorded: such a return or cell is never
-    dark.
+    dark. Where the reference's ``evidence`` knows water (a cell whose
+    returns mostly lie in it, a return that does), a cell or return counts
+    as dark whatever its intensity — turbid or wind-roughened water can be
+    bright, and a cloud may record no intensity: the evidence takes the
+    place of darkness, never of the level test, so a level surface inside a
+    water polygon is still needed (docs/methodology.md §8.1).
     """
     params = params or WaterParameters()
     n = x.size
@@ -339,8 +385,12 @@ def detect_water(
     lo = ndimage.minimum_filter(np.where(occupied, zmin, np.inf), size=3, mode="nearest")
     smooth = occupied & (hi - lo <= params.max_roughness)
     sparse = smooth & (counts <= params.max_relative_density * reference.density * cell * cell)
+    known = np.zeros(n, dtype=bool) if reference.evidence is None else reference.evidence.at(x, y)
+    known_cell = (2 * np.bincount(flat[known], minlength=n_cells) > counts_flat).reshape(
+        height, width
+    )
     if reference.intensity is None:
-        dark = np.zeros_like(smooth)
+        dark = known_cell
         dark_return = np.ones(n, dtype=bool)
     else:
         # An intensity of 0 is "not recorded" (a file of a mixed survey), not dark.
@@ -349,7 +399,8 @@ def detect_water(
         brightness, _ = bin_mean(flat[recorded], intensity[recorded].astype(np.float64), n_cells)
         with np.errstate(invalid="ignore"):
             dark = brightness.reshape(height, width) <= threshold
-        dark_return = recorded & (intensity <= threshold)
+        dark = dark | known_cell
+        dark_return = (recorded & (intensity <= threshold)) | known
 
     size = params.window_cells()
     half = size // 2
@@ -398,6 +449,8 @@ def detect_water(
         water = body.ravel()[flat] | (band.ravel()[flat] & on_level & dark_return)
     if reference.intensity is not None:
         water |= _flooded(flat, z, zmin, counts, dark_return, size, params)
+    elif known.any():
+        water |= _flooded(flat, z, zmin, counts, known, size, params)
     return np.asarray(water, dtype=bool)
 
 

@@ -279,6 +279,7 @@ def report_context(content: ReportContent) -> dict[str, Any]:
         "dtm_checks": {
             name: block.get("dtm_check") for name, block in (ledger.get("lidar") or {}).items()
         },
+        "lidar_water": dict(ledger.get("lidar") or {}),
         "soil": [_soil(e) for e in content.epochs],
         "stocks": stock_table(ledger),
         "chain": [] if single else chain_rows(ledger),

@@ -288,3 +288,64 @@ def test_cell_sizes_must_be_positive(synthetic: dict) -> None:  # type: ignore[n
         process_lidar(
             [synthetic["unclassified"]], synthetic["grid"], options=LidarOptions(dtm_cell=0.0)
         )
+
+
+def test_evidence_agreement_by_hand() -> None:
+    # 3 × 4 cells of 10 m (0.01 ha). LiDAR water (water_fraction ≥ 0.5) in (0,0),
+    # (0,1), (1,0); the evidence in (0,0), (1,0), (1,1) and (0,3), which LiDAR does
+    # not cover. Over the covered cells: both (0,0), (1,0) = 0.02 ha; evidence only
+    # (1,1), LiDAR only (0,1): 0.01 ha each; union 4 cells, agreement 2 / 4 = 0.5.
+    from carbonsink.lidar.processing import evidence_agreement
+    from carbonsink.lidar.water import WaterEvidence
+
+    grid = Grid.from_bounds((0.0, 0.0, 40.0, 30.0), crs=CRS_UTM, resolution=10.0)
+    fraction = np.array([[1.0, 1.0, 0.0, np.nan], [0.6, 0.4, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    coverage = np.ones((3, 4))
+    coverage[0, 3] = 0.0
+    metrics = xr.Dataset(
+        {"water_fraction": (("y", "x"), fraction), "lidar_coverage": (("y", "x"), coverage)}
+    )
+    mask = np.zeros((3, 4), dtype=bool)
+    mask[0, 0] = mask[1, 0] = mask[1, 1] = mask[0, 3] = True
+    evidence = WaterEvidence(mask=mask, x0=0.0, y1=30.0, cell=10.0, sources=("polygons",))
+    out = evidence_agreement(evidence, metrics, grid)
+    assert out["sources"] == ["polygons"]
+    assert out["evidence_ha"] == pytest.approx(0.03)
+    assert out["lidar_water_ha"] == pytest.approx(0.03)
+    assert out["both_ha"] == pytest.approx(0.02)
+    assert out["evidence_only_ha"] == pytest.approx(0.01)
+    assert out["lidar_only_ha"] == pytest.approx(0.01)
+    assert out["agreement"] == pytest.approx(0.5)
+    # Neither says water anywhere: no agreement to give (null in the ledger, not NaN).
+    dry = metrics.assign(water_fraction=(("y", "x"), np.zeros((3, 4))))
+    nowhere = WaterEvidence(mask=np.zeros((3, 4), dtype=bool), x0=0.0, y1=30.0, cell=10.0)
+    assert evidence_agreement(nowhere, dry, grid)["agreement"] is None
+
+
+def test_water_evidence_reaches_the_qa_and_tiles_agree(synthetic: dict, one_tile) -> None:  # type: ignore[no-untyped-def]
+    # Evidence: the pond (every cell whose centre is within 15 m of its centre) and a
+    # dry 20 m × 20 m square of land (2 × 2 cells at the grid's south-east corner).
+    # The land is not level water, so the evidence does not make it water: LiDAR
+    # finds the pond as without evidence, and the square is evidence only (0.04 ha).
+    from carbonsink.lidar.water import WaterEvidence
+
+    grid = synthetic["grid"]
+    gx, gy = np.meshgrid(grid.x, grid.y)
+    mask = np.hypot(gx - (X0 + 60), gy - (Y0 + 100)) < 15
+    mask[-2:, -2:] = True
+    west, _, _, north = grid.bounds
+    evidence = WaterEvidence(mask=mask, x0=west, y1=north, cell=10.0, sources=("polygons",))
+    files = [synthetic["unclassified"]]
+    one = process_lidar(files, grid, tile_size=100, water_evidence=evidence)
+    many = process_lidar(files, grid, tile_size=6, water_evidence=evidence)
+    for name in one.metrics.data_vars:
+        np.testing.assert_array_equal(one.metrics[name].values, many.metrics[name].values)
+    np.testing.assert_array_equal(
+        one.metrics["water_fraction"].values, one_tile.metrics["water_fraction"].values
+    )
+    agreement = one.water["evidence"]
+    assert agreement["sources"] == ["polygons"]
+    assert agreement["evidence_only_ha"] >= 0.04 - 1e-9
+    assert agreement["evidence_ha"] == pytest.approx(mask.sum() * 0.01)
+    assert 0.0 < agreement["agreement"] < 1.0
+    assert "evidence" not in one_tile.water

@@ -17,6 +17,7 @@ from scipy import ndimage
 from carbonsink.io.pointclouds import read_points
 from carbonsink.lidar.ground import smrf
 from carbonsink.lidar.water import (
+    WaterEvidence,
     WaterParameters,
     WaterReference,
     detect_water,
@@ -359,3 +360,90 @@ def test_real_clouds_without_water_keep_their_ground_kappa(
     print(f"{name}: water {water.sum()} of {water.size}, kappa {measured:.3f}")
     assert water.mean() <= 0.001
     assert measured >= kappa
+
+
+# Evidence the survey gives: water polygons, the imagery's water mask -------------------
+
+
+def _evidence(x_max: float, y_max: float = 120.0, cell: float = 10.0) -> WaterEvidence:
+    """Known water over x < ``x_max``, y < ``y_max`` (of a grid from (0, 0) to (200, 120))."""
+    rows, cols = round(120 / cell), round(200 / cell)
+    ys = 120 - (np.arange(rows) + 0.5) * cell
+    xs = (np.arange(cols) + 0.5) * cell
+    mask = (xs[None, :] < x_max) & (ys[:, None] < y_max)
+    return WaterEvidence(mask=mask, x0=0.0, y1=120.0, cell=cell, sources=("polygons",))
+
+
+def test_evidence_at_by_hand() -> None:
+    # A 2 × 3 mask of 10 m cells from x 100 (west) and y 50 (north): (105, 45) is row 0,
+    # col 0; (125, 35) row 1, col 2; (95, 45) west of it and (130, 45) east: off the grid.
+    mask = np.array([[True, False, False], [False, False, True]])
+    evidence = WaterEvidence(mask=mask, x0=100.0, y1=50.0, cell=10.0)
+    x = np.array([105.0, 125.0, 115.0, 95.0, 130.0, 105.0])
+    y = np.array([45.0, 35.0, 45.0, 45.0, 45.0, 25.0])
+    np.testing.assert_array_equal(evidence.at(x, y), [True, True, False, False, False, False])
+
+
+def test_a_bright_level_lake_inside_the_evidence_is_water() -> None:
+    # Turbid water as bright as land: not dark, so not water on its own (as in
+    # test_a_level_bright_surface_is_not_water); inside the water polygons it is.
+    s = _lake(water_factor=0.8, water_intensity=(90.0, 150.0))
+    reference = WaterReference(density=8.0, intensity=150.0)
+    assert not _detect(s, reference=reference).any()
+    found = _detect(s, reference=replace(reference, evidence=_evidence(100.0)))
+    water = s["kind"] == 2
+    assert found[water].mean() >= 0.999
+    assert not found[~water].any()
+
+
+def test_evidence_replaces_darkness_not_the_level_test() -> None:
+    # A cloud without intensities: its dense lake is found only where the evidence
+    # knows water (y < 60 m), and up to the blind shore band (4 m = 2 cells) beyond
+    # the last water cell; land (the sloping shore) is never water.
+    s = _lake(water_factor=0.8, with_intensity=False)
+    reference = WaterReference(density=8.0, intensity=None, evidence=_evidence(100.0, 60.0))
+    found = _detect(s, reference=reference)
+    water = s["kind"] == 2
+    assert found[water & (s["y"] < 58)].mean() >= 0.999
+    assert not found[s["y"] >= 66].any()
+    assert not found[~water].any()
+    # A dark mudflat with 3 cm ripples inside the evidence: not level, not water.
+    mud = _mud(0.0, 0.03)
+    everywhere = WaterEvidence(mask=np.ones((12, 12), bool), x0=0.0, y1=120.0, cell=10.0)
+    known = WaterReference(density=8.0, intensity=150.0, evidence=everywhere)
+    found = detect_water(mud["x"], mud["y"], mud["z"], intensity=mud["intensity"], reference=known)
+    assert found.mean() < 0.01
+
+
+def test_water_under_reed_inside_the_evidence_without_intensities() -> None:
+    # The flooded reed bed (x 100–160 m) of a cloud that records no intensity: its
+    # lowest returns form a level floor inside the evidence (x < 160 m), so they are
+    # water — never the canopy above them nor the land beyond.
+    s = _lake(water_factor=0.8, reed_width=60.0, with_intensity=False)
+    reference = WaterReference(density=8.0, intensity=None, evidence=_evidence(160.0))
+    found = _detect(s, reference=reference)
+    under = (s["kind"] == 2) & (s["x"] >= 100)
+    inner = under & (s["y"] >= 10) & (s["y"] < 110)
+    assert found[inner].all()
+    assert not found[s["kind"] == 1].any()
+    assert not found[s["kind"] == 0].any()
+
+
+def test_a_tile_labels_its_core_as_the_whole_run_with_evidence() -> None:
+    # The evidence is sampled at each return's coordinates: a tile with the reach as
+    # halo labels its core as the whole run, here a core across the evidence's edge.
+    s = _lake(water_factor=0.8, reed_width=60.0, with_intensity=False)
+    reference = WaterReference(density=8.0, intensity=None, evidence=_evidence(130.0, 80.0))
+    reach = WaterParameters().reach_m()
+    x0, y0, x1, y1 = 80.0, 40.0, 140.0, 100.0
+    inside = (s["x"] >= x0) & (s["x"] < x1) & (s["y"] >= y0) & (s["y"] < y1)
+    window = (
+        (s["x"] >= x0 - reach)
+        & (s["x"] < x1 + reach)
+        & (s["y"] >= y0 - reach)
+        & (s["y"] < y1 + reach)
+    )
+    whole = _detect(s, reference=reference)
+    part = _detect({k: v[window] for k, v in s.items()}, reference=reference)
+    np.testing.assert_array_equal(part[inside[window]], whole[inside])
+    assert whole[inside].any() and not whole[inside].all()

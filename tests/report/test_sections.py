@@ -108,3 +108,31 @@ def test_the_terrain_check_is_shown_or_said_to_be_unverified(content: ReportCont
     assert "0.200" in text and "0.009" in text and "0.201" in text and "0.020" in text
     assert "has its mean error removed" in text
     assert "Terrain unverified:" in text and "no checkpoints" in text
+
+
+def test_the_lidar_water_and_its_evidence_are_shown(content: ReportContent) -> None:
+    # 2020: water detected against polygons (1.20 ha by both, 0.30 evidence only, 0.10
+    # LiDAR only: agreement 1.2 / 1.6 = 0.75); 2025: no evidence, only the detection.
+    evidence = {
+        "sources": ["polygons water_2020.gpkg"],
+        "evidence_ha": 1.5,
+        "lidar_water_ha": 1.3,
+        "both_ha": 1.2,
+        "evidence_only_ha": 0.3,
+        "lidar_only_ha": 0.1,
+        "agreement": 0.75,
+    }
+    ledger = {
+        **content.ledger,
+        "lidar": {
+            "2020": {"detection": "level and dark, or sparse", "evidence": evidence},
+            "2025": {"detection": "sparse only (no intensities)"},
+        },
+    }
+    text = read_page(render_report(dataclasses.replace(content, ledger=ledger))).all_text()
+    assert (
+        "LiDAR water: level and dark, or sparse; against the survey's water evidence "
+        "(polygons water_2020.gpkg): 1.20 ha water by both, 0.30 ha by the evidence only, "
+        "0.10 ha by the LiDAR only — agreement 0.75" in " ".join(text.split())
+    )
+    assert "LiDAR water: sparse only (no intensities) (methodology §8.1)." in " ".join(text.split())

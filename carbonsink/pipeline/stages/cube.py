@@ -91,7 +91,7 @@ def epoch_cube(ctx: RunContext, epoch: Epoch) -> EpochCube:
         + [probability_layer(str(n)) for n in landcover.probabilities["class"].values]
     )
     step("LiDAR", 2)
-    lidar = epoch_lidar(ctx, epoch)
+    lidar = epoch_lidar(ctx, epoch, mndwi=layers.get("mndwi"))
     lidar_features: tuple[str, ...] = ()
     dtm_check = None
     if lidar is not None and epoch.checkpoints is not None:

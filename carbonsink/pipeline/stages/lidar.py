@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+import xarray as xr
+
 from carbonsink.config import Epoch
 from carbonsink.io.writers import write_csv, write_netcdf
 from carbonsink.pipeline.context import RunContext
@@ -12,15 +15,80 @@ from carbonsink.pipeline.outputs import OutputFolder
 
 if TYPE_CHECKING:
     from carbonsink.lidar.merging import LidarResult
+    from carbonsink.lidar.water import WaterEvidence
 
-__all__ = ["epoch_lidar", "write_lidar_products"]
+__all__ = ["epoch_lidar", "epoch_water_evidence", "write_lidar_products"]
 
 
-def epoch_lidar(ctx: RunContext, epoch: Epoch) -> LidarResult | None:
+def epoch_water_evidence(
+    ctx: RunContext, epoch: Epoch, mndwi: xr.DataArray | None = None
+) -> WaterEvidence | None:
+    """Where the epoch's survey knows water stood, on the analysis grid; ``None`` without.
+
+    The union of the cells whose centre lies in the ``water_evidence``
+    polygons and, with ``imagery = true``, of the cells whose composite MNDWI
+    exceeds ``mndwi_threshold`` (docs/methodology.md §8.1).
+
+    Parameters
+    ----------
+    ctx
+        The run (grid, survey CRS).
+    epoch
+        The epoch; its ``water_evidence`` entry is read.
+    mndwi
+        The epoch composite's MNDWI on the grid (needed with ``imagery = true``).
+
+    Raises
+    ------
+    InputError, CRSError
+        The polygon file is missing, unreadable, holds no polygons or has no CRS.
+    """
+    from carbonsink.errors import InputError
+    from carbonsink.io.vectors import load_water_polygons
+    from carbonsink.lidar.water import WaterEvidence
+
+    entry = epoch.water_evidence
+    if entry is None:
+        return None
+    grid = ctx.grid
+    mask = np.zeros(grid.shape, dtype=bool)
+    sources: list[str] = []
+    if entry.polygons is not None:
+        polygons = load_water_polygons(entry.polygons, crs=entry.crs, layer=entry.layer).to_crs(
+            ctx.survey.crs
+        )
+        drawn = grid.boundary_mask(polygons)
+        if not (drawn & ctx.inside.values.astype(bool)).any():
+            raise InputError(
+                "no water polygon covers a cell centre inside the project boundary",
+                path=entry.polygons,
+                fix="check the polygons' CRS, or draw the water surfaces inside the project",
+            )
+        mask |= drawn
+        sources.append(f"polygons {entry.polygons.name}")
+    if entry.imagery:
+        if mndwi is None:
+            raise InputError(
+                "water_evidence.imagery needs the epoch's composite, which has no MNDWI layer",
+                where=f"epoch {epoch.name!r}",
+                fix="give the epoch imagery with a SWIR band, or set imagery = false",
+            )
+        values = np.asarray(mndwi.values, dtype=np.float64)
+        mask |= np.nan_to_num(values, nan=-np.inf) > entry.mndwi_threshold
+        sources.append(f"imagery MNDWI > {entry.mndwi_threshold:g}")
+    west, _, _, north = grid.bounds
+    return WaterEvidence(mask=mask, x0=west, y1=north, cell=grid.resolution, sources=tuple(sources))
+
+
+def epoch_lidar(
+    ctx: RunContext, epoch: Epoch, mndwi: xr.DataArray | None = None
+) -> LidarResult | None:
     """The LiDAR chain on every point cloud of an epoch; ``None`` when it has none.
 
     The epoch's LiDAR entries share one ``crs`` and ``ground`` setting (the
-    survey file is refused otherwise), which the chain takes.
+    survey file is refused otherwise), which the chain takes. The epoch's
+    water evidence (:func:`epoch_water_evidence`; ``mndwi`` the composite's)
+    supports its water detection.
     """
     from carbonsink.lidar.options import LidarOptions
     from carbonsink.lidar.processing import process_lidar
@@ -35,6 +103,7 @@ def epoch_lidar(ctx: RunContext, epoch: Epoch) -> LidarResult | None:
         crs=entry.crs,
         options=LidarOptions(ground=entry.ground),
         executor=ctx.executor,
+        water_evidence=epoch_water_evidence(ctx, epoch, mndwi),
     )
 
 
