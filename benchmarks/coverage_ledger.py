@@ -228,6 +228,10 @@ def main() -> int:
 #: removals, C for a pool) is immaterial to any claim: counted apart, "negligible".
 NEGLIGIBLE = 1.0
 
+#: Width (t/yr) under which an interval is a pool held at zero change: ledgers before the
+#: held strata's errors were copied between epochs drew them ~1e-5 t/yr apart (rounding).
+HELD_WIDTH = 1e-3
+
 #: Fewest surveys with an estimate of a term for its coverage to be judged against the band.
 MIN_JUDGED = 10
 
@@ -235,8 +239,8 @@ MIN_JUDGED = 10
 def _coverage_table(rows: list[dict]) -> list[str]:
     """Coverage of every stratum's removals and every pool's change, stratum by stratum.
 
-    An interval of zero width (< 1e-6 t/yr) is a pool the ledger holds at zero change on
-    purpose (a stratum without soil cores, no biomass mapped): it is not an
+    An interval of zero width (< :data:`HELD_WIDTH` t/yr) is a pool the ledger holds at
+    zero change on purpose (a stratum without soil cores, no biomass mapped): it is not an
     estimate, so it is counted apart — "held" — with how often its truth was
     negative (zero was then not conservative). A term whose truth and interval
     are all within ±:data:`NEGLIGIBLE` t/yr (open water: ~0 t in every pool) is
@@ -263,7 +267,7 @@ def _coverage_table(rows: list[dict]) -> list[str]:
                 truth, low, high = r.get("strata", {}).get(stratum, {}).get(term, [0.0, 0.0, 0.0])
                 if stratum not in r.get("strata", {}):
                     continue
-                if high - low < 1e-6:
+                if high - low < HELD_WIDTH:
                     held += 1
                     negative += truth < -1e-9
                     continue

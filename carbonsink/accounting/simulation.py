@@ -349,7 +349,8 @@ def _stratum_errors(
     ε = Z Lᵀ with Z the standard normals of the streams
     ``<stem>_total/<epoch>/<stratum>`` and L = V √Λ from the eigendecomposition
     Σ = V Λ Vᵀ of :func:`joint_covariance` (eigenvalues below 0 from rounding
-    are set to 0, so a singular Σ — a stratum held in both epochs — is fine).
+    are set to 0, so a singular Σ — a stratum held in both epochs — is fine); a
+    stratum held in every epoch takes the first epoch's error in each.
     """
     factor = _sqrt_cov(joint_covariance(epochs, name, strata, cross))
     z = np.column_stack(
@@ -361,6 +362,14 @@ def _stratum_errors(
     )
     errors = z @ factor.T
     n = len(strata)
+    # A stratum held in every epoch has one error, the same in each: copied, so that its
+    # change is exactly 0 in every draw (the square root of the singular Σ gives its
+    # epochs' columns equal only to rounding, ~1e-12 of the stock).
+    held = set.intersection(*(set(getattr(e.quantities[name], "held", ())) for e in epochs))
+    for j, stratum in enumerate(strata):
+        if stratum in held:
+            for i in range(1, len(epochs)):
+                errors[:, i * n + j] = errors[:, j]
     return {e.name: errors[:, i * n : (i + 1) * n] for i, e in enumerate(epochs)}
 
 

@@ -340,3 +340,54 @@ def test_herbaceous_biomass_in_steady_state(sedge_after: float, credited: float)
     np.testing.assert_allclose(draws.stocks["t2"]["agb"], 0.5 * (sedge_after + 120.0))
     # Credited (the default): the whole change, 0.5 × (20 + sedge_after − 100) / YEARS.
     np.testing.assert_allclose(run(False).change["agb"], 0.5 * (20.0 + sedge_after - 100.0) / YEARS)
+
+
+def test_a_stratum_held_in_every_epoch_changes_by_exactly_zero() -> None:
+    # Reed has no soil cores: held at 5,000 ± 300 t C in both epochs, its two errors one
+    # and the same (its four entries 300² = 9e4). Its SOC change is 0 in every draw —
+    # exactly, not to the rounding of the singular Σ's square root (~1e-5 t C/yr with
+    # these correlated neighbours) — while its stock still spreads ±300 t C. Sedge:
+    # 1,000 → 1,010 t C, variance 25 each epoch, covariance 10 between them: change
+    # 10 / 2.0014 yr ± √(25 + 25 − 2 × 10) / 2.0014 = √30 / 2.0014 ≈ 2.74 t C/yr.
+    strata = ("sedge", "reed", "mudflat")
+    # Epoch-major: sedge, reed, mudflat of t1, then of t2.
+    joint = np.array(
+        [
+            [25.0, 0.0, 30.0, 10.0, 0.0, 5.0],
+            [0.0, 9e4, 0.0, 0.0, 9e4, 0.0],
+            [30.0, 0.0, 400.0, 5.0, 0.0, 200.0],
+            [10.0, 0.0, 5.0, 25.0, 0.0, 30.0],
+            [0.0, 9e4, 0.0, 0.0, 9e4, 0.0],
+            [5.0, 0.0, 200.0, 30.0, 0.0, 400.0],
+        ]
+    )
+
+    def epoch(name: str, date: dt.date, k: int) -> EpochInputs:
+        totals = StratumTotals(
+            totals={"sedge": 1000.0 + 10.0 * k, "reed": 5000.0, "mudflat": 3000.0},
+            covariance=joint[3 * k : 3 * k + 3, 3 * k : 3 * k + 3],
+            held=("reed",),
+        )
+        return EpochInputs(
+            name=name,
+            date=date,
+            strata=strata,
+            stratum_area_ha=dict.fromkeys(strata, 10.0),
+            quantities={"soc_t_c": totals},
+            class_area_ha=dict.fromkeys(strata, (10.0, 0.0)),
+        )
+
+    draws = simulate_terms(
+        MonteCarlo(3, 20_000),
+        [epoch("t1", T1, 0), epoch("t2", T2, 1)],
+        dict.fromkeys(strata, _class()),
+        strata=strata,
+        pools=[("soc_0_100", POOLS["soc"])],
+        gwp=GWP,
+        error_covariance={"soc_t_c": joint[:3, 3:]},
+    )
+    change = draws.change["soc_0_100"]
+    assert (change[:, 1] == 0.0).all()
+    assert draws.stocks["t2"]["soc_0_100"][:, 1].std() == pytest.approx(300.0, rel=0.03)
+    assert change[:, 0].mean() == pytest.approx(10.0 / YEARS, abs=0.1)
+    assert change[:, 0].std() == pytest.approx(np.sqrt(30.0) / YEARS, rel=0.03)
