@@ -124,10 +124,15 @@ def test_lidar_metrics_command_writes_products(
             "EPSG:32649",
             "--vertical-datum",
             "the point clouds'",
+            # Water evidence over the whole project (its boundary as the "water polygons"):
+            # the level test still decides; the agreement is printed.
+            "--water-polygons",
+            str(sample_survey.parent / "boundary.geojson"),
         ],
         capsys,
     )
     assert code == 0, text
+    assert "ha by the LiDAR and the polygons" in text and "ha by the polygons only" in text
     for name in ("lidar_metrics.nc", "lidar_tiles_qa.csv", "dtm.tif", "chm.tif"):
         assert (out / name).is_file()
     # The sample's 48 checkpoints of 2025 (12 per class in the flight block, no poplar

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from carbonsink.lidar.merging import LidarResult
+    from carbonsink.lidar.water import WaterEvidence
     from carbonsink.pipeline.outputs import OutputFolder
 
 __all__ = ["lidar_app"]
@@ -34,6 +35,14 @@ _FILE_CRS = typer.Option(
     "--file-crs", help="CRS of the files when their headers lack it or are wrong."
 )
 _GROUND = typer.Option(help="classify: run SMRF; trust: use the files' ground class 2.")
+_WATER = typer.Option(
+    "--water-polygons",
+    help="Water surfaces at the flight (vector file): there a level surface is water "
+    "whatever its intensity (docs/methodology.md §8.1).",
+)
+_WATER_CRS = typer.Option(
+    "--water-polygons-crs", help="CRS of the water polygons when their file lacks it."
+)
 
 
 class GroundMode(StrEnum):
@@ -74,6 +83,7 @@ def _run_lidar(
     dtm_path: Path | None,
     chm_path: Path | None,
     pit_free: bool = False,
+    water_evidence: WaterEvidence | None = None,
 ) -> LidarResult:
     from carbonsink.lidar.options import LidarOptions
     from carbonsink.lidar.processing import process_lidar
@@ -95,6 +105,7 @@ def _run_lidar(
             dtm_path=dtm_path,
             chm_path=chm_path,
             progress=report,
+            water_evidence=water_evidence,
         )
 
 
@@ -119,14 +130,18 @@ def lidar_metrics(
         str | None,
         typer.Option(help="Datum of the checkpoints' z: must be the clouds' (required with them)."),
     ] = None,
+    water_polygons: Annotated[Path | None, _WATER] = None,
+    water_polygons_crs: Annotated[str | None, _WATER_CRS] = None,
 ) -> None:
     """Area-based metrics on the analysis grid, plus DTM, CHM and per-tile QA.
 
     Writes OUT/lidar_metrics.nc, OUT/dtm.tif, OUT/chm.tif and OUT/lidar_tiles_qa.csv;
     with --checkpoints also OUT/dtm_checkpoints.csv (the DTM's error at each point)
-    and prints the error per class (docs/methodology.md §8.8).
+    and prints the error per class (docs/methodology.md §8.8); with
+    --water-polygons prints how the LiDAR's water agrees with them (§8.1).
     """
     from carbonsink.lidar.checkpoints import read_checkpoints
+    from carbonsink.lidar.processing import polygon_evidence
     from carbonsink.pipeline.outputs import OutputFolder
     from carbonsink.pipeline.stages.lidar import write_lidar_products
 
@@ -143,6 +158,11 @@ def lidar_metrics(
         if checkpoints is None
         else read_checkpoints(checkpoints, target_crs=grid.crs, crs=checkpoints_crs)
     )
+    evidence = (
+        None
+        if water_polygons is None
+        else polygon_evidence(water_polygons, grid, crs=water_polygons_crs)
+    )
     result = _run_lidar(
         files,
         grid,
@@ -151,6 +171,7 @@ def lidar_metrics(
         workers=workers,
         dtm_path=folder.path("dtm"),
         chm_path=folder.path("chm"),
+        water_evidence=evidence,
     )
     written = write_lidar_products(result, folder)
     qa = result.qa
@@ -159,6 +180,13 @@ def lidar_metrics(
         f"[green]done[/green]: {len(qa)} tile(s), {returns:,} points (halos included); "
         f"grid {grid.height} x {grid.width} cells of {grid.resolution:g} m"
     )
+    agreement = result.water.get("evidence")
+    if agreement is not None:
+        stdout.print(
+            f"water: {agreement['both_ha']:,.2f} ha by the LiDAR and the polygons, "
+            f"{agreement['evidence_only_ha']:,.2f} ha by the polygons only, "
+            f"{agreement['lidar_only_ha']:,.2f} ha by the LiDAR only"
+        )
     if points is None:
         stdout.print("DTM unverified: give --checkpoints (RTK ground points) to measure its error")
     else:
@@ -240,6 +268,8 @@ def lidar_classify(
         float, typer.Option(help="Grid cell (m) of the land density reference.")
     ] = 10.0,
     ground: Annotated[GroundMode, _GROUND] = GroundMode.classify,
+    water_polygons: Annotated[Path | None, _WATER] = None,
+    water_polygons_crs: Annotated[str | None, _WATER_CRS] = None,
 ) -> None:
     """Write a copy of FILE with the chain's classes: 2 ground, 9 water.
 
@@ -262,6 +292,8 @@ def lidar_classify(
             file_crs=file_crs,
             resolution=resolution,
             options=LidarOptions(ground=ground.value),
+            water_polygons=water_polygons,
+            water_polygons_crs=water_polygons_crs,
         )
         progress.update(task, description="writing", completed=0.8)
         written = write_classification(file, out, classes)

@@ -28,6 +28,7 @@ import xarray as xr
 from carbonsink.errors import CRSError, InputError
 from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import PointChunk, iter_points, read_lidar_info, read_points
+from carbonsink.io.vectors import load_water_polygons
 from carbonsink.lidar.merging import LidarResult, Merger
 from carbonsink.lidar.options import LidarOptions
 from carbonsink.lidar.tile_chain import label_points, run_tiles
@@ -43,6 +44,7 @@ __all__ = [
     "classify_file",
     "evidence_agreement",
     "grid_for_files",
+    "polygon_evidence",
     "process_lidar",
     "water_reference",
     "water_summary",
@@ -318,6 +320,8 @@ def classify_file(
     file_crs: Any = None,
     resolution: float = 10.0,
     options: LidarOptions | None = None,
+    water_polygons: str | Path | None = None,
+    water_polygons_crs: Any = None,
 ) -> npt.NDArray[np.uint8]:
     """ASPRS classes of every point of one file, in its order, as the chain labels them.
 
@@ -334,6 +338,9 @@ def classify_file(
         (the survey's resolution, for the labels of a survey's run).
     options
         Chain settings.
+    water_polygons, water_polygons_crs
+        Water surfaces at the flight as evidence (:func:`polygon_evidence`),
+        and their CRS when the file lacks it.
 
     Returns
     -------
@@ -352,8 +359,41 @@ def classify_file(
     grid = grid_for_files([path], crs=crs, resolution=resolution, file_crs=file_crs)
     points = read_points(path, target_crs=grid.crs, crs=file_crs)
     reference = water_reference(*_land_counts(points, grid), grid)
+    if water_polygons is not None:
+        evidence = polygon_evidence(water_polygons, grid, crs=water_polygons_crs)
+        reference = dataclasses.replace(reference, evidence=evidence)
     labels = label_points(points, options=options, reference=reference)
     return labels.asprs(points.classification)
+
+
+def polygon_evidence(
+    path: str | Path, grid: Grid, *, crs: Any = None, layer: str | None = None
+) -> WaterEvidence:
+    """Water polygons as evidence on the analysis grid: the cells whose centre they hold.
+
+    Parameters
+    ----------
+    path
+        A vector file of the water surfaces at the flight (any OGR format).
+    grid
+        The analysis grid.
+    crs, layer
+        The polygons' CRS when the file lacks it, and the layer of a multi-layer file.
+
+    Raises
+    ------
+    InputError, CRSError
+        The file is missing or unreadable, holds no polygons, or has no CRS.
+    """
+    polygons = load_water_polygons(path, crs=crs, layer=layer).to_crs(grid.crs)
+    west, _, _, north = grid.bounds
+    return WaterEvidence(
+        mask=grid.boundary_mask(polygons),
+        x0=west,
+        y1=north,
+        cell=grid.resolution,
+        sources=(f"polygons {Path(path).name}",),
+    )
 
 
 def evidence_agreement(evidence: WaterEvidence, metrics: xr.Dataset, grid: Grid) -> dict[str, Any]:

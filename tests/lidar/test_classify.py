@@ -121,3 +121,61 @@ def test_a_bad_output_is_refused_before_any_work(
     assert code == 2
     assert message in text and "Traceback" not in text and "internal error" not in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
+
+
+def test_water_polygons_make_a_bright_level_lake_water(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The constructed bright lake of tests/lidar/test_water.py (water as bright as land:
+    # not dark, so not water on its own) moved to UTM 49N, with the lake (x < 100 m)
+    # drawn as a water polygon: with --water-polygons the lake's returns are class 9,
+    # without they are not; every point keeps its place either way.
+    import json
+
+    from tests.lidar.test_water import _lake
+
+    s = _lake(water_factor=0.8, water_intensity=(90.0, 150.0))
+    x0, y0 = 500_000.0, 3_000_000.0
+    las = laspy.create(point_format=3, file_version="1.2")
+    las.header.offsets = [x0, y0, 0.0]
+    las.header.scales = [0.001, 0.001, 0.001]
+    las.x, las.y, las.z = x0 + s["x"], y0 + s["y"], s["z"]
+    las.intensity = s["intensity"]
+    las.classification = np.ones(s["x"].size, dtype=np.uint8)
+    source = tmp_path / "lake.las"
+    las.write(source)
+    ring = [[x0, y0], [x0 + 100, y0], [x0 + 100, y0 + 120], [x0, y0 + 120], [x0, y0]]
+    polygons = tmp_path / "water.geojson"
+    polygons.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {"type": "Polygon", "coordinates": [ring]},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    base = ["lidar", "classify", str(source), "--file-crs", "EPSG:32649"]
+    plain, known = tmp_path / "plain.las", tmp_path / "known.las"
+    code, text = run_main([*base, "-o", str(plain)], capsys)
+    assert code == 0, text
+    code, text = run_main(
+        [*base, "-o", str(known), "--water-polygons", str(polygons),
+         "--water-polygons-crs", "EPSG:32649"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, text
+    lake = s["kind"] == 2
+    without = np.asarray(laspy.read(plain).classification)
+    with_evidence = laspy.read(known)
+    classes = np.asarray(with_evidence.classification)
+    assert not (without == 9).any()
+    assert (classes[lake] == 9).mean() >= 0.999
+    assert not (classes[~lake] == 9).any()
+    np.testing.assert_array_equal(np.asarray(with_evidence.x), np.asarray(las.x))

@@ -44,7 +44,7 @@ def epoch_water_evidence(
         The polygon file is missing, unreadable, holds no polygons or has no CRS.
     """
     from carbonsink.errors import InputError
-    from carbonsink.io.vectors import load_water_polygons
+    from carbonsink.lidar.processing import polygon_evidence
     from carbonsink.lidar.water import WaterEvidence
 
     entry = epoch.water_evidence
@@ -54,18 +54,15 @@ def epoch_water_evidence(
     mask = np.zeros(grid.shape, dtype=bool)
     sources: list[str] = []
     if entry.polygons is not None:
-        polygons = load_water_polygons(entry.polygons, crs=entry.crs, layer=entry.layer).to_crs(
-            ctx.survey.crs
-        )
-        drawn = grid.boundary_mask(polygons)
-        if not (drawn & ctx.inside.values.astype(bool)).any():
+        drawn = polygon_evidence(entry.polygons, grid, crs=entry.crs, layer=entry.layer)
+        if not (drawn.mask & ctx.inside.values.astype(bool)).any():
             raise InputError(
                 "no water polygon covers a cell centre inside the project boundary",
                 path=entry.polygons,
                 fix="check the polygons' CRS, or draw the water surfaces inside the project",
             )
-        mask |= drawn
-        sources.append(f"polygons {entry.polygons.name}")
+        mask |= drawn.mask
+        sources.extend(drawn.sources)
     if entry.imagery:
         if mndwi is None:
             raise InputError(
