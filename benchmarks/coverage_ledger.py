@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -259,6 +260,8 @@ def _coverage_table(rows: list[dict]) -> list[str]:
     held_notes = []
     outside_band: list[str] = []
     calibration: dict[str, list[str]] = {}
+    pooled: list[bool] = []
+    chance = 0.0
     for stratum in strata:
         cells = []
         for term in terms:
@@ -282,6 +285,9 @@ def _coverage_table(rows: list[dict]) -> list[str]:
                 flag = "†"
             elif flag:
                 outside_band.append(f"{stratum}/{term}")
+            if len(hits) >= MIN_JUDGED:
+                pooled += hits
+                chance += _outside_band_chance(len(hits))
             cells.append(f"{sum(hits):3d}/{len(hits):<3d}{share:5.0%}{flag:1s}" if hits else "n/a")
             z.sort()
             calibration.setdefault(stratum, []).append(
@@ -298,11 +304,26 @@ def _coverage_table(rows: list[dict]) -> list[str]:
     )
     if held_notes:
         print("counted apart: " + "; ".join(held_notes))
+    if pooled:
+        print(
+            f"pooled over the judged cells: {sum(pooled)}/{len(pooled)} = "
+            f"{sum(pooled) / len(pooled):.1%} inside; were every interval calibrated (90 %), "
+            f"{chance:.1f} cells would fall outside the band by chance alone"
+        )
     print("\n90th percentile of |truth − centre| / half-width (1 = calibrated)")
     print(f"{'stratum':12s}" + "".join(f"{t:>16s}" for t in terms))
     for stratum, cells in calibration.items():
         print(f"{stratum:12s}" + "".join(f"{c:>16s}" for c in cells))
     return outside_band
+
+
+def _outside_band_chance(n: int, p: float = 0.90) -> float:
+    """P(a calibrated cell's count over n surveys is outside 80–97 %): binomial(n, p) tails."""
+    from scipy.stats import binom
+
+    low = math.ceil(0.80 * n - 1e-9)  # fewest hits inside the band
+    high = math.floor(0.97 * n + 1e-9)  # most hits inside the band
+    return float(binom.cdf(low - 1, n, p) + binom.sf(high, n, p))
 
 
 #: The standard normal's 95th percentile: a 90 % half-width over it is an SD.
