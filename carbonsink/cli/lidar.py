@@ -186,6 +186,11 @@ def lidar_metrics(
             f"water: {agreement['both_ha']:,.2f} ha by the LiDAR and the polygons, "
             f"{agreement['evidence_only_ha']:,.2f} ha by the polygons only, "
             f"{agreement['lidar_only_ha']:,.2f} ha by the LiDAR only"
+            + (
+                ""
+                if agreement["agreement"] is None
+                else f" (agreement {agreement['agreement']:.2f}, intersection over union)"
+            )
         )
     if points is None:
         stdout.print("DTM unverified: give --checkpoints (RTK ground points) to measure its error")

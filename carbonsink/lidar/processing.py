@@ -357,11 +357,15 @@ def classify_file(
     """
     options = options or LidarOptions()
     grid = grid_for_files([path], crs=crs, resolution=resolution, file_crs=file_crs)
+    # The polygons first: a bad file is refused before the points are read.
+    evidence = (
+        None
+        if water_polygons is None
+        else polygon_evidence(water_polygons, grid, crs=water_polygons_crs)
+    )
     points = read_points(path, target_crs=grid.crs, crs=file_crs)
     reference = water_reference(*_land_counts(points, grid), grid)
-    if water_polygons is not None:
-        evidence = polygon_evidence(water_polygons, grid, crs=water_polygons_crs)
-        reference = dataclasses.replace(reference, evidence=evidence)
+    reference = dataclasses.replace(reference, evidence=evidence)
     labels = label_points(points, options=options, reference=reference)
     return labels.asprs(points.classification)
 
@@ -380,15 +384,32 @@ def polygon_evidence(
     crs, layer
         The polygons' CRS when the file lacks it, and the layer of a multi-layer file.
 
+    Returns
+    -------
+    WaterEvidence
+        The mask on ``grid`` (a cell is known water when its centre lies in a
+        polygon: the shoreline is the grid's, to half a cell).
+
     Raises
     ------
     InputError, CRSError
-        The file is missing or unreadable, holds no polygons, or has no CRS.
+        The file is missing or unreadable, holds no polygons, has no CRS, or
+        no polygon covers a cell centre of the grid (a wrong CRS puts them
+        elsewhere).
     """
     polygons = load_water_polygons(path, crs=crs, layer=layer).to_crs(grid.crs)
+    mask = grid.boundary_mask(polygons)
+    if not mask.any():
+        raise InputError(
+            f"no water polygon covers a cell centre of the analysis grid "
+            f"{tuple(round(v) for v in grid.bounds)} ({grid.crs.to_string()})",
+            path=Path(path),
+            fix="check the polygons' CRS (a GeoJSON without one is read as longitude/latitude), "
+            "or draw the water surfaces over the survey",
+        )
     west, _, _, north = grid.bounds
     return WaterEvidence(
-        mask=grid.boundary_mask(polygons),
+        mask=mask,
         x0=west,
         y1=north,
         cell=grid.resolution,
@@ -445,9 +466,17 @@ def water_summary(options: LidarOptions, reference: WaterReference) -> dict[str,
     if options.ground == "trust" or options.water is None:
         detection = "class 9 only"
     elif reference.intensity is None:
-        detection = "sparse only (no intensities)"
+        detection = (
+            "sparse only (no intensities)"
+            if reference.evidence is None
+            else "sparse, or level inside the water evidence (no intensities)"
+        )
     else:
-        detection = "level and dark, or sparse"
+        detection = (
+            "level and dark, or sparse"
+            if reference.evidence is None
+            else "level and dark (or level inside the water evidence), or sparse"
+        )
     return {
         "detection": detection,
         "land_density_m2": reference.density,

@@ -345,8 +345,8 @@ def test_herbaceous_biomass_in_steady_state(sedge_after: float, credited: float)
 def test_a_stratum_held_in_every_epoch_changes_by_exactly_zero() -> None:
     # Reed has no soil cores: held at 5,000 ± 300 t C in both epochs, its two errors one
     # and the same (its four entries 300² = 9e4). Its SOC change is 0 in every draw —
-    # exactly, not to the rounding of the singular Σ's square root (~1e-5 t C/yr with
-    # these correlated neighbours) — while its stock still spreads ±300 t C. Sedge:
+    # exactly, not to the rounding of the singular Σ's square root (~1e-12 t C/yr
+    # here, ~1e-5 on a survey's) — while its stock still spreads ±300 t C. Sedge:
     # 1,000 → 1,010 t C, variance 25 each epoch, covariance 10 between them: change
     # 10 / 2.0014 yr ± √(25 + 25 − 2 × 10) / 2.0014 = √30 / 2.0014 ≈ 2.74 t C/yr.
     strata = ("sedge", "reed", "mudflat")

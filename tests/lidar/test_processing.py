@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -349,3 +350,37 @@ def test_water_evidence_reaches_the_qa_and_tiles_agree(synthetic: dict, one_tile
     assert agreement["evidence_ha"] == pytest.approx(mask.sum() * 0.01)
     assert 0.0 < agreement["agreement"] < 1.0
     assert "evidence" not in one_tile.water
+
+
+def test_polygons_off_the_grid_are_refused_and_the_label_says_evidence(tmp_path: Path) -> None:
+    # A GeoJSON square in local metres without a CRS is read as longitude/latitude: it
+    # lies nowhere near the UTM grid, which is an error naming the file — not a run that
+    # silently ignores the polygons.
+    import json
+
+    from carbonsink.lidar.processing import polygon_evidence, water_summary
+    from carbonsink.lidar.water import WaterEvidence, WaterReference
+
+    ring = [[0.0, 0.0], [50.0, 0.0], [50.0, 50.0], [0.0, 50.0], [0.0, 0.0]]
+    path = tmp_path / "local.geojson"
+    feature = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}), "utf-8")
+    grid = Grid.from_bounds((X0, Y0, X0 + WIDTH, Y0 + HEIGHT), crs=CRS_UTM, resolution=10.0)
+    with pytest.raises(InputError, match="no water polygon covers a cell centre") as info:
+        polygon_evidence(path, grid)
+    assert info.value.problem.path is not None and "local.geojson" in str(info.value.problem.path)
+    # The ledger's detection label says where the evidence stood in for darkness.
+    evidence = WaterEvidence(mask=np.ones((2, 2), bool), x0=0.0, y1=20.0, cell=10.0)
+    options = LidarOptions()
+    blind = WaterReference(density=8.0, intensity=None)
+    assert water_summary(options, blind)["detection"] == "sparse only (no intensities)"
+    with_evidence = water_summary(options, replace(blind, evidence=evidence))["detection"]
+    assert with_evidence == "sparse, or level inside the water evidence (no intensities)"
+    seen = WaterReference(density=8.0, intensity=150.0, evidence=evidence)
+    assert water_summary(options, seen)["detection"] == (
+        "level and dark (or level inside the water evidence), or sparse"
+    )

@@ -91,7 +91,12 @@ def epoch_cube(ctx: RunContext, epoch: Epoch) -> EpochCube:
         + [probability_layer(str(n)) for n in landcover.probabilities["class"].values]
     )
     step("LiDAR", 2)
-    lidar = epoch_lidar(ctx, epoch, mndwi=layers.get("mndwi"))
+    # Water evidence from the imagery is what the scenes saw: not a cloud gap filled from
+    # its neighbour (which next to water would be water).
+    mndwi = layers.get("mndwi")
+    if mndwi is not None:
+        mndwi = mndwi.where(~np.asarray(layers["gap_filled"].values, dtype=bool))
+    lidar = epoch_lidar(ctx, epoch, mndwi=mndwi)
     lidar_features: tuple[str, ...] = ()
     dtm_check = None
     if lidar is not None and epoch.checkpoints is not None:
