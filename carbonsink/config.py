@@ -80,6 +80,15 @@ def _root(info: ValidationInfo) -> Path:
     return Path(context.get("root", "."))
 
 
+#: A path, required or optional.
+_MaybePath = typing.TypeVar("_MaybePath", Path, Path | None)
+
+
+def _resolved(value: _MaybePath, info: ValidationInfo) -> _MaybePath:
+    """A relative path against the survey file's folder (absolute and ``None`` as given)."""
+    return value if value is None or value.is_absolute() else _root(info) / value
+
+
 def _check_crs_text(value: str | None) -> str | None:
     if value is None:
         return None
@@ -102,7 +111,7 @@ class FileEntry(_Model):
     @field_validator("path", mode="after")
     @classmethod
     def _resolve(cls, value: Path, info: ValidationInfo) -> Path:
-        return value if value.is_absolute() else _root(info) / value
+        return _resolved(value, info)
 
     @field_validator("crs")
     @classmethod
@@ -153,7 +162,7 @@ class WaterEvidenceEntry(_Model):
     @field_validator("polygons", mode="after")
     @classmethod
     def _resolve(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return value if value is None or value.is_absolute() else _root(info) / value
+        return _resolved(value, info)
 
     @field_validator("crs")
     @classmethod
@@ -183,9 +192,7 @@ class ImageryEntry(FileEntry):
     @field_validator("mtl", mode="after")
     @classmethod
     def _resolve_mtl(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is None or value.is_absolute():
-            return value
-        return _root(info) / value
+        return _resolved(value, info)
 
     @model_validator(mode="after")
     def _sensor_needs(self) -> ImageryEntry:
@@ -295,7 +302,7 @@ class SurveySection(_Model):
     @field_validator("boundary", mode="after")
     @classmethod
     def _resolve(cls, value: Path, info: ValidationInfo) -> Path:
-        return value if value.is_absolute() else _root(info) / value
+        return _resolved(value, info)
 
     @field_validator("crs", "boundary_crs")
     @classmethod

@@ -82,13 +82,7 @@ def _source_crs(file: Path, info: dict[str, Any], crs: Any, what: str = "boundar
     raise CRSError(f"the {what} file has no CRS", path=file, fix=_crs_fix(what))
 
 
-def boundary_crs(
-    path: str | os.PathLike[str],
-    *,
-    crs: Any = None,
-    layer: str | None = None,
-    what: str = "boundary",
-) -> CRS:
+def boundary_crs(path: str | os.PathLike[str], *, crs: Any = None, layer: str | None = None) -> CRS:
     """The CRS of a boundary file: the survey's override, else the file's own.
 
     Parameters
@@ -99,8 +93,6 @@ def boundary_crs(
         A CRS that overrides or completes the file's.
     layer
         The layer of a multi-layer file.
-    what
-        What the polygons are, for the messages (``"water polygon"``).
 
     Raises
     ------
@@ -110,9 +102,9 @@ def boundary_crs(
         When the file has no CRS, is not GeoJSON (RFC 7946: WGS 84
         longitude/latitude) and ``crs`` is not given.
     """
-    file = existing_file(path, what=f"{what} file")
+    file = existing_file(path, what="boundary file")
     _, info = _layer_info(file, layer)
-    return _source_crs(file, info, crs, what)
+    return _source_crs(file, info, crs)
 
 
 def _polygonal_parts(geometry: BaseGeometry) -> list[Polygon]:

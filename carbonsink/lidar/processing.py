@@ -43,6 +43,7 @@ from carbonsink.lidar.water import (
 __all__ = [
     "classify_file",
     "evidence_agreement",
+    "grid_evidence",
     "grid_for_files",
     "polygon_evidence",
     "process_lidar",
@@ -260,8 +261,7 @@ def process_lidar(
                 "(a wrong or missing CRS puts them elsewhere)",
             )
         # One land reference for every tile, so that water detection agrees across tiles.
-        reference = water_reference(cell_counts, intensities, grid)
-        reference = dataclasses.replace(reference, evidence=water_evidence)
+        reference = water_reference(cell_counts, intensities, grid, water_evidence)
 
         jobs = [t for t in tiles.values() if t.id in buckets.files]
         merger = Merger(grid, options, dtm_path=dtm_path, chm_path=chm_path)
@@ -294,7 +294,10 @@ def _land_counts(
 
 
 def water_reference(
-    cell_counts: npt.NDArray[np.integer], intensities: npt.NDArray[np.integer], grid: Grid
+    cell_counts: npt.NDArray[np.integer],
+    intensities: npt.NDArray[np.integer],
+    grid: Grid,
+    evidence: WaterEvidence | None = None,
 ) -> WaterReference:
     """What land looks like in a whole survey, for water detection in every tile.
 
@@ -306,10 +309,13 @@ def water_reference(
         Histogram of the returns' intensities (index = intensity).
     grid
         The analysis grid.
+    evidence
+        Where the survey knows water stood (:class:`WaterEvidence`), if anywhere.
     """
     return WaterReference(
         density=land_reference_density(cell_counts, grid.resolution**2),
         intensity=land_reference_intensity(intensities),
+        evidence=evidence,
     )
 
 
@@ -364,8 +370,7 @@ def classify_file(
         else polygon_evidence(water_polygons, grid, crs=water_polygons_crs)
     )
     points = read_points(path, target_crs=grid.crs, crs=file_crs)
-    reference = water_reference(*_land_counts(points, grid), grid)
-    reference = dataclasses.replace(reference, evidence=evidence)
+    reference = water_reference(*_land_counts(points, grid), grid, evidence)
     labels = label_points(points, options=options, reference=reference)
     return labels.asprs(points.classification)
 
@@ -407,14 +412,15 @@ def polygon_evidence(
             fix="check the polygons' CRS (a GeoJSON without one is read as longitude/latitude), "
             "or draw the water surfaces over the survey",
         )
+    return grid_evidence(mask, grid, (f"polygons {Path(path).name}",))
+
+
+def grid_evidence(
+    mask: npt.NDArray[np.bool_], grid: Grid, sources: tuple[str, ...]
+) -> WaterEvidence:
+    """Water evidence given as a ``(y, x)`` mask on the analysis grid, and what it came from."""
     west, _, _, north = grid.bounds
-    return WaterEvidence(
-        mask=mask,
-        x0=west,
-        y1=north,
-        cell=grid.resolution,
-        sources=(f"polygons {Path(path).name}",),
-    )
+    return WaterEvidence(mask=mask, x0=west, y1=north, cell=grid.resolution, sources=sources)
 
 
 def evidence_agreement(evidence: WaterEvidence, metrics: xr.Dataset, grid: Grid) -> dict[str, Any]:

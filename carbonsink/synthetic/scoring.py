@@ -58,6 +58,15 @@ _FIXED_DEPTH: Final = {
 }
 
 
+def _check_grid(truth: xr.Dataset, strata_map: npt.NDArray[np.integer]) -> None:
+    """Raise :class:`InputError` unless the strata map is on the truth's grid."""
+    if truth["class"].shape != strata_map.shape:
+        raise InputError(
+            f"the strata map has shape {strata_map.shape}, the truth {truth['class'].shape}",
+            fix="give the land-cover map of the same grid as the truth",
+        )
+
+
 def stratum_sink(
     truth_dir: Path,
     strata_map: npt.NDArray[np.integer],
@@ -104,11 +113,7 @@ def stratum_sink(
         xr.open_dataset(truth_dir / f"truth_{sink['from_epoch']}.nc") as first,
         xr.open_dataset(truth_dir / f"truth_{sink['to_epoch']}.nc") as last,
     ):
-        if first["class"].shape != strata_map.shape:
-            raise InputError(
-                f"the strata map has shape {strata_map.shape}, the truth {first['class'].shape}",
-                fix="give the land-cover map of the same grid as the truth",
-            )
+        _check_grid(first, strata_map)
         inside = last["inside_boundary"].values.astype(bool)
         fraction = float(last.attrs["carbon_fraction"])
         change = {}
@@ -160,11 +165,7 @@ def stratum_stocks(
             f"no stock layer for pools {unknown}", fix=f"use pools of {list(BIOMASS_POOLS)}"
         )
     with xr.open_dataset(truth_dir / f"truth_{epoch}.nc") as truth:
-        if truth["class"].shape != strata_map.shape:
-            raise InputError(
-                f"the strata map has shape {strata_map.shape}, the truth {truth['class'].shape}",
-                fix="give the land-cover map of the same grid as the truth",
-            )
+        _check_grid(truth, strata_map)
         inside = truth["inside_boundary"].values.astype(bool)
         fraction = float(truth.attrs["carbon_fraction"])
         stock = {

@@ -44,8 +44,7 @@ def epoch_water_evidence(
         The polygon file is missing, unreadable, holds no polygons or has no CRS.
     """
     from carbonsink.errors import InputError
-    from carbonsink.lidar.processing import polygon_evidence
-    from carbonsink.lidar.water import WaterEvidence
+    from carbonsink.lidar.processing import grid_evidence, polygon_evidence
 
     entry = epoch.water_evidence
     if entry is None:
@@ -73,8 +72,7 @@ def epoch_water_evidence(
         values = np.asarray(mndwi.values, dtype=np.float64)
         mask |= np.nan_to_num(values, nan=-np.inf) > entry.mndwi_threshold
         sources.append(f"imagery MNDWI > {entry.mndwi_threshold:g}")
-    west, _, _, north = grid.bounds
-    return WaterEvidence(mask=mask, x0=west, y1=north, cell=grid.resolution, sources=tuple(sources))
+    return grid_evidence(mask, grid, tuple(sources))
 
 
 def epoch_lidar(
