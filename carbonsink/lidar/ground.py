@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage
 
 from carbonsink.lidar._raster_ops import (
     bilinear_many,
@@ -28,6 +29,7 @@ from carbonsink.lidar._raster_ops import (
 __all__ = [
     "GroundResult",
     "SMRFParameters",
+    "canopy_floor",
     "smrf",
 ]
 
@@ -58,6 +60,11 @@ class SMRFParameters:
         the nearest value (PDAL's ``knnfill``); farther ones are ignored.
     fill_reach, fill_sweeps
         Reach (cells) and Jacobi sweeps of the provisional surface's fill.
+    floor_roughness, floor_share, floor_radius
+        A closed canopy's floor: ground cells whose lowest ground returns
+        scatter more than ``floor_roughness`` (m) about their local plane over
+        a square of ``floor_radius`` cells each way, where ground is under
+        ``floor_share`` of the returns, are not ground (:func:`canopy_floor`).
     """
 
     cell: float = 1.0
@@ -68,6 +75,9 @@ class SMRFParameters:
     zmin_reach: int = 2
     fill_reach: int = 6
     fill_sweeps: int = 4
+    floor_roughness: float = 0.15
+    floor_share: float = 0.2
+    floor_radius: int = 2
 
     def reach_m(self) -> float:
         """How far (m) a point's class can depend on other data (for tile halos).
@@ -75,9 +85,10 @@ class SMRFParameters:
         The opening of radius r reads the surface within 2r (erosion then
         dilation), the minimum surface's fill reaches ``zmin_reach`` cells and
         the provisional surface's fill ``fill_reach + fill_sweeps``, plus one
-        cell for the bilinear lookup.
+        cell for the bilinear lookup and ``floor_radius`` for the canopy-floor
+        test.
         """
-        cells = self.zmin_reach + self.fill_reach + self.fill_sweeps + 1
+        cells = self.zmin_reach + self.fill_reach + self.fill_sweeps + 1 + self.floor_radius
         return 2.0 * self.max_radius_cells * self.cell + cells * self.cell
 
     @property
@@ -99,12 +110,25 @@ class GroundResult:
         ``(x_min, y_max)`` of the surface's upper-left corner.
     cell
         Cell size of ``surface`` (m).
+    floor
+        ``True`` for points the morphology took as ground that lie on a closed
+        canopy's floor (:func:`canopy_floor`): not ground, the terrain under
+        them is not measured.
     """
 
     ground: BoolArray
     surface: FloatArray
     origin: tuple[float, float]
     cell: float
+    floor: BoolArray
+
+
+#: Margin (m) of the morphology's comparisons: half a millimetre. Point clouds are stored
+#: in millimetres (or coarser), so drops of exactly slope × r × cell are common; the
+#: float32 surface relative to the window's lowest cell rounds them either way by up to
+#: ~1e-4 m (1.6 km of relief), depending on the window — a tile and its neighbour
+#: disagreed. With the margin an exact tie is never an object, whatever the window.
+TIE_M = 5e-4
 
 
 def _progressive_filter(
@@ -116,14 +140,15 @@ def _progressive_filter(
     -----
     Pingel et al. 2013, eq. 1–2: for radius r = 1…R, open the last surface with
     a window of radius r; a cell is an object when the opening lowers it by
-    more than ``slope × r × cell``.
+    more than ``slope × r × cell`` (plus :data:`TIE_M`, so that exact ties on
+    millimetre data fall the same way in every tile).
     """
     last = surface
     is_object = np.zeros(surface.shape, dtype=bool)
     with np.errstate(invalid="ignore"):  # inf − inf far from data: NaN, never an object
         for radius in range(1, max_radius + 1):
             this = open_disk(last, radius)
-            is_object |= (last - this) > slope * radius * cell
+            is_object |= (last - this) > slope * radius * cell + TIE_M
             last = this
     return is_object
 
@@ -168,7 +193,10 @@ def smrf(
        points where it stays undefined (inside wide objects) are not ground;
     5. a point is ground when ``|z − Z_pro(x, y)| ≤ threshold + scalar × S(x, y)``
        with S the slope (gradient magnitude) of Z_pro, both interpolated
-       bilinearly at the point.
+       bilinearly at the point;
+    6. not in the paper: ground on a closed canopy's floor is not ground
+       (:func:`canopy_floor`) — a reed bed wider than the window leaves no
+       ground return inside it, and steps 3–5 take its lowest returns.
 
     Windows are octagons approximating disks of radius r cells, built from
     1-D min/max filters along the rows, columns and both diagonals, so the
@@ -182,7 +210,8 @@ def smrf(
         eligible = np.ones(n, dtype=bool)
     cell = params.cell
     if not eligible.any():
-        return GroundResult(np.zeros(n, dtype=bool), np.full((1, 1), np.nan), (0.0, 0.0), cell)
+        none = np.zeros(n, dtype=bool)
+        return GroundResult(none, np.full((1, 1), np.nan), (0.0, 0.0), cell, none.copy())
     ex, ey, ez = x[eligible], y[eligible], z[eligible]
     x0 = math.floor(ex.min() / cell) * cell
     y1 = math.ceil(ey.max() / cell) * cell
@@ -222,6 +251,14 @@ def smrf(
     all_cols = (x - x0) / cell - 0.5
     z_pro, s_pro = bilinear_many([provisional, slope_surface], all_rows, all_cols)
     ground = eligible & (np.abs(z - z_pro) <= params.threshold + params.scalar * s_pro)
+    cells = np.full(n, -1, dtype=np.int64)
+    inside = (all_rows > -0.5) & (all_cols > -0.5)
+    cells[inside] = np.minimum(
+        np.floor(all_rows[inside] + 0.5).astype(np.int64), height - 1
+    ) * width + np.minimum(np.floor(all_cols[inside] + 0.5).astype(np.int64), width - 1)
+    floor = canopy_floor(cells, z, ground=ground, eligible=eligible, shape=(height, width),
+                         params=params)  # fmt: skip
+    ground &= ~floor
     logger.debug(
         "SMRF: %d points, %d x %d cells, %.1f %% objects, %.1f %% ground",
         n,
@@ -230,4 +267,144 @@ def smrf(
         100 * objects.mean(),
         100 * ground.mean(),
     )
-    return GroundResult(ground=ground, surface=provisional, origin=(x0, y1), cell=cell)
+    return GroundResult(ground=ground, surface=provisional, origin=(x0, y1), cell=cell, floor=floor)
+
+
+def canopy_floor(
+    cells: npt.NDArray[np.int64],
+    z: FloatArray,
+    *,
+    ground: BoolArray,
+    eligible: BoolArray,
+    shape: tuple[int, int],
+    params: SMRFParameters,
+) -> BoolArray:
+    """Ground points lying on a closed canopy's floor rather than on the terrain.
+
+    Parameters
+    ----------
+    cells
+        Flat index of each point's cell on the SMRF grid (−1: outside it).
+    z
+        Point elevations (m).
+    ground, eligible
+        The morphology's ground, and the points that may be ground.
+    shape
+        ``(rows, cols)`` of the SMRF grid.
+    params
+        ``floor_roughness`` σ_max (m), ``floor_share`` s_max and
+        ``floor_radius`` k (cells).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``True`` for ground points in cells of a canopy floor.
+
+    Notes
+    -----
+    Where a dense canopy stands wider than the window (a closed reed bed), no
+    pulse reaches the ground and the morphology takes the canopy's lowest
+    returns as the terrain. Terrain — bare, or seen through grass or crowns —
+    is smooth at the scale of a few metres: its per-cell lowest ground
+    return follows a plane to within the ranging noise and the grass's lowest
+    layer (95th percentiles of σ: 2–14 cm on the synthetic marsh, sedge the
+    roughest; 11–12 cm on the shared real clouds' reference ground,
+    docs/methodology.md §8.2). A canopy's floor is the lowest of a few
+    returns scattered through the stems: σ 18–30 cm (5th–95th percentile)
+    on the synthetic closed reed bed. It also holds few of the returns
+    around it (5–11 %, against 19–100 % for terrain). With z_c the lowest
+    ground return of cell c and, over the (2k + 1)² cells around c that hold
+    ground, n_c of them, the plane fit ẑ = a + b·col + d·row and the share
+    g_c = ground returns / eligible returns over those cells, a cell is a
+    canopy floor when
+
+        σ_c = √[Σ (z − ẑ)² / (n_c − 3)] > σ_max,  g_c < s_max,  n_c ≥ 8,
+
+    The bed's edge is not found: over the k cells inside it, the window
+    reaches the terrain outside, whose ground is smooth and plentiful, and the
+    step there widens SMRF's threshold by ``scalar`` × slope, so the canopy's
+    lowest returns there stay ground (a strip about k + 1 m wide along the
+    edge of a closed bed; in the narrower beds SMRF's window removes the
+    canopy itself).
+
+    Both tests must fail together: rough terrain with much ground (mountain
+    slopes, σ up to 0.9 m on PDAL_hexbin-crop, where ground is ≥ 45 % of the
+    returns) and the floor of an open canopy (ground rarer, but smooth) stay
+    ground. The test reads k cells around a cell (tile halo:
+    :meth:`SMRFParameters.reach_m`).
+    """
+    rows, cols = shape
+    n_cells = rows * cols
+    on = cells >= 0
+    has_ground = ground & on
+    zmin = np.full(n_cells, np.inf)
+    np.minimum.at(zmin, cells[has_ground], z[has_ground])
+    known = np.isfinite(zmin)
+    if not known.any():
+        return np.zeros(z.size, dtype=bool)
+    sigma, n = _plane_scatter(zmin.reshape(shape), params.floor_radius)
+    counts = np.bincount(cells[has_ground], minlength=n_cells).reshape(shape)
+    everyone = np.bincount(cells[eligible & on], minlength=n_cells).reshape(shape)
+    square = np.ones((2 * params.floor_radius + 1,) * 2, dtype=np.int64)
+    # Integer sums: exact, so a tile and its neighbour agree on every cell.
+    g_sum = ndimage.correlate(counts, square, mode="constant")
+    e_sum = ndimage.correlate(everyone, square, mode="constant")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = g_sum / e_sum
+    known_cells = known.reshape(shape)
+    core = known_cells & (n >= 8) & (sigma > params.floor_roughness) & (share < params.floor_share)
+    floor_cells = core.ravel()
+    out = np.zeros(z.size, dtype=bool)
+    out[has_ground] = floor_cells[cells[has_ground]]
+    return out
+
+
+def _plane_scatter(zmin: FloatArray, radius: int) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+    """Scatter (m) of each cell's neighbourhood about its least-squares plane.
+
+    For every cell c with a value, over the cells c' within ``radius`` cells
+    each way that have one (n_c of them, c included): offsets u = col' − col,
+    v = row' − row, w = z_c' − z_c (relative to the cell itself, so
+    elevations of any size lose no precision), the plane w ≈ a + b·u + d·v
+    fitted by least squares and σ = √[Σ residual² / (n_c − 3)]; NaN where
+    n_c < 3. Returns σ and n_c.
+    """
+    rows, cols = zmin.shape
+    known = np.isfinite(zmin)
+    pad = np.pad(np.where(known, zmin, np.nan), radius, constant_values=np.nan)
+    sums = {
+        k: np.zeros(zmin.shape) for k in ("n", "u", "v", "w", "uu", "uv", "vv", "uw", "vw", "ww")
+    }
+    for dr in range(-radius, radius + 1):
+        for dc in range(-radius, radius + 1):
+            shifted = pad[radius + dr : radius + dr + rows, radius + dc : radius + dc + cols]
+            w = shifted - zmin
+            ok = np.isfinite(w)
+            w = np.where(ok, w, 0.0)
+            one = ok.astype(np.float64)
+            sums["n"] += one
+            sums["u"] += one * dc
+            sums["v"] += one * dr
+            sums["w"] += w
+            sums["uu"] += one * dc * dc
+            sums["uv"] += one * dc * dr
+            sums["vv"] += one * dr * dr
+            sums["uw"] += w * dc
+            sums["vw"] += w * dr
+            sums["ww"] += w * w
+    n = sums["n"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu, mv, mw = sums["u"] / n, sums["v"] / n, sums["w"] / n
+        cuu = sums["uu"] / n - mu * mu
+        cuv = sums["uv"] / n - mu * mv
+        cvv = sums["vv"] / n - mv * mv
+        cuw = sums["uw"] / n - mu * mw
+        cvw = sums["vw"] / n - mv * mw
+        cww = sums["ww"] / n - mw * mw
+        det = cuu * cvv - cuv * cuv
+        b = (cuw * cvv - cvw * cuv) / det
+        d = (cvw * cuu - cuw * cuv) / det
+        residual = np.maximum(cww - b * cuw - d * cvw, 0.0)
+        sigma = np.sqrt(residual * n / (n - 3))
+    sigma[~known | (n < 3)] = np.nan
+    return np.asarray(sigma, dtype=np.float64), n.astype(np.int64)

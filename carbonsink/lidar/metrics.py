@@ -110,6 +110,9 @@ class MetricWindow:
         Water returns in each cell.
     ground_per_cell
         Ground returns not on water in each cell.
+    floor_per_cell
+        Returns on a closed canopy's floor in each cell: the ground filter's
+        ground that is not terrain (:func:`carbonsink.lidar.ground.canopy_floor`).
     height_cell
         Cell index of each height return: non-water, with a defined height.
     heights
@@ -129,6 +132,7 @@ class MetricWindow:
     returns_per_cell: FloatArray
     water_per_cell: FloatArray
     ground_per_cell: FloatArray
+    floor_per_cell: FloatArray
     height_cell: IntArray
     heights: FloatArray
     heights_per_cell: FloatArray
@@ -149,6 +153,7 @@ class MetricWindow:
         cell: float,
         shape: tuple[int, int],
         spec: MetricsSpec,
+        floor: BoolArray | None = None,
     ) -> MetricWindow:
         """Bin returns to the cells of a window (returns outside it are dropped).
 
@@ -166,6 +171,8 @@ class MetricWindow:
         ground_counts = np.bincount(flat_all[ground[inside] & ~water_in], minlength=n_cells).astype(
             np.float64
         )
+        floor_in = np.zeros(flat_all.size, dtype=bool) if floor is None else floor[inside]
+        floor_counts = np.bincount(flat_all[floor_in], minlength=n_cells).astype(np.float64)
         # Returns without a defined height (no terrain within reach: the middle of a
         # lake, or a stand with no ground return nearby) do not enter height metrics.
         keep = ~water_in & np.isfinite(height[inside])
@@ -181,6 +188,7 @@ class MetricWindow:
             returns_per_cell=counts_all,
             water_per_cell=water_counts,
             ground_per_cell=ground_counts,
+            floor_per_cell=floor_counts,
             height_cell=flat,
             heights=height[inside][keep],
             heights_per_cell=n,
@@ -403,6 +411,23 @@ def water_fraction(window: MetricWindow) -> FloatArray:
         return window.layer(np.where(counts > 0, window.water_per_cell / counts, np.nan))
 
 
+def terrain_unsupported(window: MetricWindow) -> FloatArray:
+    """Share of a cell's lowest surface that was a closed canopy's floor, not terrain.
+
+    Notes
+    -----
+    floor returns / (floor + ground returns), the floor returns being those
+    the ground filter's morphology took for ground and the canopy-floor test
+    rejected (docs/methodology.md §8.2, eq. 8.2a): 1 in the middle of a closed
+    reed bed, whose terrain is then only filled from its edges (within 6 m)
+    or undefined. NaN where the cell has neither.
+    """
+    floor = window.floor_per_cell
+    both = floor + window.ground_per_cell
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return window.layer(np.where(both > 0, floor / both, np.nan))
+
+
 def lidar_coverage(window: MetricWindow) -> FloatArray:
     """Cells covered by LiDAR (1) or not (0).
 
@@ -517,6 +542,12 @@ def metrics_for(spec: MetricsSpec) -> Mapping[str, Metric]:
         Metric("ground_density", "m-2", "ground returns per square metre", ground_density),
         Metric("water_fraction", "1", "fraction of returns on open water", water_fraction),
         Metric(
+            "terrain_unsupported",
+            "1",
+            "share of the lowest surface on a closed canopy's floor (terrain not measured)",
+            terrain_unsupported,
+        ),
+        Metric(
             "lidar_coverage", "1", "cell covered by LiDAR returns (1) or not (0)", lidar_coverage
         ),
         Metric("dtm_mean", "m", "mean terrain elevation", dtm_mean),
@@ -547,6 +578,7 @@ def area_metrics(
     cell: float,
     shape: tuple[int, int],
     spec: MetricsSpec | None = None,
+    floor: BoolArray | None = None,
 ) -> dict[str, FloatArray]:
     """Per-cell LiDAR metrics on a grid window.
 
@@ -562,6 +594,9 @@ def area_metrics(
         Upper-left corner, cell size (m) and ``(rows, cols)`` of the window.
     spec
         Percentiles and cover thresholds.
+    floor
+        Returns on a closed canopy's floor (for ``terrain_unsupported``);
+        default none.
 
     Returns
     -------
@@ -599,6 +634,7 @@ def area_metrics(
         cell=cell,
         shape=shape,
         spec=spec,
+        floor=floor,
     )
     return {name: metric.compute(window) for name, metric in metrics_for(spec).items()}
 

@@ -58,11 +58,16 @@ class PointLabels:
         Water (class 9, or detected in an unclassified cloud).
     noise
         Noise (classes 7 and 18): neither ground, water nor vegetation.
+    floor
+        On a closed canopy's floor: what SMRF's morphology took for ground
+        and :func:`~carbonsink.lidar.ground.canopy_floor` did not (never with
+        ``ground = "trust"``); not ground.
     """
 
     ground: npt.NDArray[np.bool_]
     water: npt.NDArray[np.bool_]
     noise: npt.NDArray[np.bool_]
+    floor: npt.NDArray[np.bool_]
 
     def asprs(self, classification: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         """ASPRS classes: 2 ground, 9 water, the rest as given (a given 2 not ground: 1)."""
@@ -101,7 +106,8 @@ def label_points(
     noise = (cls == LOW_NOISE) | (cls == HIGH_NOISE)
     water = cls == WATER
     if options.ground == "trust":
-        return PointLabels(ground=cls == GROUND, water=water, noise=noise)
+        none = np.zeros(len(x), dtype=bool)
+        return PointLabels(ground=cls == GROUND, water=water, noise=noise, floor=none)
     unclassified = ~np.isin(cls, [GROUND, WATER, 3, 4, 5, 6])
     if options.water is not None and unclassified.any() and len(x) > 0:
         detected = np.zeros(len(x), dtype=bool)
@@ -116,12 +122,11 @@ def label_points(
         )
         water |= detected
     eligible = ~water & ~noise
-    ground = (
-        smrf(x, y, z, params=options.smrf, eligible=eligible).ground
-        if len(x)
-        else np.zeros(0, dtype=bool)
-    )
-    return PointLabels(ground=ground, water=water, noise=noise)
+    if not len(x):
+        none = np.zeros(0, dtype=bool)
+        return PointLabels(ground=none, water=water, noise=noise, floor=none)
+    found = smrf(x, y, z, params=options.smrf, eligible=eligible)
+    return PointLabels(ground=found.ground, water=water, noise=noise, floor=found.floor)
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,7 @@ class TileQA:
     points: int
     ground_fraction: float
     water_fraction: float
+    canopy_floor_fraction: float
     dtm_gap_fraction: float
     seconds: float
 
@@ -217,12 +223,14 @@ def process_tile_points(
         cell=window.resolution,
         shape=window.shape,
         spec=options.metrics,
+        floor=labels.floor[keep],
     )
     n = max(len(x), 1)
     qa = {
         "points": float(len(x)),
         "ground_fraction": float(ground.sum() / n),
         "water_fraction": float(water.sum() / n),
+        "canopy_floor_fraction": float(labels.floor.sum() / n),
         "dtm_gap_fraction": float(filled.sum() / max(support.sum(), 1)),
     }
     return metrics, dtm, chm, qa
@@ -323,6 +331,7 @@ def _process_tile(
             points=int(qa["points"]),
             ground_fraction=qa["ground_fraction"],
             water_fraction=qa["water_fraction"],
+            canopy_floor_fraction=qa["canopy_floor_fraction"],
             dtm_gap_fraction=qa["dtm_gap_fraction"],
             seconds=time.perf_counter() - start,
         ),

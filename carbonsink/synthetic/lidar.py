@@ -65,6 +65,7 @@ __all__ = [
     "RETURN_GROUND",
     "RETURN_VEGETATION",
     "RETURN_WATER",
+    "FlightConditions",
     "LidarSummary",
     "cell_position",
     "ground_at",
@@ -94,6 +95,33 @@ _SOFTWARE: Final = "carbonsink synthetic survey"
 #: GPS epoch (1980-01-06) and leap seconds GPS − UTC since 2017.
 _GPS_EPOCH: Final = dt.datetime(1980, 1, 6, tzinfo=dt.UTC)
 _GPS_LEAP_S: Final = 18.0
+
+
+@dataclass(frozen=True)
+class FlightConditions:
+    """What the flight meets besides the landscape (defaults: the survey's flights).
+
+    Attributes
+    ----------
+    water_return_p
+        Probability that a pulse over water returns (0.12: a sparse, absorbing
+        surface; a low drone flight over calm or turbid water returns from most
+        pulses, e.g. 0.73 = 0.75 × the land's 0.97).
+    flood_m
+        Water stands this much above the epoch's level on the flight date:
+        land lower than it is flooded. A pulse that would have reached the
+        ground there returns from the water surface instead (with the odds
+        ``water_return_p / 0.97``); vegetation returns below the surface are
+        gone, so reed and grass taller than the water stand emergent in it.
+    dense_reed
+        Reed beds are closed: every pulse over reed hits the canopy and none
+        reaches the ground, so a bed wider than the ground filter's window has
+        no ground return inside it.
+    """
+
+    water_return_p: float = _WATER_RETURN_P
+    flood_m: float = 0.0
+    dense_reed: bool = False
 
 
 @dataclass(frozen=True)
@@ -206,7 +234,7 @@ def _returns(
     x: FloatArray,
     y: FloatArray,
     rng: np.random.Generator,
-    water_return_p: float = _WATER_RETURN_P,
+    conditions: FlightConditions,
 ) -> dict[str, npt.NDArray]:
     """Simulate the returns of pulses at ``(x, y)``; one row per return, pulse order kept."""
     grid = landscape.landscape_grid
@@ -222,9 +250,15 @@ def _returns(
     water = classes == CLASS_BY_NAME["water"].code
     poplar = classes == CLASS_BY_NAME["poplar"].code
     tall = height >= 1.5
+    water_return_p = conditions.water_return_p
+    if conditions.dense_reed:  # a closed bed: always hit, never through
+        reed = classes == CLASS_BY_NAME["reed"].code
+        fc = np.where(reed, 1.0, fc)
 
     hit = (rng.random(n) < fc) & ~water
     penetration = np.where(poplar, 0.9, 0.3)
+    if conditions.dense_reed:
+        penetration = np.where(reed, 0.0, penetration)
     ground = ~water & np.where(
         hit, rng.random(n) < penetration * np.exp(-0.5 * lai), rng.random(n) < 0.97
     )
@@ -250,6 +284,9 @@ def _returns(
         0.0, _WATER_NOISE_M, int(water_ret.sum())
     )
     slots_kind[water_ret, 3] = RETURN_WATER
+    if conditions.flood_m > 0:
+        _flood(slots_z, slots_kind, ground_z, epoch.spec.water_level_m + conditions.flood_m,
+               water_return_p, rng)  # fmt: skip
 
     order = np.argsort(-slots_z, axis=1, kind="stable")
     slots_z = np.take_along_axis(slots_z, order, axis=1)
@@ -276,6 +313,35 @@ def _returns(
     }
 
 
+def _flood(
+    slots_z: FloatArray,
+    slots_kind: npt.NDArray[np.uint8],
+    ground_z: FloatArray,
+    level: float,
+    water_return_p: float,
+    rng: np.random.Generator,
+) -> None:
+    """Flood the land below ``level`` in place (:class:`FlightConditions` ``flood_m``).
+
+    Returns below the level are dropped. A flooded pulse that reached the
+    ground, or whose every return is now under water, returns from the water
+    surface (8 mm noise) with the odds ``water_return_p / 0.97``; a water
+    return of the lake rises to the level.
+    """
+    n = ground_z.size
+    flooded = ground_z < level
+    keep = rng.random(n) < min(1.0, water_return_p / 0.97)
+    noise = rng.normal(0.0, _WATER_NOISE_M, n)
+    last = np.isfinite(slots_z[:, 3])
+    was_water = flooded & last & (slots_kind[:, 3] == RETURN_WATER)
+    was_ground = flooded & last & (slots_kind[:, 3] == RETURN_GROUND)
+    slots_z[flooded[:, None] & (slots_z < level)] = -np.inf
+    drowned = flooded & ~np.isfinite(slots_z).any(axis=1)
+    surface = was_water | ((was_ground | drowned) & keep)
+    slots_z[surface, 3] = level + noise[surface]
+    slots_kind[surface, 3] = RETURN_WATER
+
+
 def _header(epoch: EpochTruth, *, modern: bool, offsets: tuple[float, float]) -> laspy.LasHeader:
     if modern:
         header = laspy.LasHeader(point_format=6, version="1.4")
@@ -299,7 +365,7 @@ def write_lidar(
     pulse_density_m2: float,
     tiles: tuple[int, int],
     progress: Callable[[float], None] | None = None,
-    water_return_p: float = _WATER_RETURN_P,
+    conditions: FlightConditions | None = None,
 ) -> LidarSummary:
     """Simulate and write one epoch's LiDAR tiles, streaming chunk by chunk.
 
@@ -317,16 +383,16 @@ def write_lidar(
         ``(columns, rows)`` of tiles the block's EPSG:4547 bounding box is split into.
     progress
         Called with the fraction of pulses simulated.
-    water_return_p
-        Probability that a pulse over open water returns (0.12: a sparse,
-        absorbing surface; a low drone flight over calm or turbid water
-        returns from most pulses, e.g. 0.75 × the land's 0.97).
+    conditions
+        Water return odds, flooding and closed reed beds of the flight
+        (default: the survey's, :class:`FlightConditions`).
 
     Returns
     -------
     LidarSummary
         Paths and point counts.
     """
+    conditions = conditions or FlightConditions()
     modern = epoch.spec.name != "2020"
     block = _block_geometry(epoch.lidar_block)
     xs, ys = _tile_edges(epoch.lidar_block, tiles)
@@ -349,7 +415,7 @@ def write_lidar(
     done = 0
     with contextlib.ExitStack() as stack:
         for px, py, angle, gps, line in _pulses(block, pulse_density_m2, rng):
-            ret = _returns(landscape, epoch, px, py, rng, water_return_p)
+            ret = _returns(landscape, epoch, px, py, rng, conditions)
             pulse = ret["pulse"]
             lx, ly = to_lidar.transform(px[pulse], py[pulse])
             lx, ly = np.asarray(lx), np.asarray(ly)

@@ -198,3 +198,83 @@ def test_detect_water_finds_no_water_in_mountains(shared_data: Path) -> None:
     found = detect_water(points.x, points.y, points.z)
     print(f"hexbin: {found.sum()} of {found.size} points flagged as water")
     assert found.mean() <= 0.001
+
+
+# ------------------------------------------------------------ closed canopy's floor
+def test_plane_scatter_by_hand() -> None:
+    # A 3 × 3 checkerboard ±h about z = 5 (radius 1): symmetric in u and v, so the
+    # fitted plane is flat at the mean, 5 + h/9 (five +h cells, four −h). Residuals:
+    # five of 8h/9, four of −10h/9: SS = (5·64 + 4·100) h²/81 = 80h²/9, over
+    # n − 3 = 6: σ = h √(40/27) = 0.121716 for h = 0.1. A tilted plane has σ = 0.
+    from carbonsink.lidar.ground import _plane_scatter
+
+    h = 0.1
+    sign = np.array([[1, -1, 1], [-1, 1, -1], [1, -1, 1]], dtype=float)
+    sigma, n = _plane_scatter(5.0 + h * sign, 1)
+    assert n[1, 1] == 9
+    assert sigma[1, 1] == pytest.approx(h * np.sqrt(40 / 27), rel=1e-9)
+    assert n[0, 0] == 4  # a corner sees 2 × 2 cells
+    r, c = np.mgrid[0:7, 0:9]
+    tilted, _ = _plane_scatter(3000.0 + 0.4 * r - 0.25 * c, 2)  # 3 km up: no cancellation
+    np.testing.assert_allclose(tilted, 0.0, atol=1e-6)  # √(rounding): < 1 µm
+
+
+def _reed_bed_scene(seed: int = 0) -> dict[str, np.ndarray]:
+    """A 200 m × 120 m plane (2 % in x) with a closed reed bed over 70 ≤ x < 140 m.
+
+    8 pulses/m². Outside the bed every pulse returns from the ground (3 cm noise);
+    over x < 70 m half of them first from 0.5 m sedge (Beta(6, 1.3) of its height).
+    In the bed (70 m wide, far wider than the 18 m window) every pulse hits the
+    2.5 m reed: one return at H·Beta(6, 1.3) and, for 55 %, a second at
+    H·Beta(2.5, 2.5); none reaches the ground (synthetic/lidar.py ``dense_reed``).
+    """
+    rng = np.random.default_rng(seed)
+    n = 200 * 120 * 8
+    x, y = rng.uniform(0, 200, n), rng.uniform(0, 120, n)
+    ground_z = 30.0 + 0.02 * x
+    bed = (x >= 70) & (x < 140)
+    top = np.where(bed, ground_z + 2.5 * rng.beta(6.0, 1.3, n), ground_z + rng.normal(0, 0.03, n))
+    kind = np.where(bed, 1, 0)
+    second = bed & (rng.random(n) < 0.55)
+    sedge = (x < 70) & (rng.random(n) < 0.5)
+    xs = np.concatenate([x, x[second], x[sedge]])
+    ys = np.concatenate([y, y[second], y[sedge]])
+    zs = np.concatenate(
+        [
+            top,
+            ground_z[second] + 2.5 * rng.beta(2.5, 2.5, second.sum()),
+            ground_z[sedge] + 0.5 * rng.beta(6.0, 1.3, sedge.sum()),
+        ]
+    )
+    kinds = np.concatenate([kind, np.ones(second.sum(), int), np.ones(sedge.sum(), int)])
+    return {"x": xs, "y": ys, "z": zs, "kind": kinds}
+
+
+def test_a_closed_reed_bed_wider_than_the_window_has_no_ground() -> None:
+    s = _reed_bed_scene()
+    result = smrf(s["x"], s["y"], s["z"])
+    reed = (s["kind"] == 1) & (s["x"] >= 70) & (s["x"] < 140)
+    inner = reed & (s["x"] >= 74) & (s["x"] < 136)
+    # The morphology takes the bed's lowest returns for ground; the floor test rejects
+    # them 4 m or more inside the bed (at its edge the window reaches the terrain
+    # outside: canopy_floor's Notes), all but a few per mille.
+    assert result.floor[inner].mean() > 0.02
+    assert result.ground[inner].mean() < 0.002
+    # Over the whole bed, edges included, 9 in 10 of the would-be ground are floor
+    # (the ~3 m strips along its two edges hold the rest).
+    assert result.floor[reed].sum() >= 0.9 * (result.ground | result.floor)[reed].sum()
+    # Terrain, bare or under sedge, stays ground away from the bed's edge.
+    terrain = s["kind"] == 0
+    away = terrain & ((s["x"] < 66) | (s["x"] >= 144))
+    assert result.ground[away].mean() >= 0.999
+    assert not result.floor[away].any()
+
+
+def test_floor_test_off_keeps_the_paper_filter() -> None:
+    # floor_roughness = inf switches step 6 off: SMRF as published keeps the bed's
+    # lowest returns as ground (the failure the test exists for).
+    s = _reed_bed_scene()
+    plain = smrf(s["x"], s["y"], s["z"], params=SMRFParameters(floor_roughness=np.inf))
+    reed = (s["kind"] == 1) & (s["x"] >= 70) & (s["x"] < 140)
+    assert plain.ground[reed].mean() > 0.02
+    assert not plain.floor.any()

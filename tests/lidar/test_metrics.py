@@ -235,6 +235,7 @@ def test_metrics_for_a_custom_spec_follows_its_percentiles_and_thresholds() -> N
         "return_density",
         "ground_density",
         "water_fraction",
+        "terrain_unsupported",
         "lidar_coverage",
         "dtm_mean",
         "dtm_slope",
@@ -313,6 +314,22 @@ def test_registry_functions_on_a_tiny_window() -> None:
     # water_fraction: 1 of 5 returns, then 0 of 2; ground density 1 / 100 m², then 0
     np.testing.assert_allclose(METRICS["water_fraction"].compute(window), [[0.2, 0.0]])
     np.testing.assert_allclose(METRICS["ground_density"].compute(window), [[0.01, 0.0]])
+    # No canopy floor given: 0 of 1 ground-or-floor returns in cell 0; none in cell 1.
+    np.testing.assert_array_equal(METRICS["terrain_unsupported"].compute(window), [[0.0, np.nan]])
+
+
+def test_terrain_unsupported_by_hand() -> None:
+    # Three 10 m cells. Cell 0: 1 ground and 3 floor returns → 3 / 4 = 0.75; cell 1:
+    # 2 floor returns, no ground (the middle of a closed bed) → 1; cell 2: 2 ground → 0.
+    x = X0 + np.array([5.0, 5.0, 5.0, 5.0, 15.0, 15.0, 25.0, 25.0])
+    y = np.full(8, Y1 - 5.0)
+    ground = np.array([True, False, False, False, False, False, True, True])
+    floor = np.array([False, True, True, True, True, True, False, False])
+    window = MetricWindow.from_returns(
+        x, y, np.zeros(8), ground=ground, water=np.zeros(8, bool), dtm=_flat_dtm(),
+        x0=X0, y1=Y1, cell=CELL, shape=(1, 3), spec=MetricsSpec(), floor=floor,
+    )  # fmt: skip
+    np.testing.assert_allclose(METRICS["terrain_unsupported"].compute(window), [[0.75, 1.0, 0.0]])
 
 
 def test_heights_are_sorted_once_per_window(cloud: dict, monkeypatch: pytest.MonkeyPatch) -> None:

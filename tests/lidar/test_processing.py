@@ -125,7 +125,7 @@ def test_dense_water_of_the_synthetic_survey_is_never_ground(tmp_path: Path) -> 
     0.9985 with sparse water; it may drop by less than 0.02 (issue acceptance).
     """
     from carbonsink.synthetic.landscape import build_landscape
-    from carbonsink.synthetic.lidar import write_lidar
+    from carbonsink.synthetic.lidar import FlightConditions, write_lidar
     from carbonsink.synthetic.parameters import SCALES
 
     spec = SCALES["small"]
@@ -137,7 +137,7 @@ def test_dense_water_of_the_synthetic_survey_is_never_ground(tmp_path: Path) -> 
         out_dir=tmp_path,
         pulse_density_m2=spec.pulse_density_m2,
         tiles=spec.lidar_tiles,
-        water_return_p=0.73,
+        conditions=FlightConditions(water_return_p=0.73),
     )
     p = PointChunk.concat([read_points(f, target_crs=CRS_UTM) for f in summary.paths])
     water = detect_water(p.x, p.y, p.z, intensity=p.intensity)

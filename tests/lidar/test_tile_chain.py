@@ -11,6 +11,7 @@ import numpy as np
 
 from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import PointChunk, read_points
+from carbonsink.lidar.ground import SMRFParameters
 from carbonsink.lidar.options import LidarOptions
 from carbonsink.lidar.processing import process_lidar
 from carbonsink.lidar.tile_chain import process_tile_points
@@ -73,13 +74,16 @@ def test_heights_are_finite_at_convex_corners_of_the_cloud() -> None:
 
 
 def test_crowded_tiles_are_split_without_seams(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
-    # One 20 x 16-cell tile holds all ~190,000 points (6 /m² over 200 m x 160 m, minus
+    # One 20 x 16-cell tile holds all ~181,000 points (6 /m² over 200 m x 160 m, minus
     # the pond); with points_per_tile 100,000 the limit is 1.5 x that = 150,000, so it
-    # is quartered once: without water detection the halo is 60 m (6 cells), and each
-    # quarter's window (10 x 8 cells plus the halo, clipped at the grid edge: at most
-    # 16 x 14 cells = 2.24 ha, ~134,000 points) fits. The merged result must be
-    # identical to the single-tile run.
-    dry = LidarOptions(water=None)
+    # is quartered once. Without water detection and with a 16 m SMRF window the halo is
+    # 2 x 16 + 15 + 11 = 58 m (6 cells: tests/lidar/test_options.py), and each quarter's
+    # window (10 x 8 cells plus the halo, clipped at the grid edge: at most 16 x 14
+    # cells = 2.24 ha, ~134,000 points, 70 % of the tile's 320 cells, under the 75 %
+    # that makes quartering pay) fits. The merged result must be identical to the
+    # single-tile run.
+    smrf = SMRFParameters(window=16.0)
+    dry = LidarOptions(water=None, smrf=smrf)
     whole = process_lidar(
         [synthetic["unclassified"]], synthetic["grid"], tile_size=100, options=dry
     )
@@ -87,7 +91,7 @@ def test_crowded_tiles_are_split_without_seams(synthetic: dict) -> None:  # type
         [synthetic["unclassified"]],
         synthetic["grid"],
         tile_size=100,
-        options=LidarOptions(points_per_tile=100_000, water=None),
+        options=LidarOptions(points_per_tile=100_000, water=None, smrf=smrf),
     )
     assert len(whole.qa) == 1 and whole.qa["points"].iloc[0] > 150_000
     assert len(split.qa) == 4
@@ -141,3 +145,27 @@ def test_tile_jobs_survive_pickling(synthetic: dict, many_tiles) -> None:  # typ
         )
     np.testing.assert_array_equal(pickled.dtm.values, many_tiles.dtm.values)
     np.testing.assert_array_equal(pickled.chm.values, many_tiles.chm.values)
+
+
+def test_a_closed_reed_bed_is_seamless_across_tiles(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The canopy-floor test (eq. 8.2a) reads 2 cells around each cell; the halo covers
+    # it (tests/lidar/test_options.py), so 4 × 3 tiles of 50 m give the untiled numbers.
+    from tests.lidar.synthetic_cloud import write_las
+    from tests.lidar.test_ground import _reed_bed_scene
+
+    s = _reed_bed_scene()
+    pts = {"x": s["x"] + X0, "y": s["y"] + Y0, "z": s["z"], "kind": s["kind"].astype(np.uint8)}
+    for v in (pts["x"], pts["y"]):  # ≥ 1 cm off the 10 m lines, as synthetic_points does
+        frac = np.mod(v, 10.0)
+        near = (frac < 0.01) | (frac > 9.99)
+        v[near] += np.where(frac[near] < 0.01, 0.02, -0.02)
+    path = write_las(tmp_path / "reed.las", pts, np.ones(pts["x"].size, np.uint8))
+    grid = Grid.from_bounds((X0, Y0, X0 + 200, Y0 + 120), crs=CRS_UTM, resolution=10.0)
+    dry = LidarOptions(water=None)
+    whole = process_lidar([path], grid, tile_size=100, options=dry)
+    tiled = process_lidar([path], grid, tile_size=5, options=dry)
+    assert len(tiled.qa) == 12
+    unsupported = whole.metrics["terrain_unsupported"].values
+    assert np.nanmax(unsupported) == 1.0  # the bed's middle: no terrain measured
+    assert tiled.qa["canopy_floor_fraction"].max() > 0
+    assert_same_run(tiled, whole)

@@ -30,6 +30,7 @@ from carbonsink.pipeline.outputs import OutputFolder
 from carbonsink.pipeline.stages.epoch import EpochResults
 from carbonsink.pipeline.stages.ledger_biomass import outside_aoa_errors, residual_corrections
 from carbonsink.pipeline.stages.ledger_soil import soc_quantities
+from carbonsink.pipeline.stages.lidar import terrain_warnings, unsupported_ha
 from carbonsink.pipeline.stages.logged import LoggedLine, logged_warnings
 from carbonsink.pipeline.stages.soil import soc_column
 from carbonsink.pipeline.stages.soil_change import soil_basis
@@ -319,6 +320,7 @@ def ledger_warnings(
         for repair in ctx.boundary.repairs
     ]
     out += imagery_warnings(results)
+    out += terrain_warnings(ctx, results)
     for result in results:
         name = result.epoch.name
         layers = result.biomass.layers
@@ -581,7 +583,11 @@ def survey_ledger(
             "soc_strata": blocks.to_dict(),
             "soil_change": basis.summary,
             "lidar": {
-                r.epoch.name: {**r.cube.lidar.water, "dtm_check": dtm_check(r)}
+                r.epoch.name: {
+                    **r.cube.lidar.water,
+                    "dtm_check": dtm_check(r),
+                    "terrain_unsupported_ha": unsupported_ha(r.cube.lidar, ctx),
+                }
                 for r in results
                 if r.cube.lidar is not None
             },

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 
+from carbonsink.accounting.ledger import LedgerWarning
 from carbonsink.config import Epoch
 from carbonsink.io.writers import write_csv, write_netcdf
 from carbonsink.pipeline.context import RunContext
@@ -16,8 +18,15 @@ from carbonsink.pipeline.outputs import OutputFolder
 if TYPE_CHECKING:
     from carbonsink.lidar.merging import LidarResult
     from carbonsink.lidar.water import WaterEvidence
+    from carbonsink.pipeline.stages.epoch import EpochResults
 
-__all__ = ["epoch_lidar", "epoch_water_evidence", "write_lidar_products"]
+__all__ = [
+    "epoch_lidar",
+    "epoch_water_evidence",
+    "terrain_warnings",
+    "unsupported_ha",
+    "write_lidar_products",
+]
 
 
 def epoch_water_evidence(
@@ -116,3 +125,39 @@ def write_lidar_products(result: LidarResult, folder: OutputFolder) -> list[Path
         if path is not None:
             written.append(path)
     return written
+
+
+def unsupported_ha(result: LidarResult, ctx: RunContext) -> float:
+    """Area (ha) whose lowest LiDAR surface was a closed canopy's floor, not terrain.
+
+    Σ_c terrain_unsupported_c × A_c over the analysis cells (A_c the true cell
+    area; docs/methodology.md §8.2, eq. 8.2a); 0 when no cell has any.
+    """
+    if "terrain_unsupported" not in result.metrics:
+        return 0.0
+    share = np.nan_to_num(np.asarray(result.metrics["terrain_unsupported"].values), nan=0.0)
+    return float(np.sum(share * ctx.cell_area_ha.values))
+
+
+def terrain_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[LedgerWarning]:
+    """A warning per epoch whose LiDAR found closed canopy with no terrain under it.
+
+    The terrain there is filled from the canopy's edge within 6 m, or not
+    known; the heights, and so the LiDAR biomass features, of those cells are
+    uncertain or missing (docs/methodology.md §8.2).
+    """
+    out: list[LedgerWarning] = []
+    for result in results:
+        lidar = result.cube.lidar
+        area = 0.0 if lidar is None else unsupported_ha(lidar, ctx)
+        if area > 0.0:
+            out.append(
+                LedgerWarning(
+                    "lidar-terrain-unsupported",
+                    f"{area:.2f} ha of the LiDAR's lowest surface was a closed canopy's floor "
+                    "(no return reached the ground); the terrain there is filled from the "
+                    "canopy's edge within 6 m or unknown, and so are the heights",
+                    where=f"epoch {result.epoch.name} lidar",
+                )
+            )
+    return out
