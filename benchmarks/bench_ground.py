@@ -16,7 +16,8 @@ land's (0.73); the same with the water 0.5 m higher (flooded land, grass and
 reed emergent in it); and closed reed beds (no pulse reaches the ground in
 reed). Printed per flight: ground precision and recall against the true kind
 (``user_data`` 0), water returns labelled ground, the water found, and the
-canopy returns of closed reed beds labelled ground.
+reed's canopy returns labelled ground, with and without the canopy-floor
+test (SMRF step 6).
 
 Usage::
 
@@ -98,7 +99,7 @@ def synthetic_flights() -> None:
     print(f"\nsynthetic flights (seed {SEED}, small scale, epoch {epoch.spec.name})")
     header = (
         f"{'flight':30} {'points':>9} {'prec.':>7} {'recall':>7} {'water→ground':>13} "
-        f"{'water found':>12} {'reed canopy→ground':>19} {'s':>5}"
+        f"{'water found':>12} {'reed canopy→ground':>19} {'without step 6':>15} {'s':>5}"
     )
     print(header)
     for label, conditions in FLIGHTS.items():
@@ -123,12 +124,14 @@ def synthetic_flights() -> None:
         row = np.clip(np.floor(row_f + 0.5).astype(np.int64), 0, grid.height - 1)
         col = np.clip(np.floor(col_f + 0.5).astype(np.int64), 0, grid.width - 1)
         reed = (epoch.class_code[row, col] == reed_code) & (kind == 1)
+        plain = _chain(points, floor=False)[0]
         n_water = int(np.sum(kind == 2))
         found = float(np.mean(water[kind == 2])) if n_water else float("nan")
         print(
             f"{label:30} {kind.size:9d} {precision:7.3f} {recall:7.4f} "
             f"{int(np.sum(ground & (kind == 2))):6d} of {n_water:<5d} {found:12.3f} "
-            f"{int(np.sum(ground & reed)):8d} of {int(reed.sum()):<8d} {seconds:5.1f}"
+            f"{int(np.sum(ground & reed)):8d} of {int(reed.sum()):<8d} "
+            f"{int(np.sum(plain & reed)):15d} {seconds:5.1f}"
         )
 
 

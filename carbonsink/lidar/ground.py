@@ -85,10 +85,12 @@ class SMRFParameters:
         The opening of radius r reads the surface within 2r (erosion then
         dilation), the minimum surface's fill reaches ``zmin_reach`` cells and
         the provisional surface's fill ``fill_reach + fill_sweeps``, plus one
-        cell for the bilinear lookup and ``floor_radius`` for the canopy-floor
-        test.
+        cell for the bilinear lookup, and ``floor_radius`` + 2 cells for the
+        canopy-floor test (its window reads the cells within ``floor_radius``,
+        whose points lie up to one more cell away, plus the half cell a
+        point's own cell spans, rounded up).
         """
-        cells = self.zmin_reach + self.fill_reach + self.fill_sweeps + 1 + self.floor_radius
+        cells = self.zmin_reach + self.fill_reach + self.fill_sweeps + 1 + self.floor_radius + 2
         return 2.0 * self.max_radius_cells * self.cell + cells * self.cell
 
     @property
@@ -127,7 +129,9 @@ class GroundResult:
 #: in millimetres (or coarser), so drops of exactly slope × r × cell are common; the
 #: float32 surface relative to the window's lowest cell rounds them either way by up to
 #: ~1e-4 m (1.6 km of relief), depending on the window — a tile and its neighbour
-#: disagreed. With the margin an exact tie is never an object, whatever the window.
+#: disagreed. With the margin an exact tie is never an object, whatever the window —
+#: for data stored to 1 mm or coarser with less than ~4 km of relief (finer storage
+#: scales can still tip a near-tie either way).
 TIE_M = 5e-4
 
 

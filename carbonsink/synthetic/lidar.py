@@ -326,17 +326,19 @@ def _flood(
     Returns below the level are dropped. A flooded pulse that reached the
     ground, or whose every return is now under water, returns from the water
     surface (8 mm noise) with the odds ``water_return_p / 0.97``; a water
-    return of the lake rises to the level.
+    return of the lake rises to the level; a pulse that returned nothing
+    still returns nothing.
     """
     n = ground_z.size
     flooded = ground_z < level
     keep = rng.random(n) < min(1.0, water_return_p / 0.97)
     noise = rng.normal(0.0, _WATER_NOISE_M, n)
+    had = np.isfinite(slots_z).any(axis=1)
     last = np.isfinite(slots_z[:, 3])
     was_water = flooded & last & (slots_kind[:, 3] == RETURN_WATER)
     was_ground = flooded & last & (slots_kind[:, 3] == RETURN_GROUND)
     slots_z[flooded[:, None] & (slots_z < level)] = -np.inf
-    drowned = flooded & ~np.isfinite(slots_z).any(axis=1)
+    drowned = flooded & had & ~np.isfinite(slots_z).any(axis=1)
     surface = was_water | ((was_ground | drowned) & keep)
     slots_z[surface, 3] = level + noise[surface]
     slots_kind[surface, 3] = RETURN_WATER

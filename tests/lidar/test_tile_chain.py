@@ -77,7 +77,7 @@ def test_crowded_tiles_are_split_without_seams(synthetic: dict) -> None:  # type
     # One 20 x 16-cell tile holds all ~181,000 points (6 /m² over 200 m x 160 m, minus
     # the pond); with points_per_tile 100,000 the limit is 1.5 x that = 150,000, so it
     # is quartered once. Without water detection and with a 16 m SMRF window the halo is
-    # 2 x 16 + 15 + 11 = 58 m (6 cells: tests/lidar/test_options.py), and each quarter's
+    # 2 x 16 + 17 + 11 = 60 m (6 cells: tests/lidar/test_options.py), and each quarter's
     # window (10 x 8 cells plus the halo, clipped at the grid edge: at most 16 x 14
     # cells = 2.24 ha, ~134,000 points, 70 % of the tile's 320 cells, under the 75 %
     # that makes quartering pay) fits. The merged result must be identical to the
@@ -160,10 +160,11 @@ def test_a_closed_reed_bed_is_seamless_across_tiles(tmp_path) -> None:  # type: 
         near = (frac < 0.01) | (frac > 9.99)
         v[near] += np.where(frac[near] < 0.01, 0.02, -0.02)
     path = write_las(tmp_path / "reed.las", pts, np.ones(pts["x"].size, np.uint8))
-    grid = Grid.from_bounds((X0, Y0, X0 + 200, Y0 + 120), crs=CRS_UTM, resolution=10.0)
+    # 2 m cells: the 64 m halo is 32 cells exactly, with no rounding slack.
+    grid = Grid.from_bounds((X0, Y0, X0 + 200, Y0 + 120), crs=CRS_UTM, resolution=2.0)
     dry = LidarOptions(water=None)
-    whole = process_lidar([path], grid, tile_size=100, options=dry)
-    tiled = process_lidar([path], grid, tile_size=5, options=dry)
+    whole = process_lidar([path], grid, tile_size=500, options=dry)
+    tiled = process_lidar([path], grid, tile_size=25, options=dry)
     assert len(tiled.qa) == 12
     unsupported = whole.metrics["terrain_unsupported"].values
     assert np.nanmax(unsupported) == 1.0  # the bed's middle: no terrain measured

@@ -142,10 +142,15 @@ def unsupported_ha(result: LidarResult, ctx: RunContext) -> float:
 def terrain_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[LedgerWarning]:
     """A warning per epoch whose LiDAR found closed canopy with no terrain under it.
 
-    The terrain there is filled from the canopy's edge within 6 m, or not
-    known; the heights, and so the LiDAR biomass features, of those cells are
+    The terrain there is filled from the canopy's edge within the DTM fill's
+    reach (``DTM_FILL_REACH`` cells of the default DTM cell), or not known;
+    the heights, and so the LiDAR biomass features, of those cells are
     uncertain or missing (docs/methodology.md §8.2).
     """
+    from carbonsink.lidar.options import LidarOptions
+    from carbonsink.lidar.surfaces import DTM_FILL_REACH
+
+    reach = DTM_FILL_REACH * LidarOptions().dtm_cell
     out: list[LedgerWarning] = []
     for result in results:
         lidar = result.cube.lidar
@@ -156,7 +161,7 @@ def terrain_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[L
                     "lidar-terrain-unsupported",
                     f"{area:.2f} ha of the LiDAR's lowest surface was a closed canopy's floor "
                     "(no return reached the ground); the terrain there is filled from the "
-                    "canopy's edge within 6 m or unknown, and so are the heights",
+                    f"canopy's edge within {reach:g} m or unknown, and so are the heights",
                     where=f"epoch {result.epoch.name} lidar",
                 )
             )
