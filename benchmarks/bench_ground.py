@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from carbonsink.imagery.accuracy import accuracy_report
 from carbonsink.io.pointclouds import PointChunk, read_points
 from carbonsink.lidar.ground import SMRFParameters, smrf
 from carbonsink.lidar.water import detect_water
@@ -57,15 +58,18 @@ SEED = 20240830
 
 
 def agreement(ground: np.ndarray, reference: np.ndarray) -> tuple[float, float, float]:
-    """Cohen's kappa, precision and recall of a ground mask against a reference mask."""
-    n = ground.size
-    tp = float(np.sum(ground & reference))
-    fp = float(np.sum(ground & ~reference))
-    fn = float(np.sum(~ground & reference))
-    tn = n - tp - fp - fn
-    expected = ((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)) / n**2
-    kappa = ((tp + tn) / n - expected) / (1 - expected)
-    return kappa, tp / max(tp + fp, 1.0), tp / max(tp + fn, 1.0)
+    """Cohen's kappa, precision and recall of a ground mask against a reference mask.
+
+    :func:`carbonsink.imagery.accuracy.accuracy_report` with the classes
+    ground / not ground: precision is ground's user's accuracy, recall its
+    producer's.
+    """
+    report = accuracy_report(ground, reference, classes=[True, False])
+    return (
+        report.kappa,
+        float(report.users_accuracy[True]),
+        float(report.producers_accuracy[True]),
+    )
 
 
 def _chain(points: PointChunk, *, floor: bool = True) -> tuple[np.ndarray, np.ndarray]:

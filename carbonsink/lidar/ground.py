@@ -225,7 +225,8 @@ def smrf(
     height = math.floor((y1 - ey.min()) / cell) + 1
     col = np.minimum(((ex - x0) / cell).astype(np.int64), width - 1)
     row = np.minimum(((y1 - ey) / cell).astype(np.int64), height - 1)
-    zmin = bin_min(row * width + col, ez, height * width).reshape(height, width)
+    flat = row * width + col
+    zmin = bin_min(flat, ez, height * width).reshape(height, width)
     empty = np.isnan(zmin)
     zmin_filled = fill_nearest(zmin, max_distance=params.zmin_reach)
     # Morphology in float32 relative to the lowest cell (0.1 mm steps up to 1.6
@@ -255,13 +256,10 @@ def smrf(
     all_cols = (x - x0) / cell - 0.5
     z_pro, s_pro = bilinear_many([provisional, slope_surface], all_rows, all_cols)
     ground = eligible & (np.abs(z - z_pro) <= params.threshold + params.scalar * s_pro)
-    cells = np.full(n, -1, dtype=np.int64)
-    inside = (all_rows > -0.5) & (all_cols > -0.5)
-    cells[inside] = np.minimum(
-        np.floor(all_rows[inside] + 0.5).astype(np.int64), height - 1
-    ) * width + np.minimum(np.floor(all_cols[inside] + 0.5).astype(np.int64), width - 1)
-    floor = canopy_floor(cells, z, ground=ground, eligible=eligible, shape=(height, width),
-                         params=params)  # fmt: skip
+    floor = np.zeros(n, dtype=bool)
+    floor[eligible] = canopy_floor(
+        flat, ez, ground=ground[eligible], shape=(height, width), params=params
+    )
     ground &= ~floor
     logger.debug(
         "SMRF: %d points, %d x %d cells, %.1f %% objects, %.1f %% ground",
@@ -279,7 +277,6 @@ def canopy_floor(
     z: FloatArray,
     *,
     ground: BoolArray,
-    eligible: BoolArray,
     shape: tuple[int, int],
     params: SMRFParameters,
 ) -> BoolArray:
@@ -288,11 +285,11 @@ def canopy_floor(
     Parameters
     ----------
     cells
-        Flat index of each point's cell on the SMRF grid (−1: outside it).
+        Flat index of each eligible point's cell on the SMRF grid.
     z
-        Point elevations (m).
-    ground, eligible
-        The morphology's ground, and the points that may be ground.
+        Their elevations (m).
+    ground
+        The morphology's ground among them.
     shape
         ``(rows, cols)`` of the SMRF grid.
     params
@@ -339,27 +336,27 @@ def canopy_floor(
     """
     rows, cols = shape
     n_cells = rows * cols
-    on = cells >= 0
-    has_ground = ground & on
-    zmin = np.full(n_cells, np.inf)
-    np.minimum.at(zmin, cells[has_ground], z[has_ground])
+    zmin = bin_min(cells[ground], z[ground], n_cells)
     known = np.isfinite(zmin)
     if not known.any():
         return np.zeros(z.size, dtype=bool)
     sigma, n = _plane_scatter(zmin.reshape(shape), params.floor_radius)
-    counts = np.bincount(cells[has_ground], minlength=n_cells).reshape(shape)
-    everyone = np.bincount(cells[eligible & on], minlength=n_cells).reshape(shape)
+    counts = np.bincount(cells[ground], minlength=n_cells).reshape(shape)
+    everyone = np.bincount(cells, minlength=n_cells).reshape(shape)
     square = np.ones((2 * params.floor_radius + 1,) * 2, dtype=np.int64)
     # Integer sums: exact, so a tile and its neighbour agree on every cell.
     g_sum = ndimage.correlate(counts, square, mode="constant")
     e_sum = ndimage.correlate(everyone, square, mode="constant")
     with np.errstate(invalid="ignore", divide="ignore"):
         share = g_sum / e_sum
-    known_cells = known.reshape(shape)
-    core = known_cells & (n >= 8) & (sigma > params.floor_roughness) & (share < params.floor_share)
-    floor_cells = core.ravel()
+    floor_cells = (
+        known.reshape(shape)
+        & (n >= 8)
+        & (sigma > params.floor_roughness)
+        & (share < params.floor_share)
+    ).ravel()
     out = np.zeros(z.size, dtype=bool)
-    out[has_ground] = floor_cells[cells[has_ground]]
+    out[ground] = floor_cells[cells[ground]]
     return out
 
 

@@ -123,11 +123,7 @@ def stratum_sink(
                 layer = _FIXED_DEPTH[layer]  # truth without deposition
             delta = last[layer].values.astype(np.float64) - first[layer].values.astype(np.float64)
             change[pool] = delta * (fraction if carbon else 1.0) * cell_area_ha / years
-    out: dict[str, dict[str, float]] = {}
-    for code, name in legend.items():
-        cells = inside & (strata_map == code)
-        out[name] = {pool: float(change[pool][cells].sum()) for pool in pools}
-    out["total"] = {pool: float(change[pool][inside].sum()) for pool in pools}
+    out = _by_stratum(change, inside, strata_map, legend)
     for row in out.values():
         row["removals_t_co2e_yr"] = CO2_PER_C * sum(row[p] for p in pools)
     return out
@@ -172,9 +168,19 @@ def stratum_stocks(
             pool: truth[LEDGER_POOLS[pool][0]].values.astype(np.float64) * fraction * cell_area_ha
             for pool in pools
         }
+    return _by_stratum(stock, inside, strata_map, legend)
+
+
+def _by_stratum(
+    layers: Mapping[str, npt.NDArray[np.float64]],
+    inside: npt.NDArray[np.bool_],
+    strata_map: npt.NDArray[np.integer],
+    legend: Mapping[int, str],
+) -> dict[str, dict[str, float]]:
+    """Each layer summed over the cells inside the project of each stratum, and in total."""
     out = {
-        name: {pool: float(stock[pool][inside & (strata_map == code)].sum()) for pool in pools}
+        name: {key: float(v[inside & (strata_map == code)].sum()) for key, v in layers.items()}
         for code, name in legend.items()
     }
-    out["total"] = {pool: float(stock[pool][inside].sum()) for pool in pools}
+    out["total"] = {key: float(v[inside].sum()) for key, v in layers.items()}
     return out
