@@ -337,7 +337,10 @@ def detect_water(
     5. *flooded*: cells whose lowest returns are dark and form a level floor
        (the plane test of 2 on each cell's lowest return), and cells within
        half a window of those with a dark floor on it: their dark floor
-       returns are water (:func:`_flooded`; needs intensities);
+       returns are water, and so is every dark return within half a window
+       of a flooded cell on its floor's level (−2 × ``level_tolerance`` to
+       ``max_roughness`` below it) — the waterline, whose cells' floors are
+       mostly bright land (:func:`_flooded`; needs intensities);
     6. *dark* returns (intensity ≤ ``max_relative_intensity`` × the land's)
        within ``shore_band`` of a water cell (without intensities: any return
        within ``blind_shore_band``), at most ``level_tolerance`` above the
@@ -473,6 +476,13 @@ def _flooded(
     window of such a cell with a dark floor on that cell's plane. Its dark
     floor returns are water. Ground under reed is a bright floor, and seldom
     level to a centimetre and a half.
+
+    The waterline: a cell that the shore crosses holds water and bright ground
+    on one level, so its floor is not dark and the cell is not flooded; its dark
+    returns within half a window of a flooded cell and on that cell's floor
+    level (up to 2 × ``level_tolerance`` above the plane of the lowest returns,
+    which lies below the surface by their noise, and at most ``max_roughness``
+    below it: the laser does not see the bottom) are water, one by one.
     """
     height, width = zmin.shape
     half = size // 2
@@ -497,5 +507,13 @@ def _flooded(
             np.where(flooded, fit, np.nan), max_distance=half * math.sqrt(2.0)
         )
         on_floor = dark_floor & (np.abs(zmin - floor_level) <= params.level_tolerance)
-    flooded |= on_floor & ndimage.binary_dilation(flooded, structure=square, iterations=half)
-    return np.asarray(flooded.ravel()[flat] & floor_return & dark_return, dtype=bool)
+    near = ndimage.binary_dilation(flooded, structure=square, iterations=half)
+    flooded |= on_floor & near
+    with np.errstate(invalid="ignore"):
+        depth = floor_level.ravel()[flat] - z
+        waterline = (
+            near.ravel()[flat]
+            & (depth >= -2.0 * params.level_tolerance)
+            & (depth <= params.max_roughness)
+        )
+    return np.asarray((flooded.ravel()[flat] & floor_return | waterline) & dark_return, dtype=bool)

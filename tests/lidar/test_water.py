@@ -206,6 +206,55 @@ def test_water_under_flooded_reed_is_water_and_never_ground(flooded_reed: dict) 
     assert not ground[s["kind"] == 2].any()
 
 
+def _flooded_shore(seed: int = 6) -> dict[str, np.ndarray]:
+    """Reed flooded to 10.21 m on land rising 2 % through the water level; 160 m × 80 m.
+
+    Terrain z = 10 + 0.02 (x − 100): under water (level 10.21 m) for x < 110.5 m.
+    Reed over the whole scene: 8 pulses/m², each a canopy return (z = terrain or
+    level + U(1, 3) m, intensity U(60, 120)) and, for 40 % of them, a return from
+    beneath — water at the level ± 8 mm, intensity U(5, 20), where the terrain
+    is below it; else ground, bright U(80, 160). A 2 m cell across the waterline
+    holds water and ground on the same level within 4 cm: its floor is mostly
+    bright (the cell of x 110-112 m: a quarter water), so only its dark returns
+    say which is which.
+    """
+    rng = np.random.default_rng(seed)
+    level = LEVEL + 0.21
+    n = 160 * 80 * 8
+    x, y = rng.uniform(40, 200, n), rng.uniform(0, 80, n)
+    terrain = LEVEL + 0.02 * (x - 100.0)
+    wet = terrain < level
+    surface = np.where(wet, level, terrain)
+    canopy = (surface + rng.uniform(1, 3, n), np.ones(n, int), rng.uniform(60, 120, n))
+    under = rng.random(n) < 0.4
+    m = int(under.sum())
+    bottom_z = np.where(wet[under], level + rng.normal(0, 0.008, m), terrain[under])
+    bottom_kind = np.where(wet[under], 2, 0)
+    bottom_i = np.where(wet[under], rng.uniform(5, 20, m), rng.uniform(80, 160, m))
+    return {
+        "x": np.concatenate([x, x[under]]),
+        "y": np.concatenate([y, y[under]]),
+        "z": np.concatenate([canopy[0], bottom_z]),
+        "kind": np.concatenate([canopy[1], bottom_kind]),
+        "intensity": np.concatenate([canopy[2], bottom_i]).astype(np.uint16),
+    }
+
+
+def test_the_waterline_of_a_flooded_bed_is_water_up_to_the_shore() -> None:
+    s = _flooded_shore()
+    found = _detect(s)
+    water, land = s["kind"] == 2, s["kind"] == 0
+    # The 2 m cells across the waterline (x 110-112 m) hold both; without step 5's
+    # return-level waterline their water became ground.
+    edge = water & (s["x"] >= 110)
+    assert edge.sum() > 50
+    assert found[water].all()
+    assert not found[land].any()
+    assert not found[s["kind"] == 1].any()
+    ground = smrf(s["x"], s["y"], s["z"], eligible=~found).ground
+    assert not ground[water].any()
+
+
 def _core_labels(
     s: dict[str, np.ndarray], core: tuple[float, float, float, float], halo: float
 ) -> tuple[np.ndarray, np.ndarray]:
