@@ -204,6 +204,11 @@ class KeyedTotals:
     correction_covariance
         ``(C, C)`` covariance of the corrections' errors, t DM², in the order
         of ``corrections``; ``None``: independent, their SEs on the diagonal.
+    outside_se
+        Stratum → SE (t DM) of the error of its cells outside every model's
+        area of applicability (docs/methodology.md eq. 6.8c), the part of
+        the correction's variance that another epoch's can share (eq. 6.8d);
+        already in ``correction_covariance``.
 
     Notes
     -----
@@ -211,7 +216,8 @@ class KeyedTotals:
     keys) and centres them on the map: Q = Q_boot − mean(Q_boot) + Q_map
     (the map is the estimate, the replicates its spread; docs/methodology.md §6),
     then adds the strata's corrections c ~ N(ĉ, Σ_c) (jointly over the
-    strata, independent between epochs: each epoch's own plots), each spread
+    strata; between the epochs only their cells outside the area of
+    applicability share an error, eq. 6.8d), each spread
     over its stratum's keys in proportion to their map totals. The keys of a
     stratum with a correction take no bootstrap spread: the difference
     estimator's error is the correction's, whose held-out residuals already
@@ -223,6 +229,7 @@ class KeyedTotals:
     replicates: FloatArray
     corrections: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     correction_covariance: FloatArray | None = None
+    outside_se: Mapping[str, float] = field(default_factory=dict)
 
     def correction_cov(self) -> FloatArray:
         """``(C, C)`` covariance of the corrections (diagonal of SE² when not given)."""
@@ -277,6 +284,23 @@ class KeyedTotals:
                 where=where,
                 fix="give the covariance of the corrections, in their order",
             )
+        order = list(self.corrections)
+        bad = sorted(
+            s
+            for s, se in self.outside_se.items()
+            if s not in self.corrections
+            or not (
+                math.isfinite(se)
+                and 0 <= se * se <= cov[order.index(s), order.index(s)] * (1 + 1e-9)
+            )
+        )
+        if bad:
+            raise InputError(
+                f"{name} outside-AOA SEs of {', '.join(bad)} are not finite, ≥ 0 and within "
+                "their correction's variance",
+                where=where,
+                fix="give each corrected stratum's outside-AOA SE, part of its correction's SE",
+            )
 
     def key_shares(self) -> FloatArray:
         """``(K,)`` share of each key in its stratum's map total (equal shares when it is 0)."""
@@ -301,7 +325,8 @@ class KeyedTotals:
             },
             f"{quantity_stem(name)}_bootstrap_replicates": int(self.replicates.shape[0]),
             f"{quantity_stem(name)}_residual_correction_t_dm": {
-                s: {"correction": c, "se": se} for s, (c, se) in self.corrections.items()
+                s: {"correction": c, "se": se, "outside_aoa_se": self.outside_se.get(s, 0.0)}
+                for s, (c, se) in self.corrections.items()
             },
         }
 

@@ -51,6 +51,7 @@ __all__ = [
     "DAYS_PER_YEAR",
     "EpochInputs",
     "TermDraws",
+    "correction_draws",
     "joint_covariance",
     "needed_quantities",
     "simulate_terms",
@@ -171,6 +172,68 @@ def needed_quantities(epoch: EpochInputs, pools: Sequence[tuple[str, Pool]]) -> 
     return needed
 
 
+def _correction_normals(mc: MonteCarlo, name: str, epoch: str, groups: Sequence[str]) -> FloatArray:
+    """``(n, C)`` standard normals of the streams ``<stem>_residual/<epoch>/<stratum>``."""
+    return np.column_stack(
+        [
+            mc.draw(
+                CORRECTION_STREAM.format(stem=quantity_stem(name), epoch=epoch, group=group),
+                Normal(0.0, 1.0),
+            )
+            for group in groups
+        ]
+    )
+
+
+def correction_draws(
+    mc: MonteCarlo,
+    epochs: Sequence[EpochInputs],
+    name: str,
+    cross: FloatArray | None,
+) -> dict[str, FloatArray]:
+    """Draws ``(n, C)`` of each epoch's residual corrections of a keyed quantity, t DM.
+
+    The first epoch's are c₁ = ĉ₁ + Z₁ L₁ᵀ (L₁ L₁ᵀ = Σ₁, Z₁ the normals of the
+    streams ``<stem>_residual/<epoch>/<stratum>``). Given the cross-covariance
+    C₁₂ of the first and last epochs' corrections (rows and columns in their
+    ``corrections`` order; eq. 6.8d), the last epoch's are drawn given the
+    first's,
+
+        c₂ = ĉ₂ + (c₁ − ĉ₁) Σ₁⁺ C₁₂ + Z₂ L₂|₁ᵀ,   L₂|₁ L₂|₁ᵀ = Σ₂ − C₁₂ᵀ Σ₁⁺ C₁₂
+
+    (Σ₁⁺ the pseudo-inverse), so that Cov(c₂) = Σ₂ and Cov(c₁, c₂) = C₁₂;
+    without C₁₂ each epoch is drawn alone, c₂ = ĉ₂ + Z₂ L₂ᵀ.
+    """
+    out: dict[str, FloatArray] = {}
+    for epoch in epochs:
+        quantity = epoch.quantities[name]
+        assert isinstance(quantity, KeyedTotals)
+        if not quantity.corrections:
+            out[epoch.name] = np.zeros((mc.n_draws, 0))
+            continue
+        z = _correction_normals(mc, name, epoch.name, list(quantity.corrections))
+        means = np.array([c for c, _ in quantity.corrections.values()])
+        sigma = quantity.correction_cov()
+        first = epochs[0].quantities[name]
+        assert isinstance(first, KeyedTotals)
+        if epoch is epochs[0] or cross is None or not first.corrections:
+            out[epoch.name] = means[None, :] + z @ _sqrt_cov(sigma).T
+            continue
+        block = np.asarray(cross, dtype=np.float64)
+        if block.shape != (len(first.corrections), len(quantity.corrections)):
+            raise InputError(
+                f"the {name} correction covariance between the epochs has shape {block.shape}, "
+                f"not ({len(first.corrections)}, {len(quantity.corrections)})",
+                fix="give the cross-covariance of the first and last epochs' corrections",
+            )
+        inverse = np.linalg.pinv(first.correction_cov())
+        gain = inverse @ block
+        prior = np.array([c for c, _ in first.corrections.values()])
+        given = (out[epochs[0].name] - prior[None, :]) @ gain
+        out[epoch.name] = means[None, :] + given + z @ _sqrt_cov(sigma - block.T @ gain).T
+    return out
+
+
 def _quantity_draws(
     mc: MonteCarlo,
     epoch: EpochInputs,
@@ -179,11 +242,13 @@ def _quantity_draws(
     strata: Sequence[str],
     total_errors: Mapping[str, FloatArray],
     peak_cv: Mapping[str, float],
+    corrections: Mapping[str, FloatArray],
 ) -> dict[str, FloatArray]:
     """Draws of quantities of an epoch: ``(n, K)`` per key, or ``(n, S)`` per stratum.
 
-    A keyed quantity of a herbaceous class c is multiplied by its epoch's
-    peak-standing-crop factor max(0, N(1, CV_c²)) (stream
+    ``corrections`` gives a keyed quantity's drawn residual corrections
+    (:func:`correction_draws`). A keyed quantity of a herbaceous class c is
+    multiplied by its epoch's peak-standing-crop factor max(0, N(1, CV_c²)) (stream
     ``peak_biomass/<epoch>/<class>``): the year's peak differs from the
     class's lasting stock by the between-year variability (docs/methodology.md
     §2.2), and BGB and a DOM ratio inherit it from AGB.
@@ -205,19 +270,7 @@ def _quantity_draws(
             out[name] = spread + quantity.totals
             if quantity.corrections:
                 shares = quantity.key_shares()
-                z = np.column_stack(
-                    [
-                        mc.draw(
-                            CORRECTION_STREAM.format(
-                                stem=quantity_stem(name), epoch=epoch.name, group=stratum
-                            ),
-                            Normal(0.0, 1.0),
-                        )
-                        for stratum in quantity.corrections
-                    ]
-                )
-                means = np.array([c for c, _ in quantity.corrections.values()])
-                drawn = means[None, :] + z @ _sqrt_cov(quantity.correction_cov()).T
+                drawn = corrections[name]
                 for j, stratum in enumerate(quantity.corrections):
                     members = [k for k, (s, _) in enumerate(quantity.keys) if s == stratum]
                     out[name][:, members] += np.outer(drawn[:, j], shares[members])
@@ -403,7 +456,9 @@ def simulate_terms(
     error_covariance
         Quantity given as stratum totals → ``(S, S)`` covariance of the first
         epoch's errors (rows, in its totals' order) with the last epoch's
-        (columns); absent: independent epochs.
+        (columns); keyed quantity → ``(C₁, C₂)`` covariance of the first
+        epoch's residual corrections with the last's, in their
+        ``corrections`` orders (eq. 6.8d); absent: independent epochs.
     herbaceous_steady_state
         The profile treats herbaceous live biomass as steady state: in each
         stratum the change of the AGB-based pools (AGB, BGB) is that of the
@@ -428,6 +483,12 @@ def simulate_terms(
         errors = _stratum_errors(mc, epochs, name, strata, error_covariance.get(name))
         for epoch_name, values in errors.items():
             total_errors.setdefault(epoch_name, {})[name] = values
+    corrections: dict[str, dict[str, FloatArray]] = {e.name: {} for e in epochs}
+    for name in sorted({q for names in quantities.values() for q in names}):
+        keyed = [e for e in epochs if isinstance(e.quantities.get(name), KeyedTotals)]
+        cross = error_covariance.get(name) if len(keyed) == len(epochs) else None
+        for epoch_name, values in correction_draws(mc, keyed, name, cross).items():
+            corrections[epoch_name][name] = values
     stocks: dict[str, dict[str, FloatArray]] = {}
     herbaceous: dict[str, dict[str, FloatArray]] = {}
     herbs = {c for c, p in classes.items() if p.herbaceous}
@@ -439,6 +500,7 @@ def simulate_terms(
             strata=strata,
             total_errors=total_errors.get(epoch.name, {}),
             peak_cv={c: p.peak_cv for c, p in classes.items()},
+            corrections=corrections[epoch.name],
         )
         stocks[epoch.name] = {
             key: _pool_stock(

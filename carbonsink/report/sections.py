@@ -22,6 +22,7 @@ from carbonsink.report import figures
 from carbonsink.report.content import EpochReport, ReportContent
 from carbonsink.report.formatting import format_number
 from carbonsink.report.tables import (
+    biomass_correction_rows,
     chain_rows,
     input_rows,
     profile_rows,
@@ -287,6 +288,7 @@ def report_context(content: ReportContent) -> dict[str, Any]:
         "strata": [] if single else strata_rows(ledger),
         "uncertainty": None if single else uncertainty_rows(ledger),
         "soil_change": None if single else soil_change_rows(ledger),
+        "agb_corrections": biomass_correction_rows(ledger),
         "vintages": [v for v in ledger["vintages"] if v.get("stratum") == "total"],
         "histogram": _histogram(content),
         "ch4_sensitivity": ledger.get("ch4_sensitivity"),

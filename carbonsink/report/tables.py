@@ -223,6 +223,31 @@ def soil_change_rows(ledger: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def biomass_correction_rows(ledger: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Each stratum's AGB correction per epoch, its SE, the outside-AOA part and φ.
+
+    From ``ledger["inputs"][<epoch>]["agb_residual_correction_t_dm"]`` and
+    ``ledger["outside_aoa_shared"]["agb_t_dm"]`` (docs/ledger.md,
+    docs/methodology.md eq. 6.8a–d); ``None`` when no epoch corrects AGB.
+    """
+    epochs = [str(e["name"]) for e in ledger["epochs"]]
+    inputs = ledger.get("inputs") or {}
+    records = {e: (inputs.get(e) or {}).get("agb_residual_correction_t_dm") or {} for e in epochs}
+    if not any(records.values()):
+        return None
+    shared = (ledger.get("outside_aoa_shared") or {}).get("agb_t_dm") or {}
+    strata = list(dict.fromkeys(s for e in epochs for s in records[e]))
+    rows = [
+        {
+            "stratum": stratum,
+            "epochs": [records[e].get(stratum) or {} for e in epochs],
+            "shared": (shared.get(stratum) or {}).get("shared"),
+        }
+        for stratum in strata
+    ]
+    return {"epochs": epochs, "rows": rows, "two": len(epochs) > 1}
+
+
 def _u_note(project: Mapping[str, Any]) -> str:
     """U: the net's (Monte Carlo), the stocks' (VM0033 eq. 87–91), and the one the rule used."""
     u = project.get("uncertainty") or {}

@@ -9,6 +9,7 @@ DOM C 0.3 × 100 × 0.5 = 15 → 0.4 × 120 × 0.5 = 24, SOC 1000 → 1010 t C.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -391,3 +392,81 @@ def test_a_stratum_held_in_every_epoch_changes_by_exactly_zero() -> None:
     assert draws.stocks["t2"]["soc_0_100"][:, 1].std() == pytest.approx(300.0, rel=0.03)
     assert change[:, 0].mean() == pytest.approx(10.0 / YEARS, abs=0.1)
     assert change[:, 0].std() == pytest.approx(np.sqrt(30.0) / YEARS, rel=0.03)
+
+
+def _corrected(name: str, date: dt.date, corrections: dict, outside: dict) -> EpochInputs:
+    """Sedge and reed, 100 t DM each, no bootstrap spread, with residual corrections."""
+    keyed = KeyedTotals(
+        keys=(("sedge", "sedge"), ("reed", "reed")),
+        totals=np.array([100.0, 100.0]),
+        replicates=np.tile([100.0, 100.0], (4, 1)),
+        corrections=corrections,
+        outside_se=outside,
+    )
+    return dataclasses.replace(_keyed_epoch(keyed), name=name, date=date)
+
+
+def test_outside_aoa_errors_shared_by_the_epochs_narrow_the_change() -> None:
+    # Reed's corrections 0 ± 30 t DM (t1) and 0 ± 40 t DM (t2), all of it from cells
+    # outside the AOA, half of whose area both epochs share: Cov = 0.5 × 30 × 40 = 600
+    # (eq. 6.8d). Sedge's 0 ± 20 in each epoch, none outside: independent. With CF 0.5,
+    # the AGB C change is 0.5 × (c₂ − c₁) / 2.0014 yr:
+    #   reed  SD = 0.5 × √(900 + 1600 − 2 × 600) / 2.0014 = 0.5 × √1300 / 2.0014 = 9.007
+    #   sedge SD = 0.5 × √(400 + 400) / 2.0014 = 7.066
+    # and each stock keeps its own SD (reed 0.5 × 30 = 15 and 0.5 × 40 = 20).
+    first = _corrected("t1", T1, {"sedge": (0.0, 20.0), "reed": (0.0, 30.0)}, {"reed": 30.0})
+    last = _corrected("t2", T2, {"reed": (0.0, 40.0), "sedge": (0.0, 20.0)}, {"reed": 40.0})
+    cross = np.array([[0.0, 0.0], [600.0, 0.0]])  # rows t1 (sedge, reed), cols t2 (reed, sedge)
+    classes = {"sedge": _class(), "reed": _class()}
+
+    def run(covariance: dict[str, np.ndarray]) -> TermDraws:
+        return simulate_terms(
+            MonteCarlo(8, 40_000),
+            [first, last],
+            classes,
+            strata=("sedge", "reed"),
+            pools=[("agb", POOLS["agb"])],
+            gwp=GWP,
+            error_covariance=covariance,
+        )
+
+    shared, alone = run({"agb_t_dm": cross}), run({})
+    change = shared.change["agb"]
+    assert change[:, 1].std() == pytest.approx(0.5 * np.sqrt(1300.0) / YEARS, rel=0.02)
+    assert change[:, 0].std() == pytest.approx(0.5 * np.sqrt(800.0) / YEARS, rel=0.02)
+    assert shared.stocks["t2"]["agb"][:, 1].std() == pytest.approx(20.0, rel=0.02)
+    assert np.corrcoef(shared.stocks["t1"]["agb"][:, 1], shared.stocks["t2"]["agb"][:, 1])[
+        0, 1
+    ] == pytest.approx(0.5, abs=0.02)
+    # Independent epochs: √(900 + 1600) × 0.5 / 2.0014 = 12.49; the first epoch's draws are
+    # the same either way (the last epoch's are drawn given them).
+    assert alone.change["agb"][:, 1].std() == pytest.approx(0.5 * 50.0 / YEARS, rel=0.02)
+    np.testing.assert_array_equal(shared.stocks["t1"]["agb"], alone.stocks["t1"]["agb"])
+    np.testing.assert_array_equal(shared.stocks["t2"]["agb"][:, 0], alone.stocks["t2"]["agb"][:, 0])
+
+
+def test_a_cross_covariance_of_the_wrong_shape_is_refused() -> None:
+    first = _corrected("t1", T1, {"reed": (0.0, 30.0)}, {"reed": 30.0})
+    last = _corrected("t2", T2, {"reed": (0.0, 40.0)}, {"reed": 40.0})
+    with pytest.raises(InputError, match=r"shape \(2, 2\), not \(1, 1\)"):
+        simulate_terms(
+            MonteCarlo(8, 100),
+            [first, last],
+            {"sedge": _class(), "reed": _class()},
+            strata=("sedge", "reed"),
+            pools=[("agb", POOLS["agb"])],
+            gwp=GWP,
+            error_covariance={"agb_t_dm": np.zeros((2, 2))},
+        )
+
+
+def test_an_outside_aoa_se_above_its_correction_is_refused() -> None:
+    keyed = KeyedTotals(
+        keys=(("reed", "reed"),),
+        totals=np.array([100.0]),
+        replicates=np.tile([100.0], (4, 1)),
+        corrections={"reed": (0.0, 30.0)},
+        outside_se={"reed": 31.0},
+    )
+    with pytest.raises(InputError, match="outside-AOA SEs of reed"):
+        keyed.check("agb_t_dm", where="epoch 't1'")

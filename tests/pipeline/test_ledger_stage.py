@@ -9,9 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from carbonsink.accounting.pools import KeyedTotals
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.stages.ledger import imagery_warnings
-from carbonsink.pipeline.stages.ledger_biomass import outside_aoa_errors, residual_corrections
+from carbonsink.pipeline.stages.ledger_biomass import (
+    outside_aoa_errors,
+    outside_cross_covariance,
+    residual_corrections,
+    shared_outside,
+)
 from carbonsink.pipeline.stages.ledger_soil import hold, method_change
 from tests.conftest import SAMPLE_SURVEY
 
@@ -295,3 +301,68 @@ def test_a_default_flux_in_place_of_a_measurement_is_a_warning(ctx: RunContext) 
     assert "N2O flux of class(es) reed (12.0 ha, 0.236712 mg N2O m⁻² d⁻¹)" in message
     assert "sedge" not in message and "local-voluntary" in message
     assert warnings[0].where == "N2O, epoch 2025"
+
+
+def _epoch_layers(outside: np.ndarray, source: np.ndarray) -> Any:
+    """An epoch's results as shared_outside reads them: boundary, AOA flag, model source."""
+    layers = {
+        "agb_outside_aoa": SimpleNamespace(values=outside),
+        "agb_model": SimpleNamespace(values=source),
+    }
+    cube = {"inside_boundary": SimpleNamespace(values=np.ones(outside.shape, dtype=bool))}
+    return SimpleNamespace(
+        cube=SimpleNamespace(cube=cube), biomass=SimpleNamespace(layers=layers, dom=None)
+    )
+
+
+def test_the_share_of_outside_aoa_cells_both_epochs_hold() -> None:
+    # A 4 × 6 grid of 0.01 ha cells: reed in columns 0-2, sedge in 3-5. Outside the AOA:
+    # epoch 1 rows 0-1 (6 cells of each stratum); epoch 2 rows 1-2 of reed (6 cells, 3
+    # shared) and rows 2-3 of sedge (none shared), plus reed's cell (3, 0), which no model
+    # predicts (source 0: not counted). φ_reed = 3 × 0.01 / √(0.06 × 0.06) = 0.5, φ_sedge
+    # = 0 (eq. 6.8d); miscanthus has no cells: left out.
+    legend = {REED: "reed", SEDGE: "sedge", MISCANTHUS: "miscanthus"}
+    ctx = SimpleNamespace(
+        survey=SimpleNamespace(vegetation=SimpleNamespace(by_code=lambda: legend)),
+        cell_area_ha=SimpleNamespace(values=np.full((4, 6), 0.01)),
+    )
+    strata = np.where(np.arange(6)[None, :] < 3, REED, SEDGE) * np.ones((4, 1), dtype=int)
+    one = np.zeros((4, 6), dtype=bool)
+    one[:2] = True
+    two = np.zeros((4, 6), dtype=bool)
+    two[1:3, :3] = True
+    two[2:, 3:] = True
+    two[3, 0] = True
+    source = np.full((4, 6), 2)
+    source_two = source.copy()
+    source_two[3, 0] = 0
+    shared = shared_outside(
+        ctx,  # type: ignore[arg-type]
+        _epoch_layers(one, source),
+        _epoch_layers(two, source_two),
+        strata,
+        density="agb_mg_ha",
+        source="agb_model",
+    )
+    assert shared == pytest.approx({"reed": 0.5, "sedge": 0.0})
+    # Cov(c₁, c₂) of the corrections = φ × SE_out,1 × SE_out,2 on each stratum's pair,
+    # in the epochs' corrections orders: reed 0.5 × 30 × 40 = 600; sedge φ 0 → 0; mudflat
+    # has no outside-AOA error in epoch 1 → 0.
+    first = KeyedTotals(
+        keys=(("reed", "reed"), ("sedge", "sedge"), ("mudflat", "mudflat")),
+        totals=np.ones(3),
+        replicates=np.ones((2, 3)),
+        corrections={"reed": (0.0, 50.0), "sedge": (0.0, 50.0), "mudflat": (0.0, 5.0)},
+        outside_se={"reed": 30.0, "sedge": 20.0},
+    )
+    last = KeyedTotals(
+        keys=(("sedge", "sedge"), ("reed", "reed"), ("mudflat", "mudflat")),
+        totals=np.ones(3),
+        replicates=np.ones((2, 3)),
+        corrections={"sedge": (0.0, 50.0), "mudflat": (0.0, 5.0), "reed": (0.0, 50.0)},
+        outside_se={"reed": 40.0, "sedge": 20.0, "mudflat": 5.0},
+    )
+    cross = outside_cross_covariance(first, last, {**shared, "mudflat": 1.0})
+    expected = np.zeros((3, 3))
+    expected[0, 2] = 600.0
+    np.testing.assert_allclose(cross, expected, rtol=1e-12)

@@ -68,6 +68,15 @@ SOIL_CHANGE: dict[str, Any] = {
 }
 
 
+#: Sedge's AGB corrections per epoch and the share of its outside-AOA area both hold
+#: (docs/ledger.md); reed has none.
+AGB_CORRECTIONS: dict[str, dict[str, Any]] = {
+    "2020": {"sedge": {"correction": 12.5, "se": 30.0, "outside_aoa_se": 20.0}},
+    "2025": {"sedge": {"correction": -7.5, "se": 40.0, "outside_aoa_se": 25.0}},
+}
+OUTSIDE_SHARED = {"agb_t_dm": {"sedge": {"shared": 0.4, "covariance_t_dm2": 200.0}}}
+
+
 def _ledger_epoch(name: str, date: dt.date, agb: float, soc: float) -> EpochInputs:
     # As in tests/accounting/test_ledger_schema.py: two strata, 10 and 5 ha.
     rng = np.random.default_rng(len(name) + date.year)
@@ -120,8 +129,12 @@ def _ledger(*, two_epochs: bool) -> dict[str, Any]:
     )
     # The report reads the ledger as written to ledger.json.
     record = dict(json.loads(json.dumps(ledger.to_dict(), allow_nan=False)))
+    for epoch, corrections in AGB_CORRECTIONS.items():
+        if epoch in record["inputs"]:
+            record["inputs"][epoch]["agb_residual_correction_t_dm"] = corrections
     if two_epochs:
         record["soil_change"] = SOIL_CHANGE
+        record["outside_aoa_shared"] = OUTSIDE_SHARED
     return record
 
 

@@ -85,3 +85,15 @@ def test_soil_change_table(page: str, single_page: str) -> None:
     assert "12,345 Mg ha⁻¹" in caption and "(8 of 9 cores measured its accretion)" in caption
     assert "accreted mass × sediment OC 1.2 % ± 0.1" in caption
     assert "soil-change" not in single_page
+
+
+def test_agb_corrections_table(page: str, single_page: str) -> None:
+    # tests/report/sample_report.py AGB_CORRECTIONS: sedge +12.5 ± 30.0 (20.0 outside the
+    # AOA) in 2020, −7.5 ± 40.0 (25.0) in 2025, φ 0.4; one epoch: no φ column.
+    text = read_page(page).element_text("agb-corrections")
+    for value in ("12.5", "30.0", "20.0", "-7.5", "40.0", "25.0", "0.40"):
+        assert value in text
+    assert "Outside-AOA area shared" in text
+    single = read_page(single_page).element_text("agb-corrections")
+    assert "12.5" in single and "-7.5" not in single
+    assert "Outside-AOA area shared" not in single

@@ -28,7 +28,13 @@ from carbonsink.io.writers import write_csv, write_json
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.outputs import OutputFolder
 from carbonsink.pipeline.stages.epoch import EpochResults
-from carbonsink.pipeline.stages.ledger_biomass import outside_aoa_errors, residual_corrections
+from carbonsink.pipeline.stages.ledger_biomass import (
+    outside_aoa_cells,
+    outside_aoa_errors,
+    outside_cross_covariance,
+    residual_corrections,
+    shared_outside,
+)
 from carbonsink.pipeline.stages.ledger_soil import soc_quantities
 from carbonsink.pipeline.stages.lidar import terrain_warnings, unsupported_ha
 from carbonsink.pipeline.stages.logged import LoggedLine, logged_warnings
@@ -53,6 +59,8 @@ logger = logging.getLogger(__name__)
 
 #: Change strata × class at an epoch are coded as stratum × _KEY_BASE + class.
 _KEY_BASE = 256
+#: Keyed quantities of modelled maps: (quantity, density layer, model-source layer).
+_KEYED_MAPS = (("agb_t_dm", "agb_mg_ha", "agb_model"), ("dom_t_dm", "dom_mg_ha", "dom_model"))
 
 
 def _keyed_totals(
@@ -131,22 +139,15 @@ def _keyed_totals(
         [float((values * area)[modelled & (keys == code)].sum()) for code in codes],
         dtype=np.float64,
     )
-    flag = density.replace("_mg_ha", "_outside_aoa")
-    layers = result.biomass.layers if flag in result.biomass.layers else None
-    if layers is None and result.biomass.dom is not None:
-        layers = result.biomass.dom.layers if flag in result.biomass.dom.layers else None
-    outside = (
-        np.zeros(area.shape, dtype=bool)
-        if layers is None
-        else layers[flag].values.astype(bool) & inside
-    )
+    outside = outside_aoa_cells(result, density)
     means, cov = residual_corrections(
         ctx, keys // _KEY_BASE, predicted_by, values * area, inside & ~outside, models
     )
     strata_order = list(means)
-    for stratum, variance in outside_aoa_errors(
+    outside_var = outside_aoa_errors(
         ctx, keys // _KEY_BASE, predicted_by, values * area, area, outside, models
-    ).items():
+    )
+    for stratum, variance in outside_var.items():
         if stratum not in means:
             means[stratum] = 0.0
             strata_order.append(stratum)
@@ -163,6 +164,11 @@ def _keyed_totals(
         replicates=replicates,
         corrections={strata_order[k]: (means[strata_order[k]], float(sd[k])) for k in present},
         correction_covariance=cov[np.ix_(present, present)],
+        outside_se={
+            strata_order[k]: float(np.sqrt(outside_var[strata_order[k]]))
+            for k in present
+            if strata_order[k] in outside_var
+        },
     )
 
 
@@ -547,6 +553,25 @@ def survey_ledger(
     for i, quantity in zip(used, soc, strict=True):
         quantities = {**inputs[i].quantities, "soc_t_c": quantity}
         inputs[i] = dataclasses.replace(inputs[i], quantities=quantities)
+    covariance = {} if cross is None else {"soc_t_c": cross}
+    shared_record: dict[str, dict[str, dict[str, float]]] = {}
+    for name, density, source in _KEYED_MAPS if len(used) == 2 else ():
+        one, two = (inputs[i].quantities.get(name) for i in used)
+        if not (isinstance(one, KeyedTotals) and isinstance(two, KeyedTotals)):
+            continue
+        shared = shared_outside(
+            ctx, results[used[0]], results[-1], strata_map, density=density, source=source
+        )
+        block = outside_cross_covariance(one, two, shared)
+        if block.any():
+            covariance[name] = block
+        shared_record[name] = {
+            s: {
+                "shared": phi,
+                "covariance_t_dm2": phi * one.outside_se.get(s, 0.0) * two.outside_se.get(s, 0.0),
+            }
+            for s, phi in shared.items()
+        }
     section = ctx.survey.accounting
     polygon = ctx.boundary.fingerprint()
     inside = ctx.inside.values.astype(bool)
@@ -574,13 +599,14 @@ def survey_ledger(
         if "dom" in profile.pools and all(r.biomass.dom is not None for r in results)
         else [],
         polygon=polygon,
-        error_covariance={} if cross is None else {"soc_t_c": cross},
+        error_covariance=covariance,
     )
     ledger = dataclasses.replace(
         ledger,
         extra={
             **ledger.extra,
             "soc_strata": blocks.to_dict(),
+            "outside_aoa_shared": shared_record,
             "soil_change": basis.summary,
             "lidar": {
                 r.epoch.name: {

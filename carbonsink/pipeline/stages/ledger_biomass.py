@@ -10,7 +10,7 @@ every model's area of applicability.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,13 +20,18 @@ from carbonsink.errors import InputError, ModelError
 from carbonsink.pipeline.context import RunContext
 
 if TYPE_CHECKING:
+    from carbonsink.accounting.pools import KeyedTotals
     from carbonsink.biomass.agb_map import FittedBiomassModel
+    from carbonsink.pipeline.stages.epoch import EpochResults
 
 __all__ = [
     "MIN_CORRECTION_PLOTS",
     "MIN_STRATUM_PLOTS",
+    "outside_aoa_cells",
     "outside_aoa_errors",
+    "outside_cross_covariance",
     "residual_corrections",
+    "shared_outside",
 ]
 
 logger = logging.getLogger(__name__)
@@ -253,3 +258,83 @@ def outside_aoa_errors(
                 se += fallback * area
         out[legend[int(code)]] = se**2
     return out
+
+
+def outside_aoa_cells(result: EpochResults, density: str) -> npt.NDArray[np.bool_]:
+    """``(y, x)`` cells of the epoch's project outside every model's AOA for a biomass layer.
+
+    The flag layer ``<density stem>_outside_aoa`` of the biomass (or of its
+    dead organic matter) inside the project boundary; none when the layer is
+    absent (no model mapped the density).
+    """
+    cube = result.cube.cube
+    inside = cube["inside_boundary"].values.astype(bool)
+    flag = density.replace("_mg_ha", "_outside_aoa")
+    layers = result.biomass.layers if flag in result.biomass.layers else None
+    if layers is None and result.biomass.dom is not None:
+        layers = result.biomass.dom.layers if flag in result.biomass.dom.layers else None
+    if layers is None:
+        return np.zeros(inside.shape, dtype=bool)
+    return np.asarray(layers[flag].values.astype(bool) & inside)
+
+
+def shared_outside(
+    ctx: RunContext,
+    first: EpochResults,
+    last: EpochResults,
+    strata_map: npt.NDArray[np.integer],
+    *,
+    density: str,
+    source: str,
+) -> dict[str, float]:
+    """Share of each stratum's outside-AOA cells that both epochs share (eq. 6.8d).
+
+    With O_e,s the cells of stratum s outside every model's AOA that a model
+    predicts at epoch e and a_c their areas,
+
+        φ_s = Σ_{c ∈ O_1,s ∩ O_2,s} a_c / √(Σ_{O_1,s} a_c × Σ_{O_2,s} a_c)
+
+    — the correlation of two sums of the same per-cell errors over the two
+    cell sets when each cell's error persists between the epochs and is
+    independent of the other cells' (docs/methodology.md §6.4). Strata with no
+    such cells in one epoch are left out.
+    """
+    from carbonsink.biomass.agb_map import MODEL_SOURCE_CODES
+
+    legend = ctx.survey.vegetation.by_code()
+    area = ctx.cell_area_ha.values.astype(np.float64)
+    modelled = [
+        outside_aoa_cells(result, density)
+        & np.isin(result.biomass.layers[source].values, list(MODEL_SOURCE_CODES.values()))
+        for result in (first, last)
+        if source in result.biomass.layers
+    ]
+    if len(modelled) < 2:
+        return {}
+    out: dict[str, float] = {}
+    for code, name in legend.items():
+        stratum = strata_map == code
+        one, two = modelled[0] & stratum, modelled[1] & stratum
+        a1, a2 = float(area[one].sum()), float(area[two].sum())
+        if a1 > 0 and a2 > 0:
+            out[name] = float(area[one & two].sum()) / float(np.sqrt(a1 * a2))
+    return out
+
+
+def outside_cross_covariance(
+    first: KeyedTotals, last: KeyedTotals, shared: Mapping[str, float]
+) -> npt.NDArray[np.float64]:
+    """``(C₁, C₂)`` covariance of the two epochs' corrections through their outside-AOA cells.
+
+    Cov(c₁,s, c₂,s) = φ_s × SE_out,1,s × SE_out,2,s (eq. 6.8d), 0 between
+    different strata and for strata without outside-AOA cells in either
+    epoch; rows and columns in the epochs' ``corrections`` orders.
+    """
+    rows, columns = list(first.corrections), list(last.corrections)
+    cross = np.zeros((len(rows), len(columns)))
+    for stratum, phi in shared.items():
+        if stratum in first.outside_se and stratum in last.outside_se:
+            cross[rows.index(stratum), columns.index(stratum)] = (
+                phi * first.outside_se[stratum] * last.outside_se[stratum]
+            )
+    return cross
