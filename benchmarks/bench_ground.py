@@ -19,13 +19,22 @@ reed). Printed per flight: ground precision and recall against the true kind
 reed's canopy returns labelled ground, with and without the canopy-floor
 test (SMRF step 6).
 
+The marsh terrain before and after the checkpoint correction
+(docs/methodology.md §8.8): the sample survey run as ``carbonsink run`` does
+(or an existing run's output folder, ``--run``), each epoch's DTM cell means
+against the true cell elevations per land class — bias and RMSE, raw and
+corrected, and the heights' gap to the true canopy
+(:func:`carbonsink.synthetic.scoring.dtm_scores`).
+
 Usage::
 
-    python benchmarks/bench_ground.py
+    python benchmarks/bench_ground.py [--run OUT]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +48,7 @@ from carbonsink.lidar.water import detect_water
 from carbonsink.synthetic.landscape import build_landscape
 from carbonsink.synthetic.lidar import FlightConditions, cell_position, write_lidar
 from carbonsink.synthetic.parameters import CLASS_BY_NAME, SCALES
+from carbonsink.synthetic.scoring import dtm_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "lidar"
@@ -55,6 +65,7 @@ FLIGHTS = {
     "closed reed beds": FlightConditions(dense_reed=True),
 }
 SEED = 20240830
+SAMPLE = ROOT / "sample_data" / "junshan"
 
 
 def agreement(ground: np.ndarray, reference: np.ndarray) -> tuple[float, float, float]:
@@ -139,9 +150,41 @@ def synthetic_flights() -> None:
         )
 
 
+def marsh_terrain(run: Path | None) -> None:
+    import xarray as xr
+
+    from carbonsink.config import load_survey
+    from carbonsink.pipeline import run_survey
+
+    with tempfile.TemporaryDirectory() as folder:
+        if run is None:
+            run = Path(folder) / "out"
+            print("\nrunning the sample survey for its terrain ...", flush=True)
+            run_survey(SAMPLE / "survey.toml", run)
+        ledger = json.loads((run / "ledger.json").read_text())
+        legend = load_survey(SAMPLE / "survey.toml").vegetation.by_code()
+        print("\nmarsh terrain against the truth, before and after the checkpoint correction (m)")
+        for epoch, block in ledger["lidar"].items():
+            check = block["dtm_check"]
+            removed = {
+                c: v["bias_m"] for c, v in (check.get("classes") or {}).items() if v["corrected"]
+            }
+            with (
+                xr.open_dataset(run / f"cube_{epoch}.nc") as cube,
+                xr.open_dataset(SAMPLE / "truth" / f"truth_{epoch}.nc") as truth,
+            ):
+                scores = dtm_scores(cube, truth, legend, removed)
+            print(f"epoch {epoch} ({check['status']}, {check.get('points', 0)} checkpoints)")
+            print(scores.round(3).to_string())
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", type=Path, help="an existing run of the sample survey")
+    args = parser.parse_args()
     real_clouds()
     synthetic_flights()
+    marsh_terrain(args.run)
 
 
 if __name__ == "__main__":

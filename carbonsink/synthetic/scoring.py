@@ -33,12 +33,13 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import xarray as xr
 
 from carbonsink.errors import InputError
 from carbonsink.units import CO2_PER_C
 
-__all__ = ["BIOMASS_POOLS", "LEDGER_POOLS", "stratum_sink", "stratum_stocks"]
+__all__ = ["BIOMASS_POOLS", "LEDGER_POOLS", "dtm_scores", "stratum_sink", "stratum_stocks"]
 
 #: Ledger pool name → (truth layer, times the carbon fraction).
 LEDGER_POOLS: Final = {
@@ -184,3 +185,73 @@ def _by_stratum(
     }
     out["total"] = {key: float(v[inside].sum()) for key, v in layers.items()}
     return out
+
+
+#: Fewest land cells of a class, true and mapped alike, for its terrain scores.
+MIN_DTM_CELLS: Final = 30
+
+
+def dtm_scores(
+    cube: xr.Dataset,
+    truth: xr.Dataset,
+    legend: Mapping[int, str],
+    removed_m: Mapping[str, float],
+) -> pd.DataFrame:
+    """The terrain's error per class before and after the checkpoint correction.
+
+    Parameters
+    ----------
+    cube
+        An epoch cube (``dtm_mean``, ``h_p95``, ``landcover``), its terrain corrected.
+    truth
+        The epoch's truth (``elevation_m``, ``canopy_height_m``, ``class``, ``water_mask``).
+    legend
+        Class code → name.
+    removed_m
+        Class name → the bias the correction removed from its mapped cells
+        (the ledger's ``lidar.<epoch>.dtm_check.classes.<c>.bias_m`` where
+        ``corrected``), m.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per land class with at least :data:`MIN_DTM_CELLS` finite cells whose
+        true and mapped classes agree: ``cells``, ``bias_raw_m``, ``bias_m``,
+        ``rmse_raw_m``, ``rmse_m`` (the cell means against the true cell
+        elevations) and ``height_gap_raw_m``, ``height_gap_m`` (mean of
+        ``h_p95`` − true canopy height). The raw terrain is the cube's plus
+        the bias removed (docs/methodology.md eq. 8.8d: an exact shift), the
+        raw heights the cube's minus it.
+    """
+    dtm = cube["dtm_mean"].values.astype(np.float64)
+    p95 = cube["h_p95"].values.astype(np.float64)
+    mapped = cube["landcover"].values
+    true_z = truth["elevation_m"].values.astype(np.float64)
+    canopy = truth["canopy_height_m"].values.astype(np.float64)
+    true_class = truth["class"].values
+    land = truth["water_mask"].values == 0
+    removed = np.zeros(dtm.shape)
+    for code, name in legend.items():
+        removed[mapped == code] = removed_m.get(name, 0.0)
+    rows = []
+    for code, name in legend.items():
+        cells = land & (true_class == code) & (mapped == code) & np.isfinite(dtm)
+        if cells.sum() < MIN_DTM_CELLS:
+            continue
+        error = dtm[cells] - true_z[cells]
+        raw = error + removed[cells]
+        heights = cells & np.isfinite(p95)
+        gap = p95[heights] - canopy[heights]
+        rows.append(
+            {
+                "class": name,
+                "cells": int(cells.sum()),
+                "bias_raw_m": float(raw.mean()),
+                "bias_m": float(error.mean()),
+                "rmse_raw_m": float(np.sqrt(np.mean(raw**2))),
+                "rmse_m": float(np.sqrt(np.mean(error**2))),
+                "height_gap_raw_m": float((gap - removed[heights]).mean()),
+                "height_gap_m": float(gap.mean()),
+            }
+        )
+    return pd.DataFrame(rows).set_index("class") if rows else pd.DataFrame()

@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 from carbonsink.errors import InputError
-from carbonsink.synthetic.scoring import stratum_sink, stratum_stocks
+from carbonsink.synthetic.scoring import dtm_scores, stratum_sink, stratum_stocks
 
 LEGEND = {3: "sedge", 6: "poplar"}
 
@@ -69,3 +69,41 @@ def test_stocks_refuse_soil_pools_and_a_foreign_map(tmp_path: Path) -> None:
         stratum_stocks(truth, "2020", np.ones((2, 2)), area, LEGEND, pools=["soc_0_100"])
     with pytest.raises(InputError, match="shape"):
         stratum_stocks(truth, "2020", np.ones((3, 2)), area, LEGEND, pools=["agb"])
+
+
+def test_terrain_scores_before_and_after_the_correction() -> None:
+    # 6 × 6 land cells, sedge (code 3) everywhere, true ground at 10 m, canopy 1 m. The
+    # corrected DTM lies 0.02 m above the truth on half the cells and 0.02 m below on the
+    # other half: bias 0, RMSE 0.02. The correction removed 0.15 m, so the raw DTM was
+    # +0.15 ± 0.02: bias 0.15, RMSE √(0.15² + 0.02²) = 0.15133. h_p95 = 0.95 m on the
+    # corrected terrain: gap −0.05; on the raw one 0.15 lower: −0.20.
+    shape = (6, 6)
+    offsets = np.where(np.arange(36).reshape(shape) % 2 == 0, 0.02, -0.02)
+    cube = xr.Dataset(
+        {
+            "dtm_mean": (("y", "x"), 10.0 + offsets),
+            "h_p95": (("y", "x"), np.full(shape, 0.95)),
+            "landcover": (("y", "x"), np.full(shape, 3)),
+        }
+    )
+    truth = xr.Dataset(
+        {
+            "elevation_m": (("y", "x"), np.full(shape, 10.0)),
+            "canopy_height_m": (("y", "x"), np.full(shape, 1.0)),
+            "class": (("y", "x"), np.full(shape, 3)),
+            "water_mask": (("y", "x"), np.zeros(shape, dtype=np.uint8)),
+        }
+    )
+    scores = dtm_scores(cube, truth, {3: "sedge", 4: "reed"}, {"sedge": 0.15})
+    assert list(scores.index) == ["sedge"]  # no reed cell: no row
+    row = scores.loc["sedge"]
+    assert row["cells"] == 36
+    assert row["bias_m"] == pytest.approx(0.0, abs=1e-12)
+    assert row["rmse_m"] == pytest.approx(0.02)
+    assert row["bias_raw_m"] == pytest.approx(0.15)
+    assert row["rmse_raw_m"] == pytest.approx(np.hypot(0.15, 0.02))
+    assert row["height_gap_m"] == pytest.approx(-0.05)
+    assert row["height_gap_raw_m"] == pytest.approx(-0.20)
+    # Fewer than 30 cells of a class (MIN_DTM_CELLS): no row.
+    small = cube.assign(landcover=cube["landcover"].where(np.arange(6)[:, None] < 4, 4))
+    assert dtm_scores(small, truth, {3: "sedge", 4: "reed"}, {}).empty
