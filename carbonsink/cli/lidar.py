@@ -43,6 +43,10 @@ _WATER = typer.Option(
 _WATER_CRS = typer.Option(
     "--water-polygons-crs", help="CRS of the water polygons when their file lacks it."
 )
+_WATER_LAYER = typer.Option(
+    "--water-polygons-layer",
+    help="Layer of the water polygons in a multi-layer file (GeoPackage, FileGDB).",
+)
 
 
 class GroundMode(StrEnum):
@@ -132,6 +136,7 @@ def lidar_metrics(
     ] = None,
     water_polygons: Annotated[Path | None, _WATER] = None,
     water_polygons_crs: Annotated[str | None, _WATER_CRS] = None,
+    water_polygons_layer: Annotated[str | None, _WATER_LAYER] = None,
 ) -> None:
     """Area-based metrics on the analysis grid, plus DTM, CHM and per-tile QA.
 
@@ -161,7 +166,9 @@ def lidar_metrics(
     evidence = (
         None
         if water_polygons is None
-        else polygon_evidence(water_polygons, grid, crs=water_polygons_crs)
+        else polygon_evidence(
+            water_polygons, grid, crs=water_polygons_crs, layer=water_polygons_layer
+        )
     )
     result = _run_lidar(
         files,
@@ -275,6 +282,7 @@ def lidar_classify(
     ground: Annotated[GroundMode, _GROUND] = GroundMode.classify,
     water_polygons: Annotated[Path | None, _WATER] = None,
     water_polygons_crs: Annotated[str | None, _WATER_CRS] = None,
+    water_polygons_layer: Annotated[str | None, _WATER_LAYER] = None,
 ) -> None:
     """Write a copy of FILE with the chain's classes: 2 ground, 9 water.
 
@@ -299,6 +307,7 @@ def lidar_classify(
             options=LidarOptions(ground=ground.value),
             water_polygons=water_polygons,
             water_polygons_crs=water_polygons_crs,
+            water_polygons_layer=water_polygons_layer,
         )
         progress.update(task, description="writing", completed=0.8)
         written = write_classification(file, out, classes)

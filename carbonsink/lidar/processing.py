@@ -328,6 +328,7 @@ def classify_file(
     options: LidarOptions | None = None,
     water_polygons: str | Path | None = None,
     water_polygons_crs: Any = None,
+    water_polygons_layer: str | None = None,
 ) -> npt.NDArray[np.uint8]:
     """ASPRS classes of every point of one file, in its order, as the chain labels them.
 
@@ -344,9 +345,9 @@ def classify_file(
         (the survey's resolution, for the labels of a survey's run).
     options
         Chain settings.
-    water_polygons, water_polygons_crs
+    water_polygons, water_polygons_crs, water_polygons_layer
         Water surfaces at the flight as evidence (:func:`polygon_evidence`),
-        and their CRS when the file lacks it.
+        their CRS when the file lacks it, and their layer in a multi-layer file.
 
     Returns
     -------
@@ -367,7 +368,9 @@ def classify_file(
     evidence = (
         None
         if water_polygons is None
-        else polygon_evidence(water_polygons, grid, crs=water_polygons_crs)
+        else polygon_evidence(
+            water_polygons, grid, crs=water_polygons_crs, layer=water_polygons_layer
+        )
     )
     points = read_points(path, target_crs=grid.crs, crs=file_crs)
     reference = water_reference(*_land_counts(points, grid), grid, evidence)

@@ -161,21 +161,43 @@ def test_water_polygons_make_a_bright_level_lake_water(
         ),
         encoding="utf-8",
     )
-    base = ["lidar", "classify", str(source), "--file-crs", "EPSG:32649"]
+
+    def classify(out: Path, *options: str) -> tuple[int, str]:
+        command = ["lidar", "classify", str(source), "--file-crs", "EPSG:32649", "-o", str(out)]
+        return run_main([*command, *options], capsys)
+
     plain, known = tmp_path / "plain.las", tmp_path / "known.las"
-    code, text = run_main([*base, "-o", str(plain)], capsys)
+    code, text = classify(plain)
     assert code == 0, text
-    code, text = run_main(
-        [*base, "-o", str(known), "--water-polygons", str(polygons),
-         "--water-polygons-crs", "EPSG:32649"],
-        capsys,
-    )  # fmt: skip
+    code, text = classify(
+        known, "--water-polygons", str(polygons), "--water-polygons-crs", "EPSG:32649"
+    )
     assert code == 0, text
     lake = s["kind"] == 2
+    # The same polygon as the "water" layer of a GeoPackage that also holds a "roads"
+    # layer: the file names no layer by itself (exit 2, naming both); with
+    # --water-polygons-layer water the labels are those of the GeoJSON.
+    import geopandas as gpd
+    from shapely.geometry import Polygon, box
+
+    package = tmp_path / "layers.gpkg"
+    gpd.GeoDataFrame(geometry=[box(x0 + 150, y0, x0 + 160, y0 + 10)], crs=32649).to_file(
+        package, layer="roads"
+    )
+    gpd.GeoDataFrame(geometry=[Polygon(ring)], crs=32649).to_file(package, layer="water")
+    layered = tmp_path / "layered.las"
+    code, text = classify(layered, "--water-polygons", str(package))
+    assert code == 2 and "holds 2 layers (roads, water)" in text and "Traceback" not in text
+    assert not layered.exists()
+    code, text = classify(
+        layered, "--water-polygons", str(package), "--water-polygons-layer", "water"
+    )
+    assert code == 0, text
     without = np.asarray(laspy.read(plain).classification)
     with_evidence = laspy.read(known)
     classes = np.asarray(with_evidence.classification)
     assert not (without == 9).any()
     assert (classes[lake] == 9).mean() >= 0.999
     assert not (classes[~lake] == 9).any()
+    np.testing.assert_array_equal(np.asarray(laspy.read(layered).classification), classes)
     np.testing.assert_array_equal(np.asarray(with_evidence.x), np.asarray(las.x))
