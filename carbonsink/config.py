@@ -176,6 +176,18 @@ class WaterEvidenceEntry(_Model):
                 'water_evidence names no evidence: give polygons = "water.gpkg", '
                 "imagery = true, or both (or remove water_evidence)"
             )
+        # An option of a source that is not given would be silently ignored.
+        idle = [k for k in ("crs", "layer") if getattr(self, k) is not None]
+        if self.polygons is None and idle:
+            raise ValueError(
+                f"water_evidence gives {' and '.join(idle)} but no polygons, which they "
+                'describe: add polygons = "water.gpkg" or remove them'
+            )
+        if not self.imagery and "mndwi_threshold" in self.model_fields_set:
+            raise ValueError(
+                "water_evidence gives mndwi_threshold but not imagery = true, whose water "
+                "mask it sets: add imagery = true or remove it"
+            )
         return self
 
 

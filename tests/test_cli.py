@@ -165,6 +165,35 @@ def test_lidar_commands_need_a_grid(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert code == 2 and "--vertical-datum" in text and "Traceback" not in text
 
 
+@pytest.mark.parametrize(
+    ("command", "options", "named"),
+    [
+        (["metrics"], ["--checkpoints-crs", "EPSG:32649"], "--checkpoints-crs"),
+        (["metrics"], ["--vertical-datum", "EGM2008"], "--vertical-datum"),
+        (["metrics"], ["--water-polygons-layer", "water"], "--water-polygons-layer"),
+        (["classify"], ["--water-polygons-crs", "EPSG:32649"], "--water-polygons-crs"),
+    ],
+)
+def test_lidar_options_of_an_input_not_given_are_refused(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    options: list[str],
+    named: str,
+) -> None:
+    # Each describes an input (checkpoints, water polygons) the command was not given:
+    # it would be ignored, so it is refused before any work (exit 2), naming the input.
+    grid = ["--crs", "EPSG:32649", "--resolution", "10"] if command == ["metrics"] else []
+    code, text = run_main(
+        ["lidar", *command, "a.laz", "-o", str(tmp_path / "out.laz"), *grid, *options], capsys
+    )
+    input_flag = (
+        "--checkpoints" if "checkpoints" in named or "datum" in named else "--water-polygons"
+    )
+    assert code == 2 and named in text and f"describe {input_flag}," in text
+    assert "Traceback" not in text and not (tmp_path / "out.laz").exists()
+
+
 def test_lidar_chm_suggests_a_metre_crs_for_feet(
     tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -214,6 +214,37 @@ def test_water_evidence_needs_lidar_some_evidence_and_imagery_for_imagery(
 
 
 @pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            '{ imagery = true, crs = "EPSG:4547", layer = "water" }',
+            "gives crs and layer but no polygons",
+        ),
+        ('{ imagery = true, layer = "water" }', "gives layer but no polygons"),
+        (
+            '{ polygons = "water.gpkg", mndwi_threshold = 0.1 }',
+            "gives mndwi_threshold but not imagery = true",
+        ),
+    ],
+)
+def test_water_evidence_options_of_a_source_not_given_are_refused(
+    tmp_path: Path, entry: str, message: str
+) -> None:
+    # Each would be read and silently ignored: the CRS and layer describe the polygons,
+    # the threshold sets the imagery's water mask.
+    head = 'imagery = [{ path = "s2.tif", sensor = "sentinel-2-l2a" }]\n'
+    head += 'lidar = [{ path = "a.laz", crs = "EPSG:4547" }]\n'
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, MINIMAL + head + f"water_evidence = {entry}\n"))
+    assert message in info.value.problems[0].message
+    # The default threshold, unstated, is no option given.
+    survey = load_survey(
+        write(tmp_path, MINIMAL + head + 'water_evidence = { polygons = "water.gpkg" }\n')
+    )
+    assert survey.epochs[0].water_evidence is not None
+
+
+@pytest.mark.parametrize(
     ("old", "new", "what"),
     [
         ('name = "2020"', 'name = "../../x"', "epoch name"),

@@ -49,6 +49,18 @@ _WATER_LAYER = typer.Option(
 )
 
 
+def _refuse_idle(source: tuple[str, object], **options: object) -> None:
+    """Refuse options that describe a source that is not given (they would be ignored)."""
+    flag, value = source
+    idle = [name for name, given in options.items() if given is not None]
+    if value is None and idle:
+        names = ", ".join("--" + name.replace("_", "-") for name in idle)
+        raise typer.BadParameter(
+            f"{names} describe {flag}, which is not given: add {flag} or drop them",
+            param_hint=names,
+        )
+
+
 class GroundMode(StrEnum):
     """How ground returns are found."""
 
@@ -150,6 +162,16 @@ def lidar_metrics(
     from carbonsink.pipeline.outputs import OutputFolder
     from carbonsink.pipeline.stages.lidar import write_lidar_products
 
+    _refuse_idle(
+        ("--checkpoints", checkpoints),
+        checkpoints_crs=checkpoints_crs,
+        vertical_datum=vertical_datum,
+    )
+    _refuse_idle(
+        ("--water-polygons", water_polygons),
+        water_polygons_crs=water_polygons_crs,
+        water_polygons_layer=water_polygons_layer,
+    )
     if checkpoints is not None and not vertical_datum:
         raise typer.BadParameter(
             "state the checkpoints' vertical datum (it must be the point clouds'; no geoid "
@@ -296,6 +318,11 @@ def lidar_classify(
     from carbonsink.lidar.options import LidarOptions
     from carbonsink.lidar.processing import classify_file
 
+    _refuse_idle(
+        ("--water-polygons", water_polygons),
+        water_polygons_crs=water_polygons_crs,
+        water_polygons_layer=water_polygons_layer,
+    )
     check_classified_path(file, out)
     with progress_bar() as progress:
         task = progress.add_task("classifying", total=1.0)
