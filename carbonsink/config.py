@@ -183,7 +183,7 @@ class WaterEvidenceEntry(_Model):
                 f"water_evidence gives {' and '.join(idle)} but no polygons, which they "
                 'describe: add polygons = "water.gpkg" or remove them'
             )
-        if not self.imagery and "mndwi_threshold" in self.model_fields_set:
+        if not self.imagery and self.mndwi_threshold != 0.0:
             raise ValueError(
                 "water_evidence gives mndwi_threshold but not imagery = true, whose water "
                 "mask it sets: add imagery = true or remove it"

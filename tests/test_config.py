@@ -237,11 +237,14 @@ def test_water_evidence_options_of_a_source_not_given_are_refused(
     with pytest.raises(SurveyFileError) as info:
         load_survey(write(tmp_path, MINIMAL + head + f"water_evidence = {entry}\n"))
     assert message in info.value.problems[0].message
-    # The default threshold, unstated, is no option given.
+    # The default threshold, unstated, is no option given; nor is it when the settings
+    # come back from the run cache with every default written out.
     survey = load_survey(
         write(tmp_path, MINIMAL + head + 'water_evidence = { polygons = "water.gpkg" }\n')
     )
-    assert survey.epochs[0].water_evidence is not None
+    evidence = survey.epochs[0].water_evidence
+    assert evidence is not None
+    assert type(evidence).model_validate(evidence.model_dump(mode="json")) == evidence
 
 
 @pytest.mark.parametrize(

@@ -313,6 +313,24 @@ def test_the_terrain_is_checked_and_its_class_bias_removed(
     assert listed == {"dtm_checkpoints_2020.csv", "dtm_checkpoints_2025.csv"}
 
 
+def test_ledger_records_what_the_epochs_outside_aoa_errors_share(
+    ledger: dict[str, Any],
+) -> None:
+    # Eq. 6.8d: per stratum with cells outside the AOA in both epochs, φ in [0, 1] and the
+    # covariance φ × the two epochs' outside-AOA SEs (the ledger's inputs), each SE part
+    # of its correction's. On the sample the outside-AOA areas of poplar and sedge overlap
+    # (methodology §6.4: φ 0.43 and 0.29), so those covariances are positive.
+    shared = ledger["outside_aoa_shared"]["agb_t_dm"]
+    first, last = (ledger["inputs"][e]["agb_residual_correction_t_dm"] for e in ("2020", "2025"))
+    assert {"poplar", "sedge"} <= set(shared)
+    for stratum, record in shared.items():
+        assert 0.0 <= record["shared"] <= 1.0
+        one, two = first[stratum]["outside_aoa_se"], last[stratum]["outside_aoa_se"]
+        assert one <= first[stratum]["se"] and two <= last[stratum]["se"]
+        assert record["covariance_t_dm2"] == pytest.approx(record["shared"] * one * two)
+    assert shared["poplar"]["covariance_t_dm2"] > 0 and shared["sedge"]["covariance_t_dm2"] > 0
+
+
 def test_ledger_records_the_profile_chain_and_polygon(ledger: dict[str, Any]) -> None:
     assert ledger["schema"] == "carbonsink-ledger/1"
     assert ledger["profile"]["name"] == "vm0033"

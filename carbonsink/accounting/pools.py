@@ -291,7 +291,8 @@ class KeyedTotals:
             if s not in self.corrections
             or not (
                 math.isfinite(se)
-                and 0 <= se * se <= cov[order.index(s), order.index(s)] * (1 + 1e-9)
+                and se >= 0
+                and se * se <= cov[order.index(s), order.index(s)] * (1 + 1e-9)
             )
         )
         if bad:

@@ -202,7 +202,14 @@ def correction_draws(
         c₂ = ĉ₂ + (c₁ − ĉ₁) Σ₁⁺ C₁₂ + Z₂ L₂|₁ᵀ,   L₂|₁ L₂|₁ᵀ = Σ₂ − C₁₂ᵀ Σ₁⁺ C₁₂
 
     (Σ₁⁺ the pseudo-inverse), so that Cov(c₂) = Σ₂ and Cov(c₁, c₂) = C₁₂;
-    without C₁₂ each epoch is drawn alone, c₂ = ĉ₂ + Z₂ L₂ᵀ.
+    without C₁₂ each epoch is drawn alone, c₂ = ĉ₂ + Z₂ L₂ᵀ, and so is every
+    epoch between the first and the last.
+
+    Raises
+    ------
+    InputError
+        C₁₂ has the wrong shape, or is larger than Σ₁ and Σ₂ allow
+        (Σ₂ − C₁₂ᵀ Σ₁⁺ C₁₂ not positive semi-definite).
     """
     out: dict[str, FloatArray] = {}
     for epoch in epochs:
@@ -216,7 +223,7 @@ def correction_draws(
         sigma = quantity.correction_cov()
         first = epochs[0].quantities[name]
         assert isinstance(first, KeyedTotals)
-        if epoch is epochs[0] or cross is None or not first.corrections:
+        if epoch is not epochs[-1] or len(epochs) < 2 or cross is None or not first.corrections:
             out[epoch.name] = means[None, :] + z @ _sqrt_cov(sigma).T
             continue
         block = np.asarray(cross, dtype=np.float64)
@@ -230,7 +237,15 @@ def correction_draws(
         gain = inverse @ block
         prior = np.array([c for c, _ in first.corrections.values()])
         given = (out[epochs[0].name] - prior[None, :]) @ gain
-        out[epoch.name] = means[None, :] + given + z @ _sqrt_cov(sigma - block.T @ gain).T
+        conditional = sigma - block.T @ gain
+        if np.linalg.eigvalsh(conditional).min() < -1e-9 * max(float(np.trace(sigma)), 1e-300):
+            raise InputError(
+                f"the {name} correction covariance between the epochs is larger than the "
+                "epochs' own covariances allow (the joint covariance is not positive "
+                "semi-definite)",
+                fix="give a cross-covariance with |Cov(c₁,s, c₂,t)| within what Σ₁ and Σ₂ allow",
+            )
+        out[epoch.name] = means[None, :] + given + z @ _sqrt_cov(conditional).T
     return out
 
 

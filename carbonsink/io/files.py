@@ -128,7 +128,7 @@ def choose_layer(file: Path, layer: str | None) -> str:
         raise InputError(
             f"the file holds {len(layers)} layers ({', '.join(layers)}) and none was chosen",
             path=file,
-            fix='name the layer to use: layer = "..." in the survey entry, or the '
-            "command's --...-layer option",
+            fix='name the layer to use (layer = "..." in the survey entry; on the command '
+            "line, the file's layer option)",
         )
     return layers[0]

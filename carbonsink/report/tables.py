@@ -240,7 +240,15 @@ def biomass_correction_rows(ledger: Mapping[str, Any]) -> dict[str, Any] | None:
     rows = [
         {
             "stratum": stratum,
-            "epochs": [records[e].get(stratum) or {} for e in epochs],
+            "epochs": [
+                {
+                    "correction": None,
+                    "se": None,
+                    "outside_aoa_se": None,
+                    **records[e].get(stratum, {}),
+                }
+                for e in epochs
+            ],
             "shared": (shared.get(stratum) or {}).get("shared"),
         }
         for stratum in strata

@@ -445,10 +445,21 @@ def test_outside_aoa_errors_shared_by_the_epochs_narrow_the_change() -> None:
     np.testing.assert_array_equal(shared.stocks["t2"]["agb"][:, 0], alone.stocks["t2"]["agb"][:, 0])
 
 
-def test_a_cross_covariance_of_the_wrong_shape_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("cross", "message"),
+    [
+        # Reed's correction alone in each epoch: a (1, 1) block, not (2, 2).
+        (np.zeros((2, 2)), r"shape \(2, 2\), not \(1, 1\)"),
+        # SEs 30 and 40: |Cov| may reach 30 × 40 = 1,200 (correlation 1); 1,500 would make
+        # Σ₂ − C₁₂ᵀ Σ₁⁻¹ C₁₂ = 1600 − 1500² / 900 = −900 < 0.
+        (np.array([[1500.0]]), "larger than the epochs' own covariances allow"),
+    ],
+    ids=["wrong-shape", "beyond-the-epochs-own"],
+)
+def test_an_impossible_cross_covariance_is_refused(cross: np.ndarray, message: str) -> None:
     first = _corrected("t1", T1, {"reed": (0.0, 30.0)}, {"reed": 30.0})
     last = _corrected("t2", T2, {"reed": (0.0, 40.0)}, {"reed": 40.0})
-    with pytest.raises(InputError, match=r"shape \(2, 2\), not \(1, 1\)"):
+    with pytest.raises(InputError, match=message):
         simulate_terms(
             MonteCarlo(8, 100),
             [first, last],
@@ -456,7 +467,7 @@ def test_a_cross_covariance_of_the_wrong_shape_is_refused() -> None:
             strata=("sedge", "reed"),
             pools=[("agb", POOLS["agb"])],
             gwp=GWP,
-            error_covariance={"agb_t_dm": np.zeros((2, 2))},
+            error_covariance={"agb_t_dm": cross},
         )
 
 
@@ -470,3 +481,6 @@ def test_an_outside_aoa_se_above_its_correction_is_refused() -> None:
     )
     with pytest.raises(InputError, match="outside-AOA SEs of reed"):
         keyed.check("agb_t_dm", where="epoch 't1'")
+    negative = dataclasses.replace(keyed, outside_se={"reed": -20.0})
+    with pytest.raises(InputError, match="outside-AOA SEs of reed"):
+        negative.check("agb_t_dm", where="epoch 't1'")

@@ -250,6 +250,20 @@ def test_the_waterline_of_a_flooded_bed_is_water_up_to_the_shore() -> None:
     assert edge.sum() > 50
     assert found[water].all()
     assert not found[land].any()
+    # Dark returns added in the waterline's cells (x 110-112 m) above the water: 5 cm
+    # above it they are the surface (the window reaches 2 × 4 cm above the plane of the
+    # lowest returns, which lies ~1 cm under the surface), 12 cm above it they are not.
+    rng = np.random.default_rng(7)
+    n = 400
+    extra_x, extra_y = rng.uniform(110, 112, n), rng.uniform(10, 70, n)
+    for above, water_expected in ((0.05, True), (0.12, False)):
+        mixed = {
+            "x": np.concatenate([s["x"], extra_x]),
+            "y": np.concatenate([s["y"], extra_y]),
+            "z": np.concatenate([s["z"], np.full(n, LEVEL + 0.21 + above)]),
+            "intensity": np.concatenate([s["intensity"], np.full(n, 10, dtype=np.uint16)]),
+        }
+        assert (_detect(mixed)[-n:] == water_expected).all(), above
     assert not found[s["kind"] == 1].any()
     ground = smrf(s["x"], s["y"], s["z"], eligible=~found).ground
     assert not ground[water].any()

@@ -319,8 +319,8 @@ def test_the_share_of_outside_aoa_cells_both_epochs_hold() -> None:
     # A 4 × 6 grid of 0.01 ha cells: reed in columns 0-2, sedge in 3-5. Outside the AOA:
     # epoch 1 rows 0-1 (6 cells of each stratum); epoch 2 rows 1-2 of reed (6 cells, 3
     # shared) and rows 2-3 of sedge (none shared), plus reed's cell (3, 0), which no model
-    # predicts (source 0: not counted). φ_reed = 3 × 0.01 / √(0.06 × 0.06) = 0.5, φ_sedge
-    # = 0 (eq. 6.8d); miscanthus has no cells: left out.
+    # predicts (source 0: not counted). φ_reed = 3 × 0.01² / √(6 × 0.01² × 6 × 0.01²) =
+    # 0.5, φ_sedge = 0 (eq. 6.8d); miscanthus has no cells: left out.
     legend = {REED: "reed", SEDGE: "sedge", MISCANTHUS: "miscanthus"}
     ctx = SimpleNamespace(
         survey=SimpleNamespace(vegetation=SimpleNamespace(by_code=lambda: legend)),
@@ -336,15 +336,24 @@ def test_the_share_of_outside_aoa_cells_both_epochs_hold() -> None:
     source = np.full((4, 6), 2)
     source_two = source.copy()
     source_two[3, 0] = 0
-    shared = shared_outside(
-        ctx,  # type: ignore[arg-type]
-        _epoch_layers(one, source),
-        _epoch_layers(two, source_two),
-        strata,
-        density="agb_mg_ha",
-        source="agb_model",
-    )
+
+    def phi(second_source: np.ndarray) -> dict[str, float]:
+        return shared_outside(
+            ctx,  # type: ignore[arg-type]
+            _epoch_layers(one, source),
+            _epoch_layers(two, second_source),
+            strata,
+            density="agb_mg_ha",
+            source="agb_model",
+        )
+
+    shared = phi(source_two)
     assert shared == pytest.approx({"reed": 0.5, "sedge": 0.0})
+    # A shared cell that another model predicts in epoch 2 (reed's (1, 0) by the LiDAR
+    # model, code 1) is not shared: φ_reed = 2 × 0.01² / √(6 × 0.01² × 6 × 0.01²) = 1/3.
+    source_lidar = source_two.copy()
+    source_lidar[1, 0] = 1
+    assert phi(source_lidar)["reed"] == pytest.approx(1.0 / 3.0)
     # Cov(c₁, c₂) of the corrections = φ × SE_out,1 × SE_out,2 on each stratum's pair,
     # in the epochs' corrections orders: reed 0.5 × 30 × 40 = 600; sedge φ 0 → 0; mudflat
     # has no outside-AOA error in epoch 1 → 0.

@@ -69,10 +69,13 @@ SOIL_CHANGE: dict[str, Any] = {
 
 
 #: Sedge's AGB corrections per epoch and the share of its outside-AOA area both hold
-#: (docs/ledger.md); reed has none.
+#: (docs/ledger.md); reed has one in 2025 only (it held no modelled biomass in 2020).
 AGB_CORRECTIONS: dict[str, dict[str, Any]] = {
     "2020": {"sedge": {"correction": 12.5, "se": 30.0, "outside_aoa_se": 20.0}},
-    "2025": {"sedge": {"correction": -7.5, "se": 40.0, "outside_aoa_se": 25.0}},
+    "2025": {
+        "sedge": {"correction": -7.5, "se": 40.0, "outside_aoa_se": 25.0},
+        "reed": {"correction": 3.25, "se": 6.5, "outside_aoa_se": 0.0},
+    },
 }
 OUTSIDE_SHARED = {"agb_t_dm": {"sedge": {"shared": 0.4, "covariance_t_dm2": 200.0}}}
 

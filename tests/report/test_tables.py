@@ -94,6 +94,8 @@ def test_agb_corrections_table(page: str, single_page: str) -> None:
     for value in ("12.5", "30.0", "20.0", "-7.5", "40.0", "25.0", "0.40"):
         assert value in text
     assert "Outside-AOA area shared" in text
+    # Reed is corrected in 2025 only: its 2020 cells and its φ show —.
+    assert "reed———" in text and text.endswith("6.50.0—")
     single = read_page(single_page).element_text("agb-corrections")
     assert "12.5" in single and "-7.5" not in single
     assert "Outside-AOA area shared" not in single

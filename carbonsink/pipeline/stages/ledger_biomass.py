@@ -292,32 +292,35 @@ def shared_outside(
     With O_e,s the cells of stratum s outside every model's AOA that a model
     predicts at epoch e and a_c their areas,
 
-        φ_s = Σ_{c ∈ O_1,s ∩ O_2,s} a_c / √(Σ_{O_1,s} a_c × Σ_{O_2,s} a_c)
+        φ_s = Σ_{c ∈ O_1,s ∩ O_2,s} a_c² / √(Σ_{O_1,s} a_c² × Σ_{O_2,s} a_c²),
 
-    — the correlation of two sums of the same per-cell errors over the two
-    cell sets when each cell's error persists between the epochs and is
-    independent of the other cells' (docs/methodology.md §6.4). Strata with no
-    such cells in one epoch are left out.
+    a cell shared only when the same model predicts it in both epochs — the
+    correlation of the two area-weighted sums of per-cell errors when each
+    cell's error persists between the epochs (for the same model) and is
+    independent of the other cells' (docs/methodology.md §6.4: a model of
+    what the epochs share, not of eq. 6.8c's size). Strata with no such cells
+    in one epoch are left out.
     """
     from carbonsink.biomass.agb_map import MODEL_SOURCE_CODES
 
     legend = ctx.survey.vegetation.by_code()
-    area = ctx.cell_area_ha.values.astype(np.float64)
-    modelled = [
-        outside_aoa_cells(result, density)
-        & np.isin(result.biomass.layers[source].values, list(MODEL_SOURCE_CODES.values()))
-        for result in (first, last)
-        if source in result.biomass.layers
-    ]
-    if len(modelled) < 2:
+    if not all(source in r.biomass.layers for r in (first, last)):
         return {}
+    weight = ctx.cell_area_ha.values.astype(np.float64) ** 2
+    models = list(MODEL_SOURCE_CODES.values())
+    sources = [np.asarray(r.biomass.layers[source].values) for r in (first, last)]
+    cells = [
+        outside_aoa_cells(r, density) & np.isin(s, models)
+        for r, s in zip((first, last), sources, strict=True)
+    ]
+    same_model = sources[0] == sources[1]
     out: dict[str, float] = {}
     for code, name in legend.items():
         stratum = strata_map == code
-        one, two = modelled[0] & stratum, modelled[1] & stratum
-        a1, a2 = float(area[one].sum()), float(area[two].sum())
-        if a1 > 0 and a2 > 0:
-            out[name] = float(area[one & two].sum()) / float(np.sqrt(a1 * a2))
+        one, two = cells[0] & stratum, cells[1] & stratum
+        w1, w2 = float(weight[one].sum()), float(weight[two].sum())
+        if w1 > 0 and w2 > 0:
+            out[name] = float(weight[one & two & same_model].sum()) / float(np.sqrt(w1 * w2))
     return out
 
 
