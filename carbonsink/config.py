@@ -176,18 +176,14 @@ class WaterEvidenceEntry(_Model):
                 'water_evidence names no evidence: give polygons = "water.gpkg", '
                 "imagery = true, or both (or remove water_evidence)"
             )
-        # An option of a source that is not given would be silently ignored.
         idle = [k for k in ("crs", "layer") if getattr(self, k) is not None]
-        if self.polygons is None and idle:
-            raise ValueError(
-                f"water_evidence gives {' and '.join(idle)} but no polygons, which they "
-                'describe: add polygons = "water.gpkg" or remove them'
-            )
-        if not self.imagery and self.mndwi_threshold != 0.0:
-            raise ValueError(
-                "water_evidence gives mndwi_threshold but not imagery = true, whose water "
-                "mask it sets: add imagery = true or remove it"
-            )
+        threshold = not self.imagery and self.mndwi_threshold != 0.0
+        for wrong, what, source in (
+            (self.polygons is None and idle, " and ".join(idle), 'no polygons = "water.gpkg"'),
+            (threshold, "mndwi_threshold", "no imagery = true"),
+        ):
+            if wrong:
+                raise ValueError(f"water_evidence gives {what} but {source}: add it or remove them")
         return self
 
 

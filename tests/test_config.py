@@ -223,7 +223,7 @@ def test_water_evidence_needs_lidar_some_evidence_and_imagery_for_imagery(
         ('{ imagery = true, layer = "water" }', "gives layer but no polygons"),
         (
             '{ polygons = "water.gpkg", mndwi_threshold = 0.1 }',
-            "gives mndwi_threshold but not imagery = true",
+            "gives mndwi_threshold but no imagery = true",
         ),
     ],
 )
