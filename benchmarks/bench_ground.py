@@ -114,6 +114,17 @@ def real_clouds() -> None:
         print(f"{name:24} {kappa:7.3f} {precision:7.3f} {recall:7.4f} {plain:20.3f} {pdal:6.2f}")
 
 
+def _true_class(
+    landscape: Landscape, epoch: EpochTruth, x: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """The epoch's true class of the landscape cell holding each (x, y)."""
+    grid = landscape.landscape_grid
+    row_f, col_f = cell_position(landscape, x, y)
+    row = np.clip(np.floor(row_f + 0.5).astype(np.int64), 0, grid.height - 1)
+    col = np.clip(np.floor(col_f + 0.5).astype(np.int64), 0, grid.width - 1)
+    return np.asarray(epoch.class_code[row, col])
+
+
 def _terrain_errors(
     landscape: Landscape, epoch: EpochTruth, points: PointChunk, ground: np.ndarray
 ) -> dict[str, str]:
@@ -133,10 +144,7 @@ def _terrain_errors(
     cx, cy = np.meshgrid(x0 + 0.5 + np.arange(width), y1 - 0.5 - np.arange(height))
     row_f, col_f = cell_position(landscape, cx.ravel(), cy.ravel())
     error = dtm.values - ground_at(epoch, row_f, col_f).reshape(height, width)
-    grid = landscape.landscape_grid
-    row = np.clip(np.floor(row_f + 0.5).astype(np.int64), 0, grid.height - 1)
-    col = np.clip(np.floor(col_f + 0.5).astype(np.int64), 0, grid.width - 1)
-    classes = epoch.class_code[row, col].reshape(height, width)
+    classes = _true_class(landscape, epoch, cx.ravel(), cy.ravel()).reshape(height, width)
     land = classes != CLASS_BY_NAME["water"].code
     returns = np.zeros((height, width), dtype=np.int64)
     np.add.at(
@@ -167,7 +175,6 @@ def synthetic_flights() -> None:
     spec = SCALES["small"]
     landscape = build_landscape(SEED, spec)
     epoch = landscape.epochs[-1]
-    grid = landscape.landscape_grid
     reed_code = CLASS_BY_NAME["reed"].code
     print(f"\nsynthetic flights (seed {SEED}, small scale, epoch {epoch.spec.name})")
     header = (
@@ -194,10 +201,7 @@ def synthetic_flights() -> None:
         seconds = time.perf_counter() - start
         kind = points.user_data
         _, precision, recall = agreement(ground, kind == 0)
-        row_f, col_f = cell_position(landscape, points.x, points.y)
-        row = np.clip(np.floor(row_f + 0.5).astype(np.int64), 0, grid.height - 1)
-        col = np.clip(np.floor(col_f + 0.5).astype(np.int64), 0, grid.width - 1)
-        reed = (epoch.class_code[row, col] == reed_code) & (kind == 1)
+        reed = (_true_class(landscape, epoch, points.x, points.y) == reed_code) & (kind == 1)
         plain = _chain(points, floor=False)[0]
         n_water = int(np.sum(kind == 2))
         found = float(np.mean(water[kind == 2])) if n_water else float("nan")
