@@ -63,6 +63,28 @@ def test_quiet_and_verbose_flags_accepted(
         assert code == 2
 
 
+def test_quiet_filters_the_console_not_the_package(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``-q`` hides warnings on the console; the ledger still captures them (stages.logged)."""
+    import logging
+
+    from carbonsink.pipeline.stages.logged import capture
+
+    run_main(["-q", "validate", str(tmp_path / "absent.toml")], capsys)
+    package = logging.getLogger("carbonsink")
+    assert package.getEffectiveLevel() == logging.WARNING
+    (console,) = [h for h in package.handlers if not isinstance(h, logging.NullHandler)]
+    assert console.level == logging.ERROR
+
+    def stage() -> None:
+        logging.getLogger("carbonsink.biomass.bootstrap").warning("only 6 blocks")
+
+    _, lines = capture(stage)()
+    assert lines == (("carbonsink.biomass.bootstrap", "only 6 blocks"),)
+    assert "only 6 blocks" not in capsys.readouterr().err
+
+
 def test_internal_error_exit_1_and_debug_traceback(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -70,10 +70,13 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     elif verbose >= 2:
         level = logging.DEBUG
     handler = RichHandler(console=stderr, show_path=False, show_time=verbose >= 2)
+    # The console shows ``level``; the package itself always passes WARNING, which
+    # the stages' ledger warnings are captured from (pipeline.stages.logged).
+    handler.setLevel(level)
     root = logging.getLogger("carbonsink")
     root.handlers = [h for h in root.handlers if isinstance(h, logging.NullHandler)]
     root.addHandler(handler)
-    root.setLevel(level)
+    root.setLevel(min(level, logging.WARNING))
 
 
 @app.callback()

@@ -27,6 +27,19 @@ def test_capture_returns_the_value_and_the_warning_lines_in_order() -> None:
     )
 
 
+def test_capture_keeps_warnings_when_the_package_logs_only_errors() -> None:
+    """A notebook (or ``--quiet``) that set the package to ERROR still gets its ledger lines."""
+    package = logging.getLogger("carbonsink")
+    previous = package.level
+    package.setLevel(logging.ERROR)
+    try:
+        _, lines = capture(lambda: logging.getLogger("carbonsink.soil.soc_map").warning("w"))()
+        assert lines == (("carbonsink.soil.soc_map", "w"),)
+        assert package.level == logging.ERROR  # restored after the stage
+    finally:
+        package.setLevel(previous)
+
+
 def test_logged_lines_get_codes_effects_and_are_not_repeated() -> None:
     lines = [
         ("carbonsink.biomass.bootstrap", "AGB bootstrap: only 6 blocks of 1010.9 m hold plots"),

@@ -73,11 +73,18 @@ class _Collector(logging.Handler):
 def _collecting() -> Iterator[_Collector]:
     collector = _Collector()
     package = logging.getLogger("carbonsink")
+    previous_level = package.level
+    # A quiet console (``--quiet``, or a notebook that set the package to ERROR)
+    # must not drop the lines the ledger carries: the package passes WARNING
+    # while the stage runs; what the console shows is its handler's level.
+    if package.getEffectiveLevel() > logging.WARNING:
+        package.setLevel(logging.WARNING)
     package.addHandler(collector)
     try:
         yield collector
     finally:
         package.removeHandler(collector)
+        package.setLevel(previous_level)
 
 
 def capture(compute: Callable[[], _T]) -> Callable[[], tuple[_T, tuple[LoggedLine, ...]]]:
