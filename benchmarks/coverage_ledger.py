@@ -44,6 +44,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from _jobs import run_job
 
@@ -60,11 +61,22 @@ summary = generate_survey(
     root / f"survey_{seed}", seed=seed, scale="small", draw_carbon_parameters=drawn
 )
 generated = time.perf_counter()
+if sys.argv[5] == "keep":  # the ledger's inputs, for --replay
+    import pickle
+    import carbonsink.pipeline.stages.ledger as stage
+
+    build = stage.build_ledger
+
+    def keeping(*args, **kwargs):
+        (root / f"ledger_inputs_{seed}.pkl").write_bytes(pickle.dumps((args, kwargs)))
+        return build(*args, **kwargs)
+
+    stage.build_ledger = keeping
 with local_executor(workers) as executor:
     run = run_survey(summary.survey_path, executor=executor)
 ledger = run.ledger
 totals = json.loads((summary.out_dir / "truth" / "totals.json").read_text())
-from carbonsink.synthetic.scoring import stratum_sink
+from carbonsink.synthetic.scoring import BIOMASS_POOLS, stratum_sink, stratum_stocks
 strata_map = run.results[-1].cube.cube["landcover"].values
 by_stratum = stratum_sink(
     summary.out_dir / "truth",
@@ -73,68 +85,117 @@ by_stratum = stratum_sink(
     run.context.survey.vegetation.by_code(),
     pools=list(ledger.pools),
 )
-strata = {}
-for stratum, row in ledger.strata.iterrows():
-    truth_row = by_stratum[str(stratum)]
-    chain = ledger.chains[str(stratum)]
-    entry = {
-        "removals": [truth_row["removals_t_co2e_yr"], chain.removals.p5, chain.removals.p95],
-        "tradable": chain.tradable_t_co2e_yr,
-    }
-    for pool in ledger.pools:
-        entry[pool] = [truth_row[pool], row[f"d_{pool}_p5_t_c_yr"], row[f"d_{pool}_p95_t_c_yr"]]
-    strata[str(stratum)] = entry
-from carbonsink.synthetic.scoring import BIOMASS_POOLS, stratum_stocks
-stocks = {}
-for epoch, _ in ledger.epochs:
-    true_stock = stratum_stocks(
-        summary.out_dir / "truth",
-        epoch,
-        strata_map,
-        run.context.cell_area_ha.values,
-        run.context.survey.vegetation.by_code(),
-        pools=[p for p in ledger.pools if p in BIOMASS_POOLS],
-    )
-    stocks[epoch] = {
-        stratum: {
-            pool: [truth_pools[pool], est.mean, *est.ci90]
-            for pool in truth_pools
-            for est in [ledger.stock_summaries[epoch][pool].get(stratum)]
-            if est is not None
-        }
-        for stratum, truth_pools in true_stock.items()
-    }
-truth = totals["sink"]
-chain = ledger.chains["total"]
-dom = {
-    epoch: {
-        "truth": totals["epochs"][epoch]["stocks_t_c"]["dom_c"],
-        "ci90": list(ledger.stock_summaries[epoch]["dom"]["total"].ci90),
-    }
-    for epoch, _ in ledger.epochs
-    if "dom" in ledger.pools
+sys.path.insert(0, "benchmarks")
+from coverage_ledger import ledger_row
+truth = {
+    "totals": totals,
+    "strata": by_stratum,
+    "stocks": {
+        epoch: stratum_stocks(
+            summary.out_dir / "truth",
+            epoch,
+            strata_map,
+            run.context.cell_area_ha.values,
+            run.context.survey.vegetation.by_code(),
+            pools=[p for p in ledger.pools if p in BIOMASS_POOLS],
+        )
+        for epoch, _ in ledger.epochs
+    },
 }
-print(json.dumps({
-    "seed": seed,
-    "world": "drawn" if drawn else "stated",
-    "truth_net": truth["net_t_co2e_yr"],
-    "truth_removals": truth["removals_t_co2e_yr"],
-    "truth_d_soc": truth["delta_c_t_c_yr"]["soc_0_100"],
-    "truth_d_veg": truth["delta_c_t_c_yr"]["veg_c"],
-    "net_mean": chain.net.mean, "net_p5": chain.net.p5, "net_p95": chain.net.p95,
-    "removals_mean": chain.removals.mean,
-    "removals_p5": chain.removals.p5, "removals_p95": chain.removals.p95,
-    "d_soc": float(ledger.strata.loc["total", "d_soc_0_100_t_c_yr"]),
-    "d_veg": float(ledger.strata.loc["total", ["d_agb_t_c_yr", "d_bgb_t_c_yr"]].sum()),
-    "tradable_t_co2e_yr": chain.tradable_t_co2e_yr,
-    "dom": dom,
-    "strata": strata,
-    "stocks": stocks,
-    "years": ledger.years,
-    "generate_s": generated - start,
-    "account_s": time.perf_counter() - generated,
-}))
+row = {"seed": seed, "world": "drawn" if drawn else "stated", "truth": truth}
+row.update(ledger_row(ledger, truth))
+row["generate_s"] = generated - start
+row["account_s"] = time.perf_counter() - generated
+print(json.dumps(row))
 """
+
+
+def ledger_row(ledger: Any, truth: dict[str, Any]) -> dict[str, Any]:
+    """A survey's result row: each of the ledger's 90 % intervals beside its truth.
+
+    ``truth`` holds the survey's ``totals`` (``truth/totals.json``), ``strata``
+    (:func:`carbonsink.synthetic.scoring.stratum_sink`) and ``stocks`` per epoch
+    (:func:`carbonsink.synthetic.scoring.stratum_stocks`).
+    """
+    strata = {}
+    for stratum, row in ledger.strata.iterrows():
+        truth_row = truth["strata"][str(stratum)]
+        chain = ledger.chains[str(stratum)]
+        entry = {
+            "removals": [truth_row["removals_t_co2e_yr"], chain.removals.p5, chain.removals.p95],
+            "tradable": chain.tradable_t_co2e_yr,
+        }
+        for pool in ledger.pools:
+            entry[pool] = [truth_row[pool], row[f"d_{pool}_p5_t_c_yr"], row[f"d_{pool}_p95_t_c_yr"]]
+        strata[str(stratum)] = entry
+    stocks = {
+        epoch: {
+            stratum: {
+                pool: [truth_pools[pool], est.mean, *est.ci90]
+                for pool in truth_pools
+                for est in [ledger.stock_summaries[epoch][pool].get(stratum)]
+                if est is not None
+            }
+            for stratum, truth_pools in truth["stocks"][epoch].items()
+        }
+        for epoch, _ in ledger.epochs
+    }
+    totals = truth["totals"]
+    chain = ledger.chains["total"]
+    dom = {
+        epoch: {
+            "truth": totals["epochs"][epoch]["stocks_t_c"]["dom_c"],
+            "ci90": list(ledger.stock_summaries[epoch]["dom"]["total"].ci90),
+        }
+        for epoch, _ in ledger.epochs
+        if "dom" in ledger.pools
+    }
+    sink = totals["sink"]
+    return {
+        "truth_net": sink["net_t_co2e_yr"],
+        "truth_removals": sink["removals_t_co2e_yr"],
+        "truth_d_soc": sink["delta_c_t_c_yr"]["soc_0_100"],
+        "truth_d_veg": sink["delta_c_t_c_yr"]["veg_c"],
+        "net_mean": chain.net.mean,
+        "net_p5": chain.net.p5,
+        "net_p95": chain.net.p95,
+        "removals_mean": chain.removals.mean,
+        "removals_p5": chain.removals.p5,
+        "removals_p95": chain.removals.p95,
+        "d_soc": float(ledger.strata.loc["total", "d_soc_0_100_t_c_yr"]),
+        "d_veg": float(ledger.strata.loc["total", ["d_agb_t_c_yr", "d_bgb_t_c_yr"]].sum()),
+        "tradable_t_co2e_yr": chain.tradable_t_co2e_yr,
+        "dom": dom,
+        "strata": strata,
+        "stocks": stocks,
+        "years": ledger.years,
+    }
+
+
+def _replay(folder: Path) -> dict[int, dict[str, Any]]:
+    """Rows of the surveys in ``folder`` with their ledgers rebuilt by the current code.
+
+    A run with ``--keep-inputs`` saved each survey's ledger inputs (the epochs'
+    aggregates, class parameters, profile, seed, error covariances) and its
+    truth: a change of the accounting alone (the Monte Carlo's error model) is
+    then counted over the same surveys in seconds per survey instead of
+    rerunning every stage.
+    """
+    import pickle
+
+    from carbonsink.accounting.ledger import build_ledger
+
+    rows: dict[int, dict[str, Any]] = {}
+    for line in (folder / "results.jsonl").read_text().splitlines():
+        old = json.loads(line)
+        kept = folder / f"ledger_inputs_{old['seed']}.pkl"
+        if "truth" not in old or not kept.exists():
+            continue
+        args, kwargs = pickle.loads(kept.read_bytes())
+        row = {"seed": old["seed"], "world": old["world"], "truth": old["truth"]}
+        row.update(ledger_row(build_ledger(*args, **kwargs), old["truth"]))
+        rows[int(old["seed"])] = row
+    return rows
 
 
 def main() -> int:
@@ -148,10 +209,26 @@ def main() -> int:
         action="store_true",
         help="truth with the stated CF, R and CH4 fluxes (default: drawn from their priors)",
     )
+    parser.add_argument(
+        "--keep-inputs",
+        action="store_true",
+        help="save each survey's ledger inputs and truth in the work folder, for --replay",
+    )
+    parser.add_argument(
+        "--replay",
+        action="store_true",
+        help="rebuild the ledgers of a --keep-inputs run with the current accounting code "
+        "and count their coverage (no stage is rerun)",
+    )
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
     results_path = args.out / "results.jsonl"
-    done: dict[int, dict[str, float]] = {}
+    if args.replay:
+        if not results_path.exists():
+            print(f"{results_path} does not exist: run with --keep-inputs first")
+            return 1
+        return _summarise(_replay(args.out))
+    args.out.mkdir(parents=True, exist_ok=True)
+    done: dict[int, dict[str, Any]] = {}
     world = "stated" if args.stated_parameters else "drawn"
     if args.resume and results_path.exists():
         for line in results_path.read_text().splitlines():
@@ -167,7 +244,14 @@ def main() -> int:
             continue
         t0 = time.perf_counter()
         try:
-            row = run_job(JOB, str(seed), str(args.workers), str(args.out.resolve()), world)
+            row = run_job(
+                JOB,
+                str(seed),
+                str(args.workers),
+                str(args.out.resolve()),
+                world,
+                "keep" if args.keep_inputs else "",
+            )
         except RuntimeError as exc:  # a failed survey is a finding: record it, go on
             row = {"seed": seed, "error": str(exc).strip().splitlines()[-1]}
         if row is None:
@@ -186,6 +270,11 @@ def main() -> int:
             f"{'inside' if inside else 'OUTSIDE'}  ({time.perf_counter() - t0:.0f} s)",
             flush=True,
         )
+    return _summarise(done)
+
+
+def _summarise(done: dict[int, dict[str, Any]]) -> int:
+    """Print the coverage of the net, removals, DOM stocks and every stratum and pool."""
     failed = [done[s] for s in sorted(done) if "error" in done[s]]
     rows = [done[s] for s in sorted(done) if "error" not in done[s]]
     for row in failed:
