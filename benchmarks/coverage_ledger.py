@@ -75,6 +75,10 @@ if sys.argv[5] == "keep":  # the ledger's inputs, for --replay
 with local_executor(workers) as executor:
     run = run_survey(summary.survey_path, executor=executor)
 ledger = run.ledger
+if sys.argv[5] == "keep":  # each epoch's land-cover error matrix, for error-model trials
+    (root / f"landcover_error_{seed}.pkl").write_bytes(
+        pickle.dumps({r.epoch.name: r.cube.landcover.areas for r in run.results})
+    )
 totals = json.loads((summary.out_dir / "truth" / "totals.json").read_text())
 from carbonsink.synthetic.scoring import BIOMASS_POOLS, stratum_sink, stratum_stocks
 strata_map = run.results[-1].cube.cube["landcover"].values
@@ -172,18 +176,25 @@ def ledger_row(ledger: Any, truth: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _replay(folder: Path) -> dict[int, dict[str, Any]]:
+def _replay(folder: Path, *, true_factors: bool = False) -> dict[int, dict[str, Any]]:
     """Rows of the surveys in ``folder`` with their ledgers rebuilt by the current code.
 
     A run with ``--keep-inputs`` saved each survey's ledger inputs (the epochs'
     aggregates, class parameters, profile, seed, error covariances) and its
     truth: a change of the accounting alone (the Monte Carlo's error model) is
     then counted over the same surveys in seconds per survey instead of
-    rerunning every stage.
+    rerunning every stage. ``true_factors`` fixes every class's carbon
+    fraction and root:shoot ratio at the survey's drawn truth
+    (:func:`carbonsink.synthetic.carbon_world.draw_carbon_world`): what is left
+    of each interval is the error of the measured quantities and of the
+    classes the maps give them, without the factors' priors.
     """
+    import dataclasses
     import pickle
 
+    from carbonsink.accounting.distributions import Fixed
     from carbonsink.accounting.ledger import build_ledger
+    from carbonsink.synthetic.carbon_world import draw_carbon_world
 
     rows: dict[int, dict[str, Any]] = {}
     for line in (folder / "results.jsonl").read_text().splitlines():
@@ -192,6 +203,22 @@ def _replay(folder: Path) -> dict[int, dict[str, Any]]:
         if "truth" not in old or not kept.exists():
             continue
         args, kwargs = pickle.loads(kept.read_bytes())
+        if true_factors:
+            if old["world"] != "drawn":
+                raise SystemExit("--true-factors needs a run whose truth drew its factors")
+            world = draw_carbon_world(int(old["seed"]))
+            args = (
+                args[0],
+                {
+                    name: dataclasses.replace(
+                        params,
+                        carbon_fraction=Fixed(world.carbon_fraction),
+                        root_shoot=Fixed(world.root_shoot[name]),
+                    )
+                    for name, params in args[1].items()
+                },
+                *args[2:],
+            )
         row = {"seed": old["seed"], "world": old["world"], "truth": old["truth"]}
         row.update(ledger_row(build_ledger(*args, **kwargs), old["truth"]))
         rows[int(old["seed"])] = row
@@ -220,13 +247,18 @@ def main() -> int:
         help="rebuild the ledgers of a --keep-inputs run with the current accounting code "
         "and count their coverage (no stage is rerun)",
     )
+    parser.add_argument(
+        "--true-factors",
+        action="store_true",
+        help="with --replay: every class's CF and R fixed at the survey's truth (a diagnosis)",
+    )
     args = parser.parse_args()
     results_path = args.out / "results.jsonl"
     if args.replay:
         if not results_path.exists():
             print(f"{results_path} does not exist: run with --keep-inputs first")
             return 1
-        return _summarise(_replay(args.out))
+        return _summarise(_replay(args.out, true_factors=args.true_factors))
     args.out.mkdir(parents=True, exist_ok=True)
     done: dict[int, dict[str, Any]] = {}
     world = "stated" if args.stated_parameters else "drawn"
