@@ -75,9 +75,30 @@ if sys.argv[5] == "keep":  # the ledger's inputs, for --replay
 with local_executor(workers) as executor:
     run = run_survey(summary.survey_path, executor=executor)
 ledger = run.ledger
-if sys.argv[5] == "keep":  # each epoch's land-cover error matrix, for error-model trials
+if sys.argv[5] == "keep":  # land-cover error matrices and map transitions, for model trials
+    import numpy as np
+
+    first = run.results[0].cube.cube["landcover"].values.astype(np.int64)
+    last = run.results[-1].cube.cube["landcover"].values.astype(np.int64)
+    pairs = {}
+    for r in run.results:
+        cube = r.cube.cube
+        inside = cube["inside_boundary"].values.astype(bool)
+        area = cube["cell_area_ha"].values.astype(np.float64)
+        agb = np.nan_to_num(r.biomass.layers["agb_mg_ha"].values.astype(np.float64))
+        pair = first * 1000 + last
+        pairs[r.epoch.name] = {
+            int(code): (float(area[inside & (pair == code)].sum()),
+                        float((agb * area)[inside & (pair == code)].sum()))
+            for code in np.unique(pair[inside])
+        }
     (root / f"landcover_error_{seed}.pkl").write_bytes(
-        pickle.dumps({r.epoch.name: r.cube.landcover.areas for r in run.results})
+        pickle.dumps({
+            "areas": {r.epoch.name: r.cube.landcover.areas for r in run.results},
+            "confusion": {r.epoch.name: r.cube.landcover.accuracy.confusion for r in run.results},
+            "legend": run.context.survey.vegetation.by_code(),
+            "pairs": pairs,
+        })
     )
 totals = json.loads((summary.out_dir / "truth" / "totals.json").read_text())
 from carbonsink.synthetic.scoring import BIOMASS_POOLS, stratum_sink, stratum_stocks
