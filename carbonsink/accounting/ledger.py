@@ -28,7 +28,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from carbonsink.accounting.class_attribution import ClassAttribution
 from carbonsink.accounting.combined_uncertainty import CombinedUncertainty, combined_uncertainty
 from carbonsink.accounting.credits import CreditChain, credit_chain
 from carbonsink.accounting.ledger_table import strata_table
@@ -382,7 +381,6 @@ def build_ledger(
     notes: Sequence[str] = (),
     polygon: Mapping[str, Any] | None = None,
     error_covariance: Mapping[str, FloatArray] | None = None,
-    attribution: ClassAttribution | None = None,
 ) -> Ledger:
     """Run the Monte Carlo of every term and the credit chain; assemble the ledger.
 
@@ -422,10 +420,6 @@ def build_ledger(
         the last epoch's (columns), t C² (joint block kriging of both surveys,
         :func:`carbonsink.soil.stratum_blocks.stratum_blocks`); absent
         quantities have independent epochs.
-    attribution
-        The first and last land-cover maps' evidence of the keys' true
-        classes (docs/methodology.md §6.10); ``None``: each key takes its
-        mapped class's factors.
 
     Returns
     -------
@@ -505,7 +499,6 @@ def build_ledger(
             gwp=gwp,
             error_covariance=covariance,
             herbaceous_steady_state=profile.herbaceous_biomass == "steady-state",
-            attribution=attribution,
         )
 
     def project_net(mc: MonteCarlo) -> FloatArray:
@@ -609,10 +602,6 @@ def build_ledger(
         if not single
         else "project carbon stock (t C)",
     }
-    class_mix: list[dict[str, dict[str, float]]] = [{}, {}]
-    if attribution is not None and not single:
-        for (which, stratum, cls), mix in attribution.plug_in().items():
-            class_mix[which][f"{stratum} / {cls}"] = mix
     inputs = {
         epoch.name: {
             **{
@@ -624,9 +613,8 @@ def build_ledger(
                 c: {"adjusted": a, "se": se} for c, (a, se) in epoch.class_area_ha.items()
             },
             "stratum_area_ha": dict(epoch.stratum_area_ha),
-            **({"class_mix": class_mix[i]} if class_mix[i] else {}),
         }
-        for i, epoch in enumerate(epochs)
+        for epoch in epochs
     }
     return Ledger(
         profile=profile,

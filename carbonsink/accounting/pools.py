@@ -26,9 +26,7 @@ In a Monte Carlo draw, pool p of stratum s at epoch e is
     C_p[e, s] = Q_p[e, s]                                                   (stratum totals)
 
 with Q_p the draw of the pool's quantity and f_c the class's carbon fraction
-or root:shoot ratio (drawn once, shared by the epochs) — in a change's ledger
-the mix Σ_j q_j f_j over the true classes j the maps imply for the key's cells
-(:mod:`~carbonsink.accounting.class_attribution`).
+or root:shoot ratio (drawn once, shared by the epochs).
 """
 
 from __future__ import annotations

@@ -6,8 +6,7 @@ and the area-adjusted class areas. Each draw d builds, for every epoch e,
 counted pool p and stratum s, the stock C_p[e, s] of
 :mod:`~carbonsink.accounting.pools` (class factors CF_c and R_c drawn once and
 shared by both epochs, so their error cancels in the change:
-docs/methodology.md §6; a key's factors those of its true-class mix,
-:mod:`~carbonsink.accounting.class_attribution`), then per stratum
+docs/methodology.md §6), then per stratum
 
     ΔC_p     = (C_p[t2, s] − C_p[t1, s]) / (t2 − t1)
     Removals = 44/12 × Σ_p ΔC_p
@@ -30,7 +29,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from carbonsink.accounting.class_attribution import ClassAttribution, mix_factor
 from carbonsink.accounting.distributions import Empirical, Normal
 from carbonsink.accounting.montecarlo import MonteCarlo
 from carbonsink.accounting.parameters import ClassParameters
@@ -334,30 +332,22 @@ def _pool_stock(
     *,
     index: Mapping[str, int],
     epoch: str,
-    mixes: Mapping[tuple[str, str], FloatArray],
-    mix_classes: Sequence[str],
 ) -> FloatArray:
-    """``(n, S)`` stock of a pool: Σ over keys of quantity × the key's class factors.
-
-    A key's factors are those of its drawn true-class mix (``mixes``, ``(n, C)``
-    weights over ``mix_classes``), else of its mapped class (pools module;
-    docs/methodology.md §6.10).
-    """
+    """``(n, S)`` stock of a pool: Σ over keys of quantity × class factors (pools module)."""
     if isinstance(quantity, StratumTotals):
         return draws
     stock = np.zeros((draws.shape[0], len(index)))
     for k, (stratum, cls) in enumerate(keys):
-        mix = mixes.get((stratum, cls)) if pool.factors else None
-        for c in [cls, *(mix_classes if mix is not None else ())]:
-            if any(c not in factors[f] for f in pool.factors):
-                raise InputError(
-                    f"class {c!r} of epoch {epoch!r} is not in the vegetation legend",
-                    where="[vegetation.classes]",
-                    fix=f"add {c!r} to the legend",
-                )
-        stock[:, index[stratum]] += draws[:, k] * mix_factor(
-            mix, mix_classes, [factors[f] for f in pool.factors], cls
-        )
+        if any(cls not in factors[f] for f in pool.factors):
+            raise InputError(
+                f"class {cls!r} of epoch {epoch!r} is not in the vegetation legend",
+                where="[vegetation.classes]",
+                fix=f"add {cls!r} to the legend",
+            )
+        value = draws[:, k]
+        for factor in pool.factors:
+            value = value * factors[factor][cls]
+        stock[:, index[stratum]] += value
     return stock
 
 
@@ -461,7 +451,6 @@ def simulate_terms(
     gwp: Mapping[str, float],
     error_covariance: Mapping[str, FloatArray],
     herbaceous_steady_state: bool = False,
-    attribution: ClassAttribution | None = None,
 ) -> TermDraws:
     """Draw every term of the ledger (module docstring).
 
@@ -490,11 +479,6 @@ def simulate_terms(
         stratum the change of the AGB-based pools (AGB, BGB) is that of the
         other classes plus min(0, H₂ − H₁), H the herbaceous part of the
         stock (docs/methodology.md eq. 2.4); the stocks stay as measured.
-    attribution
-        The first and last land-cover maps' evidence of the keys' true
-        classes: with two epochs, each key's class factors are those of its
-        true-class mix, drawn (stream ``class_attribution``;
-        docs/methodology.md §6.10); ``None``: the mapped classes'.
 
     Returns
     -------
@@ -506,13 +490,6 @@ def simulate_terms(
     factors = {
         f: {c: mc.draw(f"{f}/{c}", getattr(p, f)) for c, p in classes.items()} for f in needed
     }
-    mixes: dict[str, dict[tuple[str, str], FloatArray]] = {}
-    mix_classes: tuple[str, ...] = ()
-    if attribution is not None and len(epochs) == 2:
-        weights = mc.draw("class_attribution", attribution)
-        mix_classes = attribution.classes
-        for k, (which, stratum, cls) in enumerate(attribution.keys):
-            mixes.setdefault(epochs[which].name, {})[(stratum, cls)] = weights[:, k, :]
     quantities = {e.name: needed_quantities(e, pools) for e in epochs}
     total_errors: dict[str, dict[str, FloatArray]] = {}
     for name in sorted({q for names in quantities.values() for q in names}):
@@ -549,8 +526,6 @@ def simulate_terms(
                 factors,
                 index=index,
                 epoch=epoch.name,
-                mixes=mixes.get(epoch.name, {}),
-                mix_classes=mix_classes,
             )
             for key, pool in pools
         }
@@ -564,8 +539,6 @@ def simulate_terms(
                     factors,
                     index=index,
                     epoch=epoch.name,
-                    mixes=mixes.get(epoch.name, {}),
-                    mix_classes=mix_classes,
                 )
                 for key, pool in pools
                 if pool.quantity == AGB_QUANTITY

@@ -35,7 +35,6 @@ from carbonsink.pipeline.stages.ledger_biomass import (
     residual_corrections,
     shared_outside,
 )
-from carbonsink.pipeline.stages.ledger_classes import class_attribution
 from carbonsink.pipeline.stages.ledger_soil import soc_quantities
 from carbonsink.pipeline.stages.lidar import terrain_warnings, unsupported_ha
 from carbonsink.pipeline.stages.logged import LoggedLine, logged_warnings
@@ -554,16 +553,6 @@ def survey_ledger(
     for i, quantity in zip(used, soc, strict=True):
         quantities = {**inputs[i].quantities, "soc_t_c": quantity}
         inputs[i] = dataclasses.replace(inputs[i], quantities=quantities)
-    attribution = None
-    attribution_notes: list[str] = []
-    if len(used) == 2:
-        attribution = class_attribution(ctx, results[0], results[-1])
-        attribution_notes.append(
-            "the class factors (CF, R) of a mapped class are those of the true classes its "
-            "cells are likely to hold, from both land-cover maps' accuracy samples; an "
-            f"estimated {attribution.tau:.1%} of the area changed class between the maps "
-            "(docs/methodology.md §6.10)"
-        )
     covariance = {} if cross is None else {"soc_t_c": cross}
     shared_record: dict[str, dict[str, dict[str, float]]] = {}
     for name, density, source in _KEYED_MAPS if len(used) == 2 else ():
@@ -606,15 +595,11 @@ def survey_ledger(
         + soil_warnings
         + default_flux_warnings(ctx, parameters, inputs[-1])
         + [w for where, lines in logged for w in logged_warnings(where, lines)],
-        notes=attribution_notes
-        + (
-            [f"dead organic matter: {ctx.dom_choice[1]}"]
-            if "dom" in profile.pools and all(r.biomass.dom is not None for r in results)
-            else []
-        ),
+        notes=[f"dead organic matter: {ctx.dom_choice[1]}"]
+        if "dom" in profile.pools and all(r.biomass.dom is not None for r in results)
+        else [],
         polygon=polygon,
         error_covariance=covariance,
-        attribution=attribution,
     )
     ledger = dataclasses.replace(
         ledger,
