@@ -12,6 +12,7 @@ and ``carbonsink run`` refuses to start while any error remains.
 from __future__ import annotations
 
 import difflib
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -342,11 +343,19 @@ class _Checker:
         if self.exists(entry.polygons, where):
             try:
                 polygons = load_water_polygons(entry.polygons, crs=entry.crs, layer=entry.layer)
+                what, bounds = "water polygon file", polygons.geometry.bounds
+                if not self.check_overlap(entry.polygons, polygons.crs, bounds, what=what):
+                    return
+                near = self.boundary is None or self.crs is None
+                if not near and not polygons.to_crs(self.crs).intersects(self.boundary):
+                    self.error(
+                        f"no polygon of the {what} meets the project boundary (only their extent "
+                        "does)",
+                        path=entry.polygons,
+                        fix="check that this is the epoch's water of this project, in its CRS",
+                    )
             except CarbonSinkError as exc:
                 self.failed(exc, entry.polygons)
-                return
-            bounds = polygons.geometry.bounds
-            self.check_overlap(entry.polygons, polygons.crs, bounds, what="water polygon file")
 
     # imagery -----------------------------------------------------------------
     def check_image(
@@ -681,15 +690,10 @@ def _footprint(
 ) -> BaseGeometry | None:
     """The densified outline of ``bounds`` in ``src``, transformed to ``dst``."""
     xmin, ymin, xmax, ymax = bounds
-    t = np.linspace(0.0, 1.0, 21)
-    xs = np.concatenate(
-        [xmin + (xmax - xmin) * t, np.full(21, xmax), xmax - (xmax - xmin) * t, np.full(21, xmin)]
-    )
-    ys = np.concatenate(
-        [np.full(21, ymin), ymin + (ymax - ymin) * t, np.full(21, ymax), ymax - (ymax - ymin) * t]
-    )
+    corners = np.array([(xmin, ymin), (xmax, ymin), (xmax, ymax), (xmin, ymax), (xmin, ymin)])
+    edges = np.concatenate([np.linspace(a, b, 21) for a, b in itertools.pairwise(corners)])
     transformer = Transformer.from_crs(src, dst, always_xy=True)
-    tx, ty = transformer.transform(xs, ys)
+    tx, ty = transformer.transform(edges[:, 0], edges[:, 1])
     if not (np.all(np.isfinite(tx)) and np.all(np.isfinite(ty))):
         return None
     outline = shapely.Polygon(np.column_stack([tx, ty]))

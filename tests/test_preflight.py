@@ -461,3 +461,20 @@ def test_water_polygons_are_checked_before_any_compute(tmp_path: Path, sample_su
     )
     (elsewhere,) = errors_with("away.geojson")
     assert "water polygon file does not overlap the project boundary" in elsewhere.message
+    # Two ponds 1 km west and east of the project: their joint extent spans it, they do not.
+    from carbonsink.io.vectors import load_boundary
+
+    xmin, ymin, xmax, _ = load_boundary(survey_dir / "boundary.geojson").to_crs("EPSG:32649").bounds
+    ponds = [
+        {
+            **feature,
+            "geometry": {"type": "Polygon", "coordinates": [[[x + a, ymin + b] for a, b in ring]]},
+        }
+        for x in (xmin - 1_000.0, xmax + 1_000.0)
+    ]
+    (survey_dir / "ponds.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": ponds}), encoding="utf-8"
+    )
+    (beside,) = errors_with("ponds.geojson")
+    assert "no polygon of the water polygon file meets the project boundary" in beside.message
+    assert beside.path is not None and beside.path.endswith("ponds.geojson")
