@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import xarray as xr
 
 from carbonsink.config import WaterEvidenceEntry
 from carbonsink.errors import InputError
+from carbonsink.pipeline import run_survey
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.stages.lidar import epoch_water_evidence
 from tests.conftest import SAMPLE_SURVEY
@@ -116,3 +118,35 @@ def test_polygons_that_miss_the_project_are_refused(ctx: RunContext, tmp_path: P
     entry = WaterEvidenceEntry(imagery=True)
     with pytest.raises(InputError, match="MNDWI"):
         epoch_water_evidence(ctx, epoch.model_copy(update={"water_evidence": entry}))
+
+
+def test_a_survey_run_with_the_imagery_water_mask_records_its_agreement(tmp_path: Path) -> None:
+    """End to end: the 2025 epoch's ``water_evidence = { imagery = true }`` reaches the ledger.
+
+    The sample's 2025 flight covers little water: truth_2025.nc puts 0.11 ha of water (11
+    cells of 10 m) inside the LiDAR coverage. The composite's MNDWI > 0 and the LiDAR's own
+    water both find about that (within ±0.1 ha, ten cells), and agree on most of it.
+    """
+    survey_dir = tmp_path / "s"
+    shutil.copytree(SAMPLE_SURVEY.parent, survey_dir)
+    toml = survey_dir / "survey.toml"
+    anchor = 'lidar = [{ path = "lidar/2025/*.laz" }]\n'
+    text = toml.read_text(encoding="utf-8")
+    assert anchor in text
+    toml.write_text(
+        text.replace(anchor, anchor + "water_evidence = { imagery = true }\n"), encoding="utf-8"
+    )
+    run_survey(toml, tmp_path / "out")
+    ledger = json.loads((tmp_path / "out" / "ledger.json").read_text(encoding="utf-8"))
+    evidence = ledger["lidar"]["2025"]["evidence"]
+    assert evidence["sources"] == ["imagery MNDWI > 0"]
+    assert "evidence" not in ledger["lidar"]["2020"]
+    truth = xr.open_dataset(survey_dir / "truth" / "truth_2025.nc")
+    cell_ha = abs(float(truth.x[1] - truth.x[0])) ** 2 / 10_000.0
+    water = (truth["lidar_coverage"].values > 0) & (truth["water_mask"].values > 0)
+    true_ha = float(water.sum()) * cell_ha
+    assert true_ha == pytest.approx(0.11)
+    assert evidence["evidence_ha"] == pytest.approx(true_ha, abs=0.1)
+    assert evidence["lidar_water_ha"] == pytest.approx(true_ha, abs=0.1)
+    assert evidence["agreement"] >= 0.75
+    assert "imagery MNDWI" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
