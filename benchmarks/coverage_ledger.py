@@ -28,6 +28,14 @@ is binomial (SD 5 points at 30 surveys, 4 at 51), so 80–97 % is the acceptable
 band. The table
 printed at the end gives the coverage of every stratum and pool.
 
+``--keep-inputs`` also saves each survey's ledger inputs (``ledger_inputs_<seed>.pkl``) and
+its land-cover error matrices and map-class pairs (``landcover_error_<seed>.pkl``);
+``--replay`` then rebuilds every ledger from the saved inputs with the current accounting
+code and prints the same tables in seconds per survey — a change of the Monte Carlo's error
+model is counted without rerunning the stages — and ``--replay --true-factors`` fixes CF
+and R at each survey's truth (what is left is the error of the measured quantities and of
+the mapped classes; docs/methodology.md §6.2).
+
 Each seed runs in its own process (one at a time; each uses ``--workers``
 processes for the bootstrap); results are appended to a JSON-lines file as
 they come, so an interrupted run keeps what it measured and ``--resume``
@@ -78,18 +86,17 @@ ledger = run.ledger
 if sys.argv[5] == "keep":  # land-cover error matrices and map transitions, for model trials
     import numpy as np
 
-    first = run.results[0].cube.cube["landcover"].values.astype(np.int64)
-    last = run.results[-1].cube.cube["landcover"].values.astype(np.int64)
+    # Each (first map class × 1000 + last map class) pair: its area (ha) and mapped AGB (t DM).
+    maps = [r.cube.cube["landcover"].values.astype(np.int64) for r in run.results]
+    pair = maps[0] * 1000 + maps[-1]
+    inside = run.context.inside.values.astype(bool)
+    area = run.context.cell_area_ha.values.astype(np.float64)
     pairs = {}
     for r in run.results:
-        cube = r.cube.cube
-        inside = cube["inside_boundary"].values.astype(bool)
-        area = cube["cell_area_ha"].values.astype(np.float64)
-        agb = np.nan_to_num(r.biomass.layers["agb_mg_ha"].values.astype(np.float64))
-        pair = first * 1000 + last
+        agb = np.nan_to_num(r.biomass.layers["agb_mg_ha"].values.astype(np.float64)) * area
         pairs[r.epoch.name] = {
             int(code): (float(area[inside & (pair == code)].sum()),
-                        float((agb * area)[inside & (pair == code)].sum()))
+                        float(agb[inside & (pair == code)].sum()))
             for code in np.unique(pair[inside])
         }
     (root / f"landcover_error_{seed}.pkl").write_bytes(
