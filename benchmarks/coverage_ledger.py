@@ -228,7 +228,11 @@ def _replay(folder: Path, *, true_factors: bool = False) -> dict[int, dict[str, 
     for line in (folder / "results.jsonl").read_text().splitlines():
         old = json.loads(line)
         kept = folder / f"ledger_inputs_{old['seed']}.pkl"
+        if "error" in old:
+            rows[int(old["seed"])] = old
+            continue
         if "truth" not in old or not kept.exists():
+            print(f"seed {old['seed']}: no kept inputs in {folder} (run with --keep-inputs)")
             continue
         args, kwargs = pickle.loads(kept.read_bytes())
         if true_factors:
@@ -282,6 +286,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     results_path = args.out / "results.jsonl"
+    if args.true_factors and not args.replay:
+        parser.error("--true-factors goes with --replay")
     if args.replay:
         if not results_path.exists():
             print(f"{results_path} does not exist: run with --keep-inputs first")

@@ -40,6 +40,64 @@ def test_capture_keeps_warnings_when_the_package_logs_only_errors() -> None:
         package.setLevel(previous)
 
 
+def test_a_quiet_root_handler_still_shows_only_what_it_showed() -> None:
+    """A notebook's ``basicConfig(level=ERROR)``: the ledger gets the WARNING, the console not.
+
+    The package passes WARNING while the stage runs; the root's handlers keep showing the
+    package's ERROR lines and other loggers' records as before, and lose their filter after.
+    """
+    root, package = logging.getLogger(), logging.getLogger("carbonsink")
+    shown: list[str] = []
+
+    class Console(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            shown.append(record.getMessage())
+
+    console = Console()
+    previous = root.level, package.level
+    root.addHandler(console)
+    root.setLevel(logging.ERROR)
+    package.setLevel(logging.NOTSET)
+    try:
+
+        def stage() -> None:
+            logging.getLogger("carbonsink.soil.soc_map").warning("quiet")
+            logging.getLogger("carbonsink.imagery.landcover").error("loud")
+            logging.getLogger("elsewhere").error("other")
+
+        _, lines = capture(stage)()
+        assert lines == (
+            ("carbonsink.soil.soc_map", "quiet"),
+            ("carbonsink.imagery.landcover", "loud"),
+        )
+        assert shown == ["loud", "other"]
+        assert not console.filters and package.level == logging.NOTSET
+    finally:
+        root.removeHandler(console)
+        root.setLevel(previous[0])
+        package.setLevel(previous[1])
+
+
+def test_overlapping_captures_restore_the_level_once_the_last_ends() -> None:
+    package = logging.getLogger("carbonsink")
+    previous = package.level
+    package.setLevel(logging.ERROR)
+    try:
+
+        def outer() -> tuple[tuple[str, str], ...]:
+            inner = capture(lambda: logging.getLogger("carbonsink.a").warning("inner"))()
+            assert package.level == logging.WARNING  # the outer capture still runs
+            logging.getLogger("carbonsink.b").warning("outer")
+            return inner[1]
+
+        inner_lines, outer_lines = capture(outer)()
+        assert inner_lines == (("carbonsink.a", "inner"),)
+        assert ("carbonsink.b", "outer") in outer_lines
+        assert package.level == logging.ERROR
+    finally:
+        package.setLevel(previous)
+
+
 def test_logged_lines_get_codes_effects_and_are_not_repeated() -> None:
     lines = [
         ("carbonsink.biomass.bootstrap", "AGB bootstrap: only 6 blocks of 1010.9 m hold plots"),

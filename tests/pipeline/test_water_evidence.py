@@ -125,7 +125,9 @@ def test_a_survey_run_with_the_imagery_water_mask_records_its_agreement(tmp_path
 
     The sample's 2025 flight covers little water: truth_2025.nc puts 0.11 ha of water (11
     cells of 10 m) inside the LiDAR coverage. The composite's MNDWI > 0 and the LiDAR's own
-    water both find about that (within ±0.1 ha, ten cells), and agree on most of it.
+    water both find about that — within 8 cells (0.08 ha): the water's edge cells are mixed
+    water and land, and a cell is the LiDAR's water when half its returns are —, and agree on
+    most of it.
     """
     survey_dir = tmp_path / "s"
     shutil.copytree(SAMPLE_SURVEY.parent, survey_dir)
@@ -146,7 +148,7 @@ def test_a_survey_run_with_the_imagery_water_mask_records_its_agreement(tmp_path
     water = (truth["lidar_coverage"].values > 0) & (truth["water_mask"].values > 0)
     true_ha = float(water.sum()) * cell_ha
     assert true_ha == pytest.approx(0.11)
-    assert evidence["evidence_ha"] == pytest.approx(true_ha, abs=0.1)
-    assert evidence["lidar_water_ha"] == pytest.approx(true_ha, abs=0.1)
+    assert evidence["evidence_ha"] == pytest.approx(true_ha, abs=0.08)
+    assert evidence["lidar_water_ha"] == pytest.approx(true_ha, abs=0.08)
     assert evidence["agreement"] >= 0.75
     assert "imagery MNDWI" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from carbonsink.accounting.ledger import LedgerWarning
@@ -69,22 +71,76 @@ class _Collector(logging.Handler):
             self.lines.append((record.name, record.getMessage()))
 
 
+def _ours(name: str) -> bool:
+    return name == "carbonsink" or name.startswith("carbonsink.")
+
+
+class _Shown(logging.Filter):
+    """Passes other loggers' records, and the package's at or above the level it showed."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _ours(record.name) or record.levelno >= self.level
+
+
+@dataclass
+class _Raised:
+    """The package's level while captures run: the first raises it, the last restores it."""
+
+    count: int = 0
+    level: int = logging.NOTSET
+    shown: _Shown | None = None
+    handlers: list[logging.Handler] = field(default_factory=list)
+
+
+_RAISED = _Raised()
+_LOCK = threading.Lock()
+
+
 @contextmanager
 def _collecting() -> Iterator[_Collector]:
+    """Collect the package's WARNING lines while the block runs.
+
+    A quiet setting (``--quiet``, a notebook's ``basicConfig(level=ERROR)``, an
+    ERROR level on the package) must not drop the lines the ledger carries: the
+    package passes WARNING while a stage runs, and every handler that saw its
+    records before — its own and its parents' — gets a filter that keeps what
+    it showed (the package's records below that level reach only the
+    collectors). Captures may overlap (stages in threads): the first raises
+    the level, the last restores it.
+    """
     collector = _Collector()
     package = logging.getLogger("carbonsink")
-    previous_level = package.level
-    # A quiet console (``--quiet``, or a notebook that set the package to ERROR)
-    # must not drop the lines the ledger carries: the package passes WARNING
-    # while the stage runs; what the console shows is its handler's level.
-    if package.getEffectiveLevel() > logging.WARNING:
-        package.setLevel(logging.WARNING)
-    package.addHandler(collector)
+    with _LOCK:
+        if _RAISED.count == 0:
+            shown = package.getEffectiveLevel()
+            _RAISED.level = package.level
+            if shown > logging.WARNING:
+                _RAISED.shown = _Shown(shown)
+                logger: logging.Logger | None = package
+                while logger is not None:
+                    _RAISED.handlers += logger.handlers
+                    logger = logger.parent if logger.propagate else None
+                for handler in _RAISED.handlers:
+                    handler.addFilter(_RAISED.shown)
+                package.setLevel(logging.WARNING)
+        _RAISED.count += 1
+        package.addHandler(collector)
     try:
         yield collector
     finally:
-        package.removeHandler(collector)
-        package.setLevel(previous_level)
+        with _LOCK:
+            package.removeHandler(collector)
+            _RAISED.count -= 1
+            if _RAISED.count == 0:
+                package.setLevel(_RAISED.level)
+                for handler in _RAISED.handlers:
+                    if _RAISED.shown is not None:
+                        handler.removeFilter(_RAISED.shown)
+                _RAISED.shown, _RAISED.handlers = None, []
 
 
 def capture(compute: Callable[[], _T]) -> Callable[[], tuple[_T, tuple[LoggedLine, ...]]]:
