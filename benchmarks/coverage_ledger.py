@@ -28,8 +28,7 @@ is binomial (SD 5 points at 30 surveys, 4 at 51), so 80–97 % is the acceptable
 band. The table
 printed at the end gives the coverage of every stratum and pool.
 
-``--keep-inputs`` also saves each survey's ledger inputs (``ledger_inputs_<seed>.pkl``) and
-its land-cover error matrices and map-class pairs (``landcover_error_<seed>.pkl``);
+``--keep-inputs`` also saves each survey's ledger inputs (``ledger_inputs_<seed>.pkl``);
 ``--replay`` then rebuilds every ledger from the saved inputs with the current accounting
 code and prints the same tables in seconds per survey — a change of the Monte Carlo's error
 model is counted without rerunning the stages — and ``--replay --true-factors`` fixes CF
@@ -83,30 +82,6 @@ if sys.argv[5] == "keep":  # the ledger's inputs, for --replay
 with local_executor(workers) as executor:
     run = run_survey(summary.survey_path, executor=executor)
 ledger = run.ledger
-if sys.argv[5] == "keep":  # land-cover error matrices and map transitions, for model trials
-    import numpy as np
-
-    # Each (first map class × 1000 + last map class) pair: its area (ha) and mapped AGB (t DM).
-    maps = [r.cube.cube["landcover"].values.astype(np.int64) for r in run.results]
-    pair = maps[0] * 1000 + maps[-1]
-    inside = run.context.inside.values.astype(bool)
-    area = run.context.cell_area_ha.values.astype(np.float64)
-    pairs = {}
-    for r in run.results:
-        agb = np.nan_to_num(r.biomass.layers["agb_mg_ha"].values.astype(np.float64)) * area
-        pairs[r.epoch.name] = {
-            int(code): (float(area[inside & (pair == code)].sum()),
-                        float(agb[inside & (pair == code)].sum()))
-            for code in np.unique(pair[inside])
-        }
-    (root / f"landcover_error_{seed}.pkl").write_bytes(
-        pickle.dumps({
-            "areas": {r.epoch.name: r.cube.landcover.areas for r in run.results},
-            "confusion": {r.epoch.name: r.cube.landcover.accuracy.confusion for r in run.results},
-            "legend": run.context.survey.vegetation.by_code(),
-            "pairs": pairs,
-        })
-    )
 totals = json.loads((summary.out_dir / "truth" / "totals.json").read_text())
 from carbonsink.synthetic.scoring import BIOMASS_POOLS, stratum_sink, stratum_stocks
 strata_map = run.results[-1].cube.cube["landcover"].values

@@ -346,8 +346,8 @@ class _Checker:
                 what, bounds = "water polygon file", polygons.geometry.bounds
                 if not self.check_overlap(entry.polygons, polygons.crs, bounds, what=what):
                     return
-                near = self.boundary is None or self.crs is None
-                if not near and not polygons.to_crs(self.crs).intersects(self.boundary):
+                unchecked = self.boundary is None or self.crs is None
+                if not unchecked and not polygons.to_crs(self.crs).intersects(self.boundary):
                     self.error(
                         f"no polygon of the {what} meets the project boundary (only their extent "
                         "does)",

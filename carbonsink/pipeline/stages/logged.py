@@ -137,8 +137,8 @@ def _collecting() -> Iterator[_Collector]:
             _RAISED.count -= 1
             if _RAISED.count == 0:
                 package.setLevel(_RAISED.level)
-                for handler in _RAISED.handlers:
-                    if _RAISED.shown is not None:
+                if _RAISED.shown is not None:
+                    for handler in _RAISED.handlers:
                         handler.removeFilter(_RAISED.shown)
                 _RAISED.shown, _RAISED.handlers = None, []
 
