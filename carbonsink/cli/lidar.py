@@ -206,7 +206,7 @@ def lidar_metrics(
     qa = result.qa
     returns = int(qa["points"].sum()) if len(qa) else 0
     stdout.print(
-        f"[green]done[/green]: {len(qa)} tile(s), {returns:,} points (halos included); "
+        f"[green]done[/green]: {len(qa)} tile(s), {returns:,} points in the grid; "
         f"grid {grid.height} x {grid.width} cells of {grid.resolution:g} m"
     )
     agreement = result.water.get("evidence")

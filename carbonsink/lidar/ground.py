@@ -164,6 +164,7 @@ def smrf(
     *,
     params: SMRFParameters | None = None,
     eligible: BoolArray | None = None,
+    within: tuple[float, float, float, float] | None = None,
 ) -> GroundResult:
     """Classify ground points with the Simple Morphological Filter.
 
@@ -175,6 +176,13 @@ def smrf(
         Filter parameters (PDAL defaults when omitted).
     eligible
         Points that may be ground (e.g. not water, not noise); others never are.
+    within
+        ``(xmin, ymin, xmax, ymax)`` of the points whose class is wanted (a
+        tile's inner window): the others are returned neither ground nor
+        floor, and their per-point tests (steps 5–6) are skipped. The points
+        inside get the class they get without ``within``: the surfaces are made
+        from every point, and step 6 reads the classes of the points within
+        ``floor_radius`` + 1 cells of them, which are computed too.
 
     Returns
     -------
@@ -252,15 +260,22 @@ def smrf(
     grad_r, grad_c = surface_gradient(provisional, cell)
     slope_surface = np.hypot(grad_r, grad_c)
 
-    all_rows = (y1 - y) / cell - 0.5
-    all_cols = (x - x0) / cell - 0.5
-    z_pro, s_pro = bilinear_many([provisional, slope_surface], all_rows, all_cols)
-    ground = eligible & (np.abs(z - z_pro) <= params.threshold + params.scalar * s_pro)
+    tested = eligible if within is None else eligible & _near(x, y, within, params)
+    tx, ty, tz = x[tested], y[tested], z[tested]
+    z_pro, s_pro = bilinear_many(
+        [provisional, slope_surface], (y1 - ty) / cell - 0.5, (tx - x0) / cell - 0.5
+    )
+    ground = np.zeros(n, dtype=bool)
+    ground[tested] = np.abs(tz - z_pro) <= params.threshold + params.scalar * s_pro
     floor = np.zeros(n, dtype=bool)
-    floor[eligible] = canopy_floor(
-        flat, ez, ground=ground[eligible], shape=(height, width), params=params
+    floor[tested] = canopy_floor(
+        flat[tested[eligible]], tz, ground=ground[tested], shape=(height, width), params=params
     )
     ground &= ~floor
+    if within is not None:  # the margin was tested for the floor test only
+        outside = ~_near(x, y, within, None)
+        ground[outside] = False
+        floor[outside] = False
     logger.debug(
         "SMRF: %d points, %d x %d cells, %.1f %% objects, %.1f %% ground",
         n,
@@ -270,6 +285,18 @@ def smrf(
         100 * ground.mean(),
     )
     return GroundResult(ground=ground, surface=provisional, origin=(x0, y1), cell=cell, floor=floor)
+
+
+def _near(
+    x: FloatArray,
+    y: FloatArray,
+    bounds: tuple[float, float, float, float],
+    params: SMRFParameters | None,
+) -> BoolArray:
+    """Points inside ``bounds`` grown by the canopy-floor test's reach (none without params)."""
+    grow = 0.0 if params is None else (params.floor_radius + 1) * params.cell
+    xmin, ymin, xmax, ymax = bounds
+    return (x >= xmin - grow) & (x < xmax + grow) & (y > ymin - grow) & (y <= ymax + grow)
 
 
 def canopy_floor(
@@ -334,7 +361,15 @@ def canopy_floor(
     ground. The test reads k cells around a cell (tile halo:
     :meth:`SMRFParameters.reach_m`).
     """
-    rows, cols = shape
+    if not cells.size:
+        return np.zeros(0, dtype=bool)
+    # Work on the box of the cells holding points (a tile's inner window, when SMRF
+    # tests only those): a window reaching past it finds no point either way.
+    row, col = np.divmod(cells, shape[1])
+    r0, c0 = int(row.min()), int(col.min())
+    rows, cols = int(row.max()) - r0 + 1, int(col.max()) - c0 + 1
+    shape = (rows, cols)
+    cells = (row - r0) * cols + (col - c0)
     n_cells = rows * cols
     zmin = bin_min(cells[ground], z[ground], n_cells)
     known = np.isfinite(zmin)

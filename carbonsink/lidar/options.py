@@ -62,4 +62,23 @@ class LidarOptions:
         """
         detects = self.water is not None and self.ground == "classify"
         water = self.water.reach_m() if self.water is not None and detects else 0.0
-        return self.smrf.reach_m() + water + (DTM_FILL_REACH + DTM_FILL_SWEEPS + 1) * self.dtm_cell
+        return self.smrf.reach_m() + water + self.terrain_reach_m()
+
+    def terrain_reach_m(self) -> float:
+        """How far (m) the terrain of a cell, and one cell beyond it, reads ground returns.
+
+        The DTM fill reaches :data:`~carbonsink.lidar.surfaces.DTM_FILL_REACH`
+        cells in :data:`~carbonsink.lidar.surfaces.DTM_FILL_SWEEPS` sweeps (the
+        cells the LiDAR covers, which bound the fill, read 5 cells: fewer), and
+        a point's height or a cell's slope reads the DTM one cell away.
+        """
+        return (DTM_FILL_REACH + DTM_FILL_SWEEPS + 1) * self.dtm_cell
+
+    def terrain_margin_m(self) -> float:
+        """Margin (m) around a tile's core inside which the terrain, heights and CHM are made.
+
+        The core's results need the DTM within one cell of it
+        (:meth:`terrain_reach_m`) and the CHM's pit filter one CHM cell beyond
+        the core, whose returns' heights read the DTM one more cell away.
+        """
+        return self.terrain_reach_m() + self.dtm_cell + self.chm_cell

@@ -10,11 +10,13 @@ file, not its points), so it can be sent to worker processes.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -79,7 +81,11 @@ class PointLabels:
 
 
 def label_points(
-    points: PointChunk, *, options: LidarOptions, reference: WaterReference | None = None
+    points: PointChunk,
+    *,
+    options: LidarOptions,
+    reference: WaterReference | None = None,
+    within: tuple[float, float, float, float] | None = None,
 ) -> PointLabels:
     """Noise, water and ground of a set of points, as the chain labels them.
 
@@ -92,6 +98,10 @@ def label_points(
     reference
         What land looks like for water detection (the survey's; by default
         from these points).
+    within
+        ``(xmin, ymin, xmax, ymax)`` of the points whose ground class is
+        wanted; SMRF leaves the others' untested (not ground, not floor) but
+        reads them (:func:`~carbonsink.lidar.ground.smrf`). Default: all.
 
     Returns
     -------
@@ -125,7 +135,7 @@ def label_points(
     if not len(x):
         none = np.zeros(0, dtype=bool)
         return PointLabels(ground=none, water=water, noise=noise, floor=none)
-    found = smrf(x, y, z, params=options.smrf, eligible=eligible)
+    found = smrf(x, y, z, params=options.smrf, eligible=eligible, within=within)
     return PointLabels(ground=found.ground, water=water, noise=noise, floor=found.floor)
 
 
@@ -171,6 +181,7 @@ def process_tile_points(
     window: Grid,
     options: LidarOptions,
     reference: WaterReference | None = None,
+    core: Grid | None = None,
 ) -> tuple[dict[str, npt.NDArray[np.float64]], Raster, Raster, dict[str, float]]:
     """Run the chain on the points of one tile window (halo included).
 
@@ -185,20 +196,31 @@ def process_tile_points(
     reference
         What land looks like (density, intensity) for water detection; the
         same for every tile of a run (:func:`~carbonsink.lidar.water.detect_water`).
+    core
+        The part of ``window`` whose results are wanted (a sub-window on the
+        same cells; default: all of it). Water and ground are found with every
+        point of ``window``, but the per-point ground tests, the terrain,
+        heights, CHM and metrics are made only over the core and the margin
+        they read (:meth:`~carbonsink.lidar.options.LidarOptions.terrain_margin_m`,
+        in whole cells) — where the halo's points are read, not processed.
 
     Returns
     -------
     metrics, dtm, chm, qa
-        Metric layers on ``window``, the DTM and CHM rasters covering it, and
-        QA figures.
+        Metric layers on ``core``, the DTM and CHM rasters covering it, and
+        QA figures of the points inside it.
     """
-    x, y, z = points.x, points.y, points.z
-    labels = label_points(points, options=options, reference=reference)
-    ground, water, noise = labels.ground, labels.water, labels.noise
-    bounds = window.bounds
-    support = _support(x[~noise], y[~noise], bounds, options.dtm_cell)
+    core = core or window
+    inner = _inner_window(window, core, options)
+    labels = label_points(points, options=options, reference=reference, within=inner.bounds)
+    x0, _, _, y1 = inner.bounds
+    near = _inside(points.x, points.y, inner.bounds)
+    noise = labels.noise[near]
+    x, y, z = points.x[near], points.y[near], points.z[near]
+    ground, water, floor = labels.ground[near], labels.water[near], labels.floor[near]
+    support = _support(x[~noise], y[~noise], inner.bounds, options.dtm_cell)
     dtm, filled = terrain_model(
-        x[ground], y[ground], z[ground], bounds=bounds, cell=options.dtm_cell, support=support
+        x[ground], y[ground], z[ground], bounds=inner.bounds, cell=options.dtm_cell, support=support
     )
     keep = ~noise
     heights = height_above_ground(x[keep], y[keep], z[keep], dtm)
@@ -207,7 +229,7 @@ def process_tile_points(
         x[keep][veg],
         y[keep][veg],
         heights[veg],
-        bounds=bounds,
+        bounds=inner.bounds,
         cell=options.chm_cell,
         pit_free=options.pit_free,
     )
@@ -218,22 +240,68 @@ def process_tile_points(
         ground=ground[keep],
         water=water[keep],
         dtm=dtm,
-        x0=bounds[0],
-        y1=bounds[3],
-        cell=window.resolution,
-        shape=window.shape,
+        x0=x0,
+        y1=y1,
+        cell=inner.resolution,
+        shape=inner.shape,
         spec=options.metrics,
-        floor=labels.floor[keep],
+        floor=floor[keep],
     )
-    n = max(len(x), 1)
+    r, c = _offset(inner, core)
+    rs, cs = slice(r, r + core.height), slice(c, c + core.width)
+    factor = inner.resolution / options.dtm_cell
+    filled, support = _crop(filled, rs, cs, factor), _crop(support, rs, cs, factor)
+    dtm = _crop_raster(dtm, rs, cs, inner.resolution)
+    chm = _crop_raster(chm, rs, cs, inner.resolution)
+    mine = _inside(x, y, core.bounds)
+    n = max(int(mine.sum()), 1)
     qa = {
-        "points": float(len(x)),
-        "ground_fraction": float(ground.sum() / n),
-        "water_fraction": float(water.sum() / n),
-        "canopy_floor_fraction": float(labels.floor.sum() / n),
+        "points": float(mine.sum()),
+        "ground_fraction": float(ground[mine].sum() / n),
+        "water_fraction": float(water[mine].sum() / n),
+        "canopy_floor_fraction": float(floor[mine].sum() / n),
         "dtm_gap_fraction": float(filled.sum() / max(support.sum(), 1)),
     }
-    return metrics, dtm, chm, qa
+    return {name: layer[rs, cs] for name, layer in metrics.items()}, dtm, chm, qa
+
+
+def _inner_window(window: Grid, core: Grid, options: LidarOptions) -> Grid:
+    """The core grown by the terrain margin in whole cells, within the window."""
+    r, c = _offset(window, core)
+    grow = math.ceil(options.terrain_margin_m() / window.resolution)
+    r0, c0 = max(0, r - grow), max(0, c - grow)
+    r1 = min(window.height, r + core.height + grow)
+    c1 = min(window.width, c + core.width + grow)
+    return window.window_grid((r0, c0, r1 - r0, c1 - c0))
+
+
+def _offset(outer: Grid, inner: Grid) -> tuple[int, int]:
+    """Row and column of ``inner``'s first cell in ``outer`` (both on the same cells)."""
+    xo, _, _, yo = outer.bounds
+    xi, _, _, yi = inner.bounds
+    return round((yo - yi) / outer.resolution), round((xi - xo) / outer.resolution)
+
+
+def _inside(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], bounds: tuple[float, ...]
+) -> npt.NDArray[np.bool_]:
+    """Points in a window's cells (x in [xmin, xmax), y in (ymin, ymax], as the grid bins)."""
+    xmin, ymin, xmax, ymax = bounds
+    return (x >= xmin) & (x < xmax) & (y > ymin) & (y <= ymax)
+
+
+def _crop(values: npt.NDArray[Any], rs: slice, cs: slice, factor: float) -> npt.NDArray[Any]:
+    """The cells, at ``factor`` per grid cell, under the grid rows ``rs`` and columns ``cs``."""
+    f = round(factor)
+    return values[rs.start * f : rs.stop * f, cs.start * f : cs.stop * f]
+
+
+def _crop_raster(raster: Raster, rs: slice, cs: slice, resolution: float) -> Raster:
+    """A raster's part under the grid rows ``rs`` and columns ``cs`` (grid cell ``resolution``)."""
+    values = _crop(raster.values, rs, cs, resolution / raster.cell)
+    return Raster(
+        values, raster.x0 + cs.start * resolution, raster.y1 - rs.start * resolution, raster.cell
+    )
 
 
 def _support(
@@ -311,21 +379,18 @@ def _process_tile(
                 )
             return
     start = time.perf_counter()
-    window = grid.tile_grid(tile, with_halo=True)
     metrics, dtm, chm, qa = process_tile_points(
-        points, window=window, options=options, reference=reference
+        points,
+        window=grid.tile_grid(tile, with_halo=True),
+        options=options,
+        reference=reference,
+        core=grid.tile_grid(tile, with_halo=False),
     )
-    rs, cs = tile.crop
-    cropped = {name: layer[rs, cs] for name, layer in metrics.items()}
-    f_dtm = round(grid.resolution / options.dtm_cell)
-    f_chm = round(grid.resolution / options.chm_cell)
-    dtm_core = dtm.values[rs.start * f_dtm : rs.stop * f_dtm, cs.start * f_dtm : cs.stop * f_dtm]
-    chm_core = chm.values[rs.start * f_chm : rs.stop * f_chm, cs.start * f_chm : cs.stop * f_chm]
     yield TileResult(
         tile=tile,
-        metrics=cropped,
-        dtm=dtm_core.astype(np.float32),
-        chm=chm_core.astype(np.float32),
+        metrics=metrics,
+        dtm=dtm.values.astype(np.float32),
+        chm=chm.values.astype(np.float32),
         qa=TileQA(
             tile=tile.id,
             points=int(qa["points"]),
