@@ -1,0 +1,185 @@
+"""Benchmark of ``carbonsink run`` on synthetic surveys of growing area: time, memory, cache.
+
+For each scale and seed it generates the survey (``carbonsink sample-data
+DIR --scale S --seed N``, kept in ``--cache`` between runs) and runs
+``carbonsink run SURVEY -o OUT --fresh`` in a subprocess with the default
+settings, sampling the memory of the whole process tree (the run and its
+worker processes) every 0.2 s. It prints, per run:
+
+* the survey's area (its boundary, km²) and whether the run succeeded (the
+  error's last line when not);
+* wall time and time per km² (from ``medium`` up it should stay roughly
+  constant: linear in area);
+* peak RSS of the process tree (the sum over the processes at the worst
+  sample) and of its largest process;
+* the stage cache (``OUT/.cache``) against the published outputs, and their ratio.
+
+Targets of issue 19: ``large`` in ≤ 5 min and ≤ 2 GB peak RSS on 2 cores;
+the cache ≤ 2× the outputs.
+
+Usage::
+
+    python benchmarks/bench_run.py [--scales small medium large] [--seeds 1 2 3]
+                                   [--cache DIR] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """What one ``carbonsink run`` cost."""
+
+    scale: str
+    seed: int
+    area_km2: float
+    seconds: float
+    tree_rss_mb: float
+    process_rss_mb: float
+    cache_mb: float
+    outputs_mb: float
+    error: str | None
+
+
+def _carbonsink(*args: str) -> list[str]:
+    return [sys.executable, "-m", "carbonsink", *args]
+
+
+def generate(cache: Path, scale: str, seed: int) -> Path:
+    """The survey file of a generated survey (generated once per cache folder)."""
+    folder = cache / f"junshan_{scale}_{seed}"
+    survey = folder / "survey.toml"
+    if not survey.is_file():
+        print(f"generating the {scale} survey, seed {seed}, in {folder} ...", flush=True)
+        command = ["-q", "sample-data", str(folder), "--scale", scale, "--seed", str(seed)]
+        subprocess.run(_carbonsink(*command), check=True, cwd=ROOT)
+    return survey
+
+
+def boundary_km2(survey: Path) -> float:
+    """Area of the survey's boundary polygons, km² (in the survey's CRS)."""
+    import geopandas as gpd
+
+    with survey.open("rb") as handle:
+        section = tomllib.load(handle)["survey"]
+    boundary = gpd.read_file(survey.parent / section["boundary"]).to_crs(section["crs"])
+    return float(boundary.area.sum()) / 1e6
+
+
+def folder_mb(path: Path) -> float:
+    """Size of the files under ``path``, MB."""
+    if not path.exists():
+        return 0.0
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+
+
+def _tree_rss(process: psutil.Process) -> tuple[float, float]:
+    """Summed and largest RSS (MB) of a process and its descendants now."""
+    sizes = []
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            sizes.append(member.memory_info().rss)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return sum(sizes) / 2**20, max(sizes, default=0) / 2**20
+
+
+def run_once(survey: Path, scale: str, seed: int, out: Path) -> RunFigures:
+    """Run the survey once from scratch, sampling the memory of the process tree."""
+    command = _carbonsink("-q", "run", str(survey), "-o", str(out), "--fresh")
+    log = out.with_name(out.name + ".log")
+    start = time.perf_counter()
+    with log.open("wb") as sink:  # a file, not a pipe: a long run's warnings never block it
+        child = subprocess.Popen(command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
+        tree_peak, process_peak = _watch(child)
+    seconds = time.perf_counter() - start
+    error = None
+    if child.returncode != 0:
+        lines = [line for line in log.read_text().splitlines() if line.strip()]
+        error = f"exit {child.returncode}: {lines[-1] if lines else '(no message)'}"
+    cache = folder_mb(out / ".cache")
+    return RunFigures(
+        scale=scale,
+        seed=seed,
+        area_km2=boundary_km2(survey),
+        seconds=seconds,
+        tree_rss_mb=tree_peak,
+        process_rss_mb=process_peak,
+        cache_mb=cache,
+        outputs_mb=folder_mb(out) - cache,
+        error=error,
+    )
+
+
+def _watch(child: subprocess.Popen[bytes]) -> tuple[float, float]:
+    """Peak summed and largest RSS (MB) of a running process tree, sampled every 0.2 s."""
+    watched = psutil.Process(child.pid)
+    tree_peak = process_peak = 0.0
+    while child.poll() is None:
+        try:
+            tree, largest = _tree_rss(watched)
+        except psutil.NoSuchProcess:
+            break
+        tree_peak, process_peak = max(tree_peak, tree), max(process_peak, largest)
+        time.sleep(0.2)
+    child.wait()
+    return tree_peak, process_peak
+
+
+def print_table(rows: list[RunFigures]) -> None:
+    print(
+        f"\n{'scale':<8}{'seed':>5}{'km²':>8}{'wall s':>9}{'s/km²':>8}{'tree RSS MB':>13}"
+        f"{'max proc MB':>13}{'cache MB':>10}{'outputs MB':>12}{'cache/out':>11}  result"
+    )
+    for r in rows:
+        ratio = r.cache_mb / r.outputs_mb if r.outputs_mb > 0 else float("nan")
+        print(
+            f"{r.scale:<8}{r.seed:>5}{r.area_km2:>8.1f}{r.seconds:>9.1f}"
+            f"{r.seconds / r.area_km2:>8.2f}{r.tree_rss_mb:>13.0f}{r.process_rss_mb:>13.0f}"
+            f"{r.cache_mb:>10.1f}{r.outputs_mb:>12.1f}{ratio:>11.2f}  {r.error or 'ok'}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scales", nargs="+", default=["small", "medium"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1])
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "carbonsink-bench",
+        help="where generated surveys are kept between runs",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the runs' output folders")
+    args = parser.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for scale in args.scales:
+        for seed in args.seeds:
+            survey = generate(args.cache, scale, seed)
+            out = args.cache / f"run_{scale}_{seed}"
+            figures = run_once(survey, scale, seed, out)
+            rows.append(figures)
+            print_table(rows[-1:])
+            if not args.keep:
+                shutil.rmtree(out, ignore_errors=True)
+                out.with_name(out.name + ".log").unlink(missing_ok=True)
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
