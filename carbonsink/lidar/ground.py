@@ -65,6 +65,12 @@ class SMRFParameters:
         scatter more than ``floor_roughness`` (m) about their local plane over
         a square of ``floor_radius`` cells each way, where ground is under
         ``floor_share`` of the returns, are not ground (:func:`canopy_floor`).
+    floor_edge
+        A floor's edge: a ground cell within ``floor_radius`` + 1 cells of a
+        floor whose lowest ground return fails eq. 8.2 (``threshold`` +
+        ``scalar`` × slope) against the plane of the terrain beside it (the
+        ground cells farther from the floor, within twice that distance) is a
+        floor too (:func:`_floor_edge`).
     """
 
     cell: float = 1.0
@@ -78,6 +84,7 @@ class SMRFParameters:
     floor_roughness: float = 0.15
     floor_share: float = 0.2
     floor_radius: int = 2
+    floor_edge: bool = True
 
     def reach_m(self) -> float:
         """How far (m) a point's class can depend on other data (for tile halos).
@@ -85,13 +92,24 @@ class SMRFParameters:
         The opening of radius r reads the surface within 2r (erosion then
         dilation), the minimum surface's fill reaches ``zmin_reach`` cells and
         the provisional surface's fill ``fill_reach + fill_sweeps``, plus one
-        cell for the bilinear lookup, and ``floor_radius`` + 2 cells for the
-        canopy-floor test (its window reads the cells within ``floor_radius``,
-        whose points lie up to one more cell away, plus the half cell a
-        point's own cell spans, rounded up).
+        cell for the bilinear lookup, and the canopy-floor test's
+        :meth:`floor_reach_cells` + 1 (the half cell a point's own cell spans,
+        rounded up).
         """
-        cells = self.zmin_reach + self.fill_reach + self.fill_sweeps + 1 + self.floor_radius + 2
-        return 2.0 * self.max_radius_cells * self.cell + cells * self.cell
+        cells = self.zmin_reach + self.fill_reach + self.fill_sweeps + 1 + self.floor_reach_cells()
+        return 2.0 * self.max_radius_cells * self.cell + (cells + 1) * self.cell
+
+    def floor_reach_cells(self) -> int:
+        """Cells beyond a point's own whose points' morphology classes its floor test reads.
+
+        The test of a cell reads the cells within k = ``floor_radius``, whose
+        points lie up to one more cell away: k + 1. The edge test
+        (``floor_edge``) reads the floors within k + 1 cells and the plane of
+        the terrain within 2(k + 1), whose cells are terrain when no floor
+        lies within k + 1 of them: 2(k + 1) + (k + 1) + k + 1 = 4k + 4.
+        """
+        k = self.floor_radius
+        return 4 * k + 4 if self.floor_edge and math.isfinite(self.floor_roughness) else k + 1
 
     @property
     def max_radius_cells(self) -> int:
@@ -182,7 +200,7 @@ def smrf(
         floor, and their per-point tests (steps 5–6) are skipped. The points
         inside get the class they get without ``within``: the surfaces are made
         from every point, and step 6 reads the classes of the points within
-        ``floor_radius`` + 1 cells of them, which are computed too.
+        :meth:`SMRFParameters.floor_reach_cells` of them, which are computed too.
 
     Returns
     -------
@@ -294,7 +312,7 @@ def _near(
     params: SMRFParameters | None,
 ) -> BoolArray:
     """Points inside ``bounds`` grown by the canopy-floor test's reach (none without params)."""
-    grow = 0.0 if params is None else (params.floor_radius + 1) * params.cell
+    grow = 0.0 if params is None else params.floor_reach_cells() * params.cell
     xmin, ymin, xmax, ymax = bounds
     return (x >= xmin - grow) & (x < xmax + grow) & (y > ymin - grow) & (y <= ymax + grow)
 
@@ -348,12 +366,13 @@ def canopy_floor(
 
         σ_c = √[Σ (z − ẑ)² / (n_c − 3)] > σ_max,  g_c < s_max,  n_c ≥ 8,
 
-    The bed's edge is not found: over the k cells inside it, the window
+    The bed's edge escapes this test: over the k cells inside it, the window
     reaches the terrain outside, whose ground is smooth and plentiful, and the
     step there widens SMRF's threshold by ``scalar`` × slope, so the canopy's
     lowest returns there stay ground (a strip about k + 1 m wide along the
     edge of a closed bed; in the narrower beds SMRF's window removes the
-    canopy itself).
+    canopy itself). With ``floor_edge`` the strip's cells are tested against
+    the terrain beside them (:func:`_floor_edge`, eq. 8.2b).
 
     Both tests must fail together: rough terrain with much ground (mountain
     slopes, σ up to 0.9 m on PDAL_hexbin-crop, where ground is ≥ 45 % of the
@@ -384,15 +403,87 @@ def canopy_floor(
     e_sum = ndimage.correlate(everyone, square, mode="constant")
     with np.errstate(invalid="ignore", divide="ignore"):
         share = g_sum / e_sum
-    floor_cells = (
+    floor_grid = (
         known.reshape(shape)
         & (n >= 8)
         & (sigma > params.floor_roughness)
         & (share < params.floor_share)
-    ).ravel()
+    )
+    if floor_grid.any() and params.floor_edge:
+        floor_grid |= _floor_edge(zmin.reshape(shape), floor_grid, params)
+    floor_cells = floor_grid.ravel()
     out = np.zeros(z.size, dtype=bool)
     out[ground] = floor_cells[cells[ground]]
     return out
+
+
+def _floor_edge(zmin: FloatArray, floor: BoolArray, params: SMRFParameters) -> BoolArray:
+    """Ground cells along a floor that eq. 8.2 rejects against the terrain beside them.
+
+    Within k + 1 cells of a floor (k = ``floor_radius``) the floor test's
+    window reaches the terrain outside the canopy, whose smooth, plentiful
+    ground passes it: the canopy's lowest returns stay ground in a strip
+    about k + 1 cells wide. The terrain there is the plane ẑ of the ground
+    cells around it that lie farther than k + 1 cells from any floor, within
+    2(k + 1) cells (:func:`_plane_at`), S its slope: a strip cell whose
+    lowest ground return z_c has z_c − ẑ > ``threshold`` + ``scalar`` × S
+    (SMRF's own test, eq. 8.2, with the terrain it could not see) is a floor
+    too. Only returns above the terrain are rejected: a strip cell below
+    the plane is a dip, not a canopy.
+    """
+    reach = params.floor_radius + 1
+    square = np.ones((3, 3), dtype=bool)
+    known = np.isfinite(zmin)
+    near = ndimage.binary_dilation(floor, structure=square, iterations=reach)
+    strip = np.asarray(known & ~floor & near, dtype=bool)
+    if not strip.any():
+        return strip
+    level, slope, n = _plane_at(zmin, known & ~near, 2 * reach)
+    limit = params.threshold + params.scalar * slope / params.cell
+    with np.errstate(invalid="ignore"):
+        return np.asarray(strip & (n >= 8) & (zmin - level > limit), dtype=bool)
+
+
+def _plane_at(
+    z: FloatArray, use: BoolArray, radius: int
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
+    """Each cell's value on the least-squares plane of the ``use`` cells around it.
+
+    Over the cells c' within ``radius`` cells each way of cell c with
+    ``use`` (n_c of them), with offsets u = col' − col, v = row' − row, the
+    plane z ≈ a + b·u + d·v fitted by least squares gives a at c and its
+    slope √(b² + d²) per cell (NaN where the normal equations are singular:
+    n_c < 3 or the cells on one line). The window sums are separable
+    correlations with the kernels 1, u, v, u², uv, v² (exact integer
+    weights), so the cost does not grow with the radius squared. Returns a,
+    the slope and n_c.
+    """
+    base = float(np.nanmin(np.where(use, z, np.nan))) if use.any() else 0.0
+    w = use.astype(np.float64)
+    zw = np.where(use, z - base, 0.0)
+    offsets = np.arange(-radius, radius + 1, dtype=np.float64)
+    ones = np.ones_like(offsets)
+
+    def window(values: FloatArray, row_kernel: FloatArray, col_kernel: FloatArray) -> FloatArray:
+        along_rows = ndimage.correlate1d(values, row_kernel, axis=0, mode="constant")
+        return np.asarray(ndimage.correlate1d(along_rows, col_kernel, axis=1, mode="constant"))
+
+    n = window(w, ones, ones)
+    su, sv = window(w, ones, offsets), window(w, offsets, ones)
+    suu, svv = window(w, ones, offsets**2), window(w, offsets**2, ones)
+    suv = window(w, offsets, offsets)
+    sz, suz, svz = window(zw, ones, ones), window(zw, ones, offsets), window(zw, offsets, ones)
+    det = n * (suu * svv - suv**2) - su * (su * svv - suv * sv) + sv * (su * suv - suu * sv)
+    # Cramer's rule on the normal equations [n su sv; su suu suv; sv suv svv] (a b d)ᵀ
+    # = (sz suz svz)ᵀ.
+    det_a = sz * (suu * svv - suv**2) - su * (suz * svv - suv * svz) + sv * (suz * suv - suu * svz)
+    det_b = n * (suz * svv - suv * svz) - sz * (su * svv - suv * sv) + sv * (su * svz - suz * sv)
+    det_d = n * (suu * svz - suz * suv) - su * (su * svz - suz * sv) + sz * (su * suv - suu * sv)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        solvable = np.abs(det) > 1e-9 * np.maximum(n, 1.0) ** 3
+        level = np.where(solvable, det_a / det, np.nan)
+        slope = np.where(solvable, np.hypot(det_b, det_d) / np.abs(det), np.nan)
+    return level + base, slope, np.rint(n).astype(np.int64)
 
 
 def _plane_scatter(zmin: FloatArray, radius: int) -> tuple[FloatArray, npt.NDArray[np.int64]]:

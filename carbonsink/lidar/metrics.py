@@ -345,10 +345,14 @@ def height_percentile(window: MetricWindow, percentile: float) -> FloatArray:
     last = np.maximum(window.heights_per_cell.astype(np.int64) - 1, 0)
     if not len(sorted_h):
         return window.height_layer(np.full(window.n_cells, np.nan))
-    pos = starts + (percentile / 100.0) * last
-    lo = np.floor(pos).astype(np.int64)
+    # The rank within the cell, not within the window: its fraction must not depend on
+    # how many heights the window holds before the cell (tiles would differ in the
+    # last bits).
+    rank = (percentile / 100.0) * last
+    below = np.floor(rank).astype(np.int64)
+    frac = rank - below
+    lo = starts + below
     hi = np.minimum(lo + 1, starts + last)
-    frac = pos - lo
     top = len(sorted_h) - 1
     value = sorted_h[np.clip(lo, 0, top)] * (1 - frac) + sorted_h[np.clip(hi, 0, top)] * frac
     return window.height_layer(value)

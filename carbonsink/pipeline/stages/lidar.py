@@ -162,7 +162,7 @@ def terrain_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[L
                     f"{area:.2f} ha of the LiDAR's lowest surface was a closed canopy's floor "
                     "(no return reached the ground); the terrain there is filled from the "
                     f"canopy's edge within {reach:g} m or unknown, and so are the heights — a "
-                    "fill under a closed canopy can sit 0.6 m above the ground (RMSE 0.67 m on "
+                    "fill under a closed canopy can sit 0.6 m above the ground (RMSE 0.64 m on "
                     "the synthetic closed-reed flight, docs/methodology.md §8.2), the heights "
                     "low by as much; check the terrain there or leave those cells to the "
                     "imagery model",
