@@ -12,7 +12,6 @@ and ``carbonsink run`` refuses to start while any error remains.
 from __future__ import annotations
 
 import difflib
-import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from carbonsink.config import (
@@ -42,7 +41,7 @@ from carbonsink.io.quality_bands import QA_DECODERS
 from carbonsink.io.rasters import RasterInfo, check_raster_blocks, read_raster, read_raster_info
 from carbonsink.io.scene_bands import BandSource, SensorProfile, locate_bands, scene_profile
 from carbonsink.io.tables import read_table, table_crs, table_points
-from carbonsink.io.vectors import Boundary, load_boundary, load_water_polygons
+from carbonsink.io.vectors import Boundary, footprint_in, load_boundary, load_water_polygons
 from carbonsink.schemas import TABLE_SCHEMAS, check_table
 
 __all__ = ["PreflightReport", "check_survey", "preflight"]
@@ -664,12 +663,13 @@ class _Checker:
         """Whether the file's extent overlaps the boundary (an error when it does not)."""
         if self.boundary is None or self.crs is None:
             return True
-        footprint = _footprint(bounds, crs, self.crs)
+        footprint = footprint_in(bounds, crs, self.crs)
         if footprint is None:
             self.error(
-                f"the {what}'s extent cannot be transformed to the analysis CRS",
+                f"the {what}'s extent cannot be transformed from its CRS ({crs.name}) to the "
+                f"analysis CRS ({self.crs.name}): PROJ cannot do it",
                 path=path,
-                fix="check the file's CRS",
+                fix='check the file\'s CRS (give the right one with crs = "EPSG:....")',
             )
             return False
         if not footprint.intersects(self.boundary):
@@ -683,18 +683,3 @@ class _Checker:
             )
             return False
         return True
-
-
-def _footprint(
-    bounds: tuple[float, float, float, float], src: CRS, dst: CRS
-) -> BaseGeometry | None:
-    """The densified outline of ``bounds`` in ``src``, transformed to ``dst``."""
-    xmin, ymin, xmax, ymax = bounds
-    corners = np.array([(xmin, ymin), (xmax, ymin), (xmax, ymax), (xmin, ymax), (xmin, ymin)])
-    edges = np.concatenate([np.linspace(a, b, 21) for a, b in itertools.pairwise(corners)])
-    transformer = Transformer.from_crs(src, dst, always_xy=True)
-    tx, ty = transformer.transform(edges[:, 0], edges[:, 1])
-    if not (np.all(np.isfinite(tx)) and np.all(np.isfinite(ty))):
-        return None
-    outline = shapely.Polygon(np.column_stack([tx, ty]))
-    return outline if outline.is_valid else outline.buffer(0)

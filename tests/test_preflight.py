@@ -478,3 +478,23 @@ def test_water_polygons_are_checked_before_any_compute(tmp_path: Path, sample_su
     (beside,) = errors_with("ponds.geojson")
     assert "no polygon of the water polygon file meets the project boundary" in beside.message
     assert beside.path is not None and beside.path.endswith("ponds.geojson")
+
+
+def test_a_raster_on_another_celestial_body_is_an_error_not_a_traceback(
+    tmp_path: Path, sample_survey: Path
+) -> None:
+    # PROJ has no path from a Mars CRS to a UTM zone: Transformer.from_crs raises
+    # ProjError, which must become the file's error, naming both CRSs.
+    survey_dir = tmp_path / "s"
+    shutil.copytree(sample_survey.parent, survey_dir)
+    image = sorted((survey_dir / "imagery").glob("s2_2025-*.tif"))[0]
+    with rasterio.open(image, "r+") as dst:
+        dst.crs = rasterio.crs.CRS.from_user_input("IAU_2015:49910")  # Mars, equirectangular
+    report = preflight(survey_dir / "survey.toml")
+    errors = [p for p in report.errors if image.name in str(p)]
+    assert len(errors) == 1, "\n".join(str(p) for p in report.errors)
+    assert "cannot be transformed" in errors[0].message
+    assert "Mars" in errors[0].message
+    result = run_cli("validate", str(survey_dir / "survey.toml"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stdout + result.stderr

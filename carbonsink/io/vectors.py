@@ -11,6 +11,7 @@ This module knows formats, not science.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 from collections import Counter
@@ -22,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 from pyproj import CRS, Geod, Transformer
+from pyproj.exceptions import ProjError
 from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -33,6 +35,7 @@ __all__ = [
     "FINGERPRINT_GRID_DEG",
     "Boundary",
     "boundary_crs",
+    "footprint_in",
     "load_boundary",
     "load_water_polygons",
     "read_boundary",
@@ -390,7 +393,15 @@ def read_boundary(
 def _reproject(
     geometry: BaseGeometry, source: CRS, target: CRS, file: Path, what: str = "boundary"
 ) -> BaseGeometry:
-    transformer = Transformer.from_crs(source, target, always_xy=True)
+    try:
+        transformer = Transformer.from_crs(source, target, always_xy=True)
+    except ProjError as exc:  # e.g. another celestial body: no operation exists
+        raise CRSError(
+            f"the {what} cannot be transformed from {crs_label(source)} to "
+            f"{crs_label(target)}: PROJ knows no transformation between them",
+            path=file,
+            fix=f'check the {what}\'s CRS (give the right one with crs = "EPSG:....")',
+        ) from exc
 
     def move(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         x, y = transformer.transform(coords[:, 0], coords[:, 1], errcheck=False)
@@ -406,3 +417,26 @@ def _reproject(
             fix=f"check the {what}'s CRS, and that the analysis CRS covers the project area",
         )
     return moved
+
+
+def footprint_in(
+    bounds: tuple[float, float, float, float], src: CRS, dst: CRS
+) -> BaseGeometry | None:
+    """The outline of the extent ``bounds`` (in ``src``) in ``dst``, densified.
+
+    Each side is sampled at 21 points, so a curved image of a side stays close.
+    ``None`` when PROJ cannot transform it: no operation between the CRSs
+    (another celestial body), or points outside the target's domain.
+    """
+    xmin, ymin, xmax, ymax = bounds
+    corners = np.array([(xmin, ymin), (xmax, ymin), (xmax, ymax), (xmin, ymax), (xmin, ymin)])
+    edges = np.concatenate([np.linspace(a, b, 21) for a, b in itertools.pairwise(corners)])
+    try:
+        transformer = Transformer.from_crs(src, dst, always_xy=True)
+        tx, ty = transformer.transform(edges[:, 0], edges[:, 1])
+    except ProjError:
+        return None
+    if not (np.all(np.isfinite(tx)) and np.all(np.isfinite(ty))):
+        return None
+    outline = shapely.Polygon(np.column_stack([tx, ty]))
+    return outline if outline.is_valid else outline.buffer(0)

@@ -9,10 +9,11 @@ from typing import Any
 import geopandas as gpd
 import pytest
 import shapely
+from pyproj import CRS
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 
 from carbonsink.errors import CRSError, InputError, InputNotFoundError
-from carbonsink.io.vectors import boundary_crs, load_boundary, read_boundary
+from carbonsink.io.vectors import boundary_crs, footprint_in, load_boundary, read_boundary
 
 UTM50 = "EPSG:32650"
 
@@ -131,6 +132,31 @@ def test_reprojection_between_projected_crss(tmp_path: Path) -> None:
     moved = read_boundary(path, target_crs="EPSG:4547")
     assert moved.area == pytest.approx(1e6, rel=2e-3)
     assert not box(*moved.bounds).intersects(square)  # other false easting
+
+
+def test_a_boundary_on_another_celestial_body_cannot_be_moved_to_earth(tmp_path: Path) -> None:
+    # PROJ has no operation from a Mars CRS to a UTM zone (Transformer.from_crs raises
+    # ProjError): a CRSError naming both, not pyproj's traceback.
+    square = box(700_000, 3_250_000, 701_000, 3_251_000)
+    path = write_gpkg(tmp_path / "mars.gpkg", [square], "IAU_2015:49910")
+    with pytest.raises(CRSError, match=r"cannot be transformed.*no transformation") as info:
+        read_boundary(path, target_crs="EPSG:32649")
+    assert "Mars" in info.value.problem.message
+    assert info.value.problem.path == str(path)
+
+
+def test_the_footprint_of_an_extent_in_another_crs() -> None:
+    # A 1 km UTM 49N square at easting 700 km (200 km from 49N's central meridian: scale
+    # k = 0.9996 (1 + 200² / (2 · 6371²)) = 1.00009), seen from UTM 50N, 6° east, where it
+    # lies ~382 km west of the central meridian (k = 0.9996 (1 + 382² / (2 · 6371²)) =
+    # 1.00140): its area grows by (1.00140 / 1.00009)² = 1.0026, and it lies west of
+    # 50N's false easting of 500 km. From a Mars CRS: None (PROJ cannot).
+    shape = footprint_in((700_000, 3_250_000, 701_000, 3_251_000), CRS("EPSG:32649"), CRS(UTM50))
+    assert shape is not None
+    assert shape.area == pytest.approx(1.0026e6, rel=5e-4)
+    assert shape.bounds[2] < 500_000
+    mars = footprint_in((0, 0, 1000, 1000), CRS("IAU_2015:49910"), CRS(UTM50))
+    assert mars is None
 
 
 def test_boundary_in_lonlat(tmp_path: Path) -> None:
