@@ -10,8 +10,9 @@ worker processes) every 0.2 s. It prints, per run:
   error's last line when not);
 * wall time and time per km² (from ``medium`` up it should stay roughly
   constant: linear in area);
-* peak RSS of the process tree (the sum over the processes at the worst
-  sample) and of its largest process;
+* peak memory of the process tree — the sum of the processes' proportional
+  set sizes (PSS: a page shared by forked workers counts once in all) at the
+  worst sample — and the peak RSS of its largest process (MiB);
 * the stage cache (``OUT/.cache``) against the published outputs, and their ratio.
 
 Targets of issue 19: ``large`` in ≤ 5 min and ≤ 2 GB peak RSS on 2 cores;
@@ -48,10 +49,10 @@ class RunFigures:
     seed: int
     area_km2: float
     seconds: float
-    tree_rss_mb: float
-    process_rss_mb: float
-    cache_mb: float
-    outputs_mb: float
+    tree_pss_mib: float
+    process_rss_mib: float
+    cache_mib: float
+    outputs_mib: float
     error: str | None
 
 
@@ -76,26 +77,31 @@ def boundary_km2(survey: Path) -> float:
 
     with survey.open("rb") as handle:
         section = tomllib.load(handle)["survey"]
-    boundary = gpd.read_file(survey.parent / section["boundary"]).to_crs(section["crs"])
+    boundary = gpd.read_file(survey.parent / section["boundary"])
+    if boundary.crs is None:  # the survey names it
+        boundary = boundary.set_crs(section.get("boundary_crs", "EPSG:4326"))
+    boundary = boundary.to_crs(section["crs"])
     return float(boundary.area.sum()) / 1e6
 
 
-def folder_mb(path: Path) -> float:
-    """Size of the files under ``path``, MB."""
+def folder_mib(path: Path) -> float:
+    """Size of the files under ``path``, MiB."""
     if not path.exists():
         return 0.0
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
 
 
-def _tree_rss(process: psutil.Process) -> tuple[float, float]:
-    """Summed and largest RSS (MB) of a process and its descendants now."""
-    sizes = []
+def _tree_memory(process: psutil.Process) -> tuple[float, float]:
+    """Summed PSS and largest RSS (MiB) of a process and its descendants now."""
+    pss, rss = [], []
     for member in [process, *process.children(recursive=True)]:
         try:
-            sizes.append(member.memory_info().rss)
+            info = member.memory_full_info()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return sum(sizes) / 2**20, max(sizes, default=0) / 2**20
+        pss.append(info.pss)
+        rss.append(info.rss)
+    return sum(pss) / 2**20, max(rss, default=0) / 2**20
 
 
 def run_once(survey: Path, scale: str, seed: int, out: Path) -> RunFigures:
@@ -111,27 +117,30 @@ def run_once(survey: Path, scale: str, seed: int, out: Path) -> RunFigures:
     if child.returncode != 0:
         lines = [line for line in log.read_text().splitlines() if line.strip()]
         error = f"exit {child.returncode}: {lines[-1] if lines else '(no message)'}"
-    cache = folder_mb(out / ".cache")
+    cache = folder_mib(out / ".cache")
     return RunFigures(
         scale=scale,
         seed=seed,
         area_km2=boundary_km2(survey),
         seconds=seconds,
-        tree_rss_mb=tree_peak,
-        process_rss_mb=process_peak,
-        cache_mb=cache,
-        outputs_mb=folder_mb(out) - cache,
+        tree_pss_mib=tree_peak,
+        process_rss_mib=process_peak,
+        cache_mib=cache,
+        outputs_mib=folder_mib(out) - cache,
         error=error,
     )
 
 
 def _watch(child: subprocess.Popen[bytes]) -> tuple[float, float]:
-    """Peak summed and largest RSS (MB) of a running process tree, sampled every 0.2 s."""
+    """Peak summed PSS and largest RSS (MiB) of a running process tree, every 0.2 s.
+
+    Sampling misses spikes shorter than the interval: the peaks are lower bounds.
+    """
     watched = psutil.Process(child.pid)
     tree_peak = process_peak = 0.0
     while child.poll() is None:
         try:
-            tree, largest = _tree_rss(watched)
+            tree, largest = _tree_memory(watched)
         except psutil.NoSuchProcess:
             break
         tree_peak, process_peak = max(tree_peak, tree), max(process_peak, largest)
@@ -142,15 +151,16 @@ def _watch(child: subprocess.Popen[bytes]) -> tuple[float, float]:
 
 def print_table(rows: list[RunFigures]) -> None:
     print(
-        f"\n{'scale':<8}{'seed':>5}{'km²':>8}{'wall s':>9}{'s/km²':>8}{'tree RSS MB':>13}"
-        f"{'max proc MB':>13}{'cache MB':>10}{'outputs MB':>12}{'cache/out':>11}  result"
+        f"\n{'scale':<8}{'seed':>5}{'km²':>8}{'wall s':>9}{'s/km²':>8}{'tree PSS MiB':>14}"
+        f"{'max RSS MiB':>13}{'cache MiB':>11}{'outputs MiB':>13}{'cache/out':>11}  result"
     )
     for r in rows:
-        ratio = r.cache_mb / r.outputs_mb if r.outputs_mb > 0 else float("nan")
+        ratio = r.cache_mib / r.outputs_mib if r.outputs_mib > 0 else float("nan")
+        per_km2 = r.seconds / r.area_km2 if r.area_km2 > 0 else float("nan")
         print(
             f"{r.scale:<8}{r.seed:>5}{r.area_km2:>8.1f}{r.seconds:>9.1f}"
-            f"{r.seconds / r.area_km2:>8.2f}{r.tree_rss_mb:>13.0f}{r.process_rss_mb:>13.0f}"
-            f"{r.cache_mb:>10.1f}{r.outputs_mb:>12.1f}{ratio:>11.2f}  {r.error or 'ok'}"
+            f"{per_km2:>8.2f}{r.tree_pss_mib:>14.0f}{r.process_rss_mib:>13.0f}"
+            f"{r.cache_mib:>11.1f}{r.outputs_mib:>13.1f}{ratio:>11.2f}  {r.error or 'ok'}"
         )
 
 

@@ -286,6 +286,7 @@ def smrf(
     ground = np.zeros(n, dtype=bool)
     ground[tested] = np.abs(tz - z_pro) <= params.threshold + params.scalar * s_pro
     floor = np.zeros(n, dtype=bool)
+    # ``flat`` holds the eligible points' cells; the tested points are some of them.
     floor[tested] = canopy_floor(
         flat[tested[eligible]], tz, ground=ground[tested], shape=(height, width), params=params
     )
@@ -295,12 +296,13 @@ def smrf(
         ground[outside] = False
         floor[outside] = False
     logger.debug(
-        "SMRF: %d points, %d x %d cells, %.1f %% objects, %.1f %% ground",
+        "SMRF: %d points (%d tested), %d x %d cells, %.1f %% objects, %.1f %% of the tested ground",
         n,
+        int(tested.sum()),
         height,
         width,
         100 * objects.mean(),
-        100 * ground.mean(),
+        100 * ground.sum() / max(int(tested.sum()), 1),
     )
     return GroundResult(ground=ground, surface=provisional, origin=(x0, y1), cell=cell, floor=floor)
 
@@ -311,7 +313,7 @@ def _near(
     bounds: tuple[float, float, float, float],
     params: SMRFParameters | None,
 ) -> BoolArray:
-    """Points inside ``bounds`` grown by the canopy-floor test's reach (none without params)."""
+    """Points inside ``bounds``, grown by the floor tests' reach when ``params`` are given."""
     grow = 0.0 if params is None else params.floor_reach_cells() * params.cell
     xmin, ymin, xmax, ymax = bounds
     return (x >= xmin - grow) & (x < xmax + grow) & (y > ymin - grow) & (y <= ymax + grow)
@@ -377,7 +379,8 @@ def canopy_floor(
     Both tests must fail together: rough terrain with much ground (mountain
     slopes, σ up to 0.9 m on PDAL_hexbin-crop, where ground is ≥ 45 % of the
     returns) and the floor of an open canopy (ground rarer, but smooth) stay
-    ground. The test reads k cells around a cell (tile halo:
+    ground. With the edge test a cell's floor depends on the points within
+    :meth:`SMRFParameters.floor_reach_cells` (4k + 4) of it (tile halo:
     :meth:`SMRFParameters.reach_m`).
     """
     if not cells.size:
@@ -429,7 +432,9 @@ def _floor_edge(zmin: FloatArray, floor: BoolArray, params: SMRFParameters) -> B
     lowest ground return z_c has z_c − ẑ > ``threshold`` + ``scalar`` × S
     (SMRF's own test, eq. 8.2, with the terrain it could not see) is a floor
     too. Only returns above the terrain are rejected: a strip cell below
-    the plane is a dip, not a canopy.
+    the plane is a dip, not a canopy. As in the progressive filter, an exact
+    tie is not a floor (:data:`TIE_M`): the plane's last bits may differ
+    between a tile and an untiled run.
     """
     reach = params.floor_radius + 1
     square = np.ones((3, 3), dtype=bool)
@@ -441,7 +446,7 @@ def _floor_edge(zmin: FloatArray, floor: BoolArray, params: SMRFParameters) -> B
     level, slope, n = _plane_at(zmin, known & ~near, 2 * reach)
     limit = params.threshold + params.scalar * slope / params.cell
     with np.errstate(invalid="ignore"):
-        return np.asarray(strip & (n >= 8) & (zmin - level > limit), dtype=bool)
+        return np.asarray(strip & (n >= 8) & (zmin - level > limit + TIE_M), dtype=bool)
 
 
 def _plane_at(
@@ -458,9 +463,10 @@ def _plane_at(
     weights), so the cost does not grow with the radius squared. Returns a,
     the slope and n_c.
     """
-    base = float(np.nanmin(np.where(use, z, np.nan))) if use.any() else 0.0
+    # Elevations as they are (no offset by the array's lowest value, which differs
+    # between a tile and an untiled run): the same cells give the same sums.
     w = use.astype(np.float64)
-    zw = np.where(use, z - base, 0.0)
+    zw = np.where(use, z, 0.0)
     offsets = np.arange(-radius, radius + 1, dtype=np.float64)
     ones = np.ones_like(offsets)
 
@@ -483,7 +489,7 @@ def _plane_at(
         solvable = np.abs(det) > 1e-9 * np.maximum(n, 1.0) ** 3
         level = np.where(solvable, det_a / det, np.nan)
         slope = np.where(solvable, np.hypot(det_b, det_d) / np.abs(det), np.nan)
-    return level + base, slope, np.rint(n).astype(np.int64)
+    return level, slope, np.rint(n).astype(np.int64)
 
 
 def _plane_scatter(zmin: FloatArray, radius: int) -> tuple[FloatArray, npt.NDArray[np.int64]]:

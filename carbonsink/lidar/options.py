@@ -62,7 +62,9 @@ class LidarOptions:
         """
         detects = self.water is not None and self.ground == "classify"
         water = self.water.reach_m() if self.water is not None and detects else 0.0
-        return self.smrf.reach_m() + water + self.terrain_reach_m()
+        # The core's CHM cells read one CHM cell beyond it (the pit filter), whose
+        # returns' heights read the terrain there.
+        return self.smrf.reach_m() + water + self.terrain_reach_m() + self.chm_cell
 
     def terrain_reach_m(self) -> float:
         """How far (m) the terrain of a cell, and one cell beyond it, reads ground returns.

@@ -210,7 +210,8 @@ def process_tile_points(
         Metric layers on ``core``, the DTM and CHM rasters covering it, and
         QA figures of the points inside it.
     """
-    core = core or window
+    if core is None:
+        core = window
     inner = _inner_window(window, core, options)
     labels = label_points(points, options=options, reference=reference, within=inner.bounds)
     x0, _, _, y1 = inner.bounds
@@ -268,6 +269,8 @@ def process_tile_points(
 def _inner_window(window: Grid, core: Grid, options: LidarOptions) -> Grid:
     """The core grown by the terrain margin in whole cells, within the window."""
     r, c = _offset(window, core)
+    if r < 0 or c < 0 or r + core.height > window.height or c + core.width > window.width:
+        raise ValueError(f"the core {core.bounds} is not inside the window {window.bounds}")
     grow = math.ceil(options.terrain_margin_m() / window.resolution)
     r0, c0 = max(0, r - grow), max(0, c - grow)
     r1 = min(window.height, r + core.height + grow)

@@ -328,3 +328,31 @@ def test_floor_test_off_keeps_the_paper_filter() -> None:
     reed = (s["kind"] == 1) & (s["x"] >= 70) & (s["x"] < 140)
     assert plain.ground[reed].mean() > 0.02
     assert not plain.floor.any()
+
+
+def test_an_exact_tie_with_the_edge_test_is_not_a_floor_whatever_the_box() -> None:
+    # Flat terrain at 10.000 m, a floor over columns ≥ 24, its strip (columns 21-23,
+    # within k + 1 = 3 cells) at 10.500 m: exactly SMRF's threshold above the plane
+    # beside it (slope 0, so the limit is 0.5 m). The same cells in a box with one more
+    # cell 30 columns away at elevations from 0.01 to 19.9 m (beyond the plane's 6 cells, so
+    # only the numbers' magnitudes around the box change): a tie is never a floor
+    # (TIE_M), in any box, so a tile and an untiled run agree.
+    from carbonsink.lidar.ground import _floor_edge
+
+    params = SMRFParameters()
+    zmin = np.full((20, 40), 10.0)
+    zmin[:, 21:24] = 10.5
+    floor = np.zeros((20, 40), dtype=bool)
+    floor[:, 24:] = True
+    alone = _floor_edge(zmin, floor, params)
+    assert not alone.any()
+    for far in np.linspace(0.0137, 19.9, 41):  # not multiples of a power of 2
+        wider = np.full((20, 70), np.nan)
+        wider[:, 30:] = zmin
+        wider[0, 0] = far
+        grown = np.zeros((20, 70), dtype=bool)
+        grown[:, 30:] = floor
+        np.testing.assert_array_equal(_floor_edge(wider, grown, params)[:, 30:], alone)
+    # A centimetre more is a floor.
+    zmin[:, 21:24] = 10.51
+    assert _floor_edge(zmin, floor, params)[:, 21:24].all()

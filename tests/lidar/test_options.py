@@ -16,13 +16,17 @@ def test_halo_covers_the_ground_filter_and_the_dtm_fill() -> None:
     # terrain when no floor lies within k + 1, each floor reading k cells, and the
     # points one cell farther) and the half cell of a point's own cell, rounded up: 1.
     # 36 + 26 = 62 m. The water labels it sees reach 60 m (tests/lidar/test_water.py);
-    # the DTM fill reaches 6 cells in 4 sweeps, plus one cell: 11 cells. 1 m cells:
-    # 62 + 60 + 11 = 133 m; 0.5 m: 62 + 60 + 5.5 = 127.5 m; without water detection
-    # 62 + 11 = 73 m. Without the edge step the floor test reads k + 1 = 3 cells: 53 m.
+    # the DTM fill reaches 6 cells in 4 sweeps, plus one cell: 11 cells; the CHM's pit
+    # filter one CHM cell (0.5 m) beyond the core. 1 m cells: 62 + 60 + 11 + 0.5 =
+    # 133.5 m; 0.5 m: 62 + 60 + 5.5 + 0.5 = 128 m; without water detection 62 + 11 +
+    # 0.5 = 73.5 m. Without the edge step the floor test reads k + 1 = 3 cells: 53 m.
     assert SMRFParameters().floor_reach_cells() == 12
     assert SMRFParameters().reach_m() == pytest.approx(62.0)
     assert SMRFParameters(floor_edge=False).reach_m() == pytest.approx(53.0)
-    assert LidarOptions().halo_m() == pytest.approx(133.0)
-    assert LidarOptions(dtm_cell=0.5).halo_m() == pytest.approx(127.5)
-    assert LidarOptions(water=None).halo_m() == pytest.approx(73.0)
-    assert LidarOptions(ground="trust").halo_m() == pytest.approx(73.0)
+    assert LidarOptions().halo_m() == pytest.approx(133.5)
+    assert LidarOptions(dtm_cell=0.5).halo_m() == pytest.approx(128.0)
+    assert LidarOptions(water=None).halo_m() == pytest.approx(73.5)
+    assert LidarOptions(ground="trust").halo_m() == pytest.approx(73.5)
+    # The margin the terrain, heights and metrics of a tile's core are made in: the
+    # DTM's 11 cells, one DTM cell and one CHM cell more: 12.5 m.
+    assert LidarOptions().terrain_margin_m() == pytest.approx(12.5)

@@ -77,11 +77,11 @@ def test_crowded_tiles_are_split_without_seams(synthetic: dict) -> None:  # type
     # One 20 x 16-cell tile holds all ~181,000 points (6 /m² over 200 m x 160 m, minus
     # the pond); with points_per_tile 100,000 the limit is 1.5 x that = 150,000, so it
     # is quartered once. Without water detection and with a 10 m SMRF window the halo is
-    # 2 x 10 + 26 + 11 = 57 m (6 cells; tests/lidar/test_options.py gives the terms),
-    # and each quarter's window (10 x 8 cells plus the halo, clipped at the
-    # grid edge: at most 16 x 14 cells = 2.24 ha, ~134,000 points, 70 % of the tile's
-    # 320 cells, under the 75 % that makes quartering pay) fits. The merged result must
-    # be identical to the single-tile run.
+    # 2 x 10 + 26 + 11 + 0.5 = 57.5 m (6 cells; tests/lidar/test_options.py gives the
+    # terms), and each quarter's window (10 x 8 cells plus the halo, clipped at the grid
+    # edge: at most 16 x 14 cells = 2.24 ha, ~134,000 points, 70 % of the tile's 320
+    # cells, under the 75 % that makes quartering pay) fits. The merged result must be
+    # identical to the single-tile run.
     smrf = SMRFParameters(window=10.0)
     dry = LidarOptions(water=None, smrf=smrf)
     whole = process_lidar(
@@ -101,7 +101,7 @@ def test_crowded_tiles_are_split_without_seams(synthetic: dict) -> None:  # type
 
 
 def test_a_tile_whose_quarters_would_not_shrink_is_not_split(synthetic: dict, one_tile) -> None:  # type: ignore[no-untyped-def]
-    # With water detection the halo is 133 m (14 cells): every quarter's window of the
+    # With water detection the halo is 133.5 m (14 cells): every quarter's window of the
     # 20 x 16-cell grid is the whole grid, as full as the parent's (more than 75 % of
     # its points): the tile is processed whole, once.
     split = process_lidar(
@@ -161,7 +161,7 @@ def test_a_closed_reed_bed_is_seamless_across_tiles(tmp_path) -> None:  # type: 
         near = (frac < 0.01) | (frac > 9.99)
         v[near] += np.where(frac[near] < 0.01, 0.02, -0.02)
     path = write_las(tmp_path / "reed.las", pts, np.ones(pts["x"].size, np.uint8))
-    # 2 m cells: the 73 m halo is 36.5 cells, 37 with half a cell of slack.
+    # 2 m cells: the 73.5 m halo is 36.75 cells, 37 with a quarter cell of slack.
     grid = Grid.from_bounds((X0, Y0, X0 + 200, Y0 + 120), crs=CRS_UTM, resolution=2.0)
     dry = LidarOptions(water=None)
     whole = process_lidar([path], grid, tile_size=500, options=dry)
