@@ -12,7 +12,9 @@ is the one module that handles CRSs:
   override applies (:data:`CRSSource`);
 * :func:`crs_plausibility_problem` catches the commonest mislabelling:
   projected coordinates tagged as longitude/latitude, and degrees tagged as a
-  projected CRS.
+  projected CRS;
+* :func:`transformer` is pyproj's ``Transformer.from_crs`` (x, y order) with a
+  message naming the file when PROJ has no operation between two CRSs.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import os
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
+from pyproj.exceptions import ProjError
 
 from carbonsink.errors import CRSError
 
@@ -38,6 +41,7 @@ __all__ = [
     "require_projected_crs",
     "resolve_crs",
     "suggest_utm_crs",
+    "transformer",
 ]
 
 logger = logging.getLogger(__name__)
@@ -304,3 +308,26 @@ def crs_plausibility_problem(crs: CRS | None, bounds: Sequence[float]) -> str | 
             "longitude/latitude degrees with a wrong CRS label"
         )
     return None
+
+
+def transformer(
+    source: Any, target: Any, *, path: str | os.PathLike[str] | None = None, what: str = "file"
+) -> Transformer:
+    """The transformation from ``source`` to ``target`` (x = easting/longitude first).
+
+    Raises
+    ------
+    CRSError
+        PROJ knows no operation between the two CRSs (e.g. one is on another
+        celestial body); the message names both and ``path``.
+    """
+    src, dst = as_crs(source), as_crs(target)
+    try:
+        return Transformer.from_crs(src, dst, always_xy=True)
+    except ProjError as exc:
+        raise CRSError(
+            f"the {what}'s coordinates cannot be transformed from {crs_label(src)} to "
+            f"{crs_label(dst)}: PROJ knows no transformation between them",
+            path=path,
+            fix=f'check the {what}\'s CRS (give the right one with crs = "EPSG:....")',
+        ) from exc

@@ -12,6 +12,7 @@ from carbonsink.crs import (
     require_projected_crs,
     resolve_crs,
     suggest_utm_crs,
+    transformer,
 )
 from carbonsink.errors import CRSError
 
@@ -134,3 +135,15 @@ def test_plausibility(
     assert (problem is not None) is flagged
     if flagged:
         assert problem is not None and "wrong CRS label" in problem
+
+
+def test_transformer_is_x_first_and_names_the_file_when_proj_has_no_path() -> None:
+    # Longitude first (always_xy): 111° E on the equator is UTM 49N's central meridian,
+    # easting 500,000 m, northing 0.
+    x, y = transformer("EPSG:4326", "EPSG:32649").transform(111.0, 0.0)
+    assert x == pytest.approx(500_000.0, abs=1e-6) and y == pytest.approx(0.0, abs=1e-6)
+    # Mars to Earth: no operation exists.
+    with pytest.raises(CRSError, match="PROJ knows no transformation") as info:
+        transformer("IAU_2015:49910", "EPSG:32649", path="mars.tif", what="raster")
+    assert info.value.problem.path == "mars.tif"
+    assert "raster" in info.value.problem.message and "Mars" in info.value.problem.message

@@ -25,13 +25,14 @@ import laspy
 import numpy as np
 import numpy.typing as npt
 from laspy.vlrs.known import GeoKeyDirectoryVlr, WktCoordinateSystemVlr
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
 from carbonsink.crs import (
     crs_label,
     crs_plausibility_problem,
     require_projected_crs,
     resolve_crs,
+    transformer,
 )
 from carbonsink.errors import CarbonSinkError, CRSError, InputError
 from carbonsink.io.files import existing_file
@@ -524,7 +525,7 @@ def iter_points(
     target = require_projected_crs(target_crs, what="target CRS")
     z_factor = float(info.vertical_unit_m or 1.0)
     same_crs = source_crs.equals(target, ignore_axis_order=True)
-    to_target = None if same_crs else Transformer.from_crs(source_crs, target, always_xy=True)
+    to_target = None if same_crs else transformer(source_crs, target, path=file, what="point cloud")
 
     box: tuple[float, float, float, float] | None = None
     prefilter: tuple[float, float, float, float] | None = None
@@ -613,7 +614,7 @@ def _box_in_file_crs(
     box: tuple[float, float, float, float], source: CRS, target: CRS, file: Path
 ) -> tuple[float, float, float, float]:
     """The target-CRS box as a slightly larger box in the file's CRS."""
-    to_file = Transformer.from_crs(target, source, always_xy=True)
+    to_file = transformer(target, source, path=file, what="point cloud")
     try:
         xmin, ymin, xmax, ymax = to_file.transform_bounds(*box, densify_pts=21)
     except Exception as exc:  # pyproj raises ProjError for boxes outside the domain

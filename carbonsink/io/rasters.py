@@ -37,7 +37,13 @@ from rasterio.enums import Resampling as RioResampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from carbonsink.crs import CRSSource, crs_label, crs_plausibility_problem, resolve_crs
+from carbonsink.crs import (
+    CRSSource,
+    crs_label,
+    crs_plausibility_problem,
+    resolve_crs,
+    transformer,
+)
 from carbonsink.errors import CarbonSinkError, CRSError, InputError
 from carbonsink.grid import Grid
 from carbonsink.io.files import existing_file
@@ -573,7 +579,6 @@ def _kernel_scale(src: Any, grid: Grid, spec: _ReadSpec) -> tuple[float, float]:
     ratio is taken as constant over the area, which holds within a fraction of
     a percent over any survey-sized area.
     """
-    from pyproj import Transformer
 
     t = src.transform
     col, row = src.width / 2.0, src.height / 2.0
@@ -586,7 +591,7 @@ def _kernel_scale(src: Any, grid: Grid, spec: _ReadSpec) -> tuple[float, float]:
     x2, y2 = corner(col, row + 1.0)
     src_crs = CRS.from_wkt(spec.src_crs_wkt)
     if not src_crs.equals(grid.crs, ignore_axis_order=True):
-        to_grid = Transformer.from_crs(src_crs, grid.crs, always_xy=True)
+        to_grid = transformer(src_crs, grid.crs, path=src.name, what="raster")
         (x0, x1, x2), (y0, y1, y2) = to_grid.transform([x0, x1, x2], [y0, y1, y2])
     res = grid.resolution
     x_scale = math.hypot(x1 - x0, y1 - y0) / res

@@ -23,9 +23,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
-from carbonsink.crs import as_crs, crs_label, crs_plausibility_problem, resolve_crs
+from carbonsink.crs import (
+    as_crs,
+    crs_label,
+    crs_plausibility_problem,
+    resolve_crs,
+    transformer,
+)
 from carbonsink.errors import CRSError, InputError
 from carbonsink.io.files import choose_layer, existing_file
 from carbonsink.schemas import decimal_comma_hint
@@ -430,8 +436,8 @@ def table_points(
         )
     if source.equals(target, ignore_axis_order=True):
         return x.copy(), y.copy()
-    transformer = Transformer.from_crs(source, target, always_xy=True)
-    tx, ty = transformer.transform(x, y, errcheck=False)
+    to_target = transformer(source, target, path=file, what="table")
+    tx, ty = to_target.transform(x, y, errcheck=False)
     tx = np.asarray(tx, dtype=np.float64)
     ty = np.asarray(ty, dtype=np.float64)
     failed = ~(np.isfinite(tx) & np.isfinite(ty))

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 
+from carbonsink.crs import transformer
 from carbonsink.errors import CRSError, InputError
 from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import PointChunk, iter_points, read_lidar_info, read_points
@@ -73,7 +74,6 @@ def _check_nesting(grid: Grid, options: LidarOptions) -> None:
 
 def _files_crs(path: str | Path, file_crs: Any) -> Any:
     """The CRS of a point cloud, if it is projected in metres (else the UTM zone to use)."""
-    from pyproj import Transformer
 
     from carbonsink.crs import crs_plausibility_problem, require_projected_crs
 
@@ -92,7 +92,7 @@ def _files_crs(path: str | Path, file_crs: Any) -> Any:
             path=path,
             fix="give the files' true CRS with --file-crs and the output CRS with --crs",
         )
-    to_lonlat = Transformer.from_crs(info.crs, "EPSG:4326", always_xy=True)
+    to_lonlat = transformer(info.crs, "EPSG:4326", path=path, what="point cloud")
     centre = to_lonlat.transform(
         (info.bounds[0] + info.bounds[2]) / 2, (info.bounds[1] + info.bounds[3]) / 2
     )
@@ -124,7 +124,6 @@ def grid_for_files(
     InputError
         No files.
     """
-    from pyproj import Transformer
 
     from carbonsink.crs import require_projected_crs
 
@@ -141,8 +140,8 @@ def grid_for_files(
                 path=path,
                 fix="give the files' CRS (e.g. --file-crs EPSG:4547)",
             )
-        transformer = Transformer.from_crs(info.crs, target, always_xy=True)
-        b = transformer.transform_bounds(*info.bounds[:4], densify_pts=21)
+        to_target = transformer(info.crs, target, path=path, what="point cloud")
+        b = to_target.transform_bounds(*info.bounds[:4], densify_pts=21)
         xmin, ymin = min(xmin, b[0]), min(ymin, b[1])
         xmax, ymax = max(xmax, b[2]), max(ymax, b[3])
     return Grid.from_bounds((xmin, ymin, xmax, ymax), crs=target, resolution=resolution)
@@ -150,13 +149,12 @@ def grid_for_files(
 
 def _extent_text(path: Path, crs: Any, grid: Grid) -> str:
     """A file's extent in the grid CRS, for messages."""
-    from pyproj import Transformer
-
     info = read_lidar_info(path, crs=crs)
     if info.crs is None:
         return "no CRS"
-    transformer = Transformer.from_crs(info.crs, grid.crs, always_xy=True)
-    bounds = transformer.transform_bounds(*info.bounds[:4], densify_pts=21)
+    bounds = transformer(info.crs, grid.crs, path=path).transform_bounds(
+        *info.bounds[:4], densify_pts=21
+    )
     return f"extent {tuple(round(v) for v in bounds)}"
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from carbonsink.crs import transformer
 from carbonsink.grid import Grid, Tile
 from carbonsink.io.pointclouds import PointChunk, read_lidar_info
 from carbonsink.lidar.options import LidarOptions
@@ -41,7 +42,6 @@ def choose_tile_size(grid: Grid, files: Sequence[Path], crs: Any, options: Lidar
     CRS (metres, whatever the files' units); tiles that turn out crowded are
     split after reading (see :func:`split_tile`).
     """
-    from pyproj import Transformer
 
     total_points = 0
     total_area = 0.0
@@ -50,8 +50,8 @@ def choose_tile_size(grid: Grid, files: Sequence[Path], crs: Any, options: Lidar
         total_points += info.point_count
         if info.crs is None:
             continue
-        transformer = Transformer.from_crs(info.crs, grid.crs, always_xy=True)
-        xmin, ymin, xmax, ymax = transformer.transform_bounds(*info.bounds[:4], densify_pts=21)
+        to_grid = transformer(info.crs, grid.crs, path=path, what="point cloud")
+        xmin, ymin, xmax, ymax = to_grid.transform_bounds(*info.bounds[:4], densify_pts=21)
         total_area += max((xmax - xmin) * (ymax - ymin), 1.0)
     density = total_points / max(total_area, 1.0)
     edge_m = math.sqrt(options.points_per_tile / max(density, 1e-9))

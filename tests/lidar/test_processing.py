@@ -384,3 +384,29 @@ def test_polygons_off_the_grid_are_refused_and_the_label_says_evidence(tmp_path:
     assert water_summary(options, seen)["detection"] == (
         "level and dark (or level inside the water evidence), or sparse"
     )
+
+
+def test_a_cloud_on_another_celestial_body_is_an_input_error(tmp_path: Path) -> None:
+    # A LAS file labelled with a projected Mars CRS (its coordinates plausible for it):
+    # PROJ has no operation to UTM 49N, so the grid of `carbonsink lidar metrics` and
+    # the chain's reading stop with a CRSError naming the file and both CRSs, not
+    # pyproj's ProjError.
+    import laspy
+    from pyproj import CRS
+
+    from carbonsink.errors import CRSError
+    from carbonsink.lidar.processing import grid_for_files
+
+    header = laspy.LasHeader(point_format=6, version="1.4")  # the CRS as WKT
+    header.scales = np.array([0.001, 0.001, 0.001])
+    header.add_crs(CRS.from_user_input("IAU_2015:49910"))  # Mars, equirectangular
+    las = laspy.LasData(header)
+    las.x, las.y, las.z = np.array([1000.0, 1050.0]), np.array([2000.0, 2030.0]), np.zeros(2)
+    path = tmp_path / "mars.las"
+    las.write(path)
+    with pytest.raises(CRSError, match=r"Mars.*PROJ knows no transformation") as info:
+        grid_for_files([path], crs="EPSG:32649", resolution=10.0)
+    assert info.value.problem.path == str(path)
+    grid = Grid.from_bounds((0.0, 0.0, 100.0, 100.0), crs="EPSG:32649", resolution=10.0)
+    with pytest.raises(CRSError, match="PROJ knows no transformation"):
+        process_lidar([path], grid)
