@@ -22,12 +22,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import shapely
-from pyproj import CRS, Geod, Transformer
-from pyproj.exceptions import ProjError
+from pyproj import CRS, Geod
 from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from carbonsink.crs import as_crs, crs_label, crs_plausibility_problem, resolve_crs
+from carbonsink.crs import (
+    as_crs,
+    crs_label,
+    crs_plausibility_problem,
+    resolve_crs,
+    transformer,
+)
 from carbonsink.errors import CRSError, InputError
 from carbonsink.io.files import choose_layer, existing_file
 
@@ -393,18 +398,10 @@ def read_boundary(
 def _reproject(
     geometry: BaseGeometry, source: CRS, target: CRS, file: Path, what: str = "boundary"
 ) -> BaseGeometry:
-    try:
-        transformer = Transformer.from_crs(source, target, always_xy=True)
-    except ProjError as exc:  # e.g. another celestial body: no operation exists
-        raise CRSError(
-            f"the {what} cannot be transformed from {crs_label(source)} to "
-            f"{crs_label(target)}: PROJ knows no transformation between them",
-            path=file,
-            fix=f'check the {what}\'s CRS (give the right one with crs = "EPSG:....")',
-        ) from exc
+    to_target = transformer(source, target, path=file, what=what)
 
     def move(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1], errcheck=False)
+        x, y = to_target.transform(coords[:, 0], coords[:, 1], errcheck=False)
         return np.column_stack([x, y])
 
     moved = shapely.transform(geometry, move)
@@ -432,10 +429,10 @@ def footprint_in(
     corners = np.array([(xmin, ymin), (xmax, ymin), (xmax, ymax), (xmin, ymax), (xmin, ymin)])
     edges = np.concatenate([np.linspace(a, b, 21) for a, b in itertools.pairwise(corners)])
     try:
-        transformer = Transformer.from_crs(src, dst, always_xy=True)
-        tx, ty = transformer.transform(edges[:, 0], edges[:, 1])
-    except ProjError:
+        to_dst = transformer(src, dst)
+    except CRSError:
         return None
+    tx, ty = to_dst.transform(edges[:, 0], edges[:, 1])
     if not (np.all(np.isfinite(tx)) and np.all(np.isfinite(ty))):
         return None
     outline = shapely.Polygon(np.column_stack([tx, ty]))
