@@ -11,14 +11,13 @@ data files themselves; :mod:`carbonsink.preflight` does.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import glob
 import itertools
 import tomllib
 import types
 import typing
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -35,6 +34,7 @@ from pydantic import (
 from pyproj import CRS
 
 from carbonsink.accounting.non_co2 import GwpSet
+from carbonsink.config_problems import problem_from_error
 from carbonsink.crs import as_crs
 from carbonsink.errors import InputNotFoundError, Problem, SurveyFileError
 from carbonsink.io.files import file_name_problem, file_name_slug
@@ -614,87 +614,6 @@ def survey_from_dict(raw: Mapping[str, Any], *, source: Path) -> Survey:
     try:
         survey = Survey.model_validate(dict(raw), context={"root": root})
     except ValidationError as exc:
-        problems = [_problem_from_error(err, source) for err in exc.errors()]
+        problems = [problem_from_error(err, source, Survey) for err in exc.errors()]
         raise SurveyFileError(problems, path=source) from None
     return survey.model_copy(update={"source": source.resolve()})
-
-
-def _toml_location(loc: Sequence[int | str]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part + 1}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
-def _problem_from_error(err: Mapping[str, Any], source: Path) -> Problem:
-    loc: tuple[int | str, ...] = tuple(
-        p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function")))
-    )
-    where = _toml_location(loc) or "top level"
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        valid = _valid_keys_at(loc[:-1])
-        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-        fix = f'did you mean "{close[0]}"?' if close else "remove it"
-        if valid:
-            fix += f" Valid keys here: {', '.join(sorted(valid))}"
-        return Problem(f"unknown key {key!r}", path=str(source), where=where, fix=fix)
-    if kind == "missing":
-        return Problem(
-            "required key is missing",
-            path=str(source),
-            where=where,
-            fix=f"add `{loc[-1]} = ...` (see sample_data/junshan/survey.toml)",
-        )
-    message = str(err["msg"]).removeprefix("Value error, ")
-    value = err.get("input")
-    shown = "" if isinstance(value, Mapping | list) or value is None else f" (got {value!r})"
-    return Problem(f"{message}{shown}", path=str(source), where=where, fix="correct this value")
-
-
-def _valid_keys_at(loc: Sequence[int | str]) -> list[str]:
-    """The field names valid at a location of the survey file (for suggestions)."""
-    annotation: Any = Survey
-    for part in loc:
-        annotation = _step(annotation, part)
-        if annotation is None:
-            return []
-    model = _model_in(annotation)
-    if model is None:
-        return []
-    return [name for name, field in model.model_fields.items() if not field.exclude]
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _step(annotation: Any, part: int | str) -> Any:
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(annotation):
-            if arg is not type(None):
-                result = _step(arg, part)
-                if result is not None:
-                    return result
-        return None
-    if origin is Annotated:
-        return _step(typing.get_args(annotation)[0], part)
-    if origin is list and isinstance(part, int):
-        return typing.get_args(annotation)[0]
-    if origin is dict and isinstance(part, str):
-        return typing.get_args(annotation)[1]
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(part, str):
-        field = annotation.model_fields.get(part)
-        return None if field is None else field.annotation
-    return None
