@@ -376,6 +376,13 @@ class SoilSection(_Model):
     allochthonous_fraction: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     #: SD of ``allochthonous_fraction``; ``None``: 25 % of it [U].
     allochthonous_fraction_sd: Annotated[float, Field(ge=0.0)] | None = None
+    #: A blank bulk density: a problem of the table (``"error"``), or estimated from the
+    #: layer's organic matter with the ideal-mixing model (``"pedotransfer"``; Morris et
+    #: al. 2016, its error in the stock SE; docs/methodology.md §3.1a).
+    bulk_density_gaps: Literal["error", "pedotransfer"] = "error"
+    #: Rows without depth or carbon value and cores whose intervals overlap: a problem
+    #: of the table (``"error"``), or left out and listed (``"exclude"``).
+    incomplete_cores: Literal["error", "exclude"] = "error"
 
     @field_validator("depths_cm")
     @classmethod

@@ -40,6 +40,7 @@ from carbonsink.io.pointclouds import decode_points, read_lidar_info
 from carbonsink.io.quality_bands import QA_DECODERS
 from carbonsink.io.rasters import RasterInfo, check_raster_blocks, read_raster, read_raster_info
 from carbonsink.io.scene_bands import BandSource, SensorProfile, locate_bands, scene_profile
+from carbonsink.io.soil_sheets import usable_layers
 from carbonsink.io.tables import read_table, table_crs, table_points
 from carbonsink.io.vectors import Boundary, footprint_in, load_boundary, load_water_polygons
 from carbonsink.schemas import TABLE_SCHEMAS, check_table
@@ -568,11 +569,24 @@ class _Checker:
             frame = read_table(
                 path, layer=entry.layer, text_columns=TABLE_SCHEMAS[kind].text_columns()
             )
+            blank_ok: tuple[str, ...] = ()
+            if kind == "soil":  # as the soil stage takes it: replicates merged, gaps as chosen
+                soil = self.survey.soil
+                frame = usable_layers(
+                    frame,
+                    bulk_density_gaps=soil.bulk_density_gaps,
+                    incomplete_cores=soil.incomplete_cores,
+                    path=self.name(path),
+                ).layers
+                if soil.bulk_density_gaps == "pedotransfer":
+                    blank_ok = ("bulk_density_g_cm3",)
         except CarbonSinkError as exc:
             self.failed(exc, path)
             return
         known = self.class_names
-        for problem in check_table(frame, kind, path=self.name(path), known_classes=known):
+        for problem in check_table(
+            frame, kind, path=self.name(path), known_classes=known, may_be_blank=blank_ok
+        ):
             self.add(problem)
         if kind == "landcover_samples":
             self.check_samples(frame, path)

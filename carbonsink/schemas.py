@@ -311,6 +311,7 @@ def check_table(
     *,
     path: str,
     known_classes: Collection[str] | None = None,
+    may_be_blank: Collection[str] = (),
 ) -> list[Problem]:
     """Every schema and value problem of an input table.
 
@@ -325,6 +326,9 @@ def check_table(
         The file name to put in messages.
     known_classes
         Class names of the survey legend; class labels outside it are problems.
+    may_be_blank
+        Required columns whose blank cells are not problems (e.g. the bulk
+        densities the soil stage estimates, ``[soil] bulk_density_gaps``).
 
     Returns
     -------
@@ -376,7 +380,8 @@ def check_table(
 
     for column in schema.required:
         if column.name in frame.columns and column.name not in ("x", "y"):
-            problems.extend(_check_column(frame, column, path, allow_blank=False))
+            blank_ok = column.name in may_be_blank
+            problems.extend(_check_column(frame, column, path, allow_blank=blank_ok))
     if coords is not None:
         for name in coords:
             problems.extend(_check_column(frame, Column(name), path, allow_blank=False))

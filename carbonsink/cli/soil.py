@@ -30,13 +30,20 @@ def soil_stocks(
     """
     from carbonsink.pipeline import RunContext, find_epoch
     from carbonsink.pipeline.outputs import OutputFolder
-    from carbonsink.pipeline.stages.soil import epoch_core_stocks, write_core_stocks
+    from carbonsink.pipeline.stages.soil import (
+        epoch_core_stocks,
+        soil_gap_warnings,
+        write_core_stocks,
+    )
     from carbonsink.soil.core_stocks import summarize_core_stocks
 
     ctx = RunContext.build(survey)
     chosen = find_epoch(ctx.survey, epoch)
     stocks = epoch_core_stocks(ctx, chosen)
     path = write_core_stocks(stocks, OutputFolder(out), epoch=chosen.name)
+    assert chosen.soil is not None  # epoch_core_stocks refuses an epoch without one
+    for warning in soil_gap_warnings(stocks, epoch=chosen.name, path=chosen.soil.path.name):
+        stdout.print(f"[yellow]{warning.code}[/yellow]: {escape(warning.message)}")
     for row in summarize_core_stocks(stocks, ctx.survey.soil.depths_cm).itertuples():
         stdout.print(
             f"0–{row.Index} cm: {row.cores} cores, mean {row.mean_mg_ha:.1f} Mg C/ha "

@@ -21,7 +21,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from carbonsink.errors import InputError, InputNotFoundError
+from carbonsink.errors import ConfigError, InputError, InputNotFoundError
 from carbonsink.io.tables import read_table
 
 __all__ = ["CCN_CRS", "read_ccn_cores"]
@@ -33,7 +33,13 @@ CCN_CRS: Final = "EPSG:4326"
 _DEPTHSERIES_SUFFIX: Final = "_depthseries.csv"
 _CORES_SUFFIX: Final = "_cores.csv"
 _METHODS_SUFFIX: Final = "_methods.csv"
-_DEPTHSERIES_COLUMNS: Final = ("core_id", "depth_min", "depth_max", "dry_bulk_density")
+_DEPTHSERIES_COLUMNS: Final = ("core_id", "dry_bulk_density")
+#: Depth columns: the sampled interval, or the interval a non-contiguous sample
+#: stands for (the CCN ``representative_depth_*`` variant).
+_DEPTH_COLUMNS: Final = {
+    "measured": ("depth_min", "depth_max"),
+    "representative": ("representative_depth_min", "representative_depth_max"),
+}
 _CARBON_COLUMNS: Final = ("fraction_carbon", "fraction_organic_matter")
 _CORES_COLUMNS: Final = ("core_id", "latitude", "longitude")
 #: CCN ``fraction_carbon_method`` values (lower-case) -> carbonsink ``method``.
@@ -124,19 +130,33 @@ def _numbers(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
     return values.astype("float64")
 
 
-def _carbon_method(methods: Path | None) -> str | None:
-    """The carbonsink ``method`` of the study's ``fraction_carbon``, if the file says."""
+def _carbon_methods(methods: Path | None, depthseries: pd.DataFrame) -> pd.Series:
+    """The carbonsink ``method`` of each row's ``fraction_carbon``, where the methods file says.
+
+    A methods file describes the study's methods once or per ``method_id``
+    (a study with several, e.g. EA on some sites and a regression on LOI on
+    others); the depthseries rows name theirs in ``method_id``. A row whose
+    method the file does not name, or names in words carbonsink does not know,
+    gets a blank method.
+    """
+    blank = pd.Series(pd.NA, index=depthseries.index, dtype="string")
     if methods is None:
-        return None
-    table = read_table(methods)
+        return blank
+    table = read_table(methods, text_columns=("method_id", "study_id"))
     if "fraction_carbon_method" not in table.columns or table.empty:
-        return None
-    names = {str(v).strip().lower() for v in table["fraction_carbon_method"].dropna()}
-    mapped = {_CARBON_METHODS[n] for n in names if n in _CARBON_METHODS}
-    return mapped.pop() if len(mapped) == 1 else None
+        return blank
+    named = table["fraction_carbon_method"].astype("string").str.strip().str.lower()
+    mapped = named.map(lambda v: _CARBON_METHODS.get(v, pd.NA) if isinstance(v, str) else pd.NA)
+    if "method_id" in table.columns and "method_id" in depthseries.columns:
+        ids = table["method_id"].astype("string").str.strip()
+        by_id = dict(zip(ids, mapped, strict=True))
+        rows = depthseries["method_id"].astype("string").str.strip()
+        return rows.map(lambda v: by_id.get(v, pd.NA)).astype("string")
+    found = {v for v in mapped if isinstance(v, str)}
+    return blank.fillna(found.pop()) if len(found) == 1 and mapped.notna().all() else blank
 
 
-def read_ccn_cores(path: str | os.PathLike[str]) -> pd.DataFrame:
+def read_ccn_cores(path: str | os.PathLike[str], *, depths: str = "measured") -> pd.DataFrame:
     """Read one CCN study's cores as a carbonsink soil table.
 
     Parameters
@@ -144,6 +164,14 @@ def read_ccn_cores(path: str | os.PathLike[str]) -> pd.DataFrame:
     path
         The study's folder (holding one ``*_depthseries.csv`` and its
         ``*_cores.csv``) or the ``*_depthseries.csv`` file itself.
+    depths
+        ``"measured"``: the sampled intervals (``depth_min``/``depth_max``);
+        ``"representative"``: the intervals the samples stand for
+        (``representative_depth_min``/``max``, the CCN variant for
+        non-contiguous sampling: a 2 cm slice at 8–10 cm standing for
+        0–18 cm). A study that gives only the representative columns is read
+        with them whatever this says; several samples standing for one
+        interval are replicates (averaged by the stock computation).
 
     Returns
     -------
@@ -151,11 +179,13 @@ def read_ccn_cores(path: str | os.PathLike[str]) -> pd.DataFrame:
         One row per depth interval, index ``line`` = line numbers in the
         depthseries file, columns ``core_id``, ``x`` (= longitude), ``y``
         (= latitude), ``depth_top_cm`` (= depth_min), ``depth_bottom_cm``
-        (= depth_max), ``bulk_density_g_cm3`` (= dry_bulk_density),
+        (= depth_max, or the representative depths), ``bulk_density_g_cm3``
+        (= dry_bulk_density),
         ``soc_pct`` (= fraction_carbon × 100), ``om_pct`` (= fraction_organic_matter
         × 100, only on rows without fraction_carbon), ``method`` (``"loi"`` on
         those rows; on carbon rows the study's method when its methods file
-        names a known one, else blank), ``study_id``, ``site_id`` and ``date``
+        names a known one, for the study or the row's ``method_id``, else
+        blank), ``study_id``, ``site_id`` and ``date``
         when present. ``attrs["crs"]`` is ``"EPSG:4326"``; ``attrs["source"]``
         the depthseries file.
 
@@ -176,10 +206,19 @@ def read_ccn_cores(path: str | os.PathLike[str]) -> pd.DataFrame:
     (see the methods file's ``carbonates_removed``); it is used as organic
     carbon, as the CCN does for marsh soils.
     """
+    if depths not in _DEPTH_COLUMNS:
+        raise ConfigError(
+            f"unknown depths {depths!r}",
+            fix=f"use one of {', '.join(_DEPTH_COLUMNS)}",
+        )
     depthseries_path, cores_path, methods_path = _files(Path(path))
-    depthseries = read_table(depthseries_path, text_columns=("core_id", "site_id", "study_id"))
-    cores = read_table(cores_path, text_columns=("core_id", "site_id", "study_id"))
-    _require(depthseries, _DEPTHSERIES_COLUMNS, depthseries_path)
+    ids = ("core_id", "site_id", "study_id", "method_id")
+    depthseries = read_table(depthseries_path, text_columns=ids)
+    cores = read_table(cores_path, text_columns=ids)
+    depth_columns = _DEPTH_COLUMNS[depths]
+    if not set(_DEPTH_COLUMNS["measured"]) & set(depthseries.columns):
+        depth_columns = _DEPTH_COLUMNS["representative"]
+    _require(depthseries, _DEPTHSERIES_COLUMNS + depth_columns, depthseries_path)
     _require(cores, _CORES_COLUMNS, cores_path)
     if not any(c in depthseries.columns for c in _CARBON_COLUMNS):
         raise InputError(
@@ -234,9 +273,7 @@ def read_ccn_cores(path: str | os.PathLike[str]) -> pd.DataFrame:
         else pd.Series(np.nan, index=depthseries.index)
     )
     has_carbon = carbon.notna()
-    carbon_method = _carbon_method(methods_path)
-    method = pd.Series(pd.NA, index=depthseries.index, dtype="string")
-    method[has_carbon] = carbon_method if carbon_method else pd.NA
+    method = _carbon_methods(methods_path, depthseries).where(has_carbon, pd.NA)
     method[~has_carbon & organic_matter.notna()] = "loi"
 
     table = pd.DataFrame(
@@ -244,8 +281,8 @@ def read_ccn_cores(path: str | os.PathLike[str]) -> pd.DataFrame:
             "core_id": series_ids,
             "x": series_ids.map(lon_by_core).astype("float64"),
             "y": series_ids.map(lat_by_core).astype("float64"),
-            "depth_top_cm": _numbers(depthseries, "depth_min", depthseries_path),
-            "depth_bottom_cm": _numbers(depthseries, "depth_max", depthseries_path),
+            "depth_top_cm": _numbers(depthseries, depth_columns[0], depthseries_path),
+            "depth_bottom_cm": _numbers(depthseries, depth_columns[1], depthseries_path),
             "bulk_density_g_cm3": _numbers(depthseries, "dry_bulk_density", depthseries_path),
             "soc_pct": carbon * 100.0,
             "om_pct": organic_matter.where(~has_carbon) * 100.0,

@@ -22,6 +22,7 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from carbonsink.errors import ConfigError, InputError, Problem
+from carbonsink.io.soil_sheets import usable_layers
 from carbonsink.schemas import check_table
 from carbonsink.soil.conversion import (
     OM_TO_OC,
@@ -29,6 +30,7 @@ from carbonsink.soil.conversion import (
     _carbon_terms,
     _standard_errors,
 )
+from carbonsink.soil.layer_gaps import fill_bulk_densities
 from carbonsink.soil.profiles import (
     INTERPOLATIONS,
     _check_lambda,
@@ -230,6 +232,8 @@ def core_stocks(
     path: str | None = None,
     reference_mass_mg_ha: Mapping[float, float] | None = None,
     years_since_first: float | None = None,
+    bulk_density_gaps: str = "error",
+    incomplete_cores: str = "error",
 ) -> pd.DataFrame:
     """SOC stock of each core from the surface to each standard depth, Mg C/ha.
 
@@ -264,6 +268,13 @@ def core_stocks(
         (nothing deposited since; the ESM target is M_ref alone), else the
         sediment deposited since is added to the target, and an
         ``accretion_cm_yr`` column (dated cores) is multiplied by it.
+    bulk_density_gaps, incomplete_cores
+        How gaps in the table are handled (:func:`~carbonsink.io.soil_sheets.usable_layers`):
+        ``"error"`` (the default: each is a problem of the table), or
+        ``"pedotransfer"`` (missing bulk densities from organic matter, ideal
+        mixing) and ``"exclude"`` (rows without depth or carbon dropped, cores
+        that stay unusable left out). Replicate rows of one interval are
+        always averaged.
 
     Returns
     -------
@@ -271,7 +282,10 @@ def core_stocks(
         Indexed by ``core_id`` (sorted); columns ``x``, ``y`` (the table's
         coordinates as given, in its CRS), ``max_depth_cm``, ``n_layers``,
         ``has_gap`` (some depth above the deepest layer is not sampled: a gap
-        between layers or a first layer starting below the surface), and for
+        between layers or a first layer starting below the surface),
+        ``replicate_layers`` (intervals averaged from several rows),
+        ``bd_filled_layers`` (layers whose bulk density was estimated),
+        ``dropped_layers`` (rows left out), and for
         each depth D (formatted by :func:`depth_label`): ``soc_0_{D}_mg_ha``,
         ``soc_0_{D}_se_mg_ha``, ``extrapolated_0_{D}`` (the core is shallower
         than D) and ``mass_0_{D}_mg_ha`` (soil mass 0–D, Mg ha⁻¹). With an
@@ -281,6 +295,10 @@ def core_stocks(
         has no value). With ``reference_mass_mg_ha``:
         ``esm_0_{D}_mg_ha``, ``esm_0_{D}_se_mg_ha``, ``esm_depth_0_{D}_cm``
         (the equivalent depth z*) and ``esm_extrapolated_0_{D}``.
+        ``attrs["excluded_cores"]``: the cores left out (``core_id``,
+        ``lines``, ``reason`` records); ``attrs["layer_gaps"]``: what was
+        repaired (counts, dropped rows and the bulk-density model), for the
+        ledger.
 
     Raises
     ------
@@ -349,6 +367,14 @@ def core_stocks(
             where="[soil].om_to_oc",
             fix=f"use one of {', '.join(OM_TO_OC)}",
         )
+    sheet = usable_layers(
+        layers,
+        bulk_density_gaps=bulk_density_gaps,
+        incomplete_cores=incomplete_cores,
+        path=display,
+    )
+    gaps = fill_bulk_densities(sheet, path=display)
+    layers = gaps.layers
     problems = _table_problems(layers, display)
     if problems:
         _raise_problems(problems, display)
@@ -408,6 +434,9 @@ def core_stocks(
             "max_depth_cm": float(bottoms.max()),
             "n_layers": int(rows.size),
             "has_gap": bool(tops[0] > 0 or (tops[1:] > bottoms[:-1]).any()),
+            "replicate_layers": sum(int(line) in sheet.replicates for line in layers.index[rows]),
+            "bd_filled_layers": int(np.isin(layers.index[rows], gaps.filled_lines).sum()),
+            "dropped_layers": int((sheet.dropped["core_id"] == core).sum()),
         }
         for depth, label in zip(depths, labels, strict=True):
             w = _depth_weights(tops, bottoms, depth, interpolation=interpolation, operator=operator)
@@ -460,6 +489,14 @@ def core_stocks(
                 record[f"esm_depth_0_{label}_cm"] = z_star
                 record[f"esm_extrapolated_0_{label}"] = bool(bottoms.max() < z_star)
     table = pd.DataFrame.from_records(records).set_index("core_id")
+    table.attrs["excluded_cores"] = sheet.excluded.to_dict("records")
+    table.attrs["layer_gaps"] = {
+        "replicate_layers": len(sheet.replicates),
+        "replicate_rows": sum(len(v) for v in sheet.replicates.values()),
+        "bd_filled_layers": len(gaps.filled_lines),
+        "bulk_density_model": gaps.model.describe() if gaps.model is not None else None,
+        "dropped": sheet.dropped.to_dict("records"),
+    }
     for label in labels:
         n_extrapolated = int(table[f"extrapolated_0_{label}"].sum())
         if n_extrapolated:

@@ -38,7 +38,7 @@ from carbonsink.pipeline.stages.ledger_biomass import (
 from carbonsink.pipeline.stages.ledger_soil import soc_quantities
 from carbonsink.pipeline.stages.lidar import terrain_warnings, unsupported_ha
 from carbonsink.pipeline.stages.logged import LoggedLine, logged_warnings
-from carbonsink.pipeline.stages.soil import soc_column
+from carbonsink.pipeline.stages.soil import soc_column, soil_gap_warnings
 from carbonsink.pipeline.stages.soil_change import soil_basis
 
 if TYPE_CHECKING:
@@ -357,6 +357,10 @@ def ledger_warnings(
                     "inside the project have no AGB prediction and add nothing to the stocks",
                     where=f"epoch {name}",
                 )
+            )
+        if result.epoch.soil is not None:
+            out += soil_gap_warnings(
+                result.core_stocks, epoch=name, path=result.epoch.soil.path.name
             )
         flag = f"extrapolated_0_{label}"
         if flag in result.core_stocks:

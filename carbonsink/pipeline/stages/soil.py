@@ -12,6 +12,7 @@ import numpy.typing as npt
 import pandas as pd
 import xarray as xr
 
+from carbonsink.accounting.ledger import LedgerWarning
 from carbonsink.config import Epoch
 from carbonsink.errors import ConfigError
 from carbonsink.io.writers import write_csv, write_layer_cog
@@ -32,6 +33,7 @@ __all__ = [
     "soc_block",
     "soc_column",
     "soc_strata",
+    "soil_gap_warnings",
     "write_core_stocks",
     "write_soil_map",
 ]
@@ -75,14 +77,98 @@ def epoch_core_stocks(
         path=str(epoch.soil.path),
         reference_mass_mg_ha=reference_mass_mg_ha,
         years_since_first=years_since_first,
+        bulk_density_gaps=section.bulk_density_gaps,
+        incomplete_cores=section.incomplete_cores,
     )
 
 
 def write_core_stocks(stocks: pd.DataFrame, folder: OutputFolder, *, epoch: str) -> Path:
-    """The core-stocks table of an epoch (CSV, 10 significant digits)."""
+    """The core-stocks table of an epoch (CSV, 10 significant digits).
+
+    Cores the survey's ``[soil] incomplete_cores = "exclude"`` left out follow
+    the counted ones, with blank stocks and the reason in ``excluded``.
+    """
+    table = stocks.copy()
+    excluded = pd.DataFrame(stocks.attrs.get("excluded_cores", []))
+    if not excluded.empty:
+        table["excluded"] = ""
+        rows = excluded.set_index("core_id")
+        left_out = pd.DataFrame(
+            {"excluded": [f"{r.reason} (lines {r.lines})" for r in rows.itertuples(index=False)]},
+            index=rows.index,
+        )
+        table = pd.concat([table, left_out])
+        table.index.name = "core_id"
     return write_csv(
-        stocks, folder.path("table_core_stocks", epoch=epoch), index=True, float_format="%.10g"
+        table, folder.path("table_core_stocks", epoch=epoch), index=True, float_format="%.10g"
     )
+
+
+def _listed(items: Sequence[str], limit: int = 6) -> str:
+    return "; ".join(items[:limit]) + (
+        f"; and {len(items) - limit} more" if len(items) > limit else ""
+    )
+
+
+def soil_gap_warnings(stocks: pd.DataFrame, *, epoch: str, path: str) -> list[LedgerWarning]:
+    """Ledger warnings for the repairs of an epoch's soil table (docs/methodology.md §3.1a).
+
+    ``soil-bd-estimated``: bulk densities estimated from organic matter (how
+    many, the model and its error); ``soil-rows-dropped``: rows without depth
+    or carbon value left out; ``soil-cores-excluded``: cores left out, each
+    with its reason; ``soil-replicates``: intervals averaged from several rows.
+    """
+    gaps = stocks.attrs.get("layer_gaps", {})
+    where = f"epoch {epoch} soil table {path}"
+    out = []
+    filled = int(gaps.get("bd_filled_layers", 0))
+    if filled:
+        cores = stocks.index[stocks["bd_filled_layers"].to_numpy() > 0]
+        out.append(
+            LedgerWarning(
+                "soil-bd-estimated",
+                f"{filled} layer(s) of {len(cores)} core(s) have no measured bulk density; it is "
+                f"estimated from their organic matter ({gaps['bulk_density_model']}) and its "
+                "error enters the cores' stock SE; the cores carry bd_filled_layers",
+                where=where,
+            )
+        )
+    dropped = pd.DataFrame(gaps.get("dropped", []), columns=["core_id", "line", "reason"])
+    if not dropped.empty:
+        reasons = [
+            f"{reason}: {len(group)} row(s) of {group['core_id'].nunique()} core(s)"
+            for reason, group in dropped.groupby("reason", sort=True)
+        ]
+        out.append(
+            LedgerWarning(
+                "soil-rows-dropped",
+                f"{len(dropped)} row(s) are left out ({'; '.join(reasons)}); the depths they "
+                "covered are filled like any gap between layers (has_gap)",
+                where=where,
+            )
+        )
+    excluded = stocks.attrs.get("excluded_cores", [])
+    if excluded:
+        out.append(
+            LedgerWarning(
+                "soil-cores-excluded",
+                f"{len(excluded)} core(s) are left out of the soil stocks: "
+                + _listed([f"{e['core_id']} — {e['reason']}" for e in excluded]),
+                where=where,
+            )
+        )
+    merged = int(gaps.get("replicate_layers", 0))
+    if merged:
+        out.append(
+            LedgerWarning(
+                "soil-replicates",
+                f"{merged} interval(s) are given on several rows ({gaps['replicate_rows']} rows): "
+                "averaged, the standard error of their mean taken as the interval's "
+                "measurement error",
+                where=where,
+            )
+        )
+    return out
 
 
 def _cores(stocks: pd.DataFrame, depth_cm: float) -> tuple[Any, Any, Any, Any]:
