@@ -1,0 +1,132 @@
+"""The preflight's checks of point tables: schema, values, CRS and place of every row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from carbonsink.config import (
+    TableEntry,
+)
+from carbonsink.errors import CarbonSinkError
+from carbonsink.io.soil_sheets import usable_layers
+from carbonsink.io.tables import read_table, table_crs, table_points
+from carbonsink.preflight.reporter import Reporter
+from carbonsink.schemas import TABLE_SCHEMAS, check_table
+
+
+class TableChecks(Reporter):
+    """Checks of the survey's tables (plots, soil cores, land-cover samples, checkpoints)."""
+
+    def check_table(self, entry: TableEntry, kind: str, where: str) -> None:
+        path = entry.path
+        self.progress(self.name(path))
+        if not self.exists(path, where):
+            return
+        try:
+            frame = read_table(
+                path, layer=entry.layer, text_columns=TABLE_SCHEMAS[kind].text_columns()
+            )
+            blank_ok: tuple[str, ...] = ()
+            if kind == "soil":  # as the soil stage takes it: replicates merged, gaps as chosen
+                soil = self.survey.soil
+                frame = usable_layers(
+                    frame,
+                    bulk_density_gaps=soil.bulk_density_gaps,
+                    incomplete_cores=soil.incomplete_cores,
+                    path=self.name(path),
+                ).layers
+                if soil.bulk_density_gaps == "pedotransfer":
+                    blank_ok = ("bulk_density_g_cm3",)
+        except CarbonSinkError as exc:
+            self.failed(exc, path)
+            return
+        known = self.class_names
+        for problem in check_table(
+            frame, kind, path=self.name(path), known_classes=known, may_be_blank=blank_ok
+        ):
+            self.add(problem)
+        if kind == "landcover_samples":
+            self.check_samples(frame, path)
+        try:
+            crs = table_crs(path, crs=entry.crs, layer=entry.layer)
+        except CarbonSinkError as exc:
+            self.failed(exc, path)
+            return
+        if self.crs is None:
+            return
+        try:
+            x, y = table_points(frame, crs=crs, target_crs=self.crs, path=path)
+        except CarbonSinkError as exc:
+            self.failed(exc, path)
+            return
+        if self.boundary is None or len(x) == 0:
+            return
+        inside = shapely.contains_xy(self.boundary, x, y)
+        lines = frame.index[~inside]
+        if not inside.any():
+            swapped = self.swapped_inside(frame, crs, path)
+            if swapped:
+                x_col, y_col = swapped
+                self.error(
+                    f"none of the {len(x)} points lies inside the project boundary, but with "
+                    f"{x_col} and {y_col} swapped they do: the columns look swapped",
+                    path=path,
+                    where=f"line 1 (header: {x_col}, {y_col})",
+                    fix=f"swap the names of the {x_col} and {y_col} columns in the header "
+                    f"({x_col} is the {'longitude' if crs.is_geographic else 'easting'})",
+                )
+                return
+            self.error(
+                f"none of the {len(x)} points lies inside the project boundary",
+                path=path,
+                fix=f"check the coordinates and the CRS ({crs.to_string()}) of {where}",
+            )
+        elif len(lines):
+            shown = ", ".join(str(i) for i in list(lines)[:8])
+            more = f" and {len(lines) - 8} more" if len(lines) > 8 else ""
+            self.warn(
+                f"{len(lines)} of {len(x)} points lie outside the project boundary "
+                "and will not be used",
+                path=path,
+                where=f"lines {shown}{more}",
+                fix="check their coordinates, or remove them",
+            )
+
+    def swapped_inside(self, frame: pd.DataFrame, crs: CRS, path: Path) -> tuple[str, str] | None:
+        """The (x, y) column names when swapping them puts most points inside the boundary."""
+        assert self.boundary is not None and self.crs is not None
+        pairs = [("x", "y"), ("lon", "lat"), ("longitude", "latitude")]
+        for x_col, y_col in pairs:
+            if x_col in frame.columns and y_col in frame.columns:
+                swapped = frame.rename(columns={x_col: y_col, y_col: x_col})
+                try:
+                    x, y = table_points(swapped, crs=crs, target_crs=self.crs, path=path)
+                except CarbonSinkError:
+                    return None
+                inside = shapely.contains_xy(self.boundary, x, y)
+                return (x_col, y_col) if inside.mean() > 0.5 else None
+        return None
+
+    def check_samples(self, frame: pd.DataFrame, path: Path) -> None:
+        """Land-cover classes with fewer than 2 reference samples (accuracy and area need 2)."""
+        if "class" not in frame.columns:
+            return
+        counts = frame["class"].astype("string").str.strip().value_counts()
+        few = [
+            f"{name} ({counts.get(name, 0)})"
+            for name in self.survey.vegetation.classes
+            if counts.get(name, 0) < 2
+        ]
+        if few:
+            self.warn(
+                f"land-cover class(es) with fewer than 2 reference samples: {', '.join(few)}; "
+                "a class without one is mapped nowhere (0 ha), one with a single sample has no "
+                "SE of its user's accuracy and a Jeffreys-prior area variance",
+                path=path,
+                fix="add reference samples of these classes (at least 2 each, better 20 or more), "
+                "or remove classes that do not occur from [vegetation.classes]",
+            )
