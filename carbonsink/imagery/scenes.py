@@ -12,6 +12,7 @@ composite honours.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -27,6 +28,7 @@ from carbonsink.grid import Grid
 from carbonsink.imagery.masks import water_mask
 from carbonsink.imagery.sensors import SensorProfile, reflectance_from_dn
 from carbonsink.io.landsat_mtl import read_mtl
+from carbonsink.io.products import open_product
 from carbonsink.io.quality_bands import QA_DECODERS, UNUSABLE_MASKS
 from carbonsink.io.rasters import Resampling, read_raster
 from carbonsink.io.scene_bands import BandSource, locate_bands, scene_profile
@@ -185,6 +187,19 @@ def read_scene(
     """
     profile = scene_profile(sensor, band_map)
     sources, qa_source = locate_bands(path, profile, band_map, bands, crs)
+    product = open_product(path)
+    if product is not None:  # the product's own scaling and date (baseline offset, MTL)
+        profile = dataclasses.replace(profile, scale=product.scale, offset=product.offset)
+        if date is None:
+            date = product.date
+        elif product.date is not None and date != product.date:
+            logger.warning(
+                "%s: the survey gives date %s, the product metadata %s; %s is used",
+                path,
+                date,
+                product.date,
+                date,
+            )
     metadata = read_mtl(mtl) if mtl is not None else None
     if date is None and metadata is not None:
         acquired = _find_text(metadata, "DATE_ACQUIRED")

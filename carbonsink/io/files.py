@@ -10,6 +10,9 @@ from pathlib import Path
 
 from carbonsink.errors import InputError, InputNotFoundError
 
+#: A GDAL virtual path into an archive: ``/vsizip/{/data/x.zip}/inner/b.jp2``.
+_VIRTUAL = re.compile(r"^/vsi(?:zip|tar)/\{(?P<archive>[^}]+)\}/(?P<member>.+)$")
+
 __all__ = [
     "FILE_NAME_RULE",
     "choose_layer",
@@ -73,8 +76,26 @@ def existing_file(path: str | os.PathLike[str], *, what: str = "input file") -> 
         When nothing exists at ``path``.
     InputError
         When ``path`` is a folder or another non-file.
+
+    Notes
+    -----
+    A GDAL path into an archive, ``/vsizip/{archive}/member`` or
+    ``/vsitar/{archive}/member`` (:mod:`carbonsink.io.products`), exists when
+    the archive lists the member.
     """
     file = Path(path)
+    virtual = _VIRTUAL.match(str(path))
+    if virtual is not None:
+        from carbonsink.io.products import archive_members
+
+        archive = Path(virtual["archive"])
+        if not archive.is_file() or virtual["member"] not in archive_members(archive):
+            raise InputNotFoundError(
+                f"the {what} {virtual['member']!r} is not in the archive",
+                path=archive,
+                fix="download the product again (the archive may be incomplete)",
+            )
+        return file
     if not file.exists():
         raise InputNotFoundError(
             f"the {what} does not exist",

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from carbonsink.errors import InputError, InputNotFoundError
+from carbonsink.io.products import open_product
 from carbonsink.io.rasters import read_raster_info
 
 __all__ = [
@@ -314,10 +315,24 @@ def locate_bands(
             where=f"band {unknown[0]!r}",
             fix="ask for the sensor's common band names, or give a band map",
         )
-    files = _band_files(path)
+    product = open_product(path)
+    files = _band_files(path) if product is None else None
     sources: dict[str, BandSource] = {}
     qa: BandSource | None = None
-    if files is not None:
+    if product is not None:
+        if product.sensor != profile.name:
+            raise InputError(
+                f"the product is {product.sensor} but the entry says sensor {profile.name!r}",
+                path=path,
+                fix=f'set sensor = "{product.sensor}" on the imagery entry',
+            )
+        for name in names:
+            if str(ids[name]) in product.files:
+                sources[name] = BandSource(Path(product.files[str(ids[name])]), 1)
+        if profile.qa_band is not None and profile.qa_band in product.files:
+            qa = BandSource(Path(product.files[profile.qa_band]), 1)
+        found_in = f"the product ({', '.join(product.files)})"
+    elif files is not None:
         for name in names:
             match = _file_for(files, str(ids[name]))
             if match is not None:

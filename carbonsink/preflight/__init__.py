@@ -175,8 +175,12 @@ class _Checker(ImageryChecks, TableChecks):
         label = f"epochs[{index}] ({epoch.name})"
         clouded: list[bool] = []
         for i, image in enumerate(epoch.imagery, start=1):
-            info = self.check_image(
-                image.path, f"{label}.imagery[{i}]", image.crs, image.bands, image.mtl
+            where = f"{label}.imagery[{i}]"
+            raster = self.scene_raster(image, where)
+            info = (
+                self.check_image(raster, where, image.crs, image.bands, image.mtl)
+                if raster is not None
+                else None
             )
             verdict = self.check_bands(image, info) if info is not None else None
             if verdict is not None:

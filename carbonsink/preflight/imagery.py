@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from carbonsink.config import (
 from carbonsink.crs import crs_plausibility_problem
 from carbonsink.errors import CarbonSinkError
 from carbonsink.grid import Grid
+from carbonsink.io.products import ARCHIVE_SUFFIXES
 from carbonsink.io.quality_bands import QA_DECODERS
 from carbonsink.io.rasters import RasterInfo, check_raster_blocks, read_raster, read_raster_info
 from carbonsink.io.scene_bands import BandSource, SensorProfile, locate_bands, scene_profile
@@ -23,6 +25,30 @@ COVERAGE_CELLS = 4_000_000
 
 class ImageryChecks(Reporter):
     """Checks of the survey's images (:meth:`check_image`, :meth:`check_bands`)."""
+
+    def scene_raster(self, image: ImageryEntry, where: str) -> Path | None:
+        """The raster that stands for a scene: its file, or a band file of its folder or product.
+
+        A folder or glob of band files, a Sentinel-2 ``.SAFE`` (or its
+        ``.zip``) and a Landsat Collection-2 Level-2 folder (or its ``.tar``)
+        are opened as the run opens them
+        (:func:`carbonsink.io.scene_bands.locate_bands`); the file of the
+        first band found is checked for its CRS, place and blocks.
+        """
+        path = image.path
+        if path.is_file() and path.suffix.lower() not in ARCHIVE_SUFFIXES:
+            return path if self.exists(path, where) else None
+        if not (path.exists() or glob.has_magic(str(path))):
+            self.exists(path, where)  # the error, with the nearest file name
+            return None
+        try:
+            profile = scene_profile(image.sensor, image.bands)
+            sources, _ = locate_bands(path, profile, image.bands, None, image.crs)
+        except CarbonSinkError as exc:
+            self.failed(exc, path)
+            return None
+        self.report.checked.append(path)
+        return next(iter(sources.values())).file
 
     def check_image(
         self,
@@ -36,8 +62,6 @@ class ImageryChecks(Reporter):
         self.progress(self.name(path))
         if mtl is not None:
             self.exists(mtl, f"{where}.mtl")
-        if not self.exists(path, where):
-            return None
         try:
             info = read_raster_info(path, crs=crs)
         except CarbonSinkError as exc:
@@ -163,7 +187,7 @@ class ImageryChecks(Reporter):
             self.failed(exc, image.path)
             return None
         nodata = info.nodata if info.nodata is not None else profile.nodata_dn
-        verdict = self.check_coverage(image.path, image.crs, nodata, profile, qa)
+        verdict = self.check_coverage(info.path, image.crs, nodata, profile, qa)
         if qa is None and profile.qa_band is not None:
             self.warn(
                 f"no quality band ({profile.qa_band}) in the scene: its clouds, shadows and snow "

@@ -1,0 +1,337 @@
+"""Imagery products as downloaded: Sentinel-2 L2A ``.SAFE`` and Landsat Collection-2 Level-2.
+
+A survey's imagery entry may name a whole product instead of a stack or a
+folder of band files:
+
+* a Sentinel-2 Level-2A product, the ``.SAFE`` folder or the ``.zip`` the
+  Copernicus Data Space delivers: the bands are found through the product
+  metadata ``MTD_MSIL2A.xml`` (``IMAGE_FILE`` entries; each band at its finest
+  resolution — 10 m B02/B03/B04/B08, 20 m B05–B07/B8A/B11/B12 and the SCL,
+  60 m B01/B09), and the reflectance scaling is the metadata's
+  ``BOA_QUANTIFICATION_VALUE`` and ``BOA_ADD_OFFSET`` (−1000 from processing
+  baseline 04.00, none before; ESA, Sentinel-2 Products Specification
+  Document, S2-PDGS-TAS-DI-PSD v15);
+* a Landsat 8/9 Collection-2 Level-2 product folder, or the ``.tar`` USGS
+  EarthExplorer delivers, with its ``*_MTL.txt``, ``*_MTL.xml`` or
+  ``*_MTL.json``: the bands through ``FILE_NAME_BAND_n`` and
+  ``FILE_NAME_QUALITY_L1_PIXEL``, the scaling through
+  ``REFLECTANCE_MULT_BAND_n``/``REFLECTANCE_ADD_BAND_n`` (USGS Landsat 8-9
+  Collection 2 Level 2 Science Product Guide, LSDS-1619).
+
+The acquisition date comes from the metadata (``PRODUCT_START_TIME``,
+``DATE_ACQUIRED``). Files inside an archive are read in place through GDAL's
+``/vsizip/{archive}/member`` and ``/vsitar/{archive}/member`` paths: nothing is
+extracted. This module knows the products' layout, not the science.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import tarfile
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+from typing import Any, Final
+from xml.etree import ElementTree
+
+from carbonsink.errors import InputError
+from carbonsink.io.landsat_mtl import parse_mtl
+
+__all__ = ["ARCHIVE_SUFFIXES", "Product", "archive_members", "open_product"]
+
+#: Archive suffixes and their GDAL virtual file system.
+_ARCHIVES: Final = {".zip": "vsizip", ".tar": "vsitar", ".tgz": "vsitar", ".gz": "vsitar"}
+#: File suffixes read as a product archive, not as a raster.
+ARCHIVE_SUFFIXES: Final = frozenset(_ARCHIVES)
+_S2_METADATA: Final = re.compile(r"(?:^|/)MTD_MSIL(2A|1C)\.xml$")
+_S2_IMAGE: Final = re.compile(r"_(B\d[\dA]|SCL)_(\d+)m$")
+_MTL: Final = re.compile(r"_MTL\.(txt|json|xml)$", re.IGNORECASE)
+#: Sentinel-2 band ids in the order of the metadata's ``band_id`` 0–12.
+_S2_BAND_ORDER: Final = (
+    "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Product:
+    """What a downloaded product holds: band files, reflectance scaling, date.
+
+    Attributes
+    ----------
+    sensor
+        The carbonsink sensor profile it matches (``"sentinel-2-l2a"``,
+        ``"landsat-c2-l2"``).
+    path
+        The product (folder or archive).
+    metadata
+        Its metadata file (a GDAL path inside an archive), for messages.
+    files
+        Band id (``"B04"``, ``"SCL"``, ``"SR_B4"``, ``"QA_PIXEL"``) → the file,
+        a path or a GDAL virtual path.
+    scale, offset
+        Reflectance = DN × scale + offset, from the metadata.
+    date
+        Acquisition date from the metadata.
+    """
+
+    sensor: str
+    path: Path
+    metadata: str
+    files: Mapping[str, str]
+    scale: float
+    offset: float
+    date: dt.date | None
+
+
+@lru_cache(maxsize=64)
+def _listing(archive: str, modified: float) -> tuple[str, ...]:
+    if Path(archive).suffix.lower() == ".zip":
+        with zipfile.ZipFile(archive) as opened:
+            return tuple(opened.namelist())
+    with tarfile.open(archive) as opened:
+        return tuple(opened.getnames())
+
+
+def archive_members(archive: str | os.PathLike[str]) -> tuple[str, ...]:
+    """The member names of a ``.zip`` or ``.tar`` archive (cached while it is unchanged).
+
+    Raises
+    ------
+    InputError
+        When the archive cannot be read.
+    """
+    path = Path(archive)
+    try:
+        return _listing(str(path), path.stat().st_mtime)
+    except (OSError, zipfile.BadZipFile, tarfile.TarError) as exc:
+        raise InputError(
+            f"the archive cannot be read ({exc})",
+            path=path,
+            fix="download the product again (the archive may be incomplete)",
+        ) from None
+
+
+class _Tree:
+    """A folder or an archive: its files by relative POSIX name, and how GDAL opens each."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.system = _ARCHIVES.get(root.suffix.lower()) if root.is_file() else None
+        if self.system is not None:
+            self.names = [n.rstrip("/") for n in archive_members(root)]
+        else:
+            self.names = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+
+    def gdal(self, name: str) -> str:
+        if self.system is None:
+            return str(self.root / name)
+        return f"/{self.system}/{{{self.root}}}/{name}"
+
+    def read(self, name: str) -> bytes:
+        if self.system is None:
+            return (self.root / name).read_bytes()
+        if self.system == "vsizip":
+            with zipfile.ZipFile(self.root) as opened:
+                return opened.read(name)
+        with tarfile.open(self.root) as opened:
+            member = opened.extractfile(name)
+            assert member is not None
+            return member.read()
+
+    def find(self, pattern: re.Pattern[str]) -> list[str]:
+        return sorted(n for n in self.names if pattern.search(n))
+
+
+def _text(root: ElementTree.Element, tag: str, metadata: str) -> str:
+    found = root.find(f".//{tag}")
+    if found is None or not (found.text or "").strip():
+        raise InputError(
+            f"the product metadata has no {tag}",
+            path=metadata,
+            fix="give the product as downloaded (its metadata file is incomplete)",
+        )
+    return (found.text or "").strip()
+
+
+def _sentinel2(tree: _Tree, metadata_name: str) -> Product:
+    metadata = tree.gdal(metadata_name)
+    try:
+        root = ElementTree.fromstring(tree.read(metadata_name))
+    except ElementTree.ParseError as exc:
+        raise InputError(
+            f"the product metadata is not valid XML ({exc})", path=metadata, fix="download it again"
+        ) from None
+    base = PurePosixPath(metadata_name).parent
+    best: dict[str, tuple[int, str]] = {}
+    for element in root.iter("IMAGE_FILE"):
+        name = (element.text or "").strip()
+        match = _S2_IMAGE.search(name)
+        if match is None:
+            continue
+        band, resolution = match[1], int(match[2])
+        if band not in best or resolution < best[band][0]:
+            best[band] = (resolution, name)
+    files: dict[str, str] = {}
+    for band, (_, name) in sorted(best.items()):
+        member = str(base / f"{name}.jp2") if str(base) != "." else f"{name}.jp2"
+        if member not in tree.names:
+            raise InputError(
+                f"the metadata lists band {band} as {name}.jp2, which the product lacks",
+                path=tree.root,
+                fix="download the whole product again (the .SAFE is incomplete)",
+            )
+        files[band] = tree.gdal(member)
+    if not files:
+        raise InputError(
+            "the product metadata lists no band image (IMAGE_FILE)",
+            path=metadata,
+            fix="give the product as downloaded",
+        )
+    quantification = float(_text(root, "BOA_QUANTIFICATION_VALUE", metadata))
+    baseline = _text(root, "PROCESSING_BASELINE", metadata)
+    offsets = {
+        _S2_BAND_ORDER[int(e.get("band_id", "0"))]: float((e.text or "0").strip())
+        for e in root.iter("BOA_ADD_OFFSET")
+    }
+    used = {offsets[b] for b in files if b in offsets}
+    if len(used) > 1:
+        raise InputError(
+            f"the bands have different BOA_ADD_OFFSET values ({sorted(used)}); carbonsink "
+            "applies one offset per scene",
+            path=metadata,
+            fix="report this product to the carbonsink developers",
+        )
+    if not used and baseline >= "04.00":
+        raise InputError(
+            f"processing baseline {baseline} but no BOA_ADD_OFFSET in the metadata",
+            path=metadata,
+            fix="give the product as downloaded (its metadata file is incomplete)",
+        )
+    start = _text(root, "PRODUCT_START_TIME", metadata)
+    return Product(
+        sensor="sentinel-2-l2a",
+        path=tree.root,
+        metadata=metadata,
+        files=files,
+        scale=1.0 / quantification,
+        offset=(used.pop() if used else 0.0) / quantification,
+        date=dt.date.fromisoformat(start[:10]),
+    )
+
+
+def _xml_dict(element: ElementTree.Element) -> Any:
+    children = list(element)
+    if not children:
+        return (element.text or "").strip()
+    return {child.tag: _xml_dict(child) for child in children}
+
+
+def _mtl(tree: _Tree, name: str) -> dict[str, Any]:
+    data = tree.read(name)
+    suffix = name.rsplit(".", 1)[-1].lower()
+    where = tree.gdal(name)
+    try:
+        if suffix == "json":
+            parsed = json.loads(data)
+        elif suffix == "xml":
+            root = ElementTree.fromstring(data)
+            parsed = {root.tag: _xml_dict(root)}
+        else:
+            parsed = parse_mtl(data.decode("utf-8"), path=where)
+    except (ValueError, ElementTree.ParseError) as exc:
+        raise InputError(
+            f"the MTL cannot be read ({exc})", path=where, fix="download it again"
+        ) from None
+    top = parsed.get("LANDSAT_METADATA_FILE", parsed.get("L1_METADATA_FILE", parsed))
+    return top if isinstance(top, dict) else {}
+
+
+def _landsat(tree: _Tree, names: list[str]) -> Product | None:
+    order = {"txt": 0, "json": 1, "xml": 2}
+    name = min(names, key=lambda n: order[n.rsplit(".", 1)[-1].lower()])
+    metadata = tree.gdal(name)
+    mtl = _mtl(tree, name)
+    level2 = mtl.get("LEVEL2_SURFACE_REFLECTANCE_PARAMETERS")
+    if not isinstance(level2, dict):
+        return None  # a Level-1 scene: its band files and MTL are read as they are
+    contents = mtl.get("PRODUCT_CONTENTS", {})
+    base = PurePosixPath(name).parent
+    files: dict[str, str] = {}
+    wanted = {f"SR_B{n}": f"FILE_NAME_BAND_{n}" for n in range(1, 8)}
+    wanted["QA_PIXEL"] = "FILE_NAME_QUALITY_L1_PIXEL"
+    for band, key in wanted.items():
+        file = contents.get(key)
+        if not file:
+            continue
+        member = str(base / str(file)) if str(base) != "." else str(file)
+        if member in tree.names:
+            files[band] = tree.gdal(member)
+    scales = {float(level2[f"REFLECTANCE_MULT_BAND_{b[4:]}"]) for b in files if b != "QA_PIXEL"}
+    offsets = {float(level2[f"REFLECTANCE_ADD_BAND_{b[4:]}"]) for b in files if b != "QA_PIXEL"}
+    if len(scales) != 1 or len(offsets) != 1:
+        raise InputError(
+            f"the MTL gives {len(scales)} reflectance scales and {len(offsets)} offsets for "
+            f"the bands found ({', '.join(files) or 'none'})",
+            path=metadata,
+            fix="give the product as downloaded, with its SR_B1 … SR_B7 files",
+        )
+    attributes = mtl.get("IMAGE_ATTRIBUTES", {})
+    acquired = str(attributes.get("DATE_ACQUIRED", "")).strip()
+    return Product(
+        sensor="landsat-c2-l2",
+        path=tree.root,
+        metadata=metadata,
+        files=files,
+        scale=scales.pop(),
+        offset=offsets.pop(),
+        date=dt.date.fromisoformat(acquired) if acquired else None,
+    )
+
+
+def open_product(path: str | os.PathLike[str]) -> Product | None:
+    """The product at ``path``, or ``None`` when it is not a product (a stack or band folder).
+
+    Parameters
+    ----------
+    path
+        A ``.SAFE`` folder, a ``.zip``/``.tar`` archive, a Landsat product
+        folder, or anything else (``None``).
+
+    Raises
+    ------
+    InputError
+        A Sentinel-2 Level-1C product (top-of-atmosphere; carbonsink needs
+        Level-2A surface reflectance), an unreadable archive, or metadata
+        that does not describe the product's files.
+    """
+    root = Path(path)
+    is_archive = root.is_file() and root.suffix.lower() in _ARCHIVES
+    if not (root.is_dir() or is_archive):
+        return None
+    tree = _Tree(root)
+    safe = tree.find(_S2_METADATA)
+    if safe:
+        if safe[0].endswith("MSIL1C.xml"):
+            raise InputError(
+                "this is a Sentinel-2 Level-1C product (top-of-atmosphere reflectance)",
+                path=root,
+                fix="download the Level-2A product of the same scene (S2*_MSIL2A_*), which "
+                "carries surface reflectance and the SCL cloud mask",
+            )
+        return _sentinel2(tree, safe[0])
+    mtl = tree.find(_MTL)
+    product = _landsat(tree, mtl) if mtl else None
+    if product is not None or not is_archive:
+        return product
+    raise InputError(
+        "the archive holds neither a Sentinel-2 MTD_MSIL2A.xml nor a Landsat Collection-2 "
+        "Level-2 *_MTL file",
+        path=root,
+        fix="give a Sentinel-2 L2A .zip or a Landsat Collection-2 Level-2 .tar as downloaded, "
+        "or extract the band files into a folder",
+    )
