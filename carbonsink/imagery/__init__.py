@@ -20,7 +20,7 @@ from carbonsink.imagery.landcover import (
     landcover_features,
 )
 from carbonsink.imagery.masks import water_mask
-from carbonsink.imagery.scenes import Scene, read_scene
+from carbonsink.imagery.scenes import Scene, read_scene, read_scenes
 from carbonsink.imagery.sensors import (
     SENSORS,
     SensorProfile,
@@ -64,6 +64,7 @@ __all__ = [
     "landsat_c2_qa_pixel_masks",
     "olofsson_area_estimate",
     "read_scene",
+    "read_scenes",
     "reflectance_from_dn",
     "scaled_reflectance",
     "sentinel2_scl_masks",

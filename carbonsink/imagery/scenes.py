@@ -28,12 +28,12 @@ from carbonsink.grid import Grid
 from carbonsink.imagery.masks import water_mask
 from carbonsink.imagery.sensors import SensorProfile, reflectance_from_dn
 from carbonsink.io.landsat_mtl import read_mtl
-from carbonsink.io.products import open_product
+from carbonsink.io.products import Product, open_product, open_products
 from carbonsink.io.quality_bands import QA_DECODERS, UNUSABLE_MASKS
 from carbonsink.io.rasters import Resampling, read_raster
 from carbonsink.io.scene_bands import BandSource, locate_bands, scene_profile
 
-__all__ = ["Scene", "read_scene"]
+__all__ = ["Scene", "read_scene", "read_scenes"]
 
 logger = logging.getLogger(__name__)
 
@@ -133,13 +133,16 @@ def read_scene(
     chunks: int | None = None,
     offset: float | None = None,
     resampling: Resampling = "bilinear",
+    product: Product | None = None,
 ) -> Scene:
     """Read one image onto the analysis grid as reflectance with its masks.
 
     Parameters
     ----------
     path
-        A multiband raster, or a folder or glob of one raster per band.
+        A multiband raster, a folder or glob of one raster per band, a
+        downloaded product (Sentinel-2 L2A ``.SAFE``/``.zip``, Landsat C2 L2
+        folder/``.tar``) or a STAC Item (:mod:`carbonsink.io.products`).
     grid
         The analysis grid.
     sensor
@@ -165,6 +168,9 @@ def read_scene(
         For the reflective bands; the QA band is always read ``"nearest"``.
         On a grid aligned with the image every resampling returns the
         image's own pixels.
+    product
+        The product or STAC item ``path`` stands for, when already opened
+        (one item of an ItemCollection: :func:`read_scenes`).
 
     Returns
     -------
@@ -186,10 +192,12 @@ def read_scene(
     cell whose nearest pixel is saturated.
     """
     profile = scene_profile(sensor, band_map)
-    sources, qa_source = locate_bands(path, profile, band_map, bands, crs)
-    product = open_product(path)
-    if product is not None:  # the product's own scaling and date (baseline offset, MTL)
-        profile = dataclasses.replace(profile, scale=product.scale, offset=product.offset)
+    if product is None:
+        product = open_product(path)
+    sources, qa_source = locate_bands(path, profile, band_map, bands, crs, product=product)
+    if product is not None:  # the product's own scaling and date (baseline offset, MTL, STAC)
+        if product.scale is not None and product.offset is not None:
+            profile = dataclasses.replace(profile, scale=product.scale, offset=product.offset)
         if date is None:
             date = product.date
         elif product.date is not None and date != product.date:
@@ -268,8 +276,20 @@ def read_scene(
         masks=masks,
         sensor=profile.name,
         date=date,
-        source=str(path),
+        source=f"{path} (item {product.item})" if product and product.item else str(path),
     )
+
+
+def read_scenes(path: str | os.PathLike[str], grid: Grid, **options: Any) -> list[Scene]:
+    """Every scene an imagery entry names: one, or one per item of a STAC file.
+
+    ``options`` are those of :func:`read_scene`. A STAC ItemCollection or
+    catalog (:func:`carbonsink.io.stac.read_stac`) gives one scene per item,
+    each dated by its item; anything else is :func:`read_scene` of ``path``.
+    """
+    found = open_products(path)
+    products: list[Product | None] = list(found) if found else [None]
+    return [read_scene(path, grid, product=product, **options) for product in products]
 
 
 def _find_text(metadata: Mapping[str, Any], key: str) -> str | None:

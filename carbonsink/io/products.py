@@ -33,7 +33,7 @@ import re
 import tarfile
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
@@ -42,7 +42,7 @@ from xml.etree import ElementTree
 from carbonsink.errors import InputError
 from carbonsink.io.landsat_mtl import parse_mtl
 
-__all__ = ["ARCHIVE_SUFFIXES", "Product", "archive_members", "open_product"]
+__all__ = ["ARCHIVE_SUFFIXES", "Product", "archive_members", "open_product", "open_products"]
 
 #: Archive suffixes and their GDAL virtual file system.
 _ARCHIVES: Final = {".zip": "vsizip", ".tar": "vsitar", ".tgz": "vsitar", ".gz": "vsitar"}
@@ -59,33 +59,53 @@ _S2_BAND_ORDER: Final = (
 
 @dataclass(frozen=True)
 class Product:
-    """What a downloaded product holds: band files, reflectance scaling, date.
+    """What a downloaded product (or a STAC item) holds: band files, reflectance scaling, date.
 
     Attributes
     ----------
     sensor
         The carbonsink sensor profile it matches (``"sentinel-2-l2a"``,
-        ``"landsat-c2-l2"``).
+        ``"landsat-c2-l2"``), or ``None`` when the source does not say (STAC:
+        the survey entry's sensor is taken).
     path
-        The product (folder or archive).
+        The product (folder, archive or STAC file).
     metadata
-        Its metadata file (a GDAL path inside an archive), for messages.
+        Its metadata file (a GDAL path inside an archive) or the STAC item,
+        for messages.
     files
-        Band id (``"B04"``, ``"SCL"``, ``"SR_B4"``, ``"QA_PIXEL"``) → the file,
-        a path or a GDAL virtual path.
+        Band name (``"B04"``, ``"SCL"``, ``"SR_B4"``, ``"QA_PIXEL"``; for STAC
+        also the asset key and the common name, e.g. ``"red"``) → the file, a
+        path or a GDAL virtual path.
     scale, offset
-        Reflectance = DN × scale + offset, from the metadata.
+        Reflectance = DN × scale + offset, from the metadata; ``None``: the
+        sensor profile's.
     date
         Acquisition date from the metadata.
+    band_numbers
+        Band name → the band of its file holding it (multiband STAC assets);
+        1 when absent.
+    item
+        The STAC item's id (``None`` for a downloaded product).
     """
 
-    sensor: str
+    sensor: str | None
     path: Path
     metadata: str
     files: Mapping[str, str]
-    scale: float
-    offset: float
+    scale: float | None
+    offset: float | None
     date: dt.date | None
+    band_numbers: Mapping[str, int] = field(default_factory=dict)
+    item: str | None = None
+
+    def source(self, *names: str) -> tuple[str, int] | None:
+        """The file and band number of the first of ``names`` the product holds (any case)."""
+        by_upper = {key.upper(): key for key in self.files}
+        for name in names:
+            key = by_upper.get(name.upper())
+            if key is not None:
+                return self.files[key], self.band_numbers.get(key, 1)
+        return None
 
 
 @lru_cache(maxsize=64)
@@ -293,6 +313,20 @@ def _landsat(tree: _Tree, names: list[str]) -> Product | None:
     )
 
 
+def open_products(path: str | os.PathLike[str]) -> list[Product] | None:
+    """The scenes at ``path``: one per downloaded product, one per item of a STAC file.
+
+    ``None`` when ``path`` is neither (a raster, or a folder or glob of band
+    files). A ``.json`` file is read as STAC (:func:`carbonsink.io.stac.read_stac`).
+    """
+    if Path(path).suffix.lower() == ".json":
+        from carbonsink.io.stac import read_stac
+
+        return read_stac(path)
+    product = open_product(path)
+    return None if product is None else [product]
+
+
 def open_product(path: str | os.PathLike[str]) -> Product | None:
     """The product at ``path``, or ``None`` when it is not a product (a stack or band folder).
 
@@ -300,7 +334,7 @@ def open_product(path: str | os.PathLike[str]) -> Product | None:
     ----------
     path
         A ``.SAFE`` folder, a ``.zip``/``.tar`` archive, a Landsat product
-        folder, or anything else (``None``).
+        folder, a STAC Item (``.json``; one item), or anything else (``None``).
 
     Raises
     ------
@@ -310,6 +344,8 @@ def open_product(path: str | os.PathLike[str]) -> Product | None:
         that does not describe the product's files.
     """
     root = Path(path)
+    if root.is_file() and root.suffix.lower() == ".json":
+        return _single_stac_item(root)
     is_archive = root.is_file() and root.suffix.lower() in _ARCHIVES
     if not (root.is_dir() or is_archive):
         return None
@@ -335,3 +371,16 @@ def open_product(path: str | os.PathLike[str]) -> Product | None:
         fix="give a Sentinel-2 L2A .zip or a Landsat Collection-2 Level-2 .tar as downloaded, "
         "or extract the band files into a folder",
     )
+
+
+def _single_stac_item(path: Path) -> Product:
+    from carbonsink.io.stac import read_stac
+
+    items = read_stac(path)
+    if len(items) != 1:
+        raise InputError(
+            f"the STAC file holds {len(items)} items; one scene is read at a time",
+            path=path,
+            fix="read it with carbonsink.imagery.read_scenes (the survey's imagery entries do)",
+        )
+    return items[0]

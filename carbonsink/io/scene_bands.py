@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from carbonsink.errors import InputError, InputNotFoundError
-from carbonsink.io.products import open_product
+from carbonsink.io.products import Product, open_product
 from carbonsink.io.rasters import read_raster_info
 
 __all__ = [
@@ -300,8 +300,14 @@ def locate_bands(
     band_map: Mapping[str, int | str] | None,
     wanted: Sequence[str] | None,
     crs: Any,
+    product: Product | None = None,
 ) -> tuple[dict[str, BandSource], BandSource | None]:
-    """Where each reflective band (by common name) and the QA band are."""
+    """Where each reflective band (by common name) and the QA band are.
+
+    ``product``: the downloaded product or STAC item ``path`` stands for
+    (:func:`carbonsink.io.products.open_products`); found from ``path`` when
+    not given.
+    """
     ids: dict[str, int | str] = dict(profile.bands)
     if band_map:
         ids.update(band_map)
@@ -315,22 +321,24 @@ def locate_bands(
             where=f"band {unknown[0]!r}",
             fix="ask for the sensor's common band names, or give a band map",
         )
-    product = open_product(path)
+    if product is None:
+        product = open_product(path)
     files = _band_files(path) if product is None else None
     sources: dict[str, BandSource] = {}
     qa: BandSource | None = None
     if product is not None:
-        if product.sensor != profile.name:
+        if product.sensor is not None and product.sensor != profile.name:
             raise InputError(
                 f"the product is {product.sensor} but the entry says sensor {profile.name!r}",
                 path=path,
                 fix=f'set sensor = "{product.sensor}" on the imagery entry',
             )
         for name in names:
-            if str(ids[name]) in product.files:
-                sources[name] = BandSource(Path(product.files[str(ids[name])]), 1)
-        if profile.qa_band is not None and profile.qa_band in product.files:
-            qa = BandSource(Path(product.files[profile.qa_band]), 1)
+            found = product.source(str(ids[name]), name)
+            if found is not None:
+                sources[name] = BandSource(Path(found[0]), found[1])
+        found = product.source(profile.qa_band) if profile.qa_band is not None else None
+        qa = BandSource(Path(found[0]), found[1]) if found is not None else None
         found_in = f"the product ({', '.join(product.files)})"
     elif files is not None:
         for name in names:

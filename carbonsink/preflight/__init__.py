@@ -173,19 +173,10 @@ class _Checker(ImageryChecks, TableChecks):
 
     def check_epoch(self, index: int, epoch: Epoch) -> None:
         label = f"epochs[{index}] ({epoch.name})"
-        clouded: list[bool] = []
+        clouded: list[bool | None] = []
         for i, image in enumerate(epoch.imagery, start=1):
-            where = f"{label}.imagery[{i}]"
-            raster = self.scene_raster(image, where)
-            info = (
-                self.check_image(raster, where, image.crs, image.bands, image.mtl)
-                if raster is not None
-                else None
-            )
-            verdict = self.check_bands(image, info) if info is not None else None
-            if verdict is not None:
-                clouded.append(verdict)
-        if clouded and all(clouded) and len(clouded) == len(epoch.imagery) and self.exact:
+            clouded += self.check_scenes(image, f"{label}.imagery[{i}]")
+        if clouded and all(clouded) and self.exact:
             self.error(
                 f"every scene of epoch {epoch.name!r} is wholly clouded (or shadow, snow, no "
                 "data) over the project by its quality band: the composite would have no "

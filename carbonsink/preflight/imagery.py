@@ -13,10 +13,11 @@ from carbonsink.config import (
 from carbonsink.crs import crs_plausibility_problem
 from carbonsink.errors import CarbonSinkError
 from carbonsink.grid import Grid
-from carbonsink.io.products import ARCHIVE_SUFFIXES
+from carbonsink.io.products import ARCHIVE_SUFFIXES, Product
 from carbonsink.io.quality_bands import QA_DECODERS
 from carbonsink.io.rasters import RasterInfo, check_raster_blocks, read_raster, read_raster_info
 from carbonsink.io.scene_bands import BandSource, SensorProfile, locate_bands, scene_profile
+from carbonsink.io.stac import read_stac
 from carbonsink.preflight.reporter import Reporter
 
 #: Most cells a scene's coverage and quality band are read on (a coarser grid beyond).
@@ -26,7 +27,35 @@ COVERAGE_CELLS = 4_000_000
 class ImageryChecks(Reporter):
     """Checks of the survey's images (:meth:`check_image`, :meth:`check_bands`)."""
 
-    def scene_raster(self, image: ImageryEntry, where: str) -> Path | None:
+    def check_scenes(self, image: ImageryEntry, where: str) -> list[bool | None]:
+        """Each scene of an imagery entry — one, or one per item of a STAC file.
+
+        Returns, per scene, whether it is wholly clouded over the project
+        (``None``: not known, or the scene has a problem).
+        """
+        products: list[Product | None] = [None]
+        if image.path.suffix.lower() == ".json":
+            if not self.exists(image.path, where):
+                return [None]
+            try:
+                products = list(read_stac(image.path))
+            except CarbonSinkError as exc:
+                self.failed(exc, image.path)
+                return [None]
+        verdicts: list[bool | None] = []
+        for product in products:
+            raster = self.scene_raster(image, where, product)
+            info = (
+                self.check_image(raster, where, image.crs, image.bands, image.mtl)
+                if raster is not None
+                else None
+            )
+            verdicts.append(self.check_bands(image, info, product) if info is not None else None)
+        return verdicts
+
+    def scene_raster(
+        self, image: ImageryEntry, where: str, product: Product | None = None
+    ) -> Path | None:
         """The raster that stands for a scene: its file, or a band file of its folder or product.
 
         A folder or glob of band files, a Sentinel-2 ``.SAFE`` (or its
@@ -36,18 +65,19 @@ class ImageryChecks(Reporter):
         first band found is checked for its CRS, place and blocks.
         """
         path = image.path
-        if path.is_file() and path.suffix.lower() not in ARCHIVE_SUFFIXES:
+        if product is None and path.is_file() and path.suffix.lower() not in ARCHIVE_SUFFIXES:
             return path if self.exists(path, where) else None
         if not (path.exists() or glob.has_magic(str(path))):
             self.exists(path, where)  # the error, with the nearest file name
             return None
         try:
             profile = scene_profile(image.sensor, image.bands)
-            sources, _ = locate_bands(path, profile, image.bands, None, image.crs)
+            sources, _ = locate_bands(path, profile, image.bands, None, image.crs, product)
         except CarbonSinkError as exc:
             self.failed(exc, path)
             return None
-        self.report.checked.append(path)
+        if path not in self.report.checked:
+            self.report.checked.append(path)
         return next(iter(sources.values())).file
 
     def check_image(
@@ -174,7 +204,9 @@ class ImageryChecks(Reporter):
         )
         return True
 
-    def check_bands(self, image: ImageryEntry, info: RasterInfo) -> bool | None:
+    def check_bands(
+        self, image: ImageryEntry, info: RasterInfo, product: Product | None = None
+    ) -> bool | None:
         """The sensor's bands are found in the scene; a missing quality band is foreseen.
 
         Returns whether the scene is wholly clouded over the project
@@ -182,7 +214,7 @@ class ImageryChecks(Reporter):
         """
         try:
             profile = scene_profile(image.sensor, image.bands)
-            _, qa = locate_bands(image.path, profile, image.bands, None, image.crs)
+            _, qa = locate_bands(image.path, profile, image.bands, None, image.crs, product)
         except CarbonSinkError as exc:
             self.failed(exc, image.path)
             return None

@@ -39,8 +39,11 @@ def epoch_scenes(
     chunks: int | None = None,
     bands: Sequence[str] | None = None,
 ) -> list[Scene]:
-    """Every image of an epoch read onto the grid (see :func:`~carbonsink.imagery.read_scene`)."""
-    from carbonsink.imagery.scenes import read_scene
+    """Every scene of an epoch read onto the grid (:func:`~carbonsink.imagery.read_scenes`).
+
+    An entry naming a STAC ItemCollection or catalog gives one scene per item.
+    """
+    from carbonsink.imagery.scenes import read_scenes
 
     if not epoch.imagery:
         raise ConfigError(
@@ -48,7 +51,9 @@ def epoch_scenes(
             fix='add imagery = [{ path = "...", sensor = "sentinel-2-l2a" }] to the epoch',
         )
     return [
-        read_scene(
+        scene
+        for entry in epoch.imagery
+        for scene in read_scenes(
             entry.path,
             ctx.grid,
             sensor=entry.sensor,
@@ -59,7 +64,6 @@ def epoch_scenes(
             date=entry.date,
             chunks=chunks,
         )
-        for entry in epoch.imagery
     ]
 
 
