@@ -98,3 +98,75 @@ def imagery_classify(
             f"[{row['ci_low_ha']:.2f}, {row['ci_high_ha']:.2f}]  mapped {row['mapped_area_ha']:.2f}"
         )
     print_written(written)
+
+
+@imagery_app.command("search")
+def imagery_search(
+    survey: Annotated[Path, SURVEY],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="The ItemCollection file to write (.json); the assets go to a folder of "
+            "the same name beside it.",
+        ),
+    ],
+    datetime: Annotated[
+        str, typer.Option("--datetime", help="Date range, e.g. 2020-09-01/2020-09-30.")
+    ],
+    url: Annotated[str, typer.Option(help="STAC API root.")] = (
+        "https://earth-search.aws.element84.com/v1"
+    ),
+    collection: Annotated[str, typer.Option(help="STAC collection.")] = "sentinel-2-l2a",
+    sensor: Annotated[
+        str, typer.Option(help="carbonsink sensor profile whose bands are downloaded.")
+    ] = "sentinel-2-l2a",
+    max_cloud: Annotated[
+        float | None, typer.Option(help="Keep scenes with cloud cover below this, %.")
+    ] = None,
+    max_items: Annotated[int, typer.Option(help="At most this many scenes.")] = 20,
+) -> None:
+    """Find scenes over the survey's boundary in a STAC API, download their bands, keep the list.
+
+    Writes OUT (an ItemCollection whose assets are the downloaded files) and
+    OUT's folder of assets; name OUT as an imagery entry of the survey:
+    imagery = [{ path = "OUT", sensor = "SENSOR" }].
+    """
+    from carbonsink.config import load_survey
+    from carbonsink.io.scene_bands import get_sensor
+    from carbonsink.io.stac_search import download_assets, search_items, write_item_collection
+    from carbonsink.io.vectors import load_boundary
+
+    loaded = load_survey(survey)
+    section = loaded.survey
+    boundary = load_boundary(section.boundary, crs=section.boundary_crs)
+    west, south, east, north = boundary.to_crs("EPSG:4326").bounds
+    items = search_items(
+        url,
+        collection=collection,
+        bbox=(west, south, east, north),
+        datetime=datetime,
+        max_cloud_pct=max_cloud,
+        max_items=max_items,
+    )
+    if not items:
+        stdout.print(f"no scene of {escape(collection)} over the survey in {escape(datetime)}")
+        raise typer.Exit(1)
+    profile = get_sensor(sensor)
+    names = {*profile.bands.values(), *profile.bands}
+    if profile.qa_band is not None:
+        names.add(profile.qa_band)
+    with progress_bar() as progress:
+        task = progress.add_task("downloading", total=1.0)
+
+        def report(name: str, done: int, total: int) -> None:
+            progress.update(task, description=f"downloading {name}", completed=done / total)
+
+        kept = download_assets(items, out.with_suffix(""), names, progress=report)
+    written = write_item_collection(kept, out)
+    stdout.print(
+        f"[green]done[/green]: {len(kept)} scene(s) over the survey "
+        f"({', '.join(str(item.id) for item in kept)})"
+    )
+    print_written([written])
