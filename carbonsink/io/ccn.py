@@ -133,9 +133,10 @@ def _numbers(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
 def _carbon_methods(methods: Path | None, depthseries: pd.DataFrame) -> pd.Series:
     """The carbonsink ``method`` of each row's ``fraction_carbon``, where the methods file says.
 
-    A methods file describes the study's methods once or per ``method_id``
-    (a study with several, e.g. EA on some sites and a regression on LOI on
-    others); the depthseries rows name theirs in ``method_id``. A row whose
+    A methods file describes the methods per ``method_id`` (a study with
+    several, e.g. EA on some sites and a regression on LOI on others; the
+    depthseries rows name theirs) or per ``study_id`` (a download of several
+    studies). A row whose
     method the file does not name, or names in words carbonsink does not know,
     gets a blank method.
     """
@@ -147,11 +148,12 @@ def _carbon_methods(methods: Path | None, depthseries: pd.DataFrame) -> pd.Serie
         return blank
     named = table["fraction_carbon_method"].astype("string").str.strip().str.lower()
     mapped = named.map(lambda v: _CARBON_METHODS.get(v, pd.NA) if isinstance(v, str) else pd.NA)
-    if "method_id" in table.columns and "method_id" in depthseries.columns:
-        ids = table["method_id"].astype("string").str.strip()
-        by_id = dict(zip(ids, mapped, strict=True))
-        rows = depthseries["method_id"].astype("string").str.strip()
-        return rows.map(lambda v: by_id.get(v, pd.NA)).astype("string")
+    for key in ("method_id", "study_id"):  # per method (and so per core), else per study
+        if key in table.columns and key in depthseries.columns:
+            ids = table[key].astype("string").str.strip()
+            by_id = dict(zip(ids, mapped, strict=True))
+            rows = depthseries[key].astype("string").str.strip()
+            return rows.map(lambda v, found=by_id: found.get(v, pd.NA)).astype("string")
     found = {v for v in mapped if isinstance(v, str)}
     return blank.fillna(found.pop()) if len(found) == 1 and mapped.notna().all() else blank
 

@@ -128,3 +128,18 @@ def test_repeated_core_and_non_numeric_values(tmp_path: Path) -> None:
     folder = _study(tmp_path, "Demo,1,c1,0,five,0.5,0.2,0.08\n", "Demo,1,c1,2020,5,1,29.5,-90.1\n")
     with pytest.raises(InputError, match=r"depth_max is not a number \('five'\)"):
         read_ccn_cores(folder)
+
+
+def test_the_carbon_method_per_study_of_a_download(tmp_path: Path) -> None:
+    # Two studies in one download; the methods file names each one's method,
+    # one in words carbonsink does not know (its rows get no method).
+    folder = _study(
+        tmp_path,
+        "Alpha,1,a1,0,5,0.5,NA,0.08\nBeta,2,b1,0,5,0.6,NA,0.05\nGamma,3,g1,0,5,0.7,NA,0.04\n",
+        "Alpha,1,a1,2020,5,1,29.5,-90.1\nBeta,2,b1,2020,5,1,29.6,-90.2\n"
+        "Gamma,3,g1,2020,5,1,29.7,-90.3\n",
+        methods="study_id,fraction_carbon_method\nAlpha,EA\nBeta,wet oxidation\nGamma,guess\n",
+    )
+    table = read_ccn_cores(folder)
+    assert table["method"].tolist()[:2] == ["CHN", "dichromate"]
+    assert pd.isna(table.loc[4, "method"])
