@@ -666,3 +666,98 @@ def test_unmasked_and_dropped_scenes_are_foreseen_and_on_the_record(
     assert "clouds-unmasked" in report and "scene-dropped" in report
     assert "s2_2025-09-23.tif" in report
     assert verify_outputs(out) == []
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def external_cluster() -> Iterator[str]:
+    """A Dask scheduler and two single-threaded workers, started as a user would."""
+    from distributed import Client
+
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    port = address.rsplit(":", 1)[1]
+    bin_dir = Path(sys.executable).parent
+    scheduler = subprocess.Popen(
+        [str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", port,
+         "--no-dashboard"],
+        cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    workers = [
+        subprocess.Popen(
+            [
+                str(bin_dir / "dask"),
+                "worker",
+                address,
+                "--nthreads",
+                "1",
+                "--nworkers",
+                "1",
+                "--no-dashboard",
+                "--name",
+                f"w{i}",
+            ],
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with Client(address, timeout="5s") as client:
+                    client.wait_for_workers(2, timeout=60)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        yield address
+    finally:
+        for process in (*workers, scheduler):
+            process.terminate()
+        for process in (*workers, scheduler):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_an_external_dask_cluster_gives_the_serial_ledger(
+    run_a: Path, external_cluster: str, tmp_path: Path
+) -> None:
+    from distributed import Client
+
+    out = tmp_path / "cluster"
+    result = subprocess.run(
+        _carbonsink("run", str(SURVEY), "--out", str(out), "--scheduler", external_cluster),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PROJECT_ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # run_a's ledger is byte-identical to the serial run's (test above).
+    assert (out / "ledger.json").read_bytes() == (run_a / "ledger.json").read_bytes()
+
+    def finished(dask_scheduler: Any) -> dict[str, int]:
+        return {
+            name: int(prefix.state_counts.get("memory", 0))
+            for name, prefix in dask_scheduler.task_prefixes.items()
+        }
+
+    with Client(external_cluster, timeout="10s") as client:
+        done = client.run_on_scheduler(finished)
+        workers = client.scheduler_info()["workers"]
+    # The LiDAR tiles and the bootstrap replicates ran as tasks on the two workers.
+    assert len(workers) == 2
+    assert any("tile_job" in name and count > 0 for name, count in done.items()), done
+    assert any("run_replicates" in name and count > 0 for name, count in done.items()), done

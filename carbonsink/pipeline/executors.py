@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager, suppress
+from typing import Any
 
 from carbonsink.errors import ConfigError
 
-__all__ = ["local_executor", "run_executor"]
+__all__ = ["SchedulerExecutor", "local_executor", "run_executor"]
+
+#: A connection to an external scheduler idle this long is replaced before new work.
+IDLE_RECONNECT_S = 20.0
 
 
 @contextmanager
@@ -60,15 +66,10 @@ def run_executor(
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout="20s")
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot reach the Dask scheduler at {scheduler}: {exc}",
-                fix="start it (dask scheduler) or check the address, e.g. tcp://host:8786",
-            ) from exc
-        with client:
-            yield client.get_executor()
+        executor = SchedulerExecutor(scheduler)
+        executor.connect()  # fail now, not at the first tile, when it cannot be reached
+        with executor:
+            yield executor
         return
     with (
         LocalCluster(
@@ -80,3 +81,77 @@ def run_executor(
         Client(cluster) as client,
     ):
         yield client.get_executor()
+
+
+class SchedulerExecutor(Executor):
+    """Work sent to an external Dask scheduler, over a connection that is never left stale.
+
+    Between the parallel phases of a run (LiDAR tiles, bootstrap replicates)
+    the main process computes for minutes without talking to the scheduler;
+    a client connection kept idle that long can be dropped and its reconnect
+    cancelled under load. So the executor connects for a batch of work and,
+    when its connection has been idle for :data:`IDLE_RECONNECT_S` with no
+    work outstanding, closes it and opens a fresh one before the next batch.
+    """
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self._client: Any = None
+        self._executor: Executor | None = None
+        self._lock = threading.Lock()
+        self._outstanding = 0
+        self._idle_since = time.monotonic()
+
+    def connect(self) -> Executor:
+        """The executor of a live client, (re)connecting when needed.
+
+        Raises
+        ------
+        ConfigError
+            The scheduler cannot be reached.
+        """
+        from distributed import Client
+
+        stale = (
+            self._client is not None
+            and self._outstanding == 0
+            and time.monotonic() - self._idle_since > IDLE_RECONNECT_S
+        )
+        if self._client is not None and (stale or self._client.status != "running"):
+            self._close_client()
+        if self._client is None:
+            try:
+                self._client = Client(self.address, timeout="20s")
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot reach the Dask scheduler at {self.address}: {exc}",
+                    fix="start it (dask scheduler) or check the address, e.g. tcp://host:8786",
+                ) from exc
+            self._executor = self._client.get_executor()
+        assert self._executor is not None
+        return self._executor
+
+    def _close_client(self) -> None:
+        client, self._client, self._executor = self._client, None, None
+        with suppress(Exception):  # a dropped connection may fail to close: it is gone anyway
+            client.close(timeout=10)
+
+    def _finished(self, _future: Future[Any]) -> None:
+        with self._lock:
+            self._outstanding -= 1
+            if self._outstanding == 0:
+                self._idle_since = time.monotonic()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Send one unit of work (see :class:`concurrent.futures.Executor`)."""
+        with self._lock:
+            executor = self.connect()
+            self._outstanding += 1
+        future = executor.submit(fn, *args, **kwargs)
+        future.add_done_callback(self._finished)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Close the connection (the scheduler and its workers keep running)."""
+        if self._client is not None:
+            self._close_client()
