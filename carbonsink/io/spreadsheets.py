@@ -10,7 +10,7 @@ Cells keep their types: numbers stay numbers, text stays text, and a date or
 time (which Excel stores as a formatted number) becomes ISO text
 (``2020-09-14``), as it reads in a CSV. A formula gives the value Excel last
 computed and saved; a workbook written by a script and never opened in a
-spreadsheet program holds no such value, and the cell reads blank.
+spreadsheet program holds no such value, and is refused naming the cells.
 """
 
 from __future__ import annotations
@@ -63,8 +63,9 @@ def _column_letter(number: int) -> str:
     return letters
 
 
-def _open(file: Path) -> Any:
-    """The workbook, read-only and with the values Excel last computed."""
+def _open(file: Path, *, data_only: bool = True) -> Any:
+    """The workbook, read-only: with the values Excel last computed (``data_only``), or with
+    the formulas as written."""
     import openpyxl
 
     with file.open("rb") as handle:
@@ -88,7 +89,7 @@ def _open(file: Path) -> Any:
             # openpyxl warns about features it drops (data validation, styles): they do
             # not change the cells' values.
             warnings.simplefilter("ignore")
-            return openpyxl.load_workbook(file, read_only=True, data_only=True)
+            return openpyxl.load_workbook(file, read_only=True, data_only=data_only)
     except Exception as exc:  # zipfile, XML and openpyxl's own errors
         raise InputError(
             f"the workbook cannot be read ({type(exc).__name__}: {exc})",
@@ -133,6 +134,53 @@ def _choose_sheet(workbook: Any, sheet: str | int | None, file: Path) -> Any:
     )
 
 
+def _sheet_rows(
+    file: Path, sheet: str | int | None, *, data_only: bool
+) -> tuple[str, list[tuple[object, ...]]]:
+    """The chosen sheet's name and every row it holds, from row 1 (values, or formulas)."""
+    workbook = _open(file, data_only=data_only)
+    try:
+        worksheet = _choose_sheet(workbook, sheet, file)
+        # The dimension a file declares can be wrong (some writers leave it out or
+        # make it too small): read every row the sheet holds.
+        worksheet.reset_dimensions()
+        return str(worksheet.title), [tuple(r) for r in worksheet.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+
+
+def _refuse_unsaved_formulas(
+    file: Path, name: str, values: list[tuple[object, ...]], header_at: int, used: list[int]
+) -> None:
+    """Refuse formulas whose value no spreadsheet program has saved (they read blank).
+
+    A workbook written by a script holds formulas without their results; read
+    as values, such a cell is empty. Its formulas are read here, on the cells
+    of the table that read blank.
+    """
+    _, formulas = _sheet_rows(file, name, data_only=False)
+    unsaved = [
+        f"{_column_letter(j + 1)}{i + 1}"
+        for i in range(header_at, len(values))
+        for j in used
+        if i < len(formulas)
+        and j < len(formulas[i])
+        and isinstance(formulas[i][j], str)
+        and str(formulas[i][j]).startswith("=")
+        and _blank(values[i][j] if j < len(values[i]) else None)
+    ]
+    if unsaved:
+        raise InputError(
+            f"{len(unsaved)} cell(s) hold a formula whose value was never saved "
+            f"({', '.join(unsaved[:10])}{' ...' if len(unsaved) > 10 else ''}): the workbook "
+            "was written by a program that does not compute formulas",
+            path=file,
+            where=f"sheet {name!r}, cell {unsaved[0]}",
+            fix="open the workbook in Excel, WPS or LibreOffice and save it (which computes "
+            "the formulas), or replace the formulas by their values",
+        )
+
+
 def read_workbook(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:
     """Read one sheet of an ``.xlsx`` workbook as a table indexed by Excel row numbers.
 
@@ -160,19 +208,11 @@ def read_workbook(path: str | Path, *, sheet: str | int | None = None) -> pd.Dat
         The file is not an ``.xlsx`` workbook (an old ``.xls``, a password-
         protected or damaged file), the sheet does not exist (the message
         lists the sheets), the sheet is empty or has only a header, a column
-        holds values under an empty header cell, or the header repeats a name.
+        holds values under an empty header cell, the header repeats a name,
+        or a formula's value was never saved.
     """
     file = Path(path)
-    workbook = _open(file)
-    try:
-        worksheet = _choose_sheet(workbook, sheet, file)
-        name = str(worksheet.title)
-        # The dimension a file declares can be wrong (some writers leave it out or
-        # make it too small): read every row the sheet holds.
-        worksheet.reset_dimensions()
-        rows = [tuple(row) for row in worksheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
+    name, rows = _sheet_rows(file, sheet, data_only=True)
     attrs: dict[str, object] = {ROW_WORD_ATTR: "row", SHEET_ATTR: name}
     filled = [i for i, row in enumerate(rows) if any(not _blank(v) for v in row)]
     where = f"sheet {name!r}"
@@ -214,6 +254,8 @@ def read_workbook(path: str | Path, *, sheet: str | int | None = None) -> pd.Dat
         )
     names = [_header_text(header[j]) for j in used]
     refuse_repeated_names(names, path=file, where=f"{where}, row {header_row}")
+    if any(_blank(value(i, j)) for i in range(header_at, records[-1] + 1) for j in used):
+        _refuse_unsaved_formulas(file, name, rows, header_at, used)
     data = {n: [_cell(value(i, j)) for i in records] for n, j in zip(names, used, strict=True)}
     frame = pd.DataFrame(data, index=pd.Index([i + 1 for i in records], name="line"))
     frame.attrs.update(attrs)

@@ -210,3 +210,16 @@ def test_unreadable_sheets(
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")) as err:
         read_table(path)
     assert err.value.problem.where == where
+
+
+def test_a_formula_whose_value_was_never_saved_is_refused(tmp_path: Path) -> None:
+    # openpyxl writes the formula, not its result: read as values, C3 would be empty. A
+    # blank cell that holds nothing (B4) is a blank, not an error.
+    path = write_workbook(
+        tmp_path / "t.xlsx",
+        {"S": {1: ["id", "agb_g_m2", "twice"], 2: ["A", 1, 2], 3: ["B", 3, "=B3*2"], 4: ["C"]}},
+    )
+    with pytest.raises(InputError, match=r"1 cell\(s\) hold a formula .*\(C3\)") as err:
+        read_table(path)
+    assert err.value.problem.where == "sheet 'S', cell C3"
+    assert "save it" in (err.value.problem.fix or "")
