@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -37,7 +39,13 @@ from carbonsink.accounting.non_co2 import GwpSet
 from carbonsink.config_problems import problem_from_error
 from carbonsink.crs import as_crs
 from carbonsink.errors import InputNotFoundError, Problem, SurveyFileError
-from carbonsink.io.files import file_name_problem, file_name_slug
+from carbonsink.io.files import (
+    checked_encoding,
+    checked_sheet,
+    file_name_problem,
+    file_name_slug,
+    table_options_problem,
+)
 
 __all__ = [
     "DEFAULT_CLASSES",
@@ -120,12 +128,31 @@ class FileEntry(_Model):
 
 
 class TableEntry(FileEntry):
-    """A table of points (plots, soil cores, land-cover samples): CSV or GeoPackage.
+    """A table of points (plots, soil cores, land-cover samples): CSV, Excel or GeoPackage.
 
-    CSV files carry no CRS, so ``crs`` is required for them (checked by the preflight).
+    CSV files and workbooks carry no CRS, so ``crs`` is required for them
+    (checked by the preflight). ``layer`` chooses the layer of a GeoPackage,
+    ``sheet`` the sheet of an ``.xlsx`` workbook (its name, or its number
+    from 1; the first sheet when left out) and ``encoding`` the text encoding
+    of a CSV file (a Python codec name such as ``"gbk"``; UTF-8 when left out).
     """
 
     layer: str | None = None
+    sheet: Annotated[str | int | None, BeforeValidator(checked_sheet)] = None
+    encoding: Annotated[str | None, AfterValidator(checked_encoding)] = None
+
+    def read_options(self) -> dict[str, Any]:
+        """How to read the file: ``layer``, ``sheet`` and ``encoding``, as keyword
+        arguments of :func:`carbonsink.io.tables.read_table`."""
+        return {"layer": self.layer, "sheet": self.sheet, "encoding": self.encoding}
+
+    @model_validator(mode="after")
+    def _options_fit_the_file(self) -> TableEntry:
+        options = {k: v for k, v in self.read_options().items() if v is not None}
+        problem = table_options_problem(self.path, **options)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class CheckpointEntry(TableEntry):

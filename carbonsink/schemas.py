@@ -4,26 +4,105 @@ Each table kind — ``plots``, ``soil``, ``landcover_samples``, ``checkpoints`` 
 columns with units and valid ranges (docs/methodology.md §1.4) in :data:`TABLE_SCHEMAS`.
 :func:`check_table` returns *every* problem of a table at once, each naming
 the file, the lines and the fix; the preflight and the stages share it.
+
+A table read by :func:`carbonsink.io.tables.read_table` has an index of
+record numbers and says in ``DataFrame.attrs`` what they count: lines of a
+CSV file (``"line 12"``), features of a GeoPackage layer (``"feature 12"``)
+or rows of a workbook sheet as Excel numbers them (``"sheet '土壤', row 12"``).
+Every message that points into a table formats its place with
+:func:`rows_text` and :func:`header_place`, so the readers, the schemas and
+the preflight say the same thing.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from carbonsink.errors import Problem
 
-__all__ = ["TABLE_SCHEMAS", "Column", "TableSchema", "check_table"]
+__all__ = [
+    "COLUMN_SOURCES_ATTR",
+    "HEADER_ATTR",
+    "ROW_WORD_ATTR",
+    "SHEET_ATTR",
+    "TABLE_SCHEMAS",
+    "Column",
+    "TableSchema",
+    "check_table",
+    "column_label",
+    "header_place",
+    "rows_text",
+    "sheet_prefix",
+]
 
 TableKind = Literal["plots", "soil", "landcover_samples", "checkpoints"]
 
 _MAX_LINES_SHOWN = 8
+
+#: ``attrs`` key: what the index counts, ``"line"`` (CSV), ``"feature"`` (GeoPackage)
+#: or ``"row"`` (a workbook sheet).
+ROW_WORD_ATTR = "carbonsink_row_word"
+#: ``attrs`` key: the name of the workbook sheet the table was read from.
+SHEET_ATTR = "carbonsink_sheet"
+#: ``attrs`` key: the line (CSV) or row (sheet) number of the header.
+HEADER_ATTR = "carbonsink_header"
+#: ``attrs`` key: ``{column: how it was read}`` for the columns a header alias renamed,
+#: e.g. ``{"soc_pct": "'有机碳(g/kg)' ÷ 10"}``.
+COLUMN_SOURCES_ATTR = "carbonsink_column_sources"
+
+
+def sheet_prefix(attrs: Mapping[Any, Any]) -> str:
+    """``"sheet '土壤', "`` for a table read from a workbook, else ``""``."""
+    sheet = attrs.get(SHEET_ATTR)
+    return "" if sheet is None else f"sheet {sheet!r}, "
+
+
+def rows_text(attrs: Mapping[Any, Any], rows: Sequence[Any], *, most: int = 10) -> str:
+    """The place of some records: ``"line 12"``, ``"lines 3, 7"``, ``"sheet 'X', rows 3, 7"``.
+
+    Parameters
+    ----------
+    attrs
+        The table's ``DataFrame.attrs`` (what its index counts, its sheet).
+    rows
+        Index values of the records.
+    most
+        At most this many are listed; the rest are counted (``"and 5 more"``).
+
+    Returns
+    -------
+    str
+        The place, e.g. ``"sheet '土壤', row 12"`` or ``"lines 1, ..., 10 and 5 more"``.
+    """
+    items = list(rows)
+    word = str(attrs.get(ROW_WORD_ATTR, "line"))
+    shown = ", ".join(str(v) for v in items[:most])
+    more = f" and {len(items) - most} more" if len(items) > most else ""
+    plural = word if len(items) == 1 else f"{word}s"
+    return f"{sheet_prefix(attrs)}{plural} {shown}{more}"
+
+
+def header_place(attrs: Mapping[Any, Any]) -> str:
+    """Where the table's column names are: ``"line 1"``, ``"sheet 'X', row 3"`` or
+    ``"the layer's field names"``."""
+    word = str(attrs.get(ROW_WORD_ATTR, "line"))
+    if word == "feature":
+        return "the layer's field names"
+    return f"{sheet_prefix(attrs)}{word} {attrs.get(HEADER_ATTR, 1)}"
+
+
+def column_label(attrs: Mapping[Any, Any], name: str) -> str:
+    """A column's name for messages: ``"soc_pct"``, or ``"soc_pct (column '有机碳(g/kg)' ÷ 10)"``
+    when a header alias gave it."""
+    source = dict(attrs.get(COLUMN_SOURCES_ATTR) or {}).get(name)
+    return name if source is None else f"{name} (column {source})"
 
 
 @dataclass(frozen=True)
@@ -88,7 +167,7 @@ def _soil_layer_checks(frame: pd.DataFrame, path: str) -> list[Problem]:
             Problem(
                 f"depth_top_cm is not above depth_bottom_cm ({_values(frame, inverted)})",
                 path=path,
-                where=_lines(inverted),
+                where=_lines(frame, inverted),
                 fix="each layer needs depth_top_cm < depth_bottom_cm (depths in cm below "
                 "the surface, top first)",
             )
@@ -107,9 +186,10 @@ def _soil_layer_checks(frame: pd.DataFrame, path: str) -> list[Problem]:
             ]
             problems.append(
                 Problem(
-                    f"core {core!r} has overlapping layers (lines {', '.join(lines)})",
+                    f"core {core!r} has overlapping layers "
+                    f"({frame.attrs.get(ROW_WORD_ATTR, 'line')}s {', '.join(lines)})",
                     path=path,
-                    where=f"core {core}",
+                    where=f"{sheet_prefix(frame.attrs)}core {core}",
                     fix="layers of one core must not overlap; fix the depths or split the "
                     "core into separate core_ids",
                 )
@@ -124,7 +204,7 @@ def _soil_layer_checks(frame: pd.DataFrame, path: str) -> list[Problem]:
                 Problem(
                     f"core {core!r} has different coordinates on different lines",
                     path=path,
-                    where=_lines(frame.index[coords["core_id"] == core]),
+                    where=_lines(frame, frame.index[coords["core_id"] == core]),
                     fix="give every layer of a core the same coordinates, or use different "
                     "core_ids for different locations",
                 )
@@ -144,7 +224,7 @@ def _soil_method_check(frame: pd.DataFrame, path: str) -> list[Problem]:
         Problem(
             f"unknown method {_values(frame, bad, 'method')}",
             path=path,
-            where=_lines(bad),
+            where=_lines(frame, bad),
             fix="use one of CHN, Dumas (combustion OC), dichromate/Walkley-Black (有机质), "
             "LOI (loss on ignition)",
         )
@@ -253,12 +333,8 @@ TABLE_SCHEMAS: dict[str, TableSchema] = {
 }
 
 
-def _lines(index: Sequence[object] | pd.Index) -> str:
-    items = list(index)
-    shown = ", ".join(str(i) for i in items[:_MAX_LINES_SHOWN])
-    more = f" and {len(items) - _MAX_LINES_SHOWN} more" if len(items) > _MAX_LINES_SHOWN else ""
-    word = "line" if len(items) == 1 else "lines"
-    return f"{word} {shown}{more}"
+def _lines(frame: pd.DataFrame, index: Sequence[object] | pd.Index) -> str:
+    return rows_text(frame.attrs, list(index), most=_MAX_LINES_SHOWN)
 
 
 _DECIMAL_COMMA = re.compile(r"\s*[-+]?\d+,\d+\s*")
@@ -292,7 +368,9 @@ def _coordinate_columns(frame: pd.DataFrame) -> tuple[str, str] | None:
     return None
 
 
-def _missing_column(name: str, present: Collection[str], schema: TableSchema, path: str) -> Problem:
+def _missing_column(
+    name: str, present: Collection[str], schema: TableSchema, path: str, header: str
+) -> Problem:
     known = {c.name for c in schema.columns()}
     candidates = [c for c in present if c not in known]
     close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
@@ -300,7 +378,7 @@ def _missing_column(name: str, present: Collection[str], schema: TableSchema, pa
     return Problem(
         f"required column {name!r} is missing (columns found: {', '.join(present) or 'none'})",
         path=path,
-        where="header (line 1)",
+        where=header,
         fix=fix,
     )
 
@@ -342,18 +420,19 @@ def check_table(
         return [Problem("the table has no rows", path=path, fix="add the measurements")]
 
     coords = _coordinate_columns(frame)
+    header = f"header ({header_place(frame.attrs)})"
     for column in schema.required:
         if column.name in ("x", "y"):
             continue
         if column.name not in frame.columns:
-            problems.append(_missing_column(column.name, present, schema, path))
+            problems.append(_missing_column(column.name, present, schema, path, header))
     if coords is None:
         problems.append(
             Problem(
                 "coordinate columns are missing: need x and y (or lon and lat for a "
                 f"geographic CRS); columns found: {', '.join(present)}",
                 path=path,
-                where="header (line 1)",
+                where=header,
                 fix="name the coordinate columns x, y (or lon, lat)",
             )
         )
@@ -373,7 +452,7 @@ def check_table(
                 Problem(
                     f"none of the columns {alternatives} is present",
                     path=path,
-                    where="header (line 1)",
+                    where=header,
                     fix=hint,
                 )
             )
@@ -398,7 +477,7 @@ def check_table(
                     Problem(
                         f"no value in any of {', '.join(present_names)}",
                         path=path,
-                        where=_lines(lines),
+                        where=_lines(frame, lines),
                         fix="give each row a value in one of these columns",
                     )
                 )
@@ -411,7 +490,7 @@ def check_table(
                 Problem(
                     f"{schema.unique} {value!r} appears more than once",
                     path=path,
-                    where=_lines(lines),
+                    where=_lines(frame, lines),
                     fix=f"give every row its own {schema.unique}",
                 )
             )
@@ -434,7 +513,7 @@ def check_table(
                     f"{class_column} {value!r} is not a class of the survey "
                     f"({', '.join(sorted(known_classes))})",
                     path=path,
-                    where=_lines(lines),
+                    where=_lines(frame, lines),
                     fix=fix,
                 )
             )
@@ -449,14 +528,15 @@ def _check_column(
 ) -> list[Problem]:
     raw = frame[column.name]
     blank = raw.isna() | (raw.astype("string").str.strip() == "")
+    label = column_label(frame.attrs, column.name)
     problems: list[Problem] = []
     if blank.any() and not allow_blank:
         lines = frame.index[blank.to_numpy()]
         problems.append(
             Problem(
-                f"{column.name} is empty",
+                f"{label} is empty",
                 path=path,
-                where=_lines(lines),
+                where=_lines(frame, lines),
                 fix=f"fill in {column.name} on every row, or remove the rows",
             )
         )
@@ -468,12 +548,12 @@ def _check_column(
         lines = frame.index[not_numeric.to_numpy()]
         problems.append(
             Problem(
-                f"{column.name} is not a number ({_values(frame, lines, column.name)})"
+                f"{label} is not a number ({_values(frame, lines, column.name)})"
                 + decimal_comma_hint(raw[not_numeric]),
                 path=path,
-                where=_lines(lines),
-                fix=f"write {column.name} as a plain number"
-                + (f" in {column.units}" if column.units else "")
+                where=_lines(frame, lines),
+                fix=f"write {label} as a plain number"
+                + (f" in {column.units}" if column.units and label == column.name else "")
                 + " with a decimal point",
             )
         )
@@ -489,10 +569,9 @@ def _check_column(
         lines = frame.index[bad]
         problems.append(
             Problem(
-                f"{column.name} is outside {column.range_text()} "
-                f"({_values(frame, lines, column.name)})",
+                f"{label} is outside {column.range_text()} ({_values(frame, lines, column.name)})",
                 path=path,
-                where=_lines(lines),
+                where=_lines(frame, lines),
                 fix=f"check the values and units of {column.name}"
                 + (f" ({column.description})" if column.description else ""),
             )

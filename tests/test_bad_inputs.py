@@ -29,6 +29,7 @@ import pytest
 from carbonsink.cli import main
 from tests.conftest import PROJECT_ROOT
 from tests.scene_edits import set_scl
+from tests.workbooks import csv_as_workbook
 
 SAMPLE = PROJECT_ROOT / "sample_data" / "junshan"
 S2_2020 = "imagery/s2_2020-09-10.tif"
@@ -250,6 +251,47 @@ def _bowtie(s: Path) -> None:
     _boundary({"type": "Polygon", "coordinates": [bow]})(s)
 
 
+#: The soil table's columns as a Chinese lab report heads them (docs/design.md §3).
+SOIL_ZH = {
+    "core_id": "样点编号",
+    "lon": "经度",
+    "lat": "纬度",
+    "depth_top_cm": "深度上限(cm)",
+    "depth_bottom_cm": "深度下限(cm)",
+    "bulk_density_g_cm3": "容重(g/cm³)",
+    "soc_pct": "有机碳(%)",
+    "method": "测定方法",
+    "date": "采样日期",
+}
+SOIL_2020 = 'soil = { path = "soil_2020.csv", crs = "EPSG:4326" }'
+
+
+def _soil_workbook(
+    entry: str, cells: dict[tuple[int, str], object] | None = None
+) -> Callable[[Path], None]:
+    """The 2020 soil table as sheet 土壤 of soil_2020.xlsx with Chinese headers; ``entry``
+    holds the survey entry's keys after its path."""
+
+    def change(s: Path) -> None:
+        csv_as_workbook(
+            s / "soil_2020.csv", s / "soil_2020.xlsx", sheet="土壤", headers=SOIL_ZH, cells=cells
+        )
+        _edit(s / "survey.toml", SOIL_2020, f'soil = {{ path = "soil_2020.xlsx"{entry} }}')
+
+    return change
+
+
+def _gbk_plots(s: Path) -> None:
+    """plots_2020.csv with Chinese headers, saved as GBK, and its entry saying so."""
+    path = s / "plots_2020.csv"
+    text = path.read_text(encoding="utf-8")
+    header, rest = text.split("\n", 1)
+    names = {"plot_id": "样方编号", "lon": "经度", "lat": "纬度", "size_m2": "样方面积(m2)"}
+    header = ",".join(names.get(n, n) for n in header.split(","))
+    path.write_bytes(f"{header}\n{rest}".encode("gbk"))
+    _edit(s / "survey.toml", 'crs = "EPSG:4490" }', 'crs = "EPSG:4490", encoding = "gbk" }')
+
+
 CASES = [
     # ---------------------------------------------------------------- the survey file
     Case("toml-syntax", _survey('name = "2020"', 'name = "2020'), ("survey.toml", "line")),
@@ -342,7 +384,40 @@ CASES = [
                 "gbk"
             ),
         ),
-        ("plots_2020.csv", "UTF-8", "line 2"),
+        ("plots_2020.csv", "UTF-8", "line 2", 'encoding = "gbk"'),
+    ),
+    Case("plots-gbk-declared", _gbk_plots, ("0 warning(s)",), exit_code=0),
+    Case(
+        "plots-xls",
+        lambda s: (
+            (s / "plots_2020.csv").rename(s / "plots_2020.xls"),
+            _survey('"plots_2020.csv"', '"plots_2020.xls"')(s),
+        ),
+        ("plots_2020.xls", "Excel 97–2003", "save it as an Excel workbook (.xlsx)"),
+    ),
+    Case(
+        "soil-xlsx-bad-row-12",
+        _soil_workbook(', crs = "EPSG:4326", sheet = "土壤"', {(12, "bulk_density_g_cm3"): -0.4}),
+        ("soil_2020.xlsx", "sheet '土壤', row 12", "bulk_density_g_cm3", "-0.4"),
+    ),
+    Case(
+        "soil-xlsx-unknown-sheet",
+        _soil_workbook(', crs = "EPSG:4326", sheet = "soil"'),
+        ("soil_2020.xlsx", "no sheet 'soil'", "'土壤'"),
+    ),
+    Case(
+        "soil-xlsx-no-crs",
+        _soil_workbook(""),
+        ("soil_2020.xlsx", "spreadsheet (.xlsx) carries no CRS", 'crs = "EPSG:'),
+    ),
+    Case(
+        "soil-carbon-without-unit",
+        _line(
+            "soil_2020.csv",
+            1,
+            "core_id,lon,lat,depth_top_cm,depth_bottom_cm,bulk_density_g_cm3,有机碳,method,date",
+        ),
+        ("soil_2020.csv", "line 1", "'有机碳' does not say in which unit", "有机碳(%)"),
     ),
     Case("plots-empty", _text("plots_2020.csv", ""), ("plots_2020.csv", "empty")),
     Case(

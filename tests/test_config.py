@@ -308,3 +308,54 @@ def test_year_fraction() -> None:
     # 2020 is a leap year: 15 Sep is day-of-year 259 (0-based 258); 258/366 = 0.70492
     epoch = Epoch(name="a", date=dt.date(2020, 9, 15))
     assert epoch.year_fraction == pytest.approx(2020 + 258 / 366)
+
+
+def test_table_entries_take_a_sheet_and_an_encoding(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        'plots = { path = "plots.xlsx", crs = "EPSG:4490", sheet = "样方" }\n'
+        'soil = { path = "soil.xlsx", crs = "EPSG:4326", sheet = 2 }\n'
+        'landcover_samples = { path = "lc.csv", crs = "EPSG:32649", encoding = "gbk" }\n'
+    )
+    epoch = load_survey(write(tmp_path, text)).epochs[0]
+    assert epoch.plots is not None and epoch.plots.sheet == "样方"
+    assert epoch.soil is not None and epoch.soil.sheet == 2
+    assert epoch.landcover_samples is not None and epoch.landcover_samples.encoding == "gbk"
+    assert type(epoch.soil).model_validate(epoch.soil.model_dump(mode="json")) == epoch.soil
+
+
+@pytest.mark.parametrize(
+    ("entry", "where", "message"),
+    [
+        (
+            '{ path = "p.csv", encoding = "gkb" }',
+            "epochs[1].plots.encoding",
+            "unknown text encoding 'gkb'",
+        ),
+        (
+            '{ path = "p.xlsx", encoding = "gbk" }',
+            "epochs[1].plots",
+            "encoding applies to CSV files",
+        ),
+        (
+            '{ path = "p.csv", sheet = "plots" }',
+            "epochs[1].plots",
+            "sheet applies to Excel workbooks",
+        ),
+        (
+            '{ path = "p.xlsx", layer = "plots" }',
+            "epochs[1].plots",
+            "write sheet = 'plots' instead",
+        ),
+        ('{ path = "p.xlsx", sheet = 0 }', "epochs[1].plots.sheet", ""),
+        ('{ path = "p.xlsx", sheet = "" }', "epochs[1].plots.sheet", ""),
+        ('{ path = "p.xlsx", sheet = 1.5 }', "epochs[1].plots.sheet", "counting from 1"),
+    ],
+)
+def test_table_options_that_do_not_fit_the_file_are_refused(
+    tmp_path: Path, entry: str, where: str, message: str
+) -> None:
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, MINIMAL + f"plots = {entry}\n"))
+    problems = info.value.problems
+    assert problems and all(p.where is not None and p.where.startswith(where) for p in problems)
+    assert message in " ".join(p.message for p in problems)

@@ -17,6 +17,7 @@ from affine import Affine
 from carbonsink.preflight import preflight
 from tests.conftest import PROJECT_ROOT
 from tests.scene_edits import set_scl, without_band
+from tests.workbooks import csv_as_workbook
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -151,8 +152,32 @@ def test_points_outside_boundary_warned(tmp_path: Path, sample_survey: Path) -> 
     report = preflight(survey_dir / "survey.toml")
     assert report.ok
     (warning,) = [w for w in report.warnings if "landcover_2020.csv" in str(w)]
-    assert warning.where == "lines 2"
+    assert warning.where == "line 2"
     assert np.isfinite(frame["x"]).all()
+
+
+def test_a_workbook_table_is_checked_by_sheet_and_row(tmp_path: Path, sample_survey: Path) -> None:
+    # The 2020 land-cover samples as sheet 样本 of an .xlsx (CSV line n = Excel row n): the
+    # sample in row 7 moved 50 km east is warned about by its sheet and row; the same
+    # workbook without a crs in its entry is an error (a workbook carries no CRS).
+    survey_dir = _copy(tmp_path, sample_survey)
+    csv = survey_dir / "landcover_2020.csv"
+    x_far = float(pd.read_csv(csv)["x"].max()) + 50_000.0
+    csv_as_workbook(csv, survey_dir / "landcover_2020.xlsx", sheet="样本", cells={(7, "x"): x_far})
+    toml = survey_dir / "survey.toml"
+    text = toml.read_text(encoding="utf-8")
+    old = 'landcover_samples = { path = "landcover_2020.csv", crs = "EPSG:32649" }'
+    assert old in text
+    toml.write_text(text.replace(old, old.replace(".csv", ".xlsx")), encoding="utf-8")
+    report = preflight(toml, quick=True)
+    assert report.ok
+    (warning,) = [w for w in report.warnings if "landcover_2020.xlsx" in str(w)]
+    assert "1 of 400 points lie outside the project boundary" in warning.message
+    assert warning.where == "sheet '样本', row 7"
+    no_crs = 'landcover_samples = { path = "landcover_2020.xlsx" }'
+    toml.write_text(text.replace(old, no_crs), encoding="utf-8")
+    (error,) = preflight(toml, quick=True).errors
+    assert "landcover_2020.xlsx" in str(error) and "carries no CRS" in error.message
 
 
 def _boundary_ring(sample_survey: Path) -> list[list[float]]:

@@ -34,6 +34,7 @@ from carbonsink.pipeline.outputs import OUTPUTS
 from carbonsink.pipeline.publish import STAGING, verify_outputs
 from tests.conftest import PROJECT_ROOT
 from tests.scene_edits import set_scl, without_band
+from tests.workbooks import csv_as_workbook
 
 SAMPLE = PROJECT_ROOT / "sample_data" / "junshan"
 SURVEY = SAMPLE / "survey.toml"
@@ -502,6 +503,30 @@ def _run_ok(survey: Path, out: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _validate_and_run(survey: Path, out: Path, *, verbose: bool = False) -> str:
+    """``validate --quick`` a copy of the sample (it must pass), then run it; what validate
+    printed (with ``verbose``, its INFO lines too)."""
+    toml = str(survey / "survey.toml")
+    validate = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "carbonsink",
+            "-v" if verbose else "-q",
+            "validate",
+            "--quick",
+            toml,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PROJECT_ROOT,
+    )
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    _run_ok(survey, out)
+    return validate.stdout + validate.stderr
+
+
 RENAMED = {"sedge": "苔草 Carex", "reed": "芦苇 / Phragmites australis"}
 
 
@@ -635,17 +660,8 @@ def clouded_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     shutil.copytree(SAMPLE, survey, ignore=shutil.ignore_patterns("truth"))
     without_band(survey / "imagery" / "s2_2020-09-20.tif", "SCL")
     set_scl(survey / "imagery" / "s2_2025-09-23.tif", 9)
-    validate = subprocess.run(
-        _carbonsink("validate", "--quick", str(survey / "survey.toml")),
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=PROJECT_ROOT,
-    )
-    assert validate.returncode == 0, validate.stdout + validate.stderr
     out = root / "out"
-    _run_ok(survey, out)
-    return out, validate.stdout + validate.stderr
+    return out, _validate_and_run(survey, out)
 
 
 def test_unmasked_and_dropped_scenes_are_foreseen_and_on_the_record(
@@ -761,3 +777,81 @@ def test_an_external_dask_cluster_gives_the_serial_ledger(
     assert len(workers) == 2
     assert any("tile_job" in name and count > 0 for name, count in done.items()), done
     assert any("run_replicates" in name and count > 0 for name, count in done.items()), done
+
+
+#: The 2020 plot and soil tables as a Chinese field team keeps them: Excel workbooks with the
+#: lab report's headers (issue 18 item 2; docs/design.md §3).
+WORKBOOKS = {
+    "plots_2020": (
+        "样方",
+        {
+            "plot_id": "样方编号",
+            "lon": "经度",
+            "lat": "纬度",
+            "agb_g_m2": "地上生物量(g/m²)",
+            "size_m2": "样方面积（m²）",
+            "veg_class": "植被类型",
+            "date": "调查日期",
+        },
+    ),
+    "soil_2020": (
+        "土壤",
+        {
+            "core_id": "样点编号",
+            "lon": "经度",
+            "lat": "纬度",
+            "depth_top_cm": "深度上限(cm)",
+            "depth_bottom_cm": "深度下限 (cm)",
+            "bulk_density_g_cm3": "容重(g/cm³)",
+            "soc_pct": "有机碳(%)",
+            "method": "测定方法",
+            "date": "采样日期",
+        },
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def workbook_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The sample with its 2020 plots and soil as .xlsx (Chinese headers, a named sheet for
+    the soil, date cells), validated and run end to end; (output folder, validate's log)."""
+    root = tmp_path_factory.mktemp("workbooks")
+    survey = root / "junshan"
+    shutil.copytree(SAMPLE, survey, ignore=shutil.ignore_patterns("truth"))
+    text = (survey / "survey.toml").read_text(encoding="utf-8")
+    for name, (sheet, headers) in WORKBOOKS.items():
+        csv_as_workbook(
+            survey / f"{name}.csv",
+            survey / f"{name}.xlsx",
+            sheet=sheet,
+            headers=headers,
+            dates=("date",),
+        )
+        (survey / f"{name}.csv").unlink()
+        old = f'path = "{name}.csv"'
+        assert old in text
+        sheet_key = ', sheet = "土壤"' if name.startswith("soil") else ""
+        text = text.replace(old, f'path = "{name}.xlsx"{sheet_key}')
+    (survey / "survey.toml").write_text(text, encoding="utf-8")
+    out = root / "out"
+    return out, _validate_and_run(survey, out, verbose=True)
+
+
+def test_workbooks_with_chinese_headers_give_the_csv_results(
+    workbook_run: tuple[Path, str], run_a: Path
+) -> None:
+    out, log = workbook_run
+    flat = re.sub(r"\s+", " ", log)
+    # validate -v says which columns it renamed, naming the file.
+    assert "plots_2020.xlsx: read the columns" in flat and "soil_2020.xlsx: read the" in flat
+    # Same data, another container: the same numbers to the bit. Every table and the
+    # ledger are those of the CSV survey's run; only the hash of the inputs differs.
+    ours, theirs = _published(out), _published(run_a)
+    tables = sorted(name for name in theirs if name.startswith("tables/"))
+    assert "tables/core_stocks_2020.csv" in tables
+    assert [name for name in tables if ours.get(name) != theirs[name]] == []
+    ledgers = [json.loads(files["ledger.json"]) for files in (ours, theirs)]
+    hashes = [ledger["run"].pop("run_sha256") for ledger in ledgers]
+    assert hashes[0] != hashes[1]
+    assert ledgers[0] == ledgers[1]
+    assert verify_outputs(out) == []

@@ -1,12 +1,15 @@
-"""Checks shared by the readers and writers: the input file exists, which layer of a
-vector file to read, and whether a name can become part of a file name."""
+"""Checks shared by the readers and writers: the input file exists, which format a
+table is in, which layer of a vector file to read, and whether a name can become part
+of a file name."""
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import unicodedata
 from pathlib import Path
+from typing import Literal
 
 from carbonsink.errors import InputError, InputNotFoundError
 
@@ -14,13 +17,35 @@ from carbonsink.errors import InputError, InputNotFoundError
 _VIRTUAL = re.compile(r"^/vsi(?:zip|tar)/\{(?P<archive>[^}]+)\}/(?P<member>.+)$")
 
 __all__ = [
+    "CSV_SUFFIXES",
     "FILE_NAME_RULE",
+    "WORKBOOK_SUFFIXES",
+    "checked_encoding",
+    "checked_sheet",
     "choose_layer",
     "existing_file",
     "file_name_problem",
     "file_name_slug",
     "list_layers",
+    "table_format",
+    "table_options_problem",
 ]
+
+#: File name endings of tables read as CSV text.
+CSV_SUFFIXES = frozenset({".csv", ".txt"})
+#: File name endings of tables read as Excel workbooks (Office Open XML).
+WORKBOOK_SUFFIXES = frozenset({".xlsx"})
+#: Spreadsheet formats that are not read, and what they are (for the message).
+UNREAD_SPREADSHEETS = {
+    ".xls": "an Excel 97–2003 workbook (.xls)",
+    ".xlsm": "a macro-enabled Excel workbook (.xlsm)",
+    ".xlsb": "a binary Excel workbook (.xlsb)",
+    ".ods": "an OpenDocument spreadsheet (.ods)",
+    ".et": "a WPS spreadsheet (.et)",
+    ".numbers": "an Apple Numbers spreadsheet (.numbers)",
+}
+#: How a table is read: CSV text, an Excel workbook, or a vector file through GDAL/OGR.
+TableFormat = Literal["csv", "workbook", "vector"]
 
 _SAFE_NAME = re.compile(r"[^\W_][\w.-]*")
 _UNSAFE_RUN = re.compile(r"[^\w.-]+")
@@ -109,6 +134,98 @@ def existing_file(path: str | os.PathLike[str], *, what: str = "input file") -> 
             fix="give the path of a file, not of a folder",
         )
     return file
+
+
+def table_format(path: str | os.PathLike[str]) -> TableFormat:
+    """How the table at ``path`` is read, from its name's ending.
+
+    ``.csv``/``.txt`` are CSV text, ``.xlsx`` an Excel workbook; anything else
+    goes to GDAL/OGR (GeoPackage, ...).
+
+    Raises
+    ------
+    InputError
+        For a spreadsheet format that is not read (``.xls``, ``.xlsm``,
+        ``.xlsb``, ``.ods``, ``.et``, ``.numbers``): the fix says to save it
+        as ``.xlsx`` or CSV.
+    """
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        return "csv"
+    if suffix in WORKBOOK_SUFFIXES:
+        return "workbook"
+    if suffix in UNREAD_SPREADSHEETS:
+        raise InputError(
+            f"the table is {UNREAD_SPREADSHEETS[suffix]}, which carbonsink does not read",
+            path=file,
+            fix="open it in Excel, WPS or LibreOffice and save it as an Excel workbook "
+            "(.xlsx) or as CSV UTF-8, then name that file in the survey",
+        )
+    return "vector"
+
+
+def checked_sheet(value: object) -> object:
+    """A table entry's ``sheet`` as given: a name, or a number from 1 (``None``: the first).
+
+    Raises
+    ------
+    ValueError
+        For anything else (``0``, ``1.5``, ``""``), saying what to give.
+    """
+    named = isinstance(value, str) and bool(value.strip())
+    numbered = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    if value is None or named or numbered:
+        return value
+    raise ValueError(
+        "give the sheet's name (text), or its number counting from 1 (the first sheet)"
+    )
+
+
+def checked_encoding(value: str | None) -> str | None:
+    """A table entry's ``encoding`` when Python knows the codec (``"gbk"``, ``"gb18030"``).
+
+    Raises
+    ------
+    ValueError
+        For an unknown codec, naming it and what to give.
+    """
+    if value is None:
+        return None
+    try:
+        codecs.lookup(value)
+    except LookupError as exc:
+        raise ValueError(
+            f"unknown text encoding {value!r}: give a Python codec name such as "
+            '"gbk" or "gb18030" (Chinese Windows files), or leave encoding out for UTF-8'
+        ) from exc
+    return value
+
+
+def table_options_problem(
+    path: str | os.PathLike[str],
+    *,
+    layer: str | None = None,
+    sheet: object = None,
+    encoding: str | None = None,
+) -> str | None:
+    """Why a table entry's reading options do not fit its file's format, or ``None``.
+
+    ``sheet`` is for ``.xlsx`` workbooks, ``encoding`` for CSV files, and a
+    workbook has no ``layer`` (judged by the name's ending; the file is not opened).
+    """
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if sheet is not None and suffix not in WORKBOOK_SUFFIXES:
+        return f"sheet applies to Excel workbooks (.xlsx), not to {file.name}: remove sheet"
+    if encoding is not None and suffix not in CSV_SUFFIXES:
+        return f"encoding applies to CSV files (.csv, .txt), not to {file.name}: remove encoding"
+    if layer is not None and suffix in WORKBOOK_SUFFIXES:
+        return (
+            f"{file.name} is a workbook, which has sheets, not layers: write sheet = {layer!r} "
+            "instead of layer"
+        )
+    return None
 
 
 def list_layers(file: Path) -> list[str]:

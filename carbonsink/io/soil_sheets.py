@@ -23,6 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from carbonsink.errors import ConfigError, InputError
+from carbonsink.schemas import rows_text
 
 __all__ = [
     "BULK_DENSITY_GAPS",
@@ -70,7 +71,8 @@ class SoilSheet:
     dropped
         Rows left out: ``core_id``, ``line``, ``reason``.
     excluded
-        Cores left out: ``core_id``, ``lines``, ``reason``.
+        Cores left out: ``core_id``, ``lines`` (their place, e.g. ``"lines
+        4, 5"`` or ``"sheet '土壤', rows 4, 5"``), ``reason``.
     """
 
     layers: pd.DataFrame
@@ -188,7 +190,7 @@ def merge_replicates(layers: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, tupl
 
 
 def _overlapping_cores(frame: pd.DataFrame) -> dict[str, list[str]]:
-    """Core → ``"a/b"`` line pairs whose intervals overlap (depths parsed, top < bottom)."""
+    """Core → the places of each pair of layers that overlap (depths parsed, top < bottom)."""
     top = _numbers(frame, "depth_top_cm")
     bottom = _numbers(frame, "depth_bottom_cm")
     table = pd.DataFrame({"core": _cores(frame), "top": top, "bottom": bottom}, index=frame.index)
@@ -200,7 +202,7 @@ def _overlapping_cores(frame: pd.DataFrame) -> dict[str, list[str]]:
         overlap = ordered["top"].to_numpy()[1:] < reach[:-1]
         if overlap.any():
             pairs = zip(ordered.index[:-1][overlap], ordered.index[1:][overlap], strict=True)
-            found[str(core)] = [f"{a}/{b}" for a, b in pairs]
+            found[str(core)] = [rows_text(frame.attrs, [a, b]) for a, b in pairs]
     return found
 
 
@@ -209,11 +211,6 @@ def om_fraction(frame: pd.DataFrame) -> FloatArray:
     om_pct = _numbers(frame, "om_pct")
     om_g_kg = _numbers(frame, "om_g_kg")
     return np.where(np.isfinite(om_pct), om_pct / 100.0, om_g_kg / 1_000.0)
-
-
-def _lines_of(lines: list[int]) -> str:
-    shown = ", ".join(map(str, lines[:8]))
-    return shown + (f" and {len(lines) - 8} more" if len(lines) > 8 else "")
 
 
 def usable_layers(
@@ -298,7 +295,7 @@ def usable_layers(
             lines = [int(v) for v in frame.index[unfillable]]
             raise InputError(
                 "bulk density is blank and the layer reports no organic matter (om_pct or "
-                f"om_g_kg) to estimate it from (lines {_lines_of(lines)})",
+                f"om_g_kg) to estimate it from ({rows_text(frame.attrs, lines, most=8)})",
                 path=path,
                 fix="give those layers organic matter or bulk density, or set [soil] "
                 'incomplete_cores = "exclude" to leave them out',
@@ -310,17 +307,18 @@ def usable_layers(
             excluded.append(
                 {
                     "core_id": core,
-                    "lines": ", ".join(map(str, frame.index[rows])),
+                    "lines": rows_text(frame.attrs, list(frame.index[rows]), most=8),
                     "reason": "intervals overlap and are not replicates "
-                    f"(lines {', '.join(pairs)})",
+                    f"({'; '.join(pairs[:8])}{'; ...' if len(pairs) > 8 else ''})",
                 }
             )
             frame = frame[~rows]
         bd_blank, om = _blank(frame, "bulk_density_g_cm3"), om_fraction(frame)
         gone = {str(d["core_id"]) for d in dropped} - set(_cores(frame))
         for core in sorted(gone - {str(e["core_id"]) for e in excluded}):
-            its = [str(d["line"]) for d in dropped if d["core_id"] == core]
-            excluded.append({"core_id": core, "lines": ", ".join(its), "reason": "no usable layer"})
+            its = [d["line"] for d in dropped if d["core_id"] == core]
+            place = rows_text(frame.attrs, its, most=8)
+            excluded.append({"core_id": core, "lines": place, "reason": "no usable layer"})
         if frame.empty:
             raise InputError(
                 f"no core is left after leaving out the unusable ones ({len(excluded)} cores)",

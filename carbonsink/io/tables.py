@@ -1,10 +1,14 @@
-"""Point tables (plots, soil cores, land-cover samples) from CSV or GeoPackage.
+"""Point tables (plots, soil cores, land-cover samples) from CSV, Excel or GeoPackage.
 
 Every table comes back with an index named ``line``: the 1-based line of the
 record in the CSV file (the header is line 1, so the first data row is line 2,
-and a record with a quoted line break counts its first line), or the 1-based
-feature number in a GeoPackage. Messages can then say "line 12", the line a
-user sees in a text editor.
+and a record with a quoted line break counts its first line), the row number
+Excel shows for a workbook (:mod:`carbonsink.io.spreadsheets`), or the 1-based
+feature number in a GeoPackage. Messages can then say "line 12" or
+"sheet '土壤', row 12", the place a user sees in a text editor or spreadsheet
+(:func:`carbonsink.schemas.rows_text`). Chinese column headers that say
+unambiguously what they hold are renamed to the schema's names
+(:mod:`carbonsink.io.header_aliases`).
 
 This module knows formats, not science: the table schemas and value ranges
 belong to :mod:`carbonsink.schemas`.
@@ -12,11 +16,12 @@ belong to :mod:`carbonsink.schemas`.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import logging
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,42 +38,40 @@ from carbonsink.crs import (
     transformer,
 )
 from carbonsink.errors import CRSError, InputError
-from carbonsink.io.files import choose_layer, existing_file
-from carbonsink.schemas import decimal_comma_hint
+from carbonsink.io.files import CSV_SUFFIXES, choose_layer, existing_file, table_format
+from carbonsink.io.header_aliases import apply_header_aliases, canonical_name
+from carbonsink.io.spreadsheets import (
+    cells_as_text,
+    numbers_from_text,
+    read_workbook,
+    refuse_repeated_names,
+)
+from carbonsink.schemas import (
+    HEADER_ATTR,
+    ROW_WORD_ATTR,
+    decimal_comma_hint,
+    header_place,
+    rows_text,
+)
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["read_point_table", "read_table", "table_crs", "table_points"]
+__all__ = ["CSV_SUFFIXES", "read_point_table", "read_table", "table_crs", "table_points"]
 
 logger = logging.getLogger(__name__)
 
-#: File name endings read as CSV; anything else goes to GDAL/OGR (GeoPackage, ...).
-CSV_SUFFIXES = frozenset({".csv", ".txt"})
 #: Coordinate column pairs accepted for a geographic CRS, in order of preference.
 LONLAT_COLUMNS: tuple[tuple[str, str], ...] = (("lon", "lat"), ("longitude", "latitude"))
-#: At most this many offending lines are listed in one message.
-_MAX_LINES_SHOWN = 10
-#: ``DataFrame.attrs`` key saying what the index counts: ``"line"`` (CSV) or
-#: ``"feature"`` (GeoPackage), so messages say "line 12" or "feature 12".
-_ROW_WORD_ATTR = "carbonsink_row_word"
 
-_UTF8_FIX = (
-    'save the file as UTF-8 (in Excel: "CSV UTF-8"; in WPS/LibreOffice choose the '
-    "UTF-8 character set) — a GBK/ANSI file cannot be read reliably"
+_GBK_FIX = (
+    'or, if it is GBK/GB18030 text (as Chinese Excel and WPS save "CSV (comma delimited)"), '
+    'add encoding = "gbk" to the table\'s survey entry'
 )
-
-
-def _is_csv(file: Path) -> bool:
-    return file.suffix.lower() in CSV_SUFFIXES
-
-
-def _lines_text(lines: Sequence[Any], *, word: str = "line") -> str:
-    """``"line 12"``, ``"lines 3, 7, 9"`` or ``"lines 1, ..., 10 and 5 more"``."""
-    shown = ", ".join(str(v) for v in list(lines)[:_MAX_LINES_SHOWN])
-    more = len(lines) - _MAX_LINES_SHOWN
-    prefix = word if len(lines) == 1 else f"{word}s"
-    return f"{prefix} {shown}" + (f" and {more} more" if more > 0 else "")
+_UTF8_FIX = (
+    'save the file as UTF-8 (in Excel: "CSV UTF-8"; in WPS/LibreOffice choose the UTF-8 '
+    "character set), " + _GBK_FIX
+)
 
 
 # --------------------------------------------------------------------- read
@@ -76,25 +79,44 @@ def read_table(
     path: str | os.PathLike[str],
     *,
     layer: str | None = None,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
     text_columns: Collection[str] = (),
+    kind: str | None = None,
 ) -> pd.DataFrame:
-    """Read a CSV or GeoPackage table with line numbers as its index.
+    """Read a CSV, Excel or GeoPackage table with line (or row) numbers as its index.
 
     Parameters
     ----------
     path
-        A UTF-8 CSV file (with or without a byte-order mark; any text in the
-        cells, e.g. Chinese class names) or a GeoPackage / other OGR vector file.
+        A CSV file (``.csv``/``.txt``; UTF-8 with or without a byte-order
+        mark unless ``encoding`` says otherwise; any text in the cells, e.g.
+        Chinese class names), an Excel workbook (``.xlsx``) or a GeoPackage /
+        other OGR vector file.
     layer
         The layer of a multi-layer GeoPackage.
+    sheet
+        The sheet of a workbook: its name, or its number from 1; ``None``:
+        the first sheet.
+    encoding
+        The text encoding of a CSV file, any Python codec name (``"gbk"``,
+        ``"gb18030"``); ``None``: UTF-8.
     text_columns
         Columns read as text whatever they look like (identifiers such as
-        ``001`` keep their leading zeros).
+        ``001`` keep their leading zeros). The names are the schema's: a
+        column named by a header alias counts under the name it becomes.
+    kind
+        The table's kind (``"plots"``, ``"soil"``, ``"landcover_samples"``,
+        ``"checkpoints"``): Chinese headers of that kind are renamed to the
+        schema's names (:func:`carbonsink.io.header_aliases.apply_header_aliases`).
+        ``None``: only ``经度``/``纬度``.
 
     Returns
     -------
     pandas.DataFrame
-        All columns as read (numbers parsed, text kept), index named ``line``.
+        All columns as read (numbers parsed, text kept), index named ``line``:
+        the CSV line, the workbook row as Excel numbers it, or the feature
+        number. ``attrs`` say which (:func:`carbonsink.schemas.rows_text`).
         For a GeoPackage without ``x``/``y`` columns, the point geometry's
         coordinates are added as ``x`` and ``y``; the geometry column itself
         is dropped.
@@ -104,42 +126,90 @@ def read_table(
     InputNotFoundError
         When the file does not exist.
     InputError
-        When it is empty, has no data rows, is not UTF-8, has a row with more
-        fields than the header, repeats a column name, or cannot be parsed
-        (the message names the line).
+        When it is empty, has no data rows, is not text in its encoding (or
+        the encoding is unknown), has a row with more fields than the header,
+        repeats a column name, cannot be parsed, is a spreadsheet format
+        other than ``.xlsx``, has no such sheet, or has a Chinese header
+        that is refused (the message names the line or the sheet and row).
     """
     file = existing_file(path, what="table")
-    if _is_csv(file):
-        return _read_csv(file, text_columns)
-    frame = _read_vector_table(file, layer)
+    form = table_format(file)
+    if form == "csv":
+        return _read_csv(file, text_columns, encoding=encoding, kind=kind)
+    if form == "workbook":
+        frame = apply_header_aliases(read_workbook(file, sheet=sheet), kind=kind, path=file)
+        for name in text_columns:
+            if name in frame.columns:
+                frame[name] = cells_as_text(frame[name])
+        return numbers_from_text(frame, keep=text_columns)
+    frame = apply_header_aliases(_read_vector_table(file, layer), kind=kind, path=file)
     for name in text_columns:
         if name in frame.columns:
             frame[name] = frame[name].astype("string")
     return frame
 
 
-def _read_csv(file: Path, text_columns: Collection[str] = ()) -> pd.DataFrame:
-    raw = file.read_bytes()
+def _codec(encoding: str | None, file: Path) -> str:
+    """The Python codec to decode a CSV with (UTF-8 with its byte-order mark by default)."""
+    if encoding is None:
+        return "utf-8-sig"
     try:
-        text = raw.decode("utf-8-sig")
+        name = codecs.lookup(encoding).name
+    except LookupError as exc:
+        raise InputError(
+            f"unknown text encoding {encoding!r} (the table's encoding key)",
+            path=file,
+            fix='give a Python codec name: encoding = "gbk" or "gb18030" for Chinese Windows '
+            "files, or leave encoding out for UTF-8",
+        ) from exc
+    return "utf-8-sig" if name == "utf-8" else name
+
+
+def _decode(raw: bytes, file: Path, encoding: str | None) -> str:
+    codec = _codec(encoding, file)
+    if codec != "utf-8-sig" and raw.startswith(codecs.BOM_UTF8):
+        raise InputError(
+            f"the file starts with a UTF-8 byte-order mark, but its entry says encoding = "
+            f"{encoding!r}",
+            path=file,
+            where="line 1",
+            fix="remove encoding from the table's survey entry (the file is UTF-8)",
+        )
+    try:
+        return raw.decode(codec)
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
+        if codec == "utf-8-sig":
+            raise InputError(
+                "the file is not UTF-8 text", path=file, where=f"line {line}", fix=_UTF8_FIX
+            ) from exc
         raise InputError(
-            "the file is not UTF-8 text",
+            f"the file is not {encoding} text",
             path=file,
             where=f"line {line}",
-            fix=_UTF8_FIX,
+            fix='give the file\'s true encoding (leave encoding out for UTF-8; "gb18030" '
+            'reads every Chinese Windows file "gbk" reads and more)',
         ) from exc
+
+
+def _read_csv(
+    file: Path,
+    text_columns: Collection[str] = (),
+    *,
+    encoding: str | None = None,
+    kind: str | None = None,
+) -> pd.DataFrame:
+    text = _decode(file.read_bytes(), file, encoding)
     if not text.strip():
         raise InputError(
             "the file is empty", path=file, fix="export the table again with a header row"
         )
-    header, record_lines = _record_lines(text, file)
+    header_line, header, record_lines = _record_lines(text, file)
     if not record_lines:
         raise InputError(
             "the file has a header but no data rows",
             path=file,
-            where="line 2",
+            where=f"line {header_line + 1}",
             fix="add the data rows under the header",
         )
     names = [name.strip() for name in header]
@@ -150,31 +220,24 @@ def _read_csv(file: Path, text_columns: Collection[str] = ()) -> pd.DataFrame:
                     f"the header is one column, {names[0][:60]!r}: the file looks separated "
                     f"by {label}, not commas",
                     path=file,
-                    where="line 1",
+                    where=f"line {header_line}",
                     fix="save it as comma-separated CSV (in a spreadsheet: 'CSV UTF-8 (comma "
                     "delimited)', with '.' as the decimal separator)",
                 )
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise InputError(
-            f"the header repeats column(s) {', '.join(repr(n) for n in duplicated)}",
-            path=file,
-            where="line 1",
-            fix="give every column a distinct name",
-        )
+    refuse_repeated_names(names, path=file, where=f"line {header_line}")
     if any(not n for n in names):
         blank = [i for i, n in enumerate(names, start=1) if not n]
         raise InputError(
             f"column(s) {', '.join(map(str, blank))} of the header have no name",
             path=file,
-            where="line 1",
+            where=f"line {header_line}",
             fix="name every column, or delete empty trailing columns",
         )
     try:
         frame = pd.read_csv(
             io.StringIO(text),
             skip_blank_lines=True,
-            dtype={name: "string" for name in text_columns if name in names},
+            dtype={n: "string" for n in names if canonical_name(n, kind) in text_columns},
         )
     except (pd.errors.ParserError, ValueError) as exc:
         raise InputError(
@@ -190,17 +253,21 @@ def _read_csv(file: Path, text_columns: Collection[str] = ()) -> pd.DataFrame:
         )
     frame.columns = pd.Index(names)
     frame.index = pd.Index(record_lines, name="line")
-    return frame
+    frame.attrs[ROW_WORD_ATTR] = "line"
+    frame.attrs[HEADER_ATTR] = header_line
+    return apply_header_aliases(frame, kind=kind, path=file)
 
 
-def _record_lines(text: str, file: Path) -> tuple[list[str], list[int]]:
-    """The header and the 1-based starting line of every non-blank data record.
+def _record_lines(text: str, file: Path) -> tuple[int, list[str], list[int]]:
+    """The header's line, the header and the 1-based starting line of every non-blank
+    data record.
 
     Blank and whitespace-only lines are skipped, as pandas skips them. A
     record with more fields than the header is an error naming its line.
     """
     reader = csv.reader(io.StringIO(text), strict=True)
     header: list[str] | None = None
+    header_line = 1
     starts: list[int] = []
     next_line = 1
     try:
@@ -210,7 +277,7 @@ def _record_lines(text: str, file: Path) -> tuple[list[str], list[int]]:
             if not record or (len(record) == 1 and not record[0].strip()):
                 continue
             if header is None:
-                header = record
+                header, header_line = record, start
                 continue
             if len(record) > len(header):
                 raise InputError(
@@ -229,7 +296,7 @@ def _record_lines(text: str, file: Path) -> tuple[list[str], list[int]]:
         ) from exc
     if header is None:  # pragma: no cover - guarded by the empty-file check
         raise InputError("the file has no header row", path=file, fix="add a header row")
-    return header, starts
+    return header_line, header, starts
 
 
 def _read_vector_table(file: Path, layer: str | None) -> pd.DataFrame:
@@ -251,7 +318,7 @@ def _read_vector_table(file: Path, layer: str | None) -> pd.DataFrame:
     table = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
     lines = pd.Index(np.arange(1, len(frame) + 1), name="line")
     table.index = lines
-    table.attrs[_ROW_WORD_ATTR] = "feature"
+    table.attrs[ROW_WORD_ATTR] = "feature"
     if "geometry" in frame and not {"x", "y"} & set(table.columns):
         geometry = frame.geometry
         types = geometry.geom_type.to_numpy()
@@ -262,7 +329,7 @@ def _read_vector_table(file: Path, layer: str | None) -> pd.DataFrame:
             raise InputError(
                 f"features must be points, found {types[lines.get_loc(not_points[0])]}",
                 path=file,
-                where=_lines_text(not_points, word="feature"),
+                where=rows_text(table.attrs, not_points),
                 fix="store plots and cores as points, or add x and y columns",
             )
         empty = geometry.isna().to_numpy() | geometry.is_empty.to_numpy()
@@ -282,23 +349,24 @@ def table_crs(path: str | os.PathLike[str], *, crs: Any = None, layer: str | Non
     Parameters
     ----------
     path
-        A CSV or GeoPackage table.
+        A CSV, Excel or GeoPackage table.
     crs
-        The CRS given in the survey entry. Required for CSV files, which
-        carry no CRS.
+        The CRS given in the survey entry. Required for CSV files and
+        workbooks, which carry no CRS.
     layer
         The layer of a multi-layer GeoPackage.
 
     Raises
     ------
     CRSError
-        When no CRS is known (always the case for a CSV without ``crs``).
+        When no CRS is known (always the case for a CSV or workbook without ``crs``).
     InputNotFoundError, InputError
         When the file is missing or unreadable.
     """
     file = existing_file(path, what="table")
+    form = table_format(file)
     file_crs: Any = None
-    if not _is_csv(file):
+    if form == "vector":
         import pyogrio
 
         name = choose_layer(file, layer)
@@ -312,7 +380,10 @@ def table_crs(path: str | os.PathLike[str], *, crs: Any = None, layer: str | Non
             ) from exc
     resolved, _ = resolve_crs(file_crs, crs, path=file)
     if resolved is None:
-        what = "a CSV file carries no CRS" if _is_csv(file) else "the layer has no CRS"
+        what = {
+            "csv": "a CSV file carries no CRS",
+            "workbook": "a spreadsheet (.xlsx) carries no CRS",
+        }.get(form, "the layer has no CRS")
         raise CRSError(
             f"the table's coordinates have no CRS: {what}",
             path=file,
@@ -346,7 +417,7 @@ def _coordinate_columns(frame: pd.DataFrame, crs: CRS, path: Path) -> tuple[str,
         f"the table has no coordinate columns {accepted}; its columns are "
         f"{', '.join(map(str, frame.columns))}",
         path=path,
-        where="line 1",
+        where=header_place(frame.attrs),
         fix=f"name the coordinate columns {accepted}",
     )
 
@@ -396,7 +467,6 @@ def table_points(
     source = as_crs(crs)
     target = as_crs(target_crs)
     x_col, y_col = _coordinate_columns(frame, source, file)
-    row_word = str(frame.attrs.get(_ROW_WORD_ATTR, "line"))
     values: dict[str, npt.NDArray[np.float64]] = {}
     for column in (x_col, y_col):
         numbers = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
@@ -408,7 +478,7 @@ def table_points(
                 f"{int(bad.sum())} row(s) have a missing or non-numeric {column} (e.g. {examples})"
                 + decimal_comma_hint(frame[column][bad]),
                 path=file,
-                where=_lines_text(lines, word=row_word),
+                where=rows_text(frame.attrs, lines),
                 fix=f"give every row a number in {column} (decimal point, no units)",
             )
         values[column] = numbers
@@ -424,7 +494,7 @@ def table_points(
             f"{bounds[2]:g} and {y_col} {bounds[1]:g} to {bounds[3]:g}, which fit "
             f"{source.name} only the other way round",
             path=file,
-            where=f"line 1 (header: {x_col}, {y_col})",
+            where=f"{header_place(frame.attrs)} (header: {x_col}, {y_col})",
             fix=f"swap the names of the {x_col} and {y_col} columns in the header ({x_col} is "
             f"the {'longitude' if source.is_geographic else 'easting'})",
         )
@@ -446,7 +516,7 @@ def table_points(
             f"{int(failed.sum())} point(s) cannot be transformed from {crs_label(source)} "
             f"to {crs_label(target)}",
             path=file,
-            where=_lines_text(list(frame.index[failed]), word=row_word),
+            where=rows_text(frame.attrs, list(frame.index[failed])),
             fix="check those coordinates and the table's CRS",
         )
     return tx, ty
@@ -458,25 +528,29 @@ def read_point_table(
     target_crs: Any,
     crs: Any = None,
     layer: str | None = None,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
+    kind: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a point table as a GeoDataFrame in ``target_crs``.
 
     Parameters
     ----------
     path
-        A CSV or GeoPackage table.
+        A CSV, Excel or GeoPackage table.
     target_crs
         The CRS of the returned geometry (the analysis CRS).
     crs
-        The CRS of the table's coordinates (required for CSV).
-    layer
-        The layer of a multi-layer GeoPackage.
+        The CRS of the table's coordinates (required for CSV and workbooks).
+    layer, sheet, encoding, kind
+        As for :func:`read_table`.
 
     Returns
     -------
     geopandas.GeoDataFrame
         Every column of the file (coordinates as given), plus point
-        geometry in ``target_crs``; index ``line``.
+        geometry in ``target_crs``; index ``line``; ``attrs`` as
+        :func:`read_table` sets them.
 
     Raises
     ------
@@ -485,8 +559,10 @@ def read_point_table(
     """
     import geopandas as gpd
 
-    frame = read_table(path, layer=layer)
+    frame = read_table(path, layer=layer, sheet=sheet, encoding=encoding, kind=kind)
     source = table_crs(path, crs=crs, layer=layer)
     x, y = table_points(frame, crs=source, target_crs=target_crs, path=path)
     target = as_crs(target_crs)
-    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(x, y), crs=target)
+    points = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(x, y), crs=target)
+    points.attrs.update(frame.attrs)
+    return points

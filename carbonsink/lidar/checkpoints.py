@@ -120,6 +120,8 @@ def read_checkpoints(
     target_crs: Any,
     crs: Any = None,
     layer: str | None = None,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
     known_classes: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """A checkpoint table checked against its schema, with ``x``/``y`` in ``target_crs``.
@@ -127,14 +129,20 @@ def read_checkpoints(
     Parameters
     ----------
     path
-        CSV or GeoPackage with ``x``, ``y`` (or ``lon``, ``lat``), ``z`` (m)
-        and optionally ``class`` and ``checkpoint_id``.
+        CSV, Excel workbook or GeoPackage with ``x``, ``y`` (or ``lon``,
+        ``lat``), ``z`` (m) and optionally ``class`` and ``checkpoint_id``
+        (Chinese headers such as ``高程(m)`` are renamed:
+        :mod:`carbonsink.io.header_aliases`).
     target_crs
         The CRS of the returned ``x``/``y`` (the DTM's).
     crs
-        The table's CRS (required for CSV).
+        The table's CRS (required for CSV and workbooks).
     layer
         The layer of a multi-layer GeoPackage.
+    sheet
+        The sheet of a workbook (name, or number from 1; the first when ``None``).
+    encoding
+        The text encoding of a CSV file (UTF-8 when ``None``).
     known_classes
         The survey's class names; a ``class`` outside them is a problem.
 
@@ -142,7 +150,8 @@ def read_checkpoints(
     -------
     pandas.DataFrame
         The file's columns with ``x``/``y`` replaced by ``target_crs``
-        coordinates; index ``line`` (the file's line numbers).
+        coordinates; index ``line`` (the file's line numbers, or a workbook's
+        row numbers).
 
     Raises
     ------
@@ -158,7 +167,14 @@ def read_checkpoints(
     from carbonsink.schemas import TABLE_SCHEMAS, check_table
 
     file = Path(path)
-    frame = read_table(file, layer=layer, text_columns=TABLE_SCHEMAS["checkpoints"].text_columns())
+    frame = read_table(
+        file,
+        layer=layer,
+        sheet=sheet,
+        encoding=encoding,
+        text_columns=TABLE_SCHEMAS["checkpoints"].text_columns(),
+        kind="checkpoints",
+    )
     problems = [
         p
         for p in check_table(frame, "checkpoints", path=file.name, known_classes=known_classes)

@@ -28,6 +28,7 @@ from carbonsink.config import Epoch, Survey, TableEntry, load_survey
 from carbonsink.errors import ConfigError, InputError
 from carbonsink.grid import Grid
 from carbonsink.io.vectors import Boundary, load_boundary
+from carbonsink.schemas import TABLE_SCHEMAS
 
 if TYPE_CHECKING:
     from carbonsink.accounting.profiles import MethodologyProfile
@@ -166,20 +167,37 @@ class RunContext:
 
         The file's own coordinate columns (``lon``/``lat``, or ``x``/``y`` in
         its CRS) are replaced by the survey-CRS ``x``/``y``; every other column
-        is kept; index ``line`` (the file's line numbers). Each file is read
-        once per context; callers get a copy.
+        is kept, Chinese headers of the table's kind renamed
+        (:mod:`carbonsink.io.header_aliases`); index ``line`` (the file's line
+        numbers, or a workbook's row numbers; ``attrs`` say which). Each file
+        is read once per context; callers get a copy.
         """
         from carbonsink.io.tables import read_point_table
 
         if entry.path not in self._tables:
             table = read_point_table(
-                entry.path, target_crs=self.survey.crs, crs=entry.crs, layer=entry.layer
+                entry.path,
+                target_crs=self.survey.crs,
+                crs=entry.crs,
+                kind=self._table_kind(entry),
+                **entry.read_options(),
             )
             frame = pd.DataFrame(table.drop(columns=["geometry", "lon", "lat"], errors="ignore"))
+            frame.attrs.update(table.attrs)
             frame["x"] = table.geometry.x.to_numpy()
             frame["y"] = table.geometry.y.to_numpy()
             self._tables[entry.path] = frame
         return self._tables[entry.path].copy()
+
+    def _table_kind(self, entry: TableEntry) -> str | None:
+        """Which table of an epoch the file of ``entry`` is (``"plots"``, ``"soil"``, ...),
+        for its header aliases; ``None`` for a file no epoch names as a table."""
+        for epoch in self.survey.epochs:
+            for kind in TABLE_SCHEMAS:
+                named = getattr(epoch, kind)
+                if named is not None and named.path == entry.path:
+                    return kind
+        return None
 
     @cached_property
     def dom_choice(self) -> tuple[Literal["model", "ratio", "none"], str]:

@@ -15,7 +15,7 @@ from carbonsink.errors import CarbonSinkError
 from carbonsink.io.soil_sheets import usable_layers
 from carbonsink.io.tables import read_table, table_crs, table_points
 from carbonsink.preflight.reporter import Reporter
-from carbonsink.schemas import TABLE_SCHEMAS, check_table
+from carbonsink.schemas import TABLE_SCHEMAS, check_table, header_place, rows_text
 
 
 class TableChecks(Reporter):
@@ -28,7 +28,10 @@ class TableChecks(Reporter):
             return
         try:
             frame = read_table(
-                path, layer=entry.layer, text_columns=TABLE_SCHEMAS[kind].text_columns()
+                path,
+                text_columns=TABLE_SCHEMAS[kind].text_columns(),
+                kind=kind,
+                **entry.read_options(),
             )
             blank_ok: tuple[str, ...] = ()
             if kind == "soil":  # as the soil stage takes it: replicates merged, gaps as chosen
@@ -75,7 +78,7 @@ class TableChecks(Reporter):
                     f"none of the {len(x)} points lies inside the project boundary, but with "
                     f"{x_col} and {y_col} swapped they do: the columns look swapped",
                     path=path,
-                    where=f"line 1 (header: {x_col}, {y_col})",
+                    where=f"{header_place(frame.attrs)} (header: {x_col}, {y_col})",
                     fix=f"swap the names of the {x_col} and {y_col} columns in the header "
                     f"({x_col} is the {'longitude' if crs.is_geographic else 'easting'})",
                 )
@@ -86,13 +89,11 @@ class TableChecks(Reporter):
                 fix=f"check the coordinates and the CRS ({crs.to_string()}) of {where}",
             )
         elif len(lines):
-            shown = ", ".join(str(i) for i in list(lines)[:8])
-            more = f" and {len(lines) - 8} more" if len(lines) > 8 else ""
             self.warn(
                 f"{len(lines)} of {len(x)} points lie outside the project boundary "
                 "and will not be used",
                 path=path,
-                where=f"lines {shown}{more}",
+                where=rows_text(frame.attrs, list(lines), most=8),
                 fix="check their coordinates, or remove them",
             )
 

@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from carbonsink.errors import ConfigError, InputError
+from carbonsink.schemas import rows_text
 
 __all__ = [
     "DICHROMATE_OM_PER_OC",
@@ -371,7 +372,7 @@ def _row_labels(frame: pd.DataFrame, rows: npt.NDArray[np.bool_]) -> str:
         else np.full(len(frame), "(no core_id)", dtype=object)
     )
     labels = [
-        f"core {core!r} line {line}"
+        f"core {core!r} {rows_text(frame.attrs, [line])}"
         for core, line in zip(cores[rows], frame.index[rows], strict=True)
     ]
     shown = "; ".join(labels[:10])

@@ -132,11 +132,11 @@ def test_exclude_drops_rows_and_cores_and_lists_each() -> None:
     assert sheet.excluded.to_dict("records") == [
         {
             "core_id": "B",
-            "lines": "5, 6",
-            "reason": "intervals overlap and are not replicates (lines 5/6)",
+            "lines": "lines 5, 6",
+            "reason": "intervals overlap and are not replicates (lines 5, 6)",
         },
-        {"core_id": "C", "lines": "7", "reason": "no usable layer"},
-        {"core_id": "D", "lines": "8", "reason": "no usable layer"},
+        {"core_id": "C", "lines": "line 7", "reason": "no usable layer"},
+        {"core_id": "D", "lines": "line 8", "reason": "no usable layer"},
     ]
     assert check_table(sheet.layers, "soil", path="s.csv") == []
 
@@ -159,7 +159,7 @@ def test_bulk_density_gaps_marked_when_the_error_can_be_measured() -> None:
     # A blank bulk density with no organic matter to estimate it from:
     with pytest.raises(InputError, match="no organic matter") as caught:
         usable_layers(_sheet([*complete, blank, no_om]), bulk_density_gaps="pedotransfer")
-    assert f"lines {3 + MIN_ERROR_LAYERS}" in str(caught.value)
+    assert f"(line {3 + MIN_ERROR_LAYERS})" in str(caught.value)
     # ... left out when the survey says so:
     sheet = usable_layers(
         _sheet([*complete, blank, no_om]),

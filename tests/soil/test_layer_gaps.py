@@ -131,8 +131,8 @@ def test_excluded_cores_are_recorded_not_counted() -> None:
     assert stocks.attrs["excluded_cores"] == [
         {
             "core_id": "B",
-            "lines": "4, 5",
-            "reason": "intervals overlap and are not replicates (lines 4/5)",
+            "lines": "lines 4, 5",
+            "reason": "intervals overlap and are not replicates (lines 4, 5)",
         }
     ]
     assert stocks.attrs["layer_gaps"]["dropped"] == [

@@ -183,8 +183,8 @@ def checked_lidar(
         entry.path,
         target_crs=ctx.survey.crs,
         crs=entry.crs,
-        layer=entry.layer,
         known_classes=list(legend.values()),
+        **entry.read_options(),
     )
     x, y = points["x"].to_numpy(), points["y"].to_numpy()
     on_grid = ctx.grid.contains(x, y)

@@ -18,6 +18,7 @@ from carbonsink.io.files import file_name_slug
 from carbonsink.io.writers import write_csv, write_json, write_layer_cog, write_layer_cogs
 from carbonsink.pipeline.context import ProgressCallback, RunContext
 from carbonsink.pipeline.outputs import OutputFolder
+from carbonsink.schemas import rows_text
 
 if TYPE_CHECKING:
     from carbonsink.imagery.landcover import LandCover
@@ -93,7 +94,10 @@ def epoch_landcover(ctx: RunContext, epoch: Epoch, composite: xr.Dataset) -> Lan
         classes=classes,
         cell_area_ha=ctx.cell_area_ha,
         inside=ctx.inside,
-        sample_ids=[f"{epoch.landcover_samples.path.name} line {i}" for i in samples.index],
+        sample_ids=[
+            f"{epoch.landcover_samples.path.name} {rows_text(samples.attrs, [i])}"
+            for i in samples.index
+        ],
         seed=ctx.seed,
     )
 

@@ -94,7 +94,7 @@ def write_core_stocks(stocks: pd.DataFrame, folder: OutputFolder, *, epoch: str)
         table["excluded"] = ""
         rows = excluded.set_index("core_id")
         left_out = pd.DataFrame(
-            {"excluded": [f"{r.reason} (lines {r.lines})" for r in rows.itertuples(index=False)]},
+            {"excluded": [f"{r.reason} ({r.lines})" for r in rows.itertuples(index=False)]},
             index=rows.index,
         )
         table = pd.concat([table, left_out])
