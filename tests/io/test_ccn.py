@@ -143,3 +143,21 @@ def test_the_carbon_method_per_study_of_a_download(tmp_path: Path) -> None:
     table = read_ccn_cores(folder)
     assert table["method"].tolist()[:2] == ["CHN", "dichromate"]
     assert pd.isna(table.loc[4, "method"])
+
+
+def test_a_study_with_only_representative_depths_reads_them(tmp_path: Path) -> None:
+    # The CCN variant for non-contiguous samples: a 2 cm slice at 8–10 cm stands
+    # for 0–18 cm, and the file has no depth_min/depth_max at all.
+    (tmp_path / "Rep_2021_depthseries.csv").write_text(
+        "study_id,core_id,representative_depth_min,representative_depth_max,"
+        "dry_bulk_density,fraction_carbon\nRep,r1,0,18,0.5,0.03\nRep,r1,18,40,0.7,0.02\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "Rep_2021_cores.csv").write_text(
+        "study_id,core_id,latitude,longitude\nRep,r1,29.5,-90.1\n", encoding="utf-8"
+    )
+    table = read_ccn_cores(tmp_path)
+    assert table[["depth_top_cm", "depth_bottom_cm"]].to_numpy().tolist() == [
+        [0.0, 18.0],
+        [18.0, 40.0],
+    ]
