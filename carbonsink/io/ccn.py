@@ -133,12 +133,13 @@ def _numbers(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
 def _carbon_methods(methods: Path | None, depthseries: pd.DataFrame) -> pd.Series:
     """The carbonsink ``method`` of each row's ``fraction_carbon``, where the methods file says.
 
-    A methods file describes the methods per ``method_id`` (a study with
-    several, e.g. EA on some sites and a regression on LOI on others; the
-    depthseries rows name theirs) or per ``study_id`` (a download of several
-    studies). A row whose
-    method the file does not name, or names in words carbonsink does not know,
-    gets a blank method.
+    A methods file describes the methods per ``study_id`` and ``method_id``
+    (a download of several studies, each with its methods; a study with
+    several, e.g. EA on some sites and a regression on LOI on others), and
+    the depthseries rows name theirs; ids repeat between studies ("single
+    set of methods"), so rows are matched on both. A row whose method the
+    file does not name, names in words carbonsink does not know, or names
+    twice with different methods, gets a blank method.
     """
     blank = pd.Series(pd.NA, index=depthseries.index, dtype="string")
     if methods is None:
@@ -148,14 +149,21 @@ def _carbon_methods(methods: Path | None, depthseries: pd.DataFrame) -> pd.Serie
         return blank
     named = table["fraction_carbon_method"].astype("string").str.strip().str.lower()
     mapped = named.map(lambda v: _CARBON_METHODS.get(v, pd.NA) if isinstance(v, str) else pd.NA)
-    for key in ("method_id", "study_id"):  # per method (and so per core), else per study
-        if key in table.columns and key in depthseries.columns:
-            ids = table[key].astype("string").str.strip()
-            by_id = dict(zip(ids, mapped, strict=True))
-            rows = depthseries[key].astype("string").str.strip()
-            return rows.map(lambda v, found=by_id: found.get(v, pd.NA)).astype("string")
-    found = {v for v in mapped if isinstance(v, str)}
-    return blank.fillna(found.pop()) if len(found) == 1 and mapped.notna().all() else blank
+    keys = [k for k in ("study_id", "method_id") if k in table.columns and k in depthseries.columns]
+    if not keys:
+        found = {v for v in mapped if isinstance(v, str)}
+        return blank.fillna(found.pop()) if len(found) == 1 and mapped.notna().all() else blank
+
+    def key_of(frame: pd.DataFrame) -> pd.Series:
+        parts = [frame[k].astype("string").str.strip().fillna("") for k in keys]
+        return parts[0] if len(parts) == 1 else parts[0] + "\x1f" + parts[1]
+
+    # One method per (study, method id); an id the file gives several methods gets none.
+    methods_of: dict[str, set[str | None]] = {}
+    for key, method in zip(key_of(table), mapped, strict=True):
+        methods_of.setdefault(key, set()).add(method if isinstance(method, str) else None)
+    by_key = {k: next(iter(v)) for k, v in methods_of.items() if len(v) == 1 and None not in v}
+    return key_of(depthseries).map(lambda v: by_key.get(v, pd.NA)).astype("string")
 
 
 def read_ccn_cores(path: str | os.PathLike[str], *, depths: str = "measured") -> pd.DataFrame:
@@ -221,6 +229,12 @@ def read_ccn_cores(path: str | os.PathLike[str], *, depths: str = "measured") ->
     if not set(_DEPTH_COLUMNS["measured"]) & set(depthseries.columns):
         depth_columns = _DEPTH_COLUMNS["representative"]
     _require(depthseries, _DEPTHSERIES_COLUMNS + depth_columns, depthseries_path)
+    top = _numbers(depthseries, depth_columns[0], depthseries_path)
+    bottom = _numbers(depthseries, depth_columns[1], depthseries_path)
+    if depth_columns != _DEPTH_COLUMNS["measured"] and "depth_min" in depthseries.columns:
+        # Contiguous samples may leave the representative columns blank: their own depths.
+        top = top.fillna(_numbers(depthseries, "depth_min", depthseries_path))
+        bottom = bottom.fillna(_numbers(depthseries, "depth_max", depthseries_path))
     _require(cores, _CORES_COLUMNS, cores_path)
     if not any(c in depthseries.columns for c in _CARBON_COLUMNS):
         raise InputError(
@@ -283,8 +297,8 @@ def read_ccn_cores(path: str | os.PathLike[str], *, depths: str = "measured") ->
             "core_id": series_ids,
             "x": series_ids.map(lon_by_core).astype("float64"),
             "y": series_ids.map(lat_by_core).astype("float64"),
-            "depth_top_cm": _numbers(depthseries, depth_columns[0], depthseries_path),
-            "depth_bottom_cm": _numbers(depthseries, depth_columns[1], depthseries_path),
+            "depth_top_cm": top,
+            "depth_bottom_cm": bottom,
             "bulk_density_g_cm3": _numbers(depthseries, "dry_bulk_density", depthseries_path),
             "soc_pct": carbon * 100.0,
             "om_pct": organic_matter.where(~has_carbon) * 100.0,

@@ -114,7 +114,10 @@ def existing_file(path: str | os.PathLike[str], *, what: str = "input file") -> 
         from carbonsink.io.products import archive_members
 
         archive = Path(virtual["archive"])
-        if not archive.is_file() or virtual["member"] not in archive_members(archive):
+        members = (
+            {m.removeprefix("./") for m in archive_members(archive)} if archive.is_file() else set()
+        )
+        if virtual["member"].removeprefix("./") not in members:
             raise InputNotFoundError(
                 f"the {what} {virtual['member']!r} is not in the archive",
                 path=archive,

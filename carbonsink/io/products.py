@@ -6,8 +6,8 @@ folder of band files:
 * a Sentinel-2 Level-2A product, the ``.SAFE`` folder or the ``.zip`` the
   Copernicus Data Space delivers: the bands are found through the product
   metadata ``MTD_MSIL2A.xml`` (``IMAGE_FILE`` entries; each band at its finest
-  resolution — 10 m B02/B03/B04/B08, 20 m B05–B07/B8A/B11/B12 and the SCL,
-  60 m B01/B09), and the reflectance scaling is the metadata's
+  resolution — 10 m B02/B03/B04/B08, 20 m B01/B05–B07/B8A/B11/B12 and the
+  SCL, 60 m B09), and the reflectance scaling is the metadata's
   ``BOA_QUANTIFICATION_VALUE`` and ``BOA_ADD_OFFSET`` (−1000 from processing
   baseline 04.00, none before; ESA, Sentinel-2 Products Specification
   Document, S2-PDGS-TAS-DI-PSD v15);
@@ -32,6 +32,7 @@ import os
 import re
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -51,6 +52,8 @@ ARCHIVE_SUFFIXES: Final = frozenset(_ARCHIVES)
 _S2_METADATA: Final = re.compile(r"(?:^|/)MTD_MSIL(2A|1C)\.xml$")
 _S2_IMAGE: Final = re.compile(r"_(B\d[\dA]|SCL)_(\d+)m$")
 _MTL: Final = re.compile(r"_MTL\.(txt|json|xml)$", re.IGNORECASE)
+#: Spacecraft whose C2 L2 band layout the ``landsat-c2-l2`` profile describes (OLI).
+_OLI_SPACECRAFT: Final = frozenset({"LANDSAT_8", "LANDSAT_9"})
 #: Sentinel-2 band ids in the order of the metadata's ``band_id`` 0–12.
 _S2_BAND_ORDER: Final = (
     "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"
@@ -86,6 +89,9 @@ class Product:
         1 when absent.
     item
         The STAC item's id (``None`` for a downloaded product).
+    remote
+        Band names whose only asset is remote → its href (STAC); asking for
+        one of them is an error.
     """
 
     sensor: str | None
@@ -97,14 +103,24 @@ class Product:
     date: dt.date | None
     band_numbers: Mapping[str, int] = field(default_factory=dict)
     item: str | None = None
+    remote: Mapping[str, str] = field(default_factory=dict)
 
     def source(self, *names: str) -> tuple[str, int] | None:
         """The file and band number of the first of ``names`` the product holds (any case)."""
         by_upper = {key.upper(): key for key in self.files}
+        far = {key.upper(): href for key, href in self.remote.items()}
         for name in names:
             key = by_upper.get(name.upper())
             if key is not None:
                 return self.files[key], self.band_numbers.get(key, 1)
+        for name in names:
+            if name.upper() in far:
+                raise InputError(
+                    f"band {name!r} of {self.metadata} is remote ({far[name.upper()]})",
+                    path=self.path,
+                    fix="download the item's assets (e.g. with carbonsink imagery search) and "
+                    "name a STAC file whose hrefs point at the local copies",
+                )
         return None
 
 
@@ -137,31 +153,47 @@ def archive_members(archive: str | os.PathLike[str]) -> tuple[str, ...]:
 
 
 class _Tree:
-    """A folder or an archive: its files by relative POSIX name, and how GDAL opens each."""
+    """A folder or an archive: its files by relative POSIX name, and how GDAL opens each.
+
+    Names are normalised (no leading ``./``, as some ``tar`` tools write them);
+    the archive's own spelling is kept for opening the member.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.system = _ARCHIVES.get(root.suffix.lower()) if root.is_file() else None
         if self.system is not None:
-            self.names = [n.rstrip("/") for n in archive_members(root)]
+            members = [n.rstrip("/") for n in archive_members(root)]
+            self._member = {PurePosixPath(n).as_posix().removeprefix("./"): n for n in members}
         else:
-            self.names = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+            files = (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+            self._member = {n: n for n in files}
+        self.names = list(self._member)
 
     def gdal(self, name: str) -> str:
         if self.system is None:
             return str(self.root / name)
-        return f"/{self.system}/{{{self.root}}}/{name}"
+        return f"/{self.system}/{{{self.root}}}/{self._member.get(name, name)}"
 
     def read(self, name: str) -> bytes:
+        member = self._member.get(name, name)
         if self.system is None:
-            return (self.root / name).read_bytes()
-        if self.system == "vsizip":
-            with zipfile.ZipFile(self.root) as opened:
-                return opened.read(name)
-        with tarfile.open(self.root) as opened:
-            member = opened.extractfile(name)
-            assert member is not None
-            return member.read()
+            return (self.root / member).read_bytes()
+        try:
+            if self.system == "vsizip":
+                with zipfile.ZipFile(self.root) as opened:
+                    return opened.read(member)
+            with tarfile.open(self.root) as opened:
+                extracted = opened.extractfile(member)
+                if extracted is None:
+                    raise tarfile.TarError(f"{member} is not a file")
+                return extracted.read()
+        except (OSError, zipfile.BadZipFile, tarfile.TarError, zlib.error) as exc:
+            raise InputError(
+                f"{member} cannot be read from the archive ({exc})",
+                path=self.root,
+                fix="download the product again (the archive may be damaged)",
+            ) from None
 
     def find(self, pattern: re.Pattern[str]) -> list[str]:
         return sorted(n for n in self.names if pattern.search(n))
@@ -176,6 +208,17 @@ def _text(root: ElementTree.Element, tag: str, metadata: str) -> str:
             fix="give the product as downloaded (its metadata file is incomplete)",
         )
     return (found.text or "").strip()
+
+
+def _date(text: str, metadata: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"the acquisition date {text!r} is not a date",
+            path=metadata,
+            fix="give the product's metadata as downloaded, or the date in the imagery entry",
+        ) from None
 
 
 def _sentinel2(tree: _Tree, metadata_name: str) -> Product:
@@ -212,12 +255,20 @@ def _sentinel2(tree: _Tree, metadata_name: str) -> Product:
             path=metadata,
             fix="give the product as downloaded",
         )
-    quantification = float(_text(root, "BOA_QUANTIFICATION_VALUE", metadata))
     baseline = _text(root, "PROCESSING_BASELINE", metadata)
-    offsets = {
-        _S2_BAND_ORDER[int(e.get("band_id", "0"))]: float((e.text or "0").strip())
-        for e in root.iter("BOA_ADD_OFFSET")
-    }
+    try:
+        offsets = {
+            _S2_BAND_ORDER[int(e.get("band_id", ""))]: float((e.text or "").strip())
+            for e in root.iter("BOA_ADD_OFFSET")
+        }
+        quantification = float(_text(root, "BOA_QUANTIFICATION_VALUE", metadata))
+    except (ValueError, IndexError) as exc:
+        raise InputError(
+            f"the product metadata's BOA_ADD_OFFSET or BOA_QUANTIFICATION_VALUE is not valid "
+            f"({exc})",
+            path=metadata,
+            fix="give the product as downloaded (its metadata file is damaged)",
+        ) from None
     used = {offsets[b] for b in files if b in offsets}
     if len(used) > 1:
         raise InputError(
@@ -240,7 +291,7 @@ def _sentinel2(tree: _Tree, metadata_name: str) -> Product:
         files=files,
         scale=1.0 / quantification,
         offset=(used.pop() if used else 0.0) / quantification,
-        date=dt.date.fromisoformat(start[:10]),
+        date=_date(start[:10], metadata),
     )
 
 
@@ -279,6 +330,18 @@ def _landsat(tree: _Tree, names: list[str]) -> Product | None:
     level2 = mtl.get("LEVEL2_SURFACE_REFLECTANCE_PARAMETERS")
     if not isinstance(level2, dict):
         return None  # a Level-1 scene: its band files and MTL are read as they are
+    attributes = mtl.get("IMAGE_ATTRIBUTES", {})
+    spacecraft = str(attributes.get("SPACECRAFT_ID", "")).strip().upper()
+    if spacecraft not in _OLI_SPACECRAFT:
+        raise InputError(
+            f"a Collection-2 Level-2 product of {spacecraft or 'an unnamed spacecraft'}: "
+            "carbonsink's landsat-c2-l2 profile is Landsat 8/9 OLI's band layout (red = SR_B4, "
+            "nir = SR_B5); on Landsat 4-7 TM/ETM+ these are other bands",
+            path=metadata,
+            fix="use Landsat 8/9 scenes, or give this scene's band files with sensor = "
+            '"generic" and a band map (TM/ETM+: blue = SR_B1, green = SR_B2, red = SR_B3, '
+            "nir = SR_B4, swir1 = SR_B5, swir2 = SR_B7) after scaling them to reflectance",
+        )
     contents = mtl.get("PRODUCT_CONTENTS", {})
     base = PurePosixPath(name).parent
     files: dict[str, str] = {}
@@ -291,8 +354,16 @@ def _landsat(tree: _Tree, names: list[str]) -> Product | None:
         member = str(base / str(file)) if str(base) != "." else str(file)
         if member in tree.names:
             files[band] = tree.gdal(member)
-    scales = {float(level2[f"REFLECTANCE_MULT_BAND_{b[4:]}"]) for b in files if b != "QA_PIXEL"}
-    offsets = {float(level2[f"REFLECTANCE_ADD_BAND_{b[4:]}"]) for b in files if b != "QA_PIXEL"}
+    try:
+        reflective = [b[4:] for b in files if b != "QA_PIXEL"]
+        scales = {float(level2[f"REFLECTANCE_MULT_BAND_{n}"]) for n in reflective}
+        offsets = {float(level2[f"REFLECTANCE_ADD_BAND_{n}"]) for n in reflective}
+    except (KeyError, ValueError) as exc:
+        raise InputError(
+            f"the MTL's reflectance scaling is missing or not a number ({exc})",
+            path=metadata,
+            fix="give the product's MTL as downloaded",
+        ) from None
     if len(scales) != 1 or len(offsets) != 1:
         raise InputError(
             f"the MTL gives {len(scales)} reflectance scales and {len(offsets)} offsets for "
@@ -300,7 +371,6 @@ def _landsat(tree: _Tree, names: list[str]) -> Product | None:
             path=metadata,
             fix="give the product as downloaded, with its SR_B1 … SR_B7 files",
         )
-    attributes = mtl.get("IMAGE_ATTRIBUTES", {})
     acquired = str(attributes.get("DATE_ACQUIRED", "")).strip()
     return Product(
         sensor="landsat-c2-l2",
@@ -309,7 +379,7 @@ def _landsat(tree: _Tree, names: list[str]) -> Product | None:
         files=files,
         scale=scales.pop(),
         offset=offsets.pop(),
-        date=dt.date.fromisoformat(acquired) if acquired else None,
+        date=_date(acquired, metadata) if acquired else None,
     )
 
 
@@ -351,6 +421,15 @@ def open_product(path: str | os.PathLike[str]) -> Product | None:
         return None
     tree = _Tree(root)
     safe = tree.find(_S2_METADATA)
+    mtl = tree.find(_MTL)
+    scenes = len(safe) + len({PurePosixPath(n).name.rsplit("_MTL", 1)[0] for n in mtl})
+    if scenes > 1:
+        raise InputError(
+            f"the folder holds {scenes} products ({', '.join([*safe, *mtl][:4])}); an imagery "
+            "entry is one product",
+            path=root,
+            fix="give each product its own imagery entry (its .SAFE folder, .zip or .tar)",
+        )
     if safe:
         if safe[0].endswith("MSIL1C.xml"):
             raise InputError(
@@ -360,7 +439,6 @@ def open_product(path: str | os.PathLike[str]) -> Product | None:
                 "carries surface reflectance and the SCL cloud mask",
             )
         return _sentinel2(tree, safe[0])
-    mtl = tree.find(_MTL)
     product = _landsat(tree, mtl) if mtl else None
     if product is not None or not is_archive:
         return product

@@ -9,9 +9,12 @@ the ``eo:bands`` (STAC 1.0) or ``bands`` (STAC 1.1) ``name`` and by
 multiband asset gives each band its number), the reflectance scaling from the
 raster extension's ``scale``/``offset`` when every reflective band gives the
 same, and the date from the item's ``datetime`` (or ``start_datetime``).
-Relative asset hrefs resolve against the file that names them. Assets must be
-local files: a remote href (``https://``, ``s3://``) is refused with the fix,
-since a claim must be computed from files that are kept with it.
+Relative asset hrefs resolve against the file that names them (or the item's
+own local self link). The bands read must be local files: a band whose asset
+is remote (``https://``, ``s3://``) is refused with the fix, since a claim
+must be computed from files that are kept with it; remote assets the scene
+does not need are ignored. Without the raster extension, a Sentinel-2 item's
+``s2:processing_baseline`` gives the offset (−0.1 from 04.00, else 0).
 """
 
 from __future__ import annotations
@@ -26,13 +29,15 @@ from urllib.parse import urlparse
 from carbonsink.errors import InputError, InputNotFoundError
 from carbonsink.io.products import Product
 
-__all__ = ["read_stac"]
+__all__ = ["STAC_COMMON_NAMES", "read_stac"]
 
 #: Asset roles that are not the scene's pixels.
 _SKIPPED_ROLES: Final = frozenset({"thumbnail", "overview", "metadata", "visual"})
 #: Media-type fragments and file suffixes of raster assets.
 _RASTER_TYPES: Final = ("tiff", "jp2", "geotiff")
 _RASTER_SUFFIXES: Final = (".tif", ".tiff", ".jp2", ".vrt")
+#: STAC's ``eo`` common names (and Earth Search's asset keys) -> carbonsink's common names.
+STAC_COMMON_NAMES: Final = {"swir16": "swir1", "swir22": "swir2", "nir09": "watervapour"}
 #: Common names of quality bands, never reflective.
 _QUALITY: Final = frozenset({"SCL", "QA_PIXEL", "BQA", "FMASK"})
 
@@ -90,17 +95,13 @@ def _is_raster(asset: Any) -> bool:
     return bool(urlparse(asset.href).path.lower().endswith(_RASTER_SUFFIXES))
 
 
-def _local_file(href: str, base: Path, item_id: str, key: str) -> str:
+def _local_file(href: str, base: Path) -> str | None:
+    """The asset's local path, or ``None`` for a remote href (``https://``, ``s3://``)."""
     parsed = urlparse(href)
     if parsed.scheme in ("", "file"):
         target = Path(parsed.path if parsed.scheme == "file" else href)
         return str(target if target.is_absolute() else (base / target).resolve())
-    raise InputError(
-        f"asset {key!r} of item {item_id!r} is remote ({href})",
-        path=base,
-        fix="download the item's assets (e.g. with stac-asset or rio) and name a STAC file "
-        "whose hrefs point at the local copies",
-    )
+    return None
 
 
 def _band_list(asset: Any) -> list[dict[str, Any]]:
@@ -123,25 +124,43 @@ def _scaling(assets: Iterable[tuple[Any, list[dict[str, Any]]]]) -> tuple[float 
 
 def _product(item: Any, path: Path) -> Product:
     href = item.get_self_href()
-    base = Path(urlparse(href).path).parent if href else path.parent
+    local = href is not None and urlparse(href).scheme in ("", "file")
+    base = Path(urlparse(href).path).parent if local else path.parent
     files: dict[str, str] = {}
     numbers: dict[str, int] = {}
     reflective = []
+    remote: dict[str, str] = {}
     for key, asset in item.assets.items():
         if not _is_raster(asset):
             continue
-        file = _local_file(asset.href, base, item.id, key)
+        if key.lower().endswith("-jp2") or "visual" in set(asset.roles or ()):
+            continue  # a second copy of a band (Earth Search's JP2s) or a true-colour picture
+        file = _local_file(asset.href, base)
         bands = _band_list(asset)
         names = {key: 1}
         for number, band in enumerate(bands, start=1):
             for label in (band.get("name"), band.get("common_name")):
                 if label:
                     names[str(label)] = number if len(bands) > 1 else 1
+        for label in list(names):
+            alias = STAC_COMMON_NAMES.get(str(label).lower())
+            if alias is not None:
+                names.setdefault(alias, names[label])
         for name, number in names.items():
+            if file is None:
+                remote.setdefault(name, asset.href)
+                continue
             files.setdefault(name, file)
             numbers.setdefault(name, number)
-        if key.upper() not in _QUALITY:
+        if file is not None and key.upper() not in _QUALITY:
             reflective.append((asset, bands))
+    if remote and not files:
+        raise InputError(
+            f"the assets of item {item.id!r} are remote ({next(iter(remote.values()))})",
+            path=path,
+            fix="download the item's assets (e.g. with carbonsink imagery search, stac-asset or "
+            "rio) and name a STAC file whose hrefs point at the local copies",
+        )
     if not files:
         raise InputError(
             f"item {item.id!r} has no raster asset (GeoTIFF or JPEG 2000)",
@@ -150,6 +169,9 @@ def _product(item: Any, path: Path) -> Product:
         )
     when = item.datetime or item.common_metadata.start_datetime
     scale, offset = _scaling(reflective)
+    baseline = item.properties.get("s2:processing_baseline")
+    if scale is None and baseline is not None:  # Sentinel-2 L2A without raster:bands
+        scale, offset = 1e-4, (-0.1 if str(baseline) >= "04.00" else 0.0)
     return Product(
         sensor=None,
         path=path,
@@ -160,6 +182,7 @@ def _product(item: Any, path: Path) -> Product:
         date=when.date() if when is not None else None,
         band_numbers=numbers,
         item=str(item.id),
+        remote=remote,
     )
 
 

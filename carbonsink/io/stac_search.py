@@ -1,13 +1,16 @@
 """Finding imagery through a STAC API and keeping it: search, download, an ItemCollection file.
 
-``carbonsink imagery search`` asks a STAC API (Earth Search, the Planetary
-Computer, CDSE, ...) for the scenes over the survey's boundary in a date range
-(:func:`search_items`, through pystac-client), downloads the assets the sensor
-profile needs — its reflective bands and its quality band — next to the file
-(:func:`download_assets`), and writes an ItemCollection whose hrefs are the
-local copies (:func:`write_item_collection`). The survey then names that file
-as an imagery entry (:mod:`carbonsink.io.stac`): the claim is computed from
-files kept with it, not from a service that may change.
+``carbonsink imagery search`` asks a STAC API whose assets download over
+plain HTTPS (Earth Search; APIs whose hrefs need signing or a login, such as
+the Planetary Computer or CDSE, are not supported) for the scenes over the
+survey's boundary in a date range (:func:`search_items`, through
+pystac-client), downloads the assets the sensor profile needs — its
+reflective bands and its quality band; not the JP2 copies or the true-colour
+picture — next to the file (:func:`download_assets`), and writes an
+ItemCollection whose hrefs are the local copies (:func:`write_item_collection`).
+The survey then names that file as an imagery entry (:mod:`carbonsink.io.stac`):
+the claim is computed from files kept with it, not from a service that may
+change.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from carbonsink.errors import InputError
+from carbonsink.io.stac import STAC_COMMON_NAMES
 
 __all__ = ["download_assets", "search_items", "write_item_collection"]
 
@@ -84,11 +88,14 @@ def search_items(
 
 
 def _wanted(asset_key: str, asset: Any, names: Collection[str]) -> bool:
+    if asset_key.lower().endswith("-jp2") or "visual" in set(asset.roles or ()):
+        return False  # a second copy of a band (Earth Search's JP2s) or a true-colour picture
     upper = {n.upper() for n in names}
     labels = {asset_key}
     for band in asset.extra_fields.get("eo:bands") or asset.extra_fields.get("bands") or []:
         if isinstance(band, dict):
             labels.update(str(band[k]) for k in ("name", "common_name") if band.get(k))
+    labels |= {STAC_COMMON_NAMES[n.lower()] for n in labels if n.lower() in STAC_COMMON_NAMES}
     return any(label.upper() in upper for label in labels)
 
 

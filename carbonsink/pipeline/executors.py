@@ -105,6 +105,11 @@ class SchedulerExecutor(Executor):
     def connect(self) -> Executor:
         """The executor of a live client, (re)connecting when needed.
 
+        A connection idle for :data:`IDLE_RECONNECT_S` with no work
+        outstanding is closed and replaced; one that dropped while work is
+        outstanding is left to finish (its futures report how it ended) and a
+        new one takes the new work.
+
         Raises
         ------
         ConfigError
@@ -112,29 +117,31 @@ class SchedulerExecutor(Executor):
         """
         from distributed import Client
 
-        stale = (
-            self._client is not None
-            and self._outstanding == 0
-            and time.monotonic() - self._idle_since > IDLE_RECONNECT_S
-        )
-        if self._client is not None and (stale or self._client.status != "running"):
-            self._close_client()
-        if self._client is None:
-            try:
-                self._client = Client(self.address, timeout="20s")
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot reach the Dask scheduler at {self.address}: {exc}",
-                    fix="start it (dask scheduler) or check the address, e.g. tcp://host:8786",
-                ) from exc
-            self._executor = self._client.get_executor()
-        assert self._executor is not None
-        return self._executor
-
-    def _close_client(self) -> None:
-        client, self._client, self._executor = self._client, None, None
-        with suppress(Exception):  # a dropped connection may fail to close: it is gone anyway
-            client.close(timeout=10)
+        stale: Any = None
+        with self._lock:
+            client = self._client
+            idle = self._outstanding == 0
+            expired = idle and time.monotonic() - self._idle_since > IDLE_RECONNECT_S
+            if client is not None and (expired or client.status != "running"):
+                stale = client if idle else None
+                self._client, self._executor = None, None
+            executor = self._executor
+        if stale is not None:
+            with suppress(Exception):  # a dropped connection may fail to close: it is gone anyway
+                stale.close(timeout=10)
+        if executor is not None:
+            return executor
+        try:
+            client = Client(self.address, timeout="20s")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot reach the Dask scheduler at {self.address}: {exc}",
+                fix="start it (dask scheduler) or check the address, e.g. tcp://host:8786",
+            ) from exc
+        fresh: Executor = client.get_executor()
+        with self._lock:
+            self._client, self._executor = client, fresh
+        return fresh
 
     def _finished(self, _future: Future[Any]) -> None:
         with self._lock:
@@ -144,14 +151,21 @@ class SchedulerExecutor(Executor):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         """Send one unit of work (see :class:`concurrent.futures.Executor`)."""
+        executor = self.connect()
         with self._lock:
-            executor = self.connect()
             self._outstanding += 1
-        future = executor.submit(fn, *args, **kwargs)
+        try:
+            future = executor.submit(fn, *args, **kwargs)
+        except BaseException:
+            self._finished(Future())
+            raise
         future.add_done_callback(self._finished)
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Close the connection (the scheduler and its workers keep running)."""
-        if self._client is not None:
-            self._close_client()
+        with self._lock:
+            client, self._client, self._executor = self._client, None, None
+        if client is not None:
+            with suppress(Exception):  # a dropped connection may fail to close: it is gone anyway
+                client.close(timeout=10)

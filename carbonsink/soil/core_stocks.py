@@ -22,7 +22,7 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from carbonsink.errors import ConfigError, InputError, Problem
-from carbonsink.io.soil_sheets import usable_layers
+from carbonsink.io.soil_sheets import om_fraction, usable_layers
 from carbonsink.schemas import check_table
 from carbonsink.soil.conversion import (
     OM_TO_OC,
@@ -394,6 +394,19 @@ def core_stocks(
     bd_se = np.nan_to_num(_standard_errors(layers, "bulk_density_se_g_cm3", path), nan=0.0)
     cf_se = np.nan_to_num(_standard_errors(layers, "coarse_frac_se", path), nan=0.0)
     oc = terms.oc_pct
+    # Filled bulk densities (eq. 3.2c): their residual error is taken as fully
+    # correlated within a core, their k1/k2 error as shared by every filled layer.
+    filled = layers.index.isin(gaps.filled_lines)
+    filled_sd = np.zeros(len(layers))
+    filled_gradient = np.zeros((len(layers), 2))
+    k_covariance = np.zeros((2, 2))
+    if gaps.model is not None and filled.any():
+        _, residual_se, gradient = gaps.model.predict_parts(om_fraction(layers)[filled])
+        per_bd = (oc * (1.0 - cf))[filled]
+        bd_se[filled] = 0.0
+        filled_sd[filled] = per_bd * residual_se
+        filled_gradient[filled] = per_bd[:, None] * gradient
+        k_covariance = gaps.model.covariance_log
     density = oc * bd * (1.0 - cf)
     density_var = (
         (bd * (1.0 - cf)) ** 2 * terms.independent_var
@@ -406,6 +419,19 @@ def core_stocks(
         if site_regression is not None
         else np.zeros((2, 2))
     )
+
+    def variance_of(w: FloatArray, rows: npt.NDArray[np.intp]) -> float:
+        """Var(w · ρ) of a core: independent layer errors, the site regression's and the
+        filled bulk densities' shared terms, and their within-core residual."""
+        shared = w @ density_gradient[rows]
+        k_part = w @ filled_gradient[rows]
+        return float(
+            w**2 @ density_var[rows]
+            + shared @ covariance @ shared
+            + (w @ filled_sd[rows]) ** 2
+            + k_part @ k_covariance @ k_part
+        )
+
     xcol, ycol = ("x", "y") if {"x", "y"} <= set(layers.columns) else ("lon", "lat")
     xs = pd.to_numeric(layers[xcol]).to_numpy(dtype=np.float64)
     ys = pd.to_numeric(layers[ycol]).to_numpy(dtype=np.float64)
@@ -440,8 +466,7 @@ def core_stocks(
         }
         for depth, label in zip(depths, labels, strict=True):
             w = _depth_weights(tops, bottoms, depth, interpolation=interpolation, operator=operator)
-            shared = w @ density_gradient[rows]
-            variance = float(w**2 @ density_var[rows] + shared @ covariance @ shared)
+            variance = variance_of(w, rows)
             record[f"soc_0_{label}_mg_ha"] = float(w @ density[rows])
             record[f"soc_0_{label}_se_mg_ha"] = math.sqrt(max(variance, 0.0))
             record[f"extrapolated_0_{label}"] = bool(bottoms.max() < depth)
@@ -482,8 +507,7 @@ def core_stocks(
                 )
                 z_star = _equivalent_depth(weights, mass_density[rows], target, core, display)
                 w = weights(z_star)
-                shared = w @ density_gradient[rows]
-                variance = float(w**2 @ density_var[rows] + shared @ covariance @ shared)
+                variance = variance_of(w, rows)
                 record[f"esm_0_{label}_mg_ha"] = float(w @ density[rows])
                 record[f"esm_0_{label}_se_mg_ha"] = math.sqrt(max(variance, 0.0))
                 record[f"esm_depth_0_{label}_cm"] = z_star

@@ -86,25 +86,44 @@ class IdealMixingModel:
     n_layers: int
     fitted: Literal["both", "organic", "none"]
 
-    def predict(self, om_fraction: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
-        """Bulk density and its prediction standard error at organic-matter fractions ``f``.
+    def predict_parts(
+        self, om_fraction: npt.ArrayLike
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Mean bulk density, its residual SE and its gradient in (ln k₁, ln k₂).
+
+        Returns
+        -------
+        tuple
+            ``mean`` (g cm⁻³), ``residual_se`` (g cm⁻³: the layer's own scatter
+            about the curve) and ``gradient`` (``(..., 2)``, g cm⁻³ per unit
+            ln k: the part of the error every filled layer shares through
+            k₁ and k₂, whose covariance is :attr:`covariance_log`).
 
         Notes
         -----
-        BD = 1 / (f/k₁ + (1 − f)/k₂). The error is lognormal: Var(ln BD) =
-        s² + gᵀ Σ g with s the residual SD, Σ the covariance of (ln k₁, ln k₂)
-        and g = ∂ ln BD / ∂(ln k₁, ln k₂) = (f/k₁, (1 − f)/k₂) × BD; the SE
-        is BD × √Var(ln BD) (first order).
+        The curve gives the median m = 1 / (f/k₁ + (1 − f)/k₂) (the fit is on
+        ln BD); with ln BD ~ N(ln m, v), v = s² + gᵀ Σ g, g = ∂ ln m / ∂(ln k₁,
+        ln k₂) = (f/k₁, (1 − f)/k₂) × m, the mean is m exp(v / 2) (eq. 3.2c).
+        The residual SE is mean × √(exp(s²) − 1) and the shared part's
+        gradient is mean × g (first order).
         """
         f = np.asarray(om_fraction, dtype=np.float64)
-        inverse = f / self.k_organic_g_cm3 + (1.0 - f) / self.k_mineral_g_cm3
-        bd = 1.0 / inverse
-        gradient = np.stack((f / self.k_organic_g_cm3, (1.0 - f) / self.k_mineral_g_cm3), -1)
-        gradient = gradient * bd[..., None]
-        variance = self.residual_sd_log**2 + np.einsum(
-            "...i,ij,...j->...", gradient, self.covariance_log, gradient
-        )
-        return bd, bd * np.sqrt(variance)
+        median = 1.0 / (f / self.k_organic_g_cm3 + (1.0 - f) / self.k_mineral_g_cm3)
+        g = np.stack((f / self.k_organic_g_cm3, (1.0 - f) / self.k_mineral_g_cm3), -1)
+        g = g * median[..., None]
+        shared = np.einsum("...i,ij,...j->...", g, self.covariance_log, g)
+        mean = median * np.exp((self.residual_sd_log**2 + shared) / 2.0)
+        residual_se = mean * math.sqrt(math.expm1(self.residual_sd_log**2))
+        return mean, residual_se, g * mean[..., None]
+
+    def predict(self, om_fraction: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Mean bulk density and its total prediction SE at organic-matter fractions ``f``.
+
+        The SE is √(residual SE² + gᵀ Σ g) of :meth:`predict_parts`.
+        """
+        mean, residual_se, gradient = self.predict_parts(om_fraction)
+        shared = np.einsum("...i,ij,...j->...", gradient, self.covariance_log, gradient)
+        return mean, np.sqrt(residual_se**2 + shared)
 
     def describe(self) -> str:
         """One line for the ledger: the k's, where they come from and the error."""

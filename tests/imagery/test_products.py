@@ -379,3 +379,58 @@ def test_a_sample_scene_as_a_product_passes_validate_and_reads_the_same(
     # Baseline 05.11 gives the profile's own −0.1 offset: the same reflectance.
     assert np.array_equal(from_tif.reflectance.values, from_zip.reflectance.values, equal_nan=True)
     assert np.array_equal(from_tif.masks["unusable"].values, from_zip.masks["unusable"].values)
+
+
+def test_landsat_7_is_refused_not_read_with_the_oli_layout(tmp_path: Path) -> None:
+    folder = write_landsat(tmp_path / LANDSAT)
+    mtl = folder / f"{LANDSAT}_MTL.txt"
+    mtl.write_text(
+        mtl.read_text(encoding="utf-8").replace("LANDSAT_9", "LANDSAT_7"), encoding="utf-8"
+    )
+    with pytest.raises(InputError, match="LANDSAT_7") as caught:
+        open_product(folder)
+    assert "red = SR_B3" in str(caught.value)
+
+
+def test_the_offset_of_each_band_is_its_own_band_id(tmp_path: Path) -> None:
+    # band_id 3 is B04 and 8 is B8A: offsets −1000 for B04 and −2000 for B8A
+    # (unequal, which carbonsink refuses) show the mapping is by band_id.
+    safe = write_safe(tmp_path)
+    metadata = safe / "MTD_MSIL2A.xml"
+    text = metadata.read_text(encoding="utf-8")
+    metadata.write_text(
+        text.replace('<BOA_ADD_OFFSET band_id="8">-1000', '<BOA_ADD_OFFSET band_id="8">-2000'),
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match="different BOA_ADD_OFFSET"):
+        open_product(safe)
+    # B8A read alone is absent from the 10 m set, so drop the other bands'
+    # offsets except B8A's: one offset, −2000 / 10000.
+    only = text.replace('<BOA_ADD_OFFSET band_id="8">-1000', '<BOA_ADD_OFFSET band_id="8">-2000')
+    for band_id in (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12):
+        only = only.replace(f'<BOA_ADD_OFFSET band_id="{band_id}">-1000</BOA_ADD_OFFSET>', "")
+    metadata.write_text(only, encoding="utf-8")
+    product = open_product(safe)
+    assert product is not None and product.offset == pytest.approx(-0.2)
+
+
+def test_a_tar_with_dot_slash_members(tmp_path: Path) -> None:
+    folder = write_landsat(tmp_path / LANDSAT)
+    archive = tmp_path / f"{LANDSAT}.tar"
+    with tarfile.open(archive, "w") as opened:
+        for file in sorted(folder.iterdir()):
+            opened.add(file, f"./{file.name}")
+    product = open_product(archive)
+    assert product is not None and set(product.files) >= {"SR_B4", "QA_PIXEL"}
+    scene = read_scene(archive, LANDSAT_GRID, sensor="landsat-c2-l2", bands=["red"])
+    assert scene.reflectance.sel(band="red").values == pytest.approx(
+        np.full((2, 2), 0.2099975), abs=1e-6
+    )
+
+
+def test_a_folder_of_two_products_is_refused(tmp_path: Path) -> None:
+    write_safe(tmp_path / "a")
+    second = write_safe(tmp_path / "b")
+    shutil.move(str(second), str(tmp_path / "a" / f"{SAFE[:-5]}_2.SAFE"))
+    with pytest.raises(InputError, match="holds 2 products"):
+        open_product(tmp_path / "a")

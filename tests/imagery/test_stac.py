@@ -210,9 +210,19 @@ def test_remote_assets_and_non_stac_json_are_refused(tmp_path: Path) -> None:
     )
     path = tmp_path / "remote.json"
     path.write_text(json.dumps(remote), encoding="utf-8")
-    with pytest.raises(InputError, match="is remote") as caught:
+    with pytest.raises(InputError, match="are remote") as caught:
         read_stac(path)
     assert "download the item's assets" in str(caught.value)
+    # One band local, another remote: reading the local one works, asking for
+    # the remote one is the error.
+    _band_cog(tmp_path / "B03.tif", 3000)
+    remote["assets"]["green"] = _multiband_asset("./B03.tif", ("B03",))
+    path.write_text(json.dumps(remote), encoding="utf-8")
+    grid = Grid(crs=UTM49, transform=Affine(10.0, 0.0, X0, 0.0, -10.0, Y0), width=6, height=4)
+    green = read_scene(path, grid, sensor="sentinel-2-l2a", bands=["green"])
+    assert green.reflectance.sel(band="green").values == pytest.approx(np.full((4, 6), 0.2))
+    with pytest.raises(InputError, match=r"band 'B04' of .* is remote"):
+        read_scene(path, grid, sensor="sentinel-2-l2a", bands=["red"])
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"type": "Topology"}), encoding="utf-8")
     with pytest.raises(InputError, match="not a STAC Item"):
@@ -221,3 +231,40 @@ def test_remote_assets_and_non_stac_json_are_refused(tmp_path: Path) -> None:
     empty.write_text(json.dumps({"type": "FeatureCollection", "features": []}), encoding="utf-8")
     with pytest.raises(InputError, match="holds no item"):
         read_stac(empty)
+
+
+def test_an_earth_search_item_layout(tmp_path: Path) -> None:
+    # Earth Search v1 names its SWIR assets swir16/swir22 (common names of the
+    # eo extension) and ships each band twice (COG and "-jp2") plus a visual TCI.
+    assets: dict[str, Any] = {}
+    for key, band, value in (("red", "B04", 2000), ("swir16", "B11", 3000)):
+        _band_cog(tmp_path / f"{band}.tif", value)
+        entry = {
+            "href": f"./{band}.tif",
+            "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+            "roles": ["data", "reflectance"],
+            "eo:bands": [{"name": key, "common_name": key}],
+            "raster:bands": [{"scale": 0.0001, "offset": -0.1}],
+        }
+        assets[key] = entry
+        assets[f"{key}-jp2"] = entry | {"href": f"./{band}.jp2", "type": "image/jp2"}
+    _band_cog(tmp_path / "TCI.tif", 9)
+    assets["visual"] = {
+        "href": "./TCI.tif",
+        "type": "image/tiff; application=geotiff",
+        "roles": ["visual"],
+        "eo:bands": [{"name": "red", "common_name": "red"}],
+    }
+    item = _item("es", "2025-09-18T03:05:39Z", assets)
+    # A remote self link (as the API wrote it) must not move the relative hrefs.
+    item["links"] = [{"rel": "self", "href": "https://earth-search.example/v1/items/es"}]
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [item]}), encoding="utf-8")
+    (product,) = read_stac(path)
+    assert product.source("B11", "swir1") == (str(tmp_path / "B11.tif"), 1)
+    assert product.source("B04", "red") == (str(tmp_path / "B04.tif"), 1)
+    grid = Grid(crs=UTM49, transform=Affine(10.0, 0.0, X0, 0.0, -10.0, Y0), width=6, height=4)
+    scene = read_scene(path, grid, sensor="sentinel-2-l2a", bands=["red", "swir1"])
+    # 3000 × 1e-4 − 0.1 = 0.2 for swir1; 2000 → 0.1 for red (not the TCI's 9).
+    assert scene.reflectance.sel(band="swir1").values == pytest.approx(np.full((4, 6), 0.2))
+    assert scene.reflectance.sel(band="red").values == pytest.approx(np.full((4, 6), 0.1))

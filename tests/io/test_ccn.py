@@ -161,3 +161,42 @@ def test_a_study_with_only_representative_depths_reads_them(tmp_path: Path) -> N
         [0.0, 18.0],
         [18.0, 40.0],
     ]
+
+
+def test_method_ids_repeat_between_studies(tmp_path: Path) -> None:
+    # Both studies call their methods "single set of methods": rows are matched
+    # on (study_id, method_id), not on the id alone.
+    (tmp_path / "Two_2022_depthseries.csv").write_text(
+        "study_id,core_id,method_id,depth_min,depth_max,dry_bulk_density,fraction_carbon\n"
+        "Alpha,a1,single set of methods,0,5,0.5,0.08\n"
+        "Beta,b1,single set of methods,0,5,0.6,0.05\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "Two_2022_cores.csv").write_text(
+        "study_id,core_id,latitude,longitude\nAlpha,a1,29.5,-90.1\nBeta,b1,29.6,-90.2\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "Two_2022_methods.csv").write_text(
+        "study_id,method_id,fraction_carbon_method\n"
+        "Alpha,single set of methods,EA\nBeta,single set of methods,wet oxidation\n",
+        encoding="utf-8",
+    )
+    table = read_ccn_cores(tmp_path)
+    assert table["method"].tolist() == ["CHN", "dichromate"]
+
+
+def test_blank_representative_depths_fall_back_to_the_sampled_ones(tmp_path: Path) -> None:
+    (tmp_path / "Mix_2023_depthseries.csv").write_text(
+        "study_id,core_id,depth_min,depth_max,representative_depth_min,"
+        "representative_depth_max,dry_bulk_density,fraction_carbon\n"
+        "Mix,m1,8,10,0,18,0.5,0.03\nMix,m1,18,20,NA,NA,0.7,0.02\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "Mix_2023_cores.csv").write_text(
+        "study_id,core_id,latitude,longitude\nMix,m1,29.5,-90.1\n", encoding="utf-8"
+    )
+    table = read_ccn_cores(tmp_path, depths="representative")
+    assert table[["depth_top_cm", "depth_bottom_cm"]].to_numpy().tolist() == [
+        [0.0, 18.0],
+        [18.0, 20.0],
+    ]

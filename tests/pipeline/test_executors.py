@@ -49,3 +49,32 @@ def test_local_executor_serial_and_pool() -> None:
     with local_executor(2) as executor:
         assert executor is not None
         assert executor.submit(pow, 3, 4).result() == 81
+
+
+def test_an_idle_scheduler_connection_is_replaced_before_new_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from distributed import LocalCluster
+
+    import carbonsink.pipeline.executors as executors
+
+    monkeypatch.setattr(executors, "IDLE_RECONNECT_S", 1.0)
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster:
+        executor = executors.SchedulerExecutor(cluster.scheduler_address)
+        with executor:
+            assert executor.submit(pow, 2, 5).result() == 32
+            first = executor._client
+            assert executor.submit(pow, 2, 2).result() == 4  # busy again at once: same client
+            assert executor._client is first
+            time.sleep(1.5)  # idle longer than IDLE_RECONNECT_S
+            assert executor.submit(pow, 3, 2).result() == 9
+            assert executor._client is not first
+            assert first.status == "closed"
+            # A client that dropped is replaced even when not idle for long.
+            second = executor._client
+            second.close()
+            assert executor.submit(pow, 5, 2).result() == 25
+            assert executor._client is not second
+        assert executor._client is None

@@ -76,9 +76,14 @@ def test_drexler_stops_with_every_problem_then_gives_stocks(shared_data: Path) -
     assert filled.model is not None and filled.model.fitted == "organic"
     rows = filled.layers.loc[list(filled.filled_lines)]
     om = rows["om_pct"].to_numpy(dtype=float) / 100.0
-    k1, k2 = filled.model.k_organic_g_cm3, filled.model.k_mineral_g_cm3
-    # Each filled bulk density is 1 / (f/k1 + (1 − f)/k2), with an SE > 0.
-    expected = 1.0 / (om / k1 + (1.0 - om) / k2)
+    model = filled.model
+    k1, k2 = model.k_organic_g_cm3, model.k_mineral_g_cm3
+    # Each filled bulk density is the lognormal mean of the curve's median
+    # 1 / (f/k1 + (1 − f)/k2): median × exp(v/2), v = s² + g'Σg, with an SE > 0.
+    median = 1.0 / (om / k1 + (1.0 - om) / k2)
+    g = np.stack([om / k1, (1.0 - om) / k2], axis=1) * median[:, None]
+    v = model.residual_sd_log**2 + np.einsum("ij,jk,ik->i", g, model.covariance_log, g)
+    expected = median * np.exp(v / 2.0)
     assert rows["bulk_density_g_cm3"].to_numpy(dtype=float) == pytest.approx(expected)
     assert (rows["bulk_density_se_g_cm3"].to_numpy(dtype=float) > 0).all()
 
