@@ -773,10 +773,11 @@ def test_an_external_dask_cluster_gives_the_serial_ledger(
     with Client(external_cluster, timeout="10s") as client:
         done = client.run_on_scheduler(finished)
         workers = client.scheduler_info()["workers"]
-    # The LiDAR tiles and the bootstrap replicates ran as tasks on the two workers.
+    # The LiDAR tiles, the SOC maps' kriging tiles and the bootstrap replicates
+    # ran as tasks on the two workers.
     assert len(workers) == 2
-    assert any("tile_job" in name and count > 0 for name, count in done.items()), done
-    assert any("run_replicates" in name and count > 0 for name, count in done.items()), done
+    for job in ("tile_job", "krige_tile", "run_replicates"):
+        assert any(job in name and count > 0 for name, count in done.items()), (job, done)
 
 
 #: The 2020 plot and soil tables as a Chinese field team keeps them: Excel workbooks with the

@@ -33,7 +33,7 @@ def local_executor(workers: int | None) -> Iterator[Executor | None]:
 def run_executor(
     workers: int | None = None, scheduler: str | None = None
 ) -> Iterator[Executor | None]:
-    """Where tiles and bootstrap replicates run.
+    """Where LiDAR tiles, SOC kriging tiles and bootstrap replicates run.
 
     Parameters
     ----------
@@ -86,7 +86,7 @@ def run_executor(
 class SchedulerExecutor(Executor):
     """Work sent to an external Dask scheduler, over a connection that is never left stale.
 
-    Between the parallel phases of a run (LiDAR tiles, bootstrap replicates)
+    Between the parallel phases of a run (LiDAR tiles, kriging tiles, replicates)
     the main process computes for minutes without talking to the scheduler;
     a client connection kept idle that long can be dropped and its reconnect
     cancelled under load. So the executor connects for a batch of work and,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from concurrent.futures import Executor, Future
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -46,7 +47,7 @@ from carbonsink.soil.soc_model import (
 )
 from carbonsink.spatial.variogram import VariogramModel, VariogramName
 
-__all__ = ["Support", "predict_soc"]
+__all__ = ["Support", "krige_tile", "predict_soc"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ def predict_soc(
     interval: float = 0.90,
     value_se: npt.ArrayLike | None = None,
     support: Support = "point",
+    executor: Executor | None = None,
 ) -> xr.Dataset:
     """Map a SOC stock from core values by ordinary or regression kriging, with variance.
 
@@ -108,6 +110,10 @@ def predict_soc(
         Central probability of the prediction interval.
     value_se
         Standard error of each core value (Mg C/ha), treated as measurement error.
+    executor
+        Where the tiles are kriged (a process pool, a Dask client's executor);
+        serially when ``None``. Each tile is a task that ships the fitted
+        model and its cells' coordinates; the map is the same either way.
     support
         What is predicted: ``"point"`` (default) the value a core would
         measure at the cell centre (the nugget included); ``"cell"`` the value
@@ -260,6 +266,7 @@ def predict_soc(
     shape = grid.shape
     outputs = {key: np.full(shape, np.nan, dtype=np.float32) for key in ("pred", "var")}
     side = max(1, math.isqrt(chunk_cells))
+    jobs = []
     for tile in grid.tiles(size=side):
         rs, cs = tile.core_slices
         valid = valid_mask[rs, cs].reshape(-1).copy()
@@ -276,9 +283,12 @@ def predict_soc(
         if not valid.any():
             continue
         gx, gy = np.meshgrid(grid.x[cs], grid.y[rs])
-        pred, var = model.predict(
-            gx.ravel()[valid], gy.ravel()[valid], design_rows, point_support=support == "point"
-        )
+        args = (model, gx.ravel()[valid], gy.ravel()[valid], design_rows, support == "point")
+        work = executor.submit(krige_tile, *args) if executor is not None else krige_tile(*args)
+        jobs.append((tile, valid, work))
+    for tile, valid, work in jobs:
+        rs, cs = tile.core_slices
+        pred, var = work.result() if isinstance(work, Future) else work
         for key, vals in (("pred", pred), ("var", var)):
             block = np.full(valid.size, np.nan, dtype=np.float32)
             block[valid] = vals
@@ -304,6 +314,22 @@ def predict_soc(
         n_clipped=n_clipped,
         support=support,
     )
+
+
+def krige_tile(
+    model: SocModel,
+    x: FloatArray,
+    y: FloatArray,
+    design: FloatArray | None,
+    point_support: bool,
+) -> tuple[FloatArray, FloatArray]:
+    """Prediction and variance of one tile's cells: one task of :func:`predict_soc`.
+
+    A top-level function whose arguments pickle, so a worker process or a
+    Dask worker can run it (:meth:`SocModel.predict`).
+    """
+    pred, var = model.predict(x, y, design, point_support=point_support)
+    return np.asarray(pred, dtype=np.float64), np.asarray(var, dtype=np.float64)
 
 
 def _mask_array(mask: npt.ArrayLike | None, grid: Grid) -> npt.NDArray[np.bool_]:

@@ -372,3 +372,32 @@ def test_synthetic_survey_intervals_cover_the_truth_and_total_matches(
     assert true_total == pytest.approx(10384.4, abs=0.1)
     assert abs(total / true_total - 1.0) <= 0.10, (total, true_total)
     assert np.isnan(ds["soc_0_30_mg_ha"].values[~inside]).all()
+
+
+def test_tiles_kriged_in_worker_processes_give_the_serial_map(
+    junshan_2020: dict[str, object],
+) -> None:
+    # Small tiles (400 cells) so that the sample grid makes many tasks; the map
+    # kriged in two worker processes must equal the serial one bit for bit.
+    from concurrent.futures import ProcessPoolExecutor
+
+    data = junshan_2020
+    grid: Grid = data["grid"]  # type: ignore[assignment]
+    inside = data["truth"]["inside_boundary"].values.astype(bool)  # type: ignore[index]
+    options: dict[str, object] = {
+        "covariates": data["covariates"],
+        "mask": inside,
+        "chunk_cells": 400,
+    }
+    serial = predict_soc(data["x"], data["y"], data["soc"], grid, **options)  # type: ignore[arg-type]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        pooled = predict_soc(
+            data["x"],
+            data["y"],
+            data["soc"],
+            grid,
+            executor=pool,
+            **options,  # type: ignore[arg-type]
+        )
+    xr.testing.assert_identical(serial, pooled)
+    assert grid.width * grid.height / 400 > 50  # many tasks, not one

@@ -208,6 +208,7 @@ def epoch_soc_map(
         mask=ctx.inside.values,
         name=soc_column(depth_cm),
         value_se=se,
+        executor=ctx.executor,
     )
 
 
