@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,8 +14,10 @@ from typing import Any
 
 from carbonsink.errors import ConfigError
 
-__all__ = ["SchedulerExecutor", "local_executor", "run_executor"]
+__all__ = ["SchedulerExecutor", "die_with_parent", "local_executor", "run_executor"]
 
+#: prctl option: the signal a process gets when its parent dies (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
 #: A connection to an external scheduler idle this long is replaced before new work.
 IDLE_RECONNECT_S = 20.0
 
@@ -25,8 +29,28 @@ def local_executor(workers: int | None) -> Iterator[Executor | None]:
     if n <= 1:
         yield None
         return
-    with ProcessPoolExecutor(max_workers=n) as pool:
+    with ProcessPoolExecutor(
+        max_workers=n, initializer=die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         yield pool
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: end the worker when the run that started it ends, even by SIGKILL.
+
+    A killed run (``kill -9``, the OOM killer) cannot shut its pool down, and
+    its workers would wait for work forever, each holding its memory. On
+    Linux the kernel sends them SIGKILL when their parent dies
+    (``prctl(PR_SET_PDEATHSIG)``); a worker whose parent is already gone
+    exits at once.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(0)
 
 
 @contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from carbonsink.errors import ConfigError
@@ -78,3 +80,44 @@ def test_an_idle_scheduler_connection_is_replaced_before_new_work(
             assert executor.submit(pow, 5, 2).result() == 25
             assert executor._client is not second
         assert executor._client is None
+
+
+_POOL_THEN_WAIT = """
+import os, sys, time
+from carbonsink.pipeline.executors import local_executor
+with local_executor(2) as pool:
+    futures = [pool.submit(os.getpid) for _ in range(8)]
+    print(" ".join(str(p) for p in sorted({f.result() for f in futures})), flush=True)
+    time.sleep(60)
+"""
+
+
+def test_pool_workers_end_when_the_run_is_killed(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "pool.py"
+    script.write_text(_POOL_THEN_WAIT, encoding="utf-8")
+    run = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert run.stdout is not None
+    workers = [int(p) for p in run.stdout.readline().split()]
+    assert workers and run.pid not in workers
+    os.kill(run.pid, signal.SIGKILL)  # as the OOM killer or kill -9 would
+    run.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    alive = list(workers)
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [p for p in alive if _running(p)]
+    assert alive == [], f"pool workers outlived the killed run: {alive}"
+
+
+def _running(pid: int) -> bool:
+    try:
+        with Path(f"/proc/{pid}/stat").open(encoding="utf-8") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
