@@ -44,13 +44,19 @@ def die_with_parent(parent: int) -> None:
     (``prctl(PR_SET_PDEATHSIG)``); a worker whose parent is already gone
     exits at once.
     """
+    if os.getppid() != parent:
+        # Started by a fork server (whose own life ends with the run), or the
+        # run died before this worker got here (adopted by init: exit).
+        if os.getppid() == 1:
+            os._exit(0)
+        return
     if sys.platform.startswith("linux"):
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:
-        os._exit(0)
+        if os.getppid() != parent:  # died between the check and prctl
+            os._exit(0)
 
 
 @contextmanager
