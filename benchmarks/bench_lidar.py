@@ -15,7 +15,9 @@ job's own):
 It prints wall times, peak RSS and the ratios to the decode time.
 
 Clouds: the synthetic survey generator's ``medium`` scale (one LAZ of about 7
-million points per epoch) and ``../shared/data/lidar/PDAL_lone-star.laz``
+million points per epoch), a dense small drone cloud (5 million synthetic
+points over 5 ha, 100 pts/m², written once to the cache) and
+``../shared/data/lidar/PDAL_lone-star.laz``
 (PDAL test data, 518,862 points; its header's EPSG:4326 is wrong, so a
 projected CRS is given). ``--large`` also generates the ``large`` scale (two
 files of about 20 million points per epoch, ~4 minutes) and reports the
@@ -139,6 +141,47 @@ def _generate(cache: Path, scale: str) -> Path:
     return folder
 
 
+def _dense_cloud(cache: Path) -> Path:
+    """A dense small drone cloud: 5 M points over 5 ha (250 × 200 m, 100 pts/m²).
+
+    Gently sloping ground with 2 m undulations, reed and sedge beds 0.5–3 m
+    tall over two thirds of the area (their returns spread through the
+    canopy, a fifth reaching the ground), written as LAZ in UTM 49N. The shape
+    the LiDAR chain's per-tile costs are most exposed to: many points per
+    grid cell and little area.
+    """
+    path = cache / "dense_drone_5M.laz"
+    if path.is_file():
+        return path
+    import laspy
+    import numpy as np
+    from pyproj import CRS
+
+    rng = np.random.default_rng(2026)
+    n = 5_000_000
+    x0, y0 = 408_000.0, 3_253_000.0
+    x = x0 + rng.uniform(0.0, 250.0, n)
+    y = y0 + rng.uniform(0.0, 200.0, n)
+    ground = 25.0 + 0.004 * (x - x0) + np.sin((x - x0) / 40.0) * np.cos((y - y0) / 30.0)
+    canopy = np.clip(1.5 + 1.5 * np.sin((x - x0) / 23.0 + (y - y0) / 17.0), 0.0, None)
+    vegetated = canopy > 0.5
+    reaches_ground = ~vegetated | (rng.uniform(size=n) < 0.2)
+    z = ground + np.where(reaches_ground, 0.0, canopy * rng.uniform(0.3, 1.0, n))
+    z = z + rng.normal(0.0, 0.02, n)
+    header = laspy.LasHeader(point_format=6, version="1.4")
+    header.offsets = [x0, y0, 0.0]
+    header.scales = [0.001, 0.001, 0.001]
+    header.add_crs(CRS.from_epsg(32649))
+    las = laspy.LasData(header)
+    las.x, las.y, las.z = x, y, z
+    las.intensity = rng.integers(200, 2000, n).astype(np.uint16)
+    las.return_number = np.ones(n, dtype=np.uint8)
+    las.number_of_returns = np.ones(n, dtype=np.uint8)
+    las.gps_time = np.sort(rng.uniform(0.0, 600.0, n))
+    las.write(path)
+    return path
+
+
 def bench_file(label: str, path: Path, crs: str, workers: int, *, peers: bool = True) -> None:
     decode = _best(_DECODE, str(path))
     assert decode is not None
@@ -189,6 +232,9 @@ def main() -> None:
     medium = _generate(args.cache, "medium")
     path = max((medium / "lidar" / "2025").glob("*.laz"), key=lambda p: p.stat().st_size)
     bench_file("synthetic survey, medium scale", path, "EPSG:4547", args.workers)
+
+    dense = _dense_cloud(args.cache)
+    bench_file("dense small drone cloud (synthetic, 100 pts/m²)", dense, "EPSG:32649", args.workers)
 
     lone_star = SHARED / "PDAL_lone-star.laz"
     if lone_star.is_file():
