@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -131,14 +132,16 @@ class SchedulerExecutor(Executor):
         self._lock = threading.Lock()
         self._outstanding = 0
         self._idle_since = time.monotonic()
+        self._abandoned: list[Any] = []
 
     def connect(self) -> Executor:
         """The executor of a live client, (re)connecting when needed.
 
         A connection idle for :data:`IDLE_RECONNECT_S` with no work
-        outstanding is closed and replaced; one that dropped while work is
-        outstanding is left to finish (its futures report how it ended) and a
-        new one takes the new work.
+        outstanding is closed and replaced. One that dropped (distributed
+        is reconnecting it, or gave up) is set aside, not closed — closing it
+        would cancel its reconnection mid-handshake — and a new one takes the
+        new work; the set-aside clients are closed at :meth:`shutdown`.
 
         Raises
         ------
@@ -150,15 +153,17 @@ class SchedulerExecutor(Executor):
         stale: Any = None
         with self._lock:
             client = self._client
-            idle = self._outstanding == 0
-            expired = idle and time.monotonic() - self._idle_since > IDLE_RECONNECT_S
-            if client is not None and (expired or client.status != "running"):
-                stale = client if idle else None
+            if client is not None and client.status != "running":
+                self._abandoned.append(client)
+                self._client, self._executor = None, None
+            elif client is not None and (
+                self._outstanding == 0 and time.monotonic() - self._idle_since > IDLE_RECONNECT_S
+            ):
+                stale = client
                 self._client, self._executor = None, None
             executor = self._executor
         if stale is not None:
-            with suppress(Exception):  # a dropped connection may fail to close: it is gone anyway
-                stale.close(timeout=10)
+            _close_quietly(stale)
         if executor is not None:
             return executor
         try:
@@ -195,7 +200,19 @@ class SchedulerExecutor(Executor):
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Close the connection (the scheduler and its workers keep running)."""
         with self._lock:
-            client, self._client, self._executor = self._client, None, None
-        if client is not None:
-            with suppress(Exception):  # a dropped connection may fail to close: it is gone anyway
-                client.close(timeout=10)
+            clients = [*self._abandoned, self._client]
+            self._client, self._executor, self._abandoned = None, None, []
+        for client in clients:
+            if client is not None:
+                _close_quietly(client)
+
+
+def _close_quietly(client: Any) -> None:
+    """Close a Dask client whose connection may already be gone.
+
+    A dropped connection can fail to close in several ways, among them
+    asyncio's CancelledError (a BaseException, not an Exception); the client
+    is gone either way and the run goes on with a fresh one.
+    """
+    with suppress(Exception, asyncio.CancelledError):
+        client.close(timeout=10)
