@@ -31,6 +31,7 @@ __all__ = [
     "MIN_ERROR_LAYERS",
     "SoilSheet",
     "merge_replicates",
+    "numeric_column",
     "om_fraction",
     "usable_layers",
 ]
@@ -94,7 +95,8 @@ def _blank(frame: pd.DataFrame, column: str) -> npt.NDArray[np.bool_]:
     return (raw.isna() | (text == "") | (text.str.upper() == "NA")).to_numpy(dtype=bool)
 
 
-def _numbers(frame: pd.DataFrame, column: str) -> FloatArray:
+def numeric_column(frame: pd.DataFrame, column: str) -> FloatArray:
+    """A column as float64, NaN where blank, not a number or absent (the checks name those)."""
     if column not in frame.columns:
         return np.full(len(frame), np.nan)
     return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
@@ -131,15 +133,15 @@ def merge_replicates(layers: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, tupl
     """
     if not {"core_id", "depth_top_cm", "depth_bottom_cm"} <= set(layers.columns) or layers.empty:
         return layers, {}
-    top = _numbers(layers, "depth_top_cm")
-    bottom = _numbers(layers, "depth_bottom_cm")
+    top = numeric_column(layers, "depth_top_cm")
+    bottom = numeric_column(layers, "depth_bottom_cm")
     key = pd.DataFrame({"core": _cores(layers), "top": top, "bottom": bottom}, index=layers.index)
     key = key[np.isfinite(top) & np.isfinite(bottom)]
     repeated = key[key.duplicated(["core", "top", "bottom"], keep=False)]
     if repeated.empty:
         return layers, {}
     values = [c for c in _SE_OF if c in layers.columns]
-    numbers = {c: _numbers(layers, c) for c in values}
+    numbers = {c: numeric_column(layers, c) for c in values}
     unparsed = np.zeros(len(layers), dtype=bool)
     for column in values:
         unparsed |= ~_blank(layers, column) & ~np.isfinite(numbers[column])
@@ -168,7 +170,7 @@ def merge_replicates(layers: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, tupl
             if not have.any():
                 continue
             n = int(have.sum())
-            own_se = np.nan_to_num(_numbers(layers.iloc[rows[have]], _SE_OF[column]), nan=0.0)
+            own_se = np.nan_to_num(numeric_column(layers.iloc[rows[have]], _SE_OF[column]), nan=0.0)
             spread = float(np.std(found[have], ddof=1) / math.sqrt(n)) if n >= 2 else 0.0
             se = max(spread, float(np.sqrt(np.sum(own_se**2))) / n)
             if not pd.api.types.is_float_dtype(out[column]):
@@ -191,8 +193,8 @@ def merge_replicates(layers: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, tupl
 
 def _overlapping_cores(frame: pd.DataFrame) -> dict[str, list[str]]:
     """Core → the places of each pair of layers that overlap (depths parsed, top < bottom)."""
-    top = _numbers(frame, "depth_top_cm")
-    bottom = _numbers(frame, "depth_bottom_cm")
+    top = numeric_column(frame, "depth_top_cm")
+    bottom = numeric_column(frame, "depth_bottom_cm")
     table = pd.DataFrame({"core": _cores(frame), "top": top, "bottom": bottom}, index=frame.index)
     table = table[np.isfinite(top) & np.isfinite(bottom) & (top < bottom)]
     found: dict[str, list[str]] = {}
@@ -208,8 +210,8 @@ def _overlapping_cores(frame: pd.DataFrame) -> dict[str, list[str]]:
 
 def om_fraction(frame: pd.DataFrame) -> FloatArray:
     """Organic-matter fraction (0–1) from ``om_pct`` or ``om_g_kg``; NaN without either."""
-    om_pct = _numbers(frame, "om_pct")
-    om_g_kg = _numbers(frame, "om_g_kg")
+    om_pct = numeric_column(frame, "om_pct")
+    om_g_kg = numeric_column(frame, "om_g_kg")
     return np.where(np.isfinite(om_pct), om_pct / 100.0, om_g_kg / 1_000.0)
 
 
@@ -327,7 +329,7 @@ def usable_layers(
             )
     to_fill: tuple[int, ...] = ()
     if fill and bd_blank.any():
-        bd = _numbers(frame, "bulk_density_g_cm3")
+        bd = numeric_column(frame, "bulk_density_g_cm3")
         complete = int((np.isfinite(bd) & np.isfinite(om) & ~bd_blank).sum())
         if complete < MIN_ERROR_LAYERS:
             raise InputError(

@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 from carbonsink.errors import InputError, InputNotFoundError
 from carbonsink.io.products import Product
 
-__all__ = ["STAC_COMMON_NAMES", "read_stac"]
+__all__ = ["STAC_COMMON_NAMES", "asset_names", "read_stac"]
 
 #: Asset roles that are not the scene's pixels.
 _SKIPPED_ROLES: Final = frozenset({"thumbnail", "overview", "metadata", "visual"})
@@ -122,6 +122,29 @@ def _scaling(assets: Iterable[tuple[Any, list[dict[str, Any]]]]) -> tuple[float 
     return found.pop() if len(found) == 1 else (None, None)
 
 
+def asset_names(key: str, asset: Any) -> dict[str, int]:
+    """The band names an asset answers to, each with its band number in the file.
+
+    The asset key, its ``eo:bands``/``bands`` ``name`` and ``common_name``
+    (multiband assets number their bands) and carbonsink's common name for
+    STAC's (:data:`STAC_COMMON_NAMES`). Empty for a second copy of a band
+    (Earth Search's ``-jp2`` assets) or a true-colour picture (role ``visual``).
+    """
+    if key.lower().endswith("-jp2") or "visual" in set(asset.roles or ()):
+        return {}
+    bands = _band_list(asset)
+    names = {key: 1}
+    for number, band in enumerate(bands, start=1):
+        for label in (band.get("name"), band.get("common_name")):
+            if label:
+                names[str(label)] = number if len(bands) > 1 else 1
+    for label in list(names):
+        alias = STAC_COMMON_NAMES.get(str(label).lower())
+        if alias is not None:
+            names.setdefault(alias, names[label])
+    return names
+
+
 def _product(item: Any, path: Path) -> Product:
     href = item.get_self_href()
     local = href is not None and urlparse(href).scheme in ("", "file")
@@ -133,19 +156,11 @@ def _product(item: Any, path: Path) -> Product:
     for key, asset in item.assets.items():
         if not _is_raster(asset):
             continue
-        if key.lower().endswith("-jp2") or "visual" in set(asset.roles or ()):
-            continue  # a second copy of a band (Earth Search's JP2s) or a true-colour picture
+        names = asset_names(key, asset)
+        if not names:
+            continue
         file = _local_file(asset.href, base)
         bands = _band_list(asset)
-        names = {key: 1}
-        for number, band in enumerate(bands, start=1):
-            for label in (band.get("name"), band.get("common_name")):
-                if label:
-                    names[str(label)] = number if len(bands) > 1 else 1
-        for label in list(names):
-            alias = STAC_COMMON_NAMES.get(str(label).lower())
-            if alias is not None:
-                names.setdefault(alias, names[label])
         for name, number in names.items():
             if file is None:
                 remote.setdefault(name, asset.href)

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from carbonsink.errors import InputError
-from carbonsink.io.stac import STAC_COMMON_NAMES
+from carbonsink.io.stac import asset_names
 
 __all__ = ["download_assets", "search_items", "write_item_collection"]
 
@@ -88,15 +88,8 @@ def search_items(
 
 
 def _wanted(asset_key: str, asset: Any, names: Collection[str]) -> bool:
-    if asset_key.lower().endswith("-jp2") or "visual" in set(asset.roles or ()):
-        return False  # a second copy of a band (Earth Search's JP2s) or a true-colour picture
     upper = {n.upper() for n in names}
-    labels = {asset_key}
-    for band in asset.extra_fields.get("eo:bands") or asset.extra_fields.get("bands") or []:
-        if isinstance(band, dict):
-            labels.update(str(band[k]) for k in ("name", "common_name") if band.get(k))
-    labels |= {STAC_COMMON_NAMES[n.lower()] for n in labels if n.lower() in STAC_COMMON_NAMES}
-    return any(label.upper() in upper for label in labels)
+    return any(label.upper() in upper for label in asset_names(asset_key, asset))
 
 
 def _fetch(href: str, target: Path) -> None:

@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from carbonsink.errors import ConfigError, InputError
+from carbonsink.io.soil_sheets import numeric_column as _numeric
 from carbonsink.schemas import rows_text
 
 __all__ = [
@@ -340,12 +341,6 @@ def _conversion(om_to_oc: str) -> OmToOcConversion:
             fix=f"use one of {', '.join(OM_TO_OC)}",
         )
     return conversion
-
-
-def _numeric(frame: pd.DataFrame, column: str) -> FloatArray:
-    if column not in frame.columns:
-        return np.full(len(frame), np.nan)
-    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _standard_errors(frame: pd.DataFrame, column: str, path: str | None) -> FloatArray:

@@ -25,7 +25,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from carbonsink.errors import InputError
-from carbonsink.io.soil_sheets import MIN_ERROR_LAYERS, SoilSheet, om_fraction
+from carbonsink.io.soil_sheets import MIN_ERROR_LAYERS, SoilSheet, numeric_column, om_fraction
 
 __all__ = [
     "IdealMixingModel",
@@ -323,9 +323,7 @@ def fill_bulk_densities(sheet: SoilSheet, *, path: str | None = None) -> LayerGa
     if sheet.to_fill:
         rows = frame.index.isin(sheet.to_fill)
         om = om_fraction(frame)
-        bd = pd.to_numeric(frame["bulk_density_g_cm3"], errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
+        bd = numeric_column(frame, "bulk_density_g_cm3")
         complete = np.isfinite(bd) & np.isfinite(om) & ~rows
         model = ideal_mixing_model(om[complete], bd[complete], path=path)
         estimate, se = model.predict(om[rows])
