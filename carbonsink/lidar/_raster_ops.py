@@ -227,7 +227,21 @@ def _morph_octagon(surface: AnyFloatArray, radius: int, *, erode: bool) -> AnyFl
     return np.ascontiguousarray(out)
 
 
-def open_disk(surface: AnyFloatArray, radius: int) -> AnyFloatArray:
-    """Grey opening with an octagonal window approximating a disk of ``radius`` cells."""
+def open_disk(
+    surface: AnyFloatArray, radius: int, *, outside: npt.NDArray[np.bool_] | None = None
+) -> AnyFloatArray:
+    """Grey opening with an octagonal window approximating a disk of ``radius`` cells.
+
+    With ``outside`` (cells with no value, holding +inf), the opening is taken
+    over the other cells only: max over y ∈ B(c) ∖ outside of min over
+    z ∈ B(y) ∖ outside of f(z) — the outside cells are +inf in the result. A
+    cell's opening then does not depend on where the window ends, nor on how
+    far the empty cells around the data extend.
+    """
     eroded = _morph_octagon(surface, radius, erode=True)
-    return _morph_octagon(eroded, radius, erode=False)
+    if outside is None:
+        return _morph_octagon(eroded, radius, erode=False)
+    eroded[outside] = -np.inf
+    opened = _morph_octagon(eroded, radius, erode=False)
+    opened[outside] = np.inf
+    return opened

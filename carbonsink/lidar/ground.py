@@ -25,12 +25,15 @@ from carbonsink.lidar._raster_ops import (
     open_disk,
     surface_gradient,
 )
+from carbonsink.lidar.lattice import LatticeWindow
 
 __all__ = [
     "GroundResult",
     "SMRFParameters",
     "canopy_floor",
     "smrf",
+    "smrf_points",
+    "smrf_surfaces",
 ]
 
 logger = logging.getLogger(__name__)
@@ -154,7 +157,12 @@ TIE_M = 5e-4
 
 
 def _progressive_filter(
-    surface: npt.NDArray[np.floating], *, cell: float, slope: float, max_radius: int
+    surface: npt.NDArray[np.floating],
+    *,
+    cell: float,
+    slope: float,
+    max_radius: int,
+    outside: BoolArray,
 ) -> BoolArray:
     """Cells whose height drops by more than the slope allows under growing openings.
 
@@ -163,13 +171,14 @@ def _progressive_filter(
     Pingel et al. 2013, eq. 1–2: for radius r = 1…R, open the last surface with
     a window of radius r; a cell is an object when the opening lowers it by
     more than ``slope × r × cell`` (plus :data:`TIE_M`, so that exact ties on
-    millimetre data fall the same way in every tile).
+    millimetre data fall the same way in every tile). The openings are taken
+    over the cells with a value (``outside`` is +inf: :func:`open_disk`).
     """
     last = surface
     is_object = np.zeros(surface.shape, dtype=bool)
     with np.errstate(invalid="ignore"):  # inf − inf far from data: NaN, never an object
         for radius in range(1, max_radius + 1):
-            this = open_disk(last, radius)
+            this = open_disk(last, radius, outside=outside)
             is_object |= (last - this) > slope * radius * cell + TIE_M
             last = this
     return is_object
@@ -238,22 +247,45 @@ def smrf(
     n = x.size
     if eligible is None:
         eligible = np.ones(n, dtype=bool)
-    cell = params.cell
     if not eligible.any():
         none = np.zeros(n, dtype=bool)
-        return GroundResult(none, np.full((1, 1), np.nan), (0.0, 0.0), cell, none.copy())
+        return GroundResult(none, np.full((1, 1), np.nan), (0.0, 0.0), params.cell, none.copy())
     ex, ey, ez = x[eligible], y[eligible], z[eligible]
-    x0 = math.floor(ex.min() / cell) * cell
-    y1 = math.ceil(ey.max() / cell) * cell
-    if y1 == ey.max():
-        y1 += cell
-    width = math.floor((ex.max() - x0) / cell) + 1
-    height = math.floor((y1 - ey.min()) / cell) + 1
-    col = np.minimum(((ex - x0) / cell).astype(np.int64), width - 1)
-    row = np.minimum(((y1 - ey) / cell).astype(np.int64), height - 1)
-    flat = row * width + col
-    zmin = bin_min(flat, ez, height * width).reshape(height, width)
+    # Empty cells beyond the data, as far as anything reaches: the data's edge is
+    # filtered as in a tile, whose window reads its neighbours' cells.
+    reach = math.ceil(params.reach_m() / params.cell - 1e-9)
+    window = LatticeWindow.around(ex, ey, params.cell).grow(reach)
+    flat, _ = window.flat(ex, ey)
+    zmin = bin_min(flat, ez, window.rows * window.cols).reshape(window.shape)
+    surfaces = smrf_surfaces(zmin, params)
+    return smrf_points(
+        x, y, z, eligible=eligible, within=within, window=window, surfaces=surfaces, params=params
+    )
+
+
+def smrf_surfaces(zmin: FloatArray, params: SMRFParameters) -> tuple[FloatArray, FloatArray]:
+    """SMRF's steps 1–4 on a minimum surface: the provisional DTM and its slope.
+
+    Parameters
+    ----------
+    zmin
+        The lowest eligible return per cell of ``params.cell`` metres (NaN
+        where none) on a lattice window (:class:`~carbonsink.lidar.lattice.LatticeWindow`).
+    params
+        Filter parameters.
+
+    Returns
+    -------
+    provisional, slope
+        Z_pro (NaN inside wide objects and far from data) and the magnitude
+        of its gradient; a cell's values depend on the cells within
+        :meth:`SMRFParameters.reach_m` (less the floor test's reach).
+    """
+    cell = params.cell
     empty = np.isnan(zmin)
+    if empty.all():
+        nothing = np.full(zmin.shape, np.nan)
+        return nothing, nothing.copy()
     zmin_filled = fill_nearest(zmin, max_distance=params.zmin_reach)
     # Morphology in float32 relative to the lowest cell (0.1 mm steps up to 1.6
     # km of relief, half the memory traffic of float64). Cells farther than the
@@ -264,31 +296,71 @@ def smrf(
     relative = (zmin_filled - base).astype(np.float32)
     unknown = np.isnan(relative)
     low = _progressive_filter(
-        np.where(unknown, np.inf, -relative), cell=cell, slope=5.0, max_radius=1
+        np.where(unknown, np.inf, -relative),
+        cell=cell,
+        slope=5.0,
+        max_radius=1,
+        outside=unknown,
     )
     objects = _progressive_filter(
         np.where(unknown, np.inf, relative),
         cell=cell,
         slope=params.slope,
         max_radius=params.max_radius_cells,
+        outside=unknown,
     )
     provisional = np.where(low | objects | empty, np.nan, zmin)
     provisional = inpaint(provisional, reach=params.fill_reach, sweeps=params.fill_sweeps)
-
     grad_r, grad_c = surface_gradient(provisional, cell)
-    slope_surface = np.hypot(grad_r, grad_c)
+    logger.debug("SMRF: %d x %d cells, %.1f %% objects", *zmin.shape, 100 * objects.mean())
+    return provisional, np.hypot(grad_r, grad_c)
 
+
+def smrf_points(
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    *,
+    eligible: BoolArray,
+    within: tuple[float, float, float, float] | None,
+    window: LatticeWindow,
+    surfaces: tuple[FloatArray, FloatArray],
+    params: SMRFParameters,
+) -> GroundResult:
+    """SMRF's steps 5–6: the points' classes against the provisional surface.
+
+    Parameters
+    ----------
+    x, y, z
+        Point coordinates (m).
+    eligible
+        Points that may be ground.
+    within
+        As in :func:`smrf`.
+    window
+        The lattice window of ``surfaces``; it holds every eligible point
+        tested (those within ``within`` and the floor test's reach).
+    surfaces
+        Z_pro and its slope (:func:`smrf_surfaces`).
+    params
+        Filter parameters.
+    """
+    n = x.size
+    provisional, slope_surface = surfaces
+    cell = params.cell
     tested = eligible if within is None else eligible & _near(x, y, within, params)
     tx, ty, tz = x[tested], y[tested], z[tested]
     z_pro, s_pro = bilinear_many(
-        [provisional, slope_surface], (y1 - ty) / cell - 0.5, (tx - x0) / cell - 0.5
+        [provisional, slope_surface], (window.y1 - ty) / cell - 0.5, (tx - window.x0) / cell - 0.5
     )
     ground = np.zeros(n, dtype=bool)
     ground[tested] = np.abs(tz - z_pro) <= params.threshold + params.scalar * s_pro
     floor = np.zeros(n, dtype=bool)
-    # ``flat`` holds the eligible points' cells; the tested points are some of them.
+    cells, inside = window.flat(tx, ty)
+    if not inside.all():
+        raise ValueError("tested points outside the SMRF window")
     floor[tested] = canopy_floor(
-        flat[tested[eligible]], tz, ground=ground[tested], shape=(height, width), params=params
+        cells, tz, ground=ground[tested], shape=window.shape, params=params
     )
     ground &= ~floor
     if within is not None:  # the margin was tested for the floor test only
@@ -296,15 +368,14 @@ def smrf(
         ground[outside] = False
         floor[outside] = False
     logger.debug(
-        "SMRF: %d points (%d tested), %d x %d cells, %.1f %% objects, %.1f %% of the tested ground",
+        "SMRF: %d points (%d tested), %.1f %% of the tested ground",
         n,
         int(tested.sum()),
-        height,
-        width,
-        100 * objects.mean(),
         100 * ground.sum() / max(int(tested.sum()), 1),
     )
-    return GroundResult(ground=ground, surface=provisional, origin=(x0, y1), cell=cell, floor=floor)
+    return GroundResult(
+        ground=ground, surface=provisional, origin=(window.x0, window.y1), cell=cell, floor=floor
+    )
 
 
 def _near(

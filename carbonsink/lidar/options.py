@@ -50,21 +50,25 @@ class LidarOptions:
     chunk_size: int = 1_000_000
 
     def halo_m(self) -> float:
-        """Halo width (m) every tile needs for its core to match an untiled run.
+        """Halo (m) of points every tile holds around its core.
 
-        A point's ground class depends on data within
-        :meth:`SMRFParameters.reach_m` (about twice the window) — and on the
-        water labels there, each of which depends on data within
-        :meth:`WaterParameters.reach_m` (when water is detected: ``classify``
-        mode) — and a DTM cell on ground within the
-        DTM fill's reach and sweeps plus one cell
-        (:data:`~carbonsink.lidar.surfaces.DTM_FILL_REACH`).
+        The long reach — a point's water label depends on returns within
+        :meth:`WaterParameters.reach_m` (~60 m), its ground class on returns
+        within :meth:`SMRFParameters.reach_m` (~62 m) — is carried by cell
+        statistics the tiles share (:mod:`carbonsink.lidar.phases`), not by
+        points. The points must reach what the core's results read point by
+        point: the terrain margin (:meth:`terrain_margin_m`), and in
+        ``classify`` mode the canopy-floor test's reach beyond it
+        (:meth:`SMRFParameters.floor_reach_cells`) plus the SMRF cell its
+        last points fall in — which also holds every point of the water and
+        SMRF cells the core touches (the halo is wider than a cell).
         """
-        detects = self.water is not None and self.ground == "classify"
-        water = self.water.reach_m() if self.water is not None and detects else 0.0
-        # The core's CHM cells read one CHM cell beyond it (the pit filter), whose
-        # returns' heights read the terrain there.
-        return self.smrf.reach_m() + water + self.terrain_reach_m() + self.chm_cell
+        if self.ground == "trust":
+            return self.terrain_margin_m()
+        cell = self.smrf.cell
+        halo = self.terrain_margin_m() + (self.smrf.floor_reach_cells() + 1) * cell
+        water_cell = self.water.cell if self.water is not None else 0.0
+        return max(halo, water_cell, cell)
 
     def terrain_reach_m(self) -> float:
         """How far (m) the terrain of a cell, and one cell beyond it, reads ground returns.

@@ -32,6 +32,7 @@ from carbonsink.io.pointclouds import PointChunk, iter_points, read_lidar_info, 
 from carbonsink.io.vectors import load_water_polygons
 from carbonsink.lidar.merging import LidarResult, Merger
 from carbonsink.lidar.options import LidarOptions
+from carbonsink.lidar.phases import TilePlan, run_phases
 from carbonsink.lidar.tile_chain import label_points, run_tiles
 from carbonsink.lidar.tiling import Buckets, Codec, choose_tile_size, distribute
 from carbonsink.lidar.water import (
@@ -262,15 +263,30 @@ def process_lidar(
         reference = water_reference(cell_counts, intensities, grid, water_evidence)
 
         jobs = [t for t in tiles.values() if t.id in buckets.files]
+        plan = TilePlan(
+            grid=grid,
+            folder=Path(tmp),
+            codec=buckets.codec,
+            options=options,
+            reference=reference,
+            halo=halo,
+            cores=tuple((t.id, grid.tile_grid(t, with_halo=False).bounds) for t in jobs),
+        )
+        run_phases(
+            jobs,
+            plan,
+            executor,
+            progress=lambda stage, f: report(stage, 0.4 + 0.15 * f),
+        )
         merger = Merger(grid, options, dtm_path=dtm_path, chm_path=chm_path)
         try:
-            results = run_tiles(jobs, grid, buckets, options, executor, reference, halo)
+            results = run_tiles(jobs, plan, executor)
             total_cells = sum(t.core[2] * t.core[3] for t in jobs)
             done_cells = 0
             for result in results:
                 merger.add(result)
                 done_cells += result.tile.core[2] * result.tile.core[3]
-                report("processing tiles", 0.4 + 0.55 * done_cells / max(total_cells, 1))
+                report("processing tiles", 0.55 + 0.4 * done_cells / max(total_cells, 1))
         except BaseException:
             merger.abort()
             raise

@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,16 +22,24 @@ import numpy.typing as npt
 
 from carbonsink.grid import Grid, Tile
 from carbonsink.io.pointclouds import PointChunk
-from carbonsink.lidar.ground import smrf
+from carbonsink.lidar.ground import smrf, smrf_points, smrf_surfaces
+from carbonsink.lidar.lattice import LatticeWindow
 from carbonsink.lidar.metrics import area_metrics
 from carbonsink.lidar.options import LidarOptions
+from carbonsink.lidar.phases import (
+    GROUND,
+    WATER,
+    Prepared,
+    TilePlan,
+    noise_and_water,
+)
 from carbonsink.lidar.surfaces import (
     Raster,
     canopy_height_model,
     height_above_ground,
     terrain_model,
 )
-from carbonsink.lidar.tiling import Buckets, Codec, load_bucket, split_tile
+from carbonsink.lidar.tiling import split_tile
 from carbonsink.lidar.water import WaterReference, detect_water
 
 __all__ = [
@@ -43,9 +50,6 @@ __all__ = [
     "process_tile_points",
     "run_tiles",
 ]
-
-#: ASPRS classes: 2 ground, 7 low noise, 9 water, 18 high noise.
-GROUND, LOW_NOISE, WATER, HIGH_NOISE = 2, 7, 9, 18
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ def label_points(
     options: LidarOptions,
     reference: WaterReference | None = None,
     within: tuple[float, float, float, float] | None = None,
+    prepared: Prepared | None = None,
 ) -> PointLabels:
     """Noise, water and ground of a set of points, as the chain labels them.
 
@@ -102,6 +107,11 @@ def label_points(
         ``(xmin, ymin, xmax, ymax)`` of the points whose ground class is
         wanted; SMRF leaves the others' untested (not ground, not floor) but
         reads them (:func:`~carbonsink.lidar.ground.smrf`). Default: all.
+    prepared
+        The points' water and SMRF's minimum surface from the tiled chain's
+        first phases (:mod:`carbonsink.lidar.phases`), in ``classify`` mode
+        with ``within``: SMRF then reads the surface rather than bins these
+        points, whose halo is narrower than its reach.
 
     Returns
     -------
@@ -113,16 +123,15 @@ def label_points(
     """
     x, y, z = points.x, points.y, points.z
     cls = points.classification
-    noise = (cls == LOW_NOISE) | (cls == HIGH_NOISE)
-    water = cls == WATER
+    noise, water, candidates = noise_and_water(cls)
     if options.ground == "trust":
         none = np.zeros(len(x), dtype=bool)
         return PointLabels(ground=cls == GROUND, water=water, noise=noise, floor=none)
-    unclassified = ~np.isin(cls, [GROUND, WATER, 3, 4, 5, 6])
-    if options.water is not None and unclassified.any() and len(x) > 0:
-        detected = np.zeros(len(x), dtype=bool)
-        idx = np.nonzero(unclassified & ~noise)[0]
-        detected[idx] = detect_water(
+    if prepared is not None:
+        water = prepared.water
+    elif options.water is not None and candidates.any():
+        idx = np.flatnonzero(candidates)
+        water[idx] = detect_water(
             x[idx],
             y[idx],
             z[idx],
@@ -130,12 +139,30 @@ def label_points(
             reference=reference,
             params=options.water,
         )
-        water |= detected
     eligible = ~water & ~noise
     if not len(x):
         none = np.zeros(0, dtype=bool)
         return PointLabels(ground=none, water=water, noise=noise, floor=none)
-    found = smrf(x, y, z, params=options.smrf, eligible=eligible, within=within)
+    if prepared is None or within is None:
+        found = smrf(x, y, z, params=options.smrf, eligible=eligible, within=within)
+    else:
+        params = options.smrf
+        reach = params.floor_reach_cells() * params.cell
+        xmin, ymin, xmax, ymax = within
+        tested = LatticeWindow.covering(
+            (xmin - reach, ymin - reach, xmax + reach, ymax + reach), params.cell
+        )
+        window = tested.grow(math.ceil(params.reach_m() / params.cell - 1e-9))
+        found = smrf_points(
+            x,
+            y,
+            z,
+            eligible=eligible,
+            within=within,
+            window=window,
+            surfaces=smrf_surfaces(prepared.zmin(window), params),
+            params=params,
+        )
     return PointLabels(ground=found.ground, water=water, noise=noise, floor=found.floor)
 
 
@@ -182,6 +209,7 @@ def process_tile_points(
     options: LidarOptions,
     reference: WaterReference | None = None,
     core: Grid | None = None,
+    prepared: Prepared | None = None,
 ) -> tuple[dict[str, npt.NDArray[np.float64]], Raster, Raster, dict[str, float]]:
     """Run the chain on the points of one tile window (halo included).
 
@@ -203,6 +231,10 @@ def process_tile_points(
         heights, CHM and metrics are made only over the core and the margin
         they read (:meth:`~carbonsink.lidar.options.LidarOptions.terrain_margin_m`,
         in whole cells) — where the halo's points are read, not processed.
+    prepared
+        The points' water and SMRF's minimum surface from the tiled chain's
+        first phases (:func:`label_points`); then the window's points need
+        only reach the canopy-floor test's margin beyond the core's.
 
     Returns
     -------
@@ -213,7 +245,9 @@ def process_tile_points(
     if core is None:
         core = window
     inner = _inner_window(window, core, options)
-    labels = label_points(points, options=options, reference=reference, within=inner.bounds)
+    labels = label_points(
+        points, options=options, reference=reference, within=inner.bounds, prepared=prepared
+    )
     x0, _, _, y1 = inner.bounds
     near = _inside(points.x, points.y, inner.bounds)
     noise = labels.noise[near]
@@ -330,27 +364,13 @@ def _support(
     return np.asarray(ndimage.binary_dilation(grid | closed, structure=square), dtype=bool)
 
 
-def _tile_job(
-    tile: Tile,
-    grid: Grid,
-    bucket: Path,
-    codec: Codec,
-    options: LidarOptions,
-    reference: WaterReference | None,
-    halo: int,
-) -> list[TileResult]:
-    """Process one tile's bucket; a crowded tile is processed in quarters."""
-    points = load_bucket(bucket, codec)
-    return list(_process_tile(points, tile, grid, options, reference, halo))
+def _tile_job(tile: Tile, plan: TilePlan) -> list[TileResult]:
+    """Process one tile's bucket (the last phase); a crowded tile is processed in quarters."""
+    return list(_process_tile(plan.points(tile), tile, plan, plan.prepared(tile)))
 
 
 def _process_tile(
-    points: PointChunk,
-    tile: Tile,
-    grid: Grid,
-    options: LidarOptions,
-    reference: WaterReference | None,
-    halo: int,
+    points: PointChunk, tile: Tile, plan: TilePlan, prepared: Prepared | None
 ) -> Iterator[TileResult]:
     """Results for a tile, quartering it (recursively) while it is crowded.
 
@@ -361,6 +381,7 @@ def _process_tile(
     window from the parent's (core plus halo, a superset), so the results do
     not depend on the split.
     """
+    grid, options, halo = plan.grid, plan.options, plan.halo
     limit = int(1.5 * options.points_per_tile)
     if len(points) > limit and (tile.core[2] > 1 or tile.core[3] > 1):
         t = grid.transform
@@ -378,7 +399,10 @@ def _process_tile(
         if max(int(inside.sum()) for _, inside in parts) <= 0.75 * len(points):
             for part, inside in parts:
                 yield from _process_tile(
-                    points.select(inside), part, grid, options, reference, halo
+                    points.select(inside),
+                    part,
+                    plan,
+                    None if prepared is None else prepared.select(inside),
                 )
             return
     start = time.perf_counter()
@@ -386,8 +410,9 @@ def _process_tile(
         points,
         window=grid.tile_grid(tile, with_halo=True),
         options=options,
-        reference=reference,
+        reference=plan.reference,
         core=grid.tile_grid(tile, with_halo=False),
+        prepared=prepared,
     )
     yield TileResult(
         tile=tile,
@@ -406,35 +431,19 @@ def _process_tile(
     )
 
 
-def run_tiles(
-    jobs: list[Tile],
-    grid: Grid,
-    buckets: Buckets,
-    options: LidarOptions,
-    executor: Executor | None,
-    reference: WaterReference | None,
-    halo: int,
-) -> Iterator[TileResult]:
+def run_tiles(jobs: list[Tile], plan: TilePlan, executor: Executor | None) -> Iterator[TileResult]:
     """Tile results in job order (serial, or from the executor as they finish).
 
     Parameters
     ----------
     jobs
-        The tiles to process; each has a bucket in ``buckets``.
-    grid
-        The analysis grid.
-    buckets
-        The tiles' point buckets.
-    options
-        Chain settings.
+        The tiles to process; each has a bucket in the plan's folder, and the
+        first phases have run (:func:`~carbonsink.lidar.phases.run_phases`).
+    plan
+        The run's plan.
     executor
         Runs the tiles in parallel (results identical to a serial run);
         ``None`` runs them here.
-    reference
-        What land looks like (density, intensity) for water detection, the
-        same for every tile.
-    halo
-        Halo width (grid cells) of the quarters a crowded tile is split into.
 
     Yields
     ------
@@ -443,22 +452,8 @@ def run_tiles(
     """
     if executor is None or len(jobs) <= 1:  # one tile: no pool start-up to pay
         for tile in jobs:
-            yield from _tile_job(
-                tile, grid, buckets.files[tile.id], buckets.codec, options, reference, halo
-            )
+            yield from _tile_job(tile, plan)
         return
-    futures = [
-        executor.submit(
-            _tile_job,
-            tile,
-            grid,
-            buckets.files[tile.id],
-            buckets.codec,
-            options,
-            reference,
-            halo,
-        )
-        for tile in jobs
-    ]
+    futures = [executor.submit(_tile_job, tile, plan) for tile in jobs]
     for future in futures:
         yield from future.result()

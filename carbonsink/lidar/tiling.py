@@ -228,6 +228,7 @@ def distribute(
             pr, pc = row_f[idx], col_f[idx]
             ok = (pr >= hr) & (pr < hr + hh) & (pc >= hc) & (pc < hc + hw)
             members.append(idx[ok])
-        index = np.sort(np.concatenate(members))
+        # Two sorted runs: a stable sort (timsort) merges them in linear time.
+        index = np.sort(np.concatenate(members), kind="stable")
         if index.size:
             yield tile.id, index

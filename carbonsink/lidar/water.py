@@ -26,15 +26,20 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from carbonsink.lidar._raster_ops import bin_max, bin_mean, bin_min, fill_nearest
+from carbonsink.lidar._raster_ops import bin_max, bin_min, fill_nearest
+from carbonsink.lidar.lattice import LatticeWindow
 
 __all__ = [
+    "CELL_FILL",
     "WaterEvidence",
     "WaterParameters",
     "WaterReference",
+    "WaterReturns",
+    "WaterSurfaces",
     "detect_water",
     "land_reference_density",
     "land_reference_intensity",
+    "water_surfaces",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -360,57 +365,232 @@ def detect_water(
     n = x.size
     if n == 0:
         return np.zeros(0, dtype=bool)
-    cell = params.cell
-    x0 = math.floor(x.min() / cell) * cell
-    y1 = math.floor(y.max() / cell) * cell + cell
-    width = int((x.max() - x0) // cell) + 1
-    height = int((y1 - y.min()) // cell) + 1
-    col = np.minimum(((x - x0) / cell).astype(np.int64), width - 1)
-    row = np.minimum(((y1 - y) / cell).astype(np.int64), height - 1)
-    flat = row * width + col
-    n_cells = height * width
-    mean_z, counts_flat = bin_mean(flat, z, n_cells)
-    counts = counts_flat.reshape(height, width)
-    occupied = counts > 0
-    if occupied.sum() < 4:
-        return np.zeros(n, dtype=bool)
     if intensity is None:
         intensity = np.zeros(n, dtype=np.uint16)
+    # Empty cells beyond the data, as far as anything reaches: the data's edge is
+    # filtered as in a tile, whose window reads its neighbours' cells.
+    reach = math.ceil(params.reach_m() / params.cell - 1e-9)
+    window = LatticeWindow.around(x, y, params.cell).grow(reach)
     if reference is None:
+        flat, _ = window.flat(x, y)
+        counts = np.bincount(flat, minlength=window.rows * window.cols)
         reference = WaterReference(
-            density=land_reference_density(counts, cell * cell),
+            density=land_reference_density(counts, params.cell**2),
             intensity=land_reference_intensity(np.bincount(intensity)),
         )
-    zmax = bin_max(flat, z, n_cells).reshape(height, width)
-    zmin = bin_min(flat, z, n_cells).reshape(height, width)
-    level = mean_z.reshape(height, width)
+    returns = WaterReturns.of(x, y, z, intensity, reference, params)
+    surfaces = water_surfaces(returns.cells(window), window, reference, params)
+    return returns.labels(surfaces)
+
+
+#: The per-cell statistics :func:`water_surfaces` reads, and their value in an empty cell.
+CELL_LAYERS = (
+    ("count", 0.0),
+    ("sum_z", 0.0),
+    ("zmin", np.nan),
+    ("zmax", np.nan),
+    ("bright_sum", 0.0),
+    ("bright_n", 0.0),
+    ("known_n", 0.0),
+    ("floor_n", 0.0),
+    ("dark_floor_n", 0.0),
+)
+CELL_FILL = tuple(fill for _, fill in CELL_LAYERS)
+
+
+@dataclass(frozen=True)
+class WaterReturns:
+    """Returns as water detection reads them: where they are, and whether each is dark.
+
+    Attributes
+    ----------
+    x, y, z
+        Coordinates (m).
+    intensity
+        Recorded intensities (0: not recorded).
+    dark
+        Dark enough to be water (intensity ≤ ``max_relative_intensity`` × the
+        land's, or inside the survey's water evidence); every return when the
+        cloud records no intensity.
+    floor_dark
+        Dark for the flooded-floor test (step 5): ``dark``, or only the
+        evidence's returns when the cloud records no intensity.
+    """
+
+    x: FloatArray
+    y: FloatArray
+    z: FloatArray
+    intensity: npt.NDArray[np.integer]
+    dark: BoolArray
+    floor_dark: BoolArray
+    known: BoolArray
+    params: WaterParameters
+    floors: bool
+
+    @classmethod
+    def of(
+        cls,
+        x: FloatArray,
+        y: FloatArray,
+        z: FloatArray,
+        intensity: npt.NDArray[np.integer],
+        reference: WaterReference,
+        params: WaterParameters,
+    ) -> WaterReturns:
+        """The returns' darkness against the survey's ``reference``."""
+        n = x.size
+        evidence = reference.evidence
+        known = np.zeros(n, dtype=bool) if evidence is None else evidence.at(x, y)
+        if reference.intensity is None:
+            dark, floor_dark = np.ones(n, dtype=bool), known
+        else:
+            # An intensity of 0 is "not recorded" (a file of a mixed survey), not dark.
+            threshold = params.max_relative_intensity * reference.intensity
+            dark = ((intensity > 0) & (intensity <= threshold)) | known
+            floor_dark = dark
+        floors = reference.intensity is not None or bool(known.any())
+        return cls(x, y, z, intensity, dark, floor_dark, known, params, floors)
+
+    def cells(self, window: LatticeWindow) -> FloatArray:
+        """The statistics of :data:`CELL_LAYERS` on ``window``, from the returns inside it.
+
+        A cell's *floor* returns are those within 2 × ``level_tolerance`` of its
+        lowest (step 5): the window must hold all the returns of its cells.
+        """
+        flat, inside = window.flat(self.x, self.y)
+        flat, z = flat[inside], self.z[inside]
+        size = window.rows * window.cols
+        counts = np.bincount(flat, minlength=size)
+        zmin = bin_min(flat, z, size)
+        recorded = self.intensity[inside] > 0
+        floor_return = z <= zmin[flat] + 2.0 * self.params.level_tolerance
+        layers = [
+            counts.astype(np.float64),
+            np.bincount(flat, weights=z, minlength=size),
+            zmin,
+            bin_max(flat, z, size),
+            np.bincount(
+                flat[recorded],
+                weights=self.intensity[inside][recorded].astype(np.float64),
+                minlength=size,
+            ),
+            np.bincount(flat[recorded], minlength=size).astype(np.float64),
+            np.bincount(flat[self.known[inside]], minlength=size).astype(np.float64),
+            np.bincount(flat[floor_return], minlength=size).astype(np.float64),
+            np.bincount(flat[floor_return & self.floor_dark[inside]], minlength=size).astype(
+                np.float64
+            ),
+        ]
+        return np.stack(layers).reshape(len(layers), window.rows, window.cols)
+
+    def labels(self, surfaces: WaterSurfaces | None) -> BoolArray:
+        """Which returns are water on ``surfaces`` (steps 4–6; every return inside their window)."""
+        water = np.zeros(self.x.size, dtype=bool)
+        if surfaces is None:
+            return water
+        params = self.params
+        flat, inside = surfaces.window.flat(self.x, self.y)
+        if not inside.all():
+            raise ValueError("returns outside the water surfaces' window")
+        z = self.z
+        if surfaces.body.any():
+            depth = surfaces.nearest_level.ravel()[flat] - z
+            with np.errstate(invalid="ignore"):
+                on_level = (depth >= -params.level_tolerance) & (depth <= params.max_roughness)
+            water = surfaces.body.ravel()[flat] | (
+                surfaces.band.ravel()[flat] & on_level & self.dark
+            )
+        if self.floors:
+            floor_return = z <= surfaces.zmin.ravel()[flat] + 2.0 * params.level_tolerance
+            with np.errstate(invalid="ignore"):
+                depth = surfaces.floor_level.ravel()[flat] - z
+                waterline = (
+                    surfaces.near.ravel()[flat]
+                    & (depth >= -2.0 * params.level_tolerance)
+                    & (depth <= params.max_roughness)
+                )
+            flooded = surfaces.flooded.ravel()[flat] & floor_return | waterline
+            water |= flooded & self.floor_dark
+        return np.asarray(water, dtype=bool)
+
+
+@dataclass(frozen=True)
+class WaterSurfaces:
+    """Where water lies on a lattice window (:func:`water_surfaces`), per cell.
+
+    Attributes
+    ----------
+    window
+        The lattice window.
+    body, band, nearest_level
+        Water bodies (step 4), the shore band around them and the level of
+        the nearest body cell (step 6).
+    zmin, flooded, near, floor_level
+        Each cell's lowest return, the flooded cells, the cells within half a
+        window of them and the level of the nearest flooded floor (step 5).
+    """
+
+    window: LatticeWindow
+    body: BoolArray
+    band: BoolArray
+    nearest_level: FloatArray
+    zmin: FloatArray
+    flooded: BoolArray
+    near: BoolArray
+    floor_level: FloatArray
+
+
+def water_surfaces(
+    cells: FloatArray,
+    window: LatticeWindow,
+    reference: WaterReference,
+    params: WaterParameters,
+) -> WaterSurfaces | None:
+    """Water bodies and flooded floors on a window from its cells' statistics (steps 1–5).
+
+    Parameters
+    ----------
+    cells
+        The layers of :data:`CELL_LAYERS` on ``window`` (:meth:`WaterReturns.cells`,
+        or blocks of several tiles).
+    window
+        Their lattice window.
+    reference
+        What land looks like in the survey.
+    params
+        Detection thresholds.
+
+    Returns
+    -------
+    WaterSurfaces or None
+        ``None`` when fewer than 4 cells hold returns (no water). A cell's
+        surfaces depend on the cells within :meth:`WaterParameters.reach_m`.
+    """
+    count, sum_z, zmin, zmax, bright_sum, bright_n, known_n, floor_n, dark_floor_n = cells
+    cell = params.cell
+    occupied = count > 0
+    if occupied.sum() < 4:
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        level = sum_z / count
     hi = ndimage.maximum_filter(np.where(occupied, zmax, -np.inf), size=3, mode="nearest")
     lo = ndimage.minimum_filter(np.where(occupied, zmin, np.inf), size=3, mode="nearest")
     smooth = occupied & (hi - lo <= params.max_roughness)
-    sparse = smooth & (counts <= params.max_relative_density * reference.density * cell * cell)
-    known = np.zeros(n, dtype=bool) if reference.evidence is None else reference.evidence.at(x, y)
-    known_cell = (2 * np.bincount(flat[known], minlength=n_cells) > counts_flat).reshape(
-        height, width
-    )
+    sparse = smooth & (count <= params.max_relative_density * reference.density * cell * cell)
+    known_cell = 2 * known_n > count
     if reference.intensity is None:
         dark = known_cell
-        dark_return = np.ones(n, dtype=bool)
     else:
-        # An intensity of 0 is "not recorded" (a file of a mixed survey), not dark.
         threshold = params.max_relative_intensity * reference.intensity
-        recorded = intensity > 0
-        brightness, _ = bin_mean(flat[recorded], intensity[recorded].astype(np.float64), n_cells)
-        with np.errstate(invalid="ignore"):
-            dark = brightness.reshape(height, width) <= threshold
-        dark = dark | known_cell
-        dark_return = (recorded & (intensity <= threshold)) | known
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dark = (bright_sum / bright_n <= threshold) | known_cell
 
     size = params.window_cells()
     half = size // 2
     square = np.ones((3, 3), dtype=bool)
     share, slope, rms = _window_plane(level, smooth, size)
     lowest = ndimage.minimum_filter(
-        np.where(counts >= 2, zmin, np.inf), size=size, mode="constant", cval=np.inf
+        np.where(count >= 2, zmin, np.inf), size=size, mode="constant", cval=np.inf
     )
     with np.errstate(invalid="ignore"):
         level_ok = (
@@ -438,7 +618,7 @@ def detect_water(
         & on_water_level
         & (ndimage.binary_dilation(body, structure=square, iterations=half))
     )
-    water = np.zeros(n, dtype=bool)
+    band = np.zeros(body.shape, dtype=bool)
     if body.any():
         band_m = params.shore_band if reference.intensity is not None else params.blind_shore_band
         reach = max(1, math.ceil(band_m / cell))
@@ -446,27 +626,19 @@ def detect_water(
             np.where(body & occupied, level, np.nan), max_distance=(reach + k) * math.sqrt(2.0)
         )
         band = ndimage.binary_dilation(body, structure=square, iterations=reach)
-        depth = nearest_level.ravel()[flat] - z
-        with np.errstate(invalid="ignore"):
-            on_level = (depth >= -params.level_tolerance) & (depth <= params.max_roughness)
-        water = body.ravel()[flat] | (band.ravel()[flat] & on_level & dark_return)
-    if reference.intensity is not None:
-        water |= _flooded(flat, z, zmin, counts, dark_return, size, params)
-    elif known.any():
-        water |= _flooded(flat, z, zmin, counts, known, size, params)
-    return np.asarray(water, dtype=bool)
+    flooded, near, floor_level = _flooded(zmin, count, floor_n, dark_floor_n, size, params)
+    return WaterSurfaces(window, body, band, nearest_level, zmin, flooded, near, floor_level)
 
 
 def _flooded(
-    flat: npt.NDArray[np.int64],
-    z: FloatArray,
     zmin: FloatArray,
-    counts: npt.NDArray[np.integer],
-    dark_return: BoolArray,
+    counts: FloatArray,
+    floor_n: FloatArray,
+    dark_floor_n: FloatArray,
     size: int,
     params: WaterParameters,
-) -> BoolArray:
-    """Returns of water standing under emergent vegetation (``detect_water`` step 5).
+) -> tuple[BoolArray, BoolArray, FloatArray]:
+    """Cells of water standing under emergent vegetation (``detect_water`` step 5).
 
     A cell's *floor* is its lowest return and the returns within 2 ×
     ``level_tolerance`` above it. A cell is flooded when at least half its
@@ -482,15 +654,17 @@ def _flooded(
     returns within half a window of a flooded cell and on that cell's floor
     level (up to 2 × ``level_tolerance`` above the plane of the lowest returns,
     which lies below the surface by their noise, and at most ``max_roughness``
-    below it: the laser does not see the bottom) are water, one by one.
+    below it: the laser does not see the bottom) are water, one by one
+    (:meth:`WaterReturns.labels`).
+
+    Returns
+    -------
+    flooded, near, floor_level
+        The flooded cells, the cells within half a window of them, and the
+        plane of the nearest flooded floor.
     """
-    height, width = zmin.shape
     half = size // 2
-    floor_return = z <= zmin.ravel()[flat] + 2.0 * params.level_tolerance
-    dark_floor = (
-        2 * np.bincount(flat[floor_return & dark_return], minlength=height * width)
-        >= np.bincount(flat[floor_return], minlength=height * width)
-    ).reshape(height, width) & (counts >= 2)
+    dark_floor = (2 * dark_floor_n >= floor_n) & (counts >= 2)
     share, slope, rms, fit = _window_plane(zmin, counts >= 2, size, with_fit=True)
     square = np.ones((3, 3), dtype=bool)
     with np.errstate(invalid="ignore"):
@@ -509,11 +683,4 @@ def _flooded(
         on_floor = dark_floor & (np.abs(zmin - floor_level) <= params.level_tolerance)
     near = ndimage.binary_dilation(flooded, structure=square, iterations=half)
     flooded |= on_floor & near
-    with np.errstate(invalid="ignore"):
-        depth = floor_level.ravel()[flat] - z
-        waterline = (
-            near.ravel()[flat]
-            & (depth >= -2.0 * params.level_tolerance)
-            & (depth <= params.max_roughness)
-        )
-    return np.asarray((flooded.ravel()[flat] & floor_return | waterline) & dark_return, dtype=bool)
+    return np.asarray(flooded, dtype=bool), np.asarray(near, dtype=bool), floor_level

@@ -15,18 +15,20 @@ def test_halo_covers_the_ground_filter_and_the_dtm_fill() -> None:
     # (the plane of the terrain within 2(k + 1) cells of a strip cell, whose cells are
     # terrain when no floor lies within k + 1, each floor reading k cells, and the
     # points one cell farther) and the half cell of a point's own cell, rounded up: 1.
-    # 36 + 26 = 62 m. The water labels it sees reach 60 m (tests/lidar/test_water.py);
-    # the DTM fill reaches 6 cells in 4 sweeps, plus one cell: 11 cells; the CHM's pit
-    # filter one CHM cell (0.5 m) beyond the core. 1 m cells: 62 + 60 + 11 + 0.5 =
-    # 133.5 m; 0.5 m: 62 + 60 + 5.5 + 0.5 = 128 m; without water detection 62 + 11 +
-    # 0.5 = 73.5 m. Without the edge step the floor test reads k + 1 = 3 cells: 53 m.
+    # 36 + 26 = 62 m. The water labels it sees reach 60 m (tests/lidar/test_water.py).
+    # Both reaches are carried by the cells tiles share (carbonsink.lidar.phases); the
+    # points a tile holds around its core reach the terrain margin (12.5 m, below) and,
+    # when SMRF runs, the canopy-floor test's 12 cells beyond it and the 1 m SMRF cell
+    # its last points fall in: 12.5 + 13 = 25.5 m, with or without water detection;
+    # 0.5 m DTM cells: margin 5.5 + 0.5 + 0.5 = 6.5, halo 19.5 m. With the files' ground
+    # (``trust``) only the margin: 12.5 m.
     assert SMRFParameters().floor_reach_cells() == 12
     assert SMRFParameters().reach_m() == pytest.approx(62.0)
     assert SMRFParameters(floor_edge=False).reach_m() == pytest.approx(53.0)
-    assert LidarOptions().halo_m() == pytest.approx(133.5)
-    assert LidarOptions(dtm_cell=0.5).halo_m() == pytest.approx(128.0)
-    assert LidarOptions(water=None).halo_m() == pytest.approx(73.5)
-    assert LidarOptions(ground="trust").halo_m() == pytest.approx(73.5)
+    assert LidarOptions().halo_m() == pytest.approx(25.5)
+    assert LidarOptions(dtm_cell=0.5).halo_m() == pytest.approx(19.5)
+    assert LidarOptions(water=None).halo_m() == pytest.approx(25.5)
+    assert LidarOptions(ground="trust").halo_m() == pytest.approx(12.5)
     # The margin the terrain, heights and metrics of a tile's core are made in: the
     # DTM's 11 cells, one DTM cell and one CHM cell more: 12.5 m.
     assert LidarOptions().terrain_margin_m() == pytest.approx(12.5)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 
 from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import PointChunk, read_points
@@ -76,12 +77,13 @@ def test_heights_are_finite_at_convex_corners_of_the_cloud() -> None:
 def test_crowded_tiles_are_split_without_seams(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
     # One 20 x 16-cell tile holds all ~181,000 points (6 /m² over 200 m x 160 m, minus
     # the pond); with points_per_tile 100,000 the limit is 1.5 x that = 150,000, so it
-    # is quartered once. Without water detection and with a 10 m SMRF window the halo is
-    # 2 x 10 + 26 + 11 + 0.5 = 57.5 m (6 cells; tests/lidar/test_options.py gives the
-    # terms), and each quarter's window (10 x 8 cells plus the halo, clipped at the grid
-    # edge: at most 16 x 14 cells = 2.24 ha, ~134,000 points, 70 % of the tile's 320
-    # cells, under the 75 % that makes quartering pay) fits. The merged result must be
-    # identical to the single-tile run.
+    # is quartered once. Without water detection and with a 10 m SMRF window the
+    # point halo is the terrain margin, 12.5 m, plus the canopy-floor test's 12 cells
+    # and one SMRF cell: 25.5 m (3 cells; tests/lidar/test_options.py gives the terms),
+    # and each quarter's window (10 x 8 cells plus the halo, clipped at the grid edge:
+    # at most 13 x 11 cells = 1.43 ha, ~45 % of the tile's 320 cells, under the 75 %
+    # that makes quartering pay) fits. The merged result must be identical to the
+    # single-tile run.
     smrf = SMRFParameters(window=10.0)
     dry = LidarOptions(water=None, smrf=smrf)
     whole = process_lidar(
@@ -100,18 +102,27 @@ def test_crowded_tiles_are_split_without_seams(synthetic: dict) -> None:  # type
     assert_same_run(split, whole)
 
 
-def test_a_tile_whose_quarters_would_not_shrink_is_not_split(synthetic: dict, one_tile) -> None:  # type: ignore[no-untyped-def]
-    # With water detection the halo is 133.5 m (14 cells): every quarter's window of the
-    # 20 x 16-cell grid is the whole grid, as full as the parent's (more than 75 % of
+def test_a_tile_whose_quarters_would_not_shrink_is_not_split(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
+    # A canopy-floor test reaching 4k + 4 = 60 cells (k = 14) makes the point halo
+    # 12.5 + 61 = 73.5 m (8 cells): a corner quarter's window of the 20 x 16-cell grid
+    # is 18 x 16 cells, 90 % of the grid, as full as the parent's (more than 75 % of
     # its points): the tile is processed whole, once.
+    wide = SMRFParameters(floor_radius=14)
+    assert LidarOptions(smrf=wide).halo_m() == pytest.approx(73.5)
+    whole = process_lidar(
+        [synthetic["unclassified"]],
+        synthetic["grid"],
+        tile_size=100,
+        options=LidarOptions(smrf=wide),
+    )
     split = process_lidar(
         [synthetic["unclassified"]],
         synthetic["grid"],
         tile_size=100,
-        options=LidarOptions(points_per_tile=100_000),
+        options=LidarOptions(points_per_tile=100_000, smrf=wide),
     )
-    assert list(split.qa["tile"]) == list(one_tile.qa["tile"])
-    assert_same_run(split, one_tile, rasters=False)
+    assert list(split.qa["tile"]) == list(whole.qa["tile"]) == ["r0000c0000"]
+    assert_same_run(split, whole, rasters=False)
 
 
 class _PicklingExecutor(concurrent.futures.Executor):
@@ -137,8 +148,9 @@ def test_tile_jobs_survive_pickling(synthetic: dict, many_tiles) -> None:  # typ
     pickled = process_lidar(
         [synthetic["unclassified"]], synthetic["grid"], tile_size=6, executor=executor
     )
-    assert len(executor.jobs) == 12
-    assert all(job.startswith("carbonsink.lidar.tile_chain.") for job in executor.jobs)
+    # Three phases of 12 tiles: water cells, water and SMRF cells, the chain.
+    names = [job.rsplit(".", 1)[1] for job in executor.jobs]
+    assert names == ["_water_cells_job"] * 12 + ["_water_job"] * 12 + ["_tile_job"] * 12
     for name in many_tiles.metrics.data_vars:
         np.testing.assert_array_equal(
             pickled.metrics[name].values, many_tiles.metrics[name].values, err_msg=name
