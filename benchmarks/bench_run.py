@@ -13,7 +13,10 @@ worker processes) every 0.2 s. It prints, per run:
 * peak memory of the process tree — the sum of the processes' proportional
   set sizes (PSS: a page shared by forked workers counts once in all) at the
   worst sample — and the peak RSS of its largest process (MiB);
-* the stage cache (``OUT/.cache``) against the published outputs, and their ratio.
+* the stage cache (``OUT/.cache``) against the published outputs, and their ratio;
+* with ``--stages``: the peak RSS of the largest process during each stage the
+  run log times (``stage NAME: computed in S s``), so that the stage to make
+  bounded next is named by measurement.
 
 Targets of issue 19: ``large`` in ≤ 5 min and ≤ 2 GB peak RSS on 2 cores;
 the cache ≤ 2× the outputs.
@@ -21,12 +24,14 @@ the cache ≤ 2× the outputs.
 Usage::
 
     python benchmarks/bench_run.py [--scales small medium large] [--seeds 1 2 3]
-                                   [--cache DIR] [--keep]
+                                   [--cache DIR] [--keep] [--stages]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import re
 import shutil
 import subprocess
 import sys
@@ -54,6 +59,7 @@ class RunFigures:
     cache_mib: float
     outputs_mib: float
     error: str | None
+    stages: tuple[tuple[str, float, float], ...] = ()
 
 
 def _carbonsink(*args: str) -> list[str]:
@@ -109,9 +115,10 @@ def run_once(survey: Path, scale: str, seed: int, out: Path) -> RunFigures:
     command = _carbonsink("-q", "run", str(survey), "-o", str(out), "--fresh")
     log = out.with_name(out.name + ".log")
     start = time.perf_counter()
+    samples: list[tuple[float, float, float]] = []
     with log.open("wb") as sink:  # a file, not a pipe: a long run's warnings never block it
         child = subprocess.Popen(command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
-        tree_peak, process_peak = _watch(child)
+        tree_peak, process_peak = _watch(child, samples)
     seconds = time.perf_counter() - start
     error = None
     if child.returncode != 0:
@@ -128,13 +135,44 @@ def run_once(survey: Path, scale: str, seed: int, out: Path) -> RunFigures:
         cache_mib=cache,
         outputs_mib=folder_mib(out) - cache,
         error=error,
+        stages=stage_peaks(out / "run.log", samples),
     )
 
 
-def _watch(child: subprocess.Popen[bytes]) -> tuple[float, float]:
+_STAGE = re.compile(
+    r"^(\S+ \S+) INFO carbonsink\.pipeline\.cache: stage (\S+): computed in ([\d.]+) s"
+)
+
+
+def stage_peaks(
+    run_log: Path, samples: list[tuple[float, float, float]]
+) -> tuple[tuple[str, float, float], ...]:
+    """Each timed stage of a run: its name, seconds and the largest process's peak RSS (MiB).
+
+    A stage's window is the ``computed in S s`` line's time less S; the
+    samples are ``(epoch seconds, tree PSS, largest RSS)``.
+    """
+    if not run_log.is_file():
+        return ()
+    out = []
+    for line in run_log.read_text(encoding="utf-8").splitlines():
+        match = _STAGE.match(line)
+        if not match:
+            continue
+        end = dt.datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        seconds = float(match[3])
+        inside = [rss for t, _, rss in samples if end - seconds <= t <= end]
+        out.append((match[2], seconds, max(inside, default=float("nan"))))
+    return tuple(out)
+
+
+def _watch(
+    child: subprocess.Popen[bytes], samples: list[tuple[float, float, float]]
+) -> tuple[float, float]:
     """Peak summed PSS and largest RSS (MiB) of a running process tree, every 0.2 s.
 
     Sampling misses spikes shorter than the interval: the peaks are lower bounds.
+    Each sample ``(time, tree PSS, largest RSS)`` is appended to ``samples``.
     """
     watched = psutil.Process(child.pid)
     tree_peak = process_peak = 0.0
@@ -144,6 +182,7 @@ def _watch(child: subprocess.Popen[bytes]) -> tuple[float, float]:
         except psutil.NoSuchProcess:
             break
         tree_peak, process_peak = max(tree_peak, tree), max(process_peak, largest)
+        samples.append((time.time(), tree, largest))
         time.sleep(0.2)
     child.wait()
     return tree_peak, process_peak
@@ -175,6 +214,9 @@ def main() -> None:
         help="where generated surveys are kept between runs",
     )
     parser.add_argument("--keep", action="store_true", help="keep the runs' output folders")
+    parser.add_argument(
+        "--stages", action="store_true", help="print each stage's time and peak memory"
+    )
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -185,6 +227,9 @@ def main() -> None:
             figures = run_once(survey, scale, seed, out)
             rows.append(figures)
             print_table(rows[-1:])
+            if args.stages:
+                for name, seconds, rss in figures.stages:
+                    print(f"    stage {name:<28}{seconds:>8.1f} s{rss:>9.0f} MiB largest process")
             if not args.keep:
                 shutil.rmtree(out, ignore_errors=True)
                 out.with_name(out.name + ".log").unlink(missing_ok=True)
