@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ import numpy.typing as npt
 from carbonsink.grid import Grid, Tile
 from carbonsink.io.pointclouds import PointChunk
 from carbonsink.lidar._raster_ops import bin_min
+from carbonsink.lidar.ground import SMRFParameters, smrf_surfaces
 from carbonsink.lidar.lattice import BlockStore, LatticeWindow
 from carbonsink.lidar.options import LidarOptions
 from carbonsink.lidar.tiling import Codec, load_bucket
@@ -49,6 +50,7 @@ __all__ = [
     "TilePlan",
     "noise_and_water",
     "run_phases",
+    "smrf_window",
 ]
 
 #: ASPRS classes: 2 ground, 7 low noise, 9 water, 18 high noise.
@@ -71,6 +73,21 @@ def noise_and_water(
     return noise, classification == WATER, unclassified & ~noise
 
 
+def smrf_window(within: tuple[float, float, float, float], params: SMRFParameters) -> LatticeWindow:
+    """The SMRF cells whose minimum surface the tests of the points ``within`` read.
+
+    The tested points lie within the canopy-floor tests' reach of ``within``
+    (:func:`~carbonsink.lidar.ground.smrf`); their cells' surfaces read the
+    cells within :meth:`SMRFParameters.reach_m`.
+    """
+    reach = params.floor_reach_cells() * params.cell
+    xmin, ymin, xmax, ymax = within
+    tested = LatticeWindow.covering(
+        (xmin - reach, ymin - reach, xmax + reach, ymax + reach), params.cell
+    )
+    return tested.grow(math.ceil(params.reach_m() / params.cell - 1e-9))
+
+
 @dataclass(frozen=True)
 class Prepared:
     """What the first two phases give a tile's last: its water and SMRF's minimum surface.
@@ -82,14 +99,45 @@ class Prepared:
     zmin
         The lowest eligible return of the SMRF cells on a lattice window
         (NaN where none), read from every tile's blocks.
+    made
+        SMRF's surfaces made so far, by window (shared with the quarters).
     """
 
     water: BoolArray
     zmin: Callable[[LatticeWindow], FloatArray]
+    made: dict[LatticeWindow, tuple[FloatArray, FloatArray]] = field(default_factory=dict)
 
     def select(self, keep: BoolArray) -> Prepared:
         """The same for a subset of the points (a quarter of a crowded tile)."""
-        return Prepared(self.water[keep], self.zmin)
+        return Prepared(self.water[keep], self.zmin, self.made)
+
+    def surfaces(
+        self, window: LatticeWindow, params: SMRFParameters
+    ) -> tuple[FloatArray, FloatArray]:
+        """SMRF's provisional surface and slope on ``window``.
+
+        Cut from surfaces already made on a window holding it (a quarter's,
+        from its tile's: a cell's surfaces depend only on the cells within
+        the reach, which both windows hold), else made from the blocks.
+        """
+        for made, (provisional, slope) in self.made.items():
+            where = made.overlap(window)
+            if where is not None and _holds(made, window):
+                rs, cs, _, _ = where
+                return provisional[rs, cs], slope[rs, cs]
+        result = smrf_surfaces(self.zmin(window), params)
+        self.made[window] = result
+        return result
+
+
+def _holds(outer: LatticeWindow, inner: LatticeWindow) -> bool:
+    return (
+        outer.cell == inner.cell
+        and outer.i0 <= inner.i0
+        and outer.i0 + outer.cols >= inner.i0 + inner.cols
+        and outer.j1 >= inner.j1
+        and outer.j1 - outer.rows <= inner.j1 - inner.rows
+    )
 
 
 @dataclass(frozen=True)

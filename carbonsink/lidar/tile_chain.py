@@ -22,8 +22,7 @@ import numpy.typing as npt
 
 from carbonsink.grid import Grid, Tile
 from carbonsink.io.pointclouds import PointChunk
-from carbonsink.lidar.ground import smrf, smrf_points, smrf_surfaces
-from carbonsink.lidar.lattice import LatticeWindow
+from carbonsink.lidar.ground import smrf, smrf_points
 from carbonsink.lidar.metrics import area_metrics
 from carbonsink.lidar.options import LidarOptions
 from carbonsink.lidar.phases import (
@@ -32,6 +31,7 @@ from carbonsink.lidar.phases import (
     Prepared,
     TilePlan,
     noise_and_water,
+    smrf_window,
 )
 from carbonsink.lidar.surfaces import (
     Raster,
@@ -146,13 +146,7 @@ def label_points(
     if prepared is None or within is None:
         found = smrf(x, y, z, params=options.smrf, eligible=eligible, within=within)
     else:
-        params = options.smrf
-        reach = params.floor_reach_cells() * params.cell
-        xmin, ymin, xmax, ymax = within
-        tested = LatticeWindow.covering(
-            (xmin - reach, ymin - reach, xmax + reach, ymax + reach), params.cell
-        )
-        window = tested.grow(math.ceil(params.reach_m() / params.cell - 1e-9))
+        window = smrf_window(within, options.smrf)
         found = smrf_points(
             x,
             y,
@@ -160,8 +154,8 @@ def label_points(
             eligible=eligible,
             within=within,
             window=window,
-            surfaces=smrf_surfaces(prepared.zmin(window), params),
-            params=params,
+            surfaces=prepared.surfaces(window, options.smrf),
+            params=options.smrf,
         )
     return PointLabels(ground=found.ground, water=water, noise=noise, floor=found.floor)
 
@@ -365,8 +359,19 @@ def _support(
 
 
 def _tile_job(tile: Tile, plan: TilePlan) -> list[TileResult]:
-    """Process one tile's bucket (the last phase); a crowded tile is processed in quarters."""
-    return list(_process_tile(plan.points(tile), tile, plan, plan.prepared(tile)))
+    """Process one tile's bucket (the last phase); a crowded tile is processed in quarters.
+
+    SMRF's surfaces are made once for the tile's window; its quarters read theirs from them.
+    """
+    prepared = plan.prepared(tile)
+    if prepared is not None:
+        inner = _inner_window(
+            plan.grid.tile_grid(tile, with_halo=True),
+            plan.grid.tile_grid(tile, with_halo=False),
+            plan.options,
+        )
+        prepared.surfaces(smrf_window(inner.bounds, plan.options.smrf), plan.options.smrf)
+    return list(_process_tile(plan.points(tile), tile, plan, prepared))
 
 
 def _process_tile(
