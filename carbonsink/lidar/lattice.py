@@ -94,20 +94,25 @@ class LatticeWindow:
             self.cols + 2 * cells,
         )
 
-    def rows_cols(
-        self, x: FloatArray, y: FloatArray
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """Window row and column of each point's cell (may lie outside the window)."""
-        i, j = lattice_index(x, y, self.cell)
-        return self.j1 - j, i - self.i0
-
     def flat(
         self, x: FloatArray, y: FloatArray
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-        """Flat cell index of each point and whether it lies in the window."""
-        row, col = self.rows_cols(x, y)
+        """Flat cell index of each point and whether it lies in the window.
+
+        Computed in floating point (the lattice indices ⌊x / c⌋ and ⌈y / c⌉
+        are whole numbers, exact below 2⁵³), in place: one temporary per
+        axis instead of five.
+        """
+        col = np.divide(x, self.cell)
+        np.floor(col, out=col)
+        col -= self.i0
+        row = np.divide(y, self.cell)
+        np.ceil(row, out=row)
+        np.subtract(self.j1, row, out=row)
         inside = (row >= 0) & (row < self.rows) & (col >= 0) & (col < self.cols)
-        return row * self.cols + col, inside
+        row *= self.cols
+        row += col
+        return row.astype(np.int64), inside
 
     def overlap(self, other: LatticeWindow) -> tuple[slice, slice, slice, slice] | None:
         """Row and column slices of this window and of ``other`` where they overlap."""
