@@ -51,6 +51,7 @@ class Scale(StrEnum):
     small = "small"
     medium = "medium"
     large = "large"
+    regional = "regional"
 
 
 def sample_data(
@@ -61,7 +62,8 @@ def sample_data(
     scale: Annotated[
         Scale,
         typer.Option(
-            help="small: the committed sample; medium/large: bigger surveys for benchmarks."
+            help="small: the committed sample; medium/large/regional (≈ 210 km²): bigger "
+            "surveys for benchmarks."
         ),
     ] = Scale.small,
 ) -> None:

@@ -8,6 +8,7 @@ Cloud-Optimized GeoTIFFs — and :meth:`Merger.finish` gives the
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,10 @@ class Merger:
     dtm_path, chm_path
         Write the DTM / CHM tile by tile to these Cloud-Optimized GeoTIFFs
         instead of keeping them in memory.
+    keep
+        The surfaces (``"dtm"``, ``"chm"``) held in memory when not written to
+        a file; the others are not kept at all (a 0.5 m CHM of 60 km² is
+        almost 1 GB).
     """
 
     def __init__(
@@ -80,6 +85,7 @@ class Merger:
         *,
         dtm_path: str | Path | None,
         chm_path: str | Path | None,
+        keep: Collection[str] = ("dtm", "chm"),
     ) -> None:
         self.grid = grid
         self.options = options
@@ -87,7 +93,7 @@ class Merger:
         self.qa: list[TileQA] = []
         self.f_dtm = round(grid.resolution / options.dtm_cell)
         self.f_chm = round(grid.resolution / options.chm_cell)
-        self.surfaces: dict[str, npt.NDArray[np.float32] | WindowedCOGWriter] = {}
+        self.surfaces: dict[str, npt.NDArray[np.float32] | WindowedCOGWriter | None] = {}
         for name, path, factor, long_name in (
             ("dtm", dtm_path, self.f_dtm, "terrain elevation (DTM)"),
             (
@@ -98,7 +104,9 @@ class Merger:
             ),
         ):
             shape = (grid.height * factor, grid.width * factor)
-            if path is None:
+            if path is None and name not in keep:
+                self.surfaces[name] = None
+            elif path is None:
                 self.surfaces[name] = np.full(shape, np.nan, dtype=np.float32)
             else:
                 cell = grid.resolution / factor
@@ -123,6 +131,8 @@ class Merger:
             ("chm", result.chm, self.f_chm),
         ):
             surface = self.surfaces[name]
+            if surface is None:
+                continue
             if isinstance(surface, WindowedCOGWriter):
                 surface.write(block, row_off=rs.start * factor, col_off=cs.start * factor)
             else:
@@ -161,7 +171,9 @@ class Merger:
             ),
         ):
             surface = self.surfaces[name]
-            if isinstance(surface, WindowedCOGWriter):
+            if surface is None:
+                paths[name], out[name] = None, None
+            elif isinstance(surface, WindowedCOGWriter):
                 paths[name] = surface.close()
                 out[name] = None
             else:

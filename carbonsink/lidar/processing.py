@@ -16,7 +16,7 @@ import dataclasses
 import logging
 import math
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,7 @@ def process_lidar(
     chm_path: str | Path | None = None,
     progress: ProgressCallback | None = None,
     water_evidence: WaterEvidence | None = None,
+    keep_surfaces: Collection[str] = ("dtm", "chm"),
 ) -> LidarResult:
     """Run the whole LiDAR chain for some files on the analysis grid.
 
@@ -206,6 +207,9 @@ def process_lidar(
         surface is water whatever its intensity
         (:func:`~carbonsink.lidar.water.detect_water`); the LiDAR's water is
         compared with it in :attr:`LidarResult.water`.
+    keep_surfaces
+        The surfaces (``"dtm"``, ``"chm"``) kept in memory when no path is
+        given; the others are not kept (:attr:`LidarResult.dtm` is then ``None``).
 
     Returns
     -------
@@ -278,7 +282,7 @@ def process_lidar(
             executor,
             progress=lambda stage, f: report(stage, 0.4 + 0.15 * f),
         )
-        merger = Merger(grid, options, dtm_path=dtm_path, chm_path=chm_path)
+        merger = Merger(grid, options, dtm_path=dtm_path, chm_path=chm_path, keep=keep_surfaces)
         try:
             results = run_tiles(jobs, plan, executor)
             total_cells = sum(t.core[2] * t.core[3] for t in jobs)

@@ -41,7 +41,7 @@ __all__ = [
     "ScaleSpec",
 ]
 
-Scale = Literal["small", "medium", "large"]
+Scale = Literal["small", "medium", "large", "regional"]
 
 #: Carbon fraction of dry matter, herbaceous and trees (IPCC 2006; docs/methodology.md §2).
 CARBON_FRACTION: Final = 0.47
@@ -239,7 +239,13 @@ SCALES: Final[dict[str, ScaleSpec]] = {
     # drone surveys cover only part of an area; the small survey's LAZ stays
     # ≈ 15 MB for both epochs. Medium writes one ≈ 7-million-point file per
     # epoch (the 5-million-point benchmark), large two ≈ 20-million-point files.
+    # Regional (21 km × 14 km, a boundary of ≈ 210 km² — a tenth of East Dongting's
+    # reserve) is the scale a survey outgrows one machine at: imagery over the whole
+    # area, drone LiDAR over 1.2 % of it in six files per epoch.
     "small": ScaleSpec(2000.0, 1500.0, (700000.0, 3254000.0), 12.0, 0.08, (2, 2), 80, 40, 400),
     "medium": ScaleSpec(4000.0, 3000.0, (699000.0, 3253000.0), 15.0, 0.08, (1, 1), 120, 60, 600),
     "large": ScaleSpec(10000.0, 6000.0, (696000.0, 3251500.0), 17.0, 0.06, (2, 1), 200, 80, 1000),
+    "regional": ScaleSpec(
+        21000.0, 14000.0, (690000.0, 3246000.0), 12.0, 0.012, (3, 2), 320, 120, 1600
+    ),
 }

@@ -119,8 +119,9 @@ def generate_survey(
         Seed of every random stream; same seed and scale ⇒ byte-identical files.
     scale
         ``"small"`` (≈ 2 km × 1.5 km, the committed sample), ``"medium"``
-        (≈ 4× the area) or ``"large"`` (≈ 10 km × 6 km, ≥ 5 million LiDAR
-        points per epoch).
+        (≈ 4× the area), ``"large"`` (≈ 10 km × 6 km, ≥ 5 million LiDAR
+        points per epoch) or ``"regional"`` (≈ 21 km × 14 km, a boundary of
+        ≥ 200 km²).
     progress
         Called as ``progress(message, fraction_done)`` while the survey is written.
     draw_carbon_parameters

@@ -38,3 +38,20 @@ def test_streamed_surfaces_equal_the_surfaces_in_memory(
             np.testing.assert_array_equal(dataset.read(1), layer.values.astype(np.float32))
             assert dataset.tags()["units"] == "m"
             assert dataset.transform.a == layer.x.values[1] - layer.x.values[0]
+
+
+def test_surfaces_not_asked_for_are_not_kept(synthetic: dict, one_tile) -> None:  # type: ignore[no-untyped-def]
+    # The run keeps no CHM and the DTM only for checkpoints: the metrics are the same.
+    dtm_only = process_lidar(
+        [synthetic["unclassified"]], synthetic["grid"], tile_size=100, keep_surfaces=("dtm",)
+    )
+    assert dtm_only.chm is None and dtm_only.chm_path is None
+    np.testing.assert_array_equal(dtm_only.dtm.values, one_tile.dtm.values)
+    neither = process_lidar(
+        [synthetic["unclassified"]], synthetic["grid"], tile_size=100, keep_surfaces=()
+    )
+    assert neither.dtm is None and neither.chm is None
+    for name in one_tile.metrics.data_vars:
+        np.testing.assert_array_equal(
+            neither.metrics[name].values, one_tile.metrics[name].values, err_msg=name
+        )

@@ -89,6 +89,9 @@ def epoch_lidar(
 ) -> LidarResult | None:
     """The LiDAR chain on every point cloud of an epoch; ``None`` when it has none.
 
+    The result holds the DTM only when the epoch has checkpoints (for
+    :func:`~carbonsink.pipeline.stages.cube.checked_lidar`), and never the CHM.
+
     The epoch's LiDAR entries share one ``crs`` and ``ground`` setting (the
     survey file is refused otherwise), which the chain takes. The epoch's
     water evidence (:func:`epoch_water_evidence`; ``mndwi`` the composite's)
@@ -108,6 +111,9 @@ def epoch_lidar(
         options=LidarOptions(ground=entry.ground),
         executor=ctx.executor,
         water_evidence=epoch_water_evidence(ctx, epoch, mndwi),
+        # The run keeps neither surface (its outputs are the metrics); the DTM only
+        # for the epoch's checkpoints to be checked against.
+        keep_surfaces=("dtm",) if epoch.checkpoints is not None else (),
     )
 
 
