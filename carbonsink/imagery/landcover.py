@@ -31,6 +31,7 @@ from carbonsink.imagery.accuracy import (
     accuracy_report,
     olofsson_area_estimate,
 )
+from carbonsink.imagery.focal import focal_statistics
 from carbonsink.imagery.indices import INDICES, compute_index
 from carbonsink.io.files import file_name_slug
 from carbonsink.spatial.blocks import block_folds, block_ids
@@ -125,10 +126,10 @@ def landcover_features(
     )
     parts = [base]
     for window in focal_windows:
-        focal = base.rolling(y=window, x=window, center=True, min_periods=1).mean()
+        focal = focal_statistics(base, window, "mean")
         parts.append(focal.assign_coords(feature=[f"{n}_mean{window}" for n in names]))
     if texture_window is not None:
-        texture = base.rolling(y=texture_window, x=texture_window, center=True, min_periods=1).std()
+        texture = focal_statistics(base, texture_window, "std")
         parts.append(texture.assign_coords(feature=[f"{n}_sd{texture_window}" for n in names]))
     stacked = xr.concat(parts, dim="feature").astype(np.float32)
     stacked.name = "features"
