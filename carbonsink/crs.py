@@ -24,6 +24,8 @@ import os
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
+import numpy as np
+import numpy.typing as npt
 from pyproj import CRS, Transformer
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
@@ -33,6 +35,7 @@ from carbonsink.errors import CRSError
 
 __all__ = [
     "DEGREE_TOLERANCE",
+    "POINTS_MAX_ERROR_M",
     "TINY_EXTENT",
     "CRSSource",
     "as_crs",
@@ -41,6 +44,7 @@ __all__ = [
     "require_projected_crs",
     "resolve_crs",
     "suggest_utm_crs",
+    "transform_points",
     "transformer",
 ]
 
@@ -331,3 +335,88 @@ def transformer(
             path=path,
             fix=f'check the {what}\'s CRS (give the right one with crs = "EPSG:....")',
         ) from exc
+
+
+#: Largest error (target units, metres) of :func:`transform_points`' polynomial:
+#: 0.1 mm, ten times finer than the 1 mm a LAS file stores.
+POINTS_MAX_ERROR_M: Final = 1e-4
+
+
+def transform_points(
+    to_target: Transformer,
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    *,
+    max_error: float = POINTS_MAX_ERROR_M,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Many points through a smooth transformation: a checked local polynomial, else exact.
+
+    Parameters
+    ----------
+    to_target
+        The exact transformation (``always_xy``).
+    x, y
+        Points in its source CRS.
+    max_error
+        Largest error allowed at the check points, in target units.
+
+    Returns
+    -------
+    x, y
+        The points in the target CRS.
+
+    Notes
+    -----
+    Between two projections the mapping is smooth over a few kilometres, and a
+    cubic in the normalised offsets u = (x − x̄)/s_x, v = (y − ȳ)/s_y fitted by
+    least squares to the exact transformation of a 9 × 9 grid of control
+    points over the points' extent reproduces it to micrometres. The fit is
+    used only when it agrees with the exact transformation within
+    ``max_error`` at the control points and at the 8 × 8 centres between
+    them (where an interpolant errs most), else every point is transformed
+    exactly — the approximate-transformer strategy of GDAL's warper
+    (``GDALCreateApproxTransformer``), here with a polynomial and a
+    two-dimensional check. pyproj transforms ~4 million points a second; the
+    polynomial ~50 million.
+    """
+    if x.size < 1000:
+        ex, ey = to_target.transform(x, y)
+        return np.asarray(ex, dtype=np.float64), np.asarray(ey, dtype=np.float64)
+    xmin, xmax = float(x.min()), float(x.max())
+    ymin, ymax = float(y.min()), float(y.max())
+    cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
+    sx, sy = max((xmax - xmin) / 2, 1e-9), max((ymax - ymin) / 2, 1e-9)
+    grid = np.linspace(-1.0, 1.0, 9)
+    centres = (grid[:-1] + grid[1:]) / 2
+    fit_u, fit_v = (a.ravel() for a in np.meshgrid(grid, grid))
+    check_u, check_v = (a.ravel() for a in np.meshgrid(centres, centres))
+    u = np.concatenate([fit_u, check_u])
+    v = np.concatenate([fit_v, check_v])
+    tx, ty = (
+        np.asarray(a, dtype=np.float64) for a in to_target.transform(cx + sx * u, cy + sy * v)
+    )
+    if not (np.isfinite(tx).all() and np.isfinite(ty).all()):
+        return _exact(to_target, x, y)
+    design = _cubic_terms(u, v)
+    fitted = fit_u.size
+    coef, *_ = np.linalg.lstsq(design[:fitted], np.column_stack([tx, ty])[:fitted], rcond=None)
+    error = np.abs(design @ coef - np.column_stack([tx, ty])).max()
+    if not error <= max_error:
+        logger.debug("polynomial transformation off by %.3g > %.3g: exact", error, max_error)
+        return _exact(to_target, x, y)
+    terms = _cubic_terms((x - cx) / sx, (y - cy) / sy)
+    out = terms @ coef
+    return np.ascontiguousarray(out[:, 0]), np.ascontiguousarray(out[:, 1])
+
+
+def _exact(
+    to_target: Transformer, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    ex, ey = to_target.transform(x, y)
+    return np.asarray(ex, dtype=np.float64), np.asarray(ey, dtype=np.float64)
+
+
+def _cubic_terms(u: npt.NDArray[np.float64], v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The 10 monomials uⁱvʲ, i + j ≤ 3, as columns."""
+    u2, v2 = u * u, v * v
+    return np.column_stack([np.ones_like(u), u, v, u2, u * v, v2, u2 * u, u2 * v, u * v2, v2 * v])

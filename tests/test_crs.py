@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from pyproj import CRS
 
@@ -147,3 +148,36 @@ def test_transformer_is_x_first_and_names_the_file_when_proj_has_no_path() -> No
         transformer("IAU_2015:49910", "EPSG:32649", path="mars.tif", what="raster")
     assert info.value.problem.path == "mars.tif"
     assert "raster" in info.value.problem.message and "Mars" in info.value.problem.message
+
+
+def test_many_points_through_a_checked_polynomial_agree_with_pyproj() -> None:
+    # CGCS2000 Gauss-Krüger CM 114E (EPSG:4547) to UTM 49N over a 5 km x 5 km survey:
+    # the cubic reproduces pyproj to well under the 0.1 mm it is checked against.
+    from pyproj import Transformer
+
+    from carbonsink.crs import transform_points
+
+    to_utm = Transformer.from_crs("EPSG:4547", "EPSG:32649", always_xy=True)
+    rng = np.random.default_rng(0)
+    x = 408_000 + rng.uniform(0, 5000, 200_000)
+    y = 3_253_000 + rng.uniform(0, 5000, 200_000)
+    fx, fy = transform_points(to_utm, x, y)
+    ex, ey = to_utm.transform(x, y)
+    assert np.abs(fx - ex).max() < 1e-5 and np.abs(fy - ey).max() < 1e-5
+    assert not np.array_equal(fx, ex)  # the polynomial was used, not pyproj
+
+
+def test_a_transformation_no_cubic_fits_falls_back_to_pyproj() -> None:
+    # Longitude/latitude over 12° x 8° to UTM: far from a cubic at 0.1 mm, so every point
+    # goes through pyproj, bit for bit.
+    from pyproj import Transformer
+
+    from carbonsink.crs import transform_points
+
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32649", always_xy=True)
+    rng = np.random.default_rng(1)
+    lon, lat = rng.uniform(105, 117, 5000), rng.uniform(22, 30, 5000)
+    fx, fy = transform_points(to_utm, lon, lat)
+    ex, ey = to_utm.transform(lon, lat)
+    np.testing.assert_array_equal(fx, ex)
+    np.testing.assert_array_equal(fy, ey)

@@ -201,34 +201,75 @@ def distribute(
     ------
     tile_id, index
         A tile's id and the sorted indices of the chunk's points in its halo window.
+
+    Notes
+    -----
+    One pass per neighbour offset, whatever the number of tiles: each point's
+    (tile, index) memberships are gathered, then sorted once by tile and
+    index (a test per tile over every point made a 60-tile survey spend 16 s
+    of its 69 s LiDAR stage here).
     """
+    if not tiles or not len(chunk):
+        return
     t = grid.transform
     col_f = (chunk.x - t.c) / t.a
     row_f = (t.f - chunk.y) / t.a
     tile_col = np.floor(col_f / size).astype(np.int64)
     tile_row = np.floor(row_f / size).astype(np.int64)
+    n_rows = 1 + max(r for r, _ in tiles)
+    n_cols = 1 + max(c for _, c in tiles)
+    # Each tile's halo window by its key (row × n_cols + col); absent tiles hold nothing.
+    windows = np.zeros((n_rows * n_cols, 4), dtype=np.float64)
+    present = np.zeros(n_rows * n_cols, dtype=bool)
+    ids = [""] * (n_rows * n_cols)
+    for (tr, tc), tile in tiles.items():
+        key = tr * n_cols + tc
+        windows[key] = tile.halo
+        present[key] = True
+        ids[key] = tile.id
+    n = len(chunk)
+    index = np.arange(n, dtype=np.int64)
+
+    def members(
+        rows: npt.NDArray[np.int64],
+        cols: npt.NDArray[np.int64],
+        who: npt.NDArray[np.int64],
+        *,
+        core: bool = False,
+    ) -> npt.NDArray[np.int64]:
+        ok = (rows >= 0) & (rows < n_rows) & (cols >= 0) & (cols < n_cols)
+        key = rows[ok] * n_cols + cols[ok]
+        who = who[ok]
+        keep = present[key]
+        key, who = key[keep], who[keep]
+        if core:  # a point's own tile holds it (on the grid's far edges too)
+            return np.asarray(key * n + who, dtype=np.int64)
+        hr, hc, hh, hw = windows[key].T
+        pr, pc = row_f[who], col_f[who]
+        inside = (pr >= hr) & (pr < hr + hh) & (pc >= hc) & (pc < hc + hw)
+        return np.asarray(key[inside] * n + who[inside], dtype=np.int64)
+
+    parts = [members(tile_row, tile_col, index, core=True)]
     in_c = col_f - tile_col * size
     in_r = row_f - tile_row * size
     near = (in_r < halo) | (in_r >= size - halo) | (in_c < halo) | (in_c >= size - halo)
     edge = np.flatnonzero(near)
     # A halo wider than a tile reaches past the neighbours (a small explicit tile size).
     reach = max(1, math.ceil(halo / size))
-    offsets = [(dr, dc) for dr in range(-reach, reach + 1) for dc in range(-reach, reach + 1)]
-    for (tr, tc), tile in tiles.items():
-        hr, hc, hh, hw = tile.halo
-        # Core members: cheap test on the integer tile indices.
-        members = [np.flatnonzero((tile_row == tr) & (tile_col == tc))]
-        if edge.size:
-            er, ec = tile_row[edge], tile_col[edge]
-            candidate = np.zeros(edge.size, dtype=bool)
-            for dr, dc in offsets:
+    if edge.size:
+        er, ec = tile_row[edge], tile_col[edge]
+        for dr in range(-reach, reach + 1):
+            for dc in range(-reach, reach + 1):
                 if (dr, dc) != (0, 0):
-                    candidate |= (er == tr - dr) & (ec == tc - dc)
-            idx = edge[candidate]
-            pr, pc = row_f[idx], col_f[idx]
-            ok = (pr >= hr) & (pr < hr + hh) & (pc >= hc) & (pc < hc + hw)
-            members.append(idx[ok])
-        # Two sorted runs: a stable sort (timsort) merges them in linear time.
-        index = np.sort(np.concatenate(members), kind="stable")
-        if index.size:
-            yield tile.id, index
+                    parts.append(members(er + dr, ec + dc, edge))
+    coded = np.concatenate(parts)
+    keys = coded // n
+    # Group by tile with a stable sort on the keys (a radix sort when they fit 16 bits);
+    # within a tile, the core's and each offset's indices are ascending runs, which a
+    # stable sort (timsort) merges in linear time.
+    order = np.argsort(keys.astype(np.uint16) if n_rows * n_cols <= 2**16 else keys, kind="stable")
+    keys, coded = keys[order], coded[order]
+    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    last = np.append(first[1:], keys.size)
+    for start, stop in zip(first.tolist(), last.tolist(), strict=True):
+        yield ids[int(keys[start])], np.sort(coded[start:stop] % n, kind="stable")
