@@ -385,7 +385,8 @@ def _near(
     params: SMRFParameters | None,
 ) -> BoolArray:
     """Points inside ``bounds``, grown by the floor tests' reach when ``params`` are given."""
-    grow = 0.0 if params is None else params.floor_reach_cells() * params.cell
+    # One cell more than the floor tests read: ``bounds`` need not fall on a cell's edge.
+    grow = 0.0 if params is None else (params.floor_reach_cells() + 1) * params.cell
     xmin, ymin, xmax, ymax = bounds
     return (x >= xmin - grow) & (x < xmax + grow) & (y > ymin - grow) & (y <= ymax + grow)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -49,26 +50,39 @@ class LidarOptions:
     points_per_tile: int = 2_000_000
     chunk_size: int = 1_000_000
 
-    def halo_m(self) -> float:
-        """Halo (m) of points every tile holds around its core.
+    def halo_cells(self, resolution: float) -> int:
+        """Halo (grid cells of ``resolution`` m) of points every tile holds around its core.
 
         The long reach — a point's water label depends on returns within
         :meth:`WaterParameters.reach_m` (~60 m), its ground class on returns
         within :meth:`SMRFParameters.reach_m` (~62 m) — is carried by cell
         statistics the tiles share (:mod:`carbonsink.lidar.phases`), not by
         points. The points must reach what the core's results read point by
-        point: the terrain margin (:meth:`terrain_margin_m`), and in
-        ``classify`` mode the canopy-floor test's reach beyond it
-        (:meth:`SMRFParameters.floor_reach_cells`) plus the SMRF cell its
-        last points fall in — which also holds every point of the water and
-        SMRF cells the core touches (the halo is wider than a cell).
+        point: the inner window, the core grown by the terrain margin
+        (:meth:`terrain_margin_m`) in whole grid cells; in ``classify`` mode
+        SMRF's tested region beyond it (:meth:`tested_reach_m`) and the SMRF
+        cell its last points fall in; and at least two water or SMRF cells,
+        the reach of the blocks a tile writes (the cells its core touches and
+        one more all round, :func:`~carbonsink.lidar.phases.run_phases`).
         """
+        inner = math.ceil(self.terrain_margin_m() / resolution - 1e-9)
         if self.ground == "trust":
-            return self.terrain_margin_m()
+            return inner
         cell = self.smrf.cell
-        halo = self.terrain_margin_m() + (self.smrf.floor_reach_cells() + 1) * cell
+        tested = math.ceil((self.tested_reach_m() + cell) / resolution - 1e-9)
         water_cell = self.water.cell if self.water is not None else 0.0
-        return max(halo, water_cell, cell)
+        blocks = math.ceil(2 * max(cell, water_cell) / resolution - 1e-9)
+        return max(inner + tested, blocks)
+
+    def tested_reach_m(self) -> float:
+        """How far (m) beyond a tile's inner window SMRF tests points.
+
+        The canopy-floor tests of the inner window's cells read the classes of
+        the points within :meth:`SMRFParameters.floor_reach_cells` SMRF cells,
+        and one cell more: the window's edge need not fall on an SMRF cell's
+        (:func:`~carbonsink.lidar.ground.smrf`).
+        """
+        return (self.smrf.floor_reach_cells() + 1) * self.smrf.cell
 
     def terrain_reach_m(self) -> float:
         """How far (m) the terrain of a cell, and one cell beyond it, reads ground returns.

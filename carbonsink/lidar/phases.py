@@ -4,7 +4,7 @@ A point's water label depends on returns up to ~60 m away, its ground class
 on returns up to ~62 m away (their lattice cells, :mod:`carbonsink.lidar.lattice`).
 Instead of giving every tile a halo of points that wide — each point read and
 processed up to ~3 times — every tile holds its core plus a narrow halo (the
-terrain margin and the canopy-floor test's reach, :meth:`LidarOptions.halo_m`),
+terrain margin and the canopy-floor test's reach, :meth:`LidarOptions.halo_cells`),
 and the chain runs in three phases over all tiles, each a batch of tasks:
 
 1. *water cells*: each tile writes the statistics of the 2 m water cells its
@@ -80,7 +80,7 @@ def smrf_window(within: tuple[float, float, float, float], params: SMRFParameter
     (:func:`~carbonsink.lidar.ground.smrf`); their cells' surfaces read the
     cells within :meth:`SMRFParameters.reach_m`.
     """
-    reach = params.floor_reach_cells() * params.cell
+    reach = (params.floor_reach_cells() + 1) * params.cell  # as smrf's tested region
     xmin, ymin, xmax, ymax = within
     tested = LatticeWindow.covering(
         (xmin - reach, ymin - reach, xmax + reach, ymax + reach), params.cell

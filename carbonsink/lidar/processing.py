@@ -1,10 +1,12 @@
 """The LiDAR chain, tiled and streamed: points -> ground -> DTM -> heights -> CHM -> metrics.
 
 Points are read once, in chunks, and spilled to per-tile bucket files (each
-tile with a halo at least as wide as the ground filter's window, docs/design.md §4
-and §6; :mod:`carbonsink.lidar.tiling`). Each tile is then processed on its
-own — in this process, in a pool, or on a Dask cluster
-(:mod:`carbonsink.lidar.tile_chain`) — and its results are cropped to the
+tile with a narrow halo, :meth:`~carbonsink.lidar.options.LidarOptions.halo_cells`;
+:mod:`carbonsink.lidar.tiling`). The tiles then run in three batches — water
+cells, water labels and SMRF cells, the chain — sharing the cell statistics
+that carry water detection's and SMRF's reach (:mod:`carbonsink.lidar.phases`,
+docs/methodology.md §8.7), in this process, in a pool, or on a Dask cluster
+(:mod:`carbonsink.lidar.tile_chain`); their results are cropped to the
 tile core and written into the grid-wide outputs
 (:mod:`carbonsink.lidar.merging`), so memory depends on the tile size, not
 on the file, and the merged result has no seams.
@@ -223,7 +225,7 @@ def process_lidar(
         raise InputError("no point-cloud files were given", fix="pass at least one LAS/LAZ file")
     report = progress or (lambda _stage, _fraction: None)
     size = tile_size or choose_tile_size(grid, paths, crs, options)
-    halo = math.ceil(options.halo_m() / grid.resolution)
+    halo = options.halo_cells(grid.resolution)
     tiles = {(t.row, t.col): t for t in grid.tiles(size=size, halo=halo)}
     read_bounds = grid.bounds
 
@@ -374,7 +376,7 @@ def classify_file(
         not ground becomes 1): :meth:`~carbonsink.lidar.tile_chain.PointLabels.asprs`
         of :func:`~carbonsink.lidar.tile_chain.label_points` over the whole
         file with the land reference of :func:`water_reference` — the labels
-        of a one-tile run; tiled runs label alike (their halo).
+        of a one-tile run; tiled runs label alike (the cells they share).
 
     Notes
     -----

@@ -39,7 +39,7 @@ from carbonsink.lidar.surfaces import (
     height_above_ground,
     terrain_model,
 )
-from carbonsink.lidar.tiling import split_tile
+from carbonsink.lidar.tiling import grid_position, split_tile
 from carbonsink.lidar.water import WaterReference, detect_water
 
 __all__ = [
@@ -220,8 +220,8 @@ def process_tile_points(
         same for every tile of a run (:func:`~carbonsink.lidar.water.detect_water`).
     core
         The part of ``window`` whose results are wanted (a sub-window on the
-        same cells; default: all of it). Water and ground are found with every
-        point of ``window``, but the per-point ground tests, the terrain,
+        same cells; default: all of it). Without ``prepared``, water and
+        ground are found with every point of ``window``; the per-point ground tests, the terrain,
         heights, CHM and metrics are made only over the core and the margin
         they read (:meth:`~carbonsink.lidar.options.LidarOptions.terrain_margin_m`,
         in whole cells) — where the halo's points are read, not processed.
@@ -389,9 +389,7 @@ def _process_tile(
     grid, options, halo = plan.grid, plan.options, plan.halo
     limit = int(1.5 * options.points_per_tile)
     if len(points) > limit and (tile.core[2] > 1 or tile.core[3] > 1):
-        t = grid.transform
-        col_f = (points.x - t.c) / t.a
-        row_f = (t.f - points.y) / t.a
+        row_f, col_f = grid_position(grid, points.x, points.y)
         parts = []
         for part in split_tile(grid, tile, halo):
             hr, hc, hh, hw = part.halo

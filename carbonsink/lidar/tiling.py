@@ -30,6 +30,7 @@ __all__ = [
     "Codec",
     "choose_tile_size",
     "distribute",
+    "grid_position",
     "load_bucket",
     "split_tile",
 ]
@@ -55,7 +56,7 @@ def choose_tile_size(grid: Grid, files: Sequence[Path], crs: Any, options: Lidar
         total_area += max((xmax - xmin) * (ymax - ymin), 1.0)
     density = total_points / max(total_area, 1.0)
     edge_m = math.sqrt(options.points_per_tile / max(density, 1e-9))
-    halo_cells = math.ceil(options.halo_m() / grid.resolution)
+    halo_cells = options.halo_cells(grid.resolution)
     return max(4 * halo_cells, 8, int(edge_m // grid.resolution))
 
 
@@ -172,6 +173,25 @@ def load_bucket(path: Path, codec: Codec) -> PointChunk:
     return codec.decode(np.fromfile(path, dtype=_RECORD))
 
 
+def grid_position(
+    grid: Grid, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Fractional row and column of points in the grid, for sharing them among tiles.
+
+    A point on the grid's east or south edge (x = xmax, y = ymin) lies in no
+    cell, but it is read (the read bounds are closed) and takes part in
+    water detection and SMRF: it counts in the last column or row, so the
+    tiles holding that column or row hold it — and every tile writing its
+    SMRF or water cell has it, as in an untiled run.
+    """
+    t = grid.transform
+    col_f = (x - t.c) / t.a
+    row_f = (t.f - y) / t.a
+    col_f = np.where(col_f == grid.width, np.nextafter(float(grid.width), 0.0), col_f)
+    row_f = np.where(row_f == grid.height, np.nextafter(float(grid.height), 0.0), row_f)
+    return row_f, col_f
+
+
 def distribute(
     chunk: PointChunk,
     grid: Grid,
@@ -211,9 +231,7 @@ def distribute(
     """
     if not tiles or not len(chunk):
         return
-    t = grid.transform
-    col_f = (chunk.x - t.c) / t.a
-    row_f = (t.f - chunk.y) / t.a
+    row_f, col_f = grid_position(grid, chunk.x, chunk.y)
     tile_col = np.floor(col_f / size).astype(np.int64)
     tile_row = np.floor(row_f / size).astype(np.int64)
     n_rows = 1 + max(r for r, _ in tiles)
@@ -263,6 +281,8 @@ def distribute(
                 if (dr, dc) != (0, 0):
                     parts.append(members(er + dr, ec + dc, edge))
     coded = np.concatenate(parts)
+    if not coded.size:
+        return
     keys = coded // n
     # Group by tile with a stable sort on the keys (a radix sort when they fit 16 bits);
     # within a tile, the core's and each offset's indices are ascending runs, which a

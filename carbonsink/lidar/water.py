@@ -13,8 +13,10 @@ the neighbouring open water's level: those returns are water, not ground
 (docs/methodology.md §8.1).
 
 Every step looks at most :meth:`WaterParameters.reach_m` metres away on a
-grid of ``cell`` metres aligned to multiples of ``cell``, so a tile with that
-much halo labels its core as an untiled run does.
+grid of ``cell`` metres aligned to multiples of ``cell``, and reads the
+points only through per-cell statistics (:meth:`WaterReturns.cells`): tiles
+that share those cells that far label their cores as an untiled run does
+(:mod:`carbonsink.lidar.phases`).
 """
 
 from __future__ import annotations

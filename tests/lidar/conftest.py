@@ -28,5 +28,5 @@ def one_tile(synthetic: dict):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def many_tiles(synthetic: dict):  # type: ignore[no-untyped-def]
-    # Tile size 6 cells (60 m) with the 6-cell halo (ceil(60 m / 10 m)): 4 × 3 tiles.
+    # Tile size 6 cells (60 m) with the 4-cell point halo (test_options.py): 4 × 3 tiles.
     return process_lidar([synthetic["unclassified"]], synthetic["grid"], tile_size=6)

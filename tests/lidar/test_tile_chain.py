@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pytest
 
 from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import PointChunk, read_points
@@ -78,12 +77,10 @@ def test_crowded_tiles_are_split_without_seams(synthetic: dict) -> None:  # type
     # One 20 x 16-cell tile holds all ~181,000 points (6 /m² over 200 m x 160 m, minus
     # the pond); with points_per_tile 100,000 the limit is 1.5 x that = 150,000, so it
     # is quartered once. Without water detection and with a 10 m SMRF window the
-    # point halo is the terrain margin, 12.5 m, plus the canopy-floor test's 12 cells
-    # and one SMRF cell: 25.5 m (3 cells; tests/lidar/test_options.py gives the terms),
-    # and each quarter's window (10 x 8 cells plus the halo, clipped at the grid edge:
-    # at most 13 x 11 cells = 1.43 ha, ~45 % of the tile's 320 cells, under the 75 %
-    # that makes quartering pay) fits. The merged result must be identical to the
-    # single-tile run.
+    # point halo is 4 cells (tests/lidar/test_options.py gives the terms), and each
+    # quarter's window (10 x 8 cells plus the halo, clipped at the grid edge: at most
+    # 14 x 12 cells = 1.68 ha, ~52 % of the tile's 320 cells, under the 75 % that makes
+    # quartering pay) fits. The merged result must be identical to the single-tile run.
     smrf = SMRFParameters(window=10.0)
     dry = LidarOptions(water=None, smrf=smrf)
     whole = process_lidar(
@@ -104,11 +101,11 @@ def test_crowded_tiles_are_split_without_seams(synthetic: dict) -> None:  # type
 
 def test_a_tile_whose_quarters_would_not_shrink_is_not_split(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
     # A canopy-floor test reaching 4k + 4 = 60 cells (k = 14) makes the point halo
-    # 12.5 + 61 = 73.5 m (8 cells): a corner quarter's window of the 20 x 16-cell grid
-    # is 18 x 16 cells, 90 % of the grid, as full as the parent's (more than 75 % of
-    # its points): the tile is processed whole, once.
+    # ⌈12.5/10⌉ + ⌈(61 + 1)/10⌉ = 2 + 7 = 9 cells: a corner quarter's window of the
+    # 20 x 16-cell grid is 19 x 16 cells, 95 % of the grid, as full as the parent's
+    # (more than 75 % of its points): the tile is processed whole, once.
     wide = SMRFParameters(floor_radius=14)
-    assert LidarOptions(smrf=wide).halo_m() == pytest.approx(73.5)
+    assert LidarOptions(smrf=wide).halo_cells(10.0) == 9
     whole = process_lidar(
         [synthetic["unclassified"]],
         synthetic["grid"],
@@ -173,7 +170,7 @@ def test_a_closed_reed_bed_is_seamless_across_tiles(tmp_path) -> None:  # type: 
         near = (frac < 0.01) | (frac > 9.99)
         v[near] += np.where(frac[near] < 0.01, 0.02, -0.02)
     path = write_las(tmp_path / "reed.las", pts, np.ones(pts["x"].size, np.uint8))
-    # 2 m cells: the 73.5 m halo is 36.75 cells, 37 with a quarter cell of slack.
+    # 2 m cells: the point halo is 7 + 7 = 14 cells (tests/lidar/test_options.py).
     grid = Grid.from_bounds((X0, Y0, X0 + 200, Y0 + 120), crs=CRS_UTM, resolution=2.0)
     dry = LidarOptions(water=None)
     whole = process_lidar([path], grid, tile_size=500, options=dry)

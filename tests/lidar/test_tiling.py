@@ -6,10 +6,10 @@ depend on how the grid is tiled.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import PointChunk
@@ -36,7 +36,7 @@ def test_qa_counts_points_per_tile(synthetic: dict, many_tiles) -> None:  # type
     grid, pts = synthetic["grid"], synthetic["points"]
     col = (pts["x"] - X0) / 10.0
     row = (Y0 + HEIGHT - pts["y"]) / 10.0
-    halo = math.ceil(LidarOptions().halo_m() / 10.0)
+    halo = LidarOptions().halo_cells(10.0)
     # Each tile counts the points of its core (the halo's are read, not counted), so
     # every point is counted once.
     expected = {}
@@ -53,9 +53,9 @@ def test_qa_counts_points_per_tile(synthetic: dict, many_tiles) -> None:  # type
 
 def test_tiles_agree_across_a_lake_wider_than_the_halo(tmp_path: Path) -> None:
     # A 300 m lake (sparse flat returns) in a 400 m x 300 m plain: far wider than the
-    # 120 m halo, and cut by tile edges. Every fill reaches a bounded distance, so a
-    # tiled run (tiles of 6 cells) equals the single-tile run cell for cell; the
-    # lake's middle has no terrain (NaN) in both.
+    # 60 m water reach and the tiles' 40 m point halo, and cut by tile edges. Every
+    # fill reaches a bounded distance, so a tiled run (tiles of 6 cells) equals the
+    # single-tile run cell for cell; the lake's middle has no terrain (NaN) in both.
     rng = np.random.default_rng(7)
     w, h = 400.0, 300.0
     n = int(w * h * 4)
@@ -143,3 +143,114 @@ def test_quarters_of_a_tile_partition_its_core_each_with_its_own_halo() -> None:
     for part in parts:
         covered[part.core_slices] += 1
     assert (covered == 1).all()
+
+
+def _brute_force_membership(grid, tiles, x, y):  # type: ignore[no-untyped-def]
+    """The points each tile holds, by the definition: its own core (points on the grid's
+    east or south edge in the last column or row), or inside its halo window."""
+    col = (x - grid.transform.c) / grid.resolution
+    row = (grid.transform.f - y) / grid.resolution
+    col = np.where(col == grid.width, grid.width - 1e-9, col)
+    row = np.where(row == grid.height, grid.height - 1e-9, row)
+    out = {}
+    for tile in tiles.values():
+        r, c, h, w = tile.core
+        hr, hc, hh, hw = tile.halo
+        core = (row >= r) & (row < r + h) & (col >= c) & (col < c + w)
+        window = (row >= hr) & (row < hr + hh) & (col >= hc) & (col < hc + hw)
+        index = np.flatnonzero(core | window)
+        if index.size:
+            out[tile.id] = index
+    return out
+
+
+@pytest.mark.parametrize(("size", "halo"), [(4, 1), (3, 2), (2, 3), (5, 0)])
+def test_distribute_gives_each_tile_its_core_and_halo_points(size: int, halo: int) -> None:
+    # 1,000 points, a tenth of them on the 10 m grid lines and the grid's edges, on a
+    # 13 x 9-cell grid: each tile gets, in file order, the points of its core and of its
+    # halo window — a halo wider than a tile (3 > 2) reaching past the neighbours.
+    from carbonsink.lidar.tiling import distribute
+
+    grid = Grid.from_bounds((X0, Y0, X0 + 130, Y0 + 90), crs=CRS_UTM, resolution=10.0)
+    tiles = {(t.row, t.col): t for t in grid.tiles(size=size, halo=halo)}
+    rng = np.random.default_rng(size * 10 + halo)
+    x = X0 + rng.uniform(0, 130, 1000)
+    y = Y0 + rng.uniform(0, 90, 1000)
+    x[:100] = X0 + 10 * rng.integers(0, 14, 100)  # on the lines, x = xmax included
+    y[50:150] = Y0 + 10 * rng.integers(0, 10, 100)  # y = ymin included
+    u8 = np.zeros(x.size, np.uint8)
+    chunk = PointChunk(
+        x=x,
+        y=y,
+        z=x,
+        classification=u8,
+        return_number=u8,
+        number_of_returns=u8,
+        intensity=np.zeros(x.size, np.uint16),
+        user_data=u8,
+    )
+    got = dict(distribute(chunk, grid, tiles, size, halo))
+    expected = _brute_force_membership(grid, tiles, x, y)
+    assert sorted(got) == sorted(expected)
+    for tile_id, index in expected.items():
+        np.testing.assert_array_equal(got[tile_id], index, err_msg=tile_id)
+    # A chunk none of whose points is in any tile yields nothing.
+    far = PointChunk(
+        x=np.array([X0 - 5.0]),
+        y=np.array([Y0 + 5.0]),
+        z=np.zeros(1),
+        classification=u8[:1],
+        return_number=u8[:1],
+        number_of_returns=u8[:1],
+        intensity=np.zeros(1, np.uint16),
+        user_data=u8[:1],
+    )
+    assert list(distribute(far, grid, tiles, size, halo)) == []
+
+
+def test_points_on_the_grids_east_and_south_edges_are_tiled_like_untiled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Points exactly on x = xmax or y = ymin are in no grid cell but read (closed read
+    # bounds) and take part in SMRF. On a 4 x 6-cell grid in tiles of 3 cells: P on the
+    # east edge 0.5 m north of the boundary between tile rows 0 and 1 lies in tile row
+    # 0 but in an SMRF cell the tile below also writes (its block reaches one cell past
+    # its core); Q on the south edge is in a 7th row, past the 2 tile rows. Every tile
+    # that reads P's or Q's SMRF cell must see their z there, as the untiled run does —
+    # without sharing them with the last column's and row's tiles, the tile below wrote
+    # P's cell without P (and read NaN), and Q was in no tile at all.
+    from carbonsink.lidar import lattice
+
+    rng = np.random.default_rng(0)
+    w, h = 40.0, 60.0
+    n = int(w * h * 4)
+    p_xy, q_xy = (X0 + w, Y0 + h - 29.5), (X0 + 12.3, Y0)
+    x = np.r_[X0 + rng.uniform(0, w, n), p_xy[0], q_xy[0]]
+    y = np.r_[Y0 + rng.uniform(0, h, n), p_xy[1], q_xy[1]]
+    z = np.r_[25.0 + rng.normal(0, 0.02, n), 24.0, 24.5]
+    pts = {"x": x, "y": y, "z": z, "kind": np.zeros(x.size, np.uint8)}
+    path = write_las(tmp_path / "edges.las", pts, np.ones(x.size, np.uint8))
+    grid = Grid.from_bounds((X0, Y0, X0 + w, Y0 + h), crs=CRS_UTM, resolution=10.0)
+    seen: dict[str, list[float]] = {"P": [], "Q": []}
+    window = lattice.BlockStore.window
+
+    def recorded(self, where, blocks, fill):  # type: ignore[no-untyped-def]
+        out = window(self, where, blocks, fill)
+        if self.name == "smrf":
+            for name, (px, py) in (("P", p_xy), ("Q", q_xy)):
+                flat, inside = where.flat(np.array([px]), np.array([py]))
+                if inside[0]:
+                    seen[name].append(float(out[0].ravel()[flat[0]]))
+        return out
+
+    monkeypatch.setattr(lattice.BlockStore, "window", recorded)
+    dry = LidarOptions(water=None)
+    whole = process_lidar([path], grid, tile_size=100, options=dry)
+    assert seen == {"P": [24.0], "Q": [24.5]}
+    seen["P"].clear()
+    seen["Q"].clear()
+    tiled = process_lidar([path], grid, tile_size=3, options=dry)
+    assert len(tiled.qa) == 4
+    assert len(seen["P"]) >= 2 and set(seen["P"]) == {24.0}
+    assert len(seen["Q"]) >= 1 and set(seen["Q"]) == {24.5}
+    assert_same_run(tiled, whole)
