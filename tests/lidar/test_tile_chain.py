@@ -74,21 +74,20 @@ def test_heights_are_finite_at_convex_corners_of_the_cloud() -> None:
 
 
 def test_crowded_tiles_are_split_without_seams(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
-    # One 20 x 16-cell tile holds all ~181,000 points (6 /m² over 200 m x 160 m, minus
-    # the pond); with points_per_tile 100,000 the limit is 1.5 x that = 150,000, so it
-    # is quartered once. Without water detection and with a 10 m SMRF window the
-    # point halo is 4 cells (tests/lidar/test_options.py gives the terms), and each
-    # quarter's window (10 x 8 cells plus the halo, clipped at the grid edge: at most
-    # 14 x 12 cells = 1.68 ha, ~52 % of the tile's 320 cells, under the 75 % that makes
-    # quartering pay) fits. The merged result must be identical to the single-tile run.
+    # One tile holds all ~181,000 points (6 /m² over 200 m x 160 m, minus the pond); with
+    # points_per_tile 100,000 the limit is 1.5 x that = 150,000, so it is quartered once.
+    # On 5 m cells (a 40 x 32-cell grid) the point halo is ⌈12.5/5⌉ + ⌈14/5⌉ = 6 cells
+    # (tests/lidar/test_options.py gives the terms), and each quarter's window (20 x 16
+    # cells plus the halo, clipped at the grid's edge: 26 x 22 cells, 45 % of the grid,
+    # under 75 %; the four 1.79 times the grid, under twice) fits. The merged result
+    # must be identical to the single-tile run.
+    grid = Grid.from_bounds(synthetic["grid"].bounds, crs=CRS_UTM, resolution=5.0)
     smrf = SMRFParameters(window=10.0)
     dry = LidarOptions(water=None, smrf=smrf)
-    whole = process_lidar(
-        [synthetic["unclassified"]], synthetic["grid"], tile_size=100, options=dry
-    )
+    whole = process_lidar([synthetic["unclassified"]], grid, tile_size=100, options=dry)
     split = process_lidar(
         [synthetic["unclassified"]],
-        synthetic["grid"],
+        grid,
         tile_size=100,
         options=LidarOptions(points_per_tile=100_000, water=None, smrf=smrf),
     )
@@ -97,6 +96,23 @@ def test_crowded_tiles_are_split_without_seams(synthetic: dict) -> None:  # type
     assert (split.qa["points"] <= 150_000).all()
     assert sorted(split.qa["tile"]) == [f"r0000c0000.{k}" for k in range(4)]
     assert_same_run(split, whole)
+
+
+def test_a_tile_whose_quarters_would_double_its_work_is_not_split(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
+    # The same tile on 10 m cells: the 4-cell halo makes each quarter's window 14 x 12
+    # of the 20 x 16 cells (52 %, under 75 %) but the four together 672 / 320 = 2.1
+    # times the tile: quartering would more than double the points processed, so the
+    # tile is processed whole (as a 160 m dense drone tile in 80 m quarters with 40 m
+    # halos, 2.5 times).
+    smrf = SMRFParameters(window=10.0)
+    crowded = process_lidar(
+        [synthetic["unclassified"]],
+        synthetic["grid"],
+        tile_size=100,
+        options=LidarOptions(points_per_tile=100_000, water=None, smrf=smrf),
+    )
+    assert list(crowded.qa["tile"]) == ["r0000c0000"]
+    assert crowded.qa["points"].iloc[0] > 150_000
 
 
 def test_a_tile_whose_quarters_would_not_shrink_is_not_split(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
