@@ -73,37 +73,43 @@ def test_heights_are_finite_at_convex_corners_of_the_cloud() -> None:
     assert np.isfinite(metrics["h_max"][covered]).all()
 
 
-def test_crowded_tiles_are_split_without_seams(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
-    # One tile holds all ~181,000 points (6 /m² over 200 m x 160 m, minus the pond); with
-    # points_per_tile 100,000 the limit is 1.5 x that = 150,000, so it is quartered once.
-    # On 5 m cells (a 40 x 32-cell grid) the point halo is ⌈12.5/5⌉ + ⌈14/5⌉ = 6 cells
-    # (tests/lidar/test_options.py gives the terms), and each quarter's window (20 x 16
-    # cells plus the halo, clipped at the grid's edge: 26 x 22 cells, 45 % of the grid,
-    # under 75 %; the four 1.79 times the grid, under twice) fits. The merged result
-    # must be identical to the single-tile run.
-    grid = Grid.from_bounds(synthetic["grid"].bounds, crs=CRS_UTM, resolution=5.0)
-    smrf = SMRFParameters(window=10.0)
-    dry = LidarOptions(water=None, smrf=smrf)
-    whole = process_lidar([synthetic["unclassified"]], grid, tile_size=100, options=dry)
+def test_crowded_tiles_are_split_without_seams(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A 600 m x 500 m plain with shrubs, 1 return/m² (300,000 points) in one tile: with
+    # points_per_tile 150,000 the limit is 225,000, so it is quartered once. Without
+    # water detection the point halo is 4 cells of 10 m (tests/lidar/test_options.py),
+    # so each quarter's window is 34 x 29 of the 60 x 50 cells (33 %, under 75 %) and
+    # the four 1.31 times the tile (under 1.5). The merged result must be identical to
+    # the single-tile run.
+    from tests.lidar.synthetic_cloud import write_las
+
+    rng = np.random.default_rng(5)
+    w, h = 600.0, 500.0
+    n = int(w * h)
+    x, y = X0 + rng.uniform(0, w, n), Y0 + rng.uniform(0, h, n)
+    shrub = rng.random(n) < 0.3
+    z = terrain(x, y) + rng.normal(0, 0.02, n) + np.where(shrub, rng.uniform(0.5, 3.0, n), 0.0)
+    pts = {"x": x, "y": y, "z": z, "kind": shrub.astype(np.uint8)}
+    path = write_las(tmp_path / "plain.las", pts, np.ones(n, np.uint8))
+    grid = Grid.from_bounds((X0, Y0, X0 + w, Y0 + h), crs=CRS_UTM, resolution=10.0)
+    dry = LidarOptions(water=None)
+    whole = process_lidar([path], grid, tile_size=100, options=dry)
     split = process_lidar(
-        [synthetic["unclassified"]],
-        grid,
-        tile_size=100,
-        options=LidarOptions(points_per_tile=100_000, water=None, smrf=smrf),
+        [path], grid, tile_size=100, options=LidarOptions(points_per_tile=150_000, water=None)
     )
-    assert len(whole.qa) == 1 and whole.qa["points"].iloc[0] > 150_000
+    assert len(whole.qa) == 1 and whole.qa["points"].iloc[0] > 225_000
     assert len(split.qa) == 4
-    assert (split.qa["points"] <= 150_000).all()
+    assert (split.qa["points"] <= 225_000).all()
     assert sorted(split.qa["tile"]) == [f"r0000c0000.{k}" for k in range(4)]
     assert_same_run(split, whole)
 
 
-def test_a_tile_whose_quarters_would_double_its_work_is_not_split(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
-    # The same tile on 10 m cells: the 4-cell halo makes each quarter's window 14 x 12
-    # of the 20 x 16 cells (52 %, under 75 %) but the four together 672 / 320 = 2.1
-    # times the tile: quartering would more than double the points processed, so the
-    # tile is processed whole (as a 160 m dense drone tile in 80 m quarters with 40 m
-    # halos, 2.5 times).
+def test_a_tile_whose_quarters_would_add_half_its_work_is_not_split(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
+    # The 200 m x 160 m scene (~181,000 points) in one tile on 10 m cells, limit
+    # 150,000: the 4-cell halo makes each quarter's window 14 x 12 of the 20 x 16 cells
+    # (52 %, under 75 %) but the four together 672 / 320 = 2.1 times the tile: quartering
+    # would more than add half the points processed, so the tile is processed whole (as
+    # a dense drone tile whose 200 m window in 80 m quarters with 40 m halos holds 1.96
+    # times its points, and ran 40 % slower).
     smrf = SMRFParameters(window=10.0)
     crowded = process_lidar(
         [synthetic["unclassified"]],
