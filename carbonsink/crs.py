@@ -383,8 +383,7 @@ def transform_points(
     the same chunks gives the same numbers.
     """
     if x.size < 1000:
-        ex, ey = to_target.transform(x, y)
-        return np.asarray(ex, dtype=np.float64), np.asarray(ey, dtype=np.float64)
+        return _exact(to_target, x, y)
     xmin, xmax = float(x.min()), float(x.max())
     ymin, ymax = float(y.min()), float(y.max())
     cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2

@@ -102,6 +102,15 @@ class SMRFParameters:
         cells = self.zmin_reach + self.fill_reach + self.fill_sweeps + 1 + self.floor_reach_cells()
         return 2.0 * self.max_radius_cells * self.cell + (cells + 1) * self.cell
 
+    def tested_reach_m(self) -> float:
+        """How far (m) beyond ``within`` :func:`smrf` tests points.
+
+        The canopy-floor tests read the classes of the points within
+        :meth:`floor_reach_cells`, and one cell more: ``within``'s edge need not
+        fall on a cell's.
+        """
+        return (self.floor_reach_cells() + 1) * self.cell
+
     def floor_reach_cells(self) -> int:
         """Cells beyond a point's own whose points' morphology classes its floor test reads.
 
@@ -253,8 +262,7 @@ def smrf(
     ex, ey, ez = x[eligible], y[eligible], z[eligible]
     # Empty cells beyond the data, as far as anything reaches: the data's edge is
     # filtered as in a tile, whose window reads its neighbours' cells.
-    reach = math.ceil(params.reach_m() / params.cell - 1e-9)
-    window = LatticeWindow.around(ex, ey, params.cell).grow(reach)
+    window = LatticeWindow.around(ex, ey, params.cell).grow_m(params.reach_m())
     flat, _ = window.flat(ex, ey)
     zmin = bin_min(flat, ez, window.rows * window.cols).reshape(window.shape)
     surfaces = smrf_surfaces(zmin, params)
@@ -385,8 +393,7 @@ def _near(
     params: SMRFParameters | None,
 ) -> BoolArray:
     """Points inside ``bounds``, grown by the floor tests' reach when ``params`` are given."""
-    # One cell more than the floor tests read: ``bounds`` need not fall on a cell's edge.
-    grow = 0.0 if params is None else (params.floor_reach_cells() + 1) * params.cell
+    grow = 0.0 if params is None else params.tested_reach_m()
     xmin, ymin, xmax, ymax = bounds
     return (x >= xmin - grow) & (x < xmax + grow) & (y > ymin - grow) & (y <= ymax + grow)
 

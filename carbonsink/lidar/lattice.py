@@ -94,6 +94,10 @@ class LatticeWindow:
             self.cols + 2 * cells,
         )
 
+    def grow_m(self, reach_m: float) -> LatticeWindow:
+        """The window grown by the whole cells that ``reach_m`` metres need on every side."""
+        return self.grow(math.ceil(reach_m / self.cell - 1e-9))
+
     def flat(
         self, x: FloatArray, y: FloatArray
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:

@@ -82,7 +82,7 @@ class LidarOptions:
         and one cell more: the window's edge need not fall on an SMRF cell's
         (:func:`~carbonsink.lidar.ground.smrf`).
         """
-        return (self.smrf.floor_reach_cells() + 1) * self.smrf.cell
+        return self.smrf.tested_reach_m()
 
     def terrain_reach_m(self) -> float:
         """How far (m) the terrain of a cell, and one cell beyond it, reads ground returns.

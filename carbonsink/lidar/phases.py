@@ -22,12 +22,10 @@ runs give the same results (docs/design.md §6).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -39,7 +37,13 @@ from carbonsink.lidar.ground import SMRFParameters, smrf_surfaces
 from carbonsink.lidar.lattice import BlockStore, LatticeWindow
 from carbonsink.lidar.options import LidarOptions
 from carbonsink.lidar.tiling import Codec, load_bucket
-from carbonsink.lidar.water import CELL_FILL, WaterReference, WaterReturns, water_surfaces
+from carbonsink.lidar.water import (
+    CELL_FILL,
+    WaterParameters,
+    WaterReference,
+    WaterReturns,
+    water_surfaces,
+)
 
 __all__ = [
     "GROUND",
@@ -80,12 +84,12 @@ def smrf_window(within: tuple[float, float, float, float], params: SMRFParameter
     (:func:`~carbonsink.lidar.ground.smrf`); their cells' surfaces read the
     cells within :meth:`SMRFParameters.reach_m`.
     """
-    reach = (params.floor_reach_cells() + 1) * params.cell  # as smrf's tested region
+    reach = params.tested_reach_m()
     xmin, ymin, xmax, ymax = within
     tested = LatticeWindow.covering(
         (xmin - reach, ymin - reach, xmax + reach, ymax + reach), params.cell
     )
-    return tested.grow(math.ceil(params.reach_m() / params.cell - 1e-9))
+    return tested.grow_m(params.reach_m())
 
 
 @dataclass(frozen=True)
@@ -122,22 +126,13 @@ class Prepared:
         """
         for made, (provisional, slope) in self.made.items():
             where = made.overlap(window)
-            if where is not None and _holds(made, window):
+            # ``made`` holds ``window`` when their overlap is the whole of it.
+            if where is not None and where[2:] == (slice(0, window.rows), slice(0, window.cols)):
                 rs, cs, _, _ = where
                 return provisional[rs, cs], slope[rs, cs]
         result = smrf_surfaces(self.zmin(window), params)
         self.made[window] = result
         return result
-
-
-def _holds(outer: LatticeWindow, inner: LatticeWindow) -> bool:
-    return (
-        outer.cell == inner.cell
-        and outer.i0 <= inner.i0
-        and outer.i0 + outer.cols >= inner.i0 + inner.cols
-        and outer.j1 >= inner.j1
-        and outer.j1 - outer.rows <= inner.j1 - inner.rows
-    )
 
 
 @dataclass(frozen=True)
@@ -203,7 +198,7 @@ class TilePlan:
         xmin, ymin, xmax, ymax = self.core_bounds(tile)
         h = self.halo * self.grid.resolution
         around = LatticeWindow.covering((xmin - h, ymin - h, xmax + h, ymax + h), cell)
-        return around.grow(math.ceil(reach_m / cell - 1e-9))
+        return around.grow_m(reach_m)
 
     def water_labels(self, tile: Tile) -> BoolArray:
         """The saved water labels of a tile's points (phase 2)."""
@@ -244,7 +239,7 @@ def _water_cells_job(tile: Tile, plan: TilePlan) -> None:
     BlockStore(plan.folder, "water").save(tile.id, returns.cells(block))
 
 
-def _water_params(plan: TilePlan) -> Any:
+def _water_params(plan: TilePlan) -> WaterParameters:
     params = plan.options.water
     if params is None:
         raise ValueError("water detection is off")

@@ -371,8 +371,7 @@ def detect_water(
         intensity = np.zeros(n, dtype=np.uint16)
     # Empty cells beyond the data, as far as anything reaches: the data's edge is
     # filtered as in a tile, whose window reads its neighbours' cells.
-    reach = math.ceil(params.reach_m() / params.cell - 1e-9)
-    window = LatticeWindow.around(x, y, params.cell).grow(reach)
+    window = LatticeWindow.around(x, y, params.cell).grow_m(params.reach_m())
     if reference is None:
         flat, _ = window.flat(x, y)
         counts = np.bincount(flat, minlength=window.rows * window.cols)
