@@ -209,6 +209,10 @@ class KeyedTotals:
         area of applicability (docs/methodology.md eq. 6.8c), the part of
         the correction's variance that another epoch's can share (eq. 6.8d);
         already in ``correction_covariance``.
+    bootstrap_cells
+        ``(cells mapped, cells each replicate predicts)`` over the models:
+        fewer predicted when a large key is summed over a sample of its
+        cells (docs/methodology.md eq. 6.8s); ``None`` when not told.
 
     Notes
     -----
@@ -230,6 +234,7 @@ class KeyedTotals:
     corrections: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     correction_covariance: FloatArray | None = None
     outside_se: Mapping[str, float] = field(default_factory=dict)
+    bootstrap_cells: tuple[int, int] | None = None
 
     def correction_cov(self) -> FloatArray:
         """``(C, C)`` covariance of the corrections (diagonal of SE² when not given)."""
@@ -316,7 +321,7 @@ class KeyedTotals:
 
     def record(self, name: str) -> dict[str, Any]:
         """The ledger's ``inputs`` entries of this quantity (docs/ledger.md)."""
-        return {
+        entries: dict[str, Any] = {
             name: {
                 f"{stratum}/{cls}": {
                     "map": float(self.totals[k]),
@@ -330,6 +335,13 @@ class KeyedTotals:
                 for s, (c, se) in self.corrections.items()
             },
         }
+        if self.bootstrap_cells is not None:
+            cells, predicted = self.bootstrap_cells
+            entries[f"{quantity_stem(name)}_bootstrap_cells"] = {
+                "cells": cells,
+                "predicted": predicted,
+            }
+        return entries
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,10 @@ exists, and each model is validated and bounded by its own AOA.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -45,9 +47,14 @@ import pandas as pd
 import xarray as xr
 
 from carbonsink.biomass.aoa import AreaOfApplicability
-from carbonsink.biomass.estimators import IntervalRegressor, make_estimator
+from carbonsink.biomass.estimators import (
+    IntervalRegressor,
+    make_estimator,
+    predict_with_interval,
+)
 from carbonsink.biomass.features import PlotFeatures, feature_matrix, plot_features
 from carbonsink.biomass.validation import (
+    DEFAULT_BLOCK_M,
     CrossValidation,
     default_block_size,
     spatial_cross_validate,
@@ -154,6 +161,7 @@ def fit_biomass_model(
     interval: float = 0.90,
     seed: int = 0,
     target: str = "agb_mg_ha",
+    executor: Executor | None = None,
 ) -> FittedBiomassModel:
     """Fit one AGB model on the plots, cross-validate it in spatial blocks, and fit its AOA.
 
@@ -178,6 +186,9 @@ def fit_biomass_model(
     target
         The plots' column the model predicts (Mg DM/ha): ``agb_mg_ha``, or
         ``dom_mg_ha`` for dead organic matter modelled like live AGB.
+    executor
+        Fits the cross-validation folds in parallel (``None``: here); the
+        results do not depend on it.
 
     Returns
     -------
@@ -196,12 +207,24 @@ def fit_biomass_model(
     px = table["x"].to_numpy(dtype=np.float64)
     py = table["y"].to_numpy(dtype=np.float64)
 
-    def factory() -> IntervalRegressor:
-        return make_estimator(estimator_name, n_estimators=n_estimators, random_state=seed)
+    # A partial of a module function pickles: the folds can run in worker processes.
+    factory: Callable[[], IntervalRegressor] = partial(
+        make_estimator, estimator_name, n_estimators=n_estimators, random_state=seed
+    )
 
+    preliminary = None
     if cv_block_m is None:
         preliminary = spatial_cross_validate(
-            factory, X, agb, px, py, block_m=200.0, folds=folds, interval=interval, seed=seed
+            factory,
+            X,
+            agb,
+            px,
+            py,
+            block_m=DEFAULT_BLOCK_M,
+            folds=folds,
+            interval=interval,
+            seed=seed,
+            executor=executor,
         )
         residuals = (
             preliminary.predictions["observed"] - preliminary.predictions["predicted"]
@@ -209,8 +232,22 @@ def fit_biomass_model(
         block_m, reason = default_block_size(px, py, residuals, min_blocks=folds)
     else:
         block_m, reason = float(cv_block_m), "configured ([biomass].cv_block_m)"
-    cv = spatial_cross_validate(
-        factory, X, agb, px, py, block_m=block_m, folds=folds, interval=interval, seed=seed
+    # Without a variogram range the block stays at 200 m: the preliminary CV is that CV.
+    cv = (
+        preliminary
+        if preliminary is not None and block_m == DEFAULT_BLOCK_M
+        else spatial_cross_validate(
+            factory,
+            X,
+            agb,
+            px,
+            py,
+            block_m=block_m,
+            folds=folds,
+            interval=interval,
+            seed=seed,
+            executor=executor,
+        )
     )
     locations = np.unique(block_ids(px, py, block_m=PLOT_BLOCK_M)).size
     random_cv = (
@@ -224,6 +261,7 @@ def fit_biomass_model(
             folds=min(RANDOM_CV_FOLDS, locations),
             interval=interval,
             seed=seed,
+            executor=executor,
         )
         if locations >= 2
         else None
@@ -266,8 +304,9 @@ def _predict_rows(
     upper = np.empty(len(X))
     for start in range(0, len(X), _PREDICT_ROWS):
         part = slice(start, start + _PREDICT_ROWS)
-        mean[part] = model.estimator.predict(X[part])
-        lower[part], upper[part] = model.estimator.predict_interval(X[part], interval=interval)
+        mean[part], lower[part], upper[part] = predict_with_interval(
+            model.estimator, X[part], interval=interval
+        )
     return mean, lower, upper
 
 

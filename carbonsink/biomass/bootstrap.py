@@ -20,6 +20,17 @@ blocks would.
 Only the totals of each replicate are kept (per stratum and over all cells),
 never a replicate's map, so memory does not grow with the number of
 replicates; predictions are made in chunks of rows.
+
+Predicting every cell in every replicate makes the bootstrap's cost grow with
+the area (200 replicates × 50 trees × every cell). A stratum larger than
+``cells_per_stratum`` cells is therefore summed over a fixed random sample of
+its cells, expanded by area (the ratio estimator of a simple random sample,
+Cochran 1977, *Sampling Techniques*, §6.2): the same sample in every
+replicate, so the sampling error of the map's own total is one shift common
+to all replicates, and the spread between replicates — what the bootstrap
+measures — gains only the sampling noise of each replicate's *departure*
+from the others, a fraction of a percent of the spread at 20,000 cells
+(docs/methodology.md §6.4, eq. 6.8s).
 """
 
 from __future__ import annotations
@@ -54,6 +65,10 @@ _PREDICT_ROWS = 100_000
 _REPLICATES_PER_TASK = 10
 #: Below this many blocks the bootstrap distribution is coarse; a warning says so.
 _FEW_BLOCKS = 10
+#: Cells of a stratum predicted in each replicate; a larger stratum is sampled (eq. 6.8s).
+CELLS_PER_STRATUM = 20_000
+#: Spawn key of the cell sample's stream: two words, so never a replicate's ``(r,)``.
+_CELL_SAMPLE_KEY = (0, 0)
 
 
 def _summary(values: FloatArray) -> dict[str, float | None]:
@@ -77,7 +92,8 @@ class AgbBootstrap:
     ----------
     totals_t_dm
         Shape ``(replicates,)``: Σ AGB × cell area over the model's cells of
-        each replicate, t DM (= Mg DM).
+        each replicate (eq. 6.8s in a stratum of more than ``cells_per_stratum``
+        cells), t DM (= Mg DM).
     stratum_totals_t_dm
         One row per replicate (index ``replicate``), one column per stratum
         code present in the cells, t DM; each row sums to ``totals_t_dm``.
@@ -93,6 +109,13 @@ class AgbBootstrap:
         Plots in the fitting table.
     estimator_name, n_estimators
         The refitted estimator (:func:`~carbonsink.biomass.estimators.make_estimator`).
+    n_cells
+        Cells the model maps (the cells the totals are of).
+    cells_predicted
+        Cells each replicate predicts: every cell of a stratum of at most
+        ``cells_per_stratum`` cells, a fixed sample of that many of a larger one.
+    cells_per_stratum
+        The cap (``None``: every cell is predicted).
     """
 
     totals_t_dm: FloatArray
@@ -104,6 +127,9 @@ class AgbBootstrap:
     n_plots: int
     estimator_name: str
     n_estimators: int
+    n_cells: int
+    cells_predicted: int
+    cells_per_stratum: int | None
 
     def to_dict(self) -> dict[str, Any]:
         """Settings and summaries (mean, SD, CV, 5 and 95 % percentiles), JSON-ready.
@@ -118,6 +144,9 @@ class AgbBootstrap:
             "n_plots": self.n_plots,
             "estimator": self.estimator_name,
             "n_estimators": self.n_estimators,
+            "n_cells": self.n_cells,
+            "cells_predicted": self.cells_predicted,
+            "cells_per_stratum": self.cells_per_stratum,
             "units": "t DM",
             "total_t_dm": _summary(self.totals_t_dm),
             "strata_t_dm": {
@@ -257,6 +286,36 @@ def _cell_arrays(
     )
 
 
+def _cell_sample(
+    stratum_index: npt.NDArray[np.int64],
+    area_ha: FloatArray,
+    n_strata: int,
+    *,
+    cap: int | None,
+    seed: int,
+) -> tuple[npt.NDArray[np.intp], FloatArray]:
+    """The cells every replicate predicts and their weights, ha (eq. 6.8s).
+
+    A stratum of at most ``cap`` cells keeps every cell at its area; a larger
+    one keeps ``cap`` cells drawn without replacement, each weighted by its
+    area × (the stratum's area / the sample's area), so the weights of each
+    stratum add up to its area. Rows are returned in the cells' order.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=_CELL_SAMPLE_KEY))
+    order = np.argsort(stratum_index, kind="stable")
+    bounds = np.searchsorted(stratum_index[order], np.arange(n_strata + 1))
+    weight = np.zeros(len(stratum_index))
+    for k in range(n_strata):
+        members = order[bounds[k] : bounds[k + 1]]
+        if cap is None or len(members) <= cap:
+            weight[members] = area_ha[members]
+            continue
+        chosen = rng.choice(members, size=cap, replace=False)
+        weight[chosen] = area_ha[chosen] * (area_ha[members].sum() / area_ha[chosen].sum())
+    rows = np.flatnonzero(weight > 0)
+    return rows, weight[rows]
+
+
 @dataclass(frozen=True)
 class _ReplicateJob:
     """What a replicate needs, sent once per batch to a worker process."""
@@ -265,7 +324,7 @@ class _ReplicateJob:
     agb_mg_ha: FloatArray
     block_members: tuple[npt.NDArray[np.intp], ...]
     X_cells: FloatArray
-    cell_area_ha: FloatArray
+    cell_weight_ha: FloatArray
     stratum_index: npt.NDArray[np.int64]
     n_strata: int
     estimator_name: str
@@ -300,7 +359,7 @@ def _run_replicates(job: _ReplicateJob, replicates: range) -> list[tuple[float, 
             agb_mg_ha = estimator.predict(job.X_cells[part])
             stratum_total += np.bincount(
                 job.stratum_index[part],
-                weights=agb_mg_ha * job.cell_area_ha[part],
+                weights=agb_mg_ha * job.cell_weight_ha[part],
                 minlength=job.n_strata,
             )
         results.append((float(stratum_total.sum()), stratum_total))
@@ -322,6 +381,7 @@ def bootstrap_agb_totals(
     cells: npt.ArrayLike,
     executor: Executor | None = None,
     target: str = "agb_mg_ha",
+    cells_per_stratum: int | None = CELLS_PER_STRATUM,
 ) -> AgbBootstrap:
     """Spatial-block bootstrap of the AGB total a model maps, overall and per stratum.
 
@@ -362,6 +422,10 @@ def bootstrap_agb_totals(
     target
         The plot table's column the model predicts, Mg DM/ha (``agb_mg_ha``;
         ``dom_mg_ha`` for dead organic matter modelled like AGB).
+    cells_per_stratum
+        Cells of a stratum each replicate predicts: a stratum with more is
+        summed over a fixed random sample of this many (eq. 6.8s below);
+        ``None`` predicts every cell. The sample depends on ``seed`` only.
 
     Returns
     -------
@@ -395,6 +459,20 @@ def bootstrap_agb_totals(
     (docs/methodology.md §6; block bootstrap: Künsch 1989, *Ann. Stat.*
     17:1217–1241; Lahiri 2003, *Resampling Methods for Dependent Data*).
 
+    A stratum s of N_s > ``cells_per_stratum`` = m cells is summed over a
+    simple random sample S_s of m of its cells, the same in every replicate,
+    by the ratio estimator (Cochran 1977, *Sampling Techniques*, §6.2)::
+
+        T̂_{r,s} = (Σ_{c ∈ C_s} A_c / Σ_{c ∈ S_s} A_c) · Σ_{c ∈ S_s} f̂_r(x_c) · A_c     (6.8s)
+
+    Its sampling error splits into the error of the sample for the mean
+    prediction, one shift common to all replicates (the ledger uses the
+    replicates' departures from their mean, docs/methodology.md eq. 6.2),
+    and the error for each replicate's departure f̂_r − f̄, which adds
+    about Var(f̂_r − f̄ over cells) · N_s² / m to the replicates' variance —
+    under 1 % of it at m = 20,000 unless the departures cancel across the
+    stratum's cells almost exactly.
+
     Replicate streams: replicate r uses the r-th child of
     ``SeedSequence(seed)`` (``SeedSequence(seed).spawn(B)[r]``), which spawns
     one stream for the block draws and one 32-bit ``random_state`` for the
@@ -414,9 +492,25 @@ def bootstrap_agb_totals(
             fix="give the residual variogram range (the model's CV block), e.g. 200",
         )
     X_plots, agb, px, py = _plot_arrays(plot_table, features, target)
-    X_cells, area, stratum_index, stratum_codes = _cell_arrays(
+    if cells_per_stratum is not None and (
+        isinstance(cells_per_stratum, bool)
+        or not isinstance(cells_per_stratum, int | np.integer)
+        or cells_per_stratum < 1
+    ):
+        raise ConfigError(
+            f"the bootstrap's cells per stratum must be a positive integer or None, got "
+            f"{cells_per_stratum!r}",
+            where="cells_per_stratum",
+            fix=f"give e.g. {CELLS_PER_STRATUM}, or None to predict every cell",
+        )
+    X_all, area_all, stratum_index_all, stratum_codes = _cell_arrays(
         cube, features, strata=strata, cell_area_ha=cell_area_ha, cells=cells
     )
+    rows, weight = _cell_sample(
+        stratum_index_all, area_all, len(stratum_codes), cap=cells_per_stratum, seed=int(seed)
+    )
+    X_cells, stratum_index = X_all[rows], stratum_index_all[rows]
+    del X_all
     plot_blocks = block_ids(px, py, block_m=float(block_m))
     n_blocks = int(plot_blocks.max()) + 1
     if n_blocks < 2:
@@ -439,7 +533,7 @@ def bootstrap_agb_totals(
         agb_mg_ha=agb,
         block_members=tuple(order[starts[b] : starts[b + 1]] for b in range(n_blocks)),
         X_cells=X_cells,
-        cell_area_ha=area,
+        cell_weight_ha=weight,
         stratum_index=stratum_index,
         n_strata=len(stratum_codes),
         estimator_name=estimator_name,
@@ -466,13 +560,14 @@ def bootstrap_agb_totals(
     )
     logger.info(
         "AGB bootstrap (%s, %d trees): %d replicates of %d blocks (%g m, %d plots) over %d "
-        "cells in %.1f s (%.2f s each); total %.1f ± %.1f t DM",
+        "cells (%d predicted) in %.1f s (%.2f s each); total %.1f ± %.1f t DM",
         estimator_name,
         n_estimators,
         replicates,
         n_blocks,
         block_m,
         len(agb),
+        len(area_all),
         len(X_cells),
         elapsed,
         elapsed / replicates,
@@ -489,4 +584,7 @@ def bootstrap_agb_totals(
         n_plots=len(agb),
         estimator_name=estimator_name,
         n_estimators=n_estimators,
+        n_cells=len(area_all),
+        cells_predicted=len(rows),
+        cells_per_stratum=None if cells_per_stratum is None else int(cells_per_stratum),
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -395,6 +396,7 @@ def estimate_dom(
     cv_block_m: float | None = None,
     interval: float = 0.90,
     seed: int = 0,
+    executor: Executor | None = None,
 ) -> DomEstimate | None:
     """Dead organic matter of an epoch from the plots that carry ``agb_dead_g_m2``.
 
@@ -418,8 +420,8 @@ def estimate_dom(
         ratios), ``"model"`` or ``"ratio"``.
     water
         ``(y, x)`` open-water mask: no dead organic matter by rule (model route).
-    estimator_name, n_estimators, cv_block_m, interval, seed
-        The estimator of the model route
+    estimator_name, n_estimators, cv_block_m, interval, seed, executor
+        The estimator of the model route and its cross-validation
         (:func:`~carbonsink.biomass.agb_map.fit_biomass_model`).
 
     Returns
@@ -462,6 +464,7 @@ def estimate_dom(
         interval=interval,
         seed=seed,
         target="dom_mg_ha",
+        executor=executor,
     )
     mapped = map_agb(
         cube,

@@ -49,7 +49,7 @@ from carbonsink.biomass.boosting import QuantileBoosting
 from carbonsink.biomass.forests import OOBIntervalForest, QuantileForest
 from carbonsink.errors import ConfigError
 
-__all__ = ["ESTIMATORS", "IntervalRegressor", "make_estimator"]
+__all__ = ["ESTIMATORS", "IntervalRegressor", "make_estimator", "predict_with_interval"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -143,3 +143,25 @@ def make_estimator(
             fix=f"use only these settings for {name!r}: {', '.join(sorted(accepted))}",
         )
     return factory(**arguments)
+
+
+def predict_with_interval(
+    estimator: Any, X: Any, *, interval: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``(mean, lower, upper)`` of an estimator at ``X``.
+
+    ``estimator`` is fitted and has ``predict`` and ``predict_interval``
+    (:class:`IntervalRegressor`, or the cross-validation's estimators).
+
+    An estimator whose interval is built around its mean (the out-of-bag
+    forest) gives both from one prediction through its
+    ``predict_with_interval``; any other is asked for each in turn. The
+    numbers are those of ``predict`` and ``predict_interval``.
+    """
+    both = getattr(estimator, "predict_with_interval", None)
+    if both is not None:
+        mean, lower, upper = both(X, interval=interval)
+        return mean, lower, upper
+    mean = estimator.predict(X)
+    lower, upper = estimator.predict_interval(X, interval=interval)
+    return mean, lower, upper

@@ -212,6 +212,13 @@ class OOBIntervalForest(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         tuple of ndarray
             ``(lower, upper)``, each of shape (n_samples,).
         """
+        _, lower, upper = self.predict_with_interval(X, interval=interval)
+        return lower, upper
+
+    def predict_with_interval(
+        self, X: Any, *, interval: float = 0.90
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``(mean, lower, upper)``: predict and predict_interval from one prediction."""
         interval_quantiles(interval)  # validates the value
         mean = self.predict(X)
         errors = np.sort(np.abs(self.oob_residuals_))
@@ -220,7 +227,7 @@ class OOBIntervalForest(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         lower = mean - half_width
         if self.nonnegative_:
             lower = np.maximum(lower, 0.0)
-        return lower, mean + half_width
+        return mean, lower, mean + half_width
 
 
 class QuantileForest(RegressorMixin, BaseEstimator):  # type: ignore[misc]

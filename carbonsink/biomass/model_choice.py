@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,6 +107,7 @@ def fit_agb_models(
     cv_block_m: float | None = None,
     interval: float = 0.90,
     seed: int = 0,
+    executor: Executor | None = None,
 ) -> AgbModels:
     """Fit the imagery model and, with enough plots under LiDAR, the LiDAR model.
 
@@ -121,7 +123,7 @@ def fit_agb_models(
         Cube variables of the LiDAR model (empty: no LiDAR in the epoch).
     coverage
         Cube layer that is > 0 where LiDAR covers a cell.
-    estimator_name, n_estimators, cv_block_m, interval, seed
+    estimator_name, n_estimators, cv_block_m, interval, seed, executor
         As :func:`~carbonsink.biomass.agb_map.fit_biomass_model`.
 
     Returns
@@ -147,6 +149,7 @@ def fit_agb_models(
             cv_block_m=cv_block_m,
             interval=interval,
             seed=seed,
+            executor=executor,
         )
 
     imagery = fit("imagery", imagery_features)

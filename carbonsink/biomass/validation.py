@@ -24,6 +24,7 @@ import logging
 import math
 import os
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -34,6 +35,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from carbonsink.biomass.estimators import predict_with_interval
 from carbonsink.errors import ConfigError, InputError, ModelError
 from carbonsink.io.writers import atomic_path
 from carbonsink.spatial.blocks import block_folds, block_ids
@@ -346,6 +348,20 @@ def _take(X: Any, rows: npt.NDArray[np.intp]) -> Any:
     return np.asarray(X)[rows]
 
 
+def _held_out(
+    estimator_factory: Callable[[], _IntervalEstimator],
+    X_train: Any,
+    y_train: FloatArray,
+    X_test: Any,
+    *,
+    interval: float,
+) -> tuple[Any, Any, Any]:
+    """One fold: a new estimator fitted on the training plots, its mean and interval on the rest."""
+    estimator = estimator_factory()
+    estimator.fit(X_train, y_train)
+    return predict_with_interval(estimator, X_test, interval=interval)
+
+
 def _prediction(values: Any, n: int, what: str, fold: int) -> FloatArray:
     array = np.asarray(values, dtype=np.float64).ravel()
     if array.size != n:
@@ -372,6 +388,7 @@ def spatial_cross_validate(
     folds: int = 5,
     interval: float = 0.9,
     seed: int = 0,
+    executor: Executor | None = None,
 ) -> CrossValidation:
     """Spatial block cross-validation of an AGB estimator with prediction intervals.
 
@@ -396,6 +413,11 @@ def spatial_cross_validate(
     seed
         Seed of the permutation of block labels that breaks ties when
         blocks are balanced over folds; the same seed gives the same folds.
+    executor
+        Fits the folds in parallel (a process pool or a Dask client's
+        ``get_executor()``; ``estimator_factory`` must then pickle, e.g. a
+        ``functools.partial`` of :func:`~carbonsink.biomass.estimators.make_estimator`).
+        ``None`` fits them here. The results do not depend on it.
 
     Returns
     -------
@@ -473,14 +495,18 @@ def spatial_cross_validate(
     predicted = np.empty(n)
     lower = np.empty(n)
     upper = np.empty(n)
-    for f in range(folds):
-        train = np.flatnonzero(fold != f)
-        test = np.flatnonzero(fold == f)
-        estimator = estimator_factory()
-        estimator.fit(_take(features, train), observed[train])
-        held_out = _take(features, test)
-        predicted[test] = _prediction(estimator.predict(held_out), test.size, "prediction", f)
-        low, high = estimator.predict_interval(held_out, interval=float(interval))
+    splits = [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(folds)]
+    tasks = [
+        (estimator_factory, _take(features, train), observed[train], _take(features, test))
+        for train, test in splits
+    ]
+    if executor is None:
+        outputs = [_held_out(*task, interval=float(interval)) for task in tasks]
+    else:
+        futures = [executor.submit(_held_out, *task, interval=float(interval)) for task in tasks]
+        outputs = [future.result() for future in futures]
+    for f, ((train, test), (mean, low, high)) in enumerate(zip(splits, outputs, strict=True)):
+        predicted[test] = _prediction(mean, test.size, "prediction", f)
         lower[test] = _prediction(low, test.size, "lower bound", f)
         upper[test] = _prediction(high, test.size, "upper bound", f)
         if (lower[test] > upper[test]).any():

@@ -286,6 +286,65 @@ def test_block_interval_covers_the_true_total_in_most_surveys() -> None:
     assert covered >= 30, covered
 
 
+# --------------------------------------------------- the cell sample of a large stratum
+def test_a_sampled_stratum_is_expanded_to_its_area() -> None:
+    # Stratum 4's three cells all have h = 4, so every refit predicts 2 · 4 = 8 Mg/ha
+    # there whichever 2 cells are sampled; eq. 6.8s weights them by area × (stratum
+    # area / sample area), so the estimate is 8 × (0.03 + 0.04 + 0.05) = 0.96 t, exact.
+    # Stratum 3 (one cell, h = 2, 0.02 ha) stays whole: 2 · 2 · 0.02 = 0.08 t.
+    case = _tiny_case()
+    case["cube"] = case["cube"].assign(
+        height_m=(("y", "x"), np.array([[1.0, 2.0, 4.0], [4.0, 4.0, 6.0]]))
+    )
+    result = bootstrap_agb_totals(**case, replicates=5, seed=3, cells_per_stratum=2)
+    np.testing.assert_allclose(result.stratum_totals_t_dm[3], 0.08, rtol=1e-9)
+    np.testing.assert_allclose(result.stratum_totals_t_dm[4], 0.96, rtol=1e-9)
+    np.testing.assert_allclose(result.totals_t_dm, 1.04, rtol=1e-9)
+    assert (result.n_cells, result.cells_predicted, result.cells_per_stratum) == (4, 3, 2)
+    summary = result.to_dict()
+    assert (summary["n_cells"], summary["cells_predicted"]) == (4, 3)
+
+
+def test_strata_under_the_cap_are_summed_whole() -> None:
+    # The tiny case's strata hold 1 and 3 cells, under the default cap: the totals
+    # are those of every cell (1.08 t, as above) and no cell is left out.
+    case = _tiny_case()
+    capped = bootstrap_agb_totals(**case, replicates=3, seed=3)
+    whole = bootstrap_agb_totals(**case, replicates=3, seed=3, cells_per_stratum=None)
+    np.testing.assert_array_equal(capped.totals_t_dm, whole.totals_t_dm)
+    assert capped.cells_predicted == capped.n_cells == 4
+    assert whole.cells_per_stratum is None
+
+
+@pytest.mark.parametrize("cap", [0, -5, 2.5, True])
+def test_a_bad_cap_is_a_config_error(cap: Any) -> None:
+    with pytest.raises(ConfigError, match="cells per stratum"):
+        bootstrap_agb_totals(**_tiny_case(), replicates=3, seed=3, cells_per_stratum=cap)
+
+
+def test_a_sample_of_the_cells_keeps_the_replicates_spread() -> None:
+    # Two strata of 5,000 cells each, sampled down to 1,000 (the same cells in every
+    # replicate). A replicate's departure from the mean fit is a smooth function of h
+    # (a refit of a h^b), so the sample estimates each replicate's departure with a
+    # relative error of about CV_cells(departure) / √1,000 × √(1 − 1,000/5,000)
+    # ≈ 0.5 / 31.6 × 0.89 ≈ 1.4 %: the sampled replicates track the full ones
+    # (correlation > 0.99) and their SD is the full SD within 5 %; the means differ
+    # only by the sample's error for the mean fit, a shift common to all replicates,
+    # within 3 % (CV of f over cells ≈ 0.45, / √1,000 ≈ 1.4 %, 2 SE).
+    whole = _bootstrap(5, block_m=150.0, replicates=60, cells_per_stratum=None)
+    sampled = _bootstrap(5, block_m=150.0, replicates=60, cells_per_stratum=1_000)
+    assert sampled.cells_predicted == 2_000 and whole.cells_predicted == 10_000
+    for code in (3, 4):
+        full = whole.stratum_totals_t_dm[code].to_numpy()
+        part = sampled.stratum_totals_t_dm[code].to_numpy()
+        assert np.corrcoef(full, part)[0, 1] > 0.99, code
+        assert part.std(ddof=1) / full.std(ddof=1) == pytest.approx(1.0, abs=0.05), code
+        assert part.mean() / full.mean() == pytest.approx(1.0, abs=0.03), code
+    # The sample depends on the seed only: the same run gives the same numbers.
+    again = _bootstrap(5, block_m=150.0, replicates=60, cells_per_stratum=1_000)
+    np.testing.assert_array_equal(again.totals_t_dm, sampled.totals_t_dm)
+
+
 # ------------------------------------------------------------ the synthetic survey
 @pytest.fixture(scope="module")
 def survey_2025(sample_survey: Path) -> dict[str, Any]:

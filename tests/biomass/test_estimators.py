@@ -10,7 +10,7 @@ from sklearn.base import clone
 
 from carbonsink.biomass.allometric import AllometricRegressor
 from carbonsink.biomass.boosting import QuantileBoosting
-from carbonsink.biomass.estimators import ESTIMATORS, make_estimator
+from carbonsink.biomass.estimators import ESTIMATORS, make_estimator, predict_with_interval
 from carbonsink.biomass.forests import OOBIntervalForest, QuantileForest
 from carbonsink.config import BiomassModelName
 from carbonsink.errors import ConfigError
@@ -120,6 +120,24 @@ def test_fixed_seed_gives_identical_results(name: str) -> None:
     np.testing.assert_array_equal(first.predict(X), second.predict(X))
     for a, b in zip(first.predict_interval(X), second.predict_interval(X), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_predict_with_interval_gives_predict_and_predict_interval(name: str) -> None:
+    # The out-of-bag forest answers both from one prediction (its own method); the
+    # others are asked in turn. Either way the numbers are exactly those of the two
+    # calls the map and the cross-validation made before.
+    rng = np.random.default_rng(9)
+    X, y = simulate(rng, 120)
+    X[:, 0] = np.abs(X[:, 0]) + 0.1
+    y = np.exp(0.3 * y / np.abs(y).max())
+    params = {} if name == "allometric" else {"n_estimators": 15}
+    model = make_estimator(name, random_state=3, **params).fit(X, y)
+    mean, lower, upper = predict_with_interval(model, X, interval=0.9)
+    np.testing.assert_array_equal(mean, model.predict(X))
+    expected_lower, expected_upper = model.predict_interval(X, interval=0.9)
+    np.testing.assert_array_equal(lower, expected_lower)
+    np.testing.assert_array_equal(upper, expected_upper)
 
 
 def test_predict_before_fit_is_refused() -> None:

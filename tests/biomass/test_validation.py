@@ -193,6 +193,26 @@ def test_folds_are_deterministic_hold_whole_blocks_and_are_balanced() -> None:
     assert first.pooled["coverage"] == pytest.approx(frame["covered"].mean())
 
 
+def test_folds_fitted_in_worker_processes_give_the_serial_numbers() -> None:
+    # A random forest (seeded) fitted fold by fold in two worker processes: every
+    # fold's fit sees the same rows and seed as the serial run, so every held-out
+    # prediction and bound, and the metrics, are identical.
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
+    from carbonsink.biomass.estimators import make_estimator
+
+    feature, agb, x, y = scattered_plots()
+    factory = partial(make_estimator, "random-forest", n_estimators=20, random_state=3)
+    serial = spatial_cross_validate(factory, feature, agb, x, y, block_m=200.0, folds=5, seed=7)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        pooled = spatial_cross_validate(
+            factory, feature, agb, x, y, block_m=200.0, folds=5, seed=7, executor=pool
+        )
+    pd.testing.assert_frame_equal(serial.predictions, pooled.predictions)
+    pd.testing.assert_frame_equal(serial.table, pooled.table)
+
+
 def test_dataframe_features_keep_their_index_and_columns() -> None:
     feature, agb, x, y = scattered_plots(n=30)
     seen: list[type] = []

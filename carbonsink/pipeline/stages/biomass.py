@@ -116,6 +116,7 @@ def epoch_biomass(ctx: RunContext, epoch: Epoch, cube: EpochCube) -> EpochBiomas
         cv_block_m=section.cv_block_m,
         interval=section.interval,
         seed=ctx.seed,
+        executor=ctx.executor,
     )
     layers = map_biomass(ctx, cube, fitted.models)
     classes = ctx.survey.vegetation.classes
@@ -136,6 +137,7 @@ def epoch_biomass(ctx: RunContext, epoch: Epoch, cube: EpochCube) -> EpochBiomas
             cv_block_m=section.cv_block_m,
             interval=section.interval,
             seed=ctx.seed,
+            executor=ctx.executor,
         )
     if dom is not None:
         layers = layers.merge(dom.layers)

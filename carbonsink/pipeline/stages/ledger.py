@@ -102,6 +102,7 @@ def _keyed_totals(
     modelled = inside & np.isin(predicted_by, list(MODEL_SOURCE_CODES.values()))
     codes = sorted({int(k) for k in np.unique(keys[modelled])})
     replicates = np.zeros((section.bootstrap_replicates, len(codes)))
+    n_cells = predicted = 0
     for model in models:
         cells = inside & (predicted_by == MODEL_SOURCE_CODES[model.name])
         if not cells.any():
@@ -122,6 +123,8 @@ def _keyed_totals(
             target=target,
         )
         frame = boot.stratum_totals_t_dm
+        n_cells += boot.n_cells
+        predicted += boot.cells_predicted
         for j, code in enumerate(codes):
             if code in frame.columns:
                 replicates[:, j] += frame[code].to_numpy(dtype=np.float64)
@@ -169,6 +172,7 @@ def _keyed_totals(
             for k in present
             if strata_order[k] in outside_var
         },
+        bootstrap_cells=(n_cells, predicted),
     )
 
 
