@@ -243,6 +243,10 @@ FORESTS: Mapping[str, Callable[[int, int], Any]] = MappingProxyType(
 )
 
 
+#: Grid rows of one block of the class-probability prediction.
+_PREDICT_ROWS = 256
+
+
 def _predict_block(values: npt.NDArray[np.float32], model: Any) -> npt.NDArray[np.float32]:
     """Class probabilities for a ``(..., feature)`` block; NaN where a feature is missing."""
     flat = values.reshape(-1, values.shape[-1])
@@ -477,9 +481,11 @@ def classify_landcover(
 
     model = make_forest(n_estimators, seed).fit(sample_rows[train_idx], names[train_idx])
     fitted = [str(name) for name in model.classes_]
-    stacked = features.transpose("y", "x", "feature")
-    if stacked.chunks is not None:
-        stacked = stacked.chunk({"feature": -1})
+    # Row blocks predicted by threads (a tree's prediction releases the GIL); every
+    # cell's probabilities are its own, whatever the blocks.
+    stacked = features.transpose("y", "x", "feature").chunk(
+        {"y": _PREDICT_ROWS, "x": -1, "feature": -1}
+    )
     probabilities = xr.apply_ufunc(
         _predict_block,
         stacked,
@@ -493,7 +499,7 @@ def classify_landcover(
     probabilities = probabilities.assign_coords({"class": fitted}).reindex(
         {"class": legend}, fill_value=np.float32(0.0)
     )
-    probabilities = probabilities.transpose("class", "y", "x").compute()
+    probabilities = probabilities.transpose("class", "y", "x").compute(scheduler="threads")
     probabilities.name = "class_probability"
     probabilities.attrs = {"units": "1", "long_name": "random-forest class probability"}
 

@@ -476,6 +476,8 @@ def iter_points(
     crs: Any = None,
     chunk_size: int = 1_000_000,
     progress: ProgressCallback | None = None,
+    start: int = 0,
+    stop: int | None = None,
 ) -> Iterator[PointChunk]:
     """Stream the points of a LAS/LAZ file in the target CRS, in metres.
 
@@ -495,6 +497,12 @@ def iter_points(
         the file.
     progress
         Called after each step with ``(points_read, point_count)``.
+    start, stop
+        Read only the file's points ``start`` to ``stop − 1`` (record order;
+        ``stop`` ``None``: to the end), in chunks from ``start``: a range
+        starting at a multiple of ``chunk_size`` gives the chunks a whole read
+        gives there (a LAZ file is entered at the compressed chunk holding
+        ``start``).
 
     Yields
     ------
@@ -522,6 +530,8 @@ def iter_points(
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive number of points, not {chunk_size}")
+    if start < 0 or (stop is not None and stop < start):
+        raise ValueError(f"the range {start}..{stop} of points is not a forward range")
     info = read_lidar_info(path, crs=crs)
     file = info.path
     source_crs = _horizontal(_usable_crs(info))
@@ -554,7 +564,7 @@ def iter_points(
     )
     points_read = 0
     with laspy_errors(file), laspy.open(file) as reader:
-        for record in reader.chunk_iterator(chunk_size):
+        for record in _records(reader, chunk_size, start, stop):
             points_read += len(record)
             chunk = _chunk_from_record(record, prefilter)
             if len(chunk) and to_target is not None:
@@ -570,6 +580,25 @@ def iter_points(
                 progress(points_read, info.point_count)
             if len(chunk):
                 yield chunk
+
+
+def _records(reader: Any, chunk_size: int, start: int, stop: int | None) -> Iterator[Any]:
+    """The reader's point records ``start`` to ``stop − 1`` in chunks of ``chunk_size``."""
+    if start == 0 and stop is None:
+        yield from reader.chunk_iterator(chunk_size)
+        return
+    count = int(reader.header.point_count)
+    end = count if stop is None else min(stop, count)
+    if start >= end:
+        return
+    reader.seek(start)
+    position = start
+    while position < end:
+        record = reader.read_points(min(chunk_size, end - position))
+        if len(record) == 0:
+            return
+        position += len(record)
+        yield record
 
 
 def read_points(

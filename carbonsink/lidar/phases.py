@@ -22,7 +22,7 @@ runs give the same results (docs/design.md §6).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +36,7 @@ from carbonsink.lidar._raster_ops import bin_min
 from carbonsink.lidar.ground import SMRFParameters, smrf_surfaces
 from carbonsink.lidar.lattice import BlockStore, LatticeWindow
 from carbonsink.lidar.options import LidarOptions
+from carbonsink.lidar.reading import part_suffix
 from carbonsink.lidar.tiling import Codec, load_bucket
 from carbonsink.lidar.water import (
     CELL_FILL,
@@ -155,6 +156,9 @@ class TilePlan:
         The point halo (grid cells) of tiles and quarters.
     cores
         ``(tile id, core bounds)`` of every tile holding points.
+    parts
+        Tile id → the read parts that hold its points, in read order
+        (:mod:`carbonsink.lidar.reading`).
     """
 
     grid: Grid
@@ -164,6 +168,7 @@ class TilePlan:
     reference: WaterReference | None
     halo: int
     cores: tuple[tuple[str, tuple[float, float, float, float]], ...]
+    parts: Mapping[str, tuple[int, ...]]
 
     @property
     def detects_water(self) -> bool:
@@ -174,12 +179,10 @@ class TilePlan:
         """Whether SMRF runs (and so the first phases): ``classify`` mode."""
         return self.options.ground == "classify"
 
-    def bucket(self, tile_id: str) -> Path:
-        return self.folder / f"{tile_id}.bin"
-
     def points(self, tile: Tile) -> PointChunk:
-        """The points of a tile (core and halo)."""
-        return load_bucket(self.bucket(tile.id), self.codec)
+        """The points of a tile (core and halo): its bucket parts, in read order."""
+        paths = [self.folder / f"{tile.id}{part_suffix(k)}.bin" for k in self.parts[tile.id]]
+        return load_bucket(paths, self.codec)
 
     def blocks(self, cell: float, window: LatticeWindow) -> list[tuple[str, LatticeWindow]]:
         """The tiles' blocks of ``cell`` metres that overlap ``window``."""

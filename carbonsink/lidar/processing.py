@@ -2,7 +2,8 @@
 
 Points are read once, in chunks, and spilled to per-tile bucket files (each
 tile with a narrow halo, :meth:`~carbonsink.lidar.options.LidarOptions.halo_cells`;
-:mod:`carbonsink.lidar.tiling`). The tiles then run in three batches — water
+:mod:`carbonsink.lidar.tiling`), each file in ranges of whole chunks that run
+as tasks (:mod:`carbonsink.lidar.reading`). The tiles then run in three batches — water
 cells, water labels and SMRF cells, the chain — sharing the cell statistics
 that carry water detection's and SMRF's reach (:mod:`carbonsink.lidar.phases`,
 docs/methodology.md §8.7), in this process, in a pool, or on a Dask cluster
@@ -30,13 +31,14 @@ import xarray as xr
 from carbonsink.crs import transformer
 from carbonsink.errors import CRSError, InputError
 from carbonsink.grid import Grid
-from carbonsink.io.pointclouds import PointChunk, iter_points, read_lidar_info, read_points
+from carbonsink.io.pointclouds import read_lidar_info, read_points
 from carbonsink.io.vectors import load_water_polygons
 from carbonsink.lidar.merging import LidarResult, Merger
 from carbonsink.lidar.options import LidarOptions
 from carbonsink.lidar.phases import TilePlan, run_phases
+from carbonsink.lidar.reading import SpillPlan, land_counts, read_ranges, spill
 from carbonsink.lidar.tile_chain import label_points, run_tiles
-from carbonsink.lidar.tiling import Buckets, Codec, choose_tile_size, distribute
+from carbonsink.lidar.tiling import Codec, choose_tile_size
 from carbonsink.lidar.water import (
     WaterEvidence,
     WaterReference,
@@ -227,34 +229,33 @@ def process_lidar(
     size = tile_size or choose_tile_size(grid, paths, crs, options)
     halo = options.halo_cells(grid.resolution)
     tiles = {(t.row, t.col): t for t in grid.tiles(size=size, halo=halo)}
-    read_bounds = grid.bounds
 
-    cell_counts = np.zeros(grid.width * grid.height, dtype=np.int64)
-    intensities = np.zeros(2**16, dtype=np.int64)
     with tempfile.TemporaryDirectory(dir=workdir, prefix="carbonsink-lidar-") as tmp:
-        buckets = Buckets(Path(tmp), Codec.for_grid(grid))
-        for i, path in enumerate(paths):
-            before = int(cell_counts.sum())
-
-            def on_read(done: int, total: int, i: int = i) -> None:
-                report("reading points", (i + done / max(total, 1)) / len(paths) * 0.4)
-
-            for chunk in iter_points(
-                path,
-                target_crs=grid.crs,
-                bounds=read_bounds,
-                crs=crs,
+        ranges = read_ranges(paths, crs, options.chunk_size)
+        spills = spill(
+            ranges,
+            SpillPlan(
+                grid=grid,
+                tiles=tiles,
+                size=size,
+                halo=halo,
+                folder=Path(tmp),
+                codec=Codec.for_grid(grid),
                 chunk_size=options.chunk_size,
-                progress=on_read,
-            ):
-                counts, histogram = _land_counts(chunk, grid)
-                cell_counts += counts
-                intensities += histogram
-                for tile_id, index in distribute(chunk, grid, tiles, size, halo):
-                    buckets.add(tile_id, chunk, index)
-            if int(cell_counts.sum()) == before:
+            ),
+            executor,
+            progress=lambda fraction: report("reading points", 0.4 * fraction),
+        )
+        cell_counts = np.sum([s.cell_counts for s in spills], axis=0)
+        intensities = np.sum([s.intensities for s in spills], axis=0)
+        for path in paths:
+            inside = [s for s, r in zip(spills, ranges, strict=True) if r.path == path]
+            if not any(s.cell_counts.any() for s in inside):
                 logger.warning("%s: no point falls inside the analysis grid %s", path, grid)
-        report("reading points", 0.4)
+        parts: dict[str, list[int]] = {}
+        for spilled in spills:
+            for tile_id in spilled.tiles:
+                parts.setdefault(tile_id, []).append(spilled.part)
         if not cell_counts.any():
             extents = "; ".join(f"{p.name}: {_extent_text(p, crs, grid)}" for p in paths)
             raise InputError(
@@ -268,15 +269,16 @@ def process_lidar(
         # One land reference for every tile, so that water detection agrees across tiles.
         reference = water_reference(cell_counts, intensities, grid, water_evidence)
 
-        jobs = [t for t in tiles.values() if t.id in buckets.files]
+        jobs = [t for t in tiles.values() if t.id in parts]
         plan = TilePlan(
             grid=grid,
             folder=Path(tmp),
-            codec=buckets.codec,
+            codec=Codec.for_grid(grid),
             options=options,
             reference=reference,
             halo=halo,
             cores=tuple((t.id, grid.tile_grid(t, with_halo=False).bounds) for t in jobs),
+            parts={tile_id: tuple(numbers) for tile_id, numbers in parts.items()},
         )
         run_phases(
             jobs,
@@ -301,16 +303,6 @@ def process_lidar(
         if water_evidence is not None:
             summary["evidence"] = evidence_agreement(water_evidence, merged.metrics, grid)
         return dataclasses.replace(merged, water=summary)
-
-
-def _land_counts(
-    points: PointChunk, grid: Grid
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Returns per grid cell (flat) and the intensity histogram of the points inside the grid."""
-    row, col = grid.index(points.x, points.y)
-    ok = (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width)
-    counts = np.bincount(row[ok] * grid.width + col[ok], minlength=grid.width * grid.height)
-    return counts, np.bincount(points.intensity[ok], minlength=2**16)
 
 
 def water_reference(
@@ -393,7 +385,7 @@ def classify_file(
         )
     )
     points = read_points(path, target_crs=grid.crs, crs=file_crs)
-    reference = water_reference(*_land_counts(points, grid), grid, evidence)
+    reference = water_reference(*land_counts(points, grid), grid, evidence)
     labels = label_points(points, options=options, reference=reference)
     return labels.asprs(points.classification)
 

@@ -116,11 +116,16 @@ class Codec:
 
 
 class Buckets:
-    """Per-tile point buckets: one raw binary file per tile, appended chunk by chunk."""
+    """Per-tile point buckets: one raw binary file per tile, appended chunk by chunk.
 
-    def __init__(self, folder: Path, codec: Codec) -> None:
+    ``suffix`` names one part of the buckets (``<tile><suffix>.bin``): each
+    read task writes its own part (:mod:`carbonsink.lidar.reading`).
+    """
+
+    def __init__(self, folder: Path, codec: Codec, suffix: str = "") -> None:
         self.folder = folder
         self.codec = codec
+        self.suffix = suffix
         self.files: dict[str, Path] = {}
         self.counts: dict[str, int] = {}
 
@@ -129,7 +134,7 @@ class Buckets:
         if index.size == 0:
             return
         records = self.codec.encode(chunk, index)
-        path = self.files.setdefault(tile_id, self.folder / f"{tile_id}.bin")
+        path = self.files.setdefault(tile_id, self.folder / f"{tile_id}{self.suffix}.bin")
         with path.open("ab") as handle:
             records.tofile(handle)
         self.counts[tile_id] = self.counts.get(tile_id, 0) + int(index.size)
@@ -168,9 +173,13 @@ def split_tile(grid: Grid, tile: Tile, halo: int) -> list[Tile]:
     return parts
 
 
-def load_bucket(path: Path, codec: Codec) -> PointChunk:
-    """The points of a bucket file written with ``codec``."""
-    return codec.decode(np.fromfile(path, dtype=_RECORD))
+def load_bucket(path: Path | Sequence[Path], codec: Codec) -> PointChunk:
+    """The points of a bucket file written with ``codec`` (or of its parts, in order)."""
+    paths = [path] if isinstance(path, Path) else list(path)
+    records = [np.fromfile(p, dtype=_RECORD) for p in paths]
+    if len(records) == 1:
+        return codec.decode(records[0])
+    return codec.decode(np.concatenate(records) if records else np.empty(0, dtype=_RECORD))
 
 
 def grid_position(

@@ -183,6 +183,35 @@ def test_progress_reports_points_read(
     assert calls == [(4000, 10_000), (8000, 10_000), (10_000, 10_000)]
 
 
+@pytest.mark.parametrize("suffix", [".las", ".laz"])
+def test_a_range_of_points_is_that_slice_of_the_whole_read_in_the_same_chunks(
+    tmp_path: Path, suffix: str
+) -> None:
+    # Ranges starting at multiples of the chunk size cut the file where a whole
+    # read cuts it: the same chunks, in order, whatever the range. The LAZ file
+    # is entered by seeking into its compressed chunks.
+    rng = np.random.default_rng(4)
+    x = np.round(rng.uniform(500_000, 501_000, 10_000), 3)
+    y = np.round(rng.uniform(3_300_000, 3_301_000, 10_000), 3)
+    z = np.round(rng.uniform(20, 40, 10_000), 3)
+    path = write_las(tmp_path / f"cloud{suffix}", x, y, z, crs=UTM49)
+    whole = [c.user_data.copy() for c in iter_points(path, target_crs=GK114, chunk_size=1500)]
+    parts = []
+    for start in range(0, 10_000, 3000):  # ranges of two chunks of 1,500
+        stop = min(start + 3000, 10_000)
+        parts += [
+            c.user_data.copy()
+            for c in iter_points(path, target_crs=GK114, chunk_size=1500, start=start, stop=stop)
+        ]
+    assert [len(c) for c in parts] == [len(c) for c in whole] == [1500] * 6 + [1000]
+    for a, b in zip(parts, whole, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # A range past the end gives nothing; a range is a forward range.
+    assert list(iter_points(path, target_crs=GK114, start=10_000, stop=12_000)) == []
+    with pytest.raises(ValueError, match="forward range"):
+        list(iter_points(path, target_crs=GK114, start=5, stop=4))
+
+
 def test_point_chunk_concat_and_len() -> None:
     assert len(PointChunk.concat([])) == 0
     one = PointChunk(

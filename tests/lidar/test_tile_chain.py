@@ -178,6 +178,24 @@ def test_tile_jobs_survive_pickling(synthetic: dict, many_tiles) -> None:  # typ
     np.testing.assert_array_equal(pickled.chm.values, many_tiles.chm.values)
 
 
+def test_the_read_in_ranges_of_chunks_gives_the_whole_read(synthetic: dict, many_tiles) -> None:  # type: ignore[no-untyped-def]
+    # 180,714 points read in chunks of 20,000: ranges of 2 chunks make 5 read tasks
+    # (40,000 points each, the last 20,714), each spilling its own bucket parts.
+    # A tile's points are its parts in read order, i.e. the file order of one
+    # whole read, so every result equals the single-range run's.
+    executor = _PicklingExecutor()
+    ranged = process_lidar(
+        [synthetic["unclassified"]],
+        synthetic["grid"],
+        tile_size=6,
+        executor=executor,
+        options=LidarOptions(chunk_size=20_000),
+    )
+    names = [job.rsplit(".", 1)[1] for job in executor.jobs]
+    assert names[:5] == ["spill_range"] * 5 and "spill_range" not in names[5:]
+    assert_same_run(ranged, many_tiles)
+
+
 def test_a_closed_reed_bed_is_seamless_across_tiles(tmp_path) -> None:  # type: ignore[no-untyped-def]
     # The canopy-floor tests (eqs. 8.2a-b) read 12 cells around each cell; the halo
     # covers them (tests/lidar/test_options.py), so 4 × 3 tiles of 50 m give the

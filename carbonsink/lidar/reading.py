@@ -1,0 +1,160 @@
+"""The LiDAR chain's read: each file cut into ranges of whole chunks, spilled to tiles in parallel.
+
+Every point must be decoded, reprojected and handed to the tiles that hold it
+(:func:`~carbonsink.lidar.tiling.distribute`) before any tile can start. Done
+in one process that is a serial stretch as long as the rest of the chain on
+two cores; so each file is cut into ranges of whole chunks
+(:func:`read_ranges`), and each range is a task (:func:`spill_range`) that
+reads its points from their place in the file, counts the returns per grid
+cell and their intensities (the land reference of water detection), and
+appends them to its own part of each tile's bucket. A tile's points are then
+its parts in range order — the file order of a whole read, with the same
+chunks (ranges start at multiples of the chunk size), so the results do not
+depend on how the ranges ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from carbonsink.grid import Grid, Tile
+from carbonsink.io.pointclouds import PointChunk, iter_points, read_lidar_info
+from carbonsink.lidar.tiling import Buckets, Codec, distribute
+
+__all__ = ["ReadRange", "Spill", "SpillPlan", "land_counts", "read_ranges", "spill", "spill_range"]
+
+#: Chunks in one read task: few enough that a file makes several tasks.
+CHUNKS_PER_RANGE = 2
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class ReadRange:
+    """Points ``start`` to ``stop − 1`` of one file, the ``part``-th range of the read."""
+
+    path: Path
+    crs: Any
+    start: int
+    stop: int
+    part: int
+
+
+@dataclass(frozen=True)
+class SpillPlan:
+    """What every read task shares: the grid, its tiles and where the buckets go."""
+
+    grid: Grid
+    tiles: dict[tuple[int, int], Tile]
+    size: int
+    halo: int
+    folder: Path
+    codec: Codec
+    chunk_size: int
+
+
+@dataclass(frozen=True)
+class Spill:
+    """What one range gave.
+
+    Attributes
+    ----------
+    part
+        The range's place in the read.
+    cell_counts
+        Returns per analysis-grid cell (flat).
+    intensities
+        Histogram of the returns' intensities (index = intensity).
+    tiles
+        The tiles that received points (each has a bucket part ``part``).
+    """
+
+    part: int
+    cell_counts: IntArray
+    intensities: IntArray
+    tiles: tuple[str, ...]
+
+
+def land_counts(points: PointChunk, grid: Grid) -> tuple[IntArray, IntArray]:
+    """Returns per grid cell (flat) and the intensity histogram of the points inside the grid."""
+    row, col = grid.index(points.x, points.y)
+    ok = (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width)
+    counts = np.bincount(row[ok] * grid.width + col[ok], minlength=grid.width * grid.height)
+    return counts, np.bincount(points.intensity[ok], minlength=2**16)
+
+
+def read_ranges(
+    paths: Sequence[Path], crs: Any, chunk_size: int, chunks_per_range: int = CHUNKS_PER_RANGE
+) -> list[ReadRange]:
+    """The files' points cut into ranges of ``chunks_per_range`` whole chunks, in read order."""
+    span = chunk_size * chunks_per_range
+    ranges: list[ReadRange] = []
+    for path in paths:
+        count = read_lidar_info(path, crs=crs).point_count
+        for start in range(0, max(count, 1), span):
+            ranges.append(ReadRange(path, crs, start, min(start + span, count), len(ranges)))
+    return ranges
+
+
+def part_suffix(part: int) -> str:
+    """The bucket file suffix of a read part (tile ``t``'s part 3 is ``t-00003.bin``)."""
+    return f"-{part:05d}"
+
+
+def spill_range(job: ReadRange, plan: SpillPlan) -> Spill:
+    """Read one range and append its points to the tiles' bucket parts.
+
+    The points are read inside the grid's bounds (closed), in the grid's CRS
+    (:func:`~carbonsink.io.pointclouds.iter_points`).
+    """
+    grid = plan.grid
+    buckets = Buckets(plan.folder, plan.codec, suffix=part_suffix(job.part))
+    cell_counts = np.zeros(grid.width * grid.height, dtype=np.int64)
+    intensities = np.zeros(2**16, dtype=np.int64)
+    for chunk in iter_points(
+        job.path,
+        target_crs=grid.crs,
+        bounds=grid.bounds,
+        crs=job.crs,
+        chunk_size=plan.chunk_size,
+        start=job.start,
+        stop=job.stop,
+    ):
+        counts, histogram = land_counts(chunk, grid)
+        cell_counts += counts
+        intensities += histogram
+        for tile_id, index in distribute(chunk, grid, plan.tiles, plan.size, plan.halo):
+            buckets.add(tile_id, chunk, index)
+    return Spill(job.part, cell_counts, intensities, tuple(buckets.files))
+
+
+def spill(
+    ranges: Sequence[ReadRange],
+    plan: SpillPlan,
+    executor: Executor | None,
+    progress: Callable[[float], None] | None = None,
+) -> list[Spill]:
+    """Every range spilled (here, or as tasks of ``executor``), in read order.
+
+    ``progress`` is called with the fraction of the ranges done.
+    """
+    report = progress or (lambda _fraction: None)
+    if executor is None or len(ranges) <= 1:
+        done = []
+        for job in ranges:
+            done.append(spill_range(job, plan))
+            report(len(done) / len(ranges))
+        return done
+    futures = [executor.submit(spill_range, job, plan) for job in ranges]
+    results = []
+    for future in futures:
+        results.append(future.result())
+        report(len(results) / len(ranges))
+    return results
