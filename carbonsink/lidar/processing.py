@@ -232,7 +232,7 @@ def process_lidar(
 
     with tempfile.TemporaryDirectory(dir=workdir, prefix="carbonsink-lidar-") as tmp:
         ranges = read_ranges(paths, crs, options.chunk_size)
-        spills = spill(
+        spilled = spill(
             ranges,
             SpillPlan(
                 grid=grid,
@@ -246,16 +246,10 @@ def process_lidar(
             executor,
             progress=lambda fraction: report("reading points", 0.4 * fraction),
         )
-        cell_counts = np.sum([s.cell_counts for s in spills], axis=0)
-        intensities = np.sum([s.intensities for s in spills], axis=0)
+        cell_counts, intensities, parts = spilled.cell_counts, spilled.intensities, spilled.parts
         for path in paths:
-            inside = [s for s, r in zip(spills, ranges, strict=True) if r.path == path]
-            if not any(s.cell_counts.any() for s in inside):
+            if path not in spilled.files_inside:
                 logger.warning("%s: no point falls inside the analysis grid %s", path, grid)
-        parts: dict[str, list[int]] = {}
-        for spilled in spills:
-            for tile_id in spilled.tiles:
-                parts.setdefault(tile_id, []).append(spilled.part)
         if not cell_counts.any():
             extents = "; ".join(f"{p.name}: {_extent_text(p, crs, grid)}" for p in paths)
             raise InputError(

@@ -15,7 +15,7 @@ depend on how the ranges ran.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +28,16 @@ from carbonsink.grid import Grid, Tile
 from carbonsink.io.pointclouds import PointChunk, iter_points, read_lidar_info
 from carbonsink.lidar.tiling import Buckets, Codec, distribute
 
-__all__ = ["ReadRange", "Spill", "SpillPlan", "land_counts", "read_ranges", "spill", "spill_range"]
+__all__ = [
+    "ReadRange",
+    "Spill",
+    "SpillPlan",
+    "SpillTotals",
+    "land_counts",
+    "read_ranges",
+    "spill",
+    "spill_range",
+]
 
 #: Chunks in one read task: few enough that a file makes several tasks.
 CHUNKS_PER_RANGE = 2
@@ -62,24 +71,58 @@ class SpillPlan:
 
 @dataclass(frozen=True)
 class Spill:
-    """What one range gave.
+    """What one range gave, sparse (a range covers a strip of the grid, not all of it).
 
     Attributes
     ----------
     part
         The range's place in the read.
-    cell_counts
-        Returns per analysis-grid cell (flat).
-    intensities
-        Histogram of the returns' intensities (index = intensity).
+    cells, counts
+        The analysis-grid cells (flat index) the range's returns fall in, and
+        how many fall in each.
+    levels, intensities
+        The intensity values of its returns, and how many have each.
     tiles
         The tiles that received points (each has a bucket part ``part``).
     """
 
     part: int
-    cell_counts: IntArray
+    cells: IntArray
+    counts: IntArray
+    levels: IntArray
     intensities: IntArray
     tiles: tuple[str, ...]
+
+
+@dataclass
+class SpillTotals:
+    """Every range's spill added up, in read order.
+
+    Attributes
+    ----------
+    cell_counts
+        Returns per analysis-grid cell (flat).
+    intensities
+        Histogram of the returns' intensities (index = intensity).
+    parts
+        Tile id → the parts holding its points, in read order.
+    files_inside
+        The files with at least one return inside the grid.
+    """
+
+    cell_counts: IntArray
+    intensities: IntArray
+    parts: dict[str, list[int]]
+    files_inside: set[Path]
+
+    def add(self, spilled: Spill, path: Path) -> None:
+        """Add one range's spill (ranges in read order)."""
+        self.cell_counts[spilled.cells] += spilled.counts
+        self.intensities[spilled.levels] += spilled.intensities
+        for tile_id in spilled.tiles:
+            self.parts.setdefault(tile_id, []).append(spilled.part)
+        if spilled.counts.size:
+            self.files_inside.add(path)
 
 
 def land_counts(points: PointChunk, grid: Grid) -> tuple[IntArray, IntArray]:
@@ -132,7 +175,11 @@ def spill_range(job: ReadRange, plan: SpillPlan) -> Spill:
         intensities += histogram
         for tile_id, index in distribute(chunk, grid, plan.tiles, plan.size, plan.halo):
             buckets.add(tile_id, chunk, index)
-    return Spill(job.part, cell_counts, intensities, tuple(buckets.files))
+    cells = np.flatnonzero(cell_counts)
+    levels = np.flatnonzero(intensities)
+    return Spill(
+        job.part, cells, cell_counts[cells], levels, intensities[levels], tuple(buckets.files)
+    )
 
 
 def spill(
@@ -140,21 +187,25 @@ def spill(
     plan: SpillPlan,
     executor: Executor | None,
     progress: Callable[[float], None] | None = None,
-) -> list[Spill]:
-    """Every range spilled (here, or as tasks of ``executor``), in read order.
+) -> SpillTotals:
+    """Every range spilled (here, or as tasks of ``executor``) and added up in read order.
 
     ``progress`` is called with the fraction of the ranges done.
     """
     report = progress or (lambda _fraction: None)
+    grid = plan.grid
+    totals = SpillTotals(
+        cell_counts=np.zeros(grid.width * grid.height, dtype=np.int64),
+        intensities=np.zeros(2**16, dtype=np.int64),
+        parts={},
+        files_inside=set(),
+    )
     if executor is None or len(ranges) <= 1:
-        done = []
-        for job in ranges:
-            done.append(spill_range(job, plan))
-            report(len(done) / len(ranges))
-        return done
-    futures = [executor.submit(spill_range, job, plan) for job in ranges]
-    results = []
-    for future in futures:
-        results.append(future.result())
-        report(len(results) / len(ranges))
-    return results
+        results: Iterator[Spill] = (spill_range(job, plan) for job in ranges)
+    else:
+        futures = [executor.submit(spill_range, job, plan) for job in ranges]
+        results = (future.result() for future in futures)
+    for done, (job, spilled) in enumerate(zip(ranges, results, strict=True), start=1):
+        totals.add(spilled, job.path)
+        report(done / len(ranges))
+    return totals

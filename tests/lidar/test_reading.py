@@ -1,0 +1,106 @@
+"""Tests of carbonsink.lidar.reading: the read in ranges of whole chunks, spilled in parallel."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from pathlib import Path
+
+import numpy as np
+
+from carbonsink.io.pointclouds import iter_points
+from carbonsink.lidar.reading import (
+    SpillPlan,
+    land_counts,
+    part_suffix,
+    read_ranges,
+    spill,
+)
+from carbonsink.lidar.tiling import Buckets, Codec, distribute, load_bucket
+
+CHUNK = 20_000
+SIZE, HALO = 6, 4  # tiles of 6 cells with the 4-cell halo, as the many-tile run
+
+
+def _plan(synthetic: dict, folder: Path) -> SpillPlan:
+    grid = synthetic["grid"]
+    folder.mkdir()
+    return SpillPlan(
+        grid=grid,
+        tiles={(t.row, t.col): t for t in grid.tiles(size=SIZE, halo=HALO)},
+        size=SIZE,
+        halo=HALO,
+        folder=folder,
+        codec=Codec.for_grid(grid),
+        chunk_size=CHUNK,
+    )
+
+
+def test_ranges_are_whole_chunks_in_file_order(synthetic: dict) -> None:
+    # 180,714 points in ranges of 2 × 20,000: 4 full ranges and the 20,714 left.
+    ranges = read_ranges([synthetic["unclassified"]], None, CHUNK)
+    assert [(r.start, r.stop, r.part) for r in ranges] == [
+        (0, 40_000, 0),
+        (40_000, 80_000, 1),
+        (80_000, 120_000, 2),
+        (120_000, 160_000, 3),
+        (160_000, 180_714, 4),
+    ]
+
+
+def test_spilled_ranges_are_the_whole_read(synthetic: dict, tmp_path: Path) -> None:
+    # The reference: one whole read in chunks of 20,000, each chunk distributed to
+    # the tiles and appended to one bucket per tile (the chain before the ranges).
+    plan = _plan(synthetic, tmp_path / "ranges")
+    grid, path = plan.grid, synthetic["unclassified"]
+    whole = Buckets(tmp_path, plan.codec)
+    counts = np.zeros(grid.width * grid.height, dtype=np.int64)
+    histogram = np.zeros(2**16, dtype=np.int64)
+    for chunk in iter_points(path, target_crs=grid.crs, bounds=grid.bounds, chunk_size=CHUNK):
+        c, h = land_counts(chunk, grid)
+        counts += c
+        histogram += h
+        for tile_id, index in distribute(chunk, grid, plan.tiles, SIZE, HALO):
+            whole.add(tile_id, chunk, index)
+
+    totals = spill(read_ranges([path], None, CHUNK), plan, None)
+    np.testing.assert_array_equal(totals.cell_counts, counts)
+    np.testing.assert_array_equal(totals.intensities, histogram)
+    assert totals.files_inside == {path}
+    assert sorted(totals.parts) == sorted(whole.files)
+    for tile_id, parts in totals.parts.items():
+        assert parts == sorted(parts), tile_id
+        paths = [plan.folder / f"{tile_id}{part_suffix(k)}.bin" for k in parts]
+        got = load_bucket(paths, plan.codec)
+        expected = load_bucket(whole.files[tile_id], plan.codec)
+        for name in ("x", "y", "z", "classification", "intensity"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(expected, name), name)
+
+    # The same ranges as tasks of a pool write the same parts, byte for byte.
+    pooled_plan = _plan(synthetic, tmp_path / "pooled")
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        pooled = spill(read_ranges([path], None, CHUNK), pooled_plan, pool)
+    assert pooled.parts == totals.parts
+    np.testing.assert_array_equal(pooled.cell_counts, totals.cell_counts)
+    for tile_id, parts in totals.parts.items():
+        for k in parts:
+            name = f"{tile_id}{part_suffix(k)}.bin"
+            assert (pooled_plan.folder / name).read_bytes() == (plan.folder / name).read_bytes()
+
+
+def test_a_file_outside_the_grid_is_reported_as_such(synthetic: dict, tmp_path: Path) -> None:
+    # A range whose points all fall outside the grid adds nothing and names no tile.
+    plan = _plan(synthetic, tmp_path / "ranges")
+    far = SpillPlan(
+        grid=plan.grid.__class__.from_bounds(
+            (0.0, 0.0, 100.0, 100.0), crs=plan.grid.crs, resolution=10.0
+        ),
+        tiles={},
+        size=SIZE,
+        halo=HALO,
+        folder=plan.folder,
+        codec=plan.codec,
+        chunk_size=CHUNK,
+    )
+    totals = spill(read_ranges([synthetic["unclassified"]], None, CHUNK), far, None)
+    assert totals.files_inside == set() and totals.parts == {}
+    assert not totals.cell_counts.any()
