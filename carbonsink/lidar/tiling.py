@@ -285,10 +285,19 @@ def distribute(
     reach = max(1, math.ceil(halo / size))
     if edge.size:
         er, ec = tile_row[edge], tile_col[edge]
+        ir, ic = in_r[edge], in_c[edge]
         for dr in range(-reach, reach + 1):
+            # Tile row tr + dr's halo window spans rows (tr + dr)·size − halo to
+            # (tr + dr + 1)·size + halo: only points with in_r in that span can be in it.
+            rows_ok = (ir >= dr * size - halo) & (ir < (dr + 1) * size + halo)
             for dc in range(-reach, reach + 1):
-                if (dr, dc) != (0, 0):
-                    parts.append(members(er + dr, ec + dc, edge))
+                if (dr, dc) == (0, 0):
+                    continue
+                can = np.flatnonzero(
+                    rows_ok & (ic >= dc * size - halo) & (ic < (dc + 1) * size + halo)
+                )
+                if can.size:
+                    parts.append(members(er[can] + dr, ec[can] + dc, edge[can]))
     coded = np.concatenate(parts)
     if not coded.size:
         return
