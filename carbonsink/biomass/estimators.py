@@ -150,13 +150,25 @@ def predict_with_interval(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """``(mean, lower, upper)`` of an estimator at ``X``.
 
-    ``estimator`` is fitted and has ``predict`` and ``predict_interval``
-    (:class:`IntervalRegressor`, or the cross-validation's estimators).
+    Parameters
+    ----------
+    estimator
+        A fitted estimator with ``predict`` and ``predict_interval``
+        (:class:`IntervalRegressor`, or the cross-validation's estimators).
+    X
+        Features, shape (n_samples, n_features).
+    interval
+        Nominal coverage of the interval, in (0, 1).
 
-    An estimator whose interval is built around its mean (the out-of-bag
-    forest) gives both from one prediction through its
-    ``predict_with_interval``; any other is asked for each in turn. The
-    numbers are those of ``predict`` and ``predict_interval``.
+    Returns
+    -------
+    tuple of ndarray
+        The mean prediction and the interval's lower and upper ends, each of
+        shape (n_samples,): exactly those of ``predict`` and
+        ``predict_interval``. An estimator whose interval is built around
+        its mean (the out-of-bag forest) gives all three from one prediction
+        through its own ``predict_with_interval``; any other is asked for
+        each in turn.
     """
     both = getattr(estimator, "predict_with_interval", None)
     if both is not None:

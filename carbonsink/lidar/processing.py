@@ -231,7 +231,7 @@ def process_lidar(
     tiles = {(t.row, t.col): t for t in grid.tiles(size=size, halo=halo)}
 
     with tempfile.TemporaryDirectory(dir=workdir, prefix="carbonsink-lidar-") as tmp:
-        ranges = read_ranges(paths, crs, options.chunk_size)
+        ranges = read_ranges(paths, crs=crs, chunk_size=options.chunk_size)
         spilled = spill(
             ranges,
             SpillPlan(
@@ -243,7 +243,7 @@ def process_lidar(
                 codec=Codec.for_grid(grid),
                 chunk_size=options.chunk_size,
             ),
-            executor,
+            executor=executor,
             progress=lambda fraction: report("reading points", 0.4 * fraction),
         )
         cell_counts, intensities, parts = spilled.cell_counts, spilled.intensities, spilled.parts

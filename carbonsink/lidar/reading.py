@@ -15,7 +15,8 @@ depend on how the ranges ran.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,9 +135,31 @@ def land_counts(points: PointChunk, grid: Grid) -> tuple[IntArray, IntArray]:
 
 
 def read_ranges(
-    paths: Sequence[Path], crs: Any, chunk_size: int, chunks_per_range: int = CHUNKS_PER_RANGE
+    paths: Sequence[Path],
+    *,
+    crs: Any,
+    chunk_size: int,
+    chunks_per_range: int = CHUNKS_PER_RANGE,
 ) -> list[ReadRange]:
-    """The files' points cut into ranges of ``chunks_per_range`` whole chunks, in read order."""
+    """The files' points cut into ranges of ``chunks_per_range`` whole chunks, in read order.
+
+    Parameters
+    ----------
+    paths
+        The LAS/LAZ files, in the order they are read.
+    crs
+        The survey's CRS for the files (overrides or completes their headers').
+    chunk_size
+        Points decoded per step (:class:`~carbonsink.lidar.options.LidarOptions`).
+    chunks_per_range
+        Chunks in one range.
+
+    Returns
+    -------
+    list of ReadRange
+        One per range; ``part`` numbers them in read order. A file without
+        points gives one empty range.
+    """
     span = chunk_size * chunks_per_range
     ranges: list[ReadRange] = []
     for path in paths:
@@ -152,10 +175,25 @@ def part_suffix(part: int) -> str:
 
 
 def spill_range(job: ReadRange, plan: SpillPlan) -> Spill:
-    """Read one range and append its points to the tiles' bucket parts.
+    """Read one range and write its points to the tiles' bucket parts.
 
+    Parameters
+    ----------
+    job
+        The range.
+    plan
+        The grid, its tiles and the buckets' folder and coding.
+
+    Returns
+    -------
+    Spill
+        The range's returns per grid cell and intensity, and the tiles it wrote.
+
+    Notes
+    -----
     The points are read inside the grid's bounds (closed), in the grid's CRS
-    (:func:`~carbonsink.io.pointclouds.iter_points`).
+    (:func:`~carbonsink.io.pointclouds.iter_points`). Each part file is
+    written from empty, so a task run again (a lost worker) rewrites it.
     """
     grid = plan.grid
     buckets = Buckets(plan.folder, plan.codec, suffix=part_suffix(job.part))
@@ -185,12 +223,33 @@ def spill_range(job: ReadRange, plan: SpillPlan) -> Spill:
 def spill(
     ranges: Sequence[ReadRange],
     plan: SpillPlan,
+    *,
     executor: Executor | None,
     progress: Callable[[float], None] | None = None,
 ) -> SpillTotals:
     """Every range spilled (here, or as tasks of ``executor``) and added up in read order.
 
-    ``progress`` is called with the fraction of the ranges done.
+    Parameters
+    ----------
+    ranges
+        The ranges (:func:`read_ranges`).
+    plan
+        The grid, its tiles and the buckets' folder and coding.
+    executor
+        Runs the ranges in parallel (``None``: here); the buckets and totals
+        do not depend on it.
+    progress
+        Called with the fraction of the ranges done.
+
+    Returns
+    -------
+    SpillTotals
+
+    Raises
+    ------
+    InputError, CRSError
+        A file cannot be read (after the other ranges have stopped, so
+        nothing still writes to the buckets' folder).
     """
     report = progress or (lambda _fraction: None)
     grid = plan.grid
@@ -201,11 +260,20 @@ def spill(
         files_inside=set(),
     )
     if executor is None or len(ranges) <= 1:
-        results: Iterator[Spill] = (spill_range(job, plan) for job in ranges)
-    else:
-        futures = [executor.submit(spill_range, job, plan) for job in ranges]
-        results = (future.result() for future in futures)
-    for done, (job, spilled) in enumerate(zip(ranges, results, strict=True), start=1):
-        totals.add(spilled, job.path)
-        report(done / len(ranges))
+        for done, job in enumerate(ranges, start=1):
+            totals.add(spill_range(job, plan), job.path)
+            report(done / len(ranges))
+        return totals
+    futures = [executor.submit(spill_range, job, plan) for job in ranges]
+    try:
+        for done, (job, future) in enumerate(zip(ranges, futures, strict=True), start=1):
+            totals.add(future.result(), job.path)
+            report(done / len(ranges))
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        for future in futures:  # let the running ones finish before the folder goes
+            with contextlib.suppress(BaseException):
+                future.result()
+        raise
     return totals

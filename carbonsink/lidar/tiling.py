@@ -134,8 +134,12 @@ class Buckets:
         if index.size == 0:
             return
         records = self.codec.encode(chunk, index)
-        path = self.files.setdefault(tile_id, self.folder / f"{tile_id}{self.suffix}.bin")
-        with path.open("ab") as handle:
+        path = self.files.get(tile_id)
+        mode = "ab"
+        if path is None:  # a bucket starts empty: a read task run again rewrites its part
+            path = self.files[tile_id] = self.folder / f"{tile_id}{self.suffix}.bin"
+            mode = "wb"
+        with path.open(mode) as handle:
             records.tofile(handle)
         self.counts[tile_id] = self.counts.get(tile_id, 0) + int(index.size)
 

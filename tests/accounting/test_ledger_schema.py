@@ -33,6 +33,7 @@ def _epoch(name: str, date: dt.date, agb: float, soc: float) -> EpochInputs:
                 keys=(("sedge", "sedge"), ("reed", "reed")),
                 totals=np.array([agb, agb / 2]),
                 replicates=np.array([agb, agb / 2]) + rng.normal(0, 5, size=(50, 2)),
+                bootstrap_cells=(1500, 1500),
             ),
             "soc_t_c": StratumTotals.from_total_se({"sedge": soc, "reed": soc / 2}, 20.0),
             # Dead organic matter as dead:live ratios (reed its own, sedge the pooled one).
@@ -81,7 +82,7 @@ def _documented(key: str, doc: str) -> bool:
     generic = re.sub(r"^u_(agb|bgb|dom|soc_0_100|soc_0_30)$", "u_<pool>", generic)
     # The inputs of a quantity are named after its stem (agb_t_dm → agb_…).
     generic = re.sub(
-        r"^(agb|dom|soc)_(bootstrap_replicates|total_|stratum_se_t_c|held_strata|residual_correction_t_dm)",
+        r"^(agb|dom|soc)_(bootstrap_replicates|bootstrap_cells|total_|stratum_se_t_c|held_strata|residual_correction_t_dm)",
         r"<stem>_\2",
         generic,
     )

@@ -322,6 +322,20 @@ def test_a_bad_cap_is_a_config_error(cap: Any) -> None:
         bootstrap_agb_totals(**_tiny_case(), replicates=3, seed=3, cells_per_stratum=cap)
 
 
+def test_the_cell_sample_has_its_own_random_stream() -> None:
+    # Replicate r draws from the children of SeedSequence(seed, spawn_key=(r,)); the
+    # cell sample must not reuse any of those streams (it would tie the sample to
+    # replicate r's block draws).
+    from carbonsink.biomass import bootstrap
+
+    seed = 11
+    sample = np.random.SeedSequence([seed, bootstrap._CELL_SAMPLE_TAG]).generate_state(4)
+    for r in range(300):
+        parent = np.random.SeedSequence(seed, spawn_key=(r,))
+        for stream in (parent, *parent.spawn(2)):
+            assert not np.array_equal(stream.generate_state(4), sample), r
+
+
 def test_a_sample_of_the_cells_keeps_the_replicates_spread() -> None:
     # Two strata of 5,000 cells each, sampled down to 1,000 (the same cells in every
     # replicate). A replicate's departure from the mean fit is a smooth function of h

@@ -37,7 +37,7 @@ def _plan(synthetic: dict, folder: Path) -> SpillPlan:
 
 def test_ranges_are_whole_chunks_in_file_order(synthetic: dict) -> None:
     # 180,714 points in ranges of 2 × 20,000: 4 full ranges and the 20,714 left.
-    ranges = read_ranges([synthetic["unclassified"]], None, CHUNK)
+    ranges = read_ranges([synthetic["unclassified"]], crs=None, chunk_size=CHUNK)
     assert [(r.start, r.stop, r.part) for r in ranges] == [
         (0, 40_000, 0),
         (40_000, 80_000, 1),
@@ -62,7 +62,7 @@ def test_spilled_ranges_are_the_whole_read(synthetic: dict, tmp_path: Path) -> N
         for tile_id, index in distribute(chunk, grid, plan.tiles, SIZE, HALO):
             whole.add(tile_id, chunk, index)
 
-    totals = spill(read_ranges([path], None, CHUNK), plan, None)
+    totals = spill(read_ranges([path], crs=None, chunk_size=CHUNK), plan, executor=None)
     np.testing.assert_array_equal(totals.cell_counts, counts)
     np.testing.assert_array_equal(totals.intensities, histogram)
     assert totals.files_inside == {path}
@@ -75,10 +75,17 @@ def test_spilled_ranges_are_the_whole_read(synthetic: dict, tmp_path: Path) -> N
         for name in ("x", "y", "z", "classification", "intensity"):
             np.testing.assert_array_equal(getattr(got, name), getattr(expected, name), name)
 
+    # A range run again (a lost worker's task) rewrites its parts rather than adding
+    # its points twice.
+    before = {f.name: f.read_bytes() for f in plan.folder.iterdir()}
+    again = spill(read_ranges([path], crs=None, chunk_size=CHUNK), plan, executor=None)
+    assert again.parts == totals.parts
+    assert {f.name: f.read_bytes() for f in plan.folder.iterdir()} == before
+
     # The same ranges as tasks of a pool write the same parts, byte for byte.
     pooled_plan = _plan(synthetic, tmp_path / "pooled")
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        pooled = spill(read_ranges([path], None, CHUNK), pooled_plan, pool)
+        pooled = spill(read_ranges([path], crs=None, chunk_size=CHUNK), pooled_plan, executor=pool)
     assert pooled.parts == totals.parts
     np.testing.assert_array_equal(pooled.cell_counts, totals.cell_counts)
     for tile_id, parts in totals.parts.items():
@@ -101,6 +108,7 @@ def test_a_file_outside_the_grid_is_reported_as_such(synthetic: dict, tmp_path: 
         codec=plan.codec,
         chunk_size=CHUNK,
     )
-    totals = spill(read_ranges([synthetic["unclassified"]], None, CHUNK), far, None)
+    ranges = read_ranges([synthetic["unclassified"]], crs=None, chunk_size=CHUNK)
+    totals = spill(ranges, far, executor=None)
     assert totals.files_inside == set() and totals.parts == {}
     assert not totals.cell_counts.any()
