@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -420,7 +421,7 @@ def decode_points(
     """
     file = Path(path)
     decoded = 0
-    with laspy.open(file) as reader:
+    with laspy.open(file, laz_backend=laz_decoder()) as reader:
         expected = int(reader.header.point_count)
         try:
             for record in reader.chunk_iterator(chunk_size):
@@ -563,7 +564,7 @@ def iter_points(
         z_factor,
     )
     points_read = 0
-    with laspy_errors(file), laspy.open(file) as reader:
+    with laspy_errors(file), laspy.open(file, laz_backend=laz_decoder()) as reader:
         for record in _records(reader, chunk_size, start, stop):
             points_read += len(record)
             chunk = _chunk_from_record(record, prefilter)
@@ -580,6 +581,18 @@ def iter_points(
                 progress(points_read, info.point_count)
             if len(chunk):
                 yield chunk
+
+
+def laz_decoder() -> laspy.LazBackend | None:
+    """The LAZ decoder for this process: lazrs' single-threaded one in a child process.
+
+    laspy's default, ``LazrsParallel``, decodes on rayon's global thread pool.
+    A process forked after its parent used that pool inherits the pool's state
+    but not its threads, and its first parallel decode waits for them forever.
+    A child process (a pool or local Dask worker) is one of several decoding
+    at once, so it decodes on its own thread; ``None`` (laspy's default) elsewhere.
+    """
+    return laspy.LazBackend.Lazrs if multiprocessing.parent_process() is not None else None
 
 
 def _records(reader: Any, chunk_size: int, start: int, stop: int | None) -> Iterator[Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +114,47 @@ def test_a_file_outside_the_grid_is_reported_as_such(synthetic: dict, tmp_path: 
     totals = spill(ranges, far, executor=None)
     assert totals.files_inside == set() and totals.parts == {}
     assert not totals.cell_counts.any()
+
+
+_FORK_AFTER_PARALLEL_DECODE = """
+import sys
+import laspy
+from carbonsink.io.pointclouds import iter_points
+from carbonsink.pipeline.executors import local_executor
+
+path = sys.argv[1]
+
+def count(start):
+    chunks = iter_points(path, target_crs="EPSG:32650", chunk_size=20_000,
+                         start=start, stop=start + 60_000)
+    return sum(len(c) for c in chunks)
+
+# The parent decodes on laspy's default backend first (rayon's pool is started) ...
+laspy.read(path)
+# ... then forks its workers, which decode the ranges.
+with local_executor(2) as pool:
+    print(sum(pool.map(count, range(0, 180_714, 60_000))))
+"""
+
+
+def test_workers_forked_after_a_parallel_decode_read_their_ranges(
+    synthetic: dict, tmp_path: Path
+) -> None:
+    # The CI's suite hung here: a worker forked after its parent had decoded LAZ on
+    # lazrs' rayon pool waited forever on that pool's threads (they do not survive
+    # the fork). Run in a fresh interpreter so that the parent's state is this
+    # test's; the timeout turns a hang into a failure.
+    import laspy
+
+    laz = tmp_path / "cloud.laz"
+    las = laspy.read(synthetic["unclassified"])
+    las.write(laz, laz_backend=laspy.LazBackend.Lazrs)
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_AFTER_PARALLEL_DECODE, str(laz)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == 180_714  # every point, read once by one of the 4 ranges
