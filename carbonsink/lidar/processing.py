@@ -199,7 +199,8 @@ def process_lidar(
         bucket files in ``workdir``: on a cluster of several machines give a
         ``workdir`` on a file system every worker can read.
     workdir
-        Folder for the temporary point buckets (default: a system temp folder).
+        Folder for the temporary point buckets (created when missing; default:
+        the system's temporary folder).
     dtm_path, chm_path
         Write the DTM / CHM tile by tile to these Cloud-Optimized GeoTIFFs
         instead of keeping them in memory (memory then stays bounded by the
@@ -230,6 +231,8 @@ def process_lidar(
     halo = options.halo_cells(grid.resolution)
     tiles = {(t.row, t.col): t for t in grid.tiles(size=size, halo=halo)}
 
+    if workdir is not None:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir, prefix="carbonsink-lidar-") as tmp:
         ranges = read_ranges(paths, crs=crs, chunk_size=options.chunk_size)
         spilled = spill(

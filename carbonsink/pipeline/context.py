@@ -60,6 +60,11 @@ class RunContext:
         Where LiDAR tiles and bootstrap replicates run (``None``: serially).
     progress
         Called with ``(what, done, total)`` as stages advance.
+    workdir
+        Folder of the scratch files that the units of work exchange (the LiDAR
+        point buckets): ``OUT/.staging/work`` in a run with an output folder,
+        so that the workers of a cluster read them from the output folder's
+        disk, which they share; ``None``: the system's temporary folder.
     """
 
     survey: Survey
@@ -68,6 +73,7 @@ class RunContext:
     seed: int
     executor: Executor | None = None
     progress: ProgressCallback | None = None
+    workdir: Path | None = None
     _tables: dict[Path, pd.DataFrame] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -81,6 +87,7 @@ class RunContext:
         executor: Executor | None = None,
         progress: ProgressCallback | None = None,
         preflight: PreflightReport | None = None,
+        workdir: Path | None = None,
     ) -> RunContext:
         """The context of a survey: boundary read once, grid built once.
 
@@ -90,7 +97,7 @@ class RunContext:
             The survey, or the path of its TOML file.
         seed
             Seed of every random step; default the survey's ``[survey] seed``.
-        executor, progress
+        executor, progress, workdir
             See the attributes.
         preflight
             The survey's preflight report: its boundary and grid are reused
@@ -126,6 +133,7 @@ class RunContext:
             seed=chosen,
             executor=executor,
             progress=progress,
+            workdir=workdir,
         )
 
     @cached_property

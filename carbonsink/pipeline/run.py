@@ -152,6 +152,9 @@ def run_survey(
     if out_dir is not None:
         check_space(Path(out_dir), ctx)
     publication = None if out_dir is None else Publication(Path(out_dir))
+    if publication is not None:
+        # Scratch shared by the units of work, removed with the staging folder.
+        ctx = replace(ctx, workdir=publication.staging / "work")
     try:
         with _run_log(publication):
             cache = StageCache(

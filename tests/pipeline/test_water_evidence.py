@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -120,8 +121,13 @@ def test_polygons_that_miss_the_project_are_refused(ctx: RunContext, tmp_path: P
         epoch_water_evidence(ctx, epoch.model_copy(update={"water_evidence": entry}))
 
 
-def test_a_survey_run_with_the_imagery_water_mask_records_its_agreement(tmp_path: Path) -> None:
+def test_a_survey_run_with_the_imagery_water_mask_records_its_agreement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """End to end: the 2025 epoch's ``water_evidence = { imagery = true }`` reaches the ledger.
+
+    The LiDAR point buckets of both epochs are spilled inside ``OUT/.staging/work`` (the
+    folder a cluster's workers share with the run), which goes with the staging folder.
 
     The sample's 2025 flight covers little water: truth_2025.nc puts 0.11 ha of water (11
     cells of 10 m) inside the LiDAR coverage. The composite's MNDWI > 0 and the LiDAR's own
@@ -138,7 +144,21 @@ def test_a_survey_run_with_the_imagery_water_mask_records_its_agreement(tmp_path
     toml.write_text(
         text.replace(anchor, anchor + "water_evidence = { imagery = true }\n"), encoding="utf-8"
     )
+    import carbonsink.lidar.processing as processing
+
+    spilled_in: list[Path] = []
+
+    def spill(ranges: Any, plan: Any, **kwargs: Any) -> Any:
+        spilled_in.append(plan.folder)
+        return spill_points(ranges, plan, **kwargs)
+
+    spill_points = processing.spill
+    monkeypatch.setattr(processing, "spill", spill)
     run_survey(toml, tmp_path / "out")
+    assert len(spilled_in) == 2  # one read per epoch
+    for folder in spilled_in:
+        assert folder.parent == tmp_path / "out" / ".staging" / "work"
+    assert not (tmp_path / "out" / ".staging").exists()
     ledger = json.loads((tmp_path / "out" / "ledger.json").read_text(encoding="utf-8"))
     evidence = ledger["lidar"]["2025"]["evidence"]
     assert evidence["sources"] == ["imagery MNDWI > 0"]

@@ -110,6 +110,7 @@ def epoch_lidar(
         crs=entry.crs,
         options=LidarOptions(ground=entry.ground),
         executor=ctx.executor,
+        workdir=ctx.workdir,
         water_evidence=epoch_water_evidence(ctx, epoch, mndwi),
         # The run keeps neither surface (its outputs are the metrics); the DTM only
         # for the epoch's checkpoints to be checked against.
