@@ -773,10 +773,12 @@ def test_an_external_dask_cluster_gives_the_serial_ledger(
     with Client(external_cluster, timeout="10s") as client:
         done = client.run_on_scheduler(finished)
         workers = client.scheduler_info()["workers"]
-    # The LiDAR tiles' three phases (water cells, water and SMRF cells, the chain), the
-    # SOC maps' kriging tiles and the bootstrap replicates ran as tasks on the two workers.
+    # The imagery's block reads, the LiDAR tiles' three phases (water cells, water and SMRF
+    # cells, the chain), the SOC maps' kriging tiles and the bootstrap replicates ran as
+    # tasks on the two workers.
     assert len(workers) == 2
-    for job in ("water_cells_job", "water_job", "tile_job", "krige_tile", "run_replicates"):
+    jobs = ("read-raster", "water_cells_job", "water_job", "tile_job", "krige_tile")
+    for job in (*jobs, "run_replicates"):
         assert any(job in name and count > 0 for name, count in done.items()), (job, done)
 
 

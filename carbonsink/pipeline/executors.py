@@ -15,7 +15,13 @@ from typing import Any
 
 from carbonsink.errors import ConfigError
 
-__all__ = ["SchedulerExecutor", "die_with_parent", "local_executor", "run_executor"]
+__all__ = [
+    "SchedulerExecutor",
+    "dask_client",
+    "die_with_parent",
+    "local_executor",
+    "run_executor",
+]
 
 #: prctl option: the signal a process gets when its parent dies (linux/prctl.h).
 _PR_SET_PDEATHSIG = 1
@@ -178,6 +184,13 @@ class SchedulerExecutor(Executor):
             self._client, self._executor = client, fresh
         return fresh
 
+    def client(self) -> Any:
+        """The live Dask client (connected as by :meth:`connect`), for work given as a
+        dask graph rather than as single tasks."""
+        self.connect()
+        with self._lock:
+            return self._client
+
     def _finished(self, _future: Future[Any]) -> None:
         with self._lock:
             self._outstanding -= 1
@@ -205,6 +218,21 @@ class SchedulerExecutor(Executor):
         for client in clients:
             if client is not None:
                 _close_quietly(client)
+
+
+def dask_client(executor: Executor | None) -> Any | None:
+    """The Dask client behind an executor of :func:`run_executor`; ``None`` for a local
+    process pool or a serial run.
+
+    Work that is a dask graph (the imagery's block reads and composite) runs on
+    the cluster's workers through it (``dask.config.set(scheduler=client)``);
+    elsewhere dask's threads compute it in this process.
+    """
+    if isinstance(executor, SchedulerExecutor):
+        return executor.client()
+    # A local cluster's executor: distributed.cfexecutor.ClientExecutor keeps its client.
+    client = getattr(executor, "_client", None)
+    return client if client is not None and hasattr(client, "get") else None
 
 
 def _close_quietly(client: Any) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from carbonsink.errors import ConfigError
-from carbonsink.pipeline.executors import local_executor, run_executor
+from carbonsink.pipeline.executors import dask_client, local_executor, run_executor
 
 
 def test_run_executor_rejects_workers_and_scheduler_together() -> None:
@@ -18,12 +19,26 @@ def test_run_executor_rejects_workers_and_scheduler_together() -> None:
         pass
 
 
+def _graph_runs_on_the_cluster(client: Any) -> None:
+    """A dask graph computed under the client's scheduler runs as the cluster's tasks."""
+    import dask
+    import dask.array as da
+
+    with dask.config.set(scheduler=client):
+        # 0 + 1 + ... + 9 = 45, summed over two blocks.
+        assert int(da.arange(10, chunks=5).sum().compute()) == 45
+    prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    assert "sum" in prefixes  # the blocks' sums ran as the scheduler's tasks
+
+
 def test_run_executor_serial_and_local_dask_cluster() -> None:
     with run_executor(1) as executor:
         assert executor is None
+        assert dask_client(executor) is None
     with run_executor(2) as executor:
         assert executor is not None
         assert executor.submit(pow, 2, 10).result() == 1024
+        _graph_runs_on_the_cluster(dask_client(executor))
 
 
 def test_run_executor_uses_an_existing_scheduler() -> None:
@@ -35,6 +50,7 @@ def test_run_executor_uses_an_existing_scheduler() -> None:
     ):
         assert executor is not None
         assert list(executor.map(abs, [-3, 4])) == [3, 4]
+        _graph_runs_on_the_cluster(dask_client(executor))
 
 
 def test_unreachable_scheduler_is_a_config_error() -> None:
@@ -51,6 +67,7 @@ def test_local_executor_serial_and_pool() -> None:
     with local_executor(2) as executor:
         assert executor is not None
         assert executor.submit(pow, 3, 4).result() == 81
+        assert dask_client(executor) is None  # a process pool: dask graphs use threads here
 
 
 def test_an_idle_scheduler_connection_is_replaced_before_new_work(

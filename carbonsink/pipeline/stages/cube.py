@@ -67,7 +67,7 @@ def epoch_cube(ctx: RunContext, epoch: Epoch) -> EpochCube:
         ctx.report(f"{epoch.name}: {what}", done, 4)
 
     step("composite", 0)
-    observed = epoch_composite(ctx, epoch).compute()
+    observed = _observed_composite(ctx, epoch)
     step("land cover", 1)
     # The classifier sees only observed cells (it fills its own gaps, flagged);
     # the gap-filled composite feeds the indices and the biomass features.
@@ -133,6 +133,25 @@ def epoch_cube(ctx: RunContext, epoch: Epoch) -> EpochCube:
         lidar_features=lidar_features,
         dtm_check=dtm_check,
     )
+
+
+#: Block edge (cells) of the imagery's reads and composite on a Dask cluster.
+IMAGERY_BLOCK_CELLS = 512
+
+
+def _observed_composite(ctx: RunContext, epoch: Epoch) -> xr.Dataset:
+    """The epoch's composite, computed: on a Dask cluster its blocks' reads and medians are
+    the workers' tasks (the same numbers as the whole-grid read, which a process pool or a
+    serial run makes here)."""
+    import dask
+
+    from carbonsink.pipeline.executors import dask_client
+
+    client = dask_client(ctx.executor)
+    if client is None:
+        return epoch_composite(ctx, epoch).compute()
+    with dask.config.set(scheduler=client):
+        return epoch_composite(ctx, epoch, chunks=IMAGERY_BLOCK_CELLS).compute()
 
 
 def checked_lidar(
