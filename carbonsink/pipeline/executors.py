@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, InvalidStateError, ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any
 
 from carbonsink.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "SchedulerExecutor",
@@ -27,6 +30,8 @@ __all__ = [
 _PR_SET_PDEATHSIG = 1
 #: A connection to an external scheduler idle this long is replaced before new work.
 IDLE_RECONNECT_S = 20.0
+#: Times a unit of work is sent again when the connection drops while it runs.
+CONNECTION_RETRIES = 3
 
 
 @contextmanager
@@ -139,6 +144,7 @@ class SchedulerExecutor(Executor):
         self._outstanding = 0
         self._idle_since = time.monotonic()
         self._abandoned: list[Any] = []
+        self._closing = False
 
     def connect(self) -> Executor:
         """The executor of a live client, (re)connecting when needed.
@@ -198,21 +204,85 @@ class SchedulerExecutor(Executor):
                 self._idle_since = time.monotonic()
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        """Send one unit of work (see :class:`concurrent.futures.Executor`)."""
+        """Send one unit of work (see :class:`concurrent.futures.Executor`).
+
+        A unit whose connection drops before it finishes (distributed cancels
+        the futures of a lost connection) is sent again over a fresh one, up
+        to :data:`CONNECTION_RETRIES` times, with a warning: every unit of
+        work is a pure function of its arguments (its own seed; a LiDAR range
+        rewrites its bucket parts), so running it twice gives the same result.
+        An error the unit itself raises is not retried.
+        """
+        outer: Future[Any] = Future()
+        self._send(outer, fn, args, kwargs, CONNECTION_RETRIES)
+        return outer
+
+    def _send(
+        self,
+        outer: Future[Any],
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        retries: int,
+    ) -> None:
+        """Submit ``fn`` on the live connection; its outcome goes to ``outer``."""
         executor = self.connect()
         with self._lock:
             self._outstanding += 1
         try:
-            future = executor.submit(fn, *args, **kwargs)
+            inner = executor.submit(fn, *args, **kwargs)
         except BaseException:
             self._finished(Future())
             raise
-        future.add_done_callback(self._finished)
-        return future
+        inner.add_done_callback(self._finished)
+        # Cancelling the caller's future (a failed batch stops its others) cancels the work.
+        outer.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
+
+        def settle(done: Future[Any]) -> None:
+            if outer.done():
+                return
+            if done.cancelled():
+                if retries > 0 and not self._closing:
+                    logger.warning(
+                        "the connection to the Dask scheduler at %s dropped while %s ran; "
+                        "sending it again over a new connection",
+                        self.address,
+                        getattr(fn, "__name__", "a unit of work"),
+                    )
+                    # Not from this callback: it runs on the dropped client's event loop.
+                    threading.Thread(
+                        target=self._resend, args=(outer, fn, args, kwargs, retries - 1)
+                    ).start()
+                else:
+                    outer.cancel()
+                return
+            error = done.exception()
+            with suppress(InvalidStateError):  # the caller cancelled it meanwhile
+                if error is None:
+                    outer.set_result(done.result())
+                else:
+                    outer.set_exception(error)
+
+        inner.add_done_callback(settle)
+
+    def _resend(
+        self,
+        outer: Future[Any],
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        retries: int,
+    ) -> None:
+        try:
+            self._send(outer, fn, args, kwargs, retries)
+        except BaseException as exc:  # the scheduler is gone for good: the caller sees why
+            if not outer.done():
+                outer.set_exception(exc)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Close the connection (the scheduler and its workers keep running)."""
         with self._lock:
+            self._closing = True
             clients = [*self._abandoned, self._client]
             self._client, self._executor, self._abandoned = None, None, []
         for client in clients:

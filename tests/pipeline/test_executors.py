@@ -152,3 +152,48 @@ def test_a_client_that_cannot_close_does_not_end_the_run() -> None:
             raise asyncio.CancelledError
 
     _close_quietly(Dropped())  # does not raise
+
+
+_CALLS: list[str] = []
+
+
+def _slow_square(x: int) -> int:
+    import time
+
+    _CALLS.append("square")
+    time.sleep(1.5)
+    return x * x
+
+
+def _fails(x: int) -> int:
+    _CALLS.append("fails")
+    raise ValueError(f"bad {x}")
+
+
+def test_work_whose_connection_drops_is_sent_again(caplog: pytest.LogCaptureFixture) -> None:
+    # The connection drops while a unit of work runs (here: its client is closed under
+    # it, which cancels its futures as a lost connection does): the unit is sent again
+    # over a new connection and the caller gets its result. An error of the unit itself
+    # is the caller's, sent once.
+    import time
+
+    from distributed import LocalCluster
+
+    from carbonsink.pipeline.executors import SchedulerExecutor
+
+    _CALLS.clear()
+    with (
+        LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster,
+        SchedulerExecutor(cluster.scheduler_address) as executor,
+    ):
+        future = executor.submit(_slow_square, 7)
+        time.sleep(0.5)
+        first = executor._client
+        first.close()
+        assert future.result(timeout=60) == 49
+        assert executor._client is not first
+        assert _CALLS.count("square") == 2
+        with pytest.raises(ValueError, match="bad 3"):
+            executor.submit(_fails, 3).result(timeout=60)
+        assert _CALLS.count("fails") == 1
+    assert "dropped while _slow_square ran" in caplog.text
