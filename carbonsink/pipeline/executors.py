@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -250,9 +251,8 @@ class SchedulerExecutor(Executor):
                         getattr(fn, "__name__", "a unit of work"),
                     )
                     # Not from this callback: it runs on the dropped client's event loop.
-                    threading.Thread(
-                        target=self._resend, args=(outer, fn, args, kwargs, retries - 1)
-                    ).start()
+                    again = functools.partial(self._send, outer, fn, args, kwargs, retries - 1)
+                    threading.Thread(target=_resend, args=(outer, again)).start()
                 else:
                     outer.cancel()
                 return
@@ -264,20 +264,6 @@ class SchedulerExecutor(Executor):
                     outer.set_exception(error)
 
         inner.add_done_callback(settle)
-
-    def _resend(
-        self,
-        outer: Future[Any],
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        retries: int,
-    ) -> None:
-        try:
-            self._send(outer, fn, args, kwargs, retries)
-        except BaseException as exc:  # the scheduler is gone for good: the caller sees why
-            if not outer.done():
-                outer.set_exception(exc)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Close the connection (the scheduler and its workers keep running)."""
@@ -303,6 +289,16 @@ def dask_client(executor: Executor | None) -> Any | None:
     # A local cluster's executor: distributed.cfexecutor.ClientExecutor keeps its client.
     client = getattr(executor, "_client", None)
     return client if client is not None and hasattr(client, "get") else None
+
+
+def _resend(outer: Future[Any], send: Callable[[], None]) -> None:
+    """Send a unit of work again; when that fails (the scheduler is gone for good) the
+    caller's future says why."""
+    try:
+        send()
+    except BaseException as exc:
+        with suppress(InvalidStateError):
+            outer.set_exception(exc)
 
 
 def _close_quietly(client: Any) -> None:
