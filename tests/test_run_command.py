@@ -615,10 +615,12 @@ def test_a_full_disk_is_foreseen_or_caught_and_the_previous_set_stays(
     run_a: Path, small_disk: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Run A's complete set and cache fill 24 of the disk's 30 MB. A rerun with another seed
-    # needs about 2 × 25,545 cells × 500 B = 25.5 MB: refused before any compute, naming
-    # the folder and both numbers (exit 2). With the estimate defeated, the rerun computes
-    # its first epoch and its cache write hits the full disk: an OutputError that says so
-    # (exit 2 from the command line), and the previous set is byte for byte as it was.
+    # needs about 2 × 25,545 cells × 500 B = 25.5 MB of outputs and cache, plus the point
+    # buckets of the epoch with the most points, 2020's 2,596,569 × 23 B = 59.7 MB: 85 MB,
+    # refused before any compute, naming the folder and both numbers (exit 2). With the
+    # estimate defeated, the rerun's first epoch hits the full disk (its point buckets or
+    # its cache write): an OutputError that says so (exit 2 from the command line), and
+    # the previous set is byte for byte as it was.
     import carbonsink.pipeline.run as run_module
     from carbonsink.errors import OutputError
     from carbonsink.pipeline import run_survey
@@ -636,10 +638,11 @@ def test_a_full_disk_is_foreseen_or_caught_and_the_previous_set_stays(
     assert refused.returncode == 2, refused.stdout + refused.stderr
     message = re.sub(r"\s+", " ", refused.stdout + refused.stderr)
     assert "the disk of the output folder has" in message
-    assert "MB free; this run needs about 26 MB" in message
+    assert "MB free; this run needs about 85 MB" in message
     assert "Traceback" not in message
     assert _published(out) == before
     monkeypatch.setattr(run_module, "BYTES_PER_CELL_EPOCH", 1)
+    monkeypatch.setattr(run_module, "BUCKET_BYTES_PER_POINT", 0)
     with pytest.raises(OutputError, match="the disk of the output folder is full"):
         run_survey(SURVEY, out, seed=21)
     after = _published(out)

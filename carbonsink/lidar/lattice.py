@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BlockStore", "LatticeWindow"]
+from carbonsink.io.writers import atomic_path
+
+__all__ = ["BlockStore", "LatticeWindow", "save_whole"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -145,6 +147,16 @@ def lattice_index(
     return i, j
 
 
+def save_whole(path: Path, array: npt.NDArray[np.generic]) -> None:
+    """Save ``array`` as ``.npy`` under a temporary name, then rename it onto ``path``.
+
+    A tile task run twice at once (sent again after a dropped connection) then
+    leaves a whole file, never one half-written under a reader.
+    """
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
+        np.save(handle, array)
+
+
 class BlockStore:
     """Per-tile blocks of lattice layers, as ``.npy`` files in a folder.
 
@@ -171,7 +183,7 @@ class BlockStore:
 
     def save(self, tile_id: str, layers: FloatArray) -> None:
         """Save a tile's block: ``layers[k, row, col]`` on the tile's window."""
-        np.save(self._path(tile_id), np.ascontiguousarray(layers, dtype=np.float64))
+        save_whole(self._path(tile_id), np.ascontiguousarray(layers, dtype=np.float64))
 
     def window(
         self,

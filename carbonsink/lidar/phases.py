@@ -34,7 +34,7 @@ from carbonsink.grid import Grid, Tile
 from carbonsink.io.pointclouds import PointChunk
 from carbonsink.lidar._raster_ops import bin_min
 from carbonsink.lidar.ground import SMRFParameters, smrf_surfaces
-from carbonsink.lidar.lattice import BlockStore, LatticeWindow
+from carbonsink.lidar.lattice import BlockStore, LatticeWindow, save_whole
 from carbonsink.lidar.options import LidarOptions
 from carbonsink.lidar.reading import part_suffix
 from carbonsink.lidar.tiling import Codec, load_bucket
@@ -276,7 +276,7 @@ def _water_job(tile: Tile, plan: TilePlan) -> None:
         surfaces = water_surfaces(cells, window, plan.reference, params)
         returns = _returns(points, candidates, plan)
         water[np.flatnonzero(candidates)] |= returns.labels(surfaces)
-    np.save(plan.folder / f"labels-{tile.id}.npy", water)
+    save_whole(plan.folder / f"labels-{tile.id}.npy", water)
     eligible = ~water & ~noise
     if eligible.any():
         block = _block(plan.core_bounds(tile), plan.options.smrf.cell)

@@ -231,8 +231,9 @@ def process_lidar(
     halo = options.halo_cells(grid.resolution)
     tiles = {(t.row, t.col): t for t in grid.tiles(size=size, halo=halo)}
 
-    if workdir is not None:
-        Path(workdir).mkdir(parents=True, exist_ok=True)
+    if workdir is not None:  # absolute: a cluster's workers have their own working folders
+        workdir = Path(workdir).resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir, prefix="carbonsink-lidar-") as tmp:
         ranges = read_ranges(paths, crs=crs, chunk_size=options.chunk_size)
         spilled = spill(

@@ -193,7 +193,9 @@ def spill_range(job: ReadRange, plan: SpillPlan) -> Spill:
     -----
     The points are read inside the grid's bounds (closed), in the grid's CRS
     (:func:`~carbonsink.io.pointclouds.iter_points`). Each part file is
-    written from empty, so a task run again (a lost worker) rewrites it.
+    written whole under a temporary name and renamed at the end, so a task
+    run again (a lost worker, a dropped connection) replaces it with the same
+    bytes, even while the first attempt still runs.
     """
     grid = plan.grid
     buckets = Buckets(plan.folder, plan.codec, suffix=part_suffix(job.part))
@@ -213,6 +215,7 @@ def spill_range(job: ReadRange, plan: SpillPlan) -> Spill:
         intensities += histogram
         for tile_id, index in distribute(chunk, grid, plan.tiles, plan.size, plan.halo):
             buckets.add(tile_id, chunk, index)
+    buckets.commit()
     cells = np.flatnonzero(cell_counts)
     levels = np.flatnonzero(intensities)
     return Spill(

@@ -12,6 +12,7 @@ out crowded is processed in quarters (:func:`split_tile`).
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +120,11 @@ class Buckets:
     """Per-tile point buckets: one raw binary file per tile, appended chunk by chunk.
 
     ``suffix`` names one part of the buckets (``<tile><suffix>.bin``): each
-    read task writes its own part (:mod:`carbonsink.lidar.reading`).
+    read task writes its own part (:mod:`carbonsink.lidar.reading`). The
+    points go to a temporary file of this writer's own (``.<name>.<token>.part``)
+    and :meth:`commit` renames each onto its bucket's name, so that a read
+    task run twice at once (sent again after a dropped connection while the
+    first attempt still runs) leaves each part whole, never mixed.
     """
 
     def __init__(self, folder: Path, codec: Codec, suffix: str = "") -> None:
@@ -128,6 +133,7 @@ class Buckets:
         self.suffix = suffix
         self.files: dict[str, Path] = {}
         self.counts: dict[str, int] = {}
+        self._token = secrets.token_hex(6)
 
     def add(self, tile_id: str, chunk: PointChunk, index: npt.NDArray[np.int64]) -> None:
         """Append the chunk's points ``index`` to the bucket of tile ``tile_id``."""
@@ -139,9 +145,19 @@ class Buckets:
         if path is None:  # a bucket starts empty: a read task run again rewrites its part
             path = self.files[tile_id] = self.folder / f"{tile_id}{self.suffix}.bin"
             mode = "wb"
-        with path.open(mode) as handle:
-            records.tofile(handle)
+        with self._temporary(path).open(mode) as handle:
+            # Not ndarray.tofile: its short write on a full disk is an OSError without errno
+            # ENOSPC, which the run must recognise to say that the disk is full.
+            handle.write(records.view(np.uint8).data)
         self.counts[tile_id] = self.counts.get(tile_id, 0) + int(index.size)
+
+    def commit(self) -> None:
+        """Give every bucket written its name (an atomic rename of its temporary file)."""
+        for path in self.files.values():
+            self._temporary(path).replace(path)
+
+    def _temporary(self, path: Path) -> Path:
+        return path.with_name(f".{path.name}.{self._token}.part")
 
 
 def split_tile(grid: Grid, tile: Tile, halo: int) -> list[Tile]:

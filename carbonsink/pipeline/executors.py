@@ -146,6 +146,7 @@ class SchedulerExecutor(Executor):
         self._idle_since = time.monotonic()
         self._abandoned: list[Any] = []
         self._closing = False
+        self._connecting = threading.Lock()
 
     def connect(self) -> Executor:
         """The executor of a live client, (re)connecting when needed.
@@ -161,8 +162,18 @@ class SchedulerExecutor(Executor):
         ConfigError
             The scheduler cannot be reached.
         """
+        with self._connecting:  # one connection at a time: resends after a drop share it
+            return self._connect()
+
+    def _connect(self) -> Executor:
         from distributed import Client
 
+        if self._closing:
+            raise ConfigError(
+                f"the connection to the Dask scheduler at {self.address} is closed: the run "
+                "is ending",
+                fix="this is a bug in carbonsink: no work is sent after the run ends",
+            )
         stale: Any = None
         with self._lock:
             client = self._client
@@ -243,7 +254,21 @@ class SchedulerExecutor(Executor):
             if outer.done():
                 return
             if done.cancelled():
-                if retries > 0 and not self._closing:
+                if self._closing:  # the run is ending: nobody waits for this work
+                    outer.cancel()
+                    outer.set_running_or_notify_cancel()  # wakes wait() and as_completed()
+                elif retries == 0:
+                    with suppress(InvalidStateError):
+                        outer.set_exception(
+                            ConfigError(
+                                f"the connection to the Dask scheduler at {self.address} "
+                                f"dropped {_times(CONNECTION_RETRIES + 1)} while "
+                                f"{getattr(fn, '__name__', 'a unit of work')} ran",
+                                fix="check the network between this machine and the "
+                                "scheduler, and the scheduler's log",
+                            )
+                        )
+                else:
                     logger.warning(
                         "the connection to the Dask scheduler at %s dropped while %s ran; "
                         "sending it again over a new connection",
@@ -253,8 +278,6 @@ class SchedulerExecutor(Executor):
                     # Not from this callback: it runs on the dropped client's event loop.
                     again = functools.partial(self._send, outer, fn, args, kwargs, retries - 1)
                     threading.Thread(target=_resend, args=(outer, again)).start()
-                else:
-                    outer.cancel()
                 return
             error = done.exception()
             with suppress(InvalidStateError):  # the caller cancelled it meanwhile
@@ -289,6 +312,10 @@ def dask_client(executor: Executor | None) -> Any | None:
     # A local cluster's executor: distributed.cfexecutor.ClientExecutor keeps its client.
     client = getattr(executor, "_client", None)
     return client if client is not None and hasattr(client, "get") else None
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
 
 
 def _resend(outer: Future[Any], send: Callable[[], None]) -> None:

@@ -149,12 +149,16 @@ def run_survey(
     ctx = RunContext.build(
         survey, seed=seed, executor=executor, progress=progress, preflight=report
     )
-    if out_dir is not None:
-        check_space(Path(out_dir), ctx)
     publication = None if out_dir is None else Publication(Path(out_dir))
     if publication is not None:
-        # Scratch shared by the units of work, removed with the staging folder.
-        ctx = replace(ctx, workdir=publication.staging / "work")
+        try:  # after the publication has removed what a killed run left
+            check_space(publication.root, ctx)
+        except BaseException:
+            publication.discard()
+            raise
+        # Scratch shared by the units of work (an absolute path: a cluster's workers have
+        # their own working folders), removed with the staging folder.
+        ctx = replace(ctx, workdir=publication.staging.resolve() / "work")
     try:
         with _run_log(publication):
             cache = StageCache(
@@ -198,8 +202,26 @@ def run_survey(
 BYTES_PER_CELL_EPOCH = 500
 
 
+#: Bytes of the LiDAR point buckets per point of an epoch's files: a 15-byte record
+#: (lidar.tiling.Codec), plus up to half as many again for the points of the tiles' halos.
+BUCKET_BYTES_PER_POINT = 23
+
+
 def _needed_bytes(ctx: RunContext) -> int:
-    return ctx.grid.width * ctx.grid.height * len(ctx.epochs) * BYTES_PER_CELL_EPOCH
+    """Outputs and stage cache, plus the point buckets of the epoch with the most points
+    (``OUT/.staging/work``; an epoch's buckets go before the next epoch's are written)."""
+    from carbonsink.io.pointclouds import read_lidar_info
+
+    points = [
+        sum(
+            read_lidar_info(path, crs=entry.crs).point_count
+            for entry in epoch.lidar
+            for path in entry.files()
+        )
+        for epoch in ctx.epochs
+    ]
+    buckets = max(points, default=0) * BUCKET_BYTES_PER_POINT
+    return ctx.grid.width * ctx.grid.height * len(ctx.epochs) * BYTES_PER_CELL_EPOCH + buckets
 
 
 def _megabytes(root: Path) -> str:
@@ -209,7 +231,9 @@ def _megabytes(root: Path) -> str:
 def check_space(root: Path, ctx: RunContext) -> None:
     """Refuse to start when the output folder's disk cannot hold the run (estimated).
 
-    The estimate is :data:`BYTES_PER_CELL_EPOCH` per grid cell and epoch.
+    The estimate is :data:`BYTES_PER_CELL_EPOCH` per grid cell and epoch, plus the
+    LiDAR point buckets (:data:`BUCKET_BYTES_PER_POINT` per point of the epoch with
+    the most).
 
     Raises
     ------
@@ -224,8 +248,8 @@ def check_space(root: Path, ctx: RunContext) -> None:
     if free < needed:
         raise OutputError(
             f"the disk of the output folder has {free / 1e6:,.1f} MB free; this run needs "
-            f"about {needed / 1e6:,.0f} MB (outputs and stage cache of {len(ctx.epochs)} "
-            f"epoch(s) of {ctx.grid.width:,} × {ctx.grid.height:,} cells)",
+            f"about {needed / 1e6:,.0f} MB (outputs, stage cache and LiDAR point buckets of "
+            f"{len(ctx.epochs)} epoch(s) of {ctx.grid.width:,} × {ctx.grid.height:,} cells)",
             path=root,
             fix="free some space on that disk, or give the run another --out folder",
         )

@@ -63,6 +63,7 @@ def test_spilled_ranges_are_the_whole_read(synthetic: dict, tmp_path: Path) -> N
         histogram += h
         for tile_id, index in distribute(chunk, grid, plan.tiles, SIZE, HALO):
             whole.add(tile_id, chunk, index)
+    whole.commit()
 
     totals = spill(read_ranges([path], crs=None, chunk_size=CHUNK), plan, executor=None)
     np.testing.assert_array_equal(totals.cell_counts, counts)
@@ -82,6 +83,19 @@ def test_spilled_ranges_are_the_whole_read(synthetic: dict, tmp_path: Path) -> N
     before = {f.name: f.read_bytes() for f in plan.folder.iterdir()}
     again = spill(read_ranges([path], crs=None, chunk_size=CHUNK), plan, executor=None)
     assert again.parts == totals.parts
+    assert {f.name: f.read_bytes() for f in plan.folder.iterdir()} == before
+
+    # Two attempts of one range at once (a unit sent again while the first still runs)
+    # interleave their chunks in time but each writes its own files: the parts are whole.
+    first, second = (Buckets(plan.folder, plan.codec, suffix=part_suffix(0)) for _ in "ab")
+    for chunk in iter_points(
+        path, target_crs=grid.crs, bounds=grid.bounds, chunk_size=CHUNK, start=0, stop=2 * CHUNK
+    ):
+        for tile_id, index in distribute(chunk, grid, plan.tiles, SIZE, HALO):
+            first.add(tile_id, chunk, index)
+            second.add(tile_id, chunk, index)
+    first.commit()
+    second.commit()
     assert {f.name: f.read_bytes() for f in plan.folder.iterdir()} == before
 
     # The same ranges as tasks of a pool write the same parts, byte for byte.

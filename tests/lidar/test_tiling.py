@@ -114,6 +114,9 @@ def test_buckets_give_back_the_points_alike_in_every_tile(tmp_path: Path) -> Non
     buckets.add("c", chunk, np.arange(0))  # nothing to spill: no file
     assert buckets.counts == {"a": n, "b": n // 2}
     assert sorted(buckets.files) == ["a", "b"]
+    assert not buckets.files["a"].exists()  # written under a temporary name until committed
+    buckets.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "b.bin"]
     a = load_bucket(buckets.files["a"], codec)
     b = load_bucket(buckets.files["b"], codec)
     order = np.concatenate([half, np.arange(1, n, 2)])

@@ -197,3 +197,26 @@ def test_work_whose_connection_drops_is_sent_again(caplog: pytest.LogCaptureFixt
             executor.submit(_fails, 3).result(timeout=60)
         assert _CALLS.count("fails") == 1
     assert "dropped while _slow_square ran" in caplog.text
+
+
+def test_work_whose_connection_keeps_dropping_fails_with_a_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With no resend left, the caller gets a ConfigError naming the scheduler and the
+    # unit of work, not a bare CancelledError.
+    import time
+
+    from distributed import LocalCluster
+
+    import carbonsink.pipeline.executors as executors
+
+    monkeypatch.setattr(executors, "CONNECTION_RETRIES", 0)
+    with (
+        LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster,
+        executors.SchedulerExecutor(cluster.scheduler_address) as executor,
+    ):
+        future = executor.submit(_slow_square, 4)
+        time.sleep(0.5)
+        executor._client.close()
+        with pytest.raises(ConfigError, match="dropped once while _slow_square ran"):
+            future.result(timeout=60)
