@@ -207,8 +207,11 @@ def raster_of(surface: xr.DataArray) -> Raster:
     x = surface["x"].to_numpy()
     y = surface["y"].to_numpy()
     cell = float(x[1] - x[0])
+    values = np.asarray(surface.values)
     return Raster(
-        values=np.asarray(surface.values, dtype=np.float64),
+        # A float32 DTM is read as it is (bilinear_at computes in float64 either way): a
+        # float64 copy of a regional survey's 1 m DTM would be 2.4 GB more.
+        values=values if np.issubdtype(values.dtype, np.floating) else values.astype(np.float64),
         x0=float(x[0]) - cell / 2,
         y1=float(y[0]) + cell / 2,
         cell=cell,

@@ -85,6 +85,14 @@ def test_a_dataarray_dtm_is_read_at_its_cell_centres() -> None:
         assert again.sample(np.array([504.0]), np.array([990.5]))[0] == pytest.approx(10.44)
     with pytest.raises(ValueError, match="2 × 2"):
         raster_of(north_up.isel(y=[0]))
+    # The chain's float32 DTM is read in place, not copied to float64, and reads the same
+    # as its float64 copy (bilinear weights in float64; a float32 value widens exactly).
+    single = north_up.astype(np.float32)
+    kept = raster_of(single)
+    assert kept.values.dtype == np.float32 and np.shares_memory(kept.values, single.values)
+    px, py = np.array([504.0, 512.3, 521.7]), np.array([990.5, 985.2, 981.9])
+    widened = raster_of(single.astype(np.float64))
+    np.testing.assert_array_equal(kept.sample(px, py), widened.sample(px, py))
 
 
 def test_points_without_a_class_count_together_and_too_few_are_not_corrected() -> None:
