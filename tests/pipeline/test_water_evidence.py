@@ -157,7 +157,7 @@ def test_a_survey_run_with_the_imagery_water_mask_records_its_agreement(
     run_survey(toml, tmp_path / "out")
     assert len(spilled_in) == 2  # one read per epoch
     for folder in spilled_in:
-        assert folder.parent == tmp_path / "out" / ".staging" / "work"
+        assert folder.parent == (tmp_path / "out" / ".staging" / "work").resolve()
     assert not (tmp_path / "out" / ".staging").exists()
     ledger = json.loads((tmp_path / "out" / "ledger.json").read_text(encoding="utf-8"))
     evidence = ledger["lidar"]["2025"]["evidence"]
