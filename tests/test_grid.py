@@ -282,6 +282,15 @@ def test_dataarray_units_crs_and_coords(small_grid: Grid) -> None:
     np.testing.assert_array_equal(da.values, values)
 
 
+def test_dataarray_wraps_the_array_without_a_copy(small_grid: Grid) -> None:
+    # A regional survey's 1 m DTM is 1.2 GB: rioxarray's default write_crs/write_transform
+    # each made a copy of it.
+    values = np.zeros(small_grid.shape, dtype=np.float32)
+    da = small_grid.dataarray(values, name="dtm", units="m", long_name="terrain")
+    assert np.shares_memory(da.values, values)
+    assert da.rio.crs.to_epsg() == 32649
+
+
 def test_dataarray_shape_mismatch(small_grid: Grid) -> None:
     with pytest.raises(GridError, match=r"shape \(10, 5\), the grid is \(5, 10\)"):
         small_grid.dataarray(np.zeros((10, 5)), name="a", units="1", long_name="a")

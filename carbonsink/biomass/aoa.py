@@ -245,14 +245,20 @@ class AreaOfApplicability:
             _tree=cKDTree(scaled),
         )
 
-    def _scale(self, X: npt.ArrayLike) -> FloatArray:
-        values = np.array(X, dtype=np.float64, ndmin=2)
+    def _matrix(self, X: npt.ArrayLike) -> FloatArray:
+        """``X`` as an (n, p) float64 matrix (not copied when it is one)."""
+        values = np.asarray(X, dtype=np.float64)
+        values = values.reshape(1, -1) if values.ndim < 2 else values
         if values.ndim != 2 or values.shape[1] != len(self.feature_names):
             raise InputError(
                 f"features have shape {values.shape}; expected (n, {len(self.feature_names)}) "
                 f"with columns {', '.join(self.feature_names)}",
                 fix="give the same features, in the same order, as the training data",
             )
+        return values
+
+    def _scale(self, X: npt.ArrayLike) -> FloatArray:
+        values = self._matrix(X)
         safe_sd = np.where(self.sd > 0, self.sd, 1.0)
         return np.asarray((values - self.mean) / safe_sd * self.weights, dtype=np.float64)
 
@@ -288,16 +294,18 @@ class AreaOfApplicability:
                     fix="give every feature the model was trained on",
                 )
             X = X[list(self.feature_names)]
-        scaled = self._scale(X)
+        values = self._matrix(X)
         if chunk_rows < 1:
             raise InputError(f"chunk_rows is {chunk_rows}", fix="use at least 1 row per chunk")
-        out = np.full(scaled.shape[0], np.nan)
-        complete = np.isfinite(scaled).all(axis=1)
-        rows = np.flatnonzero(complete)
-        for start in range(0, rows.size, chunk_rows):
-            chunk = rows[start : start + chunk_rows]
-            distance, _ = self._tree.query(scaled[chunk], k=1)
-            out[chunk] = distance / self.mean_distance
+        out = np.full(values.shape[0], np.nan)
+        # Scaled a chunk at a time: the scaled copy of a 213 km² grid's features and its
+        # temporaries were 1.1 GB (each row's distance is its own either way).
+        for start in range(0, values.shape[0], chunk_rows):
+            scaled = self._scale(values[start : start + chunk_rows])
+            complete = np.isfinite(scaled).all(axis=1)
+            if complete.any():
+                distance, _ = self._tree.query(scaled[complete], k=1)
+                out[start : start + chunk_rows][complete] = distance / self.mean_distance
         return out
 
     def inside(

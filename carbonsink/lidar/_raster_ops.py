@@ -134,27 +134,45 @@ def bilinear_many(
     Points are processed in blocks of 2**16 so the temporaries stay in the
     CPU cache instead of streaming through main memory.
     """
-    h, w = surfaces[0].shape
     flats = [s.ravel() for s in surfaces]
     outs = [np.empty(rows.shape[0], dtype=np.float64) for _ in surfaces]
     block = 1 << 16
     for start in range(0, rows.shape[0], block):
         stop = start + block
-        r = np.clip(rows[start:stop], 0.0, h - 1.0)
-        c = np.clip(cols[start:stop], 0.0, w - 1.0)
-        r0 = np.minimum(r.astype(np.int64), max(h - 2, 0))
-        c0 = np.minimum(c.astype(np.int64), max(w - 2, 0))
-        fr = r - r0
-        fc = c - c0
-        i00 = r0 * w + c0
-        i01 = i00 + (c0 + 1 < w)
-        i10 = i00 + np.where(r0 + 1 < h, w, 0)
-        i11 = i10 + (c0 + 1 < w)
+        corners, fr, fc = bilinear_corners(surfaces[0].shape, rows[start:stop], cols[start:stop])
         for flat, out in zip(flats, outs, strict=True):
-            top = flat[i00] * (1.0 - fc) + flat[i01] * fc
-            bottom = flat[i10] * (1.0 - fc) + flat[i11] * fc
-            out[start:stop] = top * (1.0 - fr) + bottom * fr
+            out[start:stop] = bilinear_combine([flat[i] for i in corners], fr, fc)
     return outs
+
+
+def bilinear_corners(
+    shape: tuple[int, ...], rows: FloatArray, cols: FloatArray
+) -> tuple[list[npt.NDArray[np.int64]], FloatArray, FloatArray]:
+    """The flat indices of the four cells around each position, and its fractions of a cell.
+
+    Corners in the order (r0, c0), (r0, c0 + 1), (r0 + 1, c0), (r0 + 1, c0 + 1)
+    of a ``shape`` surface (row-major), the next row or column being the same
+    one at the last; positions beyond the outer centres are clamped to them
+    (:func:`bilinear_at`).
+    """
+    h, w = shape
+    r = np.clip(rows, 0.0, h - 1.0)
+    c = np.clip(cols, 0.0, w - 1.0)
+    r0 = np.minimum(r.astype(np.int64), max(h - 2, 0))
+    c0 = np.minimum(c.astype(np.int64), max(w - 2, 0))
+    i00 = r0 * w + c0
+    i01 = i00 + (c0 + 1 < w)
+    i10 = i00 + np.where(r0 + 1 < h, w, 0)
+    i11 = i10 + (c0 + 1 < w)
+    return [i00, i01, i10, i11], r - r0, c - c0
+
+
+def bilinear_combine(values: list[FloatArray], fr: FloatArray, fc: FloatArray) -> FloatArray:
+    """Bilinear interpolation from the values at :func:`bilinear_corners` and the fractions."""
+    v00, v01, v10, v11 = values
+    top = v00 * (1.0 - fc) + v01 * fc
+    bottom = v10 * (1.0 - fc) + v11 * fc
+    return np.asarray(top * (1.0 - fr) + bottom * fr, dtype=np.float64)
 
 
 def _offset_slices(d: int, n: int) -> tuple[slice, slice]:

@@ -32,12 +32,13 @@ import pandas as pd
 import xarray as xr
 
 from carbonsink.errors import InputTableError
-from carbonsink.lidar.surfaces import Raster
+from carbonsink.lidar.surfaces import PointSamples, Raster
 
 __all__ = [
     "MIN_CLASS_POINTS",
     "DtmCheck",
     "check_dtm",
+    "check_dtm_at",
     "correct_metrics",
     "height_metrics",
     "raster_of",
@@ -250,14 +251,27 @@ def check_dtm(
     """
     x = points["x"].to_numpy(dtype=np.float64)
     y = points["y"].to_numpy(dtype=np.float64)
+    samples = PointSamples(x, y, x0=dtm.x0, y1=dtm.y1, cell=dtm.cell, shape=dtm.shape)
+    samples.take(dtm.values, row_off=0, col_off=0)
+    return check_dtm_at(samples.values(), points, vertical_datum=vertical_datum, correct=correct)
+
+
+def check_dtm_at(
+    at: FloatArray,
+    points: pd.DataFrame,
+    *,
+    vertical_datum: str,
+    correct: bool = True,
+) -> DtmCheck:
+    """:func:`check_dtm` from the DTM's values at the points, sampled already.
+
+    ``at`` is the DTM bilinear at each point of ``points`` (NaN off it or
+    at a gap), as :class:`~carbonsink.lidar.surfaces.PointSamples` gives it
+    while the chain merges its tiles (:attr:`LidarResult.dtm_at`).
+    """
+    x = points["x"].to_numpy(dtype=np.float64)
+    y = points["y"].to_numpy(dtype=np.float64)
     z = points["z"].to_numpy(dtype=np.float64)
-    rows = (dtm.y1 - y) / dtm.cell - 0.5
-    cols = (x - dtm.x0) / dtm.cell - 0.5
-    h, w = dtm.shape
-    on = (rows >= -0.5) & (rows <= h - 0.5) & (cols >= -0.5) & (cols <= w - 0.5)
-    at = np.full(x.size, np.nan)
-    if on.any():
-        at[on] = dtm.sample(x[on], y[on])
     ids = (
         points["checkpoint_id"].astype(str).to_numpy()
         if "checkpoint_id" in points

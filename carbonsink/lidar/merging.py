@@ -23,6 +23,7 @@ from carbonsink.grid import Grid
 from carbonsink.io.writers import WindowedCOGWriter
 from carbonsink.lidar.metrics import metrics_for
 from carbonsink.lidar.options import LidarOptions
+from carbonsink.lidar.surfaces import PointSamples
 from carbonsink.lidar.tile_chain import TileQA, TileResult
 
 __all__ = ["LidarResult", "Merger"]
@@ -49,6 +50,10 @@ class LidarResult:
         (``level and dark, or sparse``; ``sparse only (no intensities)``;
         ``class 9 only``), ``land_density_m2`` and ``land_intensity`` (the
         survey-wide references of docs/methodology.md §8.1; null without).
+    dtm_at
+        The DTM bilinear at the points the chain was asked to sample it at
+        (:class:`~carbonsink.lidar.surfaces.PointSamples`; NaN off it), or
+        ``None``.
     """
 
     metrics: xr.Dataset
@@ -58,6 +63,7 @@ class LidarResult:
     dtm_path: Path | None = None
     chm_path: Path | None = None
     water: dict[str, Any] = field(default_factory=dict)
+    dtm_at: npt.NDArray[np.float64] | None = None
 
 
 class Merger:
@@ -76,6 +82,9 @@ class Merger:
         The surfaces (``"dtm"``, ``"chm"``) held in memory when not written to
         a file; the others are not kept at all (a 0.5 m CHM of 60 km² is
         almost 1 GB).
+    dtm_at
+        Points ``(x, y)`` (the grid's CRS) at which the DTM is sampled as its
+        tiles arrive, kept or not (:attr:`LidarResult.dtm_at`).
     """
 
     def __init__(
@@ -86,6 +95,7 @@ class Merger:
         dtm_path: str | Path | None,
         chm_path: str | Path | None,
         keep: Collection[str] = ("dtm", "chm"),
+        dtm_at: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
     ) -> None:
         self.grid = grid
         self.options = options
@@ -94,6 +104,18 @@ class Merger:
         self.f_dtm = round(grid.resolution / options.dtm_cell)
         self.f_chm = round(grid.resolution / options.chm_cell)
         self.surfaces: dict[str, npt.NDArray[np.float32] | WindowedCOGWriter | None] = {}
+        t = grid.transform
+        self.dtm_samples = (
+            None
+            if dtm_at is None
+            else PointSamples(
+                *dtm_at,
+                x0=t.c,
+                y1=t.f,
+                cell=options.dtm_cell,
+                shape=(grid.height * self.f_dtm, grid.width * self.f_dtm),
+            )
+        )
         for name, path, factor, long_name in (
             ("dtm", dtm_path, self.f_dtm, "terrain elevation (DTM)"),
             (
@@ -126,6 +148,10 @@ class Merger:
         for name, layer in result.metrics.items():
             target = self.layers.setdefault(name, np.full(self.grid.shape, np.nan, np.float32))
             target[rs, cs] = layer
+        if self.dtm_samples is not None:
+            self.dtm_samples.take(
+                result.dtm, row_off=rs.start * self.f_dtm, col_off=cs.start * self.f_dtm
+            )
         for name, block, factor in (
             ("dtm", result.dtm, self.f_dtm),
             ("chm", result.chm, self.f_chm),
@@ -186,6 +212,7 @@ class Merger:
             qa=qa,
             dtm_path=paths["dtm"],
             chm_path=paths["chm"],
+            dtm_at=None if self.dtm_samples is None else self.dtm_samples.values(),
         )
 
 

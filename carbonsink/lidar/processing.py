@@ -177,6 +177,7 @@ def process_lidar(
     progress: ProgressCallback | None = None,
     water_evidence: WaterEvidence | None = None,
     keep_surfaces: Collection[str] = ("dtm", "chm"),
+    dtm_at: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
 ) -> LidarResult:
     """Run the whole LiDAR chain for some files on the analysis grid.
 
@@ -215,6 +216,11 @@ def process_lidar(
     keep_surfaces
         The surfaces (``"dtm"``, ``"chm"``) kept in memory when no path is
         given; the others are not kept (:attr:`LidarResult.dtm` is then ``None``).
+    dtm_at
+        Points ``(x, y)`` (the grid's CRS, m) at which the DTM is sampled
+        bilinearly as its tiles are merged (:attr:`LidarResult.dtm_at`, equal
+        to sampling the whole DTM), kept or not: checkpoints need no DTM of
+        the whole survey in memory (1.2 GB at 1 m for 213 km²).
 
     Returns
     -------
@@ -284,7 +290,14 @@ def process_lidar(
             executor,
             progress=lambda stage, f: report(stage, 0.4 + 0.15 * f),
         )
-        merger = Merger(grid, options, dtm_path=dtm_path, chm_path=chm_path, keep=keep_surfaces)
+        merger = Merger(
+            grid,
+            options,
+            dtm_path=dtm_path,
+            chm_path=chm_path,
+            keep=keep_surfaces,
+            dtm_at=dtm_at,
+        )
         try:
             results = run_tiles(jobs, plan, executor)
             total_cells = sum(t.core[2] * t.core[3] for t in jobs)

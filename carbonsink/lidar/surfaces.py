@@ -15,13 +15,21 @@ import numpy.typing as npt
 
 from carbonsink.lidar._raster_ops import (
     bilinear_at,
+    bilinear_combine,
+    bilinear_corners,
     bin_max,
     bin_mean,
     inpaint,
     surface_gradient,
 )
 
-__all__ = ["Raster", "canopy_height_model", "height_above_ground", "terrain_model"]
+__all__ = [
+    "PointSamples",
+    "Raster",
+    "canopy_height_model",
+    "height_above_ground",
+    "terrain_model",
+]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -54,6 +62,56 @@ class Raster:
         rows = (self.y1 - y) / self.cell - 0.5
         cols = (x - self.x0) / self.cell - 0.5
         return bilinear_at(self.values, rows, cols)
+
+
+class PointSamples:
+    """A surface's bilinear values at fixed points, gathered from its blocks as they arrive.
+
+    The surface is never whole in memory: each block placed with :meth:`take`
+    gives the points the cells of it they need, and :meth:`values` then
+    equals :meth:`Raster.sample` of the whole surface bit for bit (the same
+    corners and weights, :func:`~carbonsink.lidar._raster_ops.bilinear_corners`),
+    NaN for a point off the surface (beyond half a cell of its outer
+    centres) and where a cell it needs has no value or was never placed.
+
+    Parameters
+    ----------
+    x, y
+        The points (the surface's CRS, m).
+    x0, y1, cell, shape
+        The whole surface's upper-left corner, cell size and ``(rows, cols)``.
+    """
+
+    def __init__(
+        self,
+        x: FloatArray,
+        y: FloatArray,
+        *,
+        x0: float,
+        y1: float,
+        cell: float,
+        shape: tuple[int, int],
+    ) -> None:
+        h, w = shape
+        rows = (y1 - np.asarray(y, dtype=np.float64)) / cell - 0.5
+        cols = (np.asarray(x, dtype=np.float64) - x0) / cell - 0.5
+        self.on = (rows >= -0.5) & (rows <= h - 0.5) & (cols >= -0.5) & (cols <= w - 0.5)
+        corners, self.fr, self.fc = bilinear_corners(shape, rows[self.on], cols[self.on])
+        self.rows, self.cols = np.divmod(np.stack(corners), w)
+        self.corner_values = np.full(self.rows.shape, np.nan, dtype=np.float64)
+
+    def take(self, block: npt.NDArray[np.floating], *, row_off: int, col_off: int) -> None:
+        """Record the cells of a block of the surface, its upper-left cell (row_off, col_off)."""
+        r = self.rows - row_off
+        c = self.cols - col_off
+        inside = (r >= 0) & (r < block.shape[0]) & (c >= 0) & (c < block.shape[1])
+        self.corner_values[inside] = block[r[inside], c[inside]]
+
+    def values(self) -> FloatArray:
+        """The surface at every point (NaN off it, or where a cell it needs is missing)."""
+        out = np.full(self.on.shape, np.nan)
+        out[self.on] = bilinear_combine(list(self.corner_values), self.fr, self.fc)
+        return out
 
 
 def _window(

@@ -116,7 +116,16 @@ def test_training_points_have_di_zero_but_cv_di_positive() -> None:
     assert aoa.threshold in set(aoa.training_di.tolist())
     # chunked search gives the same answer
     new = rng.normal(size=(37, 3)) * 2
-    assert aoa.di(new, chunk_rows=4) == pytest.approx(aoa.di(new))
+    new[[2, 5, 6, 30], [0, 1, 2, 1]] = np.nan  # incomplete rows, in several chunks
+    whole = aoa.di(new)
+    np.testing.assert_array_equal(aoa.di(new, chunk_rows=4), whole)
+    assert (
+        np.isnan(whole[[2, 5, 6, 30]]).all() and np.isfinite(np.delete(whole, [2, 5, 6, 30])).all()
+    )
+    # Each row's DI is its distance to the nearest training point, scaled, / d̄.
+    z = (new[0] - X.mean(axis=0)) / X.std(axis=0, ddof=1) * aoa.weights
+    zt = (X - X.mean(axis=0)) / X.std(axis=0, ddof=1) * aoa.weights
+    assert whole[0] == pytest.approx(np.min(np.linalg.norm(zt - z, axis=1)) / aoa.mean_distance)
 
 
 def test_dataframe_columns_are_matched_by_name() -> None:

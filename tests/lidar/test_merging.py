@@ -55,3 +55,27 @@ def test_surfaces_not_asked_for_are_not_kept(synthetic: dict, one_tile) -> None:
         np.testing.assert_array_equal(
             neither.metrics[name].values, one_tile.metrics[name].values, err_msg=name
         )
+
+
+def test_the_dtm_sampled_while_merging_equals_the_whole_dtm_sampled(
+    synthetic: dict,
+    one_tile,  # type: ignore[no-untyped-def]
+) -> None:
+    # Checkpoints need no DTM in memory: sampled tile by tile (tiles of 6 cells, so most
+    # points' four DTM cells are on two or four tiles) as the whole DTM's bilinear samples.
+    from carbonsink.lidar.checkpoints import raster_of
+
+    whole = raster_of(one_tile.dtm)
+    rng = np.random.default_rng(3)
+    xmin, ymin, xmax, ymax = synthetic["grid"].bounds
+    x = rng.uniform(xmin - 2.0, xmax + 2.0, 300)
+    y = rng.uniform(ymin - 2.0, ymax + 2.0, 300)
+    tiled = process_lidar(
+        [synthetic["unclassified"]], synthetic["grid"], tile_size=6, keep_surfaces=(), dtm_at=(x, y)
+    )
+    assert tiled.dtm is None and tiled.dtm_at is not None
+    expected = np.full(x.size, np.nan)
+    on = (x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)
+    expected[on] = whole.sample(x[on], y[on])
+    np.testing.assert_array_equal(tiled.dtm_at, expected)
+    assert np.isfinite(expected).sum() > 200

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from carbonsink.lidar.surfaces import (
+    PointSamples,
     Raster,
     canopy_height_model,
     height_above_ground,
@@ -155,3 +156,50 @@ def test_raster_cell_index_and_sample() -> None:
     np.testing.assert_array_equal(col, [0, 1, -1])
     # Centre of the 4 cell centres (x 102, y 198): mean of the values = 15.
     assert r.sample(np.array([102.0]), np.array([198.0]))[0] == pytest.approx(15.0)
+
+
+def test_point_samples_by_hand() -> None:
+    # The raster of test_raster_cell_index_and_sample (cells of 2 m from x 100, y 200).
+    r = Raster(np.array([[0.0, 10.0], [20.0, 30.0]]), 100.0, 200.0, 2.0)
+    x = np.array([102.0, 101.5, 104.0, 104.1, 99.0])
+    y = np.array([198.0, 199.0, 196.0, 198.0, 198.0])
+    samples = PointSamples(x, y, x0=r.x0, y1=r.y1, cell=r.cell, shape=r.shape)
+    # Placed as two one-row blocks, the lower row first.
+    samples.take(r.values[1:], row_off=1, col_off=0)
+    samples.take(r.values[:1], row_off=0, col_off=0)
+    got = samples.values()
+    # (102, 198): the four centres' mean, 15. (101.5, 199): row 0 (200 − 199)/2 − 0.5 = 0,
+    # col 0.25: 0 × 0.75 + 10 × 0.25 = 2.5. (104, 196): the outer edge of cell (1, 1), clamped to
+    # its centre: 30. (104.1, 198) is 0.05 cell beyond the edge and (99, 198) 0.5 cell before
+    # it: off the raster.
+    np.testing.assert_array_equal(got[:3], [15.0, 2.5, 30.0])
+    assert np.isnan(got[3:]).all()
+
+
+def test_point_samples_from_blocks_equal_sampling_the_whole_raster() -> None:
+    rng = np.random.default_rng(7)
+    values = rng.normal(30.0, 2.0, size=(37, 53)).astype(np.float32)
+    values[rng.random(values.shape) < 0.05] = np.nan  # gaps: their neighbours' points are NaN
+    r = Raster(values, 500.0, 900.0, 1.0)
+    # Points everywhere, many on block edges and some off the raster.
+    x = np.concatenate([rng.uniform(499.0, 554.0, 400), 500.0 + np.arange(0, 54, 9.5)])
+    y = np.concatenate([rng.uniform(862.0, 901.0, 400), np.full(6, 900.0 - 12.5)])
+    whole = np.full(x.size, np.nan)
+    on = (x >= r.x0) & (x <= r.x0 + 53) & (y <= r.y1) & (y >= r.y1 - 37)
+    whole[on] = r.sample(x[on], y[on])
+    samples = PointSamples(x, y, x0=r.x0, y1=r.y1, cell=r.cell, shape=r.shape)
+    for r0 in range(0, 37, 12):  # blocks of 12 × 10 cells, in no particular order
+        for c0 in range(50, -1, -10):
+            samples.take(values[r0 : r0 + 12, c0 : c0 + 10], row_off=r0, col_off=c0)
+    np.testing.assert_array_equal(samples.values(), whole)
+    assert np.isnan(whole).sum() > np.sum(~on)  # the gaps reached some points
+
+
+def test_point_samples_of_a_block_never_placed_are_nan() -> None:
+    r = Raster(np.ones((4, 4)), 0.0, 4.0, 1.0)
+    samples = PointSamples(
+        np.array([1.0, 3.0]), np.array([3.0, 1.0]), x0=0.0, y1=4.0, cell=1.0, shape=(4, 4)
+    )
+    samples.take(r.values[:2, :2], row_off=0, col_off=0)  # the upper-left quarter only
+    got = samples.values()
+    assert got[0] == 1.0 and np.isnan(got[1])

@@ -10,7 +10,7 @@ import xarray as xr
 from carbonsink.errors import InputError
 from carbonsink.lidar.merging import LidarResult
 from carbonsink.pipeline.context import RunContext
-from carbonsink.pipeline.stages.cube import checked_lidar
+from carbonsink.pipeline.stages.cube import checked_lidar, epoch_checkpoints
 from tests.conftest import SAMPLE_SURVEY
 
 SEDGE = 3
@@ -21,12 +21,8 @@ def ctx() -> RunContext:
     return RunContext.build(SAMPLE_SURVEY)
 
 
-def _lidar(ctx: RunContext, level: float) -> LidarResult:
-    """A flat DTM at ``level`` m in 5 m cells over the grid, and flat metrics."""
-    xmin, ymin, xmax, ymax = ctx.grid.bounds
-    x = np.arange(xmin + 2.5, xmax, 5.0)
-    y = np.arange(ymax - 2.5, ymin, -5.0)
-    dtm = xr.DataArray(np.full((y.size, x.size), level), coords={"y": y, "x": x}, dims=("y", "x"))
+def _lidar(ctx: RunContext, level: float, points: pd.DataFrame) -> LidarResult:
+    """Flat terrain at ``level`` m: the DTM sampled at the points, and flat metrics."""
     shape = ctx.grid.shape
     metrics = xr.Dataset(
         {
@@ -34,7 +30,9 @@ def _lidar(ctx: RunContext, level: float) -> LidarResult:
             "dtm_mean": (("y", "x"), np.full(shape, level, np.float32), {"units": "m"}),
         }
     )
-    return LidarResult(metrics=metrics, dtm=dtm, chm=None, qa=pd.DataFrame())
+    return LidarResult(
+        metrics=metrics, dtm=None, chm=None, qa=pd.DataFrame(), dtm_at=np.full(len(points), level)
+    )
 
 
 def test_the_stage_checks_every_point_inside_and_corrects_the_mapped_cells(
@@ -60,7 +58,9 @@ def test_the_stage_checks_every_point_inside_and_corrects_the_mapped_cells(
     entry = epoch.checkpoints.model_copy(update={"path": path})
     moved = epoch.model_copy(update={"checkpoints": entry})
     class_map = np.full(ctx.grid.shape, SEDGE, dtype=np.uint8)
-    lidar, check = checked_lidar(ctx, moved, _lidar(ctx, 30.0), class_map)
+    points = epoch_checkpoints(ctx, moved)
+    assert points is not None
+    lidar, check = checked_lidar(ctx, moved, _lidar(ctx, 30.0, points), points, class_map)
     # With the terrain flat at 30 m, each error is 30 − z: a class's bias is 30 − its mean z;
     # sedge's has the blank row too (29.5: error 0.5).
     assert len(check.points) == len(table) + 1 and "away" not in set(check.points["checkpoint_id"])
@@ -76,15 +76,15 @@ def test_the_stage_checks_every_point_inside_and_corrects_the_mapped_cells(
     np.testing.assert_allclose(lidar.metrics["h_p95"].values, 1.0 + b, rtol=1e-6)
     # Asked for the check only: the same check, the metrics untouched.
     only = moved.model_copy(update={"checkpoints": entry.model_copy(update={"correct": False})})
-    untouched, _ = checked_lidar(ctx, only, _lidar(ctx, 30.0), class_map)
+    untouched, _ = checked_lidar(ctx, only, _lidar(ctx, 30.0, points), points, class_map)
     assert (untouched.metrics["h_p95"].values == 1.0).all()
 
 
 def test_checkpoints_off_the_terrain_are_refused(ctx: RunContext) -> None:
     epoch = next(e for e in ctx.survey.epochs if e.name == "2025")
-    lidar = _lidar(ctx, 30.0)
-    assert lidar.dtm is not None
-    gap = LidarResult(metrics=lidar.metrics, dtm=lidar.dtm * np.nan, chm=None, qa=pd.DataFrame())
+    points = epoch_checkpoints(ctx, epoch)
+    assert points is not None
+    gap = _lidar(ctx, np.nan, points)
     with pytest.raises(InputError, match="lies on the epoch's LiDAR terrain model") as info:
-        checked_lidar(ctx, epoch, gap, np.full(ctx.grid.shape, SEDGE, dtype=np.uint8))
+        checked_lidar(ctx, epoch, gap, points, np.full(ctx.grid.shape, SEDGE, dtype=np.uint8))
     assert "checkpoints_2025.csv" in str(info.value)

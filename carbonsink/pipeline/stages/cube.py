@@ -96,11 +96,13 @@ def epoch_cube(ctx: RunContext, epoch: Epoch) -> EpochCube:
     mndwi = layers.get("mndwi")
     if mndwi is not None:
         mndwi = mndwi.where(~np.asarray(layers["gap_filled"].values, dtype=bool))
-    lidar = epoch_lidar(ctx, epoch, mndwi=mndwi)
+    # The checkpoints first: the chain samples its DTM at them as it merges its tiles.
+    checkpoints = epoch_checkpoints(ctx, epoch) if epoch.lidar else None
+    lidar = epoch_lidar(ctx, epoch, mndwi=mndwi, checkpoints=checkpoints)
     lidar_features: tuple[str, ...] = ()
     dtm_check = None
-    if lidar is not None and epoch.checkpoints is not None:
-        lidar, dtm_check = checked_lidar(ctx, epoch, lidar, landcover.class_map.values)
+    if lidar is not None and checkpoints is not None:
+        lidar, dtm_check = checked_lidar(ctx, epoch, lidar, checkpoints, landcover.class_map.values)
     if lidar is not None:
         for metric in lidar.metrics.data_vars:
             layers[str(metric)] = lidar.metrics[metric]
@@ -128,49 +130,86 @@ def epoch_cube(ctx: RunContext, epoch: Epoch) -> EpochCube:
         landcover=landcover,
         # The metrics are in the cube; the DTM and CHM rasters (tens of MB, products of
         # `carbonsink lidar`) are not kept in the run's results or its stage cache.
-        lidar=None if lidar is None else replace(lidar, dtm=None, chm=None),
+        lidar=None if lidar is None else replace(lidar, dtm=None, chm=None, dtm_at=None),
         imagery_features=imagery_features,
         lidar_features=lidar_features,
         dtm_check=dtm_check,
     )
 
 
-#: Block edge (cells) of the imagery's reads and composite on a Dask cluster.
-IMAGERY_BLOCK_CELLS = 512
+#: Block edge (cells) of the imagery's reads and composite: the whole-grid read of a
+#: 213 km² survey's two scenes peaked at 1.8 GB (float64 medians of every band), its
+#: 1024-cell blocks at 0.8 GB in as much time.
+IMAGERY_BLOCK_CELLS = 1024
 
 
 def _observed_composite(ctx: RunContext, epoch: Epoch) -> xr.Dataset:
-    """The epoch's composite, computed: on a Dask cluster its blocks' reads and medians are
-    the workers' tasks (the same numbers as the whole-grid read, which a process pool or a
-    serial run makes here)."""
+    """The epoch's composite, computed block by block: on a Dask cluster the blocks' reads
+    and medians are the workers' tasks, elsewhere this process's threads' (the same
+    numbers as a whole-grid read: every cell's median is its own)."""
     import dask
 
     from carbonsink.pipeline.executors import dask_client
 
     client = dask_client(ctx.executor)
-    if client is None:
-        return epoch_composite(ctx, epoch).compute()
-    with dask.config.set(scheduler=client):
+    with dask.config.set(scheduler="threads" if client is None else client):
         return epoch_composite(ctx, epoch, chunks=IMAGERY_BLOCK_CELLS).compute()
 
 
+def epoch_checkpoints(ctx: RunContext, epoch: Epoch) -> pd.DataFrame | None:
+    """The epoch's checkpoints on the grid and inside the survey boundary; ``None`` without.
+
+    Checkpoints outside the boundary are left out (as the preflight warns).
+    The rows are :func:`~carbonsink.lidar.checkpoints.read_checkpoints`'
+    (``x``, ``y`` in the survey CRS), index the file's line numbers.
+
+    Raises
+    ------
+    InputTableError
+        The checkpoint table breaks its schema (every line named).
+    """
+    from carbonsink.lidar.checkpoints import read_checkpoints
+
+    entry = epoch.checkpoints
+    if entry is None:
+        return None
+    points = read_checkpoints(
+        entry.path,
+        target_crs=ctx.survey.crs,
+        crs=entry.crs,
+        known_classes=list(ctx.survey.vegetation.by_code().values()),
+        **entry.read_options(),
+    )
+    x, y = points["x"].to_numpy(), points["y"].to_numpy()
+    on_grid = ctx.grid.contains(x, y)
+    row, col = ctx.grid.index(x[on_grid], y[on_grid])
+    inside = ctx.inside.values.astype(bool)[row, col]
+    return points[on_grid][inside].copy()
+
+
 def checked_lidar(
-    ctx: RunContext, epoch: Epoch, lidar: LidarResult, class_map: npt.NDArray[np.integer]
+    ctx: RunContext,
+    epoch: Epoch,
+    lidar: LidarResult,
+    points: pd.DataFrame,
+    class_map: npt.NDArray[np.integer],
 ) -> tuple[LidarResult, DtmCheck]:
     """The epoch's DTM against its checkpoints, and its metrics with each class's bias removed.
 
-    Checkpoints outside the survey boundary are left out (as the preflight
-    warns); one without a ``class`` takes the epoch's land-cover class at the
-    point (docs/methodology.md §8.8).
+    A checkpoint without a ``class`` takes the epoch's land-cover class at
+    the point (docs/methodology.md §8.8).
 
     Parameters
     ----------
     ctx
-        The run (grid, boundary mask, legend, survey CRS).
+        The run (grid, legend).
     epoch
         The epoch; its ``checkpoints`` entry is read.
     lidar
-        The epoch's LiDAR result with its DTM in memory.
+        The epoch's LiDAR result with its DTM sampled at ``points``
+        (:attr:`~carbonsink.lidar.merging.LidarResult.dtm_at`).
+    points
+        The checkpoints of :func:`epoch_checkpoints`.
     class_map
         ``(y, x)`` class codes of the epoch's land-cover map.
 
@@ -182,35 +221,18 @@ def checked_lidar(
 
     Raises
     ------
-    InputTableError
-        The checkpoint table breaks its schema (every line named).
     InputError
         No checkpoint inside the boundary lies on the epoch's DTM.
     """
     from carbonsink.errors import InputError
-    from carbonsink.lidar.checkpoints import (
-        check_dtm,
-        correct_metrics,
-        raster_of,
-        read_checkpoints,
-    )
+    from carbonsink.lidar.checkpoints import check_dtm_at, correct_metrics
 
     entry = epoch.checkpoints
-    assert entry is not None and lidar.dtm is not None  # epoch_lidar keeps its DTM in memory
+    # epoch_lidar samples its DTM at the checkpoints
+    assert entry is not None and lidar.dtm_at is not None and len(lidar.dtm_at) == len(points)
     legend = ctx.survey.vegetation.by_code()
-    points = read_checkpoints(
-        entry.path,
-        target_crs=ctx.survey.crs,
-        crs=entry.crs,
-        known_classes=list(legend.values()),
-        **entry.read_options(),
-    )
-    x, y = points["x"].to_numpy(), points["y"].to_numpy()
-    on_grid = ctx.grid.contains(x, y)
-    row, col = ctx.grid.index(x[on_grid], y[on_grid])
-    inside = ctx.inside.values.astype(bool)[row, col]
-    row, col = row[inside], col[inside]
-    points = points[on_grid][inside].copy()
+    points = points.copy()
+    row, col = ctx.grid.index(points["x"].to_numpy(), points["y"].to_numpy())
     mapped = np.array([legend.get(int(c), "unmapped") for c in class_map[row, col]], dtype=object)
     given = (
         points["class"].astype("string").str.strip().fillna("")
@@ -218,8 +240,8 @@ def checked_lidar(
         else pd.Series("", index=points.index)
     )
     points["class"] = np.where(given.to_numpy(dtype=object) == "", mapped, given.to_numpy())
-    check = check_dtm(
-        raster_of(lidar.dtm), points, vertical_datum=entry.vertical_datum, correct=entry.correct
+    check = check_dtm_at(
+        lidar.dtm_at, points, vertical_datum=entry.vertical_datum, correct=entry.correct
     )
     if not np.isfinite(check.points["error_m"]).any():
         raise InputError(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from carbonsink.accounting.ledger import LedgerWarning
@@ -85,12 +86,17 @@ def epoch_water_evidence(
 
 
 def epoch_lidar(
-    ctx: RunContext, epoch: Epoch, mndwi: xr.DataArray | None = None
+    ctx: RunContext,
+    epoch: Epoch,
+    mndwi: xr.DataArray | None = None,
+    checkpoints: pd.DataFrame | None = None,
 ) -> LidarResult | None:
     """The LiDAR chain on every point cloud of an epoch; ``None`` when it has none.
 
-    The result holds the DTM only when the epoch has checkpoints (for
-    :func:`~carbonsink.pipeline.stages.cube.checked_lidar`), and never the CHM.
+    The result holds neither the DTM nor the CHM (its outputs are the
+    metrics); the DTM is sampled at the ``checkpoints`` (``x``, ``y`` in the
+    survey CRS) as its tiles are merged (:attr:`LidarResult.dtm_at`, for
+    :func:`~carbonsink.pipeline.stages.cube.checked_lidar`).
 
     The epoch's LiDAR entries share one ``crs`` and ``ground`` setting (the
     survey file is refused otherwise), which the chain takes. The epoch's
@@ -112,9 +118,10 @@ def epoch_lidar(
         executor=ctx.executor,
         workdir=ctx.workdir,
         water_evidence=epoch_water_evidence(ctx, epoch, mndwi),
-        # The run keeps neither surface (its outputs are the metrics); the DTM only
-        # for the epoch's checkpoints to be checked against.
-        keep_surfaces=("dtm",) if epoch.checkpoints is not None else (),
+        keep_surfaces=(),
+        dtm_at=None
+        if checkpoints is None
+        else (checkpoints["x"].to_numpy(np.float64), checkpoints["y"].to_numpy(np.float64)),
     )
 
 
