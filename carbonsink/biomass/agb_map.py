@@ -393,6 +393,7 @@ def map_agb(
         mean[ok], lower[ok], upper[ok] = m, lo, hi
         source[ok] = MODEL_SOURCE_CODES.get(model.name, 2)
         todo[ok] = False
+        del X  # before the next model's matrix is built
     outside_aoa = todo & tried
     if outside == "predict":
         # Cells outside every AOA: the last (most general) model with all its
@@ -403,6 +404,7 @@ def map_agb(
             if len(rows):
                 mean[rows], lower[rows], upper[rows] = _predict_rows(model, X[rows], interval)
                 source[rows] = MODEL_SOURCE_CODES.get(model.name, 2)
+            del X
     mean[is_water & area] = 0.0
     lower[is_water & area] = 0.0
     upper[is_water & area] = 0.0
