@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,7 @@ class RunFigures:
     outputs_mib: float
     error: str | None
     stages: tuple[tuple[str, float, float], ...] = ()
+    outside: tuple[float, str] | None = None
 
 
 def _carbonsink(*args: str) -> list[str]:
@@ -135,7 +137,8 @@ def run_once(survey: Path, scale: str, seed: int, out: Path) -> RunFigures:
         cache_mib=cache,
         outputs_mib=folder_mib(out) - cache,
         error=error,
-        stages=stage_peaks(out / "run.log", samples),
+        stages=(stages := stage_peaks(out / "run.log", samples)),
+        outside=peak_outside_stages(out / "run.log", samples, stages),
     )
 
 
@@ -164,6 +167,37 @@ def stage_peaks(
         inside = [rss for t, _, rss in samples if end - seconds <= t <= end]
         out.append((match[2], seconds, max(inside, default=float("nan"))))
     return tuple(out)
+
+
+_LINE_TIME = re.compile(r"^(\S+ \S+) (\w+) (\S+): (.{0,70})")
+
+
+def peak_outside_stages(
+    run_log: Path,
+    samples: list[tuple[float, float, float]],
+    stages: Sequence[tuple[str, float, float]],
+) -> tuple[float, str] | None:
+    """The largest process's peak RSS (MiB) outside the timed stages, and the run log's
+    last line before it (what the run was doing then); ``None`` without samples there."""
+    if not run_log.is_file():
+        return None
+    lines = []
+    windows = []
+    for line in run_log.read_text(encoding="utf-8").splitlines():
+        match = _LINE_TIME.match(line)
+        if not match:
+            continue
+        when = dt.datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        lines.append((when, f"{match[3]}: {match[4]}"))
+        stage = _STAGE.match(line)
+        if stage:
+            windows.append((when - float(stage[3]), when))
+    outside = [(rss, t) for t, _, rss in samples if not any(a <= t <= b for a, b in windows)]
+    if not outside or not lines:
+        return None
+    rss, when = max(outside)
+    before = [text for t, text in lines if t <= when]
+    return rss, before[-1] if before else "(before the first log line)"
 
 
 def _watch(
@@ -230,6 +264,9 @@ def main() -> None:
             if args.stages:
                 for name, seconds, rss in figures.stages:
                     print(f"    stage {name:<28}{seconds:>8.1f} s{rss:>9.0f} MiB largest process")
+                if figures.outside is not None:
+                    rss, doing = figures.outside
+                    print(f"    outside the stages: {rss:.0f} MiB largest process, after: {doing}")
             if not args.keep:
                 shutil.rmtree(out, ignore_errors=True)
                 out.with_name(out.name + ".log").unlink(missing_ok=True)

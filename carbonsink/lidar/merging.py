@@ -142,6 +142,12 @@ class Merger:
                     tags={"units": "m", "long_name": long_name},
                 )
 
+    @property
+    def needs(self) -> frozenset[str]:
+        """The surfaces whose tile blocks this merger uses (kept, written or sampled)."""
+        used = {name for name, surface in self.surfaces.items() if surface is not None}
+        return frozenset(used | ({"dtm"} if self.dtm_samples is not None else set()))
+
     def add(self, result: TileResult) -> None:
         """Place a tile's core results into the grid-wide layers and surfaces."""
         rs, cs = result.tile.core_slices
@@ -149,6 +155,7 @@ class Merger:
             target = self.layers.setdefault(name, np.full(self.grid.shape, np.nan, np.float32))
             target[rs, cs] = layer
         if self.dtm_samples is not None:
+            assert result.dtm is not None  # the plan asks for the DTM it samples
             self.dtm_samples.take(
                 result.dtm, row_off=rs.start * self.f_dtm, col_off=cs.start * self.f_dtm
             )
@@ -159,6 +166,7 @@ class Merger:
             surface = self.surfaces[name]
             if surface is None:
                 continue
+            assert block is not None  # the plan asks for the surfaces kept or written
             if isinstance(surface, WindowedCOGWriter):
                 surface.write(block, row_off=rs.start * factor, col_off=cs.start * factor)
             else:

@@ -159,6 +159,9 @@ class TilePlan:
     parts
         Tile id → the read parts that hold its points, in read order
         (:mod:`carbonsink.lidar.reading`).
+    surfaces
+        The surfaces (``"dtm"``, ``"chm"``) whose blocks the merge needs; a
+        CHM not needed is not made, a DTM not needed not sent back.
     """
 
     grid: Grid
@@ -169,6 +172,7 @@ class TilePlan:
     halo: int
     cores: tuple[tuple[str, tuple[float, float, float, float]], ...]
     parts: Mapping[str, tuple[int, ...]]
+    surfaces: frozenset[str] = frozenset({"dtm", "chm"})
 
     @property
     def detects_water(self) -> bool:

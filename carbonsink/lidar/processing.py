@@ -299,7 +299,8 @@ def process_lidar(
             dtm_at=dtm_at,
         )
         try:
-            results = run_tiles(jobs, plan, executor)
+            # The tiles make (and send back) only the surfaces the merger uses.
+            results = run_tiles(jobs, dataclasses.replace(plan, surfaces=merger.needs), executor)
             total_cells = sum(t.core[2] * t.core[3] for t in jobs)
             done_cells = 0
             for result in results:

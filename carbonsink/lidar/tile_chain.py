@@ -184,15 +184,16 @@ class TileResult:
     metrics
         Metric layers on the core's cells of the analysis grid.
     dtm, chm
-        The DTM and CHM blocks of the core, at their own cell sizes.
+        The DTM and CHM blocks of the core, at their own cell sizes (``None``
+        when the run needs none: :attr:`~carbonsink.lidar.phases.TilePlan.surfaces`).
     qa
         The tile's quality figures.
     """
 
     tile: Tile
     metrics: dict[str, npt.NDArray[np.float64]]
-    dtm: npt.NDArray[np.float32]
-    chm: npt.NDArray[np.float32]
+    dtm: npt.NDArray[np.float32] | None
+    chm: npt.NDArray[np.float32] | None
     qa: TileQA
 
 
@@ -204,7 +205,8 @@ def process_tile_points(
     reference: WaterReference | None = None,
     core: Grid | None = None,
     prepared: Prepared | None = None,
-) -> tuple[dict[str, npt.NDArray[np.float64]], Raster, Raster, dict[str, float]]:
+    chm: bool = True,
+) -> tuple[dict[str, npt.NDArray[np.float64]], Raster, Raster | None, dict[str, float]]:
     """Run the chain on the points of one tile window (halo included).
 
     Parameters
@@ -229,12 +231,14 @@ def process_tile_points(
         The points' water and SMRF's minimum surface from the tiled chain's
         first phases (:func:`label_points`); then the window's points need
         only reach the canopy-floor test's margin beyond the core's.
+    chm
+        Whether to make the CHM (the metrics do not read it).
 
     Returns
     -------
     metrics, dtm, chm, qa
-        Metric layers on ``core``, the DTM and CHM rasters covering it, and
-        QA figures of the points inside it.
+        Metric layers on ``core``, the DTM and CHM rasters covering it (the
+        CHM ``None`` when not asked for), and QA figures of the points inside it.
     """
     if core is None:
         core = window
@@ -254,13 +258,17 @@ def process_tile_points(
     keep = ~noise
     heights = height_above_ground(x[keep], y[keep], z[keep], dtm)
     veg = ~water[keep]
-    chm = canopy_height_model(
-        x[keep][veg],
-        y[keep][veg],
-        heights[veg],
-        bounds=inner.bounds,
-        cell=options.chm_cell,
-        pit_free=options.pit_free,
+    canopy = (
+        canopy_height_model(
+            x[keep][veg],
+            y[keep][veg],
+            heights[veg],
+            bounds=inner.bounds,
+            cell=options.chm_cell,
+            pit_free=options.pit_free,
+        )
+        if chm
+        else None
     )
     metrics = area_metrics(
         x[keep],
@@ -281,7 +289,7 @@ def process_tile_points(
     factor = inner.resolution / options.dtm_cell
     filled, support = _crop(filled, rs, cs, factor), _crop(support, rs, cs, factor)
     dtm = _crop_raster(dtm, rs, cs, inner.resolution)
-    chm = _crop_raster(chm, rs, cs, inner.resolution)
+    canopy = None if canopy is None else _crop_raster(canopy, rs, cs, inner.resolution)
     mine = _inside(x, y, core.bounds)
     n = max(int(mine.sum()), 1)
     qa = {
@@ -291,7 +299,7 @@ def process_tile_points(
         "canopy_floor_fraction": float(floor[mine].sum() / n),
         "dtm_gap_fraction": float(filled.sum() / max(support.sum(), 1)),
     }
-    return {name: layer[rs, cs] for name, layer in metrics.items()}, dtm, chm, qa
+    return {name: layer[rs, cs] for name, layer in metrics.items()}, dtm, canopy, qa
 
 
 def _inner_window(window: Grid, core: Grid, options: LidarOptions) -> Grid:
@@ -421,12 +429,13 @@ def _process_tile(
         reference=plan.reference,
         core=grid.tile_grid(tile, with_halo=False),
         prepared=prepared,
+        chm="chm" in plan.surfaces,
     )
     yield TileResult(
         tile=tile,
         metrics=metrics,
-        dtm=dtm.values.astype(np.float32),
-        chm=chm.values.astype(np.float32),
+        dtm=dtm.values.astype(np.float32) if "dtm" in plan.surfaces else None,
+        chm=None if chm is None else chm.values.astype(np.float32),
         qa=TileQA(
             tile=tile.id,
             points=int(qa["points"]),

@@ -79,3 +79,22 @@ def test_the_dtm_sampled_while_merging_equals_the_whole_dtm_sampled(
     expected[on] = whole.sample(x[on], y[on])
     np.testing.assert_array_equal(tiled.dtm_at, expected)
     assert np.isfinite(expected).sum() > 200
+
+
+def test_the_tiles_make_only_the_surfaces_the_merge_uses(synthetic: dict, tmp_path: Path) -> None:
+    from carbonsink.lidar.merging import Merger
+    from carbonsink.lidar.options import LidarOptions
+
+    grid, options = synthetic["grid"], LidarOptions()
+    xy = (np.array([grid.bounds[0] + 5.0]), np.array([grid.bounds[1] + 5.0]))
+
+    def needs(**kwargs) -> frozenset[str]:  # type: ignore[no-untyped-def]
+        merger = Merger(grid, options, **{"dtm_path": None, "chm_path": None, **kwargs})
+        merger.abort()
+        return merger.needs
+
+    assert needs(keep=()) == frozenset()
+    assert needs(keep=(), dtm_at=xy) == {"dtm"}
+    assert needs(keep=("chm",)) == {"chm"}
+    assert needs(keep=(), chm_path=tmp_path / "chm.tif") == {"chm"}
+    assert needs(keep=("dtm", "chm")) == {"dtm", "chm"}
