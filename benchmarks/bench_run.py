@@ -38,7 +38,6 @@ import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,14 +136,27 @@ def run_once(survey: Path, scale: str, seed: int, out: Path) -> RunFigures:
         cache_mib=cache,
         outputs_mib=folder_mib(out) - cache,
         error=error,
-        stages=(stages := stage_peaks(out / "run.log", samples)),
-        outside=peak_outside_stages(out / "run.log", samples, stages),
+        stages=stage_peaks(out / "run.log", samples),
+        outside=peak_outside_stages(out / "run.log", samples),
     )
 
 
 _STAGE = re.compile(
     r"^(\S+ \S+) INFO carbonsink\.pipeline\.cache: stage (\S+): computed in ([\d.]+) s"
 )
+
+
+def _timed_lines(run_log: Path) -> list[tuple[float, str, re.Match[str] | None]]:
+    """The run log's lines: their time (epoch seconds), what they say, and their stage match."""
+    if not run_log.is_file():
+        return []
+    out = []
+    for line in run_log.read_text(encoding="utf-8").splitlines():
+        match = _LINE_TIME.match(line)
+        if match:
+            when = dt.datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            out.append((when, f"{match[3]}: {match[4]}", _STAGE.match(line)))
+    return out
 
 
 def stage_peaks(
@@ -155,17 +167,12 @@ def stage_peaks(
     A stage's window is the ``computed in S s`` line's time less S; the
     samples are ``(epoch seconds, tree PSS, largest RSS)``.
     """
-    if not run_log.is_file():
-        return ()
     out = []
-    for line in run_log.read_text(encoding="utf-8").splitlines():
-        match = _STAGE.match(line)
-        if not match:
-            continue
-        end = dt.datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
-        seconds = float(match[3])
-        inside = [rss for t, _, rss in samples if end - seconds <= t <= end]
-        out.append((match[2], seconds, max(inside, default=float("nan"))))
+    for end, _, stage in _timed_lines(run_log):
+        if stage is not None:
+            seconds = float(stage[3])
+            inside = [rss for t, _, rss in samples if end - seconds <= t <= end]
+            out.append((stage[2], seconds, max(inside, default=float("nan"))))
     return tuple(out)
 
 
@@ -173,30 +180,17 @@ _LINE_TIME = re.compile(r"^(\S+ \S+) (\w+) (\S+): (.{0,70})")
 
 
 def peak_outside_stages(
-    run_log: Path,
-    samples: list[tuple[float, float, float]],
-    stages: Sequence[tuple[str, float, float]],
+    run_log: Path, samples: list[tuple[float, float, float]]
 ) -> tuple[float, str] | None:
     """The largest process's peak RSS (MiB) outside the timed stages, and the run log's
     last line before it (what the run was doing then); ``None`` without samples there."""
-    if not run_log.is_file():
-        return None
-    lines = []
-    windows = []
-    for line in run_log.read_text(encoding="utf-8").splitlines():
-        match = _LINE_TIME.match(line)
-        if not match:
-            continue
-        when = dt.datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
-        lines.append((when, f"{match[3]}: {match[4]}"))
-        stage = _STAGE.match(line)
-        if stage:
-            windows.append((when - float(stage[3]), when))
+    lines = _timed_lines(run_log)
+    windows = [(t - float(stage[3]), t) for t, _, stage in lines if stage is not None]
     outside = [(rss, t) for t, _, rss in samples if not any(a <= t <= b for a, b in windows)]
     if not outside or not lines:
         return None
     rss, when = max(outside)
-    before = [text for t, text in lines if t <= when]
+    before = [text for t, text, _ in lines if t <= when]
     return rss, before[-1] if before else "(before the first log line)"
 
 
