@@ -273,16 +273,15 @@ def _cell_arrays(
             )
         cell_codes = numeric
     stratum_codes, position = np.unique(cell_codes.astype(np.int64), return_inverse=True)
-    X, complete = feature_matrix(cube, list(features))
-    incomplete = flat & ~complete
-    if incomplete.any():
+    X, complete = feature_matrix(cube, list(features), rows=flat)
+    if not complete.all():
         raise InputError(
-            f"{int(incomplete.sum())} of the {int(flat.sum())} cells lack a value of a feature "
-            f"({', '.join(features)})",
+            f"{int((~complete).sum())} of the {int(flat.sum())} cells lack a value of a "
+            f"feature ({', '.join(features)})",
             fix="bootstrap only the cells this model predicted (agb_model == its code)",
         )
     return (
-        X[flat],
+        X,
         cell_area,
         np.asarray(position, dtype=np.int64).ravel(),
         stratum_codes.astype(np.int64),

@@ -227,19 +227,25 @@ def plot_features(
 
 
 def feature_matrix(
-    cube: xr.Dataset, features: list[str] | tuple[str, ...]
+    cube: xr.Dataset,
+    features: list[str] | tuple[str, ...],
+    rows: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-    """All cells as a ``(cells, features)`` matrix and the mask of complete rows.
+    """The cells as a ``(cells, features)`` matrix and the mask of complete rows.
 
-    The columns are written into the matrix one by one (stacking float64
-    copies of them held every value twice: 1.2 GB for 31 features of a
-    213 km² grid).
+    ``rows`` (a flat boolean mask of the cells, in C order) keeps only those
+    cells' rows; default every cell. The columns are written into the matrix
+    one by one (stacking float64 copies of them held every value twice:
+    1.2 GB for 31 features of a 213 km² grid).
     """
-    cells = int(np.prod([cube.sizes[d] for d in cube[features[0]].dims])) if features else 0
-    matrix = np.empty((cells, len(features)), dtype=np.float64)
-    complete = np.ones(cells, dtype=bool)
+    size = int(np.prod([cube.sizes[d] for d in cube[features[0]].dims])) if features else 0
+    n = size if rows is None else int(np.count_nonzero(rows))
+    matrix = np.empty((n, len(features)), dtype=np.float64)
+    complete = np.ones(n, dtype=bool)
     for j, name in enumerate(features):
         column = np.asarray(cube[name].values).ravel()
+        if rows is not None:
+            column = column[rows]
         matrix[:, j] = column
         complete &= np.isfinite(column)
     return matrix, complete

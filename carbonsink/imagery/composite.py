@@ -175,10 +175,9 @@ def composite_scenes(
     reference = kept[0].reflectance
     if reference.rio.crs is not None:
         transform = reference.rio.transform()
-        layers = {
-            name: layer.rio.write_crs(reference.rio.crs).rio.write_transform(transform)
-            for name, layer in layers.items()
-        }
+        for layer in layers.values():  # in place: each layer is this function's own
+            layer.rio.write_crs(reference.rio.crs, inplace=True)
+            layer.rio.write_transform(transform, inplace=True)
     return xr.Dataset(
         layers,
         attrs={

@@ -341,9 +341,10 @@ def read_raster(
         name=file.stem,
         attrs=attrs,
     )
-    layer = layer.rio.write_crs(grid.crs.to_wkt()).rio.write_transform(grid.transform)
-    result: xr.DataArray = layer.rio.write_nodata(fill, encoded=False)
-    return result
+    layer.rio.write_crs(grid.crs.to_wkt(), inplace=True)
+    layer.rio.write_transform(grid.transform, inplace=True)
+    layer.rio.write_nodata(fill, encoded=False, inplace=True)
+    return layer
 
 
 # ----------------------------------------------------------------- internals

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -172,6 +172,10 @@ def write_csv(
     return Path(path)
 
 
+#: HDF5 chunk cache of each variable while a NetCDF file is written (bytes).
+WRITE_CHUNK_CACHE_BYTES: Final = 4 * 2**20
+
+
 def write_netcdf(dataset: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     """Write a Dataset to NetCDF-4 with zlib compression atomically; return the path.
 
@@ -181,13 +185,23 @@ def write_netcdf(dataset: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     """
     # Passing ``encoding=`` to to_netcdf *replaces* each named variable's
     # encoding, which dropped ``grid_mapping`` and so the CRS; set it on a copy.
+    import netCDF4
+
     out = dataset.copy(deep=False)
     for name in out.data_vars:
         var = out.variables[name]
         if var.dtype.kind in "fiub":
             var.encoding = {**var.encoding, "zlib": True, "complevel": 4}
-    with atomic_path(path) as tmp:
-        out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+    # HDF5 keeps a chunk cache per variable until the file closes: with the library's
+    # default a 213 km² survey's cube (~100 compressed layers) held 0.8 GB of cache; a
+    # write fills each chunk once and never reads it back.
+    previous = netCDF4.get_chunk_cache()
+    netCDF4.set_chunk_cache(WRITE_CHUNK_CACHE_BYTES, previous[1], previous[2])
+    try:
+        with atomic_path(path) as tmp:
+            out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+    finally:
+        netCDF4.set_chunk_cache(*previous)
     return Path(path)
 
 

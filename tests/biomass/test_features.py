@@ -112,3 +112,15 @@ def test_feature_matrix_flags_incomplete_cells() -> None:
     assert matrix.shape == (36, 2)
     # Columns 0–2 of every row lack h_p95: 6 rows × 3 = 18 complete cells.
     assert int(complete.sum()) == 18
+
+
+def test_feature_matrix_of_some_cells_is_those_rows_of_the_whole() -> None:
+    cube = _cube()
+    whole, complete = feature_matrix(cube, ["ndvi", "h_p95"])
+    rows = np.zeros(36, dtype=bool)
+    rows[[0, 4, 5, 17, 35]] = True
+    some, some_complete = feature_matrix(cube, ["ndvi", "h_p95"], rows=rows)
+    np.testing.assert_array_equal(some, whole[rows])
+    np.testing.assert_array_equal(some_complete, complete[rows])
+    # Row 0 is in column 0 (no h_p95), rows 4, 5, 17 and 35 in columns 4, 5, 5, 5: complete.
+    assert some_complete.tolist() == [False, True, True, True, True]

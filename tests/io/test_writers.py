@@ -20,7 +20,14 @@ import xarray as xr
 
 from carbonsink.errors import OutputError
 from carbonsink.grid import Grid
-from carbonsink.io.writers import atomic_path, write_cog, write_csv, write_json, write_netcdf
+from carbonsink.io.writers import (
+    WRITE_CHUNK_CACHE_BYTES,
+    atomic_path,
+    write_cog,
+    write_csv,
+    write_json,
+    write_netcdf,
+)
 
 X0, Y0 = 684_000.0, 3_254_000.0  # UTM 49N, ~112.9°E 29.4°N
 
@@ -284,6 +291,22 @@ def test_write_netcdf_failure_leaves_no_file(tmp_path: Path, small_dataset: xr.D
         write_netcdf(bad, final)
     assert final.read_bytes() == before
     assert _listing(tmp_path) == ["epoch.nc"]
+
+
+def test_write_netcdf_restores_the_chunk_cache(tmp_path: Path, small_dataset: xr.Dataset) -> None:
+    # The write's small per-variable cache (WRITE_CHUNK_CACHE_BYTES) is the write's only,
+    # also when it fails.
+    import netCDF4
+
+    before = netCDF4.get_chunk_cache()
+    assert before[0] != WRITE_CHUNK_CACHE_BYTES
+    write_netcdf(small_dataset, tmp_path / "epoch.nc")
+    assert netCDF4.get_chunk_cache() == before
+    bad = small_dataset.copy()
+    bad.attrs["nested"] = {"a": 1}
+    with pytest.raises(TypeError):
+        write_netcdf(bad, tmp_path / "bad.nc")
+    assert netCDF4.get_chunk_cache() == before
 
 
 # ----------------------------------------------------------------------- JSON
