@@ -238,12 +238,16 @@ def feature_matrix(
     one by one (stacking float64 copies of them held every value twice:
     1.2 GB for 31 features of a 213 km² grid).
     """
-    size = int(np.prod([cube.sizes[d] for d in cube[features[0]].dims])) if features else 0
+    if not features:
+        raise ValueError("a feature matrix needs at least one feature")
+    size = int(np.prod([cube.sizes[d] for d in cube[features[0]].dims]))
     n = size if rows is None else int(np.count_nonzero(rows))
     matrix = np.empty((n, len(features)), dtype=np.float64)
     complete = np.ones(n, dtype=bool)
     for j, name in enumerate(features):
         column = np.asarray(cube[name].values).ravel()
+        if column.size != size:
+            raise ValueError(f"feature {name!r} has {column.size} cells, {features[0]!r} {size}")
         if rows is not None:
             column = column[rows]
         matrix[:, j] = column

@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -174,6 +175,7 @@ def write_csv(
 
 #: HDF5 chunk cache of each variable while a NetCDF file is written (bytes).
 WRITE_CHUNK_CACHE_BYTES: Final = 4 * 2**20
+_CHUNK_CACHE_LOCK = threading.Lock()
 
 
 def write_netcdf(dataset: xr.Dataset, path: str | os.PathLike[str]) -> Path:
@@ -195,13 +197,14 @@ def write_netcdf(dataset: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     # HDF5 keeps a chunk cache per variable until the file closes: with the library's
     # default a 213 km² survey's cube (~100 compressed layers) held 0.8 GB of cache; a
     # write fills each chunk once and never reads it back.
-    previous = netCDF4.get_chunk_cache()
-    netCDF4.set_chunk_cache(WRITE_CHUNK_CACHE_BYTES, previous[1], previous[2])
-    try:
-        with atomic_path(path) as tmp:
-            out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
-    finally:
-        netCDF4.set_chunk_cache(*previous)
+    with _CHUNK_CACHE_LOCK:  # the setting is the process's: one write changes it at a time
+        previous = netCDF4.get_chunk_cache()
+        netCDF4.set_chunk_cache(WRITE_CHUNK_CACHE_BYTES, previous[1], previous[2])
+        try:
+            with atomic_path(path) as tmp:
+                out.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+        finally:
+            netCDF4.set_chunk_cache(*previous)
     return Path(path)
 
 

@@ -92,6 +92,8 @@ class PointSamples:
         cell: float,
         shape: tuple[int, int],
     ) -> None:
+        if np.shape(x) != np.shape(y):
+            raise ValueError(f"x and y of the points differ in shape: {np.shape(x)}, {np.shape(y)}")
         h, w = shape
         rows = (y1 - np.asarray(y, dtype=np.float64)) / cell - 0.5
         cols = (np.asarray(x, dtype=np.float64) - x0) / cell - 0.5

@@ -124,3 +124,11 @@ def test_feature_matrix_of_some_cells_is_those_rows_of_the_whole() -> None:
     np.testing.assert_array_equal(some_complete, complete[rows])
     # Row 0 is in column 0 (no h_p95), rows 4, 5, 17 and 35 in columns 4, 5, 5, 5: complete.
     assert some_complete.tolist() == [False, True, True, True, True]
+
+
+def test_feature_matrix_needs_features_of_the_grid() -> None:
+    with pytest.raises(ValueError, match="at least one feature"):
+        feature_matrix(_cube(), [])
+    cube = _cube().assign(scalar=((), 1.0))
+    with pytest.raises(ValueError, match="'scalar' has 1 cells"):
+        feature_matrix(cube, ["ndvi", "scalar"])

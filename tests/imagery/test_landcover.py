@@ -66,6 +66,20 @@ def test_features_names_focal_mean_and_texture() -> None:
     assert float(features.sel(feature="nir_sd3")[1, 1]) == pytest.approx(0.0, abs=1e-7)
 
 
+def test_features_of_numpy_and_dask_input_are_identical() -> None:
+    # Numpy input fills one preallocated stack, dask input concatenates lazy parts.
+    rng = np.random.default_rng(5)
+    red = rng.uniform(0.02, 0.3, (23, 31))
+    red[rng.random(red.shape) < 0.1] = np.nan
+    bands = {"red": red, "nir": rng.uniform(0.2, 0.6, (23, 31)), "green": red * 1.1}
+    eager = landcover_features(_reflectance(bands), focal_windows=(3, 5), texture_window=3)
+    lazy = landcover_features(
+        _reflectance(bands).chunk({"y": 7, "x": 9}), focal_windows=(3, 5), texture_window=3
+    )
+    assert lazy.chunks is not None and eager.chunks is None
+    xr.testing.assert_identical(eager, lazy.compute())
+
+
 def test_features_reject_even_window_and_missing_band() -> None:
     refl = _reflectance({"red": np.ones((2, 2)), "nir": np.ones((2, 2))})
     with pytest.raises(InputError, match="odd"):
@@ -285,3 +299,18 @@ def test_synthetic_survey_accuracy_and_area_intervals(sample_survey: Path, epoch
     for name, row in table.iterrows():
         assert true_area[str(name)] / true_area["total"] >= 0.05
         assert row["ci_low_ha"] <= true_area[str(name)] <= row["ci_high_ha"], name
+
+
+def test_the_runs_composite_in_small_blocks_is_the_whole_read(
+    sample_survey: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run composites in blocks on threads (IMAGERY_BLOCK_CELLS; the sample's grid is one
+    # block of the default): blocks of 37 cells give the whole read's composite.
+    from carbonsink.pipeline.stages import cube
+
+    ctx = RunContext.build(sample_survey)
+    epoch = find_epoch(ctx.survey, "2025")
+    monkeypatch.setattr(cube, "IMAGERY_BLOCK_CELLS", 37)
+    blocks = cube._observed_composite(ctx, epoch)
+    whole = epoch_composite(ctx, epoch).compute()
+    xr.testing.assert_identical(blocks, whole)

@@ -203,3 +203,29 @@ def test_point_samples_of_a_block_never_placed_are_nan() -> None:
     samples.take(r.values[:2, :2], row_off=0, col_off=0)  # the upper-left quarter only
     got = samples.values()
     assert got[0] == 1.0 and np.isnan(got[1])
+
+
+@pytest.mark.parametrize("shape", [(1, 7), (6, 1), (1, 1), (5, 8)])
+def test_point_samples_of_thin_rasters_and_odd_cells(shape: tuple[int, int]) -> None:
+    # One row or column (bilinear along the other axis only), one cell, a 0.3 m cell at an
+    # origin that is no multiple of it; a block placed twice keeps its last values.
+    rng = np.random.default_rng(11)
+    r = Raster(rng.normal(size=shape), 1000.17, 2000.41, 0.3)
+    h, w = shape
+    x = np.concatenate([rng.uniform(r.x0 - 0.1, r.x0 + w * 0.3 + 0.1, 200), [r.x0, r.x0 + w * 0.3]])
+    y = np.concatenate([rng.uniform(r.y1 - h * 0.3 - 0.1, r.y1 + 0.1, 200), [r.y1, r.y1 - h * 0.3]])
+    samples = PointSamples(x, y, x0=r.x0, y1=r.y1, cell=r.cell, shape=shape)
+    samples.take(r.values + 5.0, row_off=0, col_off=0)  # superseded by the next placement
+    samples.take(r.values, row_off=0, col_off=0)
+    rows = (r.y1 - y) / r.cell - 0.5
+    cols = (x - r.x0) / r.cell - 0.5
+    on = (rows >= -0.5) & (rows <= h - 0.5) & (cols >= -0.5) & (cols <= w - 0.5)
+    expected = np.full(x.size, np.nan)
+    expected[on] = r.sample(x[on], y[on])
+    np.testing.assert_array_equal(samples.values(), expected)
+    assert on.sum() > 50  # 78 of 202 on the single cell
+
+
+def test_point_samples_refuse_unequal_coordinates() -> None:
+    with pytest.raises(ValueError, match="differ in shape"):
+        PointSamples(np.zeros(3), np.zeros(2), x0=0.0, y1=1.0, cell=1.0, shape=(1, 1))

@@ -88,3 +88,31 @@ def test_checkpoints_off_the_terrain_are_refused(ctx: RunContext) -> None:
     with pytest.raises(InputError, match="lies on the epoch's LiDAR terrain model") as info:
         checked_lidar(ctx, epoch, gap, points, np.full(ctx.grid.shape, SEDGE, dtype=np.uint8))
     assert "checkpoints_2025.csv" in str(info.value)
+
+
+def test_the_dtm_sampled_in_the_chain_is_the_kept_dtm_at_the_checkpoints(ctx: RunContext) -> None:
+    # The run samples its DTM at the checkpoints as the tiles merge (no DTM kept): the check
+    # is the one of the whole DTM kept and sampled, point for point, in the table's order.
+    from carbonsink.lidar.checkpoints import check_dtm, raster_of
+    from carbonsink.lidar.processing import process_lidar
+    from carbonsink.pipeline.stages.lidar import epoch_lidar
+
+    epoch = next(e for e in ctx.survey.epochs if e.name == "2025")
+    assert epoch.checkpoints is not None
+    points = epoch_checkpoints(ctx, epoch)
+    assert points is not None and len(points) > 20
+    lidar = epoch_lidar(ctx, epoch, checkpoints=points)
+    assert lidar is not None and lidar.dtm is None
+    class_map = np.full(ctx.grid.shape, SEDGE, dtype=np.uint8)
+    _, check = checked_lidar(ctx, epoch, lidar, points, class_map)
+    files = [f for entry in epoch.lidar for f in entry.files()]
+    assert epoch.water_evidence is None  # so the chain below is epoch_lidar's
+    kept = process_lidar(files, ctx.grid, crs=epoch.lidar[0].crs, keep_surfaces=("dtm",))
+    assert kept.dtm is not None
+    whole = check_dtm(
+        raster_of(kept.dtm),
+        check.points[["checkpoint_id", "x", "y", "z", "class"]],
+        vertical_datum=epoch.checkpoints.vertical_datum,
+    )
+    np.testing.assert_array_equal(check.points["dtm_m"], whole.points["dtm_m"])
+    assert np.isfinite(check.points["dtm_m"]).sum() > 20

@@ -97,7 +97,8 @@ def epoch_cube(ctx: RunContext, epoch: Epoch) -> EpochCube:
     if mndwi is not None:
         mndwi = mndwi.where(~np.asarray(layers["gap_filled"].values, dtype=bool))
     # The checkpoints first: the chain samples its DTM at them as it merges its tiles.
-    checkpoints = epoch_checkpoints(ctx, epoch) if epoch.lidar else None
+    has_lidar = any(entry.files() for entry in epoch.lidar)
+    checkpoints = epoch_checkpoints(ctx, epoch) if has_lidar else None
     lidar = epoch_lidar(ctx, epoch, mndwi=mndwi, checkpoints=checkpoints)
     lidar_features: tuple[str, ...] = ()
     dtm_check = None
@@ -142,6 +143,10 @@ def epoch_cube(ctx: RunContext, epoch: Epoch) -> EpochCube:
 #: 1024-cell blocks at 0.8 GB in as much time.
 IMAGERY_BLOCK_CELLS = 1024
 
+#: Threads of this process that read and composite the blocks (off a cluster): memory is
+#: about that many blocks' worth (some 0.3 GB each for two 10-band scenes), whatever the cores.
+IMAGERY_THREADS = 4
+
 
 def _observed_composite(ctx: RunContext, epoch: Epoch) -> xr.Dataset:
     """The epoch's composite, computed block by block: on a Dask cluster the blocks' reads
@@ -152,7 +157,8 @@ def _observed_composite(ctx: RunContext, epoch: Epoch) -> xr.Dataset:
     from carbonsink.pipeline.executors import dask_client
 
     client = dask_client(ctx.executor)
-    with dask.config.set(scheduler="threads" if client is None else client):
+    local = {"scheduler": "threads", "num_workers": IMAGERY_THREADS}
+    with dask.config.set(local if client is None else {"scheduler": client}):
         return epoch_composite(ctx, epoch, chunks=IMAGERY_BLOCK_CELLS).compute()
 
 
@@ -228,8 +234,11 @@ def checked_lidar(
     from carbonsink.lidar.checkpoints import check_dtm_at, correct_metrics
 
     entry = epoch.checkpoints
-    # epoch_lidar samples its DTM at the checkpoints
-    assert entry is not None and lidar.dtm_at is not None and len(lidar.dtm_at) == len(points)
+    if entry is None or lidar.dtm_at is None or len(lidar.dtm_at) != len(points):
+        raise ValueError(
+            "checked_lidar needs the epoch's checkpoints and a LiDAR result whose DTM was "
+            "sampled at them (epoch_lidar(..., checkpoints=points))"
+        )
     legend = ctx.survey.vegetation.by_code()
     points = points.copy()
     row, col = ctx.grid.index(points["x"].to_numpy(), points["y"].to_numpy())
