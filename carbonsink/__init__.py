@@ -14,6 +14,8 @@ __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
+#: Every library of ``[project] dependencies`` and of the ``pdf`` extra
+#: (tests/test_cli.py checks that none is missing).
 _LIBRARIES = (
     "numpy",
     "scipy",
@@ -26,12 +28,25 @@ _LIBRARIES = (
     "laspy",
     "lazrs",
     "scikit-learn",
+    "quantile-forest",
+    "skops",
+    "threadpoolctl",
     "xarray",
     "rioxarray",
     "dask",
+    "distributed",
     "netCDF4",
     "pydantic",
     "typer",
+    "click",
+    "rich",
+    "matplotlib",
+    "jinja2",
+    "filelock",
+    "pystac",
+    "pystac-client",
+    "openpyxl",
+    "weasyprint",
 )
 
 

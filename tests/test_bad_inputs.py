@@ -638,7 +638,7 @@ def _listing(root: Path) -> dict[str, tuple[int, int]]:
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     with pytest.raises(SystemExit) as exit_info:
-        main(["-q", *args])
+        main(list(args))
     captured = capsys.readouterr()
     code = exit_info.value.code
     return int(code) if isinstance(code, int) else 0, captured.out + captured.err

@@ -130,7 +130,6 @@ def test_lidar_metrics_command_writes_products(
     out = tmp_path / "lidar"
     code, text = run_main(
         [
-            "-q",
             "lidar",
             "metrics",
             *files,
@@ -169,6 +168,10 @@ def test_lidar_metrics_command_writes_products(
     assert 0.10 < bias["sedge"] < 0.25
     assert (bias.drop("sedge").abs() < 0.06).all()
     assert "sedge: n 12" in text
+    from tests.cf_check import cf_messages
+
+    found = cf_messages(out / "lidar_metrics.nc", tmp_path)  # CF-1.8: no error, no warning
+    assert found == {"ERROR": [], "WARN": []}, found
     with xr.open_dataset(out / "lidar_metrics.nc") as cube:
         assert cube["h_p95"].attrs["units"] == "m"
         assert cube["return_density"].attrs["units"] == "m-2"
@@ -265,6 +268,9 @@ def test_imagery_classify_and_indices_commands(
         assert src.nodata == 255
         assert src.tags()["flag_meanings"] == "water mudflat sedge reed miscanthus poplar"
         codes = set(np.unique(src.read(1)).tolist())
+        assert src.colorinterp[0].name == "palette"  # a colour table
+        assert src.colormap(1)[1] == (0x2C, 0x7F, 0xB8, 255)  # water as in the report
+    assert 'label="poplar"' in (out / "landcover.qml").read_text(encoding="utf-8")
     assert codes <= {1, 2, 3, 4, 5, 6, 255}
     for name in ("confusion", "areas", "cv", "samples"):
         assert (out / "tables" / f"landcover_{name}.csv").is_file()
@@ -343,7 +349,7 @@ def test_biomass_fit_then_predict(
     import rasterio
 
     code, text = run_main(
-        ["-q", "biomass", "fit", str(sample_survey), "-e", "2025", "-o", str(tmp_path)], capsys
+        ["biomass", "fit", str(sample_survey), "-e", "2025", "-o", str(tmp_path)], capsys
     )
     assert code == 0, text
     assert "imagery model (random-forest" in text and "spatial CV" in text

@@ -368,6 +368,48 @@ def test_ledger_records_the_profile_chain_and_polygon(ledger: dict[str, Any]) ->
     assert ("outside-aoa", "epoch 2025") in codes
 
 
+def test_every_netcdf_of_the_run_passes_the_cf_checker(run_a: Path, tmp_path: Path) -> None:
+    # Issue 20: the NCAS CF checker (cfchecker, as CF-1.8) finds no error and no warning
+    # in the cubes and the change file.
+    from tests.cf_check import cf_messages
+
+    files = sorted(run_a.glob("*.nc"))
+    assert [f.name for f in files] == ["change.nc", "cube_2020.nc", "cube_2025.nc"]
+    for path in files:
+        found = cf_messages(path, tmp_path)
+        assert found == {"ERROR": [], "WARN": []}, (path.name, found)
+
+
+def test_maps_say_what_they_are_and_class_maps_open_styled(run_a: Path) -> None:
+    # Issue 20: what gdalinfo and QGIS show — each band's unit and description, and the
+    # land-cover map's colour table (the report's colours) with a QGIS style beside it.
+    import rasterio
+
+    from carbonsink.report.figures import CLASS_COLOURS
+
+    manifest = json.loads((run_a / "manifest.json").read_text(encoding="utf-8"))
+    listed = {entry["path"]: entry["id"] for entry in manifest["outputs"]}
+    with rasterio.open(run_a / "maps" / "agb_mg_ha_2025.tif") as src:
+        assert src.units == ("Mg DM/ha",) and src.descriptions == ("above-ground biomass",)
+    with rasterio.open(run_a / "maps" / "removals_t_co2e_ha_yr.tif") as src:
+        assert src.units == ("t CO2e/ha/yr",)
+    for epoch in ("2020", "2025"):
+        with rasterio.open(run_a / "maps" / f"landcover_{epoch}.tif") as src:
+            assert src.nodata == 255
+            names = src.tags()["flag_meanings"].split()
+            codes = [int(c) for c in src.tags()["flag_values"].strip("[]").split(",")]
+            table = src.colormap(1)
+        for code, name in zip(codes, names, strict=True):
+            hex_colour = CLASS_COLOURS[name]
+            rgb = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+            assert table[code] == (*rgb, 255), name
+        style = f"maps/landcover_{epoch}.qml"
+        assert listed[style] == "map_landcover_style"
+        text = (run_a / style).read_text(encoding="utf-8")
+        for name in names:
+            assert f'color="{CLASS_COLOURS[name]}"' in text and f'label="{name}"' in text
+
+
 def test_tables_agree_with_the_json(run_a: Path, ledger: dict[str, Any]) -> None:
     strata = pd.read_csv(run_a / "tables" / "ledger_strata.csv").set_index("stratum")
     total = next(r for r in ledger["strata"] if r["stratum"] == "total")
@@ -512,7 +554,7 @@ def _validate_and_run(survey: Path, out: Path, *, verbose: bool = False) -> str:
             sys.executable,
             "-m",
             "carbonsink",
-            "-v" if verbose else "-q",
+            *(["-v"] if verbose else []),
             "validate",
             "--quick",
             toml,

@@ -23,10 +23,12 @@ from carbonsink.cli._console import (
     EXIT_BAD_INPUT,
     EXIT_INTERNAL,
     EXIT_OK,
+    answer,
     state,
     stderr,
     stdout,
 )
+from carbonsink.cli._conventions import Command, Group
 from carbonsink.cli.biomass import biomass_app
 from carbonsink.cli.imagery import imagery_app
 from carbonsink.cli.lidar import lidar_app
@@ -46,18 +48,20 @@ _ABORTS: tuple[type[BaseException], ...] = tuple({click.exceptions.Abort, typer.
 
 app = typer.Typer(
     name="carbonsink",
+    cls=Group,
     help="Measure a wetland's carbon sink from imagery, drone LiDAR, biomass plots and soil "
     "cores, and turn it into an auditable carbon-credit claim.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    # Help texts are plain text: "[soil] depths_cm" is a TOML section, not markup.
+    rich_markup_mode=None,
 )
 
 
 def _version_callback(value: bool) -> None:
     if value:
-        stdout.print(f"carbonsink {__version__}")
+        answer.print(f"carbonsink {__version__}")
         raise typer.Exit(EXIT_OK)
 
 
@@ -69,7 +73,19 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
         level = logging.INFO
     elif verbose >= 2:
         level = logging.DEBUG
-    handler = RichHandler(console=stderr, show_path=False, show_time=verbose >= 2)
+    handler: logging.Handler
+    if stderr.is_terminal:
+        handler = RichHandler(console=stderr, show_path=False, show_time=verbose >= 2)
+    else:
+        # Piped or redirected: one unwrapped line per message, no padding.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            logging.Formatter(
+                "%(asctime)s %(levelname)s %(message)s"
+                if verbose >= 2
+                else "%(levelname)s %(message)s"
+            )
+        )
     # The console shows ``level``; the package itself always passes WARNING, which
     # the stages' ledger warnings are captured from (pipeline.stages.logged).
     handler.setLevel(level)
@@ -101,19 +117,20 @@ def _main(
     """carbonsink: wetland carbon sink and credit claims."""
     state.debug = debug
     state.quiet = quiet
+    stdout.quiet = quiet
     _configure_logging(verbose, quiet)
 
 
-app.command()(validate)
-app.command("sample-data")(sample_data)
+app.command(cls=Command)(validate)
+app.command("sample-data", cls=Command)(sample_data)
 app.add_typer(lidar_app, name="lidar")
 app.add_typer(imagery_app, name="imagery")
 app.add_typer(soil_app, name="soil")
 app.add_typer(biomass_app, name="biomass")
-app.command()(run)
-app.command()(verify)
-app.command()(profiles)
-app.command()(versions)
+app.command(cls=Command)(run)
+app.command(cls=Command)(verify)
+app.command(cls=Command)(profiles)
+app.command(cls=Command)(versions)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,7 @@ an internal fault (traceback only with ``--debug``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from carbonsink.errors import Problem
 
@@ -28,6 +35,7 @@ __all__ = [
     "EXIT_OK",
     "OUT",
     "SURVEY",
+    "answer",
     "checked_survey",
     "print_problem",
     "print_written",
@@ -35,13 +43,17 @@ __all__ = [
     "state",
     "stderr",
     "stdout",
+    "step_progress",
 ]
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 
+#: What a command says on the way (tables, notes, warnings): hidden by ``-q``.
 stdout = Console(highlight=False, soft_wrap=True)
+#: What the command gives (its final line, the claim, errors, asked-for JSON): always shown.
+answer = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SURVEY = typer.Argument(help="The survey TOML file.", show_default=False)
@@ -72,8 +84,39 @@ def progress_bar() -> Progress:
     )
 
 
+#: The run's own steps (:func:`carbonsink.pipeline.run.run_survey`): every other
+#: message is a stage's finer progress within the current step.
+_RUN_STEPS = ("epoch ", "accounting", "maps", "report")
+
+
+def step_progress(progress: Progress, task: TaskID) -> Callable[[str, int, int], None]:
+    """A run's progress callback that shows "step k of n: what" on ``task``.
+
+    The bar advances with the run's steps (an epoch's stages, its bootstrap,
+    the accounting, the outputs, the report); a stage's own messages replace
+    the text after "step k of n" without moving the bar. ``"done"`` fills it.
+    """
+    step = ""
+
+    def update(what: str, done: int, total: int) -> None:
+        nonlocal step
+        if what == "done":
+            progress.update(task, description="done", completed=total, total=total)
+        elif what.startswith(_RUN_STEPS):
+            step = f"step {done + 1} of {total}"
+            progress.update(
+                task, description=f"{step}: {escape(what)}", completed=done, total=total
+            )
+        else:
+            progress.update(task, description=f"{step}: {escape(what)}" if step else escape(what))
+
+    return update
+
+
 def print_written(paths: Iterable[Path]) -> None:
-    """One ``wrote`` line per file."""
+    """One ``wrote`` line per file (none with ``-q``)."""
+    if state.quiet:
+        return
     for path in paths:
         stdout.print(f"  wrote {escape(str(path))}")
 
@@ -81,13 +124,17 @@ def print_written(paths: Iterable[Path]) -> None:
 def print_problem(problem: Problem) -> None:
     """A problem in one line, coloured by its severity."""
     colour = "red" if problem.severity == "error" else "yellow"
-    stdout.print(f"[{colour}]{problem.severity}[/{colour}]: {escape(str(problem))}")
+    (answer if problem.severity == "error" else stdout).print(
+        f"[{colour}]{problem.severity}[/{colour}]: {escape(str(problem))}"
+    )
 
 
-def checked_survey(survey: Path, *, quick: bool = True) -> PreflightReport:
-    """The preflight report of a survey, with every problem printed.
+def checked_survey(survey: Path, *, quick: bool = True, show: bool = True) -> PreflightReport:
+    """The preflight report of a survey, with its problems printed.
 
-    ``quick=False`` also decodes every point of every LiDAR file (``validate``).
+    ``quick=False`` also decodes every point of every LiDAR file (``validate``);
+    ``show=False`` prints nothing (``validate --json``); ``-q`` prints the
+    errors only.
     """
     from carbonsink.preflight import preflight
 
@@ -98,6 +145,7 @@ def checked_survey(survey: Path, *, quick: bool = True) -> PreflightReport:
             progress=lambda name: progress.update(task, description=f"checking {escape(name)}"),
             quick=quick,
         )
-    for problem in [*report.errors, *report.warnings]:
-        print_problem(problem)
+    if show:
+        for problem in report.errors if state.quiet else [*report.errors, *report.warnings]:
+            print_problem(problem)
     return report

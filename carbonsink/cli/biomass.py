@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from carbonsink.cli._console import EPOCH, OUT, SURVEY, print_written, progress_bar, stdout
+from carbonsink.cli._console import EPOCH, OUT, SURVEY, answer, print_written, progress_bar, stdout
+from carbonsink.cli._conventions import Command
 
 if TYPE_CHECKING:
     from carbonsink.config import Epoch
@@ -37,7 +38,7 @@ def _epoch_cube(survey: Path, epoch: str | None) -> tuple[RunContext, Epoch, Epo
     return ctx, chosen, cube
 
 
-@biomass_app.command("fit")
+@biomass_app.command("fit", cls=Command)
 def biomass_fit(
     survey: Annotated[Path, SURVEY],
     out: Annotated[Path, OUT],
@@ -77,7 +78,7 @@ def biomass_fit(
     print_written(written)
 
 
-@biomass_app.command("predict")
+@biomass_app.command("predict", cls=Command)
 def biomass_predict(
     survey: Annotated[Path, SURVEY],
     models: Annotated[
@@ -102,7 +103,7 @@ def biomass_predict(
     ctx, chosen, cube = _epoch_cube(survey, epoch)
     layers = map_biomass(ctx, cube, predictors)
     written, totals = write_biomass_layers(ctx, layers, OutputFolder(out))
-    stdout.print(
+    answer.print(
         f"[green]done[/green] ({chosen.name}): AGB {totals['agb_t_dm']:,.0f} t DM, vegetation "
         f"carbon {totals['veg_c_t_c']:,.0f} t C; {layers.attrs['outside_aoa_cells']} cells "
         "outside the area of applicability (predicted, flagged)"

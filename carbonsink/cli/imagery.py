@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from carbonsink.cli._console import EPOCH, OUT, SURVEY, print_written, progress_bar, stdout
+from carbonsink.cli._console import EPOCH, OUT, SURVEY, answer, print_written, progress_bar, stdout
+from carbonsink.cli._conventions import Command
 
 __all__ = ["imagery_app"]
 
@@ -18,7 +19,7 @@ imagery_app = typer.Typer(
 )
 
 
-@imagery_app.command("indices")
+@imagery_app.command("indices", cls=Command)
 def imagery_indices(
     survey: Annotated[Path, SURVEY],
     out: Annotated[Path, OUT],
@@ -54,7 +55,7 @@ def imagery_indices(
     print_written(written)
 
 
-@imagery_app.command("classify")
+@imagery_app.command("classify", cls=Command)
 def imagery_classify(
     survey: Annotated[Path, SURVEY],
     out: Annotated[Path, OUT],
@@ -84,7 +85,7 @@ def imagery_classify(
         written = write_landcover_products(ctx, result, OutputFolder(out))
         progress.update(task, completed=3.0)
     accuracy = result.accuracy
-    stdout.print(
+    answer.print(
         f"[green]done[/green]: held-out overall accuracy {accuracy.overall_accuracy:.3f} "
         f"(kappa {accuracy.kappa:.3f}, n = {accuracy.n}); spatial CV accuracy "
         f"{result.cv['overall_accuracy'].mean():.3f}"
@@ -100,7 +101,7 @@ def imagery_classify(
     print_written(written)
 
 
-@imagery_app.command("search")
+@imagery_app.command("search", cls=Command)
 def imagery_search(
     survey: Annotated[Path, SURVEY],
     out: Annotated[
@@ -151,7 +152,7 @@ def imagery_search(
         max_items=max_items,
     )
     if not items:
-        stdout.print(f"no scene of {escape(collection)} over the survey in {escape(datetime)}")
+        answer.print(f"no scene of {escape(collection)} over the survey in {escape(datetime)}")
         raise typer.Exit(1)
     profile = get_sensor(sensor)
     names = {*profile.bands.values(), *profile.bands}
@@ -165,7 +166,7 @@ def imagery_search(
 
         kept = download_assets(items, out.with_suffix(""), names, progress=report)
     written = write_item_collection(kept, out)
-    stdout.print(
+    answer.print(
         f"[green]done[/green]: {len(kept)} scene(s) over the survey "
         f"({', '.join(str(item.id) for item in kept)})"
     )

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from carbonsink.cli._console import print_written, progress_bar, stdout
+from carbonsink.cli._console import answer, print_written, progress_bar, stdout
+from carbonsink.cli._conventions import Command
 from carbonsink.grid import Grid
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def _run_lidar(
         )
 
 
-@lidar_app.command("metrics")
+@lidar_app.command("metrics", cls=Command)
 def lidar_metrics(
     files: Annotated[list[Path], _FILES],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
@@ -205,7 +206,7 @@ def lidar_metrics(
     written = write_lidar_products(result, folder)
     qa = result.qa
     returns = int(qa["points"].sum()) if len(qa) else 0
-    stdout.print(
+    answer.print(
         f"[green]done[/green]: {len(qa)} tile(s), {returns:,} points in the grid; "
         f"grid {grid.height} x {grid.width} cells of {grid.resolution:g} m"
     )
@@ -253,7 +254,7 @@ def _check_written_dtm(points: pd.DataFrame, folder: OutputFolder, datum: str) -
     return write_csv(check.points, folder.path("lidar_dtm_checkpoints"), float_format="%.4f")
 
 
-@lidar_app.command("chm")
+@lidar_app.command("chm", cls=Command)
 def lidar_chm(
     files: Annotated[list[Path], _FILES],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output CHM GeoTIFF (COG).")],
@@ -282,12 +283,12 @@ def lidar_chm(
             chm_path=out,
             pit_free=pit_free,
         )
-    stdout.print(f"[green]wrote[/green] {escape(str(out))}")
+    answer.print(f"[green]wrote[/green] {escape(str(out))}")
     if dtm is not None:
-        stdout.print(f"[green]wrote[/green] {escape(str(dtm))}")
+        answer.print(f"[green]wrote[/green] {escape(str(dtm))}")
 
 
-@lidar_app.command("classify")
+@lidar_app.command("classify", cls=Command)
 def lidar_classify(
     file: Annotated[Path, typer.Argument(help="LAS/LAZ file to classify.", show_default=False)],
     out: Annotated[
@@ -340,7 +341,7 @@ def lidar_classify(
         written = write_classification(file, out, classes)
         progress.update(task, completed=1.0)
     n = max(classes.size, 1)
-    stdout.print(
+    answer.print(
         f"[green]done[/green]: {classes.size:,} points — ground {np.sum(classes == 2) / n:.1%}, "
         f"water {np.sum(classes == 9) / n:.1%}"
     )

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from carbonsink.cli._console import EXIT_BAD_INPUT, SURVEY, checked_survey, progress_bar, stdout
+from carbonsink.cli._console import (
+    EXIT_BAD_INPUT,
+    SURVEY,
+    answer,
+    checked_survey,
+    progress_bar,
+    stdout,
+    step_progress,
+)
 
 if TYPE_CHECKING:
     from carbonsink.accounting.ledger import Ledger
@@ -19,6 +27,7 @@ __all__ = ["run", "verify"]
 
 def _print_claim(ledger: Ledger) -> None:
     from rich import box
+    from rich.measure import Measurement
     from rich.table import Table
 
     for warning in ledger.warnings:
@@ -29,28 +38,48 @@ def _print_claim(ledger: Ledger) -> None:
         return
     table = Table(
         title=f"credit chain ({escape(ledger.profile.name)}), t CO2e/yr",
+        caption="net = removals − non-CO2 (− leakage); tradable = net − deduction − buffer "
+        "(docs/ledger.md)",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    for column in ("stratum", "removals", "90 % CI", "non-CO2", "net", "deduction", "tradable"):
-        table.add_column(column, justify="left" if column == "stratum" else "right")
+    columns = (
+        "stratum",
+        "removals",
+        "non-CO2",
+        "net",
+        "net 90 % CI",
+        "deduction",
+        "buffer",
+        "tradable",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "stratum" else "right", no_wrap=True)
     for stratum, row in ledger.strata.iterrows():
         rule = str(row["rule_applied"]).replace("-", "_")
         table.add_row(
             str(stratum),
             f"{row['removals_t_co2e_yr']:,.1f}",
-            f"{row['net_p5_t_co2e_yr']:,.0f} – {row['net_p95_t_co2e_yr']:,.0f}",
             f"{row['non_co2_t_co2e_yr']:,.1f}",
             f"{row['net_t_co2e_yr']:,.1f}",
+            f"{row['net_p5_t_co2e_yr']:,.0f} to {row['net_p95_t_co2e_yr']:,.0f}",
             f"{row[f'deduction_{rule}_t_co2e_yr']:,.1f}",
+            f"{row['buffer_t_co2e_yr']:,.1f}",
             f"{row['tradable_t_co2e_yr']:,.1f}",
         )
-    stdout.print(table)
+    # Never wrapped: a pipe or a narrow terminal gets the table whole.
+    wide = Measurement.get(stdout, stdout.options.update(max_width=1_000), table).maximum
+    width = stdout.width
+    stdout.width = max(width, wide)  # print() cannot exceed the console's width
+    try:
+        stdout.print(table)
+    finally:
+        stdout.width = width
     claim = ledger.to_dict()["claim"]
     value = (
         f", worth {claim['value']:,.0f} {claim['currency']}" if claim["value"] is not None else ""
     )
-    stdout.print(
+    answer.print(
         f"[green]claim[/green]: {claim['tradable_t_co2e']:,.1f} t CO2e tradable over "
         f"{claim['years']:.2f} years ({claim['tradable_t_co2e_yr']:,.1f} t CO2e/yr; net "
         f"{claim['net_t_co2e_yr']:,.1f}, 90 % CI {claim['net_ci90_t_co2e_yr'][0]:,.1f} to "
@@ -107,7 +136,7 @@ def run(
 
     report = checked_survey(survey)
     if report.errors:
-        stdout.print(
+        answer.print(
             f"[red]{len(report.errors)} error(s)[/red] in {escape(str(survey))}: nothing was "
             "computed; fix them and run again."
         )
@@ -115,14 +144,7 @@ def run(
     assert report.survey is not None
     folder = OutputFolder(out if out is not None else survey.parent / "out")
     with progress_bar() as progress, run_executor(workers, scheduler) as executor:
-        task = progress.add_task("run", total=1.0)
-
-        def update(what: str, done: int, total: int) -> None:
-            if what.startswith(("epoch ", "accounting", "maps", "report", "done")):
-                progress.update(task, description=escape(what), completed=done, total=total)
-            else:
-                progress.update(task, description=escape(what))
-
+        update = step_progress(progress, progress.add_task("run", total=1.0))
         result = run_survey(
             report.survey,
             folder.root,
@@ -161,10 +183,10 @@ def verify(
     problems = verify_outputs(out)
     if problems:
         for problem in problems:
-            stdout.print(f"[red]problem[/red]: {escape(problem)}")
+            answer.print(f"[red]problem[/red]: {escape(problem)}")
         raise typer.Exit(EXIT_BAD_INPUT)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    stdout.print(
+    answer.print(
         f"[green]ok[/green]: {len(manifest.get('outputs', []))} outputs in {escape(str(out))} "
         f"match their sha256 in manifest.json; run {manifest.get('run_sha256')}"
     )

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from carbonsink.cli._console import EPOCH, OUT, SURVEY, print_written, progress_bar, stdout
+from carbonsink.cli._console import EPOCH, OUT, SURVEY, answer, print_written, progress_bar, stdout
+from carbonsink.cli._conventions import Command
 
 __all__ = ["soil_app"]
 
@@ -18,7 +19,7 @@ soil_app = typer.Typer(
 )
 
 
-@soil_app.command("stocks")
+@soil_app.command("stocks", cls=Command)
 def soil_stocks(
     survey: Annotated[Path, SURVEY],
     out: Annotated[Path, OUT],
@@ -50,10 +51,10 @@ def soil_stocks(
             f"(range {row.min_mg_ha:.1f}–{row.max_mg_ha:.1f}); {row.extrapolated} "
             "extrapolated below the deepest sample"
         )
-    stdout.print(f"  wrote {escape(str(path))}")
+    answer.print(f"  wrote {escape(str(path))}")
 
 
-@soil_app.command("map")
+@soil_app.command("map", cls=Command)
 def soil_map(
     survey: Annotated[Path, SURVEY],
     out: Annotated[Path, OUT],
@@ -82,7 +83,7 @@ def soil_map(
         written = write_soil_map(result, OutputFolder(out), epoch=chosen.name)
     cv = result.cv
     label = f"{depth:g}"
-    stdout.print(
+    answer.print(
         f"[green]done[/green]: {len(result.stocks)} cores; total SOC 0–{label} cm "
         f"{result.total_t_c:,.0f} t C; leave-one-out RMSE {cv.rmse_mg_ha:.1f} Mg C/ha, "
         f"R² {cv.r2:.2f}, {cv.interval:.0%} interval coverage {cv.coverage:.0%}"

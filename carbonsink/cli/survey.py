@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from carbonsink.cli._console import EXIT_BAD_INPUT, SURVEY, checked_survey, progress_bar, stdout
+from carbonsink.cli._console import (
+    EXIT_BAD_INPUT,
+    SURVEY,
+    answer,
+    checked_survey,
+    progress_bar,
+    stdout,
+)
+
+if TYPE_CHECKING:
+    from carbonsink.accounting.profiles import MethodologyProfile
+    from carbonsink.errors import Problem
 
 __all__ = ["profiles", "sample_data", "validate", "versions"]
+
+
+def _problem_json(problem: Problem) -> dict[str, object]:
+    """A problem as JSON: its file, line (when it names one), place, message and fix."""
+    line = re.fullmatch(r"(?:line|row) (\d+)", problem.where or "")
+    return {
+        "severity": problem.severity,
+        "file": problem.path,
+        "line": int(line.group(1)) if line else None,
+        "where": problem.where,
+        "message": problem.message,
+        "fix": problem.fix,
+    }
 
 
 def validate(
@@ -23,23 +48,53 @@ def validate(
             help="Check the LiDAR files' headers only, without decoding every point.",
         ),
     ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object (ok, every problem with its file, line and fix, the "
+            "files checked, the grid) instead of text.",
+        ),
+    ] = False,
 ) -> None:
     """Check every input of a survey (the preflight) and list ALL problems.
 
     Every point of every LiDAR file is decoded (streamed) unless --quick.
     Exits 0 when the survey is ready to run, 2 when any error was found.
     """
-    report = checked_survey(survey, quick=quick)
+    report = checked_survey(survey, quick=quick, show=not as_json)
     n_err, n_warn = len(report.errors), len(report.warnings)
+    grid = report.grid
+    if as_json:
+        document = {
+            "survey": str(survey),
+            "ok": n_err == 0,
+            "errors": n_err,
+            "warnings": n_warn,
+            "problems": [_problem_json(p) for p in report.problems],
+            "checked": [str(p) for p in report.checked],
+            "grid": None
+            if grid is None
+            else {
+                "crs": grid.crs.to_string(),
+                "resolution_m": grid.resolution,
+                "height": grid.height,
+                "width": grid.width,
+                "bounds": list(grid.bounds),
+            },
+        }
+        answer.print_json(data=document)
+        if n_err:
+            raise typer.Exit(EXIT_BAD_INPUT)
+        return
     if n_err:
-        stdout.print(
+        answer.print(
             f"[red]{n_err} error(s)[/red], {n_warn} warning(s) in {escape(str(survey))}: "
             "fix the errors above, then run `carbonsink validate` again."
         )
         raise typer.Exit(EXIT_BAD_INPUT)
-    grid = report.grid
     where = f"; grid {grid.height} x {grid.width} cells of {grid.resolution:g} m" if grid else ""
-    stdout.print(
+    answer.print(
         f"[green]ok[/green]: {escape(str(survey))} — {len(report.checked)} input file(s) "
         f"checked, {n_warn} warning(s){where}"
     )
@@ -77,7 +132,7 @@ def sample_data(
             progress.update(task, description=escape(step), completed=fraction)
 
         summary = generate_survey(directory, seed=seed, scale=scale.value, progress=report)
-    stdout.print(f"[green]wrote[/green] {escape(str(summary.survey_path))}")
+    answer.print(f"[green]wrote[/green] {escape(str(summary.survey_path))}")
     stdout.print(f"try: carbonsink validate {escape(str(summary.survey_path))}")
 
 
@@ -109,7 +164,7 @@ def profiles(
         rows: dict[str, list[str]] = {
             "rule": [p.uncertainty_rule for p in builtins],
             "allowable": [f"{p.allowable_uncertainty_pct:g} %" for p in builtins],
-            "confidence": [f"{p.confidence:.0%}" for p in builtins],
+            "confidence": [f"{p.confidence * 100:g} %" for p in builtins],
             "GWP set": [p.gwp for p in builtins],
             "buffer": [f"{p.buffer_pct:g} %" for p in builtins],
             "leakage": [f"{p.leakage_pct:g} %" for p in builtins],
@@ -118,31 +173,54 @@ def profiles(
         }
         for setting, values in rows.items():
             table.add_row(setting, *values)
-        stdout.print(table)
+        answer.print(table)
         return
     profile = load_profile(name_or_path)
-    table = Table(title=f"methodology profile {escape(profile.name)}", show_header=False)
+    table = Table(
+        title=f"methodology profile {escape(profile.name)}",
+        show_header=False,
+        caption=escape(
+            "Tags: [V] read in the cited source; [L] standard literature value, not "
+            "re-checked; [U] uncertain, kept configurable (docs/methodology.md)."
+        ),
+    )
     table.add_column("key", no_wrap=True)
     table.add_column("value", overflow="fold")
-    factors = "; ".join(
-        f"{cls}: CH4 {f.ch4_t_ha_yr if f.ch4_t_ha_yr is not None else '-'} t/ha/yr, "
-        f"N2O {f.n2o_t_ha_yr if f.n2o_t_ha_yr is not None else '-'} t/ha/yr ({f.source})"
-        for cls, f in profile.default_factors.items()
-    )
     for key, value in profile.settings().items():
         if key == "default_factors":
-            value = factors or "none (CH4 and N2O must be configured)"
+            value = _factors_text(profile) or "none (CH4 and N2O must be configured)"
         elif key == "overrides":
             continue
         elif isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         table.add_row(key, escape(str(value)))
-    stdout.print(table)
+    answer.print(table)
 
 
-def versions() -> None:
-    """Print the versions of carbonsink and the libraries it uses."""
+def _factors_text(profile: MethodologyProfile) -> str:
+    """The default CH4 and N2O factors, a line per class, with their source."""
+
+    def gas(name: str, value: float | None) -> str:
+        return f"{name} not given (configure it)" if value is None else f"{name} {value:g} t/ha/yr"
+
+    return "\n".join(
+        f"{cls}: {gas('CH4', f.ch4_t_ha_yr)}, {gas('N2O', f.n2o_t_ha_yr)}. Source: {f.source}"
+        for cls, f in profile.default_factors.items()
+    )
+
+
+def versions(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object of name: version.")
+    ] = False,
+) -> None:
+    """Print the versions of carbonsink, GDAL, PROJ and every library it uses."""
     from carbonsink import show_versions
 
-    for name, value in show_versions().items():
-        stdout.print(f"{name:>14}: {value}")
+    found = show_versions()
+    if as_json:
+        answer.print_json(data=found)
+        return
+    width = max(len(name) for name in found)
+    for name, value in found.items():
+        answer.print(f"{name:>{width}}: {escape(value)}")

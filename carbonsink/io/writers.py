@@ -28,6 +28,7 @@ from carbonsink.errors import OutputError
 __all__ = [
     "WindowedCOGWriter",
     "atomic_path",
+    "class_colormap",
     "make_folder",
     "write_cog",
     "write_csv",
@@ -38,6 +39,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: The cell value of a uint8 class raster outside the survey (its nodata).
+_CLASS_FILL: Final = 255
 
 
 def make_folder(folder: str | os.PathLike[str]) -> Path:
@@ -179,17 +183,22 @@ _CHUNK_CACHE_LOCK = threading.Lock()
 
 
 def write_netcdf(dataset: xr.Dataset, path: str | os.PathLike[str]) -> Path:
-    """Write a Dataset to NetCDF-4 with zlib compression atomically; return the path.
+    """Write a Dataset to CF-1.8 NetCDF-4 with zlib compression atomically; return the path.
 
-    Each variable's own ``encoding`` is kept (notably ``grid_mapping``, which
-    rioxarray puts there and which links the data to the CRS); compression is
-    added to it on a shallow copy, so the caller's Dataset is not modified.
+    Units, ``long_name`` and ``flag_values`` are made CF's on a shallow copy
+    (:func:`carbonsink.io.cf.cf_dataset`). Each variable's own ``encoding`` is
+    kept (notably ``grid_mapping``, which rioxarray puts there and which links
+    the data to the CRS); compression is added to it on that copy, so the
+    caller's Dataset is not modified.
     """
     # Passing ``encoding=`` to to_netcdf *replaces* each named variable's
     # encoding, which dropped ``grid_mapping`` and so the CRS; set it on a copy.
     import netCDF4
 
-    out = dataset.copy(deep=False)
+    from carbonsink import __version__
+    from carbonsink.io.cf import cf_dataset
+
+    out = cf_dataset(dataset, source=f"carbonsink {__version__}")
     for name in out.data_vars:
         var = out.variables[name]
         if var.dtype.kind in "fiub":
@@ -266,9 +275,8 @@ def write_cog(
     }
     if values.dtype.kind == "f":
         profile["predictor"] = "YES"  # horizontal differencing for floats
-    all_tags = {
-        k: str(v) for k, v in layer.attrs.items() if k in ("units", "long_name", "standard_name")
-    }
+    kept = ("units", "long_name", "standard_name", "flag_values", "flag_meanings")
+    all_tags = {k: str(v) for k, v in layer.attrs.items() if k in kept}
     all_tags.update(tags or {})
     with atomic_path(path) as tmp:
         # GDAL's COG driver writes from a source dataset: build it in memory.
@@ -285,6 +293,11 @@ def write_cog(
                 if descriptions:
                     for i, desc in enumerate(descriptions, start=1):
                         src.set_band_description(i, desc)
+                elif values.shape[0] == 1:
+                    colormap = class_colormap(layer.attrs)
+                    _describe_band(
+                        src, all_tags, colormap if values.dtype in (np.uint8, np.uint16) else None
+                    )
             with mem.open() as src:
                 rasterio.shutil.copy(
                     src,
@@ -297,6 +310,48 @@ def write_cog(
                     },
                 )
     return Path(path)
+
+
+def _describe_band(
+    dataset: Any,
+    tags: Mapping[str, str],
+    colormap: Mapping[int, tuple[int, int, int, int]] | None,
+) -> None:
+    """Band 1's description, unit, tags, scale/offset and colour table (copied to the COG)."""
+    band = {k: str(tags[k]) for k in ("units", "long_name") if tags.get(k)}
+    if "long_name" in band:
+        dataset.set_band_description(1, band["long_name"])
+    if "units" in band:
+        dataset.set_band_unit(1, band["units"])
+    if band:
+        dataset.update_tags(1, **band)
+    dataset.scales = (1.0,)
+    dataset.offsets = (0.0,)
+    if colormap:
+        dataset.write_colormap(1, dict(colormap))
+
+
+def class_colormap(attrs: Mapping[str, Any]) -> dict[int, tuple[int, int, int, int]] | None:
+    """The colour table of a class layer: ``flag_values`` coloured by ``flag_colors``.
+
+    ``flag_colors`` holds one ``#rrggbb`` per flag value (a list, or a
+    blank-separated string); ``None`` when the layer has no such legend.
+    """
+    values, colours = attrs.get("flag_values"), attrs.get("flag_colors")
+    if values is None or colours is None:
+        return None
+    codes = [int(v) for v in np.atleast_1d(np.asarray(values)).tolist()]
+    hexes = colours.split() if isinstance(colours, str) else [str(c) for c in colours]
+    if len(codes) != len(hexes):
+        raise OutputError(
+            f"{len(codes)} flag_values but {len(hexes)} flag_colors",
+            fix="give one #rrggbb colour per class",
+        )
+    table = {}
+    for code, colour in zip(codes, hexes, strict=True):
+        text = colour.lstrip("#")
+        table[code] = (int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16), 255)
+    return table
 
 
 class WindowedCOGWriter:
@@ -321,7 +376,12 @@ class WindowedCOGWriter:
     nodata
         Nodata value (NaN by default for floats).
     tags
-        GeoTIFF metadata such as ``units`` and ``long_name``.
+        GeoTIFF metadata such as ``units`` and ``long_name``: also the band's
+        unit and description (what ``gdalinfo`` and QGIS show), with scale 1
+        and offset 0 stated.
+    colormap
+        Colour table of a class raster, ``{code: (r, g, b, a)}`` (uint8 or
+        uint16 only).
     """
 
     def __init__(
@@ -335,6 +395,7 @@ class WindowedCOGWriter:
         dtype: str = "float32",
         nodata: float | int | None = None,
         tags: Mapping[str, str] | None = None,
+        colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
     ) -> None:
         import rasterio
 
@@ -373,6 +434,7 @@ class WindowedCOGWriter:
             ) from exc
         if tags:
             self._dataset.update_tags(**{k: str(v) for k, v in tags.items()})
+        _describe_band(self._dataset, tags or {}, colormap)
 
     def write(self, values: np.ndarray, *, row_off: int, col_off: int) -> None:
         """Write a 2-D block with its upper-left cell at ``(row_off, col_off)``."""
@@ -434,6 +496,15 @@ def write_layer_cog(
     return write_layer_cogs(
         [layer], [path], block_rows=block_rows, nodata=nodata, on_block=on_block
     )[0]
+
+
+def _class_nodata(attrs: Mapping[str, Any], dtype: np.dtype[Any]) -> int | None:
+    """A uint8 class layer's fill, 255, as its nodata (``None`` for other layers)."""
+    values = attrs.get("flag_values")
+    if values is None or dtype != np.uint8:
+        return None
+    codes = {int(v) for v in np.atleast_1d(np.asarray(values)).tolist()}
+    return None if _CLASS_FILL in codes else _CLASS_FILL
 
 
 def write_layer_cogs(
@@ -498,6 +569,7 @@ def write_layer_cogs(
     writers: list[WindowedCOGWriter] = []
     try:
         for layer, path, dtype in zip(layers, paths, dtypes, strict=True):
+            colormap = class_colormap(layer.attrs)
             writers.append(
                 WindowedCOGWriter(
                     path,
@@ -506,8 +578,9 @@ def write_layer_cogs(
                     transform=layer.rio.transform(),
                     crs=layer.rio.crs,
                     dtype=dtype.name,
-                    nodata=nodata,
+                    nodata=_class_nodata(layer.attrs, dtype) if nodata is None else nodata,
                     tags={k: str(v) for k, v in layer.attrs.items() if k in kept},
+                    colormap=colormap if dtype in (np.uint8, np.uint16) else None,
                 )
             )
         for start in range(0, height, block_rows):

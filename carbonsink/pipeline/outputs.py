@@ -22,7 +22,9 @@ from carbonsink.io.files import FILE_NAME_RULE, file_name_problem
 
 __all__ = ["OUTPUTS", "Output", "OutputFolder", "OutputFormat", "Style", "declared_output"]
 
-OutputFormat = Literal["netcdf", "cog", "csv", "json", "html", "pdf", "text", "skops", "png", "npz"]
+OutputFormat = Literal[
+    "netcdf", "cog", "csv", "json", "html", "pdf", "text", "skops", "png", "npz", "qml"
+]
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,12 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
     Output("cube", "cube_{epoch}.nc", "netcdf", "every per-pixel layer of the epoch"),
     Output("change", "change.nc", "netcdf", "per-pixel change and sink between the epochs"),
     Output("map_landcover", "maps/landcover_{epoch}.tif", "cog", "land-cover class", "1", _CLASSES),
+    Output(
+        "map_landcover_style",
+        "maps/landcover_{epoch}.qml",
+        "qml",
+        "QGIS style of the land-cover map: each class's colour and name",
+    ),
     Output(
         "map_agb", "maps/agb_mg_ha_{epoch}.tif", "cog", "above-ground biomass", "Mg DM/ha", _BIOMASS
     ),
@@ -287,6 +295,12 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         Style("viridis"),
     ),
     Output("landcover", "landcover.tif", "cog", "land-cover class", "1", _CLASSES),
+    Output(
+        "landcover_style",
+        "landcover.qml",
+        "qml",
+        "QGIS style of the land-cover map: each class's colour and name",
+    ),
     Output(
         "landcover_probability",
         "landcover_p_{class_name}.tif",

@@ -11,7 +11,7 @@ import xarray as xr
 from carbonsink.grid import Grid
 from carbonsink.io.writers import write_csv, write_layer_cogs, write_netcdf
 from carbonsink.pipeline.context import RunContext
-from carbonsink.pipeline.outputs import OutputFolder
+from carbonsink.pipeline.outputs import OUTPUTS, OutputFolder
 from carbonsink.pipeline.stages.epoch import EpochResults
 from carbonsink.pipeline.stages.soil import write_core_stocks
 
@@ -53,23 +53,32 @@ def grid_cube(grid: Grid, dataset: xr.Dataset) -> xr.Dataset:
 def _maps(
     grid: Grid, layers: xr.Dataset, maps: Mapping[str, str], folder: OutputFolder, **fields: str
 ) -> list[Path]:
+    """The maps' COGs; a class map also gets its colour table and its QGIS style."""
+    from carbonsink.pipeline.class_styles import coloured, write_style  # matplotlib: lazily
+
     arrays = []
     paths = []
+    styles = []
     for output_id, var in maps.items():
         values = layers[var].values
         if values.dtype == np.bool_:
             values = values.astype(np.uint8)
-        arrays.append(
-            grid.dataarray(
-                values,
-                name=var,
-                units=layers[var].attrs.get("units", "1"),
-                long_name=layers[var].attrs.get("long_name", var),
-                attrs={k: v for k, v in layers[var].attrs.items() if k.startswith("flag_")},
-            )
+        legend = ("flag_", "class_names")
+        layer = grid.dataarray(
+            values,
+            name=var,
+            units=layers[var].attrs.get("units", "1"),
+            long_name=layers[var].attrs.get("long_name", var),
+            attrs={k: v for k, v in layers[var].attrs.items() if k.startswith(legend)},
         )
+        style = OUTPUTS[output_id].style
+        if style is not None and style.legend:
+            layer = coloured(layer)
+            styles.append((layer, folder.path(f"{output_id}_style", **fields)))
+        arrays.append(layer)
         paths.append(folder.path(output_id, **fields))
-    return write_layer_cogs(arrays, paths)
+    written = write_layer_cogs(arrays, paths)
+    return written + [write_style(layer, path) for layer, path in styles]
 
 
 def write_epoch_products(

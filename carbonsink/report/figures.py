@@ -39,6 +39,7 @@ __all__ = [
     "class_map_figure",
     "colour_limits",
     "cores_over_map_figure",
+    "flag_legend",
     "map_figure",
     "net_histogram_figure",
     "predicted_observed_figure",
@@ -294,7 +295,7 @@ def map_figure(
     return _png(fig)
 
 
-def _flag_legend(layer: xr.DataArray) -> tuple[list[int], list[str]]:
+def flag_legend(layer: xr.DataArray) -> tuple[list[int], list[str]]:
     """The ``flag_values``/``flag_meanings`` legend of a class layer."""
     values = layer.attrs.get("flag_values")
     meanings = layer.attrs.get("flag_meanings")
@@ -362,7 +363,7 @@ def class_map_figure(
     bytes
         The PNG file.
     """
-    codes, names = _flag_legend(layer)
+    codes, names = flag_legend(layer)
     raster = _raster(layer)
     index = np.full(raster.values.shape, np.nan)
     for i, code in enumerate(codes):

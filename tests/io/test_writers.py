@@ -263,9 +263,15 @@ def test_write_netcdf_round_trip(tmp_path: Path, small_dataset: xr.Dataset) -> N
     np.testing.assert_array_equal(back["soc"].values, small_dataset["soc"].values)
     np.testing.assert_array_equal(back["cover"].values, small_dataset["cover"].values)
     assert back["cover"].dtype == np.uint8
-    for name in ("soc", "cover"):
-        assert back[name].attrs["units"] == small_dataset[name].attrs["units"]
-        assert back[name].attrs["long_name"] == small_dataset[name].attrs["long_name"]
+    # CF-1.8 (docs/design.md §5): "Mg C/ha" becomes UDUNITS' "Mg ha-1", the label is kept
+    # and the substance joins the long name; "1" and the flags' type are CF's already.
+    assert back["soc"].attrs["units"] == "Mg ha-1"
+    assert back["soc"].attrs["units_label"] == "Mg C/ha"
+    assert back["soc"].attrs["long_name"] == "Soil organic carbon"  # "carbon" is in it
+    assert back["cover"].attrs["units"] == "1"
+    assert back["cover"].attrs["long_name"] == "Land cover"
+    assert back.attrs["Conventions"] == "CF-1.8" and back.attrs["source"].startswith("carbonsink")
+    assert small_dataset["soc"].attrs["units"] == "Mg C/ha"  # the caller's Dataset unchanged
     assert back["cover"].attrs["flag_meanings"] == "w r m"
     assert back.attrs["epoch"] == "2024"
     assert back["soc"].encoding.get("zlib") is True

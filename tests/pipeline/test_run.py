@@ -10,6 +10,7 @@ same thing on the command line and in a notebook.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -33,15 +34,16 @@ def library_run() -> tuple[RunResult, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def cli_ledger(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+def cli_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, str, str]:
+    """The ledger, stdout and stderr of ``carbonsink run SURVEY -q`` (the flag after it)."""
     out = tmp_path_factory.mktemp("seed_7")
     command = [
         sys.executable,
         "-m",
         "carbonsink",
-        "-q",
         "run",
         str(SAMPLE_SURVEY),
+        "-q",
         "--out",
         str(out),
         "--seed",
@@ -51,16 +53,28 @@ def cli_ledger(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=PROJECT_ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    return (out / "ledger.json").read_bytes()
+    return (out / "ledger.json").read_bytes(), result.stdout, result.stderr
+
+
+@pytest.mark.slow
+def test_quiet_run_prints_the_claim_line_only(cli_run: tuple[bytes, str, str]) -> None:
+    # -q after the subcommand is the global flag: no warnings, notes, table or progress;
+    # the one line is the ledger's claim.
+    ledger, stdout, stderr = cli_run
+    claim = json.loads(ledger)["claim"]
+    assert stderr == ""
+    (line,) = stdout.splitlines()
+    assert line.startswith(f"claim: {claim['tradable_t_co2e']:,.1f} t CO2e tradable over ")
+    assert f"rule {claim['rule_applied']}" in line
 
 
 @pytest.mark.slow
 def test_seed_7_gives_the_same_ledger_from_the_cli_and_the_library(
-    library_run: tuple[RunResult, list[str]], cli_ledger: bytes, tmp_path: Path
+    library_run: tuple[RunResult, list[str]], cli_run: tuple[bytes, str, str], tmp_path: Path
 ) -> None:
     result, _ = library_run
     path = write_json(result.ledger.to_dict(), tmp_path / "ledger.json")
-    assert path.read_bytes() == cli_ledger
+    assert path.read_bytes() == cli_run[0]
     assert result.ledger.monte_carlo["seed"] == SEED
     assert result.context.seed == SEED
 
@@ -84,3 +98,39 @@ def test_without_an_output_folder_nothing_is_written(
     assert set(result.carbon) == {"2020", "2025"}
     assert result.change is not None
     assert result.change["removals_t_co2e_ha_yr"].attrs["units"] == "t CO2e/ha/yr"
+
+
+@pytest.mark.slow
+def test_the_terminal_credit_table_adds_up_and_never_wraps(
+    library_run: tuple[RunResult, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 20: the table shows the net beside its own interval, and the buffer, so that
+    # tradable = net − deduction − buffer can be read off every row (to the printed 0.1
+    # t CO2e/yr, rounding of three numbers: ≤ 0.15); a pipe (80 columns) never wraps a row.
+    from carbonsink.cli._console import stdout
+    from carbonsink.cli.run import _print_claim
+
+    result, _ = library_run
+    stdout.quiet = False
+    _print_claim(result.ledger)
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    (header,) = [line for line in lines if line.lstrip().startswith("stratum")]
+    assert header.split() == [
+        "stratum", "removals", "non-CO2", "net", "net", "90", "%", "CI",
+        "deduction", "buffer", "tradable",
+    ]  # fmt: skip
+    strata = result.ledger.strata
+    for name, row in strata.iterrows():
+        (line,) = [ln for ln in lines if ln.split()[:1] == [str(name)]]
+        cells = line.split()
+        numbers = [float(c.replace(",", "")) for c in (cells[1:4] + cells[7:])]
+        removals, non_co2, net, deduction, buffer, tradable = numbers
+        assert removals == pytest.approx(row["removals_t_co2e_yr"], abs=0.05)
+        assert non_co2 == pytest.approx(row["non_co2_t_co2e_yr"], abs=0.05)
+        assert cells[5] == "to"
+        assert float(cells[4].replace(",", "")) == pytest.approx(row["net_p5_t_co2e_yr"], abs=0.5)
+        assert float(cells[6].replace(",", "")) == pytest.approx(row["net_p95_t_co2e_yr"], abs=0.5)
+        assert net == pytest.approx(row["net_t_co2e_yr"], abs=0.05)
+        assert tradable == pytest.approx(max(net - deduction - buffer, 0.0), abs=0.15)
+    assert "claim:" in text

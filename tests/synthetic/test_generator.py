@@ -152,7 +152,8 @@ def test_truth_layers_have_units_and_legends(truth: dict[str, xr.Dataset]) -> No
             "lidar_coverage",
         ):
             assert "units" in ds[name].attrs and "long_name" in ds[name].attrs, name
-        assert ds["dom_mg_ha"].attrs["units"] == "Mg DM/ha"
+        assert ds["dom_mg_ha"].attrs["units"] == "Mg ha-1"  # CF (UDUNITS) in the file
+        assert ds["dom_mg_ha"].attrs["units_label"] == "Mg DM/ha"
         assert ds["class"].dtype.kind == "i"
         assert list(ds["class"].attrs["flag_values"]) == [1, 2, 3, 4, 5, 6]
         assert ds["class"].attrs["flag_meanings"] == "water mudflat sedge reed miscanthus poplar"

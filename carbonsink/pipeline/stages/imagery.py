@@ -129,6 +129,7 @@ def write_landcover_products(
 ) -> list[Path]:
     """Class map, probabilities (COGs) and the accuracy, area, CV and sample tables."""
     from carbonsink.imagery.landcover import CLASS_FILL, probability_layer
+    from carbonsink.pipeline.class_styles import coloured, write_style
 
     grid = ctx.grid
     class_map = grid.dataarray(
@@ -136,9 +137,17 @@ def write_landcover_products(
         name="landcover",
         units="1",
         long_name="land-cover class",
-        attrs={k: v for k, v in result.class_map.attrs.items() if k.startswith("flag_")},
+        attrs={
+            k: v
+            for k, v in result.class_map.attrs.items()
+            if k.startswith(("flag_", "class_names"))
+        },
     )
-    written = [write_layer_cog(class_map, folder.path("landcover"), nodata=CLASS_FILL)]
+    class_map = coloured(class_map)
+    written = [
+        write_layer_cog(class_map, folder.path("landcover"), nodata=CLASS_FILL),
+        write_style(class_map, folder.path("landcover_style")),
+    ]
     for name in result.probabilities["class"].values:
         layer = grid.dataarray(
             result.probabilities.sel({"class": name}).values,

@@ -352,7 +352,7 @@ def epoch_soil_map(ctx: RunContext, epoch: Epoch, *, depth_cm: float) -> SoilMap
         covariates_at_points=at_points,
         method=ctx.survey.soil.prediction,
     )
-    ctx.report("done", 4, 4)
+    ctx.report("SOC map made", 4, 4)
     total = map_total(layers[column].values, ctx.cell_area_ha.values)
     return SoilMap(stocks=stocks, layers=layers, cv=cv, total_t_c=total)
 

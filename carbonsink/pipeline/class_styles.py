@@ -1,0 +1,36 @@
+"""Class maps drawn alike everywhere: the report's class colours in the COG and its QGIS style.
+
+A class layer (``flag_values``/``flag_meanings``, optionally ``class_names``)
+gets ``flag_colors`` — the colours of the report's maps
+(:func:`carbonsink.report.figures.class_colours`) — which the COG writer turns
+into the raster's colour table; :func:`write_style` writes the ``.qml`` that
+QGIS loads with it (class colours and names).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import xarray as xr
+
+from carbonsink.io.qgis_styles import write_class_style
+from carbonsink.report.figures import class_colours, flag_legend
+
+__all__ = ["coloured", "write_style"]
+
+
+def coloured(layer: xr.DataArray) -> xr.DataArray:
+    """The class layer with ``flag_colors`` (one ``#rrggbb`` per flag value) added.
+
+    The array is shared, not copied; the input's attributes are not changed.
+    """
+    _, names = flag_legend(layer)
+    out = layer.copy(deep=False)
+    out.attrs = {**layer.attrs, "flag_colors": " ".join(class_colours(names))}
+    return out
+
+
+def write_style(layer: xr.DataArray, path: Path) -> Path:
+    """The ``.qml`` of a class layer: each class's colour (as the report) and its name."""
+    codes, names = flag_legend(layer)
+    return write_class_style(path, codes=codes, names=names, colours=class_colours(names))
