@@ -80,15 +80,30 @@ def test_help_text_with_brackets_is_not_eaten_as_markup() -> None:
         (["verify", "--", "-q"], ["verify", "--", "-q"]),
         # "-w" and "-o" are the subcommand's own options, not global ones.
         (["run", "s.toml", "-w", "2"], ["run", "s.toml", "-w", "2"]),
+        # Short flags combine; --version is global too.
+        (["run", "s.toml", "-qv"], ["-qv", "run", "s.toml"]),
+        (["run", "--version"], ["--version", "run"]),
     ],
 )
 def test_global_flags_move_in_front_of_the_subcommand(args: list[str], expected: list[str]) -> None:
     assert hoist_global_flags(args) == expected
 
 
+@pytest.mark.parametrize("words", COMMANDS, ids=" ".join)
+def test_no_command_has_an_option_spelt_like_a_global_flag(words: list[str]) -> None:
+    # Global flags are moved in front of the command wherever they stand, so a command's
+    # own option of the same spelling could never be reached.
+    from carbonsink.cli._conventions import GLOBAL_FLAGS
+
+    command = {" ".join(w): c for w, c in _commands()}[" ".join(words)]
+    for param in getattr(command, "params", []):
+        spellings = set(getattr(param, "opts", [])) | set(getattr(param, "secondary_opts", []))
+        assert not spellings & (GLOBAL_FLAGS | {"-q", "-v"}), (words, spellings)
+
+
 def test_global_flags_after_the_subcommand_are_accepted(tmp_path: Path) -> None:
     absent = str(tmp_path / "absent.toml")
-    for flags in (["-q"], ["-v"], ["-vv"], ["--debug"], ["--quiet", "--debug"]):
+    for flags in (["-q"], ["-v"], ["-vv"], ["-qv"], ["--debug"], ["--quiet", "--debug"]):
         result = runner.invoke(app, ["validate", absent, *flags])
         assert result.exit_code != 0
         assert "No such option" not in result.output, flags
@@ -169,6 +184,16 @@ def test_profiles_explain_their_tags_and_print_factors_plainly(
     assert "N2O 0.000864 t/ha/yr" in text
 
 
+def test_main_leaves_no_flag_behind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from carbonsink.cli import main
+    from carbonsink.cli._console import state, stdout
+
+    with pytest.raises(SystemExit):
+        main(["validate", str(tmp_path / "absent.toml"), "-q", "--debug"])
+    assert (state.quiet, state.debug, stdout.quiet) == (False, False, False)
+    capsys.readouterr()
+
+
 def test_logs_are_one_unwrapped_line_each_when_piped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -179,6 +204,17 @@ def test_logs_are_one_unwrapped_line_each_when_piped(
     logging.getLogger("carbonsink.test").warning("could not read %s: check its encoding", path)
     err = capsys.readouterr().err
     assert err == f"WARNING could not read {path}: check its encoding\n"
+    # The handler writes to the stderr of the moment, not to the one it was made with.
+    import io
+    import sys
+
+    swapped = io.StringIO()
+    saved, sys.stderr = sys.stderr, swapped
+    try:
+        logging.getLogger("carbonsink.test").warning("later")
+    finally:
+        sys.stderr = saved
+    assert swapped.getvalue() == "WARNING later\n"
 
 
 def test_the_run_progress_shows_step_k_of_n() -> None:

@@ -397,7 +397,7 @@ def test_maps_say_what_they_are_and_class_maps_open_styled(run_a: Path) -> None:
         with rasterio.open(run_a / "maps" / f"landcover_{epoch}.tif") as src:
             assert src.nodata == 255
             names = src.tags()["flag_meanings"].split()
-            codes = [int(c) for c in src.tags()["flag_values"].strip("[]").split(",")]
+            codes = [int(c) for c in src.tags()["flag_values"].split()]
             table = src.colormap(1)
         for code, name in zip(codes, names, strict=True):
             hex_colour = CLASS_COLOURS[name]

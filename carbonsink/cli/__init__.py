@@ -65,6 +65,22 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit(EXIT_OK)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A stream handler writing to whatever ``sys.stderr`` is when it writes.
+
+    A handler keeping the stream it was made with would write to a closed one
+    after a test (or an embedding program) swapped ``sys.stderr`` and back.
+    """
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def _configure_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING
     if quiet:
@@ -78,7 +94,7 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
         handler = RichHandler(console=stderr, show_path=False, show_time=verbose >= 2)
     else:
         # Piped or redirected: one unwrapped line per message, no padding.
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(
             logging.Formatter(
                 "%(asctime)s %(levelname)s %(message)s"
@@ -109,7 +125,9 @@ def _main(
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More messages (-vv for debug).")
     ] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only errors and the command's final line.")
+    ] = False,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
     ] = False,
@@ -136,6 +154,17 @@ app.command(cls=Command)(versions)
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``carbonsink`` command."""
     try:
+        code = _main_code(argv)
+    finally:  # a program calling main() twice gets the second call's flags only
+        state.quiet = state.debug = False
+        stdout.quiet = False
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _main_code(argv: list[str] | None) -> object:
+    """Run the command line; its exit code (or None for success)."""
+    code: object
+    try:
         code = app(args=argv, prog_name="carbonsink", standalone_mode=False)
     except _ABORTS:
         stderr.print("aborted")
@@ -161,4 +190,4 @@ def main(argv: list[str] | None = None) -> None:
             "`carbonsink --debug ...` and `carbonsink versions`."
         )
         code = EXIT_INTERNAL
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+    return code

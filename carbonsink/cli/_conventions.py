@@ -15,15 +15,17 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 __all__ = ["GLOBAL_FLAGS", "Command", "Group", "hoist_global_flags"]
 
-#: The root's options that take no value, accepted anywhere before ``--``.
-GLOBAL_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose", "--debug"})
+#: The root's options that take no value, accepted anywhere before ``--`` (short ones
+#: also combined: ``-vv``, ``-qv``).
+GLOBAL_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose", "--debug", "--version"})
+_SHORT = frozenset("qv")
 
 
 def _is_global(arg: str) -> bool:
-    """``-q``, ``-v``, ``-vv`` …, ``--quiet``, ``--verbose`` or ``--debug``."""
+    """A global flag: ``-q``, ``-v``, ``-vv``, ``-qv`` …, or a long one of :data:`GLOBAL_FLAGS`."""
     if arg in GLOBAL_FLAGS:
         return True
-    return len(arg) > 2 and arg[0] == "-" and arg[1] != "-" and set(arg[1:]) == {"v"}
+    return len(arg) > 1 and arg[0] == "-" and arg[1] != "-" and set(arg[1:]) <= _SHORT
 
 
 def hoist_global_flags(args: list[str]) -> list[str]:

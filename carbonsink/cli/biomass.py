@@ -76,6 +76,10 @@ def biomass_fit(
             )
     stdout.print(result.lidar_decision)
     print_written(written)
+    answer.print(
+        f"[green]done[/green] ({chosen.name}): {len(result.candidates)} model(s) fitted; "
+        f"{len(written)} files in {escape(str(out))}"
+    )
 
 
 @biomass_app.command("predict", cls=Command)

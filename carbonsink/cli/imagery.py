@@ -53,6 +53,10 @@ def imagery_indices(
     for flagged in composite.attrs.get("flagged_scenes", []):
         stdout.print(f"[yellow]warning[/yellow]: left out {escape(flagged)}")
     print_written(written)
+    answer.print(
+        f"[green]done[/green] ({chosen.name}): {', '.join(names)} and the usable-observation "
+        f"count; {len(written)} files in {escape(str(out))}"
+    )
 
 
 @imagery_app.command("classify", cls=Command)

@@ -27,6 +27,7 @@ __all__ = ["run", "verify"]
 
 def _print_claim(ledger: Ledger) -> None:
     from rich import box
+    from rich.console import Console
     from rich.measure import Measurement
     from rich.table import Table
 
@@ -69,12 +70,18 @@ def _print_claim(ledger: Ledger) -> None:
         )
     # Never wrapped: a pipe or a narrow terminal gets the table whole.
     wide = Measurement.get(stdout, stdout.options.update(max_width=1_000), table).maximum
-    width = stdout.width
-    stdout.width = max(width, wide)  # print() cannot exceed the console's width
-    try:
+    if stdout.quiet:
+        pass
+    elif wide <= stdout.width:
         stdout.print(table)
-    finally:
-        stdout.width = width
+    else:  # print() cannot exceed its console's width: a wider one on the same stream
+        Console(
+            file=stdout.file,
+            width=wide,
+            highlight=False,
+            force_terminal=stdout.is_terminal,
+            no_color=stdout.no_color,
+        ).print(table)
     claim = ledger.to_dict()["claim"]
     value = (
         f", worth {claim['value']:,.0f} {claim['currency']}" if claim["value"] is not None else ""
@@ -158,7 +165,8 @@ def run(
     _print_claim(result.ledger)
     assert result.manifest is not None
     cached = sum(1 for s in result.manifest["stages"] if s["cached"])
-    stdout.print(
+    # The claim is the final line; a single epoch has none, so this one is.
+    (answer if result.ledger.single_epoch else stdout).print(
         f"[green]done[/green] in {result.manifest['wall_seconds']:.0f} s"
         f"{f' ({cached} stage(s) from the cache)' if cached else ''}: "
         f"{len(result.written)} files in {escape(str(folder.root))} — open "

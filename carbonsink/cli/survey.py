@@ -28,7 +28,7 @@ __all__ = ["profiles", "sample_data", "validate", "versions"]
 
 def _problem_json(problem: Problem) -> dict[str, object]:
     """A problem as JSON: its file, line (when it names one), place, message and fix."""
-    line = re.fullmatch(r"(?:line|row) (\d+)", problem.where or "")
+    line = re.fullmatch(r"line (\d+)", problem.where or "")
     return {
         "severity": problem.severity,
         "file": problem.path,

@@ -4,7 +4,7 @@ Inside carbonsink a layer's ``units`` say what the amount is of, as people
 write it: ``Mg DM/ha``, ``Mg C/ha``, ``t CO2e/ha/yr``. CF requires units that
 UDUNITS-2 parses, where ``C`` would read as coulomb and ``DM`` does not parse;
 so a NetCDF file gets the UDUNITS form (``Mg ha-1``), the substance goes into
-``long_name`` ("soil organic carbon stock (carbon)"), and the original label
+``long_name`` ("above-ground biomass (dry matter)"), and the original label
 is kept as ``units_label`` for people and plots (docs/design.md §5).
 """
 
@@ -17,7 +17,9 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 
-__all__ = ["CF_UNITS", "cf_dataset", "cf_variable_attrs"]
+from carbonsink.errors import OutputError
+
+__all__ = ["CF_UNITS", "cf_dataset", "cf_variable_attrs", "flag_codes"]
 
 #: Our unit labels → (UDUNITS-2 units, what the amount is of). 1 t = 1 Mg.
 CF_UNITS: Final[Mapping[str, tuple[str, str | None]]] = {
@@ -56,8 +58,12 @@ def cf_variable_attrs(attrs: Mapping[str, Any], dtype: np.dtype[Any]) -> dict[st
     dict
         ``units`` in UDUNITS-2 form with ``units_label`` the original label and
         the substance added to ``long_name``, where :data:`CF_UNITS` knows the
-        label; ``cell_methods = "area: mean"`` for an amount per area;
-        ``flag_values`` cast to ``dtype``.
+        label; ``flag_values`` cast to ``dtype``.
+
+    Raises
+    ------
+    OutputError
+        A flag value that is not a whole number or does not fit ``dtype``.
     """
     out = dict(attrs)
     label = out.get("units")
@@ -68,19 +74,41 @@ def cf_variable_attrs(attrs: Mapping[str, Any], dtype: np.dtype[Any]) -> dict[st
         long_name = str(out.get("long_name", "")).strip()
         if substance is not None and substance not in long_name:
             out["long_name"] = f"{long_name} ({substance})" if long_name else substance
-    if _per_area(str(out.get("units", ""))) and "flag_values" not in out:
-        # A density on a grid cell is the cell's mean over its area (CF §7.3).
-        out.setdefault("cell_methods", "area: mean")
     if "flag_values" in out:
-        flags: npt.NDArray[Any] = np.asarray(out["flag_values"])
-        kind = np.dtype(np.int8) if dtype == np.bool_ else dtype
-        out["flag_values"] = flags.astype(kind)
+        codes = np.asarray(flag_codes(out["flag_values"]), dtype=np.int64)
+        kind = np.dtype(np.int8) if dtype == np.bool_ else np.dtype(dtype)
+        stored: npt.NDArray[Any] = codes.astype(kind)
+        if not np.array_equal(stored.astype(np.int64), codes):
+            raise OutputError(
+                f"flag_values {codes.tolist()} do not fit the layer's {kind.name} cells",
+                fix="store the class layer in an integer type that holds every class code",
+            )
+        out["flag_values"] = stored
     return out
 
 
-def _per_area(units: str) -> bool:
-    """Whether UDUNITS ``units`` are per unit area (``ha-1``, ``m-2``, ``ha-2``)."""
-    return any(token in units.split() for token in ("ha-1", "ha-2", "m-2"))
+def flag_codes(values: Any) -> list[int]:
+    """The integer codes of ``flag_values``: an array, a list or a string (``"1 2"``, ``"[1, 2]"``).
+
+    Raises
+    ------
+    OutputError
+        A value that is not a whole number.
+    """
+    if isinstance(values, str):
+        items: list[Any] = values.replace(",", " ").strip("[] ").split()
+    else:
+        items = np.atleast_1d(np.asarray(values)).tolist()
+    codes = []
+    for item in items:
+        number = float(item)
+        if not number.is_integer():
+            raise OutputError(
+                f"flag value {item!r} is not a whole number",
+                fix="give integer class codes in flag_values",
+            )
+        codes.append(int(number))
+    return codes
 
 
 def cf_dataset(dataset: xr.Dataset, *, source: str) -> xr.Dataset:

@@ -24,6 +24,7 @@ import pandas as pd
 import xarray as xr
 
 from carbonsink.errors import OutputError
+from carbonsink.io.cf import flag_codes
 
 __all__ = [
     "WindowedCOGWriter",
@@ -275,8 +276,12 @@ def write_cog(
     }
     if values.dtype.kind == "f":
         profile["predictor"] = "YES"  # horizontal differencing for floats
+    if "flag_values" in layer.attrs:
+        # An overview cell of a class map is its most frequent class: an average of
+        # class codes (or of their colours) would be a class that is not there.
+        profile["overview_resampling"] = "mode"
     kept = ("units", "long_name", "standard_name", "flag_values", "flag_meanings")
-    all_tags = {k: str(v) for k, v in layer.attrs.items() if k in kept}
+    all_tags = _tags(layer.attrs, kept)
     all_tags.update(tags or {})
     with atomic_path(path) as tmp:
         # GDAL's COG driver writes from a source dataset: build it in memory.
@@ -340,7 +345,7 @@ def class_colormap(attrs: Mapping[str, Any]) -> dict[int, tuple[int, int, int, i
     values, colours = attrs.get("flag_values"), attrs.get("flag_colors")
     if values is None or colours is None:
         return None
-    codes = [int(v) for v in np.atleast_1d(np.asarray(values)).tolist()]
+    codes = flag_codes(values)
     hexes = colours.split() if isinstance(colours, str) else [str(c) for c in colours]
     if len(codes) != len(hexes):
         raise OutputError(
@@ -382,6 +387,9 @@ class WindowedCOGWriter:
     colormap
         Colour table of a class raster, ``{code: (r, g, b, a)}`` (uint8 or
         uint16 only).
+    overview_resampling
+        How GDAL makes the overviews: ``average`` for quantities, ``mode``
+        for class codes.
     """
 
     def __init__(
@@ -396,6 +404,7 @@ class WindowedCOGWriter:
         nodata: float | int | None = None,
         tags: Mapping[str, str] | None = None,
         colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
+        overview_resampling: str = "average",
     ) -> None:
         import rasterio
 
@@ -405,6 +414,7 @@ class WindowedCOGWriter:
         if nodata is None and np.dtype(dtype).kind == "f":
             nodata = float("nan")
         self._dtype = dtype
+        self._overview_resampling = overview_resampling
         try:
             self._dataset = rasterio.open(
                 self._partial,
@@ -459,7 +469,7 @@ class WindowedCOGWriter:
                     compress="DEFLATE",
                     level=1,  # fast; large surfaces compress nearly as well as at 6
                     blocksize=256,
-                    overview_resampling="average",
+                    overview_resampling=self._overview_resampling,
                     BIGTIFF="IF_SAFER",
                 )
         finally:
@@ -498,13 +508,20 @@ def write_layer_cog(
     )[0]
 
 
+def _tags(attrs: Mapping[str, Any], kept: Sequence[str]) -> dict[str, str]:
+    """GeoTIFF tags of a layer's attributes; ``flag_values`` blank-separated (``1 2 3``)."""
+    tags = {k: str(v) for k, v in attrs.items() if k in kept}
+    if "flag_values" in tags:
+        tags["flag_values"] = " ".join(str(c) for c in flag_codes(attrs["flag_values"]))
+    return tags
+
+
 def _class_nodata(attrs: Mapping[str, Any], dtype: np.dtype[Any]) -> int | None:
     """A uint8 class layer's fill, 255, as its nodata (``None`` for other layers)."""
     values = attrs.get("flag_values")
     if values is None or dtype != np.uint8:
         return None
-    codes = {int(v) for v in np.atleast_1d(np.asarray(values)).tolist()}
-    return None if _CLASS_FILL in codes else _CLASS_FILL
+    return None if _CLASS_FILL in flag_codes(values) else _CLASS_FILL
 
 
 def write_layer_cogs(
@@ -579,7 +596,8 @@ def write_layer_cogs(
                     crs=layer.rio.crs,
                     dtype=dtype.name,
                     nodata=_class_nodata(layer.attrs, dtype) if nodata is None else nodata,
-                    tags={k: str(v) for k, v in layer.attrs.items() if k in kept},
+                    tags=_tags(layer.attrs, kept),
+                    overview_resampling="mode" if "flag_values" in layer.attrs else "average",
                     colormap=colormap if dtype in (np.uint8, np.uint16) else None,
                 )
             )

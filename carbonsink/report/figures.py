@@ -31,6 +31,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from carbonsink.report.cartography import decorate_map, map_caption
+
 __all__ = [
     "CLASS_COLOURS",
     "DPI",
@@ -49,8 +51,8 @@ logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Resolution of every figure, dots per inch.
-DPI: Final = 100
+#: Resolution of every figure, dots per inch (print quality; the page scales them down).
+DPI: Final = 200
 #: Largest number of cells drawn along either side of a map (larger layers are strided).
 MAX_DISPLAY_CELLS: Final = 800
 #: Colours of the wetland classes (matched case-insensitively on the class name).
@@ -72,7 +74,7 @@ _TICK_STEPS: Final = [1, 2, 2.5, 5, 10]
 _MAX_BINS: Final = 80
 _MAP_SIZE_IN: Final = (6.0, 4.6)
 #: Margins of a map with a colour bar: left, bottom, right, top (figure fractions).
-_MAP_MARGINS: Final = (0.15, 0.1, 0.85, 0.92)
+_MAP_MARGINS: Final = (0.15, 0.13, 0.85, 0.92)
 
 
 @dataclass(frozen=True)
@@ -211,8 +213,8 @@ def _new_figure(size: tuple[float, float], margins: tuple[float, float, float, f
 def _map_axes(fig: Figure, title: str) -> Axes:
     ax = fig.add_subplot()
     ax.set_title(title, fontsize=11)
-    ax.set_xlabel("x (m)")
-    ax.set_ylabel("y (m)")
+    ax.set_xlabel("easting (m)")
+    ax.set_ylabel("northing (m)")
     ax.set_aspect("equal")
     ax.ticklabel_format(style="plain", useOffset=False)
     ax.tick_params(labelsize=8)
@@ -290,6 +292,7 @@ def map_figure(
     if not np.isfinite(values).any():
         _no_data(ax, "no data")
     _boundary_outline(ax, inside)
+    decorate_map(fig, ax, extent=raster.extent, caption=map_caption(layer))
     colour_bar = fig.colorbar(image, ax=ax, shrink=0.85, fraction=0.05, pad=0.03)
     colour_bar.set_label(f"{label} ({units})" if units else label)
     return _png(fig)
@@ -375,7 +378,7 @@ def class_map_figure(
     colour_map = ListedColormap(colours).with_extremes(bad=(1.0, 1.0, 1.0, 0.0))
     norm = BoundaryNorm(np.arange(len(codes) + 1) - 0.5, len(codes))
 
-    fig = _new_figure(_MAP_SIZE_IN, (0.15, 0.1, 0.74, 0.92))
+    fig = _new_figure(_MAP_SIZE_IN, (0.15, 0.13, 0.74, 0.92))
     ax = _map_axes(fig, title)
     ax.imshow(
         np.ma.masked_invalid(index),
@@ -385,6 +388,7 @@ def class_map_figure(
         interpolation="nearest",
     )
     _boundary_outline(ax, inside)
+    decorate_map(fig, ax, extent=raster.extent, caption=map_caption(layer))
     handles = [
         Patch(facecolor=colour, edgecolor="0.3", label=name)
         for name, colour in zip(names, colours, strict=True)
@@ -521,6 +525,7 @@ def cores_over_map_figure(
         interpolation="nearest",
     )
     _boundary_outline(ax, inside)
+    decorate_map(fig, ax, extent=raster.extent, caption=map_caption(soc))
     extrapolated = cores["extrapolated"].to_numpy(dtype=bool)
     x = cores["x"].to_numpy(dtype=np.float64)
     y = cores["y"].to_numpy(dtype=np.float64)

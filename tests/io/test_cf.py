@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from carbonsink.errors import OutputError
 from carbonsink.grid import Grid
-from carbonsink.io.cf import CF_UNITS, cf_dataset, cf_variable_attrs
+from carbonsink.io.cf import CF_UNITS, cf_dataset, cf_variable_attrs, flag_codes
 from carbonsink.io.writers import write_netcdf
 from carbonsink.units import G_M2_PER_MG_HA
 from tests.cf_check import cf_messages
@@ -26,7 +27,6 @@ def test_a_label_becomes_udunits_units_with_the_substance_in_the_long_name() -> 
         "units": "Mg ha-1",
         "units_label": "Mg DM/ha",
         "long_name": "above-ground biomass (dry matter)",
-        "cell_methods": "area: mean",  # a density: the cell's mean over its area
     }
     assert attrs == {"units": "Mg DM/ha", "long_name": "above-ground biomass"}  # unchanged
     # The substance is not repeated when the long name already says it.
@@ -48,6 +48,12 @@ def test_flag_values_take_the_type_of_the_stored_data() -> None:
     # netCDF has no boolean: a bool layer is stored as int8, and so are its flags.
     out = cf_variable_attrs({"flag_values": [0, 1], "flag_meanings": "no yes"}, np.dtype(bool))
     assert out["flag_values"].dtype == np.int8
+    # A GeoTIFF tag's string form is read too; a code the cells cannot hold is refused.
+    assert flag_codes("[1, 2, 6]") == [1, 2, 6] and flag_codes("1 2 6") == [1, 2, 6]
+    with pytest.raises(OutputError, match=r"\[1, 300\] do not fit the layer's uint8"):
+        cf_variable_attrs({"flag_values": [1, 300]}, np.dtype(np.uint8))
+    with pytest.raises(OutputError, match=r"'2\.5' is not a whole number"):
+        flag_codes("1 2.5")
 
 
 def test_cf_dataset_sets_the_conventions_and_shares_the_arrays() -> None:

@@ -116,3 +116,34 @@ def test_a_bad_style_is_refused_and_nothing_written(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="'red' is not #rrggbb"):
         write_class_style(tmp_path / "a.qml", codes=[1], names=["a"], colours=["red"])
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("writer", ["windowed", "in-memory"])
+def test_class_overviews_hold_classes_that_are_there(tmp_path: Path, writer: str) -> None:
+    # A checkerboard of water (1) and poplar (6): averaging codes (or their colours) would
+    # make reed (4) or another class that is nowhere; the mode keeps 1 or 6.
+    rows, cols = np.indices((GRID.height, GRID.width))
+    codes = np.where((rows + cols) % 2 == 0, 1, 6).astype(np.uint8)
+    layer = GRID.dataarray(
+        codes,
+        name="landcover",
+        units="1",
+        long_name="land-cover class",
+        attrs={
+            "flag_values": np.arange(1, 7, dtype=np.uint8),
+            "flag_meanings": "water mudflat sedge reed miscanthus poplar",
+            "flag_colors": "#2c7fb8 #a08f74 #b8e08a #3f9b3f #8c8c2a #1b5e20",
+        },
+    )
+    path = tmp_path / "landcover.tif"
+    if writer == "windowed":
+        write_layer_cogs([layer], [path])
+    else:
+        write_cog(layer, path, nodata=255)
+    with rasterio.open(path) as src:
+        assert src.overviews(1)
+        for factor in src.overviews(1):
+            shape = (src.height // factor, src.width // factor)
+            overview = src.read(1, out_shape=shape)
+            assert set(np.unique(overview).tolist()) <= {1, 6}, factor
+        assert src.tags()["flag_values"] == "1 2 3 4 5 6"

@@ -56,8 +56,8 @@ def soc(grid: Grid, inside: xr.DataArray) -> xr.DataArray:
 
 def test_map_figure_is_a_png_of_the_figure_size(soc: xr.DataArray, inside: xr.DataArray) -> None:
     png = figures.map_figure(soc, title="SOC", inside=inside)
-    # The map figure is 6.0 in × 4.6 in at 100 dpi: 600 × 460 pixels.
-    assert _size(png) == (600, 460)
+    # The map figure is 6.0 in × 4.6 in at 200 dpi (print quality): 1200 × 920 pixels.
+    assert _size(png) == (1200, 920)
 
 
 def test_map_figure_is_deterministic(soc: xr.DataArray, inside: xr.DataArray) -> None:
@@ -172,8 +172,8 @@ def _predictions() -> pd.DataFrame:
 
 def test_predicted_observed_is_a_deterministic_png() -> None:
     png = figures.predicted_observed_figure(_predictions(), title="imagery")
-    # 5.0 in × 4.8 in at 100 dpi.
-    assert _size(png) == (500, 480)
+    # 5.0 in × 4.8 in at 200 dpi.
+    assert _size(png) == (1000, 960)
     assert png == figures.predicted_observed_figure(_predictions(), title="imagery")
 
 
@@ -234,8 +234,8 @@ def test_net_histogram_is_a_deterministic_png() -> None:
         )
 
     png = draw()
-    # 7.0 in × 3.8 in at 100 dpi.
-    assert _size(png) == (700, 380)
+    # 7.0 in × 3.8 in at 200 dpi.
+    assert _size(png) == (1400, 760)
     assert png == draw()
 
 
