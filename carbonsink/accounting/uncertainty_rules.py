@@ -480,6 +480,7 @@ def apply_rule(
     upper: float,
     draws: npt.ArrayLike | None = None,
     profile: MethodologyProfile,
+    units: str = "t CO2e/yr",
 ) -> RuleResult:
     """Apply one uncertainty rule family to a net estimate and its interval.
 
@@ -497,6 +498,9 @@ def apply_rule(
         lower-bound rule uses ``lower``, which is only allowed when the interval
         is the central one whose lower end is the profile's percentile
         (confidence 0.90 ↔ percentile 5).
+    units
+        Units of the estimate, as the explanation states them (the credit
+        chain's net is per year).
     profile
         The methodology profile: ``allowable_uncertainty_pct`` (vm0033),
         ``confidence`` and ``lower_bound_percentile`` (lower-bound).
@@ -547,6 +551,12 @@ def apply_rule(
                 f"U = {u_text} at {confidence} exceeds the allowable {allowable:.0%}: "
                 f"Net × (1 − ({u_text} − {allowable:.0%})) = {value:,.2f} × {factor:.4f}"
             )
+            if factor == 0.0:
+                detail += (
+                    f" — U exceeds the allowable by {allowable:.0%} + 100 % or more, so the "
+                    "deduction takes the whole net: nothing is credited until more cores or "
+                    "plots narrow the interval"
+                )
     elif rule_name == "ar-tool14":
         factor = ar_tool14_discount_factor(u)
         rule_value = value - factor * width
@@ -574,12 +584,12 @@ def apply_rule(
     adjusted = min(value, rule_value)
     if value <= 0.0:
         detail += (
-            f"; the net is a source ({value:,.2f} t CO2e ≤ 0): no credits, and the rule never "
+            f"; the net is a source ({value:,.2f} {units} ≤ 0): no credits, and the rule never "
             f"shrinks an emission, so adjusted = min(net, rule value) = {adjusted:,.2f}"
         )
     elif rule_value > value:
         detail += f"; capped at the estimate {value:,.2f}"
-    explanation = f"{rule_name}: {detail} → adjusted {adjusted:,.2f} t CO2e."
+    explanation = f"{rule_name}: {detail} → adjusted {adjusted:,.2f} {units}."
     logger.debug(explanation)
     return RuleResult(
         rule=rule_name,
@@ -599,12 +609,13 @@ def all_rules(
     upper: float,
     draws: npt.ArrayLike | None = None,
     profile: MethodologyProfile,
+    units: str = "t CO2e/yr",
 ) -> list[RuleResult]:
     """All three rule families on the same estimate, the profile's rule marked applied.
 
     Parameters
     ----------
-    estimate, lower, upper, draws, profile
+    estimate, lower, upper, draws, profile, units
         As for :func:`apply_rule`.
 
     Returns
@@ -631,6 +642,7 @@ def all_rules(
             upper=upper,
             draws=draws,
             profile=profile,
+            units=units,
         )
         for name in typing.get_args(UncertaintyRule)
     ]

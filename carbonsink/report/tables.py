@@ -124,11 +124,26 @@ def chain_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
             "sign": "=",
             "value": project.get("tradable"),
             "ci": None,
-            "note": "",
+            "note": _tradable_note(project, net, claim),
             "kind": "result",
         },
     ]
     return rows
+
+
+def _tradable_note(project: Mapping[str, Any], net: Any, claim: Mapping[str, Any]) -> str:
+    """Why the tradable credits are zero, when they are (every floored number says why)."""
+    tradable, adjusted = project.get("tradable"), project.get("adjusted")
+    if tradable is None or tradable > 0:
+        return ""
+    if net is not None and net <= 0:
+        return "zero: the project is a net source (net ≤ 0), so there is nothing to credit"
+    if adjusted is not None and adjusted <= 0:
+        return (
+            f"zero: the uncertainty deduction of rule {claim.get('rule_applied')} takes the "
+            "whole net (its row above says why)"
+        )
+    return "zero: the buffer takes the whole adjusted net"
 
 
 def _buffer_note(project: Mapping[str, Any]) -> str:

@@ -190,6 +190,7 @@ def test_apply_rule_each_family(vm0033: MethodologyProfile) -> None:
     assert vm.relative_half_width == pytest.approx(0.25)
     assert vm.applied  # the vm0033 profile applies vm0033
     assert "exceeds the allowable 20%" in vm.explanation
+    assert vm.explanation.endswith("→ adjusted 950.00 t CO2e/yr.")  # the chain's net is per year
     ar = apply_rule("ar-tool14", estimate=1000.0, lower=750.0, upper=1250.0, profile=vm0033)
     # AR-Tool14: U 25 % → DF 75 %: 1000 − 0.75 × 250 = 812.5
     assert ar.adjusted == pytest.approx(812.5)
@@ -273,3 +274,16 @@ def test_unknown_rule(vm0033: MethodologyProfile) -> None:
             upper=2.0,
             profile=vm0033,
         )
+
+
+def test_a_deduction_of_the_whole_net_says_why(vm0033: MethodologyProfile) -> None:
+    # Estimate 100, interval −30 to 230: half-width 130, U = 130 %; the factor
+    # 1 − (1.30 − 0.20) = −0.10 is floored at 0: adjusted 0, and the sentence says so.
+    vm = apply_rule("vm0033", estimate=100.0, lower=-30.0, upper=230.0, profile=vm0033)
+    assert vm.adjusted == 0.0 and vm.deduction == pytest.approx(100.0)
+    assert "× 0.0000 — U exceeds the allowable by 20% + 100 % or more" in vm.explanation
+    assert "nothing is credited" in vm.explanation
+    # Just under that, the factor is positive and no such sentence is added: U = 110 %
+    # (interval −10 to 210) gives 1 − (1.10 − 0.20) = 0.10, adjusted 10.
+    some = apply_rule("vm0033", estimate=100.0, lower=-10.0, upper=210.0, profile=vm0033)
+    assert some.adjusted == pytest.approx(10.0) and "nothing is credited" not in some.explanation

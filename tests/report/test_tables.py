@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from carbonsink.report import ReportContent
 from tests.report.sample_report import FULL_SHA, read_page
 
@@ -99,3 +101,46 @@ def test_agb_corrections_table(page: str, single_page: str) -> None:
     single = read_page(single_page).element_text("agb-corrections")
     assert "12.5" in single and "-7.5" not in single
     assert "Outside-AOA area shared" not in single
+
+
+def _chain_ledger(net: float, adjusted: float, buffer: float) -> dict[str, object]:
+    """The parts of a ledger ``chain_rows`` reads, with a net, an adjusted net and a buffer."""
+
+    def term(mean: float) -> dict[str, object]:
+        return {"mean": mean, "ci90": [mean - 1.0, mean + 1.0]}
+
+    return {
+        "project": {
+            "removals": term(net + 10.0),
+            "non_co2_emissions": term(10.0),
+            "gross": term(net),
+            "net": term(net),
+            "baseline_removals": 0.0,
+            "leakage": 0.0,
+            "adjusted": adjusted,
+            "buffer": buffer,
+            "buffer_pct": 15.0,
+            "buffer_base": "stock-change",
+            "buffer_base_value": net + 10.0,
+            "tradable": max(adjusted - buffer, 0.0),
+            "uncertainty_rules": [],
+        },
+        "profile": {"gwp": "AR5", "leakage_pct": 0.0},
+        "claim": {"rule_applied": "vm0033"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("net", "adjusted", "buffer", "why"),
+    [
+        (-5.0, -5.0, 0.0, "zero: the project is a net source"),
+        (100.0, 0.0, 16.5, "zero: the uncertainty deduction of rule vm0033 takes the whole net"),
+        (100.0, 10.0, 16.5, "zero: the buffer takes the whole adjusted net"),
+        (100.0, 80.0, 16.5, ""),  # 80 − 16.5 = 63.5 tradable: nothing to explain
+    ],
+)
+def test_a_zero_tradable_says_why(net: float, adjusted: float, buffer: float, why: str) -> None:
+    from carbonsink.report.tables import chain_rows
+
+    (last,) = [r for r in chain_rows(_chain_ledger(net, adjusted, buffer)) if r["kind"] == "result"]
+    assert last["note"].startswith(why) if why else last["note"] == ""
