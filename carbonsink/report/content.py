@@ -60,6 +60,18 @@ class EpochReport:
     cores
         Core stocks: ``x``, ``y`` (survey CRS, m), ``soc_mg_ha`` (to
         ``soil_depth_cm``) and ``extrapolated`` (bool), index ``core_id``.
+    soil_variogram
+        The SOC map's variogram: ``model``, ``nugget``, ``psill``, ``range_m``,
+        ``units``, ``of`` (``values`` or ``residuals``), its curve
+        (``curve_m``, ``curve_semivariance``) and, when it was fitted, the
+        experimental classes ``lag_m``, ``semivariance``, ``n_pairs``;
+        ``None`` when not known.
+    soil_cv
+        Leave-one-out scores of the SOC map (``n``, ``rmse_mg_ha``,
+        ``mean_error_mg_ha``, ``r2``, ``coverage``, ``interval``, ``method``);
+        ``None`` when not known.
+    soil_cv_predictions
+        Per core: ``observed``, ``predicted``, ``lower``, ``upper`` (Mg C/ha).
     """
 
     name: str
@@ -73,6 +85,9 @@ class EpochReport:
     biomass_models_used: tuple[str, ...]
     lidar_decision: str
     cores: pd.DataFrame
+    soil_variogram: dict[str, Any] | None = None
+    soil_cv: dict[str, Any] | None = None
+    soil_cv_predictions: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,9 @@ __all__ = [
     "flag_legend",
     "map_figure",
     "net_histogram_figure",
+    "new_figure",
+    "no_data_note",
+    "png_bytes",
     "predicted_observed_figure",
 ]
 
@@ -120,7 +123,7 @@ def _raster(layer: xr.DataArray, *, max_cells: int = MAX_DISPLAY_CELLS) -> _Rast
     return _Raster(values=values, extent=(left, right, bottom, top), x=xs, y=ys)
 
 
-def _png(fig: Figure) -> bytes:
+def png_bytes(fig: Figure) -> bytes:
     """Render ``fig`` to PNG bytes (reproducible: no Software tag) and free it."""
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
@@ -198,7 +201,7 @@ def _inside_values(raster: _Raster, inside: xr.DataArray | None) -> FloatArray:
     return np.where(mask, values, np.nan)
 
 
-def _new_figure(size: tuple[float, float], margins: tuple[float, float, float, float]) -> Figure:
+def new_figure(size: tuple[float, float], margins: tuple[float, float, float, float]) -> Figure:
     """A figure with fixed margins ``(left, bottom, right, top)`` as fractions.
 
     Fixed margins instead of a layout engine: the figures have one known
@@ -223,7 +226,7 @@ def _map_axes(fig: Figure, title: str) -> Axes:
     return ax
 
 
-def _no_data(ax: Axes, text: str) -> None:
+def no_data_note(ax: Axes, text: str) -> None:
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.4")
 
 
@@ -280,7 +283,7 @@ def map_figure(
     label = str(layer.attrs.get("long_name", layer.name or "")) if label is None else label
     colour_map = colormaps[cmap].with_extremes(bad=(1.0, 1.0, 1.0, 0.0))
 
-    fig = _new_figure(_MAP_SIZE_IN, _MAP_MARGINS)
+    fig = new_figure(_MAP_SIZE_IN, _MAP_MARGINS)
     ax = _map_axes(fig, title)
     image = ax.imshow(
         np.ma.masked_invalid(values),
@@ -290,12 +293,12 @@ def map_figure(
         interpolation="nearest",
     )
     if not np.isfinite(values).any():
-        _no_data(ax, "no data")
+        no_data_note(ax, "no data")
     _boundary_outline(ax, inside)
     decorate_map(fig, ax, extent=raster.extent, caption=map_caption(layer))
     colour_bar = fig.colorbar(image, ax=ax, shrink=0.85, fraction=0.05, pad=0.03)
     colour_bar.set_label(f"{label} ({units})" if units else label)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def flag_legend(layer: xr.DataArray) -> tuple[list[int], list[str]]:
@@ -378,7 +381,7 @@ def class_map_figure(
     colour_map = ListedColormap(colours).with_extremes(bad=(1.0, 1.0, 1.0, 0.0))
     norm = BoundaryNorm(np.arange(len(codes) + 1) - 0.5, len(codes))
 
-    fig = _new_figure(_MAP_SIZE_IN, (0.15, 0.13, 0.74, 0.92))
+    fig = new_figure(_MAP_SIZE_IN, (0.15, 0.13, 0.74, 0.92))
     ax = _map_axes(fig, title)
     ax.imshow(
         np.ma.masked_invalid(index),
@@ -400,7 +403,7 @@ def class_map_figure(
         fontsize=8,
         frameon=False,
     )
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def predicted_observed_figure(
@@ -408,6 +411,8 @@ def predicted_observed_figure(
     *,
     title: str,
     units: str = "Mg DM/ha",
+    quantity: str = "AGB",
+    point: str = "plot",
 ) -> bytes:
     """Held-out predictions against observations with their intervals and the 1:1 line.
 
@@ -419,6 +424,9 @@ def predicted_observed_figure(
         Title above the plot.
     units
         Units of the values (axis labels).
+    quantity, point
+        What is predicted (axis labels: ``AGB``, ``SOC``) and what each point
+        is (legend: ``plot``, ``core``).
 
     Returns
     -------
@@ -433,15 +441,15 @@ def predicted_observed_figure(
     lower = predictions["lower"].to_numpy(dtype=np.float64)
     upper = predictions["upper"].to_numpy(dtype=np.float64)
 
-    fig = _new_figure((5.0, 4.8), (0.14, 0.1, 0.96, 0.93))
+    fig = new_figure((5.0, 4.8), (0.14, 0.1, 0.96, 0.93))
     ax = fig.add_subplot()
     ax.set_title(title, fontsize=11)
-    ax.set_xlabel(f"observed AGB ({units})")
-    ax.set_ylabel(f"predicted AGB ({units})")
+    ax.set_xlabel(f"observed {quantity} ({units})")
+    ax.set_ylabel(f"predicted {quantity} ({units})")
     everything = _finite(np.concatenate([observed, predicted, lower, upper]))
     if everything.size == 0:
-        _no_data(ax, "no held-out predictions")
-        return _png(fig)
+        no_data_note(ax, "no held-out predictions")
+        return png_bytes(fig)
     errors = np.vstack([np.clip(predicted - lower, 0, None), np.clip(upper - predicted, 0, None)])
     ax.errorbar(
         observed,
@@ -453,7 +461,7 @@ def predicted_observed_figure(
         ecolor="#9dbad5",
         elinewidth=1,
         capsize=0,
-        label="plot (prediction interval)",
+        label=f"{point} (prediction interval)",
     )
     low, high = float(everything.min()), float(everything.max())
     pad = 0.05 * (high - low) if high > low else 1.0
@@ -462,7 +470,7 @@ def predicted_observed_figure(
     ax.set_ylim(low - pad, high + pad)
     ax.set_aspect("equal")
     ax.legend(loc="upper left", fontsize=8)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def cores_over_map_figure(
@@ -515,7 +523,7 @@ def cores_over_map_figure(
     norm = Normalize(vmin=vmin, vmax=vmax)
     colour_map = colormaps["YlOrBr"].with_extremes(bad=(1.0, 1.0, 1.0, 0.0))
 
-    fig = _new_figure(_MAP_SIZE_IN, _MAP_MARGINS)
+    fig = new_figure(_MAP_SIZE_IN, _MAP_MARGINS)
     ax = _map_axes(fig, title)
     image = ax.imshow(
         np.ma.masked_invalid(values),
@@ -566,7 +574,7 @@ def cores_over_map_figure(
     colour_bar = fig.colorbar(image, ax=ax, shrink=0.85, fraction=0.05, pad=0.03)
     label = str(soc.attrs.get("long_name", soc.name or "SOC stock"))
     colour_bar.set_label(f"{label} ({units})" if units else label)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def _bins(draws: FloatArray) -> FloatArray:
@@ -608,14 +616,14 @@ def net_histogram_figure(
         The PNG file.
     """
     values = _finite(draws)
-    fig = _new_figure((7.0, 3.8), (0.09, 0.13, 0.98, 0.91))
+    fig = new_figure((7.0, 3.8), (0.09, 0.13, 0.98, 0.91))
     ax = fig.add_subplot()
     ax.set_title("Monte Carlo distribution of the net removals", fontsize=11)
     ax.set_xlabel(f"net removals ({units})")
     ax.set_ylabel("draws")
     if values.size == 0:
-        _no_data(ax, "no finite draws")
-        return _png(fig)
+        no_data_note(ax, "no finite draws")
+        return png_bytes(fig)
     ax.hist(values, bins=_bins(values).tolist(), color="#9dbad5", edgecolor="white", linewidth=0.4)
     ax.axvspan(ci90[0], ci90[1], color="#1f4e79", alpha=0.08, label="90 % interval")
     for bound in ci90:
@@ -628,4 +636,4 @@ def net_histogram_figure(
     if low < 0.0 < high:
         ax.axvline(0.0, color="black", linewidth=0.8)
     ax.legend(loc="upper right", fontsize=8)
-    return _png(fig)
+    return png_bytes(fig)

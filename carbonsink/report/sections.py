@@ -21,6 +21,7 @@ import xarray as xr
 from carbonsink.report import figures
 from carbonsink.report.content import EpochReport, ReportContent
 from carbonsink.report.formatting import format_number
+from carbonsink.report.model_figures import variogram_figure
 from carbonsink.report.tables import (
     biomass_correction_rows,
     chain_rows,
@@ -203,12 +204,25 @@ def _soil(epoch: EpochReport) -> dict[str, Any]:
     png = figures.cores_over_map_figure(
         epoch.layers["soc_mg_ha"], cores, title=title, inside=epoch.layers["inside_boundary"]
     )
+    model_figures = []
+    if epoch.soil_variogram is not None:
+        vtitle = f"SOC variogram, 0–{epoch.soil_depth_cm:g} cm — {epoch.name}"
+        model_figures.append(_figure(vtitle, variogram_figure(epoch.soil_variogram, title=vtitle)))
+    if epoch.soil_cv_predictions is not None:
+        ctitle = f"SOC, leave-one-out cores, 0–{epoch.soil_depth_cm:g} cm — {epoch.name}"
+        png_cv = figures.predicted_observed_figure(
+            epoch.soil_cv_predictions, title=ctitle, units="Mg C/ha", quantity="SOC", point="core"
+        )
+        model_figures.append(_figure(ctitle, png_cv))
     return {
         "name": epoch.name,
         "figure": _figure(title, png),
         "n_cores": len(cores),
         "n_extrapolated": extrapolated,
         "depth_cm": epoch.soil_depth_cm,
+        "cv": epoch.soil_cv,
+        "variogram": epoch.soil_variogram,
+        "model_figures": model_figures,
     }
 
 

@@ -404,6 +404,10 @@ def _dataset(
         "support": support,
         "n_clipped_predictions": n_clipped,
     }
+    if model.empirical is not None:  # what the variogram was fitted to (the report plots it)
+        attrs["variogram_lag_m"] = [float(v) for v in model.empirical.lag_m]
+        attrs["variogram_semivariance"] = [float(v) for v in model.empirical.semivariance]
+        attrs["variogram_n_pairs"] = [int(v) for v in model.empirical.n_pairs]
     if model.regression is not None:
         reg = model.regression
         attrs["regression_terms"] = ", ".join(reg.design.terms)

@@ -34,6 +34,7 @@ from carbonsink.spatial.points import (
 )
 from carbonsink.spatial.variogram import (
     MIN_POINTS_VARIOGRAM,
+    EmpiricalVariogram,
     VariogramModel,
     VariogramName,
     check_variogram_name,
@@ -236,6 +237,9 @@ class SocModel:
         The trend, ``None`` for ordinary kriging.
     measurement_variance_mean
         Mean se² of the cores, (Mg C/ha)², taken out of the nugget.
+    empirical
+        The experimental variogram the model was fitted to (of the values, or
+        of the regression residuals); ``None`` when the variogram was given.
     """
 
     method: SocMethod
@@ -243,6 +247,7 @@ class SocModel:
     kriging: LocalOrdinaryKriging
     regression: RegressionFit | None
     measurement_variance_mean: float
+    empirical: EmpiricalVariogram | None = None
 
     def predict(
         self,
@@ -367,11 +372,13 @@ def fit_soc_model(
                 f"{xs.size} given",
                 fix="sample more cores, or give a fixed VariogramModel",
             )
+    empirical = None
     if isinstance(variogram_model, VariogramModel):
         variogram = variogram_model
     else:
         check_variogram_name(variogram_model)
-        variogram = fit_variogram(empirical_variogram(xs, ys, residuals), model=variogram_model)
+        empirical = empirical_variogram(xs, ys, residuals)
+        variogram = fit_variogram(empirical, model=variogram_model)
     measurement = float(noise_var.mean()) if noise_var.size else 0.0
     process_nugget = max(variogram.nugget - measurement, 0.0)
     if process_nugget + variogram.psill <= 0:
@@ -389,4 +396,4 @@ def fit_soc_model(
     kriging = LocalOrdinaryKriging(
         xs, ys, residuals, process, noise_var=noise_var, n_neighbours=n_neighbours
     )
-    return SocModel(method, variogram, kriging, regression, measurement)
+    return SocModel(method, variogram, kriging, regression, measurement, empirical)

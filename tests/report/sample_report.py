@@ -238,6 +238,39 @@ def _epoch_report(name: str, date: str, offset: float) -> EpochReport:
         biomass_models_used=("lidar", "imagery"),
         lidar_decision="the LiDAR model's pooled R² 0.62 is not below the imagery model's",
         cores=cores,
+        # A spherical variogram: nugget 20, partial sill 80 (Mg C/ha)², range 150 m; its
+        # curve and three experimental classes, and the four cores' leave-one-out CV.
+        soil_variogram={
+            "model": "spherical",
+            "nugget": 20.0,
+            "psill": 80.0,
+            "range_m": 150.0,
+            "units": "(Mg C/ha)^2",
+            "of": "values",
+            "curve_m": [0.0, 75.0, 150.0, 225.0],
+            "curve_semivariance": [0.0, 75.0, 100.0, 100.0],  # 20 + 80 × (0.75 − 0.0625)
+            "lag_m": [50.0, 100.0, 150.0],
+            "semivariance": [45.0, 80.0, 98.0],
+            "n_pairs": [2, 3, 1],
+        },
+        soil_cv={
+            "method": "ordinary-kriging",
+            "n": 4,
+            "rmse_mg_ha": 9.25,
+            "mean_error_mg_ha": -1.5,
+            "r2": 0.21,
+            "coverage": 0.75,
+            "interval": 0.9,
+        },
+        soil_cv_predictions=pd.DataFrame(
+            {
+                "observed": [70.0, 80.0, 95.0, 85.0],
+                "predicted": [82.0, 81.0, 78.0, 83.0],
+                "lower": [64.0, 63.0, 60.0, 65.0],
+                "upper": [100.0, 99.0, 96.0, 101.0],
+            },
+            index=cores.index,
+        ),
     )
 
 

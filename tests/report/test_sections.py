@@ -22,8 +22,9 @@ def test_page_is_self_contained(page: str) -> None:
     images = [attributes["src"] for tag, attributes in reader.starts if tag == "img"]
     # Two epochs: 5 stock maps each (carbon, AGB, AGB width, SOC, SOC SD) = 10, the sink map
     # and its SD = 2, a class map each = 2, predicted-vs-observed for 2 models each = 4,
-    # cores over SOC each = 2, the Monte Carlo histogram = 1: 21 images.
-    assert len(images) == 21
+    # cores over SOC each = 2, the SOC variogram and leave-one-out cores each = 4, the Monte
+    # Carlo histogram = 1: 25 images.
+    assert len(images) == 25
     for src in images:
         assert src is not None and src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_SIGNATURE)
@@ -51,6 +52,16 @@ def test_land_cover_and_soil_sections(content: ReportContent, page: str) -> None
     soil = reader.element_text("soil")
     # Cores C2 and C4 of four are extrapolated.
     assert "4 cores, of which 2 are extrapolated to 100 cm" in soil
+    # The SOC map's model and its leave-one-out CV (sample_report's numbers).
+    soil = " ".join(soil.split())
+    assert "spherical variogram of the core values: nugget 20.000, partial sill 80.000" in soil
+    assert "range 150 m" in soil
+    assert "Leave-one-out cross-validation (4 cores" in soil and "RMSE 9.25 Mg C/ha" in soil
+    assert "75 % of the cores inside their 90 % prediction interval" in soil
+    alts = [a.get("alt") for tag, a in reader.starts if tag == "img"]
+    for epoch in ("2020", "2025"):
+        assert f"SOC variogram, 0–100 cm — {epoch}" in alts
+        assert f"SOC, leave-one-out cores, 0–100 cm — {epoch}" in alts
 
 
 def test_single_epoch_states_why_there_is_no_claim(
@@ -62,8 +73,9 @@ def test_single_epoch_states_why_there_is_no_claim(
     for credit_table in ("credit-chain", "strata", "vintages", "tradable-total"):
         assert credit_table not in reader.ids
     images = [a for tag, a in reader.starts if tag == "img"]
-    # One epoch: 5 stock maps, 1 class map, 2 predicted-vs-observed, 1 cores map.
-    assert len(images) == 9
+    # One epoch: 5 stock maps, 1 class map, 2 predicted-vs-observed, 1 cores map, the SOC
+    # variogram and the cores' leave-one-out plot.
+    assert len(images) == 11
     # Stocks are shown: the total row of the stock table.
     total = single_content.ledger["strata"][-1]
     assert f"{total['stock_2020_p5_t_c']:,.1f}" in reader.element_text("stocks")

@@ -60,6 +60,7 @@ def _epoch_report(result: EpochResults, layers: xr.Dataset, *, soil_depth_cm: fl
     flag = column.replace("soc_", "extrapolated_").removesuffix("_mg_ha")
     cores["extrapolated"] = stocks[flag].astype(bool) if flag in stocks else False
     models = {m.name: m for m in result.biomass.candidates}
+    cv = result.soc_cv[soil_depth_cm]
     return EpochReport(
         name=result.epoch.name,
         date=result.epoch.date.isoformat(),
@@ -75,7 +76,34 @@ def _epoch_report(result: EpochResults, layers: xr.Dataset, *, soil_depth_cm: fl
         biomass_models_used=tuple(m.name for m in result.biomass.models),
         lidar_decision=result.biomass.lidar_decision,
         cores=cores,
+        soil_variogram=_soil_variogram(result.soc_maps[soil_depth_cm]),
+        soil_cv=cv.to_dict(),
+        soil_cv_predictions=cv.predictions[["observed", "predicted", "lower", "upper"]],
     )
+
+
+def _soil_variogram(soc_map: xr.Dataset) -> dict[str, Any]:
+    """The SOC map's variogram as its attributes record it, and its curve (for the report)."""
+    from carbonsink.pipeline.stages.soil import soc_variogram
+
+    attrs = soc_map.attrs
+    model = soc_variogram(soc_map)
+    lags = np.atleast_1d(attrs.get("variogram_lag_m", [])).astype(np.float64)
+    far = max(1.5 * model.range_m, float(lags.max()) if lags.size else 0.0)
+    curve = np.linspace(0.0, far, 200)
+    return {
+        "curve_m": curve.tolist(),
+        "curve_semivariance": model.semivariance(curve).tolist(),
+        "model": str(attrs["variogram_model"]),
+        "nugget": float(attrs["variogram_nugget"]),
+        "psill": float(attrs["variogram_partial_sill"]),
+        "range_m": float(attrs["variogram_range_m"]),
+        "units": str(attrs.get("variogram_units", "")),
+        "of": str(attrs.get("variogram_of", "values")),
+        "lag_m": [float(v) for v in np.atleast_1d(attrs.get("variogram_lag_m", []))],
+        "semivariance": [float(v) for v in np.atleast_1d(attrs.get("variogram_semivariance", []))],
+        "n_pairs": [int(v) for v in np.atleast_1d(attrs.get("variogram_n_pairs", []))],
+    }
 
 
 def _dom_row(result: EpochResults) -> MethodologyRow | None:

@@ -212,7 +212,8 @@ def epoch_soc_map(
     )
 
 
-def _variogram(soc_map: xr.Dataset) -> VariogramModel:
+def soc_variogram(soc_map: xr.Dataset) -> VariogramModel:
+    """The variogram an SOC map was made with (its attributes)."""
     from carbonsink.spatial.variogram import VariogramModel
 
     attrs = soc_map.attrs
@@ -236,7 +237,7 @@ def soc_block(
         y,
         values,
         ctx.grid,
-        variogram_model=_variogram(soc_map),
+        variogram_model=soc_variogram(soc_map),
         mask=ctx.inside.values,
         value_se=se,
     )
@@ -276,7 +277,7 @@ def soc_strata(
         ctx.grid,
         strata_map,
         {legend[c]: c for c in sorted(legend)},
-        variograms=[_variogram(layers) for _, layers in epochs],
+        variograms=[soc_variogram(layers) for _, layers in epochs],
         mask=ctx.inside.values.astype(bool),
         stratum_scales=True,
     )
@@ -317,8 +318,6 @@ def epoch_soil_map(ctx: RunContext, epoch: Epoch, *, depth_cm: float) -> SoilMap
     from carbonsink.accounting.stocks import map_total
     from carbonsink.imagery.indices import compute_index
     from carbonsink.pipeline.stages.imagery import epoch_composite
-    from carbonsink.soil.regression import sample_covariates
-    from carbonsink.soil.soc_cross_validation import cross_validate_soc
 
     if depth_cm not in ctx.survey.soil.depths_cm:
         raise ConfigError(
@@ -339,22 +338,45 @@ def epoch_soil_map(ctx: RunContext, epoch: Epoch, *, depth_cm: float) -> SoilMap
     ctx.report("kriging", 2, 4)
     layers = epoch_soc_map(ctx, stocks, depth_cm=depth_cm, covariates=covariates)
     ctx.report("cross-validation", 3, 4)
-    column = soc_column(depth_cm)
+    cv = soc_map_cv(ctx, stocks, layers, depth_cm=depth_cm, covariates=covariates)
+    ctx.report("SOC map made", 4, 4)
+    total = map_total(layers[soc_column(depth_cm)].values, ctx.cell_area_ha.values)
+    return SoilMap(stocks=stocks, layers=layers, cv=cv, total_t_c=total)
+
+
+def soc_map_cv(
+    ctx: RunContext,
+    stocks: pd.DataFrame,
+    soc_map: xr.Dataset,
+    *,
+    depth_cm: float,
+    covariates: xr.Dataset | None = None,
+) -> SocCrossValidation:
+    """Leave-one-out cross-validation of an SOC map at one depth.
+
+    Each core is predicted from the others with the map's procedure (the
+    survey's ``[soil] prediction``; regression kriging takes ``covariates`` at
+    the cores and refits its trend in each fold) and the map's variogram held
+    fixed, as gstat's ``krige.cv`` does: the CV scores the map as made, and 80
+    cores take 0.1 s instead of 4 s of variogram refits.
+    """
+    from carbonsink.soil.regression import sample_covariates
+    from carbonsink.soil.soc_cross_validation import cross_validate_soc
+
+    method = ctx.survey.soil.prediction
     at_points = (
-        None
-        if covariates is None
-        else sample_covariates(covariates, ctx.grid, stocks["x"], stocks["y"])
+        sample_covariates(covariates, ctx.grid, stocks["x"], stocks["y"])
+        if covariates is not None and method == "regression-kriging"
+        else None
     )
-    cv = cross_validate_soc(
+    return cross_validate_soc(
         stocks["x"].to_numpy(),
         stocks["y"].to_numpy(),
-        stocks[column].to_numpy(),
+        stocks[soc_column(depth_cm)].to_numpy(),
         covariates_at_points=at_points,
-        method=ctx.survey.soil.prediction,
+        method=method,
+        variogram_model=soc_variogram(soc_map),
     )
-    ctx.report("SOC map made", 4, 4)
-    total = map_total(layers[column].values, ctx.cell_area_ha.values)
-    return SoilMap(stocks=stocks, layers=layers, cv=cv, total_t_c=total)
 
 
 def write_soil_map(result: SoilMap, folder: OutputFolder, *, epoch: str) -> list[Path]:
