@@ -15,7 +15,6 @@ __all__ = [
     "format_interval",
     "format_number",
     "format_percent",
-    "short_hash",
 ]
 
 #: How the report shows a missing value.
@@ -74,8 +73,3 @@ def format_bytes(value: Any) -> str:
         if abs(number) < 1000.0:
             return f"{number:,.1f} {unit}"
     return f"{number / 1000.0:,.1f} GB"
-
-
-def short_hash(value: Any, length: int = 12) -> str:
-    """The first ``length`` characters of a hash (``—`` for none)."""
-    return MISSING if not value else str(value)[:length]

@@ -33,7 +33,6 @@ from carbonsink.report.formatting import (
     format_interval,
     format_number,
     format_percent,
-    short_hash,
 )
 from carbonsink.report.sections import report_context
 
@@ -101,7 +100,6 @@ def _environment() -> jinja2.Environment:
         pct=format_percent,
         interval=format_interval,
         bytesize=format_bytes,
-        short_hash=short_hash,
     )
     return env
 
