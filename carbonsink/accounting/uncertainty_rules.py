@@ -551,11 +551,11 @@ def apply_rule(
                 f"U = {u_text} at {confidence} exceeds the allowable {allowable:.0%}: "
                 f"Net × (1 − ({u_text} − {allowable:.0%})) = {value:,.2f} × {factor:.4f}"
             )
-            if factor == 0.0:
+            if factor == 0.0 and value > 0.0:
                 detail += (
-                    f" — U exceeds the allowable by {allowable:.0%} + 100 % or more, so the "
-                    "deduction takes the whole net: nothing is credited until more cores or "
-                    "plots narrow the interval"
+                    f" — U ≥ {allowable:.0%} + 100 points = {allowable + 1:.0%}, so the factor "
+                    f"1 − (U − {allowable:.0%}) is floored at 0 and the deduction takes the "
+                    "whole net: nothing is credited until more cores or plots narrow the interval"
                 )
     elif rule_name == "ar-tool14":
         factor = ar_tool14_discount_factor(u)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Final
 
+import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -52,21 +53,40 @@ def _length_label(metres: float) -> str:
     return f"{metres:g} m"
 
 
-def map_caption(layer: xr.DataArray) -> str:
-    """The layer's CRS and cell size, e.g. ``WGS 84 / UTM zone 49N (EPSG:32649), cells 10 m``."""
+def map_caption(layer: xr.DataArray, *, shown_every: int = 1) -> str:
+    """The layer's CRS and cell size, e.g. ``WGS 84 / UTM zone 49N (EPSG:32649), cells 10 m``.
+
+    The cell size comes from the ``x``/``y`` coordinates (regular grid);
+    ``shown_every`` > 1 says the map shows every n-th cell of each row and column.
+    """
+    return f"{_crs_text(layer)}, {_cells_text(layer, shown_every)}"
+
+
+def _crs_text(layer: xr.DataArray) -> str:
     import rioxarray  # noqa: F401  (registers the .rio accessor)
     from pyproj import CRS
 
-    recorded = layer.rio.crs
+    try:
+        recorded = layer.rio.crs
+    except Exception:  # rioxarray raises its own errors for layers it cannot read
+        recorded = None
     if recorded is None:
-        where = "CRS not recorded"
-    else:
-        crs = CRS.from_wkt(recorded.to_wkt())
-        code = crs.to_epsg()
-        where = f"{crs.name} (EPSG:{code})" if code is not None else crs.name
-    dx, dy = (abs(float(r)) for r in layer.rio.resolution())
+        return "CRS not recorded"
+    crs = CRS.from_wkt(recorded.to_wkt())
+    code = crs.to_epsg()
+    return f"{crs.name} (EPSG:{code})" if code is not None else str(crs.name)
+
+
+def _cells_text(layer: xr.DataArray, shown_every: int) -> str:
+    sizes = []
+    for dim in ("x", "y"):
+        coord = np.asarray(layer[dim].values, dtype=np.float64) if dim in layer.coords else None
+        if coord is None or coord.size < 2:
+            return "cell size not recorded"
+        sizes.append(abs(float(coord[-1] - coord[0]) / (coord.size - 1)))
+    dx, dy = sizes
     cells = f"cells {dx:g} m" if math.isclose(dx, dy) else f"cells {dx:g} × {dy:g} m"
-    return f"{where}, {cells}"
+    return cells + (f" (1 in {shown_every} shown)" if shown_every > 1 else "")
 
 
 def decorate_map(

@@ -88,6 +88,7 @@ class _Raster:
     extent: tuple[float, float, float, float]  # left, right, bottom, top
     x: FloatArray  # centres of the drawn columns
     y: FloatArray  # centres of the drawn rows
+    step: int = 1  # every step-th cell of each row and column is drawn
 
 
 def _spacing(coord: FloatArray) -> float:
@@ -120,7 +121,7 @@ def _raster(layer: xr.DataArray, *, max_cells: int = MAX_DISPLAY_CELLS) -> _Rast
     top = float(ys[0]) - dy / 2 if ys.size else 0.0
     right = left + values.shape[1] * step * dx
     bottom = top + values.shape[0] * step * dy
-    return _Raster(values=values, extent=(left, right, bottom, top), x=xs, y=ys)
+    return _Raster(values=values, extent=(left, right, bottom, top), x=xs, y=ys, step=step)
 
 
 def png_bytes(fig: Figure) -> bytes:
@@ -295,7 +296,7 @@ def map_figure(
     if not np.isfinite(values).any():
         no_data_note(ax, "no data")
     _boundary_outline(ax, inside)
-    decorate_map(fig, ax, extent=raster.extent, caption=map_caption(layer))
+    decorate_map(fig, ax, extent=raster.extent, caption=map_caption(layer, shown_every=raster.step))
     colour_bar = fig.colorbar(image, ax=ax, shrink=0.85, fraction=0.05, pad=0.03)
     colour_bar.set_label(f"{label} ({units})" if units else label)
     return png_bytes(fig)
@@ -391,7 +392,7 @@ def class_map_figure(
         interpolation="nearest",
     )
     _boundary_outline(ax, inside)
-    decorate_map(fig, ax, extent=raster.extent, caption=map_caption(layer))
+    decorate_map(fig, ax, extent=raster.extent, caption=map_caption(layer, shown_every=raster.step))
     handles = [
         Patch(facecolor=colour, edgecolor="0.3", label=name)
         for name, colour in zip(names, colours, strict=True)
@@ -533,7 +534,7 @@ def cores_over_map_figure(
         interpolation="nearest",
     )
     _boundary_outline(ax, inside)
-    decorate_map(fig, ax, extent=raster.extent, caption=map_caption(soc))
+    decorate_map(fig, ax, extent=raster.extent, caption=map_caption(soc, shown_every=raster.step))
     extrapolated = cores["extrapolated"].to_numpy(dtype=bool)
     x = cores["x"].to_numpy(dtype=np.float64)
     y = cores["y"].to_numpy(dtype=np.float64)

@@ -35,7 +35,8 @@ def variogram_figure(variogram: Mapping[str, Any], *, title: str) -> bytes:
     ax = fig.add_subplot()
     ax.set_title(title, fontsize=11)
     ax.set_xlabel("separation distance (m)")
-    ax.set_ylabel(f"semivariance of the {variogram.get('of', 'values')} ({variogram['units']})")
+    units = str(variogram["units"]).replace("^2", "²")
+    ax.set_ylabel(f"semivariance of the {variogram.get('of', 'values')} ({units})")
     lags = np.asarray(variogram.get("lag_m") or [], dtype=np.float64)
     gamma = np.asarray(variogram.get("semivariance") or [], dtype=np.float64)
     pairs = np.asarray(variogram.get("n_pairs") or [], dtype=np.float64)
@@ -44,7 +45,7 @@ def variogram_figure(variogram: Mapping[str, Any], *, title: str) -> bytes:
     if h.size < 2 or h.size != curve.size:
         no_data_note(ax, "no variogram")
         return png_bytes(fig)
-    far = float(h.max())
+    far = 1.05 * max(float(h.max()), float(lags.max()) if lags.size else 0.0)  # no point cut
     ax.plot(
         h,
         curve,

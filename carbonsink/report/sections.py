@@ -221,7 +221,12 @@ def _soil(epoch: EpochReport) -> dict[str, Any]:
         "n_extrapolated": extrapolated,
         "depth_cm": epoch.soil_depth_cm,
         "cv": epoch.soil_cv,
-        "variogram": epoch.soil_variogram,
+        "variogram": None
+        if epoch.soil_variogram is None
+        else {
+            **epoch.soil_variogram,
+            "units": str(epoch.soil_variogram["units"]).replace("^2", "²"),
+        },
         "model_figures": model_figures,
     }
 

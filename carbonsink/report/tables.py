@@ -137,7 +137,7 @@ def _tradable_note(project: Mapping[str, Any], net: Any, claim: Mapping[str, Any
     if tradable is None or tradable > 0:
         return ""
     if net is not None and net <= 0:
-        return "zero: the project is a net source (net ≤ 0), so there is nothing to credit"
+        return "zero: the net is not a sink (net ≤ 0), so there is nothing to credit"
     if adjusted is not None and adjusted <= 0:
         return (
             f"zero: the uncertainty deduction of rule {claim.get('rule_applied')} takes the "

@@ -281,9 +281,13 @@ def test_a_deduction_of_the_whole_net_says_why(vm0033: MethodologyProfile) -> No
     # 1 − (1.30 − 0.20) = −0.10 is floored at 0: adjusted 0, and the sentence says so.
     vm = apply_rule("vm0033", estimate=100.0, lower=-30.0, upper=230.0, profile=vm0033)
     assert vm.adjusted == 0.0 and vm.deduction == pytest.approx(100.0)
-    assert "× 0.0000 — U exceeds the allowable by 20% + 100 % or more" in vm.explanation
+    assert "× 0.0000 — U ≥ 20% + 100 points = 120%, so the factor" in vm.explanation
     assert "nothing is credited" in vm.explanation
     # Just under that, the factor is positive and no such sentence is added: U = 110 %
     # (interval −10 to 210) gives 1 − (1.10 − 0.20) = 0.10, adjusted 10.
     some = apply_rule("vm0033", estimate=100.0, lower=-10.0, upper=210.0, profile=vm0033)
     assert some.adjusted == pytest.approx(10.0) and "nothing is credited" not in some.explanation
+    # A source gains nothing from a narrower interval: no such sentence either.
+    source = apply_rule("vm0033", estimate=-100.0, lower=-400.0, upper=200.0, profile=vm0033)
+    assert "nothing is credited until" not in source.explanation
+    assert "the net is a source" in source.explanation

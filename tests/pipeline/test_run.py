@@ -134,3 +134,22 @@ def test_the_terminal_credit_table_adds_up_and_never_wraps(
         assert net == pytest.approx(row["net_t_co2e_yr"], abs=0.05)
         assert tradable == pytest.approx(max(net - deduction - buffer, 0.0), abs=0.15)
     assert "claim:" in text
+
+
+@pytest.mark.slow
+def test_the_reports_maps_name_the_grids_crs(library_run: tuple[RunResult, list[str]]) -> None:
+    # Issue 20: every map caption names the CRS and the cell size, also for layers the run
+    # merged (which drops rioxarray's spatial_ref): the sample's grid is UTM 49N, 10 m.
+    from carbonsink.pipeline.stages.report import report_content
+    from carbonsink.report.cartography import map_caption
+
+    result, _ = library_run
+    content = report_content(
+        result.context, result.results, result.ledger, result.carbon, result.change, {}
+    )
+    expected = "WGS 84 / UTM zone 49N (EPSG:32649), cells 10 m"
+    for epoch in content.epochs:
+        for name in ("landcover", "soc_mg_ha", "carbon_mg_ha", "agb_mg_ha"):
+            assert map_caption(epoch.layers[name]) == expected, (epoch.name, name)
+    assert content.change is not None
+    assert map_caption(content.change["removals_t_co2e_ha_yr"]) == expected

@@ -25,6 +25,7 @@ def test_each_core_is_predicted_from_the_others_with_the_maps_variogram() -> Non
             "x": [500_000.0, 500_900.0, 501_800.0, 500_400.0, 501_300.0],
             "y": [3_250_000.0, 3_250_700.0, 3_250_100.0, 3_251_500.0, 3_251_900.0],
             "soc_0_30_mg_ha": [10.0, 20.0, 30.0, 40.0, 50.0],
+            "soc_0_30_se_mg_ha": [0.0] * 5,
         }
     )
     soc_map = xr.Dataset(
@@ -41,3 +42,32 @@ def test_each_core_is_predicted_from_the_others_with_the_maps_variogram() -> Non
     assert cv.n == 5 and cv.folds == "loo"
     assert cv.rmse_mg_ha == pytest.approx(np.sqrt(1562.5 / 5))
     assert cv.mean_error_mg_ha == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_cores_standard_errors_weigh_as_in_the_map() -> None:
+    # Pure nugget 100 (Mg C/ha)² with core 1 (value 20) measured with se 8 (variance 64)
+    # and the others exact. Predicting core 0 from the other four: their mean se² is
+    # 64 / 4 = 16, so the process nugget is 84, and each core weighs 1 / (84 + se²): core 1
+    # 1/148, the others 1/84. Core 0 is (20/148 + (30 + 40 + 50)/84) / (1/148 + 3/84)
+    # = 36.82 — not 35, the plain mean of the others.
+    ctx = RunContext.build(SAMPLE_SURVEY)
+    stocks = pd.DataFrame(
+        {
+            "x": [500_000.0, 500_900.0, 501_800.0, 500_400.0, 501_300.0],
+            "y": [3_250_000.0, 3_250_700.0, 3_250_100.0, 3_251_500.0, 3_251_900.0],
+            "soc_0_30_mg_ha": [10.0, 20.0, 30.0, 40.0, 50.0],
+            "soc_0_30_se_mg_ha": [0.0, 8.0, 0.0, 0.0, 0.0],
+        }
+    )
+    soc_map = xr.Dataset(
+        attrs={
+            "variogram_model": "spherical",
+            "variogram_nugget": 100.0,
+            "variogram_partial_sill": 0.0,
+            "variogram_range_m": 500.0,
+        }
+    )
+    cv = soc_map_cv(ctx, stocks, soc_map, depth_cm=30.0)
+    w_noisy, w_exact = 1 / (84.0 + 64.0), 1 / 84.0
+    expected = (20 * w_noisy + (30 + 40 + 50) * w_exact) / (w_noisy + 3 * w_exact)
+    assert cv.predictions["predicted"].iloc[0] == pytest.approx(expected, rel=1e-6)

@@ -53,3 +53,23 @@ def test_decorate_map_draws_the_bar_the_arrow_and_the_caption() -> None:
     assert bar.txt_label.get_text() == "200 m"
     assert [t.get_text() for t in ax.texts] == ["N"]
     assert [t.get_text() for t in fig.texts] == ["EPSG:32649, cells 10 m; north is grid north"]
+
+
+def test_a_caption_survives_what_the_report_does_to_its_layers() -> None:
+    # The report's layers lose their spatial_ref when merged, then get the grid's CRS back
+    # (pipeline/stages/report.py); a one-cell-wide layer or one without coordinates still
+    # gets a caption instead of an error, and a thinned map says so.
+    import rioxarray  # noqa: F401
+
+    grid = Grid.from_bounds((500_000, 3_250_000, 500_300, 3_250_200), crs=32649, resolution=10.0)
+    layer = grid.dataarray(np.zeros((20, 30)), name="a", units="1", long_name="a")
+    merged = xr.Dataset({"a": layer}).drop_vars("spatial_ref")
+    assert map_caption(merged["a"]).startswith("CRS not recorded")
+    merged.rio.write_crs(grid.crs, inplace=True)
+    assert map_caption(merged["a"], shown_every=3) == (
+        "WGS 84 / UTM zone 49N (EPSG:32649), cells 10 m (1 in 3 shown)"
+    )
+    assert map_caption(layer.isel(x=slice(0, 1))).endswith("cell size not recorded")
+    assert map_caption(xr.DataArray(np.zeros((2, 2)), dims=("y", "x"))) == (
+        "CRS not recorded, cell size not recorded"
+    )

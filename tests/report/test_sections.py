@@ -54,7 +54,10 @@ def test_land_cover_and_soil_sections(content: ReportContent, page: str) -> None
     assert "4 cores, of which 2 are extrapolated to 100 cm" in soil
     # The SOC map's model and its leave-one-out CV (sample_report's numbers).
     soil = " ".join(soil.split())
-    assert "spherical variogram of the core values: nugget 20.000, partial sill 80.000" in soil
+    assert (
+        "spherical variogram of the core values: nugget 20.000 (Mg C/ha)², partial sill 80.000 "
+        "(Mg C/ha)²" in soil
+    )
     assert "range 150 m" in soil
     assert "Leave-one-out cross-validation (4 cores" in soil and "RMSE 9.25 Mg C/ha" in soil
     assert "75 % of the cores inside their 90 % prediction interval" in soil

@@ -131,8 +131,9 @@ def _chain_ledger(net: float, adjusted: float, buffer: float) -> dict[str, objec
 @pytest.mark.parametrize(
     ("net", "adjusted", "buffer", "why"),
     [
-        (-5.0, -5.0, 0.0, "zero: the project is a net source"),
-        (100.0, 0.0, 16.5, "zero: the uncertainty deduction of rule vm0033 takes the whole net"),
+        (-5.0, -5.0, 0.0, "zero: the net is not a sink"),
+        # The chain sets no buffer aside when nothing is left after the deduction.
+        (100.0, 0.0, 0.0, "zero: the uncertainty deduction of rule vm0033 takes the whole net"),
         (100.0, 10.0, 16.5, "zero: the buffer takes the whole adjusted net"),
         (100.0, 80.0, 16.5, ""),  # 80 − 16.5 = 63.5 tradable: nothing to explain
     ],

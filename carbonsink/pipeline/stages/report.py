@@ -196,6 +196,14 @@ def _methodology(
     return rows
 
 
+def _with_crs(dataset: xr.Dataset, ctx: RunContext) -> xr.Dataset:
+    """``dataset`` with the analysis grid's CRS written on it, in place (rioxarray)."""
+    import rioxarray  # noqa: F401  (registers the .rio accessor)
+
+    dataset.rio.write_crs(ctx.grid.crs, inplace=True)
+    return dataset
+
+
 def report_content(
     ctx: RunContext,
     results: Sequence[EpochResults],
@@ -225,13 +233,16 @@ def report_content(
     epochs = [
         _epoch_report(result, layers[result.epoch.name], soil_depth_cm=depth) for result in results
     ]
+    # The maps' captions name the CRS: every layer the report draws carries the grid's.
+    for epoch in epochs:
+        _with_crs(epoch.layers, ctx)
     net = ledger.draws.get("net")
     return ReportContent(
         title=ctx.survey.survey.name,
         ledger=ledger.to_dict(),
         manifest=dict(manifest),
         epochs=epochs,
-        change=change,
+        change=None if change is None else _with_crs(change.copy(deep=False), ctx),
         net_draws=None if net is None else np.asarray(net, dtype=np.float64),
         methodology=_methodology(ctx, results, ledger),
     )
