@@ -12,6 +12,18 @@ from carbonsink.pipeline.stages.soil import soc_map_cv, soc_variogram
 from tests.conftest import SAMPLE_SURVEY
 
 
+def _pure_nugget_map() -> xr.Dataset:
+    """An SOC map's attributes as the run reads its variogram: pure nugget 100 (Mg C/ha)²."""
+    return xr.Dataset(
+        attrs={
+            "variogram_model": "spherical",
+            "variogram_nugget": 100.0,
+            "variogram_partial_sill": 0.0,
+            "variogram_range_m": 500.0,
+        }
+    )
+
+
 def test_each_core_is_predicted_from_the_others_with_the_maps_variogram() -> None:
     # A pure-nugget variogram (the map's, in its attributes) makes ordinary kriging weigh
     # every other core equally: core i is predicted by the mean of the other four.
@@ -28,14 +40,7 @@ def test_each_core_is_predicted_from_the_others_with_the_maps_variogram() -> Non
             "soc_0_30_se_mg_ha": [0.0] * 5,
         }
     )
-    soc_map = xr.Dataset(
-        attrs={
-            "variogram_model": "spherical",
-            "variogram_nugget": 100.0,
-            "variogram_partial_sill": 0.0,
-            "variogram_range_m": 500.0,
-        }
-    )
+    soc_map = _pure_nugget_map()
     assert soc_variogram(soc_map).sill == 100.0
     cv = soc_map_cv(ctx, stocks, soc_map, depth_cm=30.0)
     np.testing.assert_allclose(cv.predictions["predicted"], [35.0, 32.5, 30.0, 27.5, 25.0])
@@ -59,14 +64,7 @@ def test_the_cores_standard_errors_weigh_as_in_the_map() -> None:
             "soc_0_30_se_mg_ha": [0.0, 8.0, 0.0, 0.0, 0.0],
         }
     )
-    soc_map = xr.Dataset(
-        attrs={
-            "variogram_model": "spherical",
-            "variogram_nugget": 100.0,
-            "variogram_partial_sill": 0.0,
-            "variogram_range_m": 500.0,
-        }
-    )
+    soc_map = _pure_nugget_map()
     cv = soc_map_cv(ctx, stocks, soc_map, depth_cm=30.0)
     w_noisy, w_exact = 1 / (84.0 + 64.0), 1 / 84.0
     expected = (20 * w_noisy + (30 + 40 + 50) * w_exact) / (w_noisy + 3 * w_exact)
