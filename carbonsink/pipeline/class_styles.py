@@ -9,14 +9,21 @@ QGIS loads with it (class colours and names).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import xarray as xr
 
 from carbonsink.io.qgis_styles import write_class_style
 from carbonsink.report.figures import class_colours, flag_legend
 
-__all__ = ["coloured", "write_style"]
+__all__ = ["coloured", "legend_attrs", "write_style"]
+
+
+def legend_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """A class layer's legend attributes: ``flag_*`` and ``class_names``."""
+    return {k: v for k, v in attrs.items() if k.startswith(("flag_", "class_names"))}
 
 
 def coloured(layer: xr.DataArray) -> xr.DataArray:

@@ -54,7 +54,11 @@ def _maps(
     grid: Grid, layers: xr.Dataset, maps: Mapping[str, str], folder: OutputFolder, **fields: str
 ) -> list[Path]:
     """The maps' COGs; a class map also gets its colour table and its QGIS style."""
-    from carbonsink.pipeline.class_styles import coloured, write_style  # matplotlib: lazily
+    from carbonsink.pipeline.class_styles import (  # matplotlib: lazily
+        coloured,
+        legend_attrs,
+        write_style,
+    )
 
     arrays = []
     paths = []
@@ -63,13 +67,12 @@ def _maps(
         values = layers[var].values
         if values.dtype == np.bool_:
             values = values.astype(np.uint8)
-        legend = ("flag_", "class_names")
         layer = grid.dataarray(
             values,
             name=var,
             units=layers[var].attrs.get("units", "1"),
             long_name=layers[var].attrs.get("long_name", var),
-            attrs={k: v for k, v in layers[var].attrs.items() if k.startswith(legend)},
+            attrs=legend_attrs(layers[var].attrs),
         )
         style = OUTPUTS[output_id].style
         if style is not None and style.legend:

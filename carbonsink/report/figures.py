@@ -31,6 +31,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from carbonsink.io.cf import flag_codes
 from carbonsink.report.cartography import decorate_map, map_caption
 
 __all__ = [
@@ -311,10 +312,7 @@ def flag_legend(layer: xr.DataArray) -> tuple[list[int], list[str]]:
             f"class layer {layer.name!r} has no flag_values/flag_meanings legend "
             "(class layers carry one, docs/design.md §4)"
         )
-    if isinstance(values, str):
-        codes = [int(v) for v in values.split()]
-    else:
-        codes = [int(v) for v in np.atleast_1d(np.asarray(values)).tolist()]
+    codes = flag_codes(values)
     # The class names themselves (spaces, any script) when the layer carries them; the CF
     # flag_meanings hold one blank-free word per class.
     labels = layer.attrs.get("class_names")

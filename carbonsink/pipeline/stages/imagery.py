@@ -129,7 +129,7 @@ def write_landcover_products(
 ) -> list[Path]:
     """Class map, probabilities (COGs) and the accuracy, area, CV and sample tables."""
     from carbonsink.imagery.landcover import CLASS_FILL, probability_layer
-    from carbonsink.pipeline.class_styles import coloured, write_style
+    from carbonsink.pipeline.class_styles import coloured, legend_attrs, write_style
 
     grid = ctx.grid
     class_map = grid.dataarray(
@@ -137,11 +137,7 @@ def write_landcover_products(
         name="landcover",
         units="1",
         long_name="land-cover class",
-        attrs={
-            k: v
-            for k, v in result.class_map.attrs.items()
-            if k.startswith(("flag_", "class_names"))
-        },
+        attrs=legend_attrs(result.class_map.attrs),
     )
     class_map = coloured(class_map)
     written = [
