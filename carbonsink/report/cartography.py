@@ -7,6 +7,7 @@ know which projection the coordinates are in; raw "x (m)" ticks say neither.
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Final
 
 import numpy as np
@@ -15,10 +16,27 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar  # type: ignore[import-untyped]
 
-__all__ = ["decorate_map", "map_caption", "scale_bar_length"]
+__all__ = ["colour_bar_label", "decorate_map", "map_caption", "scale_bar_length"]
 
 #: The scale bar spans at most this fraction of the map's width.
 _BAR_FRACTION: Final = 0.25
+#: Characters per line of a colour bar's label (longer labels wrap, not clip).
+_BAR_LABEL_WIDTH: Final = 42
+
+
+def colour_bar_label(label: str, units: str | None) -> str:
+    """A colour bar's label with its units, wrapped so that it fits beside the map.
+
+    Examples
+    --------
+    >>> colour_bar_label("SOC stock", "Mg C/ha")
+    'SOC stock (Mg C/ha)'
+    >>> print(colour_bar_label("carbon stock (AGB C + BGB C + DOM C + SOC 0–100 cm)", "Mg C/ha"))
+    carbon stock (AGB C + BGB C + DOM C + SOC
+    0–100 cm) (Mg C/ha)
+    """
+    text = f"{label} ({units})" if units else label
+    return "\n".join(textwrap.wrap(text, _BAR_LABEL_WIDTH, break_on_hyphens=False)) or text
 
 
 def scale_bar_length(width_m: float) -> float:

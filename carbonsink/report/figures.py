@@ -32,7 +32,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from carbonsink.io.cf import flag_codes
-from carbonsink.report.cartography import decorate_map, map_caption
+from carbonsink.report.cartography import colour_bar_label, decorate_map, map_caption
 
 __all__ = [
     "CLASS_COLOURS",
@@ -299,7 +299,7 @@ def map_figure(
     _boundary_outline(ax, inside)
     decorate_map(fig, ax, extent=raster.extent, caption=map_caption(layer, shown_every=raster.step))
     colour_bar = fig.colorbar(image, ax=ax, shrink=0.85, fraction=0.05, pad=0.03)
-    colour_bar.set_label(f"{label} ({units})" if units else label)
+    colour_bar.set_label(colour_bar_label(label, units))
     return png_bytes(fig)
 
 
@@ -572,7 +572,7 @@ def cores_over_map_figure(
     ax.legend(handles=handles, loc="best", fontsize=8)
     colour_bar = fig.colorbar(image, ax=ax, shrink=0.85, fraction=0.05, pad=0.03)
     label = str(soc.attrs.get("long_name", soc.name or "SOC stock"))
-    colour_bar.set_label(f"{label} ({units})" if units else label)
+    colour_bar.set_label(colour_bar_label(label, units))
     return png_bytes(fig)
 
 

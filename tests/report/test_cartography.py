@@ -10,7 +10,12 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from carbonsink.grid import Grid
-from carbonsink.report.cartography import decorate_map, map_caption, scale_bar_length
+from carbonsink.report.cartography import (
+    colour_bar_label,
+    decorate_map,
+    map_caption,
+    scale_bar_length,
+)
 
 
 @pytest.mark.parametrize(
@@ -73,3 +78,12 @@ def test_a_caption_survives_what_the_report_does_to_its_layers() -> None:
     assert map_caption(xr.DataArray(np.zeros((2, 2)), dims=("y", "x"))) == (
         "CRS not recorded, cell size not recorded"
     )
+
+
+def test_a_long_colour_bar_label_wraps_instead_of_running_off_the_figure() -> None:
+    # The carbon map's label is 62 characters with its units; lines of at most 42
+    # characters break it after "SOC" (41 characters), the units staying on the last line.
+    label = colour_bar_label("carbon stock (AGB C + BGB C + DOM C + SOC 0–100 cm)", "Mg C/ha")
+    assert label.split("\n") == ["carbon stock (AGB C + BGB C + DOM C + SOC", "0–100 cm) (Mg C/ha)"]
+    assert colour_bar_label("SOC stock", "Mg C/ha") == "SOC stock (Mg C/ha)"
+    assert colour_bar_label("count of cells", None) == "count of cells"
