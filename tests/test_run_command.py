@@ -410,6 +410,49 @@ def test_maps_say_what_they_are_and_class_maps_open_styled(run_a: Path) -> None:
             assert f'color="{CLASS_COLOURS[name]}"' in text and f'label="{name}"' in text
 
 
+def test_the_qgis_project_opens_every_map_and_point_layer_valid_and_styled(
+    run_a: Path, tmp_path: Path
+) -> None:
+    # Issue 20, item 2: QGIS itself (python3-qgis) reads OUT/carbonsink.qgs. Every map of
+    # maps/*.tif is a raster layer once, every layer is valid in the sample's CRS (UTM 49N,
+    # as its provider reads it from the file), grouped by epoch; the point layers hold
+    # the rows of the run's core and checkpoint tables.
+    from tests.qgis_check import load_in_qgis
+
+    manifest = json.loads((run_a / "manifest.json").read_text(encoding="utf-8"))
+    listed = {entry["path"]: entry["id"] for entry in manifest["outputs"]}
+    assert listed["carbonsink.qgs"] == "gis_project"
+    assert listed["carbonsink.gpkg"] == "gis_vectors"
+    report = load_in_qgis(run_a / "carbonsink.qgs", tmp_path / "render.png")
+    assert report["read"] and report["crs"] == "EPSG:32649"
+    assert report["groups"] == ["Change 2020–2025", "Epoch 2025", "Epoch 2020"]
+    layers = report["layers"]
+    assert all(layer["valid"] for layer in layers), [x["name"] for x in layers if not x["valid"]]
+    assert {(x["crs"], x["provider_crs"]) for x in layers} == {("EPSG:32649", "EPSG:32649")}
+    rasters = sorted(x["source"] for x in layers if x["kind"] == "raster")
+    assert rasters == sorted(str(p.resolve()) for p in (run_a / "maps").glob("*.tif"))
+    renderers = {x["source"].rsplit("/", 1)[-1]: x["renderer"] for x in layers}
+    assert renderers["landcover_2025.tif"] == "paletted"
+    assert renderers["agb_mg_ha_2020.tif"] == "singlebandpseudocolor"
+    for epoch in ("2020", "2025"):
+        in_group = {x["name"].split(",")[0]: x for x in layers if x["group"] == f"Epoch {epoch}"}
+        cores = pd.read_csv(run_a / "tables" / f"core_stocks_{epoch}.csv")
+        checkpoints = pd.read_csv(run_a / "tables" / f"dtm_checkpoints_{epoch}.csv")
+        assert in_group["Soil cores"]["features"] == len(cores)
+        assert in_group["Terrain checkpoints (RTK)"]["features"] == len(checkpoints)
+        # Every plot of the sample's table is used by a model (none is left out).
+        plots = pd.read_csv(SAMPLE / f"plots_{epoch}.csv")
+        assert in_group["Biomass plots"]["features"] == len(plots)
+    # It opens on the last epoch: its carbon map under its points, and the boundary.
+    assert report["rendered"] and report["rendered_layers"] == [
+        "Project boundary",
+        f"Biomass plots, 2025 ({len(plots)})",
+        f"Soil cores, 2025 ({len(cores)})",
+        f"Terrain checkpoints (RTK), 2025 ({len(checkpoints)})",
+        "Carbon stock of the counted pools, 2025 (Mg C/ha)",
+    ]
+
+
 def test_tables_agree_with_the_json(run_a: Path, ledger: dict[str, Any]) -> None:
     strata = pd.read_csv(run_a / "tables" / "ledger_strata.csv").set_index("stratum")
     total = next(r for r in ledger["strata"] if r["stratum"] == "total")

@@ -133,7 +133,8 @@ def run(
     """Run the whole survey: every stage of every epoch, the accounting, all outputs, the report.
 
     Writes OUT/manifest.json, cube_<epoch>.nc, change.nc, maps/*.tif, tables/*.csv,
-    ledger.json (docs/ledger.md), report.html and run.log, published as one set
+    ledger.json (docs/ledger.md), report.html, carbonsink.qgs (a QGIS project of
+    every map, styled) with carbonsink.gpkg, and run.log, published as one set
     when complete: a failed run leaves the previous outputs as they were. An
     interrupted or repeated run reuses the finished stages (OUT/.cache) unless --fresh.
     """

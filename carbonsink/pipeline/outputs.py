@@ -23,7 +23,19 @@ from carbonsink.io.files import FILE_NAME_RULE, file_name_problem
 __all__ = ["OUTPUTS", "Output", "OutputFolder", "OutputFormat", "Style", "declared_output"]
 
 OutputFormat = Literal[
-    "netcdf", "cog", "csv", "json", "html", "pdf", "text", "skops", "png", "npz", "qml"
+    "netcdf",
+    "cog",
+    "csv",
+    "json",
+    "html",
+    "pdf",
+    "text",
+    "skops",
+    "png",
+    "npz",
+    "qml",
+    "qgs",
+    "gpkg",
 ]
 
 
@@ -130,6 +142,20 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
     Output("ledger", "ledger.json", "json", "the credit ledger (docs/ledger.md)", "t CO2e"),
     Output("report_html", "report.html", "html", "self-contained report"),
     Output("report_pdf", "report.pdf", "pdf", "the report as PDF"),
+    Output(
+        "gis_project",
+        "carbonsink.qgs",
+        "qgs",
+        "QGIS project: every map styled (class colours, colour ramps with units), grouped by "
+        "epoch, with the boundary, plots, cores and checkpoints; relative paths",
+    ),
+    Output(
+        "gis_vectors",
+        "carbonsink.gpkg",
+        "gpkg",
+        "the run's points and polygons in the survey CRS: boundary, and per epoch the plots "
+        "(plots_<epoch>), cores (cores_<epoch>) and terrain checkpoints (checkpoints_<epoch>)",
+    ),
     Output("cube", "cube_{epoch}.nc", "netcdf", "every per-pixel layer of the epoch"),
     Output("change", "change.nc", "netcdf", "per-pixel change and sink between the epochs"),
     Output("map_landcover", "maps/landcover_{epoch}.tif", "cog", "land-cover class", "1", _CLASSES),

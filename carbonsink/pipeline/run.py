@@ -426,6 +426,7 @@ def _write_outputs(
 
     The report shows the run time up to the report; the manifest the whole run's.
     """
+    from carbonsink.pipeline.gis_project import write_gis_project  # matplotlib: lazily
     from carbonsink.report.html import write_report
 
     ctx = run.context
@@ -437,7 +438,7 @@ def _write_outputs(
             written += write_epoch_products(ctx, result, run.carbon[result.epoch.name], folder)
         if run.change is not None:
             written += write_change_products(ctx, run.change, folder)
-        return written
+        return written + write_gis_project(ctx, run.results, folder, written)
 
     written = cache.timed("outputs", products)
     manifest: dict[str, Any] = {
