@@ -5,8 +5,8 @@ or ``$CARBONSINK_QGIS_PYTHON``) as a script: it opens the project with
 ``QgsProject.read``, lists every layer (valid or not, its CRS as QGIS
 understands it and the CRS its data provider reads from the file, renderer,
 feature count, group) and renders the project's visible layers at its saved
-extent with ``QgsMapRendererParallelJob`` into a PNG. The report comes back
-as JSON. The test that calls it skips, with the reason, when QGIS is not
+extent (the project's default view) with ``QgsMapRendererParallelJob`` into a
+PNG. The report comes back as JSON. The test that calls it skips, with the reason, when QGIS is not
 installed (``.ci/run`` installs it).
 
 The script part imports only QGIS and the standard library: QGIS's Python
@@ -105,8 +105,10 @@ def _main(project_path: str, png_path: str) -> dict[str, Any]:  # pragma: no cov
                     entry["renderer"] = layer.renderer().type() if layer.renderer() else None
                     entry["features"] = layer.featureCount()
             layers.append(entry)
+        view = project.viewSettings().defaultViewExtent()
         report: dict[str, Any] = {
             "read": bool(read),
+            "view_extent": [view.xMinimum(), view.yMinimum(), view.xMaximum(), view.yMaximum()],
             "title": project.title(),
             "crs": project.crs().authid(),
             "groups": [g.name() for g in root.findGroups()],
@@ -118,8 +120,7 @@ def _main(project_path: str, png_path: str) -> dict[str, Any]:  # pragma: no cov
             settings.setLayers(visible)
             settings.setDestinationCrs(project.crs())
             settings.setOutputSize(QSize(1200, 900))
-            canvas = project.viewSettings().defaultViewExtent()
-            settings.setExtent(canvas if not canvas.isEmpty() else visible[0].extent())
+            settings.setExtent(view)
             job = QgsMapRendererParallelJob(settings)
             job.start()
             job.waitForFinished()

@@ -425,6 +425,18 @@ def test_the_qgis_project_opens_every_map_and_point_layer_valid_and_styled(
     assert listed["carbonsink.gpkg"] == "gis_vectors"
     report = load_in_qgis(run_a / "carbonsink.qgs", tmp_path / "render.png")
     assert report["read"] and report["crs"] == "EPSG:32649"
+    # It opens on the grid's extent (the cube's outer cell edges).
+    import xarray as xr
+
+    with xr.open_dataset(run_a / "cube_2025.nc") as cube:
+        half = float(cube["x"][1] - cube["x"][0]) / 2
+        edges = [
+            float(cube["x"].min()) - half,
+            float(cube["y"].min()) - half,
+            float(cube["x"].max()) + half,
+            float(cube["y"].max()) + half,
+        ]
+    assert report["view_extent"] == pytest.approx(edges)
     assert report["groups"] == ["Change 2020–2025", "Epoch 2025", "Epoch 2020"]
     layers = report["layers"]
     assert all(layer["valid"] for layer in layers), [x["name"] for x in layers if not x["valid"]]

@@ -158,11 +158,24 @@ def _rgb(colour: str) -> tuple[int, int, int]:
 
 
 def _number(value: float) -> str:
-    return f"{value:.6g}"
+    return f"{value:.10g}"
 
 
 def paletted_renderer(parent: ET.Element, palette: ClassPalette) -> ET.Element:
-    """Add a paletted (unique values) raster renderer of band 1 to ``parent``."""
+    """Add a paletted (unique values) raster renderer of band 1 to ``parent``.
+
+    Parameters
+    ----------
+    parent
+        The element that holds the renderer: a layer's ``<pipe>`` (project or ``.qml``).
+    palette
+        Each class's code, name (the legend's label) and colour.
+
+    Returns
+    -------
+    xml.etree.ElementTree.Element
+        The ``<rasterrenderer type="paletted">`` element added.
+    """
     renderer = ET.SubElement(
         parent,
         "rasterrenderer",
@@ -192,6 +205,18 @@ def colour_ramp_renderer(parent: ET.Element, ramp: ColourRamp) -> ET.Element:
     The ramp's colours are spread evenly over [minimum, maximum]; the first,
     middle and last stops are labelled with their value and units, and the
     legend's suffix is the units.
+
+    Parameters
+    ----------
+    parent
+        The layer's ``<pipe>`` element.
+    ramp
+        The colours, their range and units.
+
+    Returns
+    -------
+    xml.etree.ElementTree.Element
+        The ``<rasterrenderer type="singlebandpseudocolor">`` element added.
     """
     lo, hi = ramp.minimum, ramp.maximum
     renderer = ET.SubElement(
@@ -378,6 +403,16 @@ def _checked(on: bool) -> str:
 def qgis_document(project: QgisProject) -> str:
     """The text of a QGIS project (``.qgs``).
 
+    Parameters
+    ----------
+    project
+        Its title, CRS, opening view and layer tree.
+
+    Returns
+    -------
+    str
+        The project's XML, with QGIS's doctype line first.
+
     Raises
     ------
     ValueError
@@ -431,6 +466,11 @@ def qgis_document(project: QgisProject) -> str:
     project_layers = ET.SubElement(root, "projectlayers")
     for layer in layers:
         _map_layer(project_layers, layer, crs)
+    view = ET.SubElement(root, "ProjectViewSettings", UseProjectScales="0", rotation="0")
+    ET.SubElement(view, "Scales")
+    xmin, ymin, xmax, ymax = (repr(float(v)) for v in project.extent)
+    default = ET.SubElement(view, "DefaultViewExtent", xmin=xmin, ymin=ymin, xmax=xmax, ymax=ymax)
+    _spatialrefsys(default, crs)
     properties = ET.SubElement(root, "properties")
     paths = ET.SubElement(properties, "Paths")
     ET.SubElement(paths, "Absolute", type="bool").text = "false"
@@ -443,6 +483,18 @@ def qgis_document(project: QgisProject) -> str:
 
 def write_qgis_project(path: str | os.PathLike[str], project: QgisProject) -> Path:
     """Write a QGIS project (:func:`qgis_document`) atomically; its layers' paths are relative.
+
+    Parameters
+    ----------
+    path
+        The ``.qgs`` file; each layer's path is relative to its folder.
+    project
+        What the project holds.
+
+    Returns
+    -------
+    Path
+        ``path``.
 
     Raises
     ------

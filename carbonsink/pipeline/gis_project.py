@@ -97,14 +97,15 @@ def _write_geopackage(
         for kind, table in _epoch_points(result).items():
             frame = table.copy()
             for column in frame.columns:
-                if frame[column].dtype == object:
-                    frame[column] = frame[column].astype(str)
+                if frame[column].dtype == object:  # text, missing values kept as nulls
+                    frame[column] = frame[column].astype("string")
             layers[f"{kind}_{result.epoch.name}"] = gpd.GeoDataFrame(
                 frame, geometry=gpd.points_from_xy(frame["x"], frame["y"]), crs=crs
             )
     with atomic_path(path) as tmp:
         for name, frame in layers.items():
-            frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+            # GeoPackage 1.2: what the GDAL of QGIS 3.22 (Debian 12) reads without a warning.
+            frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", VERSION="1.2")
     return {name: (name.split("_")[0], len(frame)) for name, frame in layers.items()}
 
 
@@ -112,7 +113,20 @@ def ramp_limits(samples: Iterable[np.ndarray], *, diverging: bool) -> tuple[floa
     """The colour ramp's range: the 2nd and 98th percentiles of the finite values of all samples.
 
     A diverging ramp is centred on 0 (± the larger of the two). A constant or
-    empty layer gets a range of width 2 around its value (or [0, 1]).
+    empty layer gets a range of width 2 around its value (or [0, 1]); the limits are
+    those the project writes (10 significant digits).
+
+    Parameters
+    ----------
+    samples
+        The map of each epoch (any shape; NaN and infinities are left out).
+    diverging
+        Centre the range on 0 (the removals).
+
+    Returns
+    -------
+    (float, float)
+        The ramp's minimum and maximum, minimum < maximum.
 
     Examples
     --------
@@ -128,9 +142,10 @@ def ramp_limits(samples: Iterable[np.ndarray], *, diverging: bool) -> tuple[floa
     if diverging:
         bound = max(abs(lo), abs(hi))
         lo, hi = -bound, bound
+    lo, hi = float(f"{lo:.10g}"), float(f"{hi:.10g}")  # as the project writes them
     if not lo < hi:
         return (lo - 1.0, hi + 1.0)
-    return (round(lo, 10), round(hi, 10))
+    return (lo, hi)
 
 
 def _decimated(path: Path) -> np.ndarray:

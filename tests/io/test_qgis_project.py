@@ -87,7 +87,7 @@ def test_the_layer_tree_holds_the_groups_and_layers_in_order() -> None:
 def test_every_layer_and_the_project_carry_the_crs_as_wkt_and_authority() -> None:
     root = _document()
     systems = list(root.iter("spatialrefsys"))
-    assert len(systems) == 4 + 2  # four layers, the project and the map canvas
+    assert len(systems) == 4 + 3  # four layers, the project, the map canvas, the default view
     for srs in systems:
         assert srs.findtext("authid") == "EPSG:32649"
         assert CRS.from_wkt(srs.findtext("wkt") or "") == UTM49N
@@ -154,6 +154,10 @@ def test_ramp_limits_are_the_2nd_and_98th_percentiles_of_all_epochs() -> None:
     assert ramp_limits([np.array([-1.0, 3.0, np.nan])], diverging=True) == (-2.92, 2.92)
     assert ramp_limits([np.full(4, 7.0)], diverging=False) == (6.0, 8.0)
     assert ramp_limits([np.full(4, np.nan)], diverging=False) == (0.0, 1.0)
+    # A range below the 10 significant digits the project writes is widened, not collapsed.
+    assert ramp_limits([np.array([1e-12, 5e-12])], diverging=False)[1] > 0.0
+    lo, hi = ramp_limits([np.array([3.2000003, 3.2000115], dtype=np.float32)], diverging=False)
+    assert lo < hi
 
 
 def _small_project(folder: Path) -> Path:
@@ -183,6 +187,7 @@ def test_qgis_loads_the_small_project_with_every_layer_valid_and_styled(tmp_path
     project = _small_project(tmp_path)
     report = load_in_qgis(project, tmp_path / "render.png")
     assert report["read"] and report["crs"] == "EPSG:32649"
+    assert report["view_extent"] == [700_000.0, 3_254_000.0, 700_040.0, 3_254_030.0]
     assert report["groups"] == ["Epoch 2025"]
     layers = {layer["name"]: layer for layer in report["layers"]}
     assert set(layers) == {"Boundary", "Soil cores", "SOC (Mg C/ha)", "Land cover"}
