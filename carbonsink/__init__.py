@@ -46,6 +46,7 @@ _LIBRARIES = (
     "pystac",
     "pystac-client",
     "openpyxl",
+    "babel",
     "weasyprint",
 )
 

@@ -333,6 +333,20 @@ class SurveySection(_Model):
     #: CRS of the boundary file when it has none or a wrong one.
     boundary_crs: str | None = None
     seed: Annotated[int, Field(ge=0)] = 0
+    #: Language of the report and the terminal summary (``en``, ``zh-CN``; carbonsink.i18n).
+    #: A presentation choice: it changes no number and no hash of the run.
+    language: str = "en"
+
+    @field_validator("language")
+    @classmethod
+    def _language_supported(cls, value: str) -> str:
+        from carbonsink.errors import ConfigError
+        from carbonsink.i18n import check_language
+
+        try:
+            return check_language(value)
+        except ConfigError as exc:
+            raise ValueError(f"{exc.problem.message}: {exc.problem.fix}") from None
 
     @field_validator("boundary", mode="after")
     @classmethod
@@ -561,10 +575,15 @@ class Survey(_Model):
 
     @model_validator(mode="after")
     def _epochs_consistent(self) -> Survey:
-        names = [e.name for e in self.epochs]
-        duplicated = sorted({n for n in names if names.count(n) > 1})
+        # Unique without regard to case: an epoch's name is part of file and layer names, and
+        # GeoPackage tables (and some disks) do not tell "A" from "a".
+        names = [e.name.casefold() for e in self.epochs]
+        duplicated = sorted({e.name for e in self.epochs if names.count(e.name.casefold()) > 1})
         if duplicated:
-            raise ValueError(f"epoch names must be unique; repeated: {', '.join(duplicated)}")
+            raise ValueError(
+                "epoch names must be unique, upper and lower case alike; repeated: "
+                + ", ".join(duplicated)
+            )
         dates = [e.date for e in self.epochs]
         if dates != sorted(dates) or len(set(dates)) != len(dates):
             raise ValueError(

@@ -49,6 +49,20 @@ def test_missing_survey_is_bad_input_without_traceback(
     assert "Traceback" not in out
 
 
+def test_an_unsupported_report_language_stops_the_run_before_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import SAMPLE_SURVEY
+
+    out = tmp_path / "out"
+    code, text = run_main(["run", str(SAMPLE_SURVEY), "--lang", "fr", "-o", str(out)], capsys)
+    assert code == 2
+    assert "the language 'fr' is not one carbonsink's texts are written in" in text
+    assert "use one of en (English), zh-CN" in text
+    assert "Traceback" not in text
+    assert not out.exists()
+
+
 def test_usage_error_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run_main(["validate"], capsys)
     assert code == 2

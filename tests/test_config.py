@@ -138,6 +138,17 @@ def test_epochs_must_be_ordered_and_unique(tmp_path: Path) -> None:
     assert "unique" in message
 
 
+def test_epoch_names_differing_only_in_case_are_refused(tmp_path: Path) -> None:
+    # A GeoPackage's tables (plots_A, plots_a) and some disks do not tell them apart.
+    text = MINIMAL.replace('name = "2020"', 'name = "A"') + (
+        '\n[[epochs]]\nname = "a"\ndate = "2026-01-01"\n'
+    )
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, text))
+    message = info.value.problems[0].message
+    assert "unique, upper and lower case alike; repeated: A, a" in message
+
+
 def test_sensor_requirements(tmp_path: Path) -> None:
     text = MINIMAL + 'imagery = [{ path = "a.tif", sensor = "generic" }]\n'
     with pytest.raises(SurveyFileError) as info:

@@ -85,7 +85,7 @@ def test_accounting_knows_no_survey_file_and_no_wiring() -> None:
 def test_shared_layers_import_nothing_above_them() -> None:
     # io/ knows formats, spatial/ statistics, crs and grid the geometry: none of them
     # may reach up into the science packages or the wiring.
-    shared = ("io", "spatial", "crs", "grid", "units", "errors", "schemas")
+    shared = ("io", "spatial", "crs", "grid", "units", "errors", "schemas", "i18n")
     assert _violations(shared, (*SCIENCE, *WIRING)) == []
 
 

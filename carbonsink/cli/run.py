@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from carbonsink import i18n
 from carbonsink.cli._console import (
     EXIT_BAD_INPUT,
     SURVEY,
@@ -31,39 +32,47 @@ def _print_claim(ledger: Ledger) -> None:
     from rich.measure import Measurement
     from rich.table import Table
 
+    _ = i18n.gettext
+    warning_label, note_label = _("warning"), _("note")
     for warning in ledger.warnings:
-        stdout.print(f"[yellow]warning[/yellow] ({warning.code}): {escape(warning.message)}")
+        stdout.print(
+            f"[yellow]{warning_label}[/yellow] ({warning.code}): {escape(warning.message)}"
+        )
     for note in ledger.notes:
-        stdout.print(f"note: {escape(note)}")
+        stdout.print(f"{note_label}: {escape(note)}")
     if ledger.single_epoch:
         return
     table = Table(
-        title=f"credit chain ({escape(ledger.profile.name)}), t CO2e/yr",
-        caption="net = removals − non-CO2 (− leakage); tradable = net − deduction − buffer "
-        "(docs/ledger.md)",
+        title=_("credit chain ({profile}), t CO2e/yr").format(profile=escape(ledger.profile.name)),
+        caption=_(
+            "net = removals − non-CO2 (− leakage); tradable = net − deduction − buffer "
+            "(docs/ledger.md)"
+        ),
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
     columns = (
-        "stratum",
-        "removals",
-        "non-CO2",
-        "net",
-        "net 90 % CI",
-        "deduction",
-        "buffer",
-        "tradable",
+        _("stratum"),
+        _("removals"),
+        _("non-CO2"),
+        _("net"),
+        _("net 90 % CI"),
+        _("deduction"),
+        _("buffer"),
+        _("tradable"),
     )
-    for column in columns:
-        table.add_column(column, justify="left" if column == "stratum" else "right", no_wrap=True)
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 else "right", no_wrap=True)
     for stratum, row in ledger.strata.iterrows():
         rule = str(row["rule_applied"]).replace("-", "_")
         table.add_row(
-            str(stratum),
+            _("total") if stratum == "total" else str(stratum),
             f"{row['removals_t_co2e_yr']:,.1f}",
             f"{row['non_co2_t_co2e_yr']:,.1f}",
             f"{row['net_t_co2e_yr']:,.1f}",
-            f"{row['net_p5_t_co2e_yr']:,.0f} to {row['net_p95_t_co2e_yr']:,.0f}",
+            _("{low} to {high}").format(
+                low=f"{row['net_p5_t_co2e_yr']:,.0f}", high=f"{row['net_p95_t_co2e_yr']:,.0f}"
+            ),
             f"{row[f'deduction_{rule}_t_co2e_yr']:,.1f}",
             f"{row['buffer_t_co2e_yr']:,.1f}",
             f"{row['tradable_t_co2e_yr']:,.1f}",
@@ -84,14 +93,27 @@ def _print_claim(ledger: Ledger) -> None:
         ).print(table)
     claim = ledger.to_dict()["claim"]
     value = (
-        f", worth {claim['value']:,.0f} {claim['currency']}" if claim["value"] is not None else ""
+        _(", worth {value} {currency}").format(
+            value=f"{claim['value']:,.0f}", currency=claim["currency"]
+        )
+        if claim["value"] is not None
+        else ""
     )
-    answer.print(
-        f"[green]claim[/green]: {claim['tradable_t_co2e']:,.1f} t CO2e tradable over "
-        f"{claim['years']:.2f} years ({claim['tradable_t_co2e_yr']:,.1f} t CO2e/yr; net "
-        f"{claim['net_t_co2e_yr']:,.1f}, 90 % CI {claim['net_ci90_t_co2e_yr'][0]:,.1f} to "
-        f"{claim['net_ci90_t_co2e_yr'][1]:,.1f}; rule {claim['rule_applied']}){value}"
+    line = _(
+        "{claim}: {tradable} t CO2e tradable over {years} years ({per_year} t CO2e/yr; net "
+        "{net}, 90 % CI {low} to {high}; rule {rule}){value}"
+    ).format(
+        claim="[green]" + _("claim") + "[/green]",
+        tradable=f"{claim['tradable_t_co2e']:,.1f}",
+        years=f"{claim['years']:.2f}",
+        per_year=f"{claim['tradable_t_co2e_yr']:,.1f}",
+        net=f"{claim['net_t_co2e_yr']:,.1f}",
+        low=f"{claim['net_ci90_t_co2e_yr'][0]:,.1f}",
+        high=f"{claim['net_ci90_t_co2e_yr'][1]:,.1f}",
+        rule=claim["rule_applied"],
+        value=value,
     )
+    answer.print(line)
 
 
 def run(
@@ -129,6 +151,14 @@ def run(
     pdf: Annotated[
         bool, typer.Option("--pdf", help="Also write report.pdf (extra 'pdf').")
     ] = False,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="Language of the report and the terminal summary: en or zh-CN (default: the "
+            "survey's [survey] language, else en).",
+        ),
+    ] = None,
 ) -> None:
     """Run the whole survey: every stage of every epoch, the accounting, all outputs, the report.
 
@@ -142,6 +172,8 @@ def run(
     from carbonsink.pipeline.outputs import OutputFolder
     from carbonsink.pipeline.run import run_survey
 
+    if lang is not None:
+        lang = i18n.check_language(lang)  # a wrong tag stops before the preflight
     report = checked_survey(survey)
     if report.errors:
         answer.print(
@@ -159,20 +191,27 @@ def run(
             seed=seed,
             resume=resume,
             pdf=pdf,
+            language=lang,
             executor=executor,
             preflight=report,
             progress=update,
         )
-    _print_claim(result.ledger)
     assert result.manifest is not None
     cached = sum(1 for s in result.manifest["stages"] if s["cached"])
+    with i18n.language(lang or report.survey.survey.language):
+        _print_claim(result.ledger)
+        _ = i18n.gettext
+        from_cache = _(" ({n} stage(s) from the cache)").format(n=cached) if cached else ""
+        done = _("{done} in {seconds} s{cached}: {files} files in {folder} — open {report}").format(
+            done="[green]" + _("done") + "[/green]",
+            seconds=f"{result.manifest['wall_seconds']:.0f}",
+            cached=from_cache,
+            files=len(result.written),
+            folder=escape(str(folder.root)),
+            report=escape(str(folder.path("report_html"))),
+        )
     # The claim is the final line; a single epoch has none, so this one is.
-    (answer if result.ledger.single_epoch else stdout).print(
-        f"[green]done[/green] in {result.manifest['wall_seconds']:.0f} s"
-        f"{f' ({cached} stage(s) from the cache)' if cached else ''}: "
-        f"{len(result.written)} files in {escape(str(folder.root))} — open "
-        f"{escape(str(folder.path('report_html')))}"
-    )
+    (answer if result.ledger.single_epoch else stdout).print(done)
 
 
 def verify(

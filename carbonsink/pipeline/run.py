@@ -24,7 +24,7 @@ from typing import Any
 
 import xarray as xr
 
-from carbonsink import __version__, show_versions
+from carbonsink import __version__, i18n, show_versions
 from carbonsink.accounting.ledger import Ledger
 from carbonsink.accounting.simulation import EpochInputs, years_between
 from carbonsink.config import Survey, load_survey
@@ -42,6 +42,10 @@ from carbonsink.pipeline.stages.report import epoch_carbon_layers, report_conten
 from carbonsink.preflight import PreflightReport, check_survey
 
 __all__ = ["RunResult", "run_survey"]
+
+#: What the survey's settings hash leaves out: the epochs and the accounting (hashed on
+#: their own) and the report's language, which changes no number.
+_PRESENTATION: dict[str, Any] = {"epochs": True, "accounting": True, "survey": {"language"}}
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +101,7 @@ def run_survey(
     seed: int | None = None,
     resume: bool = True,
     pdf: bool = False,
+    language: str | None = None,
     executor: Executor | None = None,
     preflight: PreflightReport | None = None,
     progress: ProgressCallback | None = None,
@@ -121,6 +126,9 @@ def run_survey(
         unchanged; ``False`` recomputes everything (and refreshes the cache).
     pdf
         Also write ``report.pdf`` (needs the ``pdf`` extra).
+    language
+        Language of the report (``en``, ``zh-CN``; default: the survey's
+        ``[survey] language``). It changes no number and no hash of the run.
     executor
         Where LiDAR tiles and bootstrap replicates run
         (:func:`~carbonsink.pipeline.executors.run_executor`).
@@ -141,6 +149,11 @@ def run_survey(
     """
     if not isinstance(survey, Survey):
         survey = load_survey(survey)
+    if language is not None:
+        chosen = i18n.check_language(language)
+        survey = survey.model_copy(
+            update={"survey": survey.survey.model_copy(update={"language": chosen})}
+        )
     if pdf:  # fail before any compute when the PDF renderer is missing
         from carbonsink.report.html import load_weasyprint
 
@@ -317,7 +330,7 @@ def _run(
     start = time.perf_counter()
     files = sorted({Path(p).resolve() for p in report.checked})
     hashes = {_relative(p, root): file_sha256(p) for p in files}
-    settings = survey.model_dump(mode="json", exclude={"epochs", "accounting"})
+    settings = survey.model_dump(mode="json", exclude=_PRESENTATION)
     base = content_key(__version__, code_fingerprint(), settings, hashes, ctx.seed)
     results: list[EpochResults] = []
     logged: list[tuple[str, tuple[LoggedLine, ...]]] = []
@@ -392,7 +405,7 @@ def _run_record(ctx: RunContext, hashes: dict[str, str], root: Path | None) -> d
         "carbonsink": __version__,
         "survey": _relative(survey.source.resolve(), root) if survey.source else None,
         "survey_sha256": content_key(
-            survey.model_dump(mode="json", exclude={"epochs", "accounting"}),
+            survey.model_dump(mode="json", exclude=_PRESENTATION),
             [e.model_dump(mode="json") for e in ctx.epochs],
             survey.accounting.model_dump(mode="json"),
         ),

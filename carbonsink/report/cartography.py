@@ -16,6 +16,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar  # type: ignore[import-untyped]
 
+from carbonsink.i18n import gettext as _
+
 __all__ = ["colour_bar_label", "decorate_map", "map_caption", "scale_bar_length"]
 
 #: The scale bar spans at most this fraction of the map's width.
@@ -77,7 +79,7 @@ def map_caption(layer: xr.DataArray, *, shown_every: int = 1) -> str:
     The cell size comes from the ``x``/``y`` coordinates (regular grid);
     ``shown_every`` > 1 says the map shows every n-th cell of each row and column.
     """
-    return f"{_crs_text(layer)}, {_cells_text(layer, shown_every)}"
+    return _("{crs}, {cells}").format(crs=_crs_text(layer), cells=_cells_text(layer, shown_every))
 
 
 def _crs_text(layer: xr.DataArray) -> str:
@@ -89,7 +91,7 @@ def _crs_text(layer: xr.DataArray) -> str:
     except Exception:  # rioxarray raises its own errors for layers it cannot read
         recorded = None
     if recorded is None:
-        return "CRS not recorded"
+        return _("CRS not recorded")
     crs = CRS.from_wkt(recorded.to_wkt())
     code = crs.to_epsg()
     return f"{crs.name} (EPSG:{code})" if code is not None else str(crs.name)
@@ -100,11 +102,17 @@ def _cells_text(layer: xr.DataArray, shown_every: int) -> str:
     for dim in ("x", "y"):
         coord = np.asarray(layer[dim].values, dtype=np.float64) if dim in layer.coords else None
         if coord is None or coord.size < 2:
-            return "cell size not recorded"
+            return _("cell size not recorded")
         sizes.append(abs(float(coord[-1] - coord[0]) / (coord.size - 1)))
     dx, dy = sizes
-    cells = f"cells {dx:g} m" if math.isclose(dx, dy) else f"cells {dx:g} × {dy:g} m"
-    return cells + (f" (1 in {shown_every} shown)" if shown_every > 1 else "")
+    cells = (
+        _("cells {size} m").format(size=f"{dx:g}")
+        if math.isclose(dx, dy)
+        else _("cells {dx} × {dy} m").format(dx=f"{dx:g}", dy=f"{dy:g}")
+    )
+    if shown_every > 1:
+        cells += _(" (1 in {n} shown)").format(n=shown_every)
+    return cells
 
 
 def decorate_map(
@@ -121,7 +129,7 @@ def decorate_map(
     caption
         The CRS and cell size (:func:`map_caption`), written under the map.
     """
-    left, right, _, _ = extent
+    left, right = extent[0], extent[1]
     length = scale_bar_length(abs(right - left))
     bar = AnchoredSizeBar(
         ax.transData,
@@ -148,4 +156,10 @@ def decorate_map(
         fontweight="bold",
         arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2},
     )
-    fig.text(0.01, 0.01, f"{caption}; north is grid north", fontsize=7, color="0.3")
+    fig.text(
+        0.01,
+        0.01,
+        _("{caption}; north is grid north").format(caption=caption),
+        fontsize=7,
+        color="0.3",
+    )

@@ -126,6 +126,8 @@ class ReportContent:
         one epoch.
     methodology
         Parameters as applied, with their sources.
+    language
+        The language the report is written in (:data:`carbonsink.i18n.LANGUAGES`).
     """
 
     title: str
@@ -135,3 +137,4 @@ class ReportContent:
     change: xr.Dataset | None
     net_draws: npt.NDArray[np.float64] | None
     methodology: list[MethodologyRow] = field(default_factory=list)
+    language: str = "en"

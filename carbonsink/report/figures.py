@@ -31,6 +31,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from carbonsink.i18n import gettext as _
 from carbonsink.io.cf import flag_codes
 from carbonsink.report.cartography import colour_bar_label, decorate_map, map_caption
 
@@ -218,8 +219,8 @@ def new_figure(size: tuple[float, float], margins: tuple[float, float, float, fl
 def _map_axes(fig: Figure, title: str) -> Axes:
     ax = fig.add_subplot()
     ax.set_title(title, fontsize=11)
-    ax.set_xlabel("easting (m)")
-    ax.set_ylabel("northing (m)")
+    ax.set_xlabel(_("easting (m)"))
+    ax.set_ylabel(_("northing (m)"))
     ax.set_aspect("equal")
     ax.ticklabel_format(style="plain", useOffset=False)
     ax.tick_params(labelsize=8)
@@ -295,7 +296,7 @@ def map_figure(
         interpolation="nearest",
     )
     if not np.isfinite(values).any():
-        no_data_note(ax, "no data")
+        no_data_note(ax, _("no data"))
     _boundary_outline(ax, inside)
     decorate_map(fig, ax, extent=raster.extent, caption=map_caption(layer, shown_every=raster.step))
     colour_bar = fig.colorbar(image, ax=ax, shrink=0.85, fraction=0.05, pad=0.03)
@@ -443,11 +444,11 @@ def predicted_observed_figure(
     fig = new_figure((5.0, 4.8), (0.14, 0.1, 0.96, 0.93))
     ax = fig.add_subplot()
     ax.set_title(title, fontsize=11)
-    ax.set_xlabel(f"observed {quantity} ({units})")
-    ax.set_ylabel(f"predicted {quantity} ({units})")
+    ax.set_xlabel(_("observed {quantity} ({units})").format(quantity=quantity, units=units))
+    ax.set_ylabel(_("predicted {quantity} ({units})").format(quantity=quantity, units=units))
     everything = _finite(np.concatenate([observed, predicted, lower, upper]))
     if everything.size == 0:
-        no_data_note(ax, "no held-out predictions")
+        no_data_note(ax, _("no held-out predictions"))
         return png_bytes(fig)
     errors = np.vstack([np.clip(predicted - lower, 0, None), np.clip(upper - predicted, 0, None)])
     ax.errorbar(
@@ -460,7 +461,7 @@ def predicted_observed_figure(
         ecolor="#9dbad5",
         elinewidth=1,
         capsize=0,
-        label=f"{point} (prediction interval)",
+        label=_("{point} (prediction interval)").format(point=point),
     )
     low, high = float(everything.min()), float(everything.max())
     pad = 0.05 * (high - low) if high > low else 1.0
@@ -478,6 +479,7 @@ def cores_over_map_figure(
     *,
     title: str,
     units: str | None = None,
+    label: str | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
     inside: xr.DataArray | None = None,
@@ -498,6 +500,8 @@ def cores_over_map_figure(
         Title above the map.
     units
         Units on the colour bar (default: the layer's ``units``).
+    label
+        Colour-bar label (default: the layer's ``long_name``).
     vmin, vmax
         Colour limits (default: :func:`colour_limits` of the map and the cores).
     inside
@@ -557,7 +561,7 @@ def cores_over_map_figure(
             linestyle="",
             markerfacecolor="white",
             color="black",
-            label=f"core ({int((~extrapolated).sum())})",
+            label=_("core ({n})").format(n=int((~extrapolated).sum())),
         ),
         Line2D(
             [],
@@ -566,12 +570,12 @@ def cores_over_map_figure(
             linestyle="",
             markerfacecolor="white",
             color="red",
-            label=f"extrapolated core ({int(extrapolated.sum())})",
+            label=_("extrapolated core ({n})").format(n=int(extrapolated.sum())),
         ),
     ]
     ax.legend(handles=handles, loc="best", fontsize=8)
     colour_bar = fig.colorbar(image, ax=ax, shrink=0.85, fraction=0.05, pad=0.03)
-    label = str(soc.attrs.get("long_name", soc.name or "SOC stock"))
+    label = str(soc.attrs.get("long_name", soc.name or "SOC stock")) if label is None else label
     colour_bar.set_label(colour_bar_label(label, units))
     return png_bytes(fig)
 
@@ -617,19 +621,27 @@ def net_histogram_figure(
     values = _finite(draws)
     fig = new_figure((7.0, 3.8), (0.09, 0.13, 0.98, 0.91))
     ax = fig.add_subplot()
-    ax.set_title("Monte Carlo distribution of the net removals", fontsize=11)
-    ax.set_xlabel(f"net removals ({units})")
-    ax.set_ylabel("draws")
+    ax.set_title(_("Monte Carlo distribution of the net removals"), fontsize=11)
+    ax.set_xlabel(_("net removals ({units})").format(units=units))
+    ax.set_ylabel(_("draws"))
     if values.size == 0:
-        no_data_note(ax, "no finite draws")
+        no_data_note(ax, _("no finite draws"))
         return png_bytes(fig)
     ax.hist(values, bins=_bins(values).tolist(), color="#9dbad5", edgecolor="white", linewidth=0.4)
-    ax.axvspan(ci90[0], ci90[1], color="#1f4e79", alpha=0.08, label="90 % interval")
+    ax.axvspan(ci90[0], ci90[1], color="#1f4e79", alpha=0.08, label=_("90 % interval"))
     for bound in ci90:
         ax.axvline(bound, color="#1f4e79", linestyle="--", linewidth=1)
-    ax.axvline(estimate, color="#1f4e79", linewidth=1.8, label=f"estimate {estimate:,.1f}")
     ax.axvline(
-        adjusted, color="#c0392b", linewidth=1.8, label=f"after rule {rule}: {adjusted:,.1f}"
+        estimate,
+        color="#1f4e79",
+        linewidth=1.8,
+        label=_("estimate {value}").format(value=f"{estimate:,.1f}"),
+    )
+    ax.axvline(
+        adjusted,
+        color="#c0392b",
+        linewidth=1.8,
+        label=_("after rule {rule}: {value}").format(rule=rule, value=f"{adjusted:,.1f}"),
     )
     low, high = ax.get_xlim()
     if low < 0.0 < high:

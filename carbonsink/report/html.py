@@ -24,10 +24,12 @@ from typing import Final
 
 import jinja2
 
+from carbonsink import i18n
 from carbonsink.accounting.ledger import LEDGER_SCHEMA
 from carbonsink.errors import ConfigError
 from carbonsink.io.writers import atomic_path
 from carbonsink.report.content import ReportContent
+from carbonsink.report.fonts import figure_fonts
 from carbonsink.report.formatting import (
     format_bytes,
     format_interval,
@@ -86,6 +88,7 @@ PDF_FIX: Final = 'pip install "carbonsink[pdf]"'
 def _environment() -> jinja2.Environment:
     """The Jinja2 environment: package templates, autoescaping, strict undefined names."""
     env = jinja2.Environment(
+        extensions=["jinja2.ext.i18n"],
         loader=jinja2.PackageLoader("carbonsink.report", "templates"),
         autoescape=jinja2.select_autoescape(
             enabled_extensions=("html", "html.j2", "css"), default=True, default_for_string=True
@@ -95,6 +98,12 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    # Texts are looked up in the active language (carbonsink.i18n); {% trans %} blocks are
+    # trimmed to one line each, so the catalog's texts do not depend on the template's layout.
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True
+    )
+    env.policies["ext.i18n.trimmed"] = True
     env.filters.update(
         num=format_number,
         pct=format_percent,
@@ -169,7 +178,9 @@ def render_report(content: ReportContent) -> str:
         change dataset is missing): a fault of the code that built it.
     """
     _check_content(content)
-    html = _environment().get_template(TEMPLATE).render(**report_context(content))
+    with i18n.language(content.language) as language, figure_fonts(language):
+        context = report_context(content)
+        html = _environment().get_template(TEMPLATE).render(language=language, **context)
     logger.debug("rendered the report of %r: %d characters", content.title, len(html))
     return html
 

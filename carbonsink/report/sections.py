@@ -11,6 +11,7 @@ colour limits, the width of the AGB interval (upper − lower), counts of cores.
 from __future__ import annotations
 
 import base64
+import string
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -18,6 +19,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from carbonsink import i18n
+from carbonsink.i18n import gettext as _
 from carbonsink.report import figures
 from carbonsink.report.content import EpochReport, ReportContent
 from carbonsink.report.formatting import format_number
@@ -34,7 +37,33 @@ from carbonsink.report.tables import (
     uncertainty_rows,
 )
 
-__all__ = ["report_context"]
+__all__ = ["page_counter_css", "report_context"]
+
+
+def N_(text: str) -> str:  # noqa: N802 - gettext's name for "mark now, translate when shown"
+    """Mark a text for the catalog without translating it (it is translated where shown)."""
+    return text
+
+
+#: Terms the soil section takes from the results (SOC method, variogram model, what the
+#: variogram is of), translated when shown; any other value is shown as it is.
+_TERMS: Final = frozenset(
+    {
+        N_("ordinary kriging"),
+        N_("regression kriging"),
+        N_("kriging"),
+        N_("spherical"),
+        N_("exponential"),
+        N_("gaussian"),
+        N_("values"),
+        N_("residuals"),
+    }
+)
+
+
+def _term(text: str) -> str:
+    """A method or model name of the results, in the report's language when known."""
+    return _(text) if text in _TERMS else text
 
 
 # ----------------------------------------------------------------- figures
@@ -56,20 +85,29 @@ def _agb_interval_width(epoch: EpochReport) -> xr.DataArray:
     )
 
 
+def _layer_label(layer: xr.DataArray, heading: str) -> str | None:
+    """A map's colour-bar label: the layer's long name in English, else the translated heading.
+
+    Long names are data attributes (written in English, with the pools they sum);
+    in another language the map's heading, which the catalog translates, stands for it.
+    """
+    return None if i18n.active_language() == i18n.DEFAULT_LANGUAGE else heading
+
+
 def _stock_maps(epochs: Sequence[EpochReport]) -> list[dict[str, Any]]:
     """One row per variable, one map per epoch, on a colour scale shared by the epochs."""
     # (layer, heading, colour map, whether the scale starts at 0: uncertainties do)
     variables: list[tuple[str, str, str, bool]] = [
-        ("carbon_mg_ha", "Carbon stock of the counted pools", "viridis", False),
-        ("agb_mg_ha", "Above-ground biomass", "YlGn", False),
+        ("carbon_mg_ha", _("Carbon stock of the counted pools"), "viridis", False),
+        ("agb_mg_ha", _("Above-ground biomass"), "YlGn", False),
         (
             "agb_interval_width_mg_ha",
-            "AGB prediction-interval width (upper − lower)",
+            _("AGB prediction-interval width (upper − lower)"),
             "plasma",
             True,
         ),
-        ("soc_mg_ha", "Soil organic carbon stock", "YlOrBr", False),
-        ("soc_sd_mg_ha", "SOC kriging standard deviation", "plasma", True),
+        ("soc_mg_ha", _("Soil organic carbon stock"), "YlOrBr", False),
+        ("soc_sd_mg_ha", _("SOC kriging standard deviation"), "plasma", True),
     ]
     rows = []
     for name, heading, cmap, from_zero in variables:
@@ -82,12 +120,15 @@ def _stock_maps(epochs: Sequence[EpochReport]) -> list[dict[str, Any]]:
             vmin = 0.0
         maps = []
         for epoch, layer in zip(epochs, layers, strict=True):
-            title = f"{heading} — {epoch.name}"
+            title = _("{heading} — {epoch}").format(heading=heading, epoch=epoch.name)
             if name.startswith("soc"):
-                title = f"{heading}, 0–{epoch.soil_depth_cm:g} cm — {epoch.name}"
+                title = _("{heading}, 0–{depth} cm — {epoch}").format(
+                    heading=heading, depth=f"{epoch.soil_depth_cm:g}", epoch=epoch.name
+                )
             png = figures.map_figure(
                 layer,
                 title=title,
+                label=_layer_label(layer, heading),
                 cmap=cmap,
                 vmin=vmin,
                 vmax=vmax,
@@ -104,23 +145,47 @@ def _sink_maps(content: ReportContent) -> list[dict[str, str]]:
     inside = content.epochs[-1].layers["inside_boundary"]
     removals = content.change["removals_t_co2e_ha_yr"]
     sd = content.change["removals_sd_t_co2e_ha_yr"]
-    title = "Removals (sink positive, source negative)"
-    sd_title = "Standard deviation of the removals"
+    title = _("Removals (sink positive, source negative)")
+    sd_title = _("Standard deviation of the removals")
     return [
         _figure(
             title,
             figures.map_figure(
-                removals, title=title, label="removals", cmap="BrBG", centre=0.0, inside=inside
+                removals, title=title, label=_("removals"), cmap="BrBG", centre=0.0, inside=inside
             ),
-            "Diverging colours centred on 0: green-blue cells gained carbon, brown cells lost it.",
+            _(
+                "Diverging colours centred on 0: green-blue cells gained carbon, brown cells "
+                "lost it."
+            ),
         ),
         _figure(
             sd_title,
             figures.map_figure(
-                sd, title=sd_title, label="SD", cmap="plasma", vmin=0.0, inside=inside
+                sd, title=sd_title, label=_("SD"), cmap="plasma", vmin=0.0, inside=inside
             ),
         ),
     ]
+
+
+def page_counter_css() -> str:
+    """The CSS ``content`` of the PDF pages' "page k of n", in the active language.
+
+    The translation of ``"page {page} of {pages}"`` is cut at its two fields into CSS
+    strings around ``counter(page)`` and ``counter(pages)``.
+
+    Examples
+    --------
+    >>> page_counter_css()
+    '"page " counter(page) " of " counter(pages)'
+    """
+    parts = []
+    for literal, name, _spec, _conversion in string.Formatter().parse(_("page {page} of {pages}")):
+        if literal:
+            escaped = literal.replace("\\", "\\\\").replace('"', '\\"')
+            parts.append(f'"{escaped}"')
+        if name in ("page", "pages"):
+            parts.append(f"counter({name})")
+    return " ".join(parts)
 
 
 # ----------------------------------------------------------------- sections
@@ -145,7 +210,7 @@ def _land_cover(epoch: EpochReport) -> dict[str, Any]:
         }
         for cls, row in areas.iterrows()
     ]
-    title = f"Land cover — {epoch.name}"
+    title = _("Land cover — {epoch}").format(epoch=epoch.name)
     png = figures.class_map_figure(
         epoch.layers["landcover"], title=title, inside=epoch.layers["inside_boundary"]
     )
@@ -186,8 +251,11 @@ def _model_skill(epoch: EpochReport) -> dict[str, Any]:
         figure = None
         predictions = epoch.biomass_predictions.get(model)
         if predictions is not None:
-            title = f"AGB, {model} model, held-out plots — {epoch.name}"
-            figure = _figure(title, figures.predicted_observed_figure(predictions, title=title))
+            title = _("AGB, {model} model, held-out plots — {epoch}").format(
+                model=model, epoch=epoch.name
+            )
+            png = figures.predicted_observed_figure(predictions, title=title, point=_("plot"))
+            figure = _figure(title, png)
         models.append({"name": model, "rows": rows, "figure": figure})
     return {
         "name": epoch.name,
@@ -200,18 +268,38 @@ def _model_skill(epoch: EpochReport) -> dict[str, Any]:
 def _soil(epoch: EpochReport) -> dict[str, Any]:
     cores = epoch.cores
     extrapolated = int(np.asarray(cores["extrapolated"], dtype=bool).sum())
-    title = f"Soil cores on the SOC map, 0–{epoch.soil_depth_cm:g} cm — {epoch.name}"
+    depth = f"{epoch.soil_depth_cm:g}"
+    title = _("Soil cores on the SOC map, 0–{depth} cm — {epoch}").format(
+        depth=depth, epoch=epoch.name
+    )
+    soc = epoch.layers["soc_mg_ha"]
     png = figures.cores_over_map_figure(
-        epoch.layers["soc_mg_ha"], cores, title=title, inside=epoch.layers["inside_boundary"]
+        soc,
+        cores,
+        title=title,
+        label=_layer_label(soc, _("SOC stock, 0–{depth} cm").format(depth=depth)),
+        inside=epoch.layers["inside_boundary"],
     )
     model_figures = []
+    shown: dict[str, Any] = {}
     if epoch.soil_variogram is not None:
-        vtitle = f"SOC variogram, 0–{epoch.soil_depth_cm:g} cm — {epoch.name}"
-        model_figures.append(_figure(vtitle, variogram_figure(epoch.soil_variogram, title=vtitle)))
+        vtitle = _("SOC variogram, 0–{depth} cm — {epoch}").format(depth=depth, epoch=epoch.name)
+        shown = {
+            **epoch.soil_variogram,
+            "model": _term(str(epoch.soil_variogram["model"])),
+            "of": _term(str(epoch.soil_variogram.get("of", "values"))),
+        }
+        model_figures.append(_figure(vtitle, variogram_figure(shown, title=vtitle)))
     if epoch.soil_cv_predictions is not None:
-        ctitle = f"SOC, leave-one-out cores, 0–{epoch.soil_depth_cm:g} cm — {epoch.name}"
+        ctitle = _("SOC, leave-one-out cores, 0–{depth} cm — {epoch}").format(
+            depth=depth, epoch=epoch.name
+        )
         png_cv = figures.predicted_observed_figure(
-            epoch.soil_cv_predictions, title=ctitle, units="Mg C/ha", quantity="SOC", point="core"
+            epoch.soil_cv_predictions,
+            title=ctitle,
+            units="Mg C/ha",
+            quantity="SOC",
+            point=_("core"),
         )
         model_figures.append(_figure(ctitle, png_cv))
     return {
@@ -221,12 +309,12 @@ def _soil(epoch: EpochReport) -> dict[str, Any]:
         "n_extrapolated": extrapolated,
         "depth_cm": epoch.soil_depth_cm,
         "cv": epoch.soil_cv,
+        "method": _term(
+            str(epoch.soil_cv["method"] if epoch.soil_cv else "kriging").replace("-", " ")
+        ),
         "variogram": None
         if epoch.soil_variogram is None
-        else {
-            **epoch.soil_variogram,
-            "units": str(epoch.soil_variogram["units"]).replace("^2", "²"),
-        },
+        else {**shown, "units": str(epoch.soil_variogram["units"]).replace("^2", "²")},
         "model_figures": model_figures,
     }
 
@@ -323,5 +411,6 @@ def report_context(content: ReportContent) -> dict[str, Any]:
         "monte_carlo": monte_carlo,
         "convergence": monte_carlo.get("convergence") or {},
         "polygon": ledger["polygon"],
+        "page_counter": page_counter_css(),
     }
     return context

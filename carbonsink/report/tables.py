@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from carbonsink.i18n import gettext as _
 from carbonsink.report.formatting import MISSING, format_number, format_percent
 
 __all__ = [
@@ -24,6 +25,12 @@ __all__ = [
 
 #: Units of the credit chain's rates.
 _RATE_UNITS: Final = "t CO2e/yr"
+
+
+def _stratum(record: Mapping[str, Any]) -> str:
+    """A row's stratum as shown: the class name, or "total" in the report's language."""
+    name = str(record.get("stratum"))
+    return _("total") if name == "total" else name
 
 
 def _summary(term: Mapping[str, Any]) -> tuple[Any, Any]:
@@ -41,7 +48,7 @@ def chain_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
     net, net_ci = _summary(project["net"])
     rows: list[dict[str, Any]] = [
         {
-            "step": "Removals",
+            "step": _("Removals"),
             "sign": "",
             "value": removals,
             "ci": removals_ci,
@@ -49,15 +56,15 @@ def chain_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
             "kind": "term",
         },
         {
-            "step": "Non-CO2 emissions (CH4, N2O)",
+            "step": _("Non-CO2 emissions (CH4, N2O)"),
             "sign": "−",
             "value": non_co2,
             "ci": non_co2_ci,
-            "note": f"in CO2e with the {profile.get('gwp', '')} GWP set",
+            "note": _("in CO2e with the {gwp} GWP set").format(gwp=profile.get("gwp", "")),
             "kind": "term",
         },
         {
-            "step": "Baseline removals",
+            "step": _("Baseline removals"),
             "sign": "−",
             "value": project.get("baseline_removals"),
             "ci": None,
@@ -65,7 +72,7 @@ def chain_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
             "kind": "term",
         },
         {
-            "step": "Gross removals",
+            "step": _("Gross removals"),
             "sign": "=",
             "value": gross,
             "ci": gross_ci,
@@ -73,15 +80,15 @@ def chain_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
             "kind": "subtotal",
         },
         {
-            "step": "Leakage",
+            "step": _("Leakage"),
             "sign": "−",
             "value": project.get("leakage"),
             "ci": None,
-            "note": f"{format_number(profile.get('leakage_pct'), 1)} % of gross",
+            "note": _("{pct} % of gross").format(pct=format_number(profile.get("leakage_pct"), 1)),
             "kind": "term",
         },
         {
-            "step": "Net removals",
+            "step": _("Net removals"),
             "sign": "=",
             "value": net,
             "ci": net_ci,
@@ -93,8 +100,11 @@ def chain_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
         applied = bool(rule.get("applied"))
         rows.append(
             {
-                "step": f"Uncertainty deduction, rule {rule.get('rule')}"
-                + (" (applied)" if applied else " (not applied)"),
+                "step": (
+                    _("Uncertainty deduction, rule {rule} (applied)")
+                    if applied
+                    else _("Uncertainty deduction, rule {rule} (not applied)")
+                ).format(rule=rule.get("rule")),
                 "sign": "−" if applied else "",
                 "value": rule.get("deduction"),
                 "ci": None,
@@ -104,15 +114,15 @@ def chain_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
         )
     rows += [
         {
-            "step": "Adjusted net",
+            "step": _("Adjusted net"),
             "sign": "=",
             "value": project.get("adjusted"),
             "ci": None,
-            "note": f"after rule {claim.get('rule_applied')}",
+            "note": _("after rule {rule}").format(rule=claim.get("rule_applied")),
             "kind": "subtotal",
         },
         {
-            "step": "Buffer (non-permanence)",
+            "step": _("Buffer (non-permanence)"),
             "sign": "−",
             "value": project.get("buffer"),
             "ci": None,
@@ -120,7 +130,7 @@ def chain_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
             "kind": "term",
         },
         {
-            "step": "Tradable per year",
+            "step": _("Tradable per year"),
             "sign": "=",
             "value": project.get("tradable"),
             "ci": None,
@@ -137,13 +147,13 @@ def _tradable_note(project: Mapping[str, Any], net: Any, claim: Mapping[str, Any
     if tradable is None or tradable > 0:
         return ""
     if net is not None and net <= 0:
-        return "zero: the net is not a sink (net ≤ 0), so there is nothing to credit"
+        return _("zero: the net is not a sink (net ≤ 0), so there is nothing to credit")
     if adjusted is not None and adjusted <= 0:
-        return (
-            f"zero: the uncertainty deduction of rule {claim.get('rule_applied')} takes the "
-            "whole net (its row above says why)"
-        )
-    return "zero: the buffer takes the whole adjusted net"
+        return _(
+            "zero: the uncertainty deduction of rule {rule} takes the whole net (its row above "
+            "says why)"
+        ).format(rule=claim.get("rule_applied"))
+    return _("zero: the buffer takes the whole adjusted net")
 
 
 def _buffer_note(project: Mapping[str, Any]) -> str:
@@ -151,11 +161,11 @@ def _buffer_note(project: Mapping[str, Any]) -> str:
     pct = format_number(project.get("buffer_pct"), 1)
     base = format_number(project.get("buffer_base_value"), 2)
     if project.get("buffer_base") == "stock-change":
-        return (
-            f"{pct} % of NER_stock {base} t CO2e/yr — the stock-change part of the net, "
+        return _(
+            "{pct} % of NER_stock {base} t CO2e/yr — the stock-change part of the net, "
             "not uncertainty-adjusted, without CH4/N2O (VM0033 v2.1 eq. 94)"
-        )
-    return f"{pct} % of the adjusted net {base} t CO2e/yr"
+        ).format(pct=pct, base=base)
+    return _("{pct} % of the adjusted net {base} t CO2e/yr").format(pct=pct, base=base)
 
 
 def strata_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -164,7 +174,7 @@ def strata_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
     for record in ledger["strata"]:
         rows.append(
             {
-                "stratum": str(record.get("stratum")),
+                "stratum": _stratum(record),
                 "area": record.get("area_ha"),
                 "adjusted_area": record.get("adjusted_area_ha"),
                 "removals": record.get("removals_t_co2e_yr"),
@@ -189,7 +199,7 @@ def uncertainty_rows(ledger: Mapping[str, Any]) -> dict[str, Any]:
     pools = [str(p) for p in ledger["pools"]]
     rows = [
         {
-            "stratum": str(record.get("stratum")),
+            "stratum": _stratum(record),
             "monte_carlo": record.get("u_monte_carlo"),
             "equations": record.get("u_vm0033_equations"),
             "used": record.get("u_used"),
@@ -219,7 +229,7 @@ def soil_change_rows(ledger: Mapping[str, Any]) -> dict[str, Any] | None:
         total = stratum == "total"
         rows.append(
             {
-                "stratum": stratum,
+                "stratum": _("total") if total else stratum,
                 "fixed": fixed.get(stratum) or {},
                 "esm": esm.get(stratum) or {},
                 "deducted": allochthonous.get("total_t_c") if total else deducted.get(stratum),
@@ -274,11 +284,14 @@ def biomass_correction_rows(ledger: Mapping[str, Any]) -> dict[str, Any] | None:
 def _u_note(project: Mapping[str, Any]) -> str:
     """U: the net's (Monte Carlo), the stocks' (VM0033 eq. 87–91), and the one the rule used."""
     u = project.get("uncertainty") or {}
-    text = f"U = {format_percent(u.get('monte_carlo'))} (Monte Carlo 90 % half-width / mean)"
+    text = _("U = {u} (Monte Carlo 90 % half-width / mean)").format(
+        u=format_percent(u.get("monte_carlo"))
+    )
     if u.get("vm0033_equations") is not None:
-        text += (
-            f"; VM0033 eq. 87–91: {format_percent(u.get('vm0033_equations'))}; the rule uses "
-            f"{format_percent(u.get('used'))} ({u.get('source')})"
+        text += _("; VM0033 eq. 87–91: {u}; the rule uses {used} ({source})").format(
+            u=format_percent(u.get("vm0033_equations")),
+            used=format_percent(u.get("used")),
+            source=u.get("source"),
         )
     return text
 
@@ -291,7 +304,7 @@ def stock_table(ledger: Mapping[str, Any]) -> dict[str, Any]:
     for record in ledger["strata"]:
         rows.append(
             {
-                "stratum": str(record.get("stratum")),
+                "stratum": _stratum(record),
                 "area": record.get("area_ha"),
                 "epochs": [
                     {
@@ -338,21 +351,27 @@ def profile_rows(profile: Mapping[str, Any]) -> list[tuple[str, str]]:
     pools = profile.get("pools")
     leakage = f"{format_number(profile.get('leakage_pct'), 1)} %"
     return [
-        ("Profile", f"{profile.get('name', '')} — {profile.get('title', '')}"),
-        ("Uncertainty rule", str(profile.get("uncertainty_rule", MISSING))),
-        ("Allowable uncertainty", f"{format_number(profile.get('allowable_uncertainty_pct'))} %"),
-        ("Confidence", format_percent(profile.get("confidence"), 0)),
-        ("GWP set", str(profile.get("gwp", MISSING))),
-        ("Buffer", f"{format_number(profile.get('buffer_pct'), 1)} %"),
-        ("Leakage", leakage),
-        ("Leakage note", str(profile.get("leakage_note") or MISSING)),
-        ("Pools", ", ".join(map(str, pools)) if pools else MISSING),
-        ("Soil depth", f"{format_number(profile.get('soil_depth_cm'), 0)} cm"),
-        ("Herbaceous biomass", str(profile.get("herbaceous_biomass") or MISSING)),
-        ("Buffer base", str(profile.get("buffer_base") or MISSING)),
-        ("Uncertainty source", str(profile.get("uncertainty_source") or MISSING)),
-        ("Source", str(profile.get("source") or MISSING)),
-        ("Origin", str(profile.get("origin") or MISSING)),
-        ("Profile file SHA-256", str(profile.get("sha256") or MISSING)),
-        ("Survey overrides", ", ".join(map(str, profile.get("overrides") or [])) or "none"),
+        (_("Profile"), f"{profile.get('name', '')} — {profile.get('title', '')}"),
+        (_("Uncertainty rule"), str(profile.get("uncertainty_rule", MISSING))),
+        (
+            _("Allowable uncertainty"),
+            f"{format_number(profile.get('allowable_uncertainty_pct'))} %",
+        ),
+        (_("Confidence"), format_percent(profile.get("confidence"), 0)),
+        (_("GWP set"), str(profile.get("gwp", MISSING))),
+        (_("Buffer"), f"{format_number(profile.get('buffer_pct'), 1)} %"),
+        (_("Leakage"), leakage),
+        (_("Leakage note"), str(profile.get("leakage_note") or MISSING)),
+        (_("Pools"), ", ".join(map(str, pools)) if pools else MISSING),
+        (_("Soil depth"), f"{format_number(profile.get('soil_depth_cm'), 0)} cm"),
+        (_("Herbaceous biomass"), str(profile.get("herbaceous_biomass") or MISSING)),
+        (_("Buffer base"), str(profile.get("buffer_base") or MISSING)),
+        (_("Uncertainty source"), str(profile.get("uncertainty_source") or MISSING)),
+        (_("Source"), str(profile.get("source") or MISSING)),
+        (_("Origin"), str(profile.get("origin") or MISSING)),
+        (_("Profile file SHA-256"), str(profile.get("sha256") or MISSING)),
+        (
+            _("Survey overrides"),
+            ", ".join(map(str, profile.get("overrides") or [])) or _("none"),
+        ),
     ]

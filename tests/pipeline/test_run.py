@@ -137,6 +137,33 @@ def test_the_terminal_credit_table_adds_up_and_never_wraps(
 
 
 @pytest.mark.slow
+def test_the_terminal_summary_speaks_the_reports_language(
+    library_run: tuple[RunResult, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 20: --lang zh-CN prints the credit table and the claim line in Chinese: the
+    # catalog's translation of every column and of "claim", with the ledger's numbers.
+    from carbonsink import i18n
+    from carbonsink.cli._console import stdout
+    from carbonsink.cli.run import _print_claim
+
+    result, _ = library_run
+    stdout.quiet = False
+    with i18n.language("zh-CN"):
+        _print_claim(result.ledger)
+    text = capsys.readouterr().out
+    catalog = i18n.translations("zh-CN")
+    columns = ("stratum", "removals", "non-CO2", "net 90 % CI", "deduction", "buffer", "tradable")
+    for column in columns:
+        assert catalog.gettext(column) != column
+        assert catalog.gettext(column) in text
+    claim = result.ledger.to_dict()["claim"]
+    last = text.splitlines()[-1]
+    assert last.startswith(catalog.gettext("claim"))
+    assert f"{claim['tradable_t_co2e']:,.1f} t CO2e" in last
+    assert i18n.active_language() == "en"
+
+
+@pytest.mark.slow
 def test_the_reports_maps_name_the_grids_crs(library_run: tuple[RunResult, list[str]]) -> None:
     # Issue 20: every map caption names the CRS and the cell size, also for layers the run
     # merged (which drops rioxarray's spatial_ref): the sample's grid is UTM 49N, 10 m.

@@ -16,6 +16,7 @@ for the sample survey's 28 figures.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import shutil
@@ -25,11 +26,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from carbonsink import i18n
 from carbonsink.report import ReportContent
 from carbonsink.report.html import render_report, write_report
 from tests.report.pdf_pages import paginate, pdf_page_images, weasyprint_or_skip
 
 pytestmark = pytest.mark.slow
+
+
+def _cjk_font_installed() -> bool:
+    from carbonsink.report.fonts import cjk_families
+
+    return bool(cjk_families())
 
 
 def _pdftotext(pdf: Path, page: int) -> str:
@@ -45,7 +53,11 @@ def _pdftotext(pdf: Path, page: int) -> str:
     return result.stdout
 
 
-@pytest.fixture(scope="module", params=[True, False], ids=["two epochs", "one epoch"])
+@pytest.fixture(
+    scope="module",
+    params=[(True, "en"), (False, "en"), (True, "zh-CN")],
+    ids=["two epochs", "one epoch", "two epochs in Chinese"],
+)
 def printed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[ReportContent, Path, list[np.ndarray]]:
@@ -53,7 +65,10 @@ def printed(
     from tests.report.sample_report import build_content
 
     weasyprint_or_skip()
-    content = build_content(two_epochs=request.param)
+    two_epochs, language = request.param
+    if language != "en" and not _cjk_font_installed():
+        pytest.skip("no CJK font for the Chinese PDF: apt-get install fonts-wqy-microhei")
+    content = dataclasses.replace(build_content(two_epochs=two_epochs), language=language)
     folder = tmp_path_factory.mktemp("pdf")
     html, pdf = folder / "report.html", folder / "report.pdf"
     assert write_report(content, html, pdf_path=pdf) == [html, pdf]
@@ -67,17 +82,22 @@ def test_the_pdf_is_a_pdf_whose_every_page_has_ink(
     assert pdf.read_bytes()[:5] == b"%PDF-"
     assert pages, "pdftoppm rendered no page"
     for number, image in enumerate(pages, start=1):
-        # Grey levels 0–255: a page with text has pixels darker than mid-grey.
-        assert (image < 128).mean() > 0.001, f"page {number} is blank"
+        # Grey levels 0–255, 30 dpi: above the foot (16 mm = 19 px, the page number's
+        # margin), a page with any text or figure has pixels darker than mid-grey; a blank
+        # page has none.
+        body = image[: image.shape[0] - 19]
+        assert (body < 128).sum() >= 20, f"page {number} is blank"
 
 
 def test_every_page_says_which_page_of_how_many_it_is(
     printed: tuple[ReportContent, Path, list[np.ndarray]],
 ) -> None:
-    _, pdf, pages = printed
+    content, pdf, pages = printed
+    # "page {page} of {pages}" in the report's language (the catalog's translation).
+    footer = i18n.translations(content.language).gettext("page {page} of {pages}")
     for number in range(1, len(pages) + 1):
         text = " ".join(_pdftotext(pdf, number).split())
-        assert f"page {number} of {len(pages)}" in text
+        assert " ".join(footer.format(page=number, pages=len(pages)).split()) in text
 
 
 def test_the_page_count_is_within_what_the_figures_and_text_need(
@@ -122,3 +142,26 @@ def test_a_heading_at_the_foot_of_a_page_is_found() -> None:
     _, places = paginate(html)
     (place,) = places
     assert (place.page, place.next_page, place.figure_page) == (1, 2, 2)
+
+
+def test_the_chinese_pdf_embeds_a_cjk_font_and_reads_as_chinese(
+    printed: tuple[ReportContent, Path, list[np.ndarray]],
+) -> None:
+    content, pdf, _ = printed
+    if content.language == "en":
+        pytest.skip("the English report")
+    pdffonts = shutil.which("pdffonts")
+    if pdffonts is None:
+        pytest.skip("pdffonts (poppler-utils) is not installed: apt-get install poppler-utils")
+    fonts = subprocess.run([pdffonts, str(pdf)], capture_output=True, text=True, check=True)
+    embedded = [line for line in fonts.stdout.splitlines()[2:] if " yes " in line]
+    from carbonsink.report.fonts import CJK_FAMILIES
+
+    cjk = {family.replace(" ", "-") for family in CJK_FAMILIES}
+    assert any(any(name in line for name in cjk) for line in embedded), fonts.stdout
+    # The first page holds the subtitle and the claim's headings, as the catalog has them.
+    catalog = i18n.translations("zh-CN")
+    first = " ".join(_pdftotext(pdf, 1).split())
+    for text in ("Carbon-sink measurement and carbon-credit claim", "The claim at a glance"):
+        assert catalog.gettext(text) != text
+        assert catalog.gettext(text) in first

@@ -245,4 +245,5 @@ def report_content(
         change=None if change is None else _with_crs(change.copy(deep=False), ctx),
         net_draws=None if net is None else np.asarray(net, dtype=np.float64),
         methodology=_methodology(ctx, results, ledger),
+        language=ctx.survey.survey.language,
     )

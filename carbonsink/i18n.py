@@ -1,0 +1,122 @@
+"""The languages of what people read: the report, the terminal summary, the ledger's texts.
+
+English is the source language: every text is written in English in the code
+and the report's template, marked for translation (``_("…")`` in Python,
+``{% trans %}``/``_()`` in the template), and looked up in the message catalog
+of the active language — ``carbonsink/locale/<lang>/LC_MESSAGES/carbonsink.po``,
+compiled in memory with Babel on first use. ``pybabel extract -F babel.cfg``
+lists every marked text; ``tests/test_i18n.py`` fails when one is missing from
+a catalog, untranslated or fuzzy.
+
+The active language is a context variable (:func:`language`), so a run's
+report can be rendered in Chinese while the log stays English, and threads or
+concurrent renders do not see each other's language. Files, keys and codes
+(``ledger.json``'s keys, warning codes, class names) are never translated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+from collections.abc import Iterator
+from contextvars import ContextVar
+from gettext import NullTranslations
+from importlib import resources
+from typing import Final
+
+from carbonsink.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "active_language",
+    "check_language",
+    "gettext",
+    "language",
+    "ngettext",
+    "translations",
+]
+
+#: Language tag (BCP 47) → its name in the language itself.
+LANGUAGES: Final = {"en": "English", "zh-CN": "简体中文"}
+DEFAULT_LANGUAGE: Final = "en"
+#: The gettext domain: carbonsink/locale/<locale>/LC_MESSAGES/carbonsink.po.
+DOMAIN: Final = "carbonsink"
+
+_ACTIVE: ContextVar[str] = ContextVar("carbonsink_language", default=DEFAULT_LANGUAGE)
+
+
+def check_language(tag: str) -> str:
+    """The supported language a tag names (``zh_CN``, ``zh-cn`` and ``zh-Hans`` are ``zh-CN``).
+
+    Raises
+    ------
+    ConfigError
+        The tag names no supported language (the message lists them).
+    """
+    key = tag.strip().replace("_", "-").lower()
+    aliases = {"en": "en", "en-us": "en", "en-gb": "en", "zh": "zh-CN", "zh-cn": "zh-CN"}
+    aliases |= {"zh-hans": "zh-CN", "zh-hans-cn": "zh-CN", "zh-sg": "zh-CN"}
+    if key in aliases:
+        return aliases[key]
+    raise ConfigError(
+        f"the language {tag!r} is not one carbonsink's texts are written in",
+        fix="use one of " + ", ".join(f"{k} ({v})" for k, v in LANGUAGES.items()),
+    )
+
+
+def _locale_folder(tag: str) -> str:
+    return tag.replace("-", "_")
+
+
+@functools.cache
+def translations(tag: str) -> NullTranslations:
+    """The compiled message catalog of a language (English: the texts as written).
+
+    Raises
+    ------
+    ConfigError
+        The language is not supported.
+    """
+    tag = check_language(tag)
+    if tag == DEFAULT_LANGUAGE:
+        return NullTranslations()
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
+    source = resources.files("carbonsink") / "locale" / _locale_folder(tag) / "LC_MESSAGES"
+    with (source / f"{DOMAIN}.po").open("rb") as handle:
+        catalog = read_po(handle, locale=_locale_folder(tag), domain=DOMAIN)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    return Translations(compiled, domain=DOMAIN)
+
+
+def active_language() -> str:
+    """The language texts are translated into now (:func:`language` sets it)."""
+    return _ACTIVE.get()
+
+
+@contextlib.contextmanager
+def language(tag: str | None) -> Iterator[str]:
+    """Translate into ``tag`` (``None``: keep the active language) inside the block."""
+    chosen = check_language(tag) if tag is not None else _ACTIVE.get()
+    translations(chosen)  # a broken catalog fails here, before anything is rendered
+    token = _ACTIVE.set(chosen)
+    try:
+        yield chosen
+    finally:
+        _ACTIVE.reset(token)
+
+
+def gettext(message: str) -> str:
+    """``message`` in the active language (as written when it has no translation)."""
+    return translations(_ACTIVE.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The singular or plural form for ``n``, in the active language."""
+    return translations(_ACTIVE.get()).ngettext(singular, plural, n)

@@ -1,0 +1,174 @@
+"""The report in Chinese (issue 20, item 4): the catalog is complete, the template has no
+untranslatable text, and English stays the default.
+
+The catalog is checked against the sources themselves: Babel extracts every marked text
+(``babel.cfg``: ``_()``/``gettext``/``ngettext`` in Python, ``{% trans %}``/``_()`` in the
+template) and each must be in ``carbonsink/locale/zh_CN/LC_MESSAGES/carbonsink.po``,
+translated, not fuzzy, with the same placeholders; the catalog may hold nothing else.
+The template's text outside the marked texts must be only numbers, units and symbols,
+so a heading added without ``_()`` fails here.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from carbonsink import i18n
+from carbonsink.errors import ConfigError
+from tests.conftest import PROJECT_ROOT
+
+PO = PROJECT_ROOT / "carbonsink" / "locale" / "zh_CN" / "LC_MESSAGES" / "carbonsink.po"
+TEMPLATE = PROJECT_ROOT / "carbonsink" / "report" / "templates" / "report.html.j2"
+
+
+def _extracted() -> dict[str, str | tuple[str, str]]:
+    """Every marked text of the sources (msgid, or (singular, plural)), by Babel's extractors."""
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    with (PROJECT_ROOT / "babel.cfg").open(encoding="utf-8") as handle:
+        method_map, options_map = parse_mapping_cfg(handle)
+    messages: dict[str, str | tuple[str, str]] = {}
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(PROJECT_ROOT),
+        method_map,
+        options_map,
+        keywords={"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)},
+    ):
+        key = message if isinstance(message, str) else message[0]
+        messages[key] = message
+    return messages
+
+
+def _catalog():  # type: ignore[no-untyped-def]
+    from babel.messages.pofile import read_po
+
+    with PO.open("rb") as handle:
+        return read_po(handle, locale="zh_CN", domain="carbonsink")
+
+
+def _brace_fields(text: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
+
+
+def test_every_marked_text_is_in_the_catalog_translated() -> None:
+    extracted = _extracted()
+    catalog = _catalog()
+    # The report's template, the report's tables and figures, the terminal summary.
+    assert len(extracted) > 200
+    missing = [m for m in extracted if m not in catalog]
+    assert missing == [], f"{len(missing)} texts are not in {PO.name}: run pybabel update"
+    untranslated = [
+        m.id
+        for m in catalog
+        if m.id and (m.fuzzy or not (all(m.string) if isinstance(m.string, tuple) else m.string))
+    ]
+    assert untranslated == []
+    stale = [
+        m.id
+        for m in catalog
+        if m.id and (m.id if isinstance(m.id, str) else m.id[0]) not in extracted
+    ]
+    assert stale == [], "the catalog holds texts the sources no longer have"
+
+
+def test_every_translation_keeps_the_placeholders() -> None:
+    catalog = _catalog()
+    # %(name)s placeholders (the template's texts): Babel's own check. Python's texts are
+    # str.format ({name} fields, compared here), where a "% o" is a percent sign, not a
+    # placeholder, though Babel flags it so.
+    checked = [
+        (m.id, errors)
+        for m, errors in catalog.check()
+        if "%(" in (m.id if isinstance(m.id, str) else m.id[0])
+    ]
+    assert checked == []
+    for message in catalog:
+        if not message.id:
+            continue
+        source = message.id if isinstance(message.id, str) else message.id[0]
+        target = message.string if isinstance(message.string, str) else message.string[0]
+        if "%(" not in source:
+            assert _brace_fields(target) == _brace_fields(source), source
+
+
+def test_the_template_has_no_text_outside_the_catalog() -> None:
+    text = TEMPLATE.read_text(encoding="utf-8")
+    text = re.sub(r"<style>.*?</style>", " ", text, flags=re.S)
+    text = re.sub(r"{%-? *trans\b.*?endtrans *-?%}", " ", text, flags=re.S)
+    text = re.sub(r"{{.*?}}|{%.*?%}|{#.*?#}", " ", text, flags=re.S)
+    text = re.sub(r"<[^>]*>", " ", text)
+    words = set(re.findall(r"[A-Za-z][A-Za-z0-9²]+", text))
+    # What stays is the same in every language: units, gases, symbols, the tool's name.
+    units_and_symbols = {
+        *("CO2e", "yr", "ha", "CH4", "N2O", "R²", "SHA", "carbonsink", "DOCTYPE", "html")
+    }
+    assert words <= units_and_symbols, sorted(words - units_and_symbols)
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [("en", "en"), ("EN-us", "en"), ("zh-CN", "zh-CN"), ("zh_CN", "zh-CN"), ("zh-Hans", "zh-CN")],
+)
+def test_language_tags_name_a_supported_language(tag: str, expected: str) -> None:
+    assert i18n.check_language(tag) == expected
+
+
+def test_an_unsupported_language_says_which_ones_are() -> None:
+    with pytest.raises(ConfigError, match=r"'fr'.*fix: use one of en \(English\), zh-CN"):
+        i18n.check_language("fr")
+
+
+def test_the_language_is_active_only_inside_its_block() -> None:
+    assert i18n.active_language() == "en"
+    assert i18n.gettext("Maps") == "Maps"
+    with i18n.language("zh-CN"):
+        translated = i18n.gettext("Maps")
+        with i18n.language(None):  # None keeps the active language
+            assert i18n.gettext("Maps") == translated
+    assert translated == _catalog()["Maps"].string
+    assert translated != "Maps"
+    assert i18n.gettext("Maps") == "Maps"
+
+
+def test_the_survey_file_chooses_the_language_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    from carbonsink.config import SurveySection
+
+    base = {"name": "x", "crs": "EPSG:32649", "boundary": tmp_path / "b.geojson"}
+    assert SurveySection(**base).language == "en"
+    assert SurveySection(**base, language="zh_CN").language == "zh-CN"
+    with pytest.raises(ValueError, match="'fr' is not one carbonsink's texts are written in"):
+        SurveySection(**base, language="fr")
+
+
+def test_the_language_changes_no_hash_of_the_run() -> None:
+    # The stage cache's key and the survey's sha256 leave the language out.
+    from carbonsink.config import load_survey
+    from carbonsink.pipeline.run import _PRESENTATION
+    from tests.conftest import SAMPLE_SURVEY
+
+    survey = load_survey(SAMPLE_SURVEY)
+    chinese = survey.model_copy(
+        update={"survey": survey.survey.model_copy(update={"language": "zh-CN"})}
+    )
+    assert chinese.model_dump(mode="json", exclude=_PRESENTATION) == survey.model_dump(
+        mode="json", exclude=_PRESENTATION
+    )
+    assert chinese.model_dump(mode="json") != survey.model_dump(mode="json")
+
+
+def test_no_text_is_marked_inside_an_f_string() -> None:
+    # Babel's extractor cannot see _("...") inside an f-string's braces: such a text would be
+    # missing from the catalog without the first test knowing.
+    inside = re.compile(r"""\bf(["'])[^"'\n]*\{_\(""")
+    found = [
+        f"{path.relative_to(PROJECT_ROOT)}:{number}"
+        for path in sorted((PROJECT_ROOT / "carbonsink").rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if inside.search(line)
+    ]
+    assert found == []
