@@ -10,7 +10,9 @@ a catalog, untranslated or fuzzy.
 
 The active language is a context variable (:func:`language`), so a run's
 report can be rendered in Chinese while the log stays English, and threads or
-concurrent renders do not see each other's language. Files, keys and codes
+concurrent renders do not see each other's language (the figures' fonts are
+the process's, so Chinese figures are drawn one report at a time,
+:func:`carbonsink.report.fonts.figure_fonts`). Files, keys and codes
 (``ledger.json``'s keys, warning codes, class names) are never translated.
 """
 
@@ -30,6 +32,7 @@ from carbonsink.errors import ConfigError
 __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
+    "N_",
     "active_language",
     "check_language",
     "gettext",
@@ -49,6 +52,16 @@ _ACTIVE: ContextVar[str] = ContextVar("carbonsink_language", default=DEFAULT_LAN
 
 def check_language(tag: str) -> str:
     """The supported language a tag names (``zh_CN``, ``zh-cn`` and ``zh-Hans`` are ``zh-CN``).
+
+    Parameters
+    ----------
+    tag
+        A language tag as a user writes it (BCP 47 or a gettext locale).
+
+    Returns
+    -------
+    str
+        The key of :data:`LANGUAGES` it names.
 
     Raises
     ------
@@ -73,6 +86,16 @@ def _locale_folder(tag: str) -> str:
 @functools.cache
 def translations(tag: str) -> NullTranslations:
     """The compiled message catalog of a language (English: the texts as written).
+
+    Parameters
+    ----------
+    tag
+        A supported language (:func:`check_language`).
+
+    Returns
+    -------
+    gettext.NullTranslations
+        Its catalog (cached: compiled once per process).
 
     Raises
     ------
@@ -102,7 +125,23 @@ def active_language() -> str:
 
 @contextlib.contextmanager
 def language(tag: str | None) -> Iterator[str]:
-    """Translate into ``tag`` (``None``: keep the active language) inside the block."""
+    """Translate into ``tag`` (``None``: keep the active language) inside the block.
+
+    Parameters
+    ----------
+    tag
+        A language tag (:func:`check_language`), or ``None``.
+
+    Yields
+    ------
+    str
+        The language in force inside the block.
+
+    Raises
+    ------
+    ConfigError
+        The language is not supported.
+    """
     chosen = check_language(tag) if tag is not None else _ACTIVE.get()
     translations(chosen)  # a broken catalog fails here, before anything is rendered
     token = _ACTIVE.set(chosen)
@@ -113,10 +152,50 @@ def language(tag: str | None) -> Iterator[str]:
 
 
 def gettext(message: str) -> str:
-    """``message`` in the active language (as written when it has no translation)."""
+    """``message`` in the active language (as written when it has no translation).
+
+    Parameters
+    ----------
+    message
+        The English text, as marked in the code.
+
+    Returns
+    -------
+    str
+        Its translation in the active language, or ``message``.
+    """
     return translations(_ACTIVE.get()).gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    """The singular or plural form for ``n``, in the active language."""
+    """The singular or plural form for ``n``, in the active language.
+
+    Parameters
+    ----------
+    singular, plural
+        The English forms.
+    n
+        The count that chooses the form.
+
+    Returns
+    -------
+    str
+        The form for ``n`` in the active language.
+    """
     return translations(_ACTIVE.get()).ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark now, translate when shown"
+    """Mark ``message`` for the catalog without translating it; :func:`gettext` it when shown.
+
+    Parameters
+    ----------
+    message
+        An English text whose translation is looked up later.
+
+    Returns
+    -------
+    str
+        ``message`` unchanged.
+    """
+    return message

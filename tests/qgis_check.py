@@ -52,6 +52,26 @@ def load_in_qgis(project: Path, png: Path | None = None) -> dict[str, Any]:
     return report
 
 
+def gdal_category_names(raster: Path) -> list[str]:
+    """The category names GDAL reads for band 1 of ``raster`` (QGIS's own GDAL, 3.6)."""
+    import pytest
+
+    # gdalinfo's JSON (the bindings' GetCategoryNames returns None in GDAL 3.6).
+    script = (
+        "import json, sys; from osgeo import gdal; "
+        "info = gdal.Info(sys.argv[1], format='json'); "
+        "print(json.dumps(info['bands'][0].get('categories') or []))"
+    )
+    result = subprocess.run(
+        [QGIS_PYTHON, "-c", script, str(raster)], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0 and "osgeo" in result.stderr:
+        pytest.skip(f"{QGIS_PYTHON} has no GDAL bindings: apt-get install python3-gdal")
+    assert result.returncode == 0, result.stderr
+    names: list[str] = json.loads(result.stdout)
+    return names
+
+
 def _main(project_path: str, png_path: str) -> dict[str, Any]:  # pragma: no cover - QGIS side
     from qgis.core import (  # type: ignore[import-not-found]
         QgsApplication,

@@ -283,8 +283,18 @@ def test_imagery_classify_and_indices_commands(
         assert src.tags()["flag_meanings"] == "water mudflat sedge reed miscanthus poplar"
         codes = set(np.unique(src.read(1)).tolist())
         assert src.colorinterp[0].name == "palette"  # a colour table
-        assert src.colormap(1)[1] == (0x2C, 0x7F, 0xB8, 255)  # water as in the report
+        # Water as in the report: its hex colour as (r, g, b, alpha).
+        from carbonsink.report.figures import CLASS_COLOURS
+
+        water = CLASS_COLOURS["water"]
+        assert src.colormap(1)[1] == (*(int(water[i : i + 2], 16) for i in (1, 3, 5)), 255)
     assert 'label="poplar"' in (out / "landcover.qml").read_text(encoding="utf-8")
+    # GDAL's category names of the class map, beside it.
+    from tests.qgis_check import gdal_category_names
+
+    assert gdal_category_names(out / "landcover.tif")[1:7] == [
+        "water", "mudflat", "sedge", "reed", "miscanthus", "poplar"
+    ]  # fmt: skip
     assert codes <= {1, 2, 3, 4, 5, 6, 255}
     for name in ("confusion", "areas", "cv", "samples"):
         assert (out / "tables" / f"landcover_{name}.csv").is_file()

@@ -146,19 +146,72 @@ def test_the_survey_file_chooses_the_language_and_refuses_an_unknown_one(tmp_pat
 
 
 def test_the_language_changes_no_hash_of_the_run() -> None:
-    # The stage cache's key and the survey's sha256 leave the language out.
+    # The run's stage key, survey sha256 and run sha256 (which the ledger carries) are the
+    # same for the same survey in English and in Chinese.
     from carbonsink.config import load_survey
-    from carbonsink.pipeline.run import _PRESENTATION
+    from carbonsink.pipeline.context import RunContext
+    from carbonsink.pipeline.run import _run_record, _stage_key
     from tests.conftest import SAMPLE_SURVEY
 
     survey = load_survey(SAMPLE_SURVEY)
     chinese = survey.model_copy(
         update={"survey": survey.survey.model_copy(update={"language": "zh-CN"})}
     )
-    assert chinese.model_dump(mode="json", exclude=_PRESENTATION) == survey.model_dump(
-        mode="json", exclude=_PRESENTATION
+    hashes = {"survey.toml": "0" * 64}
+    contexts = [RunContext.build(s) for s in (survey, chinese)]
+    assert contexts[1].survey.survey.language == "zh-CN"
+    keys = [_stage_key(ctx, hashes) for ctx in contexts]
+    records = [_run_record(ctx, hashes, SAMPLE_SURVEY.parent) for ctx in contexts]
+    assert keys[0] == keys[1]
+    assert records[0]["survey_sha256"] == records[1]["survey_sha256"]
+    assert records[0]["run_sha256"] == records[1]["run_sha256"]
+    # A setting that does change the numbers changes them all.
+    other = RunContext.build(
+        survey.model_copy(update={"survey": survey.survey.model_copy(update={"resolution": 20.0})})
     )
-    assert chinese.model_dump(mode="json") != survey.model_dump(mode="json")
+    assert _stage_key(other, hashes) != keys[0]
+    assert (
+        _run_record(other, hashes, SAMPLE_SURVEY.parent)["run_sha256"] != records[0]["run_sha256"]
+    )
+
+
+def test_the_chinese_report_escapes_what_it_shows_and_translates_every_figure() -> None:
+    import dataclasses
+
+    from carbonsink.report.html import render_report
+    from tests.report.sample_report import EVIL, build_content, read_page
+
+    content = dataclasses.replace(build_content(two_epochs=True), language="zh-CN")
+    page = render_report(content)
+    assert '<html lang="zh-CN">' in page
+    assert EVIL not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    alts = re.findall(r'<img src="data:[^"]*" alt="([^"]*)"', page)
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", page, flags=re.S)
+    assert len(alts) == page.count("<figure>") > 20
+    assert [a for a in alts if not cjk.search(a)] == []
+    assert [c for c in captions if not cjk.search(c)] == []
+    assert read_page(page).element_text("tradable-total") == read_page(
+        render_report(dataclasses.replace(content, language="en"))
+    ).element_text("tradable-total")
+
+
+def test_sentences_keep_their_spaces_where_the_template_joins_them() -> None:
+    # A block tag at a line's end eats the newline after it; where that newline was the
+    # only space between two sentences, the English read ").vm0033" or "seed 3;converged".
+    import html
+
+    from carbonsink.report.html import render_report
+    from tests.report.sample_report import build_content
+
+    page = re.sub(
+        r"<style>.*?</style>", "", render_report(build_content(two_epochs=True)), flags=re.S
+    )
+    # Tags become spaces: two paragraphs side by side are not a joined sentence.
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    joined = re.findall(r"[a-z)]\.[A-Za-z]{3,}|;[A-Za-z]", text)
+    files = {".json", ".md", ".toml", ".csv", ".tif", ".gpkg", ".nc"}
+    assert [j for j in joined if not any(j.endswith(f[1:]) or f in j for f in files)] == []
 
 
 def test_no_text_is_marked_inside_an_f_string() -> None:

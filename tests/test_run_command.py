@@ -403,6 +403,14 @@ def test_maps_say_what_they_are_and_class_maps_open_styled(run_a: Path) -> None:
             hex_colour = CLASS_COLOURS[name]
             rgb = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
             assert table[code] == (*rgb, 255), name
+        # GDAL reads each class's name at its code (the map's .aux.xml).
+        from tests.qgis_check import gdal_category_names
+
+        categories = f"maps/landcover_{epoch}.tif.aux.xml"
+        assert listed[categories] == "map_landcover_categories"
+        read = gdal_category_names(run_a / "maps" / f"landcover_{epoch}.tif")
+        assert [read[code] for code in codes] == names
+        assert len(read) == max(codes) + 1
         style = f"maps/landcover_{epoch}.qml"
         assert listed[style] == "map_landcover_style"
         text = (run_a / style).read_text(encoding="utf-8")

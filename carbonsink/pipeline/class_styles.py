@@ -15,10 +15,10 @@ from typing import Any
 
 import xarray as xr
 
-from carbonsink.io.qgis_styles import write_class_style
+from carbonsink.io.qgis_styles import write_category_names, write_class_style
 from carbonsink.report.figures import class_colours, flag_legend
 
-__all__ = ["coloured", "legend_attrs", "write_style"]
+__all__ = ["coloured", "legend_attrs", "write_categories", "write_style"]
 
 
 def legend_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,3 +41,9 @@ def write_style(layer: xr.DataArray, path: Path) -> Path:
     """The ``.qml`` of a class layer: each class's colour (as the report) and its name."""
     codes, names = flag_legend(layer)
     return write_class_style(path, codes=codes, names=names, colours=class_colours(names))
+
+
+def write_categories(layer: xr.DataArray, path: Path) -> Path:
+    """The ``.aux.xml`` of a class layer's raster: each class's name, as GDAL reads it."""
+    codes, names = flag_legend(layer)
+    return write_category_names(path, codes=codes, names=names)

@@ -36,6 +36,7 @@ OutputFormat = Literal[
     "qml",
     "qgs",
     "gpkg",
+    "xml",
 ]
 
 
@@ -164,6 +165,12 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         "maps/landcover_{epoch}.qml",
         "qml",
         "QGIS style of the land-cover map: each class's colour and name",
+    ),
+    Output(
+        "map_landcover_categories",
+        "maps/landcover_{epoch}.tif.aux.xml",
+        "xml",
+        "GDAL's category names of the land-cover map (gdalinfo, QGIS and other GDAL readers)",
     ),
     Output(
         "map_agb", "maps/agb_mg_ha_{epoch}.tif", "cog", "above-ground biomass", "Mg DM/ha", _BIOMASS
@@ -326,6 +333,12 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         "landcover.qml",
         "qml",
         "QGIS style of the land-cover map: each class's colour and name",
+    ),
+    Output(
+        "landcover_categories",
+        "landcover.tif.aux.xml",
+        "xml",
+        "GDAL's category names of the land-cover map (gdalinfo, QGIS and other GDAL readers)",
     ),
     Output(
         "landcover_probability",

@@ -57,6 +57,7 @@ def _maps(
     from carbonsink.pipeline.class_styles import (  # matplotlib: lazily
         coloured,
         legend_attrs,
+        write_categories,
         write_style,
     )
 
@@ -77,11 +78,19 @@ def _maps(
         style = OUTPUTS[output_id].style
         if style is not None and style.legend:
             layer = coloured(layer)
-            styles.append((layer, folder.path(f"{output_id}_style", **fields)))
+            styles.append(
+                (
+                    layer,
+                    folder.path(f"{output_id}_style", **fields),
+                    folder.path(f"{output_id}_categories", **fields),
+                )
+            )
         arrays.append(layer)
         paths.append(folder.path(output_id, **fields))
     written = write_layer_cogs(arrays, paths)
-    return written + [write_style(layer, path) for layer, path in styles]
+    for layer, qml, categories in styles:
+        written += [write_style(layer, qml), write_categories(layer, categories)]
+    return written
 
 
 def write_epoch_products(

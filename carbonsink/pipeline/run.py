@@ -330,8 +330,7 @@ def _run(
     start = time.perf_counter()
     files = sorted({Path(p).resolve() for p in report.checked})
     hashes = {_relative(p, root): file_sha256(p) for p in files}
-    settings = survey.model_dump(mode="json", exclude=_PRESENTATION)
-    base = content_key(__version__, code_fingerprint(), settings, hashes, ctx.seed)
+    base = _stage_key(ctx, hashes)
     results: list[EpochResults] = []
     logged: list[tuple[str, tuple[LoggedLine, ...]]] = []
     epoch_keys: list[str] = []
@@ -391,6 +390,16 @@ def _run(
         assert run.manifest is not None
         run.manifest["wall_seconds"] = round(time.perf_counter() - start, 3)
     return run
+
+
+def _stage_key(ctx: RunContext, hashes: dict[str, str]) -> str:
+    """The key every cached stage of a run derives from: code, settings, inputs and seed.
+
+    The settings leave out the epochs (each epoch's stages add their own) and the
+    accounting (not a stage input), and the report's language, which changes no number.
+    """
+    settings = ctx.survey.model_dump(mode="json", exclude=_PRESENTATION)
+    return content_key(__version__, code_fingerprint(), settings, hashes, ctx.seed)
 
 
 def _run_record(ctx: RunContext, hashes: dict[str, str], root: Path | None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -60,14 +61,17 @@ FloatArray = npt.NDArray[np.float64]
 DPI: Final = 200
 #: Largest number of cells drawn along either side of a map (larger layers are strided).
 MAX_DISPLAY_CELLS: Final = 800
-#: Colours of the wetland classes (matched case-insensitively on the class name).
+#: Colours of the wetland classes (matched case-insensitively on the class name): blue
+#: water, grey-brown mudflat, straw-yellow miscanthus and three greens apart in lightness,
+#: so that every pair stays distinct for the colour-blind (CAM02-UCS ΔE ≥ 17 under full
+#: deuteranopia, protanopia and tritanopia; tests/report/test_figures.py).
 CLASS_COLOURS: Final = {
-    "water": "#2c7fb8",
-    "mudflat": "#a08f74",
-    "sedge": "#b8e08a",
-    "reed": "#3f9b3f",
-    "miscanthus": "#8c8c2a",
-    "poplar": "#1b5e20",
+    "water": "#0570b0",
+    "mudflat": "#7f6a55",
+    "sedge": "#a6dba0",
+    "reed": "#66a61e",
+    "miscanthus": "#fdd835",
+    "poplar": "#00441b",
 }
 #: Qualitative colour map for classes without a colour of their own.
 _OTHER_CLASSES_CMAP: Final = "tab10"
@@ -78,6 +82,8 @@ _TICK_STEPS: Final = [1, 2, 2.5, 5, 10]
 #: Most bins of the Monte Carlo histogram.
 _MAX_BINS: Final = 80
 _MAP_SIZE_IN: Final = (6.0, 4.6)
+#: Characters per line of a map's title.
+_TITLE_WIDTH: Final = 44
 #: Margins of a map with a colour bar: left, bottom, right, top (figure fractions).
 _MAP_MARGINS: Final = (0.15, 0.13, 0.85, 0.92)
 
@@ -218,7 +224,8 @@ def new_figure(size: tuple[float, float], margins: tuple[float, float, float, fl
 
 def _map_axes(fig: Figure, title: str) -> Axes:
     ax = fig.add_subplot()
-    ax.set_title(title, fontsize=11)
+    # A long title wraps rather than running past the figure's edge (the colour bar's side).
+    ax.set_title("\n".join(textwrap.wrap(title, _TITLE_WIDTH)) or title, fontsize=11)
     ax.set_xlabel(_("easting (m)"))
     ax.set_ylabel(_("northing (m)"))
     ax.set_aspect("equal")

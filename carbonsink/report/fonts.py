@@ -15,6 +15,8 @@ import contextlib
 import logging
 import shutil
 import subprocess
+import threading
+import warnings
 from collections.abc import Iterator
 from typing import Final
 
@@ -44,6 +46,11 @@ def cjk_families() -> list[str]:
 
     Matplotlib lists the fonts it found when its cache was built; a CJK font
     installed since is looked up with fontconfig (``fc-list :lang=zh``) and added.
+
+    Returns
+    -------
+    list of str
+        The families found, in :data:`CJK_FAMILIES`' order of preference.
     """
     from matplotlib import font_manager
 
@@ -77,32 +84,50 @@ def _fontconfig_cjk_files() -> list[str]:
     return sorted({f for f in files if f.lower().endswith((".ttf", ".ttc", ".otf"))})
 
 
+#: Matplotlib's settings and loggers are the process's: one CJK block at a time.
+_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def figure_fonts(language: str) -> Iterator[list[str]]:
     """Inside the block, figures use DejaVu Sans, then a CJK family for a CJK language.
 
-    Yields the ``font.family`` list in force; English keeps matplotlib's default.
+    Matplotlib's ``font.family`` is global to the process, so the blocks of a CJK
+    language run one at a time (a second waits for the first); English changes nothing.
+
+    Parameters
+    ----------
+    language
+        The report's language (:data:`carbonsink.i18n.LANGUAGES`).
+
+    Yields
+    ------
+    list of str
+        The ``font.family`` list in force inside the block.
     """
     import matplotlib
 
     if not language.startswith("zh"):
         yield list(matplotlib.rcParams["font.family"])
         return
-    found = cjk_families()
-    if not found:
-        logger.warning(
-            "no CJK font found: the report's figures will show boxes for Chinese characters "
-            "— fix: %s",
-            MISSING_CJK_FONT,
-        )
-    families = ["DejaVu Sans", *found[:1]]
-    # A CJK family without a bold face is used at regular weight for bold titles; matplotlib
-    # says so on its logger for every figure, which is no news to the user.
-    font_log = logging.getLogger("matplotlib.font_manager")
-    level = font_log.level
-    font_log.setLevel(logging.ERROR)
-    try:
-        with matplotlib.rc_context({"font.family": families}):
-            yield families
-    finally:
-        font_log.setLevel(level)
+    with _LOCK:
+        found = cjk_families()
+        if not found:
+            logger.warning(
+                "no CJK font found: the report's figures will show boxes for Chinese "
+                "characters — fix: %s",
+                MISSING_CJK_FONT,
+            )
+        families = ["DejaVu Sans", *found[:1]]
+        # A CJK family without a bold face is used at regular weight for bold titles, and
+        # without a CJK font every character is a missing glyph: matplotlib says so for
+        # every figure, which the warning above already told.
+        font_log = logging.getLogger("matplotlib.font_manager")
+        level = font_log.level
+        font_log.setLevel(logging.ERROR)
+        try:
+            with matplotlib.rc_context({"font.family": families}), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
+                yield families
+        finally:
+            font_log.setLevel(level)

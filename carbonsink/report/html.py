@@ -176,6 +176,8 @@ def render_report(content: ReportContent) -> str:
     ValueError
         ``content`` does not follow its contract (a ledger key, a layer or the
         change dataset is missing): a fault of the code that built it.
+    ConfigError
+        ``content.language`` is not a supported language.
     """
     _check_content(content)
     with i18n.language(content.language) as language, figure_fonts(language):

@@ -34,36 +34,11 @@ from carbonsink.report.tables import (
     stage_rows,
     stock_table,
     strata_rows,
+    term,
     uncertainty_rows,
 )
 
 __all__ = ["page_counter_css", "report_context"]
-
-
-def N_(text: str) -> str:  # noqa: N802 - gettext's name for "mark now, translate when shown"
-    """Mark a text for the catalog without translating it (it is translated where shown)."""
-    return text
-
-
-#: Terms the soil section takes from the results (SOC method, variogram model, what the
-#: variogram is of), translated when shown; any other value is shown as it is.
-_TERMS: Final = frozenset(
-    {
-        N_("ordinary kriging"),
-        N_("regression kriging"),
-        N_("kriging"),
-        N_("spherical"),
-        N_("exponential"),
-        N_("gaussian"),
-        N_("values"),
-        N_("residuals"),
-    }
-)
-
-
-def _term(text: str) -> str:
-    """A method or model name of the results, in the report's language when known."""
-    return _(text) if text in _TERMS else text
 
 
 # ----------------------------------------------------------------- figures
@@ -85,7 +60,7 @@ def _agb_interval_width(epoch: EpochReport) -> xr.DataArray:
     )
 
 
-def _layer_label(layer: xr.DataArray, heading: str) -> str | None:
+def _layer_label(heading: str) -> str | None:
     """A map's colour-bar label: the layer's long name in English, else the translated heading.
 
     Long names are data attributes (written in English, with the pools they sum);
@@ -128,7 +103,7 @@ def _stock_maps(epochs: Sequence[EpochReport]) -> list[dict[str, Any]]:
             png = figures.map_figure(
                 layer,
                 title=title,
-                label=_layer_label(layer, heading),
+                label=_layer_label(heading),
                 cmap=cmap,
                 vmin=vmin,
                 vmax=vmax,
@@ -172,6 +147,11 @@ def page_counter_css() -> str:
 
     The translation of ``"page {page} of {pages}"`` is cut at its two fields into CSS
     strings around ``counter(page)`` and ``counter(pages)``.
+
+    Returns
+    -------
+    str
+        CSS strings and counters, e.g. ``"page " counter(page) " of " counter(pages)``.
 
     Examples
     --------
@@ -245,7 +225,11 @@ def _model_skill(epoch: EpochReport) -> dict[str, Any]:
     models = []
     for model, table in epoch.biomass_cv.items():
         rows = [
-            {**{c: row.get(c) for c in _CV_COLUMNS}, "pooled": str(row.get("fold")) == "pooled"}
+            {
+                **{c: row.get(c) for c in _CV_COLUMNS},
+                "pooled": str(row.get("fold")) == "pooled",
+                "fold": _("pooled") if str(row.get("fold")) == "pooled" else row.get("fold"),
+            }
             for row in _records(table)
         ]
         figure = None
@@ -277,7 +261,7 @@ def _soil(epoch: EpochReport) -> dict[str, Any]:
         soc,
         cores,
         title=title,
-        label=_layer_label(soc, _("SOC stock, 0–{depth} cm").format(depth=depth)),
+        label=_layer_label(_("SOC stock, 0–{depth} cm").format(depth=depth)),
         inside=epoch.layers["inside_boundary"],
     )
     model_figures = []
@@ -286,8 +270,8 @@ def _soil(epoch: EpochReport) -> dict[str, Any]:
         vtitle = _("SOC variogram, 0–{depth} cm — {epoch}").format(depth=depth, epoch=epoch.name)
         shown = {
             **epoch.soil_variogram,
-            "model": _term(str(epoch.soil_variogram["model"])),
-            "of": _term(str(epoch.soil_variogram.get("of", "values"))),
+            "model": term(str(epoch.soil_variogram["model"])),
+            "of": term(str(epoch.soil_variogram.get("of", "values"))),
         }
         model_figures.append(_figure(vtitle, variogram_figure(shown, title=vtitle)))
     if epoch.soil_cv_predictions is not None:
@@ -309,7 +293,7 @@ def _soil(epoch: EpochReport) -> dict[str, Any]:
         "n_extrapolated": extrapolated,
         "depth_cm": epoch.soil_depth_cm,
         "cv": epoch.soil_cv,
-        "method": _term(
+        "method": term(
             str(epoch.soil_cv["method"] if epoch.soil_cv else "kriging").replace("-", " ")
         ),
         "variogram": None
@@ -335,10 +319,11 @@ def _histogram(content: ReportContent) -> dict[str, str] | None:
     )
     n = int(np.asarray(content.net_draws).size)
     return _figure(
-        "Monte Carlo distribution of the net removals",
+        _("Monte Carlo distribution of the net removals"),
         png,
-        f"{format_number(n, 0)} draws; dashed lines: the 90 % interval; red: the net after "
-        f"rule {claim['rule_applied']}.",
+        _("{n} draws; dashed lines: the 90 % interval; red: the net after rule {rule}.").format(
+            n=format_number(n, 0), rule=claim["rule_applied"]
+        ),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from carbonsink.i18n import N_
 from carbonsink.i18n import gettext as _
 from carbonsink.report.formatting import MISSING, format_number, format_percent
 
@@ -20,8 +21,43 @@ __all__ = [
     "stage_rows",
     "stock_table",
     "strata_rows",
+    "term",
     "uncertainty_rows",
 ]
+
+#: Terms the report takes from the results (SOC method, variogram model, what the variogram
+#: is of, the soil change's basis), translated when shown; other values are shown as they are.
+_TERMS: Final = frozenset(
+    {
+        N_("ordinary kriging"),
+        N_("regression kriging"),
+        N_("kriging"),
+        N_("spherical"),
+        N_("exponential"),
+        N_("gaussian"),
+        N_("values"),
+        N_("residuals"),
+        N_("fixed-depth"),
+        N_("equivalent-mass"),
+    }
+)
+
+
+def term(text: str) -> str:
+    """A method or model name of the results, in the report's language when it is a known term.
+
+    Parameters
+    ----------
+    text
+        The name as the results give it (``"spherical"``, ``"fixed-depth"``).
+
+    Returns
+    -------
+    str
+        Its translation, or ``text`` itself when it is not one of the known terms.
+    """
+    return _(text) if text in _TERMS else text
+
 
 #: Units of the credit chain's rates.
 _RATE_UNITS: Final = "t CO2e/yr"
@@ -52,7 +88,7 @@ def chain_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
             "sign": "",
             "value": removals,
             "ci": removals_ci,
-            "note": "44/12 × Σ pools (C₂ − C₁) / years",
+            "note": _("44/12 × Σ pools (C₂ − C₁) / years"),
             "kind": "term",
         },
         {
@@ -240,6 +276,7 @@ def soil_change_rows(ledger: Mapping[str, Any]) -> dict[str, Any] | None:
     rows.sort(key=lambda r: r["total"])
     return {
         "basis": record.get("basis"),
+        "basis_shown": term(str(record.get("basis"))),
         "depth_cm": record.get("depth_cm"),
         "reference_mass_mg_ha": record.get("reference_mass_mg_ha"),
         "accretion": record.get("accretion") or {},

@@ -13,7 +13,7 @@ import xarray as xr
 
 from carbonsink.errors import OutputError
 from carbonsink.grid import Grid
-from carbonsink.io.qgis_styles import write_class_style
+from carbonsink.io.qgis_styles import write_category_names, write_class_style
 from carbonsink.io.writers import class_colormap, write_cog, write_layer_cogs
 
 GRID = Grid.from_bounds(
@@ -147,3 +147,39 @@ def test_class_overviews_hold_classes_that_are_there(tmp_path: Path, writer: str
             overview = src.read(1, out_shape=shape)
             assert set(np.unique(overview).tolist()) <= {1, 6}, factor
         assert src.tags()["flag_values"] == "1 2 3 4 5 6"
+
+
+def test_category_names_are_listed_by_cell_value_for_gdal(tmp_path: Path) -> None:
+    # Codes 1, 2 and 4: GDAL's list runs from value 0 to 4, empty where no class is.
+    raster = tmp_path / "classes.tif"
+    with rasterio.open(
+        raster,
+        "w",
+        driver="GTiff",
+        width=3,
+        height=2,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:32649",
+        transform=rasterio.transform.from_origin(500_000.0, 3_250_020.0, 10.0, 10.0),
+    ) as dst:
+        dst.write(np.array([[1, 2, 4], [4, 2, 1]], dtype=np.uint8), 1)
+    aux = write_category_names(
+        f"{raster}.aux.xml", codes=[1, 2, 4], names=["water", "reed", "杨树 poplar"]
+    )
+    root = ET.parse(aux).getroot()
+    expected = ["", "water", "reed", "", "杨树 poplar"]
+    assert [c.text or "" for c in root.iter("Category")] == expected
+    from tests.qgis_check import gdal_category_names
+
+    assert gdal_category_names(raster) == expected
+
+
+def test_category_names_refuse_codes_a_class_map_cannot_hold(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="one name per class code"):
+        write_category_names(tmp_path / "a.aux.xml", codes=[1, 2], names=["water"])
+    with pytest.raises(OutputError, match="not distinct values of 0–255"):
+        write_category_names(tmp_path / "a.aux.xml", codes=[1, 256], names=["water", "x"])
+    with pytest.raises(OutputError, match="not distinct values of 0–255"):
+        write_category_names(tmp_path / "a.aux.xml", codes=[1, 1], names=["water", "x"])
+    assert not (tmp_path / "a.aux.xml").exists()

@@ -119,7 +119,37 @@ def test_class_colours_known_and_unknown() -> None:
     colours = figures.class_colours(["Water", "saltmarsh", "reed", "cropland"])
     # Known classes (case-insensitive) get their own colour; the others take
     # tab10's first and second colours, #1f77b4 and #ff7f0e, in order.
-    assert colours == ["#2c7fb8", "#1f77b4", "#3f9b3f", "#ff7f0e"]
+    assert colours == [
+        figures.CLASS_COLOURS["water"],
+        "#1f77b4",
+        figures.CLASS_COLOURS["reed"],
+        "#ff7f0e",
+    ]
+
+
+@pytest.mark.parametrize("deficiency", [None, "deuteranomaly", "protanomaly", "tritanomaly"])
+def test_every_pair_of_class_colours_stays_distinct_for_the_colour_blind(
+    deficiency: str | None,
+) -> None:
+    # Machado et al. (2009)'s simulation at full severity (colorspacious), distances in
+    # CAM02-UCS: a ΔE of 10 or more reads as two different colours at a glance. The old
+    # palette's reed and miscanthus were 4.2 apart for a protanope.
+    import itertools
+
+    from colorspacious import deltaE
+    from matplotlib.colors import to_rgb
+
+    space: object = (
+        "sRGB1"
+        if deficiency is None
+        else {"name": "sRGB1+CVD", "cvd_type": deficiency, "severity": 100}
+    )
+    rgb = {name: np.array(to_rgb(colour)) for name, colour in figures.CLASS_COLOURS.items()}
+    distances = {
+        (a, b): float(deltaE(rgb[a], rgb[b], input_space=space))
+        for a, b in itertools.combinations(rgb, 2)
+    }
+    assert min(distances.values()) >= 10.0, min(distances.items(), key=lambda kv: kv[1])
 
 
 def _landcover(grid: Grid, codes: npt.NDArray[np.integer]) -> xr.DataArray:

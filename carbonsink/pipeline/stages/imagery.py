@@ -129,7 +129,12 @@ def write_landcover_products(
 ) -> list[Path]:
     """Class map, probabilities (COGs) and the accuracy, area, CV and sample tables."""
     from carbonsink.imagery.landcover import CLASS_FILL, probability_layer
-    from carbonsink.pipeline.class_styles import coloured, legend_attrs, write_style
+    from carbonsink.pipeline.class_styles import (
+        coloured,
+        legend_attrs,
+        write_categories,
+        write_style,
+    )
 
     grid = ctx.grid
     class_map = grid.dataarray(
@@ -143,6 +148,7 @@ def write_landcover_products(
     written = [
         write_layer_cog(class_map, folder.path("landcover"), nodata=CLASS_FILL),
         write_style(class_map, folder.path("landcover_style")),
+        write_categories(class_map, folder.path("landcover_categories")),
     ]
     for name in result.probabilities["class"].values:
         layer = grid.dataarray(
