@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from carbonsink.errors import InputError
+from carbonsink.i18n import gettext as _
 
 if TYPE_CHECKING:
     from carbonsink.accounting.profiles import MethodologyProfile
@@ -540,35 +541,52 @@ def apply_rule(
     if rule_name == "vm0033":
         allowable = profile.allowable_uncertainty_pct / 100.0
         rule_value = vm0033_deduction(value, u, allowable=allowable)
+        allowed = f"{allowable:.0%}"
         if u <= allowable:
-            detail = (
-                f"U = {u_text} at {confidence} is within the allowable {allowable:.0%}: "
-                "no deduction"
-            )
+            detail = _(
+                "U = {u} at {confidence} is within the allowable {allowed}: no deduction"
+            ).format(u=u_text, confidence=confidence, allowed=allowed)
         else:
             factor = max(0.0, 1.0 - (u - allowable))
-            detail = (
-                f"U = {u_text} at {confidence} exceeds the allowable {allowable:.0%}: "
-                f"Net × (1 − ({u_text} − {allowable:.0%})) = {value:,.2f} × {factor:.4f}"
+            detail = _(
+                "U = {u} at {confidence} exceeds the allowable {allowed}: "
+                "Net × (1 − ({u} − {allowed})) = {net} × {factor}"
             )
             if factor == 0.0 and value > 0.0:
-                detail += (
-                    f" — U ≥ {allowable:.0%} + 100 points = {allowable + 1:.0%}, so the factor "
-                    f"1 − (U − {allowable:.0%}) is floored at 0 and the deduction takes the "
-                    "whole net: nothing is credited until more cores or plots narrow the interval"
+                detail += _(
+                    " — U ≥ {allowed} + 100 points = {ceiling}, so the factor 1 − (U − {allowed}) "
+                    "is floored at 0 and the deduction takes the whole net: nothing is credited "
+                    "until more cores or plots narrow the interval"
                 )
+            detail = detail.format(
+                u=u_text,
+                confidence=confidence,
+                allowed=allowed,
+                net=f"{value:,.2f}",
+                factor=f"{factor:.4f}",
+                ceiling=f"{allowable + 1:.0%}",
+            )
     elif rule_name == "ar-tool14":
         factor = ar_tool14_discount_factor(u)
         rule_value = value - factor * width
-        detail = (
-            f"U = {u_text} at {confidence} → discount factor {factor:.0%} of the half-width "
-            f"{width:,.2f}: {value:,.2f} − {factor:g} × {width:,.2f}"
+        detail = _(
+            "U = {u} at {confidence} → discount factor {pct} of the half-width {width}: "
+            "{net} − {factor} × {width}"
+        ).format(
+            u=u_text,
+            confidence=confidence,
+            pct=f"{factor:.0%}",
+            width=f"{width:,.2f}",
+            net=f"{value:,.2f}",
+            factor=f"{factor:g}",
         )
     else:
         percentile = profile.lower_bound_percentile
         if draws is not None:
             rule_value = lower_bound_deduction(draws, percentile=percentile)
-            detail = f"P{percentile:g} of {np.size(draws):,} Monte Carlo draws = {rule_value:,.2f}"
+            detail = _("P{p} of {n} Monte Carlo draws = {value}").format(
+                p=f"{percentile:g}", n=f"{np.size(draws):,}", value=f"{rule_value:,.2f}"
+            )
         else:
             matching = (1.0 - profile.confidence) / 2.0 * 100.0
             if not math.isclose(matching, percentile, rel_tol=1e-9):
@@ -579,17 +597,21 @@ def apply_rule(
                     fix="pass the Monte Carlo draws of the net (draws=...)",
                 )
             rule_value = _finite(lower, "lower")
-            detail = f"P{percentile:g} = the lower end of the {confidence} interval = {lower:,.2f}"
+            detail = _("P{p} = the lower end of the {confidence} interval = {value}").format(
+                p=f"{percentile:g}", confidence=confidence, value=f"{lower:,.2f}"
+            )
 
     adjusted = min(value, rule_value)
     if value <= 0.0:
-        detail += (
-            f"; the net is a source ({value:,.2f} {units} ≤ 0): no credits, and the rule never "
-            f"shrinks an emission, so adjusted = min(net, rule value) = {adjusted:,.2f}"
-        )
+        detail += _(
+            "; the net is a source ({net} {units} ≤ 0): no credits, and the rule never "
+            "shrinks an emission, so adjusted = min(net, rule value) = {adjusted}"
+        ).format(net=f"{value:,.2f}", units=units, adjusted=f"{adjusted:,.2f}")
     elif rule_value > value:
-        detail += f"; capped at the estimate {value:,.2f}"
-    explanation = f"{rule_name}: {detail} → adjusted {adjusted:,.2f} {units}."
+        detail += _("; capped at the estimate {net}").format(net=f"{value:,.2f}")
+    explanation = _("{rule}: {detail} → adjusted {adjusted} {units}.").format(
+        rule=rule_name, detail=detail, adjusted=f"{adjusted:,.2f}", units=units
+    )
     logger.debug(explanation)
     return RuleResult(
         rule=rule_name,

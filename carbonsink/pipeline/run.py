@@ -360,7 +360,7 @@ def _run(
         logged.append((f"epoch {result.epoch.name} AGB bootstrap", lines))
     step("accounting")
     ledger = cache.timed(
-        "accounting", lambda: survey_ledger(ctx, results, inputs=ledger_inputs, logged=logged)
+        "accounting", partial(_ledger_in_language, ctx, results, ledger_inputs, logged)
     )
     record = _run_record(ctx, hashes, root)
     ledger = replace(
@@ -390,6 +390,21 @@ def _run(
         assert run.manifest is not None
         run.manifest["wall_seconds"] = round(time.perf_counter() - start, 3)
     return run
+
+
+def _ledger_in_language(
+    ctx: RunContext,
+    results: list[EpochResults],
+    inputs: list[EpochInputs],
+    logged: list[tuple[str, tuple[LoggedLine, ...]]],
+) -> Ledger:
+    """The run's ledger, its sentences written by the accounting in the survey's language.
+
+    The uncertainty rules' explanations are translated (docs/design.md §7, Languages);
+    numbers, keys and codes are the same in every language.
+    """
+    with i18n.language(ctx.survey.survey.language):
+        return survey_ledger(ctx, results, inputs=inputs, logged=logged)
 
 
 def _stage_key(ctx: RunContext, hashes: dict[str, str]) -> str:

@@ -291,3 +291,26 @@ def test_a_deduction_of_the_whole_net_says_why(vm0033: MethodologyProfile) -> No
     source = apply_rule("vm0033", estimate=-100.0, lower=-400.0, upper=200.0, profile=vm0033)
     assert "nothing is credited until" not in source.explanation
     assert "the net is a source" in source.explanation
+
+
+def test_the_explanation_is_written_in_the_active_language_with_the_same_numbers() -> None:
+    # Net 100, 90 % interval 10–190: U = 90 / 100 = 90 % > 20 %, factor 1 − (0.90 − 0.20)
+    # = 0.3000, adjusted 30.00. In Chinese the sentence is the catalog's, the numbers alike.
+    from carbonsink import i18n
+
+    profile = load_profile("vm0033")
+    kwargs = {"estimate": 100.0, "lower": 10.0, "upper": 190.0, "units": "t CO2e/yr"}
+    english = apply_rule("vm0033", profile=profile, **kwargs).explanation
+    with i18n.language("zh-CN"):
+        chinese = apply_rule("vm0033", profile=profile, **kwargs).explanation
+    assert english == (
+        "vm0033: U = 90.0% at 90% exceeds the allowable 20%: Net × (1 − (90.0% − 20%)) "
+        "= 100.00 × 0.3000 → adjusted 30.00 t CO2e/yr."
+    )
+    catalog = i18n.translations("zh-CN")
+    adjusted = catalog.gettext("{rule}: {detail} → adjusted {adjusted} {units}.")
+    assert chinese.endswith(adjusted.split("{units}")[-1])  # the catalog's sentence end
+    assert chinese != english
+    for number in ("90.0%", "20%", "100.00", "0.3000", "30.00 t CO2e/yr"):
+        assert number in chinese
+    assert "exceeds" not in chinese and "adjusted" not in chinese
