@@ -503,10 +503,15 @@ def declared_output(relative: str) -> Output | None:
     return max(matches, key=lambda o: o.literal_length) if matches else None
 
 
+#: A field's value in a written path: what :func:`carbonsink.io.files.file_name_problem`
+#: lets through (letters of any script, digits, '.', '_', '-'; a letter or digit first).
+_FIELD_VALUE = r"[^\W_][\w.-]*"
+
+
 def _pattern_regex(pattern: str) -> re.Pattern[str]:
     parts = []
     for literal, field, _, _ in string.Formatter().parse(pattern):
         parts.append(re.escape(literal))
         if field:
-            parts.append(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+            parts.append(_FIELD_VALUE)
     return re.compile("".join(parts))

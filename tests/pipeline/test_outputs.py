@@ -87,6 +87,16 @@ def test_describe_names_the_most_specific_output(tmp_path: Path) -> None:
         folder.describe(tmp_path.parent / "elsewhere.json")
 
 
+@pytest.mark.parametrize("epoch", ["春季_2025", "2025.a-spring", "Été2025"])
+def test_a_path_made_from_any_allowed_name_is_a_declared_output(tmp_path: Path, epoch: str) -> None:
+    # The survey file allows letters of any script in an epoch's name (FILE_NAME_RULE):
+    # the files named after it are outputs the manifest can describe.
+    folder = OutputFolder(tmp_path)
+    for output_id in ("map_agb", "map_landcover_categories", "cube"):
+        path = folder.path(output_id, epoch=epoch)
+        assert folder.describe(path)["id"] == output_id
+
+
 def test_no_two_outputs_share_a_pattern() -> None:
     # describe() resolves a file to one output: two entries with one pattern would make
     # the manifest's id a guess.
