@@ -15,10 +15,11 @@ from typing import Any
 
 import xarray as xr
 
+from carbonsink.io.qgis_project import ClassPalette
 from carbonsink.io.qgis_styles import write_category_names, write_class_style
 from carbonsink.report.figures import class_colours, flag_legend
 
-__all__ = ["coloured", "legend_attrs", "write_categories", "write_style"]
+__all__ = ["class_palette", "coloured", "legend_attrs", "write_categories", "write_style"]
 
 
 def legend_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
@@ -37,10 +38,18 @@ def coloured(layer: xr.DataArray) -> xr.DataArray:
     return out
 
 
+def class_palette(layer: xr.DataArray) -> ClassPalette:
+    """A class layer's codes, names and colours (those of the report's maps)."""
+    codes, names = flag_legend(layer)
+    return ClassPalette(tuple(codes), tuple(names), tuple(class_colours(names)))
+
+
 def write_style(layer: xr.DataArray, path: Path) -> Path:
     """The ``.qml`` of a class layer: each class's colour (as the report) and its name."""
-    codes, names = flag_legend(layer)
-    return write_class_style(path, codes=codes, names=names, colours=class_colours(names))
+    palette = class_palette(layer)
+    return write_class_style(
+        path, codes=palette.codes, names=palette.names, colours=palette.colours
+    )
 
 
 def write_categories(layer: xr.DataArray, path: Path) -> Path:

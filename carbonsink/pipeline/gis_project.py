@@ -21,7 +21,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
-import xarray as xr
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 from rasterio.enums import Resampling
@@ -85,8 +84,8 @@ def _epoch_points(result: EpochResults) -> dict[str, pd.DataFrame]:
 
 def _write_geopackage(
     ctx: RunContext, results: Sequence[EpochResults], path: Path
-) -> dict[str, tuple[str, int]]:
-    """The GeoPackage of the run's boundary and points: table → (kind, features)."""
+) -> dict[str, int]:
+    """The GeoPackage of the run's boundary and points: table → number of features."""
     crs = ctx.grid.crs
     layers: dict[str, gpd.GeoDataFrame] = {
         "boundary": gpd.GeoDataFrame(
@@ -106,7 +105,7 @@ def _write_geopackage(
         for name, frame in layers.items():
             # GeoPackage 1.2: what the GDAL of QGIS 3.22 (Debian 12) reads without a warning.
             frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", VERSION="1.2")
-    return {name: (name.split("_")[0], len(frame)) for name, frame in layers.items()}
+    return {name: len(frame) for name, frame in layers.items()}
 
 
 def ramp_limits(samples: Iterable[np.ndarray], *, diverging: bool) -> tuple[float, float]:
@@ -166,11 +165,9 @@ def _ramp(output_id: str, paths: Sequence[Path]) -> ColourRamp:
     return ColourRamp(colours=colours, minimum=lo, maximum=hi, units=output.units)
 
 
-def _class_palette(layer: xr.DataArray) -> ClassPalette:
-    from carbonsink.report.figures import class_colours, flag_legend
-
-    codes, names = flag_legend(layer)
-    return ClassPalette(tuple(codes), tuple(names), tuple(class_colours(names)))
+def _inside(folder: OutputFolder, path: Path) -> str:
+    """A path of the output folder as the project names it: ``./maps/agb_mg_ha_2020.tif``."""
+    return f"./{path.relative_to(folder.root).as_posix()}"
 
 
 def _layer_name(output_id: str, when: str) -> str:
@@ -206,22 +203,24 @@ def write_gis_project(
     list of Path
         The GeoPackage and the project.
     """
+    from carbonsink.pipeline.class_styles import class_palette  # matplotlib: lazily
+
     present = {Path(p) for p in written}
     gpkg = folder.path("gis_vectors")
     features = _write_geopackage(ctx, results, gpkg)
     gpkg_path = f"./{gpkg.name}"
+    # (output id, epoch) → the map written; a ramp's range is shared by the epochs.
     epoch_maps = {
-        output_id: [
-            (result, folder.path(output_id, epoch=result.epoch.name))
-            for result in results
-            if folder.path(output_id, epoch=result.epoch.name) in present
-        ]
+        (output_id, r.epoch.name): written_map
         for output_id in EPOCH_MAPS
+        for r in results
+        if (written_map := folder.path(output_id, epoch=r.epoch.name)) in present
     }
     ramps = {
-        output_id: _ramp(output_id, [p for _, p in items])
-        for output_id, items in epoch_maps.items()
-        if items and not OUTPUTS[output_id].style.legend  # type: ignore[union-attr]
+        output_id: _ramp(output_id, paths)
+        for output_id in EPOCH_MAPS
+        if not OUTPUTS[output_id].style.legend  # type: ignore[union-attr]
+        and (paths := [p for (o, _), p in epoch_maps.items() if o == output_id])
     }
     last = results[-1].epoch.name
     groups: list[LayerGroup] = []
@@ -232,11 +231,7 @@ def write_gis_project(
             LayerGroup(
                 f"Change {when}",
                 tuple(
-                    RasterLayer(
-                        f"./{p.relative_to(folder.root).as_posix()}",
-                        _layer_name(o, when),
-                        _ramp(o, [p]),
-                    )
+                    RasterLayer(_inside(folder, p), _layer_name(o, when), _ramp(o, [p]))
                     for o, p in change
                 ),
             )
@@ -251,7 +246,7 @@ def write_gis_project(
                     VectorLayer(
                         gpkg_path,
                         table,
-                        f"{label[:1].upper()}{label[1:]}, {name} ({features[table][1]})",
+                        f"{label[:1].upper()}{label[1:]}, {name} ({features[table]})",
                         "point",
                         colour,
                         marker,
@@ -260,22 +255,22 @@ def write_gis_project(
                 )
         ordered = [_OPEN_MAP, *(o for o in EPOCH_MAPS if o != _OPEN_MAP)]
         for output_id in ordered:
-            for item, path in epoch_maps[output_id]:
-                if item is not result:
-                    continue
-                style: ClassPalette | ColourRamp = (
-                    ramps[output_id]
-                    if output_id in ramps
-                    else _class_palette(result.cube.cube[EPOCH_MAPS[output_id]])
+            map_path = epoch_maps.get((output_id, name))
+            if map_path is None:
+                continue
+            style: ClassPalette | ColourRamp = (
+                ramps[output_id]
+                if output_id in ramps
+                else class_palette(result.cube.cube[EPOCH_MAPS[output_id]])
+            )
+            layers.append(
+                RasterLayer(
+                    _inside(folder, map_path),
+                    _layer_name(output_id, name),
+                    style,
+                    visible=name == last and output_id == _OPEN_MAP,
                 )
-                layers.append(
-                    RasterLayer(
-                        f"./{path.relative_to(folder.root).as_posix()}",
-                        _layer_name(output_id, name),
-                        style,
-                        visible=name == last and output_id == _OPEN_MAP,
-                    )
-                )
+            )
         groups.append(LayerGroup(f"Epoch {name}", tuple(layers), expanded=name == last))
     boundary = VectorLayer(
         gpkg_path, "boundary", "Project boundary", "polygon", "#000000", visible=True
