@@ -4,8 +4,8 @@ English is the source language: every text is written in English in the code
 and the report's template, marked for translation (``_("…")`` in Python,
 ``{% trans %}``/``_()`` in the template), and looked up in the message catalog
 of the active language — ``carbonsink/locale/<lang>/LC_MESSAGES/carbonsink.po``,
-compiled in memory with Babel on first use. ``pybabel extract -F babel.cfg``
-lists every marked text; ``tests/test_i18n.py`` fails when one is missing from
+compiled in memory with Babel on first use. ``pybabel extract -F babel.cfg
+-k deferred`` lists every marked text; ``tests/test_i18n.py`` fails when one is missing from
 a catalog, untranslated or fuzzy.
 
 The active language is a context variable (:func:`language`), so a run's
@@ -14,6 +14,12 @@ concurrent renders do not see each other's language (the figures' fonts are
 the process's, so Chinese figures are drawn one report at a time,
 :func:`carbonsink.report.fonts.figure_fonts`). Files, keys and codes
 (``ledger.json``'s keys, warning codes, class names) are never translated.
+
+What a cached stage says — the warnings it logs, its choice of model — is
+translated when shown, not when said: it is kept as a :class:`Message` (the
+English template and its fields, made by :func:`deferred`), so a stage read
+back from the cache, or computed on a Dask worker, speaks the language of the
+run that shows it.
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ import functools
 import io
 from collections.abc import Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 from gettext import NullTranslations
 from importlib import resources
-from typing import Final
+from typing import Final, Union
 
 from carbonsink.errors import ConfigError
 
@@ -33,12 +40,16 @@ __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
     "N_",
+    "Message",
     "active_language",
     "check_language",
+    "deferred",
     "gettext",
     "language",
     "ngettext",
+    "shown",
     "translations",
+    "verbatim",
 ]
 
 #: Language tag (BCP 47) → its name in the language itself.
@@ -199,3 +210,80 @@ def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark now, trans
         ``message`` unchanged.
     """
     return message
+
+
+#: What a :class:`Message` field may hold: numbers and names as they are, or another message.
+Field = Union[str, int, float, "Message"]
+
+
+@dataclass(frozen=True)
+class Message:
+    """A sentence translated when it is shown, not when it is said.
+
+    A stage's result is cached and may be computed in another process or
+    thread, so what it says (a warning it logs, the choice of a biomass
+    model) cannot be translated where it is said: it keeps the English
+    template and its fields, and the ledger and the report translate it in
+    the language active when they show it (:func:`shown`). ``str()`` gives
+    the English sentence (the log's).
+
+    Attributes
+    ----------
+    template
+        The English text, a :meth:`str.format` template marked for the
+        catalog (made by :func:`deferred`).
+    fields
+        ``(name, value)`` of each field; a :class:`Message` value is itself
+        translated.
+    """
+
+    template: str
+    fields: tuple[tuple[str, Field], ...] = ()
+
+    def __str__(self) -> str:
+        return self.template.format(**dict(self.fields))
+
+    def translated(self) -> str:
+        """The sentence in the active language (:func:`language`)."""
+        values = {name: shown(value) for name, value in self.fields}
+        return gettext(self.template).format(**values)
+
+
+def deferred(template: str, /, **fields: Field) -> Message:
+    """A :class:`Message` of ``template`` and its fields (Babel extracts ``deferred("…")``).
+
+    Parameters
+    ----------
+    template
+        The English :meth:`str.format` template.
+    **fields
+        Its fields' values: numbers (formatted by the template), names, or
+        messages.
+
+    Returns
+    -------
+    Message
+        The message, translated when shown.
+    """
+    return Message(template, tuple(fields.items()))
+
+
+def verbatim(text: str) -> Message:
+    """A :class:`Message` of a text that has no translation (shown as it is in every language)."""
+    return Message(text.replace("{", "{{").replace("}", "}}"))
+
+
+def shown(value: Field) -> str | int | float:
+    """``value`` as shown in the active language: a :class:`Message` translated, else unchanged.
+
+    Parameters
+    ----------
+    value
+        A message, or a number or name.
+
+    Returns
+    -------
+    str | int | float
+        The translated sentence, or ``value``.
+    """
+    return value.translated() if isinstance(value, Message) else value

@@ -95,7 +95,9 @@ def test_quiet_filters_the_console_not_the_package(
         logging.getLogger("carbonsink.biomass.bootstrap").warning("only 6 blocks")
 
     _, lines = capture(stage)()
-    assert lines == (("carbonsink.biomass.bootstrap", "only 6 blocks"),)
+    assert [(name, str(said)) for name, said in lines] == [
+        ("carbonsink.biomass.bootstrap", "only 6 blocks")
+    ]
     assert "only 6 blocks" not in capsys.readouterr().err
 
 

@@ -37,7 +37,7 @@ def _extracted() -> dict[str, str | tuple[str, str]]:
         str(PROJECT_ROOT),
         method_map,
         options_map,
-        keywords={"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)},
+        keywords={"_": None, "N_": None, "deferred": None, "gettext": None, "ngettext": (1, 2)},
     ):
         key = message if isinstance(message, str) else message[0]
         messages[key] = message
@@ -224,4 +224,47 @@ def test_no_text_is_marked_inside_an_f_string() -> None:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
         if inside.search(line)
     ]
+    assert found == []
+
+
+def test_no_function_shadows_the_translation_function() -> None:
+    # ``for x, _ in ...`` makes ``_`` a local of the whole function: a ``_("…")`` in the same
+    # function then raises UnboundLocalError (or calls a tuple's item) — only on the path
+    # that translates, so a test in English would not see it.
+    import ast
+
+    found = []
+    for path in sorted((PROJECT_ROOT / "carbonsink").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if not any(
+            isinstance(node, ast.ImportFrom) and any(a.asname == "_" for a in node.names)
+            for node in tree.body
+        ):
+            continue
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                continue
+            # Comprehensions have their own scope: their targets do not count.
+            scoped = {
+                id(n)
+                for c in ast.walk(function)
+                if isinstance(c, ast.comprehension)
+                for n in ast.walk(c.target)
+            }
+            stores = [
+                n
+                for n in ast.walk(function)
+                if isinstance(n, ast.Name)
+                and n.id == "_"
+                and isinstance(n.ctx, ast.Store)
+                and id(n) not in scoped
+            ]
+            calls = [
+                n
+                for n in ast.walk(function)
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "_"
+            ]
+            if stores and calls:
+                name = getattr(function, "name", "lambda")
+                found.append(f"{path.relative_to(PROJECT_ROOT)}:{stores[0].lineno} {name}")
     assert found == []

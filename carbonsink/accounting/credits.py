@@ -41,6 +41,7 @@ from carbonsink.accounting.profiles import (
 from carbonsink.accounting.summaries import Summary, summarize
 from carbonsink.accounting.uncertainty_rules import RuleResult, all_rules, relative_half_width
 from carbonsink.errors import InputError
+from carbonsink.i18n import gettext as _
 
 __all__ = [
     "BUFFER_BASES",
@@ -373,22 +374,27 @@ def credit_chain(
     )
     if adjusted <= 0:
         notes.append(
-            "the net is not a removal after the uncertainty deduction: no credits "
-            f"(adjusted {adjusted:,.1f} t CO2e/yr)"
+            _(
+                "the net is not a removal after the uncertainty deduction: no credits "
+                "(adjusted {adjusted:,.1f} t CO2e/yr)"
+            ).format(adjusted=adjusted)
         )
         buffer = 0.0
     else:
         buffer = max(base_value, 0.0) * profile.buffer_pct / 100.0
         if base == "stock-change" and stock_summary.mean < 0:
             notes.append(
-                f"the carbon stocks fell (NER_stock {stock_summary.mean:,.1f} t CO2e/yr): "
-                "nothing goes to the buffer, and the loss is a reversal (VM0033 v2.1 §8.5.3)"
+                _(
+                    "the carbon stocks fell (NER_stock {ner:,.1f} t CO2e/yr): nothing goes to "
+                    "the buffer, and the loss is a reversal (VM0033 v2.1 §8.5.3)"
+                ).format(ner=stock_summary.mean)
             )
         if tradable == 0.0:
             notes.append(
-                f"the buffer ({buffer:,.1f} t CO2e/yr, {profile.buffer_pct:g} % of "
-                f"{base_value:,.1f}) is not smaller than the adjusted net "
-                f"({adjusted:,.1f}): no credits"
+                _(
+                    "the buffer ({buffer:,.1f} t CO2e/yr, {pct:g} % of {base:,.1f}) is not "
+                    "smaller than the adjusted net ({adjusted:,.1f}): no credits"
+                ).format(buffer=buffer, pct=profile.buffer_pct, base=base_value, adjusted=adjusted)
             )
     chain = CreditChain(
         removals=summarize(removals, seed=seed),

@@ -47,6 +47,7 @@ from carbonsink.accounting.simulation import (
 from carbonsink.accounting.stocks import SINGLE_EPOCH_NOTE
 from carbonsink.accounting.summaries import Summary, summarize
 from carbonsink.errors import InputError
+from carbonsink.i18n import gettext as _
 from carbonsink.units import CO2_PER_C
 
 __all__ = [
@@ -159,6 +160,9 @@ class Ledger:
         Hash and area of the project polygon (so the hectares are not sold twice).
     currency
         Currency of the value column.
+    statement
+        What the claim says instead of a number (one epoch), in the ledger's
+        language; ``""`` for a sink.
     extra
         Further JSON-ready sections (``inputs``: each epoch's aggregates).
     draws
@@ -178,6 +182,7 @@ class Ledger:
     notes: tuple[str, ...]
     polygon: Mapping[str, Any]
     currency: str = "CNY"
+    statement: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
     draws: Mapping[str, FloatArray] = field(default_factory=dict, repr=False)
 
@@ -258,7 +263,7 @@ class Ledger:
 
     def _claim(self) -> dict[str, Any]:
         if self.single_epoch:
-            return {"tradable_t_co2e": 0.0, "statement": SINGLE_EPOCH_NOTE}
+            return {"tradable_t_co2e": 0.0, "statement": self.statement}
         chain = self.chains["total"]
         years = self.years
         assert years is not None
@@ -300,19 +305,23 @@ def _pool_warnings(
             out.append(
                 LedgerWarning(
                     "change-not-detectable",
-                    f"the change of the {pool} pool, {total.mean():,.1f} t C/yr, is not "
-                    f"distinguishable from zero: its 90 % interval is {low:,.1f} to {high:,.1f} "
-                    "t C/yr",
-                    where=f"pool {pool}",
+                    _(
+                        "the change of the {pool} pool, {mean:,.1f} t C/yr, is not "
+                        "distinguishable from zero: its 90 % interval is {low:,.1f} to "
+                        "{high:,.1f} t C/yr"
+                    ).format(pool=pool, mean=float(total.mean()), low=low, high=high),
+                    where=_("pool {pool}").format(pool=pool),
                 )
             )
     if net.ci90[0] <= 0.0:
         out.append(
             LedgerWarning(
                 "net-not-significant",
-                f"the net removal's 90 % interval ({net.ci90[0]:,.1f} to {net.ci90[1]:,.1f} "
-                "t CO2e/yr) reaches zero: the survey cannot show a sink at 90 % confidence",
-                where="project",
+                _(
+                    "the net removal's 90 % interval ({low:,.1f} to {high:,.1f} t CO2e/yr) "
+                    "reaches zero: the survey cannot show a sink at 90 % confidence"
+                ).format(low=net.ci90[0], high=net.ci90[1]),
+                where=_("project"),
             )
         )
     return out
@@ -342,10 +351,12 @@ def _equation_warning(
     return [
         LedgerWarning(
             "u-equations-dominate",
-            f"the deduction uses VM0033 eq. 87–91's U of {u['used']:.0%}, above the Monte "
-            f"Carlo's {monte_carlo}: eq. 5.13 weighs each stratum's relative U by its area, "
-            f"and strata whose stocks are uncertain against their size weigh most — {named}",
-            where="project",
+            _(
+                "the deduction uses VM0033 eq. 87–91's U of {used:.0%}, above the Monte "
+                "Carlo's {monte_carlo}: eq. 5.13 weighs each stratum's relative U by its area, "
+                "and strata whose stocks are uncertain against their size weigh most — {named}"
+            ).format(used=u["used"], monte_carlo=monte_carlo, named=named),
+            where=_("project"),
         )
     ]
 
@@ -362,8 +373,8 @@ def _total_correlation(epochs: Sequence[EpochInputs], name: str, cross: FloatArr
 def _absence(pool: Pool, partly: set[str]) -> str:
     """Why a pool of the profile is not counted."""
     if pool.quantity in partly:
-        return f"{pool.label} is measured in some epochs only"
-    return pool.not_measured
+        return _("{pool} is measured in some epochs only").format(pool=_(pool.label))
+    return _(pool.not_measured)
 
 
 def build_ledger(
@@ -474,18 +485,26 @@ def build_ledger(
     ledger_notes: list[str] = []
     if absent:
         ledger_notes.append(
-            f"pool(s) {', '.join(p.name for p in absent)} of the {profile.name} profile are not "
-            "measured by this survey and are not counted "
-            f"({'; '.join(dict.fromkeys(_absence(p, partly) for p in absent))})"
+            _(
+                "pool(s) {pools} of the {profile} profile are not measured by this survey and "
+                "are not counted ({why})"
+            ).format(
+                pools=", ".join(p.name for p in absent),
+                profile=profile.name,
+                why="; ".join(dict.fromkeys(_absence(p, partly) for p in absent)),
+            )
         )
     single = len(epochs) == 1
+    statement = _(SINGLE_EPOCH_NOTE) if single else ""
     if single:
-        ledger_notes.append(SINGLE_EPOCH_NOTE)
+        ledger_notes.append(statement)
     elif profile.herbaceous_biomass == "steady-state" and {"agb", "bgb"} & set(pools):
         ledger_notes.append(
-            f"herbaceous live biomass is in steady state (the {profile.name} profile): in each "
-            "stratum a gain of herbaceous AGB and BGB is not credited, a loss is "
-            "(docs/methodology.md eq. 2.4)"
+            _(
+                "herbaceous live biomass is in steady state (the {profile} profile): in each "
+                "stratum a gain of herbaceous AGB and BGB is not credited, a loss is "
+                "(docs/methodology.md eq. 2.4)"
+            ).format(profile=profile.name)
         )
     ledger_notes += notes
 
@@ -598,9 +617,9 @@ def build_ledger(
             if isinstance(epochs[-1].quantities[q], StratumTotals)
         },
         "convergence": run.convergence.to_dict(),
-        "converged_output": "project net removals (t CO2e/yr)"
+        "converged_output": _("project net removals (t CO2e/yr)")
         if not single
-        else "project carbon stock (t C)",
+        else _("project carbon stock (t C)"),
     }
     inputs = {
         epoch.name: {
@@ -632,6 +651,7 @@ def build_ledger(
         notes=tuple(ledger_notes),
         polygon=dict(polygon or {}),
         currency=currency,
+        statement=statement,
         extra={
             "inputs": inputs,
             **({} if combined is None else {"uncertainty_vm0033": combined.to_dict()}),

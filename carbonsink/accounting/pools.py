@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from carbonsink.errors import InputError
+from carbonsink.i18n import N_
 
 __all__ = [
     "CORRECTION_STREAM",
@@ -115,39 +116,39 @@ POOLS: Mapping[str, Pool] = MappingProxyType(
     {
         "agb": Pool(
             name="agb",
-            label="above-ground biomass",
+            label=N_("above-ground biomass"),
             layer="agb_c_mg_ha",
             quantity="agb_t_dm",
             factors=("carbon_fraction",),
             dry_matter="agb_mg_ha",
-            not_measured="no above-ground biomass map",
+            not_measured=N_("no above-ground biomass map"),
         ),
         "bgb": Pool(
             name="bgb",
-            label="below-ground biomass",
+            label=N_("below-ground biomass"),
             layer="bgb_c_mg_ha",
             quantity="agb_t_dm",
             factors=("carbon_fraction", "root_shoot"),
             dry_matter="agb_mg_ha",
-            not_measured="no above-ground biomass map",
+            not_measured=N_("no above-ground biomass map"),
         ),
         "dom": Pool(
             name="dom",
-            label="dead organic matter",
+            label=N_("dead organic matter"),
             layer="dom_c_mg_ha",
             quantity="dom_t_dm",
             factors=("carbon_fraction",),
             dry_matter="dom_mg_ha",
-            not_measured="no dead-organic-matter layer",
+            not_measured=N_("no dead-organic-matter layer"),
         ),
         "soc": Pool(
             name="soc",
-            label="soil organic carbon",
+            label=N_("soil organic carbon"),
             layer="soc_0_{depth}_mg_ha",
             quantity="soc_t_c",
             factors=(),
             dry_matter=None,
-            not_measured="no soil organic carbon map",
+            not_measured=N_("no soil organic carbon map"),
         ),
     }
 )

@@ -22,6 +22,7 @@ from scipy.stats import norm
 
 from carbonsink.accounting.pools import pool_for_key, pool_layer
 from carbonsink.errors import InputError
+from carbonsink.i18n import N_
 from carbonsink.units import CO2_PER_C
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 #: What a single-epoch survey says instead of a sink.
-SINGLE_EPOCH_NOTE = (
+SINGLE_EPOCH_NOTE = N_(
     "one epoch measures stocks, not a sink: a sink is the change of stocks between two "
     "measured epochs (docs/methodology.md §4); peak herbaceous biomass is an annual pool, not "
     "an annual removal"

@@ -33,6 +33,7 @@ from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
 from carbonsink.errors import InputError
+from carbonsink.i18n import deferred
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
@@ -353,8 +354,10 @@ def _weights(weights: npt.ArrayLike | Mapping[str, float] | None, names: list[st
         )
     if (values < 0).any():
         logger.warning(
-            "negative weight(s) for %s set to 0 (Meyer & Pebesma 2021)",
-            ", ".join(n for n, w in zip(names, values, strict=True) if w < 0),
+            deferred(
+                "negative weight(s) for {names} set to 0 (Meyer & Pebesma 2021)",
+                names=", ".join(n for n, w in zip(names, values, strict=True) if w < 0),
+            )
         )
         values = np.maximum(values, 0.0)
     if not (values > 0).any():

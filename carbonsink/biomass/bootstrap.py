@@ -52,6 +52,7 @@ import xarray as xr
 from carbonsink.biomass.estimators import ESTIMATORS, make_estimator
 from carbonsink.biomass.features import feature_matrix
 from carbonsink.errors import ConfigError, InputError, ModelError
+from carbonsink.i18n import deferred
 from carbonsink.spatial.blocks import block_ids
 
 __all__ = ["AgbBootstrap", "bootstrap_agb_totals"]
@@ -523,10 +524,12 @@ def bootstrap_agb_totals(
         )
     if n_blocks < _FEW_BLOCKS:
         logger.warning(
-            "AGB bootstrap: only %d blocks of %g m hold plots; the bootstrap distribution is "
-            "coarse and its spread biased low",
-            n_blocks,
-            block_m,
+            deferred(
+                "AGB bootstrap: only {n} blocks of {size:g} m hold plots; the bootstrap "
+                "distribution is coarse and its spread biased low",
+                n=n_blocks,
+                size=float(block_m),
+            )
         )
     order = np.argsort(plot_blocks, kind="stable")
     starts = np.searchsorted(plot_blocks[order], np.arange(n_blocks + 1))

@@ -34,6 +34,7 @@ import xarray as xr
 from carbonsink.biomass.agb_map import FittedBiomassModel, fit_biomass_model, map_agb
 from carbonsink.biomass.features import cells_of_points
 from carbonsink.errors import ConfigError, InputError
+from carbonsink.i18n import Message, deferred
 from carbonsink.units import g_m2_to_mg_ha
 
 __all__ = [
@@ -91,7 +92,7 @@ def dom_plots(plots: pd.DataFrame) -> pd.DataFrame:
     return carried
 
 
-def choose_dom_method(n_plots: int, method: DomMethod) -> tuple[Literal["model", "ratio"], str]:
+def choose_dom_method(n_plots: int, method: DomMethod) -> tuple[Literal["model", "ratio"], Message]:
     """The route of the DOM estimate and the sentence that says why.
 
     Raises
@@ -102,7 +103,9 @@ def choose_dom_method(n_plots: int, method: DomMethod) -> tuple[Literal["model",
     if method == "ratio":
         return (
             "ratio",
-            f"dead:live ratios per class ([biomass] dom_method = ratio, {n_plots} plots)",
+            deferred(
+                "dead:live ratios per class ([biomass] dom_method = ratio, {n} plots)", n=n_plots
+            ),
         )
     if n_plots >= MIN_DOM_MODEL_PLOTS or method == "model":
         if n_plots < MIN_RATIO_PLOTS:
@@ -111,13 +114,24 @@ def choose_dom_method(n_plots: int, method: DomMethod) -> tuple[Literal["model",
                 where="[biomass].dom_method",
                 fix='use dom_method = "ratio" or "auto", or measure DOM on more plots',
             )
-        return "model", (
-            f"modelled like AGB on the {n_plots} plots that carry {DEAD_COLUMN}"
-            + ("" if method == "model" else f" (≥ {MIN_DOM_MODEL_PLOTS})")
+        if method == "model":
+            return "model", deferred(
+                "modelled like AGB on the {n} plots that carry {column}",
+                n=n_plots,
+                column=DEAD_COLUMN,
+            )
+        return "model", deferred(
+            "modelled like AGB on the {n} plots that carry {column} (≥ {needed})",
+            n=n_plots,
+            column=DEAD_COLUMN,
+            needed=MIN_DOM_MODEL_PLOTS,
         )
-    return "ratio", (
-        f"dead:live ratios per class: {n_plots} plots carry {DEAD_COLUMN}, fewer than the "
-        f"{MIN_DOM_MODEL_PLOTS} a model needs"
+    return "ratio", deferred(
+        "dead:live ratios per class: {n} plots carry {column}, fewer than the {needed} a "
+        "model needs",
+        n=n_plots,
+        column=DEAD_COLUMN,
+        needed=MIN_DOM_MODEL_PLOTS,
     )
 
 
@@ -144,7 +158,7 @@ class DeadToLiveRatios:
     group_of: Mapping[str, str]
     plots: pd.DataFrame
     between_class_sd: float
-    why_pooled: Mapping[str, str]
+    why_pooled: Mapping[str, Message]
 
     def for_class(self, name: str) -> tuple[float, float]:
         """(ratio, SE) of a class."""
@@ -228,18 +242,18 @@ def dead_to_live_ratios(
             fix=f"measure dead organic matter on some plots ({DEAD_COLUMN}, g/m²)",
         )
     own: dict[str, tuple[float, float]] = {}
-    why_pooled: dict[str, str] = {}
+    why_pooled: dict[str, Message] = {}
     for name in legend:
         rows = names == name
         n = int(rows.sum())
         if n < MIN_RATIO_PLOTS:
-            why_pooled[name] = f"{n} plot{'s' if n != 1 else ''}"
+            why_pooled[name] = deferred("{n} plots", n=n) if n != 1 else deferred("1 plot")
             continue
         ratio, se = _ratio_of_means(live[rows], dead[rows])
         if math.isfinite(ratio) and math.isfinite(se):
             own[name] = (ratio, se)
         else:
-            why_pooled[name] = f"no live AGB on its {n} plots"
+            why_pooled[name] = deferred("no live AGB on its {n} plots", n=n)
     pooled, pooled_se = _ratio_of_means(live, dead)
     if not math.isfinite(pooled):
         raise InputError(
@@ -358,7 +372,7 @@ class DomEstimate:
     """
 
     method: Literal["model", "ratio"]
-    reason: str
+    reason: Message
     n_plots: int
     layers: xr.Dataset
     ratios: DeadToLiveRatios | None = None

@@ -21,6 +21,7 @@ import xarray as xr
 
 from carbonsink.biomass.agb_map import FittedBiomassModel, fit_biomass_model
 from carbonsink.errors import InputError
+from carbonsink.i18n import N_, Message, deferred
 
 __all__ = ["MIN_LIDAR_PLOTS", "AgbModels", "fit_agb_models", "lidar_decision"]
 
@@ -47,15 +48,15 @@ class AgbModels:
 
     models: tuple[FittedBiomassModel, ...]
     candidates: tuple[FittedBiomassModel, ...]
-    lidar_decision: str
+    lidar_decision: Message
 
 
-def lidar_decision(lidar: FittedBiomassModel, imagery: FittedBiomassModel) -> tuple[bool, str]:
+def lidar_decision(lidar: FittedBiomassModel, imagery: FittedBiomassModel) -> tuple[bool, Message]:
     """Use the LiDAR model only if it beats the imagery model on the same (LiDAR) plots.
 
     Returns
     -------
-    (bool, str)
+    (bool, Message)
         Whether the LiDAR model is used, and the sentence that says why.
 
     Notes
@@ -76,12 +77,20 @@ def lidar_decision(lidar: FittedBiomassModel, imagery: FittedBiomassModel) -> tu
 
     rmse_lidar, rmse_imagery = rmse(lidar_pred), rmse(imagery_pred)
     used = rmse_lidar < rmse_imagery
-    verdict = "used" if used else "not used"
-    return used, (
-        f"LiDAR model {verdict}: on the {len(common)} plots under LiDAR (only those, so not "
-        f"the pooled figures of the CV tables) its spatial-CV RMSE is "
-        f"{rmse_lidar:.2f} Mg DM/ha against {rmse_imagery:.2f} for the imagery model"
+    template = (
+        N_(
+            "LiDAR model used: on the {n} plots under LiDAR (only those, so not the pooled "
+            "figures of the CV tables) its spatial-CV RMSE is {lidar:.2f} Mg DM/ha against "
+            "{imagery:.2f} for the imagery model"
+        )
+        if used
+        else N_(
+            "LiDAR model not used: on the {n} plots under LiDAR (only those, so not the pooled "
+            "figures of the CV tables) its spatial-CV RMSE is {lidar:.2f} Mg DM/ha against "
+            "{imagery:.2f} for the imagery model"
+        )
     )
+    return used, deferred(template, n=len(common), lidar=rmse_lidar, imagery=rmse_imagery)
 
 
 def _plots_covered(cube: xr.Dataset, plots: pd.DataFrame, coverage: str) -> int:
@@ -155,13 +164,14 @@ def fit_agb_models(
     imagery = fit("imagery", imagery_features)
     candidates = [imagery]
     models = [imagery]
-    decision = "no LiDAR in this epoch"
+    decision = deferred("no LiDAR in this epoch")
     if lidar_features:
         n_covered = _plots_covered(cube, plots, coverage)
         if n_covered < MIN_LIDAR_PLOTS:
-            decision = (
-                f"LiDAR model not fitted: {n_covered} plots lie in the LiDAR coverage, "
-                f"{MIN_LIDAR_PLOTS} are needed"
+            decision = deferred(
+                "LiDAR model not fitted: {n} plots lie in the LiDAR coverage, {needed} are needed",
+                n=n_covered,
+                needed=MIN_LIDAR_PLOTS,
             )
         else:
             try:
@@ -170,7 +180,9 @@ def fit_agb_models(
                 # The imagery model was fitted on the same plot table, so what fails
                 # here is specific to the LiDAR subset (e.g. its plots fall in too
                 # few cross-validation blocks): map with the imagery model alone.
-                decision = f"LiDAR model not fitted: {exc.problem.message}"
+                decision = deferred(
+                    "LiDAR model not fitted: {problem}", problem=exc.problem.message
+                )
                 logger.warning(decision)
             else:
                 candidates.insert(0, lidar)

@@ -74,7 +74,7 @@ def biomass_fit(
                 f"  {len(excluded)} plot(s) left out ({escape(summary)}): see "
                 f"{escape(str(table.relative_to(out)))}"
             )
-    stdout.print(result.lidar_decision)
+    stdout.print(escape(str(result.lidar_decision)))
     print_written(written)
     answer.print(
         f"[green]done[/green] ({chosen.name}): {len(result.candidates)} model(s) fitted; "

@@ -30,6 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from carbonsink.errors import InputError
+from carbonsink.i18n import deferred
 
 __all__ = [
     "MAP_AXIS",
@@ -584,10 +585,12 @@ def olofsson_area_estimate(
             )
         if a > 0 and n == 1 and share_variance == "jeffreys":
             logger.warning(
-                "class %s covers %.2f ha of the map but has one reference sample: its area "
-                "variance is the Jeffreys posterior's, its user's accuracy has no SE",
-                _shown(label),
-                a,
+                deferred(
+                    "class {name} covers {ha:.2f} ha of the map but has one reference sample: "
+                    "its area variance is the Jeffreys posterior's, its user's accuracy has no SE",
+                    name=_shown(label),
+                    ha=float(a),
+                )
             )
         elif a > 0 and n == 1:
             raise InputError(

@@ -24,6 +24,7 @@ import pandas as pd
 import xarray as xr
 
 from carbonsink.errors import InputError
+from carbonsink.i18n import deferred
 from carbonsink.imagery.accuracy import (
     AccuracyReport,
     AreaEstimate,
@@ -443,9 +444,11 @@ def classify_landcover(
     absent = sorted(set(classes) - set(names[usable]))
     if absent:
         logger.warning(
-            "class(es) %s have no reference sample inside the survey: they are taken as "
-            "absent and mapped nowhere (0 ha)",
-            ", ".join(absent),
+            deferred(
+                "class(es) {names} have no reference sample inside the survey: they are taken "
+                "as absent and mapped nowhere (0 ha)",
+                names=", ".join(absent),
+            )
         )
     missing_classes = sorted(set(classes) - set(names[train_idx]) - set(absent))
     if missing_classes:

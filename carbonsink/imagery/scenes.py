@@ -25,6 +25,7 @@ import numpy as np
 import xarray as xr
 
 from carbonsink.grid import Grid
+from carbonsink.i18n import deferred
 from carbonsink.imagery.masks import water_mask
 from carbonsink.imagery.sensors import SensorProfile, reflectance_from_dn
 from carbonsink.io.landsat_mtl import read_mtl
@@ -202,11 +203,13 @@ def read_scene(
             date = product.date
         elif product.date is not None and date != product.date:
             logger.warning(
-                "%s: the survey gives date %s, the product metadata %s; %s is used",
-                path,
-                date,
-                product.date,
-                date,
+                deferred(
+                    "{file}: the survey gives date {date}, the product metadata {product}; "
+                    "{date} is used",
+                    file=str(path),
+                    date=str(date),
+                    product=str(product.date),
+                )
             )
     metadata = read_mtl(mtl) if mtl is not None else None
     if date is None and metadata is not None:

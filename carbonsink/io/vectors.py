@@ -34,6 +34,7 @@ from carbonsink.crs import (
     transformer,
 )
 from carbonsink.errors import CRSError, InputError
+from carbonsink.i18n import Message, deferred
 from carbonsink.io.files import choose_layer, existing_file
 
 __all__ = [
@@ -160,7 +161,7 @@ class Boundary:
     path: Path
     crs: CRS
     geometry: BaseGeometry
-    repairs: tuple[str, ...] = ()
+    repairs: tuple[Message, ...] = ()
     what: str = "boundary"
     area: str = "the project area"
 
@@ -233,7 +234,9 @@ def _area_ha(geometry: BaseGeometry, crs: CRS) -> float:
     return abs(float(geometry.area)) * unit * unit / 10_000.0
 
 
-def _checked_repair(part: Polygon, fixed: list[Polygon], crs: CRS, path: Path, number: int) -> str:
+def _checked_repair(
+    part: Polygon, fixed: list[Polygon], crs: CRS, path: Path, number: int
+) -> Message:
     """The repair's description, or an InputError when it changes the area by ≥ 0.1 %."""
     reason = shapely.is_valid_reason(part)
     before = _area_ha(part, crs)
@@ -248,9 +251,14 @@ def _checked_repair(part: Polygon, fixed: list[Polygon], crs: CRS, path: Path, n
             fix="fix the polygon in a GIS (QGIS: Vector > Geometry Tools > Check Validity, then "
             "Fix Geometries), check its area, and save it again",
         )
-    return (
-        f"feature {number}: invalid polygon ({reason}) repaired with shapely.make_valid; its "
-        f"area changed by {change:.3%} ({before:,.4f} ha → {after:,.4f} ha)"
+    return deferred(
+        "feature {number}: invalid polygon ({reason}) repaired with shapely.make_valid; its "
+        "area changed by {change:.3%} ({before:,.4f} ha → {after:,.4f} ha)",
+        number=number,
+        reason=reason,
+        change=change,
+        before=before,
+        after=after,
     )
 
 
@@ -324,7 +332,7 @@ def load_boundary(
             fix=f"draw {area} as one or more polygons",
         )
     polygons: list[Polygon] = []
-    repairs: list[str] = []
+    repairs: list[Message] = []
     others: Counter[str] = Counter()
     for number, geometry in enumerate(geometries, start=1):
         if geometry is None or geometry.is_empty:

@@ -31,6 +31,7 @@ import xarray as xr
 from carbonsink.crs import transformer
 from carbonsink.errors import CRSError, InputError
 from carbonsink.grid import Grid
+from carbonsink.i18n import N_, deferred
 from carbonsink.io.pointclouds import read_lidar_info, read_points
 from carbonsink.io.vectors import load_water_polygons
 from carbonsink.lidar.merging import LidarResult, Merger
@@ -259,7 +260,13 @@ def process_lidar(
         cell_counts, intensities, parts = spilled.cell_counts, spilled.intensities, spilled.parts
         for path in paths:
             if path not in spilled.files_inside:
-                logger.warning("%s: no point falls inside the analysis grid %s", path, grid)
+                logger.warning(
+                    deferred(
+                        "{file}: no point falls inside the analysis grid {grid}",
+                        file=str(path),
+                        grid=str(grid),
+                    )
+                )
         if not cell_counts.any():
             extents = "; ".join(f"{p.name}: {_extent_text(p, crs, grid)}" for p in paths)
             raise InputError(
@@ -497,18 +504,18 @@ def evidence_agreement(evidence: WaterEvidence, metrics: xr.Dataset, grid: Grid)
 def water_summary(options: LidarOptions, reference: WaterReference) -> dict[str, Any]:
     """How a run told water from land, for the ledger (:attr:`LidarResult.water`)."""
     if options.ground == "trust" or options.water is None:
-        detection = "class 9 only"
+        detection = N_("class 9 only")
     elif reference.intensity is None:
         detection = (
-            "sparse only (no intensities)"
+            N_("sparse only (no intensities)")
             if reference.evidence is None
-            else "sparse, or level inside the water evidence (no intensities)"
+            else N_("sparse, or level inside the water evidence (no intensities)")
         )
     else:
         detection = (
-            "level and dark, or sparse"
+            N_("level and dark, or sparse")
             if reference.evidence is None
-            else "level and dark (or level inside the water evidence), or sparse"
+            else N_("level and dark (or level inside the water evidence), or sparse")
         )
     return {
         "detection": detection,

@@ -27,6 +27,7 @@ import xarray as xr
 from carbonsink.config import Epoch, Survey, TableEntry, load_survey
 from carbonsink.errors import ConfigError, InputError
 from carbonsink.grid import Grid
+from carbonsink.i18n import Message, deferred
 from carbonsink.io.vectors import Boundary, load_boundary
 from carbonsink.schemas import TABLE_SCHEMAS
 
@@ -208,7 +209,7 @@ class RunContext:
         return None
 
     @cached_property
-    def dom_choice(self) -> tuple[Literal["model", "ratio", "none"], str]:
+    def dom_choice(self) -> tuple[Literal["model", "ratio", "none"], Message]:
         """The survey's dead-organic-matter route and why: ``model``, ``ratio`` or ``none``.
 
         ``[biomass] dom_method = "auto"`` is resolved once, on the epoch with
@@ -224,7 +225,7 @@ class RunContext:
             if epoch.plots is not None
         }
         if not counts or max(counts.values()) == 0:
-            return "none", f"no plot carries {DEAD_COLUMN}"
+            return "none", deferred("no plot carries {column}", column=DEAD_COLUMN)
         carrying = [n for n in counts.values() if n > 0]
         return choose_dom_method(min(carrying), self.survey.biomass.dom_method)
 

@@ -29,6 +29,7 @@ from carbonsink.accounting.ledger import Ledger
 from carbonsink.accounting.simulation import EpochInputs, years_between
 from carbonsink.config import Survey, load_survey
 from carbonsink.errors import OutputError
+from carbonsink.i18n import Message, deferred
 from carbonsink.io.writers import write_json
 from carbonsink.pipeline.cache import StageCache, code_fingerprint, content_key, file_sha256
 from carbonsink.pipeline.context import ProgressCallback, RunContext
@@ -73,6 +74,14 @@ class RunResult:
         The run manifest (``manifest.json``), ``None`` when nothing was written.
     written
         Every file written.
+    ledger_inputs
+        Each epoch's aggregates on the change strata with its AGB bootstrap
+        (:func:`~carbonsink.pipeline.stages.ledger.epoch_ledger_inputs`).
+    logged
+        (where, lines) of the WARNING lines the stages logged: with
+        ``ledger_inputs``, what :func:`~carbonsink.pipeline.stages.ledger.survey_ledger`
+        needs to build the ledger again (another language, another profile)
+        without recomputing a stage.
     """
 
     context: RunContext
@@ -83,6 +92,8 @@ class RunResult:
     out_dir: Path | None = None
     manifest: dict[str, Any] | None = None
     written: list[Path] = field(default_factory=list)
+    ledger_inputs: list[EpochInputs] = field(default_factory=list)
+    logged: list[tuple[Message, tuple[LoggedLine, ...]]] = field(default_factory=list)
 
 
 def _relative(path: Path, root: Path | None) -> str:
@@ -332,7 +343,7 @@ def _run(
     hashes = {_relative(p, root): file_sha256(p) for p in files}
     base = _stage_key(ctx, hashes)
     results: list[EpochResults] = []
-    logged: list[tuple[str, tuple[LoggedLine, ...]]] = []
+    logged: list[tuple[Message, tuple[LoggedLine, ...]]] = []
     epoch_keys: list[str] = []
     for epoch in epochs:
         step(f"epoch {epoch.name}: imagery, LiDAR, biomass, soil")
@@ -342,7 +353,7 @@ def _run(
             f"epoch-{epoch.name}", key, capture(partial(epoch_results, ctx, epoch))
         )
         results.append(result)
-        logged.append((f"epoch {epoch.name}", lines))
+        logged.append((deferred("epoch {name}", name=epoch.name), lines))
     depth = float(ctx.profile.soil_depth_cm)
     strata_map = results[-1].cube.cube["landcover"].values
     ledger_inputs: list[EpochInputs] = []
@@ -357,7 +368,7 @@ def _run(
             capture(partial(epoch_ledger_inputs, ctx, result, strata_map)),
         )
         ledger_inputs.append(inputs)
-        logged.append((f"epoch {result.epoch.name} AGB bootstrap", lines))
+        logged.append((deferred("epoch {name} AGB bootstrap", name=result.epoch.name), lines))
     step("accounting")
     ledger = cache.timed(
         "accounting", partial(_ledger_in_language, ctx, results, ledger_inputs, logged)
@@ -382,7 +393,15 @@ def _run(
             years=years_between(first.date, last.date),
             epochs=(first.name, last.name),
         )
-    run = RunResult(context=ctx, results=results, ledger=ledger, carbon=carbon, change=change)
+    run = RunResult(
+        context=ctx,
+        results=results,
+        ledger=ledger,
+        carbon=carbon,
+        change=change,
+        ledger_inputs=ledger_inputs,
+        logged=logged,
+    )
     if publication is not None:
         _write_outputs(
             run, publication.folder, cache, record=record, pdf=pdf, step=step, start=start
@@ -396,7 +415,7 @@ def _ledger_in_language(
     ctx: RunContext,
     results: list[EpochResults],
     inputs: list[EpochInputs],
-    logged: list[tuple[str, tuple[LoggedLine, ...]]],
+    logged: list[tuple[Message, tuple[LoggedLine, ...]]],
 ) -> Ledger:
     """The run's ledger, its sentences written by the accounting in the survey's language.
 

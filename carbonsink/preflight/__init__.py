@@ -138,7 +138,7 @@ class _Checker(ImageryChecks, TableChecks):
             try:
                 boundary = load_boundary(path, crs=section.boundary_crs)
                 for repair in boundary.repairs:
-                    self.warn(repair, path=path, where="[survey].boundary")
+                    self.warn(str(repair), path=path, where="[survey].boundary")
                 centre = boundary.to_crs("EPSG:4326").representative_point()
                 lonlat = (centre.x, centre.y)
             except CarbonSinkError as exc:

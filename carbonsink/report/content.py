@@ -16,6 +16,8 @@ import numpy.typing as npt
 import pandas as pd
 import xarray as xr
 
+from carbonsink.i18n import Message
+
 __all__ = ["EpochReport", "MethodologyRow", "ReportContent"]
 
 
@@ -83,7 +85,7 @@ class EpochReport:
     biomass_cv: dict[str, pd.DataFrame]
     biomass_predictions: dict[str, pd.DataFrame]
     biomass_models_used: tuple[str, ...]
-    lidar_decision: str
+    lidar_decision: str | Message
     cores: pd.DataFrame
     soil_variogram: dict[str, Any] | None = None
     soil_cv: dict[str, Any] | None = None

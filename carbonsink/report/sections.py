@@ -245,7 +245,7 @@ def _model_skill(epoch: EpochReport) -> dict[str, Any]:
         "name": epoch.name,
         "models": models,
         "models_used": list(epoch.biomass_models_used),
-        "lidar_decision": epoch.lidar_decision,
+        "lidar_decision": i18n.shown(epoch.lidar_decision),
     }
 
 

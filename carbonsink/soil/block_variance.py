@@ -24,6 +24,7 @@ from scipy.spatial.distance import cdist
 
 from carbonsink.errors import ConfigError, GridError, InputError, ModelError
 from carbonsink.grid import Grid
+from carbonsink.i18n import deferred
 from carbonsink.soil.soc_model import (
     SOC_UNITS,
     SOC_VARIANCE_UNITS,
@@ -328,10 +329,12 @@ def _block_estimate(
     area = block.block_area_ha
     if mean < 0:
         logger.warning(
-            "the kriged mean stock of the block is negative (%.4g %s): kriging weights "
-            "below 0 outweigh the cores",
-            mean,
-            SOC_UNITS,
+            deferred(
+                "the kriged mean stock of the block is negative ({mean:.4g} {units}): kriging "
+                "weights below 0 outweigh the cores",
+                mean=float(mean),
+                units=SOC_UNITS,
+            )
         )
     estimate = BlockEstimate(
         mean_mg_ha=mean,

@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from carbonsink.errors import ConfigError, InputError
+from carbonsink.i18n import deferred
 from carbonsink.io.soil_sheets import numeric_column as _numeric
 from carbonsink.schemas import rows_text
 
@@ -434,12 +435,14 @@ def _carbon_terms(
             outside = (x < low) | (x > high)
             if outside.any():
                 logger.warning(
-                    "%s: %d layer(s) have OM outside the site regression's calibration "
-                    "range %.3g–%.3g %%; OC is extrapolated",
-                    path or "soil table",
-                    int(outside.sum()),
-                    low,
-                    high,
+                    deferred(
+                        "{file}: {n} layer(s) have OM outside the site regression's "
+                        "calibration range {low:.3g}–{high:.3g} %; OC is extrapolated",
+                        file=str(path) if path else deferred("soil table"),
+                        n=int(outside.sum()),
+                        low=float(low),
+                        high=float(high),
+                    )
                 )
             predicted, _ = site_regression.predict(x)
             oc[converted] = predicted

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from scipy.stats import t as student_t
 
 from carbonsink.errors import InputError
+from carbonsink.i18n import gettext as _
 
 __all__ = ["Detectability", "check_detectable", "minimum_detectable_difference"]
 
@@ -131,10 +132,11 @@ def check_detectable(
     detectable = abs(delta) >= mdd
     warning = None
     if not detectable:
-        warning = (
-            f"ΔSOC {delta:.2f} {units} is below the minimum detectable difference "
-            f"{mdd:.2f} {units} ({n} cores per epoch, SD {s:.2f} {units}, α = {alpha:g}"
-            f"{', two-sided' if two_sided else ', one-sided'})"
-        )
+        sides = _("two-sided") if two_sided else _("one-sided")
+        warning = _(
+            "ΔSOC {delta:.2f} {units} is below the minimum detectable difference "
+            "{mdd:.2f} {units} ({n} cores per epoch, SD {sd:.2f} {units}, α = {alpha:g}, "
+            "{sides})"
+        ).format(delta=delta, units=units, mdd=mdd, n=n, sd=s, alpha=alpha, sides=sides)
         logger.info(warning)
     return Detectability(detectable=detectable, delta=float(delta), mdd=mdd, n=n, warning=warning)

@@ -26,6 +26,7 @@ import xarray as xr
 
 from carbonsink.errors import ConfigError, GridError, ModelError
 from carbonsink.grid import Grid
+from carbonsink.i18n import deferred
 from carbonsink.soil.regression import (
     RegressionDesign,
     check_covariates,
@@ -229,9 +230,12 @@ def predict_soc(
         )
     if not inside.all():
         logger.warning(
-            "%d of %d points lie outside the grid; they inform the kriging but are not mapped",
-            int((~inside).sum()),
-            xs.size,
+            deferred(
+                "{n} of {points} points lie outside the grid; they inform the kriging but are "
+                "not mapped",
+                n=int((~inside).sum()),
+                points=xs.size,
+            )
         )
     valid_mask = _mask_array(mask, grid)
 
@@ -298,7 +302,9 @@ def predict_soc(
     negative = prediction < 0
     n_clipped = int(negative.sum())
     if n_clipped:
-        logger.warning("%d predicted SOC stocks were negative and are set to 0", n_clipped)
+        logger.warning(
+            deferred("{n} predicted SOC stocks were negative and are set to 0", n=n_clipped)
+        )
         prediction[negative] = 0.0
     half = np.float32(z) * np.sqrt(variance)
     lower = np.maximum(prediction - half, np.float32(0.0))

@@ -31,6 +31,7 @@ from scipy.spatial.distance import cdist
 
 from carbonsink.errors import ConfigError, InputError, ModelError
 from carbonsink.grid import Grid
+from carbonsink.i18n import gettext
 from carbonsink.soil.block_variance import (
     DEFAULT_N_BLOCK_POINTS,
     DEFAULT_SITE_RADIUS_M,
@@ -390,7 +391,7 @@ def stratum_blocks(
     if fit_variograms:
         fitted, sources = _pooled_variogram(arrays, variograms)
     else:
-        fitted, sources = list(variograms), ["given"] * len(variograms)
+        fitted, sources = list(variograms), [gettext("given")] * len(variograms)
     systems: list[_EpochSystem] = []
     for (xy, _, groups, noise), v in zip(arrays, fitted, strict=True):
         drift_codes = np.unique(groups)
@@ -551,9 +552,11 @@ def _pooled_variogram(
             epochs=np.concatenate([np.full(a[1].size, e) for e, a in enumerate(arrays)]),
         )
     except (InputError, ModelError) as exc:
-        reason = f"the SOC map's variogram (residuals: {exc.problem.message})"
+        reason = gettext("the SOC map's variogram (residuals: {problem})").format(
+            problem=exc.problem.message
+        )
         return list(fallbacks), [reason] * len(arrays)
-    return [pooled] * len(arrays), ["residuals, epochs pooled"] * len(arrays)
+    return [pooled] * len(arrays), [gettext("residuals, epochs pooled")] * len(arrays)
 
 
 #: Fewest revisited sites to estimate what two epochs' errors share.

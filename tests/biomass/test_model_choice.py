@@ -39,7 +39,7 @@ def test_without_lidar_the_imagery_model_maps_alone(toy: Survey) -> None:
     fitted = _fit(toy.cube, toy, ())
     assert [m.name for m in fitted.models] == ["imagery"]
     assert [m.name for m in fitted.candidates] == ["imagery"]
-    assert fitted.lidar_decision == "no LiDAR in this epoch"
+    assert str(fitted.lidar_decision) == "no LiDAR in this epoch"
 
 
 def test_too_few_plots_under_lidar_fit_no_lidar_model(toy: Survey) -> None:
@@ -52,7 +52,7 @@ def test_too_few_plots_under_lidar_fit_no_lidar_model(toy: Survey) -> None:
     assert covered < MIN_LIDAR_PLOTS
     fitted = _fit(cube, toy, ("ndvi", "h_p95"))
     assert [m.name for m in fitted.models] == ["imagery"]
-    assert fitted.lidar_decision == (
+    assert str(fitted.lidar_decision) == (
         f"LiDAR model not fitted: {covered} plots lie in the LiDAR coverage, "
         f"{MIN_LIDAR_PLOTS} are needed"
     )
@@ -75,6 +75,6 @@ def test_the_lidar_model_is_judged_on_the_plots_under_lidar(toy: Survey) -> None
     used, sentence = lidar_decision(lidar, imagery)
     r_lidar, r_imagery = rmse_on(lidar, common), rmse_on(imagery, common)
     assert used == (r_lidar < r_imagery)
-    assert f"{r_lidar:.2f} Mg DM/ha against {r_imagery:.2f}" in sentence
+    assert f"{r_lidar:.2f} Mg DM/ha against {r_imagery:.2f}" in str(sentence)
     assert sentence == fitted.lidar_decision
     assert [m.name for m in fitted.models] == (["lidar", "imagery"] if used else ["imagery"])

@@ -119,7 +119,8 @@ def test_a_repair_that_keeps_the_area_is_recorded(tmp_path: Path) -> None:
     path = write_gpkg(tmp_path / "notch.gpkg", [Polygon(ring)], UTM50)
     boundary = load_boundary(path)
     assert boundary.to_crs(UTM50).area == pytest.approx(1_000_000.0)
-    (repair,) = boundary.repairs
+    (said,) = boundary.repairs
+    repair = str(said)
     assert repair.startswith("feature 1: invalid polygon (Self-intersection")
     assert "0.012%" in repair and "100.0125 ha → 100.0000 ha" in repair
 

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
-from carbonsink.pipeline.stages.logged import capture, logged_warnings
+from carbonsink import i18n
+from carbonsink.i18n import Message, deferred, verbatim
+from carbonsink.pipeline.stages.logged import LoggedLine, capture, logged_warnings
+
+
+def _said(lines: Sequence[LoggedLine]) -> list[tuple[str, str]]:
+    """The lines as the log showed them (English)."""
+    return [(name, str(said)) for name, said in lines]
 
 
 def test_capture_returns_the_value_and_the_warning_lines_in_order() -> None:
@@ -18,10 +26,10 @@ def test_capture_returns_the_value_and_the_warning_lines_in_order() -> None:
 
     value, lines = capture(stage)()
     assert value == 42
-    assert lines == (
+    assert _said(lines) == [
         ("carbonsink.biomass.bootstrap", "only 6 blocks"),
         ("carbonsink.imagery.landcover", "class x absent"),
-    )
+    ]
     assert not logging.getLogger("carbonsink").handlers or all(
         type(h).__name__ != "_Collector" for h in logging.getLogger("carbonsink").handlers
     )
@@ -34,7 +42,7 @@ def test_capture_keeps_warnings_when_the_package_logs_only_errors() -> None:
     package.setLevel(logging.ERROR)
     try:
         _, lines = capture(lambda: logging.getLogger("carbonsink.soil.soc_map").warning("w"))()
-        assert lines == (("carbonsink.soil.soc_map", "w"),)
+        assert _said(lines) == [("carbonsink.soil.soc_map", "w")]
         assert package.level == logging.ERROR  # restored after the stage
     finally:
         package.setLevel(previous)
@@ -66,10 +74,10 @@ def test_a_quiet_root_handler_still_shows_only_what_it_showed() -> None:
             logging.getLogger("elsewhere").error("other")
 
         _, lines = capture(stage)()
-        assert lines == (
+        assert _said(lines) == [
             ("carbonsink.soil.soc_map", "quiet"),
             ("carbonsink.imagery.landcover", "loud"),
-        )
+        ]
         assert shown == ["loud", "other"]
         assert not console.filters and package.level == logging.NOTSET
     finally:
@@ -84,22 +92,22 @@ def test_overlapping_captures_restore_the_level_once_the_last_ends() -> None:
     package.setLevel(logging.ERROR)
     try:
 
-        def outer() -> tuple[tuple[str, str], ...]:
+        def outer() -> tuple[LoggedLine, ...]:
             inner = capture(lambda: logging.getLogger("carbonsink.a").warning("inner"))()
             assert package.level == logging.WARNING  # the outer capture still runs
             logging.getLogger("carbonsink.b").warning("outer")
             return inner[1]
 
         inner_lines, outer_lines = capture(outer)()
-        assert inner_lines == (("carbonsink.a", "inner"),)
-        assert ("carbonsink.b", "outer") in outer_lines
+        assert _said(inner_lines) == [("carbonsink.a", "inner")]
+        assert ("carbonsink.b", "outer") in _said(outer_lines)
         assert package.level == logging.ERROR
     finally:
         package.setLevel(previous)
 
 
 def test_logged_lines_get_codes_effects_and_are_not_repeated() -> None:
-    lines = [
+    said = [
         ("carbonsink.biomass.bootstrap", "AGB bootstrap: only 6 blocks of 1010.9 m hold plots"),
         ("carbonsink.biomass.bootstrap", "AGB bootstrap: only 6 blocks of 1010.9 m hold plots"),
         # Stated by the ledger's own outside-aoa and scene-dropped warnings: left out.
@@ -107,9 +115,55 @@ def test_logged_lines_get_codes_effects_and_are_not_repeated() -> None:
         ("carbonsink.imagery.composite", "scene s2.tif left out of the composite: cloudy"),
         ("carbonsink.somewhere.new", "something odd"),
     ]
-    warnings = logged_warnings("epoch 2025 AGB bootstrap", lines)
+    lines = [(name, verbatim(text)) for name, text in said]
+    warnings = logged_warnings(verbatim("epoch 2025 AGB bootstrap"), lines)
     assert [w.code for w in warnings] == ["bootstrap-coarse", "stage-warning"]
     assert warnings[0].where == "epoch 2025 AGB bootstrap"
     assert warnings[0].message.startswith("AGB bootstrap: only 6 blocks")
     assert "does not move the claim" in warnings[0].message
     assert warnings[1].message == "something odd"
+
+
+def test_a_logged_message_is_said_in_the_language_of_the_ledger() -> None:
+    # Issue 20: a stage logs a Message; the log shows it in English, the cache keeps its
+    # template and fields, and the ledger's warning is in the run's language — also when
+    # the stage ran (and was cached) under another language.
+    def stage() -> None:
+        logging.getLogger("carbonsink.biomass.bootstrap").warning(
+            deferred(
+                "AGB bootstrap: only {n} blocks of {size:g} m hold plots; the bootstrap "
+                "distribution is coarse and its spread biased low",
+                n=6,
+                size=349.759,
+            )
+        )
+        logging.getLogger("carbonsink.soil.soc_map").warning("%d of %d points", 2, 40)
+
+    with i18n.language("zh-CN"):
+        _, lines = capture(stage)()
+    assert isinstance(lines[0][1], Message)
+    english = str(lines[0][1])
+    assert english == (
+        "AGB bootstrap: only 6 blocks of 349.759 m hold plots; the bootstrap distribution is "
+        "coarse and its spread biased low"
+    )
+    assert str(lines[1][1]) == "2 of 40 points"  # a %-format line is kept as it was said
+    where = deferred("epoch {name} AGB bootstrap", name="2025")
+    english_warnings = logged_warnings(where, lines)
+    with i18n.language("zh-CN"):
+        chinese = logged_warnings(where, lines)
+    catalog = i18n.translations("zh-CN")
+    # The catalog's sentence with the same numbers, then the effect on the claim.
+    sentence = catalog.gettext(lines[0][1].template).format(n=6, size=349.759)
+    assert "349.759" in sentence and sentence != english
+    effect = catalog.gettext(
+        "the bootstrap SD is shown in the ledger's inputs for comparison only: each mapped "
+        "stratum's AGB error is that of its residual correction (docs/methodology.md §6.4), "
+        "so this does not move the claim"
+    )
+    assert chinese[0].message == f"{sentence}；{effect}"
+    assert chinese[0].where == "监测时点 2025 AGB 自助法"
+    assert english_warnings[0].message.startswith(english + "; the bootstrap SD")
+    assert english_warnings[0].where == "epoch 2025 AGB bootstrap"
+    assert [w.code for w in chinese] == [w.code for w in english_warnings]
+    assert chinese[1].message == "2 of 40 points"

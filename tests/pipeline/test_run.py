@@ -11,6 +11,7 @@ same thing on the command line and in a notebook.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -180,3 +181,67 @@ def test_the_reports_maps_name_the_grids_crs(library_run: tuple[RunResult, list[
             assert map_caption(epoch.layers[name]) == expected, (epoch.name, name)
     assert content.change is not None
     assert map_caption(content.change["removals_t_co2e_ha_yr"]) == expected
+
+
+#: Ledger texts that are not the ledger's own words: the profile file's texts, method names
+#: of the sources, the survey's own settings, units.
+_NOT_OURS = (
+    re.compile(r"^\.profile\."),
+    re.compile(r"^\.polygon\.method$"),
+    re.compile(r"^\.monte_carlo\.rng$"),
+    re.compile(r"^\.units\."),
+    re.compile(r"^\.lidar\.[^.]+\.dtm_check\.vertical_datum$"),
+    re.compile(r"\.code$"),  # warning codes: the same in every language
+)
+
+
+def _english_sentences(tree: object, path: str = "") -> list[str]:
+    """Paths and texts of the ledger that read as English prose (three words or more)."""
+    if isinstance(tree, dict):
+        return [s for k, v in tree.items() for s in _english_sentences(v, f"{path}.{k}")]
+    if isinstance(tree, list):
+        return [s for i, v in enumerate(tree) for s in _english_sentences(v, f"{path}[{i}]")]
+    if not isinstance(tree, str) or any(p.search(path) for p in _NOT_OURS):
+        return []
+    english = len(re.findall(r"\b[a-z]{2,}\b", tree)) >= 3 and not _CJK.search(tree)
+    return [f"{path}: {tree}"] if english else []
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _numbers(tree: object) -> object:
+    """The tree without its texts: what must not change with the language."""
+    if isinstance(tree, dict):
+        return {k: _numbers(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_numbers(v) for v in tree]
+    return None if isinstance(tree, str) else tree
+
+
+@pytest.mark.slow
+def test_the_ledger_speaks_the_runs_language(library_run: tuple[RunResult, list[str]]) -> None:
+    # Issue 20: every sentence of a Chinese run's ledger is Chinese — its warnings (those the
+    # stages logged and cached in English too), where they apply, notes, the strata's
+    # notes, the uncertainty rules' explanations, the LiDAR's water and terrain texts — and
+    # every number is the English ledger's, from the same stage results.
+    from carbonsink import i18n
+    from carbonsink.pipeline.stages.ledger import survey_ledger
+
+    result, _ = library_run
+    english = result.ledger.to_dict()
+    del english["run"]  # the run's record, added after the ledger
+    with i18n.language("zh-CN"):
+        chinese = survey_ledger(
+            result.context, result.results, inputs=result.ledger_inputs, logged=result.logged
+        ).to_dict()
+    assert json.dumps(_numbers(chinese), sort_keys=True) == json.dumps(
+        _numbers(english), sort_keys=True
+    )
+    left = _english_sentences(chinese)
+    assert left == [], "\n".join(left)
+    # The English ledger has such sentences in those places (the check can fail).
+    found = _english_sentences(english)
+    assert len(found) > 20
+    assert {w["code"] for w in chinese["warnings"]} == {w["code"] for w in english["warnings"]}
+    assert any(w["code"] == "bootstrap-coarse" for w in chinese["warnings"])  # a logged line

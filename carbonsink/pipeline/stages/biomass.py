@@ -14,6 +14,7 @@ import xarray as xr
 
 from carbonsink.config import Epoch
 from carbonsink.errors import ConfigError, InputError
+from carbonsink.i18n import Message
 from carbonsink.io.writers import write_csv
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.outputs import OutputFolder
@@ -94,7 +95,7 @@ class EpochBiomass:
         return self.fitted.candidates
 
     @property
-    def lidar_decision(self) -> str:
+    def lidar_decision(self) -> Message:
         """Why the LiDAR model is or is not used."""
         return self.fitted.lidar_decision
 
@@ -198,7 +199,7 @@ def save_biomass_models(result: EpochBiomass, folder: OutputFolder, *, epoch: st
             model,
             folder.path("model", epoch=epoch, model=model.name),
             used_for_map=model.name in used,
-            lidar_decision=result.lidar_decision,
+            lidar_decision=str(result.lidar_decision),
         )
     return written
 

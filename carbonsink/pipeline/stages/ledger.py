@@ -24,6 +24,8 @@ from carbonsink.accounting.ledger import Ledger, LedgerWarning, build_ledger
 from carbonsink.accounting.pools import KeyedTotals, Quantity, RatioTotals, StratumTotals
 from carbonsink.accounting.simulation import EpochInputs
 from carbonsink.errors import InputError
+from carbonsink.i18n import Message, shown
+from carbonsink.i18n import gettext as _
 from carbonsink.io.writers import write_csv, write_json
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.outputs import OutputFolder
@@ -267,8 +269,10 @@ def dtm_check(result: EpochResults) -> dict[str, Any]:
     if check is None:
         return {
             "status": "unverified",
-            "why": "no checkpoints: the terrain under dense vegetation may sit 0.1-0.5 m "
-            "above the ground, and the heights as much below",
+            "why": _(
+                "no checkpoints: the terrain under dense vegetation may sit 0.1-0.5 m "
+                "above the ground, and the heights as much below"
+            ),
         }
     return check.to_dict()
 
@@ -288,17 +292,20 @@ def imagery_warnings(results: Sequence[EpochResults]) -> list[LedgerWarning]:
         dropped = [s for s in str(attrs.get("scenes_left_out", "")).split("; ") if s]
         unmasked = [s for s in str(attrs.get("scenes_unmasked", "")).split("; ") if s]
         messages = {
-            "scene-dropped": f"{len(dropped)} scene(s) left out of the {name} composite — "
-            + "; ".join(dropped)
-            + ": the composite, land cover and biomass rest on the other scenes",
-            "clouds-unmasked": f"{len(unmasked)} scene(s) of {name} have no quality band, so "
-            "their clouds, shadows and snow enter the median composite unmasked "
-            f"({', '.join(unmasked)}): add the quality band (Sentinel-2 SCL, Landsat "
-            "QA_PIXEL) or a clear scene",
+            "scene-dropped": _(
+                "{n} scene(s) left out of the {epoch} composite — {scenes}: the composite, "
+                "land cover and biomass rest on the other scenes"
+            ).format(n=len(dropped), epoch=name, scenes="; ".join(dropped)),
+            "clouds-unmasked": _(
+                "{n} scene(s) of {epoch} have no quality band, so their clouds, shadows and "
+                "snow enter the median composite unmasked ({scenes}): add the quality band "
+                "(Sentinel-2 SCL, Landsat QA_PIXEL) or a clear scene"
+            ).format(n=len(unmasked), epoch=name, scenes=", ".join(unmasked)),
         }
+        where = _("epoch {name} imagery").format(name=name)
         for code, found in (("scene-dropped", dropped), ("clouds-unmasked", unmasked)):
             if found:
-                out.append(LedgerWarning(code, messages[code], where=f"epoch {name} imagery"))
+                out.append(LedgerWarning(code, messages[code], where=where))
     return out
 
 
@@ -326,13 +333,14 @@ def ledger_warnings(
     depth = float(ctx.profile.soil_depth_cm)
     label = depth_label(depth)
     out = [
-        LedgerWarning("boundary-repaired", repair, where=ctx.boundary.path.name)
+        LedgerWarning("boundary-repaired", str(shown(repair)), where=ctx.boundary.path.name)
         for repair in ctx.boundary.repairs
     ]
     out += imagery_warnings(results)
     out += terrain_warnings(ctx, results)
     for result in results:
         name = result.epoch.name
+        at_epoch = _("epoch {name}").format(name=name)
         layers = result.biomass.layers
         cube = result.cube.cube
         inside = cube["inside_boundary"].values.astype(bool)
@@ -344,12 +352,14 @@ def ledger_warnings(
             out.append(
                 LedgerWarning(
                     "outside-aoa",
-                    f"{int(outside.sum()):,} cells ({float(area[outside].sum()):,.1f} ha, "
-                    f"{share:.0%} of the mapped AGB) are outside the area of applicability of "
-                    "every biomass model (Meyer & Pebesma 2021); the imagery model predicts "
-                    "them and they are counted, flagged in agb_outside_aoa, with an error "
-                    "in the stratum's uncertainty (docs/methodology.md §6.4)",
-                    where=f"epoch {name}",
+                    _(
+                        "{cells:,} cells ({ha:,.1f} ha, {share:.0%} of the mapped AGB) are "
+                        "outside the area of applicability of every biomass model (Meyer & "
+                        "Pebesma 2021); the imagery model predicts them and they are counted, "
+                        "flagged in agb_outside_aoa, with an error in the stratum's "
+                        "uncertainty (docs/methodology.md §6.4)"
+                    ).format(cells=int(outside.sum()), ha=float(area[outside].sum()), share=share),
+                    where=at_epoch,
                 )
             )
         unpredicted = inside & (layers["agb_model"].values == 0)
@@ -357,9 +367,11 @@ def ledger_warnings(
             out.append(
                 LedgerWarning(
                     "agb-unmapped",
-                    f"{int(unpredicted.sum()):,} cells ({float(area[unpredicted].sum()):,.1f} ha) "
-                    "inside the project have no AGB prediction and add nothing to the stocks",
-                    where=f"epoch {name}",
+                    _(
+                        "{cells:,} cells ({ha:,.1f} ha) inside the project have no AGB "
+                        "prediction and add nothing to the stocks"
+                    ).format(cells=int(unpredicted.sum()), ha=float(area[unpredicted].sum())),
+                    where=at_epoch,
                 )
             )
         if result.epoch.soil is not None:
@@ -370,16 +382,22 @@ def ledger_warnings(
         if flag in result.core_stocks:
             extrapolated = result.core_stocks.index[result.core_stocks[flag].astype(bool)]
             if len(extrapolated):
-                shown = ", ".join(map(str, extrapolated[:8])) + (
+                ids = ", ".join(map(str, extrapolated[:8])) + (
                     ", ..." if len(extrapolated) > 8 else ""
                 )
                 out.append(
                     LedgerWarning(
                         "extrapolated-cores",
-                        f"{len(extrapolated)} of {len(result.core_stocks)} cores are shallower "
-                        f"than {label} cm; their 0–{label} cm stock is extrapolated below the "
-                        f"deepest layer ({shown})",
-                        where=f"epoch {name} soil cores",
+                        _(
+                            "{n} of {cores} cores are shallower than {depth} cm; their "
+                            "0–{depth} cm stock is extrapolated below the deepest layer ({ids})"
+                        ).format(
+                            n=len(extrapolated),
+                            cores=len(result.core_stocks),
+                            depth=label,
+                            ids=ids,
+                        ),
+                        where=_("epoch {name} soil cores").format(name=name),
                     )
                 )
     out += _dom_warnings(ctx, results)
@@ -400,9 +418,13 @@ def ledger_warnings(
             out.append(
                 LedgerWarning(
                     "below-mdd",
-                    check.warning + "; the SOC sink rests on the kriged totals, not on a "
-                    "detectable difference of the core means",
-                    where=f"SOC 0–{label} cm, {first.epoch.name} → {last.epoch.name}",
+                    _(
+                        "{finding}; the SOC sink rests on the kriged totals, not on a "
+                        "detectable difference of the core means"
+                    ).format(finding=check.warning),
+                    where=_("SOC 0–{depth} cm, {first} → {last}").format(
+                        depth=label, first=first.epoch.name, last=last.epoch.name
+                    ),
                 )
             )
     return out
@@ -434,7 +456,7 @@ def default_flux_warnings(
         ]
         if not used:
             continue
-        shown = ", ".join(
+        named = ", ".join(
             f"{name} ({last.class_area_ha[name][0]:,.1f} ha, "
             f"{factor(name, gas):g} mg {gas} m⁻² d⁻¹)"
             for name in used
@@ -442,10 +464,17 @@ def default_flux_warnings(
         out.append(
             LedgerWarning(
                 "default-flux",
-                f"the {gas} flux of class(es) {shown} is the {ctx.profile.name} profile's "
-                "default factor, with a 50 % SD: no flux was measured or configured for them "
-                f"(set {gas.lower()}_flux_mg_m2_d, or a measured flux table, per class)",
-                where=f"{gas}, epoch {last.name}",
+                _(
+                    "the {gas} flux of class(es) {classes} is the {profile} profile's default "
+                    "factor, with a 50 % SD: no flux was measured or configured for them "
+                    "(set {setting}, or a measured flux table, per class)"
+                ).format(
+                    gas=gas,
+                    classes=named,
+                    profile=ctx.profile.name,
+                    setting=f"{gas.lower()}_flux_mg_m2_d",
+                ),
+                where=_("{gas}, epoch {name}").format(gas=gas, name=last.name),
             )
         )
     return out
@@ -467,10 +496,12 @@ def _dom_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[Ledg
                 out.append(
                     LedgerWarning(
                         "outside-aoa",
-                        f"{int(outside.sum()):,} cells are outside the area of applicability "
-                        "of the dead-organic-matter model (Meyer & Pebesma 2021); it predicts "
-                        "them and they are counted, flagged in dom_outside_aoa",
-                        where=f"epoch {result.epoch.name} dead organic matter",
+                        _(
+                            "{cells:,} cells are outside the area of applicability of the "
+                            "dead-organic-matter model (Meyer & Pebesma 2021); it predicts "
+                            "them and they are counted, flagged in dom_outside_aoa"
+                        ).format(cells=int(outside.sum())),
+                        where=_("epoch {name} dead organic matter").format(name=result.epoch.name),
                     )
                 )
         if dom is None or dom.ratios is None:
@@ -489,13 +520,22 @@ def _dom_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[Ledg
             out.append(
                 LedgerWarning(
                     "dom-pooled-ratio",
-                    "no dead:live ratio of their own for class(es) "
-                    + ", ".join(f"{c} ({dom.ratios.why_pooled[c]})" for c in with_biomass)
-                    + f" — a class needs {MIN_RATIO_PLOTS} plots carrying {DEAD_COLUMN}, with "
-                    f"live AGB: their dead organic matter takes the ratio of all plots, "
-                    f"{ratio:.3f} ± {se:.3f} (SE, widened by the spread of the classes' own "
-                    f"ratios, {dom.ratios.between_class_sd:.3f})",
-                    where=f"epoch {result.epoch.name}",
+                    _(
+                        "no dead:live ratio of their own for class(es) {classes} — a class needs "
+                        "{needed} plots carrying {column}, with live AGB: their dead organic "
+                        "matter takes the ratio of all plots, {ratio:.3f} ± {se:.3f} (SE, "
+                        "widened by the spread of the classes' own ratios, {sd:.3f})"
+                    ).format(
+                        classes=", ".join(
+                            f"{c} ({shown(dom.ratios.why_pooled[c])})" for c in with_biomass
+                        ),
+                        needed=MIN_RATIO_PLOTS,
+                        column=DEAD_COLUMN,
+                        ratio=ratio,
+                        se=se,
+                        sd=dom.ratios.between_class_sd,
+                    ),
+                    where=_("epoch {name}").format(name=result.epoch.name),
                 )
             )
     return out
@@ -506,7 +546,7 @@ def survey_ledger(
     results: Sequence[EpochResults],
     *,
     inputs: Sequence[EpochInputs] | None = None,
-    logged: Sequence[tuple[str, Sequence[LoggedLine]]] = (),
+    logged: Sequence[tuple[Message, Sequence[LoggedLine]]] = (),
 ) -> Ledger:
     """The survey's ledger from its epochs' stage results (earliest first).
 
@@ -603,7 +643,7 @@ def survey_ledger(
         + soil_warnings
         + default_flux_warnings(ctx, parameters, inputs[-1])
         + [w for where, lines in logged for w in logged_warnings(where, lines)],
-        notes=[f"dead organic matter: {ctx.dom_choice[1]}"]
+        notes=[_("dead organic matter: {choice}").format(choice=shown(ctx.dom_choice[1]))]
         if "dom" in profile.pools and all(r.biomass.dom is not None for r in results)
         else [],
         polygon=polygon,
@@ -619,6 +659,7 @@ def survey_ledger(
             "lidar": {
                 r.epoch.name: {
                     **r.cube.lidar.water,
+                    "detection": _(r.cube.lidar.water["detection"]),
                     "dtm_check": dtm_check(r),
                     "terrain_unsupported_ha": unsupported_ha(r.cube.lidar, ctx),
                 }

@@ -15,6 +15,7 @@ import numpy.typing as npt
 from carbonsink.accounting.ledger import LedgerWarning
 from carbonsink.accounting.pools import StratumTotals
 from carbonsink.accounting.simulation import EpochInputs
+from carbonsink.i18n import gettext as _
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.stages.epoch import EpochResults
 from carbonsink.pipeline.stages.soil import soc_column
@@ -87,18 +88,28 @@ def soc_quantities(
                 joint[a * n + i, b * n + i] = se * se
         if blocks.area_ha[i] > 0:
             counts = ", ".join(
-                f"{int(c)} in {r.epoch.name}"
+                _("{n} in {epoch}").format(n=int(c), epoch=r.epoch.name)
                 for c, r in zip(blocks.n_cores[:, i], results, strict=True)
             )
             warnings.append(
                 LedgerWarning(
                     "soil-not-sampled",
-                    f"stratum {s} ({blocks.area_ha[i]:,.1f} ha) has too few soil cores of its "
-                    f"own ({counts}; {MIN_STRATUM_CORES} per epoch needed): its soil organic "
-                    f"carbon is held at the {results[0].epoch.name} map total "
-                    f"({first_map.totals[s]:,.1f} ± {se:,.1f} t C) in every epoch, so it adds "
-                    "no soil sink (zero change — conservative unless its soil is losing carbon)",
-                    where=f"SOC 0–{depth:g} cm, stratum {s}",
+                    _(
+                        "stratum {stratum} ({ha:,.1f} ha) has too few soil cores of its own "
+                        "({counts}; {needed} per epoch needed): its soil organic carbon is held "
+                        "at the {epoch} map total ({total:,.1f} ± {se:,.1f} t C) in every epoch, "
+                        "so it adds no soil sink (zero change — conservative unless its soil "
+                        "is losing carbon)"
+                    ).format(
+                        stratum=s,
+                        ha=blocks.area_ha[i],
+                        counts=counts,
+                        needed=MIN_STRATUM_CORES,
+                        epoch=results[0].epoch.name,
+                        total=first_map.totals[s],
+                        se=se,
+                    ),
+                    where=_("SOC 0–{depth:g} cm, stratum {stratum}").format(depth=depth, stratum=s),
                 )
             )
     method = method_change(ctx, results)
@@ -107,7 +118,8 @@ def soc_quantities(
         last = (len(results) - 1) * n
         measured = np.where(np.array(blocks.measured), totals[-1], 0.0)  # held: no cores
         joint[last:, last:] += sd * sd * np.outer(measured, measured)
-        warnings.append(LedgerWarning("lab-method-change", message, where=f"SOC 0–{depth:g} cm"))
+        where = _("SOC 0–{depth:g} cm").format(depth=depth)
+        warnings.append(LedgerWarning("lab-method-change", message, where=where))
     joint = hold(joint, [blocks.strata.index(s) for s in held], n_epochs=len(results))
     quantities = [
         StratumTotals(
@@ -177,10 +189,16 @@ def method_change(ctx: RunContext, results: Sequence[EpochResults]) -> tuple[flo
         return None
     sd = ctx.survey.soil.method_bias_sd_pct / 100.0
     first, last = results[0].epoch.name, results[-1].epoch.name
-    message = (
-        f"the organic-carbon lab method changed between the epochs ({first}: "
-        f"{', '.join(found[0])}; {last}: {', '.join(found[1])}): the {last} SOC stocks carry "
-        f"a method-bias uncertainty of {sd:.0%} of their value ([soil] method_bias_sd_pct), "
-        "common to every stratum — measure a set of samples by both methods to replace it"
+    message = _(
+        "the organic-carbon lab method changed between the epochs ({first}: {first_methods}; "
+        "{last}: {last_methods}): the {last} SOC stocks carry a method-bias uncertainty of "
+        "{sd:.0%} of their value ([soil] method_bias_sd_pct), common to every stratum — "
+        "measure a set of samples by both methods to replace it"
+    ).format(
+        first=first,
+        first_methods=", ".join(found[0]),
+        last=last,
+        last_methods=", ".join(found[1]),
+        sd=sd,
     )
     return sd, message

@@ -12,6 +12,7 @@ import xarray as xr
 
 from carbonsink.accounting.ledger import LedgerWarning
 from carbonsink.config import Epoch
+from carbonsink.i18n import gettext as _
 from carbonsink.io.writers import write_csv, write_netcdf
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.outputs import OutputFolder
@@ -173,14 +174,16 @@ def terrain_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[L
             out.append(
                 LedgerWarning(
                     "lidar-terrain-unsupported",
-                    f"{area:.2f} ha of the LiDAR's lowest surface was a closed canopy's floor "
-                    "(no return reached the ground); the terrain there is filled from the "
-                    f"canopy's edge within {reach:g} m or unknown, and so are the heights — a "
-                    "fill under a closed canopy can sit 0.6 m above the ground (RMSE 0.64 m on "
-                    "the synthetic closed-reed flight, docs/methodology.md §8.2), the heights "
-                    "low by as much; check the terrain there or leave those cells to the "
-                    "imagery model",
-                    where=f"epoch {result.epoch.name} lidar",
+                    _(
+                        "{ha:.2f} ha of the LiDAR's lowest surface was a closed canopy's floor "
+                        "(no return reached the ground); the terrain there is filled from the "
+                        "canopy's edge within {reach:g} m or unknown, and so are the heights — "
+                        "a fill under a closed canopy can sit 0.6 m above the ground (RMSE "
+                        "0.64 m on the synthetic closed-reed flight, docs/methodology.md §8.2), "
+                        "the heights low by as much; check the terrain there or leave those "
+                        "cells to the imagery model"
+                    ).format(ha=area, reach=reach),
+                    where=_("epoch {name} lidar").format(name=result.epoch.name),
                 )
             )
     return out

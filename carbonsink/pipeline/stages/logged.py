@@ -9,6 +9,12 @@ it can be said, its effect on the claim. Lines that an existing ledger
 warning already states with its numbers (cells outside the area of
 applicability, scenes left out, clouds unmasked, cells not predicted) are
 not repeated.
+
+A line is kept as an :class:`~carbonsink.i18n.Message` — the stages log
+``logger.warning(deferred("…", n=…))`` — so the ledger says it in the run's
+language, also when the stage was read back from a cache an English run
+wrote. A line logged as plain text (another library's, or a %-format) is
+kept as it was said.
 """
 
 from __future__ import annotations
@@ -22,27 +28,31 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from carbonsink.accounting.ledger import LedgerWarning
+from carbonsink.i18n import N_, Message, shown, verbatim
+from carbonsink.i18n import gettext as _
 
 __all__ = ["LOGGED_CODES", "LoggedLine", "capture", "logged_warnings"]
 
 _T = TypeVar("_T")
 
-#: A logged line: (logger name, message).
-LoggedLine = tuple[str, str]
+#: A logged line: (logger name, what it says).
+LoggedLine = tuple[str, Message]
 
 #: Logger → (ledger code, its effect on the claim or ``""``), for the kinds of line a stage logs.
 LOGGED_CODES: dict[str, tuple[str, str]] = {
     "carbonsink.biomass.bootstrap": (
         "bootstrap-coarse",
-        "the bootstrap SD is shown in the ledger's inputs for comparison only: each mapped "
-        "stratum's AGB error is that of its residual correction (docs/methodology.md §6.4), "
-        "so this does not move the claim",
+        N_(
+            "the bootstrap SD is shown in the ledger's inputs for comparison only: each mapped "
+            "stratum's AGB error is that of its residual correction (docs/methodology.md §6.4), "
+            "so this does not move the claim"
+        ),
     ),
     "carbonsink.biomass.model_choice": ("lidar-model-not-used", ""),
     "carbonsink.biomass.aoa": ("aoa-weights", ""),
     "carbonsink.imagery.accuracy": ("landcover-one-sample", ""),
-    "carbonsink.imagery.landcover": ("landcover-class-absent", "the class adds 0 ha"),
-    "carbonsink.lidar.processing": ("lidar-outside-grid", "the file adds no LiDAR metric"),
+    "carbonsink.imagery.landcover": ("landcover-class-absent", N_("the class adds 0 ha")),
+    "carbonsink.lidar.processing": ("lidar-outside-grid", N_("the file adds no LiDAR metric")),
     "carbonsink.io.pointclouds": ("lidar-crs-record", ""),
     "carbonsink.soil.conversion": ("oc-extrapolated", ""),
     "carbonsink.soil.soc_map": ("soc-map", ""),
@@ -68,7 +78,10 @@ class _Collector(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if not record.name.startswith(_NOT_CLAIM):
-            self.lines.append((record.name, record.getMessage()))
+            said = record.msg
+            if not isinstance(said, Message) or record.args:
+                said = verbatim(record.getMessage())
+            self.lines.append((record.name, said))
 
 
 def _ours(name: str) -> bool:
@@ -116,10 +129,10 @@ def _collecting() -> Iterator[_Collector]:
     package = logging.getLogger("carbonsink")
     with _LOCK:
         if _RAISED.count == 0:
-            shown = package.getEffectiveLevel()
+            level_shown = package.getEffectiveLevel()
             _RAISED.level = package.level
-            if shown > logging.WARNING:
-                _RAISED.shown = _Shown(shown)
+            if level_shown > logging.WARNING:
+                _RAISED.shown = _Shown(level_shown)
                 logger: logging.Logger | None = package
                 while logger is not None:
                     _RAISED.handlers += logger.handlers
@@ -160,17 +173,24 @@ def capture(compute: Callable[[], _T]) -> Callable[[], tuple[_T, tuple[LoggedLin
     return run
 
 
-def logged_warnings(where: str, lines: Sequence[LoggedLine]) -> list[LedgerWarning]:
-    """Ledger warnings of a stage's logged lines (each kind once per message), in their order."""
+def logged_warnings(where: Message, lines: Sequence[LoggedLine]) -> list[LedgerWarning]:
+    """Ledger warnings of a stage's logged lines (each kind once per message), in their order.
+
+    Said in the active language (:func:`carbonsink.i18n.language`); which
+    lines are left out, and which repeat, is decided on their English.
+    """
     out: list[LedgerWarning] = []
     seen: set[tuple[str, str]] = set()
-    for name, message in lines:
-        if any(name == logger and pattern.search(message) for logger, pattern in _STATED):
+    for name, said in lines:
+        english = str(said)
+        if any(name == logger and pattern.search(english) for logger, pattern in _STATED):
             continue
         code, effect = LOGGED_CODES.get(name, ("stage-warning", ""))
-        text = f"{message}; {effect}" if effect else message
-        if (code, text) in seen:
+        if (code, english) in seen:
             continue
-        seen.add((code, text))
-        out.append(LedgerWarning(code, text, where=where))
+        seen.add((code, english))
+        text = str(shown(said))
+        if effect:
+            text = _("{message}; {effect}").format(message=text, effect=_(effect))
+        out.append(LedgerWarning(code, text, where=str(shown(where))))
     return out

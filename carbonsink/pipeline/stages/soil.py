@@ -15,6 +15,7 @@ import xarray as xr
 from carbonsink.accounting.ledger import LedgerWarning
 from carbonsink.config import Epoch
 from carbonsink.errors import ConfigError
+from carbonsink.i18n import gettext as _
 from carbonsink.io.writers import write_csv, write_layer_cog
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.outputs import OutputFolder
@@ -105,9 +106,8 @@ def write_core_stocks(stocks: pd.DataFrame, folder: OutputFolder, *, epoch: str)
 
 
 def _listed(items: Sequence[str], limit: int = 6) -> str:
-    return "; ".join(items[:limit]) + (
-        f"; and {len(items) - limit} more" if len(items) > limit else ""
-    )
+    more = _("; and {n} more").format(n=len(items) - limit) if len(items) > limit else ""
+    return "; ".join(items[:limit]) + more
 
 
 def soil_gap_warnings(stocks: pd.DataFrame, *, epoch: str, path: str) -> list[LedgerWarning]:
@@ -119,7 +119,7 @@ def soil_gap_warnings(stocks: pd.DataFrame, *, epoch: str, path: str) -> list[Le
     with its reason; ``soil-replicates``: intervals averaged from several rows.
     """
     gaps = stocks.attrs.get("layer_gaps", {})
-    where = f"epoch {epoch} soil table {path}"
+    where = _("epoch {epoch} soil table {path}").format(epoch=epoch, path=path)
     out = []
     filled = int(gaps.get("bd_filled_layers", 0))
     if filled:
@@ -127,23 +127,29 @@ def soil_gap_warnings(stocks: pd.DataFrame, *, epoch: str, path: str) -> list[Le
         out.append(
             LedgerWarning(
                 "soil-bd-estimated",
-                f"{filled} layer(s) of {len(cores)} core(s) have no measured bulk density; it is "
-                f"estimated from their organic matter ({gaps['bulk_density_model']}) and its "
-                "error enters the cores' stock SE; the cores carry bd_filled_layers",
+                _(
+                    "{n} layer(s) of {cores} core(s) have no measured bulk density; it is "
+                    "estimated from their organic matter ({model}) and its error enters the "
+                    "cores' stock SE; the cores carry bd_filled_layers"
+                ).format(n=filled, cores=len(cores), model=gaps["bulk_density_model"]),
                 where=where,
             )
         )
     dropped = pd.DataFrame(gaps.get("dropped", []), columns=["core_id", "line", "reason"])
     if not dropped.empty:
         reasons = [
-            f"{reason}: {len(group)} row(s) of {group['core_id'].nunique()} core(s)"
+            _("{reason}: {rows} row(s) of {cores} core(s)").format(
+                reason=reason, rows=len(group), cores=group["core_id"].nunique()
+            )
             for reason, group in dropped.groupby("reason", sort=True)
         ]
         out.append(
             LedgerWarning(
                 "soil-rows-dropped",
-                f"{len(dropped)} row(s) are left out ({'; '.join(reasons)}); the depths they "
-                "covered are filled like any gap between layers (has_gap)",
+                _(
+                    "{n} row(s) are left out ({reasons}); the depths they covered are filled "
+                    "like any gap between layers (has_gap)"
+                ).format(n=len(dropped), reasons="; ".join(reasons)),
                 where=where,
             )
         )
@@ -152,8 +158,10 @@ def soil_gap_warnings(stocks: pd.DataFrame, *, epoch: str, path: str) -> list[Le
         out.append(
             LedgerWarning(
                 "soil-cores-excluded",
-                f"{len(excluded)} core(s) are left out of the soil stocks: "
-                + _listed([f"{e['core_id']} — {e['reason']}" for e in excluded]),
+                _("{n} core(s) are left out of the soil stocks: {cores}").format(
+                    n=len(excluded),
+                    cores=_listed([f"{e['core_id']} — {e['reason']}" for e in excluded]),
+                ),
                 where=where,
             )
         )
@@ -162,9 +170,10 @@ def soil_gap_warnings(stocks: pd.DataFrame, *, epoch: str, path: str) -> list[Le
         out.append(
             LedgerWarning(
                 "soil-replicates",
-                f"{merged} interval(s) are given on several rows ({gaps['replicate_rows']} rows): "
-                "averaged, the standard error of their mean taken as the interval's "
-                "measurement error",
+                _(
+                    "{n} interval(s) are given on several rows ({rows} rows): averaged, the "
+                    "standard error of their mean taken as the interval's measurement error"
+                ).format(n=merged, rows=gaps["replicate_rows"]),
                 where=where,
             )
         )
@@ -269,7 +278,7 @@ def soc_strata(
 
     legend = ctx.survey.vegetation.by_code()
     cores = []
-    for stocks, _ in epochs:
+    for stocks, _map in epochs:
         x, y, values, se = _cores(stocks, depth_cm)
         cores.append(CoreSet(x=x, y=y, values=values, se=se))
     return stratum_blocks(

@@ -22,6 +22,7 @@ import pandas as pd
 
 from carbonsink.accounting.ledger import LedgerWarning
 from carbonsink.accounting.simulation import years_between
+from carbonsink.i18n import gettext as _
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.stages.epoch import EpochResults
 from carbonsink.pipeline.stages.soil import epoch_core_stocks, soc_column, soc_strata
@@ -163,10 +164,13 @@ def soil_basis(
             fixed_warnings.append(
                 LedgerWarning(
                     "fixed-depth-soil",
-                    f"the SOC change is compared at fixed depth 0–{depth:g} cm ([soil] change = "
-                    '"fixed-depth"): sediment deposition and compaction move it without any '
-                    "carbon being sequestered, and no allochthonous carbon is deducted",
-                    where=f"SOC 0–{depth:g} cm",
+                    _(
+                        "the SOC change is compared at fixed depth 0–{depth:g} cm ([soil] "
+                        'change = "fixed-depth"): sediment deposition and compaction move it '
+                        "without any carbon being sequestered, and no allochthonous carbon is "
+                        "deducted"
+                    ).format(depth=depth),
+                    where=_("SOC 0–{depth:g} cm").format(depth=depth),
                 )
             )
         record: dict[str, Any] = {"basis": "fixed-depth", "depth_cm": depth}
@@ -202,7 +206,7 @@ def soil_basis(
     esm_se = f"esm_0_{label}_se_mg_ha"
     later = tables[1]
     warnings: list[LedgerWarning] = []
-    where = f"SOC 0–{label} cm at equivalent soil mass"
+    where = _("SOC 0–{depth} cm at equivalent soil mass").format(depth=label)
     accreted = (
         later["accreted_mass_mg_ha"].to_numpy(dtype=np.float64)
         if "accreted_mass_mg_ha" in later
@@ -219,20 +223,21 @@ def soil_basis(
         relative_sd = (
             DEFAULT_SEDIMENT_OC_RELATIVE_SD if sd is None else (sd / fraction if fraction else 0.0)
         )
-        source = (
-            f"{fraction:.0%} ± {relative_sd * fraction:.0%} of each stratum's SOC gain "
-            "([soil] allochthonous_fraction)"
-        )
+        source = _(
+            "{fraction:.0%} ± {sd:.0%} of each stratum's SOC gain ([soil] allochthonous_fraction)"
+        ).format(fraction=fraction, sd=relative_sd * fraction)
     elif not measured.any():
         deduction = np.zeros(len(later))
-        source = "none: no accretion measured"
+        source = _("none: no accretion measured")
         warnings.append(
             LedgerWarning(
                 "no-accretion-data",
-                f"the {last.epoch.name} soil table records no sediment accretion (columns "
-                "accretion_cm or accretion_cm_yr): the soil change counts any carbon the floods "
-                "deposited, which VM0033 §8.2.4.2.2 requires to be deducted as allochthonous — "
-                "lay marker horizons or date cores to measure it",
+                _(
+                    "the {epoch} soil table records no sediment accretion (columns "
+                    "accretion_cm or accretion_cm_yr): the soil change counts any carbon the "
+                    "floods deposited, which VM0033 §8.2.4.2.2 requires to be deducted as "
+                    "allochthonous — lay marker horizons or date cores to measure it"
+                ).format(epoch=last.epoch.name),
                 where=where,
             )
         )
@@ -242,18 +247,23 @@ def soil_basis(
         relative_sd = (
             DEFAULT_SEDIMENT_OC_RELATIVE_SD if sd is None else (sd / oc_sed if oc_sed > 0 else 0.0)
         )
-        source = f"accreted mass × sediment OC {oc_sed:g} % ± {relative_sd * oc_sed:.2g}"
+        source = _("accreted mass × sediment OC {oc:g} % ± {sd:.2g}").format(
+            oc=oc_sed, sd=relative_sd * oc_sed
+        )
     else:
         # All the carbon now above the marker, including roots grown into it: conservative.
         above = later["accreted_soc_mg_ha"].to_numpy(dtype=np.float64)
         deduction = np.where(measured, above, float(np.nanmean(above)))
-        source = "all carbon measured above the marker horizon (conservative)"
+        source = _("all carbon measured above the marker horizon (conservative)")
         warnings.append(
             LedgerWarning(
                 "allochthonous-default",
-                "no sediment organic carbon is given ([soil] sediment_oc_pct): all the carbon "
-                "measured in the accreted sediment is deducted as allochthonous, including what "
-                "the vegetation added to it (conservative) — measure the OC of sediment traps",
+                _(
+                    "no sediment organic carbon is given ([soil] sediment_oc_pct): all the "
+                    "carbon measured in the accreted sediment is deducted as allochthonous, "
+                    "including what the vegetation added to it (conservative) — measure the "
+                    "OC of sediment traps"
+                ),
                 where=where,
             )
         )
@@ -261,9 +271,15 @@ def soil_basis(
         warnings.append(
             LedgerWarning(
                 "accretion-filled",
-                f"{int((~measured).sum())} of {len(later)} {last.epoch.name} cores have no "
-                f"accretion value; they take the mean accreted soil mass of the others "
-                f"({float(np.nanmean(accreted)):,.0f} Mg/ha)",
+                _(
+                    "{n} of {cores} {epoch} cores have no accretion value; they take the mean "
+                    "accreted soil mass of the others ({mass:,.0f} Mg/ha)"
+                ).format(
+                    n=int((~measured).sum()),
+                    cores=len(later),
+                    epoch=last.epoch.name,
+                    mass=float(np.nanmean(accreted)),
+                ),
                 where=where,
             )
         )
@@ -303,10 +319,18 @@ def soil_basis(
         warnings.append(
             LedgerWarning(
                 "extrapolated-cores",
-                f"{below.size} of {sum(len(t) for t in tables)} cores do not reach the reference "
-                f"soil mass {m_ref:,.0f} Mg/ha plus their accreted sediment: their SOC at "
-                "equivalent mass is extrapolated below the deepest layer, by "
-                f"{np.median(below):.1f} cm (median; at most {below.max():.1f} cm)",
+                _(
+                    "{n} of {cores} cores do not reach the reference soil mass {mass:,.0f} "
+                    "Mg/ha plus their accreted sediment: their SOC at equivalent mass is "
+                    "extrapolated below the deepest layer, by {median:.1f} cm (median; at most "
+                    "{most:.1f} cm)"
+                ).format(
+                    n=below.size,
+                    cores=sum(len(t) for t in tables),
+                    mass=m_ref,
+                    median=float(np.median(below)),
+                    most=float(below.max()),
+                ),
                 where=where,
             )
         )
