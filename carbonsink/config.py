@@ -337,6 +337,18 @@ class SurveySection(_Model):
     #: A presentation choice: it changes no number and no hash of the run.
     language: str = "en"
 
+    @field_validator("name")
+    @classmethod
+    def _name_printable(cls, value: str) -> str:
+        # The name titles the report, the PDF's pages and the QGIS project, whose XML
+        # cannot hold a control character (a tab or line break copied from a spreadsheet).
+        if not value.strip() or any(unicodedata.category(c).startswith("C") for c in value):
+            raise ValueError(
+                f"the survey name {value!r} is blank or holds control characters (tab, line "
+                "break, …): give a printable name"
+            )
+        return value
+
     @field_validator("language")
     @classmethod
     def _language_supported(cls, value: str) -> str:

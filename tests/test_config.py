@@ -370,3 +370,14 @@ def test_table_options_that_do_not_fit_the_file_are_refused(
     problems = info.value.problems
     assert problems and all(p.where is not None and p.where.startswith(where) for p in problems)
     assert message in " ".join(p.message for p in problems)
+
+
+@pytest.mark.parametrize("name", ["Junshan\\twetland", "Jun\\nshan", "Junshan\\u0007"])
+def test_a_survey_name_that_cannot_title_the_outputs_is_refused(tmp_path: Path, name: str) -> None:
+    # The name titles the report, its PDF pages and the QGIS project (XML cannot hold a
+    # control character): a tab pasted from a spreadsheet is refused with the fix.
+    text = MINIMAL.replace('name = "test"', f'name = "{name}"', 1)
+    assert text != MINIMAL
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, text))
+    assert "give a printable name" in info.value.problems[0].message

@@ -141,6 +141,8 @@ def test_killed_serial_run_resumes_to_the_ledger_of_an_uninterrupted_dask_run(
 ) -> None:
     out_b, _ = run_b
     assert (out_b / "ledger.json").read_bytes() == (run_a / "ledger.json").read_bytes()
+    # The GeoPackage too, written at another time: its last_change is the last epoch's date.
+    assert (out_b / "carbonsink.gpkg").read_bytes() == (run_a / "carbonsink.gpkg").read_bytes()
     manifest = json.loads((out_b / "manifest.json").read_text(encoding="utf-8"))
     cached = {s["name"] for s in manifest["stages"] if s["cached"]}
     assert "epoch-2020" in cached

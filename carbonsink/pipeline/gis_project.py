@@ -13,7 +13,8 @@ moved whole (docs/design.md §5).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -101,11 +102,27 @@ def _write_geopackage(
             layers[f"{kind}_{result.epoch.name}"] = gpd.GeoDataFrame(
                 frame, geometry=gpd.points_from_xy(frame["x"], frame["y"]), crs=crs
             )
-    with atomic_path(path) as tmp:
+    # gpkg_contents.last_change is the last epoch's date, not the time of writing, so the
+    # same run writes the same bytes (GDAL's OGR_CURRENT_DATE, meant for reproducible files).
+    stamp = f"{results[-1].epoch.date.isoformat()}T00:00:00.000Z" if results else None
+    with atomic_path(path) as tmp, _gdal_option("OGR_CURRENT_DATE", stamp):
         for name, frame in layers.items():
             # GeoPackage 1.2: what the GDAL of QGIS 3.22 (Debian 12) reads without a warning.
             frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", VERSION="1.2")
     return {name: len(frame) for name, frame in layers.items()}
+
+
+@contextlib.contextmanager
+def _gdal_option(name: str, value: str | None) -> Iterator[None]:
+    """pyogrio's GDAL config option ``name`` set to ``value`` inside the block, then restored."""
+    import pyogrio
+
+    before = pyogrio.get_gdal_config_option(name)
+    pyogrio.set_gdal_config_options({name: value})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({name: before})
 
 
 def ramp_limits(samples: Iterable[np.ndarray], *, diverging: bool) -> tuple[float, float]:
