@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from gettext import NullTranslations
@@ -45,6 +45,7 @@ __all__ = [
     "check_language",
     "deferred",
     "gettext",
+    "joined",
     "language",
     "ngettext",
     "shown",
@@ -266,6 +267,25 @@ def deferred(template: str, /, **fields: Field) -> Message:
         The message, translated when shown.
     """
     return Message(template, tuple(fields.items()))
+
+
+def joined(items: Sequence[Field], separator: str = ", ") -> Message:
+    """A :class:`Message` of ``items`` joined by ``separator``, each translated when shown.
+
+    Parameters
+    ----------
+    items
+        Messages, names or numbers.
+    separator
+        What stands between two items (the same in every language).
+
+    Returns
+    -------
+    Message
+        The items in order, each shown in the language active then.
+    """
+    template = verbatim(separator).template.join(f"{{i{k}}}" for k in range(len(items)))
+    return Message(template, tuple((f"i{k}", item) for k, item in enumerate(items)))
 
 
 def verbatim(text: str) -> Message:

@@ -11,6 +11,7 @@ so a heading added without ``_()`` fails here.
 
 from __future__ import annotations
 
+import ast
 import re
 import string
 from pathlib import Path
@@ -51,8 +52,13 @@ def _catalog():  # type: ignore[no-untyped-def]
         return read_po(handle, locale="zh_CN", domain="carbonsink")
 
 
-def _brace_fields(text: str) -> set[str]:
-    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
+def _brace_fields(text: str) -> set[tuple[str, str, str]]:
+    """Each ``{field!conversion:spec}`` of a str.format text: a translation keeps all three."""
+    return {
+        (field, spec or "", conversion or "")
+        for _, field, spec, conversion in string.Formatter().parse(text)
+        if field
+    }
 
 
 def test_every_marked_text_is_in_the_catalog_translated() -> None:
@@ -227,44 +233,73 @@ def test_no_text_is_marked_inside_an_f_string() -> None:
     assert found == []
 
 
-def test_no_function_shadows_the_translation_function() -> None:
-    # ``for x, _ in ...`` makes ``_`` a local of the whole function: a ``_("…")`` in the same
-    # function then raises UnboundLocalError (or calls a tuple's item) — only on the path
-    # that translates, so a test in English would not see it.
-    import ast
+def _binds_underscore(node: ast.AST) -> bool:
+    """Whether ``node`` binds the name ``_`` in its own scope (not in a nested one)."""
+    names: list[str] = []
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+        arguments = node.args
+        names += [a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)]
+        names += [a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None]
+    if isinstance(node, ast.comprehension):
+        names += [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
+    return "_" in names
 
+
+def _own_nodes(scope: ast.AST) -> list[ast.AST]:
+    """The nodes of a scope, not descending into nested functions, lambdas or comprehensions."""
+    out: list[ast.AST] = []
+    nested = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, *_COMPREHENSIONS)
+    stack = list(ast.iter_child_nodes(scope))
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if not isinstance(node, nested):
+            stack.extend(ast.iter_child_nodes(node))
+    return out
+
+
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def test_no_function_shadows_the_translation_function() -> None:
+    # ``for x, _ in ...``, a parameter ``_`` or ``except E as _`` makes ``_`` a local of the
+    # whole scope: a ``_("…")`` in it then raises UnboundLocalError (or calls something
+    # else) — only on the path that translates, so a test in English would not see it.
     found = []
     for path in sorted((PROJECT_ROOT / "carbonsink").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         if not any(
             isinstance(node, ast.ImportFrom) and any(a.asname == "_" for a in node.names)
-            for node in tree.body
+            for node in ast.walk(tree)
         ):
             continue
-        for function in ast.walk(tree):
-            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                continue
-            # Comprehensions have their own scope: their targets do not count.
-            scoped = {
-                id(n)
-                for c in ast.walk(function)
-                if isinstance(c, ast.comprehension)
-                for n in ast.walk(c.target)
-            }
-            stores = [
-                n
-                for n in ast.walk(function)
-                if isinstance(n, ast.Name)
-                and n.id == "_"
-                and isinstance(n.ctx, ast.Store)
-                and id(n) not in scoped
-            ]
-            calls = [
-                n
-                for n in ast.walk(function)
-                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "_"
-            ]
-            if stores and calls:
-                name = getattr(function, "name", "lambda")
-                found.append(f"{path.relative_to(PROJECT_ROOT)}:{stores[0].lineno} {name}")
+        scopes: list[ast.AST] = [tree]
+        scopes += [
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, *_COMPREHENSIONS))
+        ]
+        for scope in scopes:
+            own = _own_nodes(scope)
+            generators = getattr(scope, "generators", [])
+            binds = (
+                any(_binds_underscore(g) for g in generators)
+                or _binds_underscore(scope)
+                or any(
+                    isinstance(n, ast.Name) and n.id == "_" and isinstance(n.ctx, ast.Store)
+                    for n in own
+                    if not any(n in ast.walk(g.target) for g in generators)
+                )
+                or any(isinstance(n, ast.ExceptHandler) and n.name == "_" for n in own)
+            )
+            # A module-level ``_ = …`` rebinds it for every function of the module.
+            searched = ast.walk(tree) if scope is tree else own
+            calls = any(
+                isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "_"
+                for n in searched
+            )
+            if binds and calls:
+                name = getattr(scope, "name", type(scope).__name__)
+                line = getattr(scope, "lineno", 1)
+                found.append(f"{path.relative_to(PROJECT_ROOT)}:{line} {name}")
     assert found == []

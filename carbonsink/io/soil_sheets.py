@@ -23,6 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from carbonsink.errors import ConfigError, InputError
+from carbonsink.i18n import N_
 from carbonsink.schemas import rows_text
 
 __all__ = [
@@ -281,17 +282,17 @@ def usable_layers(
         frame = frame[~mask]
 
     if exclude:
-        drop(_blank(frame, "depth_top_cm") | _blank(frame, "depth_bottom_cm"), "no depth")
+        drop(_blank(frame, "depth_top_cm") | _blank(frame, "depth_bottom_cm"), N_("no depth"))
         no_carbon = np.ones(len(frame), dtype=bool)
         for column in _CARBON_COLUMNS:
             no_carbon &= _blank(frame, column)
-        drop(no_carbon, "no carbon value")
+        drop(no_carbon, N_("no carbon value"))
     bd_blank = _blank(frame, "bulk_density_g_cm3")
     om = om_fraction(frame)
     if fill and bd_blank.any():
         unfillable = bd_blank & ~np.isfinite(om)
         if unfillable.any() and exclude:
-            drop(unfillable, "no bulk density and no organic matter to estimate it from")
+            drop(unfillable, N_("no bulk density and no organic matter to estimate it from"))
             bd_blank, om = _blank(frame, "bulk_density_g_cm3"), om_fraction(frame)
         elif unfillable.any():
             lines = [int(v) for v in frame.index[unfillable]]
@@ -320,7 +321,7 @@ def usable_layers(
         for core in sorted(gone - {str(e["core_id"]) for e in excluded}):
             its = [d["line"] for d in dropped if d["core_id"] == core]
             place = rows_text(frame.attrs, its, most=8)
-            excluded.append({"core_id": core, "lines": place, "reason": "no usable layer"})
+            excluded.append({"core_id": core, "lines": place, "reason": N_("no usable layer")})
         if frame.empty:
             raise InputError(
                 f"no core is left after leaving out the unusable ones ({len(excluded)} cores)",

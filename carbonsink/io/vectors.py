@@ -34,7 +34,7 @@ from carbonsink.crs import (
     transformer,
 )
 from carbonsink.errors import CRSError, InputError
-from carbonsink.i18n import Message, deferred
+from carbonsink.i18n import Message, deferred, gettext
 from carbonsink.io.files import choose_layer, existing_file
 
 __all__ = [
@@ -215,8 +215,10 @@ class Boundary:
         west, south, east, north = (float(v) for v in snapped.bounds)
         return {
             "sha256": digest,
-            "method": "SHA-256 of the ISO WKB of the boundary in lon/lat (OGC:CRS84), snapped "
-            f"to {FINGERPRINT_GRID_DEG:g} degrees and normalised (shapely.normalize)",
+            "method": gettext(
+                "SHA-256 of the ISO WKB of the boundary in lon/lat (OGC:CRS84), snapped to "
+                "{grid:g} degrees and normalised (shapely.normalize)"
+            ).format(grid=FINGERPRINT_GRID_DEG),
             "bounds_lonlat": [west, south, east, north],
         }
 
@@ -347,7 +349,7 @@ def load_boundary(
                 continue
             fixed = _polygonal_parts(shapely.make_valid(part))
             repairs.append(_checked_repair(part, fixed, source, file, number))
-            logger.warning("%s, %s", file, repairs[-1])
+            logger.warning(deferred("{file}: {repair}", file=str(file), repair=repairs[-1]))
             polygons.extend(fixed)
     found = ", ".join(f"{n} {kind}" for kind, n in sorted(others.items()))
     if not polygons:
@@ -357,7 +359,9 @@ def load_boundary(
             fix=f"draw {area} as one or more polygons (not points or lines)",
         )
     if others:
-        logger.warning("%s: ignoring non-polygon features (%s)", file, found)
+        logger.warning(
+            deferred("{file}: ignoring non-polygon features ({found})", file=str(file), found=found)
+        )
     union = shapely.union_all(polygons)
     problem = crs_plausibility_problem(source, union.bounds)
     if problem:

@@ -96,9 +96,9 @@ class EpochReport:
 class MethodologyRow:
     """One parameter of the methodology as applied: name, value (with units) and source."""
 
-    parameter: str
-    value: str
-    source: str
+    parameter: str | Message
+    value: str | Message
+    source: str | Message
 
 
 @dataclass(frozen=True)

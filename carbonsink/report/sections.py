@@ -384,7 +384,10 @@ def report_context(content: ReportContent) -> dict[str, Any]:
         "vintages": [v for v in ledger["vintages"] if v.get("stratum") == "total"],
         "histogram": _histogram(content),
         "ch4_sensitivity": ledger.get("ch4_sensitivity"),
-        "methodology": content.methodology,
+        "methodology": [
+            {name: i18n.shown(getattr(row, name)) for name in ("parameter", "value", "source")}
+            for row in content.methodology
+        ],
         "profile_rows": profile_rows(ledger["profile"]),
         "inputs": input_rows(manifest),
         "survey_sha256": manifest.get("survey_sha256"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from scipy.stats import t as student_t
 
 from carbonsink.errors import InputError
-from carbonsink.i18n import gettext as _
+from carbonsink.i18n import deferred, shown
 
 __all__ = ["Detectability", "check_detectable", "minimum_detectable_difference"]
 
@@ -132,11 +132,18 @@ def check_detectable(
     detectable = abs(delta) >= mdd
     warning = None
     if not detectable:
-        sides = _("two-sided") if two_sided else _("one-sided")
-        warning = _(
+        said = deferred(
             "ΔSOC {delta:.2f} {units} is below the minimum detectable difference "
             "{mdd:.2f} {units} ({n} cores per epoch, SD {sd:.2f} {units}, α = {alpha:g}, "
-            "{sides})"
-        ).format(delta=delta, units=units, mdd=mdd, n=n, sd=s, alpha=alpha, sides=sides)
-        logger.info(warning)
+            "{sides})",
+            delta=float(delta),
+            units=units,
+            mdd=float(mdd),
+            n=n,
+            sd=float(s),
+            alpha=float(alpha),
+            sides=deferred("two-sided") if two_sided else deferred("one-sided"),
+        )
+        logger.info(said)  # the log is English; the warning is in the active language
+        warning = str(shown(said))
     return Detectability(detectable=detectable, delta=float(delta), mdd=mdd, n=n, warning=warning)

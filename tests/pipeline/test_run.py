@@ -183,11 +183,10 @@ def test_the_reports_maps_name_the_grids_crs(library_run: tuple[RunResult, list[
     assert map_caption(content.change["removals_t_co2e_ha_yr"]) == expected
 
 
-#: Ledger texts that are not the ledger's own words: the profile file's texts, method names
-#: of the sources, the survey's own settings, units.
+#: Ledger texts that are not the ledger's own words: the profile file's texts, the random
+#: generator's recipe (code), the survey's own settings, units, codes.
 _NOT_OURS = (
     re.compile(r"^\.profile\."),
-    re.compile(r"^\.polygon\.method$"),
     re.compile(r"^\.monte_carlo\.rng$"),
     re.compile(r"^\.units\."),
     re.compile(r"^\.lidar\.[^.]+\.dtm_check\.vertical_datum$"),
@@ -240,8 +239,28 @@ def test_the_ledger_speaks_the_runs_language(library_run: tuple[RunResult, list[
     )
     left = _english_sentences(chinese)
     assert left == [], "\n".join(left)
+    # Short texts too: where each warning applies has no English word left ("epoch 2020",
+    # "project"), unless it is a file's name; "SOC 0–100 cm" has none to translate.
+    places = [w["where"] for w in chinese["warnings"]]
+    assert [
+        p
+        for p in places
+        if re.search(r"\b[a-z]{3,}\b", p) and not _CJK.search(p) and not re.search(r"\.\w+$", p)
+    ] == []
+    assert any(re.search(r"\b[a-z]{3,}\b", w["where"]) for w in english["warnings"])
     # The English ledger has such sentences in those places (the check can fail).
     found = _english_sentences(english)
     assert len(found) > 20
     assert {w["code"] for w in chinese["warnings"]} == {w["code"] for w in english["warnings"]}
     assert any(w["code"] == "bootstrap-coarse" for w in chinese["warnings"])  # a logged line
+    # The report's table of the methodology as applied: every parameter named in Chinese.
+    from carbonsink.pipeline.stages.report import report_content
+
+    rows = report_content(
+        result.context, result.results, result.ledger, result.carbon, result.change, {}
+    ).methodology
+    with i18n.language("zh-CN"):
+        names = [str(i18n.shown(row.parameter)) for row in rows]
+        values = [str(i18n.shown(row.value)) for row in rows]
+    assert [n for n in names if not _CJK.search(n)] == []
+    assert any("样地" in v for v in values)  # "30 plots; dead:live ratio per class …"

@@ -526,8 +526,11 @@ def _dom_warnings(ctx: RunContext, results: Sequence[EpochResults]) -> list[Ledg
                         "matter takes the ratio of all plots, {ratio:.3f} ± {se:.3f} (SE, "
                         "widened by the spread of the classes' own ratios, {sd:.3f})"
                     ).format(
-                        classes=", ".join(
-                            f"{c} ({shown(dom.ratios.why_pooled[c])})" for c in with_biomass
+                        classes=_(", ").join(
+                            _("{key} ({label})").format(
+                                key=c, label=shown(dom.ratios.why_pooled[c])
+                            )
+                            for c in with_biomass
                         ),
                         needed=MIN_RATIO_PLOTS,
                         column=DEAD_COLUMN,
@@ -659,7 +662,7 @@ def survey_ledger(
             "lidar": {
                 r.epoch.name: {
                     **r.cube.lidar.water,
-                    "detection": _(r.cube.lidar.water["detection"]),
+                    "detection": _(r.cube.lidar.water.get("detection", "")),
                     "dtm_check": dtm_check(r),
                     "terrain_unsupported_ha": unsupported_ha(r.cube.lidar, ctx),
                 }

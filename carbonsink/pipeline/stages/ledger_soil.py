@@ -87,7 +87,7 @@ def soc_quantities(
             for b in range(len(results)):
                 joint[a * n + i, b * n + i] = se * se
         if blocks.area_ha[i] > 0:
-            counts = ", ".join(
+            counts = _(", ").join(
                 _("{n} in {epoch}").format(n=int(c), epoch=r.epoch.name)
                 for c, r in zip(blocks.n_cores[:, i], results, strict=True)
             )

@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 
 from carbonsink.accounting.ledger import Ledger
+from carbonsink.i18n import Field, Message, deferred, joined
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.stages.epoch import EpochResults
 from carbonsink.pipeline.stages.soil import soc_column
@@ -118,79 +119,126 @@ def _dom_row(result: EpochResults) -> MethodologyRow | None:
             group: "" if classes == [group] else f" ({', '.join(classes)})"
             for group, classes in groups.items()
         }
-        value = "; ".join(
+        ratios = "; ".join(
             f"{group}{members.get(group, '')} {ratio:.3f} ± {se:.3f}"
             for group, (ratio, se) in dom.ratios.ratios.items()
         )
-        value = f"dead:live ratio per class, ± SE: {value}"
+        value = deferred(
+            "{n} plots; dead:live ratio per class, ± SE: {ratios}",
+            n=dom.n_plots,
+            ratios=ratios,
+        )
     else:
         assert dom.model is not None
         pooled = dom.model.cv.pooled
-        value = (
-            f"modelled like AGB ({dom.model.estimator_name}), spatial-CV R² {pooled['r2']:.2f}, "
-            f"RMSE {pooled['rmse_mg_ha']:.2f} Mg DM/ha"
+        value = deferred(
+            "{n} plots; modelled like AGB ({estimator}), spatial-CV R² {r2:.2f}, RMSE "
+            "{rmse:.2f} Mg DM/ha",
+            n=dom.n_plots,
+            estimator=dom.model.estimator_name,
+            r2=float(pooled["r2"]),
+            rmse=float(pooled["rmse_mg_ha"]),
         )
     return MethodologyRow(
-        f"dead organic matter {result.epoch.name}",
-        f"{dom.n_plots} plots; {value}",
-        "plots' agb_dead_g_m2 (docs/methodology.md §2.3)",
+        deferred("dead organic matter {epoch}", epoch=result.epoch.name),
+        value,
+        deferred("plots' agb_dead_g_m2 (docs/methodology.md §2.3)"),
     )
 
 
 def _methodology(
     ctx: RunContext, results: Sequence[EpochResults], ledger: Ledger
 ) -> list[MethodologyRow]:
+    """The methodology as applied, each row said in the language the report is shown in."""
     from carbonsink.accounting.pools import pool_for_key
 
     survey = ctx.survey
     profile = ledger.profile
     rows = [
-        MethodologyRow("methodology profile", f"{profile.name}: {profile.title}", profile.source),
         MethodologyRow(
-            "uncertainty rule",
-            f"{profile.uncertainty_rule}, allowable {profile.allowable_uncertainty_pct:g} % at "
-            f"{profile.confidence:.0%}",
+            deferred("methodology profile"), f"{profile.name}: {profile.title}", profile.source
+        ),
+        MethodologyRow(
+            deferred("uncertainty rule"),
+            deferred(
+                "{rule}, allowable {allowed:g} % at {confidence:.0%}",
+                rule=profile.uncertainty_rule,
+                allowed=profile.allowable_uncertainty_pct,
+                confidence=profile.confidence,
+            ),
             "docs/methodology.md §5.3",
         ),
-        MethodologyRow("GWP set", profile.gwp, "IPCC (docs/methodology.md §4.4)"),
+        MethodologyRow(deferred("GWP set"), profile.gwp, "IPCC (docs/methodology.md §4.4)"),
         MethodologyRow(
-            "buffer",
+            deferred("buffer"),
             f"{profile.buffer_pct:g} %",
-            "VCS AFOLU Non-Permanence Risk Tool (docs/methodology.md §5.2)",
-        ),
-        MethodologyRow("leakage", f"{profile.leakage_pct:g} %", profile.leakage_note or "profile"),
-        MethodologyRow(
-            "pools",
-            ", ".join(f"{p} ({pool_for_key(p).label})" for p in ledger.pools),
-            f"profile; soil to {profile.soil_depth_cm} cm (docs/methodology.md §2–§4)",
+            deferred("VCS AFOLU Non-Permanence Risk Tool (docs/methodology.md §5.2)"),
         ),
         MethodologyRow(
-            "biomass model",
-            f"{survey.biomass.model}, {survey.biomass.n_estimators} trees, spatial block CV; "
-            f"bootstrap B = {survey.biomass.bootstrap_replicates}",
+            deferred("leakage"),
+            f"{profile.leakage_pct:g} %",
+            profile.leakage_note or deferred("profile"),
+        ),
+        MethodologyRow(
+            deferred("pools"),
+            joined(
+                [
+                    deferred("{key} ({label})", key=p, label=Message(pool_for_key(p).label))
+                    for p in ledger.pools
+                ]
+            ),
+            deferred(
+                "profile; soil to {depth} cm (docs/methodology.md §2–§4)",
+                depth=f"{profile.soil_depth_cm:g}",
+            ),
+        ),
+        MethodologyRow(
+            deferred("biomass model"),
+            deferred(
+                "{model}, {trees} trees, spatial block CV; bootstrap B = {replicates}",
+                model=survey.biomass.model,
+                trees=survey.biomass.n_estimators,
+                replicates=survey.biomass.bootstrap_replicates,
+            ),
             "docs/methodology.md §2.5, §6.4",
         ),
         MethodologyRow(
-            "soil",
-            f"{survey.soil.prediction}, OM → OC {survey.soil.om_to_oc}, depths "
-            f"{', '.join(f'{d:g}' for d in survey.soil.depths_cm)} cm",
+            deferred("soil"),
+            deferred(
+                "{prediction}, OM → OC {conversion}, depths {depths} cm",
+                prediction=survey.soil.prediction,
+                conversion=survey.soil.om_to_oc,
+                depths=", ".join(f"{d:g}" for d in survey.soil.depths_cm),
+            ),
             "docs/methodology.md §3",
         ),
         MethodologyRow(
-            "Monte Carlo",
-            f"{ledger.monte_carlo['n_draws']:,} draws, seed {ledger.monte_carlo['seed']}",
-            "IPCC 2006 Vol. 1 §3.2.3 (Approach 2); docs/methodology.md §6.2",
+            deferred("Monte Carlo"),
+            deferred(
+                "{draws:,} draws, seed {seed}",
+                draws=int(ledger.monte_carlo["n_draws"]),
+                seed=int(ledger.monte_carlo["seed"]),
+            ),
+            deferred("IPCC 2006 Vol. 1 §3.2.3 (Approach 2); docs/methodology.md §6.2"),
         ),
     ]
     rows += [row for row in map(_dom_row, results) if row is not None]
     for name, params in survey.vegetation.classes.items():
+        ch4: Field = (
+            f"{params.ch4_flux_mg_m2_d:g}"
+            if params.ch4_flux_mg_m2_d is not None
+            else deferred("default")
+        )
         rows.append(
             MethodologyRow(
-                f"class {name}",
-                f"CF {params.carbon_fraction:g}, root:shoot {params.root_shoot:g}, CH4 "
-                f"{params.ch4_flux_mg_m2_d if params.ch4_flux_mg_m2_d is not None else 'default'}"
-                " mg/m²/d",
-                "survey file [vegetation.classes]",
+                deferred("class {name}", name=name),
+                deferred(
+                    "CF {cf:g}, root:shoot {r:g}, CH4 {ch4} mg/m²/d",
+                    cf=params.carbon_fraction,
+                    r=params.root_shoot,
+                    ch4=ch4,
+                ),
+                deferred("survey file [vegetation.classes]"),
             )
         )
     return rows

@@ -139,7 +139,7 @@ def soil_gap_warnings(stocks: pd.DataFrame, *, epoch: str, path: str) -> list[Le
     if not dropped.empty:
         reasons = [
             _("{reason}: {rows} row(s) of {cores} core(s)").format(
-                reason=reason, rows=len(group), cores=group["core_id"].nunique()
+                reason=_(str(reason)), rows=len(group), cores=group["core_id"].nunique()
             )
             for reason, group in dropped.groupby("reason", sort=True)
         ]
@@ -160,7 +160,7 @@ def soil_gap_warnings(stocks: pd.DataFrame, *, epoch: str, path: str) -> list[Le
                 "soil-cores-excluded",
                 _("{n} core(s) are left out of the soil stocks: {cores}").format(
                     n=len(excluded),
-                    cores=_listed([f"{e['core_id']} — {e['reason']}" for e in excluded]),
+                    cores=_listed([f"{e['core_id']} — {_(e['reason'])}" for e in excluded]),
                 ),
                 where=where,
             )
