@@ -37,7 +37,7 @@ from carbonsink.crs import (
     transformer,
 )
 from carbonsink.errors import CarbonSinkError, CRSError, InputError
-from carbonsink.i18n import deferred
+from carbonsink.i18n import N_, deferred
 from carbonsink.io.files import existing_file
 from carbonsink.units import FOOT_M, US_SURVEY_FOOT_M
 
@@ -265,14 +265,8 @@ def _file_crs(
         try:
             parsed = record.parse_crs()
         except Exception as exc:  # pyproj/laspy raise various errors on bad records
-            logger.warning(
-                deferred(
-                    "{file}: ignoring the unreadable {kind} CRS record ({error})",
-                    file=str(file),
-                    kind=kind,
-                    error=str(exc),
-                )
-            )
+            unreadable = N_("{file}: ignoring the unreadable {kind} CRS record ({error})")
+            logger.warning(deferred(unreadable, file=str(file), kind=kind, error=str(exc)))
             broken.append(kind)
             continue
         if parsed is not None:
