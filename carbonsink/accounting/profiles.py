@@ -230,12 +230,50 @@ class MethodologyProfile(_Model):
         found = self.default_factors.get(class_name)
         return found if found is not None else self.default_factors.get(DEFAULT_CLASS_KEY)
 
+    def in_language(self) -> MethodologyProfile:
+        """The profile with its texts in the active language (:mod:`carbonsink.i18n`).
+
+        The built-in profiles' title, description and notes are in the
+        message catalog (:func:`extract_profile_texts`); a text the catalog
+        does not hold — a profile file of the user's own — stays as written.
+        Citations (``source``) and every setting are unchanged.
+        """
+        from carbonsink.i18n import gettext
+
+        return self.model_copy(
+            update={f: gettext(getattr(self, f)) for f in TRANSLATED_TEXTS if getattr(self, f)}
+        )
+
     def settings(self) -> dict[str, Any]:
         """The profile as plain JSON-ready values (for the ledger and the CLI)."""
         return self.model_dump(mode="json")
 
 
 # --------------------------------------------------------------------- loading
+#: The profile texts people read in the report, translated when the catalog has them.
+TRANSLATED_TEXTS: Final = ("title", "description", "leakage_note", "non_co2_note")
+
+
+def extract_profile_texts(
+    fileobj: typing.BinaryIO, keywords: Any, comment_tags: Any, options: Any
+) -> typing.Iterator[tuple[int, None, str, list[str]]]:
+    """Babel extractor of a profile file's :data:`TRANSLATED_TEXTS` (``babel.cfg``).
+
+    Yields ``(line, function, message, comments)`` as Babel's extractors do,
+    the line being that of the text's key.
+    """
+    import tomllib
+
+    text = fileobj.read().decode("utf-8")
+    document = tomllib.loads(text)
+    lines = text.splitlines()
+    for key in TRANSLATED_TEXTS:
+        value = document.get(key)
+        if isinstance(value, str) and value:
+            line = next((i for i, t in enumerate(lines, 1) if t.startswith(f"{key} =")), 1)
+            yield line, None, value, []
+
+
 def list_profiles() -> list[MethodologyProfile]:
     """The built-in profiles, in the order of :data:`BUILTIN_PROFILES`.
 

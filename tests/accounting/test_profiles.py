@@ -258,3 +258,48 @@ def test_cli_unknown_name_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     for name in BUILTIN_PROFILES:
         assert name in out
     assert "Traceback" not in out
+
+
+@pytest.mark.parametrize("name", BUILTIN_PROFILES)
+def test_a_builtin_profile_speaks_the_runs_language(name: str) -> None:
+    # Issue 20: the built-in profiles' title, description and notes are in the catalog
+    # (babel.cfg's profile extractor reads them from the TOML files); in Chinese they are
+    # the catalog's, every setting and citation unchanged.
+    from carbonsink import i18n
+    from carbonsink.accounting.profiles import TRANSLATED_TEXTS
+
+    profile = load_profile(name)
+    with i18n.language("zh-CN"):
+        chinese = profile.in_language()
+    catalog = i18n.translations("zh-CN")
+    for key in TRANSLATED_TEXTS:
+        text = getattr(profile, key)
+        if text:
+            assert getattr(chinese, key) == catalog.gettext(text) != text, key
+    changed = {k for k, v in chinese.model_dump().items() if v != profile.model_dump()[k]}
+    assert changed <= set(TRANSLATED_TEXTS)
+    assert profile.in_language() == profile  # English: as written
+
+
+def test_a_user_profile_keeps_its_own_words_in_every_language(tmp_path: Path) -> None:
+    from carbonsink import i18n
+
+    profile = load_profile(write(tmp_path, VALID_USER_PROFILE))
+    with i18n.language("zh-CN"):
+        assert profile.in_language() == profile
+
+
+def test_the_profile_extractor_yields_the_texts_at_their_lines() -> None:
+    from carbonsink.accounting.profiles import extract_profile_texts
+
+    path = resources.files("carbonsink") / "accounting" / "profiles" / "vm0033.toml"
+    with path.open("rb") as handle:
+        found = list(extract_profile_texts(handle, None, None, None))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert found[0][2] == "VCS VM0033 v2.1 style (20 % at 90 %)"
+    assert {lines[n - 1].split(" =")[0] for n, _, _, _ in found} == {
+        "title",
+        "description",
+        "leakage_note",
+        "non_co2_note",
+    }

@@ -183,10 +183,11 @@ def test_the_reports_maps_name_the_grids_crs(library_run: tuple[RunResult, list[
     assert map_caption(content.change["removals_t_co2e_ha_yr"]) == expected
 
 
-#: Ledger texts that are not the ledger's own words: the profile file's texts, the random
+#: Ledger texts that are not the ledger's own words: the profile's citations, the random
 #: generator's recipe (code), the survey's own settings, units, codes.
 _NOT_OURS = (
-    re.compile(r"^\.profile\."),
+    re.compile(r"^\.profile\.(source|origin)$"),  # citations; the profile file's path
+    re.compile(r"^\.profile\.default_factors\.[^.]+\.source$"),
     re.compile(r"^\.monte_carlo\.rng$"),
     re.compile(r"^\.units\."),
     re.compile(r"^\.lidar\.[^.]+\.dtm_check\.vertical_datum$"),

@@ -576,7 +576,7 @@ def survey_ledger(
     from carbonsink.accounting.non_co2 import ch4_sensitivity
     from carbonsink.accounting.parameters import class_parameters, survey_class_flux
 
-    profile = ctx.profile
+    profile = ctx.profile.in_language()  # its texts in the run's language
     depth = float(profile.soil_depth_cm)
     missing = [r.epoch.name for r in results if depth not in r.soc_maps]
     if missing:

@@ -188,8 +188,8 @@ def _methodology(
                 ]
             ),
             deferred(
-                "profile; soil to {depth} cm (docs/methodology.md §2–§4)",
-                depth=f"{profile.soil_depth_cm:g}",
+                "profile; soil to {depth:g} cm (docs/methodology.md §2–§4)",
+                depth=float(profile.soil_depth_cm),
             ),
         ),
         MethodologyRow(
