@@ -26,6 +26,8 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 from rasterio.enums import Resampling
 
+from carbonsink import i18n
+from carbonsink.i18n import N_, gettext
 from carbonsink.io.qgis_project import (
     ClassPalette,
     ColourRamp,
@@ -45,9 +47,9 @@ __all__ = ["GIS_POINTS", "ramp_limits", "write_gis_project"]
 
 #: Point layers of an epoch: table name prefix → (layer name, colour, marker).
 GIS_POINTS: Mapping[str, tuple[str, str, Literal["circle", "triangle", "square"]]] = {
-    "plots": ("biomass plots", "#1a9850", "circle"),
-    "cores": ("soil cores", "#8c510a", "triangle"),
-    "checkpoints": ("terrain checkpoints (RTK)", "#2166ac", "square"),
+    "plots": (N_("Biomass plots"), "#1a9850", "circle"),
+    "cores": (N_("Soil cores"), "#8c510a", "triangle"),
+    "checkpoints": (N_("Terrain checkpoints (RTK)"), "#2166ac", "square"),
 }
 #: Colours sampled from a continuous map's matplotlib colour map for its QGIS ramp.
 _RAMP_STOPS = 11
@@ -188,10 +190,13 @@ def _inside(folder: OutputFolder, path: Path) -> str:
 
 
 def _layer_name(output_id: str, when: str) -> str:
+    """A map's layer name in the active language: what it is, when, and its units."""
     output = OUTPUTS[output_id]
-    name = output.long_name[:1].upper() + output.long_name[1:]
-    units = "" if output.units in (None, "1") else f" ({output.units})"
-    return f"{name}, {when}{units}"
+    title = gettext(output.long_name)
+    name = title[:1].upper() + title[1:]
+    if output.units in (None, "1"):
+        return gettext("{name}, {when}").format(name=name, when=when)
+    return gettext("{name}, {when} ({units})").format(name=name, when=when, units=output.units)
 
 
 def write_gis_project(
@@ -220,6 +225,16 @@ def write_gis_project(
     list of Path
         The GeoPackage and the project.
     """
+    with i18n.language(ctx.survey.survey.language):  # the layers' names
+        return _write_gis_project(ctx, results, folder, written)
+
+
+def _write_gis_project(
+    ctx: RunContext,
+    results: Sequence[EpochResults],
+    folder: OutputFolder,
+    written: Iterable[Path],
+) -> list[Path]:
     from carbonsink.pipeline.class_styles import class_palette  # matplotlib: lazily
 
     present = {Path(p) for p in written}
@@ -246,7 +261,7 @@ def write_gis_project(
         when = f"{results[0].epoch.name}–{last}"
         groups.append(
             LayerGroup(
-                f"Change {when}",
+                gettext("Change {when}").format(when=when),
                 tuple(
                     RasterLayer(_inside(folder, p), _layer_name(o, when), _ramp(o, [p]))
                     for o, p in change
@@ -263,7 +278,9 @@ def write_gis_project(
                     VectorLayer(
                         gpkg_path,
                         table,
-                        f"{label[:1].upper()}{label[1:]}, {name} ({features[table]})",
+                        gettext("{layer}, {epoch} ({n})").format(
+                            layer=gettext(label), epoch=name, n=features[table]
+                        ),
                         "point",
                         colour,
                         marker,
@@ -288,9 +305,13 @@ def write_gis_project(
                     visible=name == last and output_id == _OPEN_MAP,
                 )
             )
-        groups.append(LayerGroup(f"Epoch {name}", tuple(layers), expanded=name == last))
+        groups.append(
+            LayerGroup(
+                gettext("Epoch {name}").format(name=name), tuple(layers), expanded=name == last
+            )
+        )
     boundary = VectorLayer(
-        gpkg_path, "boundary", "Project boundary", "polygon", "#000000", visible=True
+        gpkg_path, "boundary", gettext("Project boundary"), "polygon", "#000000", visible=True
     )
     project = write_qgis_project(
         folder.path("gis_project"),

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from carbonsink.errors import ConfigError
+from carbonsink.i18n import N_
 from carbonsink.io.files import FILE_NAME_RULE, file_name_problem
 
 __all__ = ["OUTPUTS", "Output", "OutputFolder", "OutputFormat", "Style", "declared_output"]
@@ -159,7 +160,9 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
     ),
     Output("cube", "cube_{epoch}.nc", "netcdf", "every per-pixel layer of the epoch"),
     Output("change", "change.nc", "netcdf", "per-pixel change and sink between the epochs"),
-    Output("map_landcover", "maps/landcover_{epoch}.tif", "cog", "land-cover class", "1", _CLASSES),
+    Output(
+        "map_landcover", "maps/landcover_{epoch}.tif", "cog", N_("land-cover class"), "1", _CLASSES
+    ),
     Output(
         "map_landcover_style",
         "maps/landcover_{epoch}.qml",
@@ -173,13 +176,18 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         "GDAL's category names of the land-cover map (gdalinfo, QGIS and other GDAL readers)",
     ),
     Output(
-        "map_agb", "maps/agb_mg_ha_{epoch}.tif", "cog", "above-ground biomass", "Mg DM/ha", _BIOMASS
+        "map_agb",
+        "maps/agb_mg_ha_{epoch}.tif",
+        "cog",
+        N_("above-ground biomass"),
+        "Mg DM/ha",
+        _BIOMASS,
     ),
     Output(
         "map_agb_lower",
         "maps/agb_lower_mg_ha_{epoch}.tif",
         "cog",
-        "AGB, lower bound of the prediction interval",
+        N_("AGB, lower bound of the prediction interval"),
         "Mg DM/ha",
         _BIOMASS,
     ),
@@ -187,7 +195,7 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         "map_agb_upper",
         "maps/agb_upper_mg_ha_{epoch}.tif",
         "cog",
-        "AGB, upper bound of the prediction interval",
+        N_("AGB, upper bound of the prediction interval"),
         "Mg DM/ha",
         _BIOMASS,
     ),
@@ -195,7 +203,7 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         "map_dom",
         "maps/dom_mg_ha_{epoch}.tif",
         "cog",
-        "dead organic matter (litter and standing dead)",
+        N_("dead organic matter (litter and standing dead)"),
         "Mg DM/ha",
         _BIOMASS,
     ),
@@ -203,19 +211,24 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         "map_carbon",
         "maps/carbon_mg_ha_{epoch}.tif",
         "cog",
-        "carbon stock of the counted pools",
+        N_("carbon stock of the counted pools"),
         "Mg C/ha",
         _CARBON,
     ),
-    Output("map_soc", "maps/soc_mg_ha_{epoch}.tif", "cog", "SOC stock", "Mg C/ha", _CARBON),
+    Output("map_soc", "maps/soc_mg_ha_{epoch}.tif", "cog", N_("SOC stock"), "Mg C/ha", _CARBON),
     Output(
-        "map_soc_sd", "maps/soc_sd_mg_ha_{epoch}.tif", "cog", "kriging SD of SOC", "Mg C/ha", _SD
+        "map_soc_sd",
+        "maps/soc_sd_mg_ha_{epoch}.tif",
+        "cog",
+        N_("kriging SD of SOC"),
+        "Mg C/ha",
+        _SD,
     ),
     Output(
         "map_removals",
         "maps/removals_t_co2e_ha_yr.tif",
         "cog",
-        "removals (sink positive)",
+        N_("removals (sink positive)"),
         "t CO2e/ha/yr",
         _SINK,
     ),
@@ -223,7 +236,7 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         "map_removals_sd",
         "maps/removals_sd_t_co2e_ha_yr.tif",
         "cog",
-        "SD of the removals (cells independent)",
+        N_("SD of the removals (cells independent)"),
         "t CO2e/ha/yr",
         _SD,
     ),
@@ -327,7 +340,7 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         "count",
         Style("viridis"),
     ),
-    Output("landcover", "landcover.tif", "cog", "land-cover class", "1", _CLASSES),
+    Output("landcover", "landcover.tif", "cog", N_("land-cover class"), "1", _CLASSES),
     Output(
         "landcover_style",
         "landcover.qml",

@@ -205,3 +205,17 @@ def test_qgis_loads_the_small_project_with_every_layer_valid_and_styled(tmp_path
     pixels = np.asarray(Image.open(tmp_path / "render.png").convert("RGB")).reshape(-1, 3)
     greys = {tuple(p) for p in pixels if p[0] == p[1] == p[2]}
     assert len(greys) >= 10
+
+
+def test_the_projects_layer_names_follow_the_runs_language() -> None:
+    # Issue 20: a Chinese run's QGIS project names its maps, points and groups in Chinese
+    # (the catalog's words), with the epoch and the units as they are; English as before.
+    from carbonsink import i18n
+    from carbonsink.pipeline.gis_project import _layer_name
+
+    assert _layer_name("map_carbon", "2025") == "Carbon stock of the counted pools, 2025 (Mg C/ha)"
+    assert _layer_name("map_landcover", "2025") == "Land-cover class, 2025"
+    with i18n.language("zh-CN"):
+        assert _layer_name("map_carbon", "2025") == "计入碳库的碳储量，2025（Mg C/ha）"
+        assert _layer_name("map_landcover", "2020") == "土地覆盖类别，2020"
+        assert i18n.gettext("Epoch {name}").format(name="2025") == "监测时点 2025"
