@@ -303,3 +303,20 @@ def test_no_function_shadows_the_translation_function() -> None:
                 line = getattr(scope, "lineno", 1)
                 found.append(f"{path.relative_to(PROJECT_ROOT)}:{line} {name}")
     assert found == []
+
+
+def test_a_message_is_english_when_said_and_translated_when_shown() -> None:
+    # deferred: the English template with its fields; shown: the catalog's sentence with the
+    # same fields, a nested message translated too; joined: items in order, each shown;
+    # verbatim: a text with braces kept as it is in every language.
+    said = i18n.deferred("{key} ({label})", key="agb", label=i18n.Message("above-ground biomass"))
+    assert str(said) == "agb (above-ground biomass)"
+    both = i18n.joined([said, "soc", 30])
+    assert str(both) == "agb (above-ground biomass), soc, 30"
+    raw = i18n.verbatim("a {brace} stays")
+    assert str(raw) == "a {brace} stays"
+    with i18n.language("zh-CN"):
+        assert i18n.shown(said) == "agb（地上生物量）"
+        assert i18n.shown(both) == "agb（地上生物量）, soc, 30"
+        assert i18n.shown(raw) == "a {brace} stays"
+        assert i18n.shown(12.5) == 12.5
