@@ -174,8 +174,11 @@ def gettext(message: str) -> str:
     Returns
     -------
     str
-        Its translation in the active language, or ``message``.
+        Its translation in the active language, or ``message``; ``""`` stays
+        ``""`` (gettext would give the catalog's header).
     """
+    if not message:
+        return message
     return translations(_ACTIVE.get()).gettext(message)
 
 

@@ -320,3 +320,6 @@ def test_a_message_is_english_when_said_and_translated_when_shown() -> None:
         assert i18n.shown(both) == "agb（地上生物量）, soc, 30"
         assert i18n.shown(raw) == "a {brace} stays"
         assert i18n.shown(12.5) == 12.5
+        # An empty text (a stage's blank detection, an empty log line) is not the header.
+        assert i18n.gettext("") == ""
+        assert i18n.shown(i18n.verbatim("")) == ""
