@@ -49,6 +49,7 @@ __all__ = [
     "CreditChain",
     "Issuance",
     "credit_chain",
+    "net_draws",
     "vm0033_issuance",
 ]
 
@@ -264,6 +265,21 @@ class CreditChain:
         }
 
 
+def net_draws(
+    removals: FloatArray, non_co2: FloatArray, *, baseline: float, leakage_pct: float
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """NER_stock, gross, leakage and net of each draw (docs/methodology.md §5, eq. 5.1–5.3).
+
+    NER_stock = removals − baseline; Gross = NER_stock − non-CO2; Leakage =
+    leakage% × Gross where Gross > 0, else 0; Net = Gross − Leakage. Rates or
+    amounts alike (every term in the same unit).
+    """
+    ner_stock = removals - baseline
+    gross = ner_stock - non_co2
+    leakage = np.where(gross > 0, gross * leakage_pct / 100.0, 0.0)
+    return ner_stock, gross, leakage, gross - leakage
+
+
 def _used_u(u_mc: float, combined: float | None, source: UncertaintySource) -> float:
     """The U the rules use (profile's ``uncertainty_source``; Monte Carlo when none given)."""
     if combined is None or source == "monte-carlo":
@@ -345,10 +361,9 @@ def credit_chain(
             f"{removals.size} removal draws and {non_co2.size} non-CO2 draws",
             fix="give the same Monte Carlo draws of both (one value per draw)",
         )
-    ner_stock = removals - float(baseline_t_co2e_yr)
-    gross = ner_stock - non_co2
-    leakage_draws = np.where(gross > 0, gross * profile.leakage_pct / 100.0, 0.0)
-    net = gross - leakage_draws
+    ner_stock, gross, leakage_draws, net = net_draws(
+        removals, non_co2, baseline=float(baseline_t_co2e_yr), leakage_pct=profile.leakage_pct
+    )
     confidence = profile.confidence
     net_summary = summarize(net, confidences=tuple(sorted({confidence, 0.90, 0.95})), seed=seed)
     stock_summary = summarize(ner_stock, seed=seed)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,10 +33,15 @@ from carbonsink.accounting.ledger_table import strata_table
 from carbonsink.accounting.montecarlo import DEFAULT_DRAWS, MonteCarlo, run_until_converged
 from carbonsink.accounting.non_co2 import GWP
 from carbonsink.accounting.parameters import ClassParameters
+from carbonsink.accounting.periods import (
+    Period,
+    cumulative_chains,
+    monitoring_periods,
+    vintage_fractions,
+)
 from carbonsink.accounting.pools import Pool, StratumTotals, counted_pools, quantity_stem
 from carbonsink.accounting.profiles import MethodologyProfile
 from carbonsink.accounting.simulation import (
-    DAYS_PER_YEAR,
     EpochInputs,
     TermDraws,
     needed_quantities,
@@ -58,46 +62,9 @@ __all__ = [
     "vintage_fractions",
 ]
 
-logger = logging.getLogger(__name__)
-
 #: Identifier of the ledger JSON layout (documented in docs/ledger.md).
 LEDGER_SCHEMA: Final = "carbonsink-ledger/1"
 FloatArray = npt.NDArray[np.float64]
-
-
-def vintage_fractions(start: dt.date, end: dt.date) -> list[tuple[int, int, float]]:
-    """The calendar years (vintages) of a crediting period and the years of each.
-
-    Parameters
-    ----------
-    start, end
-        First and last day of the period (the epochs' dates), ``start < end``.
-
-    Returns
-    -------
-    list of (vintage, days, years)
-        One entry per calendar year touched; ``days`` of the period in that
-        year (from ``start`` inclusive to ``end`` exclusive) and ``days / 365.25``.
-        The years add up to :func:`years_between`.
-
-    Raises
-    ------
-    InputError
-        ``end`` is not after ``start``.
-    """
-    if end <= start:
-        raise InputError(
-            f"the crediting period {start} → {end} is empty",
-            fix="order the epochs by date, earliest first",
-        )
-    out = []
-    for year in range(start.year, end.year + 1):
-        lo = max(start, dt.date(year, 1, 1))
-        hi = min(end, dt.date(year + 1, 1, 1))
-        days = (hi - lo).days
-        if days > 0:
-            out.append((year, days, days / DAYS_PER_YEAR))
-    return out
 
 
 @dataclass(frozen=True)
@@ -168,6 +135,10 @@ class Ledger:
     draws
         The project's Monte Carlo draws (``removals``, ``non_co2``, ``net``,
         t CO2e/yr) for plots; not written to JSON. Empty for one epoch.
+    periods
+        Stratum (and ``"total"``) → its monitoring periods, one per pair of
+        consecutive epochs (:mod:`~carbonsink.accounting.periods`); empty for
+        one epoch.
     """
 
     profile: MethodologyProfile
@@ -185,6 +156,7 @@ class Ledger:
     statement: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
     draws: Mapping[str, FloatArray] = field(default_factory=dict, repr=False)
+    periods: Mapping[str, Sequence[Period]] = field(default_factory=dict)
 
     @property
     def single_epoch(self) -> bool:
@@ -253,6 +225,12 @@ class Ledger:
                 {str(k): _cell(v) for k, v in row.items()}
                 for row in self.vintages.to_dict(orient="records")
             ],
+            "periods": [p.to_dict() for p in self.periods.get("total", ())],
+            "stratum_periods": {
+                s: [p.brief() for p in periods]
+                for s, periods in self.periods.items()
+                if s != "total"
+            },
             "stocks": stocks,
             "monte_carlo": dict(self.monte_carlo),
             "warnings": [w.to_dict() for w in self.warnings],
@@ -276,6 +254,8 @@ class Ledger:
             "net_ci90_t_co2e_yr": list(chain.net.ci90),
             "removals_t_co2e_yr": chain.removals.mean,
             "removals_ci90_t_co2e_yr": list(chain.removals.ci90),
+            "issued_t_co2e": sum(p.issued for p in self.periods.get("total", ())),
+            "reversals": [p.index for p in self.periods.get("total", ()) if p.reversal],
             "rule_applied": rule.rule,
             "relative_half_width": _json_number(rule.relative_half_width),
             "value": None if chain.value is None else chain.value * years,
@@ -368,6 +348,31 @@ def _total_correlation(epochs: Sequence[EpochInputs], name: str, cross: FloatArr
     if cross is None or len(epochs) < 2 or first.se == 0 or last.se == 0:
         return 0.0
     return float(np.clip(float(np.sum(cross)) / (first.se * last.se), -1.0, 1.0))
+
+
+def _reversal_warnings(periods: Sequence[Period]) -> list[LedgerWarning]:
+    """A ``reversal`` warning for each monitoring period whose stocks fell."""
+    return [
+        LedgerWarning(
+            "reversal",
+            _(
+                "the carbon stocks fell in monitoring period {k} ({start} → {end}): NER_stock "
+                "changed by {stock:,.1f} t CO2e and the VCUs by {vcu:,.1f}; nothing goes to the "
+                "buffer, {cancelled:,.1f} buffer credits are cancelled, and nothing more is "
+                "issued until the loss is made good (VM0033 v2.1 §8.5.3)"
+            ).format(
+                k=p.index,
+                start=p.start_epoch,
+                end=p.end_epoch,
+                stock=p.ner_stock,
+                vcu=p.vcu,
+                cancelled=p.cancelled,
+            ),
+            where=_("monitoring period {k}").format(k=p.index),
+        )
+        for p in periods
+        if p.reversal
+    ]
 
 
 def _absence(pool: Pool, partly: set[str]) -> str:
@@ -471,9 +476,6 @@ def build_ledger(
                 f"{list(strata)}",
                 fix="total every epoch on the change strata (the classes at the last epoch)",
             )
-    if len(epochs) > 2:
-        logger.info("%d epochs: the sink is taken between the first and the last", len(epochs))
-        epochs = [epochs[0], epochs[-1]]
     covariance = {k: np.asarray(v, dtype=np.float64) for k, v in (error_covariance or {}).items()}
     measured = [q for q in epochs[0].quantities if all(q in e.quantities for e in epochs)]
     counted, absent = counted_pools(
@@ -551,6 +553,7 @@ def build_ledger(
         for epoch in epochs
     }
     chains: dict[str, CreditChain] = {}
+    periods: dict[str, list[Period]] = {}
     stage_warnings = list(warnings)
     vintage_rows: list[dict[str, Any]] = []
     combined: CombinedUncertainty | None = None
@@ -586,19 +589,44 @@ def build_ledger(
         )
         stage_warnings += _pool_warnings(draws.change, pools, chains["total"].net)
         stage_warnings += _equation_warning(chains["total"], combined, epochs[-1].stratum_area_ha)
-        for vintage, days, years in vintage_fractions(epochs[0].date, epochs[-1].date):
-            for stratum, chain in chains.items():
-                tradable = chain.tradable_t_co2e_yr * years
-                vintage_rows.append(
-                    {
-                        "stratum": stratum,
-                        "vintage": vintage,
-                        "days": days,
-                        "years": years,
-                        "tradable_t_co2e": tradable,
-                        "value": None if price_per_t is None else tradable * price_per_t,
-                    }
-                )
+        by_epoch = cumulative_chains(
+            draws,
+            epochs,
+            strata=strata,
+            pools=pools,
+            profile=profile,
+            last=chains,
+            baseline_t_co2e_yr=baseline_t_co2e_yr,
+            price_per_t=price_per_t,
+            seed=seed,
+        )
+        periods = {
+            key: monitoring_periods(
+                [(e.name, e.date) for e in epochs],
+                draws.cumulative,
+                {name: epoch_chains[key] for name, epoch_chains in by_epoch.items()},
+                column=None if key == "total" else strata.index(key),
+                baseline_t_co2e_yr=baseline_t_co2e_yr if key == "total" else 0.0,
+                leakage_pct=profile.leakage_pct,
+                seed=seed,
+            )
+            for key in chains
+        }
+        stage_warnings += _reversal_warnings(periods["total"])
+        for stratum, stratum_periods in periods.items():
+            for monitoring in stratum_periods:
+                for vintage, days, years, issued in monitoring.vintages():
+                    vintage_rows.append(
+                        {
+                            "stratum": stratum,
+                            "period": monitoring.index,
+                            "vintage": vintage,
+                            "days": days,
+                            "years": years,
+                            "tradable_t_co2e": issued,
+                            "value": None if price_per_t is None else issued * price_per_t,
+                        }
+                    )
     project_draws: dict[str, FloatArray] = {}
     if not single:
         removals = draws.removals.sum(axis=1)
@@ -642,7 +670,7 @@ def build_ledger(
         strata=table,
         vintages=pd.DataFrame(
             vintage_rows,
-            columns=["stratum", "vintage", "days", "years", "tradable_t_co2e", "value"],
+            columns=["stratum", "period", "vintage", "days", "years", "tradable_t_co2e", "value"],
         ),
         chains=chains,
         stock_summaries=stock_summaries,
@@ -657,4 +685,5 @@ def build_ledger(
             **({} if combined is None else {"uncertainty_vm0033": combined.to_dict()}),
         },
         draws=project_draws,
+        periods=periods,
     )

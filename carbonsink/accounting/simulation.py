@@ -5,16 +5,20 @@ the measured quantities of the pools (:mod:`carbonsink.accounting.pools`)
 and the area-adjusted class areas. Each draw d builds, for every epoch e,
 counted pool p and stratum s, the stock C_p[e, s] of
 :mod:`~carbonsink.accounting.pools` (class factors CF_c and R_c drawn once and
-shared by both epochs, so their error cancels in the change:
+shared by every epoch, so their error cancels in the change:
 docs/methodology.md §6), then per stratum
 
     ΔC_p     = (C_p[t2, s] − C_p[t1, s]) / (t2 − t1)
     Removals = 44/12 × Σ_p ΔC_p
     Non-CO2  = A_s × (F_CH4,s · GWP_CH4 + F_N2O,s · GWP_N2O) × 365 × 10⁻⁵
 
-with A_s the later epoch's area-adjusted class area (normal, its Olofsson SE)
-and the fluxes of :mod:`carbonsink.accounting.parameters`. Strata are the
-classes at the later epoch, so they partition the project once. Every
+with t1, t2 the first and last epochs, A_s the later epoch's area-adjusted
+class area (normal, its Olofsson SE) and the fluxes of
+:mod:`carbonsink.accounting.parameters`; with more epochs the non-CO2 rate is
+the mean of the periods' rates weighted by their years, and every later
+epoch's terms since the first are kept as amounts (:class:`Cumulative`, the
+monitoring periods of :mod:`carbonsink.accounting.periods`). Strata are the
+classes at the last epoch, so they partition the project once. Every
 parameter is drawn from a stream named after it (``carbon_fraction/<class>``,
 ``agb_bootstrap/<epoch>``, ``soc_total/<epoch>``, ...), so the draws do not
 depend on the order of evaluation.
@@ -23,8 +27,9 @@ depend on the order of evaluation.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +54,7 @@ from carbonsink.units import CO2_PER_C, T_HA_YR_PER_MG_M2_D
 
 __all__ = [
     "DAYS_PER_YEAR",
+    "Cumulative",
     "EpochInputs",
     "TermDraws",
     "correction_draws",
@@ -135,6 +141,34 @@ class EpochInputs:
 
 
 @dataclass(frozen=True)
+class Cumulative:
+    """Draws of the terms from the first epoch to a later one, as amounts (eq. 5.16).
+
+    Attributes
+    ----------
+    years
+        Years from the first epoch to this one.
+    removals
+        ``(n, S)`` 44/12 × the counted stock change since the first epoch
+        (herbaceous gains removed under steady state), t CO2e.
+    ch4, n2o
+        ``(n, S)`` emissions since the first epoch, t CO2e: Σ over the
+        periods up to this epoch of the period's rate (its end epoch's class
+        area) × its years.
+    """
+
+    years: float
+    removals: FloatArray
+    ch4: FloatArray
+    n2o: FloatArray
+
+    @property
+    def non_co2(self) -> FloatArray:
+        """CH4 + N2O since the first epoch, t CO2e."""
+        return self.ch4 + self.n2o
+
+
+@dataclass(frozen=True)
 class TermDraws:
     """Monte Carlo draws of the ledger's terms, ``(n, S)`` per stratum."""
 
@@ -143,6 +177,8 @@ class TermDraws:
     removals: FloatArray  # (n, S), t CO2e/yr
     ch4: FloatArray  # (n, S), t CO2e/yr
     n2o: FloatArray  # (n, S), t CO2e/yr
+    #: Epoch (the second onwards) → what happened since the first epoch, as amounts.
+    cumulative: dict[str, Cumulative] = field(default_factory=dict)
 
     @property
     def non_co2(self) -> FloatArray:
@@ -371,12 +407,15 @@ def joint_covariance(
 ) -> FloatArray:
     """``(E·S, E·S)`` covariance of a stratum-totals quantity's errors over the epochs.
 
-    Diagonal blocks are each epoch's covariance, reordered to ``strata``; the
-    block of the first and last epochs is ``cross`` (reordered likewise), the
-    others 0.
+    Diagonal blocks are each epoch's covariance, reordered to ``strata``.
+    ``cross`` gives the blocks between epochs: an ``(S, S)`` array is the
+    block of the first and last epochs (the others 0); an ``(E·S, E·S)``
+    array is the joint covariance of every epoch (each epoch's block in its
+    totals' order), whose blocks between epochs are taken, reordered likewise.
     """
     n = len(strata)
-    joint = np.zeros((len(epochs) * n, len(epochs) * n))
+    size = len(epochs) * n
+    joint = np.zeros((size, size))
     orders = []
     for e, epoch in enumerate(epochs):
         quantity = epoch.quantities[name]
@@ -384,18 +423,27 @@ def joint_covariance(
         order = [list(quantity.totals).index(s) for s in strata]
         orders.append(order)
         joint[e * n : (e + 1) * n, e * n : (e + 1) * n] = quantity.covariance[np.ix_(order, order)]
-    if cross is not None and len(epochs) > 1:
-        block = np.asarray(cross, dtype=np.float64)
-        if block.shape != (n, n):
-            raise InputError(
-                f"the {name} error covariance between the epochs has shape {block.shape}, "
-                f"not ({n}, {n})",
-                fix="give the cross-covariance of the first and last epochs' strata",
-            )
-        block = block[np.ix_(orders[0], orders[-1])]
-        last = (len(epochs) - 1) * n
-        joint[:n, last:] = block
-        joint[last:, :n] = block.T
+    if cross is None or len(epochs) < 2:
+        return joint
+    block = np.asarray(cross, dtype=np.float64)
+    if block.shape == (n, n):
+        pairs = {(0, len(epochs) - 1): block}
+    elif block.shape == (size, size) and len(epochs) > 2:
+        pairs = {
+            (a, b): block[a * n : (a + 1) * n, b * n : (b + 1) * n]
+            for a, b in itertools.combinations(range(len(epochs)), 2)
+        }
+    else:
+        raise InputError(
+            f"the {name} error covariance between the epochs has shape {block.shape}, "
+            f"not ({n}, {n}) or ({size}, {size})",
+            fix="give the cross-covariance of the first and last epochs' strata, or the "
+            "joint covariance of every epoch's",
+        )
+    for (a, b), values in pairs.items():
+        values = values[np.ix_(orders[a], orders[b])]
+        joint[a * n : (a + 1) * n, b * n : (b + 1) * n] = values
+        joint[b * n : (b + 1) * n, a * n : (a + 1) * n] = values.T
     return joint
 
 
@@ -459,7 +507,9 @@ def simulate_terms(
     mc
         The seeded Monte Carlo (its size is the number of draws).
     epochs
-        One epoch (stocks only) or the first and last epochs, earliest first.
+        One epoch (stocks only) or every epoch, earliest first: the change
+        and rates run from the first to the last, and ``cumulative`` gives
+        every later epoch's terms since the first (monitoring periods).
     classes
         Per-class parameter distributions.
     strata
@@ -471,7 +521,8 @@ def simulate_terms(
     error_covariance
         Quantity given as stratum totals → ``(S, S)`` covariance of the first
         epoch's errors (rows, in its totals' order) with the last epoch's
-        (columns); keyed quantity → ``(C₁, C₂)`` covariance of the first
+        (columns), or the ``(E·S, E·S)`` joint covariance of every epoch's
+        (:func:`joint_covariance`); keyed quantity → ``(C₁, C₂)`` covariance of the first
         epoch's residual corrections with the last's, in their
         ``corrections`` orders (eq. 6.8d); absent: independent epochs.
     herbaceous_steady_state
@@ -543,7 +594,7 @@ def simulate_terms(
                 for key, pool in pools
                 if pool.quantity == AGB_QUANTITY
             }
-    later = epochs[-1]
+    first, later = epochs[0], epochs[-1]
     ch4 = np.zeros((n, len(strata)))
     n2o = np.zeros((n, len(strata)))
     if len(epochs) == 1:
@@ -557,19 +608,52 @@ def simulate_terms(
                 where="[vegetation.classes]",
                 fix=f"add {stratum!r} to the legend; CH4 is never assumed to be zero",
             )
-        area, se = later.class_area_ha.get(stratum, (0.0, 0.0))
-        drawn = np.maximum(mc.draw(f"class_area/{later.name}/{stratum}", Normal(area, se)), 0.0)
-        params = classes[stratum]
-        ch4_flux = mc.draw(f"ch4_flux/{stratum}", params.ch4_flux_mg_m2_d)
-        n2o_flux = mc.draw(f"n2o_flux/{stratum}", params.n2o_flux_mg_m2_d)
-        ch4[:, index[stratum]] = drawn * ch4_flux * T_HA_YR_PER_MG_M2_D * gwp["CH4"]
-        n2o[:, index[stratum]] = drawn * n2o_flux * T_HA_YR_PER_MG_M2_D * gwp["N2O"]
-    years = years_between(epochs[0].date, later.date)
+    fluxes = {
+        s: (
+            mc.draw(f"ch4_flux/{s}", classes[s].ch4_flux_mg_m2_d),
+            mc.draw(f"n2o_flux/{s}", classes[s].n2o_flux_mg_m2_d),
+        )
+        for s in strata
+    }
+    years = years_between(first.date, later.date)
     keys = [key for key, _ in pools]
-    change = {p: (stocks[later.name][p] - stocks[epochs[0].name][p]) / years for p in keys}
-    for p, first_h in herbaceous.get(epochs[0].name, {}).items():
+    cumulative: dict[str, Cumulative] = {}
+    emitted_ch4, emitted_n2o = np.zeros((n, len(strata))), np.zeros((n, len(strata)))
+    for previous, epoch in itertools.pairwise(epochs):
+        # The period's rate takes its end epoch's area-adjusted class area (eq. 5.16).
+        span = years_between(previous.date, epoch.date)
+        rate_ch4, rate_n2o = np.zeros((n, len(strata))), np.zeros((n, len(strata)))
+        for stratum in strata:
+            area, se = epoch.class_area_ha.get(stratum, (0.0, 0.0))
+            drawn = np.maximum(mc.draw(f"class_area/{epoch.name}/{stratum}", Normal(area, se)), 0.0)
+            ch4_flux, n2o_flux = fluxes[stratum]
+            rate_ch4[:, index[stratum]] = drawn * ch4_flux * T_HA_YR_PER_MG_M2_D * gwp["CH4"]
+            rate_n2o[:, index[stratum]] = drawn * n2o_flux * T_HA_YR_PER_MG_M2_D * gwp["N2O"]
+        emitted_ch4 = emitted_ch4 + rate_ch4 * span
+        emitted_n2o = emitted_n2o + rate_n2o * span
+        ch4 = ch4 + rate_ch4 * (span / years)
+        n2o = n2o + rate_n2o * (span / years)
+        gained = {p: stocks[epoch.name][p] - stocks[first.name][p] for p in keys}
+        for p, first_h in herbaceous.get(first.name, {}).items():
+            # Eq. 2.4 since the first epoch: the herbaceous gain is removed.
+            gained[p] = gained[p] - np.maximum(herbaceous[epoch.name][p] - first_h, 0.0)
+        cumulative[epoch.name] = Cumulative(
+            years=years_between(first.date, epoch.date),
+            removals=CO2_PER_C * np.sum([gained[p] for p in keys], axis=0),
+            ch4=emitted_ch4,
+            n2o=emitted_n2o,
+        )
+    change = {p: (stocks[later.name][p] - stocks[first.name][p]) / years for p in keys}
+    for p, first_h in herbaceous.get(first.name, {}).items():
         last_h = herbaceous[later.name][p]
         # Eq. 2.4: the herbaceous part changes by min(0, H2 − H1), i.e. its gain is removed.
         change[p] = change[p] - np.maximum(last_h - first_h, 0.0) / years
     removals = CO2_PER_C * np.sum([change[p] for p in keys], axis=0)
-    return TermDraws(stocks=stocks, change=change, removals=removals, ch4=ch4, n2o=n2o)
+    return TermDraws(
+        stocks=stocks,
+        change=change,
+        removals=removals,
+        ch4=ch4,
+        n2o=n2o,
+        cumulative=cumulative,
+    )

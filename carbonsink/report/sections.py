@@ -24,6 +24,7 @@ from carbonsink.i18n import gettext as _
 from carbonsink.report import figures
 from carbonsink.report.content import EpochReport, ReportContent
 from carbonsink.report.formatting import format_number
+from carbonsink.report.issuance import issuance_figure, issuance_rows
 from carbonsink.report.model_figures import variogram_figure
 from carbonsink.report.tables import (
     biomass_correction_rows,
@@ -327,6 +328,24 @@ def _histogram(content: ReportContent) -> dict[str, str] | None:
     )
 
 
+def _issuance(ledger: dict[str, Any]) -> dict[str, Any] | None:
+    """The issuance schedule's rows, and its chart when there are two periods or more."""
+    periods = ledger.get("periods") or []
+    if not periods:
+        return None
+    figure = None
+    if len(periods) > 1:
+        figure = _figure(
+            _("Issuance by monitoring period"),
+            issuance_figure(periods),
+            _(
+                "Blue: each period's net with its 90 % interval; green or red: its VCUs; "
+                "line: the VCUs issued so far."
+            ),
+        )
+    return {"rows": issuance_rows(periods), "figure": figure}
+
+
 def report_context(content: ReportContent) -> dict[str, Any]:
     """Everything the template reads, by name: sections, tables, figures and provenance.
 
@@ -382,6 +401,7 @@ def report_context(content: ReportContent) -> dict[str, Any]:
         "soil_change": None if single else soil_change_rows(ledger),
         "agb_corrections": biomass_correction_rows(ledger),
         "vintages": [v for v in ledger["vintages"] if v.get("stratum") == "total"],
+        "issuance": _issuance(ledger),
         "histogram": _histogram(content),
         "ch4_sensitivity": ledger.get("ch4_sensitivity"),
         "methodology": [

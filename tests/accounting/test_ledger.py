@@ -501,17 +501,6 @@ def test_single_epoch(vm0033: MethodologyProfile) -> None:
     json.dumps(out, allow_nan=False)
 
 
-def test_three_epochs_use_the_first_and_last(vm0033: MethodologyProfile) -> None:
-    middle = _epoch("t_mid", dt.date(2021, 1, 1), agb=500.0, soc_sedge=5000.0)
-    first, last = _exact_epochs()
-    ledger = build_ledger([first, middle, last], CLASSES, profile=vm0033, seed=7, n_draws=2000)
-    assert [name for name, _ in ledger.epochs] == ["t1", "t2"]
-    # Same answer as the two-epoch example: the middle epoch does not enter the change.
-    assert ledger.strata.loc["total", "removals_t_co2e_yr"] == pytest.approx(
-        REMOVALS_SEDGE, rel=1e-12
-    )
-
-
 # --------------------------------------------------------------- errors
 def test_epochs_out_of_order(vm0033: MethodologyProfile) -> None:
     first, second = _exact_epochs()

@@ -96,6 +96,9 @@ def test_every_key_of_the_ledger_is_documented(ledger_json: dict[str, Any]) -> N
     for section in ("claim", "project", "monte_carlo", "polygon", "crediting_period", "units"):
         keys |= set(ledger_json[section])
     keys |= set(ledger_json["strata"][0]) | set(ledger_json["vintages"][0])
+    period = ledger_json["periods"][0]
+    keys |= set(period) | set(period["cumulative"]) | set(period["vintages"][0])
+    keys |= set(ledger_json["stratum_periods"]["sedge"][0])
     keys |= set(ledger_json["project"]["net"])
     keys |= set(ledger_json["project"]["uncertainty_rules"][0])
     keys |= set(ledger_json["project"]["uncertainty"])

@@ -216,9 +216,14 @@ def test_a_change_of_lab_method_between_the_epochs(ctx: RunContext) -> None:
     first, last = (SimpleNamespace(epoch=e) for e in ctx.survey.epochs)
     found = method_change(ctx, [first, last])  # type: ignore[list-item]
     assert found is not None
-    sd, message = found
+    sd, message, changed = found
     assert sd == pytest.approx(0.02)
+    assert changed == [1]
     assert "CHN" in message and "dichromate" in message and "method_bias_sd_pct" in message
+    # A third epoch measured like the first is not hit; one measured like the last is.
+    assert method_change(ctx, [first, last, first])[2] == [1]  # type: ignore[index,list-item]
+    assert method_change(ctx, [first, first, last])[2] == [2]  # type: ignore[index,list-item]
+    assert method_change(ctx, [first, last, last])[2] == [1, 2]  # type: ignore[index,list-item]
     soil = ctx.survey.soil.model_copy(update={"method_bias_sd_pct": 5.0})
     default = RunContext.build(ctx.survey.model_copy(update={"soil": soil}))
     found = method_change(default, [first, last])  # type: ignore[list-item]

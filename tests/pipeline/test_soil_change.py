@@ -126,7 +126,7 @@ def test_sediment_carbon_is_deducted_and_the_change_is_zero(tmp_path: Path) -> N
         assert summary["fixed_depth"][name]["change_t_c"] == pytest.approx(1.0 * a, rel=1e-6)
         assert summary["equivalent_mass"][name]["change_t_c"] == pytest.approx(3.0 * a, rel=1e-6)
         assert summary["allochthonous"]["t_c"][name] == pytest.approx(3.0 * a, rel=1e-6)
-    assert basis.deduction_relative_sd == pytest.approx(0.1, rel=1e-12)
+    assert basis.deduction_relative_sd.tolist() == pytest.approx([0.1], rel=1e-12)
     assert [w.code for w in basis.warnings] == []
     # What the minimum-detectable-difference check sees: the counted core values (100 in
     # both epochs: 103 − 3) and their kriged mean change, 0 Mg C/ha.
@@ -141,7 +141,7 @@ def test_without_sediment_oc_all_carbon_above_the_marker_is_deducted(tmp_path: P
     # here the same number, with no common error and an allochthonous-default warning.
     ctx = RunContext.build(_survey(tmp_path, True, sediment_oc_pct=None))
     basis = soil_basis(ctx, _results(ctx), _halves(ctx), depth=DEPTH)
-    assert basis.deduction_relative_sd == 0.0
+    assert basis.deduction_relative_sd.tolist() == [0.0]
     assert [w.code for w in basis.warnings] == ["allochthonous-default"]
     assert basis.summary["counted"]["total"]["change_t_c"] == pytest.approx(0.0, abs=1e-3)
 
@@ -204,10 +204,73 @@ def test_a_measured_allochthonous_fraction_is_taken_of_each_stratum_gain(tmp_pat
     strata = _halves(ctx)
     basis = soil_basis(ctx, _results(ctx), strata, depth=DEPTH)
     assert [w.code for w in basis.warnings] == []
-    assert basis.deduction_relative_sd == pytest.approx(0.2, rel=1e-12)
+    assert basis.deduction_relative_sd.tolist() == pytest.approx([0.2], rel=1e-12)
     assert basis.subtract_t_c is not None
     for name, a in _areas(ctx, strata).items():
         i = basis.blocks.strata.index(name)
-        assert basis.subtract_t_c[i] == pytest.approx(0.25 * a, rel=1e-6)
+        assert basis.subtract_t_c[-1, i] == pytest.approx(0.25 * a, rel=1e-6)
         assert basis.summary["counted"][name]["change_t_c"] == pytest.approx(0.75 * a, rel=1e-6)
     assert "allochthonous_fraction" in basis.summary["allochthonous"]["source"]
+
+
+def test_three_epochs_each_lose_their_own_sediment_carbon(tmp_path: Path) -> None:
+    # A third epoch five years later on the same sites, 4 cm of sediment (OC 1.5 %, BD 1.0)
+    # on the same soil: m_acc = 4 × 1.0 × 100 = 400 Mg/ha → z* = 104 cm, S = 1.5 × 4 + 1.0 ×
+    # 100 = 106 Mg C/ha, A = 400 × 1.5 / 100 = 6 → 100 net: still no change. Fixed depth
+    # 0–100: 6 + 96 = 102 → +2 Mg C/ha against the first epoch. The deductions: 3 Mg C/ha ×
+    # area from 2025 and 6 × area from 2030, each with r = 0.15 / 1.5 = 0.1.
+    survey = _survey(tmp_path, True, sediment_oc_pct=1.5, sediment_oc_sd_pct=0.15)
+    second = survey.epochs[1]
+    rows = pd.read_csv(second.soil.path)  # type: ignore[union-attr]
+    cores = rows.drop_duplicates("core_id")[["core_id", "x", "y"]]
+    later = []
+    for _, core in cores.iterrows():
+        for top, bottom, oc in ((0, 4, 1.5), (4, 124, 1.0)):
+            later.append(
+                {
+                    "core_id": str(core["core_id"]).replace("2025", "2030"),
+                    "x": core["x"],
+                    "y": core["y"],
+                    "depth_top_cm": top,
+                    "depth_bottom_cm": bottom,
+                    "bulk_density_g_cm3": 1.0,
+                    "soc_pct": oc,
+                    "method": "CHN",
+                    "accretion_cm": 4.0,
+                }
+            )
+    path = tmp_path / "soil_2030.csv"
+    pd.DataFrame(later).to_csv(path, index=False)
+    third = second.model_copy(
+        update={
+            "name": "2030",
+            "date": second.date.replace(year=second.date.year + 5),
+            "soil": second.soil.model_copy(update={"path": path}),  # type: ignore[union-attr]
+        }
+    )
+    ctx = RunContext.build(survey.model_copy(update={"epochs": [*survey.epochs, third]}))
+    strata = _halves(ctx)
+    basis = soil_basis(ctx, _results(ctx), strata, depth=DEPTH)
+    areas = _areas(ctx, strata)
+    assert basis.deduction_t_c.shape == (2, len(basis.blocks.strata))
+    assert basis.deduction_relative_sd.tolist() == pytest.approx([0.1, 0.1], rel=1e-12)
+    for name, a in areas.items():
+        i = basis.blocks.strata.index(name)
+        assert basis.deduction_t_c[:, i] == pytest.approx([3.0 * a, 6.0 * a], rel=1e-6)
+        # The counted values are 100 Mg C/ha in every epoch: no change to the third either.
+        kriged = basis.blocks.total_t_c[:, i]
+        assert kriged[2] - kriged[0] == pytest.approx(0.0, abs=1e-6 * a)
+    fixed = soil_basis(
+        RunContext.build(
+            ctx.survey.model_copy(
+                update={"soil": ctx.survey.soil.model_copy(update={"change": "fixed-depth"})}
+            )
+        ),
+        _results(ctx),
+        strata,
+        depth=DEPTH,
+    )
+    for name, a in areas.items():
+        i = fixed.blocks.strata.index(name)
+        totals = fixed.blocks.total_t_c[:, i]
+        assert totals[2] - totals[0] == pytest.approx(2.0 * a, rel=1e-6)

@@ -591,27 +591,23 @@ def survey_ledger(
         inputs = [epoch_ledger_inputs(ctx, r, strata_map) for r in results]
     inputs = list(inputs)
     strata_map = results[-1].cube.cube["landcover"].values
-    used = [0] if len(results) == 1 else [0, len(results) - 1]
-    basis = soil_basis(ctx, [results[i] for i in used], strata_map, depth=depth)
+    basis = soil_basis(ctx, results, strata_map, depth=depth)
     soc, cross, soil_warnings, blocks = soc_quantities(
-        ctx,
-        [results[i] for i in used],
-        [inputs[i] for i in used],
-        strata_map,
-        depth=depth,
-        basis=basis,
+        ctx, results, inputs, strata_map, depth=depth, basis=basis
     )
-    for i, quantity in zip(used, soc, strict=True):
+    for i, quantity in enumerate(soc):
         quantities = {**inputs[i].quantities, "soc_t_c": quantity}
         inputs[i] = dataclasses.replace(inputs[i], quantities=quantities)
     covariance = {} if cross is None else {"soc_t_c": cross}
     shared_record: dict[str, dict[str, dict[str, float]]] = {}
-    for name, density, source in _KEYED_MAPS if len(used) == 2 else ():
-        one, two = (inputs[i].quantities.get(name) for i in used)
+    for name, density, source in _KEYED_MAPS if len(results) >= 2 else ():
+        # What the first and last epochs' cells outside the AOA share (a middle epoch's
+        # corrections are drawn on their own, docs/methodology.md eq. 6.8d).
+        one, two = (inputs[i].quantities.get(name) for i in (0, -1))
         if not (isinstance(one, KeyedTotals) and isinstance(two, KeyedTotals)):
             continue
         shared = shared_outside(
-            ctx, results[used[0]], results[-1], strata_map, density=density, source=source
+            ctx, results[0], results[-1], strata_map, density=density, source=source
         )
         block = outside_cross_covariance(one, two, shared)
         if block.any():

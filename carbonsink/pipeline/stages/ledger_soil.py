@@ -6,6 +6,7 @@ stratum from its own cores).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -50,8 +51,9 @@ def soc_quantities(
     Returns
     -------
     (quantities, cross, warnings, blocks)
-        One :class:`StratumTotals` per epoch, the ``(S, S)`` covariance of
-        the first and last epochs' errors (``None`` for one epoch), warnings,
+        One :class:`StratumTotals` per epoch; the ``(S, S)`` covariance of
+        the two epochs' errors, or for three or more epochs the ``(E·S, E·S)``
+        joint covariance of every epoch's (``None`` for one epoch); warnings;
         and the block kriging itself.
     """
     from carbonsink.pipeline.stages.soil_change import soil_basis
@@ -73,11 +75,14 @@ def soc_quantities(
     held = [s for s, measured in zip(blocks.strata, blocks.measured, strict=True) if not measured]
     warnings: list[LedgerWarning] = list(basis.warnings)
     if len(results) > 1 and basis.subtract_t_c is not None:
-        totals[-1] = totals[-1] - basis.subtract_t_c
-    if len(results) > 1 and basis.deduction_relative_sd > 0:
-        last = (len(results) - 1) * n
-        d = np.where(np.array(blocks.measured), basis.deduction_t_c, 0.0)
-        joint[last:, last:] += basis.deduction_relative_sd**2 * np.outer(d, d)
+        totals[1:] = totals[1:] - basis.subtract_t_c
+    for a, b in itertools.product(range(1, len(results)), repeat=2):
+        # The deduction's relative error is common to the later epochs on one route.
+        r_a, r_b = basis.deduction_relative_sd[a - 1], basis.deduction_relative_sd[b - 1]
+        if r_a > 0 and r_b > 0 and basis.routes[a - 1] == basis.routes[b - 1]:
+            d_a = np.where(np.array(blocks.measured), basis.deduction_t_c[a - 1], 0.0)
+            d_b = np.where(np.array(blocks.measured), basis.deduction_t_c[b - 1], 0.0)
+            joint[a * n : (a + 1) * n, b * n : (b + 1) * n] += r_a * r_b * np.outer(d_a, d_b)
     for s in held:
         i = blocks.strata.index(s)
         cells = inside & (strata_map == legend[s]) & np.isfinite(sd)
@@ -114,10 +119,12 @@ def soc_quantities(
             )
     method = method_change(ctx, results)
     if method is not None:
-        sd, message = method
-        last = (len(results) - 1) * n
-        measured = np.where(np.array(blocks.measured), totals[-1], 0.0)  # held: no cores
-        joint[last:, last:] += sd * sd * np.outer(measured, measured)
+        sd, message, changed = method
+        # One conversion between the methods: its error is common to the epochs measured
+        # by the new one. Held strata have no cores.
+        on = {k: np.where(np.array(blocks.measured), totals[k], 0.0) for k in changed}
+        for a, b in itertools.product(changed, repeat=2):
+            joint[a * n : (a + 1) * n, b * n : (b + 1) * n] += sd * sd * np.outer(on[a], on[b])
         where = _("SOC 0–{depth:g} cm").format(depth=depth)
         warnings.append(LedgerWarning("lab-method-change", message, where=where))
     joint = hold(joint, [blocks.strata.index(s) for s in held], n_epochs=len(results))
@@ -129,7 +136,7 @@ def soc_quantities(
         )
         for e in range(len(results))
     ]
-    cross = None if len(results) == 1 else joint[:n, n : 2 * n]
+    cross = None if len(results) == 1 else joint[:n, n : 2 * n] if len(results) == 2 else joint
     return quantities, cross, warnings, blocks
 
 
@@ -166,39 +173,43 @@ def hold(
     return out
 
 
-def method_change(ctx: RunContext, results: Sequence[EpochResults]) -> tuple[float, str] | None:
-    """The relative SD of a lab-method bias between the first and last epochs, and why.
+def method_change(
+    ctx: RunContext, results: Sequence[EpochResults]
+) -> tuple[float, str, list[int]] | None:
+    """The relative SD of a lab-method bias against the first epoch, why, and the epochs it hits.
 
-    When the soil tables' ``method`` columns name different organic-carbon
-    methods in the two epochs, the later epoch's SOC totals carry a common
+    When the soil tables' ``method`` columns name other organic-carbon methods
+    in a later epoch than in the first, that epoch's SOC totals carry a common
     relative error δ ~ N(0, σ²), σ = ``[soil] method_bias_sd_pct`` (all
-    measured strata together, t C² = σ² T_s T_t; a held stratum has no cores
-    and no method): the conversion between methods is known
-    only to a few per cent (docs/methodology.md §3.2).
+    measured strata together, t C² = σ² T_s T_t, and shared by every such
+    epoch; a held stratum has no cores and no method): the conversion between
+    methods is known only to a few per cent (docs/methodology.md §3.2).
+    Returns the indices of those epochs too.
     """
     if len(results) < 2:
         return None
     found = []
-    for result in (results[0], results[-1]):
+    for result in results:
         entry = result.epoch.soil
         table = ctx.points(entry) if entry is not None else None
         if table is None or "method" not in table:
             return None
         found.append(sorted({str(m) for m in table["method"].dropna().unique()}))
-    if not found[0] or not found[1] or found[0] == found[1]:
+    changed = [k for k in range(1, len(results)) if found[0] and found[k] and found[k] != found[0]]
+    if not changed:
         return None
     sd = ctx.survey.soil.method_bias_sd_pct / 100.0
-    first, last = results[0].epoch.name, results[-1].epoch.name
+    later = results[changed[-1]].epoch.name
     message = _(
         "the organic-carbon lab method changed between the epochs ({first}: {first_methods}; "
         "{last}: {last_methods}): the {last} SOC stocks carry a method-bias uncertainty of "
         "{sd:.0%} of their value ([soil] method_bias_sd_pct), common to every stratum — "
         "measure a set of samples by both methods to replace it"
     ).format(
-        first=first,
+        first=results[0].epoch.name,
         first_methods=", ".join(found[0]),
-        last=last,
-        last_methods=", ".join(found[1]),
+        last=_(", ").join(results[k].epoch.name for k in changed) if len(changed) > 1 else later,
+        last_methods=", ".join(sorted({m for k in changed for m in found[k]})),
         sd=sd,
     )
-    return sd, message
+    return sd, message, changed

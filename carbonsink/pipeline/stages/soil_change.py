@@ -46,13 +46,14 @@ class SoilBasis:
     basis
         ``"equivalent-mass"`` or ``"fixed-depth"``.
     blocks
-        The block kriging of the counted values (the first and last epochs).
+        The block kriging of the counted values (every epoch).
     deduction_t_c
-        ``(S,)`` allochthonous carbon deducted from each stratum's last-epoch
-        total, t C (0 where none or the stratum is held).
+        ``(E − 1, S)`` allochthonous carbon deducted from each later epoch's
+        stratum totals, t C (0 where none or the stratum is held).
     deduction_relative_sd
-        Relative SD of the deduction common to every stratum (the sediment
-        OC's), 0 when the cores' own measurement is deducted.
+        ``(E − 1,)`` relative SD of each later epoch's deduction, common to
+        every stratum (the sediment OC's or the fraction's; the epochs on the
+        same route share it), 0 when the cores' own measurement is deducted.
     warnings
         Conditions that move the soil sink.
     summary
@@ -62,14 +63,17 @@ class SoilBasis:
     basis: str
     blocks: StratumBlocks
     deduction_t_c: FloatArray
-    deduction_relative_sd: float
+    deduction_relative_sd: FloatArray
     warnings: list[LedgerWarning] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
-    #: ``(S,)`` t C to subtract from the last epoch's kriged totals (the
+    #: ``(E − 1, S)`` t C to subtract from the later epochs' kriged totals (the
     #: fraction route, eq. 3.26; 0 when the deduction is in the core values).
     subtract_t_c: FloatArray | None = None
     #: The first and last epochs' core tables whose 0–D column holds the counted values.
     stocks: tuple[pd.DataFrame, ...] | None = None
+    #: Each later epoch's deduction route: ``cores`` (sediment OC), ``above-marker``,
+    #: ``fraction`` or ``none``; empty at fixed depth.
+    routes: tuple[str, ...] = ()
 
     @property
     def mean_change_mg_ha(self) -> float | None:
@@ -134,7 +138,7 @@ def soil_basis(
     ctx
         The run (``[soil] change``, ``sediment_oc_pct``, ``sediment_oc_sd_pct``).
     results
-        The first and last epochs' stage results (one for a single epoch).
+        Every epoch's stage results, earliest first.
     strata_map
         ``(y, x)`` stratum codes.
     depth
@@ -176,12 +180,12 @@ def soil_basis(
         record: dict[str, Any] = {"basis": "fixed-depth", "depth_cm": depth}
         if len(results) >= 2:
             record["fixed_depth"] = _changes(blocks)
-        zero = np.zeros(len(blocks.strata))
+        later = max(len(results) - 1, 0)
         return SoilBasis(
             "fixed-depth",
             blocks,
-            zero,
-            0.0,
+            np.zeros((later, len(blocks.strata))),
+            np.zeros(later),
             fixed_warnings,
             record,
             stocks=tuple(r.core_stocks for r in results),
@@ -198,115 +202,50 @@ def soil_basis(
             ctx,
             r.epoch,
             reference_mass_mg_ha={depth: m_ref},
-            years_since_first=None if i == 0 else years,
+            years_since_first=None if i == 0 else years_between(first.epoch.date, r.epoch.date),
         )
-        for i, r in enumerate((first, last))
+        for i, r in enumerate(results)
     ]
     esm = f"esm_0_{label}_mg_ha"
     esm_se = f"esm_0_{label}_se_mg_ha"
-    later = tables[1]
-    warnings: list[LedgerWarning] = []
     where = _("SOC 0–{depth} cm at equivalent soil mass").format(depth=label)
-    accreted = (
-        later["accreted_mass_mg_ha"].to_numpy(dtype=np.float64)
-        if "accreted_mass_mg_ha" in later
-        else np.full(len(later), np.nan)
-    )
-    measured = np.isfinite(accreted)
-    filled = np.where(measured, accreted, float(np.nanmean(accreted)) if measured.any() else 0.0)
-    oc_sed = soil.sediment_oc_pct
-    relative_sd = 0.0
-    fraction = soil.allochthonous_fraction
-    if not measured.any() and fraction is not None:
-        deduction = np.zeros(len(later))  # taken of the strata's change below (eq. 3.26)
-        sd = soil.allochthonous_fraction_sd
-        relative_sd = (
-            DEFAULT_SEDIMENT_OC_RELATIVE_SD if sd is None else (sd / fraction if fraction else 0.0)
-        )
-        source = _(
-            "{fraction:.0%} ± {sd:.0%} of each stratum's SOC gain ([soil] allochthonous_fraction)"
-        ).format(fraction=fraction, sd=relative_sd * fraction)
-    elif not measured.any():
-        deduction = np.zeros(len(later))
-        source = _("none: no accretion measured")
-        warnings.append(
-            LedgerWarning(
-                "no-accretion-data",
-                _(
-                    "the {epoch} soil table records no sediment accretion (columns "
-                    "accretion_cm or accretion_cm_yr): the soil change counts any carbon the "
-                    "floods deposited, which VM0033 §8.2.4.2.2 requires to be deducted as "
-                    "allochthonous — lay marker horizons or date cores to measure it"
-                ).format(epoch=last.epoch.name),
-                where=where,
-            )
-        )
-    elif oc_sed is not None:
-        deduction = filled * oc_sed / 100.0
-        sd = soil.sediment_oc_sd_pct
-        relative_sd = (
-            DEFAULT_SEDIMENT_OC_RELATIVE_SD if sd is None else (sd / oc_sed if oc_sed > 0 else 0.0)
-        )
-        source = _("accreted mass × sediment OC {oc:g} % ± {sd:.2g}").format(
-            oc=oc_sed, sd=relative_sd * oc_sed
-        )
-    else:
-        # All the carbon now above the marker, including roots grown into it: conservative.
-        above = later["accreted_soc_mg_ha"].to_numpy(dtype=np.float64)
-        deduction = np.where(measured, above, float(np.nanmean(above)))
-        source = _("all carbon measured above the marker horizon (conservative)")
-        warnings.append(
-            LedgerWarning(
-                "allochthonous-default",
-                _(
-                    "no sediment organic carbon is given ([soil] sediment_oc_pct): all the "
-                    "carbon measured in the accreted sediment is deducted as allochthonous, "
-                    "including what the vegetation added to it (conservative) — measure the "
-                    "OC of sediment traps"
-                ),
-                where=where,
-            )
-        )
-    if measured.any() and not measured.all():
-        warnings.append(
-            LedgerWarning(
-                "accretion-filled",
-                _(
-                    "{n} of {cores} {epoch} cores have no accretion value; they take the mean "
-                    "accreted soil mass of the others ({mass:,.0f} Mg/ha)"
-                ).format(
-                    n=int((~measured).sum()),
-                    cores=len(later),
-                    epoch=last.epoch.name,
-                    mass=float(np.nanmean(accreted)),
-                ),
-                where=where,
-            )
-        )
-    pairs = [(r.core_stocks, r.soc_maps[depth]) for r in (first, last)]
+    deductions = [
+        _epoch_deduction(ctx, table, r.epoch.name, where)
+        for table, r in zip(tables[1:], results[1:], strict=True)
+    ]
+    warnings = list(dict.fromkeys(w for d in deductions for w in d.warnings))
+    maps = [r.soc_maps[depth] for r in results]
     gross = [
         _counted(t, depth, t[esm].to_numpy(dtype=np.float64), t[esm_se].to_numpy(dtype=np.float64))
         for t in tables
     ]
-    net_last = _counted(
-        later, depth, later[esm].to_numpy(dtype=np.float64) - deduction, later[esm_se].to_numpy()
+    nets = [gross[0]] + [
+        _counted(t, depth, t[esm].to_numpy(dtype=np.float64) - d.cores, t[esm_se].to_numpy())
+        for t, d in zip(tables[1:], deductions, strict=True)
+    ]
+    blocks = soc_strata(ctx, list(zip(nets, maps, strict=True)), strata_map, depth_cm=depth)
+    fixed = soc_strata(
+        ctx,
+        [(r.core_stocks, m) for r, m in zip(results, maps, strict=True)],
+        strata_map,
+        depth_cm=depth,
     )
-    blocks = soc_strata(
-        ctx, [(gross[0], pairs[0][1]), (net_last, pairs[1][1])], strata_map, depth_cm=depth
-    )
-    fixed = soc_strata(ctx, pairs, strata_map, depth_cm=depth)
-    if measured.any():
+    measured_strata = np.array(blocks.measured)
+    with_carbon = blocks
+    if any(d.route in ("cores", "above-marker") for d in deductions):
         with_carbon = soc_strata(
-            ctx, [(gross[0], pairs[0][1]), (gross[1], pairs[1][1])], strata_map, depth_cm=depth
+            ctx, list(zip(gross, maps, strict=True)), strata_map, depth_cm=depth
         )
-        per_stratum = with_carbon.total_t_c[-1] - blocks.total_t_c[-1]
-        deduction_t_c = np.where(np.array(blocks.measured), np.nan_to_num(per_stratum), 0.0)
-    else:
-        with_carbon = blocks
-        gain = blocks.total_t_c[-1] - blocks.total_t_c[0]
-        deduction_t_c = np.where(
-            np.array(blocks.measured), np.nan_to_num(np.maximum(gain, 0.0)) * (fraction or 0.0), 0.0
-        )
+    deduction_t_c = np.zeros((len(deductions), len(blocks.strata)))
+    for k, d in enumerate(deductions, start=1):
+        if d.route in ("cores", "above-marker"):
+            per_stratum = with_carbon.total_t_c[k] - blocks.total_t_c[k]
+        elif d.route == "fraction":
+            gain = blocks.total_t_c[k] - blocks.total_t_c[0]
+            per_stratum = np.maximum(gain, 0.0) * (soil.allochthonous_fraction or 0.0)
+        else:
+            continue
+        deduction_t_c[k - 1] = np.where(measured_strata, np.nan_to_num(per_stratum), 0.0)
     below = np.concatenate(
         [
             (t[f"esm_depth_0_{label}_cm"] - t["max_depth_cm"])[
@@ -334,45 +273,150 @@ def soil_basis(
                 where=where,
             )
         )
+    final = deductions[-1]
+    last_table = tables[-1]
     summary: dict[str, Any] = {
         "basis": "equivalent-mass",
         "depth_cm": depth,
         "reference_mass_mg_ha": m_ref,
         "years": years,
         "accretion": {
-            "cores": len(later),
-            "cores_measured": int(measured.sum()),
-            "mean_accretion_cm": _mean(later, "accretion_cm"),
-            "mean_accreted_mass_mg_ha": float(np.nanmean(accreted)) if measured.any() else 0.0,
+            "cores": len(last_table),
+            "cores_measured": int(final.measured.sum()),
+            "mean_accretion_cm": _mean(last_table, "accretion_cm"),
+            "mean_accreted_mass_mg_ha": float(np.nanmean(final.accreted))
+            if final.measured.any()
+            else 0.0,
         },
         "allochthonous": {
-            "source": source,
-            "relative_sd": relative_sd,
-            "t_c": {s: float(d) for s, d in zip(blocks.strata, deduction_t_c, strict=True)},
-            "total_t_c": float(deduction_t_c.sum()),
+            "source": final.source,
+            "relative_sd": final.relative_sd,
+            "t_c": {s: float(d) for s, d in zip(blocks.strata, deduction_t_c[-1], strict=True)},
+            "total_t_c": float(deduction_t_c[-1].sum()),
         },
         "fixed_depth": _changes(fixed),
         "equivalent_mass": _changes(with_carbon),
         "counted": _changes(blocks),
     }
+    fractions = np.array([d.route == "fraction" for d in deductions])
     subtract = None
-    if not measured.any() and fraction is not None:
-        subtract = deduction_t_c
+    if fractions.any():
+        subtract = np.where(fractions[:, None], deduction_t_c, 0.0)
         counted = summary["counted"]
-        for s, d in zip(blocks.strata, deduction_t_c, strict=True):
+        for s, d in zip(blocks.strata, subtract[-1], strict=True):
             if counted[s]["change_t_c"] is not None:
                 counted[s]["change_t_c"] -= float(d)
-        counted["total"]["change_t_c"] -= float(deduction_t_c.sum())
+        counted["total"]["change_t_c"] -= float(subtract[-1].sum())
     return SoilBasis(
         "equivalent-mass",
         blocks,
         deduction_t_c,
-        relative_sd,
+        np.array([d.relative_sd for d in deductions]),
         warnings,
         summary,
         subtract,
-        stocks=(gross[0], net_last),
+        stocks=(nets[0], nets[-1]),
+        routes=tuple(d.route for d in deductions),
     )
+
+
+@dataclass(frozen=True)
+class _Deduction:
+    """The allochthonous carbon of one later epoch's cores (eq. 3.24–3.26)."""
+
+    route: str  # "cores" (sediment OC), "above-marker", "fraction" or "none"
+    cores: FloatArray  # Mg C/ha deducted from each core's value (0 on the fraction route)
+    relative_sd: float
+    source: str
+    measured: npt.NDArray[np.bool_]
+    accreted: FloatArray
+    warnings: tuple[LedgerWarning, ...]
+
+
+def _epoch_deduction(ctx: RunContext, later: pd.DataFrame, epoch: str, where: str) -> _Deduction:
+    """How much allochthonous carbon a later epoch's cores lose, and by which route."""
+    soil = ctx.survey.soil
+    warnings: list[LedgerWarning] = []
+    accreted = (
+        later["accreted_mass_mg_ha"].to_numpy(dtype=np.float64)
+        if "accreted_mass_mg_ha" in later
+        else np.full(len(later), np.nan)
+    )
+    measured = np.isfinite(accreted)
+    filled = np.where(measured, accreted, float(np.nanmean(accreted)) if measured.any() else 0.0)
+    oc_sed = soil.sediment_oc_pct
+    relative_sd = 0.0
+    fraction = soil.allochthonous_fraction
+    deduction = np.zeros(len(later))
+    if not measured.any() and fraction is not None:
+        route = "fraction"  # taken of the strata's change (eq. 3.26)
+        sd = soil.allochthonous_fraction_sd
+        relative_sd = (
+            DEFAULT_SEDIMENT_OC_RELATIVE_SD if sd is None else (sd / fraction if fraction else 0.0)
+        )
+        source = _(
+            "{fraction:.0%} ± {sd:.0%} of each stratum's SOC gain ([soil] allochthonous_fraction)"
+        ).format(fraction=fraction, sd=relative_sd * fraction)
+    elif not measured.any():
+        route = "none"
+        source = _("none: no accretion measured")
+        warnings.append(
+            LedgerWarning(
+                "no-accretion-data",
+                _(
+                    "the {epoch} soil table records no sediment accretion (columns "
+                    "accretion_cm or accretion_cm_yr): the soil change counts any carbon the "
+                    "floods deposited, which VM0033 §8.2.4.2.2 requires to be deducted as "
+                    "allochthonous — lay marker horizons or date cores to measure it"
+                ).format(epoch=epoch),
+                where=where,
+            )
+        )
+    elif oc_sed is not None:
+        route = "cores"
+        deduction = filled * oc_sed / 100.0
+        sd = soil.sediment_oc_sd_pct
+        relative_sd = (
+            DEFAULT_SEDIMENT_OC_RELATIVE_SD if sd is None else (sd / oc_sed if oc_sed > 0 else 0.0)
+        )
+        source = _("accreted mass × sediment OC {oc:g} % ± {sd:.2g}").format(
+            oc=oc_sed, sd=relative_sd * oc_sed
+        )
+    else:
+        # All the carbon now above the marker, including roots grown into it: conservative.
+        route = "above-marker"
+        above = later["accreted_soc_mg_ha"].to_numpy(dtype=np.float64)
+        deduction = np.where(measured, above, float(np.nanmean(above)))
+        source = _("all carbon measured above the marker horizon (conservative)")
+        warnings.append(
+            LedgerWarning(
+                "allochthonous-default",
+                _(
+                    "no sediment organic carbon is given ([soil] sediment_oc_pct): all the "
+                    "carbon measured in the accreted sediment is deducted as allochthonous, "
+                    "including what the vegetation added to it (conservative) — measure the "
+                    "OC of sediment traps"
+                ),
+                where=where,
+            )
+        )
+    if measured.any() and not measured.all():
+        warnings.append(
+            LedgerWarning(
+                "accretion-filled",
+                _(
+                    "{n} of {cores} {epoch} cores have no accretion value; they take the mean "
+                    "accreted soil mass of the others ({mass:,.0f} Mg/ha)"
+                ).format(
+                    n=int((~measured).sum()),
+                    cores=len(later),
+                    epoch=epoch,
+                    mass=float(np.nanmean(accreted)),
+                ),
+                where=where,
+            )
+        )
+    return _Deduction(route, deduction, relative_sd, source, measured, accreted, tuple(warnings))
 
 
 def _mean(table: pd.DataFrame, column: str) -> float | None:
