@@ -121,17 +121,44 @@ def sample_data(
             "surveys for benchmarks."
         ),
     ] = Scale.small,
+    epochs: Annotated[
+        int,
+        typer.Option(
+            help="2: epochs 2020 and 2025 (the committed sample); 3: a third epoch, 2028, "
+            "with every per-epoch file and its truth (two monitoring periods).",
+            metavar="<2|3>",
+        ),
+    ] = 2,
+    planted_loss: Annotated[
+        bool,
+        typer.Option(
+            "--planted-loss",
+            help="With --epochs 3: clear-fell every poplar stand and burn the reed beds "
+            "between 2025 and 2028, so that the true carbon stock of that period falls "
+            "(a reversal).",
+        ),
+    ] = False,
 ) -> None:
     """Write a synthetic Junshan-like survey with its known truth."""
     from carbonsink.synthetic import generate_survey
+    from carbonsink.synthetic.parameters import epoch_specs
 
+    # Refuse bad options before the progress bar starts (ConfigError: exit 2).
+    epoch_specs(epochs, planted_loss=planted_loss, names=("--epochs", "--planted-loss"))
     with progress_bar() as progress:
         task = progress.add_task("generating", total=1.0)
 
         def report(step: str, fraction: float) -> None:
             progress.update(task, description=escape(step), completed=fraction)
 
-        summary = generate_survey(directory, seed=seed, scale=scale.value, progress=report)
+        summary = generate_survey(
+            directory,
+            seed=seed,
+            scale=scale.value,
+            progress=report,
+            epochs=epochs,
+            planted_loss=planted_loss,
+        )
     answer.print(f"[green]wrote[/green] {escape(str(summary.survey_path))}")
     stdout.print(f"try: carbonsink validate {escape(str(summary.survey_path))}")
 

@@ -1,4 +1,4 @@
-"""The true dead organic matter (DOM: litter and standing dead) of both epochs.
+"""The true dead organic matter (DOM: litter and standing dead) of every epoch.
 
 Generative model, on the landscape grid::
 
@@ -16,7 +16,10 @@ its own stream ``"landscape.dom_multiplier"``. The multiplier is persistent
 gathers), so in a cell that keeps its class the dead:live ratio changes
 exactly by ``r_{c,2025} / r_{c,2020}`` — 1.2 in reed and Miscanthus, 1 in
 the other classes — and the DOM change is not just the AGB change. Cleared
-poplar stands take the ratio of the class they recover as.
+poplar stands take the ratio of the class they recover as. A third epoch
+(2028) keeps the 2025 ratios, so its DOM follows its AGB: a burnt reed bed's
+dead matter burns with it and a felled stand takes the ratio of what it
+turns into.
 
 The stream is new: every other random draw of the generator, and so every
 other output file, is unchanged by this pool.
@@ -86,8 +89,10 @@ def dom_density(
     multiplier
         :func:`dom_multiplier`, the same array for every epoch.
     epoch_index
-        Position of the epoch in :data:`~carbonsink.synthetic.parameters.EPOCHS`
-        (0 for 2020, 1 for 2025), which selects the dead:live ratio.
+        Position of the epoch in the survey (0 for 2020, 1 for 2025, 2 for the
+        optional 2028), which selects the dead:live ratio; an epoch after the
+        last of :data:`~carbonsink.synthetic.parameters.DOM_RATIOS` (2028) keeps
+        the last ratio (2025's).
 
     Returns
     -------
@@ -96,5 +101,6 @@ def dom_density(
     """
     ratio = np.zeros(agb_mg_ha.shape, dtype=np.float64)
     for params in CLASSES:
-        ratio[classes == params.code] = params.dom_ratio[epoch_index]
+        ratios = params.dom_ratio
+        ratio[classes == params.code] = ratios[min(epoch_index, len(ratios) - 1)]
     return np.asarray(ratio * agb_mg_ha * multiplier, dtype=np.float64)

@@ -25,17 +25,19 @@
   log 0.08 for OC and 0.04 for BD); each layer reports what a lab measures on
   the homogenised layer — mass-weighted OC and mean BD, so that ``OC × BD ×
   d`` is the true layer stock — times lab error (BD 5 %; CHN 3 %, dichromate
-  6 %). 2020 reports ``soc_pct`` (method ``CHN``, unbiased); 2025 reports
-  ``om_g_kg`` (有机质, method ``dichromate``, ``OM = OC × 1.724`` exactly, in
-  g/kg) of ``OC × (1 + b)``: the dichromate lab's relative method bias ``b``,
-  common to every 2025 sample and drawn once per seed from N(0, 0.02²)
+  6 %). 2020 reports ``soc_pct`` (method ``CHN``, unbiased); 2025 (and the
+  optional 2028) reports ``om_g_kg`` (有机质, method ``dichromate``, ``OM = OC
+  × 1.724`` exactly, in g/kg) of ``OC × (1 + b)``: the dichromate lab's
+  relative method bias ``b``, common to every 2025 (and 2028) sample and drawn
+  once per seed from N(0, 0.02²)
   (:class:`~carbonsink.synthetic.sediment.SoilWorld`), on top of the
-  per-sample lab error. 2025 cores also record ``accretion_cm``, the sediment
-  above a marker horizon laid at the 2020 survey: the true deposit ``d`` of
-  the core's cell × ``(1 + 0.1 Z)``, at least 0, rounded to 0.1 cm (stream
-  ``"fieldwork.soil.<epoch>.accretion"``; one value per core, repeated on
-  its layers). 60 % of the 2025 cores revisit 2020 sites (within 2 m). Cores
-  are taken only on land (never in a water cell of the true class map).
+  per-sample lab error. 2025 (and 2028) cores also record ``accretion_cm``, the
+  sediment above a marker horizon laid at the 2020 survey: the true deposit
+  ``d`` (since 2020) of the core's cell × ``(1 + 0.1 Z)``, at least 0, rounded
+  to 0.1 cm (stream ``"fieldwork.soil.<epoch>.accretion"``; one value per
+  core, repeated on its layers). 60 % of each later epoch's cores revisit the
+  previous epoch's sites (within 2 m). Cores are taken only on land (never in
+  a water cell of the true class map).
 * **Land-cover samples** (``landcover_<epoch>.csv``, EPSG:32649 x/y). Random
   points inside the boundary, stratified by true class (proportional to area,
   at least 25 per class), labelled with the true class name of their cell.
@@ -336,9 +338,9 @@ def soil_cores(
     -------
     pandas.DataFrame
         ``core_id, lon, lat, depth_top_cm, depth_bottom_cm, bulk_density_g_cm3``,
-        then ``soc_pct`` (2020, CHN) or ``om_g_kg`` and ``accretion_cm`` (2025,
-        dichromate), ``method`` and ``date``; the sites in EPSG:32649 are in
-        ``attrs["sites"]``.
+        then ``soc_pct`` (2020, CHN) or ``om_g_kg`` and ``accretion_cm`` (2025
+        and 2028, dichromate), ``method`` and ``date``; the sites in EPSG:32649
+        are in ``attrs["sites"]``.
     """
     rng = named_stream(landscape.seed, f"fieldwork.soil.{epoch.spec.name}")
     grid = landscape.grid
@@ -385,7 +387,8 @@ def soil_cores(
     modern = epoch.spec.name != "2020"
     lab_sd = 0.06 if modern else 0.03
     world = landscape.soil_world
-    biased = epoch.spec.name == world.lab_method_bias_epoch
+    names = [e.spec.name for e in landscape.epochs]
+    biased = epoch.spec.name in world.biased_epochs(names)
     lab_factor = 1.0 + world.lab_method_bias if biased else 1.0
     accretion = None
     if epoch is not landscape.epochs[0]:

@@ -1,4 +1,4 @@
-"""The true landscape: boundary, terrain, classes, biomass and soil of two epochs.
+"""The true landscape: boundary, terrain, classes, biomass and soil of two or three epochs.
 
 Generative model (all fields on the *landscape grid*, the imagery extent: the
 analysis grid grown by a margin and snapped to 20 m so Sentinel-2's 20 m bands
@@ -14,7 +14,8 @@ nest in it):
    and ``F`` are unit Gaussian random fields (correlation lengths 300 m and
    50 m). Meandering channels (sine meanders of random phase) are carved in
    with a Gaussian cross-section up to 2.5 m deep, shallowing inland.
-   Between epochs sediment is deposited: ``Δz = 5 yr × 8 mm/yr × exp(−(z−24)/2.5)``.
+   Between epochs sediment is deposited: ``Δz = 5 yr × 8 mm/yr × exp(−(z−24)/2.5)``
+   (to 2028, ``3 yr × 8 mm/yr × exp(−(z₂₀₂₅−24)/2.5)`` on the 2025 terrain).
 3. **Classes.** Water where ``z`` is below the epoch's lake level; above it
    the classes are zoned on a noisy elevation ``z + 0.35 F₃`` (mudflat <
    25.9 m < sedge < 27.6 m < reed/miscanthus < 30.2 m < poplar; reed in the
@@ -22,7 +23,8 @@ nest in it):
    rectangular poplar plantations in the 27–30 m belt. By 2025 most
    plantations are cleared and recover as sedge (below 28 m) or miscanthus,
    the thresholds shift by a few centimetres and a small new noise field
-   moves the zone edges.
+   moves the zone edges; a third epoch (2028) shifts them 3 cm further and
+   adds another small field (:mod:`~carbonsink.synthetic.vegetation`).
 4. **AGB** (Mg DM/ha). ``AGB = m_c × M × Y × exp(b_c (z − z_c)) / k_c`` with
    ``m_c`` the class mean (:data:`~carbonsink.synthetic.parameters.CLASSES`),
    ``M = exp(σ_c F₄)`` a persistent lognormal multiplier (60 m
@@ -31,8 +33,9 @@ nest in it):
    ``k_c`` the mean of ``M × Y × exp(b_c (z − z_c))`` over the class's cells
    of the landscape grid, so that the class mean there is exactly ``m_c``
    (mudflat is then capped at 2 Mg/ha). Poplar: 85 Mg/ha × a
-   lognormal multiplier, clipped to 55–125, growing 3 Mg/ha/yr to 2025;
-   cleared stands recover at 75 % of the new class's biomass.
+   lognormal multiplier, clipped to 55–125, growing 3 Mg/ha/yr to 2025
+   (and on to 2028); cleared stands recover at 75 % of the new class's
+   biomass by 2025 and 90 % by 2028.
 5. **Canopy height** rises non-linearly and saturating with ``AGB / m_c``
    inside the class's height range, times a lognormal noise field; **LAI** is
    ``min(lai_max, lai_per_agb × AGB)`` and fractional cover
@@ -55,12 +58,27 @@ nest in it):
 7. **Dead organic matter** (Mg DM/ha). ``DOM = r_c × AGB × m`` with a per-class
    and per-epoch dead:live ratio and a persistent mean-one lognormal field
    (:mod:`~carbonsink.synthetic.dead_matter`).
+8. **Third epoch** (``epochs=3``). 2028 continues 2025 as 2025 continued
+   2020: terrain (item 2), zoning (item 3), poplar growth and recovery (item
+   4), soil (item 6: :func:`~carbonsink.synthetic.sediment.later_epoch_soil`,
+   three more years of deposit and gain on the 2025 profile) and DOM (item 7,
+   the 2025 ratios). Its own random fields (``zone_noise_2028``,
+   ``agb_year_2028``) come from new streams, so the first two epochs are the
+   same as in a two-epoch survey. **Planted loss** (``planted_loss=True``):
+   between 2025 and 2028 every poplar cell is clear-felled
+   (:func:`~carbonsink.synthetic.vegetation.fell_poplar`; sedge below 28 m,
+   bare ground — mudflat — above, at
+   :data:`~carbonsink.synthetic.parameters.FELLED_REGROWTH_FACTOR` of that
+   class's biomass) and every reed bed burns (AGB and canopy height ×
+   :data:`~carbonsink.synthetic.parameters.REED_BURN_FACTOR`; its DOM, ``r ×
+   AGB × m``, burns with it).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
@@ -81,10 +99,12 @@ from carbonsink.synthetic.carbon_world import (
 from carbonsink.synthetic.dead_matter import dom_density, dom_multiplier
 from carbonsink.synthetic.parameters import (
     CLASS_BY_NAME,
-    CLASSES,
     EPOCHS,
+    FELLED_REGROWTH_FACTOR,
+    REED_BURN_FACTOR,
     EpochSpec,
     ScaleSpec,
+    epoch_specs,
 )
 from carbonsink.synthetic.random_fields import gaussian_field, named_stream
 from carbonsink.synthetic.sediment import (
@@ -93,11 +113,24 @@ from carbonsink.synthetic.sediment import (
     SoilWorld,
     draw_soil_world,
     first_epoch_soil,
+    later_epoch_soil,
     second_epoch_soil,
+)
+from carbonsink.synthetic.vegetation import (
+    CANOPY_EXTINCTION,
+    RECOVERY_FACTORS,
+    canopy_height,
+    fell_poplar,
+    leaf_area_index,
+    senescence,
+    true_agb,
+    wetness,
+    zone_classes,
 )
 
 __all__ = [
     "ANALYSIS_CRS",
+    "CANOPY_EXTINCTION",
     "SOIL_STEP_CM",
     "EpochTruth",
     "Landscape",
@@ -107,6 +140,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 #: Analysis CRS of the synthetic survey: WGS 84 / UTM zone 49N.
 ANALYSIS_CRS: Final = "EPSG:32649"
@@ -114,16 +148,8 @@ ANALYSIS_CRS: Final = "EPSG:32649"
 RESOLUTION_M: Final = 10.0
 #: Margin of the landscape (imagery) grid around the analysis grid, m.
 MARGIN_M: Final = 200.0
-#: Light extinction coefficient of fractional cover, ``fc = 1 − exp(−k LAI)``.
-CANOPY_EXTINCTION: Final = 0.5
-
-_MUDFLAT_TOP = 25.9
-_SEDGE_TOP = 27.6
-_TALL_GRASS_TOP = 30.2
-_REED_SPLIT = 28.7
-_RECOVERY_SPLIT = 28.0
-_POPLAR_GROWTH_MG_HA_YR = 3.0
-_RECOVERY_FACTOR = 0.75
+#: Terrain rise between epochs, ``years × 8 mm/yr × exp(−(z − 24)/2.5)`` m.
+_TERRAIN_RISE_M_YR = 0.008
 
 
 @dataclass(frozen=True)
@@ -184,6 +210,10 @@ class Landscape:
     carbon
         The carbon fraction, root:shoot ratios and CH4 fluxes of the truth
         (:mod:`~carbonsink.synthetic.carbon_world`).
+    disturbed
+        The planted loss of a three-epoch survey, empty without it: ``"felled"``
+        (poplar cells clear-felled between 2025 and 2028) and ``"burnt"`` (reed
+        cells burnt), masks on the landscape grid.
     """
 
     seed: int
@@ -196,6 +226,7 @@ class Landscape:
     epochs: tuple[EpochTruth, ...]
     soil_world: SoilWorld
     carbon: CarbonWorld
+    disturbed: Mapping[str, BoolArray] = field(default_factory=dict)
 
     def crop(self, values: npt.NDArray) -> npt.NDArray:
         """Crop a landscape-grid array to the analysis grid."""
@@ -204,13 +235,60 @@ class Landscape:
 
     @property
     def years(self) -> float:
-        """Time between the two epochs' reference dates in years of 365.25 days."""
+        """Time between the first and the last epoch's reference dates in years of 365.25 days."""
         return (self.epochs[-1].spec.date - self.epochs[0].spec.date).days / 365.25
+
+    @property
+    def planted_loss(self) -> bool:
+        """Whether the survey has the planted loss between 2025 and 2028."""
+        return bool(self.disturbed)
 
 
 # --------------------------------------------------------------------- build
-def build_landscape(seed: int, scale: ScaleSpec, *, draw_carbon: bool = False) -> Landscape:
-    """Generate the true landscape of both epochs.
+_FIELDS: Final = (
+    ("zone_noise", 8.0),
+    ("zone_noise_2025", 4.0),
+    ("reed_split", 15.0),
+    ("agb_multiplier", 6.0),
+    ("agb_year_2020", 10.0),
+    ("agb_year_2025", 10.0),
+    ("poplar_multiplier", 5.0),
+    ("height_noise", 3.0),
+    ("senescence", 12.0),
+    ("wetness", 6.0),
+    ("soc_residual", 20.0),
+    ("soc_deep", 25.0),
+    ("soc_decay", 15.0),
+    ("bd_surface", 12.0),
+    ("bd_deep", 25.0),
+    ("soc_gain", 10.0),
+)
+#: The third epoch's own fields (new streams, drawn only for a three-epoch survey).
+_THIRD_EPOCH_FIELDS: Final = (("zone_noise_2028", 4.0), ("agb_year_2028", 10.0))
+
+
+@dataclass(frozen=True)
+class _EpochState:
+    """What :func:`build_landscape` assembles an :class:`EpochTruth` from."""
+
+    spec: EpochSpec
+    elevation: FloatArray
+    classes: npt.NDArray[np.int8]
+    agb: FloatArray
+    soil: SoilProfile
+    burnt: BoolArray | None = None  # reed burnt since the previous epoch
+    unburnt_agb: FloatArray | None = None  # the AGB it would carry unburnt
+
+
+def build_landscape(
+    seed: int,
+    scale: ScaleSpec,
+    *,
+    draw_carbon: bool = False,
+    epochs: int = 2,
+    planted_loss: bool = False,
+) -> Landscape:
+    """Generate the true landscape of every epoch.
 
     Parameters
     ----------
@@ -222,12 +300,24 @@ def build_landscape(seed: int, scale: ScaleSpec, *, draw_carbon: bool = False) -
         Draw the classes' carbon fraction, root:shoot ratios and CH4 fluxes
         from the priors the survey states (:func:`~carbonsink.synthetic.
         carbon_world.draw_carbon_world`) instead of taking the stated values.
+    epochs
+        2 (2020, 2025) or 3 (and 2028, item 8 of the module docstring); the
+        first two epochs are the same either way.
+    planted_loss
+        Clear-fell the poplar and burn the reed beds between 2025 and 2028
+        (needs ``epochs=3``).
 
     Returns
     -------
     Landscape
         Boundary, grids and per-epoch truth.
+
+    Raises
+    ------
+    ConfigError
+        When ``epochs`` is not 2 or 3, or ``planted_loss`` is set with 2 epochs.
     """
+    specs = epoch_specs(epochs, planted_loss=planted_loss)
     boundary_lonlat, boundary = _boundary(named_stream(seed, "landscape.boundary"), scale)
     grid = Grid.from_boundary(boundary, crs=ANALYSIS_CRS, resolution=RESOLUTION_M)
     gx0, gy0, gx1, gy1 = grid.buffered_bounds(MARGIN_M)
@@ -246,42 +336,30 @@ def build_landscape(seed: int, scale: ScaleSpec, *, draw_carbon: bool = False) -
     shape = outer.shape
     xx, yy = np.meshgrid(outer.x, outer.y)
     elevation_2020 = _elevation(seed, outer, xx, yy)
-    deposition = 5.0 * 0.008 * np.exp(-(elevation_2020 - 24.0) / 2.5)
+    deposition = 5.0 * _TERRAIN_RISE_M_YR * np.exp(-(elevation_2020 - 24.0) / 2.5)
     elevations = (elevation_2020, elevation_2020 + deposition)
 
+    extra = _THIRD_EPOCH_FIELDS if len(specs) > 2 else ()
     fields = {
         name: gaussian_field(named_stream(seed, f"landscape.{name}"), shape, length_cells=length)
-        for name, length in (
-            ("zone_noise", 8.0),
-            ("zone_noise_2025", 4.0),
-            ("reed_split", 15.0),
-            ("agb_multiplier", 6.0),
-            ("agb_year_2020", 10.0),
-            ("agb_year_2025", 10.0),
-            ("poplar_multiplier", 5.0),
-            ("height_noise", 3.0),
-            ("senescence", 12.0),
-            ("wetness", 6.0),
-            ("soc_residual", 20.0),
-            ("soc_deep", 25.0),
-            ("soc_decay", 15.0),
-            ("bd_surface", 12.0),
-            ("bd_deep", 25.0),
-            ("soc_gain", 10.0),
-        )
+        for name, length in _FIELDS + extra
     }
     plantations = _plantations(named_stream(seed, "landscape.plantations"), outer, xx, yy)
-    classes_2020 = _classes(elevations[0], EPOCHS[0], fields, plantations, year=2020)
-    classes_2025 = _classes(elevations[1], EPOCHS[1], fields, plantations, year=2025)
+    classes_2020 = zone_classes(elevations[0], EPOCHS[0], fields, plantations, epoch_index=0)
+    classes_2025 = zone_classes(elevations[1], EPOCHS[1], fields, plantations, epoch_index=1)
 
-    blocks = _lidar_blocks(boundary, outer, scale.lidar_cover_fraction)
+    blocks = _lidar_blocks(boundary, outer, scale.lidar_cover_fraction, count=len(specs))
     soil_2020 = first_epoch_soil(elevation_2020, classes_2020, fields)
-    agb_2020 = _agb(elevations[0], classes_2020, fields, year=2020, agb_2020=None, cleared=None)
-    cleared = (classes_2020 == CLASS_BY_NAME["poplar"].code) & (
-        classes_2025 != CLASS_BY_NAME["poplar"].code
-    )
-    agb_2025 = _agb(
-        elevations[1], classes_2025, fields, year=2025, agb_2020=agb_2020, cleared=cleared
+    agb_2020 = true_agb(elevations[0], classes_2020, fields, year=2020, growth_years=0)
+    poplar = CLASS_BY_NAME["poplar"].code
+    cleared = (classes_2020 == poplar) & (classes_2025 != poplar)
+    agb_2025 = true_agb(
+        elevations[1],
+        classes_2025,
+        fields,
+        year=2025,
+        growth_years=EPOCHS[1].date.year - EPOCHS[0].date.year,
+        factors=[(cleared, RECOVERY_FACTORS[1])],
     )
     years = (EPOCHS[1].date - EPOCHS[0].date).days / 365.25
     soil_world = draw_soil_world(seed)
@@ -295,40 +373,22 @@ def build_landscape(seed: int, scale: ScaleSpec, *, draw_carbon: bool = False) -
         world=soil_world,
         years=years,
     )
+    states = [
+        _EpochState(EPOCHS[0], elevations[0], classes_2020, agb_2020, soil_2020),
+        _EpochState(EPOCHS[1], elevations[1], classes_2025, agb_2025, soil_2025),
+    ]
+    disturbed: dict[str, BoolArray] = {}
+    if len(specs) > 2:
+        third, disturbed = _third_epoch(
+            states, specs[2], fields, plantations, seed=seed, world=soil_world, loss=planted_loss
+        )
+        states.append(third)
 
     dead = dom_multiplier(seed, shape, resolution_m=RESOLUTION_M)
-
-    epochs = []
-    for index, (spec, elevation, classes, agb, soil, block) in enumerate(
-        (
-            (EPOCHS[0], elevations[0], classes_2020, agb_2020, soil_2020, blocks[0]),
-            (EPOCHS[1], elevations[1], classes_2025, agb_2025, soil_2025, blocks[1]),
-        )
-    ):
-        height = _canopy_height(classes, agb, fields)
-        lai = _lai(classes, agb)
-        epochs.append(
-            EpochTruth(
-                spec=spec,
-                elevation_m=elevation,
-                class_code=classes,
-                agb_mg_ha=agb,
-                canopy_height_m=height,
-                lai=lai,
-                fractional_cover=1.0 - np.exp(-CANOPY_EXTINCTION * lai),
-                senescence=_senescence(classes, fields),
-                wetness=_wetness(elevation, spec, fields),
-                soil=soil,
-                soc_0_30_mg_ha=soil.stock_mg_ha(0.0, 30.0),
-                soc_0_100_mg_ha=soil.stock_mg_ha(0.0, 100.0),
-                lidar_block=block,
-                dom_mg_ha=dom_density(classes, agb, dead, epoch_index=index),
-                soc_gain_0_30_mg_ha=soil.reference_gain_mg_ha(30.0),
-                soc_gain_0_100_mg_ha=soil.reference_gain_mg_ha(100.0),
-                soc_allochthonous_mg_ha=soil.allochthonous_mg_ha(),
-                deposit_cm=np.broadcast_to(soil.deposit_cm, shape).astype(np.float64),
-            )
-        )
+    truths = [
+        _epoch_truth(state, index, block, fields, dead)
+        for index, (state, block) in enumerate(zip(states, blocks, strict=True))
+    ]
     return Landscape(
         seed=seed,
         scale=scale,
@@ -337,9 +397,97 @@ def build_landscape(seed: int, scale: ScaleSpec, *, draw_carbon: bool = False) -
         window=window,
         boundary=boundary,
         boundary_lonlat=boundary_lonlat,
-        epochs=tuple(epochs),
+        epochs=tuple(truths),
         soil_world=soil_world,
         carbon=draw_carbon_world(seed) if draw_carbon else nominal_carbon_world(),
+        disturbed=disturbed,
+    )
+
+
+def _third_epoch(
+    states: list[_EpochState],
+    spec: EpochSpec,
+    fields: dict[str, FloatArray],
+    plantations: tuple[BoolArray, BoolArray],
+    *,
+    seed: int,
+    world: SoilWorld,
+    loss: bool,
+) -> tuple[_EpochState, dict[str, BoolArray]]:
+    """The 2028 epoch, continuing 2025 as 2025 continued 2020; with the planted loss if asked."""
+    first, previous = states[0], states[-1]
+    index = len(states)
+    gap = spec.date.year - previous.spec.date.year
+    rise = gap * _TERRAIN_RISE_M_YR * np.exp(-(previous.elevation - 24.0) / 2.5)
+    elevation = previous.elevation + rise
+    classes = zone_classes(elevation, spec, fields, plantations, epoch_index=index)
+    poplar = CLASS_BY_NAME["poplar"].code
+    recovering = (first.classes == poplar) & (previous.classes != poplar) & (classes != poplar)
+    factors = [(recovering, RECOVERY_FACTORS[index])]
+    disturbed: dict[str, BoolArray] = {}
+    if loss:
+        classes, felled = fell_poplar(classes, elevation, fields, epoch_index=index)
+        factors.append((felled, FELLED_REGROWTH_FACTOR))
+        disturbed = {"felled": felled, "burnt": np.asarray(classes == CLASS_BY_NAME["reed"].code)}
+    unburnt = true_agb(
+        elevation,
+        classes,
+        fields,
+        year=spec.date.year,
+        growth_years=spec.date.year - first.spec.date.year,
+        factors=factors,
+    )
+    agb = unburnt.copy()
+    if loss:
+        agb[disturbed["burnt"]] *= REED_BURN_FACTOR
+    soil = later_epoch_soil(
+        previous.soil,
+        previous.classes,
+        classes,
+        previous.elevation,
+        fields["soc_gain"],
+        seed=seed,
+        years=(spec.date - previous.spec.date).days / 365.25,
+    )
+    state = _EpochState(
+        spec, elevation, classes, agb, soil, disturbed.get("burnt"), unburnt if loss else None
+    )
+    return state, disturbed
+
+
+def _epoch_truth(
+    state: _EpochState,
+    index: int,
+    block: Polygon,
+    fields: dict[str, FloatArray],
+    dead: FloatArray,
+) -> EpochTruth:
+    """The :class:`EpochTruth` of one epoch (canopy, LAI, DOM and soil stocks from its state)."""
+    unburnt = state.agb if state.unburnt_agb is None else state.unburnt_agb
+    height = canopy_height(state.classes, unburnt, fields)
+    if state.burnt is not None:
+        height[state.burnt] *= REED_BURN_FACTOR  # charred stubble of the unburnt canopy
+    lai = leaf_area_index(state.classes, state.agb)
+    soil = state.soil
+    return EpochTruth(
+        spec=state.spec,
+        elevation_m=state.elevation,
+        class_code=state.classes,
+        agb_mg_ha=state.agb,
+        canopy_height_m=height,
+        lai=lai,
+        fractional_cover=1.0 - np.exp(-CANOPY_EXTINCTION * lai),
+        senescence=senescence(state.classes, fields),
+        wetness=wetness(state.elevation, state.spec, fields),
+        soil=soil,
+        soc_0_30_mg_ha=soil.stock_mg_ha(0.0, 30.0),
+        soc_0_100_mg_ha=soil.stock_mg_ha(0.0, 100.0),
+        lidar_block=block,
+        dom_mg_ha=dom_density(state.classes, state.agb, dead, epoch_index=index),
+        soc_gain_0_30_mg_ha=soil.reference_gain_mg_ha(30.0),
+        soc_gain_0_100_mg_ha=soil.reference_gain_mg_ha(100.0),
+        soc_allochthonous_mg_ha=soil.allochthonous_mg_ha(),
+        deposit_cm=np.broadcast_to(soil.deposit_cm, state.elevation.shape).astype(np.float64),
     )
 
 
@@ -371,12 +519,17 @@ def _boundary(rng: np.random.Generator, scale: ScaleSpec) -> tuple[Polygon, Poly
     return lonlat, utm
 
 
-def _lidar_blocks(boundary: Polygon, outer: Grid, fraction: float) -> tuple[Polygon, Polygon]:
-    """Rotated flight strips covering ``fraction`` of the boundary.
+def _lidar_blocks(
+    boundary: Polygon, outer: Grid, fraction: float, *, count: int = 2
+) -> tuple[Polygon, ...]:
+    """Rotated flight strips covering ``fraction`` of the boundary, one per epoch.
 
     Each strip runs south-west to north-east across the elevation gradient —
     from the lake edge (water, mudflat) through sedge and reed to the upland
     woodland — as a drone corridor flight would, so every class is sampled.
+    Each epoch's flight is a little off the previous one's: the second 15 m
+    west and 10 m north, turned 2° clockwise, the third (of ``count = 3``) as
+    far the other way.
     """
     minx, miny, maxx, maxy = boundary.bounds
     centre = (minx + 0.47 * (maxx - minx), miny + 0.50 * (maxy - miny))
@@ -395,20 +548,24 @@ def _lidar_blocks(boundary: Polygon, outer: Grid, fraction: float) -> tuple[Poly
         share = block(mid, (0.0, 0.0), 0.0).intersection(boundary).area / boundary.area
         lo, hi = (mid, hi) if share < fraction else (lo, mid)
     size = round(lo, 1)
-    first = block(size, (0.0, 0.0), 0.0)
-    second = block(size, (-15.0, 10.0), -2.0)
+    placements = (((0.0, 0.0), 0.0), ((-15.0, 10.0), -2.0), ((15.0, -10.0), 2.0))
+    blocks = tuple(block(size, shift, turn) for shift, turn in placements[:count])
     ox0, oy0, ox1, oy1 = outer.bounds
-    for poly in (first, second):
+    for poly in blocks:
         bx0, by0, bx1, by1 = poly.bounds
         if bx0 < ox0 or by0 < oy0 or bx1 > ox1 or by1 > oy1:  # pragma: no cover - by design
             raise AssertionError("the LiDAR block leaves the landscape grid")
-    return first, second
+    return blocks
 
 
 def _plantations(
     rng: np.random.Generator, outer: Grid, xx: FloatArray, yy: FloatArray
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Rectangular poplar plantations; the second mask marks those cleared by 2025."""
+    """Rectangular poplar plantations; the second mask marks those cleared by 2025.
+
+    The draws are the same whatever the number of epochs (the planted loss of
+    2028 fells every stand, :func:`~carbonsink.synthetic.vegetation.fell_poplar`).
+    """
     x0, y0, x1, y1 = outer.bounds
     area = (x1 - x0) * (y1 - y0)
     n = max(4, round(area / 0.75e6))
@@ -475,131 +632,3 @@ def _channel_depth(
     width = 14.0 - 8.0 * f
     carve = depth * np.exp(-(dist**2) / (2.0 * width**2))
     return np.asarray(carve.reshape(xx.shape), dtype=np.float64)
-
-
-def _classes(
-    elevation: FloatArray,
-    spec: EpochSpec,
-    fields: dict[str, FloatArray],
-    plantations: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]],
-    *,
-    year: int,
-) -> npt.NDArray[np.int8]:
-    code = {c.name: c.code for c in CLASSES}
-    later = year > EPOCHS[0].date.year
-    shift = -0.05 if later else 0.0
-    z = elevation + 0.35 * fields["zone_noise"]
-    if later:
-        z = z + 0.08 * fields["zone_noise_2025"]
-    classes = np.full(elevation.shape, code["poplar"], dtype=np.int8)
-    tall = z < _TALL_GRASS_TOP + shift
-    reed = z + 0.6 * fields["reed_split"] < _REED_SPLIT + shift
-    classes[tall] = np.where(reed[tall], code["reed"], code["miscanthus"])
-    classes[z < _SEDGE_TOP + shift] = code["sedge"]
-    classes[z < _MUDFLAT_TOP + shift] = code["mudflat"]
-    planted, cleared = plantations
-    stand = planted & (elevation > 27.0) & (elevation < _TALL_GRASS_TOP)
-    classes[stand] = code["poplar"]
-    if later:
-        gone = stand & cleared
-        classes[gone] = np.where(z[gone] < _RECOVERY_SPLIT, code["sedge"], code["miscanthus"])
-    classes[elevation < spec.water_level_m] = code["water"]
-    return classes
-
-
-# ------------------------------------------------------------------- biomass
-def _agb(
-    elevation: FloatArray,
-    classes: npt.NDArray[np.int8],
-    fields: dict[str, FloatArray],
-    *,
-    year: int,
-    agb_2020: FloatArray | None,
-    cleared: npt.NDArray[np.bool_] | None,
-) -> FloatArray:
-    agb = np.zeros(elevation.shape, dtype=np.float64)
-    year_factor = np.exp(0.1 * fields[f"agb_year_{year}"] - 0.005)
-    for params in CLASSES:
-        if params.name in ("water", "poplar"):
-            continue
-        cls = classes == params.code
-        if not cls.any():
-            continue
-        sd = params.agb_log_sd
-        multiplier = np.exp(sd * fields["agb_multiplier"][cls])
-        z_c = float(np.median(elevation[cls]))
-        slope = np.exp(params.agb_elevation_slope * (elevation[cls] - z_c))
-        relative = multiplier * year_factor[cls] * slope
-        agb[cls] = params.agb_mean_mg_ha * relative / relative.mean()
-    mud = classes == CLASS_BY_NAME["mudflat"].code
-    agb[mud] = np.minimum(agb[mud], 2.0)
-    poplar = CLASS_BY_NAME["poplar"]
-    sd = poplar.agb_log_sd
-    stand = np.clip(
-        poplar.agb_mean_mg_ha * np.exp(sd * fields["poplar_multiplier"] - sd**2 / 2), 55.0, 125.0
-    )
-    trees = classes == poplar.code
-    if agb_2020 is None:
-        agb[trees] = stand[trees]
-    else:
-        years = EPOCHS[1].date.year - EPOCHS[0].date.year
-        grown = stand + _POPLAR_GROWTH_MG_HA_YR * years * np.sqrt(stand / poplar.agb_mean_mg_ha)
-        agb[trees] = grown[trees]
-    if cleared is not None:
-        agb[cleared] *= _RECOVERY_FACTOR
-    return agb
-
-
-def _canopy_height(
-    classes: npt.NDArray[np.int8], agb: FloatArray, fields: dict[str, FloatArray]
-) -> FloatArray:
-    height = np.zeros(agb.shape, dtype=np.float64)
-    noise = np.exp(0.1 * fields["height_noise"])
-    for params in CLASSES:
-        cls = classes == params.code
-        low, high = params.height_range_m
-        if params.name == "water" or not cls.any():
-            continue
-        if params.name == "mudflat":
-            height[cls] = high * np.clip(agb[cls] / 1.0, 0.0, 1.0)
-            continue
-        if params.name == "poplar":
-            rel = np.clip((agb[cls] - 55.0) / 70.0, 0.0, 1.0)
-            h = low + (high - low) * rel**0.8 * noise[cls] ** 0.5
-        else:
-            rel = agb[cls] / params.agb_mean_mg_ha
-            saturation = (1.0 - np.exp(-1.3 * rel)) / (1.0 - np.exp(-1.3 * 1.8))
-            h = low + (high - low) * saturation * noise[cls]
-        height[cls] = np.clip(h, low, high)
-    return height
-
-
-def _lai(classes: npt.NDArray[np.int8], agb: FloatArray) -> FloatArray:
-    lai = np.zeros(agb.shape, dtype=np.float64)
-    for params in CLASSES:
-        cls = classes == params.code
-        lai[cls] = np.minimum(params.lai_max, params.lai_per_agb * agb[cls])
-    return lai
-
-
-_SENESCENCE: Final = {
-    "mudflat": 0.3,
-    "sedge": 0.05,
-    "reed": 0.15,
-    "miscanthus": 0.25,
-    "poplar": 0.05,
-}
-
-
-def _senescence(classes: npt.NDArray[np.int8], fields: dict[str, FloatArray]) -> FloatArray:
-    sen = np.zeros(classes.shape, dtype=np.float64)
-    for name, base in _SENESCENCE.items():
-        cls = classes == CLASS_BY_NAME[name].code
-        sen[cls] = base
-    return np.clip(sen + 0.05 * fields["senescence"], 0.0, 0.6)
-
-
-def _wetness(elevation: FloatArray, spec: EpochSpec, fields: dict[str, FloatArray]) -> FloatArray:
-    """Surface wetness of the background (0 dry – 1 saturated): wet near the lake."""
-    logistic = 1.0 / (1.0 + np.exp(-(spec.water_level_m + 0.6 - elevation) / 0.25))
-    return np.clip(logistic + 0.25 * fields["wetness"], 0.0, 1.0)

@@ -1,7 +1,8 @@
 """The documented parameters of the synthetic Junshan-like survey.
 
 Everything the generator assumes about the site lives here — the classes and
-their carbon parameters, the two epochs, and the three survey sizes — so the
+their carbon parameters, the epochs (two by default, an optional third) and
+the planted loss of a three-epoch survey, and the survey sizes — so the
 README written into a survey, ``survey.toml`` and the tests all quote the same
 numbers.
 
@@ -20,6 +21,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from carbonsink.errors import ConfigError
+
 __all__ = [
     "CARBON_FRACTION",
     "CLASSES",
@@ -33,12 +36,17 @@ __all__ = [
     "DOM_RATIOS",
     "DOM_SUBQUADRAT_LOG_SD",
     "EPOCHS",
+    "EPOCH_COUNTS",
+    "FELLED_REGROWTH_FACTOR",
     "GWP_CH4_AR5",
+    "REED_BURN_FACTOR",
     "SCALES",
+    "THIRD_EPOCH",
     "ClassParams",
     "EpochSpec",
     "Scale",
     "ScaleSpec",
+    "epoch_specs",
 ]
 
 Scale = Literal["small", "medium", "large", "regional"]
@@ -49,15 +57,16 @@ CARBON_FRACTION: Final = 0.47
 GWP_CH4_AR5: Final = 28.0
 
 #: Dead:live ratio ``r`` of each class in the 2020 and 2025 epochs (the order of
-#: :data:`EPOCHS`): true dead organic matter (litter and standing dead, Mg DM/ha)
-#: is ``DOM = r × AGB × m`` with ``m`` a mean-one spatial multiplier. September
-#: values for a Dongting floodplain, a generator choice [U]: none on open water;
-#: a thin drift-litter film on mudflat; litter under the short-lived sedge canopy;
-#: standing dead culms and litter in the reed and Miscanthus beds; poplar litter and
-#: dead wood, small relative to a large live stock. By 2025 the reed and Miscanthus
-#: beds — recovering, no longer cut in winter since the lake's paper mills closed —
-#: carry 20 % more standing dead. Cleared poplar stands take the ratio of the class
-#: they recover as.
+#: :data:`EPOCHS`; a third epoch, :data:`THIRD_EPOCH`, keeps the 2025 ratios): true
+#: dead organic matter (litter and standing dead, Mg DM/ha) is ``DOM = r × AGB × m``
+#: with ``m`` a mean-one spatial multiplier. September values for a Dongting
+#: floodplain, a generator choice [U]: none on open water; a thin drift-litter film
+#: on mudflat; litter under the short-lived sedge canopy; standing dead culms and
+#: litter in the reed and Miscanthus beds; poplar litter and dead wood, small
+#: relative to a large live stock. By 2025 the reed and Miscanthus beds —
+#: recovering, no longer cut in winter since the lake's paper mills closed — carry
+#: 20 % more standing dead. Cleared poplar stands take the ratio of the class they
+#: recover as.
 DOM_RATIOS: Final[dict[str, tuple[float, float]]] = {
     "water": (0.0, 0.0),
     "mudflat": (0.10, 0.10),
@@ -146,7 +155,10 @@ class ClassParams:
 
     @property
     def dom_ratio(self) -> tuple[float, float]:
-        """Dead:live ratio of dead organic matter to AGB in the 2020 and 2025 epochs."""
+        """Dead:live ratio of dead organic matter to AGB in the 2020 and 2025 epochs.
+
+        A third epoch (2028) keeps the 2025 ratio.
+        """
         return DOM_RATIOS[self.name]
 
 
@@ -201,6 +213,76 @@ EPOCHS: Final[tuple[EpochSpec, ...]] = (
         24.9,
     ),
 )
+#: The optional third epoch (``generate_survey(..., epochs=3)``): three years after
+#: 2025, the lake a little higher than in 2025 and lower than in 2020, imaged by the
+#: next pair of Sentinel-2 units (2C and the 2D that follows it in the series).
+THIRD_EPOCH: Final = EpochSpec(
+    "2028",
+    dt.date(2028, 9, 20),
+    (dt.date(2028, 9, 15), dt.date(2028, 9, 25)),
+    ("Sentinel-2C", "Sentinel-2D"),
+    24.95,
+)
+#: The numbers of epochs a synthetic survey can have.
+EPOCH_COUNTS: Final = (2, 3)
+
+#: The planted loss of a three-epoch survey (``planted_loss=True``), between 2025 and
+#: 2028: every poplar stand is clear-felled (the reserve's order to remove the
+#: plantations from the wetland) and the reed beds burn in a late-summer drought fire.
+#: A felled stand carries in 2028 this fraction of the biomass of the class it turns
+#: into (sedge on its wetter part, bare ground — the mudflat class — on the rest):
+#: one season of sparse regrowth.
+FELLED_REGROWTH_FACTOR: Final = 0.25
+#: A burnt reed bed keeps this fraction of the AGB (and the canopy height) it would
+#: carry unburnt in September 2028: charred stubble. Its dead organic matter, ``r ×
+#: AGB × m``, burns with it.
+REED_BURN_FACTOR: Final = 0.10
+
+
+def epoch_specs(
+    epochs: int = 2,
+    *,
+    planted_loss: bool = False,
+    names: tuple[str, str] = ("epochs", "planted_loss"),
+) -> tuple[EpochSpec, ...]:
+    """The epochs of a survey of ``epochs`` epochs, after checking the options.
+
+    Parameters
+    ----------
+    epochs
+        2 (:data:`EPOCHS`: 2020, 2025) or 3 (those and :data:`THIRD_EPOCH`, 2028).
+    planted_loss
+        Plant a loss between 2025 and 2028 (needs ``epochs=3``).
+    names
+        How the two options are called where they were given (``("--epochs",
+        "--planted-loss")`` on the command line), for the error message.
+
+    Returns
+    -------
+    tuple of EpochSpec
+        The epochs in time order.
+
+    Raises
+    ------
+    ConfigError
+        When ``epochs`` is not 2 or 3, or ``planted_loss`` is set with 2 epochs.
+    """
+    epochs_name, loss_name = names
+    sep = " " if epochs_name.startswith("-") else "="
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs not in EPOCH_COUNTS:
+        raise ConfigError(
+            f"a synthetic survey has 2 or 3 epochs, not {epochs!r}",
+            where=epochs_name,
+            fix=f"use {epochs_name}{sep}2 (2020, 2025) or {epochs_name}{sep}3 (2020, 2025, 2028)",
+        )
+    if planted_loss and epochs < 3:
+        raise ConfigError(
+            f"the planted loss falls between 2025 and 2028, and a survey of {epochs} epochs "
+            "ends in 2025",
+            where=loss_name,
+            fix=f"add {epochs_name}{sep}3, or leave out {loss_name}",
+        )
+    return EPOCHS if epochs == 2 else (*EPOCHS, THIRD_EPOCH)
 
 
 @dataclass(frozen=True)

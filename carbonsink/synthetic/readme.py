@@ -25,7 +25,9 @@ from carbonsink.synthetic.parameters import (
     DOM_MULTIPLIER_LOG_SD,
     DOM_SUBQUADRAT_LOG_SD,
     EPOCHS,
+    FELLED_REGROWTH_FACTOR,
     GWP_CH4_AR5,
+    REED_BURN_FACTOR,
     Scale,
 )
 from carbonsink.synthetic.sediment import (
@@ -44,6 +46,7 @@ from carbonsink.synthetic.sediment import (
     SEDIMENT_OC_MEAN_PCT,
     SEDIMENT_OC_SD_PCT,
 )
+from carbonsink.synthetic.vegetation import RECOVERY_FACTORS, ZONE_NOISE, ZONE_SHIFT_M
 from carbonsink.units import CO2_PER_C
 
 __all__ = ["readme_text"]
@@ -68,7 +71,7 @@ _FILES = (
         "EPSG:4547",
     ),
     (
-        "`lidar/2025/*.laz`",
+        "`lidar/<later epoch>/*.laz`",
         "drone LiDAR tiles, LAS 1.4 point format 6, WKT CRS VLR",
         "EPSG:4547",
     ),
@@ -82,8 +85,8 @@ _FILES = (
     (
         "`soil_<epoch>.csv`",
         "soil-core layers: `core_id, lon, lat, depth_top_cm, depth_bottom_cm, "
-        "bulk_density_g_cm3`, `soc_pct` (2020, CHN) or `om_g_kg` (2025, dichromate 有机质) "
-        "and `accretion_cm` (2025: sediment above the 2020 marker horizon), `method, date`",
+        "bulk_density_g_cm3`, `soc_pct` (2020, CHN) or `om_g_kg` (<later>, dichromate 有机质) "
+        "and `accretion_cm` (<later>: sediment above the 2020 marker horizon), `method, date`",
         "EPSG:4326",
     ),
     (
@@ -102,9 +105,13 @@ _FILES = (
 )
 
 
-def _file_table() -> str:
+def _file_table(later: list[str]) -> str:
+    """The table of files; ``later`` the epochs after the first (the LiDAR row is per epoch)."""
     rows = ["| file | what | CRS |", "|---|---|---|"]
-    rows += [f"| {name} | {what} | {crs} |" for name, what, crs in _FILES]
+    for name, what, crs in _FILES:
+        for epoch in later if "<later epoch>" in name else [""]:
+            text = what.replace("<later>", " and ".join(later))
+            rows.append(f"| {name.replace('<later epoch>', epoch)} | {text} | {crs} |")
     return "\n".join(rows)
 
 
@@ -142,6 +149,116 @@ def _carbon_world_note(landscape: Landscape) -> str:
     )
 
 
+def _options_note(landscape: Landscape) -> str:
+    """The generator options beyond seed and scale (empty for the default two epochs)."""
+    if len(landscape.epochs) < 3:
+        return ""
+    loss = " and the planted loss (`--planted-loss`)" if landscape.planted_loss else ""
+    return f", with a third epoch (`--epochs 3`){loss}"
+
+
+def _revisit_text(later: list[str], first: str) -> str:
+    """Which cores revisit which sites: 60 % of each later epoch's, the previous epoch's."""
+    previous = [first, *later[:-1]]
+    parts = [
+        f"60 % of the {name} cores revisit {before} sites"
+        if k == 0
+        else f"60 % of the {name} cores {before} sites"
+        for k, (name, before) in enumerate(zip(later, previous, strict=True))
+    ]
+    return " and ".join(parts)
+
+
+def _third_epoch_note(landscape: Landscape) -> str:
+    """The paragraph on the third epoch (empty for a two-epoch survey)."""
+    if len(landscape.epochs) < 3:
+        return ""
+    first, second, third = (e.spec for e in landscape.epochs[:3])
+    gap = third.date.year - second.date.year
+    (_, w1), (_, w2) = ZONE_NOISE
+    shift = round(100 * (ZONE_SHIFT_M[1] - ZONE_SHIFT_M[2]))
+    a, b, c = first.name, second.name, third.name
+    return f"""
+
+**Third epoch ({c}).** {c} continues {b} as {b} continued {a}. The terrain
+rises by `Δz = {gap} yr × 8 mm/yr × e^(−(z_{b} − 24)/2.5)`; the zone thresholds
+shift {shift} cm further lakewards and another small noise field (weight {w2:g} m
+beside {b}'s {w1:g} m, its own random stream) moves the zone edges; the lake
+stands at {third.water_level_m:g} m. Herbaceous AGB gets its own year multiplier, poplar
+keeps growing (≈ 3 Mg/ha/yr since {a}) and the stands cleared by {b} reach
+{_pct(RECOVERY_FACTORS[2])} of their new class's biomass; DOM keeps the {b} dead:live ratios.
+The soil model runs on for the {gap} years: more of the same sediment on the
+deposit (`d` by {c} = `d` by {b} + years × rate, the rate of the same field on
+the {b} elevation; `d`, `deposit_cm` and `accretion_cm` stay the total since
+the {a} marker horizon), no further compaction, and `a` calibrated so that the
+reference material holds the {b} gain plus years × rate (the mean of the {b}
+and {c} classes' rates, × the same lognormal field). The {c} samples go to
+the {b} dichromate lab (the same `b`). The {c} LiDAR strip is flown 15 m
+east and 10 m south of {a}'s, turned 2° anticlockwise ({b}'s: 15 m west, 10 m
+north, 2° clockwise). The {c} epoch draws only from random streams of its
+own: the files of {a} and {b} are those of the two-epoch survey."""
+
+
+def _planted_loss_note(landscape: Landscape, totals: dict[str, Any]) -> str:
+    """The paragraph on the planted loss (empty without it)."""
+    if not landscape.planted_loss:
+        return ""
+    loss = totals["planted_loss"]
+    before, after = loss["from_epoch"], loss["to_epoch"]
+    period = next(p for p in totals["periods"] if p["to_epoch"] == after)
+    total = period["total_stock_change_t_c"]
+    outcome = (
+        "it falls, and the period's net removals are negative: a reversal"
+        if total < 0
+        else "on this seed it still rises, the soil's gain outweighing the loss"
+    )
+    return f"""
+
+**Planted loss** (`--planted-loss`). Between {before} and {after} every poplar
+stand is clear-felled ({loss["felled_ha"]:.1f} ha inside the boundary: the reserve's
+order to take the plantations out of the wetland), and a late-summer drought
+fire burns the reed beds ({loss["burnt_ha"]:.1f} ha). A felled cell is sedge where the
+noisy elevation is below 28 m and bare ground (class mudflat) above, with
+{_pct(FELLED_REGROWTH_FACTOR)} of that class's biomass (one season of sparse regrowth); a burnt
+reed cell keeps {_pct(REED_BURN_FACTOR)} of the AGB and of the canopy height it would have
+unburnt (charred stubble), and its dead organic matter (`r × AGB × m`) burns
+with it. The true carbon stock (AGB, BGB, DOM and autochthonous SOC 0–100 cm)
+changes by {total:+.1f} t C over the period: {outcome}."""
+
+
+def _pct(fraction: float) -> str:
+    """A fraction as a percentage, the survey's way (``0.25`` → ``25 %``)."""
+    return f"{100 * fraction:g} %"
+
+
+def _periods_text(totals: dict[str, Any]) -> str:
+    """The table of true per-period changes (empty for a two-epoch survey)."""
+    if "periods" not in totals:
+        return ""
+    rows = []
+    for p in totals["periods"]:
+        change = p["stock_change_t_c"]
+        rows.append(
+            f"| {p['from_epoch']}→{p['to_epoch']} | {p['years']:.4f} | {change['agb_c']:+.1f} | "
+            f"{change['bgb_c']:+.1f} | {change['dom_c']:+.1f} | {change['soc_0_100']:+.1f} | "
+            f"**{p['total_stock_change_t_c']:+.1f}** | {p['removals_t_co2e_yr']:.1f} | "
+            f"{p['ch4_t_co2e_yr']:.1f} | {p['net_t_co2e_yr']:.1f} |"
+        )
+    table = "\n".join(rows)
+    return f"""
+
+**Monitoring periods** (`periods` in `truth/totals.json`: each consecutive
+pair of epochs, with the same definitions as the sink over the period's years,
+CH4 from the class areas of its later epoch). Stock changes in t C, the soil
+the autochthonous change 0–100 cm; the periods' stock changes add up to the
+change from the first epoch to the last.
+
+| period | years | ΔAGB C | ΔBGB C | ΔDOM C | ΔSOC 0–100 | total | removals (t CO2e/yr) | \
+CH4 (t CO2e/yr) | net (t CO2e/yr) |
+|---|---|---|---|---|---|---|---|---|---|
+{table}"""
+
+
 def readme_text(landscape: Landscape, *, scale: Scale, totals: dict[str, Any]) -> str:
     """Markdown describing the survey, its generative model and its truth.
 
@@ -161,6 +278,10 @@ def readme_text(landscape: Landscape, *, scale: Scale, totals: dict[str, Any]) -
     """
     grid = landscape.grid
     first, last = (e.spec for e in landscape.epochs[:1] + landscape.epochs[-1:])
+    second = landscape.epochs[1].spec
+    later = [e.spec.name for e in landscape.epochs[1:]]
+    later_text = " and ".join(later)
+    third = len(landscape.epochs) > 2
     sink = totals["sink"]
     epochs_rows = "\n".join(
         f"| {e.spec.name} | {e.spec.date.isoformat()} | "
@@ -193,7 +314,8 @@ def readme_text(landscape: Landscape, *, scale: Scale, totals: dict[str, Any]) -
 A synthetic survey of a Junshan-like freshwater floodplain on East Dongting
 Lake (Yueyang, Hunan; ~113.07°E 29.41°N), written by `carbonsink.synthetic`
 (`carbonsink sample-data`) with seed **{landscape.seed}** at scale
-**{scale}**. Every input is generated from a known truth, which is written in
+**{scale}**{_options_note(landscape)}. Every input \
+is generated from a known truth, which is written in
 `truth/` so that the pipeline's estimates can be scored. The same seed and
 scale always give byte-identical files. Nothing here is real data.
 
@@ -202,7 +324,7 @@ Analysis grid: {ANALYSIS_CRS} (WGS 84 / UTM 49N), {RESOLUTION_M:g} m cells,
 
 ## Files
 
-{_file_table()}
+{_file_table(later)}
 
 EPSG:4547 is CGCS2000 / 3-degree Gauss-Kruger CM 114E; EPSG:4490 is CGCS2000
 geographic. Heights everywhere are on the Yellow Sea 1985 datum.
@@ -250,11 +372,11 @@ length {DOM_MULTIPLIER_LENGTH_M:g} m, its own random field), the same field in
 both epochs. September ratios of a Dongting floodplain: none on open water, a
 thin drift-litter film on mudflat, litter under the short-lived sedge canopy,
 standing dead culms and litter in the reed and Miscanthus beds, poplar litter
-and dead wood (small relative to a large live stock). By {last.name} the
+and dead wood (small relative to a large live stock). By {second.name} the
 recovering reed and Miscanthus beds, no longer cut in winter, carry 20 % more
 standing dead, so the DOM change is not just the AGB change: where a cell
 keeps its class its dead:live ratio changes by exactly
-r_{last.name} / r_{first.name} (1.2 in reed and Miscanthus, 1 elsewhere). Cleared
+r_{second.name} / r_{first.name} (1.2 in reed and Miscanthus, 1 elsewhere). Cleared
 poplar stands take the ratio of the class they recover as. DOM carbon =
 DOM × CF (CF = {CARBON_FRACTION}); `C_veg` above is live vegetation only.
 
@@ -263,14 +385,15 @@ class- and elevation-dependent surface value plus a 200 m residual field that
 no covariate explains (0.8–4 %), `OC_deep` ≈ 0.55 %; bulk density rises from
 0.8–1.2 at the surface to 1.3–1.5 g/cm³ at depth (`e^(−z/30)`).
 
-**Deposition, compaction and carbon gain to {last.name}** (a depositional
-floodplain). By {last.name} a layer of new sediment of thickness
+**Deposition, compaction and carbon gain to {second.name}** (a depositional
+floodplain). By {second.name} a layer of new sediment of thickness
 `d = years × rate` lies on the {first.name} surface, with
 {rate_formula}
 cm/yr (`z` the {first.name} elevation, `M` a mean-one lognormal field, SD of
 log {DEPOSITION_LOG_SD:g}, 100 m correlation; clipped to
 0–{DEPOSITION_MAX_CM_YR:g} cm/yr): on this seed a mean of
-{world["mean_deposit_cm"]:.2f} cm ({world["mean_deposition_rate_cm_yr"]:.2f} cm/yr) over the
+{world["mean_deposit_cm"]:.2f} cm{f" by {last.name}" if third else ""} \
+({world["mean_deposition_rate_cm_yr"]:.2f} cm/yr) over the
 land inside the boundary, more under open water. The sediment has bulk
 density {SEDIMENT_BD_G_CM3:g} g/cm³ and organic carbon `OC_sed = μ_sed × M'` (`M'` a
 mean-one lognormal field, SD of log {SEDIMENT_OC_LOG_SD:g}), μ_sed the world's
@@ -289,11 +412,12 @@ into the sediment), with `a` set so that the carbon gained in the **reference
 material** — the {first.name} 0–30 cm material plus the sediment deposited on
 it, the new depths 0 … z(30) — is years × rate (table; mean of the two epochs'
 classes, × a lognormal field). A fixed-depth comparison therefore counts the
-sediment's carbon and the compaction (the {last.name} 0–30 cm holds the
+sediment's carbon and the compaction (the {second.name} 0–30 cm holds the
 sediment and less of the old profile, at a higher BD); an equivalent-soil-mass
 comparison that deducts the allochthonous carbon finds the autochthonous
 gain. True stocks sum `OC % × BD × Δz` over layers of at most
-{SOIL_STEP_CM:g} cm, the sediment and the old material apart.
+{SOIL_STEP_CM:g} cm, the sediment and the old material apart.{_third_epoch_note(landscape)}\
+{_planted_loss_note(landscape, totals)}
 
 **Imagery.** Reflectance = fc × canopy + (1 − fc) × background (wet/dry mud)
 with NIR rising and saturating with LAI and a senescent fraction per class;
@@ -337,14 +461,15 @@ acceptable there.
 {landscape.scale.n_cores} soil cores per epoch (layers 0–10, 10–20, 20–30,
 30–50, 50–70, 70–100 cm; 15 % stop at 50 or 70 cm) sample the cell's true
 profile × a micro-site factor, with lab error (BD 5 %, CHN 3 %, dichromate
-6 %); 2025 reports organic matter `om_g_kg = OC % × (1 + b) × 10 × 1.724`, with
-`b` the dichromate lab's relative method bias, common to every {last.name} sample
+6 %); {later_text} report{"" if third else "s"} organic matter \
+`om_g_kg = OC % × (1 + b) × 10 × 1.724`, with
+`b` the dichromate lab's relative method bias, common to every {later_text} sample
 and drawn once per seed from N(0, {LAB_METHOD_BIAS_SD:g}²) (b = {world["lab_method_bias"]:+.4f}
-here, in `truth/totals.json`; the {first.name} CHN lab is unbiased). {last.name}
+here, in `truth/totals.json`; the {first.name} CHN lab is unbiased). {later_text}
 cores also record `accretion_cm`, the sediment above a marker horizon laid at
 the {first.name} survey: true `d` × (1 + {ACCRETION_ERROR_SD:g} Z), at least 0, to
 0.1 cm (one value per core, repeated on its layers). Cores are taken on land
-only. 60 % of the 2025 cores revisit 2020 sites. {landscape.scale.n_samples}
+only. {_revisit_text(later, first.name)}. {landscape.scale.n_samples}
 land-cover samples per epoch, stratified by true class.
 RTK ground checkpoints per epoch
 (`checkpoints_<epoch>.csv`, x/y/z in m, {ANALYSIS_CRS}, heights on the point
@@ -417,5 +542,5 @@ CH4 {sink["ch4_t_co2e_yr"]:.1f} t CO2e/yr, **net {sink["net_t_co2e_yr"]:.1f} t C
 without dead organic matter: removals {sink["removals_without_dom_t_co2e_yr"]:.1f},
 net {sink["net_without_dom_t_co2e_yr"]:.1f} t CO2e/yr.
 Peak herbaceous AGB is a stock that dies back each year, not an annual sink:
-only the change between the epochs counts.
+only the change between the epochs counts.{_periods_text(totals)}
 """

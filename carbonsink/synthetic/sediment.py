@@ -1,4 +1,4 @@
-"""The true soil of both epochs: profile, sediment deposition, compaction and carbon gain.
+"""The true soil of every epoch: profile, sediment deposition, compaction and carbon gain.
 
 A depositional floodplain (East Dongting Lake) between two surveys:
 
@@ -31,7 +31,14 @@ A depositional floodplain (East Dongting Lake) between two surveys:
    (:func:`calibrate_gain`).
 5. **Lab-method bias.** The second epoch's lab (dichromate) reads
    ``OC × (1 + b)``, ``b`` drawn once per seed from ``N(0, 0.02²)``
-   (:class:`SoilWorld`); the first epoch's CHN lab is unbiased.
+   (:class:`SoilWorld`); the first epoch's CHN lab is unbiased. A third
+   epoch's samples go to the same dichromate lab, with the same ``b``.
+6. **A third epoch** (:func:`later_epoch_soil`) continues the second over
+   the years between them: more sediment of the same kind on the deposit
+   (``d`` stays the total since the first epoch, what a marker horizon laid
+   at the first survey measures), and ``a`` calibrated so that the reference
+   material gains the second epoch's gain plus ``years × r``, ``r`` from the
+   classes of the second and third epochs.
 
 Stocks are ``Σ OC × BD × Δz`` over layers of at most :data:`SOIL_STEP_CM`
 (docs/methodology.md §3), summed separately over the sediment and over the
@@ -43,7 +50,7 @@ and compaction the layers are exactly the 0.5 cm layers of the first epoch.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, Final, Literal, TypeAlias
 
@@ -69,6 +76,7 @@ __all__ = [
     "deposition_rate_cm_yr",
     "draw_soil_world",
     "first_epoch_soil",
+    "later_epoch_soil",
     "second_epoch_soil",
 ]
 
@@ -143,7 +151,8 @@ class SoilWorld:
     lab_method_bias
         b: the later epoch's lab reads OC × (1 + b).
     lab_method_bias_epoch
-        The epoch whose lab is biased.
+        The epoch whose lab is biased (2025); a third epoch's samples go to the
+        same lab (:meth:`biased_epochs`).
     """
 
     sediment_oc_pct_mean: float
@@ -151,6 +160,23 @@ class SoilWorld:
     compaction_mean: float
     lab_method_bias: float
     lab_method_bias_epoch: str
+
+    def biased_epochs(self, names: Sequence[str]) -> tuple[str, ...]:
+        """The epochs, of ``names`` (in time order), whose lab reads OC × (1 + b).
+
+        Parameters
+        ----------
+        names
+            The survey's epoch names.
+
+        Returns
+        -------
+        tuple of str
+            :attr:`lab_method_bias_epoch` and every epoch after it.
+        """
+        if self.lab_method_bias_epoch not in names:
+            return ()
+        return tuple(names[list(names).index(self.lab_method_bias_epoch) :])
 
 
 def draw_soil_world(seed: int) -> SoilWorld:
@@ -510,6 +536,24 @@ def calibrate_gain(
     return replace(profile, gain_pct=np.asarray(gain_mg_ha / per_unit, dtype=np.float64))
 
 
+def _field(seed: int, name: str, shape: tuple[int, int], length: float) -> FloatArray:
+    """The unit Gaussian field of the stream ``"landscape.<name>"``."""
+    return gaussian_field(named_stream(seed, f"landscape.{name}"), shape, length_cells=length)
+
+
+def _gain_rate(
+    classes_1: npt.NDArray[np.int8], classes_2: npt.NDArray[np.int8], gain_field: FloatArray
+) -> FloatArray:
+    """``r = (r_c1 + r_c2)/2 × exp(0.25 F − 0.25²/2)`` Mg C ha⁻¹ yr⁻¹ of a period."""
+    rate_1 = np.zeros(classes_1.shape)
+    rate_2 = np.zeros(classes_2.shape)
+    for params in CLASSES:
+        rate_1[classes_1 == params.code] = params.soc_gain_mg_ha_yr
+        rate_2[classes_2 == params.code] = params.soc_gain_mg_ha_yr
+    sd = GAIN_LOG_SD
+    return np.asarray(0.5 * (rate_1 + rate_2) * np.exp(sd * gain_field - sd**2 / 2))
+
+
 def second_epoch_soil(
     first: SoilProfile,
     classes_1: npt.NDArray[np.int8],
@@ -550,22 +594,16 @@ def second_epoch_soil(
         exp(0.25 F − 0.25²/2)`` Mg C ha⁻¹ yr⁻¹.
     """
     shape = elevation.shape
-
-    def field(name: str, length: float) -> FloatArray:
-        return gaussian_field(named_stream(seed, f"landscape.{name}"), shape, length_cells=length)
-
-    rate_1 = np.zeros(shape)
-    rate_2 = np.zeros(shape)
-    for params in CLASSES:
-        rate_1[classes_1 == params.code] = params.soc_gain_mg_ha_yr
-        rate_2[classes_2 == params.code] = params.soc_gain_mg_ha_yr
-    sd = GAIN_LOG_SD
-    rate = 0.5 * (rate_1 + rate_2) * np.exp(sd * gain_field - sd**2 / 2)
-    deposit = years * deposition_rate_cm_yr(elevation, field("sediment_rate", 10.0))
+    rate = _gain_rate(classes_1, classes_2, gain_field)
+    deposit = years * deposition_rate_cm_yr(elevation, _field(seed, "sediment_rate", shape, 10.0))
     low, high = COMPACTION_RANGE
-    kappa = np.clip(COMPACTION_MEAN + COMPACTION_SD * field("compaction", 20.0), low, high)
+    kappa = np.clip(
+        COMPACTION_MEAN + COMPACTION_SD * _field(seed, "compaction", shape, 20.0), low, high
+    )
     sd = SEDIMENT_OC_LOG_SD
-    oc_sed = world.sediment_oc_pct_mean * np.exp(sd * field("sediment_oc", 15.0) - sd**2 / 2)
+    oc_sed = world.sediment_oc_pct_mean * np.exp(
+        sd * _field(seed, "sediment_oc", shape, 15.0) - sd**2 / 2
+    )
     buried = replace(
         first,
         deposit_cm=deposit,
@@ -574,3 +612,61 @@ def second_epoch_soil(
         sediment_oc_pct=oc_sed,
     )
     return calibrate_gain(buried, rate * years, depth_cm=30.0)
+
+
+def later_epoch_soil(
+    previous: SoilProfile,
+    classes_1: npt.NDArray[np.int8],
+    classes_2: npt.NDArray[np.int8],
+    elevation: FloatArray,
+    gain_field: FloatArray,
+    *,
+    seed: int,
+    years: float,
+) -> SoilProfile:
+    """A third epoch's profile: the second's, a further period of deposit and gain on.
+
+    The same model as :func:`second_epoch_soil`, continued over the ``years``
+    from the previous epoch, and still described against the first epoch (the
+    marker horizon and the reference material are the first survey's).
+
+    Parameters
+    ----------
+    previous
+        The previous (second) epoch's profile.
+    classes_1, classes_2
+        Class codes of the previous and this epoch (for the gain rate).
+    elevation
+        The previous epoch's elevation, m (for the deposition rate).
+    gain_field
+        Unit Gaussian field of the gain rate's lognormal multiplier (the same
+        field as the previous period's).
+    seed
+        Survey seed (stream ``"landscape.sediment_rate"``: the deposition's
+        spatial pattern persists from one period to the next).
+    years
+        Time between the previous epoch and this one.
+
+    Returns
+    -------
+    SoilProfile
+        ``d = d_prev + years × rate(z_prev)`` (the new sediment, of the same
+        ``BD_sed`` and ``OC_sed``, lies on the previous deposit); κ unchanged
+        (the old profile's compaction does not depend on the load); ``a``
+        calibrated so that the reference material of the first epoch's 0–30 cm
+        holds the previous epoch's gain plus ``years × r``, ``r = (r_c1 +
+        r_c2)/2 × exp(0.25 F − 0.25²/2)`` with this period's classes.
+
+    Notes
+    -----
+    The gain stays one profile ``a e^{−z/12}`` below the current surface, so
+    the carbon gained in the reference material grows by exactly ``years × r``
+    per cell; the gain in a thin layer of old material deep down may shift a
+    little as the new deposit pushes it deeper.
+    """
+    shape = elevation.shape
+    rate = _gain_rate(classes_1, classes_2, gain_field)
+    new = years * deposition_rate_cm_yr(elevation, _field(seed, "sediment_rate", shape, 10.0))
+    buried = replace(previous, deposit_cm=np.asarray(previous.deposit_cm) + new)
+    gained = previous.reference_gain_mg_ha(30.0) + rate * years
+    return calibrate_gain(buried, gained, depth_cm=30.0)

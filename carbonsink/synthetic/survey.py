@@ -1,8 +1,10 @@
 """Write a complete synthetic survey: inputs, ``survey.toml``, README and truth.
 
 :func:`generate_survey` is what ``carbonsink sample-data`` calls. The output
-is deterministic: the same seed and scale give byte-identical files (no
-timestamps anywhere; every random draw comes from a named stream of the seed).
+is deterministic: the same seed, scale and options give byte-identical files
+(no timestamps anywhere; every random draw comes from a named stream of the
+seed). A third epoch (``epochs=3``) draws only from streams of its own, so the
+files of the first two epochs are those of the two-epoch survey.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from carbonsink.synthetic.fieldwork import (
 from carbonsink.synthetic.imagery import write_scene
 from carbonsink.synthetic.landscape import ANALYSIS_CRS, RESOLUTION_M, Landscape, build_landscape
 from carbonsink.synthetic.lidar import LIDAR_CRS, write_lidar
-from carbonsink.synthetic.parameters import CLASSES, SCALES, Scale
+from carbonsink.synthetic.parameters import CLASSES, SCALES, Scale, epoch_specs
 from carbonsink.synthetic.readme import readme_text
 from carbonsink.synthetic.sediment import (
     LAB_METHOD_BIAS_SD,
@@ -81,6 +83,10 @@ class SurveySummary:
         ``(epoch, number of points)`` over the epoch's LAZ tiles.
     totals
         The content of ``truth/totals.json``.
+    epochs
+        The epochs' names, in time order.
+    planted_loss
+        Whether the loss between 2025 and 2028 was planted.
     """
 
     out_dir: Path
@@ -91,6 +97,8 @@ class SurveySummary:
     files: tuple[tuple[str, int], ...]
     lidar_points: tuple[tuple[str, int], ...]
     totals: dict[str, Any]
+    epochs: tuple[str, ...] = ("2020", "2025")
+    planted_loss: bool = False
 
     @property
     def total_bytes(self) -> int:
@@ -105,6 +113,8 @@ def generate_survey(
     scale: Scale = "small",
     progress: ProgressCallback | None = None,
     draw_carbon_parameters: bool = False,
+    epochs: int = 2,
+    planted_loss: bool = False,
 ) -> SurveySummary:
     """Generate a synthetic Junshan-like survey with known truth.
 
@@ -130,6 +140,15 @@ def generate_survey(
         (:mod:`~carbonsink.synthetic.carbon_world`) instead of the stated
         values; the inputs and ``survey.toml`` are the same either way, only
         the truth differs. For coverage counts over seeds.
+    epochs
+        2 (2020 and 2025, the committed sample) or 3 (and 2028: every
+        per-epoch file, ``survey.toml`` entry and truth file for it too, and
+        ``periods`` in ``truth/totals.json``). The files of 2020 and 2025 are
+        the same either way.
+    planted_loss
+        With ``epochs=3``: between 2025 and 2028 every poplar stand is
+        clear-felled and the reed beds burn, so that the true carbon stock of
+        that period falls (a reversal).
 
     Returns
     -------
@@ -139,7 +158,8 @@ def generate_survey(
     Raises
     ------
     ConfigError
-        When ``scale`` is not one of the three sizes or ``seed`` is negative.
+        When ``scale`` is not one of the sizes, ``seed`` is negative,
+        ``epochs`` is not 2 or 3, or ``planted_loss`` is set with 2 epochs.
 
     Notes
     -----
@@ -158,6 +178,7 @@ def generate_survey(
         )
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"seed {seed!r} is not a non-negative integer", fix="pass e.g. seed=1")
+    epoch_specs(epochs, planted_loss=planted_loss)  # check the options before writing
     spec = SCALES[scale]
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -170,7 +191,13 @@ def generate_survey(
 
     written: list[Path] = []
     report("landscape", 0.0, "building the true landscape")
-    landscape = build_landscape(seed, spec, draw_carbon=draw_carbon_parameters)
+    landscape = build_landscape(
+        seed,
+        spec,
+        draw_carbon=draw_carbon_parameters,
+        epochs=epochs,
+        planted_loss=planted_loss,
+    )
     report("landscape", 1.0, "landscape built")
 
     boundary = {
@@ -257,6 +284,8 @@ def generate_survey(
         files=files,
         lidar_points=tuple(lidar_points),
         totals=totals,
+        epochs=tuple(e.spec.name for e in landscape.epochs),
+        planted_loss=landscape.planted_loss,
     )
 
 
@@ -271,12 +300,13 @@ def survey_toml(landscape: Landscape) -> str:
     Returns
     -------
     str
-        TOML text: ``[survey]``, two ``[[epochs]]``, ``[vegetation.classes.*]``
+        TOML text: ``[survey]``, an ``[[epochs]]`` per epoch, ``[vegetation.classes.*]``
         with the truth's carbon fraction, root:shoot and CH4 flux, and ``[soil]``
         (the later lab's method-bias SD and the sediment OC prior of the
         synthetic world, :mod:`~carbonsink.synthetic.sediment`).
     """
-    last = landscape.epochs[-1].spec.name
+    names = [e.spec.name for e in landscape.epochs]
+    labs = " and ".join(landscape.soil_world.biased_epochs(names))
     lines = [
         "# Synthetic Junshan-like survey written by carbonsink.synthetic; see README.md.",
         "# The truth/ folder is the known answer, not an input.",
@@ -337,7 +367,7 @@ def survey_toml(landscape: Landscape) -> str:
         "depths_cm = [30, 100]",
         'om_to_oc = "dichromate"',
         f"method_bias_sd_pct = {100 * LAB_METHOD_BIAS_SD!r}  "
-        f"# the synthetic {last} lab's bias is drawn from N(0, {100 * LAB_METHOD_BIAS_SD:g} %)",
+        f"# the synthetic {labs} lab's bias is drawn from N(0, {100 * LAB_METHOD_BIAS_SD:g} %)",
         f"sediment_oc_pct = {SEDIMENT_OC_MEAN_PCT!r}  # OC of the deposited sediment, from "
         f"sediment traps; the world's mean is drawn from N({SEDIMENT_OC_MEAN_PCT:g}, "
         f"{SEDIMENT_OC_SD_PCT:g}²)",

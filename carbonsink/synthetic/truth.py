@@ -47,10 +47,23 @@ from exactly the float32 values written to the NetCDF files:
   removals_without_dom = 44/12 × (ΔC_agb_c + ΔC_bgb_c + ΔC_soc_0_100) and
   net_without_dom = removals_without_dom − CH4 (the definitions before the
   DOM pool was added).
+
+The sink is always from the first epoch to the last. A survey of three epochs
+(2020, 2025, 2028) also gets ``periods``: for each consecutive pair of epochs
+(a monitoring period) the same block as ``sink``, over the period's years and
+with CH4 from the class areas of its later epoch, plus ``stock_change_t_c``
+(``stock_to − stock_from`` per pool, t C; the soil pools the autochthonous
+change) and ``total_stock_change_t_c``, their sum over :data:`REMOVAL_POOLS`;
+the periods' stock changes add up to the last epoch's stocks minus the
+first's; ``soil_world.lab_method_bias_epochs`` lists every epoch the biased
+lab measured. With the planted loss, ``planted_loss`` gives the areas felled
+and burnt inside the boundary. A two-epoch survey's totals have none of these
+keys.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -65,7 +78,9 @@ from carbonsink.synthetic.landscape import EpochTruth, Landscape
 from carbonsink.synthetic.parameters import (
     CLASS_BY_NAME,
     CLASSES,
+    FELLED_REGROWTH_FACTOR,
     GWP_CH4_AR5,
+    REED_BURN_FACTOR,
 )
 from carbonsink.synthetic.sediment import COMPACTION_DEPTH_CM
 from carbonsink.units import CO2_PER_C, T_HA_YR_PER_MG_M2_D
@@ -76,6 +91,19 @@ __all__ = ["REMOVAL_POOLS", "REMOVAL_POOLS_WITHOUT_DOM", "totals", "truth_datase
 REMOVAL_POOLS: Final = ("agb_c", "bgb_c", "soc_0_100", "dom_c")
 #: Pools of the DOM-free removals (``removals_without_dom_t_co2e_yr``).
 REMOVAL_POOLS_WITHOUT_DOM: Final = tuple(p for p in REMOVAL_POOLS if p != "dom_c")
+
+#: ``delta_c_t_c_yr`` key → the ``stocks_t_c`` pool whose change it is.
+_STOCK_OF_DELTA: Final = {
+    "agb_c": "agb_c",
+    "bgb_c": "bgb_c",
+    "veg_c": "veg_c",
+    "soc_0_30": "soc_gain_0_30",
+    "soc_0_100": "soc_gain_0_100",
+    "dom_c": "dom_c",
+    "soc_0_30_fixed_depth": "soc_0_30",
+    "soc_0_100_fixed_depth": "soc_0_100",
+    "soc_allochthonous": "soc_allochthonous",
+}
 
 _FLOAT_LAYERS: Final = (
     ("elevation_m", "m", "true terrain elevation (Yellow Sea 1985 height)"),
@@ -272,42 +300,11 @@ def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, A
             "lidar_coverage_ha": float(np.sum(np.where(covered, weights, 0.0))),
         }
     first, last = landscape.epochs[0].spec, landscape.epochs[-1].spec
-    years = landscape.years
-    s1 = out["epochs"][first.name]["stocks_t_c"]
-    s2 = out["epochs"][last.name]["stocks_t_c"]
-    change = {pool: (s2[pool] - s1[pool]) / years for pool in s1}
-    delta = {pool: change[pool] for pool in ("agb_c", "bgb_c", "veg_c")}
-    delta["soc_0_30"] = change["soc_gain_0_30"]  # the true autochthonous change
-    delta["soc_0_100"] = change["soc_gain_0_100"]
-    delta["dom_c"] = change["dom_c"]
-    delta["soc_0_30_fixed_depth"] = change["soc_0_30"]
-    delta["soc_0_100_fixed_depth"] = change["soc_0_100"]
-    delta["soc_allochthonous"] = change["soc_allochthonous"]
-    removals = CO2_PER_C * sum(delta[pool] for pool in REMOVAL_POOLS)
-    removals_without_dom = CO2_PER_C * sum(delta[pool] for pool in REMOVAL_POOLS_WITHOUT_DOM)
-    areas_2 = out["epochs"][last.name]["area_ha"]
-    ch4_by_class = {
-        c.name: areas_2[c.name] * world.ch4_flux_mg_m2_d[c.name] * T_HA_YR_PER_MG_M2_D * GWP_CH4_AR5
-        for c in CLASSES
-    }
-    ch4 = sum(ch4_by_class.values())
-    out["sink"] = {
-        "from_epoch": first.name,
-        "to_epoch": last.name,
-        "years": years,
-        "delta_c_t_c_yr": delta,
-        "removal_pools": list(REMOVAL_POOLS),
-        "removals_t_co2e_yr": removals,
-        "ch4_t_co2e_yr": ch4,
-        "ch4_by_class_t_co2e_yr": ch4_by_class,
-        "ch4_class_areas_epoch": last.name,
-        "ch4_flux_mg_m2_d": dict(world.ch4_flux_mg_m2_d),
-        "gwp_ch4": GWP_CH4_AR5,
-        "net_t_co2e_yr": removals - ch4,
-        "removal_pools_without_dom": list(REMOVAL_POOLS_WITHOUT_DOM),
-        "removals_without_dom_t_co2e_yr": removals_without_dom,
-        "net_without_dom_t_co2e_yr": removals_without_dom - ch4,
-    }
+    out["sink"] = _change(out["epochs"], landscape, first.name, last.name, landscape.years)
+    if len(landscape.epochs) > 2:
+        out["periods"] = _periods(out["epochs"], landscape)
+    if landscape.planted_loss:
+        out["planted_loss"] = _planted_loss(landscape, datasets[last.name])
     out["method"] = {
         "inside": "cells whose centre is inside boundary.geojson (Grid.boundary_mask)",
         "area": "true (ellipsoidal) cell area in ha, Grid.cell_area_ha",
@@ -348,6 +345,21 @@ def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, A
         "priors survey.toml states (carbonsink.synthetic.carbon_world), false: the stated "
         "values",
     }
+    if "periods" in out:
+        out["method"]["periods"] = (
+            "each consecutive pair of epochs, as the sink is for the first and last: "
+            "stock_change_t_c = stock_to - stock_from (t C; soc_0_30 and soc_0_100 the "
+            "autochthonous change, as in delta_c_t_c_yr), total_stock_change_t_c = the sum of "
+            "stock_change_t_c over the removal pools (agb_c, bgb_c, soc_0_100, dom_c), "
+            "delta_c_t_c_yr = stock_change_t_c / the period's years; CH4 from the class areas "
+            "of the period's later epoch. The periods' stock changes add up to the last epoch "
+            "minus the first"
+        )
+    if "planted_loss" in out:
+        out["method"]["planted_loss"] = (
+            "felled_ha, burnt_ha: area inside the boundary of the poplar cells clear-felled and "
+            "of the reed cells burnt between the last two epochs (true cell areas)"
+        )
     out["soil_world"] = _soil_world(landscape, datasets[last.name])
     out["carbon_world"] = {
         "drawn": world.drawn,
@@ -359,9 +371,84 @@ def totals(landscape: Landscape, datasets: dict[str, xr.Dataset]) -> dict[str, A
     return out
 
 
+def _change(
+    epochs: dict[str, Any], landscape: Landscape, first: str, last: str, years: float
+) -> dict[str, Any]:
+    """The true change from epoch ``first`` to epoch ``last``: the ``sink`` block's content."""
+    world = landscape.carbon
+    s1 = epochs[first]["stocks_t_c"]
+    s2 = epochs[last]["stocks_t_c"]
+    # The soil pools soc_0_30 and soc_0_100 are the true autochthonous change.
+    delta = {key: (s2[pool] - s1[pool]) / years for key, pool in _STOCK_OF_DELTA.items()}
+    removals = CO2_PER_C * sum(delta[pool] for pool in REMOVAL_POOLS)
+    removals_without_dom = CO2_PER_C * sum(delta[pool] for pool in REMOVAL_POOLS_WITHOUT_DOM)
+    areas_2 = epochs[last]["area_ha"]
+    ch4_by_class = {
+        c.name: areas_2[c.name] * world.ch4_flux_mg_m2_d[c.name] * T_HA_YR_PER_MG_M2_D * GWP_CH4_AR5
+        for c in CLASSES
+    }
+    ch4 = sum(ch4_by_class.values())
+    return {
+        "from_epoch": first,
+        "to_epoch": last,
+        "years": years,
+        "delta_c_t_c_yr": delta,
+        "removal_pools": list(REMOVAL_POOLS),
+        "removals_t_co2e_yr": removals,
+        "ch4_t_co2e_yr": ch4,
+        "ch4_by_class_t_co2e_yr": ch4_by_class,
+        "ch4_class_areas_epoch": last,
+        "ch4_flux_mg_m2_d": dict(world.ch4_flux_mg_m2_d),
+        "gwp_ch4": GWP_CH4_AR5,
+        "net_t_co2e_yr": removals - ch4,
+        "removal_pools_without_dom": list(REMOVAL_POOLS_WITHOUT_DOM),
+        "removals_without_dom_t_co2e_yr": removals_without_dom,
+        "net_without_dom_t_co2e_yr": removals_without_dom - ch4,
+    }
+
+
+def _periods(epochs: dict[str, Any], landscape: Landscape) -> list[dict[str, Any]]:
+    """The true change of each consecutive pair of epochs (a survey of three or more)."""
+    out = []
+    for before, after in itertools.pairwise(landscape.epochs):
+        years = (after.spec.date - before.spec.date).days / 365.25
+        period = _change(epochs, landscape, before.spec.name, after.spec.name, years)
+        s1 = epochs[before.spec.name]["stocks_t_c"]
+        s2 = epochs[after.spec.name]["stocks_t_c"]
+        stock_change = {key: s2[pool] - s1[pool] for key, pool in _STOCK_OF_DELTA.items()}
+        total = sum(stock_change[pool] for pool in REMOVAL_POOLS)
+        out.append(
+            {
+                **period,
+                "stock_change_t_c": stock_change,
+                "total_stock_change_t_c": total,
+            }
+        )
+    return out
+
+
+def _planted_loss(landscape: Landscape, ds: xr.Dataset) -> dict[str, Any]:
+    """Areas (ha, inside the boundary) of the planted loss of the last period."""
+    inside = ds["inside_boundary"].values.astype(bool)
+    weights = np.where(inside, landscape.grid.cell_area_ha, 0.0)
+    before, after = landscape.epochs[-2].spec.name, landscape.epochs[-1].spec.name
+    areas = {
+        f"{name}_ha": float(np.sum(weights[landscape.crop(mask)]))
+        for name, mask in landscape.disturbed.items()
+    }
+    return {
+        "from_epoch": before,
+        "to_epoch": after,
+        **areas,
+        "felled_regrowth_factor": FELLED_REGROWTH_FACTOR,
+        "reed_burn_factor": REED_BURN_FACTOR,
+    }
+
+
 def _soil_world(landscape: Landscape, ds: xr.Dataset) -> dict[str, Any]:
     """The ``soil_world`` block of ``totals.json`` (means over the last epoch's land inside)."""
     world = landscape.soil_world
+    names = [e.spec.name for e in landscape.epochs]
     inside = ds["inside_boundary"].values.astype(bool)
     land = inside & (ds["class"].values != CLASS_BY_NAME["water"].code)
     weights = np.where(land, landscape.grid.cell_area_ha, 0.0)
@@ -376,6 +463,7 @@ def _soil_world(landscape: Landscape, ds: xr.Dataset) -> dict[str, Any]:
         "compaction_depth_cm": COMPACTION_DEPTH_CM,
         "lab_method_bias": world.lab_method_bias,
         "lab_method_bias_epoch": world.lab_method_bias_epoch,
+        **({"lab_method_bias_epochs": list(world.biased_epochs(names))} if len(names) > 2 else {}),
         "mean_deposit_cm": deposit,
         "mean_deposition_rate_cm_yr": deposit / landscape.years,
     }
