@@ -10,8 +10,9 @@ its U, Adjusted_NER(t_k) and NER_stock(t_k) (the chain's per-year values ×
 years since t₀; all 0 at t₀). Then, docs/methodology.md eq. 5.16–5.20:
 
     ΔNER_k     = NER(t_k) − NER(t_{k−1})                    draw by draw
-    Buffer_k   = max(0, NER_stock(t_k) − NER_stock(t_{k−1})) × buffer%      (eq. 94)
-                 (``adjusted-net`` base: of max(0, ΔAdjusted))
+    Buffer_k   = min(max(0, NER_stock(t_k) − NER_stock(t_{k−1})) × buffer%,
+                     max(0, ΔAdjusted))                                   (eq. 94)
+                 (``adjusted-net`` base: buffer% of max(0, ΔAdjusted))
     VCU_k      = Adjusted_NER(t_k) − Adjusted_NER(t_{k−1}) − Buffer_k       (eq. 93)
     B_k        = Σ_{j≤k} VCU_j,        P_k = max(0, max_{j≤k} B_j)
     Issued_k   = P_k − P_{k−1}
@@ -118,16 +119,20 @@ def period_issuance(
         The profile's buffer, %.
     base
         ``"stock-change"``: :func:`~carbonsink.accounting.credits.vm0033_issuance`;
-        ``"adjusted-net"``: the buffer is buffer% of max(0, ΔAdjusted).
+        ``"adjusted-net"``: the buffer is buffer% of max(0, ΔAdjusted). Either
+        way it is at most max(0, ΔAdjusted): it is withheld from what the
+        period earns.
 
     Returns
     -------
     (buffer, vcu, reversal)
     """
     issuance = vm0033_issuance(adjusted, ner_stock, buffer_pct=buffer_pct)
-    if base == "stock-change":
-        return issuance.buffer, issuance.vcu, issuance.reversal
-    buffer = max(issuance.delta_adjusted, 0.0) * buffer_pct / 100.0
+    earned = max(issuance.delta_adjusted, 0.0)
+    buffer = issuance.buffer if base == "stock-change" else earned * buffer_pct / 100.0
+    # The buffer is withheld from the VCUs the period earns, never more (as the chain's
+    # zero floor: an adjusted net the deduction took to 0 puts nothing in the buffer).
+    buffer = min(buffer, earned)
     return buffer, issuance.delta_adjusted - buffer, issuance.reversal
 
 

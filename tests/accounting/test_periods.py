@@ -86,6 +86,13 @@ def test_issuance_of_the_methodology_example() -> None:
         (14400.0, 11000.0), (25000.0, 20000.0), buffer_pct=15.0, base="stock-change"
     )
     assert loss == pytest.approx((0.0, -3400.0, True))
+    # The buffer is withheld from what the period earns: ΔAdjusted 100 (the deduction took
+    # most of the net) against 0.15 × 1,000 = 150 of stock change → buffer 100, VCU 0; a
+    # period whose adjusted net stays 0 puts nothing in the buffer and issues nothing.
+    small = period_issuance((0.0, 100.0), (0.0, 1000.0), buffer_pct=15.0, base="stock-change")
+    assert small == pytest.approx((100.0, 0.0, False))
+    nothing = period_issuance((0.0, 0.0), (0.0, 3667.7), buffer_pct=15.0, base="stock-change")
+    assert nothing == pytest.approx((0.0, 0.0, False))
 
 
 @pytest.mark.parametrize(
