@@ -42,7 +42,8 @@ COMMANDS = [words for words, _ in _commands()]
 
 def test_the_tree_has_every_command() -> None:
     assert ["run"] in COMMANDS and ["soil", "map"] in COMMANDS and ["lidar", "metrics"] in COMMANDS
-    assert len(COMMANDS) == 16
+    assert ["design"] in COMMANDS
+    assert len(COMMANDS) == 17
 
 
 @pytest.mark.parametrize("words", COMMANDS, ids=" ".join)

@@ -30,6 +30,7 @@ from carbonsink.cli._console import (
 )
 from carbonsink.cli._conventions import Command, Group
 from carbonsink.cli.biomass import biomass_app
+from carbonsink.cli.design import design
 from carbonsink.cli.imagery import imagery_app
 from carbonsink.cli.lidar import lidar_app
 from carbonsink.cli.run import run, verify
@@ -146,6 +147,7 @@ app.add_typer(imagery_app, name="imagery")
 app.add_typer(soil_app, name="soil")
 app.add_typer(biomass_app, name="biomass")
 app.command(cls=Command)(run)
+app.command(cls=Command)(design)
 app.command(cls=Command)(verify)
 app.command(cls=Command)(profiles)
 app.command(cls=Command)(versions)

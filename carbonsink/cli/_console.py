@@ -40,6 +40,7 @@ __all__ = [
     "print_problem",
     "print_written",
     "progress_bar",
+    "runnable_survey",
     "state",
     "stderr",
     "stdout",
@@ -127,6 +128,19 @@ def print_problem(problem: Problem) -> None:
     (answer if problem.severity == "error" else stdout).print(
         f"[{colour}]{problem.severity}[/{colour}]: {escape(str(problem))}"
     )
+
+
+def runnable_survey(survey: Path) -> PreflightReport:
+    """The preflight report of a survey to run; exit 2 (nothing computed) when it has errors."""
+    report = checked_survey(survey)
+    if report.errors:
+        answer.print(
+            f"[red]{len(report.errors)} error(s)[/red] in {escape(str(survey))}: nothing was "
+            "computed; fix them and run again."
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    assert report.survey is not None
+    return report
 
 
 def checked_survey(survey: Path, *, quick: bool = True, show: bool = True) -> PreflightReport:

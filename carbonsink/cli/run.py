@@ -14,8 +14,8 @@ from carbonsink.cli._console import (
     EXIT_BAD_INPUT,
     SURVEY,
     answer,
-    checked_survey,
     progress_bar,
+    runnable_survey,
     stdout,
     step_progress,
 )
@@ -174,13 +174,7 @@ def run(
 
     if lang is not None:
         lang = i18n.check_language(lang)  # a wrong tag stops before the preflight
-    report = checked_survey(survey)
-    if report.errors:
-        answer.print(
-            f"[red]{len(report.errors)} error(s)[/red] in {escape(str(survey))}: nothing was "
-            "computed; fix them and run again."
-        )
-        raise typer.Exit(EXIT_BAD_INPUT)
+    report = runnable_survey(survey)
     assert report.survey is not None
     folder = OutputFolder(out if out is not None else survey.parent / "out")
     with progress_bar() as progress, run_executor(workers, scheduler) as executor:

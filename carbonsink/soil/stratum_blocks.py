@@ -278,6 +278,8 @@ def stratum_blocks(
     signed: bool = False,
     noun: str = "core",
     stratum_scales: bool = False,
+    given_scales: Mapping[str, float] | None = None,
+    shared: tuple[VariogramModel, float] | None = None,
 ) -> StratumBlocks:
     """Mean SOC of every stratum at every epoch by universal block kriging, with their covariance.
 
@@ -315,6 +317,14 @@ def stratum_blocks(
         Each stratum has its own residual variance (eq. 3.23a): the values are
         kriged divided by their stratum's scale κ_g, and each stratum's mean
         and the covariance are scaled back. Without, one residual variance.
+    given_scales
+        Stratum name → κ_s to use instead of estimating them from the values
+        (with ``stratum_scales``; a sampling design whose values are not yet
+        measured, :mod:`carbonsink.design`).
+    shared
+        Without ``fit_variograms``: the structured variogram and process
+        nugget every two epochs share (:func:`_shared_parts`' estimate from a
+        run); by default the smaller partial sill and the smaller nugget.
 
     Returns
     -------
@@ -384,7 +394,12 @@ def stratum_blocks(
         arrays.append((xy, zs, groups, measurement_variances(cores.se, zs.size)))
     measured = (counts >= min_cores).all(axis=0) & (areas > 0)
     target = np.flatnonzero(measured)
-    scale_of = _stratum_scales(arrays) if stratum_scales else {}
+    if stratum_scales and given_scales is not None:
+        scale_of = {
+            int(strata[name]): float(k) for name, k in given_scales.items() if name in strata
+        }
+    else:
+        scale_of = _stratum_scales(arrays) if stratum_scales else {}
     scales = np.array([scale_of.get(int(c), 1.0) for c in codes])
     if scale_of:
         arrays = [_standardised(a, scale_of) for a in arrays]
@@ -425,6 +440,8 @@ def stratum_blocks(
                 v, nugget, sharing = _shared_parts(
                     arrays[e1], arrays[e2], fitted[e1], site_radius_m=site_radius_m
                 )
+            elif shared is not None:
+                v, nugget = shared
             else:
                 v = _shared(fitted[e1], fitted[e2])
                 nugget = min(systems[e1].process_nugget, systems[e2].process_nugget)

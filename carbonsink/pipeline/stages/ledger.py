@@ -30,18 +30,15 @@ from carbonsink.io.writers import write_csv, write_json
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.outputs import OutputFolder
 from carbonsink.pipeline.stages.epoch import EpochResults
+from carbonsink.pipeline.stages.ledger_arguments import ledger_arguments
 from carbonsink.pipeline.stages.ledger_biomass import (
     outside_aoa_cells,
     outside_aoa_errors,
-    outside_cross_covariance,
     residual_corrections,
-    shared_outside,
 )
-from carbonsink.pipeline.stages.ledger_soil import soc_quantities
 from carbonsink.pipeline.stages.lidar import terrain_warnings, unsupported_ha
 from carbonsink.pipeline.stages.logged import LoggedLine, logged_warnings
 from carbonsink.pipeline.stages.soil import soc_column, soil_gap_warnings
-from carbonsink.pipeline.stages.soil_change import soil_basis
 
 if TYPE_CHECKING:
     from carbonsink.accounting.non_co2 import Gas
@@ -61,8 +58,6 @@ logger = logging.getLogger(__name__)
 
 #: Change strata × class at an epoch are coded as stratum × _KEY_BASE + class.
 _KEY_BASE = 256
-#: Keyed quantities of modelled maps: (quantity, density layer, model-source layer).
-_KEYED_MAPS = (("agb_t_dm", "agb_mg_ha", "agb_model"), ("dom_t_dm", "dom_mg_ha", "dom_model"))
 
 
 def _keyed_totals(
@@ -589,36 +584,8 @@ def survey_ledger(
     if inputs is None:
         strata_map = results[-1].cube.cube["landcover"].values
         inputs = [epoch_ledger_inputs(ctx, r, strata_map) for r in results]
-    inputs = list(inputs)
-    strata_map = results[-1].cube.cube["landcover"].values
-    basis = soil_basis(ctx, results, strata_map, depth=depth)
-    soc, cross, soil_warnings, blocks = soc_quantities(
-        ctx, results, inputs, strata_map, depth=depth, basis=basis
-    )
-    for i, quantity in enumerate(soc):
-        quantities = {**inputs[i].quantities, "soc_t_c": quantity}
-        inputs[i] = dataclasses.replace(inputs[i], quantities=quantities)
-    covariance = {} if cross is None else {"soc_t_c": cross}
-    shared_record: dict[str, dict[str, dict[str, float]]] = {}
-    for name, density, source in _KEYED_MAPS if len(results) >= 2 else ():
-        # What the first and last epochs' cells outside the AOA share (a middle epoch's
-        # corrections are drawn on their own, docs/methodology.md eq. 6.8d).
-        one, two = (inputs[i].quantities.get(name) for i in (0, -1))
-        if not (isinstance(one, KeyedTotals) and isinstance(two, KeyedTotals)):
-            continue
-        shared = shared_outside(
-            ctx, results[0], results[-1], strata_map, density=density, source=source
-        )
-        block = outside_cross_covariance(one, two, shared)
-        if block.any():
-            covariance[name] = block
-        shared_record[name] = {
-            s: {
-                "shared": phi,
-                "covariance_t_dm2": phi * one.outside_se.get(s, 0.0) * two.outside_se.get(s, 0.0),
-            }
-            for s, phi in shared.items()
-        }
+    arguments = ledger_arguments(ctx, results, inputs, depth=depth)
+    inputs, basis, blocks = arguments.inputs, arguments.basis, arguments.blocks
     section = ctx.survey.accounting
     polygon = ctx.boundary.fingerprint()
     inside = ctx.inside.values.astype(bool)
@@ -639,21 +606,21 @@ def survey_ledger(
             counted_stocks=basis.stocks,
             counted_change_mg_ha=basis.mean_change_mg_ha,
         )
-        + soil_warnings
+        + arguments.soil_warnings
         + default_flux_warnings(ctx, parameters, inputs[-1])
         + [w for where, lines in logged for w in logged_warnings(where, lines)],
         notes=[_("dead organic matter: {choice}").format(choice=shown(ctx.dom_choice[1]))]
         if "dom" in profile.pools and all(r.biomass.dom is not None for r in results)
         else [],
         polygon=polygon,
-        error_covariance=covariance,
+        error_covariance=arguments.error_covariance,
     )
     ledger = dataclasses.replace(
         ledger,
         extra={
             **ledger.extra,
             "soc_strata": blocks.to_dict(),
-            "outside_aoa_shared": shared_record,
+            "outside_aoa_shared": arguments.outside_shared,
             "soil_change": basis.summary,
             "lidar": {
                 r.epoch.name: {

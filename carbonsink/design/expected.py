@@ -1,0 +1,432 @@
+"""The claim's uncertainty at the next monitoring epoch for a given number of cores and plots.
+
+A completed run knows every epoch's errors. The next epoch, ``years`` after
+the last, is built as the ledger would see it (docs/methodology.md §9.1):
+
+* **its stocks** continue the measured trend: every stratum's total of every
+  quantity is the last epoch's moved on by its change since the first epoch
+  × years / (t_last − t_first) (a linear rate; a stock does not go below 0);
+* **its SOC errors** are those of universal block kriging (§3.10) with the
+  design's cores — the first epoch's sites revisited first, then new
+  balanced sites (:mod:`~carbonsink.design.placement`) — under the run's
+  fitted residual variogram, residual scales κ_s and what revisits share
+  (eq. 6.11), jointly with every earlier epoch; plus what the last epoch
+  carried beyond its kriging variance (the allochthonous deduction's and a
+  lab method's common errors);
+* **its AGB corrections** keep the last epoch's errors outside the area of
+  applicability, and the rest of each stratum's variance scales with its
+  number of plots as a mean does, SE²_in × m_last / m.
+
+The ledger's own Monte Carlo (:func:`~carbonsink.accounting.ledger.build_ledger`)
+then runs on every epoch with that one added: its cumulative chain at the
+new epoch gives the U the claim would carry, and the tradable credits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from carbonsink.accounting.ledger import Ledger, build_ledger
+from carbonsink.accounting.pools import KeyedTotals, StratumTotals
+from carbonsink.accounting.simulation import EpochInputs
+from carbonsink.design.placement import StratumSites, stratum_sites
+from carbonsink.errors import InputError
+from carbonsink.pipeline.run import RunResult
+from carbonsink.pipeline.stages.ledger_arguments import LedgerArguments, ledger_arguments
+from carbonsink.pipeline.stages.ledger_soil import hold
+from carbonsink.pipeline.stages.soil import soc_column
+from carbonsink.soil.stratum_blocks import CoreSet, stratum_blocks
+from carbonsink.spatial.variogram import VariogramModel
+
+__all__ = ["DesignBasis", "Expected", "current_effort", "design_basis", "expected_claim"]
+
+FloatArray = npt.NDArray[np.float64]
+#: Fewest sites ordered per stratum and kind (the search may add up to this many).
+DEFAULT_MAX_SITES = 200
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a design leaves the claim at the next epoch.
+
+    Attributes
+    ----------
+    cores, plots
+        Stratum → cores and plots of the next epoch.
+    u
+        The relative half-width the claim's rule would use.
+    ner_t_co2e, ner_ci90_t_co2e
+        Mean and 90 % interval of the cumulative net, t CO2e.
+    tradable_t_co2e
+        The cumulative tradable credits at the next epoch, t CO2e.
+    ledger
+        The ledger of every epoch and the design's (for its details).
+    epoch
+        The next epoch's aggregates as the design leaves them (eq. 9.1–9.3).
+    """
+
+    cores: Mapping[str, int]
+    plots: Mapping[str, int]
+    u: float
+    ner_t_co2e: float
+    ner_ci90_t_co2e: tuple[float, float]
+    tradable_t_co2e: float
+    ledger: Ledger
+    epoch: EpochInputs
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record (``design.json``)."""
+        return {
+            "cores": dict(self.cores),
+            "plots": dict(self.plots),
+            "u": None if not math.isfinite(self.u) else self.u,
+            "ner_t_co2e": self.ner_t_co2e,
+            "ner_ci90_t_co2e": list(self.ner_ci90_t_co2e),
+            "tradable_t_co2e": self.tradable_t_co2e,
+        }
+
+
+@dataclass(frozen=True)
+class DesignBasis:
+    """Everything a design's prediction needs from a completed run.
+
+    Attributes
+    ----------
+    run
+        The run.
+    arguments
+        Its ledger's inputs (every epoch's, SOC block-kriged) and shared errors.
+    years
+        Years from the last epoch to the next.
+    core_sites, plot_sites
+        Stratum → its ordered candidate sites (:mod:`~carbonsink.design.placement`).
+    cores_now, plots_now
+        Stratum → cores and plots of the last epoch.
+    measured
+        The strata whose soil is measured (cores in every epoch): only they
+        take cores.
+    """
+
+    run: RunResult
+    arguments: LedgerArguments
+    years: float
+    core_sites: Mapping[str, StratumSites]
+    plot_sites: Mapping[str, StratumSites]
+    cores_now: Mapping[str, int]
+    plots_now: Mapping[str, int]
+    measured: tuple[str, ...]
+
+
+def _stratum_of(run: RunResult, xy: FloatArray) -> npt.NDArray[np.int64]:
+    """The stratum code (last land cover) of each point; −1 outside the grid or boundary."""
+    ctx = run.context
+    rows, cols = ctx.grid.index(xy[:, 0], xy[:, 1])
+    strata = run.results[-1].cube.cube["landcover"].values
+    inside = ctx.inside.values.astype(bool)
+    ok = (rows >= 0) & (rows < ctx.grid.height) & (cols >= 0) & (cols < ctx.grid.width)
+    out = np.full(xy.shape[0], -1, dtype=np.int64)
+    r, c = rows[ok], cols[ok]
+    out[ok] = np.where(inside[r, c], strata[r, c], -1)
+    return out
+
+
+def design_basis(
+    run: RunResult, *, years: float | None = None, max_sites: int = DEFAULT_MAX_SITES
+) -> DesignBasis:
+    """Prepare the prediction of a run's next epoch.
+
+    Parameters
+    ----------
+    run
+        A completed run of at least two epochs.
+    years
+        Years to the next epoch; by default the last period's length.
+    max_sites
+        Sites ordered per stratum and kind.
+
+    Raises
+    ------
+    InputError
+        One epoch only, or ``years`` not positive.
+    """
+    ctx, results = run.context, run.results
+    if len(results) < 2:
+        raise InputError(
+            "a sampling design needs a run of two epochs or more (it predicts the change)",
+            where=str(ctx.survey.survey.name),
+            fix="run the survey with a second epoch first",
+        )
+    spans = [(b.epoch.date - a.epoch.date).days / 365.25 for a, b in itertools.pairwise(results)]
+    step = spans[-1] if years is None else float(years)
+    if not step > 0:
+        raise InputError(f"{years} years to the next epoch", fix="give a positive number")
+    depth = float(ctx.profile.soil_depth_cm)
+    arguments = ledger_arguments(ctx, results, run.ledger_inputs, depth=depth)
+    legend = ctx.survey.vegetation.by_code()
+    strata_map = results[-1].cube.cube["landcover"].values
+    cube = results[-1].cube.cube
+    inside = ctx.inside.values.astype(bool)
+    dry = inside & ~(np.nan_to_num(cube["water"].values) > 0)
+    layers = results[-1].biomass.layers
+    outside = (
+        np.nan_to_num(layers["agb_outside_aoa"].values) > 0
+        if "agb_outside_aoa" in layers
+        else np.zeros_like(dry)
+    )
+    applicable = dry & ~outside
+    yy, xx = np.meshgrid(ctx.grid.y, ctx.grid.x, indexing="ij")
+    first_cores = results[0].core_stocks[["x", "y"]].to_numpy(dtype=np.float64)
+    first_strata = _stratum_of(run, first_cores)
+    last_cores = _stratum_of(run, results[-1].core_stocks[["x", "y"]].to_numpy(np.float64))
+    entry = results[-1].epoch.plots
+    plots = (
+        np.zeros((0, 2))
+        if entry is None
+        else ctx.points(entry)[["x", "y"]].to_numpy(dtype=np.float64)
+    )
+    plot_strata = _stratum_of(run, plots)
+    blocks = arguments.blocks
+    measured = tuple(s for s, m in zip(blocks.strata, blocks.measured, strict=True) if m)
+    core_sites, plot_sites, cores_now, plots_now = {}, {}, {}, {}
+    for code, name in legend.items():
+        cores_now[name] = int((last_cores == code).sum())
+        plots_now[name] = int((plot_strata == code).sum())
+        cells = np.column_stack([xx[dry & (strata_map == code)], yy[dry & (strata_map == code)]])
+        if name in measured:
+            core_sites[name] = stratum_sites(
+                cells, first_sites=first_cores[first_strata == code], n_max=max_sites
+            )
+        cells = np.column_stack(
+            [xx[applicable & (strata_map == code)], yy[applicable & (strata_map == code)]]
+        )
+        if cells.size:
+            plot_sites[name] = stratum_sites(cells, n_max=max_sites)
+    return DesignBasis(
+        run=run,
+        arguments=arguments,
+        years=step,
+        core_sites=core_sites,
+        plot_sites=plot_sites,
+        cores_now=cores_now,
+        plots_now=plots_now,
+        measured=measured,
+    )
+
+
+def _trend(first: float, last: float, fraction: float) -> float:
+    """The last value moved on by its change since the first × ``fraction``, at least 0."""
+    return max(last + (last - first) * fraction, 0.0)
+
+
+def _soc_joint(basis: DesignBasis, cores: Mapping[str, int]) -> tuple[FloatArray, FloatArray]:
+    """The SOC totals' errors with the design's epoch added: joint covariance and its block."""
+    run, arguments = basis.run, basis.arguments
+    ctx, results = run.context, run.results
+    depth = float(ctx.profile.soil_depth_cm)
+    column = soc_column(depth)
+    blocks = arguments.blocks
+    sets = [
+        CoreSet(
+            x=r.core_stocks["x"].to_numpy(),
+            y=r.core_stocks["y"].to_numpy(),
+            values=r.core_stocks[column].to_numpy(),
+            se=r.core_stocks[column.replace("_mg_ha", "_se_mg_ha")].to_numpy(),
+        )
+        for r in results
+    ]
+    chosen = [basis.core_sites[s].xy[: cores.get(s, 0)] for s in basis.measured]
+    xy = np.vstack(chosen) if chosen else np.zeros((0, 2))
+    se_last = sets[-1].se
+    se = float(np.nanmedian(se_last)) if se_last is not None and se_last.size else 0.0
+    sets.append(
+        CoreSet(x=xy[:, 0], y=xy[:, 1], values=np.full(len(xy), 100.0), se=np.full(len(xy), se))
+    )
+    v = blocks.variograms[-1]
+    sharing = blocks.sharing
+    psill = sharing.get("shared_partial_sill", v.psill)
+    shared = VariogramModel(
+        model=v.model,
+        nugget=v.nugget,
+        psill=max(float(psill) if math.isfinite(psill) else v.psill, 1e-12 * v.psill),
+        range_m=v.range_m,
+    )
+    nugget = float(sharing.get("shared_nugget", 0.0))
+    legend = ctx.survey.vegetation.by_code()
+    design = stratum_blocks(
+        sets,
+        ctx.grid,
+        results[-1].cube.cube["landcover"].values,
+        {legend[c]: c for c in sorted(legend)},
+        variograms=[v] * len(sets),
+        mask=ctx.inside.values.astype(bool),
+        fit_variograms=False,
+        stratum_scales=True,
+        given_scales=dict(zip(blocks.strata, blocks.scales, strict=True)),
+        shared=(shared, nugget if math.isfinite(nugget) else 0.0),
+    )
+    n = len(blocks.strata)
+    e = len(results)
+    kriged = design.total_covariance_t_c
+    run_joint = _run_soc_joint(arguments, n, e)
+    joint = np.zeros(((e + 1) * n, (e + 1) * n))
+    joint[: e * n, : e * n] = run_joint
+    joint[e * n :, :] = kriged[e * n :, :]
+    joint[:, e * n :] = kriged[:, e * n :]
+    # What the last epoch carried beyond its kriging (the allochthonous deduction's and a
+    # lab method's common errors) carries on to the next.
+    last = slice((e - 1) * n, e * n)
+    extra = run_joint[last, last] - blocks.total_covariance_t_c[last, last]
+    joint[e * n :, e * n :] += np.where(np.isfinite(extra), extra, 0.0)
+    held = [i for i, s in enumerate(blocks.strata) if s not in basis.measured]
+    joint = hold(joint, held, n_epochs=e + 1)
+    return joint, joint[e * n :, e * n :]
+
+
+def _run_soc_joint(arguments: LedgerArguments, n: int, e: int) -> FloatArray:
+    """The run's ``(E·S, E·S)`` SOC error covariance, in the blocks' stratum order."""
+    inputs = arguments.inputs
+    joint = np.zeros((e * n, e * n))
+    strata = list(arguments.blocks.strata)
+    cross = arguments.error_covariance.get("soc_t_c")
+    for a, epoch in enumerate(inputs):
+        quantity = epoch.quantities["soc_t_c"]
+        assert isinstance(quantity, StratumTotals)
+        order = [list(quantity.totals).index(s) for s in strata]
+        joint[a * n : (a + 1) * n, a * n : (a + 1) * n] = quantity.covariance[np.ix_(order, order)]
+    if cross is not None and e == 2:
+        joint[:n, n:] = cross
+        joint[n:, :n] = cross.T
+    elif cross is not None:
+        for a in range(e):
+            for b in range(e):
+                if a != b:
+                    joint[a * n : (a + 1) * n, b * n : (b + 1) * n] = cross[
+                        a * n : (a + 1) * n, b * n : (b + 1) * n
+                    ]
+    return joint
+
+
+def _next_agb(
+    first: KeyedTotals,
+    last: KeyedTotals,
+    fraction: float,
+    plots: Mapping[str, int],
+    now: Mapping[str, int],
+) -> KeyedTotals:
+    """The last epoch's AGB moved on by the trend, with the design's plots' correction errors."""
+    stratum_first: dict[str, float] = {}
+    for (s, _), t in zip(first.keys, first.totals, strict=True):
+        stratum_first[s] = stratum_first.get(s, 0.0) + float(t)
+    stratum_last: dict[str, float] = {}
+    for (s, _), t in zip(last.keys, last.totals, strict=True):
+        stratum_last[s] = stratum_last.get(s, 0.0) + float(t)
+    factor = {
+        s: _trend(stratum_first.get(s, total), total, fraction) / total if total > 0 else 1.0
+        for s, total in stratum_last.items()
+    }
+    scale = np.array([factor[s] for s, _ in last.keys])
+    corrections = {}
+    for s, (c, se) in last.corrections.items():
+        outside = last.outside_se.get(s, 0.0)
+        inner = max(se * se - outside * outside, 0.0)
+        m_now, m_new = now.get(s, 0), plots.get(s, now.get(s, 0))
+        ratio = m_now / m_new if m_now > 0 and m_new > 0 else 1.0
+        corrections[s] = (c * factor.get(s, 1.0), math.sqrt(inner * ratio + outside * outside))
+    return dataclasses.replace(
+        last,
+        totals=last.totals * scale,
+        replicates=last.replicates * scale[None, :],
+        corrections=corrections,
+        correction_covariance=None,
+    )
+
+
+def expected_claim(
+    basis: DesignBasis, cores: Mapping[str, int], plots: Mapping[str, int], *, n_draws: int = 10_000
+) -> Expected:
+    """The claim at the next epoch if it takes ``cores`` and ``plots`` per stratum.
+
+    Parameters
+    ----------
+    basis
+        :func:`design_basis` of the run.
+    cores
+        Measured stratum → cores of the next epoch (at least 2 each; others
+        take none).
+    plots
+        Stratum → plots of the next epoch (missing: as many as the last).
+    n_draws
+        Monte Carlo draws (a fixed number: designs are compared on the same
+        draws, with the run's seed).
+
+    Returns
+    -------
+    Expected
+    """
+    from carbonsink.accounting.parameters import class_parameters
+
+    run, arguments = basis.run, basis.arguments
+    ctx = run.context
+    inputs = arguments.inputs
+    first, last = inputs[0], inputs[-1]
+    span = (last.date - first.date).days / 365.25
+    fraction = basis.years / span
+    new_date = last.date + dt.timedelta(days=round(basis.years * 365.25))
+    counts = {s: max(int(cores.get(s, 0)), 2) for s in basis.measured}
+    joint, block = _soc_joint(basis, counts)
+    soc_first, soc_last = first.quantities["soc_t_c"], last.quantities["soc_t_c"]
+    assert isinstance(soc_first, StratumTotals) and isinstance(soc_last, StratumTotals)
+    strata = list(arguments.blocks.strata)
+    totals = {
+        s: soc_last.totals[s]
+        if s in soc_last.held
+        else _trend(soc_first.totals[s], soc_last.totals[s], fraction)
+        for s in strata
+    }
+    quantities: dict[str, Any] = dict(last.quantities)
+    quantities["soc_t_c"] = StratumTotals(totals=totals, covariance=block, held=soc_last.held)
+    agb_first, agb_last = first.quantities.get("agb_t_dm"), last.quantities.get("agb_t_dm")
+    if isinstance(agb_first, KeyedTotals) and isinstance(agb_last, KeyedTotals):
+        quantities["agb_t_dm"] = _next_agb(agb_first, agb_last, fraction, plots, basis.plots_now)
+    new = dataclasses.replace(last, name="design", date=new_date, quantities=quantities)
+    covariance = dict(arguments.error_covariance)
+    covariance["soc_t_c"] = joint
+    profile = ctx.profile
+    ledger = build_ledger(
+        [*inputs, new],
+        class_parameters(ctx.survey.vegetation.classes, profile),
+        profile=profile,
+        seed=ctx.seed,
+        n_draws=n_draws,
+        max_draws=n_draws,
+        baseline_t_co2e_yr=ctx.survey.accounting.baseline_removals_t_co2e_yr,
+        error_covariance=covariance,
+    )
+    chain = ledger.chains["total"]
+    years = ledger.years or 0.0
+    used = chain.uncertainty.get("used")
+    return Expected(
+        cores=dict(counts),
+        plots={s: int(plots.get(s, basis.plots_now.get(s, 0))) for s in basis.plots_now},
+        u=math.inf if used is None else float(used),
+        ner_t_co2e=chain.net.mean * years,
+        ner_ci90_t_co2e=(chain.net.ci90[0] * years, chain.net.ci90[1] * years),
+        tradable_t_co2e=ledger.tradable_t_co2e,
+        ledger=ledger,
+        epoch=new,
+    )
+
+
+def current_effort(basis: DesignBasis) -> tuple[dict[str, int], dict[str, int]]:
+    """The last epoch's cores (measured strata, at least 2) and plots per stratum."""
+    cores = {s: max(basis.cores_now.get(s, 0), 2) for s in basis.measured}
+    return cores, dict(basis.plots_now)

@@ -1,0 +1,112 @@
+"""What the accounting's Monte Carlo is given: the epochs' SOC totals and the errors they share.
+
+The accounting stage (:func:`~.ledger.survey_ledger`) and the sampling design
+(:mod:`carbonsink.design`) both start from these: every epoch's aggregates
+with the strata's SOC totals block-kriged from their own cores, jointly over
+the epochs (docs/methodology.md §3.10), and what the first and last epochs'
+corrections share outside the area of applicability (eq. 6.8d).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from carbonsink.accounting.ledger import LedgerWarning
+from carbonsink.accounting.pools import KeyedTotals
+from carbonsink.accounting.simulation import EpochInputs
+from carbonsink.pipeline.context import RunContext
+from carbonsink.pipeline.stages.epoch import EpochResults
+from carbonsink.pipeline.stages.ledger_biomass import outside_cross_covariance, shared_outside
+from carbonsink.pipeline.stages.ledger_soil import soc_quantities
+from carbonsink.pipeline.stages.soil_change import SoilBasis, soil_basis
+from carbonsink.soil.stratum_blocks import StratumBlocks
+
+__all__ = ["KEYED_MAPS", "LedgerArguments", "ledger_arguments"]
+
+#: Keyed quantities of modelled maps: (quantity, density layer, model-source layer).
+KEYED_MAPS = (("agb_t_dm", "agb_mg_ha", "agb_model"), ("dom_t_dm", "dom_mg_ha", "dom_model"))
+
+
+@dataclass(frozen=True)
+class LedgerArguments:
+    """What the accounting's Monte Carlo is given besides the survey's settings.
+
+    Attributes
+    ----------
+    inputs
+        Every epoch's aggregates, with the strata's SOC totals block-kriged
+        from their own cores (:func:`~.ledger_soil.soc_quantities`).
+    error_covariance
+        ``soc_t_c``: the SOC errors between the epochs (``(S, S)`` for two,
+        the ``(E·S, E·S)`` joint for more); a keyed quantity: what the first
+        and last epochs' corrections share outside the area of applicability.
+    basis, blocks
+        The soil change's basis and the block kriging of every epoch.
+    soil_warnings
+        What the soil totals' construction warns of.
+    outside_shared
+        The ledger's ``outside_aoa_shared`` record.
+    """
+
+    inputs: list[EpochInputs]
+    error_covariance: dict[str, npt.NDArray[np.float64]]
+    basis: SoilBasis
+    blocks: StratumBlocks
+    soil_warnings: list[LedgerWarning]
+    outside_shared: dict[str, dict[str, dict[str, float]]]
+
+
+def ledger_arguments(
+    ctx: RunContext,
+    results: Sequence[EpochResults],
+    inputs: Sequence[EpochInputs],
+    *,
+    depth: float,
+) -> LedgerArguments:
+    """The epochs' inputs with their SOC totals, and the errors the epochs share.
+
+    See :func:`~.ledger.survey_ledger` (its Notes) and docs/methodology.md §3.10, eq. 6.8d.
+    """
+    inputs = list(inputs)
+    strata_map = results[-1].cube.cube["landcover"].values
+    basis = soil_basis(ctx, results, strata_map, depth=depth)
+    soc, cross, soil_warnings, blocks = soc_quantities(
+        ctx, results, inputs, strata_map, depth=depth, basis=basis
+    )
+    for i, quantity in enumerate(soc):
+        quantities = {**inputs[i].quantities, "soc_t_c": quantity}
+        inputs[i] = dataclasses.replace(inputs[i], quantities=quantities)
+    covariance: dict[str, npt.NDArray[np.float64]] = {} if cross is None else {"soc_t_c": cross}
+    shared_record: dict[str, dict[str, dict[str, float]]] = {}
+    for name, density, source in KEYED_MAPS if len(results) >= 2 else ():
+        # What the first and last epochs' cells outside the AOA share (a middle epoch's
+        # corrections are drawn on their own, docs/methodology.md eq. 6.8d).
+        one, two = (inputs[i].quantities.get(name) for i in (0, -1))
+        if not (isinstance(one, KeyedTotals) and isinstance(two, KeyedTotals)):
+            continue
+        shared = shared_outside(
+            ctx, results[0], results[-1], strata_map, density=density, source=source
+        )
+        block = outside_cross_covariance(one, two, shared)
+        if block.any():
+            covariance[name] = block
+        shared_record[name] = {
+            s: {
+                "shared": phi,
+                "covariance_t_dm2": phi * one.outside_se.get(s, 0.0) * two.outside_se.get(s, 0.0),
+            }
+            for s, phi in shared.items()
+        }
+    return LedgerArguments(
+        inputs=inputs,
+        error_covariance=covariance,
+        basis=basis,
+        blocks=blocks,
+        soil_warnings=soil_warnings,
+        outside_shared=shared_record,
+    )
