@@ -36,6 +36,7 @@ from pydantic import (
 from pyproj import CRS
 
 from carbonsink.accounting.non_co2 import GwpSet
+from carbonsink.accounting.profiles import CapGroup
 from carbonsink.config_problems import problem_from_error
 from carbonsink.crs import as_crs
 from carbonsink.errors import InputNotFoundError, Problem, SurveyFileError
@@ -567,6 +568,11 @@ class AccountingSection(_Model):
     baseline_removals_t_co2e_yr: float = 0.0
     price_cny_per_t: Annotated[float, Field(ge=0.0)] | None = None
     mc_draws: Annotated[int, Field(ge=1000, le=10_000_000)] = 10_000
+    #: The project's 100-year benefit of a pool group, t CO2e: its projected stock
+    #: 100 years after the first epoch less the baseline's (from the project's own
+    #: projection). A profile with a ``hundred_year_cap`` caps the group's cumulative
+    #: claim at it (docs/methodology.md eq. 5.21).
+    benefit_100yr_t_co2e: dict[CapGroup, Annotated[float, Field(ge=0.0)]] | None = None
 
     def profile_overrides(self) -> dict[str, Any]:
         """The profile settings this section overrides (``None``: the profile's own)."""

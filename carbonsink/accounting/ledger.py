@@ -30,6 +30,13 @@ import pandas as pd
 from carbonsink.accounting.combined_uncertainty import CombinedUncertainty, combined_uncertainty
 from carbonsink.accounting.credits import CreditChain, credit_chain
 from carbonsink.accounting.ledger_table import strata_table
+from carbonsink.accounting.ledger_warnings import (
+    LedgerWarning,
+    cap_warnings,
+    equation_warning,
+    pool_warnings,
+    reversal_warnings,
+)
 from carbonsink.accounting.montecarlo import DEFAULT_DRAWS, MonteCarlo, run_until_converged
 from carbonsink.accounting.non_co2 import GWP
 from carbonsink.accounting.parameters import ClassParameters
@@ -40,10 +47,11 @@ from carbonsink.accounting.periods import (
     vintage_fractions,
 )
 from carbonsink.accounting.pools import Pool, StratumTotals, counted_pools, quantity_stem
-from carbonsink.accounting.profiles import MethodologyProfile
+from carbonsink.accounting.profiles import CapGroup, MethodologyProfile
 from carbonsink.accounting.simulation import (
     EpochInputs,
     TermDraws,
+    cap_group,
     needed_quantities,
     simulate_terms,
     years_between,
@@ -65,29 +73,6 @@ __all__ = [
 #: Identifier of the ledger JSON layout (documented in docs/ledger.md).
 LEDGER_SCHEMA: Final = "carbonsink-ledger/1"
 FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class LedgerWarning:
-    """A warning that matters to the claim, recorded in the ledger (docs/design.md §7).
-
-    Attributes
-    ----------
-    code
-        Stable identifier, e.g. ``"below-mdd"``, ``"outside-aoa"``, ``"extrapolated-cores"``.
-    message
-        One or two plain sentences with the numbers.
-    where
-        What it concerns (epoch, pool, stratum, file).
-    """
-
-    code: str
-    message: str
-    where: str = ""
-
-    def to_dict(self) -> dict[str, str]:
-        """JSON-ready form."""
-        return {"code": self.code, "message": self.message, "where": self.where}
 
 
 def _json_number(value: float) -> float | None:
@@ -274,73 +259,6 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _pool_warnings(
-    change: Mapping[str, FloatArray], pools: Sequence[str], net: Summary
-) -> list[LedgerWarning]:
-    out = []
-    for pool in pools:
-        total = change[pool].sum(axis=1)
-        low, high = np.quantile(total, [0.05, 0.95])
-        if low < 0.0 < high:
-            out.append(
-                LedgerWarning(
-                    "change-not-detectable",
-                    _(
-                        "the change of the {pool} pool, {mean:,.1f} t C/yr, is not "
-                        "distinguishable from zero: its 90 % interval is {low:,.1f} to "
-                        "{high:,.1f} t C/yr"
-                    ).format(pool=pool, mean=float(total.mean()), low=low, high=high),
-                    where=_("pool {pool}").format(pool=pool),
-                )
-            )
-    if net.ci90[0] <= 0.0:
-        out.append(
-            LedgerWarning(
-                "net-not-significant",
-                _(
-                    "the net removal's 90 % interval ({low:,.1f} to {high:,.1f} t CO2e/yr) "
-                    "reaches zero: the survey cannot show a sink at 90 % confidence"
-                ).format(low=net.ci90[0], high=net.ci90[1]),
-                where=_("project"),
-            )
-        )
-    return out
-
-
-def _equation_warning(
-    chain: CreditChain, combined: CombinedUncertainty, areas: Mapping[str, float]
-) -> list[LedgerWarning]:
-    """Say so when VM0033 eq. 87–91 set the deduction's U above the Monte Carlo's.
-
-    Eq. 5.13 weighs each stratum's relative U by its area, so a small stratum
-    whose stocks are poorly known (a large U_i) can dominate the project's U.
-    """
-    u = chain.uncertainty
-    if u["vm0033_equations"] is None or u["used"] != u["vm0033_equations"]:
-        return []
-    if u["monte_carlo"] is not None and u["used"] <= u["monte_carlo"]:
-        return []
-    weights = {
-        s: ui * float(areas.get(s, 0.0))
-        for s, ui in combined.strata.items()
-        if math.isfinite(ui) and areas.get(s, 0.0) > 0
-    }
-    top = sorted(weights, key=weights.__getitem__, reverse=True)[:3]
-    named = ", ".join(f"{s} (U {combined.strata[s]:.0%}, {areas[s]:,.1f} ha)" for s in top)
-    monte_carlo = "∞" if u["monte_carlo"] is None else f"{u['monte_carlo']:.0%}"
-    return [
-        LedgerWarning(
-            "u-equations-dominate",
-            _(
-                "the deduction uses VM0033 eq. 87–91's U of {used:.0%}, above the Monte "
-                "Carlo's {monte_carlo}: eq. 5.13 weighs each stratum's relative U by its area, "
-                "and strata whose stocks are uncertain against their size weigh most — {named}"
-            ).format(used=u["used"], monte_carlo=monte_carlo, named=named),
-            where=_("project"),
-        )
-    ]
-
-
 def _total_correlation(epochs: Sequence[EpochInputs], name: str, cross: FloatArray | None) -> float:
     """Correlation of the first and last epochs' errors of a quantity's project total."""
     first, last = epochs[0].quantities[name], epochs[-1].quantities[name]
@@ -348,31 +266,6 @@ def _total_correlation(epochs: Sequence[EpochInputs], name: str, cross: FloatArr
     if cross is None or len(epochs) < 2 or first.se == 0 or last.se == 0:
         return 0.0
     return float(np.clip(float(np.sum(cross)) / (first.se * last.se), -1.0, 1.0))
-
-
-def _reversal_warnings(periods: Sequence[Period]) -> list[LedgerWarning]:
-    """A ``reversal`` warning for each monitoring period whose stocks fell."""
-    return [
-        LedgerWarning(
-            "reversal",
-            _(
-                "the carbon stocks fell in monitoring period {k} ({start} → {end}): NER_stock "
-                "changed by {stock:,.1f} t CO2e and the VCUs by {vcu:,.1f}; nothing goes to the "
-                "buffer, {cancelled:,.1f} buffer credits are cancelled, and nothing more is "
-                "issued until the loss is made good (VM0033 v2.1 §8.5.3)"
-            ).format(
-                k=p.index,
-                start=p.start_epoch,
-                end=p.end_epoch,
-                stock=p.ner_stock,
-                vcu=p.vcu,
-                cancelled=p.cancelled,
-            ),
-            where=_("monitoring period {k}").format(k=p.index),
-        )
-        for p in periods
-        if p.reversal
-    ]
 
 
 def _absence(pool: Pool, partly: set[str]) -> str:
@@ -397,6 +290,7 @@ def build_ledger(
     notes: Sequence[str] = (),
     polygon: Mapping[str, Any] | None = None,
     error_covariance: Mapping[str, FloatArray] | None = None,
+    benefit_100yr_t_co2e: Mapping[CapGroup, float] | None = None,
 ) -> Ledger:
     """Run the Monte Carlo of every term and the credit chain; assemble the ledger.
 
@@ -436,6 +330,9 @@ def build_ledger(
         the last epoch's (columns), t C² (joint block kriging of both surveys,
         :func:`carbonsink.soil.stratum_blocks.stratum_blocks`); absent
         quantities have independent epochs.
+    benefit_100yr_t_co2e
+        Pool group (``soil``, ``biomass``) → the project's 100-year benefit,
+        t CO2e: the cap of the profile's ``hundred_year_cap`` groups (eq. 5.21).
 
     Returns
     -------
@@ -510,6 +407,12 @@ def build_ledger(
         )
     ledger_notes += notes
 
+    stated: dict[str, float] = {str(g): float(v) for g, v in (benefit_100yr_t_co2e or {}).items()}
+    capped = [g for g in profile.hundred_year_cap if any(cap_group(p) == g for p in pools)]
+    caps: dict[str, float] | None = (
+        None if single else {g: float(stated[g]) for g in capped if g in stated}
+    )
+
     def simulate(mc: MonteCarlo) -> TermDraws:
         return simulate_terms(
             mc,
@@ -520,6 +423,7 @@ def build_ledger(
             gwp=gwp,
             error_covariance=covariance,
             herbaceous_steady_state=profile.herbaceous_biomass == "steady-state",
+            caps=caps,
         )
 
     def project_net(mc: MonteCarlo) -> FloatArray:
@@ -587,8 +491,8 @@ def build_ledger(
             price_per_t=price_per_t,
             seed=seed,
         )
-        stage_warnings += _pool_warnings(draws.change, pools, chains["total"].net)
-        stage_warnings += _equation_warning(chains["total"], combined, epochs[-1].stratum_area_ha)
+        stage_warnings += pool_warnings(draws.change, pools, chains["total"].net)
+        stage_warnings += equation_warning(chains["total"], combined, epochs[-1].stratum_area_ha)
         by_epoch = cumulative_chains(
             draws,
             epochs,
@@ -612,7 +516,8 @@ def build_ledger(
             )
             for key in chains
         }
-        stage_warnings += _reversal_warnings(periods["total"])
+        stage_warnings += reversal_warnings(periods["total"])
+        stage_warnings += cap_warnings(capped, stated, draws.capped)
         for stratum, stratum_periods in periods.items():
             for monitoring in stratum_periods:
                 for vintage, days, years, issued in monitoring.vintages():
@@ -683,6 +588,17 @@ def build_ledger(
         extra={
             "inputs": inputs,
             **({} if combined is None else {"uncertainty_vm0033": combined.to_dict()}),
+            **(
+                {}
+                if not capped or single
+                else {
+                    "cap_100yr": {
+                        "groups": capped,
+                        "benefit_t_co2e": {g: stated.get(g) for g in capped},
+                        "binding_share": {g: draws.capped.get(g, 0.0) for g in capped},
+                    }
+                }
+            ),
         },
         draws=project_draws,
         periods=periods,

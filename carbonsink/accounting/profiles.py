@@ -70,6 +70,9 @@ _OVERRIDABLE: Final = ("gwp", "buffer_pct", "leakage_pct")
 BufferBase = Literal["stock-change", "adjusted-net"]
 BUFFER_BASES: Final[tuple[str, ...]] = typing.get_args(BufferBase)
 HerbaceousBiomass = Literal["credited", "steady-state"]
+#: Pool groups a 100-year cap can apply to: the soil organic carbon pool, and the
+#: biomass pools (AGB, BGB, dead organic matter).
+CapGroup = Literal["soil", "biomass"]
 #: Which relative half-width U the ``vm0033`` and ``ar-tool14`` rules use: the
 #: Monte Carlo interval of the net, VM0033 eq. 87–91 (of the stocks and sources,
 #: per pool and stratum, combined as independent errors — a stock is known far
@@ -165,6 +168,11 @@ class MethodologyProfile(_Model):
     #: (VM0033 lets it be: its gains are not credited, its losses are;
     #: docs/methodology.md §2.2).
     herbaceous_biomass: HerbaceousBiomass = "credited"
+    #: Pool groups whose cumulative claim may not exceed the project's 100-year
+    #: benefit (VM0033 v2.1 eq. 86; docs/methodology.md eq. 5.21), stated in the
+    #: survey's ``[accounting] benefit_100yr_t_co2e``: ``"soil"``, ``"biomass"``.
+    #: Empty: no cap.
+    hundred_year_cap: tuple[CapGroup, ...] = ()
     #: Leakage, % of the gross removals.
     leakage_pct: Percent
     #: When leakage is zero, or where the percentage comes from.

@@ -57,6 +57,7 @@ __all__ = [
     "Cumulative",
     "EpochInputs",
     "TermDraws",
+    "cap_group",
     "correction_draws",
     "joint_covariance",
     "needed_quantities",
@@ -179,6 +180,8 @@ class TermDraws:
     n2o: FloatArray  # (n, S), t CO2e/yr
     #: Epoch (the second onwards) → what happened since the first epoch, as amounts.
     cumulative: dict[str, Cumulative] = field(default_factory=dict)
+    #: Capped pool group → share of the draws in which the 100-year cap binds at the last epoch.
+    capped: dict[str, float] = field(default_factory=dict)
 
     @property
     def non_co2(self) -> FloatArray:
@@ -447,6 +450,35 @@ def joint_covariance(
     return joint
 
 
+def cap_group(pool: str) -> str:
+    """The 100-year cap's group of a counted pool: ``"soil"`` or ``"biomass"``."""
+    return "soil" if pool.startswith("soc") else "biomass"
+
+
+def _capped(
+    gained: Mapping[str, FloatArray], caps: Mapping[str, float] | None
+) -> tuple[dict[str, FloatArray], dict[str, float]]:
+    """Each pool's ``(n, S)`` change (t C) with every capped group held to its cap (eq. 5.21).
+
+    In a draw where 44/12 × Σ_{p ∈ g} Σ_s ΔC_p,s exceeds the cap B_g (t CO2e), every
+    pool and stratum of the group is scaled by B_g / that total. Also returns the share
+    of the draws in which each group's cap binds.
+    """
+    out = dict(gained)
+    shares: dict[str, float] = {}
+    for group, cap in (caps or {}).items():
+        members = [p for p in out if cap_group(p) == group]
+        if not members:
+            continue
+        total = CO2_PER_C * np.sum([out[p].sum(axis=1) for p in members], axis=0)
+        over = total > cap
+        factor = np.where(over, cap / np.where(over, total, 1.0), 1.0)
+        for p in members:
+            out[p] = out[p] * factor[:, None]
+        shares[group] = float(over.mean())
+    return out, shares
+
+
 def _sqrt_cov(cov: FloatArray) -> FloatArray:
     """L with L Lᵀ = Σ: V √Λ of the eigendecomposition, negative rounding set to 0."""
     values, vectors = np.linalg.eigh(np.asarray(cov, dtype=np.float64))
@@ -499,6 +531,7 @@ def simulate_terms(
     gwp: Mapping[str, float],
     error_covariance: Mapping[str, FloatArray],
     herbaceous_steady_state: bool = False,
+    caps: Mapping[str, float] | None = None,
 ) -> TermDraws:
     """Draw every term of the ledger (module docstring).
 
@@ -530,6 +563,11 @@ def simulate_terms(
         stratum the change of the AGB-based pools (AGB, BGB) is that of the
         other classes plus min(0, H₂ − H₁), H the herbaceous part of the
         stock (docs/methodology.md eq. 2.4); the stocks stay as measured.
+    caps
+        Pool group (``"soil"``: the SOC pool; ``"biomass"``: AGB, BGB, DOM)
+        → the project's 100-year benefit, t CO2e: in each draw the group's
+        counted change since the first epoch is scaled down, in every
+        stratum alike, to at most it (docs/methodology.md eq. 5.21).
 
     Returns
     -------
@@ -637,6 +675,7 @@ def simulate_terms(
         for p, first_h in herbaceous.get(first.name, {}).items():
             # Eq. 2.4 since the first epoch: the herbaceous gain is removed.
             gained[p] = gained[p] - np.maximum(herbaceous[epoch.name][p] - first_h, 0.0)
+        gained, _ = _capped(gained, caps)
         cumulative[epoch.name] = Cumulative(
             years=years_between(first.date, epoch.date),
             removals=CO2_PER_C * np.sum([gained[p] for p in keys], axis=0),
@@ -648,6 +687,10 @@ def simulate_terms(
         last_h = herbaceous[later.name][p]
         # Eq. 2.4: the herbaceous part changes by min(0, H2 − H1), i.e. its gain is removed.
         change[p] = change[p] - np.maximum(last_h - first_h, 0.0) / years
+    capped: dict[str, float] = {}
+    if caps:
+        amounts, capped = _capped({p: change[p] * years for p in keys}, caps)
+        change = {p: amounts[p] / years for p in keys}
     removals = CO2_PER_C * np.sum([change[p] for p in keys], axis=0)
     return TermDraws(
         stocks=stocks,
@@ -656,4 +699,5 @@ def simulate_terms(
         ch4=ch4,
         n2o=n2o,
         cumulative=cumulative,
+        capped=capped,
     )

@@ -57,6 +57,8 @@ CH4_SEDGE = 10.0 * 1.0 * 365e-5 * 28.0  # 1.022
 CH4_WATER = 5.0 * 2.0 * 365e-5 * 28.0  # 1.022
 N2O_WATER = 5.0 * 0.1 * 365e-5 * 265.0  # 0.483625
 NON_CO2 = CH4_SEDGE + CH4_WATER + N2O_WATER  # 2.527625
+#: A stated 100-year soil benefit no example reaches (vm0033 caps the soil pool, eq. 5.21).
+NO_CAP = {"soil": 1e9}
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +119,16 @@ def _exact_epochs() -> list[EpochInputs]:
 
 @pytest.fixture(scope="module")
 def exact_ledger(vm0033: MethodologyProfile) -> Ledger:
-    return build_ledger(_exact_epochs(), CLASSES, profile=vm0033, seed=7, n_draws=2000)
+    # A 100-year soil benefit far above the example's gain: the cap (eq. 5.21) is stated
+    # and does not bind.
+    return build_ledger(
+        _exact_epochs(),
+        CLASSES,
+        profile=vm0033,
+        seed=7,
+        n_draws=2000,
+        benefit_100yr_t_co2e=NO_CAP,
+    )
 
 
 # --------------------------------------------------------------- periods and vintages
@@ -650,6 +661,7 @@ def test_stage_warnings_and_polygon_are_recorded(vm0033: MethodologyProfile) -> 
         n_draws=2000,
         warnings=[warning],
         polygon={"sha256": "abc", "area_ha": 15.0},
+        benefit_100yr_t_co2e=NO_CAP,
     )
     out = json.loads(json.dumps(ledger.to_dict(), allow_nan=False))
     assert out["warnings"] == [

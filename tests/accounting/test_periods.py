@@ -268,3 +268,49 @@ def test_periods_add_up_to_the_cumulative_figures_in_every_draw() -> None:
     assert np.std(soc["t2"] - soc["t1"], ddof=1) == pytest.approx(
         math.sqrt(25**2 + 30**2 - 2 * 0.5 * 25 * 30), rel=0.03
     )
+
+
+# --------------------------------------------------------------- the 100-year cap
+def test_the_100_year_cap_holds_the_soil_claim(vm0033: MethodologyProfile) -> None:
+    # vm0033 caps the soil pool (eq. 5.21) at a stated benefit of 100 t CO2e. Cumulative soil
+    # gains: 10 t C = 36.667 t CO2e at t1 (below the cap), 100 t C = 366.667 t CO2e at t2
+    # (held to 100). Biomass: AGB C +15 and BGB C +15 by t2 = 30 t C = 110 t CO2e (no cap).
+    epochs = [
+        _epoch("t0", T0, 100.0, 1000.0),
+        _epoch("t1", T1, 120.0, 1010.0),
+        _epoch("t2", T2, 130.0, 1100.0),
+    ]
+    ledger = build_ledger(
+        epochs,
+        CLASSES,
+        profile=vm0033,
+        seed=3,
+        n_draws=2000,
+        benefit_100yr_t_co2e={"soil": 100.0},
+    )
+    first, second = ledger.periods["total"]
+    # Period 1: 44/12 × 30 = 110 t CO2e; at t2: 110 + 100 = 210, so period 2 removes 100.
+    assert first.removals == pytest.approx(CO2 * 30.0, rel=1e-12)
+    assert first.removals + second.removals == pytest.approx(CO2 * 30.0 + 100.0, rel=1e-12)
+    # The claim's rate: 210 t CO2e over y1 + y2 = 4.0 years; the sedge soil's change is held
+    # to 100 / (44/12) = 27.27 t C over the 4 years.
+    assert ledger.strata.loc["total", "removals_t_co2e_yr"] == pytest.approx(
+        210.0 / (1461 / 365.25), rel=1e-12
+    )
+    assert ledger.extra["cap_100yr"] == {
+        "groups": ["soil"],
+        "benefit_t_co2e": {"soil": 100.0},
+        "binding_share": {"soil": 1.0},
+    }
+    assert [w.code for w in ledger.warnings if w.code.startswith("cap-")] == ["cap-100yr-binding"]
+
+
+def test_an_unstated_cap_is_warned_and_not_applied(vm0033: MethodologyProfile) -> None:
+    epochs = [_epoch("t0", T0, 100.0, 1000.0), _epoch("t1", T1, 120.0, 1010.0)]
+    ledger = build_ledger(epochs, CLASSES, profile=vm0033, seed=3, n_draws=2000)
+    assert [w.code for w in ledger.warnings] == ["cap-100yr-not-stated"]
+    # No cap: 44/12 × 30 t C over y1, as without one.
+    assert ledger.strata.loc["total", "removals_t_co2e_yr"] == pytest.approx(
+        CO2 * 30.0 / Y1, rel=1e-12
+    )
+    assert ledger.extra["cap_100yr"]["benefit_t_co2e"] == {"soil": None}

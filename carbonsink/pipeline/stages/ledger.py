@@ -614,6 +614,7 @@ def survey_ledger(
         else [],
         polygon=polygon,
         error_covariance=arguments.error_covariance,
+        benefit_100yr_t_co2e=section.benefit_100yr_t_co2e,
     )
     ledger = dataclasses.replace(
         ledger,
