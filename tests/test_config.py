@@ -381,3 +381,16 @@ def test_a_survey_name_that_cannot_title_the_outputs_is_refused(tmp_path: Path, 
     with pytest.raises(SurveyFileError) as info:
         load_survey(write(tmp_path, text))
     assert "give a printable name" in info.value.problems[0].message
+
+
+def test_the_100_year_benefit_is_stated_per_pool_group(tmp_path: Path) -> None:
+    text = MINIMAL + "\n[accounting]\nbenefit_100yr_t_co2e = { soil = 1250.5 }\n"
+    survey = load_survey(write(tmp_path, text))
+    assert survey.accounting.benefit_100yr_t_co2e == {"soil": 1250.5}
+    # A group the caps do not know, and a negative benefit, are refused where they are written.
+    for bad, words in (("{ wood = 10.0 }", "wood"), ("{ soil = -1.0 }", "greater than or equal")):
+        text = MINIMAL + f"\n[accounting]\nbenefit_100yr_t_co2e = {bad}\n"
+        with pytest.raises(SurveyFileError) as info:
+            load_survey(write(tmp_path, text))
+        problem = info.value.problems[0]
+        assert "benefit_100yr_t_co2e" in str(problem.where) and words in problem.message
