@@ -138,13 +138,27 @@ def sample_data(
             "(a reversal).",
         ),
     ] = False,
+    design: Annotated[
+        Path | None,
+        typer.Option(
+            "--design",
+            help="With --epochs 3: take the 2028 soil cores and biomass plots exactly at the "
+            "points of this design file (the design.gpkg of `carbonsink design`: point layers "
+            "cores and plots, any CRS) instead of the generator's own sampling design; the "
+            "truth and every other file are unchanged. A point outside the boundary is an "
+            "error; points in open water in 2028 are skipped with a warning.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write a synthetic Junshan-like survey with its known truth."""
     from carbonsink.synthetic import generate_survey
+    from carbonsink.synthetic.design_points import check_design_option
     from carbonsink.synthetic.parameters import epoch_specs
 
     # Refuse bad options before the progress bar starts (ConfigError: exit 2).
     epoch_specs(epochs, planted_loss=planted_loss, names=("--epochs", "--planted-loss"))
+    check_design_option(design, epochs, names=("--design", "--epochs"))
     with progress_bar() as progress:
         task = progress.add_task("generating", total=1.0)
 
@@ -158,6 +172,14 @@ def sample_data(
             progress=report,
             epochs=epochs,
             planted_loss=planted_loss,
+            design=design,
+        )
+    if summary.design is not None:
+        skipped = len(summary.design_skipped)
+        stdout.print(
+            f"the {summary.epochs[-1]} cores and plots are at the points of "
+            f"{escape(str(summary.design))}"
+            + (f" ({skipped} in open water skipped)" if skipped else "")
         )
     answer.print(f"[green]wrote[/green] {escape(str(summary.survey_path))}")
     stdout.print(f"try: carbonsink validate {escape(str(summary.survey_path))}")

@@ -50,6 +50,11 @@
   :mod:`~carbonsink.synthetic.lidar` places its ground returns — plus RTK
   noise N(0, :data:`CHECKPOINT_RTK_SD_M`²). Every draw comes from the stream
   ``"fieldwork.checkpoints.<epoch>"``, so the other files are unchanged by them.
+
+The field and lab model of a core and of a plot is :func:`measure_cores` and
+:func:`measure_plots` (what :func:`soil_cores` and :func:`plots` do at the
+sites they draw); :mod:`~carbonsink.synthetic.design_points` uses them to take
+the third epoch's samples at the points of a sampling design instead.
 """
 
 from __future__ import annotations
@@ -90,6 +95,8 @@ __all__ = [
     "checkpoints",
     "dead_matter_plot_count",
     "landcover_samples",
+    "measure_cores",
+    "measure_plots",
     "nominal_plot_counts",
     "plots",
     "soil_cores",
@@ -203,7 +210,7 @@ def dead_matter_plot_count(n_class: int) -> int:
 
 def _dead_matter(
     landscape: Landscape,
-    epoch: EpochTruth,
+    stream: str,
     names: npt.NDArray[np.str_],
     dom_mg_ha: npt.NDArray[np.float64],
     heterogeneity: npt.NDArray[np.float64],
@@ -212,8 +219,11 @@ def _dead_matter(
 
     Parameters
     ----------
-    landscape, epoch
-        The truth (for the seed and the epoch name of the random stream).
+    landscape
+        The truth (for the seed).
+    stream
+        Name of the random stream: ``"fieldwork.plots.dom.<epoch>"`` for the
+        generator's own plots.
     names
         Class of each plot.
     dom_mg_ha
@@ -228,10 +238,10 @@ def _dead_matter(
 
     Notes
     -----
-    Every draw comes from the stream ``"fieldwork.plots.dom.<epoch>"``, so the
-    live plot table's own draws are exactly those of a survey without DOM.
+    Every draw comes from the stream ``stream``, so the live plot table's own
+    draws are exactly those of a survey without DOM.
     """
-    rng = named_stream(landscape.seed, f"fieldwork.plots.dom.{epoch.spec.name}")
+    rng = named_stream(landscape.seed, stream)
     dead = np.full(names.size, np.nan)
     sd = DOM_SUBQUADRAT_LOG_SD
     for name in _PLOT_SHARES:
@@ -265,9 +275,7 @@ def plots(landscape: Landscape, epoch: EpochTruth) -> pd.DataFrame:
     covered = landscape.grid.boundary_mask(epoch.lidar_block)
     classes = landscape.crop(epoch.class_code)
     n_total = landscape.scale.n_plots
-    rows: list[dict[str, object]] = []
-    # Per row: class, true DOM of the cell and the live clip's heterogeneity.
-    dom_inputs: list[tuple[str, float, float]] = []
+    measured = _PlotRecords()
     for name, share in _PLOT_SHARES.items():
         code = CLASS_BY_NAME[name].code
         n = round(share * n_total)
@@ -281,44 +289,123 @@ def plots(landscape: Landscape, epoch: EpochTruth) -> pd.DataFrame:
             _sample_points(landscape, stratum & ~covered, n_out, rng, margin_m=_PLOT_MARGIN_M)
         )
         for cells in picked:
-            lr, lc = _to_landscape(landscape, cells)
-            agb = epoch.agb_mg_ha[lr, lc]
-            size = 400.0 if name == "poplar" else 1.0
-            sd = 0.1 if name == "poplar" else 0.3
-            heterogeneity = np.exp(sd * rng.standard_normal(agb.size) - sd**2 / 2)
-            weighing = 1.0 + 0.03 * rng.standard_normal(agb.size)
-            agb_g_m2 = np.maximum(agb * G_M2_PER_MG_HA * heterogeneity * weighing, 0.0)
-            gx = cells.x + rng.normal(0.0, _GNSS_SD_M, agb.size)
-            gy = cells.y + rng.normal(0.0, _GNSS_SD_M, agb.size)
-            lon, lat = _lonlat(gx, gy, PLOTS_CRS)
-            days = rng.integers(-3, 4, agb.size)
-            dom = epoch.dom_mg_ha[lr, lc]
-            for i in range(agb.size):
-                dom_inputs.append((name, float(dom[i]), float(heterogeneity[i])))
-                rows.append(
-                    {
-                        "lon": lon[i],
-                        "lat": lat[i],
-                        "agb_g_m2": round(float(agb_g_m2[i]), 1),
-                        "agb_dead_g_m2": np.nan,
-                        "size_m2": size,
-                        "veg_class": name,
-                        "date": (epoch.spec.date + dt.timedelta(days=int(days[i]))).isoformat(),
-                    }
-                )
-    dead = _dead_matter(
-        landscape,
-        epoch,
-        np.array([d[0] for d in dom_inputs], dtype=np.str_),
-        np.array([d[1] for d in dom_inputs], dtype=np.float64),
-        np.array([d[2] for d in dom_inputs], dtype=np.float64),
-    )
-    for row, value in zip(rows, dead, strict=True):
-        row["agb_dead_g_m2"] = float(value)
-    order = rng.permutation(len(rows))
-    table = pd.DataFrame([rows[i] for i in order])
+            measured.add(landscape, epoch, cells, np.full(cells.x.size, name), rng)
+    table = measured.table(landscape, epoch, dom_stream=f"fieldwork.plots.dom.{epoch.spec.name}")
+    order = rng.permutation(len(table))
+    table = table.iloc[order].reset_index(drop=True)
     table.insert(0, "plot_id", [f"P{epoch.spec.name}-{i + 1:03d}" for i in range(len(table))])
     return table
+
+
+def measure_plots(
+    landscape: Landscape,
+    epoch: EpochTruth,
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    rng: np.random.Generator,
+    *,
+    dom_stream: str,
+) -> pd.DataFrame:
+    """Biomass plots laid out at ``(x, y)``, measured as :func:`plots` measures its own.
+
+    Parameters
+    ----------
+    landscape, epoch
+        The truth to sample.
+    x, y
+        The plots' true positions, EPSG:32649, on land (the class of each is
+        the true class of its cell).
+    rng
+        The stream of the plots' heterogeneity, weighing, GNSS and day draws.
+    dom_stream
+        Name of the stream of the dead-matter sub-quadrats.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`plots`, in the order of ``x``: plot ``i`` (from 0) is
+        ``P<epoch>-<i + 1>`` (at least three digits); the recorded positions
+        carry the handheld-GNSS error.
+    """
+    rows, cols = landscape.grid.index(x, y)
+    cells = _Cells(
+        np.asarray(rows, dtype=np.int64),
+        np.asarray(cols, dtype=np.int64),
+        np.asarray(x, dtype=np.float64),
+        np.asarray(y, dtype=np.float64),
+    )
+    lr, lc = _to_landscape(landscape, cells)
+    codes = epoch.class_code[lr, lc]
+    names = np.array([CLASS_BY_CODE[int(c)].name for c in codes], dtype=np.str_)
+    measured = _PlotRecords()
+    measured.add(landscape, epoch, cells, names, rng)
+    table = measured.table(landscape, epoch, dom_stream=dom_stream)
+    table.insert(0, "plot_id", [f"P{epoch.spec.name}-{i + 1:03d}" for i in range(len(table))])
+    return table
+
+
+class _PlotRecords:
+    """The measured plots of an epoch, batch by batch (the plot model of :func:`plots`)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, object]] = []
+        # Per row: class, true DOM of the cell and the live clip's heterogeneity.
+        self.dom_inputs: list[tuple[str, float, float]] = []
+
+    def add(
+        self,
+        landscape: Landscape,
+        epoch: EpochTruth,
+        cells: _Cells,
+        names: npt.NDArray[np.str_],
+        rng: np.random.Generator,
+    ) -> None:
+        """Measure a clip plot (a poplar inventory plot) at each true position of ``cells``.
+
+        ``names`` is the class of each plot. Draws, in order: the within-cell
+        heterogeneity, the weighing error, the GNSS error (x, then y) and the
+        day of the visit, ``cells.x.size`` each.
+        """
+        lr, lc = _to_landscape(landscape, cells)
+        agb = epoch.agb_mg_ha[lr, lc]
+        poplar = names == "poplar"
+        size = np.where(poplar, 400.0, 1.0)
+        sd = np.where(poplar, 0.1, 0.3)
+        heterogeneity = np.exp(sd * rng.standard_normal(agb.size) - sd**2 / 2)
+        weighing = 1.0 + 0.03 * rng.standard_normal(agb.size)
+        agb_g_m2 = np.maximum(agb * G_M2_PER_MG_HA * heterogeneity * weighing, 0.0)
+        gx = cells.x + rng.normal(0.0, _GNSS_SD_M, agb.size)
+        gy = cells.y + rng.normal(0.0, _GNSS_SD_M, agb.size)
+        lon, lat = _lonlat(gx, gy, PLOTS_CRS)
+        days = rng.integers(-3, 4, agb.size)
+        dom = epoch.dom_mg_ha[lr, lc]
+        for i in range(agb.size):
+            self.dom_inputs.append((str(names[i]), float(dom[i]), float(heterogeneity[i])))
+            self.rows.append(
+                {
+                    "lon": lon[i],
+                    "lat": lat[i],
+                    "agb_g_m2": round(float(agb_g_m2[i]), 1),
+                    "agb_dead_g_m2": np.nan,
+                    "size_m2": float(size[i]),
+                    "veg_class": str(names[i]),
+                    "date": (epoch.spec.date + dt.timedelta(days=int(days[i]))).isoformat(),
+                }
+            )
+
+    def table(self, landscape: Landscape, epoch: EpochTruth, *, dom_stream: str) -> pd.DataFrame:
+        """The plots measured so far, with their dead matter (stream ``dom_stream``)."""
+        dead = _dead_matter(
+            landscape,
+            dom_stream,
+            np.array([d[0] for d in self.dom_inputs], dtype=np.str_),
+            np.array([d[1] for d in self.dom_inputs], dtype=np.float64),
+            np.array([d[2] for d in self.dom_inputs], dtype=np.float64),
+        )
+        for row, value in zip(self.rows, dead, strict=True):
+            row["agb_dead_g_m2"] = float(value)
+        columns = ["lon", "lat", "agb_g_m2", "agb_dead_g_m2", "size_m2", "veg_class", "date"]
+        return pd.DataFrame(self.rows, columns=columns)
 
 
 def soil_cores(
@@ -373,7 +460,52 @@ def soil_cores(
     x = np.concatenate(xs)
     y = np.concatenate(ys)
     order = rng.permutation(x.size)
-    x, y = x[order], y[order]
+    return measure_cores(
+        landscape,
+        epoch,
+        x[order],
+        y[order],
+        rng,
+        accretion_stream=f"fieldwork.soil.{epoch.spec.name}.accretion",
+    )
+
+
+def measure_cores(
+    landscape: Landscape,
+    epoch: EpochTruth,
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    rng: np.random.Generator,
+    *,
+    accretion_stream: str,
+) -> pd.DataFrame:
+    """The layers of soil cores taken at ``(x, y)``, as the epoch's lab reports them.
+
+    The field and lab model of :func:`soil_cores` (the module docstring): the
+    cell's true profile times a micro-site factor, 15 % of the cores stopping
+    at 50 or 70 cm, lab errors and the epoch's lab-method bias, and on the
+    later epochs the accretion above the marker horizon.
+
+    Parameters
+    ----------
+    landscape, epoch
+        The truth to sample.
+    x, y
+        The cores' true positions, EPSG:32649 (inside the analysis grid);
+        they are also the recorded positions (to 1e-7°).
+    rng
+        The stream of the micro-site factors, depths and lab errors, drawn in
+        that order.
+    accretion_stream
+        Name of the stream of the accretion's measurement error.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`soil_cores`; core ``i`` (from 0) of ``x`` is ``C<epoch>-<i + 1>``
+        (at least two digits).
+    """
+    grid = landscape.grid
     row, col = grid.index(x, y)
     lr, lc = row + landscape.window[0], col + landscape.window[1]
     cell_profile = epoch.soil.at(lr, lc)
@@ -393,7 +525,7 @@ def soil_cores(
     accretion = None
     if epoch is not landscape.epochs[0]:
         deposit = np.broadcast_to(cell_profile.deposit_cm, x.size)
-        error = named_stream(landscape.seed, f"fieldwork.soil.{epoch.spec.name}.accretion")
+        error = named_stream(landscape.seed, accretion_stream)
         measured = deposit * (1.0 + ACCRETION_ERROR_SD * error.standard_normal(x.size))
         accretion = np.round(np.maximum(measured, 0.0), 1)
     lon, lat = _lonlat(x, y, SOIL_CRS)

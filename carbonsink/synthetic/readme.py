@@ -259,7 +259,9 @@ CH4 (t CO2e/yr) | net (t CO2e/yr) |
 {table}"""
 
 
-def readme_text(landscape: Landscape, *, scale: Scale, totals: dict[str, Any]) -> str:
+def readme_text(
+    landscape: Landscape, *, scale: Scale, totals: dict[str, Any], design_note: str = ""
+) -> str:
     """Markdown describing the survey, its generative model and its truth.
 
     Parameters
@@ -270,6 +272,10 @@ def readme_text(landscape: Landscape, *, scale: Scale, totals: dict[str, Any]) -
         The survey size name.
     totals
         The content of ``truth/totals.json``.
+    design_note
+        A paragraph on the sampling design the last epoch was sampled at
+        (:func:`~carbonsink.synthetic.design_points.design_note`), after the
+        field data's; empty without one.
 
     Returns
     -------
@@ -485,7 +491,7 @@ simulator puts its ground returns on (before their 3 cm noise) — plus RTK
 noise of SD {CHECKPOINT_RTK_SD_M * 100:g} cm (N(0, {CHECKPOINT_RTK_SD_M:g}²) m),
 independent per point; x, y and z are rounded to 1 mm. They let the pipeline
 measure how far its terrain model lies above the true ground under each
-vegetation class.
+vegetation class.{design_note}
 
 ## Truth
 

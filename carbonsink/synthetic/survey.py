@@ -4,7 +4,9 @@
 is deterministic: the same seed, scale and options give byte-identical files
 (no timestamps anywhere; every random draw comes from a named stream of the
 seed). A third epoch (``epochs=3``) draws only from streams of its own, so the
-files of the first two epochs are those of the two-epoch survey.
+files of the first two epochs are those of the two-epoch survey; a sampling
+design (``design=``, :mod:`~carbonsink.synthetic.design_points`) changes only
+the third epoch's soil and plot tables (and says so in the README).
 """
 
 from __future__ import annotations
@@ -18,6 +20,15 @@ from typing import Any, Final
 from carbonsink.config import DEFAULT_CLASSES
 from carbonsink.errors import ConfigError
 from carbonsink.io.writers import atomic_path, write_csv, write_json
+from carbonsink.synthetic.design_points import (
+    DesignPoints,
+    check_design_option,
+    design_note,
+    design_plots,
+    design_soil_cores,
+    placed_design,
+    read_design,
+)
 from carbonsink.synthetic.fieldwork import (
     CHECKPOINTS_CRS,
     PLOTS_CRS,
@@ -87,6 +98,10 @@ class SurveySummary:
         The epochs' names, in time order.
     planted_loss
         Whether the loss between 2025 and 2028 was planted.
+    design
+        The design file the third epoch's cores and plots were taken at, if any.
+    design_skipped
+        The warnings of the design's points left out (in open water).
     """
 
     out_dir: Path
@@ -99,6 +114,8 @@ class SurveySummary:
     totals: dict[str, Any]
     epochs: tuple[str, ...] = ("2020", "2025")
     planted_loss: bool = False
+    design: Path | None = None
+    design_skipped: tuple[str, ...] = ()
 
     @property
     def total_bytes(self) -> int:
@@ -115,6 +132,7 @@ def generate_survey(
     draw_carbon_parameters: bool = False,
     epochs: int = 2,
     planted_loss: bool = False,
+    design: str | Path | None = None,
 ) -> SurveySummary:
     """Generate a synthetic Junshan-like survey with known truth.
 
@@ -149,6 +167,15 @@ def generate_survey(
         With ``epochs=3``: between 2025 and 2028 every poplar stand is
         clear-felled and the reed beds burn, so that the true carbon stock of
         that period falls (a reversal).
+    design
+        With ``epochs=3``: a design file (``design.gpkg`` of ``carbonsink
+        design``: point layers ``cores`` and ``plots``, any CRS). The third
+        epoch's soil cores are taken exactly at its ``cores`` points and its
+        biomass plots at its ``plots`` points, measured as the generator's
+        own (:mod:`~carbonsink.synthetic.design_points`); points in open
+        water that epoch are skipped with a warning. Every other file — the
+        truth, imagery, LiDAR, land-cover samples, checkpoints and the first
+        two epochs' tables — is byte-identical to the survey without it.
 
     Returns
     -------
@@ -159,7 +186,12 @@ def generate_survey(
     ------
     ConfigError
         When ``scale`` is not one of the sizes, ``seed`` is negative,
-        ``epochs`` is not 2 or 3, or ``planted_loss`` is set with 2 epochs.
+        ``epochs`` is not 2 or 3, or ``planted_loss`` or ``design`` is set
+        with 2 epochs.
+    InputError
+        When the design file cannot be read, lacks a layer, or has a point
+        outside the boundary (:func:`~carbonsink.synthetic.design_points.placed_design`).
+        Every option and the design are checked before anything is written.
 
     Notes
     -----
@@ -179,9 +211,10 @@ def generate_survey(
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"seed {seed!r} is not a non-negative integer", fix="pass e.g. seed=1")
     epoch_specs(epochs, planted_loss=planted_loss)  # check the options before writing
+    check_design_option(design, epochs)
+    points = None if design is None else read_design(design)
     spec = SCALES[scale]
     root = Path(out_dir)
-    root.mkdir(parents=True, exist_ok=True)
 
     def report(stage: str, fraction: float, message: str) -> None:
         start, end = _STAGES[stage]
@@ -198,7 +231,10 @@ def generate_survey(
         epochs=epochs,
         planted_loss=planted_loss,
     )
+    if points is not None:
+        points = placed_design(landscape, landscape.epochs[-1], points)
     report("landscape", 1.0, "landscape built")
+    root.mkdir(parents=True, exist_ok=True)
 
     boundary = {
         "type": "FeatureCollection",
@@ -250,8 +286,14 @@ def generate_survey(
     previous_sites = None
     for epoch in landscape.epochs:
         name = epoch.spec.name
-        written.append(write_csv(plots(landscape, epoch), root / f"plots_{name}.csv"))
-        cores = soil_cores(landscape, epoch, revisit=previous_sites)
+        at: DesignPoints | None = points if epoch is landscape.epochs[-1] else None
+        field_plots = plots(landscape, epoch) if at is None else design_plots(landscape, epoch, at)
+        written.append(write_csv(field_plots, root / f"plots_{name}.csv"))
+        cores = (
+            soil_cores(landscape, epoch, revisit=previous_sites)
+            if at is None
+            else design_soil_cores(landscape, epoch, at)
+        )
         previous_sites = cores.attrs.pop("sites")
         written.append(write_csv(cores, root / f"soil_{name}.csv"))
         written.append(
@@ -270,7 +312,15 @@ def generate_survey(
     written.append(survey_path)
     readme = root / "README.md"
     with atomic_path(readme) as tmp:
-        tmp.write_text(readme_text(landscape, scale=scale, totals=totals), encoding="utf-8")
+        tmp.write_text(
+            readme_text(
+                landscape,
+                scale=scale,
+                totals=totals,
+                design_note=design_note(points, landscape.epochs[-1].spec.name),
+            ),
+            encoding="utf-8",
+        )
     written.append(readme)
     report("survey", 1.0, "survey written")
 
@@ -286,6 +336,8 @@ def generate_survey(
         totals=totals,
         epochs=tuple(e.spec.name for e in landscape.epochs),
         planted_loss=landscape.planted_loss,
+        design=None if points is None else points.path,
+        design_skipped=() if points is None else points.skipped,
     )
 
 
