@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from carbonsink.accounting.caps import cap_group, capped_changes
 from carbonsink.accounting.distributions import Empirical, Normal
 from carbonsink.accounting.montecarlo import MonteCarlo
 from carbonsink.accounting.parameters import ClassParameters
@@ -450,35 +451,6 @@ def joint_covariance(
     return joint
 
 
-def cap_group(pool: str) -> str:
-    """The 100-year cap's group of a counted pool: ``"soil"`` or ``"biomass"``."""
-    return "soil" if pool.startswith("soc") else "biomass"
-
-
-def _capped(
-    gained: Mapping[str, FloatArray], caps: Mapping[str, float] | None
-) -> tuple[dict[str, FloatArray], dict[str, float]]:
-    """Each pool's ``(n, S)`` change (t C) with every capped group held to its cap (eq. 5.21).
-
-    In a draw where 44/12 × Σ_{p ∈ g} Σ_s ΔC_p,s exceeds the cap B_g (t CO2e), every
-    pool and stratum of the group is scaled by B_g / that total. Also returns the share
-    of the draws in which each group's cap binds.
-    """
-    out = dict(gained)
-    shares: dict[str, float] = {}
-    for group, cap in (caps or {}).items():
-        members = [p for p in out if cap_group(p) == group]
-        if not members:
-            continue
-        total = CO2_PER_C * np.sum([out[p].sum(axis=1) for p in members], axis=0)
-        over = total > cap
-        factor = np.where(over, cap / np.where(over, total, 1.0), 1.0)
-        for p in members:
-            out[p] = out[p] * factor[:, None]
-        shares[group] = float(over.mean())
-    return out, shares
-
-
 def _sqrt_cov(cov: FloatArray) -> FloatArray:
     """L with L Lᵀ = Σ: V √Λ of the eigendecomposition, negative rounding set to 0."""
     values, vectors = np.linalg.eigh(np.asarray(cov, dtype=np.float64))
@@ -675,7 +647,7 @@ def simulate_terms(
         for p, first_h in herbaceous.get(first.name, {}).items():
             # Eq. 2.4 since the first epoch: the herbaceous gain is removed.
             gained[p] = gained[p] - np.maximum(herbaceous[epoch.name][p] - first_h, 0.0)
-        gained, _ = _capped(gained, caps)
+        gained, _ = capped_changes(gained, caps)
         cumulative[epoch.name] = Cumulative(
             years=years_between(first.date, epoch.date),
             removals=CO2_PER_C * np.sum([gained[p] for p in keys], axis=0),
@@ -689,7 +661,7 @@ def simulate_terms(
         change[p] = change[p] - np.maximum(last_h - first_h, 0.0) / years
     capped: dict[str, float] = {}
     if caps:
-        amounts, capped = _capped({p: change[p] * years for p in keys}, caps)
+        amounts, capped = capped_changes({p: change[p] * years for p in keys}, caps)
         change = {p: amounts[p] / years for p in keys}
     removals = CO2_PER_C * np.sum([change[p] for p in keys], axis=0)
     return TermDraws(
