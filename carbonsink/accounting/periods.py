@@ -305,8 +305,7 @@ def monitoring_periods(
         Eq. 5.16–5.20 (module docstring); ``issued`` and ``cancelled`` filled.
     """
     previous_net = np.zeros(1)
-    previous: dict[str, float] = {"adjusted": 0.0, "ner_stock": 0.0, "removals": 0.0}
-    previous["non_co2"] = 0.0
+    previous = {"adjusted": 0.0, "ner_stock": 0.0, "removals": 0.0, "non_co2": 0.0}
     periods: list[Period] = []
     for index, ((start_name, start), (end_name, end)) in enumerate(
         itertools.pairwise(epochs), start=1

@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from carbonsink.accounting.ledger import Ledger, build_ledger
 from carbonsink.accounting.pools import KeyedTotals, StratumTotals
-from carbonsink.accounting.simulation import EpochInputs
+from carbonsink.accounting.simulation import EpochInputs, joint_covariance
 from carbonsink.design.placement import StratumSites, stratum_sites
 from carbonsink.errors import InputError
 from carbonsink.pipeline.run import RunResult
@@ -276,7 +276,10 @@ def _soc_joint(basis: DesignBasis, cores: Mapping[str, int]) -> tuple[FloatArray
     n = len(blocks.strata)
     e = len(results)
     kriged = design.total_covariance_t_c
-    run_joint = _run_soc_joint(arguments, n, e)
+    # The run's own errors of the existing epochs, in the blocks' stratum order.
+    run_joint = joint_covariance(
+        arguments.inputs, "soc_t_c", blocks.strata, arguments.error_covariance.get("soc_t_c")
+    )
     joint = np.zeros(((e + 1) * n, (e + 1) * n))
     joint[: e * n, : e * n] = run_joint
     joint[e * n :, :] = kriged[e * n :, :]
@@ -291,28 +294,12 @@ def _soc_joint(basis: DesignBasis, cores: Mapping[str, int]) -> tuple[FloatArray
     return joint, joint[e * n :, e * n :]
 
 
-def _run_soc_joint(arguments: LedgerArguments, n: int, e: int) -> FloatArray:
-    """The run's ``(E·S, E·S)`` SOC error covariance, in the blocks' stratum order."""
-    inputs = arguments.inputs
-    joint = np.zeros((e * n, e * n))
-    strata = list(arguments.blocks.strata)
-    cross = arguments.error_covariance.get("soc_t_c")
-    for a, epoch in enumerate(inputs):
-        quantity = epoch.quantities["soc_t_c"]
-        assert isinstance(quantity, StratumTotals)
-        order = [list(quantity.totals).index(s) for s in strata]
-        joint[a * n : (a + 1) * n, a * n : (a + 1) * n] = quantity.covariance[np.ix_(order, order)]
-    if cross is not None and e == 2:
-        joint[:n, n:] = cross
-        joint[n:, :n] = cross.T
-    elif cross is not None:
-        for a in range(e):
-            for b in range(e):
-                if a != b:
-                    joint[a * n : (a + 1) * n, b * n : (b + 1) * n] = cross[
-                        a * n : (a + 1) * n, b * n : (b + 1) * n
-                    ]
-    return joint
+def _stratum_sums(quantity: KeyedTotals) -> dict[str, float]:
+    """Stratum → the sum of its keys' map totals."""
+    sums: dict[str, float] = {}
+    for (s, _), t in zip(quantity.keys, quantity.totals, strict=True):
+        sums[s] = sums.get(s, 0.0) + float(t)
+    return sums
 
 
 def _next_agb(
@@ -323,12 +310,7 @@ def _next_agb(
     now: Mapping[str, int],
 ) -> KeyedTotals:
     """The last epoch's AGB moved on by the trend, with the design's plots' correction errors."""
-    stratum_first: dict[str, float] = {}
-    for (s, _), t in zip(first.keys, first.totals, strict=True):
-        stratum_first[s] = stratum_first.get(s, 0.0) + float(t)
-    stratum_last: dict[str, float] = {}
-    for (s, _), t in zip(last.keys, last.totals, strict=True):
-        stratum_last[s] = stratum_last.get(s, 0.0) + float(t)
+    stratum_first, stratum_last = _stratum_sums(first), _stratum_sums(last)
     factor = {
         s: _trend(stratum_first.get(s, total), total, fraction) / total if total > 0 else 1.0
         for s, total in stratum_last.items()
