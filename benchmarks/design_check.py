@@ -18,10 +18,12 @@ For each seed s = 1..N (small scale):
    ``map_agreement``) — inside the boundary, seeded by s, written as a design.gpkg
    of the same layout.
 
-The table gives, per seed, the predicted U (design.json ``chosen.u``), the realized
-U with the design's points, their ratio and the realized U with random points; the
-summary counts the seeds whose ratio lies in [0.75, 1.25] and compares the mean
-realized U of the design and of random placement. The design's points in open
+The table gives, per seed, the predicted U (design.json ``chosen.u``) and its 90 %
+range over what the next net may turn out to be (``chosen.u_range90``, eq. 9.6), the
+realized U with the design's points, their ratio and the realized U with random
+points; the summary counts the seeds whose ratio lies in [0.75, 1.25] and those whose
+realized U lies in the range, and compares the mean realized U of the design and of
+random placement. The design's points in open
 water in 2028 (the lake stands higher than on the 2025 imagery the design was made
 from) are skipped by the generator with a warning; their number is recorded.
 
@@ -143,6 +145,7 @@ def enrich(row: dict[str, Any], folder: Path) -> dict[str, Any]:
         low, high = chosen["ner_ci90_t_co2e"]
         row["predicted_net_t_co2e"] = chosen["ner_t_co2e"]
         row["predicted_half_width_t_co2e"] = (high - low) / 2
+        row["predicted_u_range"] = chosen.get("u_range90")
     for kind in ("design", "random"):
         ledger = folder / f"run_{kind}" / "ledger.json"
         if ledger.exists():
@@ -257,6 +260,7 @@ def check_seed(seed: int, root: Path, *, resume: bool) -> dict[str, Any]:
         cores_by_stratum=chosen["cores"],
         plots_by_stratum=chosen["plots"],
         predicted_net_t_co2e=chosen.get("ner_t_co2e"),
+        predicted_u_range=chosen.get("u_range90"),
     )
     for kind in ("design", "random"):
         survey, out = folder / f"three_{kind}", folder / f"run_{kind}"
@@ -283,12 +287,28 @@ def _pct(value: Any) -> str:
     return "—" if value is None or not math.isfinite(float(value)) else f"{100 * value:6.1f} %"
 
 
+def _in_range(row: dict[str, Any]) -> bool | None:
+    """Whether the realized U lies in the design's 90 % range (eq. 9.6; ``None``: ∞)."""
+    bounds, got = row.get("predicted_u_range"), row.get("design_u")
+    if bounds is None or got is None:
+        return None
+    low, high = (math.inf if b is None else b for b in bounds)
+    return bool(low <= got <= high)
+
+
+def _range_text(row: dict[str, Any]) -> str:
+    bounds = row.get("predicted_u_range")
+    if bounds is None:
+        return "—"
+    return "–".join("∞" if b is None else f"{100 * b:.0f} %" for b in bounds)
+
+
 def summarise(rows: dict[int, dict[str, Any]]) -> int:
     """Print the table of every seed and the summary."""
     print(
-        f"\n{'seed':>4}  {'predicted U':>11}  {'realized U (design)':>19}  {'ratio':>5}  "
-        f"{'realized U (random)':>19}  {'cores':>5}  {'plots':>5}  {'MC U design':>11}  "
-        f"{'MC U random':>11}"
+        f"\n{'seed':>4}  {'predicted U':>11}  {'its 90 % range':>15}  {'realized U (design)':>19}"
+        f"  {'ratio':>5}  {'realized U (random)':>19}  {'cores':>5}  {'plots':>5}  "
+        f"{'MC U design':>11}  {'MC U random':>11}"
     )
     done = []
     for seed in sorted(rows):
@@ -299,7 +319,8 @@ def summarise(rows: dict[int, dict[str, Any]]) -> int:
         done.append(row)
         ratio = row.get("ratio")
         print(
-            f"{seed:>4}  {_pct(row['predicted_u']):>11}  {_pct(row['design_u']):>19}  "
+            f"{seed:>4}  {_pct(row['predicted_u']):>11}  {_range_text(row):>15}  "
+            f"{_pct(row['design_u']):>19}  "
             f"{'—' if ratio is None else f'{ratio:5.2f}':>5}  {_pct(row['random_u']):>19}  "
             f"{row['cores']:>5}  {row['plots']:>5}  {_pct(row['design_u_monte_carlo']):>11}  "
             f"{_pct(row['random_u_monte_carlo']):>11}"
@@ -336,6 +357,11 @@ def summarise(rows: dict[int, dict[str, Any]]) -> int:
     design_u = [r["design_u"] for r in done if r["design_u"] is not None]
     random_u = [r["random_u"] for r in done if r["random_u"] is not None]
     print(f"\n{len(done)} seed(s): realized / predicted U within [{low}, {high}] in {good}")
+    ranged = [r for r in done if _in_range(r) is not None]
+    print(
+        f"realized U inside the design's 90 % range (eq. 9.6) in "
+        f"{sum(1 for r in ranged if _in_range(r))} of {len(ranged)}"
+    )
     if design_u and random_u:
         print(
             f"mean realized U: design's points {100 * sum(design_u) / len(design_u):.1f} %, "

@@ -28,7 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from carbonsink.accounting.combined_uncertainty import CombinedUncertainty, combined_uncertainty
-from carbonsink.accounting.credits import CreditChain, credit_chain
+from carbonsink.accounting.credits import CreditChain, credit_chain, net_draws
 from carbonsink.accounting.ledger_table import strata_table
 from carbonsink.accounting.ledger_warnings import (
     LedgerWarning,
@@ -119,7 +119,9 @@ class Ledger:
         Further JSON-ready sections (``inputs``: each epoch's aggregates).
     draws
         The project's Monte Carlo draws (``removals``, ``non_co2``, ``net``,
-        t CO2e/yr) for plots; not written to JSON. Empty for one epoch.
+        t CO2e/yr) for plots, and ``cumulative_net``: ``(n, E − 1)`` the
+        project's net since the first epoch at each later one, t CO2e (eq.
+        5.16); not written to JSON. Empty for one epoch.
     periods
         Stratum (and ``"total"``) → its monitoring periods, one per pair of
         consecutive epochs (:mod:`~carbonsink.accounting.periods`); empty for
@@ -539,6 +541,17 @@ def build_ledger(
         gross = removals - float(baseline_t_co2e_yr) - non_co2
         leakage = np.where(gross > 0, gross * profile.leakage_pct / 100.0, 0.0)
         project_draws = {"removals": removals, "non_co2": non_co2, "net": gross - leakage}
+        project_draws["cumulative_net"] = np.column_stack(
+            [
+                net_draws(
+                    since.removals.sum(axis=1),
+                    since.non_co2.sum(axis=1),
+                    baseline=float(baseline_t_co2e_yr) * since.years,
+                    leakage_pct=profile.leakage_pct,
+                )[3]
+                for since in (draws.cumulative[e.name] for e in epochs[1:])
+            ]
+        )
     table = strata_table(epochs, strata, pools, draws, chains, stock_summaries, combined, seed=seed)
     monte_carlo = {
         **mc.to_dict(),

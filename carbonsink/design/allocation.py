@@ -21,6 +21,7 @@ import numpy as np
 
 from carbonsink.accounting.pools import KeyedTotals
 from carbonsink.design.expected import DesignBasis, Expected, current_effort, expected_claim
+from carbonsink.errors import InputError
 
 __all__ = ["Allocation", "Step", "allocate", "neyman"]
 
@@ -132,7 +133,7 @@ def allocate(
         The target relative half-width, e.g. 0.20.
     budget_cores, budget_plots
         Most cores and plots the next epoch may take in all (default: as many
-        as the ordered sites allow).
+        as the ordered sites allow), at least the last epoch's.
     cost_core, cost_plot
         Cost of one core and of one plot (any unit; the path minimises it).
     max_steps
@@ -141,8 +142,24 @@ def allocate(
         Monte Carlo draws of each prediction.
     progress
         Called with a line per evaluated design.
+
+    Raises
+    ------
+    InputError
+        A budget below the last epoch's effort.
     """
     cores, plots = current_effort(basis)
+    for budget, now, kind, option in (
+        (budget_cores, sum(cores.values()), "cores", "--budget-cores"),
+        (budget_plots, sum(plots.values()), "plots", "--budget-plots"),
+    ):
+        if budget is not None and budget < now:
+            raise InputError(
+                f"a budget of {budget} {kind} is below the last epoch's {now}: the design "
+                "adds to the last epoch's effort, it does not plan a smaller one",
+                where=option,
+                fix=f"give {option} {now} or more (or leave it out for no limit)",
+            )
     core_weights, plot_weights = _core_weights(basis), _plot_weights(basis)
     most_cores = sum(len(basis.core_sites[s].xy) for s in core_weights)
     most_plots = sum(len(basis.plot_sites[s].xy) for s in plot_weights) + sum(

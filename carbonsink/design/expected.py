@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import shapely
 
 from carbonsink.accounting.ledger import Ledger, build_ledger
 from carbonsink.accounting.pools import KeyedTotals, StratumTotals
@@ -47,11 +48,21 @@ from carbonsink.pipeline.stages.soil import soc_column
 from carbonsink.soil.stratum_blocks import CoreSet, stratum_blocks
 from carbonsink.spatial.variogram import VariogramModel
 
-__all__ = ["DesignBasis", "Expected", "current_effort", "design_basis", "expected_claim"]
+__all__ = [
+    "DesignBasis",
+    "Expected",
+    "current_effort",
+    "design_basis",
+    "expected_claim",
+    "u_range",
+]
 
 FloatArray = npt.NDArray[np.float64]
 #: Fewest sites ordered per stratum and kind (the search may add up to this many).
 DEFAULT_MAX_SITES = 200
+#: How far inside the boundary a new site's cell centre lies, m: 5 SDs of a 2 m
+#: handheld-GNSS position, so a plot navigated to it is still inside.
+SITE_MARGIN_M = 10.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,10 @@ class Expected:
         Stratum → cores and plots of the next epoch.
     u
         The relative half-width the claim's rule would use.
+    u_range
+        Its 90 % range over what the next epoch's net may turn out to be
+        (eq. 9.6): the forecast's own error and the new estimate's; ``inf``
+        where the net may be 0 or less.
     ner_t_co2e, ner_ci90_t_co2e
         Mean and 90 % interval of the cumulative net, t CO2e.
     tradable_t_co2e
@@ -77,6 +92,7 @@ class Expected:
     cores: Mapping[str, int]
     plots: Mapping[str, int]
     u: float
+    u_range: tuple[float, float]
     ner_t_co2e: float
     ner_ci90_t_co2e: tuple[float, float]
     tradable_t_co2e: float
@@ -88,7 +104,8 @@ class Expected:
         return {
             "cores": dict(self.cores),
             "plots": dict(self.plots),
-            "u": None if not math.isfinite(self.u) else self.u,
+            "u": _finite(self.u),
+            "u_range90": [_finite(u) for u in self.u_range],
             "ner_t_co2e": self.ner_t_co2e,
             "ner_ci90_t_co2e": list(self.ner_ci90_t_co2e),
             "tradable_t_co2e": self.tradable_t_co2e,
@@ -140,7 +157,11 @@ def _stratum_of(run: RunResult, xy: FloatArray) -> npt.NDArray[np.int64]:
 
 
 def design_basis(
-    run: RunResult, *, years: float | None = None, max_sites: int = DEFAULT_MAX_SITES
+    run: RunResult,
+    *,
+    years: float | None = None,
+    max_sites: int = DEFAULT_MAX_SITES,
+    margin_m: float = SITE_MARGIN_M,
 ) -> DesignBasis:
     """Prepare the prediction of a run's next epoch.
 
@@ -152,6 +173,9 @@ def design_basis(
         Years to the next epoch; by default the last period's length.
     max_sites
         Sites ordered per stratum and kind.
+    margin_m
+        New sites' cells have their centre at least this far inside the
+        boundary, m.
 
     Raises
     ------
@@ -174,7 +198,10 @@ def design_basis(
     legend = ctx.survey.vegetation.by_code()
     strata_map = results[-1].cube.cube["landcover"].values
     cube = results[-1].cube.cube
-    inside = ctx.inside.values.astype(bool)
+    yy, xx = np.meshgrid(ctx.grid.y, ctx.grid.x, indexing="ij")
+    # A site found a handheld GNSS's few metres off is still inside (docs/methodology.md §9.2).
+    region = ctx.boundary.to_crs(ctx.survey.crs).buffer(-margin_m)
+    inside = ctx.inside.values.astype(bool) & shapely.contains_xy(region, xx, yy)
     dry = inside & ~(np.nan_to_num(cube["water"].values) > 0)
     layers = results[-1].biomass.layers
     outside = (
@@ -183,7 +210,6 @@ def design_basis(
         else np.zeros_like(dry)
     )
     applicable = dry & ~outside
-    yy, xx = np.meshgrid(ctx.grid.y, ctx.grid.x, indexing="ij")
     first_cores = results[0].core_stocks[["x", "y"]].to_numpy(dtype=np.float64)
     first_strata = _stratum_of(run, first_cores)
     last_cores = _stratum_of(run, results[-1].core_stocks[["x", "y"]].to_numpy(np.float64))
@@ -396,15 +422,67 @@ def expected_claim(
     chain = ledger.chains["total"]
     years = ledger.years or 0.0
     used = chain.uncertainty.get("used")
+    u = math.inf if used is None else float(used)
     return Expected(
         cores=dict(counts),
         plots={s: int(plots.get(s, basis.plots_now.get(s, 0))) for s in basis.plots_now},
-        u=math.inf if used is None else float(used),
+        u=u,
+        u_range=u_range(u, ledger.draws["cumulative_net"], (span + basis.years) / span),
         ner_t_co2e=chain.net.mean * years,
         ner_ci90_t_co2e=(chain.net.ci90[0] * years, chain.net.ci90[1] * years),
         tradable_t_co2e=ledger.tradable_t_co2e,
         ledger=ledger,
         epoch=new,
+    )
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def u_range(
+    u: float, cumulative_net: FloatArray, scale: float, *, confidence: float = 0.90
+) -> tuple[float, float]:
+    """The range of the U a next epoch may find, over what its net may turn out to be.
+
+    The design's net continues the trend from the first epoch to the last
+    (eq. 9.1), so its forecast carries the current estimate's error × ``scale``
+    = (t_new − t_first) / (t_last − t_first); the next estimate carries its
+    own. With ε the draws' departures from their means, the estimate the next
+    epoch finds is, draw by draw,
+
+    N_new = N̂_new + ε_new − scale × ε_last                           (eq. 9.6)
+
+    (errors both share, such as a root:shoot ratio's, cancel), and its U is the
+    predicted half-width over it: U × N̂_new / N_new, between the quantiles.
+
+    Parameters
+    ----------
+    u
+        The predicted U (at the forecast net N̂_new).
+    cumulative_net
+        ``(n, E)`` draws of the net since the first epoch, t CO2e, at every
+        later epoch, the design's last (:attr:`Ledger.draws` ``cumulative_net``).
+    scale
+        (t_new − t_first) / (t_last − t_first).
+    confidence
+        Of the range.
+
+    Returns
+    -------
+    (low, high)
+        ``inf`` where the net's quantile is 0 or less.
+    """
+    new, last = cumulative_net[:, -1], cumulative_net[:, -2]
+    forecast = float(new.mean())
+    if not (math.isfinite(u) and forecast > 0):
+        return math.inf, math.inf
+    found = new - scale * (last - last.mean())
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(found, [tail, 1.0 - tail])
+    return (
+        u * forecast / high if high > 0 else math.inf,
+        u * forecast / low if low > 0 else math.inf,
     )
 
 

@@ -164,6 +164,16 @@ def _page(record: Mapping[str, Any], allocation: Allocation, png: bytes) -> str:
         gain=record["gain_t_co2e"],
         value="" if record["gain_value"] is None else f", {record['gain_value']:,.0f} CNY",
     )
+    low, high = chosen["u_range90"]
+    spread = _(
+        "U is predicted at the net the trend forecasts ({net:,.0f} t CO2e since the first "
+        "epoch); what the next epoch's net turns out to be puts it between {low} and {high} "
+        "(90 %, eq. 9.6)."
+    ).format(
+        net=chosen["ner_t_co2e"],
+        low="∞" if low is None else f"{low:.1%}",
+        high="∞" if high is None else f"{high:.1%}",
+    )
     uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     title = esc(_("Sampling design for the next monitoring epoch"))
     curve = esc(_("Predicted U against the sampling effort"))
@@ -186,6 +196,7 @@ def _page(record: Mapping[str, Any], allocation: Allocation, png: bytes) -> str:
 <h1>{title}</h1>
 <p>{esc(record["survey"])} — {next_epoch} {esc(record["next_epoch"]["date"])}</p>
 <p><strong>{esc(verdict)}</strong> {esc(gain)}</p>
+<p>{esc(spread)}</p>
 <img src="{uri}" alt="{curve}">
 <h2>{per_stratum}</h2>
 <table><thead><tr>{heads}</tr></thead><tbody>{rows}</tbody></table>

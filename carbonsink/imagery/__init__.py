@@ -4,13 +4,8 @@ Science only: functions take and return xarray objects; files are read
 through :mod:`carbonsink.io`.
 """
 
-from carbonsink.imagery.accuracy import (
-    AccuracyReport,
-    AreaEstimate,
-    accuracy_report,
-    confusion_matrix,
-    olofsson_area_estimate,
-)
+from carbonsink.imagery.accuracy import AccuracyReport, accuracy_report, confusion_matrix
+from carbonsink.imagery.area_estimate import AreaEstimate, olofsson_area_estimate
 from carbonsink.imagery.composite import composite_scenes
 from carbonsink.imagery.indices import INDICES, SpectralIndex, compute_index
 from carbonsink.imagery.landcover import (

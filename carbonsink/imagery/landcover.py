@@ -25,13 +25,8 @@ import xarray as xr
 
 from carbonsink.errors import InputError
 from carbonsink.i18n import deferred
-from carbonsink.imagery.accuracy import (
-    AccuracyReport,
-    AreaEstimate,
-    ShareVariance,
-    accuracy_report,
-    olofsson_area_estimate,
-)
+from carbonsink.imagery.accuracy import AccuracyReport, accuracy_report
+from carbonsink.imagery.area_estimate import AreaEstimate, ShareVariance, olofsson_area_estimate
 from carbonsink.imagery.focal import focal_statistics
 from carbonsink.imagery.indices import INDICES, compute_index
 from carbonsink.io.files import file_name_slug
@@ -341,7 +336,7 @@ def classify_landcover(
         Confidence level of the area intervals.
     share_variance
         Variance rule of the area SE (see
-        :func:`~carbonsink.imagery.accuracy.olofsson_area_estimate`); the
+        :func:`~carbonsink.imagery.area_estimate.olofsson_area_estimate`); the
         default ``"jeffreys"`` never gives a zero-width interval for an
         error-free stratum sample.
 
@@ -368,7 +363,7 @@ def classify_landcover(
     (Ecography 40:913–929), on square blocks of side ``cv_block_m`` anchored
     at the CRS origin, whole blocks to folds of balanced size
     (:mod:`carbonsink.spatial.blocks`, without a seed). Accuracy and area: see
-    :func:`carbonsink.imagery.accuracy.olofsson_area_estimate`; the held-out
+    :func:`carbonsink.imagery.area_estimate.olofsson_area_estimate`; the held-out
     sample is a simple random subsample of the reference sample, and the
     estimator post-stratifies it by map class. Cells inside the survey with
     no usable observation (``valid_count`` 0) take the class of the nearest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import numpy as np
@@ -11,13 +12,8 @@ import pytest
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
 from carbonsink.errors import InputError
-from carbonsink.imagery.accuracy import (
-    AccuracyReport,
-    AreaEstimate,
-    accuracy_report,
-    confusion_matrix,
-    olofsson_area_estimate,
-)
+from carbonsink.imagery.accuracy import AccuracyReport, accuracy_report, confusion_matrix
+from carbonsink.imagery.area_estimate import AreaEstimate, olofsson_area_estimate
 
 # ---------------------------------------------------------------------------
 # confusion_matrix / accuracy_report on a hand-made 3×3 sample
@@ -426,6 +422,40 @@ def test_mapped_class_missing_from_the_matrix_is_a_zero_sample_stratum() -> None
     mapped["water"] = 500.0
     with pytest.raises(InputError, match=r"class 'water' covers 500.00 ha .* no reference samples"):
         olofsson_area_estimate(counts, mapped)
+
+
+def test_a_class_smaller_than_one_sample_unit_is_taken_as_mapped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 500 ha of water, no sample unit: the 640 units of 900,500 ha stand for 1,407.03 ha
+    # each, so a sample is expected to miss it. Its area stays 500 ha; its SE² adds to
+    # the sampled strata's Jeffreys terms A_i² s(1 − s)/(n_i + 2), s = 0.5/(n_i + 1)
+    # (no water in any of them):
+    #   18,000² × (0.5/76)(1 − 0.5/76)/77      =    27,500.7
+    #   13,500² × (0.5/76)(1 − 0.5/76)/77      =    15,469.2
+    #   288,000² × (0.5/166)(1 − 0.5/166)/167  = 1,491,489.9
+    #   580,500² × (0.5/326)(1 − 0.5/326)/327  = 1,578,129.0
+    # its own stratum's prior term 500² × ½(1 − ½)/(0 + 2) = 31,250: SE² 3,143,838.8,
+    # SE = 1,773.09 ha.
+    counts, mapped = _olofsson_inputs()
+    mapped["water"] = 500.0
+    with caplog.at_level(logging.WARNING, logger="carbonsink.imagery.area_estimate"):
+        result = olofsson_area_estimate(counts, mapped, share_variance="jeffreys")
+    water = result.table.loc["water"]
+    assert water["adjusted_area_ha"] == pytest.approx(500.0)
+    assert water["se_ha"] == pytest.approx(1_773.087, abs=1e-3)
+    assert np.isnan(water["users_accuracy"])
+    assert "less than the 1407.03 ha one reference sample stands for" in caplog.text
+    # The areas add up to the map's 900,500 ha.
+    assert result.table["adjusted_area_ha"].sum() == pytest.approx(900_500.0)
+
+
+def test_an_unsampled_class_larger_than_one_sample_unit_is_an_error() -> None:
+    # 18,000 ha is more than the 900,000 / 565 = 1,592.9 ha one of the other units stands for.
+    counts, mapped = _olofsson_inputs()
+    counts.loc["deforestation"] = 0
+    with pytest.raises(InputError, match=r"'deforestation' covers 18,000.00 ha .* no reference"):
+        olofsson_area_estimate(counts, mapped, share_variance="jeffreys")
 
 
 def test_one_sample_stratum_is_an_error() -> None:

@@ -11,6 +11,7 @@ same thing on the command line and in a notebook.
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from carbonsink.design.expected import (
     current_effort,
     design_basis,
     expected_claim,
+    u_range,
 )
 from carbonsink.design.outputs import write_design
 from carbonsink.design.placement import maximin_order, stratum_sites
@@ -320,6 +322,25 @@ def test_neyman_shares_by_weight_above_the_floors() -> None:
     assert neyman(20, {"a": 1.0, "b": 3.0}, {"a": 8, "b": 0}) == {"a": 8, "b": 12}
 
 
+def test_the_u_range_spans_what_the_next_net_may_be() -> None:
+    # Draws of the current cumulative net's error ε_last ∈ {−10, +10} and the next
+    # estimate's own ε_new ∈ {−20, +20}, every pair 250 times; forecast 100 t CO2e, the
+    # trend stretched s = 2. N_new = 100 + ε_new − 2 ε_last ∈ {60, 100, 100, 140}: its 5 %
+    # and 95 % quantiles are 60 and 140, so U = 30 % ranges over 0.3 × 100/140 = 21.43 %
+    # to 0.3 × 100/60 = 50 %.
+    last = np.repeat([-10.0, -10.0, 10.0, 10.0], 250) + 40.0
+    new = np.repeat([-20.0, 20.0, -20.0, 20.0], 250) + 100.0
+    low, high = u_range(0.30, np.column_stack([last, new]), 2.0)
+    assert (low, high) == (pytest.approx(0.3 * 100 / 140), pytest.approx(0.5))
+    # An error both share in proportion (ε_new = 2 ε_last, like a root:shoot ratio's)
+    # cancels: the range closes on U.
+    low, high = u_range(0.30, np.column_stack([last, 100.0 + 2 * (last - 40.0)]), 2.0)
+    assert (low, high) == (pytest.approx(0.30), pytest.approx(0.30))
+    # A net that may be 0 or less: no upper bound; a forecast of 0 or less: no U at all.
+    assert u_range(0.30, np.column_stack([last, new - 70.0]), 2.0)[1] == math.inf
+    assert u_range(0.30, np.column_stack([last, new - 100.0]), 2.0) == (math.inf, math.inf)
+
+
 # --------------------------------------------------------------- the run's own terms
 def test_the_designs_kriging_of_the_existing_epochs_is_the_runs(
     library_run: tuple[RunResult, list[str]], basis: DesignBasis
@@ -399,6 +420,13 @@ def test_the_written_design(
     assert len(cores) == sum(chosen.cores.values())
     assert len(plots) == sum(n for s, n in chosen.plots.items() if s in basis.plot_sites)
     assert cores.crs.to_epsg() == 32649
+    # Every new site at least 10 m inside the boundary (5 SDs of a handheld GNSS fix).
+    edge = run.context.boundary.to_crs(run.context.survey.crs).boundary
+    for frame in (cores[~cores["revisit"]], plots):
+        assert min(edge.distance(point) for point in frame.geometry) >= 10.0
+    # The forecast net's spread brackets the predicted U (eq. 9.6).
+    low, high = record["chosen"]["u_range90"]
+    assert low < record["chosen"]["u"] < (math.inf if high is None else high)
     grid, cube = run.context.grid, run.results[-1].cube.cube
     for frame in (cores, plots):
         rows, cols = grid.index(frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy())
@@ -407,6 +435,43 @@ def test_the_written_design(
         classes = cube["landcover"].values[rows, cols]
         names = run.context.survey.vegetation.by_code()
         assert [names[int(c)] for c in classes] == frame["stratum"].tolist()
+
+
+def test_the_design_command(
+    library_run: tuple[RunResult, list[str]],
+    basis: DesignBasis,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `carbonsink design` on this module's run (its run_survey answered with it): budgets of
+    # the last epoch's effort leave the path one step long, the current effort, which the
+    # record, the files and the answer line say; a budget below it is exit 2, nothing written.
+    from carbonsink.cli import main
+
+    monkeypatch.setattr("carbonsink.pipeline.run.run_survey", lambda *a, **k: library_run[0])
+    cores, plots = current_effort(basis)
+    out = tmp_path / "design_out"
+    argv = ["design", str(SAMPLE_SURVEY), "-o", str(out), "--years", "4"]
+    budgets = ["--budget-cores", str(sum(cores.values())), "--budget-plots"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, *budgets, str(sum(plots.values()))])
+    assert exit_info.value.code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["design.gpkg", "design.html", "design.json"]
+    record = json.loads((out / "design.json").read_text(encoding="utf-8"))
+    assert record["next_epoch"]["years_after_last"] == 4.0
+    assert [step["kind"] for step in record["path"]] == ["current"]
+    assert record["chosen"]["cores"] == cores
+    said = capsys.readouterr().out
+    assert f"target U 20 % not reached (lowest U found): {sum(cores.values())} cores" in said
+    below = tmp_path / "below"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["design", str(SAMPLE_SURVEY), "-o", str(below), *budgets, "3"])
+    assert exit_info.value.code == 2
+    assert f"a budget of 3 plots is below the last epoch's {sum(plots.values())}" in (
+        capsys.readouterr().err.replace("\n", " ")
+    )
+    assert not below.exists()
 
 
 def test_a_survey_of_one_epoch_has_no_design(tmp_path: Path) -> None:

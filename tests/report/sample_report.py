@@ -26,7 +26,8 @@ from carbonsink.accounting.profiles import load_profile
 from carbonsink.accounting.simulation import EpochInputs
 from carbonsink.grid import Grid
 from carbonsink.i18n import deferred
-from carbonsink.imagery.accuracy import accuracy_report, confusion_matrix, olofsson_area_estimate
+from carbonsink.imagery.accuracy import accuracy_report, confusion_matrix
+from carbonsink.imagery.area_estimate import olofsson_area_estimate
 from carbonsink.report import EpochReport, MethodologyRow, ReportContent
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

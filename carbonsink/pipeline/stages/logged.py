@@ -50,7 +50,7 @@ LOGGED_CODES: dict[str, tuple[str, str]] = {
     ),
     "carbonsink.biomass.model_choice": ("lidar-model-not-used", ""),
     "carbonsink.biomass.aoa": ("aoa-weights", ""),
-    "carbonsink.imagery.accuracy": ("landcover-one-sample", ""),
+    "carbonsink.imagery.area_estimate": ("landcover-few-samples", ""),
     "carbonsink.imagery.landcover": ("landcover-class-absent", N_("the class adds 0 ha")),
     "carbonsink.lidar.processing": ("lidar-outside-grid", N_("the file adds no LiDAR metric")),
     "carbonsink.io.pointclouds": ("lidar-crs-record", ""),
