@@ -34,6 +34,7 @@ from carbonsink.pipeline.outputs import OUTPUTS
 from carbonsink.pipeline.publish import STAGING, verify_outputs
 from tests.conftest import PROJECT_ROOT
 from tests.scene_edits import set_scl, without_band
+from tests.survey_edits import quick_bootstrap
 from tests.workbooks import csv_as_workbook
 
 SAMPLE = PROJECT_ROOT / "sample_data" / "junshan"
@@ -92,15 +93,16 @@ def _published(root: Path) -> dict[str, bytes]:
 def test_a_rerun_killed_while_writing_leaves_the_previous_set_then_publishes_its_own(
     run_a: Path, tmp_path: Path
 ) -> None:
-    # A rerun with a changed input (the seed) into a complete folder, killed once its
-    # new ledger is written but its maps, report and manifest are not: the folder is
-    # still run A's complete set, byte for byte (issue 16: not the new ledger beside
-    # the old report). The next run cleans up, resumes from the cache and publishes a
-    # complete set of its own.
+    # A rerun with a changed setting (the language, which no stage reads: a Chinese ledger
+    # and report) into a complete folder, killed once its new ledger is written but its
+    # maps, report and manifest are not: the folder is still run A's complete set, byte
+    # for byte (issue 16: not the new ledger beside the old report). The next run cleans
+    # up, resumes from the cache (every stage is run A's) and publishes a complete set of
+    # its own.
     out = tmp_path / "out"
     shutil.copytree(run_a, out)
     before = _published(out)
-    command = _carbonsink("run", str(SURVEY), "--out", str(out), "--seed", "21")
+    command = _carbonsink("run", str(SURVEY), "--out", str(out), "--lang", "zh-CN")
     process = subprocess.Popen(
         command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -122,8 +124,12 @@ def test_a_rerun_killed_while_writing_leaves_the_previous_set_then_publishes_its
     assert "interrupted run" in (out / "run.log").read_text(encoding="utf-8")
     assert verify_outputs(out) == []
     new = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert new["seed"] == 21
+    stages = {s["name"]: s["cached"] for s in new["stages"]}
+    assert stages["epoch-2020"] and stages["epoch-2025"] and stages["ledger-inputs-2025"]
+    ledger = json.loads((out / "ledger.json").read_text(encoding="utf-8"))
+    assert ledger["claim"] == json.loads(before["ledger.json"])["claim"]
     assert (out / "ledger.json").read_bytes() != before["ledger.json"]
+    assert "碳" in (out / "report.html").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -613,6 +619,13 @@ def _run_ok(survey: Path, out: Path) -> None:
 def _validate_and_run(survey: Path, out: Path, *, verbose: bool = False) -> str:
     """``validate --quick`` a copy of the sample (it must pass), then run it; what validate
     printed (with ``verbose``, its INFO lines too)."""
+    said = _validate(survey, verbose=verbose)
+    _run_ok(survey, out)
+    return said
+
+
+def _validate(survey: Path, *, verbose: bool = False) -> str:
+    """``validate --quick`` a copy of the sample (it must pass); what it printed."""
     toml = str(survey / "survey.toml")
     validate = subprocess.run(
         [
@@ -630,7 +643,6 @@ def _validate_and_run(survey: Path, out: Path, *, verbose: bool = False) -> str:
         cwd=PROJECT_ROOT,
     )
     assert validate.returncode == 0, validate.stdout + validate.stderr
-    _run_ok(survey, out)
     return validate.stdout + validate.stderr
 
 
@@ -770,6 +782,7 @@ def clouded_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     shutil.copytree(SAMPLE, survey, ignore=shutil.ignore_patterns("truth"))
     without_band(survey / "imagery" / "s2_2020-09-20.tif", "SCL")
     set_scl(survey / "imagery" / "s2_2025-09-23.tif", 9)
+    quick_bootstrap(survey / "survey.toml")  # the test reads the record, not the AGB error
     out = root / "out"
     return out, _validate_and_run(survey, out)
 
@@ -858,21 +871,18 @@ def external_cluster() -> Iterator[str]:
 
 
 def test_an_external_dask_cluster_gives_the_serial_ledger(
-    run_a: Path, external_cluster: str, tmp_path: Path
+    run_a: Path, external_cluster: str, workbook_run: tuple[Path, str]
 ) -> None:
+    # The workbook survey (below) ran on the cluster: the same data as run A's CSVs, so
+    # the same ledger but for the inputs' hash (run A's is byte-identical to the serial
+    # run's, test above).
     from distributed import Client
 
-    out = tmp_path / "cluster"
-    result = subprocess.run(
-        _carbonsink("run", str(SURVEY), "--out", str(out), "--scheduler", external_cluster),
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=PROJECT_ROOT,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    # run_a's ledger is byte-identical to the serial run's (test above).
-    assert (out / "ledger.json").read_bytes() == (run_a / "ledger.json").read_bytes()
+    out, _ = workbook_run
+    ledgers = [json.loads((o / "ledger.json").read_text(encoding="utf-8")) for o in (out, run_a)]
+    for ledger in ledgers:
+        ledger["run"].pop("run_sha256")
+    assert ledgers[0] == ledgers[1]
 
     def finished(dask_scheduler: Any) -> dict[str, int]:
         return {
@@ -925,9 +935,12 @@ WORKBOOKS = {
 
 
 @pytest.fixture(scope="module")
-def workbook_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def workbook_run(
+    tmp_path_factory: pytest.TempPathFactory, external_cluster: str
+) -> tuple[Path, str]:
     """The sample with its 2020 plots and soil as .xlsx (Chinese headers, a named sheet for
-    the soil, date cells), validated and run end to end; (output folder, validate's log)."""
+    the soil, date cells), validated and run end to end on the external cluster (one run
+    serves both tests); (output folder, validate's log)."""
     root = tmp_path_factory.mktemp("workbooks")
     survey = root / "junshan"
     shutil.copytree(SAMPLE, survey, ignore=shutil.ignore_patterns("truth"))
@@ -947,7 +960,18 @@ def workbook_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         text = text.replace(old, f'path = "{name}.xlsx"{sheet_key}')
     (survey / "survey.toml").write_text(text, encoding="utf-8")
     out = root / "out"
-    return out, _validate_and_run(survey, out, verbose=True)
+    said = _validate(survey, verbose=True)
+    result = subprocess.run(
+        _carbonsink(
+            "run", str(survey / "survey.toml"), "--out", str(out), "--scheduler", external_cluster
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PROJECT_ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out, said
 
 
 def test_workbooks_with_chinese_headers_give_the_csv_results(

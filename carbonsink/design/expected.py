@@ -454,7 +454,8 @@ def u_range(
     N_new = N̂_new + ε_new − scale × ε_last                           (eq. 9.6)
 
     (errors both share, such as a root:shoot ratio's, cancel), and its U is the
-    predicted half-width over it: U × N̂_new / N_new, between the quantiles.
+    predicted half-width over it: U × |N̂_new| / N_new, between the quantiles (a
+    forecast of 0 or less still has a range when the net may turn out positive).
 
     Parameters
     ----------
@@ -471,18 +472,20 @@ def u_range(
     Returns
     -------
     (low, high)
-        ``inf`` where the net's quantile is 0 or less.
+        ``inf`` where the net's quantile is 0 or less (both for a forecast of 0
+        or an infinite U).
     """
     new, last = cumulative_net[:, -1], cumulative_net[:, -2]
     forecast = float(new.mean())
-    if not (math.isfinite(u) and forecast > 0):
+    half_width = u * abs(forecast)
+    if not (math.isfinite(half_width) and forecast != 0.0):
         return math.inf, math.inf
     found = new - scale * (last - last.mean())
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(found, [tail, 1.0 - tail])
     return (
-        u * forecast / high if high > 0 else math.inf,
-        u * forecast / low if low > 0 else math.inf,
+        half_width / high if high > 0 else math.inf,
+        half_width / low if low > 0 else math.inf,
     )
 
 

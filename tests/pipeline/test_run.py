@@ -336,8 +336,12 @@ def test_the_u_range_spans_what_the_next_net_may_be() -> None:
     # cancels: the range closes on U.
     low, high = u_range(0.30, np.column_stack([last, 100.0 + 2 * (last - 40.0)]), 2.0)
     assert (low, high) == (pytest.approx(0.30), pytest.approx(0.30))
-    # A net that may be 0 or less: no upper bound; a forecast of 0 or less: no U at all.
+    # A net that may be 0 or less: no upper bound. A forecast below 0, −30 t CO2e: the net
+    # found is {−70, −30, −30, 10}, so U = 30 % of |−30| = 9 t CO2e is at least 9/10 = 90 %.
     assert u_range(0.30, np.column_stack([last, new - 70.0]), 2.0)[1] == math.inf
+    low, high = u_range(0.30, np.column_stack([last, new - 130.0]), 2.0)
+    assert (low, high) == (pytest.approx(0.9), math.inf)
+    # A forecast of 0 has no U at all.
     assert u_range(0.30, np.column_stack([last, new - 100.0]), 2.0) == (math.inf, math.inf)
 
 

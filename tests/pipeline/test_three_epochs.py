@@ -19,6 +19,7 @@ import pytest
 from carbonsink.pipeline import RunResult, run_survey
 from carbonsink.synthetic import generate_survey
 from tests.report.sample_report import read_page
+from tests.survey_edits import quick_bootstrap
 
 pytestmark = pytest.mark.slow
 
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.slow
 def survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("three_epochs")
     generate_survey(root / "survey", seed=20240830, scale="small", epochs=3, planted_loss=True)
+    quick_bootstrap(root / "survey" / "survey.toml")  # the tests read means and records
     return root / "survey"
 
 
