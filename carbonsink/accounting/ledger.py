@@ -267,7 +267,11 @@ def _total_correlation(epochs: Sequence[EpochInputs], name: str, cross: FloatArr
     assert isinstance(first, StratumTotals) and isinstance(last, StratumTotals)
     if cross is None or len(epochs) < 2 or first.se == 0 or last.se == 0:
         return 0.0
-    return float(np.clip(float(np.sum(cross)) / (first.se * last.se), -1.0, 1.0))
+    n = len(first.totals)
+    # (S, S): the first and last epochs' block; (E·S, E·S): every epoch's, whose
+    # first-last block is taken (simulation.joint_covariance).
+    block = cross if np.shape(cross) == (n, n) else np.asarray(cross)[:n, -n:]
+    return float(np.clip(float(np.sum(block)) / (first.se * last.se), -1.0, 1.0))
 
 
 def _absence(pool: Pool, partly: set[str]) -> str:

@@ -21,6 +21,7 @@ import datetime as dt
 import math
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from carbonsink.accounting.ledger import Ledger, build_ledger
@@ -230,10 +231,10 @@ def test_the_middle_epoch_enters_the_periods_not_the_cumulative_change(
     assert first.removals + second.removals == pytest.approx(CO2 * 30, rel=1e-9)
 
 
-def test_periods_add_up_to_the_cumulative_figures_in_every_draw() -> None:
-    # Every epoch's SOC uncertain, t0 and t2 sharing errors (a joint covariance of the
-    # three epochs, the form the soil stage gives): per draw, the cumulative removals at
-    # t2 are the claim's rate × years, and those at t1 are 44/12 × the stocks' change.
+def _correlated_epochs() -> tuple[list[EpochInputs], npt.NDArray[np.float64]]:
+    """Three epochs whose sedge SOC has SDs 20, 30, 25 t C and correlations 0.3 (t0, t1),
+    0.6 (t0, t2), 0.5 (t1, t2): the joint covariance of the three, the form the soil stage
+    gives (water's SOC is known)."""
     epochs = [
         _epoch("t0", T0, 100.0, 1000.0, soc_sd=20.0),
         _epoch("t1", T1, 120.0, 1010.0, soc_sd=30.0),
@@ -244,6 +245,27 @@ def test_periods_add_up_to_the_cumulative_figures_in_every_draw() -> None:
         for b, sd_b in enumerate((20.0, 30.0, 25.0)):
             rho = 1.0 if a == b else {(0, 1): 0.3, (0, 2): 0.6, (1, 2): 0.5}[min(a, b), max(a, b)]
             joint[2 * a, 2 * b] = rho * sd_a * sd_b
+    return epochs, joint
+
+
+def test_the_ledger_records_the_first_and_last_epochs_soc_error_correlation(
+    vm0033: MethodologyProfile,
+) -> None:
+    # From the joint covariance of three epochs, the record is that of t0 and t2's totals:
+    # 0.6 × 20 × 25 / (20 × 25) = 0.6 (summing every block gave (20² + 30² + 25² + 2 ×
+    # (0.3 × 600 + 0.6 × 500 + 0.5 × 750)) / 500 = 3,635 / 500 = 7.27, clipped to 1).
+    epochs, joint = _correlated_epochs()
+    ledger = build_ledger(
+        epochs, CLASSES, profile=vm0033, seed=7, n_draws=2000, error_covariance={"soc_t_c": joint}
+    )
+    assert ledger.monte_carlo["soc_error_correlation"] == pytest.approx(0.6, rel=1e-12)
+
+
+def test_periods_add_up_to_the_cumulative_figures_in_every_draw() -> None:
+    # Every epoch's SOC uncertain, t0 and t2 sharing errors: per draw, the cumulative
+    # removals at t2 are the claim's rate × years, and those at t1 are 44/12 × the
+    # stocks' change.
+    epochs, joint = _correlated_epochs()
     pools = [("agb", POOLS["agb"]), ("bgb", POOLS["bgb"]), ("soc_0_100", POOLS["soc"])]
     draws = simulate_terms(
         MonteCarlo(5, 40_000),
