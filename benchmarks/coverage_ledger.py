@@ -41,6 +41,10 @@ they come, so an interrupted run keeps what it measured and ``--resume``
 skips the seeds already done.
 
     python benchmarks/coverage_ledger.py --seeds 30 --out /tmp/coverage
+
+``--epochs 3`` generates three-epoch surveys (2020, 2025, 2028): the net is then
+the cumulative one, and each monitoring period's net (docs/methodology.md §5.2)
+is counted too.
 """
 
 from __future__ import annotations
@@ -64,8 +68,9 @@ from carbonsink.synthetic import generate_survey
 seed, workers, root = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 drawn = sys.argv[4] == "drawn"
 start = time.perf_counter()
+epochs = int(sys.argv[6])
 summary = generate_survey(
-    root / f"survey_{seed}", seed=seed, scale="small", draw_carbon_parameters=drawn
+    root / f"survey_{seed}", seed=seed, scale="small", draw_carbon_parameters=drawn, epochs=epochs
 )
 generated = time.perf_counter()
 if sys.argv[5] == "keep":  # the ledger's inputs, for --replay
@@ -109,7 +114,7 @@ truth = {
         for epoch, _ in ledger.epochs
     },
 }
-row = {"seed": seed, "world": "drawn" if drawn else "stated", "truth": truth}
+row = {"seed": seed, "world": "drawn" if drawn else "stated", "epochs": epochs, "truth": truth}
 row.update(ledger_row(ledger, truth))
 row["generate_s"] = generated - start
 row["account_s"] = time.perf_counter() - generated
@@ -158,7 +163,15 @@ def ledger_row(ledger: Any, truth: dict[str, Any]) -> dict[str, Any]:
         if "dom" in ledger.pools
     }
     sink = totals["sink"]
+    # Each monitoring period's net (t CO2e, not per year) beside the truth's.
+    periods = [
+        [truth_period["net_t_co2e_yr"] * truth_period["years"], *period.ner.ci90]
+        for period, truth_period in zip(
+            ledger.periods.get("total", ()), totals.get("periods", ()), strict=False
+        )
+    ]
     return {
+        "periods": periods,
         "truth_net": sink["net_t_co2e_yr"],
         "truth_removals": sink["removals_t_co2e_yr"],
         "truth_d_soc": sink["delta_c_t_c_yr"]["soc_0_100"],
@@ -244,6 +257,13 @@ def main() -> int:
         help="truth with the stated CF, R and CH4 fluxes (default: drawn from their priors)",
     )
     parser.add_argument(
+        "--epochs",
+        type=int,
+        choices=(2, 3),
+        default=2,
+        help="epochs of each survey; with 3, each monitoring period's coverage too",
+    )
+    parser.add_argument(
         "--keep-inputs",
         action="store_true",
         help="save each survey's ledger inputs and truth in the work folder, for --replay",
@@ -274,8 +294,11 @@ def main() -> int:
     if args.resume and results_path.exists():
         for line in results_path.read_text().splitlines():
             row = json.loads(line)
-            if row.get("world", "drawn") != world:
-                print(f"{results_path} holds {row.get('world')} worlds: resume with that world")
+            if row.get("world", "drawn") != world or row.get("epochs", 2) != args.epochs:
+                print(
+                    f"{results_path} holds {row.get('world')} worlds of {row.get('epochs', 2)} "
+                    "epochs: resume with those"
+                )
                 return 1
             done[int(row["seed"])] = row
     elif results_path.exists():
@@ -292,6 +315,7 @@ def main() -> int:
                 str(args.out.resolve()),
                 world,
                 "keep" if args.keep_inputs else "",
+                str(args.epochs),
             )
         except RuntimeError as exc:  # a failed survey is a finding: record it, go on
             row = {"seed": seed, "error": str(exc).strip().splitlines()[-1]}
@@ -343,6 +367,13 @@ def _summarise(done: dict[int, dict[str, Any]]) -> int:
         print(
             f"dead organic matter stock (per epoch): 90 % interval covers the truth in "
             f"{dom_in}/{len(dom)} = {dom_in / len(dom):.0%}"
+        )
+    for k in range(max(len(r.get("periods", ())) for r in rows) if rows else 0):
+        cells = [r["periods"][k] for r in rows if len(r.get("periods", ())) > k]
+        inside = sum(low <= truth <= high for truth, low, high in cells)
+        print(
+            f"monitoring period {k + 1}: its net's 90 % interval covers the truth in "
+            f"{inside}/{len(cells)} = {inside / len(cells):.0%}"
         )
     outside_band = _coverage_table(rows)
     _stock_table(rows)
