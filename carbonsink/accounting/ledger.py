@@ -542,9 +542,10 @@ def build_ledger(
     if not single:
         removals = draws.removals.sum(axis=1)
         non_co2 = draws.non_co2.sum(axis=1)
-        gross = removals - float(baseline_t_co2e_yr) - non_co2
-        leakage = np.where(gross > 0, gross * profile.leakage_pct / 100.0, 0.0)
-        project_draws = {"removals": removals, "non_co2": non_co2, "net": gross - leakage}
+        net = net_draws(
+            removals, non_co2, baseline=float(baseline_t_co2e_yr), leakage_pct=profile.leakage_pct
+        )[3]
+        project_draws = {"removals": removals, "non_co2": non_co2, "net": net}
         project_draws["cumulative_net"] = np.column_stack(
             [
                 net_draws(
