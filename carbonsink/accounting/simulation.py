@@ -35,11 +35,11 @@ import numpy as np
 import numpy.typing as npt
 
 from carbonsink.accounting.caps import cap_group, capped_changes
+from carbonsink.accounting.corrections import correction_draws, sqrt_cov
 from carbonsink.accounting.distributions import Empirical, Normal
 from carbonsink.accounting.montecarlo import MonteCarlo
 from carbonsink.accounting.parameters import ClassParameters
 from carbonsink.accounting.pools import (
-    CORRECTION_STREAM,
     POOLS,
     ClassFactor,
     KeyedTotals,
@@ -47,7 +47,6 @@ from carbonsink.accounting.pools import (
     Quantity,
     RatioTotals,
     StratumTotals,
-    quantity_stem,
     stream_name,
 )
 from carbonsink.errors import InputError
@@ -212,83 +211,6 @@ def needed_quantities(epoch: EpochInputs, pools: Sequence[tuple[str, Pool]]) -> 
     return needed
 
 
-def _correction_normals(mc: MonteCarlo, name: str, epoch: str, groups: Sequence[str]) -> FloatArray:
-    """``(n, C)`` standard normals of the streams ``<stem>_residual/<epoch>/<stratum>``."""
-    return np.column_stack(
-        [
-            mc.draw(
-                CORRECTION_STREAM.format(stem=quantity_stem(name), epoch=epoch, group=group),
-                Normal(0.0, 1.0),
-            )
-            for group in groups
-        ]
-    )
-
-
-def correction_draws(
-    mc: MonteCarlo,
-    epochs: Sequence[EpochInputs],
-    name: str,
-    cross: FloatArray | None,
-) -> dict[str, FloatArray]:
-    """Draws ``(n, C)`` of each epoch's residual corrections of a keyed quantity, t DM.
-
-    The first epoch's are c₁ = ĉ₁ + Z₁ L₁ᵀ (L₁ L₁ᵀ = Σ₁, Z₁ the normals of the
-    streams ``<stem>_residual/<epoch>/<stratum>``). Given the cross-covariance
-    C₁₂ of the first and last epochs' corrections (rows and columns in their
-    ``corrections`` order; eq. 6.8d), the last epoch's are drawn given the
-    first's,
-
-        c₂ = ĉ₂ + (c₁ − ĉ₁) Σ₁⁺ C₁₂ + Z₂ L₂|₁ᵀ,   L₂|₁ L₂|₁ᵀ = Σ₂ − C₁₂ᵀ Σ₁⁺ C₁₂
-
-    (Σ₁⁺ the pseudo-inverse), so that Cov(c₂) = Σ₂ and Cov(c₁, c₂) = C₁₂;
-    without C₁₂ each epoch is drawn alone, c₂ = ĉ₂ + Z₂ L₂ᵀ, and so is every
-    epoch between the first and the last.
-
-    Raises
-    ------
-    InputError
-        C₁₂ has the wrong shape, or is larger than Σ₁ and Σ₂ allow
-        (Σ₂ − C₁₂ᵀ Σ₁⁺ C₁₂ not positive semi-definite).
-    """
-    out: dict[str, FloatArray] = {}
-    for epoch in epochs:
-        quantity = epoch.quantities[name]
-        assert isinstance(quantity, KeyedTotals)
-        if not quantity.corrections:
-            out[epoch.name] = np.zeros((mc.n_draws, 0))
-            continue
-        z = _correction_normals(mc, name, epoch.name, list(quantity.corrections))
-        means = np.array([c for c, _ in quantity.corrections.values()])
-        sigma = quantity.correction_cov()
-        first = epochs[0].quantities[name]
-        assert isinstance(first, KeyedTotals)
-        if epoch is not epochs[-1] or len(epochs) < 2 or cross is None or not first.corrections:
-            out[epoch.name] = means[None, :] + z @ _sqrt_cov(sigma).T
-            continue
-        block = np.asarray(cross, dtype=np.float64)
-        if block.shape != (len(first.corrections), len(quantity.corrections)):
-            raise InputError(
-                f"the {name} correction covariance between the epochs has shape {block.shape}, "
-                f"not ({len(first.corrections)}, {len(quantity.corrections)})",
-                fix="give the cross-covariance of the first and last epochs' corrections",
-            )
-        inverse = np.linalg.pinv(first.correction_cov())
-        gain = inverse @ block
-        prior = np.array([c for c, _ in first.corrections.values()])
-        given = (out[epochs[0].name] - prior[None, :]) @ gain
-        conditional = sigma - block.T @ gain
-        if np.linalg.eigvalsh(conditional).min() < -1e-9 * max(float(np.trace(sigma)), 1e-300):
-            raise InputError(
-                f"the {name} correction covariance between the epochs is larger than the "
-                "epochs' own covariances allow (the joint covariance is not positive "
-                "semi-definite)",
-                fix="give a cross-covariance with |Cov(c₁,s, c₂,t)| within what Σ₁ and Σ₂ allow",
-            )
-        out[epoch.name] = means[None, :] + given + z @ _sqrt_cov(conditional).T
-    return out
-
-
 def _quantity_draws(
     mc: MonteCarlo,
     epoch: EpochInputs,
@@ -451,12 +373,6 @@ def joint_covariance(
     return joint
 
 
-def _sqrt_cov(cov: FloatArray) -> FloatArray:
-    """L with L Lᵀ = Σ: V √Λ of the eigendecomposition, negative rounding set to 0."""
-    values, vectors = np.linalg.eigh(np.asarray(cov, dtype=np.float64))
-    return np.asarray(vectors * np.sqrt(np.clip(values, 0.0, None))[None, :], dtype=np.float64)
-
-
 def _stratum_errors(
     mc: MonteCarlo,
     epochs: Sequence[EpochInputs],
@@ -472,7 +388,7 @@ def _stratum_errors(
     are set to 0, so a singular Σ — a stratum held in both epochs — is fine); a
     stratum held in every epoch takes the first epoch's error in each.
     """
-    factor = _sqrt_cov(joint_covariance(epochs, name, strata, cross))
+    factor = sqrt_cov(joint_covariance(epochs, name, strata, cross))
     z = np.column_stack(
         [
             mc.draw(stream_name(name, StratumTotals, epoch=e.name, group=s), Normal(0.0, 1.0))
@@ -527,9 +443,11 @@ def simulate_terms(
         Quantity given as stratum totals → ``(S, S)`` covariance of the first
         epoch's errors (rows, in its totals' order) with the last epoch's
         (columns), or the ``(E·S, E·S)`` joint covariance of every epoch's
-        (:func:`joint_covariance`); keyed quantity → ``(C₁, C₂)`` covariance of the first
+        (:func:`joint_covariance`); keyed quantity → ``(C₁, C_E)`` covariance of the first
         epoch's residual corrections with the last's, in their
-        ``corrections`` orders (eq. 6.8d); absent: independent epochs.
+        ``corrections`` orders, or the ``(ΣC, ΣC)`` joint covariance of every
+        epoch's (eq. 6.8d; :func:`~carbonsink.accounting.corrections.correction_joint`);
+        absent: independent epochs.
     herbaceous_steady_state
         The profile treats herbaceous live biomass as steady state: in each
         stratum the change of the AGB-based pools (AGB, BGB) is that of the
@@ -561,9 +479,11 @@ def simulate_terms(
             total_errors.setdefault(epoch_name, {})[name] = values
     corrections: dict[str, dict[str, FloatArray]] = {e.name: {} for e in epochs}
     for name in sorted({q for names in quantities.values() for q in names}):
-        keyed = [e for e in epochs if isinstance(e.quantities.get(name), KeyedTotals)]
+        keyed = [
+            (e.name, q) for e in epochs if isinstance(q := e.quantities.get(name), KeyedTotals)
+        ]
         cross = error_covariance.get(name) if len(keyed) == len(epochs) else None
-        for epoch_name, values in correction_draws(mc, keyed, name, cross).items():
+        for epoch_name, values in correction_draws(mc, name, keyed, cross).items():
             corrections[epoch_name][name] = values
     stocks: dict[str, dict[str, FloatArray]] = {}
     herbaceous: dict[str, dict[str, FloatArray]] = {}

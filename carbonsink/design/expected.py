@@ -407,6 +407,13 @@ def expected_claim(
         quantities["agb_t_dm"] = _next_agb(agb_first, agb_last, fraction, plots, basis.plots_now)
     new = dataclasses.replace(last, name="design", date=new_date, quantities=quantities)
     covariance = dict(arguments.error_covariance)
+    for name, keyed_joint in arguments.error_covariance.items():
+        # The next epoch shares its cells outside the AOA with the first as the last does
+        # (eq. 6.8d), and nothing with the others: its map is not made yet.
+        one, two = first.quantities.get(name), last.quantities.get(name)
+        if isinstance(one, KeyedTotals) and isinstance(two, KeyedTotals):
+            size = keyed_joint.shape[1]
+            covariance[name] = keyed_joint[: len(one.corrections), size - len(two.corrections) :]
     covariance["soc_t_c"] = joint
     profile = ctx.profile
     ledger = build_ledger(

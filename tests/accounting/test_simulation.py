@@ -445,16 +445,63 @@ def test_outside_aoa_errors_shared_by_the_epochs_narrow_the_change() -> None:
     np.testing.assert_array_equal(shared.stocks["t2"]["agb"][:, 0], alone.stocks["t2"]["agb"][:, 0])
 
 
+def test_every_pair_of_epochs_shares_its_outside_aoa_errors() -> None:
+    # Three epochs two years apart, reed's corrections 0 ± 30, 40, 50 t DM, all from cells
+    # outside the AOA, shared by the pairs as φ₁₂ = 0.5, φ₂₃ = 0.6, φ₁₃ = 0.3 (eq. 6.8d):
+    # Cov = 0.5 × 30 × 40 = 600, 0.6 × 40 × 50 = 1,200, 0.3 × 30 × 50 = 450 t DM². The
+    # correlation matrix is positive definite (det = 0.64 − 0.5 × 0.32 + 0.3 × 0 = 0.48).
+    # With CF 0.5 the AGB C stocks' differences have SDs
+    #   t1 → t2: 0.5 × √(900 + 1600 − 2 × 600)   = 0.5 × √1300 = 18.03 t C
+    #   t2 → t3: 0.5 × √(1600 + 2500 − 2 × 1200) = 0.5 × √1700 = 20.62 t C
+    #   t1 → t3: 0.5 × √(900 + 2500 − 2 × 450)   = 0.5 × √2500 = 25.00 t C
+    # Given the first and last epochs' block alone (the middle epoch drawn on its own),
+    # t2 → t3 would be 0.5 × √(1600 + 2500) = 32.02 t C.
+    t3 = dt.date(2024, 1, 1)
+    epochs = [
+        _corrected(name, date, {"reed": (0.0, se)}, {"reed": se})
+        for name, date, se in (("t1", T1, 30.0), ("t2", T2, 40.0), ("t3", t3, 50.0))
+    ]
+    joint = np.array([[900.0, 600.0, 450.0], [600.0, 1600.0, 1200.0], [450.0, 1200.0, 2500.0]])
+
+    def run(cross: np.ndarray) -> dict[str, np.ndarray]:
+        draws = simulate_terms(
+            MonteCarlo(8, 40_000),
+            epochs,
+            {"sedge": _class(), "reed": _class()},
+            strata=("sedge", "reed"),
+            pools=[("agb", POOLS["agb"])],
+            gwp=GWP,
+            error_covariance={"agb_t_dm": cross},
+        )
+        return {e: draws.stocks[e]["agb"][:, 1] for e in ("t1", "t2", "t3")}
+
+    stock = run(joint)
+    assert (stock["t2"] - stock["t1"]).std() == pytest.approx(0.5 * np.sqrt(1300.0), rel=0.02)
+    assert (stock["t3"] - stock["t2"]).std() == pytest.approx(0.5 * np.sqrt(1700.0), rel=0.02)
+    assert (stock["t3"] - stock["t1"]).std() == pytest.approx(25.0, rel=0.02)
+    for epoch, se in (("t1", 30.0), ("t2", 40.0), ("t3", 50.0)):
+        assert stock[epoch].std() == pytest.approx(0.5 * se, rel=0.02)
+    first_last = run(joint[:1, 2:])
+    assert (first_last["t3"] - first_last["t2"]).std() == pytest.approx(
+        0.5 * np.sqrt(4100.0), rel=0.02
+    )
+    assert (first_last["t3"] - first_last["t1"]).std() == pytest.approx(25.0, rel=0.02)
+    np.testing.assert_array_equal(stock["t1"], first_last["t1"])
+
+
 @pytest.mark.parametrize(
     ("cross", "message"),
     [
-        # Reed's correction alone in each epoch: a (1, 1) block, not (2, 2).
-        (np.zeros((2, 2)), r"shape \(2, 2\), not \(1, 1\)"),
+        # Reed's correction alone in each epoch: a (1, 1) block or the (2, 2) joint, not
+        # (2, 1).
+        (np.zeros((2, 1)), r"shape \(2, 1\), not \(1, 1\) or \(2, 2\)"),
+        # The (2, 2) joint whose diagonal is not the epochs' SEs² 900 and 1,600.
+        (np.zeros((2, 2)), "diagonal blocks are not the epochs' own"),
         # SEs 30 and 40: |Cov| may reach 30 × 40 = 1,200 (correlation 1); 1,500 would make
         # Σ₂ − C₁₂ᵀ Σ₁⁻¹ C₁₂ = 1600 − 1500² / 900 = −900 < 0.
         (np.array([[1500.0]]), "larger than the epochs' own covariances allow"),
     ],
-    ids=["wrong-shape", "beyond-the-epochs-own"],
+    ids=["wrong-shape", "joint-not-the-epochs-own", "beyond-the-epochs-own"],
 )
 def test_an_impossible_cross_covariance_is_refused(cross: np.ndarray, message: str) -> None:
     first = _corrected("t1", T1, {"reed": (0.0, 30.0)}, {"reed": 30.0})

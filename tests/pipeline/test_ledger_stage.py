@@ -14,7 +14,7 @@ from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.stages.ledger import imagery_warnings
 from carbonsink.pipeline.stages.ledger_biomass import (
     outside_aoa_errors,
-    outside_cross_covariance,
+    outside_joint_covariance,
     residual_corrections,
     shared_outside,
 )
@@ -361,7 +361,8 @@ def test_the_share_of_outside_aoa_cells_both_epochs_hold() -> None:
     assert phi(source_lidar)["reed"] == pytest.approx(1.0 / 3.0)
     # Cov(c₁, c₂) of the corrections = φ × SE_out,1 × SE_out,2 on each stratum's pair,
     # in the epochs' corrections orders: reed 0.5 × 30 × 40 = 600; sedge φ 0 → 0; mudflat
-    # has no outside-AOA error in epoch 1 → 0.
+    # has no outside-AOA error in epoch 1 → 0. The joint's diagonal blocks are the epochs'
+    # own covariances: SE² = 2,500, 2,500, 25 on each.
     first = KeyedTotals(
         keys=(("reed", "reed"), ("sedge", "sedge"), ("mudflat", "mudflat")),
         totals=np.ones(3),
@@ -376,7 +377,24 @@ def test_the_share_of_outside_aoa_cells_both_epochs_hold() -> None:
         corrections={"sedge": (0.0, 50.0), "mudflat": (0.0, 5.0), "reed": (0.0, 50.0)},
         outside_se={"reed": 40.0, "sedge": 20.0, "mudflat": 5.0},
     )
-    cross = outside_cross_covariance(first, last, {**shared, "mudflat": 1.0})
-    expected = np.zeros((3, 3))
-    expected[0, 2] = 600.0
-    np.testing.assert_allclose(cross, expected, rtol=1e-12)
+    joint = outside_joint_covariance([first, last], {(0, 1): {**shared, "mudflat": 1.0}})
+    expected = np.diag([2500.0, 2500.0, 25.0, 2500.0, 25.0, 2500.0])
+    expected[0, 5] = expected[5, 0] = 600.0  # first's reed (row 0), last's reed (column 3 + 2)
+    np.testing.assert_allclose(joint, expected, rtol=1e-12)
+    # A middle epoch of reed alone, outside SE 35, shares φ 0.25 with the first and 0.8 with
+    # the last: 0.25 × 30 × 35 = 262.5 and 0.8 × 35 × 40 = 1,120 t DM²; its own SE² 45² = 2,025.
+    middle = KeyedTotals(
+        keys=(("reed", "reed"),),
+        totals=np.ones(1),
+        replicates=np.ones((2, 1)),
+        corrections={"reed": (0.0, 45.0)},
+        outside_se={"reed": 35.0},
+    )
+    pairs = {(0, 1): {"reed": 0.25}, (1, 2): {"reed": 0.8}, (0, 2): {"reed": 0.5}}
+    joint = outside_joint_covariance([first, middle, last], pairs)
+    assert joint.shape == (7, 7)
+    assert joint[3, 3] == 2025.0
+    assert joint[0, 3] == joint[3, 0] == pytest.approx(262.5)
+    assert joint[3, 6] == joint[6, 3] == pytest.approx(1120.0)
+    assert joint[0, 6] == pytest.approx(600.0)
+    assert np.count_nonzero(joint - np.diag(np.diag(joint))) == 6

@@ -81,3 +81,25 @@ def test_the_report_shows_the_issuance_schedule(run: RunResult) -> None:
     assert "Issuance by monitoring period" in alts
     vintages = json.loads((run.out_dir / "ledger.json").read_text(encoding="utf-8"))["vintages"]
     assert {v["period"] for v in vintages} == {1, 2}
+
+
+def test_every_pair_of_epochs_shares_its_cells_outside_the_aoa(run: RunResult) -> None:
+    # Eq. 6.8d for each pair of epochs: φ a share in [0, 1], the covariance φ × the two
+    # epochs' outside-AOA SEs of the stratum's correction (the ledger's inputs); the first
+    # and last epochs' pair is the ledger's outside_aoa_shared.
+    extra = run.ledger.extra
+    pairs = extra["outside_aoa_shared_pairs"]
+    assert [p["epochs"] for p in pairs] == [["2020", "2025"], ["2020", "2028"], ["2025", "2028"]]
+    assert pairs[1]["quantities"] == extra["outside_aoa_shared"]
+    corrections = {
+        epoch: record["agb_residual_correction_t_dm"] for epoch, record in extra["inputs"].items()
+    }
+    seen = 0
+    for pair in pairs:
+        a, b = pair["epochs"]
+        for stratum, entry in pair["quantities"]["agb_t_dm"].items():
+            assert 0.0 <= entry["shared"] <= 1.0 + 1e-12
+            se = [corrections[e].get(stratum, {}).get("outside_aoa_se", 0.0) for e in (a, b)]
+            assert entry["covariance_t_dm2"] == pytest.approx(entry["shared"] * se[0] * se[1])
+            seen += entry["covariance_t_dm2"] > 0
+    assert seen > 0  # some stratum's outside-AOA cells persist between two epochs

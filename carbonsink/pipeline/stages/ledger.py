@@ -622,6 +622,11 @@ def survey_ledger(
             **ledger.extra,
             "soc_strata": blocks.to_dict(),
             "outside_aoa_shared": arguments.outside_shared,
+            **(
+                {"outside_aoa_shared_pairs": arguments.outside_pairs}
+                if arguments.outside_pairs
+                else {}
+            ),
             "soil_change": basis.summary,
             "lidar": {
                 r.epoch.name: {

@@ -3,15 +3,18 @@
 The accounting stage (:func:`~.ledger.survey_ledger`) and the sampling design
 (:mod:`carbonsink.design`) both start from these: every epoch's aggregates
 with the strata's SOC totals block-kriged from their own cores, jointly over
-the epochs (docs/methodology.md §3.10), and what the first and last epochs'
-corrections share outside the area of applicability (eq. 6.8d).
+the epochs (docs/methodology.md §3.10), and what the epochs'
+corrections share outside the area of applicability (eq. 6.8d), for
+every pair of epochs.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +24,7 @@ from carbonsink.accounting.pools import KeyedTotals
 from carbonsink.accounting.simulation import EpochInputs
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.stages.epoch import EpochResults
-from carbonsink.pipeline.stages.ledger_biomass import outside_cross_covariance, shared_outside
+from carbonsink.pipeline.stages.ledger_biomass import outside_joint_covariance, shared_outside
 from carbonsink.pipeline.stages.ledger_soil import soc_quantities
 from carbonsink.pipeline.stages.soil_change import SoilBasis, soil_basis
 from carbonsink.soil.stratum_blocks import StratumBlocks
@@ -43,14 +46,19 @@ class LedgerArguments:
         from their own cores (:func:`~.ledger_soil.soc_quantities`).
     error_covariance
         ``soc_t_c``: the SOC errors between the epochs (``(S, S)`` for two,
-        the ``(E·S, E·S)`` joint for more); a keyed quantity: what the first
-        and last epochs' corrections share outside the area of applicability.
+        the ``(E·S, E·S)`` joint for more); a keyed quantity: the ``(ΣC, ΣC)``
+        joint covariance of every epoch's corrections, with what each pair of
+        epochs shares outside the area of applicability (absent when no pair
+        shares anything).
     basis, blocks
         The soil change's basis and the block kriging of every epoch.
     soil_warnings
         What the soil totals' construction warns of.
     outside_shared
-        The ledger's ``outside_aoa_shared`` record.
+        The ledger's ``outside_aoa_shared`` record (the first and last epochs).
+    outside_pairs
+        The ledger's ``outside_aoa_shared_pairs`` record: every pair of
+        epochs' (three or more epochs; empty for two).
     """
 
     inputs: list[EpochInputs]
@@ -59,6 +67,7 @@ class LedgerArguments:
     blocks: StratumBlocks
     soil_warnings: list[LedgerWarning]
     outside_shared: dict[str, dict[str, dict[str, float]]]
+    outside_pairs: list[dict[str, Any]]
 
 
 def ledger_arguments(
@@ -83,25 +92,44 @@ def ledger_arguments(
         inputs[i] = dataclasses.replace(inputs[i], quantities=quantities)
     covariance: dict[str, npt.NDArray[np.float64]] = {} if cross is None else {"soc_t_c": cross}
     shared_record: dict[str, dict[str, dict[str, float]]] = {}
+    by_pair: dict[tuple[int, int], dict[str, Any]] = {}
+    pairs = list(itertools.combinations(range(len(results)), 2))
     for name, density, source in KEYED_MAPS if len(results) >= 2 else ():
-        # What the first and last epochs' cells outside the AOA share (a middle epoch's
-        # corrections are drawn on their own, docs/methodology.md eq. 6.8d).
-        one, two = (inputs[i].quantities.get(name) for i in (0, -1))
-        if not (isinstance(one, KeyedTotals) and isinstance(two, KeyedTotals)):
+        # What every pair of epochs' cells outside the AOA share (eq. 6.8d), drawn jointly.
+        keyed = [i.quantities.get(name) for i in inputs]
+        if not all(isinstance(q, KeyedTotals) for q in keyed):
             continue
-        shared = shared_outside(
-            ctx, results[0], results[-1], strata_map, density=density, source=source
-        )
-        block = outside_cross_covariance(one, two, shared)
-        if block.any():
-            covariance[name] = block
-        shared_record[name] = {
-            s: {
-                "shared": phi,
-                "covariance_t_dm2": phi * one.outside_se.get(s, 0.0) * two.outside_se.get(s, 0.0),
-            }
-            for s, phi in shared.items()
+        totals = [q for q in keyed if isinstance(q, KeyedTotals)]
+        shared = {
+            (a, b): shared_outside(
+                ctx, results[a], results[b], strata_map, density=density, source=source
+            )
+            for a, b in pairs
         }
+        joint = outside_joint_covariance(totals, shared)
+        own = outside_joint_covariance(totals, {})
+        if not np.array_equal(joint, own):
+            covariance[name] = joint
+        records = {
+            (a, b): {
+                s: {
+                    "shared": phi,
+                    "covariance_t_dm2": phi
+                    * totals[a].outside_se.get(s, 0.0)
+                    * totals[b].outside_se.get(s, 0.0),
+                }
+                for s, phi in phis.items()
+            }
+            for (a, b), phis in shared.items()
+        }
+        shared_record[name] = records[(0, len(results) - 1)]
+        for pair in pairs:
+            by_pair.setdefault(pair, {})[name] = records[pair]
+    pair_record = [
+        {"epochs": [inputs[a].name, inputs[b].name], "quantities": by_quantity}
+        for (a, b), by_quantity in by_pair.items()
+        if len(results) > 2
+    ]
     return LedgerArguments(
         inputs=inputs,
         error_covariance=covariance,
@@ -109,4 +137,5 @@ def ledger_arguments(
         blocks=blocks,
         soil_warnings=soil_warnings,
         outside_shared=shared_record,
+        outside_pairs=pair_record,
     )

@@ -29,7 +29,7 @@ __all__ = [
     "MIN_STRATUM_PLOTS",
     "outside_aoa_cells",
     "outside_aoa_errors",
-    "outside_cross_covariance",
+    "outside_joint_covariance",
     "residual_corrections",
     "shared_outside",
 ]
@@ -324,20 +324,30 @@ def shared_outside(
     return out
 
 
-def outside_cross_covariance(
-    first: KeyedTotals, last: KeyedTotals, shared: Mapping[str, float]
+def outside_joint_covariance(
+    epochs: Sequence[KeyedTotals], shared: Mapping[tuple[int, int], Mapping[str, float]]
 ) -> npt.NDArray[np.float64]:
-    """``(C₁, C₂)`` covariance of the two epochs' corrections through their outside-AOA cells.
+    """``(ΣC, ΣC)`` joint covariance of every epoch's corrections, shared outside the AOA.
 
-    Cov(c₁,s, c₂,s) = φ_s × SE_out,1,s × SE_out,2,s (eq. 6.8d), 0 between
-    different strata and for strata without outside-AOA cells in either
-    epoch; rows and columns in the epochs' ``corrections`` orders.
+    Diagonal blocks are each epoch's correction covariance Σ_e; between
+    epochs a < b, Cov(c_a,s, c_b,s) = φ_ab,s × SE_out,a,s × SE_out,b,s (eq.
+    6.8d, ``shared[(a, b)]`` the φ of :func:`shared_outside` for that pair), 0
+    between different strata and for a stratum without outside-AOA cells in
+    either epoch; rows and columns in the epochs' ``corrections`` orders, the
+    earliest epoch first.
     """
-    rows, columns = list(first.corrections), list(last.corrections)
-    cross = np.zeros((len(rows), len(columns)))
-    for stratum, phi in shared.items():
-        if stratum in first.outside_se and stratum in last.outside_se:
-            cross[rows.index(stratum), columns.index(stratum)] = (
-                phi * first.outside_se[stratum] * last.outside_se[stratum]
-            )
-    return cross
+    sizes = [len(q.corrections) for q in epochs]
+    starts = np.cumsum([0, *sizes])
+    joint = np.zeros((int(starts[-1]), int(starts[-1])))
+    for e, quantity in enumerate(epochs):
+        if quantity.corrections:
+            here = slice(int(starts[e]), int(starts[e + 1]))
+            joint[here, here] = quantity.correction_cov()
+    for (a, b), phis in shared.items():
+        one, two = epochs[a], epochs[b]
+        rows, columns = list(one.corrections), list(two.corrections)
+        for stratum, phi in phis.items():
+            if stratum in one.outside_se and stratum in two.outside_se:
+                i, j = int(starts[a]) + rows.index(stratum), int(starts[b]) + columns.index(stratum)
+                joint[i, j] = joint[j, i] = phi * one.outside_se[stratum] * two.outside_se[stratum]
+    return joint
