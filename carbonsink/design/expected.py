@@ -39,7 +39,7 @@ import shapely
 from carbonsink.accounting.ledger import Ledger, build_ledger
 from carbonsink.accounting.pools import KeyedTotals, StratumTotals
 from carbonsink.accounting.simulation import EpochInputs, joint_covariance
-from carbonsink.design.placement import StratumSites, stratum_sites
+from carbonsink.design.placement import StratumSites, edge_distance, stratum_sites
 from carbonsink.errors import InputError
 from carbonsink.pipeline.run import RunResult
 from carbonsink.pipeline.stages.ledger_arguments import LedgerArguments, ledger_arguments
@@ -223,19 +223,25 @@ def design_basis(
     blocks = arguments.blocks
     measured = tuple(s for s, m in zip(blocks.strata, blocks.measured, strict=True) if m)
     core_sites, plot_sites, cores_now, plots_now = {}, {}, {}, {}
+    cell = (ctx.grid.resolution, ctx.grid.resolution)
     for code, name in legend.items():
         cores_now[name] = int((last_cores == code).sum())
         plots_now[name] = int((plot_strata == code).sum())
-        cells = np.column_stack([xx[dry & (strata_map == code)], yy[dry & (strata_map == code)]])
+        region = dry & (strata_map == code)
         if name in measured:
             core_sites[name] = stratum_sites(
-                cells, first_sites=first_cores[first_strata == code], n_max=max_sites
+                np.column_stack([xx[region], yy[region]]),
+                first_sites=first_cores[first_strata == code],
+                n_max=max_sites,
+                edge_m=edge_distance(region, cell)[region],
             )
-        cells = np.column_stack(
-            [xx[applicable & (strata_map == code)], yy[applicable & (strata_map == code)]]
-        )
-        if cells.size:
-            plot_sites[name] = stratum_sites(cells, n_max=max_sites)
+        region = applicable & (strata_map == code)
+        if region.any():
+            plot_sites[name] = stratum_sites(
+                np.column_stack([xx[region], yy[region]]),
+                n_max=max_sites,
+                edge_m=edge_distance(region, cell)[region],
+            )
     return DesignBasis(
         run=run,
         arguments=arguments,

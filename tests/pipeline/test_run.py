@@ -20,6 +20,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
+from scipy.spatial import cKDTree
 
 from carbonsink.accounting.pools import StratumTotals
 from carbonsink.design.allocation import allocate, neyman
@@ -31,7 +32,7 @@ from carbonsink.design.expected import (
     u_range,
 )
 from carbonsink.design.outputs import write_design
-from carbonsink.design.placement import maximin_order, stratum_sites
+from carbonsink.design.placement import edge_distance, maximin_order, stratum_sites
 from carbonsink.io.writers import write_json
 from carbonsink.pipeline import RunResult, run_survey
 from carbonsink.soil.stratum_blocks import CoreSet, stratum_blocks
@@ -299,6 +300,40 @@ def test_maximin_takes_the_farthest_site_from_the_fixed_ones() -> None:
     # (nearest 1): a tie, the first in order (1).
     line = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [3.0, 0.0], [10.0, 0.0]])
     assert maximin_order(line, np.array([[0.0, 0.0]]), 4).tolist() == [4, 3, 1, 2]
+
+
+def test_the_edge_counts_twice_so_sites_pack_the_stratum_like_discs() -> None:
+    # A 100 × 50 m stratum of 10 m cells (centres x 5…95, y 5…45). A cell of row i, column
+    # j is min(i + 1, 5 − i, j + 1, 10 − j) cells from the nearest cell outside: less half a
+    # cell, the centre row's columns 2–7 are 30 − 5 = 25 m from the edge, the rim's 5 m.
+    region = np.ones((5, 10), dtype=bool)
+    edge = edge_distance(region, (10.0, 10.0))
+    assert edge[2, 2:8].tolist() == [25.0] * 6 and edge[0, 4] == edge[2, 0] == 5.0
+    columns, rows = np.meshgrid(np.arange(10), np.arange(5))
+    cells = np.column_stack([5.0 + 10.0 * columns.ravel(), 45.0 - 10.0 * rows.ravel()])
+    nothing = np.empty((0, 2))
+    # Eq. 9.7: the first site scores 2 × 25 = 50 (columns 2–7 of the centre row tie: the
+    # first, (25, 25)); the second then scores min(2 × 25, distance to (25, 25)) = 50 only at
+    # (75, 25). Plain farthest-point sampling starts at the rim: (5, 45), 49.2 m from the
+    # centroid (50, 25), then (95, 45).
+    with_edge = maximin_order(cells, nothing, 2, edge_m=edge.ravel())
+    assert cells[with_edge].tolist() == [[25.0, 25.0], [75.0, 25.0]]
+    assert cells[maximin_order(cells, nothing, 2)].tolist() == [[5.0, 45.0], [95.0, 45.0]]
+    # Each site then covers a 50 × 50 m half: the mean squared distance of the cells to their
+    # nearest site (spatial coverage, Walvoort et al. 2010) is mean(dx²) + mean(dy²) =
+    # (400 + 100 + 0 + 100 + 400) / 5 × 2 = 400 m², against the rim pair's 1,200 m². The
+    # discs cover the stratum better at every size up to one site per 4 cells.
+    for n in (2, 4, 6, 8):
+        mssd = []
+        for order in (
+            maximin_order(cells, nothing, n, edge_m=edge.ravel()),
+            maximin_order(cells, nothing, n),
+        ):
+            distance, _ = cKDTree(cells[order]).query(cells)
+            mssd.append(float(np.mean(distance**2)))
+        assert mssd[0] < mssd[1], n
+        if n == 2:
+            assert mssd == [400.0, 1200.0]
 
 
 def test_cores_revisit_the_first_epochs_sites_first() -> None:
