@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,13 +51,14 @@ class Allocation:
         The cheapest step that reaches the target, else the lowest U found.
     reached
         The chosen step's U is at most the target.
+    target_u
+        The target it was chosen for.
     """
 
     steps: tuple[Step, ...]
     chosen: Step
     reached: bool
     target_u: float
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 def neyman(total: int, weights: Mapping[str, float], floor: Mapping[str, int]) -> dict[str, int]:
