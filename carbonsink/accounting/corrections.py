@@ -42,40 +42,51 @@ def _offsets(sizes: Sequence[int]) -> list[slice]:
 
 
 def correction_joint(
-    name: str, epochs: Sequence[KeyedTotals], cross: FloatArray | None
+    name: str, epochs: Sequence[tuple[str, KeyedTotals]], cross: FloatArray | None
 ) -> FloatArray:
     """``(ΣC, ΣC)`` covariance of every epoch's corrections, in their ``corrections`` orders.
 
     Diagonal blocks are the epochs' own covariances Σ_e. ``cross`` gives the
     blocks between epochs: a ``(C₁, C_E)`` array is the block of the first
     and last epochs (the others 0; with two epochs, the only one); a
-    ``(ΣC, ΣC)`` array is the joint itself, whose diagonal blocks must be the
-    epochs' own; None: every block between epochs 0.
+    ``(ΣC, ΣC)`` array is the joint itself — finite, symmetric, and with the
+    epochs' own covariances as its diagonal blocks; None: every block between
+    epochs 0.
 
     Raises
     ------
     InputError
-        ``cross`` has neither shape, or its diagonal blocks are not the
-        epochs' covariances.
+        ``cross`` has neither shape, is not finite, is not symmetric, or a
+        diagonal block is not its epoch's covariance.
     """
-    sizes = [len(q.corrections) for q in epochs]
+    sizes = [len(q.corrections) for _, q in epochs]
     rows = _offsets(sizes)
     total = sum(sizes)
     joint = np.zeros((total, total))
-    for q, r in zip(epochs, rows, strict=True):
+    for (_, q), r in zip(epochs, rows, strict=True):
         joint[r, r] = q.correction_cov() if q.corrections else np.zeros((0, 0))
     if cross is None or len(epochs) < 2:
         return joint
     block = np.asarray(cross, dtype=np.float64)
+    if not np.all(np.isfinite(block)):
+        raise InputError(
+            f"the {name} correction covariance between the epochs is not finite",
+            fix="give finite covariances (t DM²) between the epochs' corrections",
+        )
     if block.shape == (total, total):
         scale = max(float(np.abs(joint).max(initial=0.0)), 1e-300)
-        own = all(np.allclose(block[r, r], joint[r, r], rtol=1e-9, atol=1e-9 * scale) for r in rows)
-        if not own:
+        if not np.allclose(block, block.T, rtol=1e-9, atol=1e-9 * scale):
             raise InputError(
-                f"the joint {name} correction covariance's diagonal blocks are not the "
-                "epochs' own correction covariances",
-                fix="give each epoch's correction covariance as its diagonal block",
+                f"the joint {name} correction covariance is not symmetric",
+                fix="give Cov(c_a, c_b) and Cov(c_b, c_a) as transposes of each other",
             )
+        for (epoch, _), r in zip(epochs, rows, strict=True):
+            if not np.allclose(block[r, r], joint[r, r], rtol=1e-9, atol=1e-9 * scale):
+                raise InputError(
+                    f"the joint {name} correction covariance's diagonal block of epoch "
+                    f"{epoch!r} is not that epoch's own correction covariance",
+                    fix="give each epoch's correction covariance as its diagonal block",
+                )
         given = block.copy()
         for r in rows:
             given[r, r] = joint[r, r]
@@ -154,7 +165,7 @@ def correction_draws(
     if not epochs:
         return {}
     quantities = [q for _, q in epochs]
-    joint = correction_joint(name, quantities, cross)
+    joint = correction_joint(name, epochs, cross)
     rows = _offsets([len(q.corrections) for q in quantities])
     prior = np.concatenate(
         [np.array([c for c, _ in q.corrections.values()], dtype=np.float64) for q in quantities]
@@ -174,13 +185,17 @@ def correction_draws(
         else:
             gain = np.linalg.pinv(joint[before, before]) @ shared
             conditional = sigma - shared.T @ gain
-            if np.linalg.eigvalsh(conditional).min() < -1e-9 * max(float(np.trace(sigma)), 1e-300):
+            smallest = float(np.linalg.eigvalsh(conditional).min())
+            if smallest < -1e-9 * max(float(np.trace(sigma)), 1e-300):
+                earlier = ", ".join(repr(epochs[a][0]) for a in range(e))
                 raise InputError(
-                    f"the {name} correction covariance between the epochs is larger than the "
-                    "epochs' own covariances allow (the joint covariance is not positive "
-                    "semi-definite)",
-                    fix="give a cross-covariance with |Cov(c₁,s, c₂,t)| within what Σ₁ and Σ₂ "
-                    "allow",
+                    f"the {name} correction covariance of epoch {epoch!r} with the earlier "
+                    f"epochs ({earlier}) is larger than their own covariances allow: given "
+                    f"them, its covariance would have an eigenvalue of {smallest:.4g} t DM² "
+                    "(the joint covariance is not positive semi-definite)",
+                    fix="give covariances between the epochs that together make a positive "
+                    "semi-definite joint (each pair within what its epochs' own allow, and "
+                    "the pairs consistent, e.g. eq. 6.8d's φ from one set of per-cell errors)",
                 )
             given = (drawn[:, before] - prior[None, before]) @ gain
             drawn[:, here] = prior[None, here] + given + z @ sqrt_cov(conditional).T

@@ -333,8 +333,13 @@ def build_ledger(
     error_covariance
         Quantity given as stratum totals (``soc_t_c``) → ``(S, S)`` covariance
         of the first epoch's stratum errors (rows, in its totals' order) with
-        the last epoch's (columns), t C² (joint block kriging of both surveys,
-        :func:`carbonsink.soil.stratum_blocks.stratum_blocks`); absent
+        the last epoch's (columns), or the ``(E·S, E·S)`` joint of every
+        epoch's, t C² (joint block kriging of the surveys,
+        :func:`carbonsink.soil.stratum_blocks.stratum_blocks`); keyed quantity
+        (``agb_t_dm``, ``dom_t_dm``) → the ``(C₁, C_E)`` covariance of the
+        first and last epochs' residual corrections or the ``(ΣC, ΣC)`` joint of
+        every epoch's, t DM² (eq. 6.8d;
+        :func:`carbonsink.accounting.corrections.correction_joint`); absent
         quantities have independent epochs.
     benefit_100yr_t_co2e
         Pool group (``soil``, ``biomass``) → the project's 100-year benefit,

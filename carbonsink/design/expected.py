@@ -223,7 +223,7 @@ def design_basis(
     blocks = arguments.blocks
     measured = tuple(s for s, m in zip(blocks.strata, blocks.measured, strict=True) if m)
     core_sites, plot_sites, cores_now, plots_now = {}, {}, {}, {}
-    cell = (ctx.grid.resolution, ctx.grid.resolution)
+    cell = ctx.grid.resolution
     for code, name in legend.items():
         cores_now[name] = int((last_cores == code).sum())
         plots_now[name] = int((plot_strata == code).sum())

@@ -18,8 +18,9 @@ row-major order). Plain farthest-point sampling puts its first sites on the
 region's rim (the rim is far from everything chosen); each candidate's
 distance to the region's edge therefore counts twice, as the distance to its
 mirror image across the edge would (eq. 9.7): the sites pack the region like
-discs, the first at its most interior cell, and none is pushed onto a class
-boundary where a navigation or map error would put it in another stratum.
+discs, the first at its most interior cell, and a rim cell — where a
+navigation or map error would put a site in another stratum — is taken only
+once every cell is within one cell of a site.
 Water (the last epoch's imagery water mask) is never a candidate.
 """
 
@@ -37,7 +38,7 @@ __all__ = ["StratumSites", "edge_distance", "maximin_order", "stratum_sites"]
 FloatArray = npt.NDArray[np.float64]
 
 
-def edge_distance(region: npt.NDArray[np.bool_], cell_m: tuple[float, float]) -> FloatArray:
+def edge_distance(region: npt.NDArray[np.bool_], cell_m: float) -> FloatArray:
     """Distance (m) of each cell of ``region`` to the region's edge, 0 outside it.
 
     d = EDT − ½ cell: the Euclidean distance transform of the region (the
@@ -50,19 +51,18 @@ def edge_distance(region: npt.NDArray[np.bool_], cell_m: tuple[float, float]) ->
     region
         ``(y, x)`` True inside the region.
     cell_m
-        Cell size (row height, column width), m.
+        The (square) cell's side, m.
 
     Examples
     --------
-    >>> edge_distance(np.ones((1, 5), dtype=bool), (10.0, 10.0)).tolist()
+    >>> edge_distance(np.ones((1, 5), dtype=bool), 10.0).tolist()
     [[5.0, 5.0, 5.0, 5.0, 5.0]]
-    >>> edge_distance(np.ones((5, 5), dtype=bool), (10.0, 10.0))[:, 2].tolist()
+    >>> edge_distance(np.ones((5, 5), dtype=bool), 10.0)[:, 2].tolist()
     [5.0, 15.0, 25.0, 15.0, 5.0]
     """
     mask = np.pad(np.asarray(region, dtype=bool), 1)
-    dy, dx = (abs(float(c)) for c in cell_m)
-    edt = ndimage.distance_transform_edt(mask, sampling=(dy, dx))[1:-1, 1:-1]
-    return np.where(region, np.asarray(edt, dtype=np.float64) - 0.5 * min(dy, dx), 0.0)
+    edt = ndimage.distance_transform_edt(mask)[1:-1, 1:-1]
+    return np.where(region, (np.asarray(edt, dtype=np.float64) - 0.5) * abs(float(cell_m)), 0.0)
 
 
 def maximin_order(
@@ -72,7 +72,11 @@ def maximin_order(
     *,
     edge_m: FloatArray | None = None,
 ) -> npt.NDArray[np.intp]:
-    """Indices of ``n`` candidates, each the farthest from the fixed points and those before it.
+    """Indices of ``n`` candidates in greedy maximin order (eq. 9.7 with ``edge_m``).
+
+    Each is the candidate of largest score: its distance to the nearest fixed
+    or earlier-chosen site, capped at twice its distance to the edge when
+    ``edge_m`` is given.
 
     Parameters
     ----------
@@ -128,7 +132,13 @@ def maximin_order(
     else:
         nearest = np.full(candidates.shape[0], np.inf)
     if edge_m is not None:
-        nearest = np.minimum(nearest, 2.0 * np.asarray(edge_m, dtype=np.float64).reshape(-1))
+        edge = np.asarray(edge_m, dtype=np.float64)
+        if edge.shape != (candidates.shape[0],):
+            raise ValueError(
+                f"edge_m has shape {edge.shape}; expected one distance per candidate "
+                f"({candidates.shape[0]},)"
+            )
+        nearest = np.minimum(nearest, 2.0 * edge)
     chosen = np.zeros(n, dtype=np.intp)
     for k in range(n):
         pick = int(np.argmax(nearest))

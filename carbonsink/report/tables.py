@@ -290,7 +290,9 @@ def biomass_correction_rows(ledger: Mapping[str, Any]) -> dict[str, Any] | None:
 
     From ``ledger["inputs"][<epoch>]["agb_residual_correction_t_dm"]`` and
     ``ledger["outside_aoa_shared"]["agb_t_dm"]`` (docs/ledger.md,
-    docs/methodology.md eq. 6.8a–d); ``None`` when no epoch corrects AGB.
+    docs/methodology.md eq. 6.8a–d); ``pair`` names the first and last epochs
+    whose φ is shown when there are three or more; ``None`` when no epoch
+    corrects AGB.
     """
     epochs = [str(e["name"]) for e in ledger["epochs"]]
     inputs = ledger.get("inputs") or {}
@@ -315,7 +317,9 @@ def biomass_correction_rows(ledger: Mapping[str, Any]) -> dict[str, Any] | None:
         }
         for stratum in strata
     ]
-    return {"epochs": epochs, "rows": rows, "two": len(epochs) > 1}
+    # With three epochs or more, φ is the first and last epochs' (the pairs' are in the ledger).
+    pair = [epochs[0], epochs[-1]] if len(epochs) > 2 else None
+    return {"epochs": epochs, "rows": rows, "two": len(epochs) > 1, "pair": pair}
 
 
 def _u_note(project: Mapping[str, Any]) -> str:

@@ -496,12 +496,15 @@ def test_every_pair_of_epochs_shares_its_outside_aoa_errors() -> None:
         # (2, 1).
         (np.zeros((2, 1)), r"shape \(2, 1\), not \(1, 1\) or \(2, 2\)"),
         # The (2, 2) joint whose diagonal is not the epochs' SEs² 900 and 1,600.
-        (np.zeros((2, 2)), "diagonal blocks are not the epochs' own"),
+        (np.zeros((2, 2)), "diagonal block of epoch 't1' is not that epoch's own"),
+        # Cov(c₁, c₂) = 600 but Cov(c₂, c₁) = 500: not symmetric.
+        (np.array([[900.0, 600.0], [500.0, 1600.0]]), "is not symmetric"),
+        (np.array([[np.nan]]), "is not finite"),
         # SEs 30 and 40: |Cov| may reach 30 × 40 = 1,200 (correlation 1); 1,500 would make
         # Σ₂ − C₁₂ᵀ Σ₁⁻¹ C₁₂ = 1600 − 1500² / 900 = −900 < 0.
-        (np.array([[1500.0]]), "larger than the epochs' own covariances allow"),
+        (np.array([[1500.0]]), "larger than their own covariances allow"),
     ],
-    ids=["wrong-shape", "joint-not-the-epochs-own", "beyond-the-epochs-own"],
+    ids=["wrong-shape", "joint-not-the-epochs-own", "asymmetric", "nan", "beyond-the-epochs-own"],
 )
 def test_an_impossible_cross_covariance_is_refused(cross: np.ndarray, message: str) -> None:
     first = _corrected("t1", T1, {"reed": (0.0, 30.0)}, {"reed": 30.0})
@@ -515,6 +518,30 @@ def test_an_impossible_cross_covariance_is_refused(cross: np.ndarray, message: s
             pools=[("agb", POOLS["agb"])],
             gwp=GWP,
             error_covariance={"agb_t_dm": cross},
+        )
+
+
+def test_pairs_within_bounds_that_make_no_joint_are_refused() -> None:
+    # Three epochs of SE 30, 40, 50 t DM with correlations 0.9 (t1, t2), 0.9 (t2, t3) and
+    # −0.9 (t1, t3): each pair is within |ρ| ≤ 1, but the correlation matrix has determinant
+    # 1 − 3 × 0.81 + 2 × (0.9 × 0.9 × −0.9) = −2.888 < 0. Drawn given t1 and t2, t3's
+    # variance would be negative; the message names t3 and the earlier epochs.
+    t3 = dt.date(2024, 1, 1)
+    epochs = [
+        _corrected(name, date, {"reed": (0.0, se)}, {"reed": se})
+        for name, date, se in (("t1", T1, 30.0), ("t2", T2, 40.0), ("t3", t3, 50.0))
+    ]
+    sd = np.array([30.0, 40.0, 50.0])
+    rho = np.array([[1.0, 0.9, -0.9], [0.9, 1.0, 0.9], [-0.9, 0.9, 1.0]])
+    with pytest.raises(InputError, match=r"epoch 't3' with the earlier epochs \('t1', 't2'\)"):
+        simulate_terms(
+            MonteCarlo(8, 100),
+            epochs,
+            {"sedge": _class(), "reed": _class()},
+            strata=("sedge", "reed"),
+            pools=[("agb", POOLS["agb"])],
+            gwp=GWP,
+            error_covariance={"agb_t_dm": rho * np.outer(sd, sd)},
         )
 
 

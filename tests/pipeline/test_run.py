@@ -307,7 +307,7 @@ def test_the_edge_counts_twice_so_sites_pack_the_stratum_like_discs() -> None:
     # j is min(i + 1, 5 − i, j + 1, 10 − j) cells from the nearest cell outside: less half a
     # cell, the centre row's columns 2–7 are 30 − 5 = 25 m from the edge, the rim's 5 m.
     region = np.ones((5, 10), dtype=bool)
-    edge = edge_distance(region, (10.0, 10.0))
+    edge = edge_distance(region, 10.0)
     assert edge[2, 2:8].tolist() == [25.0] * 6 and edge[0, 4] == edge[2, 0] == 5.0
     columns, rows = np.meshgrid(np.arange(10), np.arange(5))
     cells = np.column_stack([5.0 + 10.0 * columns.ravel(), 45.0 - 10.0 * rows.ravel()])
@@ -322,7 +322,8 @@ def test_the_edge_counts_twice_so_sites_pack_the_stratum_like_discs() -> None:
     # Each site then covers a 50 × 50 m half: the mean squared distance of the cells to their
     # nearest site (spatial coverage, Walvoort et al. 2010) is mean(dx²) + mean(dy²) =
     # (400 + 100 + 0 + 100 + 400) / 5 × 2 = 400 m², against the rim pair's 1,200 m². The
-    # discs cover the stratum better at every size up to one site per 4 cells.
+    # discs cover the stratum better for a few sites (here up to 8 in 50 cells; from 9 on
+    # the two orders come close, and plain farthest-point sampling can win).
     for n in (2, 4, 6, 8):
         mssd = []
         for order in (
