@@ -445,6 +445,28 @@ def test_outside_aoa_errors_shared_by_the_epochs_narrow_the_change() -> None:
     np.testing.assert_array_equal(shared.stocks["t2"]["agb"][:, 0], alone.stocks["t2"]["agb"][:, 0])
 
 
+def _reed_agb(epochs: list[EpochInputs], cross: np.ndarray, n_draws: int) -> TermDraws:
+    """The AGB terms of sedge and reed epochs with the corrections' covariance ``cross``."""
+    return simulate_terms(
+        MonteCarlo(8, n_draws),
+        epochs,
+        {"sedge": _class(), "reed": _class()},
+        strata=("sedge", "reed"),
+        pools=[("agb", POOLS["agb"])],
+        gwp=GWP,
+        error_covariance={"agb_t_dm": cross},
+    )
+
+
+def _three_reed_epochs() -> list[EpochInputs]:
+    """Reed's corrections 0 ± 30, 40, 50 t DM (all outside the AOA), two years apart."""
+    t3 = dt.date(2024, 1, 1)
+    return [
+        _corrected(name, date, {"reed": (0.0, se)}, {"reed": se})
+        for name, date, se in (("t1", T1, 30.0), ("t2", T2, 40.0), ("t3", t3, 50.0))
+    ]
+
+
 def test_every_pair_of_epochs_shares_its_outside_aoa_errors() -> None:
     # Three epochs two years apart, reed's corrections 0 ± 30, 40, 50 t DM, all from cells
     # outside the AOA, shared by the pairs as φ₁₂ = 0.5, φ₂₃ = 0.6, φ₁₃ = 0.3 (eq. 6.8d):
@@ -456,23 +478,11 @@ def test_every_pair_of_epochs_shares_its_outside_aoa_errors() -> None:
     #   t1 → t3: 0.5 × √(900 + 2500 − 2 × 450)   = 0.5 × √2500 = 25.00 t C
     # Given the first and last epochs' block alone (the middle epoch drawn on its own),
     # t2 → t3 would be 0.5 × √(1600 + 2500) = 32.02 t C.
-    t3 = dt.date(2024, 1, 1)
-    epochs = [
-        _corrected(name, date, {"reed": (0.0, se)}, {"reed": se})
-        for name, date, se in (("t1", T1, 30.0), ("t2", T2, 40.0), ("t3", t3, 50.0))
-    ]
+    epochs = _three_reed_epochs()
     joint = np.array([[900.0, 600.0, 450.0], [600.0, 1600.0, 1200.0], [450.0, 1200.0, 2500.0]])
 
     def run(cross: np.ndarray) -> dict[str, np.ndarray]:
-        draws = simulate_terms(
-            MonteCarlo(8, 40_000),
-            epochs,
-            {"sedge": _class(), "reed": _class()},
-            strata=("sedge", "reed"),
-            pools=[("agb", POOLS["agb"])],
-            gwp=GWP,
-            error_covariance={"agb_t_dm": cross},
-        )
+        draws = _reed_agb(epochs, cross, 40_000)
         return {e: draws.stocks[e]["agb"][:, 1] for e in ("t1", "t2", "t3")}
 
     stock = run(joint)
@@ -526,23 +536,10 @@ def test_pairs_within_bounds_that_make_no_joint_are_refused() -> None:
     # −0.9 (t1, t3): each pair is within |ρ| ≤ 1, but the correlation matrix has determinant
     # 1 − 3 × 0.81 + 2 × (0.9 × 0.9 × −0.9) = −2.888 < 0. Drawn given t1 and t2, t3's
     # variance would be negative; the message names t3 and the earlier epochs.
-    t3 = dt.date(2024, 1, 1)
-    epochs = [
-        _corrected(name, date, {"reed": (0.0, se)}, {"reed": se})
-        for name, date, se in (("t1", T1, 30.0), ("t2", T2, 40.0), ("t3", t3, 50.0))
-    ]
     sd = np.array([30.0, 40.0, 50.0])
     rho = np.array([[1.0, 0.9, -0.9], [0.9, 1.0, 0.9], [-0.9, 0.9, 1.0]])
     with pytest.raises(InputError, match=r"epoch 't3' with the earlier epochs \('t1', 't2'\)"):
-        simulate_terms(
-            MonteCarlo(8, 100),
-            epochs,
-            {"sedge": _class(), "reed": _class()},
-            strata=("sedge", "reed"),
-            pools=[("agb", POOLS["agb"])],
-            gwp=GWP,
-            error_covariance={"agb_t_dm": rho * np.outer(sd, sd)},
-        )
+        _reed_agb(_three_reed_epochs(), rho * np.outer(sd, sd), 100)
 
 
 def test_an_outside_aoa_se_above_its_correction_is_refused() -> None:
