@@ -24,7 +24,7 @@ from carbonsink.accounting.montecarlo import MonteCarlo
 from carbonsink.accounting.pools import CORRECTION_STREAM, KeyedTotals, quantity_stem
 from carbonsink.errors import InputError
 
-__all__ = ["correction_draws", "correction_joint", "sqrt_cov"]
+__all__ = ["correction_draws", "correction_joint", "epoch_blocks", "sqrt_cov"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -35,10 +35,16 @@ def sqrt_cov(cov: FloatArray) -> FloatArray:
     return np.asarray(vectors * np.sqrt(np.clip(values, 0.0, None))[None, :], dtype=np.float64)
 
 
-def _offsets(sizes: Sequence[int]) -> list[slice]:
-    """Each epoch's rows in the joint, from the epochs' numbers of corrections."""
-    ends = np.cumsum([0, *sizes])
-    return [slice(int(a), int(b)) for a, b in itertools.pairwise(ends)]
+def epoch_blocks(quantities: Sequence[KeyedTotals]) -> tuple[FloatArray, list[slice]]:
+    """The ``(ΣC, ΣC)`` block-diagonal of the epochs' own correction covariances, and each
+    epoch's rows in it (its ``corrections`` order, the earliest epoch first)."""
+    ends = np.cumsum([0, *(len(q.corrections) for q in quantities)])
+    rows = [slice(int(a), int(b)) for a, b in itertools.pairwise(ends)]
+    joint = np.zeros((int(ends[-1]), int(ends[-1])))
+    for q, r in zip(quantities, rows, strict=True):
+        if q.corrections:
+            joint[r, r] = q.correction_cov()
+    return joint, rows
 
 
 def correction_joint(
@@ -59,12 +65,9 @@ def correction_joint(
         ``cross`` has neither shape, is not finite, is not symmetric, or a
         diagonal block is not its epoch's covariance.
     """
-    sizes = [len(q.corrections) for _, q in epochs]
-    rows = _offsets(sizes)
-    total = sum(sizes)
-    joint = np.zeros((total, total))
-    for (_, q), r in zip(epochs, rows, strict=True):
-        joint[r, r] = q.correction_cov() if q.corrections else np.zeros((0, 0))
+    joint, rows = epoch_blocks([q for _, q in epochs])
+    sizes = [r.stop - r.start for r in rows]
+    total = joint.shape[0]
     if cross is None or len(epochs) < 2:
         return joint
     block = np.asarray(cross, dtype=np.float64)
@@ -164,11 +167,10 @@ def correction_draws(
     """
     if not epochs:
         return {}
-    quantities = [q for _, q in epochs]
     joint = correction_joint(name, epochs, cross)
-    rows = _offsets([len(q.corrections) for q in quantities])
+    rows = epoch_blocks([q for _, q in epochs])[1]
     prior = np.concatenate(
-        [np.array([c for c, _ in q.corrections.values()], dtype=np.float64) for q in quantities]
+        [np.array([c for c, _ in q.corrections.values()], dtype=np.float64) for _, q in epochs]
     )
     drawn = np.zeros((mc.n_draws, prior.size))
     out: dict[str, FloatArray] = {}

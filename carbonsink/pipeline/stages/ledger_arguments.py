@@ -106,10 +106,6 @@ def ledger_arguments(
             )
             for a, b in pairs
         }
-        joint = outside_joint_covariance(totals, shared)
-        own = outside_joint_covariance(totals, {})
-        if not np.array_equal(joint, own):
-            covariance[name] = joint
         records = {
             (a, b): {
                 s: {
@@ -122,14 +118,19 @@ def ledger_arguments(
             }
             for (a, b), phis in shared.items()
         }
+        if any(v["covariance_t_dm2"] for record in records.values() for v in record.values()):
+            covariance[name] = outside_joint_covariance(totals, shared)
         shared_record[name] = records[(0, len(results) - 1)]
         for pair in pairs:
             by_pair.setdefault(pair, {})[name] = records[pair]
-    pair_record = [
-        {"epochs": [inputs[a].name, inputs[b].name], "quantities": by_quantity}
-        for (a, b), by_quantity in by_pair.items()
+    pair_record = (
+        [
+            {"epochs": [inputs[a].name, inputs[b].name], "quantities": by_quantity}
+            for (a, b), by_quantity in by_pair.items()
+        ]
         if len(results) > 2
-    ]
+        else []
+    )
     return LedgerArguments(
         inputs=inputs,
         error_covariance=covariance,

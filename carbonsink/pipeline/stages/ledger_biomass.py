@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from carbonsink.accounting.corrections import epoch_blocks
 from carbonsink.errors import InputError, ModelError
 from carbonsink.pipeline.context import RunContext
 
@@ -336,18 +337,13 @@ def outside_joint_covariance(
     either epoch; rows and columns in the epochs' ``corrections`` orders, the
     earliest epoch first.
     """
-    sizes = [len(q.corrections) for q in epochs]
-    starts = np.cumsum([0, *sizes])
-    joint = np.zeros((int(starts[-1]), int(starts[-1])))
-    for e, quantity in enumerate(epochs):
-        if quantity.corrections:
-            here = slice(int(starts[e]), int(starts[e + 1]))
-            joint[here, here] = quantity.correction_cov()
+    joint, blocks = epoch_blocks(epochs)
     for (a, b), phis in shared.items():
         one, two = epochs[a], epochs[b]
         rows, columns = list(one.corrections), list(two.corrections)
         for stratum, phi in phis.items():
             if stratum in one.outside_se and stratum in two.outside_se:
-                i, j = int(starts[a]) + rows.index(stratum), int(starts[b]) + columns.index(stratum)
+                i = blocks[a].start + rows.index(stratum)
+                j = blocks[b].start + columns.index(stratum)
                 joint[i, j] = joint[j, i] = phi * one.outside_se[stratum] * two.outside_se[stratum]
     return joint
