@@ -193,8 +193,10 @@ def design_basis(
     step = spans[-1] if years is None else float(years)
     if not step > 0:
         raise InputError(f"{years} years to the next epoch", fix="give a positive number")
-    depth = float(ctx.profile.soil_depth_cm)
-    arguments = ledger_arguments(ctx, results, run.ledger_inputs, depth=depth)
+    # The run's own SOC blocks and shared errors, or (a RunResult built by hand) again.
+    arguments = run.ledger_arguments or ledger_arguments(
+        ctx, results, run.ledger_inputs, depth=float(ctx.profile.soil_depth_cm)
+    )
     legend = ctx.survey.vegetation.by_code()
     strata_map = results[-1].cube.cube["landcover"].values
     cube = results[-1].cube.cube

@@ -38,6 +38,7 @@ from carbonsink.pipeline.products import write_change_products, write_epoch_prod
 from carbonsink.pipeline.publish import Publication
 from carbonsink.pipeline.stages.epoch import EpochResults, epoch_results
 from carbonsink.pipeline.stages.ledger import epoch_ledger_inputs, survey_ledger, write_ledger
+from carbonsink.pipeline.stages.ledger_arguments import LedgerArguments, ledger_arguments
 from carbonsink.pipeline.stages.logged import LoggedLine, capture
 from carbonsink.pipeline.stages.report import epoch_carbon_layers, report_content
 from carbonsink.preflight import PreflightReport, check_survey
@@ -82,6 +83,11 @@ class RunResult:
         ``ledger_inputs``, what :func:`~carbonsink.pipeline.stages.ledger.survey_ledger`
         needs to build the ledger again (another language, another profile)
         without recomputing a stage.
+    ledger_arguments
+        What the ledger was built from: the inputs with their SOC totals, the
+        SOC blocks and the errors the epochs share
+        (:func:`~carbonsink.pipeline.stages.ledger_arguments.ledger_arguments`);
+        the sampling design starts from them instead of kriging the cores again.
     """
 
     context: RunContext
@@ -94,6 +100,7 @@ class RunResult:
     written: list[Path] = field(default_factory=list)
     ledger_inputs: list[EpochInputs] = field(default_factory=list)
     logged: list[tuple[Message, tuple[LoggedLine, ...]]] = field(default_factory=list)
+    ledger_arguments: LedgerArguments | None = None
 
 
 def _relative(path: Path, root: Path | None) -> str:
@@ -370,7 +377,7 @@ def _run(
         ledger_inputs.append(inputs)
         logged.append((deferred("epoch {name} AGB bootstrap", name=result.epoch.name), lines))
     step("accounting")
-    ledger = cache.timed(
+    ledger, arguments = cache.timed(
         "accounting", partial(_ledger_in_language, ctx, results, ledger_inputs, logged)
     )
     record = _run_record(ctx, hashes, root)
@@ -401,6 +408,7 @@ def _run(
         change=change,
         ledger_inputs=ledger_inputs,
         logged=logged,
+        ledger_arguments=arguments,
     )
     if publication is not None:
         _write_outputs(
@@ -416,14 +424,17 @@ def _ledger_in_language(
     results: list[EpochResults],
     inputs: list[EpochInputs],
     logged: list[tuple[Message, tuple[LoggedLine, ...]]],
-) -> Ledger:
-    """The run's ledger, its sentences written by the accounting in the survey's language.
+) -> tuple[Ledger, LedgerArguments]:
+    """The run's ledger, its sentences written by the accounting in the survey's language,
+    and the arguments it was built from (the SOC blocks, the errors the epochs share).
 
     The uncertainty rules' explanations are translated (docs/design.md §7, Languages);
     numbers, keys and codes are the same in every language.
     """
     with i18n.language(ctx.survey.survey.language):
-        return survey_ledger(ctx, results, inputs=inputs, logged=logged)
+        depth = float(ctx.profile.soil_depth_cm)
+        arguments = ledger_arguments(ctx, results, inputs, depth=depth)
+        return survey_ledger(ctx, results, logged=logged, arguments=arguments), arguments
 
 
 def _stage_key(ctx: RunContext, hashes: dict[str, str]) -> str:

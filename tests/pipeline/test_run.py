@@ -13,6 +13,7 @@ spread (docs/methodology.md §6.4).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -37,8 +38,10 @@ from carbonsink.design.expected import (
 )
 from carbonsink.design.outputs import write_design
 from carbonsink.design.placement import edge_distance, maximin_order, stratum_sites
+from carbonsink.errors import InputError
 from carbonsink.io.writers import write_json
 from carbonsink.pipeline import RunResult, run_survey
+from carbonsink.pipeline.stages.ledger_arguments import ledger_arguments
 from carbonsink.soil.stratum_blocks import CoreSet, stratum_blocks
 from tests.conftest import PROJECT_ROOT, SAMPLE_SURVEY
 from tests.pipeline.file_reads import spy_on_reads
@@ -305,6 +308,32 @@ def test_the_ledger_speaks_the_runs_language(library_run: tuple[RunResult, list[
 @pytest.fixture(scope="module")
 def basis(library_run: tuple[RunResult, list[str]]) -> DesignBasis:
     return design_basis(library_run[0])
+
+
+def test_the_design_starts_from_the_runs_ledger_arguments(
+    library_run: tuple[RunResult, list[str]], basis: DesignBasis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run keeps what its ledger was built from; the design takes it instead of kriging
+    # the cores again, and it is what kriging them again gives.
+    run = library_run[0]
+    assert run.ledger_arguments is not None and basis.arguments is run.ledger_arguments
+    again = ledger_arguments(run.context, run.results, run.ledger_inputs, depth=100.0)
+    kept = run.ledger_arguments.blocks
+    assert again.blocks.strata == kept.strata
+    np.testing.assert_array_equal(again.blocks.total_covariance_t_c, kept.total_covariance_t_c)
+    # A profile counting soil to a depth the run mapped no SOC at (the sample maps 30 and
+    # 100 cm; its 30 cm maps taken away): an error naming the profile, the depth and the
+    # epochs, with the setting to change.
+    shallow = run.context.profile.model_copy(update={"soil_depth_cm": 30})
+    monkeypatch.setattr(type(run.context), "profile", property(lambda _: shallow))
+    deep_only = [
+        dataclasses.replace(r, soc_maps={d: m for d, m in r.soc_maps.items() if d != 30})
+        for r in run.results
+    ]
+    with pytest.raises(InputError) as error:
+        ledger_arguments(run.context, deep_only, run.ledger_inputs, depth=30.0)
+    assert "vm0033 profile counts soil to 30 cm but epochs 2020, 2025 have no" in str(error.value)
+    assert error.value.problem.where == "[soil].depths_cm"
 
 
 # --------------------------------------------------------------- placement, by hand

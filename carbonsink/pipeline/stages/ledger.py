@@ -30,7 +30,7 @@ from carbonsink.io.writers import write_csv, write_json
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.outputs import OutputFolder
 from carbonsink.pipeline.stages.epoch import EpochResults
-from carbonsink.pipeline.stages.ledger_arguments import ledger_arguments
+from carbonsink.pipeline.stages.ledger_arguments import LedgerArguments, ledger_arguments
 from carbonsink.pipeline.stages.ledger_biomass import (
     outside_aoa_cells,
     outside_aoa_errors,
@@ -545,6 +545,7 @@ def survey_ledger(
     *,
     inputs: Sequence[EpochInputs] | None = None,
     logged: Sequence[tuple[Message, Sequence[LoggedLine]]] = (),
+    arguments: LedgerArguments | None = None,
 ) -> Ledger:
     """The survey's ledger from its epochs' stage results (earliest first).
 
@@ -561,6 +562,10 @@ def survey_ledger(
         (where, lines) of the WARNING lines the stages logged
         (:func:`~.logged.capture`): ledger warnings of their own
         (:func:`~.logged.logged_warnings`).
+    arguments
+        The epochs' :func:`~.ledger_arguments.ledger_arguments`, when already
+        computed (a run keeps them for its sampling design); ``inputs`` is
+        then not used.
 
     Notes
     -----
@@ -572,19 +577,11 @@ def survey_ledger(
     from carbonsink.accounting.parameters import class_parameters, survey_class_flux
 
     profile = ctx.profile.in_language()  # its texts in the run's language
-    depth = float(profile.soil_depth_cm)
-    missing = [r.epoch.name for r in results if depth not in r.soc_maps]
-    if missing:
-        raise InputError(
-            f"the {profile.name} profile counts soil to {depth:g} cm but epochs "
-            f"{', '.join(missing)} have no SOC map at that depth",
-            where="[soil].depths_cm",
-            fix=f"add {depth:g} to [soil] depths_cm",
-        )
-    if inputs is None:
-        strata_map = results[-1].cube.cube["landcover"].values
-        inputs = [epoch_ledger_inputs(ctx, r, strata_map) for r in results]
-    arguments = ledger_arguments(ctx, results, inputs, depth=depth)
+    if arguments is None:
+        if inputs is None:
+            strata_map = results[-1].cube.cube["landcover"].values
+            inputs = [epoch_ledger_inputs(ctx, r, strata_map) for r in results]
+        arguments = ledger_arguments(ctx, results, inputs, depth=float(profile.soil_depth_cm))
     inputs, basis, blocks = arguments.inputs, arguments.basis, arguments.blocks
     section = ctx.survey.accounting
     polygon = ctx.boundary.fingerprint()

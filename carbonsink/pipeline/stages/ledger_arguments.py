@@ -22,6 +22,7 @@ import numpy.typing as npt
 from carbonsink.accounting.ledger import LedgerWarning
 from carbonsink.accounting.pools import KeyedTotals
 from carbonsink.accounting.simulation import EpochInputs
+from carbonsink.errors import InputError
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.stages.epoch import EpochResults
 from carbonsink.pipeline.stages.ledger_biomass import outside_joint_covariance, shared_outside
@@ -81,6 +82,14 @@ def ledger_arguments(
 
     See :func:`~.ledger.survey_ledger` (its Notes) and docs/methodology.md §3.10, eq. 6.8d.
     """
+    missing = [r.epoch.name for r in results if depth not in r.soc_maps]
+    if missing:
+        raise InputError(
+            f"the {ctx.profile.name} profile counts soil to {depth:g} cm but epochs "
+            f"{', '.join(missing)} have no SOC map at that depth",
+            where="[soil].depths_cm",
+            fix=f"add {depth:g} to [soil] depths_cm",
+        )
     inputs = list(inputs)
     strata_map = results[-1].cube.cube["landcover"].values
     basis = soil_basis(ctx, results, strata_map, depth=depth)
