@@ -21,3 +21,17 @@ def quick_bootstrap(toml: Path) -> None:
         f"{text.rstrip()}\n\n[biomass]\nbootstrap_replicates = {QUICK_REPLICATES}\n",
         encoding="utf-8",
     )
+
+
+def without_lidar(toml: Path) -> None:
+    """Take the LiDAR files and the terrain checkpoints out of every epoch.
+
+    For end-to-end runs whose tests read the accounting (periods, reversals,
+    the errors the epochs share), which the imagery model's map feeds as well:
+    the LiDAR chain, its model and its bootstrap are half of a synthetic
+    survey's run.
+    """
+    text = toml.read_text(encoding="utf-8")
+    kept = [line for line in text.splitlines() if not line.startswith(("lidar =", "checkpoints ="))]
+    assert len(kept) < len(text.splitlines()), f"{toml} names no LiDAR"
+    toml.write_text("\n".join(kept) + "\n", encoding="utf-8")

@@ -41,7 +41,7 @@ from carbonsink.pipeline.outputs import OUTPUTS
 from carbonsink.pipeline.publish import STAGING, verify_outputs
 from tests.conftest import PROJECT_ROOT
 from tests.scene_edits import set_scl, without_band
-from tests.survey_edits import quick_bootstrap
+from tests.survey_edits import quick_bootstrap, without_lidar
 from tests.workbooks import csv_as_workbook
 
 SAMPLE = PROJECT_ROOT / "sample_data" / "junshan"
@@ -804,10 +804,12 @@ def clouded_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """
     root = tmp_path_factory.mktemp("clouded")
     survey = root / "junshan"
-    shutil.copytree(SAMPLE, survey, ignore=shutil.ignore_patterns("truth"))
+    shutil.copytree(SAMPLE, survey, ignore=shutil.ignore_patterns("truth", "lidar"))
     without_band(survey / "imagery" / "s2_2020-09-20.tif", "SCL")
     set_scl(survey / "imagery" / "s2_2025-09-23.tif", 9)
-    quick_bootstrap(survey / "survey.toml")  # the test reads the record, not the AGB error
+    # The test reads the imagery's record: 20 bootstrap replicates, and no LiDAR.
+    quick_bootstrap(survey / "survey.toml")
+    without_lidar(survey / "survey.toml")
     out = root / "out"
     return out, _validate_and_run(survey, out)
 
