@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+
+from tests.conftest import SAMPLE_SURVEY
 
 #: The fewest AGB bootstrap replicates a survey may ask (``[biomass] bootstrap_replicates``).
 QUICK_REPLICATES = 20
@@ -35,3 +38,11 @@ def without_lidar(toml: Path) -> None:
     kept = [line for line in text.splitlines() if not line.startswith(("lidar =", "checkpoints ="))]
     assert len(kept) < len(text.splitlines()), f"{toml} names no LiDAR"
     toml.write_text("\n".join(kept) + "\n", encoding="utf-8")
+
+
+def quick_sample(folder: Path) -> Path:
+    """Copy the sample survey (without its truth) into ``folder`` asking 20 bootstrap
+    replicates (:func:`quick_bootstrap`); return the copy's ``survey.toml``."""
+    shutil.copytree(SAMPLE_SURVEY.parent, folder, ignore=shutil.ignore_patterns("truth"))
+    quick_bootstrap(folder / "survey.toml")
+    return folder / "survey.toml"

@@ -41,7 +41,7 @@ from carbonsink.pipeline.outputs import OUTPUTS
 from carbonsink.pipeline.publish import STAGING, verify_outputs
 from tests.conftest import PROJECT_ROOT
 from tests.scene_edits import set_scl, without_band
-from tests.survey_edits import quick_bootstrap, without_lidar
+from tests.survey_edits import quick_bootstrap, quick_sample, without_lidar
 from tests.workbooks import csv_as_workbook
 
 SAMPLE = PROJECT_ROOT / "sample_data" / "junshan"
@@ -55,10 +55,7 @@ def _carbonsink(*args: str) -> list[str]:
 @pytest.fixture(scope="module")
 def survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample survey (its truth left in SAMPLE) asking 20 AGB bootstrap replicates."""
-    root = tmp_path_factory.mktemp("quick") / "junshan"
-    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("truth"))
-    quick_bootstrap(root / "survey.toml")
-    return root / "survey.toml"
+    return quick_sample(tmp_path_factory.mktemp("quick") / "junshan")
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ import dataclasses
 import json
 import math
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +44,7 @@ from carbonsink.pipeline.stages.ledger_arguments import ledger_arguments
 from carbonsink.soil.stratum_blocks import CoreSet, stratum_blocks
 from tests.conftest import PROJECT_ROOT, SAMPLE_SURVEY
 from tests.pipeline.file_reads import spy_on_reads
-from tests.survey_edits import quick_bootstrap
+from tests.survey_edits import quick_sample
 
 SEED = 7
 
@@ -53,10 +52,7 @@ SEED = 7
 @pytest.fixture(scope="module")
 def survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample survey asking 20 AGB bootstrap replicates (a copy without the truth)."""
-    root = tmp_path_factory.mktemp("quick") / "junshan"
-    shutil.copytree(SAMPLE_SURVEY.parent, root, ignore=shutil.ignore_patterns("truth"))
-    quick_bootstrap(root / "survey.toml")
-    return root / "survey.toml"
+    return quick_sample(tmp_path_factory.mktemp("quick") / "junshan")
 
 
 @pytest.fixture(scope="module")
