@@ -59,6 +59,9 @@ from concurrent.futures import ProcessPoolExecutor
 from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import read_lidar_info
 from carbonsink.lidar.processing import process_lidar
+from carbonsink.pipeline.allocator import tune_allocator
+import rioxarray  # imported untimed, as laspy is for the decode (the merge's dataset needs it)
+tune_allocator()  # as the CLI does for every command
 path, crs, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
 info = read_lidar_info(path, crs=crs)
 b = info.bounds

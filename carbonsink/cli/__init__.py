@@ -37,6 +37,7 @@ from carbonsink.cli.run import run, verify
 from carbonsink.cli.soil import soil_app
 from carbonsink.cli.survey import profiles, sample_data, validate, versions
 from carbonsink.errors import CarbonSinkError
+from carbonsink.pipeline.allocator import tune_allocator
 
 __all__ = ["app", "main"]
 
@@ -134,6 +135,7 @@ def _main(
     ] = False,
 ) -> None:
     """carbonsink: wetland carbon sink and credit claims."""
+    tune_allocator()
     state.debug = debug
     state.quiet = quiet
     stdout.quiet = quiet

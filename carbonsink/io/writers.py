@@ -313,6 +313,7 @@ def write_cog(
                         if k
                         in ("driver", "compress", "overview_resampling", "blocksize", "predictor")
                     },
+                    NUM_THREADS="ALL_CPUS",  # blocks compressed in parallel: the same bytes
                 )
     return Path(path)
 
@@ -471,6 +472,7 @@ class WindowedCOGWriter:
                     blocksize=256,
                     overview_resampling=self._overview_resampling,
                     BIGTIFF="IF_SAFER",
+                    NUM_THREADS="ALL_CPUS",  # blocks compressed in parallel: the same bytes
                 )
         finally:
             self._partial.unlink(missing_ok=True)

@@ -16,6 +16,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from carbonsink.errors import ConfigError
+from carbonsink.pipeline.allocator import tune_allocator
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ def run_executor(
             "both --workers and --scheduler were given",
             fix="use --workers N for a local cluster or --scheduler ADDR for an existing one",
         )
+    tune_allocator()  # before a local cluster starts: its workers take it from the environment
     if scheduler is None and (workers is None or workers <= 1):
         with local_executor(workers) as executor:
             yield executor

@@ -31,6 +31,7 @@ from carbonsink.config import Survey, load_survey
 from carbonsink.errors import OutputError
 from carbonsink.i18n import Message, deferred
 from carbonsink.io.writers import write_json
+from carbonsink.pipeline.allocator import tune_allocator
 from carbonsink.pipeline.cache import StageCache, code_fingerprint, content_key, file_sha256
 from carbonsink.pipeline.context import ProgressCallback, RunContext
 from carbonsink.pipeline.outputs import OUTPUTS, OutputFolder
@@ -165,6 +166,7 @@ def run_survey(
     InputError
         The preflight found errors (all listed), before any compute.
     """
+    tune_allocator()
     if not isinstance(survey, Survey):
         survey = load_survey(survey)
     if language is not None:

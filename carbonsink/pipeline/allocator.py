@@ -1,0 +1,85 @@
+"""The C allocator's settings for a run's processes: large arrays reused, not re-faulted.
+
+A run allocates and frees numpy arrays of a few megabytes by the thousand (a
+tile's points, a window's surfaces, a bootstrap replicate's predictions).
+glibc's ``malloc`` serves each one larger than its *mmap threshold* with a
+fresh ``mmap`` and gives it back to the kernel when it is freed, so every
+page of the next such array is faulted in and zeroed again. Its dynamic
+threshold rises only to the largest block freed so far, and the heap's top is
+trimmed back to the kernel above 128 KiB by default.
+
+:func:`tune_allocator` fixes the threshold at 32 MiB (glibc's maximum on 64-bit
+systems) and trims the heap only above 256 MiB, in this process through
+``mallopt`` and, through ``MALLOC_MMAP_THRESHOLD_`` and
+``MALLOC_TRIM_THRESHOLD_``, in every process it starts (the workers of a local
+Dask cluster). Measured on the sample survey (2 cores, ``--workers 2``, three
+runs each way): 171 s → 151 s, system CPU time 39 s → 11 s, peak RSS 620 →
+657 MB, the same outputs byte for byte (docs/design.md §6). Values a user has
+set in the environment are kept. Elsewhere than on glibc (macOS, Windows,
+musl) nothing changes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import sys
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "tune_allocator"]
+
+#: Blocks up to this size come from the heap, and are reused once freed (glibc's cap).
+MMAP_THRESHOLD = 32 * 1024 * 1024
+#: Free memory at the heap's top is given back to the kernel beyond this.
+TRIM_THRESHOLD = 256 * 1024 * 1024
+
+# mallopt's parameter numbers (glibc malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_ENVIRONMENT = {
+    "MALLOC_MMAP_THRESHOLD_": (_M_MMAP_THRESHOLD, MMAP_THRESHOLD),
+    "MALLOC_TRIM_THRESHOLD_": (_M_TRIM_THRESHOLD, TRIM_THRESHOLD),
+}
+
+
+def tune_allocator() -> bool:
+    """Set glibc's mmap and trim thresholds here and for the processes this one starts.
+
+    Returns
+    -------
+    bool
+        Whether this process's allocator took the settings (``False`` off
+        glibc, or where the user's environment already sets both).
+
+    Notes
+    -----
+    A variable the user set (``MALLOC_MMAP_THRESHOLD_=…``) is left as it is,
+    and glibc read it when this process started; the others are set with
+    ``mallopt`` and written to ``os.environ`` for the child processes.
+    Calling it again changes nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    applied = False
+    for variable, (parameter, value) in _ENVIRONMENT.items():
+        if variable in os.environ:
+            continue
+        if mallopt(parameter, value) != 1:
+            logger.debug("mallopt(%d, %d) refused", parameter, value)
+            continue
+        os.environ[variable] = str(value)
+        applied = True
+    return applied
