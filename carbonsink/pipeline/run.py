@@ -165,6 +165,12 @@ def run_survey(
     ------
     InputError
         The preflight found errors (all listed), before any compute.
+
+    Notes
+    -----
+    The run sets glibc's mmap and trim thresholds of this process and, through
+    ``MALLOC_*`` variables in ``os.environ``, of the processes it starts
+    (:func:`~carbonsink.pipeline.allocator.tune_allocator`; values already set are kept).
     """
     tune_allocator()
     if not isinstance(survey, Survey):
