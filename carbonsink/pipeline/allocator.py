@@ -13,8 +13,8 @@ systems) and trims the heap only above 256 MiB, in this process through
 ``mallopt`` and, through ``MALLOC_MMAP_THRESHOLD_`` and
 ``MALLOC_TRIM_THRESHOLD_``, in every process it starts (the workers of a local
 Dask cluster). Measured on the sample survey (2 cores, ``--workers 2``, three
-runs each way): 171 s → 151 s, system CPU time 39 s → 11 s, peak RSS 620 →
-657 MB, the same outputs byte for byte (docs/design.md §6). Values a user has
+runs each way): 171 s → 151 s, system CPU time 39 s → 11 s, peak RSS 614 →
+645 MiB, the same outputs byte for byte (docs/design.md §6). Values a user has
 set in the environment are kept. Elsewhere than on glibc (macOS, Windows,
 musl) nothing changes.
 """
