@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -20,10 +21,6 @@ pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the settings are glibc's (Linux)"
 )
 
-#: Ten rounds of eight 4 MiB arrays made, touched and freed together, after one 4 MiB
-#: block freed (glibc's dynamic mmap threshold then serves such blocks from the heap,
-#: and trims the heap's top above twice that, 8 MiB: each round's 32 MiB go back to the
-#: kernel and are faulted in again). A round touches 8 × 1,024 = 8,192 pages of 4 KiB.
 # The module alone, from its file (the package's imports would take seconds per process).
 _LOAD = """
 def _load(path):
@@ -33,6 +30,10 @@ def _load(path):
     spec.loader.exec_module(module)
     return module
 """
+#: Ten rounds of eight 4 MiB arrays made, touched and freed together, after one 4 MiB
+#: block freed (glibc's dynamic mmap threshold then serves such blocks from the heap,
+#: and trims the heap's top above twice that, 8 MiB: each round's 32 MiB go back to the
+#: kernel and are faulted in again). A round touches 8 × 1,024 = 8,192 pages of 4 KiB.
 _FAULTS = """
 import json, resource, sys
 import numpy as np
@@ -58,7 +59,7 @@ print(json.dumps({"first": first, "second": second,
 """.replace("{load}", _LOAD)
 
 
-def _python(code: str, *args: str, **environment: str) -> dict[str, object]:
+def _python(code: str, *args: str, **environment: str) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     env.update(environment)
     done = subprocess.run(
@@ -68,7 +69,7 @@ def _python(code: str, *args: str, **environment: str) -> dict[str, object]:
         text=True,
         check=True,
     )
-    result: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     return result
 
 
@@ -76,7 +77,7 @@ def test_freed_arrays_are_not_faulted_in_again() -> None:
     plain = _python(_FAULTS, "plain")
     tuned = _python(_FAULTS, "tuned")
     assert tuned["applied"] is True
-    plain_faults, tuned_faults = int(str(plain["faults"])), int(str(tuned["faults"]))
+    plain_faults, tuned_faults = int(plain["faults"]), int(tuned["faults"])
     # Tuned: the heap keeps the first round's pages (at most 8,192 faults, plus a few
     # of numpy's own); untuned: the rounds fault again (with transparent huge pages the
     # counts shrink alike, hence a ratio).
