@@ -391,6 +391,11 @@ class BiomassSection(_Model):
     #: replicate, which widens, never narrows, the interval; 50 keeps 200 replicates
     #: at the cost of 100 full-size ones).
     bootstrap_trees: Annotated[int, Field(ge=10, le=5000)] = 50
+    #: The bootstrap runs over the strata without a residual correction, whose
+    #: draws take its spread; ``true`` bootstraps every stratum, so that the
+    #: ledger shows each key's model-fit SD beside its correction's SE (for
+    #: comparison only: it moves no claim; docs/methodology.md §6.4).
+    bootstrap_comparison: bool = False
     #: Dead organic matter from the plots' ``agb_dead_g_m2``: ``auto`` models it
     #: like AGB when at least 40 plots carry it, else takes dead:live ratios per
     #: class; ``model`` or ``ratio`` force a route (docs/methodology.md §2.3).

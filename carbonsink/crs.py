@@ -19,6 +19,7 @@ is the one module that handles CRSs:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Sequence
@@ -314,10 +315,20 @@ def crs_plausibility_problem(crs: CRS | None, bounds: Sequence[float]) -> str | 
     return None
 
 
+@functools.lru_cache(maxsize=32)
+def _transformer(source: CRS, target: CRS) -> Transformer:
+    """``Transformer.from_crs`` once per pair of CRSs in a process (a creation takes
+    ~0.1 s; LiDAR read ranges each ask for it). Transformers are thread-safe (pyproj ≥ 3.1)."""
+    return Transformer.from_crs(source, target, always_xy=True)
+
+
 def transformer(
     source: Any, target: Any, *, path: str | os.PathLike[str] | None = None, what: str = "file"
 ) -> Transformer:
     """The transformation from ``source`` to ``target`` (x = easting/longitude first).
+
+    Made once per pair of CRSs in a process and shared (the same object for
+    equal CRSs).
 
     Raises
     ------
@@ -327,7 +338,7 @@ def transformer(
     """
     src, dst = as_crs(source), as_crs(target)
     try:
-        return Transformer.from_crs(src, dst, always_xy=True)
+        return _transformer(src, dst)
     except ProjError as exc:
         raise CRSError(
             f"the {what}'s coordinates cannot be transformed from {crs_label(src)} to "

@@ -11,17 +11,20 @@ from tests.conftest import SAMPLE_SURVEY
 QUICK_REPLICATES = 20
 
 
-def quick_bootstrap(toml: Path) -> None:
+def quick_bootstrap(toml: Path, *, compare: bool = False) -> None:
     """Ask the AGB bootstrap for 20 replicates instead of the default 200.
 
     For end-to-end runs whose tests check what the run records (warnings, periods,
-    evidence), not the size of the AGB error: the bootstrap is about 40 % of a sample
-    run's time (200 replicates × 0.1 s per epoch and stratum group).
+    evidence), not the size of the AGB error. By default the bootstrap fits
+    replicates only for strata without a residual correction (none in the sample);
+    ``compare`` asks them for every stratum (``bootstrap_comparison``), which at 200
+    replicates would be about 40 % of a sample run's time.
     """
     text = toml.read_text(encoding="utf-8")
     assert "[biomass]" not in text, f"{toml} has a [biomass] table already"
+    extra = "bootstrap_comparison = true\n" if compare else ""
     toml.write_text(
-        f"{text.rstrip()}\n\n[biomass]\nbootstrap_replicates = {QUICK_REPLICATES}\n",
+        f"{text.rstrip()}\n\n[biomass]\nbootstrap_replicates = {QUICK_REPLICATES}\n{extra}",
         encoding="utf-8",
     )
 
@@ -40,9 +43,10 @@ def without_lidar(toml: Path) -> None:
     toml.write_text("\n".join(kept) + "\n", encoding="utf-8")
 
 
-def quick_sample(folder: Path) -> Path:
+def quick_sample(folder: Path, *, compare: bool = False) -> Path:
     """Copy the sample survey (without its truth) into ``folder`` asking 20 bootstrap
-    replicates (:func:`quick_bootstrap`); return the copy's ``survey.toml``."""
+    replicates (:func:`quick_bootstrap`, ``compare`` as there); return the copy's
+    ``survey.toml``."""
     shutil.copytree(SAMPLE_SURVEY.parent, folder, ignore=shutil.ignore_patterns("truth"))
-    quick_bootstrap(folder / "survey.toml")
+    quick_bootstrap(folder / "survey.toml", compare=compare)
     return folder / "survey.toml"

@@ -150,6 +150,20 @@ def test_transformer_is_x_first_and_names_the_file_when_proj_has_no_path() -> No
     assert "raster" in info.value.problem.message and "Mars" in info.value.problem.message
 
 
+def test_a_transformer_is_made_once_per_pair_of_crs() -> None:
+    # Each LiDAR read range asks for its file's transformer: the same pair (however
+    # written) gives the same object, another pair another one; and a refused pair is
+    # refused again, not remembered as a transformer.
+    first = transformer("EPSG:4547", "EPSG:32649")
+    assert transformer(CRS.from_epsg(4547), "epsg:32649") is first
+    assert transformer("EPSG:4326", "EPSG:32649") is not first
+    x, y = first.transform(500_000.0, 3_300_000.0)  # CM 114° E, 3,300 km north: UTM 49N
+    assert 700_000 < x < 800_000 and 3_290_000 < y < 3_310_000
+    for _ in range(2):
+        with pytest.raises(CRSError, match="PROJ knows no transformation"):
+            transformer("IAU_2015:49910", "EPSG:32649")
+
+
 def test_many_points_through_a_checked_polynomial_agree_with_pyproj() -> None:
     # CGCS2000 Gauss-Krüger CM 114E (EPSG:4547) to UTM 49N over a 5 km x 5 km survey:
     # the cubic reproduces pyproj to well under the 0.1 mm it is checked against.

@@ -1,9 +1,10 @@
 """End to end: `carbonsink run` on the sample survey (docs/design.md §5; issues 7, 8 and 19).
 
 Two runs of the sample survey are made once for the module, both asking 20 AGB
-bootstrap replicates (a mapped stratum's AGB error is its residual correction, not
-the bootstrap's spread, docs/methodology.md §6.4; the bootstrap's 200 replicates
-are the better part of a run's time):
+bootstrap replicates of every stratum (``bootstrap_comparison``: a mapped
+stratum's AGB error is its residual correction, not the bootstrap's spread,
+docs/methodology.md §6.4, so by default no replicate is fitted for it; the
+comparison's 200 replicates would be the better part of a run's time):
 
 * A — uninterrupted, on an external Dask cluster (a scheduler and two workers
   started as a user would);
@@ -41,7 +42,7 @@ from carbonsink.pipeline.outputs import OUTPUTS
 from carbonsink.pipeline.publish import STAGING, verify_outputs
 from tests.conftest import PROJECT_ROOT
 from tests.scene_edits import set_scl, without_band
-from tests.survey_edits import quick_bootstrap, quick_sample, without_lidar
+from tests.survey_edits import QUICK_REPLICATES, quick_bootstrap, quick_sample, without_lidar
 from tests.workbooks import csv_as_workbook
 
 SAMPLE = PROJECT_ROOT / "sample_data" / "junshan"
@@ -54,8 +55,9 @@ def _carbonsink(*args: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample survey (its truth left in SAMPLE) asking 20 AGB bootstrap replicates."""
-    return quick_sample(tmp_path_factory.mktemp("quick") / "junshan")
+    """The sample survey (its truth left in SAMPLE) asking 20 AGB bootstrap replicates of
+    every stratum (the comparison bootstrap: its replicates run on the cluster's workers)."""
+    return quick_sample(tmp_path_factory.mktemp("quick") / "junshan", compare=True)
 
 
 @pytest.fixture(scope="module")
@@ -720,6 +722,18 @@ def test_class_names_with_spaces_slashes_and_chinese_work_end_to_end(
     assert ledger["claim"]["net_t_co2e_yr"] == pytest.approx(
         original["claim"]["net_t_co2e_yr"], rel=0.03
     )
+    # Run A asked the comparison bootstrap (every key's model-fit SD beside its stratum's
+    # correction); this run the default: every stratum of the sample has a residual
+    # correction, so no replicate was fitted and no key shows a bootstrap SD.
+    for epoch in ("2020", "2025"):
+        ours, theirs = ledger["inputs"][epoch], original["inputs"][epoch]
+        corrected = set(ours["agb_residual_correction_t_dm"])  # a name may hold a slash
+        assert all(any(k.startswith(f"{s}/") for s in corrected) for k in ours["agb_t_dm"])
+        assert all(set(entry) == {"map"} for entry in ours["agb_t_dm"].values())
+        assert ours["agb_bootstrap_replicates"] == 0
+        assert ours["agb_bootstrap_cells"]["predicted"] == 0
+        assert all(entry["bootstrap_sd"] > 0 for entry in theirs["agb_t_dm"].values())
+        assert theirs["agb_bootstrap_replicates"] == QUICK_REPLICATES
     report = (renamed_run / "report.html").read_text(encoding="utf-8")
     assert all(str(escape(name)) in report for name in RENAMED.values())
     # Layers and files take the slug; nothing lands outside OUT or in a subfolder named by a

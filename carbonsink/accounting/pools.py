@@ -197,7 +197,9 @@ class KeyedTotals:
     totals
         ``(K,)`` map total of each key (t DM).
     replicates
-        ``(B, K)`` spatial-block bootstrap replicates of those totals.
+        ``(B, K)`` spatial-block bootstrap replicates of those totals; only
+        the columns of :meth:`bootstrapped` keys are read (a run bootstraps
+        only those and leaves the others 0).
     corrections
         Stratum → (ĉ_s, SE): the model-assisted correction of the stratum's
         map total from the plots' held-out residuals and its standard error,
@@ -214,6 +216,9 @@ class KeyedTotals:
         ``(cells mapped, cells each replicate predicts)`` over the models:
         fewer predicted when a large key is summed over a sample of its
         cells (docs/methodology.md eq. 6.8s); ``None`` when not told.
+    comparison
+        Every key was bootstrapped, corrected strata too: the ledger shows
+        every key's bootstrap SD (their draws still take the correction).
 
     Notes
     -----
@@ -236,6 +241,7 @@ class KeyedTotals:
     correction_covariance: FloatArray | None = None
     outside_se: Mapping[str, float] = field(default_factory=dict)
     bootstrap_cells: tuple[int, int] | None = None
+    comparison: bool = False
 
     def correction_cov(self) -> FloatArray:
         """``(C, C)`` covariance of the corrections (diagonal of SE² when not given)."""
@@ -309,6 +315,10 @@ class KeyedTotals:
                 fix="give each corrected stratum's outside-AOA SE, part of its correction's SE",
             )
 
+    def bootstrapped(self) -> list[int]:
+        """Indices of the keys whose stratum has no correction: their draws take the bootstrap."""
+        return [k for k, (s, _) in enumerate(self.keys) if s not in self.corrections]
+
     def key_shares(self) -> FloatArray:
         """``(K,)`` share of each key in its stratum's map total (equal shares when it is 0)."""
         shares = np.zeros(len(self.keys))
@@ -322,15 +332,19 @@ class KeyedTotals:
 
     def record(self, name: str) -> dict[str, Any]:
         """The ledger's ``inputs`` entries of this quantity (docs/ledger.md)."""
+        bootstrapped = self.bootstrapped()
+        by_key: dict[str, dict[str, float]] = {}
+        for k, (stratum, cls) in enumerate(self.keys):
+            by_key[f"{stratum}/{cls}"] = {"map": float(self.totals[k])}
+            if self.comparison or k in bootstrapped:
+                by_key[f"{stratum}/{cls}"]["bootstrap_sd"] = float(
+                    np.std(self.replicates[:, k], ddof=1)
+                )
         entries: dict[str, Any] = {
-            name: {
-                f"{stratum}/{cls}": {
-                    "map": float(self.totals[k]),
-                    "bootstrap_sd": float(np.std(self.replicates[:, k], ddof=1)),
-                }
-                for k, (stratum, cls) in enumerate(self.keys)
-            },
-            f"{quantity_stem(name)}_bootstrap_replicates": int(self.replicates.shape[0]),
+            name: by_key,
+            f"{quantity_stem(name)}_bootstrap_replicates": (
+                int(self.replicates.shape[0]) if self.comparison or bootstrapped else 0
+            ),
             f"{quantity_stem(name)}_residual_correction_t_dm": {
                 s: {"correction": c, "se": se, "outside_aoa_se": self.outside_se.get(s, 0.0)}
                 for s, (c, se) in self.corrections.items()

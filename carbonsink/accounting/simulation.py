@@ -237,14 +237,18 @@ def _quantity_draws(
     )
     for name, quantity in keyed_first:
         if isinstance(quantity, KeyedTotals):
-            replicates = quantity.replicates
-            boot = mc.draw(stream_name(name, KeyedTotals, epoch=epoch.name), Empirical(replicates))
-            spread = boot - replicates.mean(axis=0)
             # A corrected stratum's error is its correction's (model-assisted, eq. 6.8a-b):
             # the held-out residuals already hold the model-fit error the bootstrap measures.
-            corrected = [k for k, (s, _) in enumerate(quantity.keys) if s in quantity.corrections]
-            spread[:, corrected] = 0.0
-            out[name] = spread + quantity.totals
+            # The others take the bootstrap's spread (rows resampled whole: a draw's rows do
+            # not depend on which columns are drawn).
+            out[name] = np.tile(quantity.totals, (mc.n_draws, 1))
+            bootstrapped = quantity.bootstrapped()
+            if bootstrapped:
+                replicates = quantity.replicates[:, bootstrapped]
+                boot = mc.draw(
+                    stream_name(name, KeyedTotals, epoch=epoch.name), Empirical(replicates)
+                )
+                out[name][:, bootstrapped] += boot - replicates.mean(axis=0)
             if quantity.corrections:
                 shares = quantity.key_shares()
                 drawn = corrections[name]

@@ -69,9 +69,9 @@ _REPLICATES_PER_TASK = 10
 _FEW_BLOCKS = 10
 #: Cells of a stratum predicted in each replicate; a larger stratum is sampled (eq. 6.8s).
 CELLS_PER_STRATUM = 20_000
-#: Second entropy word of the cell sample's stream, ``SeedSequence([seed, tag])``: not a
-#: descendant of ``SeedSequence(seed)``, whose children (r,) and grandchildren (r, i) are
-#: the replicates' streams.
+#: Second entropy word of a stratum's cell-sample stream, ``SeedSequence([seed, tag,
+#: code])``: not a descendant of ``SeedSequence(seed)``, whose children (r,) and
+#: grandchildren (r, i) are the replicates' streams.
 _CELL_SAMPLE_TAG = 0x63656C6C  # "cell"
 
 
@@ -292,7 +292,7 @@ def _cell_arrays(
 def _cell_sample(
     stratum_index: npt.NDArray[np.int64],
     area_ha: FloatArray,
-    n_strata: int,
+    codes: npt.NDArray[np.int64],
     *,
     cap: int | None,
     seed: int,
@@ -302,18 +302,20 @@ def _cell_sample(
     A stratum of at most ``cap`` cells keeps every cell at its area; a larger
     one keeps ``cap`` cells drawn without replacement, each weighted by its
     area × (the stratum's area / the sample's area), so the weights of each
-    stratum add up to its area. Rows are returned in the cells' order.
+    stratum add up to its area. Each stratum draws from its own stream,
+    ``SeedSequence([seed, tag, code])``, so its sample does not depend on
+    which other strata are bootstrapped. Rows are returned in the cells' order.
     """
-    rng = np.random.default_rng(np.random.SeedSequence([seed, _CELL_SAMPLE_TAG]))
     order = np.argsort(stratum_index, kind="stable")
-    bounds = np.searchsorted(stratum_index[order], np.arange(n_strata + 1))
+    bounds = np.searchsorted(stratum_index[order], np.arange(len(codes) + 1))
     weight = np.zeros(len(stratum_index))
-    for k in range(n_strata):
+    for k, code in enumerate(codes):
         members = order[bounds[k] : bounds[k + 1]]
         if cap is None or len(members) <= cap:
             weight[members] = area_ha[members]
             continue
-        chosen = rng.choice(members, size=cap, replace=False)
+        stream = np.random.SeedSequence([seed, _CELL_SAMPLE_TAG, int(code)])
+        chosen = np.random.default_rng(stream).choice(members, size=cap, replace=False)
         weight[chosen] = area_ha[chosen] * (area_ha[members].sum() / area_ha[chosen].sum())
     rows = np.flatnonzero(weight > 0)
     return rows, weight[rows]
@@ -510,7 +512,7 @@ def bootstrap_agb_totals(
         cube, features, strata=strata, cell_area_ha=cell_area_ha, cells=cells
     )
     rows, weight = _cell_sample(
-        stratum_index_all, area_all, len(stratum_codes), cap=cells_per_stratum, seed=int(seed)
+        stratum_index_all, area_all, stratum_codes, cap=cells_per_stratum, seed=int(seed)
     )
     X_cells, stratum_index = X_all[rows], stratum_index_all[rows]
     del X_all

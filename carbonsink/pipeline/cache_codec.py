@@ -4,7 +4,7 @@ Never pickle: reading an entry back can only build numbers, text, tables,
 grids and carbonsink's own result classes — nothing in an entry is executed.
 
 * :func:`encode` turns a stage result into a JSON tree, a dict of numpy
-  arrays (saved with :func:`numpy.savez_compressed`, read back with
+  arrays (saved as a deflated ``.npz``, zlib level 1, read back with
   ``allow_pickle=False``) and a dict of skops blobs (fitted estimators);
 * :func:`decode` rebuilds it. A tagged node (``{"$tag": ...}``) names what it
   holds; a dataclass or pydantic model node names its class, which must be a

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -98,6 +100,29 @@ def test_records_for_the_ledger() -> None:
         "agb_bootstrap_replicates": 2,
         "agb_residual_correction_t_dm": {},
     }
+    # A corrected stratum's keys take no bootstrap spread: the run bootstraps only the others,
+    # and the ledger shows no SD for them (unless every stratum was bootstrapped to compare).
+    mixed = KeyedTotals(
+        keys=(("sedge", "reed"), ("water", "sedge")),
+        totals=[10.0, 2.0],  # type: ignore[arg-type]
+        replicates=[[0.0, 1.0], [0.0, 4.0]],  # type: ignore[arg-type]
+        corrections={"sedge": (0.5, 3.0)},
+    )
+    assert mixed.bootstrapped() == [1]
+    # SD of 1 and 4 (ddof = 1): √((1.5² + 1.5²) / 1) = √4.5
+    assert mixed.record("agb_t_dm")["agb_t_dm"] == {
+        "sedge/reed": {"map": 10.0},
+        "water/sedge": {"map": 2.0, "bootstrap_sd": pytest.approx(4.5**0.5)},
+    }
+    assert mixed.record("agb_t_dm")["agb_bootstrap_replicates"] == 2
+    corrected = dataclasses.replace(mixed, corrections={"sedge": (0.5, 3.0), "water": (0.0, 1.0)})
+    assert corrected.bootstrapped() == []
+    assert corrected.record("agb_t_dm")["agb_t_dm"]["water/sedge"] == {"map": 2.0}
+    assert corrected.record("agb_t_dm")["agb_bootstrap_replicates"] == 0
+    compared = dataclasses.replace(corrected, comparison=True)
+    shown = compared.record("agb_t_dm")
+    assert shown["agb_t_dm"]["sedge/reed"] == {"map": 10.0, "bootstrap_sd": 0.0}
+    assert shown["agb_bootstrap_replicates"] == 2
     totals = StratumTotals.from_total_se({"a": 1.0, "b": 2.5}, 0.5)
     assert totals.total == 3.5
     # One shared relative error: stratum SEs 0.5 × 1/3.5 = 0.142857 and 0.5 × 2.5/3.5

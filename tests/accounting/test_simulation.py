@@ -269,6 +269,46 @@ def test_a_corrected_stratum_takes_the_correction_error_not_the_bootstrap() -> N
     assert stock[:, 1].std() == pytest.approx(20.0, rel=0.03)
 
 
+def test_an_uncorrected_stratum_draws_the_same_rows_whatever_the_corrected_columns_hold() -> None:
+    # A run bootstraps only the strata without a correction and leaves the others' columns 0;
+    # the reed draws (rows of its column resampled) are those of a run that bootstrapped both.
+    def stock(sedge_column: list[float]) -> np.ndarray:
+        keyed = KeyedTotals(
+            keys=(("sedge", "sedge"), ("reed", "reed")),
+            totals=np.array([50.0, 50.0]),
+            replicates=np.column_stack([sedge_column, [10.0, 90.0, 30.0, 70.0]]),
+            corrections={"sedge": (0.0, 10.0)},
+        )
+        return _agb_stock(_keyed_epoch(keyed), {"sedge": _class(), "reed": _class()}, 400)
+
+    bootstrapped, left_zero = stock([5.0, 95.0, 20.0, 80.0]), stock([0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(bootstrapped, left_zero)
+    # Reed: 0.5 × (replicate − mean 50 + map 50) → 5, 45, 15 or 35 t C.
+    assert set(np.round(left_zero[:, 1], 9)) == {5.0, 45.0, 15.0, 35.0}
+
+
+def test_no_bootstrap_draw_when_every_stratum_is_corrected() -> None:
+    keyed = KeyedTotals(
+        keys=(("sedge", "sedge"), ("reed", "reed")),
+        totals=np.array([50.0, 50.0]),
+        replicates=np.zeros((4, 2)),
+        corrections={"sedge": (0.0, 0.0), "reed": (2.0, 0.0)},
+    )
+    mc = MonteCarlo(5, 100)
+    draws = simulate_terms(
+        mc,
+        [_keyed_epoch(keyed)],
+        {"sedge": _class(), "reed": _class()},
+        strata=("sedge", "reed"),
+        pools=[("agb", POOLS["agb"])],
+        gwp=GWP,
+        error_covariance={},
+    )
+    # Exact corrections: 0.5 × 50 and 0.5 × 52 in every draw, and no bootstrap stream drawn.
+    np.testing.assert_allclose(draws.stocks["t1"]["agb"], np.tile([25.0, 26.0], (100, 1)))
+    assert not any("bootstrap" in name for name in mc.specs)
+
+
 def test_correlated_residual_corrections() -> None:
     # Corrections 0 ± 10 t DM in each stratum with correlation 0.8: AGB C = 0.5 × (50 + c),
     # so SD 5 each and Corr 0.8 between the strata (20,000 draws: SD within ~2 %).

@@ -329,11 +329,43 @@ def test_the_cell_sample_has_its_own_random_stream() -> None:
     from carbonsink.biomass import bootstrap
 
     seed = 11
-    sample = np.random.SeedSequence([seed, bootstrap._CELL_SAMPLE_TAG]).generate_state(4)
+    samples = [
+        np.random.SeedSequence([seed, bootstrap._CELL_SAMPLE_TAG, code]).generate_state(4)
+        for code in (0, 1, 3, 4, 255, 2 * 256 + 3)
+    ]
     for r in range(300):
         parent = np.random.SeedSequence(seed, spawn_key=(r,))
         for stream in (parent, *parent.spawn(2)):
-            assert not np.array_equal(stream.generate_state(4), sample), r
+            state = stream.generate_state(4)
+            assert not any(np.array_equal(state, sample) for sample in samples), r
+
+
+def test_a_stratum_bootstrapped_alone_has_the_replicates_it_has_beside_others() -> None:
+    # The ledger bootstraps only the strata without a residual correction: stratum 4's
+    # replicates (its cells sampled down to 1,000 from its own stream, each refit the same)
+    # must be those of a bootstrap of both strata, to the rounding of the sums.
+    cube, table, strata, _ = _correlated_survey(5)
+    settings: dict[str, Any] = {
+        "features": ["height_m"],
+        "block_m": 150.0,
+        "replicates": 8,
+        "seed": 5,
+        "strata": strata,
+        "cell_area_ha": 0.01,
+        "cells_per_stratum": 1_000,
+        "estimator_name": "random-forest",
+        "n_estimators": 10,
+    }
+    both = bootstrap_agb_totals(
+        cube, table, cells=np.ones((N_CELLS, N_CELLS), dtype=bool), **settings
+    )
+    alone = bootstrap_agb_totals(cube, table, cells=strata == 4, **settings)
+    assert list(alone.stratum_totals_t_dm.columns) == [4]
+    assert alone.cells_predicted == 1_000 and both.cells_predicted == 2_000
+    np.testing.assert_allclose(
+        alone.stratum_totals_t_dm[4], both.stratum_totals_t_dm[4], rtol=1e-12
+    )
+    assert alone.stratum_totals_t_dm[4].std() > 0  # the replicates differ: the check can fail
 
 
 def test_a_sample_of_the_cells_keeps_the_replicates_spread() -> None:

@@ -120,7 +120,7 @@ def test_logged_lines_get_codes_effects_and_are_not_repeated() -> None:
     assert [w.code for w in warnings] == ["bootstrap-coarse", "stage-warning"]
     assert warnings[0].where == "epoch 2025 AGB bootstrap"
     assert warnings[0].message.startswith("AGB bootstrap: only 6 blocks")
-    assert "does not move the claim" in warnings[0].message
+    assert "enters the claim only in strata without a residual correction" in warnings[0].message
     assert warnings[1].message == "something odd"
 
 
@@ -161,13 +161,12 @@ def test_a_logged_message_is_said_in_the_language_of_the_ledger() -> None:
     sentence = catalog.gettext(lines[0][1].template).format(n=6, size=349.759)
     assert "349.759" in sentence and sentence != english
     effect = catalog.gettext(
-        "the bootstrap SD is shown in the ledger's inputs for comparison only: each mapped "
-        "stratum's AGB error is that of its residual correction (docs/methodology.md §6.4), "
-        "so this does not move the claim"
+        "its spread enters the claim only in strata without a residual correction: each "
+        "mapped stratum's AGB error is that of its correction (docs/methodology.md §6.4)"
     )
     assert chinese[0].message == f"{sentence}；{effect}"
     assert chinese[0].where == "监测时点 2025 AGB 自助法"
-    assert english_warnings[0].message.startswith(english + "; the bootstrap SD")
+    assert english_warnings[0].message.startswith(english + "; its spread enters")
     assert english_warnings[0].where == "epoch 2025 AGB bootstrap"
     assert [w.code for w in chinese] == [w.code for w in english_warnings]
     assert chinese[1].message == "2 of 40 points"

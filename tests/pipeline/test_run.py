@@ -6,9 +6,9 @@ folder, with a spy on every pyogrio call that opens the boundary file; and
 ``carbonsink run --seed 7`` in a subprocess. Their ledgers must be
 byte-identical when written the same way, which shows that a seed means the
 same thing on the command line and in a notebook. Both ask 20 AGB bootstrap
-replicates (a copy of the sample survey): the tests check what the runs record,
-and a mapped stratum's AGB error is its residual correction, not the bootstrap's
-spread (docs/methodology.md §6.4).
+replicates of every stratum (a copy of the sample survey, ``bootstrap_comparison``):
+the tests check what the runs record, and a mapped stratum's AGB error is its
+residual correction, not the bootstrap's spread (docs/methodology.md §6.4).
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ SEED = 7
 
 @pytest.fixture(scope="module")
 def survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample survey asking 20 AGB bootstrap replicates (a copy without the truth)."""
-    return quick_sample(tmp_path_factory.mktemp("quick") / "junshan")
+    """The sample survey asking 20 AGB bootstrap replicates of every stratum (a copy without
+    the truth; the comparison bootstrap's coarse-blocks warning is a logged line)."""
+    return quick_sample(tmp_path_factory.mktemp("quick") / "junshan", compare=True)
 
 
 @pytest.fixture(scope="module")

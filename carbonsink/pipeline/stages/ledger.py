@@ -70,7 +70,7 @@ def _keyed_totals(
     models: Sequence[FittedBiomassModel],
     target: str,
 ) -> KeyedTotals:
-    """A modelled map's totals per (stratum, class) key with their spatial-block bootstrap.
+    """A modelled map's totals per (stratum, class) key, their corrections and bootstrap.
 
     Parameters
     ----------
@@ -82,9 +82,20 @@ def _keyed_totals(
         The biomass layers of the map (Mg DM/ha) and of the model that
         predicted each cell (codes of ``AGB_SOURCES``).
     models
-        The models of the map, each bootstrapped over the cells it predicts.
+        The models of the map.
     target
         The plots' column the models learnt.
+
+    Notes
+    -----
+    Each stratum's error is its model-assisted residual correction (and its
+    cells outside the area of applicability), docs/methodology.md eq.
+    6.8a–c. Only the cells of a stratum without one — its modelled cells map
+    no biomass and none lies outside the AOA — are bootstrapped (eq. 6.8),
+    each model over its own such cells: a corrected stratum's draws take no
+    bootstrap spread (eq. 6.2). When every stratum has a correction no
+    replicate is fitted, unless ``[biomass] bootstrap_comparison`` asks every
+    stratum's bootstrap SD for the ledger.
     """
     from carbonsink.biomass.agb_map import MODEL_SOURCE_CODES
     from carbonsink.biomass.bootstrap import bootstrap_agb_totals
@@ -98,33 +109,6 @@ def _keyed_totals(
     predicted_by = result.biomass.layers[source].values
     modelled = inside & np.isin(predicted_by, list(MODEL_SOURCE_CODES.values()))
     codes = sorted({int(k) for k in np.unique(keys[modelled])})
-    replicates = np.zeros((section.bootstrap_replicates, len(codes)))
-    n_cells = predicted = 0
-    for model in models:
-        cells = inside & (predicted_by == MODEL_SOURCE_CODES[model.name])
-        if not cells.any():
-            continue
-        boot = bootstrap_agb_totals(
-            cube,
-            model.plots.table,
-            features=model.features,
-            estimator_name=model.estimator_name,
-            n_estimators=section.bootstrap_trees,
-            block_m=model.cv.block_m,
-            replicates=section.bootstrap_replicates,
-            seed=ctx.seed,
-            strata=keys,
-            cell_area_ha=cube["cell_area_ha"].values,
-            cells=cells,
-            executor=ctx.executor,
-            target=target,
-        )
-        frame = boot.stratum_totals_t_dm
-        n_cells += boot.n_cells
-        predicted += boot.cells_predicted
-        for j, code in enumerate(codes):
-            if code in frame.columns:
-                replicates[:, j] += frame[code].to_numpy(dtype=np.float64)
     key_names = []
     for code in codes:
         stratum, cls = legend.get(code // _KEY_BASE), legend.get(code % _KEY_BASE)
@@ -156,6 +140,36 @@ def _keyed_totals(
             cov = grown
         k = strata_order.index(stratum)
         cov[k, k] += variance
+    uncorrected = [code for code, (s, _) in zip(codes, key_names, strict=True) if s not in means]
+    replicates = np.zeros((section.bootstrap_replicates, len(codes)))
+    n_cells = int(modelled.sum())
+    predicted = 0
+    for model in models:
+        cells = inside & (predicted_by == MODEL_SOURCE_CODES[model.name])
+        if not section.bootstrap_comparison:
+            cells &= np.isin(keys, uncorrected)
+        if not cells.any():
+            continue
+        boot = bootstrap_agb_totals(
+            cube,
+            model.plots.table,
+            features=model.features,
+            estimator_name=model.estimator_name,
+            n_estimators=section.bootstrap_trees,
+            block_m=model.cv.block_m,
+            replicates=section.bootstrap_replicates,
+            seed=ctx.seed,
+            strata=keys,
+            cell_area_ha=cube["cell_area_ha"].values,
+            cells=cells,
+            executor=ctx.executor,
+            target=target,
+        )
+        frame = boot.stratum_totals_t_dm
+        predicted += boot.cells_predicted
+        for j, code in enumerate(codes):
+            if code in frame.columns:
+                replicates[:, j] += frame[code].to_numpy(dtype=np.float64)
     present = [k for k, stratum in enumerate(strata_order) if stratum in {s for s, _ in key_names}]
     sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     return KeyedTotals(
@@ -170,6 +184,7 @@ def _keyed_totals(
             if strata_order[k] in outside_var
         },
         bootstrap_cells=(n_cells, predicted),
+        comparison=section.bootstrap_comparison,
     )
 
 

@@ -43,9 +43,8 @@ LOGGED_CODES: dict[str, tuple[str, str]] = {
     "carbonsink.biomass.bootstrap": (
         "bootstrap-coarse",
         N_(
-            "the bootstrap SD is shown in the ledger's inputs for comparison only: each mapped "
-            "stratum's AGB error is that of its residual correction (docs/methodology.md §6.4), "
-            "so this does not move the claim"
+            "its spread enters the claim only in strata without a residual correction: each "
+            "mapped stratum's AGB error is that of its correction (docs/methodology.md §6.4)"
         ),
     ),
     "carbonsink.biomass.model_choice": ("lidar-model-not-used", ""),

@@ -194,11 +194,22 @@ def _methodology(
         ),
         MethodologyRow(
             deferred("biomass model"),
-            deferred(
-                "{model}, {trees} trees, spatial block CV; bootstrap B = {replicates}",
-                model=survey.biomass.model,
-                trees=survey.biomass.n_estimators,
-                replicates=survey.biomass.bootstrap_replicates,
+            (
+                deferred(
+                    "{model}, {trees} trees, spatial block CV; residual correction per stratum, "
+                    "bootstrap B = {replicates} of every stratum (for comparison)",
+                    model=survey.biomass.model,
+                    trees=survey.biomass.n_estimators,
+                    replicates=survey.biomass.bootstrap_replicates,
+                )
+                if survey.biomass.bootstrap_comparison
+                else deferred(
+                    "{model}, {trees} trees, spatial block CV; residual correction per stratum, "
+                    "bootstrap B = {replicates} of a stratum without one",
+                    model=survey.biomass.model,
+                    trees=survey.biomass.n_estimators,
+                    replicates=survey.biomass.bootstrap_replicates,
+                )
             ),
             "docs/methodology.md §2.5, §6.4",
         ),
