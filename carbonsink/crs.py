@@ -322,6 +322,10 @@ def _transformer(source: CRS, target: CRS) -> Transformer:
     return Transformer.from_crs(source, target, always_xy=True)
 
 
+# A forked worker makes its own: the parent's may hold PROJ's open grid files.
+os.register_at_fork(after_in_child=_transformer.cache_clear)
+
+
 def transformer(
     source: Any, target: Any, *, path: str | os.PathLike[str] | None = None, what: str = "file"
 ) -> Transformer:

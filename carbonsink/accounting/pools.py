@@ -197,9 +197,10 @@ class KeyedTotals:
     totals
         ``(K,)`` map total of each key (t DM).
     replicates
-        ``(B, K)`` spatial-block bootstrap replicates of those totals; only
-        the columns of :meth:`bootstrapped` keys are read (a run bootstraps
-        only those and leaves the others 0).
+        ``(B, K)`` spatial-block bootstrap replicates of those totals; the
+        draws read only the columns of :meth:`bootstrapped` keys (a run
+        bootstraps only those, leaving the others 0, unless it asks for the
+        comparison).
     corrections
         Stratum → (ĉ_s, SE): the model-assisted correction of the stratum's
         map total from the plots' held-out residuals and its standard error,

@@ -244,11 +244,14 @@ def _quantity_draws(
             out[name] = np.tile(quantity.totals, (mc.n_draws, 1))
             bootstrapped = quantity.bootstrapped()
             if bootstrapped:
-                replicates = quantity.replicates[:, bootstrapped]
+                # The mean over the whole matrix, then the columns: numpy sums a column of a
+                # narrower array in another order (the last bits would differ).
+                centre = quantity.replicates.mean(axis=0)[bootstrapped]
                 boot = mc.draw(
-                    stream_name(name, KeyedTotals, epoch=epoch.name), Empirical(replicates)
+                    stream_name(name, KeyedTotals, epoch=epoch.name),
+                    Empirical(quantity.replicates[:, bootstrapped]),
                 )
-                out[name][:, bootstrapped] += boot - replicates.mean(axis=0)
+                out[name][:, bootstrapped] += boot - centre
             if quantity.corrections:
                 shares = quantity.key_shares()
                 drawn = corrections[name]

@@ -314,7 +314,7 @@ def _cell_sample(
         if cap is None or len(members) <= cap:
             weight[members] = area_ha[members]
             continue
-        stream = np.random.SeedSequence([seed, _CELL_SAMPLE_TAG, int(code)])
+        stream = np.random.SeedSequence([seed, _CELL_SAMPLE_TAG, int(code) % 2**64])
         chosen = np.random.default_rng(stream).choice(members, size=cap, replace=False)
         weight[chosen] = area_ha[chosen] * (area_ha[members].sum() / area_ha[chosen].sum())
     rows = np.flatnonzero(weight > 0)
@@ -358,15 +358,17 @@ def _run_replicates(job: _ReplicateJob, replicates: range) -> list[tuple[float, 
                 where=f"replicate {r}",
                 fix="use smaller blocks or a model that needs fewer plots",
             ) from error
-        stratum_total = np.zeros(job.n_strata)
-        for start in range(0, len(job.X_cells), _PREDICT_ROWS):
-            part = slice(start, start + _PREDICT_ROWS)
-            agb_mg_ha = estimator.predict(job.X_cells[part])
-            stratum_total += np.bincount(
-                job.stratum_index[part],
-                weights=agb_mg_ha * job.cell_weight_ha[part],
-                minlength=job.n_strata,
-            )
+        agb_mg_ha = np.concatenate(
+            [
+                estimator.predict(job.X_cells[start : start + _PREDICT_ROWS])
+                for start in range(0, len(job.X_cells), _PREDICT_ROWS)
+            ]
+        )
+        # One sum per stratum over its rows in order: a stratum's total does not depend on
+        # which other strata's cells are predicted beside it.
+        stratum_total = np.bincount(
+            job.stratum_index, weights=agb_mg_ha * job.cell_weight_ha, minlength=job.n_strata
+        ).astype(np.float64, copy=False)
         results.append((float(stratum_total.sum()), stratum_total))
     return results
 
@@ -430,7 +432,8 @@ def bootstrap_agb_totals(
     cells_per_stratum
         Cells of a stratum each replicate predicts: a stratum with more is
         summed over a fixed random sample of this many (eq. 6.8s below);
-        ``None`` predicts every cell. The sample depends on ``seed`` only.
+        ``None`` predicts every cell. The sample of a stratum depends on
+        ``seed`` and its code only.
 
     Returns
     -------

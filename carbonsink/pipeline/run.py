@@ -49,6 +49,9 @@ __all__ = ["RunResult", "run_survey"]
 #: What the survey's settings hash leaves out: the epochs and the accounting (hashed on
 #: their own) and the report's language, which changes no number.
 _PRESENTATION: dict[str, Any] = {"epochs": True, "accounting": True, "survey": {"language"}}
+#: ``[biomass]`` settings only the ledger inputs' stage reads (the AGB bootstrap): in its key,
+#: not the epochs' (asking for the comparison bootstrap recomputes no map).
+_LEDGER_INPUT_SETTINGS = {"bootstrap_replicates", "bootstrap_trees", "bootstrap_comparison"}
 
 logger = logging.getLogger(__name__)
 
@@ -369,14 +372,11 @@ def _run(
         )
         results.append(result)
         logged.append((deferred("epoch {name}", name=epoch.name), lines))
-    depth = float(ctx.profile.soil_depth_cm)
     strata_map = results[-1].cube.cube["landcover"].values
     ledger_inputs: list[EpochInputs] = []
     for result, key in zip(results, epoch_keys, strict=True):
         step(f"epoch {result.epoch.name}: AGB bootstrap")
-        inputs_key = content_key(
-            key, epoch_keys[-1], "ledger-inputs", depth, list(ctx.profile.pools)
-        )
+        inputs_key = _inputs_key(ctx, key, epoch_keys[-1])
         inputs, lines = cache.get(
             f"ledger-inputs-{result.epoch.name}",
             inputs_key,
@@ -451,8 +451,22 @@ def _stage_key(ctx: RunContext, hashes: dict[str, str]) -> str:
     The settings leave out the epochs (each epoch's stages add their own) and the
     accounting (not a stage input), and the report's language, which changes no number.
     """
-    settings = ctx.survey.model_dump(mode="json", exclude=_PRESENTATION)
+    exclude = {**_PRESENTATION, "biomass": _LEDGER_INPUT_SETTINGS}
+    settings = ctx.survey.model_dump(mode="json", exclude=exclude)
     return content_key(__version__, code_fingerprint(), settings, hashes, ctx.seed)
+
+
+def _inputs_key(ctx: RunContext, epoch_key: str, last_epoch_key: str) -> str:
+    """The key of an epoch's ledger inputs: its epoch's, the last epoch's (the strata),
+    the profile's depth and pools, and the bootstrap's settings."""
+    return content_key(
+        epoch_key,
+        last_epoch_key,
+        "ledger-inputs",
+        float(ctx.profile.soil_depth_cm),
+        list(ctx.profile.pools),
+        ctx.survey.biomass.model_dump(mode="json", include=_LEDGER_INPUT_SETTINGS),
+    )
 
 
 def _run_record(ctx: RunContext, hashes: dict[str, str], root: Path | None) -> dict[str, Any]:
