@@ -405,6 +405,7 @@ def _process_tile(
             inside = (row_f >= hr) & (row_f < hr + hh) & (col_f >= hc) & (col_f < hc + hw)
             if inside.any():
                 parts.append((part, inside))
+        del row_f, col_f  # 16 bytes a point, not held while the quarters run
         # Quarter only while it pays: a halo about as wide as the core leaves every
         # quarter's window nearly as full as the parent's, and splitting on would
         # multiply the work without bounding the memory; and the quarters' halos
