@@ -256,14 +256,14 @@ def _water_params(plan: TilePlan) -> WaterParameters:
 def _returns(points: PointChunk, candidates: BoolArray, plan: TilePlan) -> WaterReturns:
     if plan.reference is None:
         raise ValueError("water detection needs the survey's land reference")
-    return WaterReturns.of(
-        points.x[candidates],
-        points.y[candidates],
-        points.z[candidates],
-        points.intensity[candidates],
-        plan.reference,
-        _water_params(plan),
-    )
+    # Every point a candidate (an unclassified cloud): the arrays themselves, not a copy of
+    # 26 bytes a point (WaterReturns only reads them).
+    if candidates.all():
+        x, y, z, intensity = points.x, points.y, points.z, points.intensity
+    else:
+        x, y, z = points.x[candidates], points.y[candidates], points.z[candidates]
+        intensity = points.intensity[candidates]
+    return WaterReturns.of(x, y, z, intensity, plan.reference, _water_params(plan))
 
 
 def _water_job(tile: Tile, plan: TilePlan) -> None:
