@@ -333,18 +333,18 @@ class KeyedTotals:
 
     def record(self, name: str) -> dict[str, Any]:
         """The ledger's ``inputs`` entries of this quantity (docs/ledger.md)."""
-        bootstrapped = self.bootstrapped()
+        shown = set(range(len(self.keys)) if self.comparison else self.bootstrapped())
         by_key: dict[str, dict[str, float]] = {}
         for k, (stratum, cls) in enumerate(self.keys):
             by_key[f"{stratum}/{cls}"] = {"map": float(self.totals[k])}
-            if self.comparison or k in bootstrapped:
+            if k in shown:
                 by_key[f"{stratum}/{cls}"]["bootstrap_sd"] = float(
                     np.std(self.replicates[:, k], ddof=1)
                 )
         entries: dict[str, Any] = {
             name: by_key,
             f"{quantity_stem(name)}_bootstrap_replicates": (
-                int(self.replicates.shape[0]) if self.comparison or bootstrapped else 0
+                int(self.replicates.shape[0]) if shown else 0
             ),
             f"{quantity_stem(name)}_residual_correction_t_dm": {
                 s: {"correction": c, "se": se, "outside_aoa_se": self.outside_se.get(s, 0.0)}

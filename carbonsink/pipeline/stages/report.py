@@ -154,6 +154,11 @@ def _methodology(
 
     survey = ctx.survey
     profile = ledger.profile
+    model_fields = {
+        "model": survey.biomass.model,
+        "trees": survey.biomass.n_estimators,
+        "replicates": survey.biomass.bootstrap_replicates,
+    }
     rows = [
         MethodologyRow(
             deferred("methodology profile"), f"{profile.name}: {profile.title}", profile.source
@@ -198,17 +203,13 @@ def _methodology(
                 deferred(
                     "{model}, {trees} trees, spatial block CV; residual correction per stratum, "
                     "bootstrap B = {replicates} of every stratum (for comparison)",
-                    model=survey.biomass.model,
-                    trees=survey.biomass.n_estimators,
-                    replicates=survey.biomass.bootstrap_replicates,
+                    **model_fields,
                 )
                 if survey.biomass.bootstrap_comparison
                 else deferred(
                     "{model}, {trees} trees, spatial block CV; residual correction per stratum, "
                     "bootstrap B = {replicates} of a stratum without one",
-                    model=survey.biomass.model,
-                    trees=survey.biomass.n_estimators,
-                    replicates=survey.biomass.bootstrap_replicates,
+                    **model_fields,
                 )
             ),
             "docs/methodology.md §2.5, §6.4",
