@@ -194,12 +194,22 @@ def split_tile(grid: Grid, tile: Tile, halo: int) -> list[Tile]:
 
 
 def load_bucket(path: Path | Sequence[Path], codec: Codec) -> PointChunk:
-    """The points of a bucket file written with ``codec`` (or of its parts, in order)."""
+    """The points of a bucket file written with ``codec`` (or of its parts, in order).
+
+    The parts are read straight into one array (no copy to join them).
+    """
     paths = [path] if isinstance(path, Path) else list(path)
-    records = [np.fromfile(p, dtype=_RECORD) for p in paths]
-    if len(records) == 1:
-        return codec.decode(records[0])
-    return codec.decode(np.concatenate(records) if records else np.empty(0, dtype=_RECORD))
+    sizes = [p.stat().st_size for p in paths]
+    records = np.empty(sum(sizes) // _RECORD.itemsize, dtype=_RECORD)
+    buffer = records.view(np.uint8)
+    offset = 0
+    for part, size in zip(paths, sizes, strict=True):
+        with part.open("rb") as handle:
+            read = handle.readinto(buffer[offset : offset + size].data)
+        if size % _RECORD.itemsize or read != size:
+            raise OSError(f"bucket part {part} is truncated ({size} bytes, {read} read)")
+        offset += size
+    return codec.decode(records)
 
 
 def grid_position(

@@ -134,6 +134,41 @@ def test_inpaint_large_hole_obeys_maximum_principle_and_stays_close_to_a_plane()
     assert error.mean() < start_error
 
 
+def _jacobi_by_hand(start: np.ndarray, known: np.ndarray, sweeps: int) -> np.ndarray:
+    """The membrane's sweeps written out cell by cell (the definition inpaint vectorises)."""
+    rows, cols = start.shape
+    work = start.copy()
+    for _ in range(sweeps):
+        last = work.copy()
+        for r in range(rows):
+            for c in range(cols):
+                if known[r, c] or not np.isfinite(last[r, c]):
+                    continue
+                total, count = 0.0, 0
+                # Up, down, left, right; beyond the edge the cell itself.
+                for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+                    value = last[min(max(rr, 0), rows - 1), min(max(cc, 0), cols - 1)]
+                    if np.isfinite(value):
+                        total, count = total + value, count + 1
+                if count:
+                    work[r, c] = total / count
+    return work
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (12, 17)])
+def test_inpaint_sweeps_are_jacobi_means_of_the_finite_neighbours(shape: tuple[int, int]) -> None:
+    # Every unknown cell within reach takes, in each sweep, the mean of the last sweep's
+    # finite 4-neighbours (the same sums in the same order: equal to the bit).
+    rng = np.random.default_rng(11)
+    surface = rng.normal(50.0, 20.0, shape)
+    surface[rng.random(shape) < 0.5] = np.nan
+    known = np.isfinite(surface)
+    start = fill_nearest(surface, max_distance=2)
+    np.testing.assert_array_equal(
+        inpaint(surface, reach=2, sweeps=3), _jacobi_by_hand(start, known, 3)
+    )
+
+
 def test_inpaint_all_known_and_no_known() -> None:
     surface = _plane((4, 5))
     out = inpaint(surface, reach=REACH, sweeps=SWEEPS)
@@ -182,14 +217,16 @@ def test_bilinear_hand_example() -> None:
 @pytest.mark.parametrize("half", [0, 1, 2, 3, 4, 7, 12])
 @pytest.mark.parametrize("step", [(1, 0), (0, 1), (1, 1), (1, -1)])
 @pytest.mark.parametrize("erode", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_segment_filter_matches_ndimage(
-    shape: tuple[int, int], half: int, step: tuple[int, int], erode: bool
+    shape: tuple[int, int], half: int, step: tuple[int, int], erode: bool, dtype: type
 ) -> None:
     # The min (max) over the cells k·step, |k| ≤ half, cells outside the array ignored
-    # (constant ±inf padding) — built by doubling, including segments longer than the
-    # array (half 12 on 9 cells), where the shifted segments reach past its edges.
+    # (constant ±inf padding) — including segments longer than the array (half 12 on
+    # 9 cells), and float32 as SMRF gives it (OpenCV's line element, not scipy's).
     rng = np.random.default_rng(7)
-    surface = rng.normal(0.0, 1.0, shape)
+    surface = rng.normal(0.0, 1.0, shape).astype(dtype)
+    surface[rng.random(shape) < 0.2] = np.inf if erode else -np.inf  # SMRF's empty cells
     size = 2 * half + 1
     footprint = np.zeros((size, size), dtype=bool)
     for k in range(-half, half + 1):
@@ -202,7 +239,9 @@ def test_segment_filter_matches_ndimage(
         expected = ndimage.maximum_filter(
             surface, footprint=footprint, mode="constant", cval=-np.inf
         )
-    np.testing.assert_array_equal(segment_filter(surface, half, step, erode=erode), expected)
+    result = segment_filter(surface, half, step, erode=erode)
+    assert result.dtype == dtype
+    np.testing.assert_array_equal(result, expected)
 
 
 def _footprint(radius: int) -> np.ndarray:

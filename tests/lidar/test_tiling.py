@@ -126,6 +126,15 @@ def test_buckets_give_back_the_points_alike_in_every_tile(tmp_path: Path) -> Non
         np.testing.assert_array_equal(getattr(b, name), getattr(a, name)[: n // 2])
     np.testing.assert_array_equal(a.classification, chunk.classification[order])
     np.testing.assert_array_equal(a.intensity, chunk.intensity[order])
+    # Parts read in order into one array: a then b is a's points then b's.
+    both = load_bucket([buckets.files["a"], buckets.files["b"]], codec)
+    np.testing.assert_array_equal(both.x, np.concatenate([a.x, b.x]))
+    np.testing.assert_array_equal(both.intensity, np.concatenate([a.intensity, b.intensity]))
+    # A part cut short (not whole 15-byte records) is refused, not read as fewer points.
+    with buckets.files["b"].open("r+b") as handle:
+        handle.truncate(15 * (n // 2) - 4)
+    with pytest.raises(OSError, match="truncated"):
+        load_bucket([buckets.files["a"], buckets.files["b"]], codec)
 
 
 def test_quarters_of_a_tile_partition_its_core_each_with_its_own_halo() -> None:
