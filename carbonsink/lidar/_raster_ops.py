@@ -5,16 +5,13 @@ All functions work on plain numpy arrays and return new arrays.
 
 from __future__ import annotations
 
+import functools
 import math
+from types import ModuleType
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
-
-# The chain's parallelism is its tile processes; OpenCV's own threads would only contend
-# with them for the cores (a filter takes milliseconds).
-cv2.setNumThreads(1)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -192,6 +189,17 @@ def bilinear_combine(values: list[FloatArray], fr: FloatArray, fc: FloatArray) -
     return np.asarray(top * (1.0 - fr) + bottom * fr, dtype=np.float64)
 
 
+@functools.cache
+def _opencv() -> ModuleType:
+    """OpenCV, imported when a morphology first needs it (0.3 s, not on every command)."""
+    import cv2
+
+    # The chain's parallelism is its tile processes; OpenCV's own threads would only
+    # contend with them for the cores (a filter takes milliseconds).
+    cv2.setNumThreads(1)
+    return cv2
+
+
 def segment_filter(
     surface: AnyFloatArray, half: int, step: tuple[int, int], *, erode: bool
 ) -> AnyFloatArray:
@@ -211,6 +219,7 @@ def segment_filter(
     kernel = np.zeros((2 * half * dr + 1, 2 * half * dc + 1), dtype=np.uint8)
     k = np.arange(-half, half + 1)
     kernel[half * dr + k * step[0], half * dc + k * step[1]] = 1
+    cv2 = _opencv()
     op = cv2.erode if erode else cv2.dilate
     filtered = op(
         np.ascontiguousarray(surface),
