@@ -30,6 +30,7 @@ _LIBRARIES = (
     "scikit-learn",
     "quantile-forest",
     "skops",
+    "opencv-python-headless",
     "threadpoolctl",
     "xarray",
     "rioxarray",
