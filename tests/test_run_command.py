@@ -599,6 +599,18 @@ def test_a_failing_output_stage_leaves_the_previous_set_untouched(
     assert verify_outputs(out) == []
 
 
+def test_the_first_epoch_is_let_go_and_read_back_for_the_accounting(run_a: Path) -> None:
+    # An earlier epoch's results leave memory once cached while the next epoch's stage
+    # runs (docs/design.md §6), and are read back after it: the last epoch's never are.
+    # That the read-back results give the held ones' ledger: test_run.py's library run
+    # (no output folder, results held) and CLI run (read back) give the same bytes.
+    log = (run_a / "run.log").read_text(encoding="utf-8")
+    assert re.search(r"stage epoch-2020: computed in [\d.]+ s", log)
+    assert "stage epoch-2020: read back from the cache" in log
+    assert "stage epoch-2025: read back" not in log
+    assert log.index("stage epoch-2025: computed") < log.index("stage epoch-2020: read back")
+
+
 def test_every_warning_of_the_run_log_is_in_the_ledger_and_the_report(run_a: Path) -> None:
     # Issue 16: a condition that moves the claim is never only a log line. Every WARNING
     # line of the package in run A's log is a ledger warning and shown in the report —

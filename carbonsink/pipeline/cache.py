@@ -154,6 +154,36 @@ class StageCache:
         logger.info("stage %s: computed in %.1f s", name, time.perf_counter() - start)
         return value
 
+    def stored(self, name: str, key: str) -> bool:
+        """Whether the stage's entry is on disk (written or read by :meth:`get`)."""
+        if self.folder is None:
+            return False
+        return self.folder.path("stage_cache", stage=name, key=key[:24]).is_file()
+
+    def reread(self, name: str, key: str, compute: Callable[[], _T]) -> _T:
+        """A stage's result read back from its entry, which :meth:`get` has made or read.
+
+        For results the run lets go between stages (an earlier epoch's, while the
+        next epoch's stage runs) and needs again; unlike :meth:`get`, with or
+        without ``--fresh`` and without a new timing record. An entry damaged or
+        removed meanwhile is computed again (with a warning).
+        """
+        if self.folder is None:
+            return compute()
+        entry = self.folder.path("stage_cache", stage=name, key=key[:24])
+        try:
+            value: _T = _read_entry(entry.parent)
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            logger.warning(
+                "the cache entry %s could not be read back (%s): stage %s is computed again",
+                entry.parent.name,
+                exc,
+                name,
+            )
+            return compute()
+        logger.info("stage %s: read back from the cache (%s)", name, entry.parent.name)
+        return value
+
     def timed(self, name: str, compute: Callable[[], _T]) -> _T:
         """Run a stage that is never cached, and record its time."""
         start = time.perf_counter()

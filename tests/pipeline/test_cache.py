@@ -71,6 +71,34 @@ def test_without_a_folder_nothing_is_cached(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
+def test_a_result_let_go_is_read_back_with_or_without_fresh(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The run lets an earlier epoch's result go once cached and reads it back later:
+    # the same arrays, also under --fresh (the entry is this run's), and no new record.
+    value = {"grid": np.arange(12.0).reshape(3, 4), "name": "reed"}
+    for enabled in (True, False):
+        folder = OutputFolder(tmp_path / str(enabled))
+        cache = StageCache(folder, enabled=enabled)
+        assert not cache.stored("stage", "e" * 64)
+        cache.get("stage", "e" * 64, lambda: value)
+        assert cache.stored("stage", "e" * 64) and not cache.stored("stage", "f" * 64)
+        back = cache.reread("stage", "e" * 64, lambda: {"grid": np.zeros(1), "name": "again"})
+        np.testing.assert_array_equal(back["grid"], value["grid"])
+        assert back["name"] == "reed" and len(cache.records) == 1
+    # Removed meanwhile: computed again, with a warning.
+    caplog.set_level(logging.WARNING, logger="carbonsink")
+    (_entry(tmp_path / "True", "e" * 64) / "arrays.npz").unlink()
+    cache = StageCache(OutputFolder(tmp_path / "True"), enabled=True)
+    again = cache.reread("stage", "e" * 64, lambda: {"grid": np.zeros(1), "name": "again"})
+    assert again["name"] == "again"
+    assert any("read back" in r.getMessage() for r in caplog.records)
+    # Without a folder nothing is stored: the result is computed (the run keeps it instead).
+    none = StageCache(None, enabled=True)
+    assert not none.stored("stage", "e" * 64)
+    assert none.reread("stage", "e" * 64, lambda: 7) == 7
+
+
 class Planted:
     """What a planted pickle would run on load: it writes a file."""
 
