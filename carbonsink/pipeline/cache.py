@@ -55,6 +55,8 @@ _T = TypeVar("_T")
 CACHE_FORMAT = 1
 _CACHE_DIR = ".cache"
 _TEMP_PREFIX = ".tmp-"
+#: What reading an entry raises when it is damaged, tampered with or of another format.
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile)
 
 
 def file_sha256(path: Path, *, chunk: int = 1 << 20) -> str:
@@ -128,12 +130,12 @@ class StageCache:
             value = compute()
             self.records.append(StageRecord(name, time.perf_counter() - start, False))
             return value
-        entry = self.folder.path("stage_cache", stage=name, key=key[:24])
+        entry = self._entry(name, key)
         self._used.add(entry.parent)
         if self.enabled and entry.is_file():
             try:
                 cached: _T = _read_entry(entry.parent)
-            except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            except _UNREADABLE as exc:
                 logger.warning(
                     "the cache entry %s is damaged or of another format (%s): it is removed "
                     "and the stage computed again",
@@ -156,9 +158,7 @@ class StageCache:
 
     def stored(self, name: str, key: str) -> bool:
         """Whether the stage's entry is on disk (written or read by :meth:`get`)."""
-        if self.folder is None:
-            return False
-        return self.folder.path("stage_cache", stage=name, key=key[:24]).is_file()
+        return self.folder is not None and self._entry(name, key).is_file()
 
     def reread(self, name: str, key: str, compute: Callable[[], _T]) -> _T:
         """A stage's result read back from its entry, which :meth:`get` has made or read.
@@ -170,10 +170,10 @@ class StageCache:
         """
         if self.folder is None:
             return compute()
-        entry = self.folder.path("stage_cache", stage=name, key=key[:24])
+        entry = self._entry(name, key)
         try:
             value: _T = _read_entry(entry.parent)
-        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        except _UNREADABLE as exc:
             logger.warning(
                 "the cache entry %s could not be read back (%s): stage %s is computed again",
                 entry.parent.name,
@@ -183,6 +183,11 @@ class StageCache:
             return compute()
         logger.info("stage %s: read back from the cache (%s)", name, entry.parent.name)
         return value
+
+    def _entry(self, name: str, key: str) -> Path:
+        """The ``entry.json`` of a stage's entry (the run has an output folder)."""
+        assert self.folder is not None
+        return self.folder.path("stage_cache", stage=name, key=key[:24])
 
     def timed(self, name: str, compute: Callable[[], _T]) -> _T:
         """Run a stage that is never cached, and record its time."""

@@ -362,13 +362,13 @@ def _run(
     base = _stage_key(ctx, hashes)
     logged: list[tuple[Message, tuple[LoggedLine, ...]]] = []
     epoch_keys: list[str] = []
+    stages = [(f"epoch-{e.name}", capture(partial(epoch_results, ctx, e))) for e in epochs]
     held: list[tuple[EpochResults, tuple[LoggedLine, ...]] | None] = []
-    for epoch in epochs:
+    for epoch, (stage, compute) in zip(epochs, stages, strict=True):
         step(f"epoch {epoch.name}: imagery, LiDAR, biomass, soil")
         key = content_key(base, "epoch", epoch.model_dump(mode="json"))
         epoch_keys.append(key)
-        stage = f"epoch-{epoch.name}"
-        held.append(cache.get(stage, key, capture(partial(epoch_results, ctx, epoch))))
+        held.append(cache.get(stage, key, compute))
         if epoch is not epochs[-1] and cache.stored(stage, key):
             # Let go once cached, and read back when every epoch is done: the next
             # epoch's stage does not run beside this one's cube.
@@ -377,11 +377,8 @@ def _run(
         # (the 213 km² generator survey's second epoch: 3.4 GB peak → 2.65 GB with both).
         release_free_memory()
     results: list[EpochResults] = []
-    for epoch, key, value in zip(epochs, epoch_keys, held, strict=True):
-        if value is None:
-            stage = f"epoch-{epoch.name}"
-            value = cache.reread(stage, key, capture(partial(epoch_results, ctx, epoch)))
-        result, lines = value
+    for epoch, (stage, compute), key, value in zip(epochs, stages, epoch_keys, held, strict=True):
+        result, lines = cache.reread(stage, key, compute) if value is None else value
         results.append(result)
         logged.append((deferred("epoch {name}", name=epoch.name), lines))
     del held
