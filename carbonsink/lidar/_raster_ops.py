@@ -230,6 +230,29 @@ def segment_filter(
     return np.asarray(filtered, dtype=surface.dtype)
 
 
+def separable_correlation(
+    values: FloatArray, row_kernel: FloatArray, col_kernel: FloatArray
+) -> FloatArray:
+    """Σ_k Σ_l row_kernel[k] col_kernel[l] × values[r + k − a, c + l − b] at every cell (r, c).
+
+    A correlation with the outer product of two odd-length kernels (a, b their
+    half-lengths), zero beyond the edges — ``ndimage.correlate1d`` along the
+    rows then the columns with ``mode="constant"`` — by OpenCV's
+    ``sepFilter2D`` in float64, several times as fast on SMRF's grids. Sums of
+    small integers (counts, offsets) are exact in any order, so they equal
+    ndimage's to the bit.
+    """
+    cv2 = _opencv()
+    filtered = cv2.sepFilter2D(
+        np.ascontiguousarray(values, dtype=np.float64),
+        cv2.CV_64F,
+        np.asarray(col_kernel, dtype=np.float64),
+        np.asarray(row_kernel, dtype=np.float64),
+        borderType=cv2.BORDER_CONSTANT,
+    )
+    return np.asarray(filtered, dtype=np.float64)
+
+
 def octagon_segments(radius: int) -> tuple[int, int]:
     """Half-lengths ``(a, b)`` of the axis and diagonal segments of the octagon of ``radius``.
 

@@ -23,6 +23,7 @@ from carbonsink.lidar._raster_ops import (
     fill_nearest,
     inpaint,
     open_disk,
+    separable_correlation,
     surface_gradient,
 )
 from carbonsink.lidar.lattice import LatticeWindow
@@ -580,39 +581,60 @@ def _plane_scatter(zmin: FloatArray, radius: int) -> tuple[FloatArray, npt.NDArr
     elevations of any size lose no precision), the plane w ≈ a + b·u + d·v
     fitted by least squares and σ = √[Σ residual² / (n_c − 3)]; NaN where
     n_c < 3. Returns σ and n_c.
+
+    The sums of 1, u, v, u², uv and v² over the neighbours depend only on
+    which cells have a value: separable correlations of that mask with
+    integer kernels, exact in float64. The sums of w, uw, vw and w² are
+    accumulated shift by shift, in the order of the rows then the columns of
+    the window (the centre adds nothing: its w is 0).
     """
     rows, cols = zmin.shape
     known = np.isfinite(zmin)
-    pad = np.pad(np.where(known, zmin, np.nan), radius, constant_values=np.nan)
-    sums = {
-        k: np.zeros(zmin.shape) for k in ("n", "u", "v", "w", "uu", "uv", "vv", "uw", "vw", "ww")
-    }
+    offsets = np.arange(-radius, radius + 1, dtype=np.float64)
+    ones = np.ones_like(offsets)
+    mask = known.astype(np.float64)
+
+    def window(row_kernel: FloatArray, col_kernel: FloatArray) -> FloatArray:
+        total = separable_correlation(mask, row_kernel, col_kernel)
+        total[~known] = 0.0  # a cell without a value has no neighbourhood
+        return total
+
+    n = window(ones, ones)
+    su, sv = window(ones, offsets), window(offsets, ones)
+    suu, svv = window(ones, offsets**2), window(offsets**2, ones)
+    suv = window(offsets, offsets)
+    sw, suw, svw, sww = (np.zeros(zmin.shape) for _ in range(4))
+    # w = m' (z' − z_c) with m' = 1 where the neighbour has a value: z' − z_c exactly
+    # there (z_c × 1 is z_c), 0 − 0 elsewhere, without a NaN to clear in every shift.
+    centre = np.where(known, zmin, 0.0)
+    pad_z = np.pad(centre, radius)
+    pad_m = np.pad(mask, radius)
+    w = np.empty(zmin.shape)
+    term = np.empty(zmin.shape)
     for dr in range(-radius, radius + 1):
         for dc in range(-radius, radius + 1):
-            shifted = pad[radius + dr : radius + dr + rows, radius + dc : radius + dc + cols]
-            w = shifted - zmin
-            ok = np.isfinite(w)
-            w = np.where(ok, w, 0.0)
-            one = ok.astype(np.float64)
-            sums["n"] += one
-            sums["u"] += one * dc
-            sums["v"] += one * dr
-            sums["w"] += w
-            sums["uu"] += one * dc * dc
-            sums["uv"] += one * dc * dr
-            sums["vv"] += one * dr * dr
-            sums["uw"] += w * dc
-            sums["vw"] += w * dr
-            sums["ww"] += w * w
-    n = sums["n"]
+            if dr == 0 and dc == 0:
+                continue
+            at = (slice(radius + dr, radius + dr + rows), slice(radius + dc, radius + dc + cols))
+            np.multiply(pad_m[at], centre, out=w)
+            np.subtract(pad_z[at], w, out=w)
+            sw += w
+            if dc:
+                np.multiply(w, dc, out=term)
+                suw += term
+            if dr:
+                np.multiply(w, dr, out=term)
+                svw += term
+            np.multiply(w, w, out=term)
+            sww += term
     with np.errstate(invalid="ignore", divide="ignore"):
-        mu, mv, mw = sums["u"] / n, sums["v"] / n, sums["w"] / n
-        cuu = sums["uu"] / n - mu * mu
-        cuv = sums["uv"] / n - mu * mv
-        cvv = sums["vv"] / n - mv * mv
-        cuw = sums["uw"] / n - mu * mw
-        cvw = sums["vw"] / n - mv * mw
-        cww = sums["ww"] / n - mw * mw
+        mu, mv, mw = su / n, sv / n, sw / n
+        cuu = suu / n - mu * mu
+        cuv = suv / n - mu * mv
+        cvv = svv / n - mv * mv
+        cuw = suw / n - mu * mw
+        cvw = svw / n - mv * mw
+        cww = sww / n - mw * mw
         det = cuu * cvv - cuv * cuv
         b = (cuw * cvv - cvw * cuv) / det
         d = (cvw * cuu - cuw * cuv) / det

@@ -356,3 +356,35 @@ def test_an_exact_tie_with_the_edge_test_is_not_a_floor_whatever_the_box() -> No
     # A centimetre more is a floor.
     zmin[:, 21:24] = 10.51
     assert _floor_edge(zmin, floor, params)[:, 21:24].all()
+
+
+@pytest.mark.parametrize("radius", [1, 2])
+def test_plane_scatter_against_a_least_squares_fit_per_cell(radius: int) -> None:
+    # Each cell's σ from numpy's lstsq on its neighbourhood (the cells with a value within
+    # `radius`, offsets u = column, v = row, w = z' − z_c): σ = √(SS / (n − 3)).
+    from carbonsink.lidar.ground import _plane_scatter
+
+    rng = np.random.default_rng(radius)
+    z = 1200.0 + 0.3 * rng.standard_normal((12, 10)) + 0.05 * np.arange(10)
+    z[rng.random(z.shape) < 0.35] = np.nan
+    sigma, n = _plane_scatter(z, radius)
+    rows, cols = z.shape
+    for r in range(rows):
+        for c in range(cols):
+            if np.isnan(z[r, c]):
+                assert np.isnan(sigma[r, c]) and n[r, c] == 0
+                continue
+            u, v, w = [], [], []
+            for rr in range(max(0, r - radius), min(rows, r + radius + 1)):
+                for cc in range(max(0, c - radius), min(cols, c + radius + 1)):
+                    if not np.isnan(z[rr, cc]):
+                        u.append(cc - c), v.append(rr - r), w.append(z[rr, cc] - z[r, c])
+            assert n[r, c] == len(w)
+            design = np.column_stack([np.ones(len(w)), u, v])
+            if len(w) < 3 or np.linalg.matrix_rank(design) < 3:
+                continue  # too few cells, or all on one line: no plane
+            fit, *_ = np.linalg.lstsq(design, np.array(w), rcond=None)
+            ss = float(np.sum((np.array(w) - design @ fit) ** 2))
+            if len(w) == 3:
+                continue  # an exact fit: 0 / 0
+            assert sigma[r, c] == pytest.approx(np.sqrt(ss / (len(w) - 3)), rel=1e-7, abs=1e-9)

@@ -371,3 +371,24 @@ def test_an_opening_over_the_known_cells_never_reads_the_unknown(radius: int) ->
             assert got[r, c] == expected
             checked += 1
     assert checked > 20
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (23, 17)])
+@pytest.mark.parametrize("radius", [1, 2, 3])
+def test_separable_correlation_is_ndimage_to_the_bit(shape: tuple[int, int], radius: int) -> None:
+    # Integer weights over a 0/1 mask: every sum is a small integer, exact in any order,
+    # so OpenCV's sums equal ndimage's correlate1d (rows then columns, zeros beyond).
+    from carbonsink.lidar._raster_ops import separable_correlation
+
+    rng = np.random.default_rng(shape[0] * 10 + radius)
+    mask = (rng.random(shape) < 0.6).astype(np.float64)
+    offsets = np.arange(-radius, radius + 1, dtype=np.float64)
+    for row_kernel, col_kernel in [
+        (np.ones_like(offsets), np.ones_like(offsets)),
+        (np.ones_like(offsets), offsets),
+        (offsets**2, np.ones_like(offsets)),
+        (offsets, offsets),
+    ]:
+        along = ndimage.correlate1d(mask, row_kernel, axis=0, mode="constant")
+        expected = ndimage.correlate1d(along, col_kernel, axis=1, mode="constant")
+        np.testing.assert_array_equal(separable_correlation(mask, row_kernel, col_kernel), expected)
