@@ -11,6 +11,7 @@ out crowded is processed in quarters (:func:`split_tile`).
 
 from __future__ import annotations
 
+import functools
 import math
 import secrets
 from collections.abc import Iterator, Sequence
@@ -231,6 +232,57 @@ def grid_position(
     return row_f, col_f
 
 
+@dataclass(frozen=True)
+class _Sharing:
+    """Which tiles hold each grid cell (row-major): its core tile and the halo windows.
+
+    ``core[k]`` is the key of the tile whose core holds cell k (−1: no tile);
+    the other tiles whose halo windows hold it are ``keys[start[k]:start[k + 1]]``
+    (a compressed sparse row over the cells). ``ids[key]`` is a tile's id.
+    """
+
+    width: int
+    height: int
+    core: npt.NDArray[np.int32]
+    start: npt.NDArray[np.int64]
+    keys: npt.NDArray[np.int32]
+    ids: tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=4)
+def _sharing(
+    width: int, height: int, size: int, tiles: tuple[tuple[int, int, str, tuple[int, ...]], ...]
+) -> _Sharing:
+    """The sharing table of a grid's tiles ``(row, col, id, halo window)``, built once a process."""
+    n_cols = 1 + max(c for _, c, _, _ in tiles)
+    n_rows = 1 + max(r for r, _, _, _ in tiles)
+    ids = [""] * (n_rows * n_cols)
+    by_key = np.full(n_rows * n_cols, -1, dtype=np.int32)
+    for r, c, tile_id, _ in tiles:
+        ids[r * n_cols + c] = tile_id
+        by_key[r * n_cols + c] = r * n_cols + c
+    # The core tile of a cell is the one its row and column fall in (floor division),
+    # as for a point: a point's tile row is ⌊row_f / size⌋ = ⌊⌊row_f⌋ / size⌋.
+    tile_row = np.minimum(np.arange(height) // size, n_rows)
+    tile_col = np.minimum(np.arange(width) // size, n_cols)
+    inside = (tile_row[:, None] < n_rows) & (tile_col[None, :] < n_cols)
+    key = np.where(inside, tile_row[:, None] * n_cols + tile_col[None, :], 0)
+    core = np.where(inside, by_key[key], -1).astype(np.int32).ravel()
+    cells, holders = [], []
+    for r, c, _, (hr, hc, hh, hw) in tiles:
+        rr, cc = np.meshgrid(np.arange(hr, hr + hh), np.arange(hc, hc + hw), indexing="ij")
+        window = (rr * width + cc).ravel()
+        others = window[core[window] != r * n_cols + c]
+        cells.append(others)
+        holders.append(np.full(others.size, r * n_cols + c, dtype=np.int32))
+    cell = np.concatenate(cells) if cells else np.zeros(0, dtype=np.int64)
+    holder = np.concatenate(holders) if holders else np.zeros(0, dtype=np.int32)
+    order = np.argsort(cell, kind="stable")
+    start = np.zeros(width * height + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cell, minlength=width * height), out=start[1:])
+    return _Sharing(width, height, core, start, holder[order], tuple(ids))
+
+
 def distribute(
     chunk: PointChunk,
     grid: Grid,
@@ -254,7 +306,8 @@ def distribute(
     tiles
         The tiles of ``grid``, keyed by (tile row, tile column).
     size, halo
-        Tile edge and halo width (grid cells) the tiles were made with.
+        Tile edge and halo width (grid cells) the tiles were made with; the
+        tiles' own windows say which cells they hold.
 
     Yields
     ------
@@ -263,81 +316,62 @@ def distribute(
 
     Notes
     -----
-    One pass per neighbour offset, whatever the number of tiles: each point's
-    (tile, index) memberships are gathered, then sorted once by tile and
-    index (a test per tile over every point made a 60-tile survey spend 16 s
-    of its 69 s LiDAR stage here).
+    Halo windows are whole grid cells, so which tiles hold a point depends
+    only on its cell: a table over the grid's cells (each cell's core tile,
+    and the other tiles whose windows hold it) is built once a process
+    (:func:`_sharing`), and each point looks its cell up. The (tile, index)
+    memberships are then grouped by tile with one stable sort (a test per
+    tile over every point made a 60-tile survey spend 16 s of its 69 s LiDAR
+    stage here).
     """
+    del halo  # the tiles' windows hold it
     if not tiles or not len(chunk):
         return
+    table = _sharing(
+        grid.width,
+        grid.height,
+        size,
+        tuple(sorted((r, c, t.id, tuple(t.halo)) for (r, c), t in tiles.items())),
+    )
     row_f, col_f = grid_position(grid, chunk.x, chunk.y)
-    tile_col = np.floor(col_f / size).astype(np.int64)
-    tile_row = np.floor(row_f / size).astype(np.int64)
-    n_rows = 1 + max(r for r, _ in tiles)
-    n_cols = 1 + max(c for _, c in tiles)
-    # Each tile's halo window by its key (row × n_cols + col); absent tiles hold nothing.
-    windows = np.zeros((n_rows * n_cols, 4), dtype=np.float64)
-    present = np.zeros(n_rows * n_cols, dtype=bool)
-    ids = [""] * (n_rows * n_cols)
-    for (tr, tc), tile in tiles.items():
-        key = tr * n_cols + tc
-        windows[key] = tile.halo
-        present[key] = True
-        ids[key] = tile.id
-    n = len(chunk)
-    index = np.arange(n, dtype=np.int64)
-
-    def members(
-        rows: npt.NDArray[np.int64],
-        cols: npt.NDArray[np.int64],
-        who: npt.NDArray[np.int64],
-        *,
-        core: bool = False,
-    ) -> npt.NDArray[np.int64]:
-        ok = (rows >= 0) & (rows < n_rows) & (cols >= 0) & (cols < n_cols)
-        key = rows[ok] * n_cols + cols[ok]
-        who = who[ok]
-        keep = present[key]
-        key, who = key[keep], who[keep]
-        if core:  # a point's own tile holds it (on the grid's far edges too)
-            return np.asarray(key * n + who, dtype=np.int64)
-        hr, hc, hh, hw = windows[key].T
-        pr, pc = row_f[who], col_f[who]
-        inside = (pr >= hr) & (pr < hr + hh) & (pc >= hc) & (pc < hc + hw)
-        return np.asarray(key[inside] * n + who[inside], dtype=np.int64)
-
-    parts = [members(tile_row, tile_col, index, core=True)]
-    in_c = col_f - tile_col * size
-    in_r = row_f - tile_row * size
-    near = (in_r < halo) | (in_r >= size - halo) | (in_c < halo) | (in_c >= size - halo)
-    edge = np.flatnonzero(near)
-    # A halo wider than a tile reaches past the neighbours (a small explicit tile size).
-    reach = max(1, math.ceil(halo / size))
-    if edge.size:
-        er, ec = tile_row[edge], tile_col[edge]
-        ir, ic = in_r[edge], in_c[edge]
-        for dr in range(-reach, reach + 1):
-            # Tile row tr + dr's halo window spans rows (tr + dr)·size − halo to
-            # (tr + dr + 1)·size + halo: only points with in_r in that span can be in it.
-            rows_ok = (ir >= dr * size - halo) & (ir < (dr + 1) * size + halo)
-            for dc in range(-reach, reach + 1):
-                if (dr, dc) == (0, 0):
-                    continue
-                can = np.flatnonzero(
-                    rows_ok & (ic >= dc * size - halo) & (ic < (dc + 1) * size + halo)
-                )
-                if can.size:
-                    parts.append(members(er[can] + dr, ec[can] + dc, edge[can]))
-    coded = np.concatenate(parts)
-    if not coded.size:
+    on = (row_f >= 0) & (row_f < grid.height) & (col_f >= 0) & (col_f < grid.width)
+    if on.all():  # the read's points: inside the grid (its bounds are the read's)
+        who = np.arange(len(chunk), dtype=np.int64)
+    else:
+        who = np.flatnonzero(on)
+        row_f, col_f = row_f[who], col_f[who]
+    # Truncation is the floor: the positions are not negative.
+    cell = row_f.astype(np.int64)
+    cell *= grid.width
+    cell += col_f.astype(np.int64)
+    key = table.core[cell]
+    held = key >= 0
+    keys, members = [key[held]], [who[held]]
+    first = table.start[cell]
+    count = table.start[1:][cell]
+    count -= first
+    shared = np.flatnonzero(count)
+    if shared.size:
+        reps = count[shared]
+        # Positions first[i], first[i] + 1, … for each shared point i, in point order.
+        steps = np.ones(int(reps.sum()), dtype=np.int64)
+        bounds = np.cumsum(reps)[:-1]
+        steps[0] = first[shared[0]]
+        steps[bounds] = first[shared[1:]] - (first[shared[:-1]] + reps[:-1] - 1)
+        keys.append(table.keys[np.cumsum(steps)])
+        members.append(np.repeat(who[shared], reps))
+    all_keys = np.concatenate(keys)
+    if not all_keys.size:
         return
-    keys = coded // n
+    everyone = np.concatenate(members)
     # Group by tile with a stable sort on the keys (a radix sort when they fit 16 bits);
-    # within a tile, the core's and each offset's indices are ascending runs, which a
-    # stable sort (timsort) merges in linear time.
-    order = np.argsort(keys.astype(np.uint16) if n_rows * n_cols <= 2**16 else keys, kind="stable")
-    keys, coded = keys[order], coded[order]
-    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    last = np.append(first[1:], keys.size)
-    for start, stop in zip(first.tolist(), last.tolist(), strict=True):
-        yield ids[int(keys[start])], np.sort(coded[start:stop] % n, kind="stable")
+    # within a tile, the core's and the shared points' indices are ascending runs, which
+    # a stable sort (timsort) merges in linear time.
+    order = np.argsort(
+        all_keys.astype(np.uint16) if len(table.ids) <= 2**16 else all_keys, kind="stable"
+    )
+    all_keys, everyone = all_keys[order], everyone[order]
+    starts = np.flatnonzero(np.r_[True, all_keys[1:] != all_keys[:-1]])
+    stops = np.append(starts[1:], all_keys.size)
+    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        yield table.ids[int(all_keys[a])], np.sort(everyone[a:b], kind="stable")
