@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Literal
 
 from carbonsink.lidar.ground import SMRFParameters
@@ -58,21 +59,32 @@ class LidarOptions:
         within :meth:`SMRFParameters.reach_m` (~62 m) — is carried by cell
         statistics the tiles share (:mod:`carbonsink.lidar.phases`), not by
         points. The points must reach what the core's results read point by
-        point: the inner window, the core grown by the terrain margin
-        (:meth:`terrain_margin_m`) in whole grid cells; in ``classify`` mode
-        SMRF's tested region beyond it (:meth:`tested_reach_m`) and the SMRF
-        cell its last points fall in; and at least two water or SMRF cells,
-        the reach of the blocks a tile writes (the cells its core touches and
-        one more all round, :func:`~carbonsink.lidar.phases.run_phases`).
+        point: the inner window, the core grown by :meth:`inner_margin_m`; in
+        ``classify`` mode SMRF's tested region beyond it (:meth:`tested_reach_m`)
+        and the SMRF cell its last points fall in; and at least two water or
+        SMRF cells, the reach of the blocks a tile writes (the cells its core
+        touches and one more all round, :func:`~carbonsink.lidar.phases.run_phases`).
+        With the defaults: ⌈(13 + 13 + 1) / 10⌉ = 3 cells of a 10 m grid.
         """
-        inner = math.ceil(self.terrain_margin_m() / resolution - 1e-9)
+        reach = self.inner_margin_m()
         if self.ground == "trust":
-            return inner
+            return math.ceil(reach / resolution - 1e-9)
         cell = self.smrf.cell
-        tested = math.ceil((self.tested_reach_m() + cell) / resolution - 1e-9)
+        tested = math.ceil((reach + self.tested_reach_m() + cell) / resolution - 1e-9)
         water_cell = self.water.cell if self.water is not None else 0.0
         blocks = math.ceil(2 * max(cell, water_cell) / resolution - 1e-9)
-        return max(inner + tested, blocks)
+        return max(tested, blocks)
+
+    def inner_margin_m(self) -> float:
+        """:meth:`terrain_margin_m` rounded up to whole DTM cells and whole CHM cells (m).
+
+        A tile's terrain and canopy rasters cover its core grown by this
+        margin: on the DTM's and the CHM's cells of an untiled run (the core's
+        edges are on both, the cells dividing the grid's). With the defaults
+        (1 m DTM, 0.5 m CHM) 12.5 m becomes 13 m.
+        """
+        step = _common_multiple(self.dtm_cell, self.chm_cell)
+        return step * math.ceil(self.terrain_margin_m() / step - 1e-9)
 
     def tested_reach_m(self) -> float:
         """How far (m) beyond a tile's inner window SMRF tests points.
@@ -102,3 +114,12 @@ class LidarOptions:
         the core, whose returns' heights read the DTM one more cell away.
         """
         return self.terrain_reach_m() + self.dtm_cell + self.chm_cell
+
+
+def _common_multiple(a: float, b: float) -> float:
+    """The least common multiple of two cell sizes (m), as fractions of a millimetre."""
+    fa = Fraction(a).limit_denominator(1000)
+    fb = Fraction(b).limit_denominator(1000)
+    denominator = math.lcm(fa.denominator, fb.denominator)
+    na, nb = int(fa * denominator), int(fb * denominator)
+    return math.lcm(na, nb) / denominator

@@ -10,12 +10,10 @@ file, not its points), so it can be sent to worker processes.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -224,9 +222,10 @@ def process_tile_points(
         The part of ``window`` whose results are wanted (a sub-window on the
         same cells; default: all of it). Without ``prepared``, water and
         ground are found with every point of ``window``; the per-point ground tests, the terrain,
-        heights, CHM and metrics are made only over the core and the margin
-        they read (:meth:`~carbonsink.lidar.options.LidarOptions.terrain_margin_m`,
-        in whole cells) — where the halo's points are read, not processed.
+        heights and CHM are made only over the core and the margin they read
+        (:meth:`~carbonsink.lidar.options.LidarOptions.inner_margin_m`, whole
+        DTM and CHM cells), the metrics over the core's cells — where the
+        halo's points are read, not processed.
     prepared
         The points' water and SMRF's minimum surface from the tiled chain's
         first phases (:func:`label_points`); then the window's points need
@@ -242,18 +241,17 @@ def process_tile_points(
     """
     if core is None:
         core = window
-    inner = _inner_window(window, core, options)
+    inner = _inner_bounds(window, core, options)
     labels = label_points(
-        points, options=options, reference=reference, within=inner.bounds, prepared=prepared
+        points, options=options, reference=reference, within=inner, prepared=prepared
     )
-    x0, _, _, y1 = inner.bounds
-    near = _inside(points.x, points.y, inner.bounds)
+    near = _inside(points.x, points.y, inner)
     noise = labels.noise[near]
     x, y, z = points.x[near], points.y[near], points.z[near]
     ground, water, floor = labels.ground[near], labels.water[near], labels.floor[near]
-    support = _support(x[~noise], y[~noise], inner.bounds, options.dtm_cell)
+    support = _support(x[~noise], y[~noise], inner, options.dtm_cell)
     dtm, filled = terrain_model(
-        x[ground], y[ground], z[ground], bounds=inner.bounds, cell=options.dtm_cell, support=support
+        x[ground], y[ground], z[ground], bounds=inner, cell=options.dtm_cell, support=support
     )
     keep = ~noise
     heights = height_above_ground(x[keep], y[keep], z[keep], dtm)
@@ -263,13 +261,16 @@ def process_tile_points(
             x[keep][veg],
             y[keep][veg],
             heights[veg],
-            bounds=inner.bounds,
+            bounds=inner,
             cell=options.chm_cell,
             pit_free=options.pit_free,
         )
         if chm
         else None
     )
+    # The metrics of a cell read only its own returns and the DTM under it: made on
+    # the core's cells (returns outside them are dropped).
+    cx0, _, _, cy1 = core.bounds
     metrics = area_metrics(
         x[keep],
         y[keep],
@@ -277,19 +278,17 @@ def process_tile_points(
         ground=ground[keep],
         water=water[keep],
         dtm=dtm,
-        x0=x0,
-        y1=y1,
-        cell=inner.resolution,
-        shape=inner.shape,
+        x0=cx0,
+        y1=cy1,
+        cell=core.resolution,
+        shape=core.shape,
         spec=options.metrics,
         floor=floor[keep],
     )
-    r, c = _offset(inner, core)
-    rs, cs = slice(r, r + core.height), slice(c, c + core.width)
-    factor = inner.resolution / options.dtm_cell
-    filled, support = _crop(filled, rs, cs, factor), _crop(support, rs, cs, factor)
-    dtm = _crop_raster(dtm, rs, cs, inner.resolution)
-    canopy = None if canopy is None else _crop_raster(canopy, rs, cs, inner.resolution)
+    rows, cols = _cells_under(dtm, core.bounds)
+    filled, support = filled[rows, cols], support[rows, cols]
+    dtm = _crop_raster(dtm, core.bounds)
+    canopy = None if canopy is None else _crop_raster(canopy, core.bounds)
     mine = _inside(x, y, core.bounds)
     n = max(int(mine.sum()), 1)
     qa = {
@@ -299,26 +298,52 @@ def process_tile_points(
         "canopy_floor_fraction": float(floor[mine].sum() / n),
         "dtm_gap_fraction": float(filled.sum() / max(support.sum(), 1)),
     }
-    return {name: layer[rs, cs] for name, layer in metrics.items()}, dtm, canopy, qa
+    return metrics, dtm, canopy, qa
 
 
-def _inner_window(window: Grid, core: Grid, options: LidarOptions) -> Grid:
-    """The core grown by the terrain margin in whole cells, within the window."""
-    r, c = _offset(window, core)
-    if r < 0 or c < 0 or r + core.height > window.height or c + core.width > window.width:
+def _inner_bounds(
+    window: Grid, core: Grid, options: LidarOptions
+) -> tuple[float, float, float, float]:
+    """The core grown by the terrain margin (whole DTM and CHM cells), within the window.
+
+    :meth:`~carbonsink.lidar.options.LidarOptions.inner_margin_m` is a whole
+    number of DTM cells and of CHM cells, so the terrain and canopy rasters
+    made on these bounds lie on the same cells as an untiled run's.
+    """
+    wx0, wy0, wx1, wy1 = window.bounds
+    cx0, cy0, cx1, cy1 = core.bounds
+    tolerance = 1e-6 * window.resolution
+    if (
+        cx0 < wx0 - tolerance
+        or cy0 < wy0 - tolerance
+        or cx1 > wx1 + tolerance
+        or cy1 > wy1 + tolerance
+    ):
         raise ValueError(f"the core {core.bounds} is not inside the window {window.bounds}")
-    grow = math.ceil(options.terrain_margin_m() / window.resolution)
-    r0, c0 = max(0, r - grow), max(0, c - grow)
-    r1 = min(window.height, r + core.height + grow)
-    c1 = min(window.width, c + core.width + grow)
-    return window.window_grid((r0, c0, r1 - r0, c1 - c0))
+    grow = options.inner_margin_m()
+    return (max(wx0, cx0 - grow), max(wy0, cy0 - grow), min(wx1, cx1 + grow), min(wy1, cy1 + grow))
 
 
-def _offset(outer: Grid, inner: Grid) -> tuple[int, int]:
-    """Row and column of ``inner``'s first cell in ``outer`` (both on the same cells)."""
-    xo, _, _, yo = outer.bounds
-    xi, _, _, yi = inner.bounds
-    return round((yo - yi) / outer.resolution), round((xi - xo) / outer.resolution)
+def _cells_under(raster: Raster, bounds: tuple[float, float, float, float]) -> tuple[slice, slice]:
+    """Rows and columns of a raster's cells under ``bounds`` (on its cells)."""
+    xmin, ymin, xmax, ymax = bounds
+    c0 = round((xmin - raster.x0) / raster.cell)
+    r0 = round((raster.y1 - ymax) / raster.cell)
+    return (
+        slice(r0, r0 + round((ymax - ymin) / raster.cell)),
+        slice(c0, c0 + round((xmax - xmin) / raster.cell)),
+    )
+
+
+def _crop_raster(raster: Raster, bounds: tuple[float, float, float, float]) -> Raster:
+    """A raster's part under ``bounds`` (on its cells)."""
+    rows, cols = _cells_under(raster, bounds)
+    return Raster(
+        raster.values[rows, cols],
+        raster.x0 + cols.start * raster.cell,
+        raster.y1 - rows.start * raster.cell,
+        raster.cell,
+    )
 
 
 def _inside(
@@ -327,20 +352,6 @@ def _inside(
     """Points in a window's cells (x in [xmin, xmax), y in (ymin, ymax], as the grid bins)."""
     xmin, ymin, xmax, ymax = bounds
     return (x >= xmin) & (x < xmax) & (y > ymin) & (y <= ymax)
-
-
-def _crop(values: npt.NDArray[Any], rs: slice, cs: slice, factor: float) -> npt.NDArray[Any]:
-    """The cells, at ``factor`` per grid cell, under the grid rows ``rs`` and columns ``cs``."""
-    f = round(factor)
-    return values[rs.start * f : rs.stop * f, cs.start * f : cs.stop * f]
-
-
-def _crop_raster(raster: Raster, rs: slice, cs: slice, resolution: float) -> Raster:
-    """A raster's part under the grid rows ``rs`` and columns ``cs`` (grid cell ``resolution``)."""
-    values = _crop(raster.values, rs, cs, resolution / raster.cell)
-    return Raster(
-        values, raster.x0 + cs.start * resolution, raster.y1 - rs.start * resolution, raster.cell
-    )
 
 
 def _support(
@@ -373,12 +384,12 @@ def _tile_job(tile: Tile, plan: TilePlan) -> list[TileResult]:
     """
     prepared = plan.prepared(tile)
     if prepared is not None:
-        inner = _inner_window(
+        inner = _inner_bounds(
             plan.grid.tile_grid(tile, with_halo=True),
             plan.grid.tile_grid(tile, with_halo=False),
             plan.options,
         )
-        prepared.surfaces(smrf_window(inner.bounds, plan.options.smrf), plan.options.smrf)
+        prepared.surfaces(smrf_window(inner, plan.options.smrf), plan.options.smrf)
     return list(_process_tile(plan.points(tile), tile, plan, prepared))
 
 

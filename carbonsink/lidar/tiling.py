@@ -233,54 +233,66 @@ def grid_position(
 
 
 @dataclass(frozen=True)
-class _Sharing:
-    """Which tiles hold each grid cell (row-major): its core tile and the halo windows.
+class _Layout:
+    """Which tiles' halo windows hold each grid row and column.
 
-    ``core[k]`` is the key of the tile whose core holds cell k (−1: no tile);
-    the other tiles whose halo windows hold it are ``keys[start[k]:start[k + 1]]``
-    (a compressed sparse row over the cells). ``ids[key]`` is a tile's id.
+    Tiles lie in rows and columns (:meth:`~carbonsink.grid.Grid.tiles`): every
+    tile of a tile row has the same window rows, every tile of a tile column
+    the same window columns, so the tiles holding cell (r, c) are the tile
+    rows ``row_first[r]`` … ``+ row_count[r] − 1`` crossed with the tile
+    columns ``col_first[c]`` … ``+ col_count[c] − 1`` (memory in the grid's
+    rows plus columns, not its cells). ``key[i × n_cols + j]`` is the tile
+    (i, j)'s key, −1 when there is none; ``ids[key]`` its id.
     """
 
-    width: int
-    height: int
-    core: npt.NDArray[np.int32]
-    start: npt.NDArray[np.int64]
-    keys: npt.NDArray[np.int32]
+    row_first: npt.NDArray[np.int32]
+    row_count: npt.NDArray[np.int32]
+    col_first: npt.NDArray[np.int32]
+    col_count: npt.NDArray[np.int32]
+    n_cols: int
+    key: npt.NDArray[np.int32]
     ids: tuple[str, ...]
 
 
+def _spans(
+    length: int, windows: dict[int, tuple[int, int]], what: str
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """First holder and number of holders of each of ``length`` positions.
+
+    ``windows`` maps a tile row (or column) to its window ``(start, size)``;
+    the holders of a position must be consecutive tile rows (or columns).
+    """
+    n = 1 + max(windows)
+    held = np.zeros((n, length), dtype=bool)
+    for index, (start, size) in windows.items():
+        held[index, start : start + size] = True
+    count = held.sum(axis=0).astype(np.int32)
+    first = np.where(count > 0, held.argmax(axis=0), 0).astype(np.int32)
+    last = np.where(count > 0, n - 1 - held[::-1].argmax(axis=0), -1)
+    if np.any((count > 0) & (last - first + 1 != count)):
+        raise ValueError(f"the tiles' windows do not hold consecutive tile {what}s")
+    return first, count
+
+
 @functools.lru_cache(maxsize=4)
-def _sharing(
-    width: int, height: int, size: int, tiles: tuple[tuple[int, int, str, tuple[int, ...]], ...]
-) -> _Sharing:
-    """The sharing table of a grid's tiles ``(row, col, id, halo window)``, built once a process."""
-    n_cols = 1 + max(c for _, c, _, _ in tiles)
-    n_rows = 1 + max(r for r, _, _, _ in tiles)
-    ids = [""] * (n_rows * n_cols)
-    by_key = np.full(n_rows * n_cols, -1, dtype=np.int32)
-    for r, c, tile_id, _ in tiles:
-        ids[r * n_cols + c] = tile_id
-        by_key[r * n_cols + c] = r * n_cols + c
-    # The core tile of a cell is the one its row and column fall in (floor division),
-    # as for a point: a point's tile row is ⌊row_f / size⌋ = ⌊⌊row_f⌋ / size⌋.
-    tile_row = np.minimum(np.arange(height) // size, n_rows)
-    tile_col = np.minimum(np.arange(width) // size, n_cols)
-    inside = (tile_row[:, None] < n_rows) & (tile_col[None, :] < n_cols)
-    key = np.where(inside, tile_row[:, None] * n_cols + tile_col[None, :], 0)
-    core = np.where(inside, by_key[key], -1).astype(np.int32).ravel()
-    cells, holders = [], []
+def _layout(
+    height: int, width: int, tiles: tuple[tuple[int, int, str, tuple[int, ...]], ...]
+) -> _Layout:
+    """The layout of a grid's tiles ``(row, col, id, halo window)``, built once a process."""
+    rows: dict[int, tuple[int, int]] = {}
+    cols: dict[int, tuple[int, int]] = {}
     for r, c, _, (hr, hc, hh, hw) in tiles:
-        rr, cc = np.meshgrid(np.arange(hr, hr + hh), np.arange(hc, hc + hw), indexing="ij")
-        window = (rr * width + cc).ravel()
-        others = window[core[window] != r * n_cols + c]
-        cells.append(others)
-        holders.append(np.full(others.size, r * n_cols + c, dtype=np.int32))
-    cell = np.concatenate(cells) if cells else np.zeros(0, dtype=np.int64)
-    holder = np.concatenate(holders) if holders else np.zeros(0, dtype=np.int32)
-    order = np.argsort(cell, kind="stable")
-    start = np.zeros(width * height + 1, dtype=np.int64)
-    np.cumsum(np.bincount(cell, minlength=width * height), out=start[1:])
-    return _Sharing(width, height, core, start, holder[order], tuple(ids))
+        if rows.setdefault(r, (hr, hh)) != (hr, hh) or cols.setdefault(c, (hc, hw)) != (hc, hw):
+            raise ValueError("the tiles are not in rows and columns of equal windows")
+    n_cols = 1 + max(cols)
+    key = np.full((1 + max(rows)) * n_cols, -1, dtype=np.int32)
+    ids: list[str] = []
+    for r, c, tile_id, _ in tiles:
+        key[r * n_cols + c] = len(ids)
+        ids.append(tile_id)
+    row_first, row_count = _spans(height, rows, "row")
+    col_first, col_count = _spans(width, cols, "column")
+    return _Layout(row_first, row_count, col_first, col_count, n_cols, key, tuple(ids))
 
 
 def distribute(
@@ -309,6 +321,12 @@ def distribute(
         Tile edge and halo width (grid cells) the tiles were made with; the
         tiles' own windows say which cells they hold.
 
+    Raises
+    ------
+    ValueError
+        The tiles are not in rows and columns of equal windows (as
+        :meth:`~carbonsink.grid.Grid.tiles` makes them).
+
     Yields
     ------
     tile_id, index
@@ -316,21 +334,20 @@ def distribute(
 
     Notes
     -----
-    Halo windows are whole grid cells, so which tiles hold a point depends
-    only on its cell: a table over the grid's cells (each cell's core tile,
-    and the other tiles whose windows hold it) is built once a process
-    (:func:`_sharing`), and each point looks its cell up. The (tile, index)
-    memberships are then grouped by tile with one stable sort (a test per
-    tile over every point made a 60-tile survey spend 16 s of its 69 s LiDAR
-    stage here).
+    Halo windows are whole grid cells in rows and columns of tiles, so the
+    tiles holding a point are the tile rows holding its cell's row crossed
+    with the tile columns holding its column: two lookups a point in tables
+    over the grid's rows and columns, built once a process (:class:`_Layout`).
+    The (tile, index) memberships are then grouped by tile with one stable
+    sort (a test per tile over every point made a 60-tile survey spend 16 s
+    of its 69 s LiDAR stage here).
     """
-    del halo  # the tiles' windows hold it
+    del size, halo  # the tiles' windows hold them
     if not tiles or not len(chunk):
         return
-    table = _sharing(
-        grid.width,
+    layout = _layout(
         grid.height,
-        size,
+        grid.width,
         tuple(sorted((r, c, t.id, tuple(t.halo)) for (r, c), t in tiles.items())),
     )
     row_f, col_f = grid_position(grid, chunk.x, chunk.y)
@@ -341,37 +358,43 @@ def distribute(
         who = np.flatnonzero(on)
         row_f, col_f = row_f[who], col_f[who]
     # Truncation is the floor: the positions are not negative.
-    cell = row_f.astype(np.int64)
-    cell *= grid.width
-    cell += col_f.astype(np.int64)
-    key = table.core[cell]
-    held = key >= 0
-    keys, members = [key[held]], [who[held]]
-    first = table.start[cell]
-    count = table.start[1:][cell]
-    count -= first
-    shared = np.flatnonzero(count)
-    if shared.size:
-        reps = count[shared]
-        # Positions first[i], first[i] + 1, … for each shared point i, in point order.
-        steps = np.ones(int(reps.sum()), dtype=np.int64)
-        bounds = np.cumsum(reps)[:-1]
-        steps[0] = first[shared[0]]
-        steps[bounds] = first[shared[1:]] - (first[shared[:-1]] + reps[:-1] - 1)
-        keys.append(table.keys[np.cumsum(steps)])
-        members.append(np.repeat(who[shared], reps))
-    all_keys = np.concatenate(keys)
+    row, col = row_f.astype(np.int32), col_f.astype(np.int32)
+    first_row, rows_holding = layout.row_first[row], layout.row_count[row]
+    first_col, cols_holding = layout.col_first[col], layout.col_count[col]
+    keys, members = [], []
+    for di in range(int(rows_holding.max(initial=0))):
+        # The points held by more than di tile rows (None: all of them) …
+        by_row = None if di == 0 and rows_holding.min() > 0 else np.flatnonzero(rows_holding > di)
+        for dj in range(int(cols_holding.max(initial=0))):
+            # … and of these, those held by more than dj tile columns.
+            if by_row is not None:
+                pick: npt.NDArray[np.int64] | None = by_row[cols_holding[by_row] > dj]
+            elif dj == 0 and cols_holding.min() > 0:
+                pick = None
+            else:
+                pick = np.flatnonzero(cols_holding > dj)
+            if pick is None:
+                tile_row, tile_col, index = first_row, first_col, who
+            else:
+                tile_row, tile_col, index = first_row[pick], first_col[pick], who[pick]
+            key = layout.key[(tile_row + di) * layout.n_cols + (tile_col + dj)]
+            present = key >= 0
+            if not present.all():
+                key, index = key[present], index[present]
+            keys.append(key)
+            members.append(index)
+    all_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int32)
     if not all_keys.size:
         return
     everyone = np.concatenate(members)
     # Group by tile with a stable sort on the keys (a radix sort when they fit 16 bits);
-    # within a tile, the core's and the shared points' indices are ascending runs, which
-    # a stable sort (timsort) merges in linear time.
+    # within a tile, each (di, dj)'s indices are an ascending run, which a stable sort
+    # (timsort) merges in linear time.
     order = np.argsort(
-        all_keys.astype(np.uint16) if len(table.ids) <= 2**16 else all_keys, kind="stable"
+        all_keys.astype(np.uint16) if len(layout.ids) <= 2**16 else all_keys, kind="stable"
     )
     all_keys, everyone = all_keys[order], everyone[order]
     starts = np.flatnonzero(np.r_[True, all_keys[1:] != all_keys[:-1]])
     stops = np.append(starts[1:], all_keys.size)
     for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
-        yield table.ids[int(all_keys[a])], np.sort(everyone[a:b], kind="stable")
+        yield layout.ids[int(all_keys[a])], np.sort(everyone[a:b], kind="stable")

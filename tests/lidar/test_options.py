@@ -18,23 +18,30 @@ def test_halo_covers_the_ground_filter_and_the_dtm_fill() -> None:
     # 36 + 26 = 62 m. The water labels it sees reach 60 m (tests/lidar/test_water.py).
     # Both reaches are carried by the cells tiles share (carbonsink.lidar.phases); the
     # points a tile holds around its core reach its inner window — the terrain margin
-    # (12.5 m, below) in whole grid cells — and, when SMRF runs, the tested region
-    # beyond it (the canopy-floor tests' 12 SMRF cells and one more, the window's edge
-    # not falling on a cell's) and the SMRF cell its last points fall in: 14 m; and at
-    # least two water (2 m) or SMRF cells. On 10 m cells: ⌈12.5/10⌉ + ⌈14/10⌉ = 2 + 2 =
-    # 4 cells; on 1 m cells 13 + 14 = 27; on 2 m cells 7 + 7 = 14; with 0.5 m DTM cells
-    # (margin 5.5 + 0.5 + 0.5 = 6.5 m) 1 + 2 = 3; with the files' ground (``trust``)
-    # the inner window alone: 2.
+    # (12.5 m, below) in whole DTM (1 m) and CHM (0.5 m) cells: 13 m — and, when SMRF
+    # runs, the tested region beyond it (the canopy-floor tests' 12 SMRF cells and one
+    # more, the window's edge not falling on a cell's) and the SMRF cell its last points
+    # fall in: 14 m; and at least two water (2 m) or SMRF cells. On 10 m cells:
+    # ⌈(13 + 14)/10⌉ = 3 cells; on 1 m cells 27; on 2 m cells ⌈13.5⌉ = 14; with 0.5 m DTM
+    # cells (margin 5.5 + 0.5 + 0.5 = 6.5 m, on both lattices) ⌈20.5/10⌉ = 3; without
+    # water detection 3 as well (two SMRF cells are 2 m); with the files' ground
+    # (``trust``) the inner window alone: ⌈13/10⌉ = 2.
     assert SMRFParameters().floor_reach_cells() == 12
     assert SMRFParameters().reach_m() == pytest.approx(62.0)
     assert SMRFParameters(floor_edge=False).reach_m() == pytest.approx(53.0)
     assert LidarOptions().tested_reach_m() == pytest.approx(13.0)
-    assert LidarOptions().halo_cells(10.0) == 4
+    assert LidarOptions().inner_margin_m() == pytest.approx(13.0)
+    assert LidarOptions(dtm_cell=0.5).inner_margin_m() == pytest.approx(6.5)
+    assert LidarOptions().halo_cells(10.0) == 3
     assert LidarOptions().halo_cells(1.0) == 27
     assert LidarOptions().halo_cells(2.0) == 14
     assert LidarOptions(dtm_cell=0.5).halo_cells(10.0) == 3
-    assert LidarOptions(water=None).halo_cells(10.0) == 4
+    assert LidarOptions(water=None).halo_cells(10.0) == 3
     assert LidarOptions(ground="trust").halo_cells(10.0) == 2
+    # Cells that do not nest: a 1 m DTM and a 0.4 m CHM meet every 2 m, so the margin
+    # 11 × 1 + 1 + 0.4 = 12.4 m rounds up to 14 m.
+    assert LidarOptions(chm_cell=0.4).terrain_margin_m() == pytest.approx(12.4)
+    assert LidarOptions(chm_cell=0.4).inner_margin_m() == pytest.approx(14.0)
     # The margin the terrain, heights and metrics of a tile's core are made in: the
     # DTM's 11 cells, one DTM cell and one CHM cell more: 12.5 m.
     assert LidarOptions().terrain_margin_m() == pytest.approx(12.5)

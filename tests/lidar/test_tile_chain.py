@@ -123,11 +123,11 @@ def test_a_tile_whose_quarters_would_add_half_its_work_is_not_split(synthetic: d
 
 def test_a_tile_whose_quarters_would_not_shrink_is_not_split(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
     # A canopy-floor test reaching 4k + 4 = 60 cells (k = 14) makes the point halo
-    # ⌈12.5/10⌉ + ⌈(61 + 1)/10⌉ = 2 + 7 = 9 cells: a corner quarter's window of the
-    # 20 x 16-cell grid is 19 x 16 cells, 95 % of the grid, as full as the parent's
-    # (more than 75 % of its points): the tile is processed whole, once.
+    # ⌈(13 + 61 + 1)/10⌉ = 8 cells: a corner quarter's window of the 20 x 16-cell grid
+    # is (10 + 8) x 16 cells, 90 % of the grid, as full as the parent's (more than 75 %
+    # of its points): the tile is processed whole, once.
     wide = SMRFParameters(floor_radius=14)
-    assert LidarOptions(smrf=wide).halo_cells(10.0) == 9
+    assert LidarOptions(smrf=wide).halo_cells(10.0) == 8
     whole = process_lidar(
         [synthetic["unclassified"]],
         synthetic["grid"],

@@ -6,6 +6,7 @@ depend on how the grid is tiled.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +177,20 @@ def _brute_force_membership(grid, tiles, x, y):  # type: ignore[no-untyped-def]
     return out
 
 
+def _chunk_at(x: np.ndarray, y: np.ndarray) -> PointChunk:
+    u8 = np.zeros(x.size, np.uint8)
+    return PointChunk(
+        x=x,
+        y=y,
+        z=x,
+        classification=u8,
+        return_number=u8,
+        number_of_returns=u8,
+        intensity=np.zeros(x.size, np.uint16),
+        user_data=u8,
+    )
+
+
 @pytest.mark.parametrize(("size", "halo"), [(4, 1), (3, 2), (2, 3), (5, 0)])
 def test_distribute_gives_each_tile_its_core_and_halo_points(size: int, halo: int) -> None:
     # 1,000 points, a tenth of them on the 10 m grid lines and the grid's edges, on a
@@ -190,34 +205,52 @@ def test_distribute_gives_each_tile_its_core_and_halo_points(size: int, halo: in
     y = Y0 + rng.uniform(0, 90, 1000)
     x[:100] = X0 + 10 * rng.integers(0, 14, 100)  # on the lines, x = xmax included
     y[50:150] = Y0 + 10 * rng.integers(0, 10, 100)  # y = ymin included
-    u8 = np.zeros(x.size, np.uint8)
-    chunk = PointChunk(
-        x=x,
-        y=y,
-        z=x,
-        classification=u8,
-        return_number=u8,
-        number_of_returns=u8,
-        intensity=np.zeros(x.size, np.uint16),
-        user_data=u8,
-    )
+    chunk = _chunk_at(x, y)
     got = dict(distribute(chunk, grid, tiles, size, halo))
     expected = _brute_force_membership(grid, tiles, x, y)
     assert sorted(got) == sorted(expected)
     for tile_id, index in expected.items():
         np.testing.assert_array_equal(got[tile_id], index, err_msg=tile_id)
     # A chunk none of whose points is in any tile yields nothing.
-    far = PointChunk(
-        x=np.array([X0 - 5.0]),
-        y=np.array([Y0 + 5.0]),
-        z=np.zeros(1),
-        classification=u8[:1],
-        return_number=u8[:1],
-        number_of_returns=u8[:1],
-        intensity=np.zeros(1, np.uint16),
-        user_data=u8[:1],
-    )
+    far = _chunk_at(np.array([X0 - 5.0]), np.array([Y0 + 5.0]))
     assert list(distribute(far, grid, tiles, size, halo)) == []
+
+
+def test_distribute_leaves_out_absent_tiles_and_refuses_irregular_windows() -> None:
+    # Tiles of 4 cells with a 2-cell halo on a 13 x 9-cell grid, the tile at (1, 1)
+    # left out of the dict: its points go to the neighbours whose windows hold them
+    # and to no one else (the brute-force definition, tile by tile).
+    from carbonsink.lidar.tiling import distribute
+
+    grid = Grid.from_bounds((X0, Y0, X0 + 130, Y0 + 90), crs=CRS_UTM, resolution=10.0)
+    tiles = {(t.row, t.col): t for t in grid.tiles(size=4, halo=2)}
+    del tiles[(1, 1)]
+    rng = np.random.default_rng(7)
+    x, y = X0 + rng.uniform(0, 130, 2000), Y0 + rng.uniform(0, 90, 2000)
+    got = dict(distribute(_chunk_at(x, y), grid, tiles, 4, 2))
+    expected = _brute_force_membership(grid, tiles, x, y)
+    assert sorted(got) == sorted(expected) and "r0001c0001" not in got
+    for tile_id, index in expected.items():
+        np.testing.assert_array_equal(got[tile_id], index, err_msg=tile_id)
+    # A tile whose window differs from its tile row's is not a layout of rows and columns.
+    odd = dict(tiles)
+    r, c, h, w = odd[(0, 0)].halo
+    odd[(0, 0)] = dataclasses.replace(odd[(0, 0)], halo=(r, c, h + 1, w))
+    with pytest.raises(ValueError, match="rows and columns"):
+        list(distribute(_chunk_at(x, y), grid, odd, 4, 2))
+
+
+def test_tile_spans_count_the_holders_of_each_row() -> None:
+    # Windows (start, size) of three tile rows on 8 grid rows: 0 holds rows 0-3, 1 holds
+    # 2-6, 2 holds 5-7: row 2 is held by tile rows 0-1, row 5 by 1-2, row 7 by 2 alone.
+    from carbonsink.lidar.tiling import _spans
+
+    first, count = _spans(8, {0: (0, 4), 1: (2, 5), 2: (5, 3)}, "row")
+    np.testing.assert_array_equal(first, [0, 0, 0, 0, 1, 1, 1, 2])
+    np.testing.assert_array_equal(count, [1, 1, 2, 2, 1, 2, 2, 1])
+    # Tile rows 0 and 2 holding row 5 without tile row 1 between them: refused.
+    with pytest.raises(ValueError, match="consecutive tile rows"):
+        _spans(8, {0: (0, 8), 1: (0, 1), 2: (4, 4)}, "row")
 
 
 def test_points_on_the_grids_east_and_south_edges_are_tiled_like_untiled(
