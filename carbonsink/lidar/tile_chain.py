@@ -246,44 +246,50 @@ def process_tile_points(
         points, options=options, reference=reference, within=inner, prepared=prepared
     )
     near = _inside(points.x, points.y, inner)
-    noise = labels.noise[near]
-    x, y, z = points.x[near], points.y[near], points.z[near]
-    ground, water, floor = labels.ground[near], labels.water[near], labels.floor[near]
-    support = _support(x[~noise], y[~noise], inner, options.dtm_cell)
+    if near.all():
+        x, y, z = points.x, points.y, points.z
+        noise, ground, water, floor = labels.noise, labels.ground, labels.water, labels.floor
+    else:
+        x, y, z = points.x[near], points.y[near], points.z[near]
+        noise, ground = labels.noise[near], labels.ground[near]
+        water, floor = labels.water[near], labels.floor[near]
+    # Noise enters no surface and no metric; most clouds have none (no copies then).
+    if noise.any():
+        keep = ~noise
+        xk, yk, zk = x[keep], y[keep], z[keep]
+        ground_k, water_k, floor_k = ground[keep], water[keep], floor[keep]
+    else:
+        xk, yk, zk, ground_k, water_k, floor_k = x, y, z, ground, water, floor
+    support = _support(xk, yk, inner, options.dtm_cell)
     dtm, filled = terrain_model(
         x[ground], y[ground], z[ground], bounds=inner, cell=options.dtm_cell, support=support
     )
-    keep = ~noise
-    heights = height_above_ground(x[keep], y[keep], z[keep], dtm)
-    veg = ~water[keep]
-    canopy = (
-        canopy_height_model(
-            x[keep][veg],
-            y[keep][veg],
-            heights[veg],
+    heights = height_above_ground(xk, yk, zk, dtm)
+    canopy = None
+    if chm:
+        dry = ~water_k
+        canopy = canopy_height_model(
+            *((xk, yk, heights) if dry.all() else (xk[dry], yk[dry], heights[dry])),
             bounds=inner,
             cell=options.chm_cell,
             pit_free=options.pit_free,
         )
-        if chm
-        else None
-    )
     # The metrics of a cell read only its own returns and the DTM under it: made on
     # the core's cells (returns outside them are dropped).
     cx0, _, _, cy1 = core.bounds
     metrics = area_metrics(
-        x[keep],
-        y[keep],
+        xk,
+        yk,
         heights,
-        ground=ground[keep],
-        water=water[keep],
+        ground=ground_k,
+        water=water_k,
         dtm=dtm,
         x0=cx0,
         y1=cy1,
         cell=core.resolution,
         shape=core.shape,
         spec=options.metrics,
-        floor=floor[keep],
+        floor=floor_k,
     )
     rows, cols = _cells_under(dtm, core.bounds)
     filled, support = filled[rows, cols], support[rows, cols]
