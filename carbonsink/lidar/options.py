@@ -66,7 +66,7 @@ class LidarOptions:
         touches and one more all round, :func:`~carbonsink.lidar.phases.run_phases`).
         With the defaults: ⌈(13 + 13 + 1) / 10⌉ = 3 cells of a 10 m grid.
         """
-        reach = self.inner_margin_m()
+        reach = self.inner_margin_m(resolution)
         if self.ground == "trust":
             return math.ceil(reach / resolution - 1e-9)
         cell = self.smrf.cell
@@ -75,16 +75,25 @@ class LidarOptions:
         blocks = math.ceil(2 * max(cell, water_cell) / resolution - 1e-9)
         return max(tested, blocks)
 
-    def inner_margin_m(self) -> float:
-        """:meth:`terrain_margin_m` rounded up to whole DTM cells and whole CHM cells (m).
+    def inner_margin_m(self, resolution: float) -> float:
+        """:meth:`terrain_margin_m` rounded up to whole DTM and CHM cells, or grid cells (m).
 
         A tile's terrain and canopy rasters cover its core grown by this
-        margin: on the DTM's and the CHM's cells of an untiled run (the core's
-        edges are on both, the cells dividing the grid's). With the defaults
-        (1 m DTM, 0.5 m CHM) 12.5 m becomes 13 m.
+        margin, and must lie on an untiled run's cells: the core's edges are
+        on both lattices (the cells divide the grid's), and so are the
+        margin's when it is a whole number of both cells — 13 m for the
+        default 1 m DTM and 0.5 m CHM (12.5 m rounded up). That length is
+        used when floating point holds it exactly (a binary fraction, as 13
+        or 6.5); otherwise (0.2 m cells give 2.6 m, which it does not: the
+        tile's origin would sit 1e-11 m off the lattice and points on a cell
+        line would change cells) the margin is rounded up to whole cells of
+        the ``resolution`` m grid, whose edges the grid itself computes.
         """
         step = _common_multiple(self.dtm_cell, self.chm_cell)
-        return step * math.ceil(self.terrain_margin_m() / step - 1e-9)
+        margin = step * math.ceil(self.terrain_margin_m() / step - 1e-9)
+        if margin.denominator & (margin.denominator - 1) == 0:  # a power of two: exact
+            return float(margin)
+        return resolution * math.ceil(self.terrain_margin_m() / resolution - 1e-9)
 
     def tested_reach_m(self) -> float:
         """How far (m) beyond a tile's inner window SMRF tests points.
@@ -116,10 +125,10 @@ class LidarOptions:
         return self.terrain_reach_m() + self.dtm_cell + self.chm_cell
 
 
-def _common_multiple(a: float, b: float) -> float:
-    """The least common multiple of two cell sizes (m), as fractions of a millimetre."""
+def _common_multiple(a: float, b: float) -> Fraction:
+    """The least common multiple of two cell sizes (m), exactly, as a fraction of a millimetre."""
     fa = Fraction(a).limit_denominator(1000)
     fb = Fraction(b).limit_denominator(1000)
     denominator = math.lcm(fa.denominator, fb.denominator)
     na, nb = int(fa * denominator), int(fb * denominator)
-    return math.lcm(na, nb) / denominator
+    return Fraction(math.lcm(na, nb), denominator)

@@ -313,8 +313,9 @@ def _inner_bounds(
     """The core grown by the terrain margin (whole DTM and CHM cells), within the window.
 
     :meth:`~carbonsink.lidar.options.LidarOptions.inner_margin_m` is a whole
-    number of DTM cells and of CHM cells, so the terrain and canopy rasters
-    made on these bounds lie on the same cells as an untiled run's.
+    number of DTM cells and of CHM cells that floating point holds exactly
+    (else whole grid cells), so the terrain and canopy rasters made on these
+    bounds lie on the same cells as an untiled run's.
     """
     wx0, wy0, wx1, wy1 = window.bounds
     cx0, cy0, cx1, cy1 = core.bounds
@@ -326,7 +327,16 @@ def _inner_bounds(
         or cy1 > wy1 + tolerance
     ):
         raise ValueError(f"the core {core.bounds} is not inside the window {window.bounds}")
-    grow = options.inner_margin_m()
+    grow = options.inner_margin_m(window.resolution)
+    cells = grow / window.resolution
+    if abs(cells - round(cells)) < 1e-9:  # whole grid cells: the grid's own cell edges
+        r = round((wy1 - cy1) / window.resolution)
+        c = round((cx0 - wx0) / window.resolution)
+        g = round(cells)
+        r0, c0 = max(0, r - g), max(0, c - g)
+        r1 = min(window.height, r + core.height + g)
+        c1 = min(window.width, c + core.width + g)
+        return window.window_grid((r0, c0, r1 - r0, c1 - c0)).bounds
     return (max(wx0, cx0 - grow), max(wy0, cy0 - grow), min(wx1, cx1 + grow), min(wy1, cy1 + grow))
 
 

@@ -257,21 +257,30 @@ class _Layout:
 def _spans(
     length: int, windows: dict[int, tuple[int, int]], what: str
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
-    """First holder and number of holders of each of ``length`` positions.
+    """First holder and span of holders of each of ``length`` positions.
 
     ``windows`` maps a tile row (or column) to its window ``(start, size)``;
-    the holders of a position must be consecutive tile rows (or columns).
+    a tile row missing from it holds nothing. The span runs from the first
+    to the last tile row holding the position (``distribute`` skips the
+    missing ones between them); every tile row present in between must hold
+    it too.
     """
     n = 1 + max(windows)
     held = np.zeros((n, length), dtype=bool)
     for index, (start, size) in windows.items():
         held[index, start : start + size] = True
-    count = held.sum(axis=0).astype(np.int32)
-    first = np.where(count > 0, held.argmax(axis=0), 0).astype(np.int32)
-    last = np.where(count > 0, n - 1 - held[::-1].argmax(axis=0), -1)
-    if np.any((count > 0) & (last - first + 1 != count)):
+    any_held = held.any(axis=0)
+    first = np.where(any_held, held.argmax(axis=0), 0).astype(np.int32)
+    last = np.where(any_held, n - 1 - held[::-1].argmax(axis=0), -1)
+    span = np.where(any_held, last - first + 1, 0).astype(np.int32)
+    present = np.zeros(n, dtype=bool)
+    present[list(windows)] = True
+    # A present tile row between the first and last holders that does not hold the position.
+    tile = np.arange(n)[:, None]
+    between = (tile >= first[None, :]) & (tile <= last[None, :])
+    if np.any(between & present[:, None] & ~held):
         raise ValueError(f"the tiles' windows do not hold consecutive tile {what}s")
-    return first, count
+    return first, span
 
 
 @functools.lru_cache(maxsize=4)

@@ -30,8 +30,8 @@ def test_halo_covers_the_ground_filter_and_the_dtm_fill() -> None:
     assert SMRFParameters().reach_m() == pytest.approx(62.0)
     assert SMRFParameters(floor_edge=False).reach_m() == pytest.approx(53.0)
     assert LidarOptions().tested_reach_m() == pytest.approx(13.0)
-    assert LidarOptions().inner_margin_m() == pytest.approx(13.0)
-    assert LidarOptions(dtm_cell=0.5).inner_margin_m() == pytest.approx(6.5)
+    assert LidarOptions().inner_margin_m(10.0) == 13.0
+    assert LidarOptions(dtm_cell=0.5).inner_margin_m(10.0) == 6.5
     assert LidarOptions().halo_cells(10.0) == 3
     assert LidarOptions().halo_cells(1.0) == 27
     assert LidarOptions().halo_cells(2.0) == 14
@@ -41,7 +41,12 @@ def test_halo_covers_the_ground_filter_and_the_dtm_fill() -> None:
     # Cells that do not nest: a 1 m DTM and a 0.4 m CHM meet every 2 m, so the margin
     # 11 × 1 + 1 + 0.4 = 12.4 m rounds up to 14 m.
     assert LidarOptions(chm_cell=0.4).terrain_margin_m() == pytest.approx(12.4)
-    assert LidarOptions(chm_cell=0.4).inner_margin_m() == pytest.approx(14.0)
+    assert LidarOptions(chm_cell=0.4).inner_margin_m(10.0) == 14.0
+    # 0.2 m DTM and 0.1 m CHM cells: 2.5 m in whole 0.2 m cells is 2.6 m, not a binary
+    # fraction (floating point does not hold it exactly): whole grid cells instead, one
+    # of 10 m or one of 3 m.
+    assert LidarOptions(dtm_cell=0.2, chm_cell=0.1).inner_margin_m(10.0) == 10.0
+    assert LidarOptions(dtm_cell=0.2, chm_cell=0.1).inner_margin_m(3.0) == 3.0
     # The margin the terrain, heights and metrics of a tile's core are made in: the
     # DTM's 11 cells, one DTM cell and one CHM cell more: 12.5 m.
     assert LidarOptions().terrain_margin_m() == pytest.approx(12.5)

@@ -220,3 +220,21 @@ def test_a_closed_reed_bed_is_seamless_across_tiles(tmp_path) -> None:  # type: 
     assert np.nanmax(unsupported) == 1.0  # the bed's middle: no terrain measured
     assert tiled.qa["canopy_floor_fraction"].max() > 0
     assert_same_run(tiled, whole)
+
+
+def test_cells_whose_margin_is_not_a_binary_fraction_stay_on_the_untiled_lattice(
+    synthetic: dict,
+) -> None:
+    # 0.2 m DTM and 0.1 m CHM cells: the terrain margin (6 + 4 + 1) × 0.2 + 0.2 + 0.1 =
+    # 2.5 m in whole 0.2 m cells is 2.6 m, which floating point does not hold: a tile's
+    # rasters would start 1e-11 m off the untiled ones and points on a cell line would
+    # change cells. The margin is then one whole 10 m grid cell, and tiles of 5 cells
+    # give the untiled run's numbers.
+    fine = LidarOptions(dtm_cell=0.2, chm_cell=0.1)
+    assert fine.inner_margin_m(10.0) == 10.0
+    whole = process_lidar(
+        [synthetic["unclassified"]], synthetic["grid"], tile_size=1000, options=fine
+    )
+    tiled = process_lidar([synthetic["unclassified"]], synthetic["grid"], tile_size=5, options=fine)
+    assert len(tiled.qa) > 1
+    assert_same_run(tiled, whole)

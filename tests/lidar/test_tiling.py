@@ -245,12 +245,34 @@ def test_tile_spans_count_the_holders_of_each_row() -> None:
     # 2-6, 2 holds 5-7: row 2 is held by tile rows 0-1, row 5 by 1-2, row 7 by 2 alone.
     from carbonsink.lidar.tiling import _spans
 
-    first, count = _spans(8, {0: (0, 4), 1: (2, 5), 2: (5, 3)}, "row")
+    first, span = _spans(8, {0: (0, 4), 1: (2, 5), 2: (5, 3)}, "row")
     np.testing.assert_array_equal(first, [0, 0, 0, 0, 1, 1, 1, 2])
-    np.testing.assert_array_equal(count, [1, 1, 2, 2, 1, 2, 2, 1])
-    # Tile rows 0 and 2 holding row 5 without tile row 1 between them: refused.
+    np.testing.assert_array_equal(span, [1, 1, 2, 2, 1, 2, 2, 1])
+    # Tile row 1 missing (no points there): row 3 is held by tile rows 0 and 2, a span of
+    # 3 whose middle distribute finds absent; rows 7 and beyond by none.
+    first, span = _spans(9, {0: (0, 5), 2: (3, 4)}, "row")
+    np.testing.assert_array_equal(first, [0, 0, 0, 0, 0, 2, 2, 0, 0])
+    np.testing.assert_array_equal(span, [1, 1, 1, 3, 3, 1, 1, 0, 0])
+    # Tile rows 0 and 2 holding row 5 while tile row 1, present, does not: refused.
     with pytest.raises(ValueError, match="consecutive tile rows"):
         _spans(8, {0: (0, 8), 1: (0, 1), 2: (4, 4)}, "row")
+
+
+def test_distribute_with_a_whole_tile_row_missing() -> None:
+    # Tiles of 2 cells with a 2-cell halo on an 8 x 4-cell grid: a point in grid row 2
+    # lies in the windows of tile rows 0, 1 and 2; with tile row 1 left out it goes to
+    # tile rows 0 and 2 only (the brute-force definition), not refused.
+    from carbonsink.lidar.tiling import distribute
+
+    grid = Grid.from_bounds((X0, Y0, X0 + 40, Y0 + 80), crs=CRS_UTM, resolution=10.0)
+    tiles = {(t.row, t.col): t for t in grid.tiles(size=2, halo=2) if t.row != 1}
+    rng = np.random.default_rng(3)
+    x, y = X0 + rng.uniform(0, 40, 500), Y0 + rng.uniform(0, 80, 500)
+    got = dict(distribute(_chunk_at(x, y), grid, tiles, 2, 2))
+    expected = _brute_force_membership(grid, tiles, x, y)
+    assert sorted(got) == sorted(expected)
+    for tile_id, index in expected.items():
+        np.testing.assert_array_equal(got[tile_id], index, err_msg=tile_id)
 
 
 def test_points_on_the_grids_east_and_south_edges_are_tiled_like_untiled(
