@@ -248,8 +248,6 @@ def process_lidar(
             SpillPlan(
                 grid=grid,
                 tiles=tiles,
-                size=size,
-                halo=halo,
                 folder=Path(tmp),
                 codec=Codec.for_grid(grid),
                 chunk_size=options.chunk_size,

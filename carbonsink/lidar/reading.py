@@ -63,8 +63,6 @@ class SpillPlan:
 
     grid: Grid
     tiles: dict[tuple[int, int], Tile]
-    size: int
-    halo: int
     folder: Path
     codec: Codec
     chunk_size: int
@@ -213,7 +211,7 @@ def spill_range(job: ReadRange, plan: SpillPlan) -> Spill:
         counts, histogram = land_counts(chunk, grid)
         cell_counts += counts
         intensities += histogram
-        for tile_id, index in distribute(chunk, grid, plan.tiles, plan.size, plan.halo):
+        for tile_id, index in distribute(chunk, grid, plan.tiles):
             buckets.add(tile_id, chunk, index)
     buckets.commit()
     cells = np.flatnonzero(cell_counts)

@@ -239,16 +239,17 @@ class _Layout:
     Tiles lie in rows and columns (:meth:`~carbonsink.grid.Grid.tiles`): every
     tile of a tile row has the same window rows, every tile of a tile column
     the same window columns, so the tiles holding cell (r, c) are the tile
-    rows ``row_first[r]`` … ``+ row_count[r] − 1`` crossed with the tile
-    columns ``col_first[c]`` … ``+ col_count[c] − 1`` (memory in the grid's
-    rows plus columns, not its cells). ``key[i × n_cols + j]`` is the tile
-    (i, j)'s key, −1 when there is none; ``ids[key]`` its id.
+    rows ``row_first[r]`` … ``+ row_span[r] − 1`` crossed with the tile
+    columns ``col_first[c]`` … ``+ col_span[c] − 1``, those missing from the
+    tiles skipped (memory in the grid's rows plus columns, not its cells).
+    ``key[i × n_cols + j]`` is the tile (i, j)'s key, −1 when there is none;
+    ``ids[key]`` its id.
     """
 
     row_first: npt.NDArray[np.int32]
-    row_count: npt.NDArray[np.int32]
+    row_span: npt.NDArray[np.int32]
     col_first: npt.NDArray[np.int32]
-    col_count: npt.NDArray[np.int32]
+    col_span: npt.NDArray[np.int32]
     n_cols: int
     key: npt.NDArray[np.int32]
     ids: tuple[str, ...]
@@ -299,17 +300,13 @@ def _layout(
     for r, c, tile_id, _ in tiles:
         key[r * n_cols + c] = len(ids)
         ids.append(tile_id)
-    row_first, row_count = _spans(height, rows, "row")
-    col_first, col_count = _spans(width, cols, "column")
-    return _Layout(row_first, row_count, col_first, col_count, n_cols, key, tuple(ids))
+    row_first, row_span = _spans(height, rows, "row")
+    col_first, col_span = _spans(width, cols, "column")
+    return _Layout(row_first, row_span, col_first, col_span, n_cols, key, tuple(ids))
 
 
 def distribute(
-    chunk: PointChunk,
-    grid: Grid,
-    tiles: dict[tuple[int, int], Tile],
-    size: int,
-    halo: int,
+    chunk: PointChunk, grid: Grid, tiles: dict[tuple[int, int], Tile]
 ) -> Iterator[tuple[str, npt.NDArray[np.int64]]]:
     """Indices of the chunk's points that fall in each tile's halo window.
 
@@ -325,10 +322,8 @@ def distribute(
     grid
         The analysis grid.
     tiles
-        The tiles of ``grid``, keyed by (tile row, tile column).
-    size, halo
-        Tile edge and halo width (grid cells) the tiles were made with; the
-        tiles' own windows say which cells they hold.
+        The tiles of ``grid``, keyed by (tile row, tile column); their halo
+        windows say which cells they hold.
 
     Raises
     ------
@@ -351,7 +346,6 @@ def distribute(
     sort (a test per tile over every point made a 60-tile survey spend 16 s
     of its 69 s LiDAR stage here).
     """
-    del size, halo  # the tiles' windows hold them
     if not tiles or not len(chunk):
         return
     layout = _layout(
@@ -368,8 +362,8 @@ def distribute(
         row_f, col_f = row_f[who], col_f[who]
     # Truncation is the floor: the positions are not negative.
     row, col = row_f.astype(np.int32), col_f.astype(np.int32)
-    first_row, rows_holding = layout.row_first[row], layout.row_count[row]
-    first_col, cols_holding = layout.col_first[col], layout.col_count[col]
+    first_row, rows_holding = layout.row_first[row], layout.row_span[row]
+    first_col, cols_holding = layout.col_first[col], layout.col_span[col]
     keys, members = [], []
     for di in range(int(rows_holding.max(initial=0))):
         # The points held by more than di tile rows (None: all of them) …

@@ -29,8 +29,6 @@ def _plan(synthetic: dict, folder: Path) -> SpillPlan:
     return SpillPlan(
         grid=grid,
         tiles={(t.row, t.col): t for t in grid.tiles(size=SIZE, halo=HALO)},
-        size=SIZE,
-        halo=HALO,
         folder=folder,
         codec=Codec.for_grid(grid),
         chunk_size=CHUNK,
@@ -61,7 +59,7 @@ def test_spilled_ranges_are_the_whole_read(synthetic: dict, tmp_path: Path) -> N
         c, h = land_counts(chunk, grid)
         counts += c
         histogram += h
-        for tile_id, index in distribute(chunk, grid, plan.tiles, SIZE, HALO):
+        for tile_id, index in distribute(chunk, grid, plan.tiles):
             whole.add(tile_id, chunk, index)
     whole.commit()
 
@@ -91,7 +89,7 @@ def test_spilled_ranges_are_the_whole_read(synthetic: dict, tmp_path: Path) -> N
     for chunk in iter_points(
         path, target_crs=grid.crs, bounds=grid.bounds, chunk_size=CHUNK, start=0, stop=2 * CHUNK
     ):
-        for tile_id, index in distribute(chunk, grid, plan.tiles, SIZE, HALO):
+        for tile_id, index in distribute(chunk, grid, plan.tiles):
             first.add(tile_id, chunk, index)
             second.add(tile_id, chunk, index)
     first.commit()
@@ -118,8 +116,6 @@ def test_a_file_outside_the_grid_is_reported_as_such(synthetic: dict, tmp_path: 
             (0.0, 0.0, 100.0, 100.0), crs=plan.grid.crs, resolution=10.0
         ),
         tiles={},
-        size=SIZE,
-        halo=HALO,
         folder=plan.folder,
         codec=plan.codec,
         chunk_size=CHUNK,

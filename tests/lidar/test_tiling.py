@@ -206,14 +206,14 @@ def test_distribute_gives_each_tile_its_core_and_halo_points(size: int, halo: in
     x[:100] = X0 + 10 * rng.integers(0, 14, 100)  # on the lines, x = xmax included
     y[50:150] = Y0 + 10 * rng.integers(0, 10, 100)  # y = ymin included
     chunk = _chunk_at(x, y)
-    got = dict(distribute(chunk, grid, tiles, size, halo))
+    got = dict(distribute(chunk, grid, tiles))
     expected = _brute_force_membership(grid, tiles, x, y)
     assert sorted(got) == sorted(expected)
     for tile_id, index in expected.items():
         np.testing.assert_array_equal(got[tile_id], index, err_msg=tile_id)
     # A chunk none of whose points is in any tile yields nothing.
     far = _chunk_at(np.array([X0 - 5.0]), np.array([Y0 + 5.0]))
-    assert list(distribute(far, grid, tiles, size, halo)) == []
+    assert list(distribute(far, grid, tiles)) == []
 
 
 def test_distribute_leaves_out_absent_tiles_and_refuses_irregular_windows() -> None:
@@ -227,7 +227,7 @@ def test_distribute_leaves_out_absent_tiles_and_refuses_irregular_windows() -> N
     del tiles[(1, 1)]
     rng = np.random.default_rng(7)
     x, y = X0 + rng.uniform(0, 130, 2000), Y0 + rng.uniform(0, 90, 2000)
-    got = dict(distribute(_chunk_at(x, y), grid, tiles, 4, 2))
+    got = dict(distribute(_chunk_at(x, y), grid, tiles))
     expected = _brute_force_membership(grid, tiles, x, y)
     assert sorted(got) == sorted(expected) and "r0001c0001" not in got
     for tile_id, index in expected.items():
@@ -237,7 +237,7 @@ def test_distribute_leaves_out_absent_tiles_and_refuses_irregular_windows() -> N
     r, c, h, w = odd[(0, 0)].halo
     odd[(0, 0)] = dataclasses.replace(odd[(0, 0)], halo=(r, c, h + 1, w))
     with pytest.raises(ValueError, match="rows and columns"):
-        list(distribute(_chunk_at(x, y), grid, odd, 4, 2))
+        list(distribute(_chunk_at(x, y), grid, odd))
 
 
 def test_tile_spans_count_the_holders_of_each_row() -> None:
@@ -268,7 +268,7 @@ def test_distribute_with_a_whole_tile_row_missing() -> None:
     tiles = {(t.row, t.col): t for t in grid.tiles(size=2, halo=2) if t.row != 1}
     rng = np.random.default_rng(3)
     x, y = X0 + rng.uniform(0, 40, 500), Y0 + rng.uniform(0, 80, 500)
-    got = dict(distribute(_chunk_at(x, y), grid, tiles, 2, 2))
+    got = dict(distribute(_chunk_at(x, y), grid, tiles))
     expected = _brute_force_membership(grid, tiles, x, y)
     assert sorted(got) == sorted(expected)
     for tile_id, index in expected.items():
