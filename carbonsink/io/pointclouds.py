@@ -39,6 +39,7 @@ from carbonsink.crs import (
 from carbonsink.errors import CarbonSinkError, CRSError, InputError
 from carbonsink.i18n import N_, deferred
 from carbonsink.io.files import existing_file
+from carbonsink.io.point_chunks import CHUNK_LAYERS, PointChunk
 from carbonsink.units import FOOT_M, US_SURVEY_FOOT_M
 
 __all__ = [
@@ -118,74 +119,6 @@ class LidarInfo:
     offsets: tuple[float, float, float]
     vertical_unit_source: VerticalUnitSource | None = None
     unreadable_crs_records: tuple[str, ...] = ()
-
-
-@dataclass
-class PointChunk:
-    """A block of points in the target CRS, coordinates and heights in metres.
-
-    Attributes
-    ----------
-    x, y, z
-        Coordinates (float64, metres) in the target CRS; ``z`` in the file's
-        vertical datum, converted to metres.
-    classification
-        ASPRS class codes (uint8).
-    return_number, number_of_returns
-        Pulse return bookkeeping (uint8).
-    intensity
-        Return intensity (uint16).
-    user_data
-        The user data byte (uint8).
-    """
-
-    x: npt.NDArray[np.float64]
-    y: npt.NDArray[np.float64]
-    z: npt.NDArray[np.float64]
-    classification: npt.NDArray[np.uint8]
-    return_number: npt.NDArray[np.uint8]
-    number_of_returns: npt.NDArray[np.uint8]
-    intensity: npt.NDArray[np.uint16]
-    user_data: npt.NDArray[np.uint8]
-
-    def __len__(self) -> int:
-        return int(self.x.shape[0])
-
-    @classmethod
-    def empty(cls) -> PointChunk:
-        """A chunk with no points."""
-        f = np.empty(0, dtype=np.float64)
-        u8 = np.empty(0, dtype=np.uint8)
-        return cls(f, f.copy(), f.copy(), u8, u8.copy(), u8.copy(), np.empty(0, np.uint16), u8)
-
-    @classmethod
-    def concat(cls, chunks: Sequence[PointChunk]) -> PointChunk:
-        """All points of ``chunks`` in one chunk (an empty chunk for none)."""
-        if not chunks:
-            return cls.empty()
-        return cls(
-            x=np.concatenate([c.x for c in chunks]),
-            y=np.concatenate([c.y for c in chunks]),
-            z=np.concatenate([c.z for c in chunks]),
-            classification=np.concatenate([c.classification for c in chunks]),
-            return_number=np.concatenate([c.return_number for c in chunks]),
-            number_of_returns=np.concatenate([c.number_of_returns for c in chunks]),
-            intensity=np.concatenate([c.intensity for c in chunks]),
-            user_data=np.concatenate([c.user_data for c in chunks]),
-        )
-
-    def select(self, mask: npt.NDArray[np.bool_]) -> PointChunk:
-        """The points where ``mask`` is true, as a new chunk."""
-        return PointChunk(
-            x=self.x[mask],
-            y=self.y[mask],
-            z=self.z[mask],
-            classification=self.classification[mask],
-            return_number=self.return_number[mask],
-            number_of_returns=self.number_of_returns[mask],
-            intensity=self.intensity[mask],
-            user_data=self.user_data[mask],
-        )
 
 
 # ------------------------------------------------------------------- header
@@ -522,6 +455,7 @@ def iter_points(
 
     Notes
     -----
+    Only the LAZ layers a chunk holds are decoded (:data:`CHUNK_LAYERS`).
     x/y are transformed with pyproj (``always_xy``), which also converts feet
     to metres — through a local polynomial checked against it to 0.1 mm when
     one fits the chunk (:func:`~carbonsink.crs.transform_points`); z is
@@ -566,7 +500,10 @@ def iter_points(
         z_factor,
     )
     points_read = 0
-    with laspy_errors(file), laspy.open(file, laz_backend=laz_decoder()) as reader:
+    with (
+        laspy_errors(file),
+        laspy.open(file, laz_backend=laz_decoder(), decompression_selection=CHUNK_LAYERS) as reader,
+    ):
         for record in _records(reader, chunk_size, start, stop):
             points_read += len(record)
             chunk = _chunk_from_record(record, prefilter)
@@ -574,7 +511,7 @@ def iter_points(
                 chunk.x, chunk.y = transform_points(to_target, chunk.x, chunk.y)
             if z_factor != 1.0:
                 chunk.z = chunk.z * z_factor
-            if box is not None and len(chunk):
+            if box is not None and to_target is not None and len(chunk):  # else prefiltered
                 xmin, ymin, xmax, ymax = box
                 inside = (chunk.x >= xmin) & (chunk.x <= xmax) & (chunk.y >= ymin)
                 inside &= chunk.y <= ymax
@@ -677,20 +614,30 @@ def _box_in_file_crs(
 def _chunk_from_record(
     record: Any, prefilter: tuple[float, float, float, float] | None
 ) -> PointChunk:
-    """Scaled coordinates and attributes of a laspy chunk, in the file's units."""
+    """Scaled coordinates and attributes of a laspy chunk, in the file's units.
+
+    Every array is the chunk's own, contiguous (not a view into the record).
+    """
     x = np.asarray(record.x, dtype=np.float64)
     y = np.asarray(record.y, dtype=np.float64)
-    keep: npt.NDArray[np.bool_] | slice = slice(None)
+    inside: npt.NDArray[np.bool_] | None = None
     if prefilter is not None:
         xmin, ymin, xmax, ymax = prefilter
-        keep = (x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)
+        inside = (x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)
+        if inside.all():
+            inside = None
+
+    def take(values: Any, dtype: type) -> Any:
+        array: npt.NDArray[Any] = np.asarray(values, dtype=dtype)
+        return np.ascontiguousarray(array) if inside is None else array[inside]
+
     return PointChunk(
-        x=x[keep],
-        y=y[keep],
-        z=np.asarray(record.z, dtype=np.float64)[keep],
-        classification=np.asarray(record.classification, dtype=np.uint8)[keep],
-        return_number=np.asarray(record.return_number, dtype=np.uint8)[keep],
-        number_of_returns=np.asarray(record.number_of_returns, dtype=np.uint8)[keep],
-        intensity=np.asarray(record.intensity, dtype=np.uint16)[keep],
-        user_data=np.asarray(record.user_data, dtype=np.uint8)[keep],
+        x=take(x, np.float64),
+        y=take(y, np.float64),
+        z=take(record.z, np.float64),
+        classification=take(record.classification, np.uint8),
+        return_number=take(record.return_number, np.uint8),
+        number_of_returns=take(record.number_of_returns, np.uint8),
+        intensity=take(record.intensity, np.uint16),
+        user_data=take(record.user_data, np.uint8),
     )

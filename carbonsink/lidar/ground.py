@@ -465,38 +465,40 @@ def canopy_floor(
     """
     if not cells.size:
         return np.zeros(0, dtype=bool)
-    # Work on the box of the cells holding points (a tile's inner window, when SMRF
-    # tests only those): a window reaching past it finds no point either way.
-    row, col = np.divmod(cells, shape[1])
-    r0, c0 = int(row.min()), int(col.min())
-    rows, cols = int(row.max()) - r0 + 1, int(col.max()) - c0 + 1
-    shape = (rows, cols)
-    cells = (row - r0) * cols + (col - c0)
-    n_cells = rows * cols
-    zmin = bin_min(cells[ground], z[ground], n_cells)
+    # Per-cell sums over the whole grid, then work on the box of the cells holding
+    # points (a tile's inner window, when SMRF tests only those): a window reaching
+    # past it finds no point either way.
+    grounded = cells[ground]
+    n_full = shape[0] * shape[1]
+    zmin_full = bin_min(grounded, z[ground], n_full).reshape(shape)
+    everyone_full = np.bincount(cells, minlength=n_full).reshape(shape)
+    held_rows = np.flatnonzero(everyone_full.any(axis=1))
+    held_cols = np.flatnonzero(everyone_full.any(axis=0))
+    box = (
+        slice(int(held_rows[0]), int(held_rows[-1]) + 1),
+        slice(int(held_cols[0]), int(held_cols[-1]) + 1),
+    )
+    zmin = np.ascontiguousarray(zmin_full[box])
     known = np.isfinite(zmin)
     if not known.any():
         return np.zeros(z.size, dtype=bool)
-    sigma, n = _plane_scatter(zmin.reshape(shape), params.floor_radius)
-    counts = np.bincount(cells[ground], minlength=n_cells).reshape(shape)
-    everyone = np.bincount(cells, minlength=n_cells).reshape(shape)
-    square = np.ones((2 * params.floor_radius + 1,) * 2, dtype=np.int64)
-    # Integer sums: exact, so a tile and its neighbour agree on every cell.
-    g_sum = ndimage.correlate(counts, square, mode="constant")
-    e_sum = ndimage.correlate(everyone, square, mode="constant")
+    sigma, n = _plane_scatter(zmin, params.floor_radius)
+    counts = np.bincount(grounded, minlength=n_full).reshape(shape)[box].astype(np.float64)
+    everyone = everyone_full[box].astype(np.float64)
+    ones = np.ones(2 * params.floor_radius + 1)
+    # Sums of counts: integers, exact in any order, so a tile and its neighbour
+    # agree on every cell.
+    g_sum = separable_correlation(counts, ones, ones)
+    e_sum = separable_correlation(everyone, ones, ones)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = g_sum / e_sum
-    floor_grid = (
-        known.reshape(shape)
-        & (n >= 8)
-        & (sigma > params.floor_roughness)
-        & (share < params.floor_share)
-    )
-    if floor_grid.any() and params.floor_edge:
-        floor_grid |= _floor_edge(zmin.reshape(shape), floor_grid, params)
-    floor_cells = floor_grid.ravel()
+    floor_box = known & (n >= 8) & (sigma > params.floor_roughness) & (share < params.floor_share)
+    if floor_box.any() and params.floor_edge:
+        floor_box |= _floor_edge(zmin, floor_box, params)
+    floor_grid = np.zeros(shape, dtype=bool)
+    floor_grid[box] = floor_box
     out = np.zeros(z.size, dtype=bool)
-    out[ground] = floor_cells[cells[ground]]
+    out[ground] = floor_grid.ravel()[grounded]
     return out
 
 

@@ -161,10 +161,17 @@ class MetricWindow:
         """
         rows, cols = shape
         n_cells = rows * cols
-        col = np.floor((x - x0) / cell).astype(np.int64)
-        row = np.floor((y1 - y) / cell).astype(np.int64)
+        # Whole cell indices in floating point (exact below 2⁵³), in place.
+        col = np.subtract(x, x0)
+        col /= cell
+        np.floor(col, out=col)
+        row = np.subtract(y1, y)
+        row /= cell
+        np.floor(row, out=row)
         inside = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
-        flat_all = row[inside] * cols + col[inside]
+        row *= cols
+        row += col
+        flat_all = row[inside].astype(np.int64)
         water_in = water[inside]
         counts_all = np.bincount(flat_all, minlength=n_cells).astype(np.float64)
         water_counts = np.bincount(flat_all[water_in], minlength=n_cells).astype(np.float64)
@@ -175,7 +182,8 @@ class MetricWindow:
         floor_counts = np.bincount(flat_all[floor_in], minlength=n_cells).astype(np.float64)
         # Returns without a defined height (no terrain within reach: the middle of a
         # lake, or a stand with no ground return nearby) do not enter height metrics.
-        keep = ~water_in & np.isfinite(height[inside])
+        height_in = height[inside]
+        keep = ~water_in & np.isfinite(height_in)
         flat = flat_all[keep]
         n = np.bincount(flat, minlength=n_cells).astype(np.float64)
         return cls(
@@ -190,7 +198,7 @@ class MetricWindow:
             ground_per_cell=ground_counts,
             floor_per_cell=floor_counts,
             height_cell=flat,
-            heights=height[inside][keep],
+            heights=height_in[keep],
             heights_per_cell=n,
             valid=n >= spec.min_returns,
         )

@@ -212,6 +212,60 @@ def test_a_range_of_points_is_that_slice_of_the_whole_read_in_the_same_chunks(
         list(iter_points(path, target_crs=GK114, start=5, stop=4))
 
 
+def test_a_layered_laz_decodes_only_what_a_chunk_holds_and_the_same_values(
+    tmp_path: Path,
+) -> None:
+    # LAS 1.4 point format 6 is compressed layer by layer; iter_points asks lazrs
+    # for the layers a PointChunk holds only. Every other layer is filled here
+    # (GPS time, scan angle, point source, flags), so a layer skipped that a
+    # chunk needs, or a layer decoded into the wrong field, shows as a mismatch
+    # against laspy's full read.
+    rng = np.random.default_rng(6)
+    n = 20_000
+    x = np.round(rng.uniform(500_000, 501_000, n), 3)
+    y = np.round(rng.uniform(3_300_000, 3_301_000, n), 3)
+    z = np.round(rng.uniform(20, 40, n), 3)
+    path = tmp_path / "layered.laz"
+    header = laspy.LasHeader(point_format=6, version="1.4")
+    header.scales = np.array([0.001, 0.001, 0.001])
+    header.offsets = np.array([500_000.0, 3_300_000.0, 0.0])
+    header.add_crs(CRS.from_user_input(UTM49))
+    las = laspy.LasData(header)
+    las.x, las.y, las.z = x, y, z
+    returns = rng.integers(1, 5, n)
+    las.number_of_returns = returns.astype(np.uint8)
+    las.return_number = rng.integers(1, returns + 1).astype(np.uint8)
+    las.classification = rng.choice([1, 2, 5, 7, 9, 18], size=n).astype(np.uint8)
+    las.intensity = rng.integers(0, 65535, size=n).astype(np.uint16)
+    las.user_data = rng.integers(0, 256, size=n).astype(np.uint8)
+    las.gps_time = rng.uniform(0, 1e6, n)
+    las.scan_angle = rng.integers(-3000, 3000, n).astype(np.int16)
+    las.point_source_id = rng.integers(0, 65535, n).astype(np.uint16)
+    las.withheld = rng.integers(0, 2, n).astype(bool)
+    las.write(path)
+    full = laspy.read(path)
+
+    for chunks in (
+        list(iter_points(path, target_crs=UTM49, chunk_size=7_000)),
+        list(iter_points(path, target_crs=UTM49, chunk_size=7_000, start=7_000, stop=14_000)),
+    ):
+        points = PointChunk.concat(chunks)
+        part = slice(0, n) if len(points) == n else slice(7_000, 14_000)
+        np.testing.assert_array_equal(points.x, np.asarray(full.x)[part])
+        np.testing.assert_array_equal(points.y, np.asarray(full.y)[part])
+        np.testing.assert_array_equal(points.z, np.asarray(full.z)[part])
+        for name in (
+            "classification",
+            "return_number",
+            "number_of_returns",
+            "intensity",
+            "user_data",
+        ):
+            np.testing.assert_array_equal(
+                getattr(points, name), np.asarray(full[name])[part], err_msg=name
+            )
+
+
 def test_point_chunk_concat_and_len() -> None:
     assert len(PointChunk.concat([])) == 0
     one = PointChunk(
