@@ -4,7 +4,11 @@ For each cloud it measures, each in a fresh subprocess (so peak RSS is that
 job's own):
 
 * ``decode``: ``laspy.read`` of the whole file (the physical floor: every
-  point must be decoded once);
+  point must be decoded once); the ratios are to this time;
+* ``decode, the chain's layers``: ``laspy.read`` of only the LAZ layers the
+  chain decodes (``carbonsink.io.point_chunks.CHUNK_LAYERS``; the same as the
+  whole file for point formats before 6), printed with the chain's ratio to
+  it, so that what the chain gains by skipping layers is in view;
 * ``chain``: :func:`carbonsink.lidar.processing.process_lidar` — read, water
   detection, SMRF ground, DTM, heights, CHM and area-based metrics on a 10 m
   grid in the file's own CRS;
@@ -41,6 +45,18 @@ from _jobs import run_job
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "lidar"
+
+_DECODE_LAYERS = """
+import json, resource, sys, time
+import laspy
+from carbonsink.io.point_chunks import CHUNK_LAYERS
+start = time.perf_counter()
+las = laspy.read(sys.argv[1], decompression_selection=CHUNK_LAYERS)
+n = len(las.points)
+seconds = time.perf_counter() - start
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "points": n, "rss_mb": rss}))
+"""
 
 _DECODE = """
 import json, resource, sys, time
@@ -188,15 +204,22 @@ def _dense_cloud(cache: Path) -> Path:
 def bench_file(label: str, path: Path, crs: str, workers: int, *, peers: bool = True) -> None:
     decode = _best(_DECODE, str(path))
     assert decode is not None
+    layers = _best(_DECODE_LAYERS, str(path))
+    assert layers is not None
     chain = _best(_CHAIN, str(path), crs, str(workers))
     assert chain is not None
     floor = decode["seconds"]
     print(f"\n== {label}: {path.name}, {int(decode['points']):,} points")
     print(f"  laspy decode            {floor:8.2f} s   peak RSS {decode['rss_mb']:7.0f} MB")
     print(
+        f"  laspy decode, layers    {layers['seconds']:8.2f} s   peak RSS"
+        f" {layers['rss_mb']:7.0f} MB   (the chain's layers only)"
+    )
+    print(
         f"  carbonsink chain        {chain['seconds']:8.2f} s   peak RSS {chain['rss_mb']:7.0f} MB"
         f"   ratio {chain['seconds'] / floor:5.1f}x decode   ({int(chain['tiles'])} tiles,"
-        f" workers={workers}, ground {chain['ground_fraction']:.1%})"
+        f" workers={workers}, ground {chain['ground_fraction']:.1%});"
+        f" {chain['seconds'] / layers['seconds']:.1f}x the chain's layers"
     )
     if not peers:
         print("  (peers skipped: whitebox-workflows needs ~0.7 GB per million points)")

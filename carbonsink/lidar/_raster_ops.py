@@ -44,6 +44,29 @@ def bin_mean(cell: IntArray, values: FloatArray, n_cells: int) -> tuple[FloatArr
     return mean, counts.astype(np.int64)
 
 
+def window_cells(
+    x: FloatArray, y: FloatArray, *, x0: float, y1: float, cell: float, shape: tuple[int, int]
+) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    """Flat cell index of the points inside a window, and which points those are.
+
+    The window's upper-left corner is ``(x0, y1)``; its cell (r, c) holds
+    ⌊(x − x0) / cell⌋ = c and ⌊(y1 − y) / cell⌋ = r. Computed in floating
+    point (whole numbers, exact below 2⁵³) in place: two temporaries for the
+    points instead of six.
+    """
+    rows, cols = shape
+    col = np.subtract(x, x0)
+    col /= cell
+    np.floor(col, out=col)
+    row = np.subtract(y1, y)
+    row /= cell
+    np.floor(row, out=row)
+    inside = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
+    row *= cols
+    row += col
+    return row[inside].astype(np.int64), inside
+
+
 def fill_nearest(surface: FloatArray, *, max_distance: float | None = None) -> FloatArray:
     """Give NaN cells the value of their nearest known cell (Euclidean, in cells).
 
@@ -310,3 +333,60 @@ def open_disk(
     opened = _morph_octagon(eroded, radius, erode=False)
     opened[outside] = np.inf
     return opened
+
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+def _binary(mask: BoolArray, size: int, iterations: int, *, dilate: bool) -> BoolArray:
+    """OpenCV's dilation or erosion of ``mask`` by a ``size`` × ``size`` square, cells beyond false.
+
+    The anchors put the square where ``ndimage`` puts it: the centre for an
+    odd size; for an even one, a dilation reflects the structure (anchor
+    ``(size − 1) // 2``) and an erosion does not (``size // 2``).
+    """
+    if size < 1 or iterations < 1:
+        raise ValueError(f"a {size}-cell square iterated {iterations} times is no morphology")
+    if size % 2 == 0 and iterations > 1:
+        raise ValueError("an even square is applied once: its anchor is off centre")
+    if mask.size == 0:
+        return np.zeros(mask.shape, dtype=bool)
+    cv2 = _opencv()
+    anchor = (size - 1) // 2 if dilate else size // 2
+    operation = cv2.dilate if dilate else cv2.erode
+    out = operation(
+        np.ascontiguousarray(mask, dtype=np.uint8),
+        np.ones((size, size), dtype=np.uint8),
+        anchor=(anchor, anchor),
+        iterations=iterations,
+        borderType=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    return np.asarray(out, dtype=bool).reshape(mask.shape)
+
+
+def binary_dilate(mask: BoolArray, *, size: int = 3, iterations: int = 1) -> BoolArray:
+    """``ndimage.binary_dilation(mask, np.ones((size, size)), iterations)``, bit for bit.
+
+    By OpenCV (dozens of times as fast on a tile's rasters); an even ``size``
+    only once.
+    """
+    return _binary(mask, size, iterations, dilate=True)
+
+
+def binary_erode(mask: BoolArray, *, size: int = 3, iterations: int = 1) -> BoolArray:
+    """``ndimage.binary_erosion(mask, np.ones((size, size)), iterations)``, bit for bit.
+
+    Cells beyond the edges count as false (ndimage's ``border_value=0``).
+    """
+    return _binary(mask, size, iterations, dilate=False)
+
+
+def binary_close(mask: BoolArray, *, iterations: int = 1) -> BoolArray:
+    """``ndimage.binary_closing`` by the 3 × 3 square: dilation, then erosion (beyond: false)."""
+    return binary_erode(binary_dilate(mask, iterations=iterations), iterations=iterations)
+
+
+def binary_open(mask: BoolArray, *, size: int) -> BoolArray:
+    """``ndimage.binary_opening`` by the ``size`` × ``size`` square: erosion, then dilation."""
+    return binary_dilate(binary_erode(mask, size=size), size=size)

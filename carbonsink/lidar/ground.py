@@ -20,6 +20,7 @@ from scipy import ndimage
 from carbonsink.lidar._raster_ops import (
     bilinear_many,
     bin_min,
+    binary_dilate,
     fill_nearest,
     inpaint,
     open_disk,
@@ -519,9 +520,8 @@ def _floor_edge(zmin: FloatArray, floor: BoolArray, params: SMRFParameters) -> B
     between a tile and an untiled run.
     """
     reach = params.floor_radius + 1
-    square = np.ones((3, 3), dtype=bool)
     known = np.isfinite(zmin)
-    near = ndimage.binary_dilation(floor, structure=square, iterations=reach)
+    near = binary_dilate(floor, iterations=reach)
     strip = np.asarray(known & ~floor & near, dtype=bool)
     if not strip.any():
         return strip

@@ -25,6 +25,7 @@ from types import MappingProxyType
 import numpy as np
 import numpy.typing as npt
 
+from carbonsink.lidar._raster_ops import window_cells
 from carbonsink.lidar.surfaces import Raster, slope_degrees
 
 __all__ = [
@@ -161,17 +162,7 @@ class MetricWindow:
         """
         rows, cols = shape
         n_cells = rows * cols
-        # Whole cell indices in floating point (exact below 2⁵³), in place.
-        col = np.subtract(x, x0)
-        col /= cell
-        np.floor(col, out=col)
-        row = np.subtract(y1, y)
-        row /= cell
-        np.floor(row, out=row)
-        inside = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
-        row *= cols
-        row += col
-        flat_all = row[inside].astype(np.int64)
+        flat_all, inside = window_cells(x, y, x0=x0, y1=y1, cell=cell, shape=shape)
         water_in = water[inside]
         counts_all = np.bincount(flat_all, minlength=n_cells).astype(np.float64)
         water_counts = np.bincount(flat_all[water_in], minlength=n_cells).astype(np.float64)

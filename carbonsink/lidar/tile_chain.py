@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from carbonsink.grid import Grid, Tile
 from carbonsink.io.pointclouds import PointChunk
+from carbonsink.lidar._raster_ops import binary_close, binary_dilate, window_cells
 from carbonsink.lidar.ground import smrf, smrf_points
 from carbonsink.lidar.metrics import area_metrics
 from carbonsink.lidar.options import LidarOptions
@@ -377,20 +378,16 @@ def _support(
     cell: float,
 ) -> npt.NDArray[np.bool_]:
     """DTM cells the LiDAR covers: cells holding a return, small holes closed, grown by 1."""
-    from scipy import ndimage
-
     xmin, ymin, xmax, ymax = bounds
     cols = max(1, round((xmax - xmin) / cell))
     rows = max(1, round((ymax - ymin) / cell))
-    c = np.floor((x - xmin) / cell).astype(np.int64)
-    r = np.floor((ymax - y) / cell).astype(np.int64)
-    ok = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
+    flat, _ = window_cells(x, y, x0=xmin, y1=ymax, cell=cell, shape=(rows, cols))
     hit = np.zeros(rows * cols, dtype=bool)
-    hit[r[ok] * cols + c[ok]] = True
+    hit[flat] = True
     grid = hit.reshape(rows, cols)
-    closed = ndimage.binary_closing(grid, structure=np.ones((3, 3), bool), iterations=2)
-    square = np.ones((3, 3), dtype=bool)  # diagonal neighbours too: bilinear reads them
-    return np.asarray(ndimage.binary_dilation(grid | closed, structure=square), dtype=bool)
+    closed = binary_close(grid, iterations=2)
+    # The 3 × 3 square: diagonal neighbours too, bilinear reads them.
+    return binary_dilate(grid | closed)
 
 
 def _tile_job(tile: Tile, plan: TilePlan) -> list[TileResult]:

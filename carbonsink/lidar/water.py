@@ -28,7 +28,14 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from carbonsink.lidar._raster_ops import bin_max, bin_min, fill_nearest
+from carbonsink.lidar._raster_ops import (
+    bin_max,
+    bin_min,
+    binary_close,
+    binary_dilate,
+    binary_open,
+    fill_nearest,
+)
 from carbonsink.lidar.lattice import LatticeWindow
 
 __all__ = [
@@ -588,7 +595,6 @@ def water_surfaces(
 
     size = params.window_cells()
     half = size // 2
-    square = np.ones((3, 3), dtype=bool)
     share, slope, rms = _window_plane(level, smooth, size)
     lowest = ndimage.minimum_filter(
         np.where(count >= 2, zmin, np.inf), size=size, mode="constant", cval=np.inf
@@ -603,9 +609,9 @@ def water_surfaces(
             & (lowest >= level - params.max_roughness)
         )
     candidate = level_ok | sparse
-    body = ndimage.binary_closing(candidate, structure=square) & (candidate | ~occupied)
+    body = binary_close(candidate) & (candidate | ~occupied)
     k = max(1, math.ceil(params.min_width / cell))
-    body = ndimage.binary_opening(body, structure=np.ones((k, k), dtype=bool))
+    body = binary_open(body, size=k)
     # Near a shore the level window mixes water and land: there a smooth (dark) cell
     # on the level of the water within half a window is water too.
     nearest_level = fill_nearest(
@@ -613,12 +619,7 @@ def water_surfaces(
     )
     with np.errstate(invalid="ignore"):
         on_water_level = np.abs(level - nearest_level) <= params.level_tolerance
-    body |= (
-        smooth
-        & dark
-        & on_water_level
-        & (ndimage.binary_dilation(body, structure=square, iterations=half))
-    )
+    body |= smooth & dark & on_water_level & binary_dilate(body, iterations=half)
     band = np.zeros(body.shape, dtype=bool)
     if body.any():
         band_m = params.shore_band if reference.intensity is not None else params.blind_shore_band
@@ -626,7 +627,7 @@ def water_surfaces(
         nearest_level = fill_nearest(
             np.where(body & occupied, level, np.nan), max_distance=(reach + k) * math.sqrt(2.0)
         )
-        band = ndimage.binary_dilation(body, structure=square, iterations=reach)
+        band = binary_dilate(body, iterations=reach)
     flooded, near, floor_level = _flooded(zmin, count, floor_n, dark_floor_n, size, params)
     return WaterSurfaces(window, body, band, nearest_level, zmin, flooded, near, floor_level)
 
@@ -667,7 +668,6 @@ def _flooded(
     half = size // 2
     dark_floor = (2 * dark_floor_n >= floor_n) & (counts >= 2)
     share, slope, rms, fit = _window_plane(zmin, counts >= 2, size, with_fit=True)
-    square = np.ones((3, 3), dtype=bool)
     with np.errstate(invalid="ignore"):
         flooded = (
             dark_floor
@@ -676,12 +676,12 @@ def _flooded(
             & (rms <= params.max_level_residual)
         )
     k = max(1, math.ceil(params.min_width / params.cell))
-    flooded = ndimage.binary_opening(flooded, structure=np.ones((k, k), dtype=bool))
+    flooded = binary_open(flooded, size=k)
     with np.errstate(invalid="ignore"):
         floor_level = fill_nearest(
             np.where(flooded, fit, np.nan), max_distance=half * math.sqrt(2.0)
         )
         on_floor = dark_floor & (np.abs(zmin - floor_level) <= params.level_tolerance)
-    near = ndimage.binary_dilation(flooded, structure=square, iterations=half)
+    near = binary_dilate(flooded, iterations=half)
     flooded |= on_floor & near
     return np.asarray(flooded, dtype=bool), np.asarray(near, dtype=bool), floor_level

@@ -392,3 +392,75 @@ def test_separable_correlation_is_ndimage_to_the_bit(shape: tuple[int, int], rad
         along = ndimage.correlate1d(mask, row_kernel, axis=0, mode="constant")
         expected = ndimage.correlate1d(along, col_kernel, axis=1, mode="constant")
         np.testing.assert_array_equal(separable_correlation(mask, row_kernel, col_kernel), expected)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 2), (23, 17), (40, 31)])
+def test_binary_morphology_is_ndimage_to_the_bit(shape: tuple[int, int]) -> None:
+    # OpenCV's dilation and erosion with the anchors of ndimage's structures (the
+    # centre of an odd square; an even one reflected for a dilation only) and cells
+    # beyond the edges false: every case the LiDAR chain uses, on masks of every
+    # density, edges included.
+    from carbonsink.lidar._raster_ops import (
+        binary_close,
+        binary_dilate,
+        binary_erode,
+        binary_open,
+    )
+
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    square = np.ones((3, 3), dtype=bool)
+    for density in (0.05, 0.5, 0.9, 1.0):
+        mask = rng.random(shape) < density
+        for iterations in (1, 2, 5):
+            np.testing.assert_array_equal(
+                binary_dilate(mask, iterations=iterations),
+                ndimage.binary_dilation(mask, structure=square, iterations=iterations),
+            )
+            np.testing.assert_array_equal(
+                binary_erode(mask, iterations=iterations),
+                ndimage.binary_erosion(mask, structure=square, iterations=iterations),
+            )
+        for iterations in (1, 2):
+            np.testing.assert_array_equal(
+                binary_close(mask, iterations=iterations),
+                ndimage.binary_closing(mask, structure=square, iterations=iterations),
+            )
+        for size in range(1, 7):
+            box = np.ones((size, size), dtype=bool)
+            np.testing.assert_array_equal(
+                binary_open(mask, size=size), ndimage.binary_opening(mask, structure=box)
+            )
+            np.testing.assert_array_equal(
+                binary_dilate(mask, size=size), ndimage.binary_dilation(mask, structure=box)
+            )
+            np.testing.assert_array_equal(
+                binary_erode(mask, size=size), ndimage.binary_erosion(mask, structure=box)
+            )
+
+
+def test_binary_morphology_refuses_what_it_cannot_match() -> None:
+    from carbonsink.lidar._raster_ops import binary_dilate, binary_erode
+
+    mask = np.ones((4, 4), dtype=bool)
+    # An empty raster stays empty; an even square iterated would drift off centre.
+    assert binary_dilate(np.zeros((0, 5), dtype=bool)).shape == (0, 5)
+    with pytest.raises(ValueError, match="even square"):
+        binary_dilate(mask, size=4, iterations=2)
+    with pytest.raises(ValueError, match="no morphology"):
+        binary_erode(mask, size=0)
+
+
+def test_window_cells_bins_as_the_grid_does() -> None:
+    # A 3 × 4 window of 2 m cells with its upper-left corner at (100, 200): cell (r, c)
+    # holds x in [100 + 2c, 102 + 2c) and y in (198 − 2r, 200 − 2r].
+    from carbonsink.lidar._raster_ops import window_cells
+
+    x = np.array([100.0, 107.999, 108.0, 101.0, 99.99, 101.0, 103.0])
+    y = np.array([200.0, 194.001, 199.0, 194.0, 199.0, 200.5, 197.0])
+    flat, inside = window_cells(x, y, x0=100.0, y1=200.0, cell=2.0, shape=(3, 4))
+    # (100, 200): r 0, c 0 → 0. (107.999, 194.001): c ⌊3.9995⌋ = 3, r ⌊2.9995⌋ = 2 → 2·4 + 3.
+    # x = 108 is column 4 (outside); y = 194 is row 3 (outside); x = 99.99 is column −1;
+    # y = 200.5 is row ⌊−0.25⌋ = −1. (103, 197): c 1, r ⌊1.5⌋ = 1 → 1·4 + 1.
+    np.testing.assert_array_equal(inside, [True, True, False, False, False, False, True])
+    np.testing.assert_array_equal(flat, [0, 11, 5])
+    assert flat.dtype == np.int64
