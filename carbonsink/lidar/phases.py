@@ -284,8 +284,9 @@ def _water_job(tile: Tile, plan: TilePlan) -> None:
     eligible = ~water & ~noise
     if eligible.any():
         block = _block(plan.core_bounds(tile), plan.options.smrf.cell)
-        flat, inside = block.flat(points.x[eligible], points.y[eligible])
-        zmin = bin_min(flat[inside], points.z[eligible][inside], block.rows * block.cols)
+        flat, inside = block.flat(points.x, points.y)
+        inside &= eligible
+        zmin = bin_min(flat[inside], points.z[inside], block.rows * block.cols)
         BlockStore(plan.folder, "smrf").save(tile.id, zmin.reshape(1, *block.shape))
 
 
