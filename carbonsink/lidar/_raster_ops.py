@@ -55,10 +55,10 @@ def window_cells(
     points instead of six.
     """
     rows, cols = shape
-    col = np.subtract(x, x0)
+    col = np.subtract(x, x0, dtype=np.float64)  # float64 whatever x is: exact indices
     col /= cell
     np.floor(col, out=col)
-    row = np.subtract(y1, y)
+    row = np.subtract(y1, y, dtype=np.float64)
     row /= cell
     np.floor(row, out=row)
     inside = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)

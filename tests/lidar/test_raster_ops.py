@@ -464,3 +464,15 @@ def test_window_cells_bins_as_the_grid_does() -> None:
     np.testing.assert_array_equal(inside, [True, True, False, False, False, False, True])
     np.testing.assert_array_equal(flat, [0, 11, 5])
     assert flat.dtype == np.int64
+
+
+def test_window_cells_index_is_exact_past_float32() -> None:
+    # 5,000 × 5,000 cells: the last cell's flat index 24,999,999 is past 2²⁴, where
+    # float32 no longer holds every whole number; float32 coordinates still index it.
+    from carbonsink.lidar._raster_ops import window_cells
+
+    x = np.array([4999.5], dtype=np.float32)
+    y = np.array([-4999.5], dtype=np.float32)
+    flat, inside = window_cells(x, y, x0=0.0, y1=0.0, cell=1.0, shape=(5000, 5000))
+    assert inside.all()
+    assert flat.tolist() == [4999 * 5000 + 4999]
