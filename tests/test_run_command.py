@@ -304,6 +304,52 @@ def test_pool_changes_are_near_the_truth(ledger: dict[str, Any], truth: dict[str
     assert -80.0 < total["d_agb_t_c_yr"] + total["d_bgb_t_c_yr"] < 0.0
 
 
+def test_every_stratum_holds_its_true_removals_and_open_water_sells_nothing(
+    run_a: Path, ledger: dict[str, Any]
+) -> None:
+    # Each stratum's 90 % interval of removals holds the true change of its cells: the
+    # 2025 map's strata scored on the synthetic world's stocks (truth_<epoch>.nc, the
+    # soil's autochthonous change; carbonsink.synthetic.scoring.stratum_sink).
+    import rasterio
+
+    from carbonsink.config import load_survey
+    from carbonsink.grid import Grid
+    from carbonsink.synthetic.scoring import stratum_sink
+
+    with rasterio.open(run_a / "maps" / "landcover_2025.tif") as src:
+        strata_map = src.read(1)
+        grid = Grid(crs=src.crs, transform=src.transform, width=src.width, height=src.height)
+    legend = load_survey(SURVEY).vegetation.by_code()
+    truth = stratum_sink(
+        SAMPLE / "truth", strata_map, grid.cell_area_ha, legend, pools=ledger["pools"]
+    )
+    rows = {r["stratum"]: r for r in ledger["strata"]}
+    outside = {
+        name: (
+            rows[name]["removals_p5_t_co2e_yr"],
+            truth[name]["removals_t_co2e_yr"],
+            rows[name]["removals_p95_t_co2e_yr"],
+        )
+        for name in [*legend.values(), "total"]
+        if name in rows
+        and not (
+            rows[name]["removals_p5_t_co2e_yr"]
+            <= truth[name]["removals_t_co2e_yr"]
+            <= rows[name]["removals_p95_t_co2e_yr"]
+        )
+    }
+    assert set(legend.values()) <= set(rows), "a class without its ledger row"
+    assert not outside, f"strata whose interval misses the truth (p5, truth, p95): {outside}"
+    # Open water has no cores of its own: its soil is held (no soil sink), a warning
+    # says why, and it sells nothing (or its interval holds 0).
+    water = rows["water"]
+    low, high = water["tradable_ci90_t_co2e_yr"]
+    assert water["tradable_t_co2e_yr"] == 0.0 or low <= 0.0 <= high
+    assert any(
+        w["code"] == "soil-not-sampled" and "water" in w["message"] for w in ledger["warnings"]
+    )
+
+
 def test_the_terrain_is_checked_and_its_class_bias_removed(
     run_a: Path, ledger: dict[str, Any]
 ) -> None:
