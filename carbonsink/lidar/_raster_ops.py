@@ -15,6 +15,7 @@ from scipy import ndimage
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 #: float32 or float64 arrays (morphology runs in float32).
 AnyFloatArray = npt.NDArray[np.floating]
 
@@ -46,7 +47,7 @@ def bin_mean(cell: IntArray, values: FloatArray, n_cells: int) -> tuple[FloatArr
 
 def window_cells(
     x: FloatArray, y: FloatArray, *, x0: float, y1: float, cell: float, shape: tuple[int, int]
-) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+) -> tuple[IntArray, BoolArray]:
     """Flat cell index of the points inside a window, and which points those are.
 
     The window's upper-left corner is ``(x0, y1)``; its cell (r, c) holds
@@ -333,9 +334,6 @@ def open_disk(
     opened = _morph_octagon(eroded, radius, erode=False)
     opened[outside] = np.inf
     return opened
-
-
-BoolArray = npt.NDArray[np.bool_]
 
 
 def _binary(mask: BoolArray, size: int, iterations: int, *, dilate: bool) -> BoolArray:
