@@ -19,6 +19,11 @@ BoolArray = npt.NDArray[np.bool_]
 #: float32 or float64 arrays (morphology runs in float32).
 AnyFloatArray = npt.NDArray[np.floating]
 
+#: Points per block of the per-point passes (their temporaries fit the CPU cache).
+BLOCK = 1 << 16
+#: Cells along a block's edge in :func:`fill_nearest`.
+FILL_BLOCK = 128
+
 
 def bin_min(cell: IntArray, values: FloatArray, n_cells: int) -> FloatArray:
     """Minimum of ``values`` per flat cell index; NaN for empty cells."""
@@ -52,20 +57,36 @@ def window_cells(
 
     The window's upper-left corner is ``(x0, y1)``; its cell (r, c) holds
     ⌊(x − x0) / cell⌋ = c and ⌊(y1 − y) / cell⌋ = r. Computed in floating
-    point (whole numbers, exact below 2⁵³) in place: two temporaries for the
-    points instead of six.
+    point (whole numbers, exact below 2⁵³, float64 whatever x is) in blocks
+    of :data:`BLOCK` points whose temporaries stay in the CPU cache.
     """
     rows, cols = shape
-    col = np.subtract(x, x0, dtype=np.float64)  # float64 whatever x is: exact indices
-    col /= cell
-    np.floor(col, out=col)
-    row = np.subtract(y1, y, dtype=np.float64)
-    row /= cell
-    np.floor(row, out=row)
-    inside = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
-    row *= cols
-    row += col
-    return row[inside].astype(np.int64), inside
+    n = len(x)
+    flat = np.empty(n, dtype=np.int64)
+    inside = np.empty(n, dtype=bool)
+    size = min(n, BLOCK)
+    col, row, test = np.empty(size), np.empty(size), np.empty(size, dtype=bool)
+    kept = 0
+    for start in range(0, n, BLOCK):
+        stop = min(start + BLOCK, n)
+        m = stop - start
+        c, r, t, ok = col[:m], row[:m], test[:m], inside[start:stop]
+        np.subtract(x[start:stop], x0, out=c, dtype=np.float64)
+        c /= cell
+        np.floor(c, out=c)
+        np.subtract(y1, y[start:stop], out=r, dtype=np.float64)
+        r /= cell
+        np.floor(r, out=r)
+        np.greater_equal(r, 0, out=ok)
+        ok &= np.less(r, rows, out=t)
+        ok &= np.greater_equal(c, 0, out=t)
+        ok &= np.less(c, cols, out=t)
+        r *= cols
+        r += c
+        block = r[ok]
+        flat[kept : kept + block.size] = block
+        kept += block.size
+    return flat[:kept], inside
 
 
 def fill_nearest(surface: FloatArray, *, max_distance: float | None = None) -> FloatArray:
@@ -76,10 +97,46 @@ def fill_nearest(surface: FloatArray, *, max_distance: float | None = None) -> F
     tiles with a halo fill their cores identically. Known cells never change.
     Ties between equidistant cells are broken deterministically by scipy's
     exact distance transform (Maurer et al. 2003).
+
+    With ``max_distance``, a large surface is filled in blocks of
+    :data:`FILL_BLOCK` cells, each from the known cells within
+    ⌈``max_distance``⌉ cells of it (the only ones that can be its cells'
+    nearest): blocks with nothing to fill, or nothing near to fill from,
+    cost no transform (a survey's footprint seldom fills its windows).
     """
     known = np.isfinite(surface)
     if known.all() or not known.any():
         return surface.copy()
+    if max_distance is None or max(surface.shape) <= 2 * FILL_BLOCK:
+        return _fill_nearest_whole(surface, known, max_distance)
+    halo = math.ceil(max_distance)
+    filled = np.array(surface, dtype=np.float64)
+    rows, cols = surface.shape
+    for r0 in range(0, rows, FILL_BLOCK):
+        for c0 in range(0, cols, FILL_BLOCK):
+            block = (slice(r0, min(r0 + FILL_BLOCK, rows)), slice(c0, min(c0 + FILL_BLOCK, cols)))
+            if known[block].all():
+                continue
+            # Around the block: every known cell within ``halo`` cells of one of its cells;
+            # those beyond are more than ``max_distance`` away.
+            hr0, hc0 = max(0, r0 - halo), max(0, c0 - halo)
+            around = (
+                slice(hr0, min(r0 + FILL_BLOCK + halo, rows)),
+                slice(hc0, min(c0 + FILL_BLOCK + halo, cols)),
+            )
+            part = _fill_nearest_whole(surface[around], known[around], max_distance)
+            filled[block] = part[r0 - hr0 : block[0].stop - hr0, c0 - hc0 : block[1].stop - hc0]
+    return filled
+
+
+def _fill_nearest_whole(
+    surface: AnyFloatArray, known: BoolArray, max_distance: float | None
+) -> FloatArray:
+    """:func:`fill_nearest` by one distance transform of the whole surface."""
+    if not known.any():
+        return np.full(surface.shape, np.nan)
+    if known.all():
+        return np.array(surface, dtype=np.float64)
     distance, (rows, cols) = ndimage.distance_transform_edt(~known, return_indices=True)
     filled = np.asarray(surface[rows, cols], dtype=np.float64)
     if max_distance is not None:
@@ -104,31 +161,35 @@ def inpaint(surface: FloatArray, *, reach: float, sweeps: int) -> FloatArray:
     known = np.isfinite(surface)
     start = fill_nearest(surface, max_distance=reach)
     finite = np.isfinite(start)  # the same in every sweep: relaxed cells stay finite
-    relax = ~known & finite
-    if not relax.any():
+    relax = np.flatnonzero(~known & finite)
+    if not relax.size:
         return start
-    # The 4-neighbours of an edge cell include itself (edge padding); non-finite ones
-    # count 0 and are not counted. The sum is taken in the order up, down, left, right.
-    in_reach = np.pad(finite, 1, mode="edge")
-    count = (
-        in_reach[:-2, 1:-1].astype(np.int64)
-        + in_reach[2:, 1:-1]
-        + in_reach[1:-1, :-2]
-        + in_reach[1:-1, 2:]
+    # The 4-neighbours of each relaxed cell (flat indices); beyond the surface's edge a
+    # cell is its own neighbour (edge padding). Non-finite ones count 0 and are not
+    # counted. Only the relaxed cells are visited: in a survey's windows they are few.
+    rows, cols = start.shape
+    r, c = np.divmod(relax, cols)
+    neighbours = (
+        np.where(r > 0, relax - cols, relax),  # up
+        np.where(r < rows - 1, relax + cols, relax),  # down
+        np.where(c > 0, relax - 1, relax),  # left
+        np.where(c < cols - 1, relax + 1, relax),  # right
     )
-    update = relax & (count > 0)
-    divisor = count[update]
-    padded = np.pad(np.where(finite, start, 0.0), 1, mode="edge")
-    work = padded[1:-1, 1:-1]
-    total = np.empty(start.shape)
+    flat_finite = finite.ravel()
+    count = flat_finite[neighbours[0]].astype(np.int64)
+    for k in neighbours[1:]:
+        count += flat_finite[k]
+    update = count > 0
+    cells, divisor = relax[update], count[update]
+    up, down, left, right = (k[update] for k in neighbours)
+    work = np.where(finite, start, 0.0).ravel()
     for _ in range(sweeps):
-        np.add(padded[:-2, 1:-1], padded[2:, 1:-1], out=total)
-        total += padded[1:-1, :-2]
-        total += padded[1:-1, 2:]
-        work[update] = total[update] / divisor  # Jacobi: every mean from the last sweep
-        padded[0, 1:-1], padded[-1, 1:-1] = work[0], work[-1]
-        padded[1:-1, 0], padded[1:-1, -1] = work[:, 0], work[:, -1]
-    filled = np.array(work, dtype=np.float64)
+        # Jacobi: every mean from the last sweep; the sum in the order up, down, left, right.
+        total = work[up] + work[down]
+        total += work[left]
+        total += work[right]
+        work[cells] = total / divisor
+    filled = work.reshape(start.shape)
     filled[~finite] = np.nan
     return filled
 
@@ -174,9 +235,8 @@ def bilinear_many(
     """
     flats = [s.ravel() for s in surfaces]
     outs = [np.empty(rows.shape[0], dtype=np.float64) for _ in surfaces]
-    block = 1 << 16
-    for start in range(0, rows.shape[0], block):
-        stop = start + block
+    for start in range(0, rows.shape[0], BLOCK):
+        stop = start + BLOCK
         corners, fr, fc = bilinear_corners(surfaces[0].shape, rows[start:stop], cols[start:stop])
         for flat, out in zip(flats, outs, strict=True):
             out[start:stop] = bilinear_combine([flat[i] for i in corners], fr, fc)

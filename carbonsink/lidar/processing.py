@@ -39,7 +39,7 @@ from carbonsink.lidar.options import LidarOptions
 from carbonsink.lidar.phases import TilePlan, run_phases
 from carbonsink.lidar.reading import SpillPlan, land_counts, read_ranges, spill
 from carbonsink.lidar.tile_chain import label_points, run_tiles
-from carbonsink.lidar.tiling import Codec, choose_tile_size
+from carbonsink.lidar.tiling import Codec, choose_tile_size, heaviest_first
 from carbonsink.lidar.water import (
     WaterEvidence,
     WaterReference,
@@ -278,7 +278,7 @@ def process_lidar(
         # One land reference for every tile, so that water detection agrees across tiles.
         reference = water_reference(cell_counts, intensities, grid, water_evidence)
 
-        jobs = [t for t in tiles.values() if t.id in parts]
+        jobs = heaviest_first([t for t in tiles.values() if t.id in parts], cell_counts, grid)
         plan = TilePlan(
             grid=grid,
             folder=Path(tmp),

@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 
@@ -468,26 +469,29 @@ class WaterReturns:
         flat, inside = window.flat(self.x, self.y)
         flat, z = flat[inside], self.z[inside]
         size = window.rows * window.cols
-        counts = np.bincount(flat, minlength=size)
+
+        def count(cells: IntArray, where: BoolArray | None = None) -> FloatArray:
+            """Returns per cell; those ``where`` (no mask copy when it is everywhere)."""
+            if where is not None and not where.all():
+                cells = cells[where]
+            return np.bincount(cells, minlength=size).astype(np.float64)
+
+        counts = count(flat)
         zmin = bin_min(flat, z, size)
-        recorded = self.intensity[inside] > 0
+        intensity = self.intensity[inside]
+        recorded = intensity > 0  # 0: not recorded, adds nothing to the sum
         floor_return = z <= zmin[flat] + 2.0 * self.params.level_tolerance
+        floor_flat = flat[floor_return]
         layers = [
-            counts.astype(np.float64),
+            counts,
             np.bincount(flat, weights=z, minlength=size),
             zmin,
             bin_max(flat, z, size),
-            np.bincount(
-                flat[recorded],
-                weights=self.intensity[inside][recorded].astype(np.float64),
-                minlength=size,
-            ),
-            np.bincount(flat[recorded], minlength=size).astype(np.float64),
-            np.bincount(flat[self.known[inside]], minlength=size).astype(np.float64),
-            np.bincount(flat[floor_return], minlength=size).astype(np.float64),
-            np.bincount(flat[floor_return & self.floor_dark[inside]], minlength=size).astype(
-                np.float64
-            ),
+            np.bincount(flat, weights=intensity.astype(np.float64), minlength=size),
+            counts if recorded.all() else count(flat, recorded),
+            count(flat, self.known[inside]),
+            count(floor_flat),
+            count(floor_flat, self.floor_dark[inside][floor_return]),
         ]
         return np.stack(layers).reshape(len(layers), window.rows, window.cols)
 

@@ -70,3 +70,21 @@ def test_a_window_is_assembled_from_the_blocks_with_fill_elsewhere(tmp_path: Pat
     # Cell i = 0, j = 4 is left's (0, 0); i = 4, j = 1 is right's (3, 2).
     assert out[0, 1, 1] == 0.0 and out[0, 4, 5] == 111.0
     assert out[1, 4, 5] == -111.0
+
+
+def test_flat_in_blocks_indexes_every_point() -> None:
+    # More points than a block: column ⌊x / c⌋ − i0 and row j1 − ⌈y / c⌉ for every point,
+    # whichever block it falls in (cell (i, j) spans x in [i c, (i+1) c), y in ((j−1) c, j c]).
+    from carbonsink.lidar.lattice import BLOCK
+
+    rng = np.random.default_rng(5)
+    n = 2 * BLOCK + 3
+    x = rng.uniform(-10.0, 60.0, n)
+    y = rng.uniform(-10.0, 60.0, n)
+    w = LatticeWindow(2.0, i0=2, j1=25, rows=20, cols=22)
+    flat, inside = w.flat(x, y)
+    col = np.floor(x / 2.0) - 2
+    row = 25 - np.ceil(y / 2.0)
+    expected = (row >= 0) & (row < 20) & (col >= 0) & (col < 22)
+    np.testing.assert_array_equal(inside, expected)
+    np.testing.assert_array_equal(flat[expected], (row * 22 + col)[expected].astype(np.int64))

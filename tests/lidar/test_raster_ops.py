@@ -14,6 +14,8 @@ import pytest
 from scipy import ndimage
 
 from carbonsink.lidar._raster_ops import (
+    BLOCK,
+    FILL_BLOCK,
     _morph_octagon,
     bilinear_at,
     bilinear_many,
@@ -26,6 +28,7 @@ from carbonsink.lidar._raster_ops import (
     open_square,
     segment_filter,
     surface_gradient,
+    window_cells,
 )
 
 
@@ -155,7 +158,7 @@ def _jacobi_by_hand(start: np.ndarray, known: np.ndarray, sweeps: int) -> np.nda
     return work
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (12, 17)])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (12, 17), (2 * FILL_BLOCK + 9, 23)])
 def test_inpaint_sweeps_are_jacobi_means_of_the_finite_neighbours(shape: tuple[int, int]) -> None:
     # Every unknown cell within reach takes, in each sweep, the mean of the last sweep's
     # finite 4-neighbours (the same sums in the same order: equal to the bit).
@@ -476,3 +479,61 @@ def test_window_cells_index_is_exact_past_float32() -> None:
     flat, inside = window_cells(x, y, x0=0.0, y1=0.0, cell=1.0, shape=(5000, 5000))
     assert inside.all()
     assert flat.tolist() == [4999 * 5000 + 4999]
+
+
+def _nearest_by_one_transform(surface: np.ndarray, max_distance: float) -> np.ndarray:
+    """fill_nearest's definition: scipy's exact transform of the whole surface, cut at the reach."""
+    known = np.isfinite(surface)
+    distance, (rows, cols) = ndimage.distance_transform_edt(~known, return_indices=True)
+    filled = surface[rows, cols].astype(np.float64)
+    filled[distance > max_distance] = np.nan
+    return filled
+
+
+@pytest.mark.parametrize("max_distance", [1.0, 2.0, 6.0, 7.0710678118654755, 15.5])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fill_nearest_in_blocks_is_the_whole_transform(seed: int, max_distance: float) -> None:
+    # A surface past two blocks is filled block by block, each from the known cells
+    # within the reach of it: the values are the whole transform's, ties included (small
+    # whole numbers tie often), and so is what stays NaN. The survey's footprint leaves
+    # blocks with nothing known near them, and holes cross the blocks' edges.
+    rng = np.random.default_rng(seed)
+    shape = (2 * FILL_BLOCK + 37, 3 * FILL_BLOCK + 5)
+    footprint = ndimage.binary_dilation(rng.random(shape) < 2e-4, iterations=25)
+    surface = rng.integers(0, 4, shape).astype(np.float64)
+    surface[~footprint | (rng.random(shape) < 0.6)] = np.nan
+    surface[FILL_BLOCK - 3 : FILL_BLOCK + 3, :] = np.nan  # a hole astride a block edge
+    assert np.isfinite(surface).any() and np.isnan(surface).any()
+    np.testing.assert_array_equal(
+        fill_nearest(surface, max_distance=max_distance),
+        _nearest_by_one_transform(surface, max_distance),
+    )
+
+
+def test_fill_nearest_reaches_across_a_block_edge() -> None:
+    # One known cell at (FILL_BLOCK + 2, 40): the cells of the block above it within
+    # 6 cells take its value; (FILL_BLOCK - 4, 40) is 6 cells away (in reach), (FILL_BLOCK
+    # - 5, 40) is 7 (out of reach, NaN).
+    shape = (2 * FILL_BLOCK + 10, 100)
+    surface = np.full(shape, np.nan)
+    surface[FILL_BLOCK + 2, 40] = 12.5
+    filled = fill_nearest(surface, max_distance=6.0)
+    assert filled[FILL_BLOCK - 4, 40] == 12.5
+    assert np.isnan(filled[FILL_BLOCK - 5, 40])
+    assert np.isfinite(filled).sum() == np.count_nonzero(
+        np.hypot(*np.indices(shape) - np.array([FILL_BLOCK + 2, 40])[:, None, None]) <= 6.0
+    )
+
+
+def test_window_cells_in_blocks_bins_every_point() -> None:
+    # More points than a block: every one is binned as ⌊(x − x0) / c⌋, ⌊(y1 − y) / c⌋
+    # whichever block it falls in, and the inside ones keep their order.
+    rng = np.random.default_rng(4)
+    n = 3 * BLOCK + 17
+    x = rng.uniform(-5.0, 105.0, n)
+    y = rng.uniform(-5.0, 85.0, n)
+    flat, inside = window_cells(x, y, x0=0.0, y1=80.0, cell=2.0, shape=(40, 50))
+    col, row = np.floor(x / 2.0), np.floor((80.0 - y) / 2.0)
+    expected_inside = (row >= 0) & (row < 40) & (col >= 0) & (col < 50)
+    np.testing.assert_array_equal(inside, expected_inside)
+    np.testing.assert_array_equal(flat, (row * 50 + col)[expected_inside].astype(np.int64))

@@ -16,7 +16,14 @@ from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import PointChunk
 from carbonsink.lidar.options import LidarOptions
 from carbonsink.lidar.processing import process_lidar
-from carbonsink.lidar.tiling import Buckets, Codec, load_bucket, split_tile
+from carbonsink.lidar.tiling import (
+    DECODE_BLOCK,
+    Buckets,
+    Codec,
+    heaviest_first,
+    load_bucket,
+    split_tile,
+)
 from tests.lidar.synthetic_cloud import (
     CRS_UTM,
     HEIGHT,
@@ -321,3 +328,45 @@ def test_points_on_the_grids_east_and_south_edges_are_tiled_like_untiled(
     assert len(seen["P"]) >= 2 and set(seen["P"]) == {24.0}
     assert len(seen["Q"]) >= 1 and set(seen["Q"]) == {24.5}
     assert_same_run(tiled, whole)
+
+
+def test_a_bucket_past_a_decode_block_decodes_every_point(tmp_path: Path) -> None:
+    # More points than a decode block: each coordinate is x0 + steps × quantum (the steps
+    # are the rounded offsets), whichever block it is decoded in.
+    grid = Grid.from_bounds((X0, Y0, X0 + WIDTH, Y0 + HEIGHT), crs=CRS_UTM, resolution=10.0)
+    codec = Codec.for_grid(grid)
+    rng = np.random.default_rng(8)
+    n = 2 * DECODE_BLOCK + 11
+    u8 = np.zeros(n, np.uint8)
+    chunk = PointChunk(
+        x=X0 + rng.uniform(0, WIDTH, n),
+        y=Y0 + rng.uniform(0, HEIGHT, n),
+        z=rng.uniform(-5.0, 40.0, n),
+        classification=u8,
+        return_number=u8,
+        number_of_returns=u8,
+        intensity=np.zeros(n, np.uint16),
+        user_data=u8,
+    )
+    buckets = Buckets(tmp_path, codec)
+    buckets.add("t", chunk, np.arange(n))
+    buckets.commit()
+    back = load_bucket(buckets.files["t"], codec)
+    steps = np.rint((chunk.x - X0) / codec.quantum)
+    np.testing.assert_array_equal(back.x, X0 + steps * codec.quantum)
+    np.testing.assert_array_equal(back.z, np.rint(chunk.z / codec.quantum) * codec.quantum)
+
+
+def test_heaviest_first_orders_tiles_by_the_points_of_their_windows() -> None:
+    # A 4 × 4 grid in 2 × 2 tiles with a halo of 1 cell: the windows are rows/cols 0-2
+    # (first tile row/col) and 1-3 (second). Counts: 10 in cell (0, 0), 5 in (3, 3),
+    # 1 in (1, 2). Windows: r0c0 rows 0-2 cols 0-2: 10 + 1 = 11; r0c1 rows 0-2 cols 1-3:
+    # 1; r1c0 rows 1-3 cols 0-2: 1; r1c1 rows 1-3 cols 1-3: 5 + 1 = 6. Ties (r0c1, r1c0)
+    # keep the order given.
+    grid = Grid.from_bounds((0.0, 0.0, 40.0, 40.0), crs=CRS_UTM, resolution=10.0)
+    tiles = list(grid.tiles(size=2, halo=1))
+    counts = np.zeros(16, dtype=np.int64)
+    counts[0 * 4 + 0], counts[3 * 4 + 3], counts[1 * 4 + 2] = 10, 5, 1
+    order = [t.id for t in heaviest_first(tiles, counts, grid)]
+    ids = [t.id for t in tiles]
+    assert order == [ids[0], ids[3], ids[1], ids[2]]
