@@ -144,6 +144,21 @@ def _fill_nearest_whole(
     return filled
 
 
+def data_box(data: BoolArray, margin: int) -> tuple[slice, slice]:
+    """Rows and columns of the bounding box of the ``data`` cells, grown by ``margin`` cells.
+
+    Clipped to the array; the whole array when it holds no data.
+    """
+    rows = np.flatnonzero(data.any(axis=1))
+    if not rows.size:
+        return slice(0, data.shape[0]), slice(0, data.shape[1])
+    cols = np.flatnonzero(data.any(axis=0))
+    return (
+        slice(max(0, int(rows[0]) - margin), min(data.shape[0], int(rows[-1]) + margin + 1)),
+        slice(max(0, int(cols[0]) - margin), min(data.shape[1], int(cols[-1]) + margin + 1)),
+    )
+
+
 def inpaint(surface: FloatArray, *, reach: float, sweeps: int) -> FloatArray:
     """Fill NaN cells within ``reach`` cells of data smoothly and locally.
 

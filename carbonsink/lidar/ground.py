@@ -21,6 +21,7 @@ from carbonsink.lidar._raster_ops import (
     bilinear_many,
     bin_min,
     binary_dilate,
+    data_box,
     fill_nearest,
     inpaint,
     open_disk,
@@ -291,11 +292,29 @@ def smrf_surfaces(zmin: FloatArray, params: SMRFParameters) -> tuple[FloatArray,
         of its gradient; a cell's values depend on the cells within
         :meth:`SMRFParameters.reach_m` (less the floor test's reach).
     """
-    cell = params.cell
     empty = np.isnan(zmin)
     if empty.all():
         nothing = np.full(zmin.shape, np.nan)
         return nothing, nothing.copy()
+    # Only the data's bounding box, grown by the surfaces' reach, is worked on: beyond it
+    # both surfaces are NaN, and what lies there reads as the box's border does (+inf to
+    # the erosions, −inf to the dilations, nothing to the fills): a survey's footprint
+    # seldom fills its windows.
+    margin = params.max_radius_cells + params.zmin_reach + params.fill_reach + 2
+    box = data_box(~empty, margin)
+    if box == (slice(0, zmin.shape[0]), slice(0, zmin.shape[1])):
+        return _smrf_surfaces(zmin, empty, params)
+    provisional = np.full(zmin.shape, np.nan)
+    slope = np.full(zmin.shape, np.nan)
+    provisional[box], slope[box] = _smrf_surfaces(zmin[box], empty[box], params)
+    return provisional, slope
+
+
+def _smrf_surfaces(
+    zmin: FloatArray, empty: BoolArray, params: SMRFParameters
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`smrf_surfaces` on a window holding every data cell within its reach."""
+    cell = params.cell
     zmin_filled = fill_nearest(zmin, max_distance=params.zmin_reach)
     # Morphology in float32 relative to the lowest cell (0.1 mm steps up to 1.6
     # km of relief, half the memory traffic of float64). Cells farther than the

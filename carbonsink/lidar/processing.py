@@ -2,7 +2,7 @@
 
 Points are read once, in chunks, and spilled to per-tile bucket files (each
 tile with a narrow halo, :meth:`~carbonsink.lidar.options.LidarOptions.halo_cells`;
-:mod:`carbonsink.lidar.tiling`), each file in ranges of whole chunks that run
+:mod:`carbonsink.lidar.tiling`), each file in an even number of equal ranges that run
 as tasks (:mod:`carbonsink.lidar.reading`). The tiles then run in three batches — water
 cells, water labels and SMRF cells, the chain — sharing the cell statistics
 that carry water detection's and SMRF's reach (:mod:`carbonsink.lidar.phases`,

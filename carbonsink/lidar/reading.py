@@ -1,15 +1,15 @@
-"""The LiDAR chain's read: each file cut into ranges of whole chunks, spilled to tiles in parallel.
+"""The LiDAR chain's read: each file cut into equal ranges, spilled to tiles in parallel.
 
 Every point must be decoded, reprojected and handed to the tiles that hold it
 (:func:`~carbonsink.lidar.tiling.distribute`) before any tile can start. Done
 in one process that is a serial stretch as long as the rest of the chain on
-two cores; so each file is cut into ranges of whole chunks
+two cores; so each file is cut into an even number of equal ranges
 (:func:`read_ranges`), and each range is a task (:func:`spill_range`) that
 reads its points from their place in the file, counts the returns per grid
 cell and their intensities (the land reference of water detection), and
 appends them to its own part of each tile's bucket. A tile's points are then
-its parts in range order — the file order of a whole read, with the same
-chunks (ranges start at multiples of the chunk size), so the results do not
+its parts in range order — the file order of a whole read (a point's
+handling does not depend on the chunk it is read in), so the results do not
 depend on how the ranges ran.
 """
 
@@ -139,7 +139,7 @@ def read_ranges(
     chunk_size: int,
     chunks_per_range: int = CHUNKS_PER_RANGE,
 ) -> list[ReadRange]:
-    """The files' points cut into ranges of ``chunks_per_range`` whole chunks, in read order.
+    """Each file's points cut into an even number of equal ranges, in read order.
 
     Parameters
     ----------
@@ -150,20 +150,31 @@ def read_ranges(
     chunk_size
         Points decoded per step (:class:`~carbonsink.lidar.options.LidarOptions`).
     chunks_per_range
-        Chunks in one range.
+        Chunks in one range at most.
 
     Returns
     -------
     list of ReadRange
         One per range; ``part`` numbers them in read order. A file without
         points gives one empty range.
+
+    Notes
+    -----
+    A file of n points makes k = ⌈n / (``chunk_size`` × ``chunks_per_range``)⌉
+    ranges, one more when k is odd and above 1, each of ⌈n / k⌉ points (the
+    last the rest): two workers then finish a file's ranges together, where
+    whole chunks left one range of a few points for one worker while the
+    other waited (5 million points in chunks of a million: 2 + 2 + 1 million).
     """
     span = chunk_size * chunks_per_range
     ranges: list[ReadRange] = []
     for path in paths:
         count = read_lidar_info(path, crs=crs).point_count
-        for start in range(0, max(count, 1), span):
-            ranges.append(ReadRange(path, crs, start, min(start + span, count), len(ranges)))
+        k = max(1, -(-count // span))
+        k += k % 2 if k > 1 else 0
+        size = max(1, -(-count // k))
+        for start in range(0, max(count, 1), size):
+            ranges.append(ReadRange(path, crs, start, min(start + size, count), len(ranges)))
     return ranges
 
 

@@ -388,3 +388,31 @@ def test_plane_scatter_against_a_least_squares_fit_per_cell(radius: int) -> None
             if len(w) == 3:
                 continue  # an exact fit: 0 / 0
             assert sigma[r, c] == pytest.approx(np.sqrt(ss / (len(w) - 3)), rel=1e-7, abs=1e-9)
+
+
+@pytest.mark.parametrize("corner", ["north-west", "middle", "south-east"])
+def test_smrf_surfaces_on_the_data_box_are_the_whole_window_s(corner: str) -> None:
+    # A survey's footprint fills a corner (or the middle) of a 700-cell window: the
+    # surfaces are made on the data's box grown by their reach and are, to the bit, those
+    # made on the whole window (erosions see +inf and dilations −inf beyond the box
+    # either way, and the fills reach no farther than the margin).
+    from carbonsink.lidar.ground import _smrf_surfaces, smrf_surfaces
+
+    rng = np.random.default_rng(9)
+    params = SMRFParameters()
+    zmin = np.full((700, 700), np.nan)
+    r0, c0 = {"north-west": (0, 0), "middle": (250, 300), "south-east": (520, 540)}[corner]
+    size = (180, 160)
+    rows, cols = np.indices(size)
+    terrain = 20.0 + 0.02 * rows - 0.01 * cols + rng.normal(0.0, 0.03, size)
+    terrain[40:50, 30:42] += 6.0  # a building: an object under the 18 m window
+    terrain[rng.random(size) < 0.2] = np.nan  # cells without a return
+    zmin[r0 : r0 + size[0], c0 : c0 + size[1]] = terrain
+    provisional, slope = smrf_surfaces(zmin, params)
+    whole_provisional, whole_slope = _smrf_surfaces(zmin, np.isnan(zmin), params)
+    np.testing.assert_array_equal(provisional, whole_provisional)
+    np.testing.assert_array_equal(slope, whole_slope)
+    # The building is removed and filled; far from the data nothing is made.
+    assert np.isfinite(provisional[r0 + 40 : r0 + 50, c0 + 30 : c0 + 42]).all()
+    assert np.nanmax(provisional[r0 + 40 : r0 + 50, c0 + 30 : c0 + 42]) < 25.0
+    assert np.isnan(provisional[(r0 + 350) % 700, (c0 + 350) % 700])

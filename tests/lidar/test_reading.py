@@ -1,4 +1,4 @@
-"""Tests of carbonsink.lidar.reading: the read in ranges of whole chunks, spilled in parallel."""
+"""Tests of carbonsink.lidar.reading: the read in equal ranges, spilled in parallel."""
 
 from __future__ import annotations
 
@@ -35,15 +35,27 @@ def _plan(synthetic: dict, folder: Path) -> SpillPlan:
     )
 
 
-def test_ranges_are_whole_chunks_in_file_order(synthetic: dict) -> None:
-    # 180,714 points in ranges of 2 × 20,000: 4 full ranges and the 20,714 left.
+def test_ranges_are_an_even_number_of_equal_ranges_in_file_order(synthetic: dict) -> None:
+    # 180,714 points in ranges of at most 2 × 20,000: ⌈180,714 / 40,000⌉ = 5 ranges, odd,
+    # so 6 of ⌈180,714 / 6⌉ = 30,119 points (the last 180,714 − 5 × 30,119 = 30,119 too).
     ranges = read_ranges([synthetic["unclassified"]], crs=None, chunk_size=CHUNK)
     assert [(r.start, r.stop, r.part) for r in ranges] == [
-        (0, 40_000, 0),
-        (40_000, 80_000, 1),
-        (80_000, 120_000, 2),
-        (120_000, 160_000, 3),
-        (160_000, 180_714, 4),
+        (0, 30_119, 0),
+        (30_119, 60_238, 1),
+        (60_238, 90_357, 2),
+        (90_357, 120_476, 3),
+        (120_476, 150_595, 4),
+        (150_595, 180_714, 5),
+    ]
+    # One range when the file fits in one; an even count stays as it is: 4 × 45,179
+    # (the last 45,177) in ranges of at most 50,000.
+    assert len(read_ranges([synthetic["unclassified"]], crs=None, chunk_size=100_000)) == 1
+    four = read_ranges([synthetic["unclassified"]], crs=None, chunk_size=25_000)
+    assert [(r.start, r.stop) for r in four] == [
+        (0, 45_179),
+        (45_179, 90_358),
+        (90_358, 135_537),
+        (135_537, 180_714),
     ]
 
 
@@ -86,8 +98,14 @@ def test_spilled_ranges_are_the_whole_read(synthetic: dict, tmp_path: Path) -> N
     # Two attempts of one range at once (a unit sent again while the first still runs)
     # interleave their chunks in time but each writes its own files: the parts are whole.
     first, second = (Buckets(plan.folder, plan.codec, suffix=part_suffix(0)) for _ in "ab")
+    range_0 = read_ranges([path], crs=None, chunk_size=CHUNK)[0]
     for chunk in iter_points(
-        path, target_crs=grid.crs, bounds=grid.bounds, chunk_size=CHUNK, start=0, stop=2 * CHUNK
+        path,
+        target_crs=grid.crs,
+        bounds=grid.bounds,
+        chunk_size=CHUNK,
+        start=range_0.start,
+        stop=range_0.stop,
     ):
         for tile_id, index in distribute(chunk, grid, plan.tiles):
             first.add(tile_id, chunk, index)
