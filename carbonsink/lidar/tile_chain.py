@@ -38,7 +38,7 @@ from carbonsink.lidar.surfaces import (
     height_above_ground,
     terrain_model,
 )
-from carbonsink.lidar.tiling import grid_position, split_tile
+from carbonsink.lidar.tiling import SPLITS, grid_position, split_tile
 from carbonsink.lidar.water import WaterReference, detect_water
 
 __all__ = [
@@ -174,7 +174,7 @@ class TileQA:
 
 @dataclass(frozen=True)
 class TileResult:
-    """The results of one tile (or quarter of a tile), cropped to its core.
+    """The results of one tile (or part of a tile), cropped to its core.
 
     Attributes
     ----------
@@ -391,9 +391,9 @@ def _support(
 
 
 def _tile_job(tile: Tile, plan: TilePlan) -> list[TileResult]:
-    """Process one tile's bucket (the last phase); a crowded tile is processed in quarters.
+    """Process one tile's bucket (the last phase); a crowded tile is processed in parts.
 
-    SMRF's surfaces are made once for the tile's window; its quarters read theirs from them.
+    SMRF's surfaces are made once for the tile's window; its parts read theirs from them.
     """
     prepared = plan.prepared(tile)
     if prepared is not None:
@@ -409,42 +409,41 @@ def _tile_job(tile: Tile, plan: TilePlan) -> list[TileResult]:
 def _process_tile(
     points: PointChunk, tile: Tile, plan: TilePlan, prepared: Prepared | None
 ) -> Iterator[TileResult]:
-    """Results for a tile, quartering it (recursively) while it is crowded.
+    """Results for a tile, cut in halves or quarters (recursively) while it is crowded.
 
     Tile sizes come from the header's point density, which underestimates the
     density of a cloud covering only part of its bounding box (a rotated
-    flight strip); processing crowded tiles in quarters keeps memory near the
-    ``points_per_tile`` target, as long as the quarters hold at most 75 % of
-    the tile's points each and 1.5 times its points together (their halos). Each
-    quarter takes the points of its own halo window from the parent's (core
-    plus halo, a superset), so the results do not depend on the split.
+    flight strip); processing crowded tiles in parts keeps memory near the
+    ``points_per_tile`` target. The cut is the one of :data:`~carbonsink.lidar.tiling.SPLITS`
+    (north and south halves, west and east halves, quarters) whose parts hold
+    at most 75 % of the tile's points each and 1.5 times its points together
+    (their halos), preferring parts within the limit and, among those, the
+    fewest points processed: two halves add one halo where four quarters add
+    two (the medium survey's crowded tiles: 1.07–1.08 instead of 1.24–1.25 times their
+    points). Each part takes the points of its own halo window from the
+    parent's (core plus halo, a superset), so the results do not depend on
+    the cut.
     """
-    grid, options, halo = plan.grid, plan.options, plan.halo
+    grid, options = plan.grid, plan.options
     limit = int(1.5 * options.points_per_tile)
     if len(points) > limit and (tile.core[2] > 1 or tile.core[3] > 1):
         row_f, col_f = grid_position(grid, points.x, points.y)
-        parts = []
-        for part in split_tile(grid, tile, halo):
+        parts = _best_split(tile, plan, row_f, col_f, len(points), limit)
+        chosen = []
+        for part in parts:
             hr, hc, hh, hw = part.halo
-            inside = (row_f >= hr) & (row_f < hr + hh) & (col_f >= hc) & (col_f < hc + hw)
-            if inside.any():
-                parts.append((part, inside))
-        del row_f, col_f  # 16 bytes a point, not held while the quarters run
-        # Quarter only while it pays: a halo about as wide as the core leaves every
-        # quarter's window nearly as full as the parent's, and splitting on would
-        # multiply the work without bounding the memory; and the quarters' halos
-        # must add at most half the points processed (a dense drone tile of 160 m,
-        # its window 200 m, cut into 80 m quarters with 40 m halos processed 1.96
-        # times its points, and ran 40 % slower).
-        sizes = [int(inside.sum()) for _, inside in parts]
-        if max(sizes) <= 0.75 * len(points) and sum(sizes) <= 1.5 * len(points):
-            for part, inside in parts:
-                yield from _process_tile(
-                    points.select(inside),
-                    part,
-                    plan,
-                    None if prepared is None else prepared.select(inside),
-                )
+            chosen.append(
+                (part, (row_f >= hr) & (row_f < hr + hh) & (col_f >= hc) & (col_f < hc + hw))
+            )
+        del row_f, col_f  # 16 bytes a point, not held while the parts run
+        for part, inside in chosen:
+            yield from _process_tile(
+                points.select(inside),
+                part,
+                plan,
+                None if prepared is None else prepared.select(inside),
+            )
+        if chosen:
             return
     start = time.perf_counter()
     metrics, dtm, chm, qa = process_tile_points(
@@ -473,6 +472,50 @@ def _process_tile(
     )
 
 
+def _best_split(
+    tile: Tile,
+    plan: TilePlan,
+    row_f: npt.NDArray[np.float64],
+    col_f: npt.NDArray[np.float64],
+    n_points: int,
+    limit: int,
+) -> list[Tile]:
+    """The parts (holding points) of the cut :func:`_process_tile` takes; none when none pays.
+
+    A cut pays when its parts hold at most 75 % of the tile's points each and
+    1.5 times its points together: a halo about as wide as the core leaves
+    every part's window nearly as full as the parent's, and cutting on would
+    multiply the work without bounding the memory (a dense drone tile of 160 m,
+    its window 200 m, cut into 80 m quarters with 40 m halos processed 1.96
+    times its points, and ran 40 % slower). The parts' points are counted from
+    one histogram of the tile's window.
+    """
+    hr0, hc0, hh0, hw0 = tile.halo
+    rows = np.clip(row_f.astype(np.int64) - hr0, 0, hh0 - 1)
+    cols = np.clip(col_f.astype(np.int64) - hc0, 0, hw0 - 1)
+    per_cell = np.bincount(rows * hw0 + cols, minlength=hh0 * hw0).reshape(hh0, hw0)
+    best: tuple[tuple[bool, int], list[Tile]] | None = None
+    for cut_rows, cut_cols in SPLITS:
+        parts = split_tile(plan.grid, tile, plan.halo, rows=cut_rows, cols=cut_cols)
+        if len(parts) < 2:
+            continue
+        held = []
+        for part in parts:
+            r, c, h, w = part.halo
+            n = int(per_cell[r - hr0 : r - hr0 + h, c - hc0 : c - hc0 + w].sum())
+            if n:
+                held.append((part, n))
+        if not held:
+            continue
+        sizes = [n for _, n in held]
+        if max(sizes) > 0.75 * n_points or sum(sizes) > 1.5 * n_points:
+            continue
+        key = (max(sizes) > limit, sum(sizes))
+        if best is None or key < best[0]:
+            best = (key, [part for part, _ in held])
+    return [] if best is None else best[1]
+
+
 def run_tiles(jobs: list[Tile], plan: TilePlan, executor: Executor | None) -> Iterator[TileResult]:
     """Tile results in job order (serial, or from the executor as they finish).
 
@@ -490,7 +533,7 @@ def run_tiles(jobs: list[Tile], plan: TilePlan, executor: Executor | None) -> It
     Yields
     ------
     TileResult
-        One per tile, or one per quarter of a crowded tile.
+        One per tile, or one per part of a crowded tile.
     """
     if executor is None or len(jobs) <= 1:  # one tile: no pool start-up to pay
         for tile in jobs:

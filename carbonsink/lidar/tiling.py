@@ -6,7 +6,7 @@ ground filter's window (docs/design.md §4 and §6). Points are read once, in
 chunks, and spilled to per-tile bucket files (:class:`Buckets`, coordinates
 encoded by :class:`Codec`): each point goes to its core tile and to the
 neighbours whose halo windows hold it (:func:`distribute`). A tile that turns
-out crowded is processed in quarters (:func:`split_tile`).
+out crowded is processed in halves or quarters (:func:`split_tile`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from carbonsink.io.pointclouds import PointChunk, read_lidar_info
 from carbonsink.lidar.options import LidarOptions
 
 __all__ = [
+    "SPLITS",
     "Buckets",
     "Codec",
     "choose_tile_size",
@@ -203,30 +204,43 @@ class Buckets:
         return path.with_name(f".{path.name}.{self._token}.part")
 
 
-def split_tile(grid: Grid, tile: Tile, halo: int) -> list[Tile]:
-    """The (up to) four quarters of a tile's core, each with its own halo.
+#: How a crowded tile's core can be cut: across its rows, across its columns, or both.
+SPLITS = ((True, False), (False, True), (True, True))
+
+
+def split_tile(
+    grid: Grid, tile: Tile, halo: int, *, rows: bool = True, cols: bool = True
+) -> list[Tile]:
+    """A tile's core cut in halves across its ``rows`` and/or its ``cols``, each part with a halo.
+
+    Both: the (up to) four quarters; one: the two halves. An axis one cell long
+    is not cut.
 
     Parameters
     ----------
     grid
         The analysis grid (halo windows are clipped at its edges).
     tile
-        The tile to split; the quarters are named ``<tile id>.<k>``, k = 0…3.
+        The tile to split; the parts are named ``<tile id>.<k>``, k = 0, 1, … in
+        row-major order.
     halo
-        Halo width (grid cells) of each quarter.
+        Halo width (grid cells) of each part.
+    rows, cols
+        Whether to cut across the rows (a north and a south half) and across
+        the columns (a west and an east half).
     """
     r, c, h, w = tile.core
-    rows = [(r, h // 2), (r + h // 2, h - h // 2)] if h > 1 else [(r, h)]
-    cols = [(c, w // 2), (c + w // 2, w - w // 2)] if w > 1 else [(c, w)]
-    parts = []
-    for i, (r0, hh) in enumerate(rows):
-        for j, (c0, ww) in enumerate(cols):
+    row_cuts = [(r, h // 2), (r + h // 2, h - h // 2)] if rows and h > 1 else [(r, h)]
+    col_cuts = [(c, w // 2), (c + w // 2, w - w // 2)] if cols and w > 1 else [(c, w)]
+    parts: list[Tile] = []
+    for r0, hh in row_cuts:
+        for c0, ww in col_cuts:
             hr0, hc0 = max(0, r0 - halo), max(0, c0 - halo)
             hr1 = min(grid.height, r0 + hh + halo)
             hc1 = min(grid.width, c0 + ww + halo)
             parts.append(
                 Tile(
-                    id=f"{tile.id}.{2 * i + j}",
+                    id=f"{tile.id}.{len(parts)}",
                     row=tile.row,
                     col=tile.col,
                     core=(r0, c0, hh, ww),

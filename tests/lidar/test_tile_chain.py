@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import pickle
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from carbonsink.grid import Grid
 from carbonsink.io.pointclouds import PointChunk, read_points
@@ -73,13 +76,9 @@ def test_heights_are_finite_at_convex_corners_of_the_cloud() -> None:
     assert np.isfinite(metrics["h_max"][covered]).all()
 
 
-def test_crowded_tiles_are_split_without_seams(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # A 600 m x 500 m plain with shrubs, 1 return/m² (300,000 points) in one tile: with
-    # points_per_tile 150,000 the limit is 225,000, so it is quartered once. Without
-    # water detection the point halo is 4 cells of 10 m (tests/lidar/test_options.py),
-    # so each quarter's window is 34 x 29 of the 60 x 50 cells (33 %, under 75 %) and
-    # the four 1.31 times the tile (under 1.5). The merged result must be identical to
-    # the single-tile run.
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Grid]:
+    """A 600 m × 500 m plain with shrubs, 1 return/m² (300,000 points)."""
     from tests.lidar.synthetic_cloud import write_las
 
     rng = np.random.default_rng(5)
@@ -89,36 +88,62 @@ def test_crowded_tiles_are_split_without_seams(tmp_path) -> None:  # type: ignor
     shrub = rng.random(n) < 0.3
     z = terrain(x, y) + rng.normal(0, 0.02, n) + np.where(shrub, rng.uniform(0.5, 3.0, n), 0.0)
     pts = {"x": x, "y": y, "z": z, "kind": shrub.astype(np.uint8)}
-    path = write_las(tmp_path / "plain.las", pts, np.ones(n, np.uint8))
-    grid = Grid.from_bounds((X0, Y0, X0 + w, Y0 + h), crs=CRS_UTM, resolution=10.0)
-    dry = LidarOptions(water=None)
-    whole = process_lidar([path], grid, tile_size=100, options=dry)
+    path = write_las(tmp_path_factory.mktemp("plain") / "plain.las", pts, np.ones(n, np.uint8))
+    return path, Grid.from_bounds((X0, Y0, X0 + w, Y0 + h), crs=CRS_UTM, resolution=10.0)
+
+
+@pytest.mark.parametrize(
+    ("points_per_tile", "parts"),
+    [
+        # Limit 225,000. Without water detection the point halo is 4 cells of 10 m
+        # (tests/lidar/test_options.py), so of the 60 × 50 cells the west and east halves'
+        # windows are 34 × 50 (57 % of the points each, 1.13 times the tile together), the
+        # north and south halves' 60 × 29 (58 %, 1.16 times), the quarters' 34 × 29 (33 %,
+        # 1.31 times). Every cut holds at most 75 % a part and 1.5 times in all; the halves
+        # (~170,000 points) are within the limit, and west-east processes the fewest.
+        (150_000, 2),
+        # Limit 120,000: the halves are not within it, the quarters (~99,000) are.
+        (80_000, 4),
+    ],
+)
+def test_crowded_tiles_are_split_without_seams(
+    plain: tuple[Path, Grid], points_per_tile: int, parts: int
+) -> None:
+    # The whole plain in one tile; the merged result must be identical to the single-tile run.
+    path, grid = plain
+    whole = process_lidar([path], grid, tile_size=100, options=LidarOptions(water=None))
     split = process_lidar(
-        [path], grid, tile_size=100, options=LidarOptions(points_per_tile=150_000, water=None)
+        [path],
+        grid,
+        tile_size=100,
+        options=LidarOptions(points_per_tile=points_per_tile, water=None),
     )
-    assert len(whole.qa) == 1 and whole.qa["points"].iloc[0] > 225_000
-    assert len(split.qa) == 4
-    assert (split.qa["points"] <= 225_000).all()
-    assert sorted(split.qa["tile"]) == [f"r0000c0000.{k}" for k in range(4)]
+    limit = 1.5 * points_per_tile
+    assert len(whole.qa) == 1 and whole.qa["points"].iloc[0] > limit
+    assert sorted(split.qa["tile"]) == [f"r0000c0000.{k}" for k in range(parts)]
+    assert (split.qa["points"] <= limit).all()
+    assert split.qa["points"].sum() == whole.qa["points"].iloc[0]  # each in its core once
     assert_same_run(split, whole)
 
 
-def test_a_tile_whose_quarters_would_add_half_its_work_is_not_split(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
+def test_a_tile_whose_quarters_would_add_half_its_work_is_cut_in_halves(synthetic: dict) -> None:  # type: ignore[no-untyped-def]
     # The 200 m x 160 m scene (~181,000 points) in one tile on 10 m cells, limit
-    # 150,000: the 4-cell halo makes each quarter's window 14 x 12 of the 20 x 16 cells
-    # (52 %, under 75 %) but the four together 672 / 320 = 2.1 times the tile: quartering
-    # would more than add half the points processed, so the tile is processed whole (as
-    # a dense drone tile whose 200 m window in 80 m quarters with 40 m halos holds 1.96
-    # times its points, and ran 40 % slower).
+    # 150,000, a 4-cell halo. The quarters' windows are 14 x 12 of the 20 x 16 cells
+    # (52 % each) but 672 / 320 = 2.1 times the tile together: more than half the points
+    # again. The west and east halves' windows are 14 x 16 (70 % each, 1.4 times), the
+    # north and south halves' 20 x 12 (75 %, 1.5 times): both pay, and west-east
+    # processes fewer points (as a dense drone tile whose 200 m window in 80 m quarters
+    # with 40 m halos held 1.96 times its points, and ran 40 % slower).
     smrf = SMRFParameters(window=10.0)
-    crowded = process_lidar(
-        [synthetic["unclassified"]],
-        synthetic["grid"],
-        tile_size=100,
-        options=LidarOptions(points_per_tile=100_000, water=None, smrf=smrf),
+    options = LidarOptions(points_per_tile=100_000, water=None, smrf=smrf)
+    args = ([synthetic["unclassified"]], synthetic["grid"])
+    crowded = process_lidar(*args, tile_size=100, options=options)
+    whole = process_lidar(
+        *args, tile_size=100, options=dataclasses.replace(options, points_per_tile=10**9)
     )
-    assert list(crowded.qa["tile"]) == ["r0000c0000"]
-    assert crowded.qa["points"].iloc[0] > 150_000
+    assert whole.qa["points"].iloc[0] > 150_000
+    assert list(crowded.qa["tile"]) == ["r0000c0000.0", "r0000c0000.1"]
+    assert_same_run(crowded, whole)
 
 
 def test_a_tile_whose_quarters_would_not_shrink_is_not_split(synthetic: dict) -> None:  # type: ignore[no-untyped-def]

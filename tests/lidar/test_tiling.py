@@ -165,6 +165,30 @@ def test_quarters_of_a_tile_partition_its_core_each_with_its_own_halo() -> None:
     assert (covered == 1).all()
 
 
+def test_halves_of_a_tile_partition_its_core_each_with_its_own_halo() -> None:
+    # The same tile cut across its columns: west and east halves of 16 × 10 cells, their
+    # windows 16 × (10 + 6) cells; across its rows: north and south halves of 8 × 20
+    # cells, their windows (8 + 6) × 20 cells.
+    grid = Grid.from_bounds((X0, Y0, X0 + WIDTH, Y0 + HEIGHT), crs=CRS_UTM, resolution=10.0)
+    (tile,) = grid.tiles(size=100, halo=6)
+    west_east = split_tile(grid, tile, 6, rows=False)
+    assert [p.id for p in west_east] == ["r0000c0000.0", "r0000c0000.1"]
+    assert [(p.core, p.halo) for p in west_east] == [
+        ((0, 0, 16, 10), (0, 0, 16, 16)),
+        ((0, 10, 16, 10), (0, 4, 16, 16)),
+    ]
+    north_south = split_tile(grid, tile, 6, cols=False)
+    assert [(p.core, p.halo) for p in north_south] == [
+        ((0, 0, 8, 20), (0, 0, 14, 20)),
+        ((8, 0, 8, 20), (2, 0, 14, 20)),
+    ]
+    # An axis one cell long is not cut: a one-row tile cut across its rows is itself.
+    (row,) = Grid.from_bounds((X0, Y0, X0 + WIDTH, Y0 + 10.0), crs=CRS_UTM, resolution=10.0).tiles(
+        size=100, halo=6
+    )
+    assert [p.core for p in split_tile(grid, row, 6, cols=False)] == [row.core]
+
+
 def _brute_force_membership(grid, tiles, x, y):  # type: ignore[no-untyped-def]
     """The points each tile holds, by the definition: its own core (points on the grid's
     east or south edge in the last column or row), or inside its halo window."""
