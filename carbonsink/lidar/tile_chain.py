@@ -429,21 +429,19 @@ def _process_tile(
     if len(points) > limit and (tile.core[2] > 1 or tile.core[3] > 1):
         row_f, col_f = grid_position(grid, points.x, points.y)
         parts = _best_split(tile, plan, row_f, col_f, len(points), limit)
-        chosen = []
-        for part in parts:
-            hr, hc, hh, hw = part.halo
-            chosen.append(
-                (part, (row_f >= hr) & (row_f < hr + hh) & (col_f >= hc) & (col_f < hc + hw))
-            )
+        masks = [
+            (row_f >= hr) & (row_f < hr + hh) & (col_f >= hc) & (col_f < hc + hw)
+            for hr, hc, hh, hw in (part.halo for part in parts)
+        ]
         del row_f, col_f  # 16 bytes a point, not held while the parts run
-        for part, inside in chosen:
-            yield from _process_tile(
-                points.select(inside),
-                part,
-                plan,
-                None if prepared is None else prepared.select(inside),
-            )
-        if chosen:
+        if parts:
+            for part, inside in zip(parts, masks, strict=True):
+                yield from _process_tile(
+                    points.select(inside),
+                    part,
+                    plan,
+                    None if prepared is None else prepared.select(inside),
+                )
             return
     start = time.perf_counter()
     metrics, dtm, chm, qa = process_tile_points(
@@ -505,8 +503,7 @@ def _best_split(
             n = int(per_cell[r - hr0 : r - hr0 + h, c - hc0 : c - hc0 + w].sum())
             if n:
                 held.append((part, n))
-        if not held:
-            continue
+        # The parts' windows cover the tile's: some part holds points.
         sizes = [n for _, n in held]
         if max(sizes) > 0.75 * n_points or sum(sizes) > 1.5 * n_points:
             continue
