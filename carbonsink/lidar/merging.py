@@ -9,6 +9,7 @@ Cloud-Optimized GeoTIFFs — and :meth:`Merger.finish` gives the
 from __future__ import annotations
 
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,12 @@ from carbonsink.lidar.surfaces import PointSamples
 from carbonsink.lidar.tile_chain import TileQA, TileResult
 
 __all__ = ["LidarResult", "Merger"]
+
+#: The surfaces' descriptions (GeoTIFF tag and band description).
+LONG_NAMES = {
+    "dtm": "terrain elevation (DTM)",
+    "chm": "canopy height model (binned maximum height above ground)",
+}
 
 
 @dataclass
@@ -116,15 +123,7 @@ class Merger:
                 shape=(grid.height * self.f_dtm, grid.width * self.f_dtm),
             )
         )
-        for name, path, factor, long_name in (
-            ("dtm", dtm_path, self.f_dtm, "terrain elevation (DTM)"),
-            (
-                "chm",
-                chm_path,
-                self.f_chm,
-                "canopy height model (binned maximum height above ground)",
-            ),
-        ):
+        for name, path, factor in (("dtm", dtm_path, self.f_dtm), ("chm", chm_path, self.f_chm)):
             shape = (grid.height * factor, grid.width * factor)
             if path is None and name not in keep:
                 self.surfaces[name] = None
@@ -139,7 +138,7 @@ class Merger:
                     height=shape[0],
                     transform=Affine(cell, 0.0, t.c, 0.0, -cell, t.f),
                     crs=grid.crs.to_wkt(),
-                    tags={"units": "m", "long_name": long_name},
+                    tags={"units": "m", "long_name": LONG_NAMES[name]},
                 )
 
     @property
@@ -181,8 +180,8 @@ class Merger:
             if isinstance(surface, WindowedCOGWriter):
                 surface.abort()
 
-    def finish(self) -> LidarResult:
-        """The merged result; the GeoTIFFs being written are closed."""
+    def _metrics(self) -> tuple[xr.Dataset, pd.DataFrame]:
+        """The metric layers as a dataset on the grid, and the tiles' QA table."""
         grid = self.grid
         if "lidar_coverage" in self.layers:
             self.layers["lidar_coverage"] = np.nan_to_num(self.layers["lidar_coverage"], nan=0.0)
@@ -194,25 +193,29 @@ class Merger:
                 values, name=name, units=metric.units, long_name=metric.long_name
             )
         qa = pd.DataFrame([q.__dict__ for q in sorted(self.qa, key=lambda q: q.tile)])
-        out: dict[str, xr.DataArray | None] = {}
-        paths: dict[str, Path | None] = {}
-        for name, cell, long_name in (
-            ("dtm", self.options.dtm_cell, "terrain elevation (DTM)"),
-            (
-                "chm",
-                self.options.chm_cell,
-                "canopy height model (binned maximum height above ground)",
-            ),
-        ):
-            surface = self.surfaces[name]
-            if surface is None:
-                paths[name], out[name] = None, None
-            elif isinstance(surface, WindowedCOGWriter):
-                paths[name] = surface.close()
-                out[name] = None
-            else:
-                paths[name] = None
-                out[name] = _fine_layer(grid, surface, cell, name, "m", long_name)
+        return ds, qa
+
+    def finish(self) -> LidarResult:
+        """The merged result; the GeoTIFFs being written are closed."""
+        # The COG conversions run side by side and beside the metrics' dataset:
+        # GDAL builds one file's overviews (on one core) while it compresses the
+        # other's blocks, and releases the GIL throughout.
+        writers = {k: v for k, v in self.surfaces.items() if isinstance(v, WindowedCOGWriter)}
+        with ThreadPoolExecutor(max(len(writers), 1)) as pool:
+            closing = {name: pool.submit(writer.close) for name, writer in writers.items()}
+            ds, qa = self._metrics()
+            paths = {
+                name: closing[name].result() if name in closing else None for name in LONG_NAMES
+            }
+        out = {
+            name: None
+            if not isinstance(surface, np.ndarray)
+            else _fine_layer(self.grid, surface, cell, name, "m", LONG_NAMES[name])
+            for name, surface, cell in (
+                ("dtm", self.surfaces["dtm"], self.options.dtm_cell),
+                ("chm", self.surfaces["chm"], self.options.chm_cell),
+            )
+        }
         return LidarResult(
             metrics=ds,
             dtm=out["dtm"],

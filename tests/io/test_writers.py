@@ -504,3 +504,47 @@ def test_write_layer_cogs_refuses_mismatched_layers_and_publishes_nothing(tmp_pa
     with pytest.raises(OutputError, match="one output path per layer"):
         write_layer_cogs([a], [])
     assert not list(tmp_path.iterdir())
+
+
+def test_windowed_cog_equals_gdal_default_conversion_and_leaves_no_scratch(
+    tmp_path: Path, big_layer: xr.DataArray
+) -> None:
+    # The writer has GDAL keep its temporary overviews uncompressed (faster); the COG
+    # must hold the same bytes as GDAL's default conversion (ZSTD temporaries) of the
+    # same scratch, overviews included (600 x 520 cells: levels 2 and 4 of 256-px blocks).
+    import rasterio.shutil
+
+    from carbonsink.io.writers import WindowedCOGWriter
+
+    values = big_layer.values
+    kwargs = {
+        "width": 600,
+        "height": 520,
+        "transform": big_layer.rio.transform(),
+        "crs": "EPSG:32649",
+        "tags": {"units": "Mg DM/ha", "long_name": "Aboveground biomass"},
+    }
+    writer = WindowedCOGWriter(tmp_path / "out" / "agb.tif", **kwargs)
+    for row in range(0, 520, 200):  # three strips, the last one 120 rows
+        writer.write(values[row : row + 200], row_off=row, col_off=0)
+    path = writer.close()
+    assert _listing(tmp_path / "out") == ["agb.tif"]
+
+    reference = WindowedCOGWriter(tmp_path / "ref" / "scratch.tif", **kwargs)
+    reference.write(values, row_off=0, col_off=0)
+    reference._dataset.close()  # the scratch as close() finds it, converted the default way
+    with rasterio.open(reference._partial) as src:
+        rasterio.shutil.copy(
+            src,
+            tmp_path / "ref" / "agb.tif",
+            driver="COG",
+            compress="DEFLATE",
+            level=1,
+            blocksize=256,
+            overview_resampling="average",
+            BIGTIFF="IF_SAFER",
+        )
+    assert path.read_bytes() == (tmp_path / "ref" / "agb.tif").read_bytes()
+    with rasterio.open(path) as src:
+        assert src.overviews(1) == [2, 4]
+        np.testing.assert_array_equal(src.read(1), values)

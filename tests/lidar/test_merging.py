@@ -98,3 +98,32 @@ def test_the_tiles_make_only_the_surfaces_the_merge_uses(synthetic: dict, tmp_pa
     assert needs(keep=("chm",)) == {"chm"}
     assert needs(keep=(), chm_path=tmp_path / "chm.tif") == {"chm"}
     assert needs(keep=("dtm", "chm")) == {"dtm", "chm"}
+
+
+def test_the_buckets_are_cleared_beside_the_finish_even_when_it_fails(tmp_path: Path) -> None:
+    # The merger's finish (the COG conversions) and the deletion of the tiles' buckets run
+    # side by side; the buckets go whether the finish succeeds or raises, and only the
+    # folder's files go (its subfolders are left to the temporary folder's own cleanup).
+    import pytest
+
+    from carbonsink.lidar.processing import _finish_clearing
+
+    class Finishes:
+        def finish(self) -> str:
+            return "merged"
+
+    class Fails:
+        def finish(self) -> str:
+            raise OSError("disk full")
+
+    for merger, outcome in ((Finishes(), "merged"), (Fails(), None)):
+        folder = tmp_path / type(merger).__name__
+        (folder / "kept").mkdir(parents=True)
+        for name in ("r0000c0000-00000.bin", "r0000c0000-00001.bin", "labels-r0000c0000.npy"):
+            (folder / name).write_bytes(b"\0" * 64)
+        if outcome is None:
+            with pytest.raises(OSError, match="disk full"):
+                _finish_clearing(merger, folder)  # type: ignore[arg-type]
+        else:
+            assert _finish_clearing(merger, folder) == outcome  # type: ignore[arg-type]
+        assert [p.name for p in folder.iterdir()] == ["kept"]
