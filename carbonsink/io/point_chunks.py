@@ -85,14 +85,20 @@ class PointChunk:
         )
 
     def select(self, mask: npt.NDArray[np.bool_]) -> PointChunk:
-        """The points where ``mask`` is true, as a new chunk."""
+        """The points where ``mask`` is true, as a new chunk.
+
+        One index of the mask's true places serves the eight arrays: a boolean
+        index scans the mask again for each, and is several times slower on a
+        mask scattered through the points.
+        """
+        index = np.flatnonzero(mask)
         return PointChunk(
-            x=self.x[mask],
-            y=self.y[mask],
-            z=self.z[mask],
-            classification=self.classification[mask],
-            return_number=self.return_number[mask],
-            number_of_returns=self.number_of_returns[mask],
-            intensity=self.intensity[mask],
-            user_data=self.user_data[mask],
+            x=self.x[index],
+            y=self.y[index],
+            z=self.z[index],
+            classification=self.classification[index],
+            return_number=self.return_number[index],
+            number_of_returns=self.number_of_returns[index],
+            intensity=self.intensity[index],
+            user_data=self.user_data[index],
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import math
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +24,20 @@ AnyFloatArray = npt.NDArray[np.floating]
 BLOCK = 1 << 16
 #: Cells along a block's edge in :func:`fill_nearest`.
 FILL_BLOCK = 128
+
+
+def where(mask: BoolArray, *arrays: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], ...]:
+    """``a[mask]`` for each array, through one index of the places where ``mask`` is true.
+
+    The same elements in the same order. numpy's boolean indexing scans the
+    mask again for each array, one branch an element: on a mask scattered
+    through the points (the ground, a cell's floor returns) that branch is
+    mispredicted half the time, and 3 million points took 14–17 ms an array
+    where the index takes 2 ms and each gather 2–4 ms (numpy 2.4, 2 cores).
+    For a mask nearly all true the plain boolean index is as fast.
+    """
+    index = np.flatnonzero(mask)
+    return tuple(a[index] for a in arrays)
 
 
 def bin_min(cell: IntArray, values: FloatArray, n_cells: int) -> FloatArray:

@@ -488,9 +488,10 @@ def canopy_floor(
     # Per-cell sums over the whole grid, then work on the box of the cells holding
     # points (a tile's inner window, when SMRF tests only those): a window reaching
     # past it finds no point either way.
-    grounded = cells[ground]
+    on_ground = np.flatnonzero(ground)  # one index for three uses (:func:`where`)
+    grounded = cells[on_ground]
     n_full = shape[0] * shape[1]
-    zmin_full = bin_min(grounded, z[ground], n_full).reshape(shape)
+    zmin_full = bin_min(grounded, z[on_ground], n_full).reshape(shape)
     everyone_full = np.bincount(cells, minlength=n_full).reshape(shape)
     held_rows = np.flatnonzero(everyone_full.any(axis=1))
     held_cols = np.flatnonzero(everyone_full.any(axis=0))
@@ -518,7 +519,7 @@ def canopy_floor(
     floor_grid = np.zeros(shape, dtype=bool)
     floor_grid[box] = floor_box
     out = np.zeros(z.size, dtype=bool)
-    out[ground] = floor_grid.ravel()[grounded]
+    out[on_ground] = floor_grid.ravel()[grounded]
     return out
 
 

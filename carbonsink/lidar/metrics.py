@@ -25,7 +25,7 @@ from types import MappingProxyType
 import numpy as np
 import numpy.typing as npt
 
-from carbonsink.lidar._raster_ops import window_cells
+from carbonsink.lidar._raster_ops import where, window_cells
 from carbonsink.lidar.surfaces import Raster, slope_degrees
 
 __all__ = [
@@ -166,9 +166,8 @@ class MetricWindow:
         water_in = water[inside]
         counts_all = np.bincount(flat_all, minlength=n_cells).astype(np.float64)
         water_counts = np.bincount(flat_all[water_in], minlength=n_cells).astype(np.float64)
-        ground_counts = np.bincount(flat_all[ground[inside] & ~water_in], minlength=n_cells).astype(
-            np.float64
-        )
+        (grounded,) = where(ground[inside] & ~water_in, flat_all)
+        ground_counts = np.bincount(grounded, minlength=n_cells).astype(np.float64)
         floor_in = np.zeros(flat_all.size, dtype=bool) if floor is None else floor[inside]
         floor_counts = np.bincount(flat_all[floor_in], minlength=n_cells).astype(np.float64)
         # Returns without a defined height (no terrain within reach: the middle of a

@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from carbonsink.grid import Grid, Tile
 from carbonsink.io.pointclouds import PointChunk
-from carbonsink.lidar._raster_ops import bin_min
+from carbonsink.lidar._raster_ops import bin_min, where
 from carbonsink.lidar.ground import SMRFParameters, smrf_surfaces
 from carbonsink.lidar.lattice import BlockStore, LatticeWindow, save_whole
 from carbonsink.lidar.options import LidarOptions
@@ -286,7 +286,8 @@ def _water_job(tile: Tile, plan: TilePlan) -> None:
         block = _block(plan.core_bounds(tile), plan.options.smrf.cell)
         flat, inside = block.flat(points.x, points.y)
         inside &= eligible
-        zmin = bin_min(flat[inside], points.z[inside], block.rows * block.cols)
+        eligible_cells, eligible_z = where(inside, flat, points.z)
+        zmin = bin_min(eligible_cells, eligible_z, block.rows * block.cols)
         BlockStore(plan.folder, "smrf").save(tile.id, zmin.reshape(1, *block.shape))
 
 

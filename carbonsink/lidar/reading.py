@@ -128,8 +128,13 @@ def land_counts(points: PointChunk, grid: Grid) -> tuple[IntArray, IntArray]:
     """Returns per grid cell (flat) and the intensity histogram of the points inside the grid."""
     row, col = grid.index(points.x, points.y)
     ok = (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width)
-    counts = np.bincount(row[ok] * grid.width + col[ok], minlength=grid.width * grid.height)
-    return counts, np.bincount(points.intensity[ok], minlength=2**16)
+    intensity = points.intensity
+    if (
+        not ok.all()
+    ):  # a read inside the grid's bounds: its points are in, but the east and south edges
+        row, col, intensity = row[ok], col[ok], intensity[ok]
+    counts = np.bincount(row * grid.width + col, minlength=grid.width * grid.height)
+    return counts, np.bincount(intensity, minlength=2**16)
 
 
 def read_ranges(

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from carbonsink.grid import Grid, Tile
 from carbonsink.io.pointclouds import PointChunk
-from carbonsink.lidar._raster_ops import binary_close, binary_dilate, window_cells
+from carbonsink.lidar._raster_ops import binary_close, binary_dilate, where, window_cells
 from carbonsink.lidar.ground import smrf, smrf_points
 from carbonsink.lidar.metrics import area_metrics
 from carbonsink.lidar.options import LidarOptions
@@ -262,9 +262,8 @@ def process_tile_points(
     else:
         xk, yk, zk, ground_k, water_k, floor_k = x, y, z, ground, water, floor
     support = _support(xk, yk, inner, options.dtm_cell)
-    dtm, filled = terrain_model(
-        x[ground], y[ground], z[ground], bounds=inner, cell=options.dtm_cell, support=support
-    )
+    gx, gy, gz = where(ground, x, y, z)
+    dtm, filled = terrain_model(gx, gy, gz, bounds=inner, cell=options.dtm_cell, support=support)
     heights = height_above_ground(xk, yk, zk, dtm)
     canopy = None
     if chm:
@@ -300,9 +299,9 @@ def process_tile_points(
     n = max(int(mine.sum()), 1)
     qa = {
         "points": float(mine.sum()),
-        "ground_fraction": float(ground[mine].sum() / n),
-        "water_fraction": float(water[mine].sum() / n),
-        "canopy_floor_fraction": float(floor[mine].sum() / n),
+        "ground_fraction": float(np.count_nonzero(ground & mine) / n),
+        "water_fraction": float(np.count_nonzero(water & mine) / n),
+        "canopy_floor_fraction": float(np.count_nonzero(floor & mine) / n),
         "dtm_gap_fraction": float(filled.sum() / max(support.sum(), 1)),
     }
     return metrics, dtm, canopy, qa

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +36,7 @@ from carbonsink.lidar._raster_ops import (
     binary_dilate,
     binary_open,
     fill_nearest,
+    where,
 )
 from carbonsink.lidar.lattice import LatticeWindow
 
@@ -467,21 +469,28 @@ class WaterReturns:
         lowest (step 5): the window must hold all the returns of its cells.
         """
         flat, inside = window.flat(self.x, self.y)
-        flat, z = flat[inside], self.z[inside]
+        # The tile's halo returns are scattered through its points: index, not mask
+        # (:func:`~carbonsink.lidar._raster_ops.where`).
+        kept = None if inside.all() else np.flatnonzero(inside)
+
+        def mine(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            return values if kept is None else values[kept]
+
+        flat, z = mine(flat), mine(self.z)
         size = window.rows * window.cols
 
         def count(cells: IntArray, where: BoolArray | None = None) -> FloatArray:
-            """Returns per cell; those ``where`` (no mask copy when it is everywhere)."""
+            """Returns per cell; those ``where`` (no copy when it is everywhere)."""
             if where is not None and not where.all():
-                cells = cells[where]
+                cells = cells[np.flatnonzero(where)]
             return np.bincount(cells, minlength=size).astype(np.float64)
 
         counts = count(flat)
         zmin = bin_min(flat, z, size)
-        intensity = self.intensity[inside]
+        intensity = mine(self.intensity)
         recorded = intensity > 0  # 0: not recorded, adds nothing to the sum
         floor_return = z <= zmin[flat] + 2.0 * self.params.level_tolerance
-        floor_flat = flat[floor_return]
+        floor_flat, floor_dark = where(floor_return, flat, mine(self.floor_dark))
         layers = [
             counts,
             np.bincount(flat, weights=z, minlength=size),
@@ -489,9 +498,9 @@ class WaterReturns:
             bin_max(flat, z, size),
             np.bincount(flat, weights=intensity.astype(np.float64), minlength=size),
             counts if recorded.all() else count(flat, recorded),
-            count(flat, self.known[inside]),
+            count(flat, mine(self.known)),
             count(floor_flat),
-            count(floor_flat, self.floor_dark[inside][floor_return]),
+            count(floor_flat, floor_dark),
         ]
         return np.stack(layers).reshape(len(layers), window.rows, window.cols)
 

@@ -284,6 +284,37 @@ def test_point_chunk_concat_and_len() -> None:
     np.testing.assert_array_equal(both.classification, [2, 5, 5])
 
 
+def test_point_chunk_select_keeps_every_layer_in_order() -> None:
+    # Points 0..5 with layers derived from the index; mask T F F T T F keeps 0, 3 and 4
+    # in every layer, dtypes unchanged.
+    i = np.arange(6)
+    chunk = PointChunk(
+        x=i * 1.0,
+        y=i * 2.0,
+        z=i * 3.0,
+        classification=(i + 1).astype(np.uint8),
+        return_number=(i % 2 + 1).astype(np.uint8),
+        number_of_returns=np.full(6, 2, np.uint8),
+        intensity=(i * 100).astype(np.uint16),
+        user_data=(i % 3).astype(np.uint8),
+    )
+    part = chunk.select(np.array([True, False, False, True, True, False]))
+    expected = {
+        "x": [0.0, 3.0, 4.0],
+        "y": [0.0, 6.0, 8.0],
+        "z": [0.0, 9.0, 12.0],
+        "classification": [1, 4, 5],
+        "return_number": [1, 2, 1],
+        "number_of_returns": [2, 2, 2],
+        "intensity": [0, 300, 400],
+        "user_data": [0, 0, 1],
+    }
+    for name, values in expected.items():
+        layer = getattr(part, name)
+        np.testing.assert_array_equal(layer, values, err_msg=name)
+        assert layer.dtype == getattr(chunk, name).dtype, name
+
+
 def test_cloud_without_crs_needs_an_override(tmp_path: Path) -> None:
     x = np.array([500_000.0, 500_010.0])
     path = write_las(tmp_path / "nocrs.las", x, x * 6.6, np.array([1.0, 2.0]), crs=None)

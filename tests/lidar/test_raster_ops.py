@@ -537,3 +537,22 @@ def test_window_cells_in_blocks_bins_every_point() -> None:
     expected_inside = (row >= 0) & (row < 40) & (col >= 0) & (col < 50)
     np.testing.assert_array_equal(inside, expected_inside)
     np.testing.assert_array_equal(flat, (row * 50 + col)[expected_inside].astype(np.int64))
+
+
+def test_where_is_boolean_indexing_for_every_array() -> None:
+    # Hand case: mask T F T T F picks elements 0, 2 and 3 of each array, in order.
+    from carbonsink.lidar._raster_ops import where
+
+    mask = np.array([True, False, True, True, False])
+    x = np.array([1.5, 2.5, 3.5, 4.5, 5.5])
+    cls = np.array([2, 1, 9, 2, 7], dtype=np.uint8)
+    picked_x, picked_cls = where(mask, x, cls)
+    np.testing.assert_array_equal(picked_x, [1.5, 3.5, 4.5])
+    np.testing.assert_array_equal(picked_cls, [2, 9, 2])
+    assert picked_cls.dtype == np.uint8
+    # Scattered, all-true and all-false masks: the elements a boolean index gives.
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=1000)
+    for mask in (rng.uniform(size=1000) < 0.4, np.ones(1000, bool), np.zeros(1000, bool)):
+        (picked,) = where(mask, values)
+        np.testing.assert_array_equal(picked, values[mask])
