@@ -493,12 +493,7 @@ def canopy_floor(
     n_full = shape[0] * shape[1]
     zmin_full = bin_min(grounded, z[on_ground], n_full).reshape(shape)
     everyone_full = np.bincount(cells, minlength=n_full).reshape(shape)
-    held_rows = np.flatnonzero(everyone_full.any(axis=1))
-    held_cols = np.flatnonzero(everyone_full.any(axis=0))
-    box = (
-        slice(int(held_rows[0]), int(held_rows[-1]) + 1),
-        slice(int(held_cols[0]), int(held_cols[-1]) + 1),
-    )
+    box = data_box(everyone_full > 0, 0)
     zmin = np.ascontiguousarray(zmin_full[box])
     known = np.isfinite(zmin)
     if not known.any():

@@ -129,9 +129,9 @@ def land_counts(points: PointChunk, grid: Grid) -> tuple[IntArray, IntArray]:
     row, col = grid.index(points.x, points.y)
     ok = (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width)
     intensity = points.intensity
-    if (
-        not ok.all()
-    ):  # a read inside the grid's bounds: its points are in, but the east and south edges
+    # A read inside the grid's bounds has every point in, but those on its east and
+    # south edges (closed bounds): most chunks need no selection.
+    if not ok.all():
         row, col, intensity = row[ok], col[ok], intensity[ok]
     counts = np.bincount(row * grid.width + col, minlength=grid.width * grid.height)
     return counts, np.bincount(intensity, minlength=2**16)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -469,28 +468,24 @@ class WaterReturns:
         lowest (step 5): the window must hold all the returns of its cells.
         """
         flat, inside = window.flat(self.x, self.y)
-        # The tile's halo returns are scattered through its points: index, not mask
-        # (:func:`~carbonsink.lidar._raster_ops.where`).
-        kept = None if inside.all() else np.flatnonzero(inside)
-
-        def mine(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
-            return values if kept is None else values[kept]
-
-        flat, z = mine(flat), mine(self.z)
+        z, intensity, known, floor_dark = self.z, self.intensity, self.known, self.floor_dark
+        if not inside.all():  # the tile's halo returns, scattered through its points
+            flat, z, intensity, known, floor_dark = where(
+                inside, flat, z, intensity, known, floor_dark
+            )
         size = window.rows * window.cols
 
-        def count(cells: IntArray, where: BoolArray | None = None) -> FloatArray:
-            """Returns per cell; those ``where`` (no copy when it is everywhere)."""
-            if where is not None and not where.all():
-                cells = cells[np.flatnonzero(where)]
+        def count(cells: IntArray, among: BoolArray | None = None) -> FloatArray:
+            """Returns per cell; those ``among`` (no copy when it is everywhere)."""
+            if among is not None and not among.all():
+                (cells,) = where(among, cells)
             return np.bincount(cells, minlength=size).astype(np.float64)
 
         counts = count(flat)
         zmin = bin_min(flat, z, size)
-        intensity = mine(self.intensity)
         recorded = intensity > 0  # 0: not recorded, adds nothing to the sum
         floor_return = z <= zmin[flat] + 2.0 * self.params.level_tolerance
-        floor_flat, floor_dark = where(floor_return, flat, mine(self.floor_dark))
+        floor_flat, floor_dark = where(floor_return, flat, floor_dark)
         layers = [
             counts,
             np.bincount(flat, weights=z, minlength=size),
@@ -498,7 +493,7 @@ class WaterReturns:
             bin_max(flat, z, size),
             np.bincount(flat, weights=intensity.astype(np.float64), minlength=size),
             counts if recorded.all() else count(flat, recorded),
-            count(flat, mine(self.known)),
+            count(flat, known),
             count(floor_flat),
             count(floor_flat, floor_dark),
         ]
