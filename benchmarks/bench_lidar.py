@@ -6,7 +6,7 @@ job's own):
 * ``decode``: ``laspy.read`` of the whole file (the physical floor: every
   point must be decoded once); the ratios are to this time;
 * ``decode, the chain's layers``: ``laspy.read`` of only the LAZ layers the
-  chain decodes (``carbonsink.io.point_chunks.CHUNK_LAYERS``; the same as the
+  chain decodes (``carbonsink.io.point_chunks.CHAIN_LAYERS``; the same as the
   whole file for point formats before 6), printed with the chain's ratio to
   it, so that what the chain gains by skipping layers is in view;
 * ``chain``: :func:`carbonsink.lidar.processing.process_lidar` — read, water
@@ -49,9 +49,9 @@ SHARED = ROOT.parent / "shared" / "data" / "lidar"
 _DECODE_LAYERS = """
 import json, resource, sys, time
 import laspy
-from carbonsink.io.point_chunks import CHUNK_LAYERS
+from carbonsink.io.point_chunks import CHAIN_LAYERS
 start = time.perf_counter()
-las = laspy.read(sys.argv[1], decompression_selection=CHUNK_LAYERS)
+las = laspy.read(sys.argv[1], decompression_selection=CHAIN_LAYERS)
 n = len(las.points)
 seconds = time.perf_counter() - start
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -14,7 +14,7 @@ import laspy
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CHUNK_LAYERS", "PointChunk"]
+__all__ = ["CHAIN_LAYERS", "CHUNK_LAYERS", "PointChunk"]
 
 #: The LAZ layers a :class:`PointChunk` is made of. A LAS 1.4 point format 6–10 file
 #: is compressed layer by layer, and lazrs decodes only the layers asked for: the
@@ -28,6 +28,12 @@ CHUNK_LAYERS: Final = (
     | laspy.DecompressionSelection.INTENSITY
     | laspy.DecompressionSelection.USER_DATA
 )
+
+#: The layers the LiDAR chain reads: :data:`CHUNK_LAYERS` but the user data, which
+#: no step of the chain reads (chunks read so hold 0 there). The generator keeps
+#: each return's true kind in it, so on its clouds this spares a varying layer:
+#: 1.60 instead of 1.73–2.15 s on a 12.5 M-point file.
+CHAIN_LAYERS: Final = CHUNK_LAYERS & ~laspy.DecompressionSelection.USER_DATA
 
 
 @dataclass

@@ -414,6 +414,7 @@ def iter_points(
     progress: ProgressCallback | None = None,
     start: int = 0,
     stop: int | None = None,
+    layers: laspy.DecompressionSelection = CHUNK_LAYERS,
 ) -> Iterator[PointChunk]:
     """Stream the points of a LAS/LAZ file in the target CRS, in metres.
 
@@ -439,6 +440,10 @@ def iter_points(
         starting at a multiple of ``chunk_size`` gives the chunks a whole read
         gives there (a LAZ file is entered at the compressed chunk holding
         ``start``).
+    layers
+        The LAZ layers to decode (:data:`~carbonsink.io.point_chunks.CHUNK_LAYERS`,
+        or :data:`~carbonsink.io.point_chunks.CHAIN_LAYERS`); a chunk's user
+        data is 0 when they leave it out. (LAS files are read whole either way).
 
     Yields
     ------
@@ -455,7 +460,7 @@ def iter_points(
 
     Notes
     -----
-    Only the LAZ layers a chunk holds are decoded (:data:`CHUNK_LAYERS`).
+    Only the LAZ layers a chunk holds are decoded (``layers``).
     x/y are transformed with pyproj (``always_xy``), which also converts feet
     to metres — through a local polynomial checked against it to 0.1 mm when
     one fits the chunk (:func:`~carbonsink.crs.transform_points`); z is
@@ -502,11 +507,12 @@ def iter_points(
     points_read = 0
     with (
         laspy_errors(file),
-        laspy.open(file, laz_backend=laz_decoder(), decompression_selection=CHUNK_LAYERS) as reader,
+        laspy.open(file, laz_backend=laz_decoder(), decompression_selection=layers) as reader,
     ):
+        user_data = bool(layers & laspy.DecompressionSelection.USER_DATA)
         for record in _records(reader, chunk_size, start, stop):
             points_read += len(record)
-            chunk = _chunk_from_record(record, prefilter)
+            chunk = _chunk_from_record(record, prefilter, user_data=user_data)
             if len(chunk) and to_target is not None:
                 chunk.x, chunk.y = transform_points(to_target, chunk.x, chunk.y)
             if z_factor != 1.0:
@@ -612,11 +618,13 @@ def _box_in_file_crs(
 
 
 def _chunk_from_record(
-    record: Any, prefilter: tuple[float, float, float, float] | None
+    record: Any, prefilter: tuple[float, float, float, float] | None, *, user_data: bool = True
 ) -> PointChunk:
     """Scaled coordinates and attributes of a laspy chunk, in the file's units.
 
     Every array is the chunk's own, contiguous (not a view into the record).
+    Without ``user_data`` (its layer not decoded: lazrs leaves stale values
+    there) the chunk's user data is 0.
     """
     x = np.asarray(record.x, dtype=np.float64)
     y = np.asarray(record.y, dtype=np.float64)
@@ -639,5 +647,9 @@ def _chunk_from_record(
         return_number=take(record.return_number, np.uint8),
         number_of_returns=take(record.number_of_returns, np.uint8),
         intensity=take(record.intensity, np.uint16),
-        user_data=take(record.user_data, np.uint8),
+        user_data=(
+            take(record.user_data, np.uint8)
+            if user_data
+            else np.zeros(len(x) if inside is None else int(inside.sum()), dtype=np.uint8)
+        ),
     )

@@ -220,13 +220,28 @@ class MetricWindow:
         """Heights grouped by cell, ascending within each cell, quantised to 1 mm.
 
         One sort of the whole window: (cell, quantised height) packed into one
-        int64 key. Cell ``i`` holds ``sorted_heights[first_of_cell[i] :
-        first_of_cell[i] + heights_per_cell[i]]``.
+        integer key. The key is 32 bits wide when the window's cells and its
+        span of heights fit (about 40 % faster to sort than 64), else 64; the
+        order and the values are the same either way. Cell ``i`` holds
+        ``sorted_heights[first_of_cell[i] : first_of_cell[i] + heights_per_cell[i]]``.
         """
         h = self.heights
         q = np.clip(np.rint((h + _HEIGHT_OFFSET) / HEIGHT_QUANTUM), 0, (1 << _HEIGHT_BITS) - 1)
-        key = np.sort((self.height_cell << _HEIGHT_BITS) | q.astype(np.int64))
-        quanta = key & ((1 << _HEIGHT_BITS) - 1)
+        quanta = q.astype(np.int64)
+        if not len(quanta):
+            return np.zeros(0)
+        low = int(quanta.min())
+        height_bits = int(quanta.max() - low).bit_length()
+        cell_bits = max(self.n_cells - 1, 0).bit_length()
+        if height_bits + cell_bits <= 32:
+            quanta -= low
+            key32 = (self.height_cell.astype(np.uint32) << np.uint32(height_bits)) | quanta.astype(
+                np.uint32
+            )
+            quanta = (np.sort(key32) & np.uint32((1 << height_bits) - 1)).astype(np.int64) + low
+        else:
+            key = np.sort((self.height_cell << _HEIGHT_BITS) | quanta)
+            quanta = key & ((1 << _HEIGHT_BITS) - 1)
         return np.asarray(quanta * HEIGHT_QUANTUM - _HEIGHT_OFFSET, dtype=np.float64)
 
     @cached_property

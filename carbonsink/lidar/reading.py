@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from carbonsink.grid import Grid, Tile
+from carbonsink.io.point_chunks import CHAIN_LAYERS
 from carbonsink.io.pointclouds import PointChunk, iter_points, read_lidar_info
 from carbonsink.lidar.tiling import Buckets, Codec, distribute
 
@@ -223,6 +224,7 @@ def spill_range(job: ReadRange, plan: SpillPlan) -> Spill:
         chunk_size=plan.chunk_size,
         start=job.start,
         stop=job.stop,
+        layers=CHAIN_LAYERS,
     ):
         counts, histogram = land_counts(chunk, grid)
         cell_counts += counts

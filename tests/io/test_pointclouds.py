@@ -11,6 +11,7 @@ from pyproj import CRS, Transformer
 
 from carbonsink.crs import crs_plausibility_problem
 from carbonsink.errors import CRSError, InputError, InputNotFoundError
+from carbonsink.io.point_chunks import CHAIN_LAYERS
 from carbonsink.io.pointclouds import PointChunk, iter_points, read_lidar_info, read_points
 from carbonsink.units import FOOT_M, US_SURVEY_FOOT_M
 
@@ -212,20 +213,12 @@ def test_a_range_of_points_is_that_slice_of_the_whole_read_in_the_same_chunks(
         list(iter_points(path, target_crs=GK114, start=5, stop=4))
 
 
-def test_a_layered_laz_decodes_only_what_a_chunk_holds_and_the_same_values(
-    tmp_path: Path,
-) -> None:
-    # LAS 1.4 point format 6 is compressed layer by layer; iter_points asks lazrs
-    # for the layers a PointChunk holds only. Every other layer is filled here
-    # (GPS time, scan angle, point source, flags), so a layer skipped that a
-    # chunk needs, or a layer decoded into the wrong field, shows as a mismatch
-    # against laspy's full read.
+def _layered_laz(path: Path, n: int = 20_000) -> laspy.LasData:
+    """A LAS 1.4 point format 6 file at ``path`` with every layer filled; laspy's full read."""
     rng = np.random.default_rng(6)
-    n = 20_000
     x = np.round(rng.uniform(500_000, 501_000, n), 3)
     y = np.round(rng.uniform(3_300_000, 3_301_000, n), 3)
     z = np.round(rng.uniform(20, 40, n), 3)
-    path = tmp_path / "layered.laz"
     header = laspy.LasHeader(point_format=6, version="1.4")
     header.scales = np.array([0.001, 0.001, 0.001])
     header.offsets = np.array([500_000.0, 3_300_000.0, 0.0])
@@ -243,7 +236,20 @@ def test_a_layered_laz_decodes_only_what_a_chunk_holds_and_the_same_values(
     las.point_source_id = rng.integers(0, 65535, n).astype(np.uint16)
     las.withheld = rng.integers(0, 2, n).astype(bool)
     las.write(path)
-    full = laspy.read(path)
+    return laspy.read(path)
+
+
+def test_a_layered_laz_decodes_only_what_a_chunk_holds_and_the_same_values(
+    tmp_path: Path,
+) -> None:
+    # LAS 1.4 point format 6 is compressed layer by layer; iter_points asks lazrs
+    # for the layers a PointChunk holds only. Every other layer is filled here
+    # (GPS time, scan angle, point source, flags), so a layer skipped that a
+    # chunk needs, or a layer decoded into the wrong field, shows as a mismatch
+    # against laspy's full read.
+    n = 20_000
+    path = tmp_path / "layered.laz"
+    full = _layered_laz(path, n)
 
     for chunks in (
         list(iter_points(path, target_crs=UTM49, chunk_size=7_000)),
@@ -263,6 +269,34 @@ def test_a_layered_laz_decodes_only_what_a_chunk_holds_and_the_same_values(
         ):
             np.testing.assert_array_equal(
                 getattr(points, name), np.asarray(full[name])[part], err_msg=name
+            )
+
+
+def test_the_chains_layers_leave_out_only_the_user_data_which_reads_as_zero(
+    tmp_path: Path,
+) -> None:
+    # lazrs leaves stale bytes in a layer it skips (the generator's truth kinds of
+    # an earlier chunk, on its clouds); the chunk must say 0, not those.
+    path = tmp_path / "layered.laz"
+    full = _layered_laz(path)
+    assert np.count_nonzero(full.user_data) > 19_000  # 255 of 256 values are not 0
+    box = (500_100.0, 3_300_200.0, 500_700.0, 3_300_900.0)  # a part of the points
+    inside = (full.x >= box[0]) & (full.x <= box[2]) & (full.y >= box[1]) & (full.y <= box[3])
+    for bounds, keep in ((None, np.ones(len(full.x), dtype=bool)), (box, np.asarray(inside))):
+        points = PointChunk.concat(
+            list(
+                iter_points(
+                    path, target_crs=UTM49, bounds=bounds, chunk_size=7_000, layers=CHAIN_LAYERS
+                )
+            )
+        )
+        assert len(points) == int(keep.sum())
+        np.testing.assert_array_equal(points.user_data, np.zeros(len(points), dtype=np.uint8))
+        np.testing.assert_array_equal(points.x, np.asarray(full.x)[keep])
+        np.testing.assert_array_equal(points.z, np.asarray(full.z)[keep])
+        for name in ("classification", "return_number", "number_of_returns", "intensity"):
+            np.testing.assert_array_equal(
+                getattr(points, name), np.asarray(full[name])[keep], err_msg=name
             )
 
 

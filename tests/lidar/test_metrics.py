@@ -355,3 +355,48 @@ def test_heights_are_sorted_once_per_window(cloud: dict, monkeypatch: pytest.Mon
     )
     assert sum(name.startswith("h_p") for name in out) == 7
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("span_m", "key_dtype"),
+    [
+        # 1,000,000 cells need 20 bits. A 1 m span of heights is 1,000 quanta of 1 mm
+        # (10 bits): 30 bits, one 32-bit key. A 6 m span is 6,000 quanta (13 bits): 33
+        # bits, so the key is 64 bits wide.
+        (1.0, np.uint32),
+        (6.0, np.int64),
+    ],
+)
+def test_sorted_heights_are_each_cells_quantised_heights_in_order(
+    span_m: float, key_dtype: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(7)
+    shape = (1000, 1000)
+    cells = np.array([0, 1, 999, 500_500, 999_999])  # first, second, row end, middle, last
+    n = 40
+    cell = np.repeat(cells, n)
+    x = X0 + CELL * (cell % shape[1] + rng.uniform(0.1, 0.9, cell.size))
+    y = Y1 - CELL * (cell // shape[1] + rng.uniform(0.1, 0.9, cell.size))
+    h = rng.uniform(-0.5, -0.5 + span_m, cell.size)
+    h[0], h[1] = -0.5, -0.5 + span_m  # the span's ends are in the data
+    dtypes = []
+    real_sort = np.sort
+
+    def recording_sort(a: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
+        dtypes.append(a.dtype)
+        return real_sort(a, *args, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(np, "sort", recording_sort)
+    none = np.zeros(cell.size, dtype=bool)
+    window = MetricWindow.from_returns(
+        x, y, h, ground=none, water=none, dtm=_flat_dtm(),
+        x0=X0, y1=Y1, cell=CELL, shape=shape, spec=MetricsSpec(),
+    )  # fmt: skip
+    got = window.sorted_heights
+    assert dtypes == [np.dtype(key_dtype)]
+    # Each cell's heights on the 1 mm lattice of −100 m + k mm, ascending, cell by cell.
+    quanta = np.rint((h + 100.0) / HEIGHT_QUANTUM)
+    expected = np.concatenate([np.sort(quanta[cell == c]) * HEIGHT_QUANTUM - 100.0 for c in cells])
+    np.testing.assert_array_equal(got, expected)
+    starts = window.first_of_cell[cells]
+    np.testing.assert_array_equal(starts, np.arange(len(cells)) * n)
