@@ -466,6 +466,11 @@ class VegetationClass(_Model):
     #: Plausible range ``[low, high]`` of the root:shoot ratio, for the Monte Carlo;
     #: ``None``: half to twice the value [U].
     root_shoot_range: tuple[float, float] | None = None
+    #: Standard error of a root:shoot ratio measured in the project (paired shoot
+    #: harvests and root cores): the Monte Carlo then draws the ratio from a
+    #: log-normal of mean ``root_shoot`` and this SD instead of from a plausible
+    #: range (docs/methodology.md §2.1). ``None``: the ratio is not measured.
+    root_shoot_se: Annotated[float, Field(gt=0.0)] | None = None
     #: CH4 flux in mg CH4 m⁻² d⁻¹ (annual mean); ``None`` = the profile's default factor.
     ch4_flux_mg_m2_d: float | None = None
     #: Standard deviation of the CH4 flux (mg CH4 m⁻² d⁻¹); ``None``: 50 % of it [U].
@@ -491,6 +496,18 @@ class VegetationClass(_Model):
                 raise ValueError(
                     f"{key}_range {list(bounds)} must be [low, high] with "
                     f"0 ≤ low ≤ {key} ({value:g}) ≤ high"
+                )
+        if self.root_shoot_se is not None:
+            if self.root_shoot_range is not None:
+                raise ValueError(
+                    "root_shoot_se (a measured ratio's standard error) and root_shoot_range "
+                    "(a plausible range) both say how uncertain the root:shoot ratio is: "
+                    "give one of them"
+                )
+            if self.root_shoot == 0.0:
+                raise ValueError(
+                    "root_shoot_se is given for a root:shoot ratio of 0: a class without "
+                    "roots has no measured ratio to be uncertain about; remove root_shoot_se"
                 )
         return self
 

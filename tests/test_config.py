@@ -394,3 +394,25 @@ def test_the_100_year_benefit_is_stated_per_pool_group(tmp_path: Path) -> None:
             load_survey(write(tmp_path, text))
         problem = info.value.problems[0]
         assert "benefit_100yr_t_co2e" in str(problem.where) and words in problem.message
+
+
+def test_a_measured_root_shoot_se_excludes_a_range_and_a_ratio_of_zero(tmp_path: Path) -> None:
+    measured = "[vegetation.classes.reed]\ncode = 4\nroot_shoot = 1.12\nroot_shoot_se = 0.08\n"
+    survey = load_survey(write(tmp_path, MINIMAL + measured))
+    assert survey.vegetation.classes["reed"].root_shoot_se == 0.08
+    for extra, words in (
+        ("root_shoot_range = [0.5, 3.0]\n", "give one of them"),
+        ("", "remove root_shoot_se"),
+    ):
+        text = MINIMAL + measured + extra
+        if not extra:
+            text = text.replace("root_shoot = 1.12", "root_shoot = 0.0")
+        with pytest.raises(SurveyFileError) as info:
+            load_survey(write(tmp_path, text))
+        (problem,) = info.value.problems
+        assert problem.where.startswith("vegetation.classes.reed")
+        assert words in f"{problem.message} {problem.fix}"
+    with pytest.raises(SurveyFileError) as info:
+        load_survey(write(tmp_path, MINIMAL + measured.replace("0.08", "-0.08")))
+    (problem,) = info.value.problems
+    assert problem.where == "vegetation.classes.reed.root_shoot_se"

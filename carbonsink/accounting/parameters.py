@@ -146,6 +146,10 @@ class ClassSettings(ClassFluxSettings, Protocol):
         """Plausible range of the root:shoot ratio (``None``: half to twice the value)."""
 
     @property
+    def root_shoot_se(self) -> float | None:
+        """Standard error of a measured root:shoot ratio (``None``: not measured)."""
+
+    @property
     def ch4_flux_sd_mg_m2_d(self) -> float | None:
         """SD of the CH4 flux (``None``: 50 % of it)."""
 
@@ -237,7 +241,8 @@ def class_parameters(
     -----
     Carbon fraction: ``carbon_fraction_range`` or 0.44–0.49 (IPCC 2006,
     docs/methodology.md §2) when that holds the value, else ±5 %. Root:shoot:
-    ``root_shoot_range`` or value/2 to 2 × value [U]. See
+    measured (``root_shoot_se`` given), log-normal with mean ``root_shoot`` and
+    SD ``root_shoot_se``; else ``root_shoot_range`` or value/2 to 2 × value [U]. See
     :func:`range_distribution` and :func:`flux_distribution`.
     """
     out: dict[str, ClassParameters] = {}
@@ -254,6 +259,11 @@ def class_parameters(
             rs / ROOT_SHOOT_DEFAULT_FACTOR,
             rs * ROOT_SHOOT_DEFAULT_FACTOR,
         )
+        root_shoot: Uncertain = (
+            range_distribution(rs, rs_low, rs_high, name=f"[vegetation.classes.{name}].root_shoot")
+            if params.root_shoot_se is None or rs == 0.0
+            else LogNormal(mean=rs, sd=params.root_shoot_se)
+        )
         flux = survey_class_flux(name, params, profile)
         ch4, ch4_source = flux.resolve("CH4", class_name=name)
         n2o, n2o_source = flux.resolve("N2O", class_name=name)
@@ -263,9 +273,7 @@ def class_parameters(
             carbon_fraction=range_distribution(
                 cf, cf_low, cf_high, name=f"[vegetation.classes.{name}].carbon_fraction"
             ),
-            root_shoot=range_distribution(
-                rs, rs_low, rs_high, name=f"[vegetation.classes.{name}].root_shoot"
-            ),
+            root_shoot=root_shoot,
             ch4_flux_mg_m2_d=flux_distribution(ch4, ch4_sd),
             n2o_flux_mg_m2_d=flux_distribution(n2o, n2o_sd),
             ch4_source=ch4_source,

@@ -247,3 +247,14 @@ def test_between_year_variability_only_for_herbaceous_classes() -> None:
     params = class_parameters(classes, load_profile("vm0033"))
     # reed its own 0.3, sedge the default 0.2 [U], poplar a tree: none.
     assert [params[c].peak_cv for c in ("reed", "sedge", "poplar")] == [0.3, 0.2, 0.0]
+
+
+def test_a_measured_root_shoot_is_log_normal_with_its_standard_error() -> None:
+    classes = {
+        "reed": VegetationClass(code=4, root_shoot=1.12, root_shoot_se=0.08, ch4_flux_mg_m2_d=3.0)
+    }
+    rs = class_parameters(classes, load_profile("vm0033"))["reed"].root_shoot
+    assert rs == LogNormal(mean=1.12, sd=0.08)
+    # CV = 0.08 / 1.12 = 0.0714286; σ = √ln(1 + 0.0714286²) = √ln 1.00510204 = √0.00508907
+    # = 0.0713377, against the default range's 0.421404 (R/2 to 2R).
+    assert rs.sigma_log == pytest.approx(0.0713377, abs=1e-6)

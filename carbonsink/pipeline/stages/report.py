@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 
 from carbonsink.accounting.ledger import Ledger
+from carbonsink.config import VegetationClass
 from carbonsink.i18n import Field, Message, deferred, joined
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.stages.epoch import EpochResults
@@ -235,25 +236,32 @@ def _methodology(
         ),
     ]
     rows += [row for row in map(_dom_row, results) if row is not None]
-    for name, params in survey.vegetation.classes.items():
-        ch4: Field = (
-            f"{params.ch4_flux_mg_m2_d:g}"
-            if params.ch4_flux_mg_m2_d is not None
-            else deferred("default")
-        )
-        rows.append(
-            MethodologyRow(
-                deferred("class {name}", name=name),
-                deferred(
-                    "CF {cf:g}, root:shoot {r:g}, CH4 {ch4} mg/m²/d",
-                    cf=params.carbon_fraction,
-                    r=params.root_shoot,
-                    ch4=ch4,
-                ),
-                deferred("survey file [vegetation.classes]"),
-            )
-        )
+    rows += [_class_row(name, params) for name, params in survey.vegetation.classes.items()]
     return rows
+
+
+def _class_row(name: str, params: VegetationClass) -> MethodologyRow:
+    """A vegetation class's parameters as the report's methodology shows them."""
+    ch4: Field = (
+        f"{params.ch4_flux_mg_m2_d:g}"
+        if params.ch4_flux_mg_m2_d is not None
+        else deferred("default")
+    )
+    root_shoot: Field = (
+        f"{params.root_shoot:g}"
+        if params.root_shoot_se is None
+        else deferred("{r:g} ± {se:g} (measured)", r=params.root_shoot, se=params.root_shoot_se)
+    )
+    return MethodologyRow(
+        deferred("class {name}", name=name),
+        deferred(
+            "CF {cf:g}, root:shoot {r}, CH4 {ch4} mg/m²/d",
+            cf=params.carbon_fraction,
+            r=root_shoot,
+            ch4=ch4,
+        ),
+        deferred("survey file [vegetation.classes]"),
+    )
 
 
 def _with_crs(dataset: xr.Dataset, ctx: RunContext) -> xr.Dataset:
