@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from carbonsink.accounting.budget import variance_budget
 from carbonsink.accounting.combined_uncertainty import CombinedUncertainty, combined_uncertainty
 from carbonsink.accounting.credits import CreditChain, credit_chain, net_draws
 from carbonsink.accounting.ledger_table import strata_table
@@ -297,6 +298,7 @@ def build_ledger(
     polygon: Mapping[str, Any] | None = None,
     error_covariance: Mapping[str, FloatArray] | None = None,
     benefit_100yr_t_co2e: Mapping[CapGroup, float] | None = None,
+    budget: bool = False,
 ) -> Ledger:
     """Run the Monte Carlo of every term and the credit chain; assemble the ledger.
 
@@ -344,6 +346,10 @@ def build_ledger(
     benefit_100yr_t_co2e
         Pool group (``soil``, ``biomass``) → the project's 100-year benefit,
         t CO2e: the cap of the profile's ``hundred_year_cap`` groups (eq. 5.21).
+    budget
+        Also give the uncertainty budget of the project's net removals in
+        ``extra["u_budget"]`` (:func:`~carbonsink.accounting.budget.variance_budget`,
+        eq. 6.14: one more run of the Monte Carlo per group of inputs).
 
     Returns
     -------
@@ -591,6 +597,14 @@ def build_ledger(
         }
         for epoch in epochs
     }
+    extra: dict[str, Any] = {}
+    if budget and not single:
+        half_width, rows = variance_budget(project_net, seed=seed, n_draws=run.n_draws)
+        extra["u_budget"] = {
+            "output": _("project net removals (t CO2e/yr)"),
+            "half_width90": half_width,
+            "groups": [row.to_dict() for row in rows],
+        }
     return Ledger(
         profile=profile,
         epochs=tuple((e.name, e.date) for e in epochs),
@@ -622,6 +636,7 @@ def build_ledger(
                     }
                 }
             ),
+            **extra,
         },
         draws=project_draws,
         periods=periods,

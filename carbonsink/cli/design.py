@@ -75,7 +75,7 @@ def design(
     design.html (the U-against-effort curve and the expected gain).
     """
     from carbonsink.design.allocation import allocate
-    from carbonsink.design.expected import design_basis
+    from carbonsink.design.expected import design_basis, expected_claim
     from carbonsink.design.outputs import write_design
     from carbonsink.pipeline.executors import run_executor
     from carbonsink.pipeline.run import run_survey
@@ -108,9 +108,11 @@ def design(
         cost_plot=cost_plot,
         progress=said,
     )
-    with i18n.language(report.survey.survey.language):
-        written = write_design(basis, allocation, folder)
     chosen = allocation.chosen.expected
+    said("what holds U: each group of inputs known exactly in turn")
+    budget = expected_claim(basis, chosen.cores, chosen.plots, budget=True).ledger.extra["u_budget"]
+    with i18n.language(report.survey.survey.language):
+        written = write_design(basis, allocation, folder, budget=budget)
     verdict = "reached" if allocation.reached else "not reached (lowest U found)"
     answer.print(
         f"target U {target_u:g} % {verdict}: {sum(chosen.cores.values())} cores, "

@@ -367,7 +367,12 @@ def _next_agb(
 
 
 def expected_claim(
-    basis: DesignBasis, cores: Mapping[str, int], plots: Mapping[str, int], *, n_draws: int = 10_000
+    basis: DesignBasis,
+    cores: Mapping[str, int],
+    plots: Mapping[str, int],
+    *,
+    n_draws: int = 10_000,
+    budget: bool = False,
 ) -> Expected:
     """The claim at the next epoch if it takes ``cores`` and ``plots`` per stratum.
 
@@ -383,6 +388,10 @@ def expected_claim(
     n_draws
         Monte Carlo draws (a fixed number: designs are compared on the same
         draws, with the run's seed).
+    budget
+        Also give the uncertainty budget of the net at the next epoch in the
+        ledger's ``extra["u_budget"]`` (eq. 6.14; one more Monte Carlo per
+        group of inputs).
 
     Returns
     -------
@@ -433,6 +442,7 @@ def expected_claim(
         max_draws=n_draws,
         baseline_t_co2e_yr=ctx.survey.accounting.baseline_removals_t_co2e_yr,
         error_covariance=covariance,
+        budget=budget,
     )
     chain = ledger.chains["total"]
     years = ledger.years or 0.0

@@ -29,8 +29,14 @@ __all__ = ["DESIGN_SCHEMA", "design_record", "write_design"]
 DESIGN_SCHEMA = "carbonsink-design/1"
 
 
-def design_record(basis: DesignBasis, allocation: Allocation) -> dict[str, Any]:
-    """The design as JSON-ready values (``design.json``)."""
+def design_record(
+    basis: DesignBasis, allocation: Allocation, budget: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The design as JSON-ready values (``design.json``), with the chosen design's ``budget``.
+
+    ``budget`` is the chosen claim's uncertainty budget (its ledger's
+    ``extra["u_budget"]``, eq. 6.14); ``u_budget`` is ``None`` without it.
+    """
     ctx = basis.run.context
     current = allocation.steps[0]
     chosen = allocation.chosen
@@ -58,6 +64,7 @@ def design_record(basis: DesignBasis, allocation: Allocation) -> dict[str, Any]:
             for pool in chosen.expected.ledger.pools
             if f"u_{pool}" in chain
         },
+        "u_budget": None if budget is None else dict(budget),
         "path": [
             {
                 "kind": step.kind,
@@ -148,13 +155,14 @@ def _page(record: Mapping[str, Any], allocation: Allocation, png: bytes) -> str:
         if allocation.reached
         else _(
             "The target U = {target:.0%} is not reached on the path: the lowest U found is "
-            "{u:.1%}; what the next epoch's sampling cannot lower dominates (see the pools' U)."
+            "{u:.1%}; what the next epoch's sampling cannot lower dominates (see what holds U)."
         )
     ).format(target=allocation.target_u, cost=chosen["cost"], u=chosen["u"] or math.inf)
     pools = "".join(
         f"<tr><td>{esc(p)}</td><td class=num>{'—' if u is None else f'{100 * u:,.1f} %'}</td></tr>"
         for p, u in record["pool_u"].items()
     )
+    budget = _budget_table(record["u_budget"])
     gain = _(
         "Expected tradable credits at the next epoch: {chosen:,.1f} t CO2e with this design, "
         "{current:,.1f} with the last epoch's effort repeated (gain {gain:,.1f} t CO2e{value})."
@@ -202,15 +210,53 @@ def _page(record: Mapping[str, Any], allocation: Allocation, png: bytes) -> str:
 <table><thead><tr>{heads}</tr></thead><tbody>{rows}</tbody></table>
 <h2>{pool_heading}</h2>
 <table><tbody>{pools}</tbody></table>
+{budget}
 <p>{esc(where)}</p>
 </body></html>
 """
 
 
-def write_design(basis: DesignBasis, allocation: Allocation, out: Path) -> list[Path]:
-    """Write design.gpkg, design.json and design.html into ``out`` (created)."""
+def _budget_table(budget: Mapping[str, Any] | None) -> str:
+    """The chosen design's uncertainty budget as an HTML section ("" without one)."""
+    if not budget:
+        return ""
+    esc = html.escape
+    heading = esc(_("What holds U: each group of inputs known exactly in turn"))
+    intro = esc(
+        _(
+            "The net's 90 % half-width at the next epoch is {width:,.1f} t CO2e/yr; the share of "
+            "its variance each group carries, and the half-width if that group were known "
+            "exactly (eq. 6.14)."
+        ).format(width=budget["half_width90"])
+    )
+    heads = "".join(
+        f"<th>{esc(h)}</th>"
+        for h in (_("inputs"), _("share of the variance"), _("half-width if known, t CO2e/yr"))
+    )
+    rows = "".join(
+        f"<tr><td>{esc(g['group'])}</td><td class=num>{100 * g['variance_share']:,.1f} %</td>"
+        f"<td class=num>{g['half_width90']:,.1f}</td></tr>"
+        for g in budget["groups"]
+    )
+    return (
+        f"<h2>{heading}</h2>\n<p>{intro}</p>\n"
+        f"<table><thead><tr>{heads}</tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def write_design(
+    basis: DesignBasis,
+    allocation: Allocation,
+    out: Path,
+    *,
+    budget: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """Write design.gpkg, design.json and design.html into ``out`` (created).
+
+    ``budget``: the chosen design's uncertainty budget (:func:`design_record`).
+    """
     folder = make_folder(out)
-    record = design_record(basis, allocation)
+    record = design_record(basis, allocation, budget)
     written = [write_json(record, folder / "design.json")]
     gpkg = folder / "design.gpkg"
     with atomic_path(gpkg) as tmp:

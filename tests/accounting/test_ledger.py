@@ -731,3 +731,29 @@ def test_dom_counted_when_every_epoch_gives_it(vm0033: MethodologyProfile) -> No
         "sedge": {"ratio": 0.3, "se": 0.0}
     }
     assert not [n for n in ledger.notes if "not measured" in n]
+
+
+def test_the_uncertainty_budget_of_the_worked_example(vm0033: MethodologyProfile) -> None:
+    # _spread_epochs: every term Fixed but three. The project's SOC total has an SE of
+    # 20 t C in each epoch, independently (StratumTotals.from_total_se): 400 t C² each,
+    # 800 for the two. The t1 AGB is drawn from the bootstrap rows 70, 80, 90, 110 t DM,
+    # centred: deviations −17.5, −7.5, 2.5, 22.5, variance (306.25 + 56.25 + 6.25 +
+    # 506.25) / 4 = 218.75 t DM², and with CF 0.5 and R 1.0 every t DM is 0.5 + 0.5 = 1 t C:
+    # 218.75 t C². The net is linear in all three (× 44/12 / years), so the shares are
+    # 800 / 1018.75 = 0.78528 for the SOC totals and 218.75 / 1018.75 = 0.21472 for the
+    # AGB bootstrap; the Fixed streams and the t2 bootstrap (four equal rows) carry none.
+    ledger = build_ledger(
+        _spread_epochs(), CLASSES, profile=vm0033, seed=11, n_draws=20_000, budget=True
+    )
+    budget = ledger.extra["u_budget"]
+    shares = {g["group"]: g["variance_share"] for g in budget["groups"]}
+    assert set(shares) == {"soc_total", "agb_bootstrap"}
+    assert shares["soc_total"] == pytest.approx(800.0 / 1018.75, abs=0.02)
+    assert shares["agb_bootstrap"] == pytest.approx(218.75 / 1018.75, abs=0.02)
+    # The budget's half-width is the claim's: the net's 90 % interval halved.
+    low, high = ledger.chains["total"].net.ci90
+    assert budget["half_width90"] == pytest.approx((high - low) / 2.0, rel=1e-9)
+    assert (
+        "u_budget"
+        not in build_ledger(_spread_epochs(), CLASSES, profile=vm0033, seed=11, n_draws=2000).extra
+    )

@@ -542,6 +542,15 @@ def test_the_design_command(
     assert record["next_epoch"]["years_after_last"] == 4.0
     assert [step["kind"] for step in record["path"]] == ["current"]
     assert record["chosen"]["cores"] == cores
+    # What holds the chosen design's U (eq. 6.14): every group of varying streams, largest
+    # share first, the SOC totals among them; each share a fraction of the variance.
+    budget = record["u_budget"]
+    shares = [g["variance_share"] for g in budget["groups"]]
+    assert shares == sorted(shares, reverse=True)
+    assert all(-0.05 < share <= 1.0 for share in shares)
+    assert "soc_total" in {g["group"] for g in budget["groups"]}
+    assert all(g["half_width90"] < budget["half_width90"] for g in budget["groups"][:1])
+    assert "What holds U" in (out / "design.html").read_text(encoding="utf-8")
     said = capsys.readouterr().out
     assert f"target U 20 % not reached (lowest U found): {sum(cores.values())} cores" in said
     below = tmp_path / "below"
