@@ -53,6 +53,29 @@ def design(
     cost_plot: Annotated[
         float, typer.Option("--cost-plot", min=0.0, help="Cost of one plot (same unit).")
     ] = 1.0,
+    budget_pairs: Annotated[
+        int | None,
+        typer.Option(
+            "--budget-pairs",
+            min=0,
+            help="Most soil samples to measure by both organic-carbon methods when the lab "
+            "method changed (0: none).",
+        ),
+    ] = None,
+    cost_pair: Annotated[
+        float,
+        typer.Option("--cost-pair", min=0.0, help="Cost of one sample by both methods."),
+    ] = 1.0,
+    pair_sd: Annotated[
+        float,
+        typer.Option(
+            "--pair-sd",
+            min=0.1,
+            max=100.0,
+            help="SD of one sample's relative difference between the two methods, % "
+            "(planning value).",
+        ),
+    ] = 10.0,
     years: Annotated[
         float | None,
         typer.Option(
@@ -106,17 +129,24 @@ def design(
         budget_plots=budget_plots,
         cost_core=cost_core,
         cost_plot=cost_plot,
+        budget_pairs=budget_pairs,
+        cost_pair=cost_pair,
+        pair_sd=pair_sd / 100.0,
         progress=said,
     )
     chosen = allocation.chosen.expected
     said("what holds U: each group of inputs known exactly in turn")
-    budget = expected_claim(basis, chosen.cores, chosen.plots, budget=True).ledger.extra["u_budget"]
+    budget = expected_claim(
+        basis, chosen.cores, chosen.plots, budget=True, pairs=chosen.pairs, pair_sd=pair_sd / 100
+    ).ledger.extra["u_budget"]
     with i18n.language(report.survey.survey.language):
-        written = write_design(basis, allocation, folder, budget=budget)
+        written = write_design(basis, allocation, folder, budget=budget, pair_sd=pair_sd / 100.0)
     verdict = "reached" if allocation.reached else "not reached (lowest U found)"
     answer.print(
         f"target U {target_u:g} % {verdict}: {sum(chosen.cores.values())} cores, "
-        f"{sum(chosen.plots.values())} plots → U {100 * chosen.u:.1f} %, tradable "
+        f"{sum(chosen.plots.values())} plots"
+        f"{f', {chosen.pairs} samples by both OC methods' if chosen.pairs else ''}"
+        f" → U {100 * chosen.u:.1f} %, tradable "
         f"{chosen.tradable_t_co2e:,.1f} t CO2e at the next epoch; {len(written)} files in "
         f"{escape(str(folder))}"
     )

@@ -1,9 +1,12 @@
 """How many cores and plots per stratum: the cheapest path to the target uncertainty.
 
-From the last epoch's effort, each step adds either a block of cores or a
-block of plots — whichever lowers the predicted U (:func:`~carbonsink.design.
-expected.expected_claim`) more per unit of cost — until U reaches the target,
-the budgets are spent, or neither lowers it (docs/methodology.md §9.3).
+From the last epoch's effort, each step adds a block of cores, a block of
+plots or — when the last epoch's SOC carries a lab-method bias (eq. 3.3a) —
+doubles the soil samples measured by both organic-carbon methods (from
+:data:`PAIR_BLOCK`; eq. 9.8), whichever lowers the predicted U
+(:func:`~carbonsink.design.expected.expected_claim`) more per unit of cost,
+until U reaches the target, the budgets are spent, or none lowers it
+(docs/methodology.md §9.3).
 Within a block the units go to the strata by Neyman allocation, the optimum
 for a stratified total (Cochran 1977 §5.5): n_s ∝ A_s κ_s for cores (area ×
 the stratum's residual SOC scale, so that A_s² κ_s² / n_s is balanced) and
@@ -20,7 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from carbonsink.accounting.pools import KeyedTotals
-from carbonsink.design.expected import DesignBasis, Expected, current_effort, expected_claim
+from carbonsink.design.expected import (
+    DEFAULT_PAIR_SD,
+    DesignBasis,
+    Expected,
+    current_effort,
+    expected_claim,
+)
 from carbonsink.errors import InputError
 
 __all__ = ["Allocation", "Step", "allocate", "neyman"]
@@ -28,13 +37,15 @@ __all__ = ["Allocation", "Step", "allocate", "neyman"]
 #: A block adds this share of the last epoch's total (at least :data:`MIN_BLOCK`).
 BLOCK_SHARE = 0.15
 MIN_BLOCK = 4
+#: The first calibration step measures this many samples by both methods; each next doubles.
+PAIR_BLOCK = 10
 
 
 @dataclass(frozen=True)
 class Step:
     """One point of the path: the design, its cost and what it leaves the claim."""
 
-    kind: str  # "current", "cores" or "plots"
+    kind: str  # "current", "cores", "plots" or "pairs"
     cost: float
     expected: Expected
 
@@ -120,6 +131,9 @@ def allocate(
     budget_plots: int | None = None,
     cost_core: float = 1.0,
     cost_plot: float = 1.0,
+    budget_pairs: int | None = None,
+    cost_pair: float = 1.0,
+    pair_sd: float = DEFAULT_PAIR_SD,
     max_steps: int = 20,
     n_draws: int = 10_000,
     progress: Callable[[str], None] | None = None,
@@ -137,6 +151,11 @@ def allocate(
         as the ordered sites allow), at least the last epoch's.
     cost_core, cost_plot
         Cost of one core and of one plot (any unit; the path minimises it).
+    budget_pairs, cost_pair, pair_sd
+        Most soil samples to measure by both organic-carbon methods (default
+        no limit; 0: no calibration), the cost of one, and the SD of one's
+        relative difference between the methods (eq. 9.8). Only when the
+        last epoch carries a lab-method bias.
     max_steps
         Most steps taken.
     n_draws
@@ -169,17 +188,18 @@ def allocate(
     cap_cores = most_cores if budget_cores is None else min(budget_cores, most_cores)
     cap_plots = most_plots if budget_plots is None else min(budget_plots, most_plots)
 
-    def cost(c: Mapping[str, int], p: Mapping[str, int]) -> float:
-        return cost_core * sum(c.values()) + cost_plot * sum(p.values())
+    def cost(c: Mapping[str, int], p: Mapping[str, int], pairs: int) -> float:
+        return cost_core * sum(c.values()) + cost_plot * sum(p.values()) + cost_pair * pairs
 
-    def evaluate(kind: str, c: dict[str, int], p: dict[str, int]) -> Step:
-        expected = expected_claim(basis, c, p, n_draws=n_draws)
+    def evaluate(kind: str, c: dict[str, int], p: dict[str, int], pairs: int = 0) -> Step:
+        expected = expected_claim(basis, c, p, n_draws=n_draws, pairs=pairs, pair_sd=pair_sd)
         if progress is not None:
+            both = f", {pairs} samples by both methods" if pairs else ""
             progress(
-                f"{kind}: {sum(c.values())} cores, {sum(p.values())} plots → U "
+                f"{kind}: {sum(c.values())} cores, {sum(p.values())} plots{both} → U "
                 f"{100 * expected.u:.1f} %"
             )
-        return Step(kind=kind, cost=cost(c, p), expected=expected)
+        return Step(kind=kind, cost=cost(c, p, pairs), expected=expected)
 
     steps = [evaluate("current", dict(cores), dict(plots))]
     block_cores = max(MIN_BLOCK, round(BLOCK_SHARE * sum(cores.values())))
@@ -190,13 +210,14 @@ def allocate(
             break
         options = []
         c_now, p_now = dict(here.expected.cores), dict(here.expected.plots)
+        pairs_now = here.expected.pairs
         total_c = min(sum(c_now.values()) + block_cores, cap_cores)
         if core_weights and total_c > sum(c_now.values()):
             limits = {s: len(basis.core_sites[s].xy) for s in core_weights}
             more = neyman(total_c, core_weights, c_now)
             more = {s: min(n, limits[s]) for s, n in more.items()}
             if more != c_now:
-                options.append(evaluate("cores", more, p_now))
+                options.append(evaluate("cores", more, p_now, pairs_now))
         free = {s: n for s, n in p_now.items() if s in plot_weights}
         total_p = min(
             sum(free.values()) + block_plots, cap_plots - (sum(p_now.values()) - sum(free.values()))
@@ -206,7 +227,12 @@ def allocate(
             more_p = neyman(total_p, plot_weights, free)
             more_p = {s: min(n, limits[s]) for s, n in more_p.items()}
             if more_p != free:
-                options.append(evaluate("plots", c_now, {**p_now, **more_p}))
+                options.append(evaluate("plots", c_now, {**p_now, **more_p}, pairs_now))
+        next_pairs = max(PAIR_BLOCK, 2 * pairs_now)
+        if budget_pairs is not None:
+            next_pairs = min(next_pairs, budget_pairs)
+        if basis.method_sd is not None and next_pairs > pairs_now:
+            options.append(evaluate("pairs", c_now, p_now, next_pairs))
         if not options:
             break
         steps.extend(options)

@@ -43,7 +43,7 @@ from carbonsink.design.placement import StratumSites, edge_distance, stratum_sit
 from carbonsink.errors import InputError
 from carbonsink.pipeline.run import RunResult
 from carbonsink.pipeline.stages.ledger_arguments import LedgerArguments, ledger_arguments
-from carbonsink.pipeline.stages.ledger_soil import hold
+from carbonsink.pipeline.stages.ledger_soil import hold, method_change
 from carbonsink.pipeline.stages.soil import soc_column
 from carbonsink.soil.stratum_blocks import CoreSet, stratum_blocks
 from carbonsink.spatial.variogram import VariogramModel
@@ -63,6 +63,9 @@ DEFAULT_MAX_SITES = 200
 #: How far inside the boundary a new site's cell centre lies, m: 5 SDs of a 2 m
 #: handheld-GNSS position, so a plot navigated to it is still inside.
 SITE_MARGIN_M = 10.0
+#: Planning SD of one soil sample's relative difference between two organic-carbon
+#: methods, for the calibration a design may propose (eq. 9.8) [U].
+DEFAULT_PAIR_SD = 0.10
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class Expected:
         The ledger of every epoch and the design's (for its details).
     epoch
         The next epoch's aggregates as the design leaves them (eq. 9.1–9.3).
+    pairs
+        Soil samples measured by both organic-carbon methods (eq. 9.8).
     """
 
     cores: Mapping[str, int]
@@ -98,12 +103,14 @@ class Expected:
     tradable_t_co2e: float
     ledger: Ledger
     epoch: EpochInputs
+    pairs: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record (``design.json``)."""
         return {
             "cores": dict(self.cores),
             "plots": dict(self.plots),
+            "pairs": self.pairs,
             "u": _finite(self.u),
             "u_range90": [_finite(u) for u in self.u_range],
             "ner_t_co2e": self.ner_t_co2e,
@@ -131,6 +138,12 @@ class DesignBasis:
     measured
         The strata whose soil is measured (cores in every epoch): only they
         take cores.
+    method_sd
+        The relative SD of the lab-method bias the last epoch's SOC carries
+        (eq. 3.3a: its method is not the first epoch's), else ``None``.
+    method_totals
+        The last epoch's SOC totals that bias scales, t C, in the SOC blocks'
+        stratum order (0 for a held stratum); empty without it.
     """
 
     run: RunResult
@@ -141,6 +154,39 @@ class DesignBasis:
     cores_now: Mapping[str, int]
     plots_now: Mapping[str, int]
     measured: tuple[str, ...]
+    method_sd: float | None = None
+    method_totals: FloatArray = dataclasses.field(default_factory=lambda: np.zeros(0))
+
+
+def calibrated_sd(sd: float, pair_sd: float, pairs: int) -> float:
+    """The lab-method bias's relative SD once ``pairs`` samples are measured by both methods.
+
+    Parameters
+    ----------
+    sd
+        The bias's SD before (``[soil] method_bias_sd_pct`` / 100).
+    pair_sd
+        The SD of one sample's relative difference between the methods.
+    pairs
+        Samples measured by both.
+
+    Notes
+    -----
+    The new method's OC is corrected by the pairs' mean relative difference,
+    whose error has the SD ``pair_sd / √N``; with the planning SD as prior::
+
+        (9.8) 1 / σ²_N = 1 / σ_m² + N / s_d²
+
+    (the precision of a normal mean with a normal prior). ``sd`` 0 stays 0.
+
+    Examples
+    --------
+    >>> round(calibrated_sd(0.02, 0.10, 25), 6)  # 1/σ² = 2,500 + 2,500
+    0.014142
+    """
+    if sd <= 0.0 or pairs <= 0:
+        return max(sd, 0.0)
+    return 1.0 / math.sqrt(1.0 / (sd * sd) + pairs / (pair_sd * pair_sd))
 
 
 def _stratum_of(run: RunResult, xy: FloatArray) -> npt.NDArray[np.int64]:
@@ -244,6 +290,20 @@ def design_basis(
                 n_max=max_sites,
                 edge_m=edge_distance(region, cell)[region],
             )
+    method = method_change(ctx, results)
+    method_sd = method_totals = None
+    if method is not None and len(results) - 1 in method[2]:
+        # eq. 3.3a as the run's ledger adds it (ledger_soil.soc_quantities): σ_m² T̂ T̂ᵀ over
+        # the last epoch's measured strata.
+        soc_last = arguments.inputs[-1].quantities["soc_t_c"]
+        assert isinstance(soc_last, StratumTotals)
+        method_sd = method[0]
+        method_totals = np.array(
+            [
+                soc_last.totals[s] if m else 0.0
+                for s, m in zip(blocks.strata, blocks.measured, strict=True)
+            ]
+        )
     return DesignBasis(
         run=run,
         arguments=arguments,
@@ -253,6 +313,8 @@ def design_basis(
         cores_now=cores_now,
         plots_now=plots_now,
         measured=measured,
+        method_sd=method_sd,
+        method_totals=np.zeros(0) if method_totals is None else method_totals,
     )
 
 
@@ -261,8 +323,18 @@ def _trend(first: float, last: float, fraction: float) -> float:
     return max(last + (last - first) * fraction, 0.0)
 
 
-def _soc_joint(basis: DesignBasis, cores: Mapping[str, int]) -> tuple[FloatArray, FloatArray]:
-    """The SOC totals' errors with the design's epoch added: joint covariance and its block."""
+def _soc_joint(
+    basis: DesignBasis,
+    cores: Mapping[str, int],
+    *,
+    pairs: int = 0,
+    pair_sd: float = DEFAULT_PAIR_SD,
+) -> tuple[FloatArray, FloatArray]:
+    """The SOC totals' errors with the design's epoch added: joint covariance and its block.
+
+    With ``pairs``, the lab-method bias the last epoch carries on to the next
+    is the calibrated one (eq. 9.8) instead of ``[soil] method_bias_sd_pct``.
+    """
     run, arguments = basis.run, basis.arguments
     ctx, results = run.context, run.results
     depth = float(ctx.profile.soil_depth_cm)
@@ -323,6 +395,10 @@ def _soc_joint(basis: DesignBasis, cores: Mapping[str, int]) -> tuple[FloatArray
     last = slice((e - 1) * n, e * n)
     extra = run_joint[last, last] - blocks.total_covariance_t_c[last, last]
     joint[e * n :, e * n :] += np.where(np.isfinite(extra), extra, 0.0)
+    if pairs > 0 and basis.method_sd is not None:
+        after = calibrated_sd(basis.method_sd, pair_sd, pairs)
+        t = basis.method_totals
+        joint[e * n :, e * n :] += (after * after - basis.method_sd**2) * np.outer(t, t)
     held = [i for i, s in enumerate(blocks.strata) if s not in basis.measured]
     joint = hold(joint, held, n_epochs=e + 1)
     return joint, joint[e * n :, e * n :]
@@ -373,6 +449,8 @@ def expected_claim(
     *,
     n_draws: int = 10_000,
     budget: bool = False,
+    pairs: int = 0,
+    pair_sd: float = DEFAULT_PAIR_SD,
 ) -> Expected:
     """The claim at the next epoch if it takes ``cores`` and ``plots`` per stratum.
 
@@ -392,6 +470,10 @@ def expected_claim(
         Also give the uncertainty budget of the net at the next epoch in the
         ledger's ``extra["u_budget"]`` (eq. 6.14; one more Monte Carlo per
         group of inputs).
+    pairs, pair_sd
+        Soil samples measured by both organic-carbon methods, and the SD of
+        one's relative difference (eq. 9.8); no effect when the last epoch
+        carries no lab-method bias.
 
     Returns
     -------
@@ -407,7 +489,8 @@ def expected_claim(
     fraction = basis.years / span
     new_date = last.date + dt.timedelta(days=round(basis.years * 365.25))
     counts = {s: max(int(cores.get(s, 0)), 2) for s in basis.measured}
-    joint, block = _soc_joint(basis, counts)
+    pairs = pairs if basis.method_sd is not None else 0
+    joint, block = _soc_joint(basis, counts, pairs=pairs, pair_sd=pair_sd)
     soc_first, soc_last = first.quantities["soc_t_c"], last.quantities["soc_t_c"]
     assert isinstance(soc_first, StratumTotals) and isinstance(soc_last, StratumTotals)
     strata = list(arguments.blocks.strata)
@@ -458,6 +541,7 @@ def expected_claim(
         tradable_t_co2e=ledger.tradable_t_co2e,
         ledger=ledger,
         epoch=new,
+        pairs=pairs,
     )
 
 

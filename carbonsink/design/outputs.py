@@ -19,7 +19,7 @@ import geopandas as gpd
 import pandas as pd
 
 from carbonsink.design.allocation import Allocation
-from carbonsink.design.expected import DesignBasis
+from carbonsink.design.expected import DEFAULT_PAIR_SD, DesignBasis, calibrated_sd
 from carbonsink.i18n import gettext as _
 from carbonsink.io.writers import atomic_path, make_folder, write_json
 
@@ -30,12 +30,18 @@ DESIGN_SCHEMA = "carbonsink-design/1"
 
 
 def design_record(
-    basis: DesignBasis, allocation: Allocation, budget: Mapping[str, Any] | None = None
+    basis: DesignBasis,
+    allocation: Allocation,
+    budget: Mapping[str, Any] | None = None,
+    *,
+    pair_sd: float = DEFAULT_PAIR_SD,
 ) -> dict[str, Any]:
     """The design as JSON-ready values (``design.json``), with the chosen design's ``budget``.
 
     ``budget`` is the chosen claim's uncertainty budget (its ledger's
     ``extra["u_budget"]``, eq. 6.14); ``u_budget`` is ``None`` without it.
+    ``method_calibration`` (eq. 9.8) is ``None`` when the last epoch's SOC
+    carries no lab-method bias.
     """
     ctx = basis.run.context
     current = allocation.steps[0]
@@ -65,12 +71,22 @@ def design_record(
             if f"u_{pool}" in chain
         },
         "u_budget": None if budget is None else dict(budget),
+        "method_calibration": None
+        if basis.method_sd is None
+        else {
+            "method_bias_sd_pct": 100.0 * basis.method_sd,
+            "pair_sd_pct": 100.0 * pair_sd,
+            "pairs": chosen.expected.pairs,
+            "method_bias_sd_pct_after": 100.0
+            * calibrated_sd(basis.method_sd, pair_sd, chosen.expected.pairs),
+        },
         "path": [
             {
                 "kind": step.kind,
                 "cost": step.cost,
                 "cores": sum(step.expected.cores.values()),
                 "plots": sum(step.expected.plots.values()),
+                "pairs": step.expected.pairs,
                 "u": step.expected.u if math.isfinite(step.expected.u) else None,
                 "tradable_t_co2e": step.expected.tradable_t_co2e,
             }
@@ -163,6 +179,26 @@ def _page(record: Mapping[str, Any], allocation: Allocation, png: bytes) -> str:
         for p, u in record["pool_u"].items()
     )
     budget = _budget_table(record["u_budget"])
+    calibration = record["method_calibration"]
+    pairs = (
+        ""
+        if not calibration or not calibration["pairs"]
+        else "<p>"
+        + esc(
+            _(
+                "Measure {pairs} soil samples of the last epoch by both organic-carbon methods, "
+                "correct the new method's OC by their mean relative difference and set [soil] "
+                "method_bias_sd_pct to {after:.2f} (now {before:.2f}; eq. 9.8, a planning SD of "
+                "{pair_sd:.0f} % per sample)."
+            ).format(
+                pairs=calibration["pairs"],
+                after=calibration["method_bias_sd_pct_after"],
+                before=calibration["method_bias_sd_pct"],
+                pair_sd=calibration["pair_sd_pct"],
+            )
+        )
+        + "</p>"
+    )
     gain = _(
         "Expected tradable credits at the next epoch: {chosen:,.1f} t CO2e with this design, "
         "{current:,.1f} with the last epoch's effort repeated (gain {gain:,.1f} t CO2e{value})."
@@ -208,6 +244,7 @@ def _page(record: Mapping[str, Any], allocation: Allocation, png: bytes) -> str:
 <img src="{uri}" alt="{curve}">
 <h2>{per_stratum}</h2>
 <table><thead><tr>{heads}</tr></thead><tbody>{rows}</tbody></table>
+{pairs}
 <h2>{pool_heading}</h2>
 <table><tbody>{pools}</tbody></table>
 {budget}
@@ -250,13 +287,14 @@ def write_design(
     out: Path,
     *,
     budget: Mapping[str, Any] | None = None,
+    pair_sd: float = DEFAULT_PAIR_SD,
 ) -> list[Path]:
     """Write design.gpkg, design.json and design.html into ``out`` (created).
 
-    ``budget``: the chosen design's uncertainty budget (:func:`design_record`).
+    ``budget`` and ``pair_sd``: as for :func:`design_record`.
     """
     folder = make_folder(out)
-    record = design_record(basis, allocation, budget)
+    record = design_record(basis, allocation, budget, pair_sd=pair_sd)
     written = [write_json(record, folder / "design.json")]
     gpkg = folder / "design.gpkg"
     with atomic_path(gpkg) as tmp:

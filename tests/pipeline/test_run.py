@@ -30,6 +30,8 @@ from carbonsink.accounting.pools import StratumTotals
 from carbonsink.design.allocation import allocate, neyman
 from carbonsink.design.expected import (
     DesignBasis,
+    _soc_joint,
+    calibrated_sd,
     current_effort,
     design_basis,
     expected_claim,
@@ -477,6 +479,34 @@ def test_the_next_epoch_continues_the_trend(basis: DesignBasis) -> None:
     assert expected.ledger.years == pytest.approx(span + basis.years, abs=1 / 365.25)
 
 
+def test_a_calibrated_method_bias_by_hand() -> None:
+    # eq. 9.8: 1/σ² = 1/σ_m² + N/s_d². σ_m 2 %, s_d 10 %, 25 pairs: 2,500 + 2,500 = 5,000,
+    # σ = 1/√5,000 = 0.0141421; 10,000 pairs: 2,500 + 1,000,000, σ = 0.000998752 (→ s_d/√N).
+    assert calibrated_sd(0.02, 0.10, 25) == pytest.approx(0.0141421, abs=1e-7)
+    assert calibrated_sd(0.02, 0.10, 10_000) == pytest.approx(0.000998752, abs=1e-9)
+    assert calibrated_sd(0.02, 0.10, 0) == 0.02
+    assert calibrated_sd(0.0, 0.10, 25) == 0.0
+
+
+def test_samples_by_both_methods_shrink_only_the_next_epochs_method_term(
+    basis: DesignBasis,
+) -> None:
+    # The sample survey's 2025 lab uses another OC method than 2020's (eq. 3.3a, σ_m 2 %):
+    # the term the last epoch carries on is σ_m² T̂ T̂ᵀ; 25 pairs make it σ_25² T̂ T̂ᵀ,
+    # σ_25 = 0.0141421 (above), and change nothing else.
+    assert basis.method_sd == pytest.approx(0.02)
+    cores, _ = current_effort(basis)
+    before, _ = _soc_joint(basis, cores)
+    after, _ = _soc_joint(basis, cores, pairs=25, pair_sd=0.10)
+    n = len(basis.arguments.blocks.strata)
+    e = len(basis.arguments.inputs)
+    t = basis.method_totals
+    expected = before.copy()
+    expected[e * n :, e * n :] += (1.0 / 5000.0 - 0.02**2) * np.outer(t, t)  # σ_25² = 1/5,000
+    np.testing.assert_allclose(after, expected, rtol=1e-9, atol=1e-6)
+    assert (after[e * n :, e * n :].sum()) < before[e * n :, e * n :].sum()
+
+
 def test_more_plots_never_raise_u(basis: DesignBasis) -> None:
     cores, plots = current_effort(basis)
     now = expected_claim(basis, cores, plots)
@@ -494,6 +524,14 @@ def test_the_written_design(
     record = json.loads((tmp_path / "design.json").read_text(encoding="utf-8"))
     assert record["schema"] == "carbonsink-design/1"
     assert record["path"][0]["kind"] == "current"
+    # The lab method changed (σ_m 2 %): the path also tries samples by both methods, which
+    # lower U where cores no longer do (docs/methodology.md §9.4).
+    pairs = [step for step in record["path"] if step["kind"] == "pairs"]
+    assert pairs and pairs[0]["pairs"] == 10
+    assert pairs[0]["u"] < record["path"][0]["u"]
+    calibration = record["method_calibration"]
+    assert calibration["method_bias_sd_pct"] == pytest.approx(2.0)
+    assert calibration["pairs"] == allocation.chosen.expected.pairs
     chosen = allocation.chosen.expected
     cores = gpd.read_file(tmp_path / "design.gpkg", layer="cores")
     plots = gpd.read_file(tmp_path / "design.gpkg", layer="plots")
@@ -525,15 +563,17 @@ def test_the_design_command(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # `carbonsink design` on this module's run (its run_survey answered with it): budgets of
-    # the last epoch's effort leave the path one step long, the current effort, which the
-    # record, the files and the answer line say; a budget below it is exit 2, nothing written.
+    # the last epoch's effort and no calibration leave the path one step long, the current
+    # effort, which the record, the files and the answer line say; a budget below it is
+    # exit 2, nothing written.
     from carbonsink.cli import main
 
     monkeypatch.setattr("carbonsink.pipeline.run.run_survey", lambda *a, **k: library_run[0])
     cores, plots = current_effort(basis)
     out = tmp_path / "design_out"
     argv = ["design", str(SAMPLE_SURVEY), "-o", str(out), "--years", "4"]
-    budgets = ["--budget-cores", str(sum(cores.values())), "--budget-plots"]
+    # No samples by both OC methods either (the lab method changed; they would lower U).
+    budgets = ["--budget-pairs", "0", "--budget-cores", str(sum(cores.values())), "--budget-plots"]
     with pytest.raises(SystemExit) as exit_info:
         main([*argv, *budgets, str(sum(plots.values()))])
     assert exit_info.value.code == 0
