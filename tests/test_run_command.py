@@ -596,6 +596,24 @@ def test_ch4_sensitivity_breaks_even_where_ch4_cancels_the_removals(
     assert list(table["ch4_multiplier"]) == [0.0, 0.5, 1.0, 2.0, 4.0]
 
 
+def test_the_run_says_what_holds_its_uncertainty(run_a: Path, ledger: dict[str, Any]) -> None:
+    # eq. 6.14 on the sample survey: the groups of varying inputs, largest share first; the
+    # budget's half-width is the net's (its 90 % interval halved, t CO2e/yr), and each
+    # group known exactly leaves at most that. The table and the report say the same.
+    budget = ledger["u_budget"]
+    low, high = ledger["project"]["net"]["ci90"]
+    assert budget["half_width90"] == pytest.approx((high - low) / 2.0, rel=1e-9)
+    shares = [g["variance_share"] for g in budget["groups"]]
+    assert shares == sorted(shares, reverse=True)
+    groups = {g["group"] for g in budget["groups"]}
+    assert {"soc_total", "agb_residual", "root_shoot", "carbon_fraction"} <= groups
+    assert all(g["half_width90"] <= budget["half_width90"] * 1.01 for g in budget["groups"])
+    table = pd.read_csv(run_a / "tables" / "u_budget.csv")
+    assert list(table["group"]) == [g["group"] for g in budget["groups"]]
+    report = (run_a / "report.html").read_text(encoding="utf-8")
+    assert 'id="u-budget"' in report and "What holds U" in report
+
+
 def test_verify_command_checks_a_folder_against_its_manifest(run_a: Path, tmp_path: Path) -> None:
     ok = subprocess.run(
         _carbonsink("verify", str(run_a)), capture_output=True, text=True, check=False

@@ -255,6 +255,13 @@ OUTPUTS: MappingProxyType[str, Output] = _outputs(
         "t CO2e",
     ),
     Output(
+        "table_u_budget",
+        "tables/u_budget.csv",
+        "csv",
+        "what holds the net's uncertainty: each group of inputs' share of its variance",
+        "1, t CO2e/yr",
+    ),
+    Output(
         "table_ch4_sensitivity",
         "tables/ch4_sensitivity.csv",
         "csv",

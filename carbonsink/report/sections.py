@@ -404,6 +404,7 @@ def report_context(content: ReportContent) -> dict[str, Any]:
         "issuance": _issuance(ledger),
         "histogram": _histogram(content),
         "ch4_sensitivity": ledger.get("ch4_sensitivity"),
+        "u_budget": ledger.get("u_budget"),
         "methodology": [
             {name: i18n.shown(getattr(row, name)) for name in ("parameter", "value", "source")}
             for row in content.methodology

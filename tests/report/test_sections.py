@@ -97,6 +97,24 @@ def test_ch4_sensitivity_table_when_the_ledger_has_one(content: ReportContent) -
     assert 'id="ch4-sensitivity"' not in render_report(content)
 
 
+def test_the_uncertainty_budget_table_when_the_ledger_has_one(content: ReportContent) -> None:
+    budget = {
+        "output": "project net removals (t CO2e/yr)",
+        "half_width90": 422.1,
+        "groups": [
+            {"group": "soc_total", "streams": 18, "variance_share": 0.851, "half_width90": 162.0},
+            {"group": "root_shoot", "streams": 5, "variance_share": 0.011, "half_width90": 420.5},
+        ],
+    }
+    page = render_report(
+        dataclasses.replace(content, ledger={**content.ledger, "u_budget": budget})
+    )
+    assert 'id="u-budget"' in page
+    assert "The net's 90 % half-width is 422.1 t CO2e/yr" in page
+    assert "85.1" in page and "162.0" in page
+    assert 'id="u-budget"' not in render_report(content)
+
+
 def test_the_terrain_check_is_shown_or_said_to_be_unverified(content: ReportContent) -> None:
     # 2020: six sedge checkpoints, the DTM 0.20 m above them (± 0.02), corrected; 2025: no
     # checkpoints. The table gives n, the bias, its SE, the RMSE before and after.

@@ -627,6 +627,7 @@ def survey_ledger(
         polygon=polygon,
         error_covariance=arguments.error_covariance,
         benefit_100yr_t_co2e=section.benefit_100yr_t_co2e,
+        budget=True,
     )
     ledger = dataclasses.replace(
         ledger,
@@ -673,6 +674,9 @@ def write_ledger(ledger: Ledger, folder: OutputFolder) -> list[Path]:
     paths.append(write_csv(ledger.strata.reset_index(), folder.path("table_ledger_strata")))
     if not ledger.vintages.empty:
         paths.append(write_csv(ledger.vintages, folder.path("table_ledger_vintages")))
+    budget = ledger.extra.get("u_budget")
+    if budget is not None:
+        paths.append(write_csv(pd.DataFrame(budget["groups"]), folder.path("table_u_budget")))
     sensitivity = ledger.extra.get("ch4_sensitivity")
     if sensitivity is not None:
         paths.append(
