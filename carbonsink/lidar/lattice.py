@@ -104,14 +104,18 @@ class LatticeWindow:
         return self.grow(math.ceil(reach_m / self.cell - 1e-9))
 
     def flat(
-        self, x: FloatArray, y: FloatArray
+        self, x: FloatArray, y: FloatArray, *, outside: int | None = None
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
         """Flat cell index of each point and whether it lies in the window.
 
         Computed in floating point (the lattice indices ⌊x / c⌋ and ⌈y / c⌉
         are whole numbers, exact below 2⁵³), in blocks of :data:`BLOCK`
         points whose temporaries stay in the CPU cache (twice as fast as
-        whole-array passes through main memory).
+        whole-array passes through main memory). With ``outside`` (e.g.
+        ``rows × cols``, one bin past the window's), a point outside the
+        window takes that index: per-cell sums over ``rows × cols + 1`` bins
+        then need no selection of the points inside, and the last bin is
+        dropped.
         """
         n = len(x)
         flat = np.empty(n, dtype=np.int64)
@@ -134,6 +138,8 @@ class LatticeWindow:
             ok &= np.less(c, self.cols, out=t)
             r *= self.cols
             r += c
+            if outside is not None:
+                np.copyto(r, outside, where=~ok)
             flat[start:stop] = r
         return flat, inside
 

@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from carbonsink.grid import Grid, Tile
 from carbonsink.io.pointclouds import PointChunk
-from carbonsink.lidar._raster_ops import bin_min, where
+from carbonsink.lidar._raster_ops import bin_min
 from carbonsink.lidar.ground import SMRFParameters, smrf_surfaces
 from carbonsink.lidar.lattice import BlockStore, LatticeWindow, save_whole
 from carbonsink.lidar.options import LidarOptions
@@ -284,10 +284,11 @@ def _water_job(tile: Tile, plan: TilePlan) -> None:
     eligible = ~water & ~noise
     if eligible.any():
         block = _block(plan.core_bounds(tile), plan.options.smrf.cell)
-        flat, inside = block.flat(points.x, points.y)
-        inside &= eligible
-        eligible_cells, eligible_z = where(inside, flat, points.z)
-        zmin = bin_min(eligible_cells, eligible_z, block.rows * block.cols)
+        size = block.rows * block.cols
+        # Returns outside the block or not eligible go to one bin past it, then dropped.
+        flat, _ = block.flat(points.x, points.y, outside=size)
+        flat = np.where(eligible, flat, size)
+        zmin = bin_min(flat, points.z, size + 1)[:size]
         BlockStore(plan.folder, "smrf").save(tile.id, zmin.reshape(1, *block.shape))
 
 

@@ -467,31 +467,31 @@ class WaterReturns:
         A cell's *floor* returns are those within 2 × ``level_tolerance`` of its
         lowest (step 5): the window must hold all the returns of its cells.
         """
-        flat, inside = window.flat(self.x, self.y)
-        z, intensity, known, floor_dark = self.z, self.intensity, self.known, self.floor_dark
-        if not inside.all():  # the tile's halo returns, scattered through its points
-            flat, z, intensity, known, floor_dark = where(
-                inside, flat, z, intensity, known, floor_dark
-            )
         size = window.rows * window.cols
+        # The tile's halo returns, scattered through its points, fall in one bin past the
+        # window's (``size``), dropped at the end: no copy of the returns inside.
+        flat, _ = window.flat(self.x, self.y, outside=size)
+        z, intensity, known, floor_dark = self.z, self.intensity, self.known, self.floor_dark
+        bins = size + 1
 
         def count(cells: IntArray, among: BoolArray | None = None) -> FloatArray:
             """Returns per cell; those ``among`` (no copy when it is everywhere)."""
             if among is not None and not among.all():
                 (cells,) = where(among, cells)
-            return np.bincount(cells, minlength=size).astype(np.float64)
+            return np.bincount(cells, minlength=bins)[:size].astype(np.float64)
 
         counts = count(flat)
-        zmin = bin_min(flat, z, size)
+        zmin = bin_min(flat, z, bins)  # NaN in the last bin unless a return is outside
+        zmin[size] = np.nan  # so that no return outside is a floor return
         recorded = intensity > 0  # 0: not recorded, adds nothing to the sum
         floor_return = z <= zmin[flat] + 2.0 * self.params.level_tolerance
         floor_flat, floor_dark = where(floor_return, flat, floor_dark)
         layers = [
             counts,
-            np.bincount(flat, weights=z, minlength=size),
-            zmin,
-            bin_max(flat, z, size),
-            np.bincount(flat, weights=intensity.astype(np.float64), minlength=size),
+            np.bincount(flat, weights=z, minlength=bins)[:size],
+            zmin[:size],
+            bin_max(flat, z, bins)[:size],
+            np.bincount(flat, weights=intensity.astype(np.float64), minlength=bins)[:size],
             counts if recorded.all() else count(flat, recorded),
             count(flat, known),
             count(floor_flat),

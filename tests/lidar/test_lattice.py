@@ -45,6 +45,22 @@ def test_around_and_grow() -> None:
     assert inside.all() and flat[0] == 20
 
 
+def test_points_outside_take_the_index_asked_for() -> None:
+    # 1 m cells, columns 0..2, row indices 2 (y in (1, 2]) down to 1: a 2 × 3 window.
+    # (0.5, 1.5): row index 2 (y in (1, 2]) = window row 0, column 0: flat 0. (2.5, 1.2):
+    # window row 0, column 2: flat 2. (1.5, 0.5): row index 1 = window row 1, column 1:
+    # flat 1 × 3 + 1 = 4. (3.5, 1.5) (column 3) and (0.5, 2.5) (row index 3) are outside:
+    # the index asked for, 6 = 2 × 3.
+    w = LatticeWindow(1.0, i0=0, j1=2, rows=2, cols=3)
+    x = np.array([0.5, 2.5, 1.5, 3.5, 0.5])
+    y = np.array([1.5, 1.2, 0.5, 1.5, 2.5])
+    flat, inside = w.flat(x, y, outside=6)
+    assert list(inside) == [True, True, True, False, False]
+    assert list(flat) == [0, 2, 4, 6, 6]
+    plain, _ = w.flat(x, y)
+    assert list(plain[inside]) == [0, 2, 4]
+
+
 def test_overlap_slices_line_up_the_same_cells() -> None:
     a = LatticeWindow(1.0, i0=0, j1=10, rows=4, cols=5)  # columns 0..4, rows j 10..7
     b = LatticeWindow(1.0, i0=3, j1=8, rows=4, cols=4)  # columns 3..6, rows j 8..5
