@@ -186,10 +186,10 @@ def _page(record: Mapping[str, Any], allocation: Allocation, png: bytes) -> str:
         else "<p>"
         + esc(
             _(
-                "Measure {pairs} soil samples of the last epoch by both organic-carbon methods, "
-                "correct the new method's OC by their mean relative difference and set [soil] "
-                "method_bias_sd_pct to {after:.2f} (now {before:.2f}; eq. 9.8, a planning SD of "
-                "{pair_sd:.0f} % per sample)."
+                "Measure {pairs} soil samples by both organic-carbon methods (the last epoch's "
+                "archived samples or the next epoch's), correct the new method's OC by their "
+                "mean relative difference and set [soil] method_bias_sd_pct to {after:.2f} (now "
+                "{before:.2f}; eq. 9.8, a planning SD of {pair_sd:.0f} % per sample)."
             ).format(
                 pairs=calibration["pairs"],
                 after=calibration["method_bias_sd_pct_after"],
