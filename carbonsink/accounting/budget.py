@@ -47,14 +47,18 @@ class HeldMonteCarlo(MonteCarlo):
     def __init__(self, seed: int, n_draws: int, held: Callable[[str], bool]) -> None:
         super().__init__(seed, n_draws)
         self._held = held
+        self._held_names: set[str] = set()
 
     def draw(self, name: str, spec: Uncertain) -> FloatArray:
         values = super().draw(name, spec)
-        if not self._held(name):
+        if not self._held(name) or name in self._held_names:
             return values
-        mean = np.broadcast_to(values.mean(axis=0), values.shape)
+        # Kept in place of the draws, so that ``draws`` and ``evaluate`` see it too.
+        mean = np.ascontiguousarray(np.broadcast_to(values.mean(axis=0), values.shape))
         mean.setflags(write=False)
-        return np.asarray(mean, dtype=np.float64)
+        self._draws[name] = mean
+        self._held_names.add(name)
+        return mean
 
 
 def stream_group(name: str) -> str:
@@ -81,8 +85,8 @@ class BudgetRow:
         How many named streams of the group vary (those that do not are left
         out, and a group of none is not listed).
     share
-        1 − Var(output | group held) / Var(output): the part of the variance
-        that knowing the group exactly would remove.
+        1 − Var(output, group held at its mean) / Var(output): the part of
+        the variance that fixing the group at its mean removes.
     half_width
         The output's 90 % half-width with the group held ((q95 − q5) / 2 of
         the draws, as the ledger's U), in the output's units.
@@ -132,11 +136,13 @@ def variance_budget(
 
         (6.14) share_g = 1 − V₋g / V
 
-    — the first-order "variance reduction if known exactly" (Saltelli et al.
-    2008, *Global Sensitivity Analysis*, §1.2.7). For an output linear in
-    independent inputs the shares are the inputs' variance fractions and add
-    up to 1; for a non-linear one (a floor at zero, a cap) they need not, and
-    a group may even carry a small negative share.
+    — the variance left with g fixed at one value, its mean. For an output
+    that is a sum of independent parts this is g's first-order variance
+    fraction (Saltelli et al. 2008, *Global Sensitivity Analysis*, §1.2.7) and
+    the shares add up to 1. Where groups multiply (AGB × root:shoot × carbon
+    fraction) a group's share also holds its interactions with the others,
+    closer to a total-effect index, and the shares can add up to more than 1;
+    a floor at zero or a cap can make a share slightly negative.
     """
     full = MonteCarlo(seed, n_draws)
     output = as_draws(evaluate(full), what="variance_budget")

@@ -292,7 +292,7 @@ def design_basis(
             )
     method = method_change(ctx, results)
     method_sd = method_totals = None
-    if method is not None and len(results) - 1 in method[2]:
+    if method is not None and method[0] > 0 and len(results) - 1 in method[2]:
         # eq. 3.3a as the run's ledger adds it (ledger_soil.soc_quantities): σ_m² T̂ T̂ᵀ over
         # the last epoch's measured strata.
         soc_last = arguments.inputs[-1].quantities["soc_t_c"]

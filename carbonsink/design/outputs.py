@@ -125,9 +125,16 @@ def _curve_png(allocation: Allocation) -> bytes:
     fig = new_figure((6.5, 3.6), (0.12, 0.15, 0.97, 0.9))
     ax = fig.add_subplot()
     ax.set_title(_("Predicted U against the sampling effort"), fontsize=11)
-    ax.set_xlabel(_("cost of the next epoch's cores and plots"))
+    ax.set_xlabel(_("cost of the next epoch's cores, plots and samples by both methods"))
     ax.set_ylabel(_("U, % of the net"))
-    for kind, colour in (("current", "black"), ("cores", "#8c510a"), ("plots", "#01665e")):
+    for kind, colour in (
+        ("current", "black"),
+        ("cores", "#8c510a"),
+        ("plots", "#01665e"),
+        ("pairs", "#5e3c99"),
+    ):
+        if kind == "pairs" and not any(s.kind == kind for s in allocation.steps):
+            continue
         steps = [s for s in allocation.steps if s.kind == kind]
         ax.scatter(
             [s.cost for s in steps],
@@ -137,6 +144,7 @@ def _curve_png(allocation: Allocation) -> bytes:
                 "current": _("the last epoch's effort"),
                 "cores": _("more cores"),
                 "plots": _("more plots"),
+                "pairs": _("more samples by both OC methods"),
             }[kind],
             zorder=3,
         )

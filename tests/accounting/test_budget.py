@@ -70,3 +70,24 @@ def test_the_shares_of_a_product_need_not_add_up_to_one() -> None:
     assert [r.group for r in rows] == ["a", "b"] or [r.group for r in rows] == ["b", "a"]
     for row in rows:
         assert row.share == pytest.approx(1.0, abs=0.001)
+
+
+def test_a_held_stream_is_held_for_draws_and_evaluate_too_and_rows_keep_their_shape() -> None:
+    # A model written with evaluate() reads the draws mapping, not draw()'s return: the
+    # held stream must be its mean there as well (var(b + a held) = var(b) = 1, not 2).
+    held = HeldMonteCarlo(2, 20_000, lambda name: name.startswith("a/"))
+    specs = {"b/x": Normal(0.0, 1.0), "a/y": Normal(0.0, 1.0)}
+    out = held.evaluate(lambda d: d["b/x"] + d["a/y"], specs=specs)
+    assert np.var(out) == pytest.approx(1.0, rel=0.05)
+    assert np.ptp(held.draws["a/y"]) == 0.0
+    np.testing.assert_array_equal(held.draw("a/y", specs["a/y"]), held.draws["a/y"])
+
+    # A stream of rows (a bootstrap's (n, k) draws) is held at its mean row.
+    class Rows:
+        def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+            return rng.normal(size=(n, 3)) + np.array([1.0, 2.0, 3.0])
+
+    rows = HeldMonteCarlo(4, 5_000, lambda name: True).draw("a/rows", Rows())  # type: ignore[arg-type]
+    assert rows.shape == (5_000, 3)
+    assert np.ptp(rows, axis=0).tolist() == [0.0, 0.0, 0.0]
+    np.testing.assert_allclose(rows[0], [1.0, 2.0, 3.0], atol=0.05)
