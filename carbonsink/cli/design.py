@@ -122,6 +122,7 @@ def design(
     def said(line: str) -> None:
         stdout.print(escape(line))
 
+    pair_fraction = pair_sd / 100.0  # the option is in per cent
     allocation = allocate(
         basis,
         target_u=target_u / 100.0,
@@ -131,16 +132,16 @@ def design(
         cost_plot=cost_plot,
         budget_pairs=budget_pairs,
         cost_pair=cost_pair,
-        pair_sd=pair_sd / 100.0,
+        pair_sd=pair_fraction,
         progress=said,
     )
     chosen = allocation.chosen.expected
     said("what holds U: each group of inputs known exactly in turn")
     budget = expected_claim(
-        basis, chosen.cores, chosen.plots, budget=True, pairs=chosen.pairs, pair_sd=pair_sd / 100
+        basis, chosen.cores, chosen.plots, budget=True, pairs=chosen.pairs, pair_sd=pair_fraction
     ).ledger.extra["u_budget"]
     with i18n.language(report.survey.survey.language):
-        written = write_design(basis, allocation, folder, budget=budget, pair_sd=pair_sd / 100.0)
+        written = write_design(basis, allocation, folder, budget=budget, pair_sd=pair_fraction)
     verdict = "reached" if allocation.reached else "not reached (lowest U found)"
     answer.print(
         f"target U {target_u:g} % {verdict}: {sum(chosen.cores.values())} cores, "

@@ -291,7 +291,7 @@ def design_basis(
                 edge_m=edge_distance(region, cell)[region],
             )
     method = method_change(ctx, results)
-    method_sd = method_totals = None
+    method_sd, method_totals = None, np.zeros(0)
     if method is not None and method[0] > 0 and len(results) - 1 in method[2]:
         # eq. 3.3a as the run's ledger adds it (ledger_soil.soc_quantities): σ_m² T̂ T̂ᵀ over
         # the last epoch's measured strata.
@@ -314,7 +314,7 @@ def design_basis(
         plots_now=plots_now,
         measured=measured,
         method_sd=method_sd,
-        method_totals=np.zeros(0) if method_totals is None else method_totals,
+        method_totals=method_totals,
     )
 
 

@@ -639,17 +639,16 @@ def _chunk_from_record(
         array: npt.NDArray[Any] = np.asarray(values, dtype=dtype)
         return np.ascontiguousarray(array) if inside is None else array[inside]
 
+    classification = take(record.classification, np.uint8)
     return PointChunk(
         x=take(x, np.float64),
         y=take(y, np.float64),
         z=take(record.z, np.float64),
-        classification=take(record.classification, np.uint8),
+        classification=classification,
         return_number=take(record.return_number, np.uint8),
         number_of_returns=take(record.number_of_returns, np.uint8),
         intensity=take(record.intensity, np.uint16),
         user_data=(
-            take(record.user_data, np.uint8)
-            if user_data
-            else np.zeros(len(x) if inside is None else int(inside.sum()), dtype=np.uint8)
+            take(record.user_data, np.uint8) if user_data else np.zeros_like(classification)
         ),
     )
