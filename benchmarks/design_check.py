@@ -4,11 +4,14 @@ For each seed s = 1..N (small scale):
 
 1. generate the two-epoch survey of seed s (``generate_survey(dir, seed=s, scale="small")``);
 2. ``carbonsink design <dir>/survey.toml -o <seed>/design --target-u 20 --years Y
-   --budget-pairs 0`` (the generator simulates no samples by both OC methods), Y the
-   years from the second epoch (2025-09-18) to the generator's third (2028-09-20);
+   --pair-sd 6.708``, Y the years from the second epoch (2025-09-18) to the
+   generator's third (2028-09-20), the planning SD of a sample's relative difference
+   between the OC methods that of the generator's labs, √(3² + 6²) % (CHN 3 %,
+   dichromate 6 % per reading; ``carbonsink.synthetic.fieldwork.LAB_SD``);
 3. generate the three-epoch survey of the same seed with the third epoch's cores and
-   plots taken at the design's points (``generate_survey(..., epochs=3,
-   design=<seed>/design/design.gpkg)``), run ``carbonsink run`` on it and read the
+   plots taken at the design's points and the design's number of samples measured by
+   both OC methods (``generate_survey(..., epochs=3, design=<seed>/design/design.gpkg,
+   method_pairs=<chosen pairs>)``), run ``carbonsink run`` on it and read the
    claim's realized U: ``ledger.json`` → ``project`` → ``uncertainty`` → ``used``
    (and ``monte_carlo``);
 4. the same with the same numbers of cores and plots per stratum placed at RANDOM:
@@ -17,7 +20,7 @@ For each seed s = 1..N (small scale):
    run's ``maps/landcover_2025.tif``, the same stage on the same 2025 inputs (the
    share of the design's points whose ``stratum`` that map confirms is recorded as
    ``map_agreement``) — inside the boundary, seeded by s, written as a design.gpkg
-   of the same layout.
+   of the same layout, with the same samples by both methods.
 
 The table gives, per seed, the predicted U (design.json ``chosen.u``) and its 90 %
 range over what the next net may turn out to be (``chosen.u_range90``, eq. 9.6), the
@@ -55,6 +58,9 @@ from _jobs import ROOT, run_job
 #: Years from the second epoch to the generator's third: 1098 days.
 YEARS = (dt.date(2028, 9, 20) - dt.date(2025, 9, 18)).days / 365.25
 TARGET_U = 20.0
+#: The SD of one sample's relative difference between the generator's OC labs, %:
+#: √(3² + 6²) (CHN 3 %, dichromate 6 % per reading; fieldwork.LAB_SD).
+PAIR_SD_PCT = math.hypot(3.0, 6.0)
 #: The ratio realized / predicted U counted as a good prediction.
 GOOD_RATIO = (0.75, 1.25)
 
@@ -63,8 +69,11 @@ import json, sys, time
 from carbonsink.synthetic import generate_survey
 
 out, seed, epochs, design = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+pairs = int(sys.argv[5])
 start = time.perf_counter()
-summary = generate_survey(out, seed=seed, scale="small", epochs=epochs, design=design or None)
+summary = generate_survey(
+    out, seed=seed, scale="small", epochs=epochs, design=design or None, method_pairs=pairs
+)
 print(json.dumps({
     "skipped": len(summary.design_skipped),
     "seconds": time.perf_counter() - start,
@@ -104,9 +113,11 @@ def carbonsink(log: Path, *args: str) -> float:
     return time.perf_counter() - start
 
 
-def generate(folder: Path, seed: int, *, epochs: int, design: Path | None) -> dict[str, Any]:
+def generate(
+    folder: Path, seed: int, *, epochs: int, design: Path | None, pairs: int = 0
+) -> dict[str, Any]:
     """Generate a survey in a job of its own; ``skipped`` design points and seconds."""
-    row = run_job(GENERATE, str(folder), str(seed), str(epochs), str(design or ""))
+    row = run_job(GENERATE, str(folder), str(seed), str(epochs), str(design or ""), str(pairs))
     if row is None:
         raise SystemExit("carbonsink is not importable")
     return row
@@ -249,10 +260,8 @@ def check_seed(seed: int, root: Path, *, resume: bool) -> dict[str, Any]:
             f"{TARGET_U:g}",
             "--years",
             repr(YEARS),
-            # The generator's 2028 epoch measures no samples by both OC methods: the
-            # design may not count on them (eq. 9.8) for its prediction to be checked.
-            "--budget-pairs",
-            "0",
+            "--pair-sd",
+            f"{PAIR_SD_PCT:.3f}",
         )
     record = json.loads((design_dir / "design.json").read_text(encoding="utf-8"))
     chosen = record["chosen"]
@@ -262,6 +271,7 @@ def check_seed(seed: int, root: Path, *, resume: bool) -> dict[str, Any]:
         reached=record["reached"],
         cores=sum(chosen["cores"].values()),
         plots=sum(chosen["plots"].values()),
+        pairs=int(chosen.get("pairs", 0)),
         cores_by_stratum=chosen["cores"],
         plots_by_stratum=chosen["plots"],
         predicted_net_t_co2e=chosen.get("ner_t_co2e"),
@@ -274,7 +284,7 @@ def check_seed(seed: int, root: Path, *, resume: bool) -> dict[str, Any]:
             gpkg.unlink(missing_ok=True)
             row.update(random_design(design_dir, folder / "run_design", two, seed, gpkg))
         if not (resume and (out / "ledger.json").exists()):
-            made = generate(survey, seed, epochs=3, design=gpkg)
+            made = generate(survey, seed, epochs=3, design=gpkg, pairs=row["pairs"])
             row[f"{kind}_skipped"] = made["skipped"]
             row[f"{kind}_run_s"] = carbonsink(
                 folder / f"run_{kind}.log", "run", str(survey / "survey.toml"), "-o", str(out)
@@ -312,7 +322,7 @@ def summarise(rows: dict[int, dict[str, Any]]) -> int:
     """Print the table of every seed and the summary."""
     print(
         f"\n{'seed':>4}  {'predicted U':>11}  {'its 90 % range':>15}  {'realized U (design)':>19}"
-        f"  {'ratio':>5}  {'realized U (random)':>19}  {'cores':>5}  {'plots':>5}  "
+        f"  {'ratio':>5}  {'realized U (random)':>19}  {'cores':>5}  {'plots':>5}  {'pairs':>5}  "
         f"{'MC U design':>11}  {'MC U random':>11}"
     )
     done = []
@@ -327,7 +337,8 @@ def summarise(rows: dict[int, dict[str, Any]]) -> int:
             f"{seed:>4}  {_pct(row['predicted_u']):>11}  {_range_text(row):>15}  "
             f"{_pct(row['design_u']):>19}  "
             f"{'—' if ratio is None else f'{ratio:5.2f}':>5}  {_pct(row['random_u']):>19}  "
-            f"{row['cores']:>5}  {row['plots']:>5}  {_pct(row['design_u_monte_carlo']):>11}  "
+            f"{row['cores']:>5}  {row['plots']:>5}  {row.get('pairs', 0):>5}  "
+            f"{_pct(row['design_u_monte_carlo']):>11}  "
             f"{_pct(row['random_u_monte_carlo']):>11}"
         )
     if not done:

@@ -413,6 +413,12 @@ class SoilSection(_Model):
     #: differ (e.g. CHN dry combustion, then dichromate 有机质), % of the later
     #: epoch's SOC stock; it enters the Monte Carlo (docs/methodology.md §3.2) [U].
     method_bias_sd_pct: Annotated[float, Field(ge=0.0, le=50.0)] = 5.0
+    #: Soil samples measured by both organic-carbon methods (``sample_id``,
+    #: ``method``, ``soc_pct``/``om_pct``/``om_g_kg``; two rows per sample): the
+    #: run measures the later method's bias from them, corrects that method's OC
+    #: and replaces ``method_bias_sd_pct`` by the SD left (docs/methodology.md §3.2,
+    #: eq. 3.3b). No coordinates; ``crs`` is not used.
+    method_pairs: TableEntry | None = None
     #: How the ledger compares the epochs' SOC: at equivalent soil mass (the
     #: default; bulk densities are measured in every epoch) or at fixed depth
     #: (docs/methodology.md §3.4).

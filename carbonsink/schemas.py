@@ -20,7 +20,7 @@ import difflib
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ from carbonsink.errors import Problem
 __all__ = [
     "COLUMN_SOURCES_ATTR",
     "HEADER_ATTR",
+    "MIN_METHOD_PAIRS",
     "ROW_WORD_ATTR",
     "SHEET_ATTR",
     "TABLE_SCHEMAS",
@@ -42,7 +43,7 @@ __all__ = [
     "sheet_prefix",
 ]
 
-TableKind = Literal["plots", "soil", "landcover_samples", "checkpoints"]
+TableKind = Literal["plots", "soil", "landcover_samples", "checkpoints", "method_pairs"]
 
 _MAX_LINES_SHOWN = 8
 
@@ -144,6 +145,8 @@ class TableSchema:
     #: Column whose values must be unique (``None``: no id column).
     unique: str | None = None
     extra_checks: tuple[Callable[[pd.DataFrame, str], list[Problem]], ...] = field(default=())
+    #: Whether rows are points (``x``/``y`` or ``lon``/``lat`` required).
+    located: bool = True
 
     def columns(self) -> tuple[Column, ...]:
         grouped = tuple(c for group in self.one_of for c in group)
@@ -231,6 +234,63 @@ def _soil_method_check(frame: pd.DataFrame, path: str) -> list[Problem]:
     ]
 
 
+def _pairs_check(frame: pd.DataFrame, path: str) -> list[Problem]:
+    """Samples by both methods: two methods in the table, each sample once by each."""
+    if not {"sample_id", "method"} <= set(frame.columns):
+        return []
+    ids = frame["sample_id"].astype("string").str.strip()
+    methods = frame["method"].astype("string").str.strip().str.lower()
+    known = ids.notna() & methods.notna()
+    problems: list[Problem] = []
+    distinct = sorted(methods[known].unique())
+    if len(distinct) != 2:
+        problems.append(
+            Problem(
+                f"the table names {len(distinct)} method(s) ({', '.join(distinct) or 'none'}); "
+                "samples by both methods compare exactly two",
+                path=path,
+                where=f"column method ({header_place(frame.attrs)})",
+                fix="give each sample one row measured by the first epoch's method and one by "
+                "the later epochs' method",
+            )
+        )
+    rows = pd.DataFrame({"id": ids, "method": methods})[known.to_numpy()]
+    repeated = rows.index[rows.duplicated(keep=False).to_numpy()]
+    if len(repeated):
+        problems.append(
+            Problem(
+                "a sample is measured twice by the same method "
+                f"({_values(frame, repeated, 'sample_id')})",
+                path=path,
+                where=_lines(frame, repeated),
+                fix="average the replicates into one row per sample and method",
+            )
+        )
+    counts = rows.groupby("id")["method"].nunique()
+    single = rows.index[rows["id"].isin(counts.index[counts < 2]).to_numpy()]
+    if len(distinct) == 2 and len(single):
+        problems.append(
+            Problem(
+                f"a sample has no row by the other method ({_values(frame, single, 'sample_id')})",
+                path=path,
+                where=_lines(frame, single),
+                fix="remove the sample or add its measurement by the other method",
+            )
+        )
+    return problems
+
+
+#: Fewest samples by both OC methods (``[soil] method_pairs``): the t-variance factor
+#: (N − 1)/(N − 3) of a mean whose SD is estimated is then at most 1.29 (eq. 3.3b).
+MIN_METHOD_PAIRS: Final = 10
+#: A soil sample's organic carbon: measured OC, or organic matter (LOI %, 有机质 g/kg).
+_SOIL_CARBON: Final = (
+    (
+        Column("soc_pct", units="%", low=0.0, high=60.0),
+        Column("om_pct", units="%", low=0.0, high=100.0),
+        Column("om_g_kg", units="g/kg", low=0.0, high=1_000.0),
+    ),
+)
 _X = Column("x", units="CRS units", description="x coordinate (or lon for geographic CRSs)")
 _Y = Column("y", units="CRS units", description="y coordinate (or lat for geographic CRSs)")
 
@@ -275,13 +335,7 @@ TABLE_SCHEMAS: dict[str, TableSchema] = {
             Column("depth_bottom_cm", units="cm", low=0.0, low_open=True, high=1_000.0),
             Column("bulk_density_g_cm3", units="g/cm³", low=0.01, high=2.65),
         ),
-        one_of=(
-            (
-                Column("soc_pct", units="%", low=0.0, high=60.0),
-                Column("om_pct", units="%", low=0.0, high=100.0),
-                Column("om_g_kg", units="g/kg", low=0.0, high=1_000.0),
-            ),
-        ),
+        one_of=_SOIL_CARBON,
         optional=(
             Column("coarse_frac", units="volume fraction", low=0.0, high=1.0),
             Column("method", kind="text"),
@@ -321,6 +375,16 @@ TABLE_SCHEMAS: dict[str, TableSchema] = {
             Column("class", kind="text", description="vegetation class at the point"),
         ),
         unique="checkpoint_id",
+    ),
+    "method_pairs": TableSchema(
+        kind="method_pairs",
+        required=(
+            Column("sample_id", kind="text", description="the sample measured by both methods"),
+            Column("method", kind="text", description="the organic-carbon method of the row"),
+        ),
+        one_of=_SOIL_CARBON,
+        extra_checks=(_soil_method_check, _pairs_check),
+        located=False,
     ),
     "landcover_samples": TableSchema(
         kind="landcover_samples",
@@ -426,7 +490,7 @@ def check_table(
             continue
         if column.name not in frame.columns:
             problems.append(_missing_column(column.name, present, schema, path, header))
-    if coords is None:
+    if coords is None and schema.located:
         problems.append(
             Problem(
                 "coordinate columns are missing: need x and y (or lon and lat for a "

@@ -523,3 +523,34 @@ def test_a_raster_on_another_celestial_body_is_an_error_not_a_traceback(
     result = run_cli("validate", str(survey_dir / "survey.toml"))
     assert result.returncode == 2
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_samples_by_both_methods_are_checked(tmp_path: Path, sample_survey: Path) -> None:
+    # [soil] method_pairs with Chinese headers (样品编号, 测定方法, 有机碳(%)): five samples
+    # are too few (eq. 3.3b needs 10); ten pass, and the file counts among the inputs (the
+    # stage cache's key).
+    survey_dir = _copy(tmp_path, sample_survey)
+    toml = survey_dir / "survey.toml"
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(
+        text.replace("[soil]\n", '[soil]\nmethod_pairs = { path = "pairs.csv" }\n', 1),
+        encoding="utf-8",
+    )
+    pairs = survey_dir / "pairs.csv"
+
+    def write(n: int) -> None:
+        rows = [f"S{i},{m},{v}" for i in range(n) for m, v in (("CHN", 2.0), ("dichromate", 2.1))]
+        pairs.write_text("样品编号,测定方法,有机碳(%)\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+    write(5)
+    report = preflight(toml)
+    (error,) = [e for e in report.errors if "pairs.csv" in str(e)]
+    assert "5 sample(s) measured by both methods; at least 10" in str(error)
+    write(10)
+    report = preflight(toml)
+    assert report.errors == [], "\n".join(str(p) for p in report.errors)
+    assert pairs in report.checked
+    pairs.write_text("样品编号,测定方法,有机碳(%)\nS1,CHN,2.0\nS1,CHN,2.1\n", encoding="utf-8")
+    result = run_cli("validate", str(toml))
+    assert result.returncode == 2
+    assert "pairs.csv" in result.stdout and "measured twice by the same method" in result.stdout

@@ -194,10 +194,12 @@ def _page(record: Mapping[str, Any], allocation: Allocation, png: bytes) -> str:
         else "<p>"
         + esc(
             _(
-                "Measure {pairs} soil samples by both organic-carbon methods (the last epoch's "
-                "archived samples or the next epoch's), correct the new method's OC by their "
-                "mean relative difference and set [soil] method_bias_sd_pct to {after:.2f} (now "
-                "{before:.2f}; eq. 9.8, a planning SD of {pair_sd:.0f} % per sample)."
+                "Measure {pairs} soil samples by both organic-carbon methods (the last "
+                "epoch's archived samples or the next epoch's; beyond any already listed) and "
+                "list them in [soil] method_pairs: the run corrects the new method's OC by "
+                "their measured bias, whose SD falls from {before:.2f} % to about "
+                "{after:.2f} % (eq. 9.8 with a planning SD of {pair_sd:.0f} % per sample; "
+                "eq. 3.3b)."
             ).format(
                 pairs=calibration["pairs"],
                 after=calibration["method_bias_sd_pct_after"],

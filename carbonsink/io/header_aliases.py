@@ -88,6 +88,8 @@ class Alias:
 _SOIL = frozenset({"soil"})
 _PLOTS = frozenset({"plots"})
 _CHECKPOINTS = frozenset({"checkpoints"})
+#: The carbon and method columns serve the soil table and its samples measured by both methods.
+_SOIL_CARBON = frozenset({"soil", "method_pairs"})
 _DEPTHS = Target("depth_top_cm", bottom="depth_bottom_cm")
 _BULK_DENSITY = Target("bulk_density_g_cm3")
 
@@ -153,15 +155,21 @@ ALIASES: tuple[Alias, ...] = (
         ("有机质", "土壤有机质", "有机质含量"),
         "organic matter",
         {"g/kg": Target("om_g_kg"), "%": Target("om_pct")},
-        _SOIL,
+        _SOIL_CARBON,
     ),
     Alias(
         ("有机碳", "土壤有机碳", "有机碳含量", "总有机碳"),
         "organic carbon",
         {"%": Target("soc_pct"), "g/kg": Target("soc_pct", divisor=10.0)},
-        _SOIL,
+        _SOIL_CARBON,
     ),
-    Alias(("测定方法", "分析方法", "测试方法"), "lab method", {"": Target("method")}, _SOIL),
+    Alias(("测定方法", "分析方法", "测试方法"), "lab method", {"": Target("method")}, _SOIL_CARBON),
+    Alias(
+        ("样品编号", "样品号"),
+        "sample identifier",
+        {"": Target("sample_id")},
+        frozenset({"method_pairs"}),
+    ),
     Alias(
         ("类别", "地类", "植被类型", "土地覆盖类型"),
         "class",

@@ -203,7 +203,7 @@ class RunContext:
         for its header aliases; ``None`` for a file no epoch names as a table."""
         for epoch in self.survey.epochs:
             for kind in TABLE_SCHEMAS:
-                named = getattr(epoch, kind)
+                named = getattr(epoch, kind, None)
                 if named is not None and named.path == entry.path:
                     return kind
         return None

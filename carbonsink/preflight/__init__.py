@@ -86,6 +86,8 @@ class _Checker(ImageryChecks, TableChecks):
         self.check_boundary_and_crs()
         for index, epoch in enumerate(self.survey.epochs, start=1):
             self.check_epoch(index, epoch)
+        if self.survey.soil.method_pairs is not None:
+            self.check_method_pairs(self.survey.soil.method_pairs, "[soil].method_pairs")
 
     def check_profile(self) -> None:
         """The methodology profile loads with the survey's overrides; default fluxes foreseen."""

@@ -15,11 +15,27 @@ from carbonsink.errors import CarbonSinkError
 from carbonsink.io.soil_sheets import usable_layers
 from carbonsink.io.tables import read_table, table_crs, table_points
 from carbonsink.preflight.reporter import Reporter
-from carbonsink.schemas import TABLE_SCHEMAS, check_table, header_place, rows_text
+from carbonsink.schemas import (
+    MIN_METHOD_PAIRS,
+    TABLE_SCHEMAS,
+    check_table,
+    header_place,
+    rows_text,
+)
 
 
 class TableChecks(Reporter):
     """Checks of the survey's tables (plots, soil cores, land-cover samples, checkpoints)."""
+
+    @staticmethod
+    def read(entry: TableEntry, kind: str) -> pd.DataFrame:
+        """The table of ``entry`` read as a table of ``kind`` (text columns, header aliases)."""
+        return read_table(
+            entry.path,
+            text_columns=TABLE_SCHEMAS[kind].text_columns(),
+            kind=kind,
+            **entry.read_options(),
+        )
 
     def check_table(self, entry: TableEntry, kind: str, where: str) -> None:
         path = entry.path
@@ -27,12 +43,7 @@ class TableChecks(Reporter):
         if not self.exists(path, where):
             return
         try:
-            frame = read_table(
-                path,
-                text_columns=TABLE_SCHEMAS[kind].text_columns(),
-                kind=kind,
-                **entry.read_options(),
-            )
+            frame = self.read(entry, kind)
             blank_ok: tuple[str, ...] = ()
             if kind == "soil":  # as the soil stage takes it: replicates merged, gaps as chosen
                 soil = self.survey.soil
@@ -95,6 +106,32 @@ class TableChecks(Reporter):
                 path=path,
                 where=rows_text(frame.attrs, list(lines), most=8),
                 fix="check their coordinates, or remove them",
+            )
+
+    def check_method_pairs(self, entry: TableEntry, where: str) -> None:
+        """The samples by both methods: the table's schema and their number (eq. 3.3b)."""
+        path = entry.path
+        self.progress(self.name(path))
+        if not self.exists(path, where):
+            return
+        try:
+            frame = self.read(entry, "method_pairs")
+        except CarbonSinkError as exc:
+            self.failed(exc, path)
+            return
+        problems = check_table(frame, "method_pairs", path=self.name(path))
+        for problem in problems:
+            self.add(problem)
+        if problems or "sample_id" not in frame.columns:
+            return
+        samples = frame["sample_id"].astype("string").str.strip().nunique()
+        if samples < MIN_METHOD_PAIRS:
+            self.error(
+                f"{samples} sample(s) measured by both methods; at least {MIN_METHOD_PAIRS} are "
+                "needed to estimate the bias and its spread",
+                path=path,
+                fix=f"measure at least {MIN_METHOD_PAIRS} samples by both methods, or remove "
+                "[soil] method_pairs",
             )
 
     def swapped_inside(self, frame: pd.DataFrame, crs: CRS, path: Path) -> tuple[str, str] | None:

@@ -234,6 +234,7 @@ def core_stocks(
     years_since_first: float | None = None,
     bulk_density_gaps: str = "error",
     incomplete_cores: str = "error",
+    oc_factors: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """SOC stock of each core from the surface to each standard depth, Mg C/ha.
 
@@ -275,6 +276,11 @@ def core_stocks(
         mixing) and ``"exclude"`` (rows without depth or carbon dropped, cores
         that stay unusable left out). Replicate rows of one interval are
         always averaged.
+    oc_factors
+        Lab method (lower case) → factor on the organic carbon (and its SE)
+        of the layers measured by it: the lab-method correction 1 / (1 + b̂)
+        of eq. 3.3b (:mod:`carbonsink.soil.method_calibration`). ``None``:
+        every layer as measured.
 
     Returns
     -------
@@ -393,7 +399,12 @@ def core_stocks(
         )
     bd_se = np.nan_to_num(_standard_errors(layers, "bulk_density_se_g_cm3", path), nan=0.0)
     cf_se = np.nan_to_num(_standard_errors(layers, "coarse_frac_se", path), nan=0.0)
-    oc = terms.oc_pct
+    factor: npt.NDArray[np.float64] = np.ones(len(layers))
+    if oc_factors and "method" in layers.columns:
+        methods = layers["method"].astype("string").str.strip().str.lower()
+        factor = np.asarray(methods.map(dict(oc_factors)).fillna(1.0), dtype=np.float64)
+    oc = terms.oc_pct * factor
+    independent_var = terms.independent_var * factor**2
     # Filled bulk densities (eq. 3.2c): their residual error is taken as fully
     # correlated within a core, their k1/k2 error as shared by every filled layer.
     filled = layers.index.isin(gaps.filled_lines)
@@ -409,11 +420,11 @@ def core_stocks(
         k_covariance = gaps.model.covariance_log
     density = oc * bd * (1.0 - cf)
     density_var = (
-        (bd * (1.0 - cf)) ** 2 * terms.independent_var
+        (bd * (1.0 - cf)) ** 2 * independent_var
         + (oc * (1.0 - cf)) ** 2 * bd_se**2
         + (oc * bd) ** 2 * cf_se**2
     )
-    density_gradient = (bd * (1.0 - cf))[:, None] * terms.gradient
+    density_gradient = (bd * (1.0 - cf) * factor)[:, None] * terms.gradient
     covariance = (
         np.asarray(site_regression.covariance, dtype=np.float64)
         if site_regression is not None

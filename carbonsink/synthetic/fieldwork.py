@@ -88,6 +88,7 @@ __all__ = [
     "CHECKPOINTS_PER_CLASS",
     "CHECKPOINT_RTK_SD_M",
     "CORE_LAYERS_CM",
+    "LAB_SD",
     "OM_TO_OC_DICHROMATE",
     "PLOTS_CRS",
     "SAMPLES_CRS",
@@ -112,6 +113,8 @@ SAMPLES_CRS: Final = ANALYSIS_CRS
 CORE_LAYERS_CM: Final = ((0, 10), (10, 20), (20, 30), (30, 50), (50, 70), (70, 100))
 #: The Chinese lab convention: organic matter (有机质) = organic carbon × 1.724.
 OM_TO_OC_DICHROMATE: Final = 1.724
+#: Relative SD of a lab's OC reading by method (per sample; the module docstring).
+LAB_SD: Final = {"CHN": 0.03, "dichromate": 0.06}
 #: Relative SD of the accretion measured above a marker horizon.
 ACCRETION_ERROR_SD: Final = 0.1
 #: CRS of the ground checkpoints: the analysis CRS (heights on the LiDAR's datum).
@@ -517,7 +520,7 @@ def measure_cores(
     short = rng.random(x.size) < 0.15
     bottoms[short] = rng.choice([50, 70], size=int(short.sum()))
     modern = epoch.spec.name != "2020"
-    lab_sd = 0.06 if modern else 0.03
+    lab_sd = LAB_SD["dichromate" if modern else "CHN"]
     world = landscape.soil_world
     names = [e.spec.name for e in landscape.epochs]
     biased = epoch.spec.name in world.biased_epochs(names)

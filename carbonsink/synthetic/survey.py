@@ -42,6 +42,8 @@ from carbonsink.synthetic.fieldwork import (
 from carbonsink.synthetic.imagery import write_scene
 from carbonsink.synthetic.landscape import ANALYSIS_CRS, RESOLUTION_M, Landscape, build_landscape
 from carbonsink.synthetic.lidar import LIDAR_CRS, write_lidar
+from carbonsink.synthetic.method_pairs import METHOD_PAIRS_FILE
+from carbonsink.synthetic.method_pairs import method_pairs as method_pairs_table
 from carbonsink.synthetic.parameters import CLASSES, SCALES, Scale, epoch_specs
 from carbonsink.synthetic.readme import readme_text
 from carbonsink.synthetic.sediment import (
@@ -133,6 +135,7 @@ def generate_survey(
     epochs: int = 2,
     planted_loss: bool = False,
     design: str | Path | None = None,
+    method_pairs: int = 0,
 ) -> SurveySummary:
     """Generate a synthetic Junshan-like survey with known truth.
 
@@ -176,6 +179,11 @@ def generate_survey(
         water that epoch are skipped with a warning. Every other file — the
         truth, imagery, LiDAR, land-cover samples, checkpoints and the first
         two epochs' tables — is byte-identical to the survey without it.
+    method_pairs
+        Soil samples of the last epoch measured by both organic-carbon
+        methods (:mod:`~carbonsink.synthetic.method_pairs`), written as
+        ``method_pairs.csv`` and named in ``survey.toml``'s ``[soil]``;
+        0 (the default): none. The other input files are the same either way.
 
     Returns
     -------
@@ -186,8 +194,8 @@ def generate_survey(
     ------
     ConfigError
         When ``scale`` is not one of the sizes, ``seed`` is negative,
-        ``epochs`` is not 2 or 3, or ``planted_loss`` or ``design`` is set
-        with 2 epochs.
+        ``epochs`` is not 2 or 3, ``planted_loss`` or ``design`` is set
+        with 2 epochs, or ``method_pairs`` is negative.
     InputError
         When the design file cannot be read, lacks a layer, or has a point
         outside the boundary (:func:`~carbonsink.synthetic.design_points.placed_design`).
@@ -212,6 +220,11 @@ def generate_survey(
         raise ConfigError(f"seed {seed!r} is not a non-negative integer", fix="pass e.g. seed=1")
     epoch_specs(epochs, planted_loss=planted_loss)  # check the options before writing
     check_design_option(design, epochs)
+    if isinstance(method_pairs, bool) or not isinstance(method_pairs, int) or method_pairs < 0:
+        raise ConfigError(
+            f"method_pairs {method_pairs!r} is not a number of samples",
+            fix="pass a whole number ≥ 0 (0: no samples by both methods)",
+        )
     points = None if design is None else read_design(design)
     spec = SCALES[scale]
     root = Path(out_dir)
@@ -301,6 +314,11 @@ def generate_survey(
         )
         written.append(write_csv(checkpoints(landscape, epoch), root / f"checkpoints_{name}.csv"))
 
+    if method_pairs:
+        written.append(
+            write_csv(method_pairs_table(landscape, method_pairs), root / METHOD_PAIRS_FILE)
+        )
+
     report("truth", 0.0, "writing the truth")
     truth_paths, totals = write_truth(landscape, root / "truth")
     written.extend(truth_paths)
@@ -308,7 +326,7 @@ def generate_survey(
     report("survey", 0.0, "writing survey.toml and README.md")
     survey_path = root / "survey.toml"
     with atomic_path(survey_path) as tmp:
-        tmp.write_text(survey_toml(landscape), encoding="utf-8")
+        tmp.write_text(survey_toml(landscape, method_pairs=method_pairs > 0), encoding="utf-8")
     written.append(survey_path)
     readme = root / "README.md"
     with atomic_path(readme) as tmp:
@@ -341,13 +359,15 @@ def generate_survey(
     )
 
 
-def survey_toml(landscape: Landscape) -> str:
+def survey_toml(landscape: Landscape, *, method_pairs: bool = False) -> str:
     """The ``survey.toml`` of a synthetic survey (relative paths).
 
     Parameters
     ----------
     landscape
         The truth the survey was generated from (for the seed and epochs).
+    method_pairs
+        Name the samples by both methods (``[soil] method_pairs``).
 
     Returns
     -------
@@ -424,6 +444,11 @@ def survey_toml(landscape: Landscape) -> str:
         f"sediment traps; the world's mean is drawn from N({SEDIMENT_OC_MEAN_PCT:g}, "
         f"{SEDIMENT_OC_SD_PCT:g}²)",
         f"sediment_oc_sd_pct = {SEDIMENT_OC_SD_PCT!r}",
+        *(
+            [f'method_pairs = {{ path = "{METHOD_PAIRS_FILE}" }}  # samples by CHN and dichromate']
+            if method_pairs
+            else []
+        ),
         "",
     ]
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -10,6 +11,8 @@ import pandas as pd
 import pytest
 
 from carbonsink.accounting.pools import KeyedTotals
+from carbonsink.config import TableEntry
+from carbonsink.errors import InputError
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.stages.ledger import imagery_warnings
 from carbonsink.pipeline.stages.ledger_biomass import (
@@ -19,6 +22,7 @@ from carbonsink.pipeline.stages.ledger_biomass import (
     shared_outside,
 )
 from carbonsink.pipeline.stages.ledger_soil import hold, method_change
+from carbonsink.pipeline.stages.soil import epoch_core_stocks
 from tests.conftest import SAMPLE_SURVEY
 
 REED, SEDGE, MISCANTHUS = 4, 3, 5
@@ -230,6 +234,47 @@ def test_a_change_of_lab_method_between_the_epochs(ctx: RunContext) -> None:
     assert found is not None and found[0] == pytest.approx(0.05)
     # One method in both epochs: nothing to add.
     assert method_change(ctx, [first, first]) is None  # type: ignore[list-item]
+
+
+def _with_pairs(ctx: RunContext, folder: Path, later: str = "dichromate") -> RunContext:
+    """The sample survey with ten samples by CHN and ``later``: 2.00 % OC by CHN, later
+    readings 0, 2 or 4 % higher (d̄ = 2 %, as tests/soil/test_method_calibration.py)."""
+    differences = (0.00, 0.02, 0.04, 0.00, 0.02, 0.04, 0.00, 0.02, 0.04, 0.02)
+    rows = [
+        row
+        for i, d in enumerate(differences, start=1)
+        for row in (f"S{i},CHN,2.00", f"S{i},{later},{2.0 * (1 + d):.2f}")
+    ]
+    path = folder / "pairs.csv"
+    path.write_text("sample_id,method,soc_pct\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    soil = ctx.survey.soil.model_copy(update={"method_pairs": TableEntry(path=path)})
+    return RunContext.build(ctx.survey.model_copy(update={"soil": soil}))
+
+
+def test_samples_by_both_methods_correct_the_later_soil(ctx: RunContext, tmp_path: Path) -> None:
+    # Prior 2 % (the sample's method_bias_sd_pct), d̄ = 2 %, v = 3.4286e-5 (eq. 3.3b by hand
+    # in tests/soil/test_method_calibration.py): b̂ = 0.02 × 35/38 = 0.0184211 and
+    # σ_N = 1/√31,666.67 = 0.0056195 replaces the 2 % of eq. 3.3a.
+    calibrated = _with_pairs(ctx, tmp_path)
+    first, last = (SimpleNamespace(epoch=e) for e in calibrated.survey.epochs)
+    found = method_change(calibrated, [first, last])  # type: ignore[list-item]
+    assert found is not None
+    sd, message, changed = found
+    assert sd == pytest.approx(1 / np.sqrt(31_666.666_667), rel=1e-9)
+    assert changed == [1]
+    assert "10 samples measured by both methods (pairs.csv)" in message
+    assert "+1.84%" in message and "1.0184" in message and "eq. 3.3b" in message
+    # The 2025 (dichromate) cores' stocks are the uncorrected ones / (1 + b̂); 2020's (CHN)
+    # are untouched.
+    bias = 0.02 * 35 / 38
+    for epoch, divisor in zip(ctx.survey.epochs, (1.0, 1.0 + bias), strict=True):
+        plain = epoch_core_stocks(ctx, epoch)["soc_0_100_mg_ha"]
+        corrected = epoch_core_stocks(calibrated, epoch)["soc_0_100_mg_ha"]
+        assert np.allclose(corrected, plain / divisor, rtol=1e-12)
+    # Samples that calibrate another method than the later epoch's are refused.
+    other = _with_pairs(ctx, tmp_path, later="LOI")
+    with pytest.raises(InputError, match=r"calibrate loi against chn.*dichromate"):
+        method_change(other, [first, last])  # type: ignore[list-item]
 
 
 def test_a_held_stratum_is_the_same_in_every_epoch() -> None:

@@ -38,7 +38,7 @@ from carbonsink.pipeline.stages.ledger_biomass import (
 )
 from carbonsink.pipeline.stages.lidar import terrain_warnings, unsupported_ha
 from carbonsink.pipeline.stages.logged import LoggedLine, logged_warnings
-from carbonsink.pipeline.stages.soil import soc_column, soil_gap_warnings
+from carbonsink.pipeline.stages.soil import method_calibration, soc_column, soil_gap_warnings
 
 if TYPE_CHECKING:
     from carbonsink.accounting.non_co2 import Gas
@@ -641,6 +641,11 @@ def survey_ledger(
                 else {}
             ),
             "soil_change": basis.summary,
+            **(
+                {"soil_method_calibration": calibration.to_dict()}
+                if (calibration := method_calibration(ctx)) is not None
+                else {}
+            ),
             "lidar": {
                 r.epoch.name: {
                     **r.cube.lidar.water,

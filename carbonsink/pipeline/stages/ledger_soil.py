@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,10 +17,11 @@ import numpy.typing as npt
 from carbonsink.accounting.ledger import LedgerWarning
 from carbonsink.accounting.pools import StratumTotals
 from carbonsink.accounting.simulation import EpochInputs
+from carbonsink.errors import InputError
 from carbonsink.i18n import gettext as _
 from carbonsink.pipeline.context import RunContext
 from carbonsink.pipeline.stages.epoch import EpochResults
-from carbonsink.pipeline.stages.soil import soc_column
+from carbonsink.pipeline.stages.soil import method_calibration, soc_column
 
 if TYPE_CHECKING:
     from carbonsink.pipeline.stages.soil_change import SoilBasis
@@ -183,8 +185,14 @@ def method_change(
     relative error δ ~ N(0, σ²), σ = ``[soil] method_bias_sd_pct`` (all
     measured strata together, t C² = σ² T_s T_t, and shared by every such
     epoch; a held stratum has no cores and no method): the conversion between
-    methods is known only to a few per cent (docs/methodology.md §3.2).
-    Returns the indices of those epochs too.
+    methods is known only to a few per cent (docs/methodology.md §3.2). With
+    ``[soil] method_pairs`` the stocks are corrected by the measured bias and σ
+    is the SD left, σ_N of eq. 3.3b. Returns the indices of those epochs too.
+
+    Raises
+    ------
+    InputError
+        The samples by both methods calibrate other methods than the epochs use.
     """
     if len(results) < 2:
         return None
@@ -198,18 +206,58 @@ def method_change(
     changed = [k for k in range(1, len(results)) if found[0] and found[k] and found[k] != found[0]]
     if not changed:
         return None
-    sd = ctx.survey.soil.method_bias_sd_pct / 100.0
-    later = results[changed[-1]].epoch.name
-    message = _(
+    later = _(", ").join(results[k].epoch.name for k in changed)
+    later_methods = sorted({m for k in changed for m in found[k]})
+    calibration = method_calibration(ctx)
+    if calibration is not None:
+        used = {m.strip().lower() for m in later_methods} - {calibration.reference}
+        if used - {calibration.method}:
+            raise InputError(
+                f"the samples by both methods calibrate {calibration.method} against "
+                f"{calibration.reference}, but the soil of epoch(s) {later} is measured by "
+                f"{', '.join(later_methods)}",
+                path=calibration.path,
+                fix="measure the samples by the first epoch's method and the later epochs' one",
+            )
+    sd = (
+        calibration.bias_sd
+        if calibration is not None
+        else ctx.survey.soil.method_bias_sd_pct / 100.0
+    )
+    changed_text = _(
         "the organic-carbon lab method changed between the epochs ({first}: {first_methods}; "
-        "{last}: {last_methods}): the {last} SOC stocks carry a method-bias uncertainty of "
-        "{sd:.0%} of their value ([soil] method_bias_sd_pct), common to every stratum — "
-        "measure a set of samples by both methods to replace it"
+        "{last}: {last_methods})"
     ).format(
         first=results[0].epoch.name,
         first_methods=", ".join(found[0]),
-        last=_(", ").join(results[k].epoch.name for k in changed) if len(changed) > 1 else later,
-        last_methods=", ".join(sorted({m for k in changed for m in found[k]})),
-        sd=sd,
+        last=later,
+        last_methods=", ".join(later_methods),
     )
+    if calibration is None:
+        message = _(
+            "{changed}: the {last} SOC stocks carry a method-bias uncertainty of "
+            "{sd:.0%} of their value ([soil] method_bias_sd_pct), common to every stratum — "
+            "measure a set of samples by both methods to replace it"
+        ).format(changed=changed_text, last=later, sd=sd)
+    else:
+        message = _(
+            "{changed}: {n} samples measured by both methods ({file}) differ by "
+            "{mean:+.2%} on average (SD {spread:.2%}); with the prior SD of {prior:.2%} "
+            "([soil] method_bias_sd_pct) the bias is {bias:+.2%}, so the {method} organic "
+            "carbon is divided by {divisor:.4f}, and the {last} SOC stocks carry the bias's "
+            "remaining uncertainty of {sd:.2%} of their value, common to every stratum "
+            "(eq. 3.3b)"
+        ).format(
+            changed=changed_text,
+            n=calibration.pairs,
+            file=Path(calibration.path).name,
+            mean=calibration.mean_difference,
+            spread=calibration.sd_difference,
+            prior=calibration.prior_sd,
+            bias=calibration.bias,
+            method=calibration.method,
+            divisor=1.0 + calibration.bias,
+            last=later,
+            sd=sd,
+        )
     return sd, message, changed

@@ -14,7 +14,7 @@ import xarray as xr
 
 from carbonsink.accounting.ledger import LedgerWarning
 from carbonsink.config import Epoch
-from carbonsink.errors import ConfigError
+from carbonsink.errors import ConfigError, InputError
 from carbonsink.i18n import gettext as _
 from carbonsink.io.writers import write_csv, write_layer_cog
 from carbonsink.pipeline.context import RunContext
@@ -22,6 +22,7 @@ from carbonsink.pipeline.outputs import OutputFolder
 
 if TYPE_CHECKING:
     from carbonsink.soil.block_variance import BlockEstimate
+    from carbonsink.soil.method_calibration import MethodCalibration
     from carbonsink.soil.soc_cross_validation import SocCrossValidation
     from carbonsink.soil.stratum_blocks import StratumBlocks
     from carbonsink.spatial.variogram import VariogramModel
@@ -31,6 +32,7 @@ __all__ = [
     "epoch_core_stocks",
     "epoch_soc_map",
     "epoch_soil_map",
+    "method_calibration",
     "soc_block",
     "soc_column",
     "soc_strata",
@@ -47,6 +49,61 @@ def soc_column(depth_cm: float) -> str:
     return f"soc_0_{depth_label(depth_cm)}_mg_ha"
 
 
+def method_calibration(ctx: RunContext) -> MethodCalibration | None:
+    """The lab-method bias measured on ``[soil] method_pairs`` (eq. 3.3b); ``None`` without.
+
+    The reference method is the first epoch's (its soil table's ``method``
+    column, one method); the prior SD is ``[soil] method_bias_sd_pct``.
+
+    Raises
+    ------
+    InputError
+        The first epoch's soil table names no single method, or the pairs
+        table's problems (:func:`~carbonsink.soil.method_calibration.calibrate_methods`).
+    """
+    from carbonsink.io.tables import read_table
+    from carbonsink.schemas import TABLE_SCHEMAS
+    from carbonsink.soil.method_calibration import calibrate_methods
+
+    section = ctx.survey.soil
+    entry = section.method_pairs
+    if entry is None:
+        return None
+    first = ctx.epochs[0]
+    table = ctx.points(first.soil) if first.soil is not None else None
+    methods = (
+        sorted({str(m).strip().lower() for m in table["method"].dropna()})
+        if table is not None and "method" in table
+        else []
+    )
+    if len(methods) != 1:
+        raise InputError(
+            f"[soil] method_pairs calibrates a lab method against the first epoch's, but epoch "
+            f"{first.name!r}'s soil table names {len(methods)} method(s)"
+            + (f" ({', '.join(methods)})" if methods else ""),
+            path=str(first.soil.path) if first.soil is not None else None,
+            fix="give the first epoch's soil table a method column with its one organic-carbon "
+            "method (e.g. CHN)",
+        )
+    pairs = read_table(
+        entry.path,
+        text_columns=TABLE_SCHEMAS["method_pairs"].text_columns(),
+        kind="method_pairs",
+        **entry.read_options(),
+    )
+    return calibrate_methods(
+        pairs,
+        reference=methods[0],
+        prior_sd=section.method_bias_sd_pct / 100.0,
+        om_to_oc=section.om_to_oc,
+        path=(
+            entry.path.relative_to(ctx.survey.root).as_posix()
+            if entry.path.is_relative_to(ctx.survey.root)
+            else str(entry.path)
+        ),
+    )
+
+
 def epoch_core_stocks(
     ctx: RunContext,
     epoch: Epoch,
@@ -58,7 +115,9 @@ def epoch_core_stocks(
 
     The survey's ``[soil]`` section sets the depths, the OM -> OC conversion
     and the depth harmonisation; with reference masses, the stocks at
-    equivalent soil mass too (see :func:`carbonsink.soil.core_stocks`).
+    equivalent soil mass too (see :func:`carbonsink.soil.core_stocks`). With
+    ``[soil] method_pairs``, the OC of the layers measured by the calibrated
+    method is corrected by its measured bias (:func:`method_calibration`).
     """
     from carbonsink.soil.core_stocks import core_stocks
 
@@ -69,6 +128,7 @@ def epoch_core_stocks(
         )
     layers = ctx.points(epoch.soil)
     section = ctx.survey.soil
+    calibration = method_calibration(ctx)
     return core_stocks(
         layers,
         depths_cm=tuple(section.depths_cm),
@@ -80,6 +140,7 @@ def epoch_core_stocks(
         years_since_first=years_since_first,
         bulk_density_gaps=section.bulk_density_gaps,
         incomplete_cores=section.incomplete_cores,
+        oc_factors=None if calibration is None else {calibration.method: calibration.factor},
     )
 
 
