@@ -47,6 +47,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import statistics
 import subprocess
 import sys
 import time
@@ -373,6 +374,16 @@ def summarise(rows: dict[int, dict[str, Any]]) -> int:
     design_u = [r["design_u"] for r in done if r["design_u"] is not None]
     random_u = [r["random_u"] for r in done if r["random_u"] is not None]
     print(f"\n{len(done)} seed(s): realized / predicted U within [{low}, {high}] in {good}")
+    ratios = sorted(r["ratio"] for r in done if r.get("ratio") is not None)
+    predicted = [r["predicted_u"] for r in done if r.get("ratio") is not None]
+    realized_u = [r["design_u"] for r in done if r.get("ratio") is not None]
+    if ratios:
+        print(
+            f"over the seeds: median ratio {statistics.median(ratios):.2f}; mean realized U "
+            f"{100 * statistics.fmean(realized_u):.1f} % / mean predicted U "
+            f"{100 * statistics.fmean(predicted):.1f} % = "
+            f"{statistics.fmean(realized_u) / statistics.fmean(predicted):.2f}"
+        )
     ranged = [r for r in done if _in_range(r) is not None]
     print(
         f"realized U inside the design's 90 % range (eq. 9.6) in "

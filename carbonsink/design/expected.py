@@ -164,7 +164,8 @@ def calibrated_sd(sd: float, pair_sd: float, pairs: int) -> float:
     Parameters
     ----------
     sd
-        The bias's SD before (``[soil] method_bias_sd_pct`` / 100).
+        The bias's SD before (``[soil] method_bias_sd_pct`` / 100, or σ_N of
+        the survey's own samples by both methods, eq. 3.3b).
     pair_sd
         The SD of one sample's relative difference between the methods.
     pairs
@@ -333,7 +334,8 @@ def _soc_joint(
     """The SOC totals' errors with the design's epoch added: joint covariance and its block.
 
     With ``pairs``, the lab-method bias the last epoch carries on to the next
-    is the calibrated one (eq. 9.8) instead of ``[soil] method_bias_sd_pct``.
+    is the calibrated one (eq. 9.8) instead of the run's (``[soil]
+    method_bias_sd_pct``, or σ_N of ``[soil] method_pairs``, eq. 3.3b).
     """
     run, arguments = basis.run, basis.arguments
     ctx, results = run.context, run.results
