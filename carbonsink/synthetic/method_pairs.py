@@ -38,7 +38,7 @@ from carbonsink.synthetic.landscape import Landscape
 from carbonsink.synthetic.parameters import CLASS_BY_NAME
 from carbonsink.synthetic.random_fields import named_stream
 
-__all__ = ["METHOD_PAIRS_FILE", "method_pairs"]
+__all__ = ["METHOD_PAIRS_FILE", "method_pairs", "pairs_note"]
 
 #: Where the survey keeps the samples by both methods (``[soil] method_pairs``).
 METHOD_PAIRS_FILE: Final = "method_pairs.csv"
@@ -99,3 +99,21 @@ def method_pairs(landscape: Landscape, n: int) -> pd.DataFrame:
         }
     )
     return table.sort_values(["sample_id", "method"], kind="stable").reset_index(drop=True)
+
+
+def pairs_note(n: int, epoch_name: str) -> str:
+    """The README's paragraph on the samples by both methods (empty for ``n`` = 0).
+
+    Markdown starting with a blank line, like
+    :func:`~carbonsink.synthetic.design_points.design_note`.
+    """
+    if n <= 0:
+        return ""
+    return f"""
+
+**Samples by both methods** (`method_pairs={n}`, `{METHOD_PAIRS_FILE}`, named by
+`[soil] method_pairs`). {n} archived {epoch_name} layer samples (random land cells,
+one random core layer each) measured by the CHN lab (`soc_pct`, 3 % per reading)
+and by the dichromate lab (`om_g_kg`, 6 % per reading, times 1 + b, the same
+bias b as its cores): the run measures b from them and corrects the dichromate
+OC (docs/methodology.md §3.2, eq. 3.3b). No other input differs."""

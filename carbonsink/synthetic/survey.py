@@ -42,7 +42,7 @@ from carbonsink.synthetic.fieldwork import (
 from carbonsink.synthetic.imagery import write_scene
 from carbonsink.synthetic.landscape import ANALYSIS_CRS, RESOLUTION_M, Landscape, build_landscape
 from carbonsink.synthetic.lidar import LIDAR_CRS, write_lidar
-from carbonsink.synthetic.method_pairs import METHOD_PAIRS_FILE
+from carbonsink.synthetic.method_pairs import METHOD_PAIRS_FILE, pairs_note
 from carbonsink.synthetic.method_pairs import method_pairs as method_pairs_table
 from carbonsink.synthetic.parameters import CLASSES, SCALES, Scale, epoch_specs
 from carbonsink.synthetic.readme import readme_text
@@ -335,7 +335,8 @@ def generate_survey(
                 landscape,
                 scale=scale,
                 totals=totals,
-                design_note=design_note(points, landscape.epochs[-1].spec.name),
+                design_note=design_note(points, landscape.epochs[-1].spec.name)
+                + pairs_note(method_pairs, landscape.epochs[-1].spec.name),
             ),
             encoding="utf-8",
         )

@@ -23,13 +23,15 @@ def paired(tmp_path_factory: pytest.TempPathFactory) -> SurveySummary:
     return generate_survey(tmp_path_factory.mktemp("paired"), seed=SEED, method_pairs=N)
 
 
-def test_only_the_table_and_its_survey_line_are_added(
+def test_only_the_table_its_survey_line_and_readme_note_are_added(
     paired: SurveySummary, survey: SurveySummary
 ) -> None:
     with_pairs, without = digests(paired.out_dir), digests(survey.out_dir)
     assert set(with_pairs) - set(without) == {"method_pairs.csv"}
     changed = {k for k in without if with_pairs[k] != without[k]}
-    assert changed == {"survey.toml"}
+    assert changed == {"survey.toml", "README.md"}
+    readme = (paired.out_dir / "README.md").read_text(encoding="utf-8")
+    assert f"**Samples by both methods** (`method_pairs={N}`" in readme
     text = (paired.out_dir / "survey.toml").read_text(encoding="utf-8")
     plain = (survey.out_dir / "survey.toml").read_text(encoding="utf-8")
     added = [line for line in text.splitlines() if line not in plain.splitlines()]
