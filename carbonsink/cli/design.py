@@ -103,6 +103,24 @@ def design(
     from carbonsink.pipeline.executors import run_executor
     from carbonsink.pipeline.run import run_survey
 
+    free = [
+        name
+        for name, value in (
+            ("--cost-core", cost_core),
+            ("--cost-plot", cost_plot),
+            ("--cost-pair", cost_pair),
+        )
+        if value <= 0
+    ]
+    if free:
+        # A unit at no cost would win every step while it lowers U at all, and its
+        # doublings would spend the path: every unit costs something.
+        answer.print(
+            f"[red]problem[/red]: {', '.join(free)} is 0: the design weighs what each unit "
+            "lowers U against its cost; fix: give every unit a cost above 0 (any unit, e.g. "
+            "0.1 for samples already archived)"
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
     report = runnable_survey(survey)
     assert report.survey is not None
     if len(report.survey.epochs) < 2:

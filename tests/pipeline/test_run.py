@@ -620,3 +620,17 @@ def test_a_survey_of_one_epoch_has_no_design(tmp_path: Path) -> None:
         main(["design", str(tmp_path / "survey.toml"), "-o", str(out), "-q"])
     assert exit_info.value.code == 2
     assert not out.exists()
+
+
+def test_a_unit_at_no_cost_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A free unit would win every step while it lowers U at all: exit 2 before any stage
+    # runs, naming the option, nothing written.
+    from carbonsink.cli import main
+
+    out = tmp_path / "design_out"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["design", str(SAMPLE_SURVEY), "-o", str(out), "--cost-pair", "0"])
+    assert exit_info.value.code == 2
+    said = capsys.readouterr()
+    assert "--cost-pair is 0" in (said.out + said.err).replace("\n", " ")
+    assert not out.exists()
