@@ -550,6 +550,10 @@ def test_samples_by_both_methods_are_checked(tmp_path: Path, sample_survey: Path
     report = preflight(toml)
     assert report.errors == [], "\n".join(str(p) for p in report.errors)
     assert pairs in report.checked
+    # Samples by two methods neither of which is the first epoch's (CHN).
+    pairs.write_text(pairs.read_text(encoding="utf-8").replace("CHN", "LOI"), encoding="utf-8")
+    (error,) = preflight(toml).errors
+    assert "not by the first epoch's method 'chn'" in str(error)
     pairs.write_text("样品编号,测定方法,有机碳(%)\nS1,CHN,2.0\nS1,CHN,2.1\n", encoding="utf-8")
     result = run_cli("validate", str(toml))
     assert result.returncode == 2

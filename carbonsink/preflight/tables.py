@@ -124,6 +124,16 @@ class TableChecks(Reporter):
             self.add(problem)
         if problems or "sample_id" not in frame.columns:
             return
+        if self.survey.soil.method_bias_sd_pct <= 0:
+            self.error(
+                "[soil] method_pairs is given but method_bias_sd_pct is 0, which asserts that "
+                "the two methods agree exactly",
+                path=self.source,
+                where="[soil].method_bias_sd_pct",
+                fix="set method_bias_sd_pct to the bias's SD before these samples (a planning "
+                "value such as 5), or remove method_pairs",
+            )
+        self.check_reference_method(frame, path)
         samples = frame["sample_id"].astype("string").str.strip().nunique()
         if samples < MIN_METHOD_PAIRS:
             self.error(
@@ -132,6 +142,39 @@ class TableChecks(Reporter):
                 path=path,
                 fix=f"measure at least {MIN_METHOD_PAIRS} samples by both methods, or remove "
                 "[soil] method_pairs",
+            )
+
+    def check_reference_method(self, pairs: pd.DataFrame, path: Path) -> None:
+        """The first epoch's soil names one method, and the samples are measured by it."""
+        first = self.survey.epochs[0] if self.survey.epochs else None
+        if first is None or first.soil is None or not first.soil.path.is_file():
+            return
+        try:
+            soil = self.read(first.soil, "soil")
+        except CarbonSinkError:
+            return  # its own check reports it
+        methods = (
+            sorted({str(m).strip().lower() for m in soil["method"].dropna()})
+            if "method" in soil.columns
+            else []
+        )
+        if len(methods) != 1:
+            self.error(
+                "[soil] method_pairs calibrates a lab method against the first epoch's, but "
+                f"epoch {first.name!r}'s soil table names {len(methods)} method(s)"
+                + (f" ({', '.join(methods)})" if methods else ""),
+                path=first.soil.path,
+                fix="give the first epoch's soil table a method column with its one "
+                "organic-carbon method (e.g. CHN)",
+            )
+            return
+        named = {str(m).strip().lower() for m in pairs["method"].dropna()}
+        if methods[0] not in named:
+            self.error(
+                f"the samples by both methods are measured by {' and '.join(sorted(named))}, "
+                f"not by the first epoch's method {methods[0]!r}",
+                path=path,
+                fix="measure each sample by the first epoch's method and the later epochs' one",
             )
 
     def swapped_inside(self, frame: pd.DataFrame, crs: CRS, path: Path) -> tuple[str, str] | None:

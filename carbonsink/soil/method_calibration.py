@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,11 @@ from carbonsink.errors import ConfigError, InputError, InputTableError
 from carbonsink.schemas import MIN_METHOD_PAIRS, check_table, rows_text
 from carbonsink.soil.conversion import organic_carbon_pct
 
-__all__ = ["MethodCalibration", "calibrate_methods"]
+__all__ = ["MIN_DIFFERENCE_SD", "MethodCalibration", "calibrate_methods"]
+
+#: The least SD of the samples' relative differences, 0.1 %: readings of two labs differ
+#: by a few per cent (a lab's repeatability alone is 1–6 %); below this they are derived.
+MIN_DIFFERENCE_SD: Final = 0.001
 
 
 @dataclass(frozen=True)
@@ -104,8 +108,10 @@ def calibrate_methods(
     ------
     InputError
         A table problem (schema, not two methods, a sample without its
-        other row), fewer than :data:`MIN_METHOD_PAIRS` samples, or a sample
-        whose reference OC is 0; the reference method not in the table.
+        other row), fewer than :data:`MIN_METHOD_PAIRS` samples, a sample
+        whose reference OC is 0, differences whose SD is below
+        :data:`MIN_DIFFERENCE_SD` (derived, not measured); the reference
+        method not in the table.
     ConfigError
         ``prior_sd`` 0: the survey then asserts the methods agree exactly.
 
@@ -172,13 +178,17 @@ def calibrate_methods(
     d = later.to_numpy(dtype=np.float64) / ref.to_numpy(dtype=np.float64) - 1.0
     mean = float(d.mean())
     sd = float(d.std(ddof=1))
+    if sd < MIN_DIFFERENCE_SD:
+        raise InputError(
+            f"the {n} samples' relative differences between the methods have an SD of "
+            f"{100 * sd:.3g} %: two labs' readings differ by a few per cent from sample to "
+            "sample, so the later readings look computed from the first, not measured",
+            path=path,
+            fix="give each sample's reading by each method as its lab reported it",
+        )
     v = sd * sd / n * (n - 1) / (n - 3)
-    precision = 1.0 / prior_sd**2 + (1.0 / v if v > 0 else math.inf)
-    if math.isinf(precision):
-        bias, bias_sd = mean, 0.0
-    else:
-        bias_sd = 1.0 / math.sqrt(precision)
-        bias = bias_sd**2 * mean / v
+    bias_sd = 1.0 / math.sqrt(1.0 / prior_sd**2 + 1.0 / v)
+    bias = bias_sd**2 * mean / v
     return MethodCalibration(
         reference=reference,
         method=method,

@@ -251,6 +251,16 @@ def _with_pairs(ctx: RunContext, folder: Path, later: str = "dichromate") -> Run
     return RunContext.build(ctx.survey.model_copy(update={"soil": soil}))
 
 
+def _respelled(ctx: RunContext, folder: Path) -> Any:
+    """The first epoch with its soil table's methods written "chn " instead of "CHN"."""
+    first = ctx.survey.epochs[0]
+    assert first.soil is not None
+    text = first.soil.path.read_text(encoding="utf-8").replace(",CHN,", ",chn ,")
+    path = folder / "soil_respelled.csv"
+    path.write_text(text, encoding="utf-8")
+    return first.model_copy(update={"soil": first.soil.model_copy(update={"path": path})})
+
+
 def test_samples_by_both_methods_correct_the_later_soil(ctx: RunContext, tmp_path: Path) -> None:
     # Prior 2 % (the sample's method_bias_sd_pct), d̄ = 2 %, v = 3.4286e-5 (eq. 3.3b by hand
     # in tests/soil/test_method_calibration.py): b̂ = 0.02 × 35/38 = 0.0184211 and
@@ -271,6 +281,10 @@ def test_samples_by_both_methods_correct_the_later_soil(ctx: RunContext, tmp_pat
         plain = epoch_core_stocks(ctx, epoch)["soc_0_100_mg_ha"]
         corrected = epoch_core_stocks(calibrated, epoch)["soc_0_100_mg_ha"]
         assert np.allclose(corrected, plain / divisor, rtol=1e-12)
+    # A method spelled another way in a later epoch ("chn " for "CHN") is the same method:
+    # no change, no term — as core_stocks, which corrects no layer then.
+    spelled = SimpleNamespace(epoch=_respelled(ctx, tmp_path))
+    assert method_change(calibrated, [first, spelled]) is None  # type: ignore[list-item]
     # Samples that calibrate another method than the later epoch's are refused.
     other = _with_pairs(ctx, tmp_path, later="LOI")
     with pytest.raises(InputError, match=r"calibrate loi against chn.*dichromate"):

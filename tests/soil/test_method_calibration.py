@@ -74,6 +74,14 @@ def test_too_few_samples_and_a_zero_prior_are_refused() -> None:
         calibrate_methods(_pairs(), reference="LOI", prior_sd=0.02, path="p")
 
 
+def test_readings_without_spread_are_refused_as_derived() -> None:
+    # Every later reading exactly 3 % above its first (a converted column, not a second
+    # lab's measurement): s_d ≈ 0 would make σ_N ≈ 0 and drop the method term.
+    derived = _pairs((0.03,) * 10)
+    with pytest.raises(InputError, match="look computed from the first, not measured"):
+        calibrate_methods(derived, reference="CHN", prior_sd=0.02, path="p")
+
+
 def test_table_problems_name_their_lines() -> None:
     lonely = _pairs().drop(index=[3])  # S1's dichromate row
     with pytest.raises(InputTableError, match=r"line 2: a sample has no row by the other method"):

@@ -36,6 +36,7 @@ from carbonsink.pipeline.stages.ledger_biomass import (
     outside_aoa_errors,
     residual_corrections,
 )
+from carbonsink.pipeline.stages.ledger_soil import method_change
 from carbonsink.pipeline.stages.lidar import terrain_warnings, unsupported_ha
 from carbonsink.pipeline.stages.logged import LoggedLine, logged_warnings
 from carbonsink.pipeline.stages.soil import method_calibration, soc_column, soil_gap_warnings
@@ -643,7 +644,8 @@ def survey_ledger(
             "soil_change": basis.summary,
             **(
                 {"soil_method_calibration": calibration.to_dict()}
-                if (calibration := method_calibration(ctx)) is not None
+                if method_change(ctx, results) is not None
+                and (calibration := method_calibration(ctx)) is not None
                 else {}
             ),
             "lidar": {

@@ -196,14 +196,16 @@ def method_change(
     """
     if len(results) < 2:
         return None
-    found = []
+    found, keys = [], []
     for result in results:
         entry = result.epoch.soil
         table = ctx.points(entry) if entry is not None else None
         if table is None or "method" not in table:
             return None
-        found.append(sorted({str(m) for m in table["method"].dropna().unique()}))
-    changed = [k for k in range(1, len(results)) if found[0] and found[k] and found[k] != found[0]]
+        names = {str(m).strip(): str(m).strip().lower() for m in table["method"].dropna()}
+        found.append(sorted(names))
+        keys.append(set(names.values()))  # "CHN" and "chn " are one method
+    changed = [k for k in range(1, len(results)) if keys[0] and keys[k] and keys[k] != keys[0]]
     if not changed:
         return None
     later = _(", ").join(results[k].epoch.name for k in changed)
