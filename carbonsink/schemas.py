@@ -39,6 +39,7 @@ __all__ = [
     "check_table",
     "column_label",
     "header_place",
+    "method_names",
     "rows_text",
     "sheet_prefix",
 ]
@@ -215,11 +216,16 @@ def _soil_layer_checks(frame: pd.DataFrame, path: str) -> list[Problem]:
     return problems
 
 
+def method_names(values: pd.Series) -> pd.Series:
+    """Lab method names as compared: without case or surrounding spaces ("CHN" = "chn ")."""
+    return values.astype("string").str.strip().str.lower()
+
+
 def _soil_method_check(frame: pd.DataFrame, path: str) -> list[Problem]:
     if "method" not in frame.columns:
         return []
     known = {"chn", "dichromate", "walkley-black", "loi", "dumas"}
-    methods = frame["method"].astype("string").str.strip().str.lower()
+    methods = method_names(frame["method"])
     bad = frame.index[methods.notna().to_numpy() & ~methods.isin(known).to_numpy()]
     if not len(bad):
         return []
@@ -239,7 +245,7 @@ def _pairs_check(frame: pd.DataFrame, path: str) -> list[Problem]:
     if not {"sample_id", "method"} <= set(frame.columns):
         return []
     ids = frame["sample_id"].astype("string").str.strip()
-    methods = frame["method"].astype("string").str.strip().str.lower()
+    methods = method_names(frame["method"])
     known = ids.notna() & methods.notna()
     problems: list[Problem] = []
     distinct = sorted(methods[known].unique())

@@ -23,7 +23,7 @@ from scipy.optimize import brentq
 
 from carbonsink.errors import ConfigError, InputError, Problem
 from carbonsink.io.soil_sheets import om_fraction, usable_layers
-from carbonsink.schemas import check_table
+from carbonsink.schemas import check_table, method_names
 from carbonsink.soil.conversion import (
     OM_TO_OC,
     SiteRegression,
@@ -401,7 +401,7 @@ def core_stocks(
     cf_se = np.nan_to_num(_standard_errors(layers, "coarse_frac_se", path), nan=0.0)
     factor: npt.NDArray[np.float64] = np.ones(len(layers))
     if oc_factors and "method" in layers.columns:
-        methods = layers["method"].astype("string").str.strip().str.lower()
+        methods = method_names(layers["method"])
         factor = np.asarray(methods.map(dict(oc_factors)).fillna(1.0), dtype=np.float64)
     oc = terms.oc_pct * factor
     independent_var = terms.independent_var * factor**2

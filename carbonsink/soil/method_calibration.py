@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from carbonsink.errors import ConfigError, InputError, InputTableError
-from carbonsink.schemas import MIN_METHOD_PAIRS, check_table, rows_text
+from carbonsink.schemas import MIN_METHOD_PAIRS, check_table, method_names, rows_text
 from carbonsink.soil.conversion import organic_carbon_pct
 
 __all__ = ["MIN_DIFFERENCE_SD", "MethodCalibration", "calibrate_methods"]
@@ -69,10 +69,6 @@ class MethodCalibration:
             "bias_sd_pct": 100.0 * self.bias_sd,
             "oc_factor": self.factor,
         }
-
-
-def _method_names(values: pd.Series) -> pd.Series:
-    return values.astype("string").str.strip().str.lower()
 
 
 def calibrate_methods(
@@ -138,7 +134,7 @@ def calibrate_methods(
             fix="set method_bias_sd_pct to the bias's SD before these samples (a planning "
             "value such as 5), or remove method_pairs",
         )
-    methods = _method_names(pairs["method"])
+    methods = method_names(pairs["method"])
     reference = reference.strip().lower()
     found = sorted(methods.dropna().unique())
     if reference not in found:
